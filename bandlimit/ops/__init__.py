@@ -1,0 +1,31 @@
+"""Resampling and activation ops with StyleGAN3's exact semantics.
+
+Backends: 'ref' (pure PyTorch, any device and dtype, gradients of any order) and 'numba'
+(fused polyphase CPU kernels for float32/float64). ``impl='auto'`` picks numba for CPU
+float32/float64 tensors and ref otherwise; see :func:`set_default_impl`.
+"""
+
+from bandlimit.ops._dispatch import get_default_impl, set_default_impl
+from bandlimit.ops.bias_act import bias_act
+from bandlimit.ops.filtered import filtered_lrelu
+from bandlimit.ops.upfirdn import (
+    downsample2d,
+    filter2d,
+    setup_filter,
+    upfirdn1d,
+    upfirdn2d,
+    upsample2d,
+)
+
+__all__ = [
+    "bias_act",
+    "downsample2d",
+    "filter2d",
+    "filtered_lrelu",
+    "get_default_impl",
+    "set_default_impl",
+    "setup_filter",
+    "upfirdn1d",
+    "upfirdn2d",
+    "upsample2d",
+]

@@ -1,0 +1,241 @@
+"""Argument validation and normalisation shared by every backend.
+
+Every public op parses its user-facing arguments here exactly once and hands the backends a
+normalised, already-validated description. That way the backends cannot disagree about shapes,
+error messages or filter conventions.
+
+Conventions of the normalised form
+----------------------------------
+* Factors are ``(x, y)`` pairs of ints ≥ 1; padding is ``(x0, x1, y0, y1)`` (negative crops).
+* Filters are in *correlation* form: flipped already when the user asked for a true convolution
+  (``flip_filter=False``), with every gain multiplied in, and cast to the data's dtype. A filter is a
+  :class:`Fir`: either separable (``fx`` along W, ``fy`` along H; an identity axis is ``[g]`` of one
+  tap) or full 2-D (``f2d`` indexed ``[y, x]``).
+* Per axis, with input length ``L``, ``K`` taps, factors ``up``/``down`` and pads ``p0``/``p1``::
+
+      xu[q] = x[q / up] if q % up == 0 else 0          (zero insertion, length L·up)
+      xp[m] = xu[m - p0]                               (pad / crop)
+      y[o]  = Σ_k f[k] · xp[o·down + k],  o < (L·up + p0 + p1 − K) // down + 1
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import torch
+
+Pair = tuple[int, int]
+Pad4 = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Fir:
+    """A normalised FIR filter in correlation form (see module docstring)."""
+
+    fx: torch.Tensor | None = None
+    fy: torch.Tensor | None = None
+    f2d: torch.Tensor | None = None
+
+    @property
+    def separable(self) -> bool:
+        return self.f2d is None
+
+    @property
+    def size(self) -> Pair:
+        """Number of taps ``(kw, kh)``."""
+        if self.f2d is not None:
+            return int(self.f2d.shape[1]), int(self.f2d.shape[0])
+        return int(self.fx.shape[0]), int(self.fy.shape[0])
+
+    def reversed(self) -> Fir:
+        """The filter of the transposed (adjoint) operation: every axis reversed."""
+        if self.f2d is not None:
+            return Fir(f2d=self.f2d.flip([0, 1]))
+        return Fir(fx=self.fx.flip([0]), fy=self.fy.flip([0]))
+
+
+# ------------------------------------------------------------------------------------------
+# Scalar arguments
+
+
+def check_tensor(x: object, name: str, ndims: tuple[int, ...], what: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {what}, got {type(x).__name__}")
+    if x.ndim not in ndims:
+        raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
+    return x
+
+
+def as_int(v: object, name: str, minimum: int | None = None) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {v}")
+    return v
+
+
+def as_float(v: object, name: str, *, nonnegative: bool = False, allow_none: bool = False):
+    if v is None and allow_none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {v!r} ({type(v).__name__})")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if nonnegative and v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def as_factors(v: object, name: str, ndim: int = 2) -> Pair:
+    """An int or an ``(x, y)`` pair (2-D), or an int (1-D), as an ``(x, y)`` pair of ints ≥ 1."""
+    if ndim == 1 or not isinstance(v, (tuple, list)):
+        f = as_int(v, name, minimum=1)
+        return (f, 1) if ndim == 1 else (f, f)
+    if len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair (x, y), got {v!r} of length {len(v)}")
+    return as_int(v[0], f"{name}[0]", minimum=1), as_int(v[1], f"{name}[1]", minimum=1)
+
+
+def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:
+    """Padding as ``(x0, x1, y0, y1)``.
+
+    2-D accepts an int, ``(px, py)`` or ``(x0, x1, y0, y1)``; 1-D accepts an int or ``(p0, p1)``.
+    """
+    if not isinstance(v, (tuple, list)):
+        p = as_int(v, name)
+        return (p, p, 0, 0) if ndim == 1 else (p, p, p, p)
+    vals = [as_int(p, f"{name}[{i}]") for i, p in enumerate(v)]
+    if ndim == 1:
+        if len(vals) != 2:
+            raise ValueError(f"{name} must be an int or (p0, p1) for 1-D ops, got {v!r}")
+        return vals[0], vals[1], 0, 0
+    if len(vals) == 2:
+        return vals[0], vals[0], vals[1], vals[1]
+    if len(vals) == 4:
+        return vals[0], vals[1], vals[2], vals[3]
+    raise ValueError(f"{name} must be an int, (px, py) or (x0, x1, y0, y1), got {v!r}")
+
+
+# ------------------------------------------------------------------------------------------
+# Filters
+
+
+def check_filter(f: object, name: str, ndims: tuple[int, ...] = (1, 2)) -> torch.Tensor | None:
+    if f is None:
+        return None
+    if not isinstance(f, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or None, got {type(f).__name__}")
+    if f.ndim not in ndims:
+        shapes = " or ".join({1: "[taps]", 2: "[h, w]"}[d] for d in ndims)
+        raise ValueError(f"{name} must have shape {shapes}, got shape {tuple(f.shape)}")
+    if not f.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {f.dtype}")
+    if f.numel() == 0:
+        raise ValueError(f"{name} must have at least one tap, got shape {tuple(f.shape)}")
+    return f
+
+
+def make_fir(
+    f: torch.Tensor | None,
+    *,
+    flip_filter: bool,
+    gain: tuple[float, float],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Fir:
+    """Normalise a user filter (true-convolution form unless ``flip_filter``) to a :class:`Fir`.
+
+    ``gain = (gx, gy)`` multiplies the x and y passes of a separable filter; a full 2-D filter is
+    multiplied by ``gx·gy`` once. ``None`` becomes a one-tap identity carrying the gain.
+    """
+    gx, gy = gain
+    if f is None:
+        return Fir(
+            fx=torch.full((1,), gx, dtype=dtype, device=device),
+            fy=torch.full((1,), gy, dtype=dtype, device=device),
+        )
+    f = f.detach()
+    if not flip_filter:  # true convolution == correlation with the reversed filter
+        f = f.flip(list(range(f.ndim)))
+    if f.ndim == 1:
+        # The gain is applied in the filter's own precision before the cast (the official order).
+        return Fir(
+            fx=(f * gx).to(dtype=dtype, device=device).contiguous(),
+            fy=(f * gy).to(dtype=dtype, device=device).contiguous(),
+        )
+    return Fir(f2d=(f * (gx * gy)).to(dtype=dtype, device=device).contiguous())
+
+
+def make_fir_1d(
+    f: torch.Tensor | None, *, flip_filter: bool, gain: float, dtype: torch.dtype, device
+) -> Fir:
+    """A 1-D filter along the last axis, as a separable :class:`Fir` with an identity y axis."""
+    one = torch.ones(1, dtype=dtype, device=device)
+    if f is None:
+        return Fir(fx=one * gain, fy=one)
+    f = f.detach()
+    if not flip_filter:
+        f = f.flip([0])
+    return Fir(fx=(f * gain).to(dtype=dtype, device=device).contiguous(), fy=one)
+
+
+# ------------------------------------------------------------------------------------------
+# Shapes
+
+
+def out_length(length: int, up: int, down: int, p0: int, p1: int, taps: int) -> int:
+    """Output length of one upfirdn axis (may be ≤ 0 for invalid arguments)."""
+    return (length * up + p0 + p1 - taps) // down + 1
+
+
+def upfirdn_out_size(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4, what: str) -> Pair:
+    """``(H_out, W_out)`` of an upfirdn stage; raises a ValueError naming the sizes if empty."""
+    h, w = hw
+    kw, kh = fir.size
+    wo = out_length(w, up[0], down[0], pad[0], pad[1], kw)
+    ho = out_length(h, up[1], down[1], pad[2], pad[3], kh)
+    if wo < 1 or ho < 1:
+        raise ValueError(
+            f"{what}: output size would be {ho}x{wo} (H x W) for input {h}x{w}, filter {kh}x{kw} "
+            f"taps, up={up}, down={down}, padding={pad} (x0, x1, y0, y1); expected at least 1x1"
+        )
+    return ho, wo
+
+
+def transpose_axis(length: int, up: int, down: int, p0: int, p1: int, taps: int):
+    """``(up', down', p0', p1')`` of the adjoint of one upfirdn axis (filter reversed).
+
+    The adjoint maps an output-shaped gradient back to the input length ``length``.
+    """
+    lo = out_length(length, up, down, p0, p1, taps)
+    return down, up, taps - 1 - p0, length * up - lo * down + p0 - up + 1
+
+
+def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
+    """The adjoint of a 2-D upfirdn stage on an ``hw`` input: ``(fir', up', down', pad')``."""
+    h, w = hw
+    kw, kh = fir.size
+    uxt, dxt, x0, x1 = transpose_axis(w, up[0], down[0], pad[0], pad[1], kw)
+    uyt, dyt, y0, y1 = transpose_axis(h, up[1], down[1], pad[2], pad[3], kh)
+    return fir.reversed(), (uxt, uyt), (dxt, dyt), (x0, x1, y0, y1)
+
+
+def check_bias(b: object, channels: int, dtype: torch.dtype, name: str = "b") -> torch.Tensor | None:
+    if b is None:
+        return None
+    if not isinstance(b, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape [{channels}] or None, got "
+                        f"{type(b).__name__}")
+    if b.ndim != 1 or b.shape[0] != channels:
+        raise ValueError(
+            f"{name} must have shape [{channels}] (one value per channel), got {tuple(b.shape)}"
+        )
+    if not b.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {b.dtype}")
+    return b

@@ -1,0 +1,56 @@
+"""Shared test configuration: Hypothesis profiles.
+
+CI (``CI`` set) runs a deterministic profile (derandomized, no example database) so that a
+green run is reproducible; locally the ``thorough`` profile explores more examples.
+Select explicitly with ``HYPOTHESIS_PROFILE=ci|dev|thorough``.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Ground-truth vectors made with the official code live outside the repository (shared/).
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def find_vectors_dir() -> Path | None:
+    """``$BANDLIMIT_VECTORS`` or ``<repo>/../shared/reference/vectors``; None when absent."""
+    candidates = [os.environ.get("BANDLIMIT_VECTORS"), REPO_ROOT.parent / "shared/reference/vectors"]
+    for c in candidates:
+        if c and Path(c, "README.md").is_file():
+            return Path(c)
+    return None
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    found = find_vectors_dir()
+    if found is None:
+        msg = "reference vectors not found (set BANDLIMIT_VECTORS or place shared/ beside the repo)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)  # CI always has them: a missing copy must not pass silently
+        pytest.skip(msg)
+    return found
