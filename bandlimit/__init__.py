@@ -1,3 +1,14 @@
-"""bandlimit: alias-free signal-processing building blocks for neural networks."""
+"""bandlimit: alias-free signal-processing building blocks for neural networks.
+
+Subpackages
+-----------
+filters
+    Filter design (Kaiser-windowed sinc and jinc), frequency-response analysis, cutoff schedules.
+ops
+    upfirdn, bias_act and fused filtered activations, with 'ref' (PyTorch) and 'numba' backends.
+"""
+
+from bandlimit import filters, ops
 
 __version__ = "0.1.0.dev0"
+__all__ = ["__version__", "filters", "ops"]

@@ -113,6 +113,7 @@ def filtered_lrelu(
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     fu, fd = check_filter(fu, "fu"), check_filter(fd, "fd")
     b = check_bias(b, x.shape[1], x.dtype)
+    b = None if b is None else b.to(x.dtype)
     upx, downx = as_factors(up, "up", ndim=1)[0], as_factors(down, "down", ndim=1)[0]
     pad = as_padding(padding)
     gain = as_float(gain, "gain", nonnegative=True)
