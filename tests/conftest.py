@@ -38,7 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def find_vectors_dir() -> Path | None:
     """``$BANDLIMIT_VECTORS`` or ``<repo>/../shared/reference/vectors``; None when absent."""
-    candidates = [os.environ.get("BANDLIMIT_VECTORS"), REPO_ROOT.parent / "shared/reference/vectors"]
+    default = REPO_ROOT.parent / "shared/reference/vectors"
+    candidates = [os.environ.get("BANDLIMIT_VECTORS"), default]
     for c in candidates:
         if c and Path(c, "README.md").is_file():
             return Path(c)

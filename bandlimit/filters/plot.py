@@ -1,0 +1,198 @@
+"""Matplotlib figures for filters and cutoff schedules.
+
+matplotlib is an optional dependency (``pip install bandlimit[plot]``). It is imported inside the
+functions, so importing this module never imports matplotlib, and no backend is selected here:
+matplotlib's own default applies (set ``MPLBACKEND=Agg`` for headless use).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bandlimit.filters.kaiser import _check_positive, _check_real
+from bandlimit.filters.response import _as_filter, frequency_response
+
+__all__ = ["plot_frequency_response", "plot_schedule"]
+
+# Lowest level shown on dB plots: deep enough for float32 filters (~-140 dB round-off) while
+# keeping the -300 dB floor of magnitude_db off the axis.
+_DB_BOTTOM = -160.0
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError(
+            "bandlimit.filters.plot needs matplotlib; install it with "
+            "`pip install bandlimit[plot]` (or `pip install matplotlib`)"
+        ) from err
+    return plt
+
+
+def _axes(ax: Any) -> Any:
+    if ax is None:
+        _, ax = _pyplot().subplots()
+        return ax
+    _pyplot()  # consistent error when matplotlib is missing, even with a foreign ax
+    if not hasattr(ax, "plot") or not hasattr(ax, "figure"):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return ax
+
+
+def _optional_freq(name: str, value: Any, fs: float) -> float | None:
+    if value is None:
+        return None
+    out = _check_real(name, value)
+    if not 0 < out <= fs / 2:
+        raise ValueError(f"{name} must be None or in (0, fs/2 = {fs / 2!r}], got {value!r}")
+    return out
+
+
+def plot_frequency_response(
+    f: Any,
+    fs: float = 1.0,
+    *,
+    ax: Any = None,
+    cutoff: float | None = None,
+    stopband: float | None = None,
+    title: str | None = None,
+) -> Any:
+    r"""Plot the magnitude response of a 1-D or 2-D filter in dB.
+
+    1-D: :math:`20\log_{10}|H(f)|` over :math:`0 \dots f_s/2`, with dashed vertical lines at
+    ``cutoff`` and ``stopband`` and a dotted line at −6 dB. 2-D: an image of
+    :math:`20\log_{10}|H(f_y, f_x)|` over :math:`[-f_s/2, f_s/2)^2` with circles of radius
+    ``cutoff`` (solid) and ``stopband`` (dashed). The axis is clipped at −160 dB.
+
+    Parameters
+    ----------
+    f : torch.Tensor or numpy.ndarray
+        Real taps, ``[taps]`` or ``[taps_y, taps_x]``.
+    fs : float
+        Sampling rate (> 0); the frequency axes use its unit.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure is created when omitted.
+    cutoff, stopband : float, optional
+        Frequencies to mark, in ``(0, fs/2]``.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn into (its figure is ``ax.figure``).
+    """
+    arr = _as_filter(f)
+    fs = _check_positive("fs", fs)
+    cutoff = _optional_freq("cutoff", cutoff, fs)
+    stopband = _optional_freq("stopband", stopband, fs)
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    ax = _axes(ax)
+    freqs, h_db = frequency_response(arr, fs, db=True)
+    if arr.ndim == 1:
+        ax.plot(freqs, h_db, color="C0", label="|H| (dB)")
+        ax.axhline(20 * np.log10(0.5), color="0.5", linestyle=":", linewidth=0.8, label="-6 dB")
+        if cutoff is not None:
+            ax.axvline(cutoff, color="C1", linestyle="--", label=f"cutoff {cutoff:g}")
+        if stopband is not None:
+            ax.axvline(stopband, color="C3", linestyle="--", label=f"stopband {stopband:g}")
+        ax.set_xlim(0, fs / 2)
+        ax.set_ylim(max(_DB_BOTTOM, float(h_db.min()) - 5), max(5.0, float(h_db.max()) + 5))
+        ax.set_xlabel("frequency")
+        ax.set_ylabel("magnitude (dB)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower left", fontsize="small")
+    else:
+        from matplotlib.patches import Circle
+
+        fy, fx = freqs
+        step = fs / fx.size
+        extent = (fx[0] - step / 2, fx[-1] + step / 2, fy[0] - step / 2, fy[-1] + step / 2)
+        im = ax.imshow(
+            np.maximum(h_db, _DB_BOTTOM),
+            origin="lower",
+            extent=extent,
+            cmap="viridis",
+            interpolation="nearest",
+        )
+        ax.figure.colorbar(im, ax=ax, label="magnitude (dB)")
+        for radius, style, name in ((cutoff, "-", "cutoff"), (stopband, "--", "stopband")):
+            if radius is not None:
+                ax.add_patch(
+                    Circle((0, 0), radius, fill=False, color="w", linestyle=style, label=name)
+                )
+        ax.set_xlabel("$f_x$")
+        ax.set_ylabel("$f_y$")
+        ax.set_aspect("equal")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _attr(obj: Any, name: str, where: str) -> Any:
+    if not hasattr(obj, name):
+        raise TypeError(f"schedule{where} must have an attribute {name!r} ({type(obj).__name__})")
+    return getattr(obj, name)
+
+
+def plot_schedule(schedule: Any, *, ax: Any = None) -> Any:
+    r"""Plot a cutoff schedule like Fig. 4b of the Alias-Free GAN paper (log2 frequency axis).
+
+    For the input (Fourier features) and every layer, plots the cutoff :math:`f_c`, the stop-band
+    edge :math:`f_t = f_c + f_h` (layers only), the sampling rate :math:`s` and the Nyquist
+    frequency :math:`s/2`, on a base-2 logarithmic axis.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        Any object with ``schedule.input.bandwidth``, ``schedule.input.sampling_rate`` and
+        ``schedule.layers``, a sequence of records with ``.name``, ``.out_cutoff``,
+        ``.out_half_width`` and ``.out_sampling_rate`` (e.g. the result of
+        ``bandlimit.filters.stylegan3_schedule``).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure is created when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    inp = _attr(schedule, "input", "")
+    layers = list(_attr(schedule, "layers", ""))
+    if not layers:
+        raise ValueError("schedule.layers must contain at least one layer, got none")
+    names = ["input"]
+    cut = [_check_positive("schedule.input.bandwidth", _attr(inp, "bandwidth", ".input"))]
+    stop = [np.nan]  # the Fourier input has no transition band
+    rate = [_check_positive("schedule.input.sampling_rate", _attr(inp, "sampling_rate", ".input"))]
+    for i, layer in enumerate(layers):
+        where = f".layers[{i}]"
+        names.append(str(_attr(layer, "name", where)))
+        fc = _check_positive(f"schedule{where}.out_cutoff", _attr(layer, "out_cutoff", where))
+        fh = _check_positive(
+            f"schedule{where}.out_half_width", _attr(layer, "out_half_width", where)
+        )
+        cut.append(fc)
+        stop.append(fc + fh)
+        rate.append(
+            _check_positive(
+                f"schedule{where}.out_sampling_rate", _attr(layer, "out_sampling_rate", where)
+            )
+        )
+    ax = _axes(ax)
+    x = np.arange(len(names))
+    rate_arr = np.asarray(rate)
+    ax.plot(x, rate_arr, "s-", color="0.3", label="sampling rate $s$")
+    ax.plot(x, rate_arr / 2, "--", color="0.6", label="Nyquist $s/2$", zorder=3)
+    ax.plot(x, stop, "^-", color="C3", label="stopband $f_c + f_h$")
+    ax.plot(x, cut, "o-", color="C0", label="cutoff $f_c$")
+    ax.set_yscale("log", base=2)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize="small")
+    ax.set_ylabel("frequency (log$_2$)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
