@@ -9,6 +9,14 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread per worker: xdist already runs one worker per core, and oversubscribed
+    # torch/numba thread pools make small ops orders of magnitude slower.
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+
 settings.register_profile(
     "ci",
     derandomize=True,
