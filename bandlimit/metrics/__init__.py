@@ -1,0 +1,11 @@
+"""Metrics for alias-free generators.
+
+- :mod:`~bandlimit.metrics.equivariance` — the Alias-Free GAN equivariance metrics EQ-T, EQ-T_frac
+  and EQ-R (:func:`evaluate`) and their building blocks (integer/fractional translation, oriented
+  band-limit filter, high-quality rotation, pseudo-rotation, pooled PSNR).
+"""
+
+from bandlimit.metrics import equivariance
+from bandlimit.metrics.equivariance import evaluate
+
+__all__ = ["equivariance", "evaluate"]

@@ -1,0 +1,48 @@
+"""Property-testing helpers for equivariance: band-limited test signals and assertions.
+
+Use them to check that your own layers commute with sub-pixel translation and rotation:
+
+- strategies (Hypothesis, imported lazily): :func:`bandlimited_signals`, :func:`bandlimited_images`,
+  :func:`subpixel_shifts`, :func:`rotations`; the analytic signal type :class:`BandlimitedSignal`
+  and :func:`make_bandlimited_signal` (NumPy RNG, no Hypothesis needed);
+- assertions: :func:`assert_translation_equivariant`, :func:`assert_rotation_equivariant`, and the
+  band-limited :func:`fractional_shift` they use.
+
+Examples
+--------
+>>> from hypothesis import given
+>>> from bandlimit.testing import (assert_translation_equivariant, bandlimited_signals,
+...                                subpixel_shifts)
+>>> @given(s=bandlimited_signals(size=48, channels=4, bandwidth=0.2),
+...        shift=subpixel_shifts(max_shift=3))
+... def test_my_layer(s, shift):
+...     assert_translation_equivariant(my_layer, s, shift, min_psnr=50, crop=8)
+"""
+
+from bandlimit.testing.assertions import (
+    assert_rotation_equivariant,
+    assert_translation_equivariant,
+    fractional_shift,
+    kaiser_sinc_kernel,
+)
+from bandlimit.testing.strategies import (
+    BandlimitedSignal,
+    bandlimited_images,
+    bandlimited_signals,
+    make_bandlimited_signal,
+    rotations,
+    subpixel_shifts,
+)
+
+__all__ = [
+    "BandlimitedSignal",
+    "assert_rotation_equivariant",
+    "assert_translation_equivariant",
+    "bandlimited_images",
+    "bandlimited_signals",
+    "fractional_shift",
+    "kaiser_sinc_kernel",
+    "make_bandlimited_signal",
+    "rotations",
+    "subpixel_shifts",
+]

@@ -1,0 +1,291 @@
+"""bandlimit.testing: signals, strategies and assertions, and property tests of the ops with them.
+
+References: naive float64 loops for the analytic signals, exact integer shifts, ``torch.rot90``;
+operators whose (non-)equivariance is known (LTI filters pass; grid-fixed patterns, nearest
+upsampling and anisotropic filters under rotation fail).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bandlimit.filters import kaiser_sinc
+from bandlimit.metrics.equivariance import psnr, translate_fractional
+from bandlimit.ops import filtered_lrelu, upsample2d
+from bandlimit.testing import (
+    BandlimitedSignal,
+    assert_rotation_equivariant,
+    assert_translation_equivariant,
+    bandlimited_images,
+    bandlimited_signals,
+    fractional_shift,
+    make_bandlimited_signal,
+    rotations,
+    subpixel_shifts,
+)
+
+F64 = torch.float64
+
+
+def sig(seed, size=32, bandwidth=0.2, **kw):
+    return make_bandlimited_signal(np.random.default_rng(seed), size, bandwidth=bandwidth, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals and strategies
+
+
+def test_render_matches_a_naive_sum_of_sinusoids():
+    s = sig(0, size=(5, 7), batch=2, channels=3, components=4)
+    x = s.render(shift=(0.3, -1.2), dtype=F64).numpy()
+    for n in range(2):
+        for c in range(3):
+            for i in range(5):
+                for j in range(7):
+                    v = sum(
+                        a * math.sin(2 * math.pi * (f[0] * (j - 0.3) + f[1] * (i + 1.2) + p))
+                        for f, p, a in zip(s.freqs[n, c], s.phases[n, c], s.amplitudes[n, c])
+                    )
+                    assert x[n, c, i, j] == pytest.approx(v, abs=1e-12)
+
+
+def test_render_shift_and_rotation_conventions():
+    s = sig(1, size=16)
+    x = s.render(dtype=F64)
+    # Content moves towards +x by a whole pixel.
+    torch.testing.assert_close(s.render(shift=(1, 0), dtype=F64)[..., 1:], x[..., :-1])
+    torch.testing.assert_close(s.render(shift=(0, -2), dtype=F64)[..., :-2, :], x[..., 2:, :])
+    # A quarter turn about the centre is rot90 (counter-clockwise on screen).
+    torch.testing.assert_close(s.render(angle=math.pi / 2, dtype=F64),
+                               torch.rot90(x, 1, dims=(-2, -1)), rtol=0, atol=1e-12)
+
+
+def test_one_dimensional_signals():
+    s = sig(2, size=(40,), channels=2)
+    x = s.render(dtype=F64)
+    assert x.shape == (1, 2, 40)
+    torch.testing.assert_close(s.render(shift=3, dtype=F64)[..., 3:], x[..., :-3])
+
+
+@pytest.mark.parametrize("band", ["disc", "square"])
+@given(seed=st.integers(0, 2**32 - 1), bw=st.floats(0.01, 0.5))
+def test_frequencies_respect_the_bandwidth(band, seed, bw):
+    s = sig(seed, size=24, bandwidth=bw, band=band, components=8, batch=2)
+    if band == "disc":
+        assert s.bandwidth <= bw + 1e-12
+    else:
+        assert np.abs(s.freqs).max() <= bw + 1e-12
+    assert s.render().abs().max() <= 1 + 1e-6
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_periodic_signals_repeat_across_the_grid(seed):
+    s = sig(seed, size=(12, 20), bandwidth=0.4, periodic=True, components=5)
+    torch.testing.assert_close(s.render(shift=(20, 12), dtype=F64), s.render(dtype=F64),
+                               rtol=0, atol=1e-11)
+    k = s.freqs * np.array([20, 12])
+    np.testing.assert_allclose(k, np.round(k), atol=1e-12)
+
+
+@given(s=bandlimited_signals(size=(16, 24), batch=2, channels=3, bandwidth=0.3, components=(2, 5)))
+def test_bandlimited_signals_strategy(s):
+    assert isinstance(s, BandlimitedSignal)
+    assert s.shape == (2, 3, 16, 24) and 2 <= s.freqs.shape[2] <= 5
+    assert s.bandwidth <= 0.3 + 1e-12
+
+
+@given(x=bandlimited_images(size=20, channels=2, bandwidth=0.1, dtype=F64))
+def test_bandlimited_images_strategy(x):
+    assert x.shape == (1, 2, 20, 20) and x.dtype == F64 and x.abs().max() <= 1
+
+
+@given(d=subpixel_shifts(max_shift=2.5, fractional=True), d1=subpixel_shifts(ndim=1),
+       a=rotations(max_angle=1.0))
+def test_shift_and_rotation_strategies(d, d1, a):
+    assert len(d) == 2 and all(abs(v) <= 2.5 for v in d)
+    assert not all(float(v).is_integer() for v in d)
+    assert len(d1) == 1 and abs(d1[0]) <= 1
+    assert -1 <= a <= 1
+
+
+def test_strategy_arguments_are_checked_when_built():
+    with pytest.raises(ValueError, match=r"bandwidth must be in \(0, 0.5\]"):
+        bandlimited_signals(bandwidth=0.6)
+    with pytest.raises(TypeError, match="size must be"):
+        bandlimited_signals(size=(1, 2, 3))
+    with pytest.raises(ValueError, match="components must satisfy"):
+        bandlimited_signals(components=(3, 1))
+    with pytest.raises(ValueError, match="band must be"):
+        bandlimited_images(band="hex")
+    with pytest.raises(ValueError, match="max_shift"):
+        subpixel_shifts(max_shift=0)
+    with pytest.raises(ValueError, match="ndim must be 1 or 2"):
+        subpixel_shifts(ndim=3)
+    with pytest.raises(ValueError, match="max_angle"):
+        rotations(max_angle=-1.0)
+    with pytest.raises(ValueError, match="shift must have 2"):
+        sig(0).render(shift=(1.0,))
+
+
+# ---------------------------------------------------------------------------------------------
+# fractional_shift
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=subpixel_shifts(max_shift=6))
+def test_fft_shift_is_exact_for_periodic_signals(seed, d):
+    s = sig(seed, size=(16, 24), bandwidth=0.45, periodic=True)
+    y, m = fractional_shift(s.render(dtype=F64), d, method="fft")
+    torch.testing.assert_close(y, s.render(shift=d, dtype=F64), rtol=0, atol=1e-10)
+    assert bool((m == 1).all())
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1), d=subpixel_shifts(max_shift=4))
+def test_sinc_shift_is_accurate_below_three_eighths_of_the_rate(seed, d):
+    s = sig(seed, size=48, bandwidth=0.35, band="square")
+    y, m = fractional_shift(s.render(dtype=F64), d, method="sinc")
+    assert psnr(s.render(shift=d, dtype=F64), y, m) > 90
+
+
+@given(seed=st.integers(0, 2**32 - 1), dx=st.integers(-4, 4), dy=st.integers(-4, 4))
+def test_sinc_shift_by_whole_pixels_is_exact(seed, dx, dy):
+    x = torch.from_numpy(np.random.default_rng(seed).standard_normal((1, 1, 30, 30)))
+    y, m = fractional_shift(x, (dx, dy), method="sinc")
+    ref = torch.roll(x, (dy, dx), dims=(-2, -1))
+    torch.testing.assert_close(y * m, ref * m, rtol=0, atol=1e-12)
+
+
+def test_lanczos_method_is_the_metric_reference_and_1d_works():
+    x = torch.randn(1, 2, 20, 20, dtype=F64)
+    a = fractional_shift(x, (0.4, -1.3), method="lanczos")
+    b = translate_fractional(x, (0.4, -1.3))
+    torch.testing.assert_close(a[0], b[0]) and torch.testing.assert_close(a[1], b[1])
+    s = sig(3, size=(64,), bandwidth=0.3)
+    y, m = fractional_shift(s.render(dtype=F64), 0.37)
+    assert psnr(s.render(shift=0.37, dtype=F64), y, m) > 90
+
+
+# ---------------------------------------------------------------------------------------------
+# Assertions on operators with known behaviour
+
+
+def box_blur(x):
+    return F.avg_pool2d(x, 3, stride=1, padding=1)
+
+
+@given(s=bandlimited_signals(size=32, channels=2, bandwidth=0.2), d=subpixel_shifts(max_shift=3))
+def test_linear_shift_invariant_ops_pass(s, d):
+    assert assert_translation_equivariant(box_blur, s, d, min_psnr=80) >= 80
+
+
+def test_tensor_inputs_are_shifted_numerically():
+    x = sig(4, size=48, bandwidth=0.2).render(dtype=F64)
+    assert assert_translation_equivariant(box_blur, x, (0.5, 1.25), min_psnr=80) >= 80
+    assert assert_translation_equivariant(box_blur, x, (0.5, 1.25), method="lanczos",
+                                          min_psnr=40) >= 40
+
+
+def test_a_pattern_fixed_to_the_pixel_grid_fails_with_the_psnr_in_the_message():
+    pattern = torch.randn(1, 1, 32, 32, dtype=F64)
+    with pytest.raises(AssertionError, match=r"PSNR .* dB < min_psnr 40\.00 dB"):
+        assert_translation_equivariant(lambda x: x + 0.1 * pattern, sig(5), (0.5, 0.25))
+
+
+def test_output_rate_is_inferred_and_used():
+    f = kaiser_sinc(24, cutoff=0.25, width=0.25, fs=2, dtype=F64)
+    up = lambda x: upsample2d(x, f, up=2, impl="ref")  # noqa: E731
+    s = sig(6, size=32, bandwidth=0.15)
+    assert assert_translation_equivariant(up, s, (0.3, -0.7), min_psnr=60) >= 60
+    with pytest.raises(AssertionError):  # the wrong rate shifts the output by the wrong amount
+        assert_translation_equivariant(up, s, (0.3, -0.7), rate=1, min_psnr=60)
+    nearest = lambda x: x.repeat_interleave(2, -1).repeat_interleave(2, -2)  # noqa: E731
+    with pytest.raises(AssertionError):  # not band-limited: images of the spectrum
+        assert_translation_equivariant(nearest, s, (0.3, -0.7), min_psnr=60)
+
+
+def test_one_dimensional_ops():
+    w = torch.tensor([[[0.25, 0.5, 0.25]]], dtype=F64)
+    s = sig(7, size=(64,), channels=1, bandwidth=0.2)
+    assert assert_translation_equivariant(lambda x: F.conv1d(x, w, padding=1), s, 0.3,
+                                          min_psnr=80, dtype=F64) >= 80
+
+
+def test_rotation_assertion():
+    s = sig(8, size=40, bandwidth=0.15)
+    g = torch.tensor([1.0, 4, 6, 4, 1], dtype=F64)
+    gauss = torch.outer(g, g)[None, None] / 256  # nearly isotropic
+    iso = lambda x: F.conv2d(x, gauss, padding=2)  # noqa: E731
+    assert assert_rotation_equivariant(iso, s, 0.7, min_psnr=40, dtype=F64) >= 40
+    assert assert_rotation_equivariant(lambda x: x, s.render(dtype=F64), 1.2, min_psnr=50) >= 50
+    dx = torch.tensor([[[[-0.5, 0, 0.5]]]], dtype=F64)  # d/dx: translation- but not rotation-eq.
+    deriv = lambda x: F.conv2d(x, dx, padding=(0, 1))  # noqa: E731
+    assert assert_translation_equivariant(deriv, s, (0.4, 0.8), min_psnr=80, dtype=F64) >= 80
+    with pytest.raises(AssertionError, match="rotation equivariance PSNR"):
+        assert_rotation_equivariant(deriv, s, 0.7, min_psnr=30, dtype=F64)
+
+
+def test_assertion_arguments_are_checked():
+    s = sig(9)
+    with pytest.raises(TypeError, match="BandlimitedSignal"):
+        assert_translation_equivariant(box_blur, np.zeros((1, 1, 8, 8)), (0.5, 0))
+    with pytest.raises(ValueError, match=r"shift must be \(dx, dy\)"):
+        assert_translation_equivariant(box_blur, s, (0.5,))
+    with pytest.raises(ValueError, match="same rank"):
+        assert_translation_equivariant(lambda x: x[:, :, 0], s, (0.5, 0))
+    with pytest.raises(ValueError, match="nothing left to compare"):
+        assert_translation_equivariant(box_blur, s, (0.5, 0), crop=16)
+    with pytest.raises(ValueError, match="method must be one of"):
+        assert_translation_equivariant(box_blur, s, (0.5, 0), method="cubic")
+    with pytest.raises(ValueError, match="taps must be an even integer"):
+        fractional_shift(torch.zeros(1, 1, 8, 8), (0.5, 0), taps=7)
+    with pytest.raises(TypeError, match="min_psnr"):
+        assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr="40")
+    with pytest.raises(ValueError, match="angle must be a finite number"):
+        assert_rotation_equivariant(box_blur, s, math.nan)
+    with pytest.raises(ValueError, match=r"\[N, C, L\] or \[N, C, H, W\]"):
+        assert_rotation_equivariant(box_blur, sig(0, size=(16,)), 0.3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Property tests of the ops: oversampling is what keeps filtered_lrelu equivariant
+
+
+def flrelu_op(up):
+    """filtered_lrelu with StyleGAN3's 6 taps per rate, cutoff 0.25, stopband 0.45 cycles/px."""
+    f = kaiser_sinc(6 * up, cutoff=0.25, width=0.4, fs=up)
+    K = f.shape[0]
+    p0, p1 = K - 1, K - 1  # keeps the size: (L·up + 2K − 2 − 2(K − 1) − 1) // up + 1 = L
+    return lambda x: filtered_lrelu(x, f, f, up=up, down=up, padding=(p0 // 2 + p0 % 2, p1 // 2,
+                                                                       p0 // 2 + p0 % 2, p1 // 2),
+                                    impl="ref")
+
+
+@settings(max_examples=15)
+@given(s=bandlimited_signals(size=40, channels=2, bandwidth=0.2, components=(1, 8)),
+       d=subpixel_shifts(max_shift=3, fractional=True))
+def test_filtered_lrelu_with_oversampling_is_fractionally_shift_equivariant(s, d):
+    assert_translation_equivariant(flrelu_op(2), s, d, min_psnr=50, crop=8, rate=1)
+
+
+def test_filtered_lrelu_without_oversampling_aliases():
+    errs = {1: [], 2: []}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        s = make_bandlimited_signal(rng, 40, channels=2, bandwidth=0.2, components=6)
+        d = tuple(rng.uniform(-3, 3, 2))
+        for up in (1, 2):
+            p = assert_translation_equivariant(flrelu_op(up), s, d, min_psnr=-math.inf, crop=8,
+                                               rate=1)
+            errs[up].append(10 ** (-p / 10))
+    pooled = {up: -10 * math.log10(np.mean(e)) for up, e in errs.items()}
+    assert pooled[2] > 60
+    assert pooled[1] < pooled[2] - 10, pooled
+    with pytest.raises(AssertionError, match="translation equivariance PSNR"):
+        assert_translation_equivariant(flrelu_op(1), s, d, min_psnr=pooled[2] - 5, crop=8, rate=1)
