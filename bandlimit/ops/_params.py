@@ -8,7 +8,8 @@ Conventions of the normalised form
 ----------------------------------
 * Factors are ``(x, y)`` pairs of ints ≥ 1; padding is ``(x0, x1, y0, y1)`` (negative crops).
 * Filters are in *correlation* form: flipped already when the user asked for a true convolution
-  (``flip_filter=False``), with every gain multiplied in, and cast to the data's dtype. A filter is a
+  (``flip_filter=False``), with every gain multiplied in, and cast to the data's dtype. A filter
+  is a
   :class:`Fir`: either separable (``fx`` along W, ``fy`` along H; an identity axis is ``[g]`` of one
   tap) or full 2-D (``f2d`` indexed ``[y, x]``).
 * Per axis, with input length ``L``, ``K`` taps, factors ``up``/``down`` and pads ``p0``/``p1``::
@@ -226,12 +227,15 @@ def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
     return fir.reversed(), (uxt, uyt), (dxt, dyt), (x0, x1, y0, y1)
 
 
-def check_bias(b: object, channels: int, dtype: torch.dtype, name: str = "b") -> torch.Tensor | None:
+def check_bias(
+    b: object, channels: int, dtype: torch.dtype, name: str = "b"
+) -> torch.Tensor | None:
     if b is None:
         return None
     if not isinstance(b, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [{channels}] or None, got "
-                        f"{type(b).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape [{channels}] or None, got {type(b).__name__}"
+        )
     if b.ndim != 1 or b.shape[0] != channels:
         raise ValueError(
             f"{name} must have shape [{channels}] (one value per channel), got {tuple(b.shape)}"

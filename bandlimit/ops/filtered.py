@@ -56,8 +56,21 @@ def _run_filtered_act(
         from bandlimit.ops._library import filtered_act_numba
 
         return filtered_act_numba(
-            x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
-            act.name, alpha, gain, math.inf if clamp is None else clamp,
+            x,
+            b,
+            fu.fx,
+            fu.fy,
+            fu.f2d,
+            fd.fx,
+            fd.fy,
+            fd.f2d,
+            list(up),
+            list(down),
+            list(pad),
+            act.name,
+            alpha,
+            gain,
+            math.inf if clamp is None else clamp,
         )
     return reference.filtered_act(x, b, fu, fd, up, down, pad, act, alpha, gain, clamp)
 

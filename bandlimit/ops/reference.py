@@ -1,8 +1,8 @@
 """The 'ref' backend: the semantics of every op in plain PyTorch.
 
 Readable, runs on any device and dtype, and differentiable to any order through ordinary autograd.
-It receives arguments already normalised by :mod:`bandlimit.ops._params` (filters in correlation form
-with their gains multiplied in). The other backends are judged against it.
+It receives arguments already normalised by :mod:`bandlimit.ops._params` (filters in correlation
+form with their gains multiplied in). The other backends are judged against it.
 
 Cost: the up-sampling stage uses ``conv_transpose2d``, which is polyphase by construction (it never
 multiplies inserted zeros); the down-sampling stage uses a strided convolution when nothing is
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from bandlimit.ops._activations import Activation
-from bandlimit.ops._params import Fir, Pad4, Pair
+from bandlimit.ops._params import Fir, Pad4, Pair, transpose_stage
 
 
 def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
@@ -25,12 +25,11 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
     length = x.shape[dim]
     new_len = length + p0 + p1
     start, stop = max(-p0, 0), length - max(-p1, 0)
-    if stop <= start or new_len <= 0:
-        shape = list(x.shape)
-        shape[dim] = max(new_len, 0)
-        return x.new_zeros(shape)
-    x = x.narrow(dim, start, stop - start)
-    lo, hi = max(p0, 0), max(p1, 0)
+    if stop <= start:  # everything is cropped away: all zeros, still attached to the graph
+        x, lo, hi = x.narrow(dim, 0, 0), max(new_len, 0), 0
+    else:
+        x = x.narrow(dim, start, stop - start)
+        lo, hi = max(p0, 0), max(p1, 0)
     if lo or hi:
         widths = [0, 0] * (x.ndim - 1 - (dim % x.ndim)) + [lo, hi]
         x = F.pad(x, widths)
@@ -45,7 +44,7 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
     if ux == 1 and uy == 1:
         x = pad_axis(pad_axis(x, pad[0], pad[1], -1), pad[2], pad[3], -2)
         return F.conv2d(x, w, stride=(dy, dx))
-    # conv_transpose computes z[q] = sum_i x[i] w'[q - i*up] with w' the reversed correlation filter,
+    # conv_transpose computes z[q] = sum_i x[i] w'[q - i*up] (w' = reversed correlation filter),
     # i.e. y_full[o] = z[o + K - 1 - p0]; the pads below turn z into the padded, filtered signal.
     z = F.conv_transpose2d(x, w.flip([2, 3]), stride=(uy, ux))
     z = pad_axis(z, pad[0] - kw + 1, pad[1] + ux - kw, -1)
@@ -111,3 +110,33 @@ def filtered_act(
     u = upfirdn(x, fu, up, (1, 1), pad)
     a = bias_act(u, None, 1, act, alpha, gain, clamp)
     return upfirdn(a, fd, (1, 1), down, (0, 0, 0, 0))
+
+
+def filtered_act_vjp(
+    x: torch.Tensor,
+    b: torch.Tensor | None,
+    dy: torch.Tensor,
+    fu: Fir,
+    fd: Fir,
+    up: Pair,
+    down: Pair,
+    pad: Pad4,
+    act: Activation,
+    alpha: float,
+    gain: float,
+    clamp: float | None,
+) -> torch.Tensor:
+    """``∂⟨filtered_act(x, b), dy⟩ / ∂(x + b)`` written out as the transposed pipeline.
+
+    ``dv = T_up(gain · act'(u·gain) · [|a| ≤ clamp] · T_down(dy))`` with ``u`` recomputed from
+    ``x``. Made of differentiable ops, so it also serves double backward.
+    """
+    v = x if b is None else x + b.to(x.dtype).reshape(1, -1, 1, 1)
+    u = upfirdn(v, fu, up, (1, 1), pad)
+    s = u * gain
+    deriv = act.grad(s, alpha) * gain
+    if clamp is not None:
+        deriv = torch.where(act.fn(s, alpha).abs() > clamp, torch.zeros_like(deriv), deriv)
+    hu, wu = u.shape[2:]
+    g = upfirdn(dy, *transpose_stage((hu, wu), fd, (1, 1), down, (0, 0, 0, 0)))
+    return upfirdn(g * deriv, *transpose_stage(tuple(x.shape[2:]), fu, up, (1, 1), pad))

@@ -200,17 +200,27 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto") ->
     fw, fh = _filter_hw(f)
     x0, x1, y0, y1 = as_padding(padding)
     pad = (
-        x0 + (fw + ux - 1) // 2, x1 + (fw - ux) // 2, y0 + (fh + uy - 1) // 2, y1 + (fh - uy) // 2,
+        x0 + (fw + ux - 1) // 2,
+        x1 + (fw - ux) // 2,
+        y0 + (fh + uy - 1) // 2,
+        y1 + (fh - uy) // 2,
     )
     gain = as_float(gain, "gain", nonnegative=True) * ux * uy
     return upfirdn2d(x, f, up=(ux, uy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
 
 
 def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto") -> torch.Tensor:
-    """Filter ``x`` with ``f`` and keep every ``down``-th sample; the output is ``down`` times smaller."""
+    """Filter ``x`` with ``f`` and keep every ``down``-th sample: ``down`` times smaller."""
     f = check_filter(f, "f")
     dx, dy = as_factors(down, "down")
     fw, fh = _filter_hw(f)
     x0, x1, y0, y1 = as_padding(padding)
-    pad = (x0 + (fw - dx + 1) // 2, x1 + (fw - dx) // 2, y0 + (fh - dy + 1) // 2, y1 + (fh - dy) // 2)
-    return upfirdn2d(x, f, down=(dx, dy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
+    pad = (
+        x0 + (fw - dx + 1) // 2,
+        x1 + (fw - dx) // 2,
+        y0 + (fh - dy + 1) // 2,
+        y1 + (fh - dy) // 2,
+    )
+    return upfirdn2d(
+        x, f, down=(dx, dy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl
+    )

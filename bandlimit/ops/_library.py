@@ -1,0 +1,261 @@
+"""torch.library registration of the Numba backend.
+
+Each fused kernel is a ``custom_op`` with a fake (meta) implementation, so ``torch.compile``,
+``torch.export`` and ``opcheck`` see shapes without running Numba, and an autograd formula:
+
+* ``upfirdn_numba``: the gradient is the transposed upfirdn, which is again ``upfirdn_numba``, so
+  gradients of any order follow.
+* ``filtered_act_numba``: the forward also returns a compact mask of the activation's branches
+  (2 bits per read upsampled sample). The first-order backward is one fused transposed pass that
+  reads it (``filtered_act_numba_backward``). When a graph of the gradient is requested
+  (double backward, e.g. R1), the backward instead differentiates the reference formula, which is
+  slower but exact to any order.
+
+Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them
+to build the schema.
+"""
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from bandlimit.ops import _numba as kernels
+from bandlimit.ops import reference
+from bandlimit.ops._activations import get_activation
+from bandlimit.ops._params import Fir, out_length, transpose_stage
+
+
+def _planes(x: Tensor):
+    n, c, h, w = x.shape
+    return x.detach().contiguous().reshape(n * c, h, w).numpy()
+
+
+def _np(t: Optional[Tensor]):
+    return None if t is None else t.detach().contiguous().numpy()
+
+
+def _out_hw(h, w, fir: Fir, up, down, pad):
+    kw, kh = fir.size
+    return (
+        out_length(h, up[1], down[1], pad[2], pad[3], kh),
+        out_length(w, up[0], down[0], pad[0], pad[1], kw),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# upfirdn
+
+
+@torch.library.custom_op("bandlimit::upfirdn_numba", mutates_args=(), device_types="cpu")
+def upfirdn_numba(
+    x: Tensor,
+    fx: Optional[Tensor],
+    fy: Optional[Tensor],
+    f2d: Optional[Tensor],
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+) -> Tensor:
+    n, c, h, w = x.shape
+    ho, wo = _out_hw(h, w, Fir(fx, fy, f2d), up, down, pad)
+    if n * c == 0:
+        return x.new_zeros(n, c, ho, wo)
+    y = kernels.upfirdn(_planes(x), _np(fx), _np(fy), _np(f2d), tuple(up), tuple(down), tuple(pad))
+    return torch.from_numpy(y).reshape(n, c, ho, wo)
+
+
+@upfirdn_numba.register_fake
+def _(x, fx, fy, f2d, up, down, pad):
+    n, c, h, w = x.shape
+    return x.new_empty(n, c, *_out_hw(h, w, Fir(fx, fy, f2d), up, down, pad))
+
+
+def _upfirdn_setup(ctx, inputs, output):
+    x, fx, fy, f2d, up, down, pad = inputs
+    ctx.hw = (x.shape[2], x.shape[3])
+    ctx.fir, ctx.up, ctx.down, ctx.pad = Fir(fx, fy, f2d), tuple(up), tuple(down), tuple(pad)
+
+
+def _upfirdn_backward(ctx, grad):
+    fir, up, down, pad = transpose_stage(ctx.hw, ctx.fir, ctx.up, ctx.down, ctx.pad)
+    dx = upfirdn_numba(grad, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
+    return dx, None, None, None, None, None, None
+
+
+upfirdn_numba.register_autograd(_upfirdn_backward, setup_context=_upfirdn_setup)
+
+
+# ------------------------------------------------------------------------------------------
+# filtered activation
+
+
+def _stage_sizes(h, w, fu: Fir, fd: Fir, up, down, pad):
+    hu, wu = _out_hw(h, w, fu, up, (1, 1), pad)
+    ho, wo = _out_hw(hu, wu, fd, (1, 1), down, (0, 0, 0, 0))
+    return hu, wu, ho, wo
+
+
+@torch.library.custom_op("bandlimit::filtered_act_numba", mutates_args=(), device_types="cpu")
+def _filtered_act_fwd(
+    x: Tensor,
+    b: Optional[Tensor],
+    fux: Optional[Tensor],
+    fuy: Optional[Tensor],
+    fu2d: Optional[Tensor],
+    fdx: Optional[Tensor],
+    fdy: Optional[Tensor],
+    fd2d: Optional[Tensor],
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    act: str,
+    alpha: float,
+    gain: float,
+    clamp: float,
+    save_mask: bool,
+) -> tuple[Tensor, Tensor]:
+    n, c, h, w = x.shape
+    fu, fd = Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
+    hu, wu, ho, wo = _stage_sizes(h, w, fu, fd, up, down, pad)
+    mshape = kernels.mask_shape(n * c, hu, wu, ho, wo, fd.size, tuple(down)) if save_mask else (0,)
+    if n * c == 0:
+        return x.new_zeros(n, c, ho, wo), torch.zeros(mshape, dtype=torch.uint8)
+    y, mask = kernels.filtered_act_forward(
+        _planes(x),
+        _np(b),
+        c,
+        (_np(fux), _np(fuy), _np(fu2d)),
+        (_np(fdx), _np(fdy), _np(fd2d)),
+        tuple(up),
+        tuple(down),
+        tuple(pad),
+        gain,
+        kernels.ACT_CODES[act],
+        alpha,
+        clamp,
+        save_mask,
+    )
+    mask_t = torch.from_numpy(mask) if save_mask else torch.zeros(mshape, dtype=torch.uint8)
+    return torch.from_numpy(y).reshape(n, c, ho, wo), mask_t
+
+
+@_filtered_act_fwd.register_fake
+def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp, save_mask):
+    n, c, h, w = x.shape
+    fu, fd = Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
+    hu, wu, ho, wo = _stage_sizes(h, w, fu, fd, up, down, pad)
+    mshape = kernels.mask_shape(n * c, hu, wu, ho, wo, fd.size, tuple(down)) if save_mask else (0,)
+    return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.uint8)
+
+
+@torch.library.custom_op(
+    "bandlimit::filtered_act_numba_backward", mutates_args=(), device_types="cpu"
+)
+def _filtered_act_bwd(
+    dy: Tensor,
+    mask: Tensor,
+    h: int,
+    w: int,
+    fux: Optional[Tensor],
+    fuy: Optional[Tensor],
+    fu2d: Optional[Tensor],
+    fdx: Optional[Tensor],
+    fdy: Optional[Tensor],
+    fd2d: Optional[Tensor],
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    act: str,
+    alpha: float,
+    gain: float,
+) -> Tensor:
+    n, c = dy.shape[:2]
+    if n * c == 0:
+        return dy.new_zeros(n, c, h, w)
+    dx = kernels.filtered_act_backward(
+        _planes(dy),
+        mask.numpy(),
+        (h, w),
+        (_np(fux), _np(fuy), _np(fu2d)),
+        (_np(fdx), _np(fdy), _np(fd2d)),
+        tuple(up),
+        tuple(down),
+        tuple(pad),
+        gain,
+        kernels.ACT_CODES[act],
+        alpha,
+    )
+    return torch.from_numpy(dx).reshape(n, c, h, w)
+
+
+@_filtered_act_bwd.register_fake
+def _(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain):
+    return dy.new_empty(dy.shape[0], dy.shape[1], h, w)
+
+
+def _fa_setup(ctx, inputs, output):
+    x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp, _ = inputs
+    ctx.save_for_backward(x, b, output[1])
+    ctx.filters = (fux, fuy, fu2d, fdx, fdy, fd2d)
+    ctx.args = (list(up), list(down), list(pad), act, alpha, gain, clamp)
+
+
+def _fa_backward(ctx, grad_y, _grad_mask):
+    x, b, mask = ctx.saved_tensors
+    up, down, pad, act, alpha, gain, clamp = ctx.args
+    if torch.is_grad_enabled() or mask.numel() == 0:
+        # A graph of the gradient is wanted (higher-order autograd), or the forward ran without
+        # saving the mask: use the reference formula, which recomputes the pre-activation.
+        fux, fuy, fu2d, fdx, fdy, fd2d = ctx.filters
+        dv = reference.filtered_act_vjp(
+            x,
+            b,
+            grad_y,
+            Fir(fux, fuy, fu2d),
+            Fir(fdx, fdy, fd2d),
+            tuple(up),
+            tuple(down),
+            tuple(pad),
+            get_activation(act),
+            alpha,
+            gain,
+            None if clamp == math.inf else clamp,
+        )
+    else:
+        dv = _filtered_act_bwd(
+            grad_y.contiguous(),
+            mask,
+            x.shape[2],
+            x.shape[3],
+            *ctx.filters,
+            up,
+            down,
+            pad,
+            act,
+            alpha,
+            gain,
+        )
+    db = None if b is None else dv.sum(dim=(0, 2, 3))
+    return (dv, db, *([None] * 14))
+
+
+_filtered_act_fwd.register_autograd(_fa_backward, setup_context=_fa_setup)
+
+
+def filtered_act_numba(
+    x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp
+):
+    """Fused filtered activation; saves the branch mask only when a gradient will be needed."""
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or (b is not None and b.requires_grad)
+    )
+    if not get_activation(act).piecewise_linear:
+        raise ValueError(
+            f"the numba filtered activation supports piecewise-linear acts, got {act!r}"
+        )
+    y, _ = _filtered_act_fwd(
+        x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp, needs_grad
+    )
+    return y

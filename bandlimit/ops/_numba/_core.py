@@ -1,0 +1,461 @@
+"""Numba building blocks: the tap loops, data movement between planes and polyphase buffers, and
+the activation with its branch codes.
+
+* :func:`gsum` is the only arithmetic loop of the FIR stages: ``out[m] = Σ_j g_j · a[off_j + m]``
+  over one long contiguous range (a whole phase plane, see :mod:`._plan`). It is written out for
+  1…8 taps (one load per tap and one store per output element, so LLVM keeps the sum in
+  registers and vectorises); longer filters add blocks of 8 taps.
+* :func:`job_runner` compiles the job loop around it once per dtype as a C callback. The kernels
+  call it through a function pointer, which keeps its large vectorised code out of each kernel's
+  compilation.
+
+Everything is compiled with ``fastmath`` minus ``nnan``/``ninf`` (NaN and Inf propagate as in the
+reference) and without bounds checks (the plans keep every access inside the scratch array).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import carray, cfunc, types
+from numba.extending import intrinsic, register_jitable
+
+# fastmath without nnan/ninf: sums may be reassociated and contracted to FMAs, but NaN/Inf inputs
+# still produce NaN/Inf outputs exactly like the PyTorch reference.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
+JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, boundscheck=False, error_model="numpy")
+PJIT = dict(JIT, parallel=True)
+
+
+def helper(fn):
+    """Compile ``fn`` into the jitted functions that call it.
+
+    A plain ``@njit`` callee gets one specialisation *per literal argument pattern* (a call with a
+    constant ``0`` or ``False`` compiles it again), which made each kernel take 20 s to compile.
+    ``register_jitable`` types calls with non-literal types first, so each helper is compiled once
+    per dtype, and is cached on disk as part of the kernel that calls it.
+    """
+    opts = {k: v for k, v in JIT.items() if k != "cache"}
+    return register_jitable(**opts)(fn)
+
+
+ACT_LINEAR = 0
+ACT_RELU = 1
+ACT_LRELU = 2
+ACT_CODES = {"linear": ACT_LINEAR, "relu": ACT_RELU, "lrelu": ACT_LRELU}
+
+# Mask codes (2 bits): the branch the activation took at one upsampled sample.
+CODE_PASS = 0  # gradient × gain
+CODE_NEG = 1  # gradient × gain · alpha (negative side)
+CODE_CLAMP = 2  # gradient 0 (clamped)
+
+
+# ------------------------------------------------------------------------------------------------
+# Gather-sum blocks: o[m] (+)= Σ_j g_j · a_j[m], m < n.  (Written out so that LLVM vectorises.)
+
+
+@helper
+def _first(o, a, ab, offs, g, b, n):
+    """``o[m] = Σ_{i<b} g[i] · a[ab + offs[i] + m]`` for ``m < n`` (1 ≤ b ≤ 8)."""
+    if b == 1:
+        a0 = a[ab + offs[0] :]
+        g0 = g[0]
+        for m in range(n):
+            o[m] = g0 * a0[m]
+    elif b == 2:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        g0, g1 = g[0], g[1]
+        for m in range(n):
+            o[m] = g0 * a0[m] + g1 * a1[m]
+    elif b == 3:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        a2 = a[ab + offs[2] :]
+        g0, g1, g2 = g[0], g[1], g[2]
+        for m in range(n):
+            o[m] = g0 * a0[m] + g1 * a1[m] + g2 * a2[m]
+    elif b == 4:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        a2 = a[ab + offs[2] :]
+        a3 = a[ab + offs[3] :]
+        g0, g1, g2, g3 = g[0], g[1], g[2], g[3]
+        for m in range(n):
+            o[m] = g0 * a0[m] + g1 * a1[m] + g2 * a2[m] + g3 * a3[m]
+    elif b == 5:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        a2 = a[ab + offs[2] :]
+        a3 = a[ab + offs[3] :]
+        a4 = a[ab + offs[4] :]
+        g0, g1, g2, g3, g4 = g[0], g[1], g[2], g[3], g[4]
+        for m in range(n):
+            o[m] = g0 * a0[m] + g1 * a1[m] + g2 * a2[m] + g3 * a3[m] + g4 * a4[m]
+    elif b == 6:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        a2 = a[ab + offs[2] :]
+        a3 = a[ab + offs[3] :]
+        a4 = a[ab + offs[4] :]
+        a5 = a[ab + offs[5] :]
+        g0, g1, g2, g3, g4, g5 = g[0], g[1], g[2], g[3], g[4], g[5]
+        for m in range(n):
+            o[m] = g0 * a0[m] + g1 * a1[m] + g2 * a2[m] + g3 * a3[m] + g4 * a4[m] + g5 * a5[m]
+    elif b == 7:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        a2 = a[ab + offs[2] :]
+        a3 = a[ab + offs[3] :]
+        a4 = a[ab + offs[4] :]
+        a5 = a[ab + offs[5] :]
+        a6 = a[ab + offs[6] :]
+        g0, g1, g2, g3, g4, g5, g6 = g[0], g[1], g[2], g[3], g[4], g[5], g[6]
+        for m in range(n):
+            o[m] = (
+                g0 * a0[m]
+                + g1 * a1[m]
+                + g2 * a2[m]
+                + g3 * a3[m]
+                + g4 * a4[m]
+                + g5 * a5[m]
+                + g6 * a6[m]
+            )
+    else:
+        a0 = a[ab + offs[0] :]
+        a1 = a[ab + offs[1] :]
+        a2 = a[ab + offs[2] :]
+        a3 = a[ab + offs[3] :]
+        a4 = a[ab + offs[4] :]
+        a5 = a[ab + offs[5] :]
+        a6 = a[ab + offs[6] :]
+        a7 = a[ab + offs[7] :]
+        g0, g1, g2, g3, g4, g5, g6, g7 = g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]
+        for m in range(n):
+            o[m] = (
+                g0 * a0[m]
+                + g1 * a1[m]
+                + g2 * a2[m]
+                + g3 * a3[m]
+                + g4 * a4[m]
+                + g5 * a5[m]
+                + g6 * a6[m]
+                + g7 * a7[m]
+            )
+
+
+@helper
+def _more8(o, a, ab, offs, g, n):
+    """``o[m] += Σ_{i<8} g[i] · a[ab + offs[i] + m]`` for ``m < n``."""
+    a0 = a[ab + offs[0] :]
+    a1 = a[ab + offs[1] :]
+    a2 = a[ab + offs[2] :]
+    a3 = a[ab + offs[3] :]
+    a4 = a[ab + offs[4] :]
+    a5 = a[ab + offs[5] :]
+    a6 = a[ab + offs[6] :]
+    a7 = a[ab + offs[7] :]
+    g0, g1, g2, g3, g4, g5, g6, g7 = g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]
+    for m in range(n):
+        o[m] += (
+            g0 * a0[m]
+            + g1 * a1[m]
+            + g2 * a2[m]
+            + g3 * a3[m]
+            + g4 * a4[m]
+            + g5 * a5[m]
+            + g6 * a6[m]
+            + g7 * a7[m]
+        )
+
+
+@helper
+def gsum(out, o0, a, ab, offs, g, nt, n):
+    """``out[o0 + m] = Σ_{j<nt} g[j] · a[ab + offs[j] + m]`` for ``m < n`` (zeros if ``nt == 0``).
+
+    The first ``nt mod 8`` (or 8) taps overwrite, further blocks of 8 accumulate.
+    """
+    if n <= 0:
+        return
+    o = out[o0 : o0 + n]
+    if nt == 0:
+        o[:] = 0
+        return
+    r = nt - ((nt - 1) >> 3 << 3)  # 1 … 8
+    _first(o, a, ab, offs, g, r, n)
+    for j in range(r, nt, 8):
+        _more8(o, a, ab, offs[j:], g[j:], n)
+
+
+# ------------------------------------------------------------------------------------------------
+# Job execution: one job = one output phase plane computed as a single long gather-sum.
+
+
+def _run_jobs(bufp, nbuf, jobsp, njobs, toffp, tcoefp, ntaps, j0, j1):
+    """Run jobs ``j0 … j1−1`` on the scratch ``buf``: ``jobs[i] = (o0, n, ts, nt)`` means
+    ``buf[o0 + m] = Σ_{t<nt} tcoef[ts+t] · buf[toff[ts+t] + m]`` for ``m < n``."""
+    buf = carray(bufp, (nbuf,))
+    jobs = carray(jobsp, (njobs, 4))
+    toff = carray(toffp, (ntaps,))
+    tcoef = carray(tcoefp, (ntaps,))
+    for i in range(j0, j1):
+        o0 = jobs[i, 0]
+        n = jobs[i, 1]
+        ts = jobs[i, 2]
+        nt = jobs[i, 3]
+        gsum(buf, o0, buf, 0, toff[ts : ts + nt], tcoef[ts : ts + nt], nt, n)
+
+
+_RUNNERS: dict = {}
+
+
+def job_runner(dtype: np.dtype):
+    """The compiled :func:`_run_jobs` for ``dtype``: a C callback the kernels receive as argument.
+
+    Calling it through a function pointer keeps its (large, vectorised) code out of every kernel:
+    it is compiled — or loaded from the disk cache — once per dtype, on first use.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in _RUNNERS:
+        ft = numba.from_dtype(dtype)
+        i64 = types.int64
+        sig = types.void(
+            types.CPointer(ft),
+            i64,
+            types.CPointer(i64),
+            i64,
+            types.CPointer(i64),
+            types.CPointer(ft),
+            i64,
+            i64,
+            i64,
+        )
+        _RUNNERS[dtype] = cfunc(sig, **JIT)(_run_jobs)
+    return _RUNNERS[dtype]
+
+
+@intrinsic
+def dptr(typingctx, arr):
+    """Data pointer of an array, typed ``CPointer(dtype)`` (to call :func:`job_runner`)."""
+    sig = types.CPointer(arr.dtype)(arr)
+
+    def codegen(context, builder, signature, args):
+        return context.make_array(arr)(context, builder, args[0]).data
+
+    return sig, codegen
+
+
+@helper
+def run_jobs(runner, buf, jobs, toff, tcoef, j0, j1):
+    runner(
+        dptr(buf),
+        buf.shape[0],
+        dptr(jobs),
+        jobs.shape[0],
+        dptr(toff),
+        dptr(tcoef),
+        toff.shape[0],
+        j0,
+        j1,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Moving data between natural [h, w] planes and polyphase buffers.
+#
+# A buffer geometry ``geom = (base, phy, phx, rows, stride, t0y, t0x)`` stores sample (y, x) in
+# phase plane (y % phy, x % phx) at row y // phy − t0y, column x // phx − t0x; plane (fy, fx)
+# starts at base + (fy·phx + fx)·rows·stride. Positions that hold no sample keep the zeros the
+# scratch was allocated with (the zero padding every stage relies on), so only samples are written.
+
+
+@helper
+def stage_in(src, s0, h, w, add, buf, geom):
+    """Scatter the natural plane ``src[s0 : s0 + h·w]`` (+ ``add``) into the buffer ``geom``."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
+        sr = s0 + y * w
+        if phx == 1:
+            dst = buf[rb : rb + w]
+            sv = src[sr : sr + w]
+            for i in range(w):
+                dst[i] = sv[i] + add
+        else:
+            for fx in range(min(phx, w)):
+                cnt = (w - fx + phx - 1) // phx
+                d0 = rb + fx * psz
+                for i in range(cnt):
+                    buf[d0 + i] = src[sr + fx + i * phx] + add
+
+
+@helper
+def gather_out(buf, geom, h, w, dst, d0):
+    """Gather the samples of an ``[h, w]`` signal held in buffer ``geom`` into natural order."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
+        dr = d0 + y * w
+        if phx == 1:
+            dv = dst[dr : dr + w]
+            sv = buf[rb : rb + w]
+            for i in range(w):
+                dv[i] = sv[i]
+        else:
+            for fx in range(min(phx, w)):
+                cnt = (w - fx + phx - 1) // phx
+                s0 = rb + fx * psz
+                for i in range(cnt):
+                    dst[dr + fx + i * phx] = buf[s0 + i]
+
+
+# ------------------------------------------------------------------------------------------------
+# Activation on the samples of a polyphase buffer, one contiguous segment (one phase-plane row)
+# at a time. The branch codes of sample (y, x) go to ``codes[y·w + cb[x % phx] + x // phx]``
+# (rows natural, phases of a row concatenated); that compact order is what the mask packs.
+
+
+@helper
+def _act_seg(seg, cs, n, save, act, gain, alpha, clamp, zero):
+    """``seg ← clamp(act(seg) · gain)`` and, with ``save``, the branch codes into ``cs``.
+
+    The activation and ``save`` are chosen outside the element loops; inside, every branch is a
+    plain assignment that LLVM turns into a select, so the loops vectorise.
+    """
+    if act == ACT_LINEAR:
+        if save:
+            for i in range(n):
+                a = seg[i] * gain
+                c = np.uint8(CODE_PASS)
+                if a > clamp:
+                    a = clamp
+                    c = np.uint8(CODE_CLAMP)
+                if a < -clamp:
+                    a = -clamp
+                    c = np.uint8(CODE_CLAMP)
+                seg[i] = a
+                cs[i] = c
+        else:
+            for i in range(n):
+                a = seg[i] * gain
+                a = clamp if a > clamp else a
+                seg[i] = -clamp if a < -clamp else a
+    elif act == ACT_RELU:
+        if save:
+            for i in range(n):
+                v = seg[i]
+                a = v * gain
+                c = np.uint8(CODE_PASS)
+                if v < 0:
+                    a = zero  # exactly 0 on the negative side (also for −Inf); NaN stays NaN
+                    c = np.uint8(CODE_NEG)
+                if a > clamp:
+                    a = clamp
+                    c = np.uint8(CODE_CLAMP)
+                if a < -clamp:
+                    a = -clamp
+                    c = np.uint8(CODE_CLAMP)
+                seg[i] = a
+                cs[i] = c
+        else:
+            for i in range(n):
+                v = seg[i]
+                a = zero if v < 0 else v * gain
+                a = clamp if a > clamp else a
+                seg[i] = -clamp if a < -clamp else a
+    else:
+        if save:
+            for i in range(n):
+                v = seg[i]
+                a = v * gain
+                c = np.uint8(CODE_PASS)
+                if v < 0:
+                    a = v * alpha * gain
+                    c = np.uint8(CODE_NEG)
+                if a > clamp:
+                    a = clamp
+                    c = np.uint8(CODE_CLAMP)
+                if a < -clamp:
+                    a = -clamp
+                    c = np.uint8(CODE_CLAMP)
+                seg[i] = a
+                cs[i] = c
+        else:
+            for i in range(n):
+                v = seg[i]
+                a = (v * alpha if v < 0 else v) * gain
+                a = clamp if a > clamp else a
+                seg[i] = -clamp if a < -clamp else a
+
+
+@helper
+def act_fwd(buf, geom, h, w, codes, save, act, gain, alpha, clamp, zero):
+    """``a = clamp(act(u) · gain)`` in place on the ``[h, w]`` samples of buffer ``geom``."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
+        cb = y * w
+        for fx in range(min(phx, w)):
+            cnt = (w - fx + phx - 1) // phx
+            s0 = rb + fx * psz
+            _act_seg(
+                buf[s0 : s0 + cnt], codes[cb : cb + cnt], cnt, save, act, gain, alpha, clamp, zero
+            )
+            cb += cnt
+
+
+@helper
+def act_bwd(buf, geom, h, w, codes, s_pass, s_neg, zero):
+    """``du ← du · act'`` on the samples (codes: × s_pass, × s_neg, 0); every other position of
+    those rows is zeroed, so that the next stages see exact zero padding."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride
+        cb = y * w
+        for fx in range(phx):
+            cnt = (w - fx + phx - 1) // phx if fx < w else 0
+            r0 = rb + fx * psz
+            buf[r0 : r0 - t0x] = zero
+            seg = buf[r0 - t0x : r0 - t0x + cnt]
+            cs = codes[cb : cb + cnt]
+            for i in range(cnt):
+                # selects, not a table lookup, so the loop vectorises; clamped gives exactly 0
+                c = cs[i]
+                sc = s_pass
+                if c == CODE_NEG:
+                    sc = s_neg
+                g = seg[i] * sc
+                if c == CODE_CLAMP:
+                    g = zero
+                seg[i] = g
+            buf[r0 - t0x + cnt : r0 + stride] = zero
+            cb += cnt
+
+
+@helper
+def pack_codes(codes, mask, nq):
+    """4 codes per byte: byte i holds codes i, i+nq, i+2nq, i+3nq (bits 0-1, 2-3, 4-5, 6-7)."""
+    c0 = codes[0:nq]
+    c1 = codes[nq : 2 * nq]
+    c2 = codes[2 * nq : 3 * nq]
+    c3 = codes[3 * nq : 4 * nq]
+    for i in range(nq):
+        mask[i] = c0[i] | (c1[i] << 2) | (c2[i] << 4) | (c3[i] << 6)
+
+
+@helper
+def unpack_codes(mask, codes, nq):
+    c0 = codes[0:nq]
+    c1 = codes[nq : 2 * nq]
+    c2 = codes[2 * nq : 3 * nq]
+    c3 = codes[3 * nq : 4 * nq]
+    for i in range(nq):
+        b = mask[i]
+        c0[i] = b & 3
+        c1[i] = (b >> 2) & 3
+        c2[i] = (b >> 4) & 3
+        c3[i] = (b >> 6) & 3

@@ -1,0 +1,181 @@
+"""Fused filtered activation (upfirdn → activation → upfirdn) and its first-order backward.
+
+Per ``[H, W]`` plane (bias already chosen per channel)::
+
+    v = x + b
+    u = upfirdn(v, fu, up, pad)                  # only the [hr, wr] samples the down stage reads
+    a = clamp(act(u) · gain, −clamp, clamp)
+    y = upfirdn(a, fd, down)
+
+The forward can save, per read sample of ``u``, a 2-bit branch code (pass / negative side /
+clamped), packed 4 per byte: that mask is all the backward needs, since the supported activations
+are piecewise linear. The backward is the transposed pipeline
+``dv = T_up(act'(mask) · gain ⊙ T_down(dy))``, where each transposed stage is an upfirdn with the
+reversed filter, ``up' = down``, ``down' = up`` and ``p0' = K − 1 − p0``.
+
+Mask layout: ``mask[p, i]`` holds the codes of samples ``i, i+nq, i+2nq, i+3nq`` (bits 0–1, 2–3,
+4–5, 6–7; ``nq = ceil(hr·wr / 4)``) of the compact order "row ``y``, then the ``x % L`` phases of
+the row one after the other" (``L = lcm(up_x, down_x)``). Only the backward reads it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, job_runner
+from bandlimit.ops._numba._kernel import MODE_BACKWARD, MODE_FORWARD, plane_kernel
+from bandlimit.ops._numba._plan import plan_filtered, scratch
+
+
+def _fir_parts(f):
+    """``(fx, fy, f2d)`` → ``(full, (kw, kh), flat coefficients)``."""
+    fx, fy, f2d = f
+    if f2d is not None:
+        return True, (f2d.shape[1], f2d.shape[0]), f2d.ravel()
+    return False, (fx.shape[0], fy.shape[0]), np.concatenate([fx, fy])
+
+
+def _fir_parts_reversed(f):
+    fx, fy, f2d = f
+    if f2d is not None:
+        return True, (f2d.shape[1], f2d.shape[0]), f2d[::-1, ::-1].ravel()
+    return False, (fx.shape[0], fy.shape[0]), np.concatenate([fx[::-1], fy[::-1]])
+
+
+def _sizes(h, w, ku, kd, up, down, pad):
+    hu = h * up[1] + pad[2] + pad[3] - ku[1] + 1
+    wu = w * up[0] + pad[0] + pad[1] - ku[0] + 1
+    ho = (hu - kd[1]) // down[1] + 1
+    wo = (wu - kd[0]) // down[0] + 1
+    return ho, wo, (ho - 1) * down[1] + kd[1], (wo - 1) * down[0] + kd[0]
+
+
+def mask_shape(planes, hu, wu, ho, wo, fd_size, down) -> tuple[int, int]:
+    """Shape of the saved mask: ``(planes, ceil(hr·wr / 4))`` with ``hr = (ho − 1)·down_y + kh``
+    and ``wr = (wo − 1)·down_x + kw`` the part of the up-sampled ``[hu, wu]`` image the down stage
+    reads (``fd_size = (kw, kh)``)."""
+    hr = (ho - 1) * down[1] + fd_size[1]
+    wr = (wo - 1) * down[0] + fd_size[0]
+    return planes, (hr * wr + 3) // 4
+
+
+def _norm(up, down, pad):
+    return (int(up[0]), int(up[1])), (int(down[0]), int(down[1])), tuple(int(v) for v in pad)
+
+
+def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, clamp, save_mask):
+    """Fused ``upfirdn(fu, up, pad) → clamp(act(·) · gain) → upfirdn(fd, down)`` of every plane.
+
+    Parameters
+    ----------
+    x : ndarray ``[P, H, W]``, float32 or float64, C-contiguous (``P = N·C`` planes).
+    bias : ndarray ``[C]`` of ``x``'s dtype or None; plane ``p`` adds ``bias[p % C]`` first.
+    C : int, channels (only used with ``bias``).
+    fu, fd : ``(fx, fy, f2d)`` filters in correlation form (separable: ``fx [kw]``, ``fy [kh]``,
+        ``f2d`` None; full: ``f2d [kh, kw]``). ``fu`` includes the up-sampling gain.
+    up, down : ``(x, y)`` factors of the up stage and of the down stage.
+    pad : ``(x0, x1, y0, y1)`` padding of the up stage (negative crops).
+    gain, alpha, clamp : float; ``clamp = inf`` for none.
+    act : int, one of ``ACT_LINEAR``, ``ACT_RELU``, ``ACT_LRELU``.
+    save_mask : bool, also return the branch mask for :func:`filtered_act_backward`.
+
+    Returns
+    -------
+    (y ``[P, Ho, Wo]``, mask ``uint8 [P, ceil(hr·wr/4)]`` or None).
+    """
+    if act not in (ACT_LINEAR, ACT_RELU, ACT_LRELU):
+        raise ValueError(f"act must be one of the ACT_* codes (0, 1, 2), got {act!r}")
+    nplanes, h, w = x.shape
+    up, down, pad = _norm(up, down, pad)
+    fu_full, ku, fu_c = _fir_parts(fu)
+    fd_full, kd, fd_c = _fir_parts(fd)
+    plan, hr, wr, ho, wo = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, False)
+    y = np.empty((nplanes, ho, wo), x.dtype)
+    nq = (hr * wr + 3) // 4
+    mask = np.empty((nplanes, nq), np.uint8) if save_mask else None
+    if nplanes == 0:
+        return y, mask
+    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
+    nthreads = numba.get_num_threads()
+    scr = scratch(nthreads, plan.size, x.dtype)
+    cscr = np.zeros((nthreads, 4 * nq), np.uint8)
+    b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
+    prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
+    plane_kernel(
+        MODE_FORWARD,
+        x.reshape(nplanes, h * w),
+        y.reshape(nplanes, ho * wo),
+        b,
+        max(int(C), 1),
+        mask if save_mask else np.zeros((1, nq), np.uint8),
+        bool(save_mask),
+        (h, w, ho, wo, hr, wr),
+        plan.gin,
+        plan.gmid,
+        plan.gout,
+        plan.jobs,
+        plan.toff,
+        tcoef,
+        plan.marks[0],
+        int(act),
+        prm,
+        scr,
+        cscr,
+        job_runner(x.dtype),
+    )
+    return y, mask
+
+
+def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act, alpha):
+    """Vector-Jacobian product of :func:`filtered_act_forward` w.r.t. ``v = x + b``.
+
+    ``dy [P, Ho, Wo]`` contiguous, ``mask`` from the forward (``save_mask=True``), ``x_shape_hw``
+    ``(H, W)``; other arguments as in the forward. Returns ``dx [P, H, W]`` of ``dy``'s dtype
+    (``db`` is its sum over the planes of each channel and over H, W).
+    """
+    if act not in (ACT_LINEAR, ACT_RELU, ACT_LRELU):
+        raise ValueError(f"act must be one of the ACT_* codes (0, 1, 2), got {act!r}")
+    nplanes = dy.shape[0]
+    h, w = int(x_shape_hw[0]), int(x_shape_hw[1])
+    up, down, pad = _norm(up, down, pad)
+    fu_full, ku, fu_c = _fir_parts_reversed(fu)
+    fd_full, kd, fd_c = _fir_parts_reversed(fd)
+    plan, hr, wr, ho, wo = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, True)
+    if dy.shape[1:] != (ho, wo):
+        raise ValueError(f"dy must have shape [P, {ho}, {wo}], got {list(dy.shape)}")
+    nq = (hr * wr + 3) // 4
+    if mask.shape != (nplanes, nq):
+        raise ValueError(f"mask must have shape {(nplanes, nq)}, got {mask.shape}")
+    dx = np.empty((nplanes, h, w), dy.dtype)
+    if nplanes == 0:
+        return dx
+    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dy.dtype)
+    nthreads = numba.get_num_threads()
+    scr = scratch(nthreads, plan.size, dy.dtype)
+    cscr = np.zeros((nthreads, 4 * nq), np.uint8)
+    slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
+    prm = np.array([gain, gain * slope, 0.0, 0.0], dy.dtype)
+    plane_kernel(
+        MODE_BACKWARD,
+        dy.reshape(nplanes, ho * wo),
+        dx.reshape(nplanes, h * w),
+        np.zeros(0, dy.dtype),
+        1,
+        np.ascontiguousarray(mask),
+        False,
+        (ho, wo, h, w, hr, wr),
+        plan.gin,
+        plan.gmid,
+        plan.gout,
+        plan.jobs,
+        plan.toff,
+        tcoef,
+        plan.marks[0],
+        0,
+        prm,
+        scr,
+        cscr,
+        job_runner(dy.dtype),
+    )
+    return dx

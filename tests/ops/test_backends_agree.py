@@ -1,0 +1,322 @@
+"""The numba backend agrees with the ref backend, and ``impl`` dispatch behaves as documented.
+
+Agreement covers what the oracle tests do not: memory layouts (non-contiguous views,
+channels_last), empty batches, non-finite values, and float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bandlimit.ops as ops
+
+from .strategies import (
+    ACTS,
+    RTOL,
+    bias_act_cases,
+    filtered_lrelu_cases,
+    seeds,
+    to_torch,
+    upfirdn1d_cases,
+    upfirdn2d_cases,
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_impl():
+    ops.set_default_impl(None)
+    yield
+    ops.set_default_impl(None)
+
+
+def _assert_agree(a: torch.Tensor, e: torch.Tensor, what: str = ""):
+    assert a.shape == e.shape, f"{what}: {tuple(a.shape)} != {tuple(e.shape)}"
+    assert a.dtype == e.dtype, f"{what}: {a.dtype} != {e.dtype}"
+    fa, fe = torch.isfinite(a), torch.isfinite(e)
+    assert torch.equal(fa, fe), f"{what}: non-finite outputs at different positions"
+    assert torch.equal(torch.isnan(a), torch.isnan(e)), f"{what}: NaN at different positions"
+    inf = ~fe & ~torch.isnan(e)
+    assert torch.equal(a[inf], e[inf]), f"{what}: infinities of different sign"
+    if fe.any():
+        scale = max(1.0, e[fe].abs().max().item())
+        err = (a[fa] - e[fe]).abs().max().item()
+        assert err <= RTOL[e.dtype] * scale, f"{what}: max abs error {err:.3e} (scale {scale:.3e})"
+
+
+def _run_flrelu(case, dtype, impl, transform=lambda t: t):
+    return ops.filtered_lrelu(
+        transform(to_torch(case.x, dtype)), to_torch(case.fu, dtype), to_torch(case.fd, dtype),
+        to_torch(case.b, dtype), impl=impl, **case.kwargs)
+
+
+def _run_upfirdn2d(case, dtype, impl, transform=lambda t: t):
+    return ops.upfirdn2d(transform(to_torch(case.x, dtype)), to_torch(case.f, dtype), impl=impl,
+                         **case.kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random inputs, both dtypes
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@given(case=upfirdn2d_cases())
+def test_upfirdn2d_agree(dtype, case):
+    _assert_agree(_run_upfirdn2d(case, dtype, "numba"), _run_upfirdn2d(case, dtype, "ref"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@given(case=upfirdn1d_cases())
+def test_upfirdn1d_agree(dtype, case):
+    def run(impl):
+        return ops.upfirdn1d(to_torch(case.x, dtype), to_torch(case.f, dtype), impl=impl,
+                             **case.kwargs)
+
+    _assert_agree(run("numba"), run("ref"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@given(case=filtered_lrelu_cases())
+def test_filtered_lrelu_agree(dtype, case):
+    _assert_agree(_run_flrelu(case, dtype, "numba"), _run_flrelu(case, dtype, "ref"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@given(case=bias_act_cases())
+def test_bias_act_agree(dtype, case):
+    def run(impl):
+        return ops.bias_act(to_torch(case.x, dtype), to_torch(case.b, dtype), impl=impl,
+                            **case.kwargs)
+
+    _assert_agree(run("numba"), run("ref"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory layouts
+
+
+LAYOUTS = {
+    "channels_last": lambda t: t.contiguous(memory_format=torch.channels_last),
+    # A view with swapped H/W strides: the transpose of a contiguous [N, C, W, H] tensor.
+    "transposed": lambda t: t.transpose(2, 3).contiguous().transpose(2, 3),
+    # Every other element of a larger buffer (non-unit innermost stride).
+    "strided": lambda t: torch.repeat_interleave(t, 2, dim=-1)[..., ::2],
+    # Batch and channel dimensions swapped in memory.
+    "permuted": lambda t: t.permute(1, 0, 2, 3).contiguous().permute(1, 0, 2, 3),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@given(case=filtered_lrelu_cases(max_hw=8))
+def test_filtered_lrelu_any_layout(layout, case):
+    tr = LAYOUTS[layout]
+    x = tr(to_torch(case.x))
+    assert torch.equal(x, to_torch(case.x))
+    expected = _run_flrelu(case, torch.float64, "ref")
+    for impl in ("numba", "ref"):
+        _assert_agree(_run_flrelu(case, torch.float64, impl, tr), expected, f"{impl} {layout}")
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@given(case=upfirdn2d_cases(max_hw=8))
+def test_upfirdn2d_any_layout(layout, case):
+    tr = LAYOUTS[layout]
+    expected = _run_upfirdn2d(case, torch.float64, "ref")
+    for impl in ("numba", "ref"):
+        _assert_agree(_run_upfirdn2d(case, torch.float64, impl, tr), expected, f"{impl} {layout}")
+
+
+@given(seed=seeds, act=st.sampled_from(ACTS))
+def test_bias_act_non_contiguous(seed, act):
+    rng = np.random.default_rng(seed)
+    x = to_torch(rng.standard_normal((2, 5, 3, 4)))
+    b = to_torch(rng.standard_normal(16))[::4]  # strided bias view too
+    expected = ops.bias_act(x, b, dim=3, act=act, impl="ref")
+    for tr in LAYOUTS.values():
+        for impl in ("numba", "ref"):
+            _assert_agree(ops.bias_act(tr(x), b, dim=3, act=act, impl=impl), expected, impl)
+
+
+def test_upfirdn_gradients_non_contiguous_upstream():
+    # The incoming gradient of a backward pass is often a non-contiguous view.
+    rng = np.random.default_rng(0)
+    f = to_torch(rng.standard_normal(5))
+    grads = {}
+    for impl in ("numba", "ref"):
+        x = to_torch(rng.standard_normal((2, 3, 6, 7))).requires_grad_(True)
+        with torch.no_grad():
+            x.copy_(to_torch(np.random.default_rng(1).standard_normal((2, 3, 6, 7))))
+        y = ops.upfirdn2d(x, f, up=2, down=1, padding=2, impl=impl)
+        dy = to_torch(np.random.default_rng(2).standard_normal(tuple(y.shape[::-1]))).permute(
+            3, 2, 1, 0)
+        (grads[impl],) = torch.autograd.grad(y, x, dy)
+    _assert_agree(grads["numba"], grads["ref"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Empty batch
+
+
+@pytest.mark.parametrize("impl", ["numba", "ref"])
+def test_empty_batch(impl):
+    x = torch.zeros(0, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    f = torch.ones(4, dtype=torch.float64)
+    y = ops.upfirdn2d(x, f, up=2, padding=[2, 1, 2, 1], impl=impl)
+    assert tuple(y.shape) == (0, 3, 16, 16)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 8, 8)
+
+    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    y = ops.filtered_lrelu(x, f, f, b, up=2, down=2, padding=[3, 2, 3, 2], clamp=1.0, impl=impl)
+    assert tuple(y.shape) == (0, 3, 8, 8)
+    y.sum().backward()
+    assert torch.equal(b.grad, torch.zeros(3, dtype=torch.float64))
+
+    y = ops.upfirdn1d(torch.zeros(0, 2, 9, dtype=torch.float64), f, up=2, padding=[2, 1],
+                      impl=impl)
+    assert tuple(y.shape) == (0, 2, 18)
+    y = ops.bias_act(torch.zeros(0, 3, dtype=torch.float32), torch.zeros(3), act="lrelu",
+                     impl=impl)
+    assert tuple(y.shape) == (0, 3) and y.dtype == torch.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# Non-finite values
+
+
+def _with_nonfinite(x: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    flat = x.reshape(-1)
+    k = max(1, flat.size // 10)
+    idx = rng.choice(flat.size, size=min(flat.size, k), replace=False)
+    flat[idx] = rng.choice([np.nan, np.inf, -np.inf], size=idx.size)
+    return x
+
+
+@given(case=upfirdn2d_cases(max_hw=8))
+def test_upfirdn2d_nonfinite_like_ref(case):
+    case.x = _with_nonfinite(case.x, case.seed)
+    _assert_agree(_run_upfirdn2d(case, torch.float64, "numba"),
+                  _run_upfirdn2d(case, torch.float64, "ref"))
+
+
+@given(case=filtered_lrelu_cases(max_hw=8))
+def test_filtered_lrelu_nonfinite_like_ref(case):
+    case.x = _with_nonfinite(case.x, case.seed)
+    for dtype in (torch.float32, torch.float64):
+        _assert_agree(_run_flrelu(case, dtype, "numba"), _run_flrelu(case, dtype, "ref"))
+
+
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("clamp", [None, 1.0])
+def test_bias_act_nonfinite_like_ref(act, clamp):
+    x = to_torch(np.array([[np.nan, np.inf, -np.inf, 0.5, -0.5, 0.0]]))
+    for dtype in (torch.float32, torch.float64):
+        xs = x.to(dtype)
+        _assert_agree(ops.bias_act(xs, None, act=act, clamp=clamp, impl="numba"),
+                      ops.bias_act(xs, None, act=act, clamp=clamp, impl="ref"), act)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def _probe(dtype):
+    rng = np.random.default_rng(5)
+    x = to_torch(rng.standard_normal((1, 2, 7, 6)), dtype)
+    fu = to_torch(rng.standard_normal(6) / 6, dtype)
+    fd = to_torch(rng.standard_normal(6) / 6, dtype)
+    b = to_torch(rng.standard_normal(2), dtype)
+    return x, fu, fd, b
+
+
+def _flrelu(x, fu, fd, b, impl):
+    return ops.filtered_lrelu(x, fu, fd, b, up=2, down=2, padding=[3, 2, 3, 2], clamp=0.8,
+                              impl=impl)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_auto_uses_numba_for_cpu_float32_float64(dtype):
+    # The backends differ in the last bits; 'auto' must reproduce numba's bits exactly.
+    x, fu, fd, b = _probe(dtype)
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), _flrelu(x, fu, fd, b, "numba"))
+    assert torch.equal(ops.upfirdn2d(x, fu, up=2, padding=1),
+                       ops.upfirdn2d(x, fu, up=2, padding=1, impl="numba"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_auto_uses_ref_for_half_precision(dtype):
+    x, fu, fd, b = _probe(dtype)
+    with pytest.raises(ValueError, match="numba"):
+        _flrelu(x, fu, fd, b, "numba")
+    y = _flrelu(x, fu, fd, b, "auto")
+    assert y.dtype == dtype
+    assert torch.equal(y, _flrelu(x, fu, fd, b, "ref"))
+    # And the half-precision result is the float32 result, rounded (up to half-precision error).
+    y32 = _flrelu(*(t.float() for t in (x, fu, fd, b)), "ref")
+    torch.testing.assert_close(y.float(), y32, rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_set_default_impl_steers_auto(dtype):
+    x, fu, fd, b = _probe(dtype)
+    y_ref, y_numba = _flrelu(x, fu, fd, b, "ref"), _flrelu(x, fu, fd, b, "numba")
+    ops.set_default_impl("ref")
+    assert ops.get_default_impl() == "ref"
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_ref)
+    # An explicit impl wins over the default.
+    assert torch.equal(_flrelu(x, fu, fd, b, "numba"), y_numba)
+    ops.set_default_impl("numba")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_numba)
+    ops.set_default_impl(None)
+    assert ops.get_default_impl() == "auto"
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_numba)
+
+
+def test_set_default_impl_numba_still_runs_half_precision_on_ref():
+    x, fu, fd, b = _probe(torch.float16)
+    ops.set_default_impl("numba")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), _flrelu(x, fu, fd, b, "ref"))
+
+
+def test_env_var_steers_auto(monkeypatch):
+    x, fu, fd, b = _probe(torch.float32)
+    y_ref, y_numba = _flrelu(x, fu, fd, b, "ref"), _flrelu(x, fu, fd, b, "numba")
+    monkeypatch.setenv("BANDLIMIT_IMPL", "ref")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_ref)
+    # set_default_impl takes precedence over the environment variable.
+    ops.set_default_impl("numba")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_numba)
+    ops.set_default_impl(None)
+    monkeypatch.setenv("BANDLIMIT_IMPL", "numba")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_numba)
+    monkeypatch.delenv("BANDLIMIT_IMPL")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_numba)
+
+
+@pytest.mark.parametrize("bad", ["bogus", "", "REF", 3])
+def test_set_default_impl_validation(bad):
+    with pytest.raises(ValueError, match="impl") as err:
+        ops.set_default_impl(bad)
+    assert repr(bad) in str(err.value) or str(bad) in str(err.value)
+    assert ops.get_default_impl() == "auto"  # a rejected value changes nothing
+
+
+def test_bad_env_var_is_reported(monkeypatch):
+    monkeypatch.setenv("BANDLIMIT_IMPL", "bogus")
+    x, fu, fd, b = _probe(torch.float32)
+    with pytest.raises(ValueError, match="BANDLIMIT_IMPL"):
+        _flrelu(x, fu, fd, b, "auto")
+
+
+def test_results_identical_across_repeated_calls():
+    # Deterministic kernels: same input, same bits (no racy parallel reductions).
+    x, fu, fd, b = _probe(torch.float32)
+    x = x.expand(4, 2, 7, 6).contiguous() * torch.arange(1, 5).view(4, 1, 1, 1)
+    first = _flrelu(x, fu, fd, b, "numba")
+    for _ in range(3):
+        assert torch.equal(_flrelu(x, fu, fd, b, "numba"), first)

@@ -1,0 +1,160 @@
+"""Bad input: each documented misuse raises the documented error type, naming the argument.
+
+TypeError: not a Tensor, a non-floating dtype, a non-integer factor/padding.
+ValueError: a wrong shape/length, a factor < 1, a negative gain/slope/clamp, an empty output, an
+unknown activation or backend.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import bandlimit.ops as ops
+
+F64 = torch.float64
+
+
+def x4():
+    return torch.zeros(1, 2, 8, 8, dtype=F64)
+
+
+def x3():
+    return torch.zeros(1, 2, 8, dtype=F64)
+
+
+def f1(n=3):
+    return torch.ones(n, dtype=F64)
+
+
+# (id, callable, exception type, argument name that must appear, value that must appear or None)
+CASES = [
+    # --- upfirdn2d
+    ("u2-x-numpy", lambda: ops.upfirdn2d(np.zeros((1, 2, 8, 8)), f1()), TypeError, "x", None),
+    ("u2-x-ndim", lambda: ops.upfirdn2d(x3(), f1()), ValueError, "x", None),
+    ("u2-x-int", lambda: ops.upfirdn2d(x4().long(), f1()), TypeError, "x", "int64"),
+    ("u2-f-ndim", lambda: ops.upfirdn2d(x4(), torch.ones(2, 2, 2)), ValueError, "f", None),
+    ("u2-f-int", lambda: ops.upfirdn2d(x4(), torch.ones(3, dtype=torch.int64)), TypeError, "f",
+     "int64"),
+    ("u2-f-list", lambda: ops.upfirdn2d(x4(), [1.0, 2.0]), TypeError, "f", None),
+    ("u2-up-0", lambda: ops.upfirdn2d(x4(), f1(), up=0), ValueError, "up", "0"),
+    ("u2-up-float", lambda: ops.upfirdn2d(x4(), f1(), up=1.5), TypeError, "up", "1.5"),
+    ("u2-up-pair-0", lambda: ops.upfirdn2d(x4(), f1(), up=(2, 0)), ValueError, "up", "0"),
+    ("u2-up-triple", lambda: ops.upfirdn2d(x4(), f1(), up=(2, 2, 2)), ValueError, "up", None),
+    ("u2-down-neg", lambda: ops.upfirdn2d(x4(), f1(), down=-1), ValueError, "down", "-1"),
+    ("u2-down-str", lambda: ops.upfirdn2d(x4(), f1(), down="2"), TypeError, "down", None),
+    ("u2-pad-len3", lambda: ops.upfirdn2d(x4(), f1(), padding=(1, 2, 3)), ValueError, "padding",
+     None),
+    ("u2-pad-float", lambda: ops.upfirdn2d(x4(), f1(), padding=1.5), TypeError, "padding",
+     "1.5"),
+    ("u2-gain-neg", lambda: ops.upfirdn2d(x4(), f1(), gain=-1.0), ValueError, "gain", "-1"),
+    ("u2-empty-out", lambda: ops.upfirdn2d(x4(), f1(12)), ValueError, "output", None),
+    ("u2-empty-crop", lambda: ops.upfirdn2d(x4(), None, padding=(0, 0, -4, -4)), ValueError,
+     "output", None),
+    ("u2-impl-bogus", lambda: ops.upfirdn2d(x4(), f1(), impl="bogus"), ValueError, "impl",
+     "bogus"),
+    ("u2-impl-cuda", lambda: ops.upfirdn2d(x4(), f1(), impl="cuda"), ValueError, "cuda", None),
+    ("u2-numba-half", lambda: ops.upfirdn2d(x4().half(), f1().half(), impl="numba"), ValueError,
+     "numba", "float16"),
+    # --- upfirdn1d
+    ("u1-x-ndim", lambda: ops.upfirdn1d(x4(), f1()), ValueError, "x", None),
+    ("u1-f-2d", lambda: ops.upfirdn1d(x3(), torch.ones(3, 3, dtype=F64)), ValueError, "f", None),
+    ("u1-up-pair", lambda: ops.upfirdn1d(x3(), f1(), up=(2, 2)), TypeError, "up", None),
+    ("u1-down-0", lambda: ops.upfirdn1d(x3(), f1(), down=0), ValueError, "down", "0"),
+    ("u1-pad-len4", lambda: ops.upfirdn1d(x3(), f1(), padding=(1, 1, 1, 1)), ValueError,
+     "padding", None),
+    ("u1-empty-out", lambda: ops.upfirdn1d(x3(), f1(9)), ValueError, "output", None),
+    ("u1-gain-neg", lambda: ops.upfirdn1d(x3(), f1(), gain=-0.5), ValueError, "gain", "-0.5"),
+    ("u1-bfloat16-numba", lambda: ops.upfirdn1d(x3().bfloat16(), None, impl="numba"),
+     ValueError, "numba", "bfloat16"),
+    # --- filtered_lrelu
+    ("fl-x-numpy", lambda: ops.filtered_lrelu(np.zeros((1, 2, 8, 8))), TypeError, "x", None),
+    ("fl-x-ndim", lambda: ops.filtered_lrelu(x3()), ValueError, "x", None),
+    ("fl-fu-ndim", lambda: ops.filtered_lrelu(x4(), fu=torch.ones(1, 2, 2)), ValueError, "fu",
+     None),
+    ("fl-fd-int", lambda: ops.filtered_lrelu(x4(), fd=torch.ones(3, dtype=torch.int32)),
+     TypeError, "fd", "int32"),
+    ("fl-b-len", lambda: ops.filtered_lrelu(x4(), b=torch.zeros(3, dtype=F64)), ValueError, "b",
+     "3"),
+    ("fl-b-2d", lambda: ops.filtered_lrelu(x4(), b=torch.zeros(1, 2, dtype=F64)), ValueError,
+     "b", None),
+    ("fl-b-list", lambda: ops.filtered_lrelu(x4(), b=[0.0, 0.0]), TypeError, "b", None),
+    ("fl-up-0", lambda: ops.filtered_lrelu(x4(), up=0), ValueError, "up", "0"),
+    ("fl-up-pair", lambda: ops.filtered_lrelu(x4(), up=(2, 2)), TypeError, "up", None),
+    ("fl-down-float", lambda: ops.filtered_lrelu(x4(), down=2.0), TypeError, "down", "2.0"),
+    ("fl-pad-len3", lambda: ops.filtered_lrelu(x4(), padding=[1, 1, 1]), ValueError, "padding",
+     None),
+    ("fl-gain-neg", lambda: ops.filtered_lrelu(x4(), gain=-1.0), ValueError, "gain", "-1"),
+    ("fl-slope-neg", lambda: ops.filtered_lrelu(x4(), slope=-0.2), ValueError, "slope", "-0.2"),
+    ("fl-clamp-neg", lambda: ops.filtered_lrelu(x4(), clamp=-1.0), ValueError, "clamp", "-1"),
+    ("fl-empty-out", lambda: ops.filtered_lrelu(x4(), f1(6), f1(6)), ValueError, "output", None),
+    ("fl-empty-crop", lambda: ops.filtered_lrelu(x4(), up=2, padding=-8), ValueError, "output",
+     None),
+    ("fl-impl-bogus", lambda: ops.filtered_lrelu(x4(), impl="fast"), ValueError, "impl", "fast"),
+    ("fl-impl-cuda", lambda: ops.filtered_lrelu(x4(), impl="cuda"), ValueError, "cuda", None),
+    ("fl-numba-half", lambda: ops.filtered_lrelu(x4().half(), impl="numba"), ValueError, "numba",
+     "float16"),
+    # --- bias_act
+    ("ba-x-list", lambda: ops.bias_act([1.0, 2.0]), TypeError, "x", None),
+    ("ba-act-unknown", lambda: ops.bias_act(x4(), act="gelu"), ValueError, "act", "gelu"),
+    ("ba-act-none", lambda: ops.bias_act(x4(), act=None), ValueError, "act", "None"),
+    ("ba-b-len", lambda: ops.bias_act(x4(), torch.zeros(3, dtype=F64)), ValueError, "b", "3"),
+    ("ba-b-len-dim", lambda: ops.bias_act(x4(), torch.zeros(2, dtype=F64), dim=2), ValueError,
+     "b", "8"),
+    ("ba-gain-neg", lambda: ops.bias_act(x4(), act="relu", gain=-1.0), ValueError, "gain", "-1"),
+    ("ba-clamp-neg", lambda: ops.bias_act(x4(), clamp=-0.5), ValueError, "clamp", "-0.5"),
+    ("ba-impl-bogus", lambda: ops.bias_act(x4(), impl="gpu"), ValueError, "impl", "gpu"),
+    ("ba-impl-cuda", lambda: ops.bias_act(x4(), impl="cuda"), ValueError, "cuda", None),
+    ("ba-numba-half", lambda: ops.bias_act(x4().half(), impl="numba"), ValueError, "numba",
+     "float16"),
+    # --- wrappers
+    ("sf-gain-neg", lambda: ops.setup_filter([1, 2, 1], gain=-2), ValueError, "gain", "-2"),
+    ("f2d-f-ndim", lambda: ops.filter2d(x4(), torch.ones(1, 1, 1, dtype=F64)), ValueError, "f",
+     None),
+    ("up2d-up-0", lambda: ops.upsample2d(x4(), f1(), up=0), ValueError, "up", "0"),
+    ("down2d-down-float", lambda: ops.downsample2d(x4(), f1(), down=1.5), TypeError, "down",
+     "1.5"),
+    ("down2d-x-ndim", lambda: ops.downsample2d(x3(), f1()), ValueError, "x", None),
+]
+
+
+@pytest.mark.parametrize(("fn", "exc", "name", "value"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input_is_reported(fn, exc, name, value):
+    with pytest.raises(exc) as info:
+        fn()
+    msg = str(info.value)
+    assert re.search(rf"(?<![A-Za-z_]){re.escape(name)}(?![A-Za-z_])", msg), (
+        f"{exc.__name__} message does not name {name!r}: {msg!r}")
+    if value is not None:
+        assert value in msg, f"message does not show the value {value!r}: {msg!r}"
+
+
+def test_empty_output_message_states_the_sizes():
+    with pytest.raises(ValueError) as info:
+        ops.upfirdn2d(torch.zeros(1, 1, 3, 5, dtype=F64), torch.ones(7, dtype=F64))
+    msg = str(info.value)
+    # Input 3×5 and a 7-tap filter (the valid output would be −3 × −1): name what is too small.
+    for size in ("3", "5", "7"):
+        assert re.search(rf"(?<![\d-]){re.escape(size)}(?!\d)", msg), (size, msg)
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_valid_edge_arguments_are_accepted(impl):
+    # The boundaries of the documented ranges are valid: gain/slope/clamp 0, output of 1×1,
+    # factors given as pairs, padding as lists, numpy integers.
+    x = torch.ones(1, 2, 4, 4, dtype=F64)
+    assert ops.upfirdn2d(x, torch.ones(4, dtype=F64), padding=[0, 0, 0, 0], gain=0,
+                         impl=impl).abs().sum() == 0
+    assert tuple(ops.upfirdn2d(x, torch.ones(4, dtype=F64), impl=impl).shape) == (1, 2, 1, 1)
+    assert tuple(ops.upfirdn2d(x, None, up=[np.int64(2), 1], impl=impl).shape) == (1, 2, 4, 8)
+    y = ops.filtered_lrelu(x, None, None, torch.tensor([-2.0, 3.0], dtype=F64), gain=1.0, slope=0,
+                           clamp=0, impl=impl)
+    assert y.abs().sum() == 0
+    y = ops.filtered_lrelu(x, None, None, torch.tensor([-2.0, 3.0], dtype=F64), gain=1.0,
+                           slope=0.0, clamp=None, impl=impl)
+    torch.testing.assert_close(y[0, :, 0, 0], torch.tensor([0.0, 4.0], dtype=F64))
+    assert torch.equal(ops.bias_act(x, clamp=0.0, impl=impl), torch.zeros_like(x))

@@ -1,0 +1,264 @@
+"""Gradients: finite-difference checks (gradcheck / gradgradcheck, float64) on every backend, and
+the backends' first- and second-order gradients agree.
+
+The filtered activation is piecewise linear; its inputs are chosen (deterministically, by seed) so
+that no pre-activation lies within a finite-difference step of a kink (0 or ±clamp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from torch.autograd import gradcheck, gradgradcheck
+
+import bandlimit.ops as ops
+
+from . import oracle
+from .strategies import (
+    ACTS,
+    IMPLS,
+    bias_act_cases,
+    filtered_lrelu_cases,
+    to_torch,
+    upfirdn1d_cases,
+    upfirdn2d_cases,
+)
+
+impls = pytest.mark.parametrize("impl", IMPLS)
+F64 = torch.float64
+
+
+def _filter(rng, spec):
+    if spec is None:
+        return None
+    return to_torch(rng.uniform(0.2, 1.0, size=spec) * rng.choice([-1, 1], size=spec))
+
+
+# ---------------------------------------------------------------------------------------------
+# upfirdn2d / upfirdn1d
+
+UPFIRDN2D = {
+    "sep4-up2": dict(f=(4,), up=2, down=1, padding=[2, 1, 1, 2], flip_filter=False, gain=1.0),
+    "full3x2-anisotropic": dict(f=(3, 2), up=[1, 3], down=[2, 1], padding=[-1, 2, 1, 0],
+                                flip_filter=True, gain=2.5),
+    "none-down2": dict(f=None, up=1, down=2, padding=1, flip_filter=False, gain=0.7),
+    "sep5-up4-down3-crop": dict(f=(5,), up=4, down=3, padding=[3, -2], flip_filter=True,
+                                gain=1.0),
+}
+
+
+@impls
+@pytest.mark.parametrize("cfg", list(UPFIRDN2D))
+def test_upfirdn2d_gradcheck(impl, cfg):
+    kw = dict(UPFIRDN2D[cfg])
+    rng = np.random.default_rng(0)
+    f = _filter(rng, kw.pop("f"))
+    x = to_torch(rng.standard_normal((1, 2, 4, 5))).requires_grad_(True)
+
+    def fn(x):
+        return ops.upfirdn2d(x, f, impl=impl, **kw)
+
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+UPFIRDN1D = {
+    "k5-up2": dict(f=(5,), up=2, down=1, padding=[2, 2], flip_filter=False, gain=1.0),
+    "k3-up3-down2-crop": dict(f=(3,), up=3, down=2, padding=[-2, 1], flip_filter=True, gain=1.5),
+    "none-down3": dict(f=None, up=1, down=3, padding=0, flip_filter=False, gain=2.0),
+}
+
+
+@impls
+@pytest.mark.parametrize("cfg", list(UPFIRDN1D))
+def test_upfirdn1d_gradcheck(impl, cfg):
+    kw = dict(UPFIRDN1D[cfg])
+    rng = np.random.default_rng(1)
+    f = _filter(rng, kw.pop("f"))
+    x = to_torch(rng.standard_normal((2, 2, 7))).requires_grad_(True)
+
+    def fn(x):
+        return ops.upfirdn1d(x, f, impl=impl, **kw)
+
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+# ---------------------------------------------------------------------------------------------
+# bias_act
+
+
+def _bias_act_inputs(act, alpha, dim, shape, clamp, seed=0):
+    """x, b with every x + b and every |y| − clamp at least 0.05 away from a kink."""
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        x = rng.uniform(-2, 2, size=shape)
+        b = rng.uniform(-1, 1, size=shape[dim])
+        bshape = [1] * len(shape)
+        bshape[dim] = shape[dim]
+        u = x + b.reshape(bshape)
+        y = oracle.bias_act(x, b, dim=dim, act=act, alpha=alpha)
+        if np.abs(u).min() > 0.05 and (clamp is None or np.abs(np.abs(y) - clamp).min() > 0.05):
+            return to_torch(x).requires_grad_(True), to_torch(b).requires_grad_(True)
+    raise AssertionError("no kink-free input found")  # pragma: no cover
+
+
+@impls
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize(("dim", "shape", "clamp"), [(1, (2, 3, 4), None), (0, (3, 5), 0.8)])
+def test_bias_act_gradcheck(impl, act, dim, shape, clamp):
+    alpha = 0.3 if act == "lrelu" else None
+    x, b = _bias_act_inputs(act, alpha, dim, shape, clamp)
+
+    def fn(x, b):
+        return ops.bias_act(x, b, dim=dim, act=act, alpha=alpha, clamp=clamp, impl=impl)
+
+    assert gradcheck(fn, (x, b))
+    assert gradgradcheck(fn, (x, b))
+
+
+# ---------------------------------------------------------------------------------------------
+# filtered_lrelu
+
+FLRELU = {
+    "sep6-up2-down2-clamp": dict(fu=(6,), fd=(6,), up=2, down=2, padding=[3, 2, 3, 2], gain=1.4,
+                                 slope=0.2, clamp=0.5, flip_filter=False, bias=True),
+    "full-up1-flip": dict(fu=(3, 4), fd=None, up=1, down=1, padding=1, gain=1.3, slope=0.1,
+                          clamp=None, flip_filter=True, bias=True),
+    "fu-none-up2": dict(fu=None, fd=(4,), up=2, down=1, padding=[0, 1, 1, 0], gain=1.0,
+                        slope=0.3, clamp=None, flip_filter=False, bias=False),
+    "up4-down4-crop": dict(fu=(8,), fd=(5, 5), up=4, down=4, padding=[-2, 3, 1, -1], gain=0.9,
+                           slope=0.25, clamp=1.2, flip_filter=False, bias=True),
+    "up3-down2-full": dict(fu=(4, 4), fd=(3,), up=3, down=2, padding=2, gain=1.1, slope=0.0,
+                           clamp=None, flip_filter=True, bias=True),
+}
+
+
+def _flrelu_inputs(cfg, shape=(1, 2, 4, 4), margin=1e-3):
+    """Deterministic inputs whose x-dependent pre-activations keep ``margin`` from every kink."""
+    kw = dict(cfg)
+    has_b = kw.pop("bias")
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        fu, fd = _filter(rng, kw["fu"]), _filter(rng, kw["fd"])
+        x = rng.standard_normal(shape)
+        b = rng.standard_normal(shape[1]) if has_b else None
+        okw = {k: v for k, v in kw.items() if k not in ("fu", "fd")}
+        a, _ = oracle.filtered_lrelu_preactivation(
+            x, None if fu is None else fu.numpy(), None if fd is None else fd.numpy(), b, **okw)
+        nz = a[a != 0]  # exact zeros are structural (inserted/padded) and do not depend on x
+        ok = np.abs(nz).min(initial=np.inf) > margin
+        if kw["clamp"] is not None:
+            r = np.where(nz < 0, nz * kw["slope"], nz)
+            ok &= np.abs(np.abs(r) - kw["clamp"]).min(initial=np.inf) > margin
+            ok &= (np.abs(r) > kw["clamp"]).any()  # the clamp must actually matter
+        if ok:
+            xt = to_torch(x).requires_grad_(True)
+            bt = None if b is None else to_torch(b).requires_grad_(True)
+            return xt, bt, fu, fd, okw
+    raise AssertionError("no kink-free input found")  # pragma: no cover
+
+
+@impls
+@pytest.mark.parametrize("cfg", list(FLRELU))
+def test_filtered_lrelu_gradcheck(impl, cfg):
+    x, b, fu, fd, kw = _flrelu_inputs(FLRELU[cfg])
+    inputs = (x,) if b is None else (x, b)
+
+    def fn(x, b=None):
+        return ops.filtered_lrelu(x, fu, fd, b, impl=impl, **kw)
+
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# numba gradients == ref gradients (first and second order)
+
+
+def _grads_both(run, x_np, b_np, seed, second_wrt="x"):
+    """For each impl: (y, dx, db, second) with second = ∂<dx, v>/∂(x or dy)."""
+    out = {}
+    for impl in IMPLS:
+        x = to_torch(x_np).requires_grad_(True)
+        b = None if b_np is None else to_torch(b_np).requires_grad_(True)
+        y = run(x, b, impl)
+        r = np.random.default_rng(seed)
+        dy = to_torch(r.standard_normal(tuple(y.shape))).requires_grad_(True)
+        v = to_torch(r.standard_normal(tuple(x.shape)))
+        wrt = [x] if b is None else [x, b]
+        g = torch.autograd.grad(y, wrt, dy, create_graph=True)
+        target = x if second_wrt == "x" else dy
+        if g[0].requires_grad:
+            (s,) = torch.autograd.grad(g[0], target, v, allow_unused=True)
+        else:
+            s = None
+        s = torch.zeros_like(target) if s is None else s
+        out[impl] = (y, g[0], None if b is None else g[1], s)
+    return out
+
+
+def _assert_same(out, what):
+    ref, nb = out["ref"], out["numba"]
+    for name, a, e in zip(("y", "dx", "db", "second order"), nb, ref):
+        if e is None:
+            assert a is None, f"{what} {name}"
+            continue
+        scale = max(1.0, e.abs().max().item()) if e.numel() else 1.0
+        torch.testing.assert_close(a, e, rtol=0, atol=1e-10 * scale, msg=f"{what} {name}")
+
+
+@given(case=upfirdn2d_cases(max_hw=8))
+def test_upfirdn2d_numba_gradients_equal_ref(case):
+    f = to_torch(case.f)
+
+    def run(x, b, impl):
+        return ops.upfirdn2d(x, f, impl=impl, **case.kwargs)
+
+    _assert_same(_grads_both(run, case.x, None, case.seed, second_wrt="dy"), "upfirdn2d")
+
+
+@given(case=upfirdn1d_cases())
+def test_upfirdn1d_numba_gradients_equal_ref(case):
+    f = to_torch(case.f)
+
+    def run(x, b, impl):
+        return ops.upfirdn1d(x, f, impl=impl, **case.kwargs)
+
+    _assert_same(_grads_both(run, case.x, None, case.seed, second_wrt="dy"), "upfirdn1d")
+
+
+@settings(max_examples=15)
+@given(case=filtered_lrelu_cases(max_hw=8))
+def test_filtered_lrelu_numba_gradients_equal_ref(case):
+    fu, fd = to_torch(case.fu), to_torch(case.fd)
+    kw = case.kwargs
+    a, _ = oracle.filtered_lrelu_preactivation(case.x, case.fu, case.fd, case.b, **kw)
+    nz = a[a != 0]
+    r = np.where(nz < 0, nz * kw["slope"], nz)
+    margin = np.abs(nz).min(initial=np.inf)
+    if kw["clamp"] is not None:
+        margin = min(margin, np.abs(np.abs(r) - kw["clamp"]).min(initial=np.inf))
+    assume(margin > 1e-9)  # at a kink the two backends may legitimately pick different sides
+
+    def run(x, b, impl):
+        return ops.filtered_lrelu(x, fu, fd, b, impl=impl, **kw)
+
+    # Second order w.r.t. dy: d<dx(dy), v>/d(dy) = J v, which exercises the double backward.
+    _assert_same(_grads_both(run, case.x, case.b, case.seed, second_wrt="dy"), "filtered_lrelu")
+
+
+@given(case=bias_act_cases())
+def test_bias_act_numba_gradients_equal_ref(case):
+    kw = case.kwargs
+
+    def run(x, b, impl):
+        return ops.bias_act(x, b, impl=impl, **kw)
+
+    u = case.x
+    if case.b is not None:
+        u = u + np.expand_dims(case.b, tuple(i for i in range(u.ndim) if i != kw["dim"]))
+    assume(np.abs(u).min() > 1e-9)  # at a kink the one-sided choices may differ
+    _assert_same(_grads_both(run, case.x, case.b, case.seed, second_wrt="x"), f"bias_act {kw}")

@@ -1,0 +1,444 @@
+"""Kernel-level tests of the Numba backend (``bandlimit.ops._numba``) against naive NumPy loops.
+
+The kernels take already-normalised arguments (planes ``[P, H, W]``, filters in correlation form),
+so the oracle here follows the kernel contract literally, in float64: explicit zero insertion,
+padding / cropping by index, explicit loops over the taps and outputs. The backward is checked
+as an exact vector-Jacobian product: with the activation's branch pattern fixed the pipeline is
+linear, so its transpose is built from dense matrices of the oracle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bandlimit.ops import _numba as K
+
+# ---------------------------------------------------------------------------------------------
+# Oracle (float64, straight from the definitions)
+
+
+def _stage_axis(x: np.ndarray, f: np.ndarray, up: int, down: int, p0: int, p1: int, axis: int):
+    """One axis: zero-insert by ``up``, pad/crop by ``(p0, p1)``, correlate with ``f``, decimate."""
+    x = np.moveaxis(x, axis, -1)
+    n = x.shape[-1]
+    xu = np.zeros((*x.shape[:-1], n * up))
+    xu[..., ::up] = x
+    length = n * up + p0 + p1
+    xp = np.zeros((*x.shape[:-1], length))
+    for m in range(length):  # xp[m] = xu[m - p0] where that exists
+        if 0 <= m - p0 < n * up:
+            xp[..., m] = xu[..., m - p0]
+    taps = f.shape[0]
+    lo = (length - taps) // down + 1
+    y = np.zeros((*x.shape[:-1], lo))
+    for o in range(lo):
+        for k in range(taps):
+            y[..., o] += f[k] * xp[..., o * down + k]
+    return np.moveaxis(y, -1, axis)
+
+
+def oracle_upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    if f2d is None:
+        y = _stage_axis(x, np.asarray(fx, np.float64), up[0], down[0], pad[0], pad[1], 2)
+        return _stage_axis(y, np.asarray(fy, np.float64), up[1], down[1], pad[2], pad[3], 1)
+    # full 2-D: zero insertion and padding of the plane, then a 2-D correlation loop
+    p, h, w = x.shape
+    (ux, uy), (px0, px1, py0, py1) = up, pad
+    xu = np.zeros((p, h * uy, w * ux))
+    xu[:, ::uy, ::ux] = x
+    hp, wp = h * uy + py0 + py1, w * ux + px0 + px1
+    xp = np.zeros((p, hp, wp))
+    for i in range(hp):
+        for j in range(wp):
+            if 0 <= i - py0 < h * uy and 0 <= j - px0 < w * ux:
+                xp[:, i, j] = xu[:, i - py0, j - px0]
+    kh, kw = f2d.shape
+    ho, wo = (hp - kh) // down[1] + 1, (wp - kw) // down[0] + 1
+    y = np.zeros((p, ho, wo))
+    for ky in range(kh):
+        for kx in range(kw):
+            y += float(f2d[ky, kx]) * xp[:, ky : ky + (ho - 1) * down[1] + 1 : down[1],
+                                         kx : kx + (wo - 1) * down[0] + 1 : down[0]]
+    return y
+
+
+def oracle_act(u, act, alpha, gain, clamp):
+    """``clamp(act(u)·gain)`` and its derivative w.r.t. ``u`` (strict branch conditions)."""
+    slope = {K.ACT_LINEAR: 1.0, K.ACT_RELU: 0.0, K.ACT_LRELU: alpha}[act]
+    neg = u < 0
+    if act == K.ACT_RELU:  # exactly 0 on the negative side, −Inf included (as torch.relu)
+        a = np.where(neg, 0.0, u) * gain
+    else:
+        a = np.where(neg, u * slope, u) * gain
+    d = np.where(neg, slope, 1.0) * gain
+    d = np.where(np.abs(a) > clamp, 0.0, d)
+    return np.clip(a, -clamp, clamp), d
+
+
+def oracle_forward(x, bias, c, fu, fd, up, down, pad, gain, act, alpha, clamp):
+    v = np.asarray(x, np.float64)
+    if bias is not None:
+        v = v + np.asarray(bias, np.float64)[np.arange(v.shape[0]) % c][:, None, None]
+    u = oracle_upfirdn(v, *fu, up, (1, 1), pad)
+    a, d = oracle_act(u, act, alpha, gain, clamp)
+    return oracle_upfirdn(a, *fd, (1, 1), down, (0, 0, 0, 0)), u, d
+
+
+def oracle_matrix(shape_hw, fir, up, down, pad) -> np.ndarray:
+    """Dense matrix ``[out_size, in_size]`` of one upfirdn stage (columns: unit inputs)."""
+    h, w = shape_hw
+    basis = np.eye(h * w).reshape(h * w, h, w)
+    return oracle_upfirdn(basis, *fir, up, down, pad).reshape(h * w, -1).T
+
+
+def oracle_vjp(dy, x_hw, fu, fd, up, down, pad, d):
+    """``dv = Uᵀ (d ⊙ Dᵀ dy)`` for each plane, with ``d`` the activation derivative at ``u``."""
+    umat = oracle_matrix(x_hw, fu, up, (1, 1), pad)
+    dmat = oracle_matrix(d.shape[1:], fd, (1, 1), down, (0, 0, 0, 0))
+    out = []
+    for p in range(dy.shape[0]):
+        g = dmat.T @ dy[p].ravel().astype(np.float64)
+        out.append(umat.T @ (d[p].ravel() * g))
+    return np.stack(out).reshape(dy.shape[0], *x_hw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+
+
+@st.composite
+def filters(draw, dtype, kmax=13, allow_full=True):
+    """``((fx, fy, f2d), (kw, kh))`` with random taps; separable or full 2-D."""
+    kw, kh = draw(st.integers(1, kmax)), draw(st.integers(1, kmax))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if allow_full and draw(st.booleans()):
+        return (None, None, rng.standard_normal((kh, kw)).astype(dtype)), (kw, kh)
+    return (rng.standard_normal(kw).astype(dtype), rng.standard_normal(kh).astype(dtype), None), (
+        kw,
+        kh,
+    )
+
+
+@st.composite
+def upfirdn_cases(draw):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    fir, (kw, kh) = draw(filters(dtype))
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    up = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    down = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    x0, x1, y0, y1 = (draw(st.integers(-6, 9)) for _ in range(4))
+    # at least one output sample per axis (the caller guarantees it)
+    pad = (x0, max(x1, kw - w * up[0] - x0), y0, max(y1, kh - h * up[1] - y0))
+    planes = draw(st.integers(1, 3))
+    x = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal((planes, h, w))
+    return x.astype(dtype), fir, up, down, pad
+
+
+@st.composite
+def filtered_cases(draw, acts=(K.ACT_LINEAR, K.ACT_RELU, K.ACT_LRELU), clamps=True):
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    fu, (kuw, kuh) = draw(filters(dtype, kmax=9))
+    fd, (kdw, kdh) = draw(filters(dtype, kmax=9))
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    up = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    down = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    pad = [draw(st.integers(-5, 8)) for _ in range(4)]
+    # the up stage must leave at least as many samples as the down filter has taps
+    short_x = kdw - (w * up[0] + pad[0] + pad[1] - kuw + 1)
+    short_y = kdh - (h * up[1] + pad[2] + pad[3] - kuh + 1)
+    pad[1] += max(short_x, 0)
+    pad[3] += max(short_y, 0)
+    chans = draw(st.integers(1, 3))
+    planes = chans * draw(st.integers(1, 2))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((planes, h, w)).astype(dtype)
+    bias = rng.standard_normal(chans).astype(dtype) if draw(st.booleans()) else None
+    act = draw(st.sampled_from(acts))
+    clamp = draw(st.sampled_from([math.inf, 0.7, 2.5])) if clamps else math.inf
+    gain = draw(st.sampled_from([1.0, math.sqrt(2), 0.6]))
+    return dict(x=x, bias=bias, C=chans, fu=fu, fd=fd, up=up, down=down, pad=tuple(pad),
+                gain=gain, act=act, alpha=0.2, clamp=clamp)
+
+
+def tol(dtype):
+    return dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+
+
+def scaled_close(actual, expected, dtype):
+    """Compare relative to the output's scale (sums of many terms lose absolute precision)."""
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    t = tol(dtype)
+    np.testing.assert_allclose(actual, expected, rtol=t["rtol"], atol=t["atol"] * scale)
+
+
+def run_forward(case, save_mask=True):
+    c = case
+    return K.filtered_act_forward(c["x"], c["bias"], c["C"], c["fu"], c["fd"], c["up"], c["down"],
+                                  c["pad"], c["gain"], c["act"], c["alpha"], c["clamp"], save_mask)
+
+
+def run_backward(case, dy, mask):
+    c = case
+    return K.filtered_act_backward(dy, mask, c["x"].shape[1:], c["fu"], c["fd"], c["up"],
+                                   c["down"], c["pad"], c["gain"], c["act"], c["alpha"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerics: upfirdn
+
+
+@given(upfirdn_cases())
+def test_upfirdn_matches_oracle(case):
+    x, fir, up, down, pad = case
+    y = K.upfirdn(x, *fir, up, down, pad)
+    expected = oracle_upfirdn(x, *fir, up, down, pad)
+    assert y.dtype == x.dtype and y.flags.c_contiguous
+    assert y.shape == expected.shape
+    scaled_close(y, expected, x.dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("up", "down", "taps", "pad"),
+    [
+        ((2, 2), (1, 1), 12, (7, 6, 7, 6)),  # upsample2d-like
+        ((1, 1), (2, 2), 12, (5, 5, 5, 5)),  # downsample2d-like
+        ((4, 4), (1, 1), 24, (-6, -9, -6, -9)),  # negative pads, 24 taps
+        ((3, 1), (2, 1), 5, (2, 1, 0, 0)),  # y axis identity
+    ],
+)
+def test_upfirdn_stylegan_like(dtype, up, down, taps, pad):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 12, 13)).astype(dtype)
+    fx = rng.standard_normal(taps).astype(dtype)
+    fy = rng.standard_normal(taps if up[1] * down[1] > 1 else 1).astype(dtype)
+    if fy.shape[0] == 1:
+        pad = (*pad[:2], 0, 0)
+    y = K.upfirdn(x, fx, fy, None, up, down, pad)
+    scaled_close(y, oracle_upfirdn(x, fx, fy, None, up, down, pad), dtype)
+
+
+def test_upfirdn_one_dimensional_signal():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 1, 37))
+    fx, fy = rng.standard_normal(7), np.ones(1)
+    y = K.upfirdn(x, fx, fy, None, (3, 1), (2, 1), (4, -2, 0, 0))
+    scaled_close(y, oracle_upfirdn(x, fx, fy, None, (3, 1), (2, 1), (4, -2, 0, 0)), np.float64)
+
+
+def test_upfirdn_separable_equals_outer_product_filter():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 9, 8))
+    fx, fy = rng.standard_normal(6), rng.standard_normal(4)
+    args = ((2, 3), (3, 2), (1, 2, -1, 3))
+    sep = K.upfirdn(x, fx, fy, None, *args)
+    full = K.upfirdn(x, None, None, np.outer(fy, fx), *args)
+    np.testing.assert_allclose(sep, full, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerics: filtered activation
+
+
+@given(filtered_cases())
+def test_filtered_forward_matches_oracle(case):
+    y, mask = run_forward(case)
+    c = case
+    expected, _, _ = oracle_forward(c["x"], c["bias"], c["C"], c["fu"], c["fd"], c["up"],
+                                    c["down"], c["pad"], c["gain"], c["act"], c["alpha"],
+                                    c["clamp"])
+    assert y.shape == expected.shape and y.dtype == c["x"].dtype
+    scaled_close(y, expected, c["x"].dtype)
+    hu, wu = None, None
+    assert mask.dtype == np.uint8
+    assert mask.shape == K.mask_shape(c["x"].shape[0], hu, wu, *y.shape[1:],
+                                      _size(c["fd"]), c["down"])
+
+
+def _size(fir):
+    fx, fy, f2d = fir
+    return (f2d.shape[1], f2d.shape[0]) if f2d is not None else (fx.shape[0], fy.shape[0])
+
+
+@given(filtered_cases(acts=(K.ACT_LINEAR,), clamps=False))
+def test_filtered_linear_backward_is_exact_adjoint(case):
+    """<A v, w> == <v, Aᵀ w> for the linear pipeline (act=linear, no clamp), in float64."""
+    case = {**case, "x": case["x"].astype(np.float64), "bias": None,
+            "fu": tuple(None if f is None else f.astype(np.float64) for f in case["fu"]),
+            "fd": tuple(None if f is None else f.astype(np.float64) for f in case["fd"])}
+    av, mask = run_forward(case)
+    w = np.random.default_rng(3).standard_normal(av.shape)
+    atw = run_backward(case, w, mask)
+    lhs, rhs = float(np.vdot(av, w)), float(np.vdot(case["x"], atw))
+    assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-10 * (1 + abs(lhs)))
+
+
+@given(filtered_cases())
+def test_filtered_backward_matches_oracle_vjp(case):
+    """lrelu / relu / clamp: the VJP of the pipeline linearised at the forward's branch pattern."""
+    y, mask = run_forward(case)
+    c = case
+    _, _, d = oracle_forward(c["x"], c["bias"], c["C"], c["fu"], c["fd"], c["up"], c["down"],
+                             c["pad"], c["gain"], c["act"], c["alpha"], c["clamp"])
+    dy = np.random.default_rng(4).standard_normal(y.shape).astype(c["x"].dtype)
+    dx = run_backward(case, dy, mask)
+    assert dx.shape == c["x"].shape and dx.dtype == c["x"].dtype
+    expected = oracle_vjp(dy, c["x"].shape[1:], c["fu"], c["fd"], c["up"], c["down"], c["pad"], d)
+    scaled_close(dx, expected, c["x"].dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("up", "ku", "pad", "full_down"),
+    [((2, 2), 12, (9, 8, 9, 8), False), ((4, 4), 24, (-6, -9, -6, -9), False),
+     ((2, 2), 12, (11, 10, 11, 10), True)],
+)
+def test_filtered_stylegan3_layer_shapes(dtype, up, ku, pad, full_down):
+    """The StyleGAN3 configurations: up 2 / 12 taps or up 4 / 24 taps, down 2 / 12 taps
+    (separable, or a 12×12 radial-like 2-D down filter), gain √2, lrelu 0.2, clamp 256."""
+    rng = np.random.default_rng(5)
+    n = 14
+    x = (rng.standard_normal((6, n, n)) * 100).astype(dtype)
+    bias = rng.standard_normal(3).astype(dtype)
+    fu1 = (rng.random(ku) * up[0]).astype(dtype)
+    fd1 = rng.random(12).astype(dtype)
+    fd = (None, None, np.outer(fd1, fd1)) if full_down else (fd1, fd1, None)
+    case = dict(x=x, bias=bias, C=3, fu=(fu1, fu1, None), fd=fd, up=up, down=(2, 2), pad=pad,
+                gain=math.sqrt(2), act=K.ACT_LRELU, alpha=0.2, clamp=256.0)
+    y, mask = run_forward(case)
+    expected, _, d = oracle_forward(x, bias, 3, case["fu"], fd, up, (2, 2), pad, case["gain"],
+                                    K.ACT_LRELU, 0.2, 256.0)
+    assert (d == 0).any()  # the clamp is active somewhere
+    scaled_close(y, expected, dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = run_backward(case, dy, mask)
+    scaled_close(dx, oracle_vjp(dy, (n, n), case["fu"], fd, up, (2, 2), pad, d), dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+
+
+def test_branch_conditions_are_strict():
+    """Negative means u < 0; clamped means |a| > clamp. At equality the gradient passes."""
+    # identity filters: u = x exactly, y = a exactly
+    x = np.array([[[-2.0, -0.0, 0.0, 1.0, 2.0, 3.0, -3.0]]])
+    one = (np.ones(1), np.ones(1), None)
+    case = dict(x=x, bias=None, C=1, fu=one, fd=one, up=(1, 1), down=(1, 1), pad=(0, 0, 0, 0),
+                gain=1.0, act=K.ACT_LRELU, alpha=0.5, clamp=2.0)
+    y, mask = run_forward(case)
+    np.testing.assert_array_equal(y, [[[-1.0, 0.0, 0.0, 1.0, 2.0, 2.0, -1.5]]])
+    dx = run_backward(case, np.ones_like(y), mask)
+    np.testing.assert_array_equal(dx, [[[0.5, 1.0, 1.0, 1.0, 1.0, 0.0, 0.5]]])
+
+
+@pytest.mark.parametrize("act", [K.ACT_LINEAR, K.ACT_RELU, K.ACT_LRELU])
+def test_nan_and_inf_propagate_like_the_oracle(act):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 9, 8))
+    x[0, 4, 3] = np.nan
+    x[1, 2, 6] = np.inf
+    x[1, 7, 1] = -np.inf
+    fu = (rng.random(6) + 0.1, rng.random(6) + 0.1, None)
+    fd = (rng.random(4) + 0.1, rng.random(4) + 0.1, None)
+    args = dict(x=x, bias=None, C=2, fu=fu, fd=fd, up=(2, 2), down=(2, 2), pad=(2, 2, 2, 2),
+                gain=1.0, act=act, alpha=0.2, clamp=math.inf)
+    y, _ = run_forward(args)
+    with np.errstate(invalid="ignore"):
+        expected, _, _ = oracle_forward(x, None, 2, fu, fd, (2, 2), (2, 2), (2, 2, 2, 2), 1.0, act,
+                                        0.2, math.inf)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
+    np.testing.assert_array_equal(np.isposinf(y), np.isposinf(expected))
+    np.testing.assert_array_equal(np.isneginf(y), np.isneginf(expected))
+    assert np.isnan(y).any() and np.isfinite(y).any()
+    finite = np.isfinite(expected)
+    scaled_close(y[finite], expected[finite], np.float64)
+    up = K.upfirdn(x, *fu, (2, 2), (1, 1), (1, 1, 1, 1))
+    with np.errstate(invalid="ignore"):
+        ref = oracle_upfirdn(x, *fu, (2, 2), (1, 1), (1, 1, 1, 1))
+    np.testing.assert_array_equal(np.isnan(up), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(up), np.isinf(ref))
+
+
+def test_mask_only_when_asked_and_output_unchanged():
+    rng = np.random.default_rng(7)
+    case = dict(x=rng.standard_normal((4, 6, 7)).astype(np.float32), bias=None, C=4,
+                fu=(rng.random(5).astype(np.float32), rng.random(3).astype(np.float32), None),
+                fd=(None, None, rng.random((3, 4)).astype(np.float32)), up=(2, 3), down=(3, 2),
+                pad=(1, -1, 2, 0), gain=1.5, act=K.ACT_RELU, alpha=0.0, clamp=1.0)
+    y1, m1 = run_forward(case, save_mask=True)
+    y0, m0 = run_forward(case, save_mask=False)
+    assert m0 is None and m1 is not None
+    np.testing.assert_array_equal(y0, y1)
+
+
+def test_results_do_not_depend_on_thread_count():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((7, 10, 12)).astype(np.float32)
+    f = rng.random(8).astype(np.float32)
+    before = numba.get_num_threads()
+    outs = []
+    try:
+        for n in sorted({1, before}):
+            numba.set_num_threads(n)
+            outs.append(K.upfirdn(x, f, f, None, (2, 2), (1, 1), (4, 3, 4, 3)))
+    finally:
+        numba.set_num_threads(before)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
+def test_zero_planes():
+    x = np.zeros((0, 5, 5), np.float32)
+    f = np.ones(3, np.float32)
+    assert K.upfirdn(x, f, f, None, (2, 2), (1, 1), (1, 1, 1, 1)).shape == (0, 10, 10)
+    y, mask = K.filtered_act_forward(x, None, 1, (f, f, None), (f, f, None), (2, 2), (2, 2),
+                                     (1, 1, 1, 1), 1.0, K.ACT_LINEAR, 0.0, math.inf, True)
+    assert y.shape == (0, 4, 4) and mask.shape[0] == 0
+    dx = K.filtered_act_backward(y, mask, (5, 5), (f, f, None), (f, f, None), (2, 2), (2, 2),
+                                 (1, 1, 1, 1), 1.0, K.ACT_LINEAR, 0.0)
+    assert dx.shape == (0, 5, 5)
+
+
+def test_act_codes():
+    assert K.ACT_CODES == {"linear": K.ACT_LINEAR, "relu": K.ACT_RELU, "lrelu": K.ACT_LRELU}
+    assert len(set(K.ACT_CODES.values())) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input (the public API validates; the kernels only guard what would corrupt memory)
+
+
+def test_unknown_act_code_raises():
+    x = np.zeros((1, 4, 4))
+    f = (np.ones(2), np.ones(2), None)
+    with pytest.raises(ValueError, match="act"):
+        K.filtered_act_forward(x, None, 1, f, f, (1, 1), (1, 1), (0, 0, 0, 0), 1.0, 7, 0.2,
+                               math.inf, False)
+
+
+def test_backward_rejects_mismatched_mask_and_grad():
+    x = np.zeros((2, 4, 4))
+    f = (np.ones(2), np.ones(2), None)
+    args = (f, f, (1, 1), (1, 1), (1, 1, 1, 1), 1.0, K.ACT_LINEAR, 0.0)
+    y, mask = K.filtered_act_forward(x, None, 1, *args[:5], 1.0, K.ACT_LINEAR, 0.0, math.inf, True)
+    with pytest.raises(ValueError, match="mask"):
+        K.filtered_act_backward(y, mask[:, :-1], (4, 4), *args)
+    with pytest.raises(ValueError, match="dy"):
+        K.filtered_act_backward(y[:, :-1], mask, (4, 4), *args)
+
+
+@settings(max_examples=5)
+@given(st.sampled_from([np.float32, np.float64]))
+def test_dtype_is_preserved(dtype):
+    x = np.ones((1, 3, 3), dtype)
+    f = np.ones(2, dtype)
+    assert K.upfirdn(x, f, f, None, (1, 1), (1, 1), (1, 0, 1, 0)).dtype == dtype

@@ -1,0 +1,297 @@
+"""Numerics: every backend equals the naive float64 oracle (values, and first-order gradients).
+
+Tolerances are relative to the magnitude of the summed terms (the oracle run on absolute values),
+the scale that floating-point error actually grows with: ~1e-10 in float64, ~1e-5 in float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import bandlimit.ops as ops
+
+from . import oracle
+from .strategies import (
+    DTYPES,
+    IMPLS,
+    RTOL,
+    assert_close,
+    bias_act_cases,
+    filtered_lrelu_cases,
+    gains,
+    rounded,
+    to_torch,
+    upfirdn1d_cases,
+    upfirdn2d_cases,
+)
+
+impls = pytest.mark.parametrize("impl", IMPLS)
+
+
+def _abs(a):
+    return None if a is None else np.abs(a)
+
+
+def _filter_dtype(dtype):
+    # Filters are handed over in the data's dtype, so that "gain in the filter's precision" (the
+    # official order) and "gain in the data's precision" coincide.
+    return np.float32 if dtype == torch.float32 else np.float64
+
+
+def _f(a, dtype):
+    return None if a is None else np.asarray(a, dtype=_filter_dtype(dtype))
+
+
+def _max(a) -> float:
+    return float(np.abs(a).max(initial=0.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# upfirdn2d / upfirdn1d
+
+
+@impls
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=upfirdn2d_cases())
+def test_upfirdn2d_matches_oracle(impl, dtype, case):
+    x, f = rounded(case.x, dtype), _f(case.f, dtype)
+    expected = oracle.upfirdn2d(x, f, **case.kwargs)
+    scale = _max(oracle.upfirdn2d(np.abs(x), _abs(f), **case.kwargs))
+    y = ops.upfirdn2d(to_torch(x, dtype), to_torch(f, dtype), impl=impl, **case.kwargs)
+    assert y.dtype == dtype
+    assert_close(y, expected, RTOL[dtype], scale, "upfirdn2d")
+
+
+@impls
+@given(case=upfirdn2d_cases())
+def test_upfirdn2d_gradient_matches_oracle(impl, case):
+    x = to_torch(case.x).requires_grad_(True)
+    y = ops.upfirdn2d(x, to_torch(case.f), impl=impl, **case.kwargs)
+    dy = np.random.default_rng(case.seed + 1).standard_normal(tuple(y.shape))
+    (dx,) = torch.autograd.grad(y, x, to_torch(dy))
+    expected = oracle.upfirdn2d_vjp(case.x.shape, dy, case.f, **case.kwargs)
+    scale = _max(oracle.upfirdn2d_vjp(case.x.shape, np.abs(dy), _abs(case.f), **case.kwargs))
+    assert_close(dx, expected, RTOL[torch.float64], scale, "upfirdn2d dx")
+
+
+@impls
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=upfirdn1d_cases())
+def test_upfirdn1d_matches_oracle(impl, dtype, case):
+    x, f = rounded(case.x, dtype), _f(case.f, dtype)
+    expected = oracle.upfirdn1d(x, f, **case.kwargs)
+    scale = _max(oracle.upfirdn1d(np.abs(x), _abs(f), **case.kwargs))
+    y = ops.upfirdn1d(to_torch(x, dtype), to_torch(f, dtype), impl=impl, **case.kwargs)
+    assert y.dtype == dtype
+    assert_close(y, expected, RTOL[dtype], scale, "upfirdn1d")
+
+
+@impls
+@given(case=upfirdn1d_cases())
+def test_upfirdn1d_gradient_matches_oracle(impl, case):
+    x = to_torch(case.x).requires_grad_(True)
+    y = ops.upfirdn1d(x, to_torch(case.f), impl=impl, **case.kwargs)
+    dy = np.random.default_rng(case.seed + 1).standard_normal(tuple(y.shape))
+    (dx,) = torch.autograd.grad(y, x, to_torch(dy))
+    expected = oracle.upfirdn1d_vjp(case.x.shape, dy, case.f, **case.kwargs)
+    scale = _max(oracle.upfirdn1d_vjp(case.x.shape, np.abs(dy), _abs(case.f), **case.kwargs))
+    assert_close(dx, expected, RTOL[torch.float64], scale, "upfirdn1d dx")
+
+
+@impls
+@given(case=upfirdn2d_cases(max_hw=6))
+def test_upfirdn2d_upfirdn1d_agree_on_single_rows(impl, case):
+    # A [1, w] filter with y factors 1 and no y padding filters each row as upfirdn1d does.
+    x = case.x[:, :, :1, :]
+    f = None if case.f is None else case.f.reshape(-1)[None, :]
+    ux, dx = (case.kwargs["up"], case.kwargs["down"])
+    ux = ux[0] if isinstance(ux, list) else ux
+    dx = dx[0] if isinstance(dx, list) else dx
+    K = 1 if f is None else f.shape[1]
+    kw = dict(flip_filter=case.kwargs["flip_filter"], gain=case.kwargs["gain"])
+    y2 = ops.upfirdn2d(to_torch(x), to_torch(f), up=(ux, 1), down=(dx, 1),
+                       padding=(K - 1, K - 1, 0, 0), impl=impl, **kw)
+    y1 = ops.upfirdn1d(to_torch(x[:, :, 0]), to_torch(None if f is None else f[0]), up=ux, down=dx,
+                       padding=(K - 1, K - 1), impl=impl, **kw)
+    torch.testing.assert_close(y2[:, :, 0], y1, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# filtered_lrelu
+
+
+def _flrelu_scale(x, fu, fd, b, kw):
+    """Magnitude of the summed terms: the linear part of the op on absolute values."""
+    akw = dict(kw, slope=1.0, clamp=None)
+    return _max(oracle.filtered_lrelu(np.abs(x), _abs(fu), _abs(fd), _abs(b), **akw))
+
+
+@impls
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=filtered_lrelu_cases())
+def test_filtered_lrelu_matches_oracle(impl, dtype, case):
+    x, b = rounded(case.x, dtype), rounded(case.b, dtype)
+    fu, fd = _f(case.fu, dtype), _f(case.fd, dtype)
+    expected = oracle.filtered_lrelu(x, fu, fd, b, **case.kwargs)
+    scale = _flrelu_scale(x, fu, fd, b, case.kwargs)
+    y = ops.filtered_lrelu(to_torch(x, dtype), to_torch(fu, dtype), to_torch(fd, dtype),
+                           to_torch(b, dtype), impl=impl, **case.kwargs)
+    assert y.dtype == dtype
+    assert_close(y, expected, RTOL[dtype], scale, "filtered_lrelu")
+
+
+@impls
+@settings(max_examples=15)
+@given(case=filtered_lrelu_cases(max_hw=8))
+def test_filtered_lrelu_gradient_matches_oracle(impl, case):
+    # Random data keeps every x-dependent pre-activation away from the kinks (0, ±clamp), so the
+    # gradient is unambiguous; values that are structurally exactly 0 do not reach x.
+    kw = case.kwargs
+    a, _ = oracle.filtered_lrelu_preactivation(case.x, case.fu, case.fd, case.b, **kw)
+    margin = np.abs(a[a != 0]).min(initial=np.inf)
+    if kw["clamp"] is not None:
+        margin = min(margin, np.abs(np.abs(np.where(a < 0, a * kw["slope"], a)) - kw["clamp"])
+                     .min(initial=np.inf))
+    assume(margin > 1e-9)
+    x = to_torch(case.x).requires_grad_(True)
+    b = None if case.b is None else to_torch(case.b).requires_grad_(True)
+    y = ops.filtered_lrelu(x, to_torch(case.fu), to_torch(case.fd), b, impl=impl, **kw)
+    dy = np.random.default_rng(case.seed + 1).standard_normal(tuple(y.shape))
+    grads = torch.autograd.grad(y, [x] if b is None else [x, b], to_torch(dy))
+    dx, db = oracle.filtered_lrelu_vjp(case.x, dy, case.fu, case.fd, case.b, **kw)
+    scale = max(1.0, _max(dx))
+    assert_close(grads[0], dx, 1e-9, scale, "filtered_lrelu dx")
+    if b is not None:
+        assert_close(grads[1], db, 1e-9, max(1.0, _max(db)), "filtered_lrelu db")
+
+
+# ---------------------------------------------------------------------------------------------
+# bias_act
+
+
+@impls
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=bias_act_cases())
+def test_bias_act_matches_oracle(impl, dtype, case):
+    x, b = rounded(case.x, dtype), rounded(case.b, dtype)
+    expected = oracle.bias_act(x, b, **case.kwargs)
+    y = ops.bias_act(to_torch(x, dtype), to_torch(b, dtype), impl=impl, **case.kwargs)
+    assert y.dtype == dtype
+    assert_close(y, expected, RTOL[dtype], None, f"bias_act {case.kwargs}")
+
+
+@impls
+@given(case=bias_act_cases())
+def test_bias_act_gradients_match_oracle(impl, case):
+    kw = case.kwargs
+    u = case.x if case.b is None else case.x + np.expand_dims(
+        case.b, tuple(i for i in range(case.x.ndim) if i != kw["dim"]))
+    assume(np.abs(u).min() > 1e-6)  # away from the kinks of relu/lrelu/elu/selu
+    if kw["clamp"] is not None:
+        y = oracle.bias_act(case.x, case.b, **dict(kw, clamp=None))
+        assume(np.abs(np.abs(y) - kw["clamp"]).min() > 1e-6)
+    rng = np.random.default_rng(case.seed + 1)
+    dy, v = rng.standard_normal((2, *case.x.shape))
+    x = to_torch(case.x).requires_grad_(True)
+    b = None if case.b is None else to_torch(case.b).requires_grad_(True)
+    y = ops.bias_act(x, b, impl=impl, **kw)
+    grads = torch.autograd.grad(y, [x] if b is None else [x, b], to_torch(dy), create_graph=True)
+    dx, db, ggx_expected = oracle.bias_act_grads(case.x, case.b, dy, v, **kw)
+    assert_close(grads[0], dx, 1e-10, None, f"bias_act dx {kw}")
+    if b is not None:
+        assert_close(grads[1], db, 1e-10, None, f"bias_act db {kw}")
+    ggx = None
+    if grads[0].requires_grad:  # else dx does not depend on x (e.g. a linear activation)
+        (ggx,) = torch.autograd.grad(grads[0], x, to_torch(v), allow_unused=True)
+    if ggx is None:
+        ggx = torch.zeros_like(x)
+    assert_close(ggx, ggx_expected, 1e-10, None, f"bias_act ggx {kw}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Convenience wrappers against their definitions
+
+
+@st.composite
+def _setup_filter_args(draw):
+    kind = draw(st.sampled_from(["none", "scalar", "1d", "2d"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "none":
+        f = None
+    elif kind == "scalar":
+        f = float(rng.uniform(0.5, 2))
+    elif kind == "1d":
+        f = rng.uniform(0.1, 1, size=draw(st.integers(1, 12))).tolist()
+    else:
+        f = rng.uniform(0.1, 1, size=(draw(st.integers(1, 6)), draw(st.integers(1, 6)))).tolist()
+    sep = draw(st.sampled_from([None, True, False]) if kind == "1d" else st.sampled_from(
+        [None, False]))
+    return f, dict(normalize=draw(st.booleans()), flip_filter=draw(st.booleans()),
+                   gain=draw(gains), separable=sep)
+
+
+@given(args=_setup_filter_args())
+def test_setup_filter_matches_definition(args):
+    f, kw = args
+    out = ops.setup_filter(f, **kw)
+    expected = oracle.setup_filter(f, **kw)
+    assert out.dtype == torch.float32 and out.device.type == "cpu"
+    assert tuple(out.shape) == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+@st.composite
+def _wrapper_case(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((draw(st.integers(1, 2)), draw(st.integers(1, 2)),
+                             draw(st.integers(1, 9)), draw(st.integers(1, 9))))
+    kind = draw(st.sampled_from(["none", "1d", "2d"]))
+    f = {"none": None, "1d": rng.standard_normal(draw(st.integers(1, 9))),
+         "2d": rng.standard_normal((draw(st.integers(1, 6)), draw(st.integers(1, 6))))}[kind]
+    form = draw(st.sampled_from(["int", "pair", "quad"]))
+    p = st.integers(-1, 3)
+    padding = {"int": draw(p), "pair": [draw(p), draw(p)],
+               "quad": [draw(p), draw(p), draw(p), draw(p)]}[form]
+    factor = draw(st.integers(1, 4)) if draw(st.booleans()) else [draw(st.integers(1, 4)),
+                                                                    draw(st.integers(1, 4))]
+    kw = dict(padding=padding, flip_filter=draw(st.booleans()), gain=draw(gains))
+    return x, f, factor, kw
+
+
+@impls
+@pytest.mark.parametrize("fn", ["filter2d", "upsample2d", "downsample2d"])
+@given(case=_wrapper_case())
+def test_wrappers_match_definition(impl, fn, case):
+    x, f, factor, kw = case
+    if fn == "upsample2d":
+        kw = dict(kw, up=factor)
+    elif fn == "downsample2d":
+        kw = dict(kw, down=factor)
+    try:
+        expected = getattr(oracle, fn)(x, f, **kw)
+    except ValueError:  # empty output for these sizes: not a valid case
+        assume(False)
+    scale = _max(getattr(oracle, fn)(np.abs(x), _abs(f), **kw))
+    y = getattr(ops, fn)(to_torch(x), to_torch(f), impl=impl, **kw)
+    assert_close(y, expected, RTOL[torch.float64], scale, fn)
+
+
+@impls
+def test_filter2d_keeps_the_size_and_upsample_downsample_scale_it(impl):
+    x = to_torch(np.random.default_rng(0).standard_normal((1, 2, 7, 10)))
+    for taps in range(1, 9):
+        f = ops.setup_filter([1.0] * taps)
+        assert tuple(ops.filter2d(x, f, impl=impl).shape) == (1, 2, 7, 10)
+        assert tuple(ops.upsample2d(x, f, up=2, impl=impl).shape) == (1, 2, 14, 20)
+        assert tuple(ops.downsample2d(x, f, down=2, impl=impl).shape) == (1, 2, 3, 5)
+    # A normalised box filter keeps a constant image constant in the interior.
+    ones = torch.ones(1, 1, 8, 8, dtype=torch.float64)
+    f = ops.setup_filter([1, 3, 3, 1])
+    y = ops.upsample2d(ones, f, impl=impl)
+    torch.testing.assert_close(y[..., 2:-2, 2:-2], torch.ones_like(y[..., 2:-2, 2:-2]))
+    y = ops.downsample2d(ones, f, impl=impl)
+    torch.testing.assert_close(y[..., 1:-1, 1:-1], torch.ones_like(y[..., 1:-1, 1:-1]))
