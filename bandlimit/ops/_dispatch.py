@@ -8,7 +8,7 @@ always wins.
 
 from __future__ import annotations
 
-import functools
+import importlib.util
 import os
 
 import torch
@@ -49,13 +49,12 @@ def get_default_impl() -> str:
     return "auto"
 
 
-@functools.cache
+# Looked up once, without importing numba (that happens on the first numba call).
+_NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
+
+
 def numba_available() -> bool:
-    try:
-        import bandlimit.ops._numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _NUMBA_INSTALLED
 
 
 def _numba_supports(x: torch.Tensor) -> bool:

@@ -31,8 +31,11 @@ assembled from the records' ``_parameters`` / ``_buffers`` / ``_modules``, the c
 names and shapes are checked against the checkpoint's, and layer attributes stored in the
 pickle (paddings, factors, sizes...) are cross-checked against bandlimit's schedule.
 
-The discriminator is not implemented in this example yet: ``D`` is returned as ``None`` and its
-raw tensors and constructor arguments as ``D_state_dict`` / ``D_init_kwargs``.
+The discriminator record (``training.networks_stylegan2.Discriminator``) is rebuilt as an
+:class:`afgan.discriminator.Discriminator` from its stored constructor arguments when its tensors
+match; its raw tensors and constructor arguments are also returned as ``D_state_dict`` /
+``D_init_kwargs`` (``D`` is ``None`` when they do not describe a discriminator this example can
+rebuild; ``D_error`` then says why).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
+from afgan.discriminator import Discriminator
 from afgan.networks import Generator
 
 __all__ = [
@@ -56,6 +60,7 @@ __all__ = [
     "EasyDict",
     "PersistentRecord",
     "SafeUnpickler",
+    "discriminator_from_record",
     "generator_from_record",
     "load_checkpoint",
     "load_network",
@@ -68,6 +73,7 @@ __all__ = [
 CHECKPOINT_FORMAT = "bandlimit.afgan.checkpoint/1"
 
 _GENERATOR_CLASSES = ("training.networks_stylegan3.Generator",)
+_DISCRIMINATOR_CLASSES = ("training.networks_stylegan2.Discriminator",)
 
 
 class EasyDict(dict):
@@ -331,6 +337,48 @@ def generator_from_record(record: PersistentRecord) -> Generator:
     return G
 
 
+def discriminator_from_record(record: PersistentRecord) -> Discriminator:
+    """Build a :class:`~afgan.discriminator.Discriminator` from an official D record.
+
+    Uses the stored ``_init_kwargs``, checks that the state_dict keys and shapes match, loads
+    the tensors; returns it in eval mode with ``requires_grad=False``.
+
+    Raises
+    ------
+    ValueError
+        Not a StyleGAN2 discriminator, or its tensors do not match its recorded architecture.
+    """
+    if not isinstance(record, PersistentRecord):
+        raise TypeError(f"record must be a PersistentRecord, got {type(record).__name__}")
+    if record.class_name not in _DISCRIMINATOR_CLASSES:
+        raise ValueError(
+            f"record class must be one of {_DISCRIMINATOR_CLASSES}, got {record.class_name!r}"
+        )
+    kwargs = record.init_kwargs
+    try:
+        D = Discriminator(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"discriminator init kwargs {kwargs} not supported: {exc}") from None
+    state = record_state_dict(record)
+    expected = D.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"the discriminator's tensors do not match the one built from {kwargs}: missing "
+            f"{missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    for key, value in expected.items():
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise ValueError(
+                f"tensor {key} has shape {tuple(state[key].shape)} in the checkpoint, expected "
+                f"{tuple(value.shape)}"
+            )
+    D.load_state_dict(state)
+    D.eval().requires_grad_(False)
+    return D
+
+
 def _open(path_or_file: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, bool]:
     if isinstance(path_or_file, (str, os.PathLike)):
         return open(path_or_file, "rb"), True  # closed by the caller
@@ -352,8 +400,9 @@ def load_network_pkl(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[st
     -------
     dict
         ``G``, ``G_ema`` (:class:`~afgan.networks.Generator`, eval mode, no grad; ``None`` if
-        absent), ``D`` (``None``: no discriminator class yet), ``D_state_dict`` and
-        ``D_init_kwargs`` (raw, ``None`` if absent), ``augment_pipe`` (``None``) with
+        absent), ``D`` (:class:`~afgan.discriminator.Discriminator`, or ``None`` if absent or
+        not rebuildable — ``D_error`` says why), ``D_state_dict`` and ``D_init_kwargs`` (raw,
+        ``None`` if absent), ``augment_pipe`` (``None``) with
         ``augment_pipe_init_kwargs``, and ``training_set_kwargs`` (a plain dict or ``None``).
 
     Raises
@@ -382,8 +431,14 @@ def load_network_pkl(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[st
         out[key] = None if rec is None else generator_from_record(_as_record(key, rec))
     d_rec = data.get("D")
     out["D"] = None
+    out["D_error"] = None
     out["D_state_dict"] = None if d_rec is None else record_state_dict(_as_record("D", d_rec))
     out["D_init_kwargs"] = None if d_rec is None else _as_record("D", d_rec).init_kwargs
+    if d_rec is not None:
+        try:
+            out["D"] = discriminator_from_record(_as_record("D", d_rec))
+        except (TypeError, ValueError) as exc:
+            out["D_error"] = str(exc)
     aug = data.get("augment_pipe")
     out["augment_pipe"] = None
     out["augment_pipe_init_kwargs"] = (
@@ -413,15 +468,15 @@ def save_checkpoint(path: str | os.PathLike[str] | BinaryIO, **networks: Any) ->
     Parameters
     ----------
     path : path or binary file object
-    **networks : Generator or plain data
-        E.g. ``G=G, G_ema=G_ema, kimg=1200``. :class:`~afgan.networks.Generator` values are
-        stored by init kwargs and state_dict; anything else must be tensors/Python primitives.
+    **networks : Generator, Discriminator or plain data
+        E.g. ``G=G, D=D, G_ema=G_ema, kimg=1200``. Networks are stored by class name, init
+        kwargs and state_dict; anything else must be tensors/Python primitives.
     """
     payload: dict[str, Any] = {"format": CHECKPOINT_FORMAT}
     for name, value in networks.items():
-        if isinstance(value, Generator):
+        if isinstance(value, (Generator, Discriminator)):
             payload[name] = {
-                "class": "Generator",
+                "class": type(value).__name__,
                 "init_kwargs": copy.deepcopy(value.init_kwargs),
                 "state_dict": {k: v.detach().cpu() for k, v in value.state_dict().items()},
             }
@@ -451,10 +506,11 @@ def load_checkpoint(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[str
     for name, value in data.items():
         if name == "format":
             continue
-        if isinstance(value, dict) and value.get("class") == "Generator":
-            G = Generator(**value["init_kwargs"])
-            G.load_state_dict(value["state_dict"])
-            out[name] = G.eval()
+        if isinstance(value, dict) and value.get("class") in ("Generator", "Discriminator"):
+            cls = Generator if value["class"] == "Generator" else Discriminator
+            net = cls(**value["init_kwargs"])
+            net.load_state_dict(value["state_dict"])
+            out[name] = net.eval()
         else:
             out[name] = value
     return out

@@ -27,6 +27,12 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, boundscheck=False, error_m
 PJIT = dict(JIT, parallel=True)
 
 
+def inline_helper(fn):
+    """:func:`helper` inlined at the Numba IR level (no call, the loop setup folds into the caller)."""
+    opts = {k: v for k, v in JIT.items() if k != "cache"}
+    return register_jitable(inline="always", **opts)(fn)
+
+
 def helper(fn):
     """Compile ``fn`` into the jitted functions that call it.
 
@@ -282,6 +288,16 @@ def stage_in(src, s0, h, w, add, buf, geom):
             sv = src[sr : sr + w]
             for i in range(w):
                 dst[i] = sv[i] + add
+        elif phx == 2:  # written out: the pair of strided loads vectorises as one interleaved load
+            h2 = w >> 1
+            e = buf[rb : rb + h2 + 1]
+            o = buf[rb + psz : rb + psz + h2 + 1]
+            sv = src[sr : sr + w]
+            for i in range(h2):
+                e[i] = sv[2 * i] + add
+                o[i] = sv[2 * i + 1] + add
+            if w & 1:
+                e[h2] = sv[w - 1] + add
         else:
             for fx in range(min(phx, w)):
                 cnt = (w - fx + phx - 1) // phx
@@ -303,6 +319,16 @@ def gather_out(buf, geom, h, w, dst, d0):
             sv = buf[rb : rb + w]
             for i in range(w):
                 dv[i] = sv[i]
+        elif phx == 2:
+            h2 = w >> 1
+            e = buf[rb : rb + h2 + 1]
+            o = buf[rb + psz : rb + psz + h2 + 1]
+            dv = dst[dr : dr + w]
+            for i in range(h2):
+                dv[2 * i] = e[i]
+                dv[2 * i + 1] = o[i]
+            if w & 1:
+                dv[w - 1] = e[h2]
         else:
             for fx in range(min(phx, w)):
                 cnt = (w - fx + phx - 1) // phx
@@ -317,7 +343,7 @@ def gather_out(buf, geom, h, w, dst, d0):
 # (rows natural, phases of a row concatenated); that compact order is what the mask packs.
 
 
-@helper
+@inline_helper
 def _act_seg(seg, cs, n, save, act, gain, alpha, clamp, zero):
     """``seg ← clamp(act(seg) · gain)`` and, with ``save``, the branch codes into ``cs``.
 
@@ -392,17 +418,24 @@ def _act_seg(seg, cs, n, save, act, gain, alpha, clamp, zero):
 
 @helper
 def act_fwd(buf, geom, h, w, codes, save, act, gain, alpha, clamp, zero):
-    """``a = clamp(act(u) · gain)`` in place on the ``[h, w]`` samples of buffer ``geom``."""
+    """``a = clamp(act(u) · gain)`` in place on the ``[h, w]`` samples of buffer ``geom``.
+
+    Each row segment is extended to a multiple of 32 within its row (the vector loop then has no
+    scalar remainder): the extra positions hold no sample and are never read as data, and their
+    codes land where the next segment's codes (written later) or the slack of ``codes`` go.
+    """
     base, phy, phx, rows, stride, t0y, t0x = geom
     psz = rows * stride
+    room = stride + t0x
     for y in range(h):
         rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
         cb = y * w
         for fx in range(min(phx, w)):
             cnt = (w - fx + phx - 1) // phx
+            ext = min((cnt + 15) >> 4 << 4, room)
             s0 = rb + fx * psz
             _act_seg(
-                buf[s0 : s0 + cnt], codes[cb : cb + cnt], cnt, save, act, gain, alpha, clamp, zero
+                buf[s0 : s0 + ext], codes[cb : cb + ext], ext, save, act, gain, alpha, clamp, zero
             )
             cb += cnt
 

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
-ALIGN = 16  # row stride granularity, in samples
+ALIGN = 16  # row stride granularity, in samples (64 bytes of float32)
 
 
 def count(length: int, phases: int, f: int) -> int:
@@ -120,8 +120,8 @@ class Builder:
 
     def build(self, src: int, out: int, mid: int | None = None) -> Plan:
         ax, ay = self.ax, self.ay
-        # rows start on 64-byte boundaries (16 float32 / 8 float64 samples; 16 suits both), so the
-        # vertical stages' loads are as aligned as their output
+        # rows start on 64-byte boundaries, so the vertical stages' loads are as aligned as their
+        # output; a multiple of 32 also lets the activation run whole vectors to the end of a row
         stride = -(-max(ax.npos(ix) for _, ix in self.bufs) // ALIGN) * ALIGN
         geoms, base = [], 0
         for iy, ix in self.bufs:

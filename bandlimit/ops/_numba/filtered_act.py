@@ -99,7 +99,7 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
     nthreads = numba.get_num_threads()
     scr = scratch(nthreads, plan.size, x.dtype)
-    cscr = np.zeros((nthreads, 4 * nq), np.uint8)
+    cscr = np.zeros((nthreads, 4 * nq + 32), np.uint8)
     b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
     plane_kernel(
@@ -153,7 +153,7 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dy.dtype)
     nthreads = numba.get_num_threads()
     scr = scratch(nthreads, plan.size, dy.dtype)
-    cscr = np.zeros((nthreads, 4 * nq), np.uint8)
+    cscr = np.zeros((nthreads, 4 * nq + 32), np.uint8)
     slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
     prm = np.array([gain, gain * slope, 0.0, 0.0], dy.dtype)
     plane_kernel(
