@@ -17,13 +17,16 @@ Conventions shared by every function here
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import scipy.signal
 import scipy.special
 import torch
+
+from bandlimit._checks import check_bool as _check_bool
+from bandlimit._checks import check_int, check_real
+from bandlimit._checks import check_real as _check_real
 
 __all__ = [
     "kaiser_atten",
@@ -40,31 +43,11 @@ __all__ = [
 
 
 def _check_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """Return ``value`` as a Python int; reject bools, floats and anything below ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value: Any) -> float:
-    """Return ``value`` as a finite Python float; reject bools, complex, strings, NaN, inf."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return out
+    return check_int(name, value, minimum)
 
 
 def _check_positive(name: str, value: Any) -> float:
-    out = _check_real(name, value)
-    if out <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return out
+    return check_real(name, value, positive=True)
 
 
 def _check_cutoff(value: Any, fs: float, name: str = "cutoff") -> float:
@@ -85,12 +68,6 @@ def _check_dtype(dtype: Any) -> torch.dtype:
             f"dtype must be a real floating-point torch.dtype (e.g. torch.float32), got {dtype!r}"
         )
     return dtype
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
-    return bool(value)
 
 
 def _finish(h: np.ndarray, dtype: torch.dtype, what: str) -> torch.Tensor:

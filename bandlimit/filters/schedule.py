@@ -27,13 +27,14 @@ key from ``L9_148_362`` to ``L9_276_362``).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from bandlimit._checks import check_bool, check_int, check_real
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,30 +54,11 @@ __all__ = [
 
 
 def _int_arg(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
 
 
 def _positive_arg(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a positive real number, got {value!r} ({type(value).__name__})"
-        )
-    out = float(value)
-    if not (math.isfinite(out) and out > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return out
-
-
-def _bool_arg(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
-    return bool(value)
+    return check_real(name, value, positive=True)
 
 
 def _power_of_two_arg(name: str, value: Any) -> int:
@@ -793,7 +775,7 @@ def stylegan3_schedule(
     filter_size = _int_arg("filter_size", filter_size, 1)
     lrelu_upsampling = _int_arg("lrelu_upsampling", lrelu_upsampling, 1)
     conv_kernel = _int_arg("conv_kernel", conv_kernel, 1)
-    use_radial_filters = _bool_arg("use_radial_filters", use_radial_filters)
+    use_radial_filters = check_bool("use_radial_filters", use_radial_filters)
     num_fp16_res = _int_arg("num_fp16_res", num_fp16_res, 0)
     w_dim = _int_arg("w_dim", w_dim, 1)
     if conv_clamp is not None:

@@ -38,7 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ import scipy.fft
 import torch
 import torch.nn.functional as F
 
+from bandlimit._checks import check_int
 from bandlimit.ops import filter2d, upsample2d
 
 __all__ = [
@@ -120,11 +121,7 @@ def _check_shift(shift: Any, name: str, ndim: int = 2) -> tuple[float, ...]:
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
 
 
 def _check_matrix(matrix: Any, name: str = "matrix") -> torch.Tensor:

@@ -21,11 +21,11 @@ Conventions of the normalised form
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 
 import torch
+
+from bandlimit._checks import check_int, check_real
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
@@ -72,25 +72,13 @@ def check_tensor(x: object, name: str, ndims: tuple[int, ...], what: str) -> tor
 
 
 def as_int(v: object, name: str, minimum: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r} ({type(v).__name__})")
-    v = int(v)
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v}")
-    return v
+    return check_int(name, v, minimum)
 
 
 def as_float(v: object, name: str, *, nonnegative: bool = False, allow_none: bool = False):
     if v is None and allow_none:
         return None
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {v!r} ({type(v).__name__})")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if nonnegative and v < 0:
-        raise ValueError(f"{name} must be >= 0, got {v}")
-    return v
+    return check_real(name, v, nonnegative=nonnegative)
 
 
 def as_factors(v: object, name: str, ndim: int = 2) -> Pair:

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bandlimit._checks import check_int, check_real
 from bandlimit.filters import Schedule, SynthesisLayerSpec, stylegan3_schedule
 from bandlimit.ops import bias_act, filtered_lrelu
 
@@ -64,22 +65,7 @@ _NOISE_MODES = ("random", "const", "none")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})"
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return out
+    return check_int(name, value, minimum)
 
 
 def _check_tensor(name: str, x: Any, ndim: int, shape_desc: str) -> torch.Tensor:
@@ -149,7 +135,7 @@ class FullyConnectedLayer(nn.Module):
         self.in_features = _check_int("in_features", in_features, 1)
         self.out_features = _check_int("out_features", out_features, 1)
         self.activation = activation
-        lr = _check_real("lr_multiplier", lr_multiplier)
+        lr = check_real("lr_multiplier", lr_multiplier)
         if lr <= 0:
             raise ValueError(f"lr_multiplier must be > 0, got {lr_multiplier!r}")
         self.weight = nn.Parameter(
@@ -223,7 +209,7 @@ class MappingNetwork(nn.Module):
         self.num_layers = _check_int("num_layers", num_layers, 1)
         if self.z_dim + self.c_dim == 0:
             raise ValueError("z_dim and c_dim must not both be 0 (the mapping needs an input)")
-        self.w_avg_beta = _check_real("w_avg_beta", w_avg_beta)
+        self.w_avg_beta = check_real("w_avg_beta", w_avg_beta)
 
         embed_features = w_dim if c_dim > 0 else 0
         features = [z_dim + embed_features] + [w_dim] * num_layers
@@ -323,8 +309,8 @@ class SynthesisInput(nn.Module):
         self.w_dim = _check_int("w_dim", w_dim, 1)
         self.channels = _check_int("channels", channels, 1)
         self.size = np.broadcast_to(np.asarray(size), [2]).astype(np.int64)
-        self.sampling_rate = _check_real("sampling_rate", sampling_rate)
-        self.bandwidth = _check_real("bandwidth", bandwidth)
+        self.sampling_rate = check_real("sampling_rate", sampling_rate)
+        self.bandwidth = check_real("bandwidth", bandwidth)
         if not 0 < self.bandwidth < self.sampling_rate / 2:
             raise ValueError(
                 f"bandwidth must be in (0, sampling_rate / 2 = {self.sampling_rate / 2}), "

@@ -554,7 +554,7 @@ def test_bad_arguments_raise_clear_errors():
         eq.rotate(x, math.inf)
     with pytest.raises(ValueError, match="matrix must be a 2x2, 2x3 or 3x3"):
         eq.oriented_bandlimit_filter(torch.eye(4))
-    with pytest.raises(ValueError, match="up must be an integer >= 1"):
+    with pytest.raises(ValueError, match="up must be an int >= 1"):
         eq.oriented_bandlimit_filter(torch.eye(3), up=0)
     with pytest.raises(ValueError, match="same shape"):
         eq.psnr(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5))

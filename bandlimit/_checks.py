@@ -1,0 +1,46 @@
+"""Scalar argument checks shared by the whole package.
+
+Each returns the value as a plain Python type, or raises ``TypeError`` (wrong kind) or
+``ValueError`` (out of range) with a message that names the argument, the value and what was
+expected. Bools are rejected where numbers are expected (``True`` is not a tap count).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def check_int(name: str, value: Any, minimum: int | None = None) -> int:
+    """``value`` as an int (numpy integers accepted), optionally ``>= minimum``."""
+    what = "an int" if minimum is None else f"an int >= {minimum}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def check_real(
+    name: str, value: Any, *, positive: bool = False, nonnegative: bool = False
+) -> float:
+    """``value`` as a finite float, optionally ``> 0`` (positive) or ``>= 0`` (nonnegative)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    if positive and out <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if nonnegative and out < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return out
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
+    return bool(value)
