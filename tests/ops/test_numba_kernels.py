@@ -64,8 +64,14 @@ def oracle_upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
     y = np.zeros((p, ho, wo))
     for ky in range(kh):
         for kx in range(kw):
-            y += float(f2d[ky, kx]) * xp[:, ky : ky + (ho - 1) * down[1] + 1 : down[1],
-                                         kx : kx + (wo - 1) * down[0] + 1 : down[0]]
+            y += (
+                float(f2d[ky, kx])
+                * xp[
+                    :,
+                    ky : ky + (ho - 1) * down[1] + 1 : down[1],
+                    kx : kx + (wo - 1) * down[0] + 1 : down[0],
+                ]
+            )
     return y
 
 
@@ -164,8 +170,20 @@ def filtered_cases(draw, acts=(K.ACT_LINEAR, K.ACT_RELU, K.ACT_LRELU), clamps=Tr
     act = draw(st.sampled_from(acts))
     clamp = draw(st.sampled_from([math.inf, 0.7, 2.5])) if clamps else math.inf
     gain = draw(st.sampled_from([1.0, math.sqrt(2), 0.6]))
-    return dict(x=x, bias=bias, C=chans, fu=fu, fd=fd, up=up, down=down, pad=tuple(pad),
-                gain=gain, act=act, alpha=0.2, clamp=clamp)
+    return dict(
+        x=x,
+        bias=bias,
+        C=chans,
+        fu=fu,
+        fd=fd,
+        up=up,
+        down=down,
+        pad=tuple(pad),
+        gain=gain,
+        act=act,
+        alpha=0.2,
+        clamp=clamp,
+    )
 
 
 def tol(dtype):
@@ -181,14 +199,38 @@ def scaled_close(actual, expected, dtype):
 
 def run_forward(case, save_mask=True):
     c = case
-    return K.filtered_act_forward(c["x"], c["bias"], c["C"], c["fu"], c["fd"], c["up"], c["down"],
-                                  c["pad"], c["gain"], c["act"], c["alpha"], c["clamp"], save_mask)
+    return K.filtered_act_forward(
+        c["x"],
+        c["bias"],
+        c["C"],
+        c["fu"],
+        c["fd"],
+        c["up"],
+        c["down"],
+        c["pad"],
+        c["gain"],
+        c["act"],
+        c["alpha"],
+        c["clamp"],
+        save_mask,
+    )
 
 
 def run_backward(case, dy, mask):
     c = case
-    return K.filtered_act_backward(dy, mask, c["x"].shape[1:], c["fu"], c["fd"], c["up"],
-                                   c["down"], c["pad"], c["gain"], c["act"], c["alpha"])
+    return K.filtered_act_backward(
+        dy,
+        mask,
+        c["x"].shape[1:],
+        c["fu"],
+        c["fd"],
+        c["up"],
+        c["down"],
+        c["pad"],
+        c["gain"],
+        c["act"],
+        c["alpha"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,15 +294,27 @@ def test_upfirdn_separable_equals_outer_product_filter():
 def test_filtered_forward_matches_oracle(case):
     y, mask = run_forward(case)
     c = case
-    expected, _, _ = oracle_forward(c["x"], c["bias"], c["C"], c["fu"], c["fd"], c["up"],
-                                    c["down"], c["pad"], c["gain"], c["act"], c["alpha"],
-                                    c["clamp"])
+    expected, _, _ = oracle_forward(
+        c["x"],
+        c["bias"],
+        c["C"],
+        c["fu"],
+        c["fd"],
+        c["up"],
+        c["down"],
+        c["pad"],
+        c["gain"],
+        c["act"],
+        c["alpha"],
+        c["clamp"],
+    )
     assert y.shape == expected.shape and y.dtype == c["x"].dtype
     scaled_close(y, expected, c["x"].dtype)
     hu, wu = None, None
     assert mask.dtype == np.uint8
-    assert mask.shape == K.mask_shape(c["x"].shape[0], hu, wu, *y.shape[1:],
-                                      _size(c["fd"]), c["down"])
+    assert mask.shape == K.mask_shape(
+        c["x"].shape[0], hu, wu, *y.shape[1:], _size(c["fd"]), c["down"]
+    )
 
 
 def _size(fir):
@@ -271,9 +325,13 @@ def _size(fir):
 @given(filtered_cases(acts=(K.ACT_LINEAR,), clamps=False))
 def test_filtered_linear_backward_is_exact_adjoint(case):
     """<A v, w> == <v, Aᵀ w> for the linear pipeline (act=linear, no clamp), in float64."""
-    case = {**case, "x": case["x"].astype(np.float64), "bias": None,
-            "fu": tuple(None if f is None else f.astype(np.float64) for f in case["fu"]),
-            "fd": tuple(None if f is None else f.astype(np.float64) for f in case["fd"])}
+    case = {
+        **case,
+        "x": case["x"].astype(np.float64),
+        "bias": None,
+        "fu": tuple(None if f is None else f.astype(np.float64) for f in case["fu"]),
+        "fd": tuple(None if f is None else f.astype(np.float64) for f in case["fd"]),
+    }
     av, mask = run_forward(case)
     w = np.random.default_rng(3).standard_normal(av.shape)
     atw = run_backward(case, w, mask)
@@ -286,8 +344,20 @@ def test_filtered_backward_matches_oracle_vjp(case):
     """lrelu / relu / clamp: the VJP of the pipeline linearised at the forward's branch pattern."""
     y, mask = run_forward(case)
     c = case
-    _, _, d = oracle_forward(c["x"], c["bias"], c["C"], c["fu"], c["fd"], c["up"], c["down"],
-                             c["pad"], c["gain"], c["act"], c["alpha"], c["clamp"])
+    _, _, d = oracle_forward(
+        c["x"],
+        c["bias"],
+        c["C"],
+        c["fu"],
+        c["fd"],
+        c["up"],
+        c["down"],
+        c["pad"],
+        c["gain"],
+        c["act"],
+        c["alpha"],
+        c["clamp"],
+    )
     dy = np.random.default_rng(4).standard_normal(y.shape).astype(c["x"].dtype)
     dx = run_backward(case, dy, mask)
     assert dx.shape == c["x"].shape and dx.dtype == c["x"].dtype
@@ -298,8 +368,11 @@ def test_filtered_backward_matches_oracle_vjp(case):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     ("up", "ku", "pad", "full_down"),
-    [((2, 2), 12, (9, 8, 9, 8), False), ((4, 4), 24, (-6, -9, -6, -9), False),
-     ((2, 2), 12, (11, 10, 11, 10), True)],
+    [
+        ((2, 2), 12, (9, 8, 9, 8), False),
+        ((4, 4), 24, (-6, -9, -6, -9), False),
+        ((2, 2), 12, (11, 10, 11, 10), True),
+    ],
 )
 def test_filtered_stylegan3_layer_shapes(dtype, up, ku, pad, full_down):
     """The StyleGAN3 configurations: up 2 / 12 taps or up 4 / 24 taps, down 2 / 12 taps
@@ -311,11 +384,24 @@ def test_filtered_stylegan3_layer_shapes(dtype, up, ku, pad, full_down):
     fu1 = (rng.random(ku) * up[0]).astype(dtype)
     fd1 = rng.random(12).astype(dtype)
     fd = (None, None, np.outer(fd1, fd1)) if full_down else (fd1, fd1, None)
-    case = dict(x=x, bias=bias, C=3, fu=(fu1, fu1, None), fd=fd, up=up, down=(2, 2), pad=pad,
-                gain=math.sqrt(2), act=K.ACT_LRELU, alpha=0.2, clamp=256.0)
+    case = dict(
+        x=x,
+        bias=bias,
+        C=3,
+        fu=(fu1, fu1, None),
+        fd=fd,
+        up=up,
+        down=(2, 2),
+        pad=pad,
+        gain=math.sqrt(2),
+        act=K.ACT_LRELU,
+        alpha=0.2,
+        clamp=256.0,
+    )
     y, mask = run_forward(case)
-    expected, _, d = oracle_forward(x, bias, 3, case["fu"], fd, up, (2, 2), pad, case["gain"],
-                                    K.ACT_LRELU, 0.2, 256.0)
+    expected, _, d = oracle_forward(
+        x, bias, 3, case["fu"], fd, up, (2, 2), pad, case["gain"], K.ACT_LRELU, 0.2, 256.0
+    )
     assert (d == 0).any()  # the clamp is active somewhere
     scaled_close(y, expected, dtype)
     dy = rng.standard_normal(y.shape).astype(dtype)
@@ -332,8 +418,20 @@ def test_branch_conditions_are_strict():
     # identity filters: u = x exactly, y = a exactly
     x = np.array([[[-2.0, -0.0, 0.0, 1.0, 2.0, 3.0, -3.0]]])
     one = (np.ones(1), np.ones(1), None)
-    case = dict(x=x, bias=None, C=1, fu=one, fd=one, up=(1, 1), down=(1, 1), pad=(0, 0, 0, 0),
-                gain=1.0, act=K.ACT_LRELU, alpha=0.5, clamp=2.0)
+    case = dict(
+        x=x,
+        bias=None,
+        C=1,
+        fu=one,
+        fd=one,
+        up=(1, 1),
+        down=(1, 1),
+        pad=(0, 0, 0, 0),
+        gain=1.0,
+        act=K.ACT_LRELU,
+        alpha=0.5,
+        clamp=2.0,
+    )
     y, mask = run_forward(case)
     np.testing.assert_array_equal(y, [[[-1.0, 0.0, 0.0, 1.0, 2.0, 2.0, -1.5]]])
     dx = run_backward(case, np.ones_like(y), mask)
@@ -349,12 +447,25 @@ def test_nan_and_inf_propagate_like_the_oracle(act):
     x[1, 7, 1] = -np.inf
     fu = (rng.random(6) + 0.1, rng.random(6) + 0.1, None)
     fd = (rng.random(4) + 0.1, rng.random(4) + 0.1, None)
-    args = dict(x=x, bias=None, C=2, fu=fu, fd=fd, up=(2, 2), down=(2, 2), pad=(2, 2, 2, 2),
-                gain=1.0, act=act, alpha=0.2, clamp=math.inf)
+    args = dict(
+        x=x,
+        bias=None,
+        C=2,
+        fu=fu,
+        fd=fd,
+        up=(2, 2),
+        down=(2, 2),
+        pad=(2, 2, 2, 2),
+        gain=1.0,
+        act=act,
+        alpha=0.2,
+        clamp=math.inf,
+    )
     y, _ = run_forward(args)
     with np.errstate(invalid="ignore"):
-        expected, _, _ = oracle_forward(x, None, 2, fu, fd, (2, 2), (2, 2), (2, 2, 2, 2), 1.0, act,
-                                        0.2, math.inf)
+        expected, _, _ = oracle_forward(
+            x, None, 2, fu, fd, (2, 2), (2, 2), (2, 2, 2, 2), 1.0, act, 0.2, math.inf
+        )
     np.testing.assert_array_equal(np.isnan(y), np.isnan(expected))
     np.testing.assert_array_equal(np.isposinf(y), np.isposinf(expected))
     np.testing.assert_array_equal(np.isneginf(y), np.isneginf(expected))
@@ -370,10 +481,20 @@ def test_nan_and_inf_propagate_like_the_oracle(act):
 
 def test_mask_only_when_asked_and_output_unchanged():
     rng = np.random.default_rng(7)
-    case = dict(x=rng.standard_normal((4, 6, 7)).astype(np.float32), bias=None, C=4,
-                fu=(rng.random(5).astype(np.float32), rng.random(3).astype(np.float32), None),
-                fd=(None, None, rng.random((3, 4)).astype(np.float32)), up=(2, 3), down=(3, 2),
-                pad=(1, -1, 2, 0), gain=1.5, act=K.ACT_RELU, alpha=0.0, clamp=1.0)
+    case = dict(
+        x=rng.standard_normal((4, 6, 7)).astype(np.float32),
+        bias=None,
+        C=4,
+        fu=(rng.random(5).astype(np.float32), rng.random(3).astype(np.float32), None),
+        fd=(None, None, rng.random((3, 4)).astype(np.float32)),
+        up=(2, 3),
+        down=(3, 2),
+        pad=(1, -1, 2, 0),
+        gain=1.5,
+        act=K.ACT_RELU,
+        alpha=0.0,
+        clamp=1.0,
+    )
     y1, m1 = run_forward(case, save_mask=True)
     y0, m0 = run_forward(case, save_mask=False)
     assert m0 is None and m1 is not None
@@ -400,11 +521,35 @@ def test_zero_planes():
     x = np.zeros((0, 5, 5), np.float32)
     f = np.ones(3, np.float32)
     assert K.upfirdn(x, f, f, None, (2, 2), (1, 1), (1, 1, 1, 1)).shape == (0, 10, 10)
-    y, mask = K.filtered_act_forward(x, None, 1, (f, f, None), (f, f, None), (2, 2), (2, 2),
-                                     (1, 1, 1, 1), 1.0, K.ACT_LINEAR, 0.0, math.inf, True)
+    y, mask = K.filtered_act_forward(
+        x,
+        None,
+        1,
+        (f, f, None),
+        (f, f, None),
+        (2, 2),
+        (2, 2),
+        (1, 1, 1, 1),
+        1.0,
+        K.ACT_LINEAR,
+        0.0,
+        math.inf,
+        True,
+    )
     assert y.shape == (0, 4, 4) and mask.shape[0] == 0
-    dx = K.filtered_act_backward(y, mask, (5, 5), (f, f, None), (f, f, None), (2, 2), (2, 2),
-                                 (1, 1, 1, 1), 1.0, K.ACT_LINEAR, 0.0)
+    dx = K.filtered_act_backward(
+        y,
+        mask,
+        (5, 5),
+        (f, f, None),
+        (f, f, None),
+        (2, 2),
+        (2, 2),
+        (1, 1, 1, 1),
+        1.0,
+        K.ACT_LINEAR,
+        0.0,
+    )
     assert dx.shape == (0, 5, 5)
 
 
@@ -421,8 +566,9 @@ def test_unknown_act_code_raises():
     x = np.zeros((1, 4, 4))
     f = (np.ones(2), np.ones(2), None)
     with pytest.raises(ValueError, match="act"):
-        K.filtered_act_forward(x, None, 1, f, f, (1, 1), (1, 1), (0, 0, 0, 0), 1.0, 7, 0.2,
-                               math.inf, False)
+        K.filtered_act_forward(
+            x, None, 1, f, f, (1, 1), (1, 1), (0, 0, 0, 0), 1.0, 7, 0.2, math.inf, False
+        )
 
 
 def test_backward_rejects_mismatched_mask_and_grad():

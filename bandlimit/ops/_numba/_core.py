@@ -27,12 +27,6 @@ JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, boundscheck=False, error_m
 PJIT = dict(JIT, parallel=True)
 
 
-def inline_helper(fn):
-    """:func:`helper` inlined at the Numba IR level (no call, the loop setup folds into the caller)."""
-    opts = {k: v for k, v in JIT.items() if k != "cache"}
-    return register_jitable(inline="always", **opts)(fn)
-
-
 def helper(fn):
     """Compile ``fn`` into the jitted functions that call it.
 
@@ -43,6 +37,13 @@ def helper(fn):
     """
     opts = {k: v for k, v in JIT.items() if k != "cache"}
     return register_jitable(**opts)(fn)
+
+
+def inline_helper(fn):
+    """:func:`helper`, inlined at the Numba IR level: a short loop called once per row segment
+    pays no call and no repeated loop setup."""
+    opts = {k: v for k, v in JIT.items() if k != "cache"}
+    return register_jitable(inline="always", **opts)(fn)
 
 
 ACT_LINEAR = 0
@@ -271,8 +272,13 @@ def run_jobs(runner, buf, jobs, toff, tcoef, j0, j1):
 #
 # A buffer geometry ``geom = (base, phy, phx, rows, stride, t0y, t0x)`` stores sample (y, x) in
 # phase plane (y % phy, x % phx) at row y // phy − t0y, column x // phx − t0x; plane (fy, fx)
-# starts at base + (fy·phx + fx)·rows·stride. Positions that hold no sample keep the zeros the
-# scratch was allocated with (the zero padding every stage relies on), so only samples are written.
+# starts at base + (fy·phx + fx)·rows·stride.
+#
+# Zero padding: staging writes samples only, so a staged buffer's other positions keep the zeros
+# the scratch was allocated with, for every plane. Jobs write whole row spans, which leaves
+# arbitrary values between the rows' samples of their outputs, but only the up-stage transposes of
+# the backward read such positions as padding, and :func:`act_bwd` zeroes them first. Rows outside
+# a buffer's samples are never written.
 
 
 @helper
@@ -420,9 +426,9 @@ def _act_seg(seg, cs, n, save, act, gain, alpha, clamp, zero):
 def act_fwd(buf, geom, h, w, codes, save, act, gain, alpha, clamp, zero):
     """``a = clamp(act(u) · gain)`` in place on the ``[h, w]`` samples of buffer ``geom``.
 
-    Each row segment is extended to a multiple of 32 within its row (the vector loop then has no
-    scalar remainder): the extra positions hold no sample and are never read as data, and their
-    codes land where the next segment's codes (written later) or the slack of ``codes`` go.
+    Each row segment is extended to a multiple of 16 within its row (shorter scalar remainder of
+    the vector loop): the extra positions hold no sample and are never read as data, and their
+    codes land where the next segment's codes (written later) or the 32-byte slack of ``codes`` go.
     """
     base, phy, phx, rows, stride, t0y, t0x = geom
     psz = rows * stride

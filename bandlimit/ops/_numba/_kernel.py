@@ -11,6 +11,12 @@
 
 Sharing one kernel (rather than one per entry point) keeps the cold compile time of the test suite
 down: Numba compiles each parallel kernel, with every helper it calls, separately.
+
+Smooth activations (a later addition) fit the same structure: the forward applies them in
+:func:`._core.act_fwd` (per row segment, chosen outside the element loop) without saving codes,
+and the backward recomputes ``u`` by running the forward plan's up-stage jobs (``0 … marks[0]``)
+from ``x`` into that plan's activation buffer, then multiplies ``du`` by ``act'(u)`` sample by
+sample (both buffers hold the same samples; only their zero margins differ).
 """
 
 from __future__ import annotations

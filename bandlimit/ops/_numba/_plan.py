@@ -120,8 +120,8 @@ class Builder:
 
     def build(self, src: int, out: int, mid: int | None = None) -> Plan:
         ax, ay = self.ax, self.ay
-        # rows start on 64-byte boundaries, so the vertical stages' loads are as aligned as their
-        # output; a multiple of 32 also lets the activation run whole vectors to the end of a row
+        # rows start on 64-byte boundaries (float32), so the vertical stages' loads are as aligned
+        # as their output, and the activation can run whole vectors to the end of a row
         stride = -(-max(ax.npos(ix) for _, ix in self.bufs) // ALIGN) * ALIGN
         geoms, base = [], 0
         for iy, ix in self.bufs:
@@ -205,14 +205,14 @@ class Builder:
                             ],
                         )
         marks.append(len(jobs))
+        size = base + stride  # one spare row: long reads never leave the array
         return Plan(
             geoms=geoms,
             jobs=np.array(jobs, np.int64).reshape(-1, 4),
             toff=np.array(toff, np.int64),
             tidx=np.array(tidx, np.int64),
             marks=marks,
-            size=base
-            + stride,  # one spare row: long reads never leave the array (a multiple of 16)
+            size=size,
             gin=geoms[src],
             gmid=geoms[src if mid is None else mid],
             gout=geoms[out],
