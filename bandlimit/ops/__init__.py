@@ -7,7 +7,7 @@ float32/float64 tensors and ref otherwise; see :func:`set_default_impl`.
 
 from bandlimit.ops._dispatch import get_default_impl, set_default_impl
 from bandlimit.ops.bias_act import bias_act
-from bandlimit.ops.filtered import filtered_lrelu
+from bandlimit.ops.filtered import filtered_act, filtered_act1d, filtered_lrelu
 from bandlimit.ops.upfirdn import (
     downsample2d,
     filter2d,
@@ -21,6 +21,8 @@ __all__ = [
     "bias_act",
     "downsample2d",
     "filter2d",
+    "filtered_act",
+    "filtered_act1d",
     "filtered_lrelu",
     "get_default_impl",
     "set_default_impl",

@@ -1,4 +1,4 @@
-"""The activation table shared by ``bias_act`` and the filtered activations.
+"""The activation tables of ``bias_act`` and of the filtered activations.
 
 Each entry records the activation's default ``alpha`` and ``gain`` (StyleGAN's conventions) and a
 pure-torch definition. ``alpha`` is only a parameter of ``lrelu`` (its negative slope); ``elu`` and
@@ -97,3 +97,102 @@ def get_activation(act: object) -> Activation:
     if not isinstance(act, str) or act not in ACTIVATIONS:
         raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {act!r}")
     return ACTIVATIONS[act]
+
+
+# ------------------------------------------------------------------------------------------
+# Activations of the filtered ops only (``filtered_act``): everything above, plus GELU and the
+# periodic activations of BigVGAN. They are not in ``bias_act``'s table, which keeps StyleGAN's.
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_K = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715  # the cubic coefficient of the tanh approximation (Hendrycks & Gimpel 2016)
+
+
+def _gelu_grad(x: torch.Tensor) -> torch.Tensor:
+    """Φ(x) + x·φ(x)."""
+    return 0.5 * (1 + torch.erf(x * _INV_SQRT2)) + x * torch.exp(-0.5 * x * x) * _INV_SQRT2PI
+
+
+def _gelu_tanh_grad(x: torch.Tensor) -> torch.Tensor:
+    t = torch.tanh(_GELU_K * (x + _GELU_C * x**3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_K * (1 + 3 * _GELU_C * x * x)
+
+
+SNAKE_EPS = 1e-9  # added to the denominator after any exp, as BigVGAN does
+
+
+@dataclass(frozen=True)
+class ParametricActivation:
+    """An activation with per-channel tensor parameters (``alpha`` and maybe ``beta``, ``[C]``).
+
+    The callables take the pre-activation ``u`` and the parameters already broadcast against it
+    (``beta`` is None when unused). ``pgrad`` returns ``∂fn/∂param`` for each name in ``params``.
+    All are made of differentiable torch ops (they also serve double backward).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+    grad: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
+    pgrad: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, ...]]
+    default_gain: float = 1.0
+    piecewise_linear: bool = False
+
+
+def _snake_fn(x, a, b):
+    """x + sin²(αx)/(α + ε)  (``b`` unused)."""
+    return x + torch.sin(a * x) ** 2 / (a + SNAKE_EPS)
+
+
+def _snake_grad(x, a, b):
+    return 1 + a * torch.sin(2 * a * x) / (a + SNAKE_EPS)
+
+
+def _snake_pgrad(x, a, b):
+    den = a + SNAKE_EPS
+    return (x * torch.sin(2 * a * x) / den - torch.sin(a * x) ** 2 / den**2,)
+
+
+def _snakebeta_fn(x, a, b):
+    """x + sin²(αx)/(β + ε)."""
+    return x + torch.sin(a * x) ** 2 / (b + SNAKE_EPS)
+
+
+def _snakebeta_grad(x, a, b):
+    return 1 + a * torch.sin(2 * a * x) / (b + SNAKE_EPS)
+
+
+def _snakebeta_pgrad(x, a, b):
+    den = b + SNAKE_EPS
+    return x * torch.sin(2 * a * x) / den, -(torch.sin(a * x) ** 2) / den**2
+
+
+PARAMETRIC_ACTIVATIONS: dict[str, ParametricActivation] = {
+    "snake": ParametricActivation("snake", ("alpha",), _snake_fn, _snake_grad, _snake_pgrad),
+    "snakebeta": ParametricActivation(
+        "snakebeta", ("alpha", "beta"), _snakebeta_fn, _snakebeta_grad, _snakebeta_pgrad
+    ),
+}
+
+FILTERED_ACTIVATIONS: dict[str, Activation | ParametricActivation] = {
+    **ACTIVATIONS,
+    "silu": ACTIVATIONS["swish"],  # the same function under its PyTorch name
+    "gelu": Activation("gelu", lambda x, a: F.gelu(x), lambda x, a: _gelu_grad(x), 0.0, 1.0, False),
+    "gelu_tanh": Activation(
+        "gelu_tanh",
+        lambda x, a: F.gelu(x, approximate="tanh"),
+        lambda x, a: _gelu_tanh_grad(x),
+        0.0,
+        1.0,
+        False,
+    ),
+    **PARAMETRIC_ACTIVATIONS,
+}
+
+
+def get_filtered_activation(act: object) -> Activation | ParametricActivation:
+    """The entry of ``act`` in the filtered ops' table (``silu`` is ``swish``)."""
+    if not isinstance(act, str) or act not in FILTERED_ACTIVATIONS:
+        raise ValueError(f"act must be one of {sorted(FILTERED_ACTIVATIONS)}, got {act!r}")
+    return FILTERED_ACTIVATIONS[act]

@@ -5,11 +5,15 @@ Each fused kernel is a ``custom_op`` with a fake (meta) implementation, so ``tor
 
 * ``upfirdn_numba``: the gradient is the transposed upfirdn, which is again ``upfirdn_numba``, so
   gradients of any order follow.
-* ``filtered_act_numba``: the forward also returns a compact mask of the activation's branches
-  (2 bits per read upsampled sample). The first-order backward is one fused transposed pass that
-  reads it (``filtered_act_numba_backward``). When a graph of the gradient is requested
-  (double backward, e.g. R1), the backward instead differentiates the reference formula, which is
-  slower but exact to any order.
+* ``filtered_act_numba`` (piecewise-linear acts, zero padding): the forward also returns a
+  compact mask of the activation's branches (2 bits per read upsampled sample). The first-order
+  backward is one fused transposed pass that reads it (``filtered_act_numba_backward``). When a
+  graph of the gradient is requested (double backward, e.g. R1), the backward instead
+  differentiates the reference formula, which is slower but exact to any order.
+* :func:`filtered_act_staged` (every other activation and padding mode): the numba upfirdn
+  kernels around a PyTorch activation. Nothing of the forward is stored but its inputs: the
+  backward recomputes the upsampled pre-activation and runs the transposed pipeline
+  (:func:`reference.filtered_act_vjp` on the numba stages), itself differentiable.
 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them
 to build the schema.
@@ -23,7 +27,7 @@ from torch import Tensor
 
 from bandlimit.ops import _numba as kernels
 from bandlimit.ops import reference
-from bandlimit.ops._activations import get_activation
+from bandlimit.ops._activations import ParametricActivation, get_activation
 from bandlimit.ops._params import Fir, out_length, transpose_stage
 
 
@@ -209,7 +213,7 @@ def _fa_backward(ctx, grad_y, _grad_mask):
         # A graph of the gradient is wanted (higher-order autograd), or the forward ran without
         # saving the mask: use the reference formula, which recomputes the pre-activation.
         fux, fuy, fu2d, fdx, fdy, fd2d = ctx.filters
-        dv = reference.filtered_act_vjp(
+        dv, _, _ = reference.filtered_act_vjp(
             x,
             b,
             grad_y,
@@ -259,3 +263,61 @@ def filtered_act_numba(
         x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp, needs_grad
     )
     return y
+
+
+# ------------------------------------------------------------------------------------------
+# Any activation and padding mode: numba stages around a PyTorch activation
+
+
+def fused_supported(act, mode: str, dpad) -> bool:
+    """Whether the fused kernel runs this case (piecewise-linear act, plain zero padding)."""
+    return (
+        not isinstance(act, ParametricActivation)
+        and act.name in kernels.ACT_CODES
+        and mode == "zeros"
+        and not any(dpad)
+    )
+
+
+def _numba_stage(x: Tensor, fir: Fir, up, down, pad) -> Tensor:
+    return upfirdn_numba(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
+
+
+class _StagedFilteredAct(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, b, alpha, beta, cfg):
+        fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad = cfg
+        al = alpha if isinstance(act, ParametricActivation) else alpha_f
+        with torch.no_grad():
+            v = x if b is None else x + b.reshape(1, -1, 1, 1)
+            ve, pe = reference.extend(v, pad, up, mode)
+            u = _numba_stage(ve, fu, up, (1, 1), pe)
+            a = reference.act_value(u, act, al, beta, gain)
+            del u
+            if clamp is not None:
+                a = a.clamp_(-clamp, clamp)
+            ae, de = reference.extend(a, dpad, (1, 1), mode)
+            y = _numba_stage(ae, fd, (1, 1), down, de)
+        ctx.save_for_backward(x, b, alpha, beta)
+        ctx.cfg = cfg
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, b, alpha, beta = ctx.saved_tensors
+        fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad = ctx.cfg
+        al = alpha if isinstance(act, ParametricActivation) else alpha_f
+        dv, da, dbeta = reference.filtered_act_vjp(
+            x, b, dy, fu, fd, up, down, pad, act, al, gain, clamp,
+            beta=beta, mode=mode, dpad=dpad, stage=_numba_stage,
+        )
+        db = None if b is None else dv.sum(dim=(0, 2, 3))
+        return dv, db, da, dbeta, None
+
+
+def filtered_act_staged(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
+    """Filtered activation of any act / padding mode on the numba upfirdn kernels."""
+    is_param = isinstance(act, ParametricActivation)
+    cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if is_param else alpha, gain,
+           clamp, mode, tuple(dpad))
+    return _StagedFilteredAct.apply(x, b, alpha if is_param else None, beta, cfg)

@@ -17,11 +17,17 @@ pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
 from bandlimit.ops import reference
-from bandlimit.ops._activations import Activation, get_activation
+from bandlimit.ops._activations import (
+    Activation,
+    ParametricActivation,
+    get_activation,
+    get_filtered_activation,
+)
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import (
     Fir,
@@ -34,6 +40,7 @@ from bandlimit.ops._params import (
     check_filter,
     check_tensor,
     make_fir,
+    make_fir_1d,
     upfirdn_out_size,
 )
 
@@ -46,33 +53,42 @@ def _run_filtered_act(
     up: Pair,
     down: Pair,
     pad: Pad4,
-    act: Activation,
-    alpha: float,
+    act: Activation | ParametricActivation,
+    alpha,
     gain: float,
     clamp: float | None,
     impl: str,
+    beta: torch.Tensor | None = None,
+    mode: str = "zeros",
+    dpad: Pad4 = (0, 0, 0, 0),
 ) -> torch.Tensor:
     if impl == "numba":
-        from bandlimit.ops._library import filtered_act_numba
+        from bandlimit.ops import _library
 
-        return filtered_act_numba(
-            x,
-            b,
-            fu.fx,
-            fu.fy,
-            fu.f2d,
-            fd.fx,
-            fd.fy,
-            fd.f2d,
-            list(up),
-            list(down),
-            list(pad),
-            act.name,
-            alpha,
-            gain,
-            math.inf if clamp is None else clamp,
+        if _library.fused_supported(act, mode, dpad):
+            return _library.filtered_act_numba(
+                x,
+                b,
+                fu.fx,
+                fu.fy,
+                fu.f2d,
+                fd.fx,
+                fd.fy,
+                fd.f2d,
+                list(up),
+                list(down),
+                list(pad),
+                act.name,
+                alpha,
+                gain,
+                math.inf if clamp is None else clamp,
+            )
+        return _library.filtered_act_staged(
+            x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
         )
-    return reference.filtered_act(x, b, fu, fd, up, down, pad, act, alpha, gain, clamp)
+    return reference.filtered_act(
+        x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
+    )
 
 
 def filtered_lrelu(
@@ -143,3 +159,218 @@ def filtered_lrelu(
     return _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, get_activation("lrelu"), slope, gain, clamp, impl
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Any activation, 1-D and 2-D
+
+
+def _check_mode(mode: object) -> str:
+    if mode not in reference.PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {reference.PADDING_MODES}, got {mode!r}")
+    return mode
+
+
+def _channel_param(v: object, name: str, act: str, x: torch.Tensor) -> torch.Tensor:
+    channels = x.shape[1]
+    if v is None:
+        raise ValueError(
+            f"act={act!r} needs {name}: a tensor of shape [{channels}] (one value per channel) "
+            "or a number, got None"
+        )
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
+        v = as_float(v, name)
+        return torch.full((channels,), v, dtype=x.dtype, device=x.device)
+    if not isinstance(v, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape [{channels}] or a number for act={act!r}, "
+            f"got {type(v).__name__}"
+        )
+    if v.ndim != 1 or v.shape[0] != channels:
+        raise ValueError(
+            f"{name} must have shape [{channels}] (one value per channel) for act={act!r}, got "
+            f"shape {tuple(v.shape)}"
+        )
+    if not v.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {v.dtype}")
+    if v.device != x.device:
+        raise ValueError(f"{name} must be on x's device {x.device}, got {v.device}")
+    return v.to(x.dtype)
+
+
+def _act_args(act: object, alpha: object, beta: object, gain: object, x: torch.Tensor):
+    """``(spec, alpha, beta, gain)`` validated: float alpha for scalar acts, ``[C]`` tensors for
+    parametric ones."""
+    spec = get_filtered_activation(act)
+    if isinstance(spec, ParametricActivation):
+        alpha = _channel_param(alpha, "alpha", act, x)
+        if "beta" in spec.params:
+            beta = _channel_param(beta, "beta", act, x)
+        elif beta is not None:
+            raise ValueError(f"beta is only a parameter of act='snakebeta', got beta for {act!r}")
+    else:
+        if beta is not None:
+            raise ValueError(f"beta is only a parameter of act='snakebeta', got beta for {act!r}")
+        if isinstance(alpha, torch.Tensor):
+            raise TypeError(
+                f"alpha must be a number for act={act!r} (per-channel tensors are for snake and "
+                f"snakebeta), got a tensor of shape {tuple(alpha.shape)}"
+            )
+        alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
+    gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
+    return spec, alpha, beta, gain
+
+
+def filtered_act(
+    x: torch.Tensor,
+    act: str,
+    fu: torch.Tensor | None = None,
+    fd: torch.Tensor | None = None,
+    b: torch.Tensor | None = None,
+    up: int | tuple[int, int] = 1,
+    down: int | tuple[int, int] = 1,
+    padding: int | tuple[int, ...] = 0,
+    padding_mode: str = "zeros",
+    gain: float | None = None,
+    clamp: float | None = None,
+    alpha: float | torch.Tensor | None = None,
+    beta: float | torch.Tensor | None = None,
+    flip_filter: bool = False,
+    impl: str = "auto",
+    *,
+    down_padding: int | tuple[int, ...] = 0,
+) -> torch.Tensor:
+    """Bias, upsample, any nonlinearity, clamp, downsample: an alias-free activation on images.
+
+    Per channel, with ``E`` the extension by ``padding_mode``::
+
+        v = x + b
+        u = upfirdn(E(v), fu, up, padding)            (gain up_x·up_y carried by fu)
+        a = clamp(act(u; alpha, beta) · gain, −clamp, clamp)
+        y = upfirdn(E(a), fd, down, down_padding)
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, H, W]``
+    act : str
+        linear, relu, lrelu (slope ``alpha``, default 0.2), tanh, sigmoid, elu, selu, softplus,
+        swish = silu (``u·sigmoid(u)``), gelu (exact, ``u·Φ(u)``), gelu_tanh (tanh
+        approximation), snake (``u + sin²(αu)/(α + 1e-9)``), snakebeta
+        (``u + sin²(αu)/(β + 1e-9)``).
+    fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None
+        Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``.
+    b : Tensor ``[C]`` or None
+        Bias added first.
+    up, down : int or ``(x, y)``, ≥ 1
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``
+        Padding of the upsampled signal before ``fu`` (negative crops), as in
+        :func:`filtered_lrelu`.
+    padding_mode : {'zeros', 'replicate', 'circular'}
+        What the padded samples are. 'zeros': StyleGAN3. 'replicate' / 'circular': the input
+        is extended at its own rate (edge sample repeated / signal repeated) and then
+        zero-inserted, as alias-free-torch and BigVGAN do; with 'circular' the op commutes
+        exactly with circular shifts by ``k`` samples whenever ``k·up/down`` is an integer
+        (take ``p0 + p1 = K_u − 1`` and ``down_padding`` summing to ``K_d − 1``).
+    gain : float ≥ 0 or None
+        Multiplies the activation's output; None = the activation's default (√2 for relu,
+        lrelu, swish/silu; 1 otherwise).
+    clamp : float ≥ 0 or None
+        Clamp after the gain; the gradient is zero where ``|value| > clamp``.
+    alpha : float, Tensor ``[C]`` or None
+        lrelu: the negative slope (float). snake, snakebeta: per-channel frequency ``α``
+        (required; a number means the same value for every channel). Gradients flow to tensors.
+    beta : Tensor ``[C]``, float or None
+        snakebeta only: per-channel magnitude ``β`` (required).
+    flip_filter : bool
+    impl : {'auto', 'ref', 'numba', 'cuda'}
+    down_padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, keyword-only
+        Padding of the activated signal before ``fd``, with the same ``padding_mode``.
+        0 (default) is StyleGAN3's convention; BigVGAN's down-sampler pads ``K//2 − 1`` before
+        and ``K//2`` after.
+
+    Returns
+    -------
+    Tensor ``[N, C, H_out, W_out]`` with ``W_u = W·up + x0 + x1 − fu_w + 1`` and
+    ``W_out = (W_u + dx0 + dx1 − fd_w) // down + 1`` (likewise H).
+
+    Notes
+    -----
+    Gradients flow to ``x``, ``b``, and tensor ``alpha``/``beta``; to any order with 'ref'.
+    'numba' runs lrelu/relu/linear with zero padding as one fused kernel (2-bit mask
+    backward); every other combination runs its polyphase upfirdn kernels around the
+    activation, and its backward recomputes the upsampled pre-activation instead of storing it.
+    """
+    x = check_tensor(x, "x", (4,), "[N, C, H, W]")
+    spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
+    fu, fd = check_filter(fu, "fu"), check_filter(fd, "fd")
+    b = check_bias(b, x.shape[1], x.dtype)
+    b = None if b is None else b.to(x.dtype)
+    up2, down2 = as_factors(up, "up"), as_factors(down, "down")
+    pad = as_padding(padding)
+    mode = _check_mode(padding_mode)
+    dpad = as_padding(down_padding, "down_padding")
+    clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    impl = resolve_impl(impl, x, "filtered_act")
+    kw = dict(flip_filter=bool(flip_filter), dtype=x.dtype, device=x.device)
+    fu_n = make_fir(fu, gain=(float(up2[0]), float(up2[1])), **kw)
+    fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
+    hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_act (fu)")
+    upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act (fd)")
+    return _run_filtered_act(
+        x, b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta, mode, dpad
+    )
+
+
+def filtered_act1d(
+    x: torch.Tensor,
+    act: str,
+    fu: torch.Tensor | None = None,
+    fd: torch.Tensor | None = None,
+    b: torch.Tensor | None = None,
+    up: int = 1,
+    down: int = 1,
+    padding: int | tuple[int, int] = 0,
+    padding_mode: str = "zeros",
+    gain: float | None = None,
+    clamp: float | None = None,
+    alpha: float | torch.Tensor | None = None,
+    beta: float | torch.Tensor | None = None,
+    flip_filter: bool = False,
+    impl: str = "auto",
+    *,
+    down_padding: int | tuple[int, int] = 0,
+) -> torch.Tensor:
+    """:func:`filtered_act` on 1-D signals ``x [N, C, L]`` (audio): the alias-free activation of
+    BigVGAN-style vocoders.
+
+    ``fu``/``fd`` are ``[taps]`` or None; ``up``/``down`` ints; ``padding`` and ``down_padding``
+    an int or ``(p0, p1)``; ``fu`` carries the gain ``up``. Everything else as in
+    :func:`filtered_act`. BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding) is
+    ``padding=(K − 1 − (K − r)//2, (K − r)//2)``, ``down_padding=(K//2 − 1, K//2)`` (even K).
+
+    Returns
+    -------
+    Tensor ``[N, C, L_out]``, ``L_u = L·up + p0 + p1 − K_u + 1``,
+    ``L_out = (L_u + d0 + d1 − K_d) // down + 1``.
+    """
+    x = check_tensor(x, "x", (3,), "[N, C, L]")
+    spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
+    fu, fd = check_filter(fu, "fu", ndims=(1,)), check_filter(fd, "fd", ndims=(1,))
+    b = check_bias(b, x.shape[1], x.dtype)
+    b = None if b is None else b.to(x.dtype)
+    up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
+    pad = as_padding(padding, ndim=1)
+    mode = _check_mode(padding_mode)
+    dpad = as_padding(down_padding, "down_padding", ndim=1)
+    clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    impl = resolve_impl(impl, x, "filtered_act1d")
+    kw = dict(flip_filter=bool(flip_filter), dtype=x.dtype, device=x.device)
+    fu_n = make_fir_1d(fu, gain=float(up2[0]), **kw)
+    fd_n = make_fir_1d(fd, gain=1.0, **kw)
+    hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)")
+    upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)")
+    y = _run_filtered_act(
+        x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta,
+        mode, dpad,
+    )
+    return y.squeeze(2)

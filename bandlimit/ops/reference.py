@@ -11,11 +11,15 @@ upsampled, so only the kept samples are computed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
-from bandlimit.ops._activations import Activation
+from bandlimit.ops._activations import Activation, ParametricActivation
 from bandlimit.ops._params import Fir, Pad4, Pair, transpose_stage
+
+PADDING_MODES = ("zeros", "replicate", "circular")
 
 
 def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
@@ -88,6 +92,94 @@ def bias_act(
     return x
 
 
+# ------------------------------------------------------------------------------------------
+# Padding modes. A stage's ``padding`` is counted in samples of its (upsampled) signal; with a
+# mode other than 'zeros' the padded samples are not zeros but the input *extended at its own
+# rate* (replicate: the edge sample repeated; circular: the signal repeated), then zero-inserted.
+# So the non-zero part of a padding is realised by extending the input by whole samples first;
+# what remains is an ordinary (zero-free) upfirdn padding in (−up, 0], i.e. a crop.
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def extension(pad: Pad4, up: Pair, mode: str) -> tuple[Pad4, Pad4]:
+    """``(ext, pad')``: input samples ``(x0, x1, y0, y1)`` that ``mode`` adds on each side, and
+    the upfirdn padding that remains after that extension (all of ``pad`` for 'zeros')."""
+    if mode == "zeros":
+        return (0, 0, 0, 0), pad
+    ext = (
+        _ceil_div(max(pad[0], 0), up[0]),
+        _ceil_div(max(pad[1], 0), up[0]),
+        _ceil_div(max(pad[2], 0), up[1]),
+        _ceil_div(max(pad[3], 0), up[1]),
+    )
+    rest = (
+        pad[0] - ext[0] * up[0],
+        pad[1] - ext[1] * up[0],
+        pad[2] - ext[2] * up[1],
+        pad[3] - ext[3] * up[1],
+    )
+    return ext, rest
+
+
+def _extend_index(length: int, e0: int, e1: int, mode: str, device) -> torch.Tensor:
+    idx = torch.arange(-e0, length + e1, device=device)
+    return idx.clamp(0, length - 1) if mode == "replicate" else idx.remainder(length)
+
+
+def extend(x: torch.Tensor, pad: Pad4, up: Pair, mode: str) -> tuple[torch.Tensor, Pad4]:
+    """``(x', pad')`` with ``upfirdn(x', up, pad') == upfirdn(x, up, pad)`` under ``mode``.
+
+    ``x [N, C, H, W]`` is extended by :func:`extension` samples (differentiably: the gradient of
+    a copied sample flows back to the sample it copies).
+    """
+    (ex0, ex1, ey0, ey1), rest = extension(pad, up, mode)
+    h, w = x.shape[2:]
+    if ex0 or ex1:
+        x = x.index_select(3, _extend_index(w, ex0, ex1, mode, x.device))
+    if ey0 or ey1:
+        x = x.index_select(2, _extend_index(h, ey0, ey1, mode, x.device))
+    return x, rest
+
+
+def extend_adjoint(g: torch.Tensor, hw: Pair, pad: Pad4, up: Pair, mode: str) -> torch.Tensor:
+    """Adjoint of :func:`extend` on an ``hw`` input: sums the gradient of every copy of a sample
+    (the replicated edge, the wrapped periods) back onto that sample."""
+    (ex0, ex1, ey0, ey1), _ = extension(pad, up, mode)
+    h, w = hw
+    if ey0 or ey1:
+        idx = _extend_index(h, ey0, ey1, mode, g.device)
+        g = g.new_zeros(g.shape[0], g.shape[1], h, g.shape[3]).index_add(2, idx, g)
+    if ex0 or ex1:
+        idx = _extend_index(w, ex0, ex1, mode, g.device)
+        g = g.new_zeros(g.shape[0], g.shape[1], g.shape[2], w).index_add(3, idx, g)
+    return g
+
+
+# ------------------------------------------------------------------------------------------
+# Filtered activation
+
+ActSpec = Activation | ParametricActivation
+Params = tuple[torch.Tensor | None, torch.Tensor | None]  # per-channel (alpha, beta) or Nones
+
+
+def _channel(p: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    return None if p is None else p.to(like.dtype).reshape(1, -1, 1, 1)
+
+
+def act_value(
+    u: torch.Tensor, act: ActSpec, alpha, beta: torch.Tensor | None, gain: float
+) -> torch.Tensor:
+    """``act(u) · gain`` (``alpha`` a float for scalar acts, a ``[C]`` tensor for parametric)."""
+    if isinstance(act, ParametricActivation):
+        a = act.fn(u, _channel(alpha, u), _channel(beta, u))
+    else:
+        a = act.fn(u, alpha)
+    return a * gain if gain != 1 else a
+
+
 def filtered_act(
     x: torch.Tensor,
     b: torch.Tensor | None,
@@ -96,20 +188,31 @@ def filtered_act(
     up: Pair,
     down: Pair,
     pad: Pad4,
-    act: Activation,
-    alpha: float,
+    act: ActSpec,
+    alpha,
     gain: float,
     clamp: float | None,
+    beta: torch.Tensor | None = None,
+    mode: str = "zeros",
+    dpad: Pad4 = (0, 0, 0, 0),
 ) -> torch.Tensor:
-    """bias → upfirdn(fu, up, pad) → act·gain → clamp → upfirdn(fd, down).
+    """bias → upfirdn(fu, up, pad; mode) → act·gain → clamp → upfirdn(fd, down, dpad; mode).
 
-    ``fu`` already carries the up-sampling gain (``up_x·up_y``), as :func:`make_fir` built it.
+    ``fu`` already carries the up-sampling gain, as :func:`make_fir` built it. ``alpha`` is the
+    float slope of lrelu or, for a parametric act, a ``[C]`` tensor (as is ``beta``).
     """
     if b is not None:
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
-    u = upfirdn(x, fu, up, (1, 1), pad)
-    a = bias_act(u, None, 1, act, alpha, gain, clamp)
-    return upfirdn(a, fd, (1, 1), down, (0, 0, 0, 0))
+    xe, pe = extend(x, pad, up, mode)
+    u = upfirdn(xe, fu, up, (1, 1), pe)
+    a = act_value(u, act, alpha, beta, gain)
+    if clamp is not None:
+        a = a.clamp(-clamp, clamp)
+    ae, de = extend(a, dpad, (1, 1), mode)
+    return upfirdn(ae, fd, (1, 1), down, de)
+
+
+Stage = Callable[[torch.Tensor, Fir, Pair, Pair, Pad4], torch.Tensor]
 
 
 def filtered_act_vjp(
@@ -121,22 +224,44 @@ def filtered_act_vjp(
     up: Pair,
     down: Pair,
     pad: Pad4,
-    act: Activation,
-    alpha: float,
+    act: ActSpec,
+    alpha,
     gain: float,
     clamp: float | None,
-) -> torch.Tensor:
-    """``∂⟨filtered_act(x, b), dy⟩ / ∂(x + b)`` written out as the transposed pipeline.
+    beta: torch.Tensor | None = None,
+    mode: str = "zeros",
+    dpad: Pad4 = (0, 0, 0, 0),
+    stage: Stage = upfirdn,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """``(dv, dalpha, dbeta)``: the gradient of ``⟨filtered_act(x, b), dy⟩`` w.r.t. ``v = x + b``
+    and, for a parametric act, w.r.t. its ``[C]`` parameters (else None), as the transposed
+    pipeline::
 
-    ``dv = T_up(gain · act'(u·gain) · [|a| ≤ clamp] · T_down(dy))`` with ``u`` recomputed from
-    ``x``. Made of differentiable ops, so it also serves double backward.
+        g  = E_dᵀ T_down(dy)                    (E: the padding-mode extension, Eᵀ folds back)
+        m  = [|act(u)·gain| ≤ clamp]
+        dv = E_uᵀ T_up(g · m · gain · act'(u)),  dθ = Σ_{n,y,x} g · m · gain · ∂act/∂θ(u)
+
+    with ``u`` recomputed from ``x`` (nothing of the forward is stored). ``stage`` runs each
+    upfirdn (the reference here; the numba backend passes its kernel). Made of differentiable
+    ops, so it also serves double backward.
     """
     v = x if b is None else x + b.to(x.dtype).reshape(1, -1, 1, 1)
-    u = upfirdn(v, fu, up, (1, 1), pad)
-    s = u * gain
-    deriv = act.grad(s, alpha) * gain
-    if clamp is not None:
-        deriv = torch.where(act.fn(s, alpha).abs() > clamp, torch.zeros_like(deriv), deriv)
+    xe, pe = extend(v, pad, up, mode)
+    u = stage(xe, fu, up, (1, 1), pe)
     hu, wu = u.shape[2:]
-    g = upfirdn(dy, *transpose_stage((hu, wu), fd, (1, 1), down, (0, 0, 0, 0)))
-    return upfirdn(g * deriv, *transpose_stage(tuple(x.shape[2:]), fu, up, (1, 1), pad))
+    (ex0, ex1, ey0, ey1), de = extension(dpad, (1, 1), mode)
+    g = stage(dy, *transpose_stage((hu + ey0 + ey1, wu + ex0 + ex1), fd, (1, 1), down, de))
+    g = extend_adjoint(g, (hu, wu), dpad, (1, 1), mode) * gain
+    if clamp is not None:
+        a = act_value(u, act, alpha, beta, gain)
+        g = torch.where(a.abs() > clamp, torch.zeros_like(g), g)
+    dparams: list[torch.Tensor | None] = [None, None]
+    if isinstance(act, ParametricActivation):
+        al, be = _channel(alpha, u), _channel(beta, u)
+        deriv = act.grad(u, al, be)
+        for i, pg in enumerate(act.pgrad(u, al, be)):
+            dparams[i] = (g * pg).sum(dim=(0, 2, 3))
+    else:
+        deriv = act.grad(u, alpha)
+    gx = stage(g * deriv, *transpose_stage(tuple(xe.shape[2:]), fu, up, (1, 1), pe))
+    return extend_adjoint(gx, tuple(x.shape[2:]), pad, up, mode), dparams[0], dparams[1]

@@ -1,0 +1,18 @@
+"""Neural-network modules: periodic activations and alias-free activation blocks.
+
+* :class:`Snake`, :class:`SnakeBeta` — BigVGAN's periodic activations.
+* :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d` — up-sample → act → down-sample
+  in one fused op call, for any activation of :func:`bandlimit.ops.filtered_act`.
+* :mod:`bandlimit.nn.bigvgan` — drop-in ``Activation1d``/``UpSample1d``/``DownSample1d`` (and 2-D)
+  with BigVGAN's / alias-free-torch's arguments and state dicts, and :func:`~.bigvgan.patch`.
+"""
+
+from bandlimit.nn import bigvgan
+from bandlimit.nn.activation import (
+    AliasFreeActivation1d,
+    AliasFreeActivation2d,
+    Snake,
+    SnakeBeta,
+)
+
+__all__ = ["AliasFreeActivation1d", "AliasFreeActivation2d", "Snake", "SnakeBeta", "bigvgan"]

@@ -1,0 +1,294 @@
+"""Periodic activations and alias-free activation modules built on :mod:`bandlimit.ops`.
+
+* :class:`Snake`, :class:`SnakeBeta`: BigVGAN's periodic activations (plain, pointwise; they alias
+  when used on their own).
+* :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d`: up-sample → activation →
+  down-sample as one fused call of :func:`bandlimit.ops.filtered_act1d` /
+  :func:`bandlimit.ops.filtered_act`, for any activation the op knows.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
+from bandlimit.ops import filtered_act, filtered_act1d
+from bandlimit.ops._activations import (
+    FILTERED_ACTIVATIONS,
+    PARAMETRIC_ACTIVATIONS,
+)
+
+
+class _SnakeBase(nn.Module):
+    """Per-channel parameters stored directly or as logarithms (``alpha_logscale``)."""
+
+    kind = "snake"
+
+    def __init__(
+        self,
+        in_features: int,
+        alpha: float = 1.0,
+        alpha_trainable: bool = True,
+        alpha_logscale: bool = False,
+    ):
+        super().__init__()
+        if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
+            raise ValueError(f"in_features must be an int >= 1, got {in_features!r}")
+        self.in_features = in_features
+        self.alpha_logscale = bool(alpha_logscale)
+        init = 0.0 if self.alpha_logscale else float(alpha)
+        self.alpha = nn.Parameter(torch.full((in_features,), init), requires_grad=alpha_trainable)
+        if self.kind == "snakebeta":
+            self.beta = nn.Parameter(
+                torch.full((in_features,), init), requires_grad=alpha_trainable
+            )
+
+    def params(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The effective ``(α, β)`` (``exp`` of the stored values in log scale; β None for
+        Snake), differentiable with respect to the stored parameters."""
+        a = self.alpha
+        b = getattr(self, "beta", None)
+        if self.alpha_logscale:
+            a = torch.exp(a)
+            b = None if b is None else torch.exp(b)
+        return a, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pointwise on ``x [N, C, ...]`` (no anti-aliasing: wrap it in an alias-free module)."""
+        if x.ndim < 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"x must have shape [N, {self.in_features}, ...], got {tuple(x.shape)}"
+            )
+        a, b = self.params()
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        a = a.to(x.dtype).reshape(shape)
+        b = None if b is None else b.to(x.dtype).reshape(shape)
+        return PARAMETRIC_ACTIVATIONS[self.kind].fn(x, a, b)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, alpha_logscale={self.alpha_logscale}"
+
+
+class Snake(_SnakeBase):
+    r"""Snake: :math:`y = x + \sin^2(\alpha x) / (\alpha + 10^{-9})`, per-channel :math:`\alpha`.
+
+    Parameters
+    ----------
+    in_features : int
+        Channels ``C`` of the ``[N, C, ...]`` input.
+    alpha : float
+        Initial :math:`\alpha` (ignored with ``alpha_logscale``: the log-parameter starts at 0).
+    alpha_trainable : bool
+    alpha_logscale : bool
+        Store :math:`\log\alpha` (BigVGAN v2); :math:`\alpha = \exp(\cdot)`.
+
+    State dict: ``alpha`` ``[C]`` — BigVGAN's layout.
+    """
+
+    kind = "snake"
+
+
+class SnakeBeta(_SnakeBase):
+    r"""SnakeBeta: :math:`y = x + \sin^2(\alpha x) / (\beta + 10^{-9})`, per-channel
+    :math:`\alpha, \beta` (both initialised to ``alpha``, or to log 1 = 0 in log scale).
+
+    State dict: ``alpha``, ``beta`` ``[C]`` — BigVGAN's layout.
+    """
+
+    kind = "snakebeta"
+
+
+# ------------------------------------------------------------------------------------------
+# Which op activation a module is
+
+
+def resolve_activation(act: object):
+    """``(name, alpha, beta, gain, module)`` for an activation given as a name or a module.
+
+    Strings are the op's names (default gains). Modules: :class:`Snake`, :class:`SnakeBeta` and
+    look-alikes (BigVGAN's, recognised by class name and their ``alpha``/``beta``/
+    ``alpha_logscale`` attributes), and ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``, ``nn.SiLU``,
+    ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.SELU``, ``nn.Identity``, all with gain 1.
+    Returns None for a module the op cannot express.
+    """
+    if isinstance(act, str):
+        if act not in FILTERED_ACTIVATIONS:
+            raise ValueError(f"act must be one of {sorted(FILTERED_ACTIVATIONS)}, got {act!r}")
+        return act, None, None, None, None
+    if not isinstance(act, nn.Module):
+        raise TypeError(f"act must be a str or an nn.Module, got {type(act).__name__}")
+    name = type(act).__name__
+    if name in ("Snake", "SnakeBeta") and hasattr(act, "alpha"):
+        return name.lower(), None, None, 1.0, act
+    simple = {
+        nn.ReLU: "relu",
+        nn.SiLU: "silu",
+        nn.Tanh: "tanh",
+        nn.Sigmoid: "sigmoid",
+        nn.SELU: "selu",
+        nn.Identity: "linear",
+    }
+    for cls, op_name in simple.items():
+        if type(act) is cls:
+            return op_name, None, None, 1.0, None
+    if type(act) is nn.LeakyReLU:
+        return "lrelu", float(act.negative_slope), None, 1.0, None
+    if type(act) is nn.GELU:
+        return ("gelu" if act.approximate == "none" else "gelu_tanh"), None, None, 1.0, None
+    if type(act) is nn.ELU and act.alpha == 1.0:
+        return "elu", None, None, 1.0, None
+    return None
+
+
+def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Effective ``(α, β)`` of a Snake/SnakeBeta module (ours or BigVGAN's)."""
+    if isinstance(module, _SnakeBase):
+        return module.params()
+    a, b = module.alpha, getattr(module, "beta", None)
+    if getattr(module, "alpha_logscale", False):
+        a = torch.exp(a)
+        b = None if b is None else torch.exp(b)
+    return a, b
+
+
+# ------------------------------------------------------------------------------------------
+# Filters
+
+
+def design_filter(
+    preset: str, ratio: int, kernel_size: int, cutoff: float | None, half_width: float | None
+) -> torch.Tensor:
+    """Low-pass ``[kernel_size]`` for a ratio-``ratio`` resampler (cutoff ``0.5/ratio`` and half
+    transition width ``0.6/ratio`` unless given), in cycles per (high-rate) sample.
+
+    ``'bigvgan'``: :func:`bandlimit.filters.kaiser_sinc_bigvgan` (BigVGAN / alias-free-torch
+    taps). ``'scipy'``: :func:`bandlimit.filters.kaiser_sinc` (scipy's Kaiser estimate).
+    """
+    cutoff = 0.5 / ratio if cutoff is None else float(cutoff)
+    half_width = 0.6 / ratio if half_width is None else float(half_width)
+    if preset == "bigvgan":
+        return kaiser_sinc_bigvgan(cutoff, half_width, kernel_size)
+    if preset == "scipy":
+        return kaiser_sinc(kernel_size, cutoff, 2 * half_width, 1.0)
+    raise ValueError(f"filter must be 'bigvgan' or 'scipy', got {preset!r}")
+
+
+def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(padding, down_padding)`` that make the op equal alias-free-torch's resamplers.
+
+    Up: ``(K − 1 − (K − r)//2, (K − r)//2)`` on the input extended at its own rate; down:
+    ``(K//2 − 1, K//2)`` for even ``K`` (``K//2`` both sides for odd).
+    """
+    k, r = kernel_size, ratio
+    return (k - 1 - (k - r) // 2, (k - r) // 2), (k // 2 - (1 - k % 2), k // 2)
+
+
+class _AliasFree(nn.Module):
+    ndim = 1
+
+    def __init__(
+        self,
+        act: str | nn.Module,
+        up: int = 2,
+        down: int = 2,
+        kernel_size: int = 12,
+        cutoff: float | None = None,
+        half_width: float | None = None,
+        filter: str = "bigvgan",
+        padding_mode: str = "replicate",
+        gain: float | None = None,
+        alpha: float | None = None,
+    ):
+        super().__init__()
+        spec = resolve_activation(act)
+        if spec is None:
+            raise ValueError(
+                f"act {type(act).__name__} has no fused equivalent; pass one of "
+                f"{sorted(FILTERED_ACTIVATIONS)} or a supported module"
+            )
+        self.act_name, mod_alpha, _, mod_gain, module = spec
+        self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
+        self.alpha = mod_alpha if alpha is None else alpha
+        self.gain = mod_gain if gain is None else gain
+        self.up, self.down, self.kernel_size = int(up), int(down), int(kernel_size)
+        self.padding_mode = padding_mode
+        fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
+        fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)
+        self.register_buffer("fu", fu)
+        self.register_buffer("fd", fd)
+
+    def _act_kwargs(self):
+        if self.act_name in ("snake", "snakebeta"):
+            a, b = snake_params(self.act)
+            return dict(alpha=a, beta=b, gain=self.gain)
+        return dict(alpha=self.alpha, gain=self.gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pu, _ = bigvgan_paddings(self.up, self.kernel_size)
+        _, pd = bigvgan_paddings(self.down, self.kernel_size)
+        fu, fd = self.fu.to(x.dtype), self.fd.to(x.dtype)
+        if self.ndim == 1:
+            return filtered_act1d(
+                x,
+                self.act_name,
+                fu,
+                fd,
+                up=self.up,
+                down=self.down,
+                padding=pu,
+                padding_mode=self.padding_mode,
+                down_padding=pd,
+                **self._act_kwargs(),
+            )
+        return filtered_act(
+            x,
+            self.act_name,
+            fu,
+            fd,
+            up=self.up,
+            down=self.down,
+            padding=(*pu, *pu),
+            padding_mode=self.padding_mode,
+            down_padding=(*pd, *pd),
+            **self._act_kwargs(),
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"act={self.act_name!r}, up={self.up}, down={self.down}, "
+            f"kernel_size={self.kernel_size}, padding_mode={self.padding_mode!r}"
+        )
+
+
+class AliasFreeActivation1d(_AliasFree):
+    """Alias-free activation of ``[N, C, L]`` signals: up-sample → act → down-sample, fused.
+
+    Parameters
+    ----------
+    act : str or nn.Module
+        An op activation name (``'snake'`` needs ``alpha`` tensors: pass a :class:`Snake` module
+        instead), or a :class:`Snake`/:class:`SnakeBeta` (its parameters are used and trained) or
+        a standard torch activation module (see :func:`resolve_activation`).
+    up, down : int
+        Resampling ratios (length out = ``L·up/down``).
+    kernel_size : int
+        Taps of both filters.
+    cutoff, half_width : float or None
+        In cycles per up-sampled sample; default ``0.5/r`` and ``0.6/r`` (BigVGAN).
+    filter : {'bigvgan', 'scipy'}
+        Kaiser-window design convention (see :func:`design_filter`).
+    padding_mode : {'replicate', 'zeros', 'circular'}
+        Edge handling of both stages; 'replicate' is BigVGAN's.
+    gain, alpha : float or None
+        Output gain (default: 1 for modules, the op's default for names) and lrelu slope.
+    """
+
+    ndim = 1
+
+
+class AliasFreeActivation2d(_AliasFree):
+    """Alias-free activation of ``[N, C, H, W]`` images with separable filters; arguments as in
+    :class:`AliasFreeActivation1d` (the same paddings along both axes)."""
+
+    ndim = 2

@@ -1,0 +1,284 @@
+"""Drop-in replacements for BigVGAN's / alias-free-torch's alias-free activation blocks.
+
+Constructor arguments, buffers (state-dict keys ``upsample.filter``,
+``downsample.lowpass.filter``, ``act.*``) and outputs equal alias-free-torch's torch modules, so a
+BigVGAN checkpoint loads unchanged; the forward is one fused :func:`bandlimit.ops.filtered_act1d`
+call (replicate padding in both stages, as theirs). :func:`patch` swaps the blocks of an existing
+model in place.
+
+Their resamplers, restated (ratio ``r``, ``K`` taps): ``UpSample1d`` replicate-pads the input,
+transposed-convolves with stride ``r`` and gain ``r`` and crops to ``r·L`` samples; that equals
+:func:`~bandlimit.ops.filtered_act1d` with ``padding = (K − 1 − (K − r)//2, (K − r)//2)`` and
+``padding_mode='replicate'``. ``DownSample1d`` replicate-pads ``K//2 − 1`` / ``K//2`` (even K) and
+correlates with stride ``r``: ``down_padding`` with the same mode.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.signal
+import torch
+from torch import nn
+
+from bandlimit.filters import kaiser_sinc_bigvgan
+from bandlimit.nn.activation import bigvgan_paddings, resolve_activation, snake_params
+from bandlimit.ops import filtered_act, filtered_act1d
+
+
+def _default_kernel(ratio: int, kernel_size: int | None) -> int:
+    return int(6 * ratio // 2) * 2 if kernel_size is None else int(kernel_size)
+
+
+def _radial_filter(cutoff: float, half_width: float, k: int) -> torch.Tensor:
+    """alias-free-torch's 2-D filter: a Kaiser-windowed *radial sinc* on a ``k × k`` grid.
+
+    ``t`` = distance of a tap from the centre (grid offsets ``±0.5, ±1.5, …`` for even k),
+    window ``I0(β·sqrt(1 − (t / (k//2) / √2)²)) / I0(β)`` with β from BigVGAN's estimate, taps
+    ``2·cutoff·w·sinc(2·cutoff·t)`` normalised to sum 1.
+    """
+    half = k // 2
+    atten = 2.285 * (half - 1) * math.pi * (4 * half_width) + 7.95
+    beta = float(scipy.signal.kaiser_beta(atten))
+    g = np.arange(-half, half) + 0.5 if k % 2 == 0 else np.arange(k) - half
+    t = np.hypot(g[:, None], g[None, :])
+    w = np.i0(beta * np.sqrt(np.clip(1 - (t / half / math.sqrt(2)) ** 2, 0, None))) / np.i0(beta)
+    h = 2 * cutoff * w * np.sinc(2 * cutoff * t)
+    return torch.from_numpy(h / h.sum()).float()
+
+
+class LowPassFilter1d(nn.Module):
+    """Holds the down-sampler's filter under the key ``filter`` (``[1, 1, K]``, correlation)."""
+
+    def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        f = kaiser_sinc_bigvgan(cutoff, half_width, kernel_size)
+        self.register_buffer("filter", f.view(1, 1, kernel_size))
+
+
+class LowPassFilter2d(nn.Module):
+    def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        f = _radial_filter(cutoff, half_width, kernel_size)
+        self.register_buffer("filter", f.view(1, 1, kernel_size, kernel_size))
+
+
+class UpSample1d(nn.Module):
+    """``[N, C, L] → [N, C, r·L]``: BigVGAN's up-sampler (buffer ``filter`` ``[1, 1, K]``)."""
+
+    def __init__(self, ratio: int = 2, kernel_size: int | None = None):
+        super().__init__()
+        self.ratio = int(ratio)
+        self.kernel_size = _default_kernel(self.ratio, kernel_size)
+        f = kaiser_sinc_bigvgan(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
+        self.register_buffer("filter", f.view(1, 1, self.kernel_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pu, _ = bigvgan_paddings(self.ratio, self.kernel_size)
+        return filtered_act1d(
+            x,
+            "linear",
+            self.filter[0, 0].to(x.dtype),
+            up=self.ratio,
+            padding=pu,
+            padding_mode="replicate",
+            gain=1.0,
+        )
+
+
+class DownSample1d(nn.Module):
+    """``[N, C, L] → [N, C, L/r]``: BigVGAN's down-sampler (buffer ``lowpass.filter``)."""
+
+    def __init__(self, ratio: int = 2, kernel_size: int | None = None):
+        super().__init__()
+        self.ratio = int(ratio)
+        self.kernel_size = _default_kernel(self.ratio, kernel_size)
+        self.lowpass = LowPassFilter1d(
+            0.5 / self.ratio, 0.6 / self.ratio, self.ratio, self.kernel_size
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, pd = bigvgan_paddings(self.ratio, self.kernel_size)
+        return filtered_act1d(
+            x,
+            "linear",
+            None,
+            self.lowpass.filter[0, 0].to(x.dtype),
+            down=self.ratio,
+            padding_mode="replicate",
+            gain=1.0,
+            flip_filter=True,
+            down_padding=pd,
+        )
+
+
+class UpSample2d(nn.Module):
+    """alias-free-torch's 2-D up-sampler (radial filter ``[1, 1, K, K]``, gain r²)."""
+
+    def __init__(self, ratio: int = 2, kernel_size: int | None = None):
+        super().__init__()
+        self.ratio = int(ratio)
+        self.kernel_size = _default_kernel(self.ratio, kernel_size)
+        f = _radial_filter(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
+        self.register_buffer("filter", f.view(1, 1, self.kernel_size, self.kernel_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pu, _ = bigvgan_paddings(self.ratio, self.kernel_size)
+        return filtered_act(
+            x,
+            "linear",
+            self.filter[0, 0].to(x.dtype),
+            up=self.ratio,
+            padding=(*pu, *pu),
+            padding_mode="replicate",
+            gain=1.0,
+        )
+
+
+class DownSample2d(nn.Module):
+    def __init__(self, ratio: int = 2, kernel_size: int | None = None):
+        super().__init__()
+        self.ratio = int(ratio)
+        self.kernel_size = _default_kernel(self.ratio, kernel_size)
+        self.lowpass = LowPassFilter2d(
+            0.5 / self.ratio, 0.6 / self.ratio, self.ratio, self.kernel_size
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, pd = bigvgan_paddings(self.ratio, self.kernel_size)
+        return filtered_act(
+            x,
+            "linear",
+            None,
+            self.lowpass.filter[0, 0].to(x.dtype),
+            down=self.ratio,
+            padding_mode="replicate",
+            gain=1.0,
+            flip_filter=True,
+            down_padding=(*pd, *pd),
+        )
+
+
+class _Activation(nn.Module):
+    ndim = 1
+    _up, _down = UpSample1d, DownSample1d
+
+    def __init__(
+        self,
+        activation: nn.Module,
+        up_ratio: int = 2,
+        down_ratio: int = 2,
+        up_kernel_size: int = 12,
+        down_kernel_size: int = 12,
+    ):
+        super().__init__()
+        self.up_ratio, self.down_ratio = int(up_ratio), int(down_ratio)
+        self.act = activation
+        self.upsample = self._up(up_ratio, up_kernel_size)
+        self.downsample = self._down(down_ratio, down_kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = resolve_activation(self.act)
+        if spec is None:  # an activation the op cannot express: the same maths, unfused
+            return self.downsample(self.act(self.upsample(x)))
+        name, alpha, _, gain, _ = spec
+        beta = None
+        if name in ("snake", "snakebeta"):
+            alpha, beta = snake_params(self.act)
+        ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
+        pu, _ = bigvgan_paddings(self.up_ratio, ku)
+        _, pd = bigvgan_paddings(self.down_ratio, kd)
+        fu = self.upsample.filter[0, 0].to(x.dtype)
+        # theirs correlates in the down stage: hand over the reversed (true-convolution) filter
+        fd = self.downsample.lowpass.filter[0, 0].to(x.dtype).flip(list(range(self.ndim)))
+        op = filtered_act1d if self.ndim == 1 else filtered_act
+        if self.ndim == 2:
+            pu, pd = (*pu, *pu), (*pd, *pd)
+        return op(
+            x,
+            name,
+            fu,
+            fd,
+            up=self.up_ratio,
+            down=self.down_ratio,
+            padding=pu,
+            padding_mode="replicate",
+            gain=gain,
+            alpha=alpha,
+            beta=beta,
+            down_padding=pd,
+        )
+
+
+class Activation1d(_Activation):
+    """BigVGAN's ``Activation1d(activation, up_ratio=2, down_ratio=2, up_kernel_size=12,
+    down_kernel_size=12)`` on ``[N, C, L]``: same arguments, state dict and outputs; one fused
+    op call for Snake/SnakeBeta (BigVGAN's or bandlimit's) and the standard torch activations."""
+
+    ndim = 1
+    _up, _down = UpSample1d, DownSample1d
+
+
+class Activation2d(_Activation):
+    """alias-free-torch's ``Activation2d`` on ``[N, C, H, W]`` (radial K×K filters)."""
+
+    ndim = 2
+    _up, _down = UpSample2d, DownSample2d
+
+
+def _is_compatible_block(m: nn.Module) -> int:
+    """1 or 2 for a foreign BigVGAN/alias-free-torch activation block, else 0."""
+    if isinstance(m, _Activation):
+        return 0
+    name = type(m).__name__
+    if name not in ("Activation1d", "Activation2d"):
+        return 0
+    up, down = getattr(m, "upsample", None), getattr(m, "downsample", None)
+    lowpass = getattr(down, "lowpass", None)
+    if not (
+        isinstance(getattr(m, "act", None), nn.Module)
+        and isinstance(getattr(up, "filter", None), torch.Tensor)
+        and isinstance(getattr(lowpass, "filter", None), torch.Tensor)
+        and isinstance(getattr(up, "ratio", None), int)
+        and isinstance(getattr(down, "ratio", None), int)
+    ):
+        return 0
+    nd = 1 if name == "Activation1d" else 2
+    return nd if up.filter.ndim == nd + 2 and lowpass.filter.ndim == nd + 2 else 0
+
+
+def patch(model: nn.Module) -> dict[str, nn.Module]:
+    """Replace every BigVGAN / alias-free-torch ``Activation1d``/``Activation2d`` inside
+    ``model`` (in place) by bandlimit's, keeping the activation module (its parameters are the
+    same objects) and the filter buffers.
+
+    Returns
+    -------
+    dict ``{qualified name: the replaced module}``. ``model`` itself is not replaced (wrap it in
+    a container to patch a bare block).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    replaced: dict[str, nn.Module] = {}
+    for qual, parent in list(model.named_modules()):
+        for child_name, child in list(parent.named_children()):
+            nd = _is_compatible_block(child)
+            if not nd:
+                continue
+            cls = Activation1d if nd == 1 else Activation2d
+            new = cls(
+                child.act,
+                child.upsample.ratio,
+                child.downsample.ratio,
+                child.upsample.filter.shape[-1],
+                child.downsample.lowpass.filter.shape[-1],
+            )
+            new.upsample.filter = child.upsample.filter.detach().clone()
+            new.downsample.lowpass.filter = child.downsample.lowpass.filter.detach().clone()
+            new.to(device=child.upsample.filter.device)
+            setattr(parent, child_name, new)
+            replaced[f"{qual}.{child_name}" if qual else child_name] = child
+    return replaced

@@ -1,0 +1,182 @@
+"""bandlimit.nn against the real peer, alias-free-torch (the torch path BigVGAN ships): outputs,
+gradients, state dicts and patching; and the modules' own behaviour."""
+
+from __future__ import annotations
+
+import math
+
+import alias_free_torch as aft
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bandlimit.nn import AliasFreeActivation1d, AliasFreeActivation2d, Snake, SnakeBeta, bigvgan
+
+
+class PeerSnakeBeta(nn.Module):
+    """BigVGAN's SnakeBeta as its docs define it (the peer package ships no Snake)."""
+
+    def __init__(self, c, alpha_logscale=True):
+        super().__init__()
+        self.alpha_logscale = alpha_logscale
+        self.alpha = nn.Parameter(torch.zeros(c))
+        self.beta = nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        a, b = self.alpha[None, :, None], self.beta[None, :, None]
+        if x.ndim == 4:
+            a, b = a[..., None], b[..., None]
+        if self.alpha_logscale:
+            a, b = torch.exp(a), torch.exp(b)
+        return x + 1.0 / (b + 1e-9) * torch.sin(x * a) ** 2
+
+
+PeerSnakeBeta.__name__ = "SnakeBeta"  # how BigVGAN's class is recognised
+
+
+def _acts(c, rng):
+    sb = SnakeBeta(c, alpha_logscale=True)
+    s = Snake(c, alpha=1.0)
+    with torch.no_grad():
+        sb.alpha.copy_(torch.tensor(rng.normal(0, 0.5, c)))
+        sb.beta.copy_(torch.tensor(rng.normal(0, 0.5, c)))
+        s.alpha.copy_(torch.tensor(rng.uniform(0.3, 2, c)))
+    return {"snakebeta": sb, "snake": s, "lrelu": nn.LeakyReLU(0.1)}
+
+
+def _rel_err(a, b):
+    a, b = a.detach(), b.detach()
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("act_name", ["snakebeta", "snake", "lrelu"])
+@pytest.mark.parametrize(("ratio", "k"), [(2, 12), (2, 8), (3, 12)])
+def test_matches_alias_free_torch(nd, act_name, ratio, k):
+    """Same state dict → same outputs and gradients (x and the activation's parameters)."""
+    rng = np.random.default_rng(ratio * 100 + k + nd)
+    c = 3
+    act = _acts(c, rng)[act_name]
+    peer_cls = aft.Activation1d if nd == 1 else aft.Activation2d
+    ours_cls = bigvgan.Activation1d if nd == 1 else bigvgan.Activation2d
+    peer = peer_cls(act, ratio, ratio, k, k)
+    ours = ours_cls(act, ratio, ratio, k, k)
+    ours.load_state_dict(peer.state_dict())  # their state dict loads unchanged
+    assert set(ours.state_dict()) == set(peer.state_dict())
+    for key, v in peer.state_dict().items():  # and our own filters are theirs already
+        torch.testing.assert_close(ours_cls(act, ratio, ratio, k, k).state_dict()[key], v,
+                                   rtol=0, atol=2e-7)
+    size = (37,) if nd == 1 else (11, 14)
+    x0 = torch.tensor(rng.standard_normal((2, c, *size)) * 2, dtype=torch.float32)
+    params = list(act.parameters())
+    outs = []
+    for m in (peer, ours):
+        x = x0.clone().requires_grad_(True)
+        y = m(x)
+        grads = torch.autograd.grad(y, [x, *params], torch.ones_like(y) + y.detach())
+        outs.append((y, grads))
+    (y_p, g_p), (y_o, g_o) = outs
+    assert y_o.shape == y_p.shape == x0.shape
+    assert _rel_err(y_o, y_p) < 2e-6
+    for a, b in zip(g_o, g_p):
+        assert _rel_err(a, b) < 2e-5
+
+
+@pytest.mark.parametrize("ratio", [2, 3])
+def test_resamplers_match(ratio):
+    rng = np.random.default_rng(ratio)
+    x = torch.tensor(rng.standard_normal((1, 2, 23)), dtype=torch.float32)
+    up_p, dn_p = aft.UpSample1d(ratio), aft.DownSample1d(ratio)
+    up_o, dn_o = bigvgan.UpSample1d(ratio), bigvgan.DownSample1d(ratio)
+    assert set(up_o.state_dict()) == {"filter"}
+    assert set(dn_o.state_dict()) == {"lowpass.filter"}
+    assert _rel_err(up_o(x), up_p(x)) < 1e-6
+    assert _rel_err(dn_o(x), dn_p(x)) < 1e-6
+    x2 = torch.tensor(rng.standard_normal((1, 2, 9, 10)), dtype=torch.float32)
+    assert _rel_err(bigvgan.UpSample2d(ratio)(x2), aft.UpSample2d(ratio)(x2)) < 1e-6
+    assert _rel_err(bigvgan.DownSample2d(ratio)(x2), aft.DownSample2d(ratio)(x2)) < 1e-6
+
+
+def test_patch_replaces_blocks_in_place():
+    torch.manual_seed(0)
+    act = PeerSnakeBeta(4)
+    model = nn.Sequential(
+        nn.Conv1d(4, 4, 3, padding=1),
+        nn.ModuleDict({"blk": aft.Activation1d(act), "other": nn.Tanh()}),
+    )
+    with torch.no_grad():
+        act.alpha.normal_(0, 0.3)
+    x = torch.randn(1, 4, 50)
+    y_before = model[1]["blk"](model[0](x))
+    replaced = bigvgan.patch(model)
+    assert list(replaced) == ["1.blk"]
+    assert isinstance(model[1]["blk"], bigvgan.Activation1d)
+    assert model[1]["blk"].act is act  # same parameters, nothing to reload
+    assert isinstance(replaced["1.blk"], aft.Activation1d)
+    y_after = model[1]["blk"](model[0](x))
+    assert _rel_err(y_after, y_before) < 2e-6
+    assert bigvgan.patch(model) == {}  # idempotent
+
+
+def test_unfused_activation_falls_back_to_composition():
+    """An activation the op cannot express still gives the same maths, unfused."""
+    act = nn.Hardtanh()
+    x = torch.randn(1, 2, 30)
+    peer, ours = aft.Activation1d(act), bigvgan.Activation1d(act)
+    assert _rel_err(ours(x), peer(x)) < 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# The modules' own behaviour
+
+
+def test_snake_formulas_and_state_dict():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7))
+    s = Snake(3, alpha=0.75).double()
+    a = 0.75
+    np.testing.assert_allclose(s(torch.tensor(x)).detach().numpy(),
+                               x + np.sin(a * x) ** 2 / (a + 1e-9), rtol=1e-12)
+    sb = SnakeBeta(3, alpha_logscale=True).double()
+    with torch.no_grad():
+        sb.alpha.fill_(math.log(2.0))
+        sb.beta.fill_(math.log(0.5))
+    np.testing.assert_allclose(sb(torch.tensor(x)).detach().numpy(),
+                               x + np.sin(2 * x) ** 2 / (0.5 + 1e-9), rtol=1e-12)
+    assert set(sb.state_dict()) == {"alpha", "beta"}
+    assert set(s.state_dict()) == {"alpha"}
+    assert float(SnakeBeta(3, alpha=5.0, alpha_logscale=True).alpha.sum()) == 0.0
+
+
+@pytest.mark.parametrize("mode", ["replicate", "circular", "zeros"])
+def test_alias_free_activation_modules(mode):
+    """The generic modules equal the op with the documented paddings and filters."""
+    from bandlimit import ops
+    from bandlimit.filters import kaiser_sinc_bigvgan
+
+    x = torch.randn(2, 3, 40, dtype=torch.float64)
+    m = AliasFreeActivation1d("gelu", padding_mode=mode).double()
+    f = kaiser_sinc_bigvgan(0.25, 0.3, 12, dtype=torch.float64)
+    want = ops.filtered_act1d(x, "gelu", f, f, up=2, down=2, padding=(6, 5),
+                              padding_mode=mode, down_padding=(5, 6))
+    torch.testing.assert_close(m(x), want)
+    sb = SnakeBeta(3, alpha_logscale=True)
+    m2 = AliasFreeActivation2d(sb, filter="scipy", padding_mode=mode)
+    y = m2(torch.randn(1, 3, 10, 12))
+    assert y.shape == (1, 3, 10, 12)
+    y.sum().backward()
+    assert sb.alpha.grad is not None and sb.beta.grad is not None
+
+
+def test_bad_module_arguments():
+    with pytest.raises(ValueError, match="act"):
+        AliasFreeActivation1d("mish")
+    with pytest.raises(ValueError, match="filter"):
+        AliasFreeActivation1d("gelu", filter="butterworth")
+    with pytest.raises(ValueError, match="in_features"):
+        Snake(0)
+    with pytest.raises(ValueError, match=r"\[N, 3"):
+        Snake(3)(torch.zeros(1, 4, 5))
+    with pytest.raises(TypeError, match="model"):
+        bigvgan.patch("not a module")

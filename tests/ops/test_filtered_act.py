@@ -1,0 +1,423 @@
+"""filtered_act / filtered_act1d: every activation × 1-D/2-D × padding mode × backend against an
+independent float64 NumPy oracle; gradients (x, b, alpha, beta) with gradcheck; exact properties
+(filtered_lrelu equality, circular shift equivariance); bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import erf
+
+from bandlimit import ops
+from tests.ops import oracle
+from tests.ops.strategies import IMPLS, assert_close, random_filter, to_np, to_torch
+
+ALL_ACTS = [
+    "linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish", "silu",
+    "gelu", "gelu_tanh", "snake", "snakebeta",
+]
+MODES = ["zeros", "replicate", "circular"]
+
+# ---------------------------------------------------------------------------------------------
+# The oracle: explicit loops over the definitions (float64 NumPy, no torch, no library code)
+
+
+GELU_K = math.sqrt(2 / math.pi)
+
+
+def np_act(name, u, alpha, beta):
+    """``act(u)`` with per-channel ``alpha``/``beta`` ``[C]`` broadcast over axis 1."""
+    s = 1 / (1 + np.exp(-u))
+    if name in ("snake", "snakebeta"):
+        a = np.asarray(alpha, dtype=np.float64).reshape(1, -1, *[1] * (u.ndim - 2))
+        den = a if name == "snake" else np.asarray(beta).reshape(a.shape)
+        return u + np.sin(a * u) ** 2 / (den + 1e-9)
+    table = {
+        "gelu": lambda: 0.5 * u * (1 + erf(u / math.sqrt(2))),
+        "gelu_tanh": lambda: 0.5 * u * (1 + np.tanh(GELU_K * (u + 0.044715 * u**3))),
+        "silu": lambda: u * s,
+        "swish": lambda: u * s,
+        "lrelu": lambda: np.where(u < 0, alpha * u, u),
+    }
+    if name in table:
+        return table[name]()
+    return oracle._act_table(0.0)[name][0](u)
+
+
+DEFAULT_GAIN = {"relu": math.sqrt(2), "lrelu": math.sqrt(2), "swish": math.sqrt(2),
+                "silu": math.sqrt(2)}
+
+
+def mode_pad(x, p0, p1, mode, up):
+    """Pad the zero-inserted signal along the last axis: padded position ``m`` holds, when
+    ``q = m − p0`` is a multiple of ``up``, the input sample ``q/up`` — clamped into range
+    (replicate), wrapped (circular) or only if inside (zeros) — and zero otherwise."""
+    L = x.shape[-1]
+    out = np.zeros((*x.shape[:-1], L * up + p0 + p1))
+    for m in range(out.shape[-1]):
+        q = m - p0
+        if q % up:
+            continue
+        i = q // up
+        if mode == "replicate":
+            i = min(max(i, 0), L - 1)
+        elif mode == "circular":
+            i %= L
+        elif not 0 <= i < L:
+            continue
+        out[..., m] = x[..., i]
+    return out
+
+
+def np_filtered_act(x, act, fu, fd, b, up, down, pad, mode, dpad, gain, clamp, alpha, beta,
+                    flip, ndim):
+    """The op's steps along the last ``ndim`` axes (``pad``/``dpad`` as (x0, x1, y0, y1))."""
+    axes = [-1, -2][:ndim]
+    v = np.asarray(x, np.float64)
+    if b is not None:
+        v = v + np.asarray(b).reshape(1, -1, *[1] * (v.ndim - 2))
+
+    def stage(v, f, u_, p, gain_f):
+        for k, ax in enumerate(axes):
+            v = np.moveaxis(mode_pad(np.moveaxis(v, ax, -1), p[2 * k], p[2 * k + 1], mode, u_),
+                            -1, ax)
+        if f is None:
+            return v * gain_f**ndim
+        f = np.asarray(f, np.float64)
+        if f.ndim == 2 and ndim == 2:
+            return oracle.conv_valid_2d(v, (f[::-1, ::-1] if flip else f) * gain_f**2)
+        h = (f[::-1] if flip else f) * gain_f
+        for ax in axes:
+            v = oracle._on_axis(oracle.conv_valid, v, ax, h)
+        return v
+
+    u = stage(v, fu, up, pad, float(up))
+    a = np_act(act, u, alpha, beta) * gain
+    if clamp is not None:
+        a = np.clip(a, -clamp, clamp)
+    w = stage(a, fd, 1, dpad, 1.0)
+    for ax in axes:
+        w = oracle._on_axis(oracle.decimate, w, ax, down)
+    return w
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases
+
+
+@st.composite
+def cases(draw, ndim=None, acts=tuple(ALL_ACTS), modes=tuple(MODES), max_len=10):
+    ndim = draw(st.sampled_from([1, 2])) if ndim is None else ndim
+    act = draw(st.sampled_from(acts))
+    mode = draw(st.sampled_from(modes))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    size = [draw(st.integers(1, max_len)) for _ in range(ndim)]
+    up, down = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kinds = ["none", "sep"] + (["full"] if ndim == 2 else [])
+    ku_kind, kd_kind = draw(st.sampled_from(kinds)), draw(st.sampled_from(kinds))
+    ku = 1 if ku_kind == "none" else draw(st.integers(1, 9))
+    kd = 1 if kd_kind == "none" else draw(st.integers(1, 9))
+    pad, dpad = [], []
+    for L in size:  # x axis first (the last axis)
+        lu = L * up
+        p0 = draw(st.integers(-min(3, lu - 1), 10))
+        p1 = draw(st.integers(max(ku - lu - p0, -3), max(ku - lu - p0, -3) + 10))
+        wu = lu + p0 + p1 - ku + 1
+        d0 = draw(st.integers(-min(2, wu - 1), 8))
+        d1 = draw(st.integers(max(kd - wu - d0, -2), max(kd - wu - d0, -2) + 8))
+        pad += [p0, p1]
+        dpad += [d0, d1]
+    if ndim == 2:  # the op's (x0, x1, y0, y1) is (last axis, second to last)
+        size = size[::-1]
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+
+    def filt(kind, k):
+        if kind == "none":
+            return None
+        return random_filter(rng, (k, k) if kind == "full" else (k,)) / k
+
+    kwargs = dict(up=up, down=down, padding=pad if ndim == 2 else pad[:2], padding_mode=mode,
+                  down_padding=dpad if ndim == 2 else dpad[:2],
+                  gain=draw(st.none() | st.floats(0.2, 2.0)),
+                  clamp=draw(st.none() | st.floats(0.3, 3.0)), flip_filter=draw(st.booleans()))
+    alpha = beta = None
+    if act == "lrelu":
+        alpha = draw(st.none() | st.floats(0.0, 1.0))
+    if act in ("snake", "snakebeta"):
+        alpha = rng.uniform(0.3, 2.0, c)
+    if act == "snakebeta":
+        beta = rng.uniform(0.3, 2.0, c)
+    return dict(x=rng.uniform(-2, 2, (n, c, *size)), act=act, fu=filt(ku_kind, ku),
+                fd=filt(kd_kind, kd), b=rng.uniform(-1, 1, c) if draw(st.booleans()) else None,
+                alpha=alpha, beta=beta, kwargs=kwargs, ndim=ndim)
+
+
+def run_op(case, impl, dtype=torch.float64, requires_grad=False):
+    op = ops.filtered_act if case["ndim"] == 2 else ops.filtered_act1d
+    t = {k: to_torch(case[k], dtype) for k in ("x", "fu", "fd", "b")}
+    alpha = case["alpha"]
+    beta = to_torch(case["beta"], dtype)
+    if isinstance(alpha, np.ndarray):
+        alpha = to_torch(alpha, dtype)
+    if requires_grad:
+        for v in (t["x"], t["b"], beta, alpha):
+            if isinstance(v, torch.Tensor):
+                v.requires_grad_(True)
+    y = op(t["x"], case["act"], t["fu"], t["fd"], t["b"], alpha=alpha, beta=beta, impl=impl,
+           **case["kwargs"])
+    return y, t, alpha, beta
+
+
+def expected(case):
+    kw = case["kwargs"]
+    pad, dpad = list(kw["padding"]), list(kw["down_padding"])
+    if case["ndim"] == 1:
+        pad, dpad = [*pad, 0, 0], [*dpad, 0, 0]
+    gain = DEFAULT_GAIN.get(case["act"], 1.0) if kw["gain"] is None else kw["gain"]
+    alpha = case["alpha"]
+    if case["act"] == "lrelu" and alpha is None:
+        alpha = 0.2
+    return np_filtered_act(case["x"], case["act"], case["fu"], case["fd"], case["b"], kw["up"],
+                           kw["down"], pad, kw["padding_mode"], dpad, gain, kw["clamp"], alpha,
+                           case["beta"], kw["flip_filter"], case["ndim"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerics
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@given(case=cases())
+def test_matches_oracle_float64(impl, case):
+    y, *_ = run_op(case, impl)
+    assert_close(y, expected(case), 1e-10, what=f"{case['act']} {case['kwargs']}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=10)
+@given(case=cases(max_len=8))
+def test_matches_oracle_float32(impl, case):
+    y, *_ = run_op(case, impl, torch.float32)
+    assert y.dtype == torch.float32
+    x32 = dict(case, x=to_np(to_torch(case["x"], torch.float32)))
+    assert_close(y, expected(x32), 5e-5, what=f"{case['act']} {case['kwargs']}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=15)
+@given(case=cases(ndim=2, acts=("lrelu",), modes=("zeros",)))
+def test_lrelu_equals_filtered_lrelu(impl, case):
+    """filtered_act(x, 'lrelu', …) is filtered_lrelu, bit for bit."""
+    kw = dict(case["kwargs"])
+    if kw.pop("down_padding") != [0, 0, 0, 0]:
+        return
+    kw.pop("padding_mode")
+    gain = kw.pop("gain")
+    t = {k: to_torch(case[k]) for k in ("x", "fu", "fd", "b")}
+    slope = 0.2 if case["alpha"] is None else case["alpha"]
+    y1 = ops.filtered_act(t["x"], "lrelu", t["fu"], t["fd"], t["b"], alpha=case["alpha"],
+                          gain=gain, impl=impl, **kw)
+    y2 = ops.filtered_lrelu(t["x"], t["fu"], t["fd"], t["b"], slope=slope,
+                            gain=math.sqrt(2) if gain is None else gain, impl=impl, **kw)
+    assert torch.equal(y1, y2)
+
+
+def test_silu_is_swish_and_default_gains():
+    x = torch.randn(1, 2, 5, 5, dtype=torch.float64)
+    f = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
+    a = ops.filtered_act(x, "silu", f, f, up=2, down=2, padding=2)
+    b = ops.filtered_act(x, "swish", f, f, up=2, down=2, padding=2)
+    c = ops.filtered_act(x, "swish", f, f, up=2, down=2, padding=2, gain=1.0)
+    assert torch.equal(a, b)
+    torch.testing.assert_close(a, c * math.sqrt(2), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients
+
+
+GRAD_CASES = [
+    (act, nd, mode)
+    for act in ["gelu", "snake", "snakebeta", "lrelu"]
+    for nd, mode in [(1, "replicate"), (2, "circular"), (1, "zeros")]
+]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("act", "nd", "mode"), GRAD_CASES)
+def test_gradcheck(impl, act, nd, mode):
+    rng = np.random.default_rng(hash((act, nd, mode)) % 2**32)
+    c = 2
+    size = (5,) if nd == 1 else (3, 4)
+    x = torch.tensor(rng.uniform(-2, 2, (1, c, *size)), requires_grad=True)
+    b = torch.tensor(rng.uniform(-1, 1, c), requires_grad=True)
+    fu = torch.tensor(rng.standard_normal(4) / 2)
+    fd = torch.tensor(rng.standard_normal(3) / 2)
+    params = []
+    kw = {}
+    if act in ("snake", "snakebeta"):
+        kw["alpha"] = torch.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
+        params.append(kw["alpha"])
+    if act == "snakebeta":
+        kw["beta"] = torch.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
+        params.append(kw["beta"])
+    op = ops.filtered_act1d if nd == 1 else ops.filtered_act
+    pad, dpad = ((3, 2), (1, 2)) if nd == 1 else ((3, 2, 1, 2), (1, 2, 2, 0))
+    clamp = 1.5 if act == "gelu" else None
+
+    def f(x, b, *p):
+        kw2 = dict(kw, **dict(zip(("alpha", "beta")[: len(p)], p)))
+        return op(x, act, fu, fd, b, up=2, down=2, padding=pad, padding_mode=mode,
+                  down_padding=dpad, clamp=clamp, impl=impl, **kw2)
+
+    inputs = (x, b, *params)
+    assert torch.autograd.gradcheck(f, inputs)
+    if act != "lrelu" and (impl == "ref" or nd == 1):  # second order: smooth acts only
+        assert torch.autograd.gradgradcheck(f, inputs)
+
+
+@pytest.mark.parametrize("act", ["snakebeta", "gelu_tanh", "tanh"])
+def test_numba_backward_equals_ref(act):
+    """The numba backend's recomputing backward gives the reference's autograd gradients."""
+    rng = np.random.default_rng(1)
+    x0 = torch.tensor(rng.standard_normal((2, 3, 6, 7)))
+    ps = [torch.tensor(rng.uniform(0.5, 2, 3)) for _ in range(2)]
+    kw = {"alpha": ps[0], "beta": ps[1]} if act == "snakebeta" else {}
+    fu = torch.tensor(rng.standard_normal(6))
+    fd = torch.tensor(rng.standard_normal((5, 4)))
+    grads = []
+    for impl in ("ref", "numba"):
+        x = x0.clone().requires_grad_(True)
+        kwi = {k: v.clone().requires_grad_(True) for k, v in kw.items()}
+        y = ops.filtered_act(x, act, fu, fd, up=2, down=3, padding=(4, 1, 3, 2),
+                             padding_mode="replicate", down_padding=(2, 1, 0, 3), impl=impl, **kwi)
+        y.backward(torch.ones_like(y))
+        grads.append([x.grad] + [v.grad for v in kwi.values()])
+    for g_ref, g_nb in zip(*grads):
+        torch.testing.assert_close(g_nb, g_ref, rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_circular_commutes_with_shifts(impl, data):
+    """With circular padding covering the filters, shifting the input by k samples shifts the
+    output by k·up/down samples, exactly (whenever that is an integer)."""
+    nd = data.draw(st.sampled_from([1, 2]))
+    up, down = data.draw(st.sampled_from([(1, 1), (2, 2), (2, 1), (1, 2), (4, 2), (3, 3)]))
+    act = data.draw(st.sampled_from(["gelu", "snakebeta", "lrelu", "tanh"]))
+    ku, kd = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 8))
+    p0, d0 = data.draw(st.integers(0, ku - 1)), data.draw(st.integers(0, kd - 1))
+    L = down * data.draw(st.integers(1, 4))  # L·up divisible by down: one whole output period
+    k = data.draw(st.integers(-2 * L, 2 * L).filter(lambda k: k * up % down == 0))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    c = 2
+    x = torch.tensor(rng.standard_normal((1, c, *[L] * nd)))
+    fu, fd = torch.tensor(rng.standard_normal(ku)), torch.tensor(rng.standard_normal(kd))
+    kw = dict(alpha=torch.tensor(rng.uniform(0.5, 2, c)), beta=torch.tensor(rng.uniform(0.5, 2, c))
+              ) if act == "snakebeta" else {}
+    pad, dpad = (p0, ku - 1 - p0), (d0, kd - 1 - d0)
+    op = ops.filtered_act1d if nd == 1 else ops.filtered_act
+    if nd == 2:
+        pad, dpad = pad * 2, dpad * 2
+    dims = tuple(range(2, 2 + nd))
+
+    def f(t):
+        return op(t, act, fu, fd, up=up, down=down, padding=pad, padding_mode="circular",
+                  down_padding=dpad, impl=impl, **kw)
+
+    y = f(x)
+    assert y.shape[2:] == (L * up // down,) * nd
+    shifted = f(torch.roll(x, (k,) * nd, dims))
+    torch.testing.assert_close(shifted, torch.roll(y, (k * up // down,) * nd, dims), rtol=1e-11,
+                               atol=1e-11)
+
+
+def _periodic_tone_signal(L, c, seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(L)
+    x = np.zeros((1, c, L))
+    for ch in range(c):
+        for _ in range(3):
+            f = rng.integers(1, L // 5)  # well inside the band (cycles per L samples)
+            x[0, ch] += rng.uniform(0.3, 0.8) * np.cos(2 * np.pi * f * t / L + rng.uniform(0, 6))
+    return torch.tensor(x)
+
+
+@pytest.mark.parametrize(("act", "min_psnr"), [("snake", 65.0), ("gelu", 80.0)])
+def test_fractional_shift_equivariance_needs_upsampling(act, min_psnr):
+    """A band-limited periodic input shifted by a fraction of a sample: with up = 2 (and
+    low-pass filters) the output follows it to high PSNR; with up = 1 the aliases of the
+    activation's harmonics cost about 10 dB more error."""
+    from bandlimit.filters import kaiser_sinc
+    from bandlimit.testing import assert_translation_equivariant
+
+    L, c = 128, 2
+    x = _periodic_tone_signal(L, c, 3)
+    kw = {"alpha": torch.ones(c, dtype=torch.float64)} if act == "snake" else {}
+    f2 = kaiser_sinc(24, 0.25, 0.2, 1.0, dtype=torch.float64)
+
+    def aliasfree(t):
+        return ops.filtered_act1d(t, act, f2, f2, up=2, down=2, padding=(12, 11),
+                                  padding_mode="circular", down_padding=(12, 11), **kw)
+
+    def plain(t):
+        return ops.filtered_act1d(t, act, padding_mode="circular", **kw)
+
+    check = dict(method="fft", crop=0, max_val=4)
+    good = assert_translation_equivariant(aliasfree, x, 0.37, min_psnr=min_psnr, **check)
+    with pytest.raises(AssertionError):
+        assert_translation_equivariant(plain, x, 0.37, min_psnr=good - 8, **check)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+X4 = torch.zeros(1, 2, 4, 4)
+X3 = torch.zeros(1, 2, 8)
+BAD = [
+    ("unknown act", lambda: ops.filtered_act(X4, "mish"), ValueError, ["act", "mish"]),
+    ("act not a str", lambda: ops.filtered_act1d(X3, None), ValueError, ["act", "None"]),
+    ("snake without alpha", lambda: ops.filtered_act1d(X3, "snake"), ValueError,
+     ["alpha", "snake"]),
+    ("snakebeta without beta", lambda: ops.filtered_act1d(X3, "snakebeta", alpha=torch.ones(2)),
+     ValueError, ["beta", "[2]"]),
+    ("alpha wrong shape", lambda: ops.filtered_act(X4, "snake", alpha=torch.ones(3)), ValueError,
+     ["alpha", "[2]", "(3,)"]),
+    ("beta wrong shape", lambda: ops.filtered_act(X4, "snakebeta", alpha=torch.ones(2),
+                                                  beta=torch.ones(2, 1)), ValueError,
+     ["beta", "(2, 1)"]),
+    ("alpha tensor for lrelu", lambda: ops.filtered_act(X4, "lrelu", alpha=torch.ones(2)),
+     TypeError, ["alpha", "lrelu"]),
+    ("beta for snake", lambda: ops.filtered_act1d(X3, "snake", alpha=1.0, beta=torch.ones(2)),
+     ValueError, ["beta", "snake"]),
+    ("alpha not numeric", lambda: ops.filtered_act1d(X3, "snake", alpha="big"), TypeError,
+     ["alpha"]),
+    ("unknown padding mode", lambda: ops.filtered_act(X4, "gelu", padding_mode="reflect"),
+     ValueError, ["padding_mode", "reflect"]),
+    ("down_padding length", lambda: ops.filtered_act1d(X3, "gelu", down_padding=(1, 2, 3)),
+     ValueError, ["down_padding"]),
+    ("empty output", lambda: ops.filtered_act1d(X3, "gelu", down_padding=-8), ValueError,
+     ["fd"]),
+    ("x of wrong ndim", lambda: ops.filtered_act1d(X4, "gelu"), ValueError, ["x", "[N, C, L]"]),
+    ("negative gain", lambda: ops.filtered_act(X4, "gelu", gain=-1.0), ValueError, ["gain"]),
+    ("cuda impl", lambda: ops.filtered_act(X4, "gelu", impl="cuda"), ValueError, ["cuda"]),
+]
+
+
+@pytest.mark.parametrize(("what", "call", "exc", "words"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input(what, call, exc, words):
+    with pytest.raises(exc) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), f"{what}: {w!r} not in {info.value}"
