@@ -1,0 +1,147 @@
+"""Training-throughput benchmark of the Alias-Free GAN example (``examples/afgan``).
+
+Run ``python -m benchmarks.train`` (add ``--device cuda`` on a GPU machine). For each resolution
+(32², 64²) and each bandlimit backend (``numba``, ``ref``; on CUDA only ``ref``/auto exists) it
+builds the demo-sized StyleGAN3-T generator and the StyleGAN2 discriminator, runs full training
+steps (Gmain + Dmain + R1 every 16 steps, the optimiser steps and the G_ema update — the real
+:mod:`afgan.training` phase code, without data loading or logging), and reports images/s and
+seconds per kimg (median over the timed steps, after warm-up). Backends alternate inside each
+repetition so machine noise hits them alike. Results go to ``benchmarks/results/train-*.json``;
+paste the table into ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+from afgan.loss import StyleGAN2Loss
+from afgan.training import TrainConfig, build_networks
+
+from bandlimit.ops import set_default_impl
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class _Trainer:
+    """One process-local training step, as in :func:`afgan.training.train` (no data, no I/O)."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        torch.manual_seed(0)
+        self.cfg = cfg
+        self.device = device
+        self.G, self.D = build_networks(cfg, 0, 3)
+        self.G.to(device).requires_grad_(False)
+        self.D.to(device).requires_grad_(False)
+        self.G_ema = copy.deepcopy(self.G).eval()
+        self.G_opt = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=(0.0, 0.99))
+        self.D_opt = torch.optim.Adam(self.D.parameters(), lr=cfg.dlr, betas=(0.0, 0.99))
+        self.loss = StyleGAN2Loss(self.G, self.D, r1_gamma=0.1)
+        self.step_idx = 0
+        self.real = torch.rand(cfg.batch, 3, cfg.resolution, cfg.resolution, device=device) * 2 - 1
+
+    def step(self) -> None:
+        b, c = self.cfg.batch, torch.zeros(self.cfg.batch, 0, device=self.device)
+        phases = [("Gmain", self.G, self.G_opt, 1), ("Dmain", self.D, self.D_opt, 1)]
+        if self.step_idx % 16 == 0:
+            phases.append(("Dreg", self.D, self.D_opt, 16))
+        for name, module, opt, gain in phases:
+            module.requires_grad_(True)
+            opt.zero_grad(set_to_none=True)
+            z = torch.randn(b, self.cfg.z_dim, device=self.device)
+            self.loss.accumulate_gradients(name, self.real, c, z, c, gain, 0)
+            opt.step()
+            module.requires_grad_(False)
+        with torch.no_grad():
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                pe.copy_(p.lerp(pe, 0.99))
+        self.step_idx += 1
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs) -> list[dict]:
+    rows = []
+    for res in resolutions:
+        cfg = TrainConfig(resolution=res, batch=batch, **cfg_kwargs)
+        trainers = {}
+        for impl in impls:
+            set_default_impl(impl)
+            trainers[impl] = _Trainer(cfg, device)
+            for _ in range(warmup):  # JIT compilation, allocator warm-up, R1 at step 0
+                trainers[impl].step()
+        times: dict[str, list[float]] = {impl: [] for impl in impls}
+        for _ in range(steps):
+            for impl in impls:  # interleaved
+                set_default_impl(impl)
+                _sync(device)
+                t0 = time.perf_counter()
+                trainers[impl].step()
+                _sync(device)
+                times[impl].append(time.perf_counter() - t0)
+        for impl in impls:
+            med = statistics.median(times[impl])
+            rows.append({
+                "resolution": res, "impl": impl, "batch": batch, "step_s": med,
+                "img_per_s": batch / med, "s_per_kimg": med * 1000 / batch,
+                "G_params": sum(p.numel() for p in trainers[impl].G.parameters()),
+                "D_params": sum(p.numel() for p in trainers[impl].D.parameters()),
+            })  # fmt: skip
+            print(f"{res:4d}²  {impl:6s}  {batch / med:8.2f} img/s  "
+                  f"{med * 1000 / batch:8.1f} s/kimg  (step {med:.3f} s, median of {steps})",
+                  flush=True)  # fmt: skip
+    set_default_impl(None)
+    return rows
+
+
+def main(argv=None) -> Path:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--resolutions", default="32,64")
+    p.add_argument("--impls", default=None, help="default: numba,ref on CPU; ref on CUDA")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--num-layers", type=int, default=6)
+    p.add_argument("--cbase", type=int, default=2048)
+    p.add_argument("--cmax", type=int, default=64)
+    p.add_argument("--z-dim", type=int, default=64)
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    impls = (args.impls.split(",") if args.impls else
+             (["numba", "ref"] if device.type == "cpu" else ["ref"]))  # fmt: skip
+    cfg_kwargs = dict(num_layers=args.num_layers, cbase=args.cbase, cmax=args.cmax,
+                      z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
+    res = [int(r) for r in args.resolutions.split(",")]
+    rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"train-{device.type}-{platform.node() or 'host'}.json"
+    meta = {
+        "device": str(device), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "torch": torch.__version__, "platform": platform.platform(), "config": cfg_kwargs,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    }  # fmt: skip
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,398 @@
+r"""Training data for the Alias-Free GAN example: embedded procedural shapes, image folders/zips.
+
+Both datasets return ``(image, label)`` with ``image`` a uint8 ``[C, R, R]`` numpy array and
+``label`` a float32 ``[c_dim]`` array (``c_dim = 0`` when unlabelled); the trainer maps images to
+``uint8 / 127.5 − 1``.
+
+:class:`ShapesDataset` (the default, no download)
+    Image ``i`` is drawn from ``numpy.random.default_rng([seed, i])``: a smooth background (a
+    linear gradient between two random colours in a random direction) and 1–2 random shapes
+    (disc, rotated square or rotated triangle) with random colours, positions and sizes. Edges are
+    anti-aliased analytically: a pixel's coverage is :math:`\mathrm{clip}(1/2 - d\,R, 0, 1)` for
+    the signed distance :math:`d` (canvas units, the image is 1 wide) of its centre to the
+    shape's boundary. Any resolution; the same index gives the same picture at every resolution.
+:class:`ImageFolderDataset`
+    A folder (searched recursively) or a ``.zip`` of PNG/JPEG files, all square with the same
+    size, RGB or greyscale; optional ``dataset.json`` ``{"labels": [[relative_path, label],
+    ...]}`` (an int class → one-hot, or a list of floats), the StyleGAN dataset format. Problems
+    raise :class:`DatasetError` with a one-line message naming the first bad file.
+
+:class:`StepBatchSampler` fixes the data order as a function of the *global step* alone: sample
+``k = step·batch + j`` of the global stream is ``perm_e[k mod N]`` with ``e = k div N`` and
+``perm_e`` a permutation seeded by ``(seed, e)``; rank ``r`` of ``W`` takes the ``r``-th slice of
+each global batch. Resuming at a step reproduces the data order exactly, for any worker count.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DatasetError",
+    "ImageFolderDataset",
+    "ShapesDataset",
+    "StepBatchSampler",
+    "make_loader",
+    "open_dataset",
+    "render_shapes",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used for training (message: one line, naming the culprit)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedded procedural dataset.
+
+
+def _polygon_sdf(px: np.ndarray, py: np.ndarray, verts: np.ndarray) -> np.ndarray:
+    # Convex polygon, counter-clockwise vertices: max over edges of the signed distance to the
+    # edge's line (exact inside and along edges; slightly rounded outside corners, which only
+    # matters beyond the one-pixel anti-aliasing band).
+    d = np.full(px.shape, -np.inf)
+    for k in range(len(verts)):
+        x0, y0 = verts[k]
+        x1, y1 = verts[(k + 1) % len(verts)]
+        ex, ey = x1 - x0, y1 - y0
+        n = np.hypot(ex, ey)
+        # Outward normal of a CCW edge (in x-right, y-down image coordinates: (ey, -ex)).
+        d = np.maximum(d, ((px - x0) * ey - (py - y0) * ex) / n)
+    return d
+
+
+def render_shapes(index: int, resolution: int, seed: int = 0) -> np.ndarray:
+    """Image ``index`` of the embedded dataset, uint8 ``[3, resolution, resolution]``."""
+    rng = np.random.default_rng([int(seed), int(index)])
+    r = int(resolution)
+    c = (np.arange(r) + 0.5) / r
+    px, py = np.meshgrid(c, c)  # [y, x]
+    # Smooth background: linear gradient between two colours.
+    c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
+    angle = rng.uniform(0, 2 * np.pi)
+    t = (px - 0.5) * np.cos(angle) + (py - 0.5) * np.sin(angle)
+    t = np.clip(t / 1.2 + 0.5, 0, 1)[..., None]
+    img = c0 * (1 - t) + c1 * t
+    for _ in range(rng.integers(1, 3)):
+        kind = rng.integers(0, 3)
+        colour = rng.uniform(0, 1, size=3)
+        size = rng.uniform(0.12, 0.28)
+        cx, cy = rng.uniform(0.2, 0.8, size=2)
+        rot = rng.uniform(0, 2 * np.pi)
+        if kind == 0:
+            sdf = np.hypot(px - cx, py - cy) - size
+        else:
+            n = 4 if kind == 1 else 3
+            a = rot + 2 * np.pi * np.arange(n) / n
+            verts = np.stack([cx + size * 1.2 * np.cos(a), cy + size * 1.2 * np.sin(a)], axis=1)
+            sdf = _polygon_sdf(px, py, verts)
+        cover = np.clip(0.5 - sdf * r, 0, 1)[..., None]
+        img = img * (1 - cover) + colour * cover
+    return np.rint(img.transpose(2, 0, 1) * 255).clip(0, 255).astype(np.uint8)
+
+
+class ShapesDataset(torch.utils.data.Dataset):
+    """Embedded procedural dataset (see the module docstring).
+
+    Parameters
+    ----------
+    resolution : int ≥ 4
+    size : int
+        Number of distinct images (an epoch).
+    seed : int
+    mirror : bool
+        Double the dataset with horizontally flipped copies (indices ``size … 2·size−1``).
+    """
+
+    def __init__(self, resolution: int, size: int = 50_000, seed: int = 0, mirror=False):
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
+            raise DatasetError(f"resolution must be an int >= 4, got {resolution!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise DatasetError(f"size must be an int >= 1, got {size!r}")
+        self.resolution = resolution
+        self.num_channels = 3
+        self.raw_size = size
+        self.seed = int(seed)
+        self.mirror = bool(mirror)
+        self.label_dim = 0
+        self.name = f"shapes{resolution}"
+
+    def __len__(self) -> int:
+        return self.raw_size * (2 if self.mirror else 1)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        raw = int(idx) % self.raw_size
+        img = render_shapes(raw, self.resolution, self.seed)
+        if idx >= self.raw_size:
+            img = img[:, :, ::-1].copy()
+        return img, np.zeros([0], np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "embedded-shapes", "resolution": self.resolution, "size": self.raw_size,
+                "seed": self.seed, "mirror": self.mirror}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Folder / zip datasets.
+
+
+def _pil():
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - Pillow ships with matplotlib
+        raise DatasetError("reading image datasets needs Pillow (pip install pillow)") from exc
+    return Image
+
+
+class ImageFolderDataset(torch.utils.data.Dataset):
+    """Square PNG/JPEG images from a folder or a zip (see the module docstring).
+
+    Every file's header is read at construction to validate the whole dataset up front.
+
+    Parameters
+    ----------
+    path : str or Path
+        A directory or a ``.zip`` file.
+    resolution : int or None
+        Required image size (None: whatever the files have, as long as they agree).
+    mirror : bool
+    use_labels : bool
+        Read ``dataset.json`` labels when present.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        resolution: int | None = None,
+        mirror: bool = False,
+        use_labels: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.mirror = bool(mirror)
+        if not self.path.exists():
+            raise DatasetError(f"--data {str(self.path)!r} does not exist")
+        if self.path.is_dir():
+            self._kind = "dir"
+            names = sorted(
+                p.relative_to(self.path).as_posix()
+                for p in self.path.rglob("*")
+                if p.is_file()
+            )
+        elif zipfile.is_zipfile(self.path):
+            self._kind = "zip"
+            with zipfile.ZipFile(self.path) as z:
+                names = sorted(n for n in z.namelist() if not n.endswith("/"))
+        else:
+            raise DatasetError(
+                f"--data {str(self.path)!r} must be a directory or a .zip of PNG/JPEG images"
+            )
+        self._zip: zipfile.ZipFile | None = None
+        self.files = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
+        if not self.files:
+            raise DatasetError(
+                f"--data {str(self.path)!r} contains no PNG/JPEG images ({len(names)} other files)"
+            )
+        Image = _pil()
+        size = None
+        channels = set()
+        for name in self.files:
+            try:
+                with Image.open(io.BytesIO(self._read(name))) as im:
+                    w, h, mode = im.width, im.height, im.mode
+            except Exception as exc:
+                raise DatasetError(f"{self._where(name)}: not a readable image ({exc})") from None
+            if w != h:
+                raise DatasetError(f"{self._where(name)}: image is {w}x{h}, expected square images")
+            want = resolution if resolution is not None else size
+            if want is not None and w != want:
+                raise DatasetError(
+                    f"{self._where(name)}: image is {w}x{h}, expected {want}x{want} like "
+                    f"{'--resolution' if resolution is not None else repr(self.files[0])}"
+                )
+            size = w
+            channels.add(1 if mode in ("L", "I", "I;16", "F", "1") else 3)
+        assert size is not None
+        if size < 8 or size & (size - 1):
+            raise DatasetError(
+                f"{self._where(self.files[0])}: images are {size}x{size}, expected a power of two "
+                ">= 8"
+            )
+        self.resolution = size
+        self.num_channels = 3 if 3 in channels else 1
+        self.labels = self._load_labels() if use_labels else None
+        self.label_dim = 0 if self.labels is None else self.labels.shape[1]
+        self.name = self.path.stem
+
+    def _where(self, name: str) -> str:
+        return f"{self.path}{'!' if self._kind == 'zip' else os.sep}{name}"
+
+    def _read(self, name: str) -> bytes:
+        if self._kind == "dir":
+            return (self.path / name).read_bytes()
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip.read(name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Worker processes open their own zip handle.
+        return {**self.__dict__, "_zip": None}
+
+    def _load_labels(self) -> np.ndarray | None:
+        try:
+            raw = self._read("dataset.json")
+        except (FileNotFoundError, KeyError):
+            return None
+        try:
+            table = json.loads(raw).get("labels")
+        except (ValueError, AttributeError) as exc:
+            raise DatasetError(f"{self._where('dataset.json')}: not valid JSON ({exc})") from None
+        if table is None:
+            return None
+        lookup = {str(k).replace("\\", "/"): v for k, v in table}
+        missing = [f for f in self.files if f not in lookup]
+        if missing:
+            raise DatasetError(f"{self._where('dataset.json')}: no label for {missing[0]!r}")
+        values = [lookup[f] for f in self.files]
+        if all(isinstance(v, int) for v in values):
+            arr = np.zeros([len(values), max(values) + 1], np.float32)
+            arr[np.arange(len(values)), values] = 1
+            return arr
+        try:
+            return np.asarray(values, np.float32).reshape(len(values), -1)
+        except ValueError:
+            raise DatasetError(
+                f"{self._where('dataset.json')}: labels must be ints or equal-length float lists"
+            ) from None
+
+    def __len__(self) -> int:
+        return len(self.files) * (2 if self.mirror else 1)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.files)
+        raw = int(idx) % n
+        Image = _pil()
+        with Image.open(io.BytesIO(self._read(self.files[raw]))) as im:
+            im = im.convert("RGB" if self.num_channels == 3 else "L")
+            img = np.asarray(im, dtype=np.uint8)
+        img = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+        if idx >= n:
+            img = img[:, :, ::-1]
+        label = self.labels[raw] if self.labels is not None else np.zeros([0], np.float32)
+        return np.ascontiguousarray(img), label
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "images", "path": str(self.path), "resolution": self.resolution,
+            "size": len(self.files), "mirror": self.mirror, "label_dim": self.label_dim,
+        }  # fmt: skip
+
+
+def open_dataset(
+    data: str | os.PathLike[str] | None,
+    resolution: int | None,
+    mirror: bool = False,
+    seed: int = 0,
+    use_labels: bool = True,
+) -> ShapesDataset | ImageFolderDataset:
+    """``data=None`` → the embedded :class:`ShapesDataset` at ``resolution``; else a folder/zip."""
+    if data is None:
+        return ShapesDataset(resolution if resolution is not None else 32, seed=seed, mirror=mirror)
+    return ImageFolderDataset(data, resolution=resolution, mirror=mirror, use_labels=use_labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic data order.
+
+
+class StepBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Infinite per-rank batches whose order depends only on ``(seed, step)`` (module docstring).
+
+    Parameters
+    ----------
+    num_items : int
+    batch : int
+        Global batch size (all ranks).
+    rank, world_size : int
+    start_step : int
+        The first step to yield (a resumed run passes its step counter).
+    seed : int
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        batch: int,
+        rank: int = 0,
+        world_size: int = 1,
+        start_step: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if batch % world_size:
+            raise ValueError(f"batch ({batch}) must be divisible by the world size ({world_size})")
+        self.num_items = int(num_items)
+        self.batch = int(batch)
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.start_step = int(start_step)
+        self.seed = int(seed)
+        self._perm_epoch = -1
+        self._perm = np.zeros([0], np.int64)
+
+    def _item(self, k: int) -> int:
+        epoch, pos = divmod(k, self.num_items)
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.num_items)
+            self._perm_epoch = epoch
+        return int(self._perm[pos])
+
+    def indices(self, step: int) -> list[int]:
+        """This rank's dataset indices at ``step``."""
+        per = self.batch // self.world_size
+        start = step * self.batch + self.rank * per
+        return [self._item(k) for k in range(start, start + per)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while True:
+            yield self.indices(step)
+            step += 1
+
+
+def _collate(batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    imgs = torch.from_numpy(np.stack([b[0] for b in batch]))
+    labels = torch.from_numpy(np.stack([b[1] for b in batch]).astype(np.float32))
+    return imgs, labels
+
+
+def make_loader(
+    dataset: torch.utils.data.Dataset,
+    batch: int,
+    rank: int = 0,
+    world_size: int = 1,
+    start_step: int = 0,
+    seed: int = 0,
+    workers: int = 0,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Infinite iterator of ``(uint8 [B, C, R, R], float32 [B, c_dim])`` per-rank batches."""
+    sampler = StepBatchSampler(len(dataset), batch, rank, world_size, start_step, seed)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=workers,
+        collate_fn=_collate,
+        persistent_workers=workers > 0,
+        prefetch_factor=2 if workers > 0 else None,
+    )
+    return iter(loader)

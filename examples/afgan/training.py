@@ -1,0 +1,741 @@
+r"""The Alias-Free GAN training loop (the official StyleGAN3 recipe) on bandlimit.
+
+One *step* (iteration) on every rank, each phase with a fresh latent batch and its own optimiser
+step (Adam, β = (0, 0.99), ε = 1e-8):
+
+1. ``Gmain``: :math:`\mathrm{softplus}(-D(G(z)))`, G's parameters only.
+2. ``Dmain``: :math:`\mathrm{softplus}(D(G(z))) + \mathrm{softplus}(-D(x))`; the G pass moves
+   ``w_avg`` and the magnitude EMAs.
+3. ``Dreg`` on steps ``0, 16, 32, …``: R1 × 16. D's Adam runs with ``lr·16/17`` and
+   ``β₂^{16/17}`` (lazy-regularisation adjustment).
+
+Before each optimiser step the gradients are averaged over ranks (one flat all-reduce) and
+NaN/±Inf are replaced by 0/±1e5. After the step, G_ema's parameters move as
+:math:`\theta_\mathrm{ema} \leftarrow \theta + \beta(\theta_\mathrm{ema} - \theta)`,
+:math:`\beta = 0.5^{B / n_\mathrm{ema}}`, :math:`n_\mathrm{ema} = \min(1000\,k_\mathrm{ema},
+0.05\,n_\mathrm{img})` (ramp-up; none after an official-pickle resume), :math:`k_\mathrm{ema} =
+10 B / 32`; G_ema's buffers are copied from G.
+
+Determinism: networks are initialised from ``seed`` on every rank; the latents of step ``s`` on
+rank ``r`` come from a generator seeded by ``(seed, world, r, s)``; the data order is a function
+of the step (:class:`afgan.data.StepBatchSampler`). A checkpoint stores the networks, both Adam
+states, the step/image counters and the torch RNG state, so a resumed run reproduces the
+uninterrupted one exactly on CPU.
+
+Distributed: started by ``torchrun``, every rank runs this loop on ``batch / world`` images; the
+gradient all-reduce is ``torch.distributed`` (gloo on CPU, NCCL on GPU); the magnitude EMAs and
+``w_avg`` are averaged over ranks after each step, so all ranks hold identical networks. Rank 0
+writes the run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from afgan.data import DatasetError, make_loader, open_dataset
+from afgan.discriminator import Discriminator
+from afgan.legacy import load_network, save_checkpoint
+from afgan.loss import StyleGAN2Loss
+from afgan.networks import Generator
+
+__all__ = [
+    "CONFIGS",
+    "TrainConfig",
+    "TrainingError",
+    "build_networks",
+    "default_gamma",
+    "find_latest_checkpoint",
+    "state_digest",
+    "train",
+]
+
+CONFIGS = ("stylegan3-t", "stylegan3-r")
+METRIC_NAMES = {"eqt": "eqt_int", "eqt_int": "eqt_int", "eqt_frac": "eqt_frac", "eqr": "eqr"}
+CHECKPOINT_GLOB = "checkpoint-*.pt"
+D_REG_INTERVAL = 16
+
+
+class TrainingError(ValueError):
+    """A configuration or input problem, reported to the user as one line."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (written to ``config.json``).
+
+    Defaults are sized for a 2-core CPU: 32², batch 8, 6 synthesis layers (official: 14), 64
+    channels at most (official: 512), z/w 64-dimensional (official: 512). The official
+    architecture is ``num_layers=14, cbase=32768, cmax=512, z_dim=w_dim=512``.
+    """
+
+    cfg: str = "stylegan3-t"
+    data: str | None = None
+    resolution: int = 32
+    mirror: bool = False
+    cond: bool = False
+    outdir: str = "runs"
+    run_name: str | None = None
+    batch: int = 8
+    gamma: float | None = None
+    kimg: float = 10.0
+    tick: float = 0.4
+    snap: int = 2
+    keep: int = 3
+    cbase: int = 2048
+    cmax: int = 64
+    dcbase: int | None = None
+    dcmax: int | None = None
+    num_layers: int = 6
+    z_dim: int = 64
+    w_dim: int = 64
+    map_depth: int = 2
+    glr: float = 0.0025
+    dlr: float = 0.002
+    mbstd_group: int = 4
+    ema_kimg: float | None = None
+    ema_rampup: float | None = 0.05
+    blur_sigma: float | None = None
+    blur_fade_kimg: float | None = None
+    seed: int = 0
+    metrics: list[str] = field(default_factory=list)
+    metrics_samples: int = 64
+    workers: int = 0
+    device: str = "cpu"
+    impl: str = "auto"
+    grid: tuple[int, int] = (8, 4)
+    minutes: float | None = None
+    stop_at_step: int | None = None  # testing aid: stop (as on Ctrl-C) once this step is done
+
+    def validate(self) -> None:
+        if self.cfg not in CONFIGS:
+            raise TrainingError(f"--cfg must be one of {', '.join(CONFIGS)}, got {self.cfg!r}")
+        for name in ("resolution", "batch", "snap", "keep", "cbase", "cmax", "num_layers",
+                     "z_dim", "w_dim", "map_depth", "mbstd_group"):  # fmt: skip
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                flag = name.replace("_", "-")
+                raise TrainingError(f"--{flag} must be an integer >= 1, got {v!r}")
+        res = self.resolution
+        if res < 8 or res & (res - 1):
+            raise TrainingError(f"--resolution must be a power of two >= 8, got {res}")
+        for name in ("kimg", "tick", "glr", "dlr"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise TrainingError(f"--{name} must be a positive number, got {v!r}")
+        if self.gamma is not None and not (math.isfinite(self.gamma) and self.gamma >= 0):
+            raise TrainingError(f"--gamma must be a number >= 0, got {self.gamma!r}")
+        for m in self.metrics:
+            if m not in METRIC_NAMES:
+                raise TrainingError(
+                    f"--metrics entries must be among {', '.join(sorted(METRIC_NAMES))}, got {m!r}"
+                )
+        if self.impl not in ("auto", "ref", "numba"):
+            raise TrainingError(f"--impl must be auto, ref or numba, got {self.impl!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["grid"] = list(self.grid)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        if "grid" in d:
+            d["grid"] = tuple(d["grid"])
+        return cls(**d)
+
+
+def default_gamma(resolution: int, batch: int) -> float:
+    r"""R1 weight, official guidance: :math:`\gamma = 0.001\,R^2 / B` (γ ≈ 2 at 256², B = 32)."""
+    return 0.001 * resolution**2 / batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks.
+
+
+def build_networks(cfg: TrainConfig, c_dim: int, img_channels: int) -> tuple[Generator, Any]:
+    """G and D for ``cfg`` (config R: 1×1 convs, radial filters, G channels ×2)."""
+    g_kwargs: dict[str, Any] = dict(
+        z_dim=cfg.z_dim,
+        c_dim=c_dim,
+        w_dim=cfg.w_dim,
+        img_resolution=cfg.resolution,
+        img_channels=img_channels,
+        mapping_kwargs={"num_layers": cfg.map_depth},
+        channel_base=cfg.cbase,
+        channel_max=cfg.cmax,
+        magnitude_ema_beta=0.5 ** (cfg.batch / (20 * 1e3)),
+    )
+    if cfg.num_layers != 14:
+        g_kwargs["num_layers"] = cfg.num_layers
+    if cfg.cfg == "stylegan3-r":
+        g_kwargs.update(
+            conv_kernel=1,
+            use_radial_filters=True,
+            channel_base=cfg.cbase * 2,
+            channel_max=cfg.cmax * 2,
+        )
+    G = Generator(**g_kwargs)
+    D = Discriminator(
+        c_dim=c_dim,
+        img_resolution=cfg.resolution,
+        img_channels=img_channels,
+        channel_base=cfg.dcbase or cfg.cbase,
+        channel_max=cfg.dcmax or cfg.cmax,
+        epilogue_kwargs={"mbstd_group_size": cfg.mbstd_group},
+    )
+    return G, D
+
+
+def state_digest(*modules: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer (bit-exact identity of network states)."""
+    h = hashlib.sha256()
+    for m in modules:
+        for k, v in m.state_dict().items():
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed helpers.
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def _init_distributed(device: str) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend=backend)
+    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _sync_gradients(module: torch.nn.Module, d: _Dist) -> None:
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        return
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    if d.active:
+        flat = torch.cat([p.grad.flatten() for p in params])
+        dist.all_reduce(flat)
+        flat /= d.world
+        for p, g in zip(params, flat.split([p.numel() for p in params])):
+            p.grad.copy_(g.view_as(p))
+    for p in params:
+        torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+
+
+def _sync_buffers(module: torch.nn.Module, d: _Dist) -> None:
+    # magnitude_ema and w_avg move with each rank's batch: average them so ranks stay identical.
+    if not d.active:
+        return
+    bufs = [b for n, b in module.named_buffers() if n.endswith(("magnitude_ema", "w_avg"))]
+    flat = torch.cat([b.flatten() for b in bufs])
+    dist.all_reduce(flat)
+    flat /= d.world
+    for b, v in zip(bufs, flat.split([b.numel() for b in bufs])):
+        b.copy_(v.view_as(b))
+
+
+def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
+    if not d.active:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t)
+    return bool(t.item() > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run directory, images, plots.
+
+
+def _run_dir(cfg: TrainConfig, dataset_name: str) -> Path:
+    out = Path(cfg.outdir)
+    if cfg.run_name:
+        return out / cfg.run_name
+    ids = [int(m.group(1)) for p in (out.iterdir() if out.is_dir() else ())
+           if (m := re.match(r"^(\d+)-", p.name))]  # fmt: skip
+    idx = max(ids, default=-1) + 1
+    return out / f"{idx:05d}-{cfg.cfg}-{dataset_name}-r{cfg.resolution}-b{cfg.batch}"
+
+
+def _to_uint8(img: torch.Tensor) -> np.ndarray:
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def save_grid(images: np.ndarray, grid: tuple[int, int], path: Path, min_tile: int = 96) -> None:
+    """uint8 ``[N, H, W, C]`` → one PNG of ``gw × gh`` tiles, upscaled (nearest) to ≥ min_tile."""
+    from PIL import Image
+
+    gw, gh = grid
+    n, h, w, c = images.shape
+    canvas = np.zeros([gh * h, gw * w, c], np.uint8)
+    for i in range(min(n, gw * gh)):
+        y, x = divmod(i, gw)
+        canvas[y * h : (y + 1) * h, x * w : (x + 1) * w] = images[i]
+    im = Image.fromarray(canvas[..., 0] if c == 1 else canvas)
+    scale = max(1, -(-min_tile // w))
+    if scale > 1:
+        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    tmp = path.with_name(path.name + ".tmp")
+    im.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def plot_log(log_path: Path, out_path: Path) -> None:
+    """Loss curves (and metrics, when logged) against kimg, from ``log.jsonl``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    kimg = [r["kimg"] for r in rows]
+    metric_keys = sorted({k for r in rows for k in r.get("metrics", {})})
+    fig, axes = plt.subplots(1, 2 if metric_keys else 1, figsize=(11 if metric_keys else 6, 4))
+    ax = axes[0] if metric_keys else axes
+    for key in ("loss_G", "loss_D", "loss_D_real", "loss_D_fake", "r1_penalty"):
+        ys = [r.get(key) for r in rows]
+        if any(y is not None for y in ys):
+            ax.plot(kimg, [np.nan if y is None else y for y in ys], label=key)
+    ax.set_xlabel("kimg")
+    ax.set_ylabel("loss")
+    ax.set_title("training losses (tick means)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if metric_keys:
+        ax2 = axes[1]
+        for key in metric_keys:
+            pts = [(r["kimg"], r["metrics"][key]) for r in rows if key in r.get("metrics", {})]
+            ax2.plot(*zip(*pts), marker="o", label=key)
+        ax2.set_xlabel("kimg")
+        ax2.set_ylabel("PSNR (dB)")
+        ax2.set_title("equivariance (G_ema)")
+        ax2.legend(fontsize=8)
+        ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    os.replace(tmp, out_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints.
+
+
+def find_latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint with the highest step in ``run_dir`` (None if there is none)."""
+    files = sorted(Path(run_dir).glob(CHECKPOINT_GLOB))
+    return files[-1] if files else None
+
+
+def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
+    step = payload["training_state"]["step"]
+    path = run_dir / f"checkpoint-{step:08d}.pt"
+    tmp = run_dir / f".{path.name}.tmp"
+    save_checkpoint(tmp, **payload)
+    os.replace(tmp, path)  # atomic: a crash never leaves a truncated checkpoint behind
+    for old in sorted(run_dir.glob(CHECKPOINT_GLOB))[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop.
+
+
+class _StopFlag:
+    """Ctrl-C: first press asks the loop to stop after the step (and checkpoint); second aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopFlag:
+        with contextlib.suppress(ValueError):  # not in the main thread
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: finishing this step and writing a checkpoint (again to abort)",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _step_generator(seed: int, world: int, rank: int, step: int) -> torch.Generator:
+    s = np.random.SeedSequence([seed, world, rank, step]).generate_state(2, np.uint64)
+    return torch.Generator().manual_seed(int(s[0] >> np.uint64(1)))
+
+
+def _fmt_time(s: float) -> str:
+    s = int(max(s, 0))
+    if s >= 3600:
+        return f"{s // 3600}h{s // 60 % 60:02d}m{s % 60:02d}s"
+    return f"{s // 60}m{s % 60:02d}s"
+
+
+def _load_resume(resume: str) -> tuple[Path | None, Path]:
+    """``--resume`` → (run directory to continue or None, checkpoint file)."""
+    p = Path(resume)
+    if not p.exists():
+        raise TrainingError(f"--resume {resume!r} does not exist")
+    if p.is_dir():
+        ckpt = find_latest_checkpoint(p)
+        if ckpt is None:
+            raise TrainingError(f"--resume {resume!r} is a directory without {CHECKPOINT_GLOB}")
+        return p, ckpt
+    if (p.parent / "config.json").exists() and re.fullmatch(r"checkpoint-\d+\.pt", p.name):
+        return p.parent, p
+    return None, p
+
+
+def train(
+    cfg: TrainConfig,
+    resume: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or continue) a run; returns a summary dict (run_dir, kimg, final losses, ...).
+
+    ``resume``: a run directory or one of its checkpoints (exact continuation, same directory),
+    another bandlimit checkpoint or an official network pickle (weights only, new directory).
+    """
+    d = _init_distributed(cfg.device)
+    device = torch.device(cfg.device)
+    if device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+        # The official recipe trains with TF32 off (it changes results at the 1e-3 level).
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    if cfg.impl != "auto":
+        from bandlimit.ops import set_default_impl
+
+        set_default_impl(cfg.impl)
+
+    resume_dir, resume_ckpt = (None, None) if resume is None else _load_resume(resume)
+    exact = None
+    if resume_ckpt is not None:
+        try:
+            nets = load_network(resume_ckpt)
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise TrainingError(f"--resume {str(resume_ckpt)!r} cannot be loaded: {exc}") from None
+        exact = nets.get("training_state")
+        if exact is not None and resume_dir is not None:
+            # Continue the stored run; the caller's cfg may only change these fields.
+            stored = TrainConfig.from_json(exact["config"])
+            for name in ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples", "workers",
+                         "device", "impl", "stop_at_step", "minutes"):  # fmt: skip
+                setattr(stored, name, getattr(cfg, name))
+            cfg = stored
+    cfg.validate()
+
+    try:
+        dataset = open_dataset(cfg.data, cfg.resolution, mirror=cfg.mirror, seed=cfg.seed,
+                               use_labels=cfg.cond)  # fmt: skip
+    except DatasetError as exc:
+        raise TrainingError(str(exc)) from None
+    if cfg.data is not None and dataset.resolution != cfg.resolution:
+        cfg.resolution = dataset.resolution
+    if cfg.batch % d.world:
+        raise TrainingError(f"--batch {cfg.batch} must be divisible by the {d.world} processes")
+    batch_gpu = cfg.batch // d.world
+    if batch_gpu % min(cfg.mbstd_group, batch_gpu):
+        raise TrainingError(
+            f"the per-process batch {batch_gpu} must be divisible by the minibatch-stddev group "
+            f"size {cfg.mbstd_group} (use --batch a multiple of {cfg.mbstd_group * d.world})"
+        )
+    c_dim = dataset.label_dim
+    gamma = cfg.gamma if cfg.gamma is not None else default_gamma(cfg.resolution, cfg.batch)
+    is_r = cfg.cfg == "stylegan3-r"
+    blur_sigma = cfg.blur_sigma if cfg.blur_sigma is not None else (10.0 if is_r else 0.0)
+    blur_fade = cfg.blur_fade_kimg if cfg.blur_fade_kimg is not None else cfg.batch * 200 / 32
+    ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
+    ema_rampup = cfg.ema_rampup
+
+    # Networks: identical initialisation on every rank.
+    torch.manual_seed(cfg.seed)
+    G, D = build_networks(cfg, c_dim, dataset.num_channels)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    G.train().requires_grad_(False).to(device)
+    D.train().requires_grad_(False).to(device)
+    G_ema.to(device)
+
+    mb = D_REG_INTERVAL / (D_REG_INTERVAL + 1)
+    G_opt = torch.optim.Adam(G.parameters(), lr=cfg.glr, betas=(0.0, 0.99), eps=1e-8)
+    D_opt = torch.optim.Adam(D.parameters(), lr=cfg.dlr * mb, betas=(0.0, 0.99**mb), eps=1e-8)
+    step, cur_nimg, tick = 0, 0, 0
+    elapsed_before = 0.0
+
+    if resume_ckpt is not None:
+        _load_weights(nets, G, D, G_ema, resume_ckpt)
+        if exact is not None and resume_dir is not None:
+            G_opt.load_state_dict(exact["G_opt"])
+            D_opt.load_state_dict(exact["D_opt"])
+            step, cur_nimg, tick = exact["step"], exact["cur_nimg"], exact["tick"]
+            elapsed_before = exact.get("elapsed", 0.0)
+            torch.set_rng_state(exact["torch_rng"])
+        else:
+            # Official rule for resuming from weights only: no EMA ramp-up, no blur.
+            ema_rampup = None
+            blur_sigma = 0.0
+
+    run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
+    if d.rank == 0:
+        if run_dir is None:
+            run_dir = _run_dir(cfg, dataset.name)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if any(run_dir.glob(CHECKPOINT_GLOB)):
+                raise TrainingError(
+                    f"run directory {str(run_dir)!r} already holds checkpoints; pass --resume "
+                    f"{str(run_dir)!r} to continue it or choose another --run-name"
+                )
+        meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
+                "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": ema_rampup,
+                "world_size": d.world, "batch_per_process": batch_gpu,
+                "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
+                "G_params": sum(p.numel() for p in G.parameters()),
+                "D_params": sum(p.numel() for p in D.parameters()),
+                "resume": resume}  # fmt: skip
+        (run_dir / "config.json").write_text(
+            json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
+        )
+    if d.active:
+        obj = [str(run_dir) if d.rank == 0 else None]
+        dist.broadcast_object_list(obj, src=0)
+        run_dir = Path(obj[0])
+    assert run_dir is not None
+
+    loss = StyleGAN2Loss(G, D, r1_gamma=gamma, blur_init_sigma=blur_sigma,
+                         blur_fade_kimg=blur_fade)  # fmt: skip
+    loader = make_loader(dataset, cfg.batch, d.rank, d.world, start_step=step, seed=cfg.seed,
+                         workers=cfg.workers)  # fmt: skip
+
+    # Fixed latents and labels for the sample grids.
+    gw, gh = cfg.grid
+    grid_rng = np.random.RandomState(cfg.seed)
+    grid_z = torch.from_numpy(grid_rng.randn(gw * gh, cfg.z_dim).astype(np.float32)).to(device)
+    grid_idx = grid_rng.randint(len(dataset), size=gw * gh)
+    grid_items = [dataset[int(i)] for i in grid_idx]
+    grid_c = torch.from_numpy(np.stack([it[1] for it in grid_items]).astype(np.float32)).to(device)
+
+    def snapshot_images(name: str) -> Path:
+        imgs = []
+        with torch.no_grad():
+            for z, c in zip(grid_z.split(8), grid_c.split(8)):
+                imgs.append(_to_uint8(G_ema(z, c)))
+        path = run_dir / name
+        save_grid(np.concatenate(imgs), cfg.grid, path)
+        return path
+
+    log_path = run_dir / "log.jsonl"
+    if d.rank == 0 and step == 0:
+        reals = np.stack([it[0] for it in grid_items]).transpose(0, 2, 3, 1)
+        save_grid(reals, cfg.grid, run_dir / "reals.png")
+        snapshot_images("fakes_init.png")
+        log_path.write_text("")
+
+    total_nimg = round(cfg.kimg * 1000)
+    tick_nimg = max(round(cfg.tick * 1000), 1)
+    tick_start_nimg = cur_nimg
+    tick_start_time = time.time()
+    start_time = time.time() - elapsed_before
+    session_start = time.time()
+    stats_acc: dict[str, list[float]] = {}
+    last_ckpt: Path | None = None
+    metrics_result: dict[str, float] = {}
+    stopped = False
+
+    def save(final: bool = False) -> Path | None:
+        if d.rank != 0:
+            return None
+        tstate = {"step": step, "cur_nimg": cur_nimg, "tick": tick,
+                  "elapsed": time.time() - start_time, "config": cfg.to_json(),
+                  "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
+                  "torch_rng": torch.get_rng_state(), "world_size": d.world}  # fmt: skip
+        return _write_checkpoint(run_dir, cfg.keep, G=G, D=D, G_ema=G_ema,
+                                 training_state=tstate)  # fmt: skip
+
+    with _StopFlag() as stop:
+        done = cur_nimg >= total_nimg
+        while not done:
+            real_u8, real_c = next(loader)
+            real = (real_u8.to(device, torch.float32) / 127.5 - 1).contiguous()
+            real_c = real_c.to(device)
+            gen = _step_generator(cfg.seed, d.world, d.rank, step)
+            zs = torch.randn([3, batch_gpu, cfg.z_dim], generator=gen).to(device)
+            if c_dim > 0:
+                ci = torch.randint(len(dataset), [3, batch_gpu], generator=gen)
+                cs = torch.stack([torch.from_numpy(np.stack([dataset[int(i)][1] for i in row]))
+                                  for row in ci]).to(device)  # fmt: skip
+            else:
+                cs = torch.zeros([3, batch_gpu, 0], device=device)
+
+            phases = [("Gmain", G, G_opt, 1), ("Dmain", D, D_opt, 1)]
+            if gamma > 0 and step % D_REG_INTERVAL == 0:
+                phases.append(("Dreg", D, D_opt, D_REG_INTERVAL))
+            for i, (name, module, opt, gain) in enumerate(phases):
+                module.requires_grad_(True)
+                opt.zero_grad(set_to_none=True)
+                st = loss.accumulate_gradients(name, real, real_c, zs[i], cs[i], gain, cur_nimg)
+                _sync_gradients(module, d)
+                opt.step()
+                module.requires_grad_(False)
+                for k, v in st.items():
+                    stats_acc.setdefault(k, []).append(v)
+            _sync_buffers(G, d)
+
+            # G_ema (parameters lerp, buffers copied).
+            ema_nimg = ema_kimg * 1000
+            if ema_rampup is not None:
+                ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
+            beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
+            with torch.no_grad():
+                for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+                    p_ema.copy_(p.detach().lerp(p_ema, beta))
+                for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+                    b_ema.copy_(b)
+
+            cur_nimg += cfg.batch
+            step += 1
+            done = cur_nimg >= total_nimg
+            want_stop = (
+                stop.requested
+                or (cfg.stop_at_step is not None and step >= cfg.stop_at_step)
+                or (cfg.minutes is not None and time.time() - session_start > cfg.minutes * 60)
+            )
+            want_stop = _any_rank(want_stop, d, device)
+
+            if progress and d.rank == 0:
+                frac = cur_nimg / total_nimg
+                spent = time.time() - start_time
+                eta = spent / max(cur_nimg, 1) * (total_nimg - cur_nimg) if step else 0
+                bar = "#" * int(frac * 30)
+                print(f"\r[{bar:<30}] {cur_nimg / 1000:7.2f}/{cfg.kimg:g} kimg  "
+                      f"{_fmt_time(spent)} elapsed, ETA {_fmt_time(eta)}   ", end="",
+                      file=sys.stderr, flush=True)  # fmt: skip
+
+            if not (done or want_stop or cur_nimg >= tick_start_nimg + tick_nimg):
+                continue
+
+            # Tick: log, and at snapshot ticks write images, metrics and a checkpoint.
+            tick += 1
+            now = time.time()
+            tick_kimg = (cur_nimg - tick_start_nimg) / 1000
+            row: dict[str, Any] = {
+                "tick": tick, "step": step, "kimg": cur_nimg / 1000,
+                "time_s": now - start_time, "sec_per_tick": now - tick_start_time,
+                "sec_per_kimg": (now - tick_start_time) / max(tick_kimg, 1e-9),
+                "img_per_s": tick_kimg * 1000 / max(now - tick_start_time, 1e-9),
+                **{k: float(np.mean(v)) for k, v in stats_acc.items()},
+            }  # fmt: skip
+            stats_acc.clear()
+            snap = done or want_stop or tick % cfg.snap == 0
+            if snap and cfg.metrics:
+                from bandlimit.metrics.equivariance import evaluate
+
+                names = tuple(dict.fromkeys(METRIC_NAMES[m] for m in cfg.metrics))
+                metrics_result = evaluate(G_ema, num_samples=cfg.metrics_samples, batch_size=4,
+                                          metrics=names, seed=cfg.seed, device=device,
+                                          progress=False)  # fmt: skip
+                row["metrics"] = {k: float(v) for k, v in metrics_result.items()}
+            if d.rank == 0:
+                if snap:
+                    row["grid"] = snapshot_images(f"fakes{step:08d}.png").name
+                    last_ckpt = save()
+                    row["checkpoint"] = last_ckpt.name if last_ckpt else None
+                with log_path.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                plot_log(log_path, run_dir / "losses.png")
+                if progress:
+                    losses = [f"{k} {row[k]:.3f}" for k in ("loss_G", "loss_D", "r1_penalty")
+                              if k in row]  # fmt: skip
+                    mets = [f"{k} {v:.2f} dB" for k, v in row.get("metrics", {}).items()]
+                    msg = (f"\rtick {tick:<4d} kimg {row['kimg']:<8.3f} "
+                           f"{row['sec_per_kimg']:.1f} s/kimg  " + "  ".join(losses + mets))
+                    print(msg.ljust(100), file=sys.stderr, flush=True)
+            tick_start_nimg = cur_nimg
+            tick_start_time = time.time()
+            if want_stop and not done:
+                stopped = True
+                break
+
+    summary = {
+        "run_dir": str(run_dir), "step": step, "kimg": cur_nimg / 1000, "stopped": stopped,
+        "checkpoint": str(last_ckpt) if last_ckpt else None, "metrics": metrics_result,
+        "digest": state_digest(G, D, G_ema), "rank": d.rank, "world_size": d.world,
+    }  # fmt: skip
+    if d.active:
+        digests = [None] * d.world
+        dist.all_gather_object(digests, summary["digest"])
+        summary["rank_digests"] = digests
+    if d.rank == 0:
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _load_weights(nets: dict[str, Any], G, D, G_ema, path: Path) -> None:
+    src_G = nets.get("G") if nets.get("G") is not None else nets.get("G_ema")
+    src_ema = nets.get("G_ema") if nets.get("G_ema") is not None else src_G
+    if src_G is None:
+        raise TrainingError(f"--resume {str(path)!r} holds no generator")
+    for dst, src, name in ((G, src_G, "G"), (G_ema, src_ema, "G_ema")):
+        try:
+            dst.load_state_dict(src.state_dict())
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0:2]
+            raise TrainingError(
+                f"--resume {str(path)!r}: its {name} does not match this configuration "
+                f"({' '.join(first)}); pass the same --cfg/--resolution/--cbase/--cmax"
+            ) from None
+    src_D = nets.get("D")
+    if src_D is not None:
+        try:
+            D.load_state_dict(src_D.state_dict())
+        except RuntimeError:
+            raise TrainingError(
+                f"--resume {str(path)!r}: its D does not match this configuration"
+            ) from None
+

@@ -1,0 +1,169 @@
+r"""Animations from a StyleGAN3 generator: a latent walk and a continuous sub-pixel translation.
+
+``--mode walk``: images along a smooth loop through ``--seeds`` (spherical-ish interpolation of
+:math:`w` between consecutive seeds' latents, cosine-eased). ``--mode translate``: one latent,
+the input Fourier features shifted by a continuous offset each frame (the user transform
+``G.synthesis.input.transform``), which an alias-free generator renders as a smooth, texture-
+sticking-free pan. ``--mode rotate``: the same with a rotation. Written as an animated GIF (Pillow);
+also as MP4 when ``imageio-ffmpeg`` happens to be installed and ``--mp4`` is given.
+
+Example::
+
+    python examples/gen_video.py --network runs/demo/checkpoint-00000750.pt --mode translate \
+        --seeds 0-3 --frames 48 --output runs/demo/translate.gif
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen_video.py`
+
+from afgan.legacy import load_network
+from gen_images import make_transform, parse_range
+
+__all__ = ["main", "render_frames", "write_gif"]
+
+MODES = ("walk", "translate", "rotate")
+
+
+def _grid(frames: list[np.ndarray], cols: int) -> np.ndarray:
+    # frames: list of [H, W, C] → one tiled image.
+    h, w, c = frames[0].shape
+    rows = -(-len(frames) // cols)
+    out = np.zeros([rows * h, cols * w, c], np.uint8)
+    for i, f in enumerate(frames):
+        y, x = divmod(i, cols)
+        out[y * h : (y + 1) * h, x * w : (x + 1) * w] = f
+    return out
+
+
+@torch.no_grad()
+def render_frames(
+    G: torch.nn.Module,
+    seeds: Sequence[int],
+    mode: str = "translate",
+    frames: int = 48,
+    truncation_psi: float = 1.0,
+    amount: float = 0.25,
+    device: str | torch.device = "cpu",
+) -> list[np.ndarray]:
+    """uint8 ``[H, W, C]`` frames (all seeds side by side in each frame).
+
+    Parameters
+    ----------
+    G : Generator
+    seeds : sequence of int
+        ``walk``: the loop's key latents; ``translate``/``rotate``: one tile per seed.
+    mode : {'walk', 'translate', 'rotate'}
+    frames : int
+        Frames in total (walk: spread over the loop).
+    amount : float
+        ``translate``: peak offset in image widths (a full back-and-forth cosine loop);
+        ``rotate``: ignored (a full turn).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if frames < 2:
+        raise ValueError(f"frames must be >= 2, got {frames}")
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    G = G.to(device).eval()
+    c = torch.zeros([1, G.c_dim], device=device)
+    zs = torch.from_numpy(
+        np.stack([np.random.RandomState(int(s)).randn(G.z_dim) for s in seeds])
+    ).float()
+    ws = G.mapping(zs.to(device), c.expand(len(seeds), -1), truncation_psi=truncation_psi)
+    tr = G.synthesis.input.transform
+    saved = tr.clone()
+    out: list[np.ndarray] = []
+    try:
+        for t in range(frames):
+            u = t / frames
+            if mode == "walk":
+                pos = u * len(seeds)
+                i = int(pos) % len(seeds)
+                a = (1 - math.cos(math.pi * (pos - int(pos)))) / 2
+                w = ws[i].lerp(ws[(i + 1) % len(seeds)], a)[None]
+                imgs = G.synthesis(w)
+            else:
+                if mode == "translate":
+                    m = make_transform((amount * math.sin(2 * math.pi * u), 0.0), 0.0)
+                else:
+                    m = make_transform((0.0, 0.0), 360.0 * u)
+                tr.copy_(torch.from_numpy(np.linalg.inv(m)))
+                imgs = G.synthesis(ws)
+            x = (imgs.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu()
+            out.append(_grid(list(x.numpy()), cols=len(x)))
+    finally:
+        tr.copy_(saved)
+    return out
+
+
+def write_gif(path: str | Path, frames: Sequence[np.ndarray], fps: int = 24, scale: int = 1):
+    """Animated GIF (loops forever); ``scale`` enlarges with nearest-neighbour."""
+    from PIL import Image
+
+    ims = []
+    for f in frames:
+        im = Image.fromarray(f[..., 0] if f.shape[2] == 1 else f)
+        if scale > 1:
+            im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+        ims.append(im)
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=round(1000 / fps), loop=0)
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    """Command-line entry point; returns the written path."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
+    p.add_argument("--mode", choices=MODES, default="translate")
+    p.add_argument("--seeds", type=parse_range, default=[0, 1, 2, 3])
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--fps", type=int, default=24)
+    p.add_argument("--trunc", type=float, default=1.0)
+    p.add_argument("--amount", type=float, default=0.25, help="translate: peak offset (widths)")
+    p.add_argument("--scale", type=int, default=0, help="GIF enlargement (default: to ~128 px)")
+    p.add_argument("--output", required=True, type=Path, help=".gif (or .mp4 with --mp4)")
+    p.add_argument("--mp4", action="store_true", help="write MP4 (needs imageio-ffmpeg)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args(argv)
+
+    network = Path(args.network)
+    if network.is_dir():  # a training run directory: its latest checkpoint
+        from afgan.training import find_latest_checkpoint
+
+        latest = find_latest_checkpoint(network)
+        if latest is None:
+            raise SystemExit(f"error: {network} holds no checkpoint-*.pt")
+        network = latest
+    nets = load_network(network)
+    G = nets.get("G_ema") if nets.get("G_ema") is not None else nets.get("G")
+    if G is None:
+        raise SystemExit(f"error: {args.network} holds no generator")
+    frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
+                           args.device)  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.mp4:
+        try:
+            import imageio.v2 as imageio
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise SystemExit("error: --mp4 needs imageio-ffmpeg; write a .gif instead") from None
+        imageio.mimwrite(args.output, frames, fps=args.fps)
+    else:
+        scale = args.scale or max(1, 128 // frames[0].shape[0])
+        write_gif(args.output, frames, fps=args.fps, scale=scale)
+    print(f"wrote {args.output} ({len(frames)} frames, {args.mode})")
+    return args.output
+
+
+if __name__ == "__main__":
+    main()

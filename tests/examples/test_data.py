@@ -1,0 +1,231 @@
+"""Tests of the training data: embedded shapes, folder/zip datasets, data order, dataset_tool."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from afgan.data import (
+    DatasetError,
+    ImageFolderDataset,
+    ShapesDataset,
+    StepBatchSampler,
+    make_loader,
+    open_dataset,
+    render_shapes,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+Image = pytest.importorskip("PIL.Image")
+
+
+def write_images(folder, sizes, mode="RGB", ext=".png", seed=0):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, s in enumerate(sizes):
+        w, h = (s, s) if isinstance(s, int) else s
+        shape = (h, w, 3) if mode == "RGB" else (h, w)
+        arr = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        p = folder / f"img{i:03d}{ext}"
+        Image.fromarray(arr).save(p)
+        paths.append((p, arr))
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedded shapes: properties.
+
+
+@given(index=st.integers(0, 10**6), res=st.sampled_from([8, 16, 32, 64]))
+@settings(max_examples=20, deadline=None)
+def test_shapes_deterministic_uint8_any_resolution(index, res):
+    a = render_shapes(index, res)
+    assert a.dtype == np.uint8 and a.shape == (3, res, res)
+    np.testing.assert_array_equal(a, render_shapes(index, res))
+
+
+def test_shapes_differ_by_index_and_seed():
+    imgs = [render_shapes(i, 16) for i in range(20)]
+    assert len({im.tobytes() for im in imgs}) == 20
+    assert not np.array_equal(render_shapes(3, 16, seed=0), render_shapes(3, 16, seed=1))
+
+
+def test_shapes_are_antialiased_and_consistent_across_resolutions():
+    # Anti-aliasing: box-downsampling the 64² image gives nearly the 16² image (same scene,
+    # coverage-weighted edges), and edge pixels take intermediate values.
+    hi = render_shapes(5, 64).astype(np.float64)
+    lo = render_shapes(5, 16).astype(np.float64)
+    pooled = hi.reshape(3, 16, 4, 16, 4).mean(axis=(2, 4))
+    assert np.abs(pooled - lo).mean() < 6.0
+    diff = np.abs(np.diff(render_shapes(5, 64).astype(int), axis=2)).max(axis=0)
+    assert diff.max() > 40  # there are shape edges...
+    assert np.count_nonzero((diff > 3) & (diff < diff.max() - 3)) > 0  # ...with soft steps
+
+
+def test_shapes_dataset_mirror_and_length():
+    ds = ShapesDataset(16, size=10, mirror=True)
+    assert len(ds) == 20 and ds.label_dim == 0
+    img, label = ds[3]
+    flipped, _ = ds[13]
+    np.testing.assert_array_equal(flipped, img[:, :, ::-1])
+    assert label.shape == (0,)
+
+
+@pytest.mark.parametrize("res", [0, 3, 2.5, True])
+def test_shapes_dataset_bad_resolution(res):
+    with pytest.raises(DatasetError, match="resolution"):
+        ShapesDataset(res)
+
+
+# ---------------------------------------------------------------------------------------------
+# Folder / zip datasets.
+
+
+def test_folder_dataset_reads_images_and_labels(tmp_path):
+    paths = write_images(tmp_path / "d", [16] * 3)
+    labels = {"labels": [[p.name, i % 2] for i, (p, _) in enumerate(paths)]}
+    (tmp_path / "d" / "dataset.json").write_text(json.dumps(labels))
+    ds = ImageFolderDataset(tmp_path / "d", mirror=True)
+    assert len(ds) == 6 and ds.resolution == 16 and ds.num_channels == 3 and ds.label_dim == 2
+    img, label = ds[1]
+    np.testing.assert_array_equal(img, paths[1][1].transpose(2, 0, 1))
+    np.testing.assert_array_equal(label, [0, 1])
+    np.testing.assert_array_equal(ds[4][0], img[:, :, ::-1])
+
+
+def test_zip_dataset_matches_folder(tmp_path):
+    paths = write_images(tmp_path / "d", [8] * 4)
+    zpath = tmp_path / "d.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for p, _ in paths:
+            z.write(p, p.name)
+    a, b = ImageFolderDataset(tmp_path / "d"), ImageFolderDataset(zpath)
+    assert len(a) == len(b) == 4
+    for i in range(4):
+        np.testing.assert_array_equal(a[i][0], b[i][0])
+
+
+def test_greyscale_dataset(tmp_path):
+    write_images(tmp_path / "g", [8] * 2, mode="L")
+    ds = ImageFolderDataset(tmp_path / "g")
+    assert ds.num_channels == 1 and ds[0][0].shape == (1, 8, 8)
+
+
+def test_open_dataset_default_is_embedded():
+    ds = open_dataset(None, 16)
+    assert isinstance(ds, ShapesDataset) and ds.resolution == 16
+
+
+# Bad input: one clear message naming the problem (and the first bad file).
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        ImageFolderDataset(tmp_path / "nope")
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError, match="no PNG/JPEG images"):
+        ImageFolderDataset(tmp_path / "e")
+
+
+def test_mixed_sizes_name_first_bad_file(tmp_path):
+    write_images(tmp_path / "m", [16, 16, 8, 8])
+    with pytest.raises(DatasetError, match=r"img002\.png: image is 8x8, expected 16x16"):
+        ImageFolderDataset(tmp_path / "m")
+
+
+def test_non_square_and_wrong_resolution(tmp_path):
+    write_images(tmp_path / "n", [(16, 8)])
+    with pytest.raises(DatasetError, match=r"img000\.png: image is 16x8, expected square"):
+        ImageFolderDataset(tmp_path / "n")
+    write_images(tmp_path / "r", [16])
+    with pytest.raises(DatasetError, match="expected 32x32"):
+        ImageFolderDataset(tmp_path / "r", resolution=32)
+
+
+def test_not_power_of_two_and_not_a_dataset(tmp_path):
+    write_images(tmp_path / "p", [12])
+    with pytest.raises(DatasetError, match="power of two"):
+        ImageFolderDataset(tmp_path / "p")
+    f = tmp_path / "file.bin"
+    f.write_bytes(b"hello")
+    with pytest.raises(DatasetError, match=r"must be a directory or a \.zip"):
+        ImageFolderDataset(f)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.png").write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match=r"x\.png: not a readable image"):
+        ImageFolderDataset(tmp_path / "bad")
+
+
+def test_missing_label(tmp_path):
+    paths = write_images(tmp_path / "l", [8] * 2)
+    (tmp_path / "l" / "dataset.json").write_text(json.dumps({"labels": [[paths[0][0].name, 0]]}))
+    with pytest.raises(DatasetError, match=r"no label for 'img001\.png'"):
+        ImageFolderDataset(tmp_path / "l")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data order.
+
+
+@given(
+    n=st.integers(1, 40),
+    batch=st.sampled_from([2, 4, 8]),
+    start=st.integers(0, 30),
+    seed=st.integers(0, 3),
+)
+@settings(max_examples=30, deadline=None)
+def test_sampler_depends_only_on_step(n, batch, start, seed):
+    full = StepBatchSampler(n, batch, seed=seed)
+    it = iter(full)
+    ref = [next(it) for _ in range(start + 3)]
+    resumed = iter(StepBatchSampler(n, batch, start_step=start, seed=seed))
+    assert [next(resumed) for _ in range(3)] == ref[start:]
+    # Ranks split each global batch into consecutive slices.
+    r0 = StepBatchSampler(n, batch, rank=0, world_size=2, seed=seed).indices(start)
+    r1 = StepBatchSampler(n, batch, rank=1, world_size=2, seed=seed).indices(start)
+    assert r0 + r1 == full.indices(start)
+
+
+def test_sampler_epochs_are_permutations():
+    s = StepBatchSampler(12, 4, seed=1)
+    order = [i for step in range(6) for i in s.indices(step)]
+    assert sorted(order[:12]) == list(range(12)) and sorted(order[12:]) == list(range(12))
+    assert order[:12] != order[12:]
+    with pytest.raises(ValueError, match="divisible"):
+        StepBatchSampler(12, 5, world_size=2)
+
+
+def test_loader_with_workers_keeps_the_order():
+    ds = ShapesDataset(8, size=7)
+    a = make_loader(ds, 4, start_step=2, workers=0)
+    b = make_loader(ds, 4, start_step=2, workers=1)
+    for _ in range(3):
+        (xa, ca), (xb, _) = next(a), next(b)
+        assert xa.shape == (4, 3, 8, 8) and ca.shape == (4, 0)
+        assert np.array_equal(xa.numpy(), xb.numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset_tool.
+
+
+def test_dataset_tool_folder_to_zip(tmp_path):
+    from dataset_tool import main as tool
+
+    write_images(tmp_path / "src" / "a", [20, 20], seed=1)
+    write_images(tmp_path / "src" / "b", [(30, 20)], seed=2, ext=".jpg")
+    out = tmp_path / "out.zip"
+    n = tool(["--source", str(tmp_path / "src"), "--dest", str(out), "--resolution", "16"])
+    assert n == 3
+    ds = ImageFolderDataset(out)
+    assert len(ds) == 3 and ds.resolution == 16 and ds.num_channels == 3
+    with pytest.raises(SystemExit):
+        tool(["--source", str(tmp_path / "missing"), "--dest", str(out), "--resolution", "16"])
