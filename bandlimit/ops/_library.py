@@ -10,10 +10,15 @@ Each fused kernel is a ``custom_op`` with a fake (meta) implementation, so ``tor
   backward is one fused transposed pass that reads it (``filtered_act_numba_backward``). When a
   graph of the gradient is requested (double backward, e.g. R1), the backward instead
   differentiates the reference formula, which is slower but exact to any order.
-* :func:`filtered_act_staged` (every other activation and padding mode): the numba upfirdn
-  kernels around a PyTorch activation. Nothing of the forward is stored but its inputs: the
-  backward recomputes the upsampled pre-activation and runs the transposed pipeline
-  (:func:`reference.filtered_act_vjp` on the numba stages), itself differentiable.
+* ``filtered_act_any_numba`` (every activation, every padding mode, ``down_padding``): one fused
+  pass too; the padding modes extend the staged input and the activated signal inside the
+  kernel (and the backward folds the extension's gradient back). Nothing of the forward is
+  stored but its inputs: the fused backward (``filtered_act_any_numba_backward``) recomputes
+  the upsampled pre-activation from ``x`` and also returns per-plane partial sums of the snake
+  parameters' gradients. Double backward goes through the reference formula.
+* :func:`filtered_act_general` dispatches between that and, for what the fused kernel does not
+  cover (circular padding with a cropping ``down_padding``), the numba upfirdn kernels around a
+  PyTorch activation (:func:`reference.filtered_act_vjp` on the numba stages in the backward).
 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them
 to build the schema.
@@ -27,7 +32,11 @@ from torch import Tensor
 
 from bandlimit.ops import _numba as kernels
 from bandlimit.ops import reference
-from bandlimit.ops._activations import ParametricActivation, get_activation
+from bandlimit.ops._activations import (
+    ParametricActivation,
+    get_activation,
+    get_filtered_activation,
+)
 from bandlimit.ops._params import Fir, out_length, transpose_stage
 
 
@@ -315,9 +324,196 @@ class _StagedFilteredAct(torch.autograd.Function):
         return dv, db, da, dbeta, None
 
 
-def filtered_act_staged(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
+def _filtered_act_stages(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
     """Filtered activation of any act / padding mode on the numba upfirdn kernels."""
     is_param = isinstance(act, ParametricActivation)
     cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if is_param else alpha, gain,
            clamp, mode, tuple(dpad))
     return _StagedFilteredAct.apply(x, b, alpha if is_param else None, beta, cfg)
+
+
+# ------------------------------------------------------------------------------------------
+# Any activation and padding mode, fused
+
+
+def _any_sizes(h, w, fu: Fir, fd: Fir, up, down, pad, dpad):
+    hu, wu = _out_hw(h, w, fu, up, (1, 1), pad)
+    return _out_hw(hu, wu, fd, (1, 1), down, dpad)
+
+
+def _any_args(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act):
+    return (
+        _np(b),
+        x.shape[1],
+        (_np(fux), _np(fuy), _np(fu2d)),
+        (_np(fdx), _np(fdy), _np(fd2d)),
+        kernels.EXT_CODES[mode],
+        kernels.ACT_ALL_CODES[act],
+        _np(pa),
+        _np(pb),
+    )
+
+
+@torch.library.custom_op("bandlimit::filtered_act_any_numba", mutates_args=(), device_types="cpu")
+def _filtered_act_any_fwd(
+    x: Tensor,
+    b: Optional[Tensor],
+    pa: Optional[Tensor],
+    pb: Optional[Tensor],
+    fux: Optional[Tensor],
+    fuy: Optional[Tensor],
+    fu2d: Optional[Tensor],
+    fdx: Optional[Tensor],
+    fdy: Optional[Tensor],
+    fd2d: Optional[Tensor],
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    dpad: list[int],
+    mode: str,
+    act: str,
+    alpha: float,
+    gain: float,
+    clamp: float,
+) -> Tensor:
+    n, c, h, w = x.shape
+    ho, wo = _any_sizes(h, w, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad)
+    if n * c == 0:
+        return x.new_zeros(n, c, ho, wo)
+    bb, cc, fu, fd, mcode, code, pa_, pb_ = _any_args(
+        x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act
+    )
+    y = kernels.filtered_act_any_forward(
+        _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad), mcode, gain,
+        code, alpha, pa_, pb_, clamp,
+    )
+    return torch.from_numpy(y).reshape(n, c, ho, wo)
+
+
+@_filtered_act_any_fwd.register_fake
+def _(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act, alpha, gain,
+      clamp):
+    n, c, h, w = x.shape
+    ho, wo = _any_sizes(h, w, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad)
+    return x.new_empty(n, c, ho, wo)
+
+
+@torch.library.custom_op(
+    "bandlimit::filtered_act_any_numba_backward", mutates_args=(), device_types="cpu"
+)
+def _filtered_act_any_bwd(
+    dy: Tensor,
+    x: Tensor,
+    b: Optional[Tensor],
+    pa: Optional[Tensor],
+    pb: Optional[Tensor],
+    fux: Optional[Tensor],
+    fuy: Optional[Tensor],
+    fu2d: Optional[Tensor],
+    fdx: Optional[Tensor],
+    fdy: Optional[Tensor],
+    fd2d: Optional[Tensor],
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    dpad: list[int],
+    mode: str,
+    act: str,
+    alpha: float,
+    gain: float,
+    clamp: float,
+) -> tuple[Tensor, Tensor]:
+    n, c, h, w = x.shape
+    if n * c == 0:
+        return x.new_zeros(n, c, h, w), x.new_zeros(n, c, 2)
+    bb, cc, fu, fd, mcode, code, pa_, pb_ = _any_args(
+        x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act
+    )
+    dx, dpar = kernels.filtered_act_any_backward(
+        _planes(dy), _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad),
+        mcode, gain, code, alpha, pa_, pb_, clamp,
+    )
+    return (
+        torch.from_numpy(dx).reshape(n, c, h, w),
+        torch.from_numpy(dpar).to(x.dtype).reshape(n, c, 2),
+    )
+
+
+@_filtered_act_any_bwd.register_fake
+def _(dy, x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act, alpha,
+      gain, clamp):
+    n, c, h, w = x.shape
+    return x.new_empty(n, c, h, w), x.new_empty(n, c, 2)
+
+
+def _fany_setup(ctx, inputs, output):
+    x, b, pa, pb, *filters = inputs[:10]
+    ctx.save_for_backward(x, b, pa, pb)
+    ctx.filters = tuple(filters)
+    ctx.args = tuple(inputs[10:])
+
+
+def _fany_backward(ctx, grad_y):
+    x, b, pa, pb = ctx.saved_tensors
+    up, down, pad, dpad, mode, act, alpha, gain, clamp = ctx.args
+    spec = get_filtered_activation(act)
+    is_param = isinstance(spec, ParametricActivation)
+    if torch.is_grad_enabled():
+        # A graph of the gradient is wanted (higher-order autograd): the reference formula.
+        fux, fuy, fu2d, fdx, fdy, fd2d = ctx.filters
+        dv, da, dbeta = reference.filtered_act_vjp(
+            x, b, grad_y, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), tuple(up), tuple(down),
+            tuple(pad), spec, pa if is_param else alpha, gain,
+            None if clamp == math.inf else clamp, beta=pb, mode=mode, dpad=tuple(dpad),
+        )
+    else:
+        dv, dpar = _filtered_act_any_bwd(
+            grad_y.contiguous(), x, b, pa, pb, *ctx.filters, up, down, pad, dpad, mode, act,
+            alpha, gain, clamp,
+        )
+        dsum = dpar.sum(dim=0)
+        da = dsum[:, 0] if pa is not None else None
+        dbeta = dsum[:, 1] if pb is not None else None
+    db = None if b is None else dv.sum(dim=(0, 2, 3))
+    return (dv, db, da, dbeta, *([None] * 15))
+
+
+_filtered_act_any_fwd.register_autograd(_fany_backward, setup_context=_fany_setup)
+
+
+def fused_any_supported(act, mode: str, dpad, hw, fu: Fir, up, pad) -> bool:
+    """Whether ``filtered_act_any_numba`` covers the case: every act and mode, except circular
+    padding with a cropping (negative) ``down_padding`` (the wrap would need cropped samples)."""
+    if mode == "circular" and min(dpad) < 0:
+        return False
+    kw, kh = fu.size
+    hu = hw[0] * up[1] + pad[2] + pad[3] - kh + 1
+    wu = hw[1] * up[0] + pad[0] + pad[1] - kw + 1
+    # the part of the up-sampled signal that survives a cropping down_padding must be non-empty
+    rh = hu + min(dpad[2], 0) + min(dpad[3], 0)
+    rw = wu + min(dpad[0], 0) + min(dpad[1], 0)
+    return rh >= 1 and rw >= 1
+
+
+def filtered_act_any_numba(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
+    """Fused filtered activation of any act and padding mode (see the module docstring)."""
+    is_param = isinstance(act, ParametricActivation)
+    return _filtered_act_any_fwd(
+        x, b, alpha if is_param else None, beta if is_param else None,
+        fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d,
+        list(up), list(down), list(pad), list(dpad), mode, act.name,
+        0.0 if is_param else float(alpha), gain, math.inf if clamp is None else clamp,
+    )
+
+
+def filtered_act_general(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
+    """Filtered activation of any act / padding mode with the numba backend: the fused kernel
+    where it covers the case (:func:`fused_any_supported`), else numba stages around a PyTorch
+    activation."""
+    if fused_any_supported(act, mode, dpad, tuple(x.shape[2:]), fu, up, pad):
+        return filtered_act_any_numba(
+            x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
+        )
+    return _filtered_act_stages(
+        x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
+    )

@@ -83,7 +83,7 @@ def _run_filtered_act(
                 gain,
                 math.inf if clamp is None else clamp,
             )
-        return _library.filtered_act_staged(
+        return _library.filtered_act_general(
             x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
         )
     return reference.filtered_act(
@@ -296,9 +296,10 @@ def filtered_act(
     Notes
     -----
     Gradients flow to ``x``, ``b``, and tensor ``alpha``/``beta``; to any order with 'ref'.
-    'numba' runs lrelu/relu/linear with zero padding as one fused kernel (2-bit mask
-    backward); every other combination runs its polyphase upfirdn kernels around the
-    activation, and its backward recomputes the upsampled pre-activation instead of storing it.
+    'numba' runs every activation and padding mode as one fused polyphase kernel per plane.
+    lrelu/relu/linear with zero padding keep a 2-bit branch mask for backward; the others
+    recompute the upsampled pre-activation in the backward kernel instead of storing it.
+    (Circular padding with a negative ``down_padding`` runs unfused polyphase stages.)
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)

@@ -15,7 +15,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The environment must be set before numba (imported by the modules below) starts OpenMP.
 from bandlimit.ops._numba._core import ACT_CODES, ACT_LINEAR, ACT_LRELU, ACT_RELU
+from bandlimit.ops._numba._smooth import ACT_ALL_CODES, EXT_CODES, EXT_NONE
 from bandlimit.ops._numba.filtered_act import (
+    filtered_act_any_backward,
+    filtered_act_any_forward,
     filtered_act_backward,
     filtered_act_forward,
     mask_shape,
@@ -23,10 +26,15 @@ from bandlimit.ops._numba.filtered_act import (
 from bandlimit.ops._numba.upfirdn import upfirdn
 
 __all__ = [
+    "ACT_ALL_CODES",
     "ACT_CODES",
     "ACT_LINEAR",
     "ACT_LRELU",
     "ACT_RELU",
+    "EXT_CODES",
+    "EXT_NONE",
+    "filtered_act_any_backward",
+    "filtered_act_any_forward",
     "filtered_act_backward",
     "filtered_act_forward",
     "mask_shape",

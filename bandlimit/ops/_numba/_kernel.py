@@ -3,20 +3,31 @@
 ``mode`` selects the per-plane pipeline; everything else is data (see :mod:`._plan`):
 
 * ``MODE_UPFIRDN``: stage the input plane, run all jobs, gather the output plane.
-* ``MODE_FORWARD``: stage ``x + b``, run the up-stage jobs, activation (+ branch codes, packed into
-  the mask), run the down-stage jobs, gather ``y``.
+* ``MODE_FORWARD``: stage ``x + b``, run the up-stage jobs, activation (piecewise-linear acts may
+  save branch codes, packed into the mask; every other act is applied by
+  :func:`._smooth.act_fwd_any`), extend the activated signal when the down stage pads it
+  (:func:`._smooth.extend_act`), run the down-stage jobs, gather ``y``.
 * ``MODE_BACKWARD``: unpack the codes, stage ``dy``, run the transposed down-stage jobs, multiply by
   the activation's derivative (zeroing every non-sample position), run the transposed up-stage
   jobs, gather ``dx``.
+* ``MODE_RECOMPUTE``: the backward of any activation without stored state. Stage ``x + b`` and
+  run the *forward* plan's up-stage jobs (shifted into the same scratch) to recompute ``u``;
+  stage ``dy``, run the transposed down stage, fold the extension back, multiply by
+  ``gain · act'(u)`` (accumulating the plane's ``dα``, ``dβ``), run the transposed up stage,
+  gather ``dx``.
 
 Sharing one kernel (rather than one per entry point) keeps the cold compile time of the test suite
 down: Numba compiles each parallel kernel, with every helper it calls, separately.
 
-Smooth activations (a later addition) fit the same structure: the forward applies them in
-:func:`._core.act_fwd` (per row segment, chosen outside the element loop) without saving codes,
-and the backward recomputes ``u`` by running the forward plan's up-stage jobs (``0 … marks[0]``)
-from ``x`` into that plan's activation buffer, then multiplies ``du`` by ``act'(u)`` sample by
-sample (both buffers hold the same samples; only their zero margins differ).
+``jr`` holds job-range marks: ``jr[0]`` ends the jobs before the activation, ``jr[1]`` ends the
+plan's jobs; ``MODE_RECOMPUTE`` only: ``jr[2] … jr[3]`` are the recomputing forward up-stage jobs
+and ``jr[4] … jr[5]`` the per-thread scratch of the parameter-gradient terms.
+``dims = (h, w, ho, wo, hr, wr, ry0, rx0, rh, rw, emode, hf, wf)``: input, output and
+activation-buffer sample counts, the region of the activation buffer computed by the up stage
+(the rest is the down stage's padding, extended by ``emode``), the size of the forward input
+(``MODE_RECOMPUTE``), and the up stage's input extension: ``[he, we]`` samples of which the
+input occupies ``[uy0, +h) × [ux0, +w)`` (``[hf, wf]`` in ``MODE_RECOMPUTE``), the rest filled
+by ``umode`` (``EXT_NONE``: no extension).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import numba
 from numba import njit, prange
 
 from bandlimit.ops._numba._core import (
+    ACT_LRELU,
     PJIT,
     act_bwd,
     act_fwd,
@@ -34,10 +46,23 @@ from bandlimit.ops._numba._core import (
     stage_in,
     unpack_codes,
 )
+from bandlimit.ops._numba._smooth import (
+    ACT_SNAKE,
+    ACT_SNAKEBETA,
+    EXT_NONE,
+    SNAKE_EPS,
+    act_bwd_any,
+    act_fwd_any,
+    extend_act,
+    fold_ext,
+    gather_at,
+    stage_at,
+)
 
 MODE_UPFIRDN = 0
 MODE_FORWARD = 1
 MODE_BACKWARD = 2
+MODE_RECOMPUTE = 3
 
 
 @njit(**PJIT)
@@ -45,6 +70,7 @@ def plane_kernel(
     mode,
     x,
     y,
+    xf,
     bias,
     nchan,
     mask,
@@ -53,23 +79,30 @@ def plane_kernel(
     gin,
     gmid,
     gout,
+    gfin,
+    gfmid,
     jobs,
     toff,
     tcoef,
-    jmid,
+    jr,
     act,
     prm,
+    pa,
+    pb,
+    dpar,
     scr,
     cscr,
     runner,
 ):
     """Run the ``mode`` pipeline on every plane ``x[p]`` (flat ``[h·w]``) into ``y[p]``.
 
-    ``dims = (h, w, ho, wo, hr, wr)``: input, output and activation-buffer sample counts.
-    ``prm``: forward ``(gain, alpha, clamp, 0)``, backward ``(gain, gain·slope, 0, 0)``.
+    ``prm``: forward ``(gain, alpha, clamp, 0)``, backward ``(gain, gain·slope, 0, 0)``,
+    recompute ``(gain, alpha, clamp, 0)``. ``pa``, ``pb``: per-channel snake α, β (plane ``p``
+    uses channel ``p % nchan``) or empty. ``dpar [P, 2]`` (float64): the recompute mode's
+    per-plane ``Σ dy·∂y/∂α``, ``Σ dy·∂y/∂β``. ``xf``: the forward input (recompute mode).
     """
-    h, w, ho, wo, hr, wr = dims
-    nj = jobs.shape[0]
+    h, w, ho, wo, hr, wr, ry0, rx0, rh, rw, emode, hf, wf, he, we, uy0, ux0, umode = dims
+    nj = jr[1]
     nq = mask.shape[1]
     zero = prm[3]
     for p in prange(x.shape[0]):
@@ -79,18 +112,74 @@ def plane_kernel(
         if mode == MODE_UPFIRDN:
             stage_in(x[p], 0, h, w, zero, buf, gin)
             run_jobs(runner, buf, jobs, toff, tcoef, 0, nj)
-        elif mode == MODE_FORWARD:
-            b = bias[p % nchan] if bias.shape[0] > 0 else zero
-            stage_in(x[p], 0, h, w, b, buf, gin)
-            run_jobs(runner, buf, jobs, toff, tcoef, 0, jmid)
-            act_fwd(buf, gmid, hr, wr, codes, save, act, prm[0], prm[1], prm[2], zero)
-            if save:
-                pack_codes(codes, mask[p], nq)
-            run_jobs(runner, buf, jobs, toff, tcoef, jmid, nj)
-        else:
+            gather_out(buf, gout, ho, wo, y[p], 0)
+            continue
+        if mode == MODE_BACKWARD:
             unpack_codes(mask[p], codes, nq)
             stage_in(x[p], 0, h, w, zero, buf, gin)
-            run_jobs(runner, buf, jobs, toff, tcoef, 0, jmid)
+            run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
             act_bwd(buf, gmid, hr, wr, codes, prm[0], prm[1], zero)
-            run_jobs(runner, buf, jobs, toff, tcoef, jmid, nj)
+            run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
+            gather_out(buf, gout, ho, wo, y[p], 0)
+            continue
+        # per-plane activation parameters: α (lrelu slope or snake α) and 1/(α or β + ε)
+        al = pa[p % nchan] if pa.shape[0] > 0 else prm[1]
+        inv = prm[3]
+        if act == ACT_SNAKE:
+            inv = 1 / (al + SNAKE_EPS)
+        elif act == ACT_SNAKEBETA:
+            inv = 1 / (pb[p % nchan] + SNAKE_EPS)
+        b = bias[p % nchan] if bias.shape[0] > 0 else zero
+        if mode == MODE_FORWARD:
+            if umode == EXT_NONE:
+                stage_in(x[p], 0, h, w, b, buf, gin)
+            else:
+                stage_at(x[p], h, w, b, buf, gin, uy0, ux0)
+                extend_act(buf, gin, he, we, uy0, ux0, h, w, umode, zero)
+            run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
+            if act <= ACT_LRELU:
+                act_fwd(buf, gmid, hr, wr, codes, save, act, prm[0], al, prm[2], zero)
+                if save:
+                    pack_codes(codes, mask[p], nq)
+            else:
+                act_fwd_any(buf, gmid, hr, wr, act, prm[0], al, inv, prm[2])
+            if emode != EXT_NONE:
+                extend_act(buf, gmid, hr, wr, ry0, rx0, rh, rw, emode, zero)
+            run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
+        else:
+            if umode == EXT_NONE:
+                stage_in(xf[p], 0, hf, wf, b, buf, gfin)
+            else:
+                stage_at(xf[p], hf, wf, b, buf, gfin, uy0, ux0)
+                extend_act(buf, gfin, he, we, uy0, ux0, hf, wf, umode, zero)
+            run_jobs(runner, buf, jobs, toff, tcoef, jr[2], jr[3])
+            stage_in(x[p], 0, h, w, zero, buf, gin)
+            run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
+            if emode != EXT_NONE:
+                fold_ext(buf, gmid, hr, wr, ry0, rx0, rh, rw, emode)
+            act_bwd_any(
+                buf,
+                gmid,
+                buf,
+                gfmid,
+                hr,
+                wr,
+                ry0,
+                rx0,
+                rh,
+                rw,
+                act,
+                prm[0],
+                al,
+                inv,
+                prm[2],
+                dpar[p],
+                buf[jr[4] : jr[5]],
+            )
+            run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
+            if umode != EXT_NONE:
+                # the gradient of the extended input, folded back onto the input's samples
+                fold_ext(buf, gout, he, we, uy0, ux0, ho, wo, umode)
+                gather_at(buf, gout, ho, wo, y[p], uy0, ux0)
+                continue
         gather_out(buf, gout, ho, wo, y[p], 0)

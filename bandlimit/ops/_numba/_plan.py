@@ -274,7 +274,7 @@ def read_extent(lo: int, k: int, d: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward) -> tuple:
+def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward, full=False) -> tuple:
     """Plan of the fused filtered activation (forward or backward) on one ``[h, w]`` plane.
 
     ``ku = (kuw, kuh)``, ``kd = (kdw, kdh)``. Coefficient indices refer to
@@ -282,7 +282,8 @@ def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward) -> tu
     backward uses the reversed filters in the same order. Returns ``(plan, hr, wr, ho, wo)``
     where ``[hr, wr]`` is the part of the up-sampled image that the down stage reads; the plan's
     buffers are [input, …, activation buffer, …, output] and ``plan.marks[0]`` ends the jobs that
-    run before the activation.
+    run before the activation. With ``full``, ``[hr, wr]`` is the whole up-sampled image (its
+    padding by the down stage is then written around it, see :mod:`._smooth`).
     """
     (ux, uy), (dx, dy), (px0, px1, py0, py1) = up, down, pad
     (kuw, kuh), (kdw, kdh) = ku, kd
@@ -290,7 +291,7 @@ def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward) -> tu
     wu = w * ux + px0 + px1 - kuw + 1
     ho = (hu - kdh) // dy + 1
     wo = (wu - kdw) // dx + 1
-    hr, wr = read_extent(ho, kdh, dy), read_extent(wo, kdw, dx)
+    hr, wr = (hu, wu) if full else (read_extent(ho, kdh, dy), read_extent(wo, kdw, dx))
     lx, ly = lcm(ux, dx), lcm(uy, dy)
     nu = kuw + kuh if not fu_full else kuw * kuh  # coefficient block sizes
     if not backward:
@@ -341,3 +342,42 @@ def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward) -> tu
             b.vstage(ubuf, t2, 1, kuw)
             b.hstage(t2, out, 1, 0)
     return b.build(src, out, ubuf), hr, wr, ho, wo
+
+
+def _shift(geom: tuple, by: int) -> tuple:
+    return (geom[0] + by, *geom[1:])
+
+
+@lru_cache(maxsize=256)
+def plan_recompute(h, w, ku, kd, fu_full, fd_full, up, down, pad, full) -> tuple:
+    """The backward plan followed, in the same scratch, by the forward plan's up-stage jobs (which
+    recompute ``u`` from ``x``). Arguments as :func:`plan_filtered`.
+
+    Returns ``(plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo)``: the backward plan with the
+    forward jobs appended (``plan.size`` covers both), the job marks
+    ``jr = (end of T_down, end of backward, start and end of the forward up stage)``, the
+    forward input and activation geometries, and the forward jobs' coefficient indices (into the
+    forward coefficient vector; the backward's come first in ``tcoef``).
+    """
+    pb, hr, wr, ho, wo = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, True, full)
+    pf = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, False, full)[0]
+    shift = -(-pb.size // ALIGN) * ALIGN
+    nf = pf.marks[0]
+    jobs_f = pf.jobs[:nf].copy()
+    ntap_f = int(jobs_f[-1, 2] + jobs_f[-1, 3]) if nf else 0
+    jobs_f[:, 0] += shift
+    jobs_f[:, 2] += pb.toff.shape[0]
+    nb = pb.jobs.shape[0]
+    plan = Plan(
+        geoms=pb.geoms,
+        jobs=np.concatenate([pb.jobs, jobs_f]),
+        toff=np.concatenate([pb.toff, pf.toff[:ntap_f] + shift]),
+        tidx=pb.tidx,
+        marks=pb.marks,
+        size=shift + pf.size,
+        gin=pb.gin,
+        gmid=pb.gmid,
+        gout=pb.gout,
+    )
+    jr = np.array([pb.marks[0], nb, nb, nb + nf], np.int64)
+    return plan, jr, _shift(pf.gin, shift), _shift(pf.gmid, shift), pf.tidx[:ntap_f], hr, wr, ho, wo

@@ -13,6 +13,10 @@ are piecewise linear. The backward is the transposed pipeline
 ``dv = T_up(act'(mask) · gain ⊙ T_down(dy))``, where each transposed stage is an upfirdn with the
 reversed filter, ``up' = down``, ``down' = up`` and ``p0' = K − 1 − p0``.
 
+Every other activation (and the padding modes, and ``down_padding``) runs through
+:func:`filtered_act_any_forward` / :func:`filtered_act_any_backward`: the same fused pipeline
+without a mask; the backward recomputes ``u`` from ``x`` in the same pass (see ``_kernel``).
+
 Mask layout: ``mask[p, i]`` holds the codes of samples ``i, i+nq, i+2nq, i+3nq`` (bits 0–1, 2–3,
 4–5, 6–7; ``nq = ceil(hr·wr / 4)``) of the compact order "row ``y``, then the ``x % L`` phases of
 the row one after the other" (``L = lcm(up_x, down_x)``). Only the backward reads it.
@@ -24,8 +28,14 @@ import numba
 import numpy as np
 
 from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, job_runner
-from bandlimit.ops._numba._kernel import MODE_BACKWARD, MODE_FORWARD, plane_kernel
-from bandlimit.ops._numba._plan import plan_filtered, scratch
+from bandlimit.ops._numba._kernel import (
+    MODE_BACKWARD,
+    MODE_FORWARD,
+    MODE_RECOMPUTE,
+    plane_kernel,
+)
+from bandlimit.ops._numba._plan import plan_filtered, plan_recompute, scratch
+from bandlimit.ops._numba._smooth import ACT_SNAKEBETA, EXT_CIRCULAR, EXT_NONE, EXT_REPLICATE
 
 
 def _fir_parts(f):
@@ -102,24 +112,31 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     cscr = np.zeros((nthreads, 4 * nq + 32), np.uint8)
     b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
+    empty = np.zeros(0, x.dtype)
     plane_kernel(
         MODE_FORWARD,
         x.reshape(nplanes, h * w),
         y.reshape(nplanes, ho * wo),
+        x.reshape(nplanes, h * w),
         b,
         max(int(C), 1),
         mask if save_mask else np.zeros((1, nq), np.uint8),
         bool(save_mask),
-        (h, w, ho, wo, hr, wr),
+        (h, w, ho, wo, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
         plan.gin,
         plan.gmid,
         plan.gout,
+        plan.gin,
+        plan.gmid,
         plan.jobs,
         plan.toff,
         tcoef,
-        plan.marks[0],
+        np.array([plan.marks[0], plan.jobs.shape[0], 0, 0], np.int64),
         int(act),
         prm,
+        empty,
+        empty,
+        np.zeros((1, 2)),
         scr,
         cscr,
         job_runner(x.dtype),
@@ -156,26 +173,220 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     cscr = np.zeros((nthreads, 4 * nq + 32), np.uint8)
     slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
     prm = np.array([gain, gain * slope, 0.0, 0.0], dy.dtype)
+    empty = np.zeros(0, dy.dtype)
     plane_kernel(
         MODE_BACKWARD,
         dy.reshape(nplanes, ho * wo),
         dx.reshape(nplanes, h * w),
-        np.zeros(0, dy.dtype),
+        dy.reshape(nplanes, ho * wo),
+        empty,
         1,
         np.ascontiguousarray(mask),
         False,
-        (ho, wo, h, w, hr, wr),
+        (ho, wo, h, w, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
         plan.gin,
         plan.gmid,
         plan.gout,
+        plan.gin,
+        plan.gmid,
         plan.jobs,
         plan.toff,
         tcoef,
-        plan.marks[0],
+        np.array([plan.marks[0], plan.jobs.shape[0], 0, 0], np.int64),
         0,
         prm,
+        empty,
+        empty,
+        np.zeros((1, 2)),
         scr,
         cscr,
         job_runner(dy.dtype),
     )
     return dx
+
+
+# ------------------------------------------------------------------------------------------------
+# Every activation, with the down stage's padding of the activated signal (any mode)
+
+
+def _geometry(h, w, ku, kd, pad, dpad, up, down, emode):
+    """Padding of the fused plan and the computed region of its activation buffer.
+
+    The down stage's padding ``dpad`` is folded into the up stage's (``pad + dpad``): the up stage
+    then computes the whole padded signal's index range, and with ``emode`` the samples outside
+    the real up-sampled image ``[hu, wu]`` are overwritten by its extension (after the
+    activation: the act is pointwise, so extending ``act(u)`` equals ``act`` of the extension).
+    """
+    full = emode != EXT_NONE
+    pad2 = tuple(p + d for p, d in zip(pad, dpad)) if full else pad
+    hu = h * up[1] + pad[2] + pad[3] - ku[1] + 1
+    wu = w * up[0] + pad[0] + pad[1] - ku[0] + 1
+    ry0, rx0 = max(dpad[2], 0), max(dpad[0], 0)
+    rh = hu + min(dpad[2], 0) + min(dpad[3], 0)
+    rw = wu + min(dpad[0], 0) + min(dpad[1], 0)
+    return full, pad2, (ry0, rx0, rh, rw)
+
+
+def _params(pa, pb, act, dtype):
+    a = np.zeros(0, dtype) if pa is None else np.ascontiguousarray(pa, dtype=dtype)
+    if act == ACT_SNAKEBETA:
+        b = np.ascontiguousarray(pb, dtype=dtype)
+    else:
+        b = np.zeros(0, dtype)
+    return a, b
+
+
+def _extension(pad, up, mode):
+    """``(ext, rest)``: input samples ``(x0, x1, y0, y1)`` that a replicate / circular ``mode``
+    adds on each side (at the input's rate, then zero-inserted), and the remaining upfirdn padding
+    (a crop in ``(−up, 0]``); ``((0, 0, 0, 0), pad)`` for zeros."""
+    if mode not in (EXT_REPLICATE, EXT_CIRCULAR):
+        return (0, 0, 0, 0), pad
+    ups = (up[0], up[0], up[1], up[1])
+    ext = tuple(-(-max(p, 0) // u) for p, u in zip(pad, ups))
+    return ext, tuple(p - e * u for p, e, u in zip(pad, ext, ups))
+
+
+def filtered_act_any_forward(
+    x, bias, C, fu, fd, up, down, pad, dpad, mode, gain, act, alpha, pa, pb, clamp
+):
+    """Fused forward of any activation (an ``ACT_ALL_CODES`` value), no state saved.
+
+    Arguments as :func:`filtered_act_forward`, plus ``dpad (x0, x1, y0, y1)``: the down stage's
+    padding of the activated signal; ``mode``: an ``EXT_CODES`` value, what both paddings hold
+    (zeros, or the signal extended by replicate / circular: the input at its own rate before
+    zero insertion, the activated signal at the up-sampled rate); ``pa``, ``pb``: per-channel
+    snake α / snakebeta β ``[C]`` (or None; plane ``p`` uses channel ``p % C``), ``alpha`` the
+    lrelu slope. Returns ``y [P, Ho, Wo]``.
+    """
+    nplanes, h0, w0 = x.shape
+    up, down, pad = _norm(up, down, pad)
+    dpad = tuple(int(v) for v in dpad)
+    (ex0, ex1, ey0, ey1), pad = _extension(pad, up, mode)
+    umode = mode if ex0 or ex1 or ey0 or ey1 else EXT_NONE
+    emode = mode if any(dpad) else EXT_NONE
+    h, w = h0 + ey0 + ey1, w0 + ex0 + ex1
+    fu_full, ku, fu_c = _fir_parts(fu)
+    fd_full, kd, fd_c = _fir_parts(fd)
+    full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
+    plan, hr, wr, ho, wo = plan_filtered(
+        h, w, ku, kd, fu_full, fd_full, up, down, pad2, False, full
+    )
+    if not full:
+        region = (0, 0, hr, wr)
+    y = np.empty((nplanes, ho, wo), x.dtype)
+    if nplanes == 0:
+        return y
+    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
+    nthreads = numba.get_num_threads()
+    scr = scratch(nthreads, plan.size, x.dtype)
+    b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
+    pa_, pb_ = _params(pa, pb, act, x.dtype)
+    prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
+    plane_kernel(
+        MODE_FORWARD,
+        x.reshape(nplanes, h0 * w0),
+        y.reshape(nplanes, ho * wo),
+        x.reshape(nplanes, h0 * w0),
+        b,
+        max(int(C), 1),
+        np.zeros((1, 1), np.uint8),
+        False,
+        (h0, w0, ho, wo, hr, wr, *region, emode, 0, 0, h, w, ey0, ex0, umode),
+        plan.gin,
+        plan.gmid,
+        plan.gout,
+        plan.gin,
+        plan.gmid,
+        plan.jobs,
+        plan.toff,
+        tcoef,
+        np.array([plan.marks[0], plan.jobs.shape[0], 0, 0], np.int64),
+        int(act),
+        prm,
+        pa_,
+        pb_,
+        np.zeros((1, 2)),
+        scr,
+        np.zeros((nthreads, 32), np.uint8),
+        job_runner(x.dtype),
+    )
+    return y
+
+
+def filtered_act_any_backward(
+    dy, x, bias, C, fu, fd, up, down, pad, dpad, mode, gain, act, alpha, pa, pb, clamp
+):
+    """Vector-Jacobian product of :func:`filtered_act_any_forward`, recomputing ``u`` from ``x``.
+
+    Returns ``(dv [P, H, W], dpar float64 [P, 2])``: the gradient w.r.t. ``v = x + b`` and, per
+    plane, ``Σ dy·∂y/∂α`` and ``Σ dy·∂y/∂β`` (snake, snakebeta; zeros otherwise), which the
+    caller sums over the planes of each channel.
+    """
+    nplanes, h0, w0 = x.shape
+    up, down, pad = _norm(up, down, pad)
+    dpad = tuple(int(v) for v in dpad)
+    (ex0, ex1, ey0, ey1), pad = _extension(pad, up, mode)
+    umode = mode if ex0 or ex1 or ey0 or ey1 else EXT_NONE
+    emode = mode if any(dpad) else EXT_NONE
+    h, w = h0 + ey0 + ey1, w0 + ex0 + ex1
+    fu_full, ku, fu_c = _fir_parts(fu)
+    fd_full, kd, fd_c = _fir_parts(fd)
+    _, _, fur = _fir_parts_reversed(fu)
+    _, _, fdr = _fir_parts_reversed(fd)
+    full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
+    plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo = plan_recompute(
+        h, w, ku, kd, fu_full, fd_full, up, down, pad2, full
+    )
+    if not full:
+        region = (0, 0, hr, wr)
+    if dy.shape[1:] != (ho, wo):
+        raise ValueError(f"dy must have shape [P, {ho}, {wo}], got {list(dy.shape)}")
+    dx = np.empty((nplanes, h0, w0), x.dtype)
+    dpar = np.zeros((max(nplanes, 1), 2))
+    if nplanes == 0:
+        return dx, dpar[:0]
+    tcoef = np.ascontiguousarray(
+        np.concatenate(
+            [np.concatenate([fur, fdr])[plan.tidx], np.concatenate([fu_c, fd_c])[tidx_f]]
+        ),
+        dtype=x.dtype,
+    )
+    nthreads = numba.get_num_threads()
+    # after the plan's buffers: two segments (one phase-plane row) for the parameter gradients
+    tlen = -(-wr // plan.gmid[2]) + 16
+    tstart = -(-plan.size // 16) * 16
+    scr = scratch(nthreads, tstart + 2 * tlen, x.dtype)
+    jr = np.array([*jr, tstart, tstart + 2 * tlen], np.int64)
+    b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
+    pa_, pb_ = _params(pa, pb, act, x.dtype)
+    prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
+    plane_kernel(
+        MODE_RECOMPUTE,
+        np.ascontiguousarray(dy, dtype=x.dtype).reshape(nplanes, ho * wo),
+        dx.reshape(nplanes, h0 * w0),
+        x.reshape(nplanes, h0 * w0),
+        b,
+        max(int(C), 1),
+        np.zeros((1, 1), np.uint8),
+        False,
+        (ho, wo, h0, w0, hr, wr, *region, emode, h0, w0, h, w, ey0, ex0, umode),
+        plan.gin,
+        plan.gmid,
+        plan.gout,
+        gfin,
+        gfmid,
+        plan.jobs,
+        plan.toff,
+        tcoef,
+        jr,
+        int(act),
+        prm,
+        pa_,
+        pb_,
+        dpar,
+        scr,
+        np.zeros((nthreads, 32), np.uint8),
+        job_runner(x.dtype),
+    )
+    return dx, dpar

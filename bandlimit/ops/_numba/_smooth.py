@@ -1,0 +1,504 @@
+"""Numba building blocks of the fused path for *every* activation (smooth and parametric ones,
+padding modes of the activated signal).
+
+* Forward: :func:`act_fwd_any` applies ``clamp(act(u) · gain)`` to the samples of the activation
+  buffer, one phase-plane row segment at a time with the branch on the act code outside the
+  element loops; :func:`extend_act` then writes the down stage's padding of the activated signal
+  (zeros / replicate / circular) around the computed region.
+* Backward (nothing of the forward stored): the kernel recomputes ``u`` with the forward plan's
+  up-stage jobs, :func:`fold_ext` applies the adjoint of the extension to ``g = T_down(dy)``, and
+  :func:`act_bwd_any` multiplies ``g`` by ``gain · act'(u)`` (zero where ``|act(u)·gain| >
+  clamp``), accumulating ``Σ g·gain·∂act/∂α`` and ``∂act/∂β`` for the plane, and zeroes every
+  other position so the transposed up stage sees exact zero padding.
+
+Snake's ``sin``/``cos`` use :func:`sincos`, a branch-free float64 polynomial (Cody–Waite reduction
+by π/2, fdlibm's kernel coefficients, ≈ 1 ulp for ``|t| < 2^20·π/2``) that LLVM vectorises; libm's
+``sin`` would be a scalar call per sample and dominate the op.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import types
+from numba.extending import overload, register_jitable
+
+from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, JIT, inline_helper
+
+ACT_TANH = 3
+ACT_SIGMOID = 4
+ACT_ELU = 5
+ACT_SELU = 6
+ACT_SOFTPLUS = 7
+ACT_SWISH = 8
+ACT_GELU = 9
+ACT_GELU_TANH = 10
+ACT_SNAKE = 11
+ACT_SNAKEBETA = 12
+
+# every activation of the filtered ops (``silu`` is ``swish``)
+ACT_ALL_CODES = {
+    "linear": ACT_LINEAR,
+    "relu": ACT_RELU,
+    "lrelu": ACT_LRELU,
+    "tanh": ACT_TANH,
+    "sigmoid": ACT_SIGMOID,
+    "elu": ACT_ELU,
+    "selu": ACT_SELU,
+    "softplus": ACT_SOFTPLUS,
+    "swish": ACT_SWISH,
+    "silu": ACT_SWISH,
+    "gelu": ACT_GELU,
+    "gelu_tanh": ACT_GELU_TANH,
+    "snake": ACT_SNAKE,
+    "snakebeta": ACT_SNAKEBETA,
+}
+
+# extension of the activated signal before the down stage
+EXT_NONE = 0
+EXT_ZEROS = 1
+EXT_REPLICATE = 2
+EXT_CIRCULAR = 3
+EXT_CODES = {"zeros": EXT_ZEROS, "replicate": EXT_REPLICATE, "circular": EXT_CIRCULAR}
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+GELU_K = math.sqrt(2.0 / math.pi)
+GELU_C = 0.044715
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
+INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SNAKE_EPS = 1e-9
+
+# π/2 in three parts of 33 bits (k·part exact for |k| < 2^20), and fdlibm's kernel coefficients
+TWO_OVER_PI = 6.36619772367581382433e-01
+PIO2_1 = 1.57079632673412561417e00
+PIO2_2 = 6.07710050630396597660e-11
+PIO2_3 = 2.02226624871116645580e-21
+S1 = -1.66666666666666324348e-01
+S2 = 8.33333333332248946124e-03
+S3 = -1.98412698298579493134e-04
+S4 = 2.75573137070700676789e-06
+S5 = -2.50507602534068634195e-08
+S6 = 1.58969099521155010221e-10
+C1 = 4.16666666666666019037e-02
+C2 = -1.38888888888741095749e-03
+C3 = 2.48015872894767294178e-05
+C4 = -2.75573143513906633035e-07
+C5 = 2.08757232129817482790e-09
+C6 = -1.13596475577881948265e-11
+
+# The reduction's order of subtractions must stay as written: no reassociation here.
+_EXACT = {k: v for k, v in JIT.items() if k not in ("cache", "fastmath")}
+
+
+@register_jitable(fastmath={"contract", "nsz"}, **_EXACT)
+def sincos(t):
+    """``(sin t, cos t)`` in float64 without branches (vectorisable)."""
+    k = np.floor(t * TWO_OVER_PI + 0.5)
+    r = t - k * PIO2_1
+    r = r - k * PIO2_2
+    r = r - k * PIO2_3
+    z = r * r
+    sp = r + r * z * (S1 + z * (S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)))))
+    cp = 1.0 - 0.5 * z + z * z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))))
+    q = k - 4.0 * np.floor(k * 0.25)  # quadrant 0…3
+    s = sp
+    c = cp
+    if q == 1.0:
+        s = cp
+        c = -sp
+    if q == 2.0:
+        s = -sp
+        c = -cp
+    if q == 3.0:
+        s = -cp
+        c = sp
+    return s, c
+
+
+# float32: π/2 in three parts (8, 11, full bits; k·part exact for |k| < 2^16) and Cephes' sinf/cosf
+# kernel coefficients (≈ 1 ulp of float32 on [−π/4, π/4]).
+F_PIO2_1 = np.float32(1.5703125)
+F_PIO2_2 = np.float32(4.837512969970703125e-4)
+F_PIO2_3 = np.float32(7.54978995489188216e-8)
+F_TWO_OVER_PI = np.float32(TWO_OVER_PI)
+FS1 = np.float32(-1.6666654611e-1)
+FS2 = np.float32(8.3321608736e-3)
+FS3 = np.float32(-1.9515295891e-4)
+FC1 = np.float32(4.166664568298827e-2)
+FC2 = np.float32(-1.388731625493765e-3)
+FC3 = np.float32(2.443315711809948e-5)
+F_HALF = np.float32(0.5)
+F_ONE = np.float32(1.0)
+F_QUARTER = np.float32(0.25)
+F_FOUR = np.float32(4.0)
+
+
+@register_jitable(fastmath={"contract", "nsz"}, **_EXACT)
+def sincos32(t):
+    """:func:`sincos` in float32 (twice the vector width), for float32 signals."""
+    k = np.floor(t * F_TWO_OVER_PI + F_HALF)
+    r = t - k * F_PIO2_1
+    r = r - k * F_PIO2_2
+    r = r - k * F_PIO2_3
+    z = r * r
+    sp = r + r * z * (FS1 + z * (FS2 + z * FS3))
+    cp = F_ONE - F_HALF * z + z * z * (FC1 + z * (FC2 + z * FC3))
+    q = k - F_FOUR * np.floor(k * F_QUARTER)
+    s = sp
+    c = cp
+    if q == 1:
+        s = cp
+        c = -sp
+    if q == 2:
+        s = -sp
+        c = -cp
+    if q == 3:
+        s = -cp
+        c = sp
+    return s, c
+
+
+def sincos_t(t):
+    """``(sin t, cos t)`` in ``t``'s precision (float32 or float64)."""
+    return math.sin(t), math.cos(t)
+
+
+@overload(sincos_t, inline="always")
+def _sincos_t(t):
+    if t == types.float32:
+        return lambda t: sincos32(t)
+    return lambda t: sincos(t)
+
+
+def cast_like(v, like):
+    """``v`` converted to the (scalar) type of ``like``."""
+    return type(like)(v)
+
+
+@overload(cast_like, inline="always")
+def _cast_like(v, like):
+    ty = like
+    return lambda v, like: ty(v)
+
+
+@inline_helper
+def act_value(v, act, al, inv):
+    """``act(v)`` for one sample (``al``: lrelu slope or snake α; ``inv = 1/(α or β + ε)``)."""
+    if act == ACT_LINEAR:
+        return v
+    if act == ACT_RELU:
+        return 0.0 if v < 0 else v
+    if act == ACT_LRELU:
+        return v * al if v < 0 else v
+    if act == ACT_TANH:
+        return np.tanh(v)
+    if act == ACT_SIGMOID:
+        return 1 / (1 + np.exp(-v))
+    if act == ACT_ELU:
+        return v if v > 0 else np.expm1(v)
+    if act == ACT_SELU:
+        return SELU_SCALE * (v if v > 0 else SELU_ALPHA * np.expm1(v))
+    if act == ACT_SOFTPLUS:
+        return v if v > 20 else np.log1p(np.exp(v))
+    if act == ACT_SWISH:
+        return v / (1 + np.exp(-v))
+    if act == ACT_GELU:
+        return 0.5 * v * (1 + math.erf(v * INV_SQRT2))
+    if act == ACT_GELU_TANH:
+        return 0.5 * v * (1 + np.tanh(GELU_K * (v + GELU_C * v * v * v)))
+    s, _ = sincos_t(al * v)
+    return v + s * s * cast_like(inv, v)
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def _fwd_seg(seg, n, act, gain, al, inv, clamp):
+    """``seg ← clamp(act(seg) · gain)``; one element loop per activation."""
+    if act == ACT_TANH:
+        for i in range(n):
+            seg[i] = np.tanh(seg[i]) * gain
+    elif act == ACT_SIGMOID:
+        for i in range(n):
+            seg[i] = gain / (1 + np.exp(-seg[i]))
+    elif act == ACT_ELU:
+        for i in range(n):
+            v = seg[i]
+            seg[i] = (v if v > 0 else np.expm1(v)) * gain
+    elif act == ACT_SELU:
+        for i in range(n):
+            v = seg[i]
+            seg[i] = SELU_SCALE * (v if v > 0 else SELU_ALPHA * np.expm1(v)) * gain
+    elif act == ACT_SOFTPLUS:
+        for i in range(n):
+            v = seg[i]
+            seg[i] = (v if v > 20 else np.log1p(np.exp(v))) * gain
+    elif act == ACT_SWISH:
+        for i in range(n):
+            v = seg[i]
+            seg[i] = v / (1 + np.exp(-v)) * gain
+    elif act == ACT_GELU:
+        for i in range(n):
+            v = seg[i]
+            seg[i] = 0.5 * v * (1 + math.erf(v * INV_SQRT2)) * gain
+    elif act == ACT_GELU_TANH:
+        for i in range(n):
+            v = seg[i]
+            seg[i] = 0.5 * v * (1 + np.tanh(GELU_K * (v + GELU_C * v * v * v))) * gain
+    elif act == ACT_SNAKE or act == ACT_SNAKEBETA:
+        invt = cast_like(inv, gain)
+        for i in range(n):
+            v = seg[i]
+            s, _ = sincos_t(al * v)
+            seg[i] = (v + s * s * invt) * gain
+    else:  # linear, relu, lrelu
+        for i in range(n):
+            seg[i] = act_value(seg[i], act, al, inv) * gain
+    if clamp < np.inf:
+        for i in range(n):
+            a = seg[i]
+            a = clamp if a > clamp else a
+            seg[i] = -clamp if a < -clamp else a
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def act_fwd_any(buf, geom, h, w, act, gain, al, inv, clamp):
+    """``a = clamp(act(u) · gain)`` in place on the ``[h, w]`` samples of buffer ``geom``."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
+        for fx in range(min(phx, w)):
+            cnt = (w - fx + phx - 1) // phx
+            s0 = rb + fx * psz
+            _fwd_seg(buf[s0 : s0 + cnt], cnt, act, gain, al, inv, clamp)
+
+
+@inline_helper
+def pos(geom, y, x):
+    """Scratch index of sample ``(y, x)`` of buffer ``geom``."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    return (
+        base
+        + ((y % phy) * phx + x % phx) * rows * stride
+        + (y // phy - t0y) * stride
+        + x // phx
+        - t0x
+    )
+
+
+@inline_helper
+def _src(i, r0, rn, emode):
+    """The sample of the region ``[r0, r0 + rn)`` that extended position ``i`` copies."""
+    if emode == EXT_REPLICATE:
+        return min(max(i, r0), r0 + rn - 1)
+    return r0 + (i - r0) % rn
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def extend_act(buf, geom, h, w, ry0, rx0, rh, rw, emode, zero):
+    """Fill the ``[h, w]`` samples outside the computed region ``[ry0, +rh) × [rx0, +rw)`` with
+    its extension by ``emode`` (along x within the region's rows first, then whole rows)."""
+    for y in range(ry0, ry0 + rh):
+        for x in range(rx0):
+            v = zero if emode == EXT_ZEROS else buf[pos(geom, y, _src(x, rx0, rw, emode))]
+            buf[pos(geom, y, x)] = v
+        for x in range(rx0 + rw, w):
+            v = zero if emode == EXT_ZEROS else buf[pos(geom, y, _src(x, rx0, rw, emode))]
+            buf[pos(geom, y, x)] = v
+    for y in range(h):
+        if ry0 <= y < ry0 + rh:
+            continue
+        ys = _src(y, ry0, rh, emode)
+        for x in range(w):
+            v = zero if emode == EXT_ZEROS else buf[pos(geom, ys, x)]
+            buf[pos(geom, y, x)] = v
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def fold_ext(buf, geom, h, w, ry0, rx0, rh, rw, emode):
+    """Adjoint of :func:`extend_act` (replicate / circular): add the gradient at every extended
+    position onto the sample it copies (rows first, then along x within the region's rows)."""
+    if emode != EXT_REPLICATE and emode != EXT_CIRCULAR:
+        return
+    for y in range(h):
+        if ry0 <= y < ry0 + rh:
+            continue
+        ys = _src(y, ry0, rh, emode)
+        for x in range(w):
+            buf[pos(geom, ys, x)] += buf[pos(geom, y, x)]
+    for y in range(ry0, ry0 + rh):
+        for x in range(rx0):
+            buf[pos(geom, y, _src(x, rx0, rw, emode))] += buf[pos(geom, y, x)]
+        for x in range(rx0 + rw, w):
+            buf[pos(geom, y, _src(x, rx0, rw, emode))] += buf[pos(geom, y, x)]
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def _bwd_seg(gs, us, n, act, gain, al, inv, clamp, acc, ta, tb):
+    """``gs ← gs · gain · act'(us)`` (0 where ``|act(us)·gain| > clamp``); ``acc[0..1] +=``
+    ``Σ gs·gain·∂act/∂α``, ``Σ gs·gain·∂act/∂β`` (snake, snakebeta).
+
+    The terms of those sums go through the scratch ``ta``, ``tb`` (``n`` elements each) and are
+    summed in a separate loop: a reduction inside the sincos loop keeps LLVM from vectorising it.
+    """
+    if clamp < np.inf:
+        for i in range(n):
+            if abs(act_value(us[i], act, al, inv) * gain) > clamp:
+                gs[i] = 0
+    if act == ACT_LINEAR:
+        for i in range(n):
+            gs[i] = gs[i] * gain
+    elif act == ACT_RELU or act == ACT_LRELU:
+        lo = gain * al if act == ACT_LRELU else gain * 0
+        for i in range(n):
+            gs[i] = gs[i] * (lo if us[i] < 0 else gain)
+    elif act == ACT_TANH:
+        for i in range(n):
+            t = np.tanh(us[i])
+            gs[i] = gs[i] * gain * (1 - t * t)
+    elif act == ACT_SIGMOID:
+        for i in range(n):
+            s = 1 / (1 + np.exp(-us[i]))
+            gs[i] = gs[i] * gain * (s * (1 - s))
+    elif act == ACT_ELU:
+        for i in range(n):
+            v = us[i]
+            gs[i] = gs[i] * gain * (1 if v > 0 else np.exp(v))
+    elif act == ACT_SELU:
+        for i in range(n):
+            v = us[i]
+            gs[i] = gs[i] * gain * (SELU_SCALE * (1 if v > 0 else SELU_ALPHA * np.exp(v)))
+    elif act == ACT_SOFTPLUS:
+        for i in range(n):
+            gs[i] = gs[i] * gain / (1 + np.exp(-us[i]))
+    elif act == ACT_SWISH:
+        for i in range(n):
+            v = us[i]
+            s = 1 / (1 + np.exp(-v))
+            gs[i] = gs[i] * gain * (s + v * s * (1 - s))
+    elif act == ACT_GELU:
+        for i in range(n):
+            v = us[i]
+            d = 0.5 * (1 + math.erf(v * INV_SQRT2)) + v * np.exp(-0.5 * v * v) * INV_SQRT2PI
+            gs[i] = gs[i] * gain * d
+    elif act == ACT_GELU_TANH:
+        for i in range(n):
+            v = us[i]
+            t = np.tanh(GELU_K * (v + GELU_C * v * v * v))
+            d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v)
+            gs[i] = gs[i] * gain * d
+    else:  # snake, snakebeta: ∂/∂u = 1 + α·sin(2αu)·inv
+        invt = cast_like(inv, gain)
+        one = cast_like(1.0, gain)
+        two = cast_like(2.0, gain)
+        if act == ACT_SNAKE:
+            for i in range(n):
+                v = us[i]
+                s, c = sincos_t(al * v)
+                gg = gs[i] * gain
+                s2 = two * s * c * invt
+                gs[i] = gg * (one + al * s2)
+                ta[i] = gg * (v * s2 - s * s * invt * invt)
+        else:
+            for i in range(n):
+                v = us[i]
+                s, c = sincos_t(al * v)
+                gg = gs[i] * gain
+                s2 = two * s * c * invt
+                gs[i] = gg * (one + al * s2)
+                ta[i] = gg * v * s2
+                tb[i] = gg * s * s
+        # per-segment sums in the signal's precision (vectorised), accumulated in float64
+        da = gain * 0
+        for i in range(n):
+            da += ta[i]
+        acc[0] += da
+        if act == ACT_SNAKEBETA:
+            db = gain * 0
+            for i in range(n):
+                db += tb[i]
+            acc[1] -= db * invt * invt
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def act_bwd_any(
+    buf, geom, ubuf, ugeom, h, w, ry0, rx0, rh, rw, act, gain, al, inv, clamp, acc, tmp
+):
+    """``g ← g · gain · act'(u)`` on the region ``[ry0, +rh) × [rx0, +rw)`` of the ``[h, w]``
+    samples of buffer ``geom`` (``u`` in ``ugeom``, same phases); every other position of its rows
+    (and every row outside the region) is zeroed."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    ubase, _, _, urows, ustride, ut0y, ut0x = ugeom
+    psz = rows * stride
+    upsz = urows * ustride
+    zero = buf[0] * 0
+    tlen = tmp.shape[0] // 2
+    ta = tmp[:tlen]
+    tb = tmp[tlen:]
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride
+        urb = ubase + (y % phy) * phx * upsz + (y // phy - ut0y) * ustride - ut0x
+        inside = ry0 <= y < ry0 + rh
+        for fx in range(phx):
+            r0 = rb + fx * psz
+            # samples x = fx + phx·i of the region: i in [i0, i1)
+            i0 = max((rx0 - fx + phx - 1) // phx, 0) if fx < w else 0
+            i1 = max((rx0 + rw - fx + phx - 1) // phx, i0) if fx < w and inside else i0
+            buf[r0 : r0 - t0x + i0] = zero
+            n = i1 - i0
+            if n > 0:
+                u0 = urb + fx * upsz + i0
+                _bwd_seg(
+                    buf[r0 - t0x + i0 : r0 - t0x + i1],
+                    ubuf[u0 : u0 + n],
+                    n,
+                    act,
+                    gain,
+                    al,
+                    inv,
+                    clamp,
+                    acc,
+                    ta,
+                    tb,
+                )
+            buf[r0 - t0x + i1 : r0 + stride] = zero
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def stage_at(src, h, w, add, buf, geom, oy, ox):
+    """Scatter the natural plane ``src [h·w]`` (+ ``add``) into buffer ``geom`` as its samples
+    ``[oy, oy + h) × [ox, ox + w)`` (the rest is the extension, see :func:`extend_act`)."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        yy = y + oy
+        rb = base + (yy % phy) * phx * psz + (yy // phy - t0y) * stride - t0x
+        sv = src[y * w : y * w + w]
+        if phx == 1:
+            dst = buf[rb + ox : rb + ox + w]
+            for i in range(w):
+                dst[i] = sv[i] + add
+        else:
+            for i in range(w):
+                xx = i + ox
+                buf[rb + (xx % phx) * psz + xx // phx] = sv[i] + add
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def gather_at(buf, geom, h, w, dst, oy, ox):
+    """Gather the samples ``[oy, oy + h) × [ox, ox + w)`` of buffer ``geom`` into ``dst [h·w]``."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        yy = y + oy
+        rb = base + (yy % phy) * phx * psz + (yy // phy - t0y) * stride - t0x
+        dv = dst[y * w : y * w + w]
+        if phx == 1:
+            sv = buf[rb + ox : rb + ox + w]
+            for i in range(w):
+                dv[i] = sv[i]
+        else:
+            for i in range(w):
+                xx = i + ox
+                dv[i] = buf[rb + (xx % phx) * psz + xx // phx]
