@@ -41,16 +41,24 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
 
 
 def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
-    """One upfirdn on ``x [B, 1, H, W]`` with a correlation filter ``w [kh, kw]``."""
+    """One upfirdn on ``x [N, C, H, W]`` with a correlation filter ``w [kh, kw]`` for every channel.
+
+    Depthwise (grouped) convolutions: measured 2–9× faster on CPU than folding the channels into
+    the batch of a single-channel convolution.
+    """
     (ux, uy), (dx, dy) = up, down
     kh, kw = w.shape
-    w = w.to(x.dtype)[None, None]
+    c = x.shape[1]
+    if kh == kw == 1 and ux == uy == dx == dy == 1:  # a scalar gain (a None filter)
+        x = pad_axis(pad_axis(x, pad[0], pad[1], -1), pad[2], pad[3], -2)
+        return x * w.to(x.dtype).reshape(())
+    w = w.to(x.dtype)[None, None].expand(c, 1, kh, kw)
     if ux == 1 and uy == 1:
         x = pad_axis(pad_axis(x, pad[0], pad[1], -1), pad[2], pad[3], -2)
-        return F.conv2d(x, w, stride=(dy, dx))
+        return F.conv2d(x, w.contiguous(), stride=(dy, dx), groups=c)
     # conv_transpose computes z[q] = sum_i x[i] w'[q - i*up] (w' = reversed correlation filter),
     # i.e. y_full[o] = z[o + K - 1 - p0]; the pads below turn z into the padded, filtered signal.
-    z = F.conv_transpose2d(x, w.flip([2, 3]), stride=(uy, ux))
+    z = F.conv_transpose2d(x, w.flip([2, 3]).contiguous(), stride=(uy, ux), groups=c)
     z = pad_axis(z, pad[0] - kw + 1, pad[1] + ux - kw, -1)
     z = pad_axis(z, pad[2] - kh + 1, pad[3] + uy - kh, -2)
     if dx > 1 or dy > 1:
@@ -59,15 +67,14 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
 
 
 def upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
-    """Upsample, pad, filter (correlation), downsample ``x [N, C, H, W]`` plane by plane."""
-    n, c, h, w = x.shape
-    planes = x.reshape(n * c, 1, h, w)
+    """Upsample, pad, filter (correlation), downsample ``x [N, C, H, W]``, each channel alike."""
+    if x.shape[1] == 0:  # grouped convolutions need at least one group
+        n, _, h, w = x.shape
+        return upfirdn(x.new_zeros(n, 1, h, w), fir, up, down, pad)[:, :0]
     if fir.separable:
-        planes = _stage(planes, fir.fx[None, :], (up[0], 1), (down[0], 1), (*pad[:2], 0, 0))
-        planes = _stage(planes, fir.fy[:, None], (1, up[1]), (1, down[1]), (0, 0, *pad[2:]))
-    else:
-        planes = _stage(planes, fir.f2d, up, down, pad)
-    return planes.reshape(n, c, planes.shape[-2], planes.shape[-1])
+        x = _stage(x, fir.fx[None, :], (up[0], 1), (down[0], 1), (*pad[:2], 0, 0))
+        return _stage(x, fir.fy[:, None], (1, up[1]), (1, down[1]), (0, 0, *pad[2:]))
+    return _stage(x, fir.f2d, up, down, pad)
 
 
 def bias_act(
