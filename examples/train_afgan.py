@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cbase", type=int, help=f"channel base (default {d.cbase}; official 32768)")
     a("--cmax", type=int, help=f"max channels (default {d.cmax}; official 512)")
     a("--num-layers", type=int, help=f"synthesis layers (default {d.num_layers}; official 14)")
+    a("--margin", type=int, help=f"synthesis margin in pixels (default {d.margin}; official 10)")
     a("--z-dim", type=int, help=f"latent size (default {d.z_dim}; official 512)")
     a("--w-dim", type=int, help=f"intermediate latent size (default {d.w_dim}; official 512)")
     a("--glr", type=float, help=f"G learning rate (default {d.glr})")

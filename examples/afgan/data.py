@@ -6,8 +6,9 @@ Both datasets return ``(image, label)`` with ``image`` a uint8 ``[C, R, R]`` num
 
 :class:`ShapesDataset` (the default, no download)
     Image ``i`` is drawn from ``numpy.random.default_rng([seed, i])``: a smooth background (a
-    linear gradient between two random colours in a random direction) and 1–2 random shapes
-    (disc, rotated square or rotated triangle) with random colours, positions and sizes. Edges are
+    linear gradient between two random colours in a random direction) and ``max_shapes`` (default
+    1) random shapes (disc, rotated square or rotated triangle; with ``max_shapes > 1`` a random
+    count from 1 to it) with random colours, positions and sizes. Edges are
     anti-aliased analytically: a pixel's coverage is :math:`\mathrm{clip}(1/2 - d\,R, 0, 1)` for
     the signed distance :math:`d` (canvas units, the image is 1 wide) of its centre to the
     shape's boundary. Any resolution; the same index gives the same picture at every resolution.
@@ -73,7 +74,7 @@ def _polygon_sdf(px: np.ndarray, py: np.ndarray, verts: np.ndarray) -> np.ndarra
     return d
 
 
-def render_shapes(index: int, resolution: int, seed: int = 0) -> np.ndarray:
+def render_shapes(index: int, resolution: int, seed: int = 0, max_shapes: int = 1) -> np.ndarray:
     """Image ``index`` of the embedded dataset, uint8 ``[3, resolution, resolution]``."""
     rng = np.random.default_rng([int(seed), int(index)])
     r = int(resolution)
@@ -85,10 +86,10 @@ def render_shapes(index: int, resolution: int, seed: int = 0) -> np.ndarray:
     t = (px - 0.5) * np.cos(angle) + (py - 0.5) * np.sin(angle)
     t = np.clip(t / 1.2 + 0.5, 0, 1)[..., None]
     img = c0 * (1 - t) + c1 * t
-    for _ in range(rng.integers(1, 3)):
+    for _ in range(rng.integers(1, max_shapes + 1)):
         kind = rng.integers(0, 3)
         colour = rng.uniform(0, 1, size=3)
-        size = rng.uniform(0.12, 0.28)
+        size = rng.uniform(0.15, 0.3)
         cx, cy = rng.uniform(0.2, 0.8, size=2)
         rot = rng.uniform(0, 2 * np.pi)
         if kind == 0:
@@ -116,11 +117,16 @@ class ShapesDataset(torch.utils.data.Dataset):
         Double the dataset with horizontally flipped copies (indices ``size … 2·size−1``).
     """
 
-    def __init__(self, resolution: int, size: int = 50_000, seed: int = 0, mirror=False):
+    def __init__(
+        self, resolution: int, size: int = 50_000, seed: int = 0, mirror=False, max_shapes: int = 1
+    ):
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
             raise DatasetError(f"resolution must be an int >= 4, got {resolution!r}")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise DatasetError(f"size must be an int >= 1, got {size!r}")
+        if isinstance(max_shapes, bool) or not isinstance(max_shapes, int) or max_shapes < 1:
+            raise DatasetError(f"max_shapes must be an int >= 1, got {max_shapes!r}")
+        self.max_shapes = max_shapes
         self.resolution = resolution
         self.num_channels = 3
         self.raw_size = size
@@ -134,14 +140,15 @@ class ShapesDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
         raw = int(idx) % self.raw_size
-        img = render_shapes(raw, self.resolution, self.seed)
+        img = render_shapes(raw, self.resolution, self.seed, self.max_shapes)
         if idx >= self.raw_size:
             img = img[:, :, ::-1].copy()
         return img, np.zeros([0], np.float32)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "embedded-shapes", "resolution": self.resolution, "size": self.raw_size,
-                "seed": self.seed, "mirror": self.mirror}  # fmt: skip
+                "seed": self.seed, "mirror": self.mirror,
+                "max_shapes": self.max_shapes}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,6 +103,7 @@ class TrainConfig:
     dcbase: int | None = None
     dcmax: int | None = None
     num_layers: int = 6
+    margin: int = 10
     z_dim: int = 64
     w_dim: int = 64
     map_depth: int = 2
@@ -132,6 +133,8 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 flag = name.replace("_", "-")
                 raise TrainingError(f"--{flag} must be an integer >= 1, got {v!r}")
+        if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
+            raise TrainingError(f"--margin must be an integer >= 0, got {self.margin!r}")
         res = self.resolution
         if res < 8 or res & (res - 1):
             raise TrainingError(f"--resolution must be a power of two >= 8, got {res}")
@@ -187,6 +190,8 @@ def build_networks(cfg: TrainConfig, c_dim: int, img_channels: int) -> tuple[Gen
     )
     if cfg.num_layers != 14:
         g_kwargs["num_layers"] = cfg.num_layers
+    if cfg.margin != 10:
+        g_kwargs["margin_size"] = cfg.margin
     if cfg.cfg == "stylegan3-r":
         g_kwargs.update(
             conv_kernel=1,

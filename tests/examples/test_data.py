@@ -81,6 +81,20 @@ def test_shapes_dataset_bad_resolution(res):
         ShapesDataset(res)
 
 
+@pytest.mark.parametrize("n", [0, -1, 1.5, True])
+def test_shapes_dataset_bad_max_shapes(n):
+    with pytest.raises(DatasetError, match="max_shapes"):
+        ShapesDataset(16, max_shapes=n)
+
+
+def test_shapes_max_shapes_changes_the_scenes_and_reaches_the_dataset():
+    one = [render_shapes(i, 16) for i in range(12)]
+    many = [render_shapes(i, 16, max_shapes=3) for i in range(12)]
+    assert any(not np.array_equal(a, b) for a, b in zip(one, many, strict=True))
+    ds = ShapesDataset(16, size=4, max_shapes=2)
+    np.testing.assert_array_equal(ds[1][0], render_shapes(1, 16, max_shapes=2))
+
+
 # ---------------------------------------------------------------------------------------------
 # Folder / zip datasets.
 

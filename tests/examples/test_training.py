@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -349,6 +348,7 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "b.png: image is 8x8, expected 16x16" in line
     assert "--resume" in _bad(capsys, "--resume", str(tmp_path / "nothing"))
     assert "--resolution must be a power of two" in _bad(capsys, "--resolution", "24")
+    assert "--margin must be an integer >= 0, got -1" in _bad(capsys, "--margin", "-1")
     line = _bad(capsys, "--batch", "6", "--outdir", str(tmp_path))
     assert "per-process batch 6 must be divisible by the minibatch-stddev group size 4" in line
     # argparse-level errors also end in one usage line + one error line (exit 2).
@@ -359,19 +359,14 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "unknown metric 'fid50k'" in capsys.readouterr().err
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_gloo_ddp_ranks_agree(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master_port={_free_port()}", str(EXAMPLES / "train_afgan.py"), *TINY,
+    # --standalone: torchrun picks a free port itself (no race between choosing and binding).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(EXAMPLES / "train_afgan.py"), *TINY,
            "--batch", "8", "--outdir", str(tmp_path), "--run-name", "ddp", "--kimg", "0.024",
            "--tick", "0.024", "--snap", "1"]  # fmt: skip
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-6000:]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 3
