@@ -5,20 +5,28 @@ Prints milliseconds (median of ``--repeat`` runs) for the forward and forward+ba
 variants of one size are interleaved run by run (other load on the machine then hits all of them
 alike), and the load average is printed before and after: on a loaded machine every number is
 inflated. Needs ``alias-free-torch`` (the test extra).
+
+Multiply-add floor: the multiply-adds of the polyphase schedule (up-FIR: ``K_u / up`` per
+up-sampled sample and axis; down-FIR: ``K_d`` per output sample and axis, separable filters),
+divided by this machine's float32 matmul rate measured in the same run (``2·n³`` flops of a
+``torch.mm``, the practical peak of these threads). Forward+backward counts twice the forward
+(the transposed stages cost the same); bandlimit's backward also recomputes the up-FIR (nothing
+is stored), so its own work is ``3·up + 2·down``. ``×floor`` is time / floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-
-def _time(fn, repeat: int) -> float:
-    return _time_interleaved([fn], repeat)[0]
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _time_interleaved(fns, repeat: int) -> list[float]:
@@ -39,17 +47,45 @@ def _load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def bench_1d(repeat: int) -> None:
+def matmul_gflops(repeat: int = 7, n: int = 1024) -> float:
+    """float32 ``torch.mm`` rate (GFLOP/s, median) with the current torch threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    (t,) = _time_interleaved([lambda: torch.mm(a, b)], repeat)
+    return 2 * n**3 / (t * 1e-3) / 1e9
+
+
+def macs_1d(c: int, length: int, ku: int, kd: int, up: int, down: int) -> float:
+    """Forward multiply-adds of up → act → down on ``[1, c, length]``."""
+    lu, lo = length * up, length * up // down
+    return c * (lu * ku / up + lo * kd)
+
+
+def macs_2d(p: int, h: int, ku: int, kd: int, up: int, down: int) -> float:
+    """Forward multiply-adds of the separable 2-D pipeline on ``p`` planes ``[h, h]``: the up
+    stage along x (``h`` rows) then y, the down stage along x (``hu`` rows) then y."""
+    hu, ho = h * up, h * up // down
+    return p * (h * hu * ku / up + hu * hu * ku / up + hu * ho * kd + ho * ho * kd)
+
+
+def _floor_ms(macs: float, gflops: float) -> float:
+    return 2 * macs / (gflops * 1e9) * 1e3
+
+
+def bench_1d(repeat: int, gflops: float, rows: list) -> None:
     import alias_free_torch as aft
 
     from bandlimit.nn import SnakeBeta, bigvgan
 
+    print(
+        "| shape | alias-free-torch fwd | bandlimit fwd | speed-up | floor | ×floor "
+        "| alias-free-torch fwd+bwd | bandlimit fwd+bwd | speed-up | floor | ×floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for c, length in [(512, 4096), (128, 16384), (32, 65536)]:
         act = SnakeBeta(c, alpha_logscale=True)
         peer, ours = aft.Activation1d(act), bigvgan.Activation1d(act)
         x = torch.randn(1, c, length)
         xg = x.clone().requires_grad_(True)
-        names = ["alias-free-torch", "bandlimit"]
         mods = [peer, ours]
 
         def fwd(m, x=x):
@@ -67,50 +103,138 @@ def bench_1d(repeat: int) -> None:
 
         t_fwd = _time_interleaved([fwd(m) for m in mods], repeat)
         t_fb = _time_interleaved([fb(m) for m in mods], repeat)
-        for name, f, b in zip(names, t_fwd, t_fb):
-            print(f"1-D SnakeBeta [1, {c}, {length}] {name:>17}: fwd {f:7.1f} ms  "
-                  f"fwd+bwd {b:7.1f} ms")
-        print(f"    speed-up: fwd {t_fwd[0] / t_fwd[1]:.1f}x, fwd+bwd {t_fb[0] / t_fb[1]:.1f}x")
+        k = ours.upsample.kernel_size
+        floor = _floor_ms(macs_1d(c, length, k, k, 2, 2), gflops)
+        print(
+            f"| [1, {c}, {length}] | {t_fwd[0]:.1f} | {t_fwd[1]:.1f} | "
+            f"{t_fwd[0] / t_fwd[1]:.1f}× | {floor:.2f} | {t_fwd[1] / floor:.0f}× | "
+            f"{t_fb[0]:.1f} | {t_fb[1]:.1f} | {t_fb[0] / t_fb[1]:.1f}× | {2 * floor:.2f} | "
+            f"{t_fb[1] / (2 * floor):.0f}× |"
+        )
+        rows.append(
+            {
+                "case": f"1d snakebeta [1,{c},{length}]",
+                "peer_fwd_ms": t_fwd[0],
+                "ours_fwd_ms": t_fwd[1],
+                "peer_fb_ms": t_fb[0],
+                "ours_fb_ms": t_fb[1],
+                "floor_fwd_ms": floor,
+            }
+        )
 
 
-def bench_2d(repeat: int) -> None:
+def bench_2d(repeat: int, gflops: float, rows: list) -> None:
     import torch.nn.functional as F
 
     from bandlimit import ops
     from bandlimit.filters import kaiser_sinc
 
     f = kaiser_sinc(12, 0.25, 0.2, 1.0)
+    print(
+        "| act, shape | torch fwd | bandlimit fwd | speed-up | floor | ×floor "
+        "| torch fwd+bwd | bandlimit fwd+bwd | speed-up | floor | ×floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for act, fn in [("gelu", F.gelu), ("silu", F.silu)]:
         for n, c, hw in [(4, 256, 36), (4, 64, 132)]:
             x = torch.randn(n, c, hw, hw)
+            xg = x.clone().requires_grad_(True)
 
             def plain(x=x, fn=fn):
                 u = ops.upfirdn2d(x, f, up=2, padding=(6, 5, 6, 5), gain=4, impl="ref")
                 return ops.upfirdn2d(fn(u), f, down=2, padding=(5, 6, 5, 6), impl="ref")
 
             def fused(x=x, act=act):
-                return ops.filtered_act(x, act, f, f, up=2, down=2, padding=(6, 5, 6, 5),
-                                        down_padding=(5, 6, 5, 6), gain=1.0)
+                return ops.filtered_act(
+                    x,
+                    act,
+                    f,
+                    f,
+                    up=2,
+                    down=2,
+                    padding=(6, 5, 6, 5),
+                    down_padding=(5, 6, 5, 6),
+                    gain=1.0,
+                )
 
-            with torch.no_grad():
-                times = _time_interleaved([plain, fused], repeat)
-            for name, t in zip(["torch composition", "bandlimit"], times):
-                print(f"2-D {act} [{n}, {c}, {hw}, {hw}] {name:>17}: fwd {t:7.1f} ms")
+            def nograd(g):
+                def run():
+                    with torch.no_grad():
+                        g()
+
+                return run
+
+            def fb(g, xg=xg):
+                def run():
+                    g(xg).sum().backward()
+
+                return run
+
+            t_fwd = _time_interleaved([nograd(plain), nograd(fused)], repeat)
+            t_fb = _time_interleaved([fb(plain), fb(fused)], repeat)
+            floor = _floor_ms(macs_2d(n * c, hw, 12, 12, 2, 2), gflops)
+            print(
+                f"| {act} [{n}, {c}, {hw}, {hw}] | {t_fwd[0]:.1f} | {t_fwd[1]:.1f} | "
+                f"{t_fwd[0] / t_fwd[1]:.1f}× | {floor:.2f} | {t_fwd[1] / floor:.0f}× | "
+                f"{t_fb[0]:.1f} | {t_fb[1]:.1f} | {t_fb[0] / t_fb[1]:.1f}× | "
+                f"{2 * floor:.2f} | {t_fb[1] / (2 * floor):.0f}× |"
+            )
+            rows.append(
+                {
+                    "case": f"2d {act} [{n},{c},{hw},{hw}]",
+                    "peer_fwd_ms": t_fwd[0],
+                    "ours_fwd_ms": t_fwd[1],
+                    "peer_fb_ms": t_fb[0],
+                    "ours_fb_ms": t_fb[1],
+                    "floor_fwd_ms": floor,
+                }
+            )
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--only", choices=["1d", "2d"], default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import numba
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    print(
+        f"# activations — {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs, "
+        f"{args.threads} threads, torch {torch.__version__}, numba {numba.__version__}"
+    )
+    load0 = _load()
+    print(load0)
+    gflops = matmul_gflops()
+    print(f"float32 matmul: {gflops:.1f} GFLOP/s\n")
+    rows: list = []
+    if args.only != "2d":
+        bench_1d(args.repeat, gflops, rows)
+        print()
+    if args.only != "1d":
+        bench_2d(args.repeat, gflops, rows)
+    gflops_end = matmul_gflops()
+    load1 = _load()
+    print(f"\nfloat32 matmul at the end: {gflops_end:.1f} GFLOP/s\n{load1}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"activations-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "numba": numba.__version__,
+        "matmul_gflops_f32": [gflops, gflops_end],
+        "load_before": load0,
+        "load_after": load1,
+        "repeat": args.repeat,
+    }
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"written {out.relative_to(RESULTS.parent.parent)}")
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeat", type=int, default=5)
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    try:
-        import numba
-
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:
-        pass
-    print(_load())
-    bench_1d(args.repeat)
-    bench_2d(args.repeat)
-    print(_load())
+    main()

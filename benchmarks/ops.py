@@ -265,7 +265,14 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-naive", action="store_true", help="skip the slow textbook baseline")
     p.add_argument("--quick", action="store_true", help="3 repetitions, no latency probe")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: 'ref' vs 'cuda', StyleGAN3-T 1024 / -R 256 (benchmarks/ops_cuda.py)")
     args = p.parse_args(argv)
+    if args.device == "cuda":
+        from benchmarks.ops_cuda import main_cuda, save
+
+        save(main_cuda(args), RESULTS)
+        return
     torch.set_num_threads(args.threads)
     import numba
 

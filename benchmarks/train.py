@@ -117,10 +117,14 @@ def main(argv=None) -> Path:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--num-layers", type=int, default=6)
-    p.add_argument("--cbase", type=int, default=2048)
-    p.add_argument("--cmax", type=int, default=64)
-    p.add_argument("--z-dim", type=int, default=64)
+    d = TrainConfig()  # the trainer's defaults
+    p.add_argument("--num-layers", type=int, default=d.num_layers)
+    p.add_argument("--cbase", type=int, default=d.cbase)
+    p.add_argument("--cmax", type=int, default=d.cmax)
+    p.add_argument("--dcbase", type=int, default=d.dcbase)
+    p.add_argument("--dcmax", type=int, default=d.dcmax)
+    p.add_argument("--margin", type=int, default=d.margin)
+    p.add_argument("--z-dim", type=int, default=d.z_dim)
     args = p.parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
@@ -128,6 +132,7 @@ def main(argv=None) -> Path:
     impls = (args.impls.split(",") if args.impls else
              (["numba", "ref"] if device.type == "cpu" else ["ref"]))  # fmt: skip
     cfg_kwargs = dict(num_layers=args.num_layers, cbase=args.cbase, cmax=args.cmax,
+                      dcbase=args.dcbase, dcmax=args.dcmax, margin=args.margin,
                       z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
     res = [int(r) for r in args.resolutions.split(",")]
     rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs)

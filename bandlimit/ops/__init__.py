@@ -1,8 +1,10 @@
 """Resampling and activation ops with StyleGAN3's exact semantics.
 
-Backends: 'ref' (pure PyTorch, any device and dtype, gradients of any order) and 'numba'
-(fused polyphase CPU kernels for float32/float64). ``impl='auto'`` picks numba for CPU
-float32/float64 tensors and ref otherwise; see :func:`set_default_impl`.
+Backends: 'ref' (pure PyTorch, any device and dtype, gradients of any order), 'numba' (fused
+polyphase CPU kernels for float32/float64) and 'cuda' (a CUDA extension compiled on first use,
+see :mod:`bandlimit.ops.cuda`). ``impl='auto'`` picks numba for CPU float32/float64 tensors,
+cuda for CUDA tensors (falling back to ref with one warning if the extension cannot be built)
+and ref otherwise; see :func:`set_default_impl`.
 """
 
 from bandlimit.ops._dispatch import get_default_impl, set_default_impl

@@ -1,15 +1,17 @@
 """Backend selection: ``impl='auto' | 'ref' | 'numba' | 'cuda'``.
 
-'auto' picks the fused Numba kernels for CPU float32/float64 tensors and the PyTorch reference
-otherwise. A process-wide override (:func:`set_default_impl` or the ``BANDLIMIT_IMPL`` environment
-variable) changes what 'auto' resolves to, for tests and debugging; an explicit ``impl=`` argument
-always wins.
+'auto' picks the fused Numba kernels for CPU float32/float64 tensors, the CUDA extension for
+CUDA tensors (built on first use; if that fails, the PyTorch reference with one warning) and the
+PyTorch reference otherwise. A process-wide override (:func:`set_default_impl` or the
+``BANDLIMIT_IMPL`` environment variable) changes what 'auto' resolves to, for tests and
+debugging; an explicit ``impl=`` argument always wins.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 
 import torch
 
@@ -32,8 +34,9 @@ def set_default_impl(impl: str | None) -> None:
     Parameters
     ----------
     impl : {'auto', 'ref', 'numba', 'cuda'} or None
-        'ref' forces the PyTorch reference; 'numba' uses the Numba kernels wherever they apply
-        (CPU float32/float64) and the reference elsewhere. Takes precedence over ``BANDLIMIT_IMPL``.
+        'ref' forces the PyTorch reference; 'numba' and 'cuda' use their kernels wherever they
+        apply (numba: CPU float32/float64; cuda: CUDA tensors) and the default rule elsewhere.
+        Takes precedence over ``BANDLIMIT_IMPL``.
     """
     global _default_impl
     _default_impl = None if impl is None else _check_impl(impl)
@@ -61,22 +64,60 @@ def _numba_supports(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and x.dtype in NUMBA_DTYPES
 
 
-def _cuda_unavailable(op: str) -> ValueError:
-    return ValueError(
-        f"{op}: impl='cuda' is not available: the CUDA extension backend is not built in this "
-        "version of bandlimit; use impl='auto' (PyTorch reference on GPU tensors) or impl='ref'"
-    )
+CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_cuda_fallback_warned = False
+
+
+def _cuda_supports(x: torch.Tensor) -> bool:
+    return x.device.type == "cuda" and x.dtype in CUDA_DTYPES
+
+
+def _cuda_error(op: str):
+    """None if the CUDA extension loads (building it on first use), else the build error."""
+    from bandlimit.ops import cuda
+
+    if cuda.available():
+        return None
+    return cuda.last_error()
+
+
+def cuda_or_ref(op: str) -> str:
+    """'auto' on a CUDA tensor: 'cuda' if the extension builds, else 'ref' with ONE warning."""
+    global _cuda_fallback_warned
+    err = _cuda_error(op)
+    if err is None:
+        return "cuda"
+    if not _cuda_fallback_warned:
+        _cuda_fallback_warned = True
+        warnings.warn(
+            f"{op}: the bandlimit CUDA extension is unavailable, using impl='ref' for CUDA "
+            f"tensors (this warning is shown once): {err}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return "ref"
 
 
 def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
-    """The concrete backend ('ref' or 'numba') that runs ``op`` on ``x``."""
+    """The concrete backend ('ref', 'numba' or 'cuda') that runs ``op`` on ``x``."""
     impl = _check_impl(impl)
     if impl == "auto":
         impl = get_default_impl()
-        if impl == "auto" or impl == "numba":
-            return "numba" if _numba_supports(x) and numba_available() else "ref"
+        if impl == "ref":
+            return impl
+        if _cuda_supports(x):
+            return cuda_or_ref(op)
+        return "numba" if _numba_supports(x) and numba_available() else "ref"
     if impl == "cuda":
-        raise _cuda_unavailable(op)
+        if not _cuda_supports(x):
+            raise ValueError(
+                f"{op}: impl='cuda' runs on CUDA tensors of dtype float16/bfloat16/float32/"
+                f"float64, got a {x.dtype} tensor on {x.device}; use impl='auto' or impl='ref'"
+            )
+        err = _cuda_error(op)
+        if err is not None:
+            raise ValueError(f"{op}: impl='cuda' is not available: {err}") from err
+        return impl
     if impl == "numba":
         if not _numba_supports(x):
             raise ValueError(

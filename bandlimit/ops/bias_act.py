@@ -38,7 +38,8 @@ def bias_act(
         Symmetric clamp of the output; None disables it.
     impl : {'auto', 'ref', 'numba', 'cuda'}
         Element-wise ops are memory-bound and PyTorch's vectorised kernels are already at that
-        bound, so every CPU backend runs the PyTorch path; the argument is validated all the same.
+        bound, so every CPU backend runs the PyTorch path; 'cuda' runs one fused kernel (its
+        backward is the derivative in PyTorch ops).
 
     Returns
     -------
@@ -58,5 +59,8 @@ def bias_act(
     alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
-    resolve_impl(impl, x, "bias_act")
+    if resolve_impl(impl, x, "bias_act") == "cuda":
+        from bandlimit.ops.cuda import _ops
+
+        return _ops.bias_act(x, b, dim, spec, alpha, gain, clamp)
     return reference.bias_act(x, b, dim, spec, alpha, gain, clamp)

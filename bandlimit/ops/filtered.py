@@ -11,7 +11,9 @@ and low-pass filters before decimating. Per channel::
 
 The backends differ only in cost: 'ref' composes PyTorch ops and keeps the upsampled
 pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose backward reads a
-2-bit sign/clamp mask instead.
+2-bit sign/clamp mask instead; 'cuda' is one fused kernel per output tile (bias_act's
+activations, zero padding; its backward reads the same kind of mask for linear/relu/lrelu), the
+PyTorch ops on the GPU for the other activations and padding modes.
 """
 
 from __future__ import annotations
@@ -84,6 +86,12 @@ def _run_filtered_act(
                 math.inf if clamp is None else clamp,
             )
         return _library.filtered_act_general(
+            x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
+        )
+    if impl == "cuda":
+        from bandlimit.ops.cuda import _ops
+
+        return _ops.filtered_act(
             x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
         )
     return reference.filtered_act(

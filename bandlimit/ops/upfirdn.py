@@ -40,6 +40,10 @@ def run_upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4, impl
         from bandlimit.ops._library import upfirdn_numba
 
         return upfirdn_numba(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
+    if impl == "cuda":
+        from bandlimit.ops.cuda import _ops
+
+        return _ops.upfirdn(x, fir, up, down, pad)
     return reference.upfirdn(x, fir, up, down, pad)
 
 
@@ -58,7 +62,8 @@ def upfirdn2d(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point; any device ('ref'), CPU float32/float64 ('numba').
+        Floating point; any device ('ref'), CPU float32/float64 ('numba'), CUDA float16/bfloat16/
+        float32/float64 ('cuda').
     f : Tensor ``[taps]`` (separable), ``[h, w]`` (full, indexed ``[y, x]``) or None (identity)
         Filter in true-convolution orientation (set ``flip_filter`` for correlation). Constant: no
         gradient flows to it.

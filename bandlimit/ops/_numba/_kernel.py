@@ -20,8 +20,8 @@ Sharing one kernel (rather than one per entry point) keeps the cold compile time
 down: Numba compiles each parallel kernel, with every helper it calls, separately.
 
 ``jr`` holds job-range marks: ``jr[0]`` ends the jobs before the activation, ``jr[1]`` ends the
-plan's jobs; ``MODE_RECOMPUTE`` only: ``jr[2] … jr[3]`` are the recomputing forward up-stage jobs
-and ``jr[4] … jr[5]`` the per-thread scratch of the parameter-gradient terms.
+plan's jobs; ``MODE_RECOMPUTE`` only: ``jr[2] … jr[3]`` are the recomputing forward up-stage
+jobs.
 ``dims = (h, w, ho, wo, hr, wr, ry0, rx0, rh, rw, emode, hf, wf)``: input, output and
 activation-buffer sample counts, the region of the activation buffer computed by the up stage
 (the rest is the down stage's padding, extended by ``emode``), the size of the forward input
@@ -142,7 +142,7 @@ def plane_kernel(
                 if save:
                     pack_codes(codes, mask[p], nq)
             else:
-                act_fwd_any(buf, gmid, hr, wr, act, prm[0], al, inv, prm[2])
+                act_fwd_any(buf, gmid, hr, wr, ry0, rx0, rh, rw, act, prm[0], al, inv, prm[2])
             if emode != EXT_NONE:
                 extend_act(buf, gmid, hr, wr, ry0, rx0, rh, rw, emode, zero)
             run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
@@ -174,7 +174,6 @@ def plane_kernel(
                 inv,
                 prm[2],
                 dpar[p],
-                buf[jr[4] : jr[5]],
             )
             run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
             if umode != EXT_NONE:

@@ -25,6 +25,15 @@ from numba import types
 from numba.extending import overload, register_jitable
 
 from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, JIT, inline_helper
+from bandlimit.ops._numba._fastmath import (
+    cdf2_t,
+    exp_t,
+    expm1_t,
+    gauss_t,
+    log1p_t,
+    snake_sc32,
+    tanh_t,
+)
 
 ACT_TANH = 3
 ACT_SIGMOID = 4
@@ -172,6 +181,20 @@ def _sincos_t(t):
     return lambda t: sincos(t)
 
 
+def snake_sc_t(t):
+    """``(s, c)`` with ``s² = sin² t`` and ``2sc = sin 2t`` (all the snake activations use), in
+    ``t``'s precision: float32 reduces by π (:func:`._fastmath.snake_sc32`, no quadrant
+    selects), float64 is :func:`sincos` (``s, c = sin t, cos t``)."""
+    return math.sin(t), math.cos(t)
+
+
+@overload(snake_sc_t, inline="always")
+def _snake_sc_t(t):
+    if t == types.float32:
+        return lambda t: snake_sc32(t)
+    return lambda t: sincos(t)
+
+
 def cast_like(v, like):
     """``v`` converted to the (scalar) type of ``like``."""
     return type(like)(v)
@@ -181,6 +204,127 @@ def cast_like(v, like):
 def _cast_like(v, like):
     ty = like
     return lambda v, like: ty(v)
+
+
+# ------------------------------------------------------------------------------------------------
+# The smooth activations and their derivatives, in the precision of ``v`` (constants are cast to
+# it: a float64 literal would promote float32 arithmetic to float64). exp/erf/tanh go through the
+# ``*_t`` dispatchers of :mod:`._fastmath` (vectorisable float32 code, libm for float64); every
+# branch is a select on values computed for all lanes, so the element loops vectorise.
+# ``forceinline`` (LLVM ``alwaysinline``): inlined into the element loops whatever their size, which
+# vectorisation needs; numba-level inlining (``inline="always"``) would trip over the selects.
+_act_fn = register_jitable(forceinline=True, **{k: v for k, v in JIT.items() if k != "cache"})
+
+
+@_act_fn
+def _tanh(v):
+    return tanh_t(v)
+
+
+@_act_fn
+def _dtanh(v):
+    # 1 − tanh² = 4e / (1 + e)², e = e^{−2|v|}: no cancellation where tanh → ±1
+    e = exp_t(-abs(v) - abs(v))
+    r = cast_like(1.0, v) + e
+    return cast_like(4.0, v) * e / (r * r)
+
+
+@_act_fn
+def _sigmoid(v):
+    one = cast_like(1.0, v)
+    return one / (one + exp_t(-v))
+
+
+@_act_fn
+def _dsigmoid(v):
+    # σ(1 − σ) = e / (1 + e)², e = e^{−|v|} (even; 1 − σ would cancel for large v)
+    e = exp_t(-abs(v))
+    r = cast_like(1.0, v) + e
+    return e / (r * r)
+
+
+@_act_fn
+def _elu(v):
+    e = expm1_t(v)  # computed for every lane: a call on one side of the select blocks it
+    return v if v > 0 else e
+
+
+@_act_fn
+def _delu(v):
+    e = exp_t(v)
+    return cast_like(1.0, v) if v > 0 else e
+
+
+@_act_fn
+def _selu(v):
+    a = cast_like(SELU_ALPHA, v) * expm1_t(v)
+    return cast_like(SELU_SCALE, v) * (v if v > 0 else a)
+
+
+@_act_fn
+def _dselu(v):
+    a = cast_like(SELU_ALPHA, v) * exp_t(v)
+    return cast_like(SELU_SCALE, v) * (cast_like(1.0, v) if v > 0 else a)
+
+
+@_act_fn
+def _softplus(v):
+    # log(1 + e^v) = max(v, 0) + log1p(e^{−|v|}) (no overflow); v itself above 20 (PyTorch's
+    # threshold)
+    lp = log1p_t(exp_t(-abs(v)))
+    s = (v if v > 0 else cast_like(0.0, v)) + lp
+    return v if v > 20 else s
+
+
+@_act_fn
+def _swish(v):
+    return v * _sigmoid(v)
+
+
+@_act_fn
+def _dswish(v):
+    # σ + v·σ(1 − σ) = σ·(1 + v·σ(−v)), both σ(±v) from e = e^{−|v|} without cancellation
+    one = cast_like(1.0, v)
+    e = exp_t(-abs(v))
+    r = one / (one + e)
+    sp = r if v > 0 else e * r
+    sn = e * r if v > 0 else r
+    return sp * (one + v * sn)
+
+
+@_act_fn
+def _gelu(v):
+    return cast_like(0.5, v) * v * cdf2_t(v)
+
+
+@_act_fn
+def _dgelu(v):
+    return cast_like(0.5, v) * cdf2_t(v) + v * gauss_t(v) * cast_like(INV_SQRT2PI, v)
+
+
+@_act_fn
+def _gelu_z(v):
+    return cast_like(GELU_K, v) * (v + cast_like(GELU_C, v) * v * v * v)
+
+
+@_act_fn
+def _gelu_tanh(v):
+    # ½v(1 + tanh z) = v·σ(2z): no cancellation for v → −∞
+    one = cast_like(1.0, v)
+    z = _gelu_z(v)
+    return v / (one + exp_t(-z - z))
+
+
+@_act_fn
+def _dgelu_tanh(v):
+    # ½(1 + t) + ½v(1 − t²)·z′ with 1 + t = 2σ(2z), 1 − t² = 4σ(2z)σ(−2z) = 4e/(1 + e)²
+    one = cast_like(1.0, v)
+    z = _gelu_z(v)
+    s = one / (one + exp_t(-z - z))
+    e = exp_t(-abs(z) - abs(z))
+    r = one + e
+    dz = cast_like(GELU_K, v) * (one + cast_like(3.0 * GELU_C, v) * v * v)
+    return s + cast_like(2.0, v) * v * (e / (r * r)) * dz
 
 
 @inline_helper
@@ -193,22 +337,22 @@ def act_value(v, act, al, inv):
     if act == ACT_LRELU:
         return v * al if v < 0 else v
     if act == ACT_TANH:
-        return np.tanh(v)
+        return _tanh(v)
     if act == ACT_SIGMOID:
-        return 1 / (1 + np.exp(-v))
+        return _sigmoid(v)
     if act == ACT_ELU:
-        return v if v > 0 else np.expm1(v)
+        return _elu(v)
     if act == ACT_SELU:
-        return SELU_SCALE * (v if v > 0 else SELU_ALPHA * np.expm1(v))
+        return _selu(v)
     if act == ACT_SOFTPLUS:
-        return v if v > 20 else np.log1p(np.exp(v))
+        return _softplus(v)
     if act == ACT_SWISH:
-        return v / (1 + np.exp(-v))
+        return _swish(v)
     if act == ACT_GELU:
-        return 0.5 * v * (1 + math.erf(v * INV_SQRT2))
+        return _gelu(v)
     if act == ACT_GELU_TANH:
-        return 0.5 * v * (1 + np.tanh(GELU_K * (v + GELU_C * v * v * v)))
-    s, _ = sincos_t(al * v)
+        return _gelu_tanh(v)
+    s, _ = snake_sc_t(al * v)
     return v + s * s * cast_like(inv, v)
 
 
@@ -217,39 +361,33 @@ def _fwd_seg(seg, n, act, gain, al, inv, clamp):
     """``seg ← clamp(act(seg) · gain)``; one element loop per activation."""
     if act == ACT_TANH:
         for i in range(n):
-            seg[i] = np.tanh(seg[i]) * gain
+            seg[i] = _tanh(seg[i]) * gain
     elif act == ACT_SIGMOID:
         for i in range(n):
-            seg[i] = gain / (1 + np.exp(-seg[i]))
+            seg[i] = _sigmoid(seg[i]) * gain
     elif act == ACT_ELU:
         for i in range(n):
-            v = seg[i]
-            seg[i] = (v if v > 0 else np.expm1(v)) * gain
+            seg[i] = _elu(seg[i]) * gain
     elif act == ACT_SELU:
         for i in range(n):
-            v = seg[i]
-            seg[i] = SELU_SCALE * (v if v > 0 else SELU_ALPHA * np.expm1(v)) * gain
+            seg[i] = _selu(seg[i]) * gain
     elif act == ACT_SOFTPLUS:
         for i in range(n):
-            v = seg[i]
-            seg[i] = (v if v > 20 else np.log1p(np.exp(v))) * gain
+            seg[i] = _softplus(seg[i]) * gain
     elif act == ACT_SWISH:
         for i in range(n):
-            v = seg[i]
-            seg[i] = v / (1 + np.exp(-v)) * gain
+            seg[i] = _swish(seg[i]) * gain
     elif act == ACT_GELU:
         for i in range(n):
-            v = seg[i]
-            seg[i] = 0.5 * v * (1 + math.erf(v * INV_SQRT2)) * gain
+            seg[i] = _gelu(seg[i]) * gain
     elif act == ACT_GELU_TANH:
         for i in range(n):
-            v = seg[i]
-            seg[i] = 0.5 * v * (1 + np.tanh(GELU_K * (v + GELU_C * v * v * v))) * gain
+            seg[i] = _gelu_tanh(seg[i]) * gain
     elif act == ACT_SNAKE or act == ACT_SNAKEBETA:
         invt = cast_like(inv, gain)
         for i in range(n):
             v = seg[i]
-            s, _ = sincos_t(al * v)
+            s, _ = snake_sc_t(al * v)
             seg[i] = (v + s * s * invt) * gain
     else:  # linear, relu, lrelu
         for i in range(n):
@@ -262,16 +400,20 @@ def _fwd_seg(seg, n, act, gain, al, inv, clamp):
 
 
 @register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
-def act_fwd_any(buf, geom, h, w, act, gain, al, inv, clamp):
-    """``a = clamp(act(u) · gain)`` in place on the ``[h, w]`` samples of buffer ``geom``."""
+def act_fwd_any(buf, geom, h, w, ry0, rx0, rh, rw, act, gain, al, inv, clamp):
+    """``a = clamp(act(u) · gain)`` in place on the region ``[ry0, +rh) × [rx0, +rw)`` of the
+    ``[h, w]`` samples of buffer ``geom`` (the rest is the down stage's padding, which
+    :func:`extend_act` overwrites: no activation is spent on it)."""
     base, phy, phx, rows, stride, t0y, t0x = geom
     psz = rows * stride
-    for y in range(h):
+    for y in range(ry0, ry0 + rh):
         rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
         for fx in range(min(phx, w)):
-            cnt = (w - fx + phx - 1) // phx
+            # samples x = fx + phx·i of the region: i in [i0, i1)
+            i0 = max((rx0 - fx + phx - 1) // phx, 0)
+            i1 = max((rx0 + rw - fx + phx - 1) // phx, i0)
             s0 = rb + fx * psz
-            _fwd_seg(buf[s0 : s0 + cnt], cnt, act, gain, al, inv, clamp)
+            _fwd_seg(buf[s0 + i0 : s0 + i1], i1 - i0, act, gain, al, inv, clamp)
 
 
 @inline_helper
@@ -296,23 +438,41 @@ def _src(i, r0, rn, emode):
 
 
 @register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
+def _zero_outside(buf, geom, h, w, ry0, rx0, rh, rw, zero):
+    """Zero the ``[h, w]`` samples outside ``[ry0, +rh) × [rx0, +rw)``, one contiguous phase-plane
+    row segment at a time (a per-sample :func:`pos` costs two divisions per sample)."""
+    base, phy, phx, rows, stride, t0y, t0x = geom
+    psz = rows * stride
+    for y in range(h):
+        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
+        inside = ry0 <= y < ry0 + rh
+        for fx in range(min(phx, w)):
+            cnt = (w - fx + phx - 1) // phx
+            i0 = min(max((rx0 - fx + phx - 1) // phx, 0), cnt) if inside else cnt
+            i1 = min(max((rx0 + rw - fx + phx - 1) // phx, i0), cnt) if inside else cnt
+            s0 = rb + fx * psz
+            buf[s0 : s0 + i0] = zero
+            buf[s0 + i1 : s0 + cnt] = zero
+
+
+@register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
 def extend_act(buf, geom, h, w, ry0, rx0, rh, rw, emode, zero):
     """Fill the ``[h, w]`` samples outside the computed region ``[ry0, +rh) × [rx0, +rw)`` with
     its extension by ``emode`` (along x within the region's rows first, then whole rows)."""
+    if emode == EXT_ZEROS:
+        _zero_outside(buf, geom, h, w, ry0, rx0, rh, rw, zero)
+        return
     for y in range(ry0, ry0 + rh):
         for x in range(rx0):
-            v = zero if emode == EXT_ZEROS else buf[pos(geom, y, _src(x, rx0, rw, emode))]
-            buf[pos(geom, y, x)] = v
+            buf[pos(geom, y, x)] = buf[pos(geom, y, _src(x, rx0, rw, emode))]
         for x in range(rx0 + rw, w):
-            v = zero if emode == EXT_ZEROS else buf[pos(geom, y, _src(x, rx0, rw, emode))]
-            buf[pos(geom, y, x)] = v
+            buf[pos(geom, y, x)] = buf[pos(geom, y, _src(x, rx0, rw, emode))]
     for y in range(h):
         if ry0 <= y < ry0 + rh:
             continue
         ys = _src(y, ry0, rh, emode)
         for x in range(w):
-            v = zero if emode == EXT_ZEROS else buf[pos(geom, ys, x)]
-            buf[pos(geom, y, x)] = v
+            buf[pos(geom, y, x)] = buf[pos(geom, ys, x)]
 
 
 @register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
@@ -335,12 +495,12 @@ def fold_ext(buf, geom, h, w, ry0, rx0, rh, rw, emode):
 
 
 @register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
-def _bwd_seg(gs, us, n, act, gain, al, inv, clamp, acc, ta, tb):
+def _bwd_seg(gs, us, n, act, gain, al, inv, clamp, acc):
     """``gs ← gs · gain · act'(us)`` (0 where ``|act(us)·gain| > clamp``); ``acc[0..1] +=``
     ``Σ gs·gain·∂act/∂α``, ``Σ gs·gain·∂act/∂β`` (snake, snakebeta).
 
-    The terms of those sums go through the scratch ``ta``, ``tb`` (``n`` elements each) and are
-    summed in a separate loop: a reduction inside the sincos loop keeps LLVM from vectorising it.
+    Those sums run inside the element loop (with the select-free float32 :func:`snake_sc_t` it
+    still vectorises; a separate pass over stored terms was 25 % slower).
     """
     if clamp < np.inf:
         for i in range(n):
@@ -355,76 +515,61 @@ def _bwd_seg(gs, us, n, act, gain, al, inv, clamp, acc, ta, tb):
             gs[i] = gs[i] * (lo if us[i] < 0 else gain)
     elif act == ACT_TANH:
         for i in range(n):
-            t = np.tanh(us[i])
-            gs[i] = gs[i] * gain * (1 - t * t)
+            gs[i] = gs[i] * gain * _dtanh(us[i])
     elif act == ACT_SIGMOID:
         for i in range(n):
-            s = 1 / (1 + np.exp(-us[i]))
-            gs[i] = gs[i] * gain * (s * (1 - s))
+            gs[i] = gs[i] * gain * _dsigmoid(us[i])
     elif act == ACT_ELU:
         for i in range(n):
-            v = us[i]
-            gs[i] = gs[i] * gain * (1 if v > 0 else np.exp(v))
+            gs[i] = gs[i] * gain * _delu(us[i])
     elif act == ACT_SELU:
         for i in range(n):
-            v = us[i]
-            gs[i] = gs[i] * gain * (SELU_SCALE * (1 if v > 0 else SELU_ALPHA * np.exp(v)))
+            gs[i] = gs[i] * gain * _dselu(us[i])
     elif act == ACT_SOFTPLUS:
         for i in range(n):
-            gs[i] = gs[i] * gain / (1 + np.exp(-us[i]))
+            gs[i] = gs[i] * gain * _sigmoid(us[i])
     elif act == ACT_SWISH:
         for i in range(n):
-            v = us[i]
-            s = 1 / (1 + np.exp(-v))
-            gs[i] = gs[i] * gain * (s + v * s * (1 - s))
+            gs[i] = gs[i] * gain * _dswish(us[i])
     elif act == ACT_GELU:
         for i in range(n):
-            v = us[i]
-            d = 0.5 * (1 + math.erf(v * INV_SQRT2)) + v * np.exp(-0.5 * v * v) * INV_SQRT2PI
-            gs[i] = gs[i] * gain * d
+            gs[i] = gs[i] * gain * _dgelu(us[i])
     elif act == ACT_GELU_TANH:
         for i in range(n):
-            v = us[i]
-            t = np.tanh(GELU_K * (v + GELU_C * v * v * v))
-            d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_K * (1 + 3 * GELU_C * v * v)
-            gs[i] = gs[i] * gain * d
+            gs[i] = gs[i] * gain * _dgelu_tanh(us[i])
     else:  # snake, snakebeta: ∂/∂u = 1 + α·sin(2αu)·inv
         invt = cast_like(inv, gain)
         one = cast_like(1.0, gain)
         two = cast_like(2.0, gain)
+        # per-segment sums in the signal's precision (vector lanes), accumulated in float64: a
+        # float64 accumulator in the loop stops it vectorising (3× slower), and so, here, does a
+        # blocked loop
+        da = cast_like(0.0, gain)
+        db = cast_like(0.0, gain)
         if act == ACT_SNAKE:
             for i in range(n):
                 v = us[i]
-                s, c = sincos_t(al * v)
+                s, c = snake_sc_t(al * v)
                 gg = gs[i] * gain
                 s2 = two * s * c * invt
                 gs[i] = gg * (one + al * s2)
-                ta[i] = gg * (v * s2 - s * s * invt * invt)
+                da += gg * (v * s2 - s * s * invt * invt)
         else:
             for i in range(n):
                 v = us[i]
-                s, c = sincos_t(al * v)
+                s, c = snake_sc_t(al * v)
                 gg = gs[i] * gain
                 s2 = two * s * c * invt
                 gs[i] = gg * (one + al * s2)
-                ta[i] = gg * v * s2
-                tb[i] = gg * s * s
-        # per-segment sums in the signal's precision (vectorised), accumulated in float64
-        da = gain * 0
-        for i in range(n):
-            da += ta[i]
+                da += gg * v * s2
+                db += gg * s * s
         acc[0] += da
         if act == ACT_SNAKEBETA:
-            db = gain * 0
-            for i in range(n):
-                db += tb[i]
             acc[1] -= db * invt * invt
 
 
 @register_jitable(**{k: v for k, v in JIT.items() if k != "cache"})
-def act_bwd_any(
-    buf, geom, ubuf, ugeom, h, w, ry0, rx0, rh, rw, act, gain, al, inv, clamp, acc, tmp
-):
+def act_bwd_any(buf, geom, ubuf, ugeom, h, w, ry0, rx0, rh, rw, act, gain, al, inv, clamp, acc):
     """``g ← g · gain · act'(u)`` on the region ``[ry0, +rh) × [rx0, +rw)`` of the ``[h, w]``
     samples of buffer ``geom`` (``u`` in ``ugeom``, same phases); every other position of its rows
     (and every row outside the region) is zeroed."""
@@ -433,9 +578,6 @@ def act_bwd_any(
     psz = rows * stride
     upsz = urows * ustride
     zero = buf[0] * 0
-    tlen = tmp.shape[0] // 2
-    ta = tmp[:tlen]
-    tb = tmp[tlen:]
     for y in range(h):
         rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride
         urb = ubase + (y % phy) * phx * upsz + (y // phy - ut0y) * ustride - ut0x
@@ -459,8 +601,6 @@ def act_bwd_any(
                     inv,
                     clamp,
                     acc,
-                    ta,
-                    tb,
                 )
             buf[r0 - t0x + i1 : r0 + stride] = zero
 

@@ -353,11 +353,7 @@ def filtered_act_any_backward(
         dtype=x.dtype,
     )
     nthreads = numba.get_num_threads()
-    # after the plan's buffers: two segments (one phase-plane row) for the parameter gradients
-    tlen = -(-wr // plan.gmid[2]) + 16
-    tstart = -(-plan.size // 16) * 16
-    scr = scratch(nthreads, tstart + 2 * tlen, x.dtype)
-    jr = np.array([*jr, tstart, tstart + 2 * tlen], np.int64)
+    scr = scratch(nthreads, plan.size, x.dtype)
     b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     pa_, pb_ = _params(pa, pb, act, x.dtype)
     prm = np.array([gain, alpha, clamp, 0.0], x.dtype)

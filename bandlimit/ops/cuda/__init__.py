@@ -1,0 +1,103 @@
+"""The CUDA extension backend of :mod:`bandlimit.ops` (``impl='cuda'``).
+
+Nothing is compiled at import. The extension is built on first use (or ahead of time with
+``python -m bandlimit.ops.cuda build``) and cached; see :mod:`bandlimit.ops.cuda._build` for the
+cache layout, the lock and the error messages.
+
+Public functions
+----------------
+available() -> bool
+    Whether the extension is built/loadable here (builds it if needed; never raises).
+load() / get_extension() -> module
+    The loaded extension; raises :class:`CudaBuildError` with what was tried and how to fix it.
+build(verbose=False) -> pathlib.Path
+    Build (or find in the cache) and return the path of the shared library.
+info() -> dict
+    What a build would use and why (torch/CUDA versions, nvcc, ninja, architectures, cache),
+    without building anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from bandlimit.ops.cuda._build import CudaBuildError
+
+__all__ = ["CudaBuildError", "available", "build", "get_extension", "info", "load"]
+
+_error: CudaBuildError | None = None
+
+
+def load(verbose: bool = False) -> ModuleType:
+    """The CUDA extension module, built on first use; raises :class:`CudaBuildError`."""
+    from bandlimit.ops.cuda import _build
+
+    return _build.build(verbose=verbose)
+
+
+get_extension = load
+
+
+def build(verbose: bool = False) -> Path:
+    """Build the extension (or reuse the cached build); returns the shared library's path."""
+    return Path(load(verbose=verbose).__file__)
+
+
+def available() -> bool:
+    """True if the extension loads (building it on the first call); a failure is remembered."""
+    global _error
+    if _error is not None:
+        return False
+    try:
+        load()
+    except CudaBuildError as e:
+        _error = e
+        return False
+    return True
+
+
+def last_error() -> CudaBuildError | None:
+    """Why :func:`available` returned False (None if it did not)."""
+    return _error
+
+
+def info() -> dict:
+    """What a build would use, and why; builds nothing."""
+    import torch
+
+    from bandlimit.ops.cuda import _build
+
+    home = _build.find_cuda_home()
+    nvcc = _build.nvcc_path(home)
+    arches, why = _build.arch_list()
+    out: dict = {
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "cuda_home": None if home is None else str(home),
+        "nvcc": None if nvcc is None else str(nvcc),
+        "nvcc_version": None if nvcc is None else _build.nvcc_version(nvcc),
+        "cuda_lib_dir": None if nvcc is None else str(_build.cuda_lib_dir(nvcc)),
+        "ninja": _build.ninja_available(),
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else [],
+        "arch_list": arches,
+        "arch_reason": why,
+        "sources_hash": _build.source_hash(),
+        "cache_root": str(_build.cache_root()),
+    }
+    try:
+        _build.preflight()
+        out["buildable"], out["problem"] = True, None
+    except CudaBuildError as e:
+        out["buildable"], out["problem"] = False, str(e)
+    if arches is not None:
+        d = _build.build_dir(arches)
+        so = sorted(d.glob(f"{_build.module_name()}*.so"))
+        out["build_dir"] = str(d)
+        out["built"] = bool(so) and (d / _build.COMPLETE_NAME).exists()
+        out["library"] = str(so[0]) if so else None
+    else:
+        out["build_dir"], out["built"], out["library"] = None, False, None
+    return out

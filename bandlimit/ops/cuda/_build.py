@@ -1,0 +1,447 @@
+"""Building and loading the CUDA extension (and its CPU emulation build, for tests).
+
+The extension is compiled on first use with :func:`torch.utils.cpp_extension.load` (ninja), never
+at import. Its build directory is a cache keyed by everything that changes the binary::
+
+    $BANDLIMIT_CUDA_CACHE or ~/.cache/bandlimit/cuda /
+        <sources hash>-torch<version>-cu<CUDA version>-sm<arch list>/
+
+so a rebuild happens only when the sources, torch, CUDA or the target architectures change.
+
+Robustness, because building extensions is the field's most common failure:
+
+* Preflight checks turn the usual failures into one clear :class:`CudaBuildError` that says what
+  was tried and how to fix it: a CPU-only torch, no ``nvcc``, an ``nvcc`` whose major version
+  differs from torch's CUDA, no ninja, no GPU and no ``TORCH_CUDA_ARCH_LIST``, and compiler errors
+  (the full log is written to ``build.log`` in the build directory; the error names it).
+* Concurrent and interrupted builds: builders of one cache directory take ``bandlimit.lock``
+  (``O_EXCL``; it records pid, host and time). A lock whose owner is dead (same host) or that is
+  older than ``$BANDLIMIT_CUDA_LOCK_STALE_S`` (default 3600 s) is removed; otherwise the wait is
+  bounded by ``$BANDLIMIT_CUDA_LOCK_TIMEOUT_S`` (default 900 s) and a timeout names the lock file.
+  A leftover torch ``lock`` file (older torch versions block on its mere existence) is removed
+  while the bandlimit lock is held, and a cache directory whose build never completed (no
+  ``complete`` marker) or whose library does not load is wiped and rebuilt once.
+* Architectures: ``TORCH_CUDA_ARCH_LIST`` when set; otherwise the compute capabilities of the
+  visible GPUs. No ``-gencode`` list is hard-coded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+CSRC = Path(__file__).resolve().parent / "csrc"
+# Translation units of the real extension (one per kernel family, so a 2-core build overlaps).
+CUDA_SOURCES = ("binding.cpp", "upfirdn.cu", "bias_act.cu", "filtered_act.cu")
+EMULATION_SOURCES = ("emulate_ext.cpp",)
+LOCK_NAME = "bandlimit.lock"
+TORCH_LOCK_NAME = "lock"
+COMPLETE_NAME = "complete"
+LOG_NAME = "build.log"
+
+ENV_CACHE = "BANDLIMIT_CUDA_CACHE"
+ENV_LOCK_TIMEOUT = "BANDLIMIT_CUDA_LOCK_TIMEOUT_S"
+ENV_LOCK_STALE = "BANDLIMIT_CUDA_LOCK_STALE_S"
+
+
+class CudaBuildError(RuntimeError):
+    """The CUDA extension cannot be built or loaded; the message says why and how to fix it."""
+
+
+# ------------------------------------------------------------------------------------------
+# Inputs of the build
+
+
+def source_hash() -> str:
+    """12 hex digits of the SHA-256 of every file in ``csrc/`` (names and contents)."""
+    h = hashlib.sha256()
+    for p in sorted(CSRC.iterdir()):
+        if p.is_file() and p.suffix in (".cu", ".cpp", ".h", ".cuh"):
+            h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def cache_root() -> Path:
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "bandlimit" / "cuda"
+
+
+def find_cuda_home() -> Path | None:
+    """``$CUDA_HOME``, ``$CUDA_PATH``, the directory above the ``nvcc`` on PATH, /usr/local/cuda."""
+    for var in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(var):
+            return Path(os.environ[var])
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        return Path(nvcc).resolve().parent.parent
+    default = Path("/usr/local/cuda")
+    return default if default.exists() else None
+
+
+def nvcc_path(home: Path | None) -> Path | None:
+    if home is None:
+        return None
+    p = home / "bin" / "nvcc"
+    return p if p.is_file() and os.access(p, os.X_OK) else None
+
+
+def nvcc_version(nvcc: Path) -> str | None:
+    """``'13.0'`` from ``nvcc --version`` (None if it cannot be run or parsed)."""
+    try:
+        out = subprocess.run(
+            [str(nvcc), "--version"], capture_output=True, text=True, timeout=60, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"release (\d+)\.(\d+)", out)
+    return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
+def cuda_lib_dir(nvcc: Path) -> Path | None:
+    """The directory holding ``libcudart.so`` of the toolkit ``nvcc`` belongs to.
+
+    ``nvcc`` may be a wrapper script outside the toolkit (e.g. /usr/local/bin/nvcc), so the
+    toolkit root is taken from nvcc's own ``TOP=`` line of ``-dryrun`` output."""
+    roots = [nvcc.resolve().parent.parent]
+    try:
+        out = subprocess.run(
+            [str(nvcc), "-dryrun", "-c", "-x", "cu", os.devnull, "-o", os.devnull],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        m = re.search(r"TOP=(\S+)", out.stdout + out.stderr)
+        if m:
+            roots.insert(0, Path(m.group(1)).resolve())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for root in roots:
+        for d in (root / "lib64", root / "lib", *sorted(root.glob("targets/*/lib"))):
+            if (d / "libcudart.so").exists():
+                return d
+    return None
+
+
+def ninja_available() -> bool:
+    from torch.utils.cpp_extension import is_ninja_available
+
+    return is_ninja_available()
+
+
+def arch_list() -> tuple[str | None, str]:
+    """``(TORCH_CUDA_ARCH_LIST value to build for, why)``; the value is None when unknown."""
+    env = os.environ.get("TORCH_CUDA_ARCH_LIST", "").strip()
+    if env and env != "native":
+        return env, "from TORCH_CUDA_ARCH_LIST"
+    if torch.cuda.is_available() and torch.cuda.device_count() > 0:
+        caps = sorted(
+            {torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}
+        )
+        return ";".join(f"{a}.{b}" for a, b in caps), "the visible GPU(s)"
+    return None, "no GPU is visible and TORCH_CUDA_ARCH_LIST is not set"
+
+
+def _arch_tag(arches: str) -> str:
+    return "sm" + "_".join(re.sub(r"[^0-9a-zA-Z+]", "", a) for a in arches.split(";") if a)
+
+
+def build_dir(arches: str) -> Path:
+    cu = (torch.version.cuda or "none").replace(".", "")
+    tv = torch.__version__.split("+")[0]
+    return cache_root() / f"{source_hash()}-torch{tv}-cu{cu}-{_arch_tag(arches)}"
+
+
+def module_name() -> str:
+    return f"bandlimit_cuda_{source_hash()}"
+
+
+# ------------------------------------------------------------------------------------------
+# Preflight
+
+
+def preflight() -> tuple[str, Path]:
+    """Check what a CUDA build needs; returns ``(arch list, nvcc)`` or raises CudaBuildError."""
+    how = "(then `python -m bandlimit.ops.cuda build`; `... info` shows what is used)"
+    if torch.version.cuda is None:
+        raise CudaBuildError(
+            f"cannot build the bandlimit CUDA extension: torch {torch.__version__} is a CPU-only "
+            "build. Install a CUDA build of torch (https://pytorch.org/get-started/) " + how
+        )
+    home = find_cuda_home()
+    nvcc = nvcc_path(home)
+    if nvcc is None:
+        where = f"{home}/bin/nvcc" if home is not None else "PATH, $CUDA_HOME, /usr/local/cuda"
+        raise CudaBuildError(
+            f"cannot build the bandlimit CUDA extension: nvcc not found (looked in {where}). "
+            f"Install the CUDA toolkit {torch.version.cuda} (torch was built with it) and set "
+            f"CUDA_HOME to its directory or put its bin/ on PATH " + how
+        )
+    version = nvcc_version(nvcc)
+    if version is None:
+        raise CudaBuildError(
+            f"cannot build the bandlimit CUDA extension: `{nvcc} --version` failed or printed no "
+            "release number; check the CUDA toolkit installation " + how
+        )
+    if version.split(".")[0] != torch.version.cuda.split(".")[0]:
+        raise CudaBuildError(
+            f"cannot build the bandlimit CUDA extension: CUDA version mismatch: {nvcc} is CUDA "
+            f"{version} but torch {torch.__version__} was built with CUDA {torch.version.cuda}. "
+            f"Point CUDA_HOME at a CUDA {torch.version.cuda.split('.')[0]}.x toolkit or install "
+            f"the torch build for CUDA {version} " + how
+        )
+    if not ninja_available():
+        raise CudaBuildError(
+            "cannot build the bandlimit CUDA extension: ninja is not available. "
+            "Install it (pip install ninja) " + how
+        )
+    arches, why = arch_list()
+    if arches is None:
+        raise CudaBuildError(
+            f"cannot build the bandlimit CUDA extension: {why}. Set TORCH_CUDA_ARCH_LIST to the "
+            "target GPU's compute capability (e.g. TORCH_CUDA_ARCH_LIST=9.0 for H100, 8.0 for "
+            "A100) to build without a GPU " + how
+        )
+    return arches, nvcc
+
+
+# ------------------------------------------------------------------------------------------
+# Lock
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        v = float(raw)
+    except ValueError:
+        raise CudaBuildError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if v < 0:
+        raise CudaBuildError(f"{name} must be >= 0 seconds, got {raw!r}")
+    return v
+
+
+def lock_owner(path: Path) -> dict | None:
+    """The owner record of a lock file (None if it is absent or unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def lock_is_stale(path: Path, stale_after: float) -> bool:
+    """Dead owner on this host, older than ``stale_after`` seconds, or an unreadable record that
+    is more than 10 s old (a writer killed between create and write)."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age > stale_after:
+        return True
+    owner = lock_owner(path)
+    if owner is None:
+        return age > 10.0
+    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        return not _pid_alive(owner["pid"])
+    return False
+
+
+@contextlib.contextmanager
+def build_lock(
+    directory: Path, timeout: float | None = None, stale_after: float | None = None
+) -> Iterator[Path]:
+    """Hold ``directory/bandlimit.lock`` (see the module docstring); yields the lock path."""
+    timeout = _env_seconds(ENV_LOCK_TIMEOUT, 900.0) if timeout is None else timeout
+    stale_after = _env_seconds(ENV_LOCK_STALE, 3600.0) if stale_after is None else stale_after
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK_NAME
+    deadline = time.monotonic() + timeout
+    announced = False
+    record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if lock_is_stale(path, stale_after):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                print(f"bandlimit: removed a stale build lock {path}", file=sys.stderr)
+                continue
+            owner = lock_owner(path) or {}
+            holder = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
+            if time.monotonic() >= deadline:
+                raise CudaBuildError(
+                    f"timed out after {timeout:.0f} s waiting for the build lock {path} (held by "
+                    f"{holder}): another process is building the bandlimit CUDA extension. If "
+                    f"no build is running, delete {path}; {ENV_LOCK_TIMEOUT} sets the wait."
+                ) from None
+            if not announced:
+                print(
+                    f"bandlimit: waiting up to {timeout:.0f} s for the build lock {path} "
+                    f"(held by {holder})",
+                    file=sys.stderr,
+                )
+                announced = True
+            time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(record)
+        break
+    try:
+        # Serialised by our lock, so a torch `lock` file here is a leftover of a killed build.
+        with contextlib.suppress(FileNotFoundError):
+            (directory / TORCH_LOCK_NAME).unlink()
+        yield path
+    finally:
+        if lock_owner(path) == json.loads(record):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+# ------------------------------------------------------------------------------------------
+# Build and load
+
+
+def _compile(
+    name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
+    lib_dir: Path | None = None,
+) -> ModuleType:
+    from torch.utils.cpp_extension import load
+
+    old = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        kwargs: dict = dict(
+            name=name,
+            sources=[str(s) for s in sources],
+            extra_include_paths=[str(CSRC)],
+            build_directory=str(directory),
+            verbose=verbose,
+            with_cuda=cuda,
+        )
+        if cuda:
+            kwargs["extra_cflags"] = ["-O3"]
+            if lib_dir is not None:  # cpp_extension guesses it from CUDA_HOME, often wrongly
+                kwargs["extra_ldflags"] = [f"-L{lib_dir}"]
+            kwargs["extra_cuda_cflags"] = ["-O3", "-lineinfo"]
+        else:
+            # std::barrier and std::atomic_ref of the emulation need C++20.
+            kwargs["extra_cflags"] = ["-O2", "-std=c++20"]
+        return load(**kwargs)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _build_locked(
+    name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
+    lib_dir: Path | None = None,
+) -> ModuleType:
+    with build_lock(directory):
+        marker = directory / COMPLETE_NAME
+        if not marker.exists() and any(directory.glob("*.so")):
+            # A library without the marker: an interrupted build. Start from scratch.
+            for p in directory.iterdir():
+                if p.name != LOCK_NAME:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+        if cuda and not marker.exists():
+            # Minutes of silence on the first GPU call would look like a hang.
+            print(
+                f"bandlimit: compiling the CUDA extension into {directory} (first use only; "
+                "a few minutes)...",
+                file=sys.stderr,
+            )
+        for attempt in (0, 1):
+            try:
+                mod = _compile(
+                    name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir
+                )
+                marker.write_text(json.dumps({"time": time.time(), "module": mod.__file__}))
+                return mod
+            except ImportError as e:  # built but does not load: a corrupt cache, rebuild once
+                if attempt == 1:
+                    raise CudaBuildError(
+                        f"the bandlimit extension in {directory} was built but does not load "
+                        f"({e}); delete that directory and retry"
+                    ) from e
+                for p in directory.iterdir():
+                    if p.name != LOCK_NAME:
+                        shutil.rmtree(p) if p.is_dir() else p.unlink()
+            except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+                log = directory / LOG_NAME
+                text = str(e)
+                out = getattr(e, "output", None)
+                if out:
+                    text += "\n" + (out.decode(errors="replace") if isinstance(out, bytes) else out)
+                log.write_text(text)
+                lines = text.splitlines()
+                first = next((ln for ln in lines if "error:" in ln.lower()), None) or next(
+                    (ln for ln in lines if "error" in ln.lower()), text[:200]
+                )
+                raise CudaBuildError(
+                    f"compiling the bandlimit {'CUDA' if cuda else 'emulation'} extension "
+                    f"({', '.join(s.name for s in sources)}) in {directory} failed: "
+                    f"{first.strip()}. Full log: {log}. Check that the compiler (g++/nvcc) "
+                    f"supports C++17 and that torch {torch.__version__} matches the CUDA "
+                    f"toolkit; rerun `python -m bandlimit.ops.cuda build --verbose` to see the "
+                    "commands"
+                ) from e
+    raise AssertionError("unreachable")
+
+
+_module: ModuleType | None = None
+_emulation: ModuleType | None = None
+
+
+def build(verbose: bool = False) -> ModuleType:
+    """Build (or load from the cache) the CUDA extension; raises :class:`CudaBuildError`."""
+    global _module
+    if _module is None:
+        arches, nvcc = preflight()
+        _module = _build_locked(
+            module_name(), [CSRC / s for s in CUDA_SOURCES], build_dir(arches), verbose,
+            cuda=True, env={"TORCH_CUDA_ARCH_LIST": arches}, lib_dir=cuda_lib_dir(nvcc),
+        )
+    return _module
+
+
+def emulation_dir() -> Path:
+    tv = torch.__version__.split("+")[0]
+    return cache_root() / "emulate" / f"{source_hash()}-torch{tv}"
+
+
+def load_emulation(verbose: bool = False) -> ModuleType:
+    """The CPU emulation build of the same kernel sources (tests only; no CUDA needed)."""
+    global _emulation
+    if _emulation is None:
+        _emulation = _build_locked(
+            f"bandlimit_cuda_emu_{source_hash()}", [CSRC / s for s in EMULATION_SOURCES],
+            emulation_dir(), verbose, cuda=False,
+        )
+    return _emulation

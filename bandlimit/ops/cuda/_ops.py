@@ -1,0 +1,374 @@
+"""torch.library registration of the CUDA backend, and the argument plumbing of its kernels.
+
+The ``*_call`` functions turn normalised arguments (see :mod:`bandlimit.ops._params`) into the
+extension's entry points. They take the extension module as an argument, so the tests run them
+unchanged on the CPU emulation build of the same kernel sources. The custom ops below call them
+with the real extension (built on first use) and register fake implementations, so
+``torch.compile`` / ``opcheck`` see shapes without running a kernel, and autograd formulas:
+
+* ``upfirdn_cuda``: the gradient is the transposed upfirdn (again ``upfirdn_cuda``): any order.
+* ``bias_act_cuda``: the kernel computes the forward; the backward is the activation's
+  derivative in PyTorch ops, so double backward composes.
+* ``filtered_act_cuda`` (activations of ``bias_act``, zero padding): one fused kernel. With
+  linear/relu/lrelu and a gradient needed it also writes a 2-bit branch mask (bit 0: pre-activation
+  < 0, bit 1: clamped), and the first-order backward is the same fused kernel transposed reading
+  it (``filtered_act_cuda_backward``). Smooth activations, and graphs of the gradient (double
+  backward), go through :func:`reference.filtered_act_vjp` on ``upfirdn_cuda`` stages.
+* Everything else of ``filtered_act`` (gelu, snake/snakebeta, replicate/circular padding) runs
+  the reference composition of PyTorch ops on the GPU.
+
+Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them.
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+from bandlimit.ops import reference
+from bandlimit.ops._activations import Activation, get_activation
+from bandlimit.ops._params import Fir, out_length, transpose_stage
+
+# Activation codes of csrc/common.h (enum Act).
+ACT_CODES = {
+    "linear": 0,
+    "relu": 1,
+    "lrelu": 2,
+    "tanh": 3,
+    "sigmoid": 4,
+    "elu": 5,
+    "selu": 6,
+    "softplus": 7,
+    "swish": 8,
+}
+MASK_ACTS = ("linear", "relu", "lrelu")
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _ext():
+    from bandlimit.ops.cuda import get_extension
+
+    return get_extension()
+
+
+def mask_slope(act: str, alpha: float) -> float:
+    """The derivative on the negative branch of a piecewise-linear act (before the gain)."""
+    return {"linear": 1.0, "relu": 0.0, "lrelu": float(alpha)}[act]
+
+
+def _out_hw(hw, fir: Fir, up, down, pad):
+    kw, kh = fir.size
+    return (
+        out_length(hw[0], up[1], down[1], pad[2], pad[3], kh),
+        out_length(hw[1], up[0], down[0], pad[0], pad[1], kw),
+    )
+
+
+def stage_sizes(hw, fu: Fir, fd: Fir, up, down, pad, dpad):
+    """``(hu, wu, ho, wo)``: the up-sampled (pre-activation) plane and the output plane."""
+    hu, wu = _out_hw(hw, fu, up, (1, 1), pad)
+    ho, wo = _out_hw((hu, wu), fd, (1, 1), down, dpad)
+    return hu, wu, ho, wo
+
+
+def mask_shape(planes: int, hu: int, wu: int) -> tuple[int, int, int]:
+    """int32 words: 2 bits per up-sampled sample, 16 samples per word, rows padded to a word."""
+    return planes, hu, (wu + 15) // 16
+
+
+# ------------------------------------------------------------------------------------------
+# Plumbing (extension module as an argument: the real one or the CPU emulation)
+
+
+def upfirdn_call(ext, x, fx, fy, f2d, up, down, pad, block_threads: int = 0) -> Tensor:
+    return ext.upfirdn(x, fx, fy, f2d, list(up), list(down), list(pad), block_threads)
+
+
+def bias_act_call(ext, x, b, dim, act: str, alpha, gain, clamp, block_threads: int = 0):
+    return ext.bias_act(
+        x, b, int(dim), ACT_CODES[act], float(alpha), float(gain),
+        -1.0 if clamp is None else float(clamp), block_threads,
+    )
+
+
+def filtered_act_call(
+    ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
+    save_mask: bool, max_tile: int = 0, block_threads: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``)."""
+    hu, wu, ho, wo = stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
+    y, mask = ext.filtered_act(
+        x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d,
+        list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
+        0, ACT_CODES[act], float(alpha), float(gain), -1.0 if clamp is None else float(clamp),
+        bool(save_mask), None, max_tile, block_threads,
+    )
+    return y, mask
+
+
+def filtered_act_backward_call(
+    ext, dy, mask, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain,
+    max_tile: int = 0, block_threads: int = 0,
+) -> Tensor:
+    """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
+
+    The transposed pipeline: stage A = ``fd`` reversed, up-sampling by ``down``; the mask's
+    derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_stage``).
+    """
+    hu, wu, _, _ = stage_sizes(hw, fu, fd, up, down, pad, dpad)
+    fdt, up_a, _, pad_a = transpose_stage((hu, wu), fd, (1, 1), down, dpad)
+    fut, _, down_b, pad_b = transpose_stage(hw, fu, up, (1, 1), pad)
+    dx, _ = ext.filtered_act(
+        dy, None, fdt.fx, fdt.fy, fdt.f2d, fut.fx, fut.fy, fut.f2d,
+        list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
+        list(hw), 1, ACT_CODES[act], mask_slope(act, alpha), float(gain), -1.0, False, mask,
+        max_tile, block_threads,
+    )
+    return dx
+
+
+# ------------------------------------------------------------------------------------------
+# upfirdn
+
+
+@torch.library.custom_op("bandlimit::upfirdn_cuda", mutates_args=(), device_types="cuda")
+def upfirdn_cuda(
+    x: Tensor,
+    fx: Tensor | None,
+    fy: Tensor | None,
+    f2d: Tensor | None,
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+) -> Tensor:
+    return upfirdn_call(_ext(), x, fx, fy, f2d, up, down, pad)
+
+
+@upfirdn_cuda.register_fake
+def _(x, fx, fy, f2d, up, down, pad):
+    n, c, h, w = x.shape
+    return x.new_empty(n, c, *_out_hw((h, w), Fir(fx, fy, f2d), up, down, pad))
+
+
+def _upfirdn_setup(ctx, inputs, output):
+    x, fx, fy, f2d, up, down, pad = inputs
+    ctx.hw = (x.shape[2], x.shape[3])
+    ctx.fir, ctx.up, ctx.down, ctx.pad = Fir(fx, fy, f2d), tuple(up), tuple(down), tuple(pad)
+
+
+def _upfirdn_backward(ctx, grad):
+    fir, up, down, pad = transpose_stage(ctx.hw, ctx.fir, ctx.up, ctx.down, ctx.pad)
+    dx = upfirdn_cuda(grad.contiguous(), fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
+    return dx, None, None, None, None, None, None
+
+
+upfirdn_cuda.register_autograd(_upfirdn_backward, setup_context=_upfirdn_setup)
+
+
+def upfirdn(x: Tensor, fir: Fir, up, down, pad) -> Tensor:
+    """A normalised upfirdn on CUDA (the ``stage`` signature of the reference helpers)."""
+    return upfirdn_cuda(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
+
+
+# ------------------------------------------------------------------------------------------
+# bias_act
+
+
+@torch.library.custom_op("bandlimit::bias_act_cuda", mutates_args=(), device_types="cuda")
+def bias_act_cuda(
+    x: Tensor, b: Tensor | None, dim: int, act: str, alpha: float, gain: float, clamp: float
+) -> Tensor:
+    return bias_act_call(_ext(), x, b, dim, act, alpha, gain, None if clamp < 0 else clamp)
+
+
+@bias_act_cuda.register_fake
+def _(x, b, dim, act, alpha, gain, clamp):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+def _ba_setup(ctx, inputs, output):
+    x, b, dim, act, alpha, gain, clamp = inputs
+    ctx.save_for_backward(x, b)
+    ctx.args = (dim, act, alpha, gain, clamp)
+
+
+def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp):
+    """``(dx, db)`` of ``clamp(act(x + b)·gain)`` in PyTorch ops (differentiable again)."""
+    v = x
+    if b is not None:
+        shape = [1] * x.ndim
+        shape[dim] = -1
+        v = x + b.to(x.dtype).reshape(shape)
+    g = dy * (spec.grad(v, alpha) * gain)
+    if clamp is not None:
+        a = spec.fn(v, alpha) * gain
+        g = torch.where(a.abs() > clamp, torch.zeros_like(g), g)
+    db = None
+    if b is not None:
+        db = g.sum(dim=[d for d in range(x.ndim) if d != dim]).to(b.dtype) if x.ndim > 1 else g
+    return g, db
+
+
+def _ba_backward(ctx, dy):
+    x, b = ctx.saved_tensors
+    dim, act, alpha, gain, clamp = ctx.args
+    dx, db = bias_act_vjp(
+        x, b, dy, dim, get_activation(act), alpha, gain, None if clamp < 0 else clamp
+    )
+    return dx, db, None, None, None, None, None
+
+
+bias_act_cuda.register_autograd(_ba_backward, setup_context=_ba_setup)
+
+
+def bias_act(x, b, dim: int, spec: Activation, alpha, gain, clamp) -> Tensor:
+    """bias_act on CUDA: the kernel forward, a PyTorch-formula backward."""
+    return bias_act_cuda(
+        x, b, dim, spec.name, float(alpha), float(gain), -1.0 if clamp is None else float(clamp)
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# filtered activation
+
+
+def _firs(fux, fuy, fu2d, fdx, fdy, fd2d):
+    return Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
+
+
+@torch.library.custom_op("bandlimit::filtered_act_cuda", mutates_args=(), device_types="cuda")
+def _filtered_act_fwd(
+    x: Tensor,
+    b: Tensor | None,
+    fux: Tensor | None,
+    fuy: Tensor | None,
+    fu2d: Tensor | None,
+    fdx: Tensor | None,
+    fdy: Tensor | None,
+    fd2d: Tensor | None,
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    dpad: list[int],
+    act: str,
+    alpha: float,
+    gain: float,
+    clamp: float,
+    save_mask: bool,
+) -> tuple[Tensor, Tensor]:
+    fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
+    return filtered_act_call(
+        _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha, gain,
+        None if clamp == math.inf else clamp, save_mask,
+    )
+
+
+@_filtered_act_fwd.register_fake
+def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
+      save_mask):
+    n, c, h, w = x.shape
+    fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
+    hu, wu, ho, wo = stage_sizes((h, w), fu, fd, up, down, pad, dpad)
+    mshape = mask_shape(n * c, hu, wu) if save_mask else (0,)
+    return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.int32)
+
+
+@torch.library.custom_op(
+    "bandlimit::filtered_act_cuda_backward", mutates_args=(), device_types="cuda"
+)
+def _filtered_act_bwd(
+    dy: Tensor,
+    mask: Tensor,
+    h: int,
+    w: int,
+    fux: Tensor | None,
+    fuy: Tensor | None,
+    fu2d: Tensor | None,
+    fdx: Tensor | None,
+    fdy: Tensor | None,
+    fd2d: Tensor | None,
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    dpad: list[int],
+    act: str,
+    alpha: float,
+    gain: float,
+) -> Tensor:
+    fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
+    return filtered_act_backward_call(
+        _ext(), dy, mask, (h, w), fu, fd, up, down, pad, dpad, act, alpha, gain
+    )
+
+
+@_filtered_act_bwd.register_fake
+def _(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain):
+    return dy.new_empty(dy.shape[0], dy.shape[1], h, w)
+
+
+def _fa_setup(ctx, inputs, output):
+    x, b, *filters = inputs[:8]
+    up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:]
+    ctx.save_for_backward(x, b, output[1])
+    ctx.filters = tuple(filters)
+    ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp)
+
+
+def _fa_backward(ctx, grad_y, _grad_mask):
+    x, b, mask = ctx.saved_tensors
+    up, down, pad, dpad, act, alpha, gain, clamp = ctx.args
+    if torch.is_grad_enabled() or mask.numel() == 0 or act not in MASK_ACTS:
+        # A graph of the gradient is wanted (higher-order autograd), the act is smooth, or no
+        # mask was saved: the reference formula on upfirdn_cuda stages (recomputes u from x).
+        fu, fd = _firs(*ctx.filters)
+        dv, _, _ = reference.filtered_act_vjp(
+            x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), get_activation(act),
+            alpha, gain, None if clamp == math.inf else clamp, dpad=tuple(dpad), stage=upfirdn,
+        )
+    else:
+        dv = _filtered_act_bwd(
+            grad_y.contiguous(), mask, x.shape[2], x.shape[3], *ctx.filters,
+            up, down, pad, dpad, act, alpha, gain,
+        )
+    db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
+    return (dv, db, *([None] * 15))
+
+
+_filtered_act_fwd.register_autograd(_fa_backward, setup_context=_fa_setup)
+
+
+def fused_supported(act, mode: str) -> bool:
+    """Whether the fused kernel runs this filtered activation (bias_act's acts, zero padding)."""
+    return getattr(act, "name", None) in ACT_CODES and isinstance(act, Activation) and (
+        mode == "zeros"
+    )
+
+
+def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, clamp,
+                 mode="zeros", dpad=(0, 0, 0, 0)) -> Tensor:
+    """Filtered activation on CUDA: the fused kernel where it applies, else the reference ops."""
+    if not fused_supported(act, mode):
+        return reference.filtered_act(
+            x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
+        )
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or (b is not None and b.requires_grad)
+    )
+    save_mask = needs_grad and act.name in MASK_ACTS
+    y, _ = _filtered_act_fwd(
+        x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
+        list(dpad), act.name, float(alpha), float(gain),
+        math.inf if clamp is None else float(clamp), save_mask,
+    )
+    return y
+
+
+__all__ = [
+    "ACT_CODES",
+    "bias_act",
+    "filtered_act",
+    "filtered_act_backward_call",
+    "filtered_act_call",
+    "upfirdn",
+    "upfirdn_call",
+]

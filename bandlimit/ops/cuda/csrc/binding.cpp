@@ -1,0 +1,384 @@
+// Host side of the bandlimit extension: ATen tensors in, argument checks, dtype dispatch, tile
+// and shared-memory planning, then the raw-pointer launchers of the .cu files (launch.h); and the
+// Python bindings. The only translation unit that includes ATen/torch headers. The CPU emulation
+// build (emulate_ext.cpp) compiles this same file with BL_EMULATE.
+#include <torch/extension.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "launch.h"
+
+#ifdef BL_EMULATE
+static constexpr bool kEmulated = true;
+#define BL_CHECK_DEVICE(t, name) \
+  TORCH_CHECK((t).device().is_cpu(), name, " must be a CPU tensor in the emulation build, got ", (t).device())
+#define BL_DEVICE_INDEX(t) 0
+#else
+static constexpr bool kEmulated = false;
+#define BL_CHECK_DEVICE(t, name) \
+  TORCH_CHECK((t).device().is_cuda(), name, " must be a CUDA tensor, got one on ", (t).device())
+#define BL_DEVICE_INDEX(t) static_cast<int>((t).device().index())
+#endif
+
+namespace bl {
+namespace {
+
+using c10::optional;
+
+bool is_float_dtype(const at::Tensor& t) {
+  auto s = t.scalar_type();
+  return s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kBFloat16;
+}
+
+// Filters are read in the accumulation precision: float32, or float64 for float64 data.
+at::ScalarType acc_dtype(const at::Tensor& x) {
+  return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+at::Tensor filter_as(const optional<at::Tensor>& f, const at::Tensor& x, const char* name,
+                     int64_t ndim) {
+  TORCH_CHECK(f.has_value() && f->defined(), name, " is required");
+  TORCH_CHECK(f->dim() == ndim, name, " must have ", ndim, " dimension(s), got shape ", f->sizes());
+  TORCH_CHECK(f->numel() >= 1, name, " must have at least one tap");
+  TORCH_CHECK(f->device() == x.device(), name, " must be on x's device ", x.device(), ", got ",
+              f->device());
+  return f->to(acc_dtype(x)).contiguous();
+}
+
+int64_t out_len(int64_t len, int64_t up, int64_t down, int64_t p0, int64_t p1, int64_t taps) {
+  const int64_t n = len * up + p0 + p1 - taps;
+  return (n >= 0 ? n / down : -((-n + down - 1) / down)) + 1;
+}
+
+// The storage type of a dtype and its accumulator, for the launchers' template arguments.
+template <typename T>
+using acc_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+// upfirdn
+
+at::Tensor upfirdn(const at::Tensor& x_in, const optional<at::Tensor>& fx,
+                   const optional<at::Tensor>& fy, const optional<at::Tensor>& f2d,
+                   std::vector<int64_t> up, std::vector<int64_t> down, std::vector<int64_t> pad,
+                   int64_t block_threads) {
+  BL_CHECK_DEVICE(x_in, "upfirdn: x");
+  TORCH_CHECK(x_in.dim() == 4, "upfirdn: x must have shape [N, C, H, W], got ", x_in.sizes());
+  TORCH_CHECK(is_float_dtype(x_in), "upfirdn: x must be float16/bfloat16/float32/float64, got ",
+              x_in.scalar_type());
+  TORCH_CHECK(up.size() == 2 && down.size() == 2 && pad.size() == 4,
+              "upfirdn: up and down must be (x, y) pairs and pad (x0, x1, y0, y1)");
+  TORCH_CHECK(up[0] >= 1 && up[1] >= 1 && down[0] >= 1 && down[1] >= 1,
+              "upfirdn: factors must be >= 1, got up=", at::IntArrayRef(up), " down=",
+              at::IntArrayRef(down));
+  TORCH_CHECK(x_in.size(2) < (int64_t(1) << 30) && x_in.size(3) < (int64_t(1) << 30),
+              "upfirdn: H and W must be < 2^30");
+  const at::Tensor x = x_in.contiguous();
+  const bool separable = !(f2d.has_value() && f2d->defined());
+  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  at::Tensor fxt, fyt, f2t;
+  int64_t kw, kh;
+  if (separable) {
+    fxt = filter_as(fx, x, "upfirdn: fx", 1);
+    fyt = filter_as(fy, x, "upfirdn: fy", 1);
+    kw = fxt.size(0);
+    kh = fyt.size(0);
+  } else {
+    f2t = filter_as(f2d, x, "upfirdn: f2d", 2);
+    kh = f2t.size(0);
+    kw = f2t.size(1);
+  }
+  const int64_t wo = out_len(w, up[0], down[0], pad[0], pad[1], kw);
+  const int64_t ho = out_len(h, up[1], down[1], pad[2], pad[3], kh);
+  TORCH_CHECK(wo >= 1 && ho >= 1, "upfirdn: output size would be ", ho, "x", wo, " for input ", h,
+              "x", w, "; expected at least 1x1");
+  TORCH_CHECK(ho < (int64_t(1) << 30) && wo < (int64_t(1) << 30),
+              "upfirdn: output H and W must be < 2^30");
+  at::Tensor y = at::empty({n, c, ho, wo}, x.options());
+  if (n * c == 0) return y;
+  auto args = [&](const at::Tensor& in, const at::Tensor& f, at::Tensor& out, int64_t fkh,
+                  int64_t fkw, int ux, int uy, int dx, int dy, int px0, int py0) {
+    UpfirdnArgs a{};
+    a.x = in.data_ptr();
+    a.f = f.data_ptr();
+    a.y = out.data_ptr();
+    a.planes = n * c;
+    a.h = static_cast<int>(in.size(2));
+    a.w = static_cast<int>(in.size(3));
+    a.kh = static_cast<int>(fkh);
+    a.kw = static_cast<int>(fkw);
+    a.ux = ux;
+    a.uy = uy;
+    a.dx = dx;
+    a.dy = dy;
+    a.px0 = px0;
+    a.py0 = py0;
+    a.ho = static_cast<int>(out.size(2));
+    a.wo = static_cast<int>(out.size(3));
+    a.device = BL_DEVICE_INDEX(in);
+    a.block_threads = static_cast<int>(block_threads);
+    return a;
+  };
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_upfirdn", [&] {
+    using acc = acc_t<scalar_t>;
+    if (separable) {
+      // x pass into an accumulator-precision intermediate, then the y pass.
+      at::Tensor tmp = at::empty({n, c, h, wo}, x.options().dtype(acc_dtype(x)));
+      launch_upfirdn<scalar_t, acc>(args(x, fxt, tmp, 1, kw, static_cast<int>(up[0]), 1,
+                                         static_cast<int>(down[0]), 1, static_cast<int>(pad[0]),
+                                         0));
+      launch_upfirdn<acc, scalar_t>(args(tmp, fyt, y, kh, 1, 1, static_cast<int>(up[1]), 1,
+                                         static_cast<int>(down[1]), 0, static_cast<int>(pad[2])));
+    } else {
+      launch_upfirdn<scalar_t, scalar_t>(
+          args(x, f2t, y, kh, kw, static_cast<int>(up[0]), static_cast<int>(up[1]),
+               static_cast<int>(down[0]), static_cast<int>(down[1]), static_cast<int>(pad[0]),
+               static_cast<int>(pad[2])));
+    }
+  });
+  return y;
+}
+
+// ------------------------------------------------------------------------------------------
+// bias_act
+
+at::Tensor bias_act(const at::Tensor& x_in, const optional<at::Tensor>& b_in, int64_t dim,
+                    int64_t act, double alpha, double gain, double clamp, int64_t block_threads) {
+  BL_CHECK_DEVICE(x_in, "bias_act: x");
+  TORCH_CHECK(is_float_dtype(x_in), "bias_act: x must be float16/bfloat16/float32/float64, got ",
+              x_in.scalar_type());
+  TORCH_CHECK(act >= 0 && act <= 8, "bias_act: unknown activation code ", act);
+  const at::Tensor x = x_in.contiguous();
+  at::Tensor b;
+  int64_t channels = 1, inner = 1;
+  if (b_in.has_value() && b_in->defined()) {
+    TORCH_CHECK(dim >= 0 && dim < x.dim(), "bias_act: dim must index an axis of x (ndim ",
+                x.dim(), "), got ", dim);
+    TORCH_CHECK(b_in->dim() == 1 && b_in->size(0) == x.size(dim), "bias_act: b must have shape [",
+                x.size(dim), "], got ", b_in->sizes());
+    TORCH_CHECK(b_in->device() == x.device(), "bias_act: b must be on x's device ", x.device());
+    b = b_in->to(x.scalar_type()).contiguous();
+    channels = x.size(dim);
+    for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  }
+  at::Tensor y = at::empty_like(x);
+  if (x.numel() == 0) return y;
+  BiasActArgs a{};
+  a.x = x.data_ptr();
+  a.b = b.defined() ? b.data_ptr() : nullptr;
+  a.y = y.data_ptr();
+  a.total = x.numel();
+  a.channels = channels;
+  a.inner = std::max<int64_t>(inner, 1);
+  a.act = static_cast<int>(act);
+  a.alpha = alpha;
+  a.gain = gain;
+  a.clamp = clamp;
+  a.device = BL_DEVICE_INDEX(x);
+  a.block_threads = static_cast<int>(block_threads);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_bias_act",
+                                  [&] { launch_bias_act<scalar_t>(a); });
+  return y;
+}
+
+// ------------------------------------------------------------------------------------------
+// filtered activation (the kernel and its design: filtered_act.cu)
+
+namespace {
+
+struct Filter {
+  at::Tensor taps;  // separable: fx then fy concatenated; 2-D: [ky, kx] flattened
+  int kx, ky;
+  bool separable;
+};
+
+Filter make_filter(const at::Tensor& x, const optional<at::Tensor>& fx,
+                   const optional<at::Tensor>& fy, const optional<at::Tensor>& f2d,
+                   const char* what) {
+  Filter f;
+  f.separable = !(f2d.has_value() && f2d->defined());
+  if (f.separable) {
+    at::Tensor a = filter_as(fx, x, what, 1), b = filter_as(fy, x, what, 1);
+    f.kx = static_cast<int>(a.size(0));
+    f.ky = static_cast<int>(b.size(0));
+    f.taps = at::cat({a, b}).contiguous();
+  } else {
+    at::Tensor a = filter_as(f2d, x, what, 2);
+    f.ky = static_cast<int>(a.size(0));
+    f.kx = static_cast<int>(a.size(1));
+    f.taps = a.reshape({-1}).contiguous();
+  }
+  return f;
+}
+
+// Tile extents and shared-memory layout for the current tow x toh; returns the bytes needed.
+int64_t layout(FaGeom& g, int64_t acc_size) {
+  g.tiw = (g.tow - 1) * g.dbx + g.kbx;
+  g.tih = (g.toh - 1) * g.dby + g.kby;
+  g.txw = (g.tiw + g.kax - 2) / g.uax + 2;
+  g.txh = (g.tih + g.kay - 2) / g.uay + 2;
+  const int64_t szx =
+      std::max<int64_t>(int64_t(g.txh) * g.txw, g.sep_b ? int64_t(g.tih) * g.tow : 0);
+  const int64_t szt1 = g.sep_a ? int64_t(g.txh) * g.tiw : 0;
+  const int64_t szi = int64_t(g.tih) * g.tiw;
+  const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
+  const int64_t nfb = g.sep_b ? g.kbx + g.kby : int64_t(g.kbx) * g.kby;
+  g.off_t1 = static_cast<int>(szx);
+  g.off_i = static_cast<int>(szx + szt1);
+  g.off_fa = static_cast<int>(szx + szt1 + szi);
+  g.off_fb = static_cast<int>(szx + szt1 + szi + nfa);
+  return (szx + szt1 + szi + nfa + nfb) * acc_size;
+}
+
+// Shared memory per block: the portable default limit, so no opt-in attribute is needed.
+constexpr int64_t kSmemLimit = 48 * 1024;
+
+}  // namespace
+
+std::vector<at::Tensor> filtered_act(
+    const at::Tensor& x_in, const optional<at::Tensor>& b_in, const optional<at::Tensor>& fax,
+    const optional<at::Tensor>& fay, const optional<at::Tensor>& fa2d,
+    const optional<at::Tensor>& fbx, const optional<at::Tensor>& fby,
+    const optional<at::Tensor>& fb2d, std::vector<int64_t> up_a, std::vector<int64_t> pad_a,
+    std::vector<int64_t> inter_hw, std::vector<int64_t> down_b, std::vector<int64_t> pad_b,
+    std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
+    double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
+    int64_t block_threads) {
+  BL_CHECK_DEVICE(x_in, "filtered_act: x");
+  TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
+  TORCH_CHECK(is_float_dtype(x_in),
+              "filtered_act: x must be float16/bfloat16/float32/float64, got ", x_in.scalar_type());
+  TORCH_CHECK(up_a.size() == 2 && pad_a.size() == 2 && inter_hw.size() == 2 &&
+                  down_b.size() == 2 && pad_b.size() == 2 && out_hw.size() == 2,
+              "filtered_act: up_a, pad_a, inter_hw, down_b, pad_b and out_hw must be pairs");
+  TORCH_CHECK(up_a[0] >= 1 && up_a[1] >= 1 && down_b[0] >= 1 && down_b[1] >= 1,
+              "filtered_act: factors must be >= 1");
+  TORCH_CHECK(inter_hw[0] >= 1 && inter_hw[1] >= 1 && out_hw[0] >= 1 && out_hw[1] >= 1,
+              "filtered_act: intermediate and output sizes must be >= 1, got ",
+              at::IntArrayRef(inter_hw), " and ", at::IntArrayRef(out_hw));
+  TORCH_CHECK(mode == 0 || mode == 1, "filtered_act: mode must be 0 (forward) or 1 (backward)");
+  TORCH_CHECK(act >= 0 && act <= 8, "filtered_act: unknown activation code ", act);
+  TORCH_CHECK(mode == 0 || act <= 2,
+              "filtered_act: the mask backward needs a piecewise-linear act (linear/relu/lrelu)");
+  for (int64_t v : {x_in.size(2), x_in.size(3), inter_hw[0], inter_hw[1], out_hw[0], out_hw[1]})
+    TORCH_CHECK(v < (int64_t(1) << 30), "filtered_act: plane sizes must be < 2^30");
+  const at::Tensor x = x_in.contiguous();
+  const int64_t n = x.size(0), c = x.size(1);
+  at::Tensor b;
+  if (b_in.has_value() && b_in->defined()) {
+    TORCH_CHECK(b_in->dim() == 1 && b_in->size(0) == c, "filtered_act: b must have shape [", c,
+                "], got ", b_in->sizes());
+    TORCH_CHECK(b_in->device() == x.device(), "filtered_act: b must be on x's device ",
+                x.device());
+    b = b_in->to(x.scalar_type()).contiguous();
+  }
+  const Filter fa = make_filter(x, fax, fay, fa2d, "filtered_act: stage A filter");
+  const Filter fb = make_filter(x, fbx, fby, fb2d, "filtered_act: stage B filter");
+
+  FaGeom g{};
+  g.planes = n * c;
+  g.channels = static_cast<int>(std::max<int64_t>(c, 1));
+  g.h = static_cast<int>(x.size(2));
+  g.w = static_cast<int>(x.size(3));
+  g.hi = static_cast<int>(inter_hw[0]);
+  g.wi = static_cast<int>(inter_hw[1]);
+  g.ho = static_cast<int>(out_hw[0]);
+  g.wo = static_cast<int>(out_hw[1]);
+  g.uax = static_cast<int>(up_a[0]);
+  g.uay = static_cast<int>(up_a[1]);
+  g.pax = static_cast<int>(pad_a[0]);
+  g.pay = static_cast<int>(pad_a[1]);
+  g.kax = fa.kx;
+  g.kay = fa.ky;
+  g.sep_a = fa.separable ? 1 : 0;
+  g.dbx = static_cast<int>(down_b[0]);
+  g.dby = static_cast<int>(down_b[1]);
+  g.pbx = static_cast<int>(pad_b[0]);
+  g.pby = static_cast<int>(pad_b[1]);
+  g.kbx = fb.kx;
+  g.kby = fb.ky;
+  g.sep_b = fb.separable ? 1 : 0;
+  g.mode = static_cast<int>(mode);
+  g.act = static_cast<int>(act);
+  g.mask_words = (g.wi + 15) / 16;
+
+  at::Tensor y = at::empty({n, c, g.ho, g.wo}, x.options());
+  at::Tensor mask;
+  if (mode == 0) {
+    mask = save_mask ? at::zeros({g.planes, g.hi, g.mask_words}, x.options().dtype(at::kInt))
+                     : at::zeros({0}, x.options().dtype(at::kInt));
+  } else {
+    TORCH_CHECK(mask_in.has_value() && mask_in->defined(),
+                "filtered_act: backward needs the mask");
+    mask = *mask_in;
+    BL_CHECK_DEVICE(mask, "filtered_act: mask");
+    TORCH_CHECK(mask.scalar_type() == at::kInt && mask.is_contiguous() && mask.dim() == 3 &&
+                    mask.size(0) == g.planes && mask.size(1) == g.hi &&
+                    mask.size(2) == g.mask_words,
+                "filtered_act: mask must be a contiguous int32 tensor of shape [", g.planes, ", ",
+                g.hi, ", ", g.mask_words, "], got ", mask.scalar_type(), " ", mask.sizes());
+  }
+  if (g.planes == 0) return {y, mask};
+
+  const int64_t acc_size = x.scalar_type() == at::kDouble ? 8 : 4;
+  // Output tile: up to 32 x 32 (or max_tile), halved along its longer side until the shared
+  // memory of one block fits the portable limit.
+  const int64_t cap = max_tile > 0 ? max_tile : 32;
+  g.tow = static_cast<int>(std::min<int64_t>(cap, g.wo));
+  g.toh = static_cast<int>(std::min<int64_t>(cap, g.ho));
+  int64_t smem = layout(g, acc_size);
+  while (smem > kSmemLimit && (g.tow > 1 || g.toh > 1)) {
+    if (g.tow >= g.toh) g.tow = (g.tow + 1) / 2; else g.toh = (g.toh + 1) / 2;
+    smem = layout(g, acc_size);
+  }
+  TORCH_CHECK(smem <= kSmemLimit, "filtered_act: the filters are too large for one block's "
+              "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", kSmemLimit,
+              ")");
+  FaArgs a{};
+  a.grid_x = (g.wo + g.tow - 1) / g.tow;
+  a.grid_y = (g.ho + g.toh - 1) / g.toh;
+  a.grid_z = std::min<int64_t>(g.planes, 65535);
+  TORCH_CHECK(a.grid_x < (int64_t(1) << 31) && a.grid_y <= 65535,
+              "filtered_act: output too large for the grid");
+  a.x = x.data_ptr();
+  a.bias = b.defined() ? b.data_ptr() : nullptr;
+  a.fa = fa.taps.data_ptr();
+  a.fb = fb.taps.data_ptr();
+  a.y = y.data_ptr();
+  a.mask = (mode == 1 || save_mask) ? reinterpret_cast<uint32_t*>(mask.data_ptr<int32_t>())
+                                    : nullptr;
+  a.g = g;
+  a.alpha = alpha;
+  a.gain = gain;
+  a.clamp = clamp;
+  a.block_threads = static_cast<int>(block_threads > 0 ? block_threads : 256);
+  a.smem_bytes = smem;
+  a.device = BL_DEVICE_INDEX(x);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",
+                                  [&] { launch_filtered_act<scalar_t>(a); });
+  return {y, mask};
+}
+
+}  // namespace bl
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "bandlimit fused resampling kernels";
+  m.attr("EMULATED") = kEmulated;
+  m.attr("ABI_VERSION") = 1;
+  m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
+        py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
+        py::arg("pad"), py::arg("block_threads") = 0);
+  m.def("bias_act", &bl::bias_act, "bias + activation + gain + clamp (forward)", py::arg("x"),
+        py::arg("b"), py::arg("dim"), py::arg("act"), py::arg("alpha"), py::arg("gain"),
+        py::arg("clamp"), py::arg("block_threads") = 0);
+  m.def("filtered_act", &bl::filtered_act,
+        "fused upfirdn -> pointwise -> upfirdn (mode 0: forward + mask, 1: mask backward)",
+        py::arg("x"), py::arg("b"), py::arg("fax"), py::arg("fay"), py::arg("fa2d"),
+        py::arg("fbx"), py::arg("fby"), py::arg("fb2d"), py::arg("up_a"), py::arg("pad_a"),
+        py::arg("inter_hw"), py::arg("down_b"), py::arg("pad_b"), py::arg("out_hw"),
+        py::arg("mode"), py::arg("act"), py::arg("alpha"), py::arg("gain"), py::arg("clamp"),
+        py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
+        py::arg("block_threads") = 0);
+}

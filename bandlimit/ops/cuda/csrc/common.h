@@ -1,0 +1,100 @@
+// Device-side helpers of the bandlimit kernels, deliberately free of ATen headers: the .cu
+// translation units include only this, c10's small Half/BFloat16 headers and (CUDA build) c10's
+// stream/guard/launch-check headers, which keeps nvcc fast. Compiled by nvcc for the extension
+// and by g++ (BL_EMULATE, emulate.h) for the CPU emulation test build.
+#pragma once
+
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#ifdef BL_EMULATE
+#include "emulate.h"
+#define BL_DYN_SMEM(name) unsigned char* name = ::bl_emu::tls_smem
+#define BL_LAUNCH(kernel, grid, block, smem, ...) \
+  ::bl_emu::launch(grid, block, smem, kernel, __VA_ARGS__)
+#define BL_DEVICE_GUARD(index) (void)(index)
+#else
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+#define BL_DYN_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+// Launch on the current stream of the current device (set by BL_DEVICE_GUARD) and check it.
+#define BL_LAUNCH(kernel, grid, block, smem, ...)                                   \
+  do {                                                                              \
+    kernel<<<grid, block, smem, c10::cuda::getCurrentCUDAStream()>>>(__VA_ARGS__);  \
+    C10_CUDA_KERNEL_LAUNCH_CHECK();                                                 \
+  } while (0)
+#define BL_DEVICE_GUARD(index) \
+  const c10::cuda::CUDAGuard bl_device_guard_(static_cast<c10::DeviceIndex>(index))
+#endif
+
+#define BL_HD __host__ __device__ __forceinline__
+
+namespace bl {
+
+// Accumulation type: float32, or float64 when either side is float64.
+template <typename A, typename B = A>
+using acc_of = std::conditional_t<std::is_same_v<A, double> || std::is_same_v<B, double>, double,
+                                  float>;
+
+BL_HD int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+BL_HD int64_t pos_mod(int64_t a, int64_t b) {
+  int64_t r = a % b;
+  return r < 0 ? r + b : r;
+}
+
+// Math in the accumulation type with the C functions of the right precision, which exist both in
+// CUDA device code and on the host.
+BL_HD float exp_(float v) { return expf(v); }
+BL_HD double exp_(double v) { return exp(v); }
+BL_HD float expm1_(float v) { return expm1f(v); }
+BL_HD double expm1_(double v) { return expm1(v); }
+BL_HD float log1p_(float v) { return log1pf(v); }
+BL_HD double log1p_(double v) { return log1p(v); }
+BL_HD float tanh_(float v) { return tanhf(v); }
+BL_HD double tanh_(double v) { return tanh(v); }
+BL_HD float abs_(float v) { return fabsf(v); }
+BL_HD double abs_(double v) { return fabs(v); }
+
+// Activation codes, shared with bandlimit/ops/cuda/_ops.py (ACT_CODES).
+enum Act : int {
+  kLinear = 0,
+  kRelu = 1,
+  kLrelu = 2,
+  kTanh = 3,
+  kSigmoid = 4,
+  kElu = 5,
+  kSelu = 6,
+  kSoftplus = 7,
+  kSwish = 8,
+};
+
+template <typename T>
+BL_HD T activate(int act, T v, T alpha) {
+  // SELU's fixed constants (Klambauer et al. 2017), as torch.nn.functional.selu uses them.
+  const T selu_alpha = T(1.6732632423543772848170429916717);
+  const T selu_scale = T(1.0507009873554804934193349852946);
+  switch (act) {
+    case kRelu: return v > T(0) ? v : T(0);
+    case kLrelu: return v < T(0) ? v * alpha : v;
+    case kTanh: return tanh_(v);
+    case kSigmoid: return T(1) / (T(1) + exp_(-v));
+    case kElu: return v > T(0) ? v : expm1_(v);
+    case kSelu: return selu_scale * (v > T(0) ? v : selu_alpha * expm1_(v));
+    case kSoftplus: return v > T(20) ? v : log1p_(exp_(v));  // torch's threshold=20
+    case kSwish: return v / (T(1) + exp_(-v));
+    default: return v;  // kLinear
+  }
+}
+
+}  // namespace bl

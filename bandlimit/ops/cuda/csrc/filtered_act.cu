@@ -1,0 +1,201 @@
+// Fused filtered activation: upfirdn (stage A) -> pointwise -> upfirdn (stage B), one pass.
+//
+// One thread block computes a tile of toh x tow output samples of one plane (planes stride over
+// gridDim.z). Everything between the input read and the output write stays in shared memory:
+//
+//   1. sx  <- input tile with halo (+ bias), zeros outside the plane (= zero padding)
+//   2. st1 <- stage A along x (separable only: polyphase, up = uax)
+//      si  <- stage A along y (or the full 2-D polyphase filter), then pointwise:
+//               mode 0 (forward):  a = clamp(act(s) * gain); write the 2-bit branch mask
+//               mode 1 (backward): a = s * d, d = 0 if clamped, else gain * (alpha if s < 0 else 1)
+//             intermediate samples outside [0, hi) x [0, wi) are zeros (stage B's zero padding)
+//   3. st2 <- stage B along x (separable; st2 reuses sx's storage), then y -> output
+//      (or the full 2-D filter) -- downsampling by dbx/dby, so only kept samples are computed.
+//
+// The backward of the forward pipeline is the same structure transposed (stage A = fd reversed
+// upsampling by `down`, stage B = fu reversed downsampling by `up`, see _params.transpose_stage),
+// so one kernel serves both directions. The forward's mask: 2 bits per intermediate sample
+// (bit 0: s < 0, bit 1: |a| > clamp), 16 samples per 32-bit word, rows of mask_words words.
+// Each intermediate sample is written by exactly one block (the tile whose [o0*db - pb,
+// (o0 + to)*db - pb) range holds it; the first/last tile also own everything before/after), with
+// atomicOr because neighbouring tiles share words. Samples no output reads are never written;
+// their gradient is zero, so their mask value does not matter (the mask is zero-initialised).
+//
+// Every loop is block-strided over threadIdx.x and separated by __syncthreads(): the logic does
+// not depend on blockDim (the CPU emulation runs it with 1 and with several threads).
+#include "common.h"
+#include "launch.h"
+
+namespace bl {
+
+template <typename scalar_t, typename acc_t>
+__global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
+                                    const scalar_t* __restrict__ bias,
+                                    const acc_t* __restrict__ fa, const acc_t* __restrict__ fb,
+                                    scalar_t* __restrict__ y, uint32_t* __restrict__ mask,
+                                    FaGeom g, acc_t alpha, acc_t gain, acc_t clamp) {
+  BL_DYN_SMEM(smem_raw);
+  acc_t* sx = reinterpret_cast<acc_t*>(smem_raw);
+  acc_t* st1 = sx + g.off_t1;
+  acc_t* si = sx + g.off_i;
+  acc_t* sfa = sx + g.off_fa;
+  acc_t* sfb = sx + g.off_fb;
+  acc_t* st2 = sx;  // stage B's x pass reuses the input tile's storage
+  const int tid = static_cast<int>(threadIdx.x);
+  const int nt = static_cast<int>(blockDim.x);
+
+  // Filters to shared memory once per block (visible after the first barrier below).
+  const int nfa = g.sep_a ? g.kax + g.kay : g.kax * g.kay;
+  const int nfb = g.sep_b ? g.kbx + g.kby : g.kbx * g.kby;
+  for (int k = tid; k < nfa; k += nt) sfa[k] = fa[k];
+  for (int k = tid; k < nfb; k += nt) sfb[k] = fb[k];
+
+  const int64_t o0x = static_cast<int64_t>(blockIdx.x) * g.tow;
+  const int64_t o0y = static_cast<int64_t>(blockIdx.y) * g.toh;
+  const int64_t i0x = o0x * g.dbx - g.pbx;  // intermediate index of tile-local 0
+  const int64_t i0y = o0y * g.dby - g.pby;
+  const int64_t x0x = floor_div(i0x - g.pax, g.uax);  // input index of tile-local 0
+  const int64_t x0y = floor_div(i0y - g.pay, g.uay);
+  const int64_t big = INT64_MAX;
+  const int64_t own0x = blockIdx.x == 0 ? -big : i0x;
+  const int64_t own1x = blockIdx.x + 1 == gridDim.x ? big : i0x + static_cast<int64_t>(g.tow) * g.dbx;
+  const int64_t own0y = blockIdx.y == 0 ? -big : i0y;
+  const int64_t own1y = blockIdx.y + 1 == gridDim.y ? big : i0y + static_cast<int64_t>(g.toh) * g.dby;
+
+  for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
+    const scalar_t* xp = x + p * g.h * g.w;
+    const acc_t bv = bias != nullptr ? static_cast<acc_t>(bias[p % g.channels]) : acc_t(0);
+
+    // 1. Input tile with halo.
+    for (int idx = tid; idx < g.txh * g.txw; idx += nt) {
+      const int ly = idx / g.txw, lx = idx - ly * g.txw;
+      const int64_t gy = x0y + ly, gx = x0x + lx;
+      acc_t v = acc_t(0);
+      if (gy >= 0 && gy < g.h && gx >= 0 && gx < g.w) v = static_cast<acc_t>(xp[gy * g.w + gx]) + bv;
+      sx[idx] = v;
+    }
+    __syncthreads();
+
+    // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw].
+    if (g.sep_a) {
+      for (int idx = tid; idx < g.txh * g.tiw; idx += nt) {
+        const int r = idx / g.tiw, lx = idx - r * g.tiw;
+        const int64_t q = i0x + lx - g.pax;  // upsampled index under tap 0
+        const int k0 = static_cast<int>(pos_mod(-q, g.uax));
+        int xi = static_cast<int>((q + k0) / g.uax - x0x);  // exact division
+        const acc_t* row = sx + r * g.txw;
+        acc_t s = acc_t(0);
+        for (int k = k0; k < g.kax; k += g.uax, ++xi) s += sfa[k] * row[xi];
+        st1[idx] = s;
+      }
+      __syncthreads();
+    }
+
+    // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
+    for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
+      const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
+      const int64_t giy = i0y + ly, gix = i0x + lx;
+      const int64_t qy = giy - g.pay;
+      const int ky0 = static_cast<int>(pos_mod(-qy, g.uay));
+      int yi = static_cast<int>((qy + ky0) / g.uay - x0y);
+      acc_t s = acc_t(0);
+      if (g.sep_a) {
+        const acc_t* fy = sfa + g.kax;
+        for (int k = ky0; k < g.kay; k += g.uay, ++yi) s += fy[k] * st1[yi * g.tiw + lx];
+      } else {
+        const int64_t qx = gix - g.pax;
+        const int kx0 = static_cast<int>(pos_mod(-qx, g.uax));
+        const int xi0 = static_cast<int>((qx + kx0) / g.uax - x0x);
+        for (int ky = ky0; ky < g.kay; ky += g.uay, ++yi) {
+          const acc_t* frow = sfa + ky * g.kax;
+          const acc_t* xrow = sx + yi * g.txw;
+          int xi = xi0;
+          for (int kx = kx0; kx < g.kax; kx += g.uax, ++xi) s += frow[kx] * xrow[xi];
+        }
+      }
+      acc_t out = acc_t(0);
+      if (giy >= 0 && giy < g.hi && gix >= 0 && gix < g.wi) {
+        const int64_t word = (p * g.hi + giy) * g.mask_words + gix / 16;
+        const int shift = static_cast<int>(2 * (gix % 16));
+        if (g.mode == 0) {
+          acc_t a = activate<acc_t>(g.act, s, alpha) * gain;
+          uint32_t code = s < acc_t(0) ? 1u : 0u;
+          if (clamp >= acc_t(0) && abs_(a) > clamp) {
+            a = a > acc_t(0) ? clamp : -clamp;
+            code |= 2u;
+          }
+          out = a;
+          if (mask != nullptr && code != 0u && giy >= own0y && giy < own1y && gix >= own0x &&
+              gix < own1x)
+            atomicOr(mask + word, code << shift);
+        } else {
+          const uint32_t code = (mask[word] >> shift) & 3u;
+          const acc_t d = (code & 2u) ? acc_t(0) : ((code & 1u) ? alpha : acc_t(1)) * gain;
+          out = s * d;
+        }
+      }
+      si[idx] = out;
+    }
+    __syncthreads();
+
+    // 3. Stage B (downsampling), straight to the output.
+    scalar_t* yp = y + p * g.ho * g.wo;
+    if (g.sep_b) {
+      for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
+        const int r = idx / g.tow, lx = idx - r * g.tow;
+        const acc_t* row = si + r * g.tiw + lx * g.dbx;
+        acc_t s = acc_t(0);
+        for (int k = 0; k < g.kbx; ++k) s += sfb[k] * row[k];
+        st2[idx] = s;
+      }
+      __syncthreads();
+      for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
+        const int ly = idx / g.tow, lx = idx - ly * g.tow;
+        const int64_t oy = o0y + ly, ox = o0x + lx;
+        if (oy >= g.ho || ox >= g.wo) continue;
+        const acc_t* fy = sfb + g.kbx;
+        const acc_t* col = st2 + (ly * g.dby) * g.tow + lx;
+        acc_t s = acc_t(0);
+        for (int k = 0; k < g.kby; ++k) s += fy[k] * col[k * g.tow];
+        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+      }
+    } else {
+      for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
+        const int ly = idx / g.tow, lx = idx - ly * g.tow;
+        const int64_t oy = o0y + ly, ox = o0x + lx;
+        if (oy >= g.ho || ox >= g.wo) continue;
+        acc_t s = acc_t(0);
+        for (int ky = 0; ky < g.kby; ++ky) {
+          const acc_t* frow = sfb + ky * g.kbx;
+          const acc_t* row = si + (ly * g.dby + ky) * g.tiw + lx * g.dbx;
+          for (int kx = 0; kx < g.kbx; ++kx) s += frow[kx] * row[kx];
+        }
+        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+      }
+    }
+    __syncthreads();  // the next plane overwrites sx / st2
+  }
+}
+
+template <typename scalar_t>
+void launch_filtered_act(const FaArgs& a) {
+  using acc_t = acc_of<scalar_t>;
+  if (a.g.planes == 0) return;
+  BL_DEVICE_GUARD(a.device);
+  auto kernel = &filtered_act_kernel<scalar_t, acc_t>;
+  const dim3 grid(static_cast<unsigned>(a.grid_x), static_cast<unsigned>(a.grid_y),
+                  static_cast<unsigned>(a.grid_z));
+  const dim3 block(static_cast<unsigned>(a.block_threads));
+  BL_LAUNCH(kernel, grid, block, static_cast<size_t>(a.smem_bytes),
+            static_cast<const scalar_t*>(a.x), static_cast<const scalar_t*>(a.bias),
+            static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fb),
+            static_cast<scalar_t*>(a.y), a.mask, a.g, static_cast<acc_t>(a.alpha),
+            static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));
+}
+
+template void launch_filtered_act<c10::Half>(const FaArgs&);
+template void launch_filtered_act<c10::BFloat16>(const FaArgs&);
+template void launch_filtered_act<float>(const FaArgs&);
+template void launch_filtered_act<double>(const FaArgs&);
+
+}  // namespace bl

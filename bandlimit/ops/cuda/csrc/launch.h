@@ -1,0 +1,78 @@
+// The interface between the host code (binding.cpp: ATen tensors, checks, dtype dispatch) and the
+// kernels (*.cu: raw pointers, no ATen). One launcher per kernel, explicitly instantiated per
+// storage type in its .cu file. `device` is the CUDA device index the launch is guarded to.
+#pragma once
+
+#include <cstdint>
+
+namespace bl {
+
+struct UpfirdnArgs {
+  const void* x;  // [planes, h, w] of in_t
+  const void* f;  // [kh, kw] of acc_of<in_t, out_t>, correlation form
+  void* y;        // [planes, ho, wo] of out_t
+  int64_t planes;
+  int h, w, kh, kw, ux, uy, dx, dy, px0, py0, ho, wo;
+  int device;
+  int block_threads;
+};
+
+template <typename in_t, typename out_t>
+void launch_upfirdn(const UpfirdnArgs& a);
+
+struct BiasActArgs {
+  const void* x;  // [total] of scalar_t
+  const void* b;  // [channels] of scalar_t or nullptr
+  void* y;
+  int64_t total, channels, inner;  // bias of element i: b[(i / inner) % channels]
+  int act;
+  double alpha, gain, clamp;  // clamp < 0: none
+  int device;
+  int block_threads;
+};
+
+template <typename scalar_t>
+void launch_bias_act(const BiasActArgs& a);
+
+struct FaGeom {
+  int64_t planes;
+  int channels;
+  int h, w;          // input plane
+  int hi, wi;        // intermediate plane
+  int ho, wo;        // output plane
+  int uax, uay;      // stage A upsampling factors
+  int pax, pay;      // stage A leading padding (the trailing one is implied by hi, wi)
+  int kax, kay;      // stage A taps
+  int sep_a;         // stage A filter separable (fx taps then fy taps) or 2-D [kay, kax]
+  int dbx, dby;      // stage B downsampling factors
+  int pbx, pby;      // stage B leading padding
+  int kbx, kby;      // stage B taps
+  int sep_b;
+  int tow, toh;      // output tile
+  int tiw, tih;      // intermediate tile: (to - 1) * db + kb
+  int txw, txh;      // input tile (upper bound over tiles)
+  int off_t1, off_i, off_fa, off_fb;  // shared-memory offsets, in accumulator elements
+  int mode;          // 0 forward, 1 backward
+  int act;
+  int64_t mask_words;  // 32-bit words per mask row
+};
+
+struct FaArgs {
+  const void* x;     // [planes, h, w] of scalar_t
+  const void* bias;  // [channels] of scalar_t or nullptr
+  const void* fa;    // stage A taps, accumulator type
+  const void* fb;    // stage B taps
+  void* y;           // [planes, ho, wo]
+  uint32_t* mask;    // [planes, hi, mask_words] or nullptr
+  FaGeom g;
+  double alpha, gain, clamp;
+  int64_t grid_x, grid_y, grid_z;
+  int block_threads;
+  int64_t smem_bytes;
+  int device;
+};
+
+template <typename scalar_t>
+void launch_filtered_act(const FaArgs& a);
+
+}  // namespace bl

@@ -1,0 +1,167 @@
+"""GPU benchmark of ``filtered_lrelu``: 'ref' vs 'cuda' on StyleGAN3's real layers, with a roofline.
+
+Run through ``python -m benchmarks.ops --device cuda`` (or ``benchmarks/gpu_suite.sh``). Cases: the
+15 ``filtered_lrelu`` layers of StyleGAN3-T at 1024² and of StyleGAN3-R at 256², batch 4, the
+schedule's real channel counts (the op sees the conv output: ``out_channels`` planes of
+``in_size + conv_kernel − 1``). For each: forward and forward+backward, float32 and float16,
+median of CUDA-event timings after warm-up.
+
+Roofline: this GPU's copy bandwidth (a large device-to-device ``copy_``) and FMA rate (a float32
+matmul with TF32 disabled, i.e. CUDA-core FMAs) are measured in the same run. For the fused op the
+floor is ``max(bytes / bandwidth, flops / rate)`` with bytes = input + output (+ the 2-bit mask
+when a gradient is needed; the backward reads dy and the mask and writes dx) and flops = 2 × the
+polyphase multiply-adds of :func:`benchmarks.ops.flrelu_macs`. Reported: time, speed-up over
+'ref', achieved GB/s and GFLOP/s, and time / floor.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+
+import torch
+
+from bandlimit.filters import stylegan3_schedule
+from bandlimit.ops import filtered_lrelu
+
+
+def _cuda_time(fn, reps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return statistics.median(times)
+
+
+def copy_bandwidth(nbytes: int = 1 << 30) -> float:
+    """Bytes/s of a device-to-device copy (read + write counted)."""
+    x = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda")
+    y = torch.empty_like(x)
+    t = _cuda_time(lambda: y.copy_(x), reps=10)
+    return 2 * nbytes / t
+
+
+def fma_rate(n: int = 8192) -> float:
+    """float32 FLOP/s of a matmul on CUDA cores (TF32 off): the FMA ceiling."""
+    old = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        a = torch.randn(n, n, device="cuda")
+        b = torch.randn(n, n, device="cuda")
+        t = _cuda_time(lambda: torch.mm(a, b), reps=5)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old
+    return 2 * n**3 / t
+
+
+def layer_cases(resolution: int, config: str, batch: int):
+    from benchmarks.ops import flrelu_macs
+
+    sched = stylegan3_schedule(resolution, config=config)
+    out = []
+    for i, layer in enumerate(sched.layers):
+        fu, fd = sched.layer_filters(i)
+        c = layer.out_channels
+        h, w = (s + layer.conv_kernel - 1 for s in layer.in_size)
+        kw = dict(up=layer.up_factor, down=layer.down_factor, padding=layer.padding,
+                  gain=layer.flrelu_gain, slope=layer.flrelu_slope, clamp=layer.flrelu_clamp)
+        macs = flrelu_macs(h, w, fu, fd, layer.up_factor, layer.down_factor, layer.padding)
+        pad = layer.padding
+        ku = fu.shape[-1]
+        hu = h * layer.up_factor + pad[2] + pad[3] - ku + 1
+        wu = w * layer.up_factor + pad[0] + pad[1] - ku + 1
+        out.append(dict(name=f"{config}{resolution} {layer.name}", shape=(batch, c, h, w), fu=fu,
+                        fd=fd, kw=kw, macs=macs * batch * c, mask_words=batch * c * hu *
+                        ((wu + 15) // 16)))
+    return out
+
+
+def run_case(case, impl: str, dtype, backward: bool, reps: int):
+    x = torch.randn(case["shape"], device="cuda", dtype=dtype)
+    b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
+    fu, fd = case["fu"].cuda(), case["fd"].cuda()
+    x.requires_grad_(backward)
+    y = filtered_lrelu(x, fu, fd, b, impl=impl, **case["kw"])
+    dy = torch.randn_like(y)
+
+    def fn():
+        out = filtered_lrelu(x, fu, fd, b, impl=impl, **case["kw"])
+        if backward:
+            torch.autograd.grad(out, x, dy)
+        return out
+
+    t = _cuda_time(fn, reps)
+    es = x.element_size()
+    nbytes = (x.numel() + y.numel()) * es
+    flops = 2 * case["macs"]
+    if backward:
+        nbytes += case["mask_words"] * 4 * 2 + (x.numel() + y.numel()) * es
+        flops *= 2
+    return t, nbytes, flops
+
+
+def main_cuda(args) -> dict:
+    if not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA GPU is visible")
+    from bandlimit.ops import cuda as blcuda
+
+    t0 = time.perf_counter()
+    lib = blcuda.build()
+    build_s = time.perf_counter() - t0
+    bw, rate = copy_bandwidth(), fma_rate()
+    dev = torch.cuda.get_device_name()
+    print(f"# bandlimit.ops GPU benchmark — {time.strftime('%Y-%m-%d %H:%M:%S')}, {dev}, "
+          f"torch {torch.__version__}, extension {lib.name} (ready in {build_s:.1f} s)")
+    print(f"measured copy bandwidth {bw / 1e9:.0f} GB/s, float32 FMA rate {rate / 1e12:.1f} "
+          "TFLOP/s\n")
+    reps = 3 if args.quick else args.reps
+    cases = layer_cases(1024, "T", 4) + layer_cases(256, "R", 4)
+    results = {"meta": {"device": dev, "bandwidth": bw, "fma_rate": rate, "torch":
+                        torch.__version__, "build_s": build_s}, "rows": []}
+    header = ("| case | dtype | pass | ref ms | cuda ms | speed-up | GB/s | GFLOP/s | "
+              "time/floor |\n|---|---|---|---|---|---|---|---|---|")
+    print(header)
+    for dtype in (torch.float32, torch.float16):
+        for backward in (False, True):
+            for case in cases:
+                t_ref, _, _ = run_case(case, "ref", dtype, backward, reps)
+                t_cu, nbytes, flops = run_case(case, "cuda", dtype, backward, reps)
+                floor = max(nbytes / bw, flops / rate)
+                row = dict(case=case["name"], dtype=str(dtype).split(".")[-1],
+                           backward=backward, ref_s=t_ref, cuda_s=t_cu, speedup=t_ref / t_cu,
+                           gbps=nbytes / t_cu / 1e9, gflops=flops / t_cu / 1e9,
+                           floor_ratio=t_cu / floor)
+                results["rows"].append(row)
+                print(f"| {row['case']} | {row['dtype']} | {'fwd+bwd' if backward else 'fwd'} | "
+                      f"{t_ref * 1e3:.3f} | {t_cu * 1e3:.3f} | {row['speedup']:.1f}× | "
+                      f"{row['gbps']:.0f} | {row['gflops']:.0f} | {row['floor_ratio']:.2f} |",
+                      flush=True)
+    print("\n## Summary (geometric means over the 30 layers)\n")
+    print("| dtype | pass | speed-up cuda/ref | min speed-up | time/floor | max time/floor |")
+    print("|---|---|---|---|---|---|")
+    for dtype in ("float32", "float16"):
+        for backward in (False, True):
+            rows = [r for r in results["rows"] if r["dtype"] == dtype and r["backward"] ==
+                    backward]
+            geo = math.exp(statistics.mean(math.log(r["speedup"]) for r in rows))
+            fl = math.exp(statistics.mean(math.log(r["floor_ratio"]) for r in rows))
+            print(f"| {dtype} | {'fwd+bwd' if backward else 'fwd'} | {geo:.1f}× | "
+                  f"{min(r['speedup'] for r in rows):.1f}× | {fl:.2f} | "
+                  f"{max(r['floor_ratio'] for r in rows):.2f} |")
+    return results
+
+
+def save(results: dict, directory) -> None:
+    directory.mkdir(exist_ok=True)
+    out = directory / f"ops-cuda-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"\nresults: {out}")

@@ -1,0 +1,257 @@
+"""``impl='cuda'`` on a real GPU (``pytest -m cuda``; skipped without one).
+
+Parity of every op with 'ref' over the Hypothesis strategies of the CPU tests (float64/float32
+tight, float16/bfloat16 within the dtype's tolerance), gradients and double backward, streams,
+non-contiguous inputs, a tensor that needs 64-bit indexing, ``opcheck`` of the custom ops, and
+``torch.compile``. The same kernel logic is verified without a GPU by test_cuda_emulation.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from bandlimit import ops
+from tests.ops.strategies import (
+    assert_close,
+    bias_act_cases,
+    filtered_lrelu_cases,
+    to_np,
+    to_torch,
+    upfirdn1d_cases,
+    upfirdn2d_cases,
+)
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+RTOL = {torch.float64: 1e-10, torch.float32: 2e-5, torch.float16: 1e-2, torch.bfloat16: 6e-2}
+DEV = "cuda"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built():
+    from bandlimit.ops import cuda
+
+    cuda.load()  # build once, outside the timed examples
+
+
+def _t(a, dtype, device=DEV):
+    return None if a is None else to_torch(a, dtype).to(device)
+
+
+def _scale(t: torch.Tensor) -> float:
+    return max(1.0, float(t.detach().abs().max()) if t.numel() else 1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# Parity with 'ref'
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@given(case=upfirdn2d_cases())
+def test_upfirdn2d_parity(case, dtype):
+    args = (_t(case.x, dtype), _t(case.f, dtype))
+    y = ops.upfirdn2d(*args, impl="cuda", **case.kwargs)
+    r = ops.upfirdn2d(*(None if a is None else a.cpu() for a in args), impl="ref", **case.kwargs)
+    assert y.device.type == "cuda" and y.dtype == dtype
+    assert_close(y.cpu(), to_np(r), RTOL[dtype], scale=_scale(r) * 4, what="upfirdn2d")
+
+
+@given(case=upfirdn1d_cases())
+def test_upfirdn1d_parity(case):
+    y = ops.upfirdn1d(_t(case.x, torch.float64), _t(case.f, torch.float64), impl="cuda",
+                      **case.kwargs)
+    r = ops.upfirdn1d(_t(case.x, torch.float64, "cpu"), _t(case.f, torch.float64, "cpu"),
+                      impl="ref", **case.kwargs)
+    assert_close(y.cpu(), to_np(r), RTOL[torch.float64], scale=_scale(r) * 4, what="upfirdn1d")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@given(case=bias_act_cases())
+def test_bias_act_parity_and_gradients(case, dtype):
+    x = _t(case.x, dtype).requires_grad_()
+    b = _t(case.b, dtype)
+    if b is not None:
+        b.requires_grad_()
+    y = ops.bias_act(x, b, impl="cuda", **case.kwargs)
+    xr = x.detach().cpu().requires_grad_()
+    br = None if b is None else b.detach().cpu().requires_grad_()
+    r = ops.bias_act(xr, br, impl="ref", **case.kwargs)
+    assert_close(y.cpu(), to_np(r), 10 * RTOL[dtype], what="bias_act")
+    dy = torch.randn_like(r)
+    gr = torch.autograd.grad(r, [xr] + ([br] if br is not None else []), dy)
+    g = torch.autograd.grad(y, [x] + ([b] if b is not None else []), dy.to(DEV))
+    for a, e in zip(g, gr):
+        assert_close(a.cpu(), to_np(e), 10 * RTOL[dtype], scale=_scale(e), what="bias_act grad")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@given(case=filtered_lrelu_cases())
+def test_filtered_lrelu_parity_and_gradients(case, dtype):
+    x = _t(case.x, dtype).requires_grad_()
+    b = _t(case.b, dtype)
+    if b is not None:
+        b.requires_grad_()
+    fu, fd = _t(case.fu, dtype), _t(case.fd, dtype)
+    y = ops.filtered_lrelu(x, fu, fd, b, impl="cuda", **case.kwargs)
+    xr, br = x.detach().cpu().requires_grad_(), None if b is None else b.detach().cpu()
+    if br is not None:
+        br.requires_grad_()
+    r = ops.filtered_lrelu(xr, None if fu is None else fu.cpu(), None if fd is None else fd.cpu(),
+                           br, impl="ref", **case.kwargs)
+    assert_close(y.detach().cpu(), to_np(r), RTOL[dtype], scale=_scale(r) * 4, what="forward")
+    dy = torch.randn_like(r)
+    wrt, wrt_r = [x] + ([b] if b is not None else []), [xr] + ([br] if br is not None else [])
+    g = torch.autograd.grad(y, wrt, dy.to(DEV))
+    gr = torch.autograd.grad(r, wrt_r, dy)
+    for a, e in zip(g, gr):
+        assert_close(a.cpu(), to_np(e), RTOL[dtype] * 10, scale=_scale(e) * 4, what="gradient")
+
+
+@pytest.mark.parametrize("act", ["relu", "linear", "tanh", "swish", "gelu", "snake"])
+@settings(max_examples=10)
+@given(case=filtered_lrelu_cases(max_hw=10, max_taps=9))
+def test_filtered_act_parity(case, act):
+    kw = {k: v for k, v in case.kwargs.items() if k not in ("slope",)}
+    extra = dict(alpha=0.7) if act == "snake" else {}
+    x = _t(case.x, torch.float64).requires_grad_()
+    fu, fd = _t(case.fu, torch.float64), _t(case.fd, torch.float64)
+    y = ops.filtered_act(x, act, fu, fd, _t(case.b, torch.float64), impl="cuda", **kw, **extra)
+    xr = x.detach().cpu().requires_grad_()
+    r = ops.filtered_act(xr, act, None if fu is None else fu.cpu(),
+                         None if fd is None else fd.cpu(), _t(case.b, torch.float64, "cpu"),
+                         impl="ref", **kw, **extra)
+    assert_close(y.detach().cpu(), to_np(r), 1e-9, scale=_scale(r) * 4, what=act)
+    dy = torch.randn_like(r)
+    (g,) = torch.autograd.grad(y, x, dy.to(DEV))
+    (gr,) = torch.autograd.grad(r, xr, dy)
+    assert_close(g.cpu(), to_np(gr), 1e-9, scale=_scale(gr) * 4, what=f"{act} gradient")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@settings(max_examples=10)
+@given(case=filtered_lrelu_cases(max_hw=10, max_taps=9))
+def test_half_precision_parity(case, dtype):
+    kw = dict(case.kwargs, clamp=None)  # a flipped clamp decision is a legit O(1) difference
+    args = [_t(a, dtype) for a in (case.x, case.fu, case.fd, case.b)]
+    y = ops.filtered_lrelu(*args, impl="cuda", **kw)
+    r = ops.filtered_lrelu(*[None if a is None else a.double() for a in args], impl="ref", **kw)
+    assert y.dtype == dtype
+    assert_close(y.double().cpu(), to_np(r), RTOL[dtype], scale=_scale(r) * 4, what=str(dtype))
+    pad = 0 if args[1] is None else max(args[1].shape) - 1  # a valid padding for any filter
+    u = ops.upfirdn2d(args[0], args[1], impl="cuda", up=2, padding=pad)
+    ur = ops.upfirdn2d(args[0].double(), None if args[1] is None else args[1].double(), up=2,
+                       padding=pad, impl="ref")
+    assert_close(u.double().cpu(), to_np(ur), RTOL[dtype], scale=_scale(ur) * 4, what="upfirdn")
+
+
+# ------------------------------------------------------------------------------------------
+# Autograd
+
+
+def test_gradcheck_and_double_backward():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 6, 7, dtype=torch.float64, generator=g).to(DEV).requires_grad_()
+    b = torch.randn(3, dtype=torch.float64, generator=g).to(DEV).requires_grad_()
+    fu = torch.randn(6, dtype=torch.float64, generator=g).to(DEV)
+    fd = torch.randn(4, 4, dtype=torch.float64, generator=g).to(DEV)
+
+    def fl(x, b):
+        return ops.filtered_lrelu(x, fu, fd, b, up=2, down=2, padding=3, clamp=3.0, impl="cuda")
+
+    assert torch.autograd.gradcheck(fl, (x, b))
+    assert torch.autograd.gradgradcheck(fl, (x, b))
+    assert torch.autograd.gradgradcheck(
+        lambda x: ops.upfirdn2d(x, fu, up=2, down=3, padding=(1, 2, 0, 3), impl="cuda"), (x,))
+    for act in ("lrelu", "swish", "softplus"):
+        assert torch.autograd.gradgradcheck(
+            lambda x, b, act=act: ops.bias_act(x, b, act=act, clamp=2.0, impl="cuda"), (x, b))
+
+
+# ------------------------------------------------------------------------------------------
+# Streams, layouts, sizes
+
+
+def test_non_default_stream_and_non_contiguous():
+    x = torch.randn(2, 4, 20, 24, device=DEV).transpose(2, 3)  # non-contiguous
+    f = torch.randn(12, device=DEV)
+    ref = ops.filtered_lrelu(x.contiguous().cpu(), f.cpu(), f.cpu(), up=2, down=2, padding=11,
+                             impl="ref")
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        y = ops.filtered_lrelu(x, f, f, up=2, down=2, padding=11, impl="cuda")
+        z = ops.upfirdn2d(x[:, ::2], f, down=2, padding=5, impl="cuda")
+    s.synchronize()
+    assert_close(y.cpu(), to_np(ref), RTOL[torch.float32], scale=_scale(ref) * 4, what="stream")
+    zr = ops.upfirdn2d(x[:, ::2].cpu(), f.cpu(), down=2, padding=5, impl="ref")
+    assert_close(z.cpu(), to_np(zr), RTOL[torch.float32], scale=_scale(zr) * 4, what="strided")
+
+
+def test_64bit_indexing():
+    """More than 2^31 elements: the last plane must come out right."""
+    free, _ = torch.cuda.mem_get_info()
+    if free < 16 * 2**30:
+        pytest.skip("needs 16 GiB of free GPU memory")
+    c, h, w = 520, 2048, 2048  # 2.18e9 elements > 2^31
+    x = torch.empty(1, c, h, w, device=DEV, dtype=torch.float16)
+    x[:, -1].normal_()
+    x[:, :-1].zero_()
+    f = torch.ones(2, device=DEV, dtype=torch.float16) / 2
+    y = ops.upfirdn2d(x, f, padding=(1, 0, 1, 0), impl="cuda")
+    yr = ops.upfirdn2d(x[:, -1:].float(), f.float(), padding=(1, 0, 1, 0), impl="ref")
+    assert_close(y[:, -1:].float().cpu(), to_np(yr.cpu()), RTOL[torch.float16], what="last plane")
+    del y
+    a = ops.bias_act(x, act="lrelu", impl="cuda")
+    ar = ops.bias_act(x[:, -1:].float(), act="lrelu", impl="ref")
+    assert_close(a[:, -1:].float().cpu(), to_np(ar.cpu()), RTOL[torch.float16], what="bias_act")
+
+
+# ------------------------------------------------------------------------------------------
+# torch.library / torch.compile
+
+
+def test_opcheck():
+    x = torch.randn(2, 3, 8, 9, device=DEV, requires_grad=True)
+    fx, fy = torch.randn(5, device=DEV), torch.randn(4, device=DEV)
+    f2 = torch.randn(3, 4, device=DEV)
+    b = torch.randn(3, device=DEV, requires_grad=True)
+    lib = torch.ops.bandlimit
+    torch.library.opcheck(lib.upfirdn_cuda, (x, fx, fy, None, [2, 1], [1, 2], [1, 2, 0, 3]))
+    torch.library.opcheck(lib.upfirdn_cuda, (x, None, None, f2, [1, 2], [2, 1], [0, 0, 1, 1]))
+    torch.library.opcheck(lib.bias_act_cuda, (x, b, 1, "lrelu", 0.2, 1.4, 0.5))
+    torch.library.opcheck(
+        lib.filtered_act_cuda,
+        (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [0, 0, 0, 0],
+         "lrelu", 0.2, 1.4, 2.0, True),
+        test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
+    )
+
+
+def test_torch_compile():
+    f = torch.randn(12, device=DEV)
+    x = torch.randn(2, 4, 20, 20, device=DEV, requires_grad=True)
+
+    def fn(x):
+        return ops.filtered_lrelu(x, f, f, up=2, down=2, padding=11, impl="cuda").square().sum()
+
+    compiled = torch.compile(fn)
+    y, yc = fn(x), compiled(x)
+    assert torch.allclose(y, yc, rtol=1e-5)
+    (g,) = torch.autograd.grad(y, x)
+    (gc,) = torch.autograd.grad(compiled(x), x)
+    assert torch.allclose(g, gc, rtol=1e-4, atol=1e-6)
+
+
+def test_auto_picks_cuda():
+    x = torch.randn(1, 2, 8, 8, device=DEV)
+    f = torch.ones(4, device=DEV) / 4
+    np.testing.assert_allclose(
+        ops.upfirdn2d(x, f, padding=2).cpu().numpy(),
+        ops.upfirdn2d(x, f, padding=2, impl="cuda").cpu().numpy(),
+    )

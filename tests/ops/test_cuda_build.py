@@ -1,0 +1,440 @@
+"""The CUDA extension's build: the real compile-and-link, and the build machinery.
+
+``test_extension_compiles_and_links`` compiles the real CUDA extension whenever nvcc and a CUDA
+build of torch are present, even without a GPU (one architecture, ``TORCH_CUDA_ARCH_LIST=9.0``,
+when none is visible), and loads the library (dlopen needs no device). The other tests run
+anywhere: the lock (stale owner, old lock, bounded wait), the half-built cache, the error
+messages of each failure, ``python -m bandlimit.ops.cuda``, and impl dispatch/fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import types
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from bandlimit.ops import _dispatch
+from bandlimit.ops import cuda as blcuda
+from bandlimit.ops.cuda import _build
+from bandlimit.ops.cuda._build import CudaBuildError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cuda_toolchain_reason() -> str | None:
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is a CPU-only build"
+    nvcc = _build.nvcc_path(_build.find_cuda_home())
+    if nvcc is None:
+        return "nvcc not found"
+    if not _build.ninja_available():
+        return "ninja not available"
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# The real build
+
+
+@pytest.mark.skipif(_cuda_toolchain_reason() is not None, reason=str(_cuda_toolchain_reason()))
+def test_extension_compiles_and_links(monkeypatch):
+    if not torch.cuda.is_available() and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0")
+    t0 = time.perf_counter()
+    ext = blcuda.load()
+    elapsed = time.perf_counter() - t0
+    assert ext.EMULATED is False
+    for name in ("upfirdn", "bias_act", "filtered_act"):
+        assert callable(getattr(ext, name)), name
+    lib = blcuda.build()
+    assert lib.is_file() and lib.suffix == ".so"
+    assert (lib.parent / _build.COMPLETE_NAME).is_file()
+    print(f"CUDA extension ready in {elapsed:.1f} s: {lib}")
+    if not torch.cuda.is_available():
+        # Without a device the entry points must refuse CPU tensors with a clear message.
+        x = torch.zeros(1, 1, 4, 4)
+        with pytest.raises(RuntimeError, match="must be a CUDA tensor"):
+            ext.upfirdn(x, torch.ones(3), torch.ones(3), None, [1, 1], [1, 1], [1, 1, 1, 1])
+
+
+# ------------------------------------------------------------------------------------------
+# Lock
+
+
+def _write_lock(path: Path, pid: int, host: str | None = None, age: float = 0.0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(),
+                                "time": time.time() - age}))
+    if age:
+        t = time.time() - age
+        os.utime(path, (t, t))
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_lock_of_a_dead_owner_is_removed(tmp_path, capsys):
+    lock = tmp_path / _build.LOCK_NAME
+    _write_lock(lock, _dead_pid())
+    t0 = time.monotonic()
+    with _build.build_lock(tmp_path, timeout=30, stale_after=3600) as held:
+        assert held == lock
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert time.monotonic() - t0 < 5
+    assert not lock.exists()
+    assert f"removed a stale build lock {lock}" in capsys.readouterr().err
+
+
+def test_old_lock_is_removed_even_if_its_owner_lives(tmp_path):
+    lock = tmp_path / _build.LOCK_NAME
+    _write_lock(lock, os.getpid(), age=120)
+    with _build.build_lock(tmp_path, timeout=30, stale_after=60):
+        assert json.loads(lock.read_text())["time"] > time.time() - 60
+
+
+def test_half_written_lock_is_stale_after_a_while(tmp_path):
+    lock = tmp_path / _build.LOCK_NAME
+    lock.write_text("")
+    assert not _build.lock_is_stale(lock, 3600)  # may be a writer between create and write
+    t = time.time() - 30
+    os.utime(lock, (t, t))
+    assert _build.lock_is_stale(lock, 3600)
+
+
+def test_live_lock_wait_is_bounded_and_names_the_lock(tmp_path, capsys):
+    lock = tmp_path / _build.LOCK_NAME
+    _write_lock(lock, os.getpid(), host=socket.gethostname())
+    t0 = time.monotonic()
+    with pytest.raises(CudaBuildError) as e, _build.build_lock(tmp_path, timeout=0.6,
+                                                                stale_after=3600):
+        pass
+    assert time.monotonic() - t0 < 10
+    msg = str(e.value)
+    assert str(lock) in msg and "timed out after" in msg and f"pid {os.getpid()}" in msg
+    assert "waiting up to" in capsys.readouterr().err
+    assert lock.exists()  # someone else's lock is left alone
+
+
+def test_lock_timeout_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(_build.ENV_LOCK_TIMEOUT, "0.2")
+    _write_lock(tmp_path / _build.LOCK_NAME, os.getpid())
+    with pytest.raises(CudaBuildError, match="timed out after 0 s"), _build.build_lock(tmp_path):
+        pass
+    monkeypatch.setenv(_build.ENV_LOCK_TIMEOUT, "soon")
+    with pytest.raises(CudaBuildError, match=f"{_build.ENV_LOCK_TIMEOUT} must be a number"), \
+            _build.build_lock(tmp_path):
+        pass
+
+
+def test_leftover_torch_lock_is_removed_while_holding_ours(tmp_path):
+    (tmp_path / _build.TORCH_LOCK_NAME).write_text("")
+    with _build.build_lock(tmp_path, timeout=5):
+        assert not (tmp_path / _build.TORCH_LOCK_NAME).exists()
+
+
+# ------------------------------------------------------------------------------------------
+# Half-built cache, compiler errors
+
+
+def test_interrupted_build_directory_is_wiped(tmp_path, monkeypatch):
+    (tmp_path / "stale.so").write_text("half a library")
+    (tmp_path / "binding.o").write_text("")
+    seen = {}
+
+    def fake_compile(name, sources, directory, verbose, **kw):
+        seen["files"] = sorted(p.name for p in directory.iterdir())
+        mod = types.ModuleType(name)
+        mod.__file__ = str(directory / f"{name}.so")
+        return mod
+
+    monkeypatch.setattr(_build, "_compile", fake_compile)
+    _build._build_locked("m", [], tmp_path, False, cuda=False)
+    assert seen["files"] == [_build.LOCK_NAME]
+    assert (tmp_path / _build.COMPLETE_NAME).is_file()
+
+
+def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_compile(name, sources, directory, verbose, **kw):
+        calls.append(sorted(p.name for p in directory.iterdir()))
+        if len(calls) == 1:
+            (directory / "junk.o").write_text("")
+            raise ImportError("undefined symbol: _ZN2bl7upfirdn")
+        mod = types.ModuleType(name)
+        mod.__file__ = str(directory / f"{name}.so")
+        return mod
+
+    monkeypatch.setattr(_build, "_compile", fake_compile)
+    _build._build_locked("m", [], tmp_path, False, cuda=False)
+    assert len(calls) == 2 and "junk.o" not in calls[1]
+
+    calls.clear()
+
+    def always_broken(name, sources, directory, verbose, **kw):
+        raise ImportError("bad ELF")
+
+    monkeypatch.setattr(_build, "_compile", always_broken)
+    with pytest.raises(CudaBuildError, match=r"was built but does not load \(bad ELF\)"):
+        _build._build_locked("m2", [], tmp_path / "other", False, cuda=False)
+
+
+@pytest.mark.skipif(_build.ninja_available() is False, reason="needs ninja")
+def test_compiler_error_names_the_log(tmp_path):
+    src = tmp_path / "broken.cpp"
+    src.write_text("int f( { return 0; }\n")
+    with pytest.raises(CudaBuildError) as e:
+        _build._build_locked("bl_broken_ext", [src], tmp_path / "build", False, cuda=False)
+    msg = str(e.value)
+    log = tmp_path / "build" / _build.LOG_NAME
+    assert f"Full log: {log}" in msg and "error" in msg and "broken.cpp" in msg
+    assert "broken.cpp" in log.read_text()
+
+
+# ------------------------------------------------------------------------------------------
+# Preflight errors
+
+
+def _fake_nvcc(tmp_path: Path, release: str) -> Path:
+    home = tmp_path / f"cuda-{release}"
+    (home / "bin").mkdir(parents=True)
+    nvcc = home / "bin" / "nvcc"
+    nvcc.write_text(f"#!/bin/sh\necho 'Cuda compilation tools, release {release}, V{release}.1'\n")
+    nvcc.chmod(0o755)
+    return home
+
+
+def test_error_cpu_only_torch(monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", None)
+    with pytest.raises(CudaBuildError, match=r"CPU-only build\. Install a CUDA build of torch"):
+        _build.preflight()
+
+
+def test_error_nvcc_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("CUDA_HOME", str(tmp_path / "no-cuda"))
+    with pytest.raises(CudaBuildError) as e:
+        _build.preflight()
+    msg = str(e.value)
+    assert "nvcc not found" in msg and str(tmp_path / "no-cuda" / "bin" / "nvcc") in msg
+    assert "CUDA_HOME" in msg and "toolkit 13.0" in msg
+
+
+def test_error_cuda_version_mismatch(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("CUDA_HOME", str(_fake_nvcc(tmp_path, "11.8")))
+    with pytest.raises(CudaBuildError, match=r"CUDA version mismatch: .* is CUDA 11\.8 but torch"):
+        _build.preflight()
+
+
+def test_error_no_ninja(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("CUDA_HOME", str(_fake_nvcc(tmp_path, "13.0")))
+    monkeypatch.setattr(_build, "ninja_available", lambda: False)
+    with pytest.raises(CudaBuildError, match=r"ninja is not available. Install it \(pip install"):
+        _build.preflight()
+
+
+def test_error_no_gpu_and_no_arch_list(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("CUDA_HOME", str(_fake_nvcc(tmp_path, "13.0")))
+    monkeypatch.setattr(_build, "ninja_available", lambda: True)
+    monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CudaBuildError, match="Set TORCH_CUDA_ARCH_LIST"):
+        _build.preflight()
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "8.6;9.0")
+    arches, nvcc = _build.preflight()
+    assert arches == "8.6;9.0" and nvcc.parent.parent == tmp_path / "cuda-13.0"
+
+
+def test_cache_key(monkeypatch, tmp_path):
+    monkeypatch.setenv(_build.ENV_CACHE, str(tmp_path))
+    d = _build.build_dir("8.6;9.0+PTX")
+    assert d.parent == tmp_path
+    assert d.name.startswith(_build.source_hash()) and d.name.endswith("sm86_90+PTX")
+    assert f"torch{torch.__version__.split('+')[0]}" in d.name
+
+
+# ------------------------------------------------------------------------------------------
+# Command line
+
+
+def _run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "bandlimit.ops.cuda", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_cli_info_and_import_builds_nothing():
+    """One fresh process: importing builds and loads nothing; ``info`` prints every key."""
+    code = ("import sys, bandlimit.ops, bandlimit.ops.cuda, bandlimit.ops.cuda._ops; "
+            "from bandlimit.ops.cuda.__main__ import main; "
+            "print('loaded:', any(m.startswith('bandlimit_cuda') for m in sys.modules)); "
+            "sys.exit(main(['info']))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "loaded: False"
+    keys = {line.split(":", 1)[0] for line in r.stdout.splitlines()}
+    for key in ("torch", "torch_cuda", "nvcc", "nvcc_version", "ninja", "arch_list",
+                "arch_reason", "buildable", "problem", "cache_root", "built"):
+        assert key in keys, (key, r.stdout)
+
+
+def test_cli_build_failure_is_one_clear_error(tmp_path):
+    env = dict(os.environ, CUDA_HOME=str(tmp_path / "nowhere"), PATH=str(tmp_path),
+               BANDLIMIT_CUDA_CACHE=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
+    r = _run_cli("build", env=env)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: cannot build the bandlimit CUDA extension")
+    assert "nvcc not found" in r.stderr or "CPU-only" in r.stderr
+
+
+# ------------------------------------------------------------------------------------------
+# Dispatch: impl='cuda' and the 'auto' fallback
+
+
+@pytest.fixture
+def broken_build(monkeypatch):
+    err = CudaBuildError("cannot build the bandlimit CUDA extension: boom")
+    monkeypatch.setattr(blcuda, "available", lambda: False)
+    monkeypatch.setattr(blcuda, "last_error", lambda: err)
+    monkeypatch.setattr(_dispatch, "_cuda_fallback_warned", False)
+    monkeypatch.setattr(_dispatch, "get_default_impl", lambda: "auto")
+    return err
+
+
+def _cuda_like(dtype=torch.float32):
+    # resolve_impl only looks at device and dtype; no GPU is needed to describe one.
+    return types.SimpleNamespace(device=torch.device("cuda", 0), dtype=dtype)
+
+
+def test_auto_falls_back_to_ref_with_one_warning(broken_build):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _dispatch.resolve_impl("auto", _cuda_like(), "upfirdn2d") == "ref"
+        assert _dispatch.resolve_impl("auto", _cuda_like(), "filtered_lrelu") == "ref"
+    msgs = [str(w.message) for w in caught]
+    assert len(msgs) == 1, msgs
+    assert "using impl='ref'" in msgs[0] and "boom" in msgs[0]
+
+
+def test_impl_cuda_raises_when_the_build_fails(broken_build):
+    with pytest.raises(ValueError, match=r"filtered_lrelu: impl='cuda' is not available: .*boom"):
+        _dispatch.resolve_impl("cuda", _cuda_like(), "filtered_lrelu")
+
+
+def test_impl_cuda_rejects_cpu_tensors_and_other_dtypes():
+    with pytest.raises(ValueError, match=r"impl='cuda' runs on CUDA tensors .* on cpu"):
+        _dispatch.resolve_impl("cuda", torch.zeros(1), "upfirdn2d")
+    with pytest.raises(ValueError, match=r"got a torch\.int32 tensor"):
+        _dispatch.resolve_impl("cuda", _cuda_like(torch.int32), "upfirdn2d")
+
+
+def test_auto_picks_cuda_when_it_builds(monkeypatch):
+    monkeypatch.setattr(blcuda, "available", lambda: True)
+    monkeypatch.setattr(_dispatch, "get_default_impl", lambda: "auto")
+    assert _dispatch.resolve_impl("auto", _cuda_like(), "bias_act") == "cuda"
+    assert _dispatch.resolve_impl("auto", _cuda_like(torch.float16), "bias_act") == "cuda"
+    assert _dispatch.resolve_impl("auto", torch.zeros(1), "bias_act") in ("numba", "ref")
+
+
+# ------------------------------------------------------------------------------------------
+# The public API on fake CUDA tensors: routing, fake kernels and autograd wiring, without a GPU
+
+
+class _Record(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+class _Ctx:
+    """Stands in for autograd's ctx: the engine needs a real device for CUDA tensors."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_tensors = tensors
+
+
+def test_public_api_on_fake_cuda_tensors(monkeypatch):
+    """Forward through the public API (dispatch → custom op → fake kernel), then the registered
+    backward formulas called directly (the autograd engine itself needs a GPU)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from bandlimit import ops
+    from bandlimit.ops.cuda import _ops
+
+    monkeypatch.setattr(blcuda, "available", lambda: True)
+    monkeypatch.setattr(_dispatch, "get_default_impl", lambda: "auto")
+    with FakeTensorMode(), torch.no_grad():
+        x = torch.empty(2, 3, 16, 16, device="cuda")
+        b = torch.empty(3, device="cuda")
+        f, f2 = torch.empty(12, device="cuda"), torch.empty(4, 4, device="cuda")
+        with _Record() as rec:
+            y = ops.filtered_lrelu(x, f, f2, b, up=2, down=2, padding=(11, 10, 11, 10),
+                                   impl="cuda")
+        # 16·2 + 21 − 11 = 42 up-sampled, (42 − 4) // 2 + 1 = 20 out
+        assert y.shape == (2, 3, 20, 20) and y.device.type == "cuda"
+        assert rec.ops.count("bandlimit.filtered_act_cuda.default") == 1
+
+        inputs = (x, b, None, None, None, None, None, f2, [2, 2], [2, 2], [11, 10, 11, 10],
+                  [0, 0, 0, 0], "lrelu", 0.2, 1.4, 256.0, True)
+        inputs = (x, b, f, f, None, None, None, f2, *inputs[8:])
+        out = torch.ops.bandlimit.filtered_act_cuda(*inputs)
+        assert out[1].shape == (6, 42, 3) and out[1].dtype == torch.int32
+        ctx = _Ctx()
+        _ops._fa_setup(ctx, inputs, out)
+        with _Record() as rec:
+            grads = _ops._fa_backward(ctx, torch.empty_like(out[0]), None)
+        assert len(grads) == len(inputs)
+        assert grads[0].shape == x.shape and grads[1].shape == b.shape
+        assert all(g is None for g in grads[2:])
+        assert "bandlimit.filtered_act_cuda_backward.default" in rec.ops  # the mask path
+        assert "bandlimit.upfirdn_cuda.default" not in rec.ops
+        ctx.args = (*ctx.args[:4], "tanh", *ctx.args[5:])
+        with _Record() as rec:
+            grads = _ops._fa_backward(ctx, torch.empty_like(out[0]), None)
+        assert grads[0].shape == x.shape
+        assert "bandlimit.upfirdn_cuda.default" in rec.ops  # smooth act: vjp on cuda stages
+
+        with _Record() as rec:
+            u = ops.upfirdn2d(x, f, up=(2, 1), down=(1, 3), padding=5)  # 'auto' → cuda
+        assert u.shape == (2, 3, (16 + 10 - 12) // 3 + 1, 32 + 10 - 12 + 1)
+        assert rec.ops.count("bandlimit.upfirdn_cuda.default") == 1  # both passes in one op
+        uin = (x, f, f, None, [2, 1], [1, 3], [5, 5, 5, 5])
+        ctx = _Ctx()
+        _ops._upfirdn_setup(ctx, uin, u)
+        gu = _ops._upfirdn_backward(ctx, torch.empty_like(u))
+        assert gu[0].shape == x.shape and len(gu) == len(uin)
+
+        a = ops.bias_act(x, b, act="swish", clamp=1.0, impl="cuda")
+        assert a.shape == x.shape
+        ctx = _Ctx()
+        bin_ = (x, b, 1, "swish", 0.0, 1.4, 1.0)
+        _ops._ba_setup(ctx, bin_, a)
+        ga = _ops._ba_backward(ctx, torch.empty_like(a))
+        assert ga[0].shape == x.shape and ga[1].shape == b.shape and len(ga) == len(bin_)
+
+        s = ops.filtered_act(x, "tanh", f, f, b, up=2, down=2, padding=11, impl="cuda")
+        assert s.shape == (2, 3, 16, 16)
+        x1 = torch.empty(2, 3, 40, device="cuda")
+        a1 = ops.filtered_act1d(x1, "snake", f, f, up=2, down=2, padding=11, alpha=1.0,
+                                impl="cuda")  # not fused: the reference ops on the GPU
+        assert a1.shape == (2, 3, 40)
+        assert ops.upfirdn1d(x1, f, up=2, padding=(6, 5), impl="cuda").shape == (2, 3, 80)

@@ -1,0 +1,387 @@
+"""The CUDA kernels' logic, verified on CPU: the same kernel sources compiled by the host compiler.
+
+``bandlimit/ops/cuda/csrc/emulate.h`` maps the CUDA built-ins onto the host (blocks run one after
+another, a block's threads are real threads meeting at a barrier for ``__syncthreads``, shared
+memory starts as NaN bytes). The emulation extension exposes the same entry points as the CUDA
+one, and the Python plumbing in ``bandlimit.ops.cuda._ops`` (argument layout, transposed
+parameters of the mask backward) is exercised unchanged. The oracles are float64 NumPy loops
+written here (normalised-filter level) and ``tests/ops/oracle.py`` (public semantics).
+
+Organised by property: numerics of each kernel; the fused forward's mask and the mask backward
+against the exact gradient; independence of the tiling and of the number of threads; bad input.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bandlimit.ops import reference
+from bandlimit.ops._activations import get_activation
+from bandlimit.ops._params import Fir, as_factors, as_padding, make_fir, make_fir_1d
+from bandlimit.ops.cuda import _ops
+from tests.ops import oracle
+from tests.ops.strategies import (
+    assert_close,
+    bias_act_cases,
+    filtered_lrelu_cases,
+    pad_pair,
+    rounded,
+    to_np,
+    to_torch,
+    upfirdn1d_cases,
+    upfirdn2d_cases,
+)
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("ninja") is None or shutil.which("c++") is None,
+    reason="the emulation build needs a C++ compiler (c++) and ninja",
+)
+
+# Threads per emulated block: real OS threads, so kept few (the tests share 2 cores in CI).
+THREADS = st.sampled_from([1, 1, 2, 4])
+TILES = st.sampled_from([0, 1, 2, 3, 5])  # max output tile (0: the production choice)
+TOL = {torch.float64: 1e-10, torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
+
+
+@pytest.fixture(scope="module")
+def emu():
+    from bandlimit.ops.cuda import _build
+
+    m = _build.load_emulation()
+    assert m.EMULATED
+    return m
+
+
+# ------------------------------------------------------------------------------------------
+# A naive oracle on normalised (correlation-form) filters, float64
+
+
+def _axis(v: np.ndarray, f: np.ndarray, up: int, down: int, p0: int, p1: int, axis: int):
+    v = np.moveaxis(v, axis, -1)
+    L = v.shape[-1]
+    xu = np.zeros((*v.shape[:-1], L * up))
+    xu[..., ::up] = v
+    n = L * up + p0 + p1
+    xp = np.zeros((*v.shape[:-1], n))
+    for m in range(n):  # xp[m] = xu[m - p0]
+        if 0 <= m - p0 < L * up:
+            xp[..., m] = xu[..., m - p0]
+    out = (n - len(f)) // down + 1
+    y = np.zeros((*v.shape[:-1], out))
+    for o in range(out):
+        for k in range(len(f)):
+            y[..., o] += f[k] * xp[..., o * down + k]
+    return np.moveaxis(y, -1, axis)
+
+
+def naive_upfirdn(x: np.ndarray, fir: Fir, up, down, pad) -> np.ndarray:
+    """``y[o] = Σ_k f[k] · xp[o·down + k]`` per axis; a 2-D filter via its rows (sum of
+    separable rank-one terms: exact for any filter)."""
+    if fir.separable:
+        fx, fy = to_np(fir.fx), to_np(fir.fy)
+        v = _axis(x, fx, up[0], down[0], pad[0], pad[1], -1)
+        return _axis(v, fy, up[1], down[1], pad[2], pad[3], -2)
+    f = to_np(fir.f2d)
+    total = None
+    for r in range(f.shape[0]):  # f = Σ_r e_r ⊗ f[r]: one-hot column filter times row filter
+        e = np.zeros(f.shape[0])
+        e[r] = 1.0
+        v = _axis(_axis(x, f[r], up[0], down[0], pad[0], pad[1], -1), e, up[1], down[1], pad[2],
+                  pad[3], -2)
+        total = v if total is None else total + v
+    return total
+
+
+def _fir(f, dtype, flip, gain):
+    return make_fir(None if f is None else to_torch(f), flip_filter=flip, gain=gain,
+                    dtype=dtype, device=torch.device("cpu"))
+
+
+# ------------------------------------------------------------------------------------------
+# upfirdn
+
+
+@given(case=upfirdn2d_cases(), threads=THREADS)
+def test_upfirdn2d_matches_oracle_float64(emu, case, threads):
+    kw = case.kwargs
+    up, down, pad = as_factors(kw["up"], "up"), as_factors(kw["down"], "down"), as_padding(
+        kw["padding"])
+    g = math.sqrt(kw["gain"])
+    fir = _fir(case.f, torch.float64, kw["flip_filter"], (g, g))
+    x = to_torch(case.x)
+    y = _ops.upfirdn_call(emu, x, fir.fx, fir.fy, fir.f2d, up, down, pad, threads)
+    expected = oracle.upfirdn2d(case.x, case.f, **kw)
+    scale = max(1.0, float(np.abs(oracle.upfirdn2d(np.abs(case.x), None if case.f is None
+                                                   else np.abs(case.f), **kw)).max()))
+    assert_close(y, expected, TOL[torch.float64], scale=scale, what="upfirdn2d")
+    # and the kernel-level oracle on the very same normalised filter
+    assert_close(y, naive_upfirdn(case.x, fir, up, down, pad), TOL[torch.float64], scale=scale,
+                 what="upfirdn2d (naive)")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@settings(max_examples=10)
+@given(case=upfirdn2d_cases(max_hw=8, max_taps=7))
+def test_upfirdn2d_low_precision(emu, case, dtype):
+    """float32 / half storage with float32 accumulation: within the dtype's tolerance of the
+    float64 result on the same (rounded) inputs and filter."""
+    kw = case.kwargs
+    up, down, pad = as_factors(kw["up"], "up"), as_factors(kw["down"], "down"), as_padding(
+        kw["padding"])
+    g = math.sqrt(kw["gain"])
+    fir = _fir(case.f, dtype, kw["flip_filter"], (g, g))
+    y = _ops.upfirdn_call(emu, to_torch(case.x, dtype), fir.fx, fir.fy, fir.f2d, up, down, pad)
+    assert y.dtype == dtype
+    fir64 = Fir(*(None if t is None else t.double() for t in (fir.fx, fir.fy, fir.f2d)))
+    expected = naive_upfirdn(rounded(case.x, dtype), fir64, up, down, pad)
+    absf = Fir(*(None if t is None else t.double().abs() for t in (fir.fx, fir.fy, fir.f2d)))
+    scale = max(1.0, float(naive_upfirdn(np.abs(case.x), absf, up, down, pad).max()))
+    assert_close(y, expected, TOL[dtype], scale=scale, what=f"upfirdn2d {dtype}")
+
+
+@given(case=upfirdn1d_cases(), threads=THREADS)
+def test_upfirdn1d_matches_oracle(emu, case, threads):
+    kw = case.kwargs
+    pad = as_padding(kw["padding"], ndim=1)
+    fir = make_fir_1d(None if case.f is None else to_torch(case.f), flip_filter=kw["flip_filter"],
+                      gain=kw["gain"], dtype=torch.float64, device=torch.device("cpu"))
+    x = to_torch(case.x).unsqueeze(2)
+    y = _ops.upfirdn_call(emu, x, fir.fx, fir.fy, None, (kw["up"], 1), (kw["down"], 1), pad,
+                          threads).squeeze(2)
+    expected = oracle.upfirdn1d(case.x, case.f, **kw)
+    scale = max(1.0, float(np.abs(expected).max()) * 4)
+    assert_close(y, expected, TOL[torch.float64], scale=scale, what="upfirdn1d")
+
+
+# ------------------------------------------------------------------------------------------
+# bias_act
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@given(case=bias_act_cases(), threads=THREADS)
+def test_bias_act_matches_oracle(emu, case, dtype, threads):
+    kw = case.kwargs
+    spec = get_activation(kw["act"])
+    alpha = spec.default_alpha if kw["alpha"] is None else kw["alpha"]
+    gain = spec.default_gain if kw["gain"] is None else kw["gain"]
+    y = _ops.bias_act_call(emu, to_torch(case.x, dtype), to_torch(case.b, dtype), kw["dim"],
+                           kw["act"], alpha, gain, kw["clamp"], threads)
+    expected = oracle.bias_act(rounded(case.x, dtype), rounded(case.b, dtype), **kw)
+    assert_close(y, expected, 10 * TOL[dtype], what=f"bias_act {kw['act']}")
+
+
+@given(case=bias_act_cases())
+@settings(max_examples=10)
+def test_bias_act_half(emu, case):
+    kw = case.kwargs
+    spec = get_activation(kw["act"])
+    alpha = spec.default_alpha if kw["alpha"] is None else kw["alpha"]
+    gain = spec.default_gain if kw["gain"] is None else kw["gain"]
+    for dtype in (torch.float16, torch.bfloat16):
+        y = _ops.bias_act_call(emu, to_torch(case.x, dtype), to_torch(case.b, dtype), kw["dim"],
+                               kw["act"], alpha, gain, kw["clamp"])
+        assert y.dtype == dtype
+        # float32 arithmetic on the rounded inputs, then one rounding to the storage type
+        expected = oracle.bias_act(rounded(case.x, dtype), rounded(case.b, dtype), **kw)
+        assert_close(y, expected, TOL[dtype] * 2, what=f"bias_act {kw['act']} {dtype}")
+
+
+# ------------------------------------------------------------------------------------------
+# filtered activation: forward, mask, mask backward
+
+
+def _flrelu_args(case, dtype=torch.float64):
+    kw = case.kwargs
+    up, down = (kw["up"],) * 2, (kw["down"],) * 2
+    fu = _fir(case.fu, dtype, kw["flip_filter"], (float(kw["up"]),) * 2)
+    fd = _fir(case.fd, dtype, kw["flip_filter"], (1.0, 1.0))
+    return fu, fd, up, down, as_padding(kw["padding"])
+
+
+@given(case=filtered_lrelu_cases(max_hw=10, max_taps=9), tile=TILES, threads=THREADS)
+def test_filtered_lrelu_forward_and_mask_backward(emu, case, tile, threads):
+    """The fused forward equals the nine-step oracle; the mask it writes drives a fused backward
+    equal to the exact gradient (for every tiling: each mask word is shared by tiles)."""
+    kw = case.kwargs
+    fu, fd, up, down, pad = _flrelu_args(case)
+    x, b = to_torch(case.x), to_torch(case.b)
+    y, mask = _ops.filtered_act_call(
+        emu, x, b, fu, fd, up, down, pad, (0, 0, 0, 0), "lrelu", kw["slope"], kw["gain"],
+        kw["clamp"], True, tile, threads,
+    )
+    expected = oracle.filtered_lrelu(case.x, case.fu, case.fd, case.b, **kw)
+    scale = max(1.0, float(np.abs(expected).max()))
+    assert_close(y, expected, 1e-9, scale=scale, what="filtered_lrelu forward")
+    hu, wu, _, _ = _ops.stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, (0, 0, 0, 0))
+    assert tuple(mask.shape) == _ops.mask_shape(x.shape[0] * x.shape[1], hu, wu)
+
+    dy = np.random.default_rng(case.seed + 1).standard_normal(expected.shape)
+    dx = _ops.filtered_act_backward_call(
+        emu, to_torch(dy), mask, tuple(x.shape[2:]), fu, fd, up, down, pad, (0, 0, 0, 0),
+        "lrelu", kw["slope"], kw["gain"], tile, threads,
+    )
+    dx_expected, _ = oracle.filtered_lrelu_vjp(case.x, dy, case.fu, case.fd, case.b, **kw)
+    gscale = max(1.0, float(np.abs(dx_expected).max()))
+    assert_close(dx, dx_expected, 1e-9, scale=gscale, what="filtered_lrelu mask backward")
+
+
+@given(case=filtered_lrelu_cases(max_hw=8, max_taps=7), tile=TILES)
+@settings(max_examples=10)
+def test_mask_bits(emu, case, tile):
+    """Bit 0 of each read sample = (pre-activation < 0), bit 1 = (|act·gain| > clamp)."""
+    kw = case.kwargs
+    fu, fd, up, down, pad = _flrelu_args(case)
+    x, b = to_torch(case.x), to_torch(case.b)
+    _, mask = _ops.filtered_act_call(emu, x, b, fu, fd, up, down, pad, (0, 0, 0, 0), "lrelu",
+                                     kw["slope"], kw["gain"], kw["clamp"], True, tile)
+    u = reference.upfirdn(x if b is None else x + b.reshape(1, -1, 1, 1), fu, up, (1, 1), pad)
+    a = torch.where(u < 0, u * kw["slope"], u) * kw["gain"]
+    neg = (u < 0).to(torch.int64)
+    clamped = (a.abs() > kw["clamp"]).to(torch.int64) if kw["clamp"] is not None else 0 * neg
+    words = mask.to(torch.int64) & 0xFFFFFFFF
+    n, c, hu, wu = u.shape
+    col = torch.arange(wu)
+    codes = (words[:, :, col // 16] >> (2 * (col % 16))) & 3
+    # samples that no output reads are never written (their gradient is zero): compare the rest
+    def read(length, taps, d):
+        out = (length - taps) // d + 1
+        return torch.tensor([any(0 <= i - k < out * d and (i - k) % d == 0 for k in range(taps))
+                             for i in range(length)])
+
+    rows, cols = read(hu, fd.size[1], down[1]), read(wu, fd.size[0], down[0])
+    expected = (neg | (clamped << 1)).reshape(n * c, hu, wu)
+    assert torch.equal(codes[:, rows][:, :, cols], expected[:, rows][:, :, cols])
+
+
+@st.composite
+def filtered_act_cases(draw):
+    """Anisotropic factors, separable / 2-D / mixed filters, zero ``down_padding`` of both signs,
+    any of bias_act's activations."""
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    up = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    down = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    kinds = st.sampled_from(["sep", "full"])
+    ku = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+    kd = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
+    pu = (*draw(pad_pair(w * up[0], ku[0])), *draw(pad_pair(h * up[1], ku[1])))
+    wu, hu = w * up[0] + pu[0] + pu[1] - ku[0] + 1, h * up[1] + pu[2] + pu[3] - ku[1] + 1
+    pd = (*draw(pad_pair(wu, kd[0])), *draw(pad_pair(hu, kd[1])))
+    act = draw(st.sampled_from(sorted(_ops.ACT_CODES)))
+    return dict(shape=(n, c, h, w), up=up, down=down, ku=ku, kd=kd, kind_u=draw(kinds),
+                kind_d=draw(kinds), pad=pu, dpad=pd, act=act, seed=draw(st.integers(0, 2**31)),
+                gain=draw(st.floats(0.1, 2.0)), alpha=draw(st.floats(0.0, 1.0)),
+                clamp=draw(st.none() | st.floats(0.05, 2.0)), bias=draw(st.booleans()))
+
+
+def _random_fir(rng, kind, k):
+    if kind == "sep":
+        return Fir(fx=torch.from_numpy(rng.standard_normal(k[0]) / k[0]),
+                   fy=torch.from_numpy(rng.standard_normal(k[1]) / k[1]))
+    return Fir(f2d=torch.from_numpy(rng.standard_normal((k[1], k[0])) / (k[0] * k[1]) ** 0.5))
+
+
+@given(case=filtered_act_cases(), tile=TILES, threads=THREADS)
+def test_filtered_act_general(emu, case, tile, threads):
+    """Every activation of bias_act, (x, y) factors, down_padding: forward equals the reference
+    composition in float64; piecewise-linear acts also match autograd through the mask."""
+    rng = np.random.default_rng(case["seed"])
+    x = torch.from_numpy(rng.standard_normal(case["shape"]))
+    b = torch.from_numpy(rng.standard_normal(case["shape"][1])) if case["bias"] else None
+    fu, fd = _random_fir(rng, case["kind_u"], case["ku"]), _random_fir(rng, case["kind_d"],
+                                                                        case["kd"])
+    act, spec = case["act"], get_activation(case["act"])
+    args = (fu, fd, case["up"], case["down"], case["pad"], case["dpad"])
+    y, mask = _ops.filtered_act_call(emu, x, b, *args, act, case["alpha"], case["gain"],
+                                     case["clamp"], act in _ops.MASK_ACTS, tile, threads)
+    xr = x.clone().requires_grad_()
+    expected = reference.filtered_act(xr, b, fu, fd, case["up"], case["down"], case["pad"], spec,
+                                      case["alpha"], case["gain"], case["clamp"],
+                                      dpad=case["dpad"])
+    scale = max(1.0, float(expected.detach().abs().max()))
+    assert_close(y, to_np(expected), 1e-9, scale=scale, what=f"filtered_act {act} forward")
+    if act in _ops.MASK_ACTS:
+        dy = torch.from_numpy(rng.standard_normal(expected.shape))
+        (gx,) = torch.autograd.grad(expected, xr, dy)
+        dx = _ops.filtered_act_backward_call(emu, dy, mask, tuple(x.shape[2:]), *args, act,
+                                             case["alpha"], case["gain"], tile, threads)
+        assert_close(dx, to_np(gx), 1e-9, scale=max(1.0, float(gx.abs().max())),
+                     what=f"filtered_act {act} backward")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@settings(max_examples=8)
+@given(case=filtered_lrelu_cases(max_hw=8, max_taps=7, with_bias=True))
+def test_filtered_lrelu_low_precision(emu, case, dtype):
+    """Half storage, float32 accumulation: close to float64 on the same rounded inputs."""
+    kw = dict(case.kwargs, clamp=None)  # a clamp decision flip would be a legit O(1) difference
+    fu, fd, up, down, pad = _flrelu_args(case, dtype)
+    y, _ = _ops.filtered_act_call(emu, to_torch(case.x, dtype), to_torch(case.b, dtype), fu, fd,
+                                  up, down, pad, (0, 0, 0, 0), "lrelu", kw["slope"], kw["gain"],
+                                  None, False)
+    assert y.dtype == dtype
+    f64 = [Fir(*(None if t is None else t.double() for t in (f.fx, f.fy, f.f2d))) for f in (fu, fd)]
+    expected = reference.filtered_act(to_torch(rounded(case.x, dtype)),
+                                      to_torch(rounded(case.b, dtype)), f64[0], f64[1], up, down,
+                                      pad, get_activation("lrelu"), kw["slope"], kw["gain"], None)
+    absf = [Fir(*(None if t is None else t.abs() for t in (f.fx, f.fy, f.f2d))) for f in f64]
+    mag = reference.filtered_act(to_torch(np.abs(case.x)) + 3, None, absf[0], absf[1], up, down,
+                                 pad, get_activation("linear"), 0.0, kw["gain"] + 1, None)
+    assert_close(y, to_np(expected), TOL[dtype], scale=max(1.0, float(mag.max())),
+                 what=f"filtered_lrelu {dtype}")
+
+
+def test_tiling_and_threads_do_not_change_the_result(emu):
+    """Bit-identical outputs and masks for every tile size and thread count (each output is one
+    fixed-order sum; a race or a halo error would show up as a difference)."""
+    rng = np.random.default_rng(7)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 11, 13)))
+    b = torch.from_numpy(rng.standard_normal(3))
+    fu = Fir(fx=torch.from_numpy(rng.standard_normal(12)), fy=torch.from_numpy(
+        rng.standard_normal(12)))
+    fd = Fir(f2d=torch.from_numpy(rng.standard_normal((6, 6))))
+    args = (fu, fd, (2, 2), (2, 2), (11, 10, 11, 10), (0, 0, 0, 0), "lrelu", 0.2, 1.4, 2.0, True)
+    y0, m0 = _ops.filtered_act_call(emu, x, b, *args, 0, 1)
+    for tile, threads in [(1, 1), (2, 3), (3, 4), (4, 2), (7, 5), (0, 8)]:
+        y, m = _ops.filtered_act_call(emu, x, b, *args, tile, threads)
+        assert torch.equal(y, y0), (tile, threads)
+        assert torch.equal(m, m0), (tile, threads)
+
+
+# ------------------------------------------------------------------------------------------
+# Bad input: the TORCH_CHECKs of the entry points
+
+
+def test_entry_point_checks(emu):
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
+    f = torch.ones(3, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match=r"x must have shape \[N, C, H, W\]"):
+        emu.upfirdn(x[0], f, f, None, [1, 1], [1, 1], [0, 0, 0, 0])
+    with pytest.raises(RuntimeError, match="factors must be >= 1"):
+        emu.upfirdn(x, f, f, None, [0, 1], [1, 1], [0, 0, 0, 0])
+    with pytest.raises(RuntimeError, match="output size would be"):
+        emu.upfirdn(x, f, f, None, [1, 1], [1, 1], [-3, 0, 0, 0])
+    with pytest.raises(RuntimeError, match="must be float16/bfloat16/float32/float64"):
+        emu.bias_act(x.long(), None, 1, 0, 0.0, 1.0, -1.0)
+    with pytest.raises(RuntimeError, match=r"b must have shape \[1\]"):
+        emu.bias_act(x, torch.zeros(2, dtype=torch.float64), 1, 0, 0.0, 1.0, -1.0)
+    fir = Fir(fx=f, fy=f)
+    with pytest.raises(RuntimeError, match="backward needs the mask"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 1, 2, 0.2, 1.0, -1.0, False, None)
+    with pytest.raises(RuntimeError, match="mask must be a contiguous int32 tensor"):
+        _ops.filtered_act_backward_call(emu, torch.zeros(1, 1, 2, 2, dtype=torch.float64),
+                                        torch.zeros(1, 1, 1, dtype=torch.int32), (4, 4), fir, fir,
+                                        (1, 1), (1, 1), (0, 0, 0, 0), (0, 0, 0, 0), "lrelu", 0.2,
+                                        1.0)
+    with pytest.raises(RuntimeError, match="piecewise-linear"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 1, 3, 0.2, 1.0, -1.0, False, torch.zeros(1, 4, 1,
+                                                                        dtype=torch.int32))
