@@ -133,6 +133,12 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 flag = name.replace("_", "-")
                 raise TrainingError(f"--{flag} must be an integer >= 1, got {v!r}")
+        for name in ("dcbase", "dcmax"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise TrainingError(f"--{name} must be an integer >= 1, got {v!r}")
+        if self.ema_kimg is not None and not (math.isfinite(self.ema_kimg) and self.ema_kimg > 0):
+            raise TrainingError(f"--ema-kimg must be a positive number, got {self.ema_kimg!r}")
         if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
             raise TrainingError(f"--margin must be an integer >= 0, got {self.margin!r}")
         res = self.resolution
