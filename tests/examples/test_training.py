@@ -22,7 +22,7 @@ from afgan.legacy import (
 )
 from afgan.loss import StyleGAN2Loss, blur_filter, blur_sigma
 from afgan.networks import Generator
-from afgan.training import default_gamma
+from afgan.training import TrainConfig, build_networks, default_gamma
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -329,6 +329,18 @@ def _bad(capsys, *args):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
+
+
+def test_margin_and_d_width_reach_the_networks_and_old_configs_keep_margin_10():
+    cfg = TrainConfig(resolution=16, cbase=256, cmax=16, num_layers=4, z_dim=8, w_dim=8,
+                      margin=3, dcbase=512, dcmax=24)  # fmt: skip
+    G, D = build_networks(cfg, 0, 3)
+    assert G.synthesis.margin_size == 3
+    assert max(b.out_channels for b in D.modules() if isinstance(b, Conv2dLayer)) == 24
+    old = cfg.to_json()
+    del old["margin"]
+    assert TrainConfig.from_json(old).margin == 10
+    assert TrainConfig().margin == 10
 
 
 def test_bad_inputs_give_one_clear_line(tmp_path, capsys):

@@ -8,12 +8,15 @@ non-contiguous inputs, a tensor that needs 64-bit indexing, ``opcheck`` of the c
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 
 from bandlimit import ops
+from bandlimit.ops._activations import get_filtered_activation
 from tests.ops.strategies import (
     assert_close,
     bias_act_cases,
@@ -23,6 +26,8 @@ from tests.ops.strategies import (
     upfirdn1d_cases,
     upfirdn2d_cases,
 )
+from tests.ops.test_filtered_act import cases as fa_cases
+from tests.ops.test_filtered_act import expected as fa_expected
 
 pytestmark = [
     pytest.mark.cuda,
@@ -133,6 +138,94 @@ def test_filtered_act_parity(case, act):
     assert_close(g.cpu(), to_np(gr), 1e-9, scale=_scale(gr) * 4, what=f"{act} gradient")
 
 
+class _Record(torch.utils._python_dispatch.TorchDispatchMode):
+    """The ATen / custom ops that run (to see whether the fused kernel was used)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _run_fa(case, impl, dtype, device):
+    """``filtered_act`` / ``filtered_act1d`` of a test_filtered_act case; returns the output and
+    the leaves (x, b, alpha, beta that are tensors), all requiring grad."""
+    op = ops.filtered_act if case["ndim"] == 2 else ops.filtered_act1d
+    t = {k: _t(case[k], dtype, device) for k in ("x", "fu", "fd", "b")}
+    alpha, beta = case["alpha"], _t(case["beta"], dtype, device)
+    if isinstance(alpha, np.ndarray):
+        alpha = _t(alpha, dtype, device)
+    leaves = [v.requires_grad_() for v in (t["x"], t["b"], alpha, beta)
+              if isinstance(v, torch.Tensor)]
+    y = op(t["x"], case["act"], t["fu"], t["fd"], t["b"], alpha=alpha, beta=beta, impl=impl,
+           **case["kwargs"])
+    return y, leaves
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@given(case=fa_cases())
+def test_filtered_act_every_act_and_mode_parity(case, dtype):
+    """Every activation × 1-D / 2-D × padding mode: the fused kernel runs exactly where
+    ``fused_supported`` says; forward equals the float64 oracle, gradients w.r.t. x, b, alpha,
+    beta equal 'ref' (float64 on the CPU)."""
+    from bandlimit.ops.cuda import _ops
+
+    kw = case["kwargs"]
+    dpad = tuple(kw["down_padding"]) + ((0, 0) if case["ndim"] == 1 else ())
+    fused = _ops.fused_supported(get_filtered_activation(case["act"]), kw["padding_mode"], dpad)
+    with _Record() as rec:
+        y, leaves = _run_fa(case, "cuda", dtype, DEV)
+    assert ("bandlimit.filtered_act_cuda.default" in rec.ops) == fused
+    # float32 fallback: 'ref' on the GPU, whose convolutions may run in TF32 (cuDNN's default)
+    tol = 1e-9 if dtype == torch.float64 else (1e-4 if fused else 5e-3)
+    assert_close(y.detach().cpu(), fa_expected(case), tol, what=f"{case['act']} {kw}")
+    r, rleaves = _run_fa(case, "ref", torch.float64, "cpu")
+    dy = torch.randn_like(r)
+    g = torch.autograd.grad(y, leaves, dy.to(DEV, dtype))
+    gr = torch.autograd.grad(r, rleaves, dy)
+    for a, e in zip(g, gr, strict=True):
+        assert a.dtype == dtype
+        assert_close(a.cpu(), to_np(e), tol * 10, scale=_scale(e) * 4,
+                     what=f"{case['act']} gradient")
+
+
+@pytest.mark.parametrize("act", ["snake", "snakebeta", "gelu", "gelu_tanh", "silu", "lrelu"])
+def test_bigvgan_like_1d(act):
+    """BigVGAN-sized 1-D call (ratio 2, 12 taps) in float32 on the fused path (zero padding):
+    output and gradients w.r.t. x, b, alpha, beta against 'ref' in float64."""
+    g = torch.Generator().manual_seed(0)
+    c = 16
+    x = torch.randn(2, c, 3000, generator=g)
+    b = torch.randn(c, generator=g) * 0.1
+    f = torch.randn(12, generator=g) / 12
+    p = {}
+    if act in ("snake", "snakebeta"):
+        p["alpha"] = torch.rand(c, generator=g) + 0.5
+    if act == "snakebeta":
+        p["beta"] = torch.rand(c, generator=g) + 0.5
+    kw = dict(up=2, down=2, padding=(6, 5), down_padding=(5, 6))
+
+    def run(device, dtype):
+        leaves = [t.to(device, dtype).requires_grad_() for t in (x, b, *p.values())]
+        par = dict(zip(p, leaves[2:], strict=True))
+        y = ops.filtered_act1d(leaves[0], act, f.to(device, dtype), f.to(device, dtype),
+                               leaves[1], impl="cuda" if device == DEV else "ref", **kw, **par)
+        return y, leaves
+
+    with _Record() as rec:
+        y, leaves = run(DEV, torch.float32)
+    assert "bandlimit.filtered_act_cuda.default" in rec.ops
+    r, rleaves = run("cpu", torch.float64)
+    assert_close(y.detach().cpu().double(), to_np(r), 1e-4, scale=_scale(r) * 4, what=act)
+    dy = torch.randn(r.shape, generator=g, dtype=torch.float64)
+    for a, e in zip(torch.autograd.grad(y, leaves, dy.to(DEV, torch.float32)),
+                    torch.autograd.grad(r, rleaves, dy), strict=True):
+        assert_close(a.cpu().double(), to_np(e), 1e-3, scale=_scale(e) * 4, what=f"{act} grad")
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @settings(max_examples=10)
 @given(case=filtered_lrelu_cases(max_hw=10, max_taps=9))
@@ -168,6 +261,21 @@ def test_gradcheck_and_double_backward():
     assert torch.autograd.gradgradcheck(fl, (x, b))
     assert torch.autograd.gradgradcheck(
         lambda x: ops.upfirdn2d(x, fu, up=2, down=3, padding=(1, 2, 0, 3), impl="cuda"), (x,))
+    alpha = (torch.rand(3, dtype=torch.float64, generator=g) + 0.5).to(DEV).requires_grad_()
+    beta = (torch.rand(3, dtype=torch.float64, generator=g) + 0.5).to(DEV).requires_grad_()
+
+    def sb(x, b, alpha, beta):
+        return ops.filtered_act(x, "snakebeta", fu, fd, b, up=2, down=2, padding=3, alpha=alpha,
+                                beta=beta, impl="cuda")
+
+    assert torch.autograd.gradcheck(sb, (x, b, alpha, beta))
+    assert torch.autograd.gradgradcheck(sb, (x, b, alpha, beta))
+    x1 = x[:, :, 0].detach().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda x1, a: ops.filtered_act1d(x1, "snake", fu, fu, up=2, down=2, padding=(3, 2),
+                                         alpha=a, impl="cuda"), (x1, alpha))
+    assert torch.autograd.gradcheck(
+        lambda x: ops.filtered_act(x, "gelu", fu, fd, up=2, padding=5, impl="cuda"), (x,))
     for act in ("lrelu", "swish", "softplus"):
         assert torch.autograd.gradgradcheck(
             lambda x, b, act=act: ops.bias_act(x, b, act=act, clamp=2.0, impl="cuda"), (x, b))
@@ -229,6 +337,14 @@ def test_opcheck():
         lib.filtered_act_cuda,
         (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [0, 0, 0, 0],
          "lrelu", 0.2, 1.4, 2.0, True),
+        test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
+    )
+    alpha = torch.rand(3, device=DEV, requires_grad=True)
+    beta = torch.rand(3, device=DEV, requires_grad=True)
+    torch.library.opcheck(
+        lib.filtered_act_cuda,
+        (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [0, 0, 0, 0],
+         "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta),
         test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
     )
 

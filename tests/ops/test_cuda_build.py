@@ -10,6 +10,7 @@ messages of each failure, ``python -m bandlimit.ops.cuda``, and impl dispatch/fa
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -434,7 +435,34 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         s = ops.filtered_act(x, "tanh", f, f, b, up=2, down=2, padding=11, impl="cuda")
         assert s.shape == (2, 3, 16, 16)
         x1 = torch.empty(2, 3, 40, device="cuda")
-        a1 = ops.filtered_act1d(x1, "snake", f, f, up=2, down=2, padding=11, alpha=1.0,
-                                impl="cuda")  # not fused: the reference ops on the GPU
+        with _Record() as rec:
+            a1 = ops.filtered_act1d(x1, "snake", f, f, up=2, down=2, padding=11, alpha=1.0,
+                                    impl="cuda")
         assert a1.shape == (2, 3, 40)
+        assert rec.ops.count("bandlimit.filtered_act_cuda.default") == 1  # fused
+        alpha, beta = torch.empty(3, device="cuda"), torch.empty(3, device="cuda")
+        for mode, dpad, fused in [("replicate", 0, True), ("circular", (-1, 0), True),
+                                  ("replicate", (5, 6), False), ("zeros", (5, 6), True)]:
+            with _Record() as rec:
+                a2 = ops.filtered_act1d(x1, "snakebeta", f, f, up=2, down=2, padding=(6, 5),
+                                        alpha=alpha, beta=beta, padding_mode=mode,
+                                        down_padding=dpad, impl="cuda")
+            used = rec.ops.count("bandlimit.filtered_act_cuda.default")
+            assert used == int(fused), (mode, dpad)  # else: the documented 'ref' fallback
+            lu = 80 + 11 - 12 + 1
+            d = (0, 0) if dpad == 0 else dpad
+            assert a2.shape == (2, 3, (lu + d[0] + d[1] - 12) // 2 + 1)
+        inputs = (x, b, f, f, None, None, None, f2, [2, 2], [2, 2], [11, 10, 11, 10],
+                  [0, 0, 0, 0], "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta)
+        out = torch.ops.bandlimit.filtered_act_cuda(*inputs)
+        assert out[1].shape == (0,)
+        ctx = _Ctx()
+        _ops._fa_setup(ctx, inputs, out)
+        with _Record() as rec:
+            grads = _ops._fa_backward(ctx, torch.empty_like(out[0]), None)
+        assert len(grads) == len(inputs)
+        assert grads[0].shape == x.shape and grads[1].shape == b.shape
+        assert grads[-2].shape == alpha.shape and grads[-1].shape == beta.shape
+        assert all(g is None for g in grads[2:-2])
+        assert "bandlimit.upfirdn_cuda.default" in rec.ops  # smooth act: vjp on cuda stages
         assert ops.upfirdn1d(x1, f, up=2, padding=(6, 5), impl="cuda").shape == (2, 3, 80)

@@ -8,11 +8,15 @@ parameters of the mask backward) is exercised unchanged. The oracles are float64
 written here (normalised-filter level) and ``tests/ops/oracle.py`` (public semantics).
 
 Organised by property: numerics of each kernel; the fused forward's mask and the mask backward
-against the exact gradient; independence of the tiling and of the number of threads; bad input.
+against the exact gradient; the smooth and per-channel activations (gelu, gelu_tanh, snake,
+snakebeta) in 1-D (H = 1) and 2-D; the whole ``impl='cuda'`` Python path (padding modes, the
+fallback, gradients w.r.t. x, b, alpha, beta) with the custom ops routed to the emulation;
+independence of the tiling and of the number of threads; bad input.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 
@@ -21,10 +25,18 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import erf
 
 from bandlimit.ops import reference
-from bandlimit.ops._activations import get_activation
-from bandlimit.ops._params import Fir, as_factors, as_padding, make_fir, make_fir_1d
+from bandlimit.ops._activations import get_activation, get_filtered_activation
+from bandlimit.ops._params import (
+    Fir,
+    as_factors,
+    as_padding,
+    make_fir,
+    make_fir_1d,
+    transpose_stage,
+)
 from bandlimit.ops.cuda import _ops
 from tests.ops import oracle
 from tests.ops.strategies import (
@@ -38,6 +50,9 @@ from tests.ops.strategies import (
     upfirdn1d_cases,
     upfirdn2d_cases,
 )
+from tests.ops.test_filtered_act import cases as public_cases
+from tests.ops.test_filtered_act import expected as public_expected
+from tests.ops.test_filtered_act import run_op
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ninja") is None or shutil.which("c++") is None,
@@ -356,6 +371,274 @@ def test_tiling_and_threads_do_not_change_the_result(emu):
 
 
 # ------------------------------------------------------------------------------------------
+# Smooth and per-channel activations: gelu, gelu_tanh, snake, snakebeta
+
+SMOOTH_ACTS = ("gelu", "gelu_tanh", "snake", "snakebeta")
+GELU_K = math.sqrt(2 / math.pi)
+
+
+def np_act(name: str, u: np.ndarray, alpha, beta) -> np.ndarray:
+    """float64 definitions, written out here (``alpha``/``beta``: ``[C]``, over axis 1)."""
+    if name == "gelu":
+        return 0.5 * u * (1 + erf(u / math.sqrt(2)))
+    if name == "gelu_tanh":
+        return 0.5 * u * (1 + np.tanh(GELU_K * (u + 0.044715 * u**3)))
+    a = np.asarray(alpha, np.float64).reshape(1, -1, 1, 1)
+    den = a if name == "snake" else np.asarray(beta, np.float64).reshape(1, -1, 1, 1)
+    return u + np.sin(a * u) ** 2 / (den + 1e-9)
+
+
+@st.composite
+def smooth_cases(draw, acts=SMOOTH_ACTS):
+    """1-D (H = 1, identity y filter) or 2-D; factors 1-4 per axis; separable / full filters of
+    1-9 taps; paddings and down-paddings of both signs; random per-channel alpha / beta."""
+    ndim = draw(st.sampled_from([1, 2]))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    w = draw(st.integers(1, 12 if ndim == 1 else 7))
+    h = 1 if ndim == 1 else draw(st.integers(1, 7))
+    up = (draw(st.integers(1, 4)), 1 if ndim == 1 else draw(st.integers(1, 4)))
+    down = (draw(st.integers(1, 4)), 1 if ndim == 1 else draw(st.integers(1, 4)))
+    kind = st.just("sep") if ndim == 1 else st.sampled_from(["sep", "full"])
+    ku = (draw(st.integers(1, 9)), 1 if ndim == 1 else draw(st.integers(1, 9)))
+    kd = (draw(st.integers(1, 9)), 1 if ndim == 1 else draw(st.integers(1, 9)))
+    px = draw(pad_pair(w * up[0], ku[0]))
+    py = (0, 0) if ndim == 1 else draw(pad_pair(h * up[1], ku[1]))
+    wu, hu = w * up[0] + px[0] + px[1] - ku[0] + 1, h * up[1] + py[0] + py[1] - ku[1] + 1
+    dx = draw(pad_pair(wu, kd[0]))
+    dy = (0, 0) if ndim == 1 else draw(pad_pair(hu, kd[1]))
+    return dict(ndim=ndim, shape=(n, c, h, w), up=up, down=down, ku=ku, kd=kd,
+                kind_u=draw(kind), kind_d=draw(kind), pad=(*px, *py), dpad=(*dx, *dy),
+                act=draw(st.sampled_from(acts)), seed=draw(st.integers(0, 2**31)),
+                gain=draw(st.floats(0.1, 2.0)), clamp=draw(st.none() | st.floats(0.3, 3.0)),
+                bias=draw(st.booleans()))
+
+
+def _smooth_inputs(case, dtype=torch.float64):
+    rng = np.random.default_rng(case["seed"])
+    x = torch.from_numpy(rng.uniform(-3, 3, case["shape"]))
+    c = case["shape"][1]
+    b = torch.from_numpy(rng.uniform(-1, 1, c)) if case["bias"] else None
+    fu = _random_fir(rng, case["kind_u"], case["ku"])
+    fd = _random_fir(rng, case["kind_d"], case["kd"])
+    if case["ndim"] == 1:  # the y axis of a 1-D filter is the identity, as make_fir_1d builds
+        fu, fd = (Fir(fx=f.fx, fy=torch.ones(1, dtype=torch.float64)) for f in (fu, fd))
+    alpha = torch.from_numpy(rng.uniform(0.1, 3.0, c))  # BigVGAN's alpha is exp(.) > 0
+    beta = torch.from_numpy(rng.uniform(0.2, 3.0, c))
+    cast = [None if t is None else t.to(dtype) for t in (x, b, alpha, beta)]
+    firs = [Fir(*(None if t is None else t.to(dtype) for t in (f.fx, f.fy, f.f2d)))
+            for f in (fu, fd)]
+    return (*cast, *firs)
+
+
+def _call_smooth(emu, case, x, b, alpha, beta, fu, fd, tile=0, threads=0):
+    act = case["act"]
+    params = dict(alpha=alpha if act in _ops.PARAM_ACTS else 0.0,
+                  beta=beta if act == "snakebeta" else None)
+    y, mask = _ops.filtered_act_call(
+        emu, x, b, fu, fd, case["up"], case["down"], case["pad"], case["dpad"], act,
+        params["alpha"], case["gain"], case["clamp"], False, tile, threads, beta=params["beta"],
+    )
+    assert mask.numel() == 0
+    return y
+
+
+def _oracle_smooth(case, x, b, alpha, beta, fu, fd):
+    v = to_np(x) + (0 if b is None else to_np(b).reshape(1, -1, 1, 1))
+    u = naive_upfirdn(v, fu, case["up"], (1, 1), case["pad"])
+    a = np_act(case["act"], u, to_np(alpha), to_np(beta)) * case["gain"]
+    if case["clamp"] is not None:
+        a = np.clip(a, -case["clamp"], case["clamp"])
+    y = naive_upfirdn(a, fd, (1, 1), case["down"], case["dpad"])
+    absfd = Fir(*(None if t is None else t.abs() for t in (fd.fx, fd.fy, fd.f2d)))
+    return y, max(1.0, float(naive_upfirdn(np.abs(a), absfd, (1, 1), case["down"],
+                                           case["dpad"]).max()))
+
+
+@given(case=smooth_cases(), tile=TILES, threads=THREADS)
+def test_smooth_acts_forward_float64(emu, case, tile, threads):
+    """The fused forward of gelu / gelu_tanh / snake / snakebeta (per-channel alpha, beta) equals
+    the float64 oracle and the reference composition, for every tiling and thread count."""
+    x, b, alpha, beta, fu, fd = _smooth_inputs(case)
+    y = _call_smooth(emu, case, x, b, alpha, beta, fu, fd, tile, threads)
+    expected, scale = _oracle_smooth(case, x, b, alpha, beta, fu, fd)
+    assert_close(y, expected, 1e-9, scale=scale, what=f"{case['act']} vs oracle")
+    spec = get_filtered_activation(case["act"])
+    is_param = case["act"] in _ops.PARAM_ACTS
+    r = reference.filtered_act(
+        x, b, fu, fd, case["up"], case["down"], case["pad"], spec, alpha if is_param else 0.0,
+        case["gain"], case["clamp"], beta=beta if case["act"] == "snakebeta" else None,
+        dpad=case["dpad"])
+    assert_close(y, to_np(r), 1e-9, scale=scale, what=f"{case['act']} vs ref")
+
+
+@settings(max_examples=15)
+@given(case=smooth_cases())
+def test_smooth_acts_float32(emu, case):
+    """float32 storage and arithmetic (sinf, erff, tanhf): close to float64 on the same inputs,
+    relative to the magnitude of the summed terms times snake's amplification alpha/denominator."""
+    case = dict(case, clamp=None)  # a flipped clamp decision is a legit O(1) difference
+    x, b, alpha, beta, fu, fd = _smooth_inputs(case, torch.float32)
+    y = _call_smooth(emu, case, x, b, alpha, beta, fu, fd)
+    assert y.dtype == torch.float32
+    f64 = [t.double() if t is not None else None for t in (x, b, alpha, beta)]
+    firs = [Fir(*(None if t is None else t.double() for t in (f.fx, f.fy, f.f2d)))
+            for f in (fu, fd)]
+    expected, scale = _oracle_smooth(case, *f64, *firs)
+    den = f64[2] if case["act"] == "snake" else f64[3]
+    amp = float((f64[2] / den).max()) if case["act"] in _ops.PARAM_ACTS else 1.0
+    assert_close(y, expected, 1e-4, scale=scale * max(1.0, amp), what=f"{case['act']} float32")
+
+
+def test_wide_1d_tiles_and_parameters_per_channel(emu):
+    """A long 1-D signal (the production tile of a single-row plane is wide) gives bit-identical
+    results with narrow tiles and several threads, and each channel uses its own alpha / beta."""
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 1, 2500)))
+    b = torch.from_numpy(rng.standard_normal(3))
+    fu = Fir(fx=torch.from_numpy(rng.standard_normal(12) / 6), fy=torch.ones(1).double())
+    fd = Fir(fx=torch.from_numpy(rng.standard_normal(12) / 12), fy=torch.ones(1).double())
+    alpha = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    beta = torch.tensor([0.3, 1.5, 0.9], dtype=torch.float64)
+    args = (fu, fd, (2, 1), (2, 1), (6, 5, 0, 0), (5, 6, 0, 0), "snakebeta", alpha, 1.0, None,
+            False)
+    y0, _ = _ops.filtered_act_call(emu, x, b, *args, 0, 4, beta=beta)
+    y1, _ = _ops.filtered_act_call(emu, x, b, *args, 7, 3, beta=beta)
+    assert torch.equal(y0, y1)
+    r = reference.filtered_act(x, b, fu, fd, (2, 1), (2, 1), (6, 5, 0, 0),
+                               get_filtered_activation("snakebeta"), alpha, 1.0, None, beta=beta,
+                               dpad=(5, 6, 0, 0))
+    assert_close(y0, to_np(r), 1e-9, scale=float(r.abs().max()), what="wide 1-D tile")
+    # swapping the parameters of two channels changes exactly those channels' outputs
+    y2, _ = _ops.filtered_act_call(emu, x, b, *args[:7], alpha[[1, 0, 2]], *args[8:], 0, 2,
+                                   beta=beta[[1, 0, 2]])
+    assert torch.equal(y2[:, 2], y0[:, 2]) and not torch.equal(y2[:, :2], y0[:, :2])
+
+
+# ------------------------------------------------------------------------------------------
+# The impl='cuda' Python path end to end, its custom ops routed to the emulation
+
+
+class _EmulatedFilteredAct(torch.autograd.Function):
+    """Stands in for the ``filtered_act_cuda`` custom op: the emulated forward, and the op's own
+    setup_context / backward (``_ops._fa_setup`` / ``_ops._fa_backward``)."""
+
+    emu = None
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, *inputs):
+        x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp, \
+            save_mask, pa, pb = inputs
+        _EmulatedFilteredAct.calls += 1
+        out = _ops.filtered_act_call(
+            _EmulatedFilteredAct.emu, x, b, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down,
+            pad, dpad, act, alpha if pa is None else pa, gain,
+            None if clamp == math.inf else clamp, save_mask, beta=pb,
+        )
+        _ops._fa_setup(ctx, inputs, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_y, grad_mask):
+        return _ops._fa_backward(ctx, grad_y, grad_mask)
+
+
+class _EmulatedUpfirdn(torch.autograd.Function):
+    """Stands in for ``upfirdn_cuda``: differentiable to any order (the transposed stage), as the
+    custom op is, so the smooth backward's graph serves double backward."""
+
+    emu = None
+
+    @staticmethod
+    def forward(ctx, x, fx, fy, f2d, up, down, pad):
+        ctx.hw, ctx.cfg = tuple(x.shape[2:]), (Fir(fx, fy, f2d), tuple(up), tuple(down),
+                                               tuple(pad))
+        return _ops.upfirdn_call(_EmulatedUpfirdn.emu, x.contiguous(), fx, fy, f2d, up, down, pad)
+
+    @staticmethod
+    def backward(ctx, grad):
+        fir, up, down, pad = transpose_stage(ctx.hw, *ctx.cfg)
+        return (_EmulatedUpfirdn.apply(grad, fir.fx, fir.fy, fir.f2d, up, down, pad),
+                *([None] * 6))
+
+
+@contextlib.contextmanager
+def emulated_cuda_path(emu):
+    """``ops.filtered_act(..., impl='cuda')`` on CPU tensors, through ``_ops.filtered_act`` with
+    the three custom ops (forward, mask backward, upfirdn stages of the smooth backward)
+    replaced by the emulation build."""
+    from bandlimit.ops import filtered
+
+    def upfirdn(x, fir, up, down, pad):
+        return _EmulatedUpfirdn.apply(x, fir.fx, fir.fy, fir.f2d, up, down, pad)
+
+    def mask_bwd(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act,
+                 alpha, gain):
+        return _ops.filtered_act_backward_call(emu, dy, mask, (h, w), Fir(fux, fuy, fu2d),
+                                               Fir(fdx, fdy, fd2d), up, down, pad, dpad, act,
+                                               alpha, gain)
+
+    _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = emu
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(filtered, "resolve_impl", lambda impl, x, op: impl)
+        mp.setattr(_ops, "_filtered_act_fwd", _EmulatedFilteredAct.apply)
+        mp.setattr(_ops, "_filtered_act_bwd", mask_bwd)
+        mp.setattr(_ops, "upfirdn", upfirdn)
+        yield
+
+
+@given(case=public_cases(max_len=7))
+def test_cuda_path_every_act_and_mode(emu, case):
+    """Every activation × 1-D / 2-D × padding mode through the cuda backend's Python path: the
+    fused kernel runs exactly when ``fused_supported`` says so (replicate / circular: after the
+    input extension), the forward equals the float64 oracle, and the gradients w.r.t. x, b,
+    alpha and beta equal 'ref' autograd."""
+    kw = case["kwargs"]
+    spec = get_filtered_activation(case["act"])
+    dpad = tuple(kw["down_padding"]) + ((0, 0) if case["ndim"] == 1 else ())
+    fused = _ops.fused_supported(spec, kw["padding_mode"], dpad)
+    assert fused == (kw["padding_mode"] == "zeros" or max(dpad) <= 0)
+    with emulated_cuda_path(emu):
+        _EmulatedFilteredAct.calls = 0
+        y, leaves, alpha, beta = run_op(case, "cuda", requires_grad=True)
+        assert _EmulatedFilteredAct.calls == int(fused)
+    assert_close(y, public_expected(case), 1e-9, what=f"{case['act']} {kw}")
+    r, rleaves, ralpha, rbeta = run_op(case, "ref", requires_grad=True)
+    wrt = [t for t in (leaves["x"], leaves["b"], alpha, beta) if isinstance(t, torch.Tensor)]
+    rwrt = [t for t in (rleaves["x"], rleaves["b"], ralpha, rbeta) if isinstance(t, torch.Tensor)]
+    dy = torch.from_numpy(np.random.default_rng(1).standard_normal(tuple(r.shape)))
+    with emulated_cuda_path(emu):
+        g = torch.autograd.grad(y, wrt, dy)
+    gr = torch.autograd.grad(r, rwrt, dy)
+    for name, a, e in zip(["x", "b", "alpha", "beta"][: len(g)], g, gr, strict=True):
+        assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())),
+                     what=f"{case['act']} d{name}")
+
+
+def test_cuda_path_snake_second_order(emu):
+    """Double backward (a graph of the gradient) through the cuda path's smooth backward equals
+    'ref' for snakebeta, including the mixed terms of alpha and beta."""
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.standard_normal((1, 2, 9)))
+    f = torch.from_numpy(rng.standard_normal(6) / 3)
+    alpha = torch.tensor([0.7, 1.3], dtype=torch.float64)
+    beta = torch.tensor([1.1, 0.6], dtype=torch.float64)
+    from bandlimit import ops
+
+    def grads(impl):
+        leaves = [t.clone().requires_grad_() for t in (x, alpha, beta)]
+        y = ops.filtered_act1d(leaves[0], "snakebeta", f, f, up=2, down=2, padding=(3, 2),
+                               alpha=leaves[1], beta=leaves[2], impl=impl)
+        g = torch.autograd.grad(y.square().sum(), leaves, create_graph=True)
+        return torch.autograd.grad(sum(t.sum() for t in g), leaves)
+
+    with emulated_cuda_path(emu):
+        got = grads("cuda")
+    for a, e in zip(got, grads("ref"), strict=True):
+        assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())), what="2nd order")
+
+
+# ------------------------------------------------------------------------------------------
 # Bad input: the TORCH_CHECKs of the entry points
 
 
@@ -381,6 +664,23 @@ def test_entry_point_checks(emu):
                                         torch.zeros(1, 1, 1, dtype=torch.int32), (4, 4), fir, fir,
                                         (1, 1), (1, 1), (0, 0, 0, 0), (0, 0, 0, 0), "lrelu", 0.2,
                                         1.0)
+    with pytest.raises(RuntimeError, match=r"snake needs pa \(alpha\)"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 0, 11, 0.0, 1.0, -1.0, False, None)
+    with pytest.raises(RuntimeError, match="snakebeta pa and pb"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 0, 12, 0.0, 1.0, -1.0, False, None, pa=torch.ones(1).double())
+    with pytest.raises(RuntimeError, match="the other activations take neither"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 0, 9, 0.0, 1.0, -1.0, False, None, pa=torch.ones(1).double())
+    with pytest.raises(RuntimeError, match=r"pa must have shape \[1\]"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 0, 11, 0.0, 1.0, -1.0, False, None, pa=torch.ones(2).double())
+    with pytest.raises(RuntimeError, match="unknown activation code 13"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
+                         [2, 2], 0, 13, 0.0, 1.0, -1.0, False, None)
+    with pytest.raises(RuntimeError, match="unknown activation code 9"):
+        emu.bias_act(x, None, 1, 9, 0.0, 1.0, -1.0)
     with pytest.raises(RuntimeError, match="piecewise-linear"):
         emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
                          [2, 2], 1, 3, 0.2, 1.0, -1.0, False, torch.zeros(1, 4, 1,
