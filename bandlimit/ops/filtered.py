@@ -11,9 +11,10 @@ and low-pass filters before decimating. Per channel::
 
 The backends differ only in cost: 'ref' composes PyTorch ops and keeps the upsampled
 pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose backward reads a
-2-bit sign/clamp mask instead; 'cuda' is one fused kernel per output tile (bias_act's
-activations, zero padding; its backward reads the same kind of mask for linear/relu/lrelu), the
-PyTorch ops on the GPU for the other activations and padding modes.
+2-bit sign/clamp mask instead; 'cuda' is one fused kernel per output tile for every activation
+(zero padding; replicate/circular by extending the input first, unless ``down_padding`` has a
+positive entry, which runs the PyTorch ops on the GPU); its backward reads the same kind of mask
+for linear/relu/lrelu and recomputes the pre-activation on CUDA upfirdn stages otherwise.
 """
 
 from __future__ import annotations
@@ -308,6 +309,16 @@ def filtered_act(
     lrelu/relu/linear with zero padding keep a 2-bit branch mask for backward; the others
     recompute the upsampled pre-activation in the backward kernel instead of storing it.
     (Circular padding with a negative ``down_padding`` runs unfused polyphase stages.)
+
+    'cuda' runs one fused kernel per output tile for every activation above (snake/snakebeta
+    read their per-channel ``alpha``/``beta`` in the kernel) with ``padding_mode='zeros'`` and
+    any ``down_padding``, and with 'replicate' / 'circular' when no ``down_padding`` entry is
+    positive (the input is first extended by whole samples, an index gather). Backward: linear,
+    relu, lrelu read a 2-bit branch mask in the transposed fused kernel; the other activations
+    recompute the pre-activation with the CUDA upfirdn kernel and apply the derivative (and the
+    ``alpha``/``beta`` gradients) in PyTorch ops. Fallback, not fused: 'replicate' / 'circular'
+    with a positive ``down_padding`` (e.g. BigVGAN's ``Activation1d``) runs the 'ref'
+    composition of PyTorch ops on the GPU (same results and gradients, more memory traffic).
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
@@ -356,6 +367,9 @@ def filtered_act1d(
     an int or ``(p0, p1)``; ``fu`` carries the gain ``up``. Everything else as in
     :func:`filtered_act`. BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding) is
     ``padding=(K − 1 − (K − r)//2, (K − r)//2)``, ``down_padding=(K//2 − 1, K//2)`` (even K).
+    With ``impl='cuda'`` that configuration (replicate, positive ``down_padding``) falls back to
+    the 'ref' ops on the GPU; 'zeros' padding, or a ``down_padding`` ≤ 0, runs the fused kernel
+    for every activation (see :func:`filtered_act`, Notes).
 
     Returns
     -------

@@ -615,6 +615,74 @@ def test_cuda_path_every_act_and_mode(emu, case):
                      what=f"{case['act']} d{name}")
 
 
+FA_ACTS = tuple(sorted(_ops.FA_ACT_CODES))
+
+
+@st.composite
+def fused_path_cases(draw):
+    """The fused region of every padding mode: smooth_cases' geometry with any activation, and for
+    'replicate' / 'circular' a ``down_padding`` that crops or is zero."""
+    case = draw(smooth_cases(acts=FA_ACTS))
+    mode = draw(st.sampled_from(["zeros", "replicate", "circular"]))
+    if mode != "zeros":
+        h, w = case["shape"][2:]
+        pu, up, ku = case["pad"], case["up"], case["ku"]
+        wu = w * up[0] + pu[0] + pu[1] - ku[0] + 1
+        hu = h * up[1] + pu[2] + pu[3] - ku[1] + 1
+        kd = (draw(st.integers(1, min(9, wu))), 1 if case["ndim"] == 1 else draw(
+            st.integers(1, min(9, hu))))
+        d = []
+        for length, k in ((wu, kd[0]), (hu, kd[1])):
+            d0 = -draw(st.integers(0, length - k))
+            d += [d0, -draw(st.integers(0, length - k + d0))]
+        case = dict(case, kd=kd, dpad=tuple(d))
+    return dict(case, mode=mode, alpha_f=draw(st.floats(0.0, 1.0)))
+
+
+@given(case=fused_path_cases())
+def test_cuda_path_fused_modes_and_gradients(emu, case):
+    """``_ops.filtered_act`` (the cuda backend's entry) on its fused region: the emulated kernel
+    runs once, the output equals 'ref', and the gradients w.r.t. x, b, alpha, beta equal 'ref'
+    autograd (mask backward for linear/relu/lrelu, the smooth formula otherwise)."""
+    x, b, alpha, beta, fu, fd = _smooth_inputs(case)
+    spec = get_filtered_activation(case["act"])
+    is_param = case["act"] in _ops.PARAM_ACTS
+    assert _ops.fused_supported(spec, case["mode"], case["dpad"])
+
+    def run(path):
+        leaves = [t.clone().requires_grad_() for t in (x, b) if t is not None]
+        params = []
+        if is_param:
+            params = [alpha.clone().requires_grad_()]
+            if case["act"] == "snakebeta":
+                params.append(beta.clone().requires_grad_())
+        xx, bb = leaves[0], leaves[1] if b is not None else None
+        args = (xx, bb, fu, fd, case["up"], case["down"], case["pad"], spec,
+                params[0] if is_param else case["alpha_f"])
+        kw = dict(beta=params[1] if len(params) == 2 else None)
+        if path == "cuda":
+            y = _ops.filtered_act(*args, kw["beta"], case["gain"], case["clamp"], case["mode"],
+                                  case["dpad"])
+        else:
+            y = reference.filtered_act(*args, case["gain"], case["clamp"], **kw,
+                                       mode=case["mode"], dpad=case["dpad"])
+        return y, leaves + params
+
+    with emulated_cuda_path(emu):
+        _EmulatedFilteredAct.calls = 0
+        y, leaves = run("cuda")
+        assert _EmulatedFilteredAct.calls == 1
+        dy = torch.from_numpy(np.random.default_rng(2).standard_normal(tuple(y.shape)))
+        g = torch.autograd.grad(y, leaves, dy)
+    r, rleaves = run("ref")
+    assert_close(y, to_np(r), 1e-9, scale=max(1.0, float(r.detach().abs().max())) * 4,
+                 what=f"{case['act']} {case['mode']}")
+    gr = torch.autograd.grad(r, rleaves, dy)
+    for i, (a, e) in enumerate(zip(g, gr, strict=True)):
+        assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())) * 4,
+                     what=f"{case['act']} {case['mode']} gradient {i}")
+
+
 def test_cuda_path_snake_second_order(emu):
     """Double backward (a graph of the gradient) through the cuda path's smooth backward equals
     'ref' for snakebeta, including the mixed terms of alpha and beta."""

@@ -9,13 +9,21 @@ with the real extension (built on first use) and register fake implementations, 
 * ``upfirdn_cuda``: the gradient is the transposed upfirdn (again ``upfirdn_cuda``): any order.
 * ``bias_act_cuda``: the kernel computes the forward; the backward is the activation's
   derivative in PyTorch ops, so double backward composes.
-* ``filtered_act_cuda`` (activations of ``bias_act``, zero padding): one fused kernel. With
-  linear/relu/lrelu and a gradient needed it also writes a 2-bit branch mask (bit 0: pre-activation
-  < 0, bit 1: clamped), and the first-order backward is the same fused kernel transposed reading
-  it (``filtered_act_cuda_backward``). Smooth activations, and graphs of the gradient (double
-  backward), go through :func:`reference.filtered_act_vjp` on ``upfirdn_cuda`` stages.
-* Everything else of ``filtered_act`` (gelu, snake/snakebeta, replicate/circular padding) runs
-  the reference composition of PyTorch ops on the GPU.
+* ``filtered_act_cuda``: one fused kernel for every activation of ``filtered_act`` (bias_act's,
+  gelu, gelu_tanh, and snake / snakebeta with per-channel ``alpha``/``beta`` tensors, which are
+  op inputs so gradients reach them). With linear/relu/lrelu and a gradient needed it also
+  writes a 2-bit branch mask (bit 0: pre-activation < 0, bit 1: clamped), and the first-order
+  backward is the same fused kernel transposed reading it (``filtered_act_cuda_backward``).
+  Smooth activations, and graphs of the gradient (double backward), go through
+  :func:`reference.filtered_act_vjp` on ``upfirdn_cuda`` stages (the pre-activation is
+  recomputed from ``x``; the gradients of ``alpha``/``beta`` come from the same formula).
+* Padding modes: 'zeros' with any ``down_padding`` is fused. 'replicate' / 'circular' are fused
+  too when ``down_padding`` has no positive entry: the input is extended by whole samples with an
+  index gather first (:func:`reference.extend`, differentiable), after which the up-stage's
+  remaining padding is a crop and the fused zero-padding kernel computes exactly the op. With a
+  positive ``down_padding`` (e.g. BigVGAN's ``Activation1d``) the activated signal itself would
+  have to be extended, which the kernel does not do: :func:`fused_supported` is False and the
+  reference composition of PyTorch ops runs on the GPU (the documented fallback).
 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them.
 """
@@ -26,7 +34,12 @@ import torch
 from torch import Tensor
 
 from bandlimit.ops import reference
-from bandlimit.ops._activations import Activation, get_activation
+from bandlimit.ops._activations import (
+    Activation,
+    ParametricActivation,
+    get_activation,
+    get_filtered_activation,
+)
 from bandlimit.ops._params import Fir, out_length, transpose_stage
 
 # Activation codes of csrc/common.h (enum Act).
@@ -41,6 +54,9 @@ ACT_CODES = {
     "softplus": 7,
     "swish": 8,
 }
+# The filtered activation's codes: bias_act's and the activations of the filtered ops only.
+FA_ACT_CODES = {**ACT_CODES, "gelu": 9, "gelu_tanh": 10, "snake": 11, "snakebeta": 12}
+PARAM_ACTS = ("snake", "snakebeta")
 MASK_ACTS = ("linear", "relu", "lrelu")
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -93,15 +109,21 @@ def bias_act_call(ext, x, b, dim, act: str, alpha, gain, clamp, block_threads: i
 
 def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
-    save_mask: bool, max_tile: int = 0, block_threads: int = 0,
+    save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``)."""
+    """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
+
+    ``alpha``: a float (lrelu's slope; ignored by the other scalar acts) or, for snake /
+    snakebeta, a ``[C]`` tensor (as is ``beta``, snakebeta only).
+    """
     hu, wu, ho, wo = stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
+    pa = alpha if isinstance(alpha, Tensor) else None
     y, mask = ext.filtered_act(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d,
         list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
-        0, ACT_CODES[act], float(alpha), float(gain), -1.0 if clamp is None else float(clamp),
-        bool(save_mask), None, max_tile, block_threads,
+        0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
+        -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
+        pa, beta,
     )
     return y, mask
 
@@ -255,17 +277,19 @@ def _filtered_act_fwd(
     gain: float,
     clamp: float,
     save_mask: bool,
+    pa: Tensor | None = None,
+    pb: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     return filtered_act_call(
-        _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha, gain,
-        None if clamp == math.inf else clamp, save_mask,
+        _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa, gain,
+        None if clamp == math.inf else clamp, save_mask, beta=pb,
     )
 
 
 @_filtered_act_fwd.register_fake
 def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
-      save_mask):
+      save_mask, pa=None, pb=None):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     hu, wu, ho, wo = stage_sizes((h, w), fu, fd, up, down, pad, dpad)
@@ -308,67 +332,91 @@ def _(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, 
 
 def _fa_setup(ctx, inputs, output):
     x, b, *filters = inputs[:8]
-    up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:]
-    ctx.save_for_backward(x, b, output[1])
+    up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:17]
+    pa, pb = (*inputs[17:19], None, None)[:2]  # absent when called with the defaults
+    ctx.save_for_backward(x, b, output[1], pa, pb)
     ctx.filters = tuple(filters)
+    ctx.n_inputs = len(inputs)
     ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp)
 
 
 def _fa_backward(ctx, grad_y, _grad_mask):
-    x, b, mask = ctx.saved_tensors
+    x, b, mask, pa, pb = ctx.saved_tensors
     up, down, pad, dpad, act, alpha, gain, clamp = ctx.args
+    da = dbeta = None
     if torch.is_grad_enabled() or mask.numel() == 0 or act not in MASK_ACTS:
         # A graph of the gradient is wanted (higher-order autograd), the act is smooth, or no
         # mask was saved: the reference formula on upfirdn_cuda stages (recomputes u from x).
+        spec = get_filtered_activation(act)
         fu, fd = _firs(*ctx.filters)
-        dv, _, _ = reference.filtered_act_vjp(
-            x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), get_activation(act),
-            alpha, gain, None if clamp == math.inf else clamp, dpad=tuple(dpad), stage=upfirdn,
+        dv, da, dbeta = reference.filtered_act_vjp(
+            x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), spec,
+            pa if isinstance(spec, ParametricActivation) else alpha, gain,
+            None if clamp == math.inf else clamp, beta=pb, dpad=tuple(dpad), stage=upfirdn,
         )
+        da = None if da is None or pa is None else da.to(pa.dtype)
+        dbeta = None if dbeta is None or pb is None else dbeta.to(pb.dtype)
     else:
         dv = _filtered_act_bwd(
             grad_y.contiguous(), mask, x.shape[2], x.shape[3], *ctx.filters,
             up, down, pad, dpad, act, alpha, gain,
         )
     db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
-    return (dv, db, *([None] * 15))
+    grads = [dv, db, *([None] * 15), da, dbeta]
+    return tuple(grads[: ctx.n_inputs])
 
 
 _filtered_act_fwd.register_autograd(_fa_backward, setup_context=_fa_setup)
 
 
-def fused_supported(act, mode: str) -> bool:
-    """Whether the fused kernel runs this filtered activation (bias_act's acts, zero padding)."""
-    return getattr(act, "name", None) in ACT_CODES and isinstance(act, Activation) and (
-        mode == "zeros"
-    )
+def fused_supported(act, mode: str, dpad=(0, 0, 0, 0)) -> bool:
+    """Whether the fused kernel runs this filtered activation.
+
+    Every activation of ``filtered_act`` (:data:`FA_ACT_CODES`); 'zeros' padding with any
+    ``down_padding``, 'replicate' / 'circular' when ``down_padding`` has no positive entry (the
+    input is extended before the kernel; see the module docstring). The rest is the reference.
+    """
+    if not isinstance(act, Activation | ParametricActivation) or act.name not in FA_ACT_CODES:
+        return False
+    return mode == "zeros" or (mode in ("replicate", "circular") and max(dpad) <= 0)
 
 
 def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, clamp,
                  mode="zeros", dpad=(0, 0, 0, 0)) -> Tensor:
-    """Filtered activation on CUDA: the fused kernel where it applies, else the reference ops."""
-    if not fused_supported(act, mode):
+    """Filtered activation on CUDA: the fused kernel where it applies (:func:`fused_supported`),
+    else the reference ops on the GPU. ``alpha``/``beta``: ``[C]`` tensors for snake /
+    snakebeta, else a float slope and None."""
+    if not fused_supported(act, mode, dpad):
         return reference.filtered_act(
             x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
         )
-    needs_grad = torch.is_grad_enabled() and (
-        x.requires_grad or (b is not None and b.requires_grad)
+    if mode != "zeros":
+        # Whole input samples of the extension first; what remains of the padding is a crop
+        # (zeros-mode semantics), and down_padding <= 0 needs no extension of the activation.
+        x, pad = reference.extend(x, tuple(pad), tuple(up), mode)
+    is_param = isinstance(act, ParametricActivation)
+    pa = alpha if is_param else None
+    pb = beta if is_param and "beta" in act.params else None
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, b, pa, pb)
     )
     save_mask = needs_grad and act.name in MASK_ACTS
     y, _ = _filtered_act_fwd(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
-        list(dpad), act.name, float(alpha), float(gain),
-        math.inf if clamp is None else float(clamp), save_mask,
+        list(dpad), act.name, 0.0 if is_param else float(alpha), float(gain),
+        math.inf if clamp is None else float(clamp), save_mask, pa, pb,
     )
     return y
 
 
 __all__ = [
     "ACT_CODES",
+    "FA_ACT_CODES",
     "bias_act",
     "filtered_act",
     "filtered_act_backward_call",
     "filtered_act_call",
+    "fused_supported",
     "upfirdn",
     "upfirdn_call",
 ]

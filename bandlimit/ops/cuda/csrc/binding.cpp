@@ -149,7 +149,7 @@ at::Tensor bias_act(const at::Tensor& x_in, const optional<at::Tensor>& b_in, in
   BL_CHECK_DEVICE(x_in, "bias_act: x");
   TORCH_CHECK(is_float_dtype(x_in), "bias_act: x must be float16/bfloat16/float32/float64, got ",
               x_in.scalar_type());
-  TORCH_CHECK(act >= 0 && act <= 8, "bias_act: unknown activation code ", act);
+  TORCH_CHECK(act >= 0 && act <= kLastBiasAct, "bias_act: unknown activation code ", act);
   const at::Tensor x = x_in.contiguous();
   at::Tensor b;
   int64_t channels = 1, inner = 1;
@@ -245,7 +245,7 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> inter_hw, std::vector<int64_t> down_b, std::vector<int64_t> pad_b,
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
-    int64_t block_threads) {
+    int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -259,7 +259,7 @@ std::vector<at::Tensor> filtered_act(
               "filtered_act: intermediate and output sizes must be >= 1, got ",
               at::IntArrayRef(inter_hw), " and ", at::IntArrayRef(out_hw));
   TORCH_CHECK(mode == 0 || mode == 1, "filtered_act: mode must be 0 (forward) or 1 (backward)");
-  TORCH_CHECK(act >= 0 && act <= 8, "filtered_act: unknown activation code ", act);
+  TORCH_CHECK(act >= 0 && act <= kLastAct, "filtered_act: unknown activation code ", act);
   TORCH_CHECK(mode == 0 || act <= 2,
               "filtered_act: the mask backward needs a piecewise-linear act (linear/relu/lrelu)");
   for (int64_t v : {x_in.size(2), x_in.size(3), inter_hw[0], inter_hw[1], out_hw[0], out_hw[1]})
@@ -274,6 +274,24 @@ std::vector<at::Tensor> filtered_act(
                 x.device());
     b = b_in->to(x.scalar_type()).contiguous();
   }
+  // snake's alpha / snakebeta's alpha and beta: per-channel, read in the accumulation type.
+  const bool has_pa = pa_in.has_value() && pa_in->defined();
+  const bool has_pb = pb_in.has_value() && pb_in->defined();
+  TORCH_CHECK(has_pa == (act == kSnake || act == kSnakeBeta) && has_pb == (act == kSnakeBeta),
+              "filtered_act: snake needs pa (alpha) and snakebeta pa and pb (alpha, beta); the "
+              "other activations take neither (act code ", act, ", pa ",
+              has_pa ? "given" : "None", ", pb ", has_pb ? "given" : "None", ")");
+  auto channel_param = [&](const optional<at::Tensor>& t, const char* name) {
+    TORCH_CHECK(t->dim() == 1 && t->size(0) == c, "filtered_act: ", name, " must have shape [",
+                c, "], got ", t->sizes());
+    TORCH_CHECK(t->device() == x.device(), "filtered_act: ", name, " must be on x's device ",
+                x.device(), ", got ", t->device());
+    TORCH_CHECK(is_float_dtype(*t), "filtered_act: ", name, " must be floating point, got ",
+                t->scalar_type());
+    return t->to(acc_dtype(x)).contiguous();
+  };
+  const at::Tensor pa = has_pa ? channel_param(pa_in, "pa") : at::Tensor();
+  const at::Tensor pb = has_pb ? channel_param(pb_in, "pb") : at::Tensor();
   const Filter fa = make_filter(x, fax, fay, fa2d, "filtered_act: stage A filter");
   const Filter fb = make_filter(x, fbx, fby, fb2d, "filtered_act: stage B filter");
 
@@ -326,7 +344,10 @@ std::vector<at::Tensor> filtered_act(
   // Output tile: up to 32 x 32 (or max_tile), halved along its longer side until the shared
   // memory of one block fits the portable limit.
   const int64_t cap = max_tile > 0 ? max_tile : 32;
-  g.tow = static_cast<int>(std::min<int64_t>(cap, g.wo));
+  // A single-row plane (1-D signals as H = 1): a wide tile instead, so a block's threads have
+  // work (its shared memory is still bounded by the halving below).
+  const int64_t capw = (max_tile <= 0 && g.ho == 1) ? 1024 : cap;
+  g.tow = static_cast<int>(std::min<int64_t>(capw, g.wo));
   g.toh = static_cast<int>(std::min<int64_t>(cap, g.ho));
   int64_t smem = layout(g, acc_size);
   while (smem > kSmemLimit && (g.tow > 1 || g.toh > 1)) {
@@ -346,6 +367,8 @@ std::vector<at::Tensor> filtered_act(
   a.bias = b.defined() ? b.data_ptr() : nullptr;
   a.fa = fa.taps.data_ptr();
   a.fb = fb.taps.data_ptr();
+  a.pa = has_pa ? pa.data_ptr() : nullptr;
+  a.pb = has_pb ? pb.data_ptr() : nullptr;
   a.y = y.data_ptr();
   a.mask = (mode == 1 || save_mask) ? reinterpret_cast<uint32_t*>(mask.data_ptr<int32_t>())
                                     : nullptr;
@@ -366,7 +389,7 @@ std::vector<at::Tensor> filtered_act(
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 1;
+  m.attr("ABI_VERSION") = 2;
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);
@@ -380,5 +403,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("inter_hw"), py::arg("down_b"), py::arg("pad_b"), py::arg("out_hw"),
         py::arg("mode"), py::arg("act"), py::arg("alpha"), py::arg("gain"), py::arg("clamp"),
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
-        py::arg("block_threads") = 0);
+        py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none());
 }

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "launch.h"
+
 #ifdef BL_EMULATE
 #include "emulate.h"
 #define BL_DYN_SMEM(name) unsigned char* name = ::bl_emu::tls_smem
@@ -65,22 +67,20 @@ BL_HD float tanh_(float v) { return tanhf(v); }
 BL_HD double tanh_(double v) { return tanh(v); }
 BL_HD float abs_(float v) { return fabsf(v); }
 BL_HD double abs_(double v) { return fabs(v); }
+BL_HD float erf_(float v) { return erff(v); }
+BL_HD double erf_(double v) { return erf(v); }
+BL_HD float sin_(float v) { return sinf(v); }
+BL_HD double sin_(double v) { return sin(v); }
 
-// Activation codes, shared with bandlimit/ops/cuda/_ops.py (ACT_CODES).
-enum Act : int {
-  kLinear = 0,
-  kRelu = 1,
-  kLrelu = 2,
-  kTanh = 3,
-  kSigmoid = 4,
-  kElu = 5,
-  kSelu = 6,
-  kSoftplus = 7,
-  kSwish = 8,
-};
+// Added to snake's / snakebeta's denominator (alpha or beta), as BigVGAN does.
+constexpr double kSnakeEps = 1e-9;
 
+// The activation codes (enum Act) are in launch.h: the host code checks them too.
+
+// act(v). `alpha`: lrelu's slope, or snake's per-channel frequency; `inv`: 1 / (alpha + eps)
+// (snake) or 1 / (beta + eps) (snakebeta), precomputed once per plane; unused by the others.
 template <typename T>
-BL_HD T activate(int act, T v, T alpha) {
+BL_HD T activate(int act, T v, T alpha, T inv = T(0)) {
   // SELU's fixed constants (Klambauer et al. 2017), as torch.nn.functional.selu uses them.
   const T selu_alpha = T(1.6732632423543772848170429916717);
   const T selu_scale = T(1.0507009873554804934193349852946);
@@ -93,6 +93,17 @@ BL_HD T activate(int act, T v, T alpha) {
     case kSelu: return selu_scale * (v > T(0) ? v : selu_alpha * expm1_(v));
     case kSoftplus: return v > T(20) ? v : log1p_(exp_(v));  // torch's threshold=20
     case kSwish: return v / (T(1) + exp_(-v));
+    case kGelu: return T(0.5) * v * (T(1) + erf_(v * T(0.70710678118654752440084436210485)));
+    case kGeluTanh: {
+      // sqrt(2/pi) (v + 0.044715 v^3), the constants of torch's approximate='tanh'
+      const T z = T(0.79788456080286535587989211986876) * (v + T(0.044715) * v * v * v);
+      return T(0.5) * v * (T(1) + tanh_(z));
+    }
+    case kSnake:
+    case kSnakeBeta: {
+      const T s = sin_(alpha * v);
+      return v + s * s * inv;
+    }
     default: return v;  // kLinear
   }
 }

@@ -6,7 +6,9 @@
 //   1. sx  <- input tile with halo (+ bias), zeros outside the plane (= zero padding)
 //   2. st1 <- stage A along x (separable only: polyphase, up = uax)
 //      si  <- stage A along y (or the full 2-D polyphase filter), then pointwise:
-//               mode 0 (forward):  a = clamp(act(s) * gain); write the 2-bit branch mask
+//               mode 0 (forward):  a = clamp(act(s) * gain), any act of common.h (snake /
+//                                  snakebeta with per-channel alpha / beta: pa, pb indexed by
+//                                  plane % channels); write the 2-bit branch mask
 //               mode 1 (backward): a = s * d, d = 0 if clamped, else gain * (alpha if s < 0 else 1)
 //             intermediate samples outside [0, hi) x [0, wi) are zeros (stage B's zero padding)
 //   3. st2 <- stage B along x (separable; st2 reuses sx's storage), then y -> output
@@ -32,6 +34,7 @@ template <typename scalar_t, typename acc_t>
 __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                                     const scalar_t* __restrict__ bias,
                                     const acc_t* __restrict__ fa, const acc_t* __restrict__ fb,
+                                    const acc_t* __restrict__ pa, const acc_t* __restrict__ pb,
                                     scalar_t* __restrict__ y, uint32_t* __restrict__ mask,
                                     FaGeom g, acc_t alpha, acc_t gain, acc_t clamp) {
   BL_DYN_SMEM(smem_raw);
@@ -65,6 +68,14 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
     const scalar_t* xp = x + p * g.h * g.w;
     const acc_t bv = bias != nullptr ? static_cast<acc_t>(bias[p % g.channels]) : acc_t(0);
+    // Per-channel activation parameters (snake: pa = alpha; snakebeta: pa = alpha, pb = beta):
+    // the frequency and the reciprocal of the denominator, once per plane.
+    acc_t al = alpha, inv = acc_t(0);
+    if (pa != nullptr) {
+      const int64_t ch = p % g.channels;
+      al = pa[ch];
+      inv = acc_t(1) / ((pb != nullptr ? pb[ch] : al) + acc_t(kSnakeEps));
+    }
 
     // 1. Input tile with halo.
     for (int idx = tid; idx < g.txh * g.txw; idx += nt) {
@@ -118,7 +129,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int64_t word = (p * g.hi + giy) * g.mask_words + gix / 16;
         const int shift = static_cast<int>(2 * (gix % 16));
         if (g.mode == 0) {
-          acc_t a = activate<acc_t>(g.act, s, alpha) * gain;
+          acc_t a = activate<acc_t>(g.act, s, al, inv) * gain;
           uint32_t code = s < acc_t(0) ? 1u : 0u;
           if (clamp >= acc_t(0) && abs_(a) > clamp) {
             a = a > acc_t(0) ? clamp : -clamp;
@@ -189,6 +200,7 @@ void launch_filtered_act(const FaArgs& a) {
   BL_LAUNCH(kernel, grid, block, static_cast<size_t>(a.smem_bytes),
             static_cast<const scalar_t*>(a.x), static_cast<const scalar_t*>(a.bias),
             static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fb),
+            static_cast<const acc_t*>(a.pa), static_cast<const acc_t*>(a.pb),
             static_cast<scalar_t*>(a.y), a.mask, a.g, static_cast<acc_t>(a.alpha),
             static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));
 }

@@ -7,6 +7,26 @@
 
 namespace bl {
 
+// Activation codes, shared with bandlimit/ops/cuda/_ops.py (ACT_CODES: 0-8, bias_act's table;
+// FA_ACT_CODES: all of them, the filtered activation's table).
+enum Act : int {
+  kLinear = 0,
+  kRelu = 1,
+  kLrelu = 2,
+  kTanh = 3,
+  kSigmoid = 4,
+  kElu = 5,
+  kSelu = 6,
+  kSoftplus = 7,
+  kSwish = 8,
+  kGelu = 9,       // exact: v * Phi(v)
+  kGeluTanh = 10,  // tanh approximation (Hendrycks & Gimpel 2016)
+  kSnake = 11,     // v + sin^2(alpha v) / (alpha + eps)
+  kSnakeBeta = 12, // v + sin^2(alpha v) / (beta + eps)
+};
+constexpr int kLastBiasAct = kSwish;
+constexpr int kLastAct = kSnakeBeta;
+
 struct UpfirdnArgs {
   const void* x;  // [planes, h, w] of in_t
   const void* f;  // [kh, kw] of acc_of<in_t, out_t>, correlation form
@@ -62,6 +82,8 @@ struct FaArgs {
   const void* bias;  // [channels] of scalar_t or nullptr
   const void* fa;    // stage A taps, accumulator type
   const void* fb;    // stage B taps
+  const void* pa;    // [channels] snake alpha, accumulator type, or nullptr
+  const void* pb;    // [channels] snakebeta beta, accumulator type, or nullptr
   void* y;           // [planes, ho, wo]
   uint32_t* mask;    // [planes, hi, mask_words] or nullptr
   FaGeom g;
