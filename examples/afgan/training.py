@@ -241,6 +241,7 @@ class _Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # this module initialised the process group, so it tears it down
 
     @property
     def active(self) -> bool:
@@ -251,10 +252,24 @@ def _init_distributed(device: str) -> _Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         backend = "nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend=backend)
-    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    return _Dist(dist.get_rank(), dist.get_world_size(), local_rank, owns)
+
+
+def _shutdown_distributed(d: _Dist, finished: bool) -> None:
+    # A process group left to interpreter exit destroys gloo's worker threads while they are
+    # still joinable: "terminate called without an active exception" (SIGABRT) on some ranks.
+    # The barrier (skipped after an error, where peers may never reach it) lets every rank
+    # finish its last collective before any rank tears the group down.
+    if not (d.owns_group and dist.is_initialized()):
+        return
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def _sync_gradients(module: torch.nn.Module, d: _Dist) -> None:
@@ -458,6 +473,16 @@ def train(
     another bandlimit checkpoint or an official network pickle (weights only, new directory).
     """
     d = _init_distributed(cfg.device)
+    try:
+        summary = _train(cfg, d, resume, progress)
+    except BaseException:
+        _shutdown_distributed(d, finished=False)
+        raise
+    _shutdown_distributed(d, finished=True)
+    return summary
+
+
+def _train(cfg: TrainConfig, d: _Dist, resume: str | None, progress: bool) -> dict[str, Any]:
     device = torch.device(cfg.device)
     if device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
