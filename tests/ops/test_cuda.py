@@ -2,8 +2,10 @@
 
 Parity of every op with 'ref' over the Hypothesis strategies of the CPU tests (float64/float32
 tight, float16/bfloat16 within the dtype's tolerance), gradients and double backward, streams,
-non-contiguous inputs, a tensor that needs 64-bit indexing, ``opcheck`` of the custom ops, and
-``torch.compile``. The same kernel logic is verified without a GPU by test_cuda_emulation.py.
+non-contiguous inputs, a tensor that needs 64-bit indexing, launch configurations (more planes
+than gridDim.z, block sizes up to 1024, 48 KB of dynamic shared memory, a second device),
+``opcheck`` of the custom ops, and ``torch.compile``. The same kernel logic is verified without
+a GPU by test_cuda_emulation.py.
 """
 
 from __future__ import annotations
@@ -318,6 +320,136 @@ def test_64bit_indexing():
     a = ops.bias_act(x, act="lrelu", impl="cuda")
     ar = ops.bias_act(x[:, -1:].float(), act="lrelu", impl="ref")
     assert_close(a[:, -1:].float().cpu(), to_np(ar.cpu()), RTOL[torch.float16], what="bias_act")
+
+
+# ------------------------------------------------------------------------------------------
+# Launch configurations: limits the CPU emulation can only refuse, a GPU has to run
+
+
+def _fir(kind, k, dtype=torch.float64, seed=0):
+    """A random normalised filter on the GPU: kind 'sep' (k = (kx, ky) taps) or 'full' (k = (ky,
+    kx))."""
+    from bandlimit.ops._params import Fir
+
+    g = torch.Generator().manual_seed(seed)
+    taps = [torch.randn(n, generator=g, dtype=torch.float64) / n for n in k]
+    if kind == "full":
+        return Fir(f2d=torch.outer(*taps).to(DEV, dtype) + 0.01)
+    return Fir(fx=taps[0].to(DEV, dtype), fy=taps[1].to(DEV, dtype))
+
+
+def test_planes_beyond_the_grid_z_limit():
+    """N·C = 131076 planes, past gridDim.z's 65535: each fused block loops over planes (forward
+    and mask backward); upfirdn and bias_act walk them in a flat 64-bit grid-stride loop. Every
+    plane equals a launch over a slice of the channels (one plane per block) bit for bit, and the
+    last channels equal 'ref' on the CPU ('ref' over all the planes would take minutes)."""
+    g = torch.Generator().manual_seed(1)
+    c = 65538
+    x = torch.randn(2, c, 4, 5, dtype=torch.float64, generator=g)
+    b = torch.randn(c, dtype=torch.float64, generator=g)
+    fu, fd = torch.randn(4, dtype=torch.float64, generator=g), torch.randn(
+        3, 3, dtype=torch.float64, generator=g)
+    dy = torch.randn(2, c, 4, 5, dtype=torch.float64, generator=g)  # filtered_lrelu's output
+
+    def run(ch, device=DEV):
+        impl = "cuda" if device == DEV else "ref"
+        xs, bs = x[:, ch].to(device).requires_grad_(), b[ch].to(device).requires_grad_()
+        y = ops.filtered_lrelu(xs, fu.to(device), fd.to(device), bs, up=2, down=2, padding=2,
+                               clamp=1.0, impl=impl)
+        gx, gb = torch.autograd.grad(y, [xs, bs], dy[:, ch].to(device))
+        u = ops.upfirdn2d(xs.detach(), fu.to(device), up=2, padding=2, impl=impl)
+        a = ops.bias_act(xs.detach(), bs.detach(), act="lrelu", clamp=1.0, impl=impl)
+        return [t.detach().cpu() for t in (y, gx, u, a, gb)]
+
+    whole = run(slice(None))
+    parts = [run(slice(c0, c0 + 16384)) for c0 in range(0, c, 16384)]
+    for name, got, *want in zip(("y", "dx", "upfirdn", "bias_act", "db"), whole, *parts,
+                                strict=True):
+        want = torch.cat(want, dim=-1 if name == "db" else 1)
+        if name == "db":  # a reduction over (N, H, W) whose order may follow the shape
+            assert_close(got, to_np(want), 1e-12, scale=_scale(want), what=name)
+        else:
+            assert torch.equal(got, want), name
+    tail = slice(c - 5, c)
+    for name, got, want in zip(("y", "dx", "upfirdn", "bias_act", "db"), run(tail),
+                               run(tail, "cpu"), strict=True):
+        assert_close(got, to_np(want), 1e-10, scale=_scale(want) * 4, what=f"{name} vs ref")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_block_size_independence(dtype):
+    """Bit-identical results for one warp, a block that is not a multiple of a warp, and the
+    largest block (1024 threads; it launches only if ptxas kept the kernel within 64 registers
+    per thread) -- each kernel, forward mask and mask backward."""
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    ext = load_ext()
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 3, 37, 41, dtype=torch.float64, generator=g).to(DEV, dtype)
+    b = torch.randn(3, dtype=torch.float64, generator=g).to(DEV, dtype)
+    acc = torch.float64 if dtype == torch.float64 else torch.float32
+    fu, fd = _fir("sep", (12, 12), acc), _fir("full", (6, 6), acc, seed=1)
+    geo = (fu, fd, (2, 2), (2, 2), (11, 10, 11, 10), (0, 0, 0, 0))
+
+    def run(threads):
+        y, mask = _ops.filtered_act_call(ext, x, b, *geo, "lrelu", 0.2, 1.4, 2.0, True, 0,
+                                         threads)
+        dx = _ops.filtered_act_backward_call(ext, y, mask, (37, 41), *geo, "lrelu", 0.2, 1.4, 0,
+                                             threads)
+        u = _ops.upfirdn_call(ext, x, fu.fx, fu.fy, None, (2, 1), (1, 3), (5, 6, 1, 2), threads)
+        a = _ops.bias_act_call(ext, x, b, 1, "swish", 0.0, 1.0, None, threads)
+        return y, mask, dx, u, a
+
+    default = run(0)
+    for threads in (32, 100, 1024):
+        for name, got, want in zip(("y", "mask", "dx", "upfirdn", "bias_act"), run(threads),
+                                   default, strict=True):
+            assert torch.equal(got, want), (threads, name)
+
+
+def test_shared_memory_at_the_default_limit():
+    """A layout of exactly 48 KB (6144 float64: 29 x 29 output tiles, up 2 through a full 4 x 4
+    filter, down 2 through 9 separable taps), the most the kernel is launched with: it needs no
+    opt-in attribute. Against 'ref' on the CPU."""
+    from bandlimit.ops import reference
+    from bandlimit.ops._activations import get_activation
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 40, 40, dtype=torch.float64, generator=g)
+    fu, fd = _fir("full", (4, 4), seed=4), _fir("sep", (9, 9), seed=5)
+    geo = ((2, 2), (2, 2), (2, 1, 2, 1), (4, 4, 4, 4))
+    y, _ = _ops.filtered_act_call(load_ext(), x.to(DEV), None, fu, fd, *geo, "lrelu", 0.2, 1.0,
+                                  None, False, 29)
+    cpu = [type(f)(*(None if t is None else t.cpu() for t in (f.fx, f.fy, f.f2d)))
+           for f in (fu, fd)]
+    r = reference.filtered_act(x, None, *cpu, *geo[:3], get_activation("lrelu"), 0.2, 1.0, None,
+                               dpad=geo[3])
+    assert tuple(r.shape) == (2, 3, 40, 40)  # two 29-tiles per axis
+    assert_close(y.cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="48 KB layout")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_tensors_on_a_second_device():
+    """Inputs on cuda:1 while cuda:0 is current: every launch follows the tensors' device (the
+    device guard) and that device's current stream."""
+    f = torch.randn(12, dtype=torch.float64)
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    xd = x.detach().to("cuda:1").requires_grad_()
+    with torch.cuda.device(0):
+        y = ops.filtered_lrelu(xd, f.to("cuda:1"), f.to("cuda:1"), up=2, down=2, padding=11,
+                               impl="cuda")
+        (g,) = torch.autograd.grad(y, xd, torch.ones_like(y))
+        u = ops.upfirdn2d(xd, f.to("cuda:1"), up=2, padding=6, impl="cuda")
+    assert y.device == g.device == u.device == torch.device("cuda:1")
+    r = ops.filtered_lrelu(x, f, f, up=2, down=2, padding=11, impl="ref")
+    (gr,) = torch.autograd.grad(r, x, torch.ones_like(r))
+    assert_close(y.detach().cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="cuda:1")
+    assert_close(g.cpu(), to_np(gr), 1e-10, scale=_scale(gr) * 4, what="cuda:1 grad")
+    ur = ops.upfirdn2d(x.detach(), f, up=2, padding=6, impl="ref")
+    assert_close(u.cpu(), to_np(ur), 1e-10, scale=_scale(ur) * 4, what="cuda:1 upfirdn")
 
 
 # ------------------------------------------------------------------------------------------

@@ -370,6 +370,57 @@ def test_tiling_and_threads_do_not_change_the_result(emu):
         assert torch.equal(m, m0), (tile, threads)
 
 
+def test_planes_beyond_the_grid_z_limit(emu):
+    """More planes (N·C) than CUDA's gridDim.z limit (65535; the emulation refuses a launch past
+    it, as a GPU does): the grid is capped and each block loops over planes p, p + 65535, ...,
+    reusing its shared memory (the barrier that ends a plane: 3 threads, and a separable stage B
+    whose y pass reads the storage the next plane's input tile overwrites). Every plane must come
+    out bit-identical to a launch over a slice of the channels (one plane per block): bias,
+    per-channel alpha / beta and mask words follow p, forward and mask backward. (The float64
+    oracles of the other tests check the sliced launches; 'ref' over 131076 planes is slow.)"""
+    rng = np.random.default_rng(11)
+    n, c, hw = 2, 65535 + 3, (4, 5)  # 131076 planes: two per block, three for the first six
+    x = torch.from_numpy(rng.standard_normal((n, c, *hw)))
+    b = torch.from_numpy(rng.standard_normal(c))
+    alpha, beta = (torch.from_numpy(rng.uniform(0.2, 3.0, c)) for _ in range(2))
+    f4 = torch.from_numpy(rng.standard_normal(4))
+    geo = (Fir(fx=f4, fy=f4.flip(0)), Fir(fx=f4[:3], fy=f4[1:]), (2, 2), (2, 2), (2, 1, 2, 1),
+           (0, 0, 0, 0))
+    geo2d = (geo[1], Fir(f2d=torch.outer(f4[:3], f4[1:])), *geo[2:])
+
+    def run(ch, threads):
+        y, mask = _ops.filtered_act_call(emu, x[:, ch], b[ch], *geo, "lrelu", 0.2, 1.4, 1.0,
+                                         True, 0, threads)
+        dx = _ops.filtered_act_backward_call(emu, y, mask, hw, *geo, "lrelu", 0.2, 1.4, 0,
+                                             threads)
+        s, _ = _ops.filtered_act_call(emu, x[:, ch], b[ch], *geo2d, "snakebeta", alpha[ch], 1.0,
+                                      None, False, 0, threads, beta=beta[ch])
+        return y, mask.reshape(n, -1, *mask.shape[1:]), dx, s
+
+    whole = run(slice(None), 3)
+    parts = [run(slice(c0, c0 + 16384), 1) for c0 in range(0, c, 16384)]
+    for name, got, *want in zip(("y", "mask", "dx", "snakebeta"), whole, *parts, strict=True):
+        assert torch.equal(got, torch.cat(want, dim=1)), name
+
+
+def test_layout_of_extreme_geometry_in_64_bits(emu):
+    """Three outputs a down factor just below 2^30 apart: the first tile's intermediate extent
+    (tow - 1)·down + taps passes 2^31. Planned in 32 bits it wrapped to a negative size that
+    passed the shared-memory check; in 64 bits the tile is halved until it fits. (Entry-point
+    level: a consistent geometry this wide needs a 2^30-sample plane.)"""
+    big = 2**30 - 1
+    x = torch.from_numpy(np.random.default_rng(12).standard_normal((1, 2, 1, 5)))
+    one, f = torch.ones(1, dtype=torch.float64), torch.tensor([0.5, -1.0], dtype=torch.float64)
+    # u[i] = 0.5 x[i] - x[i + 1] (linear act); y[o] = 0.5 u[o·big - p] - u[o·big - p + 1],
+    # p = big - 1: only output 1 reads samples that exist (u[1], u[2])
+    y, _ = emu.filtered_act(x, None, f, one, None, f, one, None, [1, 1], [0, 0], [1, big],
+                            [big, 1], [big - 1, 0], [1, 3], 0, 0, 0.0, 1.0, -1.0, False, None)
+    u = 0.5 * x[..., :4] - x[..., 1:]
+    expected = torch.zeros(1, 2, 1, 3, dtype=torch.float64)
+    expected[..., 1] = 0.5 * u[..., 1] - u[..., 2]
+    assert_close(y, to_np(expected), 1e-12, what="extreme geometry")
+
+
 # ------------------------------------------------------------------------------------------
 # Smooth and per-channel activations: gelu, gelu_tanh, snake, snakebeta
 
@@ -749,6 +800,22 @@ def test_entry_point_checks(emu):
                          [2, 2], 0, 13, 0.0, 1.0, -1.0, False, None)
     with pytest.raises(RuntimeError, match="unknown activation code 9"):
         emu.bias_act(x, None, 1, 9, 0.0, 1.0, -1.0)
+    # what a GPU would refuse (or a 32-bit cast would wrap) is refused on the host
+    with pytest.raises(RuntimeError, match=r"block_threads must be in \[0, 1024\]"):
+        emu.bias_act(x, None, 1, 0, 0.0, 1.0, -1.0, 1025)
+    with pytest.raises(RuntimeError, match=r"block_threads must be in \[0, 1024\]"):
+        emu.upfirdn(x, f, f, None, [1, 1], [1, 1], [0, 0, 0, 0], -1)
+    with pytest.raises(RuntimeError, match="below 2\\^30 in magnitude, got 4294967297"):
+        emu.upfirdn(x, f, f, None, [1, 1], [1, 1], [2**32 + 1, -(2**32), 0, 0])
+    with pytest.raises(RuntimeError, match="below 2\\^30 in magnitude"):
+        emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2**31, 2], [4, 4], [1, 1],
+                         [0, 0], [2, 2], 0, 2, 0.2, 1.0, -1.0, False, None)
+    # gridDim.y (output tile rows) has no loop: past 65535 the host refuses with a clear error
+    one = torch.ones(1, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="output too large for the grid"):
+        emu.filtered_act(torch.zeros(1, 1, 65536, 1, dtype=torch.float64), None, one, one, None,
+                         one, one, None, [1, 1], [0, 0], [65536, 1], [1, 1], [0, 0], [65536, 1],
+                         0, 0, 0.0, 1.0, -1.0, False, None, 1)
     with pytest.raises(RuntimeError, match="piecewise-linear"):
         emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
                          [2, 2], 1, 3, 0.2, 1.0, -1.0, False, torch.zeros(1, 4, 1,

@@ -5,6 +5,7 @@
 #include <torch/extension.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 #include "launch.h"
@@ -51,6 +52,21 @@ int64_t out_len(int64_t len, int64_t up, int64_t down, int64_t p0, int64_t p1, i
   return (n >= 0 ? n / down : -((-n + down - 1) / down)) + 1;
 }
 
+// Factors and paddings travel to the kernels as 32-bit ints: refuse what a cast would wrap.
+void check_int_args(const char* op, std::initializer_list<const std::vector<int64_t>*> lists) {
+  for (const auto* list : lists)
+    for (int64_t v : *list)
+      TORCH_CHECK(v > -(int64_t(1) << 30) && v < (int64_t(1) << 30), op,
+                  ": factors and paddings must be below 2^30 in magnitude, got ", v);
+}
+
+// The test knob `block_threads` (0: the launcher's default, 256): at most CUDA's 1024 per block.
+int threads_arg(int64_t block_threads, const char* op) {
+  TORCH_CHECK(block_threads >= 0 && block_threads <= 1024, op,
+              ": block_threads must be in [0, 1024] (0: the default), got ", block_threads);
+  return static_cast<int>(block_threads);
+}
+
 // The storage type of a dtype and its accumulator, for the launchers' template arguments.
 template <typename T>
 using acc_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
@@ -73,6 +89,8 @@ at::Tensor upfirdn(const at::Tensor& x_in, const optional<at::Tensor>& fx,
   TORCH_CHECK(up[0] >= 1 && up[1] >= 1 && down[0] >= 1 && down[1] >= 1,
               "upfirdn: factors must be >= 1, got up=", at::IntArrayRef(up), " down=",
               at::IntArrayRef(down));
+  check_int_args("upfirdn", {&up, &down, &pad});
+  const int threads = threads_arg(block_threads, "upfirdn");
   TORCH_CHECK(x_in.size(2) < (int64_t(1) << 30) && x_in.size(3) < (int64_t(1) << 30),
               "upfirdn: H and W must be < 2^30");
   const at::Tensor x = x_in.contiguous();
@@ -118,7 +136,7 @@ at::Tensor upfirdn(const at::Tensor& x_in, const optional<at::Tensor>& fx,
     a.ho = static_cast<int>(out.size(2));
     a.wo = static_cast<int>(out.size(3));
     a.device = BL_DEVICE_INDEX(in);
-    a.block_threads = static_cast<int>(block_threads);
+    a.block_threads = threads;
     return a;
   };
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_upfirdn", [&] {
@@ -150,6 +168,7 @@ at::Tensor bias_act(const at::Tensor& x_in, const optional<at::Tensor>& b_in, in
   TORCH_CHECK(is_float_dtype(x_in), "bias_act: x must be float16/bfloat16/float32/float64, got ",
               x_in.scalar_type());
   TORCH_CHECK(act >= 0 && act <= kLastBiasAct, "bias_act: unknown activation code ", act);
+  const int threads = threads_arg(block_threads, "bias_act");
   const at::Tensor x = x_in.contiguous();
   at::Tensor b;
   int64_t channels = 1, inner = 1;
@@ -177,7 +196,7 @@ at::Tensor bias_act(const at::Tensor& x_in, const optional<at::Tensor>& b_in, in
   a.gain = gain;
   a.clamp = clamp;
   a.device = BL_DEVICE_INDEX(x);
-  a.block_threads = static_cast<int>(block_threads);
+  a.block_threads = threads;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_bias_act",
                                   [&] { launch_bias_act<scalar_t>(a); });
   return y;
@@ -213,27 +232,35 @@ Filter make_filter(const at::Tensor& x, const optional<at::Tensor>& fx,
   return f;
 }
 
+// Shared memory per block: the portable default limit, so no opt-in attribute is needed.
+constexpr int64_t kSmemLimit = 48 * 1024;
+
 // Tile extents and shared-memory layout for the current tow x toh; returns the bytes needed.
+// In 64 bits: a wide tile times a large factor can pass 2^31 before the halving below shrinks it
+// (32-bit wrap-around gave a small or negative size, i.e. a launch whose shared-memory accesses
+// run past the allocation). g's extents and offsets are set only for a layout that fits.
 int64_t layout(FaGeom& g, int64_t acc_size) {
-  g.tiw = (g.tow - 1) * g.dbx + g.kbx;
-  g.tih = (g.toh - 1) * g.dby + g.kby;
-  g.txw = (g.tiw + g.kax - 2) / g.uax + 2;
-  g.txh = (g.tih + g.kay - 2) / g.uay + 2;
-  const int64_t szx =
-      std::max<int64_t>(int64_t(g.txh) * g.txw, g.sep_b ? int64_t(g.tih) * g.tow : 0);
-  const int64_t szt1 = g.sep_a ? int64_t(g.txh) * g.tiw : 0;
-  const int64_t szi = int64_t(g.tih) * g.tiw;
+  const int64_t tiw = int64_t(g.tow - 1) * g.dbx + g.kbx;
+  const int64_t tih = int64_t(g.toh - 1) * g.dby + g.kby;
+  const int64_t txw = (tiw + g.kax - 2) / g.uax + 2;
+  const int64_t txh = (tih + g.kay - 2) / g.uay + 2;
+  const int64_t szx = std::max(txh * txw, g.sep_b ? tih * g.tow : 0);
+  const int64_t szt1 = g.sep_a ? txh * tiw : 0;
+  const int64_t szi = tih * tiw;
   const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
   const int64_t nfb = g.sep_b ? g.kbx + g.kby : int64_t(g.kbx) * g.kby;
+  const int64_t elems = szx + szt1 + szi + nfa + nfb;
+  if (elems * acc_size > kSmemLimit) return elems * acc_size;
+  g.tiw = static_cast<int>(tiw);
+  g.tih = static_cast<int>(tih);
+  g.txw = static_cast<int>(txw);
+  g.txh = static_cast<int>(txh);
   g.off_t1 = static_cast<int>(szx);
   g.off_i = static_cast<int>(szx + szt1);
   g.off_fa = static_cast<int>(szx + szt1 + szi);
   g.off_fb = static_cast<int>(szx + szt1 + szi + nfa);
-  return (szx + szt1 + szi + nfa + nfb) * acc_size;
+  return elems * acc_size;
 }
-
-// Shared memory per block: the portable default limit, so no opt-in attribute is needed.
-constexpr int64_t kSmemLimit = 48 * 1024;
 
 }  // namespace
 
@@ -255,6 +282,8 @@ std::vector<at::Tensor> filtered_act(
               "filtered_act: up_a, pad_a, inter_hw, down_b, pad_b and out_hw must be pairs");
   TORCH_CHECK(up_a[0] >= 1 && up_a[1] >= 1 && down_b[0] >= 1 && down_b[1] >= 1,
               "filtered_act: factors must be >= 1");
+  check_int_args("filtered_act", {&up_a, &pad_a, &down_b, &pad_b});
+  const int threads = threads_arg(block_threads, "filtered_act");
   TORCH_CHECK(inter_hw[0] >= 1 && inter_hw[1] >= 1 && out_hw[0] >= 1 && out_hw[1] >= 1,
               "filtered_act: intermediate and output sizes must be >= 1, got ",
               at::IntArrayRef(inter_hw), " and ", at::IntArrayRef(out_hw));
@@ -332,6 +361,8 @@ std::vector<at::Tensor> filtered_act(
                 "filtered_act: backward needs the mask");
     mask = *mask_in;
     BL_CHECK_DEVICE(mask, "filtered_act: mask");
+    TORCH_CHECK(mask.device() == x.device(), "filtered_act: mask must be on x's device ",
+                x.device(), ", got ", mask.device());
     TORCH_CHECK(mask.scalar_type() == at::kInt && mask.is_contiguous() && mask.dim() == 3 &&
                     mask.size(0) == g.planes && mask.size(1) == g.hi &&
                     mask.size(2) == g.mask_words,
@@ -376,7 +407,7 @@ std::vector<at::Tensor> filtered_act(
   a.alpha = alpha;
   a.gain = gain;
   a.clamp = clamp;
-  a.block_threads = static_cast<int>(block_threads > 0 ? block_threads : 256);
+  a.block_threads = threads > 0 ? threads : 256;
   a.smem_bytes = smem;
   a.device = BL_DEVICE_INDEX(x);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",

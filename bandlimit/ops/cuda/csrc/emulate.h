@@ -2,13 +2,18 @@
 //
 // Used ONLY by the CPU test build (emulate_ext.cpp): the very same kernel sources are compiled by
 // g++ and run on CPU tensors, so their index arithmetic, tiling, halo and mask logic can be tested
-// without a GPU. A launch runs the grid's blocks one after another; the threads of a block are
-// real std::threads that meet at a std::barrier for every __syncthreads(), so a block with
+// without a GPU. A launch runs the grid's blocks one after another, in reverse order (a GPU
+// promises no order, so nothing may depend on the natural one); the threads of a block are real
+// std::threads that meet at a std::barrier for every __syncthreads(), so a block with
 // blockDim > 1 exercises the barrier placement (races can still go unnoticed: this is a check,
-// not a proof). Shared memory is filled with 0xFF bytes (a NaN pattern) before every block, so
-// reading a shared value that was never written shows up as NaN.
+// not a proof; and blocks never overlap, so inter-block races are not exercised at all). Shared
+// memory is filled with 0xFF bytes (a NaN pattern) before every block, so reading a shared value
+// that was never written shows up as NaN; so does a read just past the dynamic allocation, and a
+// write there is an error. A launch that breaks one of CUDA's limits (below) is refused, as a
+// GPU refuses it, instead of quietly running.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <cstddef>
@@ -16,6 +21,8 @@
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -47,12 +54,51 @@ inline unsigned int atomic_or(unsigned int* addr, unsigned int v) {
   return std::atomic_ref<unsigned int>(*addr).fetch_or(v);
 }
 
+// CUDA's launch limits (compute capability 3.0 and later, sm_90 included). A kernel launched past
+// one of them does not run on a GPU (C10_CUDA_KERNEL_LAUNCH_CHECK raises); dynamic shared memory
+// above 48 KB would need cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize), which
+// the kernels here never call.
+constexpr unsigned int kMaxThreadsPerBlock = 1024, kMaxBlockDimZ = 64;
+constexpr unsigned int kMaxGridDimX = 0x7FFFFFFFu, kMaxGridDimYZ = 65535;
+constexpr std::size_t kMaxDynamicSmem = 48 * 1024;
+constexpr std::size_t kSmemGuard = 256;  // NaN bytes after the allocation
+
+inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
+  auto str = [](dim3 d) {
+    return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) +
+           ")";
+  };
+  const unsigned long long threads = 1ull * block.x * block.y * block.z;
+  if (threads == 0 || threads > kMaxThreadsPerBlock || block.z > kMaxBlockDimZ)
+    throw std::runtime_error("emulated launch: blockDim " + str(block) + " is past CUDA's limits");
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > kMaxGridDimX ||
+      grid.y > kMaxGridDimYZ || grid.z > kMaxGridDimYZ)
+    throw std::runtime_error("emulated launch: gridDim " + str(grid) +
+                             " is past CUDA's limits (y and z at most 65535)");
+  if (smem_bytes > kMaxDynamicSmem)
+    throw std::runtime_error("emulated launch: " + std::to_string(smem_bytes) +
+                             " bytes of dynamic shared memory, past the 48 KB default limit");
+}
+
 // Runs kernel(args...) over grid x block. Every thread walks the blocks in the same order and
 // meets the others at a barrier before and after each block (the shared buffer is reused).
 template <typename... P, typename... A>
 void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...), A... args) {
+  check_launch(grid, block, smem_bytes);
   const unsigned int nthreads = block.x * block.y * block.z;
-  std::vector<unsigned char> smem(smem_bytes + 16);
+  std::vector<unsigned char> smem(smem_bytes + kSmemGuard);
+  // Thread 0 checks the guard of the block that just ran (all threads are past its last barrier)
+  // before it refills the buffer; the other threads learn of an overflow at the next barrier.
+  auto guard_intact = [&] {
+    return std::all_of(smem.begin() + static_cast<std::ptrdiff_t>(smem_bytes), smem.end(),
+                       [](unsigned char c) { return c == 0xFF; });
+  };
+  bool overflow = false;
+  auto overflow_error = [&](dim3 b) {
+    return std::runtime_error("emulated kernel wrote past its " + std::to_string(smem_bytes) +
+                              " bytes of dynamic shared memory (block (" + std::to_string(b.x) +
+                              ", " + std::to_string(b.y) + ", " + std::to_string(b.z) + "))");
+  };
   std::barrier<> bar(static_cast<std::ptrdiff_t>(nthreads));
   std::exception_ptr error;
   std::mutex error_mutex;
@@ -63,15 +109,26 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     tls_smem = smem.data();
     tls_barrier = nthreads > 1 ? &bar : nullptr;
     try {
-      for (unsigned int bz = 0; bz < grid.z; ++bz)
-        for (unsigned int by = 0; by < grid.y; ++by)
-          for (unsigned int bx = 0; bx < grid.x; ++bx) {
-            if (t == 0) std::memset(smem.data(), 0xFF, smem.size());
+      bool first = true;
+      dim3 last;
+      for (unsigned int bz = grid.z; bz-- > 0;)
+        for (unsigned int by = grid.y; by-- > 0;)
+          for (unsigned int bx = grid.x; bx-- > 0;) {
+            if (t == 0) {
+              overflow = !first && !guard_intact();
+              std::memset(smem.data(), 0xFF, smem.size());
+            }
             syncthreads();
-            tls_block_idx = dim3(bx, by, bz);
+            if (overflow) {
+              if (t == 0) throw overflow_error(last);
+              return;
+            }
+            first = false;
+            last = tls_block_idx = dim3(bx, by, bz);
             kernel(static_cast<P>(args)...);
             syncthreads();
           }
+      if (t == 0 && !guard_intact()) throw overflow_error(last);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       error = std::current_exception();
