@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/train_afgan.py`
 
-from afgan.training import CONFIGS, METRIC_NAMES, TrainConfig, TrainingError, train
+from afgan.training import CONFIGS, IMPLS, METRIC_NAMES, TrainConfig, TrainingError, train
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--dcmax", type=int, help="D max channels (default: --cmax)")
     a("--map-depth", type=int, help=f"mapping network layers (default {d.map_depth}; official 2)")
     a("--ema-kimg", type=float, help="G_ema half-life in kimg (default batch·10/32, official)")
+    a("--mag-ema-kimg", type=float,
+      help=f"half-life of the layers' input-magnitude EMA in kimg (default {d.mag_ema_kimg:g})")
     a("--margin", type=int, help=f"synthesis margin in pixels (default {d.margin}; official 10)")
     a("--z-dim", type=int, help=f"latent size (default {d.z_dim}; official 512)")
     a("--w-dim", type=int, help=f"intermediate latent size (default {d.w_dim}; official 512)")
@@ -102,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--metrics-samples", type=int, help=f"latents per metric (default {d.metrics_samples})")
     a("--workers", type=int, help=f"data-loader processes (default {d.workers})")
     a("--device", help=f"cpu or cuda (default {d.device})")
-    a("--impl", choices=["auto", "ref", "numba"], help="bandlimit ops backend (default auto)")
+    a("--impl", choices=IMPLS, help="bandlimit ops backend (default auto)")
     a("--minutes", type=float, help="wall-clock budget: stop (with a checkpoint) after this")
     a("--stop-at-step", type=int, help=argparse.SUPPRESS)  # testing: stop as on Ctrl-C
     a("--quiet", action="store_true", help="no progress bar")

@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 CONFIGS = ("stylegan3-t", "stylegan3-r")
+IMPLS = ("auto", "ref", "numba", "cuda")
 METRIC_NAMES = {"eqt": "eqt_int", "eqt_int": "eqt_int", "eqt_frac": "eqt_frac", "eqr": "eqr"}
 CHECKPOINT_GLOB = "checkpoint-*.pt"
 D_REG_INTERVAL = 16
@@ -116,6 +117,7 @@ class TrainConfig:
     dlr: float = 0.005
     mbstd_group: int = 4
     ema_kimg: float | None = None
+    mag_ema_kimg: float = 20.0
     ema_rampup: float | None = 0.05
     blur_sigma: float | None = None
     blur_fade_kimg: float | None = None
@@ -144,6 +146,11 @@ class TrainConfig:
                 raise TrainingError(f"--{name} must be an integer >= 1, got {v!r}")
         if self.ema_kimg is not None and not (math.isfinite(self.ema_kimg) and self.ema_kimg > 0):
             raise TrainingError(f"--ema-kimg must be a positive number, got {self.ema_kimg!r}")
+        if not (isinstance(self.mag_ema_kimg, (int, float)) and math.isfinite(self.mag_ema_kimg)
+                and self.mag_ema_kimg > 0):  # fmt: skip
+            raise TrainingError(
+                f"--mag-ema-kimg must be a positive number, got {self.mag_ema_kimg!r}"
+            )
         if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
             raise TrainingError(f"--margin must be an integer >= 0, got {self.margin!r}")
         res = self.resolution
@@ -160,8 +167,10 @@ class TrainConfig:
                 raise TrainingError(
                     f"--metrics entries must be among {', '.join(sorted(METRIC_NAMES))}, got {m!r}"
                 )
-        if self.impl not in ("auto", "ref", "numba"):
-            raise TrainingError(f"--impl must be auto, ref or numba, got {self.impl!r}")
+        if self.impl not in IMPLS:
+            raise TrainingError(f"--impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
+        if self.impl == "cuda" and not self.device.startswith("cuda"):
+            raise TrainingError(f"--impl cuda needs --device cuda, got --device {self.device!r}")
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -198,7 +207,7 @@ def build_networks(cfg: TrainConfig, c_dim: int, img_channels: int) -> tuple[Gen
         mapping_kwargs={"num_layers": cfg.map_depth},
         channel_base=cfg.cbase,
         channel_max=cfg.cmax,
-        magnitude_ema_beta=0.5 ** (cfg.batch / (20 * 1e3)),
+        magnitude_ema_beta=0.5 ** (cfg.batch / (cfg.mag_ema_kimg * 1e3)),
     )
     if cfg.num_layers != 14:
         g_kwargs["num_layers"] = cfg.num_layers

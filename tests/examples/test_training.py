@@ -343,6 +343,18 @@ def test_margin_and_d_width_reach_the_networks_and_old_configs_keep_margin_10():
     assert TrainConfig().margin == 10
 
 
+def test_magnitude_ema_half_life_reaches_every_layer():
+    cfg = TrainConfig(resolution=16, cbase=256, cmax=16, num_layers=4, z_dim=8, w_dim=8,
+                      batch=8, mag_ema_kimg=0.5)  # fmt: skip
+    G, _ = build_networks(cfg, 0, 3)
+    betas = [m.magnitude_ema_beta for m in G.synthesis.modules() if hasattr(m, "magnitude_ema")]
+    assert len(betas) == 5 and betas == pytest.approx([0.5 ** (8 / 500)] * 5)
+    # Official default: a 20 kimg half-life; configs written before the option keep it.
+    old = cfg.to_json()
+    del old["mag_ema_kimg"]
+    assert TrainConfig.from_json(old).mag_ema_kimg == 20.0
+
+
 def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     from PIL import Image
 
@@ -361,6 +373,9 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "--resume" in _bad(capsys, "--resume", str(tmp_path / "nothing"))
     assert "--resolution must be a power of two" in _bad(capsys, "--resolution", "24")
     assert "--margin must be an integer >= 0, got -1" in _bad(capsys, "--margin", "-1")
+    line = _bad(capsys, "--mag-ema-kimg", "0")
+    assert "--mag-ema-kimg must be a positive number, got 0.0" in line
+    assert "--impl cuda needs --device cuda, got --device 'cpu'" in _bad(capsys, "--impl", "cuda")
     line = _bad(capsys, "--batch", "6", "--outdir", str(tmp_path))
     assert "per-process batch 6 must be divisible by the minibatch-stddev group size 4" in line
     # argparse-level errors also end in one usage line + one error line (exit 2).
