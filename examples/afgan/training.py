@@ -146,20 +146,16 @@ class TrainConfig:
                 raise TrainingError(f"--{name} must be an integer >= 1, got {v!r}")
         if self.ema_kimg is not None and not (math.isfinite(self.ema_kimg) and self.ema_kimg > 0):
             raise TrainingError(f"--ema-kimg must be a positive number, got {self.ema_kimg!r}")
-        if not (isinstance(self.mag_ema_kimg, (int, float)) and math.isfinite(self.mag_ema_kimg)
-                and self.mag_ema_kimg > 0):  # fmt: skip
-            raise TrainingError(
-                f"--mag-ema-kimg must be a positive number, got {self.mag_ema_kimg!r}"
-            )
         if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
             raise TrainingError(f"--margin must be an integer >= 0, got {self.margin!r}")
         res = self.resolution
         if res < 8 or res & (res - 1):
             raise TrainingError(f"--resolution must be a power of two >= 8, got {res}")
-        for name in ("kimg", "tick", "glr", "dlr"):
+        for name in ("kimg", "tick", "glr", "dlr", "mag_ema_kimg"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise TrainingError(f"--{name} must be a positive number, got {v!r}")
+                flag = name.replace("_", "-")
+                raise TrainingError(f"--{flag} must be a positive number, got {v!r}")
         if self.gamma is not None and not (math.isfinite(self.gamma) and self.gamma >= 0):
             raise TrainingError(f"--gamma must be a number >= 0, got {self.gamma!r}")
         for m in self.metrics:
