@@ -1,7 +1,7 @@
 """Training-throughput benchmark of the Alias-Free GAN example (``examples/afgan``).
 
 Run ``python -m benchmarks.train`` (add ``--device cuda`` on a GPU machine). For each resolution
-(32², 64²) and each bandlimit backend (``numba``, ``ref``; on CUDA only ``ref``/auto exists) it
+(32², 64²) and each bandlimit backend (``numba``, ``ref`` on CPU; ``cuda``, ``ref`` on a GPU) it
 builds the demo-sized StyleGAN3-T generator and the StyleGAN2 discriminator, runs full training
 steps (Gmain + Dmain + R1 every 16 steps, the optimiser steps and the G_ema update — the real
 :mod:`afgan.training` phase code, without data loading or logging), and reports images/s and
@@ -111,7 +111,7 @@ def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs) -> list[di
 def main(argv=None) -> Path:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--resolutions", default="32,64")
-    p.add_argument("--impls", default=None, help="default: numba,ref on CPU; ref on CUDA")
+    p.add_argument("--impls", default=None, help="default: numba,ref on CPU; cuda,ref on CUDA")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
     p.add_argument("--warmup", type=int, default=2)
@@ -130,7 +130,7 @@ def main(argv=None) -> Path:
     if args.threads:
         torch.set_num_threads(args.threads)
     impls = (args.impls.split(",") if args.impls else
-             (["numba", "ref"] if device.type == "cpu" else ["ref"]))  # fmt: skip
+             (["numba", "ref"] if device.type == "cpu" else ["cuda", "ref"]))  # fmt: skip
     cfg_kwargs = dict(num_layers=args.num_layers, cbase=args.cbase, cmax=args.cmax,
                       dcbase=args.dcbase, dcmax=args.dcmax, margin=args.margin,
                       z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
