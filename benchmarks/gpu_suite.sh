@@ -51,6 +51,7 @@ while IFS='|' read -r name rc secs; do
   [ "$rc" = 0 ] || fail=1
 done < "$OUT/steps.txt"
 grep -E '^[0-9]+ passed|passed|failed' "$OUT/pytest.log" | tail -1
-sed -n '/^## Summary/,$p' "$OUT/bench.log" | grep '^|'
+sed -n '/^## Summary/,/^## Fused/p' "$OUT/bench.log" | grep '^|'
+grep '^KERNELS' "$OUT/bench.log"
 echo "logs: $OUT"
 exit $fail

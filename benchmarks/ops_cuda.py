@@ -12,6 +12,10 @@ floor is ``max(bytes / bandwidth, flops / rate)`` with bytes = input + output (+
 when a gradient is needed; the backward reads dy and the mask and writes dx) and flops = 2 × the
 polyphase multiply-adds of :func:`benchmarks.ops.flrelu_macs`. Reported: time, speed-up over
 'ref', achieved GB/s and GFLOP/s, and time / floor.
+
+Kernels: which fused kernel serves each layer (a fast specialisation of ``filtered_act_fast.cu``
+or the generic one), and the forward kernel alone (no autograd, mask written) with the fast
+specialisation vs the generic kernel forced, side by side.
 """
 
 from __future__ import annotations
@@ -109,6 +113,30 @@ def run_case(case, impl: str, dtype, backward: bool, reps: int):
     return t, nbytes, flops
 
 
+def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
+    """The forward kernel of one layer (mask written, as in training): ``(fast kernel name,
+    fast s, generic s)``, timed side by side on the same inputs."""
+    from bandlimit.ops._params import as_padding, make_fir
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    ext, kw = load_ext(), case["kw"]
+    up, down = (kw["up"],) * 2, (kw["down"],) * 2
+    x = torch.randn(case["shape"], device="cuda", dtype=dtype)
+    b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
+    firs = [make_fir(f.cuda(), gain=g, flip_filter=False, dtype=torch.float32, device=x.device)
+            for f, g in ((case["fu"], (float(up[0]),) * 2), (case["fd"], (1.0, 1.0)))]
+    args = (*firs, up, down, as_padding(kw["padding"]), (0, 0, 0, 0), "lrelu", kw["slope"],
+            kw["gain"], kw["clamp"], True)
+    name = _ops.kernel_names(ext, *firs, up, down, dtype)[0]
+    times = {True: [], False: []}
+    for _ in range(3):  # alternate, so clock and thermal drift hit both alike
+        for fast in (True, False):
+            times[fast].append(_cuda_time(
+                lambda fast=fast: _ops.filtered_act_call(ext, x, b, *args, fast=fast), reps))
+    return name, statistics.median(times[True]), statistics.median(times[False])
+
+
 def main_cuda(args) -> dict:
     if not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA GPU is visible")
@@ -157,6 +185,24 @@ def main_cuda(args) -> dict:
             print(f"| {dtype} | {'fwd+bwd' if backward else 'fwd'} | {geo:.1f}× | "
                   f"{min(r['speedup'] for r in rows):.1f}× | {fl:.2f} | "
                   f"{max(r['floor_ratio'] for r in rows):.2f} |")
+    print("\n## Fused forward kernel: fast specialisation vs generic (mask written)\n")
+    print("| case | dtype | kernel | fast ms | generic ms | generic / fast |")
+    print("|---|---|---|---|---|---|")
+    results["kernels"] = []
+    for dtype in (torch.float32, torch.float16):
+        for case in cases:
+            name, t_fast, t_gen = fast_vs_generic(case, dtype, reps)
+            d = str(dtype).split(".")[-1]
+            results["kernels"].append(dict(case=case["name"], dtype=d, kernel=name,
+                                           fast_s=t_fast, generic_s=t_gen))
+            print(f"| {case['name']} | {d} | {name} | {t_fast * 1e3:.3f} | {t_gen * 1e3:.3f} | "
+                  f"{t_gen / t_fast:.2f}× |", flush=True)
+    for d in ("float32", "float16"):
+        rows = [r for r in results["kernels"] if r["dtype"] == d and r["kernel"] != "generic"]
+        if rows:
+            geo = math.exp(statistics.mean(math.log(r["generic_s"] / r["fast_s"]) for r in rows))
+            print(f"KERNELS {d}: {len(rows)} layers on a fast kernel, generic/fast geometric "
+                  f"mean {geo:.2f}×")
     return results
 
 

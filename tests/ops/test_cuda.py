@@ -408,6 +408,42 @@ def test_block_size_independence(dtype):
             assert torch.equal(got, want), (threads, name)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("up", "ku", "kind_d"), [(2, 12, "sep"), (4, 24, "sep"), (2, 12, "full"),
+                                                  (4, 24, "full")])
+def test_fast_kernels_equal_the_generic_kernel(dtype, up, ku, kind_d):
+    """StyleGAN3's geometries (T: separable down filter; R: the full 12 x 12 one): the fast
+    kernel's output, mask and mask backward equal the generic kernel's, for several block sizes
+    (forward and backward of up 4 are different specs)."""
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    ext = load_ext()
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 5, 45, 51, dtype=torch.float64, generator=g).to(DEV, dtype)
+    b = torch.randn(5, dtype=torch.float64, generator=g).to(DEV, dtype)
+    fu = _fir("sep", (ku, ku), torch.float32)
+    fd = _fir(kind_d, (12, 12), torch.float32, seed=1)
+    geo = (fu, fd, (up, up), (2, 2), (ku // 2 + 4,) * 4, (0, 0, 0, 0))
+    assert all(k != "generic" for k in _ops.kernel_names(ext, fu, fd, (up, up), (2, 2), dtype))
+    outs = {}
+    for fast in (True, False):
+        for threads in (0, 96, 1024):
+            y, mask = _ops.filtered_act_call(ext, x, b, *geo, "lrelu", 0.2, 1.4, 2.0, True, 0,
+                                             threads, fast=fast)
+            dx = _ops.filtered_act_backward_call(ext, y, mask, (45, 51), *geo, "lrelu", 0.2, 1.4,
+                                                 0, threads, fast=fast)
+            outs[fast, threads] = (y.float(), mask, dx.float())
+    # The same sums in the same order: equal up to how nvcc contracts multiply-adds, which may
+    # move a sample across a rounding boundary of the storage type (and, rarely, its mask bit).
+    want = outs[False, 0]
+    tol = 1e-5 if dtype == torch.float32 else RTOL[dtype]
+    for key, got in outs.items():
+        assert (got[1] != want[1]).float().mean() <= 1e-3, key
+        for name, a, w in (("y", got[0], want[0]), ("dx", got[2], want[2])):
+            assert torch.allclose(a, w, rtol=tol, atol=tol * _scale(w)), (key, name)
+
+
 def test_shared_memory_at_the_default_limit():
     """A layout of exactly 48 KB (6144 float64: 29 x 29 output tiles, up 2 through a full 4 x 4
     filter, down 2 through 9 separable taps), the most the kernel is launched with: it needs no

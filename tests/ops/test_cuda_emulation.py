@@ -566,6 +566,141 @@ def test_wide_1d_tiles_and_parameters_per_channel(emu):
 
 
 # ------------------------------------------------------------------------------------------
+# Fast specialisations (filtered_act_fast.cu): selection, and equality with the generic kernel
+
+# (up, fu taps, down, fd taps, 1-D) -> the fast spec of the forward and of the mask backward.
+FAST_GEOMETRIES = {
+    (2, 12, 2, 12, False): ("u2k12_d2k12", "u2k12_d2k12"),  # T/R layers with up 2
+    (4, 24, 2, 12, False): ("u4k24_d2k12", "u2k12_d4k24"),  # up 4: the backward is transposed
+    (2, 12, 2, 12, True): ("u2k12_d2k12_1d", "u2k12_d2k12_1d"),  # BigVGAN / alias-free-torch
+}
+
+
+def _fast_fir(rng, kind: str, taps: int, one_d: bool) -> Fir:
+    if one_d:
+        return Fir(fx=torch.from_numpy(rng.standard_normal(taps) / taps), fy=torch.ones(1).double())
+    return _random_fir(rng, kind, (taps, taps))
+
+
+def test_fast_kernel_selection(emu):
+    """StyleGAN3's (filter_size 6) and BigVGAN's geometries get a fast kernel in both directions,
+    separable or full 2-D; float64, other taps and anisotropic factors stay generic."""
+    rng = np.random.default_rng(0)
+    for (up, ku, down, kd, one_d), expected in FAST_GEOMETRIES.items():
+        ups = (up, 1) if one_d else (up, up)
+        downs = (down, 1) if one_d else (down, down)
+        kinds = ["sep"] if one_d else ["sep", "full"]
+        for kind_u in kinds:
+            for kind_d in kinds:
+                fu, fd = _fast_fir(rng, kind_u, ku, one_d), _fast_fir(rng, kind_d, kd, one_d)
+                for dtype in (torch.float32, torch.float16, torch.bfloat16):
+                    assert _ops.kernel_names(emu, fu, fd, ups, downs, dtype) == expected
+                assert _ops.kernel_names(emu, fu, fd, ups, downs, torch.float64) == (
+                    "generic", "generic")
+    sep = [_random_fir(rng, "sep", (k, k)) for k in (8, 12, 13, 24)]
+    generic = [
+        (sep[0], sep[1], (2, 2), (2, 2)),  # 8-tap up filter
+        (sep[2], sep[1], (2, 2), (2, 2)),  # 13 taps
+        (sep[1], sep[1], (2, 1), (2, 2)),  # anisotropic factors
+        (sep[3], sep[3], (4, 4), (4, 4)),  # up 4 and down 4
+        (_random_fir(rng, "sep", (1, 1)), _random_fir(rng, "sep", (1, 1)), (1, 1), (1, 1)),  # ToRGB
+    ]
+    for fu, fd, up, down in generic:
+        assert _ops.kernel_names(emu, fu, fd, up, down, torch.float32) == ("generic", "generic")
+
+
+@pytest.mark.parametrize(("resolution", "config"), [(1024, "T"), (256, "R")])
+def test_every_stylegan3_layer_but_torgb_gets_a_fast_kernel(emu, resolution, config):
+    from bandlimit.filters import stylegan3_schedule
+
+    sched = stylegan3_schedule(resolution, config=config)
+    for i, layer in enumerate(sched.layers):
+        firs = [make_fir(f, gain=(1.0, 1.0), flip_filter=False, dtype=torch.float16,
+                         device="cpu") for f in sched.layer_filters(i)]  # fmt: skip
+        up, down = (layer.up_factor,) * 2, (layer.down_factor,) * 2
+        names = _ops.kernel_names(emu, *firs, up, down, torch.float16)
+        torgb = i == len(sched.layers) - 1
+        assert (names == ("generic", "generic")) == torgb, (layer.name, names)
+
+
+@st.composite
+def fast_cases(draw):
+    """A fast geometry with random planes (including ones smaller than a tile), paddings,
+    separable / 2-D filters per stage, an activation with a mask or a smooth one."""
+    up, ku, down, kd, one_d = draw(st.sampled_from(sorted(FAST_GEOMETRIES)))
+    h = 1 if one_d else draw(st.integers(1, 14))
+    w = draw(st.integers(1, 40 if one_d else 14))
+    pu = (*draw(pad_pair(w * up, ku)), *((0, 0) if one_d else draw(pad_pair(h * up, ku))))
+    wu, hu = w * up + pu[0] + pu[1] - ku + 1, (1 if one_d else h * up + pu[2] + pu[3] - ku + 1)
+    pd = (*draw(pad_pair(wu, kd)), *((0, 0) if one_d else draw(pad_pair(hu, kd))))
+    kinds = st.just("sep") if one_d else st.sampled_from(["sep", "full"])
+    return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w), one_d=one_d,
+                up=(up, 1) if one_d else (up, up), down=(down, 1) if one_d else (down, down),
+                ku=ku, kd=kd, kind_u=draw(kinds), kind_d=draw(kinds), pad=pu, dpad=pd,
+                act=draw(st.sampled_from(["lrelu", "relu", "linear", "gelu", "snake"])),
+                clamp=draw(st.none() | st.floats(0.05, 2.0)), seed=draw(st.integers(0, 2**31)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=fast_cases(), tile=TILES, threads=THREADS)
+def test_fast_kernels_equal_the_generic_kernel(emu, case, tile, threads):
+    """float32: the fast kernel's output, mask and mask backward equal the generic kernel's (the
+    same sums in the same order) and the float64 reference composition."""
+    rng = np.random.default_rng(case["seed"])
+    x64 = torch.from_numpy(rng.standard_normal(case["shape"]))
+    b64 = torch.from_numpy(rng.standard_normal(case["shape"][1]))
+    fu = _fast_fir(rng, case["kind_u"], case["ku"], case["one_d"])
+    fd = _fast_fir(rng, case["kind_d"], case["kd"], case["one_d"])
+    act = case["act"]
+    alpha = (torch.from_numpy(rng.uniform(0.3, 2.0, case["shape"][1])) if act == "snake"
+             else 0.2)  # fmt: skip
+    f32 = [Fir(*(None if t is None else t.float() for t in (f.fx, f.fy, f.f2d))) for f in (fu, fd)]
+    a32 = alpha.float() if isinstance(alpha, torch.Tensor) else alpha
+    geo = (case["up"], case["down"], case["pad"], case["dpad"])
+    assert _ops.kernel_names(emu, *f32, case["up"], case["down"], torch.float32)[0] != "generic"
+    save = act in _ops.MASK_ACTS
+    run = [_ops.filtered_act_call(emu, x64.float(), b64.float(), *f32, *geo, act, a32, 1.4,
+                                  case["clamp"], save, tile, threads, fast=fast)
+           for fast in (True, False)]  # fmt: skip
+    (y, mask), (y_gen, mask_gen) = run
+    assert torch.allclose(y, y_gen, rtol=1e-6, atol=1e-6), (y - y_gen).abs().max()
+    assert torch.equal(mask, mask_gen)
+    expected = reference.filtered_act(x64, b64, fu, fd, *geo[:3], get_filtered_activation(act),
+                                      alpha, 1.4, case["clamp"], dpad=case["dpad"])
+    assert_close(y, to_np(expected), 1e-4, scale=max(1.0, float(expected.abs().max())),
+                 what=f"fast {act} float32")
+    if save:
+        dy = torch.from_numpy(rng.standard_normal(expected.shape)).float()
+        dx, dx_gen = (_ops.filtered_act_backward_call(
+            emu, dy, mask, tuple(case["shape"][2:]), *f32, *geo, act, 0.2, 1.4, tile, threads,
+            fast=fast) for fast in (True, False))  # fmt: skip
+        assert torch.allclose(dx, dx_gen, rtol=1e-6, atol=1e-6), (dx - dx_gen).abs().max()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fast_kernels_in_half_precision(emu, dtype):
+    """Half storage through the fast kernels: equal to the generic kernel, near float64."""
+    rng = np.random.default_rng(11)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 9, 7)))
+    for (up, ku, down, kd, one_d) in FAST_GEOMETRIES:
+        if one_d:
+            continue
+        fu, fd = _random_fir(rng, "sep", (ku, ku)), _random_fir(rng, "full", (kd, kd))
+        pad = (ku // 2,) * 4
+        half = [Fir(*(None if t is None else t.float() for t in (f.fx, f.fy, f.f2d)))
+                for f in (fu, fd)]  # fmt: skip
+        ys = [_ops.filtered_act_call(emu, x.to(dtype), None, *half, (up, up), (down, down), pad,
+                                     (0, 0, 0, 0), "lrelu", 0.2, 1.0, None, False, fast=fast)[0]
+              for fast in (True, False)]  # fmt: skip
+        assert ys[0].dtype == dtype and torch.equal(ys[0], ys[1])
+        expected = reference.filtered_act(to_torch(rounded(x.numpy(), dtype)), None, fu, fd,
+                                          (up, up), (down, down), pad, get_activation("lrelu"),
+                                          0.2, 1.0, None)
+        assert_close(ys[0], to_np(expected), TOL[dtype] * 4,
+                     scale=max(1.0, float(expected.abs().max())), what=f"fast {dtype}")
+
+
+# ------------------------------------------------------------------------------------------
 # The impl='cuda' Python path end to end, its custom ops routed to the emulation
 
 

@@ -45,7 +45,9 @@ import torch
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 # Translation units of the real extension (one per kernel family, so a 2-core build overlaps).
-CUDA_SOURCES = ("binding.cpp", "upfirdn.cu", "bias_act.cu", "filtered_act.cu")
+CUDA_SOURCES = (
+    "binding.cpp", "upfirdn.cu", "bias_act.cu", "filtered_act.cu", "filtered_act_fast.cu",
+)
 EMULATION_SOURCES = ("emulate_ext.cpp",)
 LOCK_NAME = "bandlimit.lock"
 TORCH_LOCK_NAME = "lock"

@@ -110,11 +110,14 @@ def bias_act_call(ext, x, b, dim, act: str, alpha, gain, clamp, block_threads: i
 def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
+    fast: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
 
     ``alpha``: a float (lrelu's slope; ignored by the other scalar acts) or, for snake /
-    snakebeta, a ``[C]`` tensor (as is ``beta``, snakebeta only).
+    snakebeta, a ``[C]`` tensor (as is ``beta``, snakebeta only). ``fast=False`` forces the
+    generic kernel where a fast specialisation would serve (for tests and benchmarks:
+    :func:`kernel_names` says which one runs).
     """
     hu, wu, ho, wo = stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
     pa = alpha if isinstance(alpha, Tensor) else None
@@ -123,14 +126,14 @@ def filtered_act_call(
         list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
-        pa, beta,
+        pa, beta, fast,
     )
     return y, mask
 
 
 def filtered_act_backward_call(
     ext, dy, mask, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain,
-    max_tile: int = 0, block_threads: int = 0,
+    max_tile: int = 0, block_threads: int = 0, fast: bool = True,
 ) -> Tensor:
     """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
 
@@ -144,9 +147,19 @@ def filtered_act_backward_call(
         dy, None, fdt.fx, fdt.fy, fdt.f2d, fut.fx, fut.fy, fut.f2d,
         list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
         list(hw), 1, ACT_CODES[act], mask_slope(act, alpha), float(gain), -1.0, False, mask,
-        max_tile, block_threads,
+        max_tile, block_threads, None, None, fast,
     )
     return dx
+
+
+def kernel_names(ext, fu: Fir, fd: Fir, up, down, dtype: torch.dtype) -> tuple[str, str]:
+    """The kernels the fused forward and its mask backward launch for these filters and factors:
+    a fast specialisation's name (e.g. ``'u2k12_d2k12'``) or ``'generic'``."""
+    f64 = dtype == torch.float64
+    fwd = ext.filtered_act_kernel_name(list(up), list(fu.size), list(down), list(fd.size), f64)
+    # The backward's stage A is fd transposed (up-sampling by `down`), stage B fu transposed.
+    bwd = ext.filtered_act_kernel_name(list(down), list(fd.size), list(up), list(fu.size), f64)
+    return fwd, bwd
 
 
 # ------------------------------------------------------------------------------------------
@@ -417,6 +430,7 @@ __all__ = [
     "filtered_act_backward_call",
     "filtered_act_call",
     "fused_supported",
+    "kernel_names",
     "upfirdn",
     "upfirdn_call",
 ]

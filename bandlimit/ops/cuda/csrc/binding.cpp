@@ -272,7 +272,8 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> inter_hw, std::vector<int64_t> down_b, std::vector<int64_t> pad_b,
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
-    int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in) {
+    int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
+    bool fast) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -410,9 +411,30 @@ std::vector<at::Tensor> filtered_act(
   a.block_threads = threads > 0 ? threads : 256;
   a.smem_bytes = smem;
   a.device = BL_DEVICE_INDEX(x);
+  a.fast = fast ? 1 : 0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",
                                   [&] { launch_filtered_act<scalar_t>(a); });
   return {y, mask};
+}
+
+// The kernel filtered_act launches for these factors and taps (x, y pairs): a fast spec's name
+// or "generic".
+std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
+                                std::vector<int64_t> down_b, std::vector<int64_t> taps_b,
+                                bool is_double) {
+  TORCH_CHECK(up_a.size() == 2 && taps_a.size() == 2 && down_b.size() == 2 && taps_b.size() == 2,
+              "filtered_act_kernel_name: every argument is an (x, y) pair");
+  check_int_args("filtered_act_kernel_name", {&up_a, &taps_a, &down_b, &taps_b});
+  FaGeom g{};
+  g.uax = static_cast<int>(up_a[0]);
+  g.uay = static_cast<int>(up_a[1]);
+  g.kax = static_cast<int>(taps_a[0]);
+  g.kay = static_cast<int>(taps_a[1]);
+  g.dbx = static_cast<int>(down_b[0]);
+  g.dby = static_cast<int>(down_b[1]);
+  g.kbx = static_cast<int>(taps_b[0]);
+  g.kby = static_cast<int>(taps_b[1]);
+  return fast_spec_name(fast_spec_index(g, is_double));
 }
 
 }  // namespace bl
@@ -420,7 +442,7 @@ std::vector<at::Tensor> filtered_act(
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 2;
+  m.attr("ABI_VERSION") = 3;
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);
@@ -434,5 +456,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("inter_hw"), py::arg("down_b"), py::arg("pad_b"), py::arg("out_hw"),
         py::arg("mode"), py::arg("act"), py::arg("alpha"), py::arg("gain"), py::arg("clamp"),
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
-        py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none());
+        py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
+        py::arg("fast") = true);
+  m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
+        "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
+        py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),
+        py::arg("is_double"));
 }

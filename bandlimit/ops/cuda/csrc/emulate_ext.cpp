@@ -4,4 +4,5 @@
 #include "upfirdn.cu"
 #include "bias_act.cu"
 #include "filtered_act.cu"
+#include "filtered_act_fast.cu"
 #include "binding.cpp"

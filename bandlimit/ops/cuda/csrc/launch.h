@@ -92,9 +92,15 @@ struct FaArgs {
   int block_threads;
   int64_t smem_bytes;
   int device;
+  int fast;          // 1: use the fast kernel of a matching spec (filtered_act_fast.cu)
 };
 
 template <typename scalar_t>
 void launch_filtered_act(const FaArgs& a);
+
+// The fast spec serving g's factors and taps (float64: never), -1 if none; and its name
+// ("generic" for -1). Only g's factors and taps are read.
+int fast_spec_index(const FaGeom& g, bool is_double);
+const char* fast_spec_name(int index);
 
 }  // namespace bl

@@ -1,0 +1,265 @@
+// Fused filtered activation: upfirdn (stage A) -> pointwise -> upfirdn (stage B), one pass.
+//
+// One thread block computes a tile of toh x tow output samples of one plane (planes stride over
+// gridDim.z). Everything between the input read and the output write stays in shared memory:
+//
+//   1. sx  <- input tile with halo (+ bias), zeros outside the plane (= zero padding)
+//   2. st1 <- stage A along x (separable only: polyphase, up = uax)
+//      si  <- stage A along y (or the full 2-D polyphase filter), then pointwise:
+//               mode 0 (forward):  a = clamp(act(s) * gain), any act of common.h (snake /
+//                                  snakebeta with per-channel alpha / beta: pa, pb indexed by
+//                                  plane % channels); write the 2-bit branch mask
+//               mode 1 (backward): a = s * d, d = 0 if clamped, else gain * (alpha if s < 0 else 1)
+//             intermediate samples outside [0, hi) x [0, wi) are zeros (stage B's zero padding)
+//   3. st2 <- stage B along x (separable; st2 reuses sx's storage), then y -> output
+//      (or the full 2-D filter) -- downsampling by dbx/dby, so only kept samples are computed.
+//
+// The backward of the forward pipeline is the same structure transposed (stage A = fd reversed
+// upsampling by `down`, stage B = fu reversed downsampling by `up`, see _params.transpose_stage),
+// so one kernel serves both directions. The forward's mask: 2 bits per intermediate sample
+// (bit 0: s < 0, bit 1: |a| > clamp), 16 samples per 32-bit word, rows of mask_words words.
+// Each intermediate sample is written by exactly one block (the tile whose [o0*db - pb,
+// (o0 + to)*db - pb) range holds it; the first/last tile also own everything before/after), with
+// atomicOr because neighbouring tiles share words. Samples no output reads are never written;
+// their gradient is zero, so their mask value does not matter (the mask is zero-initialised).
+//
+// Every loop is block-strided over threadIdx.x and separated by __syncthreads(): the logic does
+// not depend on blockDim (the CPU emulation runs it with 1 and with several threads).
+//
+// Specialisation: the kernel is a template over a FaSpec, the factors and taps as compile-time
+// constants (0: read from FaGeom at run time). With constants every filter loop has a fixed trip
+// count, so nvcc unrolls it and folds the polyphase index arithmetic; the generic instantiation
+// (all 0) serves every other geometry. The fast specs and their selection: filtered_act_fast.cu.
+#pragma once
+
+#include "common.h"
+#include "launch.h"
+
+#ifdef BL_EMULATE
+#define BL_UNROLL
+#else
+#define BL_UNROLL _Pragma("unroll")
+#endif
+
+namespace bl {
+
+// Stage A up-factor / taps, stage B down-factor / taps along x; the same along y, or, with ONE_D,
+// a trivial y axis (factors 1, one tap: 1-D signals stored as H = 1). 0: the run-time value.
+template <int UA_, int KA_, int DB_, int KB_, bool ONE_D_ = false>
+struct FaSpec {
+  static constexpr int UA = UA_, KA = KA_, DB = DB_, KB = KB_;
+  static constexpr bool ONE_D = ONE_D_;
+  static constexpr bool GENERIC = UA_ == 0;
+  static_assert(GENERIC || (KA_ % UA_ == 0 && UA_ > 0 && DB_ > 0 && KB_ > 0),
+                "a fast spec needs all of its constants, taps a multiple of the up-factor");
+};
+using GenericSpec = FaSpec<0, 0, 0, 0>;
+
+// Taps of one polyphase phase starting at tap k0 < u: a constant in a fast spec.
+template <class S>
+BL_HD int phase_taps(int k0, int u, int k) {
+  if constexpr (!S::GENERIC) return S::KA / S::UA;
+  return (k - k0 + u - 1) / u;
+}
+
+template <typename scalar_t, typename acc_t, class S>
+__global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
+                                    const scalar_t* __restrict__ bias,
+                                    const acc_t* __restrict__ fa, const acc_t* __restrict__ fb,
+                                    const acc_t* __restrict__ pa, const acc_t* __restrict__ pb,
+                                    scalar_t* __restrict__ y, uint32_t* __restrict__ mask,
+                                    FaGeom g, acc_t alpha, acc_t gain, acc_t clamp) {
+  BL_DYN_SMEM(smem_raw);
+  acc_t* sx = reinterpret_cast<acc_t*>(smem_raw);
+  acc_t* st1 = sx + g.off_t1;
+  acc_t* si = sx + g.off_i;
+  acc_t* sfa = sx + g.off_fa;
+  acc_t* sfb = sx + g.off_fb;
+  acc_t* st2 = sx;  // stage B's x pass reuses the input tile's storage
+  const int tid = static_cast<int>(threadIdx.x);
+  const int nt = static_cast<int>(blockDim.x);
+  // The geometry's factors and taps: compile-time constants in a fast spec (which the host
+  // selected only for a matching g).
+  constexpr bool kFast = !S::GENERIC;
+  const int uax = kFast ? S::UA : g.uax, kax = kFast ? S::KA : g.kax;
+  const int dbx = kFast ? S::DB : g.dbx, kbx = kFast ? S::KB : g.kbx;
+  const int uay = kFast ? (S::ONE_D ? 1 : S::UA) : g.uay;
+  const int kay = kFast ? (S::ONE_D ? 1 : S::KA) : g.kay;
+  const int dby = kFast ? (S::ONE_D ? 1 : S::DB) : g.dby;
+  const int kby = kFast ? (S::ONE_D ? 1 : S::KB) : g.kby;
+  using SY = std::conditional_t<S::ONE_D, FaSpec<1, 1, 1, 1>, S>;
+
+  // Filters to shared memory once per block (visible after the first barrier below).
+  const int nfa = g.sep_a ? kax + kay : kax * kay;
+  const int nfb = g.sep_b ? kbx + kby : kbx * kby;
+  for (int k = tid; k < nfa; k += nt) sfa[k] = fa[k];
+  for (int k = tid; k < nfb; k += nt) sfb[k] = fb[k];
+
+  const int64_t o0x = static_cast<int64_t>(blockIdx.x) * g.tow;
+  const int64_t o0y = static_cast<int64_t>(blockIdx.y) * g.toh;
+  const int64_t i0x = o0x * dbx - g.pbx;  // intermediate index of tile-local 0
+  const int64_t i0y = o0y * dby - g.pby;
+  const int64_t x0x = floor_div(i0x - g.pax, uax);  // input index of tile-local 0
+  const int64_t x0y = floor_div(i0y - g.pay, uay);
+  const int64_t big = INT64_MAX;
+  const int64_t own0x = blockIdx.x == 0 ? -big : i0x;
+  const int64_t own1x = blockIdx.x + 1 == gridDim.x ? big : i0x + static_cast<int64_t>(g.tow) * dbx;
+  const int64_t own0y = blockIdx.y == 0 ? -big : i0y;
+  const int64_t own1y = blockIdx.y + 1 == gridDim.y ? big : i0y + static_cast<int64_t>(g.toh) * dby;
+
+  for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
+    const scalar_t* xp = x + p * g.h * g.w;
+    const acc_t bv = bias != nullptr ? static_cast<acc_t>(bias[p % g.channels]) : acc_t(0);
+    // Per-channel activation parameters (snake: pa = alpha; snakebeta: pa = alpha, pb = beta):
+    // the frequency and the reciprocal of the denominator, once per plane.
+    acc_t al = alpha, inv = acc_t(0);
+    if (pa != nullptr) {
+      const int64_t ch = p % g.channels;
+      al = pa[ch];
+      inv = acc_t(1) / ((pb != nullptr ? pb[ch] : al) + acc_t(kSnakeEps));
+    }
+
+    // 1. Input tile with halo.
+    for (int idx = tid; idx < g.txh * g.txw; idx += nt) {
+      const int ly = idx / g.txw, lx = idx - ly * g.txw;
+      const int64_t gy = x0y + ly, gx = x0x + lx;
+      acc_t v = acc_t(0);
+      if (gy >= 0 && gy < g.h && gx >= 0 && gx < g.w) v = static_cast<acc_t>(xp[gy * g.w + gx]) + bv;
+      sx[idx] = v;
+    }
+    __syncthreads();
+
+    // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw].
+    if (g.sep_a) {
+      for (int idx = tid; idx < g.txh * g.tiw; idx += nt) {
+        const int r = idx / g.tiw, lx = idx - r * g.tiw;
+        const int64_t q = i0x + lx - g.pax;  // upsampled index under tap 0
+        const int k0 = static_cast<int>(pos_mod(-q, uax));
+        const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
+        const acc_t* row = sx + r * g.txw + xi;
+        const acc_t* f = sfa + k0;
+        const int nk = phase_taps<S>(k0, uax, kax);
+        acc_t s = acc_t(0);
+        BL_UNROLL
+        for (int j = 0; j < nk; ++j) s += f[j * uax] * row[j];
+        st1[idx] = s;
+      }
+      __syncthreads();
+    }
+
+    // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
+    for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
+      const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
+      const int64_t giy = i0y + ly, gix = i0x + lx;
+      const int64_t qy = giy - g.pay;
+      const int ky0 = static_cast<int>(pos_mod(-qy, uay));
+      const int yi = static_cast<int>((qy + ky0) / uay - x0y);
+      const int nky = phase_taps<SY>(ky0, uay, kay);
+      acc_t s = acc_t(0);
+      if (g.sep_a) {
+        const acc_t* fy = sfa + kax + ky0;
+        const acc_t* col = st1 + yi * g.tiw + lx;
+        BL_UNROLL
+        for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.tiw];
+      } else {
+        const int64_t qx = gix - g.pax;
+        const int kx0 = static_cast<int>(pos_mod(-qx, uax));
+        const int xi0 = static_cast<int>((qx + kx0) / uax - x0x);
+        const int nkx = phase_taps<S>(kx0, uax, kax);
+        BL_UNROLL
+        for (int j = 0; j < nky; ++j) {
+          const acc_t* frow = sfa + (ky0 + j * uay) * kax + kx0;
+          const acc_t* xrow = sx + (yi + j) * g.txw + xi0;
+          BL_UNROLL
+          for (int i = 0; i < nkx; ++i) s += frow[i * uax] * xrow[i];
+        }
+      }
+      acc_t out = acc_t(0);
+      if (giy >= 0 && giy < g.hi && gix >= 0 && gix < g.wi) {
+        const int64_t word = (p * g.hi + giy) * g.mask_words + gix / 16;
+        const int shift = static_cast<int>(2 * (gix % 16));
+        if (g.mode == 0) {
+          acc_t a = activate<acc_t>(g.act, s, al, inv) * gain;
+          uint32_t code = s < acc_t(0) ? 1u : 0u;
+          if (clamp >= acc_t(0) && abs_(a) > clamp) {
+            a = a > acc_t(0) ? clamp : -clamp;
+            code |= 2u;
+          }
+          out = a;
+          if (mask != nullptr && code != 0u && giy >= own0y && giy < own1y && gix >= own0x &&
+              gix < own1x)
+            atomicOr(mask + word, code << shift);
+        } else {
+          const uint32_t code = (mask[word] >> shift) & 3u;
+          const acc_t d = (code & 2u) ? acc_t(0) : ((code & 1u) ? alpha : acc_t(1)) * gain;
+          out = s * d;
+        }
+      }
+      si[idx] = out;
+    }
+    __syncthreads();
+
+    // 3. Stage B (downsampling), straight to the output.
+    scalar_t* yp = y + p * g.ho * g.wo;
+    if (g.sep_b) {
+      for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
+        const int r = idx / g.tow, lx = idx - r * g.tow;
+        const acc_t* row = si + r * g.tiw + lx * dbx;
+        acc_t s = acc_t(0);
+        BL_UNROLL
+        for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
+        st2[idx] = s;
+      }
+      __syncthreads();
+      for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
+        const int ly = idx / g.tow, lx = idx - ly * g.tow;
+        const int64_t oy = o0y + ly, ox = o0x + lx;
+        if (oy >= g.ho || ox >= g.wo) continue;
+        const acc_t* fy = sfb + kbx;
+        const acc_t* col = st2 + (ly * dby) * g.tow + lx;
+        acc_t s = acc_t(0);
+        BL_UNROLL
+        for (int k = 0; k < kby; ++k) s += fy[k] * col[k * g.tow];
+        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+      }
+    } else {
+      for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
+        const int ly = idx / g.tow, lx = idx - ly * g.tow;
+        const int64_t oy = o0y + ly, ox = o0x + lx;
+        if (oy >= g.ho || ox >= g.wo) continue;
+        acc_t s = acc_t(0);
+        BL_UNROLL
+        for (int ky = 0; ky < kby; ++ky) {
+          const acc_t* frow = sfb + ky * kbx;
+          const acc_t* row = si + (ly * dby + ky) * g.tiw + lx * dbx;
+          BL_UNROLL
+          for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * row[kx];
+        }
+        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+      }
+    }
+    __syncthreads();  // the next plane overwrites sx / st2
+  }
+}
+
+// One launch of the kernel instantiated for spec S (a.g must match S).
+template <typename scalar_t, class S>
+void launch_filtered_act_spec(const FaArgs& a) {
+  using acc_t = acc_of<scalar_t>;
+  auto kernel = &filtered_act_kernel<scalar_t, acc_t, S>;
+  const dim3 grid(static_cast<unsigned>(a.grid_x), static_cast<unsigned>(a.grid_y),
+                  static_cast<unsigned>(a.grid_z));
+  const dim3 block(static_cast<unsigned>(a.block_threads));
+  BL_LAUNCH(kernel, grid, block, static_cast<size_t>(a.smem_bytes),
+            static_cast<const scalar_t*>(a.x), static_cast<const scalar_t*>(a.bias),
+            static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fb),
+            static_cast<const acc_t*>(a.pa), static_cast<const acc_t*>(a.pb),
+            static_cast<scalar_t*>(a.y), a.mask, a.g, static_cast<acc_t>(a.alpha),
+            static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));
+}
+
+// Launches the fast kernel of the spec matching a.g (filtered_act_fast.cu); false if none does.
+template <typename scalar_t>
+bool launch_filtered_act_fast(const FaArgs& a);
+
+}  // namespace bl
