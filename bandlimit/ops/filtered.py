@@ -312,13 +312,16 @@ def filtered_act(
 
     'cuda' runs one fused kernel per output tile for every activation above (snake/snakebeta
     read their per-channel ``alpha``/``beta`` in the kernel) with ``padding_mode='zeros'`` and
-    any ``down_padding``, and with 'replicate' / 'circular' when no ``down_padding`` entry is
-    positive (the input is first extended by whole samples, an index gather). Backward: linear,
-    relu, lrelu read a 2-bit branch mask in the transposed fused kernel; the other activations
-    recompute the pre-activation with the CUDA upfirdn kernel and apply the derivative (and the
-    ``alpha``/``beta`` gradients) in PyTorch ops. Fallback, not fused: 'replicate' / 'circular'
-    with a positive ``down_padding`` (e.g. BigVGAN's ``Activation1d``) runs the 'ref'
-    composition of PyTorch ops on the GPU (same results and gradients, more memory traffic).
+    any ``down_padding``, with 'replicate' / 'circular' when no ``down_padding`` entry is
+    positive (the input is first extended by whole samples, an index gather), and with
+    'replicate' and a positive ``down_padding`` below the down filter's taps (BigVGAN's
+    ``Activation1d``: the kernel replicates the activated signal's edges). Backward: linear,
+    relu, lrelu read a 2-bit branch mask in the transposed fused kernel; the other activations,
+    and 'replicate' with a positive ``down_padding``, recompute the pre-activation with the CUDA
+    upfirdn kernel and apply the derivative (and the ``alpha``/``beta`` gradients) in PyTorch
+    ops. Fallback, not fused: 'circular' with a positive ``down_padding``, or a
+    ``down_padding`` of at least the taps, runs the 'ref' composition of PyTorch ops on the GPU
+    (same results and gradients, more memory traffic).
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
@@ -367,9 +370,9 @@ def filtered_act1d(
     an int or ``(p0, p1)``; ``fu`` carries the gain ``up``. Everything else as in
     :func:`filtered_act`. BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding) is
     ``padding=(K − 1 − (K − r)//2, (K − r)//2)``, ``down_padding=(K//2 − 1, K//2)`` (even K).
-    With ``impl='cuda'`` that configuration (replicate, positive ``down_padding``) falls back to
-    the 'ref' ops on the GPU; 'zeros' padding, or a ``down_padding`` ≤ 0, runs the fused kernel
-    for every activation (see :func:`filtered_act`, Notes).
+    With ``impl='cuda'`` that configuration runs the fused kernel for every activation (the
+    kernel replicates the activated signal's edges; ratio 2 with 12 taps has a specialised
+    kernel); see :func:`filtered_act`, Notes.
 
     Returns
     -------

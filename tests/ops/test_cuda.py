@@ -18,7 +18,6 @@ import torch
 from hypothesis import given, settings
 
 from bandlimit import ops
-from bandlimit.ops._activations import get_filtered_activation
 from tests.ops.strategies import (
     assert_close,
     bias_act_cases,
@@ -171,13 +170,12 @@ def _run_fa(case, impl, dtype, device):
 @given(case=fa_cases())
 def test_filtered_act_every_act_and_mode_parity(case, dtype):
     """Every activation × 1-D / 2-D × padding mode: the fused kernel runs exactly where
-    ``fused_supported`` says; forward equals the float64 oracle, gradients w.r.t. x, b, alpha,
-    beta equal 'ref' (float64 on the CPU)."""
-    from bandlimit.ops.cuda import _ops
+    documented; forward equals the float64 oracle, gradients w.r.t. x, b, alpha, beta equal
+    'ref' (float64 on the CPU)."""
+    from tests.ops.test_cuda_emulation import fused_as_documented
 
     kw = case["kwargs"]
-    dpad = tuple(kw["down_padding"]) + ((0, 0) if case["ndim"] == 1 else ())
-    fused = _ops.fused_supported(get_filtered_activation(case["act"]), kw["padding_mode"], dpad)
+    fused = fused_as_documented(case)
     with _Record() as rec:
         y, leaves = _run_fa(case, "cuda", dtype, DEV)
     assert ("bandlimit.filtered_act_cuda.default" in rec.ops) == fused
@@ -195,9 +193,11 @@ def test_filtered_act_every_act_and_mode_parity(case, dtype):
 
 
 @pytest.mark.parametrize("act", ["snake", "snakebeta", "gelu", "gelu_tanh", "silu", "lrelu"])
-def test_bigvgan_like_1d(act):
-    """BigVGAN-sized 1-D call (ratio 2, 12 taps) in float32 on the fused path (zero padding):
-    output and gradients w.r.t. x, b, alpha, beta against 'ref' in float64."""
+@pytest.mark.parametrize("mode", ["zeros", "replicate"])
+def test_bigvgan_like_1d(act, mode):
+    """BigVGAN-sized 1-D call (ratio 2, 12 taps; 'replicate' is BigVGAN's own padding, the kernel
+    extending the activated signal) in float32 on the fused path: output and gradients w.r.t.
+    x, b, alpha, beta against 'ref' in float64."""
     g = torch.Generator().manual_seed(0)
     c = 16
     x = torch.randn(2, c, 3000, generator=g)
@@ -208,7 +208,7 @@ def test_bigvgan_like_1d(act):
         p["alpha"] = torch.rand(c, generator=g) + 0.5
     if act == "snakebeta":
         p["beta"] = torch.rand(c, generator=g) + 0.5
-    kw = dict(up=2, down=2, padding=(6, 5), down_padding=(5, 6))
+    kw = dict(up=2, down=2, padding=(6, 5), down_padding=(5, 6), padding_mode=mode)
 
     def run(device, dtype):
         leaves = [t.to(device, dtype).requires_grad_() for t in (x, b, *p.values())]

@@ -442,7 +442,8 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         assert rec.ops.count("bandlimit.filtered_act_cuda.default") == 1  # fused
         alpha, beta = torch.empty(3, device="cuda"), torch.empty(3, device="cuda")
         for mode, dpad, fused in [("replicate", 0, True), ("circular", (-1, 0), True),
-                                  ("replicate", (5, 6), False), ("zeros", (5, 6), True)]:
+                                  ("replicate", (5, 6), True), ("zeros", (5, 6), True),
+                                  ("circular", (5, 6), False), ("replicate", (12, 0), False)]:
             with _Record() as rec:
                 a2 = ops.filtered_act1d(x1, "snakebeta", f, f, up=2, down=2, padding=(6, 5),
                                         alpha=alpha, beta=beta, padding_mode=mode,

@@ -23,7 +23,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.special import erf
 
@@ -566,6 +566,72 @@ def test_wide_1d_tiles_and_parameters_per_channel(emu):
 
 
 # ------------------------------------------------------------------------------------------
+# Replicate extension of the activated signal (dmode='replicate'; BigVGAN's down-stage)
+
+
+@st.composite
+def replicate_cases(draw):
+    """smooth_cases' geometry with a down_padding of -2 .. taps - 1 per side (an output left)."""
+    case = draw(smooth_cases(acts=FA_ACTS))
+    h, w = case["shape"][2:]
+    pu, up, ku, kd = case["pad"], case["up"], case["ku"], case["kd"]
+    wu = w * up[0] + pu[0] + pu[1] - ku[0] + 1
+    hu = h * up[1] + pu[2] + pu[3] - ku[1] + 1
+    d = (draw(st.integers(-2, kd[0] - 1)), draw(st.integers(-2, kd[0] - 1)),
+         *((0, 0) if case["ndim"] == 1 else (draw(st.integers(-2, kd[1] - 1)),
+                                             draw(st.integers(-2, kd[1] - 1)))))
+    assume(wu + d[0] + d[1] >= kd[0] and hu + d[2] + d[3] >= kd[1])
+    return dict(case, dpad=d)
+
+
+@settings(deadline=None)
+@given(case=replicate_cases(), tile=TILES, threads=THREADS)
+def test_replicate_extension_of_the_activated_signal(emu, case, tile, threads):
+    """The kernel's replicate extension for the down-stage (on an input pre-extended by
+    reference.extend, as the cuda path does) equals 'ref' with padding_mode='replicate', for any
+    activation, tiling and thread count: a tile reaching past an edge copies the edge sample."""
+    x, b, alpha, beta, fu, fd = _smooth_inputs(case)
+    act = case["act"]
+    spec = get_filtered_activation(act)
+    v = x if b is None else x + b.reshape(1, -1, 1, 1)
+    xe, rest = reference.extend(v, case["pad"], case["up"], "replicate")
+    y, mask = _ops.filtered_act_call(
+        emu, xe, None, fu, fd, case["up"], case["down"], rest, case["dpad"], act,
+        alpha if act in _ops.PARAM_ACTS else 0.3, case["gain"], case["clamp"], False, tile,
+        threads, beta=beta if act == "snakebeta" else None, dmode="replicate",
+    )
+    expected = reference.filtered_act(
+        x, b, fu, fd, case["up"], case["down"], case["pad"], spec,
+        alpha if act in _ops.PARAM_ACTS else 0.3, case["gain"], case["clamp"],
+        beta=beta if act == "snakebeta" else None, mode="replicate", dpad=case["dpad"],
+    )
+    assert mask.numel() == 0
+    assert_close(y, to_np(expected), 1e-9, scale=max(1.0, float(expected.abs().max())) * 4,
+                 what=f"replicate {act}")
+
+
+def test_replicate_extension_checks(emu):
+    """The kernel refuses what it cannot do: a down_padding of the taps or more (a tile past the
+    edge would not hold the edge sample), a mask, the backward direction."""
+    x = torch.zeros(1, 1, 1, 16, dtype=torch.float64)
+    f = Fir(fx=torch.ones(4, dtype=torch.float64) / 4, fy=torch.ones(1, dtype=torch.float64))
+    args = (f, f, (2, 1), (2, 1), (2, 1, 0, 0))
+    y, _ = _ops.filtered_act_call(emu, x, None, *args, (3, 3, 0, 0), "lrelu", 0.2, 1.0, None,
+                                  False, dmode="replicate")
+    assert y.shape[-1] == (16 * 2 + 3 - 4 + 1 + 6 - 4) // 2 + 1  # wu = 32
+    with pytest.raises(RuntimeError, match="paddings below its taps"):
+        _ops.filtered_act_call(emu, x, None, *args, (4, 0, 0, 0), "lrelu", 0.2, 1.0, None,
+                               False, dmode="replicate")
+    with pytest.raises(RuntimeError, match="forward-only, without a mask"):
+        _ops.filtered_act_call(emu, x, None, *args, (3, 3, 0, 0), "lrelu", 0.2, 1.0, None,
+                               True, dmode="replicate")
+    assert not _ops.fused_supported(get_filtered_activation("lrelu"), "replicate", (4, 0, 0, 0),
+                                    f)
+    assert not _ops.fused_supported(get_filtered_activation("lrelu"), "circular", (1, 0, 0, 0),
+                                    f)
+
+
+# ------------------------------------------------------------------------------------------
 # Fast specialisations (filtered_act_fast.cu): selection, and equality with the generic kernel
 
 # (up, fu taps, down, fd taps, 1-D) -> the fast spec of the forward and of the mask backward.
@@ -714,12 +780,12 @@ class _EmulatedFilteredAct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *inputs):
         x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp, \
-            save_mask, pa, pb = inputs
+            save_mask, pa, pb, dmode = inputs
         _EmulatedFilteredAct.calls += 1
         out = _ops.filtered_act_call(
             _EmulatedFilteredAct.emu, x, b, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down,
             pad, dpad, act, alpha if pa is None else pa, gain,
-            None if clamp == math.inf else clamp, save_mask, beta=pb,
+            None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode,
         )
         _ops._fa_setup(ctx, inputs, out)
         return out
@@ -773,17 +839,27 @@ def emulated_cuda_path(emu):
         yield
 
 
+def fused_as_documented(case) -> bool:
+    """Whether impl='cuda' runs the fused kernel for a public test case (filtered_act's Notes)."""
+    kw = case["kwargs"]
+    dpad = tuple(kw["down_padding"]) + ((0, 0) if case["ndim"] == 1 else ())
+    if kw["padding_mode"] == "zeros" or max(dpad) <= 0:
+        return True
+    fd = case["fd"]
+    kx = 1 if fd is None else fd.shape[-1]
+    ky = 1 if fd is None or case["ndim"] == 1 else fd.shape[0]  # [taps] or [ky, kx]
+    return kw["padding_mode"] == "replicate" and max(dpad[:2]) < kx and max(dpad[2:]) < ky
+
+
 @given(case=public_cases(max_len=7))
 def test_cuda_path_every_act_and_mode(emu, case):
     """Every activation × 1-D / 2-D × padding mode through the cuda backend's Python path: the
-    fused kernel runs exactly when ``fused_supported`` says so (replicate / circular: after the
-    input extension), the forward equals the float64 oracle, and the gradients w.r.t. x, b,
-    alpha and beta equal 'ref' autograd."""
+    fused kernel runs exactly where documented (replicate / circular: after the input
+    extension; replicate with a positive down_padding: every padding below the down filter's
+    taps), the forward equals the float64 oracle, and the gradients w.r.t. x, b, alpha and beta
+    equal 'ref' autograd."""
     kw = case["kwargs"]
-    spec = get_filtered_activation(case["act"])
-    dpad = tuple(kw["down_padding"]) + ((0, 0) if case["ndim"] == 1 else ())
-    fused = _ops.fused_supported(spec, kw["padding_mode"], dpad)
-    assert fused == (kw["padding_mode"] == "zeros" or max(dpad) <= 0)
+    fused = fused_as_documented(case)
     with emulated_cuda_path(emu):
         _EmulatedFilteredAct.calls = 0
         y, leaves, alpha, beta = run_op(case, "cuda", requires_grad=True)
@@ -806,15 +882,24 @@ FA_ACTS = tuple(sorted(_ops.FA_ACT_CODES))
 
 @st.composite
 def fused_path_cases(draw):
-    """The fused region of every padding mode: smooth_cases' geometry with any activation, and for
-    'replicate' / 'circular' a ``down_padding`` that crops or is zero."""
+    """The fused region of every padding mode: smooth_cases' geometry with any activation; for
+    'circular' a ``down_padding`` that crops or is zero; for 'replicate' one that crops, or one
+    below the down filter's taps (the kernel extends the activated signal)."""
     case = draw(smooth_cases(acts=FA_ACTS))
-    mode = draw(st.sampled_from(["zeros", "replicate", "circular"]))
-    if mode != "zeros":
-        h, w = case["shape"][2:]
-        pu, up, ku = case["pad"], case["up"], case["ku"]
-        wu = w * up[0] + pu[0] + pu[1] - ku[0] + 1
-        hu = h * up[1] + pu[2] + pu[3] - ku[1] + 1
+    mode = draw(st.sampled_from(["zeros", "replicate", "replicate", "circular"]))
+    h, w = case["shape"][2:]
+    pu, up, ku = case["pad"], case["up"], case["ku"]
+    wu = w * up[0] + pu[0] + pu[1] - ku[0] + 1
+    hu = h * up[1] + pu[2] + pu[3] - ku[1] + 1
+    positive = False
+    if mode == "replicate" and draw(st.booleans()):
+        kd = case["kd"]
+        d = (draw(st.integers(-2, kd[0] - 1)), draw(st.integers(-2, kd[0] - 1)),
+             *((0, 0) if case["ndim"] == 1 else (draw(st.integers(-2, kd[1] - 1)),
+                                                 draw(st.integers(-2, kd[1] - 1)))))
+        positive = wu + d[0] + d[1] >= kd[0] and hu + d[2] + d[3] >= kd[1]  # an output remains
+        case = dict(case, dpad=d) if positive else case
+    if mode != "zeros" and not positive:
         kd = (draw(st.integers(1, min(9, wu))), 1 if case["ndim"] == 1 else draw(
             st.integers(1, min(9, hu))))
         d = []
@@ -833,7 +918,7 @@ def test_cuda_path_fused_modes_and_gradients(emu, case):
     x, b, alpha, beta, fu, fd = _smooth_inputs(case)
     spec = get_filtered_activation(case["act"])
     is_param = case["act"] in _ops.PARAM_ACTS
-    assert _ops.fused_supported(spec, case["mode"], case["dpad"])
+    assert _ops.fused_supported(spec, case["mode"], case["dpad"], fd)
 
     def run(path):
         leaves = [t.clone().requires_grad_() for t in (x, b) if t is not None]
@@ -890,6 +975,42 @@ def test_cuda_path_snake_second_order(emu):
         got = grads("cuda")
     for a, e in zip(got, grads("ref"), strict=True):
         assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())), what="2nd order")
+
+
+@pytest.mark.parametrize("act", ["snakebeta", "lrelu"])
+def test_cuda_path_bigvgan_activation1d(emu, act):
+    """BigVGAN's Activation1d configuration (ratio 2, 12 taps, replicate padding, down_padding
+    (5, 6)) through impl='cuda': one fused kernel launch (the 1-D fast specialisation), output
+    and gradients w.r.t. x, b, alpha, beta equal to 'ref'."""
+    from bandlimit import ops
+
+    rng = np.random.default_rng(8)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 57)))
+    b = torch.from_numpy(rng.standard_normal(3) * 0.1)
+    f = torch.from_numpy(rng.standard_normal(12) / 12)
+    params = ({"alpha": torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64),
+               "beta": torch.tensor([0.3, 1.5, 0.9], dtype=torch.float64)}
+              if act == "snakebeta" else {})  # fmt: skip
+    kw = dict(up=2, down=2, padding=(6, 5), down_padding=(5, 6), padding_mode="replicate")
+    fir = Fir(fx=f.flip(0) * 2, fy=torch.ones(1, dtype=torch.float64))
+    assert _ops.kernel_names(emu, fir, fir, (2, 1), (2, 1), torch.float32)[0] == "u2k12_d2k12_1d"
+
+    def run(impl):
+        leaves = [t.clone().requires_grad_() for t in (x, b, *params.values())]
+        y = ops.filtered_act1d(leaves[0], act, f, f, leaves[1], impl=impl, **kw,
+                               **dict(zip(params, leaves[2:], strict=True)))
+        return y, leaves
+
+    with emulated_cuda_path(emu):
+        _EmulatedFilteredAct.calls = 0
+        y, leaves = run("cuda")
+        assert _EmulatedFilteredAct.calls == 1
+        dy = torch.from_numpy(rng.standard_normal(tuple(y.shape)))
+        g = torch.autograd.grad(y, leaves, dy)
+    r, rleaves = run("ref")
+    assert_close(y, to_np(r), 1e-9, scale=max(1.0, float(r.detach().abs().max())), what=act)
+    for a, e in zip(g, torch.autograd.grad(r, rleaves, dy), strict=True):
+        assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())), what=f"{act} grad")
 
 
 # ------------------------------------------------------------------------------------------

@@ -20,10 +20,13 @@ with the real extension (built on first use) and register fake implementations, 
 * Padding modes: 'zeros' with any ``down_padding`` is fused. 'replicate' / 'circular' are fused
   too when ``down_padding`` has no positive entry: the input is extended by whole samples with an
   index gather first (:func:`reference.extend`, differentiable), after which the up-stage's
-  remaining padding is a crop and the fused zero-padding kernel computes exactly the op. With a
-  positive ``down_padding`` (e.g. BigVGAN's ``Activation1d``) the activated signal itself would
-  have to be extended, which the kernel does not do: :func:`fused_supported` is False and the
-  reference composition of PyTorch ops runs on the GPU (the documented fallback).
+  remaining padding is a crop and the fused zero-padding kernel computes exactly the op.
+  'replicate' with a positive ``down_padding`` (BigVGAN's ``Activation1d``) extends the activated
+  signal inside the kernel (``dmode``; each padding below the down filter's taps, so a tile past
+  an edge holds the edge sample); its backward is the reference formula on ``upfirdn_cuda``
+  stages (no mask). 'circular' with a positive ``down_padding`` would wrap across the whole
+  plane: :func:`fused_supported` is False and the reference composition of PyTorch ops runs on
+  the GPU (the documented fallback).
 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them.
 """
@@ -57,6 +60,7 @@ ACT_CODES = {
 # The filtered activation's codes: bias_act's and the activations of the filtered ops only.
 FA_ACT_CODES = {**ACT_CODES, "gelu": 9, "gelu_tanh": 10, "snake": 11, "snakebeta": 12}
 PARAM_ACTS = ("snake", "snakebeta")
+DMODE_CODES = {"zeros": 0, "replicate": 1}  # the kernel's ext_b
 MASK_ACTS = ("linear", "relu", "lrelu")
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -110,14 +114,16 @@ def bias_act_call(ext, x, b, dim, act: str, alpha, gain, clamp, block_threads: i
 def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
-    fast: bool = True,
+    fast: bool = True, dmode: str = "zeros",
 ) -> tuple[Tensor, Tensor]:
     """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
 
     ``alpha``: a float (lrelu's slope; ignored by the other scalar acts) or, for snake /
     snakebeta, a ``[C]`` tensor (as is ``beta``, snakebeta only). ``fast=False`` forces the
     generic kernel where a fast specialisation would serve (for tests and benchmarks:
-    :func:`kernel_names` says which one runs).
+    :func:`kernel_names` says which one runs). ``dmode``: how the activated signal is extended
+    for the down-stage, 'zeros' or 'replicate' (forward only, no mask; paddings below the
+    taps, see :func:`replicate_fits`).
     """
     hu, wu, ho, wo = stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
     pa = alpha if isinstance(alpha, Tensor) else None
@@ -126,7 +132,7 @@ def filtered_act_call(
         list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
-        pa, beta, fast,
+        pa, beta, fast, DMODE_CODES[dmode],
     )
     return y, mask
 
@@ -292,17 +298,18 @@ def _filtered_act_fwd(
     save_mask: bool,
     pa: Tensor | None = None,
     pb: Tensor | None = None,
+    dmode: str = "zeros",
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     return filtered_act_call(
         _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa, gain,
-        None if clamp == math.inf else clamp, save_mask, beta=pb,
+        None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode,
     )
 
 
 @_filtered_act_fwd.register_fake
 def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
-      save_mask, pa=None, pb=None):
+      save_mask, pa=None, pb=None, dmode="zeros"):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     hu, wu, ho, wo = stage_sizes((h, w), fu, fd, up, down, pad, dpad)
@@ -346,26 +353,29 @@ def _(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, 
 def _fa_setup(ctx, inputs, output):
     x, b, *filters = inputs[:8]
     up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:17]
-    pa, pb = (*inputs[17:19], None, None)[:2]  # absent when called with the defaults
+    pa, pb, dmode = (*inputs[17:20], None, None, "zeros")[:3]  # absent when left at defaults
     ctx.save_for_backward(x, b, output[1], pa, pb)
     ctx.filters = tuple(filters)
     ctx.n_inputs = len(inputs)
-    ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp)
+    ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp, dmode)
 
 
 def _fa_backward(ctx, grad_y, _grad_mask):
     x, b, mask, pa, pb = ctx.saved_tensors
-    up, down, pad, dpad, act, alpha, gain, clamp = ctx.args
+    up, down, pad, dpad, act, alpha, gain, clamp, dmode = ctx.args
     da = dbeta = None
     if torch.is_grad_enabled() or mask.numel() == 0 or act not in MASK_ACTS:
         # A graph of the gradient is wanted (higher-order autograd), the act is smooth, or no
-        # mask was saved: the reference formula on upfirdn_cuda stages (recomputes u from x).
+        # mask was saved (also: the replicate down-stage): the reference formula on upfirdn_cuda
+        # stages (recomputes u from x; `pad` is a crop here, so dmode extends only the
+        # activated signal, as the forward did).
         spec = get_filtered_activation(act)
         fu, fd = _firs(*ctx.filters)
         dv, da, dbeta = reference.filtered_act_vjp(
             x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), spec,
             pa if isinstance(spec, ParametricActivation) else alpha, gain,
-            None if clamp == math.inf else clamp, beta=pb, dpad=tuple(dpad), stage=upfirdn,
+            None if clamp == math.inf else clamp, beta=pb, mode=dmode, dpad=tuple(dpad),
+            stage=upfirdn,
         )
         da = None if da is None or pa is None else da.to(pa.dtype)
         dbeta = None if dbeta is None or pb is None else dbeta.to(pb.dtype)
@@ -375,23 +385,34 @@ def _fa_backward(ctx, grad_y, _grad_mask):
             up, down, pad, dpad, act, alpha, gain,
         )
     db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
-    grads = [dv, db, *([None] * 15), da, dbeta]
+    grads = [dv, db, *([None] * 15), da, dbeta, None]
     return tuple(grads[: ctx.n_inputs])
 
 
 _filtered_act_fwd.register_autograd(_fa_backward, setup_context=_fa_setup)
 
 
-def fused_supported(act, mode: str, dpad=(0, 0, 0, 0)) -> bool:
+def replicate_fits(fd: Fir, dpad) -> bool:
+    """Whether the kernel can extend the activated plane by replicating its edges for the
+    down-stage: every ``down_padding`` below the down filter's taps on its axis, so each output
+    window holds a sample of the plane and a tile reaching past an edge also holds the edge."""
+    kx, ky = fd.size
+    return dpad[0] < kx and dpad[1] < kx and dpad[2] < ky and dpad[3] < ky
+
+
+def fused_supported(act, mode: str, dpad=(0, 0, 0, 0), fd: Fir | None = None) -> bool:
     """Whether the fused kernel runs this filtered activation.
 
     Every activation of ``filtered_act`` (:data:`FA_ACT_CODES`); 'zeros' padding with any
     ``down_padding``, 'replicate' / 'circular' when ``down_padding`` has no positive entry (the
-    input is extended before the kernel; see the module docstring). The rest is the reference.
+    input is extended before the kernel; see the module docstring), and 'replicate' with a
+    positive one when :func:`replicate_fits` the down filter ``fd``. The rest is the reference.
     """
     if not isinstance(act, Activation | ParametricActivation) or act.name not in FA_ACT_CODES:
         return False
-    return mode == "zeros" or (mode in ("replicate", "circular") and max(dpad) <= 0)
+    if mode == "zeros" or (mode in ("replicate", "circular") and max(dpad) <= 0):
+        return True
+    return mode == "replicate" and fd is not None and replicate_fits(fd, dpad)
 
 
 def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, clamp,
@@ -399,10 +420,12 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
     """Filtered activation on CUDA: the fused kernel where it applies (:func:`fused_supported`),
     else the reference ops on the GPU. ``alpha``/``beta``: ``[C]`` tensors for snake /
     snakebeta, else a float slope and None."""
-    if not fused_supported(act, mode, dpad):
+    if not fused_supported(act, mode, dpad, fd):
         return reference.filtered_act(
             x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
         )
+    # The down-stage extends the activated signal only for replicate with a positive padding.
+    dmode = "replicate" if mode == "replicate" and max(dpad) > 0 else "zeros"
     if mode != "zeros":
         # Whole input samples of the extension first; what remains of the padding is a crop
         # (zeros-mode semantics), and down_padding <= 0 needs no extension of the activation.
@@ -413,11 +436,11 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, b, pa, pb)
     )
-    save_mask = needs_grad and act.name in MASK_ACTS
+    save_mask = needs_grad and act.name in MASK_ACTS and dmode == "zeros"
     y, _ = _filtered_act_fwd(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
         list(dpad), act.name, 0.0 if is_param else float(alpha), float(gain),
-        math.inf if clamp is None else float(clamp), save_mask, pa, pb,
+        math.inf if clamp is None else float(clamp), save_mask, pa, pb, dmode,
     )
     return y
 
@@ -430,6 +453,7 @@ __all__ = [
     "filtered_act_backward_call",
     "filtered_act_call",
     "fused_supported",
+    "replicate_fits",
     "kernel_names",
     "upfirdn",
     "upfirdn_call",

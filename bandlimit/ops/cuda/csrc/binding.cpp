@@ -273,7 +273,7 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
-    bool fast) {
+    bool fast, int64_t ext_b) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -292,6 +292,10 @@ std::vector<at::Tensor> filtered_act(
   TORCH_CHECK(act >= 0 && act <= kLastAct, "filtered_act: unknown activation code ", act);
   TORCH_CHECK(mode == 0 || act <= 2,
               "filtered_act: the mask backward needs a piecewise-linear act (linear/relu/lrelu)");
+  TORCH_CHECK(ext_b == 0 || ext_b == 1, "filtered_act: ext_b must be 0 (zeros) or 1 (replicate), "
+              "got ", ext_b);
+  TORCH_CHECK(ext_b == 0 || (mode == 0 && !save_mask),
+              "filtered_act: the replicate extension (ext_b = 1) is forward-only, without a mask");
   for (int64_t v : {x_in.size(2), x_in.size(3), inter_hw[0], inter_hw[1], out_hw[0], out_hw[1]})
     TORCH_CHECK(v < (int64_t(1) << 30), "filtered_act: plane sizes must be < 2^30");
   const at::Tensor x = x_in.contiguous();
@@ -348,9 +352,18 @@ std::vector<at::Tensor> filtered_act(
   g.kbx = fb.kx;
   g.kby = fb.ky;
   g.sep_b = fb.separable ? 1 : 0;
+  g.ext_b = static_cast<int>(ext_b);
   g.mode = static_cast<int>(mode);
   g.act = static_cast<int>(act);
   g.mask_words = (g.wi + 15) / 16;
+  // Replicate: every tile that reaches past an edge must hold the edge sample itself, which
+  // holds when stage B's leading padding and the trailing padding it uses are below its taps.
+  TORCH_CHECK(ext_b == 0 || (g.pbx < g.kbx && g.pby < g.kby &&
+                             int64_t(g.wo - 1) * g.dbx - g.pbx < g.wi &&
+                             int64_t(g.ho - 1) * g.dby - g.pby < g.hi),
+              "filtered_act: the replicate extension needs stage B paddings below its taps, got "
+              "leading (", g.pbx, ", ", g.pby, ") for taps (", g.kbx, ", ", g.kby, "), or a last output "
+              "window past the plane");
 
   at::Tensor y = at::empty({n, c, g.ho, g.wo}, x.options());
   at::Tensor mask;
@@ -457,7 +470,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("mode"), py::arg("act"), py::arg("alpha"), py::arg("gain"), py::arg("clamp"),
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
-        py::arg("fast") = true);
+        py::arg("fast") = true, py::arg("ext_b") = 0);
   m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
         "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
         py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),

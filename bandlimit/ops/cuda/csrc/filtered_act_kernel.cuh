@@ -10,7 +10,8 @@
 //                                  snakebeta with per-channel alpha / beta: pa, pb indexed by
 //                                  plane % channels); write the 2-bit branch mask
 //               mode 1 (backward): a = s * d, d = 0 if clamped, else gain * (alpha if s < 0 else 1)
-//             intermediate samples outside [0, hi) x [0, wi) are zeros (stage B's zero padding)
+//             intermediate samples outside [0, hi) x [0, wi) are zeros (stage B's zero padding),
+//             or, with ext_b = 1, copies of the nearest edge sample (replicate; forward only)
 //   3. st2 <- stage B along x (separable; st2 reuses sx's storage), then y -> output
 //      (or the full 2-D filter) -- downsampling by dbx/dby, so only kept samples are computed.
 //
@@ -198,6 +199,22 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       si[idx] = out;
     }
     __syncthreads();
+
+    // 2c. Replicate extension (forward only): a sample outside the intermediate plane copies the
+    // nearest sample inside, which lies in this tile (the host checks that stage B's padding is
+    // below its taps: then any tile reaching past an edge also holds the edge sample). Reads only
+    // in-plane samples and writes only outside ones, so one pass needs no further ordering.
+    if (g.ext_b == 1) {
+      for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
+        const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
+        const int64_t giy = i0y + ly, gix = i0x + lx;
+        if (giy >= 0 && giy < g.hi && gix >= 0 && gix < g.wi) continue;
+        const int64_t cy = giy < 0 ? 0 : (giy >= g.hi ? g.hi - 1 : giy);
+        const int64_t cx = gix < 0 ? 0 : (gix >= g.wi ? g.wi - 1 : gix);
+        si[idx] = si[(cy - i0y) * g.tiw + (cx - i0x)];
+      }
+      __syncthreads();
+    }
 
     // 3. Stage B (downsampling), straight to the output.
     scalar_t* yp = y + p * g.ho * g.wo;

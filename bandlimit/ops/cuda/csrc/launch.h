@@ -68,6 +68,7 @@ struct FaGeom {
   int pbx, pby;      // stage B leading padding
   int kbx, kby;      // stage B taps
   int sep_b;
+  int ext_b;         // stage B's extension of the intermediate plane: 0 zeros, 1 replicate
   int tow, toh;      // output tile
   int tiw, tih;      // intermediate tile: (to - 1) * db + kb
   int txw, txh;      // input tile (upper bound over tiles)
