@@ -453,8 +453,8 @@ __all__ = [
     "filtered_act_backward_call",
     "filtered_act_call",
     "fused_supported",
-    "replicate_fits",
     "kernel_names",
+    "replicate_fits",
     "upfirdn",
     "upfirdn_call",
 ]
