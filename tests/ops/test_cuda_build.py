@@ -467,3 +467,26 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         assert all(g is None for g in grads[2:-2])
         assert "bandlimit.upfirdn_cuda.default" in rec.ops  # smooth act: vjp on cuda stages
         assert ops.upfirdn1d(x1, f, up=2, padding=(6, 5), impl="cuda").shape == (2, 3, 80)
+
+
+# ------------------------------------------------------------------------------------------
+# Packaging
+
+
+def test_every_kernel_source_is_package_data():
+    """A wheel must carry every file the build compiles or includes (csrc/*), or the extension
+    cannot build on the user's machine: each file matches a package-data pattern, and every
+    source the build lists exists."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["bandlimit.ops.cuda"]
+    files = sorted(p.relative_to(_build.CSRC.parent).as_posix()
+                   for p in _build.CSRC.iterdir() if p.is_file())  # fmt: skip
+    assert files
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert not missing, f"not in package-data {patterns}: {missing}"
+    for name in (*_build.CUDA_SOURCES, *_build.EMULATION_SOURCES):
+        assert (_build.CSRC / name).is_file(), name
