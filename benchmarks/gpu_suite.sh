@@ -1,37 +1,56 @@
 #!/usr/bin/env bash
 # The GPU checks of bandlimit in one command, on a machine with a GPU and nothing else prepared:
-#   1. create .venv and install bandlimit[dev] + ninja (if .venv is missing)
+#   1. pick the Python: $PYTHON if set, else .venv/bin/python if present, else a python3 that
+#      already has torch (a CUDA image: nothing is installed, the repository goes on
+#      PYTHONPATH, so no network is needed), else create .venv and pip install bandlimit[dev]
 #   2. build the CUDA extension (python -m bandlimit.ops.cuda build), timed
-#   3. pytest -m cuda (GPU parity, gradients, streams, 64-bit indexing, opcheck, torch.compile)
-#      plus the build tests
-#   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline)
-#   5. a short summary table, printed last
-# Logs go to benchmarks/results/gpu-suite-<date>/. Exit status: non-zero if any step failed.
+#   3. pytest -m cuda (GPU parity, gradients, fast vs generic kernels, streams, 64-bit
+#      indexing, opcheck, torch.compile) plus the build tests
+#   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline,
+#      fast vs generic kernel)
+#   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref)
+#   6. a short summary table, printed last
+# Logs go to $OUT/gpu-suite-<date>/ when $OUT is set (the device tool brings $OUT back), else
+# benchmarks/results/gpu-suite-<date>/. Exit status: non-zero if any step failed.
+# Environment: PYTHON, MAX_JOBS (default: all cores), SKIP_TRAIN=1 (skip step 5).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="benchmarks/results/gpu-suite-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-PY=.venv/bin/python
+OUT_DIR="${OUT:-benchmarks/results}/gpu-suite-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT_DIR"
+export PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
-if [ ! -x "$PY" ]; then
-  echo "== creating .venv"
-  "${PYTHON:-python3}" -m venv .venv && "$PY" -m pip install -q --upgrade pip \
-    && "$PY" -m pip install -q -e '.[dev]' ninja || { echo "install failed"; exit 1; }
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  if [ -x .venv/bin/python ]; then
+    PY=.venv/bin/python
+  elif python3 -c "import torch, numba, scipy, hypothesis, pytest" 2>/dev/null; then
+    PY=python3
+  else
+    echo "== creating .venv"
+    "${PYTHON3:-python3}" -m venv .venv && .venv/bin/python -m pip install -q --upgrade pip \
+      && .venv/bin/python -m pip install -q -e '.[dev]' ninja || { echo "install failed"; exit 1; }
+    PY=.venv/bin/python
+  fi
 fi
-"$PY" -m pip show ninja >/dev/null 2>&1 || "$PY" -m pip install -q ninja
+"$PY" -c "import ninja" 2>/dev/null || command -v ninja >/dev/null \
+  || "$PY" -m pip install -q ninja || { echo "ninja is missing and cannot be installed"; exit 1; }
+echo "python: $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
 
 "$PY" -c "import torch, sys; ok = torch.cuda.is_available(); print('GPU:', torch.cuda.get_device_name() if ok else None, '| torch', torch.__version__, 'CUDA', torch.version.cuda); sys.exit(0 if ok else 1)" \
   || { echo "no CUDA GPU visible to torch: nothing to do"; exit 1; }
-"$PY" -m bandlimit.ops.cuda info | tee "$OUT/info.txt"
-git rev-parse HEAD > "$OUT/commit.txt" 2>/dev/null || true
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv \
+  > "$OUT_DIR/nvidia-smi.txt" 2>&1 || true
+"$PY" -m bandlimit.ops.cuda info | tee "$OUT_DIR/info.txt"
+git rev-parse HEAD > "$OUT_DIR/commit.txt" 2>/dev/null || echo "unknown" > "$OUT_DIR/commit.txt"
 
 step() {  # step NAME LOGFILE CMD...: runs, logs, records status and seconds
   local name=$1 log=$2; shift 2
   echo "== $name"
   local t0=$(date +%s)
-  "$@" 2>&1 | tee "$OUT/$log"
+  "$@" 2>&1 | tee "$OUT_DIR/$log"
   local rc=${PIPESTATUS[0]}
-  echo "$name|$rc|$(( $(date +%s) - t0 ))" >> "$OUT/steps.txt"
+  echo "$name|$rc|$(( $(date +%s) - t0 ))" >> "$OUT_DIR/steps.txt"
   return $rc
 }
 
@@ -40,18 +59,20 @@ step "build extension" build.log "$PY" -m bandlimit.ops.cuda build
 step "pytest -m cuda" pytest.log "$PY" -m pytest -m cuda tests/ops/test_cuda.py \
   tests/ops/test_cuda_build.py -q -p no:cacheprovider -rs
 step "benchmark" bench.log "$PY" -m benchmarks.ops --device cuda
+[ "${SKIP_TRAIN:-0}" = 1 ] || step "train benchmark" train.log "$PY" -m benchmarks.train \
+  --device cuda --steps 10
 
 echo
-echo "================ bandlimit GPU suite summary ($(cat "$OUT/commit.txt" 2>/dev/null | cut -c1-12)) ================"
-"$PY" -c "import torch; print('GPU:', torch.cuda.get_device_name())"
+echo "================ bandlimit GPU suite summary ($(cat "$OUT_DIR/commit.txt" 2>/dev/null | cut -c1-12)) ================"
+"$PY" -c "import torch; print('GPU:', torch.cuda.get_device_name(), '| torch', torch.__version__)"
 printf '%-18s %-8s %s\n' step status seconds
 fail=0
 while IFS='|' read -r name rc secs; do
   printf '%-18s %-8s %s\n' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAIL)" "$secs"
   [ "$rc" = 0 ] || fail=1
-done < "$OUT/steps.txt"
-grep -E '^[0-9]+ passed|passed|failed' "$OUT/pytest.log" | tail -1
-sed -n '/^## Summary/,/^## Fused/p' "$OUT/bench.log" | grep '^|'
-grep '^KERNELS' "$OUT/bench.log"
-echo "logs: $OUT"
+done < "$OUT_DIR/steps.txt"
+grep -E '^[0-9]+ passed|passed|failed' "$OUT_DIR/pytest.log" | tail -1
+sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
+grep '^KERNELS' "$OUT_DIR/bench.log"
+echo "logs: $OUT_DIR"
 exit $fail
