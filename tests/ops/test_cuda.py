@@ -379,8 +379,8 @@ def test_planes_beyond_the_grid_z_limit():
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
 def test_block_size_independence(dtype):
     """Bit-identical results for one warp, a block that is not a multiple of a warp, and the
-    largest block (1024 threads; it launches only if ptxas kept the kernel within 64 registers
-    per thread) -- each kernel, forward mask and mask backward."""
+    largest block (1024 threads, or fewer if the kernel's registers do not allow it: the launch
+    caps it) -- each kernel, forward mask and mask backward."""
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 

@@ -26,11 +26,25 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #define BL_DYN_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+namespace bl {
+// The block size, capped at what this kernel can launch with (its registers per thread decide;
+// the compiler's choice may change between nvcc versions): every kernel loops block- or
+// grid-strided, so fewer threads compute the same result.
+template <typename Kernel>
+inline dim3 fit_block(Kernel kernel, dim3 block) {
+  cudaFuncAttributes attr;
+  C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, reinterpret_cast<const void*>(kernel)));
+  if (block.x > static_cast<unsigned>(attr.maxThreadsPerBlock))
+    block.x = static_cast<unsigned>(attr.maxThreadsPerBlock);
+  return block;
+}
+}  // namespace bl
 // Launch on the current stream of the current device (set by BL_DEVICE_GUARD) and check it.
-#define BL_LAUNCH(kernel, grid, block, smem, ...)                                   \
-  do {                                                                              \
-    kernel<<<grid, block, smem, c10::cuda::getCurrentCUDAStream()>>>(__VA_ARGS__);  \
-    C10_CUDA_KERNEL_LAUNCH_CHECK();                                                 \
+#define BL_LAUNCH(kernel, grid, block, smem, ...)                                            \
+  do {                                                                                       \
+    kernel<<<grid, ::bl::fit_block(kernel, block), smem,                                     \
+             c10::cuda::getCurrentCUDAStream()>>>(__VA_ARGS__);                              \
+    C10_CUDA_KERNEL_LAUNCH_CHECK();                                                          \
   } while (0)
 #define BL_DEVICE_GUARD(index) \
   const c10::cuda::CUDAGuard bl_device_guard_(static_cast<c10::DeviceIndex>(index))
