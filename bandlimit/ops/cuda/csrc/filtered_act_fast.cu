@@ -9,7 +9,10 @@
 //   u2/12 -> d4/24            their backward (fd transposed up by 2, fu transposed down by 4)
 //
 // Separable or full 2-D filters at either stage are a run-time (block-uniform) branch of the same
-// instantiation. float64 always takes the generic kernel (it exists for checking, not speed), and
+// instantiation. With separable filters the fast kernels also block their loops (see
+// filtered_act_kernel.cuh): stage A computes the `up` phases of one input window per thread,
+// stage B's vertical pass two outputs per column window, taps in registers; ptxas (sm_90):
+// 48-78 registers, no spills (the launch caps the block at what the registers allow). float64 always takes the generic kernel (it exists for checking, not speed), and
 // so does everything unmatched: other factors or taps, anisotropic factors, ToRGB's 1 -> 1.
 #include "filtered_act_kernel.cuh"
 

@@ -132,49 +132,58 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
 
     // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw].
     if (g.sep_a) {
-      for (int idx = tid; idx < g.txh * g.tiw; idx += nt) {
-        const int r = idx / g.tiw, lx = idx - r * g.tiw;
-        const int64_t q = i0x + lx - g.pax;  // upsampled index under tap 0
-        const int k0 = static_cast<int>(pos_mod(-q, uax));
-        const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
-        const acc_t* row = sx + r * g.txw + xi;
-        const acc_t* f = sfa + k0;
-        const int nk = phase_taps<S>(k0, uax, kax);
-        acc_t s = acc_t(0);
+      if constexpr (kFast) {
+        // Blocked: a thread computes `up` neighbours, one of each phase, from one window of
+        // T + 1 loaded samples (the generic loop loads T samples and T taps per output). The
+        // taps live in registers. Units start at phase-0 positions; the first may start
+        // before the tile (its outputs there are skipped; its window starts at sample 0).
+        constexpr int U = S::UA, T = S::KA / S::UA;
+        acc_t f[S::KA];
         BL_UNROLL
-        for (int j = 0; j < nk; ++j) s += f[j * uax] * row[j];
-        st1[idx] = s;
+        for (int k = 0; k < S::KA; ++k) f[k] = sfa[k];
+        const int64_t q0 = i0x - g.pax;  // upsampled index under tap 0 at tile-local 0
+        const int s0 = static_cast<int>(pos_mod(-q0, U));
+        const int l0 = s0 == 0 ? 0 : s0 - U;
+        const int units = (g.tiw - l0 + U - 1) / U;
+        for (int idx = tid; idx < g.txh * units; idx += nt) {
+          const int r = idx / units, u = idx - r * units;
+          const int l = l0 + u * U;
+          const int xb = static_cast<int>((q0 + l) / U - x0x);  // exact division
+          const acc_t* row = sx + r * g.txw + xb;
+          acc_t v[T + 1];
+          BL_UNROLL
+          for (int j = 0; j <= T; ++j) v[j] = row[j];
+          BL_UNROLL
+          for (int m = 0; m < U; ++m) {
+            if (l + m < 0 || l + m >= g.tiw) continue;
+            const int k0 = m == 0 ? 0 : U - m, o = m == 0 ? 0 : 1;  // the phase's taps, samples
+            acc_t acc = acc_t(0);
+            BL_UNROLL
+            for (int j = 0; j < T; ++j) acc += f[k0 + U * j] * v[o + j];
+            st1[r * g.tiw + l + m] = acc;
+          }
+        }
+      } else {
+        for (int idx = tid; idx < g.txh * g.tiw; idx += nt) {
+          const int r = idx / g.tiw, lx = idx - r * g.tiw;
+          const int64_t q = i0x + lx - g.pax;  // upsampled index under tap 0
+          const int k0 = static_cast<int>(pos_mod(-q, uax));
+          const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
+          const acc_t* row = sx + r * g.txw + xi;
+          const acc_t* f = sfa + k0;
+          const int nk = phase_taps<S>(k0, uax, kax);
+          acc_t acc = acc_t(0);
+          for (int j = 0; j < nk; ++j) acc += f[j * uax] * row[j];
+          st1[idx] = acc;
+        }
       }
       __syncthreads();
     }
 
     // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
-    for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
-      const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
+    // The pointwise step of intermediate sample (ly, lx) whose filtered value is s.
+    auto finish = [&](int ly, int lx, acc_t s) {
       const int64_t giy = i0y + ly, gix = i0x + lx;
-      const int64_t qy = giy - g.pay;
-      const int ky0 = static_cast<int>(pos_mod(-qy, uay));
-      const int yi = static_cast<int>((qy + ky0) / uay - x0y);
-      const int nky = phase_taps<SY>(ky0, uay, kay);
-      acc_t s = acc_t(0);
-      if (g.sep_a) {
-        const acc_t* fy = sfa + kax + ky0;
-        const acc_t* col = st1 + yi * g.tiw + lx;
-        BL_UNROLL
-        for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.tiw];
-      } else {
-        const int64_t qx = gix - g.pax;
-        const int kx0 = static_cast<int>(pos_mod(-qx, uax));
-        const int xi0 = static_cast<int>((qx + kx0) / uax - x0x);
-        const int nkx = phase_taps<S>(kx0, uax, kax);
-        BL_UNROLL
-        for (int j = 0; j < nky; ++j) {
-          const acc_t* frow = sfa + (ky0 + j * uay) * kax + kx0;
-          const acc_t* xrow = sx + (yi + j) * g.txw + xi0;
-          BL_UNROLL
-          for (int i = 0; i < nkx; ++i) s += frow[i * uax] * xrow[i];
-        }
-      }
       acc_t out = acc_t(0);
       if (giy >= 0 && giy < g.hi && gix >= 0 && gix < g.wi) {
         const int64_t word = (p * g.hi + giy) * g.mask_words + gix / 16;
@@ -196,7 +205,72 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           out = s * d;
         }
       }
-      si[idx] = out;
+      si[ly * g.tiw + lx] = out;
+    };
+    auto stage_a_y = [&]() {
+      for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
+        const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
+        const int64_t qy = i0y + ly - g.pay;
+        const int ky0 = static_cast<int>(pos_mod(-qy, uay));
+        const int yi = static_cast<int>((qy + ky0) / uay - x0y);
+        const int nky = phase_taps<SY>(ky0, uay, kay);
+        acc_t s = acc_t(0);
+        if (g.sep_a) {
+          const acc_t* fy = sfa + kax + ky0;
+          const acc_t* col = st1 + yi * g.tiw + lx;
+          BL_UNROLL
+          for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.tiw];
+        } else {
+          const int64_t qx = i0x + lx - g.pax;
+          const int kx0 = static_cast<int>(pos_mod(-qx, uax));
+          const int xi0 = static_cast<int>((qx + kx0) / uax - x0x);
+          const int nkx = phase_taps<S>(kx0, uax, kax);
+          BL_UNROLL
+          for (int j = 0; j < nky; ++j) {
+            const acc_t* frow = sfa + (ky0 + j * uay) * kax + kx0;
+            const acc_t* xrow = sx + (yi + j) * g.txw + xi0;
+            BL_UNROLL
+            for (int i = 0; i < nkx; ++i) s += frow[i * uax] * xrow[i];
+          }
+        }
+        finish(ly, lx, s);
+      }
+    };
+    if constexpr (kFast && !S::ONE_D) {
+      if (g.sep_a) {
+        // Blocked as along x: `up` vertical neighbours from one column window of T + 1
+        // samples (consecutive threads take consecutive columns: no bank conflicts).
+        constexpr int U = S::UA, T = S::KA / S::UA;
+        acc_t f[S::KA];
+        BL_UNROLL
+        for (int k = 0; k < S::KA; ++k) f[k] = sfa[S::KA + k];
+        const int64_t q0 = i0y - g.pay;
+        const int s0 = static_cast<int>(pos_mod(-q0, U));
+        const int l0 = s0 == 0 ? 0 : s0 - U;
+        const int units = (g.tih - l0 + U - 1) / U;
+        for (int idx = tid; idx < units * g.tiw; idx += nt) {
+          const int u = idx / g.tiw, lx = idx - u * g.tiw;
+          const int l = l0 + u * U;
+          const int yb = static_cast<int>((q0 + l) / U - x0y);  // exact division
+          const acc_t* col = st1 + yb * g.tiw + lx;
+          acc_t v[T + 1];
+          BL_UNROLL
+          for (int j = 0; j <= T; ++j) v[j] = col[j * g.tiw];
+          BL_UNROLL
+          for (int m = 0; m < U; ++m) {
+            if (l + m < 0 || l + m >= g.tih) continue;
+            const int k0 = m == 0 ? 0 : U - m, o = m == 0 ? 0 : 1;
+            acc_t acc = acc_t(0);
+            BL_UNROLL
+            for (int j = 0; j < T; ++j) acc += f[k0 + U * j] * v[o + j];
+            finish(l + m, lx, acc);
+          }
+        }
+      } else {
+        stage_a_y();
+      }
+    } else {
+      stage_a_y();
     }
     __syncthreads();
 
@@ -219,25 +293,71 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // 3. Stage B (downsampling), straight to the output.
     scalar_t* yp = y + p * g.ho * g.wo;
     if (g.sep_b) {
-      for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
-        const int r = idx / g.tow, lx = idx - r * g.tow;
-        const acc_t* row = si + r * g.tiw + lx * dbx;
-        acc_t s = acc_t(0);
+      // Along x. Fast: the taps in registers (blocking along x would read with a stride of
+      // several words across a warp: bank conflicts).
+      if constexpr (kFast) {
+        acc_t f[S::KB];
         BL_UNROLL
-        for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
-        st2[idx] = s;
+        for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
+        for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
+          const int r = idx / g.tow, lx = idx - r * g.tow;
+          const acc_t* row = si + r * g.tiw + lx * S::DB;
+          acc_t s = acc_t(0);
+          BL_UNROLL
+          for (int k = 0; k < S::KB; ++k) s += f[k] * row[k];
+          st2[idx] = s;
+        }
+      } else {
+        for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
+          const int r = idx / g.tow, lx = idx - r * g.tow;
+          const acc_t* row = si + r * g.tiw + lx * dbx;
+          acc_t s = acc_t(0);
+          for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
+          st2[idx] = s;
+        }
       }
       __syncthreads();
-      for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
-        const int ly = idx / g.tow, lx = idx - ly * g.tow;
-        const int64_t oy = o0y + ly, ox = o0x + lx;
-        if (oy >= g.ho || ox >= g.wo) continue;
-        const acc_t* fy = sfb + kbx;
-        const acc_t* col = st2 + (ly * dby) * g.tow + lx;
-        acc_t s = acc_t(0);
+      // Along y. Fast (2-D): a thread computes R vertically adjacent outputs from one column
+      // window of (R - 1)·down + taps samples, taps in registers.
+      if constexpr (kFast && !S::ONE_D) {
+        constexpr int D = S::DB, K = S::KB, R = 2, W = (R - 1) * D + K;
+        acc_t f[K];
         BL_UNROLL
-        for (int k = 0; k < kby; ++k) s += fy[k] * col[k * g.tow];
-        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+        for (int k = 0; k < K; ++k) f[k] = sfb[K + k];
+        const int units = (g.toh + R - 1) / R;
+        for (int idx = tid; idx < units * g.tow; idx += nt) {
+          const int u = idx / g.tow, lx = idx - u * g.tow;
+          const int64_t ox = o0x + lx;
+          if (ox >= g.wo) continue;
+          const int ly0 = u * R;
+          const acc_t* col = st2 + (ly0 * D) * g.tow + lx;
+          const int rows = g.tih - ly0 * D;  // st2 rows from the window's first: only the
+                                             // outputs past the tile would read beyond them
+          acc_t v[W];
+          BL_UNROLL
+          for (int j = 0; j < W; ++j) v[j] = j < rows ? col[j * g.tow] : acc_t(0);
+          BL_UNROLL
+          for (int i = 0; i < R; ++i) {
+            const int64_t oy = o0y + ly0 + i;
+            if (ly0 + i >= g.toh || oy >= g.ho) continue;
+            acc_t s = acc_t(0);
+            BL_UNROLL
+            for (int k = 0; k < K; ++k) s += f[k] * v[i * D + k];
+            yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+          }
+        }
+      } else {
+        for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
+          const int ly = idx / g.tow, lx = idx - ly * g.tow;
+          const int64_t oy = o0y + ly, ox = o0x + lx;
+          if (oy >= g.ho || ox >= g.wo) continue;
+          const acc_t* fy = sfb + kbx;
+          const acc_t* col = st2 + (ly * dby) * g.tow + lx;
+          acc_t s = acc_t(0);
+          BL_UNROLL
+          for (int k = 0; k < kby; ++k) s += fy[k] * col[k * g.tow];
+          yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+        }
       }
     } else {
       for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
