@@ -29,8 +29,11 @@
 //
 // Specialisation: the kernel is a template over a FaSpec, the factors and taps as compile-time
 // constants (0: read from FaGeom at run time). With constants every filter loop has a fixed trip
-// count, so nvcc unrolls it and folds the polyphase index arithmetic; the generic instantiation
-// (all 0) serves every other geometry. The fast specs and their selection: filtered_act_fast.cu.
+// count, so nvcc unrolls it and folds the polyphase index arithmetic; with separable filters the
+// fast instantiations also block their loops (taps in registers, one loaded window of samples
+// serving several outputs: see stages 2a, 2b, 3), summing in the generic loops' order. The
+// generic instantiation (all 0) serves every other geometry. The fast specs and their
+// selection: filtered_act_fast.cu.
 #pragma once
 
 #include "common.h"
