@@ -61,6 +61,8 @@ step "pytest -m cuda" pytest.log "$PY" -m pytest -m cuda tests/ops/test_cuda.py 
 step "benchmark" bench.log "$PY" -m benchmarks.ops --device cuda
 [ "${SKIP_TRAIN:-0}" = 1 ] || step "train benchmark" train.log "$PY" -m benchmarks.train \
   --device cuda --steps 10
+# the JSON results too (benchmarks/results/ is not brought back from a lent machine; $OUT is)
+cp benchmarks/results/ops-cuda-*.json benchmarks/results/train-cuda-*.json "$OUT_DIR"/ 2>/dev/null
 
 echo
 echo "================ bandlimit GPU suite summary ($(cat "$OUT_DIR/commit.txt" 2>/dev/null | cut -c1-12)) ================"

@@ -80,7 +80,7 @@ def layer_cases(resolution: int, config: str, batch: int):
                   gain=layer.flrelu_gain, slope=layer.flrelu_slope, clamp=layer.flrelu_clamp)
         macs = flrelu_macs(h, w, fu, fd, layer.up_factor, layer.down_factor, layer.padding)
         pad = layer.padding
-        ku = fu.shape[-1]
+        ku = 1 if fu is None else fu.shape[-1]  # ToRGB has no filters
         hu = h * layer.up_factor + pad[2] + pad[3] - ku + 1
         wu = w * layer.up_factor + pad[0] + pad[1] - ku + 1
         out.append(dict(name=f"{config}{resolution} {layer.name}", shape=(batch, c, h, w), fu=fu,
@@ -92,7 +92,7 @@ def layer_cases(resolution: int, config: str, batch: int):
 def run_case(case, impl: str, dtype, backward: bool, reps: int):
     x = torch.randn(case["shape"], device="cuda", dtype=dtype)
     b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
-    fu, fd = case["fu"].cuda(), case["fd"].cuda()
+    fu, fd = (None if f is None else f.cuda() for f in (case["fu"], case["fd"]))
     x.requires_grad_(backward)
     y = filtered_lrelu(x, fu, fd, b, impl=impl, **case["kw"])
     dy = torch.randn_like(y)
@@ -124,7 +124,8 @@ def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
     up, down = (kw["up"],) * 2, (kw["down"],) * 2
     x = torch.randn(case["shape"], device="cuda", dtype=dtype)
     b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
-    firs = [make_fir(f.cuda(), gain=g, flip_filter=False, dtype=torch.float32, device=x.device)
+    firs = [make_fir(None if f is None else f.cuda(), gain=g, flip_filter=False,
+                     dtype=torch.float32, device=x.device)
             for f, g in ((case["fu"], (float(up[0]),) * 2), (case["fd"], (1.0, 1.0)))]
     args = (*firs, up, down, as_padding(kw["padding"]), (0, 0, 0, 0), "lrelu", kw["slope"],
             kw["gain"], kw["clamp"], True)

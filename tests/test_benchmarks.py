@@ -1,0 +1,40 @@
+"""The benchmark scripts' plumbing that can run without a GPU (timings are never asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the suite would really run")
+def test_gpu_suite_without_a_gpu_stops_with_one_clear_line(tmp_path):
+    """gpu_suite.sh uses $PYTHON, writes its logs under $OUT and, with no GPU, says so and
+    exits 1 before building anything."""
+    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)}
+    r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "no CUDA GPU visible to torch: nothing to do" in r.stdout
+    assert f"python: {sys.executable}" in r.stdout
+    (logs,) = tmp_path.iterdir()
+    assert logs.name.startswith("gpu-suite-")
+
+
+def test_gpu_benchmark_cases_are_stylegan3_layers():
+    """The GPU benchmark's cases: the 15 layers of StyleGAN3-T 1024² and -R 256², batch 4,
+    with their filters and the multiply-adds of the roofline."""
+    from benchmarks.ops_cuda import layer_cases
+
+    for resolution, config in ((1024, "T"), (256, "R")):
+        cases = layer_cases(resolution, config, 4)
+        assert len(cases) == 15
+        assert all(c["shape"][0] == 4 and c["macs"] > 0 for c in cases)
+        assert cases[-1]["shape"][1] == 3  # ToRGB
+        assert cases[0]["kw"]["up"] == 2 and cases[0]["kw"]["down"] == 2
