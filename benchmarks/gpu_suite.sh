@@ -4,8 +4,8 @@
 #      already has torch (a CUDA image: nothing is installed, the repository goes on
 #      PYTHONPATH, so no network is needed), else create .venv and pip install bandlimit[dev]
 #   2. build the CUDA extension (python -m bandlimit.ops.cuda build), timed
-#   3. pytest -m cuda (GPU parity, gradients, fast vs generic kernels, streams, 64-bit
-#      indexing, opcheck, torch.compile) plus the build tests
+#   3. pytest: tests/ops/test_cuda.py (the `cuda`-marked tests: GPU parity, gradients, fast vs
+#      generic kernels, streams, 64-bit indexing, opcheck, torch.compile) and the build tests
 #   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline,
 #      fast vs generic kernel)
 #   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref)
@@ -56,7 +56,7 @@ step() {  # step NAME LOGFILE CMD...: runs, logs, records status and seconds
 
 export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 step "build extension" build.log "$PY" -m bandlimit.ops.cuda build
-step "pytest -m cuda" pytest.log "$PY" -m pytest -m cuda tests/ops/test_cuda.py \
+step "pytest (GPU)" pytest.log "$PY" -m pytest tests/ops/test_cuda.py \
   tests/ops/test_cuda_build.py -q -p no:cacheprovider -rs
 step "benchmark" bench.log "$PY" -m benchmarks.ops --device cuda
 [ "${SKIP_TRAIN:-0}" = 1 ] || step "train benchmark" train.log "$PY" -m benchmarks.train \
