@@ -515,6 +515,12 @@ def test_opcheck():
          "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta),
         test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
     )
+    torch.library.opcheck(  # the replicate extension of the activated signal (BigVGAN)
+        lib.filtered_act_cuda,
+        (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [2, 1, 1, 2],
+         "gelu", 0.0, 1.0, math.inf, False, None, None, "replicate"),
+        test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
+    )
 
 
 def test_torch_compile():
