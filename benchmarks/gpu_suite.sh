@@ -12,7 +12,9 @@
 #   6. a short summary table, printed last
 # Logs go to $OUT/gpu-suite-<date>/ when $OUT is set (the device tool brings $OUT back), else
 # benchmarks/results/gpu-suite-<date>/. Exit status: non-zero if any step failed.
-# Environment: PYTHON, MAX_JOBS (default: all cores), SKIP_TRAIN=1 (skip step 5).
+# Environment: PYTHON, MAX_JOBS (default: all cores), STEPS (default "build test bench train":
+# a subset splits the suite over several calls), QUICK=1 (3 benchmark repetitions, 3 training
+# steps), SKIP_TRAIN=1 (no step 5).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${OUT:-benchmarks/results}/gpu-suite-$(date +%Y%m%d-%H%M%S)"
@@ -55,12 +57,19 @@ step() {  # step NAME LOGFILE CMD...: runs, logs, records status and seconds
 }
 
 export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
-step "build extension" build.log "$PY" -m bandlimit.ops.cuda build
-step "pytest (GPU)" pytest.log "$PY" -m pytest tests/ops/test_cuda.py \
+touch "$OUT_DIR/steps.txt"
+STEPS="${STEPS:-build test bench train}"
+[ "${SKIP_TRAIN:-0}" = 1 ] && STEPS="${STEPS/train/}"
+has() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+QUICK_BENCH=() TRAIN_STEPS=10
+[ "${QUICK:-0}" = 1 ] && QUICK_BENCH=(--quick) TRAIN_STEPS=3
+has build && step "build extension" build.log "$PY" -m bandlimit.ops.cuda build
+has test && step "pytest (GPU)" pytest.log "$PY" -m pytest tests/ops/test_cuda.py \
   tests/ops/test_cuda_build.py -q -p no:cacheprovider -rs
-step "benchmark" bench.log "$PY" -m benchmarks.ops --device cuda
-[ "${SKIP_TRAIN:-0}" = 1 ] || step "train benchmark" train.log "$PY" -m benchmarks.train \
-  --device cuda --steps 10
+has bench && step "benchmark" bench.log "$PY" -m benchmarks.ops --device cuda \
+  ${QUICK_BENCH[@]+"${QUICK_BENCH[@]}"}
+has train && step "train benchmark" train.log "$PY" -m benchmarks.train --device cuda \
+  --steps "$TRAIN_STEPS"
 # the JSON results too (benchmarks/results/ is not brought back from a lent machine; $OUT is)
 cp benchmarks/results/ops-cuda-*.json benchmarks/results/train-cuda-*.json "$OUT_DIR"/ 2>/dev/null
 
@@ -73,8 +82,11 @@ while IFS='|' read -r name rc secs; do
   printf '%-18s %-8s %s\n' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAIL)" "$secs"
   [ "$rc" = 0 ] || fail=1
 done < "$OUT_DIR/steps.txt"
-grep -E '^[0-9]+ passed|passed|failed' "$OUT_DIR/pytest.log" | tail -1
-sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
-grep '^KERNELS' "$OUT_DIR/bench.log"
+[ -f "$OUT_DIR/pytest.log" ] && grep -E 'passed|failed' "$OUT_DIR/pytest.log" | tail -1
+if [ -f "$OUT_DIR/bench.log" ]; then
+  sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
+  grep '^KERNELS' "$OUT_DIR/bench.log"
+fi
+[ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
 echo "logs: $OUT_DIR"
 exit $fail
