@@ -117,6 +117,7 @@ def main(argv=None) -> Path:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     d = TrainConfig()  # the trainer's defaults
     p.add_argument("--num-layers", type=int, default=d.num_layers)
     p.add_argument("--cbase", type=int, default=d.cbase)
@@ -136,8 +137,8 @@ def main(argv=None) -> Path:
                       z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
     res = [int(r) for r in args.resolutions.split(",")]
     rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"train-{device.type}-{platform.node() or 'host'}.json"
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"train-{device.type}-{platform.node() or 'host'}.json"
     meta = {
         "device": str(device), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "torch": torch.__version__, "platform": platform.platform(), "config": cfg_kwargs,

@@ -38,3 +38,17 @@ def test_gpu_benchmark_cases_are_stylegan3_layers():
         assert all(c["shape"][0] == 4 and c["macs"] > 0 for c in cases)
         assert cases[-1]["shape"][1] == 3  # ToRGB
         assert cases[0]["kw"]["up"] == 2 and cases[0]["kw"]["down"] == 2
+
+
+def test_training_benchmark_runs_and_records(tmp_path):
+    """One timed step of each backend at 16² (the numbers are not checked, only their shape)."""
+    import json
+
+    from benchmarks.train import main
+
+    out = main(["--resolutions", "16", "--steps", "1", "--warmup", "0", "--impls", "ref,numba",
+                "--num-layers", "3", "--results", str(tmp_path)])
+    data = json.loads(out.read_text())
+    assert out.parent == tmp_path
+    assert [r["impl"] for r in data["rows"]] == ["ref", "numba"]
+    assert all(r["resolution"] == 16 and r["img_per_s"] > 0 for r in data["rows"])
