@@ -29,9 +29,11 @@
 namespace bl {
 // The block size, capped at what this kernel can launch with (its registers per thread decide;
 // the compiler's choice may change between nvcc versions): every kernel loops block- or
-// grid-strided, so fewer threads compute the same result.
+// grid-strided, so fewer threads compute the same result. Up to 256 threads always launch (even
+// at 255 registers per thread), so the default blocks skip the attribute query.
 template <typename Kernel>
 inline dim3 fit_block(Kernel kernel, dim3 block) {
+  if (block.x <= 256) return block;
   cudaFuncAttributes attr;
   C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, reinterpret_cast<const void*>(kernel)));
   if (block.x > static_cast<unsigned>(attr.maxThreadsPerBlock))

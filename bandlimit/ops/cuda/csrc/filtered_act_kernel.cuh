@@ -66,6 +66,26 @@ BL_HD int phase_taps(int k0, int u, int k) {
   return (k - k0 + u - 1) / u;
 }
 
+// Blocked polyphase up-sampling (fast specs): units of U consecutive outputs, one of each phase,
+// start at phase-0 positions. The first unit's tile-local start (<= 0; before the tile when the
+// tile starts mid-unit), for the up-sampled index q0 under tap 0 at tile-local 0.
+template <int U>
+BL_HD int first_unit_start(int64_t q0) {
+  const int s0 = static_cast<int>(pos_mod(-q0, U));
+  return s0 == 0 ? 0 : s0 - U;
+}
+
+// Output m of a unit from its window v of T + 1 samples: phase 0 uses taps 0, U, ... on v[0..T),
+// phase U - m (m > 0) taps U - m, 2U - m, ... on v[1..T] -- the generic loop's sum, in its order.
+template <int U, int T, typename acc_t>
+BL_HD acc_t unit_output(const acc_t* f, const acc_t* v, int m) {
+  const int k0 = m == 0 ? 0 : U - m, o = m == 0 ? 0 : 1;
+  acc_t acc = acc_t(0);
+  BL_UNROLL
+  for (int j = 0; j < T; ++j) acc += f[k0 + U * j] * v[o + j];
+  return acc;
+}
+
 template <typename scalar_t, typename acc_t, class S>
 __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                                     const scalar_t* __restrict__ bias,
@@ -145,8 +165,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         BL_UNROLL
         for (int k = 0; k < S::KA; ++k) f[k] = sfa[k];
         const int64_t q0 = i0x - g.pax;  // upsampled index under tap 0 at tile-local 0
-        const int s0 = static_cast<int>(pos_mod(-q0, U));
-        const int l0 = s0 == 0 ? 0 : s0 - U;
+        const int l0 = first_unit_start<U>(q0);
         const int units = (g.tiw - l0 + U - 1) / U;
         for (int idx = tid; idx < g.txh * units; idx += nt) {
           const int r = idx / units, u = idx - r * units;
@@ -159,11 +178,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int m = 0; m < U; ++m) {
             if (l + m < 0 || l + m >= g.tiw) continue;
-            const int k0 = m == 0 ? 0 : U - m, o = m == 0 ? 0 : 1;  // the phase's taps, samples
-            acc_t acc = acc_t(0);
-            BL_UNROLL
-            for (int j = 0; j < T; ++j) acc += f[k0 + U * j] * v[o + j];
-            st1[r * g.tiw + l + m] = acc;
+            st1[r * g.tiw + l + m] = unit_output<U, T>(f, v, m);
           }
         }
       } else {
@@ -248,8 +263,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         BL_UNROLL
         for (int k = 0; k < S::KA; ++k) f[k] = sfa[S::KA + k];
         const int64_t q0 = i0y - g.pay;
-        const int s0 = static_cast<int>(pos_mod(-q0, U));
-        const int l0 = s0 == 0 ? 0 : s0 - U;
+        const int l0 = first_unit_start<U>(q0);
         const int units = (g.tih - l0 + U - 1) / U;
         for (int idx = tid; idx < units * g.tiw; idx += nt) {
           const int u = idx / g.tiw, lx = idx - u * g.tiw;
@@ -262,11 +276,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int m = 0; m < U; ++m) {
             if (l + m < 0 || l + m >= g.tih) continue;
-            const int k0 = m == 0 ? 0 : U - m, o = m == 0 ? 0 : 1;
-            acc_t acc = acc_t(0);
-            BL_UNROLL
-            for (int j = 0; j < T; ++j) acc += f[k0 + U * j] * v[o + j];
-            finish(l + m, lx, acc);
+            finish(l + m, lx, unit_output<U, T>(f, v, m));
           }
         }
       } else {
