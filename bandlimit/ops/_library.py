@@ -37,7 +37,8 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._params import Fir, out_length, transpose_stage
+from bandlimit.ops._custom_ops import define_upfirdn
+from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
 
 def _planes(x: Tensor):
@@ -49,65 +50,24 @@ def _np(t: Optional[Tensor]):
     return None if t is None else t.detach().contiguous().numpy()
 
 
-def _out_hw(h, w, fir: Fir, up, down, pad):
-    kw, kh = fir.size
-    return (
-        out_length(h, up[1], down[1], pad[2], pad[3], kh),
-        out_length(w, up[0], down[0], pad[0], pad[1], kw),
-    )
-
-
 # ------------------------------------------------------------------------------------------
 # upfirdn
 
 
-@torch.library.custom_op("bandlimit::upfirdn_numba", mutates_args=(), device_types="cpu")
-def upfirdn_numba(
-    x: Tensor,
-    fx: Optional[Tensor],
-    fy: Optional[Tensor],
-    f2d: Optional[Tensor],
-    up: list[int],
-    down: list[int],
-    pad: list[int],
-) -> Tensor:
+def _upfirdn_kernel(x, fx, fy, f2d, up, down, pad):
     n, c, h, w = x.shape
-    ho, wo = _out_hw(h, w, Fir(fx, fy, f2d), up, down, pad)
+    ho, wo = stage_out_size((h, w), Fir(fx, fy, f2d), up, down, pad)
     if n * c == 0:
         return x.new_zeros(n, c, ho, wo)
     y = kernels.upfirdn(_planes(x), _np(fx), _np(fy), _np(f2d), tuple(up), tuple(down), tuple(pad))
     return torch.from_numpy(y).reshape(n, c, ho, wo)
 
 
-@upfirdn_numba.register_fake
-def _(x, fx, fy, f2d, up, down, pad):
-    n, c, h, w = x.shape
-    return x.new_empty(n, c, *_out_hw(h, w, Fir(fx, fy, f2d), up, down, pad))
-
-
-def _upfirdn_setup(ctx, inputs, output):
-    x, fx, fy, f2d, up, down, pad = inputs
-    ctx.hw = (x.shape[2], x.shape[3])
-    ctx.fir, ctx.up, ctx.down, ctx.pad = Fir(fx, fy, f2d), tuple(up), tuple(down), tuple(pad)
-
-
-def _upfirdn_backward(ctx, grad):
-    fir, up, down, pad = transpose_stage(ctx.hw, ctx.fir, ctx.up, ctx.down, ctx.pad)
-    dx = upfirdn_numba(grad, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
-    return dx, None, None, None, None, None, None
-
-
-upfirdn_numba.register_autograd(_upfirdn_backward, setup_context=_upfirdn_setup)
+upfirdn_numba = define_upfirdn("upfirdn_numba", "cpu", _upfirdn_kernel)
 
 
 # ------------------------------------------------------------------------------------------
 # filtered activation
-
-
-def _stage_sizes(h, w, fu: Fir, fd: Fir, up, down, pad):
-    hu, wu = _out_hw(h, w, fu, up, (1, 1), pad)
-    ho, wo = _out_hw(hu, wu, fd, (1, 1), down, (0, 0, 0, 0))
-    return hu, wu, ho, wo
 
 
 @torch.library.custom_op("bandlimit::filtered_act_numba", mutates_args=(), device_types="cpu")
@@ -131,7 +91,7 @@ def _filtered_act_fwd(
 ) -> tuple[Tensor, Tensor]:
     n, c, h, w = x.shape
     fu, fd = Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
-    hu, wu, ho, wo = _stage_sizes(h, w, fu, fd, up, down, pad)
+    hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad)
     mshape = kernels.mask_shape(n * c, hu, wu, ho, wo, fd.size, tuple(down)) if save_mask else (0,)
     if n * c == 0:
         return x.new_zeros(n, c, ho, wo), torch.zeros(mshape, dtype=torch.uint8)
@@ -158,7 +118,7 @@ def _filtered_act_fwd(
 def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp, save_mask):
     n, c, h, w = x.shape
     fu, fd = Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
-    hu, wu, ho, wo = _stage_sizes(h, w, fu, fd, up, down, pad)
+    hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad)
     mshape = kernels.mask_shape(n * c, hu, wu, ho, wo, fd.size, tuple(down)) if save_mask else (0,)
     return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.uint8)
 
@@ -336,11 +296,6 @@ def _filtered_act_stages(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, cl
 # Any activation and padding mode, fused
 
 
-def _any_sizes(h, w, fu: Fir, fd: Fir, up, down, pad, dpad):
-    hu, wu = _out_hw(h, w, fu, up, (1, 1), pad)
-    return _out_hw(hu, wu, fd, (1, 1), down, dpad)
-
-
 def _any_args(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act):
     return (
         _np(b),
@@ -377,7 +332,9 @@ def _filtered_act_any_fwd(
     clamp: float,
 ) -> Tensor:
     n, c, h, w = x.shape
-    ho, wo = _any_sizes(h, w, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad)
+    *_, ho, wo = filtered_sizes(
+        (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad
+    )
     if n * c == 0:
         return x.new_zeros(n, c, ho, wo)
     bb, cc, fu, fd, mcode, code, pa_, pb_ = _any_args(
@@ -394,7 +351,9 @@ def _filtered_act_any_fwd(
 def _(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act, alpha, gain,
       clamp):
     n, c, h, w = x.shape
-    ho, wo = _any_sizes(h, w, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad)
+    *_, ho, wo = filtered_sizes(
+        (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad
+    )
     return x.new_empty(n, c, ho, wo)
 
 

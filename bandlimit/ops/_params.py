@@ -183,12 +183,29 @@ def out_length(length: int, up: int, down: int, p0: int, p1: int, taps: int) -> 
     return (length * up + p0 + p1 - taps) // down + 1
 
 
+def stage_out_size(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> Pair:
+    """``(H_out, W_out)`` of an upfirdn stage on an ``hw`` input (unchecked: may be ≤ 0)."""
+    kw, kh = fir.size
+    return (
+        out_length(hw[0], up[1], down[1], pad[2], pad[3], kh),
+        out_length(hw[1], up[0], down[0], pad[0], pad[1], kw),
+    )
+
+
+def filtered_sizes(
+    hw: Pair, fu: Fir, fd: Fir, up: Pair, down: Pair, pad: Pad4, dpad: Pad4 = (0, 0, 0, 0)
+) -> tuple[int, int, int, int]:
+    """``(hu, wu, ho, wo)`` of a filtered activation: the up-sampled (pre-activation) plane and
+    the output plane (unchecked)."""
+    hu, wu = stage_out_size(hw, fu, up, (1, 1), pad)
+    return (hu, wu, *stage_out_size((hu, wu), fd, (1, 1), down, dpad))
+
+
 def upfirdn_out_size(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4, what: str) -> Pair:
     """``(H_out, W_out)`` of an upfirdn stage; raises a ValueError naming the sizes if empty."""
     h, w = hw
     kw, kh = fir.size
-    wo = out_length(w, up[0], down[0], pad[0], pad[1], kw)
-    ho = out_length(h, up[1], down[1], pad[2], pad[3], kh)
+    ho, wo = stage_out_size(hw, fir, up, down, pad)
     if wo < 1 or ho < 1:
         raise ValueError(
             f"{what}: output size would be {ho}x{wo} (H x W) for input {h}x{w}, filter {kh}x{kw} "

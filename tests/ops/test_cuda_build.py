@@ -379,6 +379,7 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from bandlimit import ops
+    from bandlimit.ops import _custom_ops
     from bandlimit.ops.cuda import _ops
 
     monkeypatch.setattr(blcuda, "available", lambda: True)
@@ -420,8 +421,8 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         assert rec.ops.count("bandlimit.upfirdn_cuda.default") == 1  # both passes in one op
         uin = (x, f, f, None, [2, 1], [1, 3], [5, 5, 5, 5])
         ctx = _Ctx()
-        _ops._upfirdn_setup(ctx, uin, u)
-        gu = _ops._upfirdn_backward(ctx, torch.empty_like(u))
+        _custom_ops.upfirdn_setup(ctx, uin, u)
+        gu = _custom_ops.upfirdn_backward(_ops.upfirdn_cuda, ctx, torch.empty_like(u))
         assert gu[0].shape == x.shape and len(gu) == len(uin)
 
         a = ops.bias_act(x, b, act="swish", clamp=1.0, impl="cuda")

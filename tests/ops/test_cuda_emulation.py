@@ -234,7 +234,7 @@ def test_filtered_lrelu_forward_and_mask_backward(emu, case, tile, threads):
     expected = oracle.filtered_lrelu(case.x, case.fu, case.fd, case.b, **kw)
     scale = max(1.0, float(np.abs(expected).max()))
     assert_close(y, expected, 1e-9, scale=scale, what="filtered_lrelu forward")
-    hu, wu, _, _ = _ops.stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, (0, 0, 0, 0))
+    hu, wu, _, _ = _ops.filtered_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, (0, 0, 0, 0))
     assert tuple(mask.shape) == _ops.mask_shape(x.shape[0] * x.shape[1], hu, wu)
 
     dy = np.random.default_rng(case.seed + 1).standard_normal(expected.shape)

@@ -43,7 +43,8 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._params import Fir, out_length, transpose_stage
+from bandlimit.ops._custom_ops import define_upfirdn
+from bandlimit.ops._params import Fir, filtered_sizes, transpose_stage
 
 # Activation codes of csrc/common.h (enum Act).
 ACT_CODES = {
@@ -74,21 +75,6 @@ def _ext():
 def mask_slope(act: str, alpha: float) -> float:
     """The derivative on the negative branch of a piecewise-linear act (before the gain)."""
     return {"linear": 1.0, "relu": 0.0, "lrelu": float(alpha)}[act]
-
-
-def _out_hw(hw, fir: Fir, up, down, pad):
-    kw, kh = fir.size
-    return (
-        out_length(hw[0], up[1], down[1], pad[2], pad[3], kh),
-        out_length(hw[1], up[0], down[0], pad[0], pad[1], kw),
-    )
-
-
-def stage_sizes(hw, fu: Fir, fd: Fir, up, down, pad, dpad):
-    """``(hu, wu, ho, wo)``: the up-sampled (pre-activation) plane and the output plane."""
-    hu, wu = _out_hw(hw, fu, up, (1, 1), pad)
-    ho, wo = _out_hw((hu, wu), fd, (1, 1), down, dpad)
-    return hu, wu, ho, wo
 
 
 def mask_shape(planes: int, hu: int, wu: int) -> tuple[int, int, int]:
@@ -125,7 +111,7 @@ def filtered_act_call(
     for the down-stage, 'zeros' or 'replicate' (forward only, no mask; paddings below the
     taps, see :func:`replicate_fits`).
     """
-    hu, wu, ho, wo = stage_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
+    hu, wu, ho, wo = filtered_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
     pa = alpha if isinstance(alpha, Tensor) else None
     y, mask = ext.filtered_act(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d,
@@ -146,7 +132,7 @@ def filtered_act_backward_call(
     The transposed pipeline: stage A = ``fd`` reversed, up-sampling by ``down``; the mask's
     derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_stage``).
     """
-    hu, wu, _, _ = stage_sizes(hw, fu, fd, up, down, pad, dpad)
+    hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
     fdt, up_a, _, pad_a = transpose_stage((hu, wu), fd, (1, 1), down, dpad)
     fut, _, down_b, pad_b = transpose_stage(hw, fu, up, (1, 1), pad)
     dx, _ = ext.filtered_act(
@@ -172,38 +158,9 @@ def kernel_names(ext, fu: Fir, fd: Fir, up, down, dtype: torch.dtype) -> tuple[s
 # upfirdn
 
 
-@torch.library.custom_op("bandlimit::upfirdn_cuda", mutates_args=(), device_types="cuda")
-def upfirdn_cuda(
-    x: Tensor,
-    fx: Tensor | None,
-    fy: Tensor | None,
-    f2d: Tensor | None,
-    up: list[int],
-    down: list[int],
-    pad: list[int],
-) -> Tensor:
-    return upfirdn_call(_ext(), x, fx, fy, f2d, up, down, pad)
-
-
-@upfirdn_cuda.register_fake
-def _(x, fx, fy, f2d, up, down, pad):
-    n, c, h, w = x.shape
-    return x.new_empty(n, c, *_out_hw((h, w), Fir(fx, fy, f2d), up, down, pad))
-
-
-def _upfirdn_setup(ctx, inputs, output):
-    x, fx, fy, f2d, up, down, pad = inputs
-    ctx.hw = (x.shape[2], x.shape[3])
-    ctx.fir, ctx.up, ctx.down, ctx.pad = Fir(fx, fy, f2d), tuple(up), tuple(down), tuple(pad)
-
-
-def _upfirdn_backward(ctx, grad):
-    fir, up, down, pad = transpose_stage(ctx.hw, ctx.fir, ctx.up, ctx.down, ctx.pad)
-    dx = upfirdn_cuda(grad.contiguous(), fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
-    return dx, None, None, None, None, None, None
-
-
-upfirdn_cuda.register_autograd(_upfirdn_backward, setup_context=_upfirdn_setup)
+upfirdn_cuda = define_upfirdn(
+    "upfirdn_cuda", "cuda", lambda *args: upfirdn_call(_ext(), *args)
+)
 
 
 def upfirdn(x: Tensor, fir: Fir, up, down, pad) -> Tensor:
@@ -312,7 +269,7 @@ def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gai
       save_mask, pa=None, pb=None, dmode="zeros"):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
-    hu, wu, ho, wo = stage_sizes((h, w), fu, fd, up, down, pad, dpad)
+    hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad, dpad)
     mshape = mask_shape(n * c, hu, wu) if save_mask else (0,)
     return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.int32)
 
