@@ -55,7 +55,8 @@ def _as_filter(f: Any, ndims: tuple[int, ...] = (1, 2)) -> np.ndarray:
 
 def _check_n(n: Any, arr: np.ndarray) -> int:
     if n is None:
-        return _DEFAULT_N[arr.ndim]
+        # The default grid, or the next power of two that holds every tap of a longer filter.
+        return max(_DEFAULT_N[arr.ndim], 1 << (max(arr.shape) - 1).bit_length())
     n = _check_int("n", n, minimum=2)
     if n < max(arr.shape):
         # A shorter FFT would fold the taps onto each other (time-domain aliasing).
@@ -99,7 +100,8 @@ def frequency_response(
     fs : float
         Sampling rate at which the filter runs (> 0); frequencies are returned in its unit.
     n : int, optional
-        FFT length per axis, ``>= max(f.shape)`` (default 8192 for 1-D, 512 for 2-D). The
+        FFT length per axis, ``>= max(f.shape)`` (default 8192 for 1-D, 512 for 2-D, or the
+        next power of two >= ``max(f.shape)`` for a longer filter). The
         frequency spacing is ``fs / n``.
     db : bool, keyword-only
         Return :math:`20\log_{10}|H|` (see :func:`magnitude_db`) instead of :math:`|H|`.
@@ -178,7 +180,7 @@ def passband_ripple(f: Any, cutoff: float, fs: float = 1.0, n: int | None = None
     fs : float
         Sampling rate (> 0).
     n : int, optional
-        FFT length per axis (default 8192 for 1-D, 512 for 2-D).
+        FFT length per axis (default: as in :func:`frequency_response`).
 
     Returns
     -------
@@ -219,7 +221,7 @@ def stopband_attenuation(f: Any, stopband: float, fs: float = 1.0, n: int | None
     fs : float
         Sampling rate (> 0).
     n : int, optional
-        FFT length per axis (default 8192 for 1-D, 512 for 2-D).
+        FFT length per axis (default: as in :func:`frequency_response`).
 
     Returns
     -------

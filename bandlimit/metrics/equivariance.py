@@ -388,7 +388,9 @@ def oriented_bandlimit_filter(
 def _affine_resample(
     x: torch.Tensor, matrix: torch.Tensor, up: int, a: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """High-quality resampling ``y(q) = x(matrix⁻¹ q)`` (canvas coordinates: centre 0, width 1)."""
+    """High-quality resampling ``y(q) = x(matrix⁻¹ q)``: the linear part in pixel units (a
+    rotation turns non-square images too), the translation in canvas units (centre 0, width and
+    height 1)."""
     N, C, H, W = x.shape
     f = oriented_bandlimit_filter(matrix, up=up, a=a, dtype=x.dtype, device=x.device)
     p = f.shape[0] // 2  # = amax·up − 1 on each side: room for the filter's tails
@@ -402,6 +404,9 @@ def _affine_resample(
     m3 = torch.eye(3, dtype=torch.float64)
     m3[: matrix.shape[0], : matrix.shape[1]] = matrix
     theta = torch.linalg.inv(m3)[:2].clone()
+    # The linear part acts on pixel offsets; the grid's x and y units are W/2 and H/2 pixels.
+    theta[0, 1] *= H / W
+    theta[1, 0] *= W / H
     theta[:, 2] *= 2  # canvas units (width 1) → normalised grid units (width 2)
     # An odd-length filter with an even factor leaves z's samples half an up-pixel late: look there.
     if up % 2 == 0:

@@ -104,6 +104,18 @@ def test_default_grid_and_input_kinds():
     assert mag2[256, 256] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_default_grid_grows_to_hold_long_filters():
+    """A filter longer than the default FFT is analysed on the next power of two, not cropped."""
+    h = kaiser_sinc(9001, 0.1, 0.001, 1.0, dtype=torch.float64).numpy()
+    freqs, mag = frequency_response(h)
+    assert freqs.shape == (16384 // 2 + 1,)
+    _, ref = scipy.signal.freqz(h, worN=freqs, fs=1.0)
+    np.testing.assert_allclose(mag, np.abs(ref), atol=1e-9)
+    assert stopband_attenuation(h, 0.102) > 60  # no longer "n must be >= ..." for an n not given
+    _, mag2 = frequency_response(np.ones((600, 600)) / 600**2)
+    assert mag2.shape == (1024, 1024) and mag2[512, 512] == pytest.approx(1.0, abs=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # passband_ripple / stopband_attenuation against a dense direct DTFT.
 

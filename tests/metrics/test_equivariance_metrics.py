@@ -231,6 +231,16 @@ def test_rotate_matches_analytic_rotation(seed, angle):
     assert eq.psnr(s.render(angle=angle, dtype=torch.float64), y, m) > 50
 
 
+@pytest.mark.parametrize("shape", [(40, 56), (56, 40)])
+@pytest.mark.parametrize("angle", [0.3, 1.2, -2.5])
+def test_rotate_turns_non_square_images(shape, angle):
+    """A rotation, not a rotation plus shear, when H != W (the grid's units differ per axis)."""
+    s = make_bandlimited_signal(np.random.default_rng(1), shape, bandwidth=0.15)
+    y, m = eq.rotate(s.render(dtype=torch.float64), angle)
+    assert float(m.mean()) > 0.2
+    assert eq.psnr(s.render(angle=angle, dtype=torch.float64), y, m) > 50
+
+
 def test_rotate_direction_is_not_reversed():
     s = signal(1, size=40, bandwidth=0.15)
     y, m = eq.rotate(s.render(dtype=torch.float64), 0.5)
