@@ -797,6 +797,8 @@ def evaluate(
         raise ValueError(f"metrics must be a non-empty subset of {METRICS} without repeats, got "
                          f"{metrics!r}")
     device = tr.device if device is None else torch.device(device)
+    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
+        device = torch.device("cuda", torch.cuda.current_device())  # "cuda": the current one
     if tr.device != device:
         raise ValueError(f"G is on {tr.device} but device={device}; move G first (G.to(device))")
     synthesis_kwargs = {"force_fp32": True} if synthesis_kwargs is None else dict(synthesis_kwargs)

@@ -344,12 +344,12 @@ class AnalyticSynthesis(nn.Module):
         B, k = w.shape[0], self.k
         freqs = torch.tanh(w[:, : 2 * k]).reshape(B, k, 2) * (self.bw * self.res / math.sqrt(2))
         phases = w[:, 2 * k : 3 * k]
-        u = (torch.arange(self.res, dtype=torch.float64) + 0.5) / self.res - 0.5
+        u = (torch.arange(self.res, dtype=torch.float64, device=w.device) + 0.5) / self.res - 0.5
         py, px = torch.meshgrid(u, u, indexing="ij")
         M = self.input.transform.double()
         qx = M[0, 0] * px + M[0, 1] * py + M[0, 2]
         qy = M[1, 0] * px + M[1, 1] * py + M[1, 2]
-        ch = torch.arange(self.channels, dtype=torch.float64) / (4 * self.channels)
+        ch = torch.arange(self.channels, dtype=torch.float64, device=w.device) / (4 * self.channels)
         arg = (freqs[:, :, 0, None, None] * qx + freqs[:, :, 1, None, None] * qy)[:, None]
         arg = arg + (phases[:, None, :] + ch[None, :, None])[..., None, None]  # [B, C, k, H, W]
         img = torch.sin(2 * math.pi * arg).sum(2) / k
@@ -381,6 +381,17 @@ def test_evaluate_on_an_exactly_equivariant_generator():
     assert r["eqt_int"] > 110  # float32 rounding only
     assert r["eqt_frac"] > 50  # limited by the Lanczos-3 reference
     assert r["eqr"] > 50  # limited by bilinear resampling of the 4× upsampled reference
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_evaluate_on_the_gpu_with_device_cuda():
+    """``device='cuda'`` (no index) names the current device, where G is."""
+    G = AnalyticGenerator().cuda()
+    r = eq.evaluate(G, num_samples=8, batch_size=4, device="cuda", progress=False)
+    assert r["eqt_int"] > 100
+    with pytest.raises(ValueError, match="move G first"):
+        eq.evaluate(G, num_samples=8, batch_size=4, device="cpu", progress=False)
 
 
 def test_evaluate_detects_texture_sticking():
