@@ -334,7 +334,8 @@ def kaiser_sinc_bigvgan(
     Parameters
     ----------
     cutoff : float
-        Cutoff :math:`f_c` in cycles per sample, ``0 < cutoff < 0.5``.
+        Cutoff :math:`f_c` in cycles per sample, ``0 < cutoff <= 0.5`` (0.5: the ratio-1
+        resampler of alias-free-torch).
     half_width : float
         Transition **half**-width :math:`f_h` (> 0) in cycles per sample.
     kernel_size : int
@@ -347,7 +348,11 @@ def kaiser_sinc_bigvgan(
     torch.Tensor
         Shape ``[kernel_size]``, symmetric, summing to 1.
     """
-    cutoff = _check_cutoff(cutoff, 1.0)
+    cutoff = _check_real("cutoff", cutoff)
+    if not 0 < cutoff <= 0.5:  # 0.5: the peer's ratio-1 resampler
+        raise ValueError(
+            f"cutoff must satisfy 0 < cutoff <= 0.5 (cycles per sample), got {cutoff!r}"
+        )
     half_width = _check_positive("half_width", half_width)
     k = _check_int("kernel_size", kernel_size)
     dtype = _check_dtype(dtype)

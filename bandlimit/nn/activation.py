@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bandlimit._checks import check_int, check_real
 from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
 from bandlimit.ops import filtered_act, filtered_act1d
 from bandlimit.ops._activations import (
@@ -165,11 +166,18 @@ def design_filter(
     ``'bigvgan'``: :func:`bandlimit.filters.kaiser_sinc_bigvgan` (BigVGAN / alias-free-torch
     taps). ``'scipy'``: :func:`bandlimit.filters.kaiser_sinc` (scipy's Kaiser estimate).
     """
-    cutoff = 0.5 / ratio if cutoff is None else float(cutoff)
-    half_width = 0.6 / ratio if half_width is None else float(half_width)
+    ratio = check_int("ratio", ratio, 1)
+    cutoff = 0.5 / ratio if cutoff is None else check_real("cutoff", cutoff)
+    half_width = 0.6 / ratio if half_width is None else check_real("half_width", half_width)
     if preset == "bigvgan":
         return kaiser_sinc_bigvgan(cutoff, half_width, kernel_size)
     if preset == "scipy":
+        if cutoff >= 0.5:
+            raise ValueError(
+                f"filter='scipy' needs cutoff < 0.5 (Nyquist), got cutoff={cutoff!r}"
+                + (" (the default 0.5/ratio for ratio 1); pass a cutoff or use filter='bigvgan'"
+                   if ratio == 1 else "")
+            )
         return kaiser_sinc(kernel_size, cutoff, 2 * half_width, 1.0)
     raise ValueError(f"filter must be 'bigvgan' or 'scipy', got {preset!r}")
 
@@ -211,7 +219,13 @@ class _AliasFree(nn.Module):
         self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
         self.alpha = mod_alpha if alpha is None else alpha
         self.gain = mod_gain if gain is None else gain
-        self.up, self.down, self.kernel_size = int(up), int(down), int(kernel_size)
+        if self.act_name in ("snake", "snakebeta") and self.act is None:
+            raise ValueError(
+                f"act={act!r} needs trainable alpha (and beta) tensors: pass a module, e.g. "
+                f"bandlimit.nn.{'Snake' if act == 'snake' else 'SnakeBeta'}(channels)"
+            )
+        self.up, self.down = check_int("up", up, 1), check_int("down", down, 1)
+        self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.padding_mode = padding_mode
         fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
         fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)

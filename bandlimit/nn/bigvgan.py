@@ -11,6 +11,10 @@ transposed-convolves with stride ``r`` and gain ``r`` and crops to ``r·L`` samp
 :func:`~bandlimit.ops.filtered_act1d` with ``padding = (K − 1 − (K − r)//2, (K − r)//2)`` and
 ``padding_mode='replicate'``. ``DownSample1d`` replicate-pads ``K//2 − 1`` / ``K//2`` (even K) and
 correlates with stride ``r``: ``down_padding`` with the same mode.
+
+One exception to "equal outputs": with fewer taps than ``2r`` (``K < 2r``, not a BigVGAN
+configuration) alias-free-torch's ``UpSample1d`` pads ``K//r − 1 = 0`` samples, so its first and
+last outputs see the transposed convolution's zeros; here they see the replicated edge.
 """
 
 from __future__ import annotations
@@ -22,13 +26,18 @@ import scipy.signal
 import torch
 from torch import nn
 
+from bandlimit._checks import check_int
 from bandlimit.filters import kaiser_sinc_bigvgan
 from bandlimit.nn.activation import bigvgan_paddings, resolve_activation, snake_params
 from bandlimit.ops import filtered_act, filtered_act1d
 
 
-def _default_kernel(ratio: int, kernel_size: int | None) -> int:
-    return int(6 * ratio // 2) * 2 if kernel_size is None else int(kernel_size)
+def _ratio(ratio: int, name: str = "ratio") -> int:
+    return check_int(name, ratio, 1)
+
+
+def _default_kernel(ratio: int, kernel_size: int | None, name: str = "kernel_size") -> int:
+    return int(6 * ratio // 2) * 2 if kernel_size is None else check_int(name, kernel_size, 1)
 
 
 def _radial_filter(cutoff: float, half_width: float, k: int) -> torch.Tensor:
@@ -39,6 +48,8 @@ def _radial_filter(cutoff: float, half_width: float, k: int) -> torch.Tensor:
     ``2·cutoff·w·sinc(2·cutoff·t)`` normalised to sum 1.
     """
     half = k // 2
+    if half == 0:  # one tap: the window's radius would be 0
+        return torch.ones(1, 1)
     atten = 2.285 * (half - 1) * math.pi * (4 * half_width) + 7.95
     beta = float(scipy.signal.kaiser_beta(atten))
     g = np.arange(-half, half) + 0.5 if k % 2 == 0 else np.arange(k) - half
@@ -71,7 +82,7 @@ class UpSample1d(nn.Module):
 
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
-        self.ratio = int(ratio)
+        self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
         f = kaiser_sinc_bigvgan(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
         self.register_buffer("filter", f.view(1, 1, self.kernel_size))
@@ -94,7 +105,7 @@ class DownSample1d(nn.Module):
 
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
-        self.ratio = int(ratio)
+        self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
         self.lowpass = LowPassFilter1d(
             0.5 / self.ratio, 0.6 / self.ratio, self.ratio, self.kernel_size
@@ -120,7 +131,7 @@ class UpSample2d(nn.Module):
 
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
-        self.ratio = int(ratio)
+        self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
         f = _radial_filter(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
         self.register_buffer("filter", f.view(1, 1, self.kernel_size, self.kernel_size))
@@ -141,7 +152,7 @@ class UpSample2d(nn.Module):
 class DownSample2d(nn.Module):
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
-        self.ratio = int(ratio)
+        self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
         self.lowpass = LowPassFilter2d(
             0.5 / self.ratio, 0.6 / self.ratio, self.ratio, self.kernel_size
@@ -175,10 +186,13 @@ class _Activation(nn.Module):
         down_kernel_size: int = 12,
     ):
         super().__init__()
-        self.up_ratio, self.down_ratio = int(up_ratio), int(down_ratio)
+        self.up_ratio = _ratio(up_ratio, "up_ratio")
+        self.down_ratio = _ratio(down_ratio, "down_ratio")
         self.act = activation
-        self.upsample = self._up(up_ratio, up_kernel_size)
-        self.downsample = self._down(down_ratio, down_kernel_size)
+        ku = _default_kernel(self.up_ratio, up_kernel_size, "up_kernel_size")
+        kd = _default_kernel(self.down_ratio, down_kernel_size, "down_kernel_size")
+        self.upsample = self._up(self.up_ratio, ku)
+        self.downsample = self._down(self.down_ratio, kd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = resolve_activation(self.act)

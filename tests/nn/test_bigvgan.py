@@ -83,7 +83,7 @@ def test_matches_alias_free_torch(nd, act_name, ratio, k):
         assert _rel_err(a, b) < 2e-5
 
 
-@pytest.mark.parametrize("ratio", [2, 3])
+@pytest.mark.parametrize("ratio", [1, 2, 3])
 def test_resamplers_match(ratio):
     rng = np.random.default_rng(ratio)
     x = torch.tensor(rng.standard_normal((1, 2, 23)), dtype=torch.float32)
@@ -117,6 +117,28 @@ def test_patch_replaces_blocks_in_place():
     y_after = model[1]["blk"](model[0](x))
     assert _rel_err(y_after, y_before) < 2e-6
     assert bigvgan.patch(model) == {}  # idempotent
+
+
+@pytest.mark.parametrize(("up", "down"), [(1, 2), (2, 1)])
+def test_ratio_one_matches_and_patches(up, down):
+    """A ratio of 1 (cutoff 0.5/1 = Nyquist) is accepted as alias-free-torch accepts it."""
+    x = torch.randn(1, 3, 24)
+    peer = aft.Activation1d(nn.Tanh(), up, down)
+    assert _rel_err(bigvgan.Activation1d(nn.Tanh(), up, down)(x), peer(x)) < 1e-6
+    model = nn.Sequential(peer)
+    y_before = model(x)
+    assert list(bigvgan.patch(model)) == ["0"]
+    assert _rel_err(model(x), y_before) < 1e-6
+    assert AliasFreeActivation1d("lrelu", up=up, down=down)(x).shape == (1, 3, 24 * up // down)
+
+
+def test_one_tap_2d_filter_is_the_identity_tap():
+    """kernel_size=1: the radial window's radius is 0; the filter is the single tap 1, not NaN."""
+    m = bigvgan.Activation2d(nn.ReLU(), 2, 2, 1, 1)
+    assert m.upsample.filter.flatten().tolist() == [1.0]
+    x = torch.randn(1, 2, 8, 8)
+    y = m(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
 
 
 def test_unfused_activation_falls_back_to_composition():
@@ -180,3 +202,19 @@ def test_bad_module_arguments():
         Snake(3)(torch.zeros(1, 4, 5))
     with pytest.raises(TypeError, match="model"):
         bigvgan.patch("not a module")
+    with pytest.raises(ValueError, match=r"act='snake' needs trainable alpha.*Snake\(channels\)"):
+        AliasFreeActivation1d("snake")
+    with pytest.raises(ValueError, match=r"SnakeBeta\(channels\)"):
+        AliasFreeActivation2d("snakebeta")
+    with pytest.raises(TypeError, match=r"kernel_size must be an int >= 1, got 12\.7"):
+        AliasFreeActivation1d("lrelu", kernel_size=12.7)
+    with pytest.raises(ValueError, match="up must be an int >= 1, got 0"):
+        AliasFreeActivation1d("lrelu", up=0)
+    with pytest.raises(TypeError, match=r"ratio must be an int >= 1, got 2\.5"):
+        bigvgan.UpSample1d(2.5)
+    with pytest.raises(ValueError, match="kernel_size must be an int >= 1, got -3"):
+        bigvgan.UpSample2d(2, -3)
+    with pytest.raises(ValueError, match="down_ratio must be an int >= 1, got 0"):
+        bigvgan.Activation1d(nn.Tanh(), 2, 0)
+    with pytest.raises(ValueError, match=r"filter='scipy' needs cutoff < 0\.5.*ratio 1"):
+        AliasFreeActivation1d("lrelu", up=1, filter="scipy")
