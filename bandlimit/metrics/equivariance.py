@@ -231,6 +231,7 @@ def _separable_shift(
         n = x.shape[dim]
         i = math.floor(d)
         phi = d - i
+        i = max(-(n + half), min(n + half, i))  # beyond the signal and the taps: all zeros
         ks = range(-half + 1, half + 1)
         w = kernel(torch.tensor([k - phi for k in ks], dtype=torch.float64))
         w = (w / w.sum()).tolist()
@@ -527,6 +528,9 @@ class PSNRAccumulator:
             except RuntimeError:
                 raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
                                  f"images' shape {tuple(e.shape)}") from None
+            if bool((m < 0).any()):
+                raise ValueError(f"mask must be >= 0 (a weight per element), got a minimum of "
+                                 f"{float(m.min())}")
         s = torch.stack([(e * m).sum(), m.sum()])
         self.sums = s if self.sums is None else self.sums + s.to(self.sums.device)
 

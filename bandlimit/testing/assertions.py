@@ -118,6 +118,8 @@ def fractional_shift(
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
                         + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
+    if isinstance(shift, (torch.Tensor, np.ndarray)):
+        shift = shift.tolist() if shift.ndim == 0 else shift.reshape(-1).tolist()
     nd = 1 if isinstance(shift, Real) or (hasattr(shift, "__len__") and len(shift) == 1) else 2
     shift = _as_shift(shift, nd)
     if x.ndim < nd:
@@ -125,8 +127,9 @@ def fractional_shift(
                          f"{tuple(x.shape)}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if isinstance(taps, bool) or not isinstance(taps, int) or taps < 2 or taps % 2:
+    if isinstance(taps, bool) or not isinstance(taps, (int, np.integer)) or taps < 2 or taps % 2:
         raise ValueError(f"taps must be an even integer >= 2, got {taps!r}")
+    taps = int(taps)
     if method == "fft":
         return _fft_shift(x, shift), torch.ones_like(x)
     if method == "lanczos":
@@ -159,6 +162,9 @@ def _call(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, nd: int) 
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"op must map [N, C, *spatial] to [N, C, *spatial'] of the same rank; "
                          f"input {tuple(x.shape)} gave {got}")
+    if 0 in y.shape[2:]:
+        raise ValueError(f"op returned an empty output {tuple(y.shape)} for input "
+                         f"{tuple(x.shape)}: nothing to compare")
     return y
 
 

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from bandlimit._checks import check_bool, check_real
+
 __all__ = [
     "BandlimitedSignal",
     "bandlimited_images",
@@ -111,15 +113,20 @@ class BandlimitedSignal:
         Tensor ``[N, C, H, W]`` or ``[N, C, L]``.
         """
         ndim = len(self.size)
+        given = shift
         if shift is None:
             shift = (0.0,) * ndim
         elif np.ndim(shift) == 0:
-            shift = (float(shift),) * 1 if ndim == 1 else None
+            shift = (shift,) if ndim == 1 else None
         if shift is None or len(shift) != ndim:
             raise ValueError(f"shift must have {ndim} component(s) for a {ndim}-D signal, "
-                             f"got {shift!r}")
-        shift = np.asarray(shift, dtype=np.float64)
-        if not np.isfinite(shift).all() or not math.isfinite(angle):
+                             f"got {given!r}")
+        try:
+            shift = np.asarray(shift, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"shift must be numbers, got {given!r}") from None
+        angle = check_real("angle", angle)
+        if not np.isfinite(shift).all():
             raise ValueError(f"shift and angle must be finite, got {shift.tolist()}, {angle!r}")
         if ndim == 1 and angle != 0:
             raise ValueError(f"angle must be 0 for a 1-D signal, got {angle!r}")
@@ -165,8 +172,7 @@ def make_bandlimited_signal(
     for name, v in (("batch", batch), ("channels", channels), ("components", components)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    if not (isinstance(amplitude, (int, float)) and math.isfinite(amplitude) and amplitude > 0):
-        raise ValueError(f"amplitude must be a finite number > 0, got {amplitude!r}")
+    amplitude = check_real("amplitude", amplitude, positive=True)
     ndim = len(size)
     lead = (batch, channels, components)
     if periodic:
@@ -304,10 +310,7 @@ def subpixel_shifts(
         Reject shifts whose components are all whole numbers (keep genuinely sub-pixel ones).
     """
     st = _hypothesis_strategies()
-    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, float)):
-        raise TypeError(f"max_shift must be a number > 0, got {max_shift!r}")
-    if not (math.isfinite(max_shift) and max_shift > 0):
-        raise ValueError(f"max_shift must be a finite number > 0, got {max_shift!r}")
+    max_shift = check_real("max_shift", max_shift, positive=True)
     if ndim not in (1, 2) or isinstance(ndim, bool):
         raise ValueError(f"ndim must be 1 or 2, got {ndim!r}")
     comp = st.floats(-max_shift, max_shift, allow_nan=False, allow_infinity=False)
@@ -318,10 +321,11 @@ def subpixel_shifts(
 
 
 def rotations(max_angle: float = math.pi, degrees: bool = False) -> Any:
-    """Strategy for rotation angles in ``[−max_angle, max_angle]`` (radians unless ``degrees``)."""
+    """Strategy for rotation angles in radians (what :func:`~bandlimit.metrics.rotate` and
+    :func:`assert_rotation_equivariant` take), in ``[−max_angle, max_angle]``; ``max_angle`` is
+    in degrees if ``degrees``, else radians."""
     st = _hypothesis_strategies()
-    if isinstance(max_angle, bool) or not isinstance(max_angle, (int, float)):
-        raise TypeError(f"max_angle must be a number > 0, got {max_angle!r}")
-    if not (math.isfinite(max_angle) and max_angle > 0):
-        raise ValueError(f"max_angle must be a finite number > 0, got {max_angle!r}")
+    max_angle = check_real("max_angle", max_angle, positive=True)
+    if check_bool("degrees", degrees):
+        max_angle = math.radians(max_angle)
     return st.floats(-max_angle, max_angle, allow_nan=False, allow_infinity=False)

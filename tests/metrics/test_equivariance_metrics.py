@@ -533,6 +533,19 @@ def test_all_reduce_under_an_initialised_process_group(tmp_path):
 # Bad input
 
 
+def test_shifts_far_beyond_the_image_give_zeros_and_an_empty_mask():
+    x = torch.randn(1, 1, 8, 8, dtype=torch.float64)
+    for shift in ((1e20, 0.0), (0.5, -1e20), (40.25, 0.0)):
+        y, m = eq.translate_fractional(x, shift)
+        assert y.shape == x.shape and not y.any() and not m.any()
+
+
+def test_psnr_rejects_negative_mask_weights():
+    x = torch.randn(1, 1, 8, 8)
+    with pytest.raises(ValueError, match="mask must be >= 0"):
+        eq.psnr(x, x + 1, -torch.ones_like(x))
+
+
 def test_bad_arguments_raise_clear_errors():
     G = AnalyticGenerator()
     with pytest.raises(ValueError, match="metrics"):

@@ -132,6 +132,21 @@ def test_strategy_arguments_are_checked_when_built():
         rotations(max_angle=-1.0)
     with pytest.raises(ValueError, match="shift must have 2"):
         sig(0).render(shift=(1.0,))
+    with pytest.raises(ValueError, match=r"shift must have 2 .* got 0\.5"):
+        sig(0).render(shift=0.5)
+    with pytest.raises(TypeError, match="angle must be a real number, got 'a'"):
+        sig(0).render(angle="a")
+    with pytest.raises(TypeError, match="amplitude must be a real number, got True"):
+        bandlimited_signals(amplitude=True)
+    with pytest.raises(TypeError, match="degrees must be a bool"):
+        rotations(degrees="yes")
+    bandlimited_signals(amplitude=np.float32(2.0))  # numpy scalars are numbers too
+    subpixel_shifts(max_shift=np.float32(1.5))
+
+
+@given(a=rotations(max_angle=30, degrees=True))
+def test_rotations_in_degrees_draw_radians(a):
+    assert abs(a) <= math.radians(30) + 1e-12
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +260,13 @@ def test_assertion_arguments_are_checked():
         assert_translation_equivariant(box_blur, s, (0.5, 0), method="cubic")
     with pytest.raises(ValueError, match="taps must be an even integer"):
         fractional_shift(torch.zeros(1, 1, 8, 8), (0.5, 0), taps=7)
+    with pytest.raises(ValueError, match=r"empty output \(1, 1, 32, 0\)"):
+        assert_translation_equivariant(lambda x: x[..., :0], s, (0.5, 0))
+    x1 = torch.randn(1, 1, 32, dtype=torch.float64)
+    y0, _ = fractional_shift(x1, 0.3)
+    for same in (torch.tensor(0.3, dtype=F64), np.float64(0.3), torch.tensor([0.3], dtype=F64)):
+        torch.testing.assert_close(fractional_shift(x1, same)[0], y0, rtol=0, atol=0)
+    torch.testing.assert_close(fractional_shift(x1, 0.3, taps=np.int64(24))[0], y0)
     with pytest.raises(TypeError, match="min_psnr"):
         assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr="40")
     with pytest.raises(ValueError, match="angle must be a finite number"):
