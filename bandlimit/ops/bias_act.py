@@ -27,7 +27,7 @@ def bias_act(
     x : Tensor of any shape, floating point, any device.
     b : Tensor ``[x.shape[dim]]`` or None
     dim : int
-        The axis of ``x`` that ``b`` runs along (the channel axis).
+        The axis of ``x`` that ``b`` runs along (the channel axis); ignored without ``b``.
     act : str
         One of linear, relu, lrelu, tanh, sigmoid, elu, selu, softplus, swish (``x·sigmoid(x)``).
     alpha : float or None
@@ -51,10 +51,12 @@ def bias_act(
         raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
     spec = get_activation(act)
     dim = as_int(dim, "dim")
-    if not -x.ndim <= dim < max(x.ndim, 1):
-        raise ValueError(f"dim must index an axis of x (ndim {x.ndim}), got {dim}")
-    dim %= max(x.ndim, 1)
-    if b is not None:
+    if b is not None:  # dim only places the bias
+        if not -x.ndim <= dim < x.ndim:
+            raise ValueError(
+                f"dim must index an axis of x (shape {tuple(x.shape)}) to add b along, got {dim}"
+            )
+        dim %= x.ndim
         b = check_bias(b, x.shape[dim], x.dtype)
     alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)

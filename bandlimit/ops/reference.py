@@ -212,9 +212,16 @@ def filtered_act(
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
     xe, pe = extend(x, pad, up, mode)
     u = upfirdn(xe, fu, up, (1, 1), pe)
-    a = act_value(u, act, alpha, beta, gain)
+    # Autograd must see the filtered ops' conventions at ties (those of the fused kernels and of
+    # filtered_act_vjp, as StyleGAN3's): u = 0 takes the positive branch, and |a| = clamp passes
+    # the gradient (only |a| > clamp blocks it). torch's relu / leaky_relu / clamp differ there.
+    if isinstance(act, Activation) and act.piecewise_linear:
+        a = u * act.grad(u, alpha).detach()
+        a = a * gain if gain != 1 else a
+    else:
+        a = act_value(u, act, alpha, beta, gain)
     if clamp is not None:
-        a = a.clamp(-clamp, clamp)
+        a = torch.where(a.abs() > clamp, a.clamp(-clamp, clamp), a)
     ae, de = extend(a, dpad, (1, 1), mode)
     return upfirdn(ae, fd, (1, 1), down, de)
 

@@ -184,6 +184,28 @@ def test_empty_batch(impl):
 
 
 # ---------------------------------------------------------------------------------------------
+# Ties: exact zeros (zero-initialised tensors, outputs of a ReLU) and values exactly at the clamp
+
+
+@pytest.mark.parametrize("impl", ["numba", "ref"])
+@pytest.mark.parametrize("act", ["relu", "lrelu", "linear"])
+def test_filtered_gradients_at_ties_follow_the_fused_convention(impl, act):
+    """u = 0 takes the positive branch; |act(u)·gain| = clamp still passes the gradient (only
+    > blocks it), as in StyleGAN3's fused kernel and filtered_act_vjp."""
+    x = torch.zeros(1, 1, 2, 2, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(ops.filtered_act(x, act, gain=1.5, impl=impl).sum(), x)
+    torch.testing.assert_close(g, torch.full_like(g, 1.5), rtol=0, atol=1e-15)
+    x = torch.tensor([[[[1.0, -5.0, 2.0]]]], dtype=torch.float64, requires_grad=True)
+    y = ops.filtered_lrelu(x, gain=1.0, clamp=1.0, impl=impl)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(g.flatten(), torch.tensor([1.0, 0.2, 0.0], dtype=torch.float64))
+    x = torch.tensor([[[[0.0, 1.0, -5.0]]]], dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(  # also differentiable again away from the ties
+        lambda v: ops.filtered_lrelu(v + 0.25, gain=1.0, clamp=1.5, impl=impl), (x,)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Non-finite values
 
 

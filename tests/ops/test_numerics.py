@@ -185,6 +185,17 @@ def test_bias_act_matches_oracle(impl, dtype, case):
 
 
 @impls
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3)])
+def test_bias_act_without_bias_takes_any_shape(impl, shape):
+    """dim only places b: without b, a 0-d or 1-d x works whatever dim says."""
+    x = torch.linspace(-2, 2, max(1, int(np.prod(shape))), dtype=torch.float64).reshape(shape)
+    y = ops.bias_act(x, act="lrelu", clamp=1.0, impl=impl)
+    ref = oracle.bias_act(x.numpy(), None, dim=0, act="lrelu", alpha=0.2, gain=2**0.5, clamp=1.0)
+    assert y.shape == x.shape
+    assert_close(y, ref, RTOL[torch.float64], None, f"bias_act on {shape}")
+
+
+@impls
 @given(case=bias_act_cases())
 def test_bias_act_gradients_match_oracle(impl, case):
     kw = case.kwargs
