@@ -24,6 +24,7 @@ import numbers
 
 import torch
 
+from bandlimit._checks import check_bool
 from bandlimit.ops import reference
 from bandlimit.ops._activations import (
     Activation,
@@ -65,6 +66,11 @@ def _run_filtered_act(
     mode: str = "zeros",
     dpad: Pad4 = (0, 0, 0, 0),
 ) -> torch.Tensor:
+    if mode != "zeros" and 0 in x.shape[2:]:
+        raise ValueError(
+            f"padding_mode={mode!r} extends x with its own samples, but x of shape "
+            f"{tuple(x.shape)} has none along a padded axis; use padding_mode='zeros'"
+        )
     if impl == "numba":
         from bandlimit.ops import _library
 
@@ -159,7 +165,7 @@ def filtered_lrelu(
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     impl = resolve_impl(impl, x, "filtered_lrelu")
 
-    kw = dict(flip_filter=bool(flip_filter), dtype=x.dtype, device=x.device)
+    kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
     fu_n = make_fir(fu, gain=(float(upx), float(upx)), **kw)
     fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
     up2, down2 = (upx, upx), (downx, downx)
@@ -334,7 +340,7 @@ def filtered_act(
     dpad = as_padding(down_padding, "down_padding")
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     impl = resolve_impl(impl, x, "filtered_act")
-    kw = dict(flip_filter=bool(flip_filter), dtype=x.dtype, device=x.device)
+    kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
     fu_n = make_fir(fu, gain=(float(up2[0]), float(up2[1])), **kw)
     fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_act (fu)")
@@ -390,7 +396,7 @@ def filtered_act1d(
     dpad = as_padding(down_padding, "down_padding", ndim=1)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     impl = resolve_impl(impl, x, "filtered_act1d")
-    kw = dict(flip_filter=bool(flip_filter), dtype=x.dtype, device=x.device)
+    kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
     fu_n = make_fir_1d(fu, gain=float(up2[0]), **kw)
     fd_n = make_fir_1d(fd, gain=1.0, **kw)
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from bandlimit.ops._activations import Activation, ParametricActivation
-from bandlimit.ops._params import Fir, Pad4, Pair, transpose_stage
+from bandlimit.ops._params import Fir, Pad4, Pair, out_length, transpose_stage
 
 PADDING_MODES = ("zeros", "replicate", "circular")
 
@@ -49,6 +49,10 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
     (ux, uy), (dx, dy) = up, down
     kh, kw = w.shape
     c = x.shape[1]
+    if 0 in x.shape[2:]:  # an empty plane: only the padding's zeros (kept on the graph)
+        ho = out_length(x.shape[2], uy, dy, pad[2], pad[3], kh)
+        wo = out_length(x.shape[3], ux, dx, pad[0], pad[1], kw)
+        return F.pad(x[:, :, :0, :0], (0, max(wo, 0), 0, max(ho, 0)))
     if kh == kw == 1 and ux == uy == dx == dy == 1:  # a scalar gain (a None filter)
         x = pad_axis(pad_axis(x, pad[0], pad[1], -1), pad[2], pad[3], -2)
         return x * w.to(x.dtype).reshape(())

@@ -17,6 +17,7 @@ import math
 
 import torch
 
+from bandlimit._checks import check_bool
 from bandlimit.ops import reference
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import (
@@ -94,7 +95,8 @@ def upfirdn2d(
     up, down, pad = as_factors(up, "up"), as_factors(down, "down"), as_padding(padding)
     g = math.sqrt(as_float(gain, "gain", nonnegative=True))
     impl = resolve_impl(impl, x, "upfirdn2d")
-    fir = make_fir(f, flip_filter=bool(flip_filter), gain=(g, g), dtype=x.dtype, device=x.device)
+    flip = check_bool("flip_filter", flip_filter)
+    fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=x.dtype, device=x.device)
     upfirdn_out_size(tuple(x.shape[2:]), fir, up, down, pad, "upfirdn2d")
     return run_upfirdn(x, fir, up, down, pad, impl)
 
@@ -130,7 +132,8 @@ def upfirdn1d(
     pad = as_padding(padding, ndim=1)
     gain = as_float(gain, "gain", nonnegative=True)
     impl = resolve_impl(impl, x, "upfirdn1d")
-    fir = make_fir_1d(f, flip_filter=bool(flip_filter), gain=gain, dtype=x.dtype, device=x.device)
+    flip = check_bool("flip_filter", flip_filter)
+    fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=x.dtype, device=x.device)
     x4 = x.unsqueeze(2)
     upfirdn_out_size((1, x.shape[2]), fir, up, down, pad, "upfirdn1d")
     return run_upfirdn(x4, fir, up, down, pad, impl).squeeze(2)
@@ -159,7 +162,12 @@ def setup_filter(
     -------
     float32 Tensor ``[taps]`` (separable) or ``[h, w]`` on ``device``.
     """
-    f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
+    try:
+        f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"f must be None, a number, a sequence of numbers or a tensor, got {f!r}"
+        ) from None
     if f.ndim > 2:
         raise ValueError(f"f must be a scalar, [taps] or [h, w], got shape {tuple(f.shape)}")
     if f.numel() == 0:
@@ -172,9 +180,15 @@ def setup_filter(
         f = torch.outer(f, f)
     if f.ndim != (1 if separable else 2):
         raise ValueError(f"separable={separable} needs a 1-D filter, got shape {tuple(f.shape)}")
-    if normalize:
-        f = f / f.sum()
-    if flip_filter:
+    if check_bool("normalize", normalize):
+        total = float(f.sum())
+        if not math.isfinite(total) or total == 0:
+            raise ValueError(
+                f"f sums to {total}: it cannot be normalised to unit sum (a high-pass or "
+                f"non-finite filter?); pass normalize=False"
+            )
+        f = f / total
+    if check_bool("flip_filter", flip_filter):
         f = f.flip(list(range(f.ndim)))
     f = f * (as_float(gain, "gain", nonnegative=True) ** (f.ndim / 2))
     return f.to(device=device)

@@ -183,6 +183,23 @@ def test_empty_batch(impl):
     assert tuple(y.shape) == (0, 3) and y.dtype == torch.float32
 
 
+@pytest.mark.parametrize("impl", ["numba", "ref"])
+def test_empty_planes_padded_to_a_non_empty_output(impl):
+    """An empty spatial axis with zero padding: the output is the padding's zeros, filtered (an
+    activation that is not 0 at 0 shows through), and gradients reach x and b."""
+    f = torch.ones(3, dtype=torch.float64) / 3
+    x = torch.zeros(2, 3, 0, 4, dtype=torch.float64, requires_grad=True)
+    y = ops.upfirdn2d(x, f, up=2, padding=2, impl=impl)
+    assert y.shape == (2, 3, 2, 10) and not y.any()
+    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    y = ops.filtered_lrelu(x, f, f, b, up=2, down=2, padding=4, impl=impl)
+    y.sum().backward()
+    assert y.shape == (2, 3, 2, 6) and x.grad.shape == x.shape and b.grad.shape == (3,)
+    y = ops.filtered_act(torch.zeros(1, 1, 0, 0), "sigmoid", f.float(), f.float(), padding=4,
+                         gain=1.0, impl=impl)
+    torch.testing.assert_close(y, torch.full((1, 1, 4, 4), 0.5))
+
+
 # ---------------------------------------------------------------------------------------------
 # Ties: exact zeros (zero-initialised tensors, outputs of a ReLU) and values exactly at the clamp
 
