@@ -10,6 +10,7 @@ debugging; an explicit ``impl=`` argument always wins.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import warnings
 
@@ -96,6 +97,18 @@ def cuda_or_ref(op: str) -> str:
             stacklevel=3,
         )
     return "ref"
+
+
+# The numba kernels plan every phase of lcm(up, down) per axis; their scratch grows with the
+# product over the axes (≈ 65 bytes per phase pair), so extreme rational factors in 2-D (e.g.
+# 61/59 on both axes: 13 M phase pairs) run the 'ref' path instead. 1-D audio ratios such as
+# 160/147 (23 520 phases on one axis) stay on numba.
+NUMBA_MAX_PHASES = 1 << 20
+
+
+def numba_fits(up: tuple[int, int], down: tuple[int, int]) -> bool:
+    """Whether the numba backend runs these ``(x, y)`` factors (else 'ref' does)."""
+    return math.lcm(up[0], down[0]) * math.lcm(up[1], down[1]) <= NUMBA_MAX_PHASES
 
 
 def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:

@@ -32,7 +32,7 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._dispatch import resolve_impl
+from bandlimit.ops._dispatch import numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
     Pad4,
@@ -71,7 +71,7 @@ def _run_filtered_act(
             f"padding_mode={mode!r} extends x with its own samples, but x of shape "
             f"{tuple(x.shape)} has none along a padded axis; use padding_mode='zeros'"
         )
-    if impl == "numba":
+    if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops import _library
 
         if _library.fused_supported(act, mode, dpad):

@@ -19,7 +19,7 @@ import torch
 
 from bandlimit._checks import check_bool
 from bandlimit.ops import reference
-from bandlimit.ops._dispatch import resolve_impl
+from bandlimit.ops._dispatch import numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
     Pad4,
@@ -37,7 +37,7 @@ from bandlimit.ops._params import (
 
 def run_upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4, impl: str):
     """Run a normalised upfirdn on ``x [N, C, H, W]`` with the resolved backend."""
-    if impl == "numba":
+    if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops._library import upfirdn_numba
 
         return upfirdn_numba(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))

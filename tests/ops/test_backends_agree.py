@@ -200,6 +200,24 @@ def test_empty_planes_padded_to_a_non_empty_output(impl):
     torch.testing.assert_close(y, torch.full((1, 1, 4, 4), 0.5))
 
 
+def test_extreme_rational_factors_run_in_bounded_memory():
+    """numba plans lcm(up, down) phases per axis; beyond NUMBA_MAX_PHASES phase pairs the op runs
+    the 'ref' path (it used to try to allocate 114 TiB for 997/991), with the same results."""
+    from bandlimit.ops._dispatch import numba_fits
+
+    assert numba_fits((4, 4), (2, 2)) and numba_fits((160, 1), (147, 1))
+    assert not numba_fits((61, 61), (59, 59))
+    x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
+    y = ops.filtered_lrelu(x, up=997, down=991, impl="numba")
+    torch.testing.assert_close(y, ops.filtered_lrelu(x, up=997, down=991, impl="ref"))
+    f = torch.ones(12, dtype=torch.float64) / 12
+    y = ops.upfirdn2d(x, f, up=61, down=59, padding=5, impl="auto")
+    torch.testing.assert_close(y, ops.upfirdn2d(x, f, up=61, down=59, padding=5, impl="ref"))
+    x1 = torch.randn(1, 2, 441, dtype=torch.float64)  # 1-D audio ratio: stays on numba
+    y1 = ops.upfirdn1d(x1, f, up=160, down=147, padding=6, impl="numba")
+    torch.testing.assert_close(y1, ops.upfirdn1d(x1, f, up=160, down=147, padding=6, impl="ref"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Ties: exact zeros (zero-initialised tensors, outputs of a ReLU) and values exactly at the clamp
 
