@@ -31,7 +31,9 @@ def check_real(
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     out = float(value)
-    if not math.isfinite(out):
+    # Not finite (NaN compares False). A comparison, not math.isfinite: torch.compile traces it
+    # when dynamic=True turns a float argument into a symbolic one.
+    if not abs(out) < math.inf:
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     if positive and out <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")

@@ -66,6 +66,22 @@ def test_compile_fullgraph_matches_eager(impl):
     torch.testing.assert_close(gx, gx_eager)
 
 
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_compile_dynamic_with_float_defaults(impl):
+    """dynamic=True makes float arguments symbolic (filtered_lrelu's default gain √2): the
+    argument checks must stay traceable (math.isfinite was not)."""
+    torch._dynamo.reset()
+    f = torch.ones(4) / 4
+
+    def fn(x):
+        return ops.filtered_lrelu(x, f, f, up=2, down=2, padding=3, impl=impl)
+
+    compiled = torch.compile(fn, fullgraph=True, dynamic=True, backend="aot_eager")
+    for size in (8, 11):
+        x = torch.randn(1, 3, size, size)
+        torch.testing.assert_close(compiled(x), fn(x))
+
+
 def test_export_numba():
     model = _Block().eval()
     x = torch.randn(1, 3, 12, 12)
