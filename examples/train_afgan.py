@@ -131,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
     try:
-        summary = train(cfg, resume=args.resume, progress=not args.quiet)
+        given = {k for k, v in vars(args).items() if v is not None and k not in ("resume", "quiet")}
+        summary = train(cfg, resume=args.resume, progress=not args.quiet, given=given)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -41,6 +41,7 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -471,15 +472,19 @@ def train(
     cfg: TrainConfig,
     resume: str | None = None,
     progress: bool = True,
+    given: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Train (or continue) a run; returns a summary dict (run_dir, kimg, final losses, ...).
 
     ``resume``: a run directory or one of its checkpoints (exact continuation, same directory),
     another bandlimit checkpoint or an official network pickle (weights only, new directory).
+    ``given``: the ``cfg`` fields the user set (the command line's options); None means all.
+    Continuing a run keeps its stored ``kimg``, ``tick``, ... unless they are given, and with
+    ``cfg.data`` the dataset's own size is used unless ``resolution`` is given (then checked).
     """
     d = _init_distributed(cfg.device)
     try:
-        summary = _train(cfg, d, resume, progress)
+        summary = _train(cfg, d, resume, progress, given)
     except BaseException:
         _shutdown_distributed(d, finished=False)
         raise
@@ -487,7 +492,9 @@ def train(
     return summary
 
 
-def _train(cfg: TrainConfig, d: _Dist, resume: str | None, progress: bool) -> dict[str, Any]:
+def _train(
+    cfg: TrainConfig, d: _Dist, resume: str | None, progress: bool, given: Collection[str] | None
+) -> dict[str, Any]:
     device = torch.device(cfg.device)
     if device.type == "cuda":
         device = torch.device("cuda", d.local_rank)
@@ -512,14 +519,19 @@ def _train(cfg: TrainConfig, d: _Dist, resume: str | None, progress: bool) -> di
         if exact is not None and resume_dir is not None:
             # Continue the stored run; the caller's cfg may only change these fields.
             stored = TrainConfig.from_json(exact["config"])
-            for name in ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples", "workers",
-                         "device", "impl", "stop_at_step", "minutes"):  # fmt: skip
+            # The run's length and reporting: stored unless given again. This invocation's
+            # environment and budget (device, backend, workers, --minutes): always the caller's.
+            for name in ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples"):
+                if given is None or name in given:
+                    setattr(stored, name, getattr(cfg, name))
+            for name in ("workers", "device", "impl", "stop_at_step", "minutes"):
                 setattr(stored, name, getattr(cfg, name))
             cfg = stored
     cfg.validate()
 
     try:
-        dataset = open_dataset(cfg.data, cfg.resolution, mirror=cfg.mirror, seed=cfg.seed,
+        want = cfg.resolution if cfg.data is None or (given and "resolution" in given) else None
+        dataset = open_dataset(cfg.data, want, mirror=cfg.mirror, seed=cfg.seed,
                                use_labels=cfg.cond)  # fmt: skip
     except DatasetError as exc:
         raise TrainingError(str(exc)) from None

@@ -320,6 +320,38 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [r["step"] for r in log] == [2, 5]
 
 
+def test_resume_keeps_the_runs_options_unless_given(tmp_path):
+    """`--resume RUN` alone continues with the stored --kimg/--tick (not the CLI defaults)."""
+    from train_afgan import main
+
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.02", "--tick", "0.008"]
+    part = run_cli(*common, "--stop-at-step", "2")
+    resumed = main(["--resume", part["run_dir"], "--quiet"])
+    assert resumed["step"] == 5 and not resumed["stopped"]  # 0.02 kimg at batch 4, not 10 kimg
+    cfg = json.loads((Path(part["run_dir"]) / "config.json").read_text())["config"]
+    assert cfg["kimg"] == 0.02 and cfg["tick"] == 0.008
+
+
+def test_data_folder_sets_the_resolution(tmp_path):
+    """--data without --resolution trains at the images' size (the default 32 is for the
+    embedded shapes); a --resolution that disagrees is still an error."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    from train_afgan import main
+
+    assert TINY[:2] == ["--resolution", "16"]
+    tiny = TINY[2:]
+    s = main([*tiny, "--data", str(folder), "--outdir", str(tmp_path), "--kimg", "0.008",
+              "--tick", "0.008"])  # fmt: skip
+    cfg = json.loads((Path(s["run_dir"]) / "config.json").read_text())["config"]
+    assert cfg["resolution"] == 16
+
+
 def _bad(capsys, *args):
     from train_afgan import main
 
