@@ -192,6 +192,43 @@ def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):
         _build._build_locked("m2", [], tmp_path / "other", False, cuda=False)
 
 
+def test_a_retry_in_the_same_process_compiles_again(tmp_path, monkeypatch):
+    """torch records each loaded extension name per process and then skips ninja; _compile must
+    forget it, or a retry after a failed / interrupted build imports a library that is gone."""
+    from torch.utils import cpp_extension
+
+    seen = []
+
+    def fake_load(name, **kw):
+        seen.append(name in cpp_extension.JIT_EXTENSION_VERSIONER.entries)
+        cpp_extension.JIT_EXTENSION_VERSIONER.entries[name] = (0, "recorded")
+        raise RuntimeError("Error building extension: nvcc fatal : Unsupported gpu architecture")
+
+    monkeypatch.setattr(cpp_extension, "load", fake_load)
+    for _ in range(2):
+        with pytest.raises(CudaBuildError, match="nvcc fatal : Unsupported gpu architecture"):
+            _build._build_locked("bl_retry_ext", [], tmp_path, False, cuda=False)
+    assert seen == [False, False]
+    cpp_extension.JIT_EXTENSION_VERSIONER.entries.pop("bl_retry_ext", None)
+
+
+def test_unwritable_cache_or_bad_arch_list_is_a_build_error(tmp_path, monkeypatch):
+    def no_lock(directory):
+        raise PermissionError(13, "Permission denied", str(directory))
+
+    monkeypatch.setattr(_build, "build_lock", no_lock)
+    with pytest.raises(CudaBuildError, match=r"PermissionError.*writable.*BANDLIMIT"):
+        _build._build_locked("m", [], tmp_path, False, cuda=False)
+
+    def bad_arch(**kw):
+        raise ValueError("Unknown CUDA arch (garbage) or GPU not supported")
+
+    monkeypatch.setattr(blcuda, "_error", None)
+    monkeypatch.setattr(blcuda, "load", bad_arch)
+    assert blcuda.available() is False  # 'auto' falls back instead of raising
+    assert "Unknown CUDA arch" in str(blcuda.last_error())
+
+
 @pytest.mark.skipif(_build.ninja_available() is False, reason="needs ninja")
 def test_compiler_error_names_the_log(tmp_path):
     src = tmp_path / "broken.cpp"

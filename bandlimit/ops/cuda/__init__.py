@@ -54,6 +54,9 @@ def available() -> bool:
     except CudaBuildError as e:
         _error = e
         return False
+    except Exception as e:  # whatever else breaks a build: still the documented fallback
+        _error = CudaBuildError(f"the CUDA extension cannot be built: {type(e).__name__}: {e}")
+        return False
     return True
 
 

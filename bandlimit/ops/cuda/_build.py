@@ -331,8 +331,14 @@ def _compile(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
     lib_dir: Path | None = None,
 ) -> ModuleType:
+    from torch.utils import cpp_extension
     from torch.utils.cpp_extension import load
 
+    # torch remembers every extension name it loaded in this process and then skips ninja: a
+    # retry after a failed or interrupted build (or the corrupt-cache rebuild) must compile.
+    versioner = getattr(cpp_extension, "JIT_EXTENSION_VERSIONER", None)
+    if versioner is not None:
+        versioner.entries.pop(name, None)
     old = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     try:
@@ -362,6 +368,22 @@ def _compile(
 
 
 def _build_locked(
+    name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
+    lib_dir: Path | None = None,
+) -> ModuleType:
+    try:
+        return _build_in(name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir)
+    except CudaBuildError:
+        raise
+    except (OSError, ValueError) as e:  # an unwritable cache, an arch list torch rejects, ...
+        raise CudaBuildError(
+            f"building the bandlimit extension in {directory} failed: {type(e).__name__}: {e}. "
+            f"Check that the directory is writable (or set {ENV_CACHE} to one that is) and "
+            "that TORCH_CUDA_ARCH_LIST holds versions like '9.0' or '8.6+PTX'"
+        ) from e
+
+
+def _build_in(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
     lib_dir: Path | None = None,
 ) -> ModuleType:
@@ -395,7 +417,7 @@ def _build_locked(
                 for p in directory.iterdir():
                     if p.name != LOCK_NAME:
                         shutil.rmtree(p) if p.is_dir() else p.unlink()
-            except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
+            except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError) as e:
                 log = directory / LOG_NAME
                 text = str(e)
                 out = getattr(e, "output", None)
@@ -403,14 +425,17 @@ def _build_locked(
                     text += "\n" + (out.decode(errors="replace") if isinstance(out, bytes) else out)
                 log.write_text(text)
                 lines = text.splitlines()
-                first = next((ln for ln in lines if "error:" in ln.lower()), None) or next(
+                causes = ("error:", "fatal", "not found", "no such file")
+                first = next(
+                    (ln for ln in lines if any(c in ln.lower() for c in causes)), None
+                ) or next(
                     (ln for ln in lines if "error" in ln.lower()), text[:200]
                 )
                 raise CudaBuildError(
                     f"compiling the bandlimit {'CUDA' if cuda else 'emulation'} extension "
                     f"({', '.join(s.name for s in sources)}) in {directory} failed: "
                     f"{first.strip()}. Full log: {log}. Check that the compiler (g++/nvcc) "
-                    f"supports C++17 and that torch {torch.__version__} matches the CUDA "
+                    f"supports C++20 and that torch {torch.__version__} matches the CUDA "
                     f"toolkit; rerun `python -m bandlimit.ops.cuda build --verbose` to see the "
                     "commands"
                 ) from e
