@@ -37,6 +37,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import re
 import signal
 import sys
@@ -164,6 +165,16 @@ class TrainConfig:
                 raise TrainingError(
                     f"--metrics entries must be among {', '.join(sorted(METRIC_NAMES))}, got {m!r}"
                 )
+        v = self.metrics_samples
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise TrainingError(f"--metrics-samples must be an integer >= 1, got {v!r}")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+            raise TrainingError(f"--seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise TrainingError(f"--workers must be an integer >= 0, got {self.workers!r}")
+        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
+            raise TrainingError(f"--minutes must be a positive number, got {self.minutes!r}")
         if self.impl not in IMPLS:
             raise TrainingError(f"--impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
         if self.impl == "cuda" and not self.device.startswith("cuda"):
@@ -513,8 +524,9 @@ def _train(
     if resume_ckpt is not None:
         try:
             nets = load_network(resume_ckpt)
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise TrainingError(f"--resume {str(resume_ckpt)!r} cannot be loaded: {exc}") from None
+        except (ValueError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # one line
+            raise TrainingError(f"--resume {str(resume_ckpt)!r} cannot be loaded: {why}") from None
         exact = nets.get("training_state")
         if exact is not None and resume_dir is not None:
             # Continue the stored run; the caller's cfg may only change these fields.
@@ -535,6 +547,11 @@ def _train(
                                use_labels=cfg.cond)  # fmt: skip
     except DatasetError as exc:
         raise TrainingError(str(exc)) from None
+    if cfg.cond and getattr(dataset, "label_dim", 0) == 0:
+        raise TrainingError(
+            "--cond 1 needs labels: a dataset.json with a 'labels' list next to the images "
+            "(the embedded shapes have none)"
+        )
     if cfg.data is not None and dataset.resolution != cfg.resolution:
         cfg.resolution = dataset.resolution
     if cfg.batch % d.world:

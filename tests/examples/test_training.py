@@ -408,6 +408,15 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     line = _bad(capsys, "--mag-ema-kimg", "0")
     assert "--mag-ema-kimg must be a positive number, got 0.0" in line
     assert "--impl cuda needs --device cuda, got --device 'cpu'" in _bad(capsys, "--impl", "cuda")
+    assert "--metrics-samples must be an integer >= 1, got 0" in _bad(
+        capsys, "--metrics-samples", "0")
+    assert "--seed must be an integer in [0, 2**32), got -1" in _bad(capsys, "--seed", "-1")
+    assert "--workers must be an integer >= 0, got -1" in _bad(capsys, "--workers", "-1")
+    assert "--minutes must be a positive number, got nan" in _bad(capsys, "--minutes", "nan")
+    line = _bad(capsys, "--cond", "1", "--outdir", str(tmp_path))
+    assert "--cond 1 needs labels" in line
+    torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
+    assert "cannot be loaded" in _bad(capsys, "--resume", str(tmp_path / "module.pt"))
     line = _bad(capsys, "--batch", "6", "--outdir", str(tmp_path))
     assert "per-process batch 6 must be divisible by the minibatch-stddev group size 4" in line
     # argparse-level errors also end in one usage line + one error line (exit 2).
