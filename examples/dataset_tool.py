@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -24,6 +25,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 __all__ = ["main"]
 
 
+def fail(msg: str) -> None:
+    """One error line and exit status 2."""
+    print(f"error: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the number of images written."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -32,10 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--resolution", required=True, type=int, help="output size (power of two)")
     p.add_argument("--greyscale", action="store_true", help="store single-channel images")
     args = p.parse_args(argv)
-
-    def fail(msg: str) -> None:
-        print(f"error: {msg}", file=sys.stderr)
-        raise SystemExit(2)
 
     from PIL import Image
 
@@ -52,11 +55,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = None
     meta = args.source / "dataset.json"
     if meta.exists():
-        table = json.loads(meta.read_text()).get("labels") or []
-        labels = {str(k).replace("\\", "/"): v for k, v in table}
+        try:
+            table = json.loads(meta.read_text()).get("labels") or []
+            labels = {str(k).replace("\\", "/"): v for k, v in table}
+        except (ValueError, AttributeError, TypeError) as exc:
+            fail(f"{meta}: expected {{\"labels\": [[file, label], ...]}}, got unusable "
+                 f"JSON ({exc})")
+        missing = [f.relative_to(args.source).as_posix() for f in files]
+        missing = [m for m in missing if m not in labels]
+        if missing:
+            fail(f"{meta}: no label for {missing[0]!r}")
+    if args.dest.is_dir():
+        fail(f"--dest {str(args.dest)!r} is a directory; give a .zip file name")
     out_labels = []
     args.dest.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(args.dest, "w", compression=zipfile.ZIP_STORED) as z:
+    # Written next to --dest and renamed at the end: a failure never destroys an existing file.
+    tmp = args.dest.with_name(f".{args.dest.name}.tmp")
+    try:
+        _write_zip(args, files, labels, out_labels, meta, tmp, res, Image)
+        os.replace(tmp, args.dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {len(files)} images of {res}x{res} to {args.dest}")
+    return len(files)
+
+
+def _write_zip(args, files, labels, out_labels, meta, tmp, res, Image) -> None:
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
         for i, f in enumerate(files):
             try:
                 with Image.open(f) as im:
@@ -77,8 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out_labels.append([name, labels[rel]])
         if labels is not None:
             z.writestr("dataset.json", json.dumps({"labels": out_labels}))
-    print(f"wrote {len(files)} images of {res}x{res} to {args.dest}")
-    return len(files)
 
 
 if __name__ == "__main__":

@@ -243,3 +243,32 @@ def test_dataset_tool_folder_to_zip(tmp_path):
     assert len(ds) == 3 and ds.resolution == 16 and ds.num_channels == 3
     with pytest.raises(SystemExit):
         tool(["--source", str(tmp_path / "missing"), "--dest", str(out), "--resolution", "16"])
+
+
+def test_dataset_tool_failure_keeps_an_existing_dest(tmp_path, capsys):
+    """A failed conversion (unreadable image, missing label) leaves --dest as it was and no
+    partial zip; the checks on labels run before anything is written."""
+    from dataset_tool import main as tool
+
+    write_images(tmp_path / "good", [16, 16], seed=1)
+    out = tmp_path / "data.zip"
+    tool(["--source", str(tmp_path / "good"), "--dest", str(out), "--resolution", "16"])
+    before = out.read_bytes()
+    bad = tmp_path / "bad"
+    write_images(bad, [16], seed=2)
+    (bad / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(SystemExit):
+        tool(["--source", str(bad), "--dest", str(out), "--resolution", "16"])
+    assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
+    nolabel = tmp_path / "nolabel"
+    write_images(nolabel, [16, 16], seed=3)
+    first = sorted(p.name for p in nolabel.iterdir())[0]
+    (nolabel / "dataset.json").write_text(json.dumps({"labels": [[first, 1]]}))
+    with pytest.raises(SystemExit):
+        tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16"])
+    assert "no label for" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    (nolabel / "dataset.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit):
+        tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16"])
+    assert "unusable JSON" in capsys.readouterr().err
