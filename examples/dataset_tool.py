@@ -20,6 +20,10 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/dataset_tool.py`
+
+from afgan.data import to_uint8
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 __all__ = ["main"]
@@ -85,7 +89,7 @@ def _write_zip(args, files, labels, out_labels, meta, tmp, res, Image) -> None:
         for i, f in enumerate(files):
             try:
                 with Image.open(f) as im:
-                    im = im.convert("L" if args.greyscale else "RGB")
+                    im = Image.fromarray(to_uint8(im, 1 if args.greyscale else 3))
             except Exception as exc:
                 fail(f"{f}: not a readable image ({exc})")
             s = min(im.size)

@@ -163,6 +163,15 @@ def _pil():
     return Image
 
 
+def to_uint8(im: Any, channels: int) -> np.ndarray:
+    """A PIL image as uint8 ``[H, W]`` (channels 1) or ``[H, W, 3]``. 16-bit greyscale
+    (modes I;16*, I) is scaled by 255/65535; PIL's own ``convert('L')`` would clip it."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        a = np.asarray(im, dtype=np.float64) * (255 / 65535)
+        im = _pil().fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+    return np.asarray(im.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
+
+
 class ImageFolderDataset(torch.utils.data.Dataset):
     """Square PNG/JPEG images from a folder or a zip (see the module docstring).
 
@@ -291,8 +300,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         raw = int(idx) % n
         Image = _pil()
         with Image.open(io.BytesIO(self._read(self.files[raw]))) as im:
-            im = im.convert("RGB" if self.num_channels == 3 else "L")
-            img = np.asarray(im, dtype=np.uint8)
+            img = to_uint8(im, self.num_channels)
         img = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
         if idx >= n:
             img = img[:, :, ::-1]

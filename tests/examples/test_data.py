@@ -272,3 +272,19 @@ def test_dataset_tool_failure_keeps_an_existing_dest(tmp_path, capsys):
     with pytest.raises(SystemExit):
         tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16"])
     assert "unusable JSON" in capsys.readouterr().err
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    from dataset_tool import main as tool
+
+    folder = tmp_path / "g16"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 256).astype(np.uint16).reshape(16, 16)
+    for i in range(2):
+        Image.fromarray(ramp).save(folder / f"{i}.png")
+    img, _ = ImageFolderDataset(folder)[0]
+    expected = np.rint(ramp / 257.0).astype(np.uint8)
+    np.testing.assert_array_equal(img[0], expected)  # was 99.6 % white (PIL clips I;16 to L)
+    out = tmp_path / "g16.zip"
+    tool(["--source", str(folder), "--dest", str(out), "--resolution", "16", "--greyscale"])
+    np.testing.assert_array_equal(ImageFolderDataset(out)[0][0][0], expected)
