@@ -220,7 +220,10 @@ def filtered_act(
     # filtered_act_vjp, as StyleGAN3's): u = 0 takes the positive branch, and |a| = clamp passes
     # the gradient (only |a| > clamp blocks it). torch's relu / leaky_relu / clamp differ there.
     if isinstance(act, Activation) and act.piecewise_linear:
-        a = u * act.grad(u, alpha).detach()
+        slope = float(act.grad(u.new_full((), -1.0), alpha))  # of the negative branch
+        # relu(−inf) = 0 (lrelu with slope 0 gives −inf·0 = NaN there, as the kernels do)
+        neg = torch.zeros_like(u) if act.name == "relu" else u * slope
+        a = torch.where(u < 0, neg, u)
         a = a * gain if gain != 1 else a
     else:
         a = act_value(u, act, alpha, beta, gain)
