@@ -36,6 +36,12 @@ def _step(x: torch.Tensor, low: float) -> torch.Tensor:
     return torch.where(x < 0, torch.full_like(x, low), torch.ones_like(x))
 
 
+def negative_slope(act: str, alpha: float) -> float:
+    """The derivative on the negative branch of a piecewise-linear act (before the gain): the
+    branch a sign mask records as negative."""
+    return {"linear": 1.0, "relu": 0.0, "lrelu": float(alpha)}[act]
+
+
 def _swish_grad(x: torch.Tensor) -> torch.Tensor:
     s = torch.sigmoid(x)
     return s + x * s * (1 - s)

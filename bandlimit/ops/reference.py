@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from bandlimit.ops._activations import Activation, ParametricActivation
+from bandlimit.ops._activations import Activation, ParametricActivation, negative_slope
 from bandlimit.ops._params import Fir, Pad4, Pair, out_length, transpose_stage
 
 PADDING_MODES = ("zeros", "replicate", "circular")
@@ -220,9 +220,8 @@ def filtered_act(
     # filtered_act_vjp, as StyleGAN3's): u = 0 takes the positive branch, and |a| = clamp passes
     # the gradient (only |a| > clamp blocks it). torch's relu / leaky_relu / clamp differ there.
     if isinstance(act, Activation) and act.piecewise_linear:
-        slope = float(act.grad(u.new_full((), -1.0), alpha))  # of the negative branch
         # relu(−inf) = 0 (lrelu with slope 0 gives −inf·0 = NaN there, as the kernels do)
-        neg = torch.zeros_like(u) if act.name == "relu" else u * slope
+        neg = torch.zeros_like(u) if act.name == "relu" else u * negative_slope(act.name, alpha)
         a = torch.where(u < 0, neg, u)
         a = a * gain if gain != 1 else a
     else:

@@ -137,7 +137,7 @@ class TrainConfig:
         if self.cfg not in CONFIGS:
             raise TrainingError(f"--cfg must be one of {', '.join(CONFIGS)}, got {self.cfg!r}")
         for name in ("resolution", "batch", "snap", "keep", "cbase", "cmax", "num_layers",
-                     "z_dim", "w_dim", "map_depth", "mbstd_group"):  # fmt: skip
+                     "z_dim", "w_dim", "map_depth", "mbstd_group", "metrics_samples"):  # fmt: skip
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 flag = name.replace("_", "-")
@@ -165,9 +165,6 @@ class TrainConfig:
                 raise TrainingError(
                     f"--metrics entries must be among {', '.join(sorted(METRIC_NAMES))}, got {m!r}"
                 )
-        v = self.metrics_samples
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise TrainingError(f"--metrics-samples must be an integer >= 1, got {v!r}")
         seed = self.seed
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
             raise TrainingError(f"--seed must be an integer in [0, 2**32), got {self.seed!r}")
@@ -547,7 +544,7 @@ def _train(
                                use_labels=cfg.cond)  # fmt: skip
     except DatasetError as exc:
         raise TrainingError(str(exc)) from None
-    if cfg.cond and getattr(dataset, "label_dim", 0) == 0:
+    if cfg.cond and dataset.label_dim == 0:
         raise TrainingError(
             "--cond 1 needs labels: a dataset.json with a 'labels' list next to the images "
             "(the embedded shapes have none)"

@@ -42,6 +42,7 @@ from bandlimit.ops._activations import (
     ParametricActivation,
     get_activation,
     get_filtered_activation,
+    negative_slope,
 )
 from bandlimit.ops._custom_ops import define_upfirdn
 from bandlimit.ops._params import Fir, filtered_sizes, transpose_stage
@@ -70,11 +71,6 @@ def _ext():
     from bandlimit.ops.cuda import get_extension
 
     return get_extension()
-
-
-def mask_slope(act: str, alpha: float) -> float:
-    """The derivative on the negative branch of a piecewise-linear act (before the gain)."""
-    return {"linear": 1.0, "relu": 0.0, "lrelu": float(alpha)}[act]
 
 
 def mask_shape(planes: int, hu: int, wu: int) -> tuple[int, int, int]:
@@ -138,7 +134,7 @@ def filtered_act_backward_call(
     dx, _ = ext.filtered_act(
         dy, None, fdt.fx, fdt.fy, fdt.f2d, fut.fx, fut.fy, fut.f2d,
         list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
-        list(hw), 1, ACT_CODES[act], mask_slope(act, alpha), float(gain), -1.0, False, mask,
+        list(hw), 1, ACT_CODES[act], negative_slope(act, alpha), float(gain), -1.0, False, mask,
         max_tile, block_threads, None, None, fast,
     )
     return dx
