@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import sys
 import warnings
 
 import torch
@@ -82,6 +83,21 @@ def _cuda_error(op: str):
     return cuda.last_error()
 
 
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(m.__file__) + os.sep for m in (sys.modules["bandlimit"], torch)
+)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for :func:`warnings.warn`, called from the caller of this function,
+    that points at the first frame outside bandlimit and torch: the user's line, whether the op
+    was called directly or through an ``nn.Module``."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def cuda_or_ref(op: str) -> str:
     """'auto' on a CUDA tensor: 'cuda' if the extension builds, else 'ref' with ONE warning."""
     global _cuda_fallback_warned
@@ -94,7 +110,7 @@ def cuda_or_ref(op: str) -> str:
             f"{op}: the bandlimit CUDA extension is unavailable, using impl='ref' for CUDA "
             f"tensors (this warning is shown once): {err}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return "ref"
 

@@ -105,6 +105,43 @@ def test_old_lock_is_removed_even_if_its_owner_lives(tmp_path):
         assert json.loads(lock.read_text())["time"] > time.time() - 60
 
 
+def test_two_waiters_on_one_stale_lock_do_not_both_build(tmp_path, monkeypatch):
+    """Both waiters judge the dead owner's lock stale; the slower one must not then delete the
+    fresh lock the faster one took (the judgement is widened here to make the race certain)."""
+    import threading
+
+    _write_lock(tmp_path / _build.LOCK_NAME, _dead_pid())
+    judge = _build.lock_is_stale
+
+    def slow_judge(path, stale_after):
+        stale = judge(path, stale_after)
+        if stale:
+            time.sleep(0.3)
+        return stale
+
+    monkeypatch.setattr(_build, "lock_is_stale", slow_judge)
+    spans: list[tuple[float, float]] = []
+    errors: list[BaseException] = []
+
+    def builder():
+        try:
+            with _build.build_lock(tmp_path, timeout=20, stale_after=3600):
+                t0 = time.monotonic()
+                time.sleep(0.5)
+                spans.append((t0, time.monotonic()))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=builder) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors and len(spans) == 2
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert second_start >= first_end, f"both held the build lock at once: {spans}"
+
+
 def test_half_written_lock_is_stale_after_a_while(tmp_path):
     lock = tmp_path / _build.LOCK_NAME
     lock.write_text("")
@@ -149,6 +186,14 @@ def test_leftover_torch_lock_is_removed_while_holding_ours(tmp_path):
 # Half-built cache, compiler errors
 
 
+def _fake_library(directory: Path, name: str, content: bytes = b"\x7fELF" + bytes(4096)):
+    """What a build leaves behind, for the machinery tests: a library file and its module."""
+    (directory / f"{name}.so").write_bytes(content)
+    mod = types.ModuleType(name)
+    mod.__file__ = str(directory / f"{name}.so")
+    return mod
+
+
 def test_interrupted_build_directory_is_wiped(tmp_path, monkeypatch):
     (tmp_path / "stale.so").write_text("half a library")
     (tmp_path / "binding.o").write_text("")
@@ -156,14 +201,50 @@ def test_interrupted_build_directory_is_wiped(tmp_path, monkeypatch):
 
     def fake_compile(name, sources, directory, verbose, **kw):
         seen["files"] = sorted(p.name for p in directory.iterdir())
-        mod = types.ModuleType(name)
-        mod.__file__ = str(directory / f"{name}.so")
-        return mod
+        return _fake_library(directory, name)
 
     monkeypatch.setattr(_build, "_compile", fake_compile)
     _build._build_locked("m", [], tmp_path, False, cuda=False)
     assert seen["files"] == [_build.LOCK_NAME]
     assert (tmp_path / _build.COMPLETE_NAME).is_file()
+
+
+def test_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch, capsys):
+    """Loading a truncated shared library kills the process (SIGBUS), so the complete marker's
+    size and hash are checked before torch gets to load it."""
+    compiled = []
+
+    def fake_compile(name, sources, directory, verbose, **kw):
+        compiled.append(sorted(p.name for p in directory.iterdir()))
+        lib = directory / f"{name}.so"
+        if lib.exists():  # what ninja does when nothing changed: load the existing library
+            mod = types.ModuleType(name)
+            mod.__file__ = str(lib)
+            return mod
+        (directory / "binding.o").write_text("")
+        return _fake_library(directory, name)
+
+    monkeypatch.setattr(_build, "_compile", fake_compile)
+    _build._build_locked("m", [], tmp_path, False, cuda=False)
+    assert _build.library_intact(tmp_path)
+    record = json.loads((tmp_path / _build.COMPLETE_NAME).read_text())
+    assert record["size"] == 4100 and len(record["sha256"]) == 64
+
+    _build._build_locked("m", [], tmp_path, False, cuda=False)  # intact: reused as it is
+    assert "binding.o" in compiled[-1] and "rebuilding" not in capsys.readouterr().err
+
+    lib = tmp_path / "m.so"
+    lib.write_bytes(lib.read_bytes()[:1000])  # truncated, as by a full disk or a killed copy
+    assert not _build.library_intact(tmp_path)
+    _build._build_locked("m", [], tmp_path, False, cuda=False)
+    assert compiled[-1] == [_build.LOCK_NAME]  # wiped before the compile
+    assert "does not match its build record" in capsys.readouterr().err
+    assert lib.stat().st_size == 4100 and _build.library_intact(tmp_path)
+
+    lib.write_bytes(b"\x7fELF" + bytes(4095) + b"x")  # same size, other contents
+    assert not _build.library_intact(tmp_path)
+    (tmp_path / _build.COMPLETE_NAME).write_text(json.dumps({"module": str(lib)}))
+    assert not _build.library_intact(tmp_path)  # a record without size and hash: rebuilt once
 
 
 def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):
@@ -174,9 +255,7 @@ def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):
         if len(calls) == 1:
             (directory / "junk.o").write_text("")
             raise ImportError("undefined symbol: _ZN2bl7upfirdn")
-        mod = types.ModuleType(name)
-        mod.__file__ = str(directory / f"{name}.so")
-        return mod
+        return _fake_library(directory, name)
 
     monkeypatch.setattr(_build, "_compile", fake_compile)
     _build._build_locked("m", [], tmp_path, False, cuda=False)
@@ -293,6 +372,9 @@ def test_error_no_gpu_and_no_arch_list(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(CudaBuildError, match="Set TORCH_CUDA_ARCH_LIST"):
         _build.preflight()
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "native")
+    with pytest.raises(CudaBuildError, match="TORCH_CUDA_ARCH_LIST=native but no GPU is visible"):
+        _build.preflight()
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "8.6;9.0")
     arches, nvcc = _build.preflight()
     assert arches == "8.6;9.0" and nvcc.parent.parent == tmp_path / "cuda-13.0"
@@ -367,6 +449,7 @@ def test_auto_falls_back_to_ref_with_one_warning(broken_build):
     msgs = [str(w.message) for w in caught]
     assert len(msgs) == 1, msgs
     assert "using impl='ref'" in msgs[0] and "boom" in msgs[0]
+    assert caught[0].filename == __file__  # the user's line, not one inside bandlimit
 
 
 def test_impl_cuda_raises_when_the_build_fails(broken_build):

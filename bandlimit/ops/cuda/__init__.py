@@ -74,13 +74,14 @@ def info() -> dict:
     home = _build.find_cuda_home()
     nvcc = _build.nvcc_path(home)
     arches, why = _build.arch_list()
+    lib_dir = None if nvcc is None else _build.cuda_lib_dir(nvcc)
     out: dict = {
         "torch": torch.__version__,
         "torch_cuda": torch.version.cuda,
         "cuda_home": None if home is None else str(home),
         "nvcc": None if nvcc is None else str(nvcc),
         "nvcc_version": None if nvcc is None else _build.nvcc_version(nvcc),
-        "cuda_lib_dir": None if nvcc is None else str(_build.cuda_lib_dir(nvcc)),
+        "cuda_lib_dir": None if lib_dir is None else str(lib_dir),
         "ninja": _build.ninja_available(),
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         if torch.cuda.is_available()
@@ -99,7 +100,7 @@ def info() -> dict:
         d = _build.build_dir(arches)
         so = sorted(d.glob(f"{_build.module_name()}*.so"))
         out["build_dir"] = str(d)
-        out["built"] = bool(so) and (d / _build.COMPLETE_NAME).exists()
+        out["built"] = bool(so) and _build.library_intact(d)
         out["library"] = str(so[0]) if so else None
     else:
         out["build_dir"], out["built"], out["library"] = None, False, None

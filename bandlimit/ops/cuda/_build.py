@@ -20,7 +20,12 @@ Robustness, because building extensions is the field's most common failure:
   bounded by ``$BANDLIMIT_CUDA_LOCK_TIMEOUT_S`` (default 900 s) and a timeout names the lock file.
   A leftover torch ``lock`` file (older torch versions block on its mere existence) is removed
   while the bandlimit lock is held, and a cache directory whose build never completed (no
-  ``complete`` marker) or whose library does not load is wiped and rebuilt once.
+  ``complete`` marker) or whose library does not load is wiped and rebuilt once. Removing a stale
+  lock is itself serialised (``flock`` on ``bandlimit.lock.guard``), so two waiters that judged
+  the same lock stale cannot both build.
+* A damaged cache: the ``complete`` marker records the library's size and SHA-256; a library that
+  no longer matches (a truncated copy, a full disk) is rebuilt instead of being loaded, because
+  mapping a truncated shared library kills the process with SIGBUS.
 * Architectures: ``TORCH_CUDA_ARCH_LIST`` when set; otherwise the compute capabilities of the
   visible GPUs. No ``-gencode`` list is hard-coded.
 """
@@ -43,6 +48,11 @@ from types import ModuleType
 
 import torch
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the stale-lock removal is then unserialised
+    fcntl = None  # type: ignore[assignment]
+
 CSRC = Path(__file__).resolve().parent / "csrc"
 # Translation units of the real extension (one per kernel family, so a 2-core build overlaps).
 CUDA_SOURCES = (
@@ -50,6 +60,7 @@ CUDA_SOURCES = (
 )
 EMULATION_SOURCES = ("emulate_ext.cpp",)
 LOCK_NAME = "bandlimit.lock"
+GUARD_NAME = "bandlimit.lock.guard"
 TORCH_LOCK_NAME = "lock"
 COMPLETE_NAME = "complete"
 LOG_NAME = "build.log"
@@ -153,6 +164,8 @@ def arch_list() -> tuple[str | None, str]:
             {torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}
         )
         return ";".join(f"{a}.{b}" for a, b in caps), "the visible GPU(s)"
+    if env == "native":
+        return None, "TORCH_CUDA_ARCH_LIST=native but no GPU is visible to take it from"
     return None, "no GPU is visible and TORCH_CUDA_ARCH_LIST is not set"
 
 
@@ -271,6 +284,23 @@ def lock_is_stale(path: Path, stale_after: float) -> bool:
     return False
 
 
+def remove_if_stale(path: Path, stale_after: float) -> bool:
+    """Delete the lock at ``path`` if :func:`lock_is_stale`; True if it did.
+
+    Judging and deleting happen under an ``flock`` of a guard file: otherwise two waiters that
+    judged one dead lock stale could both delete, the second one deleting the fresh lock that the
+    first one took in between, and both would build."""
+    guard = path.with_name(GUARD_NAME)
+    with open(guard, "a") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when fh closes
+        if not lock_is_stale(path, stale_after):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return True
+
+
 @contextlib.contextmanager
 def build_lock(
     directory: Path, timeout: float | None = None, stale_after: float | None = None
@@ -287,9 +317,7 @@ def build_lock(
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            if lock_is_stale(path, stale_after):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+            if remove_if_stale(path, stale_after):
                 print(f"bandlimit: removed a stale build lock {path}", file=sys.stderr)
                 continue
             owner = lock_owner(path) or {}
@@ -367,6 +395,43 @@ def _compile(
                 os.environ[k] = v
 
 
+def _wipe(directory: Path) -> None:
+    """Delete everything in a build directory except the lock files we hold."""
+    for p in directory.iterdir():
+        if p.name not in (LOCK_NAME, GUARD_NAME):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_complete_marker(directory: Path, library: Path) -> None:
+    """Record a finished build: the library's path, size and SHA-256."""
+    record = {
+        "time": time.time(), "module": str(library), "size": library.stat().st_size,
+        "sha256": _file_sha256(library),
+    }
+    (directory / COMPLETE_NAME).write_text(json.dumps(record))
+
+
+def library_intact(directory: Path) -> bool:
+    """Whether the ``complete`` marker exists and its library still has the recorded size and
+    hash (a marker from before size/hash were recorded counts as damaged: one rebuild)."""
+    try:
+        record = json.loads((directory / COMPLETE_NAME).read_text())
+        library = Path(record["module"])
+        if library.stat().st_size != record["size"]:
+            return False
+        return _file_sha256(library) == record["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def _build_locked(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
     lib_dir: Path | None = None,
@@ -389,11 +454,16 @@ def _build_in(
 ) -> ModuleType:
     with build_lock(directory):
         marker = directory / COMPLETE_NAME
-        if not marker.exists() and any(directory.glob("*.so")):
+        if marker.exists() and not library_intact(directory):
+            print(
+                f"bandlimit: the cached library in {directory} does not match its build record "
+                "(truncated or modified); rebuilding",
+                file=sys.stderr,
+            )
+            _wipe(directory)
+        elif not marker.exists() and any(directory.glob("*.so")):
             # A library without the marker: an interrupted build. Start from scratch.
-            for p in directory.iterdir():
-                if p.name != LOCK_NAME:
-                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+            _wipe(directory)
         if cuda and not marker.exists():
             # Minutes of silence on the first GPU call would look like a hang.
             print(
@@ -406,7 +476,7 @@ def _build_in(
                 mod = _compile(
                     name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir
                 )
-                marker.write_text(json.dumps({"time": time.time(), "module": mod.__file__}))
+                write_complete_marker(directory, Path(mod.__file__))
                 return mod
             except ImportError as e:  # built but does not load: a corrupt cache, rebuild once
                 if attempt == 1:
@@ -414,9 +484,7 @@ def _build_in(
                         f"the bandlimit extension in {directory} was built but does not load "
                         f"({e}); delete that directory and retry"
                     ) from e
-                for p in directory.iterdir():
-                    if p.name != LOCK_NAME:
-                        shutil.rmtree(p) if p.is_dir() else p.unlink()
+                _wipe(directory)
             except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError) as e:
                 log = directory / LOG_NAME
                 text = str(e)
