@@ -176,6 +176,15 @@ class TrainConfig:
             raise TrainingError(f"--impl must be one of {', '.join(IMPLS)}, got {self.impl!r}")
         if self.impl == "cuda" and not self.device.startswith("cuda"):
             raise TrainingError(f"--impl cuda needs --device cuda, got --device {self.device!r}")
+        check_device(self.device)
+        name = self.run_name
+        if name is not None and (
+            not isinstance(name, str) or name in ("", ".", "..") or "/" in name or os.sep in name
+        ):
+            raise TrainingError(
+                f"--run-name must be a plain directory name (no '/', not '.' or '..'): it is "
+                f"created inside --outdir, got {name!r}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -190,6 +199,21 @@ class TrainConfig:
         if "grid" in d:
             d["grid"] = tuple(d["grid"])
         return cls(**d)
+
+
+def check_device(device: str) -> None:
+    """``--device``: cpu, or cuda[:N] with a GPU that torch can see."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise TrainingError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(
+            f"--device {device} but torch sees no CUDA GPU (torch {torch.__version__}, "
+            f"CUDA {torch.version.cuda or 'none: a CPU-only build'}); use --device cpu"
+        )
 
 
 def default_gamma(resolution: int, batch: int) -> float:
@@ -421,6 +445,42 @@ def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
     return path
 
 
+def _log_step(row: str) -> int:
+    try:
+        return int(json.loads(row)["step"])
+    except (ValueError, KeyError, TypeError):  # a blank or hand-edited line stays where it is
+        return -1
+
+
+def _set_aside_later(run_dir: Path, step: int) -> Path | None:
+    """Resuming a run from an older checkpoint rewinds it: move the later checkpoints, sample
+    grids and log lines into ``superseded-<n>/`` (nothing is deleted), so the run directory is
+    again the history of one run and ``--keep`` prunes the new checkpoints, not these."""
+    numbered = [(p, re.search(r"(\d+)\.(pt|png)$", p.name))
+                for pat in (CHECKPOINT_GLOB, "fakes*.png") for p in run_dir.glob(pat)]  # fmt: skip
+    later = [p for p, m in numbered if m and int(m.group(1)) > step]
+    log = run_dir / "log.jsonl"
+    rows = log.read_text().splitlines(keepends=True) if log.is_file() else []
+    late = [_log_step(r) > step for r in rows]
+    late_rows = [r for r, is_late in zip(rows, late) if is_late]
+    if not later and not late_rows:
+        return None
+    n = 1 + max((int(m.group(1)) for p in run_dir.glob("superseded-*")
+                 if (m := re.fullmatch(r"superseded-(\d+)", p.name))), default=0)  # fmt: skip
+    aside = run_dir / f"superseded-{n}"
+    aside.mkdir()
+    for p in later:
+        os.replace(p, aside / p.name)
+    if late_rows:
+        (aside / "log.jsonl").write_text("".join(late_rows))
+        tmp = run_dir / ".log.jsonl.tmp"
+        tmp.write_text("".join(r for r, is_late in zip(rows, late) if not is_late))
+        os.replace(tmp, log)
+    print(f"resuming at step {step}: the run's later checkpoints, grids and log lines are in "
+          f"{aside}", file=sys.stderr)  # fmt: skip
+    return aside
+
+
 # ---------------------------------------------------------------------------------------------
 # The loop.
 
@@ -490,6 +550,7 @@ def train(
     Continuing a run keeps its stored ``kimg``, ``tick``, ... unless they are given, and with
     ``cfg.data`` the dataset's own size is used unless ``resolution`` is given (then checked).
     """
+    check_device(cfg.device)  # before torch.distributed picks a backend from it
     d = _init_distributed(cfg.device)
     try:
         summary = _train(cfg, d, resume, progress, given)
@@ -595,10 +656,18 @@ def _train(
             blur_sigma = 0.0
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
+    if d.rank == 0 and run_dir is not None:
+        _set_aside_later(run_dir, step)
     if d.rank == 0:
         if run_dir is None:
             run_dir = _run_dir(cfg, dataset.name)
-            run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # --outdir is a file, read-only, ...
+                raise TrainingError(
+                    f"cannot create the run directory {str(run_dir)!r} (--outdir "
+                    f"{cfg.outdir!r}): {exc.strerror or exc}"
+                ) from None
             if any(run_dir.glob(CHECKPOINT_GLOB)):
                 raise TrainingError(
                     f"run directory {str(run_dir)!r} already holds checkpoints; pass --resume "
@@ -656,7 +725,8 @@ def _train(
     start_time = time.time() - elapsed_before
     session_start = time.time()
     stats_acc: dict[str, list[float]] = {}
-    last_ckpt: Path | None = None
+    # A finished run resumed again reports the checkpoint it was resumed from.
+    last_ckpt: Path | None = resume_ckpt if run_dir == resume_dir else None
     metrics_result: dict[str, float] = {}
     stopped = False
 

@@ -320,6 +320,35 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [r["step"] for r in log] == [2, 5]
 
 
+def _log_steps(run: Path) -> list[int]:
+    return [json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_resume_from_an_older_checkpoint_rewinds_and_sets_the_rest_aside(tmp_path, capsys):
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.024", "--tick",
+              "0.008", "--snap", "1", "--keep", "2"]  # fmt: skip
+    full = run_cli(*common)
+    run = Path(full["run_dir"])
+    assert [c.name for c in sorted(run.glob("checkpoint-*.pt"))] == [
+        "checkpoint-00000004.pt", "checkpoint-00000006.pt"]
+    resumed = run_cli(*common, "--resume", str(run / "checkpoint-00000004.pt"))
+    assert "the run's later checkpoints, grids and log lines are in" in capsys.readouterr().err
+    aside = run / "superseded-1"
+    assert sorted(p.name for p in aside.iterdir()) == [
+        "checkpoint-00000006.pt", "fakes00000006.png", "log.jsonl"]
+    assert _log_steps(aside) == [6] and _log_steps(run) == [2, 4, 6]
+    # --keep 2 pruned the rewound run's own checkpoints, not the set-aside one.
+    assert [c.name for c in sorted(run.glob("checkpoint-*.pt"))] == [
+        "checkpoint-00000004.pt", "checkpoint-00000006.pt"]
+    assert resumed["digest"] == full["digest"]  # the same steps again, bit-exact on CPU
+
+    # Resuming the finished run does nothing and still reports its checkpoint.
+    again = run_cli(*common, "--resume", str(run))
+    assert again["step"] == 6 and again["checkpoint"] == str(run / "checkpoint-00000006.pt")
+    assert json.loads((run / "summary.json").read_text())["checkpoint"] == again["checkpoint"]
+    assert not (run / "superseded-2").exists() and _log_steps(run) == [2, 4, 6]
+
+
 def test_resume_keeps_the_runs_options_unless_given(tmp_path):
     """`--resume RUN` alone continues with the stored --kimg/--tick (not the CLI defaults)."""
     from train_afgan import main
@@ -417,6 +446,19 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "--cond 1 needs labels" in line
     torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
     assert "cannot be loaded" in _bad(capsys, "--resume", str(tmp_path / "module.pt"))
+    for name in ("../escape", "a/b", "..", ""):
+        line = _bad(capsys, "--run-name", name, "--outdir", str(tmp_path))
+        assert f"--run-name must be a plain directory name (no '/', not '.' or '..'): it is " \
+               f"created inside --outdir, got {name!r}" in line  # fmt: skip
+    assert not (tmp_path.parent / "escape").exists()
+    (tmp_path / "a_file").write_text("precious")
+    line = _bad(capsys, "--outdir", str(tmp_path / "a_file"))
+    assert "cannot create the run directory" in line and "a_file" in line
+    assert (tmp_path / "a_file").read_text() == "precious"
+    assert "--device must be cpu, cuda or cuda:N, got 'bogus'" in _bad(capsys, "--device", "bogus")
+    assert "--device must be cpu, cuda or cuda:N, got 'meta'" in _bad(capsys, "--device", "meta")
+    if not torch.cuda.is_available():
+        assert "--device cuda but torch sees no CUDA GPU" in _bad(capsys, "--device", "cuda")
     line = _bad(capsys, "--batch", "6", "--outdir", str(tmp_path))
     assert "per-process batch 6 must be divisible by the minibatch-stddev group size 4" in line
     # argparse-level errors also end in one usage line + one error line (exit 2).
