@@ -1,9 +1,10 @@
 r"""Generate images with a StyleGAN3 generator built on bandlimit.
 
 Reads a bandlimit checkpoint (:func:`afgan.legacy.save_checkpoint`, or any ``torch.save`` of
-``{'init_kwargs', 'state_dict'}``) or an official StyleGAN3 network pickle (read without NVIDIA's
-code by :func:`afgan.legacy.load_network_pkl`), and writes one PNG per seed. As the official tool
-does: :math:`z` is ``numpy.random.RandomState(seed).randn(1, z_dim)``, the user transform
+``{'init_kwargs', 'state_dict'}``), a training run directory (its latest checkpoint) or an
+official StyleGAN3 network pickle (read without NVIDIA's code by
+:func:`afgan.legacy.load_network_pkl`), and writes one PNG per seed. As the official tool does:
+:math:`z` is ``numpy.random.RandomState(seed).randn(1, z_dim)``, the user transform
 :math:`m = [[\cos\theta, \sin\theta, t_x], [-\sin\theta, \cos\theta, t_y], [0, 0, 1]]` is stored
 *inverted* in ``G.synthesis.input.transform``, and images are ``clamp(x · 127.5 + 128, 0, 255)``
 as uint8.
@@ -17,12 +18,16 @@ Example::
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import pickle
 import re
 import struct
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import numpy as np
 import torch
@@ -32,30 +37,146 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen
 from afgan.legacy import load_network
 from afgan.networks import Generator
 
-__all__ = ["generate_images", "main", "make_transform", "parse_range", "parse_vec2", "write_png"]
+__all__ = [
+    "MAX_SEEDS",
+    "SEED_MAX",
+    "arg_type",
+    "fail",
+    "finite_float",
+    "generate_images",
+    "int_at_least",
+    "load_generator",
+    "main",
+    "make_transform",
+    "parse_range",
+    "parse_vec2",
+    "write_png",
+]
+
+SEED_MAX = 2**32 - 1  # numpy.random.RandomState accepts seeds in [0, 2**32 - 1]
+MAX_SEEDS = 1_000_000  # one call's seed list (a typo like 0-4294967295 would not end)
+
+_T = TypeVar("_T")
 
 
 def parse_range(text: str) -> list[int]:
-    """``'1,3-5,8'`` → ``[1, 3, 4, 5, 8]`` (inclusive ranges)."""
+    """``'1,3-5,8'`` → ``[1, 3, 4, 5, 8]`` (inclusive ranges of seeds in ``[0, SEED_MAX]``)."""
     out: list[int] = []
     for part in str(text).split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m:
-            raise ValueError(f"seeds must look like '0,2-5', got {text!r}")
+            raise ValueError(
+                f"seeds must be non-negative integers and ranges like '0-7,12', got {text!r}"
+            )
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
-            raise ValueError(f"seed range {part!r} in {text!r} must be increasing")
+            raise ValueError(
+                f"seed range {part.strip()!r} in {text!r} must be increasing, like '0-7,12'"
+            )
+        if hi > SEED_MAX:
+            raise ValueError(f"seeds must be in [0, 2**32 - 1] (numpy's limit), got {hi}")
+        if len(out) + hi - lo + 1 > MAX_SEEDS:
+            raise ValueError(f"at most {MAX_SEEDS:,} seeds per call, got more in {text!r}")
         out.extend(range(lo, hi + 1))
     return out
 
 
 def parse_vec2(text: str) -> tuple[float, float]:
-    """``'0.1,-0.2'`` → ``(0.1, -0.2)``."""
-    parts = str(text).split(",")
-    if len(parts) != 2:
-        raise ValueError(f"a 2-vector must look like 'x,y', got {text!r}")
-    return float(parts[0]), float(parts[1])
+    """``'0.1,-0.2'`` → ``(0.1, -0.2)`` (finite numbers only)."""
+    try:
+        vec = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        vec = ()
+    if len(vec) != 2 or not all(math.isfinite(v) for v in vec):
+        raise ValueError(f"a 2-vector must look like 'x,y' with finite numbers, got {text!r}")
+    return vec[0], vec[1]
+
+
+def finite_float(text: str) -> float:
+    """A float that is not NaN or ±inf (those render blank or garbage images without a word)."""
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"must be a finite number, got {text!r}")
+    return v
+
+
+def int_at_least(lo: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer ``>= lo``."""
+
+    def parse(text: str) -> int:
+        v = int(text)
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {text!r}")
+        return v
+
+    parse.__name__ = "int"  # argparse's "invalid int value: 'x'" for non-integers
+    return parse
+
+
+def arg_type(parse: Callable[[str], _T]) -> Callable[[str], _T]:
+    """``parse`` as an argparse ``type`` that reports its ValueError message.
+
+    (argparse shows only ``invalid <name> value: '...'`` for a plain ValueError.)
+    """
+
+    def wrapped(text: str) -> _T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    wrapped.__name__ = parse.__name__
+    return wrapped
+
+
+def fail(msg: str) -> NoReturn:
+    """One error line and exit status 2 (as train_afgan.py and dataset_tool.py report)."""
+    print(f"error: {msg}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_generator(network: str | os.PathLike[str]) -> Generator:
+    """``G_ema`` (else ``G``) from a ``--network`` argument.
+
+    Parameters
+    ----------
+    network : str or path
+        A bandlimit checkpoint, an official network pickle, or a training run directory (its
+        latest ``checkpoint-*.pt``).
+
+    Raises
+    ------
+    ValueError
+        A one-line reason naming ``--network`` when there is no such file, the directory holds
+        no checkpoint, or the file is not a readable network.
+    """
+    path = Path(network)
+    if path.is_dir():  # a training run directory: its latest checkpoint
+        from afgan.training import find_latest_checkpoint  # lazy: the trainer's imports
+
+        latest = find_latest_checkpoint(path)
+        if latest is None:
+            raise ValueError(f"--network {str(path)!r} is a directory with no checkpoint-*.pt")
+        path = latest
+    elif not path.exists():
+        raise ValueError(f"--network {str(path)!r} does not exist")
+    try:
+        nets = load_network(path)
+    except (OSError, EOFError, RuntimeError, ValueError, TypeError, pickle.UnpicklingError) as exc:
+        # Unreadable, truncated, or not a network: torch.load and the unpickler say why, torch's
+        # weights_only refusal in a paragraph whose reason is its "WeightsUnpickler error" line.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        why = next(
+            (x for x in lines if x.startswith("WeightsUnpickler")), lines[0] if lines else ""
+        )
+        raise ValueError(
+            f"--network {str(path)!r} is not a readable network: {why or type(exc).__name__}"
+        ) from None
+    G = nets.get("G_ema") if nets.get("G_ema") is not None else nets.get("G")
+    if G is None:
+        raise ValueError(f"--network {str(path)!r} holds no generator (G_ema or G)")
+    return G
 
 
 def make_transform(translate: Sequence[float], angle_degrees: float) -> np.ndarray:
@@ -151,21 +272,34 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
 def main(argv: Sequence[str] | None = None) -> list[Path]:
     """Command-line entry point; returns the written paths."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--network", required=True, help="bandlimit checkpoint or official .pkl")
-    p.add_argument("--seeds", required=True, type=parse_range, help="e.g. 0,2-5")
-    p.add_argument("--trunc", dest="truncation_psi", type=float, default=1.0)
-    p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int, default=None)
+    p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
+    p.add_argument("--seeds", required=True, type=arg_type(parse_range), help="e.g. 0-7,12")
+    p.add_argument("--trunc", dest="truncation_psi", type=arg_type(finite_float), default=1.0)
+    p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int_at_least(0), default=None)
     p.add_argument("--class", dest="class_idx", type=int, default=None)
-    p.add_argument("--translate", type=parse_vec2, default=(0.0, 0.0), help="x,y canvas units")
-    p.add_argument("--rotate", type=float, default=0.0, help="degrees")
+    p.add_argument(
+        "--translate", type=arg_type(parse_vec2), default=(0.0, 0.0), help="x,y canvas units"
+    )
+    p.add_argument("--rotate", type=arg_type(finite_float), default=0.0, help="degrees")
     p.add_argument("--outdir", required=True, type=Path)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
-    nets = load_network(args.network)
-    G = nets.get("G_ema") if nets.get("G_ema") is not None else nets.get("G")
-    if G is None:
-        raise ValueError(f"{args.network} holds no generator (G_ema or G)")
+    from afgan.training import check_device  # lazy: the trainer's imports
+
+    try:
+        check_device(args.device)
+        G = load_generator(args.network)
+    except ValueError as exc:
+        fail(str(exc))
+    if G.c_dim > 0 and args.class_idx is None:
+        fail(f"the network is conditional ({G.c_dim} classes): give --class N, 0 <= N < {G.c_dim}")
+    if G.c_dim > 0 and not 0 <= args.class_idx < G.c_dim:
+        fail(f"--class must be in [0, {G.c_dim}) ({G.c_dim} classes), got {args.class_idx}")
+    if G.c_dim == 0 and args.class_idx is not None:  # as the official tool: ignored, but said
+        print("warning: --class ignored: the network is unconditional", file=sys.stderr)
+    if args.outdir.exists() and not args.outdir.is_dir():
+        fail(f"--outdir {str(args.outdir)!r} is a file, not a directory")
     args.outdir.mkdir(parents=True, exist_ok=True)
     written = []
     images = generate_images(

@@ -26,8 +26,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen_video.py`
 
-from afgan.legacy import load_network
-from gen_images import make_transform, parse_range
+from gen_images import (
+    arg_type,
+    fail,
+    finite_float,
+    int_at_least,
+    load_generator,
+    make_transform,
+    parse_range,
+)
 
 __all__ = ["main", "render_frames", "write_gif"]
 
@@ -125,38 +132,46 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
     p.add_argument("--mode", choices=MODES, default="translate")
-    p.add_argument("--seeds", type=parse_range, default=[0, 1, 2, 3])
-    p.add_argument("--frames", type=int, default=48)
-    p.add_argument("--fps", type=int, default=24)
-    p.add_argument("--trunc", type=float, default=1.0)
-    p.add_argument("--amount", type=float, default=0.25, help="translate: peak offset (widths)")
-    p.add_argument("--scale", type=int, default=0, help="GIF enlargement (default: to ~128 px)")
+    p.add_argument("--seeds", type=arg_type(parse_range), default=[0, 1, 2, 3], help="e.g. 0-3")
+    p.add_argument("--frames", type=int_at_least(2), default=48)
+    p.add_argument("--fps", type=int_at_least(1), default=24)
+    p.add_argument("--trunc", type=arg_type(finite_float), default=1.0)
+    p.add_argument(
+        "--amount",
+        type=arg_type(finite_float),
+        default=0.25,
+        help="translate: peak offset (widths)",
+    )
+    p.add_argument(
+        "--scale", type=int_at_least(0), default=0, help="GIF enlargement (default: to ~128 px)"
+    )
     p.add_argument("--output", required=True, type=Path, help=".gif (or .mp4 with --mp4)")
     p.add_argument("--mp4", action="store_true", help="write MP4 (needs imageio-ffmpeg)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
-    network = Path(args.network)
-    if network.is_dir():  # a training run directory: its latest checkpoint
-        from afgan.training import find_latest_checkpoint
+    # Before the (slow) rendering: PIL would pick a format from any other suffix, or fail late.
+    if args.output.suffix.lower() != (".mp4" if args.mp4 else ".gif"):
+        fail(f"--output must end in .gif, or .mp4 with --mp4; got {str(args.output)!r}")
+    if args.output.is_dir():
+        fail(f"--output {str(args.output)!r} is a directory; give a file name")
+    from afgan.training import check_device  # lazy: the trainer's imports
 
-        latest = find_latest_checkpoint(network)
-        if latest is None:
-            raise SystemExit(f"error: {network} holds no checkpoint-*.pt")
-        network = latest
-    nets = load_network(network)
-    G = nets.get("G_ema") if nets.get("G_ema") is not None else nets.get("G")
-    if G is None:
-        raise SystemExit(f"error: {args.network} holds no generator")
-    frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
-                           args.device)  # fmt: skip
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.mp4:
         try:
             import imageio.v2 as imageio
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise SystemExit("error: --mp4 needs imageio-ffmpeg; write a .gif instead") from None
+            fail("--mp4 needs imageio-ffmpeg; write a .gif instead")
+    try:
+        check_device(args.device)
+        G = load_generator(args.network)
+    except ValueError as exc:
+        fail(str(exc))
+    frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
+                           args.device)  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.mp4:
         imageio.mimwrite(args.output, frames, fps=args.fps)
     else:
         scale = args.scale or max(1, 128 // frames[0].shape[0])

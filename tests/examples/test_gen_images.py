@@ -139,3 +139,140 @@ def test_bad_input():
     with pytest.raises(ValueError, match="class_idx"):
         generate_images(Gc, [0])
     assert generate_images(Gc, [0], class_idx=1)[0][1].shape == (16, 16, 3)
+
+
+# --- The CLIs' bad input: one error line, exit status 2, never a traceback. -------------------
+
+
+def cli_error(cli, argv: list[str], capsys) -> str:
+    """Run ``cli(argv)`` expecting a clean usage error; returns its (last) error line."""
+    with pytest.raises(SystemExit) as exc:
+        cli(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_parse_range_names_the_expected_form():
+    assert parse_range("4294967290-4294967295")[-1] == 2**32 - 1  # numpy's largest seed
+    for text in ["a-b", "", "-1", "1,,2"]:
+        with pytest.raises(ValueError, match=r"seeds must be non-negative integers.*'0-7,12'"):
+            parse_range(text)
+    with pytest.raises(ValueError, match=r"'5-2'.*increasing, like '0-7,12'"):
+        parse_range("0,5-2")
+    with pytest.raises(ValueError, match=r"\[0, 2\*\*32 - 1\].*4294967296"):
+        parse_range("4294967290-4294967296")
+    with pytest.raises(ValueError, match=r"at most 1,000,000 seeds per call"):
+        parse_range("0-4294967295")  # returns at once instead of building 4 G seeds
+    assert len(parse_range("0-999999")) == 1_000_000
+    for text in ["nan,0", "0,inf", "1", "a,b"]:
+        with pytest.raises(ValueError, match="'x,y' with finite numbers"):
+            parse_vec2(text)
+
+
+@pytest.mark.parametrize(
+    "script, args, want",
+    [
+        ("images", ["--seeds", "a-b"], "argument --seeds: seeds must be non-negative integers"),
+        ("images", ["--seeds", "5-2"], "argument --seeds: seed range '5-2'"),
+        ("images", ["--seeds", ""], "argument --seeds: seeds must be non-negative integers"),
+        ("images", ["--seeds", "4294967296"], "argument --seeds: seeds must be in [0, 2**32 - 1]"),
+        ("images", ["--seeds", "0", "--trunc", "nan"], "argument --trunc: must be a finite"),
+        ("images", ["--seeds", "0", "--rotate", "inf"], "argument --rotate: must be a finite"),
+        ("images", ["--seeds", "0", "--translate", "nan,0"], "argument --translate: a 2-vector"),
+        ("images", ["--seeds", "0", "--trunc-cutoff", "-1"], "argument --trunc-cutoff: must be"),
+        ("video", ["--frames", "1"], "argument --frames: must be an integer >= 2, got '1'"),
+        ("video", ["--frames", "0"], "argument --frames: must be an integer >= 2, got '0'"),
+        ("video", ["--frames", "-3"], "argument --frames: must be an integer >= 2, got '-3'"),
+        ("video", ["--fps", "0"], "argument --fps: must be an integer >= 1, got '0'"),
+        ("video", ["--fps", "-24"], "argument --fps: must be an integer >= 1, got '-24'"),
+        ("video", ["--scale", "-1"], "argument --scale: must be an integer >= 0"),
+        ("video", ["--trunc", "nan"], "argument --trunc: must be a finite number, got 'nan'"),
+        ("video", ["--amount=-inf"], "argument --amount: must be a finite number, got '-inf'"),
+        ("video", ["--seeds", "0-4294967296"], "argument --seeds: seeds must be in [0, 2**32 - 1]"),
+    ],
+)  # fmt: skip
+def test_cli_rejects_bad_values(checkpoint, tmp_path, capsys, script, args, want):
+    from gen_video import main as video
+
+    path, _ = checkpoint
+    if script == "images":
+        cli, argv = main, ["--network", str(path), "--outdir", str(tmp_path), *args]
+    else:
+        cli, argv = video, ["--network", str(path), "--output", str(tmp_path / "v.gif"), *args]
+    assert want in cli_error(cli, argv, capsys)
+    assert not any(tmp_path.iterdir())  # refused before writing anything
+
+
+def test_network_argument(checkpoint, tmp_path, capsys):
+    from gen_video import main as video
+
+    path, _ = checkpoint
+    # A training run directory means its latest checkpoint (as in gen_video.py).
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.manual_seed(1)
+    save_checkpoint(run / "checkpoint-00000002.pt", G_ema=Generator(img_resolution=16, **TINY))
+    (run / "checkpoint-00000004.pt").write_bytes(path.read_bytes())
+    a = main(["--network", str(run), "--seeds", "0", "--outdir", str(tmp_path / "a")])
+    b = main(["--network", str(path), "--seeds", "0", "--outdir", str(tmp_path / "b")])
+    assert a[0].read_bytes() == b[0].read_bytes()
+    # Neither script loads what is not there, or what is not a network.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.pt").write_bytes(b"not a network")
+    cases = {
+        "missing.pt": "error: --network '{}' does not exist",
+        "empty": "error: --network '{}' is a directory with no checkpoint-*.pt",
+        "junk.pt": "error: --network '{}' is not a readable network: path must be",
+    }
+    out = tmp_path / "out"
+    for name, want in cases.items():
+        net = str(tmp_path / name)
+        line = cli_error(main, ["--network", net, "--seeds", "0", "--outdir", str(out)], capsys)
+        assert line.startswith(want.format(net))
+        line = cli_error(video, ["--network", net, "--output", str(tmp_path / "v.gif")], capsys)
+        assert line.startswith(want.format(net))
+    assert not (tmp_path / "v.gif").exists() and not out.exists()
+
+
+def test_conditional_network_needs_class(tmp_path, capsys):
+    torch.manual_seed(0)
+    path = tmp_path / "cond.pt"
+    save_checkpoint(path, G_ema=Generator(img_resolution=16, **{**TINY, "c_dim": 3}))
+    argv = ["--network", str(path), "--seeds", "0", "--outdir", str(tmp_path / "out")]
+    line = cli_error(main, argv, capsys)
+    assert line == "error: the network is conditional (3 classes): give --class N, 0 <= N < 3"
+    for bad in ("3", "-1"):
+        line = cli_error(main, [*argv, "--class", bad], capsys)
+        assert line == f"error: --class must be in [0, 3) (3 classes), got {bad}"
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in main([*argv, "--class", "2"])] == ["seed0000.png"]
+
+
+def test_gen_video_output_format(checkpoint, tmp_path, capsys):
+    from gen_video import main as video
+
+    path, _ = checkpoint
+    for name, extra in [("v.png", []), ("v.xyz", []), ("v", []), ("v.mp4", []),
+                        ("v.gif", ["--mp4"])]:  # fmt: skip
+        out = str(tmp_path / name)
+        line = cli_error(video, ["--network", str(path), "--output", out, *extra], capsys)
+        assert line == f"error: --output must end in .gif, or .mp4 with --mp4; got {out!r}"
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_errors_as_scripts(tmp_path):
+    # The real entry points: exit status 2 and one error line on stderr, nothing else.
+    env = {**os.environ, "BANDLIMIT_IMPL": "ref"}
+    missing = str(tmp_path / "missing.pt")
+    runs = [
+        (["gen_images.py", "--network", missing, "--seeds", "0", "--outdir", str(tmp_path)],
+         f"error: --network {missing!r} does not exist"),
+        (["gen_video.py", "--network", missing, "--output", str(tmp_path / "v.gif")],
+         f"error: --network {missing!r} does not exist"),
+    ]  # fmt: skip
+    for (script, *args), want in runs:
+        res = subprocess.run([sys.executable, str(EXAMPLES / script), *args],
+                             capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+        assert (res.returncode, res.stderr, res.stdout) == (2, want + "\n", "")
