@@ -2,7 +2,9 @@
 
 Every PNG/JPEG under ``--source`` (recursively) is centre-cropped to a square, resized to
 ``--resolution`` (Lanczos) and stored as ``img00000000.png``… in ``--dest``; labels from a
-``dataset.json`` in the source (``{"labels": [[relative_path, label], ...]}``) are carried over.
+``dataset.json`` in the source (``{"labels": [[relative_path, label], ...]}``, the rules of
+:func:`afgan.data.parse_labels`) are checked before anything is written and carried over. A bad
+label or an image that does not decode is one ``error:`` line naming it (exit status 2).
 
 Example::
 
@@ -22,9 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/dataset_tool.py`
 
-from afgan.data import to_uint8
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+from afgan.data import IMAGE_EXTENSIONS, DatasetError, one_line, parse_labels, to_uint8
 
 __all__ = ["main"]
 
@@ -60,15 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = args.source / "dataset.json"
     if meta.exists():
         try:
-            table = json.loads(meta.read_text()).get("labels") or []
-            labels = {str(k).replace("\\", "/"): v for k, v in table}
-        except (ValueError, AttributeError, TypeError) as exc:
-            fail(f"{meta}: expected {{\"labels\": [[file, label], ...]}}, got unusable "
-                 f"JSON ({exc})")
-        missing = [f.relative_to(args.source).as_posix() for f in files]
-        missing = [m for m in missing if m not in labels]
-        if missing:
-            fail(f"{meta}: no label for {missing[0]!r}")
+            rel = [f.relative_to(args.source).as_posix() for f in files]
+            labels = parse_labels(meta.read_bytes(), rel, str(meta))
+        except OSError as exc:
+            fail(f"{meta}: cannot be read ({one_line(exc)})")
+        except DatasetError as exc:
+            fail(str(exc))
     if args.dest.is_dir():
         fail(f"--dest {str(args.dest)!r} is a directory; give a .zip file name")
     out_labels = []
@@ -76,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Written next to --dest and renamed at the end: a failure never destroys an existing file.
     tmp = args.dest.with_name(f".{args.dest.name}.tmp")
     try:
-        _write_zip(args, files, labels, out_labels, meta, tmp, res, Image)
+        _write_zip(args, files, labels, out_labels, tmp, res, Image)
         os.replace(tmp, args.dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -84,14 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return len(files)
 
 
-def _write_zip(args, files, labels, out_labels, meta, tmp, res, Image) -> None:
+def _write_zip(args, files, labels, out_labels, tmp, res, Image) -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
         for i, f in enumerate(files):
             try:
                 with Image.open(f) as im:
                     im = Image.fromarray(to_uint8(im, 1 if args.greyscale else 3))
             except Exception as exc:
-                fail(f"{f}: not a readable image ({exc})")
+                fail(f"{f}: not a readable image ({one_line(exc)})")
             s = min(im.size)
             left, top = (im.width - s) // 2, (im.height - s) // 2
             im = im.crop((left, top, left + s, top + s)).resize((res, res), Image.LANCZOS)
@@ -99,11 +96,8 @@ def _write_zip(args, files, labels, out_labels, meta, tmp, res, Image) -> None:
             buf = io.BytesIO()
             im.save(buf, format="PNG")
             z.writestr(name, buf.getvalue())
-            if labels is not None:
-                rel = f.relative_to(args.source).as_posix()
-                if rel not in labels:
-                    fail(f"{meta}: no label for {rel!r}")
-                out_labels.append([name, labels[rel]])
+            if labels is not None:  # checked by parse_labels, in the order of files
+                out_labels.append([name, labels[i]])
         if labels is not None:
             z.writestr("dataset.json", json.dumps({"labels": out_labels}))
 

@@ -699,7 +699,10 @@ def _train(
     grid_rng = np.random.RandomState(cfg.seed)
     grid_z = torch.from_numpy(grid_rng.randn(gw * gh, cfg.z_dim).astype(np.float32)).to(device)
     grid_idx = grid_rng.randint(len(dataset), size=gw * gh)
-    grid_items = [dataset[int(i)] for i in grid_idx]
+    try:
+        grid_items = [dataset[int(i)] for i in grid_idx]
+    except DatasetError as exc:  # an image that passed the up-front checks but does not decode
+        raise TrainingError(str(exc)) from None
     grid_c = torch.from_numpy(np.stack([it[1] for it in grid_items]).astype(np.float32)).to(device)
 
     def snapshot_images(name: str) -> Path:
@@ -743,7 +746,10 @@ def _train(
     with _StopFlag() as stop:
         done = cur_nimg >= total_nimg
         while not done:
-            real_u8, real_c = next(loader)
+            try:
+                real_u8, real_c = next(loader)
+            except DatasetError as exc:
+                raise TrainingError(str(exc)) from None
             real = (real_u8.to(device, torch.float32) / 127.5 - 1).contiguous()
             real_c = real_c.to(device)
             gen = _step_generator(cfg.seed, d.world, d.rank, step)

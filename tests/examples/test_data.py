@@ -181,8 +181,134 @@ def test_not_power_of_two_and_not_a_dataset(tmp_path):
 def test_missing_label(tmp_path):
     paths = write_images(tmp_path / "l", [8] * 2)
     (tmp_path / "l" / "dataset.json").write_text(json.dumps({"labels": [[paths[0][0].name, 0]]}))
-    with pytest.raises(DatasetError, match=r"no label for 'img001\.png'"):
+    with pytest.raises(DatasetError, match=r"no label for 'img001\.png' \(1 of 2 images"):
         ImageFolderDataset(tmp_path / "l")
+
+
+def labelled(folder, text):
+    """Two 8×8 images in ``folder`` and ``text`` as their dataset.json."""
+    write_images(folder, [8] * 2)
+    (folder / "dataset.json").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "first, second, why",
+    [
+        (0, {"a": 1}, r'label \{"a": 1\} is not an int class id or a list'),
+        (0, "cat", r'label "cat" is not an int class id'),
+        ([1, 2], [[1, 2], [3, 4]], r"element 0 \(\[1, 2\]\) is not a number"),
+        ([0.5], [0.5, 1], r"label has 2 numbers, labels\[0\] has 1"),
+        (0, -1, r"class id -1 is negative"),
+        ([0.5], 1, r"label 1 is a class id but labels\[0\] is a list \(\[0\.5\]\)"),
+        (0, [1.0], r"label \[1\.0\] is a list but labels\[0\] is a class id"),
+        (0, True, r"label true is a boolean"),
+        ([0.5], [True], r"element 0 \(true\) is not a number"),
+        (0, None, r"label null is not an int class id"),
+        ([0.5], [float("nan")], r"element 0 \(NaN\) is not a finite float32"),
+        ([0.5], [0, float("-inf")], r"element 1 \(-Infinity\) is not a finite float32"),
+        ([0.5], [1e39], r"element 0 \(1e\+39\) is not a finite float32"),
+        ([0.5], [10**400], r"element 0 \(1000.*\) is not a finite float32"),
+        (0, 0.5, r"label 0\.5 is not an int class id \(a vector label is a list\)"),
+        (0, -1.0, r"label -1\.0 is not an int class id"),
+        ([0.5], [], r"label \[\] is empty"),
+        (0, 1 << 16, r"class id 65536 is over 65535"),
+    ],
+)
+def test_bad_label_value_names_the_entry(tmp_path, first, second, why):
+    text = json.dumps({"labels": [["img000.png", first], ["img001.png", second]]})
+    with pytest.raises(DatasetError) as info:
+        ImageFolderDataset(labelled(tmp_path / "d", text))
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(str(tmp_path / "d" / "dataset.json"))
+    assert "labels[1] ('img001.png'): " in msg
+    assert info.match(why)
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("[1, 2]", r'expected a JSON object \{"labels": .*, got list'),
+        ('{"labels": {"img000.png": 0}}', r'"labels" must be a list .* or null, got dict'),
+        ('{"labels": "img000.png"}', r'"labels" must be a list .* or null, got str'),
+        ('{"labels": [["img000.png", 0, 1]]}', r'labels\[0\] is \["img000.png", 0, 1\], expected'),
+        ('{"labels": [[0, 0]]}', r"labels\[0\] is \[0, 0\], expected \[\"path\", label\]"),
+        ('{"labels": [["img000.png", 0], ["img000.png", 0]]}',
+         r"labels\[1\] \('img000.png'\): listed twice \(also labels\[0\]\)"),
+        ('{"labels": [["img000.png", 0], ["gone.png", 2], ["img001.png", "x"]]}',
+         r"labels\[2\] \('img001.png'\): label \"x\" is not"),
+        ('{"labels": [["other/img000.png", 0], ["other/img001.png", 1]]}',
+         r"no label for 'img000.png' \(2 of 2 images have none\)"),
+        ("{not json", r"dataset\.json: not valid JSON"),
+    ],
+)  # fmt: skip
+def test_bad_label_table(tmp_path, text, why):
+    with pytest.raises(DatasetError, match=why):
+        ImageFolderDataset(labelled(tmp_path / "d", text))
+
+
+@pytest.mark.parametrize("text", ['{"labels": null}', "{}"])
+def test_null_or_absent_labels_mean_unlabelled(tmp_path, text):
+    ds = ImageFolderDataset(labelled(tmp_path / "d", text))
+    assert ds.labels is None and ds.label_dim == 0 and ds[0][1].shape == (0,)
+
+
+def test_float_class_ids_and_stray_entries_are_read_as_stylegan_does(tmp_path):
+    """Integral floats are class ids (StyleGAN casts to int); entries for files that are not in
+    the dataset (a curated copy) are ignored."""
+    text = json.dumps({"labels": [["gone.png", 7.0], ["img001.png", 2.0], ["img000.png", 0]]})
+    ds = ImageFolderDataset(labelled(tmp_path / "d", text))
+    assert ds.label_dim == 3  # the stray entry's class 7 does not widen the one-hot
+    np.testing.assert_array_equal(ds[0][1], [1, 0, 0])
+    np.testing.assert_array_equal(ds[1][1], [0, 0, 1])
+
+
+def test_vector_labels_and_backslash_paths(tmp_path):
+    text = json.dumps({"labels": [["img001.png", [1, -0.5]], ["img000.png", [0.25, 2]]]})
+    ds = ImageFolderDataset(labelled(tmp_path / "d", text))
+    assert ds.label_dim == 2
+    np.testing.assert_array_equal(ds[0][1], np.float32([0.25, 2]))
+    np.testing.assert_array_equal(ds[1][1], np.float32([1, -0.5]))
+    write_images(tmp_path / "s" / "sub", [8])
+    (tmp_path / "s" / "dataset.json").write_text(json.dumps({"labels": [["sub\\img000.png", 3]]}))
+    np.testing.assert_array_equal(ImageFolderDataset(tmp_path / "s")[0][1], [0, 0, 0, 1])
+
+
+@pytest.mark.parametrize(
+    "ext, keep",
+    # PNG -12: only the end chunk lost (decodes, but the file is cut); -13: and a checksum byte.
+    [(".png", 0.5), (".png", -12), (".png", -13), (".jpg", 0.9), (".jpg", -1)],
+)
+def test_truncated_image_is_caught_at_construction(tmp_path, ext, keep):
+    paths = write_images(tmp_path / "t", [32] * 3, ext=ext)
+    data = paths[1][0].read_bytes()
+    paths[1][0].write_bytes(data[: int(len(data) * keep) if keep > 0 else keep])
+    why = rf"img001\{ext}: not a readable image \(.*(runcated|incomplete)"
+    with pytest.raises(DatasetError, match=why):
+        ImageFolderDataset(tmp_path / "t")
+
+
+def test_jpeg_with_bytes_after_its_end_marker_is_accepted(tmp_path):
+    # Some cameras append data after the image: the end-marker shortcut must not reject it.
+    paths = write_images(tmp_path / "j", [16] * 2, ext=".jpg")
+    paths[0][0].write_bytes(paths[0][0].read_bytes() + b"trailer\0\0")
+    ds = ImageFolderDataset(tmp_path / "j")
+    assert ds[0][0].shape == (3, 16, 16)
+
+
+def test_image_that_fails_to_decode_later_is_a_one_line_dataset_error(tmp_path):
+    """Corrupted after the up-front checks (or corrupt in a way they cannot see): loading it
+    raises DatasetError naming the file, also through a loader's worker process."""
+    paths = write_images(tmp_path / "c", [8] * 2)
+    ds = ImageFolderDataset(tmp_path / "c")
+    data = paths[1][0].read_bytes()
+    paths[1][0].write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetError, match=r"img001\.png: not a readable image \(image file is"):
+        ds[1]
+    for workers in (0, 1):
+        with pytest.raises(DatasetError) as info:
+            next(make_loader(ds, 2, workers=workers))
+        assert info.match(r"^\S*img001\.png: not a readable image \(image file is truncated\)$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +397,46 @@ def test_dataset_tool_failure_keeps_an_existing_dest(tmp_path, capsys):
     (nolabel / "dataset.json").write_text("[1, 2]")
     with pytest.raises(SystemExit):
         tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16"])
-    assert "unusable JSON" in capsys.readouterr().err
+    assert "expected a JSON object" in capsys.readouterr().err
+
+
+def test_dataset_tool_checks_labels_like_the_dataset(tmp_path, capsys):
+    """dataset_tool reads dataset.json with the dataset's rules (one error line naming the
+    entry), carries valid labels over, and names a source image that does not decode."""
+    from dataset_tool import main as tool
+
+    src, out = tmp_path / "src", tmp_path / "out.zip"
+    write_images(src, [16] * 2)
+    args = ["--source", str(src), "--dest", str(out), "--resolution", "8"]
+    (src / "dataset.json").write_text('{"labels": [["img000.png", [1]], ["img001.png", [NaN]]]}')
+    with pytest.raises(SystemExit):
+        tool(args)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and not out.exists()
+    assert "labels[1] ('img001.png'): label [NaN]: element 0 (NaN) is not a finite" in err
+    (src / "dataset.json").write_text('{"labels": [["img000.png", 2], ["img001.png", true]]}')
+    with pytest.raises(SystemExit):
+        tool(args)
+    assert "labels[1] ('img001.png'): label true is a boolean" in capsys.readouterr().err
+    (src / "dataset.json").write_text(
+        '{"labels": [["img001.png", [1, 0.5]], ["img000.png", [2, 3]]]}'
+    )
+    tool(args)
+    with zipfile.ZipFile(out) as z:
+        assert json.loads(z.read("dataset.json")) == {
+            "labels": [["img00000000.png", [2, 3]], ["img00000001.png", [1, 0.5]]]
+        }
+    (src / "dataset.json").write_text('{"labels": null}')  # unlabelled, as in the dataset
+    tool(args)
+    with zipfile.ZipFile(out) as z:
+        assert "dataset.json" not in z.namelist()
+    (src / "dataset.json").unlink()
+    jpg = write_images(src, [16], ext=".jpg")[0][0]
+    jpg.write_bytes(jpg.read_bytes()[:-40])
+    with pytest.raises(SystemExit):
+        tool(args)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "img000.jpg: not a readable image (image file is trunc" in err
 
 
 def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):

@@ -469,6 +469,33 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "unknown metric 'fid50k'" in capsys.readouterr().err
 
 
+def _png_with_short_image_data(path: Path, size: int) -> None:
+    """A PNG whose chunks and checksums are all valid but whose pixel stream ends early: it
+    passes the dataset's up-front checks and fails only when decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b""))
+
+
+def test_image_that_fails_to_decode_mid_run_is_one_clear_line(tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        Image.new("RGB", (16, 16), (60 * i, 0, 0)).save(folder / f"{i}.png")
+    _png_with_short_image_data(folder / "4.png", 16)
+    line = _bad(capsys, *TINY, "--data", str(folder), "--outdir", str(tmp_path), "--kimg", "0.1")
+    assert "4.png: not a readable image" in line
+
+
 def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     # --standalone: torchrun picks a free port itself (no race between choosing and binding).
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
