@@ -41,6 +41,8 @@ __all__ = [
     "MAX_SEEDS",
     "SEED_MAX",
     "arg_type",
+    "check_class_arg",
+    "class_label",
     "fail",
     "finite_float",
     "generate_images",
@@ -197,6 +199,37 @@ def _to_uint8(img: torch.Tensor) -> np.ndarray:
     return x.cpu().numpy()
 
 
+def class_label(
+    G: torch.nn.Module, class_idx: int | None, device: str | torch.device = "cpu"
+) -> torch.Tensor:
+    """The one-hot ``[1, c_dim]`` label of ``class_idx`` (``[1, 0]`` for an unconditional G).
+
+    Raises
+    ------
+    ValueError
+        A conditional generator (``c_dim > 0``) without a ``class_idx`` in ``[0, c_dim)``.
+    """
+    label = torch.zeros([1, G.c_dim], device=device)
+    if G.c_dim > 0:
+        if class_idx is None or not 0 <= int(class_idx) < G.c_dim:
+            raise ValueError(
+                f"class_idx must be in [0, {G.c_dim}) for a conditional generator, "
+                f"got {class_idx!r}"
+            )
+        label[:, int(class_idx)] = 1
+    return label
+
+
+def check_class_arg(G: torch.nn.Module, class_idx: int | None) -> None:
+    """``--class`` against the network: required and in range when it is conditional."""
+    if G.c_dim > 0 and class_idx is None:
+        fail(f"the network is conditional ({G.c_dim} classes): give --class N, 0 <= N < {G.c_dim}")
+    if G.c_dim > 0 and not 0 <= class_idx < G.c_dim:
+        fail(f"--class must be in [0, {G.c_dim}) ({G.c_dim} classes), got {class_idx}")
+    if G.c_dim == 0 and class_idx is not None:  # as the official tool: ignored, but said
+        print("warning: --class ignored: the network is unconditional", file=sys.stderr)
+
+
 def generate_images(
     G: Generator,
     seeds: Sequence[int],
@@ -225,14 +258,7 @@ def generate_images(
     device : str or torch.device
     """
     G = G.to(device).eval()
-    label = torch.zeros([1, G.c_dim], device=device)
-    if G.c_dim > 0:
-        if class_idx is None or not 0 <= int(class_idx) < G.c_dim:
-            raise ValueError(
-                f"class_idx must be in [0, {G.c_dim}) for a conditional generator, "
-                f"got {class_idx!r}"
-            )
-        label[:, int(class_idx)] = 1
+    label = class_label(G, class_idx, device)
     if hasattr(G.synthesis, "input"):
         m = np.linalg.inv(make_transform(translate, rotate))
         G.synthesis.input.transform.copy_(torch.from_numpy(m))
@@ -292,12 +318,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
         G = load_generator(args.network)
     except ValueError as exc:
         fail(str(exc))
-    if G.c_dim > 0 and args.class_idx is None:
-        fail(f"the network is conditional ({G.c_dim} classes): give --class N, 0 <= N < {G.c_dim}")
-    if G.c_dim > 0 and not 0 <= args.class_idx < G.c_dim:
-        fail(f"--class must be in [0, {G.c_dim}) ({G.c_dim} classes), got {args.class_idx}")
-    if G.c_dim == 0 and args.class_idx is not None:  # as the official tool: ignored, but said
-        print("warning: --class ignored: the network is unconditional", file=sys.stderr)
+    check_class_arg(G, args.class_idx)
     if args.outdir.exists() and not args.outdir.is_dir():
         fail(f"--outdir {str(args.outdir)!r} is a file, not a directory")
     args.outdir.mkdir(parents=True, exist_ok=True)

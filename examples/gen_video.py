@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen
 
 from gen_images import (
     arg_type,
+    check_class_arg,
+    class_label,
     fail,
     finite_float,
     int_at_least,
@@ -61,6 +63,7 @@ def render_frames(
     truncation_psi: float = 1.0,
     amount: float = 0.25,
     device: str | torch.device = "cpu",
+    class_idx: int | None = None,
 ) -> list[np.ndarray]:
     """uint8 ``[H, W, C]`` frames (all seeds side by side in each frame).
 
@@ -75,6 +78,8 @@ def render_frames(
     amount : float
         ``translate``: peak offset in image widths (a full back-and-forth cosine loop);
         ``rotate``: ignored (a full turn).
+    class_idx : int or None
+        Required for a conditional generator (``c_dim > 0``).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -83,7 +88,7 @@ def render_frames(
     if not seeds:
         raise ValueError("seeds must not be empty")
     G = G.to(device).eval()
-    c = torch.zeros([1, G.c_dim], device=device)
+    c = class_label(G, class_idx, device)
     zs = torch.from_numpy(
         np.stack([np.random.RandomState(int(s)).randn(G.z_dim) for s in seeds])
     ).float()
@@ -145,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p.add_argument(
         "--scale", type=int_at_least(0), default=0, help="GIF enlargement (default: to ~128 px)"
     )
+    p.add_argument("--class", dest="class_idx", type=int, default=None,
+                   help="class index (conditional networks)")  # fmt: skip
     p.add_argument("--output", required=True, type=Path, help=".gif (or .mp4 with --mp4)")
     p.add_argument("--mp4", action="store_true", help="write MP4 (needs imageio-ffmpeg)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -168,8 +175,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
         G = load_generator(args.network)
     except ValueError as exc:
         fail(str(exc))
+    check_class_arg(G, args.class_idx)
     frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
-                           args.device)  # fmt: skip
+                           args.device, args.class_idx)  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.mp4:
         imageio.mimwrite(args.output, frames, fps=args.fps)

@@ -14,7 +14,15 @@ import pytest
 import torch
 from afgan.legacy import save_checkpoint
 from afgan.networks import Generator
-from gen_images import generate_images, main, make_transform, parse_range, parse_vec2, write_png
+from gen_images import (
+    generate_images,
+    load_generator,
+    main,
+    make_transform,
+    parse_range,
+    parse_vec2,
+    write_png,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -248,6 +256,18 @@ def test_conditional_network_needs_class(tmp_path, capsys):
         assert line == f"error: --class must be in [0, 3) (3 classes), got {bad}"
     assert not (tmp_path / "out").exists()
     assert [p.name for p in main([*argv, "--class", "2"])] == ["seed0000.png"]
+
+    # gen_video: the same rule, and the class reaches the mapping network.
+    from gen_video import main as video
+    from gen_video import render_frames
+
+    vargs = ["--network", str(path), "--frames", "2", "--output", str(tmp_path / "v.gif")]
+    line = cli_error(video, vargs, capsys)
+    assert line == "error: the network is conditional (3 classes): give --class N, 0 <= N < 3"
+    assert video([*vargs, "--class", "1"]).is_file()
+    G = load_generator(path)
+    a, b = (render_frames(G, [0], frames=2, class_idx=k)[0] for k in (0, 1))
+    assert not np.array_equal(a, b)
 
 
 def test_gen_video_output_format(checkpoint, tmp_path, capsys):
