@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -142,6 +143,23 @@ def test_two_waiters_on_one_stale_lock_do_not_both_build(tmp_path, monkeypatch):
     assert second_start >= first_end, f"both held the build lock at once: {spans}"
 
 
+def test_filesystem_without_flock_still_waits_and_clears_dead_locks(tmp_path, monkeypatch):
+    import errno
+
+    def no_flock(fd, op):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(_build.fcntl, "flock", no_flock)
+    lock = tmp_path / _build.LOCK_NAME
+    _write_lock(lock, os.getpid())  # a live builder: wait (bounded), not an OSError
+    with pytest.raises(CudaBuildError, match="timed out after"), \
+            _build.build_lock(tmp_path, timeout=0.3, stale_after=3600):
+        pass
+    _write_lock(lock, _dead_pid())  # a dead one: removed, unguarded
+    with _build.build_lock(tmp_path, timeout=5, stale_after=3600):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
 def test_half_written_lock_is_stale_after_a_while(tmp_path):
     lock = tmp_path / _build.LOCK_NAME
     lock.write_text("")
@@ -241,10 +259,36 @@ def test_damaged_cached_library_is_rebuilt_not_loaded(tmp_path, monkeypatch, cap
     assert "does not match its build record" in capsys.readouterr().err
     assert lib.stat().st_size == 4100 and _build.library_intact(tmp_path)
 
+    # The build directory moved or copied as a whole (a cache baked into a container image):
+    # the copy is judged by its own library, not by the path it was built at.
+    copy = tmp_path / "copied"
+    shutil.copytree(tmp_path, copy, ignore=shutil.ignore_patterns("copied"))
+    assert _build.library_intact(copy)
+    (copy / "m.so").write_bytes(b"\x7fELF")
+    assert not _build.library_intact(copy) and _build.library_intact(tmp_path)
+    shutil.rmtree(copy)
+
     lib.write_bytes(b"\x7fELF" + bytes(4095) + b"x")  # same size, other contents
     assert not _build.library_intact(tmp_path)
     (tmp_path / _build.COMPLETE_NAME).write_text(json.dumps({"module": str(lib)}))
     assert not _build.library_intact(tmp_path)  # a record without size and hash: rebuilt once
+
+
+def test_finished_build_loads_without_lock_or_compiler(monkeypatch):
+    """A finished, intact build (here: the emulation library) is imported as it is: a read-only
+    cache, where neither the lock nor ninja's files can be written, still loads."""
+    _build.load_emulation()  # built (or found) the usual way first
+    directory = _build.emulation_dir()
+    assert _build.library_intact(directory)
+
+    def refuse(*a, **kw):
+        raise PermissionError(13, "Permission denied", str(directory))
+
+    monkeypatch.setattr(_build, "build_lock", refuse)
+    monkeypatch.setattr(_build, "_compile", refuse)
+    name = f"bandlimit_cuda_emu_{_build.source_hash()}"
+    mod = _build._build_locked(name, [], directory, False, cuda=False)
+    assert mod.EMULATED and Path(mod.__file__) == directory / f"{name}.so"
 
 
 def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):

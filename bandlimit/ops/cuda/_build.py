@@ -25,7 +25,8 @@ Robustness, because building extensions is the field's most common failure:
   the same lock stale cannot both build.
 * A damaged cache: the ``complete`` marker records the library's size and SHA-256; a library that
   no longer matches (a truncated copy, a full disk) is rebuilt instead of being loaded, because
-  mapping a truncated shared library kills the process with SIGBUS.
+  mapping a truncated shared library kills the process with SIGBUS. A finished, intact build is
+  imported directly (no ninja, no lock), so a read-only cache works.
 * Architectures: ``TORCH_CUDA_ARCH_LIST`` when set; otherwise the compute capabilities of the
   visible GPUs. No ``-gencode`` list is hard-coded.
 """
@@ -290,11 +291,16 @@ def remove_if_stale(path: Path, stale_after: float) -> bool:
     Judging and deleting happen under an ``flock`` of a guard file: otherwise two waiters that
     judged one dead lock stale could both delete, the second one deleting the fresh lock that the
     first one took in between, and both would build."""
+    if not lock_is_stale(path, stale_after):  # the common case (a live builder): no guard
+        return False
     guard = path.with_name(GUARD_NAME)
     with open(guard, "a") as fh:
         if fcntl is not None:
-            fcntl.flock(fh, fcntl.LOCK_EX)  # released when fh closes
-        if not lock_is_stale(path, stale_after):
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX)  # released when fh closes
+            except OSError:  # a filesystem without flock (Lustre noflock, some FUSE): unguarded
+                pass
+        if not lock_is_stale(path, stale_after):  # judged again: another waiter may have won
             return False
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -411,31 +417,55 @@ def _file_sha256(path: Path) -> str:
 
 
 def write_complete_marker(directory: Path, library: Path) -> None:
-    """Record a finished build: the library's path, size and SHA-256."""
+    """Record a finished build: the library's file name (the directory may be copied or moved
+    as a whole, e.g. into a container image), size and SHA-256."""
     record = {
-        "time": time.time(), "module": str(library), "size": library.stat().st_size,
+        "time": time.time(), "library": library.name, "size": library.stat().st_size,
         "sha256": _file_sha256(library),
     }
     (directory / COMPLETE_NAME).write_text(json.dumps(record))
 
 
-def library_intact(directory: Path) -> bool:
-    """Whether the ``complete`` marker exists and its library still has the recorded size and
-    hash (a marker from before size/hash were recorded counts as damaged: one rebuild)."""
+def intact_library(directory: Path) -> Path | None:
+    """The library of a finished build in ``directory`` if it still has the size and hash its
+    ``complete`` marker recorded, else None (no marker, a damaged library, or a marker from
+    before size and hash were recorded: one rebuild)."""
     try:
         record = json.loads((directory / COMPLETE_NAME).read_text())
-        library = Path(record["module"])
+        library = directory / Path(record["library"]).name
         if library.stat().st_size != record["size"]:
-            return False
-        return _file_sha256(library) == record["sha256"]
+            return None
+        return library if _file_sha256(library) == record["sha256"] else None
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        return None
+
+
+def library_intact(directory: Path) -> bool:
+    """Whether ``directory`` holds a finished, undamaged build (see :func:`intact_library`)."""
+    return intact_library(directory) is not None
+
+
+def _import_library(name: str, library: Path) -> ModuleType:
+    # What cpp_extension.load ends with, without ninja or the lock: a finished build in a
+    # read-only cache (a shared install, a container image) loads as it is.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, library)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {library} as module {name}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _build_locked(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
     lib_dir: Path | None = None,
 ) -> ModuleType:
+    library = intact_library(directory)
+    if library is not None and library.name == f"{name}.so":
+        with contextlib.suppress(ImportError):  # else the locked path rebuilds it
+            return _import_library(name, library)
     try:
         return _build_in(name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir)
     except CudaBuildError:
