@@ -49,6 +49,7 @@ __all__ = [
     "int_at_least",
     "load_generator",
     "main",
+    "make_parent",
     "make_transform",
     "parse_range",
     "parse_vec2",
@@ -138,6 +139,14 @@ def fail(msg: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def make_parent(path: Path, flag: str) -> None:
+    """Create ``path``'s directory, or :func:`fail` naming ``flag`` (e.g. a file in the way)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{flag}: cannot create {str(path.parent)!r}: {exc.strerror or exc}")
+
+
 def load_generator(network: str | os.PathLike[str]) -> Generator:
     """``G_ema`` (else ``G``) from a ``--network`` argument.
 
@@ -176,7 +185,7 @@ def load_generator(network: str | os.PathLike[str]) -> Generator:
             f"--network {str(path)!r} is not a readable network: {why or type(exc).__name__}"
         ) from None
     G = nets.get("G_ema") if nets.get("G_ema") is not None else nets.get("G")
-    if G is None:
+    if not isinstance(G, Generator):
         raise ValueError(f"--network {str(path)!r} holds no generator (G_ema or G)")
     return G
 
@@ -321,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     check_class_arg(G, args.class_idx)
     if args.outdir.exists() and not args.outdir.is_dir():
         fail(f"--outdir {str(args.outdir)!r} is a file, not a directory")
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    make_parent(args.outdir / "x", "--outdir")
     written = []
     images = generate_images(
         G,
@@ -335,7 +344,10 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     )
     for seed, img in images:
         path = args.outdir / f"seed{seed:04d}.png"
-        write_png(path, img)
+        try:
+            write_png(path, img)
+        except OSError as exc:  # a full disk, a read-only directory
+            fail(f"cannot write {str(path)!r}: {exc.strerror or exc}")
         written.append(path)
         print(f"wrote {path}")
     return written

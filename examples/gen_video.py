@@ -34,6 +34,7 @@ from gen_images import (
     finite_float,
     int_at_least,
     load_generator,
+    make_parent,
     make_transform,
     parse_range,
 )
@@ -176,14 +177,17 @@ def main(argv: Sequence[str] | None = None) -> Path:
     except ValueError as exc:
         fail(str(exc))
     check_class_arg(G, args.class_idx)
+    make_parent(args.output, "--output")  # before the rendering, which takes a while
     frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
                            args.device, args.class_idx)  # fmt: skip
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if args.mp4:
-        imageio.mimwrite(args.output, frames, fps=args.fps)
-    else:
-        scale = args.scale or max(1, 128 // frames[0].shape[0])
-        write_gif(args.output, frames, fps=args.fps, scale=scale)
+    try:
+        if args.mp4:
+            imageio.mimwrite(args.output, frames, fps=args.fps)
+        else:
+            scale = args.scale or max(1, 128 // frames[0].shape[0])
+            write_gif(args.output, frames, fps=args.fps, scale=scale)
+    except OSError as exc:  # a full disk, a read-only directory
+        fail(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")
     print(f"wrote {args.output} ({len(frames)} frames, {args.mode})")
     return args.output
 

@@ -158,6 +158,10 @@ class ShapesDataset(torch.utils.data.Dataset):
             img = img[:, :, ::-1].copy()
         return img, np.zeros([0], np.float32)
 
+    def get_label(self, idx: int) -> np.ndarray:
+        """The label of item ``idx`` without rendering it (the shapes have none)."""
+        return np.zeros([0], np.float32)
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "embedded-shapes", "resolution": self.resolution, "size": self.raw_size,
                 "seed": self.seed, "mirror": self.mirror,
@@ -188,13 +192,19 @@ def to_uint8(im: Any, channels: int) -> np.ndarray:
 def _check_complete(im: Any, data: bytes) -> None:
     # A file cut short passes Image.open (it reads the header only) and would fail mid-training.
     # PNG: verify() walks every chunk and its CRC without inflating (≈ free); it catches any cut
-    # that breaks decoding, and bit rot. JPEG: a complete file ends with the end-of-image marker
-    # (entropy-coded data cannot contain it); without it at the very end (cut short, or a
+    # that breaks decoding, and bit rot; when it fails, a full decode decides (a lost end chunk
+    # or a bad checksum in a chunk the decoder skips leaves the pixels intact). JPEG: a complete
+    # file ends with the end-of-image marker (entropy-coded data cannot contain it); without it
+    # at the very end (cut short, or a
     # trailer some cameras append), decoding at 1/8 scale reads the whole stream and decides.
     # MPO: a phone's .jpg holding several JPEGs (PIL's JPEG reader, ending with the last's marker).
     jpeg = im.format in ("JPEG", "MPO")
     if im.format == "PNG":
-        im.verify()
+        try:
+            im.verify()
+        except Exception:  # e.g. a bad checksum in a chunk the decoder skips:
+            with _pil().open(io.BytesIO(data)) as again:  # what decodes is usable
+                again.load()
     elif not (jpeg and data.endswith(b"\xff\xd9")):
         if jpeg:
             im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
@@ -218,6 +228,8 @@ def _label_problem(value: Any) -> str | None:
             return f"class id {value} is over {MAX_CLASSES - 1} (number the classes from 0)"
         return None
     if isinstance(value, float):
+        if value < 0:
+            return f"class id {_show(value)} is negative"
         return f"label {_show(value)} is not an int class id (a vector label is a list)"
     if not isinstance(value, list):
         return f"label {_show(value)} is not an int class id or a list of numbers"
@@ -290,25 +302,27 @@ def parse_labels(
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             raise DatasetError(f'{where}: labels[{i}] is {_show(entry)}, expected ["path", label]')
         path, value = entry[0].replace("\\", "/"), entry[1]
+        if path not in wanted:
+            continue  # a file this copy of the dataset does not hold
         if isinstance(value, float) and value.is_integer() and value >= 0:
             value = entry[1] = int(value)  # JSON writers that print every number as a float
         culprit = f"{where}: labels[{i}] ({path!r})"
         if path in seen:
             raise DatasetError(f"{culprit}: listed twice (also labels[{seen[path]}])")
         problem = _label_problem(value)
-        ref = table[0][1]  # checked already when i > 0
+        first = min(seen.values(), default=i)  # the reference entry, checked already
+        ref = table[first][1]
         kind = ("a list", "a class id")
         if problem is None and isinstance(value, int) != isinstance(ref, int):
             problem = (
-                f"label {_show(value)} is {kind[isinstance(value, int)]} but labels[0] is "
-                f"{kind[isinstance(ref, int)]} ({_show(ref)})"
+                f"label {_show(value)} is {kind[isinstance(value, int)]} but labels[{first}] "
+                f"is {kind[isinstance(ref, int)]} ({_show(ref)})"
             )
         elif problem is None and isinstance(value, list) and len(value) != len(ref):
-            problem = f"label has {len(value)} numbers, labels[0] has {len(ref)}"
+            problem = f"label has {len(value)} numbers, labels[{first}] has {len(ref)}"
         if problem is not None:
             raise DatasetError(f"{culprit}: {problem}")
-        if path in wanted:
-            seen[path] = i
+        seen[path] = i
     missing = [f for f in files if f not in seen]
     if missing:
         raise DatasetError(
@@ -322,8 +336,9 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     """Square PNG/JPEG images from a folder or a zip (see the module docstring).
 
     Every file is read at construction to validate the whole dataset up front: its header, and
-    whether it is complete (a PNG's chunk checksums; a JPEG's end marker, or a decode at 1/8 scale
-    without it), cheap next to the reading (2000 PNGs of 256²: +15 ms). A file that still fails
+    whether it is complete (a PNG's chunk checksums, or a full decode when they fail; a JPEG's
+    end marker, or a decode at 1/8 scale without it), cheap next to the reading (2000 PNGs of
+    256²: +15 ms). A file that still fails
     to decode (corrupt inside, or changed since) raises :class:`DatasetError` naming it when it
     is loaded.
 
@@ -453,8 +468,13 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         img = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
         if idx >= n:
             img = img[:, :, ::-1]
-        label = self.labels[raw] if self.labels is not None else np.zeros([0], np.float32)
-        return np.ascontiguousarray(img), label
+        return np.ascontiguousarray(img), self.get_label(idx)
+
+    def get_label(self, idx: int) -> np.ndarray:
+        """The label of item ``idx`` without decoding its image."""
+        if self.labels is None:
+            return np.zeros([0], np.float32)
+        return self.labels[int(idx) % len(self.files)]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -559,16 +579,25 @@ def make_loader(
         persistent_workers=workers > 0,
         prefetch_factor=2 if workers > 0 else None,
     )
-    return _one_line_errors(iter(loader))  # iter() now: workers start prefetching at once
+    return _OneLineErrors(iter(loader))  # iter() now: workers start prefetching at once
 
 
-def _one_line_errors(
-    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    # torch re-raises a worker's DatasetError as DatasetError("Caught DatasetError in DataLoader
-    # worker process 0.\nOriginal Traceback ...\n...DatasetError: <message>"): keep <message>.
-    try:
-        yield from batches
-    except DatasetError as exc:
-        last = (str(exc).strip().splitlines() or [""])[-1]
-        raise DatasetError(last.partition("DatasetError: ")[2] or last) from None
+class _OneLineErrors:
+    """The loader's iterator, with a worker's DatasetError cut back to its own message.
+
+    torch re-raises it as DatasetError("Caught DatasetError in DataLoader worker process 0.\n
+    Original Traceback ...\n...DatasetError: <message>"). A class, not a generator: a generator
+    is finished once it raises, and the batches after a bad one must still come."""
+
+    def __init__(self, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self._batches = batches
+
+    def __iter__(self) -> _OneLineErrors:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            return next(self._batches)
+        except DatasetError as exc:
+            last = (str(exc).strip().splitlines() or [""])[-1]
+            raise DatasetError(last.partition("DatasetError: ")[2] or last) from None

@@ -179,11 +179,11 @@ class TrainConfig:
         check_device(self.device)
         name = self.run_name
         if name is not None and (
-            not isinstance(name, str) or name in ("", ".", "..") or "/" in name or os.sep in name
-        ):
+            not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\:")
+        ):  # ':' too: on Windows 'C:x' is a drive-relative path, outside --outdir
             raise TrainingError(
-                f"--run-name must be a plain directory name (no '/', not '.' or '..'): it is "
-                f"created inside --outdir, got {name!r}"
+                f"--run-name must be a plain directory name (no '/', '\\' or ':', not '.' or "
+                f"'..'): it is created inside --outdir, got {name!r}"
             )
 
     def to_json(self) -> dict[str, Any]:
@@ -213,6 +213,11 @@ def check_device(device: str) -> None:
         raise TrainingError(
             f"--device {device} but torch sees no CUDA GPU (torch {torch.__version__}, "
             f"CUDA {torch.version.cuda or 'none: a CPU-only build'}); use --device cpu"
+        )
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise TrainingError(
+            f"--device {device}: torch sees {torch.cuda.device_count()} GPU(s), numbered from 0"
         )
 
 
@@ -459,6 +464,8 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     numbered = [(p, re.search(r"(\d+)\.(pt|png)$", p.name))
                 for pat in (CHECKPOINT_GLOB, "fakes*.png") for p in run_dir.glob(pat)]  # fmt: skip
     later = [p for p, m in numbered if m and int(m.group(1)) > step]
+    if later and (run_dir / "summary.json").is_file():
+        later.append(run_dir / "summary.json")  # it describes the later end of the run
     log = run_dir / "log.jsonl"
     rows = log.read_text().splitlines(keepends=True) if log.is_file() else []
     late = [_log_step(r) > step for r in rows]
@@ -756,7 +763,7 @@ def _train(
             zs = torch.randn([3, batch_gpu, cfg.z_dim], generator=gen).to(device)
             if c_dim > 0:
                 ci = torch.randint(len(dataset), [3, batch_gpu], generator=gen)
-                cs = torch.stack([torch.from_numpy(np.stack([dataset[int(i)][1] for i in row]))
+                cs = torch.stack([torch.from_numpy(np.stack([dataset.get_label(i) for i in row]))
                                   for row in ci]).to(device)  # fmt: skip
             else:
                 cs = torch.zeros([3, batch_gpu, 0], device=device)

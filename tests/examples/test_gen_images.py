@@ -242,6 +242,19 @@ def test_network_argument(checkpoint, tmp_path, capsys):
         line = cli_error(video, ["--network", net, "--output", str(tmp_path / "v.gif")], capsys)
         assert line.startswith(want.format(net))
     assert not (tmp_path / "v.gif").exists() and not out.exists()
+    # A file where a directory must go: one line, before any rendering.
+    (tmp_path / "afile").write_text("keep")
+    below = str(tmp_path / "afile" / "sub")
+    line = cli_error(main, ["--network", str(path), "--seeds", "0", "--outdir", below], capsys)
+    assert line.startswith(f"error: --outdir: cannot create {below!r}: ")
+    line = cli_error(video, ["--network", str(path), "--output", below + "/v.gif"], capsys)
+    assert line.startswith(f"error: --output: cannot create {below!r}: ")
+    assert (tmp_path / "afile").read_text() == "keep"
+    # A checkpoint whose G_ema entry is not a generator.
+    torch.save({"G_ema": {"not": "a network"}}, tmp_path / "odd.pt")
+    line = cli_error(main, ["--network", str(tmp_path / "odd.pt"), "--seeds", "0", "--outdir",
+                            str(out)], capsys)  # fmt: skip
+    assert line.startswith("error: --network") and ("no generator" in line or "readable" in line)
 
 
 def test_conditional_network_needs_class(tmp_path, capsys):

@@ -335,7 +335,8 @@ def test_resume_from_an_older_checkpoint_rewinds_and_sets_the_rest_aside(tmp_pat
     assert "the run's later checkpoints, grids and log lines are in" in capsys.readouterr().err
     aside = run / "superseded-1"
     assert sorted(p.name for p in aside.iterdir()) == [
-        "checkpoint-00000006.pt", "fakes00000006.png", "log.jsonl"]
+        "checkpoint-00000006.pt", "fakes00000006.png", "log.jsonl", "summary.json"]
+    assert json.loads((aside / "summary.json").read_text())["step"] == 6
     assert _log_steps(aside) == [6] and _log_steps(run) == [2, 4, 6]
     # --keep 2 pruned the rewound run's own checkpoints, not the set-aside one.
     assert [c.name for c in sorted(run.glob("checkpoint-*.pt"))] == [
@@ -446,10 +447,10 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "--cond 1 needs labels" in line
     torch.save(torch.nn.Linear(2, 2), tmp_path / "module.pt")
     assert "cannot be loaded" in _bad(capsys, "--resume", str(tmp_path / "module.pt"))
-    for name in ("../escape", "a/b", "..", ""):
+    for name in ("../escape", "a/b", "..", "", "C:escape", "a\\b"):
         line = _bad(capsys, "--run-name", name, "--outdir", str(tmp_path))
-        assert f"--run-name must be a plain directory name (no '/', not '.' or '..'): it is " \
-               f"created inside --outdir, got {name!r}" in line  # fmt: skip
+        assert "--run-name must be a plain directory name (no '/', '\\' or ':', not '.' or " \
+               f"'..'): it is created inside --outdir, got {name!r}" in line  # fmt: skip
     assert not (tmp_path.parent / "escape").exists()
     (tmp_path / "a_file").write_text("precious")
     line = _bad(capsys, "--outdir", str(tmp_path / "a_file"))
@@ -493,6 +494,12 @@ def test_image_that_fails_to_decode_mid_run_is_one_clear_line(tmp_path, capsys):
         Image.new("RGB", (16, 16), (60 * i, 0, 0)).save(folder / f"{i}.png")
     _png_with_short_image_data(folder / "4.png", 16)
     line = _bad(capsys, *TINY, "--data", str(folder), "--outdir", str(tmp_path), "--kimg", "0.1")
+    assert "4.png: not a readable image" in line
+    # Conditional: the per-step labels are read without decoding images, so the same line.
+    labels = [[f"{i}.png", i % 2] for i in range(5)]
+    (folder / "dataset.json").write_text(json.dumps({"labels": labels}))
+    line = _bad(capsys, *TINY, "--data", str(folder), "--cond", "1", "--outdir", str(tmp_path),
+                "--kimg", "0.1")  # fmt: skip
     assert "4.png: not a readable image" in line
 
 
