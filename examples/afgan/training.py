@@ -396,7 +396,7 @@ def plot_log(log_path: Path, out_path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    rows = [r for r in map(_log_row, log_path.read_text().splitlines()) if "kimg" in r]
     if not rows:
         return
     kimg = [r["kimg"] for r in rows]
@@ -450,10 +450,30 @@ def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
     return path
 
 
-def _log_step(row: str) -> int:
+def _append_line(path: Path, text: str) -> None:
+    """Append one line; a last line cut short (a full disk) is ended first, so it stays alone."""
+    with path.open("ab+") as f:  # appends whatever the position; reads are allowed
+        end = f.seek(0, os.SEEK_END)
+        if end:
+            f.seek(end - 1)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+        f.write(text.encode() + b"\n")
+
+
+def _log_row(line: str) -> dict[str, Any]:
+    """One ``log.jsonl`` line as a dict; {} for a blank, cut (a full disk) or hand-edited one."""
     try:
-        return int(json.loads(row)["step"])
-    except (ValueError, KeyError, TypeError):  # a blank or hand-edited line stays where it is
+        row = json.loads(line)
+    except ValueError:
+        return {}
+    return row if isinstance(row, dict) else {}
+
+
+def _log_step(line: str) -> int:
+    try:
+        return int(_log_row(line)["step"])
+    except (ValueError, KeyError, TypeError):  # such a line stays where it is
         return -1
 
 
@@ -841,8 +861,7 @@ def _train(
                     row["grid"] = snapshot_images(f"fakes{step:08d}.png").name
                     last_ckpt = save()
                     row["checkpoint"] = last_ckpt.name if last_ckpt else None
-                with log_path.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                _append_line(log_path, json.dumps(row))
                 plot_log(log_path, run_dir / "losses.png")
                 if progress:
                     losses = [f"{k} {row[k]:.3f}" for k in ("loss_G", "loss_D", "r1_penalty")

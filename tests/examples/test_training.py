@@ -350,6 +350,21 @@ def test_resume_from_an_older_checkpoint_rewinds_and_sets_the_rest_aside(tmp_pat
     assert not (run / "superseded-2").exists() and _log_steps(run) == [2, 4, 6]
 
 
+def test_a_log_line_cut_short_stays_alone_and_is_skipped(tmp_path):
+    """A full disk can leave half a line at the end of log.jsonl: the next tick starts a new
+    line, and the plot and the rewind logic skip the broken one."""
+    common = ["--outdir", str(tmp_path), "--run-name", "c", "--kimg", "0.02", "--tick", "0.008"]
+    part = run_cli(*common, "--stop-at-step", "2")
+    log = Path(part["run_dir"]) / "log.jsonl"
+    (Path(part["run_dir"]) / "losses.png").unlink()
+    log.write_text(log.read_text() + '{"tick": 9, "step": 3, "kim')
+    run_cli(*common, "--resume", part["run_dir"])
+    lines = log.read_text().splitlines()
+    assert lines[1] == '{"tick": 9, "step": 3, "kim' and len(lines) == 4
+    assert [json.loads(x)["step"] for x in lines[:1] + lines[2:]] == [2, 4, 5]
+    assert (Path(part["run_dir"]) / "losses.png").is_file()
+
+
 def test_resume_keeps_the_runs_options_unless_given(tmp_path):
     """`--resume RUN` alone continues with the stored --kimg/--tick (not the CLI defaults)."""
     from train_afgan import main
