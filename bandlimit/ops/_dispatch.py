@@ -2,7 +2,8 @@
 
 'auto' picks the fused Numba kernels for CPU float32/float64 tensors, the CUDA extension for
 CUDA tensors (built on first use; if that fails, the PyTorch reference with one warning) and the
-PyTorch reference otherwise. A process-wide override (:func:`set_default_impl` or the
+PyTorch reference otherwise, and under ``torch.func`` transforms (which the fused kernels'
+custom-op autograd does not support yet). A process-wide override (:func:`set_default_impl` or the
 ``BANDLIMIT_IMPL`` environment variable) changes what 'auto' resolves to, for tests and
 debugging; an explicit ``impl=`` argument always wins.
 """
@@ -134,6 +135,11 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
         impl = get_default_impl()
         if impl == "ref":
             return impl
+        if torch._C._are_functorch_transforms_active():
+            # torch.func (grad, vjp, jacrev, hessian, vmap): the fused kernels' custom-op
+            # autograd cannot run under these transforms yet (pytorch/pytorch#170834), so the
+            # pure-PyTorch reference, which supports them all, runs instead.
+            return "ref"
         if _cuda_supports(x):
             return cuda_or_ref(op)
         return "numba" if _numba_supports(x) and numba_available() else "ref"

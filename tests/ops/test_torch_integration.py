@@ -93,3 +93,41 @@ def test_export_numba():
     names = {str(n.target) for n in ep.graph.nodes if n.op == "call_function"}
     assert any("bandlimit" in n for n in names), names
     torch.testing.assert_close(ep.module()(x), model(x))
+
+
+# torch.func: 'auto' runs the reference under its transforms (the fused kernels' custom-op
+# autograd cannot, pytorch/pytorch#170834); results must equal the fused path's autograd.
+_F = torch.tensor([0.1, 0.3, 0.4, 0.2], dtype=torch.float64)
+_B = torch.tensor([0.2, -0.1, 0.05], dtype=torch.float64)
+_ALPHA = torch.tensor([0.8, 1.3, 1.0], dtype=torch.float64)
+_FUNC_OPS = {
+    "upfirdn2d": lambda x, impl: ops.upfirdn2d(x, _F, up=2, down=1, padding=2, impl=impl),
+    "upfirdn1d": lambda x, impl: ops.upfirdn1d(x.flatten(2), _F, down=2, padding=1, impl=impl),
+    "bias_act": lambda x, impl: ops.bias_act(x, _B, act="lrelu", clamp=0.5, impl=impl),
+    "filtered_lrelu": lambda x, impl: ops.filtered_lrelu(
+        x, _F, _F, _B, up=2, down=2, padding=3, clamp=0.4, impl=impl),
+    "filtered_act": lambda x, impl: ops.filtered_act(
+        x, "snake", _F, _F, _B, up=2, down=2, padding=3, alpha=_ALPHA, impl=impl),
+    "filtered_act1d": lambda x, impl: ops.filtered_act1d(
+        x.flatten(2), "silu", _F, _F, up=2, down=2, padding=(2, 1), down_padding=(1, 2),
+        padding_mode="replicate", impl=impl),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_FUNC_OPS))
+def test_torch_func_transforms_under_auto(name):
+    op = _FUNC_OPS[name]
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 5, 5, dtype=torch.float64, generator=g)
+    y_fused = op(x.requires_grad_(), "numba")
+    w = torch.randn(y_fused.shape, dtype=torch.float64, generator=g)
+    (want,) = torch.autograd.grad((y_fused * w).sum(), x)
+    x = x.detach()
+
+    got = torch.func.grad(lambda t: (op(t, "auto") * w).sum())(x)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    jac = torch.func.jacrev(lambda t: (op(t, "auto") * w).sum((-1, -2) if y_fused.ndim == 4
+                                                             else (-1,)))(x)  # fmt: skip
+    torch.testing.assert_close(jac.sum((0, 1)), want, rtol=1e-10, atol=1e-12)
+    batched = torch.func.vmap(lambda t: op(t, "auto"))(torch.stack([x, 2 * x]))
+    torch.testing.assert_close(batched[1], op(2 * x, "numba"), rtol=1e-10, atol=1e-12)
