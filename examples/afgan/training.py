@@ -684,7 +684,13 @@ def _train(
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     if d.rank == 0 and run_dir is not None:
-        _set_aside_later(run_dir, step)
+        try:
+            _set_aside_later(run_dir, step)
+        except OSError as exc:  # a read-only run directory, a full disk
+            raise TrainingError(
+                f"cannot continue {str(run_dir)!r} at step {step}: setting its later files "
+                f"aside failed: {exc.strerror or exc}"
+            ) from None
     if d.rank == 0:
         if run_dir is None:
             run_dir = _run_dir(cfg, dataset.name)
