@@ -46,6 +46,7 @@ __all__ = [
     "fail",
     "finite_float",
     "generate_images",
+    "generator_for_cli",
     "int_at_least",
     "load_generator",
     "main",
@@ -239,6 +240,20 @@ def check_class_arg(G: torch.nn.Module, class_idx: int | None) -> None:
         print("warning: --class ignored: the network is unconditional", file=sys.stderr)
 
 
+def generator_for_cli(network: str, device: str, class_idx: int | None) -> Generator:
+    """``--network`` loaded after checking ``--device`` and, against it, ``--class``; any
+    problem is one error line (:func:`fail`)."""
+    from afgan.training import check_device  # lazy: the trainer's imports
+
+    try:
+        check_device(device)
+        G = load_generator(network)
+    except ValueError as exc:
+        fail(str(exc))
+    check_class_arg(G, class_idx)
+    return G
+
+
 def generate_images(
     G: Generator,
     seeds: Sequence[int],
@@ -320,14 +335,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
-    from afgan.training import check_device  # lazy: the trainer's imports
-
-    try:
-        check_device(args.device)
-        G = load_generator(args.network)
-    except ValueError as exc:
-        fail(str(exc))
-    check_class_arg(G, args.class_idx)
+    G = generator_for_cli(args.network, args.device, args.class_idx)
     if args.outdir.exists() and not args.outdir.is_dir():
         fail(f"--outdir {str(args.outdir)!r} is a file, not a directory")
     make_parent(args.outdir / "x", "--outdir")

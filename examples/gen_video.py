@@ -28,12 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen
 
 from gen_images import (
     arg_type,
-    check_class_arg,
     class_label,
     fail,
     finite_float,
+    generator_for_cli,
     int_at_least,
-    load_generator,
     make_parent,
     make_transform,
     parse_range,
@@ -163,20 +162,13 @@ def main(argv: Sequence[str] | None = None) -> Path:
         fail(f"--output must end in .gif, or .mp4 with --mp4; got {str(args.output)!r}")
     if args.output.is_dir():
         fail(f"--output {str(args.output)!r} is a directory; give a file name")
-    from afgan.training import check_device  # lazy: the trainer's imports
-
     if args.mp4:
         try:
             import imageio.v2 as imageio
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
             fail("--mp4 needs imageio-ffmpeg; write a .gif instead")
-    try:
-        check_device(args.device)
-        G = load_generator(args.network)
-    except ValueError as exc:
-        fail(str(exc))
-    check_class_arg(G, args.class_idx)
+    G = generator_for_cli(args.network, args.device, args.class_idx)
     make_parent(args.output, "--output")  # before the rendering, which takes a while
     frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
                            args.device, args.class_idx)  # fmt: skip
