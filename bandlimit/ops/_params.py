@@ -233,8 +233,9 @@ def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
 
 
 def check_bias(
-    b: object, channels: int, dtype: torch.dtype, name: str = "b"
+    b: object, channels: int, device: torch.device, name: str = "b"
 ) -> torch.Tensor | None:
+    """A per-channel bias ``[channels]`` on ``device`` (x's), or None."""
     if b is None:
         return None
     if not isinstance(b, torch.Tensor):
@@ -247,4 +248,6 @@ def check_bias(
         )
     if not b.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {b.dtype}")
+    if b.device != device:  # a meta bias would make a custom op return uninitialised memory
+        raise ValueError(f"{name} must be on x's device {device}, got {b.device}")
     return b

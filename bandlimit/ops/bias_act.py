@@ -57,7 +57,7 @@ def bias_act(
                 f"dim must index an axis of x (shape {tuple(x.shape)}) to add b along, got {dim}"
             )
         dim %= x.ndim
-        b = check_bias(b, x.shape[dim], x.dtype)
+        b = check_bias(b, x.shape[dim], x.device)
     alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)

@@ -156,7 +156,7 @@ def filtered_lrelu(
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     fu, fd = check_filter(fu, "fu"), check_filter(fd, "fd")
-    b = check_bias(b, x.shape[1], x.dtype)
+    b = check_bias(b, x.shape[1], x.device)
     b = None if b is None else b.to(x.dtype)
     upx, downx = as_factors(up, "up", ndim=1)[0], as_factors(down, "down", ndim=1)[0]
     pad = as_padding(padding)
@@ -332,7 +332,7 @@ def filtered_act(
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
     fu, fd = check_filter(fu, "fu"), check_filter(fd, "fd")
-    b = check_bias(b, x.shape[1], x.dtype)
+    b = check_bias(b, x.shape[1], x.device)
     b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up"), as_factors(down, "down")
     pad = as_padding(padding)
@@ -388,7 +388,7 @@ def filtered_act1d(
     x = check_tensor(x, "x", (3,), "[N, C, L]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
     fu, fd = check_filter(fu, "fu", ndims=(1,)), check_filter(fd, "fd", ndims=(1,))
-    b = check_bias(b, x.shape[1], x.dtype)
+    b = check_bias(b, x.shape[1], x.device)
     b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
     pad = as_padding(padding, ndim=1)
