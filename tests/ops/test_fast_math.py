@@ -338,3 +338,37 @@ def test_snake_sincos_float32_drawn(t):
     s, c = (float(v) for v in njit(lambda x: fm.snake_sc32(x))(F32(t)))
     assert abs(s * s - math.sin(t) ** 2) <= 4e-7
     assert abs(2 * s * c - math.sin(2 * t)) <= 4e-7 + abs(t) * 2.0**-22
+
+
+def test_sin_cos_stay_bounded_beyond_the_exact_reduction():
+    """Past the range where k·π is exact (float32 |t| ≳ 10^8, float64 ≳ 10^16) the reduced
+    argument is clamped: s and c stay in [−1, 1] (the value of sin t there is meaningless at
+    the argument's own precision anyway), NaN stays NaN. Before, snake(5e9) was inf."""
+
+    @njit
+    def run(t, which):
+        out = np.empty((t.shape[0], 2), np.float64)
+        for i in range(t.shape[0]):
+            if which == 0:
+                s, c = fm.snake_sc32(t[i])
+            elif which == 1:
+                s, c = sm.sincos32(t[i])
+            else:
+                s, c = sm.sincos(np.float64(t[i]))
+            out[i, 0], out[i, 1] = s, c
+        return out
+
+    big32 = np.array([1e8, -3e8, 5e9, 1e10, 3e38, np.nan], F32)
+    big64 = np.array([1e16, 1e17, -1e19, 1e300, np.nan])
+    for which, t in ((0, big32), (1, big32), (2, big64)):
+        sc = run(t if which < 2 else t.astype(np.float64), which)
+        finite = np.isfinite(t)
+        assert np.all(np.abs(sc[finite]) <= 1 + 1e-6), (which, sc)
+        assert np.all(np.isnan(sc[~finite])), (which, sc)
+    for dt in (torch.float32, torch.float64):
+        x = torch.tensor([[[1e7, 2e8, 5e9, 1e10, 1e17]]], dtype=dt, requires_grad=True)
+        for impl in ("numba", "ref"):
+            y = ops.filtered_act1d(x, "snake", alpha=0.7, gain=1.0, impl=impl)
+            (g,) = torch.autograd.grad(y.sum(), x)
+            assert torch.all((y - x).abs() <= 1 / 0.7 + x.abs() * 2e-7), (impl, dt, y - x)
+            assert torch.all(g.abs() <= 2.0 + 1e-3), (impl, dt, g)

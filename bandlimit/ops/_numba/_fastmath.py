@@ -260,6 +260,9 @@ def erf32(x):
     return small if a < ERF_SMALL else big
 
 
+F_SNAKE_R_MAX = _f(1.6)  # just beyond π/2, the reduced range of snake_sc32
+
+
 @register_jitable(fastmath=_FM, **_EXACT)
 def snake_sc32(t):
     """``(s, c) = (sin r, cos r)`` with ``r = t − kπ ∈ [−π/2, π/2]``, in float32 (≈ 1 ulp).
@@ -272,6 +275,8 @@ def snake_sc32(t):
     r = t - k * F_PI_1
     r = r - k * F_PI_2
     r = r - k * F_PI_3
+    if abs(r) > F_SNAKE_R_MAX:  # |t| ≳ 10^8: inexact reduction; keep s, c bounded (NaN stays)
+        r = math.copysign(F_SNAKE_R_MAX, r)
     z = r * r
     s = r + r * z * (SP0 + z * (SP1 + z * (SP2 + z * (SP3 + z * SP4))))
     c = F1 - F_HALF * z + z * z * (CQ0 + z * (CQ1 + z * (CQ2 + z * CQ3)))

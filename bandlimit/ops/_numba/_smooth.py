@@ -97,6 +97,11 @@ C4 = -2.75573143513906633035e-07
 C5 = 2.08757232129817482790e-09
 C6 = -1.13596475577881948265e-11
 
+# A reduced argument lies in [−π/4, π/4] while k·(π/2) is exact enough; beyond (huge |t|) it is
+# clamped just outside, where the polynomials are still accurate to a few ulp and bounded.
+R_MAX = 0.8
+F_R_MAX = np.float32(R_MAX)
+
 # The reduction's order of subtractions must stay as written: no reassociation here.
 _EXACT = {k: v for k, v in JIT.items() if k not in ("cache", "fastmath")}
 
@@ -108,6 +113,8 @@ def sincos(t):
     r = t - k * PIO2_1
     r = r - k * PIO2_2
     r = r - k * PIO2_3
+    if abs(r) > R_MAX:  # |t| ≳ 2^52: the reduction is inexact; keep the polynomials bounded
+        r = math.copysign(R_MAX, r)  # (a NaN r fails the test and stays NaN)
     z = r * r
     sp = r + r * z * (S1 + z * (S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)))))
     cp = 1.0 - 0.5 * z + z * z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))))
@@ -151,6 +158,8 @@ def sincos32(t):
     r = t - k * F_PIO2_1
     r = r - k * F_PIO2_2
     r = r - k * F_PIO2_3
+    if abs(r) > F_R_MAX:  # as in sincos: bounded beyond the exact reduction, NaN stays NaN
+        r = math.copysign(F_R_MAX, r)
     z = r * r
     sp = r + r * z * (FS1 + z * (FS2 + z * FS3))
     cp = F_ONE - F_HALF * z + z * z * (FC1 + z * (FC2 + z * FC3))
