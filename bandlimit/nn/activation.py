@@ -19,6 +19,7 @@ from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
     PARAMETRIC_ACTIVATIONS,
 )
+from bandlimit.ops.reference import PADDING_MODES
 
 
 class _SnakeBase(nn.Module):
@@ -34,11 +35,9 @@ class _SnakeBase(nn.Module):
         alpha_logscale: bool = False,
     ):
         super().__init__()
-        if isinstance(in_features, bool) or not isinstance(in_features, int) or in_features < 1:
-            raise ValueError(f"in_features must be an int >= 1, got {in_features!r}")
-        self.in_features = in_features
+        self.in_features = check_int("in_features", in_features, 1)
         self.alpha_logscale = bool(alpha_logscale)
-        init = 0.0 if self.alpha_logscale else float(alpha)
+        init = 0.0 if self.alpha_logscale else check_real("alpha", alpha)
         self.alpha = nn.Parameter(torch.full((in_features,), init), requires_grad=alpha_trainable)
         if self.kind == "snakebeta":
             self.beta = nn.Parameter(
@@ -217,8 +216,8 @@ class _AliasFree(nn.Module):
             )
         self.act_name, mod_alpha, _, mod_gain, module = spec
         self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
-        self.alpha = mod_alpha if alpha is None else alpha
-        self.gain = mod_gain if gain is None else gain
+        self.alpha = mod_alpha if alpha is None else check_real("alpha", alpha)
+        self.gain = mod_gain if gain is None else check_real("gain", gain, nonnegative=True)
         if self.act_name in ("snake", "snakebeta") and self.act is None:
             raise ValueError(
                 f"act={act!r} needs trainable alpha (and beta) tensors: pass a module, e.g. "
@@ -226,6 +225,8 @@ class _AliasFree(nn.Module):
             )
         self.up, self.down = check_int("up", up, 1), check_int("down", down, 1)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
+        if padding_mode not in PADDING_MODES:  # checked here, not first in forward
+            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         self.padding_mode = padding_mode
         fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
         fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)

@@ -115,6 +115,12 @@ _GELU_K = math.sqrt(2.0 / math.pi)
 _GELU_C = 0.044715  # the cubic coefficient of the tanh approximation (Hendrycks & Gimpel 2016)
 
 
+def _gelu(x: torch.Tensor) -> torch.Tensor:
+    """x·Φ(x), the product last: float32 F.gelu overflows for x ≳ 1.7e38 (gelu(3e38) = inf,
+    gelu(inf) = NaN), where the fused kernels give x."""
+    return x * (0.5 * (1 + torch.erf(x * _INV_SQRT2)))
+
+
 def _gelu_grad(x: torch.Tensor) -> torch.Tensor:
     """Φ(x) + x·φ(x)."""
     return 0.5 * (1 + torch.erf(x * _INV_SQRT2)) + x * torch.exp(-0.5 * x * x) * _INV_SQRT2PI
@@ -184,7 +190,7 @@ PARAMETRIC_ACTIVATIONS: dict[str, ParametricActivation] = {
 FILTERED_ACTIVATIONS: dict[str, Activation | ParametricActivation] = {
     **ACTIVATIONS,
     "silu": ACTIVATIONS["swish"],  # the same function under its PyTorch name
-    "gelu": Activation("gelu", lambda x, a: F.gelu(x), lambda x, a: _gelu_grad(x), 0.0, 1.0, False),
+    "gelu": Activation("gelu", lambda x, a: _gelu(x), lambda x, a: _gelu_grad(x), 0.0, 1.0, False),
     "gelu_tanh": Activation(
         "gelu_tanh",
         lambda x, a: F.gelu(x, approximate="tanh"),

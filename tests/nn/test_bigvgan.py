@@ -218,3 +218,15 @@ def test_bad_module_arguments():
         bigvgan.Activation1d(nn.Tanh(), 2, 0)
     with pytest.raises(ValueError, match=r"filter='scipy' needs cutoff < 0\.5.*ratio 1"):
         AliasFreeActivation1d("lrelu", up=1, filter="scipy")
+    # Checked at construction, not at the first forward.
+    with pytest.raises(ValueError, match="alpha must be a finite real number, got nan"):
+        Snake(3, alpha=float("nan"))
+    with pytest.raises(TypeError, match="alpha must be a real number, got 'x'"):
+        SnakeBeta(3, alpha="x")
+    assert Snake(np.int64(3)).in_features == 3
+    with pytest.raises(TypeError, match="alpha must be a real number, got 'x'"):
+        AliasFreeActivation1d("lrelu", alpha="x")
+    with pytest.raises(ValueError, match="gain must be >= 0, got -1"):
+        AliasFreeActivation2d("gelu", gain=-1)
+    with pytest.raises(ValueError, match=r"padding_mode must be one of .*got 'reflect'"):
+        AliasFreeActivation1d("lrelu", padding_mode="reflect")

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bandlimit.ops as ops
+from bandlimit.ops._activations import FILTERED_ACTIVATIONS, PARAMETRIC_ACTIVATIONS
 
 from .strategies import (
     ACTS,
@@ -276,6 +277,19 @@ def test_bias_act_nonfinite_like_ref(act, clamp):
         xs = x.to(dtype)
         _assert_agree(ops.bias_act(xs, None, act=act, clamp=clamp, impl="numba"),
                       ops.bias_act(xs, None, act=act, clamp=clamp, impl="ref"), act)
+
+
+@pytest.mark.parametrize("act", sorted(FILTERED_ACTIVATIONS))
+def test_filtered_act_special_values_like_ref(act):
+    """Every activation at NaN, ±inf and ±3e38 (float32 products near overflow: float32 F.gelu
+    gave inf at 3e38 and NaN at inf where the kernels give x), pointwise (no filters)."""
+    vals = np.array([[[np.nan, np.inf, -np.inf, 3e38, -3e38, 0.5, -0.5, 0.0]]])
+    kw = {"alpha": 0.7, "beta": 1.3} if act == "snakebeta" else {"alpha": 0.7} if act in (
+        PARAMETRIC_ACTIVATIONS) else {}
+    for dtype in (torch.float32, torch.float64):
+        x = to_torch(vals, dtype)
+        _assert_agree(ops.filtered_act1d(x, act, gain=1.0, impl="numba", **kw),
+                      ops.filtered_act1d(x, act, gain=1.0, impl="ref", **kw), f"{act} {dtype}")
 
 
 # ---------------------------------------------------------------------------------------------
