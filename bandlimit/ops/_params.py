@@ -201,11 +201,19 @@ def filtered_sizes(
     return (hu, wu, *stage_out_size((hu, wu), fd, (1, 1), down, dpad))
 
 
-def upfirdn_out_size(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4, what: str) -> Pair:
-    """``(H_out, W_out)`` of an upfirdn stage; raises a ValueError naming the sizes if empty."""
+def upfirdn_out_size(
+    hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4, what: str, ndim: int = 2
+) -> Pair:
+    """``(H_out, W_out)`` of an upfirdn stage; raises a ValueError naming the sizes if empty
+    (``ndim=1``: a 1-D op's stage on ``[N, C, 1, L]``, named in the caller's 1-D terms)."""
     h, w = hw
     kw, kh = fir.size
     ho, wo = stage_out_size(hw, fir, up, down, pad)
+    if ndim == 1 and wo < 1:
+        raise ValueError(
+            f"{what}: output length would be {wo} for input length {w}, filter {kw} taps, "
+            f"up={up[0]}, down={down[0]}, padding={pad[:2]}; expected at least 1"
+        )
     if wo < 1 or ho < 1:
         raise ValueError(
             f"{what}: output size would be {ho}x{wo} (H x W) for input {h}x{w}, filter {kh}x{kw} "

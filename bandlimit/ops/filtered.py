@@ -66,11 +66,6 @@ def _run_filtered_act(
     mode: str = "zeros",
     dpad: Pad4 = (0, 0, 0, 0),
 ) -> torch.Tensor:
-    if mode != "zeros" and 0 in x.shape[2:]:
-        raise ValueError(
-            f"padding_mode={mode!r} extends x with its own samples, but x of shape "
-            f"{tuple(x.shape)} has none along a padded axis; use padding_mode='zeros'"
-        )
     if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops import _library
 
@@ -180,9 +175,15 @@ def filtered_lrelu(
 # Any activation, 1-D and 2-D
 
 
-def _check_mode(mode: object) -> str:
+def _check_mode(mode: object, x: torch.Tensor) -> str:
+    """``padding_mode``, and the samples it needs (``x`` as the caller passed it)."""
     if mode not in reference.PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {reference.PADDING_MODES}, got {mode!r}")
+    if mode != "zeros" and 0 in x.shape[2:]:
+        raise ValueError(
+            f"padding_mode={mode!r} extends x with its own samples, but x of shape "
+            f"{tuple(x.shape)} has none along a padded axis; use padding_mode='zeros'"
+        )
     return mode
 
 
@@ -336,7 +337,7 @@ def filtered_act(
     b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up"), as_factors(down, "down")
     pad = as_padding(padding)
-    mode = _check_mode(padding_mode)
+    mode = _check_mode(padding_mode, x)
     dpad = as_padding(down_padding, "down_padding")
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     impl = resolve_impl(impl, x, "filtered_act")
@@ -392,15 +393,15 @@ def filtered_act1d(
     b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
     pad = as_padding(padding, ndim=1)
-    mode = _check_mode(padding_mode)
+    mode = _check_mode(padding_mode, x)
     dpad = as_padding(down_padding, "down_padding", ndim=1)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     impl = resolve_impl(impl, x, "filtered_act1d")
     kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
     fu_n = make_fir_1d(fu, gain=float(up2[0]), **kw)
     fd_n = make_fir_1d(fd, gain=1.0, **kw)
-    hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)")
-    upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)")
+    hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)
+    upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)", 1)
     y = _run_filtered_act(
         x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta,
         mode, dpad,

@@ -135,7 +135,7 @@ def upfirdn1d(
     flip = check_bool("flip_filter", flip_filter)
     fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=x.dtype, device=x.device)
     x4 = x.unsqueeze(2)
-    upfirdn_out_size((1, x.shape[2]), fir, up, down, pad, "upfirdn1d")
+    upfirdn_out_size((1, x.shape[2]), fir, up, down, pad, "upfirdn1d", 1)
     return run_upfirdn(x4, fir, up, down, pad, impl).squeeze(2)
 
 

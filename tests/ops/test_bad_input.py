@@ -167,6 +167,20 @@ def test_empty_output_message_states_the_sizes():
         assert re.search(rf"(?<![\d-]){re.escape(size)}(?!\d)", msg), (size, msg)
 
 
+def test_1d_messages_speak_in_the_callers_1d_terms():
+    with pytest.raises(ValueError) as info:
+        ops.upfirdn1d(torch.zeros(1, 2, 5, dtype=F64), torch.ones(30, dtype=F64), up=2,
+                      padding=(3, -1))
+    assert str(info.value) == (
+        "upfirdn1d: output length would be -17 for input length 5, filter 30 taps, up=2, "
+        "down=1, padding=(3, -1); expected at least 1")
+    with pytest.raises(ValueError, match=r"filtered_act1d \(fd\): output length would be 0"):
+        ops.filtered_act1d(x3(), "tanh", None, torch.ones(10, dtype=F64))
+    with pytest.raises(ValueError, match=r"x of shape \(1, 2, 0\) has none along a padded"):
+        ops.filtered_act1d(torch.zeros(1, 2, 0, dtype=F64), "tanh", f1(), padding=3,
+                           padding_mode="replicate")
+
+
 @pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_valid_edge_arguments_are_accepted(impl):
     # The boundaries of the documented ranges are valid: gain/slope/clamp 0, output of 1×1,
