@@ -291,6 +291,30 @@ def test_finished_build_loads_without_lock_or_compiler(monkeypatch):
     assert mod.EMULATED and Path(mod.__file__) == directory / f"{name}.so"
 
 
+def test_build_made_ahead_of_time_loads_without_the_toolchain(monkeypatch):
+    """A runtime image with the cache built in its build stage but no nvcc: build() imports the
+    cached library without running the preflight (here the emulation library stands in for the
+    CUDA one; the cache is located as for the real extension)."""
+    _build.load_emulation()
+    name = f"bandlimit_cuda_emu_{_build.source_hash()}"
+
+    def no_toolchain():
+        raise CudaBuildError("cannot build the bandlimit CUDA extension: nvcc not found")
+
+    monkeypatch.setattr(_build, "_module", None)
+    monkeypatch.setattr(_build, "preflight", no_toolchain)
+    monkeypatch.setattr(_build, "module_name", lambda: name)
+    monkeypatch.setattr(_build, "build_dir", lambda arches: _build.emulation_dir())
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0")
+    assert _build.build().EMULATED
+    # Without a finished build the preflight's error is what the user sees.
+    monkeypatch.setattr(_build, "_module", None)
+    monkeypatch.setattr(_build, "build_dir", lambda arches: Path("/nonexistent/bandlimit"))
+    with pytest.raises(CudaBuildError, match="nvcc not found"):
+        _build.build()
+
+
 def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):
     calls = []
 

@@ -26,7 +26,8 @@ Robustness, because building extensions is the field's most common failure:
 * A damaged cache: the ``complete`` marker records the library's size and SHA-256; a library that
   no longer matches (a truncated copy, a full disk) is rebuilt instead of being loaded, because
   mapping a truncated shared library kills the process with SIGBUS. A finished, intact build is
-  imported directly (no ninja, no lock), so a read-only cache works.
+  imported directly (no ninja, no lock, no nvcc), so a read-only cache, or a runtime image
+  that holds a library built ahead of time but no toolkit, works.
 * Architectures: ``TORCH_CUDA_ARCH_LIST`` when set; otherwise the compute capabilities of the
   visible GPUs. No ``-gencode`` list is hard-coded.
 """
@@ -458,14 +459,25 @@ def _import_library(name: str, library: Path) -> ModuleType:
     return module
 
 
+def load_prebuilt(name: str, directory: Path) -> ModuleType | None:
+    """The finished, intact build of module ``name`` in ``directory``, imported; None if there
+    is none (or it does not load: then the locked path rebuilds it)."""
+    library = intact_library(directory)
+    if library is None or library.name != f"{name}.so":
+        return None
+    try:
+        return _import_library(name, library)
+    except ImportError:
+        return None
+
+
 def _build_locked(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
     lib_dir: Path | None = None,
 ) -> ModuleType:
-    library = intact_library(directory)
-    if library is not None and library.name == f"{name}.so":
-        with contextlib.suppress(ImportError):  # else the locked path rebuilds it
-            return _import_library(name, library)
+    prebuilt = load_prebuilt(name, directory)
+    if prebuilt is not None:
+        return prebuilt
     try:
         return _build_in(name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir)
     except CudaBuildError:
@@ -547,6 +559,12 @@ _emulation: ModuleType | None = None
 def build(verbose: bool = False) -> ModuleType:
     """Build (or load from the cache) the CUDA extension; raises :class:`CudaBuildError`."""
     global _module
+    if _module is None and torch.version.cuda is not None:
+        # A build made ahead of time (`python -m bandlimit.ops.cuda build` in an image's build
+        # stage) loads without the toolchain: a runtime image needs no nvcc or ninja.
+        arches, _ = arch_list()
+        if arches is not None:
+            _module = load_prebuilt(module_name(), build_dir(arches))
     if _module is None:
         arches, nvcc = preflight()
         _module = _build_locked(
