@@ -158,9 +158,10 @@ def _resolve_input(
 def _call(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, nd: int) -> torch.Tensor:
     with torch.no_grad():
         y = op(x)
-    if not isinstance(y, torch.Tensor) or y.ndim != x.ndim or y.shape[:2] != x.shape[:2]:
+    # op(shift x) and shift(op x) both have op's channels: only batch and rank must match.
+    if not isinstance(y, torch.Tensor) or y.ndim != x.ndim or y.shape[0] != x.shape[0]:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"op must map [N, C, *spatial] to [N, C, *spatial'] of the same rank; "
+        raise ValueError(f"op must map [N, C, *spatial] to [N, C', *spatial'] of the same rank; "
                          f"input {tuple(x.shape)} gave {got}")
     if 0 in y.shape[2:]:
         raise ValueError(f"op returned an empty output {tuple(y.shape)} for input "

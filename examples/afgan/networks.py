@@ -309,6 +309,7 @@ class SynthesisInput(nn.Module):
         self.w_dim = _check_int("w_dim", w_dim, 1)
         self.channels = _check_int("channels", channels, 1)
         self.size = np.broadcast_to(np.asarray(size), [2]).astype(np.int64)
+        self._size_ints = (int(self.size[0]), int(self.size[1]))
         self.sampling_rate = check_real("sampling_rate", sampling_rate)
         self.bandwidth = check_real("bandwidth", bandwidth)
         if not 0 < self.bandwidth < self.sampling_rate / 2:
@@ -330,7 +331,7 @@ class SynthesisInput(nn.Module):
 
     def _grid(self, device: torch.device) -> torch.Tensor:
         # Pixel-centre coordinates in canvas units, [H, W, 2] as (x, y).
-        w, h = (int(n) for n in self.size)
+        w, h = self._size_ints  # Python ints: torch.compile traces them as constants
         xs = (
             torch.arange(w, dtype=torch.float32, device=device) + 0.5 - w / 2
         ) / self.sampling_rate

@@ -569,3 +569,17 @@ def test_backward_reaches_every_parameter_and_deepcopy_works():
         assert p.grad.abs().max() > 0, name
     assert G_ema.synthesis.schedule == G.synthesis.schedule
     assert not torch.equal(G_ema.mapping.w_avg, G.mapping.w_avg)  # update_emas moved G's only
+
+
+def test_generator_compiles_to_one_graph():
+    """torch.compile(fullgraph=True): the Fourier input's size is plain ints (a numpy array made
+    it a data-dependent value under Dynamo)."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    G = Generator(z_dim=16, w_dim=16, img_resolution=16, img_channels=3, c_dim=0,
+                  channel_base=512, channel_max=16).eval()  # fmt: skip
+    z, c = torch.randn(2, 16), torch.zeros(2, 0)
+    with torch.no_grad():
+        want = G(z, c)
+        got = torch.compile(G, backend="eager", fullgraph=True)(z, c)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)

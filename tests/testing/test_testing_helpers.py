@@ -311,3 +311,17 @@ def test_filtered_lrelu_without_oversampling_aliases():
     assert pooled[1] < pooled[2] - 10, pooled
     with pytest.raises(AssertionError, match="translation equivariance PSNR"):
         assert_translation_equivariant(flrelu_op(1), s, d, min_psnr=pooled[2] - 5, crop=8, rate=1)
+
+
+def test_layers_that_change_the_channel_count_can_be_tested():
+    """op(shift x) and shift(op x) both have op's channels: a 2→5 channel layer is testable."""
+    torch.manual_seed(0)
+    mix = torch.randn(5, 2, 1, 1, dtype=F64)
+
+    def widen(x):
+        return F.conv2d(box_blur(x), mix)
+
+    s = sig(3, channels=2)
+    assert assert_translation_equivariant(widen, s, (0.5, 0.25), min_psnr=80, dtype=F64) >= 80
+    with pytest.raises(ValueError, match="same rank"):
+        assert_translation_equivariant(lambda x: x[:1], sig(4, batch=2), (0.5, 0))
