@@ -477,7 +477,7 @@ def save_checkpoint(path: str | os.PathLike[str] | BinaryIO, **networks: Any) ->
         if isinstance(value, (Generator, Discriminator)):
             payload[name] = {
                 "class": type(value).__name__,
-                "init_kwargs": copy.deepcopy(value.init_kwargs),
+                "init_kwargs": _plain(value.init_kwargs),  # numpy scalars: weights_only refuses
                 "state_dict": {k: v.detach().cpu() for k, v in value.state_dict().items()},
             }
         else:

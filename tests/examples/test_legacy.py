@@ -379,3 +379,14 @@ def test_records_are_inert():
     e = EasyDict(a=1)
     e.b = 2
     assert e == {"a": 1, "b": 2} and e.a == 1
+
+
+def test_checkpoint_with_numpy_scalar_kwargs_loads_back(tmp_path):
+    """numpy scalars in init_kwargs (e.g. a β computed with numpy) are stored as Python numbers:
+    load_checkpoint's weights_only unpickler refuses numpy objects."""
+    beta = np.float64(0.5) ** (32 / 20000)
+    G = Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+                  channel_base=512, channel_max=16, magnitude_ema_beta=beta)  # fmt: skip
+    save_checkpoint(tmp_path / "g.pt", G_ema=G)
+    back = load_checkpoint(tmp_path / "g.pt")["G_ema"]
+    assert back.init_kwargs["magnitude_ema_beta"] == float(beta)
