@@ -24,15 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/dataset_tool.py`
 
+from afgan.cli import fail
 from afgan.data import IMAGE_EXTENSIONS, DatasetError, one_line, parse_labels, to_uint8
 
 __all__ = ["main"]
-
-
-def fail(msg: str) -> None:
-    """One error line and exit status 2."""
-    print(f"error: {msg}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,13 +27,14 @@ import sys
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen_images.py`
 
+from afgan.cli import fail
 from afgan.legacy import load_network
 from afgan.networks import Generator
 
@@ -43,7 +44,6 @@ __all__ = [
     "arg_type",
     "check_class_arg",
     "class_label",
-    "fail",
     "finite_float",
     "generate_images",
     "generator_for_cli",
@@ -132,12 +132,6 @@ def arg_type(parse: Callable[[str], _T]) -> Callable[[str], _T]:
 
     wrapped.__name__ = parse.__name__
     return wrapped
-
-
-def fail(msg: str) -> NoReturn:
-    """One error line and exit status 2 (as train_afgan.py and dataset_tool.py report)."""
-    print(f"error: {msg}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def make_parent(path: Path, flag: str) -> None:

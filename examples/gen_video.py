@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen_video.py`
 
+from afgan.cli import fail
 from gen_images import (
     arg_type,
     class_label,
-    fail,
     finite_float,
     generator_for_cli,
     int_at_least,

@@ -37,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/train_afgan.py`
 
+from afgan.cli import fail
 from afgan.training import CONFIGS, IMPLS, METRIC_NAMES, TrainConfig, TrainingError, train
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -134,8 +135,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         given = {k for k, v in vars(args).items() if v is not None and k not in ("resume", "quiet")}
         summary = train(cfg, resume=args.resume, progress=not args.quiet, given=given)
     except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(str(exc))
     if summary["rank"] == 0:
         run = Path(summary["run_dir"])
         state = "stopped early" if summary["stopped"] else "done"

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from afgan.data import DatasetError, make_loader, open_dataset
+from afgan.data import DatasetError, make_loader, one_line, open_dataset
 from afgan.discriminator import Discriminator
 from afgan.legacy import load_network, save_checkpoint
 from afgan.loss import StyleGAN2Loss
@@ -610,8 +610,9 @@ def _train(
         try:
             nets = load_network(resume_ckpt)
         except (ValueError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
-            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # one line
-            raise TrainingError(f"--resume {str(resume_ckpt)!r} cannot be loaded: {why}") from None
+            raise TrainingError(
+                f"--resume {str(resume_ckpt)!r} cannot be loaded: {one_line(exc)}"
+            ) from None
         exact = nets.get("training_state")
         if exact is not None and resume_dir is not None:
             # Continue the stored run; the caller's cfg may only change these fields.
