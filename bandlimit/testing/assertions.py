@@ -151,7 +151,8 @@ def _resolve_input(
     else:
         raise TypeError(f"x must be a torch.Tensor or a BandlimitedSignal, got {type(x).__name__}")
     if x0.ndim not in ndim_expected:
-        raise ValueError(f"x must have shape [N, C, L] or [N, C, H, W], got {tuple(x0.shape)}")
+        shapes = " or ".join(("[N, C, L]", "[N, C, H, W]")[n - 3] for n in ndim_expected)
+        raise ValueError(f"x must have shape {shapes}, got {tuple(x0.shape)}")
     return x0, x0.ndim - 2
 
 

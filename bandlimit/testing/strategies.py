@@ -183,6 +183,12 @@ def make_bandlimited_signal(
                 else (np.abs(grid) <= bandwidth).all(-1))
         keep &= (np.abs(grid) < 0.5).all(-1)  # a Nyquist-rate cosine has no well-defined shift
         cand = grid[keep]
+        if not cand.any():
+            need = (f"bandwidth >= {1 / max(size):.4g} (one cycle across {max(size)} pixels)"
+                    if max(size) > 2 else "a size above 2 (no whole cycle fits below Nyquist)")
+            raise ValueError(f"periodic=True with bandwidth {bandwidth!r} and size {size} keeps "
+                             f"only the zero frequency (constant signals): needs {need}, or "
+                             f"periodic=False")
         freqs = cand[rng.integers(len(cand), size=lead)]
     elif ndim == 1 or band == "square":
         freqs = rng.uniform(-bandwidth, bandwidth, size=(*lead, ndim))

@@ -315,7 +315,10 @@ def generator_from_record(record: PersistentRecord) -> Generator:
     if args:
         raise ValueError(f"generator records must use keyword arguments only, got args {args!r}")
     kwargs = record.init_kwargs
-    G = Generator(**kwargs)
+    try:
+        G = Generator(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"generator init kwargs {kwargs} not supported: {exc}") from None
     _cross_check_layers(G, record)
     state = record_state_dict(record)
     expected = G.state_dict()

@@ -290,6 +290,18 @@ def test_recorded_layer_attributes_are_cross_checked(tmp_path):
         load_network_pkl(path)
 
 
+def test_unknown_generator_kwargs_are_a_value_error(tmp_path):
+    G = tiny(seed=0)
+
+    def future_kwarg(data, fake):
+        data["G_ema"].state["_init_kwargs"]["hyper_drive"] = True
+
+    path = tmp_path / "future.pkl"
+    write_official_pickle(path, G, G, "", corrupt=future_kwarg)
+    with pytest.raises(ValueError, match=r"generator init kwargs .*hyper_drive.* not supported"):
+        load_network_pkl(path)
+
+
 def test_other_generator_classes_are_rejected(tmp_path):
     G = tiny(seed=0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -535,6 +536,33 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     # A single process can read the checkpoint.
     nets = load_network(summary["checkpoint"])
     assert isinstance(nets["G_ema"], Generator)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through /proc")
+def test_process_group_is_released_at_shutdown(tmp_path):
+    # The first optimizer imports torch.distributed.nn, whose defaults (group=group.WORLD) kept
+    # the gloo group alive past destroy_process_group when imported after it: its threads then
+    # died at interpreter exit, aborting about 1 two-process run in 20.
+    script = tmp_path / "ranks.py"
+    script.write_text(
+        "import os, torch\n"
+        "from afgan.training import _init_distributed, _shutdown_distributed\n"
+        "threads = lambda: len(os.listdir('/proc/self/task'))\n"
+        "before = threads()\n"
+        "d = _init_distributed('cpu')\n"
+        "assert d.world == 2 and d.owns_group\n"
+        "torch.optim.Adam([torch.zeros(1, requires_grad=True)])\n"
+        "_shutdown_distributed(d, finished=True)\n"
+        "print(f'threads {before} -> {threads()}', flush=True)\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(EXAMPLES)])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-4000:]
+    counts = re.findall(r"threads (\d+) -> (\d+)", res.stdout)
+    assert len(counts) == 2 and all(a == b for a, b in counts), res.stdout
 
 
 @pytest.mark.parametrize("mode", ["translate", "walk", "rotate"])

@@ -124,6 +124,14 @@ def test_strategy_arguments_are_checked_when_built():
         bandlimited_signals(components=(3, 1))
     with pytest.raises(ValueError, match="band must be"):
         bandlimited_images(band="hex")
+    # Below one whole cycle across the grid, a periodic signal would be a constant.
+    with pytest.raises(ValueError, match=r"keeps only the zero frequency.*bandwidth >= 0\.0625"):
+        bandlimited_signals(size=16, bandwidth=0.05, periodic=True)
+    with pytest.raises(ValueError, match="a size above 2"):
+        bandlimited_signals(size=2, bandwidth=0.5, periodic=True)
+    lowest = make_bandlimited_signal(np.random.default_rng(0), (16,), bandwidth=0.0625,
+                                     components=8, periodic=True)
+    assert set(np.abs(lowest.freqs).ravel()) == {0.0, 0.0625}
     with pytest.raises(ValueError, match="max_shift"):
         subpixel_shifts(max_shift=0)
     with pytest.raises(ValueError, match="ndim must be 1 or 2"):
@@ -271,8 +279,10 @@ def test_assertion_arguments_are_checked():
         assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr="40")
     with pytest.raises(ValueError, match="angle must be a finite number"):
         assert_rotation_equivariant(box_blur, s, math.nan)
-    with pytest.raises(ValueError, match=r"\[N, C, L\] or \[N, C, H, W\]"):
-        assert_rotation_equivariant(box_blur, sig(0, size=(16,)), 0.3)
+    with pytest.raises(ValueError, match=r"x must have shape \[N, C, H, W\], got \(1, 1, 16\)"):
+        assert_rotation_equivariant(box_blur, sig(0, size=(16,)), 0.3)  # rotation needs 2-D
+    with pytest.raises(ValueError, match=r"x must have shape \[N, C, L\] or \[N, C, H, W\]"):
+        assert_translation_equivariant(box_blur, torch.zeros(2, 16), 0.5)
 
 
 # ---------------------------------------------------------------------------------------------
