@@ -128,6 +128,20 @@ def numba_fits(up: tuple[int, int], down: tuple[int, int]) -> bool:
     return math.lcm(up[0], down[0]) * math.lcm(up[1], down[1]) <= NUMBA_MAX_PHASES
 
 
+def _differentiating_transform_active() -> bool:
+    """Whether a torch.func transform that differentiates (grad, vjp, jacrev, jvp, ...) is on."""
+    if not torch._C._are_functorch_transforms_active():
+        return False
+    try:
+        from torch._C._functorch import TransformType
+        from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+
+        keys = {i.key() for i in retrieve_all_functorch_interpreters()}
+    except (ImportError, AttributeError):  # private API moved: let torch report it
+        return False
+    return bool(keys & {TransformType.Grad, TransformType.Jvp})
+
+
 def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
     """The concrete backend ('ref', 'numba' or 'cuda') that runs ``op`` on ``x``."""
     impl = _check_impl(impl)
@@ -161,4 +175,10 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
             )
         if not numba_available():
             raise ValueError(f"{op}: impl='numba' needs the numba package (pip install numba)")
+    if _differentiating_transform_active():
+        raise ValueError(
+            f"{op}: impl={impl!r} cannot run under torch.func.grad/vjp/jacrev/jvp/hessian "
+            f"(PyTorch's custom-op autograd does not support them yet, pytorch/pytorch#170834); "
+            f"use impl='auto', which runs 'ref' there, or impl='ref'"
+        )
     return impl

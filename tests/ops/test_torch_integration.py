@@ -131,3 +131,9 @@ def test_torch_func_transforms_under_auto(name):
     torch.testing.assert_close(jac.sum((0, 1)), want, rtol=1e-10, atol=1e-12)
     batched = torch.func.vmap(lambda t: op(t, "auto"))(torch.stack([x, 2 * x]))
     torch.testing.assert_close(batched[1], op(2 * x, "numba"), rtol=1e-10, atol=1e-12)
+    # Asked for by name, the fused kernel runs under vmap and explains itself under grad/jvp.
+    batched = torch.func.vmap(lambda t: op(t, "numba"))(torch.stack([x, 2 * x]))
+    torch.testing.assert_close(batched[1], op(2 * x, "numba"), rtol=1e-10, atol=1e-12)
+    for transform in (torch.func.grad, lambda f: lambda t: torch.func.jvp(f, (t,), (t,))):
+        with pytest.raises(ValueError, match=r"impl='numba' cannot run under torch.func.grad"):
+            transform(lambda t: (op(t, "numba") * w).sum())(x)
