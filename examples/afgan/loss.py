@@ -36,10 +36,11 @@ PHASES = ("Gmain", "Dmain", "Dreg")
 
 
 def blur_sigma(cur_nimg: int, blur_init_sigma: float, blur_fade_kimg: float) -> float:
-    r""":math:`\sigma = \max(1 - n / (1000 k), 0)\,\sigma_0` (``σ₀`` when ``k = 0``)."""
+    r""":math:`\sigma = \max(1 - n / (1000 k), 0)\,\sigma_0`; 0 (no blur) when ``k = 0``, as
+    in the official loss (a fade over no images is already over)."""
     if blur_fade_kimg > 0:
         return max(1.0 - cur_nimg / (blur_fade_kimg * 1e3), 0.0) * blur_init_sigma
-    return float(blur_init_sigma)
+    return 0.0
 
 
 def blur_filter(sigma: float) -> torch.Tensor | None:

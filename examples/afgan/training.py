@@ -160,6 +160,11 @@ class TrainConfig:
                 raise TrainingError(f"--{flag} must be a positive number, got {v!r}")
         if self.gamma is not None and not (math.isfinite(self.gamma) and self.gamma >= 0):
             raise TrainingError(f"--gamma must be a number >= 0, got {self.gamma!r}")
+        for name in ("ema_rampup", "blur_sigma", "blur_fade_kimg"):  # Python API only
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not math.isfinite(v) or v < 0):
+                raise TrainingError(f"{name} must be None or a number >= 0, got {v!r}")
         for m in self.metrics:
             if m not in METRIC_NAMES:
                 raise TrainingError(
@@ -323,12 +328,11 @@ def _shutdown_distributed(d: _Dist, finished: bool) -> None:
 
 
 def _sync_gradients(module: torch.nn.Module, d: _Dist) -> None:
-    params = [p for p in module.parameters() if p.requires_grad]
+    # Parameters the phase did not reach (D's last bias in Dreg) keep no gradient, so that Adam
+    # skips them as upstream does. Every rank runs the same phase: the set is the same on all.
+    params = [p for p in module.parameters() if p.requires_grad and p.grad is not None]
     if not params:
         return
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
     if d.active:
         flat = torch.cat([p.grad.flatten() for p in params])
         dist.all_reduce(flat)
@@ -686,9 +690,10 @@ def _train(
             elapsed_before = exact.get("elapsed", 0.0)
             torch.set_rng_state(exact["torch_rng"])
         else:
-            # Official rule for resuming from weights only: no EMA ramp-up, no blur.
-            ema_rampup = None
-            blur_sigma = 0.0
+            # Official rule for resuming from weights only: no EMA ramp-up, no blur. Set in cfg
+            # too, which the checkpoints store, so that continuing this run keeps them off.
+            ema_rampup = cfg.ema_rampup = None
+            blur_sigma = cfg.blur_sigma = 0.0
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     if d.rank == 0 and run_dir is not None:

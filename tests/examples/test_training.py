@@ -203,6 +203,7 @@ def test_blur_filter_formula_and_fade():
     assert blur_filter(0.3) is None
     assert blur_sigma(0, 10, 200) == 10 and blur_sigma(100_000, 10, 200) == 5
     assert blur_sigma(500_000, 10, 200) == 0
+    assert blur_sigma(0, 10, 0) == 0  # no fade: no blur, as upstream
     assert default_gamma(256, 32) == pytest.approx(2.048)
 
 
@@ -319,6 +320,24 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert full["digest"] == resumed["digest"]
     log = [json.loads(x) for x in (Path(part["run_dir"]) / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 5]
+
+
+@pytest.mark.parametrize("cfg", ["stylegan3-t", "stylegan3-r"])
+def test_a_run_started_from_weights_resumes_exactly(tmp_path, cfg):
+    """Weights only: no EMA ramp-up and no blur (official rule), also after an interruption."""
+    seed_run = run_cli("--outdir", str(tmp_path), "--run-name", "seed", "--kimg", "0.008",
+                       "--tick", "0.008", "--snap", "1", "--cfg", cfg)  # fmt: skip
+    weights = tmp_path / "weights.pt"  # outside a run directory: a weights-only source
+    weights.write_bytes(Path(seed_run["checkpoint"]).read_bytes())
+    common = ["--outdir", str(tmp_path), "--kimg", "0.02", "--tick", "0.02", "--snap", "1",
+              "--cfg", cfg, "--resume", str(weights)]  # fmt: skip
+    full = run_cli(*common, "--run-name", "full")
+    part = run_cli(*common, "--run-name", "part", "--stop-at-step", "2")
+    resumed = run_cli("--outdir", str(tmp_path), "--resume", part["run_dir"])
+    assert resumed["step"] == full["step"] == 5
+    assert resumed["digest"] == full["digest"]
+    stored = json.loads((Path(part["run_dir"]) / "config.json").read_text())
+    assert stored["config"]["ema_rampup"] is None and stored["config"]["blur_sigma"] == 0.0
 
 
 def _log_steps(run: Path) -> list[int]:
