@@ -1,9 +1,9 @@
 r"""Train an Alias-Free GAN (StyleGAN3-T or -R) on bandlimit — on a laptop CPU or many GPUs.
 
 The official StyleGAN3 recipe (non-saturating logistic loss, lazy R1, G_ema with ramp-up, the
-config-R blur fade; see :mod:`afgan.training`; no ADA augmentation) with small defaults that make visible progress on
-2 CPU cores. With no ``--data`` it trains on an embedded procedural dataset (anti-aliased shapes
-on smooth backgrounds) that needs no download.
+config-R blur fade; see :mod:`afgan.training`; no ADA augmentation) with small defaults that
+make visible progress on 2 CPU cores. With no ``--data`` it trains on an embedded procedural
+dataset (anti-aliased shapes on smooth backgrounds) that needs no download.
 
 Examples::
 

@@ -12,3 +12,24 @@ def test_quickstart_runs(capsys):
     exec(compile(blocks[0], "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "torch.Size([1, 64, 36, 36])" in out
+
+
+def test_onnx_example_exports_and_runs(tmp_path, monkeypatch):
+    import numpy as np
+    import pytest
+    import torch
+
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    text = (REPO_ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if "torch.onnx.export" in b]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    session = ort.InferenceSession(str(tmp_path / "vocoder.onnx"))
+    x = torch.randn(2, 80, 321)  # another batch size and length than the export's
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        want = scope["model"](x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -128,6 +128,11 @@ def numba_fits(up: tuple[int, int], down: tuple[int, int]) -> bool:
     return math.lcm(up[0], down[0]) * math.lcm(up[1], down[1]) <= NUMBA_MAX_PHASES
 
 
+def _exporting_to_onnx() -> bool:
+    onnx = sys.modules.get("torch.onnx")  # never imported: no export is running
+    return onnx is not None and bool(onnx.is_in_onnx_export())
+
+
 def _differentiating_transform_active() -> bool:
     """Whether a torch.func transform that differentiates (grad, vjp, jacrev, jvp, ...) is on."""
     if not torch._C._are_functorch_transforms_active():
@@ -154,6 +159,9 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
             # autograd cannot run under these transforms yet (pytorch/pytorch#170834), so the
             # pure-PyTorch reference, which supports them all, runs instead.
             return "ref"
+        if _exporting_to_onnx():
+            # ONNX has no form of the fused kernels; the reference is standard ONNX operators.
+            return "ref"
         if _cuda_supports(x):
             return cuda_or_ref(op)
         return "numba" if _numba_supports(x) and numba_available() else "ref"
@@ -166,8 +174,7 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
         err = _cuda_error(op)
         if err is not None:
             raise ValueError(f"{op}: impl='cuda' is not available: {err}") from err
-        return impl
-    if impl == "numba":
+    elif impl == "numba":
         if not _numba_supports(x):
             raise ValueError(
                 f"{op}: impl='numba' runs on CPU float32/float64 tensors, got a {x.dtype} tensor "
@@ -175,7 +182,9 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
             )
         if not numba_available():
             raise ValueError(f"{op}: impl='numba' needs the numba package (pip install numba)")
-    if _differentiating_transform_active():
+    else:
+        return impl  # 'ref': runs everywhere
+    if _differentiating_transform_active():  # asked for by name: say why it cannot run
         raise ValueError(
             f"{op}: impl={impl!r} cannot run under torch.func.grad/vjp/jacrev/jvp/hessian "
             f"(PyTorch's custom-op autograd does not support them yet, pytorch/pytorch#170834); "

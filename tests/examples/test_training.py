@@ -599,3 +599,43 @@ def test_gen_video_writes_gif(tmp_path, mode):
     with Image.open(out) as im:
         assert im.n_frames == 4 and im.size == (tiles * 16 * 8, 16 * 8)  # ×8 to 128 px
     assert torch.equal(G.synthesis.input.transform, before)
+
+
+@pytest.mark.parametrize("c_dim", [0, 3])
+def test_export_onnx_matches_the_generator(tmp_path, capsys, c_dim):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    from export_onnx import main as export
+
+    torch.manual_seed(0)
+    G = Generator(8, c_dim, 8, 16, 3, channel_base=256, channel_max=8, num_layers=3)
+    save_checkpoint(tmp_path / "c.pt", G_ema=G)
+    path = export(["--network", str(tmp_path / "c.pt"), "--output", str(tmp_path / "g.onnx"),
+                   "--batch", "2", "--trunc", "0.7"])  # fmt: skip
+    assert "max |difference|" in capsys.readouterr().out
+    session = ort.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["z", "c"][: 1 + (c_dim > 0)]
+    z = torch.randn(2, 8)
+    c = torch.eye(3)[[2, 0]] if c_dim else None
+    feed = {"z": z.numpy()} | ({"c": c.numpy()} if c_dim else {})
+    (img,) = session.run(None, feed)
+    with torch.no_grad():
+        want = G.eval()(z, c, truncation_psi=0.7)
+    assert img.shape == (2, 3, 16, 16)
+    torch.testing.assert_close(torch.from_numpy(img), want, rtol=1e-4, atol=1e-4)
+
+
+def test_export_onnx_bad_arguments_are_one_line(tmp_path, capsys):
+    from export_onnx import main as export
+
+    G = Generator(8, 0, 8, 16, 3, channel_base=256, channel_max=8, num_layers=3)
+    save_checkpoint(tmp_path / "c.pt", G_ema=G)
+    for args, message in ((["--output", str(tmp_path / "g.png")], "--output must end in .onnx"),
+                          (["--output", str(tmp_path / "x.onnx"), "--batch", "0"], "--batch"),
+                          (["--output", str(tmp_path)], "must end in .onnx")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            export(["--network", str(tmp_path / "c.pt"), *args])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        export(["--network", str(tmp_path / "missing.pt"), "--output", str(tmp_path / "g.onnx")])
+    assert "does not exist" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""torch.library integration: opcheck, torch.compile(fullgraph=True) and torch.export."""
+"""torch.library integration: opcheck, torch.compile(fullgraph=True), torch.export and ONNX."""
 
 import pytest
 import torch
@@ -124,8 +124,9 @@ def test_torch_func_transforms_under_auto(name):
     (want,) = torch.autograd.grad((y_fused * w).sum(), x)
     x = x.detach()
 
-    got = torch.func.grad(lambda t: (op(t, "auto") * w).sum())(x)
-    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    for impl in ("auto", "ref"):
+        got = torch.func.grad(lambda t: (op(t, impl) * w).sum())(x)  # noqa: B023
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     jac = torch.func.jacrev(lambda t: (op(t, "auto") * w).sum((-1, -2) if y_fused.ndim == 4
                                                              else (-1,)))(x)  # fmt: skip
     torch.testing.assert_close(jac.sum((0, 1)), want, rtol=1e-10, atol=1e-12)
@@ -137,3 +138,69 @@ def test_torch_func_transforms_under_auto(name):
     for transform in (torch.func.grad, lambda f: lambda t: torch.func.jvp(f, (t,), (t,))):
         with pytest.raises(ValueError, match=r"impl='numba' cannot run under torch.func.grad"):
             transform(lambda t: (op(t, "numba") * w).sum())(x)
+
+
+# ONNX: while torch.onnx exports, 'auto' runs the reference, which is standard ONNX operators;
+# the exported graph must give the eager (fused-kernel) output in onnxruntime, at other shapes too.
+class _Vocoder1d(torch.nn.Module):
+    """A BigVGAN-style residual unit: conv → anti-aliased Snake → conv."""
+
+    def __init__(self, c=6):
+        super().__init__()
+        from bandlimit import nn as bnn
+
+        self.c1 = torch.nn.Conv1d(c, c, 3, padding=1)
+        self.act = bnn.AliasFreeActivation1d(bnn.Snake(c, alpha=0.7))
+        self.c2 = torch.nn.Conv1d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.c2(self.act(self.c1(x)))
+
+
+class _AliasFree2d(torch.nn.Module):
+    """A StyleGAN3-T layer's activation (Kaiser filters, bias, clamp) → a GELU without aliasing."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        from bandlimit import nn as bnn
+        from bandlimit.filters import kaiser_sinc
+
+        self.conv = torch.nn.Conv2d(c, c, 3, padding=1)
+        self.register_buffer("f", kaiser_sinc(12, 8.0, 4.0, 64.0))
+        self.b = torch.nn.Parameter(torch.linspace(-0.2, 0.2, c))
+        self.gelu = bnn.AliasFreeActivation2d("gelu")
+
+    def forward(self, x):
+        y = ops.filtered_lrelu(self.conv(x), self.f, self.f, self.b, up=2, down=2, padding=10,
+                               clamp=0.5)  # fmt: skip
+        return self.gelu(y)
+
+
+def _onnx_run(model, x, dynamic_shapes, path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    program = torch.onnx.export(model, (x,), dynamo=True, dynamic_shapes=dynamic_shapes,
+                                verbose=False)  # fmt: skip
+    program.save(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda t: torch.from_numpy(session.run(None, {name: t.numpy()})[0])
+
+
+@pytest.mark.parametrize("kind", ["1d", "2d"])
+def test_onnx_export_matches_eager_at_every_shape(tmp_path, kind):
+    torch.manual_seed(0)
+    Dim = torch.export.Dim
+    if kind == "1d":
+        model, shapes = _Vocoder1d().eval(), [(2, 6, 50), (1, 6, 173)]
+        dyn = ({0: Dim("n"), 2: Dim("t", min=16, max=1 << 20)},)
+    else:
+        model, shapes = _AliasFree2d().eval(), [(1, 4, 20, 20), (2, 4, 27, 33)]
+        dyn = ({0: Dim("n"), 2: Dim("h", min=16, max=4096), 3: Dim("w", min=16, max=4096)},)
+    with torch.no_grad():
+        run = _onnx_run(model, torch.randn(shapes[0]), dyn, tmp_path / "m.onnx")
+        for shape in shapes:
+            x = torch.randn(shape)
+            eager = model(x)  # the fused numba kernels
+            torch.testing.assert_close(run(x), eager, rtol=1e-5, atol=1e-5)
+

@@ -1,0 +1,144 @@
+r"""Export a StyleGAN3 generator built on bandlimit to ONNX, and check it in onnxruntime.
+
+Reads what ``gen_images.py`` reads (a bandlimit checkpoint, a training run directory or an
+official network pickle) and writes an ONNX model with inputs ``z`` ``[batch, z_dim]`` (and
+``c`` ``[batch, c_dim]`` for a conditional network) and output ``img`` ``[batch, C, H, W]``, the
+generator's raw output (about [−1, 1]; ``clamp(img · 127.5 + 128, 0, 255)`` gives uint8
+pixels). Truncation is fixed at export time. The batch size is fixed too: the modulated
+convolutions are grouped convolutions with one group per sample, and ONNX's ``Conv`` takes its
+group count as a constant.
+
+While exporting, bandlimit's ops run their pure-PyTorch reference (``impl='auto'`` does this
+under ``torch.onnx.export``), so the model is made of standard ONNX operators. Needs
+``pip install 'bandlimit[onnx]'`` (onnx, onnxscript, onnxruntime).
+
+Example::
+
+    python examples/export_onnx.py --network runs/demo/afgan --output G.onnx --batch 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/export_onnx.py`
+
+from afgan.cli import fail
+from gen_images import arg_type, finite_float, int_at_least, load_generator, make_parent
+
+__all__ = ["Sampler", "export_generator", "main"]
+
+
+class Sampler(torch.nn.Module):
+    """``G(z, c)`` with the truncation fixed: the graph that is exported."""
+
+    def __init__(self, G: torch.nn.Module, truncation_psi: float, truncation_cutoff: int | None):
+        super().__init__()
+        self.G = G
+        self.truncation_psi = truncation_psi
+        self.truncation_cutoff = truncation_cutoff
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G(z, c, truncation_psi=self.truncation_psi,
+                      truncation_cutoff=self.truncation_cutoff)  # fmt: skip
+
+
+def _example_inputs(G: torch.nn.Module, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+    rng = np.random.RandomState(seed)
+    z = torch.from_numpy(rng.randn(batch, G.z_dim).astype(np.float32))
+    if G.c_dim == 0:
+        return (z,)
+    c = torch.zeros(batch, G.c_dim)
+    c[torch.arange(batch), torch.from_numpy(rng.randint(G.c_dim, size=batch))] = 1
+    return z, c
+
+
+def export_generator(
+    G: torch.nn.Module,
+    output: str | Path,
+    batch: int = 1,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+) -> Path:
+    """Write ``G`` (eval mode, on the CPU) as an ONNX model to ``output``; return the path.
+
+    Inputs are named ``z`` (and ``c`` when ``G.c_dim > 0``), the output ``img``.
+    """
+    if importlib.util.find_spec("onnxscript") is None:
+        raise ValueError("exporting needs the onnxscript package: pip install 'bandlimit[onnx]'")
+    sampler = Sampler(G, truncation_psi, truncation_cutoff).eval().cpu()
+    inputs = _example_inputs(G, batch, seed=0)
+    names = ["z", "c"][: len(inputs)]
+    with torch.no_grad():
+        program = torch.onnx.export(sampler, inputs, input_names=names, output_names=["img"],
+                                    dynamo=True, verbose=False)  # fmt: skip
+    output = Path(output)
+    program.save(str(output))
+    return output
+
+
+def max_difference(G: torch.nn.Module, path: Path, batch: int, truncation_psi: float,
+                   truncation_cutoff: int | None, seed: int = 1) -> float:  # fmt: skip
+    """Largest absolute difference between onnxruntime and PyTorch on fresh latents."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = _example_inputs(G, batch, seed)
+    feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
+    (got,) = session.run(None, feed)
+    with torch.no_grad():
+        want = Sampler(G, truncation_psi, truncation_cutoff).eval()(*inputs).numpy()
+    return float(np.abs(got - want).max())
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    """Command-line entry point; returns the written path."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
+    p.add_argument("--output", required=True, type=Path, help="the .onnx file to write")
+    p.add_argument("--batch", type=int_at_least(1), default=1, help="fixed batch size")
+    p.add_argument("--trunc", dest="truncation_psi", type=arg_type(finite_float), default=1.0)
+    p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int_at_least(0), default=None)
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip comparing onnxruntime's output with PyTorch's")  # fmt: skip
+    args = p.parse_args(argv)
+
+    if args.output.suffix.lower() != ".onnx":
+        fail(f"--output must end in .onnx, got {str(args.output)!r}")
+    if args.output.is_dir():
+        fail(f"--output {str(args.output)!r} is a directory")
+    try:
+        G = load_generator(args.network).cpu().eval()  # conditional nets too: c is an input
+    except ValueError as exc:
+        fail(str(exc))
+    make_parent(args.output, "--output")
+    try:
+        path = export_generator(G, args.output, args.batch, args.truncation_psi,
+                                args.truncation_cutoff)  # fmt: skip
+    except ValueError as exc:
+        fail(str(exc))
+    except OSError as exc:  # a full disk, a read-only directory
+        fail(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")
+    inputs = "z [batch, z_dim], c [batch, c_dim]" if G.c_dim else "z [batch, z_dim]"
+    print(f"wrote {path}: {inputs} -> img [{args.batch}, {G.img_channels}, "
+          f"{G.img_resolution}, {G.img_resolution}]")  # fmt: skip
+    if args.check:
+        if importlib.util.find_spec("onnxruntime") is None:
+            print("  not checked: onnxruntime is not installed")
+        else:
+            diff = max_difference(G, path, args.batch, args.truncation_psi, args.truncation_cutoff)
+            print(f"  onnxruntime vs PyTorch on new latents: max |difference| {diff:.2e}")
+            if not diff <= 1e-3:
+                fail(f"the exported model differs from PyTorch by {diff:.3g} (max |difference|)")
+    return path
+
+
+if __name__ == "__main__":
+    main()
