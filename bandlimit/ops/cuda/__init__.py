@@ -98,7 +98,7 @@ def info() -> dict:
         out["buildable"], out["problem"] = False, str(e)
     if arches is not None:
         d = _build.build_dir(arches)
-        so = sorted(d.glob(f"{_build.module_name()}*.so"))
+        so = sorted(d.glob(f"{_build.module_name()}*{_build.LIBRARY_SUFFIX}"))
         out["build_dir"] = str(d)
         out["built"] = bool(so) and _build.library_intact(d)
         out["library"] = str(so[0]) if so else None

@@ -66,6 +66,8 @@ GUARD_NAME = "bandlimit.lock.guard"
 TORCH_LOCK_NAME = "lock"
 COMPLETE_NAME = "complete"
 LOG_NAME = "build.log"
+# What torch.utils.cpp_extension names the built module: name.pyd on Windows, name.so elsewhere.
+LIBRARY_SUFFIX = ".pyd" if sys.platform == "win32" else ".so"
 
 ENV_CACHE = "BANDLIMIT_CUDA_CACHE"
 ENV_LOCK_TIMEOUT = "BANDLIMIT_CUDA_LOCK_TIMEOUT_S"
@@ -463,7 +465,7 @@ def load_prebuilt(name: str, directory: Path) -> ModuleType | None:
     """The finished, intact build of module ``name`` in ``directory``, imported; None if there
     is none (or it does not load: then the locked path rebuilds it)."""
     library = intact_library(directory)
-    if library is None or library.name != f"{name}.so":
+    if library is None or library.name != f"{name}{LIBRARY_SUFFIX}":
         return None
     try:
         return _import_library(name, library)
@@ -503,7 +505,7 @@ def _build_in(
                 file=sys.stderr,
             )
             _wipe(directory)
-        elif not marker.exists() and any(directory.glob("*.so")):
+        elif not marker.exists() and any(directory.glob(f"*{LIBRARY_SUFFIX}")):
             # A library without the marker: an interrupted build. Start from scratch.
             _wipe(directory)
         if cuda and not marker.exists():
