@@ -240,6 +240,14 @@ def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
     return fir.reversed(), (uxt, uyt), (dxt, dyt), (x0, x1, y0, y1)
 
 
+def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y`` in ``x``'s memory format: channels_last in, channels_last out, as torch's own 2-D
+    ops do (the fused kernels write NCHW)."""
+    if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return y.contiguous(memory_format=torch.channels_last)
+    return y
+
+
 def check_bias(
     b: object, channels: int, device: torch.device, name: str = "b"
 ) -> torch.Tensor | None:

@@ -43,6 +43,7 @@ from bandlimit.ops._params import (
     check_bias,
     check_filter,
     check_tensor,
+    keep_memory_format,
     make_fir,
     make_fir_1d,
     upfirdn_out_size,
@@ -166,9 +167,10 @@ def filtered_lrelu(
     up2, down2 = (upx, upx), (downx, downx)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_lrelu (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, (0, 0, 0, 0), "filtered_lrelu (fd)")
-    return _run_filtered_act(
+    y = _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, get_activation("lrelu"), slope, gain, clamp, impl
     )
+    return keep_memory_format(y, x)
 
 
 # ------------------------------------------------------------------------------------------
@@ -346,9 +348,10 @@ def filtered_act(
     fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_act (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act (fd)")
-    return _run_filtered_act(
+    y = _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta, mode, dpad
     )
+    return keep_memory_format(y, x)
 
 
 def filtered_act1d(

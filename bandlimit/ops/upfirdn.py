@@ -29,6 +29,7 @@ from bandlimit.ops._params import (
     as_padding,
     check_filter,
     check_tensor,
+    keep_memory_format,
     make_fir,
     make_fir_1d,
     upfirdn_out_size,
@@ -98,7 +99,7 @@ def upfirdn2d(
     flip = check_bool("flip_filter", flip_filter)
     fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=x.dtype, device=x.device)
     upfirdn_out_size(tuple(x.shape[2:]), fir, up, down, pad, "upfirdn2d")
-    return run_upfirdn(x, fir, up, down, pad, impl)
+    return keep_memory_format(run_upfirdn(x, fir, up, down, pad, impl), x)
 
 
 def upfirdn1d(

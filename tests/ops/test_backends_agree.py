@@ -130,6 +130,22 @@ def test_upfirdn2d_any_layout(layout, case):
         _assert_agree(_run_upfirdn2d(case, torch.float64, impl, tr), expected, f"{impl} {layout}")
 
 
+@pytest.mark.parametrize("impl", ["numba", "ref"])
+def test_channels_last_in_channels_last_out(impl):
+    """As torch's own 2-D ops: the output keeps the input's channels_last layout."""
+    x = torch.randn(2, 5, 9, 7).contiguous(memory_format=torch.channels_last)
+    f, b = torch.tensor([0.25, 0.5, 0.25]), torch.linspace(-1, 1, 5)
+    outs = {
+        "upfirdn2d": ops.upfirdn2d(x, f, up=2, padding=1, impl=impl),
+        "filtered_lrelu": ops.filtered_lrelu(x, f, f, b, up=2, down=2, padding=2, impl=impl),
+        "filtered_act": ops.filtered_act(x, "gelu", f, f, b, up=2, down=2, padding=2, impl=impl),
+    }
+    for name, y in outs.items():
+        assert y.is_contiguous(memory_format=torch.channels_last), name
+    if impl == "numba":  # and NCHW stays NCHW
+        assert ops.upfirdn2d(x.contiguous(), f, up=2, padding=1, impl=impl).is_contiguous()
+
+
 @given(seed=seeds, act=st.sampled_from(ACTS))
 def test_bias_act_non_contiguous(seed, act):
     rng = np.random.default_rng(seed)
