@@ -7,7 +7,7 @@ Select explicitly with ``HYPOTHESIS_PROFILE=ci|dev|thorough``.
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One thread per worker: xdist already runs one worker per core, and oversubscribed
@@ -31,6 +31,18 @@ settings.register_profile(
 )
 settings.register_profile(
     "thorough", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+# The lent-GPU run (benchmarks/gpu_suite.sh): minutes are scarce, so a failing example is
+# reported as found, without shrinking (hundreds of GPU calls per failing test).
+settings.register_profile(
+    "gpu",
+    derandomize=True,
+    database=None,
+    max_examples=25,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 

@@ -27,6 +27,7 @@ from tests.ops.strategies import (
     upfirdn1d_cases,
     upfirdn2d_cases,
 )
+from tests.ops.test_cuda_emulation import fused_as_documented  # not inside a @given test
 from tests.ops.test_filtered_act import cases as fa_cases
 from tests.ops.test_filtered_act import expected as fa_expected
 
@@ -172,8 +173,6 @@ def test_filtered_act_every_act_and_mode_parity(case, dtype):
     """Every activation × 1-D / 2-D × padding mode: the fused kernel runs exactly where
     documented; forward equals the float64 oracle, gradients w.r.t. x, b, alpha, beta equal
     'ref' (float64 on the CPU)."""
-    from tests.ops.test_cuda_emulation import fused_as_documented
-
     kw = case["kwargs"]
     fused = fused_as_documented(case)
     with _Record() as rec:
