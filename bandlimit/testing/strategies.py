@@ -254,7 +254,8 @@ def bandlimited_signals(
         Cutoff in cycles per pixel (0.5 = Nyquist).
     periodic : bool
         Snap frequencies to whole cycles across the grid (``ν = k / size``) so that the samples
-        are periodic: FFT shifts are then exact.
+        are periodic: FFT shifts are then exact. Needs ``bandwidth >= 1 / max(size)`` (else only
+        the constant would be left: a ``ValueError``).
 
     Examples
     --------
