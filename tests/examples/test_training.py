@@ -340,6 +340,21 @@ def test_a_run_started_from_weights_resumes_exactly(tmp_path, cfg):
     assert stored["config"]["ema_rampup"] is None and stored["config"]["blur_sigma"] == 0.0
 
 
+def test_gradient_cleanup_scrubs_and_leaves_unreached_parameters_alone():
+    from afgan.training import _Dist, _sync_gradients
+
+    m = torch.nn.Linear(3, 2)
+    m.weight.grad = torch.tensor([[math.nan, math.inf, -math.inf], [1.0, 2.0, 3.0]])
+    _sync_gradients(m, _Dist())
+    assert m.weight.grad.tolist() == [[0.0, 1e5, -1e5], [1.0, 2.0, 3.0]]
+    # A parameter the phase did not reach (D's last bias in Dreg) keeps no gradient, so that
+    # Adam skips it (its moments and step count stay as they were), as upstream.
+    assert m.bias.grad is None
+    opt = torch.optim.Adam(m.parameters(), betas=(0.0, 0.99))
+    opt.step()
+    assert m.bias not in opt.state
+
+
 def _log_steps(run: Path) -> list[int]:
     return [json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()]
 
