@@ -54,7 +54,7 @@ struct FaSpec {
   static constexpr int UA = UA_, KA = KA_, DB = DB_, KB = KB_;
   static constexpr bool ONE_D = ONE_D_;
   static constexpr bool GENERIC = UA_ == 0;
-  static_assert(GENERIC || (KA_ % UA_ == 0 && UA_ > 0 && DB_ > 0 && KB_ > 0),
+  static_assert(GENERIC || (UA_ > 0 && KA_ % (UA_ > 0 ? UA_ : 1) == 0 && DB_ > 0 && KB_ > 0),
                 "a fast spec needs all of its constants, taps a multiple of the up-factor");
 };
 using GenericSpec = FaSpec<0, 0, 0, 0>;
