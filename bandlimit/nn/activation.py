@@ -19,7 +19,7 @@ from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
     PARAMETRIC_ACTIVATIONS,
 )
-from bandlimit.ops.reference import PADDING_MODES
+from bandlimit.ops.reference import check_padding_mode
 
 
 class _SnakeBase(nn.Module):
@@ -225,9 +225,7 @@ class _AliasFree(nn.Module):
             )
         self.up, self.down = check_int("up", up, 1), check_int("down", down, 1)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
-        if padding_mode not in PADDING_MODES:  # checked here, not first in forward
-            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-        self.padding_mode = padding_mode
+        self.padding_mode = check_padding_mode(padding_mode)  # here, not first in forward
         fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
         fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)
         self.register_buffer("fu", fu)

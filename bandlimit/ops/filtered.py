@@ -179,8 +179,7 @@ def filtered_lrelu(
 
 def _check_mode(mode: object, x: torch.Tensor) -> str:
     """``padding_mode``, and the samples it needs (``x`` as the caller passed it)."""
-    if mode not in reference.PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {reference.PADDING_MODES}, got {mode!r}")
+    mode = reference.check_padding_mode(mode)
     if mode != "zeros" and 0 in x.shape[2:]:
         raise ValueError(
             f"padding_mode={mode!r} extends x with its own samples, but x of shape "

@@ -22,6 +22,13 @@ from bandlimit.ops._params import Fir, Pad4, Pair, out_length, transpose_stage
 PADDING_MODES = ("zeros", "replicate", "circular")
 
 
+def check_padding_mode(mode: object) -> str:
+    """``mode`` if it is one of :data:`PADDING_MODES`, else a ValueError naming it."""
+    if mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {mode!r}")
+    return mode
+
+
 def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
     """Zero-pad (positive) or crop (negative) ``x`` along ``dim``; any combination is valid."""
     if p0 == 0 and p1 == 0:

@@ -636,6 +636,10 @@ def _train(
             for name in ("workers", "device", "impl", "stop_at_step", "minutes"):
                 setattr(stored, name, getattr(cfg, name))
             cfg = stored
+        else:
+            # Official rule for resuming from weights only: no EMA ramp-up, no blur. In cfg,
+            # which the checkpoints store, so that continuing this run keeps them off.
+            cfg.ema_rampup, cfg.blur_sigma = None, 0.0
     cfg.validate()
 
     try:
@@ -665,7 +669,6 @@ def _train(
     blur_sigma = cfg.blur_sigma if cfg.blur_sigma is not None else (10.0 if is_r else 0.0)
     blur_fade = cfg.blur_fade_kimg if cfg.blur_fade_kimg is not None else cfg.batch * 200 / 32
     ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
-    ema_rampup = cfg.ema_rampup
 
     # Networks: identical initialisation on every rank.
     torch.manual_seed(cfg.seed)
@@ -689,11 +692,6 @@ def _train(
             step, cur_nimg, tick = exact["step"], exact["cur_nimg"], exact["tick"]
             elapsed_before = exact.get("elapsed", 0.0)
             torch.set_rng_state(exact["torch_rng"])
-        else:
-            # Official rule for resuming from weights only: no EMA ramp-up, no blur. Set in cfg
-            # too, which the checkpoints store, so that continuing this run keeps them off.
-            ema_rampup = cfg.ema_rampup = None
-            blur_sigma = cfg.blur_sigma = 0.0
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     if d.rank == 0 and run_dir is not None:
@@ -720,7 +718,7 @@ def _train(
                     f"{str(run_dir)!r} to continue it or choose another --run-name"
                 )
         meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
-                "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": ema_rampup,
+                "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
                 "world_size": d.world, "batch_per_process": batch_gpu,
                 "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
                 "G_params": sum(p.numel() for p in G.parameters()),
@@ -823,8 +821,8 @@ def _train(
 
             # G_ema (parameters lerp, buffers copied).
             ema_nimg = ema_kimg * 1000
-            if ema_rampup is not None:
-                ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)
+            if cfg.ema_rampup is not None:
+                ema_nimg = min(ema_nimg, cur_nimg * cfg.ema_rampup)
             beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
             with torch.no_grad():
                 for p_ema, p in zip(G_ema.parameters(), G.parameters()):
