@@ -4,9 +4,9 @@ Reads what ``gen_images.py`` reads (a bandlimit checkpoint, a training run direc
 official network pickle) and writes an ONNX model with inputs ``z`` ``[batch, z_dim]`` (and
 ``c`` ``[batch, c_dim]`` for a conditional network) and output ``img`` ``[batch, C, H, W]``, the
 generator's raw output (about [−1, 1]; ``clamp(img · 127.5 + 128, 0, 255)`` gives uint8
-pixels). Truncation is fixed at export time. The batch size is fixed too: the modulated
-convolutions are grouped convolutions with one group per sample, and ONNX's ``Conv`` takes its
-group count as a constant.
+pixels). The batch size is dynamic (while exporting, the modulated convolutions scale the
+activations per sample around one shared-weight convolution instead of the grouped convolution
+training uses, whose group count ONNX fixes); the truncation is fixed at export time.
 
 While exporting, bandlimit's ops run their pure-PyTorch reference (``impl='auto'`` does this
 under ``torch.onnx.export``), so the model is made of standard ONNX operators. Needs
@@ -14,7 +14,7 @@ under ``torch.onnx.export``), so the model is made of standard ONNX operators. N
 
 Example::
 
-    python examples/export_onnx.py --network runs/demo/afgan --output G.onnx --batch 4
+    python examples/export_onnx.py --network runs/demo/afgan --output G.onnx
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,22 +64,26 @@ def _example_inputs(G: torch.nn.Module, batch: int, seed: int) -> tuple[torch.Te
 def export_generator(
     G: torch.nn.Module,
     output: str | Path,
-    batch: int = 1,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
 ) -> Path:
     """Write ``G`` (eval mode, on the CPU) as an ONNX model to ``output``; return the path.
 
-    Inputs are named ``z`` (and ``c`` when ``G.c_dim > 0``), the output ``img``.
+    Inputs are named ``z`` (and ``c`` when ``G.c_dim > 0``), the output ``img``; their first
+    dimension, the batch, is dynamic.
     """
     if importlib.util.find_spec("onnxscript") is None:
         raise ValueError("exporting needs the onnxscript package: pip install 'bandlimit[onnx]'")
     sampler = Sampler(G, truncation_psi, truncation_cutoff).eval().cpu()
-    inputs = _example_inputs(G, batch, seed=0)
+    inputs = _example_inputs(G, 2, seed=0)  # not 1: the exporter would fix a size-1 dimension
     names = ["z", "c"][: len(inputs)]
-    with torch.no_grad():
+    batch_dim = torch.export.Dim("batch", min=1)
+    dynamic = {name: {0: batch_dim} for name in names}
+    with torch.no_grad(), warnings.catch_warnings():
+        # z and c share the batch dimension, which the exporter mentions once per extra input
+        warnings.filterwarnings("ignore", message="# The axis name")
         program = torch.onnx.export(sampler, inputs, input_names=names, output_names=["img"],
-                                    dynamo=True, verbose=False)  # fmt: skip
+                                    dynamic_shapes=dynamic, dynamo=True, verbose=False)  # fmt: skip
     output = Path(output)
     program.save(str(output))
     return output
@@ -103,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
     p.add_argument("--output", required=True, type=Path, help="the .onnx file to write")
-    p.add_argument("--batch", type=int_at_least(1), default=1, help="fixed batch size")
+    p.add_argument("--batch", type=int_at_least(1), default=3,
+                   help="batch size of the check (the exported model takes any)")
     p.add_argument("--trunc", dest="truncation_psi", type=arg_type(finite_float), default=1.0)
     p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int_at_least(0), default=None)
     p.add_argument("--no-check", dest="check", action="store_false",
@@ -120,14 +126,13 @@ def main(argv: Sequence[str] | None = None) -> Path:
         fail(str(exc))
     make_parent(args.output, "--output")
     try:
-        path = export_generator(G, args.output, args.batch, args.truncation_psi,
-                                args.truncation_cutoff)  # fmt: skip
+        path = export_generator(G, args.output, args.truncation_psi, args.truncation_cutoff)
     except ValueError as exc:
         fail(str(exc))
     except OSError as exc:  # a full disk, a read-only directory
         fail(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")
     inputs = "z [batch, z_dim], c [batch, c_dim]" if G.c_dim else "z [batch, z_dim]"
-    print(f"wrote {path}: {inputs} -> img [{args.batch}, {G.img_channels}, "
+    print(f"wrote {path}: {inputs} -> img [batch, {G.img_channels}, "
           f"{G.img_resolution}, {G.img_resolution}]")  # fmt: skip
     if args.check:
         if importlib.util.find_spec("onnxruntime") is None:

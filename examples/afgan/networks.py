@@ -420,12 +420,18 @@ def modulated_conv2d(
     Returns
     -------
     Tensor ``[B, O, H + 2p - k + 1, W + 2p - k + 1]``, dtype of ``x``.
+
+    Under ``torch.export`` (and so ``torch.onnx.export``) it computes the same map as
+    :math:`y_b = d_b \odot \mathrm{conv2d}(x_b \odot s_b g_b, W)` with one shared-weight
+    convolution, so that the batch size can stay dynamic.
     """
     batch = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
     if styles.shape != (batch, in_ch):
         raise ValueError(f"styles must have shape [{batch}, {in_ch}], got {tuple(styles.shape)}")
 
+    if torch.compiler.is_exporting():
+        return _modulated_conv2d_shared(x, weight, styles, padding, demodulate, input_gain)
     if demodulate:
         weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
         styles = styles * styles.square().mean().rsqrt()
@@ -442,6 +448,28 @@ def modulated_conv2d(
     w = w.reshape(batch * out_ch, in_ch, kh, kw)
     y = torch.nn.functional.conv2d(x, w.to(x.dtype), padding=padding, groups=batch)
     return y.reshape(batch, out_ch, *y.shape[2:])
+
+
+def _modulated_conv2d_shared(x, weight, styles, padding, demodulate, input_gain):
+    # The same map with the batch as a batch: scale the input per sample and channel, one conv
+    # with the shared weight, scale the output per sample and channel. Exporters need it (the
+    # grouped form fixes the batch size: ONNX's Conv takes its group count as a constant);
+    # training keeps the grouped form, which is faster on the CPU.
+    batch, in_ch = styles.shape
+    if demodulate:
+        weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
+        styles = styles * styles.square().mean().rsqrt()
+    scale = styles
+    if input_gain is not None:
+        scale = scale * input_gain.expand(batch, in_ch)
+    y = torch.nn.functional.conv2d(
+        x * scale.to(x.dtype)[:, :, None, None], weight.to(x.dtype), padding=padding
+    )
+    if demodulate:
+        # Σ_{i,k,k} (W_oi s_bi)² = Σ_i s_bi² Σ_{k,k} W_oi²
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).T + 1e-8).rsqrt()  # [B, O]
+        y = y * dcoefs.to(y.dtype)[:, :, None, None]
+    return y
 
 
 class SynthesisLayer(nn.Module):

@@ -389,6 +389,47 @@ def test_layers_match_float64_definition(config):
     assert any(k[1] for k in checked) == (config == "R")
 
 
+@given(
+    batch=st.integers(1, 3),
+    in_ch=st.integers(1, 5),
+    out_ch=st.integers(1, 4),
+    k=st.sampled_from([1, 3]),
+    demodulate=st.booleans(),
+    with_gain=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_modulated_conv2d_both_forms_match_a_per_sample_loop(
+    batch, in_ch, out_ch, k, demodulate, with_gain, seed
+):
+    # The grouped form (training) and the shared-weight form (exporters) against float64 loops.
+    from afgan.networks import _modulated_conv2d_shared, modulated_conv2d
+
+    g = torch.Generator().manual_seed(seed)
+    d = torch.float64
+    x = torch.randn(batch, in_ch, 6, 5, generator=g, dtype=d)
+    weight = torch.randn(out_ch, in_ch, k, k, generator=g, dtype=d)
+    styles = torch.randn(batch, in_ch, generator=g, dtype=d)
+    gain = torch.rand(batch, in_ch, generator=g, dtype=d) + 0.5 if with_gain else None
+    want = []
+    for b in range(batch):
+        wb = weight.clone()
+        s = styles[b]
+        if demodulate:
+            wb = wb / wb.square().mean(dim=[1, 2, 3], keepdim=True).sqrt()
+            s = s / styles.square().mean().sqrt()
+        wb = wb * s[None, :, None, None]
+        if demodulate:
+            wb = wb / (wb.square().sum(dim=[1, 2, 3], keepdim=True) + 1e-8).sqrt()
+        if gain is not None:
+            wb = wb * gain[b][None, :, None, None]
+        want.append(torch.nn.functional.conv2d(x[b : b + 1], wb, padding=k - 1)[0])
+    want = torch.stack(want)
+    grouped = modulated_conv2d(x, weight, styles, k - 1, demodulate, gain)
+    shared = _modulated_conv2d_shared(x, weight, styles, k - 1, demodulate, gain)
+    torch.testing.assert_close(grouped, want, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(shared, want, rtol=1e-10, atol=1e-10)
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties.
 
