@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(PY) examples/filter_demo.py --outdir runs/demo
 	rm -rf runs/demo/afgan
 	$(PY) examples/train_afgan.py --outdir runs/demo --run-name afgan \
-		--kimg 40 --tick 1 --snap 5 --minutes 8.5 --metrics eqt,eqt_frac
+		--kimg 100 --tick 2 --snap 5 --minutes 8.5 --metrics eqt,eqt_frac
 	$(PY) examples/gen_video.py --network runs/demo/afgan --mode translate \
 		--output runs/demo/afgan/translate.gif
 

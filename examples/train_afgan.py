@@ -12,7 +12,8 @@ Examples::
 
     # your images (folder or zip of square PNG/JPEG of one size)
     python examples/dataset_tool.py --source my_images/ --dest data.zip --resolution 64
-    python examples/train_afgan.py --data data.zip --kimg 200 --cbase 8192 --cmax 256
+    python examples/train_afgan.py --data data.zip --kimg 200 --cbase 8192 --cmax 256 \
+        --num-layers 6 --batch 8
 
     # continue a run exactly where it stopped (Ctrl-C writes a final checkpoint)
     python examples/train_afgan.py --resume runs/demo
