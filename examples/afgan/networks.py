@@ -423,7 +423,8 @@ def modulated_conv2d(
 
     Under ``torch.export`` (and so ``torch.onnx.export``) it computes the same map as
     :math:`y_b = d_b \odot \mathrm{conv2d}(x_b \odot s_b g_b, W)` with one shared-weight
-    convolution, so that the batch size can stay dynamic.
+    convolution, so that an ONNX export keeps a dynamic batch size (ONNX's ``Conv`` takes the
+    group count of the grouped form as a constant).
     """
     batch = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape

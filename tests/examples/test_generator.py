@@ -624,3 +624,32 @@ def test_generator_compiles_to_one_graph():
         want = G(z, c)
         got = torch.compile(G, backend="eager", fullgraph=True)(z, c)
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_torch_export_with_a_dynamic_batch_keeps_the_fused_ops():
+    # The batch stays symbolic (the modulated convolutions take their shared-weight form under
+    # torch.export), and bandlimit's fused CPU ops stay in the graph as custom ops.
+    G = perturb_(tiny(16, channel_max=8), 4).eval()
+
+    class Sampler(torch.nn.Module):
+        def __init__(self, G):
+            super().__init__()
+            self.G = G
+
+        def forward(self, z):
+            return self.G(z, None, truncation_psi=0.7)
+
+    sampler = Sampler(G)
+    batch = torch.export.Dim("batch", min=1)
+    z2 = torch.randn(2, 16, generator=torch.Generator().manual_seed(0))
+    program = torch.export.export(sampler, (z2,), dynamic_shapes={"z": {0: batch}})
+    targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    if _dispatch.numba_available():
+        assert any("bandlimit" in t for t in targets)
+    for b in (1, 5):
+        z = torch.randn(b, 16, generator=torch.Generator().manual_seed(b))
+        with torch.no_grad():
+            got = program.module()(z)
+            want = sampler(z)
+        assert got.shape == (b, 3, 16, 16)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
