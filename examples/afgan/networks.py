@@ -393,8 +393,10 @@ def modulated_conv2d(
     padding: int = 0,
     demodulate: bool = True,
     input_gain: torch.Tensor | None = None,
+    *,
+    grouped: bool | None = None,
 ) -> torch.Tensor:
-    r"""Style-modulated convolution, one grouped conv for the whole batch.
+    r"""Style-modulated convolution: per-sample weights, as one grouped or one shared-weight conv.
 
     With :math:`W` ``[O, I, k, k]`` and styles :math:`s` ``[B, I]``:
 
@@ -416,61 +418,51 @@ def modulated_conv2d(
     padding : int
     demodulate : bool
     input_gain : Tensor broadcastable to ``[B, I]`` or None
+    grouped : bool or None
+        ``True``: one grouped conv, the weights modulated per sample (faster on the CPU, what
+        training uses); ``False``: the same map as :math:`y_b = d_b \odot
+        \mathrm{conv2d}(x_b \odot s_b g_b, W)`, one shared-weight conv with the input and output
+        scaled per sample and channel; ``None`` (default): ``False`` under ``torch.export`` (and
+        so ``torch.onnx.export``, whose ``Conv`` takes the group count as a constant: the shared
+        form keeps the batch size dynamic), else ``True``.
 
     Returns
     -------
     Tensor ``[B, O, H + 2p - k + 1, W + 2p - k + 1]``, dtype of ``x``.
-
-    Under ``torch.export`` (and so ``torch.onnx.export``) it computes the same map as
-    :math:`y_b = d_b \odot \mathrm{conv2d}(x_b \odot s_b g_b, W)` with one shared-weight
-    convolution, so that an ONNX export keeps a dynamic batch size (ONNX's ``Conv`` takes the
-    group count of the grouped form as a constant).
     """
     batch = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
     if styles.shape != (batch, in_ch):
         raise ValueError(f"styles must have shape [{batch}, {in_ch}], got {tuple(styles.shape)}")
+    if grouped is None:
+        grouped = not torch.compiler.is_exporting()
 
-    if torch.compiler.is_exporting():
-        return _modulated_conv2d_shared(x, weight, styles, padding, demodulate, input_gain)
     if demodulate:
         weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
         styles = styles * styles.square().mean().rsqrt()
+    gain = None if input_gain is None else input_gain.expand(batch, in_ch)
+
+    if not grouped:
+        scale = styles if gain is None else styles * gain
+        y = torch.nn.functional.conv2d(
+            x * scale.to(x.dtype)[:, :, None, None], weight.to(x.dtype), padding=padding
+        )
+        if demodulate:  # Σ_{i,k,k} (W_oi s_bi)² = Σ_i s_bi² Σ_{k,k} W_oi²
+            dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).T + 1e-8).rsqrt()
+            y = y * dcoefs.to(y.dtype)[:, :, None, None]
+        return y
 
     w = weight.unsqueeze(0) * styles.unsqueeze(1).unsqueeze(3).unsqueeze(4)  # [B, O, I, k, k]
     if demodulate:
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [B, O]
         w = w * dcoefs.unsqueeze(2).unsqueeze(3).unsqueeze(4)
-    if input_gain is not None:
-        gain = input_gain.expand(batch, in_ch)
+    if gain is not None:
         w = w * gain.unsqueeze(1).unsqueeze(3).unsqueeze(4)
 
     x = x.reshape(1, batch * in_ch, *x.shape[2:])
     w = w.reshape(batch * out_ch, in_ch, kh, kw)
     y = torch.nn.functional.conv2d(x, w.to(x.dtype), padding=padding, groups=batch)
     return y.reshape(batch, out_ch, *y.shape[2:])
-
-
-def _modulated_conv2d_shared(x, weight, styles, padding, demodulate, input_gain):
-    # The same map with the batch as a batch: scale the input per sample and channel, one conv
-    # with the shared weight, scale the output per sample and channel. Exporters need it (the
-    # grouped form fixes the batch size: ONNX's Conv takes its group count as a constant);
-    # training keeps the grouped form, which is faster on the CPU.
-    batch, in_ch = styles.shape
-    if demodulate:
-        weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
-        styles = styles * styles.square().mean().rsqrt()
-    scale = styles
-    if input_gain is not None:
-        scale = scale * input_gain.expand(batch, in_ch)
-    y = torch.nn.functional.conv2d(
-        x * scale.to(x.dtype)[:, :, None, None], weight.to(x.dtype), padding=padding
-    )
-    if demodulate:
-        # Σ_{i,k,k} (W_oi s_bi)² = Σ_i s_bi² Σ_{k,k} W_oi²
-        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).T + 1e-8).rsqrt()  # [B, O]
-        y = y * dcoefs.to(y.dtype)[:, :, None, None]
-    return y
 
 
 class SynthesisLayer(nn.Module):

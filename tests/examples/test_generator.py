@@ -402,7 +402,7 @@ def test_modulated_conv2d_both_forms_match_a_per_sample_loop(
     batch, in_ch, out_ch, k, demodulate, with_gain, seed
 ):
     # The grouped form (training) and the shared-weight form (exporters) against float64 loops.
-    from afgan.networks import _modulated_conv2d_shared, modulated_conv2d
+    from afgan.networks import modulated_conv2d
 
     g = torch.Generator().manual_seed(seed)
     d = torch.float64
@@ -424,10 +424,9 @@ def test_modulated_conv2d_both_forms_match_a_per_sample_loop(
             wb = wb * gain[b][None, :, None, None]
         want.append(torch.nn.functional.conv2d(x[b : b + 1], wb, padding=k - 1)[0])
     want = torch.stack(want)
-    grouped = modulated_conv2d(x, weight, styles, k - 1, demodulate, gain)
-    shared = _modulated_conv2d_shared(x, weight, styles, k - 1, demodulate, gain)
-    torch.testing.assert_close(grouped, want, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(shared, want, rtol=1e-10, atol=1e-10)
+    for grouped in (True, False, None):
+        got = modulated_conv2d(x, weight, styles, k - 1, demodulate, gain, grouped=grouped)
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
 # ---------------------------------------------------------------------------------------------
