@@ -64,6 +64,7 @@ def _example_inputs(G: torch.nn.Module, batch: int, seed: int) -> tuple[torch.Te
 def export_generator(
     G: torch.nn.Module,
     output: str | Path,
+    *,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
 ) -> Path:
@@ -126,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
         fail(str(exc))
     make_parent(args.output, "--output")
     try:
-        path = export_generator(G, args.output, args.truncation_psi, args.truncation_cutoff)
+        path = export_generator(G, args.output, truncation_psi=args.truncation_psi,
+                                truncation_cutoff=args.truncation_cutoff)  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
     except OSError as exc:  # a full disk, a read-only directory
