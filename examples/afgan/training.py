@@ -85,13 +85,11 @@ class TrainConfig:
 
     Defaults are sized for a 2-core CPU (they are what ``make demo`` runs): 32², batch 16, 4
     synthesis layers (official: 14), 16 channels at most in G and D (official: 512), z/w
-    64-dimensional (official: 512) and learning rates 0.0075 (official: 0.0025 / 0.002; at 64
-    kimg, 0.0075 gave larger, clearer objects than 0.005 with 2 of 3 seeds and equal ones with
-    the third, 0.01 ringed ones; with the earlier 6-layer model at batch 8, 0.005 was best). This
-    model trains ~3× more images per second than 6 layers, 32 channels and batch 8 (the defaults
-    until 2026-12-04), so the demo's 8½ minutes reach ~64 kimg instead of ~25: a round object in
-    almost every sample instead of soft blobs (several seeds checked; see
-    ``benchmarks/README.md``). The synthesis margin stays the official 10 pixels: a 4-pixel
+    64-dimensional (official: 512) and learning rates 0.0075 (official: 0.0025 / 0.002). This
+    model trains ~3× more images per second than the defaults until 2026-12-04 (6 layers, 32
+    channels, batch 8, learning rates 0.005), so the demo's 8½ minutes reach ~63 kimg instead of
+    ~25: a round object in most samples instead of soft blobs (the seeds and alternatives tried
+    are in ``benchmarks/README.md``). The synthesis margin stays the official 10 pixels: a 4-pixel
     margin makes a step ~1.25× faster at 32² but drops EQ-T from ~99 dB to 43–49 dB, because the
     metric translates by up to 1/8 of the image (4 px) and content then reaches the zero-padded
     border. The official architecture is ``num_layers=14, cbase=32768, cmax=512,
