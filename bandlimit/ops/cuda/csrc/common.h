@@ -71,6 +71,27 @@ BL_HD int64_t pos_mod(int64_t a, int64_t b) {
   return r < 0 ? r + b : r;
 }
 
+// A block-strided walk (flat index i = start, start + step, ...) over a row-major index space
+// with `cols` columns, carrying the (row, col) of i instead of dividing at every step (an int
+// division by a run-time value costs about twenty instructions). Loop while r < rows.
+struct Walk2 {
+  int i, r, c;
+  int step, dr, dc, cols;
+  BL_HD Walk2(int start, int step_, int cols_)
+      : i(start), r(cols_ > 0 ? start / cols_ : INT32_MAX), c(cols_ > 0 ? start % cols_ : 0),
+        step(step_), dr(cols_ > 0 ? step_ / cols_ : 0), dc(cols_ > 0 ? step_ % cols_ : 0),
+        cols(cols_) {}
+  BL_HD void next() {
+    i += step;
+    r += dr;
+    c += dc;
+    if (c >= cols) {
+      c -= cols;
+      ++r;
+    }
+  }
+};
+
 // Math in the accumulation type with the C functions of the right precision, which exist both in
 // CUDA device code and on the host.
 BL_HD float exp_(float v) { return expf(v); }

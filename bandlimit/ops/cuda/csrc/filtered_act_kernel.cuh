@@ -86,7 +86,12 @@ BL_HD acc_t unit_output(const acc_t* f, const acc_t* v, int m) {
   return acc;
 }
 
-template <typename scalar_t, typename acc_t, class S>
+// The pointwise step between the stages, a compile-time choice of the launcher (so the hot loop
+// carries no activation switch): the forward with g.act read at run time, the forward with leaky
+// ReLU (StyleGAN3's), or the backward (mode 1, the mask's branch bits).
+enum Epi : int { kEpiAct = 0, kEpiLrelu = 1, kEpiGrad = 2 };
+
+template <typename scalar_t, typename acc_t, class S, int EPI>
 __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                                     const scalar_t* __restrict__ bias,
                                     const acc_t* __restrict__ fa, const acc_t* __restrict__ fb,
@@ -125,31 +130,44 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   const int64_t i0y = o0y * dby - g.pby;
   const int64_t x0x = floor_div(i0x - g.pax, uax);  // input index of tile-local 0
   const int64_t x0y = floor_div(i0y - g.pay, uay);
-  const int64_t big = INT64_MAX;
-  const int64_t own0x = blockIdx.x == 0 ? -big : i0x;
-  const int64_t own1x = blockIdx.x + 1 == gridDim.x ? big : i0x + static_cast<int64_t>(g.tow) * dbx;
-  const int64_t own0y = blockIdx.y == 0 ? -big : i0y;
-  const int64_t own1y = blockIdx.y + 1 == gridDim.y ? big : i0y + static_cast<int64_t>(g.toh) * dby;
+  // Tile-local bounds, so the loops compare ints: the input plane's samples [ux0, ux1) x
+  // [uy0, uy1) of the input tile, the intermediate plane's [vx0, vx1) x [vy0, vy1) of the
+  // intermediate tile (outside: stage B's padding), and the intermediate samples whose mask bits
+  // this tile writes, lx < mx1, ly < my1 (a tile owns [0, to * db) from its start; the last one
+  // everything after, the first everything before -- which lies before tile-local 0).
+  auto local = [](int64_t v, int64_t lo, int64_t hi) {
+    return static_cast<int>(v < lo ? lo : (v > hi ? hi : v));
+  };
+  const int ux0 = local(-x0x, 0, g.txw), ux1 = local(g.w - x0x, ux0, g.txw);
+  const int uy0 = local(-x0y, 0, g.txh), uy1 = local(g.h - x0y, uy0, g.txh);
+  const int vx0 = local(-i0x, 0, g.tiw), vx1 = local(g.wi - i0x, vx0, g.tiw);
+  const int vy0 = local(-i0y, 0, g.tih), vy1 = local(g.hi - i0y, vy0, g.tih);
+  const int mx1 = blockIdx.x + 1 == gridDim.x ? g.tiw : local(int64_t(g.tow) * dbx, 0, g.tiw);
+  const int my1 = blockIdx.y + 1 == gridDim.y ? g.tih : local(int64_t(g.toh) * dby, 0, g.tih);
+  // [lo, hi) as one unsigned comparison.
+  auto within = [](int v, int lo, int hi) {
+    return static_cast<unsigned>(v - lo) < static_cast<unsigned>(hi - lo);
+  };
 
   for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
     const scalar_t* xp = x + p * g.h * g.w;
+    uint32_t* mplane = mask != nullptr ? mask + p * g.hi * g.mask_words : nullptr;
     const acc_t bv = bias != nullptr ? static_cast<acc_t>(bias[p % g.channels]) : acc_t(0);
     // Per-channel activation parameters (snake: pa = alpha; snakebeta: pa = alpha, pb = beta):
     // the frequency and the reciprocal of the denominator, once per plane.
     acc_t al = alpha, inv = acc_t(0);
-    if (pa != nullptr) {
+    if (EPI == kEpiAct && pa != nullptr) {
       const int64_t ch = p % g.channels;
       al = pa[ch];
       inv = acc_t(1) / ((pb != nullptr ? pb[ch] : al) + acc_t(kSnakeEps));
     }
 
     // 1. Input tile with halo.
-    for (int idx = tid; idx < g.txh * g.txw; idx += nt) {
-      const int ly = idx / g.txw, lx = idx - ly * g.txw;
-      const int64_t gy = x0y + ly, gx = x0x + lx;
+    for (Walk2 it(tid, nt, g.txw); it.r < g.txh; it.next()) {
       acc_t v = acc_t(0);
-      if (gy >= 0 && gy < g.h && gx >= 0 && gx < g.w) v = static_cast<acc_t>(xp[gy * g.w + gx]) + bv;
-      sx[idx] = v;
+      if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1))
+        v = static_cast<acc_t>(xp[(x0y + it.r) * g.w + (x0x + it.c)]) + bv;
+      sx[it.i] = v;
     }
     __syncthreads();
 
@@ -167,32 +185,31 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int64_t q0 = i0x - g.pax;  // upsampled index under tap 0 at tile-local 0
         const int l0 = first_unit_start<U>(q0);
         const int units = (g.tiw - l0 + U - 1) / U;
-        for (int idx = tid; idx < g.txh * units; idx += nt) {
-          const int r = idx / units, u = idx - r * units;
-          const int l = l0 + u * U;
-          const int xb = static_cast<int>((q0 + l) / U - x0x);  // exact division
-          const acc_t* row = sx + r * g.txw + xb;
+        const int xb0 = static_cast<int>((q0 + l0) / U - x0x);  // exact division
+        for (Walk2 it(tid, nt, units); it.r < g.txh; it.next()) {
+          const int l = l0 + it.c * U;
+          const acc_t* row = sx + it.r * g.txw + xb0 + it.c;
           acc_t v[T + 1];
           BL_UNROLL
           for (int j = 0; j <= T; ++j) v[j] = row[j];
+          acc_t* out = st1 + it.r * g.tiw + l;
           BL_UNROLL
           for (int m = 0; m < U; ++m) {
             if (l + m < 0 || l + m >= g.tiw) continue;
-            st1[r * g.tiw + l + m] = unit_output<U, T>(f, v, m);
+            out[m] = unit_output<U, T>(f, v, m);
           }
         }
       } else {
-        for (int idx = tid; idx < g.txh * g.tiw; idx += nt) {
-          const int r = idx / g.tiw, lx = idx - r * g.tiw;
-          const int64_t q = i0x + lx - g.pax;  // upsampled index under tap 0
+        for (Walk2 it(tid, nt, g.tiw); it.r < g.txh; it.next()) {
+          const int64_t q = i0x + it.c - g.pax;  // upsampled index under tap 0
           const int k0 = static_cast<int>(pos_mod(-q, uax));
           const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
-          const acc_t* row = sx + r * g.txw + xi;
+          const acc_t* row = sx + it.r * g.txw + xi;
           const acc_t* f = sfa + k0;
           const int nk = phase_taps<S>(k0, uax, kax);
           acc_t acc = acc_t(0);
           for (int j = 0; j < nk; ++j) acc += f[j * uax] * row[j];
-          st1[idx] = acc;
+          st1[it.i] = acc;
         }
       }
       __syncthreads();
@@ -201,33 +218,34 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
     // The pointwise step of intermediate sample (ly, lx) whose filtered value is s.
     auto finish = [&](int ly, int lx, acc_t s) {
-      const int64_t giy = i0y + ly, gix = i0x + lx;
       acc_t out = acc_t(0);
-      if (giy >= 0 && giy < g.hi && gix >= 0 && gix < g.wi) {
-        const int64_t word = (p * g.hi + giy) * g.mask_words + gix / 16;
-        const int shift = static_cast<int>(2 * (gix % 16));
-        if (g.mode == 0) {
-          acc_t a = activate<acc_t>(g.act, s, al, inv) * gain;
+      if (within(ly, vy0, vy1) && within(lx, vx0, vx1)) {
+        // In the plane: 0 <= i0 + l < hi, wi, both ints.
+        const int giy = static_cast<int>(i0y + ly), gix = static_cast<int>(i0x + lx);
+        const int shift = 2 * (gix & 15);
+        if constexpr (EPI == kEpiGrad) {
+          const uint32_t code =
+              (mplane[int64_t(giy) * g.mask_words + (gix >> 4)] >> shift) & 3u;
+          const acc_t d = (code & 2u) ? acc_t(0) : ((code & 1u) ? alpha : acc_t(1)) * gain;
+          out = s * d;
+        } else {
+          const int act = EPI == kEpiLrelu ? int(kLrelu) : g.act;
+          acc_t a = activate<acc_t>(act, s, al, inv) * gain;
           uint32_t code = s < acc_t(0) ? 1u : 0u;
           if (clamp >= acc_t(0) && abs_(a) > clamp) {
             a = a > acc_t(0) ? clamp : -clamp;
             code |= 2u;
           }
           out = a;
-          if (mask != nullptr && code != 0u && giy >= own0y && giy < own1y && gix >= own0x &&
-              gix < own1x)
-            atomicOr(mask + word, code << shift);
-        } else {
-          const uint32_t code = (mask[word] >> shift) & 3u;
-          const acc_t d = (code & 2u) ? acc_t(0) : ((code & 1u) ? alpha : acc_t(1)) * gain;
-          out = s * d;
+          if (mplane != nullptr && code != 0u && ly < my1 && lx < mx1)
+            atomicOr(mplane + int64_t(giy) * g.mask_words + (gix >> 4), code << shift);
         }
       }
       si[ly * g.tiw + lx] = out;
     };
     auto stage_a_y = [&]() {
-      for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
-        const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
+      for (Walk2 it(tid, nt, g.tiw); it.r < g.tih; it.next()) {
+        const int ly = it.r, lx = it.c;
         const int64_t qy = i0y + ly - g.pay;
         const int ky0 = static_cast<int>(pos_mod(-qy, uay));
         const int yi = static_cast<int>((qy + ky0) / uay - x0y);
@@ -265,11 +283,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int64_t q0 = i0y - g.pay;
         const int l0 = first_unit_start<U>(q0);
         const int units = (g.tih - l0 + U - 1) / U;
-        for (int idx = tid; idx < units * g.tiw; idx += nt) {
-          const int u = idx / g.tiw, lx = idx - u * g.tiw;
-          const int l = l0 + u * U;
-          const int yb = static_cast<int>((q0 + l) / U - x0y);  // exact division
-          const acc_t* col = st1 + yb * g.tiw + lx;
+        const int yb0 = static_cast<int>((q0 + l0) / U - x0y);  // exact division
+        for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
+          const int l = l0 + it.r * U, lx = it.c;
+          const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
           acc_t v[T + 1];
           BL_UNROLL
           for (int j = 0; j <= T; ++j) v[j] = col[j * g.tiw];
@@ -291,14 +308,12 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // nearest sample inside, which lies in this tile (the host checks that stage B's padding is
     // below its taps: then any tile reaching past an edge also holds the edge sample). Reads only
     // in-plane samples and writes only outside ones, so one pass needs no further ordering.
-    if (g.ext_b == 1) {
-      for (int idx = tid; idx < g.tih * g.tiw; idx += nt) {
-        const int ly = idx / g.tiw, lx = idx - ly * g.tiw;
-        const int64_t giy = i0y + ly, gix = i0x + lx;
-        if (giy >= 0 && giy < g.hi && gix >= 0 && gix < g.wi) continue;
-        const int64_t cy = giy < 0 ? 0 : (giy >= g.hi ? g.hi - 1 : giy);
-        const int64_t cx = gix < 0 ? 0 : (gix >= g.wi ? g.wi - 1 : gix);
-        si[idx] = si[(cy - i0y) * g.tiw + (cx - i0x)];
+    if (EPI != kEpiGrad && g.ext_b == 1) {
+      for (Walk2 it(tid, nt, g.tiw); it.r < g.tih; it.next()) {
+        if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
+        const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
+        const int cx = it.c < vx0 ? vx0 : (it.c >= vx1 ? vx1 - 1 : it.c);
+        si[it.i] = si[cy * g.tiw + cx];
       }
       __syncthreads();
     }
@@ -312,21 +327,19 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         acc_t f[S::KB];
         BL_UNROLL
         for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
-        for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
-          const int r = idx / g.tow, lx = idx - r * g.tow;
-          const acc_t* row = si + r * g.tiw + lx * S::DB;
+        for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
+          const acc_t* row = si + it.r * g.tiw + it.c * S::DB;
           acc_t s = acc_t(0);
           BL_UNROLL
           for (int k = 0; k < S::KB; ++k) s += f[k] * row[k];
-          st2[idx] = s;
+          st2[it.i] = s;
         }
       } else {
-        for (int idx = tid; idx < g.tih * g.tow; idx += nt) {
-          const int r = idx / g.tow, lx = idx - r * g.tow;
-          const acc_t* row = si + r * g.tiw + lx * dbx;
+        for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
+          const acc_t* row = si + it.r * g.tiw + it.c * dbx;
           acc_t s = acc_t(0);
           for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
-          st2[idx] = s;
+          st2[it.i] = s;
         }
       }
       __syncthreads();
@@ -338,11 +351,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         BL_UNROLL
         for (int k = 0; k < K; ++k) f[k] = sfb[K + k];
         const int units = (g.toh + R - 1) / R;
-        for (int idx = tid; idx < units * g.tow; idx += nt) {
-          const int u = idx / g.tow, lx = idx - u * g.tow;
+        for (Walk2 it(tid, nt, g.tow); it.r < units; it.next()) {
+          const int lx = it.c;
           const int64_t ox = o0x + lx;
           if (ox >= g.wo) continue;
-          const int ly0 = u * R;
+          const int ly0 = it.r * R;
           const acc_t* col = st2 + (ly0 * D) * g.tow + lx;
           const int rows = g.tih - ly0 * D;  // st2 rows from the window's first: only the
                                              // outputs past the tile would read beyond them
@@ -360,8 +373,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           }
         }
       } else {
-        for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
-          const int ly = idx / g.tow, lx = idx - ly * g.tow;
+        for (Walk2 it(tid, nt, g.tow); it.r < g.toh; it.next()) {
+          const int ly = it.r, lx = it.c;
           const int64_t oy = o0y + ly, ox = o0x + lx;
           if (oy >= g.ho || ox >= g.wo) continue;
           const acc_t* fy = sfb + kbx;
@@ -373,8 +386,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         }
       }
     } else {
-      for (int idx = tid; idx < g.toh * g.tow; idx += nt) {
-        const int ly = idx / g.tow, lx = idx - ly * g.tow;
+      for (Walk2 it(tid, nt, g.tow); it.r < g.toh; it.next()) {
+        const int ly = it.r, lx = it.c;
         const int64_t oy = o0y + ly, ox = o0x + lx;
         if (oy >= g.ho || ox >= g.wo) continue;
         acc_t s = acc_t(0);
@@ -392,11 +405,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   }
 }
 
-// One launch of the kernel instantiated for spec S (a.g must match S).
-template <typename scalar_t, class S>
-void launch_filtered_act_spec(const FaArgs& a) {
+// One launch of the kernel instantiated for spec S and epilogue EPI (a.g must match S).
+template <typename scalar_t, class S, int EPI>
+void launch_filtered_act_epi(const FaArgs& a) {
   using acc_t = acc_of<scalar_t>;
-  auto kernel = &filtered_act_kernel<scalar_t, acc_t, S>;
+  auto kernel = &filtered_act_kernel<scalar_t, acc_t, S, EPI>;
   const dim3 grid(static_cast<unsigned>(a.grid_x), static_cast<unsigned>(a.grid_y),
                   static_cast<unsigned>(a.grid_z));
   const dim3 block(static_cast<unsigned>(a.block_threads));
@@ -406,6 +419,17 @@ void launch_filtered_act_spec(const FaArgs& a) {
             static_cast<const acc_t*>(a.pa), static_cast<const acc_t*>(a.pb),
             static_cast<scalar_t*>(a.y), a.mask, a.g, static_cast<acc_t>(a.alpha),
             static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));
+}
+
+// One launch for spec S, its epilogue picked from the direction and the activation.
+template <typename scalar_t, class S>
+void launch_filtered_act_spec(const FaArgs& a) {
+  if (a.g.mode == 1)
+    launch_filtered_act_epi<scalar_t, S, kEpiGrad>(a);
+  else if (a.g.act == kLrelu)
+    launch_filtered_act_epi<scalar_t, S, kEpiLrelu>(a);
+  else
+    launch_filtered_act_epi<scalar_t, S, kEpiAct>(a);
 }
 
 // Launches the fast kernel of the spec matching a.g (filtered_act_fast.cu); false if none does.
