@@ -249,16 +249,21 @@ int64_t layout(FaGeom& g, int64_t acc_size) {
   const int64_t szi = tih * tiw;
   const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
   const int64_t nfb = g.sep_b ? g.kbx + g.kby : int64_t(g.kbx) * g.kby;
-  const int64_t elems = szx + szt1 + szi + nfa + nfb;
+  // Every array at a multiple of 4 elements (16 bytes in float32): the fast kernels read stage
+  // B's samples in pairs and 2-D taps in fours (filtered_act_kernel.cuh, kPairs).
+  auto up4 = [](int64_t n) { return (n + 3) / 4 * 4; };
+  const int64_t off_t1 = up4(szx), off_i = off_t1 + up4(szt1), off_fa = off_i + up4(szi);
+  const int64_t off_fb = off_fa + up4(nfa);
+  const int64_t elems = off_fb + nfb;
   if (elems * acc_size > kSmemLimit) return elems * acc_size;
   g.tiw = static_cast<int>(tiw);
   g.tih = static_cast<int>(tih);
   g.txw = static_cast<int>(txw);
   g.txh = static_cast<int>(txh);
-  g.off_t1 = static_cast<int>(szx);
-  g.off_i = static_cast<int>(szx + szt1);
-  g.off_fa = static_cast<int>(szx + szt1 + szi);
-  g.off_fb = static_cast<int>(szx + szt1 + szi + nfa);
+  g.off_t1 = static_cast<int>(off_t1);
+  g.off_i = static_cast<int>(off_i);
+  g.off_fa = static_cast<int>(off_fa);
+  g.off_fb = static_cast<int>(off_fb);
   return elems * acc_size;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "launch.h"
@@ -91,6 +92,28 @@ struct Walk2 {
     }
   }
 };
+
+// Two / four consecutive float32 from 8- / 16-byte aligned shared memory in one load instruction
+// (LDS.64 / LDS.128: half / a quarter of the load instructions, and a stride-2 read across a warp
+// without bank conflicts). The emulation copies, which avoids type punning on the host.
+struct alignas(8) F2 {
+  float x, y;
+};
+struct alignas(16) F4 {
+  float x, y, z, w;
+};
+template <typename V>
+BL_HD V load_vec(const float* p) {
+#ifdef BL_EMULATE
+  const auto offset = reinterpret_cast<const unsigned char*>(p) - ::bl_emu::tls_smem;
+  if (offset % static_cast<std::ptrdiff_t>(sizeof(V)) != 0) ::bl_emu::misaligned_load = true;
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+#else
+  return *reinterpret_cast<const V*>(p);
+#endif
+}
 
 // Math in the accumulation type with the C functions of the right precision, which exist both in
 // CUDA device code and on the host.

@@ -46,6 +46,11 @@ inline thread_local dim3 tls_grid_dim;
 inline thread_local unsigned char* tls_smem = nullptr;
 inline thread_local std::barrier<>* tls_barrier = nullptr;
 
+// Set by a vector load (common.h, load_vec) from shared memory misaligned for its width, which
+// would fault on a GPU; the launch then fails after the kernel (a throw mid-kernel would leave
+// the block's other threads waiting at a barrier).
+inline std::atomic<bool> misaligned_load{false};
+
 inline void syncthreads() {
   if (tls_barrier != nullptr) tls_barrier->arrive_and_wait();
 }
@@ -143,6 +148,8 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     for (auto& th : pool) th.join();
   }
   if (error) std::rethrow_exception(error);
+  if (misaligned_load.exchange(false))
+    throw std::runtime_error("emulated kernel made a vector load from misaligned shared memory");
 }
 
 }  // namespace bl_emu
