@@ -122,6 +122,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   // row starts at an even word (tiw = (tow - 1) * down + taps is even) and every output's window.
   constexpr bool kPairs = kFast && std::is_same_v<acc_t, float> && S::DB % 2 == 0 &&
                           S::KB % 2 == 0;
+  // A full 2-D stage A filter is read in fours (rows of taps a multiple of 4 long).
+  constexpr bool kQuadTapsA = kFast && std::is_same_v<acc_t, float> && S::KA % 4 == 0;
 
   // Filters to shared memory once per block (visible after the first barrier below).
   const int nfa = g.sep_a ? kax + kay : kax * kay;
@@ -299,6 +301,56 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           for (int m = 0; m < U; ++m) {
             if (l + m < 0 || l + m >= g.tih) continue;
             finish(l + m, lx, unit_output<U, T>(f, v, m));
+          }
+        }
+      } else if constexpr (kQuadTapsA) {
+        // Full 2-D filter, blocked: a thread computes the up x up phases of one input window
+        // of (T + 1)^2 samples held in registers, reading each tap row once per output row as
+        // fours (the up phases along x share it); the generic loop's summation order.
+        constexpr int U = S::UA, T = S::KA / S::UA, K = S::KA;
+        const int64_t qx0 = i0x - g.pax, qy0 = i0y - g.pay;
+        const int lx0 = first_unit_start<U>(qx0), ly0 = first_unit_start<U>(qy0);
+        const int units_x = (g.tiw - lx0 + U - 1) / U, units_y = (g.tih - ly0 + U - 1) / U;
+        const int xb0 = static_cast<int>((qx0 + lx0) / U - x0x);  // exact divisions
+        const int yb0 = static_cast<int>((qy0 + ly0) / U - x0y);
+        for (Walk2 it(tid, nt, units_x); it.r < units_y; it.next()) {
+          const int ly = ly0 + it.r * U, lx = lx0 + it.c * U;
+          const acc_t* win = sx + (yb0 + it.r) * g.txw + xb0 + it.c;
+          acc_t v[T + 1][T + 1];
+          BL_UNROLL
+          for (int j = 0; j <= T; ++j) {
+            BL_UNROLL
+            for (int i = 0; i <= T; ++i) v[j][i] = win[j * g.txw + i];
+          }
+          BL_UNROLL
+          for (int my = 0; my < U; ++my) {
+            if (ly + my < 0 || ly + my >= g.tih) continue;
+            const int k0y = my == 0 ? 0 : U - my, oy = my == 0 ? 0 : 1;
+            acc_t acc[U];
+            BL_UNROLL
+            for (int mx = 0; mx < U; ++mx) acc[mx] = acc_t(0);
+            BL_UNROLL
+            for (int j = 0; j < T; ++j) {
+              const acc_t* frow = sfa + (k0y + U * j) * K;
+              acc_t t[K];
+              BL_UNROLL
+              for (int q = 0; q < K; q += 4) {
+                const F4 w = load_vec<F4>(frow + q);
+                t[q] = w.x;
+                t[q + 1] = w.y;
+                t[q + 2] = w.z;
+                t[q + 3] = w.w;
+              }
+              BL_UNROLL
+              for (int mx = 0; mx < U; ++mx) {
+                const int k0x = mx == 0 ? 0 : U - mx, ox = mx == 0 ? 0 : 1;
+                BL_UNROLL
+                for (int i = 0; i < T; ++i) acc[mx] += t[k0x + U * i] * v[oy + j][ox + i];
+              }
+            }
+            BL_UNROLL
+            for (int mx = 0; mx < U; ++mx)
+              if (lx + mx >= 0 && lx + mx < g.tiw) finish(ly + my, lx + mx, acc[mx]);
           }
         }
       } else {
