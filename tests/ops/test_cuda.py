@@ -234,13 +234,15 @@ def test_half_precision_parity(case, dtype):
     kw = dict(case.kwargs, clamp=None)  # a flipped clamp decision is a legit O(1) difference
     args = [_t(a, dtype) for a in (case.x, case.fu, case.fd, case.b)]
     y = ops.filtered_lrelu(*args, impl="cuda", **kw)
-    r = ops.filtered_lrelu(*[None if a is None else a.double() for a in args], impl="ref", **kw)
+    # The float64 reference on the CPU (to_np needs host tensors).
+    r = ops.filtered_lrelu(*[None if a is None else a.double().cpu() for a in args], impl="ref",
+                           **kw)
     assert y.dtype == dtype
     assert_close(y.double().cpu(), to_np(r), RTOL[dtype], scale=_scale(r) * 4, what=str(dtype))
     pad = 0 if args[1] is None else max(args[1].shape) - 1  # a valid padding for any filter
     u = ops.upfirdn2d(args[0], args[1], impl="cuda", up=2, padding=pad)
-    ur = ops.upfirdn2d(args[0].double(), None if args[1] is None else args[1].double(), up=2,
-                       padding=pad, impl="ref")
+    ur = ops.upfirdn2d(args[0].double().cpu(), None if args[1] is None else args[1].double().cpu(),
+                       up=2, padding=pad, impl="ref")
     assert_close(u.double().cpu(), to_np(ur), RTOL[dtype], scale=_scale(ur) * 4, what="upfirdn")
 
 
