@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# After gpu_suite.sh in the same call (extension built): the launch-shape sweep of
+# benchmarks/cuda_probe.py and a few ncu counters of the fused forward kernel on two layers,
+# printed to stdout only (the suite's logs already fill the device tool's 8 returned files).
+cd "$(dirname "$0")/.." || exit 1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export TORCH_CUDA_ARCH_LIST="${SUITE_ARCH:-9.0}"
+PY=${PYTHON:-python3}
+timeout 60 "$PY" -m benchmarks.cuda_probe --reps 5
+NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+MET="gpu__time_duration.sum,smsp__inst_executed.sum,smsp__sass_thread_inst_executed_op_ffma_pred_on.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_st.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__warps_active.avg.pct_of_peak_sustained_active"
+for c in "T1024 L10_1044_81" "R256 L10_276_512"; do
+  echo "== ncu $c"
+  timeout 60 "$NCU" --clock-control none --metrics "$MET" -k regex:filtered_act --launch-skip 2 \
+    --launch-count 1 "$PY" -m benchmarks.cuda_probe --case "$c" --launches 3 2>&1 \
+    | grep -E "filtered_act_kernel|__|ERROR" | sed 's/(const .*//' | cut -c1-150
+done
