@@ -1,7 +1,8 @@
 """Probe of the fused CUDA kernel on a few StyleGAN3 layers: launch-shape sweep, and a single-case
 mode for profilers (``ncu``).
 
-``python -m benchmarks.cuda_probe``: for each probe layer, the forward kernel alone (fast
+``python -m benchmarks.cuda_probe``: for each probe layer, the op's forward and forward+backward
+(float32, as ``benchmarks.ops --device cuda`` times them), then the forward kernel alone (fast
 specialisation, with and without the mask) timed over block sizes and output-tile caps, side by
 side, median of CUDA-event timings. ``--case NAME --launches N``: run only that layer's forward N
 times (for ``ncu -k regex:filtered_act --launch-skip ...``). GPU only.
@@ -53,7 +54,16 @@ def main() -> None:
             call(args.mask)
         torch.cuda.synchronize()
         return
-    print(f"# {torch.cuda.get_device_name()}: forward kernel ms (fast spec), by block threads / "
+    from benchmarks.ops_cuda import run_case
+
+    print(f"# {torch.cuda.get_device_name()}: filtered_lrelu(impl='cuda') ms, float32, as in "
+          "benchmarks.ops --device cuda")
+    print("| case | fwd | fwd+bwd |\n|---|---|---|")
+    for name in PROBES:
+        t = [run_case(cases[name], "cuda", torch.float32, bw, args.reps)[0] * 1e3
+             for bw in (False, True)]
+        print(f"| {name} | {t[0]:.3f} | {t[1]:.3f} |")
+    print(f"\n# {torch.cuda.get_device_name()}: forward kernel ms (fast spec), by block threads / "
           "tile cap")
     print("| case | mask | 128/32 | 256/32 | 512/32 | 1024/32 | 256/16 | 512/16 |")
     print("|---|---|---|---|---|---|---|---|")
