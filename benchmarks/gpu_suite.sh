@@ -11,14 +11,17 @@
 #   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline,
 #      fast vs generic kernel)
 #   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref)
-#   6. a short summary table, printed last
+#   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
+#      sweep and ncu counters of the fused kernel: where the time goes)
+#   7. a short summary table, printed last
 # Every step runs under `timeout` inside SUITE_BUDGET_S (default 540 s: a lent machine's call is
 # killed at its limit, which would lose the summary); a step that would start with less than
 # 20 s left is skipped, and steps after a failed build are skipped.
 # Logs go to $OUT/gpu-suite-<date>/ when $OUT is set (the device tool brings $OUT back: at most
-# 8 files, so env.txt holds nvidia-smi, info and commit), else benchmarks/results/gpu-suite-<date>/.
+# 8 files: env.txt (nvidia-smi, info, commit), build/pytest/bench/train/probe logs, the two JSON
+# results; the step table stays outside), else benchmarks/results/gpu-suite-<date>/.
 # Exit status: non-zero if any step failed.
-# Environment: PYTHON, MAX_JOBS (default: all cores), STEPS (default "build test bench train":
+# Environment: PYTHON, MAX_JOBS (default: all cores), STEPS (default "build test bench train probe":
 # a subset splits the suite over several calls), QUICK=1 (3 benchmark repetitions, 3 training
 # steps), SKIP_TRAIN=1 (no step 5), SUITE_BUDGET_S, SUITE_ARCH (e.g. "9.0"), COMMIT.
 set -uo pipefail
@@ -71,7 +74,7 @@ export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
   "$PY" -m bandlimit.ops.cuda info 2>&1
 } | tee "$ENV_TXT"
 
-STEPS_TXT="$OUT_DIR/steps.txt"
+STEPS_TXT=$(mktemp)  # the summary's step table (not a returned file: the device tool's 8)
 : > "$STEPS_TXT"
 step() {  # step NAME LOGFILE CAP_S CMD...: runs under timeout, logs, records status and seconds
   local name=$1 log=$2 cap=$3 t0 left rc
@@ -97,7 +100,7 @@ save_json() {  # the newest results file of this run, now (benchmarks/results/ d
   [ -n "$f" ] && cp "$f" "$OUT_DIR"/
 }
 
-STEPS="${STEPS:-build test bench train}"
+STEPS="${STEPS:-build test bench train probe}"
 [ "${SKIP_TRAIN:-0}" = 1 ] && STEPS="${STEPS/train/}"
 has() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 QUICK_BENCH=() TRAIN_STEPS=10
@@ -134,6 +137,12 @@ if has train; then
   else skip_unbuilt "train benchmark"; fi
 fi
 
+if has probe; then
+  if [ $built = 1 ]; then
+    step "kernel probe" probe.log 150 env SKIP_BUILD=1 PYTHON="$PY" bash benchmarks/gpu_kernel_check.sh
+  else skip_unbuilt "kernel probe"; fi
+fi
+
 echo
 echo "================ bandlimit GPU suite summary ($(sed -n 's/^commit: //p' "$ENV_TXT" | cut -c1-12)) ================"
 grep -m1 '^gpus:' "$ENV_TXT"
@@ -150,5 +159,6 @@ if [ -f "$OUT_DIR/bench.log" ]; then
   grep '^KERNELS' "$OUT_DIR/bench.log"
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
+[ -f "$OUT_DIR/probe.log" ] && sed -n '/^| case | fwd | fwd+bwd/,/^$/p' "$OUT_DIR/probe.log"
 echo "logs: $OUT_DIR ($(find "$OUT_DIR" -type f | wc -l) files), $(( $(date +%s) - T_START )) s"
 exit $fail
