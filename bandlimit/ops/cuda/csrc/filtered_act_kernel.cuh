@@ -151,6 +151,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   const int vy0 = local(-i0y, 0, g.tih), vy1 = local(g.hi - i0y, vy0, g.tih);
   const int mx1 = blockIdx.x + 1 == gridDim.x ? g.tiw : local(int64_t(g.tow) * dbx, 0, g.tiw);
   const int my1 = blockIdx.y + 1 == gridDim.y ? g.tih : local(int64_t(g.toh) * dby, 0, g.tih);
+  // The output samples of this tile inside the output plane: lx < tox, ly < toy.
+  const int tox = local(g.wo - o0x, 0, g.tow), toy = local(g.ho - o0y, 0, g.toh);
   // [lo, hi) as one unsigned comparison.
   auto within = [](int v, int lo, int hi) {
     return static_cast<unsigned>(v - lo) < static_cast<unsigned>(hi - lo);
@@ -296,7 +298,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
           acc_t v[T + 1];
           BL_UNROLL
-          for (int j = 0; j <= T; ++j) v[j] = col[j * g.tiw];
+          for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
           BL_UNROLL
           for (int m = 0; m < U; ++m) {
             if (l + m < 0 || l + m >= g.tih) continue;
@@ -375,8 +377,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       __syncthreads();
     }
 
-    // 3. Stage B (downsampling), straight to the output.
-    scalar_t* yp = y + p * g.ho * g.wo;
+    // 3. Stage B (downsampling), straight to the output (yt: the tile's first output sample).
+    scalar_t* yt = y + p * g.ho * g.wo + o0y * g.wo + o0x;
     if (g.sep_b) {
       // Along x. Fast: the taps in registers (blocking along x would read with a stride of
       // several words across a warp: bank conflicts).
@@ -417,48 +419,48 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         acc_t f[K];
         BL_UNROLL
         for (int k = 0; k < K; ++k) f[k] = sfb[K + k];
-        const int units = (g.toh + R - 1) / R;
+        const int units = (toy + R - 1) / R;
         for (Walk2 it(tid, nt, g.tow); it.r < units; it.next()) {
-          const int lx = it.c;
-          const int64_t ox = o0x + lx;
-          if (ox >= g.wo) continue;
-          const int ly0 = it.r * R;
+          const int lx = it.c, ly0 = it.r * R;
+          if (lx >= tox) continue;
           const acc_t* col = st2 + (ly0 * D) * g.tow + lx;
-          const int rows = g.tih - ly0 * D;  // st2 rows from the window's first: only the
-                                             // outputs past the tile would read beyond them
           acc_t v[W];
-          BL_UNROLL
-          for (int j = 0; j < W; ++j) v[j] = j < rows ? col[j * g.tow] : acc_t(0);
+          if (ly0 * D + W <= g.tih) {  // the whole window in the tile (all but a last odd row)
+            BL_UNROLL
+            for (int j = 0; j < W; ++j, col += g.tow) v[j] = *col;
+          } else {  // st2 rows past the tile: read only by outputs past it
+            const int rows = g.tih - ly0 * D;
+            BL_UNROLL
+            for (int j = 0; j < W; ++j) v[j] = j < rows ? col[j * g.tow] : acc_t(0);
+          }
+          scalar_t* out = yt + int64_t(ly0) * g.wo + lx;
           BL_UNROLL
           for (int i = 0; i < R; ++i) {
-            const int64_t oy = o0y + ly0 + i;
-            if (ly0 + i >= g.toh || oy >= g.ho) continue;
+            if (ly0 + i >= toy) break;
             acc_t s = acc_t(0);
             BL_UNROLL
             for (int k = 0; k < K; ++k) s += f[k] * v[i * D + k];
-            yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+            out[int64_t(i) * g.wo] = static_cast<scalar_t>(s);
           }
         }
       } else {
-        for (Walk2 it(tid, nt, g.tow); it.r < g.toh; it.next()) {
+        for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
           const int ly = it.r, lx = it.c;
-          const int64_t oy = o0y + ly, ox = o0x + lx;
-          if (oy >= g.ho || ox >= g.wo) continue;
+          if (lx >= tox) continue;
           const acc_t* fy = sfb + kbx;
           const acc_t* col = st2 + (ly * dby) * g.tow + lx;
           acc_t s = acc_t(0);
           BL_UNROLL
           for (int k = 0; k < kby; ++k) s += fy[k] * col[k * g.tow];
-          yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+          yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
         }
       }
     } else if constexpr (kFast && kPairs && !S::ONE_D && S::KB % 4 == 0) {
       // Full 2-D filter, fast: samples in pairs and taps in fours (a warp-wide broadcast), a
       // third of the generic loop's load instructions, in its summation order.
-      for (Walk2 it(tid, nt, g.tow); it.r < g.toh; it.next()) {
+      for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
         const int ly = it.r, lx = it.c;
-        const int64_t oy = o0y + ly, ox = o0x + lx;
-        if (oy >= g.ho || ox >= g.wo) continue;
+        if (lx >= tox) continue;
         acc_t s = acc_t(0);
         for (int ky = 0; ky < S::KB; ++ky) {
           const acc_t* frow = sfb + ky * S::KB;
@@ -473,13 +475,12 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             s += t.w * b.y;
           }
         }
-        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+        yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
       }
     } else {
-      for (Walk2 it(tid, nt, g.tow); it.r < g.toh; it.next()) {
+      for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
         const int ly = it.r, lx = it.c;
-        const int64_t oy = o0y + ly, ox = o0x + lx;
-        if (oy >= g.ho || ox >= g.wo) continue;
+        if (lx >= tox) continue;
         acc_t s = acc_t(0);
         BL_UNROLL
         for (int ky = 0; ky < kby; ++ky) {
@@ -488,7 +489,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * row[kx];
         }
-        yp[oy * g.wo + ox] = static_cast<scalar_t>(s);
+        yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
       }
     }
     __syncthreads();  // the next plane overwrites sx / st2
