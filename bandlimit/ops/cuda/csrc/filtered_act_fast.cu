@@ -11,9 +11,12 @@
 // Separable or full 2-D filters at either stage are a run-time (block-uniform) branch of the same
 // instantiation. With separable filters the fast kernels also block their loops (see
 // filtered_act_kernel.cuh): stage A computes the `up` phases of one input window per thread,
-// stage B's vertical pass two outputs per column window, taps in registers; ptxas (sm_90):
-// 48-78 registers, no spills (the launch caps the block at what the registers allow). float64 always takes the generic kernel (it exists for checking, not speed), and
-// so does everything unmatched: other factors or taps, anisotropic factors, ToRGB's 1 -> 1.
+// stage B's vertical pass two outputs per column window, taps in registers; a full 2-D stage A
+// filter is blocked over the up x up phases of one window. Each spec is instantiated for the
+// three epilogues (filtered_act_kernel.cuh, Epi). ptxas (sm_90, nvcc 13.0): 32-79 registers, no
+// spills (the launch caps the block at what the registers allow). float64 always takes the
+// generic kernel (it exists for checking, not speed), and so does everything unmatched: other
+// factors or taps, anisotropic factors, ToRGB's 1 -> 1.
 #include "filtered_act_kernel.cuh"
 
 namespace bl {

@@ -24,14 +24,18 @@
 // atomicOr because neighbouring tiles share words. Samples no output reads are never written;
 // their gradient is zero, so their mask value does not matter (the mask is zero-initialised).
 //
-// Every loop is block-strided over threadIdx.x and separated by __syncthreads(): the logic does
-// not depend on blockDim (the CPU emulation runs it with 1 and with several threads).
+// Every loop is block-strided over threadIdx.x (Walk2: no division per step) and separated by
+// __syncthreads(): the logic does not depend on blockDim (the CPU emulation runs it with 1 and
+// with several threads). Bounds are tile-local ints, computed once per block. The pointwise step
+// is a compile-time epilogue (Epi: leaky-ReLU forward, mask backward, or any activation), so the
+// hot loops carry no activation switch.
 //
 // Specialisation: the kernel is a template over a FaSpec, the factors and taps as compile-time
 // constants (0: read from FaGeom at run time). With constants every filter loop has a fixed trip
 // count, so nvcc unrolls it and folds the polyphase index arithmetic; with separable filters the
 // fast instantiations also block their loops (taps in registers, one loaded window of samples
-// serving several outputs: see stages 2a, 2b, 3), summing in the generic loops' order. The
+// serving several outputs: see stages 2a, 2b, 3; with float32 accumulation stage B reads its
+// samples in pairs and 2-D taps in fours), summing in the generic loops' order. The
 // generic instantiation (all 0) serves every other geometry. The fast specs and their
 // selection: filtered_act_fast.cu.
 #pragma once
