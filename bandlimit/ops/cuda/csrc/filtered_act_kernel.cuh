@@ -123,7 +123,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   using SY = std::conditional_t<S::ONE_D, FaSpec<1, 1, 1, 1>, S>;
   // Stage B reads its samples in pairs: float32 accumulation and even factor and taps, so with
   // the host's layout (every shared array at a multiple of 4 words) every stage B row and tap
-  // row starts at an even word (tiw = (tow - 1) * down + taps is even) and every output's window.
+  // row starts at an even word (tiw = (tow - 1) * down + taps is even) and every output's window;
+  // with factor and taps multiples of 4, at a multiple of 4 words (read in fours).
   constexpr bool kPairs = kFast && std::is_same_v<acc_t, float> && S::DB % 2 == 0 &&
                           S::KB % 2 == 0;
   // A full 2-D stage A filter is read in fours (rows of taps a multiple of 4 long).
@@ -393,7 +394,18 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
           const acc_t* row = si + it.r * g.tiw + it.c * S::DB;
           acc_t s = acc_t(0);
-          if constexpr (kPairs) {
+          if constexpr (kPairs && S::DB % 4 == 0 && S::KB % 4 == 0) {
+            // Fours (the backward's down-by-4 pass): a warp reads 16 contiguous bytes per
+            // thread, where single words at a 4-word stride would conflict 4 ways.
+            BL_UNROLL
+            for (int k = 0; k < S::KB; k += 4) {
+              const F4 v = load_vec<F4>(row + k);
+              s += f[k] * v.x;
+              s += f[k + 1] * v.y;
+              s += f[k + 2] * v.z;
+              s += f[k + 3] * v.w;
+            }
+          } else if constexpr (kPairs) {
             // Pairs: the row starts at an even word (see kPairs), in the same summation order.
             BL_UNROLL
             for (int k = 0; k < S::KB; k += 2) {
