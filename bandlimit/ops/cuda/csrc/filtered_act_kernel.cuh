@@ -158,6 +158,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   const int my1 = blockIdx.y + 1 == gridDim.y ? g.tih : local(int64_t(g.toh) * dby, 0, g.tih);
   // The output samples of this tile inside the output plane: lx < tox, ly < toy.
   const int tox = local(g.wo - o0x, 0, g.tow), toy = local(g.ho - o0y, 0, g.toh);
+  // Words per mask row: (wi + 15) / 16 < 2^27, so a row offset is one 32 x 32 -> 64-bit multiply.
+  const int mask_w = static_cast<int>(g.mask_words);
   // [lo, hi) as one unsigned comparison.
   auto within = [](int v, int lo, int hi) {
     return static_cast<unsigned>(v - lo) < static_cast<unsigned>(hi - lo);
@@ -239,7 +241,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int shift = 2 * (gix & 15);
         if constexpr (EPI == kEpiGrad) {
           const uint32_t code =
-              (mplane[int64_t(giy) * g.mask_words + (gix >> 4)] >> shift) & 3u;
+              (mplane[int64_t(giy) * mask_w + (gix >> 4)] >> shift) & 3u;
           const acc_t d = (code & 2u) ? acc_t(0) : ((code & 1u) ? alpha : acc_t(1)) * gain;
           out = s * d;
         } else {
@@ -252,7 +254,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           }
           out = a;
           if (mplane != nullptr && code != 0u && ly < my1 && lx < mx1)
-            atomicOr(mplane + int64_t(giy) * g.mask_words + (gix >> 4), code << shift);
+            atomicOr(mplane + int64_t(giy) * mask_w + (gix >> 4), code << shift);
         }
       }
       si[ly * g.tiw + lx] = out;
