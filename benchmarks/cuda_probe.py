@@ -14,30 +14,9 @@ import argparse
 
 import torch
 
-from benchmarks.ops_cuda import _cuda_time, layer_cases
+from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case
 
 PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024")
-
-
-def _setup(case, dtype=torch.float32):
-    from bandlimit.ops._params import as_padding, make_fir
-    from bandlimit.ops.cuda import _ops
-    from bandlimit.ops.cuda import load as load_ext
-
-    ext, kw = load_ext(), case["kw"]
-    up, down = (kw["up"],) * 2, (kw["down"],) * 2
-    x = torch.randn(case["shape"], device="cuda", dtype=dtype)
-    b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
-    firs = [make_fir(None if f is None else f.cuda(), gain=g, flip_filter=False,
-                     dtype=torch.float32, device=x.device)
-            for f, g in ((case["fu"], (float(up[0]),) * 2), (case["fd"], (1.0, 1.0)))]
-
-    def call(mask: bool, max_tile: int = 0, threads: int = 0):
-        return _ops.filtered_act_call(
-            ext, x, b, *firs, up, down, as_padding(kw["padding"]), (0, 0, 0, 0), "lrelu",
-            kw["slope"], kw["gain"], kw["clamp"], mask, max_tile=max_tile,
-            block_threads=threads)
-    return call
 
 
 def main() -> None:
@@ -49,13 +28,11 @@ def main() -> None:
     args = p.parse_args()
     cases = {c["name"]: c for c in layer_cases(1024, "T", 4) + layer_cases(256, "R", 4)}
     if args.case:
-        call = _setup(cases[args.case])
+        call, _ = kernel_call(cases[args.case], torch.float32)
         for _ in range(args.launches):
             call(args.mask)
         torch.cuda.synchronize()
         return
-    from benchmarks.ops_cuda import run_case
-
     print(f"# {torch.cuda.get_device_name()}: filtered_lrelu(impl='cuda') ms, float32, as in "
           "benchmarks.ops --device cuda")
     print("| case | fwd | fwd+bwd |\n|---|---|---|")
@@ -68,9 +45,10 @@ def main() -> None:
     print("| case | mask | 128/32 | 256/32 | 512/32 | 1024/32 | 256/16 | 512/16 |")
     print("|---|---|---|---|---|---|---|---|")
     for name in PROBES:
-        call = _setup(cases[name])
+        call, _ = kernel_call(cases[name], torch.float32)
         for mask in (False, True):
-            ts = [_cuda_time(lambda c=call, k=mask, t=t, m=m: c(k, m, t), args.reps) * 1e3
+            ts = [_cuda_time(lambda c=call, k=mask, t=t, m=m: c(k, max_tile=m, block_threads=t),
+                             args.reps) * 1e3
                   for t, m in ((128, 32), (256, 32), (512, 32), (1024, 32), (256, 16), (512, 16))]
             print(f"| {name} | {mask} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
 

@@ -113,9 +113,10 @@ def run_case(case, impl: str, dtype, backward: bool, reps: int):
     return t, nbytes, flops
 
 
-def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
-    """The forward kernel of one layer (mask written, as in training): ``(fast kernel name,
-    fast s, generic s)``, timed side by side on the same inputs."""
+def kernel_call(case, dtype):
+    """``(call, kernel name)`` for one layer on fresh random inputs: ``call(save_mask, fast=True,
+    max_tile=0, block_threads=0)`` runs the fused forward kernel alone (no autograd), through
+    the extension's test knobs."""
     from bandlimit.ops._params import as_padding, make_fir
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
@@ -128,13 +129,22 @@ def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
                      dtype=torch.float32, device=x.device)
             for f, g in ((case["fu"], (float(up[0]),) * 2), (case["fd"], (1.0, 1.0)))]
     args = (*firs, up, down, as_padding(kw["padding"]), (0, 0, 0, 0), "lrelu", kw["slope"],
-            kw["gain"], kw["clamp"], True)
-    name = _ops.kernel_names(ext, *firs, up, down, dtype)[0]
+            kw["gain"], kw["clamp"])
+
+    def call(save_mask: bool, fast: bool = True, max_tile: int = 0, block_threads: int = 0):
+        return _ops.filtered_act_call(ext, x, b, *args, save_mask, max_tile=max_tile,
+                                      block_threads=block_threads, fast=fast)
+    return call, _ops.kernel_names(ext, *firs, up, down, dtype)[0]
+
+
+def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
+    """The forward kernel of one layer (mask written, as in training): ``(fast kernel name,
+    fast s, generic s)``, timed side by side on the same inputs."""
+    call, name = kernel_call(case, dtype)
     times = {True: [], False: []}
     for _ in range(3):  # alternate, so clock and thermal drift hit both alike
         for fast in (True, False):
-            times[fast].append(_cuda_time(
-                lambda fast=fast: _ops.filtered_act_call(ext, x, b, *args, fast=fast), reps))
+            times[fast].append(_cuda_time(lambda fast=fast: call(True, fast), reps))
     return name, statistics.median(times[True]), statistics.median(times[False])
 
 
