@@ -4,7 +4,9 @@ Run through ``python -m benchmarks.ops --device cuda`` (or ``benchmarks/gpu_suit
 15 ``filtered_lrelu`` layers of StyleGAN3-T at 1024² and of StyleGAN3-R at 256², batch 4, the
 schedule's real channel counts (the op sees the conv output: ``out_channels`` planes of
 ``in_size + conv_kernel − 1``). For each: forward and forward+backward, float32 and float16,
-median of CUDA-event timings after warm-up.
+median of CUDA-event timings after warm-up; in float32 also the textbook composition that the
+official reference path computes ('naive': zero insertion and dense depthwise convolutions; skip
+with ``--no-naive``), the baseline of the paper's 19–41× claim.
 
 Roofline: this GPU's copy bandwidth (a large device-to-device ``copy_``) and FMA rate (a float32
 matmul with TF32 disabled, i.e. CUDA-core FMAs) are measured in the same run. For the fused op the
@@ -31,9 +33,17 @@ from bandlimit.filters import stylegan3_schedule
 from bandlimit.ops import filtered_lrelu
 
 
-def _cuda_time(fn, reps: int, warmup: int = 3) -> float:
+def _cuda_time(fn, reps: int, warmup: int = 3, device: str = "cuda") -> float:
+    """Median seconds of ``fn`` (CUDA events; on ``device='cpu'`` the host clock, for tests)."""
     for _ in range(warmup):
         fn()
+    if device == "cpu":
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
     torch.cuda.synchronize()
     times = []
     for _ in range(reps):
@@ -89,21 +99,39 @@ def layer_cases(resolution: int, config: str, batch: int):
     return out
 
 
-def run_case(case, impl: str, dtype, backward: bool, reps: int):
-    x = torch.randn(case["shape"], device="cuda", dtype=dtype)
-    b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
-    fu, fd = (None if f is None else f.cuda() for f in (case["fu"], case["fd"]))
+def case_op(case, impl: str):
+    """``op(x, b, fu, fd)`` of one layer: ``filtered_lrelu`` with ``impl``, or for ``'naive'``
+    the textbook composition the official reference path computes (zero insertion, dense
+    depthwise 2-D convolutions: ``benchmarks.ops.naive_filtered_lrelu``), the baseline of the
+    paper's 19–41× claim."""
+    kw = case["kw"]
+    if impl != "naive":
+        return lambda x, b, fu, fd: filtered_lrelu(x, fu, fd, b, impl=impl, **kw)
+    from benchmarks.ops import naive_filtered_lrelu
+
+    return lambda x, b, fu, fd: naive_filtered_lrelu(
+        x + b[None, :, None, None], fu, fd, None, kw["up"], kw["down"], kw["padding"],
+        kw["gain"], kw["slope"], kw["clamp"])
+
+
+def run_case(case, impl: str, dtype, backward: bool, reps: int, device: str = "cuda"):
+    """``(seconds, bytes, flops)`` of one layer's forward (or forward+backward) with ``impl``
+    ('ref', 'cuda' or 'naive'), median of ``reps``; bytes and flops of the roofline."""
+    x = torch.randn(case["shape"], device=device, dtype=dtype)
+    b = torch.randn(case["shape"][1], device=device, dtype=dtype) * 0.1
+    fu, fd = (None if f is None else f.to(device) for f in (case["fu"], case["fd"]))
     x.requires_grad_(backward)
-    y = filtered_lrelu(x, fu, fd, b, impl=impl, **case["kw"])
+    op = case_op(case, impl)
+    y = op(x, b, fu, fd)
     dy = torch.randn_like(y)
 
     def fn():
-        out = filtered_lrelu(x, fu, fd, b, impl=impl, **case["kw"])
+        out = op(x, b, fu, fd)
         if backward:
             torch.autograd.grad(out, x, dy)
         return out
 
-    t = _cuda_time(fn, reps)
+    t = _cuda_time(fn, reps, device=device)
     es = x.element_size()
     nbytes = (x.numel() + y.numel()) * es
     flops = 2 * case["macs"]
@@ -166,36 +194,49 @@ def main_cuda(args) -> dict:
     cases = layer_cases(1024, "T", 4) + layer_cases(256, "R", 4)
     results = {"meta": {"device": dev, "bandwidth": bw, "fma_rate": rate, "torch":
                         torch.__version__, "build_s": build_s}, "rows": []}
+    naive = not getattr(args, "no_naive", False)
     header = ("| case | dtype | pass | ref ms | cuda ms | speed-up | GB/s | GFLOP/s | "
-              "time/floor |\n|---|---|---|---|---|---|---|---|---|")
+              "time/floor | naive ms | cuda/naive |\n|---|---|---|---|---|---|---|---|---|---|---|")
     print(header)
     for dtype in (torch.float32, torch.float16):
         for backward in (False, True):
             for case in cases:
                 t_ref, _, _ = run_case(case, "ref", dtype, backward, reps)
                 t_cu, nbytes, flops = run_case(case, "cuda", dtype, backward, reps)
+                # The official-style baseline, float32 only (it is slow).
+                t_nv = (run_case(case, "naive", dtype, backward, reps)[0]
+                        if naive and dtype == torch.float32 else None)
                 floor = max(nbytes / bw, flops / rate)
                 row = dict(case=case["name"], dtype=str(dtype).split(".")[-1],
                            backward=backward, ref_s=t_ref, cuda_s=t_cu, speedup=t_ref / t_cu,
                            gbps=nbytes / t_cu / 1e9, gflops=flops / t_cu / 1e9,
-                           floor_ratio=t_cu / floor)
+                           floor_ratio=t_cu / floor, naive_s=t_nv,
+                           speedup_naive=None if t_nv is None else t_nv / t_cu)
                 results["rows"].append(row)
+                nv = ("— | —" if t_nv is None else
+                      f"{t_nv * 1e3:.3f} | {row['speedup_naive']:.1f}×")
                 print(f"| {row['case']} | {row['dtype']} | {'fwd+bwd' if backward else 'fwd'} | "
                       f"{t_ref * 1e3:.3f} | {t_cu * 1e3:.3f} | {row['speedup']:.1f}× | "
-                      f"{row['gbps']:.0f} | {row['gflops']:.0f} | {row['floor_ratio']:.2f} |",
-                      flush=True)
+                      f"{row['gbps']:.0f} | {row['gflops']:.0f} | {row['floor_ratio']:.2f} | "
+                      f"{nv} |", flush=True)
     print("\n## Summary (geometric means over the 30 layers)\n")
-    print("| dtype | pass | speed-up cuda/ref | min speed-up | time/floor | max time/floor |")
-    print("|---|---|---|---|---|---|")
+    print("| dtype | pass | speed-up cuda/ref | min speed-up | time/floor | max time/floor | "
+          "speed-up cuda/naive |")
+    print("|---|---|---|---|---|---|---|")
+
+    def geomean(values):
+        return math.exp(statistics.mean(math.log(v) for v in values))
     for dtype in ("float32", "float16"):
         for backward in (False, True):
             rows = [r for r in results["rows"] if r["dtype"] == dtype and r["backward"] ==
                     backward]
-            geo = math.exp(statistics.mean(math.log(r["speedup"]) for r in rows))
-            fl = math.exp(statistics.mean(math.log(r["floor_ratio"]) for r in rows))
-            print(f"| {dtype} | {'fwd+bwd' if backward else 'fwd'} | {geo:.1f}× | "
-                  f"{min(r['speedup'] for r in rows):.1f}× | {fl:.2f} | "
-                  f"{max(r['floor_ratio'] for r in rows):.2f} |")
+            nvs = [r["speedup_naive"] for r in rows if r["speedup_naive"] is not None]
+            print(f"| {dtype} | {'fwd+bwd' if backward else 'fwd'} | "
+                  f"{geomean(r['speedup'] for r in rows):.1f}× | "
+                  f"{min(r['speedup'] for r in rows):.1f}× | "
+                  f"{geomean(r['floor_ratio'] for r in rows):.2f} | "
+                  f"{max(r['floor_ratio'] for r in rows):.2f} | "
+                  f"{f'{geomean(nvs):.1f}×' if nvs else '—'} |")
     print("\n## Fused forward kernel: fast specialisation vs generic (mask written)\n")
     print("| case | dtype | kernel | fast ms | generic ms | generic / fast |")
     print("|---|---|---|---|---|---|")

@@ -52,3 +52,25 @@ def test_training_benchmark_runs_and_records(tmp_path):
     assert out.parent == tmp_path
     assert [r["impl"] for r in data["rows"]] == ["ref", "numba"]
     assert all(r["resolution"] == 16 and r["img_per_s"] > 0 for r in data["rows"])
+
+
+@pytest.mark.parametrize("layer", ["T1024 L2_52_512", "R256 L3_52_1024"])
+def test_gpu_benchmark_naive_baseline_computes_the_op(layer):
+    """The GPU benchmark's 'naive' baseline (the official path's zero-insertion composition) is
+    the same function as filtered_lrelu on a layer's real filters, factors and paddings (on the
+    CPU here, small planes), and run_case times it forward and forward+backward."""
+    from benchmarks.ops_cuda import case_op, layer_cases, run_case
+
+    case = next(c for c in layer_cases(1024, "T", 4) + layer_cases(256, "R", 4)
+                if c["name"] == layer)
+    case = dict(case, shape=(2, 3, 20, 20))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(case["shape"], generator=g, dtype=torch.float64)
+    b = torch.randn(3, generator=g, dtype=torch.float64)
+    fu, fd = case["fu"].double(), case["fd"].double()
+    y_naive = case_op(case, "naive")(x, b, fu, fd)
+    y_ref = case_op(case, "ref")(x, b, fu, fd)
+    torch.testing.assert_close(y_naive, y_ref, rtol=1e-10, atol=1e-10)
+    for backward in (False, True):
+        t, nbytes, flops = run_case(case, "naive", torch.float32, backward, reps=1, device="cpu")
+        assert t > 0 and nbytes > 0 and flops > 0
