@@ -233,9 +233,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
 
     // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
     // The pointwise step of intermediate sample (ly, lx) whose filtered value is s.
-    auto finish = [&](int ly, int lx, acc_t s) {
+    // `interior` (std::true_type): the caller knows the whole tile lies in the plane.
+    auto finish = [&](int ly, int lx, acc_t s, auto interior) {
       acc_t out = acc_t(0);
-      if (within(ly, vy0, vy1) && within(lx, vx0, vx1)) {
+      if (decltype(interior)::value || (within(ly, vy0, vy1) && within(lx, vx0, vx1))) {
         // In the plane: 0 <= i0 + l < hi, wi, both ints.
         const int giy = static_cast<int>(i0y + ly), gix = static_cast<int>(i0x + lx);
         const int shift = 2 * (gix & 15);
@@ -285,7 +286,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             for (int i = 0; i < nkx; ++i) s += frow[i * uax] * xrow[i];
           }
         }
-        finish(ly, lx, s);
+        finish(ly, lx, s, std::false_type{});
       }
     };
     if constexpr (kFast && !S::ONE_D) {
@@ -300,18 +301,25 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int l0 = first_unit_start<U>(q0);
         const int units = (g.tih - l0 + U - 1) / U;
         const int yb0 = static_cast<int>((q0 + l0) / U - x0y);  // exact division
-        for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
-          const int l = l0 + it.r * U, lx = it.c;
-          const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
-          acc_t v[T + 1];
-          BL_UNROLL
-          for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
-          BL_UNROLL
-          for (int m = 0; m < U; ++m) {
-            if (l + m < 0 || l + m >= g.tih) continue;
-            finish(l + m, lx, unit_output<U, T>(f, v, m));
+        auto blocked = [&](auto interior) {
+          for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
+            const int l = l0 + it.r * U, lx = it.c;
+            const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
+            acc_t v[T + 1];
+            BL_UNROLL
+            for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
+            BL_UNROLL
+            for (int m = 0; m < U; ++m) {
+              if (l + m < 0 || l + m >= g.tih) continue;
+              finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+            }
           }
-        }
+        };
+        // Most tiles of a large plane lie wholly inside it: their loop has no bounds checks.
+        if (vx0 == 0 && vx1 == g.tiw && vy0 == 0 && vy1 == g.tih)
+          blocked(std::true_type{});
+        else
+          blocked(std::false_type{});
       } else if constexpr (kQuadTapsA) {
         // Full 2-D filter, blocked: a thread computes the up x up phases of one input window
         // of (T + 1)^2 samples held in registers, reading each tap row once per output row as
@@ -359,7 +367,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             }
             BL_UNROLL
             for (int mx = 0; mx < U; ++mx)
-              if (lx + mx >= 0 && lx + mx < g.tiw) finish(ly + my, lx + mx, acc[mx]);
+              if (lx + mx >= 0 && lx + mx < g.tiw)
+                finish(ly + my, lx + mx, acc[mx], std::false_type{});
           }
         }
       } else {
