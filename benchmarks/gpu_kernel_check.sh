@@ -7,8 +7,10 @@
 set -o pipefail
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-export TORCH_CUDA_ARCH_LIST="${SUITE_ARCH:-9.0}" MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 PY=${PYTHON:-python3}
+# The architecture gpu_suite.sh exported (same cache directory), else the visible GPU's.
+export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-$("$PY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')}"
+export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   t0=$(date +%s)
   timeout 240 "$PY" -m bandlimit.ops.cuda build 2>&1 | tail -3 || exit 1

@@ -75,6 +75,7 @@ export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 } | tee "$ENV_TXT"
 
 STEPS_TXT=$(mktemp)  # the summary's step table (not a returned file: the device tool's 8)
+trap 'rm -f "$STAMP" "$STEPS_TXT"' EXIT
 : > "$STEPS_TXT"
 step() {  # step NAME LOGFILE CAP_S CMD...: runs under timeout, logs, records status and seconds
   local name=$1 log=$2 cap=$3 t0 left rc

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 D=${OUT:-/tmp}
-export TORCH_CUDA_ARCH_LIST="${SUITE_ARCH:-9.0}" MAX_JOBS=$(nproc)
+# The architecture gpu_suite.sh exported (same cache directory), else the visible GPU's.
+export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-$("$PY" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')}"
+export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 timeout 200 "$PY" -m bandlimit.ops.cuda build > "$D/build.log" 2>&1 || { tail -30 "$D/build.log"; exit 1; }
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 SEC="--section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section InstructionStats --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis"

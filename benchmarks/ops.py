@@ -66,6 +66,8 @@ def _naive_upfirdn(x, f, up, down, pad, gain):
 
 
 def naive_filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp):
+    if b is not None:
+        x = x + b[None, :, None, None]
     x = _naive_upfirdn(x, fu, up, 1, padding, up * up)
     x = F.leaky_relu(x, slope) * gain
     if clamp is not None:
@@ -159,16 +161,7 @@ def flrelu_cases(resolution, config, channels, impls):
         for impl in impls:
             if impl == "naive":
                 fns[impl] = lambda x, fu=fu, fd=fd, b=b, kw=kw: naive_filtered_lrelu(
-                    x + b[None, :, None, None],
-                    fu,
-                    fd,
-                    None,
-                    kw["up"],
-                    kw["down"],
-                    kw["padding"],
-                    kw["gain"],
-                    kw["slope"],
-                    kw["clamp"],
+                    x, fu, fd, b, **kw
                 )
             else:
                 fns[impl] = lambda x, fu=fu, fd=fd, b=b, kw=kw, impl=impl: filtered_lrelu(

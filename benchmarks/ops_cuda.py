@@ -109,9 +109,7 @@ def case_op(case, impl: str):
         return lambda x, b, fu, fd: filtered_lrelu(x, fu, fd, b, impl=impl, **kw)
     from benchmarks.ops import naive_filtered_lrelu
 
-    return lambda x, b, fu, fd: naive_filtered_lrelu(
-        x + b[None, :, None, None], fu, fd, None, kw["up"], kw["down"], kw["padding"],
-        kw["gain"], kw["slope"], kw["clamp"])
+    return lambda x, b, fu, fd: naive_filtered_lrelu(x, fu, fd, b, **kw)
 
 
 def run_case(case, impl: str, dtype, backward: bool, reps: int, device: str = "cuda"):
