@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cbase", type=int, help=f"channel base (default {d.cbase}; official 32768)")
     a("--cmax", type=int, help=f"max channels (default {d.cmax}; official 512)")
     a("--num-layers", type=int, help=f"synthesis layers (default {d.num_layers}; official 14)")
+    a("--num-critical", type=int,
+      help=f"critically sampled last layers (default {d.num_critical}; official 2)")
     a("--dcbase", type=int, help="D channel base (default: --cbase)")
     a("--dcmax", type=int, help="D max channels (default: --cmax)")
     a("--map-depth", type=int, help=f"mapping network layers (default {d.map_depth}; official 2)")

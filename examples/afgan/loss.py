@@ -103,22 +103,24 @@ class StyleGAN2Loss:
         gen_c: torch.Tensor,
         gain: float,
         cur_nimg: int,
-    ) -> dict[str, float]:
+    ) -> dict[str, torch.Tensor]:
         """Run one phase's forward and ``backward()`` (gradients accumulate into ``.grad``).
 
-        Returns the detached scalars of the phase for logging (``loss_G``, ``loss_D_real``,
-        ``loss_D_fake``, ``r1_penalty``, ``scores_real``, ``scores_fake``).
+        Returns the phase's scalars for logging (``loss_G``, ``loss_D_real``, ``loss_D_fake``,
+        ``r1_penalty``, ``scores_real``, ``scores_fake``) as detached 0-d tensors on the
+        networks' device: reading them (``float(t)``) waits for the device, so a trainer reads
+        them once per log line, not per step, and the GPU never idles between phases.
         """
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
-        stats: dict[str, float] = {}
+        stats: dict[str, torch.Tensor] = {}
         if phase == "Gmain":
             gen_img = self.G(gen_z, gen_c)
             logits = self.run_D(gen_img, gen_c, cur_nimg)
             loss = F.softplus(-logits).mean()
             (loss * gain).backward()
-            stats["loss_G"] = loss.item()
-            stats["scores_fake_G"] = logits.mean().item()
+            stats["loss_G"] = loss.detach()
+            stats["scores_fake_G"] = logits.detach().mean()
         elif phase == "Dmain":
             with torch.no_grad():
                 gen_img = self.G(gen_z, gen_c, update_emas=True)
@@ -127,11 +129,11 @@ class StyleGAN2Loss:
             loss_fake = F.softplus(logits_fake).mean()
             loss_real = F.softplus(-logits_real).mean()
             ((loss_fake + loss_real) * gain).backward()
-            stats["loss_D_fake"] = loss_fake.item()
-            stats["loss_D_real"] = loss_real.item()
-            stats["loss_D"] = loss_fake.item() + loss_real.item()
-            stats["scores_fake"] = logits_fake.mean().item()
-            stats["scores_real"] = logits_real.mean().item()
+            stats["loss_D_fake"] = loss_fake.detach()
+            stats["loss_D_real"] = loss_real.detach()
+            stats["loss_D"] = (loss_fake + loss_real).detach()
+            stats["scores_fake"] = logits_fake.detach().mean()
+            stats["scores_real"] = logits_real.detach().mean()
         else:  # Dreg
             real = real_img.detach().requires_grad_(True)
             logits = self.run_D(real, real_c, cur_nimg)
@@ -139,6 +141,6 @@ class StyleGAN2Loss:
             penalty = grad.square().sum(dim=[1, 2, 3])
             loss = (penalty * (self.r1_gamma / 2)).mean()
             (loss * gain).backward()
-            stats["r1_penalty"] = penalty.mean().item()
-            stats["loss_Dr1"] = loss.item()
+            stats["r1_penalty"] = penalty.detach().mean()
+            stats["loss_Dr1"] = loss.detach()
         return stats

@@ -114,6 +114,7 @@ class TrainConfig:
     dcbase: int | None = None
     dcmax: int | None = None
     num_layers: int = 4
+    num_critical: int = 2
     margin: int = 10
     z_dim: int = 64
     w_dim: int = 64
@@ -151,6 +152,12 @@ class TrainConfig:
                 raise TrainingError(f"--{name} must be an integer >= 1, got {v!r}")
         if self.ema_kimg is not None and not (math.isfinite(self.ema_kimg) and self.ema_kimg > 0):
             raise TrainingError(f"--ema-kimg must be a positive number, got {self.ema_kimg!r}")
+        nc = self.num_critical
+        if isinstance(nc, bool) or not isinstance(nc, int) or not 0 <= nc < self.num_layers:
+            raise TrainingError(
+                f"--num-critical must be an integer in [0, --num-layers={self.num_layers}), "
+                f"got {nc!r}"
+            )
         if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
             raise TrainingError(f"--margin must be an integer >= 0, got {self.margin!r}")
         res = self.resolution
@@ -204,6 +211,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
         d.setdefault("margin", 10)  # runs written before --margin existed used 10
+        d.setdefault("num_critical", 2)  # and before --num-critical, the official 2
         if "grid" in d:
             d["grid"] = tuple(d["grid"])
         return cls(**d)
@@ -253,6 +261,8 @@ def build_networks(cfg: TrainConfig, c_dim: int, img_channels: int) -> tuple[Gen
     )
     if cfg.num_layers != 14:
         g_kwargs["num_layers"] = cfg.num_layers
+    if cfg.num_critical != 2:
+        g_kwargs["num_critical"] = cfg.num_critical
     g_kwargs["margin_size"] = cfg.margin
     if cfg.cfg == "stylegan3-r":
         g_kwargs.update(
@@ -774,7 +784,7 @@ def _train(
     tick_start_time = time.time()
     start_time = time.time() - elapsed_before
     session_start = time.time()
-    stats_acc: dict[str, list[float]] = {}
+    stats_acc: dict[str, list[torch.Tensor]] = {}  # read (a device sync) once per tick
     # A finished run resumed again reports the checkpoint it was resumed from.
     last_ckpt: Path | None = resume_ckpt if run_dir == resume_dir else None
     metrics_result: dict[str, float] = {}
@@ -864,7 +874,7 @@ def _train(
                 "time_s": now - start_time, "sec_per_tick": now - tick_start_time,
                 "sec_per_kimg": (now - tick_start_time) / max(tick_kimg, 1e-9),
                 "img_per_s": tick_kimg * 1000 / max(now - tick_start_time, 1e-9),
-                **{k: float(np.mean(v)) for k, v in stats_acc.items()},
+                **{k: torch.stack(v).double().mean().item() for k, v in stats_acc.items()},
             }  # fmt: skip
             stats_acc.clear()
             snap = done or want_stop or tick % cfg.snap == 0

@@ -225,6 +225,9 @@ def test_loss_phases_gradients():
     assert all(p.grad is not None for p in D.parameters() if p.requires_grad)
     assert all(p.grad is None for p in G.parameters())
     assert math.isfinite(st["loss_D"]) and st["loss_D"] > 0
+    # Detached 0-d tensors: the trainer reads them once per tick (no device sync per step).
+    assert all(v.ndim == 0 and not v.requires_grad for v in st.values())
+    assert float(st["loss_D"]) == pytest.approx(float(st["loss_D_fake"] + st["loss_D_real"]))
     D.zero_grad()
     st = loss.accumulate_gradients("Dreg", real, c, z, c, 16, 0)
     grads = [p.grad for p in D.parameters() if p.grad is not None]
@@ -455,6 +458,18 @@ def test_margin_and_d_width_reach_the_networks_and_old_configs_keep_margin_10():
     assert TrainConfig().margin == 10
 
 
+def test_num_critical_reaches_the_schedule_and_old_configs_keep_2():
+    cfg = TrainConfig(resolution=16, cbase=256, cmax=16, num_layers=4, z_dim=8, w_dim=8,
+                      num_critical=1)  # fmt: skip
+    G, _ = build_networks(cfg, 0, 3)
+    cutoffs = [layer.out_cutoff for layer in G.synthesis.schedule.layers]
+    # One critically sampled layer: geometric from 2 to res / 2 = 8 over three layers.
+    assert cutoffs == pytest.approx([2 * 4 ** (i / 3) for i in range(4)] + [8])
+    old = cfg.to_json()
+    del old["num_critical"]
+    assert TrainConfig.from_json(old).num_critical == 2
+
+
 def test_magnitude_ema_half_life_reaches_every_layer():
     cfg = TrainConfig(resolution=16, cbase=256, cmax=16, num_layers=4, z_dim=8, w_dim=8,
                       batch=8, mag_ema_kimg=0.5)  # fmt: skip
@@ -485,6 +500,8 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "--resume" in _bad(capsys, "--resume", str(tmp_path / "nothing"))
     assert "--resolution must be a power of two" in _bad(capsys, "--resolution", "24")
     assert "--margin must be an integer >= 0, got -1" in _bad(capsys, "--margin", "-1")
+    line = _bad(capsys, "--num-critical", "4", "--num-layers", "4")
+    assert "--num-critical must be an integer in [0, --num-layers=4), got 4" in line
     line = _bad(capsys, "--mag-ema-kimg", "0")
     assert "--mag-ema-kimg must be a positive number, got 0.0" in line
     assert "--impl cuda needs --device cuda, got --device 'cpu'" in _bad(capsys, "--impl", "cuda")
