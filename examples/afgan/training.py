@@ -572,6 +572,23 @@ def _fmt_time(s: float) -> str:
     return f"{s // 60}m{s % 60:02d}s"
 
 
+def _progress_line(
+    cur_nimg: int, total_nimg: int, spent: float, budget: tuple[float, float] | None
+) -> str:
+    """The progress bar: images done of ``total_nimg``, ``spent`` seconds (the whole run), and
+    with ``--minutes`` ``budget = (seconds allowed, seconds used)`` in this session: then the bar
+    and the ETA follow whichever ends the run first, the images or the time."""
+    frac = cur_nimg / total_nimg
+    eta = spent * (total_nimg - cur_nimg) / cur_nimg if cur_nimg else 0.0
+    if budget is not None:
+        allowed, used = budget
+        frac = max(frac, used / allowed)
+        eta = min(eta, allowed - used) if cur_nimg else allowed - used
+    bar = "#" * int(min(frac, 1) * 30)
+    return (f"\r[{bar:<30}] {cur_nimg / 1000:7.2f}/{total_nimg / 1000:g} kimg  "
+            f"{_fmt_time(spent)} elapsed, ETA {_fmt_time(eta)}   ")  # fmt: skip
+
+
 def _load_resume(resume: str) -> tuple[Path | None, Path]:
     """``--resume`` → (run directory to continue or None, checkpoint file)."""
     p = Path(resume)
@@ -854,13 +871,10 @@ def _train(
             want_stop = _any_rank(want_stop, d, device)
 
             if progress and d.rank == 0:
-                frac = cur_nimg / total_nimg
-                spent = time.time() - start_time
-                eta = spent / max(cur_nimg, 1) * (total_nimg - cur_nimg) if step else 0
-                bar = "#" * int(frac * 30)
-                print(f"\r[{bar:<30}] {cur_nimg / 1000:7.2f}/{cfg.kimg:g} kimg  "
-                      f"{_fmt_time(spent)} elapsed, ETA {_fmt_time(eta)}   ", end="",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                now = time.time()
+                budget = None if cfg.minutes is None else (cfg.minutes * 60, now - session_start)
+                line = _progress_line(cur_nimg, total_nimg, now - start_time, budget)
+                print(line, end="", file=sys.stderr, flush=True)
 
             if not (done or want_stop or cur_nimg >= tick_start_nimg + tick_nimg):
                 continue

@@ -23,7 +23,7 @@ from afgan.legacy import (
 )
 from afgan.loss import StyleGAN2Loss, blur_filter, blur_sigma
 from afgan.networks import Generator
-from afgan.training import TrainConfig, build_networks, default_gamma
+from afgan.training import TrainConfig, _progress_line, build_networks, default_gamma
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -468,6 +468,20 @@ def test_num_critical_reaches_the_schedule_and_old_configs_keep_2():
     old = cfg.to_json()
     del old["num_critical"]
     assert TrainConfig.from_json(old).num_critical == 2
+
+
+def test_progress_bar_follows_the_images_or_the_minutes_whichever_end_first():
+    # 25 of 100 kimg in 60 s: 3 more minutes for the images.
+    line = _progress_line(25_000, 100_000, 60.0, None)
+    assert "[#######" + " " * 23 + "]" in line and "25.00/100 kimg" in line
+    assert "1m00s elapsed, ETA 3m00s" in line
+    # With --minutes 2 of which 60 s are used, the time ends the run first: half the bar.
+    line = _progress_line(25_000, 100_000, 60.0, (120.0, 60.0))
+    assert "[" + "#" * 15 + " " * 15 + "]" in line and "ETA 1m00s" in line
+    # A resumed run (90 s spent before this session) whose budget is nearly used up.
+    line = _progress_line(50_000, 100_000, 150.0, (120.0, 119.5))
+    assert "#" * 29 in line and "ETA 0m00s" in line
+    assert "ETA 2m00s" in _progress_line(0, 100_000, 0.0, (120.0, 0.0))
 
 
 def test_magnitude_ema_half_life_reaches_every_layer():
