@@ -201,6 +201,9 @@ def filtered_sizes(
     return (hu, wu, *stage_out_size((hu, wu), fd, (1, 1), down, dpad))
 
 
+MAX_SIDE = 2**40  # samples per side of any plane an op computes (an error message, not a tuning)
+
+
 def upfirdn_out_size(
     hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4, what: str, ndim: int = 2
 ) -> Pair:
@@ -209,6 +212,16 @@ def upfirdn_out_size(
     h, w = hw
     kw, kh = fir.size
     ho, wo = stage_out_size(hw, fir, up, down, pad)
+    if max(ho, wo) > MAX_SIDE:  # a factor or padding far too large (before any allocation)
+        if ndim == 1:
+            raise ValueError(
+                f"{what}: output length {wo} would exceed {MAX_SIDE} samples for input length "
+                f"{w}, up={up[0]}, down={down[0]}, padding={pad[:2]}"
+            )
+        raise ValueError(
+            f"{what}: output size {ho}x{wo} (H x W) would exceed {MAX_SIDE} samples per side "
+            f"for input {h}x{w}, up={up}, down={down}, padding={pad} (x0, x1, y0, y1)"
+        )
     if ndim == 1 and wo < 1:
         raise ValueError(
             f"{what}: output length would be {wo} for input length {w}, filter {kw} taps, "

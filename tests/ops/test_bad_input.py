@@ -182,6 +182,22 @@ def test_1d_messages_speak_in_the_callers_1d_terms():
 
 
 @pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_absurd_factors_fail_before_allocating(impl):
+    # 2^40-fold up-sampling: a ValueError naming the factor, not an allocator's or oneDNN's error.
+    x = torch.zeros(1, 1, 4, 4, dtype=F64)
+    with pytest.raises(ValueError, match=r"upfirdn2d: output size 4398046511104x4398046511104 "
+                       r"\(H x W\) would exceed 1099511627776 samples per side for input 4x4, "
+                       r"up=\(1099511627776, 1099511627776\)"):
+        ops.upfirdn2d(x, None, up=2**40, impl=impl)
+    with pytest.raises(ValueError, match=r"filtered_lrelu \(fu\): output size .* would exceed"):
+        ops.filtered_lrelu(x, up=2**41, impl=impl)
+    with pytest.raises(ValueError, match=r"upfirdn1d: output length 3298534883328 would exceed "
+                       r"1099511627776 samples for input length 3, up=1099511627776, down=1, "
+                       r"padding=\(0, 0\)"):
+        ops.upfirdn1d(x3()[:, :, :3], None, up=2**40, impl=impl)
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_valid_edge_arguments_are_accepted(impl):
     # The boundaries of the documented ranges are valid: gain/slope/clamp 0, output of 1×1,
     # factors given as pairs, padding as lists, numpy integers.
