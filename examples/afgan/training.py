@@ -946,7 +946,8 @@ def _load_weights(nets: dict[str, Any], G, D, G_ema, path: Path) -> None:
             first = str(exc).strip().splitlines()[0:2]
             raise TrainingError(
                 f"--resume {str(path)!r}: its {name} does not match this configuration "
-                f"({' '.join(first)}); pass the same --cfg/--resolution/--cbase/--cmax"
+                f"({' '.join(first)}); pass the same --cfg/--resolution/--cbase/--cmax/"
+                f"--num-layers/--num-critical"
             ) from None
     src_D = nets.get("D")
     if src_D is not None:
