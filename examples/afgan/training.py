@@ -85,16 +85,15 @@ class TrainConfig:
 
     Defaults are sized for a 2-core CPU (they are what ``make demo`` runs): 32², batch 16, 4
     synthesis layers (official: 14), 16 channels at most in G and D (official: 512), z/w
-    64-dimensional (official: 512) and learning rates 0.0075 for G, 0.015 for D (official: 0.0025
-    / 0.002). This model trains ~3× more images per second than the defaults until 2026-12-04 (6
-    layers, 32 channels, batch 8, learning rates 0.005), so the demo's 8½ minutes reach ~63 kimg
-    instead of ~25: an object in almost every sample instead of soft blobs; D's learning rate at
-    twice G's makes those objects larger, more solidly coloured and less ringed than equal rates
-    did in each of 4 seeds (the seeds and alternatives tried are in ``benchmarks/README.md``).
-    The synthesis margin stays the official 10 pixels: a 4-pixel margin makes a step ~1.25×
-    faster at 32² but drops EQ-T from ~99 dB to 43–49 dB, because the metric translates by up to
-    1/8 of the image (4 px) and content then reaches the zero-padded border. The official
-    architecture is ``num_layers=14, cbase=32768, cmax=512, z_dim=w_dim=512, margin=10``.
+    64-dimensional (official: 512) and learning rates 0.0075 (official: 0.0025 / 0.002). This
+    model trains ~3× more images per second than the defaults until 2026-12-04 (6 layers, 32
+    channels, batch 8, learning rates 0.005), so the demo's 8½ minutes reach ~63 kimg instead of
+    ~25: a round object in most samples instead of soft blobs (the seeds and alternatives tried
+    are in ``benchmarks/README.md``). The synthesis margin stays the official 10 pixels: a 4-pixel
+    margin makes a step ~1.25× faster at 32² but drops EQ-T from ~99 dB to 43–49 dB, because the
+    metric translates by up to 1/8 of the image (4 px) and content then reaches the zero-padded
+    border. The official architecture is ``num_layers=14, cbase=32768, cmax=512,
+    z_dim=w_dim=512, margin=10``.
     """
 
     cfg: str = "stylegan3-t"
@@ -121,7 +120,7 @@ class TrainConfig:
     w_dim: int = 64
     map_depth: int = 2
     glr: float = 0.0075
-    dlr: float = 0.015
+    dlr: float = 0.0075
     mbstd_group: int = 4
     ema_kimg: float | None = None
     mag_ema_kimg: float = 20.0
