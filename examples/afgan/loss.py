@@ -128,10 +128,11 @@ class StyleGAN2Loss:
             logits_real = self.run_D(real_img.detach(), real_c, cur_nimg)
             loss_fake = F.softplus(logits_fake).mean()
             loss_real = F.softplus(-logits_real).mean()
-            ((loss_fake + loss_real) * gain).backward()
+            loss = loss_fake + loss_real
+            (loss * gain).backward()
             stats["loss_D_fake"] = loss_fake.detach()
             stats["loss_D_real"] = loss_real.detach()
-            stats["loss_D"] = (loss_fake + loss_real).detach()
+            stats["loss_D"] = loss.detach()
             stats["scores_fake"] = logits_fake.detach().mean()
             stats["scores_real"] = logits_real.detach().mean()
         else:  # Dreg

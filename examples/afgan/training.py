@@ -261,8 +261,7 @@ def build_networks(cfg: TrainConfig, c_dim: int, img_channels: int) -> tuple[Gen
     )
     if cfg.num_layers != 14:
         g_kwargs["num_layers"] = cfg.num_layers
-    if cfg.num_critical != 2:
-        g_kwargs["num_critical"] = cfg.num_critical
+    g_kwargs["num_critical"] = cfg.num_critical
     g_kwargs["margin_size"] = cfg.margin
     if cfg.cfg == "stylegan3-r":
         g_kwargs.update(
