@@ -586,7 +586,9 @@ def test_image_that_fails_to_decode_mid_run_is_one_clear_line(tmp_path, capsys):
 
 def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     # --standalone: torchrun picks a free port itself (no race between choosing and binding).
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    # TMPDIR: torchrun's elastic agent leaves a directory behind in the temporary folder.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "TMPDIR": str(tmp_path)}  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(EXAMPLES / "train_afgan.py"), *TINY,
            "--batch", "8", "--outdir", str(tmp_path), "--run-name", "ddp", "--kimg", "0.024",
@@ -620,7 +622,7 @@ def test_process_group_is_released_at_shutdown(tmp_path):
         "_shutdown_distributed(d, finished=True)\n"
         "print(f'threads {before} -> {threads()}', flush=True)\n"
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "TMPDIR": str(tmp_path),
            "PYTHONPATH": os.pathsep.join([str(REPO), str(EXAMPLES)])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(script)]
