@@ -4,8 +4,9 @@ mode for profilers (``ncu``).
 ``python -m benchmarks.cuda_probe``: for each probe layer, the op's forward and forward+backward
 (float32, as ``benchmarks.ops --device cuda`` times them), then the forward kernel alone (fast
 specialisation, with and without the mask) timed over block sizes and output-tile caps, side by
-side, median of CUDA-event timings. ``--case NAME --launches N``: run only that layer's forward N
-times (for ``ncu -k regex:filtered_act --launch-skip ...``). GPU only.
+side, median of CUDA-event timings; the 48² and 64² tiles opt in to more than the portable 48 KB
+of shared memory per block (``smem_limit``). ``--case NAME --launches N``: run only that
+layer's forward N times (for ``ncu -k regex:filtered_act --launch-skip ...``). GPU only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import torch
 from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case
 
 PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024")
+BIG_SMEM = 200 * 1024  # below every opt-in maximum since sm_80 (H100: 227 KB)
+# (block threads, output-tile cap, shared-memory limit; 0: the portable 48 KB)
+SWEEP = ((128, 32, 0), (256, 32, 0), (512, 32, 0), (256, 16, 0), (128, 48, BIG_SMEM),
+         (256, 48, BIG_SMEM), (256, 64, BIG_SMEM))
 
 
 def main() -> None:
@@ -42,15 +47,17 @@ def main() -> None:
         print(f"| {name} | {t[0]:.3f} | {t[1]:.3f} |")
     print(f"\n# {torch.cuda.get_device_name()}: forward kernel ms (fast spec), by block threads / "
           "tile cap")
-    print("| case | mask | 128/32 | 256/32 | 512/32 | 1024/32 | 256/16 | 512/16 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| case | mask | " + " | ".join(f"{t}/{m}{'*' if s else ''}" for t, m, s in SWEEP)
+          + " |")
+    print("|---|---|" + "---|" * len(SWEEP))
     for name in PROBES:
         call, _ = kernel_call(cases[name], torch.float32)
         for mask in (False, True):
-            ts = [_cuda_time(lambda c=call, k=mask, t=t, m=m: c(k, max_tile=m, block_threads=t),
-                             args.reps) * 1e3
-                  for t, m in ((128, 32), (256, 32), (512, 32), (1024, 32), (256, 16), (512, 16))]
+            ts = [_cuda_time(lambda c=call, k=mask, t=t, m=m, s=s: c(
+                k, max_tile=m, block_threads=t, smem_limit=s), args.reps) * 1e3
+                for t, m, s in SWEEP]
             print(f"| {name} | {mask} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
+    print("(* : opted in to up to 200 KB of shared memory per block)")
 
 
 if __name__ == "__main__":

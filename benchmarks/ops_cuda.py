@@ -141,8 +141,8 @@ def run_case(case, impl: str, dtype, backward: bool, reps: int, device: str = "c
 
 def kernel_call(case, dtype):
     """``(call, kernel name)`` for one layer on fresh random inputs: ``call(save_mask, fast=True,
-    max_tile=0, block_threads=0)`` runs the fused forward kernel alone (no autograd), through
-    the extension's test knobs."""
+    max_tile=0, block_threads=0, smem_limit=0)`` runs the fused forward kernel alone (no
+    autograd), through the extension's test knobs."""
     from bandlimit.ops._params import as_padding, make_fir
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
@@ -157,9 +157,11 @@ def kernel_call(case, dtype):
     args = (*firs, up, down, as_padding(kw["padding"]), (0, 0, 0, 0), "lrelu", kw["slope"],
             kw["gain"], kw["clamp"])
 
-    def call(save_mask: bool, fast: bool = True, max_tile: int = 0, block_threads: int = 0):
+    def call(save_mask: bool, fast: bool = True, max_tile: int = 0, block_threads: int = 0,
+             smem_limit: int = 0):
         return _ops.filtered_act_call(ext, x, b, *args, save_mask, max_tile=max_tile,
-                                      block_threads=block_threads, fast=fast)
+                                      block_threads=block_threads, fast=fast,
+                                      smem_limit=smem_limit)
     return call, _ops.kernel_names(ext, *firs, up, down, dtype)[0]
 
 

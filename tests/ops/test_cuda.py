@@ -468,6 +468,36 @@ def test_shared_memory_at_the_default_limit():
     assert_close(y.cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="48 KB layout")
 
 
+@pytest.mark.parametrize("kind_d", ["sep", "full"])
+def test_tiles_past_the_default_shared_memory(kind_d):
+    """smem_limit (a benchmark knob) above the portable 48 KB: 64 x 64 output tiles take about
+    150 KB, so the launch must opt in (cudaFuncSetAttribute), else it fails. The result equals
+    the default tiles' (the same sums; equal up to nvcc's multiply-add contraction); a limit
+    past the device's maximum is refused."""
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    ext = load_ext()
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 3, 72, 68, dtype=torch.float64, generator=g).to(DEV, torch.float32)
+    fu, fd = _fir("sep", (12, 12), torch.float32), _fir(kind_d, (12, 12), torch.float32, seed=2)
+    geo = (fu, fd, (2, 2), (2, 2), (5, 6, 5, 6), (0, 0, 0, 0))
+    outs = []
+    for tile, limit in ((0, 0), (64, 200 * 1024)):
+        y, mask = _ops.filtered_act_call(ext, x, None, *geo, "lrelu", 0.2, 1.4, None, True, tile,
+                                         smem_limit=limit)
+        dx = _ops.filtered_act_backward_call(ext, y, mask, (72, 68), *geo, "lrelu", 0.2, 1.4,
+                                             tile)
+        outs.append((y, mask, dx))
+    (y0, m0, dx0), (y1, m1, dx1) = outs
+    assert (m1 != m0).float().mean() <= 1e-3
+    assert torch.allclose(y1, y0, rtol=1e-5, atol=1e-5 * _scale(y0))
+    assert torch.allclose(dx1, dx0, rtol=1e-5, atol=1e-5 * _scale(dx0))
+    with pytest.raises(RuntimeError, match="smem_limit must be 0"):
+        _ops.filtered_act_call(ext, x, None, *geo, "lrelu", 0.2, 1.4, None, True,
+                               smem_limit=2**31)
+
+
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_tensors_on_a_second_device():
     """Inputs on cuda:1 while cuda:0 is current: every launch follows the tensors' device (the

@@ -370,6 +370,27 @@ def test_tiling_and_threads_do_not_change_the_result(emu):
         assert torch.equal(m, m0), (tile, threads)
 
 
+def test_opting_in_to_more_shared_memory(emu):
+    """smem_limit above the portable 48 KB: 64 x 64 output tiles (≈ 150 KB of shared memory:
+    the launch opts in, which the emulation checks as a GPU would), the same result as the
+    default tiles; a limit past the device's opt-in maximum, or too small for any tile, is
+    refused with the numbers."""
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.standard_normal((1, 2, 72, 68))).float()
+    f12 = torch.from_numpy(rng.standard_normal(12)).float()
+    fu, fd = Fir(fx=f12, fy=f12.flip(0)), Fir(f2d=torch.outer(f12, f12.flip(0)) / 12)
+    args = (x, None, fu, fd, (2, 2), (2, 2), (5, 6, 5, 6), (0, 0, 0, 0), "lrelu", 0.2, 1.4,
+            None, True)
+    y0, m0 = _ops.filtered_act_call(emu, *args)
+    y, m = _ops.filtered_act_call(emu, *args, 64, 4, smem_limit=200 * 1024)
+    assert torch.equal(y, y0) and torch.equal(m, m0)
+    with pytest.raises(RuntimeError, match=r"smem_limit must be 0 \(the default 48 KB\) or in "
+                       r"\[1024, 232448\] bytes on this device, got 232449"):
+        _ops.filtered_act_call(emu, *args, smem_limit=227 * 1024 + 1)
+    with pytest.raises(RuntimeError, match=r"filters are too large .* limit 1024\)"):
+        _ops.filtered_act_call(emu, *args, smem_limit=1024)
+
+
 def test_planes_beyond_the_grid_z_limit(emu):
     """More planes (N·C) than CUDA's gridDim.z limit (65535; the emulation refuses a launch past
     it, as a GPU does): the grid is capped and each block loops over planes p, p + 65535, ...,

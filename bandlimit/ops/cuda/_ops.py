@@ -96,7 +96,7 @@ def bias_act_call(ext, x, b, dim, act: str, alpha, gain, clamp, block_threads: i
 def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
-    fast: bool = True, dmode: str = "zeros",
+    fast: bool = True, dmode: str = "zeros", smem_limit: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
 
@@ -105,7 +105,9 @@ def filtered_act_call(
     generic kernel where a fast specialisation would serve (for tests and benchmarks:
     :func:`kernel_names` says which one runs). ``dmode``: how the activated signal is extended
     for the down-stage, 'zeros' or 'replicate' (forward only, no mask; paddings below the
-    taps, see :func:`replicate_fits`).
+    taps, see :func:`replicate_fits`). ``smem_limit`` (a benchmark knob): bytes of shared
+    memory per block, 0 for the portable 48 KB; more (up to the device's opt-in maximum) allows
+    larger output tiles.
     """
     hu, wu, ho, wo = filtered_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
     pa = alpha if isinstance(alpha, Tensor) else None
@@ -114,7 +116,7 @@ def filtered_act_call(
         list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
-        pa, beta, fast, DMODE_CODES[dmode],
+        pa, beta, fast, DMODE_CODES[dmode], int(smem_limit),
     )
     return y, mask
 

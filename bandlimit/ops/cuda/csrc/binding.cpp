@@ -232,19 +232,22 @@ Filter make_filter(const at::Tensor& x, const optional<at::Tensor>& fx,
   return f;
 }
 
-// Shared memory per block: the portable default limit, so no opt-in attribute is needed.
-constexpr int64_t kSmemLimit = 48 * 1024;
-
 // Tile extents and shared-memory layout for the current tow x toh; returns the bytes needed.
 // In 64 bits: a wide tile times a large factor can pass 2^31 before the halving below shrinks it
 // (32-bit wrap-around gave a small or negative size, i.e. a launch whose shared-memory accesses
-// run past the allocation). g's extents and offsets are set only for a layout that fits.
-int64_t layout(FaGeom& g, int64_t acc_size) {
+// run past the allocation). g's extents and offsets are set only for a layout that fits `limit`.
+int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   const int64_t tiw = int64_t(g.tow - 1) * g.dbx + g.kbx;
   const int64_t tih = int64_t(g.toh - 1) * g.dby + g.kby;
   const int64_t txw = (tiw + g.kax - 2) / g.uax + 2;
   const int64_t txh = (tih + g.kay - 2) / g.uay + 2;
-  const int64_t szx = std::max(txh * txw, g.sep_b ? tih * g.tow : 0);
+  // Staged mask codes (forward with a mask): a byte per sample, rows shifted by up to 15 columns so
+  // that mask words start at multiples of 16 bytes, and long enough for the last word's 16-byte
+  // load. With a separable stage A they live in the input tile's storage (free by then).
+  const int64_t mstride = (tiw + 30 + 15) / 16 * 16;
+  const int64_t szm = staged_mask ? (tih * mstride + acc_size - 1) / acc_size : 0;
+  const int64_t szx = std::max({txh * txw, g.sep_b ? tih * g.tow : int64_t(0),
+                                g.sep_a ? szm : int64_t(0)});
   const int64_t szt1 = g.sep_a ? txh * tiw : 0;
   const int64_t szi = tih * tiw;
   const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
@@ -254,8 +257,9 @@ int64_t layout(FaGeom& g, int64_t acc_size) {
   auto up4 = [](int64_t n) { return (n + 3) / 4 * 4; };
   const int64_t off_t1 = up4(szx), off_i = off_t1 + up4(szt1), off_fa = off_i + up4(szi);
   const int64_t off_fb = off_fa + up4(nfa);
-  const int64_t elems = off_fb + nfb;
-  if (elems * acc_size > kSmemLimit) return elems * acc_size;
+  const int64_t off_m = g.sep_a ? 0 : off_fb + up4(nfb);
+  const int64_t elems = g.sep_a ? off_fb + nfb : off_m + szm;
+  if (elems * acc_size > limit) return elems * acc_size;
   g.tiw = static_cast<int>(tiw);
   g.tih = static_cast<int>(tih);
   g.txw = static_cast<int>(txw);
@@ -264,6 +268,8 @@ int64_t layout(FaGeom& g, int64_t acc_size) {
   g.off_i = static_cast<int>(off_i);
   g.off_fa = static_cast<int>(off_fa);
   g.off_fb = static_cast<int>(off_fb);
+  g.off_m = static_cast<int>(off_m);
+  g.mstride = static_cast<int>(mstride);
   return elems * acc_size;
 }
 
@@ -278,7 +284,7 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
-    bool fast, int64_t ext_b) {
+    bool fast, int64_t ext_b, int64_t smem_limit) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -391,21 +397,32 @@ std::vector<at::Tensor> filtered_act(
   if (g.planes == 0) return {y, mask};
 
   const int64_t acc_size = x.scalar_type() == at::kDouble ? 8 : 4;
+  // Shared memory per block: the portable 48 KB unless the caller opts in to more (the test and
+  // benchmark knob `smem_limit`: larger tiles, less halo work, fewer blocks per SM).
+  int64_t limit = kDefaultSmemBytes;
+  if (smem_limit != 0) {
+    const int64_t most = smem_opt_in_max(BL_DEVICE_INDEX(x));
+    TORCH_CHECK(smem_limit >= 1024 && smem_limit <= most, "filtered_act: smem_limit must be 0 "
+                "(the default 48 KB) or in [1024, ", most, "] bytes on this device, got ",
+                smem_limit);
+    limit = smem_limit;
+  }
   // Output tile: up to 32 x 32 (or max_tile), halved along its longer side until the shared
-  // memory of one block fits the portable limit.
+  // memory of one block fits the limit.
   const int64_t cap = max_tile > 0 ? max_tile : 32;
   // A single-row plane (1-D signals as H = 1): a wide tile instead, so a block's threads have
   // work (its shared memory is still bounded by the halving below).
   const int64_t capw = (max_tile <= 0 && g.ho == 1) ? 1024 : cap;
   g.tow = static_cast<int>(std::min<int64_t>(capw, g.wo));
   g.toh = static_cast<int>(std::min<int64_t>(cap, g.ho));
-  int64_t smem = layout(g, acc_size);
-  while (smem > kSmemLimit && (g.tow > 1 || g.toh > 1)) {
+  const bool staged_mask = mode == 0 && save_mask;
+  int64_t smem = layout(g, acc_size, limit, staged_mask);
+  while (smem > limit && (g.tow > 1 || g.toh > 1)) {
     if (g.tow >= g.toh) g.tow = (g.tow + 1) / 2; else g.toh = (g.toh + 1) / 2;
-    smem = layout(g, acc_size);
+    smem = layout(g, acc_size, limit, staged_mask);
   }
-  TORCH_CHECK(smem <= kSmemLimit, "filtered_act: the filters are too large for one block's "
-              "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", kSmemLimit,
+  TORCH_CHECK(smem <= limit, "filtered_act: the filters are too large for one block's "
+              "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", limit,
               ")");
   FaArgs a{};
   a.grid_x = (g.wo + g.tow - 1) / g.tow;
@@ -462,7 +479,7 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 3;
+  m.attr("ABI_VERSION") = 4;
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);
@@ -477,7 +494,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("mode"), py::arg("act"), py::arg("alpha"), py::arg("gain"), py::arg("clamp"),
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
-        py::arg("fast") = true, py::arg("ext_b") = 0);
+        py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0);
   m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
         "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
         py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),

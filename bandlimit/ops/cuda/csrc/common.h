@@ -21,6 +21,7 @@
 #define BL_LAUNCH(kernel, grid, block, smem, ...) \
   ::bl_emu::launch(grid, block, smem, kernel, __VA_ARGS__)
 #define BL_DEVICE_GUARD(index) (void)(index)
+#define BL_SMEM_OPT_IN(kernel) (void)(kernel), ::bl_emu::tls_smem_opt_in = true
 #else
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -51,6 +52,18 @@ inline dim3 fit_block(Kernel kernel, dim3 block) {
   } while (0)
 #define BL_DEVICE_GUARD(index) \
   const c10::cuda::CUDAGuard bl_device_guard_(static_cast<c10::DeviceIndex>(index))
+// Lets `kernel` launch with more than the default 48 KB of dynamic shared memory on the current
+// device. Always the device's maximum: one value whichever thread or stream sets it, so
+// concurrent launches cannot undo each other's setting.
+#define BL_SMEM_OPT_IN(kernel)                                                              \
+  do {                                                                                      \
+    int bl_dev_ = 0, bl_max_ = 0;                                                           \
+    C10_CUDA_CHECK(cudaGetDevice(&bl_dev_));                                                \
+    C10_CUDA_CHECK(                                                                         \
+        cudaDeviceGetAttribute(&bl_max_, cudaDevAttrMaxSharedMemoryPerBlockOptin, bl_dev_)); \
+    C10_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),              \
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, bl_max_)); \
+  } while (0)
 #endif
 
 #define BL_HD __host__ __device__ __forceinline__
@@ -93,17 +106,21 @@ struct Walk2 {
   }
 };
 
-// Two / four consecutive float32 from 8- / 16-byte aligned shared memory in one load instruction
-// (LDS.64 / LDS.128: half / a quarter of the load instructions, and a stride-2 read across a warp
-// without bank conflicts). The emulation copies, which avoids type punning on the host.
+// Two / four consecutive float32 (or 16 bytes) from 8- / 16-byte aligned shared memory in one
+// load instruction (LDS.64 / LDS.128: half / a quarter of the load instructions, and a stride-2
+// read across a warp without bank conflicts). The emulation copies, which avoids type punning on
+// the host.
 struct alignas(8) F2 {
   float x, y;
 };
 struct alignas(16) F4 {
   float x, y, z, w;
 };
-template <typename V>
-BL_HD V load_vec(const float* p) {
+struct alignas(16) U4 {  // 16 bytes as four words (the staged mask codes)
+  uint32_t x, y, z, w;
+};
+template <typename V, typename E>
+BL_HD V load_vec(const E* p) {
 #ifdef BL_EMULATE
   const auto offset = reinterpret_cast<const unsigned char*>(p) - ::bl_emu::tls_smem;
   if (offset % static_cast<std::ptrdiff_t>(sizeof(V)) != 0) ::bl_emu::misaligned_load = true;

@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #define __global__
@@ -61,11 +62,12 @@ inline unsigned int atomic_or(unsigned int* addr, unsigned int v) {
 
 // CUDA's launch limits (compute capability 3.0 and later, sm_90 included). A kernel launched past
 // one of them does not run on a GPU (C10_CUDA_KERNEL_LAUNCH_CHECK raises); dynamic shared memory
-// above 48 KB would need cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize), which
-// the kernels here never call.
+// above 48 KB needs cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize) first,
+// emulated by BL_SMEM_OPT_IN setting tls_smem_opt_in for the next launch (up to sm_90's 227 KB).
 constexpr unsigned int kMaxThreadsPerBlock = 1024, kMaxBlockDimZ = 64;
 constexpr unsigned int kMaxGridDimX = 0x7FFFFFFFu, kMaxGridDimYZ = 65535;
-constexpr std::size_t kMaxDynamicSmem = 48 * 1024;
+constexpr std::size_t kMaxDynamicSmem = 48 * 1024, kMaxDynamicSmemOptIn = 227 * 1024;
+inline thread_local bool tls_smem_opt_in = false;
 constexpr std::size_t kSmemGuard = 256;  // NaN bytes after the allocation
 
 inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
@@ -80,9 +82,11 @@ inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
       grid.y > kMaxGridDimYZ || grid.z > kMaxGridDimYZ)
     throw std::runtime_error("emulated launch: gridDim " + str(grid) +
                              " is past CUDA's limits (y and z at most 65535)");
-  if (smem_bytes > kMaxDynamicSmem)
+  const bool opt_in = std::exchange(tls_smem_opt_in, false);
+  if (smem_bytes > (opt_in ? kMaxDynamicSmemOptIn : kMaxDynamicSmem))
     throw std::runtime_error("emulated launch: " + std::to_string(smem_bytes) +
-                             " bytes of dynamic shared memory, past the 48 KB default limit");
+                             " bytes of dynamic shared memory, past the " +
+                             (opt_in ? "227 KB opt-in" : "48 KB default") + " limit");
 }
 
 // Runs kernel(args...) over grid x block. Every thread walks the blocks in the same order and

@@ -13,6 +13,17 @@ void launch_filtered_act(const FaArgs& a) {
   launch_filtered_act_spec<scalar_t, GenericSpec>(a);
 }
 
+int64_t smem_opt_in_max(int device) {
+#ifdef BL_EMULATE
+  (void)device;
+  return ::bl_emu::kMaxDynamicSmemOptIn;
+#else
+  int v = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  return v;
+#endif
+}
+
 template void launch_filtered_act<c10::Half>(const FaArgs&);
 template void launch_filtered_act<c10::BFloat16>(const FaArgs&);
 template void launch_filtered_act<float>(const FaArgs&);

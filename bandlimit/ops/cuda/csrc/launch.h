@@ -54,6 +54,9 @@ struct BiasActArgs {
 template <typename scalar_t>
 void launch_bias_act(const BiasActArgs& a);
 
+// Dynamic shared memory a block may use without opting in (every GPU since compute capability 3.0).
+constexpr int64_t kDefaultSmemBytes = 48 * 1024;
+
 struct FaGeom {
   int64_t planes;
   int channels;
@@ -73,6 +76,9 @@ struct FaGeom {
   int tiw, tih;      // intermediate tile: (to - 1) * db + kb
   int txw, txh;      // input tile (upper bound over tiles)
   int off_t1, off_i, off_fa, off_fb;  // shared-memory offsets, in accumulator elements
+  // Forward with a mask: each sample's 2-bit code goes to a shared byte array (at off_m, rows of
+  // mstride bytes, column = tile-local x + (i0x mod 16)), packed into mask words after stage A.
+  int off_m, mstride;
   int mode;          // 0 forward, 1 backward
   int act;
   int64_t mask_words;  // 32-bit words per mask row
@@ -98,6 +104,9 @@ struct FaArgs {
 
 template <typename scalar_t>
 void launch_filtered_act(const FaArgs& a);
+
+// The most dynamic shared memory one block may opt in to on this device (sm_90: 227 KB).
+int64_t smem_opt_in_max(int device);
 
 // The fast spec serving g's factors and taps (float64: never), -1 if none; and its name
 // ("generic" for -1). Only g's factors and taps are read.
