@@ -249,7 +249,10 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   const int64_t szx = std::max({txh * txw, g.sep_b ? tih * g.tow : int64_t(0),
                                 g.sep_a ? szm : int64_t(0)});
   const int64_t szt1 = g.sep_a ? txh * tiw : 0;
-  const int64_t szi = tih * tiw;
+  // si's rows at multiples of 4 words (16 bytes in float32): stage B's fast passes read fours;
+  // 4 spare words for the blocked x pass's last read past its window.
+  const int64_t siw = (tiw + 3) / 4 * 4;
+  const int64_t szi = tih * siw + 4;
   const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
   const int64_t nfb = g.sep_b ? g.kbx + g.kby : int64_t(g.kbx) * g.kby;
   // Every array at a multiple of 4 elements (16 bytes in float32): the fast kernels read stage
@@ -270,6 +273,7 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   g.off_fb = static_cast<int>(off_fb);
   g.off_m = static_cast<int>(off_m);
   g.mstride = static_cast<int>(mstride);
+  g.siw = static_cast<int>(siw);
   return elems * acc_size;
 }
 

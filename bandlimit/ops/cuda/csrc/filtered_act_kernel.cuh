@@ -129,10 +129,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   const int dby = kFast ? (S::ONE_D ? 1 : S::DB) : g.dby;
   const int kby = kFast ? (S::ONE_D ? 1 : S::KB) : g.kby;
   using SY = std::conditional_t<S::ONE_D, FaSpec<1, 1, 1, 1>, S>;
-  // Stage B reads its samples in pairs: float32 accumulation and even factor and taps, so with
-  // the host's layout (every shared array at a multiple of 4 words) every stage B row and tap
-  // row starts at an even word (tiw = (tow - 1) * down + taps is even) and every output's window;
-  // with factor and taps multiples of 4, at a multiple of 4 words (read in fours).
+  // Stage B reads its samples in pairs or fours: float32 accumulation and even factor and taps,
+  // so with the host's layout (every shared array at a multiple of 4 words, si's rows siw words
+  // apart, a multiple of 4) every stage B row and tap row starts at a multiple of 4 words, every
+  // output's window at an even word, and with a factor that is a multiple of 4 (or every other
+  // output's, with factor 2) at a multiple of 4 words.
   constexpr bool kPairs = kFast && std::is_same_v<acc_t, float> && S::DB % 2 == 0 &&
                           S::KB % 2 == 0;
   // A full 2-D stage A filter is read in fours (rows of taps a multiple of 4 long).
@@ -269,7 +270,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           if (staged) smask[ly * g.mstride + lx + mshift] = static_cast<uint8_t>(code);
         }
       }
-      si[ly * g.tiw + lx] = out;
+      si[ly * g.siw + lx] = out;
     };
     auto stage_a_y = [&]() {
       for (Walk2 it(tid, nt, g.tiw); it.r < g.tih; it.next()) {
@@ -424,7 +425,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
         const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
         const int cx = it.c < vx0 ? vx0 : (it.c >= vx1 ? vx1 - 1 : it.c);
-        si[it.i] = si[cy * g.tiw + cx];
+        si[it.r * g.siw + it.c] = si[cy * g.siw + cx];
       }
       __syncthreads();
     }
@@ -432,14 +433,45 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // 3. Stage B (downsampling), straight to the output (yt: the tile's first output sample).
     scalar_t* yt = y + p * g.ho * g.wo + o0y * g.wo + o0x;
     if (g.sep_b) {
-      // Along x. Fast: the taps in registers (blocking along x would read with a stride of
-      // several words across a warp: bank conflicts).
-      if constexpr (kFast) {
+      // Along x. Fast: the taps in registers.
+      if constexpr (kFast && kPairs && S::DB == 2) {
+        // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes two
+        // neighbouring outputs from one window of 2 + taps samples read in fours, 4 words
+        // further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts; single
+        // outputs read at a stride of 2 words would conflict 2 ways). The last four may run a
+        // few words past the window (host: si has 4 spare words); those samples are unused.
+        constexpr int K = S::KB, NV = (2 + K + 3) / 4;
+        acc_t f[K];
+        BL_UNROLL
+        for (int k = 0; k < K; ++k) f[k] = sfb[k];
+        const int units = (g.tow + 1) / 2;
+        for (Walk2 it(tid, nt, units); it.r < g.tih; it.next()) {
+          const int c0 = 2 * it.c;
+          const acc_t* row = si + it.r * g.siw + 2 * c0;
+          acc_t v[4 * NV];
+          BL_UNROLL
+          for (int q = 0; q < NV; ++q) {
+            const F4 w = load_vec<F4>(row + 4 * q);
+            v[4 * q] = w.x;
+            v[4 * q + 1] = w.y;
+            v[4 * q + 2] = w.z;
+            v[4 * q + 3] = w.w;
+          }
+          acc_t s0 = acc_t(0), s1 = acc_t(0);
+          BL_UNROLL
+          for (int k = 0; k < K; ++k) s0 += f[k] * v[k];
+          BL_UNROLL
+          for (int k = 0; k < K; ++k) s1 += f[k] * v[2 + k];
+          acc_t* out = st2 + it.r * g.tow + c0;
+          out[0] = s0;
+          if (c0 + 1 < g.tow) out[1] = s1;
+        }
+      } else if constexpr (kFast) {
         acc_t f[S::KB];
         BL_UNROLL
         for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
         for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
-          const acc_t* row = si + it.r * g.tiw + it.c * S::DB;
+          const acc_t* row = si + it.r * g.siw + it.c * S::DB;
           acc_t s = acc_t(0);
           if constexpr (kPairs && S::DB % 4 == 0 && S::KB % 4 == 0) {
             // Fours (the backward's down-by-4 pass): a warp reads 16 contiguous bytes per
@@ -453,7 +485,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
               s += f[k + 3] * v.w;
             }
           } else if constexpr (kPairs) {
-            // Pairs: the row starts at an even word (see kPairs), in the same summation order.
+            // Pairs (even factors other than 2, 4k): the window starts at an even word.
             BL_UNROLL
             for (int k = 0; k < S::KB; k += 2) {
               const F2 v = load_vec<F2>(row + k);
@@ -468,7 +500,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         }
       } else {
         for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
-          const acc_t* row = si + it.r * g.tiw + it.c * dbx;
+          const acc_t* row = si + it.r * g.siw + it.c * dbx;
           acc_t s = acc_t(0);
           for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
           st2[it.i] = s;
@@ -527,7 +559,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         acc_t s = acc_t(0);
         for (int ky = 0; ky < S::KB; ++ky) {
           const acc_t* frow = sfb + ky * S::KB;
-          const acc_t* row = si + (ly * S::DB + ky) * g.tiw + lx * S::DB;
+          const acc_t* row = si + (ly * S::DB + ky) * g.siw + lx * S::DB;
           BL_UNROLL
           for (int kx = 0; kx < S::KB; kx += 4) {
             const F4 t = load_vec<F4>(frow + kx);
@@ -548,7 +580,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         BL_UNROLL
         for (int ky = 0; ky < kby; ++ky) {
           const acc_t* frow = sfb + ky * kbx;
-          const acc_t* row = si + (ly * dby + ky) * g.tiw + lx * dbx;
+          const acc_t* row = si + (ly * dby + ky) * g.siw + lx * dbx;
           BL_UNROLL
           for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * row[kx];
         }

@@ -74,6 +74,7 @@ struct FaGeom {
   int ext_b;         // stage B's extension of the intermediate plane: 0 zeros, 1 replicate
   int tow, toh;      // output tile
   int tiw, tih;      // intermediate tile: (to - 1) * db + kb
+  int siw;           // its row stride in shared memory: tiw rounded up to a multiple of 4
   int txw, txh;      // input tile (upper bound over tiles)
   int off_t1, off_i, off_fa, off_fb;  // shared-memory offsets, in accumulator elements
   // Forward with a mask: each sample's 2-bit code goes to a shared byte array (at off_m, rows of
