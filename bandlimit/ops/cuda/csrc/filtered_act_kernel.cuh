@@ -178,6 +178,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   // start at a multiple of 16 bytes (mbase = i0x - mshift is a multiple of 16).
   const bool staged = EPI != kEpiGrad && mask != nullptr;
   const int mshift = static_cast<int>(pos_mod(i0x, 16));
+  // The mask word of tile-local (ly, lx): moff0 + ly * mask_w + ((mshift + lx) >> 4), the bits
+  // at 2 * ((mshift + lx) & 15). The backward's derivative for code bits 0 (s >= 0) / 1 (s < 0);
+  // 0 when clamped (bit 1).
+  const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
+  const acc_t d_pos = gain, d_neg = alpha * gain;
 
   for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
     const scalar_t* xp = x + p * g.h * g.w;
@@ -252,12 +257,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       acc_t out = acc_t(0);
       if (decltype(interior)::value || (within(ly, vy0, vy1) && within(lx, vx0, vx1))) {
         if constexpr (EPI == kEpiGrad) {
-          // In the plane: 0 <= i0 + l < hi, wi, both ints.
-          const int giy = static_cast<int>(i0y + ly), gix = static_cast<int>(i0x + lx);
+          const int cx = mshift + lx;  // in the plane: the offset below is >= 0
           const uint32_t code =
-              (mplane[int64_t(giy) * mask_w + (gix >> 4)] >> (2 * (gix & 15))) & 3u;
-          const acc_t d = (code & 2u) ? acc_t(0) : ((code & 1u) ? alpha : acc_t(1)) * gain;
-          out = s * d;
+              (mplane[moff0 + int64_t(ly) * mask_w + (cx >> 4)] >> (2 * (cx & 15))) & 3u;
+          out = s * ((code & 2u) ? acc_t(0) : ((code & 1u) ? d_neg : d_pos));
         } else {
           const int act = EPI == kEpiLrelu ? int(kLrelu) : g.act;
           acc_t a = activate<acc_t>(act, s, al, inv) * gain;
