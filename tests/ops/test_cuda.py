@@ -446,9 +446,9 @@ def test_fast_kernels_equal_the_generic_kernel(dtype, up, ku, kind_d):
 
 
 def test_shared_memory_at_the_default_limit():
-    """A layout of exactly 48 KB (6144 float64: 29 x 29 output tiles, up 2 through a full 4 x 4
-    filter, down 2 through 9 separable taps), the most the kernel is launched with: it needs no
-    opt-in attribute. Against 'ref' on the CPU."""
+    """A layout of exactly 48 KB (6144 float64, binding.cpp's layout(): 31 x 31 output tiles, up
+    2 through a full 7 x 7 filter, down 2 through 4 separable taps), the most the kernel is
+    launched with: it needs no opt-in attribute. Against 'ref' on the CPU."""
     from bandlimit.ops import reference
     from bandlimit.ops._activations import get_activation
     from bandlimit.ops.cuda import _ops
@@ -456,15 +456,15 @@ def test_shared_memory_at_the_default_limit():
 
     g = torch.Generator().manual_seed(3)
     x = torch.randn(2, 3, 40, 40, dtype=torch.float64, generator=g)
-    fu, fd = _fir("full", (4, 4), seed=4), _fir("sep", (9, 9), seed=5)
-    geo = ((2, 2), (2, 2), (2, 1, 2, 1), (4, 4, 4, 4))
+    fu, fd = _fir("full", (7, 7), seed=4), _fir("sep", (4, 4), seed=5)
+    geo = ((2, 2), (2, 2), (3, 3, 3, 3), (1, 2, 1, 2))
     y, _ = _ops.filtered_act_call(load_ext(), x.to(DEV), None, fu, fd, *geo, "lrelu", 0.2, 1.0,
-                                  None, False, 29)
+                                  None, False, 31)
     cpu = [type(f)(*(None if t is None else t.cpu() for t in (f.fx, f.fy, f.f2d)))
            for f in (fu, fd)]
     r = reference.filtered_act(x, None, *cpu, *geo[:3], get_activation("lrelu"), 0.2, 1.0, None,
                                dpad=geo[3])
-    assert tuple(r.shape) == (2, 3, 40, 40)  # two 29-tiles per axis
+    assert tuple(r.shape) == (2, 3, 40, 40)  # two 31-tiles per axis
     assert_close(y.cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="48 KB layout")
 
 
