@@ -3,10 +3,11 @@ mode for profilers (``ncu``).
 
 ``python -m benchmarks.cuda_probe``: for each probe layer, the op's forward and forward+backward
 (float32, as ``benchmarks.ops --device cuda`` times them), then the forward kernel alone (fast
-specialisation, with and without the mask) timed over block sizes and output-tile caps, side by
-side, median of CUDA-event timings; the 48² and 64² tiles opt in to more than the portable 48 KB
-of shared memory per block (``smem_limit``). ``--case NAME --launches N``: run only that
-layer's forward N times (for ``ncu -k regex:filtered_act --launch-skip ...``). GPU only.
+specialisation, with and without the mask) and the mask backward kernel alone, timed over block
+sizes and output-tile caps, side by side, median of CUDA-event timings; the 48² and 64² tiles
+opt in to more than the portable 48 KB of shared memory per block (``smem_limit``).
+``--case NAME --launches N``: run only that layer's forward N times (for ``ncu -k
+regex:filtered_act --launch-skip ...``). GPU only.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ def main() -> None:
                 for t, m, s in SWEEP]
             print(f"| {name} | {mask} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
     print("(* : opted in to up to 200 KB of shared memory per block)")
+    print(f"\n# {torch.cuda.get_device_name()}: mask backward kernel ms (fast spec), by block "
+          "threads / tile cap")
+    print("| case | kernel | " + " | ".join(f"{t}/{m}{'*' if s else ''}" for t, m, s in SWEEP)
+          + " |")
+    print("|---|---|" + "---|" * len(SWEEP))
+    for name in PROBES:
+        call, kernel = kernel_call(cases[name], torch.float32, backward=True)
+        ts = [_cuda_time(lambda c=call, t=t, m=m, s=s: c(
+            max_tile=m, block_threads=t, smem_limit=s), args.reps) * 1e3 for t, m, s in SWEEP]
+        print(f"| {name} | {kernel} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
 
 
 if __name__ == "__main__":

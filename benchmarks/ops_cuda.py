@@ -139,19 +139,21 @@ def run_case(case, impl: str, dtype, backward: bool, reps: int, device: str = "c
     return t, nbytes, flops
 
 
-def kernel_call(case, dtype):
+def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cuda"):
     """``(call, kernel name)`` for one layer on fresh random inputs: ``call(save_mask, fast=True,
     max_tile=0, block_threads=0, smem_limit=0)`` runs the fused forward kernel alone (no
-    autograd), through the extension's test knobs."""
+    autograd), through the extension's test knobs; with ``backward``, the mask backward kernel
+    alone instead (on the forward's mask; ``save_mask`` unused). ``ext``, ``device``: the
+    extension (default: the built one) and where the tensors live (tests: the CPU emulation)."""
     from bandlimit.ops._params import as_padding, make_fir
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
-    ext, kw = load_ext(), case["kw"]
+    ext, kw = ext or load_ext(), case["kw"]
     up, down = (kw["up"],) * 2, (kw["down"],) * 2
-    x = torch.randn(case["shape"], device="cuda", dtype=dtype)
-    b = torch.randn(case["shape"][1], device="cuda", dtype=dtype) * 0.1
-    firs = [make_fir(None if f is None else f.cuda(), gain=g, flip_filter=False,
+    x = torch.randn(case["shape"], device=device, dtype=dtype)
+    b = torch.randn(case["shape"][1], device=device, dtype=dtype) * 0.1
+    firs = [make_fir(None if f is None else f.to(device), gain=g, flip_filter=False,
                      dtype=torch.float32, device=x.device)
             for f, g in ((case["fu"], (float(up[0]),) * 2), (case["fd"], (1.0, 1.0)))]
     args = (*firs, up, down, as_padding(kw["padding"]), (0, 0, 0, 0), "lrelu", kw["slope"],
@@ -162,7 +164,19 @@ def kernel_call(case, dtype):
         return _ops.filtered_act_call(ext, x, b, *args, save_mask, max_tile=max_tile,
                                       block_threads=block_threads, fast=fast,
                                       smem_limit=smem_limit)
-    return call, _ops.kernel_names(ext, *firs, up, down, dtype)[0]
+
+    names = _ops.kernel_names(ext, *firs, up, down, dtype)
+    if not backward:
+        return call, names[0]
+    y, mask = call(True)
+    dy = torch.randn_like(y)
+
+    def call_backward(save_mask: bool = True, fast: bool = True, max_tile: int = 0,
+                      block_threads: int = 0, smem_limit: int = 0):
+        return _ops.filtered_act_backward_call(
+            ext, dy, mask, tuple(case["shape"][2:]), *args[:-1], max_tile=max_tile,
+            block_threads=block_threads, fast=fast, smem_limit=smem_limit)
+    return call_backward, names[1]
 
 
 def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:

@@ -74,3 +74,32 @@ def test_gpu_benchmark_naive_baseline_computes_the_op(layer):
     for backward in (False, True):
         t, nbytes, flops = run_case(case, "naive", torch.float32, backward, reps=1, device="cpu")
         assert t > 0 and nbytes > 0 and flops > 0
+
+
+@pytest.mark.parametrize(("layer", "kernels"), [
+    ("T1024 L10_1044_81", ("u4k24_d2k12", "u2k12_d4k24")),
+    ("R256 L8_148_1024", ("u2k12_d2k12", "u2k12_d2k12")),
+])
+def test_gpu_probe_kernel_calls_run_the_swept_launches(layer, kernels):
+    """The probe's kernel calls (forward with a mask, and the mask backward) on a shrunk copy of
+    a probe layer, on the kernels' CPU emulation: they launch the fast kernels they name, and
+    every launch shape the sweep times, the opted-in 48² / 64² tiles included, gives the default
+    launch's result bit for bit (the same sums in the same order)."""
+    from bandlimit.ops.cuda import _build
+    from benchmarks.cuda_probe import BIG_SMEM, PROBES
+    from benchmarks.ops_cuda import kernel_call, layer_cases
+
+    assert layer in PROBES
+    emu = _build.load_emulation()
+    cases = {c["name"]: c for c in layer_cases(1024, "T", 1) + layer_cases(256, "R", 1)}
+    case = dict(cases[layer], shape=(1, 2, 40, 40))
+    for backward, kernel in zip((False, True), kernels, strict=True):
+        torch.manual_seed(0)
+        call, name = kernel_call(case, torch.float32, backward=backward, ext=emu, device="cpu")
+        assert name == kernel
+        want = call(True)
+        for threads, tile, smem in ((2, 16, 0), (3, 48, BIG_SMEM), (1, 64, BIG_SMEM)):
+            got = call(True, max_tile=tile, block_threads=threads, smem_limit=smem)
+            for a, b in zip(got if isinstance(got, tuple) else (got,),
+                            want if isinstance(want, tuple) else (want,), strict=True):
+                assert torch.equal(a, b), (backward, threads, tile)

@@ -123,7 +123,7 @@ def filtered_act_call(
 
 def filtered_act_backward_call(
     ext, dy, mask, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain,
-    max_tile: int = 0, block_threads: int = 0, fast: bool = True,
+    max_tile: int = 0, block_threads: int = 0, fast: bool = True, smem_limit: int = 0,
 ) -> Tensor:
     """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
 
@@ -137,7 +137,7 @@ def filtered_act_backward_call(
         dy, None, fdt.fx, fdt.fy, fdt.f2d, fut.fx, fut.fy, fut.f2d,
         list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
         list(hw), 1, ACT_CODES[act], negative_slope(act, alpha), float(gain), -1.0, False, mask,
-        max_tile, block_threads, None, None, fast,
+        max_tile, block_threads, None, None, fast, 0, int(smem_limit),
     )
     return dx
 
