@@ -16,7 +16,7 @@ import argparse
 
 import torch
 
-from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case
+from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case, tile_plans
 
 PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024")
 MID_SMEM, BIG_SMEM = 100 * 1024, 200 * 1024  # below every opt-in maximum since sm_80 (227 KB)
@@ -25,6 +25,13 @@ MID_SMEM, BIG_SMEM = 100 * 1024, 200 * 1024  # below every opt-in maximum since 
 # one kept; 100 KB: 16 x 32, 1.5; 200 KB: 32 x 32, 1.3), at fewer blocks per SM.
 SWEEP = ((128, 32, 0), (256, 32, 0), (512, 32, 0), (256, 16, 0), (128, 32, MID_SMEM),
          (128, 48, MID_SMEM), (128, 32, BIG_SMEM), (256, 48, BIG_SMEM), (256, 64, BIG_SMEM))
+
+
+def _sweep_header(*columns: str) -> None:
+    """A markdown table header: case, ``columns``, then one column per SWEEP launch."""
+    names = [f"{t}/{m}{'*' * (s // MID_SMEM)}" for t, m, s in SWEEP]
+    print("| " + " | ".join(["case", *columns, *names]) + " |")
+    print("|" + "---|" * (1 + len(columns) + len(SWEEP)))
 
 
 def main() -> None:
@@ -50,9 +57,7 @@ def main() -> None:
         print(f"| {name} | {t[0]:.3f} | {t[1]:.3f} |")
     print(f"\n# {torch.cuda.get_device_name()}: forward kernel ms (fast spec), by block threads / "
           "tile cap")
-    print("| case | mask | " + " | ".join(f"{t}/{m}{'*' * (s // MID_SMEM)}" for t, m, s in SWEEP)
-          + " |")
-    print("|---|---|" + "---|" * len(SWEEP))
+    _sweep_header("mask")
     for name in PROBES:
         call, _ = kernel_call(cases[name], torch.float32)
         for mask in (False, True):
@@ -61,11 +66,16 @@ def main() -> None:
                 for t, m, s in SWEEP]
             print(f"| {name} | {mask} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
     print("(*: opted in to up to 100 KB of shared memory per block, **: 200 KB)")
+    print("\n# output tiles (tow x toh) and shared memory per block the launches above take: "
+          "forward with mask / mask backward")
+    _sweep_header()
+    for name in PROBES:
+        cells = [tile_plans(cases[name], m, s) for _, m, s in SWEEP]
+        print(f"| {name} | " + " | ".join(
+            "/".join(f"{p[0]}x{p[1]} {p[2] // 1024}K" for p in c) for c in cells) + " |")
     print(f"\n# {torch.cuda.get_device_name()}: mask backward kernel ms (fast spec), by block "
           "threads / tile cap")
-    print("| case | kernel | " + " | ".join(f"{t}/{m}{'*' * (s // MID_SMEM)}" for t, m, s in SWEEP)
-          + " |")
-    print("|---|---|" + "---|" * len(SWEEP))
+    _sweep_header("kernel")
     for name in PROBES:
         call, kernel = kernel_call(cases[name], torch.float32, backward=True)
         ts = [_cuda_time(lambda c=call, t=t, m=m, s=s: c(

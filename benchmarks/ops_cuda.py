@@ -179,6 +179,23 @@ def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cu
     return call_backward, names[1]
 
 
+def tile_plans(case, max_tile: int = 0, smem_limit: int = 0, ext=None):
+    """The output tiles and shared memory of one layer's forward (with its mask) and mask
+    backward launches, float32: ``([tow, toh, bytes], [tow, toh, bytes])``."""
+    from bandlimit.ops._params import as_padding, make_fir
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    ext, kw = ext or load_ext(), case["kw"]
+    firs = [make_fir(f, flip_filter=False, gain=(1.0, 1.0), dtype=torch.float32, device="cpu")
+            for f in (case["fu"], case["fd"])]
+    hw = tuple(case["shape"][2:])
+    out_hw = _ops.filtered_sizes(hw, *firs, (kw["up"],) * 2, (kw["down"],) * 2,
+                                 as_padding(kw["padding"]), (0, 0, 0, 0))[2:]
+    return _ops.launch_plans(ext, *firs, (kw["up"],) * 2, (kw["down"],) * 2, hw, out_hw,
+                             torch.float32, max_tile, smem_limit)
+
+
 def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
     """The forward kernel of one layer (mask written, as in training): ``(fast kernel name,
     fast s, generic s)``, timed side by side on the same inputs."""

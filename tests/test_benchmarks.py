@@ -87,11 +87,14 @@ def test_gpu_probe_kernel_calls_run_the_swept_launches(layer, kernels):
     launch's result bit for bit (the same sums in the same order)."""
     from bandlimit.ops.cuda import _build
     from benchmarks.cuda_probe import BIG_SMEM, PROBES
-    from benchmarks.ops_cuda import kernel_call, layer_cases
+    from benchmarks.ops_cuda import kernel_call, layer_cases, tile_plans
 
     assert layer in PROBES
     emu = _build.load_emulation()
     cases = {c["name"]: c for c in layer_cases(1024, "T", 1) + layer_cases(256, "R", 1)}
+    fwd, bwd = tile_plans(cases[layer], ext=emu)  # the real layer: what the probe prints
+    assert fwd[:2] == [32, 32] and bwd[:2] == ([14, 15] if layer.startswith("T") else [32, 32])
+    assert tile_plans(cases[layer], 64, BIG_SMEM, ext=emu)[0][:2] == [64, 64]
     case = dict(cases[layer], shape=(1, 2, 40, 40))
     for backward, kernel in zip((False, True), kernels, strict=True):
         torch.manual_seed(0)

@@ -391,6 +391,23 @@ def test_opting_in_to_more_shared_memory(emu):
         _ops.filtered_act_call(emu, *args, smem_limit=1024)
 
 
+def test_tiles_stay_large_within_the_shared_memory_limit(emu):
+    """Tile planning (binding.cpp, plan_tile): StyleGAN3-T's up-4 layer keeps 32 x 32 output
+    tiles forward; its mask backward (intermediate tile at the up-sampled rate) does not fit in
+    48 KB at 32 x 32 and shrinks in small steps to 14 x 15 -- where halving gave 8 x 16, with
+    1.2x the intermediate samples per output. Past 48 KB the knob's limit is used."""
+    sep = lambda k: Fir(fx=torch.ones(k), fy=torch.ones(k))  # noqa: E731
+    fu, fd = sep(24), sep(12)
+    fwd, bwd = _ops.launch_plans(emu, fu, fd, (4, 4), (2, 2), (1044, 1044), (1044, 1044),
+                                 torch.float32)
+    assert fwd == [32, 32, 39968] and bwd == [14, 15, 47376]
+    _, bwd = _ops.launch_plans(emu, fu, fd, (4, 4), (2, 2), (1044, 1044), (1044, 1044),
+                               torch.float32, smem_limit=200 * 1024)
+    assert bwd[:2] == [32, 32] and 48 * 1024 < bwd[2] <= 200 * 1024
+    ratio = lambda t: ((t[0] - 1) * 4 + 24) * ((t[1] - 1) * 4 + 24) / (t[0] * t[1] * 16)  # noqa: E731
+    assert ratio([14, 15]) < 0.86 * ratio([8, 16])
+
+
 def test_planes_beyond_the_grid_z_limit(emu):
     """More planes (N·C) than CUDA's gridDim.z limit (65535; the emulation refuses a launch past
     it, as a GPU does): the grid is capped and each block loops over planes p, p + 65535, ...,
@@ -427,7 +444,7 @@ def test_planes_beyond_the_grid_z_limit(emu):
 def test_layout_of_extreme_geometry_in_64_bits(emu):
     """Three outputs a down factor just below 2^30 apart: the first tile's intermediate extent
     (tow - 1)·down + taps passes 2^31. Planned in 32 bits it wrapped to a negative size that
-    passed the shared-memory check; in 64 bits the tile is halved until it fits. (Entry-point
+    passed the shared-memory check; in 64 bits the tile is shrunk until it fits. (Entry-point
     level: a consistent geometry this wide needs a 2^30-sample plane.)"""
     big = 2**30 - 1
     x = torch.from_numpy(np.random.default_rng(12).standard_normal((1, 2, 1, 5)))

@@ -152,6 +152,19 @@ def kernel_names(ext, fu: Fir, fd: Fir, up, down, dtype: torch.dtype) -> tuple[s
     return fwd, bwd
 
 
+def launch_plans(ext, fu: Fir, fd: Fir, up, down, in_hw, out_hw, dtype: torch.dtype,
+                 max_tile: int = 0, smem_limit: int = 0) -> tuple[list[int], list[int]]:
+    """The output tiles and shared memory the fused forward (with a mask) and its mask backward
+    launch with: ``([tow, toh, bytes], [tow, toh, bytes])`` (tests and benchmarks)."""
+    f64 = dtype == torch.float64
+
+    def plan(a: Fir, b: Fir, ua, db, hw, save):
+        return ext.filtered_act_plan(list(ua), list(a.size), a.separable, list(db),
+                                     list(b.size), b.separable, list(hw), f64, save,
+                                     max_tile, smem_limit)
+    return plan(fu, fd, up, down, out_hw, True), plan(fd, fu, down, up, in_hw, False)
+
+
 # ------------------------------------------------------------------------------------------
 # upfirdn
 

@@ -233,7 +233,7 @@ Filter make_filter(const at::Tensor& x, const optional<at::Tensor>& fx,
 }
 
 // Tile extents and shared-memory layout for the current tow x toh; returns the bytes needed.
-// In 64 bits: a wide tile times a large factor can pass 2^31 before the halving below shrinks it
+// In 64 bits: a wide tile times a large factor can pass 2^31 before the loop below shrinks it
 // (32-bit wrap-around gave a small or negative size, i.e. a launch whose shared-memory accesses
 // run past the allocation). g's extents and offsets are set only for a layout that fits `limit`.
 int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
@@ -275,6 +275,32 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   g.mstride = static_cast<int>(mstride);
   g.siw = static_cast<int>(siw);
   return elems * acc_size;
+}
+
+// Sets g's output tile (and layout): up to 32 x 32 (or max_tile), shrunk along its longer side
+// until the shared memory of one block fits `limit` -- in steps of 1/16 of the side, not by
+// halving, so the tile that fits stays as large (and as square) as it can: computed
+// intermediate samples per kept one grow as the tile shrinks (the up-4 layers' backward: 14 x 15
+// tiles, 1.8 per kept sample, where halving gave 8 x 16 and 2.1). Needs g's sizes, factors,
+// taps and separability; returns the bytes of shared memory the launch takes.
+int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
+                  int64_t max_tile) {
+  const int64_t cap = max_tile > 0 ? max_tile : 32;
+  // A single-row plane (1-D signals as H = 1): a wide tile instead, so a block's threads have
+  // work (its shared memory is still bounded by the shrinking below).
+  const int64_t capw = (max_tile <= 0 && g.ho == 1) ? 1024 : cap;
+  g.tow = static_cast<int>(std::min<int64_t>(capw, g.wo));
+  g.toh = static_cast<int>(std::min<int64_t>(cap, g.ho));
+  int64_t smem = layout(g, acc_size, limit, staged_mask);
+  while (smem > limit && (g.tow > 1 || g.toh > 1)) {
+    int& side = g.tow >= g.toh ? g.tow : g.toh;
+    side -= std::max(1, side / 16);
+    smem = layout(g, acc_size, limit, staged_mask);
+  }
+  TORCH_CHECK(smem <= limit, "filtered_act: the filters are too large for one block's "
+              "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", limit,
+              ")");
+  return smem;
 }
 
 }  // namespace
@@ -411,23 +437,7 @@ std::vector<at::Tensor> filtered_act(
                 smem_limit);
     limit = smem_limit;
   }
-  // Output tile: up to 32 x 32 (or max_tile), halved along its longer side until the shared
-  // memory of one block fits the limit.
-  const int64_t cap = max_tile > 0 ? max_tile : 32;
-  // A single-row plane (1-D signals as H = 1): a wide tile instead, so a block's threads have
-  // work (its shared memory is still bounded by the halving below).
-  const int64_t capw = (max_tile <= 0 && g.ho == 1) ? 1024 : cap;
-  g.tow = static_cast<int>(std::min<int64_t>(capw, g.wo));
-  g.toh = static_cast<int>(std::min<int64_t>(cap, g.ho));
-  const bool staged_mask = mode == 0 && save_mask;
-  int64_t smem = layout(g, acc_size, limit, staged_mask);
-  while (smem > limit && (g.tow > 1 || g.toh > 1)) {
-    if (g.tow >= g.toh) g.tow = (g.tow + 1) / 2; else g.toh = (g.toh + 1) / 2;
-    smem = layout(g, acc_size, limit, staged_mask);
-  }
-  TORCH_CHECK(smem <= limit, "filtered_act: the filters are too large for one block's "
-              "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", limit,
-              ")");
+  const int64_t smem = plan_tile(g, acc_size, limit, mode == 0 && save_mask, max_tile);
   FaArgs a{};
   a.grid_x = (g.wo + g.tow - 1) / g.tow;
   a.grid_y = (g.ho + g.toh - 1) / g.toh;
@@ -478,6 +488,37 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
   return fast_spec_name(fast_spec_index(g, is_double));
 }
 
+
+// The output tile and shared memory filtered_act plans for this geometry (tests, benchmarks):
+// [tow, toh, bytes]. Pairs are (x, y); taps of a 2-D filter as (kx, ky) with sep false.
+std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
+                                       bool sep_a, std::vector<int64_t> down_b,
+                                       std::vector<int64_t> taps_b, bool sep_b,
+                                       std::vector<int64_t> out_hw, bool is_double,
+                                       bool save_mask, int64_t max_tile, int64_t smem_limit) {
+  TORCH_CHECK(up_a.size() == 2 && taps_a.size() == 2 && down_b.size() == 2 &&
+                  taps_b.size() == 2 && out_hw.size() == 2,
+              "filtered_act_plan: every argument is an (x, y) pair");
+  check_int_args("filtered_act_plan", {&up_a, &taps_a, &down_b, &taps_b, &out_hw});
+  FaGeom g{};
+  g.uax = static_cast<int>(up_a[0]);
+  g.uay = static_cast<int>(up_a[1]);
+  g.kax = static_cast<int>(taps_a[0]);
+  g.kay = static_cast<int>(taps_a[1]);
+  g.sep_a = sep_a ? 1 : 0;
+  g.dbx = static_cast<int>(down_b[0]);
+  g.dby = static_cast<int>(down_b[1]);
+  g.kbx = static_cast<int>(taps_b[0]);
+  g.kby = static_cast<int>(taps_b[1]);
+  g.sep_b = sep_b ? 1 : 0;
+  g.ho = static_cast<int>(out_hw[0]);
+  g.wo = static_cast<int>(out_hw[1]);
+  const int64_t smem = plan_tile(g, is_double ? 8 : 4,
+                                 smem_limit > 0 ? smem_limit : kDefaultSmemBytes, save_mask,
+                                 max_tile);
+  return {g.tow, g.toh, smem};
+}
+
 }  // namespace bl
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -499,6 +540,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
         py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0);
+  m.def("filtered_act_plan", &bl::filtered_act_plan,
+        "the output tile and shared memory filtered_act plans: [tow, toh, bytes]",
+        py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),
+        py::arg("taps_b"), py::arg("sep_b"), py::arg("out_hw"), py::arg("is_double"),
+        py::arg("save_mask"), py::arg("max_tile") = 0, py::arg("smem_limit") = 0);
   m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
         "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
         py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),
