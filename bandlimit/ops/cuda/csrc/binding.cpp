@@ -490,7 +490,8 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
 
 
 // The output tile and shared memory filtered_act plans for this geometry (tests, benchmarks):
-// [tow, toh, bytes]. Pairs are (x, y); taps of a 2-D filter as (kx, ky) with sep false.
+// [tow, toh, bytes]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
+// sep false); out_hw is (height, width).
 std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
                                        bool sep_a, std::vector<int64_t> down_b,
                                        std::vector<int64_t> taps_b, bool sep_b,

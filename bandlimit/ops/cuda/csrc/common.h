@@ -21,7 +21,8 @@
 #define BL_LAUNCH(kernel, grid, block, smem, ...) \
   ::bl_emu::launch(grid, block, smem, kernel, __VA_ARGS__)
 #define BL_DEVICE_GUARD(index) (void)(index)
-#define BL_SMEM_OPT_IN(kernel) (void)(kernel), ::bl_emu::tls_smem_opt_in = true
+#define BL_SMEM_OPT_IN(kernel, device) \
+  (void)(kernel), (void)(device), ::bl_emu::tls_smem_opt_in = true
 #else
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -52,17 +53,20 @@ inline dim3 fit_block(Kernel kernel, dim3 block) {
   } while (0)
 #define BL_DEVICE_GUARD(index) \
   const c10::cuda::CUDAGuard bl_device_guard_(static_cast<c10::DeviceIndex>(index))
-// Lets `kernel` launch with more than the default 48 KB of dynamic shared memory on the current
-// device. Always the device's maximum: one value whichever thread or stream sets it, so
-// concurrent launches cannot undo each other's setting.
-#define BL_SMEM_OPT_IN(kernel)                                                              \
-  do {                                                                                      \
-    int bl_dev_ = 0, bl_max_ = 0;                                                           \
-    C10_CUDA_CHECK(cudaGetDevice(&bl_dev_));                                                \
-    C10_CUDA_CHECK(                                                                         \
-        cudaDeviceGetAttribute(&bl_max_, cudaDevAttrMaxSharedMemoryPerBlockOptin, bl_dev_)); \
-    C10_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),              \
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, bl_max_)); \
+// Lets `kernel` launch with more than the default 48 KB of dynamic shared memory on `device`
+// (the current one). Always the most it can have (the device's opt-in maximum less the kernel's
+// static shared memory): one value whichever thread or stream sets it, so concurrent launches
+// cannot undo each other's setting.
+#define BL_SMEM_OPT_IN(kernel, device)                                                     \
+  do {                                                                                     \
+    int bl_max_ = 0;                                                                       \
+    cudaFuncAttributes bl_attr_;                                                           \
+    C10_CUDA_CHECK(                                                                        \
+        cudaDeviceGetAttribute(&bl_max_, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)); \
+    C10_CUDA_CHECK(cudaFuncGetAttributes(&bl_attr_, reinterpret_cast<const void*>(kernel))); \
+    C10_CUDA_CHECK(cudaFuncSetAttribute(                                                   \
+        reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, \
+        bl_max_ - static_cast<int>(bl_attr_.sharedSizeBytes)));                            \
   } while (0)
 #endif
 

@@ -71,6 +71,7 @@ inline thread_local bool tls_smem_opt_in = false;
 constexpr std::size_t kSmemGuard = 256;  // NaN bytes after the allocation
 
 inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
+  const bool opt_in = std::exchange(tls_smem_opt_in, false);  // first: a throw below clears it
   auto str = [](dim3 d) {
     return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) +
            ")";
@@ -82,7 +83,6 @@ inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
       grid.y > kMaxGridDimYZ || grid.z > kMaxGridDimYZ)
     throw std::runtime_error("emulated launch: gridDim " + str(grid) +
                              " is past CUDA's limits (y and z at most 65535)");
-  const bool opt_in = std::exchange(tls_smem_opt_in, false);
   if (smem_bytes > (opt_in ? kMaxDynamicSmemOptIn : kMaxDynamicSmem))
     throw std::runtime_error("emulated launch: " + std::to_string(smem_bytes) +
                              " bytes of dynamic shared memory, past the " +

@@ -602,7 +602,7 @@ void launch_filtered_act_epi(const FaArgs& a) {
   const dim3 grid(static_cast<unsigned>(a.grid_x), static_cast<unsigned>(a.grid_y),
                   static_cast<unsigned>(a.grid_z));
   const dim3 block(static_cast<unsigned>(a.block_threads));
-  if (a.smem_bytes > kDefaultSmemBytes) BL_SMEM_OPT_IN(kernel);
+  if (a.smem_bytes > kDefaultSmemBytes) BL_SMEM_OPT_IN(kernel, a.device);
   BL_LAUNCH(kernel, grid, block, static_cast<size_t>(a.smem_bytes),
             static_cast<const scalar_t*>(a.x), static_cast<const scalar_t*>(a.bias),
             static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fb),
