@@ -468,6 +468,27 @@ def test_shared_memory_at_the_default_limit():
     assert_close(y.cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="48 KB layout")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_unfiltered_layer_runs_bias_act(dtype):
+    """StyleGAN3's ToRGB call (no filters, factors 1, slope 1, clamp 256) takes bias_act's
+    element-wise kernel; output and gradients equal 'ref'."""
+    from bandlimit import ops
+
+    g = torch.Generator().manual_seed(9)
+    x = (torch.randn(2, 3, 64, 48, dtype=torch.float64, generator=g) * 200).to(DEV, dtype)
+    b = torch.randn(3, dtype=torch.float64, generator=g).to(DEV, dtype)
+    out = {}
+    for impl in ("cuda", "ref"):
+        xx, bb = x.clone().requires_grad_(), b.clone().requires_grad_()
+        y = ops.filtered_lrelu(xx, b=bb, gain=1.0, slope=1.0, clamp=256.0, impl=impl)
+        out[impl] = (y, *torch.autograd.grad(y.float().square().sum(), (xx, bb)))
+    for name, a, e in zip(("y", "dx", "db"), out["cuda"], out["ref"], strict=True):
+        tol = 1e-6 if dtype == torch.float32 else RTOL[dtype]
+        assert torch.allclose(a.float(), e.float(), rtol=tol, atol=tol * _scale(e)), name
+    assert ops.filtered_lrelu(x, b=b, impl="cuda").equal(ops.bias_act(x, b, act="lrelu",
+                                                                      impl="cuda"))
+
+
 @pytest.mark.parametrize("kind_d", ["sep", "full"])
 def test_tiles_past_the_default_shared_memory(kind_d):
     """smem_limit (a benchmark knob) above the portable 48 KB: 64 x 64 output tiles take about

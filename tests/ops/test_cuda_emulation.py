@@ -23,7 +23,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.special import erf
 
@@ -852,11 +852,32 @@ class _EmulatedUpfirdn(torch.autograd.Function):
                 *([None] * 6))
 
 
+class _EmulatedBiasAct(torch.autograd.Function):
+    """Stands in for ``bias_act_cuda``: the emulated kernel forward, the op's PyTorch-formula
+    backward (``_ops.bias_act_vjp``)."""
+
+    emu = None
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x, b, dim, spec, alpha, gain, clamp):
+        _EmulatedBiasAct.calls += 1
+        ctx.save_for_backward(x, b)
+        ctx.args = (dim, spec, alpha, gain, clamp)
+        return _ops.bias_act_call(_EmulatedBiasAct.emu, x, b, dim, spec.name, alpha, gain, clamp)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, b = ctx.saved_tensors
+        dx, db = _ops.bias_act_vjp(x, b, dy, *ctx.args)
+        return dx, db, None, None, None, None, None
+
+
 @contextlib.contextmanager
 def emulated_cuda_path(emu):
     """``ops.filtered_act(..., impl='cuda')`` on CPU tensors, through ``_ops.filtered_act`` with
-    the three custom ops (forward, mask backward, upfirdn stages of the smooth backward)
-    replaced by the emulation build."""
+    the three custom ops (forward, mask backward, upfirdn stages of the smooth backward) and
+    bias_act's (the unfiltered case) replaced by the emulation build."""
     from bandlimit.ops import filtered
 
     def upfirdn(x, fir, up, down, pad):
@@ -868,18 +889,30 @@ def emulated_cuda_path(emu):
                                                Fir(fdx, fdy, fd2d), up, down, pad, dpad, act,
                                                alpha, gain)
 
-    _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = emu
+    _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = _EmulatedBiasAct.emu = emu
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(filtered, "resolve_impl", lambda impl, x, op: impl)
+        mp.setattr(_ops, "bias_act", _EmulatedBiasAct.apply)
         mp.setattr(_ops, "_filtered_act_fwd", _EmulatedFilteredAct.apply)
         mp.setattr(_ops, "_filtered_act_bwd", mask_bwd)
         mp.setattr(_ops, "upfirdn", upfirdn)
         yield
 
 
+def elementwise_as_documented(case) -> bool:
+    """Whether impl='cuda' runs bias_act's kernel for a public test case: no filters, factors 1,
+    no padding, one of bias_act's activations (filtered.py's module docstring)."""
+    kw = case["kwargs"]
+    return (case["fu"] is None and case["fd"] is None and kw["up"] == 1 and kw["down"] == 1
+            and not any(kw["padding"]) and not any(kw["down_padding"])
+            and case["act"] in _ops.ACT_CODES)
+
+
 def fused_as_documented(case) -> bool:
     """Whether impl='cuda' runs the fused kernel for a public test case (filtered_act's Notes)."""
     kw = case["kwargs"]
+    if elementwise_as_documented(case):
+        return False
     dpad = tuple(kw["down_padding"]) + ((0, 0) if case["ndim"] == 1 else ())
     if kw["padding_mode"] == "zeros" or max(dpad) <= 0:
         return True
@@ -890,18 +923,30 @@ def fused_as_documented(case) -> bool:
 
 
 @given(case=public_cases(max_len=7))
+@example(case=dict(  # StyleGAN3's ToRGB: no filters, factors 1, clamped
+    x=np.linspace(-3, 3, 2 * 3 * 20).reshape(2, 3, 4, 5), act="lrelu", fu=None, fd=None,
+    b=np.array([0.5, 0.0, -0.5]), alpha=1.0, beta=None, ndim=2,
+    kwargs=dict(up=1, down=1, padding=[0, 0, 0, 0], padding_mode="zeros",
+                down_padding=[0, 0, 0, 0], gain=1.0, clamp=2.0, flip_filter=False)))
+@example(case=dict(  # ties: exact zeros (relu's positive branch) and values at the clamp
+    x=np.array([[[0.0, 1.0, -5.0, 2.0, 0.0]]]), act="relu", fu=None, fd=None, b=None,
+    alpha=None, beta=None, ndim=1,
+    kwargs=dict(up=1, down=1, padding=[0, 0], padding_mode="replicate", down_padding=[0, 0],
+                gain=1.0, clamp=1.0, flip_filter=False)))
 def test_cuda_path_every_act_and_mode(emu, case):
     """Every activation × 1-D / 2-D × padding mode through the cuda backend's Python path: the
     fused kernel runs exactly where documented (replicate / circular: after the input
     extension; replicate with a positive down_padding: every padding below the down filter's
-    taps), the forward equals the float64 oracle, and the gradients w.r.t. x, b, alpha and beta
-    equal 'ref' autograd."""
+    taps; bias_act's kernel instead without filters, factors and padding), the forward equals
+    the float64 oracle, and the gradients w.r.t. x, b, alpha and beta equal 'ref' autograd
+    (ties included: the examples)."""
     kw = case["kwargs"]
     fused = fused_as_documented(case)
     with emulated_cuda_path(emu):
-        _EmulatedFilteredAct.calls = 0
+        _EmulatedFilteredAct.calls = _EmulatedBiasAct.calls = 0
         y, leaves, alpha, beta = run_op(case, "cuda", requires_grad=True)
         assert _EmulatedFilteredAct.calls == int(fused)
+        assert _EmulatedBiasAct.calls == int(elementwise_as_documented(case))
     assert_close(y, public_expected(case), 1e-9, what=f"{case['act']} {kw}")
     r, rleaves, ralpha, rbeta = run_op(case, "ref", requires_grad=True)
     wrt = [t for t in (leaves["x"], leaves["b"], alpha, beta) if isinstance(t, torch.Tensor)]
