@@ -27,7 +27,7 @@
 // The codes are staged as bytes in shared memory and packed into one atomicOr per word (2c).
 // (Before: one global atomicOr per sample with a nonzero code, on which the 16 lanes sharing a
 // word serialise -- about 5 % of the forward on the first GPU run -- and whose address
-// arithmetic and side effect doubled the hot loop's instructions in the SASS.)
+// arithmetic sat in the hot loop.)
 //
 // Every loop is block-strided over threadIdx.x (Walk2: no division per step) and separated by
 // __syncthreads(): the logic does not depend on blockDim (the CPU emulation runs it with 1 and
