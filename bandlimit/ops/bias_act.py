@@ -44,6 +44,9 @@ def bias_act(
     Returns
     -------
     Tensor shaped like ``x``. Differentiable to any order with respect to ``x`` and ``b``.
+    Where the derivative is a convention, every backend follows PyTorch's (and StyleGAN's):
+    relu / lrelu take the negative branch at ``x + b = 0``, and the clamp blocks the gradient
+    where ``|y| = clamp``. (The filtered ops differ there: see :func:`filtered_act`.)
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")

@@ -16,7 +16,8 @@ pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose
 positive entry, which runs the PyTorch ops on the GPU); its backward reads the same kind of mask
 for linear/relu/lrelu and recomputes the pre-activation on CUDA upfirdn stages otherwise.
 Without filters (``fu = fd = None``), factors 1 and no padding -- StyleGAN3's ToRGB layer --
-'cuda' runs bias_act's element-wise kernel, which computes the same function.
+'cuda' runs bias_act's element-wise kernel, which computes the same function (its backward with
+the filtered ops' gradient conventions).
 """
 
 from __future__ import annotations
@@ -79,13 +80,12 @@ def _run_filtered_act(
         and ACTIVATIONS.get(act.name) is act
     ):
         # Identity filters, factors 1, no padding (StyleGAN3's ToRGB layer): bias_act's
-        # element-wise kernel computes the same function, and its backward follows the same
-        # conventions (the positive branch at 0; only |a| > clamp blocks the gradient), where
-        # the fused kernel would run all its stages on 1-tap filters (0.6-1.1x 'ref' on the
-        # H200). The CPU backends keep their paths: 'ref' bias_act's ties follow PyTorch's.
+        # element-wise kernel computes the same function, where the fused kernel would run all
+        # its stages on 1-tap filters (0.6-1.1x 'ref' on the H200); its backward with the
+        # filtered ops' conventions (the positive branch at 0, only |a| > clamp blocks).
         from bandlimit.ops.cuda import _ops
 
-        return _ops.bias_act(x, b, 1, act, alpha, gain, clamp)
+        return _ops.bias_act(x, b, 1, act, alpha, gain, clamp, filtered_ties=True)
     if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops import _library
 
@@ -349,7 +349,12 @@ def filtered_act(
     upfirdn kernel and apply the derivative (and the ``alpha``/``beta`` gradients) in PyTorch
     ops. Fallback, not fused: 'circular' with a positive ``down_padding``, or a
     ``down_padding`` of at least the taps, runs the 'ref' composition of PyTorch ops on the GPU
-    (same results and gradients, more memory traffic).
+    (same results and gradients, more memory traffic). Without filters, factors 1 and no
+    padding (StyleGAN3's ToRGB layer) 'cuda' runs :func:`bias_act`'s element-wise kernel.
+
+    Where the derivative is a convention every backend follows StyleGAN3's fused kernel: a
+    pre-activation of exactly 0 takes the positive branch, and the clamp blocks the gradient
+    only where ``|act(u)·gain| > clamp``.
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)

@@ -407,3 +407,32 @@ def test_results_identical_across_repeated_calls():
     first = _flrelu(x, fu, fd, b, "numba")
     for _ in range(3):
         assert torch.equal(_flrelu(x, fu, fd, b, "numba"), first)
+
+
+@pytest.mark.parametrize("act", ["relu", "lrelu", "linear", "selu", "elu"])
+def test_bias_act_cuda_backward_formula_at_ties_matches_ref(act):
+    """The cuda backend's bias_act backward (a PyTorch formula, ``_ops.bias_act_vjp``, run here
+    on the CPU) equals 'ref' autograd where the derivative is a convention: inputs exactly 0 and
+    outputs exactly at the clamp. bias_act's own: the negative branch at 0 (PyTorch's relu /
+    leaky_relu, StyleGAN's y > 0 rule), the clamp blocks at |a| = clamp (torch.clamp). With
+    ``filtered_ties`` (filtered_act without filters under 'cuda', StyleGAN3's ToRGB): the
+    filtered ops' convention, the positive branch, and only |a| > clamp blocks."""
+    from bandlimit.ops._activations import get_activation
+    from bandlimit.ops.cuda import _ops
+
+    x0 = torch.tensor([[0.0, 1.0, -5.0, 2.0, -0.0, 0.5]], dtype=torch.float64)
+    dy = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(1, 6)
+    spec, alpha, clamp = get_activation(act), 0.3, 1.0
+    for filtered_ties in (False, True):
+        x = x0.clone().requires_grad_()
+        b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        if filtered_ties:  # [1, 6] as [N=1, C=1, 1, 6]; the bias along C
+            y = ops.filtered_act(x[None, None], act, b=b, alpha=alpha, gain=1.0, clamp=clamp,
+                                 impl="ref")[0, 0]
+        else:
+            y = ops.bias_act(x, b, dim=0, act=act, alpha=alpha, gain=1.0, clamp=clamp,
+                             impl="ref")
+        want = torch.autograd.grad(y, (x, b), dy)
+        got = _ops.bias_act_vjp(x0, b.detach(), dy, 0, spec, alpha, 1.0, clamp, filtered_ties)
+        for a, e in zip(got, want, strict=True):
+            torch.testing.assert_close(a, e, rtol=0, atol=1e-15, msg=f"{filtered_ties}")

@@ -552,7 +552,8 @@ def test_opcheck():
     lib = torch.ops.bandlimit
     torch.library.opcheck(lib.upfirdn_cuda, (x, fx, fy, None, [2, 1], [1, 2], [1, 2, 0, 3]))
     torch.library.opcheck(lib.upfirdn_cuda, (x, None, None, f2, [1, 2], [2, 1], [0, 0, 1, 1]))
-    torch.library.opcheck(lib.bias_act_cuda, (x, b, 1, "lrelu", 0.2, 1.4, 0.5))
+    torch.library.opcheck(lib.bias_act_cuda, (x, b, 1, "lrelu", 0.2, 1.4, 0.5, False))
+    torch.library.opcheck(lib.bias_act_cuda, (x, b, 1, "lrelu", 0.2, 1.4, 0.5, True))
     torch.library.opcheck(
         lib.filtered_act_cuda,
         (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [0, 0, 0, 0],

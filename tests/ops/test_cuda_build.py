@@ -616,10 +616,15 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         a = ops.bias_act(x, b, act="swish", clamp=1.0, impl="cuda")
         assert a.shape == x.shape
         ctx = _Ctx()
-        bin_ = (x, b, 1, "swish", 0.0, 1.4, 1.0)
+        bin_ = (x, b, 1, "swish", 0.0, 1.4, 1.0, False)
         _ops._ba_setup(ctx, bin_, a)
         ga = _ops._ba_backward(ctx, torch.empty_like(a))
         assert ga[0].shape == x.shape and ga[1].shape == b.shape and len(ga) == len(bin_)
+
+        with _Record() as rec:  # StyleGAN3's ToRGB call: no filters, factors 1
+            t = ops.filtered_lrelu(x, b=b, gain=1.0, slope=1.0, clamp=256.0, impl="cuda")
+        assert t.shape == x.shape and rec.ops.count("bandlimit.bias_act_cuda.default") == 1
+        assert "bandlimit.filtered_act_cuda.default" not in rec.ops
 
         s = ops.filtered_act(x, "tanh", f, f, b, up=2, down=2, padding=11, impl="cuda")
         assert s.shape == (2, 3, 16, 16)

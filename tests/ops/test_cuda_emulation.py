@@ -860,17 +860,17 @@ class _EmulatedBiasAct(torch.autograd.Function):
     calls = 0
 
     @staticmethod
-    def forward(ctx, x, b, dim, spec, alpha, gain, clamp):
+    def forward(ctx, x, b, dim, spec, alpha, gain, clamp, filtered_ties=False):
         _EmulatedBiasAct.calls += 1
         ctx.save_for_backward(x, b)
-        ctx.args = (dim, spec, alpha, gain, clamp)
+        ctx.args = (dim, spec, alpha, gain, clamp, filtered_ties)
         return _ops.bias_act_call(_EmulatedBiasAct.emu, x, b, dim, spec.name, alpha, gain, clamp)
 
     @staticmethod
     def backward(ctx, dy):
         x, b = ctx.saved_tensors
         dx, db = _ops.bias_act_vjp(x, b, dy, *ctx.args)
-        return dx, db, None, None, None, None, None
+        return dx, db, None, None, None, None, None, None
 
 
 @contextlib.contextmanager
@@ -892,7 +892,8 @@ def emulated_cuda_path(emu):
     _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = _EmulatedBiasAct.emu = emu
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(filtered, "resolve_impl", lambda impl, x, op: impl)
-        mp.setattr(_ops, "bias_act", _EmulatedBiasAct.apply)
+        mp.setattr(_ops, "bias_act", lambda *a, filtered_ties=False: _EmulatedBiasAct.apply(
+            *a, filtered_ties))
         mp.setattr(_ops, "_filtered_act_fwd", _EmulatedFilteredAct.apply)
         mp.setattr(_ops, "_filtered_act_bwd", mask_bwd)
         mp.setattr(_ops, "upfirdn", upfirdn)

@@ -8,7 +8,8 @@ with the real extension (built on first use) and register fake implementations, 
 
 * ``upfirdn_cuda``: the gradient is the transposed upfirdn (again ``upfirdn_cuda``): any order.
 * ``bias_act_cuda``: the kernel computes the forward; the backward is the activation's
-  derivative in PyTorch ops, so double backward composes.
+  derivative in PyTorch ops, so double backward composes (``filtered_ties``: with the filtered
+  ops' conventions at 0 and at the clamp, for ``filtered_act`` without filters).
 * ``filtered_act_cuda``: one fused kernel for every activation of ``filtered_act`` (bias_act's,
   gelu, gelu_tanh, and snake / snakebeta with per-channel ``alpha``/``beta`` tensors, which are
   op inputs so gradients reach them). With linear/relu/lrelu and a gradient needed it also
@@ -185,33 +186,46 @@ def upfirdn(x: Tensor, fir: Fir, up, down, pad) -> Tensor:
 
 @torch.library.custom_op("bandlimit::bias_act_cuda", mutates_args=(), device_types="cuda")
 def bias_act_cuda(
-    x: Tensor, b: Tensor | None, dim: int, act: str, alpha: float, gain: float, clamp: float
+    x: Tensor, b: Tensor | None, dim: int, act: str, alpha: float, gain: float, clamp: float,
+    filtered_ties: bool,
 ) -> Tensor:
     return bias_act_call(_ext(), x, b, dim, act, alpha, gain, None if clamp < 0 else clamp)
 
 
 @bias_act_cuda.register_fake
-def _(x, b, dim, act, alpha, gain, clamp):
+def _(x, b, dim, act, alpha, gain, clamp, filtered_ties):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
 def _ba_setup(ctx, inputs, output):
-    x, b, dim, act, alpha, gain, clamp = inputs
+    x, b, dim, act, alpha, gain, clamp, filtered_ties = inputs
     ctx.save_for_backward(x, b)
-    ctx.args = (dim, act, alpha, gain, clamp)
+    ctx.args = (dim, act, alpha, gain, clamp, filtered_ties)
 
 
-def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp):
-    """``(dx, db)`` of ``clamp(act(x + b)·gain)`` in PyTorch ops (differentiable again)."""
+def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_ties=False):
+    """``(dx, db)`` of ``clamp(act(x + b)·gain)`` in PyTorch ops (differentiable again).
+
+    Where the derivative is a convention: bias_act's (``filtered_ties=False``: its 'ref' path's,
+    PyTorch's relu / leaky_relu / clamp autograd, StyleGAN's y > 0 rule) takes the negative
+    branch at ``v = 0`` and blocks the gradient where ``|a| >= clamp``; the filtered ops' masks
+    (``filtered_ties=True``, for their unfiltered case) take the positive branch and block only
+    where ``|a| > clamp``.
+    """
     v = x
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
         v = x + b.to(x.dtype).reshape(shape)
-    g = dy * (spec.grad(v, alpha) * gain)
+    if spec.name in ("relu", "lrelu") and not filtered_ties:
+        slope = negative_slope(spec.name, alpha)
+        deriv = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, slope))
+    else:
+        deriv = spec.grad(v, alpha)
+    g = dy * (deriv * gain)
     if clamp is not None:
-        a = spec.fn(v, alpha) * gain
-        g = torch.where(a.abs() > clamp, torch.zeros_like(g), g)
+        a = (spec.fn(v, alpha) * gain).abs()
+        g = torch.where(a > clamp if filtered_ties else a >= clamp, torch.zeros_like(g), g)
     db = None
     if b is not None:
         db = g.sum(dim=[d for d in range(x.ndim) if d != dim]).to(b.dtype) if x.ndim > 1 else g
@@ -220,20 +234,26 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp):
 
 def _ba_backward(ctx, dy):
     x, b = ctx.saved_tensors
-    dim, act, alpha, gain, clamp = ctx.args
+    dim, act, alpha, gain, clamp, filtered_ties = ctx.args
     dx, db = bias_act_vjp(
-        x, b, dy, dim, get_activation(act), alpha, gain, None if clamp < 0 else clamp
+        x, b, dy, dim, get_activation(act), alpha, gain, None if clamp < 0 else clamp,
+        filtered_ties,
     )
-    return dx, db, None, None, None, None, None
+    return dx, db, None, None, None, None, None, None
 
 
 bias_act_cuda.register_autograd(_ba_backward, setup_context=_ba_setup)
 
 
-def bias_act(x, b, dim: int, spec: Activation, alpha, gain, clamp) -> Tensor:
-    """bias_act on CUDA: the kernel forward, a PyTorch-formula backward."""
+def bias_act(
+    x, b, dim: int, spec: Activation, alpha, gain, clamp, filtered_ties: bool = False
+) -> Tensor:
+    """bias_act on CUDA: the kernel forward, a PyTorch-formula backward (``bias_act_vjp``:
+    ``filtered_ties`` picks the filtered ops' gradient conventions, for their unfiltered
+    case)."""
     return bias_act_cuda(
-        x, b, dim, spec.name, float(alpha), float(gain), -1.0 if clamp is None else float(clamp)
+        x, b, dim, spec.name, float(alpha), float(gain), -1.0 if clamp is None else float(clamp),
+        bool(filtered_ties),
     )
 
 
