@@ -17,7 +17,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "build: $(( $(date +%s) - t0 )) s"
   timeout 150 "$PY" -m pytest -q -p no:cacheprovider -x tests/ops/test_cuda.py 2>&1 | tail -15
 fi
-timeout 60 "$PY" -m benchmarks.cuda_probe --reps 5
+timeout 90 "$PY" -m benchmarks.cuda_probe --reps 5
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 MET="gpu__time_duration.sum,smsp__inst_executed.sum,smsp__sass_thread_inst_executed_op_ffma_pred_on.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_st.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__warps_active.avg.pct_of_peak_sustained_active"
 for c in "T1024 L10_1044_81" "R256 L10_276_512"; do

@@ -140,7 +140,7 @@ fi
 
 if has probe; then
   if [ $built = 1 ]; then
-    step "kernel probe" probe.log 150 env SKIP_BUILD=1 PYTHON="$PY" bash benchmarks/gpu_kernel_check.sh
+    step "kernel probe" probe.log 200 env SKIP_BUILD=1 PYTHON="$PY" bash benchmarks/gpu_kernel_check.sh
   else skip_unbuilt "kernel probe"; fi
 fi
 
