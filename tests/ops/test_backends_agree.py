@@ -6,6 +6,9 @@ channels_last), empty batches, non-finite values, and float32.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -413,17 +416,21 @@ def test_results_identical_across_repeated_calls():
 def test_bias_act_cuda_backward_formula_at_ties_matches_ref(act):
     """The cuda backend's bias_act backward (a PyTorch formula, ``_ops.bias_act_vjp``, run here
     on the CPU) equals 'ref' autograd where the derivative is a convention: inputs exactly 0 and
-    outputs exactly at the clamp. bias_act's own: the negative branch at 0 (PyTorch's relu /
-    leaky_relu, StyleGAN's y > 0 rule), the clamp blocks at |a| = clamp (torch.clamp). With
+    outputs exactly at the clamp, and NaN. bias_act's own: the negative branch at 0 (PyTorch's
+    relu / leaky_relu), the gradient passes only where |a| < clamp (torch.clamp). With
     ``filtered_ties`` (filtered_act without filters under 'cuda', StyleGAN3's ToRGB): the
     filtered ops' convention, the positive branch, and only |a| > clamp blocks."""
     from bandlimit.ops._activations import get_activation
     from bandlimit.ops.cuda import _ops
 
-    x0 = torch.tensor([[0.0, 1.0, -5.0, 2.0, -0.0, 0.5]], dtype=torch.float64)
-    dy = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(1, 6)
-    spec, alpha, clamp = get_activation(act), 0.3, 1.0
-    for filtered_ties in (False, True):
+    # NaN: relu / lrelu / clamp decide it by convention too (elu / selu: PyTorch's backward takes
+    # the positive branch at NaN, the formula gives NaN; not matched)
+    x0 = torch.tensor([[0.0, 1.0, -5.0, 2.0, -0.0, 0.5, math.nan]], dtype=torch.float64)
+    if act in ("elu", "selu"):
+        x0 = x0[:, :-1]
+    dy = torch.arange(1.0, x0.shape[1] + 1.0, dtype=torch.float64).reshape(x0.shape)
+    spec, alpha = get_activation(act), 0.3
+    for filtered_ties, clamp in itertools.product((False, True), (1.0, None)):
         x = x0.clone().requires_grad_()
         b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
         if filtered_ties:  # [1, 6] as [N=1, C=1, 1, 6]; the bias along C
@@ -435,4 +442,23 @@ def test_bias_act_cuda_backward_formula_at_ties_matches_ref(act):
         want = torch.autograd.grad(y, (x, b), dy)
         got = _ops.bias_act_vjp(x0, b.detach(), dy, 0, spec, alpha, 1.0, clamp, filtered_ties)
         for a, e in zip(got, want, strict=True):
-            torch.testing.assert_close(a, e, rtol=0, atol=1e-15, msg=f"{filtered_ties}")
+            torch.testing.assert_close(a, e, rtol=0, atol=1e-15, equal_nan=True,
+                                       msg=f"filtered_ties={filtered_ties}, clamp={clamp}")
+
+
+def test_bias_act_cuda_backward_decides_in_float32_for_half_storage():
+    """The CUDA kernels add the bias, activate and clamp in float32; the backward formula
+    decides the clamp in float32 too, so a half-precision value the forward clamped gets no
+    gradient (181 + 0.05 in float16 is 181.0, times sqrt(2) below 256; in float32 above)."""
+    from bandlimit.ops._activations import get_activation
+    from bandlimit.ops.cuda import _ops
+
+    x = torch.full((1, 1, 1, 1), 181.0, dtype=torch.float16)
+    b = torch.full((1,), 0.05, dtype=torch.float16)
+    dy = torch.ones_like(x)
+    for ties in (False, True):
+        dx, db = _ops.bias_act_vjp(x, b, dy, 1, get_activation("lrelu"), 0.2, math.sqrt(2),
+                                   256.0, ties)
+        assert dx.dtype == torch.float16 and dx.item() == 0.0 and db.item() == 0.0
+    dx, _ = _ops.bias_act_vjp(x, b, dy, 1, get_activation("lrelu"), 0.2, math.sqrt(2), 257.0)
+    assert dx.item() == pytest.approx(math.sqrt(2), rel=1e-3)

@@ -204,32 +204,36 @@ def _ba_setup(ctx, inputs, output):
 
 
 def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_ties=False):
-    """``(dx, db)`` of ``clamp(act(x + b)·gain)`` in PyTorch ops (differentiable again).
+    """``(dx, db)`` of ``clamp(act(x + b)·gain)`` in PyTorch ops (differentiable again), in
+    float32 for half-precision storage, as the kernel computes the forward.
 
     Where the derivative is a convention: bias_act's (``filtered_ties=False``: its 'ref' path's,
-    PyTorch's relu / leaky_relu / clamp autograd, StyleGAN's y > 0 rule) takes the negative
-    branch at ``v = 0`` and blocks the gradient where ``|a| >= clamp``; the filtered ops' masks
-    (``filtered_ties=True``, for their unfiltered case) take the positive branch and block only
-    where ``|a| > clamp``.
+    PyTorch's relu / leaky_relu / clamp autograd) takes the negative branch at ``v = 0`` and
+    passes the gradient only where ``|a| < clamp``; the filtered ops' masks (``filtered_ties=True``,
+    for their unfiltered case) take the positive branch and block only where ``|a| > clamp``.
     """
-    v = x
+    acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    v = x.to(acc)
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        v = x + b.to(x.dtype).reshape(shape)
-    if spec.name in ("relu", "lrelu") and not filtered_ties:
-        slope = negative_slope(spec.name, alpha)
-        deriv = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, slope))
+        v = v + b.to(acc).reshape(shape)
+    one, zero = torch.ones_like(v), torch.zeros_like(v)
+    if spec.name == "relu" and not filtered_ties:
+        deriv = torch.where(v <= 0, zero, one)  # NaN passes, as in PyTorch's relu
+    elif spec.name == "lrelu" and not filtered_ties:
+        deriv = torch.where(v > 0, one, torch.full_like(v, float(alpha)))
     else:
         deriv = spec.grad(v, alpha)
-    g = dy * (deriv * gain)
+    g = dy.to(acc) * (deriv * gain)
     if clamp is not None:
         a = (spec.fn(v, alpha) * gain).abs()
-        g = torch.where(a > clamp if filtered_ties else a >= clamp, torch.zeros_like(g), g)
+        g = torch.where(a > clamp, torch.zeros_like(g), g) if filtered_ties else torch.where(
+            a < clamp, g, torch.zeros_like(g))
     db = None
     if b is not None:
         db = g.sum(dim=[d for d in range(x.ndim) if d != dim]).to(b.dtype) if x.ndim > 1 else g
-    return g, db
+    return g.to(x.dtype), db
 
 
 def _ba_backward(ctx, dy):
