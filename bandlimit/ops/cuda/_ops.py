@@ -218,18 +218,17 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_t
         shape = [1] * x.ndim
         shape[dim] = -1
         v = v + b.to(acc).reshape(shape)
-    one, zero = torch.ones_like(v), torch.zeros_like(v)
     if spec.name == "relu" and not filtered_ties:
-        deriv = torch.where(v <= 0, zero, one)  # NaN passes, as in PyTorch's relu
+        deriv = (~(v <= 0)).to(acc)  # NaN passes, as in PyTorch's relu
     elif spec.name == "lrelu" and not filtered_ties:
-        deriv = torch.where(v > 0, one, torch.full_like(v, float(alpha)))
+        deriv = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, float(alpha)))
     else:
         deriv = spec.grad(v, alpha)
     g = dy.to(acc) * (deriv * gain)
     if clamp is not None:
         a = (spec.fn(v, alpha) * gain).abs()
-        g = torch.where(a > clamp, torch.zeros_like(g), g) if filtered_ties else torch.where(
-            a < clamp, g, torch.zeros_like(g))
+        blocked = a > clamp if filtered_ties else ~(a < clamp)  # NaN: passes / blocked
+        g = torch.where(blocked, torch.zeros_like(g), g)
     db = None
     if b is not None:
         db = g.sum(dim=[d for d in range(x.ndim) if d != dim]).to(b.dtype) if x.ndim > 1 else g

@@ -470,12 +470,14 @@ std::vector<at::Tensor> filtered_act(
 
 // The kernel filtered_act launches for these factors and taps (x, y pairs): a fast spec's name
 // or "generic".
-std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
-                                std::vector<int64_t> down_b, std::vector<int64_t> taps_b,
-                                bool is_double) {
+namespace {
+
+// The factors and taps of a geometry given as (x, y) pairs, checked (the other fields zero).
+FaGeom stage_geom(const char* op, std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
+                  std::vector<int64_t> down_b, std::vector<int64_t> taps_b) {
   TORCH_CHECK(up_a.size() == 2 && taps_a.size() == 2 && down_b.size() == 2 && taps_b.size() == 2,
-              "filtered_act_kernel_name: every argument is an (x, y) pair");
-  check_int_args("filtered_act_kernel_name", {&up_a, &taps_a, &down_b, &taps_b});
+              op, ": every argument is an (x, y) pair");
+  check_int_args(op, {&up_a, &taps_a, &down_b, &taps_b});
   FaGeom g{};
   g.uax = static_cast<int>(up_a[0]);
   g.uay = static_cast<int>(up_a[1]);
@@ -485,9 +487,17 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
   g.dby = static_cast<int>(down_b[1]);
   g.kbx = static_cast<int>(taps_b[0]);
   g.kby = static_cast<int>(taps_b[1]);
-  return fast_spec_name(fast_spec_index(g, is_double));
+  return g;
 }
 
+}  // namespace
+
+std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
+                                std::vector<int64_t> down_b, std::vector<int64_t> taps_b,
+                                bool is_double) {
+  const FaGeom g = stage_geom("filtered_act_kernel_name", up_a, taps_a, down_b, taps_b);
+  return fast_spec_name(fast_spec_index(g, is_double));
+}
 
 // The output tile and shared memory filtered_act plans for this geometry (tests, benchmarks):
 // [tow, toh, bytes]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
@@ -497,20 +507,10 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
                                        std::vector<int64_t> taps_b, bool sep_b,
                                        std::vector<int64_t> out_hw, bool is_double,
                                        bool save_mask, int64_t max_tile, int64_t smem_limit) {
-  TORCH_CHECK(up_a.size() == 2 && taps_a.size() == 2 && down_b.size() == 2 &&
-                  taps_b.size() == 2 && out_hw.size() == 2,
-              "filtered_act_plan: every argument is an (x, y) pair");
-  check_int_args("filtered_act_plan", {&up_a, &taps_a, &down_b, &taps_b, &out_hw});
-  FaGeom g{};
-  g.uax = static_cast<int>(up_a[0]);
-  g.uay = static_cast<int>(up_a[1]);
-  g.kax = static_cast<int>(taps_a[0]);
-  g.kay = static_cast<int>(taps_a[1]);
+  FaGeom g = stage_geom("filtered_act_plan", up_a, taps_a, down_b, taps_b);
+  TORCH_CHECK(out_hw.size() == 2, "filtered_act_plan: every argument is a pair");
+  check_int_args("filtered_act_plan", {&out_hw});
   g.sep_a = sep_a ? 1 : 0;
-  g.dbx = static_cast<int>(down_b[0]);
-  g.dby = static_cast<int>(down_b[1]);
-  g.kbx = static_cast<int>(taps_b[0]);
-  g.kby = static_cast<int>(taps_b[1]);
   g.sep_b = sep_b ? 1 : 0;
   g.ho = static_cast<int>(out_hw[0]);
   g.wo = static_cast<int>(out_hw[1]);

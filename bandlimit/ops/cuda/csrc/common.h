@@ -59,14 +59,12 @@ inline dim3 fit_block(Kernel kernel, dim3 block) {
 // cannot undo each other's setting.
 #define BL_SMEM_OPT_IN(kernel, device)                                                     \
   do {                                                                                     \
-    int bl_max_ = 0;                                                                       \
     cudaFuncAttributes bl_attr_;                                                           \
-    C10_CUDA_CHECK(                                                                        \
-        cudaDeviceGetAttribute(&bl_max_, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)); \
     C10_CUDA_CHECK(cudaFuncGetAttributes(&bl_attr_, reinterpret_cast<const void*>(kernel))); \
     C10_CUDA_CHECK(cudaFuncSetAttribute(                                                   \
         reinterpret_cast<const void*>(kernel), cudaFuncAttributeMaxDynamicSharedMemorySize, \
-        bl_max_ - static_cast<int>(bl_attr_.sharedSizeBytes)));                            \
+        static_cast<int>(::bl::smem_opt_in_max(device) -                                   \
+                         static_cast<int64_t>(bl_attr_.sharedSizeBytes))));                 \
   } while (0)
 #endif
 

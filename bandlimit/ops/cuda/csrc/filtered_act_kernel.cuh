@@ -404,7 +404,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       const int mbase = static_cast<int>(i0x) - mshift;
       for (Walk2 it(tid, nt, nw); it.r < cy1 - vy0; it.next()) {
         const int ly = vy0 + it.r, word = w0 + it.c;
-        const U4 q = load_vec<U4>(smask + ly * g.mstride + (word * 16 - mbase));
+        const int col = word * 16 - mbase;  // the word's first staged byte: a multiple of 16
+        const U4 q = load_vec<U4>(smask + ly * g.mstride + col);
         // Four codes (bytes 0..3 of a little-endian word) -> 8 bits.
         auto pack = [](uint32_t u) {
           return (u & 0x3u) | ((u >> 6) & 0xCu) | ((u >> 12) & 0x30u) | ((u >> 18) & 0xC0u);
@@ -413,8 +414,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int lo = gx0 - word * 16 > 0 ? gx0 - word * 16 : 0;
         const int hi = gx1 - word * 16 < 16 ? gx1 - word * 16 : 16;
         if (hi - lo < 16) bits &= ((1u << (2 * (hi - lo))) - 1u) << (2 * lo);
-        if (bits != 0u)
-          atomicOr(mplane + int64_t(static_cast<int>(i0y) + ly) * mask_w + word, bits);
+        if (bits != 0u) atomicOr(mplane + moff0 + int64_t(ly) * mask_w + (col >> 4), bits);
       }
       __syncthreads();  // stage B's x pass overwrites the staged bytes (st2 = sx)
     }
