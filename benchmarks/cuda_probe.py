@@ -21,8 +21,9 @@ from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case, 
 PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024")
 MID_SMEM, BIG_SMEM = 100 * 1024, 200 * 1024  # below every opt-in maximum since sm_80 (227 KB)
 # (block threads, output-tile cap, shared-memory limit; 0: the portable 48 KB). Within 48 KB the
-# up-4 layers' mask backward gets only 8 x 16 output tiles (2.1 intermediate samples computed per
-# one kept; 100 KB: 16 x 32, 1.5; 200 KB: 32 x 32, 1.3), at fewer blocks per SM.
+# up-4 layers' mask backward gets only 14 x 15 output tiles (1.8 intermediate samples computed per
+# one kept; 200 KB: 32 x 32, 1.3), at fewer blocks per SM. Tiles under a cap are evened out over
+# the plane (the probe prints the tiles each launch got).
 SWEEP = ((128, 32, 0), (256, 32, 0), (512, 32, 0), (256, 16, 0), (128, 32, MID_SMEM),
          (128, 48, MID_SMEM), (128, 32, BIG_SMEM), (256, 48, BIG_SMEM), (256, 64, BIG_SMEM))
 

@@ -455,7 +455,7 @@ def test_shared_memory_at_the_default_limit():
     from bandlimit.ops.cuda import load as load_ext
 
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 3, 40, 40, dtype=torch.float64, generator=g)
+    x = torch.randn(2, 3, 62, 62, dtype=torch.float64, generator=g)
     fu, fd = _fir("full", (7, 7), seed=4), _fir("sep", (4, 4), seed=5)
     geo = ((2, 2), (2, 2), (3, 3, 3, 3), (1, 2, 1, 2))
     y, _ = _ops.filtered_act_call(load_ext(), x.to(DEV), None, fu, fd, *geo, "lrelu", 0.2, 1.0,
@@ -464,7 +464,7 @@ def test_shared_memory_at_the_default_limit():
            for f in (fu, fd)]
     r = reference.filtered_act(x, None, *cpu, *geo[:3], get_activation("lrelu"), 0.2, 1.0, None,
                                dpad=geo[3])
-    assert tuple(r.shape) == (2, 3, 40, 40)  # two 31-tiles per axis
+    assert tuple(r.shape) == (2, 3, 62, 62)  # two 31-tiles per axis (tiles split it evenly)
     assert_close(y.cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="48 KB layout")
 
 
@@ -491,7 +491,7 @@ def test_unfiltered_layer_runs_bias_act(dtype):
 
 @pytest.mark.parametrize("kind_d", ["sep", "full"])
 def test_tiles_past_the_default_shared_memory(kind_d):
-    """smem_limit (a benchmark knob) above the portable 48 KB: 64 x 64 output tiles take about
+    """smem_limit (a benchmark knob) above the portable 48 KB: 62 x 64 output tiles take about
     150 KB, so the launch must opt in (cudaFuncSetAttribute), else it fails. The result equals
     the default tiles' (the same sums; equal up to nvcc's multiply-add contraction); a limit
     past the device's maximum is refused."""
@@ -500,14 +500,14 @@ def test_tiles_past_the_default_shared_memory(kind_d):
 
     ext = load_ext()
     g = torch.Generator().manual_seed(6)
-    x = torch.randn(2, 3, 72, 68, dtype=torch.float64, generator=g).to(DEV, torch.float32)
+    x = torch.randn(2, 3, 133, 129, dtype=torch.float64, generator=g).to(DEV, torch.float32)
     fu, fd = _fir("sep", (12, 12), torch.float32), _fir(kind_d, (12, 12), torch.float32, seed=2)
     geo = (fu, fd, (2, 2), (2, 2), (5, 6, 5, 6), (0, 0, 0, 0))
     outs = []
     for tile, limit in ((0, 0), (64, 200 * 1024)):
         y, mask = _ops.filtered_act_call(ext, x, None, *geo, "lrelu", 0.2, 1.4, None, True, tile,
                                          smem_limit=limit)
-        dx = _ops.filtered_act_backward_call(ext, y, mask, (72, 68), *geo, "lrelu", 0.2, 1.4,
+        dx = _ops.filtered_act_backward_call(ext, y, mask, (133, 129), *geo, "lrelu", 0.2, 1.4,
                                              tile)
         outs.append((y, mask, dx))
     (y0, m0, dx0), (y1, m1, dx1) = outs

@@ -408,6 +408,28 @@ def test_tiles_stay_large_within_the_shared_memory_limit(emu):
     assert ratio([14, 15]) < 0.86 * ratio([8, 16])
 
 
+def test_tiles_split_the_plane_evenly(emu):
+    """Every block computes its whole intermediate tile, so the tiles are evened out over the
+    plane: as many as the largest tile that fits needs, each as small as that count allows.
+    StyleGAN3's 36 x 36 layers get 18 x 18 tiles (2.6x fewer intermediate samples than 32 x 32
+    tiles, whose second row and column reached 28 samples past the plane)."""
+    sep = lambda k: Fir(fx=torch.ones(k), fy=torch.ones(k))  # noqa: E731
+    fwd, bwd = _ops.launch_plans(emu, sep(12), sep(12), (2, 2), (2, 2), (38, 38), (36, 36),
+                                 torch.float32)
+    assert fwd[:2] == [18, 18] and bwd[:2] == [19, 19]
+    tiles = lambda n, t: -(-n // t)  # noqa: E731
+    for n in [1, 2, 31, 32, 33, 36, 52, 63, 64, 65, 84, 148, 276, 1044]:
+        for cap in (0, 5, 7):
+            (tow, toh, _), (bw, bh, _) = _ops.launch_plans(
+                emu, sep(24), sep(12), (4, 4), (2, 2), (n, n + 1), (n + 1, n), torch.float32,
+                max_tile=cap)
+            # The forward (output n + 1 high, n wide) fits at 32 x 32.
+            assert tiles(n, tow) == tiles(n, min(cap or 32, n)), (n, cap, tow)
+            assert tiles(n + 1, toh) == tiles(n + 1, min(cap or 32, n + 1)), (n, cap, toh)
+            for t, side in ((tow, n), (toh, n + 1), (bw, n + 1), (bh, n)):
+                assert t == 1 or tiles(side, t - 1) > tiles(side, t), (n, cap, t, side)
+
+
 def test_planes_beyond_the_grid_z_limit(emu):
     """More planes (N·C) than CUDA's gridDim.z limit (65535; the emulation refuses a launch past
     it, as a GPU does): the grid is capped and each block loops over planes p, p + 65535, ...,

@@ -281,8 +281,9 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
 // until the shared memory of one block fits `limit` -- in steps of 1/16 of the side, not by
 // halving, so the tile that fits stays as large (and as square) as it can: computed
 // intermediate samples per kept one grow as the tile shrinks (the up-4 layers' backward: 14 x 15
-// tiles, 1.8 per kept sample, where halving gave 8 x 16 and 2.1). Needs g's sizes, factors,
-// taps and separability; returns the bytes of shared memory the launch takes.
+// tiles, 1.8 per kept sample, where halving gave 8 x 16 and 2.1) -- then evened out over the
+// plane (the same tile count, no tile larger). Needs g's sizes, factors, taps and
+// separability; returns the bytes of shared memory the launch takes.
 int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
                   int64_t max_tile) {
   const int64_t cap = max_tile > 0 ? max_tile : 32;
@@ -300,6 +301,19 @@ int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
   TORCH_CHECK(smem <= limit, "filtered_act: the filters are too large for one block's "
               "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", limit,
               ")");
+  // The same number of tiles, split evenly: every block computes its whole intermediate tile,
+  // so a last tile reaching far past the plane is wasted work (a 36-sample side in 32-sample
+  // tiles computed 64; in two of 18 it computes 36, and the halo of each is smaller too).
+  auto even = [](int side, int64_t n) {
+    const int64_t tiles = (n + side - 1) / side;
+    return static_cast<int>((n + tiles - 1) / tiles);
+  };
+  const int tow = even(g.tow, g.wo), toh = even(g.toh, g.ho);
+  if (tow != g.tow || toh != g.toh) {
+    g.tow = tow;
+    g.toh = toh;
+    smem = layout(g, acc_size, limit, staged_mask);  // smaller tiles: still fits
+  }
   return smem;
 }
 
