@@ -423,12 +423,11 @@ def test_bias_act_cuda_backward_formula_at_ties_matches_ref(act):
     from bandlimit.ops._activations import get_activation
     from bandlimit.ops.cuda import _ops
 
-    # NaN: relu / lrelu / clamp decide it by convention too (elu / selu: PyTorch's backward takes
-    # the positive branch at NaN, the formula gives NaN; not matched)
+    # NaN: relu / lrelu / elu / selu / clamp decide it by convention too (PyTorch's backward
+    # selects a branch); an infinite dy where relu blocks gives 0, not inf · 0
     x0 = torch.tensor([[0.0, 1.0, -5.0, 2.0, -0.0, 0.5, math.nan]], dtype=torch.float64)
-    if act in ("elu", "selu"):
-        x0 = x0[:, :-1]
     dy = torch.arange(1.0, x0.shape[1] + 1.0, dtype=torch.float64).reshape(x0.shape)
+    dy[0, 2] = math.inf
     spec, alpha = get_activation(act), 0.3
     for filtered_ties, clamp in itertools.product((False, True), (1.0, None)):
         x = x0.clone().requires_grad_()
