@@ -4,8 +4,9 @@ mode for profilers (``ncu``).
 ``python -m benchmarks.cuda_probe``: for each probe layer, the op's forward and forward+backward
 (float32, as ``benchmarks.ops --device cuda`` times them), then the forward kernel alone (fast
 specialisation, with and without the mask) and the mask backward kernel alone, timed over block
-sizes and output-tile caps, side by side, median of CUDA-event timings; the 48² and 64² tiles
-opt in to more than the portable 48 KB of shared memory per block (``smem_limit``).
+sizes, output-tile caps and strips or not (the production launch first, then the same tiles
+without strips), side by side, median of CUDA-event timings; the 48² and 64² tiles opt in to
+more than the portable 48 KB of shared memory per block (``smem_limit``).
 ``--case NAME --launches N``: run only that layer's forward N times (for ``ncu -k
 regex:filtered_act --launch-skip ...``). GPU only.
 """
@@ -20,17 +21,21 @@ from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case, 
 
 PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024")
 MID_SMEM, BIG_SMEM = 100 * 1024, 200 * 1024  # below every opt-in maximum since sm_80 (227 KB)
-# (block threads, output-tile cap, shared-memory limit; 0: the portable 48 KB). Within 48 KB the
-# up-4 layers' mask backward gets only 14 x 15 output tiles (1.8 intermediate samples computed per
-# one kept; 200 KB: 32 x 32, 1.3), at fewer blocks per SM. Tiles under a cap are evened out over
-# the plane (the probe prints the tiles each launch got).
-SWEEP = ((128, 32, 0), (256, 32, 0), (512, 32, 0), (256, 16, 0), (128, 32, MID_SMEM),
-         (128, 48, MID_SMEM), (128, 32, BIG_SMEM), (256, 48, BIG_SMEM), (256, 64, BIG_SMEM))
+# (block threads, output-tile cap (0: the launcher's), shared-memory limit (0: the portable
+# 48 KB), strip rows (0: the launcher's choice, -1: every tile one strip)). The first is the
+# production launch, the second the same tiles without strips (the planner before session 20).
+# Within 48 KB the up-4 layers' mask backward gets only 14 x 15 one-strip output tiles (1.8
+# intermediate samples computed per one kept; 200 KB: 32 x 32, 1.3) and their strips 15 x 89
+# in strips of 12 rows (about 1.35). The probe prints the plan of each launch.
+SWEEP = ((128, 0, 0, 0), (128, 0, 0, -1), (256, 0, 0, 0), (256, 0, 0, -1),
+         (128, 32, MID_SMEM, -1), (128, 48, MID_SMEM, -1), (128, 0, MID_SMEM, 0),
+         (128, 32, BIG_SMEM, -1), (256, 48, BIG_SMEM, -1), (256, 64, BIG_SMEM, -1))
 
 
 def _sweep_header(*columns: str) -> None:
     """A markdown table header: case, ``columns``, then one column per SWEEP launch."""
-    names = [f"{t}/{m}{'*' * (s // MID_SMEM)}" for t, m, s in SWEEP]
+    names = [f"{t}/{m or '-'}{'*' * (s // MID_SMEM)}{' 1s' if r < 0 else ''}"
+             for t, m, s, r in SWEEP]
     print("| " + " | ".join(["case", *columns, *names]) + " |")
     print("|" + "---|" * (1 + len(columns) + len(SWEEP)))
 
@@ -62,25 +67,30 @@ def main() -> None:
     for name in PROBES:
         call, _ = kernel_call(cases[name], torch.float32)
         for mask in (False, True):
-            ts = [_cuda_time(lambda c=call, k=mask, t=t, m=m, s=s: c(
-                k, max_tile=m, block_threads=t, smem_limit=s), args.reps) * 1e3
-                for t, m, s in SWEEP]
+            ts = [_cuda_time(lambda c=call, k=mask, t=t, m=m, s=s, r=r: c(
+                k, max_tile=m, block_threads=t, smem_limit=s, strip_rows=r), args.reps) * 1e3
+                for t, m, s, r in SWEEP]
             print(f"| {name} | {mask} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
-    print("(*: opted in to up to 100 KB of shared memory per block, **: 200 KB)")
-    print("\n# output tiles (tow x toh) and shared memory per block the launches above take: "
+    print("(threads/tile cap; -: the launcher's; *: opted in to up to 100 KB of shared memory "
+          "per block, **: 200 KB; 1s: one strip per tile)")
+    print("\n# output tiles (tow x toh, in strips of tsh rows) and shared memory per block the "
+          "launches above take, and the planner's modelled work relative to the first column's: "
           "forward with mask / mask backward")
     _sweep_header()
     for name in PROBES:
-        cells = [tile_plans(cases[name], m, s) for _, m, s in SWEEP]
+        cells = [tile_plans(cases[name], m, s, strip_rows=r) for _, m, s, r in SWEEP]
+        first = cells[0]
         print(f"| {name} | " + " | ".join(
-            "/".join(f"{p[0]}x{p[1]} {p[2] // 1024}K" for p in c) for c in cells) + " |")
+            " / ".join(f"{p[0]}x{p[1]}:{p[2]} {p[3] // 1024}K {p[4] / f[4]:.2f}"
+                       for p, f in zip(c, first, strict=True)) for c in cells) + " |")
     print(f"\n# {torch.cuda.get_device_name()}: mask backward kernel ms (fast spec), by block "
           "threads / tile cap")
     _sweep_header("kernel")
     for name in PROBES:
         call, kernel = kernel_call(cases[name], torch.float32, backward=True)
-        ts = [_cuda_time(lambda c=call, t=t, m=m, s=s: c(
-            max_tile=m, block_threads=t, smem_limit=s), args.reps) * 1e3 for t, m, s in SWEEP]
+        ts = [_cuda_time(lambda c=call, t=t, m=m, s=s, r=r: c(
+            max_tile=m, block_threads=t, smem_limit=s, strip_rows=r), args.reps) * 1e3
+              for t, m, s, r in SWEEP]
         print(f"| {name} | {kernel} | " + " | ".join(f"{t:.3f}" for t in ts) + " |")
 
 

@@ -141,10 +141,11 @@ def run_case(case, impl: str, dtype, backward: bool, reps: int, device: str = "c
 
 def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cuda"):
     """``(call, kernel name)`` for one layer on fresh random inputs: ``call(save_mask, fast=True,
-    max_tile=0, block_threads=0, smem_limit=0)`` runs the fused forward kernel alone (no
-    autograd), through the extension's test knobs; with ``backward``, the mask backward kernel
-    alone instead (on the forward's mask; ``save_mask`` unused). ``ext``, ``device``: the
-    extension (default: the built one) and where the tensors live (tests: the CPU emulation)."""
+    max_tile=0, block_threads=0, smem_limit=0, strip_rows=0)`` runs the fused forward kernel
+    alone (no autograd), through the extension's test knobs; with ``backward``, the mask
+    backward kernel alone instead (on the forward's mask; ``save_mask`` unused). ``ext``,
+    ``device``: the extension (default: the built one) and where the tensors live (tests: the
+    CPU emulation)."""
     from bandlimit.ops._params import as_padding, make_fir
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
@@ -160,10 +161,10 @@ def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cu
             kw["gain"], kw["clamp"])
 
     def call(save_mask: bool, fast: bool = True, max_tile: int = 0, block_threads: int = 0,
-             smem_limit: int = 0):
+             smem_limit: int = 0, strip_rows: int = 0):
         return _ops.filtered_act_call(ext, x, b, *args, save_mask, max_tile=max_tile,
                                       block_threads=block_threads, fast=fast,
-                                      smem_limit=smem_limit)
+                                      smem_limit=smem_limit, strip_rows=strip_rows)
 
     names = _ops.kernel_names(ext, *firs, up, down, dtype)
     if not backward:
@@ -172,16 +173,18 @@ def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cu
     dy = torch.randn_like(y)
 
     def call_backward(save_mask: bool = True, fast: bool = True, max_tile: int = 0,
-                      block_threads: int = 0, smem_limit: int = 0):
+                      block_threads: int = 0, smem_limit: int = 0, strip_rows: int = 0):
         return _ops.filtered_act_backward_call(
             ext, dy, mask, tuple(case["shape"][2:]), *args[:-1], max_tile=max_tile,
-            block_threads=block_threads, fast=fast, smem_limit=smem_limit)
+            block_threads=block_threads, fast=fast, smem_limit=smem_limit,
+            strip_rows=strip_rows)
     return call_backward, names[1]
 
 
-def tile_plans(case, max_tile: int = 0, smem_limit: int = 0, ext=None):
-    """The output tiles and shared memory of one layer's forward (with its mask) and mask
-    backward launches, float32: ``([tow, toh, bytes], [tow, toh, bytes])``."""
+def tile_plans(case, max_tile: int = 0, smem_limit: int = 0, ext=None, strip_rows: int = 0):
+    """The tiles, strip rows, shared memory and modelled work of one layer's forward (with its
+    mask) and mask backward launches, float32: ``([tow, toh, tsh, bytes, work], [...])``
+    (``_ops.launch_plans``)."""
     from bandlimit.ops._params import as_padding, make_fir
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
@@ -193,7 +196,8 @@ def tile_plans(case, max_tile: int = 0, smem_limit: int = 0, ext=None):
     out_hw = _ops.filtered_sizes(hw, *firs, (kw["up"],) * 2, (kw["down"],) * 2,
                                  as_padding(kw["padding"]), (0, 0, 0, 0))[2:]
     return _ops.launch_plans(ext, *firs, (kw["up"],) * 2, (kw["down"],) * 2, hw, out_hw,
-                             torch.float32, max_tile, smem_limit)
+                             torch.float32, max_tile, smem_limit, strip_rows,
+                             case["shape"][0] * case["shape"][1])
 
 
 def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:

@@ -92,17 +92,27 @@ def test_gpu_probe_kernel_calls_run_the_swept_launches(layer, kernels):
     assert layer in PROBES
     emu = _build.load_emulation()
     cases = {c["name"]: c for c in layer_cases(1024, "T", 1) + layer_cases(256, "R", 1)}
-    fwd, bwd = tile_plans(cases[layer], ext=emu)  # the real layer: what the probe prints
-    assert fwd[:2] == [32, 32] and bwd[:2] == ([14, 15] if layer.startswith("T") else [32, 32])
-    assert tile_plans(cases[layer], 64, BIG_SMEM, ext=emu)[0][:2] == [64, 64]
+    # the real layer: what the probe prints. T's layers run in strips, R's forward (a 2-D
+    # stage B filter) does not.
+    fwd, bwd = tile_plans(cases[layer], ext=emu, strip_rows=-1)
+    t = layer.startswith("T")
+    assert fwd[:3] == ([32, 32, 32] if t else [30, 30, 30])
+    assert bwd[:3] == ([14, 15, 15] if t else [30, 30, 30])
+    fwd_s, bwd_s = tile_plans(cases[layer], ext=emu)
+    assert (fwd_s[2] < fwd_s[1]) == t and bwd_s[2] < bwd_s[1]
+    assert fwd_s[4] <= fwd[4] and bwd_s[4] < 0.95 * bwd[4]  # the model's work
+    big = tile_plans(cases[layer], 64, BIG_SMEM, ext=emu, strip_rows=-1)[0]
+    assert big[:2] == ([62, 62] if t else [50, 50])  # 64-sample tiles split evenly
     case = dict(cases[layer], shape=(1, 2, 40, 40))
     for backward, kernel in zip((False, True), kernels, strict=True):
         torch.manual_seed(0)
         call, name = kernel_call(case, torch.float32, backward=backward, ext=emu, device="cpu")
         assert name == kernel
-        want = call(True)
-        for threads, tile, smem in ((2, 16, 0), (3, 48, BIG_SMEM), (1, 64, BIG_SMEM)):
-            got = call(True, max_tile=tile, block_threads=threads, smem_limit=smem)
+        want = call(True, strip_rows=-1)
+        for threads, tile, smem, strips in ((2, 16, 0, 3), (3, 48, BIG_SMEM, -1),
+                                            (1, 64, BIG_SMEM, 0), (2, 0, 0, 0), (3, 0, 0, 5)):
+            got = call(True, max_tile=tile, block_threads=threads, smem_limit=smem,
+                       strip_rows=strips)
             for a, b in zip(got if isinstance(got, tuple) else (got,),
                             want if isinstance(want, tuple) else (want,), strict=True):
-                assert torch.equal(a, b), (backward, threads, tile)
+                assert torch.equal(a, b), (backward, threads, tile, strips)

@@ -598,3 +598,31 @@ def test_auto_picks_cuda():
         ops.upfirdn2d(x, f, padding=2).cpu().numpy(),
         ops.upfirdn2d(x, f, padding=2, impl="cuda").cpu().numpy(),
     )
+
+
+@pytest.mark.parametrize(("up", "down", "ku", "kd"), [(4, 2, 24, 12), (2, 2, 12, 12)])
+def test_strips_equal_one_strip_tiles(up, down, ku, kd):
+    """The launcher's tall tiles in strips (StyleGAN3-T's up-4 and up-2 layers, forward and mask
+    backward) give the one-strip tiles' results: the same sums in the same order (equal up to
+    nvcc's multiply-add contraction), the same mask. The plans differ (the test would be
+    vacuous otherwise: 128 planes keep the grid above the planner's 1024 blocks)."""
+    from bandlimit.ops.cuda import _ops
+    from bandlimit.ops.cuda import load as load_ext
+
+    ext = load_ext()
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(8, 16, 150, 140, dtype=torch.float64, generator=g).to(DEV, torch.float32)
+    fu, fd = _fir("sep", (ku, ku), torch.float32), _fir("sep", (kd, kd), torch.float32, seed=1)
+    pad = (ku // 2, ku // 2 - 1, ku // 2, ku // 2 - 1)
+    geo = (fu, fd, (up, up), (down, down), pad, (0, 0, 0, 0))
+    (y0, m0), (y1, m1) = (_ops.filtered_act_call(ext, x, None, *geo, "lrelu", 0.2, 1.4, 1.0,
+                                                 True, strip_rows=s) for s in (-1, 0))
+    assert torch.equal(m1, m0)
+    assert torch.allclose(y1, y0, rtol=1e-6, atol=1e-6 * _scale(y0))
+    dx0, dx1 = (_ops.filtered_act_backward_call(ext, y0, m0, (150, 140), *geo, "lrelu", 0.2, 1.4,
+                                                strip_rows=s) for s in (-1, 0))
+    assert torch.allclose(dx1, dx0, rtol=1e-6, atol=1e-6 * _scale(dx0))
+    hw = tuple(y0.shape[2:])
+    one, auto = (_ops.launch_plans(ext, fu, fd, (up, up), (down, down), (150, 140), hw,
+                                   torch.float32, strip_rows=s, planes=128) for s in (-1, 0))
+    assert all(p[2] < p[1] for p in auto) and all(p[2] == p[1] for p in one)

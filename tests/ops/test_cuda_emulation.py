@@ -62,6 +62,8 @@ pytestmark = pytest.mark.skipif(
 # Threads per emulated block: real OS threads, so kept few (the tests share 2 cores in CI).
 THREADS = st.sampled_from([1, 1, 2, 4])
 TILES = st.sampled_from([0, 1, 2, 3, 5])  # max output tile (0: the production choice)
+# Output rows per strip: 0 the planner's choice, -1 one strip per tile, k > 0 strips of k rows.
+STRIPS = st.sampled_from([0, -1, 1, 2, 3])
 TOL = {torch.float64: 1e-10, torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
 
 
@@ -303,10 +305,11 @@ def _random_fir(rng, kind, k):
     return Fir(f2d=torch.from_numpy(rng.standard_normal((k[1], k[0])) / (k[0] * k[1]) ** 0.5))
 
 
-@given(case=filtered_act_cases(), tile=TILES, threads=THREADS)
-def test_filtered_act_general(emu, case, tile, threads):
-    """Every activation of bias_act, (x, y) factors, down_padding: forward equals the reference
-    composition in float64; piecewise-linear acts also match autograd through the mask."""
+@given(case=filtered_act_cases(), tile=TILES, threads=THREADS, strips=STRIPS)
+def test_filtered_act_general(emu, case, tile, threads, strips):
+    """Every activation of bias_act, (x, y) factors, down_padding, tiles in strips or not:
+    forward equals the reference composition in float64; piecewise-linear acts also match
+    autograd through the mask."""
     rng = np.random.default_rng(case["seed"])
     x = torch.from_numpy(rng.standard_normal(case["shape"]))
     b = torch.from_numpy(rng.standard_normal(case["shape"][1])) if case["bias"] else None
@@ -315,7 +318,8 @@ def test_filtered_act_general(emu, case, tile, threads):
     act, spec = case["act"], get_activation(case["act"])
     args = (fu, fd, case["up"], case["down"], case["pad"], case["dpad"])
     y, mask = _ops.filtered_act_call(emu, x, b, *args, act, case["alpha"], case["gain"],
-                                     case["clamp"], act in _ops.MASK_ACTS, tile, threads)
+                                     case["clamp"], act in _ops.MASK_ACTS, tile, threads,
+                                     strip_rows=strips)
     xr = x.clone().requires_grad_()
     expected = reference.filtered_act(xr, b, fu, fd, case["up"], case["down"], case["pad"], spec,
                                       case["alpha"], case["gain"], case["clamp"],
@@ -326,7 +330,8 @@ def test_filtered_act_general(emu, case, tile, threads):
         dy = torch.from_numpy(rng.standard_normal(expected.shape))
         (gx,) = torch.autograd.grad(expected, xr, dy)
         dx = _ops.filtered_act_backward_call(emu, dy, mask, tuple(x.shape[2:]), *args, act,
-                                             case["alpha"], case["gain"], tile, threads)
+                                             case["alpha"], case["gain"], tile, threads,
+                                             strip_rows=strips)
         assert_close(dx, to_np(gx), 1e-9, scale=max(1.0, float(gx.abs().max())),
                      what=f"filtered_act {act} backward")
 
@@ -399,11 +404,11 @@ def test_tiles_stay_large_within_the_shared_memory_limit(emu):
     sep = lambda k: Fir(fx=torch.ones(k), fy=torch.ones(k))  # noqa: E731
     fu, fd = sep(24), sep(12)
     fwd, bwd = _ops.launch_plans(emu, fu, fd, (4, 4), (2, 2), (1044, 1044), (1044, 1044),
-                                 torch.float32)
-    assert fwd == [32, 32, 39968] and bwd == [14, 15, 47376]
+                                 torch.float32, strip_rows=-1)
+    assert fwd[:4] == [32, 32, 32, 39968] and bwd[:4] == [14, 15, 15, 47376]
     _, bwd = _ops.launch_plans(emu, fu, fd, (4, 4), (2, 2), (1044, 1044), (1044, 1044),
-                               torch.float32, smem_limit=200 * 1024)
-    assert bwd[:2] == [32, 32] and 48 * 1024 < bwd[2] <= 200 * 1024
+                               torch.float32, smem_limit=200 * 1024, strip_rows=-1)
+    assert bwd[:3] == [32, 32, 32] and 48 * 1024 < bwd[3] <= 200 * 1024
     ratio = lambda t: ((t[0] - 1) * 4 + 24) * ((t[1] - 1) * 4 + 24) / (t[0] * t[1] * 16)  # noqa: E731
     assert ratio([14, 15]) < 0.86 * ratio([8, 16])
 
@@ -415,19 +420,73 @@ def test_tiles_split_the_plane_evenly(emu):
     tiles, whose second row and column reached 28 samples past the plane)."""
     sep = lambda k: Fir(fx=torch.ones(k), fy=torch.ones(k))  # noqa: E731
     fwd, bwd = _ops.launch_plans(emu, sep(12), sep(12), (2, 2), (2, 2), (38, 38), (36, 36),
-                                 torch.float32)
+                                 torch.float32, strip_rows=-1)
     assert fwd[:2] == [18, 18] and bwd[:2] == [19, 19]
     tiles = lambda n, t: -(-n // t)  # noqa: E731
     for n in [1, 2, 31, 32, 33, 36, 52, 63, 64, 65, 84, 148, 276, 1044]:
         for cap in (0, 5, 7):
-            (tow, toh, _), (bw, bh, _) = _ops.launch_plans(
+            (tow, toh, *_), (bw, bh, *_) = _ops.launch_plans(
                 emu, sep(24), sep(12), (4, 4), (2, 2), (n, n + 1), (n + 1, n), torch.float32,
-                max_tile=cap)
+                max_tile=cap, strip_rows=-1)
             # The forward (output n + 1 high, n wide) fits at 32 x 32.
             assert tiles(n, tow) == tiles(n, min(cap or 32, n)), (n, cap, tow)
             assert tiles(n + 1, toh) == tiles(n + 1, min(cap or 32, n + 1)), (n, cap, toh)
             for t, side in ((tow, n), (toh, n + 1), (bw, n + 1), (bh, n)):
                 assert t == 1 or tiles(side, t - 1) > tiles(side, t), (n, cap, t, side)
+
+
+def test_planner_runs_tall_tiles_in_strips(emu):
+    """Tall tiles in strips (binding.cpp, plan_tile): StyleGAN3-T's up-4 layer, forward and
+    mask backward, gets them, with less modelled work than its one-strip tiles (5 % at least;
+    the backward's 14 x 15 tiles computed 1.8 intermediate samples per kept one), in no more
+    shared memory than those or 40 KB. No strips where a strip cannot run (a 2-D stage B
+    filter; taps below the factor), nor where they would leave the grid under 1024 blocks."""
+    sep = lambda k: Fir(fx=torch.ones(k), fy=torch.ones(k))  # noqa: E731
+    full = lambda k: Fir(f2d=torch.ones(k, k))  # noqa: E731
+    geo = ((4, 4), (2, 2), (534, 534), (1044, 1044), torch.float32)
+    one = _ops.launch_plans(emu, sep(24), sep(12), *geo, strip_rows=-1, planes=324)
+    auto = _ops.launch_plans(emu, sep(24), sep(12), *geo, planes=324)
+    for o, a in zip(one, auto, strict=True):
+        _, toh, tsh, nbytes, work = a
+        assert tsh < toh and nbytes <= max(o[3], 40 * 1024) and work < 0.95 * o[4], (o, a)
+    assert auto[1][4] < 0.85 * one[1][4]  # the backward: fewer halo rows
+    fwd, bwd = _ops.launch_plans(emu, sep(24), full(12), *geo, planes=324)
+    assert fwd[2] == fwd[1] and bwd[2] < bwd[1]  # R's forward: a 2-D stage B filter
+    few = _ops.launch_plans(emu, sep(24), sep(12), (4, 4), (2, 2), (50, 50), (96, 96),
+                            torch.float32, planes=1)
+    assert all(p[2] == p[1] for p in few)  # one plane of 96 x 96: a few blocks already
+    thin = _ops.launch_plans(emu, sep(2), sep(2), (1, 1), (3, 3), (90, 90), (30, 30),
+                             torch.float32, strip_rows=4)
+    assert thin[0][2] == thin[0][1]  # the forward's 2 taps below its factor 3
+    assert thin[1][2] == 4  # (its backward: 2 taps, factor 1)
+
+
+@pytest.mark.parametrize(("up", "ku", "down", "kd"),
+                         [(2, 12, 2, 12), (4, 24, 2, 12), (2, 12, 4, 24), (3, 7, 2, 5),
+                          (1, 3, 2, 4), (1, 3, 3, 3)])
+def test_strips_equal_one_strip_tiles(emu, up, ku, down, kd):
+    """A tile run in strips computes every sum of the one-strip tile in the same order: output,
+    mask and mask backward bit for bit, fast and generic kernels, strips of 1 to 5 rows (the
+    rows strips share carried over, taps equal to the factor sharing none), 1-3 threads."""
+    rng = np.random.default_rng(up * 100 + kd)
+    sep = lambda k: Fir(fx=torch.from_numpy(rng.standard_normal(k)).float(),  # noqa: E731
+                        fy=torch.from_numpy(rng.standard_normal(k)).float())
+    x = torch.from_numpy(rng.standard_normal((2, 3, 37, 23))).float()
+    b = torch.from_numpy(rng.standard_normal(3)).float()
+    args = (sep(ku), sep(kd), (up, up), (down, down), (ku // 2,) * 4, (0, 0, 0, 0), "lrelu", 0.2,
+            1.4, 1.0)
+    for fast in (True, False):
+        for tile, strips, threads in [(0, 5, 3), (9, 2, 2), (0, 1, 1), (7, 3, 2)]:
+            y0, m0 = _ops.filtered_act_call(emu, x, b, *args, True, tile, threads, fast=fast,
+                                            strip_rows=-1)
+            y, m = _ops.filtered_act_call(emu, x, b, *args, True, tile, threads, fast=fast,
+                                          strip_rows=strips)
+            assert torch.equal(y, y0) and torch.equal(m, m0), (fast, tile, strips)
+            dy = torch.from_numpy(rng.standard_normal(y.shape)).float()
+            dx0, dx = (_ops.filtered_act_backward_call(
+                emu, dy, m0, (37, 23), *args[:-4], "lrelu", 0.2, 1.4, tile, threads, fast=fast,
+                strip_rows=s) for s in (-1, strips))  # fmt: skip
+            assert torch.equal(dx, dx0), (fast, tile, strips)
 
 
 def test_planes_beyond_the_grid_z_limit(emu):
@@ -645,11 +704,12 @@ def replicate_cases(draw):
 
 
 @settings(deadline=None)
-@given(case=replicate_cases(), tile=TILES, threads=THREADS)
-def test_replicate_extension_of_the_activated_signal(emu, case, tile, threads):
+@given(case=replicate_cases(), tile=TILES, threads=THREADS, strips=STRIPS)
+def test_replicate_extension_of_the_activated_signal(emu, case, tile, threads, strips):
     """The kernel's replicate extension for the down-stage (on an input pre-extended by
     reference.extend, as the cuda path does) equals 'ref' with padding_mode='replicate', for any
-    activation, tiling and thread count: a tile reaching past an edge copies the edge sample."""
+    activation, tiling and thread count: a tile reaching past an edge copies the edge sample
+    (strips asked for: the launcher runs one-strip tiles, whose edge samples are in the tile)."""
     x, b, alpha, beta, fu, fd = _smooth_inputs(case)
     act = case["act"]
     spec = get_filtered_activation(act)
@@ -658,7 +718,7 @@ def test_replicate_extension_of_the_activated_signal(emu, case, tile, threads):
     y, mask = _ops.filtered_act_call(
         emu, xe, None, fu, fd, case["up"], case["down"], rest, case["dpad"], act,
         alpha if act in _ops.PARAM_ACTS else 0.3, case["gain"], case["clamp"], False, tile,
-        threads, beta=beta if act == "snakebeta" else None, dmode="replicate",
+        threads, beta=beta if act == "snakebeta" else None, dmode="replicate", strip_rows=strips,
     )
     expected = reference.filtered_act(
         x, b, fu, fd, case["up"], case["down"], case["pad"], spec,
@@ -768,10 +828,10 @@ def fast_cases(draw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(case=fast_cases(), tile=TILES, threads=THREADS)
-def test_fast_kernels_equal_the_generic_kernel(emu, case, tile, threads):
+@given(case=fast_cases(), tile=TILES, threads=THREADS, strips=STRIPS)
+def test_fast_kernels_equal_the_generic_kernel(emu, case, tile, threads, strips):
     """float32: the fast kernel's output, mask and mask backward equal the generic kernel's (the
-    same sums in the same order) and the float64 reference composition."""
+    same sums in the same order) and the float64 reference composition; in strips or not."""
     rng = np.random.default_rng(case["seed"])
     x64 = torch.from_numpy(rng.standard_normal(case["shape"]))
     b64 = torch.from_numpy(rng.standard_normal(case["shape"][1]))
@@ -786,7 +846,8 @@ def test_fast_kernels_equal_the_generic_kernel(emu, case, tile, threads):
     assert _ops.kernel_names(emu, *f32, case["up"], case["down"], torch.float32)[0] != "generic"
     save = act in _ops.MASK_ACTS
     run = [_ops.filtered_act_call(emu, x64.float(), b64.float(), *f32, *geo, act, a32, 1.4,
-                                  case["clamp"], save, tile, threads, fast=fast)
+                                  case["clamp"], save, tile, threads, fast=fast,
+                                  strip_rows=strips)
            for fast in (True, False)]  # fmt: skip
     (y, mask), (y_gen, mask_gen) = run
     assert torch.allclose(y, y_gen, rtol=1e-6, atol=1e-6), (y - y_gen).abs().max()
@@ -799,7 +860,7 @@ def test_fast_kernels_equal_the_generic_kernel(emu, case, tile, threads):
         dy = torch.from_numpy(rng.standard_normal(expected.shape)).float()
         dx, dx_gen = (_ops.filtered_act_backward_call(
             emu, dy, mask, tuple(case["shape"][2:]), *f32, *geo, act, 0.2, 1.4, tile, threads,
-            fast=fast) for fast in (True, False))  # fmt: skip
+            fast=fast, strip_rows=strips) for fast in (True, False))  # fmt: skip
         assert torch.allclose(dx, dx_gen, rtol=1e-6, atol=1e-6), (dx - dx_gen).abs().max()
 
 

@@ -97,7 +97,7 @@ def bias_act_call(ext, x, b, dim, act: str, alpha, gain, clamp, block_threads: i
 def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
-    fast: bool = True, dmode: str = "zeros", smem_limit: int = 0,
+    fast: bool = True, dmode: str = "zeros", smem_limit: int = 0, strip_rows: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
 
@@ -108,7 +108,9 @@ def filtered_act_call(
     for the down-stage, 'zeros' or 'replicate' (forward only, no mask; paddings below the
     taps, see :func:`replicate_fits`). ``smem_limit`` (a benchmark knob): bytes of shared
     memory per block, 0 for the portable 48 KB; more (up to the device's opt-in maximum) allows
-    larger output tiles.
+    larger output tiles. ``strip_rows`` (a test and benchmark knob): 0 lets the launcher choose
+    the tiles, strips or not (:func:`launch_plans`); -1 runs every tile as one strip; ``k > 0``
+    runs the one-strip tile in strips of ``k`` output rows where strips may run.
     """
     hu, wu, ho, wo = filtered_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
     pa = alpha if isinstance(alpha, Tensor) else None
@@ -117,7 +119,7 @@ def filtered_act_call(
         list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
-        pa, beta, fast, DMODE_CODES[dmode], int(smem_limit),
+        pa, beta, fast, DMODE_CODES[dmode], int(smem_limit), int(strip_rows),
     )
     return y, mask
 
@@ -125,11 +127,13 @@ def filtered_act_call(
 def filtered_act_backward_call(
     ext, dy, mask, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain,
     max_tile: int = 0, block_threads: int = 0, fast: bool = True, smem_limit: int = 0,
+    strip_rows: int = 0,
 ) -> Tensor:
     """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
 
     The transposed pipeline: stage A = ``fd`` reversed, up-sampling by ``down``; the mask's
-    derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_stage``).
+    derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_stage``). The
+    knobs as in :func:`filtered_act_call`.
     """
     hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
     fdt, up_a, _, pad_a = transpose_stage((hu, wu), fd, (1, 1), down, dpad)
@@ -138,7 +142,7 @@ def filtered_act_backward_call(
         dy, None, fdt.fx, fdt.fy, fdt.f2d, fut.fx, fut.fy, fut.f2d,
         list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
         list(hw), 1, ACT_CODES[act], negative_slope(act, alpha), float(gain), -1.0, False, mask,
-        max_tile, block_threads, None, None, fast, 0, int(smem_limit),
+        max_tile, block_threads, None, None, fast, 0, int(smem_limit), int(strip_rows),
     )
     return dx
 
@@ -154,15 +158,19 @@ def kernel_names(ext, fu: Fir, fd: Fir, up, down, dtype: torch.dtype) -> tuple[s
 
 
 def launch_plans(ext, fu: Fir, fd: Fir, up, down, in_hw, out_hw, dtype: torch.dtype,
-                 max_tile: int = 0, smem_limit: int = 0) -> tuple[list[int], list[int]]:
-    """The output tiles and shared memory the fused forward (with a mask) and its mask backward
-    launch with: ``([tow, toh, bytes], [tow, toh, bytes])`` (tests and benchmarks)."""
+                 max_tile: int = 0, smem_limit: int = 0, strip_rows: int = 0,
+                 planes: int = 0) -> tuple[list[int], list[int]]:
+    """The output tiles, strip rows and shared memory the fused forward (with a mask) and its
+    mask backward launch with, and the planner's model of their work per plane (instructions):
+    ``([tow, toh, tsh, bytes, work], [...])``, a tile ``toh`` rows high run in strips of
+    ``tsh`` (``tsh == toh``: one strip). ``planes``: N·C (the planner keeps the grid large; 0:
+    many). Tests and benchmarks."""
     f64 = dtype == torch.float64
 
     def plan(a: Fir, b: Fir, ua, db, hw, save):
         return ext.filtered_act_plan(list(ua), list(a.size), a.separable, list(db),
                                      list(b.size), b.separable, list(hw), f64, save,
-                                     max_tile, smem_limit)
+                                     max_tile, smem_limit, strip_rows, planes)
     return plan(fu, fd, up, down, out_hw, True), plan(fd, fu, down, up, in_hw, False)
 
 

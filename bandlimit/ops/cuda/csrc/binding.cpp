@@ -232,13 +232,15 @@ Filter make_filter(const at::Tensor& x, const optional<at::Tensor>& fx,
   return f;
 }
 
-// Tile extents and shared-memory layout for the current tow x toh; returns the bytes needed.
+// Tile extents and shared-memory layout for the current tow x toh tile in strips of tsh rows
+// (tsh = toh: one strip); returns the bytes needed.
 // In 64 bits: a wide tile times a large factor can pass 2^31 before the loop below shrinks it
 // (32-bit wrap-around gave a small or negative size, i.e. a launch whose shared-memory accesses
 // run past the allocation). g's extents and offsets are set only for a layout that fits `limit`.
 int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
+  const bool strips = g.tsh < g.toh;
   const int64_t tiw = int64_t(g.tow - 1) * g.dbx + g.kbx;
-  const int64_t tih = int64_t(g.toh - 1) * g.dby + g.kby;
+  const int64_t tih = int64_t(g.tsh - 1) * g.dby + g.kby;
   const int64_t txw = (tiw + g.kax - 2) / g.uax + 2;
   const int64_t txh = (tih + g.kay - 2) / g.uay + 2;
   // Staged mask codes (forward with a mask): a byte per sample, rows shifted by up to 15 columns so
@@ -246,8 +248,9 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   // load. With a separable stage A they live in the input tile's storage (free by then).
   const int64_t mstride = (tiw + 30 + 15) / 16 * 16;
   const int64_t szm = staged_mask ? (tih * mstride + acc_size - 1) / acc_size : 0;
-  const int64_t szx = std::max({txh * txw, g.sep_b ? tih * g.tow : int64_t(0),
-                                g.sep_a ? szm : int64_t(0)});
+  // Stage B's x-pass output: in the input tile's storage, or (strips) its own.
+  const int64_t sz2 = g.sep_b ? tih * g.tow : 0;
+  const int64_t szx = std::max({txh * txw, strips ? int64_t(0) : sz2, g.sep_a ? szm : int64_t(0)});
   const int64_t szt1 = g.sep_a ? txh * tiw : 0;
   // si's rows at multiples of 4 words (16 bytes in float32): stage B's fast passes read fours;
   // 4 spare words for the blocked x pass's last read past its window.
@@ -261,7 +264,9 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   const int64_t off_t1 = up4(szx), off_i = off_t1 + up4(szt1), off_fa = off_i + up4(szi);
   const int64_t off_fb = off_fa + up4(nfa);
   const int64_t off_m = g.sep_a ? 0 : off_fb + up4(nfb);
-  const int64_t elems = g.sep_a ? off_fb + nfb : off_m + szm;
+  const int64_t end = g.sep_a ? off_fb + nfb : off_m + szm;
+  const int64_t off_2 = strips ? up4(end) : 0;
+  const int64_t elems = strips ? off_2 + sz2 : end;
   if (elems * acc_size > limit) return elems * acc_size;
   g.tiw = static_cast<int>(tiw);
   g.tih = static_cast<int>(tih);
@@ -272,49 +277,138 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   g.off_fa = static_cast<int>(off_fa);
   g.off_fb = static_cast<int>(off_fb);
   g.off_m = static_cast<int>(off_m);
+  g.off_2 = static_cast<int>(off_2);
   g.mstride = static_cast<int>(mstride);
   g.siw = static_cast<int>(siw);
   return elems * acc_size;
 }
 
-// Sets g's output tile (and layout): up to 32 x 32 (or max_tile), shrunk along its longer side
-// until the shared memory of one block fits `limit` -- in steps of 1/16 of the side, not by
-// halving, so the tile that fits stays as large (and as square) as it can: computed
-// intermediate samples per kept one grow as the tile shrinks (the up-4 layers' backward: 14 x 15
-// tiles, 1.8 per kept sample, where halving gave 8 x 16 and 2.1) -- then evened out over the
-// plane (the same tile count, no tile larger). Needs g's sizes, factors, taps and
-// separability; returns the bytes of shared memory the launch takes.
+// Tiles as one strip may run; a last tile's strips past the plane still run (the tile computes
+// all its rows, as a one-strip tile does, so the mask comes out the same).
+bool can_strip(const FaGeom& g, int tsh) {
+  return g.sep_b && g.ext_b == 0 && g.kby >= g.dby && int64_t(tsh) * g.dby >= g.kby - g.dby;
+}
+
+// A model of the work of one launch, in instructions: per sample of each stage, counted in the
+// SASS of the T forward's fast kernel (u4k24 -> d2k12, session 19; benchmarks/README.md): the
+// input tile 33, stage A's x pass 12, its y pass with the pointwise step 31, stage B's x pass 24,
+// its y pass 37 per output; and a block-wide barrier's worth per strip. Every block computes its
+// whole tile, so the plane's work is the tile count times a tile's.
+double launch_work(const FaGeom& g) {
+  const int64_t tiles = ((g.wo + g.tow - 1) / g.tow) * ((g.ho + g.toh - 1) / g.toh);
+  const int64_t tiw = int64_t(g.tow - 1) * g.dbx + g.kbx;
+  const int64_t txw = (tiw + g.kax - 2) / g.uax + 2;
+  double work = 0;
+  for (int s0 = 0; s0 < g.toh; s0 += g.tsh) {
+    const int s1 = std::min(s0 + g.tsh, g.toh);
+    const int64_t rows = int64_t(s1 - 1) * g.dby + g.kby - (s0 == 0 ? 0 : int64_t(s0) * g.dby +
+                                                                        g.kby - g.dby);
+    const int64_t txh = (rows + g.kay - 2) / g.uay + 2;
+    work += 33.0 * txh * txw + (g.sep_a ? 12.0 * txh * tiw : 0.0) + 31.0 * rows * tiw +
+            24.0 * rows * g.tow + 37.0 * (s1 - s0) * g.tow + 2048.0;
+  }
+  return work * double(tiles);
+}
+
+// The number of tiles of `side` needed for n, split evenly: each tile as small as that count
+// allows (every block computes its whole tile, so a last tile reaching far past the plane is
+// wasted work: a 36-sample side in 32-sample tiles computed 64, in two of 18 it computes 36).
+int even_tile(int side, int64_t n) {
+  const int64_t tiles = (n + side - 1) / side;
+  return static_cast<int>((n + tiles - 1) / tiles);
+}
+
+// Sets g's output tile (and layout) for one block's shared memory `limit`; returns the bytes of
+// shared memory the launch takes. Needs g's sizes, factors, taps, separability and ext_b.
+//
+// One strip (the tile as a whole): up to 32 x 32 (or max_tile), shrunk along its longer side
+// until it fits -- in steps of 1/16 of the side, not by halving, so the tile that fits stays as
+// large (and as square) as it can: computed intermediate samples per kept one grow as the tile
+// shrinks -- then evened out over the plane (the same tile count, no tile larger).
+//
+// Strips (`strip_rows` 0: the planner's choice; > 0: strips of that many output rows of the
+// one-strip tile, for tests; < 0: one strip): a tall tile run as strips computes each
+// intermediate row once while holding only a strip's rows, so its halo rows are few where a
+// tile that fits 48 KB has many (the up-4 layers' backward: 14 x 15 tiles computed 1.8
+// intermediate samples per kept one). The planner takes, over tile widths up to twice the cap
+// and the tallest strip that fits each, the layout of least launch_work, if 5 % below the
+// one-strip tile's; at most 8 strips per tile, fewer while the grid has under 1024 blocks
+// (`planes`: the grid's planes, 0: many). The model leaves out occupancy, so strips take no
+// more shared memory than the one-strip tile or 5/6 of the limit, whichever is more (40 KB of
+// 48: 5 blocks of 128 threads per SM on an H100 / H200, where 48 KB gives 4).
 int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
-                  int64_t max_tile) {
+                  int64_t max_tile, int64_t strip_rows = -1, int64_t planes = 0) {
   const int64_t cap = max_tile > 0 ? max_tile : 32;
   // A single-row plane (1-D signals as H = 1): a wide tile instead, so a block's threads have
   // work (its shared memory is still bounded by the shrinking below).
   const int64_t capw = (max_tile <= 0 && g.ho == 1) ? 1024 : cap;
   g.tow = static_cast<int>(std::min<int64_t>(capw, g.wo));
-  g.toh = static_cast<int>(std::min<int64_t>(cap, g.ho));
+  g.toh = g.tsh = static_cast<int>(std::min<int64_t>(cap, g.ho));
   int64_t smem = layout(g, acc_size, limit, staged_mask);
   while (smem > limit && (g.tow > 1 || g.toh > 1)) {
     int& side = g.tow >= g.toh ? g.tow : g.toh;
     side -= std::max(1, side / 16);
+    g.tsh = g.toh;
     smem = layout(g, acc_size, limit, staged_mask);
   }
   TORCH_CHECK(smem <= limit, "filtered_act: the filters are too large for one block's "
               "shared memory (", smem, " bytes needed for a 1x1 output tile, limit ", limit,
               ")");
-  // The same number of tiles, split evenly: every block computes its whole intermediate tile,
-  // so a last tile reaching far past the plane is wasted work (a 36-sample side in 32-sample
-  // tiles computed 64; in two of 18 it computes 36, and the halo of each is smaller too).
-  auto even = [](int side, int64_t n) {
-    const int64_t tiles = (n + side - 1) / side;
-    return static_cast<int>((n + tiles - 1) / tiles);
-  };
-  const int tow = even(g.tow, g.wo), toh = even(g.toh, g.ho);
+  const int tow = even_tile(g.tow, g.wo), toh = even_tile(g.toh, g.ho);
   if (tow != g.tow || toh != g.toh) {
     g.tow = tow;
-    g.toh = toh;
+    g.toh = g.tsh = toh;
     smem = layout(g, acc_size, limit, staged_mask);  // smaller tiles: still fits
   }
-  return smem;
+  if (strip_rows > 0) {  // forced strips of the one-strip tile, where they may run and fit
+    FaGeom c = g;
+    c.tsh = static_cast<int>(std::min<int64_t>(strip_rows, g.toh));
+    if (c.tsh < c.toh && can_strip(c, c.tsh)) {
+      const int64_t bytes = layout(c, acc_size, limit, staged_mask);
+      if (bytes <= limit) {
+        g = c;
+        return bytes;
+      }
+    }
+    return smem;
+  }
+  if (strip_rows < 0 || g.ho == 1 || !can_strip(g, 1 << 20)) return smem;
+  constexpr int kMaxStrips = 8;
+  constexpr int64_t kMinBlocks = 1024;  // about 8 per SM on a large GPU
+  const int64_t capx = std::min<int64_t>(max_tile > 0 ? cap : 2 * cap, g.wo);
+  limit = std::min(limit, std::max(smem, limit * 5 / 6));
+  FaGeom best = g;
+  int64_t best_smem = smem;
+  double best_work = 0.95 * launch_work(g);
+  for (int64_t w = capx; w >= 1; w -= std::max<int64_t>(1, w / 8)) {
+    FaGeom c = g;
+    c.tow = even_tile(static_cast<int>(w), g.wo);
+    c.tsh = static_cast<int>(std::min<int64_t>(cap, g.ho));
+    c.toh = c.tsh + 1;  // strips: the layout depends on tsh only
+    int64_t bytes = layout(c, acc_size, limit, staged_mask);
+    while (bytes > limit && c.tsh > 1) {
+      c.tsh -= std::max(1, c.tsh / 16);
+      c.toh = c.tsh + 1;
+      bytes = layout(c, acc_size, limit, staged_mask);
+    }
+    if (bytes > limit || !can_strip(c, c.tsh)) continue;
+    const int64_t tiles_x = (g.wo + c.tow - 1) / c.tow;
+    int strips = static_cast<int>(std::min<int64_t>(kMaxStrips, (g.ho + c.tsh - 1) / c.tsh));
+    for (; strips >= 2; --strips) {
+      c.toh = even_tile(c.tsh * strips, g.ho);
+      if (planes <= 0 || planes * tiles_x * ((g.ho + c.toh - 1) / c.toh) >= kMinBlocks) break;
+    }
+    if (strips < 2 || c.toh <= c.tsh || int64_t(c.toh - 1) * g.dby + g.kby >= (int64_t(1) << 31))
+      continue;
+    const double work = launch_work(c);
+    if (work < best_work) {
+      best_smem = layout(c, acc_size, limit, staged_mask);  // c's offsets for its final toh
+      best = c;
+      best_work = work;
+    }
+  }
+  g = best;
+  return best_smem;
 }
 
 }  // namespace
@@ -328,7 +422,7 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
-    bool fast, int64_t ext_b, int64_t smem_limit) {
+    bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -451,7 +545,8 @@ std::vector<at::Tensor> filtered_act(
                 smem_limit);
     limit = smem_limit;
   }
-  const int64_t smem = plan_tile(g, acc_size, limit, mode == 0 && save_mask, max_tile);
+  const int64_t smem = plan_tile(g, acc_size, limit, mode == 0 && save_mask, max_tile,
+                                 strip_rows, g.planes);
   FaArgs a{};
   a.grid_x = (g.wo + g.tow - 1) / g.tow;
   a.grid_y = (g.ho + g.toh - 1) / g.toh;
@@ -514,13 +609,14 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
 }
 
 // The output tile and shared memory filtered_act plans for this geometry (tests, benchmarks):
-// [tow, toh, bytes]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
+// [tow, toh, tsh, bytes, launch_work]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
 // sep false); out_hw is (height, width).
 std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
                                        bool sep_a, std::vector<int64_t> down_b,
                                        std::vector<int64_t> taps_b, bool sep_b,
                                        std::vector<int64_t> out_hw, bool is_double,
-                                       bool save_mask, int64_t max_tile, int64_t smem_limit) {
+                                       bool save_mask, int64_t max_tile, int64_t smem_limit,
+                                       int64_t strip_rows, int64_t planes) {
   FaGeom g = stage_geom("filtered_act_plan", up_a, taps_a, down_b, taps_b);
   TORCH_CHECK(out_hw.size() == 2, "filtered_act_plan: every argument is a pair");
   check_int_args("filtered_act_plan", {&out_hw});
@@ -530,8 +626,8 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
   g.wo = static_cast<int>(out_hw[1]);
   const int64_t smem = plan_tile(g, is_double ? 8 : 4,
                                  smem_limit > 0 ? smem_limit : kDefaultSmemBytes, save_mask,
-                                 max_tile);
-  return {g.tow, g.toh, smem};
+                                 max_tile, strip_rows, planes);
+  return {g.tow, g.toh, g.tsh, smem, static_cast<int64_t>(launch_work(g))};
 }
 
 }  // namespace bl
@@ -539,7 +635,7 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 4;
+  m.attr("ABI_VERSION") = 5;
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);
@@ -554,12 +650,14 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("mode"), py::arg("act"), py::arg("alpha"), py::arg("gain"), py::arg("clamp"),
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
-        py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0);
+        py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0,
+        py::arg("strip_rows") = 0);
   m.def("filtered_act_plan", &bl::filtered_act_plan,
-        "the output tile and shared memory filtered_act plans: [tow, toh, bytes]",
+        "filtered_act's plan: [tow, toh, tsh, bytes, modelled work of one plane]",
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),
         py::arg("taps_b"), py::arg("sep_b"), py::arg("out_hw"), py::arg("is_double"),
-        py::arg("save_mask"), py::arg("max_tile") = 0, py::arg("smem_limit") = 0);
+        py::arg("save_mask"), py::arg("max_tile") = 0, py::arg("smem_limit") = 0,
+        py::arg("strip_rows") = 0, py::arg("planes") = 0);
   m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
         "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
         py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),

@@ -113,7 +113,6 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   acc_t* si = sx + g.off_i;
   acc_t* sfa = sx + g.off_fa;
   acc_t* sfb = sx + g.off_fb;
-  acc_t* st2 = sx;  // stage B's x pass reuses the input tile's storage
   // Staged mask codes: one byte per intermediate sample (with a separable stage A, in the input
   // tile's storage, free between stage A's x pass and stage B's).
   uint8_t* smask = reinterpret_cast<uint8_t*>(sx + g.off_m);
@@ -148,25 +147,25 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   const int64_t o0x = static_cast<int64_t>(blockIdx.x) * g.tow;
   const int64_t o0y = static_cast<int64_t>(blockIdx.y) * g.toh;
   const int64_t i0x = o0x * dbx - g.pbx;  // intermediate index of tile-local 0
-  const int64_t i0y = o0y * dby - g.pby;
+  const int64_t i0t = o0y * dby - g.pby;  // ... of the tile's first row (a strip's: i0y below)
   const int64_t x0x = floor_div(i0x - g.pax, uax);  // input index of tile-local 0
-  const int64_t x0y = floor_div(i0y - g.pay, uay);
-  // Tile-local bounds, so the loops compare ints: the input plane's samples [ux0, ux1) x
-  // [uy0, uy1) of the input tile, the intermediate plane's [vx0, vx1) x [vy0, vy1) of the
-  // intermediate tile (outside: stage B's padding), and the intermediate samples whose mask bits
-  // this tile writes, lx < mx1, ly < my1 (a tile owns [0, to * db) from its start; the last one
-  // everything after, the first everything before -- which lies before tile-local 0).
+  // Tile-local bounds, so the loops compare ints: the input plane's samples [ux0, ux1) of the
+  // input tile's columns, the intermediate plane's [vx0, vx1) x [vyt0, vyt1) of the tile's
+  // intermediate samples (outside: stage B's padding), and the intermediate samples whose mask
+  // bits this tile writes, lx < mx1, ly < myt1 (a tile owns [0, to * db) from its start; the
+  // last one everything after, the first everything before -- which lies before tile-local 0).
+  // Rows: tile-local, made strip-local in the strip loop below.
   auto local = [](int64_t v, int64_t lo, int64_t hi) {
     return static_cast<int>(v < lo ? lo : (v > hi ? hi : v));
   };
+  const int tiht = (g.toh - 1) * dby + kby;  // the tile's intermediate rows (host: fits an int)
   const int ux0 = local(-x0x, 0, g.txw), ux1 = local(g.w - x0x, ux0, g.txw);
-  const int uy0 = local(-x0y, 0, g.txh), uy1 = local(g.h - x0y, uy0, g.txh);
   const int vx0 = local(-i0x, 0, g.tiw), vx1 = local(g.wi - i0x, vx0, g.tiw);
-  const int vy0 = local(-i0y, 0, g.tih), vy1 = local(g.hi - i0y, vy0, g.tih);
+  const int vyt0 = local(-i0t, 0, tiht), vyt1 = local(g.hi - i0t, vyt0, tiht);
   const int mx1 = blockIdx.x + 1 == gridDim.x ? g.tiw : local(int64_t(g.tow) * dbx, 0, g.tiw);
-  const int my1 = blockIdx.y + 1 == gridDim.y ? g.tih : local(int64_t(g.toh) * dby, 0, g.tih);
-  // The output samples of this tile inside the output plane: lx < tox, ly < toy.
-  const int tox = local(g.wo - o0x, 0, g.tow), toy = local(g.ho - o0y, 0, g.toh);
+  const int myt1 = blockIdx.y + 1 == gridDim.y ? tiht : local(int64_t(g.toh) * dby, 0, tiht);
+  // The output samples of this tile inside the output plane: lx < tox, ly < toyt.
+  const int tox = local(g.wo - o0x, 0, g.tow), toyt = local(g.ho - o0y, 0, g.toh);
   // Words per mask row: (wi + 15) / 16 < 2^27, so a row offset is one 32 x 32 -> 64-bit multiply.
   const int mask_w = static_cast<int>(g.mask_words);
   // [lo, hi) as one unsigned comparison.
@@ -178,11 +177,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   // start at a multiple of 16 bytes (mbase = i0x - mshift is a multiple of 16).
   const bool staged = EPI != kEpiGrad && mask != nullptr;
   const int mshift = static_cast<int>(pos_mod(i0x, 16));
-  // The mask word of tile-local (ly, lx): moff0 + ly * mask_w + ((mshift + lx) >> 4), the bits
-  // at 2 * ((mshift + lx) & 15). The backward's derivative for code bits 0 (s >= 0) / 1 (s < 0);
-  // 0 when clamped (bit 1).
-  const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
+  // The backward's derivative for code bits 0 (s >= 0) / 1 (s < 0); 0 when clamped (bit 1).
   const acc_t d_pos = gain, d_neg = alpha * gain;
+  // Stage B's x pass output: in the input tile's storage (free by then) when the tile is one
+  // strip; else its own, so that the rows the next strip shares survive (off_2 > 0).
+  acc_t* st2 = sx + g.off_2;
 
   for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
     const scalar_t* xp = x + p * g.h * g.w;
@@ -197,8 +196,30 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       inv = acc_t(1) / ((pb != nullptr ? pb[ch] : al) + acc_t(kSnakeEps));
     }
 
+    // Strips of tsh output rows, top to bottom (one strip: the whole tile). Strip k's outputs
+    // [s0, s1) read the intermediate rows [s0 * db, (s1 - 1) * db + kb) (tile-local), whose
+    // first kb - db were computed by the strip before: stage B's x pass keeps them (st2 rows
+    // [0, kb - db), moved up after each strip), and the strip computes only the rest, [r0, r1).
+    // So a tall tile computes each intermediate row once, as a tall classic tile does, in the
+    // shared memory of a strip-sized one. Below, every row bound is strip-local.
+    for (int s0 = 0; s0 < g.toh; s0 += g.tsh) {
+    const int s1 = s0 + g.tsh < g.toh ? s0 + g.tsh : g.toh;
+    const int a0 = s0 * dby;                    // the tile row of st2's row 0
+    const int r0 = s0 == 0 ? 0 : a0 + kby - dby, r1 = (s1 - 1) * dby + kby;
+    const int tih = r1 - r0, rows2 = r1 - a0, off2 = r0 - a0;
+    const int64_t i0y = i0t + r0;                // intermediate index of strip-local row 0
+    const int64_t x0y = floor_div(i0y - g.pay, uay);  // input index of strip-local row 0
+    const int txh = (tih + kay - 2) / uay + 2;   // input rows (host: <= g.txh, the layout's)
+    const int uy0 = local(-x0y, 0, txh), uy1 = local(g.h - x0y, uy0, txh);
+    const int vy0 = local(int64_t(vyt0) - r0, 0, tih), vy1 = local(int64_t(vyt1) - r0, vy0, tih);
+    const int my1 = local(int64_t(myt1) - r0, 0, tih);
+    const int toy = local(int64_t(toyt) - s0, 0, s1 - s0);
+    // The mask word of strip-local (ly, lx): moff0 + ly * mask_w + ((mshift + lx) >> 4), the
+    // bits at 2 * ((mshift + lx) & 15).
+    const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
+
     // 1. Input tile with halo.
-    for (Walk2 it(tid, nt, g.txw); it.r < g.txh; it.next()) {
+    for (Walk2 it(tid, nt, g.txw); it.r < txh; it.next()) {
       acc_t v = acc_t(0);
       if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1))
         v = static_cast<acc_t>(xp[(x0y + it.r) * g.w + (x0x + it.c)]) + bv;
@@ -221,7 +242,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         const int l0 = first_unit_start<U>(q0);
         const int units = (g.tiw - l0 + U - 1) / U;
         const int xb0 = static_cast<int>((q0 + l0) / U - x0x);  // exact division
-        for (Walk2 it(tid, nt, units); it.r < g.txh; it.next()) {
+        for (Walk2 it(tid, nt, units); it.r < txh; it.next()) {
           const int l = l0 + it.c * U;
           const acc_t* row = sx + it.r * g.txw + xb0 + it.c;
           acc_t v[T + 1];
@@ -235,7 +256,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           }
         }
       } else {
-        for (Walk2 it(tid, nt, g.tiw); it.r < g.txh; it.next()) {
+        for (Walk2 it(tid, nt, g.tiw); it.r < txh; it.next()) {
           const int64_t q = i0x + it.c - g.pax;  // upsampled index under tap 0
           const int k0 = static_cast<int>(pos_mod(-q, uax));
           const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
@@ -276,7 +297,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       si[ly * g.siw + lx] = out;
     };
     auto stage_a_y = [&]() {
-      for (Walk2 it(tid, nt, g.tiw); it.r < g.tih; it.next()) {
+      for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
         const int ly = it.r, lx = it.c;
         const int64_t qy = i0y + ly - g.pay;
         const int ky0 = static_cast<int>(pos_mod(-qy, uay));
@@ -314,7 +335,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         for (int k = 0; k < S::KA; ++k) f[k] = sfa[S::KA + k];
         const int64_t q0 = i0y - g.pay;
         const int l0 = first_unit_start<U>(q0);
-        const int units = (g.tih - l0 + U - 1) / U;
+        const int units = (tih - l0 + U - 1) / U;
         const int yb0 = static_cast<int>((q0 + l0) / U - x0y);  // exact division
         auto blocked = [&](auto interior) {
           for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
@@ -325,13 +346,13 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
             BL_UNROLL
             for (int m = 0; m < U; ++m) {
-              if (l + m < 0 || l + m >= g.tih) continue;
+              if (l + m < 0 || l + m >= tih) continue;
               finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
             }
           }
         };
         // Most tiles of a large plane lie wholly inside it: their loop has no bounds checks.
-        if (vx0 == 0 && vx1 == g.tiw && vy0 == 0 && vy1 == g.tih)
+        if (vx0 == 0 && vx1 == g.tiw && vy0 == 0 && vy1 == tih)
           blocked(std::true_type{});
         else
           blocked(std::false_type{});
@@ -342,7 +363,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         constexpr int U = S::UA, T = S::KA / S::UA, K = S::KA;
         const int64_t qx0 = i0x - g.pax, qy0 = i0y - g.pay;
         const int lx0 = first_unit_start<U>(qx0), ly0 = first_unit_start<U>(qy0);
-        const int units_x = (g.tiw - lx0 + U - 1) / U, units_y = (g.tih - ly0 + U - 1) / U;
+        const int units_x = (g.tiw - lx0 + U - 1) / U, units_y = (tih - ly0 + U - 1) / U;
         const int xb0 = static_cast<int>((qx0 + lx0) / U - x0x);  // exact divisions
         const int yb0 = static_cast<int>((qy0 + ly0) / U - x0y);
         for (Walk2 it(tid, nt, units_x); it.r < units_y; it.next()) {
@@ -356,7 +377,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           }
           BL_UNROLL
           for (int my = 0; my < U; ++my) {
-            if (ly + my < 0 || ly + my >= g.tih) continue;
+            if (ly + my < 0 || ly + my >= tih) continue;
             const int k0y = my == 0 ? 0 : U - my, oy = my == 0 ? 0 : 1;
             acc_t acc[U];
             BL_UNROLL
@@ -424,7 +445,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // below its taps: then any tile reaching past an edge also holds the edge sample). Reads only
     // in-plane samples and writes only outside ones, so one pass needs no further ordering.
     if (EPI != kEpiGrad && g.ext_b == 1) {
-      for (Walk2 it(tid, nt, g.tiw); it.r < g.tih; it.next()) {
+      for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
         if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
         const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
         const int cx = it.c < vx0 ? vx0 : (it.c >= vx1 ? vx1 - 1 : it.c);
@@ -434,7 +455,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     }
 
     // 3. Stage B (downsampling), straight to the output (yt: the tile's first output sample).
-    scalar_t* yt = y + p * g.ho * g.wo + o0y * g.wo + o0x;
+    scalar_t* yt = y + p * g.ho * g.wo + (o0y + s0) * g.wo + o0x;
     if (g.sep_b) {
       // Along x. Fast: the taps in registers.
       if constexpr (kFast && kPairs && S::DB == 2) {
@@ -448,7 +469,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         BL_UNROLL
         for (int k = 0; k < K; ++k) f[k] = sfb[k];
         const int units = (g.tow + 1) / 2;
-        for (Walk2 it(tid, nt, units); it.r < g.tih; it.next()) {
+        for (Walk2 it(tid, nt, units); it.r < tih; it.next()) {
           const int c0 = 2 * it.c;
           const acc_t* row = si + it.r * g.siw + 2 * c0;
           acc_t v[4 * NV];
@@ -465,7 +486,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           for (int k = 0; k < K; ++k) s0 += f[k] * v[k];
           BL_UNROLL
           for (int k = 0; k < K; ++k) s1 += f[k] * v[2 + k];
-          acc_t* out = st2 + it.r * g.tow + c0;
+          acc_t* out = st2 + (off2 + it.r) * g.tow + c0;
           out[0] = s0;
           if (c0 + 1 < g.tow) out[1] = s1;
         }
@@ -473,7 +494,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         acc_t f[S::KB];
         BL_UNROLL
         for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
-        for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
+        for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
           const acc_t* row = si + it.r * g.siw + it.c * S::DB;
           acc_t s = acc_t(0);
           if constexpr (kPairs && S::DB % 4 == 0 && S::KB % 4 == 0) {
@@ -499,14 +520,14 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             BL_UNROLL
             for (int k = 0; k < S::KB; ++k) s += f[k] * row[k];
           }
-          st2[it.i] = s;
+          st2[off2 * g.tow + it.i] = s;
         }
       } else {
-        for (Walk2 it(tid, nt, g.tow); it.r < g.tih; it.next()) {
+        for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
           const acc_t* row = si + it.r * g.siw + it.c * dbx;
           acc_t s = acc_t(0);
           for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
-          st2[it.i] = s;
+          st2[off2 * g.tow + it.i] = s;
         }
       }
       __syncthreads();
@@ -523,11 +544,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           if (lx >= tox) continue;
           const acc_t* col = st2 + (ly0 * D) * g.tow + lx;
           acc_t v[W];
-          if (ly0 * D + W <= g.tih) {  // the whole window in the tile (all but a last odd row)
+          if (ly0 * D + W <= rows2) {  // the whole window in st2 (all but a last odd row)
             BL_UNROLL
             for (int j = 0; j < W; ++j, col += g.tow) v[j] = *col;
           } else {  // st2 rows past the tile: read only by outputs past it
-            const int rows = g.tih - ly0 * D;
+            const int rows = rows2 - ly0 * D;
             BL_UNROLL
             for (int j = 0; j < W; ++j) v[j] = j < rows ? col[j * g.tow] : acc_t(0);
           }
@@ -590,7 +611,12 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
       }
     }
-    __syncthreads();  // the next plane overwrites sx / st2
+    __syncthreads();  // the next strip or plane overwrites sx / st2
+    if (s1 < g.toh) {  // the rows the next strip shares to st2's top (host: they do not overlap)
+      const int keep = (kby - dby) * g.tow, from = g.tsh * dby * g.tow;
+      for (int i = tid; i < keep; i += nt) st2[i] = st2[from + i];
+    }  // (the next strip's stage B writes st2 after the barriers of its stages 1 and 2)
+    }  // strips
   }
 }
 

@@ -73,10 +73,12 @@ struct FaGeom {
   int sep_b;
   int ext_b;         // stage B's extension of the intermediate plane: 0 zeros, 1 replicate
   int tow, toh;      // output tile
-  int tiw, tih;      // intermediate tile: (to - 1) * db + kb
+  int tsh;           // output rows per strip (toh: the tile is one strip); see the kernel
+  int tiw, tih;      // intermediate tile (of a strip): (tow - 1) * dbx + kbx, (tsh - 1) * dby + kby
   int siw;           // its row stride in shared memory: tiw rounded up to a multiple of 4
-  int txw, txh;      // input tile (upper bound over tiles)
+  int txw, txh;      // input tile (of a strip; an upper bound over tiles)
   int off_t1, off_i, off_fa, off_fb;  // shared-memory offsets, in accumulator elements
+  int off_2;         // stage B's x-pass output: 0 (the input tile's storage) for one strip
   // Forward with a mask: each sample's 2-bit code goes to a shared byte array (at off_m, rows of
   // mstride bytes, column = tile-local x + (i0x mod 16)), packed into mask words after stage A.
   int off_m, mstride;
