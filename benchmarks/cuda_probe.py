@@ -19,7 +19,8 @@ import torch
 
 from benchmarks.ops_cuda import _cuda_time, kernel_call, layer_cases, run_case, tile_plans
 
-PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024")
+PROBES = ("T1024 L10_1044_81", "T1024 L12_1044_32", "R256 L10_276_512", "R256 L8_148_1024",
+          "T1024 L0_36_512")
 MID_SMEM, BIG_SMEM = 100 * 1024, 200 * 1024  # below every opt-in maximum since sm_80 (227 KB)
 # (block threads, output-tile cap (0: the launcher's), shared-memory limit (0: the portable
 # 48 KB), strip rows (0: the launcher's choice, -1: every tile one strip)). The first is the

@@ -16,6 +16,10 @@
 //   3. st2 <- stage B along x (separable; st2 reuses sx's storage), then y -> output
 //      (or the full 2-D filter) -- downsampling by dbx/dby, so only kept samples are computed.
 //
+// A tall tile may run as strips of output rows (steps 1-3 per strip, st2 in storage of its own
+// keeping the intermediate rows a strip shares with the next): each intermediate row is
+// computed once per tile, in the shared memory of a strip. See the strip loop below.
+//
 // The backward of the forward pipeline is the same structure transposed (stage A = fd reversed
 // upsampling by `down`, stage B = fu reversed downsampling by `up`, see _params.transpose_stage),
 // so one kernel serves both directions. The forward's mask: 2 bits per intermediate sample
