@@ -9,7 +9,7 @@
 #   3. pytest: tests/ops/test_cuda.py (the `cuda`-marked tests: GPU parity, gradients, fast vs
 #      generic kernels, streams, 64-bit indexing, opcheck, torch.compile) and the build tests
 #   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline,
-#      fast vs generic kernel)
+#      fast vs generic kernel, launch plans in strips vs one strip per tile)
 #   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref)
 #   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
 #      sweep and ncu counters of the fused kernel: where the time goes)
@@ -157,7 +157,7 @@ done < "$STEPS_TXT"
 [ -f "$OUT_DIR/pytest.log" ] && grep -E '(passed|failed|error)' "$OUT_DIR/pytest.log" | tail -1
 if [ -f "$OUT_DIR/bench.log" ]; then
   sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
-  grep '^KERNELS' "$OUT_DIR/bench.log"
+  grep -E '^(KERNELS|STRIPS)' "$OUT_DIR/bench.log"
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/probe.log" ] && sed -n '/^| case | fwd | fwd+bwd/,/^$/p' "$OUT_DIR/probe.log"

@@ -200,15 +200,45 @@ def tile_plans(case, max_tile: int = 0, smem_limit: int = 0, ext=None, strip_row
                              case["shape"][0] * case["shape"][1])
 
 
+def ab_times(call, variants: dict, reps: int, device: str = "cuda") -> dict:
+    """Median seconds of ``call(**kwargs)`` for each named variant ``{name: kwargs}``, timed
+    side by side on the same inputs: three rounds, alternating, so clock and thermal drift hit
+    every variant alike."""
+    times = {name: [] for name in variants}
+    for _ in range(3):
+        for name, kwargs in variants.items():
+            times[name].append(_cuda_time(lambda kw=kwargs: call(**kw), reps, device=device))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def fast_vs_generic(case, dtype, reps: int) -> tuple[str, float, float]:
     """The forward kernel of one layer (mask written, as in training): ``(fast kernel name,
     fast s, generic s)``, timed side by side on the same inputs."""
     call, name = kernel_call(case, dtype)
-    times = {True: [], False: []}
-    for _ in range(3):  # alternate, so clock and thermal drift hit both alike
-        for fast in (True, False):
-            times[fast].append(_cuda_time(lambda fast=fast: call(True, fast), reps))
-    return name, statistics.median(times[True]), statistics.median(times[False])
+    t = ab_times(call, {"fast": dict(save_mask=True), "generic": dict(save_mask=True,
+                                                                      fast=False)}, reps)
+    return name, t["fast"], t["generic"]
+
+
+def strips_vs_one_strip(case, reps: int, ext=None, device: str = "cuda") -> dict:
+    """Float32, the forward kernel (mask written) and the mask backward kernel of one layer:
+    the launcher's plan (tall tiles in strips where its model prefers them) against the same
+    launch with every tile one strip (``strip_rows=-1``), side by side; with both plans
+    (``tile_plans``: tiles, strip rows, shared memory, modelled work). ``ext``, ``device``: as
+    in :func:`kernel_call`."""
+    out = {}
+    for backward in (False, True):
+        call, _ = kernel_call(case, torch.float32, backward=backward, ext=ext, device=device)
+        t = ab_times(call, {"auto": dict(save_mask=True), "one": dict(save_mask=True,
+                                                                      strip_rows=-1)}, reps,
+                     device)
+        key = "bwd" if backward else "fwd"
+        out[key] = dict(auto_s=t["auto"], one_s=t["one"])
+    for r, plans in ((0, "auto"), (-1, "one")):
+        for key, plan in zip(("fwd", "bwd"), tile_plans(case, ext=ext, strip_rows=r),
+                             strict=True):
+            out[key][f"{plans}_plan"] = plan
+    return out
 
 
 def main_cuda(args) -> dict:
@@ -289,6 +319,29 @@ def main_cuda(args) -> dict:
         if rows:
             geo = math.exp(statistics.mean(math.log(r["generic_s"] / r["fast_s"]) for r in rows))
             print(f"KERNELS {d}: {len(rows)} layers on a fast kernel, generic/fast geometric "
+                  f"mean {geo:.2f}×")
+    print("\n## Launch plans: tall tiles in strips (the launcher's) vs one strip per tile "
+          "(float32; tow x toh:tsh, and the planner's modelled work one / strips)\n")
+    print("| case | kernel | plan | one-strip plan | model | ms | one-strip ms | one / plan |")
+    print("|---|---|---|---|---|---|---|---|")
+    results["strips"] = []
+    for case in cases:
+        if case["fu"] is None:  # ToRGB: bias_act's kernel, no tiles
+            continue
+        ab = strips_vs_one_strip(case, reps)
+        for key in ("fwd", "bwd"):
+            r = ab[key]
+            results["strips"].append(dict(case=case["name"], kernel=key, **r))
+            a, o = r["auto_plan"], r["one_plan"]
+            print(f"| {case['name']} | {key} | {a[0]}x{a[1]}:{a[2]} | {o[0]}x{o[1]} | "
+                  f"{o[4] / a[4]:.2f} | {r['auto_s'] * 1e3:.3f} | {r['one_s'] * 1e3:.3f} | "
+                  f"{r['one_s'] / r['auto_s']:.2f}× |", flush=True)
+    for key in ("fwd", "bwd"):
+        rows = [r for r in results["strips"] if r["kernel"] == key and
+                r["auto_plan"][2] < r["auto_plan"][1]]
+        if rows:
+            geo = math.exp(statistics.mean(math.log(r["one_s"] / r["auto_s"]) for r in rows))
+            print(f"STRIPS {key}: {len(rows)} layers in strips, one-strip / strips geometric "
                   f"mean {geo:.2f}×")
     return results
 

@@ -116,3 +116,19 @@ def test_gpu_probe_kernel_calls_run_the_swept_launches(layer, kernels):
             for a, b in zip(got if isinstance(got, tuple) else (got,),
                             want if isinstance(want, tuple) else (want,), strict=True):
                 assert torch.equal(a, b), (backward, threads, tile, strips)
+
+
+def test_gpu_benchmark_strips_table_runs_on_the_emulation():
+    """The benchmark's strips-vs-one-strip row (a shrunk T up-4 layer, on the kernels' CPU
+    emulation, host clock): both kernels timed under both plans, the plans recorded."""
+    from bandlimit.ops.cuda import _build
+    from benchmarks.ops_cuda import layer_cases, strips_vs_one_strip
+
+    emu = _build.load_emulation()
+    case = {c["name"]: c for c in layer_cases(1024, "T", 1)}["T1024 L10_1044_81"]
+    ab = strips_vs_one_strip(dict(case, shape=(1, 2, 30, 30)), 1, ext=emu, device="cpu")
+    for key in ("fwd", "bwd"):
+        r = ab[key]
+        assert r["auto_s"] > 0 and r["one_s"] > 0
+        assert len(r["auto_plan"]) == len(r["one_plan"]) == 5
+        assert r["one_plan"][2] == r["one_plan"][1]  # one strip
