@@ -295,7 +295,8 @@ bool can_strip(const FaGeom& g, int tsh) {
 // its y pass 37 per output; and a block-wide barrier's worth per strip. Every block computes its
 // whole tile, so the plane's work is the tile count times a tile's.
 double launch_work(const FaGeom& g) {
-  const int64_t tiles = ((g.wo + g.tow - 1) / g.tow) * ((g.ho + g.toh - 1) / g.toh);
+  const int64_t tiles =
+      ((int64_t(g.wo) + g.tow - 1) / g.tow) * ((int64_t(g.ho) + g.toh - 1) / g.toh);
   const int64_t tiw = int64_t(g.tow - 1) * g.dbx + g.kbx;
   const int64_t txw = (tiw + g.kax - 2) / g.uax + 2;
   double work = 0;
@@ -620,6 +621,8 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
   FaGeom g = stage_geom("filtered_act_plan", up_a, taps_a, down_b, taps_b);
   TORCH_CHECK(out_hw.size() == 2, "filtered_act_plan: every argument is a pair");
   check_int_args("filtered_act_plan", {&out_hw});
+  TORCH_CHECK(out_hw[0] >= 1 && out_hw[1] >= 1, "filtered_act_plan: out_hw must be >= 1, got ",
+              at::IntArrayRef(out_hw));
   g.sep_a = sep_a ? 1 : 0;
   g.sep_b = sep_b ? 1 : 0;
   g.ho = static_cast<int>(out_hw[0]);

@@ -8,8 +8,8 @@
 // blockDim > 1 exercises the barrier placement (races can still go unnoticed: this is a check,
 // not a proof; and blocks never overlap, so inter-block races are not exercised at all). Shared
 // memory is filled with 0xFF bytes (a NaN pattern) before every block, so reading a shared value
-// that was never written shows up as NaN; so does a read just past the dynamic allocation, and a
-// write there is an error. A launch that breaks one of CUDA's limits (below) is refused, as a
+// that was never written shows up as NaN; so does a read just before or past the dynamic
+// allocation, and a write there is an error. A launch that breaks one of CUDA's limits (below) is refused, as a
 // GPU refuses it, instead of quietly running.
 #pragma once
 
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -68,7 +69,7 @@ constexpr unsigned int kMaxThreadsPerBlock = 1024, kMaxBlockDimZ = 64;
 constexpr unsigned int kMaxGridDimX = 0x7FFFFFFFu, kMaxGridDimYZ = 65535;
 constexpr std::size_t kMaxDynamicSmem = 48 * 1024, kMaxDynamicSmemOptIn = 227 * 1024;
 inline thread_local bool tls_smem_opt_in = false;
-constexpr std::size_t kSmemGuard = 256;  // NaN bytes after the allocation
+constexpr std::size_t kSmemGuard = 256;  // NaN bytes before and after the allocation
 
 inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
   const bool opt_in = std::exchange(tls_smem_opt_in, false);  // first: a throw below clears it
@@ -95,18 +96,22 @@ template <typename... P, typename... A>
 void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...), A... args) {
   check_launch(grid, block, smem_bytes);
   const unsigned int nthreads = block.x * block.y * block.z;
-  std::vector<unsigned char> smem(smem_bytes + kSmemGuard);
-  // Thread 0 checks the guard of the block that just ran (all threads are past its last barrier)
-  // before it refills the buffer; the other threads learn of an overflow at the next barrier.
+  std::vector<unsigned char> smem(kSmemGuard + smem_bytes + kSmemGuard);
+  // Thread 0 checks the guards of the block that just ran (all threads are past its last
+  // barrier) before it refills the buffer; the other threads learn of an overflow at the next
+  // barrier.
   auto guard_intact = [&] {
-    return std::all_of(smem.begin() + static_cast<std::ptrdiff_t>(smem_bytes), smem.end(),
-                       [](unsigned char c) { return c == 0xFF; });
+    auto nan = [](unsigned char c) { return c == 0xFF; };
+    const auto end = smem.begin() + static_cast<std::ptrdiff_t>(kSmemGuard + smem_bytes);
+    return std::all_of(smem.begin(), smem.begin() + kSmemGuard, nan) &&
+           std::all_of(end, smem.end(), nan);
   };
   bool overflow = false;
   auto overflow_error = [&](dim3 b) {
-    return std::runtime_error("emulated kernel wrote past its " + std::to_string(smem_bytes) +
-                              " bytes of dynamic shared memory (block (" + std::to_string(b.x) +
-                              ", " + std::to_string(b.y) + ", " + std::to_string(b.z) + "))");
+    return std::runtime_error("emulated kernel wrote outside its " +
+                              std::to_string(smem_bytes) + " bytes of dynamic shared memory "
+                              "(block (" + std::to_string(b.x) + ", " + std::to_string(b.y) +
+                              ", " + std::to_string(b.z) + "))");
   };
   std::barrier<> bar(static_cast<std::ptrdiff_t>(nthreads));
   std::exception_ptr error;
@@ -115,7 +120,7 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     tls_thread_idx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
     tls_block_dim = block;
     tls_grid_dim = grid;
-    tls_smem = smem.data();
+    tls_smem = smem.data() + kSmemGuard;
     tls_barrier = nthreads > 1 ? &bar : nullptr;
     try {
       bool first = true;

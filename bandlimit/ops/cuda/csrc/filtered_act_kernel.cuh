@@ -253,10 +253,15 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int j = 0; j <= T; ++j) v[j] = row[j];
           acc_t* out = st1 + it.r * g.tiw + l;
-          BL_UNROLL
-          for (int m = 0; m < U; ++m) {
-            if (l + m < 0 || l + m >= g.tiw) continue;
-            out[m] = unit_output<U, T>(f, v, m);
+          if (l >= 0 && l + U <= g.tiw) {  // a whole unit (all but a first and a last column)
+            BL_UNROLL
+            for (int m = 0; m < U; ++m) out[m] = unit_output<U, T>(f, v, m);
+          } else {
+            BL_UNROLL
+            for (int m = 0; m < U; ++m) {
+              if (l + m < 0 || l + m >= g.tiw) continue;
+              out[m] = unit_output<U, T>(f, v, m);
+            }
           }
         }
       } else {
@@ -348,10 +353,15 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             acc_t v[T + 1];
             BL_UNROLL
             for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
-            BL_UNROLL
-            for (int m = 0; m < U; ++m) {
-              if (l + m < 0 || l + m >= tih) continue;
-              finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+            if (l >= 0 && l + U <= tih) {  // a whole unit (all but a first and a last row)
+              BL_UNROLL
+              for (int m = 0; m < U; ++m) finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+            } else {
+              BL_UNROLL
+              for (int m = 0; m < U; ++m) {
+                if (l + m < 0 || l + m >= tih) continue;
+                finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+              }
             }
           }
         };
@@ -619,6 +629,13 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     if (s1 < g.toh) {  // the rows the next strip shares to st2's top (host: they do not overlap)
       const int keep = (kby - dby) * g.tow, from = g.tsh * dby * g.tow;
       for (int i = tid; i < keep; i += nt) st2[i] = st2[from + i];
+#ifdef BL_EMULATE
+      // The emulation poisons the rest (NaN), so a strip reading a row it did not write or keep
+      // shows up as NaN, not as a stale value.
+      __syncthreads();
+      for (int i = keep + tid; i < g.tih * g.tow; i += nt)
+        st2[i] = std::numeric_limits<acc_t>::quiet_NaN();
+#endif
     }  // (the next strip's stage B writes st2 after the barriers of its stages 1 and 2)
     }  // strips
   }
