@@ -459,6 +459,12 @@ def test_planner_runs_tall_tiles_in_strips(emu):
                              torch.float32, strip_rows=4)
     assert thin[0][2] == thin[0][1]  # the forward's 2 taps below its factor 3
     assert thin[1][2] == 4  # (its backward: 2 taps, factor 1)
+    with pytest.raises(RuntimeError, match=r"out_hw must be >= 1, got \[0, 5\]"):
+        emu.filtered_act_plan([2, 2], [12, 12], True, [2, 2], [12, 12], True, [0, 5], False,
+                              True)
+    huge = emu.filtered_act_plan([2, 2], [12, 12], True, [2, 2], [12, 12], True, [60000, 60000],
+                                 False, True, 1, 0, 0, 1)
+    assert huge[4] > 0  # the modelled work of 60000^2 one-sample tiles: no 32-bit wrap-around
 
 
 @pytest.mark.parametrize(("up", "ku", "down", "kd"),
