@@ -283,8 +283,11 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   return elems * acc_size;
 }
 
-// Tiles as one strip may run; a last tile's strips past the plane still run (the tile computes
-// all its rows, as a one-strip tile does, so the mask comes out the same).
+// Whether a tile may run in strips of tsh output rows: a separable stage B (its x pass keeps the
+// rows strips share), no replicate extension (it reads edge samples across the tile), kb >= db,
+// and the kept rows apart from the ones they are copied from. (A last tile's strips past the
+// plane still run: the tile computes all its rows, as a one-strip tile does, so the mask comes
+// out the same.)
 bool can_strip(const FaGeom& g, int tsh) {
   return g.sep_b && g.ext_b == 0 && g.kby >= g.dby && int64_t(tsh) * g.dby >= g.kby - g.dby;
 }
@@ -609,9 +612,9 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
   return fast_spec_name(fast_spec_index(g, is_double));
 }
 
-// The output tile and shared memory filtered_act plans for this geometry (tests, benchmarks):
-// [tow, toh, tsh, bytes, launch_work]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
-// sep false); out_hw is (height, width).
+// The plan filtered_act launches with for this geometry (tests, benchmarks): [tow, toh, tsh,
+// bytes, launch_work]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
+// sep false); out_hw is (height, width); planes: N * C (0: many).
 std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
                                        bool sep_a, std::vector<int64_t> down_b,
                                        std::vector<int64_t> taps_b, bool sep_b,

@@ -204,439 +204,439 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // [s0, s1) read the intermediate rows [s0 * db, (s1 - 1) * db + kb) (tile-local), whose
     // first kb - db were computed by the strip before: stage B's x pass keeps them (st2 rows
     // [0, kb - db), moved up after each strip), and the strip computes only the rest, [r0, r1).
-    // So a tall tile computes each intermediate row once, as a tall classic tile does, in the
+    // So a tall tile computes each intermediate row once, as a tall one-strip tile does, in the
     // shared memory of a strip-sized one. Below, every row bound is strip-local.
     for (int s0 = 0; s0 < g.toh; s0 += g.tsh) {
-    const int s1 = s0 + g.tsh < g.toh ? s0 + g.tsh : g.toh;
-    const int a0 = s0 * dby;                    // the tile row of st2's row 0
-    const int r0 = s0 == 0 ? 0 : a0 + kby - dby, r1 = (s1 - 1) * dby + kby;
-    const int tih = r1 - r0, rows2 = r1 - a0, off2 = r0 - a0;
-    const int64_t i0y = i0t + r0;                // intermediate index of strip-local row 0
-    const int64_t x0y = floor_div(i0y - g.pay, uay);  // input index of strip-local row 0
-    const int txh = (tih + kay - 2) / uay + 2;   // input rows (host: <= g.txh, the layout's)
-    const int uy0 = local(-x0y, 0, txh), uy1 = local(g.h - x0y, uy0, txh);
-    const int vy0 = local(int64_t(vyt0) - r0, 0, tih), vy1 = local(int64_t(vyt1) - r0, vy0, tih);
-    const int my1 = local(int64_t(myt1) - r0, 0, tih);
-    const int toy = local(int64_t(toyt) - s0, 0, s1 - s0);
-    // The mask word of strip-local (ly, lx): moff0 + ly * mask_w + ((mshift + lx) >> 4), the
-    // bits at 2 * ((mshift + lx) & 15).
-    const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
+      const int s1 = s0 + g.tsh < g.toh ? s0 + g.tsh : g.toh;
+      const int a0 = s0 * dby;                    // the tile row of st2's row 0
+      const int r0 = s0 == 0 ? 0 : a0 + kby - dby, r1 = (s1 - 1) * dby + kby;
+      const int tih = r1 - r0, rows2 = r1 - a0, off2 = r0 - a0;
+      const int64_t i0y = i0t + r0;                // intermediate index of strip-local row 0
+      const int64_t x0y = floor_div(i0y - g.pay, uay);  // input index of strip-local row 0
+      const int txh = (tih + kay - 2) / uay + 2;   // input rows (host: <= g.txh, the layout's)
+      const int uy0 = local(-x0y, 0, txh), uy1 = local(g.h - x0y, uy0, txh);
+      const int vy0 = local(int64_t(vyt0) - r0, 0, tih), vy1 = local(int64_t(vyt1) - r0, vy0, tih);
+      const int my1 = local(int64_t(myt1) - r0, 0, tih);
+      const int toy = local(int64_t(toyt) - s0, 0, s1 - s0);
+      // The mask word of strip-local (ly, lx): moff0 + ly * mask_w + ((mshift + lx) >> 4), the
+      // bits at 2 * ((mshift + lx) & 15).
+      const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
 
-    // 1. Input tile with halo.
-    for (Walk2 it(tid, nt, g.txw); it.r < txh; it.next()) {
-      acc_t v = acc_t(0);
-      if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1))
-        v = static_cast<acc_t>(xp[(x0y + it.r) * g.w + (x0x + it.c)]) + bv;
-      sx[it.i] = v;
-    }
-    __syncthreads();
-
-    // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw].
-    if (g.sep_a) {
-      if constexpr (kFast) {
-        // Blocked: a thread computes `up` neighbours, one of each phase, from one window of
-        // T + 1 loaded samples (the generic loop loads T samples and T taps per output). The
-        // taps live in registers. Units start at phase-0 positions; the first may start
-        // before the tile (its outputs there are skipped; its window starts at sample 0).
-        constexpr int U = S::UA, T = S::KA / S::UA;
-        acc_t f[S::KA];
-        BL_UNROLL
-        for (int k = 0; k < S::KA; ++k) f[k] = sfa[k];
-        const int64_t q0 = i0x - g.pax;  // upsampled index under tap 0 at tile-local 0
-        const int l0 = first_unit_start<U>(q0);
-        const int units = (g.tiw - l0 + U - 1) / U;
-        const int xb0 = static_cast<int>((q0 + l0) / U - x0x);  // exact division
-        for (Walk2 it(tid, nt, units); it.r < txh; it.next()) {
-          const int l = l0 + it.c * U;
-          const acc_t* row = sx + it.r * g.txw + xb0 + it.c;
-          acc_t v[T + 1];
-          BL_UNROLL
-          for (int j = 0; j <= T; ++j) v[j] = row[j];
-          acc_t* out = st1 + it.r * g.tiw + l;
-          if (l >= 0 && l + U <= g.tiw) {  // a whole unit (all but a first and a last column)
-            BL_UNROLL
-            for (int m = 0; m < U; ++m) out[m] = unit_output<U, T>(f, v, m);
-          } else {
-            BL_UNROLL
-            for (int m = 0; m < U; ++m) {
-              if (l + m < 0 || l + m >= g.tiw) continue;
-              out[m] = unit_output<U, T>(f, v, m);
-            }
-          }
-        }
-      } else {
-        for (Walk2 it(tid, nt, g.tiw); it.r < txh; it.next()) {
-          const int64_t q = i0x + it.c - g.pax;  // upsampled index under tap 0
-          const int k0 = static_cast<int>(pos_mod(-q, uax));
-          const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
-          const acc_t* row = sx + it.r * g.txw + xi;
-          const acc_t* f = sfa + k0;
-          const int nk = phase_taps<S>(k0, uax, kax);
-          acc_t acc = acc_t(0);
-          for (int j = 0; j < nk; ++j) acc += f[j * uax] * row[j];
-          st1[it.i] = acc;
-        }
+      // 1. Input tile with halo.
+      for (Walk2 it(tid, nt, g.txw); it.r < txh; it.next()) {
+        acc_t v = acc_t(0);
+        if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1))
+          v = static_cast<acc_t>(xp[(x0y + it.r) * g.w + (x0x + it.c)]) + bv;
+        sx[it.i] = v;
       }
       __syncthreads();
-    }
 
-    // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
-    // The pointwise step of intermediate sample (ly, lx) whose filtered value is s.
-    // `interior` (std::true_type): the caller knows the whole tile lies in the plane.
-    auto finish = [&](int ly, int lx, acc_t s, auto interior) {
-      acc_t out = acc_t(0);
-      if (decltype(interior)::value || (within(ly, vy0, vy1) && within(lx, vx0, vx1))) {
-        if constexpr (EPI == kEpiGrad) {
-          const int cx = mshift + lx;  // in the plane: the offset below is >= 0
-          const uint32_t code =
-              (mplane[moff0 + int64_t(ly) * mask_w + (cx >> 4)] >> (2 * (cx & 15))) & 3u;
-          out = s * ((code & 2u) ? acc_t(0) : ((code & 1u) ? d_neg : d_pos));
-        } else {
-          const int act = EPI == kEpiLrelu ? int(kLrelu) : g.act;
-          acc_t a = activate<acc_t>(act, s, al, inv) * gain;
-          uint32_t code = s < acc_t(0) ? 1u : 0u;
-          if (clamp >= acc_t(0) && abs_(a) > clamp) {
-            a = a > acc_t(0) ? clamp : -clamp;
-            code |= 2u;
-          }
-          out = a;
-          if (staged) smask[ly * g.mstride + lx + mshift] = static_cast<uint8_t>(code);
-        }
-      }
-      si[ly * g.siw + lx] = out;
-    };
-    auto stage_a_y = [&]() {
-      for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
-        const int ly = it.r, lx = it.c;
-        const int64_t qy = i0y + ly - g.pay;
-        const int ky0 = static_cast<int>(pos_mod(-qy, uay));
-        const int yi = static_cast<int>((qy + ky0) / uay - x0y);
-        const int nky = phase_taps<SY>(ky0, uay, kay);
-        acc_t s = acc_t(0);
-        if (g.sep_a) {
-          const acc_t* fy = sfa + kax + ky0;
-          const acc_t* col = st1 + yi * g.tiw + lx;
-          BL_UNROLL
-          for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.tiw];
-        } else {
-          const int64_t qx = i0x + lx - g.pax;
-          const int kx0 = static_cast<int>(pos_mod(-qx, uax));
-          const int xi0 = static_cast<int>((qx + kx0) / uax - x0x);
-          const int nkx = phase_taps<S>(kx0, uax, kax);
-          BL_UNROLL
-          for (int j = 0; j < nky; ++j) {
-            const acc_t* frow = sfa + (ky0 + j * uay) * kax + kx0;
-            const acc_t* xrow = sx + (yi + j) * g.txw + xi0;
-            BL_UNROLL
-            for (int i = 0; i < nkx; ++i) s += frow[i * uax] * xrow[i];
-          }
-        }
-        finish(ly, lx, s, std::false_type{});
-      }
-    };
-    if constexpr (kFast && !S::ONE_D) {
+      // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw].
       if (g.sep_a) {
-        // Blocked as along x: `up` vertical neighbours from one column window of T + 1
-        // samples (consecutive threads take consecutive columns: no bank conflicts).
-        constexpr int U = S::UA, T = S::KA / S::UA;
-        acc_t f[S::KA];
-        BL_UNROLL
-        for (int k = 0; k < S::KA; ++k) f[k] = sfa[S::KA + k];
-        const int64_t q0 = i0y - g.pay;
-        const int l0 = first_unit_start<U>(q0);
-        const int units = (tih - l0 + U - 1) / U;
-        const int yb0 = static_cast<int>((q0 + l0) / U - x0y);  // exact division
-        auto blocked = [&](auto interior) {
-          for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
-            const int l = l0 + it.r * U, lx = it.c;
-            const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
+        if constexpr (kFast) {
+          // Blocked: a thread computes `up` neighbours, one of each phase, from one window of
+          // T + 1 loaded samples (the generic loop loads T samples and T taps per output). The
+          // taps live in registers. Units start at phase-0 positions; the first may start
+          // before the tile (its outputs there are skipped; its window starts at sample 0).
+          constexpr int U = S::UA, T = S::KA / S::UA;
+          acc_t f[S::KA];
+          BL_UNROLL
+          for (int k = 0; k < S::KA; ++k) f[k] = sfa[k];
+          const int64_t q0 = i0x - g.pax;  // upsampled index under tap 0 at tile-local 0
+          const int l0 = first_unit_start<U>(q0);
+          const int units = (g.tiw - l0 + U - 1) / U;
+          const int xb0 = static_cast<int>((q0 + l0) / U - x0x);  // exact division
+          for (Walk2 it(tid, nt, units); it.r < txh; it.next()) {
+            const int l = l0 + it.c * U;
+            const acc_t* row = sx + it.r * g.txw + xb0 + it.c;
             acc_t v[T + 1];
             BL_UNROLL
-            for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
-            if (l >= 0 && l + U <= tih) {  // a whole unit (all but a first and a last row)
+            for (int j = 0; j <= T; ++j) v[j] = row[j];
+            acc_t* out = st1 + it.r * g.tiw + l;
+            if (l >= 0 && l + U <= g.tiw) {  // a whole unit (all but a first and a last column)
               BL_UNROLL
-              for (int m = 0; m < U; ++m) finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+              for (int m = 0; m < U; ++m) out[m] = unit_output<U, T>(f, v, m);
             } else {
               BL_UNROLL
               for (int m = 0; m < U; ++m) {
-                if (l + m < 0 || l + m >= tih) continue;
-                finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+                if (l + m < 0 || l + m >= g.tiw) continue;
+                out[m] = unit_output<U, T>(f, v, m);
               }
             }
           }
-        };
-        // Most tiles of a large plane lie wholly inside it: their loop has no bounds checks.
-        if (vx0 == 0 && vx1 == g.tiw && vy0 == 0 && vy1 == tih)
-          blocked(std::true_type{});
-        else
-          blocked(std::false_type{});
-      } else if constexpr (kQuadTapsA) {
-        // Full 2-D filter, blocked: a thread computes the up x up phases of one input window
-        // of (T + 1)^2 samples held in registers, reading each tap row once per output row as
-        // fours (the up phases along x share it); the generic loop's summation order.
-        constexpr int U = S::UA, T = S::KA / S::UA, K = S::KA;
-        const int64_t qx0 = i0x - g.pax, qy0 = i0y - g.pay;
-        const int lx0 = first_unit_start<U>(qx0), ly0 = first_unit_start<U>(qy0);
-        const int units_x = (g.tiw - lx0 + U - 1) / U, units_y = (tih - ly0 + U - 1) / U;
-        const int xb0 = static_cast<int>((qx0 + lx0) / U - x0x);  // exact divisions
-        const int yb0 = static_cast<int>((qy0 + ly0) / U - x0y);
-        for (Walk2 it(tid, nt, units_x); it.r < units_y; it.next()) {
-          const int ly = ly0 + it.r * U, lx = lx0 + it.c * U;
-          const acc_t* win = sx + (yb0 + it.r) * g.txw + xb0 + it.c;
-          acc_t v[T + 1][T + 1];
-          BL_UNROLL
-          for (int j = 0; j <= T; ++j) {
-            BL_UNROLL
-            for (int i = 0; i <= T; ++i) v[j][i] = win[j * g.txw + i];
+        } else {
+          for (Walk2 it(tid, nt, g.tiw); it.r < txh; it.next()) {
+            const int64_t q = i0x + it.c - g.pax;  // upsampled index under tap 0
+            const int k0 = static_cast<int>(pos_mod(-q, uax));
+            const int xi = static_cast<int>((q + k0) / uax - x0x);  // exact division
+            const acc_t* row = sx + it.r * g.txw + xi;
+            const acc_t* f = sfa + k0;
+            const int nk = phase_taps<S>(k0, uax, kax);
+            acc_t acc = acc_t(0);
+            for (int j = 0; j < nk; ++j) acc += f[j * uax] * row[j];
+            st1[it.i] = acc;
           }
+        }
+        __syncthreads();
+      }
+
+      // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
+      // The pointwise step of intermediate sample (ly, lx) whose filtered value is s.
+      // `interior` (std::true_type): the caller knows the whole tile lies in the plane.
+      auto finish = [&](int ly, int lx, acc_t s, auto interior) {
+        acc_t out = acc_t(0);
+        if (decltype(interior)::value || (within(ly, vy0, vy1) && within(lx, vx0, vx1))) {
+          if constexpr (EPI == kEpiGrad) {
+            const int cx = mshift + lx;  // in the plane: the offset below is >= 0
+            const uint32_t code =
+                (mplane[moff0 + int64_t(ly) * mask_w + (cx >> 4)] >> (2 * (cx & 15))) & 3u;
+            out = s * ((code & 2u) ? acc_t(0) : ((code & 1u) ? d_neg : d_pos));
+          } else {
+            const int act = EPI == kEpiLrelu ? int(kLrelu) : g.act;
+            acc_t a = activate<acc_t>(act, s, al, inv) * gain;
+            uint32_t code = s < acc_t(0) ? 1u : 0u;
+            if (clamp >= acc_t(0) && abs_(a) > clamp) {
+              a = a > acc_t(0) ? clamp : -clamp;
+              code |= 2u;
+            }
+            out = a;
+            if (staged) smask[ly * g.mstride + lx + mshift] = static_cast<uint8_t>(code);
+          }
+        }
+        si[ly * g.siw + lx] = out;
+      };
+      auto stage_a_y = [&]() {
+        for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
+          const int ly = it.r, lx = it.c;
+          const int64_t qy = i0y + ly - g.pay;
+          const int ky0 = static_cast<int>(pos_mod(-qy, uay));
+          const int yi = static_cast<int>((qy + ky0) / uay - x0y);
+          const int nky = phase_taps<SY>(ky0, uay, kay);
+          acc_t s = acc_t(0);
+          if (g.sep_a) {
+            const acc_t* fy = sfa + kax + ky0;
+            const acc_t* col = st1 + yi * g.tiw + lx;
+            BL_UNROLL
+            for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.tiw];
+          } else {
+            const int64_t qx = i0x + lx - g.pax;
+            const int kx0 = static_cast<int>(pos_mod(-qx, uax));
+            const int xi0 = static_cast<int>((qx + kx0) / uax - x0x);
+            const int nkx = phase_taps<S>(kx0, uax, kax);
+            BL_UNROLL
+            for (int j = 0; j < nky; ++j) {
+              const acc_t* frow = sfa + (ky0 + j * uay) * kax + kx0;
+              const acc_t* xrow = sx + (yi + j) * g.txw + xi0;
+              BL_UNROLL
+              for (int i = 0; i < nkx; ++i) s += frow[i * uax] * xrow[i];
+            }
+          }
+          finish(ly, lx, s, std::false_type{});
+        }
+      };
+      if constexpr (kFast && !S::ONE_D) {
+        if (g.sep_a) {
+          // Blocked as along x: `up` vertical neighbours from one column window of T + 1
+          // samples (consecutive threads take consecutive columns: no bank conflicts).
+          constexpr int U = S::UA, T = S::KA / S::UA;
+          acc_t f[S::KA];
           BL_UNROLL
-          for (int my = 0; my < U; ++my) {
-            if (ly + my < 0 || ly + my >= tih) continue;
-            const int k0y = my == 0 ? 0 : U - my, oy = my == 0 ? 0 : 1;
-            acc_t acc[U];
-            BL_UNROLL
-            for (int mx = 0; mx < U; ++mx) acc[mx] = acc_t(0);
-            BL_UNROLL
-            for (int j = 0; j < T; ++j) {
-              const acc_t* frow = sfa + (k0y + U * j) * K;
-              acc_t t[K];
+          for (int k = 0; k < S::KA; ++k) f[k] = sfa[S::KA + k];
+          const int64_t q0 = i0y - g.pay;
+          const int l0 = first_unit_start<U>(q0);
+          const int units = (tih - l0 + U - 1) / U;
+          const int yb0 = static_cast<int>((q0 + l0) / U - x0y);  // exact division
+          auto blocked = [&](auto interior) {
+            for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
+              const int l = l0 + it.r * U, lx = it.c;
+              const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
+              acc_t v[T + 1];
               BL_UNROLL
-              for (int q = 0; q < K; q += 4) {
-                const F4 w = load_vec<F4>(frow + q);
-                t[q] = w.x;
-                t[q + 1] = w.y;
-                t[q + 2] = w.z;
-                t[q + 3] = w.w;
-              }
-              BL_UNROLL
-              for (int mx = 0; mx < U; ++mx) {
-                const int k0x = mx == 0 ? 0 : U - mx, ox = mx == 0 ? 0 : 1;
+              for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
+              if (l >= 0 && l + U <= tih) {  // a whole unit (all but a first and a last row)
                 BL_UNROLL
-                for (int i = 0; i < T; ++i) acc[mx] += t[k0x + U * i] * v[oy + j][ox + i];
+                for (int m = 0; m < U; ++m) finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+              } else {
+                BL_UNROLL
+                for (int m = 0; m < U; ++m) {
+                  if (l + m < 0 || l + m >= tih) continue;
+                  finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+                }
               }
             }
+          };
+          // Most tiles of a large plane lie wholly inside it: their loop has no bounds checks.
+          if (vx0 == 0 && vx1 == g.tiw && vy0 == 0 && vy1 == tih)
+            blocked(std::true_type{});
+          else
+            blocked(std::false_type{});
+        } else if constexpr (kQuadTapsA) {
+          // Full 2-D filter, blocked: a thread computes the up x up phases of one input window
+          // of (T + 1)^2 samples held in registers, reading each tap row once per output row as
+          // fours (the up phases along x share it); the generic loop's summation order.
+          constexpr int U = S::UA, T = S::KA / S::UA, K = S::KA;
+          const int64_t qx0 = i0x - g.pax, qy0 = i0y - g.pay;
+          const int lx0 = first_unit_start<U>(qx0), ly0 = first_unit_start<U>(qy0);
+          const int units_x = (g.tiw - lx0 + U - 1) / U, units_y = (tih - ly0 + U - 1) / U;
+          const int xb0 = static_cast<int>((qx0 + lx0) / U - x0x);  // exact divisions
+          const int yb0 = static_cast<int>((qy0 + ly0) / U - x0y);
+          for (Walk2 it(tid, nt, units_x); it.r < units_y; it.next()) {
+            const int ly = ly0 + it.r * U, lx = lx0 + it.c * U;
+            const acc_t* win = sx + (yb0 + it.r) * g.txw + xb0 + it.c;
+            acc_t v[T + 1][T + 1];
             BL_UNROLL
-            for (int mx = 0; mx < U; ++mx)
-              if (lx + mx >= 0 && lx + mx < g.tiw)
-                finish(ly + my, lx + mx, acc[mx], std::false_type{});
+            for (int j = 0; j <= T; ++j) {
+              BL_UNROLL
+              for (int i = 0; i <= T; ++i) v[j][i] = win[j * g.txw + i];
+            }
+            BL_UNROLL
+            for (int my = 0; my < U; ++my) {
+              if (ly + my < 0 || ly + my >= tih) continue;
+              const int k0y = my == 0 ? 0 : U - my, oy = my == 0 ? 0 : 1;
+              acc_t acc[U];
+              BL_UNROLL
+              for (int mx = 0; mx < U; ++mx) acc[mx] = acc_t(0);
+              BL_UNROLL
+              for (int j = 0; j < T; ++j) {
+                const acc_t* frow = sfa + (k0y + U * j) * K;
+                acc_t t[K];
+                BL_UNROLL
+                for (int q = 0; q < K; q += 4) {
+                  const F4 w = load_vec<F4>(frow + q);
+                  t[q] = w.x;
+                  t[q + 1] = w.y;
+                  t[q + 2] = w.z;
+                  t[q + 3] = w.w;
+                }
+                BL_UNROLL
+                for (int mx = 0; mx < U; ++mx) {
+                  const int k0x = mx == 0 ? 0 : U - mx, ox = mx == 0 ? 0 : 1;
+                  BL_UNROLL
+                  for (int i = 0; i < T; ++i) acc[mx] += t[k0x + U * i] * v[oy + j][ox + i];
+                }
+              }
+              BL_UNROLL
+              for (int mx = 0; mx < U; ++mx)
+                if (lx + mx >= 0 && lx + mx < g.tiw)
+                  finish(ly + my, lx + mx, acc[mx], std::false_type{});
+            }
           }
+        } else {
+          stage_a_y();
         }
       } else {
         stage_a_y();
       }
-    } else {
-      stage_a_y();
-    }
-    __syncthreads();
-
-    // 2c. Staged mask: each word of the samples this tile owns (in the plane, ly < my1, lx < mx1)
-    // packed from its 16 bytes (one 16-byte load) and written with one atomicOr, if nonzero.
-    // Bytes outside the owned range (stale, or never written) are masked off.
-    if (staged) {
-      const int cx1 = vx1 < mx1 ? vx1 : mx1, cy1 = vy1 < my1 ? vy1 : my1;
-      const int gx0 = static_cast<int>(i0x) + vx0, gx1 = static_cast<int>(i0x) + cx1;
-      const int w0 = gx0 >> 4, nw = cx1 > vx0 ? ((gx1 - 1) >> 4) - w0 + 1 : 0;
-      const int mbase = static_cast<int>(i0x) - mshift;
-      for (Walk2 it(tid, nt, nw); it.r < cy1 - vy0; it.next()) {
-        const int ly = vy0 + it.r, word = w0 + it.c;
-        const int col = word * 16 - mbase;  // the word's first staged byte: a multiple of 16
-        const U4 q = load_vec<U4>(smask + ly * g.mstride + col);
-        // Four codes (bytes 0..3 of a little-endian word) -> 8 bits.
-        auto pack = [](uint32_t u) {
-          return (u & 0x3u) | ((u >> 6) & 0xCu) | ((u >> 12) & 0x30u) | ((u >> 18) & 0xC0u);
-        };
-        uint32_t bits = pack(q.x) | (pack(q.y) << 8) | (pack(q.z) << 16) | (pack(q.w) << 24);
-        const int lo = gx0 - word * 16 > 0 ? gx0 - word * 16 : 0;
-        const int hi = gx1 - word * 16 < 16 ? gx1 - word * 16 : 16;
-        if (hi - lo < 16) bits &= ((1u << (2 * (hi - lo))) - 1u) << (2 * lo);
-        if (bits != 0u) atomicOr(mplane + moff0 + int64_t(ly) * mask_w + (col >> 4), bits);
-      }
-      __syncthreads();  // stage B's x pass overwrites the staged bytes (st2 = sx)
-    }
-
-    // 2d. Replicate extension (forward only): a sample outside the intermediate plane copies the
-    // nearest sample inside, which lies in this tile (the host checks that stage B's padding is
-    // below its taps: then any tile reaching past an edge also holds the edge sample). Reads only
-    // in-plane samples and writes only outside ones, so one pass needs no further ordering.
-    if (EPI != kEpiGrad && g.ext_b == 1) {
-      for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
-        if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
-        const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
-        const int cx = it.c < vx0 ? vx0 : (it.c >= vx1 ? vx1 - 1 : it.c);
-        si[it.r * g.siw + it.c] = si[cy * g.siw + cx];
-      }
       __syncthreads();
-    }
 
-    // 3. Stage B (downsampling), straight to the output (yt: the tile's first output sample).
-    scalar_t* yt = y + p * g.ho * g.wo + (o0y + s0) * g.wo + o0x;
-    if (g.sep_b) {
-      // Along x. Fast: the taps in registers.
-      if constexpr (kFast && kPairs && S::DB == 2) {
-        // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes two
-        // neighbouring outputs from one window of 2 + taps samples read in fours, 4 words
-        // further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts; single
-        // outputs read at a stride of 2 words would conflict 2 ways). The last four may run a
-        // few words past the window (host: si has 4 spare words); those samples are unused.
-        constexpr int K = S::KB, NV = (2 + K + 3) / 4;
-        acc_t f[K];
-        BL_UNROLL
-        for (int k = 0; k < K; ++k) f[k] = sfb[k];
-        const int units = (g.tow + 1) / 2;
-        for (Walk2 it(tid, nt, units); it.r < tih; it.next()) {
-          const int c0 = 2 * it.c;
-          const acc_t* row = si + it.r * g.siw + 2 * c0;
-          acc_t v[4 * NV];
-          BL_UNROLL
-          for (int q = 0; q < NV; ++q) {
-            const F4 w = load_vec<F4>(row + 4 * q);
-            v[4 * q] = w.x;
-            v[4 * q + 1] = w.y;
-            v[4 * q + 2] = w.z;
-            v[4 * q + 3] = w.w;
-          }
-          acc_t s0 = acc_t(0), s1 = acc_t(0);
-          BL_UNROLL
-          for (int k = 0; k < K; ++k) s0 += f[k] * v[k];
-          BL_UNROLL
-          for (int k = 0; k < K; ++k) s1 += f[k] * v[2 + k];
-          acc_t* out = st2 + (off2 + it.r) * g.tow + c0;
-          out[0] = s0;
-          if (c0 + 1 < g.tow) out[1] = s1;
+      // 2c. Staged mask: each word of the samples this tile owns (in the plane, ly < my1, lx < mx1)
+      // packed from its 16 bytes (one 16-byte load) and written with one atomicOr, if nonzero.
+      // Bytes outside the owned range (stale, or never written) are masked off.
+      if (staged) {
+        const int cx1 = vx1 < mx1 ? vx1 : mx1, cy1 = vy1 < my1 ? vy1 : my1;
+        const int gx0 = static_cast<int>(i0x) + vx0, gx1 = static_cast<int>(i0x) + cx1;
+        const int w0 = gx0 >> 4, nw = cx1 > vx0 ? ((gx1 - 1) >> 4) - w0 + 1 : 0;
+        const int mbase = static_cast<int>(i0x) - mshift;
+        for (Walk2 it(tid, nt, nw); it.r < cy1 - vy0; it.next()) {
+          const int ly = vy0 + it.r, word = w0 + it.c;
+          const int col = word * 16 - mbase;  // the word's first staged byte: a multiple of 16
+          const U4 q = load_vec<U4>(smask + ly * g.mstride + col);
+          // Four codes (bytes 0..3 of a little-endian word) -> 8 bits.
+          auto pack = [](uint32_t u) {
+            return (u & 0x3u) | ((u >> 6) & 0xCu) | ((u >> 12) & 0x30u) | ((u >> 18) & 0xC0u);
+          };
+          uint32_t bits = pack(q.x) | (pack(q.y) << 8) | (pack(q.z) << 16) | (pack(q.w) << 24);
+          const int lo = gx0 - word * 16 > 0 ? gx0 - word * 16 : 0;
+          const int hi = gx1 - word * 16 < 16 ? gx1 - word * 16 : 16;
+          if (hi - lo < 16) bits &= ((1u << (2 * (hi - lo))) - 1u) << (2 * lo);
+          if (bits != 0u) atomicOr(mplane + moff0 + int64_t(ly) * mask_w + (col >> 4), bits);
         }
-      } else if constexpr (kFast) {
-        acc_t f[S::KB];
-        BL_UNROLL
-        for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
-        for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
-          const acc_t* row = si + it.r * g.siw + it.c * S::DB;
-          acc_t s = acc_t(0);
-          if constexpr (kPairs && S::DB % 4 == 0 && S::KB % 4 == 0) {
-            // Fours (the backward's down-by-4 pass): a warp reads 16 contiguous bytes per
-            // thread, where single words at a 4-word stride would conflict 4 ways.
-            BL_UNROLL
-            for (int k = 0; k < S::KB; k += 4) {
-              const F4 v = load_vec<F4>(row + k);
-              s += f[k] * v.x;
-              s += f[k + 1] * v.y;
-              s += f[k + 2] * v.z;
-              s += f[k + 3] * v.w;
-            }
-          } else if constexpr (kPairs) {
-            // Pairs (even factors other than 2, 4k): the window starts at an even word.
-            BL_UNROLL
-            for (int k = 0; k < S::KB; k += 2) {
-              const F2 v = load_vec<F2>(row + k);
-              s += f[k] * v.x;
-              s += f[k + 1] * v.y;
-            }
-          } else {
-            BL_UNROLL
-            for (int k = 0; k < S::KB; ++k) s += f[k] * row[k];
-          }
-          st2[off2 * g.tow + it.i] = s;
-        }
-      } else {
-        for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
-          const acc_t* row = si + it.r * g.siw + it.c * dbx;
-          acc_t s = acc_t(0);
-          for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
-          st2[off2 * g.tow + it.i] = s;
-        }
+        __syncthreads();  // stage B's x pass overwrites the staged bytes (st2 = sx)
       }
-      __syncthreads();
-      // Along y. Fast (2-D): a thread computes R vertically adjacent outputs from one column
-      // window of (R - 1)·down + taps samples, taps in registers.
-      if constexpr (kFast && !S::ONE_D) {
-        constexpr int D = S::DB, K = S::KB, R = 2, W = (R - 1) * D + K;
-        acc_t f[K];
-        BL_UNROLL
-        for (int k = 0; k < K; ++k) f[k] = sfb[K + k];
-        const int units = (toy + R - 1) / R;
-        for (Walk2 it(tid, nt, g.tow); it.r < units; it.next()) {
-          const int lx = it.c, ly0 = it.r * R;
-          if (lx >= tox) continue;
-          const acc_t* col = st2 + (ly0 * D) * g.tow + lx;
-          acc_t v[W];
-          if (ly0 * D + W <= rows2) {  // the whole window in st2 (all but a last odd row)
-            BL_UNROLL
-            for (int j = 0; j < W; ++j, col += g.tow) v[j] = *col;
-          } else {  // st2 rows past the tile: read only by outputs past it
-            const int rows = rows2 - ly0 * D;
-            BL_UNROLL
-            for (int j = 0; j < W; ++j) v[j] = j < rows ? col[j * g.tow] : acc_t(0);
-          }
-          scalar_t* out = yt + int64_t(ly0) * g.wo + lx;
+
+      // 2d. Replicate extension (forward only): a sample outside the intermediate plane copies the
+      // nearest sample inside, which lies in this tile (the host checks that stage B's padding is
+      // below its taps: then any tile reaching past an edge also holds the edge sample). Reads only
+      // in-plane samples and writes only outside ones, so one pass needs no further ordering.
+      if (EPI != kEpiGrad && g.ext_b == 1) {
+        for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
+          if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
+          const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
+          const int cx = it.c < vx0 ? vx0 : (it.c >= vx1 ? vx1 - 1 : it.c);
+          si[it.r * g.siw + it.c] = si[cy * g.siw + cx];
+        }
+        __syncthreads();
+      }
+
+      // 3. Stage B (downsampling), straight to the output (yt: the tile's first output sample).
+      scalar_t* yt = y + p * g.ho * g.wo + (o0y + s0) * g.wo + o0x;
+      if (g.sep_b) {
+        // Along x. Fast: the taps in registers.
+        if constexpr (kFast && kPairs && S::DB == 2) {
+          // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes two
+          // neighbouring outputs from one window of 2 + taps samples read in fours, 4 words
+          // further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts; single
+          // outputs read at a stride of 2 words would conflict 2 ways). The last four may run a
+          // few words past the window (host: si has 4 spare words); those samples are unused.
+          constexpr int K = S::KB, NV = (2 + K + 3) / 4;
+          acc_t f[K];
           BL_UNROLL
-          for (int i = 0; i < R; ++i) {
-            if (ly0 + i >= toy) break;
+          for (int k = 0; k < K; ++k) f[k] = sfb[k];
+          const int units = (g.tow + 1) / 2;
+          for (Walk2 it(tid, nt, units); it.r < tih; it.next()) {
+            const int c0 = 2 * it.c;
+            const acc_t* row = si + it.r * g.siw + 2 * c0;
+            acc_t v[4 * NV];
+            BL_UNROLL
+            for (int q = 0; q < NV; ++q) {
+              const F4 w = load_vec<F4>(row + 4 * q);
+              v[4 * q] = w.x;
+              v[4 * q + 1] = w.y;
+              v[4 * q + 2] = w.z;
+              v[4 * q + 3] = w.w;
+            }
+            acc_t s0 = acc_t(0), s1 = acc_t(0);
+            BL_UNROLL
+            for (int k = 0; k < K; ++k) s0 += f[k] * v[k];
+            BL_UNROLL
+            for (int k = 0; k < K; ++k) s1 += f[k] * v[2 + k];
+            acc_t* out = st2 + (off2 + it.r) * g.tow + c0;
+            out[0] = s0;
+            if (c0 + 1 < g.tow) out[1] = s1;
+          }
+        } else if constexpr (kFast) {
+          acc_t f[S::KB];
+          BL_UNROLL
+          for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
+          for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
+            const acc_t* row = si + it.r * g.siw + it.c * S::DB;
+            acc_t s = acc_t(0);
+            if constexpr (kPairs && S::DB % 4 == 0 && S::KB % 4 == 0) {
+              // Fours (the backward's down-by-4 pass): a warp reads 16 contiguous bytes per
+              // thread, where single words at a 4-word stride would conflict 4 ways.
+              BL_UNROLL
+              for (int k = 0; k < S::KB; k += 4) {
+                const F4 v = load_vec<F4>(row + k);
+                s += f[k] * v.x;
+                s += f[k + 1] * v.y;
+                s += f[k + 2] * v.z;
+                s += f[k + 3] * v.w;
+              }
+            } else if constexpr (kPairs) {
+              // Pairs (even factors other than 2, 4k): the window starts at an even word.
+              BL_UNROLL
+              for (int k = 0; k < S::KB; k += 2) {
+                const F2 v = load_vec<F2>(row + k);
+                s += f[k] * v.x;
+                s += f[k + 1] * v.y;
+              }
+            } else {
+              BL_UNROLL
+              for (int k = 0; k < S::KB; ++k) s += f[k] * row[k];
+            }
+            st2[off2 * g.tow + it.i] = s;
+          }
+        } else {
+          for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
+            const acc_t* row = si + it.r * g.siw + it.c * dbx;
+            acc_t s = acc_t(0);
+            for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
+            st2[off2 * g.tow + it.i] = s;
+          }
+        }
+        __syncthreads();
+        // Along y. Fast (2-D): a thread computes R vertically adjacent outputs from one column
+        // window of (R - 1)·down + taps samples, taps in registers.
+        if constexpr (kFast && !S::ONE_D) {
+          constexpr int D = S::DB, K = S::KB, R = 2, W = (R - 1) * D + K;
+          acc_t f[K];
+          BL_UNROLL
+          for (int k = 0; k < K; ++k) f[k] = sfb[K + k];
+          const int units = (toy + R - 1) / R;
+          for (Walk2 it(tid, nt, g.tow); it.r < units; it.next()) {
+            const int lx = it.c, ly0 = it.r * R;
+            if (lx >= tox) continue;
+            const acc_t* col = st2 + (ly0 * D) * g.tow + lx;
+            acc_t v[W];
+            if (ly0 * D + W <= rows2) {  // the whole window in st2 (all but a last odd row)
+              BL_UNROLL
+              for (int j = 0; j < W; ++j, col += g.tow) v[j] = *col;
+            } else {  // st2 rows past the tile: read only by outputs past it
+              const int rows = rows2 - ly0 * D;
+              BL_UNROLL
+              for (int j = 0; j < W; ++j) v[j] = j < rows ? col[j * g.tow] : acc_t(0);
+            }
+            scalar_t* out = yt + int64_t(ly0) * g.wo + lx;
+            BL_UNROLL
+            for (int i = 0; i < R; ++i) {
+              if (ly0 + i >= toy) break;
+              acc_t s = acc_t(0);
+              BL_UNROLL
+              for (int k = 0; k < K; ++k) s += f[k] * v[i * D + k];
+              out[int64_t(i) * g.wo] = static_cast<scalar_t>(s);
+            }
+          }
+        } else {
+          for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
+            const int ly = it.r, lx = it.c;
+            if (lx >= tox) continue;
+            const acc_t* fy = sfb + kbx;
+            const acc_t* col = st2 + (ly * dby) * g.tow + lx;
             acc_t s = acc_t(0);
             BL_UNROLL
-            for (int k = 0; k < K; ++k) s += f[k] * v[i * D + k];
-            out[int64_t(i) * g.wo] = static_cast<scalar_t>(s);
+            for (int k = 0; k < kby; ++k) s += fy[k] * col[k * g.tow];
+            yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
           }
+        }
+      } else if constexpr (kFast && kPairs && !S::ONE_D && S::KB % 4 == 0) {
+        // Full 2-D filter, fast: samples in pairs and taps in fours (a warp-wide broadcast), a
+        // third of the generic loop's load instructions, in its summation order.
+        for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
+          const int ly = it.r, lx = it.c;
+          if (lx >= tox) continue;
+          acc_t s = acc_t(0);
+          for (int ky = 0; ky < S::KB; ++ky) {
+            const acc_t* frow = sfb + ky * S::KB;
+            const acc_t* row = si + (ly * S::DB + ky) * g.siw + lx * S::DB;
+            BL_UNROLL
+            for (int kx = 0; kx < S::KB; kx += 4) {
+              const F4 t = load_vec<F4>(frow + kx);
+              const F2 a = load_vec<F2>(row + kx), b = load_vec<F2>(row + kx + 2);
+              s += t.x * a.x;
+              s += t.y * a.y;
+              s += t.z * b.x;
+              s += t.w * b.y;
+            }
+          }
+          yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
         }
       } else {
         for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
           const int ly = it.r, lx = it.c;
           if (lx >= tox) continue;
-          const acc_t* fy = sfb + kbx;
-          const acc_t* col = st2 + (ly * dby) * g.tow + lx;
           acc_t s = acc_t(0);
           BL_UNROLL
-          for (int k = 0; k < kby; ++k) s += fy[k] * col[k * g.tow];
+          for (int ky = 0; ky < kby; ++ky) {
+            const acc_t* frow = sfb + ky * kbx;
+            const acc_t* row = si + (ly * dby + ky) * g.siw + lx * dbx;
+            BL_UNROLL
+            for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * row[kx];
+          }
           yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
         }
       }
-    } else if constexpr (kFast && kPairs && !S::ONE_D && S::KB % 4 == 0) {
-      // Full 2-D filter, fast: samples in pairs and taps in fours (a warp-wide broadcast), a
-      // third of the generic loop's load instructions, in its summation order.
-      for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
-        const int ly = it.r, lx = it.c;
-        if (lx >= tox) continue;
-        acc_t s = acc_t(0);
-        for (int ky = 0; ky < S::KB; ++ky) {
-          const acc_t* frow = sfb + ky * S::KB;
-          const acc_t* row = si + (ly * S::DB + ky) * g.siw + lx * S::DB;
-          BL_UNROLL
-          for (int kx = 0; kx < S::KB; kx += 4) {
-            const F4 t = load_vec<F4>(frow + kx);
-            const F2 a = load_vec<F2>(row + kx), b = load_vec<F2>(row + kx + 2);
-            s += t.x * a.x;
-            s += t.y * a.y;
-            s += t.z * b.x;
-            s += t.w * b.y;
-          }
-        }
-        yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
-      }
-    } else {
-      for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
-        const int ly = it.r, lx = it.c;
-        if (lx >= tox) continue;
-        acc_t s = acc_t(0);
-        BL_UNROLL
-        for (int ky = 0; ky < kby; ++ky) {
-          const acc_t* frow = sfb + ky * kbx;
-          const acc_t* row = si + (ly * dby + ky) * g.siw + lx * dbx;
-          BL_UNROLL
-          for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * row[kx];
-        }
-        yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
-      }
-    }
-    __syncthreads();  // the next strip or plane overwrites sx / st2
-    if (s1 < g.toh) {  // the rows the next strip shares to st2's top (host: they do not overlap)
-      const int keep = (kby - dby) * g.tow, from = g.tsh * dby * g.tow;
-      for (int i = tid; i < keep; i += nt) st2[i] = st2[from + i];
+      __syncthreads();  // the next strip or plane overwrites sx / st2
+      if (s1 < g.toh) {  // the rows the next strip shares to st2's top (host: they do not overlap)
+        const int keep = (kby - dby) * g.tow, from = g.tsh * dby * g.tow;
+        for (int i = tid; i < keep; i += nt) st2[i] = st2[from + i];
 #ifdef BL_EMULATE
-      // The emulation poisons the rest (NaN), so a strip reading a row it did not write or keep
-      // shows up as NaN, not as a stale value.
-      __syncthreads();
-      for (int i = keep + tid; i < g.tih * g.tow; i += nt)
-        st2[i] = std::numeric_limits<acc_t>::quiet_NaN();
+        // The emulation poisons the rest (NaN), so a strip reading a row it did not write or keep
+        // shows up as NaN, not as a stale value.
+        __syncthreads();
+        for (int i = keep + tid; i < g.tih * g.tow; i += nt)
+          st2[i] = std::numeric_limits<acc_t>::quiet_NaN();
 #endif
-    }  // (the next strip's stage B writes st2 after the barriers of its stages 1 and 2)
+      }  // (the next strip's stage B writes st2 after the barriers of its stages 1 and 2)
     }  // strips
   }
 }
