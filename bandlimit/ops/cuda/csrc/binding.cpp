@@ -251,10 +251,11 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   // Stage B's x-pass output: in the input tile's storage, or (strips) its own.
   const int64_t sz2 = g.sep_b ? tih * g.tow : 0;
   const int64_t szx = std::max({txh * txw, strips ? int64_t(0) : sz2, g.sep_a ? szm : int64_t(0)});
-  const int64_t szt1 = g.sep_a ? txh * tiw : 0;
-  // si's rows at multiples of 4 words (16 bytes in float32): stage B's fast passes read fours;
-  // 4 spare words for the blocked x pass's last read past its window.
+  // si's and st1's rows at multiples of 4 words (16 bytes in float32): stage B's fast passes
+  // read fours, stage A's blocked y pass pairs; 4 spare words for the blocked x pass's last read
+  // past its window.
   const int64_t siw = (tiw + 3) / 4 * 4;
+  const int64_t szt1 = g.sep_a ? txh * siw : 0;
   const int64_t szi = tih * siw + 4;
   const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
   const int64_t nfb = g.sep_b ? g.kbx + g.kby : int64_t(g.kbx) * g.kby;

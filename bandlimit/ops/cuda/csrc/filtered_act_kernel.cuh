@@ -231,7 +231,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       }
       __syncthreads();
 
-      // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw].
+      // 2a. Stage A along x (separable): rows of the input tile -> st1 [txh, tiw] (rows siw
+      // apart, an even number of words: the blocked y pass reads column pairs).
       if (g.sep_a) {
         if constexpr (kFast) {
           // Blocked: a thread computes `up` neighbours, one of each phase, from one window of
@@ -252,7 +253,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             acc_t v[T + 1];
             BL_UNROLL
             for (int j = 0; j <= T; ++j) v[j] = row[j];
-            acc_t* out = st1 + it.r * g.tiw + l;
+            acc_t* out = st1 + it.r * g.siw + l;
             if (l >= 0 && l + U <= g.tiw) {  // a whole unit (all but a first and a last column)
               BL_UNROLL
               for (int m = 0; m < U; ++m) out[m] = unit_output<U, T>(f, v, m);
@@ -274,7 +275,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             const int nk = phase_taps<S>(k0, uax, kax);
             acc_t acc = acc_t(0);
             for (int j = 0; j < nk; ++j) acc += f[j * uax] * row[j];
-            st1[it.i] = acc;
+            st1[it.r * g.siw + it.c] = acc;
           }
         }
         __syncthreads();
@@ -315,9 +316,9 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           acc_t s = acc_t(0);
           if (g.sep_a) {
             const acc_t* fy = sfa + kax + ky0;
-            const acc_t* col = st1 + yi * g.tiw + lx;
+            const acc_t* col = st1 + yi * g.siw + lx;
             BL_UNROLL
-            for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.tiw];
+            for (int j = 0; j < nky; ++j) s += fy[j * uay] * col[j * g.siw];
           } else {
             const int64_t qx = i0x + lx - g.pax;
             const int kx0 = static_cast<int>(pos_mod(-qx, uax));
@@ -337,7 +338,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       if constexpr (kFast && !S::ONE_D) {
         if (g.sep_a) {
           // Blocked as along x: `up` vertical neighbours from one column window of T + 1
-          // samples (consecutive threads take consecutive columns: no bank conflicts).
+          // samples, and for two neighbouring columns at once: the windows read as pairs
+          // (LDS.64; consecutive threads take consecutive pairs: no bank conflicts), so a
+          // window's loads, addresses and loop step serve twice the samples.
+          static_assert(std::is_same_v<acc_t, float>, "fast specs accumulate in float32");
           constexpr int U = S::UA, T = S::KA / S::UA;
           acc_t f[S::KA];
           BL_UNROLL
@@ -347,20 +351,29 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           const int units = (tih - l0 + U - 1) / U;
           const int yb0 = static_cast<int>((q0 + l0) / U - x0y);  // exact division
           auto blocked = [&](auto interior) {
-            for (Walk2 it(tid, nt, g.tiw); it.r < units; it.next()) {
-              const int l = l0 + it.r * U, lx = it.c;
-              const acc_t* col = st1 + (yb0 + it.r) * g.tiw + lx;
-              acc_t v[T + 1];
+            for (Walk2 it(tid, nt, (g.tiw + 1) / 2); it.r < units; it.next()) {
+              const int l = l0 + it.r * U, lx = 2 * it.c;
+              const bool both = lx + 1 < g.tiw;  // (else the pair's second column is padding)
+              const acc_t* col = st1 + (yb0 + it.r) * g.siw + lx;
+              acc_t va[T + 1], vb[T + 1];
               BL_UNROLL
-              for (int j = 0; j <= T; ++j, col += g.tiw) v[j] = *col;
+              for (int j = 0; j <= T; ++j, col += g.siw) {
+                const F2 w = load_vec<F2>(col);
+                va[j] = w.x;
+                vb[j] = w.y;
+              }
+              auto emit = [&](int m) {
+                finish(l + m, lx, unit_output<U, T>(f, va, m), interior);
+                if (both) finish(l + m, lx + 1, unit_output<U, T>(f, vb, m), interior);
+              };
               if (l >= 0 && l + U <= tih) {  // a whole unit (all but a first and a last row)
                 BL_UNROLL
-                for (int m = 0; m < U; ++m) finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+                for (int m = 0; m < U; ++m) emit(m);
               } else {
                 BL_UNROLL
                 for (int m = 0; m < U; ++m) {
                   if (l + m < 0 || l + m >= tih) continue;
-                  finish(l + m, lx, unit_output<U, T>(f, v, m), interior);
+                  emit(m);
                 }
               }
             }

@@ -75,7 +75,7 @@ struct FaGeom {
   int tow, toh;      // output tile
   int tsh;           // output rows per strip (toh: the tile is one strip); see the kernel
   int tiw, tih;      // intermediate tile (of a strip): (tow - 1) * dbx + kbx, (tsh - 1) * dby + kby
-  int siw;           // its row stride in shared memory: tiw rounded up to a multiple of 4
+  int siw;           // its (and st1's) row stride in shared memory: tiw rounded up to 4k
   int txw, txh;      // input tile (of a strip; an upper bound over tiles)
   int off_t1, off_i, off_fa, off_fb;  // shared-memory offsets, in accumulator elements
   int off_2;         // stage B's x-pass output: 0 (the input tile's storage) for one strip
