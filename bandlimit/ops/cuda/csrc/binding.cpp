@@ -294,10 +294,10 @@ bool can_strip(const FaGeom& g, int tsh) {
 }
 
 // A model of the work of one launch, in instructions: per sample of each stage, counted in the
-// SASS of the T forward's fast kernel (u4k24 -> d2k12, session 19; benchmarks/README.md): the
-// input tile 33, stage A's x pass 12, its y pass with the pointwise step 31, stage B's x pass 24,
-// its y pass 37 per output; and a block-wide barrier's worth per strip. Every block computes its
-// whole tile, so the plane's work is the tile count times a tile's.
+// SASS of the T forward's fast kernel (u4k24 -> d2k12, sessions 19-20; benchmarks/README.md):
+// the input tile 33, stage A's x pass 12, its y pass with the pointwise step 24, stage B's x
+// pass 24, its y pass 37 per output; and a block-wide barrier's worth per strip. Every block
+// computes its whole tile, so the plane's work is the tile count times a tile's.
 double launch_work(const FaGeom& g) {
   const int64_t tiles =
       ((int64_t(g.wo) + g.tow - 1) / g.tow) * ((int64_t(g.ho) + g.toh - 1) / g.toh);
@@ -309,7 +309,7 @@ double launch_work(const FaGeom& g) {
     const int64_t rows = int64_t(s1 - 1) * g.dby + g.kby - (s0 == 0 ? 0 : int64_t(s0) * g.dby +
                                                                         g.kby - g.dby);
     const int64_t txh = (rows + g.kay - 2) / g.uay + 2;
-    work += 33.0 * txh * txw + (g.sep_a ? 12.0 * txh * tiw : 0.0) + 31.0 * rows * tiw +
+    work += 33.0 * txh * txw + (g.sep_a ? 12.0 * txh * tiw : 0.0) + 24.0 * rows * tiw +
             24.0 * rows * g.tow + 37.0 * (s1 - s0) * g.tow + 2048.0;
   }
   return work * double(tiles);
