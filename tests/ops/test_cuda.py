@@ -446,25 +446,30 @@ def test_fast_kernels_equal_the_generic_kernel(dtype, up, ku, kind_d):
 
 
 def test_shared_memory_at_the_default_limit():
-    """A layout of exactly 48 KB (6144 float64, binding.cpp's layout(): 31 x 31 output tiles, up
-    2 through a full 7 x 7 filter, down 2 through 4 separable taps), the most the kernel is
-    launched with: it needs no opt-in attribute. Against 'ref' on the CPU."""
+    """A layout of exactly 48 KB (6144 float64, binding.cpp's layout(): 25 x 25 output tiles in
+    one strip, up 2 through 6 separable taps, down 2 through 6 separable taps), the most the
+    kernel is launched with: it needs no opt-in attribute. The plan is checked first (layout
+    changes have silently moved such a test off its limit before). Against 'ref' on the CPU."""
     from bandlimit.ops import reference
     from bandlimit.ops._activations import get_activation
     from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
+    ext = load_ext()
+    plan = ext.filtered_act_plan([2, 2], [6, 6], True, [2, 2], [6, 6], True, [50, 50], True,
+                                 False, 25, 0, -1, 0)
+    assert plan[:4] == [25, 25, 25, 48 * 1024], plan
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 3, 62, 62, dtype=torch.float64, generator=g)
-    fu, fd = _fir("full", (7, 7), seed=4), _fir("sep", (4, 4), seed=5)
+    x = torch.randn(2, 3, 50, 50, dtype=torch.float64, generator=g)
+    fu, fd = _fir("sep", (6, 6), seed=4), _fir("sep", (6, 6), seed=5)
     geo = ((2, 2), (2, 2), (3, 3, 3, 3), (1, 2, 1, 2))
-    y, _ = _ops.filtered_act_call(load_ext(), x.to(DEV), None, fu, fd, *geo, "lrelu", 0.2, 1.0,
-                                  None, False, 31)
+    y, _ = _ops.filtered_act_call(ext, x.to(DEV), None, fu, fd, *geo, "lrelu", 0.2, 1.0, None,
+                                  False, 25, strip_rows=-1)
     cpu = [type(f)(*(None if t is None else t.cpu() for t in (f.fx, f.fy, f.f2d)))
            for f in (fu, fd)]
     r = reference.filtered_act(x, None, *cpu, *geo[:3], get_activation("lrelu"), 0.2, 1.0, None,
                                dpad=geo[3])
-    assert tuple(r.shape) == (2, 3, 62, 62)  # two 31-tiles per axis (tiles split it evenly)
+    assert tuple(r.shape) == (2, 3, 50, 50)  # two 25-tiles per axis
     assert_close(y.cpu(), to_np(r), 1e-10, scale=_scale(r) * 4, what="48 KB layout")
 
 
@@ -506,7 +511,7 @@ def test_tiles_past_the_default_shared_memory(kind_d):
     outs = []
     for tile, limit in ((0, 0), (64, 200 * 1024)):
         y, mask = _ops.filtered_act_call(ext, x, None, *geo, "lrelu", 0.2, 1.4, None, True, tile,
-                                         smem_limit=limit)
+                                         smem_limit=limit, strip_rows=-1)
         dx = _ops.filtered_act_backward_call(ext, y, mask, (133, 129), *geo, "lrelu", 0.2, 1.4,
                                              tile)
         outs.append((y, mask, dx))

@@ -381,11 +381,14 @@ def test_opting_in_to_more_shared_memory(emu):
     default tiles; a limit past the device's opt-in maximum, or too small for any tile, is
     refused with the numbers."""
     rng = np.random.default_rng(5)
-    x = torch.from_numpy(rng.standard_normal((1, 2, 72, 68))).float()
+    x = torch.from_numpy(rng.standard_normal((1, 2, 133, 129))).float()
     f12 = torch.from_numpy(rng.standard_normal(12)).float()
     fu, fd = Fir(fx=f12, fy=f12.flip(0)), Fir(f2d=torch.outer(f12, f12.flip(0)) / 12)
     args = (x, None, fu, fd, (2, 2), (2, 2), (5, 6, 5, 6), (0, 0, 0, 0), "lrelu", 0.2, 1.4,
             None, True)
+    fwd, _ = _ops.launch_plans(emu, fu, fd, (2, 2), (2, 2), (133, 129), (128, 124),
+                               torch.float32, 64, 200 * 1024)
+    assert fwd[:2] == [62, 64] and fwd[3] > 48 * 1024  # the launch below must opt in
     y0, m0 = _ops.filtered_act_call(emu, *args)
     y, m = _ops.filtered_act_call(emu, *args, 64, 4, smem_limit=200 * 1024)
     assert torch.equal(y, y0) and torch.equal(m, m0)
@@ -405,7 +408,7 @@ def test_tiles_stay_large_within_the_shared_memory_limit(emu):
     fu, fd = sep(24), sep(12)
     fwd, bwd = _ops.launch_plans(emu, fu, fd, (4, 4), (2, 2), (1044, 1044), (1044, 1044),
                                  torch.float32, strip_rows=-1)
-    assert fwd[:4] == [32, 32, 32, 40176] and bwd[:4] == [14, 15, 15, 47376]
+    assert fwd[:4] == [32, 32, 32, 40192] and bwd[:4] == [14, 15, 15, 47392]
     _, bwd = _ops.launch_plans(emu, fu, fd, (4, 4), (2, 2), (1044, 1044), (1044, 1044),
                                torch.float32, smem_limit=200 * 1024, strip_rows=-1)
     assert bwd[:3] == [32, 32, 32] and 48 * 1024 < bwd[3] <= 200 * 1024

@@ -486,18 +486,19 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       if (g.sep_b) {
         // Along x. Fast: the taps in registers.
         if constexpr (kFast && kPairs && S::DB == 2) {
-          // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes two
-          // neighbouring outputs from one window of 2 + taps samples read in fours, 4 words
-          // further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts; single
-          // outputs read at a stride of 2 words would conflict 2 ways). The last four may run a
-          // few words past the window (host: si has 4 spare words); those samples are unused.
-          constexpr int K = S::KB, NV = (2 + K + 3) / 4;
+          // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes O = 4
+          // neighbouring outputs from one window of 2 (O - 1) + taps samples read in fours, 8
+          // words further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts;
+          // single outputs read at a stride of 2 words would conflict 2 ways): 1.25 loads per
+          // output. The last four may run a few words past the window (host: si has 8 spare
+          // words); those samples are unused.
+          constexpr int K = S::KB, O = 4, NV = (2 * (O - 1) + K + 3) / 4;
           acc_t f[K];
           BL_UNROLL
           for (int k = 0; k < K; ++k) f[k] = sfb[k];
-          const int units = (g.tow + 1) / 2;
+          const int units = (g.tow + O - 1) / O;
           for (Walk2 it(tid, nt, units); it.r < tih; it.next()) {
-            const int c0 = 2 * it.c;
+            const int c0 = O * it.c;
             const acc_t* row = si + it.r * g.siw + 2 * c0;
             acc_t v[4 * NV];
             BL_UNROLL
@@ -508,14 +509,14 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
               v[4 * q + 2] = w.z;
               v[4 * q + 3] = w.w;
             }
-            acc_t s0 = acc_t(0), s1 = acc_t(0);
-            BL_UNROLL
-            for (int k = 0; k < K; ++k) s0 += f[k] * v[k];
-            BL_UNROLL
-            for (int k = 0; k < K; ++k) s1 += f[k] * v[2 + k];
             acc_t* out = st2 + (off2 + it.r) * g.tow + c0;
-            out[0] = s0;
-            if (c0 + 1 < g.tow) out[1] = s1;
+            BL_UNROLL
+            for (int o = 0; o < O; ++o) {
+              acc_t s = acc_t(0);
+              BL_UNROLL
+              for (int k = 0; k < K; ++k) s += f[k] * v[2 * o + k];
+              if (o == 0 || c0 + o < g.tow) out[o] = s;
+            }
           }
         } else if constexpr (kFast) {
           acc_t f[S::KB];
