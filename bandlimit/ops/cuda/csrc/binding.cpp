@@ -252,11 +252,11 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   const int64_t sz2 = g.sep_b ? tih * g.tow : 0;
   const int64_t szx = std::max({txh * txw, strips ? int64_t(0) : sz2, g.sep_a ? szm : int64_t(0)});
   // si's and st1's rows at multiples of 4 words (16 bytes in float32): stage B's fast passes
-  // read fours, stage A's blocked y pass pairs; 8 spare words for the blocked x pass's last
-  // read past its window.
+  // read fours, stage A's blocked y pass pairs; kSiSpare words after the last row for the
+  // blocked stage B passes' reads past their last window.
   const int64_t siw = (tiw + 3) / 4 * 4;
   const int64_t szt1 = g.sep_a ? txh * siw : 0;
-  const int64_t szi = tih * siw + 8;
+  const int64_t szi = tih * siw + kSiSpare;
   const int64_t nfa = g.sep_a ? g.kax + g.kay : int64_t(g.kax) * g.kay;
   const int64_t nfb = g.sep_b ? g.kbx + g.kby : int64_t(g.kbx) * g.kby;
   // Every array at a multiple of 4 elements (16 bytes in float32): the fast kernels read stage

@@ -13,7 +13,7 @@
 // filtered_act_kernel.cuh): stage A computes the `up` phases of one input window per thread,
 // stage B's vertical pass two outputs per column window, taps in registers; a full 2-D stage A
 // filter is blocked over the up x up phases of one window. Each spec is instantiated for the
-// three epilogues (filtered_act_kernel.cuh, Epi). ptxas (sm_90, nvcc 13.0): 32-79 registers, no
+// three epilogues (filtered_act_kernel.cuh, Epi). ptxas (sm_90, nvcc 13.0): 32-80 registers, no
 // spills (the launch caps the block at what the registers allow). float64 always takes the
 // generic kernel (it exists for checking, not speed), and so does everything unmatched: other
 // factors or taps, anisotropic factors, ToRGB's 1 -> 1.

@@ -490,9 +490,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           // neighbouring outputs from one window of 2 (O - 1) + taps samples read in fours, 8
           // words further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts;
           // single outputs read at a stride of 2 words would conflict 2 ways): 1.25 loads per
-          // output. The last four may run a few words past the window (host: si has 8 spare
-          // words); those samples are unused.
+          // output. The last four may run a few words past the window, into the next row or
+          // si's spare words; those samples are unused. (A unit starts at c0 <= tow - 1 and a
+          // row is tiw = 2 (tow - 1) + K long, so a read ends at most 4 NV - K words past it.)
           constexpr int K = S::KB, O = 4, NV = (2 * (O - 1) + K + 3) / 4;
+          static_assert(4 * NV - K <= kSiSpare, "stage B's x pass reads past si's spare words");
           acc_t f[K];
           BL_UNROLL
           for (int k = 0; k < K; ++k) f[k] = sfb[k];
@@ -608,9 +610,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         // row, read in fours (a warp reads contiguous 16-byte pieces), the taps in fours (a
         // broadcast): 3.5 load instructions per output and tap row where one output per thread
         // took 9, and about 40 % fewer shared-memory wavefronts; each sum in the generic loop's
-        // order. The last four may run 2 words past the window (host: si has 4 spare words);
-        // those samples are unused.
+        // order. The last four may run 2 words past the window, into the next row or si's spare
+        // words; those samples are unused.
         constexpr int K = S::KB, NV = (2 + K + 3) / 4;
+        static_assert(4 * NV - K <= kSiSpare, "stage B's 2-D pass reads past si's spare words");
         const int units = (tox + 1) / 2;
         for (Walk2 it(tid, nt, units); it.r < toy; it.next()) {
           const int ly = it.r, c0 = 2 * it.c;

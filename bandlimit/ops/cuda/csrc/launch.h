@@ -54,6 +54,10 @@ struct BiasActArgs {
 template <typename scalar_t>
 void launch_bias_act(const BiasActArgs& a);
 
+// Words of si (the intermediate tile) after its last row: stage B's blocked passes read whole
+// fours, a few words past their last window (filtered_act_kernel.cuh checks its reads fit).
+constexpr int kSiSpare = 8;
+
 // Dynamic shared memory a block may use without opting in (every GPU since compute capability 3.0).
 constexpr int64_t kDefaultSmemBytes = 48 * 1024;
 
