@@ -99,6 +99,19 @@ BL_HD acc_t unit_output(const acc_t* f, const acc_t* v, int m) {
   return acc;
 }
 
+// v[0, 4 N) <- p[0, 4 N), read as N fours (float32 shared memory, p 16-byte aligned).
+template <int N>
+BL_HD void load_fours(const float* p, float* v) {
+  BL_UNROLL
+  for (int q = 0; q < N; ++q) {
+    const F4 w = load_vec<F4>(p + 4 * q);
+    v[4 * q] = w.x;
+    v[4 * q + 1] = w.y;
+    v[4 * q + 2] = w.z;
+    v[4 * q + 3] = w.w;
+  }
+}
+
 // The pointwise step between the stages, a compile-time choice of the launcher (so the hot loop
 // carries no activation switch): the forward with g.act read at run time, the forward with leaky
 // ReLU (StyleGAN3's), or the backward (mode 1, the mask's branch bits).
@@ -503,14 +516,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             const int c0 = O * it.c;
             const acc_t* row = si + it.r * g.siw + 2 * c0;
             acc_t v[4 * NV];
-            BL_UNROLL
-            for (int q = 0; q < NV; ++q) {
-              const F4 w = load_vec<F4>(row + 4 * q);
-              v[4 * q] = w.x;
-              v[4 * q + 1] = w.y;
-              v[4 * q + 2] = w.z;
-              v[4 * q + 3] = w.w;
-            }
+            load_fours<NV>(row, v);
             acc_t* out = st2 + (off2 + it.r) * g.tow + c0;
             BL_UNROLL
             for (int o = 0; o < O; ++o) {
@@ -622,14 +628,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             const acc_t* frow = sfb + ky * K;
             const acc_t* row = si + (ly * 2 + ky) * g.siw + 2 * c0;
             acc_t v[4 * NV];
-            BL_UNROLL
-            for (int q = 0; q < NV; ++q) {
-              const F4 w = load_vec<F4>(row + 4 * q);
-              v[4 * q] = w.x;
-              v[4 * q + 1] = w.y;
-              v[4 * q + 2] = w.z;
-              v[4 * q + 3] = w.w;
-            }
+            load_fours<NV>(row, v);
             BL_UNROLL
             for (int kx = 0; kx < K; kx += 4) {
               const F4 t = load_vec<F4>(frow + kx);
