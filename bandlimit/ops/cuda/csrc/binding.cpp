@@ -407,7 +407,7 @@ int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
       continue;
     const double work = launch_work(c);
     if (work < best_work) {
-      best_smem = layout(c, acc_size, limit, staged_mask);  // c's offsets for its final toh
+      best_smem = bytes;  // c's layout, set for tsh above (toh does not change it)
       best = c;
       best_work = work;
     }
