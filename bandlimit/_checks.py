@@ -16,11 +16,14 @@ import numpy as np
 
 def check_int(name: str, value: Any, minimum: int | None = None) -> int:
     """``value`` as an int (numpy integers accepted), optionally ``>= minimum``."""
-    what = "an int" if minimum is None else f"an int >= {minimum}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+    # Every op checks several ints per call: a plain int skips the (slow) abstract-class checks.
+    if type(value) is not int and (
+        isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer))
+    ):
+        what = "an int" if minimum is None else f"an int >= {minimum}"
         raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -28,7 +31,9 @@ def check_real(
     name: str, value: Any, *, positive: bool = False, nonnegative: bool = False
 ) -> float:
     """``value`` as a finite float, optionally ``> 0`` (positive) or ``>= 0`` (nonnegative)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if type(value) not in (float, int) and (
+        isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+    ):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
     out = float(value)
     # Not finite (NaN compares False). A comparison, not math.isfinite: torch.compile traces it
@@ -43,6 +48,6 @@ def check_real(
 
 
 def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
+    if type(value) is not bool and not isinstance(value, np.bool_):
         raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
     return bool(value)

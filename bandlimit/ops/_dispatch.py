@@ -64,7 +64,7 @@ def numba_available() -> bool:
 
 
 def _numba_supports(x: torch.Tensor) -> bool:
-    return x.device.type == "cpu" and x.dtype in NUMBA_DTYPES
+    return x.is_cpu and x.dtype in NUMBA_DTYPES
 
 
 CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -72,7 +72,7 @@ _cuda_fallback_warned = False
 
 
 def _cuda_supports(x: torch.Tensor) -> bool:
-    return x.device.type == "cuda" and x.dtype in CUDA_DTYPES
+    return x.is_cuda and x.dtype in CUDA_DTYPES
 
 
 def _cuda_error(op: str):

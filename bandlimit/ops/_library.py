@@ -37,7 +37,7 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._custom_ops import define_upfirdn
+from bandlimit.ops._custom_ops import define_op, define_upfirdn
 from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
 
@@ -70,8 +70,7 @@ upfirdn_numba = define_upfirdn("upfirdn_numba", "cpu", _upfirdn_kernel)
 # filtered activation
 
 
-@torch.library.custom_op("bandlimit::filtered_act_numba", mutates_args=(), device_types="cpu")
-def _filtered_act_fwd(
+def _fa_fwd_kernel(
     x: Tensor,
     b: Optional[Tensor],
     fux: Optional[Tensor],
@@ -114,8 +113,8 @@ def _filtered_act_fwd(
     return torch.from_numpy(y).reshape(n, c, ho, wo), mask_t
 
 
-@_filtered_act_fwd.register_fake
-def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp, save_mask):
+def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp,
+                 save_mask):
     n, c, h, w = x.shape
     fu, fd = Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
     hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad)
@@ -123,10 +122,7 @@ def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, cla
     return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.uint8)
 
 
-@torch.library.custom_op(
-    "bandlimit::filtered_act_numba_backward", mutates_args=(), device_types="cpu"
-)
-def _filtered_act_bwd(
+def _fa_bwd_kernel(
     dy: Tensor,
     mask: Tensor,
     h: int,
@@ -163,8 +159,8 @@ def _filtered_act_bwd(
     return torch.from_numpy(dx).reshape(n, c, h, w)
 
 
-@_filtered_act_bwd.register_fake
-def _(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain):
+def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha,
+                 gain):
     return dy.new_empty(dy.shape[0], dy.shape[1], h, w)
 
 
@@ -214,7 +210,12 @@ def _fa_backward(ctx, grad_y, _grad_mask):
     return (dv, db, *([None] * 14))
 
 
-_filtered_act_fwd.register_autograd(_fa_backward, setup_context=_fa_setup)
+_filtered_act_bwd = define_op(
+    "filtered_act_numba_backward", "cpu", _fa_bwd_kernel, _fa_bwd_fake
+)
+_filtered_act_fwd = define_op(
+    "filtered_act_numba", "cpu", _fa_fwd_kernel, _fa_fwd_fake, _fa_setup, _fa_backward
+)
 
 
 def filtered_act_numba(
@@ -309,8 +310,7 @@ def _any_args(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act):
     )
 
 
-@torch.library.custom_op("bandlimit::filtered_act_any_numba", mutates_args=(), device_types="cpu")
-def _filtered_act_any_fwd(
+def _fany_fwd_kernel(
     x: Tensor,
     b: Optional[Tensor],
     pa: Optional[Tensor],
@@ -347,9 +347,8 @@ def _filtered_act_any_fwd(
     return torch.from_numpy(y).reshape(n, c, ho, wo)
 
 
-@_filtered_act_any_fwd.register_fake
-def _(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act, alpha, gain,
-      clamp):
+def _fany_fwd_fake(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act,
+                   alpha, gain, clamp):
     n, c, h, w = x.shape
     *_, ho, wo = filtered_sizes(
         (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad
@@ -357,10 +356,7 @@ def _(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, a
     return x.new_empty(n, c, ho, wo)
 
 
-@torch.library.custom_op(
-    "bandlimit::filtered_act_any_numba_backward", mutates_args=(), device_types="cpu"
-)
-def _filtered_act_any_bwd(
+def _fany_bwd_kernel(
     dy: Tensor,
     x: Tensor,
     b: Optional[Tensor],
@@ -398,9 +394,8 @@ def _filtered_act_any_bwd(
     )
 
 
-@_filtered_act_any_bwd.register_fake
-def _(dy, x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act, alpha,
-      gain, clamp):
+def _fany_bwd_fake(dy, x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode,
+                   act, alpha, gain, clamp):
     n, c, h, w = x.shape
     return x.new_empty(n, c, h, w), x.new_empty(n, c, 2)
 
@@ -437,7 +432,13 @@ def _fany_backward(ctx, grad_y):
     return (dv, db, da, dbeta, *([None] * 15))
 
 
-_filtered_act_any_fwd.register_autograd(_fany_backward, setup_context=_fany_setup)
+_filtered_act_any_bwd = define_op(
+    "filtered_act_any_numba_backward", "cpu", _fany_bwd_kernel, _fany_bwd_fake
+)
+_filtered_act_any_fwd = define_op(
+    "filtered_act_any_numba", "cpu", _fany_fwd_kernel, _fany_fwd_fake, _fany_setup,
+    _fany_backward,
+)
 
 
 def fused_any_supported(act, mode: str, dpad, hw, fu: Fir, up, pad) -> bool:

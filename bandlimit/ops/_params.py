@@ -130,6 +130,41 @@ def check_filter(f: object, name: str, ndims: tuple[int, ...] = (1, 2)) -> torch
     return f
 
 
+def _tracing() -> bool:
+    """Whether a tracer (torch.compile, make_fx/export, a fake-tensor or other dispatch mode)
+    sees the ops: cached real tensors must not enter its graph."""
+    return torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack() > 0
+
+
+_CONSTANT_TAPS: dict[tuple, torch.Tensor] = {}
+
+
+def constant_tap(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[value]``: the one-tap filter of an identity axis. Every op call needs one or two, so
+    outside tracing they are made once per (value, dtype, device) -- a launch each on a GPU --
+    and shared; no op writes to its filters."""
+    if _tracing():
+        return torch.full((1,), value, dtype=dtype, device=device)
+    key = (value, dtype, device)
+    t = _CONSTANT_TAPS.get(key)
+    if t is None:
+        if len(_CONSTANT_TAPS) >= 256:  # many distinct gains: stay bounded
+            _CONSTANT_TAPS.clear()
+        with torch.inference_mode(False):  # usable outside inference mode too
+            t = _CONSTANT_TAPS[key] = torch.full((1,), value, dtype=dtype, device=device)
+    return t
+
+
+def _scaled(f: torch.Tensor, g: float, fresh: bool, dtype: torch.dtype, device) -> torch.Tensor:
+    """``f · g`` cast to ``dtype`` on ``device``, the gain applied in the filter's own precision
+    before the cast (the official order). ``fresh``: ``f`` is already a copy (a flip), so a gain
+    of 1 needs no multiplication; the caller's own filter is always copied, so that changing it
+    in place later cannot reach a backward pass that kept it."""
+    if g != 1.0 or not fresh:
+        f = f * g
+    return f.to(dtype=dtype, device=device).contiguous()
+
+
 def make_fir(
     f: torch.Tensor | None,
     *,
@@ -145,33 +180,27 @@ def make_fir(
     """
     gx, gy = gain
     if f is None:
-        return Fir(
-            fx=torch.full((1,), gx, dtype=dtype, device=device),
-            fy=torch.full((1,), gy, dtype=dtype, device=device),
-        )
+        return Fir(fx=constant_tap(gx, dtype, device), fy=constant_tap(gy, dtype, device))
     f = f.detach()
     if not flip_filter:  # true convolution == correlation with the reversed filter
         f = f.flip(list(range(f.ndim)))
     if f.ndim == 1:
-        # The gain is applied in the filter's own precision before the cast (the official order).
-        return Fir(
-            fx=(f * gx).to(dtype=dtype, device=device).contiguous(),
-            fy=(f * gy).to(dtype=dtype, device=device).contiguous(),
-        )
-    return Fir(f2d=(f * (gx * gy)).to(dtype=dtype, device=device).contiguous())
+        fx = _scaled(f, gx, not flip_filter, dtype, device)
+        return Fir(fx=fx, fy=fx if gy == gx else _scaled(f, gy, not flip_filter, dtype, device))
+    return Fir(f2d=_scaled(f, gx * gy, not flip_filter, dtype, device))
 
 
 def make_fir_1d(
     f: torch.Tensor | None, *, flip_filter: bool, gain: float, dtype: torch.dtype, device
 ) -> Fir:
     """A 1-D filter along the last axis, as a separable :class:`Fir` with an identity y axis."""
-    one = torch.ones(1, dtype=dtype, device=device)
+    one = constant_tap(1.0, dtype, device)
     if f is None:
-        return Fir(fx=one * gain, fy=one)
+        return Fir(fx=constant_tap(gain, dtype, device), fy=one)
     f = f.detach()
     if not flip_filter:
         f = f.flip([0])
-    return Fir(fx=(f * gain).to(dtype=dtype, device=device).contiguous(), fy=one)
+    return Fir(fx=_scaled(f, gain, not flip_filter, dtype, device), fy=one)
 
 
 # ------------------------------------------------------------------------------------------

@@ -505,8 +505,9 @@ def broken_build(monkeypatch):
 
 
 def _cuda_like(dtype=torch.float32):
-    # resolve_impl only looks at device and dtype; no GPU is needed to describe one.
-    return types.SimpleNamespace(device=torch.device("cuda", 0), dtype=dtype)
+    # resolve_impl only looks at the device and dtype; no GPU is needed to describe one.
+    return types.SimpleNamespace(device=torch.device("cuda", 0), is_cuda=True, is_cpu=False,
+                                 dtype=dtype)
 
 
 def test_auto_falls_back_to_ref_with_one_warning(broken_build):

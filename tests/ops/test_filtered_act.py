@@ -560,4 +560,4 @@ def test_opcheck_fused_any_act(act, mode):
                   gain=(1.0, 1.0), dtype=x.dtype, device=x.device)
     args = (x, b, pa, pb, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, [2, 2], [2, 1],
             [3, 1, 2, 2], [2, 1, 0, 3], mode, act, 0.2, 1.3, 2.5)
-    torch.library.opcheck(_library._filtered_act_any_fwd, args)
+    torch.library.opcheck(_library._filtered_act_any_fwd.op, args)

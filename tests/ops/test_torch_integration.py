@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from bandlimit import ops
 from bandlimit.ops import _library
@@ -19,7 +20,7 @@ def test_opcheck_upfirdn():
     for f in (sep, full):
         fir = make_fir(f, flip_filter=False, gain=(1.5, 1.5), dtype=x.dtype, device=x.device)
         args = (x, fir.fx, fir.fy, fir.f2d, [2, 1], [1, 3], [2, 1, -1, 3])
-        torch.library.opcheck(_library.upfirdn_numba, args)
+        torch.library.opcheck(_library.upfirdn_numba.op, args)
 
 
 @pytest.mark.parametrize("save_mask", [True, False])
@@ -32,7 +33,75 @@ def test_opcheck_filtered_act(save_mask):
     args = (x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, [2, 2], [2, 2], [3, 2, 3, 2],
             "lrelu", 0.2, 1.4, 1.0, save_mask)
     # The mask output is integer-valued and opaque: autograd registration is checked through it.
-    torch.library.opcheck(_library._filtered_act_fwd, args)
+    torch.library.opcheck(_library._filtered_act_fwd.op, args)
+
+
+class _PassThrough(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+def _eager_op_cases():
+    """(EagerOp, args) of each numba custom op with an autograd formula, float64, x requiring
+    grad (and b, snake's alpha / beta where the op takes them)."""
+    g = torch.Generator().manual_seed(1)
+
+    def t(*shape, grad=False):
+        return torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_(grad)
+
+    sep, full = _filters(torch.float64)
+    fu = make_fir(sep, flip_filter=False, gain=(2.0, 2.0), dtype=torch.float64, device="cpu")
+    fd = make_fir(full, flip_filter=False, gain=(1.0, 1.0), dtype=torch.float64, device="cpu")
+    x, b = t(2, 3, 8, 7, grad=True), t(3, grad=True)
+    alpha, beta = (t(3).abs().add(0.5).requires_grad_() for _ in range(2))
+    return {
+        "upfirdn": (_library.upfirdn_numba, (x, fu.fx, fu.fy, None, [2, 1], [1, 2], [3, 2, 0, 1])),
+        "filtered_act": (_library._filtered_act_fwd, (
+            x, b, fu.fx, fu.fy, None, None, None, fd.f2d, [2, 2], [2, 2], [3, 2, 3, 2], "lrelu",
+            0.2, 1.4, 1.0, True)),
+        "filtered_act_any": (_library._filtered_act_any_fwd, (
+            x, b, alpha, beta, fu.fx, fu.fy, None, None, None, fd.f2d, [2, 2], [2, 2],
+            [3, 2, 3, 2], [1, 1, 0, 2], "replicate", "snakebeta", 0.0, 1.0, 2.0)),
+    }
+
+
+@pytest.mark.parametrize("name", ["upfirdn", "filtered_act", "filtered_act_any"])
+def test_eager_calls_skip_the_custom_op_and_equal_it(name, monkeypatch):
+    """Plain eager calls run the kernel and autograd formula without dispatching the custom op
+    (its per-call cost, _custom_ops.EagerOp); outputs, gradients and second-order gradients
+    equal the op's exactly, and anything that intercepts ops still sees the op."""
+    eop, args = _eager_op_cases()[name]
+    inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+
+    def run(call):
+        out = call(*args)
+        y = out[0] if isinstance(out, tuple) else out
+        w = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)
+        grads = torch.autograd.grad((y * w).sum(), inputs, create_graph=True)
+        gg = sum((gr * gr).sum() for gr in grads)  # constant in x for linear / lrelu
+        second = (torch.autograd.grad(gg, inputs[0], allow_unused=True, materialize_grads=True)
+                  if gg.requires_grad else (torch.tensor(float(gg.requires_grad)),))
+        with torch.no_grad():
+            y_ng = call(*args)
+        return y, y_ng, grads, second
+
+    op_results = run(eop.op)
+    seen = []
+    real_op = eop.op
+
+    def recording_op(*a):
+        seen.append(True)
+        return real_op(*a)
+
+    monkeypatch.setattr(eop, "op", recording_op)
+    eager_results = run(eop)
+    assert not seen, "a plain eager call dispatched the custom op"
+    for got, want in zip(torch.utils._pytree.tree_leaves(eager_results),
+                         torch.utils._pytree.tree_leaves(op_results)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with _PassThrough():  # an interceptor of ops: the op again
+        eop(*args)
+    assert seen
 
 
 class _Block(torch.nn.Module):

@@ -45,7 +45,7 @@ from bandlimit.ops._activations import (
     get_filtered_activation,
     negative_slope,
 )
-from bandlimit.ops._custom_ops import define_upfirdn
+from bandlimit.ops._custom_ops import define_op, define_upfirdn
 from bandlimit.ops._params import Fir, filtered_sizes, transpose_stage
 
 # Activation codes of csrc/common.h (enum Act).
@@ -192,16 +192,14 @@ def upfirdn(x: Tensor, fir: Fir, up, down, pad) -> Tensor:
 # bias_act
 
 
-@torch.library.custom_op("bandlimit::bias_act_cuda", mutates_args=(), device_types="cuda")
-def bias_act_cuda(
+def _ba_kernel(
     x: Tensor, b: Tensor | None, dim: int, act: str, alpha: float, gain: float, clamp: float,
     filtered_ties: bool,
 ) -> Tensor:
     return bias_act_call(_ext(), x, b, dim, act, alpha, gain, None if clamp < 0 else clamp)
 
 
-@bias_act_cuda.register_fake
-def _(x, b, dim, act, alpha, gain, clamp, filtered_ties):
+def _ba_fake(x, b, dim, act, alpha, gain, clamp, filtered_ties):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
@@ -257,7 +255,7 @@ def _ba_backward(ctx, dy):
     return dx, db, None, None, None, None, None, None
 
 
-bias_act_cuda.register_autograd(_ba_backward, setup_context=_ba_setup)
+bias_act_cuda = define_op("bias_act_cuda", "cuda", _ba_kernel, _ba_fake, _ba_setup, _ba_backward)
 
 
 def bias_act(
@@ -280,8 +278,7 @@ def _firs(fux, fuy, fu2d, fdx, fdy, fd2d):
     return Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
 
 
-@torch.library.custom_op("bandlimit::filtered_act_cuda", mutates_args=(), device_types="cuda")
-def _filtered_act_fwd(
+def _fa_fwd_kernel(
     x: Tensor,
     b: Tensor | None,
     fux: Tensor | None,
@@ -310,9 +307,8 @@ def _filtered_act_fwd(
     )
 
 
-@_filtered_act_fwd.register_fake
-def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
-      save_mask, pa=None, pb=None, dmode="zeros"):
+def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
+                 save_mask, pa=None, pb=None, dmode="zeros"):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad, dpad)
@@ -320,10 +316,7 @@ def _(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gai
     return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.int32)
 
 
-@torch.library.custom_op(
-    "bandlimit::filtered_act_cuda_backward", mutates_args=(), device_types="cuda"
-)
-def _filtered_act_bwd(
+def _fa_bwd_kernel(
     dy: Tensor,
     mask: Tensor,
     h: int,
@@ -348,8 +341,8 @@ def _filtered_act_bwd(
     )
 
 
-@_filtered_act_bwd.register_fake
-def _(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain):
+def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha,
+                 gain):
     return dy.new_empty(dy.shape[0], dy.shape[1], h, w)
 
 
@@ -392,7 +385,12 @@ def _fa_backward(ctx, grad_y, _grad_mask):
     return tuple(grads[: ctx.n_inputs])
 
 
-_filtered_act_fwd.register_autograd(_fa_backward, setup_context=_fa_setup)
+_filtered_act_bwd = define_op(
+    "filtered_act_cuda_backward", "cuda", _fa_bwd_kernel, _fa_bwd_fake
+)
+_filtered_act_fwd = define_op(
+    "filtered_act_cuda", "cuda", _fa_fwd_kernel, _fa_fwd_fake, _fa_setup, _fa_backward
+)
 
 
 def replicate_fits(fd: Fir, dpad) -> bool:
