@@ -273,13 +273,19 @@ def transpose_axis(length: int, up: int, down: int, p0: int, p1: int, taps: int)
     return down, up, taps - 1 - p0, length * up - lo * down + p0 - up + 1
 
 
-def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
-    """The adjoint of a 2-D upfirdn stage on an ``hw`` input: ``(fir', up', down', pad')``."""
+def transpose_geometry(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
+    """``(up', down', pad')`` of the adjoint of a 2-D upfirdn stage on an ``hw`` input, whose
+    filter is ``fir`` reversed along every axis."""
     h, w = hw
     kw, kh = fir.size
     uxt, dxt, x0, x1 = transpose_axis(w, up[0], down[0], pad[0], pad[1], kw)
     uyt, dyt, y0, y1 = transpose_axis(h, up[1], down[1], pad[2], pad[3], kh)
-    return fir.reversed(), (uxt, uyt), (dxt, dyt), (x0, x1, y0, y1)
+    return (uxt, uyt), (dxt, dyt), (x0, x1, y0, y1)
+
+
+def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
+    """The adjoint of a 2-D upfirdn stage on an ``hw`` input: ``(fir', up', down', pad')``."""
+    return (fir.reversed(), *transpose_geometry(hw, fir, up, down, pad))
 
 
 def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ from bandlimit.ops._activations import (
     negative_slope,
 )
 from bandlimit.ops._custom_ops import define_op, define_upfirdn
-from bandlimit.ops._params import Fir, filtered_sizes, transpose_stage
+from bandlimit.ops._params import Fir, filtered_sizes, transpose_geometry
 
 # Activation codes of csrc/common.h (enum Act).
 ACT_CODES = {
@@ -132,17 +132,17 @@ def filtered_act_backward_call(
     """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
 
     The transposed pipeline: stage A = ``fd`` reversed, up-sampling by ``down``; the mask's
-    derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_stage``). The
-    knobs as in :func:`filtered_act_call`.
+    derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_geometry``; the
+    kernel reverses the filters as it stages them). The knobs as in :func:`filtered_act_call`.
     """
     hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
-    fdt, up_a, _, pad_a = transpose_stage((hu, wu), fd, (1, 1), down, dpad)
-    fut, _, down_b, pad_b = transpose_stage(hw, fu, up, (1, 1), pad)
+    up_a, _, pad_a = transpose_geometry((hu, wu), fd, (1, 1), down, dpad)
+    _, down_b, pad_b = transpose_geometry(hw, fu, up, (1, 1), pad)
     dx, _ = ext.filtered_act(
-        dy, None, fdt.fx, fdt.fy, fdt.f2d, fut.fx, fut.fy, fut.f2d,
+        dy, None, fd.fx, fd.fy, fd.f2d, fu.fx, fu.fy, fu.f2d,
         list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
         list(hw), 1, ACT_CODES[act], negative_slope(act, alpha), float(gain), -1.0, False, mask,
-        max_tile, block_threads, None, None, fast, 0, int(smem_limit), int(strip_rows),
+        max_tile, block_threads, None, None, fast, 0, int(smem_limit), int(strip_rows), True,
     )
     return dx
 

@@ -208,7 +208,7 @@ at::Tensor bias_act(const at::Tensor& x_in, const optional<at::Tensor>& b_in, in
 namespace {
 
 struct Filter {
-  at::Tensor taps;  // separable: fx then fy concatenated; 2-D: [ky, kx] flattened
+  at::Tensor x, y;  // separable: the x and y taps; 2-D: [ky, kx] flattened (twice)
   int kx, ky;
   bool separable;
 };
@@ -222,12 +222,13 @@ Filter make_filter(const at::Tensor& x, const optional<at::Tensor>& fx,
     at::Tensor a = filter_as(fx, x, what, 1), b = filter_as(fy, x, what, 1);
     f.kx = static_cast<int>(a.size(0));
     f.ky = static_cast<int>(b.size(0));
-    f.taps = at::cat({a, b}).contiguous();
+    f.x = a;
+    f.y = b;
   } else {
     at::Tensor a = filter_as(f2d, x, what, 2);
     f.ky = static_cast<int>(a.size(0));
     f.kx = static_cast<int>(a.size(1));
-    f.taps = a.reshape({-1}).contiguous();
+    f.x = f.y = a.reshape({-1}).contiguous();
   }
   return f;
 }
@@ -427,7 +428,7 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
-    bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows) {
+    bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows, bool reverse_filters) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -508,6 +509,7 @@ std::vector<at::Tensor> filtered_act(
   g.sep_b = fb.separable ? 1 : 0;
   g.ext_b = static_cast<int>(ext_b);
   g.mode = static_cast<int>(mode);
+  g.rev = reverse_filters ? 1 : 0;
   g.act = static_cast<int>(act);
   g.mask_words = (g.wi + 15) / 16;
   // Replicate: every tile that reaches past an edge must hold the edge sample itself, which
@@ -560,8 +562,10 @@ std::vector<at::Tensor> filtered_act(
               "filtered_act: output too large for the grid");
   a.x = x.data_ptr();
   a.bias = b.defined() ? b.data_ptr() : nullptr;
-  a.fa = fa.taps.data_ptr();
-  a.fb = fb.taps.data_ptr();
+  a.fa = fa.x.data_ptr();
+  a.fay = fa.y.data_ptr();
+  a.fb = fb.x.data_ptr();
+  a.fby = fb.y.data_ptr();
   a.pa = has_pa ? pa.data_ptr() : nullptr;
   a.pb = has_pb ? pb.data_ptr() : nullptr;
   a.y = y.data_ptr();
@@ -642,7 +646,7 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 5;
+  m.attr("ABI_VERSION") = 6;
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);
@@ -658,7 +662,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
         py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0,
-        py::arg("strip_rows") = 0);
+        py::arg("strip_rows") = 0, py::arg("reverse_filters") = false);
   m.def("filtered_act_plan", &bl::filtered_act_plan,
         "filtered_act's plan: [tow, toh, tsh, bytes, modelled work of one plane]",
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),

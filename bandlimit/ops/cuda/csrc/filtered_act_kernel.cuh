@@ -117,10 +117,29 @@ BL_HD void load_fours(const float* p, float* v) {
 // ReLU (StyleGAN3's), or the backward (mode 1, the mask's branch bits).
 enum Epi : int { kEpiAct = 0, kEpiLrelu = 1, kEpiGrad = 2 };
 
+// A filter's taps into shared memory: a separable filter's x taps then its y taps (two arrays
+// in global memory, so the host needs no concatenation), a 2-D filter's [ky, kx] taps; `rev`
+// reverses every axis (the transposed stages of the backward: no reversed copies on the host).
+template <typename acc_t>
+__device__ __forceinline__ void stage_taps(acc_t* __restrict__ s, const acc_t* __restrict__ fx,
+                                           const acc_t* __restrict__ fy, int sep, int kx, int ky,
+                                           int rev, int tid, int nt) {
+  const int n = sep ? kx + ky : kx * ky;
+  for (int k = tid; k < n; k += nt) {
+    if (!sep)
+      s[k] = fx[rev ? n - 1 - k : k];
+    else if (k < kx)
+      s[k] = fx[rev ? kx - 1 - k : k];
+    else
+      s[k] = fy[rev ? n - 1 - k : k - kx];
+  }
+}
+
 template <typename scalar_t, typename acc_t, class S, int EPI>
 __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                                     const scalar_t* __restrict__ bias,
-                                    const acc_t* __restrict__ fa, const acc_t* __restrict__ fb,
+                                    const acc_t* __restrict__ fa, const acc_t* __restrict__ fay,
+                                    const acc_t* __restrict__ fb, const acc_t* __restrict__ fby,
                                     const acc_t* __restrict__ pa, const acc_t* __restrict__ pb,
                                     scalar_t* __restrict__ y, uint32_t* __restrict__ mask,
                                     FaGeom g, acc_t alpha, acc_t gain, acc_t clamp) {
@@ -156,10 +175,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   constexpr bool kQuadTapsA = kFast && std::is_same_v<acc_t, float> && S::KA % 4 == 0;
 
   // Filters to shared memory once per block (visible after the first barrier below).
-  const int nfa = g.sep_a ? kax + kay : kax * kay;
-  const int nfb = g.sep_b ? kbx + kby : kbx * kby;
-  for (int k = tid; k < nfa; k += nt) sfa[k] = fa[k];
-  for (int k = tid; k < nfb; k += nt) sfb[k] = fb[k];
+  stage_taps(sfa, fa, fay, g.sep_a, kax, kay, g.rev, tid, nt);
+  stage_taps(sfb, fb, fby, g.sep_b, kbx, kby, g.rev, tid, nt);
 
   const int64_t o0x = static_cast<int64_t>(blockIdx.x) * g.tow;
   const int64_t o0y = static_cast<int64_t>(blockIdx.y) * g.toh;
@@ -710,7 +727,8 @@ void launch_filtered_act_epi(const FaArgs& a) {
   if (a.smem_bytes > kDefaultSmemBytes) BL_SMEM_OPT_IN(kernel, a.device);
   BL_LAUNCH(kernel, grid, block, static_cast<size_t>(a.smem_bytes),
             static_cast<const scalar_t*>(a.x), static_cast<const scalar_t*>(a.bias),
-            static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fb),
+            static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fay),
+            static_cast<const acc_t*>(a.fb), static_cast<const acc_t*>(a.fby),
             static_cast<const acc_t*>(a.pa), static_cast<const acc_t*>(a.pb),
             static_cast<scalar_t*>(a.y), a.mask, a.g, static_cast<acc_t>(a.alpha),
             static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));

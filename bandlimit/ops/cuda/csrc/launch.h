@@ -87,6 +87,7 @@ struct FaGeom {
   // mstride bytes, column = tile-local x + (i0x mod 16)), packed into mask words after stage A.
   int off_m, mstride;
   int mode;          // 0 forward, 1 backward
+  int rev;           // 1: both filters staged reversed (the backward's transposed stages)
   int act;
   int64_t mask_words;  // 32-bit words per mask row
 };
@@ -94,8 +95,10 @@ struct FaGeom {
 struct FaArgs {
   const void* x;     // [planes, h, w] of scalar_t
   const void* bias;  // [channels] of scalar_t or nullptr
-  const void* fa;    // stage A taps, accumulator type
-  const void* fb;    // stage B taps
+  const void* fa;    // stage A taps, accumulator type: x taps (separable) or [ky, kx] (2-D)
+  const void* fay;   // stage A y taps (separable; unused for 2-D)
+  const void* fb;    // stage B taps, likewise
+  const void* fby;
   const void* pa;    // [channels] snake alpha, accumulator type, or nullptr
   const void* pb;    // [channels] snakebeta beta, accumulator type, or nullptr
   void* y;           // [planes, ho, wo]
