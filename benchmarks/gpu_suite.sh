@@ -10,7 +10,8 @@
 #      generic kernels, streams, 64-bit indexing, opcheck, torch.compile) and the build tests
 #   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline,
 #      fast vs generic kernel, launch plans in strips vs one strip per tile)
-#   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref)
+#   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref), then
+#      python -m benchmarks.overhead --device cuda (fixed cost per call, tiny inputs)
 #   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
 #      sweep and ncu counters of the fused kernel: where the time goes)
 #   7. a short summary table, printed last
@@ -132,8 +133,10 @@ if has bench; then
 fi
 if has train; then
   if [ $built = 1 ]; then
-    step "train benchmark" train.log 150 "$PY" -m benchmarks.train --device cuda \
-      --steps "$TRAIN_STEPS"
+    # then the fixed cost per call (tiny inputs: host time, launches) in the same log
+    step "train benchmark" train.log 150 bash -c '"$0" -m benchmarks.train --device cuda \
+      --steps "$1" && "$0" -m benchmarks.overhead --device cuda --rounds 7 --calls 50' \
+      "$PY" "$TRAIN_STEPS"
     save_json 'train-cuda-*.json'
   else skip_unbuilt "train benchmark"; fi
 fi
@@ -160,6 +163,8 @@ if [ -f "$OUT_DIR/bench.log" ]; then
   grep -E '^(KERNELS|STRIPS)' "$OUT_DIR/bench.log"
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
+[ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^written/p' "$OUT_DIR/train.log" \
+  | grep -E '^(Activation1d|filtered_lrelu|  (bandlimit|alias|cuda|ref))'
 [ -f "$OUT_DIR/probe.log" ] && sed -n '/^| case | fwd | fwd+bwd/,/^$/p' "$OUT_DIR/probe.log"
 echo "logs: $OUT_DIR ($(find "$OUT_DIR" -type f | wc -l) files), $(( $(date +%s) - T_START )) s"
 exit $fail

@@ -142,12 +142,13 @@ def _with_impl(module, impl: str):
     return run
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> Path:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=11)
     p.add_argument("--calls", type=int, default=100)
+    p.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON record")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     impls = ["numba"] if args.device == "cpu" else ["cuda"]
@@ -170,13 +171,14 @@ def main(argv=None) -> None:
             rows.append({"case": name, "variant": vname, "fwd_us": t_f, "fwd_ops": n_f,
                          "fwd_bwd_us": t_fb, "fwd_bwd_ops": n_fb})
     print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"overhead-{args.device}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"overhead-{args.device}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": args.device,
             "machine": platform.machine(), "threads": args.threads, "torch": torch.__version__,
             "rounds": args.rounds, "calls": args.calls}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"written {out.relative_to(RESULTS.parent.parent)}")
+    print(f"written {out}")
+    return out
 
 
 if __name__ == "__main__":

@@ -54,6 +54,22 @@ def test_training_benchmark_runs_and_records(tmp_path):
     assert all(r["resolution"] == 16 and r["img_per_s"] > 0 for r in data["rows"])
 
 
+def test_overhead_benchmark_runs_and_records(tmp_path):
+    """The fixed-cost benchmark times and counts every variant of its cases (CPU: ref, numba,
+    alias-free-torch); only the shape of the record is checked."""
+    import json
+
+    from benchmarks.overhead import main
+
+    out = main(["--rounds", "1", "--calls", "2", "--results", str(tmp_path)])
+    rows = json.loads(out.read_text())["rows"]
+    assert out.parent == tmp_path
+    variants = {(r["case"].split()[0], r["variant"]) for r in rows}
+    assert {("filtered_lrelu", "ref"), ("filtered_lrelu", "numba"),
+            ("Activation1d(SnakeBeta)", "bandlimit numba")} <= variants
+    assert all(r["fwd_us"] > 0 and r["fwd_bwd_us"] > 0 and r["fwd_ops"] >= 1 for r in rows)
+
+
 @pytest.mark.parametrize("layer", ["T1024 L2_52_512", "R256 L3_52_1024"])
 def test_gpu_benchmark_naive_baseline_computes_the_op(layer):
     """The GPU benchmark's 'naive' baseline (the official path's zero-insertion composition) is
