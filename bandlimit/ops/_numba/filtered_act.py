@@ -27,7 +27,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, job_runner
+from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, runner_address
 from bandlimit.ops._numba._kernel import (
     MODE_BACKWARD,
     MODE_FORWARD,
@@ -139,7 +139,7 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
         np.zeros((1, 2)),
         scr,
         cscr,
-        job_runner(x.dtype),
+        runner_address(x.dtype),
     )
     return y, mask
 
@@ -200,7 +200,7 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
         np.zeros((1, 2)),
         scr,
         cscr,
-        job_runner(dy.dtype),
+        runner_address(dy.dtype),
     )
     return dx
 
@@ -309,7 +309,7 @@ def filtered_act_any_forward(
         np.zeros((1, 2)),
         scr,
         np.zeros((nthreads, 32), np.uint8),
-        job_runner(x.dtype),
+        runner_address(x.dtype),
     )
     return y
 
@@ -383,6 +383,6 @@ def filtered_act_any_backward(
         dpar,
         scr,
         np.zeros((nthreads, 32), np.uint8),
-        job_runner(x.dtype),
+        runner_address(x.dtype),
     )
     return dx, dpar

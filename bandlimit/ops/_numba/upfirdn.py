@@ -13,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from bandlimit.ops._numba._core import job_runner
+from bandlimit.ops._numba._core import runner_address
 from bandlimit.ops._numba._kernel import MODE_UPFIRDN, plane_kernel
 from bandlimit.ops._numba._plan import plan_upfirdn, scratch
 
@@ -82,6 +82,6 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
         np.zeros((1, 2)),
         scr,
         np.zeros((nthreads, 1), np.uint8),
-        job_runner(x.dtype),
+        runner_address(x.dtype),
     )
     return y
