@@ -12,8 +12,9 @@ and low-pass filters before decimating. Per channel::
 The backends differ only in cost: 'ref' composes PyTorch ops and keeps the upsampled
 pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose backward reads a
 2-bit sign/clamp mask instead; 'cuda' is one fused kernel per output tile for every activation
-(zero padding; replicate/circular by extending the input first, unless ``down_padding`` has a
-positive entry, which runs the PyTorch ops on the GPU); its backward reads the same kind of mask
+(every padding mode; the kernel extends the input by whole samples as it loads it, and, for
+'replicate', the activated signal for a positive ``down_padding``; 'circular' with a positive
+``down_padding`` runs the PyTorch ops on the GPU); its backward reads the same kind of mask
 for linear/relu/lrelu and recomputes the pre-activation on CUDA upfirdn stages otherwise.
 Without filters (``fu = fd = None``), factors 1 and no padding -- StyleGAN3's ToRGB layer --
 'cuda' runs bias_act's element-wise kernel, which computes the same function (its backward with
@@ -341,7 +342,7 @@ def filtered_act(
     'cuda' runs one fused kernel per output tile for every activation above (snake/snakebeta
     read their per-channel ``alpha``/``beta`` in the kernel) with ``padding_mode='zeros'`` and
     any ``down_padding``, with 'replicate' / 'circular' when no ``down_padding`` entry is
-    positive (the input is first extended by whole samples, an index gather), and with
+    positive (the kernel extends the input by whole samples as it loads it), and with
     'replicate' and a positive ``down_padding`` below the down filter's taps (BigVGAN's
     ``Activation1d``: the kernel replicates the activated signal's edges). Backward: linear,
     relu, lrelu read a 2-bit branch mask in the transposed fused kernel; the other activations,

@@ -715,19 +715,18 @@ def replicate_cases(draw):
 @settings(deadline=None)
 @given(case=replicate_cases(), tile=TILES, threads=THREADS, strips=STRIPS)
 def test_replicate_extension_of_the_activated_signal(emu, case, tile, threads, strips):
-    """The kernel's replicate extension for the down-stage (on an input pre-extended by
-    reference.extend, as the cuda path does) equals 'ref' with padding_mode='replicate', for any
+    """The kernel's replicate extensions, of the input (umode) and of the activated signal for
+    the down-stage (dmode), together equal 'ref' with padding_mode='replicate', for any
     activation, tiling and thread count: a tile reaching past an edge copies the edge sample
     (strips asked for: the launcher runs one-strip tiles, whose edge samples are in the tile)."""
     x, b, alpha, beta, fu, fd = _smooth_inputs(case)
     act = case["act"]
     spec = get_filtered_activation(act)
-    v = x if b is None else x + b.reshape(1, -1, 1, 1)
-    xe, rest = reference.extend(v, case["pad"], case["up"], "replicate")
     y, mask = _ops.filtered_act_call(
-        emu, xe, None, fu, fd, case["up"], case["down"], rest, case["dpad"], act,
+        emu, x, b, fu, fd, case["up"], case["down"], case["pad"], case["dpad"], act,
         alpha if act in _ops.PARAM_ACTS else 0.3, case["gain"], case["clamp"], False, tile,
         threads, beta=beta if act == "snakebeta" else None, dmode="replicate", strip_rows=strips,
+        umode="replicate",
     )
     expected = reference.filtered_act(
         x, b, fu, fd, case["up"], case["down"], case["pad"], spec,
@@ -737,6 +736,42 @@ def test_replicate_extension_of_the_activated_signal(emu, case, tile, threads, s
     assert mask.numel() == 0
     assert_close(y, to_np(expected), 1e-9, scale=max(1.0, float(expected.abs().max())) * 4,
                  what=f"replicate {act}")
+
+
+@settings(deadline=None)
+@given(case=smooth_cases(acts=tuple(sorted(_ops.FA_ACT_CODES))),
+       mode=st.sampled_from(["replicate", "circular"]),
+       wide=st.integers(0, 3), tile=TILES, threads=THREADS, strips=STRIPS,
+       dtype=st.sampled_from([torch.float64, torch.float32]))
+def test_input_extension_in_the_kernel_equals_extending_first(emu, case, mode, wide, tile,
+                                                              threads, strips, dtype):
+    """The kernel's extension of the input (umode: replicated or wrapped samples, the bias on
+    every copy) gives bit for bit the output and mask of the kernel run on the input extended
+    first (reference.extend of x + b, as the cuda path did before), for every activation,
+    tiling, thread count and strip setting; paddings up to several planes wide (circular wraps
+    more than once)."""
+    x, b, alpha, beta, fu, fd = _smooth_inputs(case, dtype)
+    pad = tuple(p + wide * n * case["up"][i // 2] if p > 0 else p
+                for i, (p, n) in enumerate(zip(case["pad"], (case["shape"][3],) * 2
+                                               + (case["shape"][2],) * 2)))
+    if case["ndim"] == 1:
+        pad = (*pad[:2], 0, 0)
+    act = case["act"]
+    ku = case["ku"]
+    wu = case["shape"][3] * case["up"][0] + pad[0] + pad[1] - ku[0] + 1
+    hu = case["shape"][2] * case["up"][1] + pad[2] + pad[3] - ku[1] + 1
+    dpad = tuple(min(d, 0) for d in case["dpad"])  # the fused region: no positive down_padding
+    assume(wu + dpad[0] + dpad[1] >= case["kd"][0] and hu + dpad[2] + dpad[3] >= case["kd"][1])
+    kw = dict(beta=beta if act == "snakebeta" else None, strip_rows=strips)
+    args = (case["up"], case["down"])
+    params = (act, alpha if act in _ops.PARAM_ACTS else 0.3, case["gain"], case["clamp"],
+              act in _ops.MASK_ACTS, tile, threads)
+    y, mask = _ops.filtered_act_call(emu, x, b, fu, fd, *args, pad, dpad, *params, umode=mode,
+                                     **kw)
+    v = x if b is None else x + b.reshape(1, -1, 1, 1)
+    xe, rest = reference.extend(v, pad, case["up"], mode)
+    ye, maske = _ops.filtered_act_call(emu, xe, None, fu, fd, *args, rest, dpad, *params, **kw)
+    assert torch.equal(y, ye) and torch.equal(mask, maske)
 
 
 def test_replicate_extension_checks(emu):
@@ -754,6 +789,13 @@ def test_replicate_extension_checks(emu):
     with pytest.raises(RuntimeError, match="forward-only, without a mask"):
         _ops.filtered_act_call(emu, x, None, *args, (3, 3, 0, 0), "lrelu", 0.2, 1.0, None,
                                True, dmode="replicate")
+    with pytest.raises(RuntimeError, match="needs a plane with samples"):
+        _ops.filtered_act_call(emu, x[:, :, :0], None, f, f, (2, 1), (2, 1), (2, 1, 1, 1),
+                               (0, 0, 0, 0), "lrelu", 0.2, 1.0, None, False, umode="circular")
+    with pytest.raises(RuntimeError, match="ext_a must be 0"):
+        emu.filtered_act(x, None, f.fx, f.fy, None, f.fx, f.fy, None, [2, 1], [0, 0], [1, 29],
+                         [2, 1], [0, 0], [1, 13], 0, 2, 0.2, 1.0, -1.0, False, None, 0, 0, None,
+                         None, True, 0, 0, 0, False, 3, [0, 0, 0, 0])
     assert not _ops.fused_supported(get_filtered_activation("lrelu"), "replicate", (4, 0, 0, 0),
                                     f)
     assert not _ops.fused_supported(get_filtered_activation("lrelu"), "circular", (1, 0, 0, 0),
@@ -910,12 +952,12 @@ class _EmulatedFilteredAct(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *inputs):
         x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp, \
-            save_mask, pa, pb, dmode = inputs
+            save_mask, pa, pb, dmode, umode = inputs
         _EmulatedFilteredAct.calls += 1
         out = _ops.filtered_act_call(
             _EmulatedFilteredAct.emu, x, b, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down,
             pad, dpad, act, alpha if pa is None else pa, gain,
-            None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode,
+            None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode, umode=umode,
         )
         _ops._fa_setup(ctx, inputs, out)
         return out

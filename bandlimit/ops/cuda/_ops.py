@@ -19,9 +19,11 @@ with the real extension (built on first use) and register fake implementations, 
   :func:`reference.filtered_act_vjp` on ``upfirdn_cuda`` stages (the pre-activation is
   recomputed from ``x``; the gradients of ``alpha``/``beta`` come from the same formula).
 * Padding modes: 'zeros' with any ``down_padding`` is fused. 'replicate' / 'circular' are fused
-  too when ``down_padding`` has no positive entry: the input is extended by whole samples with an
-  index gather first (:func:`reference.extend`, differentiable), after which the up-stage's
-  remaining padding is a crop and the fused zero-padding kernel computes exactly the op.
+  too when ``down_padding`` has no positive entry: the kernel extends the input by whole samples
+  (``umode``: replicated or wrapped as it loads its input tile, the bias on every copy; the
+  amounts are :func:`reference.extension`'s), after which the up-stage's remaining padding is a
+  crop; the mask backward runs on the extended plane and folds its gradient back
+  (:func:`reference.extend_adjoint`).
   'replicate' with a positive ``down_padding`` (BigVGAN's ``Activation1d``) extends the activated
   signal inside the kernel (``dmode``; each padding below the down filter's taps, so a tile past
   an edge holds the edge sample); its backward is the reference formula on ``upfirdn_cuda``
@@ -64,6 +66,7 @@ ACT_CODES = {
 FA_ACT_CODES = {**ACT_CODES, "gelu": 9, "gelu_tanh": 10, "snake": 11, "snakebeta": 12}
 PARAM_ACTS = ("snake", "snakebeta")
 DMODE_CODES = {"zeros": 0, "replicate": 1}  # the kernel's ext_b
+UMODE_CODES = {"zeros": 0, "replicate": 1, "circular": 2}  # the kernel's ext_a
 MASK_ACTS = ("linear", "relu", "lrelu")
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -98,6 +101,7 @@ def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
     fast: bool = True, dmode: str = "zeros", smem_limit: int = 0, strip_rows: int = 0,
+    umode: str = "zeros",
 ) -> tuple[Tensor, Tensor]:
     """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
 
@@ -110,16 +114,20 @@ def filtered_act_call(
     memory per block, 0 for the portable 48 KB; more (up to the device's opt-in maximum) allows
     larger output tiles. ``strip_rows`` (a test and benchmark knob): 0 lets the launcher choose
     the tiles, strips or not (:func:`launch_plans`); -1 runs every tile as one strip; ``k > 0``
-    runs the one-strip tile in strips of ``k`` output rows where strips may run.
+    runs the one-strip tile in strips of ``k`` output rows where strips may run. ``umode``:
+    what ``pad`` holds beyond the input, 'zeros', or 'replicate' / 'circular' (the kernel
+    extends the input by whole samples, :func:`reference.extension`, and crops the rest).
     """
     hu, wu, ho, wo = filtered_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
+    uext, pad = reference.extension(tuple(pad), tuple(up), umode)
     pa = alpha if isinstance(alpha, Tensor) else None
     y, mask = ext.filtered_act(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d,
         list(up), [pad[0], pad[2]], [hu, wu], list(down), [dpad[0], dpad[2]], [ho, wo],
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
-        pa, beta, fast, DMODE_CODES[dmode], int(smem_limit), int(strip_rows),
+        pa, beta, fast, DMODE_CODES[dmode], int(smem_limit), int(strip_rows), False,
+        UMODE_CODES[umode], list(uext),
     )
     return y, mask
 
@@ -299,16 +307,17 @@ def _fa_fwd_kernel(
     pa: Tensor | None = None,
     pb: Tensor | None = None,
     dmode: str = "zeros",
+    umode: str = "zeros",
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     return filtered_act_call(
         _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa, gain,
-        None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode,
+        None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode, umode=umode,
     )
 
 
 def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
-                 save_mask, pa=None, pb=None, dmode="zeros"):
+                 save_mask, pa=None, pb=None, dmode="zeros", umode="zeros"):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad, dpad)
@@ -349,39 +358,47 @@ def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, 
 def _fa_setup(ctx, inputs, output):
     x, b, *filters = inputs[:8]
     up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:17]
-    pa, pb, dmode = (*inputs[17:20], None, None, "zeros")[:3]  # absent when left at defaults
+    given = list(inputs[17:21])  # the trailing ones are absent when left at their defaults
+    pa, pb, dmode, umode = given + [None, None, "zeros", "zeros"][len(given):]
     ctx.save_for_backward(x, b, output[1], pa, pb)
     ctx.filters = tuple(filters)
     ctx.n_inputs = len(inputs)
-    ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp, dmode)
+    ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp, dmode,
+                umode)
 
 
 def _fa_backward(ctx, grad_y, _grad_mask):
     x, b, mask, pa, pb = ctx.saved_tensors
-    up, down, pad, dpad, act, alpha, gain, clamp, dmode = ctx.args
+    up, down, pad, dpad, act, alpha, gain, clamp, dmode, umode = ctx.args
     da = dbeta = None
     if torch.is_grad_enabled() or mask.numel() == 0 or act not in MASK_ACTS:
         # A graph of the gradient is wanted (higher-order autograd), the act is smooth, or no
         # mask was saved (also: the replicate down-stage): the reference formula on upfirdn_cuda
-        # stages (recomputes u from x; `pad` is a crop here, so dmode extends only the
-        # activated signal, as the forward did).
+        # stages (recomputes u from x). One mode serves both of its extensions: the input's is
+        # umode's (dmode is 'zeros' only where down_padding has no positive entry, a crop in
+        # any mode), and the activated signal's dmode where umode is 'zeros'.
         spec = get_filtered_activation(act)
         fu, fd = _firs(*ctx.filters)
         dv, da, dbeta = reference.filtered_act_vjp(
             x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), spec,
             pa if isinstance(spec, ParametricActivation) else alpha, gain,
-            None if clamp == math.inf else clamp, beta=pb, mode=dmode, dpad=tuple(dpad),
-            stage=upfirdn,
+            None if clamp == math.inf else clamp, beta=pb,
+            mode=umode if umode != "zeros" else dmode, dpad=tuple(dpad), stage=upfirdn,
         )
         da = None if da is None or pa is None else da.to(pa.dtype)
         dbeta = None if dbeta is None or pb is None else dbeta.to(pb.dtype)
     else:
+        # The mask backward on the extended input (its padding then a crop), folded back.
+        (ex0, ex1, ey0, ey1), rest = reference.extension(tuple(pad), tuple(up), umode)
+        h, w = x.shape[2] + ey0 + ey1, x.shape[3] + ex0 + ex1
         dv = _filtered_act_bwd(
-            grad_y.contiguous(), mask, x.shape[2], x.shape[3], *ctx.filters,
-            up, down, pad, dpad, act, alpha, gain,
+            grad_y.contiguous(), mask, h, w, *ctx.filters, up, down, list(rest), dpad, act,
+            alpha, gain,
         )
+        if umode != "zeros":
+            dv = reference.extend_adjoint(dv, tuple(x.shape[2:]), tuple(pad), tuple(up), umode)
     db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
-    grads = [dv, db, *([None] * 15), da, dbeta, None]
+    grads = [dv, db, *([None] * 15), da, dbeta, None, None]
     return tuple(grads[: ctx.n_inputs])
 
 
@@ -425,12 +442,10 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
         return reference.filtered_act(
             x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
         )
-    # The down-stage extends the activated signal only for replicate with a positive padding.
+    # The down-stage extends the activated signal only for replicate with a positive padding;
+    # the kernel extends the input by whole samples (umode), and down_padding <= 0 needs no
+    # extension of the activation.
     dmode = "replicate" if mode == "replicate" and max(dpad) > 0 else "zeros"
-    if mode != "zeros":
-        # Whole input samples of the extension first; what remains of the padding is a crop
-        # (zeros-mode semantics), and down_padding <= 0 needs no extension of the activation.
-        x, pad = reference.extend(x, tuple(pad), tuple(up), mode)
     is_param = isinstance(act, ParametricActivation)
     pa = alpha if is_param else None
     pb = beta if is_param and "beta" in act.params else None
@@ -441,7 +456,7 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
     y, _ = _filtered_act_fwd(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
         list(dpad), act.name, 0.0 if is_param else float(alpha), float(gain),
-        math.inf if clamp is None else float(clamp), save_mask, pa, pb, dmode,
+        math.inf if clamp is None else float(clamp), save_mask, pa, pb, dmode, mode,
     )
     return y
 

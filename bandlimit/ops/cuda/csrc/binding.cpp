@@ -428,7 +428,8 @@ std::vector<at::Tensor> filtered_act(
     std::vector<int64_t> out_hw, int64_t mode, int64_t act, double alpha, double gain,
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
-    bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows, bool reverse_filters) {
+    bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows, bool reverse_filters,
+    int64_t ext_a, std::vector<int64_t> ext_a_pad) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -451,7 +452,20 @@ std::vector<at::Tensor> filtered_act(
               "got ", ext_b);
   TORCH_CHECK(ext_b == 0 || (mode == 0 && !save_mask),
               "filtered_act: the replicate extension (ext_b = 1) is forward-only, without a mask");
-  for (int64_t v : {x_in.size(2), x_in.size(3), inter_hw[0], inter_hw[1], out_hw[0], out_hw[1]})
+  TORCH_CHECK(ext_a >= 0 && ext_a <= 2, "filtered_act: ext_a must be 0 (none), 1 (replicate) or "
+              "2 (circular), got ", ext_a);
+  TORCH_CHECK(ext_a_pad.size() == 4, "filtered_act: ext_a_pad must be (x0, x1, y0, y1)");
+  check_int_args("filtered_act", {&ext_a_pad});
+  for (int64_t e : ext_a_pad)
+    TORCH_CHECK(e >= 0 && (ext_a != 0 || e == 0), "filtered_act: ext_a_pad must be >= 0 (and 0 "
+                "without an extension), got ", at::IntArrayRef(ext_a_pad));
+  TORCH_CHECK(ext_a == 0 || mode == 0, "filtered_act: the input extension (ext_a) is forward-only");
+  TORCH_CHECK(ext_a == 0 || (x_in.size(2) >= 1 && x_in.size(3) >= 1),
+              "filtered_act: extending the input (ext_a) needs a plane with samples, got ",
+              x_in.sizes());
+  for (int64_t v : {x_in.size(2) + ext_a_pad[2] + ext_a_pad[3],
+                    x_in.size(3) + ext_a_pad[0] + ext_a_pad[1], inter_hw[0], inter_hw[1],
+                    out_hw[0], out_hw[1]})
     TORCH_CHECK(v < (int64_t(1) << 30), "filtered_act: plane sizes must be < 2^30");
   const at::Tensor x = x_in.contiguous();
   const int64_t n = x.size(0), c = x.size(1);
@@ -487,8 +501,13 @@ std::vector<at::Tensor> filtered_act(
   FaGeom g{};
   g.planes = n * c;
   g.channels = static_cast<int>(std::max<int64_t>(c, 1));
-  g.h = static_cast<int>(x.size(2));
-  g.w = static_cast<int>(x.size(3));
+  g.sh = static_cast<int>(x.size(2));
+  g.sw = static_cast<int>(x.size(3));
+  g.ext_a = static_cast<int>(ext_a);
+  g.eax0 = static_cast<int>(ext_a_pad[0]);
+  g.eay0 = static_cast<int>(ext_a_pad[2]);
+  g.h = static_cast<int>(x.size(2) + ext_a_pad[2] + ext_a_pad[3]);
+  g.w = static_cast<int>(x.size(3) + ext_a_pad[0] + ext_a_pad[1]);
   g.hi = static_cast<int>(inter_hw[0]);
   g.wi = static_cast<int>(inter_hw[1]);
   g.ho = static_cast<int>(out_hw[0]);
@@ -662,7 +681,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("save_mask"), py::arg("mask"), py::arg("max_tile") = 0,
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
         py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0,
-        py::arg("strip_rows") = 0, py::arg("reverse_filters") = false);
+        py::arg("strip_rows") = 0, py::arg("reverse_filters") = false, py::arg("ext_a") = 0,
+        py::arg("ext_a_pad") = std::vector<int64_t>{0, 0, 0, 0});
   m.def("filtered_act_plan", &bl::filtered_act_plan,
         "filtered_act's plan: [tow, toh, tsh, bytes, modelled work of one plane]",
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),

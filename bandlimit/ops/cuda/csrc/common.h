@@ -87,6 +87,13 @@ BL_HD int64_t pos_mod(int64_t a, int64_t b) {
   return r < 0 ? r + b : r;
 }
 
+// The sample of a plane of n samples that position i of its extension holds: replicate (mode 1)
+// repeats the edge sample, circular (mode 2) wraps around.
+BL_HD int64_t extended_index(int64_t i, int64_t n, int mode) {
+  if (mode == 1) return i < 0 ? 0 : (i >= n ? n - 1 : i);
+  return pos_mod(i, n);
+}
+
 // A block-strided walk (flat index i = start, start + step, ...) over a row-major index space
 // with `cols` columns, carrying the (row, col) of i instead of dividing at every step (an int
 // division by a run-time value costs about twenty instructions). Loop while r < rows.

@@ -3,7 +3,8 @@
 // One thread block computes a tile of toh x tow output samples of one plane (planes stride over
 // gridDim.z). Everything between the input read and the output write stays in shared memory:
 //
-//   1. sx  <- input tile with halo (+ bias), zeros outside the plane (= zero padding)
+//   1. sx  <- input tile with halo (+ bias), zeros outside the plane (= zero padding); with
+//             ext_a, the input extended by replicated or wrapped samples first
 //   2. st1 <- stage A along x (separable only: polyphase, up = uax)
 //      si  <- stage A along y (or the full 2-D polyphase filter), then pointwise:
 //               mode 0 (forward):  a = clamp(act(s) * gain), any act of common.h (snake /
@@ -218,7 +219,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   acc_t* st2 = sx + g.off_2;
 
   for (int64_t p = blockIdx.z; p < g.planes; p += gridDim.z) {
-    const scalar_t* xp = x + p * g.h * g.w;
+    const scalar_t* xp = x + p * g.sh * g.sw;
     uint32_t* mplane = mask != nullptr ? mask + p * g.hi * g.mask_words : nullptr;
     const acc_t bv = bias != nullptr ? static_cast<acc_t>(bias[p % g.channels]) : acc_t(0);
     // Per-channel activation parameters (snake: pa = alpha; snakebeta: pa = alpha, pb = beta):
@@ -252,12 +253,25 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       // bits at 2 * ((mshift + lx) & 15).
       const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
 
-      // 1. Input tile with halo.
-      for (Walk2 it(tid, nt, g.txw); it.r < txh; it.next()) {
-        acc_t v = acc_t(0);
-        if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1))
-          v = static_cast<acc_t>(xp[(x0y + it.r) * g.w + (x0x + it.c)]) + bv;
-        sx[it.i] = v;
+      // 1. Input tile with halo: of the plane, or of its extension (ext_a; the extension of
+      //    v = x + b, as the reference extends it, so the bias is added to every copy).
+      if (g.ext_a == 0) {
+        for (Walk2 it(tid, nt, g.txw); it.r < txh; it.next()) {
+          acc_t v = acc_t(0);
+          if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1))
+            v = static_cast<acc_t>(xp[(x0y + it.r) * g.w + (x0x + it.c)]) + bv;
+          sx[it.i] = v;
+        }
+      } else {
+        for (Walk2 it(tid, nt, g.txw); it.r < txh; it.next()) {
+          acc_t v = acc_t(0);
+          if (within(it.r, uy0, uy1) && within(it.c, ux0, ux1)) {
+            const int64_t sy = extended_index(x0y + it.r - g.eay0, g.sh, g.ext_a);
+            const int64_t sc = extended_index(x0x + it.c - g.eax0, g.sw, g.ext_a);
+            v = static_cast<acc_t>(xp[sy * g.sw + sc]) + bv;
+          }
+          sx[it.i] = v;
+        }
       }
       __syncthreads();
 

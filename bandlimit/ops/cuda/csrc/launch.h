@@ -64,7 +64,10 @@ constexpr int64_t kDefaultSmemBytes = 48 * 1024;
 struct FaGeom {
   int64_t planes;
   int channels;
-  int h, w;          // input plane
+  int h, w;          // input plane (extended by ext_a: the extension's size)
+  // Stage A's extension of the input: 0 none (zero padding); 1 replicate, 2 circular: the
+  // input, sh x sw samples, extended by whole samples, eax0 / eay0 of them before it.
+  int ext_a, eax0, eay0, sh, sw;
   int hi, wi;        // intermediate plane
   int ho, wo;        // output plane
   int uax, uay;      // stage A upsampling factors
