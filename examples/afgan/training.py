@@ -598,8 +598,13 @@ def _load_resume(resume: str) -> tuple[Path | None, Path]:
         if ckpt is None:
             raise TrainingError(f"--resume {resume!r} is a directory without {CHECKPOINT_GLOB}")
         return p, ckpt
-    if (p.parent / "config.json").exists() and re.fullmatch(r"checkpoint-\d+\.pt", p.name):
-        return p.parent, p
+    if re.fullmatch(r"checkpoint-\d+\.pt", p.name):
+        if (p.parent / "config.json").exists():
+            return p.parent, p
+        # One that a rewind set aside (superseded-<n>/): its run continues from it, rewinding again.
+        run = p.parent.parent
+        if re.fullmatch(r"superseded-\d+", p.parent.name) and (run / "config.json").exists():
+            return run, p
     return None, p
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -386,6 +387,16 @@ def test_resume_from_an_older_checkpoint_rewinds_and_sets_the_rest_aside(tmp_pat
     assert again["step"] == 6 and again["checkpoint"] == str(run / "checkpoint-00000006.pt")
     assert json.loads((run / "summary.json").read_text())["checkpoint"] == again["checkpoint"]
     assert not (run / "superseded-2").exists() and _log_steps(run) == [2, 4, 6]
+
+    # A set-aside checkpoint continues its own run (not a new one, as a foreign checkpoint
+    # would): from step 4 again, the run's later checkpoint goes aside in turn.
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    shutil.copy(run / "checkpoint-00000004.pt", aside / "checkpoint-00000004.pt")
+    back = run_cli(*common, "--resume", str(aside / "checkpoint-00000004.pt"))
+    assert back["run_dir"] == str(run) and back["step"] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == runs
+    assert (run / "superseded-2" / "checkpoint-00000006.pt").is_file()
+    assert back["digest"] == full["digest"]
 
 
 def test_a_log_line_cut_short_stays_alone_and_is_skipped(tmp_path):
