@@ -455,6 +455,8 @@ def test_planner_runs_tall_tiles_in_strips(emu):
     assert auto[1][4] < 0.85 * one[1][4]  # the backward: fewer halo rows
     fwd, bwd = _ops.launch_plans(emu, sep(24), full(12), *geo, planes=324)
     assert fwd[2] == fwd[1] and bwd[2] < bwd[1]  # R's forward: a 2-D stage B filter
+    rep, rbwd = _ops.launch_plans(emu, sep(24), sep(12), *geo, planes=324, dmode="replicate")
+    assert rep[2] == rep[1] and rbwd == auto[1]  # replicate down-stage: one-strip tiles
     few = _ops.launch_plans(emu, sep(24), sep(12), (4, 4), (2, 2), (50, 50), (96, 96),
                             torch.float32, planes=1)
     assert all(p[2] == p[1] for p in few)  # one plane of 96 x 96: a few blocks already

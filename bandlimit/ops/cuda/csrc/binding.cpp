@@ -638,14 +638,17 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
 
 // The plan filtered_act launches with for this geometry (tests, benchmarks): [tow, toh, tsh,
 // bytes, launch_work]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
-// sep false); out_hw is (height, width); planes: N * C (0: many).
+// sep false); out_hw is (height, width); planes: N * C (0: many); ext_b as filtered_act's (a
+// replicate extension of the intermediate plane runs one-strip tiles).
 std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
                                        bool sep_a, std::vector<int64_t> down_b,
                                        std::vector<int64_t> taps_b, bool sep_b,
                                        std::vector<int64_t> out_hw, bool is_double,
                                        bool save_mask, int64_t max_tile, int64_t smem_limit,
-                                       int64_t strip_rows, int64_t planes) {
+                                       int64_t strip_rows, int64_t planes, int64_t ext_b) {
   FaGeom g = stage_geom("filtered_act_plan", up_a, taps_a, down_b, taps_b);
+  TORCH_CHECK(ext_b == 0 || ext_b == 1, "filtered_act_plan: ext_b must be 0 or 1, got ", ext_b);
+  g.ext_b = static_cast<int>(ext_b);
   TORCH_CHECK(out_hw.size() == 2, "filtered_act_plan: every argument is a pair");
   check_int_args("filtered_act_plan", {&out_hw});
   TORCH_CHECK(out_hw[0] >= 1 && out_hw[1] >= 1, "filtered_act_plan: out_hw must be >= 1, got ",
@@ -688,7 +691,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),
         py::arg("taps_b"), py::arg("sep_b"), py::arg("out_hw"), py::arg("is_double"),
         py::arg("save_mask"), py::arg("max_tile") = 0, py::arg("smem_limit") = 0,
-        py::arg("strip_rows") = 0, py::arg("planes") = 0);
+        py::arg("strip_rows") = 0, py::arg("planes") = 0, py::arg("ext_b") = 0);
   m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
         "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
         py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),
