@@ -205,9 +205,10 @@ class _Activation(nn.Module):
         ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
         pu, _ = bigvgan_paddings(self.up_ratio, ku)
         _, pd = bigvgan_paddings(self.down_ratio, kd)
-        fu = self.upsample.filter[0, 0].to(x.dtype)
-        # theirs correlates in the down stage: hand over the reversed (true-convolution) filter
-        fd = self.downsample.lowpass.filter[0, 0].to(x.dtype).flip(list(range(self.ndim)))
+        # Correlation form (flip_filter=True): theirs correlates in the down stage, and
+        # up-samples by a transposed convolution, a true convolution with the filter.
+        fu = self.upsample.filter[0, 0].to(x.dtype).flip(list(range(self.ndim)))
+        fd = self.downsample.lowpass.filter[0, 0].to(x.dtype)
         op = filtered_act1d if self.ndim == 1 else filtered_act
         if self.ndim == 2:
             pu, pd = (*pu, *pu), (*pd, *pd)
@@ -223,6 +224,7 @@ class _Activation(nn.Module):
             gain=gain,
             alpha=alpha,
             beta=beta,
+            flip_filter=True,
             down_padding=pd,
         )
 

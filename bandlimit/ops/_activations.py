@@ -69,7 +69,8 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation(
             "elu",
             lambda x, a: F.elu(x),
-            lambda x, a: torch.where(x > 0, torch.ones_like(x), torch.exp(x)),
+            # `x <= 0` selects, so NaN takes the positive branch, as PyTorch's elu backward
+            lambda x, a: torch.where(x <= 0, torch.exp(x), torch.ones_like(x)),
             0.0,
             1.0,
             False,
@@ -78,7 +79,7 @@ ACTIVATIONS: dict[str, Activation] = {
             "selu",
             lambda x, a: F.selu(x),
             lambda x, a: (
-                SELU_SCALE * torch.where(x > 0, torch.ones_like(x), SELU_ALPHA * torch.exp(x))
+                SELU_SCALE * torch.where(x <= 0, SELU_ALPHA * torch.exp(x), torch.ones_like(x))
             ),
             0.0,
             1.0,

@@ -261,7 +261,7 @@ def _elu(v):
 @_act_fn
 def _delu(v):
     e = exp_t(v)
-    return cast_like(1.0, v) if v > 0 else e
+    return e if v <= 0 else cast_like(1.0, v)  # NaN: the positive branch, as PyTorch's
 
 
 @_act_fn
@@ -273,7 +273,7 @@ def _selu(v):
 @_act_fn
 def _dselu(v):
     a = cast_like(SELU_ALPHA, v) * exp_t(v)
-    return cast_like(SELU_SCALE, v) * (cast_like(1.0, v) if v > 0 else a)
+    return cast_like(SELU_SCALE, v) * (a if v <= 0 else cast_like(1.0, v))  # NaN: positive
 
 
 @_act_fn

@@ -240,9 +240,7 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_t
     elif spec.name == "lrelu" and not filtered_ties:
         deriv = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, float(alpha)))
     else:
-        deriv = spec.grad(v, alpha)
-        if spec.name in ("elu", "selu"):  # PyTorch's backward takes the positive branch at NaN
-            deriv = torch.where(v.isnan(), spec.grad(v.new_ones(()), alpha), deriv)
+        deriv = spec.grad(v, alpha)  # elu / selu: the positive branch at NaN, as PyTorch's
     g = dy.to(acc) * (deriv * gain)
     if spec.name == "relu":  # a selection, as PyTorch's: no inf · 0 where relu blocks
         g = torch.where(deriv == 0, torch.zeros_like(g), g)
