@@ -40,6 +40,9 @@ from bandlimit.ops._activations import (
 from bandlimit.ops._custom_ops import define_op, define_upfirdn
 from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
+# Outputs are tensors of their own, not views of the kernels' arrays: a view returned by an
+# autograd Function (or custom op) cannot be changed in place afterwards (y.mul_(2) would raise).
+
 
 def _planes(x: Tensor):
     n, c, h, w = x.shape
@@ -60,7 +63,7 @@ def _upfirdn_kernel(x, fx, fy, f2d, up, down, pad):
     if n * c == 0:
         return x.new_zeros(n, c, ho, wo)
     y = kernels.upfirdn(_planes(x), _np(fx), _np(fy), _np(f2d), tuple(up), tuple(down), tuple(pad))
-    return torch.from_numpy(y).reshape(n, c, ho, wo)
+    return torch.from_numpy(y.reshape(n, c, ho, wo))
 
 
 upfirdn_numba = define_upfirdn("upfirdn_numba", "cpu", _upfirdn_kernel)
@@ -110,7 +113,7 @@ def _fa_fwd_kernel(
         save_mask,
     )
     mask_t = torch.from_numpy(mask) if save_mask else torch.zeros(mshape, dtype=torch.uint8)
-    return torch.from_numpy(y).reshape(n, c, ho, wo), mask_t
+    return torch.from_numpy(y.reshape(n, c, ho, wo)), mask_t
 
 
 def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp,
@@ -156,7 +159,7 @@ def _fa_bwd_kernel(
         kernels.ACT_CODES[act],
         alpha,
     )
-    return torch.from_numpy(dx).reshape(n, c, h, w)
+    return torch.from_numpy(dx.reshape(n, c, h, w))
 
 
 def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha,
@@ -344,7 +347,7 @@ def _fany_fwd_kernel(
         _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad), mcode, gain,
         code, alpha, pa_, pb_, clamp,
     )
-    return torch.from_numpy(y).reshape(n, c, ho, wo)
+    return torch.from_numpy(y.reshape(n, c, ho, wo))
 
 
 def _fany_fwd_fake(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act,
@@ -389,8 +392,8 @@ def _fany_bwd_kernel(
         mcode, gain, code, alpha, pa_, pb_, clamp,
     )
     return (
-        torch.from_numpy(dx).reshape(n, c, h, w),
-        torch.from_numpy(dpar).to(x.dtype).reshape(n, c, 2),
+        torch.from_numpy(dx.reshape(n, c, h, w)),
+        torch.from_numpy(dpar.reshape(n, c, 2)).to(x.dtype),
     )
 
 

@@ -21,6 +21,7 @@ Conventions of the normalised form
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -143,15 +144,21 @@ def constant_tap(value: float, dtype: torch.dtype, device: torch.device) -> torc
     """``[value]``: the one-tap filter of an identity axis. Every op call needs one or two, so
     outside tracing they are made once per (value, dtype, device) -- a launch each on a GPU --
     and shared; no op writes to its filters."""
-    if _tracing():
+    device = torch.device(device)
+    if _tracing() or (device.type == "cuda" and torch.cuda.is_current_stream_capturing()):
+        # (a tensor made while a CUDA graph captures lives in the graph's pool, filled only
+        # when the graph replays)
         return torch.full((1,), value, dtype=dtype, device=device)
-    key = (value, dtype, device)
+    key = (math.copysign(1.0, value), value, dtype, device)  # -0.0 == 0.0 as a key
     t = _CONSTANT_TAPS.get(key)
     if t is None:
         if len(_CONSTANT_TAPS) >= 256:  # many distinct gains: stay bounded
             _CONSTANT_TAPS.clear()
         with torch.inference_mode(False):  # usable outside inference mode too
-            t = _CONSTANT_TAPS[key] = torch.full((1,), value, dtype=dtype, device=device)
+            t = torch.full((1,), value, dtype=dtype, device=device)
+        if device.type == "cuda":  # filled before a kernel on another stream reads it
+            torch.cuda.current_stream(device).synchronize()
+        _CONSTANT_TAPS[key] = t
     return t
 
 

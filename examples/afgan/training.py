@@ -72,6 +72,7 @@ CONFIGS = ("stylegan3-t", "stylegan3-r")
 IMPLS = ("auto", "ref", "numba", "cuda")
 METRIC_NAMES = {"eqt": "eqt_int", "eqt_int": "eqt_int", "eqt_frac": "eqt_frac", "eqr": "eqr"}
 CHECKPOINT_GLOB = "checkpoint-*.pt"
+REWIND_JSON = "rewind.json"  # in superseded-<n>/: the step that rewind went back to
 D_REG_INTERVAL = 16
 
 
@@ -519,6 +520,8 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
                  if (m := re.fullmatch(r"superseded-(\d+)", p.name))), default=0)  # fmt: skip
     aside = run_dir / f"superseded-{n}"
     aside.mkdir()
+    # where this branch left the run: resuming one of its checkpoints restores it (_restore_branch)
+    (aside / REWIND_JSON).write_text(json.dumps({"rewound_to_step": step}) + "\n")
     for p in later:
         os.replace(p, aside / p.name)
     if late_rows:
@@ -529,6 +532,34 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     print(f"resuming at step {step}: the run's later checkpoints, grids and log lines are in "
           f"{aside}", file=sys.stderr)  # fmt: skip
     return aside
+
+
+def _restore_branch(run_dir: Path, ckpt: Path, step: int) -> Path:
+    """Resuming from a checkpoint that a rewind set aside (``superseded-<n>/``): the run's own
+    files after that rewind's step go aside in turn, and the set-aside branch's checkpoints,
+    grids and log lines up to ``step`` come back, so the run directory is again the history of
+    one run. Returns the checkpoint's path in the run directory."""
+    aside = ckpt.parent
+    s0 = int(json.loads((aside / REWIND_JSON).read_text())["rewound_to_step"])
+    _set_aside_later(run_dir, s0)
+    for pat in (CHECKPOINT_GLOB, "fakes*.png"):
+        for p in aside.glob(pat):
+            m = re.search(r"(\d+)\.(pt|png)$", p.name)
+            if m and int(m.group(1)) <= step:
+                os.replace(p, run_dir / p.name)
+    log = aside / "log.jsonl"
+    rows = log.read_text().splitlines(keepends=True) if log.is_file() else []
+    back = [0 <= _log_step(r) <= step for r in rows]
+    if any(back):
+        with (run_dir / "log.jsonl").open("a") as f:
+            f.write("".join(r if r.endswith("\n") else r + "\n"
+                            for r, b in zip(rows, back) if b))  # fmt: skip
+        tmp = aside / ".log.jsonl.tmp"
+        tmp.write_text("".join(r for r, b in zip(rows, back) if not b))
+        os.replace(tmp, log)
+    print(f"resuming {ckpt}: its branch (rewound at step {s0}) is the run's again, up to step "
+          f"{step}", file=sys.stderr)  # fmt: skip
+    return run_dir / ckpt.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,7 +621,7 @@ def _progress_line(
 
 def _load_resume(resume: str) -> tuple[Path | None, Path]:
     """``--resume`` → (run directory to continue or None, checkpoint file)."""
-    p = Path(resume)
+    p = Path(resume).absolute()  # (a checkpoint named from inside its folder has a parent)
     if not p.exists():
         raise TrainingError(f"--resume {resume!r} does not exist")
     if p.is_dir():
@@ -601,9 +632,16 @@ def _load_resume(resume: str) -> tuple[Path | None, Path]:
     if re.fullmatch(r"checkpoint-\d+\.pt", p.name):
         if (p.parent / "config.json").exists():
             return p.parent, p
-        # One that a rewind set aside (superseded-<n>/): its run continues from it, rewinding again.
+        # One that a rewind set aside (superseded-<n>/): its run continues from it, with that
+        # branch restored (_restore_branch).
         run = p.parent.parent
         if re.fullmatch(r"superseded-\d+", p.parent.name) and (run / "config.json").exists():
+            if not (p.parent / REWIND_JSON).is_file():
+                raise TrainingError(
+                    f"--resume {resume!r}: {p.parent} has no {REWIND_JSON} (set aside by an older "
+                    f"version), so where its branch left the run is unknown; to continue it, "
+                    f"copy the checkpoint out of the run directory and resume that copy (a new run)"
+                )
             return run, p
     return None, p
 
@@ -730,6 +768,8 @@ def _train(
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     if d.rank == 0 and run_dir is not None:
         try:
+            if resume_ckpt.parent != run_dir:  # a set-aside branch: restore it first
+                resume_ckpt = _restore_branch(run_dir, resume_ckpt, step)
             _set_aside_later(run_dir, step)
         except OSError as exc:  # a read-only run directory, a full disk
             raise TrainingError(

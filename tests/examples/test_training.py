@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -374,7 +373,7 @@ def test_resume_from_an_older_checkpoint_rewinds_and_sets_the_rest_aside(tmp_pat
     assert "the run's later checkpoints, grids and log lines are in" in capsys.readouterr().err
     aside = run / "superseded-1"
     assert sorted(p.name for p in aside.iterdir()) == [
-        "checkpoint-00000006.pt", "fakes00000006.png", "log.jsonl", "summary.json"]
+        "checkpoint-00000006.pt", "fakes00000006.png", "log.jsonl", "rewind.json", "summary.json"]
     assert json.loads((aside / "summary.json").read_text())["step"] == 6
     assert _log_steps(aside) == [6] and _log_steps(run) == [2, 4, 6]
     # --keep 2 pruned the rewound run's own checkpoints, not the set-aside one.
@@ -388,15 +387,25 @@ def test_resume_from_an_older_checkpoint_rewinds_and_sets_the_rest_aside(tmp_pat
     assert json.loads((run / "summary.json").read_text())["checkpoint"] == again["checkpoint"]
     assert not (run / "superseded-2").exists() and _log_steps(run) == [2, 4, 6]
 
-    # A set-aside checkpoint continues its own run (not a new one, as a foreign checkpoint
-    # would): from step 4 again, the run's later checkpoint goes aside in turn.
+    # A set-aside checkpoint continues its own branch: the run is rewound to where that branch
+    # left it (a second branch, B, went on to step 8 in the meantime) and the branch comes back.
+    assert json.loads((aside / "rewind.json").read_text()) == {"rewound_to_step": 4}
+    run_cli(*common[:4], "--kimg", "0.032", *common[6:], "--resume", str(run))  # B: 6, 8
+    assert _log_steps(run) == [2, 4, 6, 8]
     runs = sorted(p.name for p in tmp_path.iterdir())
-    shutil.copy(run / "checkpoint-00000004.pt", aside / "checkpoint-00000004.pt")
-    back = run_cli(*common, "--resume", str(aside / "checkpoint-00000004.pt"))
-    assert back["run_dir"] == str(run) and back["step"] == 6
-    assert sorted(p.name for p in tmp_path.iterdir()) == runs
-    assert (run / "superseded-2" / "checkpoint-00000006.pt").is_file()
-    assert back["digest"] == full["digest"]
+    back = run_cli(*common, "--resume", str(aside / "checkpoint-00000006.pt"))
+    assert back["run_dir"] == str(run) and back["step"] == 6  # A ended at 6: nothing to run
+    assert back["checkpoint"] == str(run / "checkpoint-00000006.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == runs  # no new run directory
+    b_aside = run / "superseded-2"  # B, after step 4
+    assert sorted(p.name for p in b_aside.glob("checkpoint-*")) == [
+        "checkpoint-00000006.pt", "checkpoint-00000008.pt"]
+    assert _log_steps(b_aside) == [6, 8] and _log_steps(run) == [2, 4, 6]
+    assert not list(aside.glob("checkpoint-*")) and _log_steps(aside) == []
+    with pytest.raises(SystemExit):  # an older set-aside folder: where it branched is unknown
+        (b_aside / "rewind.json").unlink()
+        run_cli(*common, "--resume", str(b_aside / "checkpoint-00000008.pt"))
+    assert "rewind.json" in capsys.readouterr().err
 
 
 def test_a_log_line_cut_short_stays_alone_and_is_skipped(tmp_path):

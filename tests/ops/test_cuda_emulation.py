@@ -1036,6 +1036,54 @@ def emulated_cuda_path(emu):
         yield
 
 
+@pytest.mark.parametrize(("act", "mode", "dpad"), [
+    ("lrelu", "replicate", (0, 0, 0, 0)),  # mask backward on the extended plane, folded back
+    ("relu", "circular", (-1, 0, 0, -2)),
+    ("snake", "replicate", (2, 3, 1, 2)),  # both extensions in the kernel; smooth backward
+    ("gelu", "zeros", (1, 1, 1, 1)),
+])
+def test_the_cuda_ops_themselves_on_the_emulation(emu, monkeypatch, act, mode, dpad):
+    """The cuda backend's own ops (its EagerOps, no stand-ins: plain eager calls run their
+    kernel functions) with the extension replaced by the emulation: forward, first and second
+    order gradients of _ops.filtered_act equal 'ref' (float64)."""
+    monkeypatch.setattr(_ops, "_ext", lambda: emu)
+    rng = np.random.default_rng(3)
+    spec = get_filtered_activation(act)
+    fu = make_fir(torch.from_numpy(rng.standard_normal(6) / 6), flip_filter=False,
+                  gain=(2.0, 2.0), dtype=torch.float64, device="cpu")
+    fd = make_fir(torch.from_numpy(rng.standard_normal((4, 4)) / 8), flip_filter=False,
+                  gain=(1.0, 1.0), dtype=torch.float64, device="cpu")
+    x0 = torch.from_numpy(rng.standard_normal((2, 3, 7, 6)))
+    b0 = torch.from_numpy(rng.standard_normal(3))
+    a0 = torch.from_numpy(rng.uniform(0.5, 2.0, 3))
+    dy = None
+
+    def run(fn):
+        nonlocal dy
+        x, b, al = (t.clone().requires_grad_() for t in (x0, b0, a0))
+        alpha = al if act == "snake" else 0.2
+        y = fn(x, b, fu, fd, (2, 2), (2, 2), (5, 4, 3, 4), spec, alpha, None, 1.3, 2.5,
+               mode=mode, dpad=dpad)
+        dy = torch.from_numpy(rng.standard_normal(tuple(y.shape))) if dy is None else dy
+        wrt = [x, b] + ([al] if act == "snake" else [])
+        grads = torch.autograd.grad(y, wrt, dy, create_graph=True)
+        gg = sum((g * g).sum() for g in grads)  # piecewise-linear acts: constant in x
+        second = torch.autograd.grad(gg, x, allow_unused=True, materialize_grads=True)[0] \
+            if gg.requires_grad else torch.zeros_like(x)
+        return y, grads, second
+
+    def ref(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
+        return reference.filtered_act(x, b, fu, fd, up, down, pad, act, alpha, gain, clamp,
+                                      beta=beta, mode=mode, dpad=dpad)
+
+    got, want = run(_ops.filtered_act), run(ref)
+    for a, e in zip(torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(want),
+                    strict=True):
+        e = e.detach()
+        assert_close(a.detach(), to_np(e), 1e-10, scale=max(1.0, float(e.abs().max())),
+                     what=f"{act} {mode}")
+
+
 def elementwise_as_documented(case) -> bool:
     """Whether impl='cuda' runs bias_act's kernel for a public test case: no filters, factors 1,
     no padding, one of bias_act's activations (filtered.py's module docstring)."""

@@ -262,3 +262,28 @@ def test_bias_act_numba_gradients_equal_ref(case):
         u = u + np.expand_dims(case.b, tuple(i for i in range(u.ndim) if i != kw["dim"]))
     assume(np.abs(u).min() > 1e-9)  # at a kink the one-sided choices may differ
     _assert_same(_grads_both(run, case.x, case.b, case.seed, second_wrt="x"), f"bias_act {kw}")
+
+
+@pytest.mark.parametrize("op", ["upfirdn2d", "filtered_lrelu", "filtered_act"])
+def test_outputs_can_be_changed_in_place(op):
+    """An op's output is a tensor of its own: changing it in place and differentiating through
+    the change works on every backend (a view made inside an autograd Function would refuse)."""
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(1, 2, 6, 6, generator=g, dtype=F64)
+    f = torch.rand(6, generator=g, dtype=F64)
+    calls = {
+        "upfirdn2d": lambda x, impl: ops.upfirdn2d(x, f, up=2, padding=2, impl=impl),
+        "filtered_lrelu": lambda x, impl: ops.filtered_lrelu(x, f, f, up=2, down=2, padding=5,
+                                                             impl=impl),
+        "filtered_act": lambda x, impl: ops.filtered_act(x, "snake", f, f, up=2, down=2,
+                                                         padding=5, alpha=0.7, impl=impl),
+    }
+    grads = []
+    for impl in IMPLS:
+        x = x0.clone().requires_grad_()
+        y = calls[op](x, impl)
+        y.mul_(2.0)
+        (gx,) = torch.autograd.grad(y.square().sum(), x)
+        grads.append(gx)
+    for gx in grads[1:]:
+        torch.testing.assert_close(gx, grads[0], rtol=1e-10, atol=1e-12)

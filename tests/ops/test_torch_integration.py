@@ -102,6 +102,16 @@ def test_eager_calls_skip_the_custom_op_and_equal_it(name, monkeypatch):
     with _PassThrough():  # an interceptor of ops: the op again
         eop(*args)
     assert seen
+    # The older vmap (autograd's is_grads_batched) batches plain Tensors: the ops' vmap fallback
+    # runs (a kernel on a batched tensor would fail), as many single backward passes would.
+    out = eop(*args)
+    y = out[0] if isinstance(out, tuple) else out
+    dys = torch.randn(3, *y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(2))
+    batched = torch.autograd.grad(y, inputs, dys, retain_graph=True, is_grads_batched=True)
+    for k in range(3):
+        single = torch.autograd.grad(y, inputs, dys[k], retain_graph=True)
+        for got, want in zip(batched, single, strict=True):
+            torch.testing.assert_close(got[k], want, rtol=1e-12, atol=1e-12)
 
 
 class _Block(torch.nn.Module):

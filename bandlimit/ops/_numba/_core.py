@@ -271,7 +271,9 @@ def job_runner(dtype: np.dtype):
             i64,
             i64,
         )
-        _RUNNERS[dtype] = cfunc(sig, **JIT)(_run_jobs)
+        # setdefault: a second thread compiling the same dtype keeps the first one's runner,
+        # whose address may already be in use
+        _RUNNERS.setdefault(dtype, cfunc(sig, **JIT)(_run_jobs))
     return _RUNNERS[dtype]
 
 
@@ -284,7 +286,13 @@ def runner_address(dtype: np.dtype) -> int:
 @intrinsic
 def call_runner(typingctx, addr, bufp, nbuf, jobsp, njobs, toffp, tcoefp, ntaps, j0, j1):
     """Call the job runner at address ``addr`` (an int64) with the remaining arguments, which
-    have the C types of its signature (:func:`job_runner`)."""
+    have the C types of its signature (:func:`job_runner`). The address is untyped: the
+    scratch and coefficients must be of one dtype, the runner's (checked here while typing)."""
+    if bufp != tcoefp or not isinstance(addr, types.Integer):
+        raise numba.core.errors.TypingError(
+            f"call_runner: scratch {bufp} and coefficients {tcoefp} must be of one dtype, the "
+            f"address an integer (got {addr})"
+        )
     sig = types.void(addr, bufp, nbuf, jobsp, njobs, toffp, tcoefp, ntaps, j0, j1)
 
     def codegen(context, builder, signature, args):

@@ -424,7 +424,7 @@ def fused_supported(act, mode: str, dpad=(0, 0, 0, 0), fd: Fir | None = None) ->
 
     Every activation of ``filtered_act`` (:data:`FA_ACT_CODES`); 'zeros' padding with any
     ``down_padding``, 'replicate' / 'circular' when ``down_padding`` has no positive entry (the
-    input is extended before the kernel; see the module docstring), and 'replicate' with a
+    kernel extends the input; see the module docstring), and 'replicate' with a
     positive one when :func:`replicate_fits` the down filter ``fd``. The rest is the reference.
     """
     if not isinstance(act, Activation | ParametricActivation) or act.name not in FA_ACT_CODES:

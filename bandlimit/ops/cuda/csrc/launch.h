@@ -96,7 +96,7 @@ struct FaGeom {
 };
 
 struct FaArgs {
-  const void* x;     // [planes, h, w] of scalar_t
+  const void* x;     // [planes, sh, sw] of scalar_t (the input, before any extension)
   const void* bias;  // [channels] of scalar_t or nullptr
   const void* fa;    // stage A taps, accumulator type: x taps (separable) or [ky, kx] (2-D)
   const void* fay;   // stage A y taps (separable; unused for 2-D)
