@@ -9,7 +9,8 @@
 #   3. pytest: tests/ops/test_cuda.py (the `cuda`-marked tests: GPU parity, gradients, fast vs
 #      generic kernels, streams, 64-bit indexing, opcheck, torch.compile) and the build tests
 #   4. python -m benchmarks.ops --device cuda (StyleGAN3-T 1024 / -R 256, ref vs cuda, roofline,
-#      fast vs generic kernel, launch plans in strips vs one strip per tile)
+#      fast vs generic kernel, launch plans in strips vs one strip per tile; BigVGAN's
+#      Activation1d, cuda vs ref vs alias-free-torch)
 #   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref), then
 #      python -m benchmarks.overhead --device cuda (fixed cost per call, tiny inputs)
 #   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
@@ -160,7 +161,7 @@ done < "$STEPS_TXT"
 [ -f "$OUT_DIR/pytest.log" ] && grep -E '(passed|failed|error)' "$OUT_DIR/pytest.log" | tail -1
 if [ -f "$OUT_DIR/bench.log" ]; then
   sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
-  grep -E '^(KERNELS|STRIPS)' "$OUT_DIR/bench.log"
+  grep -E '^(KERNELS|STRIPS|BIGVGAN)' "$OUT_DIR/bench.log"
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^written/p' "$OUT_DIR/train.log" \

@@ -241,6 +241,64 @@ def strips_vs_one_strip(case, reps: int, ext=None, device: str = "cuda") -> dict
     return out
 
 
+# BigVGAN's activation block (SnakeBeta, ratio 2, 12 taps, replicate padding), [N, C, T] of its
+# layers' shapes, batch 4.
+BIGVGAN_SHAPES = ((4, 512, 4096), (4, 128, 16384), (4, 32, 65536))
+
+
+def bigvgan_call(shape, variant: str, backward: bool, device: str = "cuda"):
+    """``fn()`` running one BigVGAN activation block on a random float32 ``shape``: bandlimit's
+    ``Activation1d`` with ``impl=variant``, or (``'alias-free-torch'``) the module it replaces;
+    with ``backward``, the gradients w.r.t. the input and the snake parameters too."""
+    from bandlimit.nn.activation import SnakeBeta
+    from bandlimit.nn.bigvgan import Activation1d
+    from bandlimit.ops import set_default_impl
+
+    torch.manual_seed(0)
+    act = SnakeBeta(shape[1], alpha_logscale=True).to(device)
+    with torch.no_grad():
+        act.alpha.uniform_(-0.5, 0.5)
+        act.beta.uniform_(-0.5, 0.5)
+    if variant == "alias-free-torch":
+        import alias_free_torch
+
+        run = alias_free_torch.Activation1d(act).to(device)
+    else:
+        block = Activation1d(act).to(device)
+
+        def run(x):
+            set_default_impl(variant)
+            try:
+                return block(x)
+            finally:
+                set_default_impl(None)
+    x = torch.randn(shape, device=device, requires_grad=backward)
+    dy = torch.randn(shape, device=device)
+
+    def fn():
+        y = run(x)
+        if backward:
+            torch.autograd.grad(y, [x, act.alpha, act.beta], dy)
+    return fn
+
+
+def bigvgan_rows(variants, reps: int, device: str = "cuda", shapes=BIGVGAN_SHAPES) -> list:
+    """Median seconds of every variant of :func:`bigvgan_call` on each shape, fwd and fwd+bwd
+    (variants whose module is not installed are left out)."""
+    rows = []
+    for backward in (False, True):
+        for shape in shapes:
+            row = dict(shape=list(shape), backward=backward)
+            for v in variants:
+                try:
+                    fn = bigvgan_call(shape, v, backward, device)
+                except ImportError:
+                    continue
+                row[v] = _cuda_time(fn, reps, device=device)
+            rows.append(row)
+    return rows
+
+
 def main_cuda(args) -> dict:
     if not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA GPU is visible")
@@ -343,6 +401,25 @@ def main_cuda(args) -> dict:
             geo = math.exp(statistics.mean(math.log(r["one_s"] / r["auto_s"]) for r in rows))
             print(f"STRIPS {key}: {len(rows)} layers in strips, one-strip / strips geometric "
                   f"mean {geo:.2f}×")
+    print("\n## BigVGAN Activation1d(SnakeBeta), float32: cuda vs ref vs alias-free-torch\n")
+    print("| [N, C, T] | pass | ref ms | cuda ms | alias-free-torch ms | ref / cuda | "
+          "alias-free-torch / cuda |\n|---|---|---|---|---|---|---|")
+    results["bigvgan"] = bigvgan_rows(["ref", "cuda", "alias-free-torch"], reps)
+    for r in results["bigvgan"]:
+        aft = r.get("alias-free-torch")
+        print(f"| {r['shape']} | {'fwd+bwd' if r['backward'] else 'fwd'} | "
+              f"{r['ref'] * 1e3:.3f} | {r['cuda'] * 1e3:.3f} | "
+              + ("— | " if aft is None else f"{aft * 1e3:.3f} | ")
+              + f"{r['ref'] / r['cuda']:.1f}× | "
+              + ("— |" if aft is None else f"{aft / r['cuda']:.1f}× |"))
+    for backward in (False, True):
+        rows = [r for r in results["bigvgan"] if r["backward"] == backward
+                and "alias-free-torch" in r]
+        if rows:
+            geo = math.exp(statistics.mean(math.log(r["alias-free-torch"] / r["cuda"])
+                                           for r in rows))
+            print(f"BIGVGAN {'fwd+bwd' if backward else 'fwd'}: alias-free-torch / cuda "
+                  f"geometric mean {geo:.2f}×")
     return results
 
 

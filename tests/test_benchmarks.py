@@ -54,6 +54,17 @@ def test_training_benchmark_runs_and_records(tmp_path):
     assert all(r["resolution"] == 16 and r["img_per_s"] > 0 for r in data["rows"])
 
 
+def test_gpu_benchmark_bigvgan_rows_run_on_cpu():
+    """The GPU benchmark's BigVGAN table times every variant it can import (numba standing in
+    for cuda on the CPU), forward and forward+backward."""
+    from benchmarks.ops_cuda import bigvgan_rows
+
+    rows = bigvgan_rows(["ref", "numba", "alias-free-torch"], reps=1, device="cpu",
+                        shapes=((1, 4, 64),))
+    assert [r["backward"] for r in rows] == [False, True]
+    assert all(r["ref"] > 0 and r["numba"] > 0 and r["alias-free-torch"] > 0 for r in rows)
+
+
 def test_overhead_benchmark_runs_and_records(tmp_path):
     """The fixed-cost benchmark times and counts every variant of its cases (CPU: ref, numba,
     alias-free-torch); only the shape of the record is checked."""
