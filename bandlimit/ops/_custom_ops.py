@@ -5,8 +5,8 @@ autograd formula included -- and returns an :class:`EagerOp`: in plain eager mod
 kernel (under a ``torch.autograd.Function`` with the same formula when a gradient is needed)
 without the custom op's dispatch, which cost ≈ 25 µs per call without autograd and ≈ 120 µs
 with it (torch 2.14, CPU) -- more than the kernels of a small call. Anything that traces or
-intercepts ops (torch.compile, export, fake tensors, dispatch and function modes -- including
-``torch.set_default_device`` --, torch.func transforms and the older vmap of
+intercepts ops (torch.compile, export, fake tensors, dispatch and function modes other than
+``torch.set_default_device``'s, torch.func transforms and the older vmap of
 ``is_grads_batched`` / ``vectorize=True``, tensor subclasses, the profiler) calls the custom op
 itself; so do kernels, autocast or vmap rules a user registers for the op
 (``torch.library.register_kernel`` ...), which plain eager calls bypass.
@@ -37,13 +37,26 @@ _PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 _is_legacy_batched = torch._C._functorch.is_legacy_batchedtensor
 
 
+def _only_default_device_modes() -> bool:
+    """Whether every active torch-function mode is a default-device one
+    (``torch.set_default_device``, ``with torch.device(...)``): it changes only where factory
+    functions allocate, inside the kernel function as inside the op, so it need not see the op."""
+    try:
+        from torch.utils._device import DeviceContext
+
+        stack = torch.overrides._get_current_function_mode_stack()
+    except (ImportError, AttributeError):  # private API moved: dispatch to the op
+        return False
+    return all(isinstance(m, DeviceContext) for m in stack)
+
+
 def _plain_eager(args) -> bool:
     """Whether nothing would see the custom op: no tracing, modes, transforms, profiler or
     subclasses (a legacy-vmap batched tensor is a plain Tensor by type)."""
     if (
         torch.compiler.is_compiling()  # first: Dynamo folds it, and traces none of the rest
         or torch._C._len_torch_dispatch_stack()
-        or torch._C._is_torch_function_mode_enabled()
+        or (torch._C._is_torch_function_mode_enabled() and not _only_default_device_modes())
         or torch._C._are_functorch_transforms_active()
         or torch.autograd._profiler_enabled()  # its trace shows the op's own events
         or torch.jit.is_tracing()

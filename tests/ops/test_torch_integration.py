@@ -102,6 +102,9 @@ def test_eager_calls_skip_the_custom_op_and_equal_it(name, monkeypatch):
     for got, want in zip(torch.utils._pytree.tree_leaves(eager_results),
                          torch.utils._pytree.tree_leaves(op_results)):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with torch.device("cpu"):  # a default-device mode only moves factories: still skipped
+        eop(*args)
+    assert not seen
     with _PassThrough():  # an interceptor of ops: the op again
         eop(*args)
     assert seen
