@@ -165,7 +165,7 @@ if [ -f "$OUT_DIR/bench.log" ]; then
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^written/p' "$OUT_DIR/train.log" \
-  | grep -E '^(Activation1d|filtered_lrelu|  (bandlimit|alias|cuda|ref))'
+  | grep -E '^(Activation1d|filtered_lrelu|CUDA graphs|  (bandlimit|alias|cuda|ref))'
 [ -f "$OUT_DIR/probe.log" ] && sed -n '/^| case | fwd | fwd+bwd/,/^$/p' "$OUT_DIR/probe.log"
 echo "logs: $OUT_DIR ($(find "$OUT_DIR" -type f | wc -l) files), $(( $(date +%s) - T_START )) s"
 exit $fail

@@ -11,7 +11,9 @@ autograd and for forward + backward, and the number of ATen operators each call 
 (counted with a ``TorchDispatchMode``; on a GPU nearly each one is a kernel launch). Peers on
 the same inputs: alias-free-torch's ``Activation1d`` (the module bandlimit's replaces) and the
 'ref' backend (plain PyTorch ops). On a GPU the times are host time per call with a
-synchronisation per round (the inputs are too small for the GPU to be the bottleneck).
+synchronisation per round (the inputs are too small for the GPU to be the bottleneck), and a
+last table times the remedy for such calls: the BigVGAN block captured in a CUDA graph and
+replayed, against its eager calls.
 """
 
 from __future__ import annotations
@@ -130,6 +132,60 @@ def cases(device: str, impls: list[str]):
     return out
 
 
+def _capture(fn):
+    """``fn`` captured in a CUDA graph (after warm-up calls on a side stream, as PyTorch's
+    capture rules ask)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph
+
+
+def graph_rows(rounds: int, calls: int) -> list:
+    """The remedy for host-bound small calls on a GPU: the BigVGAN block's forward and
+    forward+backward (input and snake parameters) captured in a CUDA graph and replayed,
+    against the same eager calls, µs per call; bandlimit's 'cuda' and alias-free-torch. A
+    capture that fails is reported, not raised."""
+    from bandlimit.nn.activation import SnakeBeta
+    from bandlimit.nn.bigvgan import Activation1d
+
+    torch.manual_seed(0)
+    act = SnakeBeta(16, alpha_logscale=True).to("cuda")
+    blocks = [("bandlimit cuda", Activation1d(act).to("cuda"))]
+    try:
+        import alias_free_torch
+
+        blocks.append(("alias-free-torch", alias_free_torch.Activation1d(act).to("cuda")))
+    except ImportError:
+        pass
+    rows = []
+    for name, block in blocks:
+        x = torch.randn(1, 16, 64, device="cuda", requires_grad=True)
+
+        def fwd(block=block, x=x):
+            with torch.no_grad():
+                return block(x)
+
+        def fwd_bwd(block=block, x=x):
+            return torch.autograd.grad(block(x).sum(), [x, act.alpha, act.beta])
+
+        row = {"variant": name}
+        for key, fn in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
+            try:
+                graph = _capture(fn)
+                row[key] = time_interleaved([fn, graph.replay], "cuda", rounds, calls)
+            except Exception as e:  # a finding to print, not a crash
+                row[key] = f"{type(e).__name__}: {e}"
+        rows.append(row)
+    return rows
+
+
 def _with_impl(module, impl: str):
     from bandlimit.ops import set_default_impl
 
@@ -171,12 +227,22 @@ def main(argv=None) -> Path:
             rows.append({"case": name, "variant": vname, "fwd_us": t_f, "fwd_ops": n_f,
                          "fwd_bwd_us": t_fb, "fwd_bwd_ops": n_fb})
     print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    graphs = []
+    if args.device == "cuda":
+        print("\nCUDA graphs: the BigVGAN block [1, 16, 64] captured and replayed, µs per call")
+        print(f"  {'variant':<18} {'fwd eager':>10} {'replay':>8} {'fwd+bwd eager':>14} "
+              f"{'replay':>8}")
+        graphs = graph_rows(args.rounds, args.calls)
+        for g in graphs:
+            cells = [f"{v[0]:10.1f} {v[1]:8.1f}" if isinstance(v, list) else f"failed: {v}"
+                     for v in (g["fwd"], g["fwd_bwd"])]
+            print(f"  {g['variant']:<18} {cells[0]}    {cells[1]}")
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"overhead-{args.device}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": args.device,
             "machine": platform.machine(), "threads": args.threads, "torch": torch.__version__,
             "rounds": args.rounds, "calls": args.calls}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    out.write_text(json.dumps({"meta": meta, "rows": rows, "graphs": graphs}, indent=1))
     print(f"written {out}")
     return out
 
