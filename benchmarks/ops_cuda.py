@@ -252,7 +252,7 @@ def bigvgan_call(shape, variant: str, backward: bool, device: str = "cuda"):
     with ``backward``, the gradients w.r.t. the input and the snake parameters too."""
     from bandlimit.nn.activation import SnakeBeta
     from bandlimit.nn.bigvgan import Activation1d
-    from bandlimit.ops import set_default_impl
+    from benchmarks.overhead import _with_impl
 
     torch.manual_seed(0)
     act = SnakeBeta(shape[1], alpha_logscale=True).to(device)
@@ -264,14 +264,7 @@ def bigvgan_call(shape, variant: str, backward: bool, device: str = "cuda"):
 
         run = alias_free_torch.Activation1d(act).to(device)
     else:
-        block = Activation1d(act).to(device)
-
-        def run(x):
-            set_default_impl(variant)
-            try:
-                return block(x)
-            finally:
-                set_default_impl(None)
+        run = _with_impl(Activation1d(act).to(device), variant)
     x = torch.randn(shape, device=device, requires_grad=backward)
     dy = torch.randn(shape, device=device)
 

@@ -187,6 +187,7 @@ def graph_rows(rounds: int, calls: int) -> list:
 
 
 def _with_impl(module, impl: str):
+    """``module`` as a function of its input, run with ``impl`` as what 'auto' resolves to."""
     from bandlimit.ops import set_default_impl
 
     def run(x):

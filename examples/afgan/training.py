@@ -42,7 +42,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -501,19 +501,42 @@ def _log_step(line: str) -> int:
         return -1
 
 
+def _numbered_files(folder: Path) -> list[tuple[Path, int]]:
+    """The checkpoints and sample grids in ``folder`` with the step each was written at."""
+    return [(p, int(m.group(1))) for pat in (CHECKPOINT_GLOB, "fakes*.png")
+            for p in folder.glob(pat) if (m := re.search(r"(\d+)\.(pt|png)$", p.name))]  # fmt: skip
+
+
+def _split_log(folder: Path, moves: Callable[[int], bool]) -> tuple[list[str], list[str]]:
+    """``folder``'s ``log.jsonl`` lines as ``(moving, staying)``, by ``moves(step)`` (a line
+    without a readable step has step -1)."""
+    log = folder / "log.jsonl"
+    rows = log.read_text().splitlines(keepends=True) if log.is_file() else []
+    flags = [moves(_log_step(r)) for r in rows]
+    return ([r for r, f in zip(rows, flags) if f],
+            [r for r, f in zip(rows, flags) if not f])  # fmt: skip
+
+
+def _move_log_lines(src: Path, dst: Path, moving: list[str], staying: list[str]) -> None:
+    """Append ``moving`` to ``dst``'s log and keep ``staying`` in ``src``'s (replaced
+    atomically)."""
+    if not moving:
+        return
+    with (dst / "log.jsonl").open("a") as f:
+        f.write("".join(r if r.endswith("\n") else r + "\n" for r in moving))
+    tmp = src / ".log.jsonl.tmp"
+    tmp.write_text("".join(staying))
+    os.replace(tmp, src / "log.jsonl")
+
+
 def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     """Resuming a run from an older checkpoint rewinds it: move the later checkpoints, sample
     grids and log lines into ``superseded-<n>/`` (nothing is deleted), so the run directory is
     again the history of one run and ``--keep`` prunes the new checkpoints, not these."""
-    numbered = [(p, re.search(r"(\d+)\.(pt|png)$", p.name))
-                for pat in (CHECKPOINT_GLOB, "fakes*.png") for p in run_dir.glob(pat)]  # fmt: skip
-    later = [p for p, m in numbered if m and int(m.group(1)) > step]
+    later = [p for p, s in _numbered_files(run_dir) if s > step]
     if later and (run_dir / "summary.json").is_file():
         later.append(run_dir / "summary.json")  # it describes the later end of the run
-    log = run_dir / "log.jsonl"
-    rows = log.read_text().splitlines(keepends=True) if log.is_file() else []
-    late = [_log_step(r) > step for r in rows]
-    late_rows = [r for r, is_late in zip(rows, late) if is_late]
+    late_rows, kept_rows = _split_log(run_dir, lambda s: s > step)
     if not later and not late_rows:
         return None
     n = 1 + max((int(m.group(1)) for p in run_dir.glob("superseded-*")
@@ -524,11 +547,7 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     (aside / REWIND_JSON).write_text(json.dumps({"rewound_to_step": step}) + "\n")
     for p in later:
         os.replace(p, aside / p.name)
-    if late_rows:
-        (aside / "log.jsonl").write_text("".join(late_rows))
-        tmp = run_dir / ".log.jsonl.tmp"
-        tmp.write_text("".join(r for r, is_late in zip(rows, late) if not is_late))
-        os.replace(tmp, log)
+    _move_log_lines(run_dir, aside, late_rows, kept_rows)
     print(f"resuming at step {step}: the run's later checkpoints, grids and log lines are in "
           f"{aside}", file=sys.stderr)  # fmt: skip
     return aside
@@ -542,21 +561,10 @@ def _restore_branch(run_dir: Path, ckpt: Path, step: int) -> Path:
     aside = ckpt.parent
     s0 = int(json.loads((aside / REWIND_JSON).read_text())["rewound_to_step"])
     _set_aside_later(run_dir, s0)
-    for pat in (CHECKPOINT_GLOB, "fakes*.png"):
-        for p in aside.glob(pat):
-            m = re.search(r"(\d+)\.(pt|png)$", p.name)
-            if m and int(m.group(1)) <= step:
-                os.replace(p, run_dir / p.name)
-    log = aside / "log.jsonl"
-    rows = log.read_text().splitlines(keepends=True) if log.is_file() else []
-    back = [0 <= _log_step(r) <= step for r in rows]
-    if any(back):
-        with (run_dir / "log.jsonl").open("a") as f:
-            f.write("".join(r if r.endswith("\n") else r + "\n"
-                            for r, b in zip(rows, back) if b))  # fmt: skip
-        tmp = aside / ".log.jsonl.tmp"
-        tmp.write_text("".join(r for r, b in zip(rows, back) if not b))
-        os.replace(tmp, log)
+    for p, s in _numbered_files(aside):
+        if s <= step:
+            os.replace(p, run_dir / p.name)
+    _move_log_lines(aside, run_dir, *_split_log(aside, lambda s: 0 <= s <= step))
     print(f"resuming {ckpt}: its branch (rewound at step {s0}) is the run's again, up to step "
           f"{step}", file=sys.stderr)  # fmt: skip
     return run_dir / ckpt.name
