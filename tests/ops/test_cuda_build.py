@@ -598,11 +598,18 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         assert all(g is None for g in grads[2:])
         assert "bandlimit.filtered_act_cuda_backward.default" in rec.ops  # the mask path
         assert "bandlimit.upfirdn_cuda.default" not in rec.ops
-        ctx.args = (*ctx.args[:4], "tanh", *ctx.args[5:])
+        # a smooth act saves u (the pre-activation, float32 here) and its backward reads it
+        inputs = (*inputs[:12], "tanh", 0.0, 1.0, math.inf, False, None, None, "zeros",
+                  "zeros", True)
+        out = torch.ops.bandlimit.filtered_act_cuda(*inputs)
+        assert out[1].shape == (6, 42, 42) and out[1].dtype == torch.float32
+        ctx = _Ctx()
+        _ops._fa_setup(ctx, inputs, out)
         with _Record() as rec:
             grads = _ops._fa_backward(ctx, torch.empty_like(out[0]), None)
-        assert grads[0].shape == x.shape
-        assert "bandlimit.upfirdn_cuda.default" in rec.ops  # smooth act: vjp on cuda stages
+        assert len(grads) == len(inputs) and grads[0].shape == x.shape
+        assert "bandlimit.filtered_act_cuda_backward_u.default" in rec.ops
+        assert "bandlimit.upfirdn_cuda.default" not in rec.ops
 
         with _Record() as rec:
             u = ops.upfirdn2d(x, f, up=(2, 1), down=(1, 3), padding=5)  # 'auto' → cuda
@@ -650,17 +657,23 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
             assert a2.shape == (2, 3, (lu + d[0] + d[1] - 12) // 2 + 1)
         inputs = (x, b, f, f, None, None, None, f2, [2, 2], [2, 2], [11, 10, 11, 10],
                   [0, 0, 0, 0], "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta)
-        out = torch.ops.bandlimit.filtered_act_cuda(*inputs)
-        assert out[1].shape == (0,)
-        ctx = _Ctx()
-        _ops._fa_setup(ctx, inputs, out)
-        with _Record() as rec:
-            grads = _ops._fa_backward(ctx, torch.empty_like(out[0]), None)
-        assert len(grads) == len(inputs)
-        assert grads[0].shape == x.shape and grads[1].shape == b.shape
-        assert grads[-2].shape == alpha.shape and grads[-1].shape == beta.shape
-        assert all(g is None for g in grads[2:-2])
-        assert "bandlimit.upfirdn_cuda.default" in rec.ops  # smooth act: vjp on cuda stages
+        for save_u in (False, True):
+            full = (*inputs, "replicate", "zeros", True) if save_u else inputs
+            out = torch.ops.bandlimit.filtered_act_cuda(*full)
+            assert out[1].shape == ((6, 42, 42) if save_u else (0,))
+            ctx = _Ctx()
+            _ops._fa_setup(ctx, full, out)
+            with _Record() as rec:
+                grads = _ops._fa_backward(ctx, torch.empty_like(out[0]), None)
+            assert len(grads) == len(full)
+            assert grads[0].shape == x.shape and grads[1].shape == b.shape
+            assert grads[17].shape == alpha.shape and grads[18].shape == beta.shape
+            assert all(g is None for g in grads[2:17] + grads[19:])
+            if save_u:  # the fused backward, its alpha / beta sums reduced per channel
+                assert "bandlimit.filtered_act_cuda_backward_u.default" in rec.ops
+                assert "bandlimit.upfirdn_cuda.default" not in rec.ops
+            else:  # nothing saved: the reference vjp on cuda stages
+                assert "bandlimit.upfirdn_cuda.default" in rec.ops
         assert ops.upfirdn1d(x1, f, up=2, padding=(6, 5), impl="cuda").shape == (2, 3, 80)
 
 

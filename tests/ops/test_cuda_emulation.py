@@ -33,6 +33,7 @@ from bandlimit.ops._params import (
     Fir,
     as_factors,
     as_padding,
+    filtered_sizes,
     make_fir,
     make_fir_1d,
     transpose_stage,
@@ -950,16 +951,18 @@ class _EmulatedFilteredAct(torch.autograd.Function):
 
     emu = None
     calls = 0
+    u_backward_calls = 0  # of the stand-in for filtered_act_cuda_backward_u
 
     @staticmethod
     def forward(ctx, *inputs):
         x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp, \
-            save_mask, pa, pb, dmode, umode = inputs
+            save_mask, pa, pb, dmode, umode, save_u = inputs
         _EmulatedFilteredAct.calls += 1
         out = _ops.filtered_act_call(
             _EmulatedFilteredAct.emu, x, b, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down,
             pad, dpad, act, alpha if pa is None else pa, gain,
             None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode, umode=umode,
+            save_u=save_u,
         )
         _ops._fa_setup(ctx, inputs, out)
         return out
@@ -1012,8 +1015,8 @@ class _EmulatedBiasAct(torch.autograd.Function):
 @contextlib.contextmanager
 def emulated_cuda_path(emu):
     """``ops.filtered_act(..., impl='cuda')`` on CPU tensors, through ``_ops.filtered_act`` with
-    the three custom ops (forward, mask backward, upfirdn stages of the smooth backward) and
-    bias_act's (the unfiltered case) replaced by the emulation build."""
+    the four custom ops (forward, mask and u backward, upfirdn stages of the double backward)
+    and bias_act's (the unfiltered case) replaced by the emulation build."""
     from bandlimit.ops import filtered
 
     def upfirdn(x, fir, up, down, pad):
@@ -1025,6 +1028,14 @@ def emulated_cuda_path(emu):
                                                Fir(fdx, fdy, fd2d), up, down, pad, dpad, act,
                                                alpha, gain)
 
+    def u_bwd(dy, u, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain,
+              clamp, pa, pb, dmode):
+        _EmulatedFilteredAct.u_backward_calls += 1
+        return _ops.filtered_act_backward_u_call(
+            emu, dy, u, (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad,
+            act, alpha if pa is None else pa, gain, None if clamp == math.inf else clamp,
+            beta=pb, dmode=dmode)
+
     _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = _EmulatedBiasAct.emu = emu
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(filtered, "resolve_impl", lambda impl, x, op: impl)
@@ -1032,6 +1043,7 @@ def emulated_cuda_path(emu):
             *a, filtered_ties))
         mp.setattr(_ops, "_filtered_act_fwd", _EmulatedFilteredAct.apply)
         mp.setattr(_ops, "_filtered_act_bwd", mask_bwd)
+        mp.setattr(_ops, "_filtered_act_bwd_u", u_bwd)
         mp.setattr(_ops, "upfirdn", upfirdn)
         yield
 
@@ -1182,7 +1194,8 @@ def fused_path_cases(draw):
 def test_cuda_path_fused_modes_and_gradients(emu, case):
     """``_ops.filtered_act`` (the cuda backend's entry) on its fused region: the emulated kernel
     runs once, the output equals 'ref', and the gradients w.r.t. x, b, alpha, beta equal 'ref'
-    autograd (mask backward for linear/relu/lrelu, the smooth formula otherwise)."""
+    autograd (the mask backward for linear/relu/lrelu without an extension of the activated
+    signal, else the fused backward reading u, which folds that extension back)."""
     x, b, alpha, beta, fu, fd = _smooth_inputs(case)
     spec = get_filtered_activation(case["act"])
     is_param = case["act"] in _ops.PARAM_ACTS
@@ -1208,11 +1221,14 @@ def test_cuda_path_fused_modes_and_gradients(emu, case):
         return y, leaves + params
 
     with emulated_cuda_path(emu):
-        _EmulatedFilteredAct.calls = 0
+        _EmulatedFilteredAct.calls = _EmulatedFilteredAct.u_backward_calls = 0
         y, leaves = run("cuda")
         assert _EmulatedFilteredAct.calls == 1
         dy = torch.from_numpy(np.random.default_rng(2).standard_normal(tuple(y.shape)))
         g = torch.autograd.grad(y, leaves, dy)
+        extended = case["mode"] == "replicate" and max(case["dpad"]) > 0
+        reads_u = case["act"] not in _ops.MASK_ACTS or extended
+        assert _EmulatedFilteredAct.u_backward_calls == int(reads_u)
     r, rleaves = run("ref")
     assert_close(y, to_np(r), 1e-9, scale=max(1.0, float(r.detach().abs().max())) * 4,
                  what=f"{case['act']} {case['mode']}")
@@ -1270,15 +1286,144 @@ def test_cuda_path_bigvgan_activation1d(emu, act):
         return y, leaves
 
     with emulated_cuda_path(emu):
-        _EmulatedFilteredAct.calls = 0
+        _EmulatedFilteredAct.calls = _EmulatedFilteredAct.u_backward_calls = 0
         y, leaves = run("cuda")
         assert _EmulatedFilteredAct.calls == 1
         dy = torch.from_numpy(rng.standard_normal(tuple(y.shape)))
         g = torch.autograd.grad(y, leaves, dy)
+        assert _EmulatedFilteredAct.u_backward_calls == 1  # the fused backward, folded back
     r, rleaves = run("ref")
     assert_close(y, to_np(r), 1e-9, scale=max(1.0, float(r.detach().abs().max())), what=act)
     for a, e in zip(g, torch.autograd.grad(r, rleaves, dy), strict=True):
         assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())), what=f"{act} grad")
+
+
+def _u_backward(emu, case, x, b, alpha, beta, fu, fd, dy, **knobs):
+    """The forward saving u, then the backward reading it, as ``_ops._fa_backward`` runs them:
+    ``(y, dv, dparams)`` (dv folded back over the input's extension)."""
+    mode, dpad = case["mode"], case["dpad"]
+    dmode = "replicate" if mode == "replicate" and max(dpad) > 0 else "zeros"
+    act = case["act"]
+    a = alpha if act in _ops.PARAM_ACTS else case.get("alpha_f", 0.2)
+    be = beta if act == "snakebeta" else None
+    geo = (case["up"], case["down"], case["pad"], dpad)
+    y, u = _ops.filtered_act_call(emu, x, b, fu, fd, *geo, act, a, case["gain"], case["clamp"],
+                                  False, beta=be, dmode=dmode, umode=mode, save_u=True, **knobs)
+    y0, _ = _ops.filtered_act_call(emu, x, b, fu, fd, *geo, act, a, case["gain"], case["clamp"],
+                                   False, beta=be, dmode=dmode, umode=mode, **knobs)
+    assert torch.equal(y, y0)  # saving u leaves the output as it is
+    (ex0, ex1, ey0, ey1), rest = reference.extension(tuple(case["pad"]), tuple(case["up"]), mode)
+    hw = (x.shape[2] + ey0 + ey1, x.shape[3] + ex0 + ex1)
+    assert u.dtype == (torch.float64 if x.dtype == torch.float64 else torch.float32)
+    assert u.shape[1:] == filtered_sizes(hw, fu, fd, case["up"], case["down"], rest, dpad)[:2]
+    dv, dparams = _ops.filtered_act_backward_u_call(
+        emu, dy, u, hw, fu, fd, case["up"], case["down"], rest, dpad, act, a, case["gain"],
+        case["clamp"], beta=be, dmode=dmode, **knobs)
+    if mode != "zeros":
+        dv = reference.extend_adjoint(dv, tuple(x.shape[2:]), tuple(case["pad"]),
+                                      tuple(case["up"]), mode)
+    assert dparams.shape == ((2, x.shape[1]) if act in _ops.PARAM_ACTS else (0,))
+    return y, dv, dparams
+
+
+def _u_backward_expected(case, x, b, alpha, beta, fu, fd, dy):
+    act = case["act"]
+    a = alpha if act in _ops.PARAM_ACTS else case.get("alpha_f", 0.2)
+    return reference.filtered_act_vjp(
+        x, b, dy, fu, fd, case["up"], case["down"], case["pad"], get_filtered_activation(act), a,
+        case["gain"], case["clamp"], beta=beta if act == "snakebeta" else None,
+        mode=case["mode"], dpad=case["dpad"])
+
+
+@settings(deadline=None)
+@given(case=fused_path_cases(), tile=TILES, threads=THREADS, strips=STRIPS)
+def test_backward_reading_u_float64(emu, case, tile, threads, strips):
+    """The fused backward of any activation (mode 2, reading the forward's u) equals the
+    reference vjp in float64 -- dv, and alpha's / beta's gradients from the per-block sums --
+    for every tiling, thread count and strip height, every padding mode (the replicate
+    extension of the activated signal folded back in the kernel, the input's after it)."""
+    x, b, alpha, beta, fu, fd = _smooth_inputs(case)
+    knobs = dict(max_tile=tile, block_threads=threads, strip_rows=strips)
+    y = reference.filtered_act(x, b, fu, fd, case["up"], case["down"], case["pad"],
+                               get_filtered_activation(case["act"]),
+                               alpha if case["act"] in _ops.PARAM_ACTS else case["alpha_f"],
+                               case["gain"], case["clamp"], beta=beta, mode=case["mode"],
+                               dpad=case["dpad"])
+    dy = torch.from_numpy(np.random.default_rng(case["seed"] + 1).standard_normal(y.shape))
+    _, dv, dparams = _u_backward(emu, case, x, b, alpha, beta, fu, fd, dy, **knobs)
+    ev, ea, eb = _u_backward_expected(case, x, b, alpha, beta, fu, fd, dy)
+    what = f"{case['act']} {case['mode']} {case['dpad']}"
+    assert_close(dv, to_np(ev), 1e-9, scale=max(1.0, float(ev.abs().max())) * 4, what=what)
+    for got, want in ((dparams[:1], ea), (dparams[1:], eb)):
+        if want is not None:
+            assert_close(got[0], to_np(want), 1e-9, scale=max(1.0, float(want.abs().max())) * 4,
+                         what=f"{what} dparam")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("act", ["snakebeta", "gelu", "lrelu"])
+def test_backward_reading_u_bigvgan_fast_and_low_precision(emu, dtype, act):
+    """BigVGAN's Activation1d geometry (the 1-D fast kernel, replicate extension folded back):
+    the fast kernels' backward reading u equals the generic kernel's (float32) and is near the
+    float64 reference in every storage dtype (u and the arithmetic in float32)."""
+    rng = np.random.default_rng(21)
+    case = dict(act=act, mode="replicate", up=(2, 1), down=(2, 1), pad=(6, 5, 0, 0),
+                dpad=(5, 6, 0, 0), gain=1.0, clamp=None, alpha_f=0.1)
+    x = torch.from_numpy(rng.standard_normal((2, 3, 1, 300)))
+    b = torch.from_numpy(rng.standard_normal(3) * 0.1)
+    alpha = torch.from_numpy(rng.uniform(0.3, 2.0, 3))
+    beta = torch.from_numpy(rng.uniform(0.3, 2.0, 3))
+    fir = Fir(fx=torch.from_numpy(rng.standard_normal(12) / 6), fy=torch.ones(1).double())
+    fir32 = Fir(fx=fir.fx.float(), fy=fir.fy.float())
+    assert _ops.kernel_names(emu, fir32, fir32, (2, 1), (2, 1), dtype)[1] == "u2k12_d2k12_1d"
+    dy = torch.from_numpy(rng.standard_normal((2, 3, 1, 300)))
+    low = [t.to(dtype) for t in (x, b, dy)]
+    pa, pb = alpha.float(), beta.float()
+    runs = [_u_backward(emu, case, low[0], low[1], pa, pb, fir32, fir32, low[2], fast=fast)
+            for fast in (True, False)]  # fmt: skip
+    (_, dv, dp), (_, dv_gen, dp_gen) = runs
+    assert dv.dtype == dtype
+    if dtype == torch.float32:
+        assert torch.allclose(dv, dv_gen, rtol=1e-6, atol=1e-6), (dv - dv_gen).abs().max()
+        assert torch.allclose(dp, dp_gen, rtol=1e-5, atol=1e-5)
+    f64 = [to_torch(rounded(t.numpy(), dtype)) for t in (x, b, dy)]
+    ev, ea, eb = _u_backward_expected(case, f64[0], f64[1], alpha.float().double(),
+                                      beta.float().double(), fir32_64 := Fir(
+                                          fx=fir32.fx.double(), fy=fir32.fy.double()),
+                                      fir32_64, f64[2])
+    tol = TOL[dtype] * 8
+    assert_close(dv, to_np(ev), tol, scale=max(1.0, float(ev.abs().max())), what=f"{dtype} dv")
+    for got, want in ((dp[:1], ea), (dp[1:], eb)):
+        if want is not None:  # sums over 600 samples: relative to their magnitude
+            assert_close(got[0], to_np(want), tol * 4, scale=max(1.0, float(want.abs().max())),
+                         what=f"{dtype} dparam")
+
+
+def test_backward_reading_u_checks(emu):
+    """Bad arguments of mode 2 and of save_u get clear errors, not a launch."""
+    x = torch.zeros(1, 2, 4, 4, dtype=torch.float64)
+    f = torch.ones(3, dtype=torch.float64)
+    args = (x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0], [2, 2])
+    with pytest.raises(RuntimeError, match=r"mode must be 0 .* or 2"):
+        emu.filtered_act(*args, 3, 9, 0.0, 1.0, -1.0, False, None)
+    with pytest.raises(RuntimeError, match="needs u"):
+        emu.filtered_act(*args, 2, 9, 0.0, 1.0, -1.0, False, None)
+    with pytest.raises(RuntimeError,
+                       match=r"u must be a contiguous Double tensor of shape \[2, 4, 4\]"):
+        emu.filtered_act(*args, 2, 9, 0.0, 1.0, -1.0, False, torch.zeros(2, 4, 4))
+    with pytest.raises(RuntimeError, match=r"u must be a contiguous Double tensor"):
+        emu.filtered_act(*args, 2, 9, 0.0, 1.0, -1.0, False,
+                         torch.zeros(2, 4, 5, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="save_u is the forward's, without a mask"):
+        emu.filtered_act(*args, 0, 2, 0.2, 1.0, -1.0, True, None, save_u=True)
+    with pytest.raises(RuntimeError, match="fold_pad must be >= 0"):
+        emu.filtered_act(*args, 0, 9, 0.0, 1.0, -1.0, False, None, fold_pad=[1, 0, 0, 0])
+    with pytest.raises(RuntimeError, match="fold_pad must be >= 0"):
+        emu.filtered_act(*args, 2, 9, 0.0, 1.0, -1.0, False,
+                         torch.zeros(2, 4, 4, dtype=torch.float64), fold_pad=[-1, 0, 0, 0])
+    # the u of mode 2: written by the forward, one value per up-sampled sample
+    _, u = emu.filtered_act(*args, 0, 9, 0.0, 1.0, -1.0, False, None, save_u=True)
+    assert u.shape == (2, 4, 4) and u.dtype == torch.float64
 
 
 # ------------------------------------------------------------------------------------------

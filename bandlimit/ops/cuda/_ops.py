@@ -12,12 +12,14 @@ with the real extension (built on first use) and register fake implementations, 
   ops' conventions at 0 and at the clamp, for ``filtered_act`` without filters).
 * ``filtered_act_cuda``: one fused kernel for every activation of ``filtered_act`` (bias_act's,
   gelu, gelu_tanh, and snake / snakebeta with per-channel ``alpha``/``beta`` tensors, which are
-  op inputs so gradients reach them). With linear/relu/lrelu and a gradient needed it also
-  writes a 2-bit branch mask (bit 0: pre-activation < 0, bit 1: clamped), and the first-order
-  backward is the same fused kernel transposed reading it (``filtered_act_cuda_backward``).
-  Smooth activations, and graphs of the gradient (double backward), go through
-  :func:`reference.filtered_act_vjp` on ``upfirdn_cuda`` stages (the pre-activation is
-  recomputed from ``x``; the gradients of ``alpha``/``beta`` come from the same formula).
+  op inputs so gradients reach them). When a gradient is needed it also writes what its
+  first-order backward, the same fused kernel transposed, reads: with linear/relu/lrelu a 2-bit
+  branch mask (bit 0: pre-activation < 0, bit 1: clamped; ``filtered_act_cuda_backward``), with
+  any other act (or an extended activated signal) ``u``, the pre-activation at the up-sampled
+  samples in the accumulation type (``filtered_act_cuda_backward_u``: ``gain·act'(u)``, the
+  clamp, the gradients of ``alpha``/``beta`` as per-block sums reduced per channel).
+  Graphs of the gradient (double backward) go through :func:`reference.filtered_act_vjp` on
+  ``upfirdn_cuda`` stages (the pre-activation recomputed from ``x``).
 * Padding modes: 'zeros' with any ``down_padding`` is fused. 'replicate' / 'circular' are fused
   too when ``down_padding`` has no positive entry: the kernel extends the input by whole samples
   (``umode``: replicated or wrapped as it loads its input tile, the bias on every copy; the
@@ -26,10 +28,10 @@ with the real extension (built on first use) and register fake implementations, 
   (:func:`reference.extend_adjoint`).
   'replicate' with a positive ``down_padding`` (BigVGAN's ``Activation1d``) extends the activated
   signal inside the kernel (``dmode``; each padding below the down filter's taps, so a tile past
-  an edge holds the edge sample); its backward is the reference formula on ``upfirdn_cuda``
-  stages (no mask). 'circular' with a positive ``down_padding`` would wrap across the whole
-  plane: :func:`fused_supported` is False and the reference composition of PyTorch ops runs on
-  the GPU (the documented fallback).
+  an edge holds the edge sample); its backward reads ``u`` and folds the gradient of the copies
+  back onto the edge samples in the kernel. 'circular' with a positive ``down_padding`` would
+  wrap across the whole plane: :func:`fused_supported` is False and the reference composition
+  of PyTorch ops runs on the GPU (the documented fallback).
 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them.
 """
@@ -101,9 +103,11 @@ def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
     fast: bool = True, dmode: str = "zeros", smem_limit: int = 0, strip_rows: int = 0,
-    umode: str = "zeros",
+    umode: str = "zeros", save_u: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``).
+    """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``), or with ``save_u``
+    ``(y, u)``: the pre-activation at the intermediate samples, ``[N·C, hu, wu]`` in the
+    accumulation type, for :func:`filtered_act_backward_u_call`.
 
     ``alpha``: a float (lrelu's slope; ignored by the other scalar acts) or, for snake /
     snakebeta, a ``[C]`` tensor (as is ``beta``, snakebeta only). ``fast=False`` forces the
@@ -127,7 +131,7 @@ def filtered_act_call(
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
         pa, beta, fast, DMODE_CODES[dmode], int(smem_limit), int(strip_rows), False,
-        UMODE_CODES[umode], list(uext),
+        UMODE_CODES[umode], list(uext), bool(save_u),
     )
     return y, mask
 
@@ -153,6 +157,37 @@ def filtered_act_backward_call(
         max_tile, block_threads, None, None, fast, 0, int(smem_limit), int(strip_rows), True,
     )
     return dx
+
+
+def filtered_act_backward_u_call(
+    ext, dy, u, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
+    beta: Tensor | None = None, dmode: str = "zeros", max_tile: int = 0, block_threads: int = 0,
+    fast: bool = True, smem_limit: int = 0, strip_rows: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """Fused backward of any activation from the forward's ``u`` (``save_u``): ``(dv, dparams)``,
+    the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``) and, for snake / snakebeta
+    (``alpha``, ``beta``: ``[C]`` tensors), the gradients of alpha and beta as a ``[2, C]``
+    tensor in the accumulation type (``[0]`` for the other acts).
+
+    The transposed pipeline of :func:`filtered_act_backward_call`, whose pointwise step is
+    ``g · gain · act'(u)`` (0 where ``|act(u)·gain| > clamp``). ``dmode='replicate'``: the
+    forward extended the activated signal by ``down_padding`` (its positive entries); the kernel
+    folds the gradient of those copies back onto the edge samples. Knobs as in
+    :func:`filtered_act_call`.
+    """
+    hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
+    up_a, _, pad_a = transpose_geometry((hu, wu), fd, (1, 1), down, dpad)
+    _, down_b, pad_b = transpose_geometry(hw, fu, up, (1, 1), pad)
+    fold = reference.extension(tuple(dpad), (1, 1), dmode)[0] if dmode != "zeros" else (0,) * 4
+    pa = alpha if isinstance(alpha, Tensor) else None
+    dx, dparams = ext.filtered_act(
+        dy, None, fd.fx, fd.fy, fd.f2d, fu.fx, fu.fy, fu.f2d,
+        list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
+        list(hw), 2, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
+        -1.0 if clamp is None else float(clamp), False, u, max_tile, block_threads, pa, beta,
+        fast, 0, int(smem_limit), int(strip_rows), True, 0, [0, 0, 0, 0], False, list(fold),
+    )
+    return dx, dparams
 
 
 def kernel_names(ext, fu: Fir, fd: Fir, up, down, dtype: torch.dtype) -> tuple[str, str]:
@@ -309,19 +344,27 @@ def _fa_fwd_kernel(
     pb: Tensor | None = None,
     dmode: str = "zeros",
     umode: str = "zeros",
+    save_u: bool = False,
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     return filtered_act_call(
         _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa, gain,
         None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode, umode=umode,
+        save_u=save_u,
     )
 
 
+def _acc_dtype(x: Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
 def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
-                 save_mask, pa=None, pb=None, dmode="zeros", umode="zeros"):
+                 save_mask, pa=None, pb=None, dmode="zeros", umode="zeros", save_u=False):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad, dpad)
+    if save_u:
+        return x.new_empty(n, c, ho, wo), x.new_empty(n * c, hu, wu, dtype=_acc_dtype(x))
     mshape = mask_shape(n * c, hu, wu) if save_mask else (0,)
     return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.int32)
 
@@ -359,8 +402,8 @@ def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, 
 def _fa_setup(ctx, inputs, output):
     x, b, *filters = inputs[:8]
     up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:17]
-    given = list(inputs[17:21])  # the trailing ones are absent when left at their defaults
-    pa, pb, dmode, umode = given + [None, None, "zeros", "zeros"][len(given):]
+    given = list(inputs[17:22])  # the trailing ones are absent when left at their defaults
+    pa, pb, dmode, umode, _ = given + [None, None, "zeros", "zeros", False][len(given):]
     ctx.save_for_backward(x, b, output[1], pa, pb)
     ctx.filters = tuple(filters)
     ctx.n_inputs = len(inputs)
@@ -368,16 +411,16 @@ def _fa_setup(ctx, inputs, output):
                 umode)
 
 
-def _fa_backward(ctx, grad_y, _grad_mask):
-    x, b, mask, pa, pb = ctx.saved_tensors
+def _fa_backward(ctx, grad_y, _grad_saved):
+    x, b, saved, pa, pb = ctx.saved_tensors
     up, down, pad, dpad, act, alpha, gain, clamp, dmode, umode = ctx.args
     da = dbeta = None
-    if torch.is_grad_enabled() or mask.numel() == 0 or act not in MASK_ACTS:
-        # A graph of the gradient is wanted (higher-order autograd), the act is smooth, or no
-        # mask was saved (also: the replicate down-stage): the reference formula on upfirdn_cuda
-        # stages (recomputes u from x). One mode serves both of its extensions: the input's is
-        # umode's (dmode is 'zeros' only where down_padding has no positive entry, a crop in
-        # any mode), and the activated signal's dmode where umode is 'zeros'.
+    if torch.is_grad_enabled() or saved.numel() == 0:
+        # A graph of the gradient is wanted (higher-order autograd), or nothing was saved: the
+        # reference formula on upfirdn_cuda stages (recomputes u from x). One mode serves both
+        # of its extensions: the input's is umode's (dmode is 'zeros' only where down_padding
+        # has no positive entry, a crop in any mode), and the activated signal's dmode where
+        # umode is 'zeros'.
         spec = get_filtered_activation(act)
         fu, fd = _firs(*ctx.filters)
         dv, da, dbeta = reference.filtered_act_vjp(
@@ -389,22 +432,71 @@ def _fa_backward(ctx, grad_y, _grad_mask):
         da = None if da is None or pa is None else da.to(pa.dtype)
         dbeta = None if dbeta is None or pb is None else dbeta.to(pb.dtype)
     else:
-        # The mask backward on the extended input (its padding then a crop), folded back.
+        # The fused backward on the extended input (its padding then a crop), folded back:
+        # reading the mask (linear / relu / lrelu) or u (any act; the activated signal's
+        # extension folded back in the kernel).
         (ex0, ex1, ey0, ey1), rest = reference.extension(tuple(pad), tuple(up), umode)
         h, w = x.shape[2] + ey0 + ey1, x.shape[3] + ex0 + ex1
-        dv = _filtered_act_bwd(
-            grad_y.contiguous(), mask, h, w, *ctx.filters, up, down, list(rest), dpad, act,
-            alpha, gain,
-        )
+        if saved.dtype == torch.int32:
+            dv = _filtered_act_bwd(
+                grad_y.contiguous(), saved, h, w, *ctx.filters, up, down, list(rest), dpad, act,
+                alpha, gain,
+            )
+        else:
+            dv, dparams = _filtered_act_bwd_u(
+                grad_y.contiguous(), saved, h, w, *ctx.filters, up, down, list(rest), dpad, act,
+                alpha, gain, clamp, pa, pb, dmode,
+            )
+            da = None if pa is None else dparams[0].to(pa.dtype)
+            dbeta = None if pb is None else dparams[1].to(pb.dtype)
         if umode != "zeros":
             dv = reference.extend_adjoint(dv, tuple(x.shape[2:]), tuple(pad), tuple(up), umode)
     db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
-    grads = [dv, db, *([None] * 15), da, dbeta, None, None]
+    grads = [dv, db, *([None] * 15), da, dbeta, None, None, None]
     return tuple(grads[: ctx.n_inputs])
+
+
+def _fa_bwd_u_kernel(
+    dy: Tensor,
+    u: Tensor,
+    h: int,
+    w: int,
+    fux: Tensor | None,
+    fuy: Tensor | None,
+    fu2d: Tensor | None,
+    fdx: Tensor | None,
+    fdy: Tensor | None,
+    fd2d: Tensor | None,
+    up: list[int],
+    down: list[int],
+    pad: list[int],
+    dpad: list[int],
+    act: str,
+    alpha: float,
+    gain: float,
+    clamp: float,
+    pa: Tensor | None,
+    pb: Tensor | None,
+    dmode: str,
+) -> tuple[Tensor, Tensor]:
+    fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
+    return filtered_act_backward_u_call(
+        _ext(), dy, u, (h, w), fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa,
+        gain, None if clamp == math.inf else clamp, beta=pb, dmode=dmode,
+    )
+
+
+def _fa_bwd_u_fake(dy, u, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha,
+                   gain, clamp, pa, pb, dmode):
+    sums = (2, dy.shape[1]) if pa is not None else (0,)
+    return dy.new_empty(dy.shape[0], dy.shape[1], h, w), dy.new_empty(sums, dtype=_acc_dtype(dy))
 
 
 _filtered_act_bwd = define_op(
     "filtered_act_cuda_backward", "cuda", _fa_bwd_kernel, _fa_bwd_fake
+)
+_filtered_act_bwd_u = define_op(
+    "filtered_act_cuda_backward_u", "cuda", _fa_bwd_u_kernel, _fa_bwd_u_fake
 )
 _filtered_act_fwd = define_op(
     "filtered_act_cuda", "cuda", _fa_fwd_kernel, _fa_fwd_fake, _fa_setup, _fa_backward
@@ -453,11 +545,14 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, b, pa, pb)
     )
+    # What the fused backward reads: the 2-bit mask where it suffices (piecewise-linear acts,
+    # no extension of the activated signal), else u.
     save_mask = needs_grad and act.name in MASK_ACTS and dmode == "zeros"
     y, _ = _filtered_act_fwd(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
         list(dpad), act.name, 0.0 if is_param else float(alpha), float(gain),
         math.inf if clamp is None else float(clamp), save_mask, pa, pb, dmode, mode,
+        needs_grad and not save_mask,
     )
     return y
 

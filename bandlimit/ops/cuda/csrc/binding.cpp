@@ -268,7 +268,10 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   const int64_t off_m = g.sep_a ? 0 : off_fb + up4(nfb);
   const int64_t end = g.sep_a ? off_fb + nfb : off_m + szm;
   const int64_t off_2 = strips ? up4(end) : 0;
-  const int64_t elems = strips ? off_2 + sz2 : end;
+  const int64_t body = strips ? off_2 + sz2 : end;
+  // The backward's reduction of the parameter gradients (mode 2, snake): nred accumulators.
+  const int64_t off_r = g.nred > 0 ? up4(body) : 0;
+  const int64_t elems = g.nred > 0 ? off_r + g.nred : body;
   if (elems * acc_size > limit) return elems * acc_size;
   g.tiw = static_cast<int>(tiw);
   g.tih = static_cast<int>(tih);
@@ -280,6 +283,7 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   g.off_fb = static_cast<int>(off_fb);
   g.off_m = static_cast<int>(off_m);
   g.off_2 = static_cast<int>(off_2);
+  g.off_r = static_cast<int>(off_r);
   g.mstride = static_cast<int>(mstride);
   g.siw = static_cast<int>(siw);
   return elems * acc_size;
@@ -429,7 +433,7 @@ std::vector<at::Tensor> filtered_act(
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
     bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows, bool reverse_filters,
-    int64_t ext_a, std::vector<int64_t> ext_a_pad) {
+    int64_t ext_a, std::vector<int64_t> ext_a_pad, bool save_u, std::vector<int64_t> fold_pad) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -444,13 +448,21 @@ std::vector<at::Tensor> filtered_act(
   TORCH_CHECK(inter_hw[0] >= 1 && inter_hw[1] >= 1 && out_hw[0] >= 1 && out_hw[1] >= 1,
               "filtered_act: intermediate and output sizes must be >= 1, got ",
               at::IntArrayRef(inter_hw), " and ", at::IntArrayRef(out_hw));
-  TORCH_CHECK(mode == 0 || mode == 1, "filtered_act: mode must be 0 (forward) or 1 (backward)");
+  TORCH_CHECK(mode >= 0 && mode <= 2, "filtered_act: mode must be 0 (forward), 1 (backward "
+              "reading the mask) or 2 (backward reading u), got ", mode);
   TORCH_CHECK(act >= 0 && act <= kLastAct, "filtered_act: unknown activation code ", act);
-  TORCH_CHECK(mode == 0 || act <= 2,
+  TORCH_CHECK(mode != 1 || act <= 2,
               "filtered_act: the mask backward needs a piecewise-linear act (linear/relu/lrelu)");
+  TORCH_CHECK(!save_u || (mode == 0 && !save_mask),
+              "filtered_act: save_u is the forward's, without a mask");
+  TORCH_CHECK(fold_pad.size() == 4, "filtered_act: fold_pad must be (x0, x1, y0, y1)");
+  check_int_args("filtered_act", {&fold_pad});
+  for (int64_t e : fold_pad)
+    TORCH_CHECK(e >= 0 && (mode == 2 || e == 0), "filtered_act: fold_pad must be >= 0 (and 0 "
+                "except in mode 2), got ", at::IntArrayRef(fold_pad));
   TORCH_CHECK(ext_b == 0 || ext_b == 1, "filtered_act: ext_b must be 0 (zeros) or 1 (replicate), "
               "got ", ext_b);
-  TORCH_CHECK(ext_b == 0 || (mode == 0 && !save_mask),
+  TORCH_CHECK(ext_b == 0 || (mode == 0 && !save_mask),  // mode 2 folds it back (fold_pad)
               "filtered_act: the replicate extension (ext_b = 1) is forward-only, without a mask");
   TORCH_CHECK(ext_a >= 0 && ext_a <= 2, "filtered_act: ext_a must be 0 (none), 1 (replicate) or "
               "2 (circular), got ", ext_a);
@@ -531,6 +543,11 @@ std::vector<at::Tensor> filtered_act(
   g.rev = reverse_filters ? 1 : 0;
   g.act = static_cast<int>(act);
   g.mask_words = (g.wi + 15) / 16;
+  g.efx0 = static_cast<int>(fold_pad[0]);
+  g.efx1 = static_cast<int>(fold_pad[1]);
+  g.efy0 = static_cast<int>(fold_pad[2]);
+  g.efy1 = static_cast<int>(fold_pad[3]);
+  g.fold = (g.efx0 | g.efx1 | g.efy0 | g.efy1) != 0 ? 1 : 0;
   // Replicate: every tile that reaches past an edge must hold the edge sample itself, which
   // holds when stage B's leading padding and the trailing padding it uses are below its taps.
   TORCH_CHECK(ext_b == 0 || (g.pbx < g.kbx && g.pby < g.kby &&
@@ -541,10 +558,25 @@ std::vector<at::Tensor> filtered_act(
               "window past the plane");
 
   at::Tensor y = at::empty({n, c, g.ho, g.wo}, x.options());
-  at::Tensor mask;
+  at::Tensor mask, u;
+  const auto acc_options = x.options().dtype(acc_dtype(x));
   if (mode == 0) {
     mask = save_mask ? at::zeros({g.planes, g.hi, g.mask_words}, x.options().dtype(at::kInt))
                      : at::zeros({0}, x.options().dtype(at::kInt));
+    // Zeros where no tile writes (samples no output reads: their gradient is 0, and 0 * act'(0)
+    // stays 0).
+    if (save_u) u = at::zeros({g.planes, g.hi, g.wi}, acc_options);
+  } else if (mode == 2) {
+    TORCH_CHECK(mask_in.has_value() && mask_in->defined(),
+                "filtered_act: the backward of mode 2 needs u (the mask argument)");
+    u = *mask_in;
+    BL_CHECK_DEVICE(u, "filtered_act: u");
+    TORCH_CHECK(u.device() == x.device(), "filtered_act: u must be on x's device ", x.device(),
+                ", got ", u.device());
+    TORCH_CHECK(u.scalar_type() == acc_dtype(x) && u.is_contiguous() && u.dim() == 3 &&
+                    u.size(0) == g.planes && u.size(1) == g.hi && u.size(2) == g.wi,
+                "filtered_act: u must be a contiguous ", acc_dtype(x), " tensor of shape [",
+                g.planes, ", ", g.hi, ", ", g.wi, "], got ", u.scalar_type(), " ", u.sizes());
   } else {
     TORCH_CHECK(mask_in.has_value() && mask_in->defined(),
                 "filtered_act: backward needs the mask");
@@ -558,7 +590,17 @@ std::vector<at::Tensor> filtered_act(
                 "filtered_act: mask must be a contiguous int32 tensor of shape [", g.planes, ", ",
                 g.hi, ", ", g.mask_words, "], got ", mask.scalar_type(), " ", mask.sizes());
   }
-  if (g.planes == 0) return {y, mask};
+  // mode 2 with snake / snakebeta: the gradients of alpha and beta, [2, C].
+  const bool param_sums = mode == 2 && has_pa;
+  if (g.planes == 0) {
+    if (mode == 0) return {y, save_u ? u : mask};
+    if (mode == 1) return {y, mask};
+    return {y, param_sums ? at::zeros({2, c}, acc_options) : at::zeros({0}, acc_options)};
+  }
+  // 128 threads: on the first GPU run (H200) 3-18 % faster than 256 on every probe layer
+  // (fewer threads idle at each stage's barrier); benchmarks/README.md.
+  const int block = threads > 0 ? threads : 128;
+  g.nred = param_sums ? 2 * block : 0;
 
   const int64_t acc_size = x.scalar_type() == at::kDouble ? 8 : 4;
   // Shared memory per block: the portable 48 KB unless the caller opts in to more (the test and
@@ -588,21 +630,28 @@ std::vector<at::Tensor> filtered_act(
   a.pa = has_pa ? pa.data_ptr() : nullptr;
   a.pb = has_pb ? pb.data_ptr() : nullptr;
   a.y = y.data_ptr();
-  a.mask = (mode == 1 || save_mask) ? reinterpret_cast<uint32_t*>(mask.data_ptr<int32_t>())
-                                    : nullptr;
+  a.mask = (mode == 1 || (mode == 0 && save_mask))
+               ? reinterpret_cast<uint32_t*>(mask.data_ptr<int32_t>())
+               : nullptr;
+  a.u = u.defined() ? u.data_ptr() : nullptr;
+  at::Tensor psum;
+  if (param_sums) psum = at::empty({g.planes, a.grid_y, a.grid_x, 2}, acc_options);
+  a.psum = param_sums ? psum.data_ptr() : nullptr;
   a.g = g;
   a.alpha = alpha;
   a.gain = gain;
   a.clamp = clamp;
-  // 128 threads: on the first GPU run (H200) 3-18 % faster than 256 on every probe layer
-  // (fewer threads idle at each stage's barrier); benchmarks/README.md.
-  a.block_threads = threads > 0 ? threads : 128;
+  a.block_threads = block;
   a.smem_bytes = smem;
   a.device = BL_DEVICE_INDEX(x);
   a.fast = fast ? 1 : 0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",
                                   [&] { launch_filtered_act<scalar_t>(a); });
-  return {y, mask};
+  if (mode == 0) return {y, save_u ? u : mask};
+  if (mode == 1) return {y, mask};
+  // Per channel, summed over the batch and the tiles in a fixed order (deterministic).
+  if (!param_sums) return {y, at::zeros({0}, acc_options)};
+  return {y, psum.view({n, c, -1, 2}).sum(at::IntArrayRef{0, 2}).t().contiguous()};
 }
 
 // The kernel filtered_act launches for these factors and taps (x, y pairs): a fast spec's name
@@ -668,7 +717,7 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 6;
+  m.attr("ABI_VERSION") = 7;
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);
@@ -676,7 +725,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("b"), py::arg("dim"), py::arg("act"), py::arg("alpha"), py::arg("gain"),
         py::arg("clamp"), py::arg("block_threads") = 0);
   m.def("filtered_act", &bl::filtered_act,
-        "fused upfirdn -> pointwise -> upfirdn (mode 0: forward + mask, 1: mask backward)",
+        "fused upfirdn -> pointwise -> upfirdn (mode 0: forward [+ mask or u], 1: mask backward, "
+        "2: backward reading u)",
         py::arg("x"), py::arg("b"), py::arg("fax"), py::arg("fay"), py::arg("fa2d"),
         py::arg("fbx"), py::arg("fby"), py::arg("fb2d"), py::arg("up_a"), py::arg("pad_a"),
         py::arg("inter_hw"), py::arg("down_b"), py::arg("pad_b"), py::arg("out_hw"),
@@ -685,7 +735,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("block_threads") = 0, py::arg("pa") = py::none(), py::arg("pb") = py::none(),
         py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0,
         py::arg("strip_rows") = 0, py::arg("reverse_filters") = false, py::arg("ext_a") = 0,
-        py::arg("ext_a_pad") = std::vector<int64_t>{0, 0, 0, 0});
+        py::arg("ext_a_pad") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("save_u") = false,
+        py::arg("fold_pad") = std::vector<int64_t>{0, 0, 0, 0});
   m.def("filtered_act_plan", &bl::filtered_act_plan,
         "filtered_act's plan: [tow, toh, tsh, bytes, modelled work of one plane]",
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),

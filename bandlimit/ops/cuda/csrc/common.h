@@ -194,4 +194,57 @@ BL_HD T activate(int act, T v, T alpha, T inv = T(0)) {
   }
 }
 
+// d act(v) / dv, the derivatives of bandlimit.ops._activations (Activation.grad): relu / lrelu
+// take the positive branch at 0 and at NaN (the sign mask's convention), so do elu / selu (as
+// PyTorch's backward); tanh, sigmoid, swish and gelu_tanh in forms without cancellation.
+template <typename T>
+BL_HD T activation_grad(int act, T v, T alpha, T inv = T(0)) {
+  const T one = T(1);
+  switch (act) {
+    case kRelu: return v < T(0) ? T(0) : one;
+    case kLrelu: return v < T(0) ? alpha : one;
+    case kTanh: {  // 1 - tanh^2 = 4e / (1 + e)^2, e = exp(-2|v|)
+      const T e = exp_(-T(2) * abs_(v)), r = one + e;
+      return T(4) * e / (r * r);
+    }
+    case kSigmoid: {  // s (1 - s) = e / (1 + e)^2, e = exp(-|v|)
+      const T e = exp_(-abs_(v)), r = one + e;
+      return e / (r * r);
+    }
+    case kElu: return v <= T(0) ? exp_(v) : one;
+    case kSelu:
+      return T(1.0507009873554804934193349852946) *
+             (v <= T(0) ? T(1.6732632423543772848170429916717) * exp_(v) : one);
+    case kSoftplus: return one / (one + exp_(-v));
+    case kSwish: {  // s + v s (1 - s), s(+-v) from e = exp(-|v|)
+      const T e = exp_(-abs_(v)), r = one / (one + e);
+      const T sp = v > T(0) ? r : e * r, sn = v > T(0) ? e * r : r;
+      return sp * (one + v * sn);
+    }
+    case kGelu:  // Phi(v) + v phi(v)
+      return T(0.5) * (one + erf_(v * T(0.70710678118654752440084436210485))) +
+             v * exp_(T(-0.5) * v * v) * T(0.39894228040143267793994605993438);
+    case kGeluTanh: {  // s(2z) + 2 v s(2z) s(-2z) z', z = sqrt(2/pi) (v + 0.044715 v^3)
+      const T k = T(0.79788456080286535587989211986876), c = T(0.044715);
+      const T z = k * (v + c * v * v * v);
+      const T s = one / (one + exp_(-T(2) * z));
+      const T e = exp_(-T(2) * abs_(z)), r = one + e;
+      return s + T(2) * v * (e / (r * r)) * k * (one + T(3) * c * v * v);
+    }
+    case kSnake:
+    case kSnakeBeta: return one + alpha * sin_(T(2) * alpha * v) * inv;
+    default: return one;  // kLinear
+  }
+}
+
+// Snake's / snakebeta's parameter derivatives at v: d/dalpha into *da and (snakebeta) d/dbeta
+// into *db, with inv = 1 / (alpha + eps) (snake) or 1 / (beta + eps) (snakebeta).
+template <typename T>
+BL_HD void snake_param_grads(int act, T v, T alpha, T inv, T* da, T* db) {
+  const T s = sin_(alpha * v), s2 = s * s * inv * inv;
+  const T a = v * sin_(T(2) * alpha * v) * inv;
+  *da = act == kSnake ? a - s2 : a;
+  *db = act == kSnake ? T(0) : -s2;
+}
+
 }  // namespace bl

@@ -11,6 +11,9 @@
 //                                  snakebeta with per-channel alpha / beta: pa, pb indexed by
 //                                  plane % channels); stage the 2-bit branch code (smask)
 //               mode 1 (backward): a = s * d, d = 0 if clamped, else gain * (alpha if s < 0 else 1)
+//               mode 2 (backward of any act): s stored, then a pass of its own (2b') reads u,
+//                                  the forward's pre-activation, and applies gain * act'(u)
+//             (the forward writes u when asked, each sample by the tile owning it, see below)
 //             intermediate samples outside [0, hi) x [0, wi) are zeros (stage B's zero padding),
 //             or, with ext_b = 1, copies of the nearest edge sample (replicate; forward only)
 //      mask <- (forward with a mask) the staged codes packed into 32-bit words
@@ -116,7 +119,52 @@ BL_HD void load_fours(const float* p, float* v) {
 // The pointwise step between the stages, a compile-time choice of the launcher (so the hot loop
 // carries no activation switch): the forward with g.act read at run time, the forward with leaky
 // ReLU (StyleGAN3's), or the backward (mode 1, the mask's branch bits).
-enum Epi : int { kEpiAct = 0, kEpiLrelu = 1, kEpiGrad = 2 };
+// kEpiGradU: the backward of any activation, reading the forward's pre-activation u (mode 2):
+// stage A stores the gradient g, then a pass of its own (2b') applies the derivative.
+enum Epi : int { kEpiAct = 0, kEpiLrelu = 1, kEpiGrad = 2, kEpiGradU = 3 };
+
+// Stage A's output at intermediate sample (jy, jx) of the plane (any position, also outside it),
+// straight from the input plane xp in global memory: the generic polyphase loops, taps as staged
+// in sfa. For the few samples the backward folds (below). Inlined: as a call, the kernel's
+// parameters would go to local memory (their address taken) and the live registers be saved,
+// which took the kernel from 80 to 200 registers and a 256-byte stack frame (ptxas, sm_90).
+template <typename scalar_t, typename acc_t>
+__device__ __forceinline__ acc_t stage_a_at(const scalar_t* __restrict__ xp,
+                                        const acc_t* __restrict__ sfa, const FaGeom& g, int uax,
+                                        int uay, int kax, int kay, int64_t jy, int64_t jx) {
+  const int64_t qy = jy - g.pay, qx = jx - g.pax;
+  const int ky0 = static_cast<int>(pos_mod(-qy, uay)), kx0 = static_cast<int>(pos_mod(-qx, uax));
+  const int64_t yi = (qy + ky0) / uay, xi = (qx + kx0) / uax;  // exact divisions
+  acc_t s = acc_t(0);
+  int64_t row = yi;
+  for (int ky = ky0; ky < kay; ky += uay, ++row) {
+    if (row < 0 || row >= g.h) continue;
+    int64_t col = xi;
+    for (int kx = kx0; kx < kax; kx += uax, ++col) {
+      if (col < 0 || col >= g.w) continue;
+      const acc_t f = g.sep_a ? sfa[kax + ky] * sfa[kx] : sfa[ky * kax + kx];
+      s += f * static_cast<acc_t>(xp[row * g.w + col]);
+    }
+  }
+  return s;
+}
+
+// The backward's fold of the forward's replicate extension (g.fold): the gradient at the
+// extension's samples that copy edge sample (gy, gx) of the intermediate plane -- the rectangle
+// from the edge out to the extension's end, less the sample itself.
+template <typename scalar_t, typename acc_t>
+__device__ __forceinline__ acc_t fold_extension(const scalar_t* __restrict__ xp,
+                                            const acc_t* __restrict__ sfa, const FaGeom& g,
+                                            int uax, int uay, int kax, int kay, int64_t gy,
+                                            int64_t gx) {
+  const int64_t y0 = gy == 0 ? -g.efy0 : gy, y1 = gy == g.hi - 1 ? gy + g.efy1 : gy;
+  const int64_t x0 = gx == 0 ? -g.efx0 : gx, x1 = gx == g.wi - 1 ? gx + g.efx1 : gx;
+  acc_t s = acc_t(0);
+  for (int64_t jy = y0; jy <= y1; ++jy)
+    for (int64_t jx = x0; jx <= x1; ++jx)
+      if (jy != gy || jx != gx) s += stage_a_at(xp, sfa, g, uax, uay, kax, kay, jy, jx);
+  return s;
+}
 
 // A filter's taps into shared memory: a separable filter's x taps then its y taps (two arrays
 // in global memory, so the host needs no concatenation), a 2-D filter's [ky, kx] taps; `rev`
@@ -143,6 +191,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                                     const acc_t* __restrict__ fb, const acc_t* __restrict__ fby,
                                     const acc_t* __restrict__ pa, const acc_t* __restrict__ pb,
                                     scalar_t* __restrict__ y, uint32_t* __restrict__ mask,
+                                    acc_t* __restrict__ ubuf, acc_t* __restrict__ psum,
                                     FaGeom g, acc_t alpha, acc_t gain, acc_t clamp) {
   BL_DYN_SMEM(smem_raw);
   acc_t* sx = reinterpret_cast<acc_t*>(smem_raw);
@@ -210,7 +259,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
 
   // Staged mask bytes: sample lx of a row at column lx + mshift, so a mask word's 16 samples
   // start at a multiple of 16 bytes (mbase = i0x - mshift is a multiple of 16).
-  const bool staged = EPI != kEpiGrad && mask != nullptr;
+  const bool staged = (EPI == kEpiAct || EPI == kEpiLrelu) && mask != nullptr;
   const int mshift = static_cast<int>(pos_mod(i0x, 16));
   // The backward's derivative for code bits 0 (s >= 0) / 1 (s < 0); 0 when clamped (bit 1).
   const acc_t d_pos = gain, d_neg = alpha * gain;
@@ -225,11 +274,14 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     // Per-channel activation parameters (snake: pa = alpha; snakebeta: pa = alpha, pb = beta):
     // the frequency and the reciprocal of the denominator, once per plane.
     acc_t al = alpha, inv = acc_t(0);
-    if (EPI == kEpiAct && pa != nullptr) {
+    if ((EPI == kEpiAct || EPI == kEpiGradU) && pa != nullptr) {
       const int64_t ch = p % g.channels;
       al = pa[ch];
       inv = acc_t(1) / ((pb != nullptr ? pb[ch] : al) + acc_t(kSnakeEps));
     }
+    // mode 2, snake / snakebeta: this thread's sums of g * d act / d alpha (beta) over the
+    // samples its tile owns, reduced over the block after the plane (psum).
+    acc_t psa = acc_t(0), psb = acc_t(0);
 
     // Strips of tsh output rows, top to bottom (one strip: the whole tile). Strip k's outputs
     // [s0, s1) read the intermediate rows [s0 * db, (s1 - 1) * db + kb) (tile-local), whose
@@ -252,6 +304,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       // The mask word of strip-local (ly, lx): moff0 + ly * mask_w + ((mshift + lx) >> 4), the
       // bits at 2 * ((mshift + lx) & 15).
       const int64_t moff0 = i0y * g.mask_words + (i0x - mshift) / 16;  // exact division
+      // u of strip-local (ly, lx): uoff0 + ly * wi + lx.
+      const int64_t uoff0 = (p * g.hi + i0y) * g.wi + i0x;
 
       // 1. Input tile with halo: of the plane, or of its extension (ext_a; the extension of
       //    v = x + b, as the reference extends it, so the bias is added to every copy).
@@ -336,6 +390,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             const uint32_t code =
                 (mplane[moff0 + int64_t(ly) * mask_w + (cx >> 4)] >> (2 * (cx & 15))) & 3u;
             out = s * ((code & 2u) ? acc_t(0) : ((code & 1u) ? d_neg : d_pos));
+          } else if constexpr (EPI == kEpiGradU) {
+            out = s;  // the derivative: pass 2b'
           } else {
             const int act = EPI == kEpiLrelu ? int(kLrelu) : g.act;
             acc_t a = activate<acc_t>(act, s, al, inv) * gain;
@@ -346,6 +402,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             }
             out = a;
             if (staged) smask[ly * g.mstride + lx + mshift] = static_cast<uint8_t>(code);
+            // u for the backward (mode 2): each sample by the one tile that owns it, as the mask.
+            if (ubuf != nullptr && ly < my1 && lx < mx1) ubuf[uoff0 + int64_t(ly) * g.wi + lx] = s;
           }
         }
         si[ly * g.siw + lx] = out;
@@ -486,6 +544,32 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       }
       __syncthreads();
 
+      // 2b'. The backward reading u (mode 2): g <- g * gain * act'(u) at the samples in the plane
+      // (0 where |act(u) * gain| > clamp), after adding the gradient of the extension's copies
+      // of an edge sample (g.fold); the sums of the parameter gradients over owned samples.
+      if constexpr (EPI == kEpiGradU) {
+        for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
+          if (!within(it.r, vy0, vy1) || !within(it.c, vx0, vx1)) continue;
+          const int64_t gy = i0y + it.r, gx = i0x + it.c;
+          acc_t s = si[it.r * g.siw + it.c];
+          if (g.fold && ((gx == 0 && g.efx0 > 0) || (gx == g.wi - 1 && g.efx1 > 0) ||
+                         (gy == 0 && g.efy0 > 0) || (gy == g.hi - 1 && g.efy1 > 0)))
+            s += fold_extension(xp, sfa, g, uax, uay, kax, kay, gy, gx);
+          const acc_t v = ubuf[uoff0 + int64_t(it.r) * g.wi + it.c];
+          acc_t gg = s * gain;
+          if (clamp >= acc_t(0) && abs_(activate<acc_t>(g.act, v, al, inv) * gain) > clamp)
+            gg = acc_t(0);
+          si[it.r * g.siw + it.c] = gg * activation_grad<acc_t>(g.act, v, al, inv);
+          if (psum != nullptr && it.r < my1 && it.c < mx1) {
+            acc_t da, db;
+            snake_param_grads<acc_t>(g.act, v, al, inv, &da, &db);
+            psa += gg * da;
+            psb += gg * db;
+          }
+        }
+        __syncthreads();
+      }
+
       // 2c. Staged mask: each word of the samples this tile owns (in the plane, ly < my1, lx < mx1)
       // packed from its 16 bytes (one 16-byte load) and written with one atomicOr, if nonzero.
       // Bytes outside the owned range (stale, or never written) are masked off.
@@ -515,7 +599,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       // nearest sample inside, which lies in this tile (the host checks that stage B's padding is
       // below its taps: then any tile reaching past an edge also holds the edge sample). Reads only
       // in-plane samples and writes only outside ones, so one pass needs no further ordering.
-      if (EPI != kEpiGrad && g.ext_b == 1) {
+      if ((EPI == kEpiAct || EPI == kEpiLrelu) && g.ext_b == 1) {
         for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
           if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
           const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
@@ -727,6 +811,31 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
 #endif
       }  // (the next strip's stage B writes st2 after the barriers of its stages 1 and 2)
     }  // strips
+
+    // The block's sums of the parameter gradients for this plane: a tree over the threads'
+    // sums in shared memory (a fixed order: deterministic), one pair per block and plane.
+    if constexpr (EPI == kEpiGradU) {
+      if (psum != nullptr) {
+        acc_t* red = sx + g.off_r;
+        red[tid] = psa;
+        red[nt + tid] = psb;
+        __syncthreads();
+        int half = 1;
+        while (2 * half < nt) half *= 2;
+        for (int h = half; h > 0; h >>= 1) {
+          if (tid < h && tid + h < nt) {
+            red[tid] += red[tid + h];
+            red[nt + tid] += red[nt + tid + h];
+          }
+          __syncthreads();
+        }
+        if (tid == 0) {
+          acc_t* o = psum + ((p * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * 2;
+          o[0] = red[0];
+          o[1] = red[nt];
+        }
+      }
+    }
   }
 }
 
@@ -744,7 +853,8 @@ void launch_filtered_act_epi(const FaArgs& a) {
             static_cast<const acc_t*>(a.fa), static_cast<const acc_t*>(a.fay),
             static_cast<const acc_t*>(a.fb), static_cast<const acc_t*>(a.fby),
             static_cast<const acc_t*>(a.pa), static_cast<const acc_t*>(a.pb),
-            static_cast<scalar_t*>(a.y), a.mask, a.g, static_cast<acc_t>(a.alpha),
+            static_cast<scalar_t*>(a.y), a.mask, static_cast<acc_t*>(a.u),
+            static_cast<acc_t*>(a.psum), a.g, static_cast<acc_t>(a.alpha),
             static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));
 }
 
@@ -753,6 +863,8 @@ template <typename scalar_t, class S>
 void launch_filtered_act_spec(const FaArgs& a) {
   if (a.g.mode == 1)
     launch_filtered_act_epi<scalar_t, S, kEpiGrad>(a);
+  else if (a.g.mode == 2)
+    launch_filtered_act_epi<scalar_t, S, kEpiGradU>(a);
   else if (a.g.act == kLrelu)
     launch_filtered_act_epi<scalar_t, S, kEpiLrelu>(a);
   else

@@ -89,7 +89,14 @@ struct FaGeom {
   // Forward with a mask: each sample's 2-bit code goes to a shared byte array (at off_m, rows of
   // mstride bytes, column = tile-local x + (i0x mod 16)), packed into mask words after stage A.
   int off_m, mstride;
-  int mode;          // 0 forward, 1 backward
+  // The backward reading u (mode 2) with snake / snakebeta: a block's per-thread sums of the
+  // parameter gradients, 2 x blockDim accumulators at off_r (nred of them; 0: none).
+  int off_r, nred;
+  // The backward reading u: the forward's replicate extension of the intermediate plane (its
+  // ext_b), efx0 / efx1 / efy0 / efy1 samples before / after it along x / y, folded back onto
+  // the edge samples they copy (fold = 1).
+  int fold, efx0, efx1, efy0, efy1;
+  int mode;          // 0 forward, 1 backward reading the mask, 2 backward reading u
   int rev;           // 1: both filters staged reversed (the backward's transposed stages)
   int act;
   int64_t mask_words;  // 32-bit words per mask row
@@ -106,6 +113,12 @@ struct FaArgs {
   const void* pb;    // [channels] snakebeta beta, accumulator type, or nullptr
   void* y;           // [planes, ho, wo]
   uint32_t* mask;    // [planes, hi, mask_words] or nullptr
+  // u, the forward's pre-activation at the intermediate samples, accumulator type, [planes,
+  // hi, wi]: the forward writes it (or nullptr), the backward of mode 2 reads it.
+  void* u;
+  // mode 2 with snake / snakebeta: [planes, grid_y, grid_x, 2] per-block sums of the gradients
+  // of alpha and beta (accumulator type), else nullptr.
+  void* psum;
   FaGeom g;
   double alpha, gain, clamp;
   int64_t grid_x, grid_y, grid_z;
