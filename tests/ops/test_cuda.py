@@ -18,6 +18,7 @@ import torch
 from hypothesis import given, settings
 
 from bandlimit import ops
+from bandlimit.ops.cuda import _ops
 from tests.ops.strategies import (
     assert_close,
     bias_act_cases,
@@ -222,8 +223,22 @@ def test_bigvgan_like_1d(act, mode):
     r, rleaves = run("cpu", torch.float64)
     assert_close(y.detach().cpu().double(), to_np(r), 1e-4, scale=_scale(r) * 4, what=act)
     dy = torch.randn(r.shape, generator=g, dtype=torch.float64)
-    for a, e in zip(torch.autograd.grad(y, leaves, dy.to(DEV, torch.float32)),
-                    torch.autograd.grad(r, rleaves, dy), strict=True):
+    # one fused backward: reading the mask (lrelu, zeros) or u (folding the extension back);
+    # counted by wrapping the ops (CUDA's backward runs on autograd's device thread)
+    calls = {"u": 0, "upfirdn": 0}
+
+    def counted(fn, key):
+        def wrapper(*args):
+            calls[key] += 1
+            return fn(*args)
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_ops, "_filtered_act_bwd_u", counted(_ops._filtered_act_bwd_u, "u"))
+        mp.setattr(_ops, "upfirdn", counted(_ops.upfirdn, "upfirdn"))
+        grads = torch.autograd.grad(y, leaves, dy.to(DEV, torch.float32))
+    assert calls == {"u": int(act != "lrelu" or mode == "replicate"), "upfirdn": 0}
+    for a, e in zip(grads, torch.autograd.grad(r, rleaves, dy), strict=True):
         assert_close(a.cpu().double(), to_np(e), 1e-3, scale=_scale(e) * 4, what=f"{act} grad")
 
 
@@ -382,7 +397,6 @@ def test_block_size_independence(dtype):
     """Bit-identical results for one warp, a block that is not a multiple of a warp, and the
     largest block (1024 threads, or fewer if the kernel's registers do not allow it: the launch
     caps it) -- each kernel, forward mask and mask backward."""
-    from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
     ext = load_ext()
@@ -392,6 +406,7 @@ def test_block_size_independence(dtype):
     acc = torch.float64 if dtype == torch.float64 else torch.float32
     fu, fd = _fir("sep", (12, 12), acc), _fir("full", (6, 6), acc, seed=1)
     geo = (fu, fd, (2, 2), (2, 2), (11, 10, 11, 10), (0, 0, 0, 0))
+    alpha = torch.rand(3, generator=g).to(DEV, acc) + 0.5
 
     def run(threads):
         y, mask = _ops.filtered_act_call(ext, x, b, *geo, "lrelu", 0.2, 1.4, 2.0, True, 0,
@@ -400,12 +415,17 @@ def test_block_size_independence(dtype):
                                              threads)
         u = _ops.upfirdn_call(ext, x, fu.fx, fu.fy, None, (2, 1), (1, 3), (5, 6, 1, 2), threads)
         a = _ops.bias_act_call(ext, x, b, 1, "swish", 0.0, 1.0, None, threads)
-        return y, mask, dx, u, a
+        # the backward reading u (its per-block parameter sums depend on the block: not here)
+        ys, pre = _ops.filtered_act_call(ext, x, b, *geo, "snake", alpha, 1.0, None, False, 0,
+                                         threads, save_u=True)
+        dxs, _ = _ops.filtered_act_backward_u_call(ext, ys, pre, (37, 41), *geo, "snake", alpha,
+                                                   1.0, None, block_threads=threads)
+        return y, mask, dx, u, a, ys, pre, dxs
 
     default = run(0)
+    names = ("y", "mask", "dx", "upfirdn", "bias_act", "snake y", "u", "snake dx")
     for threads in (32, 100, 1024):
-        for name, got, want in zip(("y", "mask", "dx", "upfirdn", "bias_act"), run(threads),
-                                   default, strict=True):
+        for name, got, want in zip(names, run(threads), default, strict=True):
             assert torch.equal(got, want), (threads, name)
 
 
@@ -416,7 +436,6 @@ def test_fast_kernels_equal_the_generic_kernel(dtype, up, ku, kind_d):
     """StyleGAN3's geometries (T: separable down filter; R: the full 12 x 12 one): the fast
     kernel's output, mask and mask backward equal the generic kernel's, for several block sizes
     (forward and backward of up 4 are different specs)."""
-    from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
     ext = load_ext()
@@ -452,7 +471,6 @@ def test_shared_memory_at_the_default_limit():
     changes have silently moved such a test off its limit before). Against 'ref' on the CPU."""
     from bandlimit.ops import reference
     from bandlimit.ops._activations import get_activation
-    from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
     ext = load_ext()
@@ -500,7 +518,6 @@ def test_tiles_past_the_default_shared_memory(kind_d):
     150 KB, so the launch must opt in (cudaFuncSetAttribute), else it fails. The result equals
     the default tiles' (the same sums; equal up to nvcc's multiply-add contraction); a limit
     past the device's maximum is refused."""
-    from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
     ext = load_ext()
@@ -579,6 +596,21 @@ def test_opcheck():
          "gelu", 0.0, 1.0, math.inf, False, None, None, "replicate"),
         test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
     )
+    # saving u, and the backward that reads it (snakebeta: its alpha / beta sums per channel)
+    fwd = (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [2, 1, 1, 2],
+           "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta, "replicate", "zeros", True)
+    torch.library.opcheck(lib.filtered_act_cuda, fwd,
+                          test_utils=("test_schema", "test_faketensor",
+                                      "test_autograd_registration"))
+    y, u = lib.filtered_act_cuda(*fwd)
+    assert u.dtype == torch.float32 and u.shape[0] == 6
+    bwd = (torch.randn_like(y), u, 8, 9, fx, fy, None, None, None, f2, [2, 2], [2, 2],
+           [3, 2, 3, 2], [2, 1, 1, 2], "snakebeta", 0.0, 1.0, math.inf, alpha.detach(),
+           beta.detach(), "replicate")
+    torch.library.opcheck(lib.filtered_act_cuda_backward_u, bwd,
+                          test_utils=("test_schema", "test_faketensor"))
+    dv, dparams = lib.filtered_act_cuda_backward_u(*bwd)
+    assert dv.shape == x.shape and dparams.shape == (2, 3)
 
 
 def test_torch_compile():
@@ -653,7 +685,6 @@ def test_strips_equal_one_strip_tiles(up, down, ku, kd):
     backward) give the one-strip tiles' results: the same sums in the same order (equal up to
     nvcc's multiply-add contraction), the same mask. The plans differ (the test would be
     vacuous otherwise: 128 planes keep the grid above the planner's 1024 blocks)."""
-    from bandlimit.ops.cuda import _ops
     from bandlimit.ops.cuda import load as load_ext
 
     ext = load_ext()
