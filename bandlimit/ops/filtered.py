@@ -14,8 +14,9 @@ pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose
 2-bit sign/clamp mask instead; 'cuda' is one fused kernel per output tile for every activation
 (every padding mode; the kernel extends the input by whole samples as it loads it, and, for
 'replicate', the activated signal for a positive ``down_padding``; 'circular' with a positive
-``down_padding`` runs the PyTorch ops on the GPU); its backward reads the same kind of mask
-for linear/relu/lrelu and recomputes the pre-activation on CUDA upfirdn stages otherwise.
+``down_padding`` runs the PyTorch ops on the GPU); its backward is the same fused kernel
+transposed, reading the same kind of mask for linear/relu/lrelu and otherwise the stored
+pre-activation (the up-sampled signal in float32, or float64 for float64 input: its memory).
 Without filters (``fu = fd = None``), factors 1 and no padding -- StyleGAN3's ToRGB layer --
 'cuda' runs bias_act's element-wise kernel, which computes the same function (its backward with
 the filtered ops' gradient conventions).
@@ -344,14 +345,17 @@ def filtered_act(
     any ``down_padding``, with 'replicate' / 'circular' when no ``down_padding`` entry is
     positive (the kernel extends the input by whole samples as it loads it), and with
     'replicate' and a positive ``down_padding`` below the down filter's taps (BigVGAN's
-    ``Activation1d``: the kernel replicates the activated signal's edges). Backward: linear,
-    relu, lrelu read a 2-bit branch mask in the transposed fused kernel; the other activations,
-    and 'replicate' with a positive ``down_padding``, recompute the pre-activation with the CUDA
-    upfirdn kernel and apply the derivative (and the ``alpha``/``beta`` gradients) in PyTorch
-    ops. Fallback, not fused: 'circular' with a positive ``down_padding``, or a
-    ``down_padding`` of at least the taps, runs the 'ref' composition of PyTorch ops on the GPU
-    (same results and gradients, more memory traffic). Without filters, factors 1 and no
-    padding (StyleGAN3's ToRGB layer) 'cuda' runs :func:`bias_act`'s element-wise kernel.
+    ``Activation1d``: the kernel replicates the activated signal's edges). Backward: the
+    transposed fused kernel, first order. Linear, relu and lrelu read a 2-bit branch mask; the
+    other activations, and 'replicate' with a positive ``down_padding``, read the up-sampled
+    pre-activation that the forward stored (float32, float64 for float64 input: up_x·up_y times
+    the input's samples), fold the gradient of the replicated edges back, and sum the
+    ``alpha``/``beta`` gradients per block, then per channel (deterministic). Higher orders go
+    through the reference formula on the CUDA upfirdn kernel. Fallback, not fused: 'circular'
+    with a positive ``down_padding``, or a ``down_padding`` of at least the taps, runs the 'ref'
+    composition of PyTorch ops on the GPU (same results and gradients, more memory traffic).
+    Without filters, factors 1 and no padding (StyleGAN3's ToRGB layer) 'cuda' runs
+    :func:`bias_act`'s element-wise kernel.
 
     Where the derivative is a convention every backend follows StyleGAN3's fused kernel: a
     pre-activation of exactly 0 takes the positive branch, and the clamp blocks the gradient
