@@ -338,6 +338,36 @@ def test_64bit_indexing():
     assert_close(a[:, -1:].float().cpu(), to_np(ar.cpu()), RTOL[torch.float16], what="bias_act")
 
 
+def test_64bit_indexing_of_the_stored_pre_activation():
+    """The backward reading u with more than 2^31 up-sampled samples (u's index, the parameter
+    sums' blocks): BigVGAN's 1-D snake call, the last channel's gradients (x, alpha) right."""
+    free, _ = torch.cuda.mem_get_info()
+    if free < 32 * 2**30:
+        pytest.skip("needs 32 GiB of free GPU memory")
+    c, n = 72, 2**24  # u: 72 * 2^25 = 2.4e9 float32 samples > 2^31
+    g = torch.Generator().manual_seed(4)
+    f = (torch.randn(12, generator=g) / 12).to(DEV)
+    x = torch.zeros(1, c, n, device=DEV, dtype=torch.float16)
+    x[:, -1].normal_()
+    x.requires_grad_()
+    alpha = (torch.rand(c, generator=g) + 0.5).to(DEV).requires_grad_()
+    kw = dict(up=2, down=2, padding=(6, 5), padding_mode="replicate", down_padding=(5, 6))
+    y = ops.filtered_act1d(x, "snake", f.half(), f.half(), alpha=alpha, impl="cuda", **kw)
+    dy = torch.zeros_like(y)
+    dy[:, -1].normal_()
+    dx, da = torch.autograd.grad(y, (x, alpha), dy)
+    del y
+    xr = x[:, -1:].detach().float().requires_grad_()
+    ar = alpha[-1:].detach().requires_grad_()
+    fr = f.half().float()  # the taps the kernel reads
+    yr = ops.filtered_act1d(xr, "snake", fr, fr, alpha=ar, impl="ref", **kw)
+    dxr, dar = torch.autograd.grad(yr, (xr, ar), dy[:, -1:].float())
+    assert_close(dx[:, -1:].float().cpu(), to_np(dxr.cpu()), RTOL[torch.float16],
+                 scale=_scale(dxr.cpu()) * 4, what="dx, last channel")
+    assert_close(da[-1:].cpu(), to_np(dar.cpu()), 1e-2, scale=_scale(dar.cpu()) * 4,
+                 what="dalpha, last channel")
+
+
 # ------------------------------------------------------------------------------------------
 # Launch configurations: limits the CPU emulation can only refuse, a GPU has to run
 
