@@ -225,19 +225,23 @@ def test_bigvgan_like_1d(act, mode):
     dy = torch.randn(r.shape, generator=g, dtype=torch.float64)
     # one fused backward: reading the mask (lrelu, zeros) or u (folding the extension back);
     # counted by wrapping the ops (CUDA's backward runs on autograd's device thread)
-    calls = {"u": 0, "upfirdn": 0}
+    calls = {"mask": 0, "u": 0, "upfirdn": 0}
 
-    def counted(fn, key):
-        def wrapper(*args):
-            calls[key] += 1
-            return fn(*args)
-        return wrapper
+    def backward(dy, saved, *args):
+        calls["mask" if saved.dtype == torch.int32 else "u"] += 1
+        return bwd(dy, saved, *args)
 
+    def upfirdn(*args):
+        calls["upfirdn"] += 1
+        return stage(*args)
+
+    bwd, stage = _ops._filtered_act_bwd, _ops.upfirdn
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_ops, "_filtered_act_bwd_u", counted(_ops._filtered_act_bwd_u, "u"))
-        mp.setattr(_ops, "upfirdn", counted(_ops.upfirdn, "upfirdn"))
+        mp.setattr(_ops, "_filtered_act_bwd", backward)
+        mp.setattr(_ops, "upfirdn", upfirdn)
         grads = torch.autograd.grad(y, leaves, dy.to(DEV, torch.float32))
-    assert calls == {"u": int(act != "lrelu" or mode == "replicate"), "upfirdn": 0}
+    reads_u = act != "lrelu" or mode == "replicate"
+    assert calls == {"mask": int(not reads_u), "u": int(reads_u), "upfirdn": 0}
     for a, e in zip(grads, torch.autograd.grad(r, rleaves, dy), strict=True):
         assert_close(a.cpu().double(), to_np(e), 1e-3, scale=_scale(e) * 4, what=f"{act} grad")
 
@@ -634,13 +638,20 @@ def test_opcheck():
                                       "test_autograd_registration"))
     y, u = lib.filtered_act_cuda(*fwd)
     assert u.dtype == torch.float32 and u.shape[0] == 6
-    bwd = (torch.randn_like(y), u, 8, 9, fx, fy, None, None, None, f2, [2, 2], [2, 2],
+    bwd = (torch.randn_like(y), u.detach(), 8, 9, fx, fy, None, None, None, f2, [2, 2], [2, 2],
            [3, 2, 3, 2], [2, 1, 1, 2], "snakebeta", 0.0, 1.0, math.inf, alpha.detach(),
            beta.detach(), "replicate")
-    torch.library.opcheck(lib.filtered_act_cuda_backward_u, bwd,
+    torch.library.opcheck(lib.filtered_act_cuda_backward, bwd,
                           test_utils=("test_schema", "test_faketensor"))
-    dv, dparams = lib.filtered_act_cuda_backward_u(*bwd)
+    dv, dparams = lib.filtered_act_cuda_backward(*bwd)
     assert dv.shape == x.shape and dparams.shape == (2, 3)
+    y, mask = lib.filtered_act_cuda(*fwd[:12], "lrelu", 0.2, 1.4, 2.0, True)  # the mask's
+    bwd = (torch.randn_like(y), mask.detach(), 8, 9, *bwd[4:14], "lrelu", 0.2, 1.4, 2.0, None,
+           None, "zeros")
+    torch.library.opcheck(lib.filtered_act_cuda_backward, bwd,
+                          test_utils=("test_schema", "test_faketensor"))
+    dv, dparams = lib.filtered_act_cuda_backward(*bwd)
+    assert dv.shape == x.shape and dparams.shape == (0,)
 
 
 def test_torch_compile():

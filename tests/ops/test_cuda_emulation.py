@@ -951,7 +951,7 @@ class _EmulatedFilteredAct(torch.autograd.Function):
 
     emu = None
     calls = 0
-    u_backward_calls = 0  # of the stand-in for filtered_act_cuda_backward_u
+    u_backward_calls = 0  # of filtered_act_cuda_backward reading u (not the mask)
 
     @staticmethod
     def forward(ctx, *inputs):
@@ -1015,26 +1015,16 @@ class _EmulatedBiasAct(torch.autograd.Function):
 @contextlib.contextmanager
 def emulated_cuda_path(emu):
     """``ops.filtered_act(..., impl='cuda')`` on CPU tensors, through ``_ops.filtered_act`` with
-    the four custom ops (forward, mask and u backward, upfirdn stages of the double backward)
-    and bias_act's (the unfiltered case) replaced by the emulation build."""
+    the three custom ops (forward, backward reading the mask or u, upfirdn stages of the double
+    backward) and bias_act's (the unfiltered case) replaced by the emulation build."""
     from bandlimit.ops import filtered
 
     def upfirdn(x, fir, up, down, pad):
         return _EmulatedUpfirdn.apply(x, fir.fx, fir.fy, fir.f2d, up, down, pad)
 
-    def mask_bwd(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act,
-                 alpha, gain):
-        return _ops.filtered_act_backward_call(emu, dy, mask, (h, w), Fir(fux, fuy, fu2d),
-                                               Fir(fdx, fdy, fd2d), up, down, pad, dpad, act,
-                                               alpha, gain)
-
-    def u_bwd(dy, u, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain,
-              clamp, pa, pb, dmode):
-        _EmulatedFilteredAct.u_backward_calls += 1
-        return _ops.filtered_act_backward_u_call(
-            emu, dy, u, (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad,
-            act, alpha if pa is None else pa, gain, None if clamp == math.inf else clamp,
-            beta=pb, dmode=dmode)
+    def backward(dy, saved, *args):  # the op's own kernel function, on the emulation (_ext)
+        _EmulatedFilteredAct.u_backward_calls += saved.dtype != torch.int32
+        return _ops._fa_bwd_kernel(dy, saved, *args)
 
     _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = _EmulatedBiasAct.emu = emu
     with pytest.MonkeyPatch.context() as mp:
@@ -1042,8 +1032,8 @@ def emulated_cuda_path(emu):
         mp.setattr(_ops, "bias_act", lambda *a, filtered_ties=False: _EmulatedBiasAct.apply(
             *a, filtered_ties))
         mp.setattr(_ops, "_filtered_act_fwd", _EmulatedFilteredAct.apply)
-        mp.setattr(_ops, "_filtered_act_bwd", mask_bwd)
-        mp.setattr(_ops, "_filtered_act_bwd_u", u_bwd)
+        mp.setattr(_ops, "_ext", lambda: emu)
+        mp.setattr(_ops, "_filtered_act_bwd", backward)
         mp.setattr(_ops, "upfirdn", upfirdn)
         yield
 

@@ -14,10 +14,10 @@ with the real extension (built on first use) and register fake implementations, 
   gelu, gelu_tanh, and snake / snakebeta with per-channel ``alpha``/``beta`` tensors, which are
   op inputs so gradients reach them). When a gradient is needed it also writes what its
   first-order backward, the same fused kernel transposed, reads: with linear/relu/lrelu a 2-bit
-  branch mask (bit 0: pre-activation < 0, bit 1: clamped; ``filtered_act_cuda_backward``), with
-  any other act (or an extended activated signal) ``u``, the pre-activation at the up-sampled
-  samples in the accumulation type (``filtered_act_cuda_backward_u``: ``gain·act'(u)``, the
-  clamp, the gradients of ``alpha``/``beta`` as per-block sums reduced per channel).
+  branch mask (bit 0: pre-activation < 0, bit 1: clamped), with any other act (or an extended
+  activated signal) ``u``, the pre-activation at the up-sampled samples in the accumulation
+  type (``gain·act'(u)``, the clamp, the gradients of ``alpha``/``beta`` as per-block sums
+  reduced per channel); one op, ``filtered_act_cuda_backward``, reads either.
   Graphs of the gradient (double backward) go through :func:`reference.filtered_act_vjp` on
   ``upfirdn_cuda`` stages (the pre-activation recomputed from ``x``).
 * Padding modes: 'zeros' with any ``down_padding`` is fused. 'replicate' / 'circular' are fused
@@ -369,36 +369,6 @@ def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act,
     return x.new_empty(n, c, ho, wo), x.new_empty(mshape, dtype=torch.int32)
 
 
-def _fa_bwd_kernel(
-    dy: Tensor,
-    mask: Tensor,
-    h: int,
-    w: int,
-    fux: Tensor | None,
-    fuy: Tensor | None,
-    fu2d: Tensor | None,
-    fdx: Tensor | None,
-    fdy: Tensor | None,
-    fd2d: Tensor | None,
-    up: list[int],
-    down: list[int],
-    pad: list[int],
-    dpad: list[int],
-    act: str,
-    alpha: float,
-    gain: float,
-) -> Tensor:
-    fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
-    return filtered_act_backward_call(
-        _ext(), dy, mask, (h, w), fu, fd, up, down, pad, dpad, act, alpha, gain
-    )
-
-
-def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha,
-                 gain):
-    return dy.new_empty(dy.shape[0], dy.shape[1], h, w)
-
-
 def _fa_setup(ctx, inputs, output):
     x, b, *filters = inputs[:8]
     up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:17]
@@ -437,18 +407,12 @@ def _fa_backward(ctx, grad_y, _grad_saved):
         # extension folded back in the kernel).
         (ex0, ex1, ey0, ey1), rest = reference.extension(tuple(pad), tuple(up), umode)
         h, w = x.shape[2] + ey0 + ey1, x.shape[3] + ex0 + ex1
-        if saved.dtype == torch.int32:
-            dv = _filtered_act_bwd(
-                grad_y.contiguous(), saved, h, w, *ctx.filters, up, down, list(rest), dpad, act,
-                alpha, gain,
-            )
-        else:
-            dv, dparams = _filtered_act_bwd_u(
-                grad_y.contiguous(), saved, h, w, *ctx.filters, up, down, list(rest), dpad, act,
-                alpha, gain, clamp, pa, pb, dmode,
-            )
-            da = None if pa is None else dparams[0].to(pa.dtype)
-            dbeta = None if pb is None else dparams[1].to(pb.dtype)
+        dv, dparams = _filtered_act_bwd(
+            grad_y.contiguous(), saved, h, w, *ctx.filters, up, down, list(rest), dpad, act,
+            alpha, gain, clamp, pa, pb, dmode,
+        )
+        da = None if pa is None else dparams[0].to(pa.dtype)
+        dbeta = None if pb is None else dparams[1].to(pb.dtype)
         if umode != "zeros":
             dv = reference.extend_adjoint(dv, tuple(x.shape[2:]), tuple(pad), tuple(up), umode)
     db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
@@ -456,9 +420,9 @@ def _fa_backward(ctx, grad_y, _grad_saved):
     return tuple(grads[: ctx.n_inputs])
 
 
-def _fa_bwd_u_kernel(
+def _fa_bwd_kernel(
     dy: Tensor,
-    u: Tensor,
+    saved: Tensor,
     h: int,
     w: int,
     fux: Tensor | None,
@@ -480,24 +444,25 @@ def _fa_bwd_u_kernel(
     dmode: str,
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
+    if saved.dtype == torch.int32:  # the mask (linear / relu / lrelu, no extension)
+        dv = filtered_act_backward_call(
+            _ext(), dy, saved, (h, w), fu, fd, up, down, pad, dpad, act, alpha, gain
+        )
+        return dv, dy.new_empty(0, dtype=_acc_dtype(dy))
     return filtered_act_backward_u_call(
-        _ext(), dy, u, (h, w), fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa,
+        _ext(), dy, saved, (h, w), fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa,
         gain, None if clamp == math.inf else clamp, beta=pb, dmode=dmode,
     )
 
 
-def _fa_bwd_u_fake(dy, u, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha,
-                   gain, clamp, pa, pb, dmode):
+def _fa_bwd_fake(dy, saved, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act,
+                 alpha, gain, clamp, pa, pb, dmode):
     sums = (2, dy.shape[1]) if pa is not None else (0,)
     return dy.new_empty(dy.shape[0], dy.shape[1], h, w), dy.new_empty(sums, dtype=_acc_dtype(dy))
 
 
-_filtered_act_bwd = define_op(
-    "filtered_act_cuda_backward", "cuda", _fa_bwd_kernel, _fa_bwd_fake
-)
-_filtered_act_bwd_u = define_op(
-    "filtered_act_cuda_backward_u", "cuda", _fa_bwd_u_kernel, _fa_bwd_u_fake
-)
+# The fused first-order backward: `saved` is the forward's mask (int32) or u.
+_filtered_act_bwd = define_op("filtered_act_cuda_backward", "cuda", _fa_bwd_kernel, _fa_bwd_fake)
 _filtered_act_fwd = define_op(
     "filtered_act_cuda", "cuda", _fa_fwd_kernel, _fa_fwd_fake, _fa_setup, _fa_backward
 )
