@@ -362,7 +362,7 @@ def test_64bit_indexing_of_the_stored_pre_activation():
     dx, da = torch.autograd.grad(y, (x, alpha), dy)
     del y
     xr = x[:, -1:].detach().float().requires_grad_()
-    ar = alpha[-1:].detach().requires_grad_()
+    ar = alpha[-1:].detach().half().float().requires_grad_()  # the kernel reads it in half
     fr = f.half().float()  # the taps the kernel reads
     yr = ops.filtered_act1d(xr, "snake", fr, fr, alpha=ar, impl="ref", **kw)
     dxr, dar = torch.autograd.grad(yr, (xr, ar), dy[:, -1:].float())

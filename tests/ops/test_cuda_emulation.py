@@ -1288,6 +1288,30 @@ def test_cuda_path_bigvgan_activation1d(emu, act):
         assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())), what=f"{act} grad")
 
 
+def test_a_mask_saved_for_a_smooth_act_is_not_read(emu):
+    """A direct op call may save the mask for any act (the schema allows it): for a smooth act
+    the backward cannot read it and takes the reference formula, with the right gradient."""
+    rng = np.random.default_rng(4)
+    x0 = torch.from_numpy(rng.standard_normal((1, 2, 6, 6)))
+    f = torch.from_numpy(rng.standard_normal(4))
+    fir = Fir(fx=f, fy=f)
+    geo = ((2, 2), (2, 2), (2, 1, 2, 1), (0, 0, 0, 0))
+    x = x0.clone().requires_grad_()
+    with emulated_cuda_path(emu):
+        _EmulatedFilteredAct.u_backward_calls = 0
+        y, mask = _ops._filtered_act_fwd(x, None, f, f, None, f, f, None, *map(list, geo),
+                                         "tanh", 0.0, 1.0, math.inf, True, None, None, "zeros",
+                                         "zeros", False)
+        assert mask.dtype == torch.int32 and mask.numel() > 0
+        (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
+        assert _EmulatedFilteredAct.u_backward_calls == 0
+    xr = x0.clone().requires_grad_()
+    r = reference.filtered_act(xr, None, fir, fir, *geo[:3], get_filtered_activation("tanh"),
+                               0.0, 1.0, None, dpad=geo[3])
+    (gr,) = torch.autograd.grad(r, xr, torch.ones_like(r))
+    assert_close(g, to_np(gr), 1e-10, scale=max(1.0, float(gr.abs().max())), what="tanh, mask")
+
+
 def _u_backward(emu, case, x, b, alpha, beta, fu, fd, dy, **knobs):
     """The forward saving u, then the backward reading it, as ``_ops._fa_backward`` runs them:
     ``(y, dv, dparams)`` (dv folded back over the input's extension)."""

@@ -385,9 +385,10 @@ def _fa_backward(ctx, grad_y, _grad_saved):
     x, b, saved, pa, pb = ctx.saved_tensors
     up, down, pad, dpad, act, alpha, gain, clamp, dmode, umode = ctx.args
     da = dbeta = None
-    if torch.is_grad_enabled() or saved.numel() == 0:
-        # A graph of the gradient is wanted (higher-order autograd), or nothing was saved: the
-        # reference formula on upfirdn_cuda stages (recomputes u from x). One mode serves both
+    mask_unusable = saved.dtype == torch.int32 and act not in MASK_ACTS  # a direct op call's
+    if torch.is_grad_enabled() or saved.numel() == 0 or mask_unusable:
+        # A graph of the gradient is wanted (higher-order autograd), or nothing usable was saved:
+        # the reference formula on upfirdn_cuda stages (recomputes u from x). One mode serves both
         # of its extensions: the input's is umode's (dmode is 'zeros' only where down_padding
         # has no positive entry, a crop in any mode), and the activated signal's dmode where
         # umode is 'zeros'.
