@@ -1413,6 +1413,25 @@ def test_backward_reading_u_bigvgan_fast_and_low_precision(emu, dtype, act):
                          what=f"{dtype} dparam")
 
 
+@pytest.mark.parametrize("threads", [1, 8, 64])
+def test_parameter_sums_with_more_threads_than_tile_storage(emu, threads):
+    """The reduction of snake's parameter gradients overlays the tile's arrays where they hold
+    2 x blockDim sums, else takes shared memory of its own: a tiny tile with 64 threads takes
+    the second branch; both equal the reference."""
+    rng = np.random.default_rng(6)
+    case = dict(act="snakebeta", mode="zeros", up=(1, 1), down=(1, 1), pad=(0, 0, 0, 0),
+                dpad=(0, 0, 0, 0), gain=1.3, clamp=None)
+    x = torch.from_numpy(rng.standard_normal((2, 2, 1, 3)))
+    alpha, beta = (torch.from_numpy(rng.uniform(0.5, 2.0, 2)) for _ in range(2))
+    one = Fir(fx=torch.ones(1, dtype=torch.float64), fy=torch.ones(1, dtype=torch.float64))
+    dy = torch.from_numpy(rng.standard_normal((2, 2, 1, 3)))
+    _, dv, dparams = _u_backward(emu, case, x, None, alpha, beta, one, one, dy,
+                                 block_threads=threads)
+    ev, ea, eb = _u_backward_expected(case, x, None, alpha, beta, one, one, dy)
+    assert_close(dv, to_np(ev), 1e-12, what="dv")
+    assert_close(dparams, to_np(torch.stack([ea, eb])), 1e-12, what="dalpha, dbeta")
+
+
 def test_backward_reading_u_checks(emu):
     """Bad arguments of mode 2 and of save_u get clear errors, not a launch."""
     x = torch.zeros(1, 2, 4, 4, dtype=torch.float64)

@@ -269,9 +269,13 @@ int64_t layout(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask) {
   const int64_t end = g.sep_a ? off_fb + nfb : off_m + szm;
   const int64_t off_2 = strips ? up4(end) : 0;
   const int64_t body = strips ? off_2 + sz2 : end;
-  // The backward's reduction of the parameter gradients (mode 2, snake): nred accumulators.
-  const int64_t off_r = g.nred > 0 ? up4(body) : 0;
-  const int64_t elems = g.nred > 0 ? off_r + g.nred : body;
+  // The backward's reduction of the parameter gradients (mode 2, snake): nred accumulators, run
+  // after a plane's last strip, when only the filters (from off_fa) are still live: over the
+  // tiles' arrays where they are large enough (nearly always), else after everything, so that
+  // it costs no tile size.
+  const bool overlay = g.nred <= off_fa;
+  const int64_t off_r = overlay ? 0 : up4(body);
+  const int64_t elems = overlay ? body : off_r + g.nred;
   if (elems * acc_size > limit) return elems * acc_size;
   g.tiw = static_cast<int>(tiw);
   g.tih = static_cast<int>(tih);

@@ -813,7 +813,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
     }  // strips
 
     // The block's sums of the parameter gradients for this plane: a tree over the threads'
-    // sums in shared memory (a fixed order: deterministic), one pair per block and plane.
+    // sums in shared memory (a fixed order: deterministic), one pair per block and plane; in
+    // the storage of the tile's arrays where the host found them large enough (g.off_r).
     if constexpr (EPI == kEpiGradU) {
       if (psum != nullptr) {
         acc_t* red = sx + g.off_r;
@@ -834,6 +835,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           o[0] = red[0];
           o[1] = red[nt];
         }
+        __syncthreads();  // red may overlay the input tile, which the next plane writes
       }
     }
   }

@@ -90,7 +90,8 @@ struct FaGeom {
   // mstride bytes, column = tile-local x + (i0x mod 16)), packed into mask words after stage A.
   int off_m, mstride;
   // The backward reading u (mode 2) with snake / snakebeta: a block's per-thread sums of the
-  // parameter gradients, 2 x blockDim accumulators at off_r (nred of them; 0: none).
+  // parameter gradients, 2 x blockDim accumulators at off_r (nred of them; 0: none), reduced
+  // after the plane's last strip (0: over the tile's arrays, free by then).
   int off_r, nred;
   // The backward reading u: the forward's replicate extension of the intermediate plane (its
   // ext_b), efx0 / efx1 / efy0 / efy1 samples before / after it along x / y, folded back onto
