@@ -213,11 +213,13 @@ def filtered_act(
     beta: torch.Tensor | None = None,
     mode: str = "zeros",
     dpad: Pad4 = (0, 0, 0, 0),
+    dmode: str | None = None,
 ) -> torch.Tensor:
-    """bias → upfirdn(fu, up, pad; mode) → act·gain → clamp → upfirdn(fd, down, dpad; mode).
+    """bias → upfirdn(fu, up, pad; mode) → act·gain → clamp → upfirdn(fd, down, dpad; dmode).
 
     ``fu`` already carries the up-sampling gain, as :func:`make_fir` built it. ``alpha`` is the
-    float slope of lrelu or, for a parametric act, a ``[C]`` tensor (as is ``beta``).
+    float slope of lrelu or, for a parametric act, a ``[C]`` tensor (as is ``beta``). ``dmode``:
+    the down-stage's padding mode, ``mode`` by default (the public ops always use one mode).
     """
     if b is not None:
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
@@ -235,7 +237,7 @@ def filtered_act(
         a = act_value(u, act, alpha, beta, gain)
     if clamp is not None:
         a = torch.where(a.abs() > clamp, a.clamp(-clamp, clamp), a)
-    ae, de = extend(a, dpad, (1, 1), mode)
+    ae, de = extend(a, dpad, (1, 1), mode if dmode is None else dmode)
     return upfirdn(ae, fd, (1, 1), down, de)
 
 
@@ -259,6 +261,7 @@ def filtered_act_vjp(
     mode: str = "zeros",
     dpad: Pad4 = (0, 0, 0, 0),
     stage: Stage = upfirdn,
+    dmode: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """``(dv, dalpha, dbeta)``: the gradient of ``⟨filtered_act(x, b), dy⟩`` w.r.t. ``v = x + b``
     and, for a parametric act, w.r.t. its ``[C]`` parameters (else None), as the transposed
@@ -269,16 +272,18 @@ def filtered_act_vjp(
         dv = E_uᵀ T_up(g · m · gain · act'(u)),  dθ = Σ_{n,y,x} g · m · gain · ∂act/∂θ(u)
 
     with ``u`` recomputed from ``x`` (nothing of the forward is stored). ``stage`` runs each
-    upfirdn (the reference here; the numba backend passes its kernel). Made of differentiable
-    ops, so it also serves double backward.
+    upfirdn (the reference here; the numba backend passes its kernel). ``dmode``: E_d's mode,
+    ``mode`` by default (as :func:`filtered_act`). Made of differentiable ops, so it also serves
+    double backward.
     """
     v = x if b is None else x + b.to(x.dtype).reshape(1, -1, 1, 1)
     xe, pe = extend(v, pad, up, mode)
     u = stage(xe, fu, up, (1, 1), pe)
     hu, wu = u.shape[2:]
-    (ex0, ex1, ey0, ey1), de = extension(dpad, (1, 1), mode)
+    dmode = mode if dmode is None else dmode
+    (ex0, ex1, ey0, ey1), de = extension(dpad, (1, 1), dmode)
     g = stage(dy, *transpose_stage((hu + ey0 + ey1, wu + ex0 + ex1), fd, (1, 1), down, de))
-    g = extend_adjoint(g, (hu, wu), dpad, (1, 1), mode) * gain
+    g = extend_adjoint(g, (hu, wu), dpad, (1, 1), dmode) * gain
     if clamp is not None:
         a = act_value(u, act, alpha, beta, gain)
         g = torch.where(a.abs() > clamp, torch.zeros_like(g), g)

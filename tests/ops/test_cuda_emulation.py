@@ -1312,6 +1312,45 @@ def test_a_mask_saved_for_a_smooth_act_is_not_read(emu):
     assert_close(g, to_np(gr), 1e-10, scale=max(1.0, float(gr.abs().max())), what="tanh, mask")
 
 
+@pytest.mark.parametrize("act", ["gelu", "snake"])
+def test_direct_op_with_two_padding_modes(emu, act):
+    """The op takes the input's and the activated signal's extension modes apart (umode zeros,
+    dmode replicate: not a public combination, but the op's): first and second order gradients
+    equal the reference composition with the same two modes."""
+    rng = np.random.default_rng(7)
+    x0 = torch.from_numpy(rng.standard_normal((1, 2, 5, 6)))
+    a0 = torch.from_numpy(rng.uniform(0.5, 1.5, 2))
+    f = torch.from_numpy(rng.standard_normal(4) / 2)
+    fir = Fir(fx=f, fy=f)
+    geo = ((2, 2), (2, 2), (2, 1, 2, 1), (2, 1, 1, 2))
+    spec = get_filtered_activation(act)
+
+    def grads(run):
+        x, al = x0.clone().requires_grad_(), a0.clone().requires_grad_()
+        y = run(x, al)
+        wrt = [x] + ([al] if act == "snake" else [])
+        g = torch.autograd.grad(y.square().sum(), wrt, create_graph=True)
+        return g + torch.autograd.grad(sum(t.square().sum() for t in g), wrt)
+
+    def op(x, al):
+        pa = al if act == "snake" else None
+        return _ops._filtered_act_fwd(x, None, f, f, None, f, f, None, *map(list, geo), act,
+                                      0.0, 1.0, math.inf, False, pa, None, "replicate", "zeros",
+                                      True)[0]
+
+    def ref(x, al):
+        return reference.filtered_act(x, None, fir, fir, *geo[:3], spec,
+                                      al if act == "snake" else 0.0, 1.0, None, mode="zeros",
+                                      dpad=geo[3], dmode="replicate")
+
+    with emulated_cuda_path(emu):
+        got = grads(op)
+    for a, e in zip(got, grads(ref), strict=True):
+        e = e.detach()
+        assert_close(a.detach(), to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())),
+                     what=act)
+
+
 def _u_backward(emu, case, x, b, alpha, beta, fu, fd, dy, **knobs):
     """The forward saving u, then the backward reading it, as ``_ops._fa_backward`` runs them:
     ``(y, dv, dparams)`` (dv folded back over the input's extension)."""

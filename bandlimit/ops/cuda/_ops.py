@@ -388,17 +388,15 @@ def _fa_backward(ctx, grad_y, _grad_saved):
     mask_unusable = saved.dtype == torch.int32 and act not in MASK_ACTS  # a direct op call's
     if torch.is_grad_enabled() or saved.numel() == 0 or mask_unusable:
         # A graph of the gradient is wanted (higher-order autograd), or nothing usable was saved:
-        # the reference formula on upfirdn_cuda stages (recomputes u from x). One mode serves both
-        # of its extensions: the input's is umode's (dmode is 'zeros' only where down_padding
-        # has no positive entry, a crop in any mode), and the activated signal's dmode where
-        # umode is 'zeros'.
+        # the reference formula on upfirdn_cuda stages (recomputes u from x), with the forward's
+        # two extensions (the input's umode, the activated signal's dmode).
         spec = get_filtered_activation(act)
         fu, fd = _firs(*ctx.filters)
         dv, da, dbeta = reference.filtered_act_vjp(
             x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), spec,
             pa if isinstance(spec, ParametricActivation) else alpha, gain,
             None if clamp == math.inf else clamp, beta=pb,
-            mode=umode if umode != "zeros" else dmode, dpad=tuple(dpad), stage=upfirdn,
+            mode=umode, dpad=tuple(dpad), stage=upfirdn, dmode=dmode,
         )
         da = None if da is None or pa is None else da.to(pa.dtype)
         dbeta = None if dbeta is None or pb is None else dbeta.to(pb.dtype)
