@@ -86,7 +86,13 @@ ACTIVATIONS: dict[str, Activation] = {
             False,
         ),
         Activation(
-            "softplus", lambda x, a: F.softplus(x), lambda x, a: torch.sigmoid(x), 0.0, 1.0, False
+            "softplus",
+            lambda x, a: F.softplus(x),
+            # above torch's threshold (20) softplus is x itself: derivative 1, as its autograd
+            lambda x, a: torch.where(x > 20, torch.ones_like(x), torch.sigmoid(x)),
+            0.0,
+            1.0,
+            False,
         ),
         Activation(
             "swish",

@@ -313,13 +313,15 @@ def test_filtered_act_special_values_like_ref(act):
 
 @pytest.mark.parametrize("act", sorted(FILTERED_ACTIVATIONS))
 def test_filtered_act_gradients_at_special_values_like_ref(act):
-    """The fused backward's derivative at NaN and ±inf, pointwise: as 'ref' autograd (PyTorch's
-    backward conventions: elu and selu take the positive branch at NaN)."""
+    """The fused backward's derivative at NaN, ±inf and past softplus' threshold (20, where it
+    is the identity), pointwise: as 'ref' autograd (PyTorch's backward conventions: elu and
+    selu take the positive branch at NaN)."""
     kw = {"alpha": 0.7, "beta": 1.3} if act == "snakebeta" else {"alpha": 0.7} if act in (
         PARAMETRIC_ACTIVATIONS) else {}
     grads = []
     for impl in ("numba", "ref"):
-        x = to_torch(np.array([[[np.nan, np.inf, -np.inf, 0.5, -0.5, 0.0]]])).requires_grad_()
+        x = to_torch(np.array([[[np.nan, np.inf, -np.inf, 0.5, -0.5, 0.0, 20.5, 25.0]]]))
+        x.requires_grad_()
         (g,) = torch.autograd.grad(ops.filtered_act1d(x, act, gain=1.0, impl=impl, **kw).sum(), x)
         grads.append(g)
     torch.testing.assert_close(*grads, rtol=1e-12, atol=1e-12, equal_nan=True, msg=act)

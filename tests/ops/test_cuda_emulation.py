@@ -1092,7 +1092,7 @@ def elementwise_as_documented(case) -> bool:
     kw = case["kwargs"]
     return (case["fu"] is None and case["fd"] is None and kw["up"] == 1 and kw["down"] == 1
             and not any(kw["padding"]) and not any(kw["down_padding"])
-            and case["act"] in _ops.ACT_CODES)
+            and get_filtered_activation(case["act"]).name in _ops.ACT_CODES)  # silu: swish
 
 
 def fused_as_documented(case) -> bool:
@@ -1120,6 +1120,12 @@ def fused_as_documented(case) -> bool:
     alpha=None, beta=None, ndim=1,
     kwargs=dict(up=1, down=1, padding=[0, 0], padding_mode="replicate", down_padding=[0, 0],
                 gain=1.0, clamp=1.0, flip_filter=False)))
+@example(case=dict(  # softplus just past its threshold (u = 16 x = 20.05 > 20): derivative 1,
+    # as autograd's, where sigmoid's 1 - 2e-9 was 2e-9 off
+    x=np.array([[[[0.55, -0.92], [-1.84, -1.93], [1.2531, 1.65]]]]), act="softplus", fu=None,
+    fd=None, b=None, alpha=None, beta=None, ndim=2,
+    kwargs=dict(up=4, down=1, padding=[0, 0, 0, 0], padding_mode="zeros",
+                down_padding=[0, 0, 1, 0], gain=None, clamp=None, flip_filter=False)))
 def test_cuda_path_every_act_and_mode(emu, case):
     """Every activation × 1-D / 2-D × padding mode through the cuda backend's Python path: the
     fused kernel runs exactly where documented (replicate / circular: after the input
@@ -1368,6 +1374,7 @@ def _u_backward(emu, case, x, b, alpha, beta, fu, fd, dy, **knobs):
     (ex0, ex1, ey0, ey1), rest = reference.extension(tuple(case["pad"]), tuple(case["up"]), mode)
     hw = (x.shape[2] + ey0 + ey1, x.shape[3] + ex0 + ex1)
     assert u.dtype == (torch.float64 if x.dtype == torch.float64 else torch.float32)
+    assert not u.isnan().any()  # every sample written (the emulation fills u with NaN first)
     assert u.shape[1:] == filtered_sizes(hw, fu, fd, case["up"], case["down"], rest, dpad)[:2]
     dv, dparams = _ops.filtered_act_backward_u_call(
         emu, dy, u, hw, fu, fd, case["up"], case["down"], rest, dpad, act, a, case["gain"],

@@ -286,6 +286,12 @@ def _softplus(v):
 
 
 @_act_fn
+def _dsoftplus(v):
+    one = cast_like(1.0, v)
+    return one if v > 20 else _sigmoid(v)  # above the threshold softplus is v itself
+
+
+@_act_fn
 def _swish(v):
     return v * _sigmoid(v)
 
@@ -536,7 +542,7 @@ def _bwd_seg(gs, us, n, act, gain, al, inv, clamp, acc):
             gs[i] = gs[i] * gain * _dselu(us[i])
     elif act == ACT_SOFTPLUS:
         for i in range(n):
-            gs[i] = gs[i] * gain * _sigmoid(us[i])
+            gs[i] = gs[i] * gain * _dsoftplus(us[i])
     elif act == ACT_SWISH:
         for i in range(n):
             gs[i] = gs[i] * gain * _dswish(us[i])

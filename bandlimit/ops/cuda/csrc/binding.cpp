@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
 #include <vector>
 
 #include "launch.h"
@@ -567,9 +568,21 @@ std::vector<at::Tensor> filtered_act(
   if (mode == 0) {
     mask = save_mask ? at::zeros({g.planes, g.hi, g.mask_words}, x.options().dtype(at::kInt))
                      : at::zeros({0}, x.options().dtype(at::kInt));
-    // Zeros where no tile writes (samples no output reads: their gradient is 0, and 0 * act'(0)
-    // stays 0).
-    if (save_u) u = at::zeros({g.planes, g.hi, g.wi}, acc_options);
+    // The tile owning a sample writes it if it computes it: every sample, when the output
+    // windows cover the plane (no gaps between them, none before the first or after the last:
+    // StyleGAN3's and BigVGAN's layers), so no zero fill; else zeros where no output reads, whose
+    // gradient is 0 (and 0 * act'(0) stays 0). The emulation fills NaN first, which a sample
+    // left unwritten would pass on.
+    auto covers = [](int64_t n, int64_t no, int64_t d, int64_t p0, int64_t k) {
+      return k >= d && p0 >= 0 && (no - 1) * d - p0 + k >= n;
+    };
+    const bool covered = covers(g.wi, g.wo, g.dbx, g.pbx, g.kbx) &&
+                         covers(g.hi, g.ho, g.dby, g.pby, g.kby);
+    if (save_u) {
+      u = covered ? at::empty({g.planes, g.hi, g.wi}, acc_options)
+                  : at::zeros({g.planes, g.hi, g.wi}, acc_options);
+      if (covered && kEmulated) u.fill_(std::numeric_limits<double>::quiet_NaN());
+    }
   } else if (mode == 2) {
     TORCH_CHECK(mask_in.has_value() && mask_in->defined(),
                 "filtered_act: the backward of mode 2 needs u (the mask argument)");

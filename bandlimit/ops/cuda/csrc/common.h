@@ -215,7 +215,7 @@ BL_HD T activation_grad(int act, T v, T alpha, T inv = T(0)) {
     case kSelu:
       return T(1.0507009873554804934193349852946) *
              (v <= T(0) ? T(1.6732632423543772848170429916717) * exp_(v) : one);
-    case kSoftplus: return one / (one + exp_(-v));
+    case kSoftplus: return v > T(20) ? one : one / (one + exp_(-v));  // v itself above 20
     case kSwish: {  // s + v s (1 - s), s(+-v) from e = exp(-|v|)
       const T e = exp_(-abs_(v)), r = one / (one + e);
       const T sp = v > T(0) ? r : e * r, sn = v > T(0) ? e * r : r;
