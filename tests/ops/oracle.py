@@ -368,7 +368,10 @@ def _act_table(alpha: float):
                  lambda u: SELU_SCALE * np.where(u > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(u, 0))),
                  lambda u: SELU_SCALE * np.where(u > 0, 0.0, SELU_ALPHA * np.exp(np.minimum(u, 0))),
                  1.0),
-        "softplus": (lambda u: np.logaddexp(0.0, u), s, lambda u: s(u) * (1 - s(u)), 1.0),
+        # past PyTorch's threshold (20) softplus is u itself
+        "softplus": (lambda u: np.where(u > 20, u, np.logaddexp(0.0, u)),
+                     lambda u: np.where(u > 20, 1.0, s(u)),
+                     lambda u: np.where(u > 20, 0.0, s(u) * (1 - s(u))), 1.0),
         "swish": (lambda u: u * s(u), lambda u: s(u) + u * s(u) * (1 - s(u)),
                   lambda u: 2 * s(u) * (1 - s(u)) + u * s(u) * (1 - s(u)) * (1 - 2 * s(u)),
                   SQRT2),

@@ -1478,6 +1478,24 @@ def test_parameter_sums_with_more_threads_than_tile_storage(emu, threads):
     assert_close(dparams, to_np(torch.stack([ea, eb])), 1e-12, what="dalpha, dbeta")
 
 
+def test_tile_plan_fits_when_evening_out_loses_the_overlay(emu):
+    """Evening out a tile makes it smaller, but snake's reduction overlays the tile's arrays only
+    while they are large enough: the planner keeps the evened tile only if it still fits (a
+    case where it would not: 1024 threads, a 160 x 160 down filter at the opt-in limit)."""
+    rng = np.random.default_rng(9)
+    fu = Fir(*(torch.from_numpy(rng.standard_normal(3)) for _ in range(2)))
+    fd = Fir(f2d=torch.from_numpy(rng.standard_normal((160, 160)) / 160))
+    hw, dpad = (19, 29), (62, 62, 62, 62)  # intermediate 36 x 56, output 1 x 3
+    u = torch.from_numpy(rng.standard_normal((1, 36, 56)))
+    dy = torch.from_numpy(rng.standard_normal((1, 1, 1, 3)))
+    alpha = torch.ones(1, dtype=torch.float64)
+    dv, dparams = _ops.filtered_act_backward_u_call(
+        emu, dy, u, hw, fu, fd, (2, 2), (8, 8), (0, 0, 0, 0), dpad, "snake", alpha, 1.0, None,
+        block_threads=1024, smem_limit=227 * 1024, strip_rows=-1)
+    assert dv.shape == (1, 1, 19, 29) and dparams.shape == (2, 1)
+    assert torch.isfinite(dv).all() and torch.isfinite(dparams).all()
+
+
 def test_backward_reading_u_checks(emu):
     """Bad arguments of mode 2 and of save_u get clear errors, not a launch."""
     x = torch.zeros(1, 2, 4, 4, dtype=torch.float64)

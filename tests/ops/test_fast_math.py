@@ -202,7 +202,7 @@ def _np_act(name: str, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a, sc = sm.SELU_ALPHA, sm.SELU_SCALE
         return sc * np.where(v > 0, v, a * np.expm1(v)), sc * np.where(v > 0, 1.0, a * np.exp(v))
     if name == "softplus":
-        return np.where(v > 20, v, np.logaddexp(0.0, v)), s
+        return np.where(v > 20, v, np.logaddexp(0.0, v)), np.where(v > 20, 1.0, s)
     if name == "swish":
         return v * s, s + v * s * sn
     if name == "gelu":
@@ -219,7 +219,7 @@ SMOOTH = {
     "sigmoid": (sm._sigmoid, sm._dsigmoid),
     "elu": (sm._elu, sm._delu),
     "selu": (sm._selu, sm._dselu),
-    "softplus": (sm._softplus, sm._sigmoid),
+    "softplus": (sm._softplus, sm._dsoftplus),
     "swish": (sm._swish, sm._dswish),
     "gelu": (sm._gelu, sm._dgelu),
     "gelu_tanh": (sm._gelu_tanh, sm._dgelu_tanh),

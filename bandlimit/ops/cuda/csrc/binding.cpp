@@ -371,9 +371,16 @@ int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
               ")");
   const int tow = even_tile(g.tow, g.wo), toh = even_tile(g.toh, g.ho);
   if (tow != g.tow || toh != g.toh) {
-    g.tow = tow;
-    g.toh = g.tsh = toh;
-    smem = layout(g, acc_size, limit, staged_mask);  // smaller tiles: still fits
+    // Smaller tiles, so smaller arrays -- but snake's reduction overlays them only while they
+    // are large enough (layout), so the evened tile may not fit where the larger one did.
+    FaGeom c = g;
+    c.tow = tow;
+    c.toh = c.tsh = toh;
+    const int64_t bytes = layout(c, acc_size, limit, staged_mask);
+    if (bytes <= limit) {
+      g = c;
+      smem = bytes;
+    }
   }
   if (strip_rows > 0) {  // forced strips of the one-strip tile, where they may run and fit
     FaGeom c = g;
@@ -632,6 +639,8 @@ std::vector<at::Tensor> filtered_act(
   }
   const int64_t smem = plan_tile(g, acc_size, limit, mode == 0 && save_mask, max_tile,
                                  strip_rows, g.planes);
+  TORCH_CHECK(smem <= limit, "filtered_act: internal error: a tile plan of ", smem,
+              " bytes of shared memory, past the limit of ", limit);
   FaArgs a{};
   a.grid_x = (g.wo + g.tow - 1) / g.tow;
   a.grid_y = (g.ho + g.toh - 1) / g.toh;
