@@ -349,7 +349,8 @@ def filtered_act(
     transposed fused kernel, first order. Linear, relu and lrelu read a 2-bit branch mask; the
     other activations, and 'replicate' with a positive ``down_padding``, read the up-sampled
     pre-activation that the forward stored (float32, float64 for float64 input: up_x·up_y times
-    the input's samples), fold the gradient of the replicated edges back, and sum the
+    the input's samples; where that memory is short, ``torch.utils.checkpoint`` recomputes it in
+    the backward instead), fold the gradient of the replicated edges back, and sum the
     ``alpha``/``beta`` gradients per block, then per channel (deterministic). Higher orders go
     through the reference formula on the CUDA upfirdn kernel. Fallback, not fused: 'circular'
     with a positive ``down_padding``, or a ``down_padding`` of at least the taps, runs the 'ref'
