@@ -130,8 +130,9 @@ enum Epi : int { kEpiAct = 0, kEpiLrelu = 1, kEpiGrad = 2, kEpiGradU = 3 };
 // which took the kernel from 80 to 200 registers and a 256-byte stack frame (ptxas, sm_90).
 template <typename scalar_t, typename acc_t>
 __device__ __forceinline__ acc_t stage_a_at(const scalar_t* __restrict__ xp,
-                                        const acc_t* __restrict__ sfa, const FaGeom& g, int uax,
-                                        int uay, int kax, int kay, int64_t jy, int64_t jx) {
+                                            const acc_t* __restrict__ sfa, const FaGeom& g,
+                                            int uax, int uay, int kax, int kay, int64_t jy,
+                                            int64_t jx) {
   const int64_t qy = jy - g.pay, qx = jx - g.pax;
   const int ky0 = static_cast<int>(pos_mod(-qy, uay)), kx0 = static_cast<int>(pos_mod(-qx, uax));
   const int64_t yi = (qy + ky0) / uay, xi = (qx + kx0) / uax;  // exact divisions
@@ -154,9 +155,9 @@ __device__ __forceinline__ acc_t stage_a_at(const scalar_t* __restrict__ xp,
 // from the edge out to the extension's end, less the sample itself.
 template <typename scalar_t, typename acc_t>
 __device__ __forceinline__ acc_t fold_extension(const scalar_t* __restrict__ xp,
-                                            const acc_t* __restrict__ sfa, const FaGeom& g,
-                                            int uax, int uay, int kax, int kay, int64_t gy,
-                                            int64_t gx) {
+                                                const acc_t* __restrict__ sfa, const FaGeom& g,
+                                                int uax, int uay, int kax, int kay, int64_t gy,
+                                                int64_t gx) {
   const int64_t y0 = gy == 0 ? -g.efy0 : gy, y1 = gy == g.hi - 1 ? gy + g.efy1 : gy;
   const int64_t x0 = gx == 0 ? -g.efx0 : gx, x1 = gx == g.wi - 1 ? gx + g.efx1 : gx;
   acc_t s = acc_t(0);
