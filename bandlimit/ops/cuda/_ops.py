@@ -136,6 +136,17 @@ def filtered_act_call(
     return y, mask
 
 
+def _transposed_geometry(hw, fu: Fir, fd: Fir, up, down, pad, dpad) -> list:
+    """The fused kernel's geometry arguments for a backward onto an ``hw`` plane: stage A = ``fd``
+    transposed, up-sampling by ``down``; stage B = ``fu`` transposed, down-sampling by ``up``
+    (``transpose_geometry``; the kernel reverses the filters as it stages them)."""
+    hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
+    up_a, _, pad_a = transpose_geometry((hu, wu), fd, (1, 1), down, dpad)
+    _, down_b, pad_b = transpose_geometry(hw, fu, up, (1, 1), pad)
+    return [list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
+            list(hw)]
+
+
 def filtered_act_backward_call(
     ext, dy, mask, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain,
     max_tile: int = 0, block_threads: int = 0, fast: bool = True, smem_limit: int = 0,
@@ -143,18 +154,14 @@ def filtered_act_backward_call(
 ) -> Tensor:
     """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
 
-    The transposed pipeline: stage A = ``fd`` reversed, up-sampling by ``down``; the mask's
-    derivative; stage B = ``fu`` reversed, down-sampling by ``up`` (``transpose_geometry``; the
-    kernel reverses the filters as it stages them). The knobs as in :func:`filtered_act_call`.
+    The transposed pipeline (:func:`_transposed_geometry`) with the mask's derivative as its
+    pointwise step. The knobs as in :func:`filtered_act_call`.
     """
-    hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
-    up_a, _, pad_a = transpose_geometry((hu, wu), fd, (1, 1), down, dpad)
-    _, down_b, pad_b = transpose_geometry(hw, fu, up, (1, 1), pad)
     dx, _ = ext.filtered_act(
         dy, None, fd.fx, fd.fy, fd.f2d, fu.fx, fu.fy, fu.f2d,
-        list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
-        list(hw), 1, ACT_CODES[act], negative_slope(act, alpha), float(gain), -1.0, False, mask,
-        max_tile, block_threads, None, None, fast, 0, int(smem_limit), int(strip_rows), True,
+        *_transposed_geometry(hw, fu, fd, up, down, pad, dpad), 1, ACT_CODES[act],
+        negative_slope(act, alpha), float(gain), -1.0, False, mask, max_tile, block_threads, None,
+        None, fast, 0, int(smem_limit), int(strip_rows), True,
     )
     return dx
 
@@ -169,21 +176,18 @@ def filtered_act_backward_u_call(
     (``alpha``, ``beta``: ``[C]`` tensors), the gradients of alpha and beta as a ``[2, C]``
     tensor in the accumulation type (``[0]`` for the other acts).
 
-    The transposed pipeline of :func:`filtered_act_backward_call`, whose pointwise step is
+    The transposed pipeline (:func:`_transposed_geometry`), whose pointwise step is
     ``g · gain · act'(u)`` (0 where ``|act(u)·gain| > clamp``). ``dmode='replicate'``: the
     forward extended the activated signal by ``down_padding`` (its positive entries); the kernel
     folds the gradient of those copies back onto the edge samples. Knobs as in
     :func:`filtered_act_call`.
     """
-    hu, wu, _, _ = filtered_sizes(hw, fu, fd, up, down, pad, dpad)
-    up_a, _, pad_a = transpose_geometry((hu, wu), fd, (1, 1), down, dpad)
-    _, down_b, pad_b = transpose_geometry(hw, fu, up, (1, 1), pad)
     fold = reference.extension(tuple(dpad), (1, 1), dmode)[0] if dmode != "zeros" else (0,) * 4
     pa = alpha if isinstance(alpha, Tensor) else None
     dx, dparams = ext.filtered_act(
         dy, None, fd.fx, fd.fy, fd.f2d, fu.fx, fu.fy, fu.f2d,
-        list(up_a), [pad_a[0], pad_a[2]], [hu, wu], list(down_b), [pad_b[0], pad_b[2]],
-        list(hw), 2, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
+        *_transposed_geometry(hw, fu, fd, up, down, pad, dpad), 2, FA_ACT_CODES[act],
+        0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), False, u, max_tile, block_threads, pa, beta,
         fast, 0, int(smem_limit), int(strip_rows), True, 0, [0, 0, 0, 0], False, list(fold),
     )
