@@ -1474,6 +1474,12 @@ def test_parameter_sums_with_more_threads_than_tile_storage(emu, threads):
     _, dv, dparams = _u_backward(emu, case, x, None, alpha, beta, one, one, dy,
                                  block_threads=threads)
     ev, ea, eb = _u_backward_expected(case, x, None, alpha, beta, one, one, dy)
+    plans = [_ops.launch_plans(emu, one, one, (1, 1), (1, 1), (1, 3), (1, 3), torch.float64,
+                               param_threads=t)[1][3] for t in (0, threads)]  # bytes
+    if threads == 64:  # shared memory of its own (after the arrays, 16-byte aligned)
+        assert plans[1] >= plans[0] + 2 * threads * 8
+    else:  # over the tile's arrays
+        assert plans[1] == plans[0]
     assert_close(dv, to_np(ev), 1e-12, what="dv")
     assert_close(dparams, to_np(torch.stack([ea, eb])), 1e-12, what="dalpha, dbeta")
 

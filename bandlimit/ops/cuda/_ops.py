@@ -206,22 +206,25 @@ def kernel_names(ext, fu: Fir, fd: Fir, up, down, dtype: torch.dtype) -> tuple[s
 
 def launch_plans(ext, fu: Fir, fd: Fir, up, down, in_hw, out_hw, dtype: torch.dtype,
                  max_tile: int = 0, smem_limit: int = 0, strip_rows: int = 0,
-                 planes: int = 0, dmode: str = "zeros") -> tuple[list[int], list[int]]:
+                 planes: int = 0, dmode: str = "zeros",
+                 param_threads: int = 0) -> tuple[list[int], list[int]]:
     """The output tiles, strip rows and shared memory the fused forward (with a mask) and its
-    mask backward launch with, and the planner's model of their work per plane (instructions):
+    backward launch with, and the planner's model of their work per plane (instructions):
     ``([tow, toh, tsh, bytes, work], [...])``, a tile ``toh`` rows high run in strips of
     ``tsh`` (``tsh == toh``: one strip). ``planes``: N·C (the planner keeps the grid large; 0:
-    many). ``dmode`` as in :func:`filtered_act_call` (the forward's). Tests and benchmarks."""
+    many). ``dmode`` as in :func:`filtered_act_call` (the forward's). ``param_threads``: the
+    backward's block size when it sums snake's parameter gradients (it reads u; 0: it does
+    not). Tests and benchmarks."""
     f64 = dtype == torch.float64
 
-    def plan(a: Fir, b: Fir, ua, db, hw, save, ext_b):
+    def plan(a: Fir, b: Fir, ua, db, hw, save, ext_b, threads):
         return ext.filtered_act_plan(list(ua), list(a.size), a.separable, list(db),
                                      list(b.size), b.separable, list(hw), f64, save,
-                                     max_tile, smem_limit, strip_rows, planes, ext_b)
+                                     max_tile, smem_limit, strip_rows, planes, ext_b, threads)
     # A replicate down-stage runs without a mask (forward only); the backward never extends.
     replicate = DMODE_CODES[dmode]
-    return (plan(fu, fd, up, down, out_hw, not replicate, replicate),
-            plan(fd, fu, down, up, in_hw, False, 0))
+    return (plan(fu, fd, up, down, out_hw, not replicate, replicate, 0),
+            plan(fd, fu, down, up, in_hw, False, 0, param_threads))
 
 
 # ------------------------------------------------------------------------------------------

@@ -714,15 +714,21 @@ std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int6
 // The plan filtered_act launches with for this geometry (tests, benchmarks): [tow, toh, tsh,
 // bytes, launch_work]. Factors and taps are (x, y) pairs (a 2-D filter's taps as (kx, ky), with
 // sep false); out_hw is (height, width); planes: N * C (0: many); ext_b as filtered_act's (a
-// replicate extension of the intermediate plane runs one-strip tiles).
+// replicate extension of the intermediate plane runs one-strip tiles); param_threads: the block
+// size of a backward reading u for snake / snakebeta, whose parameter sums need 2 accumulators
+// per thread (0: none).
 std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
                                        bool sep_a, std::vector<int64_t> down_b,
                                        std::vector<int64_t> taps_b, bool sep_b,
                                        std::vector<int64_t> out_hw, bool is_double,
                                        bool save_mask, int64_t max_tile, int64_t smem_limit,
-                                       int64_t strip_rows, int64_t planes, int64_t ext_b) {
+                                       int64_t strip_rows, int64_t planes, int64_t ext_b,
+                                       int64_t param_threads) {
   FaGeom g = stage_geom("filtered_act_plan", up_a, taps_a, down_b, taps_b);
   TORCH_CHECK(ext_b == 0 || ext_b == 1, "filtered_act_plan: ext_b must be 0 or 1, got ", ext_b);
+  TORCH_CHECK(param_threads >= 0 && param_threads <= 1024, "filtered_act_plan: param_threads "
+              "must be in [0, 1024], got ", param_threads);
+  g.nred = static_cast<int>(2 * param_threads);  // snake's reduction in the backward (mode 2)
   g.ext_b = static_cast<int>(ext_b);
   TORCH_CHECK(out_hw.size() == 2, "filtered_act_plan: every argument is a pair");
   check_int_args("filtered_act_plan", {&out_hw});
@@ -768,7 +774,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),
         py::arg("taps_b"), py::arg("sep_b"), py::arg("out_hw"), py::arg("is_double"),
         py::arg("save_mask"), py::arg("max_tile") = 0, py::arg("smem_limit") = 0,
-        py::arg("strip_rows") = 0, py::arg("planes") = 0, py::arg("ext_b") = 0);
+        py::arg("strip_rows") = 0, py::arg("planes") = 0, py::arg("ext_b") = 0,
+        py::arg("param_threads") = 0);
   m.def("filtered_act_kernel_name", &bl::filtered_act_kernel_name,
         "the kernel filtered_act launches for these factors and taps: a fast spec or 'generic'",
         py::arg("up_a"), py::arg("taps_a"), py::arg("down_b"), py::arg("taps_b"),
