@@ -1502,6 +1502,27 @@ def test_tile_plan_fits_when_evening_out_loses_the_overlay(emu):
     assert torch.isfinite(dv).all() and torch.isfinite(dparams).all()
 
 
+def test_backward_op_reads_what_was_saved(emu, monkeypatch):
+    """The backward op's kernel function and its fake agree on the outputs for a mask and for u,
+    and a mask saved for an act it cannot serve is refused with a clear error."""
+    monkeypatch.setattr(_ops, "_ext", lambda: emu)
+    f = torch.ones(3, dtype=torch.float64)
+    geo = (f, f, None, f, f, None, [2, 2], [2, 2], [2, 2, 2, 2], [0, 0, 0, 0])
+    x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
+    y, mask = _ops._fa_fwd_kernel(x, None, *geo, "lrelu", 0.2, 1.0, math.inf, True)
+    alpha = torch.ones(2, dtype=torch.float64)
+    _, u = _ops._fa_fwd_kernel(x, None, *geo, "snake", 0.0, 1.0, math.inf, False, alpha, None,
+                               "zeros", "zeros", True)
+    for saved, act, pa in ((mask, "lrelu", None), (mask, "lrelu", alpha), (u, "snake", alpha)):
+        args = (torch.ones_like(y), saved, 4, 4, *geo, act, 0.2, 1.0, math.inf, pa, None, "zeros")
+        real, fake = _ops._fa_bwd_kernel(*args), _ops._fa_bwd_fake(*args)
+        for r, e in zip(real, fake, strict=True):
+            assert r.shape == e.shape and r.dtype == e.dtype, (act, r.shape, e.shape)
+    with pytest.raises(ValueError, match=r"a mask \(int32 saved\) serves only .* act='tanh'"):
+        _ops._fa_bwd_kernel(torch.ones_like(y), mask, 4, 4, *geo, "tanh", 0.0, 1.0, math.inf,
+                            None, None, "zeros")
+
+
 def test_backward_reading_u_checks(emu):
     """Bad arguments of mode 2 and of save_u get clear errors, not a launch."""
     x = torch.zeros(1, 2, 4, 4, dtype=torch.float64)

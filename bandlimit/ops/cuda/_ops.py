@@ -451,6 +451,9 @@ def _fa_bwd_kernel(
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     if saved.dtype == torch.int32:  # the mask (linear / relu / lrelu, no extension)
+        if act not in MASK_ACTS:
+            raise ValueError(f"filtered_act_cuda_backward: a mask (int32 saved) serves only "
+                             f"{MASK_ACTS}, got act={act!r}; save u for it instead")
         dv = filtered_act_backward_call(
             _ext(), dy, saved, (h, w), fu, fd, up, down, pad, dpad, act, alpha, gain
         )
@@ -463,7 +466,7 @@ def _fa_bwd_kernel(
 
 def _fa_bwd_fake(dy, saved, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act,
                  alpha, gain, clamp, pa, pb, dmode):
-    sums = (2, dy.shape[1]) if pa is not None else (0,)
+    sums = (2, dy.shape[1]) if pa is not None and saved.dtype != torch.int32 else (0,)
     return dy.new_empty(dy.shape[0], dy.shape[1], h, w), dy.new_empty(sums, dtype=_acc_dtype(dy))
 
 
