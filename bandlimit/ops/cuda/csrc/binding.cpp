@@ -590,37 +590,36 @@ std::vector<at::Tensor> filtered_act(
                   : at::zeros({g.planes, g.hi, g.wi}, acc_options);
       if (covered && kEmulated) u.fill_(std::numeric_limits<double>::quiet_NaN());
     }
-  } else if (mode == 2) {
-    TORCH_CHECK(mask_in.has_value() && mask_in->defined(),
-                "filtered_act: the backward of mode 2 needs u (the mask argument)");
-    u = *mask_in;
-    BL_CHECK_DEVICE(u, "filtered_act: u");
-    TORCH_CHECK(u.device() == x.device(), "filtered_act: u must be on x's device ", x.device(),
-                ", got ", u.device());
-    TORCH_CHECK(u.scalar_type() == acc_dtype(x) && u.is_contiguous() && u.dim() == 3 &&
-                    u.size(0) == g.planes && u.size(1) == g.hi && u.size(2) == g.wi,
-                "filtered_act: u must be a contiguous ", acc_dtype(x), " tensor of shape [",
-                g.planes, ", ", g.hi, ", ", g.wi, "], got ", u.scalar_type(), " ", u.sizes());
   } else {
-    TORCH_CHECK(mask_in.has_value() && mask_in->defined(),
-                "filtered_act: backward needs the mask");
-    mask = *mask_in;
-    BL_CHECK_DEVICE(mask, "filtered_act: mask");
-    TORCH_CHECK(mask.device() == x.device(), "filtered_act: mask must be on x's device ",
-                x.device(), ", got ", mask.device());
-    TORCH_CHECK(mask.scalar_type() == at::kInt && mask.is_contiguous() && mask.dim() == 3 &&
-                    mask.size(0) == g.planes && mask.size(1) == g.hi &&
-                    mask.size(2) == g.mask_words,
-                "filtered_act: mask must be a contiguous int32 tensor of shape [", g.planes, ", ",
-                g.hi, ", ", g.mask_words, "], got ", mask.scalar_type(), " ", mask.sizes());
+    // What the backward reads, passed as the mask argument: the mask (mode 1) or u (mode 2),
+    // [planes, hi, cols] of `type`.
+    auto saved = [&](const char* name, at::ScalarType type, const char* type_name,
+                     int64_t cols) {
+      TORCH_CHECK(mask_in.has_value() && mask_in->defined(), "filtered_act: backward needs ",
+                  mode == 1 ? "the mask" : "u (the mask argument)");
+      const at::Tensor t = *mask_in;
+      BL_CHECK_DEVICE(t, name);
+      TORCH_CHECK(t.device() == x.device(), name, " must be on x's device ", x.device(),
+                  ", got ", t.device());
+      TORCH_CHECK(t.scalar_type() == type && t.is_contiguous() && t.dim() == 3 &&
+                      t.size(0) == g.planes && t.size(1) == g.hi && t.size(2) == cols,
+                  name, " must be a contiguous ", type_name, " tensor of shape [", g.planes,
+                  ", ", g.hi, ", ", cols, "], got ", t.scalar_type(), " ", t.sizes());
+      return t;
+    };
+    if (mode == 1)
+      mask = saved("filtered_act: mask", at::kInt, "int32", g.mask_words);
+    else
+      u = saved("filtered_act: u", acc_dtype(x), c10::toString(acc_dtype(x)), g.wi);
   }
   // mode 2 with snake / snakebeta: the gradients of alpha and beta, [2, C].
   const bool param_sums = mode == 2 && has_pa;
-  if (g.planes == 0) {
+  auto outputs = [&](const at::Tensor& sums) -> std::vector<at::Tensor> {
     if (mode == 0) return {y, save_u ? u : mask};
     if (mode == 1) return {y, mask};
-    return {y, param_sums ? at::zeros({2, c}, acc_options) : at::zeros({0}, acc_options)};
-  }
+    return {y, param_sums ? sums : at::zeros({0}, acc_options)};
+  };
+  if (g.planes == 0) return outputs(at::zeros({2, c}, acc_options));
   // 128 threads: on the first GPU run (H200) 3-18 % faster than 256 on every probe layer
   // (fewer threads idle at each stage's barrier); benchmarks/README.md.
   const int block = threads > 0 ? threads : 128;
@@ -673,11 +672,9 @@ std::vector<at::Tensor> filtered_act(
   a.fast = fast ? 1 : 0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",
                                   [&] { launch_filtered_act<scalar_t>(a); });
-  if (mode == 0) return {y, save_u ? u : mask};
-  if (mode == 1) return {y, mask};
   // Per channel, summed over the batch and the tiles in a fixed order (deterministic).
-  if (!param_sums) return {y, at::zeros({0}, acc_options)};
-  return {y, psum.view({n, c, -1, 2}).sum(at::IntArrayRef{0, 2}).t().contiguous()};
+  return outputs(param_sums ? psum.view({n, c, -1, 2}).sum(at::IntArrayRef{0, 2}).t().contiguous()
+                            : at::Tensor());
 }
 
 // The kernel filtered_act launches for these factors and taps (x, y pairs): a fast spec's name
