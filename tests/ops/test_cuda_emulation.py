@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
 
 import numpy as np
@@ -60,8 +61,10 @@ pytestmark = pytest.mark.skipif(
     reason="the emulation build needs a C++ compiler (c++) and ninja",
 )
 
-# Threads per emulated block: real OS threads, so kept few (the tests share 2 cores in CI).
-THREADS = st.sampled_from([1, 1, 2, 4])
+# Threads per emulated block: real OS threads, so kept few (the tests share 2 cores in CI). Under
+# the race check (test_cuda_races.py) every block has several, so that they can be seen to race.
+RACE_CHECK = os.environ.get("BANDLIMIT_EMULATION_SANITIZER") == "thread"
+THREADS = st.sampled_from([2, 3, 4, 8] if RACE_CHECK else [1, 1, 2, 4])
 TILES = st.sampled_from([0, 1, 2, 3, 5])  # max output tile (0: the production choice)
 # Output rows per strip: 0 the planner's choice, -1 one strip per tile, k > 0 strips of k rows.
 STRIPS = st.sampled_from([0, -1, 1, 2, 3])
@@ -507,7 +510,8 @@ def test_planes_beyond_the_grid_z_limit(emu):
     reusing its shared memory (the barrier that ends a plane: 3 threads, and a separable stage B
     whose y pass reads the storage the next plane's input tile overwrites). Every plane must come
     out bit-identical to a launch over a slice of the channels (one plane per block): bias,
-    per-channel alpha / beta and mask words follow p, forward and mask backward. (The float64
+    per-channel alpha / beta, mask words and parameter sums follow p, forward, mask backward
+    and the backward from u (its parameter sums' storage overlays the tile's). (The float64
     oracles of the other tests check the sliced launches; 'ref' over 131076 planes is slow.)"""
     rng = np.random.default_rng(11)
     n, c, hw = 2, 65535 + 3, (4, 5)  # 131076 planes: two per block, three for the first six
@@ -519,19 +523,33 @@ def test_planes_beyond_the_grid_z_limit(emu):
            (0, 0, 0, 0))
     geo2d = (geo[1], Fir(f2d=torch.outer(f4[:3], f4[1:])), *geo[2:])
 
+    ds = None
+
     def run(ch, threads):
+        nonlocal ds
         y, mask = _ops.filtered_act_call(emu, x[:, ch], b[ch], *geo, "lrelu", 0.2, 1.4, 1.0,
                                          True, 0, threads)
         dx = _ops.filtered_act_backward_call(emu, y, mask, hw, *geo, "lrelu", 0.2, 1.4, 0,
                                              threads)
-        s, _ = _ops.filtered_act_call(emu, x[:, ch], b[ch], *geo2d, "snakebeta", alpha[ch], 1.0,
-                                      None, False, 0, threads, beta=beta[ch])
-        return y, mask.reshape(n, -1, *mask.shape[1:]), dx, s
+        s, u = _ops.filtered_act_call(emu, x[:, ch], b[ch], *geo2d, "snakebeta", alpha[ch], 1.0,
+                                      None, False, 0, threads, beta=beta[ch], save_u=True)
+        if ds is None:
+            ds = torch.from_numpy(rng.standard_normal(s.shape))
+        # The backward from u, with the per-block sums of the parameter gradients (the barrier
+        # after them: the next plane's input tile may overwrite their storage).
+        dv, dparams = _ops.filtered_act_backward_u_call(
+            emu, ds[:, ch], u, hw, *geo2d, "snakebeta", alpha[ch], 1.0, None, beta=beta[ch],
+            block_threads=threads)
+        return y, mask.reshape(n, -1, *mask.shape[1:]), dx, s, dv, dparams
 
     whole = run(slice(None), 3)
     parts = [run(slice(c0, c0 + 16384), 1) for c0 in range(0, c, 16384)]
-    for name, got, *want in zip(("y", "mask", "dx", "snakebeta"), whole, *parts, strict=True):
-        assert torch.equal(got, torch.cat(want, dim=1)), name
+    names = ("y", "mask", "dx", "snakebeta", "snakebeta dv", "snakebeta dparams")
+    for name, got, *want in zip(names, whole, *parts, strict=True):
+        if "dparams" in name:  # summed over 3 threads' partial sums vs 1: rounding apart
+            torch.testing.assert_close(got, torch.cat(want, dim=-1), rtol=1e-12, atol=1e-12)
+        else:
+            assert torch.equal(got, torch.cat(want, dim=1)), name
 
 
 def test_layout_of_extreme_geometry_in_64_bits(emu):

@@ -72,6 +72,7 @@ LIBRARY_SUFFIX = ".pyd" if sys.platform == "win32" else ".so"
 ENV_CACHE = "BANDLIMIT_CUDA_CACHE"
 ENV_LOCK_TIMEOUT = "BANDLIMIT_CUDA_LOCK_TIMEOUT_S"
 ENV_LOCK_STALE = "BANDLIMIT_CUDA_LOCK_STALE_S"
+ENV_SANITIZER = "BANDLIMIT_EMULATION_SANITIZER"
 
 
 class CudaBuildError(RuntimeError):
@@ -366,7 +367,7 @@ def build_lock(
 
 def _compile(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
-    lib_dir: Path | None = None,
+    lib_dir: Path | None = None, sanitizer: str | None = None,
 ) -> ModuleType:
     from torch.utils import cpp_extension
     from torch.utils.cpp_extension import load
@@ -377,7 +378,11 @@ def _compile(
     if versioner is not None:
         versioner.entries.pop(name, None)
     old = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
+    for k, v in (env or {}).items():  # None: unset for the build
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     try:
         kwargs: dict = dict(
             name=name,
@@ -393,8 +398,13 @@ def _compile(
                 kwargs["extra_ldflags"] = [f"-L{lib_dir}"]
             kwargs["extra_cuda_cflags"] = ["-O3", "-lineinfo"]
         else:
-            # std::barrier and std::atomic_ref of the emulation need C++20.
+            # std::atomic_ref of the emulation needs C++20.
             kwargs["extra_cflags"] = ["-O2", "-std=c++20"]
+            if sanitizer is not None:
+                kwargs["extra_cflags"] = [
+                    "-O1", "-g", "-std=c++20", f"-fsanitize={sanitizer}", "-DBL_EMULATE_TEAMS=2",
+                ]
+                kwargs["extra_ldflags"] = [f"-fsanitize={sanitizer}"]
         return load(**kwargs)
     finally:
         for k, v in old.items():
@@ -475,13 +485,16 @@ def load_prebuilt(name: str, directory: Path) -> ModuleType | None:
 
 def _build_locked(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
-    lib_dir: Path | None = None,
+    lib_dir: Path | None = None, sanitizer: str | None = None,
 ) -> ModuleType:
     prebuilt = load_prebuilt(name, directory)
     if prebuilt is not None:
         return prebuilt
     try:
-        return _build_in(name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir)
+        return _build_in(
+            name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir,
+            sanitizer=sanitizer,
+        )
     except CudaBuildError:
         raise
     except (OSError, ValueError) as e:  # an unwritable cache, an arch list torch rejects, ...
@@ -494,7 +507,7 @@ def _build_locked(
 
 def _build_in(
     name: str, sources: list[Path], directory: Path, verbose: bool, *, cuda: bool, env=None,
-    lib_dir: Path | None = None,
+    lib_dir: Path | None = None, sanitizer: str | None = None,
 ) -> ModuleType:
     with build_lock(directory):
         marker = directory / COMPLETE_NAME
@@ -518,7 +531,8 @@ def _build_in(
         for attempt in (0, 1):
             try:
                 mod = _compile(
-                    name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir
+                    name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir,
+                    sanitizer=sanitizer,
                 )
                 write_complete_marker(directory, Path(mod.__file__))
                 return mod
@@ -576,17 +590,68 @@ def build(verbose: bool = False) -> ModuleType:
     return _module
 
 
-def emulation_dir() -> Path:
+def emulation_sanitizer() -> str | None:
+    """``$BANDLIMIT_EMULATION_SANITIZER``: None, or 'thread' for the race-check build."""
+    value = os.environ.get(ENV_SANITIZER, "").strip()
+    if value in ("", "none"):
+        return None
+    if value != "thread":
+        raise ValueError(f"{ENV_SANITIZER}={value!r}: expected 'thread' (ThreadSanitizer) or unset")
+    return value
+
+
+def sanitizer_runtime(sanitizer: str = "thread") -> Path | None:
+    """The C++ compiler's runtime library of ``sanitizer`` (to preload), or None without one."""
+    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        return None
+    short = {"thread": "tsan"}[sanitizer]
+    try:
+        found = subprocess.run(
+            [cxx, f"-print-file-name=lib{short}.so"], capture_output=True, text=True, timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(found)
+    return path.resolve() if path.is_absolute() and path.exists() else None
+
+
+def _runtime_loaded(sanitizer: str) -> bool:
+    short = {"thread": "tsan"}[sanitizer]
+    try:
+        return f"lib{short}" in Path("/proc/self/maps").read_text()
+    except OSError:
+        return False
+
+
+def emulation_dir(sanitizer: str | None = None) -> Path:
     tv = torch.__version__.split("+")[0]
-    return cache_root() / "emulate" / f"{source_hash()}-torch{tv}"
+    kind = "emulate" if sanitizer is None else f"emulate-{sanitizer}"
+    return cache_root() / kind / f"{source_hash()}-torch{tv}"
 
 
 def load_emulation(verbose: bool = False) -> ModuleType:
-    """The CPU emulation build of the same kernel sources (tests only; no CUDA needed)."""
+    """The CPU emulation build of the same kernel sources (tests only; no CUDA needed).
+
+    With ``BANDLIMIT_EMULATION_SANITIZER=thread`` it is the race-check build: compiled with
+    ThreadSanitizer, two blocks running at a time. That library loads only into a process started
+    with the sanitizer's runtime preloaded (``LD_PRELOAD=$(c++ -print-file-name=libtsan.so)``);
+    ``tests/ops/test_cuda_races.py`` runs the emulation tests that way.
+    """
     global _emulation
     if _emulation is None:
+        sanitizer = emulation_sanitizer()
+        if sanitizer is not None and not _runtime_loaded(sanitizer):
+            raise CudaBuildError(
+                f"{ENV_SANITIZER}={sanitizer} needs the sanitizer's runtime loaded first: start "
+                f"Python with LD_PRELOAD={sanitizer_runtime(sanitizer) or 'libtsan.so'}"
+            )
+        suffix = "" if sanitizer is None else f"{sanitizer}_"
         _emulation = _build_locked(
-            f"bandlimit_cuda_emu_{source_hash()}", [CSRC / s for s in EMULATION_SOURCES],
-            emulation_dir(), verbose, cuda=False,
+            f"bandlimit_cuda_emu_{suffix}{source_hash()}",
+            [CSRC / s for s in EMULATION_SOURCES], emulation_dir(sanitizer), verbose, cuda=False,
+            sanitizer=sanitizer,
+            # The compiler must not run with the sanitizer's runtime preloaded (it fails so).
+            env=None if sanitizer is None else {"LD_PRELOAD": None},
         )
     return _emulation

@@ -747,6 +747,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
   m.attr("ABI_VERSION") = 7;
+#ifdef BL_EMULATE
+  m.def("race_probe", &bl_emu::race_probe, "the race check's self-test (emulate.h)",
+        py::arg("barrier"), py::arg("own_slot"));
+#endif
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),
         py::arg("pad"), py::arg("block_threads") = 0);

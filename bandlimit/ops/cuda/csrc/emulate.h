@@ -4,23 +4,29 @@
 // g++ and run on CPU tensors, so their index arithmetic, tiling, halo and mask logic can be tested
 // without a GPU. A launch runs the grid's blocks one after another, in reverse order (a GPU
 // promises no order, so nothing may depend on the natural one); the threads of a block are real
-// std::threads that meet at a std::barrier for every __syncthreads(), so a block with
-// blockDim > 1 exercises the barrier placement (races can still go unnoticed: this is a check,
-// not a proof; and blocks never overlap, so inter-block races are not exercised at all). Shared
-// memory is filled with 0xFF bytes (a NaN pattern) before every block, so reading a shared value
-// that was never written shows up as NaN; so does a read just before or past the dynamic
-// allocation, and a write there is an error. A launch that breaks one of CUDA's limits (below) is refused, as a
-// GPU refuses it, instead of quietly running.
+// std::threads that meet at a barrier for every __syncthreads(), so a block with
+// blockDim > 1 exercises the barrier placement. Shared memory is filled with 0xFF bytes (a NaN
+// pattern) before every block, so reading a shared value that was never written shows up as NaN;
+// so does a read just before or past the dynamic allocation, and a write there is an error. A
+// launch that breaks one of CUDA's limits (below) is refused, as a GPU refuses it, instead of
+// quietly running.
+//
+// Races: a plain build runs a racy schedule only by chance. The race-check build
+// (BANDLIMIT_EMULATION_SANITIZER=thread, see _build.py and tests/ops/test_cuda_races.py) compiles
+// this under ThreadSanitizer and runs two blocks at a time (BL_EMULATE_TEAMS), so any two threads,
+// of one block or of two, that touch the same shared or global memory without a barrier or an
+// atomic between them are reported (ThreadSanitizer checks happens-before, so a race need not
+// strike to be seen).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -46,7 +52,33 @@ inline thread_local dim3 tls_block_idx;
 inline thread_local dim3 tls_block_dim;
 inline thread_local dim3 tls_grid_dim;
 inline thread_local unsigned char* tls_smem = nullptr;
-inline thread_local std::barrier<>* tls_barrier = nullptr;
+// A block's __syncthreads(): a sense-reversing barrier on two atomics of its own. Every arrival
+// happens before every departure of the same phase, and nothing a thread does between barriers is
+// ordered otherwise, so the race check sees exactly what __syncthreads() promises. (std::barrier
+// waits through a pool shared by every barrier of the process, and a mutex-based one lets a late
+// waiter take the mutex after the next phase's arrivals: both order accesses that
+// __syncthreads() does not, hiding races.)
+class Barrier {
+ public:
+  explicit Barrier(unsigned int n) : n_(n) {}
+  void arrive_and_wait() {
+    // The phase cannot advance before this thread arrives, so reading it first is safe.
+    const unsigned int phase = phase_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      arrived_.store(0, std::memory_order_relaxed);
+      phase_.store(phase + 1, std::memory_order_release);
+      return;
+    }
+    while (phase_.load(std::memory_order_acquire) == phase) std::this_thread::yield();
+  }
+
+ private:
+  const unsigned int n_;
+  std::atomic<unsigned int> arrived_{0};
+  std::atomic<unsigned int> phase_{0};
+};
+
+inline thread_local Barrier* tls_barrier = nullptr;
 
 // Set by a vector load (common.h, load_vec) from shared memory misaligned for its width, which
 // would fault on a GPU; the launch then fails after the kernel (a throw mid-kernel would leave
@@ -90,75 +122,114 @@ inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
                              (opt_in ? "227 KB opt-in" : "48 KB default") + " limit");
 }
 
-// Runs kernel(args...) over grid x block. Every thread walks the blocks in the same order and
-// meets the others at a barrier before and after each block (the shared buffer is reused).
+// Blocks that run at the same time, each on its own team of threads with its own shared memory.
+// The race-check build (BL_EMULATE_TEAMS=2 under ThreadSanitizer, _build.py) runs two, so that
+// two blocks writing the same global memory without an atomic are reported; otherwise blocks
+// run one after another.
+#ifndef BL_EMULATE_TEAMS
+#define BL_EMULATE_TEAMS 1
+#endif
+
+// Runs kernel(args...) over grid x block. Block k of the reversed grid order runs on team
+// k mod teams; every thread of a team walks that team's blocks in the same order and meets the
+// others at a barrier before and after each block (the team's shared buffer is reused).
 template <typename... P, typename... A>
 void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...), A... args) {
   check_launch(grid, block, smem_bytes);
   const unsigned int nthreads = block.x * block.y * block.z;
-  std::vector<unsigned char> smem(kSmemGuard + smem_bytes + kSmemGuard);
-  // Thread 0 checks the guards of the block that just ran (all threads are past its last
-  // barrier) before it refills the buffer; the other threads learn of an overflow at the next
-  // barrier.
-  auto guard_intact = [&] {
+  const unsigned long long nblocks = 1ull * grid.x * grid.y * grid.z;
+  const unsigned int teams =
+      static_cast<unsigned int>(std::min<unsigned long long>(BL_EMULATE_TEAMS, nblocks));
+  struct Team {
+    std::vector<unsigned char> smem;
+    Barrier bar;
+    bool overflow = false;
+    Team(std::size_t bytes, unsigned int n) : smem(bytes), bar(n) {}
+  };
+  std::vector<std::unique_ptr<Team>> team_state;
+  for (unsigned int k = 0; k < teams; ++k)
+    team_state.push_back(std::make_unique<Team>(kSmemGuard + smem_bytes + kSmemGuard, nthreads));
+  // Thread 0 of a team checks the guards of the block that just ran (all its threads are past
+  // that block's last barrier) before it refills the buffer; the team's other threads learn of
+  // an overflow at the next barrier.
+  auto guard_intact = [&](const std::vector<unsigned char>& smem) {
     auto nan = [](unsigned char c) { return c == 0xFF; };
     const auto end = smem.begin() + static_cast<std::ptrdiff_t>(kSmemGuard + smem_bytes);
     return std::all_of(smem.begin(), smem.begin() + kSmemGuard, nan) &&
            std::all_of(end, smem.end(), nan);
   };
-  bool overflow = false;
   auto overflow_error = [&](dim3 b) {
     return std::runtime_error("emulated kernel wrote outside its " +
                               std::to_string(smem_bytes) + " bytes of dynamic shared memory "
                               "(block (" + std::to_string(b.x) + ", " + std::to_string(b.y) +
                               ", " + std::to_string(b.z) + "))");
   };
-  std::barrier<> bar(static_cast<std::ptrdiff_t>(nthreads));
   std::exception_ptr error;
   std::mutex error_mutex;
-  auto worker = [&](unsigned int t) {
+  auto worker = [&](unsigned int team, unsigned int t) {
+    Team& ts = *team_state[team];
     tls_thread_idx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
     tls_block_dim = block;
     tls_grid_dim = grid;
-    tls_smem = smem.data() + kSmemGuard;
-    tls_barrier = nthreads > 1 ? &bar : nullptr;
+    tls_smem = ts.smem.data() + kSmemGuard;
+    tls_barrier = nthreads > 1 ? &ts.bar : nullptr;
     try {
       bool first = true;
       dim3 last;
-      for (unsigned int bz = grid.z; bz-- > 0;)
-        for (unsigned int by = grid.y; by-- > 0;)
-          for (unsigned int bx = grid.x; bx-- > 0;) {
-            if (t == 0) {
-              overflow = !first && !guard_intact();
-              std::memset(smem.data(), 0xFF, smem.size());
-            }
-            syncthreads();
-            if (overflow) {
-              if (t == 0) throw overflow_error(last);
-              return;
-            }
-            first = false;
-            last = tls_block_idx = dim3(bx, by, bz);
-            kernel(static_cast<P>(args)...);
-            syncthreads();
-          }
-      if (t == 0 && !guard_intact()) throw overflow_error(last);
+      // Reversed order; k -= teams wraps past 0 to a value >= nblocks, which ends the walk.
+      for (unsigned long long k = nblocks - 1 - team; k < nblocks; k -= teams) {
+        if (t == 0) {
+          ts.overflow = !first && !guard_intact(ts.smem);
+          std::memset(ts.smem.data(), 0xFF, ts.smem.size());
+        }
+        syncthreads();
+        if (ts.overflow) {
+          if (t == 0) throw overflow_error(last);
+          return;
+        }
+        first = false;
+        const unsigned long long plane = 1ull * grid.x * grid.y;
+        last = tls_block_idx = dim3(static_cast<unsigned int>(k % grid.x),
+                                    static_cast<unsigned int>(k / grid.x % grid.y),
+                                    static_cast<unsigned int>(k / plane));
+        kernel(static_cast<P>(args)...);
+        syncthreads();
+      }
+      if (t == 0 && !first && !guard_intact(ts.smem)) throw overflow_error(last);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       error = std::current_exception();
     }
     tls_barrier = nullptr;
   };
-  if (nthreads == 1) {
-    worker(0);
+  if (nthreads == 1 && teams == 1) {
+    worker(0, 0);
   } else {
     std::vector<std::thread> pool;
-    for (unsigned int t = 0; t < nthreads; ++t) pool.emplace_back(worker, t);
+    for (unsigned int team = 0; team < teams; ++team)
+      for (unsigned int t = 0; t < nthreads; ++t) pool.emplace_back(worker, team, t);
     for (auto& th : pool) th.join();
   }
   if (error) std::rethrow_exception(error);
   if (misaligned_load.exchange(false))
     throw std::runtime_error("emulated kernel made a vector load from misaligned shared memory");
+}
+
+// The race check's self-test (tests/ops/test_cuda_races.py): two blocks of two threads. Thread 0
+// writes a shared word that thread 1 reads, with or without a barrier between; thread 1 adds it
+// to its block's slot of `out`, or, unless own_slot, to slot 0, which both blocks then share.
+// The race-check build must report the missing barrier and the shared slot, and only them.
+inline void race_probe_kernel(float* out, bool barrier, bool own_slot) {
+  float* word = reinterpret_cast<float*>(tls_smem);
+  if (tls_thread_idx.x == 0) *word = 1.0f + static_cast<float>(tls_block_idx.x);
+  if (barrier) syncthreads();
+  if (tls_thread_idx.x == 1) out[own_slot ? tls_block_idx.x : 0] += *word;
+}
+
+inline std::vector<float> race_probe(bool barrier, bool own_slot) {
+  std::vector<float> out(2, 0.0f);
+  launch(dim3(2), dim3(2), sizeof(float), race_probe_kernel, out.data(), barrier, own_slot);
+  return out;
 }
 
 }  // namespace bl_emu
