@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint racecheck bench clean
+.PHONY: demo test lint sanitize bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# The CUDA kernels' race check alone (part of `make test`; needs libtsan, see the test's docstring).
-racecheck: $(STAMP)
-	$(PY) -m pytest -q tests/ops/test_cuda_races.py
+# The CUDA kernels' race and bounds checks alone (part of `make test`; see the test's docstring).
+sanitize: $(STAMP)
+	$(PY) -m pytest -q tests/ops/test_cuda_sanitizers.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.ops

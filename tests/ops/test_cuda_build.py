@@ -291,20 +291,22 @@ def test_finished_build_loads_without_lock_or_compiler(monkeypatch):
     assert mod.EMULATED and Path(mod.__file__) == directory / f"{name}.so"
 
 
-def test_race_check_build_asks_for_its_runtime(monkeypatch):
-    """The race-check build (tests/ops/test_cuda_races.py) is chosen by an environment variable
-    that takes 'thread' only, and it refuses to load (with the command that works) into a process
-    started without the sanitizer's runtime, instead of failing deep inside the dynamic loader."""
+def test_sanitizer_builds_ask_for_their_runtime(monkeypatch):
+    """The checking builds of the emulation (tests/ops/test_cuda_sanitizers.py) are chosen by an
+    environment variable that takes the known sanitizers only, and refuse to load (naming the
+    command that works) into a process started without the sanitizer's runtime, instead of
+    failing deep inside the dynamic loader."""
     monkeypatch.setattr(_build, "_emulation", None)
-    monkeypatch.setenv(_build.ENV_SANITIZER, "address")
-    with pytest.raises(ValueError, match=r"BANDLIMIT_EMULATION_SANITIZER='address'.*'thread'"):
+    monkeypatch.setenv(_build.ENV_SANITIZER, "memory")
+    with pytest.raises(ValueError, match=r"SANITIZER='memory': expected one of \['address', "):
         _build.load_emulation()
-    monkeypatch.setenv(_build.ENV_SANITIZER, "thread")
     monkeypatch.setattr(_build, "_runtime_loaded", lambda sanitizer: False)
-    with pytest.raises(CudaBuildError, match="LD_PRELOAD="):
-        _build.load_emulation()
-    assert _build.emulation_dir("thread").parent.name == "emulate-thread"
-    assert _build.emulation_dir("thread").name == _build.emulation_dir().name
+    for sanitizer in ("thread", "address"):
+        monkeypatch.setenv(_build.ENV_SANITIZER, sanitizer)
+        with pytest.raises(CudaBuildError, match=f"={sanitizer} needs .* LD_PRELOAD=.*lib"):
+            _build.load_emulation()
+        assert _build.emulation_dir(sanitizer).parent.name == f"emulate-{sanitizer}"
+        assert _build.emulation_dir(sanitizer).name == _build.emulation_dir().name
 
 
 def test_build_made_ahead_of_time_loads_without_the_toolchain(monkeypatch):

@@ -62,7 +62,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Threads per emulated block: real OS threads, so kept few (the tests share 2 cores in CI). Under
-# the race check (test_cuda_races.py) every block has several, so that they can be seen to race.
+# the race check (test_cuda_sanitizers.py) every block has several, so they can be seen to race.
 RACE_CHECK = os.environ.get("BANDLIMIT_EMULATION_SANITIZER") == "thread"
 THREADS = st.sampled_from([2, 3, 4, 8] if RACE_CHECK else [1, 1, 2, 4])
 TILES = st.sampled_from([0, 1, 2, 3, 5])  # max output tile (0: the production choice)

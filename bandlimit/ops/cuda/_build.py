@@ -73,6 +73,13 @@ ENV_CACHE = "BANDLIMIT_CUDA_CACHE"
 ENV_LOCK_TIMEOUT = "BANDLIMIT_CUDA_LOCK_TIMEOUT_S"
 ENV_LOCK_STALE = "BANDLIMIT_CUDA_LOCK_STALE_S"
 ENV_SANITIZER = "BANDLIMIT_EMULATION_SANITIZER"
+# Checking builds of the emulation: the runtime library to preload and the extra flags. The race
+# check runs two blocks at a time (emulate.h), so that races between blocks are seen as well.
+# (AddressSanitizer intercepts C++ exceptions, which needs libstdc++ loaded when it starts.)
+SANITIZERS = {
+    "thread": (("libtsan",), ("-DBL_EMULATE_TEAMS=2",)),
+    "address": (("libasan", "libstdc++"), ()),
+}
 
 
 class CudaBuildError(RuntimeError):
@@ -402,7 +409,8 @@ def _compile(
             kwargs["extra_cflags"] = ["-O2", "-std=c++20"]
             if sanitizer is not None:
                 kwargs["extra_cflags"] = [
-                    "-O1", "-g", "-std=c++20", f"-fsanitize={sanitizer}", "-DBL_EMULATE_TEAMS=2",
+                    "-O1", "-g", "-fno-omit-frame-pointer", "-std=c++20",
+                    f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1],
                 ]
                 kwargs["extra_ldflags"] = [f"-fsanitize={sanitizer}"]
         return load(**kwargs)
@@ -591,35 +599,41 @@ def build(verbose: bool = False) -> ModuleType:
 
 
 def emulation_sanitizer() -> str | None:
-    """``$BANDLIMIT_EMULATION_SANITIZER``: None, or 'thread' for the race-check build."""
+    """``$BANDLIMIT_EMULATION_SANITIZER``: None, or a sanitizer of :data:`SANITIZERS`."""
     value = os.environ.get(ENV_SANITIZER, "").strip()
     if value in ("", "none"):
         return None
-    if value != "thread":
-        raise ValueError(f"{ENV_SANITIZER}={value!r}: expected 'thread' (ThreadSanitizer) or unset")
+    if value not in SANITIZERS:
+        raise ValueError(
+            f"{ENV_SANITIZER}={value!r}: expected one of {sorted(SANITIZERS)} or unset"
+        )
     return value
 
 
-def sanitizer_runtime(sanitizer: str = "thread") -> Path | None:
-    """The C++ compiler's runtime library of ``sanitizer`` (to preload), or None without one."""
+def sanitizer_preload(sanitizer: str) -> str | None:
+    """What ``LD_PRELOAD`` must hold for ``sanitizer``'s build to load (the C++ compiler's
+    runtime libraries), or None where the compiler has none."""
     cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
     if cxx is None:
         return None
-    short = {"thread": "tsan"}[sanitizer]
-    try:
-        found = subprocess.run(
-            [cxx, f"-print-file-name=lib{short}.so"], capture_output=True, text=True, timeout=30,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    path = Path(found)
-    return path.resolve() if path.is_absolute() and path.exists() else None
+    paths = []
+    for lib in SANITIZERS[sanitizer][0]:
+        try:
+            found = subprocess.run(
+                [cxx, f"-print-file-name={lib}.so"], capture_output=True, text=True, timeout=30,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+        path = Path(found)
+        if not (path.is_absolute() and path.exists()):
+            return None
+        paths.append(str(path.resolve()))
+    return ":".join(paths)
 
 
 def _runtime_loaded(sanitizer: str) -> bool:
-    short = {"thread": "tsan"}[sanitizer]
     try:
-        return f"lib{short}" in Path("/proc/self/maps").read_text()
+        return SANITIZERS[sanitizer][0][0] in Path("/proc/self/maps").read_text()
     except OSError:
         return False
 
@@ -633,18 +647,21 @@ def emulation_dir(sanitizer: str | None = None) -> Path:
 def load_emulation(verbose: bool = False) -> ModuleType:
     """The CPU emulation build of the same kernel sources (tests only; no CUDA needed).
 
-    With ``BANDLIMIT_EMULATION_SANITIZER=thread`` it is the race-check build: compiled with
-    ThreadSanitizer, two blocks running at a time. That library loads only into a process started
-    with the sanitizer's runtime preloaded (``LD_PRELOAD=$(c++ -print-file-name=libtsan.so)``);
-    ``tests/ops/test_cuda_races.py`` runs the emulation tests that way.
+    ``BANDLIMIT_EMULATION_SANITIZER`` selects a checking build: 'thread' (ThreadSanitizer, two
+    blocks running at a time: data races) or 'address' (AddressSanitizer: reads and writes out
+    of bounds of a tensor or of the shared memory's guards). Such a library loads only into a
+    process started with the sanitizer's runtime preloaded
+    (:func:`sanitizer_preload`, e.g. ``LD_PRELOAD=$(c++ -print-file-name=libtsan.so)``);
+    ``tests/ops/test_cuda_sanitizers.py`` runs the emulation tests that way.
     """
     global _emulation
     if _emulation is None:
         sanitizer = emulation_sanitizer()
         if sanitizer is not None and not _runtime_loaded(sanitizer):
+            libs = ":".join(lib + ".so" for lib in SANITIZERS[sanitizer][0])
             raise CudaBuildError(
                 f"{ENV_SANITIZER}={sanitizer} needs the sanitizer's runtime loaded first: start "
-                f"Python with LD_PRELOAD={sanitizer_runtime(sanitizer) or 'libtsan.so'}"
+                f"Python with LD_PRELOAD={sanitizer_preload(sanitizer) or libs}"
             )
         suffix = "" if sanitizer is None else f"{sanitizer}_"
         _emulation = _build_locked(

@@ -750,6 +750,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 #ifdef BL_EMULATE
   m.def("race_probe", &bl_emu::race_probe, "the race check's self-test (emulate.h)",
         py::arg("barrier"), py::arg("own_slot"));
+  m.def("bounds_probe", &bl_emu::bounds_probe, "the bounds check's self-test (emulate.h)",
+        py::arg("past_end"));
 #endif
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),

@@ -11,12 +11,13 @@
 // launch that breaks one of CUDA's limits (below) is refused, as a GPU refuses it, instead of
 // quietly running.
 //
-// Races: a plain build runs a racy schedule only by chance. The race-check build
-// (BANDLIMIT_EMULATION_SANITIZER=thread, see _build.py and tests/ops/test_cuda_races.py) compiles
-// this under ThreadSanitizer and runs two blocks at a time (BL_EMULATE_TEAMS), so any two threads,
-// of one block or of two, that touch the same shared or global memory without a barrier or an
-// atomic between them are reported (ThreadSanitizer checks happens-before, so a race need not
-// strike to be seen).
+// Races and bounds: a plain build runs a racy schedule only by chance and checks no global-memory
+// bounds. The checking builds (BANDLIMIT_EMULATION_SANITIZER, _build.py;
+// tests/ops/test_cuda_sanitizers.py) close that. 'thread' compiles this under ThreadSanitizer
+// and runs two blocks at a time (BL_EMULATE_TEAMS), so any two threads, of one block or of two,
+// that touch the same shared or global memory without a barrier or an atomic between them are
+// reported (ThreadSanitizer checks happens-before, so a race need not strike to be seen).
+// 'address' (AddressSanitizer) reports any access past a tensor's storage or the guard bytes.
 #pragma once
 
 #include <algorithm>
@@ -215,7 +216,7 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     throw std::runtime_error("emulated kernel made a vector load from misaligned shared memory");
 }
 
-// The race check's self-test (tests/ops/test_cuda_races.py): two blocks of two threads. Thread 0
+// The race check's self-test (tests/ops/test_cuda_sanitizers.py): two blocks of two threads. Thread 0
 // writes a shared word that thread 1 reads, with or without a barrier between; thread 1 adds it
 // to its block's slot of `out`, or, unless own_slot, to slot 0, which both blocks then share.
 // The race-check build must report the missing barrier and the shared slot, and only them.
@@ -229,6 +230,22 @@ inline void race_probe_kernel(float* out, bool barrier, bool own_slot) {
 inline std::vector<float> race_probe(bool barrier, bool own_slot) {
   std::vector<float> out(2, 0.0f);
   launch(dim3(2), dim3(2), sizeof(float), race_probe_kernel, out.data(), barrier, own_slot);
+  return out;
+}
+
+// The bounds check's self-test: one thread sums a heap array of four floats, or five (one past
+// its end, which the AddressSanitizer build must report).
+inline void bounds_probe_kernel(const float* in, float* out, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += in[i];
+  *out = sum;
+}
+
+inline float bounds_probe(bool past_end) {
+  std::vector<float> in(4, 1.0f);
+  float out = 0.0f;
+  launch(dim3(1), dim3(1), 0, bounds_probe_kernel, static_cast<const float*>(in.data()), &out,
+         past_end ? 5 : 4);
   return out;
 }
 
