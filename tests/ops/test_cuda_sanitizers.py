@@ -7,12 +7,14 @@ same kernel sources (``BANDLIMIT_EMULATION_SANITIZER``, ``_build.load_emulation`
 
 * 'thread' (ThreadSanitizer), running two blocks at a time: any two threads, of one block or of
   two, that touch the same shared or global memory with no barrier or atomic between them;
-* 'address' (AddressSanitizer): any read or write past a tensor's storage (torch's CPU
-  allocations get red zones) or past the shared memory's guard bytes.
+* 'address' (AddressSanitizer and UBSan): any read or write past a tensor's storage (torch's
+  CPU allocations get red zones) or past the shared memory's guard bytes, and undefined
+  behaviour such as a signed overflow in index arithmetic or a shift past the width.
 
 The whole emulation test file reruns on each in a subprocess (the sanitizer's runtime must be
 preloaded), with several threads in every block. A self-test first shows that each check sees
-what it is for: a missing barrier and two blocks writing one word; a read one past an array.
+what it is for: a missing barrier and two blocks writing one word; a read one past an array and
+an int index one past INT_MAX.
 
 Skipped where the C++ compiler lacks the sanitizer's runtime. A few minutes each on 2 cores (the
 builds are cached per source hash, like the plain emulation's). ``make sanitize`` runs this file.
@@ -36,12 +38,14 @@ REPO = HERE.parents[1]
 PRELOAD = {
     s: _build.sanitizer_preload(s) if shutil.which("ninja") else None for s in _build.SANITIZERS
 }
-REPORT = {"thread": "WARNING: ThreadSanitizer", "address": "ERROR: AddressSanitizer"}
+REPORTS = {"thread": ("WARNING: ThreadSanitizer",),
+           "address": ("ERROR: AddressSanitizer", "runtime error:")}  # the latter from UBSan
 OPTIONS = {
-    "thread": ("TSAN_OPTIONS", f"suppressions={HERE / 'tsan.supp'} report_signal_unsafe=0 "
-               "exitcode=66"),
+    "thread": {"TSAN_OPTIONS": f"suppressions={HERE / 'tsan.supp'} report_signal_unsafe=0 "
+                               "exitcode=66"},
     # Python and torch keep memory until exit by design: leaks are not what this checks.
-    "address": ("ASAN_OPTIONS", "detect_leaks=0 exitcode=66"),
+    "address": {"ASAN_OPTIONS": "detect_leaks=0 exitcode=66",
+                "UBSAN_OPTIONS": "print_stacktrace=1 halt_on_error=1 exitcode=66"},
 }
 
 
@@ -54,11 +58,10 @@ def needs(sanitizer: str):
 
 def run_sanitized(sanitizer: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    var, options = OPTIONS[sanitizer]
+    env.update(OPTIONS[sanitizer])
     env.update({
         "LD_PRELOAD": PRELOAD[sanitizer],
         _build.ENV_SANITIZER: sanitizer,
-        var: options,
         "OMP_NUM_THREADS": "1",
         "NUMBA_NUM_THREADS": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
@@ -88,7 +91,7 @@ def probe(sanitizer: str, name: str, *flags: bool) -> tuple[int, int]:
     """(exit code, reports) of one call of the emulation's self-test ``name``."""
     proc = run_sanitized(sanitizer, ["-c", PROBE, name, *(str(int(f)) for f in flags)], 1200)
     assert "Traceback" not in proc.stderr, tail(proc)
-    return proc.returncode, proc.stderr.count(REPORT[sanitizer])
+    return proc.returncode, sum(proc.stderr.count(r) for r in REPORTS[sanitizer])
 
 
 @needs("thread")
@@ -99,9 +102,11 @@ def test_the_race_check_sees_a_missing_barrier_and_a_shared_write():
 
 
 @needs("address")
-def test_the_bounds_check_sees_a_read_past_an_array():
+def test_the_bounds_check_sees_a_read_past_an_array_and_a_signed_overflow():
     assert probe("address", "bounds_probe", False) == (0, 0)
     assert probe("address", "bounds_probe", True) == (66, 1)
+    assert probe("address", "overflow_probe", False) == (0, 0)
+    assert probe("address", "overflow_probe", True) == (66, 1)
 
 
 @pytest.mark.parametrize("sanitizer", [
@@ -115,5 +120,6 @@ def test_the_emulated_kernels_pass_their_tests_under_the_sanitizer(sanitizer):
          str(HERE / "test_cuda_emulation.py")],
         timeout=3000,
     )
-    assert proc.returncode == 0 and REPORT[sanitizer] not in proc.stderr, tail(proc)
+    assert proc.returncode == 0, tail(proc)
+    assert not any(r in proc.stderr for r in REPORTS[sanitizer]), tail(proc)
     assert " passed" in proc.stdout, tail(proc)

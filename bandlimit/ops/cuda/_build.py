@@ -75,10 +75,14 @@ ENV_LOCK_STALE = "BANDLIMIT_CUDA_LOCK_STALE_S"
 ENV_SANITIZER = "BANDLIMIT_EMULATION_SANITIZER"
 # Checking builds of the emulation: the runtime library to preload and the extra flags. The race
 # check runs two blocks at a time (emulate.h), so that races between blocks are seen as well.
-# (AddressSanitizer intercepts C++ exceptions, which needs libstdc++ loaded when it starts.)
+# The 'address' build also checks for undefined behaviour (UBSan: signed overflow, shifts past
+# the width, misaligned pointers), and its exception interceptor needs libstdc++ loaded first.
 SANITIZERS = {
     "thread": (("libtsan",), ("-DBL_EMULATE_TEAMS=2",)),
-    "address": (("libasan", "libstdc++"), ()),
+    "address": (
+        ("libasan", "libubsan", "libstdc++"),
+        ("-fsanitize=undefined", "-fno-sanitize-recover=undefined"),
+    ),
 }
 
 
@@ -412,7 +416,7 @@ def _compile(
                     "-O1", "-g", "-fno-omit-frame-pointer", "-std=c++20",
                     f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1],
                 ]
-                kwargs["extra_ldflags"] = [f"-fsanitize={sanitizer}"]
+                kwargs["extra_ldflags"] = [f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1]]
         return load(**kwargs)
     finally:
         for k, v in old.items():
@@ -648,8 +652,9 @@ def load_emulation(verbose: bool = False) -> ModuleType:
     """The CPU emulation build of the same kernel sources (tests only; no CUDA needed).
 
     ``BANDLIMIT_EMULATION_SANITIZER`` selects a checking build: 'thread' (ThreadSanitizer, two
-    blocks running at a time: data races) or 'address' (AddressSanitizer: reads and writes out
-    of bounds of a tensor or of the shared memory's guards). Such a library loads only into a
+    blocks running at a time: data races) or 'address' (AddressSanitizer and UBSan: reads and
+    writes out of bounds of a tensor or of the shared memory's guards, undefined behaviour such
+    as signed overflow in index arithmetic). Such a library loads only into a
     process started with the sanitizer's runtime preloaded
     (:func:`sanitizer_preload`, e.g. ``LD_PRELOAD=$(c++ -print-file-name=libtsan.so)``);
     ``tests/ops/test_cuda_sanitizers.py`` runs the emulation tests that way.

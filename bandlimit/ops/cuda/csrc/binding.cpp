@@ -752,6 +752,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("barrier"), py::arg("own_slot"));
   m.def("bounds_probe", &bl_emu::bounds_probe, "the bounds check's self-test (emulate.h)",
         py::arg("past_end"));
+  m.def("overflow_probe", &bl_emu::overflow_probe,
+        "the undefined-behaviour check's self-test (emulate.h)", py::arg("overflow"));
 #endif
   m.def("upfirdn", &bl::upfirdn, "upfirdn2d (separable or 2-D filter)", py::arg("x"),
         py::arg("fx"), py::arg("fy"), py::arg("f2d"), py::arg("up"), py::arg("down"),

@@ -17,7 +17,8 @@
 // and runs two blocks at a time (BL_EMULATE_TEAMS), so any two threads, of one block or of two,
 // that touch the same shared or global memory without a barrier or an atomic between them are
 // reported (ThreadSanitizer checks happens-before, so a race need not strike to be seen).
-// 'address' (AddressSanitizer) reports any access past a tensor's storage or the guard bytes.
+// 'address' (AddressSanitizer and UBSan) reports any access past a tensor's storage or the guard
+// bytes, and undefined behaviour such as a signed overflow in index arithmetic.
 #pragma once
 
 #include <algorithm>
@@ -246,6 +247,19 @@ inline float bounds_probe(bool past_end) {
   float out = 0.0f;
   launch(dim3(1), dim3(1), 0, bounds_probe_kernel, static_cast<const float*>(in.data()), &out,
          past_end ? 5 : 4);
+  return out;
+}
+
+// The undefined-behaviour check's self-test: an int index one past INT_MAX (signed overflow), or
+// up to it.
+inline void overflow_probe_kernel(int base, int* out) {
+  *out = base + static_cast<int>(tls_thread_idx.x) + 1;
+}
+
+inline int overflow_probe(bool overflow) {
+  int out = 0;
+  launch(dim3(1), dim3(1), 0, overflow_probe_kernel,
+         std::numeric_limits<int>::max() - (overflow ? 0 : 1), &out);
   return out;
 }
 
