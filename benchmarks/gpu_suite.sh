@@ -15,7 +15,8 @@
 #      python -m benchmarks.overhead --device cuda (fixed cost per call, tiny inputs)
 #   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
 #      sweep and ncu counters of the fused kernel: where the time goes)
-#   7. a short summary table, printed last
+#   7. compute-sanitizer memcheck and racecheck over benchmarks/cuda_sanitize.py (into pytest.log)
+#   8. a short summary table, printed last
 # Every step runs under `timeout` inside SUITE_BUDGET_S (default 540 s: a lent machine's call is
 # killed at its limit, which would lose the summary); a step that would start with less than
 # 20 s left is skipped, and steps after a failed build are skipped.
@@ -23,9 +24,9 @@
 # 8 files: env.txt (nvidia-smi, info, commit), build/pytest/bench/train/probe logs, the two JSON
 # results; the step table stays outside), else benchmarks/results/gpu-suite-<date>/.
 # Exit status: non-zero if any step failed.
-# Environment: PYTHON, MAX_JOBS (default: all cores), STEPS (default "build test bench train probe":
-# a subset splits the suite over several calls), QUICK=1 (3 benchmark repetitions, 3 training
-# steps), SKIP_TRAIN=1 (no step 5), SUITE_BUDGET_S, SUITE_ARCH (e.g. "9.0"), COMMIT.
+# Environment: PYTHON, MAX_JOBS (default: all cores), STEPS (default "build test bench train probe
+# sanitize": a subset splits the suite over several calls), QUICK=1 (3 benchmark repetitions, 3
+# training steps), SKIP_TRAIN=1 (no step 5), SUITE_BUDGET_S, SUITE_ARCH (e.g. "9.0"), COMMIT.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 T_START=$(date +%s)
@@ -90,7 +91,7 @@ step() {  # step NAME LOGFILE CAP_S CMD...: runs under timeout, logs, records st
   fi
   echo "== $name (at most ${cap}s)"
   t0=$(date +%s)
-  timeout -s INT -k 15 "$cap" "$@" 2>&1 | tee "$OUT_DIR/$log"
+  timeout -s INT -k 15 "$cap" "$@" 2>&1 | tee -a "$OUT_DIR/$log"  # (steps may share a log)
   rc=${PIPESTATUS[0]}
   [ "$rc" = 124 ] && echo "== $name: TIMEOUT after ${cap}s" | tee -a "$OUT_DIR/$log"
   echo "$name|$rc|$(( $(date +%s) - t0 ))" >> "$STEPS_TXT"
@@ -103,7 +104,7 @@ save_json() {  # the newest results file of this run, now (benchmarks/results/ d
   [ -n "$f" ] && cp "$f" "$OUT_DIR"/
 }
 
-STEPS="${STEPS:-build test bench train probe}"
+STEPS="${STEPS:-build test bench train probe sanitize}"
 [ "${SKIP_TRAIN:-0}" = 1 ] && STEPS="${STEPS/train/}"
 has() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 QUICK_BENCH=() TRAIN_STEPS=10
@@ -148,6 +149,25 @@ if has probe; then
   else skip_unbuilt "kernel probe"; fi
 fi
 
+# NVIDIA's compute-sanitizer over benchmarks/cuda_sanitize.py (every kernel family once, small):
+# memcheck (out of bounds, misaligned) and racecheck (shared-memory hazards, warps included).
+# Last, as it only confirms what the emulation's sanitizers check; its output joins pytest.log
+# (the device tool brings back at most 8 files).
+if has sanitize; then
+  CS=$(command -v compute-sanitizer || ls "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer" \
+       2>/dev/null)
+  if [ $built = 0 ]; then skip_unbuilt "compute-sanitizer"
+  elif [ -z "$CS" ]; then
+    echo "== compute-sanitizer: not found (skipped)"; echo "compute-sanitizer|SKIP|0" >> "$STEPS_TXT"
+  else
+    step "compute-sanitizer" pytest.log 150 bash -c 'for tool in memcheck racecheck; do
+        echo "-- compute-sanitizer --tool $tool"
+        "$0" --tool "$tool" --error-exitcode 1 --print-limit 20 "$1" benchmarks/cuda_sanitize.py \
+          || exit 1
+      done' "$CS" "$PY"
+  fi
+fi
+
 echo
 echo "================ bandlimit GPU suite summary ($(sed -n 's/^commit: //p' "$ENV_TXT" | cut -c1-12)) ================"
 grep -m1 '^gpus:' "$ENV_TXT"
@@ -158,7 +178,8 @@ while IFS='|' read -r name rc secs; do
   printf '%-18s %-8s %s\n' "$name" "$st" "$secs"
   [ "$rc" = 0 ] || fail=1
 done < "$STEPS_TXT"
-[ -f "$OUT_DIR/pytest.log" ] && grep -E '(passed|failed|error)' "$OUT_DIR/pytest.log" | tail -1
+[ -f "$OUT_DIR/pytest.log" ] && grep -E '^=+ .*(passed|failed|error)' "$OUT_DIR/pytest.log" | tail -1
+[ -f "$OUT_DIR/pytest.log" ] && grep -E '^(-- compute-sanitizer|=+ ERROR SUMMARY)' "$OUT_DIR/pytest.log"
 if [ -f "$OUT_DIR/bench.log" ]; then
   sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
   grep -E '^(KERNELS|STRIPS|BIGVGAN)' "$OUT_DIR/bench.log"

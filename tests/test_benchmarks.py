@@ -159,3 +159,13 @@ def test_gpu_benchmark_strips_table_runs_on_the_emulation():
         assert r["auto_s"] > 0 and r["one_s"] > 0
         assert len(r["auto_plan"]) == len(r["one_plan"]) == 5
         assert r["one_plan"][2] == r["one_plan"][1]  # one strip
+
+
+def test_gpu_sanitizer_workload_runs_on_cpu():
+    """benchmarks/cuda_sanitize.py (the suite's compute-sanitizer workload) runs its cases with
+    'ref' on the CPU; tests/ops/test_cuda_emulation.py checks its fused kernels."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cuda_sanitize.py"),
+                        "--device", "cpu", "--impl", "ref"], capture_output=True, text=True,
+                       timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count(": ok") == 10, r.stdout

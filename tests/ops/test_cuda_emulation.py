@@ -969,7 +969,8 @@ class _EmulatedFilteredAct(torch.autograd.Function):
 
     emu = None
     calls = 0
-    u_backward_calls = 0  # of filtered_act_cuda_backward reading u (not the mask)
+    backward_calls = 0  # of the fused backward, filtered_act_cuda_backward
+    u_backward_calls = 0  # of those reading u (not the mask)
 
     @staticmethod
     def forward(ctx, *inputs):
@@ -1041,6 +1042,7 @@ def emulated_cuda_path(emu):
         return _EmulatedUpfirdn.apply(x, fir.fx, fir.fy, fir.f2d, up, down, pad)
 
     def backward(dy, saved, *args):  # the op's own kernel function, on the emulation (_ext)
+        _EmulatedFilteredAct.backward_calls += 1
         _EmulatedFilteredAct.u_backward_calls += saved.dtype != torch.int32
         return _ops._fa_bwd_kernel(dy, saved, *args)
 
@@ -1054,6 +1056,32 @@ def emulated_cuda_path(emu):
         mp.setattr(_ops, "_filtered_act_bwd", backward)
         mp.setattr(_ops, "upfirdn", upfirdn)
         yield
+
+
+def test_the_gpu_sanitizer_workload_runs_fused_kernels(emu):
+    """benchmarks/cuda_sanitize.py, which the GPU suite runs under compute-sanitizer: each of its
+    filtered cases is one fused forward and one fused backward (the mask for leaky ReLU, u for
+    the others) on the cuda path, with the gradients of 'ref'. (Under the sanitizer builds of
+    test_cuda_sanitizers.py this also runs the workload through ThreadSanitizer / ASan.)"""
+    from benchmarks.cuda_sanitize import cases
+
+    refs = {name: run() for name, op, run in cases("cpu", "ref", torch.float64)
+            if op == "filtered"}
+    with emulated_cuda_path(emu):
+        for name, op, run in cases("cpu", "cuda"):
+            if op != "filtered":
+                continue
+            e = _EmulatedFilteredAct
+            before = (e.calls, e.backward_calls, e.u_backward_calls)
+            grads = run()
+            smooth = "lrelu" not in name
+            assert (e.calls, e.backward_calls, e.u_backward_calls) == (
+                before[0] + 1, before[1] + 1, before[2] + smooth), name
+            for g, r in zip(grads, refs[name], strict=True):
+                half = g.dtype == torch.float16
+                scale = float(r.abs().max())
+                torch.testing.assert_close(g.double(), r.double(), rtol=0,
+                                           atol=(3e-2 if half else 1e-4) * scale, msg=name)
 
 
 @pytest.mark.parametrize(("act", "mode", "dpad"), [
