@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import shutil
 
 import numpy as np
@@ -474,6 +475,48 @@ def test_planner_runs_tall_tiles_in_strips(emu):
     huge = emu.filtered_act_plan([2, 2], [12, 12], True, [2, 2], [12, 12], True, [60000, 60000],
                                  False, True, 1, 0, 0, 1)
     assert huge[4] > 0  # the modelled work of 60000^2 one-sample tiles: no 32-bit wrap-around
+
+
+@settings(max_examples=300)
+@given(ua=st.tuples(st.integers(1, 8), st.integers(1, 8)),
+       db=st.tuples(st.integers(1, 8), st.integers(1, 8)),
+       ka=st.tuples(st.integers(1, 64), st.integers(1, 64)), a_sep=st.booleans(),
+       kb=st.tuples(st.integers(1, 64), st.integers(1, 64)), b_sep=st.booleans(),
+       hw=st.tuples(st.integers(1, 1 << 16), st.integers(1, 1 << 16)), f64=st.booleans(),
+       save=st.booleans(), max_tile=st.sampled_from([0, 1, 7, 64]),
+       smem=st.sampled_from([0, 1024, 100 * 1024, 227 * 1024]),
+       strips=st.sampled_from([0, -1, 1, 5]), planes=st.sampled_from([0, 1, 3, 1 << 20]),
+       ext_b=st.sampled_from([0, 1]), threads=st.sampled_from([0, 1, 128, 1024]))
+def test_every_plan_fits_or_is_refused(emu, ua, db, ka, a_sep, kb, b_sep, hw, f64, save,
+                                       max_tile, smem, strips, planes, ext_b, threads):
+    """The tile planner over any geometry (factors, taps, 2-D or separable filters, planes
+    ``hw = (ho, wo)`` up to 2^16 a side, every knob): a plan whose shared memory fits the limit,
+    tiles and strips within the plane and the caps, and positive modelled work; or a clear
+    refusal naming the limit. (Under the sanitizer builds, UBSan also checks its arithmetic
+    for overflow.)"""
+    if not a_sep:
+        ka = (ka[0] % 16 + 1, ka[1] % 16 + 1)  # a 2-D filter's taps live in shared memory
+    if not b_sep:
+        kb = (kb[0] % 16 + 1, kb[1] % 16 + 1)
+    try:
+        tow, toh, tsh, nbytes, work = emu.filtered_act_plan(
+            list(ua), list(ka), a_sep, list(db), list(kb), b_sep, list(hw), f64, save, max_tile,
+            smem, strips, planes, ext_b, threads)
+    except RuntimeError as e:
+        assert re.search(r"too large|limit", str(e)), str(e)
+        return
+    ho, wo = hw
+    assert 0 < nbytes <= (smem or 48 * 1024) and work > 0
+    # Tiles: up to 32 (or max_tile) wide, twice that in strips, 1024 for a single-row plane; a
+    # strip up to 32 (or max_tile) rows; the planner's tiles of up to 8 strips.
+    widest = max_tile or (1024 if ho == 1 else 64)
+    assert 1 <= tow <= min(wo, widest) and 1 <= tsh <= min(toh, max_tile or 32) and toh <= ho
+    if strips < 0:
+        assert tsh == toh
+    elif strips > 0:
+        assert tsh in (toh, min(strips, toh))
+    else:
+        assert tsh == toh or toh <= 8 * tsh
 
 
 @pytest.mark.parametrize(("up", "ku", "down", "kd"),
