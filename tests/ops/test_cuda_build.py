@@ -305,8 +305,13 @@ def test_sanitizer_builds_ask_for_their_runtime(monkeypatch):
         monkeypatch.setenv(_build.ENV_SANITIZER, sanitizer)
         with pytest.raises(CudaBuildError, match=f"={sanitizer} needs .* LD_PRELOAD=.*lib"):
             _build.load_emulation()
-        assert _build.emulation_dir(sanitizer).parent.name == f"emulate-{sanitizer}"
-        assert _build.emulation_dir(sanitizer).name == _build.emulation_dir().name
+        directory = _build.emulation_dir(sanitizer)
+        assert directory.parent.name == f"emulate-{sanitizer}"
+        assert directory.name.startswith(_build.source_hash())
+        # The checking builds' flags live in _build.py, not csrc/: they key the cache too.
+        libs, flags = _build.SANITIZERS[sanitizer]
+        monkeypatch.setitem(_build.SANITIZERS, sanitizer, (libs, (*flags, "-DX")))
+        assert _build.emulation_dir(sanitizer) != directory
 
 
 def test_build_made_ahead_of_time_loads_without_the_toolchain(monkeypatch):

@@ -498,12 +498,17 @@ def test_every_plan_fits_or_is_refused(emu, ua, db, ka, a_sep, kb, b_sep, hw, f6
         ka = (ka[0] % 16 + 1, ka[1] % 16 + 1)  # a 2-D filter's taps live in shared memory
     if not b_sep:
         kb = (kb[0] % 16 + 1, kb[1] % 16 + 1)
+    def plan(max_tile, strips):
+        return emu.filtered_act_plan(list(ua), list(ka), a_sep, list(db), list(kb), b_sep,
+                                     list(hw), f64, save, max_tile, smem, strips, planes, ext_b,
+                                     threads)
+
     try:
-        tow, toh, tsh, nbytes, work = emu.filtered_act_plan(
-            list(ua), list(ka), a_sep, list(db), list(kb), b_sep, list(hw), f64, save, max_tile,
-            smem, strips, planes, ext_b, threads)
+        tow, toh, tsh, nbytes, work = plan(max_tile, strips)
     except RuntimeError as e:
         assert re.search(r"too large|limit", str(e)), str(e)
+        with pytest.raises(RuntimeError):  # refused only where not even a 1 x 1 tile fits
+            plan(1, -1)
         return
     ho, wo = hw
     assert 0 < nbytes <= (smem or 48 * 1024) and work > 0

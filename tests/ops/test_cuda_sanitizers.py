@@ -6,15 +6,16 @@ a racy schedule only by chance, and it checks no global-memory bounds. Two check
 same kernel sources (``BANDLIMIT_EMULATION_SANITIZER``, ``_build.load_emulation``) close that:
 
 * 'thread' (ThreadSanitizer), running two blocks at a time: any two threads, of one block or of
-  two, that touch the same shared or global memory with no barrier or atomic between them;
+  two blocks adjacent along an axis (the teams alternate like a checkerboard), that touch the
+  same shared or global memory with no barrier or atomic between them;
 * 'address' (AddressSanitizer and UBSan): any read or write past a tensor's storage (torch's
   CPU allocations get red zones) or past the shared memory's guard bytes, and undefined
   behaviour such as a signed overflow in index arithmetic or a shift past the width.
 
 The whole emulation test file reruns on each in a subprocess (the sanitizer's runtime must be
 preloaded), with several threads in every block. A self-test first shows that each check sees
-what it is for: a missing barrier and two blocks writing one word; a read one past an array and
-an int index one past INT_MAX.
+what it is for: a missing barrier and two blocks (neighbours along y) writing one word; a read one
+past an array and an int index one past INT_MAX.
 
 Skipped where the C++ compiler lacks the sanitizer's runtime. A few minutes each on 2 cores (the
 builds are cached per source hash, like the plain emulation's). ``make sanitize`` runs this file.
@@ -97,8 +98,10 @@ def probe(sanitizer: str, name: str, *flags: bool) -> tuple[int, int]:
 @needs("thread")
 def test_the_race_check_sees_a_missing_barrier_and_a_shared_write():
     assert probe("thread", "race_probe", True, True) == (0, 0)  # correct: no report
-    assert probe("thread", "race_probe", False, True) == (66, 1)  # no barrier inside a block
-    assert probe("thread", "race_probe", True, False) == (66, 1)  # two blocks add to one word
+    code, reports = probe("thread", "race_probe", False, True)  # no barrier inside a block
+    assert code == 66 and reports >= 1
+    code, reports = probe("thread", "race_probe", True, False)  # blocks (x, 0), (x, 1) share
+    assert code == 66 and reports >= 1
 
 
 @needs("address")

@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -77,6 +78,7 @@ ENV_SANITIZER = "BANDLIMIT_EMULATION_SANITIZER"
 # check runs two blocks at a time (emulate.h), so that races between blocks are seen as well.
 # The 'address' build also checks for undefined behaviour (UBSan: signed overflow, shifts past
 # the width, misaligned pointers), and its exception interceptor needs libstdc++ loaded first.
+SANITIZER_CFLAGS = ("-O1", "-g", "-fno-omit-frame-pointer", "-std=c++20")
 SANITIZERS = {
     "thread": (("libtsan",), ("-DBL_EMULATE_TEAMS=2",)),
     "address": (
@@ -413,8 +415,7 @@ def _compile(
             kwargs["extra_cflags"] = ["-O2", "-std=c++20"]
             if sanitizer is not None:
                 kwargs["extra_cflags"] = [
-                    "-O1", "-g", "-fno-omit-frame-pointer", "-std=c++20",
-                    f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1],
+                    *SANITIZER_CFLAGS, f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1],
                 ]
                 kwargs["extra_ldflags"] = [f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1]]
         return load(**kwargs)
@@ -623,10 +624,11 @@ def sanitizer_preload(sanitizer: str) -> str | None:
     paths = []
     for lib in SANITIZERS[sanitizer][0]:
         try:
-            found = subprocess.run(
-                [cxx, f"-print-file-name={lib}.so"], capture_output=True, text=True, timeout=30,
+            found = subprocess.run(  # CXX may carry arguments ("ccache g++")
+                [*shlex.split(cxx), f"-print-file-name={lib}.so"], capture_output=True,
+                text=True, timeout=30,
             ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, ValueError, subprocess.SubprocessError):
             return None
         path = Path(found)
         if not (path.is_absolute() and path.exists()):
@@ -644,8 +646,11 @@ def _runtime_loaded(sanitizer: str) -> bool:
 
 def emulation_dir(sanitizer: str | None = None) -> Path:
     tv = torch.__version__.split("+")[0]
-    kind = "emulate" if sanitizer is None else f"emulate-{sanitizer}"
-    return cache_root() / kind / f"{source_hash()}-torch{tv}"
+    if sanitizer is None:
+        return cache_root() / "emulate" / f"{source_hash()}-torch{tv}"
+    # The checking builds' flags live here, not in csrc/: they key the cache as well.
+    flags = hashlib.sha256(repr((SANITIZER_CFLAGS, SANITIZERS[sanitizer])).encode()).hexdigest()[:6]
+    return cache_root() / f"emulate-{sanitizer}" / f"{source_hash()}-{flags}-torch{tv}"
 
 
 def load_emulation(verbose: bool = False) -> ModuleType:

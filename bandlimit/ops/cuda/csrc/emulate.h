@@ -14,9 +14,10 @@
 // Races and bounds: a plain build runs a racy schedule only by chance and checks no global-memory
 // bounds. The checking builds (BANDLIMIT_EMULATION_SANITIZER, _build.py;
 // tests/ops/test_cuda_sanitizers.py) close that. 'thread' compiles this under ThreadSanitizer
-// and runs two blocks at a time (BL_EMULATE_TEAMS), so any two threads, of one block or of two,
-// that touch the same shared or global memory without a barrier or an atomic between them are
-// reported (ThreadSanitizer checks happens-before, so a race need not strike to be seen).
+// and runs two blocks at a time (BL_EMULATE_TEAMS), so any two threads, of one block or of two
+// blocks adjacent along an axis, that touch the same shared or global memory without a barrier
+// or an atomic between them are reported (ThreadSanitizer checks happens-before, so a race need
+// not strike to be seen).
 // 'address' (AddressSanitizer and UBSan) reports any access past a tensor's storage or the guard
 // bytes, and undefined behaviour such as a signed overflow in index arithmetic.
 #pragma once
@@ -92,7 +93,8 @@ inline void syncthreads() {
 }
 
 inline unsigned int atomic_or(unsigned int* addr, unsigned int v) {
-  return std::atomic_ref<unsigned int>(*addr).fetch_or(v);
+  // Relaxed, as CUDA's atomicOr: no ordering between blocks that the race check could rely on.
+  return std::atomic_ref<unsigned int>(*addr).fetch_or(v, std::memory_order_relaxed);
 }
 
 // CUDA's launch limits (compute capability 3.0 and later, sm_90 included). A kernel launched past
@@ -127,13 +129,15 @@ inline void check_launch(dim3 grid, dim3 block, std::size_t smem_bytes) {
 // Blocks that run at the same time, each on its own team of threads with its own shared memory.
 // The race-check build (BL_EMULATE_TEAMS=2 under ThreadSanitizer, _build.py) runs two, so that
 // two blocks writing the same global memory without an atomic are reported; otherwise blocks
-// run one after another.
+// run one after another. A team's own blocks run in order, so ThreadSanitizer never checks them
+// against each other: with two teams, blocks adjacent along an axis are checked, diagonal
+// neighbours are not.
 #ifndef BL_EMULATE_TEAMS
 #define BL_EMULATE_TEAMS 1
 #endif
 
-// Runs kernel(args...) over grid x block. Block k of the reversed grid order runs on team
-// k mod teams; every thread of a team walks that team's blocks in the same order and meets the
+// Runs kernel(args...) over grid x block. Block (x, y, z) runs on team (x + y + z) mod teams;
+// every thread of a team walks that team's blocks in the same (reversed) order and meets the
 // others at a barrier before and after each block (the team's shared buffer is reused).
 template <typename... P, typename... A>
 void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...), A... args) {
@@ -178,8 +182,11 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     try {
       bool first = true;
       dim3 last;
-      // Reversed order; k -= teams wraps past 0 to a value >= nblocks, which ends the walk.
-      for (unsigned long long k = nblocks - 1 - team; k < nblocks; k -= teams) {
+      // Reversed order. A block runs on team (x + y + z) mod teams: blocks adjacent along any
+      // axis run on different teams (a team's own blocks are ordered, so never race-checked).
+      const unsigned long long plane = 1ull * grid.x * grid.y;
+      for (unsigned long long k = nblocks; k-- > 0;) {
+        if ((k % grid.x + k / grid.x % grid.y + k / plane) % teams != team) continue;
         if (t == 0) {
           ts.overflow = !first && !guard_intact(ts.smem);
           std::memset(ts.smem.data(), 0xFF, ts.smem.size());
@@ -190,7 +197,6 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
           return;
         }
         first = false;
-        const unsigned long long plane = 1ull * grid.x * grid.y;
         last = tls_block_idx = dim3(static_cast<unsigned int>(k % grid.x),
                                     static_cast<unsigned int>(k / grid.x % grid.y),
                                     static_cast<unsigned int>(k / plane));
@@ -217,20 +223,22 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     throw std::runtime_error("emulated kernel made a vector load from misaligned shared memory");
 }
 
-// The race check's self-test (tests/ops/test_cuda_sanitizers.py): two blocks of two threads. Thread 0
-// writes a shared word that thread 1 reads, with or without a barrier between; thread 1 adds it
-// to its block's slot of `out`, or, unless own_slot, to slot 0, which both blocks then share.
-// The race-check build must report the missing barrier and the shared slot, and only them.
+// The race check's self-test (tests/ops/test_cuda_sanitizers.py): a 2 x 2 grid of two-thread
+// blocks. Thread 0 writes a shared word that thread 1 reads, with or without a barrier between;
+// thread 1 adds it to its block's slot of `out`, or, unless own_slot, to its column's slot, which
+// the column's two blocks (neighbours along y) then share. The race-check build must report the
+// missing barrier and the shared slots, and only them.
 inline void race_probe_kernel(float* out, bool barrier, bool own_slot) {
   float* word = reinterpret_cast<float*>(tls_smem);
-  if (tls_thread_idx.x == 0) *word = 1.0f + static_cast<float>(tls_block_idx.x);
+  const unsigned int block = tls_block_idx.x + 2 * tls_block_idx.y;
+  if (tls_thread_idx.x == 0) *word = 1.0f + static_cast<float>(block);
   if (barrier) syncthreads();
-  if (tls_thread_idx.x == 1) out[own_slot ? tls_block_idx.x : 0] += *word;
+  if (tls_thread_idx.x == 1) out[own_slot ? block : tls_block_idx.x] += *word;
 }
 
 inline std::vector<float> race_probe(bool barrier, bool own_slot) {
-  std::vector<float> out(2, 0.0f);
-  launch(dim3(2), dim3(2), sizeof(float), race_probe_kernel, out.data(), barrier, own_slot);
+  std::vector<float> out(4, 0.0f);
+  launch(dim3(2, 2), dim3(2), sizeof(float), race_probe_kernel, out.data(), barrier, own_slot);
   return out;
 }
 
