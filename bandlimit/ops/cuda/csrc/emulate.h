@@ -2,10 +2,10 @@
 //
 // Used ONLY by the CPU test build (emulate_ext.cpp): the very same kernel sources are compiled by
 // g++ and run on CPU tensors, so their index arithmetic, tiling, halo and mask logic can be tested
-// without a GPU. A launch runs the grid's blocks one after another, in reverse order (a GPU
-// promises no order, so nothing may depend on the natural one); the threads of a block are real
-// std::threads that meet at a barrier for every __syncthreads(), so a block with
-// blockDim > 1 exercises the barrier placement. Shared memory is filled with 0xFF bytes (a NaN
+// without a GPU. A launch runs the grid's blocks one after another (two at a time in the race-check
+// build, below), in reverse order (a GPU promises no order, so nothing may depend on the natural
+// one); the threads of a block are real std::threads that meet at a barrier for every
+// __syncthreads(), so a block with blockDim > 1 exercises the barrier placement. Shared memory is filled with 0xFF bytes (a NaN
 // pattern) before every block, so reading a shared value that was never written shows up as NaN;
 // so does a read just before or past the dynamic allocation, and a write there is an error. A
 // launch that breaks one of CUDA's limits (below) is refused, as a GPU refuses it, instead of
