@@ -5,11 +5,11 @@
 // without a GPU. A launch runs the grid's blocks one after another (two at a time in the race-check
 // build, below), in reverse order (a GPU promises no order, so nothing may depend on the natural
 // one); the threads of a block are real std::threads that meet at a barrier for every
-// __syncthreads(), so a block with blockDim > 1 exercises the barrier placement. Shared memory is filled with 0xFF bytes (a NaN
-// pattern) before every block, so reading a shared value that was never written shows up as NaN;
-// so does a read just before or past the dynamic allocation, and a write there is an error. A
-// launch that breaks one of CUDA's limits (below) is refused, as a GPU refuses it, instead of
-// quietly running.
+// __syncthreads(), so a block with blockDim > 1 exercises the barrier placement. Shared memory
+// is filled with 0xFF bytes (a NaN pattern) before every block, so reading a shared value that
+// was never written shows up as NaN; so does a read just before or past the dynamic allocation,
+// and a write there is an error. A launch that breaks one of CUDA's limits (below) is refused,
+// as a GPU refuses it, instead of quietly running.
 //
 // Races and bounds: a plain build runs a racy schedule only by chance and checks no global-memory
 // bounds. The checking builds (BANDLIMIT_EMULATION_SANITIZER, _build.py;
