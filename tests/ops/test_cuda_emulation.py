@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
 import shutil
 
@@ -40,7 +39,7 @@ from bandlimit.ops._params import (
     make_fir_1d,
     transpose_stage,
 )
-from bandlimit.ops.cuda import _ops
+from bandlimit.ops.cuda import _build, _ops
 from tests.ops import oracle
 from tests.ops.strategies import (
     assert_close,
@@ -64,7 +63,7 @@ pytestmark = pytest.mark.skipif(
 
 # Threads per emulated block: real OS threads, so kept few (the tests share 2 cores in CI). Under
 # the race check (test_cuda_sanitizers.py) every block has several, so they can be seen to race.
-RACE_CHECK = os.environ.get("BANDLIMIT_EMULATION_SANITIZER") == "thread"
+RACE_CHECK = _build.emulation_sanitizer() == "thread"
 THREADS = st.sampled_from([2, 3, 4, 8] if RACE_CHECK else [1, 1, 2, 4])
 TILES = st.sampled_from([0, 1, 2, 3, 5])  # max output tile (0: the production choice)
 # Output rows per strip: 0 the planner's choice, -1 one strip per tile, k > 0 strips of k rows.
@@ -74,8 +73,6 @@ TOL = {torch.float64: 1e-10, torch.float32: 2e-5, torch.float16: 4e-3, torch.bfl
 
 @pytest.fixture(scope="module")
 def emu():
-    from bandlimit.ops.cuda import _build
-
     m = _build.load_emulation()
     assert m.EMULATED
     return m

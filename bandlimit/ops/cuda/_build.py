@@ -414,10 +414,9 @@ def _compile(
             # std::atomic_ref of the emulation needs C++20.
             kwargs["extra_cflags"] = ["-O2", "-std=c++20"]
             if sanitizer is not None:
-                kwargs["extra_cflags"] = [
-                    *SANITIZER_CFLAGS, f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1],
-                ]
-                kwargs["extra_ldflags"] = [f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1]]
+                flags = [f"-fsanitize={sanitizer}", *SANITIZERS[sanitizer][1]]
+                kwargs["extra_cflags"] = [*SANITIZER_CFLAGS, *flags]
+                kwargs["extra_ldflags"] = flags
         return load(**kwargs)
     finally:
         for k, v in old.items():

@@ -182,11 +182,12 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
     try {
       bool first = true;
       dim3 last;
-      // Reversed order. A block runs on team (x + y + z) mod teams: blocks adjacent along any
-      // axis run on different teams (a team's own blocks are ordered, so never race-checked).
       const unsigned long long plane = 1ull * grid.x * grid.y;
       for (unsigned long long k = nblocks; k-- > 0;) {
-        if ((k % grid.x + k / grid.x % grid.y + k / plane) % teams != team) continue;
+        const dim3 b(static_cast<unsigned int>(k % grid.x),
+                     static_cast<unsigned int>(k / grid.x % grid.y),
+                     static_cast<unsigned int>(k / plane));
+        if ((1ull * b.x + b.y + b.z) % teams != team) continue;
         if (t == 0) {
           ts.overflow = !first && !guard_intact(ts.smem);
           std::memset(ts.smem.data(), 0xFF, ts.smem.size());
@@ -197,9 +198,7 @@ void launch(dim3 grid, dim3 block, std::size_t smem_bytes, void (*kernel)(P...),
           return;
         }
         first = false;
-        last = tls_block_idx = dim3(static_cast<unsigned int>(k % grid.x),
-                                    static_cast<unsigned int>(k / grid.x % grid.y),
-                                    static_cast<unsigned int>(k / plane));
+        last = tls_block_idx = b;
         kernel(static_cast<P>(args)...);
         syncthreads();
       }
