@@ -7,7 +7,8 @@ The CPU emulation checks the same kernels with ThreadSanitizer and AddressSaniti
 is the check on the hardware. The cases cover the fast specialisations (StyleGAN3-T's u2/u4
 separable layers, -R's radial down filter, BigVGAN's 1-D Activation1d with its replicate
 extension) and the generic kernel, the mask backward and the backward from u, float32 and float16,
-with ``upfirdn2d`` and ``bias_act``. Sizes are small (the tools slow kernels by 10-100x) but span
+with ``upfirdn2d`` and ``bias_act``, and the opt-in tensor-core pass of stage B
+(``BANDLIMIT_CUDA_MMA=1``, float16). Sizes are small (the tools slow kernels by 10-100x) but span
 several tiles and a partial last tile.
 
     compute-sanitizer --tool memcheck --error-exitcode 1 python benchmarks/cuda_sanitize.py
@@ -18,6 +19,7 @@ several tiles and a partial last tile.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 import torch
@@ -40,8 +42,21 @@ def cases(
     dev = torch.device(device)
 
     def filtered(shape, dtype, act="lrelu", up=2, down=2, ku=12, kd=12, radial=False,
-                 mode="zeros", clamp=256.0, **kw):
+                 mode="zeros", clamp=256.0, tensor_cores=False, **kw):
         def run():
+            if not tensor_cores:
+                return run_case()
+            saved = os.environ.get("BANDLIMIT_CUDA_MMA")
+            os.environ["BANDLIMIT_CUDA_MMA"] = "1"  # stage B's x pass on tensor cores
+            try:
+                return run_case()
+            finally:
+                if saved is None:
+                    del os.environ["BANDLIMIT_CUDA_MMA"]
+                else:
+                    os.environ["BANDLIMIT_CUDA_MMA"] = saved
+
+        def run_case():
             g = torch.Generator().manual_seed(sum(shape))
             x = torch.randn(shape, generator=g).to(dev, dtype).requires_grad_()
             b = torch.randn(shape[1], generator=g).to(dev, dtype).requires_grad_()
@@ -89,6 +104,8 @@ def cases(
         ("R u4 lrelu radial", "filtered",
          filtered((1, 3, 23, 26), f32, up=4, ku=24, radial=True, **t)),
         ("T u2 lrelu f16", "filtered", filtered((2, 4, 41, 37), f16, **t)),
+        ("T u4 lrelu f16 tensor cores", "filtered",
+         filtered((2, 3, 29, 35), f16, up=4, ku=24, tensor_cores=True, **t)),
         ("2-D snakebeta (u)", "filtered",
          filtered((2, 3, 33, 30), f32, act="snakebeta", clamp=None, **t)),
         ("generic gelu u3/d2", "filtered",

@@ -141,7 +141,7 @@ def run_case(case, impl: str, dtype, backward: bool, reps: int, device: str = "c
 
 def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cuda"):
     """``(call, kernel name)`` for one layer on fresh random inputs: ``call(save_mask, fast=True,
-    max_tile=0, block_threads=0, smem_limit=0, strip_rows=0)`` runs the fused forward kernel
+    max_tile=0, block_threads=0, smem_limit=0, strip_rows=0, mma=-1)`` runs the fused forward kernel
     alone (no autograd), through the extension's test knobs; with ``backward``, the mask
     backward kernel alone instead (on the forward's mask; ``save_mask`` unused). ``ext``,
     ``device``: the extension (default: the built one) and where the tensors live (tests: the
@@ -161,10 +161,10 @@ def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cu
             kw["gain"], kw["clamp"])
 
     def call(save_mask: bool, fast: bool = True, max_tile: int = 0, block_threads: int = 0,
-             smem_limit: int = 0, strip_rows: int = 0):
+             smem_limit: int = 0, strip_rows: int = 0, mma: int = -1):
         return _ops.filtered_act_call(ext, x, b, *args, save_mask, max_tile=max_tile,
                                       block_threads=block_threads, fast=fast,
-                                      smem_limit=smem_limit, strip_rows=strip_rows)
+                                      smem_limit=smem_limit, strip_rows=strip_rows, mma=mma)
 
     names = _ops.kernel_names(ext, *firs, up, down, dtype)
     if not backward:
@@ -173,11 +173,12 @@ def kernel_call(case, dtype, backward: bool = False, ext=None, device: str = "cu
     dy = torch.randn_like(y)
 
     def call_backward(save_mask: bool = True, fast: bool = True, max_tile: int = 0,
-                      block_threads: int = 0, smem_limit: int = 0, strip_rows: int = 0):
+                      block_threads: int = 0, smem_limit: int = 0, strip_rows: int = 0,
+                      mma: int = -1):
         return _ops.filtered_act_backward_call(
             ext, dy, mask, tuple(case["shape"][2:]), *args[:-1], max_tile=max_tile,
             block_threads=block_threads, fast=fast, smem_limit=smem_limit,
-            strip_rows=strip_rows)
+            strip_rows=strip_rows, mma=mma)
     return call_backward, names[1]
 
 
@@ -238,6 +239,27 @@ def strips_vs_one_strip(case, reps: int, ext=None, device: str = "cuda") -> dict
         for key, plan in zip(("fwd", "bwd"), tile_plans(case, ext=ext, strip_rows=r),
                              strict=True):
             out[key][f"{plans}_plan"] = plan
+    return out
+
+
+def tensor_cores_vs_cuda_cores(case, dtype, reps: int, ext=None, device: str = "cuda") -> dict:
+    """Half precision, the forward kernel (mask written) and the mask backward kernel of one
+    layer: stage B on tensor cores (``mma=1``) against CUDA cores (``mma=0``), side by side.
+    ``applies``: whether stage B runs on tensor cores there (under a fast 2-D spec, a separable
+    stage B's x pass or a full 2-D filter down by 2: every filtered layer of T and R, both
+    directions); elsewhere both variants are the same launch. ``ext``, ``device``: as in
+    :func:`kernel_call`."""
+    out = {}
+    for backward in (False, True):
+        call, name = kernel_call(case, dtype, backward=backward, ext=ext, device=device)
+        stage_b = case["fu"] if backward else case["fd"]
+        factor = case["kw"]["up" if backward else "down"]
+        applies = (name != "generic" and not name.endswith("_1d") and
+                   (stage_b.ndim == 1 or factor == 2))
+        t = ab_times(call, {"mma": dict(save_mask=True, mma=1),
+                            "cores": dict(save_mask=True, mma=0)}, reps, device)
+        out["bwd" if backward else "fwd"] = dict(kernel=name, applies=applies, mma_s=t["mma"],
+                                                 cores_s=t["cores"])
     return out
 
 
@@ -394,6 +416,27 @@ def main_cuda(args) -> dict:
             geo = math.exp(statistics.mean(math.log(r["one_s"] / r["auto_s"]) for r in rows))
             print(f"STRIPS {key}: {len(rows)} layers in strips, one-strip / strips geometric "
                   f"mean {geo:.2f}×")
+    print("\n## Stage B on tensor cores (mma=1) vs CUDA cores (mma=0), float16 "
+          "(forward with mask, mask backward; opt-in until measured)\n")
+    print("| case | kernel | spec | applies | tensor cores ms | CUDA cores ms | cores / tensor |")
+    print("|---|---|---|---|---|---|---|")
+    results["mma"] = []
+    for case in cases:
+        if case["fu"] is None:
+            continue
+        ab = tensor_cores_vs_cuda_cores(case, torch.float16, reps)
+        for key in ("fwd", "bwd"):
+            r = ab[key]
+            results["mma"].append(dict(case=case["name"], direction=key, **r))
+            print(f"| {case['name']} | {key} | {r['kernel']} | {'yes' if r['applies'] else 'no'} "
+                  f"| {r['mma_s'] * 1e3:.3f} | {r['cores_s'] * 1e3:.3f} | "
+                  f"{r['cores_s'] / r['mma_s']:.2f}× |", flush=True)
+    for key in ("fwd", "bwd"):
+        rows = [r for r in results["mma"] if r["direction"] == key and r["applies"]]
+        if rows:
+            geo = math.exp(statistics.mean(math.log(r["cores_s"] / r["mma_s"]) for r in rows))
+            print(f"MMA {key}: {len(rows)} layers, CUDA cores / tensor cores geometric mean "
+                  f"{geo:.2f}×")
     print("\n## BigVGAN Activation1d(SnakeBeta), float32: cuda vs ref vs alias-free-torch\n")
     print("| [N, C, T] | pass | ref ms | cuda ms | alias-free-torch ms | ref / cuda | "
           "alias-free-torch / cuda |\n|---|---|---|---|---|---|---|")

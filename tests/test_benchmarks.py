@@ -161,6 +161,23 @@ def test_gpu_benchmark_strips_table_runs_on_the_emulation():
         assert r["one_plan"][2] == r["one_plan"][1]  # one strip
 
 
+def test_gpu_benchmark_tensor_core_table_runs_on_the_emulation():
+    """The benchmark's tensor-cores-vs-CUDA-cores rows (shrunk T and R up-4 layers, float16, on
+    the kernels' CPU emulation): both variants timed in both directions, where stage B is
+    separable (T's forward, every backward) and where it is R's radial filter down by 2."""
+    from bandlimit.ops.cuda import _build
+    from benchmarks.ops_cuda import layer_cases, tensor_cores_vs_cuda_cores
+
+    emu = _build.load_emulation()
+    cases = {c["name"]: c for c in layer_cases(1024, "T", 1) + layer_cases(256, "R", 1)}
+    for layer, fwd_applies in (("T1024 L10_1044_81", True), ("R256 L10_276_512", True)):
+        ab = tensor_cores_vs_cuda_cores(dict(cases[layer], shape=(1, 2, 30, 30)),
+                                        torch.float16, 1, ext=emu, device="cpu")
+        assert (ab["fwd"]["applies"], ab["bwd"]["applies"]) == (fwd_applies, True), layer
+        for r in ab.values():
+            assert r["mma_s"] > 0 and r["cores_s"] > 0 and r["kernel"] != "generic"
+
+
 def test_gpu_sanitizer_workload_runs_on_cpu():
     """benchmarks/cuda_sanitize.py (the suite's compute-sanitizer workload) runs its cases with
     'ref' on the CPU; tests/ops/test_cuda_emulation.py checks its fused kernels."""
@@ -168,4 +185,4 @@ def test_gpu_sanitizer_workload_runs_on_cpu():
                         "--device", "cpu", "--impl", "ref"], capture_output=True, text=True,
                        timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.count(": ok") == 10, r.stdout
+    assert r.stdout.count(": ok") == 11, r.stdout

@@ -498,6 +498,79 @@ def test_fast_kernels_equal_the_generic_kernel(dtype, up, ku, kind_d):
             assert torch.allclose(a, w, rtol=tol, atol=tol * _scale(w)), (key, name)
 
 
+def _needs_tensor_cores():
+    if torch.cuda.get_device_capability()[0] < 8:
+        pytest.skip("mma.m16n8k16 needs compute capability 8.0 or later")
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_mma_fragments_on_tensor_cores(bf16):
+    """mma.h's fragment layout on this GPU's tensor cores: D = A B + C through one warp's
+    fragments, loaded as the FIR pass loads them, equals the matmul of the half-rounded inputs
+    (exactly for small integers, which any misplaced element would change). The emulation can
+    only check the layout as mma.h reads it; this checks it against the hardware."""
+    from bandlimit.ops.cuda import load as load_ext
+
+    _needs_tensor_cores()
+    ext = load_ext()
+    half = torch.bfloat16 if bf16 else torch.float16
+    g = torch.Generator().manual_seed(2)
+    a = torch.randint(-8, 9, (16, 16), generator=g).float()
+    b = torch.randint(-4, 5, (16, 8), generator=g).float()
+    c = torch.randint(-64, 65, (16, 8), generator=g).float()
+    d = ext.mma_probe(a.to(DEV), b.to(DEV), c.to(DEV), bf16).cpu()
+    assert torch.equal(d, (a.double() @ b.double() + c).float()), d
+    a, b, c = (torch.randn(s, generator=g) for s in ((16, 16), (16, 8), (16, 8)))
+    d = ext.mma_probe(a.to(DEV), b.to(DEV), c.to(DEV), bf16).cpu().double()
+    assert torch.allclose(d, a.to(half).double() @ b.to(half).double() + c.double(), rtol=1e-5,
+                          atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("up", "ku", "kind_u", "kind_d"), [
+    (2, 12, "sep", "sep"), (4, 24, "sep", "sep"), (2, 12, "full", "sep"),  # T, and R backward
+    (2, 12, "sep", "full"), (4, 24, "sep", "full"),  # R's forward: a 2-D down filter
+])
+def test_tensor_core_stage_b_parity(dtype, up, ku, kind_u, kind_d):
+    """Stage B on tensor cores (mma=1; a separable one's x pass, or a full 2-D filter down by
+    2): the leaky-ReLU forward with its mask and the mask backward are within the dtype's
+    tolerance of the CUDA cores (which the other tests hold to 'ref'), for several block sizes;
+    the mask (stage A's) is the same. Lowpass-like filters (positive taps, DC gain 1) keep the
+    signals of order 1."""
+    from bandlimit.ops._params import Fir
+    from bandlimit.ops.cuda import load as load_ext
+
+    _needs_tensor_cores()
+    ext = load_ext()
+    g = torch.Generator().manual_seed(9)
+
+    def lowpass(n):
+        t = torch.rand(n, generator=g, dtype=torch.float64) + 0.5
+        return (t / t.sum()).to(DEV, torch.float32)
+
+    fu = (Fir(f2d=torch.outer(lowpass(ku), lowpass(ku))) if kind_u == "full"
+          else Fir(fx=lowpass(ku), fy=lowpass(ku)))  # fmt: skip
+    fd = (Fir(f2d=torch.outer(lowpass(12), lowpass(12))) if kind_d == "full"
+          else Fir(fx=lowpass(12), fy=lowpass(12)))  # fmt: skip
+    x = torch.randn(2, 5, 61, 47, dtype=torch.float64, generator=g).to(DEV, dtype)
+    geo = (fu, fd, (up, up), (2, 2), (ku // 2,) * 4, (0, 0, 0, 0))
+    hw = tuple(x.shape[2:])
+    for threads in (0, 96, 256):
+        runs = {}
+        for m in (0, 1):
+            y, mask = _ops.filtered_act_call(ext, x, None, *geo, "lrelu", 0.2, 1.4, 2.0, True,
+                                             block_threads=threads, mma=m)
+            dx = _ops.filtered_act_backward_call(ext, y, mask, hw, *geo, "lrelu", 0.2, 1.4,
+                                                 block_threads=threads, mma=m)
+            runs[m] = dict(y=y, mask=mask, dx=dx)
+        assert torch.equal(runs[1]["mask"], runs[0]["mask"])
+        for name in ("y", "dx"):
+            a, w = runs[1][name].float(), runs[0][name].float()
+            assert a.dtype == w.dtype and not torch.equal(a, w), (threads, name)  # it ran
+            assert torch.allclose(a, w, rtol=RTOL[dtype], atol=RTOL[dtype] * _scale(w)), (
+                threads, name, float((a - w).abs().max()))
+
+
 def test_shared_memory_at_the_default_limit():
     """A layout of exactly 48 KB (6144 float64, binding.cpp's layout(): 25 x 25 output tiles in
     one strip, up 2 through 6 separable taps, down 2 through 6 separable taps), the most the

@@ -500,7 +500,7 @@ def test_cli_info_and_import_builds_nothing():
     assert r.stdout.splitlines()[0] == "loaded: False"
     keys = {line.split(":", 1)[0] for line in r.stdout.splitlines()}
     for key in ("torch", "torch_cuda", "nvcc", "nvcc_version", "ninja", "arch_list",
-                "arch_reason", "buildable", "problem", "cache_root", "built"):
+                "arch_reason", "buildable", "problem", "cache_root", "built", "tensor_cores"):
         assert key in keys, (key, r.stdout)
 
 

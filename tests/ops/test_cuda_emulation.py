@@ -1005,6 +1005,136 @@ def test_fast_kernels_in_half_precision(emu, dtype):
 
 
 # ------------------------------------------------------------------------------------------
+# Stage B's x pass on tensor cores (mma.h, fir_rows_mma): float16 / bfloat16 storage
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_mma_probe_multiplies_through_the_fragments(emu, bf16):
+    """D = A B + C through one warp's fragments, as the FIR pass loads them. Small integers are
+    exact in both half types and their sums in float32, so any element the loaders place in the
+    wrong slot shows up exactly; random values match the product of the rounded inputs. (The
+    emulated mma reads the fragment layout as written in mma.h; test_cuda.py checks that layout
+    against a GPU's tensor cores.)"""
+    half = torch.bfloat16 if bf16 else torch.float16
+    g = torch.Generator().manual_seed(2)
+    a = torch.randint(-8, 9, (16, 16), generator=g).float()
+    b = torch.randint(-4, 5, (16, 8), generator=g).float()
+    c = torch.randint(-64, 65, (16, 8), generator=g).float()
+    assert torch.equal(emu.mma_probe(a, b, c, bf16), (a.double() @ b.double() + c).float())
+    a, b, c = (torch.randn(s, generator=g) for s in ((16, 16), (16, 8), (16, 8)))
+    want = a.to(half).double() @ b.to(half).double() + c.double()
+    assert torch.allclose(emu.mma_probe(a, b, c, bf16).double(), want, rtol=1e-6, atol=1e-6)
+    with pytest.raises(RuntimeError, match=r"a must be \[16, 16\]"):
+        emu.mma_probe(b, b, c, bf16)
+
+
+@st.composite
+def mma_cases(draw):
+    """A fast 2-D geometry, planes of 1 to 40 samples per side (several 16 x 8 blocks per tile,
+    partial ones at the edges), full or separable filters (a full 2-D down filter runs on tensor
+    cores when it is down by 2: StyleGAN3-R's forward), leaky ReLU's slope and clamp."""
+    up, ku, down, kd, _ = draw(st.sampled_from(
+        sorted(k for k in FAST_GEOMETRIES if not k[4])))  # fmt: skip
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+
+    def pads(n, k):  # about k / 2 each side (StyleGAN3's), at least one output sample
+        p0 = draw(st.integers(k // 2 - 3, k // 2 + 3))
+        return p0, max(draw(st.integers(k // 2 - 3, k // 2 + 3)), k - n - p0)
+
+    pu = (*pads(w * up, ku), *pads(h * up, ku))
+    wu, hu = w * up + pu[0] + pu[1] - ku + 1, h * up + pu[2] + pu[3] - ku + 1
+    pd = (*pads(wu, kd), *pads(hu, kd))
+    return dict(shape=(1, draw(st.integers(1, 2)), h, w), up=(up, up), down=(down, down), ku=ku,
+                kd=kd, kind_u=draw(st.sampled_from(["sep", "full"])),
+                kind_d=draw(st.sampled_from(["sep", "full"])), pad=pu, dpad=pd,
+                slope=draw(st.sampled_from([0.2, 1.0])),
+                clamp=draw(st.none() | st.floats(0.5, 2.0)), seed=draw(st.integers(0, 2**31)))
+
+
+def _l1_norm(f: Fir) -> float:
+    """The most a filter can amplify a signal: the sum of its taps' magnitudes."""
+    if f.f2d is not None:
+        return float(f.f2d.abs().sum())
+    return float(f.fx.abs().sum() * f.fy.abs().sum())
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=mma_cases(), half=st.sampled_from([torch.float16, torch.bfloat16]), tile=TILES,
+       threads=THREADS, strips=STRIPS)
+def test_tensor_core_x_pass(emu, case, half, tile, threads, strips):
+    """With mma=1 stage B of StyleGAN3's kernels (the leaky-ReLU forward and the mask backward)
+    runs on (emulated) tensor cores, a separable one's x pass or a full 2-D filter down by 2:
+    samples and taps rounded to the half type, float32 sums. Both stay within the dtype's
+    tolerance of the float64 reference and of the CUDA cores (mma=0); the mask (stage A's) is
+    unchanged; any tile, strip height and thread count."""
+    rng = np.random.default_rng(case["seed"])
+    x64 = torch.from_numpy(rounded(rng.standard_normal(case["shape"]), half))
+    fu = _random_fir(rng, case["kind_u"], (case["ku"],) * 2)
+    fd = _random_fir(rng, case["kind_d"], (case["kd"],) * 2)
+    f32 = [Fir(*(None if t is None else t.float() for t in (f.fx, f.fy, f.f2d))) for f in (fu, fd)]
+    geo = (case["up"], case["down"], case["pad"], case["dpad"])
+    slope, clamp = case["slope"], case["clamp"]
+    knobs = dict(max_tile=tile, block_threads=threads, strip_rows=strips)
+    (y, mask), (y_cc, mask_cc) = (
+        _ops.filtered_act_call(emu, x64.to(half), None, *f32, *geo, "lrelu", slope, 1.4, clamp,
+                               True, mma=m, **knobs) for m in (1, 0))  # fmt: skip
+    assert torch.equal(mask, mask_cc)  # stage A's, not the x pass's
+    f64 = [Fir(*(None if t is None else t.double() for t in (f.fx, f.fy, f.f2d))) for f in f32]
+    expected = reference.filtered_act(x64, None, *f64, *geo[:3], get_activation("lrelu"), slope,
+                                      1.4, clamp, dpad=case["dpad"])
+    # Relative to the outputs' size (random taps of size 1 / taps: far below 1), floored at 5 %
+    # of what the summed terms can reach (an output that cancels to nothing has no relative
+    # accuracy in half precision): at most stage B's L1 norm times stage A's times max|x|.
+    l1a, l1b = (_l1_norm(f) for f in f64)
+    bound = float(x64.abs().max()) * l1a * l1b * 1.4
+    scale = max(float(expected.abs().max()), bound / 20)
+    assert_close(y, to_np(expected), TOL[half] * 2, scale=scale, what=f"mma {half}")
+    assert_close(y, to_np(y_cc.double()), TOL[half] * 2, scale=scale, what="mma vs cuda cores")
+    dy = torch.from_numpy(rounded(rng.standard_normal(expected.shape), half)).to(half)
+    dx, dx_cc = (_ops.filtered_act_backward_call(emu, dy, mask, tuple(case["shape"][2:]), *f32,
+                                                 *geo, "lrelu", slope, 1.4, mma=m, **knobs)
+                 for m in (1, 0))  # fmt: skip
+    assert dx.dtype == half
+    bound = float(dy.abs().max()) * l1a * l1b * 1.4
+    assert_close(dx, to_np(dx_cc.double()), TOL[half] * 2,
+                 scale=max(float(dx_cc.abs().max()), bound / 20), what="mma backward")
+
+
+def test_tensor_core_knob(emu, monkeypatch):
+    """The pass applies to float16 / bfloat16 and StyleGAN3's kernels only (float32, the 1-D
+    spec and a smooth activation are untouched by mma=1); the default (-1) is off unless
+    $BANDLIMIT_CUDA_MMA=1; a bad value is refused."""
+    rng = np.random.default_rng(4)
+    fu, fd = _random_fir(rng, "sep", (12, 12)), _random_fir(rng, "sep", (12, 12))
+    f32 = [Fir(fx=f.fx.float(), fy=f.fy.float()) for f in (fu, fd)]
+    geo = ((2, 2), (2, 2), (6, 6, 6, 6), (0, 0, 0, 0))
+    x = torch.from_numpy(rng.standard_normal((1, 3, 30, 30)))
+
+    def run(xx, m, firs=f32, g=geo):
+        return _ops.filtered_act_call(emu, xx, None, *firs, *g, "lrelu", 0.2, 1.0, None, True,
+                                      mma=m)[0]
+
+    assert torch.equal(run(x.float(), 1), run(x.float(), 0))
+    line = Fir(fx=f32[0].fx, fy=torch.ones(1))
+    g1 = ((2, 1), (2, 1), (6, 6, 0, 0), (0, 0, 0, 0))
+    assert _ops.kernel_names(emu, line, line, (2, 1), (2, 1), torch.float16)[0].endswith("_1d")
+    x1 = torch.from_numpy(rng.standard_normal((2, 3, 1, 100))).half()
+    assert torch.equal(run(x1, 1, [line, line], g1), run(x1, 0, [line, line], g1))
+    h = x.half()
+    gelu = [_ops.filtered_act_call(emu, h, None, *f32, *geo, "gelu", 0.0, 1.0, None, False,
+                                   save_u=True, mma=m) for m in (1, 0)]  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(*gelu, strict=True))
+    on, off = run(h, 1), run(h, 0)
+    assert not torch.equal(on, off)  # the half-rounded pass ran (float32 sums of half samples)
+    monkeypatch.delenv("BANDLIMIT_CUDA_MMA", raising=False)
+    assert torch.equal(run(h, -1), off)
+    monkeypatch.setenv("BANDLIMIT_CUDA_MMA", "1")
+    assert torch.equal(run(h, -1), on)
+    with pytest.raises(RuntimeError, match="mma must be -1"):
+        run(h, 2)
+
+
+# ------------------------------------------------------------------------------------------
 # The impl='cuda' Python path end to end, its custom ops routed to the emulation
 
 

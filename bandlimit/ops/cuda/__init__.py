@@ -65,6 +65,20 @@ def last_error() -> CudaBuildError | None:
     return _error
 
 
+def _tensor_core_status() -> str:
+    """Whether StyleGAN3's half-precision kernels run stage B's x pass on tensor cores."""
+    import os
+
+    import torch
+
+    if os.environ.get("BANDLIMIT_CUDA_MMA") != "1":
+        return "off (opt in with BANDLIMIT_CUDA_MMA=1; not yet timed on a GPU)"
+    caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+    if caps and all(major < 8 for major, _ in caps):
+        return "asked for, but no GPU here has them (compute capability 8.0 or later)"
+    return "on (BANDLIMIT_CUDA_MMA=1): float16 / bfloat16 leaky-ReLU forward and mask backward"
+
+
 def info() -> dict:
     """What a build would use, and why; builds nothing."""
     import torch
@@ -90,6 +104,7 @@ def info() -> dict:
         "arch_reason": why,
         "sources_hash": _build.source_hash(),
         "cache_root": str(_build.cache_root()),
+        "tensor_cores": _tensor_core_status(),
     }
     try:
         _build.preflight()

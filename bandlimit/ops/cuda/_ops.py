@@ -103,7 +103,7 @@ def filtered_act_call(
     ext, x, b, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     save_mask: bool, max_tile: int = 0, block_threads: int = 0, beta: Tensor | None = None,
     fast: bool = True, dmode: str = "zeros", smem_limit: int = 0, strip_rows: int = 0,
-    umode: str = "zeros", save_u: bool = False,
+    umode: str = "zeros", save_u: bool = False, mma: int = -1,
 ) -> tuple[Tensor, Tensor]:
     """Fused forward: ``(y, mask)`` (mask ``[0]`` unless ``save_mask``), or with ``save_u``
     ``(y, u)``: the pre-activation at the intermediate samples, ``[N·C, hu, wu]`` in the
@@ -121,6 +121,10 @@ def filtered_act_call(
     runs the one-strip tile in strips of ``k`` output rows where strips may run. ``umode``:
     what ``pad`` holds beyond the input, 'zeros', or 'replicate' / 'circular' (the kernel
     extends the input by whole samples, :func:`reference.extension`, and crops the rest).
+    ``mma`` (a test and benchmark knob): 1 runs stage B on tensor cores where it applies (a
+    separable stage B's x pass, or a full 2-D filter down by 2; the leaky-ReLU forward and the
+    mask backward on float16 / bfloat16, a fast 2-D spec, compute capability 8.0 or later), 0
+    never, -1 the default (off unless ``$BANDLIMIT_CUDA_MMA=1``: not yet timed on a GPU).
     """
     hu, wu, ho, wo = filtered_sizes(tuple(x.shape[2:]), fu, fd, up, down, pad, dpad)
     uext, pad = reference.extension(tuple(pad), tuple(up), umode)
@@ -131,7 +135,7 @@ def filtered_act_call(
         0, FA_ACT_CODES[act], 0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), bool(save_mask), None, max_tile, block_threads,
         pa, beta, fast, DMODE_CODES[dmode], int(smem_limit), int(strip_rows), False,
-        UMODE_CODES[umode], list(uext), bool(save_u),
+        UMODE_CODES[umode], list(uext), bool(save_u), mma=int(mma),
     )
     return y, mask
 
@@ -150,7 +154,7 @@ def _transposed_geometry(hw, fu: Fir, fd: Fir, up, down, pad, dpad) -> list:
 def filtered_act_backward_call(
     ext, dy, mask, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain,
     max_tile: int = 0, block_threads: int = 0, fast: bool = True, smem_limit: int = 0,
-    strip_rows: int = 0,
+    strip_rows: int = 0, mma: int = -1,
 ) -> Tensor:
     """Fused mask backward: the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``).
 
@@ -161,7 +165,7 @@ def filtered_act_backward_call(
         dy, None, fd.fx, fd.fy, fd.f2d, fu.fx, fu.fy, fu.f2d,
         *_transposed_geometry(hw, fu, fd, up, down, pad, dpad), 1, ACT_CODES[act],
         negative_slope(act, alpha), float(gain), -1.0, False, mask, max_tile, block_threads, None,
-        None, fast, 0, int(smem_limit), int(strip_rows), True,
+        None, fast, 0, int(smem_limit), int(strip_rows), True, mma=int(mma),
     )
     return dx
 
@@ -169,7 +173,7 @@ def filtered_act_backward_call(
 def filtered_act_backward_u_call(
     ext, dy, u, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     beta: Tensor | None = None, dmode: str = "zeros", max_tile: int = 0, block_threads: int = 0,
-    fast: bool = True, smem_limit: int = 0, strip_rows: int = 0,
+    fast: bool = True, smem_limit: int = 0, strip_rows: int = 0, mma: int = -1,
 ) -> tuple[Tensor, Tensor]:
     """Fused backward of any activation from the forward's ``u`` (``save_u``): ``(dv, dparams)``,
     the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``) and, for snake / snakebeta
@@ -190,6 +194,7 @@ def filtered_act_backward_u_call(
         0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), False, u, max_tile, block_threads, pa, beta,
         fast, 0, int(smem_limit), int(strip_rows), True, 0, [0, 0, 0, 0], False, list(fold),
+        mma=int(mma),
     )
     return dx, dparams
 

@@ -5,8 +5,10 @@
 #include <torch/extension.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <initializer_list>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "launch.h"
@@ -433,6 +435,28 @@ int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
   return best_smem;
 }
 
+// Stage B on tensor cores (fir_rows_mma: a separable stage B's x pass; fir_2d_mma: a full 2-D
+// filter down by 2, StyleGAN3-R's; filtered_act_kernel.cuh). The knob `mma`: 1 where it
+// applies, 0 never, -1 the default: off unless $BANDLIMIT_CUDA_MMA=1, until it has been timed on
+// a GPU (benchmarks/README.md). It applies to StyleGAN3's kernels (the leaky-ReLU forward and
+// the mask backward) on float16 / bfloat16 storage under a fast 2-D spec, on a device with the
+// instruction, in blocks of whole warps.
+bool use_mma(int64_t mma, const at::Tensor& x, const FaGeom& g, bool fast, int block,
+             int device) {
+  if (mma == 0) return false;
+  if (mma < 0) {
+    const char* env = std::getenv("BANDLIMIT_CUDA_MMA");
+    if (env == nullptr || std::string(env) != "1") return false;
+  }
+  const bool half = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
+  // (the 1-D spec's y axis is trivial: a row per plane would fill 1 of an mma's 16 rows)
+  const bool two_d = fast_spec_index(g, false) >= 0 && g.dby > 1;
+  const bool lrelu_or_mask = (g.mode == 0 && g.act == kLrelu) || g.mode == 1;
+  const bool stage_b = g.sep_b || (g.dbx == 2 && g.dby == 2);
+  return half && fast && two_d && lrelu_or_mask && stage_b && (kEmulated || block % 32 == 0) &&
+         mma_supported(device);
+}
+
 }  // namespace
 
 std::vector<at::Tensor> filtered_act(
@@ -445,7 +469,8 @@ std::vector<at::Tensor> filtered_act(
     double clamp, bool save_mask, const optional<at::Tensor>& mask_in, int64_t max_tile,
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
     bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows, bool reverse_filters,
-    int64_t ext_a, std::vector<int64_t> ext_a_pad, bool save_u, std::vector<int64_t> fold_pad) {
+    int64_t ext_a, std::vector<int64_t> ext_a_pad, bool save_u, std::vector<int64_t> fold_pad,
+    int64_t mma) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -467,6 +492,8 @@ std::vector<at::Tensor> filtered_act(
               "filtered_act: the mask backward needs a piecewise-linear act (linear/relu/lrelu)");
   TORCH_CHECK(!save_u || (mode == 0 && !save_mask),
               "filtered_act: save_u is the forward's, without a mask");
+  TORCH_CHECK(mma >= -1 && mma <= 1, "filtered_act: mma must be -1 (the default), 0 (off) or 1 "
+              "(on where it applies), got ", mma);
   TORCH_CHECK(fold_pad.size() == 4, "filtered_act: fold_pad must be (x0, x1, y0, y1)");
   check_int_args("filtered_act", {&fold_pad});
   for (int64_t e : fold_pad)
@@ -670,6 +697,7 @@ std::vector<at::Tensor> filtered_act(
   a.smem_bytes = smem;
   a.device = BL_DEVICE_INDEX(x);
   a.fast = fast ? 1 : 0;
+  a.g.mma = use_mma(mma, x, a.g, fast, block, a.device) ? 1 : 0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",
                                   [&] { launch_filtered_act<scalar_t>(a); });
   // Per channel, summed over the batch and the tiles in a fixed order (deterministic).
@@ -700,6 +728,26 @@ FaGeom stage_geom(const char* op, std::vector<int64_t> up_a, std::vector<int64_t
 }
 
 }  // namespace
+
+at::Tensor mma_probe(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c, bool bf16) {
+  for (const auto* t : {&a, &b, &c}) {
+    BL_CHECK_DEVICE(*t, "mma_probe: a, b and c");
+    TORCH_CHECK(t->scalar_type() == at::kFloat && t->device() == a.device(),
+                "mma_probe: a, b and c must be float32 tensors on one device");
+  }
+  TORCH_CHECK(a.sizes() == at::IntArrayRef({16, 16}) && b.sizes() == at::IntArrayRef({16, 8}) &&
+                  c.sizes() == at::IntArrayRef({16, 8}),
+              "mma_probe: a must be [16, 16], b and c [16, 8], got ", a.sizes(), ", ", b.sizes(),
+              ", ", c.sizes());
+  const int device = BL_DEVICE_INDEX(a);
+  TORCH_CHECK(mma_supported(device), "mma_probe: the device has no tensor-core mma.m16n8k16 "
+              "(compute capability 8.0 or later)");
+  const at::Tensor ac = a.contiguous(), bc = b.contiguous(), cc = c.contiguous();
+  at::Tensor d = at::empty({16, 8}, a.options());
+  launch_mma_probe(ac.data_ptr<float>(), bc.data_ptr<float>(), cc.data_ptr<float>(),
+                   d.data_ptr<float>(), bf16, device);
+  return d;
+}
 
 std::string filtered_act_kernel_name(std::vector<int64_t> up_a, std::vector<int64_t> taps_a,
                                 std::vector<int64_t> down_b, std::vector<int64_t> taps_b,
@@ -746,7 +794,7 @@ std::vector<int64_t> filtered_act_plan(std::vector<int64_t> up_a, std::vector<in
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "bandlimit fused resampling kernels";
   m.attr("EMULATED") = kEmulated;
-  m.attr("ABI_VERSION") = 7;
+  m.attr("ABI_VERSION") = 8;
 #ifdef BL_EMULATE
   m.def("race_probe", &bl_emu::race_probe, "the race check's self-test (emulate.h)",
         py::arg("barrier"), py::arg("own_slot"));
@@ -773,7 +821,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0,
         py::arg("strip_rows") = 0, py::arg("reverse_filters") = false, py::arg("ext_a") = 0,
         py::arg("ext_a_pad") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("save_u") = false,
-        py::arg("fold_pad") = std::vector<int64_t>{0, 0, 0, 0});
+        py::arg("fold_pad") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("mma") = -1);
+  m.def("mma_probe", &bl::mma_probe,
+        "D = A B + C through one warp's tensor-core fragments (A, B rounded to float16, or "
+        "bfloat16 with bf16=True): the fragment layout's check", py::arg("a"), py::arg("b"),
+        py::arg("c"), py::arg("bf16"));
   m.def("filtered_act_plan", &bl::filtered_act_plan,
         "filtered_act's plan: [tow, toh, tsh, bytes, modelled work of one plane]",
         py::arg("up_a"), py::arg("taps_a"), py::arg("sep_a"), py::arg("down_b"),

@@ -70,6 +70,13 @@ inline dim3 fit_block(Kernel kernel, dim3 block) {
 
 #define BL_HD __host__ __device__ __forceinline__
 
+// Full unrolling of a loop with a compile-time trip count (the emulation leaves it to g++).
+#ifdef BL_EMULATE
+#define BL_UNROLL
+#else
+#define BL_UNROLL _Pragma("unroll")
+#endif
+
 namespace bl {
 
 // Accumulation type: float32, or float64 when either side is float64.

@@ -24,6 +24,58 @@ int64_t smem_opt_in_max(int device) {
 #endif
 }
 
+bool mma_supported(int device) {
+#ifdef BL_EMULATE
+  (void)device;
+  return true;
+#else
+  int major = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return major >= 8;
+#endif
+}
+
+namespace {
+
+// One warp: A to shared memory in the half type (as the FIR pass reads its tile), A and B through
+// the fragments, D out.
+template <typename half_t>
+__global__ void mma_probe_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                                 const float* __restrict__ c, float* __restrict__ d) {
+  BL_DYN_SMEM(smem_raw);
+  half_t* sa = reinterpret_cast<half_t*>(smem_raw);
+  const int tid = static_cast<int>(threadIdx.x), nt = static_cast<int>(blockDim.x);
+  for (int i = tid; i < 16 * 16; i += nt) sa[i] = static_cast<half_t>(a[i]);
+  __syncthreads();
+  LaneRegs<4> fa;
+  LaneRegs<2> fb;
+  LaneAcc acc;
+  for (int li = 0; li < kLanes; ++li) {
+    const int lane = lane_of(li), g = lane >> 2;
+    load_a_rows<half_t>(fa.r[li], sa + g * 16, sa + (g + 8) * 16, lane, [](int) { return true; });
+    load_b<half_t>(fb.r[li], lane, [&](int k, int n) { return b[k * 8 + n]; });
+    for (int i = 0; i < 4; ++i) acc.v[li][i] = c[acc_row(lane, i) * 8 + acc_col(lane, i)];
+  }
+  mma_16816<half_t>(acc, fa, fb);
+  for (int li = 0; li < kLanes; ++li) {
+    const int lane = lane_of(li);
+    for (int i = 0; i < 4; ++i) d[acc_row(lane, i) * 8 + acc_col(lane, i)] = acc.v[li][i];
+  }
+}
+
+}  // namespace
+
+void launch_mma_probe(const float* a, const float* b, const float* c, float* d, bool bf16,
+                      int device) {
+  BL_DEVICE_GUARD(device);
+  const dim3 block(static_cast<unsigned>(32 / kLanes));  // one warp (one emulated thread)
+  const size_t smem = 16 * 16 * sizeof(float);  // (half of it used)
+  if (bf16)
+    BL_LAUNCH(mma_probe_kernel<c10::BFloat16>, dim3(1), block, smem, a, b, c, d);
+  else
+    BL_LAUNCH(mma_probe_kernel<c10::Half>, dim3(1), block, smem, a, b, c, d);
+}
+
 template void launch_filtered_act<c10::Half>(const FaArgs&);
 template void launch_filtered_act<c10::BFloat16>(const FaArgs&);
 template void launch_filtered_act<float>(const FaArgs&);

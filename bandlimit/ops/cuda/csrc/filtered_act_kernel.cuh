@@ -55,12 +55,7 @@
 
 #include "common.h"
 #include "launch.h"
-
-#ifdef BL_EMULATE
-#define BL_UNROLL
-#else
-#define BL_UNROLL _Pragma("unroll")
-#endif
+#include "mma.h"
 
 namespace bl {
 
@@ -185,7 +180,178 @@ __device__ __forceinline__ void stage_taps(acc_t* __restrict__ s, const acc_t* _
   }
 }
 
-template <typename scalar_t, typename acc_t, class S, int EPI>
+// Stage B's x pass on tensor cores (float16 / bfloat16 storage, the kernel's MMA; mma.h):
+// out[r][j] = sum_k f[k] in[r][D j + k] for r < rows, j < outs, where in's first cols_in columns
+// hold data. As matrix products: 16 rows x 8 outputs at a time, from the 16 x 16 blocks of in at
+// column D j0 + 16 s (s < KS: the 8 outputs' windows, 7 D + K columns) times the filter's banded
+// 16 x 8 blocks B_s[kk][n] = f[16 s + kk - D n] (zero off the taps), the same for every block, so
+// they stay in registers. `in` holds the samples in the storage's half type (the MMA kernels
+// keep the intermediate tile so: rounded as the 'ref' path's convolutions in that dtype round
+// theirs; a pair of samples is one word of a fragment) and the sums are float32; the taps round
+// to the half type too.
+//
+// Each warp takes a contiguous range of the blocks in row-major order, so its rows' offsets are
+// set once per row of blocks; a block reaching past cols_in (the last of a row, at most two)
+// reads those columns as zeros (stale words there could be NaN, which 0 * NaN would spread over
+// the row), and rows past `rows` read the last row (their outputs are dropped). Not inlined:
+// inlined, it raised the kernels' registers (ptxas, sm_90: the any-act forward's 94-96 to
+// 128-136, when every half-precision kernel carried it), and a call per strip costs nothing.
+template <typename half_t, int D, int K>
+__device__ __noinline__ void fir_rows_mma(const half_t* __restrict__ in, int ld_in, int cols_in,
+                                          float* __restrict__ out, int ld_out, int rows,
+                                          int outs, const float* __restrict__ f, int tid,
+                                          int nt) {
+  constexpr int KS = (7 * D + K + 15) / 16;
+  const WarpSlot ws = warp_slot(tid, nt);
+  if (ws.warp >= ws.warps) return;
+  LaneRegs<2> b[KS];
+  for (int li = 0; li < kLanes; ++li) load_banded_b<half_t, D, K, KS>(b, li, lane_of(li), f);
+  const int col_blocks = (outs + 7) / 8, blocks = (rows + 15) / 16 * col_blocks;
+  // Blocks whose columns all lie in the data (c0 + 16 KS <= cols_in) and outputs in the row.
+  const int fit = cols_in >= 16 * KS ? (cols_in - 16 * KS) / (8 * D) + 1 : 0;
+  const int whole_cols = fit < outs / 8 ? fit : outs / 8;
+  const int first = static_cast<int>(int64_t(blocks) * ws.warp / ws.warps);
+  const int last = static_cast<int>(int64_t(blocks) * (ws.warp + 1) / ws.warps);
+  // Row by row of blocks: this lane's rows g and g + 8 (offsets into in and out at column and
+  // output 0; rows past `rows` read the last row and store nothing), the row's blocks [c0, c1)
+  // of the warp's range, the whole ones in a loop without column checks.
+  for (int i = first; i < last;) {
+    const int rb = i / col_blocks, c0 = i % col_blocks;
+    const int c1 = last - i < col_blocks - c0 ? c0 + (last - i) : col_blocks;
+    i += c1 - c0;
+    int src[kLanes][2], dst[kLanes][2];
+    bool row_ok[kLanes][2];
+    for (int li = 0; li < kLanes; ++li) {
+      const int lane = lane_of(li);
+      for (int h = 0; h < 2; ++h) {
+        const int r = 16 * rb + (lane >> 2) + 8 * h;
+        row_ok[li][h] = r < rows;
+        src[li][h] = (r < rows ? r : rows - 1) * ld_in;
+        dst[li][h] = r * ld_out + 2 * (lane & 3);
+      }
+    }
+    auto block = [&](int cb, auto whole) {
+      LaneAcc acc{};
+      BL_UNROLL
+      for (int s = 0; s < KS; ++s) {  // one 16-column step at a time: fewer live registers
+        LaneRegs<4> a;
+        const int col = D * 8 * cb + 16 * s;
+        for (int li = 0; li < kLanes; ++li) {
+          const half_t* lo = in + src[li][0] + col;
+          const half_t* hi = in + src[li][1] + col;
+          if constexpr (decltype(whole)::value)
+            load_a_rows<half_t>(a.r[li], lo, hi, lane_of(li), [](int) { return true; });
+          else
+            load_a_rows<half_t>(a.r[li], lo, hi, lane_of(li),
+                                [&](int c) { return col + c < cols_in; });
+        }
+        mma_16816<half_t>(acc, a, b[s]);
+      }
+      for (int li = 0; li < kLanes; ++li) {
+        const int j = 8 * cb + 2 * (lane_of(li) & 3);
+        for (int h = 0; h < 2; ++h) {
+          if (!row_ok[li][h]) continue;
+          float* o = out + dst[li][h] + 8 * cb;
+          if (decltype(whole)::value || j < outs) o[0] = acc.v[li][2 * h];
+          if (decltype(whole)::value || j + 1 < outs) o[1] = acc.v[li][2 * h + 1];
+        }
+      }
+    };
+    const int cw = c1 < whole_cols ? c1 : whole_cols;
+    for (int cb = c0; cb < cw; ++cb) block(cb, std::true_type{});
+    for (int cb = cw > c0 ? cw : c0; cb < c1; ++cb) block(cb, std::false_type{});
+  }
+}
+
+// Stage B with a full 2-D filter on tensor cores (StyleGAN3-R's radial down filter; the MMA
+// kernels): out[y][x] = sum_{ky, kx} f[ky K + kx] in[D y + ky][D x + kx] for y < rows, x < outs,
+// the output (ld_out apart, the storage's type) straight to global memory. Each tap row ky is a
+// pass along x as in fir_rows_mma, whose A rows are D y + ky for 16 output rows and whose B
+// blocks are tap row ky's; the K passes accumulate in the same float32 registers. Tap rows run
+// outside, a warp's blocks inside (up to kMaxBlocks at a time, their accumulators in
+// registers), so each tap row's B fragments are built once per round of blocks, from the
+// float32 taps rounded to the half type. Columns past cols_in as in fir_rows_mma. Two blocks
+// at a time: four raised the kernels' registers from 72 to 98-110 (ptxas, sm_90), two to 80-85.
+template <typename half_t, typename scalar_t, int D, int K>
+__device__ __noinline__ void fir_2d_mma(const half_t* __restrict__ in, int ld_in, int rows_in,
+                                        int cols_in, scalar_t* __restrict__ out, int64_t ld_out,
+                                        int rows, int outs, const float* __restrict__ f, int tid,
+                                        int nt) {
+  constexpr int KS = (7 * D + K + 15) / 16, kMaxBlocks = 2;
+  const WarpSlot ws = warp_slot(tid, nt);
+  if (ws.warp >= ws.warps) return;
+  const int col_blocks = (outs + 7) / 8, blocks = (rows + 15) / 16 * col_blocks;
+  const int first = static_cast<int>(int64_t(blocks) * ws.warp / ws.warps);
+  const int last = static_cast<int>(int64_t(blocks) * (ws.warp + 1) / ws.warps);
+  for (int b0 = first; b0 < last; b0 += kMaxBlocks) {
+    const int nb = last - b0 < kMaxBlocks ? last - b0 : kMaxBlocks;
+    int rb[kMaxBlocks], cb[kMaxBlocks];
+    bool whole[kMaxBlocks];  // every column in the data (warp-uniform)
+    const half_t* src[kMaxBlocks][kLanes][2];  // rows g, g + 8 at tap row 0, the block's column 0
+    BL_UNROLL
+    for (int q = 0; q < kMaxBlocks; ++q) {
+      rb[q] = (b0 + q) / col_blocks;
+      cb[q] = (b0 + q) % col_blocks;
+      whole[q] = D * 8 * cb[q] + 16 * KS <= cols_in;
+      for (int li = 0; li < kLanes; ++li) {
+        for (int h = 0; h < 2; ++h) {
+          // An output row past `rows` reads the last one's (its result is dropped), so every
+          // row read, D y + ky <= D (rows - 1) + K - 1, lies in the data.
+          const int y = 16 * rb[q] + (lane_of(li) >> 2) + 8 * h;
+          src[q][li][h] = in + D * (y < rows ? y : rows - 1) * ld_in + D * 8 * cb[q];
+        }
+      }
+    }
+    LaneAcc acc[kMaxBlocks] = {};
+    for (int ky = 0; ky < K; ++ky) {
+      LaneRegs<2> b[KS];
+      for (int li = 0; li < kLanes; ++li)
+        load_banded_b<half_t, D, K, KS>(b, li, lane_of(li), f + ky * K);
+      BL_UNROLL
+      for (int q = 0; q < kMaxBlocks; ++q) {
+        if (q >= nb) break;  // (warp-uniform)
+        BL_UNROLL
+        for (int s = 0; s < KS; ++s) {
+          const int col = D * 8 * cb[q] + 16 * s;
+          LaneRegs<4> a;
+          for (int li = 0; li < kLanes; ++li) {
+            const half_t* lo = src[q][li][0] + ky * ld_in + 16 * s;
+            const half_t* hi = src[q][li][1] + ky * ld_in + 16 * s;
+            if (whole[q])
+              load_a_rows<half_t>(a.r[li], lo, hi, lane_of(li), [](int) { return true; });
+            else
+              load_a_rows<half_t>(a.r[li], lo, hi, lane_of(li),
+                                  [&](int c) { return col + c < cols_in; });
+          }
+          mma_16816<half_t>(acc[q], a, b[s]);
+        }
+      }
+    }
+    for (int q = 0; q < nb; ++q) {
+      for (int li = 0; li < kLanes; ++li) {
+        const int lane = lane_of(li);
+        const int x = 8 * cb[q] + 2 * (lane & 3);
+        for (int h = 0; h < 2; ++h) {
+          const int y = 16 * rb[q] + (lane >> 2) + 8 * h;
+          if (y >= rows) continue;
+          scalar_t* o = out + int64_t(y) * ld_out + x;
+          if (x < outs) o[0] = static_cast<scalar_t>(acc[q].v[li][2 * h]);
+          if (x + 1 < outs) o[1] = static_cast<scalar_t>(acc[q].v[li][2 * h + 1]);
+        }
+      }
+    }
+  }
+}
+
+// The kernels that may run stage B's x pass on tensor cores (MMA): half storage, the 2-D fast
+// specs, StyleGAN3's leaky-ReLU forward and its mask backward (each MMA kernel is one more
+// instantiation: 12 of them add about 15 s of CPU to the build).
+template <typename scalar_t, class S, int EPI>
+constexpr bool kMmaCapable = !S::GENERIC && !S::ONE_D && (EPI == kEpiLrelu || EPI == kEpiGrad) &&
+                             (std::is_same_v<scalar_t, c10::Half> ||
+                              std::is_same_v<scalar_t, c10::BFloat16>);
+
+template <typename scalar_t, typename acc_t, class S, int EPI, bool MMA>
 __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                                     const scalar_t* __restrict__ bias,
                                     const acc_t* __restrict__ fa, const acc_t* __restrict__ fay,
@@ -197,7 +363,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   BL_DYN_SMEM(smem_raw);
   acc_t* sx = reinterpret_cast<acc_t*>(smem_raw);
   acc_t* st1 = sx + g.off_t1;
-  acc_t* si = sx + g.off_i;
+  // The intermediate tile: in the storage's half type in the MMA kernels (the tensor cores read
+  // it so; the same rounding, done once per sample), else in the accumulation type.
+  using si_t = std::conditional_t<MMA, scalar_t, acc_t>;
+  si_t* si = reinterpret_cast<si_t*>(sx + g.off_i);
   acc_t* sfa = sx + g.off_fa;
   acc_t* sfb = sx + g.off_fb;
   // Staged mask codes: one byte per intermediate sample (with a separable stage A, in the input
@@ -224,6 +393,9 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                           S::KB % 2 == 0;
   // A full 2-D stage A filter is read in fours (rows of taps a multiple of 4 long).
   constexpr bool kQuadTapsA = kFast && std::is_same_v<acc_t, float> && S::KA % 4 == 0;
+  // MMA: stage B's separable x pass on tensor cores (fir_rows_mma), a separate instantiation
+  // (the launcher's choice, g.mma), so the other kernels keep their registers.
+  static_assert(!MMA || kMmaCapable<scalar_t, S, EPI>, "no tensor-core kernel of this kind");
 
   // Filters to shared memory once per block (visible after the first barrier below).
   stage_taps(sfa, fa, fay, g.sep_a, kax, kay, g.rev, tid, nt);
@@ -407,7 +579,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             if (ubuf != nullptr && ly < my1 && lx < mx1) ubuf[uoff0 + int64_t(ly) * g.wi + lx] = s;
           }
         }
-        si[ly * g.siw + lx] = out;
+        si[ly * g.siw + lx] = static_cast<si_t>(out);
       };
       auto stage_a_y = [&]() {
         for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
@@ -613,8 +785,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       // 3. Stage B (downsampling), straight to the output (yt: the tile's first output sample).
       scalar_t* yt = y + p * g.ho * g.wo + (o0y + s0) * g.wo + o0x;
       if (g.sep_b) {
-        // Along x. Fast: the taps in registers.
-        if constexpr (kFast && kPairs && S::DB == 2) {
+        // Along x: on tensor cores (MMA); else fast, the taps in registers.
+        if constexpr (MMA) {
+          fir_rows_mma<scalar_t, S::DB, S::KB>(si, g.siw, g.tiw, st2 + off2 * g.tow, g.tow, tih,
+                                               g.tow, sfb, tid, nt);
+        } else if constexpr (kFast && kPairs && S::DB == 2) {
           // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes O = 4
           // neighbouring outputs from one window of 2 (O - 1) + taps samples read in fours, 8
           // words further per thread (a warp reads contiguous 16-byte pieces: no bank conflicts;
@@ -726,6 +901,10 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
           }
         }
+      } else if constexpr (MMA && S::DB == 2) {
+        // Full 2-D filter on tensor cores (StyleGAN3-R's forward).
+        fir_2d_mma<scalar_t, scalar_t, S::DB, S::KB>(si, g.siw, tih, g.tiw, yt, g.wo, toy, tox,
+                                                     sfb, tid, nt);
       } else if constexpr (kFast && kPairs && !S::ONE_D && S::KB % 4 == 0 && S::DB == 2) {
         // Full 2-D filter, down by 2 (StyleGAN3-R's forward), blocked as stage B's x pass: a
         // thread computes two neighbouring outputs from one window of 2 + taps samples per tap
@@ -762,7 +941,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           out[0] = static_cast<scalar_t>(s0);
           if (c0 + 1 < tox) out[1] = static_cast<scalar_t>(s1);
         }
-      } else if constexpr (kFast && kPairs && !S::ONE_D && S::KB % 4 == 0) {
+      } else if constexpr (!MMA && kFast && kPairs && !S::ONE_D && S::KB % 4 == 0) {
         // Full 2-D filter, fast: samples in pairs and taps in fours (a warp-wide broadcast), a
         // third of the generic loop's load instructions, in its summation order.
         for (Walk2 it(tid, nt, g.tow); it.r < toy; it.next()) {
@@ -792,9 +971,9 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int ky = 0; ky < kby; ++ky) {
             const acc_t* frow = sfb + ky * kbx;
-            const acc_t* row = si + (ly * dby + ky) * g.siw + lx * dbx;
+            const si_t* row = si + (ly * dby + ky) * g.siw + lx * dbx;
             BL_UNROLL
-            for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * row[kx];
+            for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * static_cast<acc_t>(row[kx]);
           }
           yt[int64_t(ly) * g.wo + lx] = static_cast<scalar_t>(s);
         }
@@ -842,11 +1021,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   }
 }
 
-// One launch of the kernel instantiated for spec S and epilogue EPI (a.g must match S).
-template <typename scalar_t, class S, int EPI>
-void launch_filtered_act_epi(const FaArgs& a) {
+// One launch of the kernel instantiated for spec S, epilogue EPI and MMA (a.g must match S).
+template <typename scalar_t, class S, int EPI, bool MMA>
+void launch_filtered_act_kernel(const FaArgs& a) {
   using acc_t = acc_of<scalar_t>;
-  auto kernel = &filtered_act_kernel<scalar_t, acc_t, S, EPI>;
+  auto kernel = &filtered_act_kernel<scalar_t, acc_t, S, EPI, MMA>;
   const dim3 grid(static_cast<unsigned>(a.grid_x), static_cast<unsigned>(a.grid_y),
                   static_cast<unsigned>(a.grid_z));
   const dim3 block(static_cast<unsigned>(a.block_threads));
@@ -859,6 +1038,15 @@ void launch_filtered_act_epi(const FaArgs& a) {
             static_cast<scalar_t*>(a.y), a.mask, static_cast<acc_t*>(a.u),
             static_cast<acc_t*>(a.psum), a.g, static_cast<acc_t>(a.alpha),
             static_cast<acc_t>(a.gain), static_cast<acc_t>(a.clamp));
+}
+
+// ... with stage B's x pass on tensor cores where the host asked for it (g.mma).
+template <typename scalar_t, class S, int EPI>
+void launch_filtered_act_epi(const FaArgs& a) {
+  if constexpr (kMmaCapable<scalar_t, S, EPI>) {
+    if (a.g.mma) return launch_filtered_act_kernel<scalar_t, S, EPI, true>(a);
+  }
+  launch_filtered_act_kernel<scalar_t, S, EPI, false>(a);
 }
 
 // One launch for spec S, its epilogue picked from the direction and the activation.

@@ -98,6 +98,7 @@ struct FaGeom {
   // the edge samples they copy (fold = 1).
   int fold, efx0, efx1, efy0, efy1;
   int mode;          // 0 forward, 1 backward reading the mask, 2 backward reading u
+  int mma;           // 1: stage B's separable x pass on tensor cores (half storage, fast 2-D specs)
   int rev;           // 1: both filters staged reversed (the backward's transposed stages)
   int act;
   int64_t mask_words;  // 32-bit words per mask row
@@ -134,6 +135,16 @@ void launch_filtered_act(const FaArgs& a);
 
 // The most dynamic shared memory one block may opt in to on this device (sm_90: 227 KB).
 int64_t smem_opt_in_max(int device);
+
+// Whether this device has the tensor-core instruction of mma.h (compute capability 8.0 or later;
+// the emulation has it).
+bool mma_supported(int device);
+
+// D = A B + C for A [16, 16], B [16, 8], C [16, 8] (float32, row-major), A and B rounded to the
+// half type (bf16: bfloat16, else float16), through one warp's fragments (mma.h): a check of the
+// fragment layout against the hardware (GPU) or a matmul (emulation).
+void launch_mma_probe(const float* a, const float* b, const float* c, float* d, bool bf16,
+                      int device);
 
 // The fast spec serving g's factors and taps (float64: never), -1 if none; and its name
 // ("generic" for -1). Only g's factors and taps are read.
