@@ -187,7 +187,7 @@ done < "$STEPS_TXT"
   "$OUT_DIR/pytest.log"
 if [ -f "$OUT_DIR/bench.log" ]; then
   sed -n '/^## Summary/,/^## Fused/p' "$OUT_DIR/bench.log" | grep '^|'
-  grep -E '^(KERNELS|STRIPS|BIGVGAN)' "$OUT_DIR/bench.log"
+  grep -E '^(KERNELS|STRIPS|MMA|BIGVGAN)' "$OUT_DIR/bench.log"
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^written/p' "$OUT_DIR/train.log" \

@@ -390,7 +390,7 @@ def main_cuda(args) -> dict:
     for d in ("float32", "float16"):
         rows = [r for r in results["kernels"] if r["dtype"] == d and r["kernel"] != "generic"]
         if rows:
-            geo = math.exp(statistics.mean(math.log(r["generic_s"] / r["fast_s"]) for r in rows))
+            geo = geomean(r["generic_s"] / r["fast_s"] for r in rows)
             print(f"KERNELS {d}: {len(rows)} layers on a fast kernel, generic/fast geometric "
                   f"mean {geo:.2f}×")
     print("\n## Launch plans: tall tiles in strips (the launcher's) vs one strip per tile "
@@ -413,7 +413,7 @@ def main_cuda(args) -> dict:
         rows = [r for r in results["strips"] if r["kernel"] == key and
                 r["auto_plan"][2] < r["auto_plan"][1]]
         if rows:
-            geo = math.exp(statistics.mean(math.log(r["one_s"] / r["auto_s"]) for r in rows))
+            geo = geomean(r["one_s"] / r["auto_s"] for r in rows)
             print(f"STRIPS {key}: {len(rows)} layers in strips, one-strip / strips geometric "
                   f"mean {geo:.2f}×")
     print("\n## Stage B on tensor cores (mma=1) vs CUDA cores (mma=0), float16 "
@@ -434,7 +434,7 @@ def main_cuda(args) -> dict:
     for key in ("fwd", "bwd"):
         rows = [r for r in results["mma"] if r["direction"] == key and r["applies"]]
         if rows:
-            geo = math.exp(statistics.mean(math.log(r["cores_s"] / r["mma_s"]) for r in rows))
+            geo = geomean(r["cores_s"] / r["mma_s"] for r in rows)
             print(f"MMA {key}: {len(rows)} layers, CUDA cores / tensor cores geometric mean "
                   f"{geo:.2f}×")
     print("\n## BigVGAN Activation1d(SnakeBeta), float32: cuda vs ref vs alias-free-torch\n")
