@@ -367,6 +367,13 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   // it so; the same rounding, done once per sample), else in the accumulation type.
   using si_t = std::conditional_t<MMA, scalar_t, acc_t>;
   si_t* si = reinterpret_cast<si_t*>(sx + g.off_i);
+  // Its row stride: g.siw, or in the MMA kernels (half the bytes per sample, so up to 2 siw
+  // fits the layout) one that spreads a warp's fragment loads over all 32 banks: 8 rows of 4
+  // words each, rows an odd multiple of 4 words apart -- for the x pass (consecutive rows)
+  // sis = 8 (mod 16) halves, for the 2-D pass (every other row) sis = 4 (mod 8).
+  auto round_up_to = [](int v, int m, int r) { return v + ((r - v) % m + m) % m; };
+  const int sis = !MMA ? g.siw
+                       : (g.sep_b ? round_up_to(g.tiw, 16, 8) : round_up_to(g.tiw, 8, 4));
   acc_t* sfa = sx + g.off_fa;
   acc_t* sfb = sx + g.off_fb;
   // Staged mask codes: one byte per intermediate sample (with a separable stage A, in the input
@@ -579,7 +586,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             if (ubuf != nullptr && ly < my1 && lx < mx1) ubuf[uoff0 + int64_t(ly) * g.wi + lx] = s;
           }
         }
-        si[ly * g.siw + lx] = static_cast<si_t>(out);
+        si[ly * sis + lx] = static_cast<si_t>(out);
       };
       auto stage_a_y = [&]() {
         for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
@@ -724,7 +731,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
           if (!within(it.r, vy0, vy1) || !within(it.c, vx0, vx1)) continue;
           const int64_t gy = i0y + it.r, gx = i0x + it.c;
-          acc_t s = si[it.r * g.siw + it.c];
+          acc_t s = si[it.r * sis + it.c];
           if (g.fold && ((gx == 0 && g.efx0 > 0) || (gx == g.wi - 1 && g.efx1 > 0) ||
                          (gy == 0 && g.efy0 > 0) || (gy == g.hi - 1 && g.efy1 > 0)))
             s += fold_extension(xp, sfa, g, uax, uay, kax, kay, gy, gx);
@@ -732,7 +739,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           acc_t gg = s * gain;
           if (clamp >= acc_t(0) && abs_(activate<acc_t>(g.act, v, al, inv) * gain) > clamp)
             gg = acc_t(0);
-          si[it.r * g.siw + it.c] = gg * activation_grad<acc_t>(g.act, v, al, inv);
+          si[it.r * sis + it.c] = gg * activation_grad<acc_t>(g.act, v, al, inv);
           if (psum != nullptr && it.r < my1 && it.c < mx1) {
             acc_t da, db;
             snake_param_grads<acc_t>(g.act, v, al, inv, &da, &db);
@@ -777,7 +784,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           if (within(it.r, vy0, vy1) && within(it.c, vx0, vx1)) continue;
           const int cy = it.r < vy0 ? vy0 : (it.r >= vy1 ? vy1 - 1 : it.r);
           const int cx = it.c < vx0 ? vx0 : (it.c >= vx1 ? vx1 - 1 : it.c);
-          si[it.r * g.siw + it.c] = si[cy * g.siw + cx];
+          si[it.r * sis + it.c] = si[cy * sis + cx];
         }
         __syncthreads();
       }
@@ -787,7 +794,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
       if (g.sep_b) {
         // Along x: on tensor cores (MMA); else fast, the taps in registers.
         if constexpr (MMA) {
-          fir_rows_mma<scalar_t, S::DB, S::KB>(si, g.siw, g.tiw, st2 + off2 * g.tow, g.tow, tih,
+          fir_rows_mma<scalar_t, S::DB, S::KB>(si, sis, g.tiw, st2 + off2 * g.tow, g.tow, tih,
                                                g.tow, sfb, tid, nt);
         } else if constexpr (kFast && kPairs && S::DB == 2) {
           // Blocked (down by 2: StyleGAN3's forward, BigVGAN's): a thread computes O = 4
@@ -805,7 +812,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           const int units = (g.tow + O - 1) / O;
           for (Walk2 it(tid, nt, units); it.r < tih; it.next()) {
             const int c0 = O * it.c;
-            const acc_t* row = si + it.r * g.siw + 2 * c0;
+            const acc_t* row = si + it.r * sis + 2 * c0;
             acc_t v[4 * NV];
             load_fours<NV>(row, v);
             acc_t* out = st2 + (off2 + it.r) * g.tow + c0;
@@ -822,7 +829,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int k = 0; k < S::KB; ++k) f[k] = sfb[k];
           for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
-            const acc_t* row = si + it.r * g.siw + it.c * S::DB;
+            const acc_t* row = si + it.r * sis + it.c * S::DB;
             acc_t s = acc_t(0);
             if constexpr (kPairs && S::DB % 4 == 0 && S::KB % 4 == 0) {
               // Fours (the backward's down-by-4 pass): a warp reads 16 contiguous bytes per
@@ -851,7 +858,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           }
         } else {
           for (Walk2 it(tid, nt, g.tow); it.r < tih; it.next()) {
-            const acc_t* row = si + it.r * g.siw + it.c * dbx;
+            const acc_t* row = si + it.r * sis + it.c * dbx;
             acc_t s = acc_t(0);
             for (int k = 0; k < kbx; ++k) s += sfb[k] * row[k];
             st2[off2 * g.tow + it.i] = s;
@@ -903,7 +910,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
         }
       } else if constexpr (MMA && S::DB == 2) {
         // Full 2-D filter on tensor cores (StyleGAN3-R's forward).
-        fir_2d_mma<scalar_t, scalar_t, S::DB, S::KB>(si, g.siw, tih, g.tiw, yt, g.wo, toy, tox,
+        fir_2d_mma<scalar_t, scalar_t, S::DB, S::KB>(si, sis, tih, g.tiw, yt, g.wo, toy, tox,
                                                      sfb, tid, nt);
       } else if constexpr (kFast && kPairs && !S::ONE_D && S::KB % 4 == 0 && S::DB == 2) {
         // Full 2-D filter, down by 2 (StyleGAN3-R's forward), blocked as stage B's x pass: a
@@ -921,7 +928,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           acc_t s0 = acc_t(0), s1 = acc_t(0);
           for (int ky = 0; ky < K; ++ky) {
             const acc_t* frow = sfb + ky * K;
-            const acc_t* row = si + (ly * 2 + ky) * g.siw + 2 * c0;
+            const acc_t* row = si + (ly * 2 + ky) * sis + 2 * c0;
             acc_t v[4 * NV];
             load_fours<NV>(row, v);
             BL_UNROLL
@@ -950,7 +957,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           acc_t s = acc_t(0);
           for (int ky = 0; ky < S::KB; ++ky) {
             const acc_t* frow = sfb + ky * S::KB;
-            const acc_t* row = si + (ly * S::DB + ky) * g.siw + lx * S::DB;
+            const acc_t* row = si + (ly * S::DB + ky) * sis + lx * S::DB;
             BL_UNROLL
             for (int kx = 0; kx < S::KB; kx += 4) {
               const F4 t = load_vec<F4>(frow + kx);
@@ -971,7 +978,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           BL_UNROLL
           for (int ky = 0; ky < kby; ++ky) {
             const acc_t* frow = sfb + ky * kbx;
-            const si_t* row = si + (ly * dby + ky) * g.siw + lx * dbx;
+            const si_t* row = si + (ly * dby + ky) * sis + lx * dbx;
             BL_UNROLL
             for (int kx = 0; kx < kbx; ++kx) s += frow[kx] * static_cast<acc_t>(row[kx]);
           }
