@@ -173,7 +173,7 @@ def filtered_act_backward_call(
 def filtered_act_backward_u_call(
     ext, dy, u, hw, fu: Fir, fd: Fir, up, down, pad, dpad, act: str, alpha, gain, clamp,
     beta: Tensor | None = None, dmode: str = "zeros", max_tile: int = 0, block_threads: int = 0,
-    fast: bool = True, smem_limit: int = 0, strip_rows: int = 0, mma: int = -1,
+    fast: bool = True, smem_limit: int = 0, strip_rows: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Fused backward of any activation from the forward's ``u`` (``save_u``): ``(dv, dparams)``,
     the gradient w.r.t. ``v = x + b`` (shape ``[N, C, *hw]``) and, for snake / snakebeta
@@ -194,7 +194,6 @@ def filtered_act_backward_u_call(
         0.0 if pa is not None else float(alpha), float(gain),
         -1.0 if clamp is None else float(clamp), False, u, max_tile, block_threads, pa, beta,
         fast, 0, int(smem_limit), int(strip_rows), True, 0, [0, 0, 0, 0], False, list(fold),
-        mma=int(mma),
     )
     return dx, dparams
 
