@@ -83,6 +83,9 @@ def upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch
         n, _, h, w = x.shape
         return upfirdn(x.new_zeros(n, 1, h, w), fir, up, down, pad)[:, :0]
     if fir.separable:
+        if fir.fx.numel() == fir.fy.numel() == 1 and up == down == (1, 1):
+            # two scalar gains (None filters: ToRGB's layer): one multiplication, not two passes
+            return _stage(x, (fir.fx * fir.fy).reshape(1, 1), up, down, pad)
         x = _stage(x, fir.fx[None, :], (up[0], 1), (down[0], 1), (*pad[:2], 0, 0))
         return _stage(x, fir.fy[:, None], (1, up[1]), (1, down[1]), (0, 0, *pad[2:]))
     return _stage(x, fir.f2d, up, down, pad)
@@ -229,9 +232,13 @@ def filtered_act(
     # filtered_act_vjp, as StyleGAN3's): u = 0 takes the positive branch, and |a| = clamp passes
     # the gradient (only |a| > clamp blocks it). torch's relu / leaky_relu / clamp differ there.
     if isinstance(act, Activation) and act.piecewise_linear:
-        # relu(−inf) = 0 (lrelu with slope 0 gives −inf·0 = NaN there, as the kernels do)
-        neg = torch.zeros_like(u) if act.name == "relu" else u * negative_slope(act.name, alpha)
-        a = torch.where(u < 0, neg, u)
+        slope = 0.0 if act.name == "relu" else negative_slope(act.name, alpha)
+        if slope == 1.0:  # the identity (linear; ToRGB's lrelu with slope 1): no passes
+            a = u
+        else:
+            # relu(−inf) = 0 (lrelu with slope 0 gives −inf·0 = NaN there, as the kernels do)
+            neg = torch.zeros_like(u) if act.name == "relu" else u * slope
+            a = torch.where(u < 0, neg, u)
         a = a * gain if gain != 1 else a
     else:
         a = act_value(u, act, alpha, beta, gain)
