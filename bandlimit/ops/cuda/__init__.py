@@ -66,7 +66,7 @@ def last_error() -> CudaBuildError | None:
 
 
 def _tensor_core_status() -> str:
-    """Whether StyleGAN3's half-precision kernels run stage B's x pass on tensor cores."""
+    """Whether StyleGAN3's half-precision kernels run stage B on tensor cores."""
     import os
 
     import torch

@@ -53,7 +53,8 @@ __global__ void mma_probe_kernel(const float* __restrict__ a, const float* __res
   for (int li = 0; li < kLanes; ++li) {
     const int lane = lane_of(li), g = lane >> 2;
     load_a_rows<half_t>(fa.r[li], sa + g * 16, sa + (g + 8) * 16, lane, [](int) { return true; });
-    load_b<half_t>(fb.r[li], lane, [&](int k, int n) { return b[k * 8 + n]; });
+    load_b<half_t>(fb.r[li], lane,
+                   [&](int k, int n) { return F2{b[k * 8 + n], b[(k + 1) * 8 + n]}; });
     for (int i = 0; i < 4; ++i) acc.v[li][i] = c[acc_row(lane, i) * 8 + acc_col(lane, i)];
   }
   mma_16816<half_t>(acc, fa, fb);
@@ -69,7 +70,7 @@ void launch_mma_probe(const float* a, const float* b, const float* c, float* d, 
                       int device) {
   BL_DEVICE_GUARD(device);
   const dim3 block(static_cast<unsigned>(32 / kLanes));  // one warp (one emulated thread)
-  const size_t smem = 16 * 16 * sizeof(float);  // (half of it used)
+  const size_t smem = 16 * 16 * sizeof(c10::Half);  // A, in either half type
   if (bf16)
     BL_LAUNCH(mma_probe_kernel<c10::BFloat16>, dim3(1), block, smem, a, b, c, d);
   else

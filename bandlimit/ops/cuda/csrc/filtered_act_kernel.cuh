@@ -224,10 +224,10 @@ __device__ __noinline__ void fir_rows_mma(const half_t* __restrict__ in, int ld_
     for (int li = 0; li < kLanes; ++li) {
       const int lane = lane_of(li);
       for (int h = 0; h < 2; ++h) {
-        const int r = 16 * rb + (lane >> 2) + 8 * h;
+        const int r = 16 * rb + acc_row(lane, 2 * h);  // (A's rows are the accumulators')
         row_ok[li][h] = r < rows;
         src[li][h] = (r < rows ? r : rows - 1) * ld_in;
-        dst[li][h] = r * ld_out + 2 * (lane & 3);
+        dst[li][h] = r * ld_out + acc_col(lane, 0);
       }
     }
     auto block = [&](int cb, auto whole) {
@@ -248,7 +248,7 @@ __device__ __noinline__ void fir_rows_mma(const half_t* __restrict__ in, int ld_
         mma_16816<half_t>(acc, a, b[s]);
       }
       for (int li = 0; li < kLanes; ++li) {
-        const int j = 8 * cb + 2 * (lane_of(li) & 3);
+        const int j = 8 * cb + acc_col(lane_of(li), 0);
         for (int h = 0; h < 2; ++h) {
           if (!row_ok[li][h]) continue;
           float* o = out + dst[li][h] + 8 * cb;
@@ -297,7 +297,7 @@ __device__ __noinline__ void fir_2d_mma(const half_t* __restrict__ in, int ld_in
         for (int h = 0; h < 2; ++h) {
           // An output row past `rows` reads the last one's (its result is dropped), so every
           // row read, D y + ky <= D (rows - 1) + K - 1, lies in the data.
-          const int y = 16 * rb[q] + (lane_of(li) >> 2) + 8 * h;
+          const int y = 16 * rb[q] + acc_row(lane_of(li), 2 * h);
           src[q][li][h] = in + D * (y < rows ? y : rows - 1) * ld_in + D * 8 * cb[q];
         }
       }
@@ -330,9 +330,9 @@ __device__ __noinline__ void fir_2d_mma(const half_t* __restrict__ in, int ld_in
     for (int q = 0; q < nb; ++q) {
       for (int li = 0; li < kLanes; ++li) {
         const int lane = lane_of(li);
-        const int x = 8 * cb[q] + 2 * (lane & 3);
+        const int x = 8 * cb[q] + acc_col(lane, 0);
         for (int h = 0; h < 2; ++h) {
-          const int y = 16 * rb[q] + (lane >> 2) + 8 * h;
+          const int y = 16 * rb[q] + acc_row(lane, 2 * h);
           if (y >= rows) continue;
           scalar_t* o = out + int64_t(y) * ld_out + x;
           if (x < outs) o[0] = static_cast<scalar_t>(acc[q].v[li][2 * h]);

@@ -167,31 +167,31 @@ BL_HD void load_a_rows(uint32_t* a, const half_t* lo, const half_t* hi, int lane
   }
 }
 
-// Lane `lane`'s B fragment of a 16 x 8 matrix given element-wise: b(k, n).
-template <typename half_t, typename Elem>
-BL_HD void load_b(uint32_t* b, int lane, Elem elem) {
+// Lane `lane`'s B fragment of a 16 x 8 matrix given by pairs of rows: pair(k, n) returns the
+// elements (k, n) and (k + 1, n) as an F2, for k = 2t and 2t + 8 (even) and n = g.
+template <typename half_t, typename Pair>
+BL_HD void load_b(uint32_t* b, int lane, Pair pair) {
   const int g = lane >> 2, t = lane & 3;
-  b[0] = pack_half2<half_t>(elem(2 * t, g), elem(2 * t + 1, g));
-  b[1] = pack_half2<half_t>(elem(2 * t + 8, g), elem(2 * t + 9, g));
+  BL_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    const F2 v = pair(2 * t + 8 * h, g);
+    b[h] = pack_half2<half_t>(v.x, v.y);
+  }
 }
 
 // Lane `lane`'s B fragments of a FIR pass down by D (even) through K (even) taps f: the banded
-// blocks B_s[kk][n] = f[16 s + kk - D n] for s < KS, zero off the taps. A register's two elements
-// are consecutive taps starting at an even one (kk = 2t or 2t + 8): one pair, read as one 64-bit
-// load (f 8-byte aligned), in or past the taps as a whole.
+// blocks B_s[kk][n] = f[16 s + kk - D n] for s < KS, zero off the taps. A pair of rows (kk even)
+// holds consecutive taps starting at an even one: one 64-bit load (f 8-byte aligned), in or past
+// the taps as a whole.
 template <typename half_t, int D, int K, int KS>
 BL_HD void load_banded_b(LaneRegs<2>* b, int li, int lane, const float* f) {
   static_assert(D % 2 == 0 && K % 2 == 0, "pairs of taps need an even factor and tap count");
-  const int g = lane >> 2, t = lane & 3;
   BL_UNROLL
-  for (int s = 0; s < KS; ++s) {
-    BL_UNROLL
-    for (int h = 0; h < 2; ++h) {
-      const int k = 16 * s + 2 * t + 8 * h - D * g;
-      const F2 v = k >= 0 && k < K ? load_vec<F2>(f + k) : F2{0.f, 0.f};
-      b[s].r[li][h] = pack_half2<half_t>(v.x, v.y);
-    }
-  }
+  for (int s = 0; s < KS; ++s)
+    load_b<half_t>(b[s].r[li], lane, [&](int kk, int n) {
+      const int k = 16 * s + kk - D * n;
+      return k >= 0 && k < K ? load_vec<F2>(f + k) : F2{0.f, 0.f};
+    });
 }
 
 // The (row, col) of lane `lane`'s accumulator i.
