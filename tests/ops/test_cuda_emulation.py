@@ -1124,6 +1124,12 @@ def test_tensor_core_knob(emu, monkeypatch):
     gelu = [_ops.filtered_act_call(emu, h, None, *f32, *geo, "gelu", 0.0, 1.0, None, False,
                                    save_u=True, mma=m) for m in (1, 0)]  # fmt: skip
     assert all(torch.equal(a, b) for a, b in zip(*gelu, strict=True))
+    # A leaky-ReLU forward saving u (a replicate down-stage's) runs the general epilogue, which
+    # has no tensor-core kernel: the knob leaves it as it is, and u is the same as any act's.
+    lrelu_u = [_ops.filtered_act_call(emu, h, None, *f32, *geo, "lrelu", 0.2, 1.0, None, False,
+                                      save_u=True, mma=m) for m in (1, 0)]  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(*lrelu_u, strict=True))
+    assert torch.equal(lrelu_u[0][0], run(h, 0))
     on, off = run(h, 1), run(h, 0)
     assert not torch.equal(on, off)  # the half-rounded pass ran (float32 sums of half samples)
     monkeypatch.delenv("BANDLIMIT_CUDA_MMA", raising=False)

@@ -441,8 +441,8 @@ int64_t plan_tile(FaGeom& g, int64_t acc_size, int64_t limit, bool staged_mask,
 // a GPU (benchmarks/README.md). It applies to StyleGAN3's kernels (the leaky-ReLU forward and
 // the mask backward) on float16 / bfloat16 storage under a fast 2-D spec, on a device with the
 // instruction, in blocks of whole warps.
-bool use_mma(int64_t mma, const at::Tensor& x, const FaGeom& g, bool fast, int block,
-             int device) {
+bool use_mma(int64_t mma, const at::Tensor& x, const FaGeom& g, bool save_u, bool fast,
+             int block, int device) {
   if (mma == 0) return false;
   if (mma < 0) {
     const char* env = std::getenv("BANDLIMIT_CUDA_MMA");
@@ -451,7 +451,8 @@ bool use_mma(int64_t mma, const at::Tensor& x, const FaGeom& g, bool fast, int b
   const bool half = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
   // (the 1-D spec's y axis is trivial: a row per plane would fill 1 of an mma's 16 rows)
   const bool two_d = fast_spec_index(g, false) >= 0 && g.dby > 1;
-  const bool lrelu_or_mask = (g.mode == 0 && g.act == kLrelu) || g.mode == 1;
+  // (a forward that saves u runs the general epilogue, which has no tensor-core kernel)
+  const bool lrelu_or_mask = (g.mode == 0 && g.act == kLrelu && !save_u) || g.mode == 1;
   const bool stage_b = g.sep_b || (g.dbx == 2 && g.dby == 2);
   return half && fast && two_d && lrelu_or_mask && stage_b && (kEmulated || block % 32 == 0) &&
          mma_supported(device);
@@ -697,7 +698,7 @@ std::vector<at::Tensor> filtered_act(
   a.smem_bytes = smem;
   a.device = BL_DEVICE_INDEX(x);
   a.fast = fast ? 1 : 0;
-  a.g.mma = use_mma(mma, x, a.g, fast, block, a.device) ? 1 : 0;
+  a.g.mma = use_mma(mma, x, a.g, a.u != nullptr, fast, block, a.device) ? 1 : 0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bl_filtered_act",
                                   [&] { launch_filtered_act<scalar_t>(a); });
   // Per channel, summed over the batch and the tiles in a fixed order (deterministic).

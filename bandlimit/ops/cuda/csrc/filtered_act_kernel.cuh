@@ -583,7 +583,9 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
             out = a;
             if (staged) smask[ly * g.mstride + lx + mshift] = static_cast<uint8_t>(code);
             // u for the backward (mode 2): each sample by the one tile that owns it, as the mask.
-            if (ubuf != nullptr && ly < my1 && lx < mx1) ubuf[uoff0 + int64_t(ly) * g.wi + lx] = s;
+            // (Never in the leaky-ReLU epilogue: the launcher gives a forward saving u to kEpiAct.)
+            if (EPI == kEpiAct && ubuf != nullptr && ly < my1 && lx < mx1)
+              ubuf[uoff0 + int64_t(ly) * g.wi + lx] = s;
           }
         }
         si[ly * sis + lx] = static_cast<si_t>(out);
@@ -1063,7 +1065,7 @@ void launch_filtered_act_spec(const FaArgs& a) {
     launch_filtered_act_epi<scalar_t, S, kEpiGrad>(a);
   else if (a.g.mode == 2)
     launch_filtered_act_epi<scalar_t, S, kEpiGradU>(a);
-  else if (a.g.act == kLrelu)
+  else if (a.g.act == kLrelu && a.u == nullptr)  // (saving u: the general epilogue)
     launch_filtered_act_epi<scalar_t, S, kEpiLrelu>(a);
   else
     launch_filtered_act_epi<scalar_t, S, kEpiAct>(a);
