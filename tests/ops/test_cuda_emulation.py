@@ -981,6 +981,30 @@ def test_fast_kernels_equal_the_generic_kernel(emu, case, tile, threads, strips)
         assert torch.allclose(dx, dx_gen, rtol=1e-6, atol=1e-6), (dx - dx_gen).abs().max()
 
 
+def test_fast_mask_backward_at_every_mask_word_phase(emu):
+    """The blocked stage A of the mask backward reads two neighbouring columns' codes: from one
+    mask word, or from two where the pair straddles a word boundary (the tile's first sample at
+    an odd position of its word). Every phase of the tile start within a word, through the
+    forward's padding, on planes with interior tiles: fast equals generic."""
+    rng = np.random.default_rng(21)
+    fu = Fir(fx=torch.from_numpy(rng.standard_normal(12) / 12).float(),
+             fy=torch.from_numpy(rng.standard_normal(12) / 12).float())
+    fd = Fir(fx=torch.from_numpy(rng.standard_normal(12) / 12).float(),
+             fy=torch.from_numpy(rng.standard_normal(12) / 12).float())
+    x = torch.from_numpy(rng.standard_normal((1, 2, 70, 76))).float()
+    for p0 in range(8, 24):  # the backward's intermediate tiles start at every phase mod 16
+        geo = ((2, 2), (2, 2), (p0, 22 - p0, 11, 11), (0, 0, 0, 0))
+        y, mask = _ops.filtered_act_call(emu, x, None, fu, fd, *geo, "lrelu", 0.2, 1.4, 0.02,
+                                         True)
+        codes = torch.stack([(mask >> (2 * k)) & 3 for k in range(16)]).unique()
+        assert set(codes.tolist()) >= {0, 1, 2}  # positive, negative and clamped samples
+        dy = torch.from_numpy(rng.standard_normal(y.shape)).float()
+        dx, dx_gen = (_ops.filtered_act_backward_call(emu, dy, mask, (70, 76), fu, fd, *geo,
+                                                      "lrelu", 0.2, 1.4, 16, 64, fast=fast)
+                      for fast in (True, False))  # fmt: skip
+        assert torch.allclose(dx, dx_gen, rtol=1e-6, atol=1e-6), (p0, (dx - dx_gen).abs().max())
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_fast_kernels_in_half_precision(emu, dtype):
     """Half storage through the fast kernels: equal to the generic kernel, near float64."""

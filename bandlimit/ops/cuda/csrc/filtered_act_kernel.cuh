@@ -561,14 +561,17 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
 
       // 2b. Stage A along y (or full 2-D), then the pointwise step -> si [tih, tiw].
       // The pointwise step of intermediate sample (ly, lx) whose filtered value is s.
-      // `interior` (std::true_type): the caller knows the whole tile lies in the plane.
-      auto finish = [&](int ly, int lx, acc_t s, auto interior) {
+      // `interior` (std::true_type): the caller knows the whole tile lies in the plane. The
+      // backward (kEpiGrad) reads the sample's code from mask word `mword`, which finish_at
+      // computes and a blocked caller steps instead (fewer 64-bit address computations).
+      auto mask_word = [&](int ly, int lx) {
+        return mplane + moff0 + int64_t(ly) * mask_w + ((mshift + lx) >> 4);
+      };
+      auto finish_at = [&](int ly, int lx, acc_t s, auto interior, const uint32_t* mword) {
         acc_t out = acc_t(0);
         if (decltype(interior)::value || (within(ly, vy0, vy1) && within(lx, vx0, vx1))) {
           if constexpr (EPI == kEpiGrad) {
-            const int cx = mshift + lx;  // in the plane: the offset below is >= 0
-            const uint32_t code =
-                (mplane[moff0 + int64_t(ly) * mask_w + (cx >> 4)] >> (2 * (cx & 15))) & 3u;
+            const uint32_t code = (*mword >> (2 * ((mshift + lx) & 15))) & 3u;
             out = s * ((code & 2u) ? acc_t(0) : ((code & 1u) ? d_neg : d_pos));
           } else if constexpr (EPI == kEpiGradU) {
             out = s;  // the derivative: pass 2b'
@@ -589,6 +592,9 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           }
         }
         si[ly * sis + lx] = static_cast<si_t>(out);
+      };
+      auto finish = [&](int ly, int lx, acc_t s, auto interior) {
+        finish_at(ly, lx, s, interior, EPI == kEpiGrad ? mask_word(ly, lx) : nullptr);
       };
       auto stage_a_y = [&]() {
         for (Walk2 it(tid, nt, g.tiw); it.r < tih; it.next()) {
@@ -646,9 +652,14 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
                 va[j] = w.x;
                 vb[j] = w.y;
               }
+              // The backward's mask words of the unit's first row (a row further: mask_w on;
+              // the second column's: the same word, or the next one at a word boundary).
+              const uint32_t* mw = EPI == kEpiGrad ? mask_word(l, lx) : nullptr;
+              const int dw = ((mshift + lx) & 15) == 15 ? 1 : 0;
               auto emit = [&](int m) {
-                finish(l + m, lx, unit_output<U, T>(f, va, m), interior);
-                if (both) finish(l + m, lx + 1, unit_output<U, T>(f, vb, m), interior);
+                const uint32_t* mwm = mw + m * mask_w;  // (m < U: in an int)
+                finish_at(l + m, lx, unit_output<U, T>(f, va, m), interior, mwm);
+                if (both) finish_at(l + m, lx + 1, unit_output<U, T>(f, vb, m), interior, mwm + dw);
               };
               if (l >= 0 && l + U <= tih) {  // a whole unit (all but a first and a last row)
                 BL_UNROLL
