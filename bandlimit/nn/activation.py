@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bandlimit._checks import check_int, check_real
+from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
 from bandlimit.ops import filtered_act, filtered_act1d
 from bandlimit.ops._activations import (
@@ -36,7 +36,8 @@ class _SnakeBase(nn.Module):
     ):
         super().__init__()
         self.in_features = check_int("in_features", in_features, 1)
-        self.alpha_logscale = bool(alpha_logscale)
+        self.alpha_logscale = check_bool("alpha_logscale", alpha_logscale)
+        alpha_trainable = check_bool("alpha_trainable", alpha_trainable)
         init = 0.0 if self.alpha_logscale else check_real("alpha", alpha)
         self.alpha = nn.Parameter(torch.full((in_features,), init), requires_grad=alpha_trainable)
         if self.kind == "snakebeta":
@@ -62,8 +63,9 @@ class _SnakeBase(nn.Module):
             )
         a, b = self.params()
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        a = a.to(x.dtype).reshape(shape)
-        b = None if b is None else b.to(x.dtype).reshape(shape)
+        # (the parameters in their own dtype: the function computes in at least float32)
+        a = a.reshape(shape)
+        b = None if b is None else b.reshape(shape)
         return PARAMETRIC_ACTIVATIONS[self.kind].fn(x, a, b)
 
     def extra_repr(self) -> str:
@@ -152,6 +154,14 @@ def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
     return a, b
 
 
+def tensor_dtype(x: object) -> torch.dtype:
+    """``x``'s dtype, to cast a module's filters to before the op (which then checks ``x`` in
+    full): a clear TypeError for a non-tensor rather than an AttributeError."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    return x.dtype
+
+
 # ------------------------------------------------------------------------------------------
 # Filters
 
@@ -216,6 +226,12 @@ class _AliasFree(nn.Module):
             )
         self.act_name, mod_alpha, _, mod_gain, module = spec
         self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
+        if alpha is not None and self.act_name != "lrelu":
+            raise ValueError(
+                f"alpha is the leaky ReLU's slope; act {self.act_name!r} takes none, got "
+                f"alpha={alpha!r}" + (" (Snake's alpha is its module's parameter)"
+                                      if self.act_name in ("snake", "snakebeta") else "")
+            )
         self.alpha = mod_alpha if alpha is None else check_real("alpha", alpha)
         self.gain = mod_gain if gain is None else check_real("gain", gain, nonnegative=True)
         if self.act_name in ("snake", "snakebeta") and self.act is None:
@@ -240,7 +256,7 @@ class _AliasFree(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pu, _ = bigvgan_paddings(self.up, self.kernel_size)
         _, pd = bigvgan_paddings(self.down, self.kernel_size)
-        fu, fd = self.fu.to(x.dtype), self.fd.to(x.dtype)
+        fu, fd = self.fu.to(tensor_dtype(x)), self.fd.to(tensor_dtype(x))
         if self.ndim == 1:
             return filtered_act1d(
                 x,

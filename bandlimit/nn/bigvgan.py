@@ -28,7 +28,12 @@ from torch import nn
 
 from bandlimit._checks import check_int
 from bandlimit.filters import kaiser_sinc_bigvgan
-from bandlimit.nn.activation import bigvgan_paddings, resolve_activation, snake_params
+from bandlimit.nn.activation import (
+    bigvgan_paddings,
+    resolve_activation,
+    snake_params,
+    tensor_dtype,
+)
 from bandlimit.ops import filtered_act, filtered_act1d
 
 
@@ -92,7 +97,7 @@ class UpSample1d(nn.Module):
         return filtered_act1d(
             x,
             "linear",
-            self.filter[0, 0].to(x.dtype),
+            self.filter[0, 0].to(tensor_dtype(x)),
             up=self.ratio,
             padding=pu,
             padding_mode="replicate",
@@ -117,7 +122,7 @@ class DownSample1d(nn.Module):
             x,
             "linear",
             None,
-            self.lowpass.filter[0, 0].to(x.dtype),
+            self.lowpass.filter[0, 0].to(tensor_dtype(x)),
             down=self.ratio,
             padding_mode="replicate",
             gain=1.0,
@@ -141,7 +146,7 @@ class UpSample2d(nn.Module):
         return filtered_act(
             x,
             "linear",
-            self.filter[0, 0].to(x.dtype),
+            self.filter[0, 0].to(tensor_dtype(x)),
             up=self.ratio,
             padding=(*pu, *pu),
             padding_mode="replicate",
@@ -164,7 +169,7 @@ class DownSample2d(nn.Module):
             x,
             "linear",
             None,
-            self.lowpass.filter[0, 0].to(x.dtype),
+            self.lowpass.filter[0, 0].to(tensor_dtype(x)),
             down=self.ratio,
             padding_mode="replicate",
             gain=1.0,
@@ -207,8 +212,8 @@ class _Activation(nn.Module):
         _, pd = bigvgan_paddings(self.down_ratio, kd)
         # Correlation form (flip_filter=True): theirs correlates in the down stage, and
         # up-samples by a transposed convolution, a true convolution with the filter.
-        fu = self.upsample.filter[0, 0].to(x.dtype).flip(list(range(self.ndim)))
-        fd = self.downsample.lowpass.filter[0, 0].to(x.dtype)
+        fu = self.upsample.filter[0, 0].to(tensor_dtype(x)).flip(list(range(self.ndim)))
+        fd = self.downsample.lowpass.filter[0, 0].to(tensor_dtype(x))
         op = filtered_act1d if self.ndim == 1 else filtered_act
         if self.ndim == 2:
             pu, pd = (*pu, *pu), (*pd, *pd)

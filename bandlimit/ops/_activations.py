@@ -159,32 +159,51 @@ class ParametricActivation:
     piecewise_linear: bool = False
 
 
+def _wide(x: torch.Tensor, *params: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """``x`` and the parameters in one dtype of at least float32 precision: in float16 ε = 1e-9
+    rounds to 0, and α = 0 would give sin²(0) / 0 = NaN where the function is x."""
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    for p in params:
+        if p is not None:
+            dtype = torch.promote_types(dtype, p.dtype)
+    return tuple(None if t is None else t.to(dtype) for t in (x, *params))
+
+
 def _snake_fn(x, a, b):
-    """x + sin²(αx)/(α + ε)  (``b`` unused)."""
-    return x + torch.sin(a * x) ** 2 / (a + SNAKE_EPS)
+    """x + sin²(αx)/(α + ε)  (``b`` unused); computed in at least float32, returned in x's dtype."""
+    xw, aw = _wide(x, a)
+    return x + (torch.sin(aw * xw) ** 2 / (aw + SNAKE_EPS)).to(x.dtype)
 
 
 def _snake_grad(x, a, b):
-    return 1 + a * torch.sin(2 * a * x) / (a + SNAKE_EPS)
+    xw, aw = _wide(x, a)
+    return (1 + aw * torch.sin(2 * aw * xw) / (aw + SNAKE_EPS)).to(x.dtype)
 
 
 def _snake_pgrad(x, a, b):
-    den = a + SNAKE_EPS
-    return (x * torch.sin(2 * a * x) / den - torch.sin(a * x) ** 2 / den**2,)
+    xw, aw = _wide(x, a)
+    den = aw + SNAKE_EPS
+    return ((xw * torch.sin(2 * aw * xw) / den - torch.sin(aw * xw) ** 2 / den**2).to(x.dtype),)
 
 
 def _snakebeta_fn(x, a, b):
-    """x + sin²(αx)/(β + ε)."""
-    return x + torch.sin(a * x) ** 2 / (b + SNAKE_EPS)
+    """x + sin²(αx)/(β + ε); computed in at least float32, returned in x's dtype."""
+    xw, aw, bw = _wide(x, a, b)
+    return x + (torch.sin(aw * xw) ** 2 / (bw + SNAKE_EPS)).to(x.dtype)
 
 
 def _snakebeta_grad(x, a, b):
-    return 1 + a * torch.sin(2 * a * x) / (b + SNAKE_EPS)
+    xw, aw, bw = _wide(x, a, b)
+    return (1 + aw * torch.sin(2 * aw * xw) / (bw + SNAKE_EPS)).to(x.dtype)
 
 
 def _snakebeta_pgrad(x, a, b):
-    den = b + SNAKE_EPS
-    return x * torch.sin(2 * a * x) / den, -(torch.sin(a * x) ** 2) / den**2
+    xw, aw, bw = _wide(x, a, b)
+    den = bw + SNAKE_EPS
+    return (
+        (xw * torch.sin(2 * aw * xw) / den).to(x.dtype),
+        (-(torch.sin(aw * xw) ** 2) / den**2).to(x.dtype),
+    )
 
 
 PARAMETRIC_ACTIVATIONS: dict[str, ParametricActivation] = {

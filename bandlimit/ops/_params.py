@@ -69,6 +69,8 @@ def check_tensor(x: object, name: str, ndims: tuple[int, ...], what: str) -> tor
         raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
+    if x.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense (strided) tensor, got layout {x.layout}")
     return x
 
 
@@ -82,14 +84,25 @@ def as_float(v: object, name: str, *, nonnegative: bool = False, allow_none: boo
     return check_real(name, v, nonnegative=nonnegative)
 
 
+MAX_FACTOR = 2**30  # up / down: torch's convolutions take strides in 32 bits
+
+
+def _factor(v: object, name: str) -> int:
+    f = as_int(v, name, minimum=1)
+    if f > MAX_FACTOR:
+        raise ValueError(f"{name} must be an int in [1, 2**30], got {v!r}")
+    return f
+
+
 def as_factors(v: object, name: str, ndim: int = 2) -> Pair:
-    """An int or an ``(x, y)`` pair (2-D), or an int (1-D), as an ``(x, y)`` pair of ints ≥ 1."""
+    """An int or an ``(x, y)`` pair (2-D), or an int (1-D), as an ``(x, y)`` pair of ints in
+    ``[1, 2**30]``."""
     if ndim == 1 or not isinstance(v, (tuple, list)):
-        f = as_int(v, name, minimum=1)
+        f = _factor(v, name)
         return (f, 1) if ndim == 1 else (f, f)
     if len(v) != 2:
         raise ValueError(f"{name} must be an int or a pair (x, y), got {v!r} of length {len(v)}")
-    return as_int(v[0], f"{name}[0]", minimum=1), as_int(v[1], f"{name}[1]", minimum=1)
+    return _factor(v[0], f"{name}[0]"), _factor(v[1], f"{name}[1]")
 
 
 def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:
@@ -112,15 +125,32 @@ def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:
     raise ValueError(f"{name} must be an int, (px, py) or (x0, x1, y0, y1), got {v!r}")
 
 
+def check_fits_dtype(v: float | None, name: str, dtype: torch.dtype, hint: str = "") -> None:
+    """``|v|`` at most the largest finite value of ``dtype`` (the data's), where the op applies
+    ``v`` in that dtype ('ref' converts it, and fails past the range)."""
+    if v is not None and abs(v) > torch.finfo(dtype).max:
+        raise ValueError(
+            f"{name} must be at most the largest finite {dtype} value "
+            f"({torch.finfo(dtype).max:g}){hint}, got {v!r}"
+        )
+
+
 # ------------------------------------------------------------------------------------------
 # Filters
 
 
-def check_filter(f: object, name: str, ndims: tuple[int, ...] = (1, 2)) -> torch.Tensor | None:
+def check_filter(
+    f: object, name: str, ndims: tuple[int, ...] = (1, 2), x: torch.Tensor | None = None
+) -> torch.Tensor | None:
+    """A filter tensor (any device: the op moves it to ``x``'s), or None."""
     if f is None:
         return None
     if not isinstance(f, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or None, got {type(f).__name__}")
+    if f.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense (strided) tensor, got layout {f.layout}")
+    if f.is_meta and x is not None and not x.is_meta:  # (shapes only: no taps to move)
+        raise ValueError(f"{name} must hold its taps, got a tensor on the meta device")
     if f.ndim not in ndims:
         shapes = " or ".join({1: "[taps]", 2: "[h, w]"}[d] for d in ndims)
         raise ValueError(f"{name} must have shape {shapes}, got shape {tuple(f.shape)}")
@@ -238,6 +268,23 @@ def filtered_sizes(
 
 
 MAX_SIDE = 2**40  # samples per side of any plane an op computes (an error message, not a tuning)
+MAX_PLANE = 2**40  # ... and per plane
+
+
+def reach_padding(hw: Pair, up: Pair, pad: Pad4) -> Pad4:
+    """The same zero padding of an ``hw`` input up-sampled by ``up``, with an axis whose padding
+    and cropping cancel beyond the data (say ``(2**40, -2**40)``) cut to the signal's length:
+    every output sample reads only zeros there, as before, and a backend that pads explicitly
+    does not allocate the excess. Other paddings are returned as they are."""
+    out = []
+    for length, p0, p1 in ((hw[1] * up[0], pad[0], pad[1]), (hw[0] * up[1], pad[2], pad[3])):
+        total = length + p0 + p1  # the padded signal's length
+        if p0 >= total:  # the data starts past the end
+            p0, p1 = total, -length
+        elif p0 <= -length:  # the data ends before the start
+            p0, p1 = -length, total
+        out += [p0, p1]
+    return out[0], out[1], out[2], out[3]
 
 
 def upfirdn_out_size(
@@ -256,6 +303,11 @@ def upfirdn_out_size(
             )
         raise ValueError(
             f"{what}: output size {ho}x{wo} (H x W) would exceed {MAX_SIDE} samples per side "
+            f"for input {h}x{w}, up={up}, down={down}, padding={pad} (x0, x1, y0, y1)"
+        )
+    if ho * wo > MAX_PLANE and min(ho, wo) >= 1:
+        raise ValueError(
+            f"{what}: output size {ho}x{wo} (H x W) would exceed {MAX_PLANE} samples per plane "
             f"for input {h}x{w}, up={up}, down={down}, padding={pad} (x0, x1, y0, y1)"
         )
     if ndim == 1 and wo < 1:

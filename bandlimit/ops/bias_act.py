@@ -7,7 +7,7 @@ import torch
 from bandlimit.ops import reference
 from bandlimit.ops._activations import get_activation
 from bandlimit.ops._dispatch import resolve_impl
-from bandlimit.ops._params import as_float, as_int, check_bias
+from bandlimit.ops._params import as_float, as_int, check_bias, check_fits_dtype
 
 
 def bias_act(
@@ -52,6 +52,8 @@ def bias_act(
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
+    if x.layout != torch.strided:
+        raise TypeError(f"x must be a dense (strided) tensor, got layout {x.layout}")
     spec = get_activation(act)
     dim = as_int(dim, "dim")
     if b is not None:  # dim only places the bias
@@ -64,6 +66,7 @@ def bias_act(
     alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     if resolve_impl(impl, x, "bias_act") == "cuda":
         from bandlimit.ops.cuda import _ops
 

@@ -48,10 +48,12 @@ from bandlimit.ops._params import (
     as_padding,
     check_bias,
     check_filter,
+    check_fits_dtype,
     check_tensor,
     keep_memory_format,
     make_fir,
     make_fir_1d,
+    reach_padding,
     upfirdn_out_size,
 )
 
@@ -172,7 +174,7 @@ def filtered_lrelu(
     order with its fused backward kernel and higher orders through the reference formula).
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
-    fu, fd = check_filter(fu, "fu"), check_filter(fd, "fd")
+    fu, fd = check_filter(fu, "fu", x=x), check_filter(fd, "fd", x=x)
     b = check_bias(b, x.shape[1], x.device)
     b = None if b is None else b.to(x.dtype)
     upx, downx = as_factors(up, "up", ndim=1)[0], as_factors(down, "down", ndim=1)[0]
@@ -180,6 +182,7 @@ def filtered_lrelu(
     gain = as_float(gain, "gain", nonnegative=True)
     slope = as_float(slope, "slope", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_lrelu")
 
     kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
@@ -188,6 +191,7 @@ def filtered_lrelu(
     up2, down2 = (upx, upx), (downx, downx)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_lrelu (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, (0, 0, 0, 0), "filtered_lrelu (fd)")
+    pad = reach_padding(tuple(x.shape[2:]), up2, pad)
     y = _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, get_activation("lrelu"), slope, gain, clamp, impl,
         unfiltered=fu is None and fd is None,
@@ -219,6 +223,7 @@ def _channel_param(v: object, name: str, act: str, x: torch.Tensor) -> torch.Ten
         )
     if isinstance(v, numbers.Real) and not isinstance(v, bool):
         v = as_float(v, name)
+        check_fits_dtype(v, name, x.dtype)
         return torch.full((channels,), v, dtype=x.dtype, device=x.device)
     if not isinstance(v, torch.Tensor):
         raise TypeError(
@@ -364,7 +369,7 @@ def filtered_act(
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
-    fu, fd = check_filter(fu, "fu"), check_filter(fd, "fd")
+    fu, fd = check_filter(fu, "fu", x=x), check_filter(fd, "fd", x=x)
     b = check_bias(b, x.shape[1], x.device)
     b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up"), as_factors(down, "down")
@@ -372,12 +377,16 @@ def filtered_act(
     mode = _check_mode(padding_mode, x)
     dpad = as_padding(down_padding, "down_padding")
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act")
     kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
     fu_n = make_fir(fu, gain=(float(up2[0]), float(up2[1])), **kw)
     fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_act (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act (fd)")
+    if mode == "zeros":
+        pad = reach_padding(tuple(x.shape[2:]), up2, pad)
+        dpad = reach_padding((hu, wu), (1, 1), dpad)
     y = _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta, mode, dpad,
         unfiltered=fu is None and fd is None,
@@ -422,7 +431,7 @@ def filtered_act1d(
     """
     x = check_tensor(x, "x", (3,), "[N, C, L]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
-    fu, fd = check_filter(fu, "fu", ndims=(1,)), check_filter(fd, "fd", ndims=(1,))
+    fu, fd = check_filter(fu, "fu", (1,), x), check_filter(fd, "fd", (1,), x)
     b = check_bias(b, x.shape[1], x.device)
     b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
@@ -430,12 +439,16 @@ def filtered_act1d(
     mode = _check_mode(padding_mode, x)
     dpad = as_padding(down_padding, "down_padding", ndim=1)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act1d")
     kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
     fu_n = make_fir_1d(fu, gain=float(up2[0]), **kw)
     fd_n = make_fir_1d(fd, gain=1.0, **kw)
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)", 1)
+    if mode == "zeros":
+        pad = reach_padding((1, x.shape[2]), up2, pad)
+        dpad = reach_padding((hu, wu), (1, 1), dpad)
     y = _run_filtered_act(
         x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta,
         mode, dpad, unfiltered=fu is None and fd is None,

@@ -32,6 +32,7 @@ from bandlimit.ops._params import (
     keep_memory_format,
     make_fir,
     make_fir_1d,
+    reach_padding,
     upfirdn_out_size,
 )
 
@@ -92,13 +93,14 @@ def upfirdn2d(
     operation transposed (factors swapped, filter reversed, padding derived).
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
-    f = check_filter(f, "f")
+    f = check_filter(f, "f", x=x)
     up, down, pad = as_factors(up, "up"), as_factors(down, "down"), as_padding(padding)
     g = math.sqrt(as_float(gain, "gain", nonnegative=True))
     impl = resolve_impl(impl, x, "upfirdn2d")
     flip = check_bool("flip_filter", flip_filter)
     fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=x.dtype, device=x.device)
     upfirdn_out_size(tuple(x.shape[2:]), fir, up, down, pad, "upfirdn2d")
+    pad = reach_padding(tuple(x.shape[2:]), up, pad)
     return keep_memory_format(run_upfirdn(x, fir, up, down, pad, impl), x)
 
 
@@ -128,7 +130,7 @@ def upfirdn1d(
     Tensor ``[N, C, (L·up + p0 + p1 − taps) // down + 1]``.
     """
     x = check_tensor(x, "x", (3,), "[N, C, L]")
-    f = check_filter(f, "f", ndims=(1,))
+    f = check_filter(f, "f", ndims=(1,), x=x)
     up, down = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
     pad = as_padding(padding, ndim=1)
     gain = as_float(gain, "gain", nonnegative=True)
@@ -137,6 +139,7 @@ def upfirdn1d(
     fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=x.dtype, device=x.device)
     x4 = x.unsqueeze(2)
     upfirdn_out_size((1, x.shape[2]), fir, up, down, pad, "upfirdn1d", 1)
+    pad = reach_padding((1, x.shape[2]), up, pad)
     return run_upfirdn(x4, fir, up, down, pad, impl).squeeze(2)
 
 
@@ -163,6 +166,14 @@ def setup_filter(
     -------
     float32 Tensor ``[taps]`` (separable) or ``[h, w]`` on ``device``.
     """
+    if isinstance(f, bool):
+        raise TypeError(f"f must be None, a number, a sequence of numbers or a tensor, got {f!r}")
+    try:
+        device = torch.device(device)
+    except (TypeError, RuntimeError):
+        raise ValueError(
+            f"device must be a torch.device or a device string, got {device!r}"
+        ) from None
     try:
         f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
     except (TypeError, ValueError, RuntimeError):
@@ -177,6 +188,8 @@ def setup_filter(
         f = f[None]
     if separable is None:
         separable = f.ndim == 1 and f.numel() >= 8
+    else:
+        separable = check_bool("separable", separable)
     if f.ndim == 1 and not separable:
         f = torch.outer(f, f)
     if f.ndim != (1 if separable else 2):
@@ -191,7 +204,10 @@ def setup_filter(
         f = f / total
     if check_bool("flip_filter", flip_filter):
         f = f.flip(list(range(f.ndim)))
-    f = f * (as_float(gain, "gain", nonnegative=True) ** (f.ndim / 2))
+    gain = as_float(gain, "gain", nonnegative=True)
+    f = f * (gain ** (f.ndim / 2))
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError(f"gain={gain!r} makes the float32 taps overflow")
     return f.to(device=device)
 
 
@@ -225,7 +241,10 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto") ->
         y0 + (fh + uy - 1) // 2,
         y1 + (fh - uy) // 2,
     )
-    gain = as_float(gain, "gain", nonnegative=True) * ux * uy
+    gain = as_float(gain, "gain", nonnegative=True)
+    if not gain * ux * uy < math.inf:  # (the amplitude-keeping gain is derived from both)
+        raise ValueError(f"gain·up_x·up_y must be finite, got gain={gain!r}, up={(ux, uy)}")
+    gain = gain * ux * uy
     return upfirdn2d(x, f, up=(ux, uy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
 
 

@@ -171,6 +171,26 @@ def test_snake_formulas_and_state_dict():
     assert float(SnakeBeta(3, alpha=5.0, alpha_logscale=True).alpha.detach().sum()) == 0.0
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_snake_in_half_precision_is_finite_where_alpha_is_zero(dtype):
+    """At α = 0 Snake is x (sin²(0x)/(0 + 1e-9) = 0), as BigVGAN's float32 formula gives; in the
+    half types 1e-9 rounds to 0, so the formula is evaluated in float32 (it gave 0/0 = NaN)."""
+    x = torch.randn(2, 3, 16).to(dtype)
+    for act in (Snake(3, alpha=0.0), Snake(3, alpha=1e-8), SnakeBeta(3, alpha=0.0)):
+        if isinstance(act, SnakeBeta):
+            with torch.no_grad():
+                act.beta.fill_(0.0)
+        assert torch.equal(act(x), x)
+        for block in (AliasFreeActivation1d(act), bigvgan.Activation1d(act)):
+            xr = x.clone().requires_grad_()
+            y = block(xr)
+            assert y.dtype == dtype and torch.isfinite(y).all()
+            y.float().sum().backward()
+            assert torch.isfinite(xr.grad).all() and torch.isfinite(act.alpha.grad).all()
+    # the float32 parameters promote a float64 input's computation no further than float64
+    assert Snake(3)(x.double()).dtype == torch.float64
+
+
 @pytest.mark.parametrize("mode", ["replicate", "circular", "zeros"])
 def test_alias_free_activation_modules(mode):
     """The generic modules equal the op with the documented paddings and filters."""
@@ -230,3 +250,18 @@ def test_bad_module_arguments():
         AliasFreeActivation2d("gelu", gain=-1)
     with pytest.raises(ValueError, match=r"padding_mode must be one of .*got 'reflect'"):
         AliasFreeActivation1d("lrelu", padding_mode="reflect")
+    # Flags are bools; alpha is the leaky ReLU's slope only (it was ignored for other acts).
+    with pytest.raises(TypeError, match="alpha_trainable must be a bool, got 'no'"):
+        Snake(3, alpha_trainable="no")
+    with pytest.raises(TypeError, match="alpha_logscale must be a bool, got 'no'"):
+        SnakeBeta(3, alpha_logscale="no")
+    with pytest.raises(ValueError, match=r"alpha is the leaky ReLU's slope; act 'gelu' takes"):
+        AliasFreeActivation1d("gelu", alpha=0.3)
+    with pytest.raises(ValueError, match=r"act 'snake' takes none.*its module's parameter"):
+        AliasFreeActivation2d(Snake(3), alpha=0.3)
+    assert AliasFreeActivation1d("lrelu", alpha=0.3).alpha == 0.3
+    # A non-tensor input: a TypeError naming x (it was an AttributeError from the filter cast).
+    for module in (AliasFreeActivation1d("gelu"), bigvgan.Activation1d(Snake(3)),
+                   bigvgan.UpSample1d(2), bigvgan.DownSample2d(2)):
+        with pytest.raises(TypeError, match=r"x must be a torch\.Tensor, got list"):
+            module([[1.0]])

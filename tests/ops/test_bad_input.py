@@ -143,6 +143,47 @@ CASES = [
     ("down2d-down-float", lambda: ops.downsample2d(x4(), f1(), down=1.5), TypeError, "down",
      "1.5"),
     ("down2d-x-ndim", lambda: ops.downsample2d(x3(), f1()), ValueError, "x", None),
+    ("up2d-gain-overflow", lambda: ops.upsample2d(x4(), f1(), gain=1e308), ValueError, "gain",
+     "1e+308"),
+    ("sf-separable-str", lambda: ops.setup_filter([1, 2], separable="no"), TypeError,
+     "separable", "no"),
+    ("sf-device-bogus", lambda: ops.setup_filter([1, 2], device="bogus"), ValueError, "device",
+     "bogus"),
+    ("sf-gain-overflow", lambda: ops.setup_filter([1, 2], gain=1e300), ValueError, "gain",
+     "1e+300"),
+    ("sf-f-bool", lambda: ops.setup_filter(True), TypeError, "f", "True"),
+    # --- values past what the data's dtype holds: a ValueError, not torch's conversion error
+    ("fl-clamp-past-float32", lambda: ops.filtered_lrelu(x4().float(), clamp=1e39), ValueError,
+     "clamp", "1e+39"),
+    ("fl-clamp-past-float16", lambda: ops.filtered_lrelu(x4().half(), clamp=1e5), ValueError,
+     "clamp", "65504"),
+    ("fa1d-clamp-past-float16", lambda: ops.filtered_act1d(x3().half(), "tanh", clamp=7e4),
+     ValueError, "clamp", "float16"),
+    ("ba-clamp-past-float16", lambda: ops.bias_act(x4().half(), clamp=1e5), ValueError, "clamp",
+     "100000"),
+    ("fa-alpha-past-float32", lambda: ops.filtered_act(x4().float(), "snake", alpha=1e39),
+     ValueError, "alpha", "1e+39"),
+    ("fa-beta-past-float32", lambda: ops.filtered_act(x4().float(), "snakebeta", alpha=1.0,
+                                                      beta=-1e39), ValueError, "beta", "-1e+39"),
+    # --- factors torch's convolutions cannot take; planes past 2^40 samples
+    ("u2-up-2e31", lambda: ops.upfirdn2d(x4(), None, up=(2**31 - 1, 1), down=(2**31 - 1, 1)),
+     ValueError, "up[0]", "2147483647"),
+    ("u2-down-2e70", lambda: ops.upfirdn2d(x4(), f1(), down=2**70), ValueError, "down", None),
+    ("u1-up-2e31", lambda: ops.upfirdn1d(x3(), f1(), up=2**31), ValueError, "up", "2147483648"),
+    ("fl-up-2e40", lambda: ops.filtered_lrelu(x4(), up=2**40), ValueError, "up", None),
+    ("u2-plane-2e40", lambda: ops.upfirdn2d(x4(), None, padding=2**20), ValueError, "plane",
+     "1048576"),
+    ("fl-plane-2e40", lambda: ops.filtered_lrelu(x4(), up=2**20, down=2**20), ValueError,
+     "plane", "1048576"),
+    # --- tensors the ops cannot read: sparse data, filters on the meta device
+    ("u2-x-sparse", lambda: ops.upfirdn2d(x4().to_sparse(), f1()), TypeError, "x", "sparse"),
+    ("ba-x-sparse", lambda: ops.bias_act(x4().to_sparse()), TypeError, "x", "sparse"),
+    ("u2-f-meta", lambda: ops.upfirdn2d(x4(), torch.ones(3, device="meta")), ValueError, "f",
+     "meta"),
+    ("fl-fu-meta", lambda: ops.filtered_lrelu(x4(), torch.ones(3, device="meta")), ValueError,
+     "fu", "meta"),
+    ("fa1d-fd-meta", lambda: ops.filtered_act1d(x3(), "gelu", None, torch.ones(3, device="meta")),
+     ValueError, "fd", "meta"),
 ]
 
 
@@ -182,19 +223,49 @@ def test_1d_messages_speak_in_the_callers_1d_terms():
 
 
 @pytest.mark.parametrize("impl", ["ref", "numba"])
-def test_absurd_factors_fail_before_allocating(impl):
-    # 2^40-fold up-sampling: a ValueError naming the factor, not an allocator's or oneDNN's error.
+def test_absurd_sizes_fail_before_allocating(impl):
+    # A ValueError naming the sizes and the arguments, not an allocator's or oneDNN's error.
     x = torch.zeros(1, 1, 4, 4, dtype=F64)
-    with pytest.raises(ValueError, match=r"upfirdn2d: output size 4398046511104x4398046511104 "
+    with pytest.raises(ValueError, match=r"upfirdn2d: output size 2199023255556x4 "
                        r"\(H x W\) would exceed 1099511627776 samples per side for input 4x4, "
-                       r"up=\(1099511627776, 1099511627776\)"):
-        ops.upfirdn2d(x, None, up=2**40, impl=impl)
+                       r"up=\(1, 1\), down=\(1, 1\), padding=\(0, 0, 1099511627776, "
+                       r"1099511627776\)"):
+        ops.upfirdn2d(x, None, padding=(0, 0, 2**40, 2**40), impl=impl)
     with pytest.raises(ValueError, match=r"filtered_lrelu \(fu\): output size .* would exceed"):
-        ops.filtered_lrelu(x, up=2**41, impl=impl)
-    with pytest.raises(ValueError, match=r"upfirdn1d: output length 3298534883328 would exceed "
-                       r"1099511627776 samples for input length 3, up=1099511627776, down=1, "
-                       r"padding=\(0, 0\)"):
-        ops.upfirdn1d(x3()[:, :, :3], None, up=2**40, impl=impl)
+        ops.filtered_lrelu(x, up=2**30, impl=impl)
+    with pytest.raises(ValueError, match=r"upfirdn1d: output length 2199023255555 would exceed "
+                       r"1099511627776 samples for input length 3, up=1, down=1, "
+                       r"padding=\(2199023255552, 0\)"):
+        ops.upfirdn1d(x3()[:, :, :3], None, padding=(2**41, 0), impl=impl)
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_padding_that_cancels_beyond_the_data_allocates_nothing_extra(impl):
+    # (2**40, -2**40): pad a trillion zeros and crop them again past the data -- every output
+    # sample reads zeros. Valid, so every backend computes it, without padding a trillion.
+    x = torch.randn(1, 2, 8, 8, dtype=F64, requires_grad=True)
+    f = torch.arange(1.0, 4.0, dtype=F64)
+    for pad in ((2**40, -2**40, 0, 0), (-2**40, 2**40, 0, 0), (1, 1, 2**70, -2**70)):
+        y = ops.upfirdn2d(x, f, padding=pad, impl=impl)
+        w = 8 + pad[0] + pad[1] - 2
+        h = 8 + pad[2] + pad[3] - 2
+        assert y.shape == (1, 2, h, w) and not y.any()
+        (g,) = torch.autograd.grad(y.sum(), x)
+        assert not g.any()
+    y = ops.upfirdn1d(x[0], f, padding=(2**63, -2**63), impl=impl)
+    assert y.shape == (2, 8, 6) and not y.any()
+    # the filtered ops, either stage: the cut padding gives the same (zero) output as the
+    # equivalent small one, (length + p0 + p1, -length) per axis
+    fu = fd = torch.ones(4, dtype=F64) / 4
+    b = torch.ones(2, dtype=F64)  # the bias rides on the data, which no output reads
+    y = ops.filtered_act(x, "gelu", fu, fd, b, up=2, down=2, padding=3,
+                         down_padding=(2**40, -2**40, 0, 0), impl=impl)
+    assert y.shape == (1, 2, 8, 8) and not y.any()
+    big = ops.filtered_lrelu(x, fu, fd, b, up=2, down=2, padding=(2**70, -2**70 + 20, 3, 3),
+                             impl=impl)
+    small = ops.filtered_lrelu(x, fu, fd, b, up=2, down=2, padding=(36, -16, 3, 3), impl=impl)
+    assert big.shape == small.shape == (1, 2, 8, 15) and torch.equal(big, small)
+    assert not big.any()
 
 
 @pytest.mark.parametrize("impl", ["ref", "numba"])
