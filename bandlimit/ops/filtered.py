@@ -150,7 +150,7 @@ def filtered_lrelu(
         ``flip_filter``). Constants: no gradient flows to them.
     b : Tensor ``[C]`` or None
         Bias added before upsampling.
-    up, down : int ≥ 1
+    up, down : int in [1, 2**30]
         Factors, the same along x and y.
     padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``
         Padding of the upsampled signal before ``fu`` (negative crops).

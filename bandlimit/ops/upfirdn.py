@@ -71,7 +71,7 @@ def upfirdn2d(
         Filter in true-convolution orientation (set ``flip_filter`` for correlation). Constant: no
         gradient flows to it.
     up, down : int or ``(x, y)``
-        Integer factors ≥ 1.
+        Integer factors in [1, 2**30].
     padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``
         Zeros added to the upsampled signal before filtering; negative values crop.
     flip_filter : bool
@@ -120,7 +120,7 @@ def upfirdn1d(
     ----------
     x : Tensor ``[N, C, L]``
     f : Tensor ``[taps]`` or None
-    up, down : int ≥ 1
+    up, down : int in [1, 2**30]
     padding : int or ``(p0, p1)``; negative crops.
     flip_filter, gain, impl
         As in :func:`upfirdn2d`; the filter is multiplied by ``gain``.
