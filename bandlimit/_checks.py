@@ -12,6 +12,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+import torch
 
 
 def check_int(name: str, value: Any, minimum: int | None = None) -> int:
@@ -51,3 +52,14 @@ def check_bool(name: str, value: Any) -> bool:
     if type(value) is not bool and not isinstance(value, np.bool_):
         raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
     return bool(value)
+
+
+def check_float_dtype(name: str, value: Any) -> torch.dtype:
+    """``value`` as a real floating-point ``torch.dtype``."""
+    if not isinstance(value, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype, got {value!r} ({type(value).__name__})")
+    if not value.is_floating_point:
+        raise TypeError(
+            f"{name} must be a real floating-point torch.dtype (e.g. torch.float32), got {value!r}"
+        )
+    return value

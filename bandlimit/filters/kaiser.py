@@ -25,7 +25,7 @@ import scipy.special
 import torch
 
 from bandlimit._checks import check_bool as _check_bool
-from bandlimit._checks import check_int, check_real
+from bandlimit._checks import check_float_dtype, check_int, check_real
 from bandlimit._checks import check_real as _check_real
 
 __all__ = [
@@ -42,8 +42,16 @@ __all__ = [
 # Argument validation (shared with response.py and plot.py).
 
 
+# Tap counts and FFT lengths enter float64 formulas (scipy's kaiser_atten, tap positions):
+# every int up to 2**53 converts exactly, 10**400 not at all (OverflowError inside scipy).
+_MAX_INT = 2**53
+
+
 def _check_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    return check_int(name, value, minimum)
+    out = check_int(name, value, minimum)
+    if out > _MAX_INT:
+        raise ValueError(f"{name} must be an int in [{minimum}, 2**53], got {value!r}")
+    return out
 
 
 def _check_positive(name: str, value: Any) -> float:
@@ -58,16 +66,6 @@ def _check_cutoff(value: Any, fs: float, name: str = "cutoff") -> float:
             f"{name} must satisfy 0 < {name} < fs/2 = {fs / 2!r} (fs = {fs!r}), got {value!r}"
         )
     return out
-
-
-def _check_dtype(dtype: Any) -> torch.dtype:
-    if not isinstance(dtype, torch.dtype):
-        raise TypeError(f"dtype must be a torch.dtype, got {dtype!r} ({type(dtype).__name__})")
-    if not dtype.is_floating_point:
-        raise TypeError(
-            f"dtype must be a real floating-point torch.dtype (e.g. torch.float32), got {dtype!r}"
-        )
-    return dtype
 
 
 def _finish(h: np.ndarray, dtype: torch.dtype, what: str) -> torch.Tensor:
@@ -98,7 +96,7 @@ def kaiser_atten(numtaps: int, width: float) -> float:
     Parameters
     ----------
     numtaps : int
-        Number of taps :math:`n \ge 1`.
+        Number of taps, :math:`1 \le n \le 2^{53}`.
     width : float
         Full transition width :math:`\Delta` **normalised to the Nyquist frequency**: a width of
         ``w`` at sampling rate ``fs`` is ``w / (fs / 2)``; 1 means the whole band 0…fs/2. Must be
@@ -151,9 +149,35 @@ def _validate_design(
     return numtaps, cutoff, width, fs
 
 
+# numpy's and scipy's I0(x) compute e^x, which overflows float64 for x > 709.78: a window with a
+# larger β is inf/inf = NaN. Kaiser's formula reaches β = 709 at an attenuation of 6442.5 dB.
+_MAX_BETA = 709.0
+
+
+def _check_beta(atten: float, name: str, value: float, atten_per_unit: float, given: str) -> float:
+    """Kaiser's β for ``atten`` dB, or a ValueError naming ``name`` (= ``value``) and its bound.
+
+    ``atten`` is Kaiser's estimate ``7.95 + atten_per_unit · value``, inverted for the bound.
+    """
+    beta = float(scipy.signal.kaiser_beta(atten))
+    if beta > _MAX_BETA:
+        limit = (_MAX_BETA / 0.1102 + 8.7 - 7.95) / atten_per_unit  # β = 0.1102 (A − 8.7), A > 50
+        raise ValueError(
+            f"{name} must be <= {limit:.6g} for {given} (Kaiser's beta = {beta:.4g} > "
+            f"{_MAX_BETA:g} overflows I0), got {value!r}"
+        )
+    return beta
+
+
 def _design_beta(numtaps: int, width: float, fs: float) -> float:
     """β of the Kaiser window used by both StyleGAN3 designs (scipy's estimate, width / Nyquist)."""
-    return float(scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(numtaps, width / (fs / 2))))
+    return _check_beta(
+        scipy.signal.kaiser_atten(numtaps, width / (fs / 2)),
+        "width",
+        width,
+        2.285 * (numtaps - 1) * math.pi / (fs / 2),
+        f"numtaps = {numtaps} and fs = {fs!r}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,12 +203,14 @@ def kaiser_sinc(
     Parameters
     ----------
     numtaps : int
-        Number of taps :math:`n \ge 1`.
+        Number of taps, :math:`1 \le n \le 2^{53}`.
     cutoff : float
         Cutoff frequency :math:`f_c` (the −6 dB point), ``0 < cutoff < fs/2``.
     width : float
         **Full** transition-band width (> 0), same unit as ``fs``. StyleGAN3 passes
-        :math:`2 f_h` (twice its half-width).
+        :math:`2 f_h` (twice its half-width). At most the width at which :math:`\beta` reaches
+        709, ``(6442.46 - 7.95) / (2.285 (n - 1) π) · fs/2`` (a wider one would overflow the
+        window's :math:`I_0`: ``ValueError``).
     fs : float
         Sampling rate (> 0) at which the filter runs.
     dtype : torch.dtype, keyword-only
@@ -196,7 +222,8 @@ def kaiser_sinc(
         Shape ``[numtaps]``, symmetric, summing to 1 (up to rounding in ``dtype``), on the CPU.
     """
     numtaps, cutoff, width, fs = _validate_design(numtaps, cutoff, width, fs)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype("dtype", dtype)
+    _design_beta(numtaps, width, fs)  # firwin computes the same β; this names a width too wide
     h = scipy.signal.firwin(numtaps, cutoff, width=width, fs=fs)
     return _finish(np.asarray(h, dtype=np.float64), dtype, "kaiser_sinc")
 
@@ -235,12 +262,12 @@ def kaiser_jinc(
     Parameters
     ----------
     numtaps : int
-        Taps per axis :math:`n \ge 1`.
+        Taps per axis, :math:`1 \le n \le 2^{53}`.
     cutoff : float
         Radial cutoff frequency :math:`f_c`, ``0 < cutoff < fs/2``.
     width : float
         **Full** transition width (> 0) used to choose the window's :math:`\beta` (StyleGAN3:
-        :math:`2 f_h`).
+        :math:`2 f_h`); bounded as in :func:`kaiser_sinc`.
     fs : float
         Sampling rate (> 0), per axis.
     dtype : torch.dtype, keyword-only
@@ -253,7 +280,7 @@ def kaiser_jinc(
         rotation, summing to 1 (up to rounding in ``dtype``).
     """
     numtaps, cutoff, width, fs = _validate_design(numtaps, cutoff, width, fs)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype("dtype", dtype)
     w = np.kaiser(numtaps, _design_beta(numtaps, width, fs))
     f = _jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w)
     return _finish(_normalise(f, "kaiser_jinc"), dtype, "kaiser_jinc")
@@ -294,7 +321,7 @@ def lowpass(
     """
     numtaps = _check_int("numtaps", numtaps)
     radial = _check_bool("radial", radial)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype("dtype", dtype)
     if numtaps == 1:
         fs = _check_positive("fs", fs)
         _check_positive("cutoff", cutoff)
@@ -337,9 +364,10 @@ def kaiser_sinc_bigvgan(
         Cutoff :math:`f_c` in cycles per sample, ``0 < cutoff <= 0.5`` (0.5: the ratio-1
         resampler of alias-free-torch).
     half_width : float
-        Transition **half**-width :math:`f_h` (> 0) in cycles per sample.
+        Transition **half**-width :math:`f_h` (> 0) in cycles per sample, at most the one at which
+        :math:`\beta` reaches 709 (see :func:`kaiser_sinc`).
     kernel_size : int
-        Number of taps :math:`K \ge 1`.
+        Number of taps, :math:`1 \le K \le 2^{53}`.
     dtype : torch.dtype, keyword-only
         Real floating-point output dtype (default float32).
 
@@ -355,10 +383,13 @@ def kaiser_sinc_bigvgan(
         )
     half_width = _check_positive("half_width", half_width)
     k = _check_int("kernel_size", kernel_size)
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype("dtype", dtype)
     half = k // 2
     atten = 2.285 * (half - 1) * math.pi * (4 * half_width) + 7.95
-    window = np.kaiser(k, float(scipy.signal.kaiser_beta(atten)))
+    beta = _check_beta(
+        atten, "half_width", half_width, 2.285 * (half - 1) * math.pi * 4, f"kernel_size = {k}"
+    )
+    window = np.kaiser(k, beta)
     if k % 2 == 0:
         t = np.arange(-half, half, dtype=np.float64) + 0.5
     else:

@@ -72,14 +72,20 @@ def magnitude_db(h: Any) -> np.ndarray:
     Parameters
     ----------
     h : array_like or torch.Tensor
-        Response values (real or complex), finite.
+        Response values (real or complex, any precision: bfloat16 too), finite; computed in
+        float64.
 
     Returns
     -------
     numpy.ndarray
         Same shape, float64, in dB.
     """
-    arr = h.detach().cpu().numpy() if isinstance(h, torch.Tensor) else np.asarray(h)
+    if isinstance(h, torch.Tensor):
+        if h.dtype == torch.bool:
+            raise TypeError(f"h must be numeric (real or complex), got dtype {h.dtype}")
+        # Widen first: numpy has no bfloat16.
+        h = h.detach().cpu().to(torch.complex128 if h.is_complex() else torch.float64)
+    arr = h.numpy() if isinstance(h, torch.Tensor) else np.asarray(h)
     if arr.dtype.kind not in "fiuc":
         raise TypeError(f"h must be numeric (real or complex), got dtype {arr.dtype}")
     mag = np.abs(arr).astype(np.float64)
@@ -100,9 +106,9 @@ def frequency_response(
     fs : float
         Sampling rate at which the filter runs (> 0); frequencies are returned in its unit.
     n : int, optional
-        FFT length per axis, ``>= max(f.shape)`` (default 8192 for 1-D, 512 for 2-D, or the
-        next power of two >= ``max(f.shape)`` for a longer filter). The
-        frequency spacing is ``fs / n``.
+        FFT length per axis, ``max(f.shape) <= n <= 2**53`` (default 8192 for 1-D, 512 for 2-D,
+        or the next power of two >= ``max(f.shape)`` for a longer filter). The frequency spacing
+        is ``fs / n``.
     db : bool, keyword-only
         Return :math:`20\log_{10}|H|` (see :func:`magnitude_db`) instead of :math:`|H|`.
 
@@ -221,7 +227,8 @@ def stopband_attenuation(f: Any, stopband: float, fs: float = 1.0, n: int | None
     fs : float
         Sampling rate (> 0).
     n : int, optional
-        FFT length per axis (default: as in :func:`frequency_response`).
+        FFT length per axis (default: as in :func:`frequency_response`). For a 2-D filter the
+        grid must hold a point at or beyond ``stopband`` (else ``ValueError``).
 
     Returns
     -------
@@ -231,9 +238,16 @@ def stopband_attenuation(f: Any, stopband: float, fs: float = 1.0, n: int | None
     arr = _as_filter(f)
     fs = _check_positive("fs", fs)
     stopband = _check_cutoff(stopband, fs, "stopband")
-    rho, mag, dc = _radial_response(arr, fs, _check_n(n, arr))
+    n = _check_n(n, arr)
+    rho, mag, dc = _radial_response(arr, fs, n)
     dc = _dc_gain(dc)
     band = mag[rho >= stopband]
     if arr.ndim == 1:
         band = np.append(band, _dtft_1d(arr, stopband, fs))
+    elif band.size == 0:  # a coarse 2-D grid may reach no further than sqrt(2)·(n//2)·fs/n
+        raise ValueError(
+            f"no point of the n x n = {n} x {n} frequency grid lies in the stop band "
+            f"rho >= stopband = {stopband!r} (the largest radial frequency sampled is "
+            f"{rho.max():.4g}): raise n or lower stopband"
+        )
     return float(-magnitude_db(np.max(band) / dc))

@@ -541,6 +541,9 @@ class Schedule:
           (``[down_taps, down_taps]``, jinc) when ``down_radial``, else separable.
         * A filter with one tap is ``None`` (the layer does not filter on that side).
 
+        A width too wide for a finite Kaiser window (see :func:`~bandlimit.filters.kaiser_sinc`)
+        raises a ``ValueError`` naming the layer and the schedule arguments it follows from.
+
         Parameters
         ----------
         key : int or str
@@ -555,21 +558,32 @@ class Schedule:
         from bandlimit.filters.kaiser import lowpass
 
         layer = self.layer(key)
-        up = lowpass(
-            layer.up_taps,
-            layer.in_cutoff,
-            2 * layer.in_half_width,
-            layer.tmp_sampling_rate,
-            radial=False,
-            dtype=dtype,
-        )
-        down = lowpass(
-            layer.down_taps,
-            layer.out_cutoff,
-            2 * layer.out_half_width,
-            layer.tmp_sampling_rate,
-            radial=layer.down_radial,
-            dtype=dtype,
+
+        def design(
+            side: str, taps: int, cutoff: float, hw: str, radial: bool
+        ) -> torch.Tensor | None:
+            half_width = getattr(layer, hw)
+            try:
+                return lowpass(
+                    taps,
+                    cutoff,
+                    2 * half_width,
+                    layer.tmp_sampling_rate,
+                    radial=radial,
+                    dtype=dtype,
+                )
+            except ValueError as e:
+                # The schedule computed these parameters: point at the arguments behind them.
+                raise ValueError(
+                    f"layer {layer.name}: {side} filter ({taps} taps, cutoff {cutoff!r}, width "
+                    f"2 * {hw} = {2 * half_width!r}, fs {layer.tmp_sampling_rate!r}): {e}; the "
+                    f"half-widths follow the schedule's stop bands (first_stopband = "
+                    f"{self.first_stopband!r}, last_stopband_rel = {self.last_stopband_rel!r})"
+                ) from e
+
+        up = design("up", layer.up_taps, layer.in_cutoff, "in_half_width", False)
+        down = design(
+            "down", layer.down_taps, layer.out_cutoff, "out_half_width", layer.down_radial
         )
         return up, down
 

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.signal
 import torch
 
+from bandlimit._checks import check_float_dtype, check_int, check_real
 from bandlimit.metrics.equivariance import (
     I_MAX,
     _separable_shift,
@@ -95,6 +96,12 @@ def _as_shift(shift: Any, ndim: int, name: str = "shift") -> tuple[float, ...]:
     return out
 
 
+def _check_taps(taps: Any) -> int:
+    if check_int("taps", taps, 2) % 2:
+        raise ValueError(f"taps must be an even integer >= 2, got {taps!r}")
+    return int(taps)
+
+
 def fractional_shift(
     x: torch.Tensor, shift: float | Sequence[float], method: str = "sinc", taps: int = 24
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,9 +134,7 @@ def fractional_shift(
                          f"{tuple(x.shape)}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if isinstance(taps, bool) or not isinstance(taps, (int, np.integer)) or taps < 2 or taps % 2:
-        raise ValueError(f"taps must be an even integer >= 2, got {taps!r}")
-    taps = int(taps)
+    taps = _check_taps(taps)
     if method == "fft":
         return _fft_shift(x, shift), torch.ones_like(x)
     if method == "lanczos":
@@ -141,6 +146,8 @@ def fractional_shift(
 def _resolve_input(
     x: Any, dtype: torch.dtype | None, ndim_expected: tuple[int, ...]
 ) -> tuple[torch.Tensor, int]:
+    # An integer dtype would render a signal in [-1, 1] as zeros: every op would pass.
+    dtype = None if dtype is None else check_float_dtype("dtype", dtype)
     if isinstance(x, BandlimitedSignal):
         x0 = x.render(dtype=dtype)
     elif isinstance(x, torch.Tensor):
@@ -153,6 +160,8 @@ def _resolve_input(
     if x0.ndim not in ndim_expected:
         shapes = " or ".join(("[N, C, L]", "[N, C, H, W]")[n - 3] for n in ndim_expected)
         raise ValueError(f"x must have shape {shapes}, got {tuple(x0.shape)}")
+    if x0.numel() == 0:
+        raise ValueError(f"x must not be empty, got shape {tuple(x0.shape)}")
     return x0, x0.ndim - 2
 
 
@@ -164,7 +173,7 @@ def _call(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, nd: int) 
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"op must map [N, C, *spatial] to [N, C', *spatial'] of the same rank; "
                          f"input {tuple(x.shape)} gave {got}")
-    if 0 in y.shape[2:]:
+    if y.numel() == 0:
         raise ValueError(f"op returned an empty output {tuple(y.shape)} for input "
                          f"{tuple(x.shape)}: nothing to compare")
     return y
@@ -179,7 +188,9 @@ def _rates(rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int) -> tuple[float,
             # Sizes often differ by a few border samples: snap to n or 1/n.
             out.append(float(round(r)) if r >= 1 else 1 / round(1 / r))
         return tuple(out)
-    rates = _as_shift(rate, nd, "rate") if not isinstance(rate, Real) else (float(rate),) * nd
+    if not isinstance(rate, (tuple, list, np.ndarray, torch.Tensor)):
+        return (check_real("rate", rate, positive=True),) * nd
+    rates = _as_shift(rate, nd, "rate")
     if not all(r > 0 for r in rates):
         raise ValueError(f"rate must be > 0, got {rate!r}")
     return rates
@@ -195,6 +206,45 @@ def _crop(crop: Any, nd: int, default: Sequence[int]) -> tuple[int, ...]:
                        for c in crop)):
         raise ValueError(f"crop must be an int >= 0 or {nd} such ints (x first), got {crop!r}")
     return tuple(int(c) for c in crop)
+
+
+def _compare(
+    ref: torch.Tensor,
+    y0: torch.Tensor,
+    y1: torch.Tensor,
+    mask: torch.Tensor,
+    max_val: float,
+    reach: str,
+    advice: str,
+) -> float:
+    """PSNR of ``y1`` against ``ref`` (``y0`` moved) over ``mask``; op's output must be finite."""
+    keep = mask > 0
+    bad = int((keep & ~(torch.isfinite(y0) & torch.isfinite(y1))).sum())
+    if bad:
+        raise AssertionError(f"op returned non-finite values (NaN or inf) at {bad} of the "
+                             f"{int(keep.sum())} compared positions")
+    if bool((keep & ~torch.isfinite(ref)).any()):
+        raise AssertionError(f"op returned non-finite values outside the compared region but "
+                             f"within reach of {reach}, which carries them into the compared "
+                             f"region, so crop cannot hide them: {advice}")
+    # Select rather than multiply by the mask: 0 · NaN is NaN, and crop promises to ignore those.
+    zero = ref.new_zeros(())
+    return psnr(torch.where(keep, ref, zero), torch.where(keep, y1.to(ref.dtype), zero), mask,
+                max_val)
+
+
+def _nothing_left(
+    axis: int, n: int, crop: int, by_shift: list[int], shift: float, method: str, taps: int
+) -> str:
+    msg = (f"nothing left to compare along {'xy'[axis]}: of op's {n} output samples, crop {crop} "
+           f"keeps [{crop}, {max(crop, n - crop)})")
+    if method != "fft":
+        kept = f"[{by_shift[0]}, {by_shift[-1] + 1})" if by_shift else "nothing"
+        msg += (f" and the output shift by {shift:.4g} px (method {method!r}, {taps} taps) keeps "
+                f"{kept}: it never compares the samples whose taps reach past the ends (about "
+                f"{taps // 2} on each side), whatever crop is")
+    return msg + "; use a smaller crop, a longer input" + (
+        " or fewer taps (e.g. taps=8)" if method == "sinc" else "")
 
 
 def _check_min_psnr(min_psnr: Any) -> float:
@@ -229,8 +279,14 @@ def assert_translation_equivariant(
     min_psnr : float
         Threshold in dB.
     crop : int or per-axis ints (x first), optional
-        Output pixels ignored on each side. Default: ``size_out // 8``, plus the reach of the input
-        shift (``(taps/2 + |d|)·rate``) when ``x`` is a tensor shifted numerically.
+        Output pixels ignored on each side (what ``op`` writes there, NaN included, is ignored
+        unless the output shift carries it into the compared region: an ``AssertionError``).
+        Default: ``size_out // 8``, plus the reach of the input shift (``(taps/2 + |d|)·rate``)
+        when ``x`` is a tensor shifted numerically. Independently of ``crop``, the numerical shift
+        of the output (``method``) never compares the samples whose taps reach past its ends:
+        about ``taps/2`` on each side for ``'sinc'`` (3 for ``'lanczos'``, none for ``'fft'``),
+        so with the default 24 taps an output axis needs more than 23 samples; use fewer taps
+        for tiny outputs.
     rate : number or per-axis numbers, optional
         Output samples per input sample. Default: ``size_out / size_in``,
         snapped to ``n`` or ``1/n``.
@@ -242,12 +298,16 @@ def assert_translation_equivariant(
     max_val : float
         Peak-to-peak range for the PSNR (2 for signals in ``[−1, 1]``).
     dtype : torch.dtype, optional
-        dtype the input is rendered/cast to (default: the signal's default dtype / the tensor's).
+        Real floating-point dtype the input is rendered/cast to (default: the signal's default
+        dtype / the tensor's).
 
     Raises
     ------
     AssertionError
-        With the measured PSNR, when it is below ``min_psnr``.
+        With the measured PSNR, when it is below ``min_psnr``; or when ``op`` returns NaN or inf
+        in the compared region (or within the output shift's reach of it).
+    TypeError, ValueError
+        Bad arguments (e.g. an integer ``dtype``, an empty ``x``), or nothing left to compare.
 
     Examples
     --------
@@ -263,33 +323,40 @@ def assert_translation_equivariant(
     shift = _as_shift(shift, nd)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    taps = _check_taps(taps)
+    k = {"sinc": taps, "lanczos": 6, "fft": 0}[method]  # interpolator taps
     if isinstance(x, BandlimitedSignal):
         x1 = x.render(shift=shift, dtype=x0.dtype)
         reach = [0.0] * nd
     else:
         x1, _ = fractional_shift(x0, shift, method, taps)
-        half = {"sinc": taps // 2, "lanczos": 3, "fft": 0}[method]
-        reach = [0.0 if method == "fft" else half + abs(d) + 1 for d in shift]
+        reach = [0.0 if method == "fft" else k // 2 + abs(d) + 1 for d in shift]
     y0, y1 = _call(op, x0, nd), _call(op, x1, nd)
     if y0.shape != y1.shape:
         raise ValueError(f"op gave different shapes for x and shifted x: {tuple(y0.shape)} vs "
                          f"{tuple(y1.shape)}")
     rates = _rates(rate, x0, y0, nd)
-    out_shift = tuple(d * r for d, r in zip(shift, rates))
+    out_shift = _as_shift([d * r for d, r in zip(shift, rates)], nd, "shift * rate")
     sizes = [y0.shape[-1 - a] for a in range(nd)]
     default = [s // 8 + math.ceil(rch * r) for s, rch, r in zip(sizes, reach, rates)]
     crops = _crop(crop, nd, default)
     ref, mask = fractional_shift(y0.to(torch.float64), out_shift, method, taps)
     for axis, (n, c) in enumerate(zip(sizes, crops)):
+        dim = mask.ndim - 1 - axis
         idx = torch.arange(n, device=mask.device)
         keep = ((idx >= c) & (idx < n - c)).to(mask.dtype)
+        # The output shift masks the samples whose taps pass op's output ends, whatever crop is.
+        by_shift = torch.nonzero(mask.movedim(dim, -1).reshape(-1, n).amax(0)).flatten().tolist()
+        if not bool((keep[by_shift] > 0).any()):
+            raise ValueError(_nothing_left(axis, n, c, by_shift, out_shift[axis], method, k))
         shape = [1] * mask.ndim
-        shape[-1 - axis] = n
+        shape[dim] = n
         mask = mask * keep.reshape(shape)
-    if float(mask.sum()) == 0:
-        raise ValueError(f"nothing left to compare: crop {crops} and the shift's reach cover the "
-                         f"whole output of size {tuple(reversed(sizes))}")
-    p = psnr(ref, y1.to(torch.float64), mask, max_val)
+    p = _compare(ref, y0, y1, mask, max_val,
+                 "the output shift (the whole axis: FFT)" if method == "fft" else
+                 f"the output shift ({k // 2} samples beyond the shift itself)",
+                 "make op's output finite, or use method 'sinc'" if method == "fft" else
+                 "increase crop, or make op's output finite")
     if not p >= min_psnr:
         raise AssertionError(
             f"translation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "
@@ -331,17 +398,18 @@ def assert_rotation_equivariant(
         when ``x`` is a tensor rotated numerically.
     max_val : float
         Peak-to-peak range for the PSNR.
+    dtype : torch.dtype, optional
+        Real floating-point dtype the input is rendered/cast to.
 
     Raises
     ------
     AssertionError
-        With the measured PSNR, when it is below ``min_psnr``.
+        With the measured PSNR, when it is below ``min_psnr``; or when ``op`` returns NaN or inf
+        in the compared disc (or within the rotation's reach of it).
     """
     min_psnr = _check_min_psnr(min_psnr)
     x0, nd = _resolve_input(x, dtype, (4,))
-    if isinstance(angle, bool) or not isinstance(angle, Real) or not math.isfinite(angle):
-        raise ValueError(f"angle must be a finite number (radians), got {angle!r}")
-    angle = float(angle)
+    angle = check_real("angle", angle)
     if isinstance(x, BandlimitedSignal):
         x1 = x.render(angle=angle, dtype=x0.dtype)
         reach = 0
@@ -365,7 +433,8 @@ def assert_rotation_equivariant(
     if float(mask.sum()) == 0:
         raise ValueError(f"nothing left to compare: crop {crop} covers the whole output of size "
                          f"{(H, W)}")
-    p = psnr(ref, y1.to(torch.float64), mask, max_val)
+    p = _compare(ref, y0, y1, mask, max_val, "the rotation of op's output (band-limited "
+                 "resampling)", "increase crop, or make op's output finite")
     if not p >= min_psnr:
         raise AssertionError(
             f"rotation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bandlimit._checks import check_bool, check_real
+from bandlimit._checks import check_bool, check_float_dtype, check_int, check_real
 
 __all__ = [
     "BandlimitedSignal",
@@ -106,12 +106,13 @@ class BandlimitedSignal:
         ----------
         shift : float or ``(dx, dy)``, pixels; default 0.
         angle : float, radians (2-D only).
-        dtype : default ``torch.get_default_dtype()``.
+        dtype : real floating-point torch.dtype, default ``torch.get_default_dtype()``.
 
         Returns
         -------
         Tensor ``[N, C, H, W]`` or ``[N, C, L]``.
         """
+        dtype = torch.get_default_dtype() if dtype is None else check_float_dtype("dtype", dtype)
         ndim = len(self.size)
         given = shift
         if shift is None:
@@ -145,7 +146,6 @@ class BandlimitedSignal:
         phase += self.phases.reshape(*self.phases.shape, *([1] * (coords.ndim - 1)))
         amp = self.amplitudes.reshape(*self.amplitudes.shape, *([1] * (coords.ndim - 1)))
         out = (amp * np.sin(2 * np.pi * phase)).sum(axis=2)
-        dtype = torch.get_default_dtype() if dtype is None else dtype
         return torch.from_numpy(out).to(dtype=dtype, device=device)
 
 
@@ -160,18 +160,20 @@ def make_bandlimited_signal(
     band: str = "disc",
     amplitude: float = 1.0,
 ) -> BandlimitedSignal:
-    """Draw a :class:`BandlimitedSignal` from ``rng`` (arguments as in ``bandlimited_signals``)."""
+    """Draw a :class:`BandlimitedSignal` from ``rng``, a ``numpy.random.Generator`` (the other
+    arguments as in :func:`bandlimited_signals`, ``components`` a single int)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), "
+                        f"got {rng!r} ({type(rng).__name__})")
     size = _size(size)
-    if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float, np.floating)):
-        raise TypeError(f"bandwidth must be a number in (0, 0.5] cycles/pixel, got {bandwidth!r}")
-    if not 0 < bandwidth <= 0.5:
+    if not 0 < check_real("bandwidth", bandwidth) <= 0.5:
         raise ValueError(f"bandwidth must be in (0, 0.5] cycles/pixel (0.5 = Nyquist), "
                          f"got {bandwidth!r}")
     if band not in ("disc", "square"):
         raise ValueError(f"band must be 'disc' or 'square', got {band!r}")
-    for name, v in (("batch", batch), ("channels", channels), ("components", components)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    batch, channels = check_int("batch", batch, 1), check_int("channels", channels, 1)
+    components = check_int("components", components, 1)
+    periodic = check_bool("periodic", periodic)
     amplitude = check_real("amplitude", amplitude, positive=True)
     ndim = len(size)
     lead = (batch, channels, components)
@@ -300,6 +302,8 @@ def bandlimited_images(
     ... def test_range(x):
     ...     assert x.abs().max() <= 1
     """
+    if dtype is not None:
+        check_float_dtype("dtype", dtype)  # here, not when the first example is drawn
     return bandlimited_signals(size, batch, channels, bandwidth, components, periodic, band,
                                amplitude).map(lambda s: s.render(dtype=dtype, device=device))
 
@@ -318,11 +322,12 @@ def subpixel_shifts(
     """
     st = _hypothesis_strategies()
     max_shift = check_real("max_shift", max_shift, positive=True)
-    if ndim not in (1, 2) or isinstance(ndim, bool):
+    ndim = check_int("ndim", ndim)
+    if ndim not in (1, 2):
         raise ValueError(f"ndim must be 1 or 2, got {ndim!r}")
     comp = st.floats(-max_shift, max_shift, allow_nan=False, allow_infinity=False)
     shifts = st.tuples(*([comp] * ndim))
-    if fractional:
+    if check_bool("fractional", fractional):
         shifts = shifts.filter(lambda s: not all(float(v).is_integer() for v in s))
     return shifts
 

@@ -36,6 +36,14 @@ DESIGN_CASES = [
     ("numtaps", True, TypeError, r"numtaps .* got True"),
     ("numtaps", "12", TypeError, r"numtaps .* got '12'"),
     ("numtaps", None, TypeError, r"numtaps .* got None"),
+    # Past 2**53 an int no longer converts to float64 exactly (10**400: not at all).
+    pytest.param(
+        "numtaps",
+        10**400,
+        ValueError,
+        r"numtaps must be an int in \[1, 2\*\*53\], got 1000",
+        id="numtaps-10**400",
+    ),
     ("cutoff", 0.0, ValueError, r"cutoff must satisfy 0 < cutoff < fs/2 = 16\.0.*got 0\.0"),
     ("cutoff", -1.0, ValueError, r"cutoff .* got -1\.0"),
     ("cutoff", 16.0, ValueError, r"cutoff .*fs/2 = 16\.0.* got 16\.0"),
@@ -49,6 +57,14 @@ DESIGN_CASES = [
     ("width", -12.0, ValueError, r"width must be > 0, got -12\.0"),
     ("width", math.nan, ValueError, r"width must be a finite real number, got nan"),
     ("width", None, TypeError, r"width must be a real number, got None"),
+    # Kaiser's beta for so wide a transition overflows I0 (the window would be inf/inf = NaN).
+    (
+        "width",
+        2000.0,
+        ValueError,
+        r"width must be <= 1303\.79 for numtaps = 12 and fs = 32\.0 .*"
+        r"got 2000\.0",
+    ),
     ("fs", 0.0, ValueError, r"fs must be > 0, got 0\.0"),
     ("fs", -32.0, ValueError, r"fs must be > 0, got -32\.0"),
     ("fs", math.inf, ValueError, r"fs must be a finite real number, got inf"),
@@ -120,6 +136,12 @@ def test_lowpass_no_filter_still_validates(arg, value, exc, match):
         ({"width": -0.1}, ValueError, r"width must be > 0, got -0\.1"),
         ({"width": math.inf}, ValueError, r"width must be a finite .* got inf"),
         ({"width": "0.1"}, TypeError, r"width must be a real number"),
+        pytest.param(
+            {"numtaps": 10**400},
+            ValueError,
+            r"numtaps must be an int in \[1, 2\*\*53\]",
+            id="numtaps-10**400",
+        ),
     ],
 )
 def test_kaiser_atten_bad_input(kwargs, exc, match):
@@ -152,6 +174,13 @@ def test_kaiser_beta_bad_input(value, exc, match):
         ({"half_width": None}, TypeError, r"half_width must be a real number, got None"),
         ({"kernel_size": 0}, ValueError, r"kernel_size must be an int >= 1, got 0"),
         ({"kernel_size": 12.0}, TypeError, r"kernel_size must be an int.*12\.0"),
+        ({"kernel_size": 2**53 + 1}, ValueError, r"kernel_size must be an int in \[1, 2\*\*53\]"),
+        (
+            {"half_width": 50.0},
+            ValueError,
+            r"half_width must be <= 44\.8177 for kernel_size = 12 .*"
+            r"got 50\.0",
+        ),
         ({"dtype": torch.int64}, TypeError, r"dtype must be a real floating-point"),
     ],
 )
@@ -224,6 +253,9 @@ def test_analysis_rejects_bad_fs(analysis, fs, exc, match):
         (1, ValueError, r"n must be an int >= 2, got 1"),
         (64.0, TypeError, r"n must be an int >= 2, got 64\.0"),
         ("64", TypeError, r"n must be an int"),
+        pytest.param(
+            10**400, ValueError, r"n must be an int in \[2, 2\*\*53\], got 1000", id="n-10**400"
+        ),
     ],
 )
 def test_analysis_rejects_bad_n(analysis, n, exc, match):
@@ -268,6 +300,41 @@ def test_magnitude_db_bad_input():
         magnitude_db(np.array(["a"]))
     with pytest.raises(ValueError, match=r"h must contain only finite values"):
         magnitude_db([1.0, math.nan])
+    with pytest.raises(
+        TypeError, match=r"h must be numeric \(real or complex\), got dtype torch\.bool"
+    ):
+        magnitude_db(torch.tensor([True, False]))
+
+
+@pytest.mark.parametrize("design", [kaiser_sinc, kaiser_jinc])
+def test_design_names_the_widest_width_kaiser_can_window(design):
+    """Past the bound in the message, beta > 709 and I0(beta) overflows: just below it works."""
+    with pytest.raises(
+        ValueError,
+        match=r"width must be <= 11\.4917 for numtaps = 79 and fs = 2\.0 "
+        r"\(Kaiser's beta = 1234 > 709 overflows I0\), got 20\.0",
+    ):
+        design(79, 0.5, 20.0, 2.0)
+    assert bool(torch.isfinite(design(79, 0.5, 11.49, 2.0, dtype=torch.float64)).all())
+    with pytest.raises(ValueError, match=r"width must be <= 11\.4917"):
+        design(79, 0.5, 11.50, 2.0)
+
+
+def test_bigvgan_preset_names_the_widest_half_width():
+    assert bool(torch.isfinite(kaiser_sinc_bigvgan(0.25, 44.8, 12)).all())
+    with pytest.raises(ValueError, match=r"half_width must be <= 44\.8177"):
+        kaiser_sinc_bigvgan(0.25, 44.9, 12)
+
+
+def test_stopband_attenuation_needs_a_grid_point_in_the_stop_band():
+    """On a 3 x 3 grid the largest radial frequency is sqrt(2)/3 = 0.471 < 0.49: none to measure."""
+    with pytest.raises(
+        ValueError,
+        match=r"no point of the n x n = 3 x 3 frequency grid lies in the "
+        r"stop band.*stopband = 0\.49.*0\.4714.*raise n",
+    ):
+        stopband_attenuation(torch.ones(2, 2), 0.49, n=3)
+    assert stopband_attenuation(torch.ones(2, 2), 0.49, n=4) > 0  # the corner (0.5, 0.5) is in
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,6 +91,20 @@ def test_db_option_and_floor():
     np.testing.assert_allclose(magnitude_db([1.0, -0.5, 0.1j]), [0, 20 * math.log10(0.5), -20])
 
 
+@pytest.mark.parametrize(
+    "dtype",
+    [torch.bfloat16, torch.float16, torch.float32, torch.int16, torch.complex64, torch.complex128],
+)
+def test_magnitude_db_takes_every_numeric_tensor_dtype(dtype):
+    """Tensors numpy has no dtype for (bfloat16) are converted too: dB of the stored values."""
+    h = torch.tensor([4.0, -2.0, 1.0, 0.0]).to(dtype)
+    expected = 20 * np.log10(np.maximum(np.abs(h.to(torch.complex128).numpy()), 1e-15))
+    got = magnitude_db(h)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got, [20 * math.log10(4), 20 * math.log10(2), 0, -300])
+
+
 def test_default_grid_and_input_kinds():
     h = kaiser_sinc(12, 2, 12, 32)
     freqs, mag = frequency_response(h, 32)

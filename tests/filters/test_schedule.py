@@ -525,6 +525,20 @@ def test_layer_lookup_bad_input():
         sched.layer_filters(1.0)  # type: ignore[arg-type]
 
 
+def test_layer_filters_trace_an_undesignable_width_to_the_schedule():
+    """A stop band 100x the last cutoff gives L12 a 1584-wide transition: past Kaiser's limit."""
+    sched = stylegan3_schedule(16, last_stopband_rel=100)
+    with pytest.raises(
+        ValueError,
+        match=r"layer L12_36_512: down filter \(12 taps, cutoff 8\.0, "
+        r"width 2 \* out_half_width = 1584\.0, fs 32\): width must be <= 1303\.79"
+        r".*half-widths follow the schedule's stop bands \(first_stopband = .*, "
+        r"last_stopband_rel = 100\)",
+    ):
+        sched.layer_filters(12)
+    assert all(f is None or bool(torch.isfinite(f).all()) for f in sched.layer_filters(11))
+
+
 # ---------------------------------------------------------------------------------------------
 # Presentation.
 

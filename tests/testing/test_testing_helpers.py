@@ -150,6 +150,16 @@ def test_strategy_arguments_are_checked_when_built():
         rotations(degrees="yes")
     bandlimited_signals(amplitude=np.float32(2.0))  # numpy scalars are numbers too
     subpixel_shifts(max_shift=np.float32(1.5))
+    with pytest.raises(TypeError, match=r"ndim must be an int, got 2\.0"):
+        subpixel_shifts(ndim=2.0)
+    with pytest.raises(TypeError, match="fractional must be a bool, got 'x'"):
+        subpixel_shifts(fractional="x")
+    with pytest.raises(TypeError, match="periodic must be a bool, got 'yes'"):
+        bandlimited_signals(periodic="yes")
+    with pytest.raises(TypeError, match=r"batch must be an int >= 1, got 2\.0"):
+        bandlimited_signals(batch=2.0)
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator .*got None"):
+        make_bandlimited_signal(None, 16)
 
 
 @given(a=rotations(max_angle=30, degrees=True))
@@ -277,12 +287,94 @@ def test_assertion_arguments_are_checked():
     torch.testing.assert_close(fractional_shift(x1, 0.3, taps=np.int64(24))[0], y0)
     with pytest.raises(TypeError, match="min_psnr"):
         assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr="40")
-    with pytest.raises(ValueError, match="angle must be a finite number"):
+    with pytest.raises(ValueError, match="angle must be a finite real number, got nan"):
         assert_rotation_equivariant(box_blur, s, math.nan)
+    with pytest.raises(TypeError, match="angle must be a real number, got '1'"):
+        assert_rotation_equivariant(box_blur, s, "1")
     with pytest.raises(ValueError, match=r"x must have shape \[N, C, H, W\], got \(1, 1, 16\)"):
         assert_rotation_equivariant(box_blur, sig(0, size=(16,)), 0.3)  # rotation needs 2-D
     with pytest.raises(ValueError, match=r"x must have shape \[N, C, L\] or \[N, C, H, W\]"):
         assert_translation_equivariant(box_blur, torch.zeros(2, 16), 0.5)
+    s1 = sig(0, size=(48,))
+    with pytest.raises(ValueError, match="rate must be a finite real number, got inf"):
+        assert_translation_equivariant(lambda t: t, s1, 0.5, rate=math.inf)
+    with pytest.raises(TypeError, match="rate must be a real number, got True"):
+        assert_translation_equivariant(lambda t: t, s1, 0.5, rate=True)
+    with pytest.raises(ValueError, match="shift \\* rate must be finite"):
+        assert_translation_equivariant(lambda t: t, s1, 1e300, rate=1e10, crop=0)
+    with pytest.raises(TypeError, match=r"taps must be an int >= 2, got 24\.0"):
+        assert_translation_equivariant(lambda t: t, s1, 0.5, taps=24.0)
+    # An empty batch has nothing to compare, and that is the input's doing, not crop's.
+    with pytest.raises(ValueError, match=r"x must not be empty, got shape \(0, 1, 64\)"):
+        assert_translation_equivariant(lambda t: t, torch.ones(0, 1, 64), 0.5)
+    with pytest.raises(ValueError, match=r"x must not be empty, got shape \(0, 1, 30, 30\)"):
+        assert_rotation_equivariant(lambda t: t, torch.ones(0, 1, 30, 30), 0.5)
+    with pytest.raises(ValueError, match=r"op returned an empty output \(1, 0, 48\)"):
+        assert_translation_equivariant(lambda t: t[:, :0], s1, 0.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64, "float32", np.float32])
+def test_a_dtype_that_is_not_a_torch_float_is_rejected(dtype):
+    """Rendered as integers a signal in [-1, 1] is all zeros, and any op would pass."""
+    s = sig(0, size=48)
+    flip = lambda t: t.flip(-1)  # noqa: E731
+    with pytest.raises(AssertionError):  # what the assertions must not hide
+        assert_translation_equivariant(flip, s, (0.3, 0.3), dtype=F64)
+    match = r"dtype must be a (real floating-point )?torch\.dtype"
+    with pytest.raises(TypeError, match=match):
+        assert_translation_equivariant(flip, s, (0.3, 0.3), dtype=dtype)
+    with pytest.raises(TypeError, match=match):
+        assert_translation_equivariant(flip, s.render(), (0.3, 0.3), dtype=dtype)
+    with pytest.raises(TypeError, match=match):
+        assert_rotation_equivariant(flip, s, 0.3, dtype=dtype)
+    with pytest.raises(TypeError, match=match):
+        s.render(dtype=dtype)
+    with pytest.raises(TypeError, match=match):  # when the strategy is built, not drawn
+        bandlimited_images(dtype=dtype)
+
+
+def _nan_at(index):
+    def op(t):
+        t = t.clone()
+        t[..., index] = math.nan
+        return t
+
+    return op
+
+
+def test_non_finite_output_is_ignored_in_the_crop_unless_the_shift_spreads_it():
+    """crop hides what op writes at the border, as long as the shifted reference never reads it."""
+    s1 = sig(0, size=(48,))
+    clean = assert_translation_equivariant(lambda t: t, s1, 0.5, crop=13, min_psnr=80)
+    # y[0] feeds the 24-tap reference up to index 12 (taps/2 = 12): crop 13 clears it.
+    assert assert_translation_equivariant(_nan_at(0), s1, 0.5, crop=13) == pytest.approx(clean)
+    inf_at_0 = lambda t: torch.cat([t[..., :1] + math.inf, t[..., 1:]], -1)  # noqa: E731
+    assert assert_translation_equivariant(inf_at_0, s1, 0.5, crop=13) == pytest.approx(clean)
+    with pytest.raises(AssertionError, match=r"non-finite values outside the compared region but "
+                       r"within reach of the output shift \(12 samples beyond .*increase crop"):
+        assert_translation_equivariant(_nan_at(0), s1, 0.5, crop=10)
+    with pytest.raises(AssertionError, match=r"op returned non-finite values \(NaN or inf\) at 1 "
+                       r"of the 22 compared positions"):
+        assert_translation_equivariant(_nan_at(20), s1, 0.5, crop=13)
+    with pytest.raises(AssertionError, match="whole axis"):  # the FFT shift reaches everywhere
+        assert_translation_equivariant(_nan_at(0), s1, 0.5, crop=13, method="fft")
+    s2 = sig(1, size=40, bandwidth=0.15)
+    clean = assert_rotation_equivariant(lambda t: t, s2, 0.7, crop=8, min_psnr=50, dtype=F64)
+    got = assert_rotation_equivariant(_nan_at(0), s2, 0.7, crop=8, dtype=F64)  # column x = 0
+    assert got == pytest.approx(clean)
+    with pytest.raises(AssertionError, match="within reach of the rotation of op's output"):
+        assert_rotation_equivariant(_nan_at(0), s2, 0.7, crop=6, dtype=F64)
+
+
+def test_nothing_to_compare_names_the_output_shift_and_its_taps():
+    """The output shift drops the samples whose taps pass the ends, whatever crop is."""
+    s = sig(2, size=(20,), bandwidth=0.1)
+    with pytest.raises(ValueError, match=r"nothing left to compare.*20 output samples.*crop 0 "
+                       r"keeps \[0, 20\).*method 'sinc', 24 taps\) keeps nothing.*fewer taps"):
+        assert_translation_equivariant(lambda t: t, s, 0.5, crop=0)
+    assert assert_translation_equivariant(lambda t: t, s, 0.5, crop=0, taps=8, min_psnr=40) >= 40
+    with pytest.raises(ValueError, match=r"crop 10 keeps \[10, 10\)"):
+        assert_translation_equivariant(lambda t: t, s, 0.5, crop=10, taps=8)
 
 
 # ---------------------------------------------------------------------------------------------
