@@ -300,6 +300,7 @@ def patch(model: nn.Module) -> dict[str, nn.Module]:
             new.upsample.filter = child.upsample.filter.detach().clone()
             new.downsample.lowpass.filter = child.downsample.lowpass.filter.detach().clone()
             new.to(device=child.upsample.filter.device)
+            new.train(child.training)  # (an eval() model stays in eval mode)
             setattr(parent, child_name, new)
             replaced[f"{qual}.{child_name}" if qual else child_name] = child
     return replaced

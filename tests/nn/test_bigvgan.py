@@ -117,6 +117,11 @@ def test_patch_replaces_blocks_in_place():
     y_after = model[1]["blk"](model[0](x))
     assert _rel_err(y_after, y_before) < 2e-6
     assert bigvgan.patch(model) == {}  # idempotent
+    assert model[1]["blk"].training
+    # a model in eval mode gets its new blocks in eval mode
+    evald = nn.Sequential(aft.Activation1d(PeerSnakeBeta(4))).eval()
+    bigvgan.patch(evald)
+    assert not any(m.training for m in evald.modules())
 
 
 @pytest.mark.parametrize(("up", "down"), [(1, 2), (2, 1)])
