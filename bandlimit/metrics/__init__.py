@@ -2,10 +2,11 @@
 
 - :mod:`~bandlimit.metrics.equivariance` — the Alias-Free GAN equivariance metrics EQ-T, EQ-T_frac
   and EQ-R (:func:`evaluate`) and their building blocks (integer/fractional translation, oriented
-  band-limit filter, high-quality rotation, pseudo-rotation, pooled PSNR).
+  band-limit filter, high-quality rotation, pseudo-rotation, pooled PSNR), and
+  :exc:`NonFiniteImagesError`, raised when the generator writes NaN or inf.
 """
 
 from bandlimit.metrics import equivariance
-from bandlimit.metrics.equivariance import evaluate
+from bandlimit.metrics.equivariance import NonFiniteImagesError, evaluate
 
-__all__ = ["equivariance", "evaluate"]
+__all__ = ["NonFiniteImagesError", "equivariance", "evaluate"]

@@ -28,7 +28,7 @@ rotating content by ``α`` writes ``transform = rot(−α)`` with
 Public building blocks: :func:`translate_integer`, :func:`translate_fractional`,
 :func:`lanczos_shift_weights`, :func:`oriented_bandlimit_filter`, :func:`rotation_matrix`,
 :func:`rotate`, :func:`pseudo_rotate`, :func:`psnr`, :class:`PSNRAccumulator`, :class:`BatchDraws`,
-:func:`draw_batch`, :func:`evaluate`.
+:func:`draw_batch`, :func:`evaluate`; :exc:`NonFiniteImagesError` (raised by :func:`evaluate`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import scipy.fft
 import torch
 import torch.nn.functional as F
 
-from bandlimit._checks import check_int
+from bandlimit._checks import check_float_dtype, check_int, check_real
 from bandlimit.ops import filter2d, upsample2d
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "ROTATE_MAX",
     "TRANSLATE_MAX",
     "BatchDraws",
+    "NonFiniteImagesError",
     "PSNRAccumulator",
     "draw_batch",
     "evaluate",
@@ -79,6 +80,17 @@ TRANSLATE_MAX = 0.125
 ROTATE_MAX = math.pi
 #: Peak-to-peak signal value used by the PSNR: images live in ``[−1, 1]``.
 I_MAX = 2.0
+#: Largest Lanczos order of :func:`rotate` / :func:`pseudo_rotate`: their filter spans ``2·a``
+#: pixels each way, at most the half-size of its FFT grid (``aflt = 64``).
+_MAX_ROTATION_A = 32
+
+
+class NonFiniteImagesError(ValueError):
+    """The generator wrote NaN or inf: the equivariance metrics of :func:`evaluate` are undefined.
+
+    A ``ValueError``, so that callers who only check arguments still see it; training loops can
+    catch this class to report a diverged generator without stopping.
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,15 +107,19 @@ def _check_images(x: Any, name: str = "x") -> torch.Tensor:
     return x
 
 
-def _check_real(value: Any, name: str) -> float:
+def _check_real(value: Any, name: str, positive: bool = False) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+    return check_real(name, value, positive=positive)
+
+
+def _check_rotation_a(a: Any) -> int:
+    a = check_int("a", a, 1)
+    if a > _MAX_ROTATION_A:
+        raise ValueError(f"a must be an int in [1, {_MAX_ROTATION_A}] (the rotation filter spans "
+                         f"2·a pixels each way, at most the {2 * _MAX_ROTATION_A}-pixel half-size "
+                         f"of its FFT grid), got {a}")
+    return a
 
 
 def _check_shift(shift: Any, name: str, ndim: int = 2) -> tuple[float, ...]:
@@ -171,7 +187,8 @@ def translate_integer(x: torch.Tensor, shift: Sequence[int]) -> tuple[torch.Tens
     -------
     y : Tensor ``[N, C, H, W]``
     mask : Tensor ``[N, C, H, W]`` of the same dtype, 1 where ``y`` is defined (paper Eq. 24:
-        ``c ∈ [max(dx, 0), W + min(dx, 0))``, likewise rows).
+        ``c ∈ [max(dx, 0), W + min(dx, 0))``, likewise rows). A shift by the whole image or more,
+        however large, gives zeros and an empty mask, as in :func:`translate_fractional`.
     """
     x = _check_images(x)
     dx, dy = _check_shift(shift, "shift")
@@ -180,8 +197,9 @@ def translate_integer(x: torch.Tensor, shift: Sequence[int]) -> tuple[torch.Tens
             f"shift must be whole pixels for translate_integer, got {(dx, dy)}; "
             "use translate_fractional for sub-pixel shifts"
         )
-    dx, dy = int(dx), int(dy)
     H, W = x.shape[-2:]
+    # Beyond the image every shift gives the same result; clamping keeps the indices in int64.
+    dx, dy = int(max(-W, min(W, dx))), int(max(-H, min(H, dy)))
     y = _zero_shift(_zero_shift(x, dx, -1), dy, -2)
     mask = _axis_mask(W, max(dx, 0), W + min(dx, 0), -1, x)
     mask = mask * _axis_mask(H, max(dy, 0), H + min(dy, 0), -2, x)
@@ -342,6 +360,8 @@ def oriented_bandlimit_filter(
         Half-size of the FFT grid, in input pixels.
     cutoff_in, cutoff_out : float > 0
         Bandwidths in cycles per pixel ×2 (1 = Nyquist of the input grid).
+    dtype : real floating-point torch.dtype
+        Of the result (computed in float64).
 
     Returns
     -------
@@ -349,6 +369,7 @@ def oriented_bandlimit_filter(
     and correlation agree).
     """
     A = _check_matrix(matrix)[:2, :2]
+    dtype = check_float_dtype("dtype", dtype)  # an int dtype would round the taps to zeros
     up = _check_int(up, "up", 1)
     a = _check_int(a, "a", 1)
     amax = 2 * a if amax is None else _check_int(amax, "amax", 1)
@@ -440,17 +461,25 @@ def rotate(
         Radians; positive turns +x towards −y (counter-clockwise on screen, rows pointing down).
     up : int ≥ 1
         Oversampling before the bilinear step (4 in the paper).
-    a : int ≥ 1
+    a : int in [1, 32]
         Lanczos window order of the filter.
 
     Returns
     -------
     y : Tensor ``[N, C, H, W]``
     mask : Tensor ``[N, C, H, W]``, 1 where ``y`` read no zero padding.
+        Both in ``x``'s dtype, computed in at least float32; empty for an empty ``x``.
     """
     x = _check_images(x)
     m = rotation_matrix(angle)
-    return _affine_resample(x, m, _check_int(up, "up", 1), _check_int(a, "a", 1))
+    up, a = _check_int(up, "up", 1), _check_rotation_a(a)
+    if x.numel() == 0:  # nothing to resample (affine_grid refuses empty sizes), as pseudo_rotate
+        return x.new_zeros(x.shape), x.new_zeros(x.shape)
+    # torch's CPU grid_sample is wrong in float16/bfloat16 for rotated grids (values far outside
+    # the input's range, NaN): resample in at least float32, then round.
+    work = torch.promote_types(x.dtype, torch.float32)
+    y, mask = _affine_resample(x.to(work), m, up, a)
+    return y.to(x.dtype), mask.to(x.dtype)
 
 
 def pseudo_rotate(x: torch.Tensor, angle: float, a: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -458,16 +487,19 @@ def pseudo_rotate(x: torch.Tensor, angle: float, a: int = 3) -> tuple[torch.Tens
 
     Filters ``x`` with :func:`oriented_bandlimit_filter` ``(rot(−α), up=1)`` (``(4a − 1)²`` taps):
     the band of the result equals the band of :func:`rotate` ``(x0, α)`` for an image ``x`` that is
-    ``x0`` already rotated by ``α``.
+    ``x0`` already rotated by ``α``. ``a`` is an int in ``[1, 32]``.
 
     Returns
     -------
     y : Tensor ``[N, C, H, W]``
-    mask : Tensor ``[N, C, H, W]``, zero on a border of ``2a − 1`` pixels.
+    mask : Tensor ``[N, C, H, W]``, zero on a border of ``2a − 1`` pixels; empty for an empty ``x``.
     """
     x = _check_images(x)
-    a = _check_int(a, "a", 1)
-    f = oriented_bandlimit_filter(rotation_matrix(-_check_real(angle, "angle")), up=1, a=a,
+    a = _check_rotation_a(a)
+    angle = _check_real(angle, "angle")
+    if x.numel() == 0:  # nothing to filter (filter2d refuses an empty height or width)
+        return x.new_zeros(x.shape), x.new_zeros(x.shape)
+    f = oriented_bandlimit_filter(rotation_matrix(-angle), up=1, a=a,
                                   dtype=x.dtype, device=x.device)
     y = filter2d(x, f)
     p = f.shape[0] // 2
@@ -485,6 +517,34 @@ def _dist_info() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def _reduce_device() -> torch.device:
+    """Where a collective's tensor must live (NCCL: the current GPU)."""
+    if torch.distributed.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def _raise_on_every_rank(error: Exception | None) -> None:
+    """Raise ``error`` here and an error of the same kind on every other rank, so that no rank
+    waits forever in the all-reduce that the failed one never reaches (no-op on one rank)."""
+    _, world = _dist_info()
+    if world == 1:
+        if error is not None:
+            raise error
+        return
+    kind = 0 if error is None else (2 if isinstance(error, NonFiniteImagesError) else 1)
+    flag = torch.tensor([float(kind)], device=_reduce_device())
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    if error is not None:
+        raise error
+    if flag.item() == 2:
+        raise NonFiniteImagesError("the generator wrote NaN or inf on another rank (its error "
+                                   "names the batch): the equivariance metrics are undefined")
+    if flag.item() == 1:
+        raise RuntimeError("the equivariance evaluation failed on another rank (its error is "
+                           "raised there)")
 
 
 class PSNRAccumulator:
@@ -509,7 +569,12 @@ class PSNRAccumulator:
     def update(
         self, ref: torch.Tensor, img: torch.Tensor, mask: torch.Tensor | None = None
     ) -> None:
-        """Add ``Σ mask·(ref − img)²`` and ``Σ mask`` (mask broadcast to the images' shape)."""
+        """Add ``Σ mask·(ref − img)²`` and ``Σ mask`` (mask broadcast to the images' shape).
+
+        ``mask`` holds finite weights ``>= 0``. ``ref`` and ``img`` must be finite wherever the
+        weight is positive (else the PSNR is undefined: ``ValueError``); elements of weight 0 are
+        excluded whatever their value.
+        """
         if not isinstance(ref, torch.Tensor) or not isinstance(img, torch.Tensor):
             raise TypeError(f"ref and img must be tensors, got {type(ref).__name__}, "
                             f"{type(img).__name__}")
@@ -517,20 +582,33 @@ class PSNRAccumulator:
             raise ValueError(f"ref and img must have the same shape, got {tuple(ref.shape)} and "
                              f"{tuple(img.shape)}")
         dev = ref.device if ref.device.type != "mps" else torch.device("cpu")  # no float64 on MPS
-        e = (ref.to(dev, torch.float64) - img.to(dev, torch.float64)).square()
+        r64, i64 = ref.to(dev, torch.float64), img.to(dev, torch.float64)
         if mask is None:
-            m = torch.ones_like(e)
+            m = torch.ones_like(r64)
         else:
             if not isinstance(mask, torch.Tensor):
                 raise TypeError(f"mask must be a tensor or None, got {type(mask).__name__}")
             try:
-                m = torch.broadcast_to(mask.to(dev, torch.float64), e.shape)
+                m = torch.broadcast_to(mask.to(dev, torch.float64), r64.shape)
             except RuntimeError:
                 raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the "
-                                 f"images' shape {tuple(e.shape)}") from None
+                                 f"images' shape {tuple(r64.shape)}") from None
+            bad = int((~torch.isfinite(m)).sum())
+            if bad:
+                raise ValueError(f"mask must be finite (a weight per element), got {bad} NaN or "
+                                 f"inf weight{'s' if bad != 1 else ''}")
             if bool((m < 0).any()):
                 raise ValueError(f"mask must be >= 0 (a weight per element), got a minimum of "
                                  f"{float(m.min())}")
+        keep = m > 0
+        for name, t in (("ref", r64), ("img", i64)):
+            bad = int((keep & ~torch.isfinite(t)).sum())
+            if bad:
+                where = "where mask > 0" if mask is not None else "(no mask: all are compared)"
+                raise ValueError(f"{name} has {bad} non-finite value{'s' if bad != 1 else ''} "
+                                 f"(NaN or inf) {where}: the PSNR is undefined")
+        # Select rather than multiply by the weights: 0 · NaN is NaN, and weight 0 means excluded.
+        e = torch.where(keep, r64 - i64, 0.0).square()
         s = torch.stack([(e * m).sum(), m.sum()])
         self.sums = s if self.sums is None else self.sums + s.to(self.sums.device)
 
@@ -539,12 +617,9 @@ class PSNRAccumulator:
         _, world = _dist_info()
         if world == 1:
             return
-        dist = torch.distributed
-        backend = dist.get_backend()
-        dev = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else "cpu"
         s = torch.zeros(2, dtype=torch.float64) if self.sums is None else self.sums
-        s = s.to(dev)
-        dist.all_reduce(s, op=dist.ReduceOp.SUM)
+        s = s.to(_reduce_device())
+        torch.distributed.all_reduce(s, op=torch.distributed.ReduceOp.SUM)
         self.sums = s
 
     @property
@@ -569,7 +644,9 @@ def psnr(
     r"""PSNR in dB of ``img`` against ``ref`` over ``mask``: ``20·log10(max_val) − 10·log10(MSE)``.
 
     ``MSE = Σ mask·(ref − img)² / Σ mask`` in float64 (pooled over every element); ``inf`` when
-    equal. ``max_val`` is the peak-to-peak range (2 for images in ``[−1, 1]``).
+    equal. ``max_val`` is the peak-to-peak range (2 for images in ``[−1, 1]``). ``mask`` holds
+    finite weights ``>= 0``; NaN or inf in ``ref`` or ``img`` where the weight is positive raise a
+    ``ValueError`` (see :meth:`PSNRAccumulator.update`).
     """
     acc = PSNRAccumulator(max_val)
     acc.update(ref, img, mask)
@@ -637,11 +714,16 @@ def draw_batch(
         None: zeros ``[B, 0]`` when ``c_dim == 0``, else one-hot labels of uniformly random classes.
         A tensor: rows drawn uniformly with replacement (e.g. a dataset's labels). A callable:
         its result, which should draw from the given ``torch.Generator`` to stay reproducible.
+    translate_max, rotate_max : float > 0
+        Largest translation (fraction of the width) and rotation (radians).
     """
     batch_index = _check_int(batch_index, "batch_index", 0)
     batch_size = _check_int(batch_size, "batch_size", 1)
     z_dim, c_dim = _check_int(z_dim, "z_dim", 0), _check_int(c_dim, "c_dim", 0)
     seed = _check_int(seed, "seed", 0)
+    # 0 would draw no transform (a vacuous ∞ dB); a negative range only mirrors a positive one.
+    tmax = _check_real(translate_max, "translate_max", positive=True)
+    rmax = _check_real(rotate_max, "rotate_max", positive=True)
     g = _batch_generator(seed, batch_index)
     z = torch.randn([batch_size, z_dim], generator=g)
     if c is None:
@@ -662,7 +744,6 @@ def draw_batch(
     else:
         raise TypeError(f"c must be None, a label tensor [M, c_dim] or a callable, got "
                         f"{type(c).__name__}")
-    tmax, rmax = _check_real(translate_max, "translate_max"), _check_real(rotate_max, "rotate_max")
     u = (torch.rand([5], generator=g, dtype=torch.float64) * 2 - 1).tolist()
     return BatchDraws(
         z=z, c=labels, translate_int=(u[0] * tmax, u[1] * tmax),
@@ -722,6 +803,45 @@ def _transform_buffer(G: Any) -> torch.Tensor:
     return tr
 
 
+def _check_draws(d: BatchDraws, where: str, z_dim: int, c_dim: int) -> None:
+    """Check one explicit :class:`BatchDraws` against the generator (``where``: ``'draws[i]'``)."""
+    z, c = d.z, d.c
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{where}.z must be a torch.Tensor [N, z_dim={z_dim}], got "
+                        f"{type(z).__name__}")
+    if z.ndim != 2 or z.shape[1] != z_dim or z.shape[0] < 1:
+        raise ValueError(f"{where}.z must have shape [N, z_dim={z_dim}] with N >= 1, got "
+                         f"{tuple(z.shape)}")
+    if not z.is_floating_point():
+        raise TypeError(f"{where}.z must be a floating-point tensor (latents), got {z.dtype}")
+    # NaN latents would make the generator's output non-finite and blame the generator.
+    if not bool(torch.isfinite(z).all()):
+        raise ValueError(f"{where}.z must be finite, got {int((~torch.isfinite(z)).sum())} NaN "
+                         f"or inf values")
+    n = z.shape[0]
+    if not isinstance(c, torch.Tensor):
+        raise TypeError(f"{where}.c must be a torch.Tensor [{n}, c_dim={c_dim}], got "
+                        f"{type(c).__name__}")
+    if tuple(c.shape) != (n, c_dim):
+        raise ValueError(f"{where}.c must have shape [{n}, c_dim={c_dim}] (one label row per "
+                         f"latent), got {tuple(c.shape)}")
+    if c.is_complex() or not bool(torch.isfinite(c.to(torch.float32)).all()):
+        raise ValueError(f"{where}.c must hold finite real labels, got dtype {c.dtype}")
+    _check_shift(d.translate_int, f"{where}.translate_int")
+    _check_shift(d.translate_frac, f"{where}.translate_frac")
+    _check_real(d.angle, f"{where}.angle")
+
+
+def _check_integer_shifts(translate_max: float, res: int) -> None:
+    # round(t·res) with |t| <= translate_max is 0 for every draw: EQ-T would read ∞ for any G.
+    if translate_max * res <= 0.5:
+        raise ValueError(
+            f"translate_max={translate_max!r} is at most half a pixel of the {res}-pixel image "
+            f"(translate_max·img_resolution = {translate_max * res:.4g} <= 0.5): every integer "
+            f"shift of eqt_int would round to 0, a vacuous ∞ dB for any generator; use "
+            f"translate_max > {0.5 / res:.4g} or leave 'eqt_int' out of metrics")
+
+
 def evaluate(
     G: Any,
     num_samples: int = 50_000,
@@ -758,7 +878,7 @@ def evaluate(
         Any non-empty subset; results come back in this order.
     seed : int ≥ 0
         Seeds every draw (see :func:`draw_batch`): the same seed gives the same numbers, whatever
-        the number of ranks.
+        the number of ranks, to float64 rounding (the ranks' sums are added in another order).
     device : torch.device, str or None
         Where to run; default: the device of ``G.synthesis.input.transform``.
     progress : bool
@@ -766,11 +886,14 @@ def evaluate(
     c : None, label tensor ``[M, c_dim]`` or callable
         Labels for conditional generators; see :func:`draw_batch`.
     draws : iterable of :class:`BatchDraws`, optional
-        Explicit per-batch draws; replaces ``num_samples``, ``batch_size``, ``seed`` and ``c``.
-        Under torch.distributed it must be a sequence: rank ``r`` takes batches ``r, r + world, …``.
-    translate_max : float
-        Largest translation, fraction of the width (0.125).
-    rotate_max : float
+        Explicit per-batch draws; replaces ``num_samples``, ``batch_size``, ``seed``, ``c``,
+        ``translate_max`` and ``rotate_max``. All are checked before the run (``z`` a float
+        ``[N, z_dim]`` tensor, ``c`` ``[N, c_dim]``, finite transforms). Under torch.distributed
+        it must be a sequence: rank ``r`` takes batches ``r, r + world, …``.
+    translate_max : float > 0
+        Largest translation, fraction of the width (0.125). With ``'eqt_int'``, it must exceed
+        half a pixel (``translate_max·img_resolution > 0.5``), else every shift rounds to 0.
+    rotate_max : float > 0
         Largest rotation in radians (π).
     synthesis_kwargs : dict, optional
         Extra arguments to ``G.synthesis``; default ``{'force_fp32': True}`` as in the paper
@@ -780,6 +903,18 @@ def evaluate(
     -------
     dict
         ``{metric name: PSNR in dB}`` (``inf`` for a perfect match).
+
+    Raises
+    ------
+    NonFiniteImagesError
+        When ``G.synthesis`` writes NaN or inf (a ``ValueError``; the message names the count,
+        the batch and which synthesis call).
+    ValueError
+        When a metric has no pixel to compare in a batch: the image is too small for the
+        rotation filters' borders (EQ-R) or the Lanczos taps (EQ-T_frac), or the shift moves the
+        content beyond the image (``translate_max`` too large). Raised at that batch, usually the
+        first, rather than after the run; a batch that compared nothing would drop out of the
+        pooled score silently.
 
     Notes
     -----
@@ -795,6 +930,9 @@ def evaluate(
     tr = _transform_buffer(G)
     if isinstance(metrics, str):
         metrics = (metrics,)
+    elif not isinstance(metrics, Iterable):
+        raise TypeError(f"metrics must be a non-empty sequence of names from {METRICS}, got "
+                        f"{metrics!r} ({type(metrics).__name__})")
     metrics = tuple(metrics)
     bad = [m for m in metrics if m not in METRICS]
     if not metrics or bad or len(set(metrics)) != len(metrics):
@@ -809,92 +947,149 @@ def evaluate(
     rank, world = _dist_info()
     z_dim = _check_int(getattr(G, "z_dim", None), "G.z_dim", 0)
     c_dim = _check_int(getattr(G, "c_dim", 0), "G.c_dim", 0)
+    res = getattr(G, "img_resolution", None)  # None: the output's width, found by the first batch
+    res = None if res is None else _check_int(res, "G.img_resolution", 1)
+    tmax: float | None = None  # checked against the resolution when eqt_int draws the shifts
 
     if draws is None:
         num_samples = _check_int(num_samples, "num_samples", 1)
         batch_size = _check_int(batch_size, "batch_size", 1)
         seed = _check_int(seed, "seed", 0)
-        _check_real(translate_max, "translate_max")
-        _check_real(rotate_max, "rotate_max")
+        translate_max = _check_real(translate_max, "translate_max", positive=True)
+        rotate_max = _check_real(rotate_max, "rotate_max", positive=True)
+        if "eqt_int" in metrics:
+            tmax = translate_max
+            if res is not None:
+                _check_integer_shifts(tmax, res)
         num_batches = -(-num_samples // batch_size)
         mine = list(range(rank, num_batches, world))
 
-        def batches() -> Iterable[BatchDraws]:
+        def batches() -> Iterable[tuple[int, BatchDraws]]:
             for k in mine:
                 b = min(batch_size, num_samples - k * batch_size)
-                yield draw_batch(k, b, z_dim, c_dim, seed, c, translate_max, rotate_max)
+                yield k, draw_batch(k, b, z_dim, c_dim, seed, c, translate_max, rotate_max)
 
         total = len(mine)
     else:
-        if world > 1:
-            if not isinstance(draws, Sequence):
-                raise TypeError("under torch.distributed, draws must be a sequence (list) so that "
-                                f"each rank can take its share, got {type(draws).__name__}")
-            draws = draws[rank::world]
+        if world > 1 and not isinstance(draws, Sequence):
+            raise TypeError("under torch.distributed, draws must be a sequence (list) so that "
+                            f"each rank can take its share, got {type(draws).__name__}")
+        if not isinstance(draws, Iterable):
+            raise TypeError(f"draws must be an iterable of BatchDraws or None, got "
+                            f"{type(draws).__name__}")
+        # Every rank checks every draw, so that all of them raise the same error together.
         draws = list(draws)
         for i, d in enumerate(draws):
             if not isinstance(d, BatchDraws):
                 raise TypeError(f"draws[{i}] must be a BatchDraws, got {type(d).__name__}")
+            _check_draws(d, f"draws[{i}]", z_dim, c_dim)
         if not draws and world == 1:
             raise ValueError("draws is empty: nothing to evaluate")
+        mine_draws = list(enumerate(draws))[rank::world]
 
-        def batches() -> Iterable[BatchDraws]:
-            yield from draws
+        def batches() -> Iterable[tuple[int, BatchDraws]]:
+            yield from mine_draws
 
-        total = len(draws)
+        total = len(mine_draws)
 
     accs = {m: PSNRAccumulator(I_MAX) for m in metrics}
     saved = tr.detach().clone()
     bar = _Progress(total, bool(progress) and rank == 0)
+    error: Exception | None = None
     try:
         with torch.no_grad():
-            for d in batches():
-                _evaluate_batch(G, tr, d, metrics, accs, device, synthesis_kwargs)
+            for k, d in batches():
+                _evaluate_batch(G, tr, k, d, metrics, accs, device, synthesis_kwargs, res, tmax)
                 bar.update()
+    except Exception as e:  # (raised below, on every rank)
+        error = e
     finally:
         with torch.no_grad():
             tr.copy_(saved)
         bar.close()
+    _raise_on_every_rank(error)
     for acc in accs.values():
         acc.all_reduce()
+    for m, acc in accs.items():
+        if acc.sums is None or float(acc.sums[1]) <= 0:  # e.g. fewer draws than ranks
+            raise ValueError(f"{m} compared no pixels: no batch was evaluated on any rank")
     return {m: accs[m].psnr for m in metrics}
 
 
 def _evaluate_batch(
     G: Any,
     tr: torch.Tensor,
+    k: int,
     d: BatchDraws,
     metrics: tuple[str, ...],
     accs: dict[str, PSNRAccumulator],
     device: torch.device,
     synthesis_kwargs: dict[str, Any],
+    res: int | None,
+    translate_max: float | None,
 ) -> None:
-    def synth(transform: torch.Tensor) -> torch.Tensor:
+    """Batch ``k``: synthesise, transform and add to the accumulators (``translate_max``: the
+    drawn range to check against the resolution, None for explicit draws)."""
+    shape: torch.Size | None = None
+
+    def synth(transform: torch.Tensor, what: str) -> torch.Tensor:
         tr.copy_(transform.to(dtype=tr.dtype, device=tr.device))
-        return G.synthesis(ws, **synthesis_kwargs).float()
+        # Check what G returned before converting: .float() would hide int/bool images and fail
+        # on non-tensors with an AttributeError.
+        out = _check_images(G.synthesis(ws, **synthesis_kwargs), "G.synthesis output")
+        if shape is not None and out.shape != shape:
+            raise ValueError(f"G.synthesis output has shape {tuple(out.shape)} for {what} but "
+                             f"{tuple(shape)} for the untransformed image (batch {k}): a "
+                             f"transform must not change the image size")
+        out = out.float()
+        bad = int((~torch.isfinite(out)).sum())
+        if bad:
+            raise NonFiniteImagesError(
+                f"G.synthesis output has {bad} non-finite value{'s' if bad != 1 else ''} (NaN or "
+                f"inf) in batch {k} ({what}): the equivariance metrics are undefined; a diverged "
+                f"generator?")
+        return out
+
+    def add(metric: str, ref: torch.Tensor, img: torch.Tensor, mask: torch.Tensor,
+            cause: str) -> None:
+        # An empty mask would drop the batch from the pooled score without a word.
+        if not bool((mask > 0).any()):
+            raise ValueError(f"{metric} has no pixel to compare in batch {k}: {cause}")
+        accs[metric].update(ref, img, mask)
 
     z = d.z.to(device=device, dtype=torch.float32)
     c = d.c.to(device=device, dtype=torch.float32)
     ws = G.mapping(z, c)
-    orig = synth(torch.eye(3))
-    _check_images(orig, "G.synthesis output")
+    orig = synth(torch.eye(3), "the untransformed image")
+    shape = orig.shape
     H, W = orig.shape[-2:]
-    res = int(getattr(G, "img_resolution", W))
+    res = W if res is None else res
+    if translate_max is not None:
+        _check_integer_shifts(translate_max, res)
+    size = f"{H}x{W}"
 
     if "eqt_int" in metrics:
         tx, ty = _check_shift(d.translate_int, "translate_int")
         ix, iy = round(tx * res), round(ty * res)  # snap to whole pixels of the output
-        img = synth(translation_transform((ix / res, iy / res)))
-        ref, mask = translate_integer(orig, (ix * W // res, iy * H // res))
-        accs["eqt_int"].update(ref, img, mask)
+        img = synth(translation_transform((ix / res, iy / res)),
+                    "the integer-translated image, eqt_int")
+        sx, sy = ix * W // res, iy * H // res
+        ref, mask = translate_integer(orig, (sx, sy))
+        add("eqt_int", ref, img, mask, f"the shift by ({sx}, {sy}) px (x, y) moves the content "
+            f"beyond the {size} image; translate_max too large?")
     if "eqt_frac" in metrics:
         tx, ty = _check_shift(d.translate_frac, "translate_frac")
-        img = synth(translation_transform((tx, ty)))
+        img = synth(translation_transform((tx, ty)), "the fractionally translated image, eqt_frac")
         ref, mask = translate_fractional(orig, (tx * W, ty * H))
-        accs["eqt_frac"].update(ref, img, mask)
+        add("eqt_frac", ref, img, mask, f"the shift by ({tx * W:.4g}, {ty * H:.4g}) px (x, y) is "
+            f"beyond the {size} image, or the image is too small for the Lanczos-3 reference "
+            f"(its taps leave about 3 px undefined at each border); translate_max too large?")
     if "eqr" in metrics:
         angle = _check_real(d.angle, "angle")
-        img = synth(rotation_transform(angle))
+        img = synth(rotation_transform(angle), "the rotated image, eqr")
         ref, ref_mask = rotate(orig, angle)
         pseudo, pseudo_mask = pseudo_rotate(img, angle)
-        accs["eqr"].update(ref, pseudo, ref_mask * pseudo_mask)
+        add("eqr", ref, pseudo, ref_mask * pseudo_mask, f"the {size} image is too small for "
+            f"the rotation filters, which leave about 6 px (reference rotation) and 5 px "
+            f"(pseudo-rotation) undefined at each border, less the corners that the rotation by "
+            f"{angle:.4g} rad moves out of the frame")

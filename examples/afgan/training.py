@@ -945,13 +945,20 @@ def _train(
             stats_acc.clear()
             snap = done or want_stop or tick % cfg.snap == 0
             if snap and cfg.metrics:
-                from bandlimit.metrics.equivariance import evaluate
+                from bandlimit.metrics.equivariance import NonFiniteImagesError, evaluate
 
                 names = tuple(dict.fromkeys(METRIC_NAMES[m] for m in cfg.metrics))
-                metrics_result = evaluate(G_ema, num_samples=cfg.metrics_samples, batch_size=4,
-                                          metrics=names, seed=cfg.seed, device=device,
-                                          progress=False)  # fmt: skip
-                row["metrics"] = {k: float(v) for k, v in metrics_result.items()}
+                try:
+                    metrics_result = evaluate(G_ema, num_samples=cfg.metrics_samples,
+                                              batch_size=4, metrics=names, seed=cfg.seed,
+                                              device=device, progress=False)  # fmt: skip
+                    row["metrics"] = {k: float(v) for k, v in metrics_result.items()}
+                except NonFiniteImagesError as e:
+                    # A diverged G_ema: say so in the log and keep training (the checkpoint
+                    # below is still written; every rank raised, none waits).
+                    row["metrics_error"] = str(e)
+                    if d.rank == 0:
+                        print(f"metrics skipped: {e}", file=sys.stderr)
             if d.rank == 0:
                 if snap:
                     row["grid"] = snapshot_images(f"fakes{step:08d}.png").name

@@ -708,3 +708,24 @@ def test_export_onnx_bad_arguments_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         export(["--network", str(tmp_path / "missing.pt"), "--output", str(tmp_path / "g.onnx")])
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_diverged_g_ema_skips_the_metrics_and_keeps_the_run(tmp_path, capsys):
+    """G_ema with a NaN weight (a diverged run): the equivariance metrics are undefined, so the
+    tick's log line says why instead of scores, and training and its checkpoints go on."""
+    seed_run = run_cli("--outdir", str(tmp_path), "--run-name", "seed", "--kimg", "0.008",
+                       "--tick", "0.008", "--snap", "1")  # fmt: skip
+    raw = torch.load(seed_run["checkpoint"], weights_only=True)
+    state = raw["G_ema"]["state_dict"]
+    key = next(k for k in state if k.startswith("synthesis.") and k.endswith(".weight"))
+    state[key] = torch.full_like(state[key], math.nan)
+    weights = tmp_path / "diverged.pt"
+    torch.save(raw, weights)
+    s = run_cli("--outdir", str(tmp_path), "--run-name", "nan", "--resume", str(weights),
+                "--kimg", "0.008", "--tick", "0.008", "--snap", "1", "--metrics", "eqt",
+                "--metrics-samples", "4")  # fmt: skip
+    rows = [json.loads(x) for x in (Path(s["run_dir"]) / "log.jsonl").read_text().splitlines()]
+    assert "metrics" not in rows[-1]
+    assert rows[-1]["metrics_error"].startswith("G.synthesis output has")
+    assert "metrics skipped: G.synthesis output has" in capsys.readouterr().err
+    assert Path(s["checkpoint"]).is_file()

@@ -506,6 +506,7 @@ def test_ranks_share_the_batches_and_their_sums_add_up(monkeypatch):
     single = eq.evaluate(G, **kw)
     sums = []
     monkeypatch.setattr(eq.PSNRAccumulator, "all_reduce", lambda self: sums.append(self.sums))
+    monkeypatch.setattr(eq, "_raise_on_every_rank", lambda error: None)  # (no process group)
     for rank in range(2):
         monkeypatch.setattr(eq, "_dist_info", lambda rank=rank: (rank, 2))
         eq.evaluate(G, **kw)
@@ -584,7 +585,7 @@ def test_bad_arguments_raise_clear_errors():
         eq.pseudo_rotate(torch.zeros(1, 1, 8, 8, dtype=torch.int64), 0.1)
     with pytest.raises(TypeError, match=r"torch\.Tensor"):
         eq.rotate(np.zeros((1, 1, 8, 8)), 0.1)
-    with pytest.raises(ValueError, match="angle must be finite"):
+    with pytest.raises(ValueError, match="angle must be a finite real number"):
         eq.rotate(x, math.inf)
     with pytest.raises(ValueError, match="matrix must be a 2x2, 2x3 or 3x3"):
         eq.oriented_bandlimit_filter(torch.eye(4))
@@ -652,3 +653,287 @@ def test_stylegan3_T_is_translation_equivariant_and_oversampling_is_why(afgan_ne
     assert bad["eqt_int"] < good["eqt_int"] - 10
     # Config T is not built for rotations (paper: EQ-R 13 dB trained); the metric must see that.
     assert 5 < good["eqr"] < good["eqt_int"] - 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Robustness (fuzzing review): reduced precision, non-finite output, degenerate arguments
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float16, 4e-3), (torch.bfloat16, 3e-2)])
+@pytest.mark.parametrize("angle", [0.3, -1.1, 2.6])
+def test_rotate_of_half_precision_images_matches_float32(dtype, tol, angle):
+    # CPU grid_sample in half precision returns garbage for rotated grids: rotate must compute
+    # in float32 and round the result, so it agrees with the float32 rotation of the same input.
+    torch.manual_seed(0)
+    x = (torch.rand(2, 1, 40, 40) * 2 - 1).to(dtype)
+    y, m = eq.rotate(x, angle)
+    y32, m32 = eq.rotate(x.float(), angle)
+    assert y.dtype == dtype and m.dtype == dtype
+    assert bool(torch.isfinite(y).all()) and bool(torch.isfinite(m).all())
+    assert torch.equal(m.float(), m32)
+    torch.testing.assert_close(y.float(), y32, rtol=0, atol=tol)
+
+
+class _Poke(nn.Module):
+    """Wraps a synthesis network and writes ``value`` into pixel (0, 0) of call number ``call``."""
+
+    def __init__(self, inner, call, value, count=1):
+        super().__init__()
+        self.inner, self.input, self.call, self.value, self.count = (
+            inner, inner.input, call, value, count)
+        self.calls = 0
+
+    def forward(self, ws, **kwargs):
+        self.calls += 1
+        y = self.inner(ws, **kwargs)
+        if self.calls == self.call:
+            y = y.clone()
+            y.view(-1)[: self.count] = self.value
+        return y
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_evaluate_refuses_non_finite_generator_output(value):
+    G = AnalyticGenerator()
+    G.synthesis = _Poke(G.synthesis, call=1, value=value)  # a corner pixel, outside most masks
+    with pytest.raises(eq.NonFiniteImagesError,
+                       match=r"1 non-finite value .* batch 0 \(the untransformed image\)"):
+        eq.evaluate(G, num_samples=8, batch_size=4, progress=False)
+    assert issubclass(eq.NonFiniteImagesError, ValueError)
+    assert "NonFiniteImagesError" in eq.__all__
+
+
+@pytest.mark.parametrize("call, metrics, what", [
+    (6, eq.METRICS, r"batch 1 \(the integer-translated image, eqt_int\)"),
+    (3, eq.METRICS, r"batch 0 \(the fractionally translated image, eqt_frac\)"),
+    (2, ("eqr",), r"batch 0 \(the rotated image, eqr\)"),
+])
+def test_non_finite_output_names_the_batch_and_the_synthesis_call(call, metrics, what):
+    G = AnalyticGenerator()
+    G.synthesis = _Poke(G.synthesis, call=call, value=math.nan, count=3)
+    with pytest.raises(eq.NonFiniteImagesError, match="3 non-finite values .*" + what):
+        eq.evaluate(G, num_samples=8, batch_size=4, metrics=metrics, progress=False)
+    assert G.synthesis.calls == call  # stopped at once
+
+
+def _two_rank_worker(rank, init_file, queue):
+    """One of two gloo ranks: rank 1's generator writes a NaN in its first image."""
+    dist = torch.distributed
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        G = AnalyticGenerator()
+        if rank == 1:
+            G.synthesis = _Poke(G.synthesis, call=1, value=math.nan)
+        try:
+            eq.evaluate(G, num_samples=16, batch_size=4, progress=False)
+            queue.put((rank, "no error"))
+        except Exception as e:  # reported to the test process
+            queue.put((rank, f"{type(e).__name__}: {e}"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed unavailable")
+def test_an_error_on_one_rank_is_raised_on_every_rank(tmp_path):
+    """Rank 1 fails in its first batch; rank 0 must not wait forever in the all-reduce of the
+    sums that rank 1 never reaches: both raise NonFiniteImagesError (two real gloo processes)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_two_rank_worker, args=(r, tmp_path / "init", queue))
+             for r in range(2)]  # fmt: skip
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    hung = [p.pid for p in procs if p.is_alive()]
+    for p in procs:
+        p.kill()
+    assert not hung, "a rank hung"
+    got = dict(queue.get(timeout=10) for _ in procs)
+    assert got[1].startswith("NonFiniteImagesError: G.synthesis output has 1 non-finite"), got
+    assert got[0].startswith("NonFiniteImagesError: the generator wrote NaN or inf on another "
+                             "rank"), got
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_psnr_rejects_non_finite_mask_weights(bad):
+    x = torch.randn(1, 1, 4, 4)
+    m = torch.ones_like(x)
+    m[0, 0, 1, 2] = bad
+    with pytest.raises(ValueError, match="mask must be finite"):
+        eq.psnr(x, x + 1, m)
+    with pytest.raises(ValueError, match="mask must be finite"):
+        eq.PSNRAccumulator().update(x, x + 1, m)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("name", ["ref", "img"])
+def test_psnr_rejects_non_finite_images_where_they_count(bad, name):
+    torch.manual_seed(1)
+    ref, img = torch.randn(2, 1, 6, 6), torch.randn(2, 1, 6, 6)
+    mask = torch.ones(2, 1, 6, 6)
+    mask[:, :, 0] = 0
+    poked = {"ref": ref.clone(), "img": img.clone()}
+    poked[name][1, 0, 3, 3] = bad  # a weighted element: the PSNR is undefined
+    with pytest.raises(ValueError, match=f"{name} has 1 non-finite value"):
+        eq.psnr(poked["ref"], poked["img"], mask)
+    with pytest.raises(ValueError, match=f"{name} has 1 non-finite value"):
+        eq.psnr(poked["ref"], poked["img"])
+    # A zero weight excludes an element, whatever its value (0·NaN must not poison the sums).
+    poked = {"ref": ref.clone(), "img": img.clone()}
+    poked[name][1, 0, 0, 3] = bad
+    assert eq.psnr(poked["ref"], poked["img"], mask) == eq.psnr(ref, img, mask)
+
+
+@pytest.mark.parametrize("wrap, error, match", [
+    (lambda y: (y, None), TypeError, r"G\.synthesis output must be a torch\.Tensor .* tuple"),
+    (lambda y: (y * 100).to(torch.int32), TypeError, r"G\.synthesis output .* torch\.int32"),
+    (lambda y: y > 0, TypeError, r"G\.synthesis output .* torch\.bool"),
+    (lambda y: y[0], ValueError, r"G\.synthesis output must have shape \[N, C, H, W\]"),
+])
+def test_raw_synthesis_output_is_checked_before_conversion(wrap, error, match):
+    G = AnalyticGenerator()
+    inner = G.synthesis
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.input = inner, inner.input
+
+        def forward(self, ws, **kwargs):
+            return wrap(self.inner(ws, **kwargs))
+
+    G.synthesis = Wrapped()
+    with pytest.raises(error, match=match):
+        eq.evaluate(G, num_samples=4, batch_size=4, progress=False)
+
+
+def test_synthesis_output_shape_must_not_change_with_the_transform():
+    G = AnalyticGenerator()
+    inner = G.synthesis
+
+    class Cropping(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.input, self.calls = inner, inner.input, 0
+
+        def forward(self, ws, **kwargs):
+            self.calls += 1
+            y = self.inner(ws, **kwargs)
+            return y if self.calls == 1 else y[..., 1:]
+
+    G.synthesis = Cropping()
+    with pytest.raises(ValueError, match=r"shape .* untransformed image"):
+        eq.evaluate(G, num_samples=4, batch_size=4, progress=False)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(G=AnalyticGenerator(res=9)), r"eqr .* 9x9 image is too small"),
+    (dict(G=AnalyticGenerator(), translate_max=5, metrics=("eqt_int",)),
+     r"eqt_int .* beyond the 32x32 image"),
+    (dict(G=AnalyticGenerator(), translate_max=5, metrics=("eqt_frac",)),
+     r"eqt_frac .* beyond the 32x32 image"),
+])
+def test_a_metric_without_valid_pixels_is_named_after_the_first_batch(kwargs, match):
+    G = kwargs.pop("G")
+    with pytest.raises(ValueError, match=match):
+        eq.evaluate(G, num_samples=40, batch_size=4, progress=False, **kwargs)
+    assert G.synthesis.calls <= 4  # the first batch, not the whole run
+
+
+@pytest.mark.parametrize("name", ["translate_max", "rotate_max"])
+@pytest.mark.parametrize("value", [0, -0.125, 0.0])
+def test_translate_max_and_rotate_max_must_be_positive(name, value):
+    G = AnalyticGenerator(sticking=0.3)
+    with pytest.raises(ValueError, match=f"{name} must be > 0"):
+        eq.evaluate(G, num_samples=8, batch_size=4, progress=False, **{name: value})
+    with pytest.raises(ValueError, match=f"{name} must be > 0"):
+        eq.draw_batch(0, 4, 8, **{name: value})
+    assert G.synthesis.calls == 0
+
+
+def test_translate_max_below_half_a_pixel_is_refused_for_eqt_int():
+    # |t·res| < 0.5 for every draw: every integer shift rounds to 0 and EQ-T would read ∞.
+    G = AnalyticGenerator(res=32, sticking=0.3)
+    for tmax in (0.25 / 32, 0.5 / 32):
+        with pytest.raises(ValueError, match=r"translate_max=.* every integer shift .* round to 0"):
+            eq.evaluate(G, num_samples=8, batch_size=4, translate_max=tmax, progress=False)
+    assert G.synthesis.calls == 0
+    r = eq.evaluate(G, num_samples=8, batch_size=4, translate_max=0.25 / 32,
+                    metrics=("eqt_frac",), progress=False)
+    assert r["eqt_frac"] < 40  # sub-pixel shifts still expose the sticking pattern
+    r = eq.evaluate(G, num_samples=8, batch_size=4, translate_max=2 / 32, metrics=("eqt_int",),
+                    progress=False)
+    assert r["eqt_int"] < 40
+
+
+@pytest.mark.parametrize("shift", [(2**80, 0), (1e300, 0), (0, -(2**80)), (-1e300, 5)])
+def test_translate_integer_far_beyond_the_image_gives_zeros_and_an_empty_mask(shift):
+    x = torch.randn(1, 1, 8, 8)
+    y, m = eq.translate_integer(x, shift)
+    assert y.shape == m.shape == x.shape and not y.any() and not m.any()
+
+
+@pytest.mark.parametrize("shape", [(0, 1, 16, 16), (1, 0, 16, 16), (1, 1, 0, 16), (2, 1, 16, 0)])
+@pytest.mark.parametrize("fn", [eq.rotate, eq.pseudo_rotate])
+def test_rotations_of_empty_inputs_are_empty(fn, shape):
+    x = torch.randn(shape, dtype=torch.float64)
+    y, m = fn(x, 0.3)
+    assert y.shape == m.shape == x.shape and y.dtype == m.dtype == x.dtype
+
+
+@pytest.mark.parametrize("fn", [eq.rotate, eq.pseudo_rotate])
+def test_rotation_filter_order_names_a_and_its_range(fn):
+    x = torch.randn(1, 1, 16, 16)
+    with pytest.raises(ValueError, match=r"^a must be an int in \[1, 32\]") as info:
+        fn(x, 0.3, a=40)
+    assert "aflt" not in str(info.value)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64, "float32"])
+def test_filter_dtype_must_be_a_real_float_dtype(dtype):
+    with pytest.raises(TypeError, match="dtype must be a"):
+        eq.oriented_bandlimit_filter(torch.eye(2), dtype=dtype)
+
+
+@pytest.mark.parametrize("metrics", [None, 3, [1]])
+def test_metrics_of_the_wrong_type_name_the_valid_names(metrics):
+    with pytest.raises((TypeError, ValueError), match=r"metrics .*'eqt_int', 'eqt_frac', 'eqr'"):
+        eq.evaluate(AnalyticGenerator(), metrics=metrics, progress=False)
+
+
+def _draws(**changes):
+    d = eq.draw_batch(0, 4, 12)
+    fields = dict(z=d.z, c=d.c, translate_int=d.translate_int, translate_frac=d.translate_frac,
+                  angle=d.angle)
+    fields.update(changes)
+    return eq.BatchDraws(**fields)
+
+
+@pytest.mark.parametrize("changes, error, match", [
+    (dict(z=np.zeros((4, 12), np.float32)), TypeError, r"draws\[1\]\.z must be a torch\.Tensor"),
+    (dict(z=torch.zeros(4, 5)), ValueError, r"draws\[1\]\.z must have shape \[N, z_dim=12\]"),
+    (dict(z=torch.zeros(4, 12, 1)), ValueError, r"draws\[1\]\.z must have shape"),
+    (dict(z=torch.zeros(0, 12), c=torch.zeros(0, 0)), ValueError, r"draws\[1\]\.z .* N >= 1"),
+    (dict(z=torch.zeros(4, 12, dtype=torch.int64)), TypeError, r"draws\[1\]\.z .* floating"),
+    (dict(z=torch.full((4, 12), math.nan)), ValueError, r"draws\[1\]\.z must be finite"),
+    (dict(c=torch.zeros(3, 0)), ValueError, r"draws\[1\]\.c must have shape \[4, c_dim=0\]"),
+    (dict(c=[[0.0]] * 4), TypeError, r"draws\[1\]\.c must be a torch\.Tensor"),
+    (dict(translate_int=(0.1,)), ValueError, r"draws\[1\]\.translate_int must be \(dx, dy\)"),
+    (dict(translate_frac=(0.1, math.inf)), ValueError, r"draws\[1\]\.translate_frac\[1\]"),
+    (dict(angle="0.3"), TypeError, r"draws\[1\]\.angle must be a real number"),
+])
+def test_explicit_draws_are_validated_before_the_run(changes, error, match):
+    G = AnalyticGenerator()
+    with pytest.raises(error, match=match):
+        eq.evaluate(G, draws=[_draws(), _draws(**changes)], progress=False)
+    assert G.synthesis.calls == 0
+
+
+def test_explicit_draws_accept_integer_labels():
+    G = AnalyticGenerator(c_dim=3)
+    d = _draws(c=torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0]), 3))  # int64
+    r = eq.evaluate(G, draws=[d], metrics=("eqt_int",), progress=False)
+    assert r["eqt_int"] > 100
