@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -64,14 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dest.is_dir():
         fail(f"--dest {str(args.dest)!r} is a directory; give a .zip file name")
     out_labels = []
-    args.dest.parent.mkdir(parents=True, exist_ok=True)
     # Written next to --dest and renamed at the end: a failure never destroys an existing file.
     tmp = args.dest.with_name(f".{args.dest.name}.tmp")
     try:
+        args.dest.parent.mkdir(parents=True, exist_ok=True)
         _write_zip(args, files, labels, out_labels, tmp, res, Image)
         os.replace(tmp, args.dest)
+    except OSError as exc:  # a parent that is a file, no permission, a full disk, ...
+        fail(f"--dest {str(args.dest)!r} cannot be written: {exc.strerror or one_line(exc)}")
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # (where --dest cannot be written, neither can tmp)
+            tmp.unlink(missing_ok=True)
     print(f"wrote {len(files)} images of {res}x{res} to {args.dest}")
     return len(files)
 

@@ -25,7 +25,7 @@ import re
 import struct
 import sys
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -258,7 +258,24 @@ def generate_images(
     rotate: float = 0.0,
     device: str | torch.device = "cpu",
 ) -> list[tuple[int, np.ndarray]]:
-    """Images ``[H, W, C]`` uint8 for each seed, one forward pass per seed.
+    """Images ``[H, W, C]`` uint8 for each seed, one forward pass per seed: the list of
+    :func:`iter_images` (same arguments)."""
+    return list(iter_images(G, seeds, truncation_psi, truncation_cutoff, class_idx, translate,
+                            rotate, device))  # fmt: skip
+
+
+def iter_images(
+    G: Generator,
+    seeds: Sequence[int],
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    translate: Sequence[float] = (0.0, 0.0),
+    rotate: float = 0.0,
+    device: str | torch.device = "cpu",
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(seed, image [H, W, C] uint8)`` for each seed as it is generated (a caller that writes
+    each one keeps what was made if it is stopped, and holds one image at a time).
 
     Parameters
     ----------
@@ -280,13 +297,11 @@ def generate_images(
     if hasattr(G.synthesis, "input"):
         m = np.linalg.inv(make_transform(translate, rotate))
         G.synthesis.input.transform.copy_(torch.from_numpy(m))
-    out = []
     for seed in seeds:
         z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(device)
         with torch.no_grad():
             img = G(z, label, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        out.append((int(seed), _to_uint8(img)[0]))
-    return out
+        yield int(seed), _to_uint8(img)[0]
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
@@ -334,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
         fail(f"--outdir {str(args.outdir)!r} is a file, not a directory")
     make_parent(args.outdir / "x", "--outdir")
     written = []
-    images = generate_images(
+    images = iter_images(
         G,
         args.seeds,
         truncation_psi=args.truncation_psi,

@@ -511,8 +511,20 @@ def load_checkpoint(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[str
             continue
         if isinstance(value, dict) and value.get("class") in ("Generator", "Discriminator"):
             cls = Generator if value["class"] == "Generator" else Discriminator
-            net = cls(**value["init_kwargs"])
-            net.load_state_dict(value["state_dict"])
+            kwargs, state = value.get("init_kwargs"), value.get("state_dict")
+            if not isinstance(kwargs, dict) or not isinstance(state, dict):
+                raise ValueError(
+                    f"checkpoint entry {name!r} ({value['class']}) needs an 'init_kwargs' dict and "
+                    f"a 'state_dict' dict, got keys {sorted(value)}"
+                )
+            try:
+                net = cls(**kwargs)
+            except TypeError as exc:  # missing or unknown constructor arguments
+                raise ValueError(
+                    f"checkpoint entry {name!r}: its init_kwargs do not build a "
+                    f"{value['class']}: {exc}"
+                ) from None
+            net.load_state_dict(state)
             out[name] = net.eval()
         else:
             out[name] = value

@@ -679,6 +679,36 @@ def train(
     return summary
 
 
+# Resuming a run: what the command line may change (else stored), what is always this
+# invocation's, and what does not apply (the run directory is --resume's).
+RESUME_MAY_CHANGE = ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples")
+RESUME_ENVIRONMENT = ("workers", "device", "impl", "stop_at_step", "minutes")
+_RESUME_IGNORED = ("outdir", "data", *RESUME_MAY_CHANGE, *RESUME_ENVIRONMENT)
+
+
+def _check_resume_options(
+    cfg: TrainConfig, stored: TrainConfig, given: Collection[str] | None, run_dir: Path,
+    ckpt: Path,
+) -> None:
+    """A resumed run keeps its configuration: an option given with another value than the
+    run's is an error naming it (it was silently ignored), not a half-applied change."""
+    if not given:
+        return
+    differ = [
+        f"--{name.replace('_', '-')} {getattr(cfg, name)!r} (the run has "
+        f"{getattr(stored, name)!r})"
+        for name in sorted(given)
+        if name not in _RESUME_IGNORED and hasattr(stored, name)
+        and getattr(cfg, name) != getattr(stored, name)
+    ]
+    if differ:
+        raise TrainingError(
+            f"--resume {str(run_dir)!r} continues that run with its own configuration, but "
+            f"{', '.join(differ)}; drop those options, or start a new run from its weights: "
+            f"--resume {str(ckpt)!r} --run-name <new name> with the options you want"
+        )
+
+
 def _train(
     cfg: TrainConfig, d: _Dist, resume: str | None, progress: bool, given: Collection[str] | None
 ) -> dict[str, Any]:
@@ -706,14 +736,21 @@ def _train(
             ) from None
         exact = nets.get("training_state")
         if exact is not None and resume_dir is not None:
+            if not isinstance(exact, dict) or not isinstance(exact.get("config"), dict):
+                raise TrainingError(
+                    f"--resume {str(resume_ckpt)!r}: its training_state holds no run "
+                    "configuration (not a checkpoint this trainer wrote?)"
+                )
             # Continue the stored run; the caller's cfg may only change these fields.
             stored = TrainConfig.from_json(exact["config"])
+            _check_resume_options(cfg, stored, given, resume_dir, resume_ckpt)
             # The run's length and reporting: stored unless given again. This invocation's
             # environment and budget (device, backend, workers, --minutes): always the caller's.
-            for name in ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples"):
+            # The dataset: where it is now, if given (a moved dataset; the networks check it).
+            for name in (*RESUME_MAY_CHANGE, "data"):
                 if given is None or name in given:
                     setattr(stored, name, getattr(cfg, name))
-            for name in ("workers", "device", "impl", "stop_at_step", "minutes"):
+            for name in RESUME_ENVIRONMENT:
                 setattr(stored, name, getattr(cfg, name))
             cfg = stored
         else:
@@ -752,7 +789,14 @@ def _train(
 
     # Networks: identical initialisation on every rank.
     torch.manual_seed(cfg.seed)
-    G, D = build_networks(cfg, c_dim, dataset.num_channels)
+    try:
+        G, D = build_networks(cfg, c_dim, dataset.num_channels)
+    except ValueError as exc:  # e.g. too few channels for the resolution
+        raise TrainingError(
+            f"the networks cannot be built for {cfg.resolution}x{cfg.resolution} images: "
+            f"{one_line(exc)} (G's channels come from --cbase / --cmax, D's from --dcbase / "
+            f"--dcmax, the magnitude EMA from --mag-ema-kimg)"
+        ) from None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     G.train().requires_grad_(False).to(device)
     D.train().requires_grad_(False).to(device)

@@ -428,6 +428,18 @@ def test_dataset_tool_failure_keeps_an_existing_dest(tmp_path, capsys):
     assert "expected a JSON object" in capsys.readouterr().err
 
 
+def test_dataset_tool_unwritable_dest_is_one_clear_line(tmp_path, capsys):
+    from dataset_tool import main as tool
+
+    write_images(tmp_path / "good", [16], seed=4)
+    (tmp_path / "file").write_bytes(b"not a folder")
+    with pytest.raises(SystemExit):  # the parent of --dest is a file
+        tool(["--source", str(tmp_path / "good"), "--dest", str(tmp_path / "file" / "d.zip"),
+              "--resolution", "16"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be written" in err[0] and "d.zip" in err[0], err
+
+
 def test_dataset_tool_checks_labels_like_the_dataset(tmp_path, capsys):
     """dataset_tool reads dataset.json with the dataset's rules (one error line naming the
     entry), carries valid labels over, and names a source image that does not decode."""

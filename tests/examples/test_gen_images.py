@@ -16,6 +16,7 @@ from afgan.legacy import save_checkpoint
 from afgan.networks import Generator
 from gen_images import (
     generate_images,
+    iter_images,
     load_generator,
     main,
     make_transform,
@@ -92,6 +93,17 @@ def test_images_follow_the_official_recipe(checkpoint, tmp_path):
     assert got.shape == (16, 16, 3)
     np.testing.assert_array_equal(got, want)
     assert not np.array_equal(read_png(written[0]), got)
+
+
+def test_images_come_one_at_a_time(checkpoint):
+    """iter_images makes each image when asked (the CLI writes it before making the next, so
+    a stopped run keeps what it made, and memory holds one image)."""
+    _, G = checkpoint
+    it = iter_images(G, [5, 6])
+    seed, first = next(it)
+    assert seed == 5 and first.shape == (16, 16, 3)
+    assert np.array_equal(first, generate_images(G, [5])[0][1])
+    assert [s for s, _ in it] == [6]
 
 
 def test_translation_moves_the_image(checkpoint):

@@ -729,3 +729,56 @@ def test_a_diverged_g_ema_skips_the_metrics_and_keeps_the_run(tmp_path, capsys):
     assert rows[-1]["metrics_error"].startswith("G.synthesis output has")
     assert "metrics skipped: G.synthesis output has" in capsys.readouterr().err
     assert Path(s["checkpoint"]).is_file()
+
+
+def test_resume_refuses_options_that_change_the_run_and_follows_a_moved_dataset(tmp_path,
+                                                                                 capsys):
+    """A resumed run keeps its configuration: an option given with another value is named (it
+    was silently ignored); the same values, and a dataset that moved, are accepted."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.016", "--tick", "0.008"]
+    part = run_cli(*common, "--data", str(folder), "--stop-at-step", "2")
+    line = _bad(capsys, *TINY, "--resume", part["run_dir"], "--num-layers", "6", "--cfg",
+                "stylegan3-r", "--glr", "0.001")  # fmt: skip
+    assert "continues that run with its own configuration" in line
+    for part_msg in ("--cfg 'stylegan3-r' (the run has 'stylegan3-t')",
+                     "--glr 0.001 (the run has 0.0075)", "--num-layers 6 (the run has 4)"):
+        assert part_msg in line, line
+    assert "--run-name <new name>" in line
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    resumed = run_cli(*common, "--resume", part["run_dir"], "--data", str(moved))
+    assert resumed["step"] == 4 and not resumed["stopped"]
+    cfg = json.loads((Path(part["run_dir"]) / "config.json").read_text())["config"]
+    assert cfg["data"] == str(moved)
+
+
+def test_networks_that_cannot_be_built_are_one_clear_line(capsys):
+    line = _bad(capsys, *TINY, "--cbase", "8", "--kimg", "0.004")
+    assert "the networks cannot be built for 16x16 images" in line and "--cbase" in line
+    line = _bad(capsys, *TINY, "--dcbase", "8", "--kimg", "0.004")
+    assert "--dcbase" in line
+
+
+def test_a_foreign_checkpoint_is_one_clear_line(tmp_path, capsys):
+    from gen_images import main as gen
+
+    bad_kwargs = tmp_path / "kw.pt"
+    torch.save({"format": "bandlimit.afgan.checkpoint/1", "G_ema": {"class": "Generator",
+                "init_kwargs": {"z_dim": 4}, "state_dict": {}}}, bad_kwargs)  # fmt: skip
+    no_state = tmp_path / "nostate.pt"
+    torch.save({"format": "bandlimit.afgan.checkpoint/1", "G_ema": {"class": "Generator",
+                "init_kwargs": {}}}, no_state)  # fmt: skip
+    for path, what in ((bad_kwargs, "init_kwargs do not build a Generator"),
+                       (no_state, "needs an 'init_kwargs' dict and a 'state_dict' dict")):
+        line = _bad(capsys, *TINY, "--resume", str(path), "--outdir", str(tmp_path))
+        assert what in line, line
+        with pytest.raises(SystemExit):
+            gen(["--network", str(path), "--seeds", "0", "--outdir", str(tmp_path / "g")])
+        assert what in capsys.readouterr().err
