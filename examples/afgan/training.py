@@ -553,6 +553,23 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     return aside
 
 
+def _set_aside_earlier_start(run_dir: Path) -> Path | None:
+    """A new run in a directory where an earlier start left files but no checkpoint (stopped
+    before its first snapshot): move them into ``earlier-<n>/`` rather than overwrite them."""
+    files = [p for p in run_dir.iterdir() if p.is_file()]
+    if not files:
+        return None
+    n = 1 + max((int(m.group(1)) for p in run_dir.glob("earlier-*")
+                 if (m := re.fullmatch(r"earlier-(\d+)", p.name))), default=0)  # fmt: skip
+    aside = run_dir / f"earlier-{n}"
+    aside.mkdir()
+    for p in files:
+        os.replace(p, aside / p.name)
+    print(f"{run_dir} held the files of an earlier start without a checkpoint: they are in "
+          f"{aside}", file=sys.stderr)  # fmt: skip
+    return aside
+
+
 def _restore_branch(run_dir: Path, ckpt: Path, step: int) -> Path:
     """Resuming from a checkpoint that a rewind set aside (``superseded-<n>/``): the run's own
     files after that rewind's step go aside in turn, and the set-aside branch's checkpoints,
@@ -843,6 +860,7 @@ def _train(
                     f"run directory {str(run_dir)!r} already holds checkpoints; pass --resume "
                     f"{str(run_dir)!r} to continue it or choose another --run-name"
                 )
+            _set_aside_earlier_start(run_dir)
         meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
                 "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
                 "world_size": d.world, "batch_per_process": batch_gpu,

@@ -782,3 +782,19 @@ def test_a_foreign_checkpoint_is_one_clear_line(tmp_path, capsys):
         with pytest.raises(SystemExit):
             gen(["--network", str(path), "--seeds", "0", "--outdir", str(tmp_path / "g")])
         assert what in capsys.readouterr().err
+
+
+def test_a_new_run_keeps_an_earlier_start_without_checkpoint(tmp_path, capsys):
+    """A run stopped before its first checkpoint left its log and grids; starting the same
+    --run-name again moves them into earlier-1/ instead of truncating the log."""
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"tick": 1, "step": 3}\n')
+    (run / "config.json").write_text("{}")
+    s = run_cli("--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.008", "--tick",
+                "0.008")  # fmt: skip
+    assert Path(s["run_dir"]) == run
+    assert (run / "earlier-1" / "log.jsonl").read_text() == '{"tick": 1, "step": 3}\n'
+    assert (run / "earlier-1" / "config.json").read_text() == "{}"
+    assert json.loads((run / "log.jsonl").read_text().splitlines()[0])["step"] != 3
+    assert "earlier start without a checkpoint" in capsys.readouterr().err
