@@ -162,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
         fail(f"--output must end in .gif, or .mp4 with --mp4; got {str(args.output)!r}")
     if args.output.is_dir():
         fail(f"--output {str(args.output)!r} is a directory; give a file name")
+    if not args.mp4 and args.fps > 100:  # a GIF's frame delay counts hundredths of a second
+        fail(f"--fps must be at most 100 for a GIF (its frame delays are in 1/100 s), got "
+             f"{args.fps}; use --mp4 for more")
     if args.mp4:
         try:
             import imageio.v2 as imageio

@@ -33,6 +33,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -64,8 +65,10 @@ class DatasetError(ValueError):
 
 
 def one_line(exc: BaseException) -> str:
-    """``exc``'s message for a one-line report: its first line, or its type's name."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """``exc``'s message for a one-line report: its first line, or its type's name (without
+    the reprs of in-memory files that PIL's messages carry: the caller names the file)."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return re.sub(r" ?<_io\.BytesIO object at 0x[0-9a-f]+>", "", line)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -169,6 +169,8 @@ class TrainConfig:
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 flag = name.replace("_", "-")
                 raise TrainingError(f"--{flag} must be a positive number, got {v!r}")
+        if round(self.kimg * 1000) < 1:  # (0 images: no step, no checkpoint)
+            raise TrainingError(f"--kimg must be at least 0.001 (one image), got {self.kimg!r}")
         if self.gamma is not None and not (math.isfinite(self.gamma) and self.gamma >= 0):
             raise TrainingError(f"--gamma must be a number >= 0, got {self.gamma!r}")
         for name in ("ema_rampup", "blur_sigma", "blur_fade_kimg"):  # Python API only

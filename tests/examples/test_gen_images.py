@@ -207,6 +207,7 @@ def test_parse_range_names_the_expected_form():
         ("video", ["--frames", "-3"], "argument --frames: must be an integer >= 2, got '-3'"),
         ("video", ["--fps", "0"], "argument --fps: must be an integer >= 1, got '0'"),
         ("video", ["--fps", "-24"], "argument --fps: must be an integer >= 1, got '-24'"),
+        ("video", ["--fps", "2000"], "--fps must be at most 100 for a GIF"),
         ("video", ["--scale", "-1"], "argument --scale: must be an integer >= 0"),
         ("video", ["--trunc", "nan"], "argument --trunc: must be a finite number, got 'nan'"),
         ("video", ["--amount=-inf"], "argument --amount: must be a finite number, got '-inf'"),

@@ -538,6 +538,8 @@ def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     assert "--num-critical must be an integer in [0, --num-layers=4), got 4" in line
     line = _bad(capsys, "--mag-ema-kimg", "0")
     assert "--mag-ema-kimg must be a positive number, got 0.0" in line
+    line = _bad(capsys, "--kimg", "0.0001")  # positive, but no image: no step, no checkpoint
+    assert "--kimg must be at least 0.001 (one image), got 0.0001" in line
     assert "--impl cuda needs --device cuda, got --device 'cpu'" in _bad(capsys, "--impl", "cuda")
     assert "--metrics-samples must be an integer >= 1, got 0" in _bad(
         capsys, "--metrics-samples", "0")
