@@ -745,6 +745,8 @@ def _train(
         set_default_impl(cfg.impl)
 
     resume_dir, resume_ckpt = (None, None) if resume is None else _load_resume(resume)
+    if resume_dir is not None and given and "run_name" in given and cfg.run_name != resume_dir.name:
+        resume_dir = None  # another --run-name: a new run that starts from these weights
     exact = None
     if resume_ckpt is not None:
         try:
@@ -1057,27 +1059,45 @@ def _train(
     return summary
 
 
+def _state_mismatch(here: dict[str, torch.Tensor], there: dict[str, torch.Tensor]) -> str:
+    """How a checkpoint's state dict (``there``) differs from a network's (``here``), in a few
+    words with one example each (torch's own message lists every key)."""
+    missing = [k for k in here if k not in there]
+    extra = [k for k in there if k not in here]
+    shaped = [k for k in here if k in there and here[k].shape != there[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} tensors missing from it (e.g. {missing[0]!r})")
+    if extra:
+        parts.append(f"{len(extra)} it has that this network lacks (e.g. {extra[0]!r})")
+    if shaped:
+        k = shaped[0]
+        parts.append(f"{len(shaped)} of another shape (e.g. {k!r}: {list(there[k].shape)} in the "
+                     f"checkpoint, {list(here[k].shape)} here)")  # fmt: skip
+    return "; ".join(parts) or "its tensors do not load"
+
+
 def _load_weights(nets: dict[str, Any], G, D, G_ema, path: Path) -> None:
     src_G = nets.get("G") if nets.get("G") is not None else nets.get("G_ema")
     src_ema = nets.get("G_ema") if nets.get("G_ema") is not None else src_G
     if src_G is None:
         raise TrainingError(f"--resume {str(path)!r} holds no generator")
-    for dst, src, name in ((G, src_G, "G"), (G_ema, src_ema, "G_ema")):
+    nets_and_options = [
+        (G, src_G, "G", "--cfg/--resolution/--cbase/--cmax/--num-layers/--num-critical/"
+                        "--margin/--z-dim/--w-dim/--map-depth/--cond"),
+        (G_ema, src_ema, "G_ema", None),
+        (D, nets.get("D"), "D", "--resolution/--dcbase/--dcmax/--mbstd-group/--cond"),
+    ]
+    for dst, src, name, options in nets_and_options:
+        if src is None:
+            continue
         try:
             dst.load_state_dict(src.state_dict())
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0:2]
-            raise TrainingError(
-                f"--resume {str(path)!r}: its {name} does not match this configuration "
-                f"({' '.join(first)}); pass the same --cfg/--resolution/--cbase/--cmax/"
-                f"--num-layers/--num-critical"
-            ) from None
-    src_D = nets.get("D")
-    if src_D is not None:
-        try:
-            D.load_state_dict(src_D.state_dict())
         except RuntimeError:
             raise TrainingError(
-                f"--resume {str(path)!r}: its D does not match this configuration"
+                f"--resume {str(path)!r}: its {name} does not match this configuration: "
+                f"{_state_mismatch(dst.state_dict(), src.state_dict())}; pass the options it "
+                f"was trained with ({options or nets_and_options[0][3]}; a --data of its "
+                f"resolution and channels)"
             ) from None
 

@@ -759,6 +759,13 @@ def test_resume_refuses_options_that_change_the_run_and_follows_a_moved_dataset(
     assert resumed["step"] == 4 and not resumed["stopped"]
     cfg = json.loads((Path(part["run_dir"]) / "config.json").read_text())["config"]
     assert cfg["data"] == str(moved)
+    # what the error suggests: another --run-name starts a new run from the run's weights
+    branch = run_cli("--outdir", str(tmp_path), "--run-name", "b", "--kimg", "0.008", "--tick",
+                     "0.008", "--data", str(moved), "--resume", resumed["checkpoint"],
+                     "--glr", "0.001")  # fmt: skip
+    assert Path(branch["run_dir"]).name == "b" and branch["step"] == 2
+    cfg = json.loads((Path(branch["run_dir"]) / "config.json").read_text())["config"]
+    assert cfg["glr"] == 0.001 and cfg["ema_rampup"] is None  # weights only: the official rule
 
 
 def test_networks_that_cannot_be_built_are_one_clear_line(capsys):
@@ -800,3 +807,19 @@ def test_a_new_run_keeps_an_earlier_start_without_checkpoint(tmp_path, capsys):
     assert (run / "earlier-1" / "config.json").read_text() == "{}"
     assert json.loads((run / "log.jsonl").read_text().splitlines()[0])["step"] != 3
     assert "earlier start without a checkpoint" in capsys.readouterr().err
+
+
+def test_weights_of_another_architecture_are_named_briefly(tmp_path, capsys):
+    """Starting from a checkpoint of other networks: one line saying what differs, with one
+    example each, and which options set it (torch's message lists every tensor)."""
+    seed_run = run_cli("--outdir", str(tmp_path), "--run-name", "seed", "--kimg", "0.004",
+                       "--tick", "0.004")  # fmt: skip
+    ckpt = seed_run["checkpoint"]
+    line = _bad(capsys, *TINY, "--outdir", str(tmp_path), "--run-name", "g", "--resume", ckpt,
+                "--num-layers", "6")  # fmt: skip
+    assert "its G does not match this configuration: " in line and "--num-layers" in line
+    assert "missing from it (e.g. 'synthesis." in line and len(line) < 600, line
+    line = _bad(capsys, *TINY, "--outdir", str(tmp_path), "--run-name", "d", "--resume", ckpt,
+                "--dcmax", "8")  # fmt: skip
+    assert "its D does not match this configuration: " in line and "--dcmax" in line
+    assert "of another shape (e.g. " in line and "in the checkpoint" in line, line
