@@ -5,13 +5,15 @@ Subpackages
 filters
     Filter design (Kaiser-windowed sinc and jinc), frequency-response analysis, cutoff schedules.
 ops
-    upfirdn, bias_act and fused filtered activations, with 'ref' (PyTorch) and 'numba' backends.
+    upfirdn, bias_act and fused filtered activations, with 'ref' (PyTorch), 'numba' (CPU) and
+    'cuda' backends.
 nn
     Modules: Snake, SnakeBeta, alias-free activations (1-D/2-D), BigVGAN drop-ins.
 metrics
     The paper's equivariance metrics (EQ-T, EQ-T_frac, EQ-R) for StyleGAN3-style generators.
 testing
-    Hypothesis strategies and equivariance assertions (import explicitly; needs hypothesis).
+    Hypothesis strategies and equivariance assertions (import explicitly; the strategies need
+    hypothesis).
 """
 
 from bandlimit import filters, metrics, nn, ops

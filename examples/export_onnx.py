@@ -10,7 +10,7 @@ training uses, whose group count ONNX fixes); the truncation is fixed at export 
 
 While exporting, bandlimit's ops run their pure-PyTorch reference (``impl='auto'`` does this
 under ``torch.onnx.export``), so the model is made of standard ONNX operators. Needs
-``pip install 'bandlimit[onnx]'`` (onnx, onnxscript, onnxruntime).
+``pip install '.[onnx]'`` in the repository (onnx, onnxscript, onnxruntime).
 
 Example::
 
@@ -74,7 +74,9 @@ def export_generator(
     dimension, the batch, is dynamic.
     """
     if importlib.util.find_spec("onnxscript") is None:
-        raise ValueError("exporting needs the onnxscript package: pip install 'bandlimit[onnx]'")
+        raise ValueError(
+            "exporting needs the onnxscript package: pip install '.[onnx]' in the repository"
+        )
     sampler = Sampler(G, truncation_psi, truncation_cutoff).eval().cpu()
     inputs = _example_inputs(G, 2, seed=0)  # not 1: the exporter would fix a size-1 dimension
     names = ["z", "c"][: len(inputs)]

@@ -1,8 +1,8 @@
 """Matplotlib figures for filters and cutoff schedules.
 
-matplotlib is an optional dependency (``pip install bandlimit[plot]``). It is imported inside the
-functions, so importing this module never imports matplotlib, and no backend is selected here:
-matplotlib's own default applies (set ``MPLBACKEND=Agg`` for headless use).
+matplotlib is an optional dependency (``pip install '.[plot]'`` in the repository). It is
+imported inside the functions, so importing this module never imports matplotlib, and no backend
+is selected here: matplotlib's own default applies (set ``MPLBACKEND=Agg`` for headless use).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _pyplot() -> Any:
     except ImportError as err:
         raise ImportError(
             "bandlimit.filters.plot needs matplotlib; install it with "
-            "`pip install bandlimit[plot]` (or `pip install matplotlib`)"
+            "`pip install '.[plot]'` in the repository (or `pip install matplotlib`)"
         ) from err
     return plt
 

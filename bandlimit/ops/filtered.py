@@ -11,7 +11,8 @@ and low-pass filters before decimating. Per channel::
 
 The backends differ only in cost: 'ref' composes PyTorch ops and keeps the upsampled
 pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose backward reads a
-2-bit sign/clamp mask instead; 'cuda' is one fused kernel per output tile for every activation
+2-bit sign/clamp mask instead (linear, relu, lrelu with zero padding; recomputes the
+pre-activation otherwise); 'cuda' is one fused kernel per output tile for every activation
 (every padding mode; the kernel extends the input by whole samples as it loads it, and, for
 'replicate', the activated signal for a positive ``down_padding``; 'circular' with a positive
 ``down_padding`` runs the PyTorch ops on the GPU); its backward is the same fused kernel
@@ -144,7 +145,8 @@ def filtered_lrelu(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point; any device ('ref'); CPU float32/float64 ('numba').
+        Floating point; any device ('ref'); CPU float32/float64 ('numba'); CUDA
+        float16/bfloat16/float32/float64 ('cuda').
     fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D, e.g. a radial jinc) or None
         Up- and down-sampling filters in true-convolution orientation (correlation with
         ``flip_filter``). Constants: no gradient flows to them.

@@ -213,7 +213,7 @@ def _hypothesis_strategies() -> Any:
         from hypothesis import strategies as st
     except ImportError as e:  # pragma: no cover - exercised only without hypothesis
         raise ImportError("bandlimit.testing strategies need Hypothesis: pip install hypothesis "
-                          "(or pip install 'bandlimit[test]')") from e
+                          "(or pip install '.[testing]' in the repository)") from e
     return st
 
 

@@ -282,9 +282,9 @@ def test_plot_module_does_not_import_matplotlib():
 def test_plot_missing_matplotlib_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match=r"pip install bandlimit\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install '\.\[plot\]'` in the repository"):
         plot_frequency_response(np.array([0.5, 0.5]))
-    with pytest.raises(ImportError, match=r"pip install bandlimit\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install '\.\[plot\]'` in the repository"):
         plot_schedule(
             SimpleNamespace(
                 input=SimpleNamespace(bandwidth=2.0, sampling_rate=16),
