@@ -657,9 +657,12 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
               const uint32_t* mw = EPI == kEpiGrad ? mask_word(l, lx) : nullptr;
               const int dw = ((mshift + lx) & 15) == 15 ? 1 : 0;
               auto emit = [&](int m) {
-                const uint32_t* mwm = mw + m * mask_w;  // (m < U: in an int)
+                const bool grad = EPI == kEpiGrad;  // (else no mask: no pointer arithmetic)
+                const uint32_t* mwm = grad ? mw + m * mask_w : nullptr;  // (m < U: in an int)
                 finish_at(l + m, lx, unit_output<U, T>(f, va, m), interior, mwm);
-                if (both) finish_at(l + m, lx + 1, unit_output<U, T>(f, vb, m), interior, mwm + dw);
+                if (both)
+                  finish_at(l + m, lx + 1, unit_output<U, T>(f, vb, m), interior,
+                            grad ? mwm + dw : nullptr);
               };
               if (l >= 0 && l + U <= tih) {  // a whole unit (all but a first and a last row)
                 BL_UNROLL
