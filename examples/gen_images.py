@@ -27,7 +27,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -248,22 +248,6 @@ def generator_for_cli(network: str, device: str, class_idx: int | None) -> Gener
     return G
 
 
-def generate_images(
-    G: Generator,
-    seeds: Sequence[int],
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    translate: Sequence[float] = (0.0, 0.0),
-    rotate: float = 0.0,
-    device: str | torch.device = "cpu",
-) -> list[tuple[int, np.ndarray]]:
-    """Images ``[H, W, C]`` uint8 for each seed, one forward pass per seed: the list of
-    :func:`iter_images` (same arguments)."""
-    return list(iter_images(G, seeds, truncation_psi, truncation_cutoff, class_idx, translate,
-                            rotate, device))  # fmt: skip
-
-
 def iter_images(
     G: Generator,
     seeds: Sequence[int],
@@ -302,6 +286,13 @@ def iter_images(
         with torch.no_grad():
             img = G(z, label, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         yield int(seed), _to_uint8(img)[0]
+
+
+def generate_images(
+    G: Generator, seeds: Sequence[int], **kwargs: Any
+) -> list[tuple[int, np.ndarray]]:
+    """The images of :func:`iter_images` (same arguments) as a list."""
+    return list(iter_images(G, seeds, **kwargs))
 
 
 def write_png(path: str | Path, image: np.ndarray) -> None:
