@@ -364,6 +364,12 @@ def main_cuda(args) -> dict:
 
     def geomean(values):
         return math.exp(statistics.mean(math.log(v) for v in values))
+
+    def summary(head, what, rows, ratio):
+        """One line the suite's summary greps: the geometric mean of ratio over rows."""
+        if rows:
+            print(f"{head}: {len(rows)} layers{what} geometric mean "
+                  f"{geomean(ratio(r) for r in rows):.2f}×")
     for dtype in ("float32", "float16"):
         for backward in (False, True):
             rows = [r for r in results["rows"] if r["dtype"] == dtype and r["backward"] ==
@@ -389,10 +395,8 @@ def main_cuda(args) -> dict:
                   f"{t_gen / t_fast:.2f}× |", flush=True)
     for d in ("float32", "float16"):
         rows = [r for r in results["kernels"] if r["dtype"] == d and r["kernel"] != "generic"]
-        if rows:
-            geo = geomean(r["generic_s"] / r["fast_s"] for r in rows)
-            print(f"KERNELS {d}: {len(rows)} layers on a fast kernel, generic/fast geometric "
-                  f"mean {geo:.2f}×")
+        summary(f"KERNELS {d}", " on a fast kernel, generic/fast", rows,
+                lambda r: r["generic_s"] / r["fast_s"])
     print("\n## Launch plans: tall tiles in strips (the launcher's) vs one strip per tile "
           "(float32; tow x toh:tsh, and the planner's modelled work one / strips)\n")
     print("| case | kernel | plan | one-strip plan | model | ms | one-strip ms | one / plan |")
@@ -412,10 +416,8 @@ def main_cuda(args) -> dict:
     for key in ("fwd", "bwd"):
         rows = [r for r in results["strips"] if r["kernel"] == key and
                 r["auto_plan"][2] < r["auto_plan"][1]]
-        if rows:
-            geo = geomean(r["one_s"] / r["auto_s"] for r in rows)
-            print(f"STRIPS {key}: {len(rows)} layers in strips, one-strip / strips geometric "
-                  f"mean {geo:.2f}×")
+        summary(f"STRIPS {key}", " in strips, one-strip / strips", rows,
+                lambda r: r["one_s"] / r["auto_s"])
     print("\n## Stage B on tensor cores (mma=1) vs CUDA cores (mma=0), float16 "
           "(forward with mask, mask backward; opt-in until measured)\n")
     print("| case | kernel | spec | applies | tensor cores ms | CUDA cores ms | cores / tensor |")
@@ -433,10 +435,8 @@ def main_cuda(args) -> dict:
                   f"{r['cores_s'] / r['mma_s']:.2f}× |", flush=True)
     for key in ("fwd", "bwd"):
         rows = [r for r in results["mma"] if r["direction"] == key and r["applies"]]
-        if rows:
-            geo = geomean(r["cores_s"] / r["mma_s"] for r in rows)
-            print(f"MMA {key}: {len(rows)} layers, CUDA cores / tensor cores geometric mean "
-                  f"{geo:.2f}×")
+        summary(f"MMA {key}", ", CUDA cores / tensor cores", rows,
+                lambda r: r["cores_s"] / r["mma_s"])
     print("\n## BigVGAN Activation1d(SnakeBeta), float32: cuda vs ref vs alias-free-torch\n")
     print("| [N, C, T] | pass | ref ms | cuda ms | alias-free-torch ms | ref / cuda | "
           "alias-free-torch / cuda |\n|---|---|---|---|---|---|---|")

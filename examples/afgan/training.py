@@ -1082,10 +1082,11 @@ def _load_weights(nets: dict[str, Any], G, D, G_ema, path: Path) -> None:
     src_ema = nets.get("G_ema") if nets.get("G_ema") is not None else src_G
     if src_G is None:
         raise TrainingError(f"--resume {str(path)!r} holds no generator")
+    g_options = ("--cfg/--resolution/--cbase/--cmax/--num-layers/--num-critical/--margin/"
+                 "--z-dim/--w-dim/--map-depth/--cond")
     nets_and_options = [
-        (G, src_G, "G", "--cfg/--resolution/--cbase/--cmax/--num-layers/--num-critical/"
-                        "--margin/--z-dim/--w-dim/--map-depth/--cond"),
-        (G_ema, src_ema, "G_ema", None),
+        (G, src_G, "G", g_options),
+        (G_ema, src_ema, "G_ema", g_options),
         (D, nets.get("D"), "D", "--resolution/--dcbase/--dcmax/--mbstd-group/--cond"),
     ]
     for dst, src, name, options in nets_and_options:
@@ -1097,7 +1098,7 @@ def _load_weights(nets: dict[str, Any], G, D, G_ema, path: Path) -> None:
             raise TrainingError(
                 f"--resume {str(path)!r}: its {name} does not match this configuration: "
                 f"{_state_mismatch(dst.state_dict(), src.state_dict())}; pass the options it "
-                f"was trained with ({options or nets_and_options[0][3]}; a --data of its "
+                f"was trained with ({options}; a --data of its "
                 f"resolution and channels)"
             ) from None
 
