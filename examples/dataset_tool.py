@@ -26,7 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/dataset_tool.py`
 
 from afgan.cli import fail
-from afgan.data import IMAGE_EXTENSIONS, DatasetError, one_line, parse_labels, to_uint8
+from afgan.data import (
+    ALPHA_BACKGROUNDS,
+    IMAGE_EXTENSIONS,
+    DatasetError,
+    has_alpha,
+    one_line,
+    parse_labels,
+    to_uint8,
+)
 
 __all__ = ["main"]
 
@@ -38,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dest", required=True, type=Path, help="output .zip")
     p.add_argument("--resolution", required=True, type=int, help="output size (power of two)")
     p.add_argument("--greyscale", action="store_true", help="store single-channel images")
+    p.add_argument(
+        "--alpha", choices=["drop", *ALPHA_BACKGROUNDS], default="drop",
+        help="transparent images: drop the transparency, keeping the colour stored under it "
+        "(default, as StyleGAN's tool), or composite them over a black or white background",
+    )  # fmt: skip
     args = p.parse_args(argv)
 
     from PIL import Image
@@ -81,11 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _write_zip(args, files, labels, out_labels, tmp, res, Image) -> None:
+    background = None if args.alpha == "drop" else args.alpha
+    transparent = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
         for i, f in enumerate(files):
             try:
                 with Image.open(f) as im:
-                    im = Image.fromarray(to_uint8(im, 1 if args.greyscale else 3))
+                    if has_alpha(im):
+                        transparent.append(f)
+                    im = Image.fromarray(to_uint8(im, 1 if args.greyscale else 3, background))
             except Exception as exc:
                 fail(f"{f}: not a readable image ({one_line(exc)})")
             s = min(im.size)
@@ -99,6 +116,15 @@ def _write_zip(args, files, labels, out_labels, tmp, res, Image) -> None:
                 out_labels.append([name, labels[i]])
         if labels is not None:
             z.writestr("dataset.json", json.dumps({"labels": out_labels}))
+    if transparent:
+        n = len(transparent)
+        done = (
+            f"composited over {args.alpha}" if background else
+            "dropped, so transparent pixels keep the colour stored under them (--alpha white|"
+            "black composites them over a background instead)"
+        )  # fmt: skip
+        print(f"note: {n} image{'s' if n > 1 else ''} had transparency (first: {transparent[0]}); "
+              f"it was {done}", file=sys.stderr)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -43,12 +43,14 @@ import numpy as np
 import torch
 
 __all__ = [
+    "ALPHA_BACKGROUNDS",
     "IMAGE_EXTENSIONS",
     "MAX_CLASSES",
     "DatasetError",
     "ImageFolderDataset",
     "ShapesDataset",
     "StepBatchSampler",
+    "has_alpha",
     "make_loader",
     "one_line",
     "open_dataset",
@@ -183,9 +185,25 @@ def _pil():
     return Image
 
 
-def to_uint8(im: Any, channels: int) -> np.ndarray:
+ALPHA_BACKGROUNDS = {"black": 0, "white": 255}
+
+
+def has_alpha(im: Any) -> bool:
+    """Whether a PIL image has transparency: an alpha band or a transparent colour."""
+    return "A" in im.getbands() or "a" in im.getbands() or "transparency" in im.info
+
+
+def to_uint8(im: Any, channels: int, background: str | None = None) -> np.ndarray:
     """A PIL image as uint8 ``[H, W]`` (channels 1) or ``[H, W, 3]``. 16-bit greyscale
-    (modes I;16*, I) is scaled by 255/65535; PIL's own ``convert('L')`` would clip it."""
+    (modes I;16*, I) is scaled by 255/65535; PIL's own ``convert('L')`` would clip it.
+
+    ``background`` ('black' or 'white') composites a transparent image over that colour;
+    None drops the transparency, so transparent pixels keep the colour stored under them
+    (what StyleGAN's dataset tool does)."""
+    if background is not None and has_alpha(im):
+        rgba = im.convert("RGBA")
+        canvas = _pil().new("RGBA", rgba.size, (ALPHA_BACKGROUNDS[background],) * 3 + (255,))
+        im = _pil().alpha_composite(canvas, rgba)
     if im.mode.startswith("I;16") or im.mode == "I":
         a = np.asarray(im, dtype=np.float64) * (255 / 65535)
         im = _pil().fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
@@ -391,11 +409,14 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         Image = _pil()
         size = None
         channels = set()
+        self.transparent: list[str] = []  # files whose transparency is dropped (see to_uint8)
         for name in self.files:
             try:
                 data = self._read(name)
                 with Image.open(io.BytesIO(data)) as im:
                     w, h, mode = im.width, im.height, im.mode
+                    if has_alpha(im):
+                        self.transparent.append(name)
                     _check_complete(im, data)
             except Exception as exc:
                 raise DatasetError(
@@ -410,7 +431,8 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                     f"{'--resolution' if resolution is not None else repr(self.files[0])}"
                 )
             size = w
-            channels.add(1 if mode in ("L", "I", "I;16", "F", "1") else 3)
+            grey = mode in ("1", "L", "LA", "La", "I", "F") or mode.startswith("I;16")
+            channels.add(1 if grey else 3)
         assert size is not None
         if size < 8 or size & (size - 1):
             raise DatasetError(
@@ -422,6 +444,18 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         self.labels = self._load_labels() if use_labels else None
         self.label_dim = 0 if self.labels is None else self.labels.shape[1]
         self.name = self.path.stem
+
+    def transparency_note(self) -> str | None:
+        """One line saying which images' transparency training drops, or None."""
+        if not self.transparent:
+            return None
+        n = len(self.transparent)
+        return (
+            f"note: {n} image{'s' if n > 1 else ''} of {str(self.path)!r} "
+            f"{'have' if n > 1 else 'has'} transparency (first: {self.transparent[0]}); it is "
+            "dropped, so transparent pixels keep the colour stored under them (dataset_tool.py "
+            "--alpha white|black composites them over a background instead)"
+        )
 
     def _where(self, name: str) -> str:
         return f"{self.path}{'!' if self._kind == 'zip' else os.sep}{name}"

@@ -786,6 +786,9 @@ def _train(
                                use_labels=cfg.cond)  # fmt: skip
     except DatasetError as exc:
         raise TrainingError(str(exc)) from None
+    note = getattr(dataset, "transparency_note", lambda: None)()
+    if note is not None and d.rank == 0:
+        print(note, file=sys.stderr)
     if cfg.cond and dataset.label_dim == 0:
         raise TrainingError(
             "--cond 1 needs labels: a dataset.json with a 'labels' list next to the images "

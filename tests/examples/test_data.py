@@ -494,3 +494,72 @@ def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
     out = tmp_path / "g16.zip"
     tool(["--source", str(folder), "--dest", str(out), "--resolution", "16", "--greyscale"])
     np.testing.assert_array_equal(ImageFolderDataset(out)[0][0][0], expected)
+
+
+def _transparent_images(folder):
+    """Two RGBA images: left half opaque red, right half transparent with green stored under it;
+    and a greyscale + alpha (LA) one."""
+    folder.mkdir()
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[:, :8] = (255, 0, 0, 255)
+    rgba[:, 8:] = (0, 255, 0, 0)
+    for i in range(2):
+        Image.fromarray(rgba, "RGBA").save(folder / f"c{i}.png")
+    return rgba
+
+
+def test_transparency_is_dropped_by_default_and_said(tmp_path, capsys):
+    """RGBA images used to lose their alpha without a word; the colour under a transparent pixel
+    is often arbitrary. The dataset names the files, the trainer prints it, dataset_tool says it."""
+    from dataset_tool import main as tool
+
+    rgba = _transparent_images(tmp_path / "src")
+    ds = ImageFolderDataset(tmp_path / "src")
+    assert ds.transparent == ["c0.png", "c1.png"]
+    assert "2 images" in ds.transparency_note() and "c0.png" in ds.transparency_note()
+    img, _ = ds[0]
+    np.testing.assert_array_equal(img.transpose(1, 2, 0), rgba[..., :3])  # StyleGAN's rule
+    out = tmp_path / "out.zip"
+    tool(["--source", str(tmp_path / "src"), "--dest", str(out), "--resolution", "16"])
+    err = capsys.readouterr().err
+    assert "2 images had transparency" in err and "c0.png" in err and "--alpha" in err
+    np.testing.assert_array_equal(ImageFolderDataset(out)[0][0].transpose(1, 2, 0), rgba[..., :3])
+    assert ImageFolderDataset(out).transparency_note() is None  # the zip's PNGs are RGB
+    write_images(tmp_path / "opaque", [16, 16])
+    assert ImageFolderDataset(tmp_path / "opaque").transparency_note() is None
+
+
+@pytest.mark.parametrize("background, value", [("white", 255), ("black", 0)])
+def test_dataset_tool_composites_transparency_over_a_background(tmp_path, capsys, background,
+                                                                 value):
+    from dataset_tool import main as tool
+
+    _transparent_images(tmp_path / "src")
+    # A half-transparent greyscale image (LA) stays greyscale and blends with the background.
+    la = np.zeros((16, 16, 2), np.uint8)
+    la[..., 0], la[..., 1] = 100, 128
+    Image.fromarray(la, "LA").save(tmp_path / "src" / "g.png")
+    out = tmp_path / "out.zip"
+    tool(["--source", str(tmp_path / "src"), "--dest", str(out), "--resolution", "16",
+          "--alpha", background])  # fmt: skip
+    assert f"composited over {background}" in capsys.readouterr().err
+    ds = ImageFolderDataset(out)
+    img = ds[0][0].transpose(1, 2, 0)
+    np.testing.assert_array_equal(img[:, :8], np.broadcast_to([255, 0, 0], (16, 8, 3)))
+    np.testing.assert_array_equal(img[:, 8:], np.full((16, 8, 3), value))
+    grey = ds[2][0]  # g.png sorts after c0, c1; stored as RGB with equal channels
+    expected = round((100 * 128 + value * 127) / 255)
+    assert np.abs(grey.astype(int) - expected).max() <= 1
+
+
+def test_greyscale_with_alpha_is_a_greyscale_dataset(tmp_path):
+    folder = tmp_path / "la"
+    folder.mkdir()
+    la = np.zeros((16, 16, 2), np.uint8)
+    la[..., 0] = np.arange(16)[:, None] * 16
+    la[..., 1] = 255
+    for i in range(2):
+        Image.fromarray(la, "LA").save(folder / f"{i}.png")
+    ds = ImageFolderDataset(folder)
+    assert ds.num_channels == 1  # LA used to count as colour and train as RGB
+    np.testing.assert_array_equal(ds[0][0][0], la[..., 0])

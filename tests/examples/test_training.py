@@ -435,16 +435,19 @@ def test_resume_keeps_the_runs_options_unless_given(tmp_path):
     assert cfg["kimg"] == 0.02 and cfg["tick"] == 0.008
 
 
-def test_data_folder_sets_the_resolution(tmp_path):
+def test_data_folder_sets_the_resolution(tmp_path, capsys):
     """--data without --resolution trains at the images' size (the default 32 is for the
-    embedded shapes); a --resolution that disagrees is still an error."""
+    embedded shapes); a --resolution that disagrees is still an error. Images with transparency
+    get a note that it is dropped."""
     from PIL import Image
 
     folder = tmp_path / "imgs"
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(8):
-        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3 + (i == 5)), dtype=np.uint8)).save(
+            folder / f"{i}.png"
+        )
     from train_afgan import main
 
     assert TINY[:2] == ["--resolution", "16"]
@@ -453,6 +456,7 @@ def test_data_folder_sets_the_resolution(tmp_path):
               "--tick", "0.008"])  # fmt: skip
     cfg = json.loads((Path(s["run_dir"]) / "config.json").read_text())["config"]
     assert cfg["resolution"] == 16
+    assert "note: 1 image of" in capsys.readouterr().err  # 5.png is RGBA
 
 
 def _bad(capsys, *args):
