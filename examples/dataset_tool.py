@@ -107,7 +107,11 @@ def _write_zip(args, files, labels, out_labels, tmp, res, Image) -> None:
                 fail(f"{f}: not a readable image ({one_line(exc)})")
             s = min(im.size)
             left, top = (im.width - s) // 2, (im.height - s) // 2
-            im = im.crop((left, top, left + s, top + s)).resize((res, res), Image.LANCZOS)
+            try:
+                im = im.crop((left, top, left + s, top + s)).resize((res, res), Image.LANCZOS)
+            except MemoryError:
+                gib = res * res * len(im.getbands()) / 2**30
+                fail(f"{f}: out of memory resizing to --resolution {res} ({gib:.1f} GiB an image)")
             name = f"img{i:08d}.png"
             buf = io.BytesIO()
             im.save(buf, format="PNG")

@@ -119,6 +119,9 @@ def render_frames(
     return out
 
 
+GIF_MAX_SIDE = 65535  # the format's 16-bit width and height
+
+
 def write_gif(path: str | Path, frames: Sequence[np.ndarray], fps: int = 24, scale: int = 1):
     """Animated GIF (loops forever); ``scale`` enlarges with nearest-neighbour."""
     from PIL import Image
@@ -172,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> Path:
         except ImportError:
             fail("--mp4 needs imageio-ffmpeg; write a .gif instead")
     G = generator_for_cli(args.network, args.device, args.class_idx)
+    res = G.img_resolution  # a frame is one row of len(seeds) images
+    scale = args.scale or max(1, 128 // res)
+    if not args.mp4 and res * len(args.seeds) * scale > GIF_MAX_SIDE:
+        fail(f"--scale {scale} makes frames of {res * scale}x{res * scale * len(args.seeds)} px "
+             f"({len(args.seeds)} seeds of {res} px); a GIF's sides are at most {GIF_MAX_SIDE} px")
     make_parent(args.output, "--output")  # before the rendering, which takes a while
     frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
                            args.device, args.class_idx)  # fmt: skip
@@ -179,7 +187,6 @@ def main(argv: Sequence[str] | None = None) -> Path:
         if args.mp4:
             imageio.mimwrite(args.output, frames, fps=args.fps)
         else:
-            scale = args.scale or max(1, 128 // frames[0].shape[0])
             write_gif(args.output, frames, fps=args.fps, scale=scale)
     except OSError as exc:  # a full disk, a read-only directory
         fail(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 Image = pytest.importorskip("PIL.Image")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def write_images(folder, sizes, mode="RGB", ext=".png", seed=0):
@@ -563,3 +567,29 @@ def test_greyscale_with_alpha_is_a_greyscale_dataset(tmp_path):
     ds = ImageFolderDataset(folder)
     assert ds.num_channels == 1  # LA used to count as colour and train as RGB
     np.testing.assert_array_equal(ds[0][0][0], la[..., 0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_dataset_tool_out_of_memory_is_one_line(tmp_path):
+    """A resolution whose images do not fit in memory (65536²: 12 GiB each) is one error line,
+    not a MemoryError traceback. Run with an address-space limit 1 GiB above what the process
+    already maps, so the allocation fails for real."""
+    src = tmp_path / "src"
+    write_images(src, [20])
+    script = f"""
+import resource, sys
+sys.path.insert(0, {str(EXAMPLES)!r})
+from dataset_tool import main
+import PIL.Image
+kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize"))
+limit = kib * 1024 + 2**30
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+main(["--source", {str(src)!r}, "--dest", {str(tmp_path / "d.zip")!r}, "--resolution", "65536"])
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        f"error: {src / 'img000.png'}: out of memory resizing to --resolution 65536 "
+        "(12.0 GiB an image)"
+    )
+    assert not (tmp_path / "d.zip").exists()

@@ -305,6 +305,11 @@ def test_gen_video_output_format(checkpoint, tmp_path, capsys):
         out = str(tmp_path / name)
         line = cli_error(video, ["--network", str(path), "--output", out, *extra], capsys)
         assert line == f"error: --output must end in .gif, or .mp4 with --mp4; got {out!r}"
+    # A GIF's sides are 16-bit: refused before rendering (it was killed for memory instead).
+    out = str(tmp_path / "v.gif")
+    line = cli_error(video, ["--network", str(path), "--output", out, "--seeds", "0-1",
+                             "--scale", "100000"], capsys)  # fmt: skip
+    assert line.startswith("error: --scale 100000 makes frames of ") and "at most 65535 px" in line
     assert not any(tmp_path.iterdir())
 
 
