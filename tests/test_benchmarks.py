@@ -65,6 +65,19 @@ def test_gpu_benchmark_bigvgan_rows_run_on_cpu():
     assert all(r["ref"] > 0 and r["numba"] > 0 and r["alias-free-torch"] > 0 for r in rows)
 
 
+def test_resample_benchmark_runs_and_records(tmp_path):
+    """The resampling benchmark runs scipy and both CPU backends on its cases (shrunk here) and
+    writes a record whose outputs have the sizes resample_poly promises."""
+    from benchmarks.resample import main
+
+    result = main(["--scale", "0.002", "--repeat", "1", "--out", str(tmp_path)])
+    assert len(list(tmp_path.glob("resample-*.json"))) == 1
+    for row in result["rows"]:
+        assert all(row["ms"][k] > 0 for k in ("scipy", "numba", "ref"))
+    first = result["rows"][0]  # 160/147 of 441 samples: ceil(441 * 160 / 147) = 480
+    assert first["shape"] == [4, 441] and first["n_out"] == 4 * 480
+
+
 def test_overhead_benchmark_runs_and_records(tmp_path):
     """The fixed-cost benchmark times and counts every variant of its cases (CPU: ref, numba,
     alias-free-torch); only the shape of the record is checked."""

@@ -3,6 +3,8 @@
 * :class:`Snake`, :class:`SnakeBeta` — BigVGAN's periodic activations.
 * :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d` — up-sample → act → down-sample
   in one fused op call, for any activation of :func:`bandlimit.ops.filtered_act`.
+* :class:`ResamplePoly` — rational-rate band-limited resampling
+  (:func:`bandlimit.ops.resample_poly`).
 * :mod:`bandlimit.nn.bigvgan` — drop-in ``Activation1d``/``UpSample1d``/``DownSample1d`` (and 2-D)
   with BigVGAN's / alias-free-torch's arguments and state dicts, and :func:`~.bigvgan.patch`.
 """
@@ -14,5 +16,13 @@ from bandlimit.nn.activation import (
     Snake,
     SnakeBeta,
 )
+from bandlimit.nn.resample import ResamplePoly
 
-__all__ = ["AliasFreeActivation1d", "AliasFreeActivation2d", "Snake", "SnakeBeta", "bigvgan"]
+__all__ = [
+    "AliasFreeActivation1d",
+    "AliasFreeActivation2d",
+    "ResamplePoly",
+    "Snake",
+    "SnakeBeta",
+    "bigvgan",
+]

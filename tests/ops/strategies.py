@@ -240,3 +240,42 @@ def assert_close(actual: torch.Tensor, expected: np.ndarray, rtol: float,
             f"{np.nanmax(err):.3e} > {rtol:.1e}·{scale:.3e}; first at {i}: "
             f"actual {a[i]!r}, expected {expected[i]!r}"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# resample_poly
+
+# Padtypes for which scipy has no defined answer on a one-sample signal (NaN, garbage, a crash).
+SCIPY_UNDEFINED_AT_ONE_SAMPLE = ("line", "smooth", "antireflect", "reflect")
+
+
+@st.composite
+def resample_cases(draw, max_len: int = 40, max_factor: int = 7):
+    """``x`` of shape ``[..., L, ...]`` with the resampled axis at a random position, factors
+    (not reduced: a common divisor is part of the case), a padtype (with ``cval`` sometimes) and
+    a window: scipy's default, another window, or explicit taps (``case.f``)."""
+    from bandlimit.ops.resample import PADTYPES
+
+    n = draw(st.integers(1, max_len))
+    padtype = draw(st.sampled_from(PADTYPES))
+    if n == 1 and padtype in SCIPY_UNDEFINED_AT_ONE_SAMPLE:
+        n = 2
+    shape = [draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2)))]
+    axis = draw(st.integers(0, len(shape)))
+    shape.insert(axis, n)
+    kw = dict(up=draw(st.integers(1, max_factor)), down=draw(st.integers(1, max_factor)),
+              padtype=padtype)  # fmt: skip
+    if padtype == "constant" and draw(st.booleans()):
+        kw["cval"] = draw(st.floats(-3, 3))
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    window = draw(st.sampled_from(["default", "kaiser", "hann", "taps"]))
+    f = None
+    if window == "kaiser":
+        kw["window"] = ("kaiser", draw(st.floats(0.0, 12.0)))
+    elif window == "hann":
+        kw["window"] = "hann"
+    elif window == "taps":
+        f = rng.standard_normal(draw(st.integers(1, 15)))
+    x = rng.standard_normal(shape) * draw(st.sampled_from([1.0, 1e-3, 1e3]))
+    return Case(x=x, kwargs=kw, seed=seed, f=f, extra={"axis": axis})

@@ -86,6 +86,25 @@ def test_upfirdn1d_gradcheck(impl, cfg):
     assert gradgradcheck(fn, (x,))
 
 
+# resample_poly: each padtype's extension is part of the differentiated function.
+
+
+@impls
+@pytest.mark.parametrize(
+    ("up", "down", "padtype", "dim"),
+    [(3, 2, "constant", -1), (2, 5, "line", 1), (4, 3, "antireflect", -1), (1, 3, "median", -1),
+     (5, 2, "reflect", 0), (3, 4, "smooth", (-2, -1))],
+)  # fmt: skip
+def test_resample_poly_gradcheck(impl, up, down, padtype, dim):
+    x = to_torch(np.random.default_rng(2).standard_normal((1, 3, 5))).requires_grad_(True)
+
+    def fn(x):
+        return ops.resample_poly(x, up, down, dim=dim, padtype=padtype, impl=impl)
+
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
 # ---------------------------------------------------------------------------------------------
 # bias_act
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.signal
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from .strategies import (
     bias_act_cases,
     filtered_lrelu_cases,
     gains,
+    resample_cases,
     rounded,
     to_torch,
     upfirdn1d_cases,
@@ -306,3 +308,52 @@ def test_filter2d_keeps_the_size_and_upsample_downsample_scale_it(impl):
     torch.testing.assert_close(y[..., 2:-2, 2:-2], torch.ones_like(y[..., 2:-2, 2:-2]))
     y = ops.downsample2d(ones, f, impl=impl)
     torch.testing.assert_close(y[..., 1:-1, 1:-1], torch.ones_like(y[..., 1:-1, 1:-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# resample_poly: scipy.signal.resample_poly is the reference.
+
+
+@impls
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=resample_cases())
+def test_resample_poly_matches_scipy(impl, dtype, case):
+    x = rounded(case.x, dtype)
+    kw = dict(case.kwargs)
+    window = kw.pop("window", ("kaiser", 5.0)) if case.f is None else _f(case.f, dtype)
+    axis = case.extra["axis"]
+    expected = scipy.signal.resample_poly(x, axis=axis, window=window, **kw)
+    taps = to_torch(window, dtype) if case.f is not None else window
+    y = ops.resample_poly(to_torch(x, dtype), dim=axis, window=taps, impl=impl, **kw)
+    assert y.dtype == dtype and y.shape == expected.shape
+    # Error scale: the input's (or the extension's, for 'line'/'smooth'/'antireflect'/cval,
+    # which can exceed it) magnitude times the taps' absolute sum per output phase.
+    up = kw["up"] // np.gcd(kw["up"], kw["down"])
+    h = case.f if case.f is not None else ops.resample_filter(kw["up"], kw["down"], window).numpy()
+    scale = (_max(x) + _max(expected) + abs(kw.get("cval", 0))) * max(1.0, np.abs(h).sum() * up)
+    assert_close(y, expected, RTOL[dtype], scale, "resample_poly")
+
+
+@impls
+def test_resample_poly_along_several_axes_is_scipy_per_axis(impl):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 11, 9))
+    expected = scipy.signal.resample_poly(x, 3, 2, axis=2, padtype="reflect")
+    expected = scipy.signal.resample_poly(expected, 4, 5, axis=3, padtype="reflect")
+    y = ops.resample_poly(to_torch(x), (3, 4), (2, 5), dim=(-2, -1), padtype="reflect", impl=impl)
+    assert_close(y, expected, RTOL[torch.float64], _max(x) * 4, "resample_poly 2-D")
+    # Equal factors (after the gcd) leave the data alone: a copy, not the input itself.
+    z = to_torch(x)
+    same = ops.resample_poly(z, 6, 6, impl=impl)
+    assert torch.equal(same, z) and same.data_ptr() != z.data_ptr()
+
+
+def test_resample_poly_removes_what_the_lower_rate_cannot_hold():
+    """Band limitation, the point of the filter: a tone above the output's Nyquist frequency is
+    attenuated by the Kaiser design's stop band, one below it passes."""
+    t = torch.arange(4000, dtype=torch.float64)
+    # Frequencies in cycles per input sample; β = 5 stops ≈ 55 dB.
+    for freq, lo, hi in ((0.05, 0.99, 1.01), (0.4, 0.0, 2e-3)):
+        y = ops.resample_poly(torch.sin(2 * torch.pi * freq * t), 1, 2)  # new Nyquist: 0.25
+        amplitude = (2 * y[200:-200].square().mean()).sqrt().item()  # of the sampled sine
+        assert lo <= amplitude <= hi, (freq, amplitude)

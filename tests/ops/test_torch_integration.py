@@ -192,6 +192,25 @@ def test_compile_dynamic_with_float_defaults(impl):
         torch.testing.assert_close(compiled(x), fn(x))
 
 
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_compile_resample_poly(impl):
+    """resample_poly is plain torch around upfirdn1d: it compiles whole (the filter design and
+    the signal's extension included) for signals of several lengths (dynamic shapes)."""
+    torch._dynamo.reset()
+
+    def fn(x):
+        return ops.resample_poly(x, 3, 2, padtype="antireflect", impl=impl)
+
+    compiled = torch.compile(fn, fullgraph=True, dynamic=True, backend="aot_eager")
+    for size in (16, 23):
+        x = torch.randn(2, size, requires_grad=True)
+        out, eager = compiled(x), fn(x)
+        torch.testing.assert_close(out, eager)
+        (gx,) = torch.autograd.grad(out.sum(), x)
+        (gx_eager,) = torch.autograd.grad(eager.sum(), x)
+        torch.testing.assert_close(gx, gx_eager)
+
+
 def test_export_numba():
     model = _Block().eval()
     x = torch.randn(1, 3, 12, 12)

@@ -1,0 +1,122 @@
+"""Rational-rate resampling: ``bandlimit.ops.resample_poly`` vs ``scipy.signal.resample_poly``.
+
+Audio-sized cases (4 signals of 10 s; the usual rate changes) and an image case, float32, on the
+CPU. Per case the variants run interleaved (each repetition times every variant once, so load on
+the machine hits them alike); the table shows medians in milliseconds and scipy / bandlimit. The
+numba and ref rows are bandlimit's backends; scipy runs one thread (its C upfirdn), so the
+default is one thread for torch and numba too (``--threads`` to change). Multiply-adds: the
+polyphase schedule's ``K / up`` per output sample (``K = 20·max(up, down) + 1`` taps after the
+gcd), so GMAC/s compares the variants' arithmetic rates.
+
+    python -m benchmarks.resample [--threads N] [--repeat R] [--scale S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+import scipy.signal
+import torch
+
+from bandlimit import ops
+
+# (name, up, down, shape of x, resampled dims)
+CASES = [
+    ("22.05k -> 24k", 160, 147, (4, 220500), -1),
+    ("44.1k -> 48k", 160, 147, (4, 441000), -1),
+    ("48k -> 44.1k", 147, 160, (4, 480000), -1),
+    ("48k -> 16k", 1, 3, (4, 480000), -1),
+    ("16k -> 24k", 3, 2, (4, 160000), -1),
+    ("image 512² ×3/4", 3, 4, (8, 3, 512, 512), (-2, -1)),
+]
+
+
+def _macs(up: int, down: int, n_out: int) -> float:
+    g = math.gcd(up, down)
+    u, d = up // g, down // g
+    taps = 20 * max(u, d) + 1
+    return n_out * taps / u
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--scale", type=float, default=1.0, help="multiplies the signal lengths")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import numba
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"# resample — {stamp}, {os.cpu_count()} CPUs, {args.threads} threads, torch "
+          f"{torch.__version__}, numba {numba.__version__}, scipy {scipy.__version__}, "
+          f"{platform.processor() or platform.machine()}")  # fmt: skip
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
+    print("| case | up/down | shape | scipy ms | numba ms | ref ms | scipy/numba | numba GMAC/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, up, down, shape, dims in CASES:
+        axes = dims if isinstance(dims, tuple) else (dims,)
+        shape = tuple(max(1, round(n * args.scale)) if i - len(shape) in axes else n
+                      for i, n in enumerate(shape))  # fmt: skip
+        x = rng.standard_normal(shape).astype(np.float32)
+        xt = torch.from_numpy(x)
+
+        def run_scipy(x=x, up=up, down=down, axes=axes):
+            y = x
+            for a in axes:
+                y = scipy.signal.resample_poly(y, up, down, axis=a)
+            return y
+
+        variants = {
+            "scipy": run_scipy,
+            "numba": lambda xt=xt, up=up, down=down, dims=dims: ops.resample_poly(
+                xt, up, down, dims, impl="numba"),
+            "ref": lambda xt=xt, up=up, down=down, dims=dims: ops.resample_poly(
+                xt, up, down, dims, impl="ref"),
+        }  # fmt: skip
+        for fn in variants.values():  # warm-up (numba compiles or loads its cache)
+            fn()
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(args.repeat):
+            for k, fn in variants.items():
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+        med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        n_out = variants["numba"]().numel()
+        # per axis: its outputs times the taps per output (a second axis runs on the first's)
+        macs, size = 0.0, list(shape)
+        for a in axes:
+            size[a] = -(-size[a] * up // down)
+            macs += _macs(up, down, math.prod(size))
+        rate = macs / (med["numba"] * 1e-3) / 1e9
+        row = dict(case=name, up=up, down=down, shape=list(shape), ms=med, n_out=n_out,
+                   gmacs=macs / 1e9)  # fmt: skip
+        rows.append(row)
+        ratio = med["scipy"] / med["numba"]
+        print(f"| {name} | {up}/{down} | {list(shape)} | {med['scipy']:.1f} | "
+              f"{med['numba']:.1f} | {med['ref']:.1f} | {ratio:.1f}× | {rate:.1f} |")  # fmt: skip
+    print(f"\nload average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"resample-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    result = dict(when=stamp, threads=args.threads, torch=torch.__version__, rows=rows)
+    path.write_text(json.dumps(result, indent=1))
+    print(f"written {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
