@@ -26,7 +26,7 @@ _default_impl: str | None = None
 
 
 def _check_impl(impl: object, name: str = "impl") -> str:
-    if impl not in IMPLS:
+    if type(impl) is not str or impl not in IMPLS:  # (an array's `in` compares elementwise)
         raise ValueError(f"{name} must be one of {IMPLS}, got {impl!r}")
     return impl
 
@@ -51,7 +51,10 @@ def get_default_impl() -> str:
         return _default_impl
     env = os.environ.get(ENV_VAR)
     if env:
-        return _check_impl(env.strip(), name=f"the environment variable {ENV_VAR}")
+        if env.strip() not in IMPLS:
+            raise ValueError(f"the environment variable {ENV_VAR} must be one of {IMPLS} or "
+                             f"unset, got {env!r}")  # fmt: skip
+        return env.strip()
     return "auto"
 
 

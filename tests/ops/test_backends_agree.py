@@ -412,11 +412,19 @@ def test_set_default_impl_validation(bad):
     assert ops.get_default_impl() == "auto"  # a rejected value changes nothing
 
 
-def test_bad_env_var_is_reported(monkeypatch):
-    monkeypatch.setenv("BANDLIMIT_IMPL", "bogus")
+@pytest.mark.parametrize("value", ["bogus", " "])
+def test_bad_env_var_is_reported(monkeypatch, value):
+    monkeypatch.setenv("BANDLIMIT_IMPL", value)
     x, fu, fd, b = _probe(torch.float32)
-    with pytest.raises(ValueError, match="BANDLIMIT_IMPL"):
+    with pytest.raises(ValueError, match=f"BANDLIMIT_IMPL must be one of .* got {value!r}"):
         _flrelu(x, fu, fd, b, "auto")
+
+
+def test_impl_must_be_a_str():
+    """An array holding 'cuda' passed `impl in IMPLS` (numpy compares elementwise)."""
+    x, fu, fd, b = _probe(torch.float32)
+    with pytest.raises(ValueError, match=r"impl must be one of .* got array\(\['ref'\]"):
+        _flrelu(x, fu, fd, b, np.array(["ref"]))
 
 
 def test_results_identical_across_repeated_calls():

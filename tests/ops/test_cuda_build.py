@@ -99,11 +99,82 @@ def test_lock_of_a_dead_owner_is_removed(tmp_path, capsys):
     assert f"removed a stale build lock {lock}" in capsys.readouterr().err
 
 
-def test_old_lock_is_removed_even_if_its_owner_lives(tmp_path):
+def test_old_lock_of_another_host_is_removed_but_a_live_owner_here_keeps_its_lock(tmp_path):
+    """The age rule is for owners this host cannot check (another machine on a shared cache);
+    a live builder here keeps its lock however long its build takes (a waiter with a short
+    BANDLIMIT_CUDA_LOCK_STALE_S used to delete it and build alongside)."""
     lock = tmp_path / _build.LOCK_NAME
-    _write_lock(lock, os.getpid(), age=120)
+    _write_lock(lock, 12345, host="another-host.example", age=120)
     with _build.build_lock(tmp_path, timeout=30, stale_after=60):
         assert json.loads(lock.read_text())["time"] > time.time() - 60
+    _write_lock(lock, os.getpid(), age=120)
+    assert not _build.lock_is_stale(lock, 60)
+    with pytest.raises(CudaBuildError, match="timed out"), _build.build_lock(
+            tmp_path, timeout=0.3, stale_after=60):
+        pass
+    assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("content", ["[1]", "5", '"x"', json.dumps({"pid": 2**70}),
+                                     json.dumps({"pid": True}), json.dumps({"pid": -3})])
+def test_lock_file_of_any_other_shape_is_unreadable_not_a_crash(tmp_path, content):
+    """A lock file that is valid JSON but not an owner record (a list, a number, a pid out of
+    range) used to raise AttributeError / OverflowError; it is an unreadable record: waited
+    for while fresh, removed after 10 s."""
+    lock = tmp_path / _build.LOCK_NAME
+    lock.write_text(content)
+    assert _build.lock_owner(lock) is None
+    assert not _build.lock_is_stale(lock, 3600)
+    with pytest.raises(CudaBuildError, match=r"held by pid \? on \?"), _build.build_lock(
+            tmp_path, timeout=0.2, stale_after=3600):
+        pass
+    t = time.time() - 30
+    os.utime(lock, (t, t))
+    with _build.build_lock(tmp_path, timeout=5, stale_after=3600):
+        assert _build.lock_owner(lock)["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "-1"])
+def test_lock_seconds_must_be_finite(tmp_path, monkeypatch, value):
+    """NaN passed the old `< 0` check and made the wait endless (a deadline of NaN is never
+    reached); inf too."""
+    monkeypatch.setenv(_build.ENV_LOCK_TIMEOUT, value)
+    with pytest.raises(CudaBuildError, match=f"finite number of seconds >= 0, got '{value}'"), \
+            _build.build_lock(tmp_path):
+        pass
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs Linux's /proc")
+def test_a_new_build_waits_for_the_compilers_an_earlier_one_left_running(tmp_path, capsys):
+    """A builder killed without its children (SIGTERM to Python alone) leaves ninja and nvcc
+    running in the build directory; the next builder used to remove the dead owner's lock and
+    compile the same files alongside them. It now waits for every process working there (real
+    processes here, started in the directory), bounded, naming them."""
+    _write_lock(tmp_path / _build.LOCK_NAME, _dead_pid())
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"],
+                              cwd=tmp_path)  # fmt: skip
+    try:
+        assert _build.processes_in(tmp_path) == [orphan.pid]
+        t0 = time.monotonic()
+        with _build.build_lock(tmp_path, timeout=60, stale_after=3600):
+            assert orphan.poll() is not None  # it finished before the lock was handed over
+        assert 0.5 < time.monotonic() - t0 < 30
+        err = capsys.readouterr().err
+        assert "removed a stale build lock" in err
+        assert f"waiting for processes [{orphan.pid}] still running in {tmp_path}" in err
+    finally:
+        orphan.kill()
+        orphan.wait()
+    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path)
+    try:
+        with pytest.raises(CudaBuildError, match=rf"processes \[{stuck.pid}\] still run in the "
+                           r"build directory"), _build.build_lock(tmp_path, timeout=0.5):
+            pass
+        assert not (tmp_path / _build.LOCK_NAME).exists()  # ours, released on the way out
+    finally:
+        stuck.kill()
+        stuck.wait()
+    assert _build.processes_in(tmp_path) == []
 
 
 def test_two_waiters_on_one_stale_lock_do_not_both_build(tmp_path, monkeypatch):
@@ -186,7 +257,8 @@ def test_live_lock_wait_is_bounded_and_names_the_lock(tmp_path, capsys):
 def test_lock_timeout_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(_build.ENV_LOCK_TIMEOUT, "0.2")
     _write_lock(tmp_path / _build.LOCK_NAME, os.getpid())
-    with pytest.raises(CudaBuildError, match="timed out after 0 s"), _build.build_lock(tmp_path):
+    with pytest.raises(CudaBuildError, match=r"timed out after 0\.2 s"), \
+            _build.build_lock(tmp_path):
         pass
     monkeypatch.setenv(_build.ENV_LOCK_TIMEOUT, "soon")
     with pytest.raises(CudaBuildError, match=f"{_build.ENV_LOCK_TIMEOUT} must be a number"), \
@@ -338,6 +410,88 @@ def test_build_made_ahead_of_time_loads_without_the_toolchain(monkeypatch):
         _build.build()
 
 
+def _fake_gpus(monkeypatch, *caps):
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(caps))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: caps[i])
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: f"fake sm{caps[i]}")
+    monkeypatch.delenv("TORCH_CUDA_ARCH_LIST", raising=False)
+
+
+def test_a_build_made_for_several_architectures_serves_the_gpu(tmp_path, monkeypatch):
+    """`TORCH_CUDA_ARCH_LIST='8.0;9.0' python -m bandlimit.ops.cuda build` in an image's build
+    stage; at run time no TORCH_CUDA_ARCH_LIST, an H100 (9.0) and an A10 (8.6), no toolkit. The
+    build used to be looked for under '-sm86_90' only (the visible GPUs) and missed. The
+    emulation library stands in for the CUDA one, under the real cache key."""
+    emu_dir = Path(_build.load_emulation().__file__).parent
+    name = f"bandlimit_cuda_emu_{_build.source_hash()}"
+    monkeypatch.setenv(_build.ENV_CACHE, str(tmp_path))
+    _fake_gpus(monkeypatch, (9, 0), (8, 6))
+    made = tmp_path / f"{_build._key_prefix()}sm80_90"
+    made.mkdir()
+    for f in (f"{name}{_build.LIBRARY_SUFFIX}", _build.COMPLETE_NAME):
+        shutil.copy2(emu_dir / f, made / f)
+
+    def no_toolchain():
+        raise CudaBuildError("cannot build the bandlimit CUDA extension: nvcc not found")
+
+    monkeypatch.setattr(_build, "_module", None)
+    monkeypatch.setattr(_build, "preflight", no_toolchain)
+    monkeypatch.setattr(_build, "module_name", lambda: name)
+    assert _build.build_dir(_build.arch_list()[0]).name.endswith("sm86_90")
+    assert _build.covering_builds([(9, 0), (8, 6)]) == [made]
+    assert _build.build().EMULATED
+    info = blcuda.info()
+    assert info["built"] is True and info["build_dir"] == str(made)
+    # A build that does not cover every GPU is not used: the toolchain's error stands.
+    monkeypatch.setattr(_build, "_module", None)
+    made.rename(tmp_path / f"{_build._key_prefix()}sm90")
+    with pytest.raises(CudaBuildError, match="nvcc not found"):
+        _build.build()
+
+
+def test_a_finished_build_that_does_not_load_is_named_in_the_error(tmp_path, monkeypatch):
+    """A cached library that fails to import (here: not a library at all) was skipped without a
+    word; with no toolkit to rebuild it the user saw only "nvcc not found"."""
+    monkeypatch.setenv(_build.ENV_CACHE, str(tmp_path))
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0")
+    d = _build.build_dir("9.0")
+    d.mkdir(parents=True)
+    lib = Path(_fake_library(d, _build.module_name()).__file__)
+    _build.write_complete_marker(d, lib)
+
+    def no_toolchain():
+        raise CudaBuildError("cannot build the bandlimit CUDA extension: nvcc not found")
+
+    monkeypatch.setattr(_build, "_module", None)
+    monkeypatch.setattr(_build, "prebuilt_failure", None)
+    monkeypatch.setattr(_build, "preflight", no_toolchain)
+    with pytest.raises(CudaBuildError) as e:
+        _build.build()
+    msg = str(e.value)
+    assert "nvcc not found" in msg and f"A finished build, {lib}, is in the cache but does not "
+    assert "load: " in msg and str(lib) in msg
+
+
+def test_interrupted_ninja_is_not_a_compiler_failure_and_is_not_remembered(tmp_path,
+                                                                           monkeypatch):
+    """ninja stopped by a signal (Python itself not interrupted) was reported as a compiler
+    error with advice about C++20, and 'auto' remembered it for the whole process."""
+    def interrupted(*a, **k):
+        raise RuntimeError("Error building extension 'x': ninja: build stopped: interrupted by "
+                           "user.")  # fmt: skip
+
+    monkeypatch.setattr(_build, "_compile", interrupted)
+    with pytest.raises(_build.CudaBuildInterrupted, match="was interrupted") as e:
+        _build._build_locked("m", [], tmp_path, False, cuda=False)
+    assert "C++20" not in str(e.value)
+    monkeypatch.setattr(blcuda, "_error", None)
+    monkeypatch.setattr(blcuda, "load", lambda: (_ for _ in ()).throw(e.value))
+    assert blcuda.available() is False and blcuda.last_error() is None
+
+
 def test_library_that_does_not_load_is_rebuilt_once(tmp_path, monkeypatch):
     calls = []
 
@@ -477,6 +631,67 @@ def test_cache_key(monkeypatch, tmp_path):
     assert d.parent == tmp_path
     assert d.name.startswith(_build.source_hash()) and d.name.endswith("sm86_90+PTX")
     assert f"torch{torch.__version__.split('+')[0]}" in d.name
+    # One key for one set of architectures, however written; a long list fits a file name.
+    assert _build.build_dir("9.0;8.0") == _build.build_dir("8.0 9.0") == _build.build_dir(
+        "8.0;;9.0;8.0")
+    long = _build.build_dir(";".join(f"{m}.{n}" for m in range(5, 13) for n in range(10)))
+    assert len(long.name) < 120 and _build.build_dir("9.0").name.endswith("-sm90")
+    # The compiler flags are part of the key (a release that changes only them rebuilds).
+    before = _build.source_hash()
+    monkeypatch.setattr(_build, "CUDA_NVCC_FLAGS", ("-O2",))
+    assert _build.source_hash() != before
+
+
+def test_cache_root_that_cannot_be_resolved_is_a_build_error(monkeypatch):
+    monkeypatch.setenv(_build.ENV_CACHE, "~nosuchuser-bandlimit/x")
+    with pytest.raises(CudaBuildError, match=f"{_build.ENV_CACHE}='~nosuchuser-bandlimit/x'"):
+        _build.cache_root()
+    out = blcuda.info()  # info says so instead of raising
+    assert out["cache_root"].startswith("unusable: ") and out["built"] is False
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("8.0;foo", "'foo' is not a compute capability"), ("8.0,9.0", "'8.0,9.0' is not"),
+     ("sm_90", "'sm_90' is not"), (";", "names no architecture")],
+)  # fmt: skip
+def test_arch_list_is_checked_before_compiling(tmp_path, monkeypatch, value, words):
+    """A malformed TORCH_CUDA_ARCH_LIST passed the preflight (`info`: buildable) and failed in
+    torch after "compiling...", with advice about C++20; it is now the preflight's error, naming
+    the variable and its value."""
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("CUDA_HOME", str(_fake_nvcc(tmp_path, "13.0")))
+    monkeypatch.setattr(_build, "ninja_available", lambda: True)
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", value)
+    with pytest.raises(CudaBuildError, match=f"TORCH_CUDA_ARCH_LIST={value!r}: .*{words}"
+                       if value != ";" else words):  # fmt: skip
+        _build.preflight()
+    assert blcuda.info()["buildable"] is False
+    for good in ("9.0", "8.0;9.0", "8.6+PTX", "9.0a", "12.0f 10.0", "Hopper"):
+        _build.check_arch_list(good)
+
+
+@pytest.mark.skipif(_cuda_toolchain_reason() is not None, reason=str(_cuda_toolchain_reason()))
+def test_arch_list_names_what_this_nvcc_cannot_compile_for():
+    """torch accepts 7.0, nvcc 13 does not: that failed only after ninja had started."""
+    nvcc = _build.nvcc_path(_build.find_cuda_home())
+    supported = _build.nvcc_architectures(nvcc)
+    assert 90 in supported
+    missing = next(c for c in (50, 60, 70, 72) if c not in supported)
+    value = f"9.0;{missing // 10}.{missing % 10}"
+    with pytest.raises(CudaBuildError, match=rf"cannot compile for compute capability "
+                       rf"{missing // 10}\.{missing % 10} \(it supports"):  # fmt: skip
+        _build.check_arch_list(value, nvcc)
+    _build.check_arch_list("9.0;8.0", nvcc)
+
+
+def test_which_architectures_a_build_covers():
+    covers = _build.arch_tag_covers
+    assert covers("sm80_90", (8, 6)) and covers("sm80_90", (9, 0))  # sm_80 code runs on 8.x
+    assert not covers("sm90", (8, 9)) and not covers("sm86", (8, 0))
+    assert covers("sm90a", (9, 0)) and not covers("sm90a", (10, 0))  # 'a': its own only
+    assert covers("sm86+PTX", (9, 0)) and covers("sm86+PTX", (12, 0))  # PTX: JIT upwards
+    assert not covers("sm90+PTX", (8, 6)) and not covers("smHopper", (9, 0))
 
 
 # ------------------------------------------------------------------------------------------

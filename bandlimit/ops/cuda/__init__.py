@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from bandlimit.ops.cuda._build import CudaBuildError
+from bandlimit.ops.cuda._build import CudaBuildError, CudaBuildInterrupted
 
 __all__ = ["CudaBuildError", "available", "build", "get_extension", "info", "load"]
 
@@ -51,6 +51,8 @@ def available() -> bool:
         return False
     try:
         load()
+    except CudaBuildInterrupted:  # stopped by a signal: the next call tries again
+        return False
     except CudaBuildError as e:
         _error = e
         return False
@@ -74,7 +76,9 @@ def _tensor_core_status() -> str:
     if os.environ.get("BANDLIMIT_CUDA_MMA") != "1":
         return "off (opt in with BANDLIMIT_CUDA_MMA=1; not yet timed on a GPU)"
     caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
-    if caps and all(major < 8 for major, _ in caps):
+    if not caps:
+        return "asked for (BANDLIMIT_CUDA_MMA=1); no GPU is visible to run them"
+    if all(major < 8 for major, _ in caps):
         return "asked for, but no GPU here has them (compute capability 8.0 or later)"
     return "on (BANDLIMIT_CUDA_MMA=1): float16 / bfloat16 leaky-ReLU forward and mask backward"
 
@@ -103,7 +107,6 @@ def info() -> dict:
         "arch_list": arches,
         "arch_reason": why,
         "sources_hash": _build.source_hash(),
-        "cache_root": str(_build.cache_root()),
         "tensor_cores": _tensor_core_status(),
     }
     try:
@@ -111,12 +114,21 @@ def info() -> dict:
         out["buildable"], out["problem"] = True, None
     except CudaBuildError as e:
         out["buildable"], out["problem"] = False, str(e)
-    if arches is not None:
-        d = _build.build_dir(arches)
-        so = sorted(d.glob(f"{_build.module_name()}*{_build.LIBRARY_SUFFIX}"))
-        out["build_dir"] = str(d)
-        out["built"] = bool(so) and _build.library_intact(d)
-        out["library"] = str(so[0]) if so else None
-    else:
-        out["build_dir"], out["built"], out["library"] = None, False, None
+    out["build_dir"], out["built"], out["library"] = None, False, None
+    try:
+        out["cache_root"] = str(_build.cache_root())
+        if arches is not None:
+            d = _build.build_dir(arches)
+            so = sorted(d.glob(f"{_build.module_name()}*{_build.LIBRARY_SUFFIX}"))
+            out["build_dir"] = str(d)
+            out["built"] = bool(so) and _build.library_intact(d)
+            out["library"] = str(so[0]) if so else None
+        if not out["built"] and why == "the visible GPU(s)":  # what build() would load instead
+            caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+            found = _build.covering_builds(caps)
+            if found:
+                out["built"], out["build_dir"] = True, str(found[0])
+                out["library"] = str(_build.intact_library(found[0]))
+    except (CudaBuildError, OSError) as e:  # a cache root that cannot be resolved or read
+        out["cache_root"] = f"unusable: {e}"
     return out

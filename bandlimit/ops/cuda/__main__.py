@@ -19,16 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bandlimit.ops import cuda
 
-    if args.command == "info":
-        for key, value in cuda.info().items():
-            print(f"{key}: {value}")
-        return 0
-    t0 = time.perf_counter()
     try:
+        if args.command == "info":
+            for key, value in cuda.info().items():
+                print(f"{key}: {value}")
+            return 0
+        t0 = time.perf_counter()
         path = cuda.build(verbose=args.verbose)
     except cuda.CudaBuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted (the next build resumes where this one stopped)", file=sys.stderr)
+        return 130
     print(f"built: {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 

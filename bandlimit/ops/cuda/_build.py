@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import shlex
@@ -92,13 +93,24 @@ class CudaBuildError(RuntimeError):
     """The CUDA extension cannot be built or loaded; the message says why and how to fix it."""
 
 
+class CudaBuildInterrupted(CudaBuildError):
+    """The build was stopped by a signal (not a failure to remember: the next call retries)."""
+
+
 # ------------------------------------------------------------------------------------------
 # Inputs of the build
 
 
+# The real extension's compiler flags (part of the cache key: a release that changes only these
+# must not load the old binary).
+CUDA_CFLAGS = ("-O3",)
+CUDA_NVCC_FLAGS = ("-O3", "-lineinfo")
+
+
 def source_hash() -> str:
-    """12 hex digits of the SHA-256 of every file in ``csrc/`` (names and contents)."""
-    h = hashlib.sha256()
+    """12 hex digits of the SHA-256 of every file in ``csrc/`` (names and contents) and of the
+    compiler flags."""
+    h = hashlib.sha256(repr((CUDA_CFLAGS, CUDA_NVCC_FLAGS)).encode())
     for p in sorted(CSRC.iterdir()):
         if p.is_file() and p.suffix in (".cu", ".cpp", ".h", ".cuh"):
             h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
@@ -107,9 +119,15 @@ def source_hash() -> str:
 
 def cache_root() -> Path:
     env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "bandlimit" / "cuda"
+    try:
+        if env:
+            return Path(env).expanduser()
+        return Path.home() / ".cache" / "bandlimit" / "cuda"
+    except RuntimeError as e:  # "~nosuchuser/...", or no home directory to expand
+        raise CudaBuildError(
+            f"cannot place the CUDA build cache: {e} ({ENV_CACHE}={env!r}); set {ENV_CACHE} to "
+            "an absolute directory"
+        ) from None
 
 
 def find_cuda_home() -> Path | None:
@@ -187,14 +205,107 @@ def arch_list() -> tuple[str | None, str]:
     return None, "no GPU is visible and TORCH_CUDA_ARCH_LIST is not set"
 
 
+# TORCH_CUDA_ARCH_LIST as torch reads it: entries separated by ';' or spaces, each a compute
+# capability ('9.0', '9.0a', '12.0f'), optionally '+PTX', or one of torch's architecture names.
+_ARCH_ENTRY = re.compile(r"^(\d+)\.(\d)([af]?)(\+PTX)?$")
+_ARCH_NAMES = {
+    "Kepler", "Kepler+Tesla", "Maxwell", "Maxwell+Tegra", "Pascal", "Volta", "Volta+Tegra",
+    "Turing", "Ampere", "Ampere+Tegra", "Ada", "Hopper", "Blackwell", "Blackwell+Tegra",
+}  # fmt: skip
+
+
+def arch_entries(arches: str) -> list[str]:
+    """The entries of an architecture list, sorted and without repeats (one cache key for
+    '8.0;9.0', '9.0;8.0' and '8.0 9.0')."""
+    return sorted(set(arches.replace(" ", ";").split(";")) - {""})
+
+
+def check_arch_list(arches: str, nvcc: Path | None = None) -> None:
+    """A CudaBuildError naming TORCH_CUDA_ARCH_LIST unless every entry is a compute capability
+    torch understands and (given ``nvcc``) that nvcc can compile for."""
+    expected = "expected compute capabilities like '9.0', '8.0;9.0' or '8.6+PTX'"
+    entries = arch_entries(arches)
+    if not entries:
+        raise CudaBuildError(f"TORCH_CUDA_ARCH_LIST={arches!r} names no architecture; {expected}")
+    for entry in entries:
+        if entry not in _ARCH_NAMES and not _ARCH_ENTRY.match(entry):
+            raise CudaBuildError(
+                f"TORCH_CUDA_ARCH_LIST={arches!r}: {entry!r} is not a compute capability; "
+                f"{expected} (separated by ';' or spaces)"
+            )
+    supported = None if nvcc is None else nvcc_architectures(nvcc)
+    if not supported:
+        return
+    for entry in entries:
+        m = _ARCH_ENTRY.match(entry)
+        if m and int(m.group(1) + m.group(2)) not in supported:
+            have = sorted(supported)
+            raise CudaBuildError(
+                f"TORCH_CUDA_ARCH_LIST={arches!r}: {nvcc} cannot compile for compute capability "
+                f"{m.group(1)}.{m.group(2)} (it supports {have[0] // 10}.{have[0] % 10} to "
+                f"{have[-1] // 10}.{have[-1] % 10}); leave it out, or use a toolkit that has it"
+            )
+
+
+def nvcc_architectures(nvcc: Path) -> set[int]:
+    """The compute capabilities ``nvcc --list-gpu-arch`` names (e.g. {75, 80, ..., 121}); empty
+    when it cannot say."""
+    try:
+        out = subprocess.run([str(nvcc), "--list-gpu-arch"], capture_output=True, text=True,
+                             timeout=60, check=False).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {int(v) for v in re.findall(r"compute_(\d+)", out)}
+
+
 def _arch_tag(arches: str) -> str:
-    return "sm" + "_".join(re.sub(r"[^0-9a-zA-Z+]", "", a) for a in arches.split(";") if a)
+    tag = "sm" + "_".join(re.sub(r"[^0-9a-zA-Z+]", "", a) for a in arch_entries(arches))
+    if len(tag) > 64:  # a long list: a file name has at most 255 bytes
+        tag = "sm" + hashlib.sha256(tag.encode()).hexdigest()[:12]
+    return tag
+
+
+def arch_tag_covers(tag: str, capability: tuple[int, int]) -> bool:
+    """Whether a build directory's architecture tag (``sm80_90``, ``sm86+PTX``) holds code that
+    runs on a GPU of ``capability``: a binary of the same major version and a minor at most
+    the GPU's (an arch-specific 'a' binary: only its own), or PTX of at most the GPU's."""
+    major, minor = capability
+    for entry in tag.removeprefix("sm").split("_"):
+        m = re.match(r"^(\d+)(\d)([af]?)(\+PTX)?$", entry)
+        if m is None:
+            continue
+        emaj, emin, kind, ptx = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
+        if ptx and (emaj, emin) <= (major, minor):
+            return True
+        if kind == "a" and (emaj, emin) == (major, minor):
+            return True
+        if kind == "" and emaj == major and emin <= minor:
+            return True
+    return False
+
+
+def _key_prefix() -> str:
+    cu = (torch.version.cuda or "none").replace(".", "")
+    tv = torch.__version__.split("+")[0]
+    return f"{source_hash()}-torch{tv}-cu{cu}-"
 
 
 def build_dir(arches: str) -> Path:
-    cu = (torch.version.cuda or "none").replace(".", "")
-    tv = torch.__version__.split("+")[0]
-    return cache_root() / f"{source_hash()}-torch{tv}-cu{cu}-{_arch_tag(arches)}"
+    return cache_root() / f"{_key_prefix()}{_arch_tag(arches)}"
+
+
+def covering_builds(capabilities: list[tuple[int, int]]) -> list[Path]:
+    """Finished builds of these sources, torch and CUDA in the cache, for any architecture list,
+    whose code runs on every one of ``capabilities`` (a build made ahead of time for
+    '8.0;9.0' serves an H100 with no TORCH_CUDA_ARCH_LIST set)."""
+    root, prefix = cache_root(), _key_prefix()
+    try:
+        dirs = sorted(d for d in root.glob(f"{prefix}sm*") if d.is_dir())
+    except OSError:
+        return []
+    return [d for d in dirs
+            if all(arch_tag_covers(d.name[len(prefix):], c) for c in capabilities)
+            and library_intact(d)]  # fmt: skip
 
 
 def module_name() -> str:
@@ -217,8 +328,10 @@ def preflight() -> tuple[str, Path]:
     nvcc = nvcc_path(home)
     if nvcc is None:
         where = f"{home}/bin/nvcc" if home is not None else "PATH, $CUDA_HOME, /usr/local/cuda"
+        what = "is not executable" if home is not None and (home / "bin" / "nvcc").is_file() \
+            else "not found"  # fmt: skip
         raise CudaBuildError(
-            f"cannot build the bandlimit CUDA extension: nvcc not found (looked in {where}). "
+            f"cannot build the bandlimit CUDA extension: nvcc {what} (looked in {where}). "
             f"Install the CUDA toolkit {torch.version.cuda} (torch was built with it) and set "
             f"CUDA_HOME to its directory or put its bin/ on PATH " + how
         )
@@ -247,6 +360,10 @@ def preflight() -> tuple[str, Path]:
             "target GPU's compute capability (e.g. TORCH_CUDA_ARCH_LIST=9.0 for H100, 8.0 for "
             "A100) to build without a GPU " + how
         )
+    try:
+        check_arch_list(arches, nvcc)
+    except CudaBuildError as e:
+        raise CudaBuildError(f"cannot build the bandlimit CUDA extension: {e} {how}") from None
     return arches, nvcc
 
 
@@ -272,34 +389,40 @@ def _env_seconds(name: str, default: float) -> float:
         v = float(raw)
     except ValueError:
         raise CudaBuildError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if v < 0:
-        raise CudaBuildError(f"{name} must be >= 0 seconds, got {raw!r}")
+    if not 0 <= v < math.inf:  # (NaN fails too: a wait must end)
+        raise CudaBuildError(f"{name} must be a finite number of seconds >= 0, got {raw!r}")
     return v
 
 
 def lock_owner(path: Path) -> dict | None:
-    """The owner record of a lock file (None if it is absent or unreadable)."""
+    """The owner record of a lock file: a dict whose pid is a plausible process id (None if the
+    file is absent, unreadable, or holds anything else)."""
     try:
-        return json.loads(path.read_text())
+        owner = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(owner, dict):
+        return None
+    pid = owner.get("pid")
+    if type(pid) is not int or not 0 < pid < 2**31:
+        return None
+    return owner
 
 
 def lock_is_stale(path: Path, stale_after: float) -> bool:
-    """Dead owner on this host, older than ``stale_after`` seconds, or an unreadable record that
-    is more than 10 s old (a writer killed between create and write)."""
+    """Dead owner on this host; else (another host's owner) older than ``stale_after`` seconds;
+    or an unreadable record that is more than 10 s old (a writer killed between create and
+    write). A live owner on this host is never stale, however long its build takes."""
     try:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return False
-    if age > stale_after:
-        return True
     owner = lock_owner(path)
     if owner is None:
         return age > 10.0
-    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+    if owner.get("host") == socket.gethostname():
         return not _pid_alive(owner["pid"])
-    return False
+    return age > stale_after
 
 
 def remove_if_stale(path: Path, stale_after: float) -> bool:
@@ -322,6 +445,61 @@ def remove_if_stale(path: Path, stale_after: float) -> bool:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return True
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Other processes whose working directory is ``directory`` (Linux ``/proc``; elsewhere
+    none): ninja runs every compiler there, so these are the compilers of a build whose
+    Python process died or was interrupted, and which may still be writing its files."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    try:
+        target = directory.resolve()
+    except OSError:
+        return []
+    found, ours = [], _ancestors()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in ours:
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == target:
+                found.append(int(entry.name))
+        except OSError:  # gone, or another user's process
+            continue
+    return sorted(found)
+
+
+def _ancestors() -> set[int]:
+    """This process and its ancestors (a shell that started Python in the build directory is
+    not a leftover compiler)."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:  # "pid (comm) state ppid ...": comm may contain spaces, so split after its ')'
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def wait_for_leftover_compilers(directory: Path, deadline: float) -> None:
+    """Wait until no other process works in ``directory`` (see :func:`processes_in`), so that
+    a new build does not compile the same files alongside an earlier build's orphans; a
+    CudaBuildError naming them at ``deadline`` (``time.monotonic()``)."""
+    announced = False
+    while pids := processes_in(directory):
+        if time.monotonic() >= deadline:
+            raise CudaBuildError(
+                f"processes {pids} still run in the build directory {directory} (the compilers "
+                "of an earlier, interrupted build, or a shell there); wait for them or stop "
+                f"them, then retry. {ENV_LOCK_TIMEOUT} sets the wait."
+            )
+        if not announced:
+            print(f"bandlimit: waiting for processes {pids} still running in {directory} "
+                  "(an earlier build's compilers)", file=sys.stderr)  # fmt: skip
+            announced = True
+        time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
 
 
 @contextlib.contextmanager
@@ -347,13 +525,13 @@ def build_lock(
             holder = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
             if time.monotonic() >= deadline:
                 raise CudaBuildError(
-                    f"timed out after {timeout:.0f} s waiting for the build lock {path} (held by "
+                    f"timed out after {timeout:g} s waiting for the build lock {path} (held by "
                     f"{holder}): another process is building the bandlimit CUDA extension. If "
                     f"no build is running, delete {path}; {ENV_LOCK_TIMEOUT} sets the wait."
                 ) from None
             if not announced:
                 print(
-                    f"bandlimit: waiting up to {timeout:.0f} s for the build lock {path} "
+                    f"bandlimit: waiting up to {timeout:g} s for the build lock {path} "
                     f"(held by {holder})",
                     file=sys.stderr,
                 )
@@ -364,7 +542,9 @@ def build_lock(
             fh.write(record)
         break
     try:
-        # Serialised by our lock, so a torch `lock` file here is a leftover of a killed build.
+        # Serialised by our lock, so anything still compiling here, or a torch `lock` file, is
+        # left over from a build whose owner died or was interrupted.
+        wait_for_leftover_compilers(directory, deadline)
         with contextlib.suppress(FileNotFoundError):
             (directory / TORCH_LOCK_NAME).unlink()
         yield path
@@ -406,10 +586,10 @@ def _compile(
             with_cuda=cuda,
         )
         if cuda:
-            kwargs["extra_cflags"] = ["-O3"]
+            kwargs["extra_cflags"] = list(CUDA_CFLAGS)
             if lib_dir is not None:  # cpp_extension guesses it from CUDA_HOME, often wrongly
                 kwargs["extra_ldflags"] = [f"-L{lib_dir}"]
-            kwargs["extra_cuda_cflags"] = ["-O3", "-lineinfo"]
+            kwargs["extra_cuda_cflags"] = list(CUDA_NVCC_FLAGS)
         else:
             # std::atomic_ref of the emulation needs C++20.
             kwargs["extra_cflags"] = ["-O2", "-std=c++20"]
@@ -483,15 +663,23 @@ def _import_library(name: str, library: Path) -> ModuleType:
     return module
 
 
+# Why the last finished build that was found did not import (library, error), for the error
+# message when no toolkit is there to rebuild it.
+prebuilt_failure: tuple[Path, str] | None = None
+
+
 def load_prebuilt(name: str, directory: Path) -> ModuleType | None:
     """The finished, intact build of module ``name`` in ``directory``, imported; None if there
-    is none (or it does not load: then the locked path rebuilds it)."""
+    is none (or it does not load: then the locked path rebuilds it, and
+    :data:`prebuilt_failure` says why)."""
+    global prebuilt_failure
     library = intact_library(directory)
     if library is None or library.name != f"{name}{LIBRARY_SUFFIX}":
         return None
     try:
         return _import_library(name, library)
-    except ImportError:
+    except ImportError as e:
+        prebuilt_failure = (library, str(e))
         return None
 
 
@@ -536,8 +724,8 @@ def _build_in(
         if cuda and not marker.exists():
             # Minutes of silence on the first GPU call would look like a hang.
             print(
-                f"bandlimit: compiling the CUDA extension into {directory} (first use only; "
-                "a few minutes)...",
+                f"bandlimit: compiling the CUDA extension into {directory} (a few minutes; "
+                "once per version and GPU architecture)...",
                 file=sys.stderr,
             )
         for attempt in (0, 1):
@@ -562,6 +750,11 @@ def _build_in(
                 if out:
                     text += "\n" + (out.decode(errors="replace") if isinstance(out, bytes) else out)
                 log.write_text(text)
+                if "interrupted by user" in text:  # ninja stopped by a signal, not a compiler
+                    raise CudaBuildInterrupted(
+                        f"building the bandlimit extension in {directory} was interrupted "
+                        f"(ninja: build stopped: interrupted by user); run it again (log: {log})"
+                    ) from e
                 lines = text.splitlines()
                 causes = ("error:", "fatal", "not found", "no such file")
                 first = next(
@@ -589,12 +782,28 @@ def build(verbose: bool = False) -> ModuleType:
     global _module
     if _module is None and torch.version.cuda is not None:
         # A build made ahead of time (`python -m bandlimit.ops.cuda build` in an image's build
-        # stage) loads without the toolchain: a runtime image needs no nvcc or ninja.
-        arches, _ = arch_list()
+        # stage) loads without the toolchain: a runtime image needs no nvcc or ninja. Without
+        # TORCH_CUDA_ARCH_LIST, any finished build whose architectures cover the GPUs serves.
+        arches, why = arch_list()
         if arches is not None:
             _module = load_prebuilt(module_name(), build_dir(arches))
+        if _module is None and arches is not None and why == "the visible GPU(s)":
+            caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+            for d in covering_builds(caps):
+                _module = load_prebuilt(module_name(), d)
+                if _module is not None:
+                    break
     if _module is None:
-        arches, nvcc = preflight()
+        try:
+            arches, nvcc = preflight()
+        except CudaBuildError as e:
+            if prebuilt_failure is None:
+                raise
+            library, why_not = prebuilt_failure
+            raise CudaBuildError(
+                f"{e}. (A finished build, {library}, is in the cache but does not load: "
+                f"{why_not})"
+            ) from None
         _module = _build_locked(
             module_name(), [CSRC / s for s in CUDA_SOURCES], build_dir(arches), verbose,
             cuda=True, env={"TORCH_CUDA_ARCH_LIST": arches}, lib_dir=cuda_lib_dir(nvcc),

@@ -24,17 +24,6 @@ int64_t smem_opt_in_max(int device) {
 #endif
 }
 
-bool mma_supported(int device) {
-#ifdef BL_EMULATE
-  (void)device;
-  return true;
-#else
-  int major = 0;
-  C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  return major >= 8;
-#endif
-}
-
 namespace {
 
 // One warp: A to shared memory in the half type (as the FIR pass reads its tile), A and B through
@@ -65,6 +54,24 @@ __global__ void mma_probe_kernel(const float* __restrict__ a, const float* __res
 }
 
 }  // namespace
+
+bool mma_supported(int device) {
+#ifdef BL_EMULATE
+  (void)device;
+  return true;
+#else
+  int major = 0;
+  C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  if (major < 8) return false;
+  // The code loaded for the device must have been compiled for the instruction too: a build for
+  // an older architecture (TORCH_CUDA_ARCH_LIST="7.5+PTX", JIT-compiled for this GPU) has
+  // mma_16816 as a trap (mma.h), which would lose the CUDA context.
+  BL_DEVICE_GUARD(device);
+  cudaFuncAttributes attr{};
+  C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, mma_probe_kernel<c10::Half>));
+  return attr.ptxVersion >= 80;
+#endif
+}
 
 void launch_mma_probe(const float* a, const float* b, const float* c, float* d, bool bf16,
                       int device) {
