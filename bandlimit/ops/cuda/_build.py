@@ -4,9 +4,10 @@ The extension is compiled on first use with :func:`torch.utils.cpp_extension.loa
 at import. Its build directory is a cache keyed by everything that changes the binary::
 
     $BANDLIMIT_CUDA_CACHE or ~/.cache/bandlimit/cuda /
-        <sources hash>-torch<version>-cu<CUDA version>-sm<arch list>/
+        <sources and flags hash>-torch<version>-cu<CUDA version>-sm<sorted arch list>/
 
-so a rebuild happens only when the sources, torch, CUDA or the target architectures change.
+so a rebuild happens only when the sources, the compiler flags, torch, CUDA or the target
+architectures change.
 
 Robustness, because building extensions is the field's most common failure:
 
@@ -15,9 +16,11 @@ Robustness, because building extensions is the field's most common failure:
   differs from torch's CUDA, no ninja, no GPU and no ``TORCH_CUDA_ARCH_LIST``, and compiler errors
   (the full log is written to ``build.log`` in the build directory; the error names it).
 * Concurrent and interrupted builds: builders of one cache directory take ``bandlimit.lock``
-  (``O_EXCL``; it records pid, host and time). A lock whose owner is dead (same host) or that is
-  older than ``$BANDLIMIT_CUDA_LOCK_STALE_S`` (default 3600 s) is removed; otherwise the wait is
-  bounded by ``$BANDLIMIT_CUDA_LOCK_TIMEOUT_S`` (default 900 s) and a timeout names the lock file.
+  (``O_EXCL``; it records pid, host and time). A lock whose owner is dead (same host), or of an
+  owner on another host that is older than ``$BANDLIMIT_CUDA_LOCK_STALE_S`` (default 3600 s), is
+  removed; otherwise the wait is bounded by ``$BANDLIMIT_CUDA_LOCK_TIMEOUT_S`` (default 900 s)
+  and a timeout names the lock file. The new owner then waits, within the same bound, for any
+  process still working in the directory (the compilers of a builder killed without them).
   A leftover torch ``lock`` file (older torch versions block on its mere existence) is removed
   while the bandlimit lock is held, and a cache directory whose build never completed (no
   ``complete`` marker) or whose library does not load is wiped and rebuilt once. Removing a stale
@@ -28,8 +31,10 @@ Robustness, because building extensions is the field's most common failure:
   mapping a truncated shared library kills the process with SIGBUS. A finished, intact build is
   imported directly (no ninja, no lock, no nvcc), so a read-only cache, or a runtime image
   that holds a library built ahead of time but no toolkit, works.
-* Architectures: ``TORCH_CUDA_ARCH_LIST`` when set; otherwise the compute capabilities of the
-  visible GPUs. No ``-gencode`` list is hard-coded.
+* Architectures: ``TORCH_CUDA_ARCH_LIST`` when set (checked first: torch's forms, and the
+  architectures the installed nvcc lists); otherwise the compute capabilities of the visible
+  GPUs, and then any finished build whose architectures cover them serves. No ``-gencode`` list
+  is hard-coded.
 """
 
 from __future__ import annotations
