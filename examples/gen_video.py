@@ -178,8 +178,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
     res = G.img_resolution  # a frame is one row of len(seeds) images
     scale = args.scale or max(1, 128 // res)
     if not args.mp4 and res * len(args.seeds) * scale > GIF_MAX_SIDE:
-        fail(f"--scale {scale} makes frames of {res * scale}x{res * scale * len(args.seeds)} px "
-             f"({len(args.seeds)} seeds of {res} px); a GIF's sides are at most {GIF_MAX_SIDE} px")
+        fail(f"{len(args.seeds)} seeds of {res} px at --scale {scale} make frames "
+             f"{res * scale * len(args.seeds)}x{res * scale} px (width x height); a GIF's sides "
+             f"are at most {GIF_MAX_SIDE} px: use fewer --seeds or a smaller --scale")
     make_parent(args.output, "--output")  # before the rendering, which takes a while
     frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
                            args.device, args.class_idx)  # fmt: skip

@@ -2,6 +2,8 @@
 
 - :mod:`~bandlimit.filters.kaiser` — Kaiser-windowed sinc (separable) and jinc (radial) low-pass
   filters, scipy-exact, plus the BigVGAN compatibility preset.
+- :mod:`~bandlimit.filters.resample` — the low-pass of rational-rate resampling (scipy's
+  ``resample_poly`` design).
 - :mod:`~bandlimit.filters.response` — frequency responses, passband ripple, stopband attenuation.
 - :mod:`~bandlimit.filters.schedule` — cutoff, stopband and sampling-rate schedules.
 - :mod:`~bandlimit.filters.plot` — matplotlib figures (matplotlib is imported only when called).
@@ -16,6 +18,7 @@ from bandlimit.filters.kaiser import (
     lowpass,
 )
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
+from bandlimit.filters.resample import resample_filter
 from bandlimit.filters.response import (
     frequency_response,
     magnitude_db,
@@ -48,6 +51,7 @@ __all__ = [
     "passband_ripple",
     "plot_frequency_response",
     "plot_schedule",
+    "resample_filter",
     "stopband_attenuation",
     "stylegan3_schedule",
 ]

@@ -9,18 +9,21 @@ import torch
 from torch import nn
 
 from bandlimit.ops._dispatch import _check_impl
-from bandlimit.ops.resample import resample_poly
+from bandlimit.ops.resample import apply_resample, resample_spec
 
 __all__ = ["ResamplePoly"]
 
 
 class ResamplePoly(nn.Module):
     """Rational-rate resampling by ``up / down`` along ``dim``: :func:`bandlimit.ops.resample_poly`
-    (scipy's ``resample_poly`` rules), whose arguments it takes and stores.
+    (scipy's ``resample_poly`` rules), whose arguments it takes.
+
+    The arguments are checked once, here; explicit filter taps (``window`` a tensor, an array
+    or a list of numbers) are kept as a buffer, so they follow ``.to()``, and are not part of
+    the state dict. No parameters.
 
     Example: ``ResamplePoly(160, 147)`` turns 22.05 kHz audio ``[N, C, T]`` into 24 kHz;
-    ``ResamplePoly(1, 2, dim=(-2, -1))`` halves images without aliasing. It has no parameters;
-    explicit filter taps (``window`` a tensor) are kept as a buffer, so they follow ``.to()``.
+    ``ResamplePoly(1, 2, dim=(-2, -1))`` halves images without aliasing.
     """
 
     def __init__(
@@ -35,25 +38,26 @@ class ResamplePoly(nn.Module):
         impl: str = "auto",
     ) -> None:
         super().__init__()
-        self.up, self.down, self.dim = up, down, dim
-        self.padtype, self.cval, self.impl = padtype, cval, impl
-        self.window = None if isinstance(window, torch.Tensor) else window
-        self.register_buffer(
-            "taps", window.detach().clone() if isinstance(window, torch.Tensor) else None,
-            persistent=False,
-        )  # fmt: skip
-        # Bad arguments fail here, not at the first forward: a tiny call checks them all.
-        _check_impl(impl)
-        dims = dim if isinstance(dim, (tuple, list)) else [dim]
-        ndim = max([d + 1 if d >= 0 else -d for d in dims if isinstance(d, int)] or [1])
-        resample_poly(torch.zeros([2] * ndim), up, down, dim, window=window, padtype=padtype,
-                      cval=cval, impl="ref")  # fmt: skip
+        self.spec = resample_spec(up, down, dim, window, padtype, cval)
+        self.impl = _check_impl(impl)
+        taps = self.spec.taps
+        self.register_buffer("taps", None if taps is None else taps.clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        window = self.taps if self.taps is not None else self.window
-        return resample_poly(x, self.up, self.down, self.dim, window=window, padtype=self.padtype,
-                             cval=self.cval, impl=self.impl)  # fmt: skip
+        return apply_resample(x, self.spec, self.impl, taps=self.taps)
 
     def extra_repr(self) -> str:
-        return (f"up={self.up!r}, down={self.down!r}, dim={self.dim!r}, padtype={self.padtype!r}"
-                + ("" if self.cval is None else f", cval={self.cval!r}"))  # fmt: skip
+        s = self.spec
+
+        def one(values: Sequence[int]) -> object:
+            return values[0] if len(values) == 1 else tuple(values)
+
+        ups, downs = one([u for u, _ in s.factors]), one([d for _, d in s.factors])
+        text = f"up={ups}, down={downs}, dim={one(s.dims)}, padtype={s.padtype!r}"
+        if s.padtype == "constant" and s.cval:
+            text += f", cval={s.cval!r}"
+        if s.taps is not None:
+            text += f", window=<{s.taps.numel()} taps>"
+        elif s.window is not None:
+            text += f", window={s.window!r}"
+        return text + ("" if self.impl == "auto" else f", impl={self.impl!r}")

@@ -10,7 +10,7 @@ and ref otherwise; see :func:`set_default_impl`.
 from bandlimit.ops._dispatch import get_default_impl, set_default_impl
 from bandlimit.ops.bias_act import bias_act
 from bandlimit.ops.filtered import filtered_act, filtered_act1d, filtered_lrelu
-from bandlimit.ops.resample import resample_filter, resample_poly
+from bandlimit.ops.resample import resample_poly
 from bandlimit.ops.upfirdn import (
     downsample2d,
     filter2d,
@@ -28,7 +28,6 @@ __all__ = [
     "filtered_act1d",
     "filtered_lrelu",
     "get_default_impl",
-    "resample_filter",
     "resample_poly",
     "set_default_impl",
     "setup_filter",

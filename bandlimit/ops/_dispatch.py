@@ -25,10 +25,10 @@ ENV_VAR = "BANDLIMIT_IMPL"
 _default_impl: str | None = None
 
 
-def _check_impl(impl: object, name: str = "impl") -> str:
-    if type(impl) is not str or impl not in IMPLS:  # (an array's `in` compares elementwise)
-        raise ValueError(f"{name} must be one of {IMPLS}, got {impl!r}")
-    return impl
+def _check_impl(impl: object, name: str = "impl", extra: str = "") -> str:
+    if not isinstance(impl, str) or impl not in IMPLS:  # (an array's `in` compares elementwise)
+        raise ValueError(f"{name} must be one of {IMPLS}{extra}, got {impl!r}")
+    return str(impl)
 
 
 def set_default_impl(impl: str | None) -> None:
@@ -51,10 +51,9 @@ def get_default_impl() -> str:
         return _default_impl
     env = os.environ.get(ENV_VAR)
     if env:
-        if env.strip() not in IMPLS:
-            raise ValueError(f"the environment variable {ENV_VAR} must be one of {IMPLS} or "
-                             f"unset, got {env!r}")  # fmt: skip
-        return env.strip()
+        # (surrounding spaces are forgiven; the error shows the value as it was set)
+        value = env.strip() if env.strip() in IMPLS else env
+        return _check_impl(value, f"the environment variable {ENV_VAR}", " or unset")
     return "auto"
 
 

@@ -7,7 +7,7 @@ form with their gains multiplied in). The other backends are judged against it.
 Cost: the up-sampling stage uses ``conv_transpose2d``, which is polyphase by construction (it never
 multiplies inserted zeros); the down-sampling stage uses a strided convolution when nothing is
 upsampled, so only the kept samples are computed; a separable pass that does both along one axis
-(rational resampling) runs one strided convolution per output phase (:func:`_rational_axis`).
+(rational resampling) gathers each output's window and its phase's taps (:func:`_rational_axis`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
     return x
 
 
-_MAX_PHASES = 256  # the polyphase path below runs one convolution per output phase
+_GATHER_ELEMENTS = 1 << 22  # samples gathered at a time by the polyphase pass (16 MB of float32)
 
 
 def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1: int):
@@ -57,33 +57,53 @@ def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1
 
     Output ``o = Q·m + c`` (``Q = u / gcd(u, d)`` phases) reads only the taps
     ``k = k_c + u·j`` with ``k_c ≡ p0 − c·d (mod u)``, which meet input samples
-    ``Φ·m + e_c + j`` (``Φ = d / gcd(u, d)``): phase ``c`` is a convolution of ``x`` with stride
-    ``Φ``. Neither the inserted zeros nor the outputs that ``down`` drops are computed (the
-    zero-insertion path multiplies ``u`` times and keeps one output in ``d``).
+    ``Φ·m + e_c + j`` (``Φ = d / gcd(u, d)``): every output is a dot product of its phase's taps
+    with a window of ``x``, gathered for all outputs at once (in chunks). Neither the inserted
+    zeros nor the outputs that ``down`` drops are computed, whatever the number of phases.
+    A phase has ``⌈K/u⌉`` or ``⌊K/u⌋`` taps; each group is gathered at its own width, so no
+    sample meets a tap that is not the filter's (a NaN reaches only the outputs it reaches).
     """
     k, n = w.numel(), x.shape[-1]
     n_out = out_length(n, u, d, p0, p1, k)
     g = math.gcd(u, d)
     q, phi = u // g, d // g
     m = -(-n_out // q)  # outputs per phase (the last ones cropped below)
-    phases = []
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, n)
+    w = w.to(x.dtype).reshape(-1)
+    groups: dict[int, list[int]] = {}  # taps -> phases
+    first_tap, offset = [], []
     for c in range(q):
         kc = (p0 - c * d) % u
-        phases.append((kc, (c * d + kc - p0) // u, max(0, -(-(k - kc) // u))))
-    lo = min(e for _, e, _ in phases)
-    hi = max(phi * (m - 1) + e + taps for _, e, taps in phases)
-    lead = x.shape[:-1]
-    xp = pad_axis(x.reshape(-1, 1, n), -lo, hi - n, -1)  # xp[i] = x[i + lo]
-    w = w.to(x.dtype).reshape(-1)
-    ys = []
-    for kc, e, taps in phases:
+        first_tap.append(kc)
+        offset.append((c * d + kc - p0) // u)  # exact
+        groups.setdefault(max(0, -(-(k - kc) // u)), []).append(c)
+    lo = min(offset)
+    hi = phi * (m - 1) + max(offset) + max(groups)
+    xp = pad_axis(x2, -lo, hi - n, -1)  # xp[i] = x[i + lo]
+    order, parts = [], []
+    for taps, phases in groups.items():
+        order += phases
         if taps == 0:  # no tap meets a sample: zeros (an empty sum: on the graph, never NaN)
-            ys.append(xp[:, 0, :0].sum(-1, keepdim=True).expand(-1, m))
+            parts.append(xp[:, :0].sum(-1)[:, None, None].expand(-1, m, len(phases)))
             continue
-        seg = xp[:, :, e - lo : e - lo + phi * (m - 1) + taps]
-        ys.append(F.conv1d(seg, w[kc::u].reshape(1, 1, taps), stride=phi)[:, 0])
-    y = torch.stack(ys, dim=-1).reshape(*lead, m * q)
-    return y[..., :n_out]
+        ph = torch.tensor(phases, device=x.device)
+        kc = torch.tensor([first_tap[c] for c in phases], device=x.device)
+        e = torch.tensor([offset[c] for c in phases], device=x.device) - lo
+        wg = w[kc[:, None] + u * torch.arange(taps, device=x.device)]  # [phases, taps]
+        windows = xp.unfold(-1, taps, 1)  # [B, positions, taps], a view
+        per = max(1, _GATHER_ELEMENTS // (xp.shape[0] * len(phases) * taps))
+        chunks = []
+        for m0 in range(0, m, per):
+            mm = torch.arange(m0, min(m, m0 + per), device=x.device)
+            starts = (phi * mm[:, None] + e[None, :]).reshape(-1)
+            win = windows[:, starts].reshape(xp.shape[0], len(mm), len(ph), taps)
+            chunks.append(torch.einsum("bmpt,pt->bmp", win, wg))
+        parts.append(torch.cat(chunks, 1))
+    y = torch.cat(parts, -1)  # [B, m, phases in `order`]
+    if order != list(range(q)):
+        y = y[:, :, torch.tensor(order, device=x.device).argsort()]
+    return y.reshape(*lead, m * q)[..., :n_out]
 
 
 def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
@@ -104,12 +124,10 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
         return x * w.to(x.dtype).reshape(())
     # Up and down along one axis of a separable pass (rational resampling): polyphase.
     if kh == 1 and (uy, dy) == (1, 1) and pad[2:] == (0, 0) and ux > 1 and dx > 1:
-        if ux // math.gcd(ux, dx) <= _MAX_PHASES:
-            return _rational_axis(x, w, ux, dx, pad[0], pad[1])
+        return _rational_axis(x, w, ux, dx, pad[0], pad[1])
     if kw == 1 and (ux, dx) == (1, 1) and pad[:2] == (0, 0) and uy > 1 and dy > 1:
-        if uy // math.gcd(uy, dy) <= _MAX_PHASES:
-            return _rational_axis(x.transpose(2, 3), w.reshape(-1), uy, dy, pad[2], pad[3]
-                                  ).transpose(2, 3)  # fmt: skip
+        y = _rational_axis(x.transpose(2, 3), w.reshape(-1), uy, dy, pad[2], pad[3])
+        return y.transpose(2, 3)
     w = w.to(x.dtype)[None, None].expand(c, 1, kh, kw)
     if ux == 1 and uy == 1:
         x = pad_axis(pad_axis(x, pad[0], pad[1], -1), pad[2], pad[3], -2)

@@ -167,6 +167,10 @@ class ShapesDataset(torch.utils.data.Dataset):
         """The label of item ``idx`` without rendering it (the shapes have none)."""
         return np.zeros([0], np.float32)
 
+    def transparency_note(self) -> None:
+        """None: rendered images have no transparency (the folder dataset's can)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "embedded-shapes", "resolution": self.resolution, "size": self.raw_size,
                 "seed": self.seed, "mirror": self.mirror,
@@ -200,13 +204,18 @@ def to_uint8(im: Any, channels: int, background: str | None = None) -> np.ndarra
     ``background`` ('black' or 'white') composites a transparent image over that colour;
     None drops the transparency, so transparent pixels keep the colour stored under them
     (what StyleGAN's dataset tool does)."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        raw = np.asarray(im)
+        a = raw.astype(np.float64) * (255 / 65535)
+        scaled = _pil().fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+        if "transparency" in im.info:  # a transparent grey level: an 8-bit mask of it, kept
+            mask = np.where(raw == im.info["transparency"], 0, 255).astype(np.uint8)
+            scaled = _pil().merge("LA", (scaled, _pil().fromarray(mask)))
+        im = scaled
     if background is not None and has_alpha(im):
         rgba = im.convert("RGBA")
         canvas = _pil().new("RGBA", rgba.size, (ALPHA_BACKGROUNDS[background],) * 3 + (255,))
         im = _pil().alpha_composite(canvas, rgba)
-    if im.mode.startswith("I;16") or im.mode == "I":
-        a = np.asarray(im, dtype=np.float64) * (255 / 65535)
-        im = _pil().fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
     return np.asarray(im.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
 
 

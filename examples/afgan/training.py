@@ -786,7 +786,7 @@ def _train(
                                use_labels=cfg.cond)  # fmt: skip
     except DatasetError as exc:
         raise TrainingError(str(exc)) from None
-    note = getattr(dataset, "transparency_note", lambda: None)()
+    note = dataset.transparency_note()
     if note is not None and d.rank == 0:
         print(note, file=sys.stderr)
     if cfg.cond and dataset.label_dim == 0:

@@ -593,3 +593,22 @@ main(["--source", {str(src)!r}, "--dest", {str(tmp_path / "d.zip")!r}, "--resolu
         "(12.0 GiB an image)"
     )
     assert not (tmp_path / "d.zip").exists()
+
+
+def test_sixteen_bit_transparency_is_composited_after_scaling(tmp_path, capsys):
+    """A 16-bit greyscale PNG with a transparent grey level (tRNS): compositing used to convert
+    it to RGBA first, which clips 16-bit values to 255."""
+    from dataset_tool import main as tool
+
+    folder = tmp_path / "g16a"
+    folder.mkdir()
+    ramp = np.linspace(0, 65535, 256).astype(np.uint16).reshape(16, 16)
+    for i in range(2):
+        Image.fromarray(ramp).save(folder / f"{i}.png", transparency=0)  # pixel 0 transparent
+    out = tmp_path / "out.zip"
+    tool(["--source", str(folder), "--dest", str(out), "--resolution", "16", "--greyscale",
+          "--alpha", "white"])  # fmt: skip
+    assert "2 images had transparency" in capsys.readouterr().err
+    expected = np.rint(ramp / 257.0).astype(np.uint8)
+    expected[0, 0] = 255  # the transparent pixel, over white
+    np.testing.assert_array_equal(ImageFolderDataset(out)[0][0][0], expected)

@@ -309,7 +309,8 @@ def test_gen_video_output_format(checkpoint, tmp_path, capsys):
     out = str(tmp_path / "v.gif")
     line = cli_error(video, ["--network", str(path), "--output", out, "--seeds", "0-1",
                              "--scale", "100000"], capsys)  # fmt: skip
-    assert line.startswith("error: --scale 100000 makes frames of ") and "at most 65535 px" in line
+    assert line.startswith("error: 2 seeds of ") and "at --scale 100000 make frames " in line
+    assert "at most 65535 px" in line
     assert not any(tmp_path.iterdir())
 
 

@@ -371,3 +371,33 @@ def test_separable_filter_is_not_circularly_symmetric():
     assert response_2d(sep, d, d) > 0.95
     jinc = kaiser_jinc(32, 0.25, 0.08, 1.0, dtype=torch.float64).numpy()
     assert abs(response_2d(jinc, 0, 0.25) - response_2d(jinc, d, d)) < 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# The low-pass of rational resampling (filters/resample.py): scipy.signal.resample_poly's design.
+
+
+@given(st.integers(1, 400), st.integers(1, 400),
+       st.one_of(st.none(), st.floats(0.0, 40.0), st.sampled_from(["hann", ("tukey", 0.3)])))
+def test_resample_filter_matches_firwin(up, down, window):
+    from bandlimit.filters import resample_filter
+
+    g = math.gcd(up, down)
+    rate = max(up, down) // g
+    h = resample_filter(up, down, window).numpy()
+    if rate == 1:
+        assert h.tolist() == [1.0]
+        return
+    spec = ("kaiser", 5.0) if window is None else window
+    expected = scipy.signal.firwin(20 * rate + 1, 1 / rate, window=spec)
+    assert h.shape == expected.shape
+    np.testing.assert_allclose(h, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+def test_resample_filter_is_a_fresh_tensor_each_time():
+    from bandlimit.filters import resample_filter
+
+    a = resample_filter(3, 2)
+    a.mul_(0)  # the cached design is not the caller's tensor
+    assert resample_filter(3, 2).abs().sum() > 0
+    assert resample_filter(3, 2, dtype=torch.float32).dtype == torch.float32

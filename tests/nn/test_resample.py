@@ -44,3 +44,24 @@ def test_explicit_taps_are_a_buffer_outside_the_state_dict():
 def test_bad_arguments_fail_when_the_module_is_built(kwargs, error, words):
     with pytest.raises(error, match=words):
         ResamplePoly(**kwargs)
+
+
+def test_dims_of_both_signs_and_numpy_ints_work():
+    """dim=(1, -1) on a 3-D input is two axes; the module used to check its arguments on a
+    dummy tensor with too few dimensions and call them the same axis."""
+    x = torch.randn(2, 6, 5, dtype=torch.float64)
+    m = ResamplePoly(2, 3, dim=(1, -1))
+    torch.testing.assert_close(m(x), ops.resample_poly(x, 2, 3, dim=(1, 2)))
+    assert m(x).shape == (2, 4, 4)
+    torch.testing.assert_close(ResamplePoly(2, 3, dim=np.int64(2))(x),
+                               ops.resample_poly(x, 2, 3))  # fmt: skip
+    with pytest.raises(ValueError, match="dim must not name an axis twice"):
+        ResamplePoly(2, 3, dim=(2, -1))(x)
+
+
+def test_list_taps_are_a_buffer_too():
+    m = ResamplePoly(2, 1, window=[0.25, 0.5, 0.25])
+    assert m.taps is not None and m.taps.dtype == torch.float64 and "3 taps" in repr(m)
+    x = torch.randn(1, 8, dtype=torch.float64)
+    expected = scipy.signal.resample_poly(x.numpy(), 2, 1, axis=-1, window=[0.25, 0.5, 0.25])
+    np.testing.assert_allclose(m(x).numpy(), expected, rtol=0, atol=1e-12)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import bandlimit.ops as ops
+from bandlimit.filters import resample_filter
 
 F64 = torch.float64
 
@@ -213,8 +214,32 @@ CASES = [
      ValueError, "window", "finite"),
     ("rp-taps-bool", lambda: ops.resample_poly(x3(), 2, 1, window=torch.ones(3, dtype=torch.bool)),
      TypeError, "window", "bool"),
-    ("rp-filter-of-taps", lambda: ops.resample_filter(2, 1, window=np.ones(3)), TypeError,
+    ("rp-filter-of-taps", lambda: resample_filter(2, 1, window=np.ones(3)), TypeError,
      "window", None),
+    ("rp-cval-half", lambda: ops.resample_poly(x3().half(), 2, 1, cval=1e6), ValueError, "cval",
+     "1000000"),
+    ("rp-huge-filter", lambda: ops.resample_poly(x3(), 10**6, 1), ValueError, "up/down",
+     "20000001 taps"),
+    ("rp-huge-filter-2", lambda: ops.resample_poly(x3(), 2**30, 2**30 - 1), ValueError,
+     "up/down", None),
+    ("rp-window-empty", lambda: ops.resample_poly(x3(), 2, 1, window=[]), ValueError, "window",
+     "[]"),
+    ("rp-window-complex", lambda: ops.resample_poly(x3(), 2, 1, window=np.ones(3) * 1j),
+     TypeError, "window", "complex"),
+    ("rp-window-np-bool", lambda: ops.resample_poly(x3(), 2, 1, window=np.ones(3, bool)),
+     TypeError, "window", "bool"),
+    ("rp-window-bool", lambda: ops.resample_poly(x3(), 2, 1, window=True), TypeError, "window",
+     "bool"),
+    ("rp-window-beta-nan", lambda: ops.resample_poly(x3(), 2, 1, window=float("nan")),
+     ValueError, "window", "nan"),
+    ("rp-window-beta-big", lambda: ops.resample_poly(x3(), 2, 1, window=1000.0), ValueError,
+     "window", "1000.0"),
+    ("rp-impl-unresampled", lambda: ops.resample_poly(x3(), 2, 2, impl="bogus"), ValueError,
+     "impl", "bogus"),
+    ("rp-numba-half", lambda: ops.resample_poly(x3().half(), 2, 2, impl="numba"), ValueError,
+     "resample_poly", "float16"),
+    ("rp-x-sparse", lambda: ops.resample_poly(x3().to_sparse(), 2, 1), TypeError, "x",
+     "sparse"),
 ]
 
 

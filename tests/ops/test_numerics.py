@@ -6,6 +6,8 @@ the scale that floating-point error actually grows with: ~1e-10 in float64, ~1e-
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -14,6 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import bandlimit.ops as ops
+from bandlimit.filters import resample_filter
 
 from . import oracle
 from .strategies import (
@@ -329,7 +332,7 @@ def test_resample_poly_matches_scipy(impl, dtype, case):
     # Error scale: the input's (or the extension's, for 'line'/'smooth'/'antireflect'/cval,
     # which can exceed it) magnitude times the taps' absolute sum per output phase.
     up = kw["up"] // np.gcd(kw["up"], kw["down"])
-    h = case.f if case.f is not None else ops.resample_filter(kw["up"], kw["down"], window).numpy()
+    h = case.f if case.f is not None else resample_filter(kw["up"], kw["down"], window).numpy()
     scale = (_max(x) + _max(expected) + abs(kw.get("cval", 0))) * max(1.0, np.abs(h).sum() * up)
     assert_close(y, expected, RTOL[dtype], scale, "resample_poly")
 
@@ -357,3 +360,56 @@ def test_resample_poly_removes_what_the_lower_rate_cannot_hold():
         y = ops.resample_poly(torch.sin(2 * torch.pi * freq * t), 1, 2)  # new Nyquist: 0.25
         amplitude = (2 * y[200:-200].square().mean()).sqrt().item()  # of the sampled sine
         assert lo <= amplitude <= hi, (freq, amplitude)
+
+
+@impls
+@pytest.mark.parametrize(("up", "down"), [(1001, 1000), (441, 80), (3, 700)])
+def test_resample_poly_with_hundreds_of_phases_matches_scipy(impl, up, down):
+    """Hundreds of output phases (8 kHz -> 44.1 kHz is 441/80): 'ref' used to fall back to
+    building the signal at `up` times the rate there (seconds, gigabytes)."""
+    x = np.random.default_rng(3).standard_normal((2, 37))
+    expected = scipy.signal.resample_poly(x, up, down, axis=-1)
+    y = ops.resample_poly(to_torch(x), up, down, impl=impl)
+    assert_close(y, expected, RTOL[torch.float64], _max(x) * 4, "resample_poly")
+
+
+@pytest.mark.parametrize("padtype", ["line", "smooth", "reflect", "antireflect", "symmetric",
+                                     "wrap", "antisymmetric"])
+def test_resample_poly_of_one_sample_extends_it_by_its_value(padtype):
+    """Where scipy has no defined answer for one sample (NaN, garbage, a crash: 'line',
+    'smooth', 'reflect', 'antireflect'), the documented answer: the value repeated ('edge')."""
+    x = torch.tensor([[2.5], [-1.0]], dtype=torch.float64)
+    edge = ops.resample_poly(x, 3, 2, padtype="edge")
+    y = ops.resample_poly(x, 3, 2, padtype=padtype)
+    if padtype == "antisymmetric":  # -x beyond each end, as scipy
+        expected = scipy.signal.resample_poly(x.numpy(), 3, 2, axis=-1, padtype=padtype)
+        assert_close(y, expected, RTOL[torch.float64], 4.0, padtype)
+    else:
+        torch.testing.assert_close(y, edge, rtol=0, atol=1e-15)
+
+
+def test_resample_poly_median_of_a_signal_with_nan_is_nan():
+    """Sorting puts NaN last, so the middle values hid it: scipy (numpy's median) gives NaN for
+    every output of such a signal; so does resample_poly, and not for the other signals."""
+    x = torch.randn(2, 9, dtype=torch.float64)
+    x[0, 4] = math.nan
+    y = ops.resample_poly(x, 2, 1, padtype="median")
+    expected = scipy.signal.resample_poly(x.numpy(), 2, 1, axis=-1, padtype="median")
+    assert torch.isnan(y[0]).all() and np.isnan(expected[0]).all()
+    assert_close(y[1:], expected[1:], RTOL[torch.float64], 4.0, "median")
+
+
+def test_resample_poly_of_an_empty_signal_stays_on_the_graph():
+    x = torch.zeros(3, 0, dtype=torch.float64, requires_grad=True)
+    y = ops.resample_poly(x, 2, 3)
+    assert y.shape == (3, 0) and y.requires_grad
+    x = torch.zeros(0, 5, requires_grad=True)
+    y = ops.resample_poly(x, 2, 3)
+    assert y.shape == (0, 4) and y.requires_grad
+
+
+def test_resample_poly_window_as_a_number_is_the_kaiser_beta():
+    x = np.random.default_rng(4).standard_normal(40)
+    expected = scipy.signal.resample_poly(x, 3, 2, window=8.0)
+    y = ops.resample_poly(to_torch(x), 3, 2, window=8.0)
+    assert_close(y, expected, RTOL[torch.float64], 4.0, "kaiser beta 8")

@@ -80,7 +80,8 @@ def _tensor_core_status() -> str:
         return "asked for (BANDLIMIT_CUDA_MMA=1); no GPU is visible to run them"
     if all(major < 8 for major, _ in caps):
         return "asked for, but no GPU here has them (compute capability 8.0 or later)"
-    return "on (BANDLIMIT_CUDA_MMA=1): float16 / bfloat16 leaky-ReLU forward and mask backward"
+    return ("on (BANDLIMIT_CUDA_MMA=1): float16 / bfloat16 leaky-ReLU forward and mask backward, "
+            "where the build has code for compute capability 8.0 or later")
 
 
 def info() -> dict:
@@ -117,18 +118,14 @@ def info() -> dict:
     out["build_dir"], out["built"], out["library"] = None, False, None
     try:
         out["cache_root"] = str(_build.cache_root())
-        if arches is not None:
-            d = _build.build_dir(arches)
-            so = sorted(d.glob(f"{_build.module_name()}*{_build.LIBRARY_SUFFIX}"))
-            out["build_dir"] = str(d)
-            out["built"] = bool(so) and _build.library_intact(d)
-            out["library"] = str(so[0]) if so else None
-        if not out["built"] and why == "the visible GPU(s)":  # what build() would load instead
-            caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
-            found = _build.covering_builds(caps)
-            if found:
-                out["built"], out["build_dir"] = True, str(found[0])
-                out["library"] = str(_build.intact_library(found[0]))
+        dirs = _build.prebuilt_dirs()  # where build() looks, in its order
+        out["build_dir"] = str(dirs[0]) if dirs else None
+        library = f"{_build.module_name()}{_build.LIBRARY_SUFFIX}"
+        for d in dirs:
+            found = _build.intact_library(d)
+            if found is not None and found.name == library:
+                out["build_dir"], out["built"], out["library"] = str(d), True, str(found)
+                break
     except (CudaBuildError, OSError) as e:  # a cache root that cannot be resolved or read
         out["cache_root"] = f"unusable: {e}"
     return out

@@ -195,6 +195,9 @@ def ninja_available() -> bool:
     return is_ninja_available()
 
 
+FROM_GPUS = "the visible GPU(s)"  # arch_list's reason when TORCH_CUDA_ARCH_LIST is not set
+
+
 def arch_list() -> tuple[str | None, str]:
     """``(TORCH_CUDA_ARCH_LIST value to build for, why)``; the value is None when unknown."""
     env = os.environ.get("TORCH_CUDA_ARCH_LIST", "").strip()
@@ -204,50 +207,63 @@ def arch_list() -> tuple[str | None, str]:
         caps = sorted(
             {torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())}
         )
-        return ";".join(f"{a}.{b}" for a, b in caps), "the visible GPU(s)"
+        return ";".join(f"{a}.{b}" for a, b in caps), FROM_GPUS
     if env == "native":
         return None, "TORCH_CUDA_ARCH_LIST=native but no GPU is visible to take it from"
     return None, "no GPU is visible and TORCH_CUDA_ARCH_LIST is not set"
 
 
-# TORCH_CUDA_ARCH_LIST as torch reads it: entries separated by ';' or spaces, each a compute
-# capability ('9.0', '9.0a', '12.0f'), optionally '+PTX', or one of torch's architecture names.
-_ARCH_ENTRY = re.compile(r"^(\d+)\.(\d)([af]?)(\+PTX)?$")
-_ARCH_NAMES = {
-    "Kepler", "Kepler+Tesla", "Maxwell", "Maxwell+Tegra", "Pascal", "Volta", "Volta+Tegra",
-    "Turing", "Ampere", "Ampere+Tegra", "Ada", "Hopper", "Blackwell", "Blackwell+Tegra",
-}  # fmt: skip
-
-
 def arch_entries(arches: str) -> list[str]:
-    """The entries of an architecture list, sorted and without repeats (one cache key for
-    '8.0;9.0', '9.0;8.0' and '8.0 9.0')."""
+    """The entries of an architecture list (torch separates them by ';' or spaces), sorted and
+    without repeats: one cache key and one build for '8.0;9.0', '9.0;8.0' and '8.0 9.0'."""
     return sorted(set(arches.replace(" ", ";").split(";")) - {""})
 
 
+def normalized_arch_list(arches: str) -> str:
+    """What is handed to torch: :func:`arch_entries` joined by ';' (torch rejects the empty
+    entries of '9.0;' or '8.0  9.0')."""
+    return ";".join(arch_entries(arches))
+
+
+def _torch_arch_flags(arches: str) -> list[str]:
+    """The ``-gencode`` flags torch derives from ``arches`` (its own parser: the forms and the
+    architectures this torch knows); ValueError for what it rejects."""
+    from torch.utils import cpp_extension
+
+    old = os.environ.get("TORCH_CUDA_ARCH_LIST")
+    os.environ["TORCH_CUDA_ARCH_LIST"] = arches
+    try:
+        return cpp_extension._get_cuda_arch_flags()
+    finally:
+        if old is None:
+            os.environ.pop("TORCH_CUDA_ARCH_LIST", None)
+        else:
+            os.environ["TORCH_CUDA_ARCH_LIST"] = old
+
+
 def check_arch_list(arches: str, nvcc: Path | None = None) -> None:
-    """A CudaBuildError naming TORCH_CUDA_ARCH_LIST unless every entry is a compute capability
-    torch understands and (given ``nvcc``) that nvcc can compile for."""
+    """A CudaBuildError naming TORCH_CUDA_ARCH_LIST unless torch accepts every entry and (given
+    ``nvcc``) nvcc can compile for each architecture torch makes of it."""
     expected = "expected compute capabilities like '9.0', '8.0;9.0' or '8.6+PTX'"
-    entries = arch_entries(arches)
-    if not entries:
+    normal = normalized_arch_list(arches)
+    if not normal:
         raise CudaBuildError(f"TORCH_CUDA_ARCH_LIST={arches!r} names no architecture; {expected}")
-    for entry in entries:
-        if entry not in _ARCH_NAMES and not _ARCH_ENTRY.match(entry):
-            raise CudaBuildError(
-                f"TORCH_CUDA_ARCH_LIST={arches!r}: {entry!r} is not a compute capability; "
-                f"{expected} (separated by ';' or spaces)"
-            )
+    try:
+        flags = _torch_arch_flags(normal)
+    except ValueError as e:
+        raise CudaBuildError(
+            f"TORCH_CUDA_ARCH_LIST={arches!r}: torch {torch.__version__} does not accept it "
+            f"({e}); {expected}, separated by ';' or spaces"
+        ) from None
     supported = None if nvcc is None else nvcc_architectures(nvcc)
     if not supported:
         return
-    for entry in entries:
-        m = _ARCH_ENTRY.match(entry)
-        if m and int(m.group(1) + m.group(2)) not in supported:
+    for cap in sorted({int(c) for c in re.findall(r"arch=compute_(\d+)", " ".join(flags))}):
+        if cap not in supported:
             have = sorted(supported)
             raise CudaBuildError(
                 f"TORCH_CUDA_ARCH_LIST={arches!r}: {nvcc} cannot compile for compute capability "
-                f"{m.group(1)}.{m.group(2)} (it supports {have[0] // 10}.{have[0] % 10} to "
+                f"{cap // 10}.{cap % 10} (it supports {have[0] // 10}.{have[0] % 10} to "
                 f"{have[-1] // 10}.{have[-1] % 10}); leave it out, or use a toolkit that has it"
             )
 
@@ -280,13 +296,21 @@ def arch_tag_covers(tag: str, capability: tuple[int, int]) -> bool:
         if m is None:
             continue
         emaj, emin, kind, ptx = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
-        if ptx and (emaj, emin) <= (major, minor):
+        if kind == "a":  # arch-specific code, binary or PTX: its own architecture only
+            if (emaj, emin) == (major, minor):
+                return True
+        elif ptx and kind == "" and (emaj, emin) <= (major, minor):
             return True
-        if kind == "a" and (emaj, emin) == (major, minor):
-            return True
-        if kind == "" and emaj == major and emin <= minor:
+        elif kind == "" and emaj == major and emin <= minor:
             return True
     return False
+
+
+def _binary_covers(tag: str, capability: tuple[int, int]) -> bool:
+    """Whether the tag holds binary code for ``capability`` (no PTX to compile when loading;
+    '8.6+PTX' has both)."""
+    entries = tag.removeprefix("sm").split("_")
+    return arch_tag_covers("sm" + "_".join(e.removesuffix("+PTX") for e in entries), capability)
 
 
 def _key_prefix() -> str:
@@ -308,9 +332,29 @@ def covering_builds(capabilities: list[tuple[int, int]]) -> list[Path]:
         dirs = sorted(d for d in root.glob(f"{prefix}sm*") if d.is_dir())
     except OSError:
         return []
-    return [d for d in dirs
-            if all(arch_tag_covers(d.name[len(prefix):], c) for c in capabilities)
-            and library_intact(d)]  # fmt: skip
+    found = [d for d in dirs
+             if all(arch_tag_covers(d.name[len(prefix):], c) for c in capabilities)
+             and library_intact(d)]  # fmt: skip
+
+    def preference(d: Path) -> tuple[bool, int, str]:  # binary code for every GPU, then fewest
+        tag = d.name[len(prefix):]
+        return (not all(_binary_covers(tag, c) for c in capabilities), tag.count("_"), d.name)
+
+    return sorted(found, key=preference)
+
+
+def prebuilt_dirs() -> list[Path]:
+    """Where :func:`build` looks for a finished build before compiling, in order: the build
+    directory of the architecture list, then (when that list comes from the visible GPUs, not
+    TORCH_CUDA_ARCH_LIST) any finished build that covers them (:func:`covering_builds`)."""
+    arches, why = arch_list()
+    if arches is None:
+        return []
+    exact = build_dir(arches)
+    if why != FROM_GPUS:
+        return [exact]
+    caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
+    return [exact, *(d for d in covering_builds(caps) if d != exact)]
 
 
 def module_name() -> str:
@@ -322,7 +366,8 @@ def module_name() -> str:
 
 
 def preflight() -> tuple[str, Path]:
-    """Check what a CUDA build needs; returns ``(arch list, nvcc)`` or raises CudaBuildError."""
+    """Check what a CUDA build needs; returns ``(arch list, nvcc)`` (the list as handed to
+    torch: :func:`normalized_arch_list`) or raises CudaBuildError."""
     how = "(then `python -m bandlimit.ops.cuda build`; `... info` shows what is used)"
     if torch.version.cuda is None:
         raise CudaBuildError(
@@ -369,7 +414,7 @@ def preflight() -> tuple[str, Path]:
         check_arch_list(arches, nvcc)
     except CudaBuildError as e:
         raise CudaBuildError(f"cannot build the bandlimit CUDA extension: {e} {how}") from None
-    return arches, nvcc
+    return normalized_arch_list(arches), nvcc
 
 
 # ------------------------------------------------------------------------------------------
@@ -399,6 +444,16 @@ def _env_seconds(name: str, default: float) -> float:
     return v
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, Linux ``/proc``), or None: with the
+    pid it names a process uniquely, so a lock whose pid was reused (a container restarted,
+    its builder's pid now another process's) is seen to be stale."""
+    try:  # "pid (comm) state ppid ... starttime(22nd)": comm may hold spaces, so after its ')'
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def lock_owner(path: Path) -> dict | None:
     """The owner record of a lock file: a dict whose pid is a plausible process id (None if the
     file is absent, unreadable, or holds anything else)."""
@@ -415,7 +470,8 @@ def lock_owner(path: Path) -> dict | None:
 
 
 def lock_is_stale(path: Path, stale_after: float) -> bool:
-    """Dead owner on this host; else (another host's owner) older than ``stale_after`` seconds;
+    """Dead owner on this host (its pid gone, or now another process's: :func:`process_start`);
+    else (another host's owner) older than ``stale_after`` seconds;
     or an unreadable record that is more than 10 s old (a writer killed between create and
     write). A live owner on this host is never stale, however long its build takes."""
     try:
@@ -426,7 +482,11 @@ def lock_is_stale(path: Path, stale_after: float) -> bool:
     if owner is None:
         return age > 10.0
     if owner.get("host") == socket.gethostname():
-        return not _pid_alive(owner["pid"])
+        pid = owner["pid"]
+        if not _pid_alive(pid):
+            return True
+        started = owner.get("start")  # None in a record written before it was recorded
+        return started is not None and started != process_start(pid)
     return age > stale_after
 
 
@@ -452,10 +512,19 @@ def remove_if_stale(path: Path, stale_after: float) -> bool:
         return True
 
 
+# The programs a torch extension build runs (ninja runs them all in the build directory).
+_COMPILER = re.compile(
+    r"^(ninja|nvcc|cicc|ptxas|cudafe\+\+|fatbinary|nvlink|nvprune|cc1|cc1plus|collect2|as|ld"
+    r"|ld\.\w+|(.+-)?(g\+\+|gcc|c\+\+|cc|clang|clang\+\+)(-\d+)?)$"
+)
+
+
 def processes_in(directory: Path) -> list[int]:
-    """Other processes whose working directory is ``directory`` (Linux ``/proc``; elsewhere
-    none): ninja runs every compiler there, so these are the compilers of a build whose
-    Python process died or was interrupted, and which may still be writing its files."""
+    """Compilers (ninja, nvcc and what they run, by program name) whose working directory is
+    ``directory`` (Linux ``/proc``; elsewhere none): ninja runs every command there, so these
+    are the compilers of a build whose Python process died or was interrupted, and which may
+    still be writing its files. (Another user's processes cannot be seen; a shell left in the
+    directory is not a compiler.)"""
     proc = Path("/proc")
     if not proc.is_dir():
         return []
@@ -463,29 +532,18 @@ def processes_in(directory: Path) -> list[int]:
         target = directory.resolve()
     except OSError:
         return []
-    found, ours = [], _ancestors()
+    found = []
     for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in ours:
+        if not entry.name.isdigit():
             continue
         try:
-            if Path(os.readlink(entry / "cwd")) == target:
+            if Path(os.readlink(entry / "cwd")) == target and _COMPILER.match(
+                (entry / "comm").read_text().strip()
+            ):
                 found.append(int(entry.name))
         except OSError:  # gone, or another user's process
             continue
     return sorted(found)
-
-
-def _ancestors() -> set[int]:
-    """This process and its ancestors (a shell that started Python in the build directory is
-    not a leftover compiler)."""
-    pids, pid = set(), os.getpid()
-    while pid > 1 and pid not in pids:
-        pids.add(pid)
-        try:  # "pid (comm) state ppid ...": comm may contain spaces, so split after its ')'
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-    return pids
 
 
 def wait_for_leftover_compilers(directory: Path, deadline: float) -> None:
@@ -496,13 +554,13 @@ def wait_for_leftover_compilers(directory: Path, deadline: float) -> None:
     while pids := processes_in(directory):
         if time.monotonic() >= deadline:
             raise CudaBuildError(
-                f"processes {pids} still run in the build directory {directory} (the compilers "
-                "of an earlier, interrupted build, or a shell there); wait for them or stop "
-                f"them, then retry. {ENV_LOCK_TIMEOUT} sets the wait."
+                f"compilers {pids} still run in the build directory {directory} (an earlier, "
+                "interrupted build's); wait for them or stop them, then retry. "
+                f"{ENV_LOCK_TIMEOUT} sets the wait."
             )
         if not announced:
-            print(f"bandlimit: waiting for processes {pids} still running in {directory} "
-                  "(an earlier build's compilers)", file=sys.stderr)  # fmt: skip
+            print(f"bandlimit: waiting for compilers {pids} still running in {directory} "
+                  "(an earlier, interrupted build's)", file=sys.stderr)  # fmt: skip
             announced = True
         time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
 
@@ -518,7 +576,8 @@ def build_lock(
     path = directory / LOCK_NAME
     deadline = time.monotonic() + timeout
     announced = False
-    record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+    record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
+                         "start": process_start(os.getpid())})  # fmt: skip
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -784,20 +843,16 @@ _emulation: ModuleType | None = None
 
 def build(verbose: bool = False) -> ModuleType:
     """Build (or load from the cache) the CUDA extension; raises :class:`CudaBuildError`."""
-    global _module
+    global _module, prebuilt_failure
     if _module is None and torch.version.cuda is not None:
         # A build made ahead of time (`python -m bandlimit.ops.cuda build` in an image's build
         # stage) loads without the toolchain: a runtime image needs no nvcc or ninja. Without
         # TORCH_CUDA_ARCH_LIST, any finished build whose architectures cover the GPUs serves.
-        arches, why = arch_list()
-        if arches is not None:
-            _module = load_prebuilt(module_name(), build_dir(arches))
-        if _module is None and arches is not None and why == "the visible GPU(s)":
-            caps = [torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count())]
-            for d in covering_builds(caps):
-                _module = load_prebuilt(module_name(), d)
-                if _module is not None:
-                    break
+        prebuilt_failure = None
+        for d in prebuilt_dirs():
+            _module = load_prebuilt(module_name(), d)
+            if _module is not None:
+                break
     if _module is None:
         try:
             arches, nvcc = preflight()

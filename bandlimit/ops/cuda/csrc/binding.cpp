@@ -741,8 +741,9 @@ at::Tensor mma_probe(const at::Tensor& a, const at::Tensor& b, const at::Tensor&
               "mma_probe: a must be [16, 16], b and c [16, 8], got ", a.sizes(), ", ", b.sizes(),
               ", ", c.sizes());
   const int device = BL_DEVICE_INDEX(a);
-  TORCH_CHECK(mma_supported(device), "mma_probe: the device has no tensor-core mma.m16n8k16 "
-              "(compute capability 8.0 or later)");
+  TORCH_CHECK(mma_supported(device), "mma_probe: no tensor-core mma.m16n8k16 here: the device "
+              "needs compute capability 8.0 or later, and the extension code for it too (a "
+              "build for an older architecture, e.g. TORCH_CUDA_ARCH_LIST=\"7.5+PTX\", has none)");
   const at::Tensor ac = a.contiguous(), bc = b.contiguous(), cc = c.contiguous();
   at::Tensor d = at::empty({16, 8}, a.options());
   launch_mma_probe(ac.data_ptr<float>(), bc.data_ptr<float>(), cc.data_ptr<float>(),

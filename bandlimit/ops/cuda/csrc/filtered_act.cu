@@ -1,6 +1,9 @@
 // The fused filtered activation's launcher: the fast kernel of a matching spec
 // (filtered_act_fast.cu) when allowed, else the generic instantiation of the kernel
 // (filtered_act_kernel.cuh), which serves any factors and taps.
+#include <array>
+#include <atomic>
+
 #include "filtered_act_kernel.cuh"
 
 namespace bl {
@@ -60,16 +63,28 @@ bool mma_supported(int device) {
   (void)device;
   return true;
 #else
+  // Asked on every half-precision launch and fixed for the process (the device, and the code
+  // loaded for it), so cached per device: 0 unknown, 1 yes, -1 no.
+  static std::array<std::atomic<int8_t>, 64> known{};
+  const bool cacheable = device >= 0 && device < static_cast<int>(known.size());
+  if (cacheable) {
+    const int8_t k = known[device].load(std::memory_order_relaxed);
+    if (k != 0) return k > 0;
+  }
   int major = 0;
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  if (major < 8) return false;
-  // The code loaded for the device must have been compiled for the instruction too: a build for
-  // an older architecture (TORCH_CUDA_ARCH_LIST="7.5+PTX", JIT-compiled for this GPU) has
-  // mma_16816 as a trap (mma.h), which would lose the CUDA context.
-  BL_DEVICE_GUARD(device);
-  cudaFuncAttributes attr{};
-  C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, mma_probe_kernel<c10::Half>));
-  return attr.ptxVersion >= 80;
+  bool ok = major >= 8;
+  if (ok) {
+    // The code loaded for the device must have been compiled for the instruction too: a build
+    // for an older architecture (TORCH_CUDA_ARCH_LIST="7.5+PTX", JIT-compiled for this GPU) has
+    // mma_16816 as a trap (mma.h), which would lose the CUDA context.
+    BL_DEVICE_GUARD(device);
+    cudaFuncAttributes attr{};
+    C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, mma_probe_kernel<c10::Half>));
+    ok = attr.ptxVersion >= 80;
+  }
+  if (cacheable) known[device].store(ok ? 1 : -1, std::memory_order_relaxed);
+  return ok;
 #endif
 }
 

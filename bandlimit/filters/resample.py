@@ -1,0 +1,165 @@
+r"""The low-pass filter of rational-rate resampling, ``scipy.signal.resample_poly``'s design.
+
+Resampling by ``up / down`` (divided by their gcd) runs the filter at the rate ``up · fs``; it
+must remove what the lower of the two rates cannot hold, so its cutoff is the lower Nyquist
+frequency, a fraction ``1 / max(up, down)`` of the filter rate's Nyquist frequency. scipy's
+design, which :func:`resample_filter` reproduces, is a windowed sinc of 10 zero crossings a side
+at the lower rate::
+
+    r = max(up, down),   K = 2 · 10 · r + 1 taps,
+    h = firwin(K, 1 / r, window=('kaiser', 5.0))      (unit DC gain)
+
+The default Kaiser window (and any ``('kaiser', β)``) is computed here in torch, so that
+``torch.compile`` traces the design instead of calling scipy; other windows come from
+``scipy.signal.get_window``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import scipy.signal
+import torch
+
+from bandlimit._checks import check_float_dtype, check_int, check_real
+from bandlimit.filters.kaiser import _MAX_BETA
+
+__all__ = ["RESAMPLE_MAX_RATE", "check_window", "resample_factors", "resample_filter"]
+
+ZERO_CROSSINGS = 10  # per side, at the lower rate
+# max(up, down) after the gcd: 20·2**16 + 1 taps (10 MB in float64). A larger one (44100 ->
+# 44101 Hz is 44101) would take seconds and gigabytes to design; pass taps, or go in steps.
+RESAMPLE_MAX_RATE = 2**16
+_CACHED_RATE = 4096  # designs up to 81921 taps are kept (a few MB); larger ones are not
+
+
+def resample_factors(up: Any, down: Any) -> tuple[int, int]:
+    """``(up, down)`` divided by their gcd, each checked to be an int in ``[1, 2**30]``."""
+    up, down = check_int("up", up, 1), check_int("down", down, 1)
+    for name, v in (("up", up), ("down", down)):
+        if v > 2**30:
+            raise ValueError(f"{name} must be an int in [1, 2**30], got {v!r}")
+    g = math.gcd(up, down)
+    return up // g, down // g
+
+
+def _kaiser_beta(window: Any) -> float | None:
+    """β of a Kaiser window spec — None (scipy's default, β = 5), a number (scipy reads it as
+    β) or ``('kaiser', β)`` — or None for another window."""
+    if window is None:
+        return 5.0
+    if isinstance(window, (tuple, list)) and len(window) == 2 and window[0] == "kaiser":
+        value, name = window[1], "window's kaiser beta"
+    elif isinstance(window, (int, float, np.integer, np.floating)) and not isinstance(
+        window, (bool, np.bool_)
+    ):
+        value, name = window, "window (a number: the kaiser beta)"
+    else:
+        return None
+    beta = check_real(name, value)
+    if not 0 <= beta <= _MAX_BETA:
+        raise ValueError(
+            f"{name} must be in [0, {_MAX_BETA:g}] (a larger one overflows I0), got {value!r}"
+        )
+    return beta
+
+
+def _kaiser_design(rate: int, beta: float) -> torch.Tensor:
+    """``firwin(2·10·rate + 1, 1/rate, window=('kaiser', beta))``, float64, in torch ops."""
+    half = ZERO_CROSSINGS * rate
+    m = torch.arange(-half, half + 1, dtype=torch.float64)
+    cutoff = 1.0 / rate  # of the filter rate's Nyquist frequency
+    h = cutoff * torch.sinc(cutoff * m)
+    r = m / half
+    i0_beta = torch.special.i0(torch.full((), beta, dtype=torch.float64))
+    h = h * torch.special.i0(beta * torch.sqrt((1 - r * r).clamp_min(0))) / i0_beta
+    return h / h.sum()  # unit gain at DC (firwin's scale=True)
+
+
+def _design(rate: int, window: Any) -> torch.Tensor:
+    beta = _kaiser_beta(window)
+    if beta is not None:
+        return _kaiser_design(rate, beta)
+    try:
+        h = scipy.signal.firwin(2 * ZERO_CROSSINGS * rate + 1, 1.0 / rate, window=window)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(
+            f"window {window!r} is not a window scipy.signal.get_window knows: {exc}"
+        ) from None
+    return torch.from_numpy(np.asarray(h, dtype=np.float64))
+
+
+@lru_cache(maxsize=32)
+def _cached_design(rate: int, window: Any) -> torch.Tensor:
+    return _design(rate, window)
+
+
+def check_window(up: int, down: int, window: Any) -> int:
+    """Check a window spec for the (reduced, unequal) factors without designing the filter;
+    returns ``max(up, down)``, the rate of the design. Raises what :func:`resample_filter` would."""
+    if isinstance(window, (list, np.ndarray, torch.Tensor, bool, np.bool_)):
+        what = "a bool" if isinstance(window, (bool, np.bool_)) else (
+            f"a {type(window).__name__}: filter taps are already a filter")  # fmt: skip
+        raise TypeError(
+            f"window must name a window (e.g. 'hann', ('kaiser', 8.0) or a number, the kaiser "
+            f"beta), got {what}"
+        )
+    rate = max(up, down)
+    if rate > RESAMPLE_MAX_RATE:
+        raise ValueError(
+            f"up/down = {up}/{down} (after dividing by their gcd) needs a filter of "
+            f"{2 * ZERO_CROSSINGS * rate + 1} taps; at most max(up, down) = {RESAMPLE_MAX_RATE} "
+            f"is designed (pass your own, shorter filter as taps, or resample in steps)"
+        )
+    if _kaiser_beta(window) is not None or torch.compiler.is_compiling():
+        return rate
+    try:
+        hash(window)
+        scipy.signal.get_window(window, 3, fftbins=False)
+    except TypeError:
+        raise TypeError(
+            f"window must be a str, a number or a tuple such as ('kaiser', 5.0), got {window!r}"
+        ) from None
+    except (ValueError, IndexError) as exc:
+        raise ValueError(
+            f"window {window!r} is not a window scipy.signal.get_window knows: {exc}"
+        ) from None
+    return rate
+
+
+def resample_filter(
+    up: int, down: int, window: Any = None, *, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    r"""The low-pass filter for resampling by ``up / down`` (see the module docstring).
+
+    Parameters
+    ----------
+    up, down : int in [1, 2**30]
+        The factors; divided by their gcd, ``r = max(up, down)`` must then be at most
+        :data:`RESAMPLE_MAX_RATE` (``2**16``: filters of at most 1,310,721 taps).
+    window : None, number, str or tuple
+        ``None`` is scipy's ``('kaiser', 5.0)``; a number is the Kaiser β (as in scipy);
+        otherwise anything ``scipy.signal.get_window`` accepts, e.g. ``'hann'`` or
+        ``('tukey', 0.5)``. Kaiser windows need ``0 ≤ β ≤ 709``.
+    dtype : torch.dtype, keyword-only
+        Real floating-point dtype of the taps (designed in float64, then cast).
+
+    Returns
+    -------
+    Tensor ``[20·r + 1]``
+        Symmetric, unit DC gain, on the CPU; ``[1]`` (the identity) when the factors are equal.
+        Equal to ``scipy.signal.firwin(20·r + 1, 1/r, window=window)`` (Kaiser windows to about
+        1e-14 of the largest tap: they are computed in torch).
+    """
+    up, down = resample_factors(up, down)
+    dtype = check_float_dtype("dtype", dtype)
+    if up == down:
+        return torch.ones(1, dtype=dtype)
+    rate = check_window(up, down, window)
+    if torch.compiler.is_compiling():  # traced (Kaiser) or a graph break (scipy), never cached
+        return _design(rate, window).to(dtype)
+    h = _cached_design(rate, window) if rate <= _CACHED_RATE else _design(rate, window)
+    return h.to(dtype, copy=True)
