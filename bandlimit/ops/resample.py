@@ -67,9 +67,15 @@ def _as_taps(window: Any) -> torch.Tensor | None:
         if len(window) == 0:
             raise ValueError("window must name a window or hold at least one filter tap, got "
                              f"{window!r}")  # fmt: skip
-        a = np.asarray(window)
+        try:
+            a = np.asarray(window)
+        except ValueError:  # ragged nesting
+            a = np.asarray(window, dtype=object)
         if a.dtype.kind not in "iuf":
-            raise TypeError(f"window as filter taps must hold real numbers, got dtype {a.dtype}")
+            raise TypeError(
+                f"window as filter taps must hold real numbers, got {window!r} (dtype {a.dtype});"
+                " a window spec is a str, a number or a tuple such as ('kaiser', 5.0)"
+            )
         taps = torch.as_tensor(a.astype(np.float64))
     else:
         return None
