@@ -9,9 +9,11 @@ at the lower rate::
     r = max(up, down),   K = 2 · 10 · r + 1 taps,
     h = firwin(K, 1 / r, window=('kaiser', 5.0))      (unit DC gain)
 
-The default Kaiser window (and any ``('kaiser', β)``) is computed here in torch, so that
-``torch.compile`` traces the design instead of calling scipy; other windows come from
-``scipy.signal.get_window``.
+Designs come from ``scipy.signal.firwin`` (cached for the usual sizes). Under ``torch.compile``,
+which cannot trace scipy, a Kaiser window (the default, or ``('kaiser', β)``) is computed in
+torch ops instead (equal to scipy's to about 1e-14 of the largest tap); under ``torch.export``
+(and so ONNX export, which has no Bessel function) the scipy design is a constant of the
+graph.
 """
 
 from __future__ import annotations
@@ -79,10 +81,18 @@ def _kaiser_design(rate: int, beta: float) -> torch.Tensor:
     return h / h.sum()  # unit gain at DC (firwin's scale=True)
 
 
+def _traced() -> bool:
+    """Under torch.compile's tracing (not export's): the design must be torch ops there, since
+    dynamo cannot trace scipy; under export it must be a constant (ONNX has no I0)."""
+    return torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+
+
 def _design(rate: int, window: Any) -> torch.Tensor:
     beta = _kaiser_beta(window)
-    if beta is not None:
+    if beta is not None and _traced():
         return _kaiser_design(rate, beta)
+    if beta is not None:
+        window = ("kaiser", beta)
     try:
         h = scipy.signal.firwin(2 * ZERO_CROSSINGS * rate + 1, 1.0 / rate, window=window)
     except (ValueError, TypeError, IndexError) as exc:
@@ -114,7 +124,7 @@ def check_window(up: int, down: int, window: Any) -> int:
             f"{2 * ZERO_CROSSINGS * rate + 1} taps; at most max(up, down) = {RESAMPLE_MAX_RATE} "
             f"is designed (pass your own, shorter filter as taps, or resample in steps)"
         )
-    if _kaiser_beta(window) is not None or torch.compiler.is_compiling():
+    if _kaiser_beta(window) is not None or _traced():
         return rate
     try:
         hash(window)
@@ -151,15 +161,14 @@ def resample_filter(
     -------
     Tensor ``[20·r + 1]``
         Symmetric, unit DC gain, on the CPU; ``[1]`` (the identity) when the factors are equal.
-        Equal to ``scipy.signal.firwin(20·r + 1, 1/r, window=window)`` (Kaiser windows to about
-        1e-14 of the largest tap: they are computed in torch).
+        ``scipy.signal.firwin(20·r + 1, 1/r, window=window)``.
     """
     up, down = resample_factors(up, down)
     dtype = check_float_dtype("dtype", dtype)
     if up == down:
         return torch.ones(1, dtype=dtype)
     rate = check_window(up, down, window)
-    if torch.compiler.is_compiling():  # traced (Kaiser) or a graph break (scipy), never cached
+    if torch.compiler.is_compiling():  # traced or exported: never cached (fake tensors)
         return _design(rate, window).to(dtype)
     h = _cached_design(rate, window) if rate <= _CACHED_RATE else _design(rate, window)
     return h.to(dtype, copy=True)

@@ -78,26 +78,31 @@ def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1
         first_tap.append(kc)
         offset.append((c * d + kc - p0) // u)  # exact
         groups.setdefault(max(0, -(-(k - kc) // u)), []).append(c)
+    # xp[i] = x[i + lo], zero-padded on the right past the last window any output reads:
+    # φ·(m − 1) < (p0 + p1 − K)/u + n + φ, so a bound that does not depend on n (an export
+    # with a dynamic length then has no guard to take on it).
     lo = min(offset)
-    hi = phi * (m - 1) + max(offset) + max(groups)
-    xp = pad_axis(x2, -lo, hi - n, -1)  # xp[i] = x[i + lo]
+    right = max(0, -(-(p0 + p1 - k) // u) + phi + max(offset) + max(groups) + 1)
+    xp = pad_axis(x2, -lo, right, -1)
     order, parts = [], []
     for taps, phases in groups.items():
         order += phases
         if taps == 0:  # no tap meets a sample: zeros (an empty sum: on the graph, never NaN)
             parts.append(xp[:, :0].sum(-1)[:, None, None].expand(-1, m, len(phases)))
             continue
-        ph = torch.tensor(phases, device=x.device)
         kc = torch.tensor([first_tap[c] for c in phases], device=x.device)
         e = torch.tensor([offset[c] for c in phases], device=x.device) - lo
         wg = w[kc[:, None] + u * torch.arange(taps, device=x.device)]  # [phases, taps]
         windows = xp.unfold(-1, taps, 1)  # [B, positions, taps], a view
         per = max(1, _GATHER_ELEMENTS // (xp.shape[0] * len(phases) * taps))
+        # (a length that is symbolic, under export with dynamic shapes: one chunk)
+        bounds = [(m0, min(m, m0 + per)) for m0 in range(0, m, per)] if isinstance(m, int) \
+            else [(0, m)]  # fmt: skip
         chunks = []
-        for m0 in range(0, m, per):
-            mm = torch.arange(m0, min(m, m0 + per), device=x.device)
+        for m0, m1 in bounds:
+            mm = torch.arange(m0, m1, device=x.device)
             starts = (phi * mm[:, None] + e[None, :]).reshape(-1)
-            win = windows[:, starts].reshape(xp.shape[0], len(mm), len(ph), taps)
+            win = windows[:, starts].reshape(xp.shape[0], -1, len(phases), taps)
             chunks.append(torch.einsum("bmpt,pt->bmp", win, wg))
         parts.append(torch.cat(chunks, 1))
     y = torch.cat(parts, -1)  # [B, m, phases in `order`]

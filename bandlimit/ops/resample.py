@@ -223,10 +223,11 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
             "minimum": lambda v: v.amin(dim=-1, keepdim=True),
         }[padtype](x2)
         x2 = x2 - background
-    # upfirdn1d's valid true convolution reads x_u[i·d + k − 1 − p0 − j]: so p0 = k − 1 − c, and
-    # p1 gives exactly n_out outputs (negative: crops what no output reads).
+    # upfirdn1d's valid true convolution reads x_u[i·d + k − 1 − p0 − j]: so p0 = k − 1 − c;
+    # p1 gives at least n_out outputs (cut below). Neither depends on n, so an export with a
+    # dynamic length traces them as constants.
     p0 = k - 1 - c
-    p1 = (n_out - 1) * down + k - n * up - p0
+    p1 = k - p0 + down - 1
     if padtype not in _STATISTICS and not (padtype == "constant" and cval == 0):
         # The input samples the outputs read before and after the signal, made explicit.
         left = max(0, -((-p0) // up))
@@ -234,7 +235,7 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
         x2 = _extend(x2, left, right, padtype, cval)
         p0, p1 = p0 - left * up, p1 - right * up
     y = upfirdn1d(x2.unsqueeze(1), taps, up=up, down=down, padding=(p0, p1), gain=up, impl=impl)
-    y = y.squeeze(1)
+    y = y.squeeze(1)[:, :n_out]
     if background is not None:
         y = y + background
     return y.reshape(*lead, n_out)
@@ -342,8 +343,10 @@ def resample_poly(
     float16/bfloat16/float32/float64 ('numba': float32/float64), gradients with respect to
     ``x`` (of any order on 'ref'; first and second order on the fused backends),
     ``torch.compile`` (Kaiser windows and explicit taps; other windows call scipy, a graph
-    break). :class:`bandlimit.nn.ResamplePoly` checks the arguments once and keeps taps as a
-    buffer.
+    break), ``torch.onnx.export(dynamo=True)`` ('auto' runs 'ref'; the designed filter is a
+    constant of the graph) with a dynamic batch but a fixed signal length (torch.export cannot
+    yet reason about :math:`\lceil L · up / down\rceil` for a symbolic :math:`L`).
+    :class:`bandlimit.nn.ResamplePoly` checks the arguments once and keeps taps as a buffer.
 
     Examples
     --------

@@ -316,13 +316,31 @@ def _onnx_run(model, x, dynamic_shapes, path):
     return lambda t: torch.from_numpy(session.run(None, {name: t.numpy()})[0])
 
 
-@pytest.mark.parametrize("kind", ["1d", "2d"])
+class _Resampled1d(torch.nn.Module):
+    """22.05 -> 24 kHz (160/147: a 3201-tap designed filter, a constant of the graph), then a
+    conv; reflect padding (an extension by indexing)."""
+
+    def __init__(self, c=3):
+        super().__init__()
+        from bandlimit import nn as bnn
+
+        self.rs = bnn.ResamplePoly(160, 147, padtype="reflect")
+        self.conv = torch.nn.Conv1d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(self.rs(x))
+
+
+@pytest.mark.parametrize("kind", ["1d", "2d", "resample"])
 def test_onnx_export_matches_eager_at_every_shape(tmp_path, kind):
     torch.manual_seed(0)
     Dim = torch.export.Dim
     if kind == "1d":
         model, shapes = _Vocoder1d().eval(), [(2, 6, 50), (1, 6, 173)]
         dyn = ({0: Dim("n"), 2: Dim("t", min=16, max=1 << 20)},)
+    elif kind == "resample":  # a dynamic batch; the length is fixed (see resample_poly)
+        model, shapes = _Resampled1d().eval(), [(2, 3, 441), (5, 3, 441)]
+        dyn = ({0: Dim("n")},)
     else:
         model, shapes = _AliasFree2d().eval(), [(1, 4, 20, 20), (2, 4, 27, 33)]
         dyn = ({0: Dim("n"), 2: Dim("h", min=16, max=4096), 3: Dim("w", min=16, max=4096)},)
