@@ -15,6 +15,9 @@ when a gradient is needed; the backward reads dy and the mask and writes dx) and
 polyphase multiply-adds of :func:`benchmarks.ops.flrelu_macs`. Reported: time, speed-up over
 'ref', achieved GB/s and GFLOP/s, and time / floor.
 
+Also BigVGAN's ``Activation1d`` (cuda, ref, alias-free-torch) and ``resample_poly`` on audio
+rate changes (cuda, ref), forward and forward+backward.
+
 Kernels: which fused kernel serves each layer (a fast specialisation of ``filtered_act_fast.cu``
 or the generic one), and the forward kernel alone (no autograd, mask written) with the fast
 specialisation vs the generic kernel forced, side by side.
@@ -314,6 +317,31 @@ def bigvgan_rows(variants, reps: int, device: str = "cuda", shapes=BIGVGAN_SHAPE
     return rows
 
 
+# (name, up, down, shape): audio rate changes, 16 signals of 10 s
+RESAMPLE_CASES = (("44.1k -> 48k", 160, 147, (16, 441000)), ("48k -> 16k", 1, 3, (16, 480000)),
+                  ("8k -> 44.1k", 441, 80, (16, 80000)))  # fmt: skip
+
+
+def resample_rows(variants, reps: int, device: str = "cuda", cases=RESAMPLE_CASES) -> list:
+    """Median seconds of ``resample_poly`` with each backend (float32), forward and
+    forward+backward, on each case."""
+    from bandlimit.ops import resample_poly
+
+    rows = []
+    for backward in (False, True):
+        for name, up, down, shape in cases:
+            x = torch.randn(shape, device=device, requires_grad=backward)
+            row = dict(case=name, up=up, down=down, shape=list(shape), backward=backward)
+            for v in variants:
+                def fn(v=v, x=x, up=up, down=down, backward=backward):
+                    y = resample_poly(x, up, down, impl=v)
+                    if backward:
+                        torch.autograd.grad(y.sum(), x)
+                row[v] = _cuda_time(fn, reps, device=device)
+            rows.append(row)
+    return rows
+
+
 def main_cuda(args) -> dict:
     if not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA GPU is visible")
@@ -456,6 +484,14 @@ def main_cuda(args) -> dict:
                                            for r in rows))
             print(f"BIGVGAN {'fwd+bwd' if backward else 'fwd'}: alias-free-torch / cuda "
                   f"geometric mean {geo:.2f}×")
+    print("\n## resample_poly, float32: cuda vs ref\n")
+    print("| case | up/down | [N, T] | pass | ref ms | cuda ms | ref / cuda |\n"
+          "|---|---|---|---|---|---|---|")
+    results["resample"] = resample_rows(["ref", "cuda"], reps)
+    for r in results["resample"]:
+        print(f"| {r['case']} | {r['up']}/{r['down']} | {r['shape']} | "
+              f"{'fwd+bwd' if r['backward'] else 'fwd'} | {r['ref'] * 1e3:.3f} | "
+              f"{r['cuda'] * 1e3:.3f} | {r['ref'] / r['cuda']:.1f}× |")
     return results
 
 

@@ -78,6 +78,17 @@ def test_resample_benchmark_runs_and_records(tmp_path):
     assert first["shape"] == [4, 441] and first["n_out"] == 4 * 480
 
 
+def test_gpu_benchmark_resample_rows_time_every_backend():
+    """The GPU benchmark's resample_poly rows (run on the CPU here, tiny signals): every
+    variant timed, forward and forward+backward."""
+    from benchmarks.ops_cuda import RESAMPLE_CASES, resample_rows
+
+    cases = tuple((n, u, d, (2, 500)) for n, u, d, _ in RESAMPLE_CASES)
+    rows = resample_rows(["ref", "numba"], reps=1, device="cpu", cases=cases)
+    assert [r["backward"] for r in rows] == [False] * 3 + [True] * 3
+    assert all(r["ref"] > 0 and r["numba"] > 0 for r in rows)
+
+
 def test_overhead_benchmark_runs_and_records(tmp_path):
     """The fixed-cost benchmark times and counts every variant of its cases (CPU: ref, numba,
     alias-free-torch); only the shape of the record is checked."""
