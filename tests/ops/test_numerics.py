@@ -413,3 +413,26 @@ def test_resample_poly_window_as_a_number_is_the_kaiser_beta():
     expected = scipy.signal.resample_poly(x, 3, 2, window=8.0)
     y = ops.resample_poly(to_torch(x), 3, 2, window=8.0)
     assert_close(y, expected, RTOL[torch.float64], 4.0, "kaiser beta 8")
+
+
+@impls
+@pytest.mark.parametrize(("up", "down", "length"), [(2, 3, 5000), (1, 7, 3001), (5, 1, 700)])
+def test_upfirdn1d_long_rows_match_oracle(impl, up, down, length):
+    """Rows longer than numba's copy tiles (64 samples per phase: 192 input samples at 3
+    phases), where the Hypothesis cases' short rows fit in one tile."""
+    rng = np.random.default_rng(length)
+    x, f = rng.standard_normal((1, 2, length)), rng.standard_normal(9)
+    kw = dict(up=up, down=down, padding=(4, 3))
+    expected = oracle.upfirdn1d(x, f, **kw)
+    y = ops.upfirdn1d(to_torch(x), to_torch(f), impl=impl, **kw)
+    assert_close(y, expected, RTOL[torch.float64], _max(oracle.upfirdn1d(np.abs(x), np.abs(f),
+                                                                         **kw)), "long rows")
+
+
+@impls
+def test_resample_poly_long_signal_matches_scipy(impl):
+    """160/147 over 30000 samples: 147 input phases, several copy tiles."""
+    x = np.random.default_rng(5).standard_normal((2, 30000))
+    expected = scipy.signal.resample_poly(x, 160, 147, axis=-1)
+    y = ops.resample_poly(to_torch(x), 160, 147, impl=impl)
+    assert_close(y, expected, RTOL[torch.float64], _max(x) * 4, "resample_poly long")

@@ -345,6 +345,9 @@ def run_jobs(runner, buf, jobs, toff, tcoef, j0, j1):
 # a buffer's samples are never written.
 
 
+TILE = 64  # samples per phase in a tile of the strided copies below
+
+
 @helper
 def stage_in(src, s0, h, w, add, buf, geom):
     """Scatter the natural plane ``src[s0 : s0 + h·w]`` (+ ``add``) into the buffer ``geom``."""
@@ -369,11 +372,15 @@ def stage_in(src, s0, h, w, add, buf, geom):
             if w & 1:
                 e[h2] = sv[w - 1] + add
         else:
-            for fx in range(min(phx, w)):
-                cnt = (w - fx + phx - 1) // phx
-                d0 = rb + fx * psz
-                for i in range(cnt):
-                    buf[d0 + i] = src[sr + fx + i * phx] + add
+            # In tiles of TILE samples per phase: one pass per phase over the whole row would
+            # read a new cache line per sample (a stride of phx), phx times over; a tile's
+            # phx · TILE samples stay in cache across its phases.
+            for i0 in range(0, (w + phx - 1) // phx, TILE):
+                for fx in range(min(phx, w)):
+                    i1 = min((w - fx + phx - 1) // phx, i0 + TILE)
+                    d0 = rb + fx * psz
+                    for i in range(i0, i1):
+                        buf[d0 + i] = src[sr + fx + i * phx] + add
 
 
 @helper
@@ -399,12 +406,13 @@ def gather_out(buf, geom, h, w, dst, d0):
                 dv[2 * i + 1] = o[i]
             if w & 1:
                 dv[w - 1] = e[h2]
-        else:
-            for fx in range(min(phx, w)):
-                cnt = (w - fx + phx - 1) // phx
-                s0 = rb + fx * psz
-                for i in range(cnt):
-                    dst[dr + fx + i * phx] = buf[s0 + i]
+        else:  # tiled as in stage_in
+            for i0 in range(0, (w + phx - 1) // phx, TILE):
+                for fx in range(min(phx, w)):
+                    i1 = min((w - fx + phx - 1) // phx, i0 + TILE)
+                    s0 = rb + fx * psz
+                    for i in range(i0, i1):
+                        dst[dr + fx + i * phx] = buf[s0 + i]
 
 
 # ------------------------------------------------------------------------------------------------
