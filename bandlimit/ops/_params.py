@@ -62,10 +62,15 @@ class Fir:
 # Scalar arguments
 
 
-def check_tensor(x: object, name: str, ndims: tuple[int, ...], what: str) -> torch.Tensor:
+def check_tensor(
+    x: object, name: str, ndims: tuple[int, ...] | None = None, what: str = ""
+) -> torch.Tensor:
+    """``x`` if it is a dense floating-point tensor (with ``ndims`` dimensions, shape ``what``,
+    when given); else the TypeError / ValueError naming ``name``."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {what}, got {type(x).__name__}")
-    if x.ndim not in ndims:
+        shape = f" of shape {what}" if what else ""
+        raise TypeError(f"{name} must be a torch.Tensor{shape}, got {type(x).__name__}")
+    if ndims is not None and x.ndim not in ndims:
         raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")

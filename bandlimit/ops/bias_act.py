@@ -7,7 +7,7 @@ import torch
 from bandlimit.ops import reference
 from bandlimit.ops._activations import get_activation
 from bandlimit.ops._dispatch import resolve_impl
-from bandlimit.ops._params import as_float, as_int, check_bias, check_fits_dtype
+from bandlimit.ops._params import as_float, as_int, check_bias, check_fits_dtype, check_tensor
 
 
 def bias_act(
@@ -48,12 +48,7 @@ def bias_act(
     relu / lrelu take the negative branch at ``x + b = 0``, and the clamp blocks the gradient
     where ``|y| = clamp``. (The filtered ops differ there: see :func:`filtered_act`.)
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
-    if x.layout != torch.strided:
-        raise TypeError(f"x must be a dense (strided) tensor, got layout {x.layout}")
+    check_tensor(x, "x")
     spec = get_activation(act)
     dim = as_int(dim, "dim")
     if b is not None:  # dim only places the bias

@@ -30,7 +30,7 @@ import torch
 from bandlimit._checks import check_int, check_real
 from bandlimit.filters.resample import _CACHED_RATE, check_window, resample_factors, resample_filter
 from bandlimit.ops._dispatch import resolve_impl
-from bandlimit.ops._params import _tracing, check_filter, check_fits_dtype
+from bandlimit.ops._params import _tracing, check_filter, check_fits_dtype, check_tensor
 from bandlimit.ops.upfirdn import upfirdn1d
 
 __all__ = ["PADTYPES", "ResampleSpec", "resample_poly", "resample_spec"]
@@ -246,12 +246,7 @@ def apply_resample(
 ) -> torch.Tensor:
     """:func:`resample_poly` with its other arguments checked already (``spec``); ``taps``
     overrides ``spec.taps`` (a module's buffer, which follows ``.to()``)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must have a floating-point dtype, got {x.dtype}")
-    if x.layout != torch.strided:
-        raise TypeError(f"x must be a dense (strided) tensor, got layout {x.layout}")
+    check_tensor(x, "x")
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension to resample, got a 0-d tensor")
     axes = []
