@@ -82,9 +82,10 @@ def _kaiser_design(rate: int, beta: float) -> torch.Tensor:
 
 
 def _traced() -> bool:
-    """Under torch.compile's tracing (not export's): the design must be torch ops there, since
-    dynamo cannot trace scipy; under export it must be a constant (ONNX has no I0)."""
-    return torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+    """Under dynamo (torch.compile, strict torch.export): the design must be torch ops there,
+    since dynamo cannot trace scipy. A non-strict export (ONNX's) runs Python as it is, and the
+    scipy design becomes a constant of the graph (ONNX has no I0)."""
+    return torch.compiler.is_dynamo_compiling()
 
 
 def _design(rate: int, window: Any) -> torch.Tensor:
@@ -161,7 +162,8 @@ def resample_filter(
     -------
     Tensor ``[20·r + 1]``
         Symmetric, unit DC gain, on the CPU; ``[1]`` (the identity) when the factors are equal.
-        ``scipy.signal.firwin(20·r + 1, 1/r, window=window)``.
+        ``scipy.signal.firwin(20·r + 1, 1/r, window=window)`` (under torch.compile, a Kaiser
+        window's taps are computed in torch ops: equal to about 1e-14 of the largest tap).
     """
     up, down = resample_factors(up, down)
     dtype = check_float_dtype("dtype", dtype)

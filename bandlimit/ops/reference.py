@@ -67,7 +67,8 @@ def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1
     n_out = out_length(n, u, d, p0, p1, k)
     g = math.gcd(u, d)
     q, phi = u // g, d // g
-    m = -(-n_out // q)  # outputs per phase (the last ones cropped below)
+    m = (n_out + q - 1) // q  # outputs per phase (the last ones cropped below; no floor
+    # division of a negative: ONNX divides integers truncating, and a traced n_out is symbolic)
     lead = x.shape[:-1]
     x2 = x.reshape(-1, n)
     w = w.to(x.dtype).reshape(-1)
@@ -86,25 +87,33 @@ def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1
     xp = pad_axis(x2, -lo, right, -1)
     order, parts = [], []
     for taps, phases in groups.items():
-        order += phases
         if taps == 0:  # no tap meets a sample: zeros (an empty sum: on the graph, never NaN)
+            order += phases
             parts.append(xp[:, :0].sum(-1)[:, None, None].expand(-1, m, len(phases)))
             continue
-        kc = torch.tensor([first_tap[c] for c in phases], device=x.device)
-        e = torch.tensor([offset[c] for c in phases], device=x.device) - lo
-        wg = w[kc[:, None] + u * torch.arange(taps, device=x.device)]  # [phases, taps]
         windows = xp.unfold(-1, taps, 1)  # [B, positions, taps], a view
-        per = max(1, _GATHER_ELEMENTS // (xp.shape[0] * len(phases) * taps))
-        # (a length that is symbolic, under export with dynamic shapes: one chunk)
-        bounds = [(m0, min(m, m0 + per)) for m0 in range(0, m, per)] if isinstance(m, int) \
-            else [(0, m)]  # fmt: skip
-        chunks = []
-        for m0, m1 in bounds:
-            mm = torch.arange(m0, m1, device=x.device)
-            starts = (phi * mm[:, None] + e[None, :]).reshape(-1)
-            win = windows[:, starts].reshape(xp.shape[0], -1, len(phases), taps)
-            chunks.append(torch.einsum("bmpt,pt->bmp", win, wg))
-        parts.append(torch.cat(chunks, 1))
+        # Chunks bound the gathered windows to about _GATHER_ELEMENTS samples, over m; where m
+        # is symbolic (traced with a dynamic length) over the phases instead, in eighths.
+        if isinstance(m, int):
+            subsets = [phases]
+            per = max(1, _GATHER_ELEMENTS // (xp.shape[0] * len(phases) * taps))
+            ranges = [(m0, min(m, m0 + per)) for m0 in range(0, m, per)]
+        else:
+            step = -(-len(phases) // 8)
+            subsets = [phases[i : i + step] for i in range(0, len(phases), step)]
+            ranges = [(0, m)]
+        for sub in subsets:
+            order += sub
+            kc = torch.tensor([first_tap[c] for c in sub], device=x.device)
+            e = torch.tensor([offset[c] for c in sub], device=x.device) - lo
+            wg = w[kc[:, None] + u * torch.arange(taps, device=x.device)]  # [phases, taps]
+            chunks = []
+            for m0, m1 in ranges:
+                mm = torch.arange(m0, m1, device=x.device)
+                starts = (phi * mm[:, None] + e[None, :]).reshape(-1)
+                win = windows[:, starts].reshape(xp.shape[0], -1, len(sub), taps)
+                chunks.append(torch.einsum("bmpt,pt->bmp", win, wg))
+            parts.append(torch.cat(chunks, 1))
     y = torch.cat(parts, -1)  # [B, m, phases in `order`]
     if order != list(range(q)):
         y = y[:, :, torch.tensor(order, device=x.device).argsort()]

@@ -140,55 +140,64 @@ def _median(x: torch.Tensor) -> torch.Tensor:
 
 
 def _extend(x: torch.Tensor, left: int, right: int, padtype: str, cval: float) -> torch.Tensor:
-    """``x [B, L]`` extended by ``left`` and ``right`` samples the way ``padtype`` says."""
+    """``x [B, L]`` extended by ``left`` and ``right`` samples the way ``padtype`` says.
+
+    Slices, flips and affine maps only (no index arithmetic modulo the length), so that an
+    export with a dynamic length traces it; an extension longer than the signal grows in steps
+    (each reflects or repeats what is there, at most doubling it)."""
     n = x.shape[-1]
+    lead = x.shape[:-1]
     if padtype == "constant":
         fill = x.new_full((), cval)
-        return torch.cat([fill.expand(*x.shape[:-1], left), x, fill.expand(*x.shape[:-1], right)],
+        return torch.cat([fill.expand(*lead, left), x, fill.expand(*lead, right)], dim=-1)
+    if padtype == "edge" or (n == 1 and padtype in ("reflect", "antireflect")):
+        # (a single sample reflects onto itself)
+        return torch.cat([x[..., :1].expand(*lead, left), x, x[..., -1:].expand(*lead, right)],
                          dim=-1)  # fmt: skip
-    k = torch.arange(-left, n + right, device=x.device)
     if padtype in ("line", "smooth"):
-        # x0 + t·slope before the signal, x_{n-1} + (t - n + 1)·slope after it: the slope of
-        # the whole signal ('line') or of its last two samples at each end ('smooth'). A single
-        # sample has no slope: the extension is then constant.
+        # x0 − t·slope before the signal, x_{n−1} + t·slope after it (t = 1, 2, ...): the slope
+        # of the whole signal ('line') or of its two end samples at each end ('smooth'). A
+        # single sample has no slope: the extension is then constant.
         if n == 1:
             lo = hi = torch.zeros_like(x[..., :1])
         elif padtype == "line":
             lo = hi = (x[..., -1:] - x[..., :1]) / (n - 1)
         else:
             lo, hi = x[..., 1:2] - x[..., :1], x[..., -1:] - x[..., -2:-1]
-        kf = k.to(x.dtype)
-        before = x[..., :1] + kf[:left] * lo
-        after = x[..., -1:] + (kf[left + n :] - (n - 1)) * hi
+        before = x[..., :1] - torch.arange(left, 0, -1, device=x.device).to(x.dtype) * lo
+        after = x[..., -1:] + torch.arange(1, right + 1, device=x.device).to(x.dtype) * hi
         return torch.cat([before, x, after], dim=-1)
-    if padtype == "antireflect":
-        # Reflected through the end sample, over and over: each step at most doubles the length.
-        out = x
-        while left > 0 or right > 0:
-            m = out.shape[-1] - 1
-            if m == 0:  # a single sample reflects onto itself
-                return out.expand(*x.shape[:-1], left + 1 + right).contiguous()
-            a, b = min(left, m), min(right, m)
-            parts = [2 * out[..., :1] - out[..., 1 : a + 1].flip(-1)] if a else []
-            parts.append(out)
-            if b:
-                parts.append(2 * out[..., -1:] - out[..., -b - 1 : -1].flip(-1))
-            out, left, right = torch.cat(parts, dim=-1), left - a, right - b
-        return out
-    if padtype == "edge" or (padtype == "reflect" and n == 1):
-        idx = k.clamp(0, n - 1)
-    elif padtype == "wrap":
-        idx = k.remainder(n)
-    elif padtype == "reflect":
-        m = k.remainder(2 * n - 2)
-        idx = torch.where(m < n, m, 2 * n - 2 - m)
-    else:  # symmetric, antisymmetric: period 2n, the second half the signal reversed
-        m = k.remainder(2 * n)
-        idx = torch.where(m < n, m, 2 * n - 1 - m)
-        if padtype == "antisymmetric":
-            sign = torch.where(m < n, 1.0, -1.0).to(x.dtype)
-            return x.index_select(-1, idx) * sign
-    return x.index_select(-1, idx)
+    if padtype == "wrap":  # whole periods of x, then the part of one nearest the signal
+        parts = []
+        while left > 0:
+            a = min(left, n)
+            parts.insert(0, x[..., n - a :])
+            left -= a
+        parts.append(x)
+        while right > 0:
+            b = min(right, n)
+            parts.append(x[..., :b])
+            right -= b
+        return torch.cat(parts, dim=-1)
+    # The mirrors, applied to what has been built so far (so a long extension continues the
+    # periodic pattern): through the end sample ('reflect', 'antireflect': 2·end − mirror) or
+    # past it ('symmetric', 'antisymmetric': −mirror).
+    through = padtype in ("reflect", "antireflect")
+    out = x
+    while left > 0 or right > 0:
+        m = out.shape[-1] - (1 if through else 0)
+        a, b = min(left, m), min(right, m)
+        head = out[..., 1 : a + 1] if through else out[..., :a]
+        tail = out[..., out.shape[-1] - 1 - b : out.shape[-1] - 1] if through else \
+            out[..., out.shape[-1] - b :]  # fmt: skip
+        head, tail = head.flip(-1), tail.flip(-1)
+        if padtype == "antireflect":
+            head, tail = 2 * out[..., :1] - head, 2 * out[..., -1:] - tail
+        elif padtype == "antisymmetric":
+            head, tail = -head, -tail
+        out = torch.cat([head, out, tail], dim=-1)
+        left, right = left - a, right - b
+    return out
 
 
 @lru_cache(maxsize=32)
@@ -208,9 +217,10 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
                    cval: float, impl: str) -> torch.Tensor:  # fmt: skip
     """Resample the last axis of ``x [..., L]`` (factors already reduced, up != down)."""
     lead, n = x.shape[:-1], x.shape[-1]
-    n_out = -(-n * up // down)
-    if n == 0 or x.numel() == 0:  # (an empty sum: zeros on the autograd graph)
+    if n == 0 or x.numel() == 0:
+        n_out = -(-n * up // down)  # (an empty sum: zeros on the autograd graph)
         return x[..., :0].sum(-1, keepdim=True).expand(*lead, n_out)
+    n_out = (n * up - 1) // down + 1  # = ⌈n·up/down⌉, in upfirdn1d's form (see p1 below)
     k = taps.numel()
     c = (k - 1) // 2
     x2 = x.reshape(-1, n)
@@ -224,10 +234,10 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
         }[padtype](x2)
         x2 = x2 - background
     # upfirdn1d's valid true convolution reads x_u[i·d + k − 1 − p0 − j]: so p0 = k − 1 − c;
-    # p1 gives at least n_out outputs (cut below). Neither depends on n, so an export with a
-    # dynamic length traces them as constants.
+    # p1 = k − 1 − p0 makes its length (n·up + p0 + p1 − k)//down + 1 exactly n_out. Neither
+    # depends on n, so an export with a dynamic length traces them as constants.
     p0 = k - 1 - c
-    p1 = k - p0 + down - 1
+    p1 = k - 1 - p0
     if padtype not in _STATISTICS and not (padtype == "constant" and cval == 0):
         # The input samples the outputs read before and after the signal, made explicit.
         left = max(0, -((-p0) // up))
@@ -235,7 +245,7 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
         x2 = _extend(x2, left, right, padtype, cval)
         p0, p1 = p0 - left * up, p1 - right * up
     y = upfirdn1d(x2.unsqueeze(1), taps, up=up, down=down, padding=(p0, p1), gain=up, impl=impl)
-    y = y.squeeze(1)[:, :n_out]
+    y = y.squeeze(1)
     if background is not None:
         y = y + background
     return y.reshape(*lead, n_out)
@@ -338,9 +348,8 @@ def resample_poly(
     float16/bfloat16/float32/float64 ('numba': float32/float64), gradients with respect to
     ``x`` (of any order on 'ref'; first and second order on the fused backends),
     ``torch.compile`` (Kaiser windows and explicit taps; other windows call scipy, a graph
-    break), ``torch.onnx.export(dynamo=True)`` ('auto' runs 'ref'; the designed filter is a
-    constant of the graph) with a dynamic batch but a fixed signal length (torch.export cannot
-    yet reason about :math:`\lceil L · up / down\rceil` for a symbolic :math:`L`).
+    break), ``torch.export`` and ``torch.onnx.export(dynamo=True)`` ('auto' runs 'ref'; the
+    designed filter is a constant of the graph), dynamic batch and length included.
     :class:`bandlimit.nn.ResamplePoly` checks the arguments once and keeps taps as a buffer.
 
     Examples

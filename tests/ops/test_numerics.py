@@ -416,10 +416,12 @@ def test_resample_poly_window_as_a_number_is_the_kaiser_beta():
 
 
 @impls
-@pytest.mark.parametrize(("up", "down", "length"), [(2, 3, 5000), (1, 7, 3001), (5, 1, 700)])
+@pytest.mark.parametrize(("up", "down", "length"), [(2, 3, 5000), (1, 7, 3001), (5, 1, 700),
+                                                   (1, 3, 193), (2, 3, 193), (5, 1, 321)])
 def test_upfirdn1d_long_rows_match_oracle(impl, up, down, length):
     """Rows longer than numba's copy tiles (64 samples per phase: 192 input samples at 3
-    phases), where the Hypothesis cases' short rows fit in one tile."""
+    phases), where the Hypothesis cases' short rows fit in one tile; and one sample past a
+    whole tile (64 · phases + 1: a tile loop that stops a tile early misses it)."""
     rng = np.random.default_rng(length)
     x, f = rng.standard_normal((1, 2, length)), rng.standard_normal(9)
     kw = dict(up=up, down=down, padding=(4, 3))
