@@ -28,6 +28,17 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
     return int(value)
 
 
+MAX_FACTOR = 2**30  # up / down factors: torch's convolutions take strides in 32 bits
+
+
+def check_factor(name: str, value: Any) -> int:
+    """An up / down factor: an int in ``[1, 2**30]``."""
+    f = check_int(name, value, 1)
+    if f > MAX_FACTOR:
+        raise ValueError(f"{name} must be an int in [1, 2**30], got {value!r}")
+    return f
+
+
 def check_real(
     name: str, value: Any, *, positive: bool = False, nonnegative: bool = False
 ) -> float:

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.signal
 import torch
 
-from bandlimit._checks import check_float_dtype, check_int, check_real
+from bandlimit._checks import check_factor, check_float_dtype, check_real
 from bandlimit.filters.kaiser import _MAX_BETA
 
 __all__ = ["RESAMPLE_MAX_RATE", "check_window", "resample_factors", "resample_filter"]
@@ -40,10 +40,7 @@ _CACHED_RATE = 4096  # designs up to 81921 taps are kept (a few MB); larger ones
 
 def resample_factors(up: Any, down: Any) -> tuple[int, int]:
     """``(up, down)`` divided by their gcd, each checked to be an int in ``[1, 2**30]``."""
-    up, down = check_int("up", up, 1), check_int("down", down, 1)
-    for name, v in (("up", up), ("down", down)):
-        if v > 2**30:
-            raise ValueError(f"{name} must be an int in [1, 2**30], got {v!r}")
+    up, down = check_factor("up", up), check_factor("down", down)
     g = math.gcd(up, down)
     return up // g, down // g
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bandlimit._checks import check_int, check_real
+from bandlimit._checks import check_factor, check_int, check_real
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
@@ -89,25 +89,15 @@ def as_float(v: object, name: str, *, nonnegative: bool = False, allow_none: boo
     return check_real(name, v, nonnegative=nonnegative)
 
 
-MAX_FACTOR = 2**30  # up / down: torch's convolutions take strides in 32 bits
-
-
-def _factor(v: object, name: str) -> int:
-    f = as_int(v, name, minimum=1)
-    if f > MAX_FACTOR:
-        raise ValueError(f"{name} must be an int in [1, 2**30], got {v!r}")
-    return f
-
-
 def as_factors(v: object, name: str, ndim: int = 2) -> Pair:
     """An int or an ``(x, y)`` pair (2-D), or an int (1-D), as an ``(x, y)`` pair of ints in
     ``[1, 2**30]``."""
     if ndim == 1 or not isinstance(v, (tuple, list)):
-        f = _factor(v, name)
+        f = check_factor(name, v)
         return (f, 1) if ndim == 1 else (f, f)
     if len(v) != 2:
         raise ValueError(f"{name} must be an int or a pair (x, y), got {v!r} of length {len(v)}")
-    return _factor(v[0], f"{name}[0]"), _factor(v[1], f"{name}[1]")
+    return check_factor(f"{name}[0]", v[0]), check_factor(f"{name}[1]", v[1])
 
 
 def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:

@@ -222,7 +222,6 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
         return x[..., :0].sum(-1, keepdim=True).expand(*lead, n_out)
     n_out = (n * up - 1) // down + 1  # = ⌈n·up/down⌉, in upfirdn1d's form (see p1 below)
     k = taps.numel()
-    c = (k - 1) // 2
     x2 = x.reshape(-1, n)
     background = None
     if padtype in _STATISTICS:
@@ -233,15 +232,14 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
             "minimum": lambda v: v.amin(dim=-1, keepdim=True),
         }[padtype](x2)
         x2 = x2 - background
-    # upfirdn1d's valid true convolution reads x_u[i·d + k − 1 − p0 − j]: so p0 = k − 1 − c;
-    # p1 = k − 1 − p0 makes its length (n·up + p0 + p1 − k)//down + 1 exactly n_out. Neither
-    # depends on n, so an export with a dynamic length traces them as constants.
-    p0 = k - 1 - c
-    p1 = k - 1 - p0
+    # upfirdn1d's valid true convolution reads x_u[i·d + k − 1 − p0 − j], centred on tap
+    # c = (k − 1) // 2: so p0 = k − 1 − c; p1 = c makes its length (n·up + p0 + p1 − k)//down + 1
+    # exactly n_out. Neither depends on n, so an export with a dynamic length traces constants.
+    p1 = (k - 1) // 2
+    p0 = k - 1 - p1
     if padtype not in _STATISTICS and not (padtype == "constant" and cval == 0):
         # The input samples the outputs read before and after the signal, made explicit.
-        left = max(0, -((-p0) // up))
-        right = max(0, -((-p1) // up))
+        left, right = -(-p0 // up), -(-p1 // up)
         x2 = _extend(x2, left, right, padtype, cval)
         p0, p1 = p0 - left * up, p1 - right * up
     y = upfirdn1d(x2.unsqueeze(1), taps, up=up, down=down, padding=(p0, p1), gain=up, impl=impl)

@@ -120,10 +120,9 @@ def info() -> dict:
         out["cache_root"] = str(_build.cache_root())
         dirs = _build.prebuilt_dirs()  # where build() looks, in its order
         out["build_dir"] = str(dirs[0]) if dirs else None
-        library = f"{_build.module_name()}{_build.LIBRARY_SUFFIX}"
         for d in dirs:
-            found = _build.intact_library(d)
-            if found is not None and found.name == library:
+            found = _build.finished_library(_build.module_name(), d)
+            if found is not None:
                 out["build_dir"], out["built"], out["library"] = str(d), True, str(found)
                 break
     except (CudaBuildError, OSError) as e:  # a cache root that cannot be resolved or read

@@ -732,13 +732,19 @@ def _import_library(name: str, library: Path) -> ModuleType:
 prebuilt_failure: tuple[Path, str] | None = None
 
 
+def finished_library(name: str, directory: Path) -> Path | None:
+    """The library of module ``name`` if ``directory`` holds a finished, intact build of it."""
+    library = intact_library(directory)
+    return library if library is not None and library.name == f"{name}{LIBRARY_SUFFIX}" else None
+
+
 def load_prebuilt(name: str, directory: Path) -> ModuleType | None:
     """The finished, intact build of module ``name`` in ``directory``, imported; None if there
     is none (or it does not load: then the locked path rebuilds it, and
     :data:`prebuilt_failure` says why)."""
     global prebuilt_failure
-    library = intact_library(directory)
-    if library is None or library.name != f"{name}{LIBRARY_SUFFIX}":
+    library = finished_library(name, directory)
+    if library is None:
         return None
     try:
         return _import_library(name, library)
