@@ -1,12 +1,19 @@
-"""Rational-rate resampling: ``bandlimit.ops.resample_poly`` vs ``scipy.signal.resample_poly``.
+"""Rational-rate resampling: ``bandlimit.ops.resample_poly`` vs scipy and julius.
 
 Audio-sized cases (4 signals of 10 s; the usual rate changes) and an image case, float32, on the
 CPU. Per case the variants run interleaved (each repetition times every variant once, so load on
-the machine hits them alike); the table shows medians in milliseconds and scipy / bandlimit. The
-numba and ref rows are bandlimit's backends; scipy runs one thread (its C upfirdn), so the
-default is one thread for torch and numba too (``--threads`` to change). Multiply-adds: the
-polyphase schedule's ``K / up`` per output sample (``K = 20·max(up, down) + 1`` taps after the
-gcd), so GMAC/s compares the variants' arithmetic rates.
+the machine hits them alike); the table shows medians in milliseconds. The numba and ref columns
+are bandlimit's backends; scipy runs one thread (its C upfirdn), so the default is one thread for
+torch and numba too (``--threads`` to change). Multiply-adds: the polyphase schedule's ``K / up``
+per output sample (``K = 20·max(up, down) + 1`` taps after the gcd), so GMAC/s compares the
+variants' arithmetic rates.
+
+The peers: scipy (``scipy.signal.resample_poly``, the semantics resample_poly follows) and, where
+installed (``pip install -e '.[bench]'``), julius (``julius.resample_frac``, plain PyTorch: the
+torch peer of the 'ref' backend). julius runs with ``zeros=10``: ten zero crossings a side, the
+filter length of scipy's default design (its own default, 24, has 2.4× the taps), its module
+(``ResampleFrac``, the kernel made once); its window and cutoff differ, so its outputs are not
+compared, only its time.
 
     python -m benchmarks.resample [--threads N] [--repeat R] [--scale S]
 """
@@ -14,6 +21,7 @@ gcd), so GMAC/s compares the variants' arithmetic rates.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -64,8 +72,14 @@ def main(argv=None) -> dict:
           f"{torch.__version__}, numba {numba.__version__}, scipy {scipy.__version__}, "
           f"{platform.processor() or platform.machine()}")  # fmt: skip
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
-    print("| case | up/down | shape | scipy ms | numba ms | ref ms | scipy/numba | numba GMAC/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    try:
+        import julius
+    except ImportError:
+        julius = None
+        print("julius is not installed (pip install -e '.[bench]'): no julius column\n")
+    print("| case | up/down | shape | scipy ms | numba ms | ref ms | julius ms | scipy/numba | "
+          "julius/ref | numba GMAC/s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     rows = []
     for name, up, down, shape, dims in CASES:
@@ -81,13 +95,26 @@ def main(argv=None) -> dict:
                 y = scipy.signal.resample_poly(y, up, down, axis=a)
             return y
 
-        variants = {
-            "scipy": run_scipy,
-            "numba": lambda xt=xt, up=up, down=down, dims=dims: ops.resample_poly(
-                xt, up, down, dims, impl="numba"),
-            "ref": lambda xt=xt, up=up, down=down, dims=dims: ops.resample_poly(
-                xt, up, down, dims, impl="ref"),
-        }  # fmt: skip
+        g = math.gcd(up, down)
+        resampler = julius and julius.ResampleFrac(down // g, up // g, zeros=10)  # kernel made once
+
+        def run_julius(xt=xt, axes=axes, resampler=resampler):
+            y = xt
+            for a in axes:
+                y = resampler(y.movedim(a, -1)).movedim(-1, a)
+            return y
+
+        def run_bandlimit(xt=xt, up=up, down=down, dims=dims, impl="ref"):
+            return ops.resample_poly(xt, up, down, dims, impl=impl)
+
+        torch_variants = {"numba": functools.partial(run_bandlimit, impl="numba"),
+                          "ref": run_bandlimit}  # fmt: skip
+        if julius is not None:
+            torch_variants["julius"] = run_julius
+        variants = {"scipy": run_scipy, **torch_variants}
+        xg = xt.clone().requires_grad_(True)
+        for k, fn in torch_variants.items():  # forward+backward: the gradient of the sum
+            variants[k + "+bwd"] = lambda fn=fn, xg=xg: fn(xg).sum().backward()
         for fn in variants.values():  # warm-up (numba compiles or loads its cache)
             fn()
         times: dict[str, list[float]] = {k: [] for k in variants}
@@ -108,8 +135,18 @@ def main(argv=None) -> dict:
                    gmacs=macs / 1e9)  # fmt: skip
         rows.append(row)
         ratio = med["scipy"] / med["numba"]
+        jul = med.get("julius", math.nan)
         print(f"| {name} | {up}/{down} | {list(shape)} | {med['scipy']:.1f} | "
-              f"{med['numba']:.1f} | {med['ref']:.1f} | {ratio:.1f}× | {rate:.1f} |")  # fmt: skip
+              f"{med['numba']:.1f} | {med['ref']:.1f} | {jul:.1f} | {ratio:.1f}× | "
+              f"{jul / med['ref']:.1f}× | {rate:.1f} |")  # fmt: skip
+    print("\nforward+backward (the gradient of the output's sum):\n")
+    print("| case | numba ms | ref ms | julius ms | julius/ref |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        med = row["ms"]
+        jul = med.get("julius+bwd", math.nan)
+        print(f"| {row['case']} | {med['numba+bwd']:.1f} | {med['ref+bwd']:.1f} | {jul:.1f} | "
+              f"{jul / med['ref+bwd']:.1f}× |")  # fmt: skip
     print(f"\nload average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"resample-{time.strftime('%Y%m%d-%H%M%S')}.json"

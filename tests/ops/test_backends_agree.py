@@ -288,6 +288,22 @@ def test_filtered_lrelu_nonfinite_like_ref(case):
         _assert_agree(_run_flrelu(case, dtype, "numba"), _run_flrelu(case, dtype, "ref"))
 
 
+@pytest.mark.parametrize(
+    ("up", "down", "padding"), [(3, 2, (5, 5)), (160, 147, (6, 6)), (5, 3, (-4, 2))]
+)
+def test_rational_upfirdn_nonfinite_gradient_like_numba(up, down, padding):
+    """'ref' computes a rational pass's gradient as the adjoint pass; a NaN or inf in the
+    incoming gradient reaches exactly the inputs it reaches in numba's."""
+    rng = np.random.default_rng(up)
+    x = to_torch(rng.standard_normal((2, 1, 40))).requires_grad_(True)
+    f = to_torch(rng.random(13))
+    ys = [ops.upfirdn1d(x, f, up=up, down=down, padding=padding, impl=impl)
+          for impl in ("numba", "ref")]  # fmt: skip
+    g = to_torch(rng.standard_normal(ys[0].shape))
+    g[0, 0, 3], g[1, 0, -2] = math.nan, math.inf
+    _assert_agree(*(torch.autograd.grad(y, x, g)[0] for y in ys))
+
+
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("clamp", [None, 1.0])
 def test_bias_act_nonfinite_like_ref(act, clamp):

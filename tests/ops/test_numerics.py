@@ -438,3 +438,23 @@ def test_resample_poly_long_signal_matches_scipy(impl):
     expected = scipy.signal.resample_poly(x, 160, 147, axis=-1)
     y = ops.resample_poly(to_torch(x), 160, 147, impl=impl)
     assert_close(y, expected, RTOL[torch.float64], _max(x) * 4, "resample_poly long")
+
+
+@impls
+@pytest.mark.parametrize(
+    ("up", "down", "padding", "taps"),
+    [(3, 2, (5, 5), 12), (160, 147, (6, 6), 12), (5, 3, (-4, 2), 7), (2, 7, (9, -3), 20),
+     (997, 991, (0, 0), 3), (4, 3, (-30, 40), 9)],
+)  # fmt: skip
+def test_rational_upfirdn_keeps_the_signals_of_a_batch_apart(impl, up, down, padding, taps):
+    """'ref' convolves the batch's rows as one flattened signal (each row padded to whole frames,
+    then a row of zeros): a row 1e150 times louder than its neighbours must not reach them."""
+    rng = np.random.default_rng(up * down)
+    x = rng.standard_normal((4, 1, 37))
+    x[1::2] *= 1e150
+    f = to_torch(rng.random(taps))
+    y = ops.upfirdn1d(to_torch(x), f, up=up, down=down, padding=padding, impl=impl)
+    for b in range(x.shape[0]):
+        alone = ops.upfirdn1d(to_torch(x[b : b + 1]), f, up=up, down=down, padding=padding,
+                              impl=impl)  # fmt: skip
+        torch.testing.assert_close(y[b : b + 1], alone, rtol=1e-12, atol=0)
