@@ -157,9 +157,11 @@ def check_filter(
 
 
 def _tracing() -> bool:
-    """Whether a tracer (torch.compile, make_fx/export, a fake-tensor or other dispatch mode)
-    sees the ops: cached real tensors must not enter its graph."""
-    return torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack() > 0
+    """Whether a tracer (torch.compile, make_fx/export, a fake-tensor or other dispatch mode,
+    torch.jit.trace) sees the ops: cached real tensors must not enter its graph (jit.trace's check
+    compares two traces, and a cache made in the first would be missing from the second)."""
+    return (torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack() > 0
+            or torch.jit.is_tracing())  # fmt: skip
 
 
 _CONSTANT_TAPS: dict[tuple, torch.Tensor] = {}

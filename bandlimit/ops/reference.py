@@ -106,8 +106,7 @@ def _rational_plan(k: int, u: int, d: int, p0: int) -> _RationalPlan:
 
 def _values_visible() -> bool:
     """Whether tensor values may steer Python here (plain eager: no tracer, no transform)."""
-    return not (_tracing() or torch.jit.is_tracing()
-                or torch._C._are_functorch_transforms_active())  # fmt: skip
+    return not (_tracing() or torch._C._are_functorch_transforms_active())
 
 
 def _all_finite(x: torch.Tensor) -> bool:

@@ -255,6 +255,12 @@ def apply_resample(
     """:func:`resample_poly` with its other arguments checked already (``spec``); ``taps``
     overrides ``spec.taps`` (a module's buffer, which follows ``.to()``)."""
     check_tensor(x, "x")
+    if torch.jit.is_tracing():
+        raise RuntimeError(
+            "resample_poly cannot be traced by torch.jit.trace: its paddings depend on the "
+            "signal's length, which a trace would freeze; use torch.export or "
+            "torch.onnx.export(..., dynamo=True) (lengths stay dynamic), or torch.compile"
+        )
     if x.ndim == 0:
         raise ValueError("x must have at least one dimension to resample, got a 0-d tensor")
     axes = []

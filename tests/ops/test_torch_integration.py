@@ -251,6 +251,26 @@ def test_export_numba():
     torch.testing.assert_close(ep.module()(x), model(x))
 
 
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_jit_trace_matches_eager_at_other_lengths(impl):
+    """torch.jit.trace (deprecated, still how many vocoders ship): its check compares two traces,
+    so nothing may be cached during one and reused in the other (the identity taps were).
+    resample_poly, whose paddings a trace would freeze at one length, refuses it by name."""
+    from bandlimit.nn import SnakeBeta, bigvgan
+
+    ops.set_default_impl(impl)
+    try:
+        block = bigvgan.Activation1d(SnakeBeta(4)).eval()
+        traced = torch.jit.trace(block, (torch.randn(1, 4, 50),))
+        for length in (50, 77):
+            x = torch.randn(2, 4, length)
+            torch.testing.assert_close(traced(x), block(x))
+        with pytest.raises(RuntimeError, match=r"by torch\.jit\.trace: its paddings"):
+            torch.jit.trace(lambda x: ops.resample_poly(x, 3, 2), (torch.randn(2, 30),))
+    finally:
+        ops.set_default_impl(None)
+
+
 # torch.func: 'auto' runs the reference under its transforms (the fused kernels' custom-op
 # autograd cannot, pytorch/pytorch#170834); results must equal the fused path's autograd.
 _F = torch.tensor([0.1, 0.3, 0.4, 0.2], dtype=torch.float64)
