@@ -447,8 +447,8 @@ def test_resample_poly_long_signal_matches_scipy(impl):
      (997, 991, (0, 0), 3), (4, 3, (-30, 40), 9)],
 )  # fmt: skip
 def test_rational_upfirdn_keeps_the_signals_of_a_batch_apart(impl, up, down, padding, taps):
-    """'ref' convolves the batch's rows as one flattened signal (each row padded to whole frames,
-    then a row of zeros): a row 1e150 times louder than its neighbours must not reach them."""
+    """Each signal of a batch is resampled alone: a row 1e150 times louder than its neighbours
+    does not reach them, and every row equals its own call (windows, paddings, crops)."""
     rng = np.random.default_rng(up * down)
     x = rng.standard_normal((4, 1, 37))
     x[1::2] *= 1e150
