@@ -13,15 +13,13 @@ upsampled, so only the kept samples are computed; a separable pass that does bot
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from bandlimit.ops._activations import Activation, ParametricActivation, negative_slope
+from bandlimit.ops._frames import FramePlan, frame_plan, tap_matrix
 from bandlimit.ops._params import (
     Fir,
     Pad4,
@@ -61,51 +59,6 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
 
 
 _CHUNK_ELEMENTS = 1 << 22  # samples gathered at a time by _rational_gather (16 MB of float32)
-
-
-class _RationalPlan(NamedTuple):
-    """The polyphase structure of an upfirdn along one axis (see
-    :func:`_rational_axis`): per output phase its first tap, window offset and tap count, and
-    the runs of phases that :func:`_rational_matmul` computes together."""
-
-    u: int
-    q: int  # output phases of a frame (R periods of the u / gcd phases, see below)
-    phi: int  # input samples per frame of q outputs
-    first_tap: tuple[int, ...]
-    offset: tuple[int, ...]  # of each phase's window, relative to the smallest (lo)
-    taps: tuple[int, ...]
-    lo: int
-    runs: tuple[tuple[int, int, int, int], ...]  # (first phase, end, window offset, width)
-    in_run: tuple[int, ...]  # each phase's window offset within its run's
-
-
-@functools.lru_cache(maxsize=64)
-def _rational_plan(k: int, u: int, d: int, p0: int) -> _RationalPlan:
-    g = math.gcd(u, d)
-    # A frame of at least 16 outputs (R of the Q phases' periods, the phase pattern repeated):
-    # the products vectorise over a run's phases, and 1 to 15 are too few (3/2 as frames of 3
-    # outputs took 1.7x the time of frames of 18).
-    frame_periods = -(-16 // (u // g))
-    q, phi = u // g * frame_periods, d // g * frame_periods
-    first_tap = [(p0 - c * d) % u for c in range(q)]
-    offset = [(c * d + kc - p0) // u for c, kc in enumerate(first_tap)]  # exact
-    taps = [max(0, -(-(k - kc) // u)) for kc in first_tap]
-    lo = min(offset)
-    offset = [e - lo for e in offset]
-    # Runs of consecutive phases whose windows start within one phase's length of each other
-    # (the offsets rise from 0 to about phi): on 44.1 -> 48 kHz one run of all 160 phases spent
-    # 8x the multiply-adds (mostly zeros) and ran slower than 7 runs that spend at most 2x.
-    # Short filters with many phases get longer runs: at most about 32 calls.
-    span, runs, in_run, start = max(max(taps), -(-phi // 32), 1), [], [], 0
-    for c in range(1, q + 1):
-        if c == q or offset[c] - offset[start] > span:
-            e0 = offset[start]
-            width = max(offset[i] + taps[i] for i in range(start, c)) - e0
-            runs.append((start, c, e0, max(width, 1)))  # phases without taps: a zero kernel
-            in_run += [offset[i] - e0 for i in range(start, c)]
-            start = c
-    return _RationalPlan(u, q, phi, tuple(first_tap), tuple(offset), tuple(taps), lo,
-                         tuple(runs), tuple(in_run))  # fmt: skip
 
 
 def _values_visible() -> bool:
@@ -153,13 +106,9 @@ class _RationalAxis(torch.autograd.Function):
 
 
 def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1: int):
-    """One upfirdn along the last axis of ``x [..., L]`` (``u`` or ``d`` > 1), polyphase.
-
-    Output ``o = Q·m + c`` (``Q = u / gcd(u, d)`` phases) reads only the taps
-    ``k = k_c + u·j`` with ``k_c ≡ p0 − c·d (mod u)``, which meet input samples
-    ``Φ·m + e_c + j`` (``Φ = d / gcd(u, d)``): frame ``m`` of ``Q`` outputs is a linear map of
-    a window of ``x`` that starts at ``Φ·m``. Neither the inserted zeros nor the outputs that
-    ``down`` drops are computed, whatever the number of phases.
+    """One upfirdn along the last axis of ``x [..., L]`` (``u`` or ``d`` > 1), in frames of
+    outputs (:mod:`._frames`): neither the inserted zeros nor the outputs that ``down`` drops
+    are computed, whatever the number of phases.
 
     Runs of phases whose windows overlap are one matrix product each (:func:`_rational_matmul`).
     Their matrices hold zeros where a phase's taps do not reach, and ``0 · inf`` is NaN, so an
@@ -172,16 +121,11 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     """
     k, n = w.numel(), x.shape[-1]
     n_out = out_length(n, u, d, p0, p1, k)
-    plan = _rational_plan(k, u, d, p0)
+    plan = frame_plan(k, u, d, p0)
     m = (n_out + plan.q - 1) // plan.q  # output frames (the last one cropped below; no floor
     # division of a negative: ONNX divides integers truncating, and a traced n_out is symbolic)
     lead = x.shape[:-1]
-    # xp[i] = x[i + lo], zero-padded on the right past the last window any output reads:
-    # φ·(m − 1) < (p0 + p1 − K)/u + n + φ, so a bound that does not depend on n (an export
-    # with a dynamic length then has no guard to take on it).
-    reach = max(e0 + width for _, _, e0, width in plan.runs)  # past the last window, from lo
-    right = max(0, -(-(p0 + p1 - k) // u) + plan.phi + plan.lo + reach + 1)
-    xp = pad_axis(x.reshape(-1, n), -plan.lo, right, -1)
+    xp = pad_axis(x.reshape(-1, n), -plan.lo, plan.right_padding(k, p0, p1), -1)  # x[i + lo]
     if not _values_visible() or _all_finite(x):
         y = _rational_matmul(xp, w, plan, m)
     else:
@@ -189,17 +133,13 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     return y.reshape(*lead, m * plan.q)[..., :n_out]
 
 
-def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: _RationalPlan, m) -> torch.Tensor:
+def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m) -> torch.Tensor:
     """``[B, m, Q]``: per run of phases, the windows of the signal (``Φ`` apart, a strided view)
     times a matrix holding each phase's taps at its window's offset within the run's, zeros
     elsewhere. Measured against one strided convolution per run (which vectorises over the
     phases the same way): 1.3–1.8× faster on CPU, its output already frame-major (the
     convolution's needed a transposing copy that cost as much as the arithmetic)."""
-    k = w.numel()
-    first, rel, taps = torch.tensor([plan.first_tap, plan.in_run, plan.taps], device=w.device)
-    j = torch.arange(max(run[3] for run in plan.runs), device=w.device)[None, :] - rel[:, None]
-    index = torch.where((j >= 0) & (j < taps[:, None]), first[:, None] + plan.u * j, k)
-    kernels = torch.cat([w, w.new_zeros(1)])[index]  # [Q, widest run]; index k reads a zero
+    kernels = tap_matrix(plan, w)
     parts = []
     for c0, c1, e0, width in plan.runs:
         windows = xp[:, e0:].unfold(-1, width, plan.phi)[:, :m]  # [B, m, width]
@@ -207,7 +147,7 @@ def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: _RationalPlan, m) 
     return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
 
-def _rational_gather(xp: torch.Tensor, w: torch.Tensor, plan: _RationalPlan, m: int):
+def _rational_gather(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m: int):
     """``[B, m, Q]``, each output the dot product of its own phase's taps with its window: one
     gather and one contraction per group of phases with the same tap count (no tap that is not
     the filter's meets a sample)."""
