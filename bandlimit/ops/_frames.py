@@ -49,10 +49,16 @@ class FramePlan(NamedTuple):
         return max(0, -(-(p0 + p1 - k) // self.u) + self.phi + self.lo + self.reach + 1)
 
 
-@functools.lru_cache(maxsize=64)
 def frame_plan(k: int, u: int, d: int, p0: int) -> FramePlan:
     """The :class:`FramePlan` of a ``k``-tap filter with factors ``u``, ``d`` and leading pad
-    ``p0`` (pure integers: safe to cache, traced or not)."""
+    ``p0``: cached in eager mode; Dynamo traces the plain function (it warns about, and skips,
+    a cache wrapper)."""
+    if torch.compiler.is_dynamo_compiling():
+        return _frame_plan(k, u, d, p0)
+    return _cached_frame_plan(k, u, d, p0)
+
+
+def _frame_plan(k: int, u: int, d: int, p0: int) -> FramePlan:
     g = math.gcd(u, d)
     periods = -(-MIN_FRAME // (u // g))  # 3/2 as frames of 3 outputs took 1.7x frames of 18
     q, phi = u // g * periods, d // g * periods
@@ -74,6 +80,9 @@ def frame_plan(k: int, u: int, d: int, p0: int) -> FramePlan:
             start = c
     return FramePlan(u, q, phi, tuple(first_tap), tuple(offset), tuple(taps), lo, tuple(runs),
                      tuple(in_run))  # fmt: skip
+
+
+_cached_frame_plan = functools.lru_cache(maxsize=64)(_frame_plan)  # pure integers
 
 
 def tap_matrix(plan: FramePlan, w: torch.Tensor) -> torch.Tensor:
