@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 MIN_FRAME = 16  # outputs a frame holds at least (the products vectorise over a run's phases)
+MAX_RUNS = 64  # beyond, a run's product per call costs more than it saves (very large factors)
 
 
 class FramePlan(NamedTuple):
@@ -49,18 +50,18 @@ class FramePlan(NamedTuple):
         return max(0, -(-(p0 + p1 - k) // self.u) + self.phi + self.lo + self.reach + 1)
 
 
-def frame_plan(k: int, u: int, d: int, p0: int) -> FramePlan:
+def frame_plan(k: int, u: int, d: int, p0: int, min_frame: int = MIN_FRAME) -> FramePlan:
     """The :class:`FramePlan` of a ``k``-tap filter with factors ``u``, ``d`` and leading pad
-    ``p0``: cached in eager mode; Dynamo traces the plain function (it warns about, and skips,
-    a cache wrapper)."""
+    ``p0``, in frames of at least ``min_frame`` outputs: cached in eager mode; Dynamo traces the
+    plain function (it warns about, and skips, a cache wrapper)."""
     if torch.compiler.is_dynamo_compiling():
-        return _frame_plan(k, u, d, p0)
-    return _cached_frame_plan(k, u, d, p0)
+        return _frame_plan(k, u, d, p0, min_frame)
+    return _cached_frame_plan(k, u, d, p0, min_frame)
 
 
-def _frame_plan(k: int, u: int, d: int, p0: int) -> FramePlan:
+def _frame_plan(k: int, u: int, d: int, p0: int, min_frame: int) -> FramePlan:
     g = math.gcd(u, d)
-    periods = -(-MIN_FRAME // (u // g))  # 3/2 as frames of 3 outputs took 1.7x frames of 18
+    periods = -(-min_frame // (u // g))  # 3/2 as frames of 3 outputs took 1.7x frames of 18
     q, phi = u // g * periods, d // g * periods
     first_tap = [(p0 - c * d) % u for c in range(q)]
     offset = [(c * d + kc - p0) // u for c, kc in enumerate(first_tap)]  # exact
@@ -69,8 +70,10 @@ def _frame_plan(k: int, u: int, d: int, p0: int) -> FramePlan:
     offset = [e - lo for e in offset]
     # The offsets rise from 0 to about Φ. On 44.1 -> 48 kHz one run of all 160 phases spent 8x
     # the multiply-adds (mostly zeros) and ran slower than 7 runs that spend at most 2x; short
-    # filters with many phases get longer runs (at most about 32).
-    span, runs, in_run, start = max(max(taps), -(-phi // 32), 1), [], [], 0
+    # filters with many phases get longer runs (about 32), up to 5x the multiply-adds (the
+    # matrices stay about 5 times the filter's size, whatever Φ).
+    span = max(max(taps), min(-(-phi // 32), 4 * max(taps)), 1)
+    runs, in_run, start = [], [], 0
     for c in range(1, q + 1):
         if c == q or offset[c] - offset[start] > span:
             e0 = offset[start]

@@ -16,15 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 
 from bandlimit.ops._activations import Activation, ParametricActivation, negative_slope
-from bandlimit.ops._frames import FramePlan, frame_plan, tap_matrix
+from bandlimit.ops._frames import MAX_RUNS, MIN_FRAME, FramePlan, frame_plan, tap_matrix
 from bandlimit.ops._params import (
     Fir,
     Pad4,
     Pair,
-    _tracing,
     out_length,
     transpose_axis,
     transpose_stage,
@@ -61,9 +61,12 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
 _CHUNK_ELEMENTS = 1 << 22  # samples gathered at a time by _rational_gather (16 MB of float32)
 
 
-def _values_visible() -> bool:
-    """Whether tensor values may steer Python here (plain eager: no tracer, no transform)."""
-    return not (_tracing() or torch._C._are_functorch_transforms_active())
+def _values_readable(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds real values that Python may branch on: not traced by Dynamo or
+    jit.trace, and a plain tensor (a fake or functional tensor is what export and make_fx
+    trace). A mode that merely intercepts ops still sees the eager computation."""
+    return not (torch.compiler.is_compiling() or torch.jit.is_tracing()) and type(x) in (
+        torch.Tensor, torch.nn.Parameter)
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -77,7 +80,12 @@ def _all_finite(x: torch.Tensor) -> bool:
 def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1: int):
     """One upfirdn along the last axis of ``x [..., L]`` (``u`` or ``d`` > 1), polyphase
     (:func:`_rational_forward`), differentiable to any order."""
-    return _RationalAxis.apply(x, w.to(x.dtype).reshape(-1), u, d, p0, p1)
+    w = w.to(x.dtype).reshape(-1)
+    if not _values_readable(x):  # plain autograd through the phase-by-phase path: the adjoint's
+        return _rational_forward(x, w, u, d, p0, p1)  # geometry in symbolic sizes took minutes
+    forward_ad = torch._C._are_functorch_transforms_active() or fwAD._current_level >= 0
+    fn = _RationalAxisJvp if forward_ad else _RationalAxis
+    return fn.apply(x, w, u, d, p0, p1)
 
 
 class _RationalAxis(torch.autograd.Function):
@@ -95,7 +103,9 @@ class _RationalAxis(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         x, w, u, d, p0, p1 = inputs
         ctx.save_for_backward(w)
+        ctx.save_for_forward(w)
         ctx.geometry = (x.shape[-1], u, d, p0, p1)
+
 
     @staticmethod
     def backward(ctx, grad):
@@ -103,6 +113,16 @@ class _RationalAxis(torch.autograd.Function):
         n, u, d, p0, p1 = ctx.geometry
         ut, dt, q0, q1 = transpose_axis(n, u, d, p0, p1, w.numel())
         return _rational_axis(grad, w.flip(0), ut, dt, q0, q1), None, None, None, None, None
+
+
+class _RationalAxisJvp(_RationalAxis):
+    """:class:`_RationalAxis` with forward-mode AD (``jvp``, ``jacfwd``, ``hessian``, dual
+    tensors). A separate class: Dynamo does not trace a Function that defines ``jvp``."""
+
+    @staticmethod
+    def jvp(ctx, x_tangent, *_):  # the pass is linear in x (no tangent reaches the filter)
+        (w,) = ctx.saved_tensors
+        return _rational_axis(x_tangent, w, *ctx.geometry[1:])
 
 
 def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1: int):
@@ -114,22 +134,26 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     Their matrices hold zeros where a phase's taps do not reach, and ``0 · inf`` is NaN, so an
     input with non-finite values is computed phase by phase instead (:func:`_rational_gather`),
     and a NaN reaches only the outputs whose taps meet it (deciding costs one sum of ``x``, and
-    on a GPU one synchronisation). Traced, the values are unknown and the products serve every
-    input.
+    on a GPU one synchronisation). Under torch.func transforms (``vmap``, ``jacrev``...), whose
+    values Python cannot read, and traced (``torch.compile``, export: the products' graph in
+    symbolic sizes took 5-50x longer to compile), the phase-by-phase path serves every input,
+    in frames of the bare ``u / gcd`` phases. So do factors so large that the phases form more
+    than ``MAX_RUNS`` runs.
 
     ``w`` is the filter in ``x``'s dtype, flat.
     """
-    k, n = w.numel(), x.shape[-1]
+    k, n = int(w.numel()), x.shape[-1]  # a symbolic filter length: the plan would be symbolic
     n_out = out_length(n, u, d, p0, p1, k)
-    plan = frame_plan(k, u, d, p0)
+    exact = not _values_readable(x) or torch._C._are_functorch_transforms_active()
+    plan = frame_plan(k, u, d, p0, 1 if exact else MIN_FRAME)
+    if not exact and len(plan.runs) > MAX_RUNS:
+        exact, plan = True, frame_plan(k, u, d, p0, 1)
     m = (n_out + plan.q - 1) // plan.q  # output frames (the last one cropped below; no floor
     # division of a negative: ONNX divides integers truncating, and a traced n_out is symbolic)
     lead = x.shape[:-1]
     xp = pad_axis(x.reshape(-1, n), -plan.lo, plan.right_padding(k, p0, p1), -1)  # x[i + lo]
-    if not _values_visible() or _all_finite(x):
-        y = _rational_matmul(xp, w, plan, m)
-    else:
-        y = _rational_gather(xp, w, plan, m)
+    exact = exact or not _all_finite(x)
+    y = _rational_gather(xp, w, plan, m) if exact else _rational_matmul(xp, w, plan, m)
     return y.reshape(*lead, m * plan.q)[..., :n_out]
 
 
@@ -142,15 +166,20 @@ def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m) -> t
     kernels = tap_matrix(plan, w)
     parts = []
     for c0, c1, e0, width in plan.runs:
-        windows = xp[:, e0:].unfold(-1, width, plan.phi)[:, :m]  # [B, m, width]
+        if isinstance(m, int):
+            windows = xp[:, e0:].unfold(-1, width, plan.phi)[:, :m]  # [B, m, width], a view
+        else:  # traced with a symbolic length: an index (slicing to m cost minutes of sympy)
+            frames = plan.phi * torch.arange(m, device=xp.device)[:, None] + e0
+            windows = xp[:, frames + torch.arange(width, device=xp.device)]
         parts.append(windows @ kernels[c0:c1, :width].t())
     return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
 
-def _rational_gather(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m: int):
+def _rational_gather(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m):
     """``[B, m, Q]``, each output the dot product of its own phase's taps with its window: one
     gather and one contraction per group of phases with the same tap count (no tap that is not
-    the filter's meets a sample)."""
+    the filter's meets a sample), in chunks of about ``_CHUNK_ELEMENTS`` gathered samples over
+    the frames, or, where ``m`` is symbolic (traced), over the phases in eighths."""
     groups: dict[int, list[int]] = {}  # taps -> phases
     for c, t in enumerate(plan.taps):
         groups.setdefault(t, []).append(c)
@@ -161,15 +190,24 @@ def _rational_gather(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m: int)
             parts.append(xp[:, :0].sum(-1)[:, None, None].expand(-1, m, len(phases)))
             continue
         windows = xp.unfold(-1, taps, 1)  # [B, positions, taps], a view
-        first = torch.tensor([plan.first_tap[c] for c in phases], device=xp.device)
-        e = torch.tensor([plan.offset[c] for c in phases], device=xp.device)
-        wg = w[first[:, None] + plan.u * torch.arange(taps, device=xp.device)]  # [phases, taps]
-        chunks, per = [], max(1, _CHUNK_ELEMENTS // (xp.shape[0] * len(phases) * taps))
-        for m0, m1 in [(m0, min(m, m0 + per)) for m0 in range(0, m, per)]:
-            starts = (plan.phi * torch.arange(m0, m1, device=xp.device)[:, None] + e).reshape(-1)
-            win = windows[:, starts].reshape(xp.shape[0], -1, len(phases), taps)
-            chunks.append(torch.einsum("bmpt,pt->bmp", win, wg))
-        parts.append(torch.cat(chunks, 1))
+        if isinstance(m, int):
+            subsets = [phases]
+            per = max(1, _CHUNK_ELEMENTS // (xp.shape[0] * len(phases) * taps))
+            ranges = [(m0, min(m, m0 + per)) for m0 in range(0, m, per)]
+        else:
+            step = -(-len(phases) // 8)
+            subsets = [phases[i : i + step] for i in range(0, len(phases), step)]
+            ranges = [(0, m)]
+        for sub in subsets:
+            first = torch.tensor([plan.first_tap[c] for c in sub], device=xp.device)
+            e = torch.tensor([plan.offset[c] for c in sub], device=xp.device)
+            wg = w[first[:, None] + plan.u * torch.arange(taps, device=xp.device)]  # [phases, taps]
+            chunks = []
+            for m0, m1 in ranges:
+                frames = torch.arange(m0, m1, device=xp.device)
+                win = windows[:, (plan.phi * frames[:, None] + e).reshape(-1)]
+                chunks.append(torch.einsum("bmpt,pt->bmp", win.unflatten(1, (-1, len(sub))), wg))
+            parts.append(torch.cat(chunks, 1) if len(chunks) > 1 else chunks[0])
     y = torch.cat(parts, -1)
     if order != list(range(plan.q)):
         y = y[:, :, torch.tensor(order, device=xp.device).argsort()]

@@ -288,6 +288,38 @@ def test_filtered_lrelu_nonfinite_like_ref(case):
         _assert_agree(_run_flrelu(case, dtype, "numba"), _run_flrelu(case, dtype, "ref"))
 
 
+def test_rational_upfirdn_nonfinite_under_vmap_like_eager():
+    """torch.func transforms hide the values from Python, so 'ref' takes its exact per-phase
+    path there: a NaN reaches the same outputs as in eager mode and in numba."""
+    f = torch.randn(12, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def fn(x):
+        return ops.upfirdn1d(x, f, up=160, down=147, padding=(6, 6), impl="ref")
+
+    x = torch.randn(2, 1, 1, 23, dtype=torch.float64)
+    x[0, 0, 0, 11], x[1, 0, 0, 3] = math.nan, math.inf
+    eager = torch.stack([fn(v) for v in x])
+    _assert_agree(torch.vmap(fn)(x), eager)
+    _assert_agree(eager, torch.stack([ops.upfirdn1d(v, f, up=160, down=147, padding=(6, 6),
+                                                    impl="numba") for v in x]))  # fmt: skip
+
+
+def test_rational_upfirdn_with_huge_coprime_factors_is_light(monkeypatch):
+    """100001/100000 on a few samples: 'ref' goes phase by phase when the phases would form
+    too many runs (its tap matrices had grown with the factors: 15 s and 7 GB)."""
+    from bandlimit.ops import reference
+
+    def no_matrices(*args):
+        raise AssertionError("tap matrices built for 10**5 phases")
+
+    monkeypatch.setattr(reference, "tap_matrix", no_matrices)
+    x = torch.randn(1, 1, 5, dtype=torch.float64)
+    f = torch.randn(3, dtype=torch.float64)
+    for up, down in ((100001, 100000), (50001, 50000)):
+        _assert_agree(ops.upfirdn1d(x, f, up=up, down=down, impl="ref"),
+                      ops.upfirdn1d(x, f, up=up, down=down, impl="numba"))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("up", "down", "padding"), [(3, 2, (5, 5)), (160, 147, (6, 6)), (5, 3, (-4, 2))]
 )

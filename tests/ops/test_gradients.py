@@ -105,6 +105,28 @@ def test_resample_poly_gradcheck(impl, up, down, padtype, dim):
     assert gradgradcheck(fn, (x,))
 
 
+@pytest.mark.parametrize(("up", "down"), [(5, 3), (3, 1), (1, 4), (160, 147)])
+def test_rational_pass_forward_mode_equals_reverse_mode(up, down):
+    """'ref' computes a one-axis pass with its own autograd Function; forward-mode AD (jacfwd,
+    dual tensors, hessian) is the same linear map as reverse mode."""
+    rng = np.random.default_rng(up + down)
+    x = to_torch(rng.standard_normal((1, 1, 23)))
+    f = to_torch(rng.standard_normal(7))
+
+    def fn(v):
+        return ops.upfirdn1d(v, f, up=up, down=down, padding=(2, 3), impl="ref")
+
+    jac_fwd, jac_rev = torch.func.jacfwd(fn)(x), torch.func.jacrev(fn)(x)
+    torch.testing.assert_close(jac_fwd, jac_rev, rtol=1e-12, atol=1e-12)
+    tangent = to_torch(rng.standard_normal(x.shape))
+    with torch.autograd.forward_ad.dual_level():
+        dual = fn(torch.autograd.forward_ad.make_dual(x, tangent))
+        torch.testing.assert_close(torch.autograd.forward_ad.unpack_dual(dual).tangent,
+                                   fn(tangent), rtol=1e-12, atol=1e-12)  # fmt: skip
+    hessian = torch.func.hessian(lambda v: fn(v).square().sum())(x)[0, 0, :, 0, 0]
+    torch.testing.assert_close(hessian, hessian.T, rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------
 # bias_act
 
