@@ -135,16 +135,20 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     input with non-finite values is computed phase by phase instead (:func:`_rational_gather`),
     and a NaN reaches only the outputs whose taps meet it (deciding costs one sum of ``x``, and
     on a GPU one synchronisation). Under torch.func transforms (``vmap``, ``jacrev``...), whose
-    values Python cannot read, and traced (``torch.compile``, export: the products' graph in
-    symbolic sizes took 5-50x longer to compile), the phase-by-phase path serves every input,
-    in frames of the bare ``u / gcd`` phases. So do factors so large that the phases form more
-    than ``MAX_RUNS`` runs.
+    values Python cannot read, and traced with symbolic sizes (``torch.compile(dynamic=True)``,
+    export with dynamic dims: the products' graph took 5-50x longer to compile), the
+    phase-by-phase path serves every input, in frames of the bare ``u / gcd`` phases. So do
+    factors so large that the phases form more than ``MAX_RUNS`` runs. Traced with static
+    sizes, the products serve every input (the values are unknown there: a non-finite value
+    may reach the neighbouring outputs of its frame).
 
     ``w`` is the filter in ``x``'s dtype, flat.
     """
     k, n = int(w.numel()), x.shape[-1]  # a symbolic filter length: the plan would be symbolic
     n_out = out_length(n, u, d, p0, p1, k)
-    exact = not _values_readable(x) or torch._C._are_functorch_transforms_active()
+    readable = _values_readable(x)
+    exact = (torch._C._are_functorch_transforms_active()
+             or not (readable or (isinstance(n, int) and isinstance(p1, int))))  # fmt: skip
     plan = frame_plan(k, u, d, p0, 1 if exact else MIN_FRAME)
     if not exact and len(plan.runs) > MAX_RUNS:
         exact, plan = True, frame_plan(k, u, d, p0, 1)
@@ -152,7 +156,7 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     # division of a negative: ONNX divides integers truncating, and a traced n_out is symbolic)
     lead = x.shape[:-1]
     xp = pad_axis(x.reshape(-1, n), -plan.lo, plan.right_padding(k, p0, p1), -1)  # x[i + lo]
-    exact = exact or not _all_finite(x)
+    exact = exact or (readable and not _all_finite(x))
     y = _rational_gather(xp, w, plan, m) if exact else _rational_matmul(xp, w, plan, m)
     return y.reshape(*lead, m * plan.q)[..., :n_out]
 
