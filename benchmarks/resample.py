@@ -109,7 +109,8 @@ def main(argv=None) -> dict:
 
         torch_variants = {"numba": functools.partial(run_bandlimit, impl="numba"),
                           "ref": run_bandlimit}  # fmt: skip
-        if julius is not None:
+        # julius keeps floor(L·up/down) samples, and fails on none (a signal shrunk by --scale)
+        if julius is not None and all(shape[a] * up // down > 0 for a in axes):
             torch_variants["julius"] = run_julius
         variants = {"scipy": run_scipy, **torch_variants}
         xg = xt.clone().requires_grad_(True)
