@@ -106,7 +106,6 @@ class _RationalAxis(torch.autograd.Function):
         ctx.save_for_forward(w)
         ctx.geometry = (x.shape[-1], u, d, p0, p1)
 
-
     @staticmethod
     def backward(ctx, grad):
         (w,) = ctx.saved_tensors
@@ -161,20 +160,17 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     return y.reshape(*lead, m * plan.q)[..., :n_out]
 
 
-def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m) -> torch.Tensor:
-    """``[B, m, Q]``: per run of phases, the windows of the signal (``Φ`` apart, a strided view)
-    times a matrix holding each phase's taps at its window's offset within the run's, zeros
-    elsewhere. Measured against one strided convolution per run (which vectorises over the
-    phases the same way): 1.3–1.8× faster on CPU, its output already frame-major (the
-    convolution's needed a transposing copy that cost as much as the arithmetic)."""
+def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m: int) -> torch.Tensor:
+    """``[B, m, Q]`` (sizes known: eager, or traced with static sizes): per run of phases, the
+    windows of the signal (``Φ`` apart, a strided view) times a matrix holding each phase's taps
+    at its window's offset within the run's, zeros elsewhere. Measured against one strided
+    convolution per run (which vectorises over the phases the same way): 1.3–1.8× faster on
+    CPU, its output already frame-major (the convolution's needed a transposing copy that cost
+    as much as the arithmetic)."""
     kernels = tap_matrix(plan, w)
     parts = []
     for c0, c1, e0, width in plan.runs:
-        if isinstance(m, int):
-            windows = xp[:, e0:].unfold(-1, width, plan.phi)[:, :m]  # [B, m, width], a view
-        else:  # traced with a symbolic length: an index (slicing to m cost minutes of sympy)
-            frames = plan.phi * torch.arange(m, device=xp.device)[:, None] + e0
-            windows = xp[:, frames + torch.arange(width, device=xp.device)]
+        windows = xp[:, e0:].unfold(-1, width, plan.phi)[:, :m]  # [B, m, width], a view
         parts.append(windows @ kernels[c0:c1, :width].t())
     return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
