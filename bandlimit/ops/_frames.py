@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import torch
 
+from bandlimit.ops._params import cached_constant
+
 MIN_FRAME = 16  # outputs a frame holds at least (the products vectorise over a run's phases)
 MAX_RUNS = 64  # beyond, a run's product per call costs more than it saves (very large factors)
 
@@ -92,7 +94,14 @@ def tap_matrix(plan: FramePlan, w: torch.Tensor) -> torch.Tensor:
     """``[Q, widest run]``: row ``c`` holds phase ``c``'s taps of the flat filter ``w`` at its
     window's offset within its run's, zeros elsewhere (torch ops: it traces)."""
     k = w.numel()
-    first, rel, taps = torch.tensor([plan.first_tap, plan.in_run, plan.taps], device=w.device)
-    j = torch.arange(max(run[3] for run in plan.runs), device=w.device)[None, :] - rel[:, None]
-    index = torch.where((j >= 0) & (j < taps[:, None]), first[:, None] + plan.u * j, k)
+    index = cached_constant(("tap_index", plan, k), w.device, lambda: _tap_index(plan, k, w.device))
     return torch.cat([w, w.new_zeros(1)])[index]  # index k reads the zero
+
+
+def _tap_index(plan: FramePlan, k: int, device: torch.device) -> torch.Tensor:
+    """``[Q, widest run]`` indices into ``w`` for :func:`tap_matrix`; ``k`` where no tap lies.
+    Made once per plan outside tracing: the index arithmetic cost 50 µs a call, a 38 px
+    plane's whole pass."""
+    first, rel, taps = torch.tensor([plan.first_tap, plan.in_run, plan.taps], device=device)
+    j = torch.arange(max(run[3] for run in plan.runs), device=device)[None, :] - rel[:, None]
+    return torch.where((j >= 0) & (j < taps[:, None]), first[:, None] + plan.u * j, k)

@@ -164,29 +164,35 @@ def _tracing() -> bool:
             or torch.jit.is_tracing())  # fmt: skip
 
 
-_CONSTANT_TAPS: dict[tuple, torch.Tensor] = {}
+_CONSTANTS: dict[tuple, torch.Tensor] = {}
+
+
+def cached_constant(key: tuple, device: torch.device, make) -> torch.Tensor:
+    """``make()``, a tensor on ``device`` that depends only on ``key``, made once per
+    ``(key, device)`` outside tracing (each op call needs a few such: a launch each on a GPU)
+    and shared; no op writes to it. While a tracer or a CUDA graph capture sees the ops,
+    ``make()`` runs each time (a tensor made while a CUDA graph captures lives in the graph's
+    pool, filled only when the graph replays)."""
+    device = torch.device(device)
+    if _tracing() or (device.type == "cuda" and torch.cuda.is_current_stream_capturing()):
+        return make()
+    key = (*key, device)
+    t = _CONSTANTS.get(key)
+    if t is None:
+        if len(_CONSTANTS) >= 256:  # many distinct gains or geometries: stay bounded
+            _CONSTANTS.clear()
+        with torch.inference_mode(False):  # usable outside inference mode too
+            t = make()
+        if device.type == "cuda":  # filled before a kernel on another stream reads it
+            torch.cuda.current_stream(device).synchronize()
+        _CONSTANTS[key] = t
+    return t
 
 
 def constant_tap(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``[value]``: the one-tap filter of an identity axis. Every op call needs one or two, so
-    outside tracing they are made once per (value, dtype, device) -- a launch each on a GPU --
-    and shared; no op writes to its filters."""
-    device = torch.device(device)
-    if _tracing() or (device.type == "cuda" and torch.cuda.is_current_stream_capturing()):
-        # (a tensor made while a CUDA graph captures lives in the graph's pool, filled only
-        # when the graph replays)
-        return torch.full((1,), value, dtype=dtype, device=device)
-    key = (math.copysign(1.0, value), value, dtype, device)  # -0.0 == 0.0 as a key
-    t = _CONSTANT_TAPS.get(key)
-    if t is None:
-        if len(_CONSTANT_TAPS) >= 256:  # many distinct gains: stay bounded
-            _CONSTANT_TAPS.clear()
-        with torch.inference_mode(False):  # usable outside inference mode too
-            t = torch.full((1,), value, dtype=dtype, device=device)
-        if device.type == "cuda":  # filled before a kernel on another stream reads it
-            torch.cuda.current_stream(device).synchronize()
-        _CONSTANT_TAPS[key] = t
-    return t
+    """``[value]``: the one-tap filter of an identity axis (shared, see :func:`cached_constant`)."""
+    key = ("tap", math.copysign(1.0, value), value, dtype)  # -0.0 == 0.0 as a key
+    return cached_constant(key, device, lambda: torch.full((1,), value, dtype=dtype, device=device))
 
 
 def _scaled(f: torch.Tensor, g: float, fresh: bool, dtype: torch.dtype, device) -> torch.Tensor:

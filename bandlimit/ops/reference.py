@@ -88,10 +88,35 @@ def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1
     return fn.apply(x, w, u, d, p0, p1)
 
 
+def _rational_backward(ctx, grad):
+    """The gradient of a rational pass: the adjoint pass (the filter reversed, ``u`` and ``d``
+    swapped), computed the same way (autograd through a first version's strided convolutions
+    ran their backward 20x slower than the forward on CPU for 44.1 -> 48 kHz)."""
+    (w,) = ctx.saved_tensors
+    n, u, d, p0, p1 = ctx.geometry
+    ut, dt, q0, q1 = transpose_axis(n, u, d, p0, p1, w.numel())
+    return _rational_axis(grad, w.flip(0), ut, dt, q0, q1), None, None, None, None, None
+
+
 class _RationalAxis(torch.autograd.Function):
-    """The gradient of a rational pass is the adjoint pass (the filter reversed, ``u`` and
-    ``d`` swapped), computed the same way (autograd through a first version's strided
-    convolutions ran their backward, 20x slower than the forward on CPU for 44.1 -> 48 kHz)."""
+    """A rational pass in plain eager mode, differentiable to any order
+    (:func:`_rational_backward`). The forward takes ``ctx`` itself: with a separate
+    ``setup_context`` every ``apply`` binds the forward's signature (``inspect``), which cost
+    more than a small pass."""
+
+    @staticmethod
+    def forward(ctx, x, w, u, d, p0, p1):
+        ctx.save_for_backward(w)
+        ctx.geometry = (x.shape[-1], u, d, p0, p1)
+        return _rational_forward(x, w, u, d, p0, p1)
+
+    backward = staticmethod(_rational_backward)
+
+
+class _RationalAxisJvp(torch.autograd.Function):
+    """:class:`_RationalAxis` under torch.func transforms and with forward-mode AD (``jvp``,
+    ``jacfwd``, ``hessian``, dual tensors), which need ``setup_context``. A separate class:
+    Dynamo does not trace a Function that defines ``jvp``."""
 
     generate_vmap_rule = True
 
@@ -106,17 +131,7 @@ class _RationalAxis(torch.autograd.Function):
         ctx.save_for_forward(w)
         ctx.geometry = (x.shape[-1], u, d, p0, p1)
 
-    @staticmethod
-    def backward(ctx, grad):
-        (w,) = ctx.saved_tensors
-        n, u, d, p0, p1 = ctx.geometry
-        ut, dt, q0, q1 = transpose_axis(n, u, d, p0, p1, w.numel())
-        return _rational_axis(grad, w.flip(0), ut, dt, q0, q1), None, None, None, None, None
-
-
-class _RationalAxisJvp(_RationalAxis):
-    """:class:`_RationalAxis` with forward-mode AD (``jvp``, ``jacfwd``, ``hessian``, dual
-    tensors). A separate class: Dynamo does not trace a Function that defines ``jvp``."""
+    backward = staticmethod(_rational_backward)
 
     @staticmethod
     def jvp(ctx, x_tangent, *_):  # the pass is linear in x (no tangent reaches the filter)
@@ -214,9 +229,22 @@ def _rational_gather(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m):
     return y
 
 
-def _frames_serve(up: int, down: int, channels: int) -> bool:
-    """Whether :func:`_rational_axis` computes a pass along one axis."""
-    return (up > 1 and down > 1) or (channels == 1 and up * down > 1)
+def _frames_serve(up: int, down: int, channels: int, samples) -> bool:
+    """Whether :func:`_rational_axis` computes a pass along one axis of ``samples`` input
+    samples in all.
+
+    Up and down together: always. Only one of them with one channel (a depthwise convolution
+    then has no channels to vectorise over): where the convolutions are measured slower, from
+    2**14 samples up (transposed: 1.4x at 4 x 4096, 4x at 4 x 262144) and 2**19 down (strided by
+    2: from about a million samples 5x slower, 1.2-1.5x faster below). The frames' fixed cost,
+    about 0.1 ms a call, made a 38 px plane's pass 6x slower. A symbolic size (traced with
+    dynamic shapes) takes the frames: a guard on it would specialise the trace.
+    """
+    if up > 1 and down > 1:
+        return True
+    if channels != 1 or up * down == 1:
+        return False
+    return not isinstance(samples, int) or samples >= (1 << 14 if up > 1 else 1 << 19)
 
 
 def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
@@ -236,11 +264,12 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
         x = pad_axis(pad_axis(x, pad[0], pad[1], -1), pad[2], pad[3], -2)
         return x * w.to(x.dtype).reshape(())
     # Up and down along one axis of a separable pass (rational resampling), or either of them
-    # with one channel (a depthwise convolution then has no channels to vectorise over: 48k ->
-    # 16k ran at ~1 GMAC/s): frames of outputs as matrix products.
-    if kh == 1 and (uy, dy) == (1, 1) and pad[2:] == (0, 0) and _frames_serve(ux, dx, c):
+    # on a large signal with one channel (48k -> 16k ran at ~1 GMAC/s as a convolution): frames
+    # of outputs as matrix products.
+    samples = x.numel()
+    if kh == 1 and (uy, dy) == (1, 1) and pad[2:] == (0, 0) and _frames_serve(ux, dx, c, samples):
         return _rational_axis(x, w, ux, dx, pad[0], pad[1])
-    if kw == 1 and (ux, dx) == (1, 1) and pad[:2] == (0, 0) and _frames_serve(uy, dy, c):
+    if kw == 1 and (ux, dx) == (1, 1) and pad[:2] == (0, 0) and _frames_serve(uy, dy, c, samples):
         y = _rational_axis(x.transpose(2, 3), w.reshape(-1), uy, dy, pad[2], pad[3])
         return y.transpose(2, 3)
     w = w.to(x.dtype)[None, None].expand(c, 1, kh, kw)
