@@ -44,13 +44,19 @@ from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 # autograd Function (or custom op) cannot be changed in place afterwards (y.mul_(2) would raise).
 
 
+def _np(t: Optional[Tensor]):
+    """A numpy view of ``t`` (a copy if it is not contiguous). Every op call converts a few
+    tensors: only the conversions each needs (a tensor op costs about a microsecond)."""
+    if t is None:
+        return None
+    if t.requires_grad:
+        t = t.detach()
+    return (t if t.is_contiguous() else t.contiguous()).numpy()
+
+
 def _planes(x: Tensor):
     n, c, h, w = x.shape
-    return x.detach().contiguous().reshape(n * c, h, w).numpy()
-
-
-def _np(t: Optional[Tensor]):
-    return None if t is None else t.detach().contiguous().numpy()
+    return _np(x).reshape(n * c, h, w)
 
 
 # ------------------------------------------------------------------------------------------
@@ -91,12 +97,11 @@ def _fa_fwd_kernel(
     clamp: float,
     save_mask: bool,
 ) -> tuple[Tensor, Tensor]:
-    n, c, h, w = x.shape
-    fu, fd = Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d)
-    hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad)
-    mshape = kernels.mask_shape(n * c, hu, wu, ho, wo, fd.size, tuple(down)) if save_mask else (0,)
+    n, c = x.shape[:2]
     if n * c == 0:
-        return x.new_zeros(n, c, ho, wo), torch.zeros(mshape, dtype=torch.uint8)
+        y, mask = _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha,
+                               gain, clamp, save_mask)  # fmt: skip
+        return torch.zeros_like(y), torch.zeros_like(mask)
     y, mask = kernels.filtered_act_forward(
         _planes(x),
         _np(b),
@@ -112,8 +117,8 @@ def _fa_fwd_kernel(
         clamp,
         save_mask,
     )
-    mask_t = torch.from_numpy(mask) if save_mask else torch.zeros(mshape, dtype=torch.uint8)
-    return torch.from_numpy(y.reshape(n, c, ho, wo)), mask_t
+    mask_t = torch.from_numpy(mask) if save_mask else torch.empty(0, dtype=torch.uint8)
+    return torch.from_numpy(y.reshape(n, c, *y.shape[1:])), mask_t
 
 
 def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp,
@@ -209,7 +214,7 @@ def _fa_backward(ctx, grad_y, _grad_mask):
             alpha,
             gain,
         )
-    db = None if b is None else dv.sum(dim=(0, 2, 3))
+    db = dv.sum(dim=(0, 2, 3)) if b is not None and ctx.needs_input_grad[1] else None
     return (dv, db, *([None] * 14))
 
 
@@ -284,7 +289,7 @@ class _StagedFilteredAct(torch.autograd.Function):
             x, b, dy, fu, fd, up, down, pad, act, al, gain, clamp,
             beta=beta, mode=mode, dpad=dpad, stage=_numba_stage,
         )
-        db = None if b is None else dv.sum(dim=(0, 2, 3))
+        db = dv.sum(dim=(0, 2, 3)) if b is not None and ctx.needs_input_grad[1] else None
         return dv, db, da, dbeta, None
 
 
@@ -431,7 +436,7 @@ def _fany_backward(ctx, grad_y):
         dsum = dpar.sum(dim=0)
         da = dsum[:, 0] if pa is not None else None
         dbeta = dsum[:, 1] if pb is not None else None
-    db = None if b is None else dv.sum(dim=(0, 2, 3))
+    db = dv.sum(dim=(0, 2, 3)) if b is not None and ctx.needs_input_grad[1] else None
     return (dv, db, da, dbeta, *([None] * 15))
 
 

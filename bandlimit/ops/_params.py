@@ -22,6 +22,7 @@ Conventions of the normalised form
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -191,7 +192,7 @@ def cached_constant(key: tuple, device: torch.device, make) -> torch.Tensor:
 
 def constant_tap(value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``[value]``: the one-tap filter of an identity axis (shared, see :func:`cached_constant`)."""
-    key = ("tap", math.copysign(1.0, value), value, dtype)  # -0.0 == 0.0 as a key
+    key = ("tap", *_gain_key(value), dtype)
     return cached_constant(key, device, lambda: torch.full((1,), value, dtype=dtype, device=device))
 
 
@@ -203,6 +204,45 @@ def _scaled(f: torch.Tensor, g: float, fresh: bool, dtype: torch.dtype, device) 
     if g != 1.0 or not fresh:
         f = f * g
     return f.to(dtype=dtype, device=device).contiguous()
+
+
+_FIRS: dict[tuple, tuple[weakref.ref | None, Fir]] = {}
+_CONTENT_KEYED = (torch.float16, torch.float32, torch.float64)  # (numpy reads their taps)
+
+
+def _per_filter(f: torch.Tensor, key: tuple, build) -> Fir:
+    """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key``, made
+    once per filter outside tracing: normalising (flip, gain, cast: 4-8 tensor ops) cost a
+    fifth of a small call, and layers pass the same filter to every call (often as a fresh
+    view, cast or flip of a buffer). A CPU filter is known by its taps, so a change of them in
+    any way makes a new one; a CUDA filter (whose taps would cost a synchronisation to read)
+    by its memory and version counter, which every in-place change moves. Nothing writes to
+    the cached taps, so a backward pass never sees a filter changed after its forward."""
+    if (
+        _tracing()  # first: Dynamo folds it, and traces none of the rest
+        or type(f) not in (torch.Tensor, torch.nn.Parameter)  # (subclasses: fake, functional)
+        or torch._C._are_functorch_transforms_active()
+    ):
+        return build()
+    if f.is_cpu and f.dtype in _CONTENT_KEYED and f.numel() <= 4096:
+        k, owner = (f.dtype, f.shape, f.detach().numpy().tobytes(), *key), None
+    elif f.is_cuda and not f.is_inference() and not torch.cuda.is_current_stream_capturing():
+        owner = f if f._base is None else f._base  # (a view: its base holds the memory)
+        k = (f.data_ptr(), f.stride(), f.shape, f.dtype, f._version, *key)
+    else:
+        return build()
+    hit = _FIRS.get(k)
+    if hit is not None and (hit[0] is None or hit[0]() is owner):  # (memory is reused once
+        return hit[1]  # its tensor is gone)
+    with torch.inference_mode(False):  # usable outside inference mode too
+        fir = build()
+    device = torch.device(key[-1])  # (the normalised taps' device, x's)
+    if device.type == "cuda":  # filled before a kernel on another stream reads them
+        torch.cuda.current_stream(device).synchronize()
+    if len(_FIRS) >= 256:  # many filters or versions: stay bounded
+        _FIRS.clear()
+    _FIRS[k] = (None if owner is None else weakref.ref(owner), fir)
+    return fir
 
 
 def make_fir(
@@ -221,13 +261,18 @@ def make_fir(
     gx, gy = gain
     if f is None:
         return Fir(fx=constant_tap(gx, dtype, device), fy=constant_tap(gy, dtype, device))
-    f = f.detach()
-    if not flip_filter:  # true convolution == correlation with the reversed filter
-        f = f.flip(list(range(f.ndim)))
-    if f.ndim == 1:
-        fx = _scaled(f, gx, not flip_filter, dtype, device)
-        return Fir(fx=fx, fy=fx if gy == gx else _scaled(f, gy, not flip_filter, dtype, device))
-    return Fir(f2d=_scaled(f, gx * gy, not flip_filter, dtype, device))
+
+    def build() -> Fir:
+        g = f.detach()
+        if not flip_filter:  # true convolution == correlation with the reversed filter
+            g = g.flip(list(range(g.ndim)))
+        if g.ndim == 1:
+            fx = _scaled(g, gx, not flip_filter, dtype, device)
+            fy = fx if gy == gx else _scaled(g, gy, not flip_filter, dtype, device)
+            return Fir(fx=fx, fy=fy)
+        return Fir(f2d=_scaled(g, gx * gy, not flip_filter, dtype, device))
+
+    return _per_filter(f, ("2d", flip_filter, _gain_key(gx), _gain_key(gy), dtype, device), build)
 
 
 def make_fir_1d(
@@ -237,10 +282,18 @@ def make_fir_1d(
     one = constant_tap(1.0, dtype, device)
     if f is None:
         return Fir(fx=constant_tap(gain, dtype, device), fy=one)
-    f = f.detach()
-    if not flip_filter:
-        f = f.flip([0])
-    return Fir(fx=_scaled(f, gain, not flip_filter, dtype, device), fy=one)
+
+    def build() -> Fir:
+        g = f.detach()
+        if not flip_filter:
+            g = g.flip([0])
+        return Fir(fx=_scaled(g, gain, not flip_filter, dtype, device), fy=one)
+
+    return _per_filter(f, ("1d", flip_filter, _gain_key(gain), dtype, device), build)
+
+
+def _gain_key(g: float) -> tuple:
+    return math.copysign(1.0, g), g  # -0.0 == 0.0 as a key
 
 
 # ------------------------------------------------------------------------------------------

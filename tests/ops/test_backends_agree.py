@@ -508,6 +508,41 @@ def test_results_identical_across_repeated_calls():
         assert torch.equal(_flrelu(x, fu, fd, b, "numba"), first)
 
 
+@pytest.mark.parametrize("impl", ["numba"])
+def test_launches_reusing_scratch_match_fresh_ones(impl):
+    """The numba kernels reuse a launch's scratch for the next identical launch (it leaves a
+    scratch as its next plane finds it); launches of other geometries, modes and padding modes
+    interleaved between identical ones change nothing: every call equals its first."""
+    from bandlimit.ops._numba import _kernel
+
+    rng = np.random.default_rng(11)
+    f = to_torch(rng.random(7))
+    xs = [to_torch(rng.standard_normal(s)).requires_grad_(True)
+          for s in ((2, 3, 9, 8), (1, 2, 13, 5), (2, 3, 9, 8))]  # fmt: skip
+    calls = [
+        lambda x: ops.filtered_lrelu(x, f, f, up=2, down=2, padding=3, clamp=2.0, impl=impl),
+        lambda x: ops.filtered_act(x, "snake", f, f, up=2, down=2, padding=3, alpha=0.6,
+                                   padding_mode="replicate", down_padding=2, impl=impl),
+        lambda x: ops.filtered_act(x, "gelu", f, f, up=2, down=1, padding=4, impl=impl),
+        lambda x: ops.upfirdn2d(x, f, up=3, down=2, padding=2, impl=impl),
+    ]
+
+    def run():
+        out = []
+        for x in xs:
+            for call in calls:
+                y = call(x)
+                out += [y, *torch.autograd.grad(y, x, torch.ones_like(y))]
+        return out
+
+    _kernel._SCRATCH.clear()
+    first = run()
+    assert _kernel._SCRATCH, "no scratch kept for reuse"
+    for _ in range(2):
+        for a, b in zip(run(), first, strict=True):
+            assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("act", ["relu", "lrelu", "linear", "selu", "elu"])
 def test_bias_act_cuda_backward_formula_at_ties_matches_ref(act):
     """The cuda backend's bias_act backward (a PyTorch formula, ``_ops.bias_act_vjp``, run here

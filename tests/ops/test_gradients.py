@@ -328,3 +328,56 @@ def test_outputs_can_be_changed_in_place(op):
         grads.append(gx)
     for gx in grads[1:]:
         torch.testing.assert_close(gx, grads[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+@pytest.mark.parametrize("change", ["in place", "numpy view", "new view"])
+def test_a_changed_filter_takes_effect_and_spares_earlier_graphs(impl, change):
+    """Filters are normalised once and reused while unchanged: a filter changed between two
+    calls (in place, through a numpy view that no version counter sees, or a fresh view of a
+    changed buffer) gives the second call the new taps, and the first call's backward still
+    uses the taps of its own forward."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 2, 7, 7, generator=g, dtype=F64, requires_grad=True)
+    buf = torch.rand(2, 6, generator=g, dtype=F64)
+
+    def call(f):
+        return ops.filtered_lrelu(x, f, f, up=2, down=2, padding=5, clamp=5.0, impl=impl)
+
+    def expected(f):
+        return ops.filtered_lrelu(x, f.clone(), f.clone(), up=2, down=2, padding=5, clamp=5.0,
+                                  impl="ref")  # fmt: skip
+
+    y1 = call(buf[0])
+    old = buf[0].clone()
+    gy = torch.randn(y1.shape, generator=g, dtype=F64)
+    (want1,) = torch.autograd.grad(expected(old), x, gy)
+    if change == "in place":
+        buf[0].mul_(-2.0)
+    elif change == "numpy view":
+        buf.numpy()[0] *= -2.0
+    else:
+        buf = buf * -2.0
+    y2 = call(buf[0])
+    torch.testing.assert_close(y2, expected(buf[0]), rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(y2, y1)
+    (got1,) = torch.autograd.grad(y1, x, gy)
+    torch.testing.assert_close(got1, want1, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_filters_first_met_in_inference_mode_serve_autograd(impl):
+    """A filter normalised under ``torch.inference_mode`` (and cached) still serves calls that
+    record a graph: inference tensors cannot be saved for backward."""
+    f = torch.rand(8, dtype=F64, generator=torch.Generator().manual_seed(5))
+    x = torch.randn(1, 2, 9, 9, dtype=F64)
+    calls = [lambda x: ops.upfirdn2d(x, f, up=2, padding=4, impl=impl),
+             lambda x: ops.upfirdn1d(x[0], f, up=3, down=2, padding=4, impl=impl)]  # fmt: skip
+    for call in calls:
+        with torch.inference_mode():
+            y0 = call(x)
+        xg = x.clone().requires_grad_()
+        y = call(xg)
+        y.square().sum().backward()
+        torch.testing.assert_close(y.detach(), y0)
+        assert xg.grad is not None and torch.isfinite(xg.grad).all()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -92,6 +92,12 @@ class Plan:
     gin: tuple  # geometry of the input buffer
     gmid: tuple  # geometry of the marked (activation) buffer, or of the input
     gout: tuple  # geometry of the output buffer
+
+    @cached_property
+    def jr(self) -> np.ndarray:
+        """The kernels' job-range marks: the end of the jobs before the activation, the end of
+        all (see :mod:`._kernel`)."""
+        return np.array([self.marks[0], self.jobs.shape[0], 0, 0], np.int64)
 
 
 class Builder:

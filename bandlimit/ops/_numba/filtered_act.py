@@ -24,17 +24,11 @@ the row one after the other" (``L = lcm(up_x, down_x)``). Only the backward read
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU, runner_address
-from bandlimit.ops._numba._kernel import (
-    MODE_BACKWARD,
-    MODE_FORWARD,
-    MODE_RECOMPUTE,
-    plane_kernel,
-)
-from bandlimit.ops._numba._plan import plan_filtered, plan_recompute, scratch
+from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU
+from bandlimit.ops._numba._kernel import MODE_BACKWARD, MODE_FORWARD, MODE_RECOMPUTE, launch
+from bandlimit.ops._numba._plan import plan_filtered, plan_recompute
 from bandlimit.ops._numba._smooth import ACT_SNAKEBETA, EXT_CIRCULAR, EXT_NONE, EXT_REPLICATE
 
 
@@ -107,39 +101,20 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     if nplanes == 0:
         return y, mask
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
-    nthreads = numba.get_num_threads()
-    scr = scratch(nthreads, plan.size, x.dtype)
-    cscr = np.zeros((nthreads, 4 * nq + 32), np.uint8)
-    b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
-    prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
-    empty = np.zeros(0, x.dtype)
-    plane_kernel(
+    launch(
         MODE_FORWARD,
         x.reshape(nplanes, h * w),
         y.reshape(nplanes, ho * wo),
-        x.reshape(nplanes, h * w),
-        b,
-        max(int(C), 1),
-        mask if save_mask else np.zeros((1, nq), np.uint8),
-        bool(save_mask),
-        (h, w, ho, wo, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
-        plan.gin,
-        plan.gmid,
-        plan.gout,
-        plan.gin,
-        plan.gmid,
-        plan.jobs,
-        plan.toff,
+        plan,
         tcoef,
-        np.array([plan.marks[0], plan.jobs.shape[0], 0, 0], np.int64),
-        int(act),
-        prm,
-        empty,
-        empty,
-        np.zeros((1, 2)),
-        scr,
-        cscr,
-        runner_address(x.dtype),
+        (h, w, ho, wo, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
+        np.array([gain, alpha, clamp, 0.0], x.dtype),
+        bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
+        nchan=max(int(C), 1),
+        mask=mask,
+        save=bool(save_mask),
+        act=int(act),
+        codes=4 * nq + 32,
     )
     return y, mask
 
@@ -168,39 +143,17 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     if nplanes == 0:
         return dx
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dy.dtype)
-    nthreads = numba.get_num_threads()
-    scr = scratch(nthreads, plan.size, dy.dtype)
-    cscr = np.zeros((nthreads, 4 * nq + 32), np.uint8)
     slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
-    prm = np.array([gain, gain * slope, 0.0, 0.0], dy.dtype)
-    empty = np.zeros(0, dy.dtype)
-    plane_kernel(
+    launch(
         MODE_BACKWARD,
         dy.reshape(nplanes, ho * wo),
         dx.reshape(nplanes, h * w),
-        dy.reshape(nplanes, ho * wo),
-        empty,
-        1,
-        np.ascontiguousarray(mask),
-        False,
-        (ho, wo, h, w, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
-        plan.gin,
-        plan.gmid,
-        plan.gout,
-        plan.gin,
-        plan.gmid,
-        plan.jobs,
-        plan.toff,
+        plan,
         tcoef,
-        np.array([plan.marks[0], plan.jobs.shape[0], 0, 0], np.int64),
-        0,
-        prm,
-        empty,
-        empty,
-        np.zeros((1, 2)),
-        scr,
-        cscr,
-        runner_address(dy.dtype),
+        (ho, wo, h, w, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
+        np.array([gain, gain * slope, 0.0, 0.0], dy.dtype),
+        mask=np.ascontiguousarray(mask),
+        codes=4 * nq + 32,
     )
     return dx
 
@@ -228,11 +181,9 @@ def _geometry(h, w, ku, kd, pad, dpad, up, down, emode):
 
 
 def _params(pa, pb, act, dtype):
-    a = np.zeros(0, dtype) if pa is None else np.ascontiguousarray(pa, dtype=dtype)
-    if act == ACT_SNAKEBETA:
-        b = np.ascontiguousarray(pb, dtype=dtype)
-    else:
-        b = np.zeros(0, dtype)
+    """The snake parameters as the kernel reads them (None: not used)."""
+    a = None if pa is None else np.ascontiguousarray(pa, dtype=dtype)
+    b = np.ascontiguousarray(pb, dtype=dtype) if act == ACT_SNAKEBETA else None
     return a, b
 
 
@@ -278,38 +229,20 @@ def filtered_act_any_forward(
     if nplanes == 0:
         return y
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
-    nthreads = numba.get_num_threads()
-    scr = scratch(nthreads, plan.size, x.dtype)
-    b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     pa_, pb_ = _params(pa, pb, act, x.dtype)
-    prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
-    plane_kernel(
+    launch(
         MODE_FORWARD,
         x.reshape(nplanes, h0 * w0),
         y.reshape(nplanes, ho * wo),
-        x.reshape(nplanes, h0 * w0),
-        b,
-        max(int(C), 1),
-        np.zeros((1, 1), np.uint8),
-        False,
-        (h0, w0, ho, wo, hr, wr, *region, emode, 0, 0, h, w, ey0, ex0, umode),
-        plan.gin,
-        plan.gmid,
-        plan.gout,
-        plan.gin,
-        plan.gmid,
-        plan.jobs,
-        plan.toff,
+        plan,
         tcoef,
-        np.array([plan.marks[0], plan.jobs.shape[0], 0, 0], np.int64),
-        int(act),
-        prm,
-        pa_,
-        pb_,
-        np.zeros((1, 2)),
-        scr,
-        np.zeros((nthreads, 32), np.uint8),
-        runner_address(x.dtype),
+        (h0, w0, ho, wo, hr, wr, *region, emode, 0, 0, h, w, ey0, ex0, umode),
+        np.array([gain, alpha, clamp, 0.0], x.dtype),
+        bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
+        nchan=max(int(C), 1),
+        act=int(act),
+        pa=pa_,
+        pb=pb_,
     )
     return y
 
@@ -352,37 +285,24 @@ def filtered_act_any_backward(
         ),
         dtype=x.dtype,
     )
-    nthreads = numba.get_num_threads()
-    scr = scratch(nthreads, plan.size, x.dtype)
-    b = np.zeros(0, x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     pa_, pb_ = _params(pa, pb, act, x.dtype)
-    prm = np.array([gain, alpha, clamp, 0.0], x.dtype)
-    plane_kernel(
+    launch(
         MODE_RECOMPUTE,
         np.ascontiguousarray(dy, dtype=x.dtype).reshape(nplanes, ho * wo),
         dx.reshape(nplanes, h0 * w0),
-        x.reshape(nplanes, h0 * w0),
-        b,
-        max(int(C), 1),
-        np.zeros((1, 1), np.uint8),
-        False,
-        (ho, wo, h0, w0, hr, wr, *region, emode, h0, w0, h, w, ey0, ex0, umode),
-        plan.gin,
-        plan.gmid,
-        plan.gout,
-        gfin,
-        gfmid,
-        plan.jobs,
-        plan.toff,
+        plan,
         tcoef,
-        jr,
-        int(act),
-        prm,
-        pa_,
-        pb_,
-        dpar,
-        scr,
-        np.zeros((nthreads, 32), np.uint8),
-        runner_address(x.dtype),
+        (ho, wo, h0, w0, hr, wr, *region, emode, h0, w0, h, w, ey0, ex0, umode),
+        np.array([gain, alpha, clamp, 0.0], x.dtype),
+        xf=x.reshape(nplanes, h0 * w0),
+        bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
+        nchan=max(int(C), 1),
+        gfin=gfin,
+        gfmid=gfmid,
+        jr=jr,
+        act=int(act),
+        pa=pa_,
+        pb=pb_,
+        dpar=dpar,
     )
     return dx, dpar

@@ -10,12 +10,10 @@ gathered into the output; a separable filter runs its x and y stages in the chea
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from bandlimit.ops._numba._core import runner_address
-from bandlimit.ops._numba._kernel import MODE_UPFIRDN, plane_kernel
-from bandlimit.ops._numba._plan import plan_upfirdn, scratch
+from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch
+from bandlimit.ops._numba._plan import plan_upfirdn
 
 
 def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
@@ -53,35 +51,14 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
         return y
     fcat = f2d.ravel() if full else np.concatenate([fx, fy])
     tcoef = np.ascontiguousarray(fcat[plan.tidx], dtype=x.dtype)
-    nthreads = numba.get_num_threads()
-    scr = scratch(nthreads, plan.size, x.dtype)
-    dummy = np.zeros(0, x.dtype)
-    plane_kernel(
+    launch(
         MODE_UPFIRDN,
         x.reshape(nplanes, h * w),
         y.reshape(nplanes, ho * wo),
-        x.reshape(nplanes, h * w),
-        dummy,
-        1,
-        np.zeros((1, 1), np.uint8),
-        False,
-        (h, w, ho, wo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        plan.gin,
-        plan.gin,
-        plan.gout,
-        plan.gin,
-        plan.gin,
-        plan.jobs,
-        plan.toff,
+        plan,
         tcoef,
-        np.array([0, plan.jobs.shape[0], 0, 0], np.int64),
-        0,
+        (h, w, ho, wo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
         np.zeros(4, x.dtype),
-        dummy,
-        dummy,
-        np.zeros((1, 2)),
-        scr,
-        np.zeros((nthreads, 1), np.uint8),
-        runner_address(x.dtype),
+        codes=1,
     )
     return y
