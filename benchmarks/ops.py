@@ -145,7 +145,7 @@ def flrelu_cases(resolution, config, channels, impls):
     cases = []
     for i, layer in enumerate(sched.layers):
         fu, fd = sched.layer_filters(i)
-        c = min(layer.in_channels, channels)
+        c = min(layer.out_channels, channels)  # the op sees the conv output
         h, w = (s + layer.conv_kernel - 1 for s in layer.in_size)
         x = torch.randn(1, c, h, w)
         b = torch.randn(c) * 0.1
