@@ -22,7 +22,6 @@ Conventions of the normalised form
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -206,42 +205,41 @@ def _scaled(f: torch.Tensor, g: float, fresh: bool, dtype: torch.dtype, device) 
     return f.to(dtype=dtype, device=device).contiguous()
 
 
-_FIRS: dict[tuple, tuple[weakref.ref | None, Fir]] = {}
+_FIRS: dict[tuple, Fir] = {}
 _CONTENT_KEYED = (torch.float16, torch.float32, torch.float64)  # (numpy reads their taps)
 
 
 def _per_filter(f: torch.Tensor, key: tuple, build) -> Fir:
     """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key``, made
-    once per filter outside tracing: normalising (flip, gain, cast: 4-8 tensor ops) cost a
-    fifth of a small call, and layers pass the same filter to every call (often as a fresh
-    view, cast or flip of a buffer). A CPU filter is known by its taps, so a change of them in
-    any way makes a new one; a CUDA filter (whose taps would cost a synchronisation to read)
-    by its memory and version counter, which every in-place change moves. Nothing writes to
-    the cached taps, so a backward pass never sees a filter changed after its forward."""
+    once per CPU filter's taps outside tracing: normalising (flip, gain, cast: 4-8 tensor ops)
+    cost a fifth of a small call, and layers pass the same filter to every call (often as a
+    fresh view, cast or flip of a buffer). Keyed by the taps themselves, read from a copy (a
+    numpy view of the user's tensor would make its storage unresizable), so a change of any
+    kind makes a new one. CUDA filters are normalised every call: reading their taps costs a
+    synchronisation, and nothing cheaper sees every change (writes through ``.data``, DLPack
+    or the storage leave the version counter alone). Nothing writes to the cached taps, so a
+    backward pass never sees a filter changed after its forward."""
     if (
         _tracing()  # first: Dynamo folds it, and traces none of the rest
         or type(f) not in (torch.Tensor, torch.nn.Parameter)  # (subclasses: fake, functional)
+        or not f.is_cpu
+        or f.dtype not in _CONTENT_KEYED
+        or f.numel() > 4096
         or torch._C._are_functorch_transforms_active()
     ):
         return build()
-    if f.is_cpu and f.dtype in _CONTENT_KEYED and f.numel() <= 4096:
-        k, owner = (f.dtype, f.shape, f.detach().numpy().tobytes(), *key), None
-    elif f.is_cuda and not f.is_inference() and not torch.cuda.is_current_stream_capturing():
-        owner = f if f._base is None else f._base  # (a view: its base holds the memory)
-        k = (f.data_ptr(), f.stride(), f.shape, f.dtype, f._version, *key)
-    else:
-        return build()
-    hit = _FIRS.get(k)
-    if hit is not None and (hit[0] is None or hit[0]() is owner):  # (memory is reused once
-        return hit[1]  # its tensor is gone)
-    with torch.inference_mode(False):  # usable outside inference mode too
-        fir = build()
-    device = torch.device(key[-1])  # (the normalised taps' device, x's)
-    if device.type == "cuda":  # filled before a kernel on another stream reads them
-        torch.cuda.current_stream(device).synchronize()
-    if len(_FIRS) >= 256:  # many filters or versions: stay bounded
-        _FIRS.clear()
-    _FIRS[k] = (None if owner is None else weakref.ref(owner), fir)
+    taps = f.detach().resolve_neg().clone().numpy().tobytes()
+    k = (f.dtype, f.shape, taps, *key)
+    fir = _FIRS.get(k)
+    if fir is None:
+        with torch.inference_mode(False):  # usable outside inference mode too
+            fir = build()
+        device = torch.device(key[-1])  # (the normalised taps' device, x's)
+        if device.type == "cuda":  # filled before a kernel on another stream reads them
+            torch.cuda.current_stream(device).synchronize()
+        if len(_FIRS) >= 256:  # many filters: stay bounded
+            _FIRS.clear()
+        _FIRS[k] = fir
     return fir
 
 

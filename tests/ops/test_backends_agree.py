@@ -536,11 +536,31 @@ def test_launches_reusing_scratch_match_fresh_ones(impl):
         return out
 
     _kernel._SCRATCH.clear()
+    _kernel._scratch_bytes = 0
     first = run()
     assert _kernel._SCRATCH, "no scratch kept for reuse"
     for _ in range(2):
         for a, b in zip(run(), first, strict=True):
             assert torch.equal(a, b)
+
+
+def test_kept_scratch_stays_within_its_budget(monkeypatch):
+    """The numba kernels keep launches' scratch only within ``SCRATCH_BUDGET`` bytes, and never
+    one over a quarter of it: a single huge plane leaves nothing behind."""
+    from bandlimit.ops._numba import _kernel
+
+    monkeypatch.setattr(_kernel, "SCRATCH_BUDGET", 1 << 20)
+    _kernel._SCRATCH.clear()
+    _kernel._scratch_bytes = 0
+    f = torch.ones(12) / 12
+    for size in (8, 16, 24, 32, 40, 48, 56, 64, 72, 80):  # ~30-200 KB each
+        ops.filtered_lrelu(torch.randn(1, 1, size, size), f, f, up=2, down=2, padding=11,
+                           impl="numba")  # fmt: skip
+        held = sum(scr.nbytes for _, scr in _kernel._SCRATCH.values())
+        assert held == _kernel._scratch_bytes <= 1 << 20
+    ops.filtered_lrelu(torch.randn(1, 1, 400, 400), f, f, up=2, down=2, padding=11, impl="numba")
+    assert all(scr.nbytes <= 1 << 18 for _, scr in _kernel._SCRATCH.values())
+    assert sum(scr.nbytes for _, scr in _kernel._SCRATCH.values()) == _kernel._scratch_bytes
 
 
 @pytest.mark.parametrize("act", ["relu", "lrelu", "linear", "selu", "elu"])

@@ -381,3 +381,19 @@ def test_filters_first_met_in_inference_mode_serve_autograd(impl):
         y.square().sum().backward()
         torch.testing.assert_close(y.detach(), y0)
         assert xg.grad is not None and torch.isfinite(xg.grad).all()
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_user_filters_are_left_as_they_were(impl):
+    """Reading a filter's taps (to know it again) leaves the user's tensor alone: it stays
+    resizable (a numpy view of it would pin its storage, and a later ``resize_`` would leave it
+    claiming memory it does not have), and a negative-bit view, which numpy refuses, works."""
+    x = torch.randn(1, 1, 8, dtype=F64)
+    f = torch.rand(4, dtype=F64)
+    ops.upfirdn1d(x, f, up=2, impl=impl)
+    f.resize_(5000)
+    assert f.untyped_storage().nbytes() >= 5000 * 8
+    neg = torch.randn(4, dtype=torch.complex128).conj().imag  # real, is_neg()
+    assert neg.is_neg()
+    torch.testing.assert_close(ops.upfirdn1d(x, neg, up=2, impl=impl),
+                               ops.upfirdn1d(x, neg.resolve_neg(), up=2, impl=impl))  # fmt: skip
