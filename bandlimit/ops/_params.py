@@ -21,6 +21,7 @@ Conventions of the normalised form
 
 from __future__ import annotations
 
+import ctypes
 import math
 from dataclasses import dataclass
 
@@ -213,9 +214,9 @@ def _per_filter(f: torch.Tensor, key: tuple, build) -> Fir:
     """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key``, made
     once per CPU filter's taps outside tracing: normalising (flip, gain, cast: 4-8 tensor ops)
     cost a fifth of a small call, and layers pass the same filter to every call (often as a
-    fresh view, cast or flip of a buffer). Keyed by the taps themselves, read from a copy (a
-    numpy view of the user's tensor would make its storage unresizable), so a change of any
-    kind makes a new one. CUDA filters are normalised every call: reading their taps costs a
+    fresh view, cast or flip of a buffer). Keyed by the taps themselves, their bytes read from
+    memory (a numpy view of the user's tensor would make its storage unresizable), so a change
+    of any kind makes a new one. CUDA filters are normalised every call: reading their taps costs a
     synchronisation, and nothing cheaper sees every change (writes through ``.data``, DLPack
     or the storage leave the version counter alone). Nothing writes to the cached taps, so a
     backward pass never sees a filter changed after its forward."""
@@ -228,8 +229,9 @@ def _per_filter(f: torch.Tensor, key: tuple, build) -> Fir:
         or torch._C._are_functorch_transforms_active()
     ):
         return build()
-    taps = f.detach().resolve_neg().clone().numpy().tobytes()
-    k = (f.dtype, f.shape, taps, *key)
+    g = f if f.is_contiguous() else f.contiguous()
+    taps = ctypes.string_at(g.data_ptr(), g.numel() * g.element_size())  # (no numpy view)
+    k = (f.dtype, f.shape, g.is_neg(), taps, *key)
     fir = _FIRS.get(k)
     if fir is None:
         with torch.inference_mode(False):  # usable outside inference mode too

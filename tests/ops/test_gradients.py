@@ -393,7 +393,15 @@ def test_user_filters_are_left_as_they_were(impl):
     ops.upfirdn1d(x, f, up=2, impl=impl)
     f.resize_(5000)
     assert f.untyped_storage().nbytes() >= 5000 * 8
-    neg = torch.randn(4, dtype=torch.complex128).conj().imag  # real, is_neg()
-    assert neg.is_neg()
-    torch.testing.assert_close(ops.upfirdn1d(x, neg, up=2, impl=impl),
-                               ops.upfirdn1d(x, neg.resolve_neg(), up=2, impl=impl))  # fmt: skip
+    plain = torch.rand(4, dtype=F64)
+    neg = torch._neg_view(plain)  # is_neg(): plain's memory, its values negated
+    assert neg.is_neg() and neg.is_contiguous()
+    neg_strided = torch.randn(4, dtype=torch.complex128).conj().imag
+    for f in (plain, neg, neg.resolve_neg(), neg_strided):  # equal memory or equal values
+        torch.testing.assert_close(ops.upfirdn1d(x, f, up=2, impl=impl),
+                                   ops.upfirdn1d(x, f.clone(), up=2, impl="ref"))  # fmt: skip
+    strided = torch.rand(12, dtype=F64)[::2]  # a view that is not contiguous, changed in place
+    before = ops.upfirdn1d(x, strided, up=2, impl=impl)
+    strided.mul_(-1.5)
+    after = ops.upfirdn1d(x, strided, up=2, impl=impl)
+    torch.testing.assert_close(after, before * -1.5)
