@@ -728,6 +728,10 @@ def test_which_architectures_a_build_covers():
     assert covers("sm86+PTX", (9, 0)) and covers("sm86+PTX", (12, 0))  # PTX: JIT upwards
     assert not covers("sm90+PTX", (8, 6)) and not covers("smHopper", (9, 0))
     assert covers("sm90a+PTX", (9, 0)) and not covers("sm90a+PTX", (10, 0))  # 'a' PTX too
+    # 'f' (family-specific, CUDA 12.9): its family, the same major version, minor upwards
+    assert covers("sm100f", (10, 0)) and covers("sm100f", (10, 3))
+    assert not covers("sm103f", (10, 0)) and not covers("sm100f", (12, 0))
+    assert covers("sm100f+PTX", (10, 3)) and not covers("sm100f+PTX", (11, 0))
     # Binary code (no JIT when loading): '8.6+PTX' has sm_86 code, not sm_90 code.
     assert _build._binary_covers("sm86+PTX", (8, 6)) and not _build._binary_covers("sm86+PTX",
                                                                                    (9, 0))

@@ -287,21 +287,25 @@ def _arch_tag(arches: str) -> str:
 
 
 def arch_tag_covers(tag: str, capability: tuple[int, int]) -> bool:
-    """Whether a build directory's architecture tag (``sm80_90``, ``sm86+PTX``) holds code that
-    runs on a GPU of ``capability``: a binary of the same major version and a minor at most
-    the GPU's (an arch-specific 'a' binary: only its own), or PTX of at most the GPU's."""
+    """Whether a build directory's architecture tag (``sm80_90``, ``sm86+PTX``, ``sm100f``)
+    holds code that runs on a GPU of ``capability``: a binary of the same major version and a
+    minor at most the GPU's; arch-specific 'a' code (binary or PTX) only on its own
+    architecture; family-specific 'f' code (binary or PTX) within its family, the same major
+    version and a minor at most the GPU's (CUDA 12.9: ``sm_100f`` runs on 10.0 and 10.3); plain
+    PTX on any GPU of at least its version."""
     major, minor = capability
     for entry in tag.removeprefix("sm").split("_"):
         m = re.match(r"^(\d+)(\d)([af]?)(\+PTX)?$", entry)
         if m is None:
             continue
         emaj, emin, kind, ptx = int(m.group(1)), int(m.group(2)), m.group(3), m.group(4)
-        if kind == "a":  # arch-specific code, binary or PTX: its own architecture only
-            if (emaj, emin) == (major, minor):
-                return True
-        elif ptx and kind == "" and (emaj, emin) <= (major, minor):
-            return True
-        elif kind == "" and emaj == major and emin <= minor:
+        if kind == "a":
+            covered = (emaj, emin) == (major, minor)
+        elif kind == "f" or not ptx:
+            covered = emaj == major and emin <= minor
+        else:  # PTX, JIT-compiled by the driver for later GPUs
+            covered = (emaj, emin) <= (major, minor)
+        if covered:
             return True
     return False
 
