@@ -205,8 +205,8 @@ def _scratch_for(plan: Plan, key: tuple, nthreads: int, dtype) -> np.ndarray:
     mode, sizes, dtype and thread count, from the same Python thread) reuses that one's:
     the kernel leaves a scratch as the next plane of a launch finds it (its zero padding never
     written), so the next launch may find it so too; a fresh one is zeroed memory (5 us for a
-    38 px plane, 0.1 ms at 278 px). Kept: the least recently used within ``SCRATCH_BUDGET``
-    bytes, none over a quarter of it."""
+    38 px plane, 0.1 ms at 278 px). Kept: the most recently used, within ``SCRATCH_BUDGET``
+    bytes in all and none over a quarter of it."""
     global _scratch_bytes
     key = (threading.get_ident(), nthreads, np.dtype(dtype), *key)
     with _SCRATCH_LOCK:
