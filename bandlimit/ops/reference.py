@@ -50,7 +50,7 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
     if stop <= start:  # everything is cropped away: all zeros, still attached to the graph
         x, lo, hi = x.narrow(dim, 0, 0), max(new_len, 0), 0
     else:
-        x = x.narrow(dim, start, stop - start)
+        x = _narrow(x, dim, start, stop - start)
         lo, hi = max(p0, 0), max(p1, 0)
     if lo or hi:
         widths = [0, 0] * (x.ndim - 1 - (dim % x.ndim)) + [lo, hi]
@@ -58,15 +58,27 @@ def pad_axis(x: torch.Tensor, p0: int, p1: int, dim: int) -> torch.Tensor:
     return x
 
 
+def _narrow(x: torch.Tensor, dim: int, start, length) -> torch.Tensor:
+    """``x.narrow(dim, start, length)``, or ``x`` itself where that is all of it: a slice of
+    everything is an ``alias``, which the older vmap (``is_grads_batched``,
+    ``check_batched_grad``) cannot batch."""
+    if isinstance(length, int) and start == 0 and x.shape[dim] == length:
+        return x
+    return x.narrow(dim, start, length)
+
+
 _CHUNK_ELEMENTS = 1 << 22  # samples gathered at a time by _rational_gather (16 MB of float32)
 
 
 def _values_readable(x: torch.Tensor) -> bool:
     """Whether ``x`` holds real values that Python may branch on: not traced by Dynamo or
-    jit.trace, and a plain tensor (a fake or functional tensor is what export and make_fx
-    trace). A mode that merely intercepts ops still sees the eager computation."""
-    return not (torch.compiler.is_compiling() or torch.jit.is_tracing()) and type(x) in (
-        torch.Tensor, torch.nn.Parameter)
+    jit.trace, a plain tensor (a fake or functional tensor is what export and make_fx trace),
+    and not batched by the older vmap of ``is_grads_batched`` / ``check_batched_grad`` (a
+    plain Tensor by type, whose ``bool()`` has no batching rule). A mode that merely
+    intercepts ops still sees the eager computation."""
+    return (not (torch.compiler.is_compiling() or torch.jit.is_tracing())
+            and type(x) in (torch.Tensor, torch.nn.Parameter)
+            and not torch._C._functorch.is_legacy_batchedtensor(x))  # fmt: skip
 
 
 def _all_finite(x: torch.Tensor) -> bool:
@@ -172,7 +184,7 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     xp = pad_axis(x.reshape(-1, n), -plan.lo, plan.right_padding(k, p0, p1), -1)  # x[i + lo]
     exact = exact or (readable and not _all_finite(x))
     y = _rational_gather(xp, w, plan, m) if exact else _rational_matmul(xp, w, plan, m)
-    return y.reshape(*lead, m * plan.q)[..., :n_out]
+    return _narrow(y.reshape(*lead, m * plan.q), -1, 0, n_out)
 
 
 def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m: int) -> torch.Tensor:
@@ -185,7 +197,8 @@ def _rational_matmul(xp: torch.Tensor, w: torch.Tensor, plan: FramePlan, m: int)
     kernels = tap_matrix(plan, w)
     parts = []
     for c0, c1, e0, width in plan.runs:
-        windows = xp[:, e0:].unfold(-1, width, plan.phi)[:, :m]  # [B, m, width], a view
+        windows = _narrow(_narrow(xp, 1, e0, xp.shape[1] - e0).unfold(-1, width, plan.phi),
+                          1, 0, m)  # [B, m, width], a view
         parts.append(windows @ kernels[c0:c1, :width].t())
     return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
