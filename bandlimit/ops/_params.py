@@ -165,11 +165,11 @@ def _tracing() -> bool:
             or torch.jit.is_tracing())  # fmt: skip
 
 
-_CONSTANTS: dict[tuple, torch.Tensor] = {}
+_CONSTANTS: dict[tuple, object] = {}  # tensors, or a Fir of them
 
 
-def cached_constant(key: tuple, device: torch.device, make) -> torch.Tensor:
-    """``make()``, a tensor on ``device`` that depends only on ``key``, made once per
+def cached_constant(key: tuple, device: torch.device, make):
+    """``make()``, tensors on ``device`` that depend only on ``key``, made once per
     ``(key, device)`` outside tracing (each op call needs a few such: a launch each on a GPU)
     and shared; no op writes to it. While a tracer or a CUDA graph capture sees the ops,
     ``make()`` runs each time (a tensor made while a CUDA graph captures lives in the graph's
@@ -180,7 +180,7 @@ def cached_constant(key: tuple, device: torch.device, make) -> torch.Tensor:
     key = (*key, device)
     t = _CONSTANTS.get(key)
     if t is None:
-        if len(_CONSTANTS) >= 256:  # many distinct gains or geometries: stay bounded
+        if len(_CONSTANTS) >= 256:  # many distinct gains, geometries or filters: stay bounded
             _CONSTANTS.clear()
         with torch.inference_mode(False):  # usable outside inference mode too
             t = make()
@@ -206,43 +206,28 @@ def _scaled(f: torch.Tensor, g: float, fresh: bool, dtype: torch.dtype, device) 
     return f.to(dtype=dtype, device=device).contiguous()
 
 
-_FIRS: dict[tuple, Fir] = {}
-_CONTENT_KEYED = (torch.float16, torch.float32, torch.float64)  # (numpy reads their taps)
-
-
-def _per_filter(f: torch.Tensor, key: tuple, build) -> Fir:
-    """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key``, made
-    once per CPU filter's taps outside tracing: normalising (flip, gain, cast: 4-8 tensor ops)
-    cost a fifth of a small call, and layers pass the same filter to every call (often as a
-    fresh view, cast or flip of a buffer). Keyed by the taps themselves, their bytes read from
-    memory (a numpy view of the user's tensor would make its storage unresizable), so a change
-    of any kind makes a new one. CUDA filters are normalised every call: reading their taps costs a
-    synchronisation, and nothing cheaper sees every change (writes through ``.data``, DLPack
-    or the storage leave the version counter alone). Nothing writes to the cached taps, so a
-    backward pass never sees a filter changed after its forward."""
+def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir:
+    """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key`` on
+    ``device``, made once per CPU filter's taps (:func:`cached_constant`): normalising (flip,
+    gain, cast: 4-8 tensor ops) cost a fifth of a small call, and layers pass the same filter to
+    every call (often as a fresh view, cast or flip of a buffer). Keyed by the taps themselves,
+    their bytes read from memory (a numpy view of the user's tensor would make its storage
+    unresizable), so a change of any kind makes a new one. CUDA filters are normalised every
+    call: reading their taps costs a synchronisation, and nothing cheaper sees every change
+    (writes through ``.data``, DLPack or the storage leave the version counter alone). Nothing
+    writes to the cached taps, so a backward pass never sees a filter changed after its
+    forward."""
     if (
         _tracing()  # first: Dynamo folds it, and traces none of the rest
         or type(f) not in (torch.Tensor, torch.nn.Parameter)  # (subclasses: fake, functional)
         or not f.is_cpu
-        or f.dtype not in _CONTENT_KEYED
         or f.numel() > 4096
         or torch._C._are_functorch_transforms_active()
     ):
         return build()
     g = f if f.is_contiguous() else f.contiguous()
     taps = ctypes.string_at(g.data_ptr(), g.numel() * g.element_size())  # (no numpy view)
-    k = (f.dtype, f.shape, g.is_neg(), taps, *key)
-    fir = _FIRS.get(k)
-    if fir is None:
-        with torch.inference_mode(False):  # usable outside inference mode too
-            fir = build()
-        device = torch.device(key[-1])  # (the normalised taps' device, x's)
-        if device.type == "cuda":  # filled before a kernel on another stream reads them
-            torch.cuda.current_stream(device).synchronize()
-        if len(_FIRS) >= 256:  # many filters: stay bounded
-            _FIRS.clear()
-        _FIRS[k] = fir
-    return fir
+    return cached_constant(("fir", f.dtype, f.shape, g.is_neg(), taps, *key), device, build)
 
 
 def make_fir(
@@ -272,7 +257,7 @@ def make_fir(
             return Fir(fx=fx, fy=fy)
         return Fir(f2d=_scaled(g, gx * gy, not flip_filter, dtype, device))
 
-    return _per_filter(f, ("2d", flip_filter, _gain_key(gx), _gain_key(gy), dtype, device), build)
+    return _per_filter(f, device, ("2d", flip_filter, _gain_key(gx), _gain_key(gy), dtype), build)
 
 
 def make_fir_1d(
@@ -289,7 +274,7 @@ def make_fir_1d(
             g = g.flip([0])
         return Fir(fx=_scaled(g, gain, not flip_filter, dtype, device), fy=one)
 
-    return _per_filter(f, ("1d", flip_filter, _gain_key(gain), dtype, device), build)
+    return _per_filter(f, device, ("1d", flip_filter, _gain_key(gain), dtype), build)
 
 
 def _gain_key(g: float) -> tuple:
