@@ -651,3 +651,113 @@ def test_any_backward_is_exact_adjoint_with_padding_modes(mode, nd):
     assert atw.shape == x.shape and dpar.shape == (3, 2) and not dpar.any()
     lhs, rhs = float(np.vdot(av, wv)), float(np.vdot(x, atw))
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stacked 1-D planes: single-row planes run as the rows of one plane (one job list for all)
+
+
+@st.composite
+def stacked_cases(draw):
+    """1-D planes (one row, identity y filter) of every kernel entry point, with several channels
+    (per-plane bias, snake α, β) and both kinds of activation kernel."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    ku, kd = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    up, down = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    w = draw(st.integers(1, 40))
+    pad = [draw(st.integers(-3, 8)) for _ in range(2)]
+    pad[1] += max(kd - (w * up + pad[0] + pad[1] - ku + 1), 0)
+    chans = draw(st.integers(1, 5))
+    planes = chans * draw(st.integers(1, 6))
+    one = np.ones(1, dtype)
+    return dict(
+        dtype=dtype,
+        x=rng.standard_normal((planes, 1, w)).astype(dtype),
+        bias=rng.standard_normal(chans).astype(dtype) if draw(st.booleans()) else None,
+        C=chans,
+        fu=(rng.standard_normal(ku).astype(dtype), one, None),
+        fd=(rng.standard_normal(kd).astype(dtype), one, None),
+        up=(up, 1),
+        down=(down, 1),
+        pad=(pad[0], pad[1], 0, 0),
+        dpad=(draw(st.integers(0, 4)), draw(st.integers(0, 4)), 0, 0),
+        mode=draw(st.sampled_from(sorted(K.EXT_CODES.values()))),
+        act=draw(st.sampled_from(["lrelu", "relu", "snakebeta", "snake", "gelu"])),
+        alpha=rng.uniform(0.3, 1.5, chans).astype(dtype),
+        beta=rng.uniform(0.3, 1.5, chans).astype(dtype),
+        clamp=draw(st.sampled_from([math.inf, 0.9])),
+        max_rows=draw(st.sampled_from([2, 3, 256])),  # 2, 3: groups of fewer rows at the end
+    )
+
+
+def _run_every_entry(c):
+    """Every kernel entry point on case ``c``: upfirdn, the masked forward/backward (piecewise
+    linear acts, zero padding) and the any-act forward/backward, with all their outputs."""
+    code = K.ACT_ALL_CODES[c["act"]]
+    snake = c["act"].startswith("snake")
+    pa, pb = (c["alpha"], c["beta"]) if snake else (None, None)
+    slope = 0.2
+    out = [K.upfirdn(c["x"], c["fu"][0], c["fu"][1], None, c["up"], c["down"], c["pad"])]
+    args = (c["fu"], c["fd"], c["up"], c["down"], c["pad"], c["dpad"], c["mode"], 1.3, code,
+            slope, pa, pb, c["clamp"])  # fmt: skip
+    y = K.filtered_act_any_forward(c["x"], c["bias"], c["C"], *args)
+    dy = np.random.default_rng(1).standard_normal(y.shape).astype(c["dtype"])
+    out += [y, *K.filtered_act_any_backward(dy, c["x"], c["bias"], c["C"], *args)]
+    if code in (K.ACT_LINEAR, K.ACT_RELU, K.ACT_LRELU):
+        fwd = (c["fu"], c["fd"], c["up"], c["down"], c["pad"], 1.3, code, slope, c["clamp"])
+        y, mask = K.filtered_act_forward(c["x"], c["bias"], c["C"], *fwd, True)
+        dy = np.random.default_rng(2).standard_normal(y.shape).astype(c["dtype"])
+        dx = K.filtered_act_backward(dy, mask, c["x"].shape[1:], *fwd[:5], 1.3, code, slope)
+        out += [y, mask, dx]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(stacked_cases())
+def test_stacked_rows_give_the_results_of_one_plane_at_a_time(c):
+    """Stacked (in full groups and in a shorter last group) and one plane at a time give the
+    same values, masks and snake-parameter sums; a repeated call (which reuses the scratch the
+    first left, stale rows of a short group included) gives them again."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K._kernel, "MAX_ROWS", 1)
+        single = _run_every_entry(c)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K._kernel, "MAX_ROWS", c["max_rows"])
+        stacked = _run_every_entry(c)
+        again = _run_every_entry(c)
+    t = dict(rtol=1e-6, atol=1e-6) if c["dtype"] == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    for a, b, r in zip(single, stacked, again):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, **t)
+        np.testing.assert_array_equal(r, b)
+
+
+def test_stacked_rows_match_the_oracle():
+    """Many short 1-D planes (stacked into groups) against the float64 oracle and its VJP."""
+    rng = np.random.default_rng(5)
+    c = dict(x=rng.standard_normal((37, 1, 9)), bias=rng.standard_normal(5), C=5,
+             fu=(rng.standard_normal(6), np.ones(1), None), fd=(rng.standard_normal(5),
+             np.ones(1), None), up=(2, 1), down=(2, 1), pad=(3, 2, 0, 0), gain=1.4,
+             act=K.ACT_LRELU, alpha=0.2, clamp=1.1)  # fmt: skip
+    assert K._kernel.rows_per_group(37, True, 300, 8) > 1
+    y, mask = run_forward(c)
+    want, _, d = oracle_forward(c["x"], c["bias"], 5, c["fu"], c["fd"], c["up"], c["down"],
+                                c["pad"], c["gain"], c["act"], c["alpha"], c["clamp"])  # fmt: skip
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    want_dx = oracle_vjp(dy, (1, 9), c["fu"], c["fd"], c["up"], c["down"], c["pad"], d)
+    np.testing.assert_allclose(run_backward(c, dy, mask), want_dx, rtol=1e-12, atol=1e-12)
+
+
+def test_rows_per_group():
+    """Only stackable planes are stacked; groups stay within the scratch budget and leave every
+    thread a group."""
+    rows = K._kernel.rows_per_group
+    threads = numba.get_num_threads()
+    assert rows(512, False, 100, 4) == 1  # not one row with an identity y axis
+    assert rows(1, True, 100, 4) == 1
+    big = K._kernel.GROUP_BYTES // 4
+    assert rows(512, True, big, 4) == 1 and rows(512, True, big // 3, 4) == 3
+    assert rows(512, True, 8, 4) == min(K._kernel.MAX_ROWS, -(-512 // threads))
+    assert rows(6, True, 8, 4) == -(-6 // threads)

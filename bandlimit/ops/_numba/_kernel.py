@@ -45,6 +45,7 @@ from bandlimit.ops._numba._core import (
     act_bwd,
     act_fwd,
     gather_out,
+    helper,
     pack_codes,
     run_jobs,
     runner_address,
@@ -71,6 +72,25 @@ MODE_BACKWARD = 2
 MODE_RECOMPUTE = 3
 
 
+@helper
+def _row(geom, r):
+    """Row ``r`` of a buffer whose y axis has one phase, as a geometry of its own."""
+    return (geom[0] + r * geom[4], geom[1], geom[2], geom[3], geom[4], geom[5], geom[6])
+
+
+@helper
+def _plane_params(p, act, nchan, prm, pa, pb, bias, zero):
+    """Plane ``p``'s α (lrelu slope or snake α), ``1/(α or β + ε)`` and bias."""
+    al = pa[p % nchan] if pa.shape[0] > 0 else prm[1]
+    inv = prm[3]
+    if act == ACT_SNAKE:
+        inv = 1 / (al + SNAKE_EPS)
+    elif act == ACT_SNAKEBETA:
+        inv = 1 / (pb[p % nchan] + SNAKE_EPS)
+    b = bias[p % nchan] if bias.shape[0] > 0 else zero
+    return al, inv, b
+
+
 @njit(**PJIT)
 def plane_kernel(
     mode,
@@ -82,6 +102,7 @@ def plane_kernel(
     mask,
     save,
     dims,
+    rows,
     gin,
     gmid,
     gout,
@@ -102,6 +123,11 @@ def plane_kernel(
 ):
     """Run the ``mode`` pipeline on every plane ``x[p]`` (flat ``[h·w]``) into ``y[p]``.
 
+    ``rows`` planes at a time: with ``rows > 1`` the planes are single rows (``h = 1``, every
+    y stage the identity) stacked as the rows of one plane, which the plan's geometries and jobs
+    are for; the staging, activation and gathering go row by row, each with its plane's
+    parameters, and the jobs run once for all the rows.
+
     ``prm``: forward ``(gain, alpha, clamp, 0)``, backward ``(gain, gain·slope, 0, 0)``,
     recompute ``(gain, alpha, clamp, 0)``. ``pa``, ``pb``: per-channel snake α, β (plane ``p``
     uses channel ``p % nchan``) or empty. ``dpar [P, 2]`` (float64): the recompute mode's
@@ -111,83 +137,90 @@ def plane_kernel(
     nj = jr[1]
     nq = mask.shape[1]
     zero = prm[3]
-    for p in prange(x.shape[0]):
+    nplanes = x.shape[0]
+    for grp in prange((nplanes + rows - 1) // rows):
         tid = numba.get_thread_id()
         buf = scr[tid]
         codes = cscr[tid]
+        p0 = grp * rows
+        nr = min(rows, nplanes - p0)  # a last group of fewer rows computes stale ones too
         if mode == MODE_UPFIRDN:
-            stage_in(x[p], 0, h, w, zero, buf, gin)
+            for r in range(nr):
+                stage_in(x[p0 + r], 0, h, w, zero, buf, _row(gin, r))
             run_jobs(runner, buf, jobs, toff, tcoef, 0, nj)
-            gather_out(buf, gout, ho, wo, y[p], 0)
+            for r in range(nr):
+                gather_out(buf, _row(gout, r), ho, wo, y[p0 + r], 0)
             continue
         if mode == MODE_BACKWARD:
-            unpack_codes(mask[p], codes, nq)
-            stage_in(x[p], 0, h, w, zero, buf, gin)
+            for r in range(nr):
+                stage_in(x[p0 + r], 0, h, w, zero, buf, _row(gin, r))
             run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
-            act_bwd(buf, gmid, hr, wr, codes, prm[0], prm[1], zero)
+            for r in range(nr):
+                unpack_codes(mask[p0 + r], codes, nq)
+                act_bwd(buf, _row(gmid, r), hr, wr, codes, prm[0], prm[1], zero)
             run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
-            gather_out(buf, gout, ho, wo, y[p], 0)
+            for r in range(nr):
+                gather_out(buf, _row(gout, r), ho, wo, y[p0 + r], 0)
             continue
-        # per-plane activation parameters: α (lrelu slope or snake α) and 1/(α or β + ε)
-        al = pa[p % nchan] if pa.shape[0] > 0 else prm[1]
-        inv = prm[3]
-        if act == ACT_SNAKE:
-            inv = 1 / (al + SNAKE_EPS)
-        elif act == ACT_SNAKEBETA:
-            inv = 1 / (pb[p % nchan] + SNAKE_EPS)
-        b = bias[p % nchan] if bias.shape[0] > 0 else zero
         if mode == MODE_FORWARD:
-            if umode == EXT_NONE:
-                stage_in(x[p], 0, h, w, b, buf, gin)
-            else:
-                stage_at(x[p], h, w, b, buf, gin, uy0, ux0)
-                extend_act(buf, gin, he, we, uy0, ux0, h, w, umode, zero)
+            for r in range(nr):
+                b = _plane_params(p0 + r, act, nchan, prm, pa, pb, bias, zero)[2]
+                g = _row(gin, r)
+                if umode == EXT_NONE:
+                    stage_in(x[p0 + r], 0, h, w, b, buf, g)
+                else:
+                    stage_at(x[p0 + r], h, w, b, buf, g, uy0, ux0)
+                    extend_act(buf, g, he, we, uy0, ux0, h, w, umode, zero)
             run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
-            if act <= ACT_LRELU:
-                act_fwd(buf, gmid, hr, wr, codes, save, act, prm[0], al, prm[2], zero)
-                if save:
-                    pack_codes(codes, mask[p], nq)
-            else:
-                act_fwd_any(buf, gmid, hr, wr, ry0, rx0, rh, rw, act, prm[0], al, inv, prm[2])
-            if emode != EXT_NONE:
-                extend_act(buf, gmid, hr, wr, ry0, rx0, rh, rw, emode, zero)
+            for r in range(nr):
+                p = p0 + r
+                al, inv, _ = _plane_params(p, act, nchan, prm, pa, pb, bias, zero)
+                g = _row(gmid, r)
+                if act <= ACT_LRELU:
+                    act_fwd(buf, g, hr, wr, codes, save, act, prm[0], al, prm[2], zero)
+                    if save:
+                        codes[hr * wr : 4 * nq] = 0  # unused bits: not codes of row padding
+                        pack_codes(codes, mask[p], nq)
+                else:
+                    act_fwd_any(buf, g, hr, wr, ry0, rx0, rh, rw, act, prm[0], al, inv, prm[2])
+                if emode != EXT_NONE:
+                    extend_act(buf, g, hr, wr, ry0, rx0, rh, rw, emode, zero)
             run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
-        else:
+            for r in range(nr):
+                gather_out(buf, _row(gout, r), ho, wo, y[p0 + r], 0)
+            continue
+        # MODE_RECOMPUTE
+        for r in range(nr):
+            b = _plane_params(p0 + r, act, nchan, prm, pa, pb, bias, zero)[2]
+            g = _row(gfin, r)
             if umode == EXT_NONE:
-                stage_in(xf[p], 0, hf, wf, b, buf, gfin)
+                stage_in(xf[p0 + r], 0, hf, wf, b, buf, g)
             else:
-                stage_at(xf[p], hf, wf, b, buf, gfin, uy0, ux0)
-                extend_act(buf, gfin, he, we, uy0, ux0, hf, wf, umode, zero)
-            run_jobs(runner, buf, jobs, toff, tcoef, jr[2], jr[3])
-            stage_in(x[p], 0, h, w, zero, buf, gin)
-            run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
+                stage_at(xf[p0 + r], hf, wf, b, buf, g, uy0, ux0)
+                extend_act(buf, g, he, we, uy0, ux0, hf, wf, umode, zero)
+        run_jobs(runner, buf, jobs, toff, tcoef, jr[2], jr[3])
+        for r in range(nr):
+            stage_in(x[p0 + r], 0, h, w, zero, buf, _row(gin, r))
+        run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
+        for r in range(nr):
+            p = p0 + r
+            al, inv, _ = _plane_params(p, act, nchan, prm, pa, pb, bias, zero)
+            g = _row(gmid, r)
             if emode != EXT_NONE:
-                fold_ext(buf, gmid, hr, wr, ry0, rx0, rh, rw, emode)
+                fold_ext(buf, g, hr, wr, ry0, rx0, rh, rw, emode)
             act_bwd_any(
-                buf,
-                gmid,
-                buf,
-                gfmid,
-                hr,
-                wr,
-                ry0,
-                rx0,
-                rh,
-                rw,
-                act,
-                prm[0],
-                al,
-                inv,
-                prm[2],
-                dpar[p],
-            )
-            run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
+                buf, g, buf, _row(gfmid, r), hr, wr, ry0, rx0, rh, rw, act, prm[0], al, inv,
+                prm[2], dpar[p],
+            )  # fmt: skip
+        run_jobs(runner, buf, jobs, toff, tcoef, jr[0], nj)
+        for r in range(nr):
+            g = _row(gout, r)
             if umode != EXT_NONE:
                 # the gradient of the extended input, folded back onto the input's samples
-                fold_ext(buf, gout, he, we, uy0, ux0, ho, wo, umode)
-                gather_at(buf, gout, ho, wo, y[p], uy0, ux0)
-                continue
-        gather_out(buf, gout, ho, wo, y[p], 0)
+                fold_ext(buf, g, he, we, uy0, ux0, ho, wo, umode)
+                gather_at(buf, g, ho, wo, y[p0 + r], uy0, ux0)
+            else:
+                gather_out(buf, g, ho, wo, y[p0 + r], 0)
 
 
 _EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
@@ -198,6 +231,25 @@ SCRATCH_BUDGET = 64 << 20  # bytes of scratch kept for the next identical launch
 _SCRATCH: OrderedDict[tuple, tuple[Plan, np.ndarray]] = OrderedDict()
 _scratch_bytes = 0
 _SCRATCH_LOCK = threading.Lock()
+
+
+GROUP_BYTES = 1 << 17  # scratch of a group of rows: well inside a core's L2 cache
+MAX_ROWS = 256
+
+
+def rows_per_group(nplanes: int, packable: bool, row_size: int, itemsize: int) -> int:
+    """How many single-row planes one kernel iteration stacks as the rows of one plane.
+
+    A short 1-D signal costs far more per plane than per sample (staging, a dozen short jobs,
+    gathering: ~1 µs for 64 samples); stacked, each job runs once over all the rows. Only
+    ``packable`` planes qualify: one row, every y stage the identity (no y filter, factor or
+    padding), so the rows never mix. Groups stay within ``GROUP_BYTES`` of scratch
+    (``row_size`` elements a row) and leave each thread at least one.
+    """
+    if not packable or nplanes < 2:
+        return 1
+    per_thread = -(-nplanes // numba.get_num_threads())
+    return max(1, min(GROUP_BYTES // (row_size * itemsize), per_thread, MAX_ROWS))
 
 
 def _scratch_for(plan: Plan, key: tuple, nthreads: int, dtype) -> np.ndarray:
@@ -225,22 +277,24 @@ def _scratch_for(plan: Plan, key: tuple, nthreads: int, dtype) -> np.ndarray:
         return scr
 
 
-def launch(mode, x, y, plan: Plan, tcoef, dims, prm, *, xf=None, bias=None, nchan=1,
+def launch(mode, x, y, plan: Plan, tcoef, dims, prm, *, rows=1, xf=None, bias=None, nchan=1,
            mask=None, save=False, gfin=None, gfmid=None, jr=None, act=0, pa=None, pb=None,
            dpar=None, codes=32):
     """:func:`plane_kernel` of ``mode`` on the planes ``x [P, ·]`` into ``y [P, ·]`` with
     ``plan``'s buffers and jobs: the arguments a mode does not use default to shared constants
     (no mode writes them), and each thread gets a zeroed scratch (:func:`_scratch_for`) and
-    ``codes`` bytes for branch codes. Every entry point launches through here: a small call's
+    ``codes`` bytes for branch codes. ``rows``: planes per group (:func:`rows_per_group`; the
+    plan is then for that many rows). Every entry point launches through here: a small call's
     Python costs more than its arithmetic."""
     empty = _EMPTY[x.dtype]
     nthreads = numba.get_num_threads()
     plane_kernel(
         mode, x, y, x if xf is None else xf, empty if bias is None else bias, nchan,
-        _NO_MASK if mask is None else mask, save, dims, plan.gin, plan.gmid, plan.gout,
+        _NO_MASK if mask is None else mask, save, dims, rows, plan.gin, plan.gmid, plan.gout,
         plan.gin if gfin is None else gfin, plan.gmid if gfmid is None else gfmid, plan.jobs,
         plan.toff, tcoef, plan.jr if jr is None else jr, act, prm,
         empty if pa is None else pa, empty if pb is None else pb,
-        _NO_DPAR if dpar is None else dpar, _scratch_for(plan, (mode, dims), nthreads, x.dtype),
+        _NO_DPAR if dpar is None else dpar,
+        _scratch_for(plan, (mode, dims, rows), nthreads, x.dtype),
         np.zeros((nthreads, codes), np.uint8), runner_address(x.dtype),
     )

@@ -27,7 +27,13 @@ from __future__ import annotations
 import numpy as np
 
 from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU
-from bandlimit.ops._numba._kernel import MODE_BACKWARD, MODE_FORWARD, MODE_RECOMPUTE, launch
+from bandlimit.ops._numba._kernel import (
+    MODE_BACKWARD,
+    MODE_FORWARD,
+    MODE_RECOMPUTE,
+    launch,
+    rows_per_group,
+)
 from bandlimit.ops._numba._plan import plan_filtered, plan_recompute
 from bandlimit.ops._numba._smooth import ACT_SNAKEBETA, EXT_CIRCULAR, EXT_NONE, EXT_REPLICATE
 
@@ -68,6 +74,18 @@ def _norm(up, down, pad):
     return (int(up[0]), int(up[1])), (int(down[0]), int(down[1])), tuple(int(v) for v in pad)
 
 
+def _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad, dpad=(0, 0, 0, 0)) -> bool:
+    """Planes of one row whose y stages are all the identity (1-D signals): the kernel may stack
+    them as the rows of one plane (:func:`._kernel.rows_per_group`)."""
+    return (
+        h == 1
+        and not (fu_full or fd_full)
+        and ku[1] == kd[1] == 1
+        and up[1] == down[1] == 1
+        and pad[2] == pad[3] == dpad[2] == dpad[3] == 0
+    )
+
+
 def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, clamp, save_mask):
     """Fused ``upfirdn(fu, up, pad) → clamp(act(·) · gain) → upfirdn(fd, down)`` of every plane.
 
@@ -100,6 +118,10 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     mask = np.empty((nplanes, nq), np.uint8) if save_mask else None
     if nplanes == 0:
         return y, mask
+    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
+    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
+    if rows > 1:
+        plan = plan_filtered(rows, w, ku, kd, fu_full, fd_full, up, down, pad, False)[0]
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
     launch(
         MODE_FORWARD,
@@ -109,6 +131,7 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
         tcoef,
         (h, w, ho, wo, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
         np.array([gain, alpha, clamp, 0.0], x.dtype),
+        rows=rows,
         bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
         nchan=max(int(C), 1),
         mask=mask,
@@ -142,6 +165,10 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     dx = np.empty((nplanes, h, w), dy.dtype)
     if nplanes == 0:
         return dx
+    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
+    rows = rows_per_group(nplanes, stack, plan.size, dy.dtype.itemsize)
+    if rows > 1:
+        plan = plan_filtered(rows, w, ku, kd, fu_full, fd_full, up, down, pad, True)[0]
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dy.dtype)
     slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
     launch(
@@ -152,6 +179,7 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
         tcoef,
         (ho, wo, h, w, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
         np.array([gain, gain * slope, 0.0, 0.0], dy.dtype),
+        rows=rows,
         mask=np.ascontiguousarray(mask),
         codes=4 * nq + 32,
     )
@@ -228,6 +256,10 @@ def filtered_act_any_forward(
     y = np.empty((nplanes, ho, wo), x.dtype)
     if nplanes == 0:
         return y
+    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
+    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
+    if rows > 1:
+        plan = plan_filtered(rows, w, ku, kd, fu_full, fd_full, up, down, pad2, False, full)[0]
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
     pa_, pb_ = _params(pa, pb, act, x.dtype)
     launch(
@@ -238,6 +270,7 @@ def filtered_act_any_forward(
         tcoef,
         (h0, w0, ho, wo, hr, wr, *region, emode, 0, 0, h, w, ey0, ex0, umode),
         np.array([gain, alpha, clamp, 0.0], x.dtype),
+        rows=rows,
         bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
         nchan=max(int(C), 1),
         act=int(act),
@@ -279,6 +312,12 @@ def filtered_act_any_backward(
     dpar = np.zeros((max(nplanes, 1), 2))
     if nplanes == 0:
         return dx, dpar[:0]
+    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
+    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
+    if rows > 1:
+        plan, jr, gfin, gfmid, tidx_f = plan_recompute(
+            rows, w, ku, kd, fu_full, fd_full, up, down, pad2, full
+        )[:5]
     tcoef = np.ascontiguousarray(
         np.concatenate(
             [np.concatenate([fur, fdr])[plan.tidx], np.concatenate([fu_c, fd_c])[tidx_f]]
@@ -294,6 +333,7 @@ def filtered_act_any_backward(
         tcoef,
         (ho, wo, h0, w0, hr, wr, *region, emode, h0, w0, h, w, ey0, ex0, umode),
         np.array([gain, alpha, clamp, 0.0], x.dtype),
+        rows=rows,
         xf=x.reshape(nplanes, h0 * w0),
         bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
         nchan=max(int(C), 1),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch
+from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch, rows_per_group
 from bandlimit.ops._numba._plan import plan_upfirdn
 
 
@@ -36,19 +36,18 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
     nplanes, h, w = x.shape
     full = f2d is not None
     kh, kw = f2d.shape if full else (fy.shape[0], fx.shape[0])
-    plan, ho, wo = plan_upfirdn(
-        h,
-        w,
-        kh,
-        kw,
-        full,
-        (int(up[0]), int(up[1])),
-        (int(down[0]), int(down[1])),
-        tuple(int(v) for v in pad),
-    )
+    up = (int(up[0]), int(up[1]))
+    down = (int(down[0]), int(down[1]))
+    pad = tuple(int(v) for v in pad)
+    plan, ho, wo = plan_upfirdn(h, w, kh, kw, full, up, down, pad)
     y = np.empty((nplanes, ho, wo), x.dtype)
     if nplanes == 0:
         return y
+    # 1-D signals (one row, y the identity) are stacked as the rows of one plane
+    stack = h == 1 and not full and kh == 1 and up[1] == down[1] == 1 and pad[2] == pad[3] == 0
+    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
+    if rows > 1:
+        plan = plan_upfirdn(rows, w, kh, kw, full, up, down, pad)[0]
     fcat = f2d.ravel() if full else np.concatenate([fx, fy])
     tcoef = np.ascontiguousarray(fcat[plan.tidx], dtype=x.dtype)
     launch(
@@ -59,6 +58,7 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
         tcoef,
         (h, w, ho, wo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
         np.zeros(4, x.dtype),
+        rows=rows,
         codes=1,
     )
     return y
