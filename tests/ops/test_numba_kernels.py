@@ -670,7 +670,7 @@ def stacked_cases(draw):
     pad[1] += max(kd - (w * up + pad[0] + pad[1] - ku + 1), 0)
     chans = draw(st.integers(1, 5))
     planes = chans * draw(st.integers(1, 6))
-    one = np.ones(1, dtype)
+    one = np.full(1, draw(st.sampled_from([1.0, 1.0, 0.5])), dtype)  # 1: no y stage planned
     return dict(
         dtype=dtype,
         x=rng.standard_normal((planes, 1, w)).astype(dtype),
@@ -716,11 +716,13 @@ def _run_every_entry(c):
 @settings(max_examples=60, deadline=None)
 @given(stacked_cases())
 def test_stacked_rows_give_the_results_of_one_plane_at_a_time(c):
-    """Stacked (in full groups and in a shorter last group) and one plane at a time give the
-    same values, masks and snake-parameter sums; a repeated call (which reuses the scratch the
-    first left, stale rows of a short group included) gives them again."""
+    """Stacked (in full groups and in a shorter last group, with the identity y stages left
+    out) and one plane at a time (with them, as one-tap copies) give the same values, masks and
+    snake-parameter sums; a repeated call (which reuses the scratch the first left, stale rows
+    of a short group included) gives them again."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(K._kernel, "MAX_ROWS", 1)
+        mp.setattr(K._plan, "SKIP_IDENTITY_Y", False)
         single = _run_every_entry(c)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(K._kernel, "MAX_ROWS", c["max_rows"])
@@ -761,3 +763,22 @@ def test_rows_per_group():
     assert rows(512, True, big, 4) == 1 and rows(512, True, big // 3, 4) == 3
     assert rows(512, True, 8, 4) == min(K._kernel.MAX_ROWS, -(-512 // threads))
     assert rows(6, True, 8, 4) == -(-6 // threads)
+
+
+def test_identity_y_stages_are_left_out():
+    """1-D filters (one y tap of exactly 1, y factors 1, no y padding) plan no y stage, not even
+    a one-tap copy; any other y tap keeps it."""
+    geo = (64, (12, 1), (12, 1), False, False, (2, 1), (2, 1), (6, 5, 0, 0))
+    for backward in (False, True):
+        with_y = K._plan.plan_filtered(3, *geo, backward, False, False)[0]
+        without = K._plan.plan_filtered(3, *geo, backward, False, True)[0]
+        assert (with_y.jobs[:, 3] == 1).sum() == (3, 4)[backward]  # copies, one per phase
+        assert (without.jobs[:, 3] > 1).all()
+    f, one = np.ones(12), np.ones(1)
+    fa = K.filtered_act
+    assert fa._skip_y((f, one, None), (f, one, None), (2, 1), (2, 1), (6, 5, 0, 0))
+    assert not fa._skip_y((f, 0.5 * one, None), (f, one, None), (2, 1), (2, 1), (6, 5, 0, 0))
+    assert not fa._skip_y((f, one, None), (f, one, None), (2, 1), (2, 1), (6, 5, 1, 0))
+    assert not fa._skip_y((f, one, None), (f, one, None), (2, 2), (2, 1), (6, 5, 0, 0))
+    plan = K._plan.plan_upfirdn(1, 40, 1, 12, False, (2, 1), (1, 1), (6, 5, 0, 0), True)[0]
+    assert plan.jobs.shape[0] == 2 and (plan.jobs[:, 3] == 6).all()  # the two phases along x

@@ -238,11 +238,27 @@ def lcm(a: int, b: int) -> int:
     return a * b // math.gcd(a, b)
 
 
+SKIP_IDENTITY_Y = True  # (False: plan identity y stages as one-tap copies, for tests)
+
+
+def identity_y(kh: int, up: tuple, down: tuple, pad: tuple, fy=None) -> bool:
+    """The y stage is the identity: one tap (of value 1, where ``fy`` is given), factors 1, no
+    padding; a plan with ``skip_y`` then has no y stage at all (not even a copy)."""
+    return (
+        SKIP_IDENTITY_Y
+        and kh == 1
+        and up[1] == down[1] == 1
+        and pad[2] == pad[3] == 0
+        and (fy is None or float(fy[0]) == 1.0)
+    )
+
+
 @lru_cache(maxsize=256)
-def plan_upfirdn(h, w, kh, kw, full, up, down, pad) -> tuple[Plan, int, int]:
+def plan_upfirdn(h, w, kh, kw, full, up, down, pad, skip_y=False) -> tuple[Plan, int, int]:
     """Plan of a plain upfirdn: staged input → (x stage, y stage | 2-D stage) → output.
 
     Coefficient indices refer to ``concat(fx, fy)`` (separable) or ``f2d.ravel()`` (full).
+    ``skip_y``: the y stage is the identity (:func:`identity_y`) and is left out.
     Returns ``(plan, ho, wo)``; the plan's buffers are [input, …, output].
     """
     (ux, uy), (dx, dy), (px0, px1, py0, py1) = up, down, pad
@@ -251,9 +267,13 @@ def plan_upfirdn(h, w, kh, kw, full, up, down, pad) -> tuple[Plan, int, int]:
     gx, gy = math.gcd(ux, dx), math.gcd(uy, dy)
     ax, ay = Axis(w, dx // gx), Axis(h, dy // gy)
     lx = ax.add(kw, ux, dx, px0, wo, ux // gx)
-    ly = ay.add(kh, uy, dy, py0, ho, uy // gy)
     b = Builder(ax, ay)
     src = b.buffer(0, 0)
+    if skip_y and not full:
+        out = b.buffer(0, lx)
+        b.hstage(src, out, 0, 0)
+        return b.build(src, out), ho, wo
+    ly = ay.add(kh, uy, dy, py0, ho, uy // gy)
     if full:
         out = b.buffer(ly, lx)
         b.fstage(src, out, 0, 0, 0, kw)
@@ -280,7 +300,9 @@ def read_extent(lo: int, k: int, d: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward, full=False) -> tuple:
+def plan_filtered(
+    h, w, ku, kd, fu_full, fd_full, up, down, pad, backward, full=False, skip_y=False
+) -> tuple:
     """Plan of the fused filtered activation (forward or backward) on one ``[h, w]`` plane.
 
     ``ku = (kuw, kuh)``, ``kd = (kdw, kdh)``. Coefficient indices refer to
@@ -289,7 +311,8 @@ def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward, full=
     where ``[hr, wr]`` is the part of the up-sampled image that the down stage reads; the plan's
     buffers are [input, …, activation buffer, …, output] and ``plan.marks[0]`` ends the jobs that
     run before the activation. With ``full``, ``[hr, wr]`` is the whole up-sampled image (its
-    padding by the down stage is then written around it, see :mod:`._smooth`).
+    padding by the down stage is then written around it, see :mod:`._smooth`). ``skip_y``: both
+    filters' y stages are the identity (:func:`identity_y`) and are left out.
     """
     (ux, uy), (dx, dy), (px0, px1, py0, py1) = up, down, pad
     (kuw, kuh), (kdw, kdh) = ku, kd
@@ -300,6 +323,33 @@ def plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, backward, full=
     hr, wr = (hu, wu) if full else (read_extent(ho, kdh, dy), read_extent(wo, kdw, dx))
     lx, ly = lcm(ux, dx), lcm(uy, dy)
     nu = kuw + kuh if not fu_full else kuw * kuh  # coefficient block sizes
+    if skip_y:
+        if fu_full or fd_full or (kuh, kdh, uy, dy, py0, py1) != (1, 1, 1, 1, 0, 0):
+            raise AssertionError("skip_y needs identity y stages")  # a caller's bug
+        # each stage along x alone; every buffer keeps the input's rows (one y phase)
+        if not backward:
+            ax, ay = Axis(w, lx // ux), Axis(h, 1)
+            ux1 = ax.add(kuw, ux, 1, px0, wr, lx)
+            dx1 = ax.add(kdw, 1, dx, 0, wo, lx // dx)
+            b = Builder(ax, ay)
+            src = b.buffer(0, 0)
+            ubuf = b.buffer(0, ux1)
+            b.hstage(src, ubuf, 0, 0)
+            b.mark()
+            out = b.buffer(0, dx1)
+            b.hstage(ubuf, out, 1, nu)
+        else:
+            ax, ay = Axis(wo, lx // dx), Axis(ho, 1)
+            ux1 = ax.add(kdw, dx, 1, kdw - 1, wr, lx)
+            dx1 = ax.add(kuw, 1, ux, kuw - 1 - px0, w, lx // ux)
+            b = Builder(ax, ay)
+            src = b.buffer(0, 0)
+            ubuf = b.buffer(0, ux1)
+            b.hstage(src, ubuf, 0, nu)
+            b.mark()
+            out = b.buffer(0, dx1)
+            b.hstage(ubuf, out, 1, 0)
+        return b.build(src, out, ubuf), hr, wr, ho, wo
     if not backward:
         ax, ay = Axis(w, lx // ux), Axis(h, ly // uy)
         ux1 = ax.add(kuw, ux, 1, px0, wr, lx)
@@ -355,7 +405,7 @@ def _shift(geom: tuple, by: int) -> tuple:
 
 
 @lru_cache(maxsize=256)
-def plan_recompute(h, w, ku, kd, fu_full, fd_full, up, down, pad, full) -> tuple:
+def plan_recompute(h, w, ku, kd, fu_full, fd_full, up, down, pad, full, skip_y=False) -> tuple:
     """The backward plan followed, in the same scratch, by the forward plan's up-stage jobs (which
     recompute ``u`` from ``x``). Arguments as :func:`plan_filtered`.
 
@@ -365,8 +415,9 @@ def plan_recompute(h, w, ku, kd, fu_full, fd_full, up, down, pad, full) -> tuple
     forward input and activation geometries, and the forward jobs' coefficient indices (into the
     forward coefficient vector; the backward's come first in ``tcoef``).
     """
-    pb, hr, wr, ho, wo = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, True, full)
-    pf = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, False, full)[0]
+    args = (h, w, ku, kd, fu_full, fd_full, up, down, pad)
+    pb, hr, wr, ho, wo = plan_filtered(*args, True, full, skip_y)
+    pf = plan_filtered(*args, False, full, skip_y)[0]
     shift = -(-pb.size // ALIGN) * ALIGN
     nf = pf.marks[0]
     jobs_f = pf.jobs[:nf].copy()

@@ -34,7 +34,7 @@ from bandlimit.ops._numba._kernel import (
     launch,
     rows_per_group,
 )
-from bandlimit.ops._numba._plan import plan_filtered, plan_recompute
+from bandlimit.ops._numba._plan import identity_y, plan_filtered, plan_recompute
 from bandlimit.ops._numba._smooth import ACT_SNAKEBETA, EXT_CIRCULAR, EXT_NONE, EXT_REPLICATE
 
 
@@ -72,6 +72,17 @@ def mask_shape(planes, hu, wu, ho, wo, fd_size, down) -> tuple[int, int]:
 
 def _norm(up, down, pad):
     return (int(up[0]), int(up[1])), (int(down[0]), int(down[1])), tuple(int(v) for v in pad)
+
+
+def _skip_y(fu, fd, up, down, pad) -> bool:
+    """Both stages' y filters are the identity with taps of exactly 1 (1-D signals): the plans
+    leave the y stages out (:func:`._plan.identity_y`)."""
+    return (
+        fu[2] is None
+        and fd[2] is None
+        and identity_y(fu[1].shape[0], up, down, pad, fu[1])
+        and identity_y(fd[1].shape[0], up, down, pad, fd[1])
+    )
 
 
 def _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad, dpad=(0, 0, 0, 0)) -> bool:
@@ -112,7 +123,8 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     up, down, pad = _norm(up, down, pad)
     fu_full, ku, fu_c = _fir_parts(fu)
     fd_full, kd, fd_c = _fir_parts(fd)
-    plan, hr, wr, ho, wo = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, False)
+    geo = (w, ku, kd, fu_full, fd_full, up, down, pad, False, False, _skip_y(fu, fd, up, down, pad))
+    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
     y = np.empty((nplanes, ho, wo), x.dtype)
     nq = (hr * wr + 3) // 4
     mask = np.empty((nplanes, nq), np.uint8) if save_mask else None
@@ -121,7 +133,7 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
     rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
     if rows > 1:
-        plan = plan_filtered(rows, w, ku, kd, fu_full, fd_full, up, down, pad, False)[0]
+        plan = plan_filtered(rows, *geo)[0]
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
     launch(
         MODE_FORWARD,
@@ -156,7 +168,8 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     up, down, pad = _norm(up, down, pad)
     fu_full, ku, fu_c = _fir_parts_reversed(fu)
     fd_full, kd, fd_c = _fir_parts_reversed(fd)
-    plan, hr, wr, ho, wo = plan_filtered(h, w, ku, kd, fu_full, fd_full, up, down, pad, True)
+    geo = (w, ku, kd, fu_full, fd_full, up, down, pad, True, False, _skip_y(fu, fd, up, down, pad))
+    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
     if dy.shape[1:] != (ho, wo):
         raise ValueError(f"dy must have shape [P, {ho}, {wo}], got {list(dy.shape)}")
     nq = (hr * wr + 3) // 4
@@ -168,7 +181,7 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
     rows = rows_per_group(nplanes, stack, plan.size, dy.dtype.itemsize)
     if rows > 1:
-        plan = plan_filtered(rows, w, ku, kd, fu_full, fd_full, up, down, pad, True)[0]
+        plan = plan_filtered(rows, *geo)[0]
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dy.dtype)
     slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
     launch(
@@ -248,9 +261,9 @@ def filtered_act_any_forward(
     fu_full, ku, fu_c = _fir_parts(fu)
     fd_full, kd, fd_c = _fir_parts(fd)
     full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
-    plan, hr, wr, ho, wo = plan_filtered(
-        h, w, ku, kd, fu_full, fd_full, up, down, pad2, False, full
-    )
+    skip = _skip_y(fu, fd, up, down, pad2)
+    geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, False, full, skip)
+    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
     if not full:
         region = (0, 0, hr, wr)
     y = np.empty((nplanes, ho, wo), x.dtype)
@@ -259,7 +272,7 @@ def filtered_act_any_forward(
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
     rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
     if rows > 1:
-        plan = plan_filtered(rows, w, ku, kd, fu_full, fd_full, up, down, pad2, False, full)[0]
+        plan = plan_filtered(rows, *geo)[0]
     tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
     pa_, pb_ = _params(pa, pb, act, x.dtype)
     launch(
@@ -301,9 +314,8 @@ def filtered_act_any_backward(
     _, _, fur = _fir_parts_reversed(fu)
     _, _, fdr = _fir_parts_reversed(fd)
     full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
-    plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo = plan_recompute(
-        h, w, ku, kd, fu_full, fd_full, up, down, pad2, full
-    )
+    geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, full, _skip_y(fu, fd, up, down, pad2))
+    plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo = plan_recompute(h, *geo)
     if not full:
         region = (0, 0, hr, wr)
     if dy.shape[1:] != (ho, wo):
@@ -315,9 +327,7 @@ def filtered_act_any_backward(
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
     rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
     if rows > 1:
-        plan, jr, gfin, gfmid, tidx_f = plan_recompute(
-            rows, w, ku, kd, fu_full, fd_full, up, down, pad2, full
-        )[:5]
+        plan, jr, gfin, gfmid, tidx_f = plan_recompute(rows, *geo)[:5]
     tcoef = np.ascontiguousarray(
         np.concatenate(
             [np.concatenate([fur, fdr])[plan.tidx], np.concatenate([fu_c, fd_c])[tidx_f]]

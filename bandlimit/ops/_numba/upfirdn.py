@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch, rows_per_group
-from bandlimit.ops._numba._plan import plan_upfirdn
+from bandlimit.ops._numba._plan import identity_y, plan_upfirdn
 
 
 def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
@@ -39,7 +39,8 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
     up = (int(up[0]), int(up[1]))
     down = (int(down[0]), int(down[1]))
     pad = tuple(int(v) for v in pad)
-    plan, ho, wo = plan_upfirdn(h, w, kh, kw, full, up, down, pad)
+    skip = not full and identity_y(kh, up, down, pad, fy)
+    plan, ho, wo = plan_upfirdn(h, w, kh, kw, full, up, down, pad, skip)
     y = np.empty((nplanes, ho, wo), x.dtype)
     if nplanes == 0:
         return y
@@ -47,7 +48,7 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
     stack = h == 1 and not full and kh == 1 and up[1] == down[1] == 1 and pad[2] == pad[3] == 0
     rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
     if rows > 1:
-        plan = plan_upfirdn(rows, w, kh, kw, full, up, down, pad)[0]
+        plan = plan_upfirdn(rows, w, kh, kw, full, up, down, pad, skip)[0]
     fcat = f2d.ravel() if full else np.concatenate([fx, fy])
     tcoef = np.ascontiguousarray(fcat[plan.tidx], dtype=x.dtype)
     launch(
