@@ -91,6 +91,17 @@ def _plane_params(p, act, nchan, prm, pa, pb, bias, zero):
     return al, inv, b
 
 
+@helper
+def _stage_biased(src, h, w, b, buf, geom, umode, he, we, uy0, ux0, zero):
+    """Stage the ``[h, w]`` plane ``src + b``; with an input extension (``umode``) as the samples
+    ``[uy0, +h) × [ux0, +w)`` of the ``[he, we]`` extended input, the rest filled by it."""
+    if umode == EXT_NONE:
+        stage_in(src, 0, h, w, b, buf, geom)
+    else:
+        stage_at(src, h, w, b, buf, geom, uy0, ux0)
+        extend_act(buf, geom, he, we, uy0, ux0, h, w, umode, zero)
+
+
 @njit(**PJIT)
 def plane_kernel(
     mode,
@@ -165,12 +176,7 @@ def plane_kernel(
         if mode == MODE_FORWARD:
             for r in range(nr):
                 b = _plane_params(p0 + r, act, nchan, prm, pa, pb, bias, zero)[2]
-                g = _row(gin, r)
-                if umode == EXT_NONE:
-                    stage_in(x[p0 + r], 0, h, w, b, buf, g)
-                else:
-                    stage_at(x[p0 + r], h, w, b, buf, g, uy0, ux0)
-                    extend_act(buf, g, he, we, uy0, ux0, h, w, umode, zero)
+                _stage_biased(x[p0 + r], h, w, b, buf, _row(gin, r), umode, he, we, uy0, ux0, zero)
             run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
             for r in range(nr):
                 p = p0 + r
@@ -193,11 +199,7 @@ def plane_kernel(
         for r in range(nr):
             b = _plane_params(p0 + r, act, nchan, prm, pa, pb, bias, zero)[2]
             g = _row(gfin, r)
-            if umode == EXT_NONE:
-                stage_in(xf[p0 + r], 0, hf, wf, b, buf, g)
-            else:
-                stage_at(xf[p0 + r], hf, wf, b, buf, g, uy0, ux0)
-                extend_act(buf, g, he, we, uy0, ux0, hf, wf, umode, zero)
+            _stage_biased(xf[p0 + r], hf, wf, b, buf, g, umode, he, we, uy0, ux0, zero)
         run_jobs(runner, buf, jobs, toff, tcoef, jr[2], jr[3])
         for r in range(nr):
             stage_in(x[p0 + r], 0, h, w, zero, buf, _row(gin, r))
