@@ -501,9 +501,21 @@ def act_fwd(buf, geom, h, w, codes, save, act, gain, alpha, clamp, zero):
     Each row segment is extended to a multiple of 16 within its row (shorter scalar remainder of
     the vector loop): the extra positions hold no sample and are never read as data, and their
     codes land where the next segment's codes (written later) or the 32-byte slack of ``codes`` go.
+
+    Without codes, each phase plane's sample rows go as one run, the positions between the rows
+    included (a few long loops instead of two short ones a row): those hold either zero padding,
+    which these activations keep zero, or values the up stage's jobs left there, which no later
+    stage reads as data.
     """
     base, phy, phx, rows, stride, t0y, t0x = geom
     psz = rows * stride
+    if not save:
+        for fy in range(min(phy, h)):
+            n = (h - fy + phy - 1) // phy * stride
+            for fx in range(min(phx, w)):
+                s0 = base + (fy * phx + fx) * psz - t0y * stride
+                _act_seg(buf[s0 : s0 + n], codes, n, False, act, gain, alpha, clamp, zero)
+        return
     room = stride + t0x
     for y in range(h):
         rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
