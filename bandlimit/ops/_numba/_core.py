@@ -509,24 +509,20 @@ def act_fwd(buf, geom, h, w, codes, save, act, gain, alpha, clamp, zero):
     """
     base, phy, phx, rows, stride, t0y, t0x = geom
     psz = rows * stride
-    if not save:
-        for fy in range(min(phy, h)):
-            n = (h - fy + phy - 1) // phy * stride
-            for fx in range(min(phx, w)):
-                s0 = base + (fy * phx + fx) * psz - t0y * stride
-                _act_seg(buf[s0 : s0 + n], codes, n, False, act, gain, alpha, clamp, zero)
-        return
     room = stride + t0x
-    for y in range(h):
-        rb = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x
+    # one call site of the inlined _act_seg (a second one made numba's IR inliner warn)
+    for y in range(h if save else min(phy, h)):
         cb = y * w
         for fx in range(min(phx, w)):
-            cnt = (w - fx + phx - 1) // phx
-            ext = min((cnt + 15) >> 4 << 4, room)
-            s0 = rb + fx * psz
-            _act_seg(
-                buf[s0 : s0 + ext], codes[cb : cb + ext], ext, save, act, gain, alpha, clamp, zero
-            )
+            if save:  # row y's phase fx
+                cnt = (w - fx + phx - 1) // phx
+                n = min((cnt + 15) >> 4 << 4, room)
+                s0 = base + (y % phy) * phx * psz + (y // phy - t0y) * stride - t0x + fx * psz
+            else:  # all the sample rows of phase plane (y, fx)
+                cnt = 0
+                n = (h - y + phy - 1) // phy * stride
+                s0 = base + (y * phx + fx) * psz - t0y * stride
+            _act_seg(buf[s0 : s0 + n], codes[cb : cb + n], n, save, act, gain, alpha, clamp, zero)
             cb += cnt
 
 
