@@ -10,6 +10,9 @@ linear, so its transpose is built from dense matrices of the oracle.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -788,3 +791,21 @@ def test_identity_y_stages_are_left_out():
     assert not fa._skip_y((f, one, None), (f, one, None), (2, 2), (2, 1), (6, 5, 0, 0))
     plan = K._plan.plan_upfirdn(1, 40, 1, 12, False, (2, 1), (1, 1), (6, 5, 0, 0), True)[0]
     assert plan.jobs.shape[0] == 2 and (plan.jobs[:, 3] == 6).all()  # the two phases along x
+
+
+def test_a_cold_compile_warns_about_nothing(tmp_path):
+    """The first compile of the kernel and the job runner (an empty numba cache, as after an
+    install or an upgrade) prints no numba warning: every user would see it. (Inlining a helper
+    at the IR level at two call sites made numba's inliner print dozens.)"""
+    code = (
+        "import numpy as np; from bandlimit.ops import _numba as K; "
+        "K.upfirdn(np.zeros((2, 1, 8), np.float32), np.ones(3, np.float32), "
+        "np.ones(1, np.float32), None, (1, 1), (1, 1), (1, 1, 0, 0))"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONWARNINGS="always")
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert any(tmp_path.rglob("*.nbi")), "nothing was compiled into the empty cache"
+    assert "Numba" not in run.stderr, run.stderr[-3000:]
