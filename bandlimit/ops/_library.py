@@ -27,6 +27,7 @@ to build the schema.
 import math
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -42,6 +43,54 @@ from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
 # Outputs are tensors of their own, not views of the kernels' arrays: a view returned by an
 # autograd Function (or custom op) cannot be changed in place afterwards (y.mul_(2) would raise).
+# Nor are they ``torch.from_numpy`` arrays, and inputs are not seen through ``Tensor.numpy()``:
+# either leaves the storage unresizable for good (a later ``resize_``, or an ``out=`` that
+# grows it, would raise where 'ref' works). The kernels see tensors through :func:`_view`.
+
+_NUMPY_TYPES = {
+    torch.float32: np.dtype(np.float32).str,
+    torch.float64: np.dtype(np.float64).str,
+    torch.uint8: np.dtype(np.uint8).str,
+}
+_TORCH_TYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+class _Held:
+    """A contiguous CPU tensor's memory as numpy reads it (``__array_interface__``); the array
+    made from it keeps this, and so the tensor, alive."""
+
+    __slots__ = ("__array_interface__", "tensor")
+
+    def __init__(self, t: Tensor):
+        self.tensor = t
+        self.__array_interface__ = {
+            "data": (t.data_ptr(), False),
+            "shape": tuple(t.shape),
+            "typestr": _NUMPY_TYPES[t.dtype],
+            "version": 3,
+        }
+
+
+def _view(t: Tensor) -> np.ndarray:
+    """A numpy array on the memory of the contiguous tensor ``t``, leaving its storage as it
+    was (resizable)."""
+    if t.dtype not in _NUMPY_TYPES:
+        return t.numpy()
+    return np.asarray(_Held(t))
+
+
+def _alloc(shape: tuple, dtype) -> np.ndarray:
+    """The kernels' output allocator: an empty tensor's memory (:func:`_tensor` gets it back)."""
+    return _view(torch.empty(shape, dtype=_TORCH_TYPES[np.dtype(dtype)]))
+
+
+def _tensor(a: np.ndarray, *shape: int) -> Tensor:
+    """The tensor whose memory ``a`` (from :func:`_alloc`, perhaps reshaped) is, reshaped to
+    ``shape`` in place: not a view (an op's output that is a view cannot be changed in place)."""
+    base = a
+    while not isinstance(base, _Held):
+        base = base.base
+    return base.tensor.resize_(shape)
 
 
 def _np(t: Optional[Tensor]):
@@ -51,7 +100,7 @@ def _np(t: Optional[Tensor]):
         return None
     if t.requires_grad:
         t = t.detach()
-    return (t if t.is_contiguous() else t.contiguous()).numpy()
+    return _view(t if t.is_contiguous() else t.contiguous())
 
 
 def _planes(x: Tensor):
@@ -68,8 +117,10 @@ def _upfirdn_kernel(x, fx, fy, f2d, up, down, pad):
     ho, wo = stage_out_size((h, w), Fir(fx, fy, f2d), up, down, pad)
     if n * c == 0:
         return x.new_zeros(n, c, ho, wo)
-    y = kernels.upfirdn(_planes(x), _np(fx), _np(fy), _np(f2d), tuple(up), tuple(down), tuple(pad))
-    return torch.from_numpy(y.reshape(n, c, ho, wo))
+    y = kernels.upfirdn(
+        _planes(x), _np(fx), _np(fy), _np(f2d), tuple(up), tuple(down), tuple(pad), _alloc
+    )
+    return _tensor(y, n, c, ho, wo)
 
 
 upfirdn_numba = define_upfirdn("upfirdn_numba", "cpu", _upfirdn_kernel)
@@ -116,9 +167,10 @@ def _fa_fwd_kernel(
         alpha,
         clamp,
         save_mask,
+        _alloc,
     )
     mask_t = torch.from_numpy(mask) if save_mask else torch.empty(0, dtype=torch.uint8)
-    return torch.from_numpy(y.reshape(n, c, *y.shape[1:])), mask_t
+    return _tensor(y, n, c, *y.shape[1:]), mask_t
 
 
 def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp,
@@ -163,8 +215,9 @@ def _fa_bwd_kernel(
         gain,
         kernels.ACT_CODES[act],
         alpha,
+        _alloc,
     )
-    return torch.from_numpy(dx.reshape(n, c, h, w))
+    return _tensor(dx, n, c, h, w)
 
 
 def _fa_bwd_fake(dy, mask, h, w, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha,
@@ -350,9 +403,9 @@ def _fany_fwd_kernel(
     )
     y = kernels.filtered_act_any_forward(
         _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad), mcode, gain,
-        code, alpha, pa_, pb_, clamp,
+        code, alpha, pa_, pb_, clamp, _alloc,
     )
-    return torch.from_numpy(y.reshape(n, c, ho, wo))
+    return _tensor(y, n, c, ho, wo)
 
 
 def _fany_fwd_fake(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act,
@@ -394,10 +447,10 @@ def _fany_bwd_kernel(
     )
     dx, dpar = kernels.filtered_act_any_backward(
         _planes(dy), _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad),
-        mcode, gain, code, alpha, pa_, pb_, clamp,
+        mcode, gain, code, alpha, pa_, pb_, clamp, _alloc,
     )
     return (
-        torch.from_numpy(dx.reshape(n, c, h, w)),
+        _tensor(dx, n, c, h, w),
         torch.from_numpy(dpar.reshape(n, c, 2)).to(x.dtype),
     )
 

@@ -404,3 +404,36 @@ def test_onnx_export_matches_eager_at_every_shape(tmp_path, kind):
             eager = model(x)  # the fused numba kernels
             torch.testing.assert_close(run(x), eager, rtol=1e-5, atol=1e-5)
 
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+@pytest.mark.parametrize("op", ["upfirdn2d", "filtered_lrelu", "filtered_act1d", "resample"])
+def test_inputs_outputs_and_gradients_stay_ordinary_tensors(impl, op):
+    """After a call, the input, the output and the input's gradient can still be resized as any
+    tensor can: the numba backend hands its kernels views that
+    leave the storage alone (``Tensor.numpy()`` and ``torch.from_numpy`` made it unresizable for
+    good), and its outputs are torch's own memory, alive after everything else is dropped."""
+    torch.manual_seed(0)
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    x = torch.randn(2, 3, 9, 9) if op in ("upfirdn2d", "filtered_lrelu") else torch.randn(2, 3, 40)
+    x.requires_grad_(True)
+    if op == "upfirdn2d":
+        y = ops.upfirdn2d(x, f, up=2, padding=2, impl=impl)
+    elif op == "filtered_lrelu":
+        y = ops.filtered_lrelu(x, f, f, up=2, down=2, padding=2, impl=impl)
+    elif op == "filtered_act1d":
+        alpha = torch.rand(3, requires_grad=True)
+        y = ops.filtered_act1d(x, "snake", f, f, up=2, down=2, padding=(2, 1),
+                               padding_mode="replicate", alpha=alpha, impl=impl)  # fmt: skip
+    else:
+        y = ops.resample_poly(x, 3, 2, impl=impl)
+    expected = y.detach().clone()
+    y.backward(torch.ones_like(y))
+    grad = x.grad.clone()
+    del f
+    import gc
+
+    gc.collect()
+    assert torch.equal(y.detach(), expected) and torch.equal(x.grad, grad)
+    for t in (x.detach(), y.detach(), x.grad):
+        t.resize_(t.numel() * 4)

@@ -97,7 +97,9 @@ def _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad, dpad=(0, 0, 0, 0)) -
     )
 
 
-def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, clamp, save_mask):
+def filtered_act_forward(
+    x, bias, C, fu, fd, up, down, pad, gain, act, alpha, clamp, save_mask, alloc=np.empty
+):
     """Fused ``upfirdn(fu, up, pad) → clamp(act(·) · gain) → upfirdn(fd, down)`` of every plane.
 
     Parameters
@@ -112,6 +114,7 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     gain, alpha, clamp : float; ``clamp = inf`` for none.
     act : int, one of ``ACT_LINEAR``, ``ACT_RELU``, ``ACT_LRELU``.
     save_mask : bool, also return the branch mask for :func:`filtered_act_backward`.
+    alloc : ``(shape, dtype) -> ndarray``, allocates the output (C-contiguous); ``np.empty``.
 
     Returns
     -------
@@ -125,7 +128,7 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     fd_full, kd, fd_c = _fir_parts(fd)
     geo = (w, ku, kd, fu_full, fd_full, up, down, pad, False, False, _skip_y(fu, fd, up, down, pad))
     plan, hr, wr, ho, wo = plan_filtered(h, *geo)
-    y = np.empty((nplanes, ho, wo), x.dtype)
+    y = alloc((nplanes, ho, wo), x.dtype)
     nq = (hr * wr + 3) // 4
     mask = np.empty((nplanes, nq), np.uint8) if save_mask else None
     if nplanes == 0:
@@ -154,11 +157,14 @@ def filtered_act_forward(x, bias, C, fu, fd, up, down, pad, gain, act, alpha, cl
     return y, mask
 
 
-def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act, alpha):
+def filtered_act_backward(
+    dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act, alpha, alloc=np.empty
+):
     """Vector-Jacobian product of :func:`filtered_act_forward` w.r.t. ``v = x + b``.
 
     ``dy [P, Ho, Wo]`` contiguous, ``mask`` from the forward (``save_mask=True``), ``x_shape_hw``
-    ``(H, W)``; other arguments as in the forward. Returns ``dx [P, H, W]`` of ``dy``'s dtype
+    ``(H, W)``; other arguments (``alloc``: for ``dx``) as in the forward. Returns
+    ``dx [P, H, W]`` of ``dy``'s dtype
     (``db`` is its sum over the planes of each channel and over H, W).
     """
     if act not in (ACT_LINEAR, ACT_RELU, ACT_LRELU):
@@ -175,7 +181,7 @@ def filtered_act_backward(dy, mask, x_shape_hw, fu, fd, up, down, pad, gain, act
     nq = (hr * wr + 3) // 4
     if mask.shape != (nplanes, nq):
         raise ValueError(f"mask must have shape {(nplanes, nq)}, got {mask.shape}")
-    dx = np.empty((nplanes, h, w), dy.dtype)
+    dx = alloc((nplanes, h, w), dy.dtype)
     if nplanes == 0:
         return dx
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
@@ -240,7 +246,7 @@ def _extension(pad, up, mode):
 
 
 def filtered_act_any_forward(
-    x, bias, C, fu, fd, up, down, pad, dpad, mode, gain, act, alpha, pa, pb, clamp
+    x, bias, C, fu, fd, up, down, pad, dpad, mode, gain, act, alpha, pa, pb, clamp, alloc=np.empty
 ):
     """Fused forward of any activation (an ``ACT_ALL_CODES`` value), no state saved.
 
@@ -249,7 +255,7 @@ def filtered_act_any_forward(
     (zeros, or the signal extended by replicate / circular: the input at its own rate before
     zero insertion, the activated signal at the up-sampled rate); ``pa``, ``pb``: per-channel
     snake α / snakebeta β ``[C]`` (or None; plane ``p`` uses channel ``p % C``), ``alpha`` the
-    lrelu slope. Returns ``y [P, Ho, Wo]``.
+    lrelu slope; ``alloc`` as in :func:`filtered_act_forward`. Returns ``y [P, Ho, Wo]``.
     """
     nplanes, h0, w0 = x.shape
     up, down, pad = _norm(up, down, pad)
@@ -266,7 +272,7 @@ def filtered_act_any_forward(
     plan, hr, wr, ho, wo = plan_filtered(h, *geo)
     if not full:
         region = (0, 0, hr, wr)
-    y = np.empty((nplanes, ho, wo), x.dtype)
+    y = alloc((nplanes, ho, wo), x.dtype)
     if nplanes == 0:
         return y
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
@@ -294,8 +300,9 @@ def filtered_act_any_forward(
 
 
 def filtered_act_any_backward(
-    dy, x, bias, C, fu, fd, up, down, pad, dpad, mode, gain, act, alpha, pa, pb, clamp
-):
+    dy, x, bias, C, fu, fd, up, down, pad, dpad, mode, gain, act, alpha, pa, pb, clamp,
+    alloc=np.empty,
+):  # fmt: skip
     """Vector-Jacobian product of :func:`filtered_act_any_forward`, recomputing ``u`` from ``x``.
 
     Returns ``(dv [P, H, W], dpar float64 [P, 2])``: the gradient w.r.t. ``v = x + b`` and, per
@@ -320,7 +327,7 @@ def filtered_act_any_backward(
         region = (0, 0, hr, wr)
     if dy.shape[1:] != (ho, wo):
         raise ValueError(f"dy must have shape [P, {ho}, {wo}], got {list(dy.shape)}")
-    dx = np.empty((nplanes, h0, w0), x.dtype)
+    dx = alloc((nplanes, h0, w0), x.dtype)
     dpar = np.zeros((max(nplanes, 1), 2))
     if nplanes == 0:
         return dx, dpar[:0]

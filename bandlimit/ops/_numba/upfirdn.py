@@ -16,7 +16,7 @@ from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch, rows_per_group
 from bandlimit.ops._numba._plan import identity_y, plan_upfirdn
 
 
-def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
+def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
     """Upsample, pad/crop, filter (correlation) and downsample every ``[H, W]`` plane of ``x``.
 
     Parameters
@@ -27,6 +27,7 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
     f2d : ndarray ``[kh, kw]`` indexed ``[y, x]`` — full 2-D filter, or None.
     up, down : ``(x, y)`` integer factors ≥ 1.
     pad : ``(x0, x1, y0, y1)``; negative values crop.
+    alloc : ``(shape, dtype) -> ndarray``, allocates the output (C-contiguous); ``np.empty``.
 
     Returns
     -------
@@ -41,7 +42,7 @@ def upfirdn(x, fx, fy, f2d, up, down, pad) -> np.ndarray:
     pad = tuple(int(v) for v in pad)
     skip = not full and identity_y(kh, up, down, pad, fy)
     plan, ho, wo = plan_upfirdn(h, w, kh, kw, full, up, down, pad, skip)
-    y = np.empty((nplanes, ho, wo), x.dtype)
+    y = alloc((nplanes, ho, wo), x.dtype)
     if nplanes == 0:
         return y
     # 1-D signals (one row, y the identity) are stacked as the rows of one plane
