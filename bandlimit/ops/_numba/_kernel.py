@@ -79,16 +79,15 @@ def _row(geom, r):
 
 
 @helper
-def _plane_params(p, act, nchan, prm, pa, pb, bias, zero):
-    """Plane ``p``'s α (lrelu slope or snake α), ``1/(α or β + ε)`` and bias."""
+def _act_params(p, act, nchan, prm, pa, pb):
+    """Plane ``p``'s α (lrelu slope or snake α) and ``1/(α or β + ε)``."""
     al = pa[p % nchan] if pa.shape[0] > 0 else prm[1]
     inv = prm[3]
     if act == ACT_SNAKE:
         inv = 1 / (al + SNAKE_EPS)
     elif act == ACT_SNAKEBETA:
         inv = 1 / (pb[p % nchan] + SNAKE_EPS)
-    b = bias[p % nchan] if bias.shape[0] > 0 else zero
-    return al, inv, b
+    return al, inv
 
 
 @helper
@@ -175,12 +174,12 @@ def plane_kernel(
             continue
         if mode == MODE_FORWARD:
             for r in range(nr):
-                b = _plane_params(p0 + r, act, nchan, prm, pa, pb, bias, zero)[2]
+                b = bias[(p0 + r) % nchan] if bias.shape[0] > 0 else zero
                 _stage_biased(x[p0 + r], h, w, b, buf, _row(gin, r), umode, he, we, uy0, ux0, zero)
             run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
             for r in range(nr):
                 p = p0 + r
-                al, inv, _ = _plane_params(p, act, nchan, prm, pa, pb, bias, zero)
+                al, inv = _act_params(p, act, nchan, prm, pa, pb)
                 g = _row(gmid, r)
                 if act <= ACT_LRELU:
                     act_fwd(buf, g, hr, wr, codes, save, act, prm[0], al, prm[2], zero)
@@ -197,7 +196,7 @@ def plane_kernel(
             continue
         # MODE_RECOMPUTE
         for r in range(nr):
-            b = _plane_params(p0 + r, act, nchan, prm, pa, pb, bias, zero)[2]
+            b = bias[(p0 + r) % nchan] if bias.shape[0] > 0 else zero
             g = _row(gfin, r)
             _stage_biased(xf[p0 + r], hf, wf, b, buf, g, umode, he, we, uy0, ux0, zero)
         run_jobs(runner, buf, jobs, toff, tcoef, jr[2], jr[3])
@@ -206,7 +205,7 @@ def plane_kernel(
         run_jobs(runner, buf, jobs, toff, tcoef, 0, jr[0])
         for r in range(nr):
             p = p0 + r
-            al, inv, _ = _plane_params(p, act, nchan, prm, pa, pb, bias, zero)
+            al, inv = _act_params(p, act, nchan, prm, pa, pb)
             g = _row(gmid, r)
             if emode != EXT_NONE:
                 fold_ext(buf, g, hr, wr, ry0, rx0, rh, rw, emode)

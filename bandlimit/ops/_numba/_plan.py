@@ -241,16 +241,16 @@ def lcm(a: int, b: int) -> int:
 SKIP_IDENTITY_Y = True  # (False: plan identity y stages as one-tap copies, for tests)
 
 
-def identity_y(kh: int, up: tuple, down: tuple, pad: tuple, fy=None) -> bool:
-    """The y stage is the identity: one tap (of value 1, where ``fy`` is given), factors 1, no
-    padding; a plan with ``skip_y`` then has no y stage at all (not even a copy)."""
-    return (
-        SKIP_IDENTITY_Y
-        and kh == 1
-        and up[1] == down[1] == 1
-        and pad[2] == pad[3] == 0
-        and (fy is None or float(fy[0]) == 1.0)
-    )
+def y_moves_nothing(kh: int, up: tuple, down: tuple, pad: tuple) -> bool:
+    """One y tap, y factors 1, no y padding: the y stage only scales each row (1-D signals),
+    so rows never mix."""
+    return kh == 1 and up[1] == down[1] == 1 and pad[2] == pad[3] == 0
+
+
+def identity_y(kh: int, up: tuple, down: tuple, pad: tuple, fy) -> bool:
+    """The y stage is the identity (:func:`y_moves_nothing`, its tap ``fy[0]`` exactly 1); a
+    plan with ``skip_y`` then has no y stage at all (not even a copy)."""
+    return SKIP_IDENTITY_Y and y_moves_nothing(kh, up, down, pad) and float(fy[0]) == 1.0
 
 
 @lru_cache(maxsize=256)

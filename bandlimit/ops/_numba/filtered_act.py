@@ -34,7 +34,7 @@ from bandlimit.ops._numba._kernel import (
     launch,
     rows_per_group,
 )
-from bandlimit.ops._numba._plan import identity_y, plan_filtered, plan_recompute
+from bandlimit.ops._numba._plan import identity_y, plan_filtered, plan_recompute, y_moves_nothing
 from bandlimit.ops._numba._smooth import ACT_SNAKEBETA, EXT_CIRCULAR, EXT_NONE, EXT_REPLICATE
 
 
@@ -91,9 +91,9 @@ def _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad, dpad=(0, 0, 0, 0)) -
     return (
         h == 1
         and not (fu_full or fd_full)
-        and ku[1] == kd[1] == 1
-        and up[1] == down[1] == 1
-        and pad[2] == pad[3] == dpad[2] == dpad[3] == 0
+        and kd[1] == 1
+        and y_moves_nothing(ku[1], up, down, pad)
+        and dpad[2] == dpad[3] == 0
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch, rows_per_group
-from bandlimit.ops._numba._plan import identity_y, plan_upfirdn
+from bandlimit.ops._numba._plan import identity_y, plan_upfirdn, y_moves_nothing
 
 
 def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
@@ -46,7 +46,7 @@ def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
     if nplanes == 0:
         return y
     # 1-D signals (one row, y the identity) are stacked as the rows of one plane
-    stack = h == 1 and not full and kh == 1 and up[1] == down[1] == 1 and pad[2] == pad[3] == 0
+    stack = h == 1 and not full and y_moves_nothing(kh, up, down, pad)
     rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
     if rows > 1:
         plan = plan_upfirdn(rows, w, kh, kw, full, up, down, pad, skip)[0]
