@@ -210,3 +210,27 @@ def test_gpu_sanitizer_workload_runs_on_cpu():
                        timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count(": ok") == 11, r.stdout
+
+
+def test_vocoder_benchmark_patches_a_whole_model_and_records(tmp_path):
+    """The end-to-end vocoder benchmark: BigVGAN-base's published size, every activation block
+    patched (the patched model computes the peer's output) and a record of every case."""
+    import json
+
+    from benchmarks.vocoder import build_models, main
+
+    models = build_models("base")
+    params = sum(t.numel() for t in models["alias-free-torch"].parameters())
+    assert 13.5e6 < params < 14.5e6  # BigVGAN-base: 14 M
+    ours = models["bandlimit"]
+    kinds = {type(m).__module__ for m in ours.modules() if type(m).__name__ == "Activation1d"}
+    assert kinds == {"bandlimit.nn.bigvgan"}
+    assert sum(type(m).__name__ == "Activation1d" for m in ours.modules()) == 4 * 3 * 6 + 1
+
+    out = main(["--channels", "16", "--seconds", "0.05", "--chunk-frames", "2", "--batch", "1",
+                "--repeat", "1", "--results", str(tmp_path)])
+    data = json.loads(out.read_text())
+    assert data["meta"]["max_output_difference"] < 1e-5
+    assert len(data["rows"]) == 3
+    assert all(r[f"{v}_ms"] > 0 for r in data["rows"]
+               for v in ("alias-free-torch", "bandlimit", "convolutions only"))
