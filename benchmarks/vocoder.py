@@ -34,12 +34,13 @@ import copy
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from benchmarks.activations import _load, _time_interleaved
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_RATE, HOP, N_MELS = 24000, 256, 100
@@ -117,23 +118,6 @@ def build_models(config: str, channels: int | None = None) -> dict[str, nn.Modul
         parent, _, child = name.rpartition(".")
         setattr(convs.get_submodule(parent) if parent else convs, child, nn.Identity())
     return {"alias-free-torch": peer, "bandlimit": ours, "convolutions only": convs}
-
-
-def _time_interleaved(fns, repeat: int) -> list[float]:
-    """Median milliseconds of each of ``fns``, run round-robin after one warm-up call each."""
-    for fn in fns:
-        fn()
-    ts: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, t in zip(fns, ts):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in ts]
-
-
-def _load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def _inference(model: nn.Module, mel: torch.Tensor):

@@ -45,6 +45,12 @@ def _default_kernel(ratio: int, kernel_size: int | None, name: str = "kernel_siz
     return int(6 * ratio // 2) * 2 if kernel_size is None else check_int(name, kernel_size, 1)
 
 
+def _taps(buffer: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A ``[1, 1, K(, K)]`` filter buffer's taps in ``dtype``."""
+    taps = buffer.view(buffer.shape[2:])
+    return taps if taps.dtype == dtype else taps.to(dtype)
+
+
 def _radial_filter(cutoff: float, half_width: float, k: int) -> torch.Tensor:
     """alias-free-torch's 2-D filter: a Kaiser-windowed *radial sinc* on a ``k × k`` grid.
 
@@ -97,7 +103,7 @@ class UpSample1d(nn.Module):
         return filtered_act1d(
             x,
             "linear",
-            self.filter[0, 0].to(tensor_dtype(x)),
+            _taps(self.filter, tensor_dtype(x)),
             up=self.ratio,
             padding=pu,
             padding_mode="replicate",
@@ -122,7 +128,7 @@ class DownSample1d(nn.Module):
             x,
             "linear",
             None,
-            self.lowpass.filter[0, 0].to(tensor_dtype(x)),
+            _taps(self.lowpass.filter, tensor_dtype(x)),
             down=self.ratio,
             padding_mode="replicate",
             gain=1.0,
@@ -146,7 +152,7 @@ class UpSample2d(nn.Module):
         return filtered_act(
             x,
             "linear",
-            self.filter[0, 0].to(tensor_dtype(x)),
+            _taps(self.filter, tensor_dtype(x)),
             up=self.ratio,
             padding=(*pu, *pu),
             padding_mode="replicate",
@@ -169,7 +175,7 @@ class DownSample2d(nn.Module):
             x,
             "linear",
             None,
-            self.lowpass.filter[0, 0].to(tensor_dtype(x)),
+            _taps(self.lowpass.filter, tensor_dtype(x)),
             down=self.ratio,
             padding_mode="replicate",
             gain=1.0,
@@ -212,8 +218,9 @@ class _Activation(nn.Module):
         _, pd = bigvgan_paddings(self.down_ratio, kd)
         # Correlation form (flip_filter=True): theirs correlates in the down stage, and
         # up-samples by a transposed convolution, a true convolution with the filter.
-        fu = self.upsample.filter[0, 0].to(tensor_dtype(x)).flip(list(range(self.ndim)))
-        fd = self.downsample.lowpass.filter[0, 0].to(tensor_dtype(x))
+        dtype = tensor_dtype(x)
+        fu = _taps(self.upsample.filter, dtype).flip(list(range(self.ndim)))
+        fd = _taps(self.downsample.lowpass.filter, dtype)
         op = filtered_act1d if self.ndim == 1 else filtered_act
         if self.ndim == 2:
             pu, pd = (*pu, *pu), (*pd, *pd)

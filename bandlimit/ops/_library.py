@@ -103,6 +103,31 @@ def _np(t: Optional[Tensor]):
     return _view(t if t.is_contiguous() else t.contiguous())
 
 
+_FILTER_VIEWS: dict[int, tuple[Tensor, int, np.ndarray]] = {}
+
+
+def _filter_views(*filters: Optional[Tensor]) -> tuple:
+    """:func:`_np` of normalised filter tensors (or None), kept for the next call: calls pass
+    the same cached filters again and again (:func:`~bandlimit.ops._params.cached_constant`),
+    and a lookup costs less than a view. Keyed by the tensor, which the entry holds (so that
+    its id is not reused), and checked against its memory address, shape and contiguity (a
+    resized tensor gets a new view; a write in place shows through the view). Bounded."""
+    views = []
+    for t in filters:
+        hit = None if t is None else _FILTER_VIEWS.get(id(t))
+        if hit is not None and hit[0] is t and hit[1] == t.data_ptr() and \
+                hit[2].shape == t.shape and t.is_contiguous():
+            views.append(hit[2])
+            continue
+        view = _np(t)
+        if t is not None and t.is_contiguous():
+            if len(_FILTER_VIEWS) >= 256:
+                _FILTER_VIEWS.clear()
+            _FILTER_VIEWS[id(t)] = (t, t.data_ptr(), view)
+        views.append(view)
+    return tuple(views)
+
+
 def _planes(x: Tensor):
     n, c, h, w = x.shape
     return _np(x).reshape(n * c, h, w)
@@ -114,13 +139,12 @@ def _planes(x: Tensor):
 
 def _upfirdn_kernel(x, fx, fy, f2d, up, down, pad):
     n, c, h, w = x.shape
-    ho, wo = stage_out_size((h, w), Fir(fx, fy, f2d), up, down, pad)
     if n * c == 0:
-        return x.new_zeros(n, c, ho, wo)
+        return x.new_zeros(n, c, *stage_out_size((h, w), Fir(fx, fy, f2d), up, down, pad))
     y = kernels.upfirdn(
-        _planes(x), _np(fx), _np(fy), _np(f2d), tuple(up), tuple(down), tuple(pad), _alloc
+        _planes(x), *_filter_views(fx, fy, f2d), tuple(up), tuple(down), tuple(pad), _alloc
     )
-    return _tensor(y, n, c, ho, wo)
+    return _tensor(y, n, c, *y.shape[1:])
 
 
 upfirdn_numba = define_upfirdn("upfirdn_numba", "cpu", _upfirdn_kernel)
@@ -157,8 +181,8 @@ def _fa_fwd_kernel(
         _planes(x),
         _np(b),
         c,
-        (_np(fux), _np(fuy), _np(fu2d)),
-        (_np(fdx), _np(fdy), _np(fd2d)),
+        _filter_views(fux, fuy, fu2d),
+        _filter_views(fdx, fdy, fd2d),
         tuple(up),
         tuple(down),
         tuple(pad),
@@ -207,8 +231,8 @@ def _fa_bwd_kernel(
         _planes(dy),
         mask.numpy(),
         (h, w),
-        (_np(fux), _np(fuy), _np(fu2d)),
-        (_np(fdx), _np(fdy), _np(fd2d)),
+        _filter_views(fux, fuy, fu2d),
+        _filter_views(fdx, fdy, fd2d),
         tuple(up),
         tuple(down),
         tuple(pad),
@@ -362,8 +386,8 @@ def _any_args(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act):
     return (
         _np(b),
         x.shape[1],
-        (_np(fux), _np(fuy), _np(fu2d)),
-        (_np(fdx), _np(fdy), _np(fd2d)),
+        _filter_views(fux, fuy, fu2d),
+        _filter_views(fdx, fdy, fd2d),
         kernels.EXT_CODES[mode],
         kernels.ACT_ALL_CODES[act],
         _np(pa),
@@ -393,10 +417,10 @@ def _fany_fwd_kernel(
     clamp: float,
 ) -> Tensor:
     n, c, h, w = x.shape
-    *_, ho, wo = filtered_sizes(
-        (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad
-    )
     if n * c == 0:
+        *_, ho, wo = filtered_sizes(
+            (h, w), Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), up, down, pad, dpad
+        )
         return x.new_zeros(n, c, ho, wo)
     bb, cc, fu, fd, mcode, code, pa_, pb_ = _any_args(
         x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, mode, dpad, act
@@ -405,7 +429,7 @@ def _fany_fwd_kernel(
         _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad), mcode, gain,
         code, alpha, pa_, pb_, clamp, _alloc,
     )
-    return _tensor(y, n, c, ho, wo)
+    return _tensor(y, n, c, *y.shape[1:])
 
 
 def _fany_fwd_fake(x, b, pa, pb, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, mode, act,

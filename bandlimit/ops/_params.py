@@ -227,7 +227,9 @@ def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir
         return build()
     g = f if f.is_contiguous() else f.contiguous()
     taps = ctypes.string_at(g.data_ptr(), g.numel() * g.element_size())  # (no numpy view)
-    return cached_constant(("fir", f.dtype, f.shape, g.is_neg(), taps, *key), device, build)
+    key = ("fir", f.dtype, f.shape, g.is_neg(), taps, *key)
+    hit = _CONSTANTS.get((*key, device))  # (the common case, without cached_constant's checks)
+    return hit if hit is not None else cached_constant(key, device, build)
 
 
 def make_fir(
@@ -264,15 +266,15 @@ def make_fir_1d(
     f: torch.Tensor | None, *, flip_filter: bool, gain: float, dtype: torch.dtype, device
 ) -> Fir:
     """A 1-D filter along the last axis, as a separable :class:`Fir` with an identity y axis."""
-    one = constant_tap(1.0, dtype, device)
     if f is None:
-        return Fir(fx=constant_tap(gain, dtype, device), fy=one)
+        return Fir(fx=constant_tap(gain, dtype, device), fy=constant_tap(1.0, dtype, device))
 
     def build() -> Fir:
         g = f.detach()
         if not flip_filter:
             g = g.flip([0])
-        return Fir(fx=_scaled(g, gain, not flip_filter, dtype, device), fy=one)
+        fx = _scaled(g, gain, not flip_filter, dtype, device)
+        return Fir(fx=fx, fy=constant_tap(1.0, dtype, device))
 
     return _per_filter(f, device, ("1d", flip_filter, _gain_key(gain), dtype), build)
 

@@ -223,11 +223,11 @@ def _channel_param(v: object, name: str, act: str, x: torch.Tensor) -> torch.Ten
             f"act={act!r} needs {name}: a tensor of shape [{channels}] (one value per channel) "
             "or a number, got None"
         )
-    if isinstance(v, numbers.Real) and not isinstance(v, bool):
-        v = as_float(v, name)
-        check_fits_dtype(v, name, x.dtype)
-        return torch.full((channels,), v, dtype=x.dtype, device=x.device)
     if not isinstance(v, torch.Tensor):
+        if isinstance(v, numbers.Real) and not isinstance(v, bool):
+            v = as_float(v, name)
+            check_fits_dtype(v, name, x.dtype)
+            return torch.full((channels,), v, dtype=x.dtype, device=x.device)
         raise TypeError(
             f"{name} must be a torch.Tensor of shape [{channels}] or a number for act={act!r}, "
             f"got {type(v).__name__}"
@@ -241,7 +241,7 @@ def _channel_param(v: object, name: str, act: str, x: torch.Tensor) -> torch.Ten
         raise TypeError(f"{name} must have a floating-point dtype, got {v.dtype}")
     if v.device != x.device:
         raise ValueError(f"{name} must be on x's device {x.device}, got {v.device}")
-    return v.to(x.dtype)
+    return v if v.dtype == x.dtype else v.to(x.dtype)
 
 
 def _act_args(act: object, alpha: object, beta: object, gain: object, x: torch.Tensor):

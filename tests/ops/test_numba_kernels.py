@@ -730,10 +730,12 @@ def test_stacked_rows_give_the_results_of_one_plane_at_a_time(c):
     snake-parameter sums; a repeated call (which reuses the scratch the first left, stale rows
     of a short group included) gives them again."""
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K._kernel, "_PREPARED", {})  # (geometries made under other settings)
         mp.setattr(K._kernel, "MAX_ROWS", 1)
         mp.setattr(K._plan, "SKIP_IDENTITY_Y", False)
         single = _run_every_entry(c)
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(K._kernel, "_PREPARED", {})
         mp.setattr(K._kernel, "MAX_ROWS", c["max_rows"])
         stacked = _run_every_entry(c)
         again = _run_every_entry(c)
@@ -809,3 +811,39 @@ def test_a_cold_compile_warns_about_nothing(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert any(tmp_path.rglob("*.nbi")), "nothing was compiled into the empty cache"
     assert "Numba" not in run.stderr, run.stderr[-3000:]
+
+
+def test_memoised_geometry_follows_every_change_of_a_call():
+    """Identical calls share a memoised geometry (plan, stacked rows, gathered taps); a call
+    that differs in its taps only, in the planes' count or in the thread count gets its own:
+    every result still matches the oracle, the filter's new taps included."""
+    rng = np.random.default_rng(21)
+    dt = np.float64
+    before = numba.get_num_threads()
+    memo = K._kernel._PREPARED
+    try:
+        for nthreads in sorted({1, before}):
+            numba.set_num_threads(nthreads)
+            for planes in (3, 40):  # (40 one-row planes stack)
+                x = rng.standard_normal((planes, 1, 23)).astype(dt)
+                one = np.ones(1, dt)
+                for _ in range(2):  # same shapes, new taps
+                    fu = (rng.standard_normal(6).astype(dt), one, None)
+                    fd = (rng.standard_normal(5).astype(dt), one, None)
+                    args = ((2, 1), (2, 1), (3, 2, 0, 0))
+                    got = K.upfirdn(x, *fu, *args)
+                    np.testing.assert_allclose(got, oracle_upfirdn(x, *fu, *args), **tol(dt))
+                    y, _ = K.filtered_act_forward(x, None, 1, fu, fd, *args, 1.5, K.ACT_LRELU,
+                                                  0.2, np.inf, False)
+                    ref = oracle_forward(x, None, 1, fu, fd, *args, 1.5, K.ACT_LRELU, 0.2,
+                                         np.inf)[0]
+                    np.testing.assert_allclose(y, ref, **tol(dt))
+                    y_any = K.filtered_act_any_forward(
+                        x, None, 1, fu, fd, *args, (0, 0, 0, 0), K.EXT_NONE, 1.5,
+                        K.ACT_ALL_CODES["lrelu"], 0.2, None, None, np.inf)
+                    np.testing.assert_allclose(y_any, ref, **tol(dt))
+                    n = len(memo)
+                    K.upfirdn(x, *fu, *args)  # an identical call adds nothing
+                    assert len(memo) == n
+    finally:
+        numba.set_num_threads(before)

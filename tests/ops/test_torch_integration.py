@@ -406,6 +406,33 @@ def test_onnx_export_matches_eager_at_every_shape(tmp_path, kind):
 
 
 
+def test_numba_ops_see_their_filter_tensors_as_they_are_now():
+    """The numba custom ops keep numpy views of the filter tensors they are passed (the cached,
+    normalised filters come back call after call); a filter written in place, resized (new
+    memory) or shrunk (same memory, new shape) between calls is still read as it is, as a
+    fresh tensor with its taps would be."""
+    from bandlimit.ops import _library
+
+    x = torch.randn(2, 3, 1, 17, dtype=torch.float64)
+    fx, fy = torch.randn(5, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+    args = ([2, 1], [1, 1], [2, 2, 0, 0])
+
+    def check():
+        got = _library.upfirdn_numba(x, fx, fy, None, *args)
+        want = ops.upfirdn1d(x[:, :, 0], fx, up=2, padding=2, flip_filter=True, impl="ref")
+        torch.testing.assert_close(got[:, :, 0], want, rtol=1e-12, atol=1e-12)
+
+    check()
+    fx.mul_(-3.0)  # in place
+    check()
+    ptr = fx.data_ptr()
+    fx.resize_(9).copy_(torch.randn(9, dtype=torch.float64))  # grown: new memory
+    assert fx.data_ptr() != ptr
+    check()
+    fx.resize_(3)  # shrunk: same memory, other shape
+    check()
+
+
 @pytest.mark.parametrize("impl", ["ref", "numba"])
 @pytest.mark.parametrize("op", ["upfirdn2d", "filtered_lrelu", "filtered_act1d", "resample"])
 def test_inputs_outputs_and_gradients_stay_ordinary_tensors(impl, op):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -238,19 +239,63 @@ GROUP_BYTES = 1 << 17  # scratch of a group of rows: well inside a core's L2 cac
 MAX_ROWS = 256
 
 
-def rows_per_group(nplanes: int, packable: bool, row_size: int, itemsize: int) -> int:
+def rows_per_group(nplanes: int, packable: bool, row_size: int, itemsize: int,
+                   nthreads: int | None = None) -> int:
     """How many single-row planes one kernel iteration stacks as the rows of one plane.
 
     A short 1-D signal costs far more per plane than per sample (staging, a dozen short jobs,
     gathering: ~1 µs for 64 samples); stacked, each job runs once over all the rows. Only
     ``packable`` planes qualify: one row, every y stage the identity (no y filter, factor or
     padding), so the rows never mix. Groups stay within ``GROUP_BYTES`` of scratch
-    (``row_size`` elements a row) and leave each thread at least one.
+    (``row_size`` elements a row) and leave each of ``nthreads`` threads (numba's current
+    count by default) at least one.
     """
     if not packable or nplanes < 2:
         return 1
-    per_thread = -(-nplanes // numba.get_num_threads())
+    nthreads = numba.get_num_threads() if nthreads is None else nthreads
+    per_thread = -(-nplanes // nthreads)
     return max(1, min(GROUP_BYTES // (row_size * itemsize), per_thread, MAX_ROWS))
+
+
+class Launch(NamedTuple):
+    """What the geometry of a call decides, shared by identical calls (:func:`prepared`): the
+    plan (for ``rows`` stacked single-row planes a group), its taps gathered per job, the
+    kernel's ``dims``, the output plane ``[ho, wo]``, the thread count it was sized for, the
+    mask bytes a plane (masked modes) and ``MODE_RECOMPUTE``'s ``(gfin, gfmid, jr)``."""
+
+    plan: Plan
+    rows: int
+    tcoef: np.ndarray
+    dims: tuple
+    out_hw: tuple[int, int]
+    nthreads: int
+    nq: int = 0
+    recompute: tuple | None = None
+
+
+PREPARED_MAX = 512
+_PREPARED: dict[tuple, Launch] = {}
+
+
+def prepared(key: tuple, build) -> Launch:
+    """``build()`` memoised by ``key``, which holds everything it reads -- the shape, dtype,
+    factors, paddings, modes, thread count and the filter taps themselves (:func:`taps_key`),
+    so that nothing stale is found. A model calls the same layers again and again, and working
+    out a call's geometry (planning, stacking, gathering the taps) costs a small call a fifth
+    of its time. Bounded: cleared when full. The memo is only read and added to (atomic dict
+    operations), so Python threads may share it."""
+    hit = _PREPARED.get(key)
+    if hit is None:
+        if len(_PREPARED) >= PREPARED_MAX:
+            _PREPARED.clear()
+        hit = _PREPARED[key] = build()
+    return hit
+
+
+def taps_key(*arrays) -> tuple:
+    """Filter arrays (or None) as part of a :func:`prepared` key: their shapes, dtypes and
+    bytes."""
+    return tuple(None if a is None else (a.shape, a.dtype.str, a.tobytes()) for a in arrays)
 
 
 def _scratch_for(plan: Plan, key: tuple, nthreads: int, dtype) -> np.ndarray:
@@ -278,24 +323,22 @@ def _scratch_for(plan: Plan, key: tuple, nthreads: int, dtype) -> np.ndarray:
         return scr
 
 
-def launch(mode, x, y, plan: Plan, tcoef, dims, prm, *, rows=1, xf=None, bias=None, nchan=1,
-           mask=None, save=False, gfin=None, gfmid=None, jr=None, act=0, pa=None, pb=None,
-           dpar=None, codes=32):
-    """:func:`plane_kernel` of ``mode`` on the planes ``x [P, ·]`` into ``y [P, ·]`` with
-    ``plan``'s buffers and jobs: the arguments a mode does not use default to shared constants
-    (no mode writes them), and each thread gets a zeroed scratch (:func:`_scratch_for`) and
-    ``codes`` bytes for branch codes. ``rows``: planes per group (:func:`rows_per_group`; the
-    plan is then for that many rows). Every entry point launches through here: a small call's
-    Python costs more than its arithmetic."""
+def launch(mode, x, y, g: Launch, prm, *, xf=None, bias=None, nchan=1, mask=None, save=False,
+           act=0, pa=None, pb=None, dpar=None):
+    """:func:`plane_kernel` of ``mode`` on the planes ``x [P, ·]`` into ``y [P, ·]`` with the
+    plan, taps and dims of ``g`` (from :func:`prepared`; its plan is for ``g.rows`` rows): the
+    arguments a mode does not use default to shared constants (no mode writes them), and each
+    thread gets a zeroed scratch (:func:`_scratch_for`) and bytes for branch codes. Every entry
+    point launches through here: a small call's Python costs more than its arithmetic."""
     empty = _EMPTY[x.dtype]
-    nthreads = numba.get_num_threads()
+    plan, nthreads = g.plan, g.nthreads
+    gfin, gfmid, jr = g.recompute or (plan.gin, plan.gmid, plan.jr)
     plane_kernel(
         mode, x, y, x if xf is None else xf, empty if bias is None else bias, nchan,
-        _NO_MASK if mask is None else mask, save, dims, rows, plan.gin, plan.gmid, plan.gout,
-        plan.gin if gfin is None else gfin, plan.gmid if gfmid is None else gfmid, plan.jobs,
-        plan.toff, tcoef, plan.jr if jr is None else jr, act, prm,
+        _NO_MASK if mask is None else mask, save, g.dims, g.rows, plan.gin, plan.gmid,
+        plan.gout, gfin, gfmid, plan.jobs, plan.toff, g.tcoef, jr, act, prm,
         empty if pa is None else pa, empty if pb is None else pb,
         _NO_DPAR if dpar is None else dpar,
-        _scratch_for(plan, (mode, dims, rows), nthreads, x.dtype),
-        np.zeros((nthreads, codes), np.uint8), runner_address(x.dtype),
+        _scratch_for(plan, (mode, g.dims, g.rows), nthreads, x.dtype),
+        np.zeros((nthreads, 4 * g.nq + 32), np.uint8), runner_address(x.dtype),
     )

@@ -24,6 +24,7 @@ the row one after the other" (``L = lcm(up_x, down_x)``). Only the backward read
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU
@@ -31,8 +32,11 @@ from bandlimit.ops._numba._kernel import (
     MODE_BACKWARD,
     MODE_FORWARD,
     MODE_RECOMPUTE,
+    Launch,
     launch,
+    prepared,
     rows_per_group,
+    taps_key,
 )
 from bandlimit.ops._numba._plan import identity_y, plan_filtered, plan_recompute, y_moves_nothing
 from bandlimit.ops._numba._smooth import ACT_SNAKEBETA, EXT_CIRCULAR, EXT_NONE, EXT_REPLICATE
@@ -51,14 +55,6 @@ def _fir_parts_reversed(f):
     if f2d is not None:
         return True, (f2d.shape[1], f2d.shape[0]), f2d[::-1, ::-1].ravel()
     return False, (fx.shape[0], fy.shape[0]), np.concatenate([fx[::-1], fy[::-1]])
-
-
-def _sizes(h, w, ku, kd, up, down, pad):
-    hu = h * up[1] + pad[2] + pad[3] - ku[1] + 1
-    wu = w * up[0] + pad[0] + pad[1] - ku[0] + 1
-    ho = (hu - kd[1]) // down[1] + 1
-    wo = (wu - kd[0]) // down[0] + 1
-    return ho, wo, (ho - 1) * down[1] + kd[1], (wo - 1) * down[0] + kd[0]
 
 
 def mask_shape(planes, hu, wu, ho, wo, fd_size, down) -> tuple[int, int]:
@@ -122,39 +118,56 @@ def filtered_act_forward(
     """
     if act not in (ACT_LINEAR, ACT_RELU, ACT_LRELU):
         raise ValueError(f"act must be one of the ACT_* codes (0, 1, 2), got {act!r}")
+    g = _prepared_masked(x.shape, x.dtype, fu, fd, up, down, pad, False)
     nplanes, h, w = x.shape
-    up, down, pad = _norm(up, down, pad)
-    fu_full, ku, fu_c = _fir_parts(fu)
-    fd_full, kd, fd_c = _fir_parts(fd)
-    geo = (w, ku, kd, fu_full, fd_full, up, down, pad, False, False, _skip_y(fu, fd, up, down, pad))
-    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
+    ho, wo = g.out_hw
     y = alloc((nplanes, ho, wo), x.dtype)
-    nq = (hr * wr + 3) // 4
-    mask = np.empty((nplanes, nq), np.uint8) if save_mask else None
+    mask = np.empty((nplanes, g.nq), np.uint8) if save_mask else None
     if nplanes == 0:
         return y, mask
-    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
-    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
-    if rows > 1:
-        plan = plan_filtered(rows, *geo)[0]
-    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
     launch(
         MODE_FORWARD,
         x.reshape(nplanes, h * w),
         y.reshape(nplanes, ho * wo),
-        plan,
-        tcoef,
-        (h, w, ho, wo, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
+        g,
         np.array([gain, alpha, clamp, 0.0], x.dtype),
-        rows=rows,
         bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
         nchan=max(int(C), 1),
         mask=mask,
         save=bool(save_mask),
         act=int(act),
-        codes=4 * nq + 32,
     )
     return y, mask
+
+
+def _prepared_masked(shape, dtype, fu, fd, up, down, pad, transposed) -> Launch:
+    """:func:`_masked_geometry`, memoised (:func:`._kernel.prepared`)."""
+    nthreads = numba.get_num_threads()
+    key = ("masked", transposed, shape, dtype.str, taps_key(*fu), taps_key(*fd), tuple(up),
+           tuple(down), tuple(pad), nthreads)
+    return prepared(key, lambda: _masked_geometry(shape, dtype, fu, fd, up, down, pad, nthreads,
+                                                  transposed))
+
+
+def _masked_geometry(shape, dtype, fu, fd, up, down, pad, nthreads, transposed) -> Launch:
+    """The :class:`Launch` of :func:`filtered_act_forward` (``transposed``: of
+    :func:`filtered_act_backward`, whose ``shape`` is the input's)."""
+    nplanes, h, w = shape
+    up, down, pad = _norm(up, down, pad)
+    parts = _fir_parts_reversed if transposed else _fir_parts
+    fu_full, ku, fu_c = parts(fu)
+    fd_full, kd, fd_c = parts(fd)
+    geo = (w, ku, kd, fu_full, fd_full, up, down, pad, transposed, False,
+           _skip_y(fu, fd, up, down, pad))
+    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
+    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
+    rows = rows_per_group(nplanes, stack, plan.size, dtype.itemsize, nthreads)
+    if rows > 1:
+        plan = plan_filtered(rows, *geo)[0]
+    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dtype)
+    sizes = (ho, wo, h, w) if transposed else (h, w, ho, wo)
+    dims = (*sizes, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE)
+    return Launch(plan, rows, tcoef, dims, (ho, wo), nthreads, (hr * wr + 3) // 4)
 
 
 def filtered_act_backward(
@@ -171,36 +184,23 @@ def filtered_act_backward(
         raise ValueError(f"act must be one of the ACT_* codes (0, 1, 2), got {act!r}")
     nplanes = dy.shape[0]
     h, w = int(x_shape_hw[0]), int(x_shape_hw[1])
-    up, down, pad = _norm(up, down, pad)
-    fu_full, ku, fu_c = _fir_parts_reversed(fu)
-    fd_full, kd, fd_c = _fir_parts_reversed(fd)
-    geo = (w, ku, kd, fu_full, fd_full, up, down, pad, True, False, _skip_y(fu, fd, up, down, pad))
-    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
+    g = _prepared_masked((nplanes, h, w), dy.dtype, fu, fd, up, down, pad, True)
+    ho, wo = g.out_hw
     if dy.shape[1:] != (ho, wo):
         raise ValueError(f"dy must have shape [P, {ho}, {wo}], got {list(dy.shape)}")
-    nq = (hr * wr + 3) // 4
-    if mask.shape != (nplanes, nq):
-        raise ValueError(f"mask must have shape {(nplanes, nq)}, got {mask.shape}")
+    if mask.shape != (nplanes, g.nq):
+        raise ValueError(f"mask must have shape {(nplanes, g.nq)}, got {mask.shape}")
     dx = alloc((nplanes, h, w), dy.dtype)
     if nplanes == 0:
         return dx
-    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad)
-    rows = rows_per_group(nplanes, stack, plan.size, dy.dtype.itemsize)
-    if rows > 1:
-        plan = plan_filtered(rows, *geo)[0]
-    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dy.dtype)
     slope = 1.0 if act == ACT_LINEAR else (0.0 if act == ACT_RELU else alpha)
     launch(
         MODE_BACKWARD,
         dy.reshape(nplanes, ho * wo),
         dx.reshape(nplanes, h * w),
-        plan,
-        tcoef,
-        (ho, wo, h, w, hr, wr, 0, 0, hr, wr, EXT_NONE, 0, 0, 0, 0, 0, 0, EXT_NONE),
+        g,
         np.array([gain, gain * slope, 0.0, 0.0], dy.dtype),
-        rows=rows,
         mask=np.ascontiguousarray(mask),
-        codes=4 * nq + 32,
     )
     return dx
 
@@ -257,7 +257,41 @@ def filtered_act_any_forward(
     snake α / snakebeta β ``[C]`` (or None; plane ``p`` uses channel ``p % C``), ``alpha`` the
     lrelu slope; ``alloc`` as in :func:`filtered_act_forward`. Returns ``y [P, Ho, Wo]``.
     """
+    g = _prepared_any(x.shape, x.dtype, fu, fd, up, down, pad, dpad, mode, False)
     nplanes, h0, w0 = x.shape
+    ho, wo = g.out_hw
+    y = alloc((nplanes, ho, wo), x.dtype)
+    if nplanes == 0:
+        return y
+    pa_, pb_ = _params(pa, pb, act, x.dtype)
+    launch(
+        MODE_FORWARD,
+        x.reshape(nplanes, h0 * w0),
+        y.reshape(nplanes, ho * wo),
+        g,
+        np.array([gain, alpha, clamp, 0.0], x.dtype),
+        bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
+        nchan=max(int(C), 1),
+        act=int(act),
+        pa=pa_,
+        pb=pb_,
+    )
+    return y
+
+
+def _prepared_any(shape, dtype, fu, fd, up, down, pad, dpad, mode, recompute) -> Launch:
+    """:func:`_any_geometry`, memoised (:func:`._kernel.prepared`)."""
+    nthreads = numba.get_num_threads()
+    key = ("any", recompute, shape, dtype.str, taps_key(*fu), taps_key(*fd), tuple(up),
+           tuple(down), tuple(pad), tuple(dpad), mode, nthreads)
+    return prepared(key, lambda: _any_geometry(shape, dtype, fu, fd, up, down, pad, dpad, mode,
+                                               nthreads, recompute))
+
+
+def _any_geometry(shape, dtype, fu, fd, up, down, pad, dpad, mode, nthreads, recompute) -> Launch:
+    """The :class:`Launch` of :func:`filtered_act_any_forward` (``recompute``: of
+    :func:`filtered_act_any_backward`; ``shape`` is the input's either way)."""
+    nplanes, h0, w0 = shape
     up, down, pad = _norm(up, down, pad)
     dpad = tuple(int(v) for v in dpad)
     (ex0, ex1, ey0, ey1), pad = _extension(pad, up, mode)
@@ -268,35 +302,31 @@ def filtered_act_any_forward(
     fd_full, kd, fd_c = _fir_parts(fd)
     full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
     skip = _skip_y(fu, fd, up, down, pad2)
-    geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, False, full, skip)
-    plan, hr, wr, ho, wo = plan_filtered(h, *geo)
+    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
+    if recompute:
+        geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, full, skip)
+        plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo = plan_recompute(h, *geo)
+        rows = rows_per_group(nplanes, stack, plan.size, dtype.itemsize, nthreads)
+        if rows > 1:
+            plan, jr, gfin, gfmid, tidx_f = plan_recompute(rows, *geo)[:5]
+        _, _, fur = _fir_parts_reversed(fu)
+        _, _, fdr = _fir_parts_reversed(fd)
+        taps = [np.concatenate([fur, fdr])[plan.tidx], np.concatenate([fu_c, fd_c])[tidx_f]]
+        tcoef = np.ascontiguousarray(np.concatenate(taps), dtype=dtype)
+        sizes, extra = (ho, wo, h0, w0), (gfin, gfmid, jr)
+    else:
+        geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, False, full, skip)
+        plan, hr, wr, ho, wo = plan_filtered(h, *geo)
+        rows = rows_per_group(nplanes, stack, plan.size, dtype.itemsize, nthreads)
+        if rows > 1:
+            plan = plan_filtered(rows, *geo)[0]
+        tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=dtype)
+        sizes, extra = (h0, w0, ho, wo), None
     if not full:
         region = (0, 0, hr, wr)
-    y = alloc((nplanes, ho, wo), x.dtype)
-    if nplanes == 0:
-        return y
-    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
-    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
-    if rows > 1:
-        plan = plan_filtered(rows, *geo)[0]
-    tcoef = np.ascontiguousarray(np.concatenate([fu_c, fd_c])[plan.tidx], dtype=x.dtype)
-    pa_, pb_ = _params(pa, pb, act, x.dtype)
-    launch(
-        MODE_FORWARD,
-        x.reshape(nplanes, h0 * w0),
-        y.reshape(nplanes, ho * wo),
-        plan,
-        tcoef,
-        (h0, w0, ho, wo, hr, wr, *region, emode, 0, 0, h, w, ey0, ex0, umode),
-        np.array([gain, alpha, clamp, 0.0], x.dtype),
-        rows=rows,
-        bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
-        nchan=max(int(C), 1),
-        act=int(act),
-        pa=pa_,
-        pb=pb_,
-    )
-    return y
+    hf, wf = (h0, w0) if recompute else (0, 0)
+    dims = (*sizes, hr, wr, *region, emode, hf, wf, h, w, ey0, ex0, umode)
+    return Launch(plan, rows, tcoef, dims, (ho, wo), nthreads, recompute=extra)
 
 
 def filtered_act_any_backward(
@@ -309,54 +339,25 @@ def filtered_act_any_backward(
     plane, ``Σ dy·∂y/∂α`` and ``Σ dy·∂y/∂β`` (snake, snakebeta; zeros otherwise), which the
     caller sums over the planes of each channel.
     """
+    g = _prepared_any(x.shape, x.dtype, fu, fd, up, down, pad, dpad, mode, True)
     nplanes, h0, w0 = x.shape
-    up, down, pad = _norm(up, down, pad)
-    dpad = tuple(int(v) for v in dpad)
-    (ex0, ex1, ey0, ey1), pad = _extension(pad, up, mode)
-    umode = mode if ex0 or ex1 or ey0 or ey1 else EXT_NONE
-    emode = mode if any(dpad) else EXT_NONE
-    h, w = h0 + ey0 + ey1, w0 + ex0 + ex1
-    fu_full, ku, fu_c = _fir_parts(fu)
-    fd_full, kd, fd_c = _fir_parts(fd)
-    _, _, fur = _fir_parts_reversed(fu)
-    _, _, fdr = _fir_parts_reversed(fd)
-    full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
-    geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, full, _skip_y(fu, fd, up, down, pad2))
-    plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo = plan_recompute(h, *geo)
-    if not full:
-        region = (0, 0, hr, wr)
+    ho, wo = g.out_hw
     if dy.shape[1:] != (ho, wo):
         raise ValueError(f"dy must have shape [P, {ho}, {wo}], got {list(dy.shape)}")
     dx = alloc((nplanes, h0, w0), x.dtype)
     dpar = np.zeros((max(nplanes, 1), 2))
     if nplanes == 0:
         return dx, dpar[:0]
-    stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
-    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
-    if rows > 1:
-        plan, jr, gfin, gfmid, tidx_f = plan_recompute(rows, *geo)[:5]
-    tcoef = np.ascontiguousarray(
-        np.concatenate(
-            [np.concatenate([fur, fdr])[plan.tidx], np.concatenate([fu_c, fd_c])[tidx_f]]
-        ),
-        dtype=x.dtype,
-    )
     pa_, pb_ = _params(pa, pb, act, x.dtype)
     launch(
         MODE_RECOMPUTE,
         np.ascontiguousarray(dy, dtype=x.dtype).reshape(nplanes, ho * wo),
         dx.reshape(nplanes, h0 * w0),
-        plan,
-        tcoef,
-        (ho, wo, h0, w0, hr, wr, *region, emode, h0, w0, h, w, ey0, ex0, umode),
+        g,
         np.array([gain, alpha, clamp, 0.0], x.dtype),
-        rows=rows,
         xf=x.reshape(nplanes, h0 * w0),
         bias=None if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
         nchan=max(int(C), 1),
-        gfin=gfin,
-        gfmid=gfmid,
-        jr=jr,
         act=int(act),
         pa=pa_,
         pb=pb_,

@@ -10,10 +10,20 @@ gathered into the output; a separable filter runs its x and y stages in the chea
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from bandlimit.ops._numba._kernel import MODE_UPFIRDN, launch, rows_per_group
+from bandlimit.ops._numba._kernel import (
+    MODE_UPFIRDN,
+    Launch,
+    launch,
+    prepared,
+    rows_per_group,
+    taps_key,
+)
 from bandlimit.ops._numba._plan import identity_y, plan_upfirdn, y_moves_nothing
+
+_NO_PARAMS = {np.dtype(np.float32): np.zeros(4, np.float32), np.dtype(np.float64): np.zeros(4)}
 
 
 def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
@@ -34,7 +44,22 @@ def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
     ndarray ``[P, Ho, Wo]`` of ``x``'s dtype with ``Wo = (W·ux + x0 + x1 − kw) // dx + 1`` (same
     in y); the caller guarantees ``Ho, Wo ≥ 1``.
     """
+    nthreads = numba.get_num_threads()
+    key = ("upfirdn", x.shape, x.dtype.str, taps_key(fx, fy, f2d), tuple(up), tuple(down),
+           tuple(pad), nthreads)
+    g = prepared(key, lambda: _geometry(x.shape, x.dtype, fx, fy, f2d, up, down, pad, nthreads))
     nplanes, h, w = x.shape
+    ho, wo = g.out_hw
+    y = alloc((nplanes, ho, wo), x.dtype)
+    if nplanes == 0:
+        return y
+    launch(MODE_UPFIRDN, x.reshape(nplanes, h * w), y.reshape(nplanes, ho * wo), g,
+           _NO_PARAMS[x.dtype])
+    return y
+
+
+def _geometry(shape, dtype, fx, fy, f2d, up, down, pad, nthreads) -> Launch:
+    nplanes, h, w = shape
     full = f2d is not None
     kh, kw = f2d.shape if full else (fy.shape[0], fx.shape[0])
     up = (int(up[0]), int(up[1]))
@@ -42,25 +67,12 @@ def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
     pad = tuple(int(v) for v in pad)
     skip = not full and identity_y(kh, up, down, pad, fy)
     plan, ho, wo = plan_upfirdn(h, w, kh, kw, full, up, down, pad, skip)
-    y = alloc((nplanes, ho, wo), x.dtype)
-    if nplanes == 0:
-        return y
     # 1-D signals (one row, y the identity) are stacked as the rows of one plane
     stack = h == 1 and not full and y_moves_nothing(kh, up, down, pad)
-    rows = rows_per_group(nplanes, stack, plan.size, x.dtype.itemsize)
+    rows = rows_per_group(nplanes, stack, plan.size, dtype.itemsize, nthreads)
     if rows > 1:
         plan = plan_upfirdn(rows, w, kh, kw, full, up, down, pad, skip)[0]
     fcat = f2d.ravel() if full else np.concatenate([fx, fy])
-    tcoef = np.ascontiguousarray(fcat[plan.tidx], dtype=x.dtype)
-    launch(
-        MODE_UPFIRDN,
-        x.reshape(nplanes, h * w),
-        y.reshape(nplanes, ho * wo),
-        plan,
-        tcoef,
-        (h, w, ho, wo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        np.zeros(4, x.dtype),
-        rows=rows,
-        codes=1,
-    )
-    return y
+    tcoef = np.ascontiguousarray(fcat[plan.tidx], dtype=dtype)
+    dims = (h, w, ho, wo, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    return Launch(plan, rows, tcoef, dims, (ho, wo), nthreads)
