@@ -764,16 +764,31 @@ def test_stacked_rows_match_the_oracle():
 
 
 def test_rows_per_group():
-    """Only stackable planes are stacked; groups stay within the scratch budget and leave every
-    thread a group."""
+    """Only stackable planes are stacked; groups stay within the scratch budget and the row
+    limit, leave every thread a group, and come in whole rounds of the threads, equal in size
+    (the parallel loop gives each thread an equal share of the groups)."""
     rows = K._kernel.rows_per_group
-    threads = numba.get_num_threads()
-    assert rows(512, False, 100, 4) == 1  # not one row with an identity y axis
-    assert rows(1, True, 100, 4) == 1
+    assert rows(512, False, 100, 4, 2) == 1  # not one row with an identity y axis
+    assert rows(1, True, 100, 4, 2) == 1
     big = K._kernel.GROUP_BYTES // 4
-    assert rows(512, True, big, 4) == 1 and rows(512, True, big // 3, 4) == 3
-    assert rows(512, True, 8, 4) == min(K._kernel.MAX_ROWS, -(-512 // threads))
-    assert rows(6, True, 8, 4) == -(-6 // threads)
+    assert rows(512, True, big, 4, 2) == 1 and rows(512, True, big // 3, 4, 2) == 3
+    max_rows = K._kernel.MAX_ROWS
+    assert rows(4 * max_rows, True, 8, 4, 1) == max_rows
+    assert rows(4 * max_rows, True, 8, 4, 2) == max_rows
+    assert rows(3 * max_rows, True, 8, 4, 2) == 3 * max_rows // 4  # 4 groups, not 3
+    assert rows(6, True, 8, 4, 2) == 3 and rows(6, True, 8, 4, 4) == 2
+    for planes in (2, 7, 100, 768, 1000, 5000):
+        for threads in (1, 2, 3, 8):
+            for row_size in (8, 300, 2000):
+                r = rows(planes, True, row_size, 4, threads)
+                groups = -(-planes // r)
+                assert 1 <= r <= max(1, min(K._kernel.GROUP_BYTES // (row_size * 4), max_rows))
+                # as few rounds as the limit allows, and no round left with idle threads
+                # beyond the last group's rounding
+                rounds = -(-groups // threads)
+                assert rounds == -(-planes // (threads * min(
+                    K._kernel.GROUP_BYTES // (row_size * 4), max_rows)))
+                assert groups > (rounds - 1) * threads
 
 
 def test_identity_y_stages_are_left_out():

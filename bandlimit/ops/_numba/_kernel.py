@@ -247,14 +247,17 @@ def rows_per_group(nplanes: int, packable: bool, row_size: int, itemsize: int,
     gathering: ~1 µs for 64 samples); stacked, each job runs once over all the rows. Only
     ``packable`` planes qualify: one row, every y stage the identity (no y filter, factor or
     padding), so the rows never mix. Groups stay within ``GROUP_BYTES`` of scratch
-    (``row_size`` elements a row) and leave each of ``nthreads`` threads (numba's current
-    count by default) at least one.
+    (``row_size`` elements a row) and ``MAX_ROWS`` rows, and come in whole rounds of
+    ``nthreads`` (numba's current count by default) groups of equal size: the kernel's parallel
+    loop gives each thread an equal share of the groups, so 3 groups of 256 rows on 2 threads
+    would take as long as 4.
     """
     if not packable or nplanes < 2:
         return 1
     nthreads = numba.get_num_threads() if nthreads is None else nthreads
-    per_thread = -(-nplanes // nthreads)
-    return max(1, min(GROUP_BYTES // (row_size * itemsize), per_thread, MAX_ROWS))
+    limit = max(1, min(GROUP_BYTES // (row_size * itemsize), MAX_ROWS))
+    rounds = -(-nplanes // (limit * nthreads))
+    return -(-nplanes // (rounds * nthreads))
 
 
 class Launch(NamedTuple):
