@@ -267,8 +267,10 @@ def tensor_cores_vs_cuda_cores(case, dtype, reps: int, ext=None, device: str = "
 
 
 # BigVGAN's activation block (SnakeBeta, ratio 2, 12 taps, replicate padding), [N, C, T] of its
-# layers' shapes, batch 4.
-BIGVGAN_SHAPES = ((4, 512, 4096), (4, 128, 16384), (4, 32, 65536))
+# layers' shapes: streaming chunks (batch 1, 8 mel frames at BigVGAN v2's and -base's first
+# stages: many short channels, which the CPU kernels stack as rows) and whole signals (batch 4).
+BIGVGAN_STREAMING = ((1, 768, 32), (1, 512, 64))
+BIGVGAN_SHAPES = (*BIGVGAN_STREAMING, (4, 512, 4096), (4, 128, 16384), (4, 32, 65536))
 
 
 def bigvgan_call(shape, variant: str, backward: bool, device: str = "cuda"):
@@ -477,13 +479,15 @@ def main_cuda(args) -> dict:
               + f"{r['ref'] / r['cuda']:.1f}× | "
               + ("— |" if aft is None else f"{aft / r['cuda']:.1f}× |"))
     for backward in (False, True):
-        rows = [r for r in results["bigvgan"] if r["backward"] == backward
-                and "alias-free-torch" in r]
-        if rows:
-            geo = math.exp(statistics.mean(math.log(r["alias-free-torch"] / r["cuda"])
-                                           for r in rows))
-            print(f"BIGVGAN {'fwd+bwd' if backward else 'fwd'}: alias-free-torch / cuda "
-                  f"geometric mean {geo:.2f}×")
+        for label, streaming in (("", False), (" streaming", True)):
+            rows = [r for r in results["bigvgan"] if r["backward"] == backward
+                    and "alias-free-torch" in r
+                    and (tuple(r["shape"]) in BIGVGAN_STREAMING) == streaming]
+            if rows:
+                geo = math.exp(statistics.mean(math.log(r["alias-free-torch"] / r["cuda"])
+                                               for r in rows))
+                print(f"BIGVGAN{label} {'fwd+bwd' if backward else 'fwd'}: alias-free-torch / "
+                      f"cuda geometric mean {geo:.2f}×")
     print("\n## resample_poly, float32: cuda vs ref\n")
     print("| case | up/down | [N, T] | pass | ref ms | cuda ms | ref / cuda |\n"
           "|---|---|---|---|---|---|---|")
