@@ -103,27 +103,28 @@ def _np(t: Optional[Tensor]):
     return _view(t if t.is_contiguous() else t.contiguous())
 
 
-_FILTER_VIEWS: dict[int, tuple[Tensor, int, np.ndarray]] = {}
+_FILTER_VIEWS: dict[int, tuple[Tensor, int, torch.dtype, np.ndarray]] = {}
 
 
 def _filter_views(*filters: Optional[Tensor]) -> tuple:
     """:func:`_np` of normalised filter tensors (or None), kept for the next call: calls pass
     the same cached filters again and again (:func:`~bandlimit.ops._params.cached_constant`),
     and a lookup costs less than a view. Keyed by the tensor, which the entry holds (so that
-    its id is not reused), and checked against its memory address, shape and contiguity (a
-    resized tensor gets a new view; a write in place shows through the view). Bounded."""
+    its id is not reused), and checked against its memory address, dtype, shape and contiguity
+    (a resized tensor, or one given other memory through ``.data``, gets a new view; a write in
+    place shows through the view). Bounded."""
     views = []
     for t in filters:
         hit = None if t is None else _FILTER_VIEWS.get(id(t))
-        if hit is not None and hit[0] is t and hit[1] == t.data_ptr() and \
-                hit[2].shape == t.shape and t.is_contiguous():
-            views.append(hit[2])
+        if (hit is not None and hit[0] is t and hit[1] == t.data_ptr() and hit[2] == t.dtype
+                and hit[3].shape == t.shape and t.is_contiguous()):
+            views.append(hit[3])
             continue
         view = _np(t)
         if t is not None and t.is_contiguous():
             if len(_FILTER_VIEWS) >= 256:
                 _FILTER_VIEWS.clear()
-            _FILTER_VIEWS[id(t)] = (t, t.data_ptr(), view)
+            _FILTER_VIEWS[id(t)] = (t, t.data_ptr(), t.dtype, view)
         views.append(view)
     return tuple(views)
 

@@ -409,8 +409,8 @@ def test_onnx_export_matches_eager_at_every_shape(tmp_path, kind):
 def test_numba_ops_see_their_filter_tensors_as_they_are_now():
     """The numba custom ops keep numpy views of the filter tensors they are passed (the cached,
     normalised filters come back call after call); a filter written in place, resized (new
-    memory) or shrunk (same memory, new shape) between calls is still read as it is, as a
-    fresh tensor with its taps would be."""
+    memory), shrunk (same memory, new shape) or given memory of another dtype through ``.data``
+    (same address and shape) between calls is still read as it is."""
     from bandlimit.ops import _library
 
     x = torch.randn(2, 3, 1, 17, dtype=torch.float64)
@@ -430,6 +430,11 @@ def test_numba_ops_see_their_filter_tensors_as_they_are_now():
     assert fx.data_ptr() != ptr
     check()
     fx.resize_(3)  # shrunk: same memory, other shape
+    check()
+    fx.resize_(8).copy_(torch.randn(8, dtype=torch.float64))
+    check()
+    fx.data = fx.data.view(torch.float32)[:8]  # same memory and shape, other dtype
+    assert fx.dtype == torch.float32 and fx.shape == (8,)
     check()
 
 
