@@ -216,10 +216,10 @@ class _Activation(nn.Module):
         ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
         pu, _ = bigvgan_paddings(self.up_ratio, ku)
         _, pd = bigvgan_paddings(self.down_ratio, kd)
-        # Correlation form (flip_filter=True): theirs correlates in the down stage, and
-        # up-samples by a transposed convolution, a true convolution with the filter.
+        # Theirs up-samples by a transposed convolution, a true convolution with the filter,
+        # and correlates in the down stage: flip_filter=(False, True).
         dtype = tensor_dtype(x)
-        fu = _taps(self.upsample.filter, dtype).flip(list(range(self.ndim)))
+        fu = _taps(self.upsample.filter, dtype)
         fd = _taps(self.downsample.lowpass.filter, dtype)
         op = filtered_act1d if self.ndim == 1 else filtered_act
         if self.ndim == 2:
@@ -236,7 +236,7 @@ class _Activation(nn.Module):
             gain=gain,
             alpha=alpha,
             beta=beta,
-            flip_filter=True,
+            flip_filter=(False, True),
             down_padding=pd,
         )
 

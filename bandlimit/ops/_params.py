@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bandlimit._checks import check_factor, check_int, check_real
+from bandlimit._checks import check_bool, check_factor, check_int, check_real
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
@@ -119,6 +119,17 @@ def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:
     if len(vals) == 4:
         return vals[0], vals[1], vals[2], vals[3]
     raise ValueError(f"{name} must be an int, (px, py) or (x0, x1, y0, y1), got {v!r}")
+
+
+def as_flips(v: object, name: str = "flip_filter") -> tuple[bool, bool]:
+    """``flip_filter`` of an op with an up and a down filter: one bool for both, or a pair
+    ``(fu, fd)`` of bools, one per filter."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be a bool or a pair (fu, fd) of bools, got {v!r}")
+        return check_bool(f"{name}[0]", v[0]), check_bool(f"{name}[1]", v[1])
+    flip = check_bool(name, v)
+    return flip, flip
 
 
 def check_fits_dtype(v: float | None, name: str, dtype: torch.dtype, hint: str = "") -> None:

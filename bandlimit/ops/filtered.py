@@ -30,7 +30,6 @@ import numbers
 
 import torch
 
-from bandlimit._checks import check_bool
 from bandlimit.ops import reference
 from bandlimit.ops._activations import (
     ACTIVATIONS,
@@ -45,6 +44,7 @@ from bandlimit.ops._params import (
     Pad4,
     Pair,
     as_factors,
+    as_flips,
     as_float,
     as_padding,
     check_bias,
@@ -137,7 +137,7 @@ def filtered_lrelu(
     gain: float = math.sqrt(2),
     slope: float = 0.2,
     clamp: float | None = None,
-    flip_filter: bool = False,
+    flip_filter: bool | tuple[bool, bool] = False,
     impl: str = "auto",
 ) -> torch.Tensor:
     """Bias, upsample, leaky ReLU, clamp, downsample — StyleGAN3's fused nonlinearity.
@@ -162,7 +162,9 @@ def filtered_lrelu(
         Negative slope of the leaky ReLU (applied where the value is < 0).
     clamp : float ≥ 0 or None
         Clamp after the activation; the gradient is zero where ``|value| > clamp``.
-    flip_filter : bool
+    flip_filter : bool or (bool, bool)
+        Correlate with the filters instead of convolving; a pair sets it per filter,
+        ``(fu, fd)``.
     impl : {'auto', 'ref', 'numba', 'cuda'}
 
     Returns
@@ -187,9 +189,10 @@ def filtered_lrelu(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_lrelu")
 
-    kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
-    fu_n = make_fir(fu, gain=(float(upx), float(upx)), **kw)
-    fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
+    flip_u, flip_d = as_flips(flip_filter)
+    kw = dict(dtype=x.dtype, device=x.device)
+    fu_n = make_fir(fu, flip_filter=flip_u, gain=(float(upx), float(upx)), **kw)
+    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), **kw)
     up2, down2 = (upx, upx), (downx, downx)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_lrelu (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, (0, 0, 0, 0), "filtered_lrelu (fd)")
@@ -281,7 +284,7 @@ def filtered_act(
     clamp: float | None = None,
     alpha: float | torch.Tensor | None = None,
     beta: float | torch.Tensor | None = None,
-    flip_filter: bool = False,
+    flip_filter: bool | tuple[bool, bool] = False,
     impl: str = "auto",
     *,
     down_padding: int | tuple[int, ...] = 0,
@@ -327,7 +330,10 @@ def filtered_act(
         (required; a number means the same value for every channel). Gradients flow to tensors.
     beta : Tensor ``[C]``, float or None
         snakebeta only: per-channel magnitude ``β`` (required).
-    flip_filter : bool
+    flip_filter : bool or (bool, bool)
+        Correlate with the filters instead of convolving; a pair sets it per filter,
+        ``(fu, fd)``. BigVGAN's blocks are ``(False, True)``: a transposed convolution up, a
+        correlation down.
     impl : {'auto', 'ref', 'numba', 'cuda'}
     down_padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, keyword-only
         Padding of the activated signal before ``fd``, with the same ``padding_mode``.
@@ -381,9 +387,10 @@ def filtered_act(
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act")
-    kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
-    fu_n = make_fir(fu, gain=(float(up2[0]), float(up2[1])), **kw)
-    fd_n = make_fir(fd, gain=(1.0, 1.0), **kw)
+    flip_u, flip_d = as_flips(flip_filter)
+    kw = dict(dtype=x.dtype, device=x.device)
+    fu_n = make_fir(fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), **kw)
+    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), **kw)
     hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_act (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act (fd)")
     if mode == "zeros":
@@ -410,7 +417,7 @@ def filtered_act1d(
     clamp: float | None = None,
     alpha: float | torch.Tensor | None = None,
     beta: float | torch.Tensor | None = None,
-    flip_filter: bool = False,
+    flip_filter: bool | tuple[bool, bool] = False,
     impl: str = "auto",
     *,
     down_padding: int | tuple[int, int] = 0,
@@ -443,9 +450,10 @@ def filtered_act1d(
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act1d")
-    kw = dict(flip_filter=check_bool("flip_filter", flip_filter), dtype=x.dtype, device=x.device)
-    fu_n = make_fir_1d(fu, gain=float(up2[0]), **kw)
-    fd_n = make_fir_1d(fd, gain=1.0, **kw)
+    flip_u, flip_d = as_flips(flip_filter)
+    kw = dict(dtype=x.dtype, device=x.device)
+    fu_n = make_fir_1d(fu, flip_filter=flip_u, gain=float(up2[0]), **kw)
+    fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, **kw)
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)", 1)
     if mode == "zeros":

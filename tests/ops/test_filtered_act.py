@@ -228,6 +228,35 @@ def test_lrelu_equals_filtered_lrelu(impl, case):
     assert torch.equal(y1, y2)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("flips", [(False, True), (True, False), (True, True), (False, False)])
+def test_flip_filter_per_filter(impl, flips):
+    """``flip_filter=(fu, fd)`` flips each filter on its own: the same as flipping that
+    filter's taps by hand and convolving (1-D, 2-D separable and full 2-D, filtered_lrelu)."""
+    rng = np.random.default_rng(5)
+    fu, fd = to_torch(rng.standard_normal(7)), to_torch(rng.standard_normal(4))
+
+    def flipped(f, flip):
+        return f.flip(list(range(f.ndim))) if flip else f
+
+    x1 = to_torch(rng.standard_normal((2, 3, 19)))
+    kw = dict(up=2, down=2, padding=(4, 3), padding_mode="replicate", impl=impl)
+    y = ops.filtered_act1d(x1, "tanh", fu, fd, flip_filter=flips, **kw)
+    want = ops.filtered_act1d(x1, "tanh", flipped(fu, flips[0]), flipped(fd, flips[1]), **kw)
+    assert torch.equal(y, want)
+    x2 = to_torch(rng.standard_normal((1, 2, 9, 8)))
+    for f2u, f2d in ((fu, fd), (to_torch(rng.standard_normal((5, 3))), fd)):
+        kw = dict(up=2, down=1, padding=3, impl=impl)
+        y = ops.filtered_act(x2, "gelu", f2u, f2d, flip_filter=flips, **kw)
+        want = ops.filtered_act(x2, "gelu", flipped(f2u, flips[0]), flipped(f2d, flips[1]),
+                                **kw)
+        assert torch.equal(y, want)
+        y = ops.filtered_lrelu(x2, f2u, f2d, flip_filter=flips, **kw)
+        want = ops.filtered_lrelu(x2, flipped(f2u, flips[0]), flipped(f2d, flips[1]), **kw)
+        assert torch.equal(y, want)
+    assert not torch.equal(y, ops.filtered_lrelu(x2, f2u, f2d, flip_filter=not flips[0], **kw))
+
+
 def test_silu_is_swish_and_default_gains():
     x = torch.randn(1, 2, 5, 5, dtype=torch.float64)
     f = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
