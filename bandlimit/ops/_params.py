@@ -239,8 +239,11 @@ def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir
     g = f if f.is_contiguous() else f.contiguous()
     taps = ctypes.string_at(g.data_ptr(), g.numel() * g.element_size())  # (no numpy view)
     key = ("fir", f.dtype, f.shape, g.is_neg(), taps, *key)
-    hit = _CONSTANTS.get((*key, device))  # (the common case, without cached_constant's checks)
-    return hit if hit is not None else cached_constant(key, device, build)
+    if getattr(device, "type", None) == "cpu":  # the common case, without cached_constant's
+        hit = _CONSTANTS.get((*key, device))  # checks (a CUDA one must see graph captures)
+        if hit is not None:
+            return hit
+    return cached_constant(key, device, build)
 
 
 def make_fir(
