@@ -280,18 +280,21 @@ PREPARED_MAX = 512
 _PREPARED: dict[tuple, Launch] = {}
 
 
-def prepared(key: tuple, build) -> Launch:
-    """``build()`` memoised by ``key``, which holds everything it reads -- the shape, dtype,
-    factors, paddings, modes, thread count and the filter taps themselves (:func:`taps_key`),
-    so that nothing stale is found. A model calls the same layers again and again, and working
-    out a call's geometry (planning, stacking, gathering the taps) costs a small call a fifth
-    of its time. Bounded: cleared when full. The memo is only read and added to (atomic dict
-    operations), so Python threads may share it."""
+def prepared(build, *key) -> Launch:
+    """``build(nthreads)`` for numba's current thread count, memoised by ``key`` and that
+    count. ``key`` holds everything else ``build`` reads -- the shape, dtype, factors, paddings,
+    modes and the filter taps themselves (:func:`taps_key`), so that nothing stale is found. A
+    model calls the same layers again and again, and working out a call's geometry (planning,
+    stacking, gathering the taps) costs a small call a fifth of its time. Bounded: cleared when
+    full. The memo is only read and added to (atomic dict operations), so Python threads may
+    share it."""
+    nthreads = numba.get_num_threads()
+    key = (*key, nthreads)
     hit = _PREPARED.get(key)
     if hit is None:
         if len(_PREPARED) >= PREPARED_MAX:
             _PREPARED.clear()
-        hit = _PREPARED[key] = build()
+        hit = _PREPARED[key] = build(nthreads)
     return hit
 
 

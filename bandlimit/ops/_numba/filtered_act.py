@@ -24,7 +24,6 @@ the row one after the other" (``L = lcm(up_x, down_x)``). Only the backward read
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bandlimit.ops._numba._core import ACT_LINEAR, ACT_LRELU, ACT_RELU
@@ -142,11 +141,12 @@ def filtered_act_forward(
 
 def _prepared_masked(shape, dtype, fu, fd, up, down, pad, transposed) -> Launch:
     """:func:`_masked_geometry`, memoised (:func:`._kernel.prepared`)."""
-    nthreads = numba.get_num_threads()
-    key = ("masked", transposed, shape, dtype.str, taps_key(*fu), taps_key(*fd), tuple(up),
-           tuple(down), tuple(pad), nthreads)
-    return prepared(key, lambda: _masked_geometry(shape, dtype, fu, fd, up, down, pad, nthreads,
-                                                  transposed))
+    return prepared(
+        lambda nthreads: _masked_geometry(shape, dtype, fu, fd, up, down, pad, nthreads,
+                                          transposed),
+        "masked", transposed, shape, dtype.str, taps_key(*fu), taps_key(*fd), tuple(up),
+        tuple(down), tuple(pad),
+    )
 
 
 def _masked_geometry(shape, dtype, fu, fd, up, down, pad, nthreads, transposed) -> Launch:
@@ -281,11 +281,12 @@ def filtered_act_any_forward(
 
 def _prepared_any(shape, dtype, fu, fd, up, down, pad, dpad, mode, recompute) -> Launch:
     """:func:`_any_geometry`, memoised (:func:`._kernel.prepared`)."""
-    nthreads = numba.get_num_threads()
-    key = ("any", recompute, shape, dtype.str, taps_key(*fu), taps_key(*fd), tuple(up),
-           tuple(down), tuple(pad), tuple(dpad), mode, nthreads)
-    return prepared(key, lambda: _any_geometry(shape, dtype, fu, fd, up, down, pad, dpad, mode,
-                                               nthreads, recompute))
+    return prepared(
+        lambda nthreads: _any_geometry(shape, dtype, fu, fd, up, down, pad, dpad, mode,
+                                       nthreads, recompute),
+        "any", recompute, shape, dtype.str, taps_key(*fu), taps_key(*fd), tuple(up),
+        tuple(down), tuple(pad), tuple(dpad), mode,
+    )
 
 
 def _any_geometry(shape, dtype, fu, fd, up, down, pad, dpad, mode, nthreads, recompute) -> Launch:

@@ -10,7 +10,6 @@ gathered into the output; a separable filter runs its x and y stages in the chea
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from bandlimit.ops._numba._kernel import (
@@ -44,10 +43,11 @@ def upfirdn(x, fx, fy, f2d, up, down, pad, alloc=np.empty) -> np.ndarray:
     ndarray ``[P, Ho, Wo]`` of ``x``'s dtype with ``Wo = (W·ux + x0 + x1 − kw) // dx + 1`` (same
     in y); the caller guarantees ``Ho, Wo ≥ 1``.
     """
-    nthreads = numba.get_num_threads()
-    key = ("upfirdn", x.shape, x.dtype.str, taps_key(fx, fy, f2d), tuple(up), tuple(down),
-           tuple(pad), nthreads)
-    g = prepared(key, lambda: _geometry(x.shape, x.dtype, fx, fy, f2d, up, down, pad, nthreads))
+    g = prepared(
+        lambda nthreads: _geometry(x.shape, x.dtype, fx, fy, f2d, up, down, pad, nthreads),
+        "upfirdn", x.shape, x.dtype.str, taps_key(fx, fy, f2d), tuple(up), tuple(down),
+        tuple(pad),
+    )
     nplanes, h, w = x.shape
     ho, wo = g.out_hw
     y = alloc((nplanes, ho, wo), x.dtype)
