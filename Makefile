@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint sanitize bench clean
+.PHONY: demo test test-oldest lint sanitize bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,19 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 -q
 
+# The whole suite on the oldest releases pyproject.toml admits, in a venv of its own (downloads
+# that torch's CUDA build from PyPI, about 3 GB; run it when a change may need a newer torch).
+OLDEST := .venv-oldest
+OLDEST_PINS := torch==2.6.0 numpy==1.23.5 scipy==1.9.3 numba==0.59.1
+test-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install $(OLDEST_PINS) 'pytest>=7' 'hypothesis>=6.80' \
+		'matplotlib>=3.6' 'pytest-xdist>=3' alias-free-torch==0.0.6 'julius>=0.2.7'
+	$(OLDEST)/bin/python -m pip install --no-deps -e .
+	$(OLDEST)/bin/python -c "import torch, numpy, scipy, numba; print('oldest:', \
+		torch.__version__, numpy.__version__, scipy.__version__, numba.__version__)"
+	$(OLDEST)/bin/python -m pytest -n 2 -q
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
@@ -37,4 +50,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.ops
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis

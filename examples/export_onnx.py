@@ -80,7 +80,9 @@ def export_generator(
     sampler = Sampler(G, truncation_psi, truncation_cutoff).eval().cpu()
     inputs = _example_inputs(G, 2, seed=0)  # not 1: the exporter would fix a size-1 dimension
     names = ["z", "c"][: len(inputs)]
-    batch_dim = torch.export.Dim("batch", min=1)
+    # (bounded: without a maximum, torch 2.6 guards the batch against 2**63 - 1 at a slice and
+    # then rejects the dimension as not dynamic)
+    batch_dim = torch.export.Dim("batch", min=1, max=1 << 16)
     dynamic = {name: {0: batch_dim} for name in names}
     with torch.no_grad(), warnings.catch_warnings():
         # z and c share the batch dimension, which the exporter mentions once per extra input

@@ -18,9 +18,12 @@ the same op again, so gradients of any order follow. The Numba (CPU) and CUDA ba
 only in the kernel they pass.
 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them
-to build the schema.
+to build the schema (in the spelling every supported torch accepts: :func:`_schema_signature`).
 """
 
+import inspect
+import types
+import typing
 from collections.abc import Callable
 
 import torch
@@ -107,10 +110,38 @@ class EagerOp:
         return self._impl(*args)
 
 
+def _typing_spelling(t):
+    """``t`` with ``list[X]``, ``tuple[X, …]`` and ``X | None`` spelled as ``typing.List[X]``,
+    ``typing.Tuple[X, …]`` and ``typing.Optional[X]``: the schema inference of torch < 2.7 knows
+    only those spellings (it rejects ``list[int]`` as "unsupported type")."""
+    if isinstance(t, types.UnionType):
+        return typing.Union[tuple(_typing_spelling(a) for a in t.__args__)]  # noqa: UP007
+    if isinstance(t, types.GenericAlias):
+        args = tuple(_typing_spelling(a) for a in t.__args__)
+        if t.__origin__ is list:
+            return typing.List[args]  # noqa: UP006
+        if t.__origin__ is tuple:
+            return typing.Tuple[args]  # noqa: UP006
+    return t
+
+
+def _schema_signature(fn: Callable) -> Callable:
+    """Give ``fn`` a ``__signature__`` whose annotations every supported torch can turn into an
+    operator schema (:func:`_typing_spelling`); the function itself is unchanged."""
+    sig = inspect.signature(fn)
+    fn.__signature__ = sig.replace(
+        parameters=[p.replace(annotation=_typing_spelling(p.annotation))
+                    for p in sig.parameters.values()],
+        return_annotation=_typing_spelling(sig.return_annotation),
+    )
+    return fn
+
+
 def define_op(name: str, device_type: str, impl: Callable, fake: Callable,
               setup_context=None, backward=None) -> EagerOp:
     """Register ``bandlimit::<name>`` (its schema from ``impl``'s annotations) for one device
     type, with ``fake`` and, if given, the autograd formula; returns its :class:`EagerOp`."""
+    _schema_signature(impl)
     op = torch.library.custom_op(f"bandlimit::{name}", impl, mutates_args=(),
                                  device_types=device_type)
     op.register_fake(fake)

@@ -53,6 +53,8 @@ _NUMPY_TYPES = {
     torch.uint8: np.dtype(np.uint8).str,
 }
 _TORCH_TYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_PLACEHOLDER = np.zeros(1, np.uint8)
+_NONNULL = _PLACEHOLDER.ctypes.data  # a valid address for empty tensors' arrays (see _Held)
 
 
 class _Held:
@@ -64,7 +66,9 @@ class _Held:
     def __init__(self, t: Tensor):
         self.tensor = t
         self.__array_interface__ = {
-            "data": (t.data_ptr(), False),
+            # an empty tensor's is 0, which numpy < 1.25 takes for "no buffer" (and then fails
+            # reading the object as a sequence); numpy never reads an empty array's memory
+            "data": (t.data_ptr() or _NONNULL, False),
             "shape": tuple(t.shape),
             "typestr": _NUMPY_TYPES[t.dtype],
             "version": 3,

@@ -45,8 +45,9 @@ def bias_act(
     -------
     Tensor shaped like ``x``. Differentiable to any order with respect to ``x`` and ``b``.
     Where the derivative is a convention, every backend follows PyTorch's (and StyleGAN's):
-    relu / lrelu take the negative branch at ``x + b = 0``, and the clamp blocks the gradient
-    where ``|y| = clamp``. (The filtered ops differ there: see :func:`filtered_act`.)
+    relu / lrelu take the negative branch at ``x + b = 0``, and at ``|y| = clamp`` the gradient
+    does what ``torch.clamp``'s does in the installed torch (releases since mid-2026 block it,
+    earlier ones pass it). (The filtered ops differ there: see :func:`filtered_act`.)
     """
     check_tensor(x, "x")
     spec = get_activation(act)

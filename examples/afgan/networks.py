@@ -59,6 +59,9 @@ __all__ = [
 
 _NOISE_MODES = ("random", "const", "none")
 
+# torch < 2.7 has no is_exporting: there compiling takes the shared form too (equal up to rounding)
+_is_exporting = getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)
+
 
 # ---------------------------------------------------------------------------------------------
 # Argument checks.
@@ -435,7 +438,7 @@ def modulated_conv2d(
     if styles.shape != (batch, in_ch):
         raise ValueError(f"styles must have shape [{batch}, {in_ch}], got {tuple(styles.shape)}")
     if grouped is None:
-        grouped = not torch.compiler.is_exporting()
+        grouped = not _is_exporting()
 
     if demodulate:
         weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()

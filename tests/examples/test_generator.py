@@ -622,7 +622,10 @@ def test_generator_compiles_to_one_graph():
     with torch.no_grad():
         want = G(z, c)
         got = torch.compile(G, backend="eager", fullgraph=True)(z, c)
-    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    # the same ops, so bit-identical; except where torch (< 2.7) cannot tell an export from a
+    # compile, and the modulated convolutions take their export form (another summation order)
+    exact = hasattr(torch.compiler, "is_exporting")
+    torch.testing.assert_close(got, want, rtol=0 if exact else 1e-5, atol=0 if exact else 1e-6)
 
 
 def test_torch_export_with_a_dynamic_batch_keeps_the_fused_ops():
@@ -630,7 +633,7 @@ def test_torch_export_with_a_dynamic_batch_keeps_the_fused_ops():
     from export_onnx import Sampler
 
     sampler = Sampler(perturb_(tiny(16, channel_max=8), 4).eval(), 0.7, None)
-    batch = torch.export.Dim("batch", min=1)
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)  # (torch 2.6 needs a bound)
     z2 = torch.randn(2, 16, generator=torch.Generator().manual_seed(0))
     program = torch.export.export(sampler, (z2,), dynamic_shapes={"z": {0: batch}})
     targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}

@@ -711,7 +711,7 @@ def test_opcheck():
     torch.library.opcheck(
         lib.filtered_act_cuda,
         (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [0, 0, 0, 0],
-         "lrelu", 0.2, 1.4, 2.0, True),
+         "lrelu", 0.2, 1.4, 2.0, True, None, None, "zeros", "zeros", False),
         test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
     )
     alpha = torch.rand(3, device=DEV, requires_grad=True)
@@ -719,13 +719,13 @@ def test_opcheck():
     torch.library.opcheck(
         lib.filtered_act_cuda,
         (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [0, 0, 0, 0],
-         "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta),
+         "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta, "zeros", "zeros", False),
         test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
     )
     torch.library.opcheck(  # the replicate extension of the activated signal (BigVGAN)
         lib.filtered_act_cuda,
         (x, b, fx, fy, None, None, None, f2, [2, 2], [2, 2], [3, 2, 3, 2], [2, 1, 1, 2],
-         "gelu", 0.0, 1.0, math.inf, False, None, None, "replicate"),
+         "gelu", 0.0, 1.0, math.inf, False, None, None, "replicate", "zeros", False),
         test_utils=("test_schema", "test_faketensor", "test_autograd_registration"),
     )
     # saving u, and the backward that reads it (snakebeta: its alpha / beta sums per channel)
@@ -743,7 +743,8 @@ def test_opcheck():
                           test_utils=("test_schema", "test_faketensor"))
     dv, dparams = lib.filtered_act_cuda_backward(*bwd)
     assert dv.shape == x.shape and dparams.shape == (2, 3)
-    y, mask = lib.filtered_act_cuda(*fwd[:12], "lrelu", 0.2, 1.4, 2.0, True)  # the mask's
+    y, mask = lib.filtered_act_cuda(*fwd[:12], "lrelu", 0.2, 1.4, 2.0, True, None, None, "zeros",
+                                    "zeros", False)  # the mask's
     bwd = (torch.randn_like(y), mask.detach(), 8, 9, *bwd[4:14], "lrelu", 0.2, 1.4, 2.0, None,
            None, "zeros")
     torch.library.opcheck(lib.filtered_act_cuda_backward, bwd,

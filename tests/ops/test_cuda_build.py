@@ -40,6 +40,9 @@ def _cuda_toolchain_reason() -> str | None:
         return "nvcc not found"
     if not _build.ninja_available():
         return "ninja not available"
+    version = _build.nvcc_version(nvcc)
+    if version is None or version.split(".")[0] != torch.version.cuda.split(".")[0]:
+        return f"nvcc is CUDA {version}, torch {torch.__version__} was built with another"
     return None
 
 
@@ -699,7 +702,7 @@ def test_arch_list_is_checked_before_compiling(tmp_path, monkeypatch, value, wor
     assert blcuda.info()["buildable"] is False
     # What torch accepts passes, and the build gets it in torch's form (torch itself rejects
     # the empty entries of '9.0;' and '8.0  9.0').
-    for good in ("9.0", "8.0;9.0", "8.6+PTX", "9.0a", "12.0 10.0", "Hopper", "9.0;", "8.0  9.0"):
+    for good in ("9.0", "8.0;9.0", "8.6+PTX", "9.0a", "9.0 8.6", "Hopper", "9.0;", "8.0  9.0"):
         _build.check_arch_list(good)
         _build._torch_arch_flags(_build.normalized_arch_list(good))
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0;;8.0 ")
@@ -742,12 +745,12 @@ def test_a_build_with_binary_code_for_the_gpus_is_preferred(tmp_path, monkeypatc
     before one that would be JIT-compiled from PTX, and the fewest architectures first."""
     monkeypatch.setenv(_build.ENV_CACHE, str(tmp_path))
     monkeypatch.setattr(_build, "library_intact", lambda d: True)
+    _fake_gpus(monkeypatch, (9, 0))  # first: the cache key names torch's CUDA version
     prefix = _build._key_prefix()
     for tag in ("sm80+PTX", "sm80_86_90", "sm90", "sm75"):
         (tmp_path / f"{prefix}{tag}").mkdir()
     found = [d.name[len(prefix):] for d in _build.covering_builds([(9, 0)])]
     assert found == ["sm90", "sm80_86_90", "sm80+PTX"]
-    _fake_gpus(monkeypatch, (9, 0))
     assert [d.name[len(prefix):] for d in _build.prebuilt_dirs()] == [
         "sm90", "sm80_86_90", "sm80+PTX"]
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "8.0 9.0")  # asked for: that build only
@@ -883,7 +886,8 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         assert rec.ops.count("bandlimit.filtered_act_cuda.default") == 1
 
         inputs = (x, b, None, None, None, None, None, f2, [2, 2], [2, 2], [11, 10, 11, 10],
-                  [0, 0, 0, 0], "lrelu", 0.2, 1.4, 256.0, True)
+                  [0, 0, 0, 0], "lrelu", 0.2, 1.4, 256.0, True, None, None, "zeros", "zeros",
+                  False)
         inputs = (x, b, f, f, None, None, None, f2, *inputs[8:])
         out = torch.ops.bandlimit.filtered_act_cuda(*inputs)
         assert out[1].shape == (6, 42, 3) and out[1].dtype == torch.int32
@@ -956,7 +960,7 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         inputs = (x, b, f, f, None, None, None, f2, [2, 2], [2, 2], [11, 10, 11, 10],
                   [0, 0, 0, 0], "snakebeta", 0.0, 1.0, math.inf, False, alpha, beta)
         for save_u in (False, True):
-            full = (*inputs, "replicate", "zeros", True) if save_u else inputs
+            full = (*inputs, "replicate" if save_u else "zeros", "zeros", save_u)
             out = torch.ops.bandlimit.filtered_act_cuda(*full)
             assert out[1].shape == ((6, 42, 42) if save_u else (0,))
             ctx = _Ctx()

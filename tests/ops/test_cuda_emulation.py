@@ -1760,7 +1760,8 @@ def test_backward_op_reads_what_was_saved(emu, monkeypatch):
     f = torch.ones(3, dtype=torch.float64)
     geo = (f, f, None, f, f, None, [2, 2], [2, 2], [2, 2, 2, 2], [0, 0, 0, 0])
     x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
-    y, mask = _ops._fa_fwd_kernel(x, None, *geo, "lrelu", 0.2, 1.0, math.inf, True)
+    y, mask = _ops._fa_fwd_kernel(x, None, *geo, "lrelu", 0.2, 1.0, math.inf, True, None, None,
+                                  "zeros", "zeros", False)
     alpha = torch.ones(2, dtype=torch.float64)
     _, u = _ops._fa_fwd_kernel(x, None, *geo, "snake", 0.0, 1.0, math.inf, False, alpha, None,
                                "zeros", "zeros", True)

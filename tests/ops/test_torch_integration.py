@@ -19,6 +19,30 @@ def _filters(dtype=torch.float32):
     return torch.rand(6, generator=g, dtype=dtype), torch.rand(4, 4, generator=g, dtype=dtype)
 
 
+def test_op_schemas_are_spelled_for_every_supported_torch():
+    """torch < 2.7 builds a custom op's schema only from ``typing.List`` / ``Optional`` / ``Tuple``
+    annotations: ``list[int]`` or ``Tensor | None`` made importing the numba and CUDA ops fail
+    there ("unsupported type"). define_op respells them (checked on a function written the
+    modern way), and every op is registered."""
+    import typing
+
+    from bandlimit.ops._custom_ops import _schema_signature
+    from bandlimit.ops.cuda import _ops  # noqa: F401  (registers the CUDA ops)
+
+    def impl(x: torch.Tensor, f: torch.Tensor | None, up: list[int], n: int | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, x
+
+    sig = _schema_signature(impl).__signature__
+    assert [p.annotation for p in sig.parameters.values()] == [
+        torch.Tensor, typing.Optional[torch.Tensor], typing.List[int], typing.Optional[int]]  # noqa: UP006, UP045
+    assert sig.return_annotation == typing.Tuple[torch.Tensor, torch.Tensor]  # noqa: UP006
+    assert sig.parameters["n"].default is None and impl(1, None, []) == (1, 1)
+    for name in ("upfirdn_numba", "filtered_act_numba", "filtered_act_any_numba",
+                 "upfirdn_cuda", "bias_act_cuda", "filtered_act_cuda"):
+        assert hasattr(torch.ops.bandlimit, name), name
+
+
 def test_opcheck_upfirdn():
     sep, full = _filters(torch.float64)
     x = torch.randn(2, 3, 9, 7, dtype=torch.float64, requires_grad=True)

@@ -266,14 +266,27 @@ def _ba_setup(ctx, inputs, output):
     ctx.args = (dim, act, alpha, gain, clamp, filtered_ties)
 
 
+def _clamp_passes_at_bounds() -> bool:
+    """Whether this torch's ``clamp`` passes the gradient at its bounds. Its releases of 2026
+    changed that (pytorch/pytorch#184572): older ones pass it, newer ones block it."""
+    x = torch.ones((), requires_grad=True)
+    (g,) = torch.autograd.grad(x.clamp(-1.0, 1.0), x)
+    return bool(g == 1)
+
+
+# (probed once, at import: the backward may run under a fake-tensor mode or a trace)
+_CLAMP_PASSES_AT_BOUNDS = _clamp_passes_at_bounds()
+
+
 def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_ties=False):
     """``(dx, db)`` of ``clamp(act(x + b)·gain)`` in PyTorch ops (differentiable again), in
     float32 for half-precision storage, as the kernel computes the forward.
 
     Where the derivative is a convention: bias_act's (``filtered_ties=False``: its 'ref' path's,
     PyTorch's relu / leaky_relu / clamp autograd) takes the negative branch at ``v = 0`` and
-    passes the gradient only where ``|a| < clamp``; the filtered ops' masks (``filtered_ties=True``,
-    for their unfiltered case) take the positive branch and block only where ``|a| > clamp``.
+    at ``|a| = clamp`` does what this torch's clamp does (:func:`_clamp_passes_at_bounds`);
+    the filtered ops' masks (``filtered_ties=True``, for their unfiltered case) take the
+    positive branch and block only where ``|a| > clamp``.
     """
     acc = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     v = x.to(acc)
@@ -282,7 +295,7 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_t
         shape[dim] = -1
         v = v + b.to(acc).reshape(shape)
     if spec.name == "relu" and not filtered_ties:
-        deriv = (~(v <= 0)).to(acc)  # NaN passes, as in PyTorch's relu
+        deriv = torch.logical_not(v <= 0).to(acc)  # NaN passes, as in PyTorch's relu
     elif spec.name == "lrelu" and not filtered_ties:
         deriv = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, float(alpha)))
     else:
@@ -292,8 +305,12 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_t
         g = torch.where(deriv == 0, torch.zeros_like(g), g)
     if clamp is not None:
         a = (spec.fn(v, alpha) * gain).abs()
-        blocked = a > clamp if filtered_ties else ~(a < clamp)  # NaN: passes / blocked
-        g = torch.where(blocked, torch.zeros_like(g), g)
+        if filtered_ties:
+            passes = torch.logical_not(a > clamp)  # NaN passes
+        else:  # NaN blocked, as by torch's clamp
+            passes = a <= clamp if _CLAMP_PASSES_AT_BOUNDS else a < clamp
+        # (logical_not, not ~: torch 2.6's fake tensors run ~ on the device)
+        g = torch.where(passes, g, torch.zeros_like(g))
     db = None
     if b is not None:
         db = g.sum(dim=[d for d in range(x.ndim) if d != dim]).to(b.dtype) if x.ndim > 1 else g
@@ -351,11 +368,11 @@ def _fa_fwd_kernel(
     gain: float,
     clamp: float,
     save_mask: bool,
-    pa: Tensor | None = None,
-    pb: Tensor | None = None,
-    dmode: str = "zeros",
-    umode: str = "zeros",
-    save_u: bool = False,
+    pa: Tensor | None,
+    pb: Tensor | None,
+    dmode: str,
+    umode: str,
+    save_u: bool,
 ) -> tuple[Tensor, Tensor]:
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     return filtered_act_call(
@@ -370,7 +387,7 @@ def _acc_dtype(x: Tensor) -> torch.dtype:
 
 
 def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act, alpha, gain, clamp,
-                 save_mask, pa=None, pb=None, dmode="zeros", umode="zeros", save_u=False):
+                 save_mask, pa, pb, dmode, umode, save_u):
     n, c, h, w = x.shape
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     hu, wu, ho, wo = filtered_sizes((h, w), fu, fd, up, down, pad, dpad)
@@ -382,12 +399,9 @@ def _fa_fwd_fake(x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, dpad, act,
 
 def _fa_setup(ctx, inputs, output):
     x, b, *filters = inputs[:8]
-    up, down, pad, dpad, act, alpha, gain, clamp, _ = inputs[8:17]
-    given = list(inputs[17:22])  # the trailing ones are absent when left at their defaults
-    pa, pb, dmode, umode, _ = given + [None, None, "zeros", "zeros", False][len(given):]
+    up, down, pad, dpad, act, alpha, gain, clamp, _, pa, pb, dmode, umode, _ = inputs[8:22]
     ctx.save_for_backward(x, b, output[1], pa, pb)
     ctx.filters = tuple(filters)
-    ctx.n_inputs = len(inputs)
     ctx.args = (list(up), list(down), list(pad), list(dpad), act, alpha, gain, clamp, dmode,
                 umode)
 
@@ -426,8 +440,7 @@ def _fa_backward(ctx, grad_y, _grad_saved):
         if umode != "zeros":
             dv = reference.extend_adjoint(dv, tuple(x.shape[2:]), tuple(pad), tuple(up), umode)
     db = None if b is None else dv.sum(dim=(0, 2, 3)).to(b.dtype)
-    grads = [dv, db, *([None] * 15), da, dbeta, None, None, None]
-    return tuple(grads[: ctx.n_inputs])
+    return (dv, db, *([None] * 15), da, dbeta, None, None, None)
 
 
 def _fa_bwd_kernel(
