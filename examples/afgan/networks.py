@@ -59,7 +59,8 @@ __all__ = [
 
 _NOISE_MODES = ("random", "const", "none")
 
-# torch < 2.7 has no is_exporting: there compiling takes the shared form too (equal up to rounding)
+# torch < 2.7 has no is_exporting (and 2.7's is True under torch.compile as well): there,
+# compiling takes the export form too (the same result up to rounding)
 _is_exporting = getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)
 
 
