@@ -25,6 +25,10 @@ audio duration), a streaming chunk of ``--chunk-frames`` mel frames, and one tra
 (forward + backward of an L1 loss) on a batch of ``--batch`` segments of 32 frames (8192
 samples, BigVGAN's training segment). Milliseconds, median of ``--repeat`` runs, the variants
 interleaved run by run. Needs ``alias-free-torch`` (the test extra).
+
+``--compile`` times the three models after ``torch.compile`` (inductor, or the backend named),
+the compile itself in the warm-up; the script checks the compiled bandlimit model's output
+equals the eager one's.
 """
 
 from __future__ import annotations
@@ -146,6 +150,8 @@ def main(argv=None) -> Path:
     p.add_argument("--batch", type=int, default=2, help="training segments per step")
     p.add_argument("--channels", type=int, default=None, help="override the config's width")
     p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                   help="time the models after torch.compile (default backend: inductor)")
     args = p.parse_args(argv)
     import numba
 
@@ -169,6 +175,15 @@ def main(argv=None) -> Path:
         y_peer, y_ours = models["alias-free-torch"](mel), models["bandlimit"](mel)
     diff = (y_peer - y_ours).abs().max().item()
     print(f"max |alias-free-torch − bandlimit| output difference: {diff:.2e}\n")
+    compiled_diff = None
+    if args.compile:
+        t0 = time.perf_counter()
+        models = {n: torch.compile(m, backend=args.compile) for n, m in models.items()}
+        with torch.no_grad():
+            compiled_diff = (models["bandlimit"](mel) - y_ours).abs().max().item()
+        print(f"torch.compile (backend {args.compile}); bandlimit's compiled output differs from "
+              f"its eager one by {compiled_diff:.2e} (first compile {time.perf_counter() - t0:.0f}"
+              f" s)\n")
 
     cases = [
         (f"inference, {frames} frames ({frames * HOP / SAMPLE_RATE:.2f} s of audio)",
@@ -199,7 +214,8 @@ def main(argv=None) -> Path:
     load1 = _load()
     print(f"\n{load1}")
     args.results.mkdir(parents=True, exist_ok=True)
-    out = args.results / f"vocoder-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    tag = f"{args.config}-compiled" if args.compile else args.config
+    out = args.results / f"vocoder-{tag}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "config": args.config,
@@ -211,6 +227,8 @@ def main(argv=None) -> Path:
         "numba": numba.__version__,
         "parameters": params,
         "max_output_difference": diff,
+        "compile_backend": args.compile,
+        "compiled_output_difference": compiled_diff,
         "load_before": load0,
         "load_after": load1,
         "repeat": args.repeat,

@@ -234,3 +234,10 @@ def test_vocoder_benchmark_patches_a_whole_model_and_records(tmp_path):
     assert len(data["rows"]) == 3
     assert all(r[f"{v}_ms"] > 0 for r in data["rows"]
                for v in ("alias-free-torch", "bandlimit", "convolutions only"))
+    # compiled (aot_eager: Dynamo and AOTAutograd without inductor's code generation), with the
+    # training step's backward through the compiled graph
+    out = main(["--channels", "16", "--seconds", "0.05", "--chunk-frames", "2", "--batch", "1",
+                "--repeat", "1", "--results", str(tmp_path), "--compile", "aot_eager"])
+    data = json.loads(out.read_text())
+    assert data["meta"]["compile_backend"] == "aot_eager" and "compiled" in out.name
+    assert data["meta"]["compiled_output_difference"] < 1e-5 and len(data["rows"]) == 3
