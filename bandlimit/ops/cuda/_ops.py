@@ -295,7 +295,7 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_t
         shape[dim] = -1
         v = v + b.to(acc).reshape(shape)
     if spec.name == "relu" and not filtered_ties:
-        deriv = torch.logical_not(v <= 0).to(acc)  # NaN passes, as in PyTorch's relu
+        deriv = (~(v <= 0)).to(acc)  # NaN passes, as in PyTorch's relu
     elif spec.name == "lrelu" and not filtered_ties:
         deriv = torch.where(v > 0, torch.ones_like(v), torch.full_like(v, float(alpha)))
     else:
@@ -305,12 +305,11 @@ def bias_act_vjp(x, b, dy, dim, spec: Activation, alpha, gain, clamp, filtered_t
         g = torch.where(deriv == 0, torch.zeros_like(g), g)
     if clamp is not None:
         a = (spec.fn(v, alpha) * gain).abs()
-        if filtered_ties:
-            passes = torch.logical_not(a > clamp)  # NaN passes
+        if filtered_ties:  # NaN passes
+            g = torch.where(a > clamp, torch.zeros_like(g), g)
         else:  # NaN blocked, as by torch's clamp
             passes = a <= clamp if _CLAMP_PASSES_AT_BOUNDS else a < clamp
-        # (logical_not, not ~: torch 2.6's fake tensors run ~ on the device)
-        g = torch.where(passes, g, torch.zeros_like(g))
+            g = torch.where(passes, g, torch.zeros_like(g))
     db = None
     if b is not None:
         db = g.sum(dim=[d for d in range(x.ndim) if d != dim]).to(b.dtype) if x.ndim > 1 else g
