@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 
 # The whole suite on the oldest releases pyproject.toml admits, in a venv of its own (downloads
@@ -41,6 +42,7 @@ test-oldest:
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # The CUDA kernels' race and bounds checks alone (part of `make test`; see the test's docstring).
 sanitize: $(STAMP)
@@ -50,4 +52,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.ops
 
 clean:
-	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis .mypy_cache

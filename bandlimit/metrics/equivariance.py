@@ -252,9 +252,9 @@ def _separable_shift(
         i = max(-(n + half), min(n + half, i))  # beyond the signal and the taps: all zeros
         ks = range(-half + 1, half + 1)
         w = kernel(torch.tensor([k - phi for k in ks], dtype=torch.float64))
-        w = (w / w.sum()).tolist()
+        weights: list[float] = (w / w.sum()).tolist()
         acc = torch.zeros_like(y)
-        for k, wk in zip(ks, w):
+        for k, wk in zip(ks, weights):
             if wk != 0.0:
                 acc.add_(_zero_shift(y, i + k, dim), alpha=wk)
         y = acc

@@ -48,7 +48,7 @@ class _SnakeBase(nn.Module):
     def params(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The effective ``(α, β)`` (``exp`` of the stored values in log scale; β None for
         Snake), differentiable with respect to the stored parameters."""
-        a = self.alpha
+        a: torch.Tensor = self.alpha
         b = getattr(self, "beta", None)
         if self.alpha_logscale:
             a = torch.exp(a)
@@ -147,7 +147,9 @@ def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Effective ``(α, β)`` of a Snake/SnakeBeta module (ours or BigVGAN's)."""
     if isinstance(module, _SnakeBase):
         return module.params()
-    a, b = module.alpha, getattr(module, "beta", None)
+    # (a foreign Snake's parameter: torch types nn.Module attributes as Tensor | Module)
+    a: torch.Tensor = module.alpha  # type: ignore[assignment]
+    b = getattr(module, "beta", None)
     if getattr(module, "alpha_logscale", False):
         a = torch.exp(a)
         b = None if b is None else torch.exp(b)
@@ -203,6 +205,8 @@ def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tup
 
 class _AliasFree(nn.Module):
     ndim = 1
+    fu: torch.Tensor  # buffers, registered in __init__
+    fd: torch.Tensor
 
     def __init__(
         self,

@@ -20,6 +20,8 @@ last outputs see the transposed convolution's zeros; here they see the replicate
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.signal
@@ -73,6 +75,8 @@ def _radial_filter(cutoff: float, half_width: float, k: int) -> torch.Tensor:
 class LowPassFilter1d(nn.Module):
     """Holds the down-sampler's filter under the key ``filter`` (``[1, 1, K]``, correlation)."""
 
+    filter: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride
@@ -81,6 +85,8 @@ class LowPassFilter1d(nn.Module):
 
 
 class LowPassFilter2d(nn.Module):
+    filter: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int):
         super().__init__()
         self.kernel_size, self.stride = kernel_size, stride
@@ -90,6 +96,8 @@ class LowPassFilter2d(nn.Module):
 
 class UpSample1d(nn.Module):
     """``[N, C, L] → [N, C, r·L]``: BigVGAN's up-sampler (buffer ``filter`` ``[1, 1, K]``)."""
+
+    filter: torch.Tensor  # a buffer, registered in __init__
 
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
@@ -140,6 +148,8 @@ class DownSample1d(nn.Module):
 class UpSample2d(nn.Module):
     """alias-free-torch's 2-D up-sampler (radial filter ``[1, 1, K, K]``, gain r²)."""
 
+    filter: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
         self.ratio = _ratio(ratio)
@@ -186,6 +196,8 @@ class DownSample2d(nn.Module):
 
 class _Activation(nn.Module):
     ndim = 1
+    _up: type[UpSample1d | UpSample2d]
+    _down: type[DownSample1d | DownSample2d]
     _up, _down = UpSample1d, DownSample1d
 
     def __init__(
@@ -214,6 +226,8 @@ class _Activation(nn.Module):
         if name in ("snake", "snakebeta"):
             alpha, beta = snake_params(self.act)
         ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
+        pu: tuple[int, ...]  # (x0, x1), and (x0, x1, y0, y1) in 2-D
+        pd: tuple[int, ...]
         pu, _ = bigvgan_paddings(self.up_ratio, ku)
         _, pd = bigvgan_paddings(self.down_ratio, kd)
         # Theirs up-samples by a transposed convolution, a true convolution with the filter,
@@ -221,7 +235,7 @@ class _Activation(nn.Module):
         dtype = tensor_dtype(x)
         fu = _taps(self.upsample.filter, dtype)
         fd = _taps(self.downsample.lowpass.filter, dtype)
-        op = filtered_act1d if self.ndim == 1 else filtered_act
+        op: Callable[..., torch.Tensor] = filtered_act1d if self.ndim == 1 else filtered_act
         if self.ndim == 2:
             pu, pd = (*pu, *pu), (*pd, *pd)
         return op(
@@ -264,6 +278,8 @@ def _is_compatible_block(m: nn.Module) -> int:
     name = type(m).__name__
     if name not in ("Activation1d", "Activation2d"):
         return 0
+    up: Any  # a foreign module's submodules, checked duck-typed below
+    lowpass: Any
     up, down = getattr(m, "upsample", None), getattr(m, "downsample", None)
     lowpass = getattr(down, "lowpass", None)
     if not (

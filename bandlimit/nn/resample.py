@@ -26,6 +26,8 @@ class ResamplePoly(nn.Module):
     ``ResamplePoly(1, 2, dim=(-2, -1))`` halves images without aliasing.
     """
 
+    taps: torch.Tensor | None  # a buffer, registered in __init__
+
     def __init__(
         self,
         up: int | Sequence[int],

@@ -159,9 +159,10 @@ class ParametricActivation:
     piecewise_linear: bool = False
 
 
-def _wide(x: torch.Tensor, *params: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+def _wide(x: torch.Tensor, *params: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
     """``x`` and the parameters in one dtype of at least float32 precision: in float16 ε = 1e-9
-    rounds to 0, and α = 0 would give sin²(0) / 0 = NaN where the function is x."""
+    rounds to 0, and α = 0 would give sin²(0) / 0 = NaN where the function is x. A None
+    parameter stays None."""
     dtype = torch.promote_types(x.dtype, torch.float32)
     for p in params:
         if p is not None:

@@ -129,7 +129,8 @@ def _schema_signature(fn: Callable) -> Callable:
     """Give ``fn`` a ``__signature__`` whose annotations every supported torch can turn into an
     operator schema (:func:`_typing_spelling`); the function itself is unchanged."""
     sig = inspect.signature(fn)
-    fn.__signature__ = sig.replace(
+    # (typeshed declares no __signature__ on callables; inspect.signature reads it)
+    fn.__signature__ = sig.replace(  # type: ignore[attr-defined]
         parameters=[p.replace(annotation=_typing_spelling(p.annotation))
                     for p in sig.parameters.values()],
         return_annotation=_typing_spelling(sig.return_annotation),

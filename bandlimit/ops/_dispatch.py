@@ -15,6 +15,8 @@ import math
 import os
 import sys
 import warnings
+from types import FrameType
+from typing import cast
 
 import torch
 
@@ -86,8 +88,8 @@ def _cuda_error(op: str):
     return cuda.last_error()
 
 
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(m.__file__) + os.sep for m in (sys.modules["bandlimit"], torch)
+_LIBRARY_DIRS = tuple(  # (packages, so their __file__ is set)
+    os.path.dirname(cast(str, m.__file__)) + os.sep for m in (sys.modules["bandlimit"], torch)
 )
 
 
@@ -95,6 +97,7 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` for :func:`warnings.warn`, called from the caller of this function,
     that points at the first frame outside bandlimit and torch: the user's line, whether the op
     was called directly or through an ``nn.Module``."""
+    frame: FrameType | None
     frame, level = sys._getframe(2), 2
     while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
         frame, level = frame.f_back, level + 1

@@ -25,7 +25,7 @@ to build the schema.
 """
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -91,7 +91,7 @@ def _alloc(shape: tuple, dtype) -> np.ndarray:
 def _tensor(a: np.ndarray, *shape: int) -> Tensor:
     """The tensor whose memory ``a`` (from :func:`_alloc`, perhaps reshaped) is, reshaped to
     ``shape`` in place: not a view (an op's output that is a view cannot be changed in place)."""
-    base = a
+    base: Any = a  # (numpy types .base as an array or None; here the chain ends at a _Held)
     while not isinstance(base, _Held):
         base = base.base
     return base.tensor.resize_(shape)

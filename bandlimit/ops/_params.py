@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
 
 import torch
 
@@ -31,6 +33,7 @@ from bandlimit._checks import check_bool, check_factor, check_int, check_real
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,14 @@ class Fir:
         """Number of taps ``(kw, kh)``."""
         if self.f2d is not None:
             return int(self.f2d.shape[1]), int(self.f2d.shape[0])
+        assert self.fx is not None and self.fy is not None  # separable: both axes are set
         return int(self.fx.shape[0]), int(self.fy.shape[0])
 
     def reversed(self) -> Fir:
         """The filter of the transposed (adjoint) operation: every axis reversed."""
         if self.f2d is not None:
             return Fir(f2d=self.f2d.flip([0, 1]))
+        assert self.fx is not None and self.fy is not None  # separable: both axes are set
         return Fir(fx=self.fx.flip([0]), fy=self.fy.flip([0]))
 
 
@@ -84,7 +89,17 @@ def as_int(v: object, name: str, minimum: int | None = None) -> int:
     return check_int(name, v, minimum)
 
 
-def as_float(v: object, name: str, *, nonnegative: bool = False, allow_none: bool = False):
+@overload
+def as_float(
+    v: object, name: str, *, nonnegative: bool = False, allow_none: Literal[False] = False
+) -> float: ...
+@overload
+def as_float(
+    v: object, name: str, *, nonnegative: bool = False, allow_none: Literal[True]
+) -> float | None: ...
+def as_float(
+    v: object, name: str, *, nonnegative: bool = False, allow_none: bool = False
+) -> float | None:
     if v is None and allow_none:
         return None
     return check_real(name, v, nonnegative=nonnegative)
@@ -146,6 +161,14 @@ def check_fits_dtype(v: float | None, name: str, dtype: torch.dtype, hint: str =
 # Filters
 
 
+@overload
+def check_filter(
+    f: torch.Tensor, name: str, ndims: tuple[int, ...] = ..., x: torch.Tensor | None = ...
+) -> torch.Tensor: ...
+@overload
+def check_filter(
+    f: object, name: str, ndims: tuple[int, ...] = ..., x: torch.Tensor | None = ...
+) -> torch.Tensor | None: ...
 def check_filter(
     f: object, name: str, ndims: tuple[int, ...] = (1, 2), x: torch.Tensor | None = None
 ) -> torch.Tensor | None:
@@ -176,10 +199,11 @@ def _tracing() -> bool:
             or torch.jit.is_tracing())  # fmt: skip
 
 
-_CONSTANTS: dict[tuple, object] = {}  # tensors, or a Fir of them
+# tensors, or a Fir of them: each kind of key has its own kind of value (see the makers)
+_CONSTANTS: dict[tuple, Any] = {}
 
 
-def cached_constant(key: tuple, device: torch.device, make):
+def cached_constant(key: tuple, device: torch.device, make: Callable[[], _T]) -> _T:
     """``make()``, tensors on ``device`` that depend only on ``key``, made once per
     ``(key, device)`` outside tracing (each op call needs a few such: a launch each on a GPU)
     and shared; no op writes to it. While a tracer or a CUDA graph capture sees the ops,
@@ -306,8 +330,11 @@ def out_length(length: int, up: int, down: int, p0: int, p1: int, taps: int) -> 
     return (length * up + p0 + p1 - taps) // down + 1
 
 
-def stage_out_size(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> Pair:
-    """``(H_out, W_out)`` of an upfirdn stage on an ``hw`` input (unchecked: may be ≤ 0)."""
+def stage_out_size(
+    hw: Pair, fir: Fir, up: Sequence[int], down: Sequence[int], pad: Sequence[int]
+) -> Pair:
+    """``(H_out, W_out)`` of an upfirdn stage on an ``hw`` input (unchecked: may be ≤ 0).
+    ``up``/``down``/``pad`` as :data:`Pair`/:data:`Pad4`, or the lists a custom op receives."""
     kw, kh = fir.size
     return (
         out_length(hw[0], up[1], down[1], pad[2], pad[3], kh),
@@ -316,10 +343,16 @@ def stage_out_size(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> Pair:
 
 
 def filtered_sizes(
-    hw: Pair, fu: Fir, fd: Fir, up: Pair, down: Pair, pad: Pad4, dpad: Pad4 = (0, 0, 0, 0)
+    hw: Pair,
+    fu: Fir,
+    fd: Fir,
+    up: Sequence[int],
+    down: Sequence[int],
+    pad: Sequence[int],
+    dpad: Sequence[int] = (0, 0, 0, 0),
 ) -> tuple[int, int, int, int]:
     """``(hu, wu, ho, wo)`` of a filtered activation: the up-sampled (pre-activation) plane and
-    the output plane (unchecked)."""
+    the output plane (unchecked; the factors and paddings as in :func:`stage_out_size`)."""
     hu, wu = stage_out_size(hw, fu, up, (1, 1), pad)
     return (hu, wu, *stage_out_size((hu, wu), fd, (1, 1), down, dpad))
 

@@ -190,13 +190,16 @@ def filtered_lrelu(
     impl = resolve_impl(impl, x, "filtered_lrelu")
 
     flip_u, flip_d = as_flips(flip_filter)
-    kw = dict(dtype=x.dtype, device=x.device)
-    fu_n = make_fir(fu, flip_filter=flip_u, gain=(float(upx), float(upx)), **kw)
-    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), **kw)
+    dtype, device = x.dtype, x.device
+    fu_n = make_fir(
+        fu, flip_filter=flip_u, gain=(float(upx), float(upx)), dtype=dtype, device=device
+    )
+    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), dtype=dtype, device=device)
     up2, down2 = (upx, upx), (downx, downx)
-    hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_lrelu (fu)")
+    hw = (x.shape[2], x.shape[3])
+    hu, wu = upfirdn_out_size(hw, fu_n, up2, (1, 1), pad, "filtered_lrelu (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, (0, 0, 0, 0), "filtered_lrelu (fd)")
-    pad = reach_padding(tuple(x.shape[2:]), up2, pad)
+    pad = reach_padding(hw, up2, pad)
     y = _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, get_activation("lrelu"), slope, gain, clamp, impl,
         unfiltered=fu is None and fd is None,
@@ -219,7 +222,7 @@ def _check_mode(mode: object, x: torch.Tensor) -> str:
     return mode
 
 
-def _channel_param(v: object, name: str, act: str, x: torch.Tensor) -> torch.Tensor:
+def _channel_param(v: object, name: str, act: object, x: torch.Tensor) -> torch.Tensor:
     channels = x.shape[1]
     if v is None:
         raise ValueError(
@@ -247,7 +250,9 @@ def _channel_param(v: object, name: str, act: str, x: torch.Tensor) -> torch.Ten
     return v if v.dtype == x.dtype else v.to(x.dtype)
 
 
-def _act_args(act: object, alpha: object, beta: object, gain: object, x: torch.Tensor):
+def _act_args(
+    act: object, alpha: object, beta: object, gain: object, x: torch.Tensor
+) -> tuple[Activation | ParametricActivation, float | torch.Tensor, torch.Tensor | None, float]:
     """``(spec, alpha, beta, gain)`` validated: float alpha for scalar acts, ``[C]`` tensors for
     parametric ones."""
     spec = get_filtered_activation(act)
@@ -388,13 +393,16 @@ def filtered_act(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act")
     flip_u, flip_d = as_flips(flip_filter)
-    kw = dict(dtype=x.dtype, device=x.device)
-    fu_n = make_fir(fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), **kw)
-    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), **kw)
-    hu, wu = upfirdn_out_size(tuple(x.shape[2:]), fu_n, up2, (1, 1), pad, "filtered_act (fu)")
+    dtype, device = x.dtype, x.device
+    fu_n = make_fir(
+        fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), dtype=dtype, device=device
+    )
+    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), dtype=dtype, device=device)
+    hw = (x.shape[2], x.shape[3])
+    hu, wu = upfirdn_out_size(hw, fu_n, up2, (1, 1), pad, "filtered_act (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act (fd)")
     if mode == "zeros":
-        pad = reach_padding(tuple(x.shape[2:]), up2, pad)
+        pad = reach_padding(hw, up2, pad)
         dpad = reach_padding((hu, wu), (1, 1), dpad)
     y = _run_filtered_act(
         x, b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta, mode, dpad,
@@ -451,9 +459,9 @@ def filtered_act1d(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act1d")
     flip_u, flip_d = as_flips(flip_filter)
-    kw = dict(dtype=x.dtype, device=x.device)
-    fu_n = make_fir_1d(fu, flip_filter=flip_u, gain=float(up2[0]), **kw)
-    fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, **kw)
+    dtype, device = x.dtype, x.device
+    fu_n = make_fir_1d(fu, flip_filter=flip_u, gain=float(up2[0]), dtype=dtype, device=device)
+    fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, dtype=dtype, device=device)
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)", 1)
     if mode == "zeros":

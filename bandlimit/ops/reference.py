@@ -14,6 +14,7 @@ upsampled, so only the kept samples are computed; a separable pass that does bot
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import overload
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -307,11 +308,14 @@ def upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch
         n, _, h, w = x.shape
         return upfirdn(x.new_zeros(n, 1, h, w), fir, up, down, pad)[:, :0]
     if fir.separable:
-        if fir.fx.numel() == fir.fy.numel() == 1 and up == down == (1, 1):
+        fx, fy = fir.fx, fir.fy
+        assert fx is not None and fy is not None  # (separable: both axes are set)
+        if fx.numel() == fy.numel() == 1 and up == down == (1, 1):
             # two scalar gains (None filters: ToRGB's layer): one multiplication, not two passes
-            return _stage(x, (fir.fx * fir.fy).reshape(1, 1), up, down, pad)
-        x = _stage(x, fir.fx[None, :], (up[0], 1), (down[0], 1), (*pad[:2], 0, 0))
-        return _stage(x, fir.fy[:, None], (1, up[1]), (1, down[1]), (0, 0, *pad[2:]))
+            return _stage(x, (fx * fy).reshape(1, 1), up, down, pad)
+        x = _stage(x, fx[None, :], (up[0], 1), (down[0], 1), (*pad[:2], 0, 0))
+        return _stage(x, fy[:, None], (1, up[1]), (1, down[1]), (0, 0, *pad[2:]))
+    assert fir.f2d is not None  # (not separable: the full 2-D filter)
     return _stage(x, fir.f2d, up, down, pad)
 
 
@@ -410,6 +414,10 @@ ActSpec = Activation | ParametricActivation
 Params = tuple[torch.Tensor | None, torch.Tensor | None]  # per-channel (alpha, beta) or Nones
 
 
+@overload
+def _channel(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor: ...
+@overload
+def _channel(p: None, like: torch.Tensor) -> None: ...
 def _channel(p: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
     return None if p is None else p.to(like.dtype).reshape(1, -1, 1, 1)
 
@@ -526,5 +534,5 @@ def filtered_act_vjp(
             dparams[i] = (g * pg).sum(dim=(0, 2, 3))
     else:
         deriv = act.grad(u, alpha)
-    gx = stage(g * deriv, *transpose_stage(tuple(xe.shape[2:]), fu, up, (1, 1), pe))
-    return extend_adjoint(gx, tuple(x.shape[2:]), pad, up, mode), dparams[0], dparams[1]
+    gx = stage(g * deriv, *transpose_stage((xe.shape[2], xe.shape[3]), fu, up, (1, 1), pe))
+    return extend_adjoint(gx, (x.shape[2], x.shape[3]), pad, up, mode), dparams[0], dparams[1]

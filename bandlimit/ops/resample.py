@@ -168,7 +168,7 @@ def _extend(x: torch.Tensor, left: int, right: int, padtype: str, cval: float) -
         after = x[..., -1:] + torch.arange(1, right + 1, device=x.device).to(x.dtype) * hi
         return torch.cat([before, x, after], dim=-1)
     if padtype == "wrap":  # whole periods of x, then the part of one nearest the signal
-        parts = []
+        parts: list[torch.Tensor] = []
         while left > 0:
             a = min(left, n)
             parts.insert(0, x[..., n - a :])

@@ -99,8 +99,8 @@ def upfirdn2d(
     impl = resolve_impl(impl, x, "upfirdn2d")
     flip = check_bool("flip_filter", flip_filter)
     fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=x.dtype, device=x.device)
-    upfirdn_out_size(tuple(x.shape[2:]), fir, up, down, pad, "upfirdn2d")
-    pad = reach_padding(tuple(x.shape[2:]), up, pad)
+    upfirdn_out_size((x.shape[2], x.shape[3]), fir, up, down, pad, "upfirdn2d")
+    pad = reach_padding((x.shape[2], x.shape[3]), up, pad)
     return keep_memory_format(run_upfirdn(x, fir, up, down, pad, impl), x)
 
 
@@ -131,16 +131,16 @@ def upfirdn1d(
     """
     x = check_tensor(x, "x", (3,), "[N, C, L]")
     f = check_filter(f, "f", ndims=(1,), x=x)
-    up, down = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
+    up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
     pad = as_padding(padding, ndim=1)
     gain = as_float(gain, "gain", nonnegative=True)
     impl = resolve_impl(impl, x, "upfirdn1d")
     flip = check_bool("flip_filter", flip_filter)
     fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=x.dtype, device=x.device)
     x4 = x.unsqueeze(2)
-    upfirdn_out_size((1, x.shape[2]), fir, up, down, pad, "upfirdn1d", 1)
-    pad = reach_padding((1, x.shape[2]), up, pad)
-    return run_upfirdn(x4, fir, up, down, pad, impl).squeeze(2)
+    upfirdn_out_size((1, x.shape[2]), fir, up2, down2, pad, "upfirdn1d", 1)
+    pad = reach_padding((1, x.shape[2]), up2, pad)
+    return run_upfirdn(x4, fir, up2, down2, pad, impl).squeeze(2)
 
 
 # ------------------------------------------------------------------------------------------
@@ -205,7 +205,8 @@ def setup_filter(
     if check_bool("flip_filter", flip_filter):
         f = f.flip(list(range(f.ndim)))
     gain = as_float(gain, "gain", nonnegative=True)
-    f = f * (gain ** (f.ndim / 2))
+    scale: float = gain ** (f.ndim / 2)  # (float ** float is Any in typeshed: may be complex)
+    f = f * scale
     if not bool(torch.isfinite(f).all()):
         raise ValueError(f"gain={gain!r} makes the float32 taps overflow")
     return f.to(device=device)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -115,29 +115,32 @@ class BandlimitedSignal:
         dtype = torch.get_default_dtype() if dtype is None else check_float_dtype("dtype", dtype)
         ndim = len(self.size)
         given = shift
+        parts: Sequence[float] | None  # shift's components (np.ndim tells a number apart)
         if shift is None:
-            shift = (0.0,) * ndim
+            parts = (0.0,) * ndim
         elif np.ndim(shift) == 0:
-            shift = (shift,) if ndim == 1 else None
-        if shift is None or len(shift) != ndim:
+            parts = (cast(float, shift),) if ndim == 1 else None
+        else:
+            parts = cast(Sequence[float], shift)
+        if parts is None or len(parts) != ndim:
             raise ValueError(f"shift must have {ndim} component(s) for a {ndim}-D signal, "
                              f"got {given!r}")
         try:
-            shift = np.asarray(shift, dtype=np.float64)
+            offset = np.asarray(parts, dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"shift must be numbers, got {given!r}") from None
         angle = check_real("angle", angle)
-        if not np.isfinite(shift).all():
-            raise ValueError(f"shift and angle must be finite, got {shift.tolist()}, {angle!r}")
+        if not np.isfinite(offset).all():
+            raise ValueError(f"shift and angle must be finite, got {offset.tolist()}, {angle!r}")
         if ndim == 1 and angle != 0:
             raise ValueError(f"angle must be 0 for a 1-D signal, got {angle!r}")
         axes = [np.arange(s, dtype=np.float64) for s in reversed(self.size)]  # x first
         if ndim == 1:
-            coords = (axes[0] - shift[0])[:, None]  # [L, 1]
+            coords = (axes[0] - offset[0])[:, None]  # [L, 1]
         else:
             x, y = np.meshgrid(axes[0], axes[1], indexing="xy")  # [H, W]
             cx, cy = self.center
-            u, v = x - shift[0] - cx, y - shift[1] - cy
+            u, v = x - offset[0] - cx, y - offset[1] - cy
             ca, sa = math.cos(angle), math.sin(angle)
             # rot(−α) = [[cos, −sin], [sin, cos]]
             coords = np.stack([cx + ca * u - sa * v, cy + sa * u + ca * v], axis=-1)

@@ -759,6 +759,23 @@ def test_a_build_with_binary_code_for_the_gpus_is_preferred(tmp_path, monkeypatc
     assert [d.name[len(prefix):] for d in _build.prebuilt_dirs()] == ["sm80_90"]
 
 
+def test_builds_for_another_python_are_not_found(tmp_path, monkeypatch):
+    """An extension module is linked against one interpreter: venvs of two Pythons sharing a
+    cache (the default, ~/.cache) each build and load their own, for the extension and for its
+    emulation (a Python 3.10 build found by 3.11 failed to load)."""
+    monkeypatch.setenv(_build.ENV_CACHE, str(tmp_path))
+    monkeypatch.setattr(_build, "library_intact", lambda d: True)
+    _fake_gpus(monkeypatch, (9, 0))
+    here = (_build.build_dir("9.0"), _build.emulation_dir(), _build.emulation_dir("thread"))
+    here[0].mkdir()
+    assert _build.covering_builds([(9, 0)]) == [here[0]]
+    other = "cpython-310" if sys.implementation.cache_tag != "cpython-310" else "cpython-311"
+    monkeypatch.setattr(sys.implementation, "cache_tag", other)
+    there = (_build.build_dir("9.0"), _build.emulation_dir(), _build.emulation_dir("thread"))
+    assert all(a != b and other in b.name for a, b in zip(here, there)), (here, there)
+    assert _build.covering_builds([(9, 0)]) == []
+
+
 # ------------------------------------------------------------------------------------------
 # Command line
 

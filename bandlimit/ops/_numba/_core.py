@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Literal, TypedDict
 
 import numba
 import numpy as np
@@ -57,8 +58,21 @@ _drop_stale_disk_cache()
 # fastmath without nnan/ninf: sums may be reassociated and contracted to FMAs, but NaN/Inf inputs
 # still produce NaN/Inf outputs exactly like the PyTorch reference.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
-JIT = dict(cache=True, nogil=True, fastmath=FASTMATH, boundscheck=False, error_model="numpy")
-PJIT = dict(JIT, parallel=True)
+
+
+class JitOptions(TypedDict, total=False):
+    """The options of :data:`JIT` (typed, so that ``@njit(**JIT)`` type-checks)."""
+
+    cache: bool
+    nogil: bool
+    fastmath: set[str]
+    boundscheck: bool
+    error_model: Literal["python", "numpy"]
+    parallel: bool
+
+
+JIT = JitOptions(cache=True, nogil=True, fastmath=FASTMATH, boundscheck=False, error_model="numpy")
+PJIT = JitOptions(**JIT, parallel=True)
 
 
 def helper(fn):
@@ -272,8 +286,8 @@ def job_runner(dtype: np.dtype):
             i64,
         )
         # setdefault: a second thread compiling the same dtype keeps the first one's runner,
-        # whose address may already be in use
-        _RUNNERS.setdefault(dtype, cfunc(sig, **JIT)(_run_jobs))
+        # whose address may already be in use (numba's stubs omit cfunc's boundscheck option)
+        _RUNNERS.setdefault(dtype, cfunc(sig, **JIT)(_run_jobs))  # type: ignore[misc]
     return _RUNNERS[dtype]
 
 

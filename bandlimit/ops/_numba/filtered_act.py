@@ -304,6 +304,7 @@ def _any_geometry(shape, dtype, fu, fd, up, down, pad, dpad, mode, nthreads, rec
     full, pad2, region = _geometry(h, w, ku, kd, pad, dpad, up, down, emode)
     skip = _skip_y(fu, fd, up, down, pad2)
     stack = _rows_stack(h, ku, kd, fu_full, fd_full, up, down, pad2, dpad)
+    geo: tuple  # the planner's arguments after h (each planner has its own)
     if recompute:
         geo = (w, ku, kd, fu_full, fd_full, up, down, pad2, full, skip)
         plan, jr, gfin, gfmid, tidx_f, hr, wr, ho, wo = plan_recompute(h, *geo)

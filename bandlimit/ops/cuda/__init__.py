@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 from bandlimit.ops.cuda._build import CudaBuildError, CudaBuildInterrupted
 
@@ -41,7 +42,7 @@ get_extension = load
 
 def build(verbose: bool = False) -> Path:
     """Build the extension (or reuse the cached build); returns the shared library's path."""
-    return Path(load(verbose=verbose).__file__)
+    return Path(cast(str, load(verbose=verbose).__file__))  # (an extension module's is set)
 
 
 def available() -> bool:

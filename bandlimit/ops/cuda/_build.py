@@ -4,10 +4,10 @@ The extension is compiled on first use with :func:`torch.utils.cpp_extension.loa
 at import. Its build directory is a cache keyed by everything that changes the binary::
 
     $BANDLIMIT_CUDA_CACHE or ~/.cache/bandlimit/cuda /
-        <sources and flags hash>-torch<version>-cu<CUDA version>-sm<sorted arch list>/
+        <sources and flags hash>-<Python tag>-torch<version>-cu<CUDA version>-sm<sorted arch list>/
 
-so a rebuild happens only when the sources, the compiler flags, torch, CUDA or the target
-architectures change.
+so a rebuild happens only when the sources, the compiler flags, the Python interpreter, torch,
+CUDA or the target architectures change.
 
 Robustness, because building extensions is the field's most common failure:
 
@@ -54,6 +54,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import torch
 
@@ -317,10 +318,16 @@ def _binary_covers(tag: str, capability: tuple[int, int]) -> bool:
     return arch_tag_covers("sm" + "_".join(e.removesuffix("+PTX") for e in entries), capability)
 
 
+def _runtime_tag() -> str:
+    """The interpreter and torch a build is linked against: an extension module built for one
+    Python (``cpython-310``) does not load into another, so builds for several venvs sharing
+    one cache must not meet."""
+    return f"{sys.implementation.cache_tag}-torch{torch.__version__.split('+')[0]}"
+
+
 def _key_prefix() -> str:
     cu = (torch.version.cuda or "none").replace(".", "")
-    tv = torch.__version__.split("+")[0]
-    return f"{source_hash()}-torch{tv}-cu{cu}-"
+    return f"{source_hash()}-{_runtime_tag()}-cu{cu}-"
 
 
 def build_dir(arches: str) -> Path:
@@ -808,7 +815,7 @@ def _build_in(
                     name, sources, directory, verbose, cuda=cuda, env=env, lib_dir=lib_dir,
                     sanitizer=sanitizer,
                 )
-                write_complete_marker(directory, Path(mod.__file__))
+                write_complete_marker(directory, Path(cast(str, mod.__file__)))
                 return mod
             except ImportError as e:  # built but does not load: a corrupt cache, rebuild once
                 if attempt == 1:
@@ -923,12 +930,11 @@ def _runtime_loaded(sanitizer: str) -> bool:
 
 
 def emulation_dir(sanitizer: str | None = None) -> Path:
-    tv = torch.__version__.split("+")[0]
     if sanitizer is None:
-        return cache_root() / "emulate" / f"{source_hash()}-torch{tv}"
+        return cache_root() / "emulate" / f"{source_hash()}-{_runtime_tag()}"
     # The checking builds' flags live here, not in csrc/: they key the cache as well.
     flags = hashlib.sha256(repr((SANITIZER_CFLAGS, SANITIZERS[sanitizer])).encode()).hexdigest()[:6]
-    return cache_root() / f"emulate-{sanitizer}" / f"{source_hash()}-{flags}-torch{tv}"
+    return cache_root() / f"emulate-{sanitizer}" / f"{source_hash()}-{flags}-{_runtime_tag()}"
 
 
 def load_emulation(verbose: bool = False) -> ModuleType:

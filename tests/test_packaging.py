@@ -1,0 +1,109 @@
+"""What a user gets from ``pip install bandlimit``: the wheel built from this tree.
+
+The tests import ``bandlimit`` from the source tree (an editable install), which hides files the
+wheel leaves out: a subpackage missing from ``packages.find``, a kernel source missing from
+``package-data``, the ``py.typed`` marker. Here the wheel is built (from a copy of the tree, so
+the build leaves nothing behind), read, and imported on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+
+import bandlimit
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "bandlimit"
+
+
+def _package_files() -> set[str]:
+    """Every file of the package a wheel must carry, as wheel paths (no caches, no build
+    products)."""
+    files = set()
+    for path in PACKAGE.rglob("*"):
+        if path.is_dir() or "__pycache__" in path.parts or path.suffix in {".nbi", ".nbc"}:
+            continue
+        files.add(path.relative_to(ROOT).as_posix())
+    return files
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    pytest.importorskip("setuptools")
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(PACKAGE, src / "bandlimit",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))  # fmt: skip
+    out = tmp / "dist"
+    # No build isolation: the build needs only setuptools, which the test environment has, and
+    # CI must not download anything.
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--no-index", "-q", "-w", str(out), str(src)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (built,) = out.glob("bandlimit-*.whl")
+    return built
+
+
+def test_wheel_carries_every_package_file_and_the_type_marker(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = {n for n in names if n.startswith("bandlimit/")}
+    expected = _package_files()
+    assert "bandlimit/py.typed" in expected, "the py.typed marker is missing from the tree"
+    assert expected - package == set(), "files the wheel leaves out"
+    assert package - expected == set(), "files in the wheel that the tree does not have"
+    assert any(n.startswith("bandlimit/ops/cuda/csrc/") and n.endswith(".cu") for n in package)
+
+
+def test_wheel_metadata_matches_the_package(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    (meta_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    meta = Parser().parsestr(zipfile.ZipFile(wheel).read(meta_name).decode())
+    assert meta["Name"] == "bandlimit"
+    assert meta["Version"] == bandlimit.__version__, "pyproject.toml and bandlimit.__version__"
+    assert meta["License-Expression"] == "Apache-2.0"
+    assert meta["Requires-Python"] == ">=3.10"
+    requires = meta.get_all("Requires-Dist")
+    assert any(r.startswith("torch") for r in requires)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+
+
+def test_wheel_imports_and_runs_on_its_own(wheel, tmp_path):
+    """The unpacked wheel, ahead of the source tree on the path: the package imports from it,
+    and every backend that needs no GPU runs an op from it (the numba kernels compile from the
+    wheel's files, into its own cache)."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    script = (
+        "import bandlimit, torch\n"
+        "from bandlimit import ops\n"
+        "from bandlimit.filters import kaiser_sinc\n"
+        "print(bandlimit.__file__)\n"
+        "x = torch.randn(1, 2, 9, 9, dtype=torch.float64)\n"
+        "f = kaiser_sinc(12, cutoff=0.25, width=0.3, fs=2.0, dtype=torch.float64)\n"
+        "ys = [ops.filtered_lrelu(x, f, f, up=2, down=2, padding=5, impl=i) for i in "
+        "('ref', 'numba')]\n"
+        "assert torch.allclose(ys[0], ys[1], atol=1e-12), (ys[0] - ys[1]).abs().max()\n"
+        "print('ok', tuple(ys[0].shape))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(site), NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    env.pop("BANDLIMIT_CUDA_CACHE", None)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, last = proc.stdout.strip().splitlines()[0], proc.stdout.strip().splitlines()[-1]
+    assert Path(first).resolve().is_relative_to(site.resolve()), first
+    assert last == "ok (1, 2, 3, 3)", proc.stdout
