@@ -281,6 +281,53 @@ def test_export_numba():
     torch.testing.assert_close(ep.module()(x), model(x))
 
 
+class _Call(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def _unbounded_cases():
+    from bandlimit import nn as bnn
+    from bandlimit.filters import kaiser_sinc
+    from bandlimit.nn import bigvgan
+
+    f = kaiser_sinc(12, cutoff=0.25, width=0.3, fs=2.0)
+    alpha = torch.full((4,), 0.7)
+    return {
+        "upfirdn1d": _Call(lambda x: ops.upfirdn1d(x, f, up=2, padding=(6, 5))),
+        "filtered_act1d-zeros": _Call(lambda x: ops.filtered_act1d(
+            x, "snake", f, f, up=2, down=2, padding=(6, 5), alpha=alpha)),
+        "filtered_act1d-replicate": _Call(lambda x: ops.filtered_act1d(
+            x, "gelu", f, f, up=2, down=2, padding=(6, 5), padding_mode="replicate")),
+        "AliasFreeActivation1d": bnn.AliasFreeActivation1d(bnn.Snake(4)),
+        "bigvgan.Activation1d": bigvgan.Activation1d(bnn.SnakeBeta(4)),
+        "resample_poly": _Call(lambda x: ops.resample_poly(x, 3, 2)),
+        "filtered_lrelu-2d": _Call(lambda x: ops.filtered_lrelu(
+            x, f, f, up=2, down=2, padding=(6, 5, 6, 5))),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(_unbounded_cases()))
+def test_export_with_an_unbounded_dynamic_length(case):
+    """A dynamic dimension with no ``max`` (``Dim('T', min=16)``, as for a plain conv model):
+    the ops' size caps, meant for absurd factors and paddings, must not bound it (every 1-D op
+    failed with 'Constraints violated (T)'); the program then runs at other lengths."""
+    torch.manual_seed(0)
+    model = _unbounded_cases()[case].eval()
+    two_d = case.endswith("2d")
+    x = torch.randn(2, 4, 40, 40) if two_d else torch.randn(2, 4, 200)
+    Dim = torch.export.Dim
+    dyn = {2: Dim("H", min=16), 3: Dim("W", min=16)} if two_d else {2: Dim("T", min=16)}
+    ep = torch.export.export(model, (x,), dynamic_shapes=(dyn,))
+    for shape in ((2, 4, 27, 33), (2, 4, 64, 64)) if two_d else ((2, 4, 77), (2, 4, 1000)):
+        x = torch.randn(shape)
+        torch.testing.assert_close(ep.module()(x), model(x))
+
+
 @pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_jit_trace_matches_eager_at_other_lengths(impl):
     """torch.jit.trace (deprecated, still how many vocoders ship): its check compares two traces,
