@@ -111,8 +111,10 @@ def resolve_activation(act: object):
     Strings are the op's names (default gains). Modules: :class:`Snake`, :class:`SnakeBeta` and
     look-alikes (BigVGAN's, recognised by class name and their ``alpha``/``beta``/
     ``alpha_logscale`` attributes), and ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``, ``nn.SiLU``,
-    ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.SELU``, ``nn.Identity``, all with gain 1.
-    Returns None for a module the op cannot express.
+    ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.CELU(alpha=1)``, ``nn.SELU``,
+    ``nn.Softplus(beta=1, threshold=20)``, ``nn.Identity``, all with gain 1 (the exact classes,
+    not subclasses). Returns None for a module the op cannot express
+    (:func:`unfusable_reason` says why).
     """
     if isinstance(act, str):
         if act not in FILTERED_ACTIVATIONS:
@@ -123,24 +125,70 @@ def resolve_activation(act: object):
     name = type(act).__name__
     if name in ("Snake", "SnakeBeta") and hasattr(act, "alpha"):
         return name.lower(), None, None, 1.0, act
-    simple = {
-        nn.ReLU: "relu",
-        nn.SiLU: "silu",
-        nn.Tanh: "tanh",
-        nn.Sigmoid: "sigmoid",
-        nn.SELU: "selu",
-        nn.Identity: "linear",
-    }
-    for cls, op_name in simple.items():
-        if type(act) is cls:
-            return op_name, None, None, 1.0, None
+    if type(act) in _SIMPLE:
+        return _SIMPLE[type(act)], None, None, 1.0, None
     if type(act) is nn.LeakyReLU:
         return "lrelu", float(act.negative_slope), None, 1.0, None
-    if type(act) is nn.GELU:
-        return ("gelu" if act.approximate == "none" else "gelu_tanh"), None, None, 1.0, None
-    if type(act) is nn.ELU and act.alpha == 1.0:
+    if type(act) is nn.GELU and act.approximate in _GELU:
+        return _GELU[act.approximate], None, None, 1.0, None
+    # CELU with alpha 1 is ELU with alpha 1: max(0, x) + min(0, exp(x) − 1).
+    if (type(act) is nn.ELU or type(act) is nn.CELU) and act.alpha == 1.0:
         return "elu", None, None, 1.0, None
+    # The op's softplus is torch's with its defaults, the threshold included (x itself above 20).
+    if type(act) is nn.Softplus and act.beta == 1.0 and act.threshold == 20.0:
+        return "softplus", None, None, 1.0, None
     return None
+
+
+_SIMPLE: dict[type[nn.Module], str] = {
+    nn.ReLU: "relu",
+    nn.SiLU: "silu",
+    nn.Tanh: "tanh",
+    nn.Sigmoid: "sigmoid",
+    nn.SELU: "selu",
+    nn.Identity: "linear",
+}
+_GELU = {"none": "gelu", "tanh": "gelu_tanh"}  # nn.GELU's approximate → the op's name
+_UNFUSED = (
+    "or run it unfused in bandlimit.nn.bigvgan.Activation1d / Activation2d (any module, "
+    "BigVGAN's filters)"
+)
+
+
+def unfusable_reason(act: object) -> str:
+    """Why :func:`resolve_activation` refused ``act``, and what to do instead.
+
+    A supported class with unsupported settings names the setting and the fused one (e.g.
+    ``nn.ELU(alpha=0.5)``: only ``alpha=1``); any other module, the supported ones.
+    """
+    name = type(act).__name__
+    if type(act) is nn.ELU or type(act) is nn.CELU:
+        return (
+            f"act nn.{name}(alpha={act.alpha!r}) has no fused equivalent: the op's 'elu' is "
+            f"alpha=1 only; use nn.{name}() (alpha=1) or act='elu', {_UNFUSED}"
+        )
+    if type(act) is nn.Softplus:
+        return (
+            f"act nn.Softplus(beta={act.beta!r}, threshold={act.threshold!r}) has no fused "
+            "equivalent: the op's 'softplus' is beta=1, threshold=20 only (torch's defaults); "
+            f"use nn.Softplus() or act='softplus', {_UNFUSED}"
+        )
+    if type(act) is nn.GELU:
+        return (
+            f"act nn.GELU(approximate={act.approximate!r}) has no fused equivalent: approximate "
+            "must be 'none' (act='gelu') or 'tanh' (act='gelu_tanh')"
+        )
+    known = (*_SIMPLE, nn.LeakyReLU, nn.GELU, nn.ELU, nn.CELU, nn.Softplus)
+    base = next((k for k in known if isinstance(act, k)), None)
+    if base is not None:  # its forward may differ from the base class's
+        return (
+            f"act {name} (a subclass of nn.{base.__name__}) has no fused equivalent: only the "
+            f"exact torch class is mapped; pass nn.{base.__name__} itself, {_UNFUSED}"
+        )
+    return (
+        f"act {name} has no fused equivalent; pass one of {sorted(FILTERED_ACTIVATIONS)}, a "
+        f"supported module (see bandlimit.nn.activation.resolve_activation), {_UNFUSED}"
+    )
 
 
 def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -157,11 +205,14 @@ def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 def tensor_dtype(x: object) -> torch.dtype:
-    """``x``'s dtype, to cast a module's filters to before the op (which then checks ``x`` in
-    full): a clear TypeError for a non-tensor rather than an AttributeError."""
+    """The dtype to cast a module's filters to before the op (which then checks ``x`` in full,
+    and makes the filters in the dtype it computes in): ``x``'s, but float32 for float16 and
+    bfloat16, which the CPU kernels compute in float32 (taps rounded to bfloat16 first would
+    lose their stopband; the other backends round them as before). A clear TypeError for a
+    non-tensor rather than an AttributeError."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    return x.dtype
+    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
 
 
 # ------------------------------------------------------------------------------------------
@@ -224,10 +275,7 @@ class _AliasFree(nn.Module):
         super().__init__()
         spec = resolve_activation(act)
         if spec is None:
-            raise ValueError(
-                f"act {type(act).__name__} has no fused equivalent; pass one of "
-                f"{sorted(FILTERED_ACTIVATIONS)} or a supported module"
-            )
+            raise ValueError(unfusable_reason(act))
         self.act_name, mod_alpha, _, mod_gain, module = spec
         self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
         if alpha is not None and self.act_name != "lrelu":
@@ -296,6 +344,10 @@ class _AliasFree(nn.Module):
 
 class AliasFreeActivation1d(_AliasFree):
     """Alias-free activation of ``[N, C, L]`` signals: up-sample → act → down-sample, fused.
+    Mind the gain: an activation given by name uses the op's default gain, √2 for ``'relu'``,
+    ``'lrelu'`` and ``'silu'``/``'swish'`` (StyleGAN's convention, 1 for the other names), but
+    given as a module it uses gain 1, as the module computes: ``AliasFreeActivation1d('silu')``
+    is √2 × ``AliasFreeActivation1d(nn.SiLU())``. Pass ``gain`` to choose.
 
     Parameters
     ----------
@@ -314,7 +366,8 @@ class AliasFreeActivation1d(_AliasFree):
     padding_mode : {'replicate', 'zeros', 'circular'}
         Edge handling of both stages; 'replicate' is BigVGAN's.
     gain, alpha : float or None
-        Output gain (default: 1 for modules, the op's default for names) and lrelu slope.
+        Output gain (default: 1 for modules, the op's default for names: see above) and lrelu
+        slope.
     """
 
     ndim = 1
@@ -322,6 +375,11 @@ class AliasFreeActivation1d(_AliasFree):
 
 class AliasFreeActivation2d(_AliasFree):
     """Alias-free activation of ``[N, C, H, W]`` images with separable filters; arguments as in
-    :class:`AliasFreeActivation1d` (the same paddings along both axes)."""
+    :class:`AliasFreeActivation1d` (the same paddings along both axes). Mind the gain, as there:
+    ``'relu'``, ``'lrelu'`` and ``'silu'``/``'swish'`` given by name use the op's gain √2 (the
+    other names 1), the same activation given as a module gain 1:
+    ``AliasFreeActivation2d('silu')`` is √2 × ``AliasFreeActivation2d(nn.SiLU())``. Pass
+    ``gain`` to choose.
+    """
 
     ndim = 2

@@ -10,7 +10,9 @@ Their resamplers, restated (ratio ``r``, ``K`` taps): ``UpSample1d`` replicate-p
 transposed-convolves with stride ``r`` and gain ``r`` and crops to ``r·L`` samples; that equals
 :func:`~bandlimit.ops.filtered_act1d` with ``padding = (K − 1 − (K − r)//2, (K − r)//2)`` and
 ``padding_mode='replicate'``. ``DownSample1d`` replicate-pads ``K//2 − 1`` / ``K//2`` (even K) and
-correlates with stride ``r``: ``down_padding`` with the same mode.
+correlates with stride ``r``: ``down_padding`` with the same mode. It is its ``lowpass``, a
+``LowPassFilter1d`` (``2d``) that also works alone with alias-free-torch's arguments and every
+padding mode of ``torch.nn.functional.pad``.
 
 One exception to "equal outputs": with fewer taps than ``2r`` (``K < 2r``, not a BigVGAN
 configuration) alias-free-torch's ``UpSample1d`` pads ``K//r − 1 = 0`` samples, so its first and
@@ -26,9 +28,10 @@ from typing import Any
 import numpy as np
 import scipy.signal
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from bandlimit._checks import check_int
+from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_sinc_bigvgan
 from bandlimit.nn.activation import (
     bigvgan_paddings,
@@ -72,26 +75,107 @@ def _radial_filter(cutoff: float, half_width: float, k: int) -> torch.Tensor:
     return torch.from_numpy(h / h.sum()).float()
 
 
-class LowPassFilter1d(nn.Module):
-    """Holds the down-sampler's filter under the key ``filter`` (``[1, 1, K]``, correlation)."""
+# torch.nn.functional.pad's modes, which alias-free-torch's low-pass filters pass it unchecked.
+LOWPASS_PADDING_MODES = ("constant", "reflect", "replicate", "circular")
+# The op's names for the modes it extends a signal with itself ('reflect' it has not).
+_OP_MODES = {"constant": "zeros", "replicate": "replicate", "circular": "circular"}
 
+
+class _LowPass(nn.Module):
+    """alias-free-torch's ``LowPassFilter1d``/``2d``: pad, then a depthwise correlation."""
+
+    ndim = 1
     filter: torch.Tensor  # a buffer, registered in __init__
 
-    def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int):
+    def __init__(
+        self,
+        cutoff: float = 0.5,
+        half_width: float = 0.6,
+        stride: int = 1,
+        padding: bool = True,
+        padding_mode: str = "replicate",
+        kernel_size: int = 12,
+    ):
         super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
-        f = kaiser_sinc_bigvgan(cutoff, half_width, kernel_size)
-        self.register_buffer("filter", f.view(1, 1, kernel_size))
+        cutoff = check_real("cutoff", cutoff)
+        if not 0 < cutoff <= 0.5:  # theirs: above 0.5 refused, 0 an error in its design
+            raise ValueError(
+                f"cutoff must satisfy 0 < cutoff <= 0.5 (cycles per sample), got {cutoff!r}"
+            )
+        half_width = check_real("half_width", half_width, positive=True)
+        if padding_mode not in LOWPASS_PADDING_MODES:
+            raise ValueError(
+                f"padding_mode must be one of {LOWPASS_PADDING_MODES} (torch.nn.functional.pad's "
+                f"modes, as alias-free-torch), got {padding_mode!r}"
+                + ("; 'constant' pads with zeros" if padding_mode == "zeros" else "")
+            )
+        # Attribute names and values as alias-free-torch's, for code that reads them.
+        self.kernel_size = check_int("kernel_size", kernel_size, 1)
+        self.even = self.kernel_size % 2 == 0
+        self.pad_left = self.kernel_size // 2 - int(self.even)
+        self.pad_right = self.kernel_size // 2
+        self.stride = check_int("stride", stride, 1)
+        self.padding = check_bool("padding", padding)
+        self.padding_mode = padding_mode
+        k = self.kernel_size
+        if self.ndim == 1:
+            f = kaiser_sinc_bigvgan(cutoff, half_width, k).view(1, 1, k)
+        else:
+            f = _radial_filter(cutoff, half_width, k).view(1, 1, k, k)
+        self.register_buffer("filter", f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        taps = _taps(self.filter, tensor_dtype(x))
+        pad, mode = (0, 0), "zeros"
+        if self.padding:
+            pad = (self.pad_left, self.pad_right)
+            if self.padding_mode in _OP_MODES:
+                mode = _OP_MODES[self.padding_mode]
+            else:  # 'reflect': padded by torch (its errors for short inputs too), then the op
+                x = F.pad(x, pad * self.ndim, mode=self.padding_mode)
+                pad = (0, 0)
+        op: Callable[..., torch.Tensor] = filtered_act1d if self.ndim == 1 else filtered_act
+        return op(
+            x,
+            "linear",
+            None,
+            taps,
+            down=self.stride,
+            padding_mode=mode,
+            gain=1.0,
+            flip_filter=True,  # theirs correlates (F.conv1d / conv2d)
+            down_padding=pad * self.ndim,
+        )
 
 
-class LowPassFilter2d(nn.Module):
-    filter: torch.Tensor  # a buffer, registered in __init__
+class LowPassFilter1d(_LowPass):
+    """alias-free-torch's ``LowPassFilter1d(cutoff=0.5, half_width=0.6, stride=1, padding=True,
+    padding_mode='replicate', kernel_size=12)`` on ``[N, C, L]``: same arguments, attributes,
+    buffer ``filter`` ``[1, 1, K]`` and outputs.
 
-    def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride
-        f = _radial_filter(cutoff, half_width, kernel_size)
-        self.register_buffer("filter", f.view(1, 1, kernel_size, kernel_size))
+    With ``padding`` the input is extended by ``pad_left = K//2 − 1`` (even K; ``K//2`` for odd)
+    and ``pad_right = K//2`` samples in ``padding_mode`` (one of :data:`LOWPASS_PADDING_MODES`,
+    torch.nn.functional.pad's), then correlated with the filter, keeping every ``stride``-th
+    sample. Circular padding wider than the signal wraps it again where torch refuses it.
+    """
+
+    ndim = 1
+
+
+class LowPassFilter2d(_LowPass):
+    """alias-free-torch's ``LowPassFilter2d`` on ``[N, C, H, W]``: arguments as
+    :class:`LowPassFilter1d`, a radial ``[1, 1, K, K]`` filter, the same padding on both axes."""
+
+    ndim = 2
+
+
+def _up_attributes(ratio: int, kernel_size: int, pad: int) -> tuple[int, int, int, int]:
+    """alias-free-torch's up-sampler attributes ``(stride, pad, pad_left, pad_right)``, for code
+    that reads them: ``pad`` input samples replicated per side, and the transposed convolution's
+    samples cropped per side. (Ours computes the same output without them: see the module
+    docstring for K < 2r.)"""
+    k, r = kernel_size, ratio
+    return r, pad, pad * r + (k - r) // 2, pad * r + (k - r + 1) // 2
 
 
 class UpSample1d(nn.Module):
@@ -103,6 +187,9 @@ class UpSample1d(nn.Module):
         super().__init__()
         self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
+        self.stride, self.pad, self.pad_left, self.pad_right = _up_attributes(
+            self.ratio, self.kernel_size, self.kernel_size // self.ratio - 1
+        )
         f = kaiser_sinc_bigvgan(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
         self.register_buffer("filter", f.view(1, 1, self.kernel_size))
 
@@ -127,22 +214,11 @@ class DownSample1d(nn.Module):
         self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
         self.lowpass = LowPassFilter1d(
-            0.5 / self.ratio, 0.6 / self.ratio, self.ratio, self.kernel_size
+            0.5 / self.ratio, 0.6 / self.ratio, self.ratio, kernel_size=self.kernel_size
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, pd = bigvgan_paddings(self.ratio, self.kernel_size)
-        return filtered_act1d(
-            x,
-            "linear",
-            None,
-            _taps(self.lowpass.filter, tensor_dtype(x)),
-            down=self.ratio,
-            padding_mode="replicate",
-            gain=1.0,
-            flip_filter=True,
-            down_padding=pd,
-        )
+        return self.lowpass(x)
 
 
 class UpSample2d(nn.Module):
@@ -154,6 +230,9 @@ class UpSample2d(nn.Module):
         super().__init__()
         self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
+        self.stride, self.pad, self.pad_left, self.pad_right = _up_attributes(
+            self.ratio, self.kernel_size, self.kernel_size // 2 - self.ratio // 2
+        )
         f = _radial_filter(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
         self.register_buffer("filter", f.view(1, 1, self.kernel_size, self.kernel_size))
 
@@ -176,22 +255,11 @@ class DownSample2d(nn.Module):
         self.ratio = _ratio(ratio)
         self.kernel_size = _default_kernel(self.ratio, kernel_size)
         self.lowpass = LowPassFilter2d(
-            0.5 / self.ratio, 0.6 / self.ratio, self.ratio, self.kernel_size
+            0.5 / self.ratio, 0.6 / self.ratio, self.ratio, kernel_size=self.kernel_size
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, pd = bigvgan_paddings(self.ratio, self.kernel_size)
-        return filtered_act(
-            x,
-            "linear",
-            None,
-            _taps(self.lowpass.filter, tensor_dtype(x)),
-            down=self.ratio,
-            padding_mode="replicate",
-            gain=1.0,
-            flip_filter=True,
-            down_padding=(*pd, *pd),
-        )
+        return self.lowpass(x)
 
 
 class _Activation(nn.Module):

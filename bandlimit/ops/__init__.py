@@ -1,8 +1,9 @@
 """Resampling and activation ops with StyleGAN3's exact semantics.
 
 Backends: 'ref' (pure PyTorch, any device and dtype, gradients of any order), 'numba' (fused
-polyphase CPU kernels for float32/float64) and 'cuda' (a CUDA extension compiled on first use,
-see :mod:`bandlimit.ops.cuda`). ``impl='auto'`` picks numba for CPU float32/float64 tensors,
+polyphase CPU kernels in float32/float64; float16 and bfloat16 computed in float32) and 'cuda'
+(a CUDA extension compiled on first use, see :mod:`bandlimit.ops.cuda`). ``impl='auto'`` picks
+numba for CPU tensors,
 cuda for CUDA tensors (falling back to ref with one warning if the extension cannot be built)
 and ref otherwise; see :func:`set_default_impl`.
 """

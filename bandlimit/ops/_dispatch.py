@@ -1,6 +1,7 @@
 """Backend selection: ``impl='auto' | 'ref' | 'numba' | 'cuda'``.
 
-'auto' picks the fused Numba kernels for CPU float32/float64 tensors, the CUDA extension for
+'auto' picks the fused Numba kernels for CPU tensors (float16 and bfloat16 computed in float32,
+see :func:`compute_dtype`), the CUDA extension for
 CUDA tensors (built on first use; if that fails, the PyTorch reference with one warning) and the
 PyTorch reference otherwise, and under ``torch.func`` transforms (which the fused kernels'
 custom-op autograd does not support yet). A process-wide override (:func:`set_default_impl` or the
@@ -21,7 +22,8 @@ from typing import cast
 import torch
 
 IMPLS = ("auto", "ref", "numba", "cuda")
-NUMBA_DTYPES = (torch.float32, torch.float64)
+NUMBA_DTYPES = (torch.float32, torch.float64)  # what the kernels compute in
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 ENV_VAR = "BANDLIMIT_IMPL"
 
 _default_impl: str | None = None
@@ -40,7 +42,7 @@ def set_default_impl(impl: str | None) -> None:
     ----------
     impl : {'auto', 'ref', 'numba', 'cuda'} or None
         'ref' forces the PyTorch reference; 'numba' and 'cuda' use their kernels wherever they
-        apply (numba: CPU float32/float64; cuda: CUDA tensors) and the default rule elsewhere.
+        apply (numba: CPU floating point; cuda: CUDA tensors) and the default rule elsewhere.
         Takes precedence over ``BANDLIMIT_IMPL``.
     """
     global _default_impl
@@ -68,7 +70,18 @@ def numba_available() -> bool:
 
 
 def _numba_supports(x: torch.Tensor) -> bool:
-    return x.is_cpu and x.dtype in NUMBA_DTYPES
+    return x.is_cpu and (x.dtype in NUMBA_DTYPES or x.dtype in HALF_DTYPES)
+
+
+def compute_dtype(x: torch.Tensor, impl: str, up: tuple[int, int] = (1, 1),
+                  down: tuple[int, int] = (1, 1)) -> torch.dtype:
+    """The dtype an op on ``x`` computes in, and its filters are made in: ``x.dtype``, except
+    that the numba kernels take CPU float16/bfloat16 in float32 and round the result once, at
+    the end (as the CUDA kernels accumulate half precision in float32; PyTorch's CPU
+    convolutions in half precision are ~10x slower than the kernels in float32)."""
+    if impl == "numba" and x.dtype in HALF_DTYPES and numba_fits(up, down):
+        return torch.float32
+    return x.dtype
 
 
 CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -182,7 +195,7 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
     elif impl == "numba":
         if not _numba_supports(x):
             raise ValueError(
-                f"{op}: impl='numba' runs on CPU float32/float64 tensors, got a {x.dtype} tensor "
+                f"{op}: impl='numba' runs on CPU floating-point tensors, got a {x.dtype} tensor "
                 f"on {x.device}; use impl='auto' or impl='ref'"
             )
         if not numba_available():

@@ -38,7 +38,7 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._dispatch import numba_fits, resolve_impl
+from bandlimit.ops._dispatch import HALF_DTYPES, compute_dtype, numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
     Pad4,
@@ -91,6 +91,16 @@ def _run_filtered_act(
         from bandlimit.ops.cuda import _ops
 
         return _ops.bias_act(x, b, 1, act, alpha, gain, clamp, filtered_ties=True)
+    if impl == "numba" and numba_fits(up, down) and x.dtype in HALF_DTYPES:
+        # in float32, rounded once (the filters already are: compute_dtype)
+        def wide(t):
+            return t.float() if isinstance(t, torch.Tensor) else t
+
+        y = _run_filtered_act(
+            x.float(), wide(b), fu, fd, up, down, pad, act, wide(alpha), gain, clamp, impl,
+            wide(beta), mode, dpad, unfiltered,
+        )
+        return y.to(x.dtype)
     if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops import _library
 
@@ -145,8 +155,8 @@ def filtered_lrelu(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point; any device ('ref'); CPU float32/float64 ('numba'); CUDA
-        float16/bfloat16/float32/float64 ('cuda').
+        Floating point; any device ('ref'); CPU ('numba': float16 and bfloat16 computed in
+        float32, rounded once); CUDA float16/bfloat16/float32/float64 ('cuda').
     fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D, e.g. a radial jinc) or None
         Up- and down-sampling filters in true-convolution orientation (correlation with
         ``flip_filter``). Constants: no gradient flows to them.
@@ -190,7 +200,7 @@ def filtered_lrelu(
     impl = resolve_impl(impl, x, "filtered_lrelu")
 
     flip_u, flip_d = as_flips(flip_filter)
-    dtype, device = x.dtype, x.device
+    dtype, device = compute_dtype(x, impl, (upx, upx), (downx, downx)), x.device
     fu_n = make_fir(
         fu, flip_filter=flip_u, gain=(float(upx), float(upx)), dtype=dtype, device=device
     )
@@ -241,7 +251,8 @@ def _channel_param(v: object, name: str, act: object, x: torch.Tensor) -> torch.
     if v.ndim != 1 or v.shape[0] != channels:
         raise ValueError(
             f"{name} must have shape [{channels}] (one value per channel) for act={act!r}, got "
-            f"shape {tuple(v.shape)}"
+            f"shape {tuple(v.shape)}: the input x has {channels} channels "
+            f"(x.shape = {tuple(x.shape)})"
         )
     if not v.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {v.dtype}")
@@ -393,7 +404,7 @@ def filtered_act(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act")
     flip_u, flip_d = as_flips(flip_filter)
-    dtype, device = x.dtype, x.device
+    dtype, device = compute_dtype(x, impl, up2, down2), x.device
     fu_n = make_fir(
         fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), dtype=dtype, device=device
     )
@@ -459,7 +470,7 @@ def filtered_act1d(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act1d")
     flip_u, flip_d = as_flips(flip_filter)
-    dtype, device = x.dtype, x.device
+    dtype, device = compute_dtype(x, impl, up2, down2), x.device
     fu_n = make_fir_1d(fu, flip_filter=flip_u, gain=float(up2[0]), dtype=dtype, device=device)
     fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, dtype=dtype, device=device)
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)

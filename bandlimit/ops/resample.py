@@ -349,8 +349,8 @@ def resample_poly(
     -----
     Cost: :math:`K / up` multiply-adds per output sample (the polyphase schedule) plus a copy
     of the signal per axis. Supported wherever :func:`~bandlimit.ops.upfirdn1d` is: CPU and CUDA,
-    float16/bfloat16/float32/float64 ('numba': float32/float64), gradients with respect to
-    ``x`` (of any order on 'ref'; first and second order on the fused backends),
+    float16/bfloat16/float32/float64 ('numba': half precision computed in float32), gradients
+    with respect to ``x`` (of any order on 'ref'; first and second order on the fused backends),
     ``torch.compile`` (Kaiser windows and explicit taps; other windows call scipy, a graph
     break), ``torch.export`` and ``torch.onnx.export(dynamo=True)`` ('auto' runs 'ref'; the
     designed filter is a constant of the graph), dynamic batch and length included.

@@ -19,7 +19,7 @@ import torch
 
 from bandlimit._checks import check_bool
 from bandlimit.ops import reference
-from bandlimit.ops._dispatch import numba_fits, resolve_impl
+from bandlimit.ops._dispatch import HALF_DTYPES, compute_dtype, numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
     Pad4,
@@ -42,6 +42,8 @@ def run_upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4, impl
     if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops._library import upfirdn_numba
 
+        if x.dtype in HALF_DTYPES:  # in float32 (the filter already is: compute_dtype)
+            return run_upfirdn(x.float(), fir, up, down, pad, impl).to(x.dtype)
         return upfirdn_numba(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
     if impl == "cuda":
         from bandlimit.ops.cuda import _ops
@@ -65,8 +67,8 @@ def upfirdn2d(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point; any device ('ref'), CPU float32/float64 ('numba'), CUDA float16/bfloat16/
-        float32/float64 ('cuda').
+        Floating point; any device ('ref'), CPU ('numba': float16 and bfloat16 computed in
+        float32, rounded once), CUDA float16/bfloat16/float32/float64 ('cuda').
     f : Tensor ``[taps]`` (separable), ``[h, w]`` (full, indexed ``[y, x]``) or None (identity)
         Filter in true-convolution orientation (set ``flip_filter`` for correlation). Constant: no
         gradient flows to it.
@@ -98,7 +100,8 @@ def upfirdn2d(
     g = math.sqrt(as_float(gain, "gain", nonnegative=True))
     impl = resolve_impl(impl, x, "upfirdn2d")
     flip = check_bool("flip_filter", flip_filter)
-    fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=x.dtype, device=x.device)
+    dtype = compute_dtype(x, impl, up, down)
+    fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=dtype, device=x.device)
     upfirdn_out_size((x.shape[2], x.shape[3]), fir, up, down, pad, "upfirdn2d")
     pad = reach_padding((x.shape[2], x.shape[3]), up, pad)
     return keep_memory_format(run_upfirdn(x, fir, up, down, pad, impl), x)
@@ -136,7 +139,8 @@ def upfirdn1d(
     gain = as_float(gain, "gain", nonnegative=True)
     impl = resolve_impl(impl, x, "upfirdn1d")
     flip = check_bool("flip_filter", flip_filter)
-    fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=x.dtype, device=x.device)
+    dtype = compute_dtype(x, impl, up2, down2)
+    fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=dtype, device=x.device)
     x4 = x.unsqueeze(2)
     upfirdn_out_size((1, x.shape[2]), fir, up2, down2, pad, "upfirdn1d", 1)
     pad = reach_padding((1, x.shape[2]), up2, pad)

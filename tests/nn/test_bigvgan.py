@@ -270,3 +270,225 @@ def test_bad_module_arguments():
                    bigvgan.UpSample1d(2), bigvgan.DownSample2d(2)):
         with pytest.raises(TypeError, match=r"x must be a torch\.Tensor, got list"):
             module([[1.0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# alias-free-torch's low-pass filters and resampler attributes (a drop-in: signature, state dict,
+# attributes and outputs)
+
+AFT_PAD_MODES = ("constant", "reflect", "replicate", "circular")  # torch.nn.functional.pad's
+
+
+def _public(m):
+    """A module's public attributes (what user code may read), buffers and children aside."""
+    return {k: v for k, v in vars(m).items() if not k.startswith("_") and k != "training"}
+
+
+@pytest.mark.parametrize("name", ["LowPassFilter1d", "LowPassFilter2d"])
+def test_lowpass_signature_is_alias_free_torchs(name):
+    import inspect
+
+    def params(cls):
+        return [(p.name, p.default) for p in inspect.signature(cls).parameters.values()]
+
+    assert params(getattr(bigvgan, name)) == params(getattr(aft, name))
+    assert params(getattr(bigvgan, name)) == [
+        ("cutoff", 0.5), ("half_width", 0.6), ("stride", 1), ("padding", True),
+        ("padding_mode", "replicate"), ("kernel_size", 12),
+    ]
+
+
+def _peer_and_ours(name, *args, **kwargs):
+    """alias-free-torch's module and ours built with the same arguments, ours loaded with their
+    state dict (float32 designs may differ by an ulp), both in float64."""
+    peer = getattr(aft, name)(*args, **kwargs).double()
+    ours = getattr(bigvgan, name)(*args, **kwargs)
+    assert set(ours.state_dict()) == set(peer.state_dict())
+    for key, v in ours.state_dict().items():
+        # (theirs designs in float32: the 2-D window is ~1e-6 off at cutoff 0.5)
+        torch.testing.assert_close(v.double(), peer.state_dict()[key], rtol=2e-6, atol=2e-7)
+    ours.load_state_dict(peer.state_dict())
+    assert _public(ours) == _public(peer)
+    return peer, ours.double()
+
+
+def _check_same(peer, ours, x):
+    """Equal outputs where alias-free-torch gives one; where it refuses the input, ours does
+    too, except circular padding wider than the signal (ours wraps it again: checked against
+    the explicitly periodic signal)."""
+    try:
+        want = peer(x)
+    except (RuntimeError, ValueError) as e:
+        if ours.padding and ours.padding_mode == "circular":
+            xp = x
+            for dim in range(2, x.ndim):
+                n = x.shape[dim]
+                idx = torch.arange(-ours.pad_left, n + ours.pad_right).remainder(n)
+                xp = xp.index_select(dim, idx)
+            peer.padding = False
+            try:
+                want = peer(xp)
+            finally:
+                peer.padding = True
+        else:
+            with pytest.raises((RuntimeError, ValueError)):
+                ours(x)
+            return str(e)
+    got = ours(x)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    torch.testing.assert_close(got, want, rtol=1e-13, atol=1e-13)
+    return None
+
+
+@pytest.mark.parametrize("padding_mode", [*AFT_PAD_MODES, None])  # None: padding=False
+def test_lowpass1d_matches_alias_free_torch(padding_mode):
+    """Every stride, even and odd kernel size, and length (short ones included) gives
+    alias-free-torch's output in float64; DownSample1d's forward is its low-pass filter's."""
+    rng = np.random.default_rng(len(str(padding_mode)))
+    padding = padding_mode is not None
+    mode = padding_mode or "replicate"
+    compared = 0
+    for stride in (1, 2, 3):
+        for k in (12, 8, 7, 5, 2, 1):
+            cutoff, half_width = 0.5 / stride, 0.6 / stride
+            peer, ours = _peer_and_ours("LowPassFilter1d", cutoff, half_width, stride, padding,
+                                        mode, k)
+            for length in (1, 2, 3, 5, 8, 13, 40):
+                x = torch.tensor(rng.standard_normal((2, 3, length)))
+                compared += _check_same(peer, ours, x) is None
+    assert compared > 60
+    # the defaults (cutoff 0.5, 12 taps, stride 1) and keyword use
+    peer, ours = _peer_and_ours("LowPassFilter1d", padding=padding, padding_mode=mode)
+    _check_same(peer, ours, torch.tensor(rng.standard_normal((1, 2, 30))))
+
+
+@pytest.mark.parametrize("padding_mode", [*AFT_PAD_MODES, None])
+def test_lowpass2d_matches_alias_free_torch(padding_mode):
+    """The 2-D filter likewise (even kernel sizes: alias-free-torch's 2-D design fails for odd
+    ones on current torch, an integer grid given to torch.norm)."""
+    rng = np.random.default_rng(7 + len(str(padding_mode)))
+    padding = padding_mode is not None
+    mode = padding_mode or "replicate"
+    compared = 0
+    for stride in (1, 2, 3):
+        for k in (12, 6, 2):
+            peer, ours = _peer_and_ours("LowPassFilter2d", 0.5 / stride, 0.6 / stride, stride,
+                                        padding, mode, k)
+            for size in ((1, 1), (2, 5), (7, 3), (13, 12)):
+                x = torch.tensor(rng.standard_normal((1, 2, *size)))
+                compared += _check_same(peer, ours, x) is None
+    assert compared >= 12
+
+
+@pytest.mark.parametrize("ratio", [1, 2, 3])
+@pytest.mark.parametrize("k", [None, 12, 8, 7, 5, 2])
+def test_resampler_attributes_and_down_outputs_match(ratio, k):
+    """UpSample/DownSample 1-D/2-D carry alias-free-torch's public attributes with its values
+    (stride, pad, pad_left, pad_right, lowpass.*); DownSample1d/2d keep their outputs and keys."""
+    rng = np.random.default_rng(ratio * 31 + (k or 0))
+    for name in ("UpSample1d", "DownSample1d", "UpSample2d", "DownSample2d"):
+        if name.endswith("2d") and k is not None and k % 2:
+            continue  # alias-free-torch cannot design odd 2-D filters (see above)
+        peer, ours = getattr(aft, name)(ratio, k), getattr(bigvgan, name)(ratio, k)
+        assert _public(ours) == _public(peer), name
+        assert set(ours.state_dict()) == set(peer.state_dict()), name
+        if name.startswith("Down"):
+            assert _public(ours.lowpass) == _public(peer.lowpass), name
+            ours.load_state_dict(peer.state_dict())
+            size = (23,) if name.endswith("1d") else (9, 10)
+            x = torch.tensor(rng.standard_normal((1, 2, *size)))
+            torch.testing.assert_close(ours.double()(x), peer.double()(x), rtol=1e-13,
+                                       atol=1e-13)
+            torch.testing.assert_close(ours(x), ours.lowpass(x), rtol=0, atol=0)
+
+
+def test_lowpass_bad_arguments():
+    for cls in (bigvgan.LowPassFilter1d, bigvgan.LowPassFilter2d):
+        with pytest.raises(ValueError, match=r"padding_mode must be one of \('constant', "
+                                             r"'reflect', 'replicate', 'circular'\).*'zeros'"):
+            cls(padding_mode="zeros")
+        with pytest.raises(ValueError, match="cutoff"):
+            cls(cutoff=0.6)
+        with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+            cls(stride=0)
+        with pytest.raises(TypeError, match="padding must be a bool"):
+            cls(padding="yes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Which torch modules fuse, what a refusal says, and the gain of names against modules
+
+
+@pytest.mark.parametrize(("act", "says"), [
+    (nn.ELU(alpha=0.5), r"nn\.ELU\(alpha=0\.5\).*'elu' is alpha=1 only; use nn\.ELU\(\)"),
+    (nn.CELU(alpha=0.5), r"nn\.CELU\(alpha=0\.5\).*'elu' is alpha=1 only"),
+    (nn.Softplus(beta=2), r"nn\.Softplus\(beta=2, threshold=20\.0\).*beta=1, threshold=20 only"),
+    (nn.Softplus(threshold=10), r"nn\.Softplus\(beta=1\.0, threshold=10\).*threshold=20 only"),
+    (nn.GELU(approximate="erf"), r"nn\.GELU\(approximate='erf'\).*'none'.*'tanh'"),
+    (type("MySiLU", (nn.SiLU,), {})(), r"MySiLU \(a subclass of nn\.SiLU\).*exact torch class"),
+    (nn.Hardtanh(), r"act Hardtanh has no fused equivalent; pass one of \[.*'softplus'"),
+])
+def test_unfusable_module_says_what_and_what_to_do(act, says):
+    """The refusal names the unsupported setting and the supported one, and the unfused way
+    (bigvgan.Activation1d/2d); it said "act ELU has no fused equivalent" for nn.ELU(alpha=0.5)."""
+    for cls in (AliasFreeActivation1d, AliasFreeActivation2d):
+        with pytest.raises(ValueError, match=says) as info:
+            cls(act)
+        if not isinstance(act, nn.GELU):  # (an invalid GELU has no unfused way either)
+            assert "bigvgan.Activation1d" in str(info.value)
+    # and the unfused blocks still compute it (an invalid GELU setting fails as torch's does)
+    if not isinstance(act, nn.GELU):
+        x = torch.randn(1, 2, 20)
+        assert _rel_err(bigvgan.Activation1d(act)(x), aft.Activation1d(act)(x)) < 1e-6
+
+
+def test_softplus_and_celu_modules_fuse():
+    """nn.Softplus() (beta 1, threshold 20) is the op's 'softplus', threshold included (x itself
+    above 20, on every CPU backend); nn.CELU() is ELU. Both fuse, with gain 1."""
+    from bandlimit import ops
+
+    x = torch.cat([torch.linspace(-60, 60, 1201, dtype=torch.float64),
+                   torch.tensor([20.0, 20 - 1e-12, 20 + 1e-12, 19.9, 20.1], dtype=torch.float64)])
+    for impl in ("ref", "numba"):
+        y = ops.filtered_act1d(x.view(1, 1, -1), "softplus", gain=1.0, impl=impl).flatten()
+        torch.testing.assert_close(y, nn.functional.softplus(x), rtol=1e-15, atol=0)
+    for act in (nn.Softplus(), nn.CELU()):
+        m1, m2 = AliasFreeActivation1d(act).double(), AliasFreeActivation2d(act)
+        assert m1.gain == 1.0 and m1.act_name == ("softplus" if act._get_name() == "Softplus"
+                                                 else "elu")
+        # the unfused maths (BigVGAN's filters, replicate padding), inputs up to ±30
+        x1 = torch.randn(2, 3, 50, dtype=torch.float64) * 12
+        up, down = bigvgan.UpSample1d(2).double(), bigvgan.DownSample1d(2).double()
+        torch.testing.assert_close(m1(x1), down(act(up(x1))), rtol=1e-12, atol=1e-12)
+        assert _rel_err(bigvgan.Activation1d(act).double()(x1),
+                        aft.Activation1d(act).double()(x1)) < 1e-6
+        assert m2(torch.randn(1, 2, 8, 9)).shape == (1, 2, 8, 9)
+
+
+def test_names_use_the_op_gain_modules_gain_one():
+    """As the class docstrings say near their top: 'relu', 'lrelu' and 'silu' given by name use
+    the op's gain √2, the same activation as a module gain 1 (other names have gain 1)."""
+    x = torch.randn(1, 2, 30, dtype=torch.float64)
+    for name, module in (("silu", nn.SiLU()), ("relu", nn.ReLU()),
+                         ("lrelu", nn.LeakyReLU(0.2)), ("gelu", nn.GELU()), ("tanh", nn.Tanh())):
+        by_name = AliasFreeActivation1d(name).double()(x)
+        by_module = AliasFreeActivation1d(module).double()(x)
+        gain = math.sqrt(2) if name in ("silu", "relu", "lrelu") else 1.0
+        torch.testing.assert_close(by_name, gain * by_module, rtol=1e-12, atol=1e-12)
+    for cls in (AliasFreeActivation1d, AliasFreeActivation2d):
+        doc = cls.__doc__ or ""
+        first = " ".join(doc.split("\n\n")[0].split())
+        assert "√2" in first and "gain 1" in first, first
+        assert "'silu'" in first and "nn.SiLU()" in first, first
+
+
+def test_channel_mismatch_names_the_input_channels():
+    """4 channels fed to a SnakeBeta block built for 8: the message names both sides."""
+    block = AliasFreeActivation2d(SnakeBeta(8))
+    x = torch.randn(1, 4, 6, 6)
+    with pytest.raises(ValueError, match=r"alpha must have shape \[4\] .* got shape \(8,\): "
+                                         r"the input x has 4 channels \(x\.shape = "
+                                         r"\(1, 4, 6, 6\)\)"):
+        block(x)
+    with pytest.raises(ValueError, match=r"the input x has 4 channels \(x\.shape = \(2, 4, 9\)\)"):
+        bigvgan.Activation1d(SnakeBeta(8))(torch.randn(2, 4, 9))

@@ -427,16 +427,37 @@ def test_auto_uses_numba_for_cpu_float32_float64(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_auto_uses_ref_for_half_precision(dtype):
+@pytest.mark.parametrize("op", ["filtered_lrelu", "upfirdn2d", "filtered_act1d", "resample_poly"])
+def test_half_precision_on_the_cpu_computes_in_float32(dtype, op):
+    """CPU float16/bfloat16: 'auto' runs the numba kernels in float32 and rounds once, so the
+    result (and the gradient) is the float32 result on the same (exact) values, rounded; closer
+    to it than 'ref' computing in half precision, and close to that."""
     x, fu, fd, b = _probe(dtype)
-    with pytest.raises(ValueError, match="numba"):
-        _flrelu(x, fu, fd, b, "numba")
-    y = _flrelu(x, fu, fd, b, "auto")
+
+    def run(x, fu, fd, b, impl):
+        if op == "filtered_lrelu":
+            return _flrelu(x, fu, fd, b, impl)
+        if op == "upfirdn2d":
+            return ops.upfirdn2d(x, fu, up=2, padding=1, impl=impl)
+        if op == "filtered_act1d":
+            return ops.filtered_act1d(x[:, :, 0], "snake", fu, fd, b, up=2, down=2, padding=(3, 2),
+                                      alpha=torch.tensor([0.75, 1.25]), impl=impl)  # fmt: skip
+        return ops.resample_poly(x, 3, 2, impl=impl)
+
+    wide = [t.float() for t in (x, fu, fd, b)]
+    x.requires_grad_(True)
+    wide[0].requires_grad_(True)
+    y = run(x, fu, fd, b, "auto")
+    y32 = run(*wide, "numba")
     assert y.dtype == dtype
-    assert torch.equal(y, _flrelu(x, fu, fd, b, "ref"))
-    # And the half-precision result is the float32 result, rounded (up to half-precision error).
-    y32 = _flrelu(*(t.float() for t in (x, fu, fd, b)), "ref")
-    torch.testing.assert_close(y.float(), y32, rtol=0.05, atol=0.05)
+    assert torch.equal(y, run(x, fu, fd, b, "numba"))
+    assert torch.equal(y, y32.to(dtype))
+    y.backward(torch.ones_like(y))
+    y32.backward(torch.ones_like(y32))
+    assert x.grad.dtype == dtype and torch.equal(x.grad, wide[0].grad.to(dtype))
+    y_ref = run(x, fu, fd, b, "ref")
+    assert (y.float() - y32).abs().max() <= (y_ref.float() - y32).abs().max()
+    torch.testing.assert_close(y.float(), y_ref.float(), rtol=0.05, atol=0.05)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -455,10 +476,12 @@ def test_set_default_impl_steers_auto(dtype):
     assert torch.equal(_flrelu(x, fu, fd, b, "auto"), y_numba)
 
 
-def test_set_default_impl_numba_still_runs_half_precision_on_ref():
+def test_set_default_impl_steers_half_precision_too():
     x, fu, fd, b = _probe(torch.float16)
-    ops.set_default_impl("numba")
+    ops.set_default_impl("ref")
     assert torch.equal(_flrelu(x, fu, fd, b, "auto"), _flrelu(x, fu, fd, b, "ref"))
+    ops.set_default_impl("numba")
+    assert torch.equal(_flrelu(x, fu, fd, b, "auto"), _flrelu(x, fu, fd, b, "numba"))
 
 
 def test_env_var_steers_auto(monkeypatch):
