@@ -2,11 +2,13 @@ r"""Assertions that an operator commutes with sub-pixel translation or rotation.
 
 An operator ``op`` mapping signals sampled at rate ``r_in`` to signals at ``r_out`` is
 translation-equivariant when ``op(T_d x) = T_{d·rate} op(x)`` for every shift ``d`` (in input
-pixels), with ``rate = r_out / r_in``. For a fractional ``d`` the shift ``T`` must itself be
+pixels), with ``rate = r_out / r_in`` (given, or inferred from the sizes: an integer, its
+inverse or a small fraction such as 3/2). For a fractional ``d`` the shift ``T`` must itself be
 band-limited: exact for analytic signals (:class:`~bandlimit.testing.BandlimitedSignal`), an
 FFT phase ramp for periodic tensors, or a long Kaiser-windowed sinc / Lanczos interpolator
-otherwise. Agreement is measured as a PSNR (dB, peak-to-peak ``max_val``) over a crop away from the
-borders, where zero padding legitimately breaks equivariance.
+otherwise; a shift by a whole number of samples is an exact index shift. Agreement is measured as
+a PSNR (dB, peak-to-peak ``max_val``) over a crop away from the borders, where zero padding
+legitimately breaks equivariance.
 
 Examples
 --------
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from numbers import Real
 from typing import Any
 
@@ -36,7 +39,9 @@ import torch
 from bandlimit._checks import check_float_dtype, check_int, check_real
 from bandlimit.metrics.equivariance import (
     I_MAX,
+    _axis_mask,
     _separable_shift,
+    _zero_shift,
     lanczos_kernel,
     psnr,
     rotate,
@@ -81,18 +86,24 @@ def _fft_shift(x: torch.Tensor, shift: Sequence[float]) -> torch.Tensor:
     return y.to(x.dtype)
 
 
-def _as_shift(shift: Any, ndim: int, name: str = "shift") -> tuple[float, ...]:
+def _as_shift(
+    shift: Any, ndim: int, name: str = "shift", want: str | None = None
+) -> tuple[float, ...]:
+    given = shift  # the messages show what the caller passed, not its normalised form
     if isinstance(shift, torch.Tensor):
-        shift = shift.detach().cpu().reshape(-1).tolist()
+        shift = shift.detach().cpu()
+    if isinstance(shift, (torch.Tensor, np.ndarray)):
+        shift = shift.reshape(-1).tolist()
     if isinstance(shift, Real) and not isinstance(shift, bool):
         shift = (shift,) if ndim == 1 else None
     if (not isinstance(shift, (tuple, list, np.ndarray)) or len(shift) != ndim
             or not all(isinstance(s, Real) and not isinstance(s, bool) for s in shift)):
-        want = "(dx,) or a number" if ndim == 1 else "(dx, dy)"
-        raise ValueError(f"{name} must be {want} for {ndim}-D signals, got {shift!r}")
+        if want is None:
+            want = "(dx,) or a number" if ndim == 1 else "(dx, dy)"
+        raise ValueError(f"{name} must be {want} for {ndim}-D signals, got {given!r}")
     out = tuple(float(s) for s in shift)
     if not all(math.isfinite(s) for s in out):
-        raise ValueError(f"{name} must be finite, got {shift!r}")
+        raise ValueError(f"{name} must be finite, got {given!r}")
     return out
 
 
@@ -125,10 +136,9 @@ def fractional_shift(
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
                         + (f" of dtype {x.dtype}" if isinstance(x, torch.Tensor) else ""))
-    if isinstance(shift, (torch.Tensor, np.ndarray)):
-        shift = shift.tolist() if shift.ndim == 0 else shift.reshape(-1).tolist()
-    nd = 1 if isinstance(shift, Real) or (hasattr(shift, "__len__") and len(shift) == 1) else 2
-    shift = _as_shift(shift, nd)
+    parts = shift.reshape(-1).tolist() if isinstance(shift, (torch.Tensor, np.ndarray)) else shift
+    nd = 1 if isinstance(parts, Real) or (hasattr(parts, "__len__") and len(parts) == 1) else 2
+    shift = _as_shift(shift, nd)  # the original: its messages show what the caller passed
     if x.ndim < nd:
         raise ValueError(f"x must have at least {nd} dimension(s) for shift {shift}, got shape "
                          f"{tuple(x.shape)}")
@@ -141,6 +151,34 @@ def fractional_shift(
         return _separable_shift(x, shift, lambda t: lanczos_kernel(t, 3), 3)
     half = taps // 2
     return _separable_shift(x, shift, lambda t: kaiser_sinc_kernel(t, half), half)
+
+
+def _whole(d: float) -> bool:
+    return float(d).is_integer()
+
+
+def _shift_exact_where_whole(
+    x: torch.Tensor, shift: Sequence[float], method: str, taps: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`fractional_shift`, except that an axis shifted by a whole number of samples is
+    index-shifted exactly (zero fill): no interpolator, so its mask loses only the ``|d|`` samples
+    that come in from outside, not the taps' reach as well."""
+    if method == "fft" or not any(_whole(d) for d in shift):  # FFT: circular, exact already
+        return fractional_shift(x, shift, method, taps)
+    y = x
+    mask = torch.ones((1,) * x.ndim, dtype=x.dtype, device=x.device)
+    for axis, d in enumerate(shift):
+        dim = x.ndim - 1 - axis
+        n = x.shape[dim]
+        if _whole(d):
+            i = int(max(-n, min(n, d)))  # beyond the axis every shift leaves only zeros
+            y = _zero_shift(y, i, dim)
+            m = _axis_mask(n, max(i, 0), n + min(i, 0), dim, x)
+        else:  # this axis alone: move it last, shift it as a 1-D signal
+            y, m = (t.movedim(-1, dim) for t in fractional_shift(y.movedim(dim, -1), d, method,
+                                                                 taps))
+        mask = mask * m
+    return y, mask.expand_as(x).contiguous()
 
 
 def _resolve_input(
@@ -179,33 +217,43 @@ def _call(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, nd: int) 
     return y
 
 
-def _rates(rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int) -> tuple[float, ...]:
-    """Output samples per input sample, per axis, ordered (x, y)."""
+_MAX_RATE_DENOMINATOR = 8
+_SNAP_TOLERANCE = 0.15  # relative: how far a border may move a size from n or 1/n times the input
+
+
+def _rates(rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int) -> tuple[tuple[float, ...], str]:
+    """Output samples per input sample, per axis, ordered (x, y), and where they come from."""
     if rate is None:
-        out = []
+        out, sizes = [], []
         for axis in range(nd):
-            r = y.shape[-1 - axis] / x.shape[-1 - axis]
-            # Sizes often differ by a few border samples: snap to n or 1/n.
-            out.append(float(round(r)) if r >= 1 else 1 / round(1 / r))
-        return tuple(out)
+            n_in, n_out = x.shape[-1 - axis], y.shape[-1 - axis]
+            sizes.append(f"{n_in} → {n_out}" + (f" along {'xy'[axis]}" if nd > 1 else ""))
+            r = Fraction(n_out, n_in)
+            # Sizes often differ by a few border samples: snap to n or 1/n. But where that is
+            # far off and the sizes are exactly p/q with a small q, a rational-rate layer
+            # (up/down) mapped L to L·p/q (a trimmed border, 32 → 28, stays at 1).
+            snap = float(round(r)) if r >= 1 else 1 / round(1 / r)
+            far = abs(float(r) / snap - 1) > _SNAP_TOLERANCE
+            out.append(float(r) if far and r.denominator <= _MAX_RATE_DENOMINATOR else snap)
+        return tuple(out), f"inferred from the sizes {', '.join(sizes)} (rate= overrides it)"
     if not isinstance(rate, (tuple, list, np.ndarray, torch.Tensor)):
-        return (check_real("rate", rate, positive=True),) * nd
-    rates = _as_shift(rate, nd, "rate")
+        return (check_real("rate", rate, positive=True),) * nd, "as given"
+    rates = _as_shift(rate, nd, "rate", "a number or (rate_x,)" if nd == 1 else
+                      "a number or (rate_x, rate_y)")
     if not all(r > 0 for r in rates):
         raise ValueError(f"rate must be > 0, got {rate!r}")
-    return rates
+    return rates, "as given"
 
 
 def _crop(crop: Any, nd: int, default: Sequence[int]) -> tuple[int, ...]:
     if crop is None:
         return tuple(int(c) for c in default)
-    if isinstance(crop, (int, np.integer)) and not isinstance(crop, bool):
-        crop = (int(crop),) * nd
-    if (not isinstance(crop, (tuple, list)) or len(crop) != nd
+    crops = (crop,) * nd if isinstance(crop, (int, np.integer)) else crop
+    if (not isinstance(crops, (tuple, list)) or len(crops) != nd
             or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 0
-                       for c in crop)):
+                       for c in crops)):
         raise ValueError(f"crop must be an int >= 0 or {nd} such ints (x first), got {crop!r}")
-    return tuple(int(c) for c in crop)
+    return tuple(int(c) for c in crops)
 
 
 def _compare(
@@ -238,13 +286,26 @@ def _nothing_left(
 ) -> str:
     msg = (f"nothing left to compare along {'xy'[axis]}: of op's {n} output samples, crop {crop} "
            f"keeps [{crop}, {max(crop, n - crop)})")
+    kept = f"[{by_shift[0]}, {by_shift[-1] + 1})" if by_shift else "nothing"
+    if method != "fft" and _whole(shift):
+        return msg + (f" and the output shift by {shift:.4g} px (whole samples: exact) keeps "
+                      f"{kept}; use a smaller crop, a smaller shift or a longer input")
     if method != "fft":
-        kept = f"[{by_shift[0]}, {by_shift[-1] + 1})" if by_shift else "nothing"
         msg += (f" and the output shift by {shift:.4g} px (method {method!r}, {taps} taps) keeps "
                 f"{kept}: it never compares the samples whose taps reach past the ends (about "
                 f"{taps // 2} on each side), whatever crop is")
     return msg + "; use a smaller crop, a longer input" + (
         " or fewer taps (e.g. taps=8)" if method == "sinc" else "")
+
+
+def _output_shift_reach(method: str, taps: int, out_shift: Sequence[float]) -> str:
+    if method == "fft":
+        return "the output shift (the whole axis: FFT)"
+    frac = ["xy"[a] for a, d in enumerate(out_shift) if not _whole(d)]
+    if not frac:
+        return "the output shift (whole samples: exactly the shift itself)"
+    along = "" if len(frac) == len(out_shift) else f" along {', '.join(frac)}"
+    return f"the output shift ({taps // 2} samples beyond the shift itself{along})"
 
 
 def _check_min_psnr(min_psnr: Any) -> float:
@@ -281,15 +342,23 @@ def assert_translation_equivariant(
     crop : int or per-axis ints (x first), optional
         Output pixels ignored on each side (what ``op`` writes there, NaN included, is ignored
         unless the output shift carries it into the compared region: an ``AssertionError``).
-        Default: ``size_out // 8``, plus the reach of the input shift (``(taps/2 + |d|)·rate``)
-        when ``x`` is a tensor shifted numerically. Independently of ``crop``, the numerical shift
-        of the output (``method``) never compares the samples whose taps reach past its ends:
-        about ``taps/2`` on each side for ``'sinc'`` (3 for ``'lanczos'``, none for ``'fft'``),
-        so with the default 24 taps an output axis needs more than 23 samples; use fewer taps
-        for tiny outputs.
+        Default: ``size_out // 8``, plus the reach of the input shift (``(taps/2 + |d|)·rate``,
+        or ``|d|·rate`` for a whole-pixel ``d``) when ``x`` is a tensor shifted numerically.
+        Independently of ``crop``, the numerical shift of the output (``method``) never compares
+        the samples whose taps reach past its ends: about ``taps/2`` on each side for ``'sinc'``
+        (3 for ``'lanczos'``, none for ``'fft'``), so with the default 24 taps an output axis
+        needs more than 23 samples; use fewer taps for tiny outputs. An axis whose shift is a
+        whole number of samples (``d``, for the input, or ``d·rate``, for the output, e.g. 0) is
+        shifted exactly, without taps: it loses only the ``|shift|`` samples the shift brings
+        in from outside.
     rate : number or per-axis numbers, optional
-        Output samples per input sample. Default: ``size_out / size_in``,
-        snapped to ``n`` or ``1/n``.
+        Output samples per input sample. Default, per axis, from the sizes:
+        ``size_out / size_in`` snapped to ``n`` or ``1/n`` where that is within 15 % (sizes
+        that differ by border samples: 38 → 36 and 32 → 28 are 1, 86 → 148 is 2); farther
+        off, ``p/q`` when ``size_out`` is exactly ``p/q · size_in`` with ``q <= 8`` (a
+        rational-rate layer, e.g. 96 → 144 is 3/2). Wide borders on small inputs mislead it
+        (32 → 24 reads as 3/4): pass ``rate`` then. The failure message states the rate used
+        and where it came from.
     method : {'sinc', 'lanczos', 'fft'}
         How tensors (the input when not a signal, and always the output) are shifted; see
         :func:`fractional_shift`. ``'fft'`` suits ops with circular padding on periodic signals.
@@ -317,6 +386,13 @@ def assert_translation_equivariant(
     >>> s = make_bandlimited_signal(np.random.default_rng(0), 48, bandwidth=0.2)
     >>> blur = lambda t: torch.nn.functional.avg_pool2d(t, 3, stride=1, padding=1)
     >>> psnr_db = assert_translation_equivariant(blur, s, (0.3, -1.7), min_psnr=60)
+
+    A layer at a rational rate (here 3/2, inferred from 96 → 144 samples):
+
+    >>> from bandlimit.nn import AliasFreeActivation1d
+    >>> s1 = make_bandlimited_signal(np.random.default_rng(0), (96,), bandwidth=0.1)
+    >>> psnr_db = assert_translation_equivariant(AliasFreeActivation1d("gelu", up=3, down=2),
+    ...                                          s1, 0.3, min_psnr=60)
     """
     min_psnr = _check_min_psnr(min_psnr)
     x0, nd = _resolve_input(x, dtype, (3, 4))
@@ -329,18 +405,21 @@ def assert_translation_equivariant(
         x1 = x.render(shift=shift, dtype=x0.dtype)
         reach = [0.0] * nd
     else:
-        x1, _ = fractional_shift(x0, shift, method, taps)
-        reach = [0.0 if method == "fft" else k // 2 + abs(d) + 1 for d in shift]
+        x1, _ = _shift_exact_where_whole(x0, shift, method, taps)
+        # Zeros come in over |d| samples; an interpolated axis also reads k/2 past the ends.
+        reach = [0.0 if method == "fft" else abs(d) if _whole(d) else k // 2 + abs(d) + 1
+                 for d in shift]
     y0, y1 = _call(op, x0, nd), _call(op, x1, nd)
     if y0.shape != y1.shape:
         raise ValueError(f"op gave different shapes for x and shifted x: {tuple(y0.shape)} vs "
                          f"{tuple(y1.shape)}")
-    rates = _rates(rate, x0, y0, nd)
+    rates, rates_from = _rates(rate, x0, y0, nd)
     out_shift = _as_shift([d * r for d, r in zip(shift, rates)], nd, "shift * rate")
     sizes = [y0.shape[-1 - a] for a in range(nd)]
     default = [s // 8 + math.ceil(rch * r) for s, rch, r in zip(sizes, reach, rates)]
     crops = _crop(crop, nd, default)
-    ref, mask = fractional_shift(y0.to(torch.float64), out_shift, method, taps)
+    # A whole-sample output shift is exact: no taps, so no margin for them along that axis.
+    ref, mask = _shift_exact_where_whole(y0.to(torch.float64), out_shift, method, taps)
     for axis, (n, c) in enumerate(zip(sizes, crops)):
         dim = mask.ndim - 1 - axis
         idx = torch.arange(n, device=mask.device)
@@ -352,16 +431,14 @@ def assert_translation_equivariant(
         shape = [1] * mask.ndim
         shape[dim] = n
         mask = mask * keep.reshape(shape)
-    p = _compare(ref, y0, y1, mask, max_val,
-                 "the output shift (the whole axis: FFT)" if method == "fft" else
-                 f"the output shift ({k // 2} samples beyond the shift itself)",
+    p = _compare(ref, y0, y1, mask, max_val, _output_shift_reach(method, k, out_shift),
                  "make op's output finite, or use method 'sinc'" if method == "fft" else
                  "increase crop, or make op's output finite")
     if not p >= min_psnr:
         raise AssertionError(
             f"translation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "
             f"(input shift {shift} px, output shift {tuple(round(s, 4) for s in out_shift)} px, "
-            f"rate {rates}, crop {crops}, {int(mask.sum())} values compared)"
+            f"rate {rates} {rates_from}, crop {crops}, {int(mask.sum())} values compared)"
         )
     return p
 

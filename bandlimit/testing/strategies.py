@@ -3,7 +3,9 @@
 The signals are analytic (sums of sinusoids, :class:`BandlimitedSignal`), so a test can sample them
 *exactly* after any shift or rotation and compare an operator against the ideal transform.
 Hypothesis is imported only when a strategy is built: :class:`BandlimitedSignal` and
-:func:`make_bandlimited_signal` work without it.
+:func:`make_bandlimited_signal` work without it. :func:`subpixel_shifts` (``fractional=True``) and
+:func:`rotations` draw only shifts and angles that move the signal measurably (``min_fraction``,
+``min_angle``), and never subnormal floats.
 
 Examples
 --------
@@ -39,14 +41,15 @@ __all__ = [
 
 
 def _size(size: Any) -> tuple[int, ...]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (int(size), int(size))
-    if (not isinstance(size, (tuple, list)) or len(size) not in (1, 2)
-            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in size)):
+    # The messages show ``size`` as passed, not the (H, W) made from an int.
+    sizes = (size, size) if isinstance(size, (int, np.integer)) else size
+    if (not isinstance(sizes, (tuple, list)) or len(sizes) not in (1, 2)
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                       for s in sizes)):
         raise TypeError(f"size must be an int (square), (L,) or (H, W), got {size!r}")
-    if any(s < 1 for s in size):
+    if any(s < 1 for s in sizes):
         raise ValueError(f"size must be positive, got {size!r}")
-    return tuple(int(s) for s in size)
+    return tuple(int(s) for s in sizes)
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,8 @@ class BandlimitedSignal:
         except (TypeError, ValueError):
             raise TypeError(f"shift must be numbers, got {given!r}") from None
         angle = check_real("angle", angle)
-        if not np.isfinite(offset).all():
-            raise ValueError(f"shift and angle must be finite, got {offset.tolist()}, {angle!r}")
+        if not np.isfinite(offset).all():  # check_real has already made sure of the angle
+            raise ValueError(f"shift must be finite, got {given!r}")
         if ndim == 1 and angle != 0:
             raise ValueError(f"angle must be 0 for a 1-D signal, got {angle!r}")
         axes = [np.arange(s, dtype=np.float64) for s in reversed(self.size)]  # x first
@@ -221,13 +224,12 @@ def _hypothesis_strategies() -> Any:
 
 
 def _components(components: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(components, (int, np.integer)) and not isinstance(components, bool):
-        components = (int(components), int(components))
-    if (not isinstance(components, (tuple, list)) or len(components) != 2
+    pair = (components, components) if isinstance(components, (int, np.integer)) else components
+    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
             or not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool)
-                       for c in components)):
+                       for c in pair)):
         raise TypeError(f"components must be an int or (min, max) ints, got {components!r}")
-    lo, hi = int(components[0]), int(components[1])
+    lo, hi = int(pair[0]), int(pair[1])
     if not 1 <= lo <= hi:
         raise ValueError(f"components must satisfy 1 <= min <= max, got {components!r}")
     return lo, hi
@@ -312,35 +314,109 @@ def bandlimited_images(
 
 
 def subpixel_shifts(
-    max_shift: float = 1.0, ndim: int = 2, fractional: bool = False
+    max_shift: float = 1.0, ndim: int = 2, fractional: bool = False, min_fraction: float = 0.05
 ) -> Any:
     """Strategy for shifts ``(dx, dy)`` or ``(dx,)`` in pixels, each in ``[−max_shift, max_shift]``.
+
+    No component is a subnormal float (such values are whole pixels in all but name).
 
     Parameters
     ----------
     max_shift : float > 0
     ndim : 1 or 2
     fractional : bool
-        Reject shifts whose components are all whole numbers (keep genuinely sub-pixel ones).
+        Keep genuinely sub-pixel shifts only: at least one component is at least
+        ``min_fraction`` pixels away from the nearest whole number (the others are free). Such a
+        component is built directly, not filtered for, so the strategy rarely rejects a draw.
+    min_fraction : float in (0, 0.5]
+        Pixels; used with ``fractional=True``, which needs ``max_shift >= min_fraction``.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(d=subpixel_shifts(max_shift=3, fractional=True))
+    ... def test_fractional(d):
+    ...     assert max(abs(v - round(v)) for v in d) >= 0.05
     """
     st = _hypothesis_strategies()
-    max_shift = check_real("max_shift", max_shift, positive=True)
+    M = check_real("max_shift", max_shift, positive=True)  # max_shift, as passed, for messages
     ndim = check_int("ndim", ndim)
     if ndim not in (1, 2):
         raise ValueError(f"ndim must be 1 or 2, got {ndim!r}")
-    comp = st.floats(-max_shift, max_shift, allow_nan=False, allow_infinity=False)
-    shifts = st.tuples(*([comp] * ndim))
-    if check_bool("fractional", fractional):
-        shifts = shifts.filter(lambda s: not all(float(v).is_integer() for v in s))
-    return shifts
+    fractional = check_bool("fractional", fractional)
+    m = check_real("min_fraction", min_fraction)
+    if not 0 < m <= 0.5:
+        raise ValueError(f"min_fraction must be in (0, 0.5] pixels (0.5 = half-way between whole "
+                         f"pixels), got {min_fraction!r}")
+    comp = st.floats(-M, M, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    if not fractional:
+        return st.tuples(*([comp] * ndim))
+    if M < m:
+        raise ValueError(f"fractional=True needs max_shift >= min_fraction: no shift within "
+                         f"max_shift {max_shift!r} px is {min_fraction!r} px or more away from "
+                         f"a whole pixel; raise max_shift or lower min_fraction")
+    # Magnitudes k + f, f in [m, 1 − m], that stay within max_shift (checked in floats).
+    kmax = math.floor(M - m)
+    while kmax > 0 and kmax + m > M:
+        kmax -= 1
+
+    def far_from_whole(v: float) -> bool:
+        return abs(v) <= M and abs(v - round(v)) >= m
+
+    @st.composite
+    def fractional_part(draw: Any) -> float:
+        k = draw(st.integers(0, kmax))
+        f = draw(st.floats(m, max(m, min(1 - m, M - k)), allow_subnormal=False))
+        v, mid = k + f, k + 0.5
+        # k + f rounds (2 + 0.05 = 2.0499999…), and Hypothesis likes f = m: step back inside.
+        while abs(v - round(v)) < m and v != mid:
+            v = math.nextafter(v, mid)
+        return min(v, M) * (-1 if draw(st.booleans()) else 1)
+
+    def build(j: int, v: float, others: tuple[float, ...]) -> tuple[float, ...]:
+        return (*others[:j], v, *others[j:])
+
+    # Which component carries the fraction, its value, then the free components. The filter only
+    # drops what max_shift's own rounding leaves outside the band (M = 3.05, m = 0.05): rare.
+    return st.builds(build, st.integers(0, ndim - 1), fractional_part().filter(far_from_whole),
+                     st.tuples(*([comp] * (ndim - 1))))
 
 
-def rotations(max_angle: float = math.pi, degrees: bool = False) -> Any:
-    """Strategy for rotation angles in radians (what :func:`~bandlimit.metrics.rotate` and
-    :func:`assert_rotation_equivariant` take), in ``[−max_angle, max_angle]``; ``max_angle`` is
-    in degrees if ``degrees``, else radians."""
+def rotations(
+    max_angle: float = math.pi, degrees: bool = False, min_angle: float | None = None
+) -> Any:
+    """Strategy for rotation angles ``a`` in radians, ``min_angle <= |a| <= max_angle``, both signs.
+
+    The angles are what :func:`bandlimit.metrics.equivariance.rotate` and
+    :func:`~bandlimit.testing.assert_rotation_equivariant` take. No angle is a subnormal float.
+
+    Parameters
+    ----------
+    max_angle : float > 0
+        In degrees if ``degrees``, else radians.
+    degrees : bool
+        Unit of ``max_angle`` and ``min_angle`` (the drawn angles are radians either way).
+    min_angle : float in [0, max_angle], optional
+        Same unit as ``max_angle``. Default ``max_angle / 100``: every example rotates the input
+        measurably, so an operator that is not rotation-equivariant cannot pass on angles too
+        small to show it. Pass 0 to allow the identity (and angles as small as you like).
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(a=rotations(max_angle=45, degrees=True))
+    ... def test_angles(a):
+    ...     assert math.radians(0.45) <= abs(a) <= math.radians(45)
+    """
     st = _hypothesis_strategies()
-    max_angle = check_real("max_angle", max_angle, positive=True)
-    if check_bool("degrees", degrees):
-        max_angle = math.radians(max_angle)
-    return st.floats(-max_angle, max_angle, allow_nan=False, allow_infinity=False)
+    hi = check_real("max_angle", max_angle, positive=True)
+    degrees = check_bool("degrees", degrees)
+    lo = hi / 100 if min_angle is None else check_real("min_angle", min_angle)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"min_angle must be in [0, max_angle] = [0, {max_angle!r}] (same unit), "
+                         f"got {min_angle!r}")
+    if degrees:
+        lo, hi = math.radians(lo), math.radians(hi)
+    magnitude = st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    # A sign, not floats(−hi, hi): the band (−lo, lo) is excluded and no draw is rejected.
+    return st.builds(lambda a, negative: -a if negative and a else a, magnitude, st.booleans())

@@ -1,0 +1,62 @@
+"""Bad arguments: the message names the argument and shows the value as the caller passed it
+(not a normalised form built from it, such as ``None`` for a scalar shift of a 2-D signal)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bandlimit.testing import (
+    assert_translation_equivariant,
+    bandlimited_signals,
+    fractional_shift,
+    make_bandlimited_signal,
+)
+
+
+def ident(x):
+    return x
+
+
+S2 = make_bandlimited_signal(np.random.default_rng(0), 32)
+
+
+def test_a_scalar_shift_of_a_2d_signal_shows_the_scalar():
+    """Before: 'shift must be (dx, dy) for 2-D signals, got None'."""
+    with pytest.raises(ValueError, match=r"shift must be \(dx, dy\) for 2-D signals, got 0\.3$"):
+        assert_translation_equivariant(ident, S2, 0.3)
+    with pytest.raises(ValueError, match=r"shift must be \(dx, dy\) for 2-D signals, got 0\.3$"):
+        assert_translation_equivariant(ident, S2.render(), 0.3)  # a tensor input, the same
+
+
+def test_shift_messages_show_tensors_and_arrays_as_passed():
+    with pytest.raises(ValueError, match=r"got tensor\(\[0\.1000, 0\.2000, 0\.3000\]\)"):
+        fractional_shift(torch.zeros(1, 1, 8, 8), torch.tensor([0.1, 0.2, 0.3]))
+    with pytest.raises(ValueError, match=r"shift must be finite, got array\(\[nan, 0\.2\]\)"):
+        fractional_shift(torch.zeros(1, 1, 8, 8), np.array([math.nan, 0.2]))
+    with pytest.raises(ValueError, match=r"shift must be finite, got \(nan, 0\)"):
+        assert_translation_equivariant(ident, S2, (math.nan, 0))
+
+
+def test_rate_and_crop_messages_show_the_value_passed():
+    with pytest.raises(ValueError, match=r"rate must be a number or \(rate_x, rate_y\) for 2-D "
+                       r"signals, got \(1\.0,\)"):
+        assert_translation_equivariant(ident, S2, (0.3, 0.1), rate=(1.0,))
+    with pytest.raises(ValueError, match=r"crop must be an int >= 0 or 2 such ints \(x first\), "
+                       r"got -1$"):  # before: got (-1, -1)
+        assert_translation_equivariant(ident, S2, (0.3, 0.1), crop=-1)
+    with pytest.raises(ValueError, match=r"crop must be .*got True$"):
+        assert_translation_equivariant(ident, S2, (0.3, 0.1), crop=True)
+
+
+def test_strategy_and_signal_messages_show_the_value_passed():
+    with pytest.raises(ValueError, match=r"size must be positive, got 0$"):  # before: (0, 0)
+        bandlimited_signals(size=0)
+    with pytest.raises(ValueError, match=r"components must satisfy 1 <= min <= max, got 0$"):
+        bandlimited_signals(components=0)
+    # Before: 'shift and angle must be finite, got [nan, 0.0], 0.0' (the angle was fine).
+    with pytest.raises(ValueError, match=r"^shift must be finite, got \(nan, 0\)$"):
+        S2.render(shift=(math.nan, 0))
