@@ -208,8 +208,9 @@ def tensor_dtype(x: object) -> torch.dtype:
     """The dtype to cast a module's filters to before the op (which then checks ``x`` in full,
     and makes the filters in the dtype it computes in): ``x``'s, but float32 for float16 and
     bfloat16, which the CPU kernels compute in float32 (taps rounded to bfloat16 first would
-    lose their stopband; the other backends round them as before). A clear TypeError for a
-    non-tensor rather than an AttributeError."""
+    lose their stopband; the other backends round them once, after the op's gain, where they
+    rounded before and after it). A clear TypeError for a non-tensor rather than an
+    AttributeError."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype

@@ -78,8 +78,9 @@ def compute_dtype(x: torch.Tensor, impl: str, up: tuple[int, int] = (1, 1),
     """The dtype an op on ``x`` computes in, and its filters are made in: ``x.dtype``, except
     that the numba kernels take CPU float16/bfloat16 in float32 and round the result once, at
     the end (as the CUDA kernels accumulate half precision in float32; PyTorch's CPU
-    convolutions in half precision are ~10x slower than the kernels in float32)."""
-    if impl == "numba" and x.dtype in HALF_DTYPES and numba_fits(up, down):
+    convolutions in half precision are ~10x slower than the kernels in float32). Factors too
+    extreme for the kernels (:func:`numba_fits`) run the reference in float32 too."""
+    if impl == "numba" and x.dtype in HALF_DTYPES:
         return torch.float32
     return x.dtype
 
@@ -195,7 +196,8 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
     elif impl == "numba":
         if not _numba_supports(x):
             raise ValueError(
-                f"{op}: impl='numba' runs on CPU floating-point tensors, got a {x.dtype} tensor "
+                f"{op}: impl='numba' runs on CPU float16/bfloat16/float32/float64 tensors, got a "
+                f"{x.dtype} tensor "
                 f"on {x.device}; use impl='auto' or impl='ref'"
             )
         if not numba_available():

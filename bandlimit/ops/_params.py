@@ -388,8 +388,7 @@ def upfirdn_out_size(
     # The caps only catch a factor or padding far too large before anything is allocated. A
     # symbolic size (torch.export with a dynamic dimension) skips them: comparing it would
     # bound that dimension, and an export whose Dim has no max would fail.
-    capped = isinstance(ho, int) and isinstance(wo, int)
-    if capped and max(ho, wo) > MAX_SIDE:
+    if (isinstance(ho, int) and ho > MAX_SIDE) or (isinstance(wo, int) and wo > MAX_SIDE):
         if ndim == 1:
             raise ValueError(
                 f"{what}: output length {wo} would exceed {MAX_SIDE} samples for input length "
@@ -399,7 +398,7 @@ def upfirdn_out_size(
             f"{what}: output size {ho}x{wo} (H x W) would exceed {MAX_SIDE} samples per side "
             f"for input {h}x{w}, up={up}, down={down}, padding={pad} (x0, x1, y0, y1)"
         )
-    if capped and ho * wo > MAX_PLANE and min(ho, wo) >= 1:
+    if isinstance(ho, int) and isinstance(wo, int) and ho * wo > MAX_PLANE and min(ho, wo) >= 1:
         raise ValueError(
             f"{what}: output size {ho}x{wo} (H x W) would exceed {MAX_PLANE} samples per plane "
             f"for input {h}x{w}, up={up}, down={down}, padding={pad} (x0, x1, y0, y1)"

@@ -91,8 +91,9 @@ def _run_filtered_act(
         from bandlimit.ops.cuda import _ops
 
         return _ops.bias_act(x, b, 1, act, alpha, gain, clamp, filtered_ties=True)
-    if impl == "numba" and numba_fits(up, down) and x.dtype in HALF_DTYPES:
-        # in float32, rounded once (the filters already are: compute_dtype)
+    if impl == "numba" and x.dtype in HALF_DTYPES:
+        # in float32, rounded once (the filters already are: compute_dtype), also where the
+        # factors send it to the reference
         def wide(t):
             return t.float() if isinstance(t, torch.Tensor) else t
 

@@ -39,11 +39,11 @@ from bandlimit.ops._params import (
 
 def run_upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4, impl: str):
     """Run a normalised upfirdn on ``x [N, C, H, W]`` with the resolved backend."""
+    if impl == "numba" and x.dtype in HALF_DTYPES:  # in float32 (the filter is: compute_dtype)
+        return run_upfirdn(x.float(), fir, up, down, pad, impl).to(x.dtype)
     if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops._library import upfirdn_numba
 
-        if x.dtype in HALF_DTYPES:  # in float32 (the filter already is: compute_dtype)
-            return run_upfirdn(x.float(), fir, up, down, pad, impl).to(x.dtype)
         return upfirdn_numba(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
     if impl == "cuda":
         from bandlimit.ops.cuda import _ops

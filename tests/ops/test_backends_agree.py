@@ -460,6 +460,25 @@ def test_half_precision_on_the_cpu_computes_in_float32(dtype, op):
     torch.testing.assert_close(y.float(), y_ref.float(), rtol=0.05, atol=0.05)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_with_factors_past_the_kernels_computes_in_float32_too(dtype):
+    """Factors too extreme for the numba kernels (61/59 in 2-D) run the reference: for half
+    inputs in float32 too, rounded once, as documented (it ran in half precision, 46 % of the
+    outputs correctly rounded, and a bfloat16 backward crashed inside torch's CPU conv)."""
+    rng = np.random.default_rng(3)
+    f = to_torch(rng.random(5) + 0.5, torch.float32)
+    x = to_torch(rng.standard_normal((1, 1, 3, 3)), dtype).requires_grad_(True)
+    x32 = x.detach().float().requires_grad_(True)
+    for op in (lambda x: ops.upfirdn2d(x, f, up=61, down=59, padding=2, impl="numba"),
+               lambda x: ops.filtered_act(x, "lrelu", f, f, up=61, down=59, impl="numba")):
+        y, y32 = op(x), op(x32)
+        assert y.dtype == dtype and torch.equal(y, y32.to(dtype))
+        y.float().sum().backward()
+        y32.sum().backward()
+        assert x.grad.dtype == dtype and torch.equal(x.grad, x32.grad.to(dtype))
+        x.grad = x32.grad = None
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_set_default_impl_steers_auto(dtype):
     x, fu, fd, b = _probe(dtype)

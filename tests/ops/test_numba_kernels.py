@@ -881,7 +881,7 @@ rng = np.random.default_rng(5)
 f = rng.standard_normal(12)
 one = np.ones(1)
 out = {}
-for name, shape in (("small", (16, 1, 64)), ("large", (64, 40, 40))):
+for name, shape in (("small", (16, 1, 64)), ("large", (64, 40, 40)), ("one", (1, 200, 200))):
     x = rng.standard_normal(shape)
     fy = one if shape[1] == 1 else f
     for limit in (_kernel.SERIAL_WORK, 0):  # as shipped; never serial
@@ -890,7 +890,7 @@ for name, shape in (("small", (16, 1, 64)), ("large", (64, 40, 40))):
                                      if shape[1] > 1 else (6, 5, 0, 0))
         assert numba.get_num_threads() == 2  # restored
     _kernel.SERIAL_WORK = 1 << 17
-for name in ("small", "large"):
+for name in ("small", "large", "one"):
     assert np.array_equal(out[name, 1 << 17], out[name, 0]), name
 print(seen)
 
@@ -908,12 +908,13 @@ assert numba.get_num_threads() == 2, "not restored after a failed launch"
 
 def test_small_launches_run_on_the_calling_thread_alone(tmp_path):
     """A launch too small to pay for a second thread runs with one (a busy machine made a
-    0.1 ms call take 5 ms waiting for a thread that was not scheduled), with the same result
-    bit for bit as on two, and the caller's thread count back afterwards, also when the launch
-    fails; a large launch keeps every thread. (A process of its own: the suite's workers have
-    one thread.)"""
+    0.1 ms call take 5 ms waiting for a thread that was not scheduled), and so does a large one
+    of a single plane (the parallel loop's unit), with the same result bit for bit as on two,
+    and the caller's thread count back afterwards, also when the launch fails; a large launch
+    of many planes keeps every thread. (A process of its own: the suite's workers have one
+    thread.)"""
     env = dict(os.environ, NUMBA_NUM_THREADS="2")
     run = subprocess.run([sys.executable, "-c", _SERIAL_PROBE], env=env, capture_output=True,
                          text=True, timeout=900)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["[1,", "2,", "2,", "2]"], run.stdout
+    assert run.stdout.split() == ["[1,", "2,", "2,", "2,", "1,", "1]"], run.stdout

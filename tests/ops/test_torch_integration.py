@@ -328,6 +328,15 @@ def test_export_with_an_unbounded_dynamic_length(case):
         torch.testing.assert_close(ep.module()(x), model(x))
 
 
+def test_export_keeps_the_size_caps_of_concrete_axes():
+    """Only a symbolic size skips the caps: a factor far too large on an axis of concrete size
+    still gives the clear ValueError while exporting (not a MemoryError)."""
+    x = torch.randn(1, 1, 20, 2000)
+    model = _Call(lambda x: ops.upfirdn2d(x, None, up=(2**30, 1)))
+    with pytest.raises(ValueError, match=r"upfirdn2d: output size .* would exceed"):
+        torch.export.export(model, (x,), dynamic_shapes=({2: torch.export.Dim("H", min=4)},))
+
+
 @pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_jit_trace_matches_eager_at_other_lengths(impl):
     """torch.jit.trace (deprecated, still how many vocoders ship): its check compares two traces,

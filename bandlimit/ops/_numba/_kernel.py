@@ -332,12 +332,16 @@ def _scratch_for(plan: Plan, key: tuple, nthreads: int, dtype) -> np.ndarray:
 SERIAL_WORK = 1 << 17  # scratch samples a launch touches, below which it runs on one thread
 
 
-def serial(g: Launch, nplanes: int) -> bool:
-    """Whether a launch of ``g`` on ``nplanes`` planes runs on the calling thread alone: its
-    work (the scratch samples its groups touch, ≈ 1 ns each) is too small to pay for waking a
-    second thread, and on a machine with more busy threads than cores, waiting for one that is
-    not scheduled cost a 0.1 ms call 5 ms."""
-    return g.nthreads > 1 and g.plan.size * -(-nplanes // g.rows) < SERIAL_WORK
+def launch_threads(g: Launch, nplanes: int) -> int:
+    """How many threads a launch of ``g`` on ``nplanes`` planes runs on: one where its work (the
+    scratch samples its groups touch, ≈ 1 ns each) is too small to pay for waking a second
+    thread (on a machine with more busy threads than cores, waiting for one that is not
+    scheduled cost a 0.1 ms call 5 ms), else no more than it has groups (the parallel loop's
+    unit: a one-plane launch, mono audio, waited for a thread with nothing to do)."""
+    groups = -(-nplanes // g.rows)
+    if g.plan.size * groups < SERIAL_WORK:
+        return 1
+    return max(1, min(g.nthreads, groups))
 
 
 def launch(mode, x, y, g: Launch, prm, *, xf=None, bias=None, nchan=1, mask=None, save=False,
@@ -346,8 +350,8 @@ def launch(mode, x, y, g: Launch, prm, *, xf=None, bias=None, nchan=1, mask=None
     plan, taps and dims of ``g`` (from :func:`prepared`; its plan is for ``g.rows`` rows): the
     arguments a mode does not use default to shared constants (no mode writes them), and each
     thread gets a zeroed scratch (:func:`_scratch_for`) and bytes for branch codes. Every entry
-    point launches through here: a small call's Python costs more than its arithmetic. A small
-    launch (:func:`serial`) runs on one thread; the plan made for more serves it as it is."""
+    point launches through here: a small call's Python costs more than its arithmetic. A launch
+    on fewer threads than the plan was made for (:func:`launch_threads`) uses it as it is."""
     empty = _EMPTY[x.dtype]
     plan, nthreads = g.plan, g.nthreads
     gfin, gfmid, jr = g.recompute or (plan.gin, plan.gmid, plan.jr)
@@ -360,10 +364,11 @@ def launch(mode, x, y, g: Launch, prm, *, xf=None, bias=None, nchan=1, mask=None
         _scratch_for(plan, (mode, g.dims, g.rows), nthreads, x.dtype),
         np.zeros((nthreads, 4 * g.nq + 32), np.uint8), runner_address(x.dtype),
     )
-    if not serial(g, x.shape[0]):
+    threads = launch_threads(g, x.shape[0])
+    if threads == nthreads:
         plane_kernel(*args)
         return
-    numba.set_num_threads(1)  # (per calling thread: other Python threads keep theirs)
+    numba.set_num_threads(threads)  # (per calling thread: other Python threads keep theirs)
     try:
         plane_kernel(*args)
     finally:

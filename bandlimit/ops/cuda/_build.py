@@ -322,7 +322,9 @@ def _runtime_tag() -> str:
     """The interpreter and torch a build is linked against: an extension module built for one
     Python (``cpython-310``) does not load into another, so builds for several venvs sharing
     one cache must not meet."""
-    return f"{sys.implementation.cache_tag}-torch{torch.__version__.split('+')[0]}"
+    # abiflags: 't' for a free-threaded build, 'd' for a debug one (same cache_tag, other ABI)
+    tag = sys.implementation.cache_tag + getattr(sys, "abiflags", "")
+    return f"{tag}-torch{torch.__version__.split('+')[0]}"
 
 
 def _key_prefix() -> str:
