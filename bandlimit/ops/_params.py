@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -30,6 +31,7 @@ from typing import Any, Literal, TypeVar, overload
 import torch
 
 from bandlimit._checks import check_bool, check_factor, check_int, check_real
+from bandlimit.ops._dispatch import user_stacklevel
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
@@ -68,6 +70,13 @@ class Fir:
 # Scalar arguments
 
 
+# What to use instead, for a signal of the other kind.
+_OTHER_FORM = {
+    ("[N, C, H, W]", 3): "; for 1-D signals [N, C, L] use the 1-D op (upfirdn1d, filtered_act1d)",
+    ("[N, C, L]", 4): "; for images [N, C, H, W] use the 2-D op (upfirdn2d, filtered_act)",
+}
+
+
 def check_tensor(
     x: object, name: str, ndims: tuple[int, ...] | None = None, what: str = ""
 ) -> torch.Tensor:
@@ -77,7 +86,8 @@ def check_tensor(
         shape = f" of shape {what}" if what else ""
         raise TypeError(f"{name} must be a torch.Tensor{shape}, got {type(x).__name__}")
     if ndims is not None and x.ndim not in ndims:
-        raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}")
+        raise ValueError(f"{name} must have shape {what}, got shape {tuple(x.shape)}"
+                         + _OTHER_FORM.get((what, x.ndim), ""))
     if not x.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
     if x.layout != torch.strided:
@@ -188,6 +198,15 @@ def check_filter(
         raise TypeError(f"{name} must have a floating-point dtype, got {f.dtype}")
     if f.numel() == 0:
         raise ValueError(f"{name} must have at least one tap, got shape {tuple(f.shape)}")
+    if f.requires_grad and torch.is_grad_enabled() and not _tracing():  # (eager: a compiled
+        # graph cannot hold a warning; the first eager call says it)
+        warnings.warn(
+            f"{name} requires grad, but the ops take filters as constants: it gets no gradient "
+            f"(pass {name}.detach() to say so, or design the filter from parameters and apply "
+            f"it with torch's convolutions to learn it)",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
     return f
 
 
