@@ -19,6 +19,7 @@ from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
     PARAMETRIC_ACTIVATIONS,
 )
+from bandlimit.ops._dispatch import HALF_DTYPES
 from bandlimit.ops.reference import check_padding_mode
 
 
@@ -213,7 +214,7 @@ def tensor_dtype(x: object) -> torch.dtype:
     AttributeError."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    return torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    return torch.float32 if x.dtype in HALF_DTYPES else x.dtype
 
 
 # ------------------------------------------------------------------------------------------

@@ -73,8 +73,7 @@ def _numba_supports(x: torch.Tensor) -> bool:
     return x.is_cpu and (x.dtype in NUMBA_DTYPES or x.dtype in HALF_DTYPES)
 
 
-def compute_dtype(x: torch.Tensor, impl: str, up: tuple[int, int] = (1, 1),
-                  down: tuple[int, int] = (1, 1)) -> torch.dtype:
+def compute_dtype(x: torch.Tensor, impl: str) -> torch.dtype:
     """The dtype an op on ``x`` computes in, and its filters are made in: ``x.dtype``, except
     that the numba kernels take CPU float16/bfloat16 in float32 and round the result once, at
     the end (as the CUDA kernels accumulate half precision in float32; PyTorch's CPU

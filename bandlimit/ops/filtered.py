@@ -201,7 +201,7 @@ def filtered_lrelu(
     impl = resolve_impl(impl, x, "filtered_lrelu")
 
     flip_u, flip_d = as_flips(flip_filter)
-    dtype, device = compute_dtype(x, impl, (upx, upx), (downx, downx)), x.device
+    dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir(
         fu, flip_filter=flip_u, gain=(float(upx), float(upx)), dtype=dtype, device=device
     )
@@ -405,7 +405,7 @@ def filtered_act(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act")
     flip_u, flip_d = as_flips(flip_filter)
-    dtype, device = compute_dtype(x, impl, up2, down2), x.device
+    dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir(
         fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), dtype=dtype, device=device
     )
@@ -471,7 +471,7 @@ def filtered_act1d(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act1d")
     flip_u, flip_d = as_flips(flip_filter)
-    dtype, device = compute_dtype(x, impl, up2, down2), x.device
+    dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir_1d(fu, flip_filter=flip_u, gain=float(up2[0]), dtype=dtype, device=device)
     fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, dtype=dtype, device=device)
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)
