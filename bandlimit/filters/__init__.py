@@ -1,12 +1,16 @@
 """Filter design for band-limited signals: what a signal is allowed to contain.
 
-- :mod:`~bandlimit.filters.kaiser` — Kaiser-windowed sinc (separable) and jinc (radial) low-pass
-  filters, scipy-exact, plus the BigVGAN compatibility preset.
-- :mod:`~bandlimit.filters.resample` — the low-pass of rational-rate resampling (scipy's
-  ``resample_poly`` design).
-- :mod:`~bandlimit.filters.response` — frequency responses, passband ripple, stopband attenuation.
-- :mod:`~bandlimit.filters.schedule` — cutoff, stopband and sampling-rate schedules.
-- :mod:`~bandlimit.filters.plot` — matplotlib figures (matplotlib is imported only when called).
+- Kaiser-windowed sinc (separable) and jinc (radial) low-pass filters, scipy-exact:
+  :func:`lowpass`, :func:`kaiser_sinc`, :func:`kaiser_jinc`, :func:`kaiser_beta`,
+  :func:`kaiser_atten`, and the BigVGAN compatibility preset :func:`kaiser_sinc_bigvgan`.
+- The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
+  :func:`resample_filter`.
+- Frequency responses, passband ripple, stopband attenuation: :func:`frequency_response`,
+  :func:`magnitude_db`, :func:`passband_ripple`, :func:`stopband_attenuation`.
+- Cutoff, stopband and sampling-rate schedules: :func:`geometric_schedule`,
+  :func:`stylegan3_schedule` (:class:`Schedule`).
+- matplotlib figures (matplotlib is imported only when called): :func:`plot_frequency_response`,
+  :func:`plot_schedule`.
 """
 
 from bandlimit.filters.kaiser import (

@@ -147,7 +147,7 @@ def resample_filter(
     ----------
     up, down : int in [1, 2**30]
         The factors; divided by their gcd, ``r = max(up, down)`` must then be at most
-        :data:`RESAMPLE_MAX_RATE` (``2**16``: filters of at most 1,310,721 taps).
+        ``RESAMPLE_MAX_RATE`` (``2**16``: filters of at most 1,310,721 taps).
     window : None, number, str or tuple
         ``None`` is scipy's ``('kaiser', 5.0)``; a number is the Kaiser β (as in scipy);
         otherwise anything ``scipy.signal.get_window`` accepts, e.g. ``'hann'`` or

@@ -13,10 +13,11 @@ All frequencies are in cycles per canvas unit, where the visible output image sp
 image of ``resolution`` pixels therefore has sampling rate ``resolution`` and Nyquist frequency
 ``resolution / 2``.
 
-:func:`geometric_schedule` computes the StyleGAN3 (Karras et al. 2021, Sec. 3.2 and App. F)
-geometric progression for any number of layers; :func:`stylegan3_schedule` builds on it to give
-every attribute of the official StyleGAN3 synthesis network (names, channels, up/down factors, tap
-counts, paddings, fp16 flags...) and :meth:`Schedule.layer_filters` designs each layer's filters.
+:func:`~bandlimit.filters.geometric_schedule` computes the StyleGAN3 (Karras et al. 2021,
+Sec. 3.2 and App. F) geometric progression for any number of layers;
+:func:`~bandlimit.filters.stylegan3_schedule` builds on it to give every attribute of the official
+StyleGAN3 synthesis network (names, channels, up/down factors, tap counts, paddings, fp16
+flags...) and :meth:`~bandlimit.filters.Schedule.layer_filters` designs each layer's filters.
 
 The float64 expressions are evaluated in the same order as the official implementation. This
 matters: at 256² the stop band of layer 9 is *exactly* :math:`2^6`, on a power-of-two boundary,
@@ -490,7 +491,7 @@ class Schedule:
 
     @property
     def num_ws(self) -> int:
-        """Number of latents consumed: one for the input plus one per layer (``num_layers + 2``)."""
+        """Number of latents consumed, one for the input plus one per layer (``num_layers + 2``)."""
         return self.num_layers + 2
 
     @property
@@ -645,7 +646,7 @@ class Schedule:
         return "\n".join(lines)
 
     def plot(self, ax: Axes | None = None) -> Any:
-        """Plot the cutoff schedule with :func:`bandlimit.filters.plot.plot_schedule`.
+        """Plot the cutoff schedule with :func:`bandlimit.filters.plot_schedule`.
 
         Needs matplotlib. Returns whatever ``plot_schedule`` returns.
         """

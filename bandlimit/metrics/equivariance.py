@@ -76,9 +76,9 @@ __all__ = [
 METRICS: tuple[str, ...] = ("eqt_int", "eqt_frac", "eqr")
 #: Largest translation drawn, as a fraction of the image width (the paper's value).
 TRANSLATE_MAX = 0.125
-#: Largest rotation drawn, in radians (the paper's value: any angle).
+#: Largest rotation drawn, in radians (the paper's value, any angle).
 ROTATE_MAX = math.pi
-#: Peak-to-peak signal value used by the PSNR: images live in ``[−1, 1]``.
+#: Peak-to-peak signal value used by the PSNR (images live in ``[−1, 1]``).
 I_MAX = 2.0
 #: Largest Lanczos order of :func:`rotate` / :func:`pseudo_rotate`: their filter spans ``2·a``
 #: pixels each way, at most the half-size of its FFT grid (``aflt = 64``).

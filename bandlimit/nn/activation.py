@@ -356,7 +356,10 @@ class AliasFreeActivation1d(_AliasFree):
     act : str or nn.Module
         An op activation name (``'snake'`` needs ``alpha`` tensors: pass a :class:`Snake` module
         instead), or a :class:`Snake`/:class:`SnakeBeta` (its parameters are used and trained) or
-        a standard torch activation module (see :func:`resolve_activation`).
+        a standard torch activation module: ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU`` (exact or
+        tanh), ``nn.SiLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.CELU(alpha=1)``,
+        ``nn.SELU``, ``nn.Softplus(beta=1, threshold=20)`` or ``nn.Identity`` (the exact classes;
+        any other module raises, saying why and what to use).
     up, down : int
         Resampling ratios (length out = ``L·up/down``).
     kernel_size : int
@@ -364,7 +367,9 @@ class AliasFreeActivation1d(_AliasFree):
     cutoff, half_width : float or None
         In cycles per up-sampled sample; default ``0.5/r`` and ``0.6/r`` (BigVGAN).
     filter : {'bigvgan', 'scipy'}
-        Kaiser-window design convention (see :func:`design_filter`).
+        Kaiser-window design convention: ``'bigvgan'`` gives BigVGAN's / alias-free-torch's taps
+        (:func:`bandlimit.filters.kaiser_sinc_bigvgan`), ``'scipy'`` scipy's Kaiser estimate
+        (:func:`bandlimit.filters.kaiser_sinc`).
     padding_mode : {'replicate', 'zeros', 'circular'}
         Edge handling of both stages; 'replicate' is BigVGAN's.
     gain, alpha : float or None

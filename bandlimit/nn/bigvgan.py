@@ -41,6 +41,18 @@ from bandlimit.nn.activation import (
 )
 from bandlimit.ops import filtered_act, filtered_act1d
 
+__all__ = [
+    "Activation1d",
+    "Activation2d",
+    "DownSample1d",
+    "DownSample2d",
+    "LowPassFilter1d",
+    "LowPassFilter2d",
+    "UpSample1d",
+    "UpSample2d",
+    "patch",
+]
+
 
 def _ratio(ratio: int, name: str = "ratio") -> int:
     return check_int(name, ratio, 1)
@@ -154,9 +166,10 @@ class LowPassFilter1d(_LowPass):
     buffer ``filter`` ``[1, 1, K]`` and outputs.
 
     With ``padding`` the input is extended by ``pad_left = K//2 − 1`` (even K; ``K//2`` for odd)
-    and ``pad_right = K//2`` samples in ``padding_mode`` (one of :data:`LOWPASS_PADDING_MODES`,
-    torch.nn.functional.pad's), then correlated with the filter, keeping every ``stride``-th
-    sample. Circular padding wider than the signal wraps it again where torch refuses it.
+    and ``pad_right = K//2`` samples in ``padding_mode`` (``'constant'``, ``'reflect'``,
+    ``'replicate'`` or ``'circular'``: torch.nn.functional.pad's), then correlated with the
+    filter, keeping every ``stride``-th sample. Circular padding wider than the signal wraps it
+    again where torch refuses it.
     """
 
     ndim = 1

@@ -324,7 +324,7 @@ def resample_poly(
         ``up``, and the output is centred on tap ``(K - 1) // 2``). Taps are constants: no
         gradient flows to them.
     padtype : str (keyword-only)
-        What lies beyond the signal's ends, scipy's names (:data:`PADTYPES`): ``'constant'``
+        What lies beyond the signal's ends, scipy's names: ``'constant'``
         (``cval``, default 0); ``'line'``, the line through the first and last samples;
         ``'mean'``, ``'median'``, ``'maximum'``, ``'minimum'``, that statistic of the signal
         (subtracted, zero-padded, added back); ``'edge'``, ``'wrap'``, ``'symmetric'``,

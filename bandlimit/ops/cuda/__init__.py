@@ -1,7 +1,7 @@
 """The CUDA extension backend of :mod:`bandlimit.ops` (``impl='cuda'``).
 
 Nothing is compiled at import. The extension is built on first use (or ahead of time with
-``python -m bandlimit.ops.cuda build``) and cached; see :mod:`bandlimit.ops.cuda._build` for the
+``python -m bandlimit.ops.cuda build``) and cached; see ``bandlimit/ops/cuda/_build.py`` for the
 cache layout, the lock and the error messages.
 
 Public functions
