@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test test-oldest lint sanitize bench clean
+.PHONY: demo test test-oldest lint sanitize bench docs clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-oldest:
 		torch.__version__, numpy.__version__, scipy.__version__, numba.__version__)"
 	$(OLDEST)/bin/python -m pytest -n 2 -q
 
+# The API reference, from the docstrings: docs/_build/html/index.html.
+docs: $(STAMP)
+	$(PY) -m sphinx -n -W --keep-going -b html docs docs/_build/html
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -52,4 +56,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.ops
 
 clean:
-	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis .mypy_cache
+	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis .mypy_cache docs/_build
