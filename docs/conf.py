@@ -45,3 +45,28 @@ nitpick_ignore_regex = [
 exclude_patterns = ["_build", "*.png"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
+
+
+def _resolve_in_public_package(app, env, node, contnode):
+    """Resolve a short name the way a reader of the source does.
+
+    A module docstring of ``bandlimit.filters.resample`` that says :func:`resample_filter` means
+    the public ``bandlimit.filters.resample_filter``, where the reference documents it: try the
+    enclosing packages of the module the reference was written in.
+    """
+    if node.get("refdomain") != "py" or not node.get("py:module"):
+        return None
+    domain = env.get_domain("py")
+    target = node["reftarget"]
+    parts = node["py:module"].split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:i]) + "." + target
+        if name in domain.objects:
+            return domain.resolve_xref(
+                env, node["refdoc"], app.builder, node["reftype"], name, node, contnode
+            )
+    return None
+
+
+def setup(app):
+    app.connect("missing-reference", _resolve_in_public_package)
