@@ -67,23 +67,42 @@ def plot_frequency_response(
     :math:`20\log_{10}|H(f_y, f_x)|` over :math:`[-f_s/2, f_s/2)^2` with circles of radius
     ``cutoff`` (solid) and ``stopband`` (dashed). The axis is clipped at −160 dB.
 
+    matplotlib is imported when this is called (``ImportError`` if it is not installed); no
+    backend is selected (set ``MPLBACKEND=Agg`` or call ``matplotlib.use("Agg")`` for
+    headless use).
+
     Parameters
     ----------
     f : torch.Tensor or numpy.ndarray
-        Real taps, ``[taps]`` or ``[taps_y, taps_x]``.
+        Real taps, ``[taps]`` or ``[taps_y, taps_x]`` (indexed ``[y, x]``).
     fs : float
-        Sampling rate (> 0); the frequency axes use its unit.
-    ax : matplotlib.axes.Axes, optional
+        Sampling rate (> 0, default 1: cycles per sample); the frequency axes use its unit.
+    ax : matplotlib.axes.Axes, optional, keyword-only
         Axes to draw into; a new figure is created when omitted.
-    cutoff, stopband : float, optional
-        Frequencies to mark, in ``(0, fs/2]``.
-    title : str, optional
+    cutoff : float, optional, keyword-only
+        Frequency to mark (e.g. the design's cutoff), in ``(0, fs/2]``.
+    stopband : float, optional, keyword-only
+        Frequency to mark (e.g. the stop-band edge ``cutoff + width/2``), in ``(0, fs/2]``.
+    title : str, optional, keyword-only
         Axes title.
 
     Returns
     -------
     matplotlib.axes.Axes
         The axes drawn into (its figure is ``ax.figure``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from bandlimit.filters import kaiser_sinc, plot_frequency_response
+    >>> h = kaiser_sinc(12, cutoff=0.25, width=0.2, fs=1.0)
+    >>> ax = plot_frequency_response(h, cutoff=0.25, stopband=0.35, title="12 taps")
+    >>> ax.get_xlabel(), tuple(float(v) for v in ax.get_xlim())
+    ('frequency', (0.0, 0.5))
+    >>> ax.figure.savefig("response.png")     # doctest: +SKIP
+    >>> plt.close(ax.figure)
     """
     arr = _as_filter(f)
     fs = _check_positive("fs", fs)
@@ -142,23 +161,37 @@ def _attr(obj: Any, name: str, where: str) -> Any:
 def plot_schedule(schedule: Any, *, ax: Any = None) -> Any:
     r"""Plot a cutoff schedule like Fig. 4b of the Alias-Free GAN paper (log2 frequency axis).
 
-    For the input (Fourier features) and every layer, plots the cutoff :math:`f_c`, the stop-band
-    edge :math:`f_t = f_c + f_h` (layers only), the sampling rate :math:`s` and the Nyquist
-    frequency :math:`s/2`, on a base-2 logarithmic axis.
+    For the input (Fourier features) and every layer, plots the cutoff :math:`f_c`, the actual
+    stop-band edge :math:`f_c + f_h` (layers only; at least the stop-band target :math:`f_t`),
+    the sampling rate :math:`s` and the Nyquist frequency :math:`s/2`, all in cycles per canvas
+    unit, on a base-2 logarithmic axis with one tick per layer. matplotlib is imported when this
+    is called; no backend is selected.
 
     Parameters
     ----------
     schedule : Schedule
         Any object with ``schedule.input.bandwidth``, ``schedule.input.sampling_rate`` and
-        ``schedule.layers``, a sequence of records with ``.name``, ``.out_cutoff``,
+        ``schedule.layers``, a non-empty sequence of records with ``.name``, ``.out_cutoff``,
         ``.out_half_width`` and ``.out_sampling_rate`` (e.g. the result of
-        ``bandlimit.filters.stylegan3_schedule``).
-    ax : matplotlib.axes.Axes, optional
+        :func:`stylegan3_schedule`); every frequency must be finite and > 0.
+    ax : matplotlib.axes.Axes, optional, keyword-only
         Axes to draw into; a new figure is created when omitted.
 
     Returns
     -------
     matplotlib.axes.Axes
+        The axes drawn into (its figure is ``ax.figure``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from bandlimit.filters import plot_schedule, stylegan3_schedule
+    >>> ax = plot_schedule(stylegan3_schedule(256))
+    >>> len(ax.get_xticklabels()), ax.get_yscale()     # the input and 15 layers
+    (16, 'log')
+    >>> plt.close(ax.figure)
     """
     inp = _attr(schedule, "input", "")
     layers = list(_attr(schedule, "layers", ""))

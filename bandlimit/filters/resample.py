@@ -141,26 +141,65 @@ def check_window(up: int, down: int, window: Any) -> int:
 def resample_filter(
     up: int, down: int, window: Any = None, *, dtype: torch.dtype = torch.float64
 ) -> torch.Tensor:
-    r"""The low-pass filter for resampling by ``up / down`` (see the module docstring).
+    r"""The low-pass filter for resampling by ``up / down``, scipy's ``resample_poly`` design.
+
+    With ``r = max(up, down)`` after dividing both by their gcd, the taps are
+    ``scipy.signal.firwin(20·r + 1, 1/r, window=window)``: a windowed sinc running at ``up``
+    times the input rate, cut off at the lower of the input and output Nyquist frequencies, with
+    10 zero crossings on each side at the lower rate and unit DC gain. (scipy's
+    ``resample_poly`` multiplies the taps by ``up``; apply that gain yourself when upsampling
+    with them.)
 
     Parameters
     ----------
     up, down : int in [1, 2**30]
-        The factors; divided by their gcd, ``r = max(up, down)`` must then be at most
-        ``RESAMPLE_MAX_RATE`` (``2**16``: filters of at most 1,310,721 taps).
+        The factors; divided by their gcd, ``r = max(up, down)`` must then be at most ``2**16``
+        (filters of at most 1,310,721 taps).
     window : None, number, str or tuple
         ``None`` is scipy's ``('kaiser', 5.0)``; a number is the Kaiser β (as in scipy);
-        otherwise anything ``scipy.signal.get_window`` accepts, e.g. ``'hann'`` or
+        otherwise anything :func:`scipy.signal.get_window` accepts, e.g. ``'hann'`` or
         ``('tukey', 0.5)``. Kaiser windows need ``0 ≤ β ≤ 709``.
     dtype : torch.dtype, keyword-only
-        Real floating-point dtype of the taps (designed in float64, then cast).
+        Real floating-point dtype of the taps (designed in float64, then cast; default
+        float64).
 
     Returns
     -------
-    Tensor ``[20·r + 1]``
-        Symmetric, unit DC gain, on the CPU; ``[1]`` (the identity) when the factors are equal.
-        ``scipy.signal.firwin(20·r + 1, 1/r, window=window)`` (under torch.compile, a Kaiser
-        window's taps are computed in torch ops: equal to about 1e-14 of the largest tap).
+    torch.Tensor
+        Shape ``[20·r + 1]``, ``dtype``, on the CPU; symmetric, unit DC gain. ``[1]`` (the
+        identity, ``tensor([1.])``) when the factors are equal.
+
+    Raises
+    ------
+    TypeError
+        A factor is not an int, or ``window`` is not a window spec (e.g. a list of taps).
+    ValueError
+        A factor is out of range, ``r`` exceeds ``2**16``, or scipy does not know ``window``.
+
+    Notes
+    -----
+    Designs with ``r <= 4096`` are cached (a copy is returned). Under ``torch.compile``, which
+    cannot trace scipy, a Kaiser window's taps are computed in torch ops instead (equal to
+    scipy's to about 1e-14 of the largest tap); under ``torch.export`` the scipy design becomes
+    a constant of the graph.
+
+    Examples
+    --------
+    The filter of 3/2 resampling (e.g. 32 kHz to 48 kHz): ``r = 3``, 61 taps, cutoff 1/3 of the
+    filter rate's Nyquist frequency:
+
+    >>> import numpy as np
+    >>> import scipy.signal
+    >>> from bandlimit.filters import resample_filter
+    >>> h = resample_filter(3, 2)
+    >>> h.shape, h.dtype, round(float(h.sum()), 4)
+    (torch.Size([61]), torch.float64, 1.0)
+    >>> np.allclose(h.numpy(), scipy.signal.firwin(61, 1 / 3, window=("kaiser", 5.0)))
+    True
+    >>> resample_filter(4, 2).shape            # 4/2 = 2/1: r = 2
+    torch.Size([41])
+    >>> resample_filter(2, 2)
+    tensor([1.], dtype=torch.float64)
     """
     up, down = resample_factors(up, down)
     dtype = check_float_dtype("dtype", dtype)

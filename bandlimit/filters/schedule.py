@@ -81,14 +81,29 @@ class GeometricSchedule:
     :math:`i` describes the signal *produced by* layer :math:`i` (entry 0 also describes the
     network input), entry :math:`N` the final output.
 
+    Frequencies are in cycles per canvas unit, sampling rates in pixels per canvas unit (the
+    output image spans one unit).
+
     Attributes
     ----------
     resolution : int
-        Output resolution in pixels (= the final sampling rate's upper bound).
-    num_layers, num_critical, margin_size, num_unpadded : int
-        The construction parameters.
-    first_cutoff, last_cutoff, first_stopband, last_stopband : float
-        The end points of the progression.
+        Output resolution in pixels, the cap on every sampling rate.
+    num_layers : int
+        :math:`N`, as passed to :func:`geometric_schedule`.
+    num_critical : int
+        :math:`N_\mathrm{crit}`, the number of final layers that keep the last cutoff.
+    margin_size : int
+        Pixels of margin on each side of every canvas but the last ``num_unpadded``.
+    num_unpadded : int
+        Number of final entries whose canvas is exactly ``resolution`` pixels.
+    first_cutoff : float
+        :math:`f_{c,0}`, the first cutoff.
+    last_cutoff : float
+        :math:`f_{c,N}`, the last cutoff.
+    first_stopband : float
+        :math:`f_{t,0}`, the first stop-band target.
+    last_stopband : float
+        :math:`f_{t,N}`, the last stop-band target.
     exponents : tuple of float
         :math:`e_i = \min(i / (N - N_\mathrm{crit}), 1)`.
     cutoffs : tuple of float
@@ -106,6 +121,24 @@ class GeometricSchedule:
     is_critically_sampled : tuple of bool
         True for :math:`i \ge N - N_\mathrm{crit}`, the entries that have reached the final
         cutoff (critically sampled, :math:`f_c = s/2`, when ``last_cutoff == resolution / 2``).
+
+    Examples
+    --------
+    Four layers from cutoff 2 to 8 at 16 pixels per unit, the last one critically sampled;
+    where the sampling rate leaves room, the transition band widens up to Nyquist, so the
+    actual stop-band edges lie at or above the targets 3 … 12:
+
+    >>> from bandlimit.filters import geometric_schedule
+    >>> g = geometric_schedule(4, first_cutoff=2, last_cutoff=8, first_stopband=3,
+    ...                        last_stopband=12, num_critical=1, resolution=16)
+    >>> len(g), g.sampling_rates, g.sizes
+    (5, (8, 16, 16, 16, 16), (8, 16, 16, 16, 16))
+    >>> [round(c, 3) for c in g.cutoffs]
+    [2.0, 3.175, 5.04, 8.0, 8.0]
+    >>> [round(e, 3) for e in g.stopband_edges]
+    [4.0, 8.0, 8.0, 12.0, 12.0]
+    >>> g.is_critically_sampled
+    (False, False, False, True, True)
     """
 
     resolution: int
@@ -169,6 +202,9 @@ def geometric_schedule(
     module docstring for why that matters). A decreasing progression (``first_cutoff >
     last_cutoff``) is allowed too.
 
+    All frequencies are in cycles per canvas unit (the output image spans one unit), sampling
+    rates in pixels per canvas unit. Every argument but ``num_layers`` is keyword-only.
+
     Parameters
     ----------
     num_layers : int
@@ -185,16 +221,17 @@ def geometric_schedule(
         (StyleGAN3: 2).
     resolution : int
         Output resolution in pixels, a power of two; the cap on every sampling rate.
-    margin_size : int, keyword-only
+    margin_size : int
         Pixels of margin added on each side of every canvas but the last ``num_unpadded``
-        (StyleGAN3: 10).
-    num_unpadded : int, keyword-only
-        Number of final entries whose canvas is exactly ``resolution`` pixels (StyleGAN3: 2, the
-        cropping layer and ToRGB), ``0 … num_layers + 1``.
+        (default 0; StyleGAN3: 10).
+    num_unpadded : int
+        Number of final entries whose canvas is exactly ``resolution`` pixels (default and
+        StyleGAN3: 2, the cropping layer and ToRGB), ``0 … num_layers + 1``.
 
     Returns
     -------
     GeometricSchedule
+        The per-entry cutoffs, stop bands, sampling rates, half-widths and canvas sizes.
 
     Raises
     ------
@@ -202,6 +239,24 @@ def geometric_schedule(
         An argument has the wrong type (e.g. a float ``resolution``).
     ValueError
         An argument is out of range; the message names it, its value and what was expected.
+
+    Examples
+    --------
+    StyleGAN3's schedule at 256×256 (:func:`stylegan3_schedule` adds everything else). Layer 9's
+    stop band is exactly :math:`2^6`, so its sampling rate is 128, not 256:
+
+    >>> from bandlimit.filters import geometric_schedule
+    >>> g = geometric_schedule(14, first_cutoff=2, last_cutoff=128, first_stopband=2**2.1,
+    ...                        last_stopband=128 * 2**0.3, num_critical=2, resolution=256,
+    ...                        margin_size=10)
+    >>> g.sampling_rates
+    (16, 16, 16, 32, 32, 64, 64, 128, 128, 128, 256, 256, 256, 256, 256)
+    >>> g.sizes
+    (36, 36, 36, 52, 52, 84, 84, 148, 148, 148, 276, 276, 276, 256, 256)
+    >>> [round(c, 2) for c in g.cutoffs]
+    [2.0, 2.83, 4.0, 5.66, 8.0, 11.31, 16.0, 22.63, 32.0, 45.25, 64.0, 90.51, 128.0, 128.0, 128.0]
+    >>> g.stopbands[9]
+    64.0
     """
     num_layers = _int_arg("num_layers", num_layers, 1)
     num_critical = _int_arg("num_critical", num_critical, 0)
@@ -289,9 +344,16 @@ class SynthesisInputSpec:
     sampling_rate : float
         :math:`s[0]` (pixels per canvas unit).
     bandwidth : float
-        :math:`f_c[0]`: frequencies are drawn uniformly in the disc of this radius.
+        :math:`f_c[0]`, cycles per canvas unit: frequencies are drawn uniformly in the disc of
+        this radius.
     w_dim : int
         Latent dimension of the affine layer that makes the per-sample transform.
+
+    Examples
+    --------
+    >>> from bandlimit.filters import stylegan3_schedule
+    >>> stylegan3_schedule(256).input
+    SynthesisInputSpec(channels=512, size=(36, 36), sampling_rate=16.0, bandwidth=2.0, w_dim=512)
     """
 
     channels: int
@@ -314,41 +376,93 @@ class SynthesisLayerSpec:
     name : str
         State-dict prefix ``L{index}_{out_size[0]}_{out_channels}``.
     index : int
-        Position :math:`i` in the network (0 … num_layers).
-    is_torgb, is_critically_sampled, use_fp16 : bool
-        ToRGB (last layer: 1×1 conv, no filters, linear); the layer keeps the final cutoff;
-        the layer runs in fp16 on CUDA (:math:`s \cdot 2^{\mathrm{num\_fp16\_res}} >
-        \mathrm{res}`).
-    in_channels, out_channels : int
-    in_size, out_size : tuple of int
-        Canvas ``(width, height)`` in pixels.
-    in_sampling_rate, out_sampling_rate, tmp_sampling_rate : int
-        Input, output and internal (upsampled) rates: :math:`s_\mathrm{tmp} = \max(s_\mathrm{in},
-        s_\mathrm{out}) \cdot m` with :math:`m` = ``lrelu_upsampling`` (1 for ToRGB).
-    in_cutoff, out_cutoff, in_half_width, out_half_width : float
-    w_dim, conv_kernel : int
-        Latent size; modulated-conv kernel (1 for ToRGB).
+        Position :math:`i` in the network (0 … num_layers; ``num_layers`` is ToRGB).
+    is_torgb : bool
+        True for the last layer, ToRGB (1×1 conv, no filters, linear activation).
+    is_critically_sampled : bool
+        True when the layer keeps the final cutoff (the last ``num_critical`` layers and ToRGB).
+    use_fp16 : bool
+        True when the layer runs in fp16 on CUDA,
+        :math:`s_\mathrm{out} \cdot 2^{\mathrm{num\_fp16\_res}} > \mathrm{img\_resolution}`.
+    in_channels : int
+        Channels of the incoming signal.
+    out_channels : int
+        Channels produced.
+    in_size : tuple of int
+        Canvas ``(width, height)`` of the incoming signal, in pixels (margins included).
+    out_size : tuple of int
+        Canvas ``(width, height)`` produced, in pixels.
+    in_sampling_rate : int
+        :math:`s_\mathrm{in}`, pixels per canvas unit.
+    out_sampling_rate : int
+        :math:`s_\mathrm{out}`, pixels per canvas unit.
+    tmp_sampling_rate : int
+        Internal (upsampled) rate of the nonlinearity, at which both filters run:
+        :math:`s_\mathrm{tmp} = \max(s_\mathrm{in}, s_\mathrm{out}) \cdot m` with :math:`m` =
+        ``lrelu_upsampling`` (1 for ToRGB).
+    in_cutoff : float
+        Cutoff :math:`f_c` of the incoming signal (the up filter's cutoff).
+    out_cutoff : float
+        Cutoff of the produced signal (the down filter's cutoff).
+    in_half_width : float
+        Transition half-width :math:`f_h` of the incoming signal (the up filter's full width is
+        twice this).
+    out_half_width : float
+        Transition half-width of the produced signal (the down filter's full width is twice
+        this).
+    w_dim : int
+        Latent dimension of the layer's affine (style) input.
+    conv_kernel : int
+        Modulated-conv kernel size (1 for ToRGB).
     conv_clamp : float or None
+        Activation clamp (None: no clamp).
     magnitude_ema_beta : float
-    filter_size, lrelu_upsampling : int
+        Decay of the input-magnitude EMA.
+    filter_size : int
+        Filter support in samples of the lower rate.
+    lrelu_upsampling : int
+        Oversampling :math:`m` of the nonlinearity.
     use_radial_filters : bool
         The layer-level flag (config R); the down filter is radial only if ``down_radial``.
-    up_factor, down_factor : int
-        :math:`s_\mathrm{tmp}/s_\mathrm{in}` and :math:`s_\mathrm{tmp}/s_\mathrm{out}`.
-    up_taps, down_taps : int
-        ``filter_size * factor`` when the factor is > 1 and the layer is not ToRGB, else 1
+    up_factor : int
+        :math:`s_\mathrm{tmp}/s_\mathrm{in}`.
+    down_factor : int
+        :math:`s_\mathrm{tmp}/s_\mathrm{out}`.
+    up_taps : int
+        ``filter_size * up_factor`` when ``up_factor > 1`` and the layer is not ToRGB, else 1
         (no filter).
+    down_taps : int
+        ``filter_size * down_factor`` when ``down_factor > 1`` and the layer is not ToRGB, else
+        1 (no filter).
     down_radial : bool
         ``use_radial_filters and not is_critically_sampled``.
-    up_filter_shape, down_filter_shape : tuple of int or None
-        ``(taps,)`` for separable filters, ``(taps, taps)`` for radial ones, None for no filter.
+    up_filter_shape : tuple of int or None
+        ``(up_taps,)`` (always separable), or None for no filter.
+    down_filter_shape : tuple of int or None
+        ``(down_taps,)`` for a separable filter, ``(down_taps, down_taps)`` for a radial one,
+        None for no filter.
     padding : tuple of int
         ``(x0, x1, y0, y1)`` of the filtered activation (negative = crop), for an input of
-        ``in_size + conv_kernel - 1`` pixels (the conv output).
-    flrelu_gain, flrelu_slope : float
-        :math:`\sqrt 2`, 0.2 (ToRGB: 1, 1 — linear).
+        ``in_size + conv_kernel - 1`` pixels (the conv output, :attr:`conv_out_size`).
+    flrelu_gain : float
+        Gain of the activation: :math:`\sqrt 2` (ToRGB: 1).
+    flrelu_slope : float
+        Negative slope of the leaky ReLU: 0.2 (ToRGB: 1, i.e. linear).
     flrelu_clamp : float or None
-        Equal to ``conv_clamp``.
+        Clamp of the filtered activation, equal to ``conv_clamp``.
+
+    Examples
+    --------
+    Layer 9 of StyleGAN3-T at 256×256: 2× up to 256 pixels per unit, leaky ReLU, 2× down:
+
+    >>> from bandlimit.filters import stylegan3_schedule
+    >>> layer = stylegan3_schedule(256).layers[9]
+    >>> layer.name, layer.in_size, layer.tmp_sampling_rate, layer.out_sampling_rate
+    ('L9_148_362', (148, 148), 256, 128)
+    >>> layer.up_taps, layer.down_taps, layer.down_filter_shape, layer.padding
+    (12, 12, (12,), (9, 8, 9, 8))
+    >>> round(layer.out_cutoff, 4), round(layer.out_stopband, 4)
+    (45.2548, 64.0)
     """
 
     name: str
@@ -441,25 +555,78 @@ _CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Schedule:
-    """A StyleGAN3 synthesis network's complete layer schedule (see :func:`stylegan3_schedule`).
+    r"""A StyleGAN3 synthesis network's complete layer schedule (see :func:`stylegan3_schedule`).
+
+    The scalar attributes are the arguments of :func:`stylegan3_schedule`, with the config's
+    defaults filled in. Frequencies are in cycles per canvas unit.
 
     Attributes
     ----------
     config : str
         ``'T'`` or ``'R'``.
-    img_resolution, img_channels, w_dim : int
-    num_layers, num_critical, margin_size, num_fp16_res : int
-    first_cutoff, first_stopband, last_stopband_rel, output_scale : float
-    channel_base, channel_max, conv_kernel, filter_size, lrelu_upsampling : int
+    img_resolution : int
+        Output resolution in pixels, a power of two.
+    img_channels : int
+        Output channels (of ToRGB).
+    w_dim : int
+        Latent dimension.
+    num_layers : int
+        :math:`N`, the layers excluding ToRGB.
+    num_critical : int
+        Critically sampled layers at the end (ToRGB excluded).
+    first_cutoff : float
+        :math:`f_{c,0}`, the Fourier features' bandwidth (as passed).
+    first_stopband : float
+        :math:`f_{t,0}` (as passed).
+    last_stopband_rel : float
+        :math:`f_{t,N} / f_{c,N}` (as passed).
+    margin_size : int
+        Pixels of margin on each side of every canvas but the last two.
+    output_scale : float
+        Final multiplier of the network.
+    num_fp16_res : int
+        Layers at the ``num_fp16_res`` highest sampling rates (octaves below
+        ``img_resolution``) run in fp16 on CUDA.
+    channel_base : int
+        Capacity: layer :math:`i` has :math:`\mathrm{rint}(\mathrm{base}/2 / f_c[i])` channels,
+        at most ``channel_max``.
+    channel_max : int
+        Largest channel count.
+    conv_kernel : int
+        Modulated-conv kernel size of every layer but ToRGB.
+    filter_size : int
+        Filter support in samples of the lower rate.
+    lrelu_upsampling : int
+        Oversampling of the nonlinearity.
     use_radial_filters : bool
+        Radial (jinc) down filters in non-critical layers.
     conv_clamp : float or None
+        Activation clamp (as passed; None: no clamp).
     magnitude_ema_beta : float
+        Decay of the input-magnitude EMA.
     geometric : GeometricSchedule
         The band limits the layers are built from (``geometric.stopbands`` holds the stop-band
         targets :math:`f_t`).
     input : SynthesisInputSpec
+        The Fourier-feature input.
     layers : tuple of SynthesisLayerSpec
         ``num_layers + 1`` layers, the last one ToRGB.
+
+    Examples
+    --------
+    >>> from bandlimit.filters import stylegan3_schedule
+    >>> sched = stylegan3_schedule(256, config="R")
+    >>> len(sched), sched.num_ws, sched.layer_names[:2]
+    (15, 16, ('L0_36_1024', 'L1_36_1024'))
+    >>> sched.layer("L1_36_1024").index, sched.layer(-1).is_torgb
+    (1, True)
+    >>> sched.synthesis_kwargs
+    {'channel_base': 65536, 'channel_max': 1024, 'conv_kernel': 1, 'use_radial_filters': True}
+    >>> up, down = sched.layer_filters(2)     # separable up, radial (jinc) down
+    >>> up.shape, down.shape
+    (torch.Size([12]), torch.Size([12, 12]))
+    >>> print(sched.table().splitlines()[0])
+    StyleGAN3-R synthesis schedule, 256x256, channel_base 65536, channel_max 1024, conv_kernel 1
     """
 
     config: str
@@ -496,6 +663,7 @@ class Schedule:
 
     @property
     def layer_names(self) -> tuple[str, ...]:
+        """The layers' names, ``L{index}_{size}_{channels}``, in order (state-dict prefixes)."""
         return tuple(layer.name for layer in self.layers)
 
     @property
@@ -514,7 +682,25 @@ class Schedule:
         return out
 
     def layer(self, key: int | str) -> SynthesisLayerSpec:
-        """The layer at index ``key`` (negative counts from the end) or with name ``key``."""
+        """The layer at index ``key`` (negative counts from the end) or with name ``key``.
+
+        Parameters
+        ----------
+        key : int or str
+            Layer index in ``[-len(layers), len(layers) - 1]``, or a name from
+            :attr:`layer_names`.
+
+        Returns
+        -------
+        SynthesisLayerSpec
+
+        Raises
+        ------
+        TypeError
+            ``key`` is neither an int nor a str.
+        ValueError
+            No layer has that index or name.
+        """
         if isinstance(key, str):
             for layer in self.layers:
                 if layer.name == key:
@@ -548,13 +734,28 @@ class Schedule:
         Parameters
         ----------
         key : int or str
-            Layer index (negative counts from the end) or name.
+            Layer index (negative counts from the end) or name, as in :meth:`layer`.
         dtype : torch.dtype
-            Output dtype (designs are float64, cast at the end; StyleGAN3 stores float32).
+            Real floating-point output dtype (designs are float64, cast at the end; default
+            float32, as StyleGAN3 stores them).
 
         Returns
         -------
-        (up_filter, down_filter) : tuple of torch.Tensor or None
+        up_filter : torch.Tensor or None
+            ``[up_taps]``, or None when ``up_taps == 1``.
+        down_filter : torch.Tensor or None
+            ``[down_taps]`` or, when ``down_radial``, ``[down_taps, down_taps]``; None when
+            ``down_taps == 1``.
+
+        Examples
+        --------
+        >>> from bandlimit.filters import stylegan3_schedule
+        >>> sched = stylegan3_schedule(256)
+        >>> up, down = sched.layer_filters("L9_148_362")
+        >>> up.shape, down.shape, down.dtype, round(float(down.sum()), 4)
+        (torch.Size([12]), torch.Size([12]), torch.float32, 1.0)
+        >>> sched.layer_filters(-1)               # ToRGB does not filter
+        (None, None)
         """
         from bandlimit.filters.kaiser import lowpass
 
@@ -646,9 +847,10 @@ class Schedule:
         return "\n".join(lines)
 
     def plot(self, ax: Axes | None = None) -> Any:
-        """Plot the cutoff schedule with :func:`bandlimit.filters.plot_schedule`.
+        """Plot the cutoff schedule with :func:`~bandlimit.filters.plot_schedule`.
 
-        Needs matplotlib. Returns whatever ``plot_schedule`` returns.
+        Needs matplotlib. ``ax`` (a matplotlib Axes, or None for a new figure) is the Axes to draw
+        into; returns the Axes drawn into.
         """
         from bandlimit.filters.plot import plot_schedule
 
@@ -714,6 +916,9 @@ def stylegan3_schedule(
       when ``use_radial_filters`` and the layer is not critically sampled;
     * name ``L{i}_{size}_{C}``.
 
+    Frequencies are in cycles per canvas unit (the output image spans one unit). Every argument
+    but ``img_resolution`` is keyword-only.
+
     Parameters
     ----------
     img_resolution : int
@@ -759,19 +964,28 @@ def stylegan3_schedule(
     Returns
     -------
     Schedule
+        The input, the ``num_layers + 1`` layers and the :class:`GeometricSchedule` behind them.
 
     Raises
     ------
-    TypeError, ValueError
-        Bad arguments (unknown ``config``, non-power-of-two ``img_resolution``, ``num_critical``
-        out of range, non-positive cutoffs...); the message names the argument, its value and
-        what was expected.
+    TypeError
+        An argument has the wrong type (e.g. a float ``img_resolution``).
+    ValueError
+        An argument is out of range (unknown ``config``, non-power-of-two ``img_resolution``,
+        ``num_critical`` out of range, non-positive cutoffs...); the message names the argument,
+        its value and what was expected.
 
     Examples
     --------
+    >>> from bandlimit.filters import stylegan3_schedule
     >>> sched = stylegan3_schedule(256)
-    >>> sched.layers[9].name, sched.layers[9].out_sampling_rate
-    ('L9_148_362', 128)
+    >>> len(sched.layers), sched.layers[9].name, sched.layers[9].out_sampling_rate
+    (15, 'L9_148_362', 128)
+    >>> [layer.out_sampling_rate for layer in sched.layers[:4]]
+    [16, 16, 16, 32]
+    >>> up, down = sched.layer_filters(9)     # 12-tap 2x up and down filters at 256 px/unit
+    >>> up.shape, down.shape
+    (torch.Size([12]), torch.Size([12]))
     """
     if not isinstance(config, str) or config.upper() not in _CONFIG_DEFAULTS:
         raise ValueError(f"config must be 'T' or 'R', got {config!r}")

@@ -26,9 +26,11 @@ rotating content by ``α`` writes ``transform = rot(−α)`` with
 ``rot(α)·p``.
 
 Public building blocks: :func:`translate_integer`, :func:`translate_fractional`,
-:func:`lanczos_shift_weights`, :func:`oriented_bandlimit_filter`, :func:`rotation_matrix`,
+:func:`lanczos_kernel`, :func:`lanczos_shift_weights`, :func:`oriented_bandlimit_filter`,
+:func:`rotation_matrix`, :func:`translation_transform`, :func:`rotation_transform`,
 :func:`rotate`, :func:`pseudo_rotate`, :func:`psnr`, :class:`PSNRAccumulator`, :class:`BatchDraws`,
-:func:`draw_batch`, :func:`evaluate`; :exc:`NonFiniteImagesError` (raised by :func:`evaluate`).
+:func:`draw_batch`, :func:`evaluate`; :exc:`NonFiniteImagesError` (raised by :func:`evaluate`);
+the constants :data:`METRICS`, :data:`TRANSLATE_MAX`, :data:`ROTATE_MAX` and :data:`I_MAX`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,16 @@ class NonFiniteImagesError(ValueError):
 
     A ``ValueError``, so that callers who only check arguments still see it; training loops can
     catch this class to report a diverged generator without stopping.
+
+    Examples
+    --------
+    >>> from bandlimit.metrics import NonFiniteImagesError, evaluate
+    >>> issubclass(NonFiniteImagesError, ValueError)
+    True
+    >>> try:                                                   # doctest: +SKIP
+    ...     scores = evaluate(G, num_samples=1_000, progress=False)
+    ... except NonFiniteImagesError as err:
+    ...     print(f"generator diverged: {err}")
     """
 
 
@@ -180,15 +192,41 @@ def translate_integer(x: torch.Tensor, shift: Sequence[int]) -> tuple[torch.Tens
 
     Parameters
     ----------
-    x : Tensor ``[N, C, H, W]``
-    shift : ``(dx, dy)`` integers, in pixels.
+    x : torch.Tensor
+        Floating-point images ``[N, C, H, W]``, on any device.
+    shift : sequence of 2 numbers
+        ``(dx, dy)`` in pixels (x = columns, y = rows), whole numbers (``2`` or ``2.0``); a
+        tuple, list, tensor or array.
 
     Returns
     -------
-    y : Tensor ``[N, C, H, W]``
-    mask : Tensor ``[N, C, H, W]`` of the same dtype, 1 where ``y`` is defined (paper Eq. 24:
-        ``c ∈ [max(dx, 0), W + min(dx, 0))``, likewise rows). A shift by the whole image or more,
-        however large, gives zeros and an empty mask, as in :func:`translate_fractional`.
+    y : torch.Tensor
+        ``[N, C, H, W]``, the dtype and device of ``x``: the moved images, 0 where nothing
+        moved in.
+    mask : torch.Tensor
+        ``[N, C, H, W]``, the dtype and device of ``x``: 1 where ``y`` is defined, else 0
+        (paper Eq. 24: ``c ∈ [max(dx, 0), W + min(dx, 0))``, likewise rows). A shift by the
+        whole image or more, however large, gives zeros and an empty mask, as in
+        :func:`translate_fractional`.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a floating-point tensor.
+    ValueError
+        ``shift`` is not two finite whole numbers (use :func:`translate_fractional` for
+        sub-pixel shifts), or ``x`` is not 4-D.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import translate_integer
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y, mask = translate_integer(x, (1, 0))           # one pixel to the right
+    >>> y[0, 0].tolist()
+    [[0.0, 0.0, 1.0, 2.0], [0.0, 4.0, 5.0, 6.0], [0.0, 8.0, 9.0, 10.0], [0.0, 12.0, 13.0, 14.0]]
+    >>> mask[0, 0, 0].tolist()                           # the first column is undefined
+    [0.0, 1.0, 1.0, 1.0]
     """
     x = _check_images(x)
     dx, dy = _check_shift(shift, "shift")
@@ -207,10 +245,34 @@ def translate_integer(x: torch.Tensor, shift: Sequence[int]) -> tuple[torch.Tens
 
 
 def lanczos_kernel(t: torch.Tensor | np.ndarray | float, a: int = 3) -> torch.Tensor:
-    r"""Lanczos kernel :math:`L_a(t) = \mathrm{sinc}(t)\,\mathrm{sinc}(t/a)` for ``|t| < a``, else 0
+    r"""Lanczos kernel :math:`L_a(t) = \mathrm{sinc}(t)\,\mathrm{sinc}(t/a)`, zero for ``|t| >= a``.
 
-    ``sinc(t) = sin(πt)/(πt)``. Returns float64 (or the input tensor's dtype).
+    ``sinc(t) = sin(πt)/(πt)``.
+
+    Parameters
+    ----------
+    t : torch.Tensor, numpy.ndarray or float
+        Positions in samples. A tensor is used as it is (same device); anything else is
+        converted to a float64 tensor.
+    a : int
+        Lanczos order (> 0, default 3): the kernel is zero for ``|t| >= a``.
+
+    Returns
+    -------
+    torch.Tensor
+        The shape of ``t``; float64 for a non-tensor ``t``, else the dtype of ``t`` (a
+        floating-point one; an integer tensor gives torch's default float dtype).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import lanczos_kernel
+    >>> [round(v, 4) for v in lanczos_kernel(torch.tensor([0.0, 0.5, 1.5, 3.5])).tolist()]
+    [1.0, 0.6079, -0.1351, 0.0]
+    >>> lanczos_kernel(0.5).dtype
+    torch.float64
     """
+    a = _check_int(a, "a", 1)
     t = torch.as_tensor(t, dtype=torch.float64) if not isinstance(t, torch.Tensor) else t
     return torch.where(t.abs() < a, torch.sinc(t) * torch.sinc(t / a), torch.zeros_like(t))
 
@@ -218,8 +280,33 @@ def lanczos_kernel(t: torch.Tensor | np.ndarray | float, a: int = 3) -> torch.Te
 def lanczos_shift_weights(phase: float, a: int = 3) -> torch.Tensor:
     r"""Normalised Lanczos-``a`` interpolation weights for a fractional shift ``phase ∈ [0, 1)``.
 
-    ``w_k = L_a(k − phase)`` for taps ``k = −a+1 … a``, divided by their sum (unit DC gain), so that
-    ``y[n] = Σ_k w_k x[n − k]`` is ``x`` delayed by ``phase`` samples. float64 ``[2a]``.
+    ``w_k = L_a(k − phase)`` (:func:`lanczos_kernel`) for taps ``k = −a+1 … a``, divided by their
+    sum (unit DC gain), so that ``y[n] = Σ_k w_k x[n − k]`` is ``x`` delayed by ``phase``
+    samples.
+
+    Parameters
+    ----------
+    phase : float
+        Fractional delay in samples, ``0 <= phase < 1``.
+    a : int
+        Lanczos order (>= 1, default 3).
+
+    Returns
+    -------
+    torch.Tensor
+        float64 ``[2a]`` on the CPU, summing to 1; entry ``j`` is the weight of tap
+        ``k = j − a + 1``.
+
+    Examples
+    --------
+    A half-sample delay (taps ``k = −2 … 3``, symmetric about ``k = 0.5``):
+
+    >>> from bandlimit.metrics.equivariance import lanczos_shift_weights
+    >>> w = lanczos_shift_weights(0.5)
+    >>> w.shape, w.dtype, round(float(w.sum()), 4)
+    (torch.Size([6]), torch.float64, 1.0)
+    >>> [round(v, 4) for v in w.tolist()]
+    [0.0245, -0.1359, 0.6114, 0.6114, -0.1359, 0.0245]
     """
     phase = _check_real(phase, "phase")
     if not 0.0 <= phase < 1.0:
@@ -276,16 +363,36 @@ def translate_fractional(
 
     Parameters
     ----------
-    x : Tensor ``[N, C, H, W]``
-    shift : ``(dx, dy)`` in pixels; content moves towards +x/+y.
+    x : torch.Tensor
+        Floating-point images ``[N, C, H, W]``, on any device.
+    shift : sequence of 2 numbers
+        ``(dx, dy)`` in pixels (x = columns, y = rows), any finite reals; content moves
+        towards +x/+y.
     a : int
-        Lanczos order.
+        Lanczos order (>= 1, default 3).
 
     Returns
     -------
-    y : Tensor ``[N, C, H, W]``
-    mask : Tensor ``[N, C, H, W]``, 1 where every tap read a pixel inside the image:
-        ``c ∈ [max(i_x + a, 0), W + min(i_x − a + 1, 0))``, likewise rows.
+    y : torch.Tensor
+        ``[N, C, H, W]``, the dtype and device of ``x``.
+    mask : torch.Tensor
+        ``[N, C, H, W]``, the dtype and device of ``x``: 1 where every tap read a pixel inside
+        the image, ``c ∈ [max(i_x + a, 0), W + min(i_x − a + 1, 0))``, likewise rows; else 0
+        (also along an axis whose shift is whole).
+
+    Examples
+    --------
+    Half a pixel to the right: a ramp ``x[..., c] = c`` becomes ``c − 0.5`` where the mask is
+    set, columns and rows ``3 … 12`` of 16:
+
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import translate_fractional
+    >>> x = torch.arange(16.0).repeat(1, 1, 16, 1)           # [1, 1, 16, 16]
+    >>> y, mask = translate_fractional(x, (0.5, 0.0))
+    >>> [round(v, 4) for v in y[0, 0, 5, 3:6].tolist()]
+    [2.5, 3.5, 4.5]
+    >>> int(mask[0, 0, 5].sum()), int(mask[0, 0].sum())
+    (11, 121)
     """
     x = _check_images(x)
     shift = _check_shift(shift, "shift")
@@ -302,22 +409,89 @@ def rotation_matrix(angle: float, dtype: torch.dtype = torch.float64) -> torch.T
 
     Acting on ``(x, y, 1)`` with ``y`` pointing down the rows, it is the rotation used throughout
     the metrics: :func:`rotate` ``(x, α)`` moves content at ``p`` to ``rot(α)·p``.
+
+    Parameters
+    ----------
+    angle : float
+        α in radians (a finite real, or a one-element tensor).
+    dtype : torch.dtype
+        Of the result (default float64); a floating-point dtype.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[3, 3]`` on the CPU.
+
+    Examples
+    --------
+    A quarter turn moves +x to −y (up, rows pointing down):
+
+    >>> import math
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import rotation_matrix
+    >>> m = rotation_matrix(math.pi / 2)
+    >>> [[round(v, 4) for v in row] for row in m.tolist()]
+    [[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    >>> p = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    >>> [round(v, 4) for v in (m @ p).tolist()]
+    [0.0, -1.0, 1.0]
     """
     angle = _check_real(angle, "angle")
+    dtype = check_float_dtype("dtype", dtype)
     c, s = math.cos(angle), math.sin(angle)
     return torch.tensor([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]], dtype=dtype)
 
 
 def translation_transform(t: Sequence[float], dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """``synthesis.input.transform`` moving generated content by ``t`` (canvas units, width 1)."""
+    """``synthesis.input.transform`` moving generated content by ``t`` (canvas units, width 1).
+
+    Parameters
+    ----------
+    t : sequence of 2 numbers
+        ``(t_x, t_y)`` in canvas units (the image is 1 wide); content moves towards +x/+y.
+    dtype : torch.dtype
+        Of the result (default float64); a floating-point dtype.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[[1, 0, −t_x], [0, 1, −t_y], [0, 0, 1]]``, ``[3, 3]`` on the CPU (the transform maps
+        output coordinates to feature coordinates).
+
+    Examples
+    --------
+    >>> from bandlimit.metrics.equivariance import translation_transform
+    >>> translation_transform((0.25, -0.125)).tolist()      # a quarter width right, 1/8 up
+    [[1.0, 0.0, -0.25], [0.0, 1.0, 0.125], [0.0, 0.0, 1.0]]
+    """
     tx, ty = _check_shift(t, "t")
-    m = torch.eye(3, dtype=dtype)
+    m = torch.eye(3, dtype=check_float_dtype("dtype", dtype))
     m[0, 2], m[1, 2] = -tx, -ty
     return m
 
 
 def rotation_transform(angle: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """``synthesis.input.transform`` rotating generated content by ``angle`` (rad): ``rot(−α)``."""
+    """``synthesis.input.transform`` rotating generated content by ``angle`` (rad): ``rot(−α)``.
+
+    Parameters
+    ----------
+    angle : float
+        α in radians; positive turns +x towards −y, as in :func:`rotate`.
+    dtype : torch.dtype
+        Of the result (default float64); a floating-point dtype.
+
+    Returns
+    -------
+    torch.Tensor
+        :func:`rotation_matrix` ``(−angle)``, ``[3, 3]`` on the CPU.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import rotation_matrix, rotation_transform
+    >>> torch.equal(rotation_transform(0.3), rotation_matrix(-0.3))
+    True
+    """
     return rotation_matrix(-_check_real(angle, "angle"), dtype=dtype)
 
 
@@ -348,25 +522,45 @@ def oriented_bandlimit_filter(
 
     Parameters
     ----------
-    matrix : 2×2, 2×3 or 3×3 array-like
-        Only its linear part is used (e.g. :func:`rotation_matrix`).
-    up : int ≥ 1
-        Oversampling of the filter's grid (4 for :func:`rotate`, 1 for :func:`pseudo_rotate`).
-    a : int ≥ 1
-        Lanczos window order.
-    amax : int ≥ 1, default ``2·a``
-        Half-support of the cropped filter, in input pixels.
-    aflt : int ≥ amax
-        Half-size of the FFT grid, in input pixels.
-    cutoff_in, cutoff_out : float > 0
-        Bandwidths in cycles per pixel ×2 (1 = Nyquist of the input grid).
-    dtype : real floating-point torch.dtype
-        Of the result (computed in float64).
+    matrix : array_like
+        A finite 2×2, 2×3 or 3×3 matrix (tensor, array or nested lists); only its upper-left
+        2×2 block, the linear part, is used (e.g. :func:`rotation_matrix`).
+    up : int
+        Oversampling of the filter's grid, ≥ 1 (4 for :func:`rotate`, 1 for
+        :func:`pseudo_rotate`).
+    a : int
+        Lanczos window order, ≥ 1 (default 3).
+    amax : int, optional
+        Half-support of the cropped filter in input pixels, ≥ 1 (default ``2·a``).
+    aflt : int
+        Half-size of the FFT grid in input pixels, ≥ ``amax`` (default 64).
+    cutoff_in : float
+        Band of the input grid as a fraction of its Nyquist frequency (> 0, default 1): the
+        pass band is ``|ν| < cutoff_in / 2`` cycles per input pixel along each axis.
+    cutoff_out : float
+        The same for the mapped grid (> 0, default 1), in cycles per pixel of the output
+        coordinates ``A·p_i``.
+    dtype : torch.dtype
+        Real floating-point dtype of the result (computed in float64; default float32).
+    device : torch.device or str, optional
+        Device of the result (default: the CPU).
 
     Returns
     -------
-    Tensor ``[K, K]``, ``K = 2·amax·up − 1``, indexed ``[y, x]`` (point-symmetric, so convolution
-    and correlation agree).
+    torch.Tensor
+        ``[K, K]`` with ``K = 2·amax·up − 1``, indexed ``[y, x]``, summing to 1;
+        point-symmetric, so convolution and correlation agree.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import oriented_bandlimit_filter, rotation_matrix
+    >>> f = oriented_bandlimit_filter(rotation_matrix(0.3))          # up = 1: (4a − 1)² taps
+    >>> f.shape, f.dtype, round(float(f.sum()), 4), torch.allclose(f, f.flip(0, 1))
+    (torch.Size([11, 11]), torch.float32, 1.0, True)
+    >>> f4 = oriented_bandlimit_filter(rotation_matrix(0.3), up=4)
+    >>> f4.shape, round(float(f4[0::4, 0::4].sum()), 4)            # each of 16 phases: 1/16
+    (torch.Size([47, 47]), 0.0625)
     """
     A = _check_matrix(matrix)[:2, :2]
     dtype = check_float_dtype("dtype", dtype)  # an int dtype would round the taps to zeros
@@ -450,25 +644,45 @@ def rotate(
     r"""High-quality rotation of images about their centre: the EQ-R reference.
 
     Content at ``p`` (canvas coordinates, origin at the image centre) moves to ``rot(α)·p``:
-    ``y(q) = x(rot(−α)·q)``. The input is upsampled ×``up`` with
+    ``y(q) = x(rot(−α)·q)``. The input is upsampled by ``up`` with
     :func:`oriented_bandlimit_filter` ``(rot(α), up)`` — which keeps only frequencies that stay
     inside the pixel grid's band after rotation — and resampled bilinearly.
 
     Parameters
     ----------
-    x : Tensor ``[N, C, H, W]``
+    x : torch.Tensor
+        Floating-point images ``[N, C, H, W]``, on any device (not necessarily square).
     angle : float
         Radians; positive turns +x towards −y (counter-clockwise on screen, rows pointing down).
-    up : int ≥ 1
-        Oversampling before the bilinear step (4 in the paper).
-    a : int in [1, 32]
-        Lanczos window order of the filter.
+    up : int
+        Oversampling before the bilinear step, ≥ 1 (default 4, as in the paper).
+    a : int
+        Lanczos window order of the filter, in ``[1, 32]`` (default 3).
 
     Returns
     -------
-    y : Tensor ``[N, C, H, W]``
-    mask : Tensor ``[N, C, H, W]``, 1 where ``y`` read no zero padding.
-        Both in ``x``'s dtype, computed in at least float32; empty for an empty ``x``.
+    y : torch.Tensor
+        ``[N, C, H, W]``, the rotated images, in the dtype and on the device of ``x`` (computed
+        in at least float32); zeros for an empty ``x``.
+    mask : torch.Tensor
+        ``[N, C, H, W]``, the dtype and device of ``x``: 1 where ``y`` read no zero padding,
+        else 0 (about ``2a`` pixels along the border, and the corners that came from outside
+        the image); zeros for an empty ``x``.
+
+    Examples
+    --------
+    A constant image stays constant wherever the mask is set:
+
+    >>> import math
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import rotate
+    >>> y, mask = rotate(torch.ones(1, 1, 32, 32), math.pi / 4)
+    >>> y.shape, y.dtype
+    (torch.Size([1, 1, 32, 32]), torch.float32)
+    >>> round(float(y[mask > 0].min()), 4), round(float(y[mask > 0].max()), 4)
+    (1.0, 1.0)
+    >>> bool(mask[0, 0, 16, 16]), bool(mask[0, 0, 0, 0])      # the corners read padding
+    (True, False)
     """
     x = _check_images(x)
     m = rotation_matrix(angle)
@@ -487,12 +701,34 @@ def pseudo_rotate(x: torch.Tensor, angle: float, a: int = 3) -> tuple[torch.Tens
 
     Filters ``x`` with :func:`oriented_bandlimit_filter` ``(rot(−α), up=1)`` (``(4a − 1)²`` taps):
     the band of the result equals the band of :func:`rotate` ``(x0, α)`` for an image ``x`` that is
-    ``x0`` already rotated by ``α``. ``a`` is an int in ``[1, 32]``.
+    ``x0`` already rotated by ``α``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Floating-point images ``[N, C, H, W]``, on any device.
+    angle : float
+        α in radians, as in :func:`rotate`.
+    a : int
+        Lanczos window order of the filter, in ``[1, 32]`` (default 3).
 
     Returns
     -------
-    y : Tensor ``[N, C, H, W]``
-    mask : Tensor ``[N, C, H, W]``, zero on a border of ``2a − 1`` pixels; empty for an empty ``x``.
+    y : torch.Tensor
+        ``[N, C, H, W]``, the filtered images, the dtype and device of ``x``.
+    mask : torch.Tensor
+        ``[N, C, H, W]``, the dtype and device of ``x``: 0 on a border of ``2a − 1`` pixels
+        (where the filter read zero padding), else 1; all zeros for an empty ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import pseudo_rotate
+    >>> y, mask = pseudo_rotate(torch.ones(1, 1, 16, 16), 0.3)
+    >>> y.shape, int(mask[0, 0].sum())          # a 5-pixel border is masked: 6 × 6 are left
+    (torch.Size([1, 1, 16, 16]), 36)
+    >>> round(float(y[0, 0, 8, 8]), 4)
+    1.0
     """
     x = _check_images(x)
     a = _check_rotation_a(a)
@@ -550,14 +786,31 @@ def _raise_on_every_rank(error: Exception | None) -> None:
 class PSNRAccumulator:
     r"""Pooled PSNR over many batches: ``20·log10(max_val) − 10·log10(Σ mask·e² / Σ mask)``.
 
-    Sums are kept in float64 on the device of the first update.
+    Sums are kept in float64 on the device of the first update (the CPU for MPS tensors).
+
+    Parameters
+    ----------
+    max_val : float
+        Peak-to-peak signal range (> 0, default :data:`I_MAX` = 2 for images in ``[−1, 1]``).
+
+    Attributes
+    ----------
+    max_val : float
+        The peak-to-peak range used by :attr:`psnr`.
+    sums : torch.Tensor or None
+        float64 ``[2]``, ``[Σ mask·e², Σ mask]`` so far; None before the first update.
 
     Examples
     --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import PSNRAccumulator
     >>> acc = PSNRAccumulator()
     >>> acc.update(torch.zeros(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.02))
     >>> round(acc.psnr, 3)                      # 20·log10(2 / 0.02)
     40.0
+    >>> acc.update(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4))   # a perfect batch
+    >>> round(acc.mse, 6), round(acc.psnr, 4)   # pooled: half the error per pixel
+    (0.0002, 43.0103)
     """
 
     def __init__(self, max_val: float = I_MAX) -> None:
@@ -574,6 +827,15 @@ class PSNRAccumulator:
         ``mask`` holds finite weights ``>= 0``. ``ref`` and ``img`` must be finite wherever the
         weight is positive (else the PSNR is undefined: ``ValueError``); elements of weight 0 are
         excluded whatever their value.
+
+        Parameters
+        ----------
+        ref : torch.Tensor
+            Reference values, any shape and real dtype (compared in float64).
+        img : torch.Tensor
+            Values to compare, the shape of ``ref``.
+        mask : torch.Tensor, optional
+            Weights broadcastable to ``ref.shape`` (default: every element, weight 1).
         """
         if not isinstance(ref, torch.Tensor) or not isinstance(img, torch.Tensor):
             raise TypeError(f"ref and img must be tensors, got {type(ref).__name__}, "
@@ -647,6 +909,42 @@ def psnr(
     equal. ``max_val`` is the peak-to-peak range (2 for images in ``[−1, 1]``). ``mask`` holds
     finite weights ``>= 0``; NaN or inf in ``ref`` or ``img`` where the weight is positive raise a
     ``ValueError`` (see :meth:`PSNRAccumulator.update`).
+
+    Parameters
+    ----------
+    ref : torch.Tensor
+        Reference values, any shape and real dtype (compared in float64).
+    img : torch.Tensor
+        Values to compare, the shape of ``ref``.
+    mask : torch.Tensor, optional
+        Weights broadcastable to ``ref.shape`` (default: every element, weight 1).
+    max_val : float
+        Peak-to-peak range (> 0, default :data:`I_MAX` = 2).
+
+    Returns
+    -------
+    float
+        PSNR in dB, ``inf`` when ``img`` equals ``ref`` wherever the weight is positive.
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes, a mask that does not broadcast or has negative or non-finite
+        weights, non-finite values where the weight is positive, or an all-zero mask.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import psnr
+    >>> ref = torch.zeros(1, 1, 4, 4)
+    >>> round(psnr(ref, ref + 0.02), 4)          # 20·log10(2 / 0.02)
+    40.0
+    >>> img = ref.clone()
+    >>> img[..., 0, :] = 1.0                     # a wrong first row...
+    >>> mask = torch.ones_like(ref)
+    >>> mask[..., 0, :] = 0.0                    # ...that the mask leaves out
+    >>> round(psnr(ref, img), 4), psnr(ref, img, mask)
+    (12.0412, inf)
     """
     acc = PSNRAccumulator(max_val)
     acc.update(ref, img, mask)
@@ -661,18 +959,32 @@ def psnr(
 class BatchDraws:
     """The random quantities of one batch of the metric loop.
 
+    Made by :func:`draw_batch`, or by hand to pass fixed draws to :func:`evaluate` (``draws``).
+
     Attributes
     ----------
-    z : Tensor ``[B, z_dim]``
-        Latents.
-    c : Tensor ``[B, c_dim]``
-        Labels (``c_dim`` may be 0).
-    translate_int : ``(tx, ty)``
-        EQ-T translation in canvas units (fraction of the width); snapped to whole pixels on use.
-    translate_frac : ``(tx, ty)``
-        EQ-T_frac translation in canvas units.
+    z : torch.Tensor
+        Latents, float ``[B, z_dim]``, ``B >= 1``.
+    c : torch.Tensor
+        Labels ``[B, c_dim]`` (``c_dim`` may be 0: ``[B, 0]``).
+    translate_int : tuple of float
+        ``(tx, ty)``, the EQ-T translation in canvas units (fraction of the width); snapped to
+        whole pixels on use.
+    translate_frac : tuple of float
+        ``(tx, ty)``, the EQ-T_frac translation in canvas units.
     angle : float
         EQ-R rotation in radians.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import BatchDraws
+    >>> d = BatchDraws(z=torch.zeros(2, 512), c=torch.zeros(2, 0), translate_int=(0.125, 0.0),
+    ...                translate_frac=(0.01, -0.02), angle=0.5)
+    >>> d.z.shape, d.angle
+    (torch.Size([2, 512]), 0.5)
+    >>> from bandlimit.metrics import evaluate
+    >>> scores = evaluate(G, draws=[d], progress=False)       # doctest: +SKIP
     """
 
     z: torch.Tensor
@@ -701,7 +1013,7 @@ def draw_batch(
     translate_max: float = TRANSLATE_MAX,
     rotate_max: float = ROTATE_MAX,
 ) -> BatchDraws:
-    r"""The draws of batch ``batch_index`` of a metric run with ``seed`` (CPU tensors, float32).
+    r"""The draws of batch ``batch_index`` of a metric run with ``seed`` (CPU tensors).
 
     A pure function of its arguments: its own random stream per ``(seed, batch_index)``. In order:
     ``z ~ N(0, I)`` ``[B, z_dim]``; labels (see ``c``); ``translate_int``, ``translate_frac``
@@ -710,12 +1022,46 @@ def draw_batch(
 
     Parameters
     ----------
-    c : None, Tensor ``[M, c_dim]`` or callable ``(batch_size, generator) -> [B, c_dim]``
-        None: zeros ``[B, 0]`` when ``c_dim == 0``, else one-hot labels of uniformly random classes.
-        A tensor: rows drawn uniformly with replacement (e.g. a dataset's labels). A callable:
-        its result, which should draw from the given ``torch.Generator`` to stay reproducible.
-    translate_max, rotate_max : float > 0
-        Largest translation (fraction of the width) and rotation (radians).
+    batch_index : int
+        Index of the batch in the run, ≥ 0.
+    batch_size : int
+        ``B``, latents in the batch, ≥ 1.
+    z_dim : int
+        Latent dimension, ≥ 0.
+    c_dim : int
+        Label dimension, ≥ 0 (default 0: unconditional).
+    seed : int
+        Seed of the run, ≥ 0 (default 0).
+    c : None, torch.Tensor or callable
+        None: zeros ``[B, 0]`` when ``c_dim == 0``, else one-hot labels of uniformly random
+        classes. A tensor ``[M, c_dim]``: rows drawn uniformly with replacement (e.g. a
+        dataset's labels). A callable ``(batch_size, generator) -> [B, c_dim]``: its result,
+        which should draw from the given ``torch.Generator`` to stay reproducible.
+    translate_max : float
+        Largest translation, a fraction of the width (> 0, default :data:`TRANSLATE_MAX`).
+    rotate_max : float
+        Largest rotation in radians (> 0, default :data:`ROTATE_MAX`).
+
+    Returns
+    -------
+    BatchDraws
+        ``z`` ``[B, z_dim]`` in torch's default float dtype (float32 unless changed), ``c``
+        ``[B, c_dim]`` float32, the translations as tuples of two floats and ``angle`` a float.
+
+    Examples
+    --------
+    >>> import math
+    >>> import torch
+    >>> from bandlimit.metrics.equivariance import draw_batch
+    >>> d = draw_batch(0, batch_size=4, z_dim=512)
+    >>> d.z.shape, d.z.dtype, d.c.shape
+    (torch.Size([4, 512]), torch.float32, torch.Size([4, 0]))
+    >>> torch.equal(d.z, draw_batch(0, 4, 512).z)            # same arguments, same draws
+    True
+    >>> abs(d.angle) <= math.pi, all(abs(t) <= 0.125 for t in d.translate_frac)
+    (True, True)
+    >>> draw_batch(3, 4, z_dim=512, c_dim=10, seed=1).c.sum(dim=1).tolist()   # one-hot
+    [1.0, 1.0, 1.0, 1.0]
     """
     batch_index = _check_int(batch_index, "batch_index", 0)
     batch_size = _check_int(batch_size, "batch_size", 1)
@@ -867,9 +1213,10 @@ def evaluate(
     ----------
     G : generator
         Anything with ``mapping(z, c)``, ``synthesis(ws, **synthesis_kwargs)``,
-        ``synthesis.input.transform`` (a ``[3, 3]`` buffer), ``z_dim``, ``c_dim`` and
-        ``img_resolution`` — bandlimit's ``afgan`` generator or NVIDIA's. It must already be on
-        ``device``.
+        ``synthesis.input.transform`` (a ``[3, 3]`` buffer) and ``z_dim``, and optionally
+        ``c_dim`` (default 0) and ``img_resolution`` (default: the output's width), such as the
+        generator of the repository's ``examples/afgan`` or NVIDIA's StyleGAN3 generator. It
+        must already be on ``device``.
     num_samples : int
         Latents in total (50 000 in the paper); the last batch may be smaller.
     batch_size : int
@@ -901,8 +1248,9 @@ def evaluate(
 
     Returns
     -------
-    dict
-        ``{metric name: PSNR in dB}`` (``inf`` for a perfect match).
+    dict of str to float
+        ``{metric name: PSNR in dB}`` in the order of ``metrics`` (``inf`` for a perfect
+        match).
 
     Raises
     ------
@@ -923,9 +1271,13 @@ def evaluate(
 
     Examples
     --------
-    >>> scores = evaluate(G, num_samples=50_000)            # doctest: +SKIP
-    >>> scores                                              # doctest: +SKIP
-    {'eqt_int': 63.0, 'eqt_frac': 46.4, 'eqr': 13.1}
+    ``G`` stands for a trained StyleGAN3-style generator:
+
+    >>> from bandlimit.metrics import evaluate
+    >>> scores = evaluate(G, num_samples=50_000)                  # doctest: +SKIP
+    >>> list(scores)                                              # doctest: +SKIP
+    ['eqt_int', 'eqt_frac', 'eqr']
+    >>> evaluate(G, num_samples=1_000, metrics=("eqt_frac",))     # doctest: +SKIP
     """
     tr = _transform_buffer(G)
     if isinstance(metrics, str):

@@ -76,17 +76,45 @@ class _SnakeBase(nn.Module):
 class Snake(_SnakeBase):
     r"""Snake: :math:`y = x + \sin^2(\alpha x) / (\alpha + 10^{-9})`, per-channel :math:`\alpha`.
 
+    BigVGAN's periodic activation, pointwise on ``[N, C, ...]`` (any number of trailing axes;
+    the output has the input's shape, dtype and device, computed in at least float32). On its
+    own it aliases: wrap it in :class:`AliasFreeActivation1d` or
+    :class:`bandlimit.nn.bigvgan.Activation1d` for an alias-free block, which then uses and
+    trains its ``alpha``. ``params()`` returns the effective :math:`\alpha` (and None for
+    :math:`\beta`), differentiable with respect to the stored parameter.
+
     Parameters
     ----------
     in_features : int
-        Channels ``C`` of the ``[N, C, ...]`` input.
-    alpha : float
-        Initial :math:`\alpha` (ignored with ``alpha_logscale``: the log-parameter starts at 0).
-    alpha_trainable : bool
-    alpha_logscale : bool
-        Store :math:`\log\alpha` (BigVGAN v2); :math:`\alpha = \exp(\cdot)`.
+        Channels ``C`` of the ``[N, C, ...]`` input (another channel count raises a
+        ``ValueError``).
+    alpha : float, default 1.0
+        Initial :math:`\alpha`; ignored with ``alpha_logscale``, where the stored
+        :math:`\log\alpha` starts at 0 (:math:`\alpha = 1`).
+    alpha_trainable : bool, default True
+        Whether ``alpha`` requires grad (it is a parameter and in the state dict either way).
+    alpha_logscale : bool, default False
+        Store :math:`\log\alpha` (BigVGAN v2); :math:`\alpha = \exp(\cdot)` of it.
 
-    State dict: ``alpha`` ``[C]`` — BigVGAN's layout.
+    Attributes
+    ----------
+    alpha : torch.nn.Parameter ``[C]``
+        The stored value (:math:`\log\alpha` with ``alpha_logscale``), in the default dtype;
+        the only state-dict key, ``alpha``, BigVGAN's layout, so its trained values load
+        unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import Snake
+    >>> snake = Snake(4)
+    >>> snake(torch.randn(2, 4, 16)).shape
+    torch.Size([2, 4, 16])
+    >>> list(snake.state_dict())
+    ['alpha']
+    >>> y = snake(torch.full((1, 4, 1), 0.5)).detach()  # 0.5 + sin²(0.5) / 1
+    >>> round(float(y[0, 0, 0]), 4)
+    0.7298
     """
 
     kind = "snake"
@@ -94,9 +122,42 @@ class Snake(_SnakeBase):
 
 class SnakeBeta(_SnakeBase):
     r"""SnakeBeta: :math:`y = x + \sin^2(\alpha x) / (\beta + 10^{-9})`, per-channel
-    :math:`\alpha, \beta` (both initialised to ``alpha``, or to log 1 = 0 in log scale).
+    :math:`\alpha` and :math:`\beta`.
 
-    State dict: ``alpha``, ``beta`` ``[C]`` — BigVGAN's layout.
+    BigVGAN's periodic activation with a separate magnitude :math:`\beta`; pointwise and
+    aliasing on its own, as :class:`Snake` (shapes, dtypes and ``params()`` as there, ``params()``
+    returning :math:`(\alpha, \beta)`).
+
+    Parameters
+    ----------
+    in_features : int
+        Channels ``C`` of the ``[N, C, ...]`` input.
+    alpha : float, default 1.0
+        Initial value of both :math:`\alpha` and :math:`\beta`; ignored with
+        ``alpha_logscale``, where both stored logarithms start at 0 (:math:`\alpha = \beta = 1`).
+    alpha_trainable : bool, default True
+        Whether ``alpha`` and ``beta`` require grad.
+    alpha_logscale : bool, default False
+        Store :math:`\log\alpha` and :math:`\log\beta` (BigVGAN v2).
+
+    Attributes
+    ----------
+    alpha, beta : torch.nn.Parameter ``[C]``
+        The stored values (logarithms with ``alpha_logscale``), in the default dtype; keys
+        ``alpha`` and ``beta`` of the state dict, BigVGAN's layout.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import SnakeBeta
+    >>> snake = SnakeBeta(8, alpha_logscale=True)
+    >>> snake(torch.randn(1, 8, 32)).shape
+    torch.Size([1, 8, 32])
+    >>> sorted(snake.state_dict())
+    ['alpha', 'beta']
+    >>> alpha, beta = snake.params()  # exp of the stored zeros
+    >>> float(alpha[0].detach()), float(beta[0].detach())
+    (1.0, 1.0)
     """
 
     kind = "snakebeta"
@@ -346,47 +407,133 @@ class _AliasFree(nn.Module):
 
 class AliasFreeActivation1d(_AliasFree):
     """Alias-free activation of ``[N, C, L]`` signals: up-sample → act → down-sample, fused.
+
     Mind the gain: an activation given by name uses the op's default gain, √2 for ``'relu'``,
-    ``'lrelu'`` and ``'silu'``/``'swish'`` (StyleGAN's convention, 1 for the other names), but
+    ``'lrelu'`` and ``'silu'``/``'swish'`` (StyleGAN's convention; 1 for the other names), but
     given as a module it uses gain 1, as the module computes: ``AliasFreeActivation1d('silu')``
     is √2 × ``AliasFreeActivation1d(nn.SiLU())``. Pass ``gain`` to choose.
+
+    One call of :func:`bandlimit.ops.filtered_act1d`: the input is up-sampled by ``up`` with the
+    low-pass ``fu``, activated at the high rate, low-passed with ``fd`` and down-sampled by
+    ``down``, both stages extending the signal with ``padding_mode`` and padded as BigVGAN's
+    resamplers, so ``[N, C, L]`` gives ``[N, C, ceil(L·up/down)]`` (``L`` for the default
+    ``up = down = 2``). The output has the input's dtype and device; dtypes, devices, gradients
+    (to ``x`` and to a Snake's parameters), ``torch.compile`` and ``torch.export`` are as for
+    :func:`bandlimit.ops.filtered_act1d` (float16/bfloat16 inputs run the filters in float32).
 
     Parameters
     ----------
     act : str or nn.Module
-        An op activation name (``'snake'`` needs ``alpha`` tensors: pass a :class:`Snake` module
-        instead), or a :class:`Snake`/:class:`SnakeBeta` (its parameters are used and trained) or
-        a standard torch activation module: ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU`` (exact or
-        tanh), ``nn.SiLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.CELU(alpha=1)``,
-        ``nn.SELU``, ``nn.Softplus(beta=1, threshold=20)`` or ``nn.Identity`` (the exact classes;
-        any other module raises, saying why and what to use).
-    up, down : int
-        Resampling ratios (length out = ``L·up/down``).
-    kernel_size : int
+        An op activation name (``'linear'``, ``'relu'``, ``'lrelu'``, ``'gelu'``,
+        ``'gelu_tanh'``, ``'silu'``/``'swish'``, ``'tanh'``, ``'sigmoid'``, ``'elu'``,
+        ``'selu'``, ``'softplus'``; ``'snake'``/``'snakebeta'`` need ``alpha`` tensors: pass a
+        module), or a :class:`Snake`/:class:`SnakeBeta` (its parameters are used and trained),
+        or a standard torch activation module: ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``
+        (exact or tanh), ``nn.SiLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``,
+        ``nn.CELU(alpha=1)``, ``nn.SELU``, ``nn.Softplus(beta=1, threshold=20)`` or
+        ``nn.Identity`` (the exact classes; any other module raises a ``ValueError`` saying why
+        and what to use).
+    up, down : int, default 2
+        Up- and down-sampling ratios (output length ``ceil(L·up/down)``).
+    kernel_size : int, default 12
         Taps of both filters.
-    cutoff, half_width : float or None
-        In cycles per up-sampled sample; default ``0.5/r`` and ``0.6/r`` (BigVGAN).
-    filter : {'bigvgan', 'scipy'}
-        Kaiser-window design convention: ``'bigvgan'`` gives BigVGAN's / alias-free-torch's taps
-        (:func:`bandlimit.filters.kaiser_sinc_bigvgan`), ``'scipy'`` scipy's Kaiser estimate
-        (:func:`bandlimit.filters.kaiser_sinc`).
-    padding_mode : {'replicate', 'zeros', 'circular'}
-        Edge handling of both stages; 'replicate' is BigVGAN's.
-    gain, alpha : float or None
-        Output gain (default: 1 for modules, the op's default for names: see above) and lrelu
-        slope.
+    cutoff, half_width : float or None, default None
+        Cutoff and half transition width of the filters, in cycles per up-sampled sample; one
+        value for both filters when given. None: ``0.5/up`` and ``0.6/up`` for ``fu``,
+        ``0.5/down`` and ``0.6/down`` for ``fd`` (BigVGAN's).
+    filter : {'bigvgan', 'scipy'}, default 'bigvgan'
+        Kaiser-window design convention: ``'bigvgan'`` gives BigVGAN's / alias-free-torch's
+        taps (:func:`bandlimit.filters.kaiser_sinc_bigvgan`), ``'scipy'`` scipy's Kaiser
+        estimate (:func:`bandlimit.filters.kaiser_sinc`; it needs ``cutoff < 0.5``, so pass a
+        cutoff when a ratio is 1).
+    padding_mode : {'replicate', 'zeros', 'circular'}, default 'replicate'
+        Edge handling of both stages; ``'replicate'`` is BigVGAN's.
+    gain : float or None, default None
+        Output gain, ≥ 0. None: 1 for a module, the op's default for a name (see above).
+    alpha : float or None, default None
+        The leaky ReLU's negative slope (``'lrelu'`` only; None: 0.2 for the name, the module's
+        ``negative_slope`` for an ``nn.LeakyReLU``). Snake's α is its module's parameter.
+
+    Attributes
+    ----------
+    fu, fd : Tensor ``[kernel_size]``
+        The up- and down-sampling filters, float32 buffers (state-dict keys ``fu``, ``fd``),
+        cast to the input's dtype in ``forward``.
+    act : torch.nn.Module or None
+        The activation module (None for a name); a Snake's parameters appear in the state dict
+        as ``act.alpha`` (and ``act.beta``), and are this module's only parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import AliasFreeActivation1d, SnakeBeta
+    >>> act = AliasFreeActivation1d(SnakeBeta(32))
+    >>> act(torch.randn(1, 32, 256)).shape
+    torch.Size([1, 32, 256])
+    >>> sorted(act.state_dict())
+    ['act.alpha', 'act.beta', 'fd', 'fu']
+
+    Rational rates, and the gain of a name against that of a module:
+
+    >>> AliasFreeActivation1d("gelu", up=3, down=2)(torch.randn(1, 4, 100)).shape
+    torch.Size([1, 4, 150])
+    >>> x = torch.linspace(-3, 3, 128).reshape(1, 2, 64)
+    >>> by_name = AliasFreeActivation1d("silu")
+    >>> by_module = AliasFreeActivation1d(torch.nn.SiLU())
+    >>> torch.allclose(by_name(x), 2**0.5 * by_module(x))
+    True
     """
 
     ndim = 1
 
 
 class AliasFreeActivation2d(_AliasFree):
-    """Alias-free activation of ``[N, C, H, W]`` images with separable filters; arguments as in
-    :class:`AliasFreeActivation1d` (the same paddings along both axes). Mind the gain, as there:
-    ``'relu'``, ``'lrelu'`` and ``'silu'``/``'swish'`` given by name use the op's gain √2 (the
-    other names 1), the same activation given as a module gain 1:
-    ``AliasFreeActivation2d('silu')`` is √2 × ``AliasFreeActivation2d(nn.SiLU())``. Pass
-    ``gain`` to choose.
+    """Alias-free activation of ``[N, C, H, W]`` images: up-sample → act → down-sample, fused.
+
+    Mind the gain (as in :class:`AliasFreeActivation1d`): ``'relu'``, ``'lrelu'`` and
+    ``'silu'``/``'swish'`` given by name use the op's gain √2 (the other names 1), the same
+    activation given as a module gain 1: ``AliasFreeActivation2d('silu')`` is
+    √2 × ``AliasFreeActivation2d(nn.SiLU())``. Pass ``gain`` to choose.
+
+    One call of :func:`bandlimit.ops.filtered_act` with the separable filters of
+    :class:`AliasFreeActivation1d` applied along both axes (the same paddings on both), so
+    ``[N, C, H, W]`` gives ``[N, C, ceil(H·up/down), ceil(W·up/down)]``, in the input's dtype and
+    on its device. (:class:`bandlimit.nn.bigvgan.Activation2d` uses alias-free-torch's radial
+    filters instead.)
+
+    Parameters
+    ----------
+    act : str or nn.Module
+        As in :class:`AliasFreeActivation1d`.
+    up, down : int, default 2
+        Ratios, the same along both axes.
+    kernel_size : int, default 12
+        Taps of both (separable) filters.
+    cutoff, half_width : float or None, default None
+        In cycles per up-sampled sample; as in :class:`AliasFreeActivation1d`.
+    filter : {'bigvgan', 'scipy'}, default 'bigvgan'
+        Filter design, as in :class:`AliasFreeActivation1d`.
+    padding_mode : {'replicate', 'zeros', 'circular'}, default 'replicate'
+        Edge handling of both stages, along both axes.
+    gain, alpha : float or None, default None
+        Output gain and leaky ReLU slope, as in :class:`AliasFreeActivation1d`.
+
+    Attributes
+    ----------
+    fu, fd : Tensor ``[kernel_size]``
+        The separable filters, float32 buffers (state-dict keys ``fu``, ``fd``).
+    act : torch.nn.Module or None
+        The activation module (None for a name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import AliasFreeActivation2d
+    >>> act = AliasFreeActivation2d(torch.nn.LeakyReLU(0.2))
+    >>> act(torch.randn(2, 8, 15, 16)).shape
+    torch.Size([2, 8, 15, 16])
+    >>> sorted(act.state_dict())
+    ['fd', 'fu']
     """
 
     ndim = 2

@@ -3,8 +3,9 @@
 Constructor arguments, buffers (state-dict keys ``upsample.filter``,
 ``downsample.lowpass.filter``, ``act.*``) and outputs equal alias-free-torch's torch modules, so a
 BigVGAN checkpoint loads unchanged; the forward is one fused :func:`bandlimit.ops.filtered_act1d`
-call (replicate padding in both stages, as theirs). :func:`patch` swaps the blocks of an existing
-model in place.
+call (:func:`bandlimit.ops.filtered_act` in 2-D; replicate padding in both stages, as theirs),
+except for an activation the op cannot express, which runs unfused (up-sample, activation,
+down-sample). :func:`patch` swaps the blocks of an existing model in place.
 
 Their resamplers, restated (ratio ``r``, ``K`` taps): ``UpSample1d`` replicate-pads the input,
 transposed-convolves with stride ``r`` and gain ``r`` and crops to ``r·L`` samples; that equals
@@ -161,23 +162,84 @@ class _LowPass(nn.Module):
 
 
 class LowPassFilter1d(_LowPass):
-    """alias-free-torch's ``LowPassFilter1d(cutoff=0.5, half_width=0.6, stride=1, padding=True,
-    padding_mode='replicate', kernel_size=12)`` on ``[N, C, L]``: same arguments, attributes,
+    """alias-free-torch's ``LowPassFilter1d`` on ``[N, C, L]``: same arguments, attributes,
     buffer ``filter`` ``[1, 1, K]`` and outputs.
 
     With ``padding`` the input is extended by ``pad_left = K//2 − 1`` (even K; ``K//2`` for odd)
-    and ``pad_right = K//2`` samples in ``padding_mode`` (``'constant'``, ``'reflect'``,
-    ``'replicate'`` or ``'circular'``: torch.nn.functional.pad's), then correlated with the
-    filter, keeping every ``stride``-th sample. Circular padding wider than the signal wraps it
-    again where torch refuses it.
+    and ``pad_right = K//2`` samples in ``padding_mode``, then correlated with the filter,
+    keeping every ``stride``-th sample: ``[N, C, L]`` gives ``[N, C, ceil(L/stride)]``
+    (without padding, ``[N, C, (L − K)//stride + 1]``). Circular padding wider than the signal
+    wraps it again where torch refuses it. The output has the input's dtype and device.
+
+    Parameters
+    ----------
+    cutoff : float, default 0.5
+        Cutoff in cycles per sample, ``0 < cutoff <= 0.5``.
+    half_width : float, default 0.6
+        Half the transition width, cycles per sample, > 0 (it sets the Kaiser β, BigVGAN's way:
+        :func:`bandlimit.filters.kaiser_sinc_bigvgan`).
+    stride : int, default 1
+        Down-sampling factor.
+    padding : bool, default True
+        Pad the input so that the output covers it (else a "valid" correlation).
+    padding_mode : {'replicate', 'constant', 'reflect', 'circular'}, default 'replicate'
+        ``torch.nn.functional.pad``'s modes (``'constant'`` pads zeros).
+    kernel_size : int, default 12
+        Taps ``K``.
+
+    Attributes
+    ----------
+    filter : Tensor ``[1, 1, K]``
+        The taps (float32 buffer, state-dict key ``filter``); no parameters.
+    kernel_size, even, pad_left, pad_right, stride, padding, padding_mode
+        As alias-free-torch's, for code that reads them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import LowPassFilter1d
+    >>> lowpass = LowPassFilter1d(cutoff=0.25, half_width=0.3, stride=2)
+    >>> lowpass(torch.randn(1, 4, 65)).shape
+    torch.Size([1, 4, 33])
+    >>> lowpass.filter.shape, round(float(lowpass.filter.sum()), 4)
+    (torch.Size([1, 1, 12]), 1.0)
     """
 
     ndim = 1
 
 
 class LowPassFilter2d(_LowPass):
-    """alias-free-torch's ``LowPassFilter2d`` on ``[N, C, H, W]``: arguments as
-    :class:`LowPassFilter1d`, a radial ``[1, 1, K, K]`` filter, the same padding on both axes."""
+    """alias-free-torch's ``LowPassFilter2d`` on ``[N, C, H, W]``: arguments, attributes and
+    padding as :class:`LowPassFilter1d` (the same padding on both axes), with a radial
+    (Kaiser-windowed radial sinc) filter ``[1, 1, K, K]`` summing to 1.
+
+    ``[N, C, H, W]`` gives ``[N, C, ceil(H/stride), ceil(W/stride)]`` with ``padding``.
+
+    Parameters
+    ----------
+    cutoff : float, default 0.5
+        Cutoff in cycles per sample, ``0 < cutoff <= 0.5``.
+    half_width : float, default 0.6
+        Half the transition width, cycles per sample, > 0.
+    stride : int, default 1
+        Down-sampling factor along both axes.
+    padding : bool, default True
+        Pad the input as :class:`LowPassFilter1d`, on both axes.
+    padding_mode : {'replicate', 'constant', 'reflect', 'circular'}, default 'replicate'
+        ``torch.nn.functional.pad``'s modes.
+    kernel_size : int, default 12
+        Taps ``K`` per axis.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import LowPassFilter2d
+    >>> lowpass = LowPassFilter2d(cutoff=0.25, half_width=0.3, stride=2)
+    >>> lowpass(torch.randn(1, 3, 32, 31)).shape
+    torch.Size([1, 3, 16, 16])
+    >>> lowpass.filter.shape
+    torch.Size([1, 1, 12, 12])
+    """
 
     ndim = 2
 
@@ -192,7 +254,36 @@ def _up_attributes(ratio: int, kernel_size: int, pad: int) -> tuple[int, int, in
 
 
 class UpSample1d(nn.Module):
-    """``[N, C, L] → [N, C, r·L]``: BigVGAN's up-sampler (buffer ``filter`` ``[1, 1, K]``)."""
+    """``[N, C, L] → [N, C, r·L]``: BigVGAN's up-sampler, with its arguments, buffer and outputs.
+
+    The filter is BigVGAN's Kaiser sinc (cutoff ``0.5/r``, half width ``0.6/r``, gain ``r``, so
+    a constant stays constant); the input is extended by replicating its edges. The output has
+    the input's dtype and device.
+
+    Parameters
+    ----------
+    ratio : int, default 2
+        Up-sampling factor ``r``.
+    kernel_size : int or None, default None
+        Taps ``K``; None: ``6·r`` (12 for ``r = 2``).
+
+    Attributes
+    ----------
+    filter : Tensor ``[1, 1, K]``
+        The taps (float32 buffer, state-dict key ``filter``); no parameters.
+    ratio, kernel_size, stride, pad, pad_left, pad_right
+        As alias-free-torch's, for code that reads them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import UpSample1d
+    >>> up = UpSample1d(2)
+    >>> up(torch.randn(1, 4, 50)).shape
+    torch.Size([1, 4, 100])
+    >>> torch.allclose(up(torch.ones(1, 1, 16)), torch.ones(1, 1, 32))
+    True
+    """
 
     filter: torch.Tensor  # a buffer, registered in __init__
 
@@ -207,6 +298,7 @@ class UpSample1d(nn.Module):
         self.register_buffer("filter", f.view(1, 1, self.kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Up-sample ``x`` ``[N, C, L]`` to ``[N, C, ratio·L]``."""
         pu, _ = bigvgan_paddings(self.ratio, self.kernel_size)
         return filtered_act1d(
             x,
@@ -220,7 +312,36 @@ class UpSample1d(nn.Module):
 
 
 class DownSample1d(nn.Module):
-    """``[N, C, L] → [N, C, L/r]``: BigVGAN's down-sampler (buffer ``lowpass.filter``)."""
+    """``[N, C, L] → [N, C, ceil(L/r)]``: BigVGAN's down-sampler, with its arguments, buffer and
+    outputs.
+
+    Its ``lowpass`` is a :class:`LowPassFilter1d` (cutoff ``0.5/r``, half width ``0.6/r``,
+    stride ``r``, replicate padding). The output has the input's dtype and device.
+
+    Parameters
+    ----------
+    ratio : int, default 2
+        Down-sampling factor ``r``.
+    kernel_size : int or None, default None
+        Taps ``K``; None: ``6·r``.
+
+    Attributes
+    ----------
+    lowpass : bandlimit.nn.bigvgan.LowPassFilter1d
+        Holds the taps, buffer ``[1, 1, K]`` (state-dict key ``lowpass.filter``); no parameters.
+    ratio, kernel_size
+        The arguments.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import DownSample1d
+    >>> down = DownSample1d(2)
+    >>> down(torch.randn(1, 4, 101)).shape
+    torch.Size([1, 4, 51])
+    >>> list(down.state_dict())
+    ['lowpass.filter']
+    """
 
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
@@ -231,11 +352,41 @@ class DownSample1d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Low-pass and down-sample ``x`` ``[N, C, L]`` to ``[N, C, ceil(L/ratio)]``."""
         return self.lowpass(x)
 
 
 class UpSample2d(nn.Module):
-    """alias-free-torch's 2-D up-sampler (radial filter ``[1, 1, K, K]``, gain r²)."""
+    """``[N, C, H, W] → [N, C, r·H, r·W]``: alias-free-torch's 2-D up-sampler.
+
+    The filter is alias-free-torch's radial one, ``[1, 1, K, K]`` (cutoff ``0.5/r``, half width
+    ``0.6/r``), with gain ``r²``, so a constant stays constant; edges are replicated. The output
+    has the input's dtype and device.
+
+    Parameters
+    ----------
+    ratio : int, default 2
+        Up-sampling factor ``r`` along both axes.
+    kernel_size : int or None, default None
+        Taps ``K`` per axis; None: ``6·r``.
+
+    Attributes
+    ----------
+    filter : Tensor ``[1, 1, K, K]``
+        The taps (float32 buffer, state-dict key ``filter``); no parameters.
+    ratio, kernel_size, stride, pad, pad_left, pad_right
+        As alias-free-torch's, for code that reads them.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import UpSample2d
+    >>> up = UpSample2d(2)
+    >>> up(torch.randn(1, 3, 16, 12)).shape
+    torch.Size([1, 3, 32, 24])
+    >>> up.filter.shape
+    torch.Size([1, 1, 12, 12])
+    """
 
     filter: torch.Tensor  # a buffer, registered in __init__
 
@@ -250,6 +401,7 @@ class UpSample2d(nn.Module):
         self.register_buffer("filter", f.view(1, 1, self.kernel_size, self.kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Up-sample ``x`` ``[N, C, H, W]`` to ``[N, C, ratio·H, ratio·W]``."""
         pu, _ = bigvgan_paddings(self.ratio, self.kernel_size)
         return filtered_act(
             x,
@@ -263,6 +415,33 @@ class UpSample2d(nn.Module):
 
 
 class DownSample2d(nn.Module):
+    """``[N, C, H, W] → [N, C, ceil(H/r), ceil(W/r)]``: alias-free-torch's 2-D down-sampler.
+
+    Its ``lowpass`` is a :class:`LowPassFilter2d` (radial, cutoff ``0.5/r``, half width
+    ``0.6/r``, stride ``r``, replicate padding). The output has the input's dtype and device.
+
+    Parameters
+    ----------
+    ratio : int, default 2
+        Down-sampling factor ``r`` along both axes.
+    kernel_size : int or None, default None
+        Taps ``K`` per axis; None: ``6·r``.
+
+    Attributes
+    ----------
+    lowpass : bandlimit.nn.bigvgan.LowPassFilter2d
+        Holds the taps, buffer ``[1, 1, K, K]`` (state-dict key ``lowpass.filter``).
+    ratio, kernel_size
+        The arguments.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import DownSample2d
+    >>> DownSample2d(2)(torch.randn(1, 3, 33, 32)).shape
+    torch.Size([1, 3, 17, 16])
+    """
+
     def __init__(self, ratio: int = 2, kernel_size: int | None = None):
         super().__init__()
         self.ratio = _ratio(ratio)
@@ -272,6 +451,7 @@ class DownSample2d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Low-pass and down-sample ``x`` ``[N, C, H, W]`` by ``ratio`` along both axes."""
         return self.lowpass(x)
 
 
@@ -292,6 +472,13 @@ class _Activation(nn.Module):
         super().__init__()
         self.up_ratio = _ratio(up_ratio, "up_ratio")
         self.down_ratio = _ratio(down_ratio, "down_ratio")
+        if not isinstance(activation, nn.Module):
+            # A name would fuse with the op's default gain (√2 for 'relu'), not the module's 1.
+            raise TypeError(
+                f"activation must be an nn.Module (e.g. nn.SiLU() or Snake(channels)), as in "
+                f"alias-free-torch, got {type(activation).__name__} {activation!r}; for an "
+                f"activation by name use bandlimit.nn.AliasFreeActivation{self.ndim}d"
+            )
         self.act = activation
         ku = _default_kernel(self.up_ratio, up_kernel_size, "up_kernel_size")
         kd = _default_kernel(self.down_ratio, down_kernel_size, "down_kernel_size")
@@ -337,16 +524,87 @@ class _Activation(nn.Module):
 
 
 class Activation1d(_Activation):
-    """BigVGAN's ``Activation1d(activation, up_ratio=2, down_ratio=2, up_kernel_size=12,
-    down_kernel_size=12)`` on ``[N, C, L]``: same arguments, state dict and outputs; one fused
-    op call for Snake/SnakeBeta (BigVGAN's or bandlimit's) and the standard torch activations."""
+    """BigVGAN's ``Activation1d`` on ``[N, C, L]``: same arguments, state dict and outputs.
+
+    Up-sample (:class:`UpSample1d`) → activation → down-sample (:class:`DownSample1d`), as one
+    fused :func:`bandlimit.ops.filtered_act1d` call for Snake/SnakeBeta (BigVGAN's or
+    bandlimit's, their parameters used and trained) and the standard torch activations that
+    :class:`bandlimit.nn.AliasFreeActivation1d` accepts as modules (with gain 1); any other
+    module runs unfused, the three steps one after another. ``[N, C, L]`` gives
+    ``[N, C, ceil(L·up_ratio/down_ratio)]`` (``L`` for the defaults), in the input's dtype and
+    on its device.
+
+    Parameters
+    ----------
+    activation : nn.Module
+        The activation, e.g. ``bandlimit.nn.Snake(C)`` or BigVGAN's ``SnakeBeta``.
+    up_ratio, down_ratio : int, default 2
+        Up- and down-sampling factors.
+    up_kernel_size, down_kernel_size : int or None, default 12
+        Taps of the two filters (None: ``6 ×`` the ratio).
+
+    Attributes
+    ----------
+    act : torch.nn.Module
+        The activation (its parameters, e.g. ``act.alpha``, are the only trainable ones).
+    upsample : bandlimit.nn.bigvgan.UpSample1d
+        State-dict key ``upsample.filter`` ``[1, 1, up_kernel_size]``.
+    downsample : bandlimit.nn.bigvgan.DownSample1d
+        State-dict key ``downsample.lowpass.filter`` ``[1, 1, down_kernel_size]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import Snake
+    >>> from bandlimit.nn.bigvgan import Activation1d
+    >>> act = Activation1d(Snake(32))
+    >>> act(torch.randn(1, 32, 256)).shape
+    torch.Size([1, 32, 256])
+    >>> list(act.state_dict())
+    ['act.alpha', 'upsample.filter', 'downsample.lowpass.filter']
+    """
 
     ndim = 1
     _up, _down = UpSample1d, DownSample1d
 
 
 class Activation2d(_Activation):
-    """alias-free-torch's ``Activation2d`` on ``[N, C, H, W]`` (radial K×K filters)."""
+    """alias-free-torch's ``Activation2d`` on ``[N, C, H, W]``: same arguments, state dict and
+    outputs.
+
+    :class:`UpSample2d` → activation → :class:`DownSample2d` (radial ``K × K`` filters), fused
+    (:func:`bandlimit.ops.filtered_act`) for the activations :class:`Activation1d` fuses, else
+    unfused. ``[N, C, H, W]`` gives ``[N, C, ceil(H·up_ratio/down_ratio),
+    ceil(W·up_ratio/down_ratio)]``, in the input's dtype and on its device.
+
+    Parameters
+    ----------
+    activation : nn.Module
+        The activation.
+    up_ratio, down_ratio : int, default 2
+        Up- and down-sampling factors along both axes.
+    up_kernel_size, down_kernel_size : int or None, default 12
+        Taps per axis of the two filters (None: ``6 ×`` the ratio).
+
+    Attributes
+    ----------
+    act : torch.nn.Module
+        The activation.
+    upsample : bandlimit.nn.bigvgan.UpSample2d
+        State-dict key ``upsample.filter`` ``[1, 1, K_u, K_u]``.
+    downsample : bandlimit.nn.bigvgan.DownSample2d
+        State-dict key ``downsample.lowpass.filter`` ``[1, 1, K_d, K_d]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn.bigvgan import Activation2d
+    >>> act = Activation2d(torch.nn.SiLU())
+    >>> act(torch.randn(1, 8, 24, 24)).shape
+    torch.Size([1, 8, 24, 24])
+    >>> list(act.state_dict())
+    ['upsample.filter', 'downsample.lowpass.filter']
+    """
 
     ndim = 2
     _up, _down = UpSample2d, DownSample2d
@@ -377,13 +635,58 @@ def _is_compatible_block(m: nn.Module) -> int:
 
 def patch(model: nn.Module) -> dict[str, nn.Module]:
     """Replace every BigVGAN / alias-free-torch ``Activation1d``/``Activation2d`` inside
-    ``model`` (in place) by bandlimit's, keeping the activation module (its parameters are the
-    same objects) and the filter buffers.
+    ``model``, in place, by bandlimit's (:class:`Activation1d`, :class:`Activation2d`).
+
+    A block is recognised by its class name (``Activation1d`` or ``Activation2d``, not
+    bandlimit's own) and its layout: an ``act`` module, ``upsample.filter`` and
+    ``downsample.lowpass.filter`` tensors of the right rank, and integer ``upsample.ratio`` and
+    ``downsample.ratio``. The replacement keeps the activation module (the same object, so its
+    parameters and optimizer state stay), copies of the filter buffers (on their device, in
+    their dtype) and the block's training mode, so the model's state-dict keys and outputs do
+    not change.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model to patch. ``model`` itself is not replaced, only its descendants (wrap a
+        bare block in a container, e.g. ``nn.Sequential``, to patch it).
 
     Returns
     -------
-    dict ``{qualified name: the replaced module}``. ``model`` itself is not replaced (wrap it in
-    a container to patch a bare block).
+    dict of str to nn.Module
+        ``{qualified name: the replaced (original) module}``; empty if there was nothing to
+        replace.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an ``nn.Module``.
+
+    Examples
+    --------
+    A stand-in for the block of a vendored BigVGAN, with alias-free-torch's layout:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from bandlimit.nn import Snake, bigvgan
+    >>> class Activation1d(nn.Module):
+    ...     def __init__(self, activation):
+    ...         super().__init__()
+    ...         self.act = activation
+    ...         self.upsample = bigvgan.UpSample1d(2, 12)
+    ...         self.downsample = bigvgan.DownSample1d(2, 12)
+    ...     def forward(self, x):
+    ...         return self.downsample(self.act(self.upsample(x)))
+    >>> model = nn.Sequential(nn.Conv1d(1, 8, 7, padding=3), Activation1d(Snake(8)))
+    >>> x = torch.linspace(-1, 1, 64).reshape(1, 1, 64)
+    >>> before = model(x)
+    >>> replaced = bigvgan.patch(model)
+    >>> list(replaced), type(model[1]) is bigvgan.Activation1d
+    (['1'], True)
+    >>> model[1].act is replaced["1"].act
+    True
+    >>> torch.allclose(model(x), before, atol=1e-5)
+    True
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")

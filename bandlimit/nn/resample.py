@@ -16,14 +16,53 @@ __all__ = ["ResamplePoly"]
 
 class ResamplePoly(nn.Module):
     """Rational-rate resampling by ``up / down`` along ``dim``: :func:`bandlimit.ops.resample_poly`
-    (scipy's ``resample_poly`` rules), whose arguments it takes.
+    (scipy's ``resample_poly`` rules) as a module, for ``nn.Sequential`` and friends.
 
-    The arguments are checked once, here; explicit filter taps (``window`` a tensor, an array
-    or a list of numbers) are kept as a buffer, so they follow ``.to()``, and are not part of
-    the state dict. No parameters.
+    The arguments are those of :func:`bandlimit.ops.resample_poly` and are checked once, here.
+    Each resampled axis of length ``L`` becomes ``ceil(L·up/down)`` long; the output has the
+    input's dtype and device (dtypes, devices, gradients, ``torch.compile`` and
+    ``torch.export`` as for the function). No parameters and no state-dict entries: explicit
+    filter taps (``window`` a tensor, an array or a list of numbers) are kept as a
+    non-persistent buffer ``taps``, so they follow ``.to()``.
 
-    Example: ``ResamplePoly(160, 147)`` turns 22.05 kHz audio ``[N, C, T]`` into 24 kHz;
-    ``ResamplePoly(1, 2, dim=(-2, -1))`` halves images without aliasing.
+    Parameters
+    ----------
+    up, down : int or sequence of int
+        The factors, one per ``dim`` or one for all; divided by their gcd.
+    dim : int or sequence of int, default -1
+        Axis or axes to resample (``(-2, -1)`` for images).
+    window : None, number, str, tuple or taps, default None (keyword-only)
+        The filter: None for scipy's ``('kaiser', 5.0)``, a Kaiser β, a window spec for
+        ``scipy.signal.firwin``, or the taps themselves (designed for the rate ``up · fs``).
+    padtype : str, default 'constant' (keyword-only)
+        What lies beyond the signal's ends, with scipy's names (``'constant'``, ``'line'``,
+        ``'mean'``, ``'edge'``, ``'reflect'``, ...; see :func:`bandlimit.ops.resample_poly`).
+    cval : float or None, default None (keyword-only)
+        The constant of ``padtype='constant'`` (None: 0).
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
+        Backend of the underlying :func:`~bandlimit.ops.upfirdn1d` calls.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import ResamplePoly
+    >>> to_24k = ResamplePoly(160, 147)  # 22.05 kHz audio to 24 kHz
+    >>> to_24k(torch.randn(2, 1, 22050)).shape
+    torch.Size([2, 1, 24000])
+    >>> halve = ResamplePoly(1, 2, dim=(-2, -1))  # images, without aliasing
+    >>> halve(torch.randn(1, 3, 64, 64)).shape
+    torch.Size([1, 3, 32, 32])
+    >>> len(halve.state_dict())
+    0
+
+    In a model, with explicit taps (a buffer that follows ``.to()``):
+
+    >>> model = torch.nn.Sequential(
+    ...     torch.nn.Conv1d(1, 4, 3, padding=1), ResamplePoly(2, 1, window=[0.25, 0.5, 0.25]))
+    >>> model(torch.randn(1, 1, 50)).shape
+    torch.Size([1, 4, 100])
+    >>> [name for name, _ in model.named_buffers()], len(model[1].state_dict())
+    (['1.taps'], 0)
     """
 
     taps: torch.Tensor | None  # a buffer, registered in __init__
@@ -46,9 +85,14 @@ class ResamplePoly(nn.Module):
         self.register_buffer("taps", None if taps is None else taps.clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Resample ``x`` (each axis in ``dim`` of length ``L`` to ``ceil(L·up/down)``)."""
         return apply_resample(x, self.spec, self.impl, taps=self.taps)
 
     def extra_repr(self) -> str:
+        """The factors, axes and filter, as shown by ``repr``.
+
+        :meta private:
+        """
         s = self.spec
 
         def one(values: Sequence[int]) -> object:

@@ -15,41 +15,66 @@ class FilteredLReLU(nn.Module):
     r"""The filtered leaky ReLU of one StyleGAN3 synthesis layer: bias → up-sample → leaky
     ReLU → down-sample, fused (:func:`bandlimit.ops.filtered_lrelu`), with everything the
     layer's place in the schedule decides: its Kaiser sinc / jinc filters
-    (:meth:`~bandlimit.filters.Schedule.layer_filters`), up and down factors, padding, gain
-    (√2), slope (0.2) and clamp (``conv_clamp``); for the ToRGB layer a clamped bias only.
+    (:meth:`bandlimit.filters.Schedule.layer_filters`), up and down factors, padding, gain
+    (√2), slope (0.2) and clamp (``conv_clamp``); for the ToRGB layer (the last) a clamped bias
+    only (no filters, gain and slope 1).
 
     Put it after a layer's convolution in a model of one's own that follows StyleGAN3's
-    schedule (:func:`~bandlimit.filters.stylegan3_schedule`, configs T and R): an input of the
-    convolution's output size, ``[N, out_channels, H, W]`` with ``(W, H) = layer.conv_out_size``,
-    gives ``[N, out_channels, *reversed(layer.out_size)]`` (other sizes work; the padding stays
-    the layer's, so the output grows or shrinks with the input).
+    schedule (:func:`bandlimit.filters.stylegan3_schedule`, configs T and R): an input of the
+    convolution's output size, ``[N, out_channels, H, W]`` with ``(W, H) =
+    spec.conv_out_size``, gives ``[N, out_channels, H', W']`` with ``(W', H') = spec.out_size``
+    (other sizes work; the padding stays the layer's, so the output grows or shrinks with the
+    input).
 
     Parameters
     ----------
-    schedule : Schedule
-        From :func:`~bandlimit.filters.stylegan3_schedule`.
+    schedule : bandlimit.filters.Schedule
+        From :func:`bandlimit.filters.stylegan3_schedule`.
     layer : int or str
         The layer's index (negative counts from the end) or name (``'L3_52_512'``).
-    bias : bool
+    bias : bool, default True (keyword-only)
         A learned per-channel bias ``[out_channels]``, initialised to zeros and added before
         the up-sampling (as StyleGAN3's); False: none.
-    impl : {'auto', 'ref', 'numba', 'cuda'}
-        The backend of :func:`~bandlimit.ops.filtered_lrelu`.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
+        The backend of :func:`bandlimit.ops.filtered_lrelu`.
 
     Attributes
     ----------
-    spec : SynthesisLayerSpec
-        The layer (sizes, rates, cutoffs, factors, padding).
+    spec : bandlimit.filters.SynthesisLayerSpec
+        The layer (name, sizes, channels, rates, cutoffs, factors, padding, gain, slope, clamp).
+    bias : torch.nn.Parameter or None
+        ``[out_channels]``, the only trainable parameter (None with ``bias=False``).
     up_filter, down_filter : Tensor or None
-        Buffers (float32), None where the layer does not filter; with ``bias``, the state-dict
-        keys ``bias``, ``up_filter``, ``down_filter`` are those of the official
-        ``SynthesisLayer``, so its values load into this module.
+        Buffers (float32): ``up_filter`` ``[K_u]``, ``down_filter`` ``[K_d]`` or ``[K_d, K_d]``
+        (radial, config R), None where the layer does not filter (then not in the state dict).
+        The state-dict keys ``bias``, ``up_filter`` and ``down_filter`` are named as in the
+        official ``SynthesisLayer``, so those entries of its state dict load into this module.
 
     Notes
     -----
-    Devices, dtypes and gradients as :func:`~bandlimit.ops.filtered_lrelu` (the filters are
-    cast to the input's dtype; gradients reach ``x`` and ``bias``), ``torch.compile`` and
-    ``torch.export`` included.
+    Devices, dtypes and gradients as :func:`bandlimit.ops.filtered_lrelu` (the op converts the
+    filters to the dtype it computes in and the bias to the input's; the output has the input's
+    dtype; gradients reach ``x`` and ``bias``), ``torch.compile`` and ``torch.export`` included.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.filters import stylegan3_schedule
+    >>> from bandlimit.nn import FilteredLReLU
+    >>> schedule = stylegan3_schedule(256, config="T", channel_max=32)
+    >>> flrelu = FilteredLReLU(schedule, 3)
+    >>> flrelu.spec.name, flrelu.spec.conv_out_size, flrelu.spec.out_size
+    ('L3_52_32', (38, 38), (52, 52))
+    >>> flrelu(torch.randn(1, 32, 38, 38)).shape
+    torch.Size([1, 32, 52, 52])
+    >>> list(flrelu.state_dict())
+    ['bias', 'up_filter', 'down_filter']
+
+    The ToRGB layer does not filter:
+
+    >>> to_rgb = FilteredLReLU(schedule, -1)
+    >>> to_rgb.up_filter is None, list(to_rgb.state_dict())
+    (True, ['bias'])
     """
 
     bias: torch.Tensor | None
@@ -76,6 +101,7 @@ class FilteredLReLU(nn.Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the layer's nonlinearity to ``x`` ``[N, out_channels, H, W]``."""
         s = self.spec
         return filtered_lrelu(
             x,
@@ -92,6 +118,10 @@ class FilteredLReLU(nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """The layer's name, sizes, factors, cutoffs, padding and clamp, as shown by ``repr``.
+
+        :meta private:
+        """
         s = self.spec
         return (
             f"{s.name}: {s.conv_out_size[0]}x{s.conv_out_size[1]} -> "

@@ -1,11 +1,26 @@
 """Resampling and activation ops with StyleGAN3's exact semantics.
 
-Backends: 'ref' (pure PyTorch, any device and dtype, gradients of any order), 'numba' (fused
-polyphase CPU kernels in float32/float64; float16 and bfloat16 computed in float32) and 'cuda'
-(a CUDA extension compiled on first use, see :mod:`bandlimit.ops.cuda`). ``impl='auto'`` picks
-numba for CPU tensors,
-cuda for CUDA tensors (falling back to ref with one warning if the extension cannot be built)
-and ref otherwise; see :func:`set_default_impl`.
+The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D ops, any shape
+for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype, return a tensor of
+the same dtype on the same device, and are differentiable with respect to their input (and
+bias and activation parameters) to any order. Filters are constants: no gradient flows to them.
+
+Backends, chosen per call with ``impl=``: 'ref' (pure PyTorch, any device and dtype, gradients of
+any order), 'numba' (fused polyphase CPU kernels in float32/float64; float16 and bfloat16
+computed in float32) and 'cuda' (a CUDA extension compiled on first use, see
+:mod:`bandlimit.ops.cuda`). ``impl='auto'`` picks numba for CPU tensors, cuda for CUDA tensors
+(falling back to ref with one warning if the extension cannot be built) and ref otherwise; see
+:func:`set_default_impl`.
+
+Examples
+--------
+>>> import torch
+>>> from bandlimit.ops import setup_filter, upsample2d
+>>> x = torch.ones(1, 3, 8, 8)
+>>> f = setup_filter([1, 3, 3, 1])
+>>> y = upsample2d(x, f)                   # impl='auto': the numba kernels for a CPU tensor
+>>> torch.allclose(y, upsample2d(x, f, impl="ref"))
+True
 """
 
 from bandlimit.ops._dispatch import get_default_impl, set_default_impl

@@ -38,19 +38,59 @@ def _check_impl(impl: object, name: str = "impl", extra: str = "") -> str:
 def set_default_impl(impl: str | None) -> None:
     """Set what ``impl='auto'`` resolves to in this process (``None`` restores the default rule).
 
+    The default rule: numba for CPU tensors, cuda for CUDA tensors (ref, with one warning, if
+    the extension cannot be built), ref otherwise and under ``torch.func`` transforms and ONNX
+    export. An explicit ``impl=`` argument of an op always wins over this setting.
+
     Parameters
     ----------
     impl : {'auto', 'ref', 'numba', 'cuda'} or None
         'ref' forces the PyTorch reference; 'numba' and 'cuda' use their kernels wherever they
-        apply (numba: CPU floating point; cuda: CUDA tensors) and the default rule elsewhere.
-        Takes precedence over ``BANDLIMIT_IMPL``.
+        apply (numba: CPU floating point; cuda: CUDA tensors) and the default rule elsewhere,
+        which is what 'auto' does too. Takes precedence over the ``BANDLIMIT_IMPL``
+        environment variable; None clears the setting (the environment variable, if set,
+        applies again).
+
+    Raises
+    ------
+    ValueError
+        If ``impl`` is not one of the names above or None.
+
+    Examples
+    --------
+    >>> from bandlimit.ops import get_default_impl, set_default_impl
+    >>> set_default_impl("ref")     # every impl='auto' call now runs the PyTorch reference
+    >>> get_default_impl()
+    'ref'
+    >>> set_default_impl(None)      # back to the default rule
     """
     global _default_impl
     _default_impl = None if impl is None else _check_impl(impl)
 
 
 def get_default_impl() -> str:
-    """What ``impl='auto'`` currently resolves through: the override, the env var, or 'auto'."""
+    """What ``impl='auto'`` currently resolves through: the override, the env var, or 'auto'.
+
+    Returns
+    -------
+    str
+        One of 'auto', 'ref', 'numba', 'cuda': the value of :func:`set_default_impl` if one is
+        set, else that of the ``BANDLIMIT_IMPL`` environment variable (surrounding spaces
+        ignored) if it is set and not empty, else 'auto'.
+
+    Raises
+    ------
+    ValueError
+        If ``BANDLIMIT_IMPL`` decides and holds something else.
+
+    Examples
+    --------
+    >>> from bandlimit.ops import get_default_impl, set_default_impl
+    >>> set_default_impl("numba")
+    >>> get_default_impl()
+    'numba'
+    >>> set_default_impl(None)
+    """
     if _default_impl is not None:
         return _default_impl
     env = os.environ.get(ENV_VAR)

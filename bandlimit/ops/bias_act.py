@@ -22,32 +22,68 @@ def bias_act(
 ) -> torch.Tensor:
     """``y = clamp(act(x + b) · gain, −clamp, clamp)``, with ``b`` broadcast along ``dim``.
 
+    StyleGAN's fused bias + activation, element-wise (no resampling: see
+    :func:`filtered_act` for the alias-free form).
+
     Parameters
     ----------
-    x : Tensor of any shape, floating point, any device.
-    b : Tensor ``[x.shape[dim]]`` or None
-    dim : int
-        The axis of ``x`` that ``b`` runs along (the channel axis); ignored without ``b``.
-    act : str
+    x : Tensor of any shape
+        Any floating-point dtype, any device ('cuda': CUDA float16/bfloat16/float32/float64).
+    b : Tensor ``[x.shape[dim]]`` or None, default None
+        Bias; floating point, on ``x``'s device (cast to ``x``'s dtype).
+    dim : int, default 1
+        The axis of ``x`` that ``b`` runs along (the channel axis; negative counts from the
+        end); ignored without ``b``.
+    act : str, default 'linear'
         One of linear, relu, lrelu, tanh, sigmoid, elu, selu, softplus, swish (``x·sigmoid(x)``).
-    alpha : float or None
-        Negative slope of ``lrelu`` (default 0.2); the other activations ignore it.
-    gain : float or None
+    alpha : float or None, default None
+        Negative slope of ``lrelu`` (None: 0.2); the other activations ignore it.
+    gain : float ≥ 0 or None, default None
         Output scale; None means the activation's default (√2 for relu, lrelu and swish, else 1).
-    clamp : float ≥ 0 or None
+    clamp : float ≥ 0 or None, default None
         Symmetric clamp of the output; None disables it.
-    impl : {'auto', 'ref', 'numba', 'cuda'}
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
         Element-wise ops are memory-bound and PyTorch's vectorised kernels are already at that
         bound, so every CPU backend runs the PyTorch path; 'cuda' runs one fused kernel (its
         backward is the derivative in PyTorch ops).
 
     Returns
     -------
-    Tensor shaped like ``x``. Differentiable to any order with respect to ``x`` and ``b``.
-    Where the derivative is a convention, every backend follows PyTorch's (and StyleGAN's):
-    relu / lrelu take the negative branch at ``x + b = 0``, and at ``|y| = clamp`` the gradient
-    does what ``torch.clamp``'s does in the installed torch (releases since mid-2026 block it,
-    earlier ones pass it). (The filtered ops differ there: see :func:`filtered_act`.)
+    Tensor
+        Shaped like ``x``, with ``x``'s dtype and device.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``b`` is not a floating-point tensor, or a number has the wrong type.
+    ValueError
+        If ``act`` is unknown, ``b`` has the wrong shape or device, ``dim`` is not an axis of
+        ``x``, ``gain`` or ``clamp`` is negative, or the requested backend cannot run on ``x``.
+
+    Notes
+    -----
+    Differentiable to any order with respect to ``x`` and ``b``. Where the derivative is a
+    convention, every backend follows PyTorch's (and StyleGAN's): relu / lrelu take the
+    negative branch at ``x + b = 0``, and at ``|y| = clamp`` the gradient does what
+    ``torch.clamp``'s does in the installed torch (releases since mid-2026 block it, earlier
+    ones pass it). The filtered ops differ there: see :func:`filtered_act`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import bias_act
+    >>> x = torch.tensor([[-1.0, 0.5], [2.0, -3.0]])
+    >>> b = torch.tensor([0.5, -0.5])                  # one value per column (dim=1)
+    >>> y = bias_act(x, b, act="lrelu", gain=1)
+    >>> [round(v, 4) for v in y.flatten().tolist()]
+    [-0.1, 0.0, 2.5, -0.7]
+
+    A StyleGAN layer's bias and leaky ReLU on ``[N, C, H, W]`` features, with the default
+    gain √2 and a clamp:
+
+    >>> y = bias_act(torch.zeros(2, 4, 8, 8), torch.ones(4), act="lrelu", clamp=256)
+    >>> y.shape, round(float(y[0, 0, 0, 0]), 4)
+    (torch.Size([2, 4, 8, 8]), 1.4142)
     """
     check_tensor(x, "x")
     spec = get_activation(act)

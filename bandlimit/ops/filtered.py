@@ -9,13 +9,17 @@ and low-pass filters before decimating. Per channel::
     a = clamp(act(u) · gain, −clamp, clamp)
     y = upfirdn(a, fd, down)                           (FIR → keep every down-th sample)
 
+(``up²`` is ``up_x·up_y`` for 2-D ops with per-axis factors, ``up`` for the 1-D op; with a
+``padding_mode`` other than 'zeros' the pads extend the signal instead, see
+:func:`~bandlimit.ops.filtered_act`.)
+
 The backends differ only in cost: 'ref' composes PyTorch ops and keeps the upsampled
 pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose backward reads a
-2-bit sign/clamp mask instead (linear, relu, lrelu with zero padding; recomputes the
-pre-activation otherwise); 'cuda' is one fused kernel per output tile for every activation
-(every padding mode; the kernel extends the input by whole samples as it loads it, and, for
-'replicate', the activated signal for a positive ``down_padding``; 'circular' with a positive
-``down_padding`` runs the PyTorch ops on the GPU); its backward is the same fused kernel
+2-bit sign/clamp mask instead (linear, relu, lrelu with zero padding and no ``down_padding``;
+recomputes the pre-activation otherwise); 'cuda' is one fused kernel per output tile for every
+activation (every padding mode; the kernel extends the input by whole samples as it loads it,
+and, for 'replicate', the activated signal for a positive ``down_padding``; 'circular' with a
+positive ``down_padding`` runs the PyTorch ops on the GPU); its backward is the same fused kernel
 transposed, reading the same kind of mask for linear/relu/lrelu and otherwise the stored
 pre-activation (the up-sampled signal in float32, or float64 for float64 input: its memory).
 Without filters (``fu = fd = None``), factors 1 and no padding -- StyleGAN3's ToRGB layer --
@@ -153,40 +157,101 @@ def filtered_lrelu(
 ) -> torch.Tensor:
     """Bias, upsample, leaky ReLU, clamp, downsample — StyleGAN3's fused nonlinearity.
 
+    Per channel, with ``upfirdn`` as in :func:`upfirdn2d`::
+
+        u = upfirdn(x + b, fu, up, padding)       (fu carries the gain up²)
+        a = clamp(lrelu(u; slope) · gain, −clamp, clamp)
+        y = upfirdn(a, fd, down)
+
+    :func:`filtered_act` with ``act='lrelu'`` computes the same function.
+
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point; any device ('ref'); CPU ('numba': float16 and bfloat16 computed in
-        float32, rounded once); CUDA float16/bfloat16/float32/float64 ('cuda').
-    fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D, e.g. a radial jinc) or None
+        Floating point. 'ref': any device and dtype; 'numba': CPU, float32/float64 (float16 and
+        bfloat16 computed in float32, rounded once); 'cuda': CUDA
+        float16/bfloat16/float32/float64.
+    fu, fd : Tensor ``[taps]``, Tensor ``[h, w]`` or None, default None
         Up- and down-sampling filters in true-convolution orientation (correlation with
-        ``flip_filter``). Constants: no gradient flows to them.
-    b : Tensor ``[C]`` or None
-        Bias added before upsampling.
-    up, down : int in [1, 2**30]
-        Factors, the same along x and y.
-    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``
-        Padding of the upsampled signal before ``fu`` (negative crops).
-    gain : float ≥ 0
-        Multiplies the upsampled signal before the activation (the up-stage also carries ``up²``).
-    slope : float ≥ 0
-        Negative slope of the leaky ReLU (applied where the value is < 0).
-    clamp : float ≥ 0 or None
-        Clamp after the activation; the gradient is zero where ``|value| > clamp``.
-    flip_filter : bool or (bool, bool)
+        ``flip_filter``): ``[taps]`` is applied separably, ``[h, w]`` (e.g. a radial jinc from
+        :func:`bandlimit.filters.lowpass`) as a full 2-D filter; None is the identity.
+        Constants: no gradient flows to them.
+    b : Tensor ``[C]`` or None, default None
+        Bias added before upsampling; floating point, on ``x``'s device (cast to ``x``'s dtype).
+    up, down : int, default 1
+        Factors in [1, 2**30], the same along x and y.
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
+        Zero padding of the upsampled signal before ``fu``, in upsampled samples (negative
+        values crop).
+    gain : float ≥ 0, default √2
+        Multiplies the activation's output, before the clamp (for the leaky ReLU the same as
+        multiplying its input).
+    slope : float ≥ 0, default 0.2
+        Negative slope of the leaky ReLU (applied where the upsampled value is < 0).
+    clamp : float ≥ 0 or None, default None
+        Clamp after the gain; the gradient is zero where ``|value| > clamp``. None: no clamp.
+    flip_filter : bool or (bool, bool), default False
         Correlate with the filters instead of convolving; a pair sets it per filter,
         ``(fu, fd)``.
-    impl : {'auto', 'ref', 'numba', 'cuda'}
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        Backend; see :func:`set_default_impl`.
 
     Returns
     -------
-    Tensor ``[N, C, H_out, W_out]`` with
-    ``W_out = (W·up + x0 + x1 − (fu_w − 1) − (fd_w − 1) − 1) // down + 1`` (likewise H).
+    Tensor ``[N, C, H_out, W_out]``
+        ``W_out = (W·up + x0 + x1 − (fu_w − 1) − (fd_w − 1) − 1) // down + 1`` and likewise
+        ``H_out`` (``fu_w``, ``fd_w``: the filters' taps along x, 1 for None); same dtype and
+        device as ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x``, ``fu``, ``fd`` or ``b`` is not a floating-point tensor, or an argument has
+        the wrong type.
+    ValueError
+        If a shape or device is wrong, a factor is outside [1, 2**30], ``gain``, ``slope`` or
+        ``clamp`` is negative, an intermediate or the output would be empty, or the requested
+        backend cannot run on ``x``.
 
     Notes
     -----
-    Gradients with respect to ``x`` and ``b``, of any order ('ref'; 'numba' computes the first
-    order with its fused backward kernel and higher orders through the reference formula).
+    Gradients flow to ``x`` and ``b``, to any order: 'ref' through PyTorch's autograd; 'numba'
+    and 'cuda' compute the first order with a fused backward kernel that reads a 2-bit
+    sign/clamp mask stored by the forward, and higher orders through the reference formula.
+    At the ties every backend follows StyleGAN3's fused kernel: an upsampled value of exactly
+    0 takes the positive branch, and the clamp blocks the gradient only where
+    ``|lrelu(u)·gain| > clamp``.
+
+    Examples
+    --------
+    A StyleGAN3-like layer: 2x upsampling with a 12-tap Kaiser low-pass designed at the
+    doubled rate, leaky ReLU, the same low-pass and 2x downsampling, padded so that the
+    16x16 input stays 16x16. A constant input comes out multiplied by the gain √2:
+
+    >>> import torch
+    >>> from bandlimit.filters import lowpass
+    >>> from bandlimit.ops import filtered_lrelu
+    >>> f = lowpass(12, cutoff=8, width=8, fs=32)
+    >>> f.shape
+    torch.Size([12])
+    >>> x = torch.ones(1, 4, 16, 16)
+    >>> y = filtered_lrelu(x, f, f, up=2, down=2, padding=(11, 10, 11, 10))
+    >>> y.shape, y.dtype
+    (torch.Size([1, 4, 16, 16]), torch.float32)
+    >>> round(float(y[0, 0, 8, 8]), 4)
+    1.4142
+
+    With a bias, a clamp and gradients; the backends agree:
+
+    >>> x = torch.linspace(-2, 2, 4 * 16 * 16).reshape(1, 4, 16, 16).requires_grad_()
+    >>> b = torch.zeros(4, requires_grad=True)
+    >>> kw = dict(up=2, down=2, padding=(11, 10, 11, 10), clamp=256)
+    >>> y = filtered_lrelu(x, f, f, b, **kw)
+    >>> torch.allclose(y, filtered_lrelu(x, f, f, b, impl="ref", **kw), atol=1e-5)
+    True
+    >>> y.square().sum().backward()
+    >>> x.grad.shape, b.grad.shape
+    (torch.Size([1, 4, 16, 16]), torch.Size([4]))
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     fu, fd = check_filter(fu, "fu", x=x), check_filter(fd, "fd", x=x)
@@ -318,56 +383,76 @@ def filtered_act(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
+        Floating point. 'ref': any device and dtype; 'numba': CPU, float32/float64 (float16 and
+        bfloat16 computed in float32, rounded once); 'cuda': CUDA
+        float16/bfloat16/float32/float64.
     act : str
         linear, relu, lrelu (slope ``alpha``, default 0.2), tanh, sigmoid, elu, selu, softplus,
         swish = silu (``u·sigmoid(u)``), gelu (exact, ``u·Φ(u)``), gelu_tanh (tanh
         approximation), snake (``u + sin²(αu)/(α + 1e-9)``), snakebeta
         (``u + sin²(αu)/(β + 1e-9)``).
-    fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None
-        Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``.
-    b : Tensor ``[C]`` or None
-        Bias added first.
-    up, down : int or ``(x, y)``, ≥ 1
-    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``
-        Padding of the upsampled signal before ``fu`` (negative crops), as in
-        :func:`filtered_lrelu`.
-    padding_mode : {'zeros', 'replicate', 'circular'}
+    fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None, default None
+        Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``;
+        None is the identity. Constants: no gradient flows to them.
+    b : Tensor ``[C]`` or None, default None
+        Bias added first; floating point, on ``x``'s device.
+    up, down : int or ``(x, y)``, default 1
+        Factors in [1, 2**30]; an int applies to both axes.
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
+        Padding of the upsampled signal before ``fu``, in upsampled samples (negative values
+        crop), as in :func:`filtered_lrelu`.
+    padding_mode : {'zeros', 'replicate', 'circular'}, default 'zeros'
         What the padded samples are. 'zeros': StyleGAN3. 'replicate' / 'circular': the input
         is extended at its own rate (edge sample repeated / signal repeated) and then
         zero-inserted, as alias-free-torch and BigVGAN do; with 'circular' the op commutes
         exactly with circular shifts by ``k`` samples whenever ``k·up/down`` is an integer
         (take ``p0 + p1 = K_u − 1`` and ``down_padding`` summing to ``K_d − 1``).
-    gain : float ≥ 0 or None
+    gain : float ≥ 0 or None, default None
         Multiplies the activation's output; None = the activation's default (√2 for relu,
         lrelu, swish/silu; 1 otherwise).
-    clamp : float ≥ 0 or None
-        Clamp after the gain; the gradient is zero where ``|value| > clamp``.
-    alpha : float, Tensor ``[C]`` or None
-        lrelu: the negative slope (float). snake, snakebeta: per-channel frequency ``α``
-        (required; a number means the same value for every channel). Gradients flow to tensors.
-    beta : Tensor ``[C]``, float or None
+    clamp : float ≥ 0 or None, default None
+        Clamp after the gain; the gradient is zero where ``|value| > clamp``. None: no clamp.
+    alpha : float, Tensor ``[C]`` or None, default None
+        lrelu: the negative slope (a float; the other scalar activations ignore it). snake,
+        snakebeta: per-channel frequency ``α`` (required; a number means the same value for
+        every channel). Gradients flow to tensors.
+    beta : Tensor ``[C]``, float or None, default None
         snakebeta only: per-channel magnitude ``β`` (required).
-    flip_filter : bool or (bool, bool)
+    flip_filter : bool or (bool, bool), default False
         Correlate with the filters instead of convolving; a pair sets it per filter,
         ``(fu, fd)``. BigVGAN's blocks are ``(False, True)``: a transposed convolution up, a
         correlation down.
-    impl : {'auto', 'ref', 'numba', 'cuda'}
-    down_padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, keyword-only
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        Backend; see :func:`set_default_impl`.
+    down_padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, keyword-only, default 0
         Padding of the activated signal before ``fd``, with the same ``padding_mode``.
         0 (default) is StyleGAN3's convention; BigVGAN's down-sampler pads ``K//2 − 1`` before
         and ``K//2`` after.
 
     Returns
     -------
-    Tensor ``[N, C, H_out, W_out]`` with ``W_u = W·up + x0 + x1 − fu_w + 1`` and
-    ``W_out = (W_u + dx0 + dx1 − fd_w) // down + 1`` (likewise H).
+    Tensor ``[N, C, H_out, W_out]``
+        With ``W_u = W·up_x + x0 + x1 − fu_w + 1`` the upsampled width,
+        ``W_out = (W_u + dx0 + dx1 − fd_w) // down_x + 1`` (``dx0``, ``dx1``: ``down_padding``
+        along x) and likewise ``H_out``; same dtype and device as ``x``.
+
+    Raises
+    ------
+    TypeError
+        If a tensor argument is not floating point, ``alpha`` is a tensor for a scalar
+        activation, or an argument has the wrong type.
+    ValueError
+        If ``act`` or ``padding_mode`` is unknown, snake/snakebeta lack ``alpha``/``beta``,
+        ``beta`` is given for another activation, a shape or device is wrong, an intermediate
+        or the output would be empty, or the requested backend cannot run on ``x``.
 
     Notes
     -----
     Gradients flow to ``x``, ``b``, and tensor ``alpha``/``beta``; to any order with 'ref'.
     'numba' runs every activation and padding mode as one fused polyphase kernel per plane.
-    lrelu/relu/linear with zero padding keep a 2-bit branch mask for backward; the others
-    recompute the upsampled pre-activation in the backward kernel instead of storing it.
+    lrelu/relu/linear with zero padding and no ``down_padding`` keep a 2-bit branch mask for
+    backward; the others recompute the upsampled pre-activation in the backward kernel instead
+    of storing it.
     (Circular padding with a negative ``down_padding`` runs unfused polyphase stages.)
 
     'cuda' runs one fused kernel per output tile for every activation above (snake/snakebeta
@@ -391,6 +476,27 @@ def filtered_act(
     Where the derivative is a convention every backend follows StyleGAN3's fused kernel: a
     pre-activation of exactly 0 takes the positive branch, and the clamp blocks the gradient
     only where ``|act(u)·gain| > clamp``.
+
+    Examples
+    --------
+    GELU on images, 2x up and down with BigVGAN's padding and edge replication: a separable
+    12-tap Kaiser low-pass up, a radial (jinc) one down. A constant input stays constant up to
+    the borders:
+
+    >>> import torch
+    >>> from bandlimit.filters import lowpass
+    >>> from bandlimit.ops import filtered_act
+    >>> fu = lowpass(12, cutoff=8, width=8, fs=32)
+    >>> fd = lowpass(12, cutoff=8, width=8, fs=32, radial=True)
+    >>> fu.shape, fd.shape
+    (torch.Size([12]), torch.Size([12, 12]))
+    >>> x = torch.ones(1, 2, 8, 8)
+    >>> y = filtered_act(x, "gelu", fu, fd, up=2, down=2, padding=(6, 5, 6, 5),
+    ...                  padding_mode="replicate", down_padding=(5, 6, 5, 6))
+    >>> y.shape
+    torch.Size([1, 2, 8, 8])
+    >>> round(float(y[0, 0, 4, 4]), 4), round(float(y[0, 0, 0, 0]), 4)   # GELU(1) = Φ(1)
+    (0.8413, 0.8413)
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
@@ -445,18 +551,76 @@ def filtered_act1d(
     """:func:`filtered_act` on 1-D signals ``x [N, C, L]`` (audio): the alias-free activation of
     BigVGAN-style vocoders.
 
-    ``fu``/``fd`` are ``[taps]`` or None; ``up``/``down`` ints; ``padding`` and ``down_padding``
-    an int or ``(p0, p1)``; ``fu`` carries the gain ``up``. Everything else as in
-    :func:`filtered_act`. BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding) is
+    The same pipeline as :func:`filtered_act` along the last axis; ``fu`` carries the gain
+    ``up``. BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding) is
     ``padding=(K − 1 − (K − r)//2, (K − r)//2)``, ``down_padding=(K//2 − 1, K//2)`` (even K).
     With ``impl='cuda'`` that configuration runs the fused kernel for every activation (the
     kernel replicates the activated signal's edges; ratio 2 with 12 taps has a specialised
     kernel); see :func:`filtered_act`, Notes.
 
+    Parameters
+    ----------
+    x : Tensor ``[N, C, L]``
+        Floating point; devices and dtypes per backend as in :func:`filtered_act`.
+    act : str
+        As in :func:`filtered_act` (e.g. 'snake', 'snakebeta', 'lrelu', 'silu').
+    fu, fd : Tensor ``[taps]`` or None, default None
+        Up- and down-sampling filters (e.g. :func:`bandlimit.filters.kaiser_sinc_bigvgan`);
+        constants, as in :func:`filtered_act`.
+    b : Tensor ``[C]`` or None, default None
+        Bias added first.
+    up, down : int, default 1
+        Factors in [1, 2**30].
+    padding : int or ``(p0, p1)``, default 0
+        Padding of the upsampled signal before ``fu`` (negative values crop).
+    padding_mode : {'zeros', 'replicate', 'circular'}, default 'zeros'
+        As in :func:`filtered_act`.
+    gain, clamp, alpha, beta, flip_filter, impl
+        As in :func:`filtered_act`: ``alpha``/``beta`` of snake and snakebeta are ``[C]``
+        tensors or numbers.
+    down_padding : int or ``(d0, d1)``, keyword-only, default 0
+        Padding of the activated signal before ``fd``, with the same ``padding_mode``.
+
     Returns
     -------
-    Tensor ``[N, C, L_out]``, ``L_u = L·up + p0 + p1 − K_u + 1``,
-    ``L_out = (L_u + d0 + d1 − K_d) // down + 1``.
+    Tensor ``[N, C, L_out]``
+        With ``L_u = L·up + p0 + p1 − K_u + 1`` the upsampled length,
+        ``L_out = (L_u + d0 + d1 − K_d) // down + 1``; same dtype and device as ``x``.
+
+    Raises
+    ------
+    TypeError
+        As :func:`filtered_act` (an argument of the wrong type).
+    ValueError
+        As :func:`filtered_act` (a wrong value, shape or device, an empty output, or a backend that
+        cannot run on ``x``).
+
+    Notes
+    -----
+    Gradients and backends as in :func:`filtered_act`: to ``x``, ``b`` and tensor
+    ``alpha``/``beta``, of any order.
+
+    Examples
+    --------
+    BigVGAN's anti-aliased snake (ratio 2, 12 taps, replicate padding) on a batch of two
+    4-channel signals, with a learnable per-channel ``alpha``:
+
+    >>> import torch
+    >>> from bandlimit.filters import kaiser_sinc_bigvgan
+    >>> from bandlimit.ops import filtered_act1d
+    >>> f = kaiser_sinc_bigvgan(cutoff=0.25, half_width=0.3, kernel_size=12)
+    >>> alpha = torch.ones(4, requires_grad=True)
+    >>> x = torch.ones(2, 4, 32)
+    >>> y = filtered_act1d(x, "snake", f, f, up=2, down=2, padding=(6, 5),
+    ...                    padding_mode="replicate", down_padding=(5, 6), alpha=alpha,
+    ...                    flip_filter=(False, True))
+    >>> y.shape
+    torch.Size([2, 4, 32])
+    >>> round(y[0, 0, 16].item(), 4)   # snake(1) = 1 + sin²(1)
+    1.7081
+    >>> y.sum().backward()
+    >>> alpha.grad.shape
+    torch.Size([4])
     """
     x = check_tensor(x, "x", (3,), "[N, C, L]")
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)

@@ -345,12 +345,24 @@ def resample_poly(
         ``x``'s shape with each resampled axis of length :math:`\lceil L · up / down\rceil`,
         ``x``'s dtype and device.
 
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point tensor, or an argument has the wrong type (a factor or
+        ``dim`` that is not an int, taps that are not real numbers).
+    ValueError
+        If a factor, ``dim``, ``window``, ``padtype`` or ``cval`` is invalid (e.g. ``cval``
+        with another padtype, a ``dim`` named twice or out of range), or the requested
+        backend cannot run on ``x``.
+    RuntimeError
+        Under ``torch.jit.trace``, which would freeze the length-dependent paddings.
+
     Notes
     -----
     Cost: :math:`K / up` multiply-adds per output sample (the polyphase schedule) plus a copy
     of the signal per axis. Supported wherever :func:`~bandlimit.ops.upfirdn1d` is: CPU and CUDA,
     float16/bfloat16/float32/float64 ('numba': half precision computed in float32), gradients
-    with respect to ``x`` (of any order on 'ref'; first and second order on the fused backends),
+    with respect to ``x`` of any order on every backend,
     ``torch.compile`` (Kaiser windows and explicit taps; other windows call scipy, a graph
     break), ``torch.export`` and ``torch.onnx.export(dynamo=True)`` ('auto' runs 'ref'; the
     designed filter is a constant of the graph), dynamic batch and length included.
@@ -362,5 +374,21 @@ def resample_poly(
     >>> from bandlimit.ops import resample_poly
     >>> resample_poly(torch.randn(2, 1, 22050), 160, 147).shape   # 22.05 kHz -> 24 kHz
     torch.Size([2, 1, 24000])
+
+    The same result as scipy, here along the only axis of a float64 signal:
+
+    >>> import scipy.signal
+    >>> x = torch.sin(torch.arange(100, dtype=torch.float64) / 5)
+    >>> y = resample_poly(x, 3, 2)
+    >>> y.shape
+    torch.Size([150])
+    >>> expected = scipy.signal.resample_poly(x.numpy(), 3, 2)
+    >>> torch.allclose(y, torch.from_numpy(expected))
+    True
+
+    Images, both spatial axes at once, with edge extension:
+
+    >>> resample_poly(torch.ones(1, 3, 32, 32), 1, 2, dim=(-2, -1), padtype="edge").shape
+    torch.Size([1, 3, 16, 16])
     """
     return apply_resample(x, resample_spec(up, down, dim, window, padtype, cval), impl)

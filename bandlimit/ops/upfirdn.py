@@ -64,35 +64,81 @@ def upfirdn2d(
 ) -> torch.Tensor:
     """Upsample, pad, FIR-filter and downsample a batch of 2-D signals.
 
+    Along each axis (x = W, y = H), with ``up``/``down`` that axis's factors, ``p0``/``p1`` its
+    padding and ``f`` its ``K`` taps: insert ``up − 1`` zeros after every sample, pad with
+    ``p0`` zeros before and ``p1`` after (negative values crop), take the "valid" true
+    convolution with ``f`` and keep every ``down``-th output sample, starting with the first.
+    Every channel of every batch element is filtered alike.
+
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point; any device ('ref'), CPU ('numba': float16 and bfloat16 computed in
-        float32, rounded once), CUDA float16/bfloat16/float32/float64 ('cuda').
-    f : Tensor ``[taps]`` (separable), ``[h, w]`` (full, indexed ``[y, x]``) or None (identity)
-        Filter in true-convolution orientation (set ``flip_filter`` for correlation). Constant: no
-        gradient flows to it.
-    up, down : int or ``(x, y)``
-        Integer factors in [1, 2**30].
-    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``
-        Zeros added to the upsampled signal before filtering; negative values crop.
-    flip_filter : bool
-        Correlate instead of convolving.
-    gain : float ≥ 0
-        Overall gain: the filter is multiplied by ``gain**(f.ndim / 2)`` (each separable pass by
-        ``sqrt(gain)``).
-    impl : {'auto', 'ref', 'numba', 'cuda'}
-        Backend; see :func:`bandlimit.ops.set_default_impl`.
+        Floating point. 'ref': any device and dtype; 'numba': CPU, float32/float64 (float16 and
+        bfloat16 computed in float32, rounded once); 'cuda': CUDA
+        float16/bfloat16/float32/float64. A channels_last ``x`` gives a channels_last result.
+    f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
+        Floating-point filter in true-convolution orientation (set ``flip_filter`` for
+        correlation): ``[taps]`` is applied separably, along x and then along y; ``[h, w]`` is a
+        full 2-D filter indexed ``[y, x]``; None is the identity (one tap of value 1). Any
+        device (moved to ``x``'s) and dtype (cast to the one the op computes in). A constant: no
+        gradient flows to it (a filter that requires grad gets a warning).
+    up, down : int or ``(x, y)``, default 1
+        Integer up- and down-sampling factors in [1, 2**30]; an int applies to both axes.
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
+        Zeros added to the upsampled signal before filtering, in upsampled samples: an int pads
+        all four sides, ``(px, py)`` pads both ends of x by ``px`` and of y by ``py``. Negative
+        values crop.
+    flip_filter : bool, default False
+        Correlate with ``f`` instead of convolving (the filter is not reversed).
+    gain : float ≥ 0, default 1
+        Overall gain: the filter is multiplied by ``gain**(f.ndim / 2)``, i.e. a ``[taps]``
+        filter by ``sqrt(gain)`` in each of its two passes and an ``[h, w]`` filter by ``gain``.
+        Upsampling by zero insertion divides a constant signal's level by ``up_x·up_y``; pass
+        ``gain=up_x·up_y`` (with a unit-sum ``f``) to keep it.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        Backend; 'auto' picks numba for CPU and cuda for CUDA tensors (see
+        :func:`~bandlimit.ops.set_default_impl`).
 
     Returns
     -------
-    Tensor ``[N, C, H_out, W_out]`` with ``W_out = (W·up_x + x0 + x1 − f_w) // down_x + 1`` and
-    likewise for ``H_out``; same dtype and device as ``x``.
+    Tensor ``[N, C, H_out, W_out]``
+        ``W_out = (W·up_x + x0 + x1 − f_w) // down_x + 1`` and likewise
+        ``H_out = (H·up_y + y0 + y1 − f_h) // down_y + 1`` (``f_w``, ``f_h``: the filter's taps
+        along x and y, 1 for None); same dtype and device as ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``f`` is not a floating-point tensor, or an argument has the wrong type.
+    ValueError
+        If a shape is wrong, a factor is outside [1, 2**30], ``gain`` is negative, the output
+        would be empty, or the requested backend cannot run on ``x``.
 
     Notes
     -----
     Differentiable to any order with respect to ``x`` on every backend: the gradient is the same
-    operation transposed (factors swapped, filter reversed, padding derived).
+    operation transposed (factors swapped, filter reversed, padding derived), run by the same
+    backend. Under ``torch.func`` transforms 'auto' runs 'ref'.
+
+    Examples
+    --------
+    2x upsampling of one 3-channel 8x8 image with a separable 4-tap binomial filter; the gain
+    ``up_x·up_y = 4`` keeps the level of a constant image away from the borders:
+
+    >>> import torch
+    >>> from bandlimit.ops import upfirdn2d
+    >>> x = torch.ones(1, 3, 8, 8)
+    >>> f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    >>> y = upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), gain=4)
+    >>> y.shape, y.dtype
+    (torch.Size([1, 3, 16, 16]), torch.float32)
+    >>> round(float(y[0, 0, 8, 8]), 4)
+    1.0
+
+    Low-pass filtering, then keeping every second sample:
+
+    >>> upfirdn2d(x, f, down=2, padding=1).shape
+    torch.Size([1, 3, 4, 4])
     """
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     f = check_filter(f, "f", x=x)
@@ -119,18 +165,58 @@ def upfirdn1d(
 ) -> torch.Tensor:
     """Upsample, pad, FIR-filter and downsample a batch of 1-D signals (audio).
 
+    The 1-D form of :func:`upfirdn2d`, along the last axis: insert ``up − 1`` zeros after every
+    sample, pad, take the "valid" true convolution with ``f`` and keep every ``down``-th sample.
+
     Parameters
     ----------
     x : Tensor ``[N, C, L]``
+        Floating point; devices and dtypes per backend as in :func:`upfirdn2d`.
     f : Tensor ``[taps]`` or None
-    up, down : int in [1, 2**30]
-    padding : int or ``(p0, p1)``; negative crops.
-    flip_filter, gain, impl
-        As in :func:`upfirdn2d`; the filter is multiplied by ``gain``.
+        Floating-point filter in true-convolution orientation, or None (identity). A constant:
+        no gradient flows to it.
+    up, down : int, default 1
+        Integer factors in [1, 2**30].
+    padding : int or ``(p0, p1)``, default 0
+        Zeros added before and after the upsampled signal (an int pads both ends); negative
+        values crop.
+    flip_filter : bool, default False
+        Correlate with ``f`` instead of convolving.
+    gain : float ≥ 0, default 1
+        The filter is multiplied by ``gain`` (``gain=up`` with a unit-sum filter keeps the level
+        of a constant signal).
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        Backend, as in :func:`upfirdn2d`.
 
     Returns
     -------
-    Tensor ``[N, C, (L·up + p0 + p1 − taps) // down + 1]``.
+    Tensor ``[N, C, L_out]``
+        ``L_out = (L·up + p0 + p1 − taps) // down + 1``; same dtype and device as ``x``.
+
+    Raises
+    ------
+    TypeError
+        As :func:`upfirdn2d` (an argument of the wrong type).
+    ValueError
+        As :func:`upfirdn2d` (a wrong value, shape or device, an empty output, or a backend that
+        cannot run on ``x``).
+
+    Notes
+    -----
+    Differentiable to any order with respect to ``x`` on every backend, as :func:`upfirdn2d`.
+
+    Examples
+    --------
+    Linear interpolation (2x upsampling with the triangle ``[0.5, 1, 0.5]``):
+
+    >>> import torch
+    >>> from bandlimit.ops import upfirdn1d
+    >>> x = torch.arange(8.0).reshape(1, 1, 8)
+    >>> y = upfirdn1d(x, torch.tensor([0.5, 1.0, 0.5]), up=2, padding=(1, 1))
+    >>> y.shape
+    torch.Size([1, 1, 16])
+    >>> y[0, 0, :6].tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     """
     x = check_tensor(x, "x", (3,), "[N, C, L]")
     f = check_filter(f, "f", ndims=(1,), x=x)
@@ -166,9 +252,49 @@ def setup_filter(
     (small filters are cheaper as one 2-D pass). Then: normalise to unit sum, optionally flip, and
     multiply by ``gain**(ndim / 2)``.
 
+    Parameters
+    ----------
+    f : None, number, sequence of numbers, array or Tensor
+        The taps: ``[taps]`` or ``[h, w]`` (indexed ``[y, x]``); None is ``[1]``.
+    device : torch.device or str, default 'cpu'
+        Where the result is placed.
+    normalize : bool, default True
+        Divide by the sum of the taps, so that a constant signal keeps its level.
+    flip_filter : bool, default False
+        Reverse the filter along every axis.
+    gain : float ≥ 0, default 1
+        Overall gain: the result is multiplied by ``gain**(ndim / 2)`` (``ndim`` of the result),
+        so applying it (in two separable passes or one 2-D pass) scales by ``gain``.
+    separable : bool or None, default None
+        True keeps a 1-D filter 1-D (for separable application); False makes it the 2-D outer
+        product; None decides by size (1-D when it has at least 8 taps).
+
     Returns
     -------
-    float32 Tensor ``[taps]`` (separable) or ``[h, w]`` on ``device``.
+    Tensor ``[taps]`` (separable) or ``[h, w]``
+        float32, on ``device``; no gradient is tracked. Pass it as ``f`` to
+        :func:`~bandlimit.ops.upfirdn2d`, :func:`~bandlimit.ops.upsample2d`,
+        :func:`~bandlimit.ops.downsample2d` or :func:`~bandlimit.ops.filter2d`.
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not a number, a sequence of numbers or a tensor (booleans included).
+    ValueError
+        If ``f`` has more than 2 dimensions or no taps, ``separable=True`` is given a 2-D
+        filter, the taps sum to zero (or are not finite) with ``normalize=True``, the gain makes
+        them overflow, or ``device`` is not a device.
+
+    Examples
+    --------
+    >>> from bandlimit.ops import setup_filter
+    >>> f = setup_filter([1, 3, 3, 1])
+    >>> f.shape, f.dtype
+    (torch.Size([4, 4]), torch.float32)
+    >>> round(float(f.sum()), 4)
+    1.0
+    >>> setup_filter([1, 3, 3, 1], separable=True).tolist()
+    [0.125, 0.375, 0.375, 0.125]
     """
     if isinstance(f, bool):
         raise TypeError(f"f must be None, a number, a sequence of numbers or a tensor, got {f!r}")
@@ -222,8 +348,46 @@ def _filter_hw(f: torch.Tensor | None) -> Pair:
     return (int(f.shape[-1]), int(f.shape[0])) if f.ndim == 2 else (int(f.shape[0]),) * 2
 
 
-def filter2d(x, f, padding=0, flip_filter=False, gain=1, impl="auto") -> torch.Tensor:
-    """Filter ``x [N, C, H, W]`` with ``f``, padded so that the size is kept (plus ``padding``)."""
+def filter2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Filter ``x [N, C, H, W]`` with ``f``, padded so that the size is kept (plus ``padding``).
+
+    A thin wrapper of :func:`~bandlimit.ops.upfirdn2d` that adds, along each axis with a
+    ``K``-tap filter, ``K // 2`` zeros before and ``(K − 1) // 2`` after the signal.
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, H, W]``
+        As in :func:`~bandlimit.ops.upfirdn2d` (floating point; devices and dtypes per backend).
+    f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
+        The filter, e.g. from :func:`~bandlimit.ops.setup_filter`; as in
+        :func:`~bandlimit.ops.upfirdn2d`.
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
+        Extra padding on top of the size-keeping one (negative values crop).
+    flip_filter, gain, impl
+        As in :func:`~bandlimit.ops.upfirdn2d` (defaults False, 1, 'auto').
+
+    Returns
+    -------
+    Tensor ``[N, C, H + y0 + y1, W + x0 + x1]``
+        Same dtype and device as ``x``; differentiable to any order with respect to ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import filter2d, setup_filter
+    >>> y = filter2d(torch.ones(1, 3, 8, 8), setup_filter([1, 3, 3, 1]))
+    >>> y.shape
+    torch.Size([1, 3, 8, 8])
+    >>> round(float(y[0, 0, 4, 4]), 4)
+    1.0
+    """
     f = check_filter(f, "f")
     fw, fh = _filter_hw(f)
     x0, x1, y0, y1 = as_padding(padding)
@@ -231,10 +395,53 @@ def filter2d(x, f, padding=0, flip_filter=False, gain=1, impl="auto") -> torch.T
     return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
 
 
-def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto") -> torch.Tensor:
+def upsample2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int | tuple[int, int] = 2,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
     """Upsample ``x`` by ``up`` with filter ``f``; the output is ``up`` times larger (plus padding).
 
-    The gain is multiplied by ``up_x·up_y`` so that the signal keeps its amplitude.
+    A thin wrapper of :func:`~bandlimit.ops.upfirdn2d` that pads so that the output is aligned
+    with the input and exactly ``up`` times larger. The gain is multiplied by ``up_x·up_y`` so
+    that the signal keeps its amplitude (with a unit-sum filter).
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, H, W]``
+        As in :func:`~bandlimit.ops.upfirdn2d` (floating point; devices and dtypes per backend).
+    f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
+        The interpolation filter, e.g. from :func:`~bandlimit.ops.setup_filter`; as in
+        :func:`~bandlimit.ops.upfirdn2d`.
+    up : int or ``(x, y)``, default 2
+        Upsampling factor in [1, 2**30].
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
+        Extra padding, in output samples, on top of the aligning one (negative values crop).
+    flip_filter : bool, default False
+        As in :func:`~bandlimit.ops.upfirdn2d`.
+    gain : float ≥ 0, default 1
+        Multiplied by ``up_x·up_y`` and passed on to :func:`~bandlimit.ops.upfirdn2d`.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        As in :func:`~bandlimit.ops.upfirdn2d`.
+
+    Returns
+    -------
+    Tensor ``[N, C, H·up_y + y0 + y1, W·up_x + x0 + x1]``
+        Same dtype and device as ``x``; differentiable to any order with respect to ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import setup_filter, upsample2d
+    >>> y = upsample2d(torch.ones(1, 3, 8, 8), setup_filter([1, 3, 3, 1]))
+    >>> y.shape
+    torch.Size([1, 3, 16, 16])
+    >>> round(float(y[0, 0, 8, 8]), 4)
+    1.0
     """
     f = check_filter(f, "f")
     ux, uy = as_factors(up, "up")
@@ -253,8 +460,50 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto") ->
     return upfirdn2d(x, f, up=(ux, uy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
 
 
-def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto") -> torch.Tensor:
-    """Filter ``x`` with ``f`` and keep every ``down``-th sample: ``down`` times smaller."""
+def downsample2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    down: int | tuple[int, int] = 2,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Filter ``x`` with ``f`` and keep every ``down``-th sample: ``down`` times smaller.
+
+    A thin wrapper of :func:`~bandlimit.ops.upfirdn2d` that pads so that the output is aligned
+    with the input and ``down`` times smaller.
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, H, W]``
+        As in :func:`~bandlimit.ops.upfirdn2d` (floating point; devices and dtypes per backend).
+    f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
+        The anti-aliasing filter, e.g. from :func:`~bandlimit.ops.setup_filter`; as in
+        :func:`~bandlimit.ops.upfirdn2d`.
+    down : int or ``(x, y)``, default 2
+        Downsampling factor in [1, 2**30].
+    padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
+        Extra padding, in input samples, on top of the aligning one (negative values crop).
+    flip_filter, gain, impl
+        As in :func:`~bandlimit.ops.upfirdn2d` (defaults False, 1, 'auto'); ``gain`` is not
+        scaled.
+
+    Returns
+    -------
+    Tensor ``[N, C, (H + y0 + y1) // down_y, (W + x0 + x1) // down_x]``
+        Same dtype and device as ``x``; differentiable to any order with respect to ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import downsample2d, setup_filter
+    >>> y = downsample2d(torch.ones(1, 3, 8, 8), setup_filter([1, 3, 3, 1]))
+    >>> y.shape
+    torch.Size([1, 3, 4, 4])
+    >>> round(float(y[0, 0, 2, 2]), 4)
+    1.0
+    """
     f = check_filter(f, "f")
     dx, dy = as_factors(down, "down")
     fw, fh = _filter_hw(f)

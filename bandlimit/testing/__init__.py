@@ -10,13 +10,20 @@ Use them to check that your own layers commute with sub-pixel translation and ro
 
 Examples
 --------
->>> from hypothesis import given
+Property-test a layer with Hypothesis (three derandomized examples here, to keep this quick; a
+test suite would run more):
+
+>>> from hypothesis import given, settings
+>>> from bandlimit.nn import AliasFreeActivation2d
 >>> from bandlimit.testing import (assert_translation_equivariant, bandlimited_signals,
 ...                                subpixel_shifts)
->>> @given(s=bandlimited_signals(size=48, channels=4, bandwidth=0.2),
+>>> my_layer = AliasFreeActivation2d("gelu")
+>>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+... @given(s=bandlimited_signals(size=48, channels=4, bandwidth=0.2),
 ...        shift=subpixel_shifts(max_shift=3))
 ... def test_my_layer(s, shift):
 ...     assert_translation_equivariant(my_layer, s, shift, min_psnr=50, crop=8)
+>>> test_my_layer()
 """
 
 from bandlimit.testing.assertions import (

@@ -65,6 +65,33 @@ def kaiser_sinc_kernel(t: torch.Tensor, half: int) -> torch.Tensor:
     from Kaiser's formulas for ``2·half`` taps and a transition of a quarter of the sampling rate:
     frequencies up to ~0.375 cycles/sample are interpolated to within
     ``10^(−A/20)``, ``A = 2.285·(2·half − 1)·π/2 + 7.95`` dB (≈ 90 dB for ``half = 12``).
+    :func:`fractional_shift` (``method='sinc'``) interpolates with it.
+
+    Parameters
+    ----------
+    t : Tensor
+        Offsets in samples, any shape, real floating point.
+    half : int
+        Half-width in samples (the kernel has ``2·half`` non-zero taps at any offset).
+
+    Returns
+    -------
+    Tensor
+        ``k(t)``, ``t``'s shape, dtype and device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.testing import kaiser_sinc_kernel
+    >>> k = kaiser_sinc_kernel(torch.tensor([0.0, 0.5, 12.0]), 12)  # sinc(0.5) = 0.6366
+    >>> round(float(k[0]), 4), round(float(k[1]), 4), float(k[2])
+    (1.0, 0.6319, 0.0)
+
+    The taps of a shift by 0.3 samples sum to 1, to the window's accuracy:
+
+    >>> taps = kaiser_sinc_kernel(torch.arange(-12, 12, dtype=torch.float64) + 0.3, 12)
+    >>> round(float(taps.sum()), 4)
+    1.0
     """
     beta = float(scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(2 * half, 0.5)))
     r = (t / half).clamp(-1, 1)
@@ -120,18 +147,40 @@ def fractional_shift(
 
     Parameters
     ----------
-    x : Tensor ``[..., L]`` (``shift`` a number or ``(dx,)``) or ``[..., H, W]`` (``(dx, dy)``)
-    method : {'sinc', 'lanczos', 'fft'}
+    x : Tensor ``[..., L]`` or ``[..., H, W]``
+        Real floating point, any device; shifted along its last axis (``shift`` a number or
+        ``(dx,)``) or its last two (``shift`` ``(dx, dy)``, ``dx`` along the last axis).
+    shift : float or sequence of float
+        Samples, finite; content moves towards larger indices for a positive shift. A tensor or
+        an array is flattened.
+    method : {'sinc', 'lanczos', 'fft'}, default 'sinc'
         ``'sinc'``: separable :func:`kaiser_sinc_kernel` with ``taps`` taps (zero outside the
         signal). ``'lanczos'``: Lanczos-3, the EQ-T_frac reference. ``'fft'``: circular shift by a
         phase ramp — exact for periodic band-limited signals.
-    taps : even int ≥ 2
+    taps : even int ≥ 2, default 24
         Length of the ``'sinc'`` interpolator.
 
     Returns
     -------
-    y : Tensor like ``x``
-    mask : Tensor like ``x``, 1 where every tap read a real sample (all ones for ``'fft'``).
+    y : Tensor
+        The shifted signal, ``x``'s shape, dtype and device.
+    mask : Tensor
+        Like ``x``: 1 where every tap read a real sample, else 0 (all ones for ``'fft'``).
+
+    Examples
+    --------
+    >>> import math
+    >>> import torch
+    >>> from bandlimit.testing import fractional_shift
+    >>> n = torch.arange(64, dtype=torch.float64)
+    >>> x = torch.sin(2 * math.pi * 5 * n / 64)  # periodic: 5 cycles in 64 samples
+    >>> y, mask = fractional_shift(x, 0.5, method="fft")
+    >>> expected = torch.sin(2 * math.pi * 5 * (n - 0.5) / 64)
+    >>> torch.allclose(y, expected), bool(mask.all())
+    (True, True)
+    >>> y, mask = fractional_shift(x, 0.5)  # 24 taps; zeros beyond the ends
+    >>> int(mask.sum()), torch.allclose(y[mask > 0], expected[mask > 0], atol=1e-5)
+    (41, True)
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}"
@@ -367,32 +416,56 @@ def assert_translation_equivariant(
     max_val : float
         Peak-to-peak range for the PSNR (2 for signals in ``[−1, 1]``).
     dtype : torch.dtype, optional
-        Real floating-point dtype the input is rendered/cast to (default: the signal's default
-        dtype / the tensor's).
+        Real floating-point dtype the input is rendered/cast to (default: the default dtype for
+        a signal, the tensor's own for a tensor).
+
+    Returns
+    -------
+    float
+        The measured PSNR in dB (``inf`` for an exact match).
 
     Raises
     ------
     AssertionError
         With the measured PSNR, when it is below ``min_psnr``; or when ``op`` returns NaN or inf
         in the compared region (or within the output shift's reach of it).
-    TypeError, ValueError
-        Bad arguments (e.g. an integer ``dtype``, an empty ``x``), or nothing left to compare.
+    TypeError
+        Arguments of the wrong type (e.g. an integer ``dtype``, ``x`` neither a floating-point
+        tensor nor a signal).
+    ValueError
+        Bad values (e.g. an empty ``x``, a shift with the wrong number of components), an
+        ``op`` that changes the batch size or the rank, or gives different shapes for ``x`` and
+        the shifted ``x``, or nothing left to compare.
 
     Examples
     --------
+    >>> import numpy as np
     >>> import torch
     >>> from bandlimit.testing import assert_translation_equivariant, make_bandlimited_signal
-    >>> import numpy as np
     >>> s = make_bandlimited_signal(np.random.default_rng(0), 48, bandwidth=0.2)
-    >>> blur = lambda t: torch.nn.functional.avg_pool2d(t, 3, stride=1, padding=1)
+    >>> def blur(t):
+    ...     return torch.nn.functional.avg_pool2d(t, 3, stride=1, padding=1)
     >>> psnr_db = assert_translation_equivariant(blur, s, (0.3, -1.7), min_psnr=60)
+    >>> psnr_db > 60
+    True
+
+    Naive subsampling aliases a signal with content above its new Nyquist rate; a
+    band-limited resampler does not:
+
+    >>> from bandlimit.nn import ResamplePoly
+    >>> s1 = make_bandlimited_signal(np.random.default_rng(0), (256,), bandwidth=0.4)
+    >>> assert_translation_equivariant(lambda t: t[..., ::2], s1, 0.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    AssertionError: translation equivariance PSNR ... dB < min_psnr 40.00 dB ...
+    >>> psnr_db = assert_translation_equivariant(ResamplePoly(1, 2), s1, 0.5, min_psnr=60)
 
     A layer at a rational rate (here 3/2, inferred from 96 → 144 samples):
 
     >>> from bandlimit.nn import AliasFreeActivation1d
-    >>> s1 = make_bandlimited_signal(np.random.default_rng(0), (96,), bandwidth=0.1)
+    >>> s2 = make_bandlimited_signal(np.random.default_rng(0), (96,), bandwidth=0.1)
     >>> psnr_db = assert_translation_equivariant(AliasFreeActivation1d("gelu", up=3, down=2),
-    ...                                          s1, 0.3, min_psnr=60)
+    ...                                          s2, 0.3, min_psnr=60)
     """
     min_psnr = _check_min_psnr(min_psnr)
     x0, nd = _resolve_input(x, dtype, (3, 4))
@@ -476,13 +549,46 @@ def assert_rotation_equivariant(
     max_val : float
         Peak-to-peak range for the PSNR.
     dtype : torch.dtype, optional
-        Real floating-point dtype the input is rendered/cast to.
+        Real floating-point dtype the input is rendered/cast to (default: the default dtype for
+        a signal, the tensor's own for a tensor).
+
+    Returns
+    -------
+    float
+        The measured PSNR in dB (``inf`` for an exact match).
 
     Raises
     ------
     AssertionError
         With the measured PSNR, when it is below ``min_psnr``; or when ``op`` returns NaN or inf
         in the compared disc (or within the rotation's reach of it).
+    TypeError
+        Arguments of the wrong type (e.g. an integer ``dtype``).
+    ValueError
+        Bad values (e.g. ``x`` not ``[N, C, H, W]`` or a 1-D signal), an ``op`` that changes
+        the batch size or the rank, or gives different shapes for ``x`` and the rotated ``x``,
+        or nothing left to compare.
+
+    Examples
+    --------
+    An isotropic blur commutes with rotation; a horizontal one does not:
+
+    >>> import math
+    >>> import numpy as np
+    >>> import torch
+    >>> from bandlimit.testing import assert_rotation_equivariant, make_bandlimited_signal
+    >>> s = make_bandlimited_signal(np.random.default_rng(0), 48, bandwidth=0.15)
+    >>> g = torch.exp(-torch.arange(-3.0, 4.0) ** 2 / 2)
+    >>> kernel = (g[:, None] * g[None, :] / g.sum() ** 2).reshape(1, 1, 7, 7)
+    >>> def blur(t):
+    ...     return torch.nn.functional.conv2d(t, kernel.to(t.dtype), padding=3)
+    >>> psnr_db = assert_rotation_equivariant(blur, s, math.radians(30), min_psnr=50)
+    >>> def smear(t):
+    ...     return torch.nn.functional.avg_pool2d(t, (1, 5), stride=1, padding=(0, 2))
+    >>> assert_rotation_equivariant(smear, s, math.radians(30), min_psnr=50)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    AssertionError: rotation equivariance PSNR ... dB < min_psnr 50.00 dB ...
     """
     min_psnr = _check_min_psnr(min_psnr)
     x0, nd = _resolve_input(x, dtype, (4,))

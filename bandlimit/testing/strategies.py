@@ -9,13 +9,19 @@ Hypothesis is imported only when a strategy is built: :class:`BandlimitedSignal`
 
 Examples
 --------
->>> from hypothesis import given
+A property test (a few derandomized examples here; a test suite would run more):
+
+>>> import torch
+>>> from hypothesis import given, settings
 >>> from bandlimit.testing import (assert_translation_equivariant, bandlimited_signals,
 ...                                subpixel_shifts)
->>> @given(s=bandlimited_signals(size=32, bandwidth=0.2), shift=subpixel_shifts(max_shift=2))
+>>> def blur(x):
+...     return torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1)
+>>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+... @given(s=bandlimited_signals(size=32, bandwidth=0.2), shift=subpixel_shifts(max_shift=2))
 ... def test_blur_is_shift_equivariant(s, shift):
-...     blur = lambda x: torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1)
 ...     assert_translation_equivariant(blur, s, shift, min_psnr=40)
+>>> test_blur_is_shift_equivariant()
 """
 
 from __future__ import annotations
@@ -59,16 +65,35 @@ class BandlimitedSignal:
     ``p`` is in pixels: ``p = (x, y)`` = (column, row) with samples at integer positions, or
     ``p = x`` for 1-D signals. Frequencies ``ν`` are in cycles per pixel, so the signal is
     band-limited to ``max |ν|`` (≤ 0.5 means exactly representable by its samples).
+    :meth:`render` samples it, moved by any shift or rotation, exactly. Frozen (immutable);
+    usually drawn by :func:`bandlimited_signals` or :func:`make_bandlimited_signal`, and
+    accepted directly by :func:`~bandlimit.testing.assert_translation_equivariant` and
+    :func:`~bandlimit.testing.assert_rotation_equivariant`.
 
-    Attributes
+    Parameters
     ----------
     freqs : ndarray ``[N, C, K, D]``
-        Frequencies, ordered ``(ν_x, ν_y)`` (``D = 2``) or ``(ν_x,)`` (``D = 1``).
+        Frequencies in cycles per pixel, ordered ``(ν_x, ν_y)`` (``D = 2``) or ``(ν_x,)``
+        (``D = 1``), ``K`` components per signal.
     phases : ndarray ``[N, C, K]``
         Phases in cycles.
     amplitudes : ndarray ``[N, C, K]``
-    size : ``(H, W)`` or ``(L,)``
-        Grid that :meth:`render` samples.
+        Amplitudes.
+    size : tuple of int, ``(H, W)`` or ``(L,)``
+        Grid that :meth:`render` samples (``D`` entries).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from bandlimit.testing import BandlimitedSignal
+    >>> s = BandlimitedSignal(freqs=np.full((1, 1, 1, 1), 0.125), phases=np.zeros((1, 1, 1)),
+    ...                       amplitudes=np.ones((1, 1, 1)), size=(16,))
+    >>> s.shape, s.bandwidth
+    ((1, 1, 16), 0.125)
+    >>> y = s.render(shift=2.0, dtype=torch.float64)  # sin(2π · 0.125 · (x − 2))
+    >>> round(float(y[0, 0, 4]), 4), round(float(y[0, 0, 0]), 4)
+    (1.0, -1.0)
     """
 
     freqs: np.ndarray
@@ -78,17 +103,18 @@ class BandlimitedSignal:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """Shape of :meth:`render`'s result: ``(N, C, *size)``."""
+        """The shape of :meth:`render`'s result, ``(N, C, *size)``."""
         return (*self.freqs.shape[:2], *self.size)
 
     @property
     def bandwidth(self) -> float:
-        """Largest frequency magnitude present, cycles per pixel."""
+        """The largest frequency magnitude present, in cycles per pixel."""
         return float(np.sqrt((self.freqs**2).sum(-1)).max(initial=0.0))
 
     @property
     def center(self) -> tuple[float, ...]:
-        """Rotation centre ``((W − 1)/2, (H − 1)/2)``: the middle of the grid."""
+        """The rotation centre, the middle of the grid, ``((W − 1)/2, (H − 1)/2)`` (x first;
+        ``((L − 1)/2,)`` in 1-D)."""
         return tuple((s - 1) / 2 for s in reversed(self.size))
 
     def render(
@@ -107,13 +133,25 @@ class BandlimitedSignal:
 
         Parameters
         ----------
-        shift : float or ``(dx, dy)``, pixels; default 0.
-        angle : float, radians (2-D only).
-        dtype : real floating-point torch.dtype, default ``torch.get_default_dtype()``.
+        shift : float or sequence of float, optional
+            ``(dx, dy)`` in 2-D, a number or ``(dx,)`` in 1-D; pixels, finite. Default 0.
+        angle : float, default 0.0
+            Rotation in radians (2-D only; must be 0 for a 1-D signal).
+        dtype : torch.dtype, optional
+            Real floating-point dtype of the result (default ``torch.get_default_dtype()``).
+        device : torch.device or str, optional
+            Device of the result (default the CPU).
 
         Returns
         -------
-        Tensor ``[N, C, H, W]`` or ``[N, C, L]``.
+        Tensor
+            ``[N, C, H, W]`` or ``[N, C, L]`` (:attr:`shape`).
+
+        Raises
+        ------
+        ValueError
+            A shift with the wrong number of components or not finite, or a non-zero angle
+            for a 1-D signal.
         """
         dtype = torch.get_default_dtype() if dtype is None else check_float_dtype("dtype", dtype)
         ndim = len(self.size)
@@ -166,8 +204,47 @@ def make_bandlimited_signal(
     band: str = "disc",
     amplitude: float = 1.0,
 ) -> BandlimitedSignal:
-    """Draw a :class:`BandlimitedSignal` from ``rng``, a ``numpy.random.Generator`` (the other
-    arguments as in :func:`bandlimited_signals`, ``components`` a single int)."""
+    """Draw a :class:`BandlimitedSignal` from ``rng``, without Hypothesis.
+
+    The distribution is that of :func:`bandlimited_signals` with a fixed number of components:
+    frequencies uniform over the disc ``|ν| ≤ bandwidth`` or the square, uniform phases, and
+    amplitudes drawn in ``[0.25, 1]`` and scaled to sum to ``amplitude``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The source of randomness, e.g. ``np.random.default_rng(0)``.
+    size : int, ``(L,)`` or ``(H, W)``
+        Grid; an int means a square image.
+    batch, channels : int, default 1
+        ``N`` and ``C``.
+    bandwidth : float in (0, 0.5], default 0.25
+        Cutoff in cycles per pixel (0.5 = Nyquist).
+    components : int, default 4
+        Sinusoids per signal, ``K``.
+    periodic : bool, default False
+        Snap frequencies to whole cycles across the grid (see :func:`bandlimited_signals`).
+    band : {'disc', 'square'}, default 'disc'
+        Frequency region in 2-D (1-D signals use ``|ν| ≤ bandwidth`` either way).
+    amplitude : float > 0, default 1.0
+        Sum of the amplitudes: values lie in ``[−amplitude, amplitude]``.
+
+    Returns
+    -------
+    BandlimitedSignal
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bandlimit.testing import make_bandlimited_signal
+    >>> s = make_bandlimited_signal(np.random.default_rng(0), (24, 32), channels=3,
+    ...                             bandwidth=0.2)
+    >>> s.shape, s.freqs.shape, s.bandwidth <= 0.2
+    ((1, 3, 24, 32), (1, 3, 4, 2), True)
+    >>> x = s.render()
+    >>> x.shape, x.dtype, bool(x.abs().max() <= 1)
+    (torch.Size([1, 3, 24, 32]), torch.float32, True)
+    """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), "
                         f"got {rng!r} ({type(rng).__name__})")
@@ -251,25 +328,43 @@ def bandlimited_signals(
     ``components``), with frequencies uniform over the disc ``|ν| ≤ bandwidth`` (``band='disc'``)
     or the square ``|ν_x|, |ν_y| ≤ bandwidth`` (``'square'``; 1-D signals use ``|ν| ≤ bandwidth``),
     uniform phases and positive amplitudes summing to ``amplitude`` (values in
-    ``[−amplitude, amplitude]``). Hypothesis draws ``K`` and a seed; NumPy draws the rest.
+    ``[−amplitude, amplitude]``). Hypothesis draws ``K`` and a seed; NumPy draws the rest
+    (:func:`make_bandlimited_signal`). The arguments are checked when the strategy is built.
 
     Parameters
     ----------
-    size : int, ``(L,)`` or ``(H, W)``
+    size : int, ``(L,)`` or ``(H, W)``, default 32
         Grid; an int means a square image.
-    bandwidth : float in (0, 0.5]
+    batch, channels : int, default 1
+        ``N`` and ``C`` of every signal.
+    bandwidth : float in (0, 0.5], default 0.25
         Cutoff in cycles per pixel (0.5 = Nyquist).
-    periodic : bool
+    components : int or ``(min, max)``, default ``(1, 8)``
+        Sinusoids per signal (the same ``K`` for all of one example's signals).
+    periodic : bool, default False
         Snap frequencies to whole cycles across the grid (``ν = k / size``) so that the samples
         are periodic: FFT shifts are then exact. Needs ``bandwidth >= 1 / max(size)`` (else only
         the constant would be left: a ``ValueError``).
+    band : {'disc', 'square'}, default 'disc'
+        Frequency region in 2-D.
+    amplitude : float > 0, default 1.0
+        Sum of the amplitudes.
+
+    Returns
+    -------
+    SearchStrategy
+        Of :class:`BandlimitedSignal`.
 
     Examples
     --------
-    >>> from hypothesis import given
-    >>> @given(s=bandlimited_signals(size=(16, 24), batch=2, channels=3, bandwidth=0.3))
+    >>> from hypothesis import given, settings
+    >>> from bandlimit.testing import bandlimited_signals
+    >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    ... @given(s=bandlimited_signals(size=(16, 24), batch=2, channels=3, bandwidth=0.3))
     ... def test_shapes(s):
     ...     assert s.render().shape == (2, 3, 16, 24)
+    ...     assert s.bandwidth <= 0.3
+    >>> test_shapes()
     """
     st = _hypothesis_strategies()
     lo, hi = _components(components)
@@ -300,12 +395,32 @@ def bandlimited_images(
 
     Use :func:`bandlimited_signals` instead when the test needs the exact shifted/rotated signal.
 
+    Parameters
+    ----------
+    size, batch, channels, bandwidth, components, periodic, band, amplitude
+        As in :func:`bandlimited_signals`.
+    dtype : torch.dtype, optional
+        Real floating-point dtype of the tensors (default ``torch.get_default_dtype()``).
+    device : torch.device or str, optional
+        Their device (default the CPU).
+
+    Returns
+    -------
+    SearchStrategy
+        Of tensors ``[batch, channels, *size]`` (``size`` an int: ``[batch, channels, size,
+        size]``).
+
     Examples
     --------
-    >>> from hypothesis import given
-    >>> @given(x=bandlimited_images(size=64, channels=3, bandwidth=0.1, dtype=torch.float64))
+    >>> import torch
+    >>> from hypothesis import given, settings
+    >>> from bandlimit.testing import bandlimited_images
+    >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    ... @given(x=bandlimited_images(size=64, channels=3, bandwidth=0.1, dtype=torch.float64))
     ... def test_range(x):
+    ...     assert x.shape == (1, 3, 64, 64) and x.dtype == torch.float64
     ...     assert x.abs().max() <= 1
+    >>> test_range()
     """
     if dtype is not None:
         check_float_dtype("dtype", dtype)  # here, not when the first example is drawn
@@ -322,21 +437,32 @@ def subpixel_shifts(
 
     Parameters
     ----------
-    max_shift : float > 0
-    ndim : 1 or 2
-    fractional : bool
+    max_shift : float > 0, default 1.0
+        Largest magnitude of a component, pixels.
+    ndim : {1, 2}, default 2
+        Components per shift: ``(dx,)`` or ``(dx, dy)``.
+    fractional : bool, default False
         Keep genuinely sub-pixel shifts only: at least one component is at least
         ``min_fraction`` pixels away from the nearest whole number (the others are free). Such a
         component is built directly, not filtered for, so the strategy rarely rejects a draw.
-    min_fraction : float in (0, 0.5]
+    min_fraction : float in (0, 0.5], default 0.05
         Pixels; used with ``fractional=True``, which needs ``max_shift >= min_fraction``.
+
+    Returns
+    -------
+    SearchStrategy
+        Of tuples of ``ndim`` floats.
 
     Examples
     --------
-    >>> from hypothesis import given
-    >>> @given(d=subpixel_shifts(max_shift=3, fractional=True))
+    >>> from hypothesis import given, settings
+    >>> from bandlimit.testing import subpixel_shifts
+    >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    ... @given(d=subpixel_shifts(max_shift=3, fractional=True))
     ... def test_fractional(d):
+    ...     assert len(d) == 2 and max(abs(v) for v in d) <= 3
     ...     assert max(abs(v - round(v)) for v in d) >= 0.05
+    >>> test_fractional()
     """
     st = _hypothesis_strategies()
     M = check_real("max_shift", max_shift, positive=True)  # max_shift, as passed, for messages
@@ -392,21 +518,30 @@ def rotations(
 
     Parameters
     ----------
-    max_angle : float > 0
+    max_angle : float > 0, default π
         In degrees if ``degrees``, else radians.
-    degrees : bool
+    degrees : bool, default False
         Unit of ``max_angle`` and ``min_angle`` (the drawn angles are radians either way).
     min_angle : float in [0, max_angle], optional
         Same unit as ``max_angle``. Default ``max_angle / 100``: every example rotates the input
         measurably, so an operator that is not rotation-equivariant cannot pass on angles too
         small to show it. Pass 0 to allow the identity (and angles as small as you like).
 
+    Returns
+    -------
+    SearchStrategy
+        Of floats, radians.
+
     Examples
     --------
-    >>> from hypothesis import given
-    >>> @given(a=rotations(max_angle=45, degrees=True))
+    >>> import math
+    >>> from hypothesis import given, settings
+    >>> from bandlimit.testing import rotations
+    >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    ... @given(a=rotations(max_angle=45, degrees=True))
     ... def test_angles(a):
     ...     assert math.radians(0.45) <= abs(a) <= math.radians(45)
+    >>> test_angles()
     """
     st = _hypothesis_strategies()
     hi = check_real("max_angle", max_angle, positive=True)

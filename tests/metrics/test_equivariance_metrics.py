@@ -591,6 +591,17 @@ def test_bad_arguments_raise_clear_errors():
         eq.oriented_bandlimit_filter(torch.eye(4))
     with pytest.raises(ValueError, match="up must be an int >= 1"):
         eq.oriented_bandlimit_filter(torch.eye(3), up=0)
+    # Integer dtypes truncated the matrices silently ([[0, 0, 0], ...] for 0.3 rad).
+    with pytest.raises(TypeError, match=r"dtype must be a real floating-point.*torch\.int64"):
+        eq.rotation_matrix(0.3, dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"dtype must be a real floating-point.*torch\.int32"):
+        eq.translation_transform((0.25, 0.0), dtype=torch.int32)
+    with pytest.raises(TypeError, match=r"dtype must be a torch\.dtype, got 'float'"):
+        eq.rotation_transform(0.3, dtype="float")
+    # An order below 1 gave an all-zero kernel.
+    for a in (0, -2):
+        with pytest.raises(ValueError, match=rf"a must be an int >= 1, got {a}"):
+            eq.lanczos_kernel(torch.zeros(3), a)
     with pytest.raises(ValueError, match="same shape"):
         eq.psnr(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 5))
     with pytest.raises(ValueError, match="does not broadcast"):

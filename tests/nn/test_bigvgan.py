@@ -241,6 +241,12 @@ def test_bad_module_arguments():
         bigvgan.UpSample2d(2, -3)
     with pytest.raises(ValueError, match="down_ratio must be an int >= 1, got 0"):
         bigvgan.Activation1d(nn.Tanh(), 2, 0)
+    # BigVGAN's blocks take a module; a name would have fused with the op's √2 gain.
+    with pytest.raises(TypeError, match=r"activation must be an nn\.Module.*got str 'relu'.*"
+                       r"AliasFreeActivation1d"):
+        bigvgan.Activation1d("relu")
+    with pytest.raises(TypeError, match=r"got builtin_function_or_method .*AliasFreeActivation2d"):
+        bigvgan.Activation2d(torch.relu)
     with pytest.raises(ValueError, match=r"filter='scipy' needs cutoff < 0\.5.*ratio 1"):
         AliasFreeActivation1d("lrelu", up=1, filter="scipy")
     # Checked at construction, not at the first forward.
@@ -477,7 +483,7 @@ def test_names_use_the_op_gain_modules_gain_one():
         torch.testing.assert_close(by_name, gain * by_module, rtol=1e-12, atol=1e-12)
     for cls in (AliasFreeActivation1d, AliasFreeActivation2d):
         doc = cls.__doc__ or ""
-        first = " ".join(doc.split("\n\n")[0].split())
+        first = " ".join(" ".join(doc.split("\n\n")[:2]).split())  # the summary and the next
         assert "√2" in first and "gain 1" in first, first
         assert "'silu'" in first and "nn.SiLU()" in first, first
 

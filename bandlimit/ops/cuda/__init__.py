@@ -1,20 +1,30 @@
 """The CUDA extension backend of :mod:`bandlimit.ops` (``impl='cuda'``).
 
 Nothing is compiled at import. The extension is built on first use (or ahead of time with
-``python -m bandlimit.ops.cuda build``) and cached; see ``bandlimit/ops/cuda/_build.py`` for the
-cache layout, the lock and the error messages.
+``python -m bandlimit.ops.cuda build``, e.g. in a Docker image) and cached, by default under
+``~/.cache/bandlimit/cuda`` (``BANDLIMIT_CUDA_CACHE`` moves it). A build needs a CUDA build
+of torch, ``nvcc`` of the same CUDA major version, ninja, and the target architectures: those
+of the visible GPUs, or ``TORCH_CUDA_ARCH_LIST`` (e.g. ``9.0`` for an H100) to build without a
+GPU. Loading a finished build needs neither nvcc nor ninja. ``python -m bandlimit.ops.cuda info``
+prints what a build would use and why (see :func:`~bandlimit.ops.cuda.info`).
 
-Public functions
-----------------
-available() -> bool
-    Whether the extension is built/loadable here (builds it if needed; never raises).
-load() / get_extension() -> module
-    The loaded extension; raises :class:`CudaBuildError` with what was tried and how to fix it.
-build(verbose=False) -> pathlib.Path
-    Build (or find in the cache) and return the path of the shared library.
-info() -> dict
-    What a build would use and why (torch/CUDA versions, nvcc, ninja, architectures, cache),
-    without building anything.
+- :func:`~bandlimit.ops.cuda.available`: whether the extension loads here (builds it if
+  needed; never raises). ``impl='auto'`` uses it to choose between 'cuda' and 'ref'.
+- :func:`~bandlimit.ops.cuda.load` (alias :func:`~bandlimit.ops.cuda.get_extension`): the
+  loaded extension module; raises :class:`~bandlimit.ops.cuda.CudaBuildError` with what was
+  tried and how to fix it.
+- :func:`~bandlimit.ops.cuda.build`: build (or find in the cache) and return the path of the
+  shared library.
+- :func:`~bandlimit.ops.cuda.info`: what a build would use and why (torch/CUDA versions, nvcc,
+  ninja, architectures, cache), without building anything.
+
+Examples
+--------
+>>> import torch
+>>> from bandlimit.ops import cuda, upfirdn2d
+>>> if cuda.available():                                # doctest: +SKIP
+...     x = torch.ones(1, 3, 64, 64, device="cuda")
+...     y = upfirdn2d(x, torch.ones(4) / 4, up=2, padding=(2, 1, 2, 1), gain=4, impl="cuda")
 """
 
 from __future__ import annotations
@@ -31,7 +41,32 @@ _error: CudaBuildError | None = None
 
 
 def load(verbose: bool = False) -> ModuleType:
-    """The CUDA extension module, built on first use; raises :class:`CudaBuildError`."""
+    """The CUDA extension module, built on first use (``get_extension`` is the same function).
+
+    Loads a finished build from the cache if there is one that fits, else compiles the
+    extension (minutes; concurrent processes wait on a lock and share the result).
+
+    Parameters
+    ----------
+    verbose : bool, default False
+        Show the compiler commands.
+
+    Returns
+    -------
+    module
+        The loaded extension; the ops call it for ``impl='cuda'``.
+
+    Raises
+    ------
+    CudaBuildError
+        If the extension cannot be built or loaded; the message says what was tried and how
+        to fix it.
+
+    Examples
+    --------
+    >>> from bandlimit.ops import cuda
+    >>> ext = cuda.load()          # doctest: +SKIP
+    """
     from bandlimit.ops.cuda import _build
 
     return _build.build(verbose=verbose)
@@ -41,12 +76,52 @@ get_extension = load
 
 
 def build(verbose: bool = False) -> Path:
-    """Build the extension (or reuse the cached build); returns the shared library's path."""
+    """Build the extension (or reuse the cached build); returns the shared library's path.
+
+    What ``python -m bandlimit.ops.cuda build`` runs.
+
+    Parameters
+    ----------
+    verbose : bool, default False
+        Show the compiler commands.
+
+    Returns
+    -------
+    pathlib.Path
+        The shared library of the extension, in the build cache.
+
+    Raises
+    ------
+    CudaBuildError
+        As :func:`~bandlimit.ops.cuda.load`.
+
+    Examples
+    --------
+    >>> from bandlimit.ops import cuda
+    >>> cuda.build().suffix        # doctest: +SKIP
+    '.so'
+    """
     return Path(cast(str, load(verbose=verbose).__file__))  # (an extension module's is set)
 
 
 def available() -> bool:
-    """True if the extension loads (building it on the first call); a failure is remembered."""
+    """True if the extension loads (building it on the first call); a failure is remembered.
+
+    Never raises: a failed build returns False, and later calls return False without trying
+    again (a build stopped by a signal is retried). The error of the failure is what
+    ``impl='auto'`` shows in its one warning before falling back to 'ref'.
+
+    Returns
+    -------
+    bool
+        Whether ``impl='cuda'`` can run.
+
+    Examples
+    --------
+    >>> from bandlimit.ops import cuda
+    >>> cuda.available()           # doctest: +SKIP
+    True
+    """
     global _error
     if _error is not None:
         return False
@@ -86,7 +161,30 @@ def _tensor_core_status() -> str:
 
 
 def info() -> dict:
-    """What a build would use, and why; builds nothing."""
+    """What a build would use, and why; builds nothing.
+
+    Safe to call anywhere, without a GPU, nvcc or ninja; ``python -m bandlimit.ops.cuda info``
+    prints it.
+
+    Returns
+    -------
+    dict
+        ``torch``, ``torch_cuda`` (versions), ``cuda_home``, ``nvcc``, ``nvcc_version``,
+        ``cuda_lib_dir``, ``ninja`` (bool), ``gpus`` (names of the visible GPUs),
+        ``arch_list`` and ``arch_reason`` (the target architectures and where they come from),
+        ``sources_hash``, ``tensor_cores``, ``buildable`` (bool) and ``problem`` (why not, or
+        None), ``cache_root``, ``build_dir``, ``built`` (bool) and ``library`` (the finished
+        build's path, or None).
+
+    Examples
+    --------
+    >>> from bandlimit.ops import cuda
+    >>> report = cuda.info()
+    >>> {"nvcc", "arch_list", "buildable", "problem", "built"} <= set(report)
+    True
+    >>> isinstance(report["buildable"], bool)
+    True
+    """
     import torch
 
     from bandlimit.ops.cuda import _build
