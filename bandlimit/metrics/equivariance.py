@@ -1045,8 +1045,9 @@ def draw_batch(
     Returns
     -------
     BatchDraws
-        ``z`` ``[B, z_dim]`` in torch's default float dtype (float32 unless changed), ``c``
-        ``[B, c_dim]`` float32, the translations as tuples of two floats and ``angle`` a float.
+        ``z`` ``[B, z_dim]`` and ``c`` ``[B, c_dim]``, float32 on the CPU whatever torch's
+        default dtype or the labels' device, the translations as tuples of two floats and
+        ``angle`` a float.
 
     Examples
     --------
@@ -1071,10 +1072,11 @@ def draw_batch(
     tmax = _check_real(translate_max, "translate_max", positive=True)
     rmax = _check_real(rotate_max, "rotate_max", positive=True)
     g = _batch_generator(seed, batch_index)
-    z = torch.randn([batch_size, z_dim], generator=g)
+    # float32 whatever the default dtype: the same seed must draw the same numbers everywhere.
+    z = torch.randn([batch_size, z_dim], generator=g, dtype=torch.float32)
     if c is None:
         if c_dim == 0:
-            labels = torch.zeros([batch_size, 0])
+            labels = torch.zeros([batch_size, 0], dtype=torch.float32)
         else:
             labels = F.one_hot(torch.randint(c_dim, [batch_size], generator=g), c_dim).float()
     elif isinstance(c, torch.Tensor):
@@ -1083,7 +1085,7 @@ def draw_batch(
                              f"{tuple(c.shape)}")
         labels = c.detach().cpu()[torch.randint(c.shape[0], [batch_size], generator=g)].float()
     elif callable(c):
-        labels = torch.as_tensor(c(batch_size, g)).float()
+        labels = torch.as_tensor(c(batch_size, g)).detach().cpu().float()
         if tuple(labels.shape) != (batch_size, c_dim):
             raise ValueError(f"the label sampler c returned shape {tuple(labels.shape)}, expected "
                              f"{(batch_size, c_dim)}")

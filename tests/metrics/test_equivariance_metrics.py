@@ -442,6 +442,26 @@ def test_draw_batch_is_a_pure_function_of_its_arguments():
     assert a.c.shape == (4, 0)
 
 
+def test_draw_batch_draws_float32_whatever_the_default_dtype():
+    """The same seed draws the same numbers under any default dtype; labels of every kind
+    (one-hot, a float64 table, a sampler returning float64 tensors or arrays) are float32."""
+    base = eq.draw_batch(2, 3, 8, c_dim=4, seed=5)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        for c in (None, torch.eye(4, dtype=torch.float64),
+                  lambda n, g: torch.ones(n, 4, dtype=torch.float64),
+                  lambda n, g: np.eye(4)[:n]):
+            d = eq.draw_batch(2, 3, 8, c_dim=4, c=c, seed=5)
+            assert (d.z.dtype, d.c.dtype, d.c.device.type) == (torch.float32, torch.float32, "cpu")
+        empty = eq.draw_batch(2, 3, 8, seed=5)
+        assert (empty.z.dtype, empty.c.dtype) == (torch.float32, torch.float32)
+        torch.testing.assert_close(eq.draw_batch(2, 3, 8, c_dim=4, seed=5).z, base.z,
+                                   rtol=0, atol=0)
+    finally:
+        torch.set_default_dtype(before)
+
+
 def test_explicit_translation_moves_generated_content():
     # One explicit batch: a whole-pixel translation must be reproduced exactly.
     G = AnalyticGenerator(res=32)
