@@ -661,6 +661,8 @@ def patch(model: nn.Module) -> dict[str, nn.Module]:
     ------
     TypeError
         When ``model`` is not an ``nn.Module``.
+    ValueError
+        When ``model`` is itself such a block (there is nothing inside it to replace).
 
     Examples
     --------
@@ -690,6 +692,14 @@ def patch(model: nn.Module) -> dict[str, nn.Module]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    nd = _is_compatible_block(model)
+    if nd:
+        # Nothing inside it to replace: an empty result would read as "already patched".
+        raise ValueError(
+            f"model is itself an alias-free-torch {type(model).__name__} block: patch() replaces "
+            f"the blocks inside a model; wrap it (nn.Sequential(block)) or build "
+            f"bandlimit.nn.bigvgan.Activation{nd}d(block.act, ...) directly"
+        )
     replaced: dict[str, nn.Module] = {}
     for qual, parent in list(model.named_modules()):
         for child_name, child in list(parent.named_children()):

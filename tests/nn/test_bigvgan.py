@@ -122,6 +122,13 @@ def test_patch_replaces_blocks_in_place():
     evald = nn.Sequential(aft.Activation1d(PeerSnakeBeta(4))).eval()
     bigvgan.patch(evald)
     assert not any(m.training for m in evald.modules())
+    # A bare block has nothing inside to replace: it said {} as if already patched.
+    bare = aft.Activation1d(PeerSnakeBeta(4))
+    with pytest.raises(ValueError, match=r"model is itself an alias-free-torch Activation1d "
+                                         r"block.*nn\.Sequential\(block\)"):
+        bigvgan.patch(bare)
+    assert list(bigvgan.patch(nn.Sequential(bare))) == ["0"]
+    assert bigvgan.patch(bigvgan.Activation1d(nn.Tanh())) == {}  # bandlimit's own: nothing to do
 
 
 @pytest.mark.parametrize(("up", "down"), [(1, 2), (2, 1)])
