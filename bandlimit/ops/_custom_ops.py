@@ -138,11 +138,27 @@ def _schema_signature(fn: Callable) -> Callable:
     return fn
 
 
+def _saving_no_inference_tensors(setup_context: Callable) -> Callable:
+    """``setup_context`` given copies of its inference-tensor inputs: autograd refuses to save an
+    inference tensor (one made under ``torch.inference_mode``), which an input of a graph that
+    needs a gradient can still be (``x`` made under inference mode, ``b`` trainable)."""
+
+    def setup(ctx, inputs, output):
+        if any(isinstance(a, Tensor) and a.is_inference() for a in inputs):
+            inputs = tuple(a.clone() if isinstance(a, Tensor) and a.is_inference() else a
+                           for a in inputs)
+        return setup_context(ctx, inputs, output)
+
+    return setup
+
+
 def define_op(name: str, device_type: str, impl: Callable, fake: Callable,
               setup_context=None, backward=None) -> EagerOp:
     """Register ``bandlimit::<name>`` (its schema from ``impl``'s annotations) for one device
     type, with ``fake`` and, if given, the autograd formula; returns its :class:`EagerOp`."""
     _schema_signature(impl)
+    if setup_context is not None:
+        setup_context = _saving_no_inference_tensors(setup_context)
     op = torch.library.custom_op(f"bandlimit::{name}", impl, mutates_args=(),
                                  device_types=device_type)
     op.register_fake(fake)

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import cast
 
 import torch
+import torch.autograd.forward_ad as _fwAD
 
 IMPLS = ("auto", "ref", "numba", "cuda")
 NUMBA_DTYPES = (torch.float32, torch.float64)  # what the kernels compute in
@@ -191,6 +192,11 @@ def _exporting_to_onnx() -> bool:
     return onnx is not None and bool(onnx.is_in_onnx_export())
 
 
+def _forward_ad_active() -> bool:
+    """Whether a ``torch.autograd.forward_ad.dual_level`` is open (dual tensors may flow)."""
+    return getattr(_fwAD, "_current_level", -1) >= 0
+
+
 def _differentiating_transform_active() -> bool:
     """Whether a torch.func transform that differentiates (grad, vjp, jacrev, jvp, ...) is on."""
     if not torch._C._are_functorch_transforms_active():
@@ -212,10 +218,11 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
         impl = get_default_impl()
         if impl == "ref":
             return impl
-        if torch._C._are_functorch_transforms_active():
+        if torch._C._are_functorch_transforms_active() or _forward_ad_active():
             # torch.func (grad, vjp, jacrev, hessian, vmap): the fused kernels' custom-op
             # autograd cannot run under these transforms yet (pytorch/pytorch#170834), so the
-            # pure-PyTorch reference, which supports them all, runs instead.
+            # pure-PyTorch reference, which supports them all, runs instead. Likewise forward-mode
+            # AD: the custom ops have no jvp formula (their output would carry no tangent).
             return "ref"
         if _exporting_to_onnx():
             # ONNX has no form of the fused kernels; the reference is standard ONNX operators.
@@ -248,5 +255,10 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
             f"{op}: impl={impl!r} cannot run under torch.func.grad/vjp/jacrev/jvp/hessian "
             f"(PyTorch's custom-op autograd does not support them yet, pytorch/pytorch#170834); "
             f"use impl='auto', which runs 'ref' there, or impl='ref'"
+        )
+    if _forward_ad_active() and _fwAD.unpack_dual(x).tangent is not None:
+        raise ValueError(
+            f"{op}: impl={impl!r} has no forward-mode derivative (x is a dual tensor of "
+            f"torch.autograd.forward_ad); use impl='auto', which runs 'ref' there, or impl='ref'"
         )
     return impl

@@ -312,9 +312,11 @@ def filtered_act_numba(
     x, b, fux, fuy, fu2d, fdx, fdy, fd2d, up, down, pad, act, alpha, gain, clamp
 ):
     """Fused filtered activation; saves the branch mask only when a gradient will be needed."""
-    needs_grad = torch.is_grad_enabled() and (
+    # A trace keeps the mask: torch.jit.trace's check reruns the module without grad, and a flag
+    # that differs between the two runs is a constant that differs between the two graphs.
+    needs_grad = torch.jit.is_tracing() or (torch.is_grad_enabled() and (
         x.requires_grad or (b is not None and b.requires_grad)
-    )
+    ))
     if not get_activation(act).piecewise_linear:
         raise ValueError(
             f"the numba filtered activation supports piecewise-linear acts, got {act!r}"

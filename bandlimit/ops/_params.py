@@ -225,11 +225,17 @@ _CONSTANTS: dict[tuple, Any] = {}
 def cached_constant(key: tuple, device: torch.device, make: Callable[[], _T]) -> _T:
     """``make()``, tensors on ``device`` that depend only on ``key``, made once per
     ``(key, device)`` outside tracing (each op call needs a few such: a launch each on a GPU)
-    and shared; no op writes to it. While a tracer or a CUDA graph capture sees the ops,
-    ``make()`` runs each time (a tensor made while a CUDA graph captures lives in the graph's
-    pool, filled only when the graph replays)."""
+    and shared; no op writes to it. While a tracer, a torch.func transform or a CUDA graph
+    capture sees the ops, ``make()`` runs each time (a tensor made while a CUDA graph captures
+    lives in the graph's pool, filled only when the graph replays)."""
     device = torch.device(device)
-    if _tracing() or (device.type == "cuda" and torch.cuda.is_current_stream_capturing()):
+    if (
+        _tracing()
+        # made under a torch.func transform it would be the transform's wrapper, which has no
+        # storage once the transform has returned
+        or torch._C._are_functorch_transforms_active()
+        or (device.type == "cuda" and torch.cuda.is_current_stream_capturing())
+    ):
         return make()
     key = (*key, device)
     t = _CONSTANTS.get(key)

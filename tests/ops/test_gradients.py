@@ -383,6 +383,69 @@ def test_filters_first_met_in_inference_mode_serve_autograd(impl):
         assert xg.grad is not None and torch.isfinite(xg.grad).all()
 
 
+def _fd_jvp(fn, x, t, eps=1e-6):
+    return (fn(x + eps * t) - fn(x - eps * t)) / (2 * eps)
+
+
+_F3 = torch.tensor([0.25, 0.5, 0.25], dtype=F64)
+_JVP_OPS = {
+    "upfirdn2d": lambda x, **kw: ops.upfirdn2d(x, _F3, up=2, padding=1, **kw),
+    "upfirdn1d": lambda x, **kw: ops.upfirdn1d(x[0], _F3, up=3, down=2, padding=2, **kw),
+    "filtered_lrelu": lambda x, **kw: ops.filtered_lrelu(x, _F3, _F3, up=2, down=2, padding=2,
+                                                          **kw),
+    "filtered_act1d-snake": lambda x, **kw: ops.filtered_act1d(
+        x[0], "snake", _F3, _F3, up=2, down=2, padding=2, alpha=torch.full((6,), 0.7, dtype=F64),
+        **kw),
+    "resample_poly": lambda x, **kw: ops.resample_poly(x, 3, 2, **kw),
+}
+
+
+@pytest.mark.parametrize("op", list(_JVP_OPS))
+def test_forward_mode_ad_carries_the_tangent(op):
+    """Dual tensors (torch.autograd.forward_ad): 'auto' runs the reference, whose output carries
+    the tangent (the fused custom ops have no jvp formula: the tangent was silently dropped);
+    the tangent equals a central difference. Asked for by name, 'numba' says it cannot."""
+    fn = _JVP_OPS[op]
+    rng = np.random.default_rng(3)
+    x = to_torch(rng.uniform(0.2, 1.0, (1, 2, 6, 7)))  # positive: no kink of the leaky ReLU
+    t = to_torch(rng.standard_normal(x.shape))
+    fwad = torch.autograd.forward_ad
+    with fwad.dual_level():
+        y = fn(fwad.make_dual(x, t))
+        tangent = fwad.unpack_dual(y).tangent
+        with pytest.raises(ValueError, match=r"impl='numba' has no forward-mode derivative"):
+            fn(fwad.make_dual(x, t), impl="numba")
+    assert tangent is not None
+    torch.testing.assert_close(tangent, _fd_jvp(fn, x, t), rtol=1e-6, atol=1e-7)
+    assert fwad.unpack_dual(fn(x)).tangent is None  # outside a dual level: the fused path
+
+
+@pytest.mark.parametrize("call", ["filtered_lrelu", "filtered_act-gelu", "filtered_act1d-snake"])
+def test_inference_mode_input_with_a_trainable_bias(call):
+    """x made under torch.inference_mode with a trainable bias (or Snake α): autograd cannot
+    save an inference tensor, which the fused backends' formulas save; they now save a copy and
+    the gradients equal 'ref''s (which never saved x)."""
+    f = torch.tensor([0.25, 0.5, 0.25])
+    with torch.inference_mode():
+        x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    calls = {
+        "filtered_lrelu": lambda b, a, impl: ops.filtered_lrelu(
+            x, f, f, b, up=2, down=2, padding=2, impl=impl),
+        "filtered_act-gelu": lambda b, a, impl: ops.filtered_act(
+            x, "gelu", f, f, b, up=2, down=2, padding=2, impl=impl),
+        "filtered_act1d-snake": lambda b, a, impl: ops.filtered_act1d(
+            x[0], "snake", f, f, b, up=2, down=2, padding=2, alpha=a, impl=impl),
+    }
+    grads = {}
+    channels = 8 if call == "filtered_act1d-snake" else 2  # (x[0]: [2, 8, 8] as [N, C, L])
+    for impl in ("ref", "numba"):
+        b = torch.zeros(channels, requires_grad=True)
+        a = torch.full((8,), 0.6, requires_grad=True)
+        calls[call](b, a, impl).square().sum().backward()
+        grads[impl] = (b.grad, a.grad)
+    torch.testing.assert_close(grads["numba"], grads["ref"], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_user_filters_are_left_as_they_were(impl):
     """Reading a filter's taps (to know it again) leaves the user's tensor alone: it stays

@@ -360,6 +360,45 @@ def test_jit_trace_matches_eager_at_other_lengths(impl):
         ops.set_default_impl(None)
 
 
+def test_a_torch_func_transform_leaves_no_wrapped_constants_behind():
+    """A shared constant (the one-tap filter of a 1-D op's identity axis) first made under
+    torch.func.jacfwd was the transform's wrapper and was cached: once the transform returned it
+    had no storage, and every later fused 1-D call with the same tap crashed ("Cannot access
+    data pointer of Tensor that doesn't have storage")."""
+    from bandlimit.ops import _params
+
+    _params._CONSTANTS.clear()  # (the constant must be first made inside the transform)
+    f = torch.tensor([0.3, 0.4, 0.3], dtype=torch.float64)
+    x = torch.randn(1, 2, 23, dtype=torch.float64)
+    torch.func.jacfwd(lambda v: ops.upfirdn1d(v, f, up=5, down=3, padding=2, impl="ref"))(x)
+    torch.func.jacrev(lambda v: ops.filtered_act1d(v, "tanh", f, f, up=2, down=2, padding=2))(x)
+    for impl in ("numba", "ref"):
+        y = ops.upfirdn1d(x, f, up=5, down=3, padding=2, impl=impl)
+        z = ops.filtered_act1d(x, "tanh", f, f, up=2, down=2, padding=2, impl=impl)
+        assert torch.isfinite(y).all() and torch.isfinite(z).all()
+
+
+def test_jit_trace_of_a_stylegan3_layer_with_a_trainable_bias():
+    """torch.jit.trace's check reruns the module without grad: the fused forward's "save the
+    mask" flag (true with the trainable bias) differed between the two traces and failed the
+    check ("Graphs differed across invocations"). The trace gives eager's output and gradients."""
+    from bandlimit.filters import stylegan3_schedule
+    from bandlimit.nn import FilteredLReLU
+
+    torch.manual_seed(0)
+    layer = FilteredLReLU(stylegan3_schedule(256, config="T", channel_max=8), 3)
+    with torch.no_grad():
+        layer.bias.normal_()
+    traced = torch.jit.trace(layer, (torch.randn(1, layer.spec.out_channels, 38, 38),))
+    x = torch.randn(2, layer.spec.out_channels, 38, 38)
+    torch.testing.assert_close(traced(x), layer(x))
+    traced(x).square().sum().backward()
+    want = layer.bias.grad.clone()
+    layer.bias.grad = None
+    layer(x).square().sum().backward()
+    torch.testing.assert_close(want, layer.bias.grad)
+
+
 # torch.func: 'auto' runs the reference under its transforms (the fused kernels' custom-op
 # autograd cannot, pytorch/pytorch#170834); results must equal the fused path's autograd.
 _F = torch.tensor([0.1, 0.3, 0.4, 0.2], dtype=torch.float64)
