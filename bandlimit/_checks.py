@@ -9,10 +9,36 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
 import torch
+
+_SHORT_INT = 10**30  # ints from here on are shown in scientific form in messages
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` for a message, short: an int of 31 digits or more as ``1.234e+400 (an
+    int of 401 digits)``, another long repr cut in the middle. A message should not print
+    hundreds of digits (nor fail to: Python refuses to convert an int of more than 4300 digits
+    to a string)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        v = int(value)
+        if abs(v) >= _SHORT_INT:
+            e = int(math.log10(abs(v)))  # (the float logarithm may be one off at a power of 10)
+            if abs(v) < 10**e:
+                e -= 1
+            elif abs(v) >= 10 ** (e + 1):
+                e += 1
+            m = abs(v) // 10 ** (e - 3)  # the first 4 digits, truncated
+            sign = "-" if v < 0 else ""
+            return f"{sign}{m // 1000}.{m % 1000:03d}e+{e} (an int of {e + 1} digits)"
+    try:
+        r = repr(value)
+    except ValueError:  # (e.g. a Fraction of such ints)
+        return f"a {type(value).__name__} too long to print"
+    return r if len(r) <= 80 else f"{r[:60]}...{r[-12:]} ({len(r)} characters)"
 
 
 def check_int(name: str, value: Any, minimum: int | None = None) -> int:
@@ -24,7 +50,7 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
         what = "an int" if minimum is None else f"an int >= {minimum}"
         raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {short_repr(value)}")
     return int(value)
 
 
@@ -35,7 +61,7 @@ def check_factor(name: str, value: Any) -> int:
     """An up / down factor: an int in ``[1, 2**30]``."""
     f = check_int(name, value, 1)
     if f > MAX_FACTOR:
-        raise ValueError(f"{name} must be an int in [1, 2**30], got {value!r}")
+        raise ValueError(f"{name} must be an int in [1, 2**30], got {short_repr(value)}")
     return f
 
 
@@ -47,22 +73,68 @@ def check_real(
         isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
     ):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    out = float(value)
+    out = to_float(name, value)
     # Not finite (NaN compares False). A comparison, not math.isfinite: torch.compile traces it
     # when dynamic=True turns a float argument into a symbolic one.
     if not abs(out) < math.inf:
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+        raise ValueError(f"{name} must be a finite real number, got {short_repr(value)}")
     if positive and out <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name} must be > 0, got {short_repr(value)}")
     if nonnegative and out < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, got {short_repr(value)}")
     return out
+
+
+def to_float(name: str, value: Any) -> float:
+    """``float(value)`` for a real number, with the ValueError naming ``name`` where the number
+    is beyond a float's range (an int such as ``10**400``, or a Fraction), not Python's bare
+    ``OverflowError``."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be a finite real number, got {short_repr(value)}: beyond the range of "
+            f"a float (about ±{sys.float_info.max:.2g})"
+        ) from None
+
+
+def nonreal_kind(value: Any) -> str | None:
+    """'bool' or 'complex' where ``value`` (a tensor, an array, a numpy scalar or a list or
+    tuple) holds such numbers, which a conversion to a real dtype would silently make real
+    (bools 0 / 1, the imaginary parts dropped); else None (a non-numeric value included: its
+    conversion says what is wrong)."""
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool:
+            return "bool"
+        return "complex" if value.is_complex() else None
+    if isinstance(value, (np.ndarray, np.generic)):
+        kind = value.dtype.kind
+    elif isinstance(value, (list, tuple)):
+        try:
+            kind = np.asarray(value).dtype.kind
+        except (TypeError, ValueError, RuntimeError):  # (ragged, tensors numpy cannot read...)
+            return None
+    else:
+        return None
+    return {"b": "bool", "c": "complex"}.get(kind)
 
 
 def check_bool(name: str, value: Any) -> bool:
     if type(value) is not bool and not isinstance(value, np.bool_):
         raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
     return bool(value)
+
+
+def check_device(name: str, value: Any) -> torch.device:
+    """``value`` (a ``torch.device``, a device string such as ``'cuda:1'``, or a CUDA index)
+    as a ``torch.device``; a ValueError naming ``name`` where torch knows no such device (its
+    own RuntimeError does not say which argument)."""
+    try:
+        return torch.device(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(
+            f"{name} must be a torch.device or a device string, got {value!r}"
+        ) from None
 
 
 def check_float_dtype(name: str, value: Any) -> torch.dtype:

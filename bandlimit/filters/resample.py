@@ -89,15 +89,27 @@ def _design(rate: int, window: Any) -> torch.Tensor:
     beta = _kaiser_beta(window)
     if beta is not None and _traced():
         return _kaiser_design(rate, beta)
+    given = window
     if beta is not None:
         window = ("kaiser", beta)
     try:
-        h = scipy.signal.firwin(2 * ZERO_CROSSINGS * rate + 1, 1.0 / rate, window=window)
+        with np.errstate(all="ignore"):  # (non-finite taps are reported below)
+            h = scipy.signal.firwin(2 * ZERO_CROSSINGS * rate + 1, 1.0 / rate, window=window)
     except (ValueError, TypeError, IndexError) as exc:
         raise ValueError(
             f"window {window!r} is not a window scipy.signal.get_window knows: {exc}"
         ) from None
-    return torch.from_numpy(np.asarray(h, dtype=np.float64))
+    h = np.asarray(h, dtype=np.float64)
+    if not np.isfinite(h).all():
+        raise ValueError(_NON_FINITE.format(window=given))
+    return torch.from_numpy(h)
+
+
+# A window whose parameters scipy accepts but cannot evaluate, e.g. a zero width (0 / 0).
+_NON_FINITE = (
+    "window {window!r} gives non-finite filter taps (NaN or inf): a window parameter is out "
+    "of its range (e.g. a zero width or standard deviation)"
+)
 
 
 @lru_cache(maxsize=32)
@@ -126,7 +138,8 @@ def check_window(up: int, down: int, window: Any) -> int:
         return rate
     try:
         hash(window)
-        scipy.signal.get_window(window, 3, fftbins=False)
+        with np.errstate(all="ignore"):
+            probe = scipy.signal.get_window(window, 3, fftbins=False)
     except TypeError:
         raise TypeError(
             f"window must be a str, a number or a tuple such as ('kaiser', 5.0), got {window!r}"
@@ -135,6 +148,8 @@ def check_window(up: int, down: int, window: Any) -> int:
         raise ValueError(
             f"window {window!r} is not a window scipy.signal.get_window knows: {exc}"
         ) from None
+    if not np.isfinite(probe).all():  # (the design checks its own taps too)
+        raise ValueError(_NON_FINITE.format(window=window))
     return rate
 
 
@@ -174,7 +189,8 @@ def resample_filter(
     TypeError
         A factor is not an int, or ``window`` is not a window spec (e.g. a list of taps).
     ValueError
-        A factor is out of range, ``r`` exceeds ``2**16``, or scipy does not know ``window``.
+        A factor is out of range, ``r`` exceeds ``2**16``, scipy does not know ``window``, or
+        its parameters make the taps NaN or inf (e.g. ``('gaussian', 0.0)``, a zero width).
 
     Notes
     -----

@@ -48,7 +48,13 @@ import scipy.fft
 import torch
 import torch.nn.functional as F
 
-from bandlimit._checks import check_float_dtype, check_int, check_real
+from bandlimit._checks import (
+    check_device,
+    check_float_dtype,
+    check_int,
+    check_real,
+    nonreal_kind,
+)
 from bandlimit.ops import filter2d, upsample2d
 
 __all__ = [
@@ -153,6 +159,12 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 
 
 def _check_matrix(matrix: Any, name: str = "matrix") -> torch.Tensor:
+    kind = nonreal_kind(matrix)
+    if kind is not None:  # (the conversion would drop the imaginary parts, make bools 0 / 1)
+        dtype = getattr(matrix, "dtype", None) or np.asarray(matrix).dtype
+        raise TypeError(f"{name} must hold real numbers, got a {kind} matrix (dtype {dtype})")
+    if isinstance(matrix, torch.Tensor) and matrix.is_meta:
+        raise ValueError(f"{name} must hold its values, got a tensor on the meta device")
     m = torch.as_tensor(matrix, dtype=torch.float64).detach().cpu()
     if tuple(m.shape) not in {(2, 2), (2, 3), (3, 3)}:
         raise ValueError(f"{name} must be a 2x2, 2x3 or 3x3 matrix, got shape {tuple(m.shape)}")
@@ -523,8 +535,9 @@ def oriented_bandlimit_filter(
     Parameters
     ----------
     matrix : array_like
-        A finite 2×2, 2×3 or 3×3 matrix (tensor, array or nested lists); only its upper-left
-        2×2 block, the linear part, is used (e.g. :func:`rotation_matrix`).
+        A finite, real 2×2, 2×3 or 3×3 matrix (tensor, array or nested lists; a complex or
+        bool one raises a ``TypeError``); only its upper-left 2×2 block, the linear part, is
+        used (e.g. :func:`rotation_matrix`).
     up : int
         Oversampling of the filter's grid, ≥ 1 (4 for :func:`rotate`, 1 for
         :func:`pseudo_rotate`).
@@ -564,6 +577,7 @@ def oriented_bandlimit_filter(
     """
     A = _check_matrix(matrix)[:2, :2]
     dtype = check_float_dtype("dtype", dtype)  # an int dtype would round the taps to zeros
+    device = None if device is None else check_device("device", device)
     up = _check_int(up, "up", 1)
     a = _check_int(a, "a", 1)
     amax = 2 * a if amax is None else _check_int(amax, "amax", 1)
@@ -831,15 +845,24 @@ class PSNRAccumulator:
         Parameters
         ----------
         ref : torch.Tensor
-            Reference values, any shape and real dtype (compared in float64).
+            Reference values, any shape and real dtype (compared in float64; a complex dtype
+            raises a ``TypeError``, a meta tensor, which has no values, a ``ValueError``).
         img : torch.Tensor
-            Values to compare, the shape of ``ref``.
+            Values to compare, the shape of ``ref`` (dtype and device as for ``ref``).
         mask : torch.Tensor, optional
             Weights broadcastable to ``ref.shape`` (default: every element, weight 1).
         """
         if not isinstance(ref, torch.Tensor) or not isinstance(img, torch.Tensor):
             raise TypeError(f"ref and img must be tensors, got {type(ref).__name__}, "
                             f"{type(img).__name__}")
+        # A complex tensor would lose its imaginary part to float64; a meta tensor has no
+        # values, so no PSNR to return.
+        for name, t in (("ref", ref), ("img", img), ("mask", mask)):
+            if isinstance(t, torch.Tensor) and t.is_complex():
+                raise TypeError(f"{name} must have a real dtype, got {t.dtype}")
+            if isinstance(t, torch.Tensor) and t.is_meta:
+                raise ValueError(f"{name} must hold values to compare, got a tensor on the meta "
+                                 f"device")
         if ref.shape != img.shape:
             raise ValueError(f"ref and img must have the same shape, got {tuple(ref.shape)} and "
                              f"{tuple(img.shape)}")
@@ -913,7 +936,7 @@ def psnr(
     Parameters
     ----------
     ref : torch.Tensor
-        Reference values, any shape and real dtype (compared in float64).
+        Reference values, any shape and real (not complex) dtype, compared in float64.
     img : torch.Tensor
         Values to compare, the shape of ``ref``.
     mask : torch.Tensor, optional
@@ -928,9 +951,12 @@ def psnr(
 
     Raises
     ------
+    TypeError
+        ``ref``, ``img`` or ``mask`` is not a tensor, or is complex.
     ValueError
         Mismatched shapes, a mask that does not broadcast or has negative or non-finite
-        weights, non-finite values where the weight is positive, or an all-zero mask.
+        weights, non-finite values where the weight is positive, an all-zero mask, or a tensor
+        on the meta device (no values to compare).
 
     Examples
     --------
@@ -1264,7 +1290,8 @@ def evaluate(
         rotation filters' borders (EQ-R) or the Lanczos taps (EQ-T_frac), or the shift moves the
         content beyond the image (``translate_max`` too large). Raised at that batch, usually the
         first, rather than after the run; a batch that compared nothing would drop out of the
-        pooled score silently.
+        pooled score silently. Also for a bad argument: ``device`` not a device, or not
+        ``G``'s, ``num_samples`` or ``seed`` out of range, an unknown metric.
 
     Notes
     -----
@@ -1292,7 +1319,7 @@ def evaluate(
     if not metrics or bad or len(set(metrics)) != len(metrics):
         raise ValueError(f"metrics must be a non-empty subset of {METRICS} without repeats, got "
                          f"{metrics!r}")
-    device = tr.device if device is None else torch.device(device)
+    device = tr.device if device is None else check_device("device", device)
     if device.type == "cuda" and device.index is None and torch.cuda.is_available():
         device = torch.device("cuda", torch.cuda.current_device())  # "cuda": the current one
     if tr.device != device:

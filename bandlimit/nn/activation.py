@@ -20,6 +20,7 @@ from bandlimit.ops._activations import (
     PARAMETRIC_ACTIVATIONS,
 )
 from bandlimit.ops._dispatch import HALF_DTYPES
+from bandlimit.ops._params import check_tensor
 from bandlimit.ops.reference import check_padding_mode
 
 
@@ -57,7 +58,11 @@ class _SnakeBase(nn.Module):
         return a, b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Pointwise on ``x [N, C, ...]`` (no anti-aliasing: wrap it in an alias-free module)."""
+        """Pointwise on ``x [N, C, ...]`` (no anti-aliasing: wrap it in an alias-free module).
+
+        ``x`` must be a floating-point tensor (``TypeError`` otherwise: an integer one would
+        give truncated values with no gradient to ``alpha``)."""
+        check_tensor(x, "x")
         if x.ndim < 2 or x.shape[1] != self.in_features:
             raise ValueError(
                 f"x must have shape [N, {self.in_features}, ...], got {tuple(x.shape)}"
@@ -76,8 +81,9 @@ class _SnakeBase(nn.Module):
 class Snake(_SnakeBase):
     r"""Snake: :math:`y = x + \sin^2(\alpha x) / (\alpha + 10^{-9})`, per-channel :math:`\alpha`.
 
-    BigVGAN's periodic activation, pointwise on ``[N, C, ...]`` (any number of trailing axes;
-    the output has the input's shape, dtype and device, computed in at least float32). On its
+    BigVGAN's periodic activation, pointwise on a floating-point ``[N, C, ...]`` tensor (any
+    number of trailing axes; another dtype or a non-tensor raises a ``TypeError``; the output
+    has the input's shape, dtype and device, computed in at least float32). On its
     own it aliases: wrap it in :class:`AliasFreeActivation1d` or
     :class:`bandlimit.nn.bigvgan.Activation1d` for an alias-free block, which then uses and
     trains its ``alpha``. ``params()`` returns the effective :math:`\alpha` (and None for

@@ -643,7 +643,8 @@ def patch(model: nn.Module) -> dict[str, nn.Module]:
     ``downsample.ratio``. The replacement keeps the activation module (the same object, so its
     parameters and optimizer state stay), copies of the filter buffers (on their device, in
     their dtype) and the block's training mode, so the model's state-dict keys and outputs do
-    not change.
+    not change. A block used in several places (``nn.Sequential(b, b)``, or inside a shared
+    container) is replaced everywhere by one new block, shared in the same way.
 
     Parameters
     ----------
@@ -654,8 +655,9 @@ def patch(model: nn.Module) -> dict[str, nn.Module]:
     Returns
     -------
     dict of str to nn.Module
-        ``{qualified name: the replaced (original) module}``; empty if there was nothing to
-        replace.
+        ``{qualified name: the replaced (original) module}``, every name under which a block
+        was found (a shared block under each of its names, as the state dict names them);
+        empty if there was nothing to replace.
 
     Raises
     ------
@@ -700,24 +702,40 @@ def patch(model: nn.Module) -> dict[str, nn.Module]:
             f"the blocks inside a model; wrap it (nn.Sequential(block)) or build "
             f"bandlimit.nn.bigvgan.Activation{nd}d(block.act, ...) directly"
         )
+    # Every path to every block, as the state dict names them, all found before any is
+    # replaced: named_children() reports a module used twice by one parent (nn.Sequential(b, b))
+    # once, which left its second use unpatched, and named_modules() a shared container once.
+    found = [
+        (f"{qual}.{child_name}" if qual else child_name, parent, child_name, child)
+        for qual, parent in model.named_modules(remove_duplicate=False)
+        for child_name, child in parent._modules.items()
+        if child is not None and _is_compatible_block(child)
+    ]
+    new_of: dict[int, nn.Module] = {}  # id(original) -> its one replacement (sharing kept)
     replaced: dict[str, nn.Module] = {}
-    for qual, parent in list(model.named_modules()):
-        for child_name, child in list(parent.named_children()):
-            nd = _is_compatible_block(child)
-            if not nd:
-                continue
-            cls = Activation1d if nd == 1 else Activation2d
-            new = cls(
-                child.act,
-                child.upsample.ratio,
-                child.downsample.ratio,
-                child.upsample.filter.shape[-1],
-                child.downsample.lowpass.filter.shape[-1],
-            )
-            new.upsample.filter = child.upsample.filter.detach().clone()
-            new.downsample.lowpass.filter = child.downsample.lowpass.filter.detach().clone()
-            new.to(device=child.upsample.filter.device)
-            new.train(child.training)  # (an eval() model stays in eval mode)
-            setattr(parent, child_name, new)
-            replaced[f"{qual}.{child_name}" if qual else child_name] = child
+    for name, parent, child_name, child in found:
+        new = new_of.get(id(child))
+        if new is None:
+            new = new_of[id(child)] = _replacement(child)
+        setattr(parent, child_name, new)
+        replaced[name] = child
     return replaced
+
+
+def _replacement(child: Any) -> nn.Module:
+    """bandlimit's block for an alias-free-torch-layout ``child`` (a foreign module, its
+    layout checked by :func:`_is_compatible_block`): the same activation module, copies of its
+    filters on their device, its training mode."""
+    cls = Activation1d if _is_compatible_block(child) == 1 else Activation2d
+    new = cls(
+        child.act,
+        child.upsample.ratio,
+        child.downsample.ratio,
+        child.upsample.filter.shape[-1],
+        child.downsample.lowpass.filter.shape[-1],
+    )
+    new.upsample.filter = child.upsample.filter.detach().clone()
+    new.downsample.lowpass.filter = child.downsample.lowpass.filter.detach().clone()
+    new.to(device=child.upsample.filter.device)
+    new.train(child.training)  # (an eval() model stays in eval mode)
+    return new

@@ -50,7 +50,8 @@ def bias_act(
     Returns
     -------
     Tensor
-        Shaped like ``x``, with ``x``'s dtype and device.
+        Shaped like ``x``, with ``x``'s dtype and device; always a new tensor (a copy where
+        the call is the identity), never ``x`` itself.
 
     Raises
     ------
@@ -58,7 +59,9 @@ def bias_act(
         If ``x`` or ``b`` is not a floating-point tensor, or a number has the wrong type.
     ValueError
         If ``act`` is unknown, ``b`` has the wrong shape or device, ``dim`` is not an axis of
-        ``x``, ``gain`` or ``clamp`` is negative, or the requested backend cannot run on ``x``.
+        ``x``, ``gain`` or ``clamp`` is negative, a number is not finite, ``clamp`` or lrelu's
+        ``alpha`` is beyond the largest finite value of ``x``'s dtype, or the requested backend
+        cannot run on ``x``.
 
     Notes
     -----
@@ -99,8 +102,13 @@ def bias_act(
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
+    if spec.name == "lrelu":  # (the other activations ignore alpha)
+        check_fits_dtype(alpha, "alpha", x.dtype)
     if resolve_impl(impl, x, "bias_act") == "cuda":
         from bandlimit.ops.cuda import _ops
 
         return _ops.bias_act(x, b, dim, spec, alpha, gain, clamp)
-    return reference.bias_act(x, b, dim, spec, alpha, gain, clamp)
+    y = reference.bias_act(x, b, dim, spec, alpha, gain, clamp)
+    # The identity (linear, no bias, gain 1, no clamp) computes nothing: a new tensor all the
+    # same, so that writing to the output leaves x alone.
+    return y.clone() if y is x else y

@@ -74,11 +74,13 @@ _CHUNK_ELEMENTS = 1 << 22  # samples gathered at a time by _rational_gather (16 
 def _values_readable(x: torch.Tensor) -> bool:
     """Whether ``x`` holds real values that Python may branch on: not traced by Dynamo or
     jit.trace, a plain tensor (a fake or functional tensor is what export and make_fx trace),
-    and not batched by the older vmap of ``is_grads_batched`` / ``check_batched_grad`` (a
-    plain Tensor by type, whose ``bool()`` has no batching rule). A mode that merely
-    intercepts ops still sees the eager computation."""
+    not on the meta device (shapes only: no values to read), and not batched by the older vmap
+    of ``is_grads_batched`` / ``check_batched_grad`` (a plain Tensor by type, whose ``bool()``
+    has no batching rule). A mode that merely intercepts ops still sees the eager
+    computation."""
     return (not (torch.compiler.is_compiling() or torch.jit.is_tracing())
             and type(x) in (torch.Tensor, torch.nn.Parameter)
+            and not x.is_meta
             and not torch._C._functorch.is_legacy_batchedtensor(x))  # fmt: skip
 
 

@@ -84,7 +84,7 @@ def _as_taps(window: Any) -> torch.Tensor | None:
                         f"dtype {taps.dtype}")  # fmt: skip
     taps = check_filter(taps.detach().double() if not taps.is_floating_point() else
                         taps.detach(), "window", ndims=(1,))  # fmt: skip
-    if not _tracing() and not bool(torch.isfinite(taps).all()):
+    if not _tracing() and not taps.is_meta and not bool(torch.isfinite(taps).all()):
         raise ValueError("window as filter taps must be finite")
     return taps
 
@@ -274,6 +274,8 @@ def apply_resample(
     check_fits_dtype(spec.cval, "cval", x.dtype)
     impl = resolve_impl(impl, x, "resample_poly")
     taps = spec.taps if taps is None else taps
+    if taps is not None and taps.is_meta and not x.is_meta:  # (shapes only: no taps to move)
+        raise ValueError("window must hold its taps, got a tensor on the meta device")
     y = x
     for axis, (u, d) in zip(axes, spec.factors):
         if u == d:  # scipy's rule: equal factors leave the axis alone, whatever the window

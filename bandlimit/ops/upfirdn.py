@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from bandlimit._checks import check_bool
+from bandlimit._checks import check_bool, check_device, nonreal_kind, short_repr
 from bandlimit.ops import reference
 from bandlimit.ops._dispatch import HALF_DTYPES, compute_dtype, numba_fits, resolve_impl
 from bandlimit.ops._params import (
@@ -279,11 +280,14 @@ def setup_filter(
     Raises
     ------
     TypeError
-        If ``f`` is not a number, a sequence of numbers or a tensor (booleans included).
+        If ``f`` is not a number, a sequence of numbers or a tensor, or holds booleans or
+        complex numbers (a bool, a bool or complex array or tensor).
     ValueError
-        If ``f`` has more than 2 dimensions or no taps, ``separable=True`` is given a 2-D
-        filter, the taps sum to zero (or are not finite) with ``normalize=True``, the gain makes
-        them overflow, or ``device`` is not a device.
+        If ``f`` has more than 2 dimensions, no taps or a tap that is not finite in float32
+        (NaN, inf, beyond ±3.4e+38), ``separable=True`` is given a 2-D filter, the taps sum to
+        zero with ``normalize=True``, the outer product or the gain makes them overflow,
+        ``device`` is not a device, or ``f`` is a meta tensor and ``device`` is not 'meta' (a
+        meta ``f`` gives a meta result of the right shape, its values unchecked).
 
     Examples
     --------
@@ -296,20 +300,33 @@ def setup_filter(
     >>> setup_filter([1, 3, 3, 1], separable=True).tolist()
     [0.125, 0.375, 0.375, 0.125]
     """
-    if isinstance(f, bool):
+    if isinstance(f, (bool, np.bool_)):
         raise TypeError(f"f must be None, a number, a sequence of numbers or a tensor, got {f!r}")
-    try:
-        device = torch.device(device)
-    except (TypeError, RuntimeError):
-        raise ValueError(
-            f"device must be a torch.device or a device string, got {device!r}"
-        ) from None
+    device = check_device("device", device)
+    kind = nonreal_kind(f)
+    if kind is not None:  # (torch would make them real: the imaginary parts dropped, bools 0/1)
+        raise TypeError(f"f must hold real numbers, got {kind} taps: {short_repr(f)}")
+    given = f
+    if isinstance(f, torch.Tensor):
+        f = f.detach()  # (the result tracks no gradient, as documented)
     try:
         f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
+    except OverflowError:  # an int beyond a float's range
+        raise ValueError(f"f must hold finite real numbers, got {short_repr(given)}") from None
     except (TypeError, ValueError, RuntimeError):
         raise TypeError(
-            f"f must be None, a number, a sequence of numbers or a tensor, got {f!r}"
+            f"f must be None, a number, a sequence of numbers or a tensor, got {short_repr(f)}"
         ) from None
+    # A meta tensor has no taps to check: only the shape is computed (on the meta device).
+    meta = f.is_meta
+    if meta and device.type != "meta":
+        raise ValueError(
+            f"f must hold its taps to place them on {device}, got a tensor on the meta device"
+        )
+    if not meta and not bool(torch.isfinite(f).all()):
+        raise ValueError(
+            f"f must have finite taps (float32: at most ±3.4e+38), got {short_repr(given)}"
+        )
     if f.ndim > 2:
         raise ValueError(f"f must be a scalar, [taps] or [h, w], got shape {tuple(f.shape)}")
     if f.numel() == 0:
@@ -320,25 +337,31 @@ def setup_filter(
         separable = f.ndim == 1 and f.numel() >= 8
     else:
         separable = check_bool("separable", separable)
-    if f.ndim == 1 and not separable:
+    outer = f.ndim == 1 and not separable
+    if outer:
         f = torch.outer(f, f)
     if f.ndim != (1 if separable else 2):
         raise ValueError(f"separable={separable} needs a 1-D filter, got shape {tuple(f.shape)}")
     if check_bool("normalize", normalize):
-        total = float(f.sum())
-        if not math.isfinite(total) or total == 0:
-            raise ValueError(
-                f"f sums to {total}: it cannot be normalised to unit sum (a high-pass or "
-                f"non-finite filter?); pass normalize=False"
-            )
-        f = f / total
+        if meta:
+            f = f / f.sum()
+        else:
+            total = float(f.sum())
+            if not math.isfinite(total) or total == 0:
+                raise ValueError(
+                    f"f sums to {total}: it cannot be normalised to unit sum (a high-pass "
+                    f"filter, or one whose sum overflows float32?); pass normalize=False"
+                )
+            f = f / total
     if check_bool("flip_filter", flip_filter):
         f = f.flip(list(range(f.ndim)))
     gain = as_float(gain, "gain", nonnegative=True)
     scale: float = gain ** (f.ndim / 2)  # (float ** float is Any in typeshed: may be complex)
     f = f * scale
-    if not bool(torch.isfinite(f).all()):
-        raise ValueError(f"gain={gain!r} makes the float32 taps overflow")
+    if not meta and not bool(torch.isfinite(f).all()):  # (f's own taps are finite)
+        why = (f"gain={gain!r}" if scale != 1 else
+               "the outer product f ⊗ f" if outer else "normalising f to unit sum")  # fmt: skip
+        raise ValueError(f"{why} makes the float32 taps overflow (beyond ±3.4e+38)")
     return f.to(device=device)
 
 

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 import scipy.signal
+import scipy.special
 import torch
 
-from bandlimit._checks import check_float_dtype, check_int, check_real
+from bandlimit._checks import check_float_dtype, check_int, check_real, to_float
 from bandlimit.metrics.equivariance import (
     I_MAX,
     _axis_mask,
@@ -95,11 +96,16 @@ def kaiser_sinc_kernel(t: torch.Tensor, half: int) -> torch.Tensor:
     """
     beta = float(scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(2 * half, 0.5)))
     r = (t / half).clamp(-1, 1)
-    win = torch.special.i0(beta * torch.sqrt(1 - r * r)) / float(np.i0(beta))
+    s = torch.sqrt(1 - r * r)
+    # I0(β·s) / I0(β) from the exponentially scaled I0e(z) = exp(−z)·I0(z): I0 itself overflows
+    # float64 past β ≈ 713 (about 1780 taps), which made every tap inf / inf = NaN.
+    win = torch.special.i0e(beta * s) / float(scipy.special.i0e(beta)) * torch.exp(beta * (s - 1))
     return torch.where(t.abs() < half, torch.sinc(t) * win, torch.zeros_like(t))
 
 
 def _fft_shift(x: torch.Tensor, shift: Sequence[float]) -> torch.Tensor:
+    if x.numel() == 0:  # nothing to shift (torch's FFT refuses an axis of length 0)
+        return x.clone()
     y = x
     for axis, d in enumerate(shift):
         dim = x.ndim - 1 - axis
@@ -128,7 +134,7 @@ def _as_shift(
         if want is None:
             want = "(dx,) or a number" if ndim == 1 else "(dx, dy)"
         raise ValueError(f"{name} must be {want} for {ndim}-D signals, got {given!r}")
-    out = tuple(float(s) for s in shift)
+    out = tuple(to_float(name, s) for s in shift)
     if not all(math.isfinite(s) for s in out):
         raise ValueError(f"{name} must be finite, got {given!r}")
     return out
@@ -358,9 +364,13 @@ def _output_shift_reach(method: str, taps: int, out_shift: Sequence[float]) -> s
 
 
 def _check_min_psnr(min_psnr: Any) -> float:
-    if isinstance(min_psnr, bool) or not isinstance(min_psnr, Real) or math.isnan(min_psnr):
+    """A number of dB; ±inf allowed (inf: only a perfect match passes)."""
+    if isinstance(min_psnr, bool) or not isinstance(min_psnr, Real):
         raise TypeError(f"min_psnr must be a number (dB), got {min_psnr!r}")
-    return float(min_psnr)
+    out = to_float("min_psnr", min_psnr)
+    if math.isnan(out):
+        raise ValueError(f"min_psnr must be a number of dB, not NaN, got {min_psnr!r}")
+    return out
 
 
 def assert_translation_equivariant(
@@ -387,7 +397,7 @@ def assert_translation_equivariant(
     shift : number or ``(dx,)`` (1-D), ``(dx, dy)`` (2-D)
         Shift in input pixels; content moves towards +x/+y.
     min_psnr : float
-        Threshold in dB.
+        Threshold in dB (not NaN: a ``ValueError``).
     crop : int or per-axis ints (x first), optional
         Output pixels ignored on each side (what ``op`` writes there, NaN included, is ignored
         unless the output shift carries it into the compared region: an ``AssertionError``).
@@ -433,9 +443,9 @@ def assert_translation_equivariant(
         Arguments of the wrong type (e.g. an integer ``dtype``, ``x`` neither a floating-point
         tensor nor a signal).
     ValueError
-        Bad values (e.g. an empty ``x``, a shift with the wrong number of components), an
-        ``op`` that changes the batch size or the rank, or gives different shapes for ``x`` and
-        the shifted ``x``, or nothing left to compare.
+        Bad values (e.g. an empty ``x``, a shift with the wrong number of components, a NaN
+        ``min_psnr``), an ``op`` that changes the batch size or the rank, or gives different
+        shapes for ``x`` and the shifted ``x``, or nothing left to compare.
 
     Examples
     --------
@@ -541,7 +551,7 @@ def assert_rotation_equivariant(
     angle : float
         Radians.
     min_psnr : float
-        Threshold in dB.
+        Threshold in dB (not NaN: a ``ValueError``).
     crop : int, optional
         Only the disc of radius ``min(H', W')/2 − crop`` around the centre is compared (corners
         leave the frame under rotation). Default ``min(H', W') // 8``, plus 6 input pixels' worth
@@ -565,9 +575,9 @@ def assert_rotation_equivariant(
     TypeError
         Arguments of the wrong type (e.g. an integer ``dtype``).
     ValueError
-        Bad values (e.g. ``x`` not ``[N, C, H, W]`` or a 1-D signal), an ``op`` that changes
-        the batch size or the rank, or gives different shapes for ``x`` and the rotated ``x``,
-        or nothing left to compare.
+        Bad values (e.g. ``x`` not ``[N, C, H, W]`` or a 1-D signal, a NaN ``min_psnr``), an
+        ``op`` that changes the batch size or the rank, or gives different shapes for ``x`` and
+        the rotated ``x``, or nothing left to compare.
 
     Examples
     --------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from functools import partial
 from types import SimpleNamespace
 
@@ -409,3 +410,35 @@ _INPUT = SimpleNamespace(bandwidth=2.0, sampling_rate=16)
 def test_plot_schedule_bad_input(schedule, exc, match):
     with pytest.raises(exc, match=match):
         plot_schedule(schedule)
+
+
+_NON_FINITE_WINDOWS = [("gaussian", 0.0), ("general_gaussian", 1, 0), ("exponential", None, 0)]
+
+
+@pytest.mark.parametrize("window", _NON_FINITE_WINDOWS)
+def test_resample_window_that_gives_non_finite_taps_is_named(window):
+    """scipy designs these (a zero width: 0 / 0) with only a RuntimeWarning; the filter, and
+    every output of resample_poly, were NaN."""
+    from bandlimit.filters import resample_filter
+    from bandlimit.filters.resample import _design
+    from bandlimit.nn import ResamplePoly
+    from bandlimit.ops import resample_poly
+
+    says = (rf"^window {re.escape(repr(window))} gives non-finite filter taps \(NaN or inf\): a "
+            r"window parameter is out of its range \(e\.g\. a zero width or standard deviation\)$")
+    with pytest.raises(ValueError, match=says):
+        resample_filter(3, 2, window)
+    with pytest.raises(ValueError, match=says):
+        resample_poly(torch.zeros(1, 1, 20), 3, 2, window=window)
+    with pytest.raises(ValueError, match=says):
+        ResamplePoly(3, 2, window=window)  # at construction, not at the first call
+    with pytest.raises(ValueError, match=says):
+        _design(3, window)  # the design checks its own taps (a traced call skips the probe)
+
+
+def test_int_too_large_for_a_float_names_the_argument():
+    """Python's bare 'OverflowError: int too large to convert to float' named nothing."""
+    for arg in ("cutoff", "fs"):
+        with pytest.raises(ValueError, match=rf"^{arg} must be a finite real number, got "
+                                             r"1\.000e\+400 \(an int of 401 digits\)"):
+            lowpass(**{**GOOD, arg: 10**400})

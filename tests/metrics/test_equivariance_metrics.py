@@ -633,6 +633,60 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="max_val must be > 0"):
         eq.PSNRAccumulator(0)
 
+    # Found by fuzzing. Complex values were made real silently (the imaginary parts dropped:
+    # psnr of [1j, 2j] against zeros was inf), and so was a bool matrix.
+    z = torch.zeros(2, dtype=torch.complex64)
+    with pytest.raises(TypeError, match=r"^ref must have a real dtype, got torch\.complex64$"):
+        eq.psnr(torch.tensor([1j, 2j]), z)
+    with pytest.raises(TypeError, match=r"^img must have a real dtype, got torch\.complex128$"):
+        eq.psnr(torch.zeros(2), torch.zeros(2, dtype=torch.complex128))
+    with pytest.raises(TypeError, match=r"^mask must have a real dtype, got torch\.complex64$"):
+        eq.psnr(torch.zeros(2), torch.ones(2), z)
+    with pytest.raises(TypeError, match=r"^matrix must hold real numbers, got a complex matrix "
+                                        r"\(dtype complex128\)$"):
+        eq.oriented_bandlimit_filter(np.eye(2) * 1j)
+    with pytest.raises(TypeError, match=r"^matrix must hold real numbers, got a complex matrix "
+                                        r"\(dtype torch\.complex64\)$"):
+        eq.oriented_bandlimit_filter(torch.eye(2, dtype=torch.complex64))
+    with pytest.raises(TypeError, match=r"^matrix must hold real numbers, got a bool matrix "
+                                        r"\(dtype bool\)$"):
+        eq.oriented_bandlimit_filter(np.eye(2, dtype=bool))
+    with pytest.raises(TypeError, match=r"^matrix must hold real numbers, got a bool matrix "):
+        eq.oriented_bandlimit_filter([[True, False], [False, True]])
+    assert eq.oriented_bandlimit_filter(np.eye(2, dtype=int)).shape == (11, 11)  # ints are real
+    # torch's RuntimeError named no argument
+    with pytest.raises(ValueError, match=r"^device must be a torch\.device or a device string, "
+                                         r"got 'bogus'$"):
+        eq.evaluate(G, device="bogus", progress=False)
+    with pytest.raises(ValueError, match=r"^device must be a torch\.device or a device string, "
+                                         r"got 'cuda:x'$"):
+        eq.oriented_bandlimit_filter(np.eye(2), device="cuda:x")
+    # 10**400 is no float: Python's bare OverflowError named nothing
+    with pytest.raises(ValueError, match=r"^max_val must be a finite real number, got 1\.000e\+400 "
+                                         r"\(an int of 401 digits\)"):
+        eq.psnr(x, x, max_val=10**400)
+    with pytest.raises(ValueError, match=r"^angle must be a finite real number, got -1\.000e\+400"):
+        eq.rotate(x, -(10**400))
+    with pytest.raises(ValueError, match=r"^shift\[0\] must be a finite real number, got "
+                                         r"1\.000e\+400"):
+        eq.translate_fractional(x, (10**400, 0))
+
+
+def test_the_meta_device():
+    """A meta tensor has no values: psnr said 'Tensor.item() cannot be called on meta tensors';
+    a filter designed for the meta device has the right shape."""
+    meta = torch.ones(3, device="meta")
+    with pytest.raises(ValueError, match=r"^ref must hold values to compare, got a tensor on the "
+                                         r"meta device$"):
+        eq.psnr(meta, torch.zeros(3, device="meta"))
+    with pytest.raises(ValueError, match=r"^mask must hold values to compare"):
+        eq.psnr(torch.zeros(3), torch.zeros(3), meta)
+    with pytest.raises(ValueError, match=r"^matrix must hold its values, got a tensor on the "
+                                         r"meta device$"):
+        eq.oriented_bandlimit_filter(torch.eye(2, device="meta"))
+    f = eq.oriented_bandlimit_filter(eq.rotation_matrix(0.3), up=2, device="meta")
+    assert f.is_meta and f.shape == (23, 23)
+
 
 # ---------------------------------------------------------------------------------------------
 # The paper's central claim on the reference generator (examples/afgan)

@@ -131,6 +131,39 @@ def test_patch_replaces_blocks_in_place():
     assert bigvgan.patch(bigvgan.Activation1d(nn.Tanh())) == {}  # bandlimit's own: nothing to do
 
 
+def test_patch_replaces_every_use_of_a_shared_block():
+    """nn.Sequential(b, b): named_modules / named_children report b once, so only '0' was
+    replaced and the second use kept running alias-free-torch's block. Every use is replaced,
+    by one shared new block (the sharing kept), and every name is returned."""
+    torch.manual_seed(0)
+    act = PeerSnakeBeta(2)
+    with torch.no_grad():
+        act.alpha.normal_(0, 0.3)
+    b = aft.Activation1d(act)
+    model = nn.Sequential(b, b)
+    x = torch.randn(1, 2, 40)
+    y_before = model(x)
+    replaced = bigvgan.patch(model)
+    assert list(replaced) == ["0", "1"]
+    assert replaced["0"] is b and replaced["1"] is b
+    assert isinstance(model[0], bigvgan.Activation1d) and model[1] is model[0]
+    assert model[0].act is act
+    assert _rel_err(model(x), y_before) < 2e-6
+    assert bigvgan.patch(model) == {}
+    # A shared container: the block inside is replaced once, under every name it has.
+    inner = nn.Sequential(aft.Activation1d(nn.Tanh()))
+    outer = nn.ModuleDict({"a": inner, "b": inner, "c": nn.Sequential(inner)})
+    original = inner[0]
+    replaced = bigvgan.patch(outer)
+    assert list(replaced) == ["a.0", "b.0", "c.0.0"]
+    assert all(m is original for m in replaced.values())
+    assert isinstance(inner[0], bigvgan.Activation1d) and outer["c"][0][0] is inner[0]
+    assert list(outer.state_dict()) == ["a.0.upsample.filter", "a.0.downsample.lowpass.filter",
+                                        "b.0.upsample.filter", "b.0.downsample.lowpass.filter",
+                                        "c.0.0.upsample.filter",
+                                        "c.0.0.downsample.lowpass.filter"]
+
+
 @pytest.mark.parametrize(("up", "down"), [(1, 2), (2, 1)])
 def test_ratio_one_matches_and_patches(up, down):
     """A ratio of 1 (cutoff 0.5/1 = Nyquist) is accepted as alias-free-torch accepts it."""
@@ -280,9 +313,17 @@ def test_bad_module_arguments():
     assert AliasFreeActivation1d("lrelu", alpha=0.3).alpha == 0.3
     # A non-tensor input: a TypeError naming x (it was an AttributeError from the filter cast).
     for module in (AliasFreeActivation1d("gelu"), bigvgan.Activation1d(Snake(3)),
-                   bigvgan.UpSample1d(2), bigvgan.DownSample2d(2)):
+                   bigvgan.UpSample1d(2), bigvgan.DownSample2d(2), Snake(3), SnakeBeta(3)):
         with pytest.raises(TypeError, match=r"x must be a torch\.Tensor, got list"):
             module([[1.0]])
+    # Snake on an integer or bool tensor returned truncated values, detached from alpha.
+    for snake in (Snake(1), SnakeBeta(1)):
+        with pytest.raises(TypeError, match=r"^x must have a floating-point dtype, got "
+                                            r"torch\.int64$"):
+            snake(torch.tensor([[[1, 2, 3]]]))
+        with pytest.raises(TypeError, match=r"^x must have a floating-point dtype, got "
+                                            r"torch\.bool$"):
+            snake(torch.ones(1, 1, 3, dtype=torch.bool))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ unknown activation or backend.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -399,3 +400,161 @@ def test_the_filter_warning_leaves_compiled_graphs_whole():
     model = Blur()
     compiled = torch.compile(model, fullgraph=True, backend="eager")
     torch.testing.assert_close(compiled(x), model(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by fuzzing: outputs that alias the input, values made real silently, numbers too large
+# for a float, and the meta device
+
+
+@pytest.mark.parametrize("impl", ["auto", "ref", "numba"])
+def test_bias_act_identity_returns_a_new_tensor(impl):
+    """act='linear', no bias, gain 1, no clamp computes nothing; the output was x itself, so
+    writing to it changed the input."""
+    x = torch.arange(6.0, dtype=F64).reshape(2, 3)
+    before = x.clone()
+    y = ops.bias_act(x, impl=impl)
+    assert y is not x and y.data_ptr() != x.data_ptr()
+    torch.testing.assert_close(y, before, rtol=0, atol=0)
+    y.add_(100.0)
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
+    # still differentiable, as the copy of the identity
+    xg = torch.randn(2, 3, dtype=F64, requires_grad=True)
+    (g,) = torch.autograd.grad(ops.bias_act(xg, impl=impl).sum(), xg)
+    torch.testing.assert_close(g, torch.ones_like(g))
+
+
+def test_bias_act_alpha_must_fit_the_dtype():
+    """Torch's 'value cannot be converted to type float without overflow', before."""
+    with pytest.raises(ValueError, match=r"^alpha must be at most the largest finite "
+                       r"torch\.float32 value \(3\.40282e\+38\), got 1e\+39$"):
+        ops.bias_act(torch.randn(2, 3), act="lrelu", alpha=1e39)
+    with pytest.raises(ValueError, match=r"^alpha must be at most the largest finite "
+                       r"torch\.float16 value \(65504\), got -100000\.0$"):
+        ops.bias_act(torch.randn(2, 3).half(), act="lrelu", alpha=-1e5)
+    # the activations that take no alpha ignore it, as documented
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(ops.bias_act(x, act="tanh", alpha=1e39), torch.tanh(x))
+
+
+_BIG = 10**400
+_BIG_SAYS = r"1\.000e\+400 \(an int of 401 digits\): beyond the range of a float"
+
+
+@pytest.mark.parametrize(("name", "fn"), [
+    ("gain", lambda: ops.upfirdn2d(x4(), f1(), gain=_BIG)),
+    ("gain", lambda: ops.setup_filter([1, 2, 1], gain=_BIG)),
+    ("gain", lambda: ops.upsample2d(x4(), f1(), gain=_BIG)),
+    ("clamp", lambda: ops.filtered_lrelu(x4(), clamp=_BIG)),
+    ("slope", lambda: ops.filtered_lrelu(x4(), slope=_BIG)),
+    ("alpha", lambda: ops.bias_act(x4(), act="lrelu", alpha=_BIG)),
+    ("alpha", lambda: ops.filtered_act(x4(), "snake", alpha=_BIG)),
+    ("cval", lambda: ops.resample_poly(x3(), 2, 1, cval=-_BIG)),
+])
+def test_an_int_too_large_for_a_float_is_a_value_error(name, fn):
+    """Python's bare 'OverflowError: int too large to convert to float' named nothing."""
+    with pytest.raises(ValueError, match=rf"^{name} must be a finite real number, got "
+                       rf"-?{_BIG_SAYS} \(about ±1\.8e\+308\)$"):
+        fn()
+
+
+def test_huge_ints_are_shown_short():
+    """A factor of 10**400 printed its 401 digits; 10**5000 could not be printed at all."""
+    with pytest.raises(ValueError, match=r"^up must be an int in \[1, 2\*\*30\], got "
+                       r"1\.000e\+400 \(an int of 401 digits\)$"):
+        ops.upfirdn2d(x4(), f1(), up=_BIG)
+    with pytest.raises(ValueError, match=r"^down must be an int >= 1, got -1\.000e\+5000 \(an int "
+                       r"of 5001 digits\)$"):
+        ops.upfirdn1d(x3(), f1(), down=-(10**5000))
+    with pytest.raises(ValueError, match=r"^f must hold finite real numbers, got \[10{58}"
+                       r"\.\.\.0{8}, 1\] \(406 characters\)$"):
+        ops.setup_filter([_BIG, 1])
+
+
+@pytest.mark.parametrize("f", [
+    np.array([1 + 1j, 2.0]),
+    torch.tensor([1 + 1j, 2.0]),
+    np.array([[1, 2], [3, 4]], dtype=np.complex64),
+    [[1.0, 2.0], [1j, 1.0]],
+])
+def test_setup_filter_rejects_complex_taps(f):
+    """Arrays and tensors were made real silently (the imaginary parts dropped)."""
+    with pytest.raises(TypeError, match=r"^f must hold real numbers, got complex taps: "):
+        ops.setup_filter(f)
+
+
+@pytest.mark.parametrize("f", [
+    np.array([True, True]),
+    torch.tensor([True, False, True]),
+    [True, False, True],
+    np.bool_(True),
+])
+def test_setup_filter_rejects_boolean_taps(f):
+    """The docstring says booleans raise a TypeError; only a bare Python bool did."""
+    with pytest.raises(TypeError, match=r"^f must (hold real numbers, got bool taps|be None, a "
+                       r"number, a sequence of numbers or a tensor, got)"):
+        ops.setup_filter(f)
+
+
+def test_setup_filter_names_non_finite_taps():
+    """A NaN tap with normalize=False said 'gain=1.0 makes the float32 taps overflow'."""
+    for f, shown in (([math.nan, 1.0], r"\[nan, 1\.0\]"), ([math.inf, 1.0], r"\[inf, 1\.0\]"),
+                     ([1e39, 1.0], r"\[1e\+39, 1\.0\]")):
+        for normalize in (False, True):
+            with pytest.raises(ValueError, match=r"^f must have finite taps \(float32: at most "
+                               rf"±3\.4e\+38\), got {shown}$"):
+                ops.setup_filter(f, normalize=normalize)
+    with pytest.raises(ValueError, match=r"^the outer product f ⊗ f makes the float32 taps "
+                       r"overflow \(beyond ±3\.4e\+38\)$"):
+        ops.setup_filter([1e20, 1e20], normalize=False)
+    with pytest.raises(ValueError, match=r"^gain=1e\+300 makes the float32 taps overflow"):
+        ops.setup_filter([1.0, 2.0], gain=1e300)
+    # and the result tracks no gradient, as documented
+    assert not ops.setup_filter(torch.tensor([1.0, 2.0], requires_grad=True)).requires_grad
+
+
+def _meta(*shape):
+    return torch.empty(*shape, device="meta")
+
+
+@pytest.mark.parametrize(("label", "fn"), [
+    ("upfirdn1d 3/2", lambda x: ops.upfirdn1d(x, torch.ones(4), up=3, down=2)),
+    ("upfirdn1d 3/2 padded", lambda x: ops.upfirdn1d(x, torch.ones(5), up=3, down=2,
+                                                     padding=(2, 1))),
+    ("resample_poly 3/2", lambda x: ops.resample_poly(x, 3, 2)),
+    ("resample_poly 2/3 median", lambda x: ops.resample_poly(x, 2, 3, padtype="median")),
+    ("upfirdn2d 3/2 separable", lambda x: ops.upfirdn2d(x[..., None].expand(-1, -1, -1, 12),
+                                                        torch.ones(4), up=3, down=2)),
+    ("upfirdn2d 3/2 2-D filter", lambda x: ops.upfirdn2d(x[..., None].expand(-1, -1, -1, 12),
+                                                         torch.ones(3, 4), up=3, down=2)),
+])
+@pytest.mark.parametrize("impl", ["auto", "ref"])
+def test_ref_computes_shapes_on_the_meta_device(label, fn, impl):
+    """Up and down together read the values ('are they finite?'): 'Tensor.item() cannot be
+    called on meta tensors'. A meta tensor has no values: the result is a meta tensor shaped as
+    on the CPU."""
+    del impl  # (the meta device resolves to 'ref' either way: both spellings are checked)
+    want = fn(torch.zeros(1, 2, 16))
+    y = fn(_meta(1, 2, 16))
+    assert y.is_meta and y.shape == want.shape and y.dtype == want.dtype
+
+
+def test_resample_modules_and_filters_on_the_meta_device():
+    from bandlimit.nn import ResamplePoly
+
+    y = ResamplePoly(3, 2).to("meta")(_meta(1, 2, 16))
+    assert y.is_meta and y.shape == (1, 2, 24)
+    y = ops.resample_poly(_meta(1, 2, 16), 3, 2, window=_meta(7))  # meta taps too
+    assert y.is_meta and y.shape == (1, 2, 24)
+    with pytest.raises(ValueError, match=r"^window must hold its taps, got a tensor on the meta "
+                       r"device$"):
+        ops.resample_poly(torch.zeros(1, 2, 16), 3, 2, window=_meta(7))
+    # setup_filter: a meta filter gives a meta result of the right shape, but has no taps to
+    # place on another device
+    f = ops.setup_filter(_meta(3), device="meta")
+    assert f.is_meta and f.shape == (3, 3)
+    assert ops.setup_filter(_meta(9), device="meta").shape == (9,)
+    assert ops.setup_filter([1, 2, 1], device="meta").is_meta
+    with pytest.raises(ValueError, match=r"^f must hold its taps to place them on cpu, got a "
+                       r"tensor on the meta device$"):
+        ops.setup_filter(_meta(3))

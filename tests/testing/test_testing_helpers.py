@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.signal
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -26,6 +27,7 @@ from bandlimit.testing import (
     bandlimited_images,
     bandlimited_signals,
     fractional_shift,
+    kaiser_sinc_kernel,
     make_bandlimited_signal,
     rotations,
     subpixel_shifts,
@@ -195,6 +197,51 @@ def test_sinc_shift_by_whole_pixels_is_exact(seed, dx, dy):
     torch.testing.assert_close(y * m, ref * m, rtol=0, atol=1e-12)
 
 
+def _kaiser_sinc_float64_reference(t, half):
+    """The kernel's definition in float64 with I0 itself (finite for small ``half`` only)."""
+    beta = float(scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(2 * half, 0.5)))
+    r = np.clip(t / half, -1, 1)
+    win = np.i0(beta * np.sqrt(1 - r * r)) / np.i0(beta)
+    return np.where(np.abs(t) < half, np.sinc(t) * win, 0.0)
+
+
+def test_kaiser_sinc_kernel_is_unchanged_where_i0_is_finite():
+    t = np.linspace(-13, 13, 521)
+    for half in (1, 4, 12, 100):
+        got = kaiser_sinc_kernel(torch.from_numpy(t), half).numpy()
+        np.testing.assert_allclose(got, _kaiser_sinc_float64_reference(t, half), rtol=1e-12,
+                                   atol=1e-15)
+    got32 = kaiser_sinc_kernel(torch.from_numpy(t).float(), 12)
+    assert got32.dtype == torch.float32
+    np.testing.assert_allclose(got32.numpy(), _kaiser_sinc_float64_reference(t, 12), atol=2e-6)
+
+
+@pytest.mark.parametrize("taps", [1800, 2000, 4096])
+def test_sinc_shift_with_thousands_of_taps_is_finite_and_accurate(taps):
+    """I0(β) overflows float64 from about 1780 taps (β > 713): every tap was inf / inf = NaN,
+    and assert_translation_equivariant then blamed a correct op."""
+    half = taps // 2
+    assert bool(torch.isfinite(kaiser_sinc_kernel(torch.arange(-half, half) + 0.3, half)).all())
+    n = torch.arange(2 * taps + 64, dtype=F64)
+    x = torch.sin(2 * math.pi * 0.1 * n) + 0.5 * torch.cos(2 * math.pi * 0.31 * n + 1.0)
+    y, m = fractional_shift(x[None, None], 0.5, taps=taps)
+    assert int(m.sum()) == n.numel() - taps + 1
+    want = torch.sin(2 * math.pi * 0.1 * (n - 0.5)) + 0.5 * torch.cos(
+        2 * math.pi * 0.31 * (n - 0.5) + 1.0)
+    assert bool(torch.isfinite(y).all())
+    torch.testing.assert_close(y[0, 0][m[0, 0] > 0], want[m[0, 0] > 0], rtol=0, atol=1e-9)
+
+
+def test_fft_shift_of_an_empty_axis_is_empty_like_sinc():
+    """'fft' raised torch's 'Invalid number of data points (0)' where 'sinc' handles it."""
+    for shape, d in (((1, 0), 0.3), ((2, 0, 5), (0.3, 0.2)), ((1, 4, 0), (0.3, 0.2))):
+        x = torch.randn(*shape, dtype=F64)
+        for method in ("fft", "sinc"):
+            y, m = fractional_shift(x, d, method=method)
+            assert y.shape == m.shape == x.shape and y.dtype == x.dtype
+            assert y is not x
+
+
 def test_lanczos_method_is_the_metric_reference_and_1d_works():
     x = torch.randn(1, 2, 20, 20, dtype=F64)
     a = fractional_shift(x, (0.4, -1.3), method="lanczos")
@@ -287,6 +334,18 @@ def test_assertion_arguments_are_checked():
     torch.testing.assert_close(fractional_shift(x1, 0.3, taps=np.int64(24))[0], y0)
     with pytest.raises(TypeError, match="min_psnr"):
         assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr="40")
+    # a NaN is a number of the wrong value (it was a TypeError); 10**400 is no float
+    with pytest.raises(ValueError, match=r"^min_psnr must be a number of dB, not NaN, got nan$"):
+        assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr=math.nan)
+    with pytest.raises(ValueError, match=r"^min_psnr must be a number of dB, not NaN, got "
+                                         r"np\.float64\(nan\)$"):
+        assert_rotation_equivariant(box_blur, s, 0.3, min_psnr=np.float64("nan"))
+    with pytest.raises(ValueError, match=r"^min_psnr must be a finite real number, got "
+                                         r"1\.000e\+400 \(an int of 401 digits\)"):
+        assert_translation_equivariant(box_blur, s, (0.5, 0), min_psnr=10**400)
+    with pytest.raises(ValueError, match=r"^shift must be a finite real number, got "
+                                         r"-1\.000e\+400 \(an int of 401 digits\)"):
+        fractional_shift(torch.zeros(1, 1, 8), -(10**400))
     with pytest.raises(ValueError, match="angle must be a finite real number, got nan"):
         assert_rotation_equivariant(box_blur, s, math.nan)
     with pytest.raises(TypeError, match="angle must be a real number, got '1'"):
