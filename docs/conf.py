@@ -30,6 +30,7 @@ napoleon_use_rtype = False
 napoleon_use_param = False  # types as written ("int ≥ 1, default 2"), not cross-references
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
+autodoc_preserve_defaults = True  # "gain=math.sqrt(2)", not "gain=1.4142135623730951"
 autodoc_default_options = {"members": True}
 
 # Every reference to bandlimit's own objects must resolve (the test builds with -n -W); names

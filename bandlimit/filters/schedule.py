@@ -197,9 +197,9 @@ def geometric_schedule(
     first :math:`N - N_\mathrm{crit}` layers and stay there for the last :math:`N_\mathrm{crit}`;
     each layer gets the smallest power-of-two rate that puts the Nyquist frequency at or above
     the stop band (capped at the output resolution), and the filter's transition band is widened
-    up to Nyquist when the rate leaves room. Expressions are evaluated in float64 in the same
-    order as the official StyleGAN3 code, so its schedules are reproduced bit for bit (see the
-    module docstring for why that matters). A decreasing progression (``first_cutoff >
+    up to Nyquist when the rate leaves room. Expressions are evaluated in float64 in the same order
+    as the official StyleGAN3 code, so its schedules are reproduced bit for bit (the introduction of
+    the cutoff schedules says why that matters). A decreasing progression (``first_cutoff >
     last_cutoff``) is allowed too.
 
     All frequencies are in cycles per canvas unit (the output image spans one unit), sampling

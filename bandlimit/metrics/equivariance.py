@@ -1233,9 +1233,10 @@ def evaluate(
     r"""The paper's equivariance metrics of a StyleGAN3-style generator, in dB.
 
     For each batch: ``ws = G.mapping(z, c)`` (no truncation); ``orig = G.synthesis(ws)`` with the
-    identity transform; then, per requested metric, the transformed image and its reference (see
-    the module docstring) feed a pooled float64 PSNR. The generator's transform buffer is restored
-    afterwards, whatever happens; everything runs under ``torch.no_grad()``.
+    identity transform; then, per requested metric, the transformed image and its reference (the
+    definitions of :mod:`bandlimit.metrics.equivariance`) feed a pooled float64 PSNR. The
+    generator's transform buffer is restored afterwards, whatever happens; everything runs under
+    ``torch.no_grad()``.
 
     Parameters
     ----------

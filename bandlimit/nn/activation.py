@@ -19,7 +19,7 @@ from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
     PARAMETRIC_ACTIVATIONS,
 )
-from bandlimit.ops._dispatch import HALF_DTYPES
+from bandlimit.ops._dispatch import HALF_DTYPES, _check_impl
 from bandlimit.ops._params import check_tensor
 from bandlimit.ops.reference import check_padding_mode
 
@@ -217,6 +217,10 @@ _SIMPLE: dict[type[nn.Module], str] = {
     nn.Identity: "linear",
 }
 _GELU = {"none": "gelu", "tanh": "gelu_tanh"}  # nn.GELU's approximate → the op's name
+_SUPPORTED_MODULES = (
+    "Snake, SnakeBeta, nn.LeakyReLU, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, "
+    "nn.ELU(alpha=1), nn.CELU(alpha=1), nn.SELU, nn.Softplus() or nn.Identity"
+)
 _UNFUSED = (
     "or run it unfused in bandlimit.nn.bigvgan.Activation1d / Activation2d (any module, "
     "BigVGAN's filters)"
@@ -255,7 +259,7 @@ def unfusable_reason(act: object) -> str:
         )
     return (
         f"act {name} has no fused equivalent; pass one of {sorted(FILTERED_ACTIVATIONS)}, a "
-        f"supported module (see bandlimit.nn.activation.resolve_activation), {_UNFUSED}"
+        f"supported module ({_SUPPORTED_MODULES}), {_UNFUSED}"
     )
 
 
@@ -340,8 +344,11 @@ class _AliasFree(nn.Module):
         padding_mode: str = "replicate",
         gain: float | None = None,
         alpha: float | None = None,
+        *,
+        impl: str = "auto",
     ):
         super().__init__()
+        self.impl = _check_impl(impl)
         spec = resolve_activation(act)
         if spec is None:
             raise ValueError(unfusable_reason(act))
@@ -389,6 +396,7 @@ class _AliasFree(nn.Module):
                 padding=pu,
                 padding_mode=self.padding_mode,
                 down_padding=pd,
+                impl=self.impl,
                 **self._act_kwargs(),
             )
         return filtered_act(
@@ -401,6 +409,7 @@ class _AliasFree(nn.Module):
             padding=(*pu, *pu),
             padding_mode=self.padding_mode,
             down_padding=(*pd, *pd),
+            impl=self.impl,
             **self._act_kwargs(),
         )
 
@@ -408,6 +417,7 @@ class _AliasFree(nn.Module):
         return (
             f"act={self.act_name!r}, up={self.up}, down={self.down}, "
             f"kernel_size={self.kernel_size}, padding_mode={self.padding_mode!r}"
+            + ("" if self.impl == "auto" else f", impl={self.impl!r}")
         )
 
 
@@ -459,6 +469,9 @@ class AliasFreeActivation1d(_AliasFree):
     alpha : float or None, default None
         The leaky ReLU's negative slope (``'lrelu'`` only; None: 0.2 for the name, the module's
         ``negative_slope`` for an ``nn.LeakyReLU``). Snake's α is its module's parameter.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
+        Backend of the op (see :func:`bandlimit.ops.set_default_impl`); ``'ref'`` for a model
+        that ``torch.export`` should hold as standard ATen operators.
 
     Attributes
     ----------
@@ -523,6 +536,8 @@ class AliasFreeActivation2d(_AliasFree):
         Edge handling of both stages, along both axes.
     gain, alpha : float or None, default None
         Output gain and leaky ReLU slope, as in :class:`AliasFreeActivation1d`.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
+        Backend of the op, as in :class:`AliasFreeActivation1d`.
 
     Attributes
     ----------

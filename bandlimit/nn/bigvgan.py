@@ -11,9 +11,10 @@ Their resamplers, restated (ratio ``r``, ``K`` taps): ``UpSample1d`` replicate-p
 transposed-convolves with stride ``r`` and gain ``r`` and crops to ``r·L`` samples; that equals
 :func:`~bandlimit.ops.filtered_act1d` with ``padding = (K − 1 − (K − r)//2, (K − r)//2)`` and
 ``padding_mode='replicate'``. ``DownSample1d`` replicate-pads ``K//2 − 1`` / ``K//2`` (even K) and
-correlates with stride ``r``: ``down_padding`` with the same mode. It is its ``lowpass``, a
-``LowPassFilter1d`` (``2d``) that also works alone with alias-free-torch's arguments and every
-padding mode of ``torch.nn.functional.pad``.
+correlates with stride ``r``; that equals the op's ``down_padding = (K//2 − 1, K//2)``, in the
+same mode. ``DownSample1d`` does this through its ``lowpass`` attribute, a
+:class:`LowPassFilter1d` (:class:`LowPassFilter2d` in 2-D), which also works on its own with
+alias-free-torch's arguments and every padding mode of ``torch.nn.functional.pad``.
 
 One exception to "equal outputs": with fewer taps than ``2r`` (``K < 2r``, not a BigVGAN
 configuration) alias-free-torch's ``UpSample1d`` pads ``K//r − 1 = 0`` samples, so its first and
@@ -466,8 +467,8 @@ class _Activation(nn.Module):
         activation: nn.Module,
         up_ratio: int = 2,
         down_ratio: int = 2,
-        up_kernel_size: int = 12,
-        down_kernel_size: int = 12,
+        up_kernel_size: int | None = 12,
+        down_kernel_size: int | None = 12,
     ):
         super().__init__()
         self.up_ratio = _ratio(up_ratio, "up_ratio")

@@ -49,6 +49,8 @@ class ResamplePoly(nn.Module):
     >>> to_24k = ResamplePoly(160, 147)  # 22.05 kHz audio to 24 kHz
     >>> to_24k(torch.randn(2, 1, 22050)).shape
     torch.Size([2, 1, 24000])
+    >>> ResamplePoly(48000, 44100).up, ResamplePoly(48000, 44100).down  # divided by the gcd
+    (160, 147)
     >>> halve = ResamplePoly(1, 2, dim=(-2, -1))  # images, without aliasing
     >>> halve(torch.randn(1, 3, 64, 64)).shape
     torch.Size([1, 3, 32, 32])
@@ -88,18 +90,28 @@ class ResamplePoly(nn.Module):
         """Resample ``x`` (each axis in ``dim`` of length ``L`` to ``ceil(L·up/down)``)."""
         return apply_resample(x, self.spec, self.impl, taps=self.taps)
 
+    @property
+    def up(self) -> int | tuple[int, ...]:
+        """The up-sampling factor after dividing by the gcd (one per ``dim`` if several)."""
+        return _one([u for u, _ in self.spec.factors])
+
+    @property
+    def down(self) -> int | tuple[int, ...]:
+        """The down-sampling factor after dividing by the gcd (one per ``dim`` if several)."""
+        return _one([d for _, d in self.spec.factors])
+
+    @property
+    def dim(self) -> int | tuple[int, ...]:
+        """The resampled axis (a tuple if several)."""
+        return _one(self.spec.dims)
+
     def extra_repr(self) -> str:
         """The factors, axes and filter, as shown by ``repr``.
 
         :meta private:
         """
         s = self.spec
-
-        def one(values: Sequence[int]) -> object:
-            return values[0] if len(values) == 1 else tuple(values)
-
-        ups, downs = one([u for u, _ in s.factors]), one([d for _, d in s.factors])
-        text = f"up={ups}, down={downs}, dim={one(s.dims)}, padtype={s.padtype!r}"
+        text = f"up={self.up}, down={self.down}, dim={self.dim}, padtype={s.padtype!r}"
         if s.padtype == "constant" and s.cval:
             text += f", cval={s.cval!r}"
         if s.taps is not None:
@@ -107,3 +119,7 @@ class ResamplePoly(nn.Module):
         elif s.window is not None:
             text += f", window={s.window!r}"
         return text + ("" if self.impl == "auto" else f", impl={self.impl!r}")
+
+
+def _one(values: Sequence[int]) -> int | tuple[int, ...]:
+    return values[0] if len(values) == 1 else tuple(values)

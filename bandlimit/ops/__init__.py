@@ -51,3 +51,18 @@ __all__ = [
     "upfirdn2d",
     "upsample2d",
 ]
+
+
+def _register_custom_ops() -> None:
+    """Define the ``bandlimit::*`` custom ops now rather than at their first call: a program
+    saved by ``torch.export`` names them, and ``torch.export.load`` must find them in a process
+    that has only imported bandlimit. Defining them compiles nothing (Numba compiles at the
+    first call, the CUDA extension is built at the first call)."""
+    import importlib.util
+
+    if importlib.util.find_spec("numba") is not None:  # (without it 'numba' cannot run anyway)
+        from bandlimit.ops import _library  # noqa: F401
+    from bandlimit.ops.cuda import _ops  # noqa: F401
+
+
+_register_custom_ops()

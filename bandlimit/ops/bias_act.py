@@ -68,8 +68,8 @@ def bias_act(
     Differentiable to any order with respect to ``x`` and ``b``. Where the derivative is a
     convention, every backend follows PyTorch's (and StyleGAN's): relu / lrelu take the
     negative branch at ``x + b = 0``, and at ``|y| = clamp`` the gradient does what
-    ``torch.clamp``'s does in the installed torch (releases since mid-2026 block it, earlier
-    ones pass it). The filtered ops differ there: see :func:`filtered_act`.
+    ``torch.clamp``'s does in the installed torch (torch 2.14 blocks it, torch 2.6 passes
+    it). The filtered ops differ there: see :func:`filtered_act`.
 
     Examples
     --------

@@ -159,7 +159,7 @@ def filtered_lrelu(
 
     Per channel, with ``upfirdn`` as in :func:`upfirdn2d`::
 
-        u = upfirdn(x + b, fu, up, padding)       (fu carries the gain up²)
+        u = upfirdn(x + b, fu, up, padding)       (the op multiplies fu by up²)
         a = clamp(lrelu(u; slope) · gain, −clamp, clamp)
         y = upfirdn(a, fd, down)
 
@@ -551,9 +551,9 @@ def filtered_act1d(
     """:func:`filtered_act` on 1-D signals ``x [N, C, L]`` (audio): the alias-free activation of
     BigVGAN-style vocoders.
 
-    The same pipeline as :func:`filtered_act` along the last axis; ``fu`` carries the gain
-    ``up``. BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding) is
-    ``padding=(K − 1 − (K − r)//2, (K − r)//2)``, ``down_padding=(K//2 − 1, K//2)`` (even K).
+    The same pipeline as :func:`filtered_act` along the last axis; the op multiplies ``fu`` by
+    ``up`` (pass a unit-sum filter). BigVGAN's ``Activation1d`` (ratio r, K taps, replicate padding)
+    is ``padding=(K − 1 − (K − r)//2, (K − r)//2)``, ``down_padding=(K//2 − 1, K//2)`` (even K).
     With ``impl='cuda'`` that configuration runs the fused kernel for every activation (the
     kernel replicates the activated signal's edges; ratio 2 with 12 taps has a specialised
     kernel); see :func:`filtered_act`, Notes.

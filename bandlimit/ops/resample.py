@@ -303,10 +303,10 @@ def resample_poly(
 
     The same output as ``scipy.signal.resample_poly(x, up, down, axis=dim, window=window,
     padtype=padtype, cval=cval)`` (to rounding), for tensors on any device, with autograd. The
-    formula is in the module docstring: the output has :math:`\lceil L · up / down\rceil` samples
-    along ``dim``, sample ``i`` at input time ``i · down / up``; the low-pass removes what the
-    lower of the two rates cannot hold, so downsampling does not alias and upsampling does not
-    image. Equal factors return a copy of ``x``.
+    formula is in the section introduction above (the module docstring): the output has
+    :math:`\lceil L · up / down\rceil` samples along ``dim``, sample ``i`` at input time ``i · down
+    / up``; the low-pass removes what the lower of the two rates cannot hold, so downsampling does
+    not alias and upsampling does not image. Equal factors return a copy of ``x``.
 
     Parameters
     ----------

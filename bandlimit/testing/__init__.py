@@ -11,7 +11,10 @@ Use them to check that your own layers commute with sub-pixel translation and ro
 Examples
 --------
 Property-test a layer with Hypothesis (three derandomized examples here, to keep this quick; a
-test suite would run more):
+test suite would run more). At amplitude 2 the GELU's curvature makes harmonics well above the
+signal's band: the alias-free layer kept over 40 dB in 30 derandomized examples, where a plain
+``torch.nn.GELU()`` fell to 33.6 dB (its harmonics alias). ``deadline=None``: the first call of
+a layer compiles its kernels, longer than Hypothesis's default deadline of 200 ms.
 
 >>> from hypothesis import given, settings
 >>> from bandlimit.nn import AliasFreeActivation2d
@@ -19,10 +22,10 @@ test suite would run more):
 ...                                subpixel_shifts)
 >>> my_layer = AliasFreeActivation2d("gelu")
 >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
-... @given(s=bandlimited_signals(size=48, channels=4, bandwidth=0.2),
+... @given(s=bandlimited_signals(size=48, channels=4, bandwidth=0.2, amplitude=2.0),
 ...        shift=subpixel_shifts(max_shift=3))
 ... def test_my_layer(s, shift):
-...     assert_translation_equivariant(my_layer, s, shift, min_psnr=50, crop=8)
+...     assert_translation_equivariant(my_layer, s, shift, min_psnr=40, crop=8)
 >>> test_my_layer()
 """
 

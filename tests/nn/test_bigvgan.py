@@ -519,6 +519,35 @@ def test_softplus_and_celu_modules_fuse():
         assert m2(torch.randn(1, 2, 8, 9)).shape == (1, 2, 8, 9)
 
 
+def test_an_unfusable_module_is_told_the_supported_ones():
+    """The message lists the modules that fuse (it pointed to an undocumented helper), and
+    every module it lists does fuse."""
+    with pytest.raises(ValueError, match=r"a supported module \(Snake, SnakeBeta, nn\.LeakyReLU, "
+                                         r".*nn\.Softplus\(\) or nn\.Identity\)"):
+        AliasFreeActivation1d(nn.Hardtanh())
+    listed = [Snake(2), SnakeBeta(2), nn.LeakyReLU(), nn.ReLU(), nn.GELU(), nn.SiLU(), nn.Tanh(),
+              nn.Sigmoid(), nn.ELU(), nn.CELU(), nn.SELU(), nn.Softplus(), nn.Identity()]
+    for module in listed:
+        AliasFreeActivation1d(module)(torch.randn(1, 2, 16))
+
+
+@pytest.mark.parametrize("cls", [AliasFreeActivation1d, AliasFreeActivation2d])
+def test_activation_modules_take_a_backend(cls):
+    """``impl`` reaches the op: 'ref' gives the fused backend's output, and a program exported
+    with it holds only ATen operators (the README's way to a portable export)."""
+    shape = (1, 3, 24) if cls is AliasFreeActivation1d else (1, 3, 12, 12)
+    x = torch.randn(*shape)
+    fused, ref = cls(SnakeBeta(3)), cls(SnakeBeta(3), impl="ref")
+    ref.load_state_dict(fused.state_dict())
+    torch.testing.assert_close(ref(x), fused(x), rtol=1e-5, atol=1e-6)
+    program = torch.export.export(ref.eval(), (x,))
+    targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    assert not any("bandlimit" in t for t in targets), targets
+    assert "impl='ref'" in repr(ref) and "impl" not in repr(fused)
+    with pytest.raises(ValueError, match=r"impl must be one of .*got 'fast'"):
+        cls("gelu", impl="fast")
+
+
 def test_names_use_the_op_gain_modules_gain_one():
     """As the class docstrings say near their top: 'relu', 'lrelu' and 'silu' given by name use
     the op's gain √2, the same activation as a module gain 1 (other names have gain 1)."""

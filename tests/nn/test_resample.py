@@ -65,3 +65,13 @@ def test_list_taps_are_a_buffer_too():
     x = torch.randn(1, 8, dtype=torch.float64)
     expected = scipy.signal.resample_poly(x.numpy(), 2, 1, axis=-1, window=[0.25, 0.5, 0.25])
     np.testing.assert_allclose(m(x).numpy(), expected, rtol=0, atol=1e-12)
+
+
+def test_factors_and_axes_are_attributes():
+    """A module's arguments are readable (they were only in its repr): factors divided by the
+    gcd, one value per axis when several."""
+    m = ResamplePoly(48000, 44100)
+    assert (m.up, m.down, m.dim) == (160, 147, -1)
+    m2 = ResamplePoly((2, 3), (4, 1), dim=(-2, -1))
+    assert (m2.up, m2.down, m2.dim) == ((1, 3), (2, 1), (-2, -1))
+    assert "up=(1, 3), down=(2, 1), dim=(-2, -1)" in repr(m2)

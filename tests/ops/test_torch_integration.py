@@ -360,6 +360,53 @@ def test_jit_trace_matches_eager_at_other_lengths(impl):
         ops.set_default_impl(None)
 
 
+def test_a_saved_export_loads_in_a_process_that_only_imported_bandlimit(tmp_path):
+    """torch.export.save writes the custom ops' names; torch.export.load in a fresh process must
+    resolve them after ``import bandlimit``: the ops were defined at their first call, so the
+    load failed ("We failed to resolve torch.ops.bandlimit.filtered_act_any_numba")."""
+    import subprocess
+    import sys
+
+    from bandlimit.nn import AliasFreeActivation1d, SnakeBeta
+
+    torch.manual_seed(0)
+    f = torch.tensor([0.25, 0.5, 0.25])
+    model = torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3, padding=1),
+                                AliasFreeActivation1d(SnakeBeta(4))).eval()
+    x = torch.randn(1, 2, 40)
+    program = torch.export.export(model, (x,))
+    names = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    assert any("bandlimit." in n for n in names), names  # the fused op is in the graph
+    lrelu = torch.export.export(
+        _Flrelu(f), (torch.randn(1, 3, 12, 12),))
+    torch.export.save(program, tmp_path / "snake.pt2")
+    torch.export.save(lrelu, tmp_path / "lrelu.pt2")
+    torch.save({"x": x, "y": model(x), "x2": torch.ones(1, 3, 12, 12),
+                "y2": _Flrelu(f)(torch.ones(1, 3, 12, 12))}, tmp_path / "io.pt")
+    code = (
+        "import sys, torch, bandlimit\n"
+        "d = sys.argv[1]\n"
+        "io = torch.load(d + '/io.pt')\n"
+        "p = torch.export.load(d + '/snake.pt2').module()\n"
+        "q = torch.export.load(d + '/lrelu.pt2').module()\n"
+        "torch.testing.assert_close(p(io['x']), io['y'])\n"
+        "torch.testing.assert_close(q(io['x2']), io['y2'])\n"
+        "print('loaded')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stderr[-3000:]
+
+
+class _Flrelu(torch.nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.register_buffer("f", f)
+
+    def forward(self, x):
+        return ops.filtered_lrelu(x, self.f, self.f, up=2, down=2, padding=2)
+
+
 def test_a_torch_func_transform_leaves_no_wrapped_constants_behind():
     """A shared constant (the one-tap filter of a 1-D op's identity axis) first made under
     torch.func.jacfwd was the transform's wrapper and was cached: once the transform returned it

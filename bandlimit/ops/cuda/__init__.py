@@ -64,6 +64,8 @@ def load(verbose: bool = False) -> ModuleType:
 
     Examples
     --------
+    Where nvcc, a CUDA build of torch and a GPU (or ``TORCH_CUDA_ARCH_LIST``) are present:
+
     >>> from bandlimit.ops import cuda
     >>> ext = cuda.load()          # doctest: +SKIP
     """
@@ -97,6 +99,8 @@ def build(verbose: bool = False) -> Path:
 
     Examples
     --------
+    Where the extension can be built (see :func:`~bandlimit.ops.cuda.load`):
+
     >>> from bandlimit.ops import cuda
     >>> cuda.build().suffix        # doctest: +SKIP
     '.so'
@@ -118,6 +122,8 @@ def available() -> bool:
 
     Examples
     --------
+    On a machine with a GPU and a working toolchain (False elsewhere):
+
     >>> from bandlimit.ops import cuda
     >>> cuda.available()           # doctest: +SKIP
     True
