@@ -382,6 +382,13 @@ class _AliasFree(nn.Module):
         return dict(alpha=self.alpha, gain=self.gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
+            other = {1: "[N, C, H, W] images", 2: "[N, C, L] signals"}[self.ndim]
+            raise ValueError(
+                f"{type(self).__name__} takes {('[N, C, L]', '[N, C, H, W]')[self.ndim - 1]}, "
+                f"got shape {tuple(x.shape)}; for {other} use "
+                f"AliasFreeActivation{3 - self.ndim}d"
+            )
         pu, _ = bigvgan_paddings(self.up, self.kernel_size)
         _, pd = bigvgan_paddings(self.down, self.kernel_size)
         fu, fd = self.fu.to(tensor_dtype(x)), self.fd.to(tensor_dtype(x))

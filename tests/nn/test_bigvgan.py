@@ -519,6 +519,17 @@ def test_softplus_and_celu_modules_fuse():
         assert m2(torch.randn(1, 2, 8, 9)).shape == (1, 2, 8, 9)
 
 
+def test_a_module_given_the_other_dimensionality_names_the_other_module():
+    """The op's message pointed a module user to the 1-D ops; the module points to its twin."""
+    with pytest.raises(ValueError, match=r"AliasFreeActivation2d takes \[N, C, H, W\], got shape "
+                                         r"\(1, 4, 16\); for \[N, C, L\] signals use "
+                                         r"AliasFreeActivation1d"):
+        AliasFreeActivation2d("gelu")(torch.randn(1, 4, 16))
+    with pytest.raises(ValueError, match=r"AliasFreeActivation1d takes \[N, C, L\].*for "
+                                         r"\[N, C, H, W\] images use AliasFreeActivation2d"):
+        AliasFreeActivation1d("gelu")(torch.randn(1, 4, 8, 8))
+
+
 def test_an_unfusable_module_is_told_the_supported_ones():
     """The message lists the modules that fuse (it pointed to an undocumented helper), and
     every module it lists does fuse."""
