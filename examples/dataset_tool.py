@@ -5,6 +5,8 @@ Every PNG/JPEG under ``--source`` (recursively) is centre-cropped to a square, r
 ``dataset.json`` in the source (``{"labels": [[relative_path, label], ...]}``, the rules of
 :func:`afgan.data.parse_labels`) are checked before anything is written and carried over. A bad
 label or an image that does not decode is one ``error:`` line naming it (exit status 2).
+``--dest`` must end in ``.zip`` and lie outside ``--source``; an existing ``--dest`` is only
+replaced with ``--overwrite`` (and only once the new zip is complete).
 
 Example::
 
@@ -43,7 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the number of images written."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--source", required=True, type=Path, help="folder of images")
-    p.add_argument("--dest", required=True, type=Path, help="output .zip")
+    p.add_argument(
+        "--dest", required=True, type=Path,
+        help="output .zip (outside --source; refused if it exists, unless --overwrite)",
+    )  # fmt: skip
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing --dest (once the new zip is complete)",
+    )  # fmt: skip
     p.add_argument("--resolution", required=True, type=int, help="output size (power of two)")
     p.add_argument("--greyscale", action="store_true", help="store single-channel images")
     p.add_argument(
@@ -60,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(f"--resolution must be a power of two >= 8, got {res}")
     if not args.source.is_dir():
         fail(f"--source {str(args.source)!r} is not a directory")
+    _check_dest(args.source, args.dest, args.overwrite)
     files = sorted(
         f for f in args.source.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
     )
@@ -75,8 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail(f"{meta}: cannot be read ({one_line(exc)})")
         except DatasetError as exc:
             fail(str(exc))
-    if args.dest.is_dir():
-        fail(f"--dest {str(args.dest)!r} is a directory; give a .zip file name")
     out_labels = []
     # Written next to --dest and renamed at the end: a failure never destroys an existing file.
     tmp = args.dest.with_name(f".{args.dest.name}.tmp")
@@ -91,6 +99,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp.unlink(missing_ok=True)
     print(f"wrote {len(files)} images of {res}x{res} to {args.dest}")
     return len(files)
+
+
+def _check_dest(source: Path, dest: Path, overwrite: bool) -> None:
+    """Refuse a --dest that would destroy something the user wrote: a name without ``.zip``
+    (a typo for an image, a labels file, notes), a path inside --source (its own input), or an
+    existing file without --overwrite."""
+    d = repr(str(dest))
+    if dest.is_dir():
+        fail(f"--dest {d} is a directory; give a .zip file name")
+    if dest.suffix.lower() != ".zip":
+        fail(f"--dest {d} must be a .zip file name")
+    try:
+        src, out = source.resolve(), dest.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        fail(f"--dest {d} cannot be resolved ({one_line(exc)})")
+    if out == src or src in out.parents:
+        fail(f"--dest {d} is inside --source {str(source)!r}; write the zip elsewhere")
+    if (dest.exists() or dest.is_symlink()) and not overwrite:
+        fail(f"--dest {d} already exists; pass --overwrite to replace it")
 
 
 def _write_zip(args, files, labels, out_labels, tmp, res, Image) -> None:

@@ -32,7 +32,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/export_onnx.py`
 
 from afgan.cli import fail
-from gen_images import arg_type, finite_float, int_at_least, load_generator, make_parent
+from gen_images import (
+    arg_type,
+    float32_float,
+    int_at_least,
+    load_generator,
+    make_parent,
+    nonfinite_message,
+    write_replacing,
+)
 
 __all__ = ["Sampler", "export_generator", "main"]
 
@@ -71,7 +79,9 @@ def export_generator(
     """Write ``G`` (eval mode, on the CPU) as an ONNX model to ``output``; return the path.
 
     Inputs are named ``z`` (and ``c`` when ``G.c_dim > 0``), the output ``img``; their first
-    dimension, the batch, is dynamic.
+    dimension, the batch, is dynamic. An earlier ``output`` is replaced only once the new model is
+    written; a ``G`` whose output is not finite (e.g. a NaN ``w_avg`` with a truncation) raises
+    ValueError before anything is written.
     """
     if importlib.util.find_spec("onnxscript") is None:
         raise ValueError(
@@ -79,6 +89,9 @@ def export_generator(
         )
     sampler = Sampler(G, truncation_psi, truncation_cutoff).eval().cpu()
     inputs = _example_inputs(G, 2, seed=0)  # not 1: the exporter would fix a size-1 dimension
+    with torch.no_grad():
+        if not bool(torch.isfinite(sampler(*inputs)).all()):  # an export of black images
+            raise ValueError(nonfinite_message(G, "example latents", truncation_psi))
     names = ["z", "c"][: len(inputs)]
     # (bounded: without a maximum, torch 2.6 guards the batch against 2**63 - 1 at a slice and
     # then rejects the dimension as not dynamic)
@@ -90,7 +103,7 @@ def export_generator(
         program = torch.onnx.export(sampler, inputs, input_names=names, output_names=["img"],
                                     dynamic_shapes=dynamic, dynamo=True, verbose=False)  # fmt: skip
     output = Path(output)
-    program.save(str(output))
+    write_replacing(output, lambda tmp: program.save(str(tmp)))  # an earlier file survives errors
     return output
 
 
@@ -112,10 +125,11 @@ def main(argv: Sequence[str] | None = None) -> Path:
     """Command-line entry point; returns the written path."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
-    p.add_argument("--output", required=True, type=Path, help="the .onnx file to write")
+    p.add_argument("--output", required=True, type=Path,
+                   help="the .onnx file to write (an existing one is replaced)")  # fmt: skip
     p.add_argument("--batch", type=int_at_least(1), default=3,
                    help="batch size of the check (the exported model takes any)")
-    p.add_argument("--trunc", dest="truncation_psi", type=arg_type(finite_float), default=1.0)
+    p.add_argument("--trunc", dest="truncation_psi", type=arg_type(float32_float), default=1.0)
     p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int_at_least(0), default=None)
     p.add_argument("--no-check", dest="check", action="store_false",
                    help="skip comparing onnxruntime's output with PyTorch's")  # fmt: skip

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import pickle
@@ -45,6 +46,7 @@ __all__ = [
     "check_class_arg",
     "class_label",
     "finite_float",
+    "float32_float",
     "generate_images",
     "generator_for_cli",
     "int_at_least",
@@ -52,9 +54,11 @@ __all__ = [
     "main",
     "make_parent",
     "make_transform",
+    "nonfinite_message",
     "parse_range",
     "parse_vec2",
     "write_png",
+    "write_replacing",
 ]
 
 SEED_MAX = 2**32 - 1  # numpy.random.RandomState accepts seeds in [0, 2**32 - 1]
@@ -86,14 +90,21 @@ def parse_range(text: str) -> list[int]:
     return out
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the generator computes in float32
+
+
 def parse_vec2(text: str) -> tuple[float, float]:
-    """``'0.1,-0.2'`` → ``(0.1, -0.2)`` (finite numbers only)."""
+    """``'0.1,-0.2'`` → ``(0.1, -0.2)`` (finite numbers that fit float32 only)."""
     try:
         vec = tuple(float(v) for v in str(text).split(","))
     except ValueError:
         vec = ()
     if len(vec) != 2 or not all(math.isfinite(v) for v in vec):
         raise ValueError(f"a 2-vector must look like 'x,y' with finite numbers, got {text!r}")
+    if not all(abs(v) <= FLOAT32_MAX for v in vec):  # inf in float32: a blank image
+        raise ValueError(
+            f"numbers must be at most {FLOAT32_MAX:.4g} in magnitude (float32), got {text!r}"
+        )
     return vec[0], vec[1]
 
 
@@ -103,6 +114,52 @@ def finite_float(text: str) -> float:
     if not math.isfinite(v):
         raise ValueError(f"must be a finite number, got {text!r}")
     return v
+
+
+def float32_float(text: str) -> float:
+    """A :func:`finite_float` that fits float32 (a larger one is inf in the generator)."""
+    v = finite_float(text)
+    if abs(v) > FLOAT32_MAX:
+        raise ValueError(f"must be at most {FLOAT32_MAX:.4g} in magnitude (float32), got {text!r}")
+    return v
+
+
+def nonfinite_message(
+    G: torch.nn.Module, what: str, truncation_psi: float = 1.0, **options: object
+) -> str:
+    """Why ``G``'s output for ``what`` is not finite, as one line naming the likely cause.
+
+    ``options`` are the command line's values that shape the output (``translate=(1e38, 0)``
+    is named ``--translate 1e+38,0``); those at their defaults should be left out.
+    """
+    mapping = getattr(G, "mapping", None)
+    w_avg = getattr(mapping, "w_avg", None)
+    bad = [
+        name
+        for name, t in (*G.named_parameters(), *G.named_buffers())
+        if t.is_floating_point() and not name.endswith("input.transform")
+        and not bool(torch.isfinite(t).all())
+    ]  # fmt: skip
+    if truncation_psi != 1 and w_avg is not None and not bool(torch.isfinite(w_avg).all()):
+        cause = (
+            f"the network's w_avg (the average latent --trunc {truncation_psi:g} pulls towards) "
+            "is not finite: use --trunc 1, or another checkpoint"
+        )
+    elif bad:
+        cause = f"the network holds non-finite values ({bad[0]}{', ...' if bad[1:] else ''})"
+    else:
+
+        def show(v: object) -> str:
+            return ",".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}"
+
+        flags = {f"--{k.replace('_', '-')}": show(v) for k, v in options.items()}
+        if truncation_psi != 1:
+            flags = {"--trunc": f"{truncation_psi:g}", **flags}
+        cause = (
+            "likely too large: " + ", ".join(f"{k} {v}" for k, v in flags.items())
+            if flags else "the network's activations overflowed"
+        )  # fmt: skip
+    return f"the generator's output for {what} is not finite (NaN or inf), not written: {cause}"
 
 
 def int_at_least(lo: int) -> Callable[[str], int]:
@@ -140,6 +197,24 @@ def make_parent(path: Path, flag: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"{flag}: cannot create {str(path.parent)!r}: {exc.strerror or exc}")
+
+
+def write_replacing(path: str | Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to a temporary file next to ``path``, then rename it onto ``path``.
+
+    A failed write (a full disk, an error, an interrupt) removes the temporary file and leaves
+    any earlier ``path`` as it was; a successful one replaces it. The temporary name keeps
+    ``path``'s suffix, so writers that pick a format from it still do.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_generator(network: str | os.PathLike[str]) -> Generator:
@@ -275,6 +350,12 @@ def iter_images(
     rotate : float
         Degrees.
     device : str or torch.device
+
+    Raises
+    ------
+    ValueError
+        When an image is not finite (NaN or inf), naming the likely cause
+        (:func:`nonfinite_message`), instead of yielding a black image.
     """
     G = G.to(device).eval()
     label = class_label(G, class_idx, device)
@@ -285,6 +366,10 @@ def iter_images(
         z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(device)
         with torch.no_grad():
             img = G(z, label, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        if not bool(torch.isfinite(img).all()):  # would be a black (or garbage) image
+            moved = tuple(translate) != (0, 0)  # (a rotation cannot overflow)
+            options = {"translate": tuple(translate)} if moved else {}
+            raise ValueError(nonfinite_message(G, f"seed {seed}", truncation_psi, **options))
         yield int(seed), _to_uint8(img)[0]
 
 
@@ -324,14 +409,17 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--network", required=True, help="checkpoint, run directory or official .pkl")
     p.add_argument("--seeds", required=True, type=arg_type(parse_range), help="e.g. 0-7,12")
-    p.add_argument("--trunc", dest="truncation_psi", type=arg_type(finite_float), default=1.0)
+    p.add_argument("--trunc", dest="truncation_psi", type=arg_type(float32_float), default=1.0)
     p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int_at_least(0), default=None)
     p.add_argument("--class", dest="class_idx", type=int, default=None)
     p.add_argument(
         "--translate", type=arg_type(parse_vec2), default=(0.0, 0.0), help="x,y canvas units"
     )
     p.add_argument("--rotate", type=arg_type(finite_float), default=0.0, help="degrees")
-    p.add_argument("--outdir", required=True, type=Path)
+    p.add_argument(
+        "--outdir", required=True, type=Path,
+        help="where seedNNNN.png go (an existing file of that name is replaced)",
+    )  # fmt: skip
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
@@ -350,10 +438,16 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
         rotate=args.rotate,
         device=args.device,
     )
-    for seed, img in images:
+    while True:
+        try:
+            seed, img = next(images)
+        except StopIteration:
+            break
+        except ValueError as exc:  # a non-finite image: not written
+            fail(str(exc))
         path = args.outdir / f"seed{seed:04d}.png"
         try:
-            write_png(path, img)
+            write_replacing(path, lambda tmp, img=img: write_png(tmp, img))
         except OSError as exc:  # a full disk, a read-only directory
             fail(f"cannot write {str(path)!r}: {exc.strerror or exc}")
         written.append(path)

@@ -30,12 +30,14 @@ from afgan.cli import fail
 from gen_images import (
     arg_type,
     class_label,
-    finite_float,
+    float32_float,
     generator_for_cli,
     int_at_least,
     make_parent,
     make_transform,
+    nonfinite_message,
     parse_range,
+    write_replacing,
 )
 
 __all__ = ["main", "render_frames", "write_gif"]
@@ -80,6 +82,11 @@ def render_frames(
         ``rotate``: ignored (a full turn).
     class_idx : int or None
         Required for a conditional generator (``c_dim > 0``).
+
+    Raises
+    ------
+    ValueError
+        When a frame is not finite (NaN or inf), naming the likely cause.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -112,6 +119,9 @@ def render_frames(
                     m = make_transform((0.0, 0.0), 360.0 * u)
                 tr.copy_(torch.from_numpy(np.linalg.inv(m)))
                 imgs = G.synthesis(ws)
+            if not bool(torch.isfinite(imgs).all()):  # would be black (or garbage) frames
+                options = {"amount": amount} if mode == "translate" and amount != 0.25 else {}
+                raise ValueError(nonfinite_message(G, f"frame {t}", truncation_psi, **options))
             x = (imgs.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu()
             out.append(_grid(list(x.numpy()), cols=len(x)))
     finally:
@@ -143,10 +153,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p.add_argument("--seeds", type=arg_type(parse_range), default=[0, 1, 2, 3], help="e.g. 0-3")
     p.add_argument("--frames", type=int_at_least(2), default=48)
     p.add_argument("--fps", type=int_at_least(1), default=24)
-    p.add_argument("--trunc", type=arg_type(finite_float), default=1.0)
+    p.add_argument("--trunc", type=arg_type(float32_float), default=1.0)
     p.add_argument(
         "--amount",
-        type=arg_type(finite_float),
+        type=arg_type(float32_float),
         default=0.25,
         help="translate: peak offset (widths)",
     )
@@ -155,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     )
     p.add_argument("--class", dest="class_idx", type=int, default=None,
                    help="class index (conditional networks)")  # fmt: skip
-    p.add_argument("--output", required=True, type=Path, help=".gif (or .mp4 with --mp4)")
+    p.add_argument("--output", required=True, type=Path,
+                   help=".gif (or .mp4 with --mp4); an existing file is replaced")  # fmt: skip
     p.add_argument("--mp4", action="store_true", help="write MP4 (needs imageio-ffmpeg)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
@@ -182,13 +193,16 @@ def main(argv: Sequence[str] | None = None) -> Path:
              f"{res * scale * len(args.seeds)}x{res * scale} px (width x height); a GIF's sides "
              f"are at most {GIF_MAX_SIDE} px: use fewer --seeds or a smaller --scale")
     make_parent(args.output, "--output")  # before the rendering, which takes a while
-    frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
-                           args.device, args.class_idx)  # fmt: skip
+    try:
+        frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,
+                               args.device, args.class_idx)  # fmt: skip
+    except ValueError as exc:  # non-finite frames: nothing written
+        fail(str(exc))
     try:
         if args.mp4:
-            imageio.mimwrite(args.output, frames, fps=args.fps)
+            write_replacing(args.output, lambda t: imageio.mimwrite(t, frames, fps=args.fps))
         else:
-            write_gif(args.output, frames, fps=args.fps, scale=scale)
+            write_replacing(args.output, lambda t: write_gif(t, frames, fps=args.fps, scale=scale))
     except OSError as exc:  # a full disk, a read-only directory
         fail(f"cannot write {str(args.output)!r}: {exc.strerror or exc}")
     print(f"wrote {args.output} ({len(frames)} frames, {args.mode})")

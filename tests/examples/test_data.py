@@ -417,19 +417,19 @@ def test_dataset_tool_failure_keeps_an_existing_dest(tmp_path, capsys):
     write_images(bad, [16], seed=2)
     (bad / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(SystemExit):
-        tool(["--source", str(bad), "--dest", str(out), "--resolution", "16"])
+        tool(["--source", str(bad), "--dest", str(out), "--resolution", "16", "--overwrite"])
     assert out.read_bytes() == before and not list(tmp_path.glob(".*.tmp"))
     nolabel = tmp_path / "nolabel"
     write_images(nolabel, [16, 16], seed=3)
     first = sorted(p.name for p in nolabel.iterdir())[0]
     (nolabel / "dataset.json").write_text(json.dumps({"labels": [[first, 1]]}))
     with pytest.raises(SystemExit):
-        tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16"])
+        tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16", "--overwrite"])
     assert "no label for" in capsys.readouterr().err
     assert out.read_bytes() == before
     (nolabel / "dataset.json").write_text("[1, 2]")
     with pytest.raises(SystemExit):
-        tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16"])
+        tool(["--source", str(nolabel), "--dest", str(out), "--resolution", "16", "--overwrite"])
     assert "expected a JSON object" in capsys.readouterr().err
 
 
@@ -452,7 +452,7 @@ def test_dataset_tool_checks_labels_like_the_dataset(tmp_path, capsys):
 
     src, out = tmp_path / "src", tmp_path / "out.zip"
     write_images(src, [16] * 2)
-    args = ["--source", str(src), "--dest", str(out), "--resolution", "8"]
+    args = ["--source", str(src), "--dest", str(out), "--resolution", "8", "--overwrite"]
     (src / "dataset.json").write_text('{"labels": [["img000.png", [1]], ["img001.png", [NaN]]]}')
     with pytest.raises(SystemExit):
         tool(args)
