@@ -410,6 +410,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                 f"--data {str(self.path)!r} must be a directory or a .zip of PNG/JPEG images"
             )
         self._zip: zipfile.ZipFile | None = None
+        self._zip_pid: int | None = None  # the process that opened _zip
         self.files = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
         if not self.files:
             raise DatasetError(
@@ -472,13 +473,16 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     def _read(self, name: str) -> bytes:
         if self._kind == "dir":
             return (self.path / name).read_bytes()
-        if self._zip is None:
+        # One handle per process: a forked DataLoader worker inherits the parent's, whose file
+        # position the processes share, so their reads interleave ("Bad magic number").
+        if self._zip is None or self._zip_pid != os.getpid():
             self._zip = zipfile.ZipFile(self.path)
+            self._zip_pid = os.getpid()
         return self._zip.read(name)
 
     def __getstate__(self) -> dict[str, Any]:
         # Worker processes open their own zip handle.
-        return {**self.__dict__, "_zip": None}
+        return {**self.__dict__, "_zip": None, "_zip_pid": None}
 
     def _load_labels(self) -> np.ndarray | None:
         where = self._where("dataset.json")

@@ -72,6 +72,8 @@ CONFIGS = ("stylegan3-t", "stylegan3-r")
 IMPLS = ("auto", "ref", "numba", "cuda")
 METRIC_NAMES = {"eqt": "eqt_int", "eqt_int": "eqt_int", "eqt_frac": "eqt_frac", "eqr": "eqr"}
 CHECKPOINT_GLOB = "checkpoint-*.pt"
+CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)\.pt")  # the trainer's own (fullmatch)
+GRID_RE = re.compile(r"fakes(\d+)\.png")  # its sample grids (fullmatch)
 REWIND_JSON = "rewind.json"  # in superseded-<n>/: the step that rewind went back to
 D_REG_INTERVAL = 16
 
@@ -459,10 +461,19 @@ def plot_log(log_path: Path, out_path: Path) -> None:
 # Checkpoints.
 
 
+def _own_checkpoints(folder: Path) -> list[tuple[Path, int]]:
+    """The checkpoints this trainer wrote in ``folder`` (exactly ``checkpoint-<digits>.pt``),
+    with their steps, oldest first. A user's copy (``checkpoint-best.pt``,
+    ``checkpoint-00000008-keep.pt``) is not one: never taken as the latest, never pruned."""
+    found = [(p, int(m.group(1))) for p in Path(folder).glob(CHECKPOINT_GLOB)
+             if (m := CHECKPOINT_RE.fullmatch(p.name)) and p.is_file()]  # fmt: skip
+    return sorted(found, key=lambda ps: (ps[1], ps[0].name))
+
+
 def find_latest_checkpoint(run_dir: Path) -> Path | None:
     """The checkpoint with the highest step in ``run_dir`` (None if there is none)."""
-    files = sorted(Path(run_dir).glob(CHECKPOINT_GLOB))
-    return files[-1] if files else None
+    files = _own_checkpoints(run_dir)
+    return files[-1][0] if files else None
 
 
 def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
@@ -471,7 +482,7 @@ def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
     tmp = run_dir / f".{path.name}.tmp"
     save_checkpoint(tmp, **payload)
     os.replace(tmp, path)  # atomic: a crash never leaves a truncated checkpoint behind
-    for old in sorted(run_dir.glob(CHECKPOINT_GLOB))[:-keep]:
+    for old, _ in _own_checkpoints(run_dir)[:-keep]:  # only the trainer's own files
         old.unlink(missing_ok=True)
     return path
 
@@ -505,8 +516,9 @@ def _log_step(line: str) -> int:
 
 def _numbered_files(folder: Path) -> list[tuple[Path, int]]:
     """The checkpoints and sample grids in ``folder`` with the step each was written at."""
-    return [(p, int(m.group(1))) for pat in (CHECKPOINT_GLOB, "fakes*.png")
-            for p in folder.glob(pat) if (m := re.search(r"(\d+)\.(pt|png)$", p.name))]  # fmt: skip
+    return [(p, int(m.group(1))) for pat, rx in ((CHECKPOINT_GLOB, CHECKPOINT_RE),
+                                                   ("fakes*.png", GRID_RE))
+            for p in folder.glob(pat) if (m := rx.fullmatch(p.name))]  # fmt: skip
 
 
 def _split_log(folder: Path, moves: Callable[[int], bool]) -> tuple[list[str], list[str]]:
@@ -555,10 +567,62 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     return aside
 
 
+# What a run writes in its directory (besides checkpoint-<step>.pt and fakes<step>.png), and
+# the folders it makes there; ``<name>.tmp`` / ``.<name>.tmp`` are these being written.
+RUN_FILES = ("config.json", "log.jsonl", "reals.png", "fakes_init.png", "losses.png",
+             "summary.json")  # fmt: skip
+RUN_FOLDER_RE = re.compile(r"(earlier|superseded)-\d+")
+
+
+def _is_run_file(p: Path) -> bool:
+    """``p`` (in a run directory) is one of the files this trainer writes there."""
+    name = p.name
+    if name.endswith(".tmp"):
+        name = name[: -len(".tmp")]
+        if name.startswith("."):
+            name = name[1:]
+    if not p.is_file() or p.is_symlink():
+        return False
+    return name in RUN_FILES or bool(CHECKPOINT_RE.fullmatch(name) or GRID_RE.fullmatch(name))
+
+
+def _foreign_entries(run_dir: Path) -> list[str]:
+    """The names in ``run_dir`` that are not this trainer's run files or folders."""
+    return sorted(p.name for p in run_dir.iterdir()
+                  if not (_is_run_file(p) or (p.is_dir() and not p.is_symlink()
+                                              and RUN_FOLDER_RE.fullmatch(p.name))))  # fmt: skip
+
+
+def _check_new_run_dir(run_dir: Path, data: str | None, foreign: bool = True) -> None:
+    """A new run writes only into a directory of its own: never into the --data folder, and not
+    where files it did not write are (they would be set aside or overwritten)."""
+    if data is not None:
+        src = Path(data).resolve()
+        where = run_dir.resolve()
+        if src.is_dir() and (where == src or src in where.parents):
+            raise TrainingError(
+                f"the run directory {str(run_dir)!r} is the --data folder {data!r} or inside it, "
+                f"which the run would change (its images are searched recursively); choose "
+                f"an --outdir outside it"
+            )
+    if not (foreign and run_dir.is_dir()):
+        return
+    names = _foreign_entries(run_dir)
+    if names:
+        shown = ", ".join(repr(n) for n in names[:3])
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        raise TrainingError(
+            f"the run directory {str(run_dir)!r} already holds files this trainer did not "
+            f"write ({shown}{more}); a new run leaves them alone: choose another --run-name "
+            f"or --outdir"
+        )
+
+
 def _set_aside_earlier_start(run_dir: Path) -> Path | None:
     """A new run in a directory where an earlier start left files but no checkpoint (stopped
-    before its first snapshot): move them into ``earlier-<n>/`` rather than overwrite them."""
-    files = [p for p in run_dir.iterdir() if p.is_file()]
+    before its first snapshot): move them into ``earlier-<n>/`` rather than overwrite them.
+    Only the trainer's own files (:func:`_check_new_run_dir` refused any other)."""
+    files = [p for p in run_dir.iterdir() if _is_run_file(p)]
     if not files:
         return None
     n = 1 + max((int(m.group(1)) for p in run_dir.glob("earlier-*")
@@ -654,7 +718,9 @@ def _load_resume(resume: str) -> tuple[Path | None, Path]:
     if p.is_dir():
         ckpt = find_latest_checkpoint(p)
         if ckpt is None:
-            raise TrainingError(f"--resume {resume!r} is a directory without {CHECKPOINT_GLOB}")
+            raise TrainingError(
+                f"--resume {resume!r} is a directory without checkpoint-<step>.pt"
+            )
         return p, ckpt
     if re.fullmatch(r"checkpoint-\d+\.pt", p.name):
         if (p.parent / "config.json").exists():
@@ -705,6 +771,15 @@ RESUME_ENVIRONMENT = ("workers", "device", "impl", "stop_at_step", "minutes")
 _RESUME_IGNORED = ("outdir", "data", *RESUME_MAY_CHANGE, *RESUME_ENVIRONMENT)
 
 
+def _stored_dataset(run_dir: Path) -> dict[str, Any] | None:
+    """The dataset description a run's ``config.json`` holds (None if unreadable)."""
+    try:
+        desc = json.loads((run_dir / "config.json").read_text())["derived"]["dataset"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return desc if isinstance(desc, dict) else None
+
+
 def _check_resume_options(
     cfg: TrainConfig, stored: TrainConfig, given: Collection[str] | None, run_dir: Path,
     ckpt: Path,
@@ -748,6 +823,7 @@ def _train(
     if resume_dir is not None and given and "run_name" in given and cfg.run_name != resume_dir.name:
         resume_dir = None  # another --run-name: a new run that starts from these weights
     exact = None
+    run_dataset: dict[str, Any] | None = None  # the continued run's dataset, when --data moves it
     if resume_ckpt is not None:
         try:
             nets = load_network(resume_ckpt)
@@ -768,7 +844,18 @@ def _train(
             # The run's length and reporting: stored unless given again. This invocation's
             # environment and budget (device, backend, workers, --minutes): always the caller's.
             # The dataset: where it is now, if given (a moved dataset; the networks check it).
-            for name in (*RESUME_MAY_CHANGE, "data"):
+            if cfg.data is not None and (given is None or "data" in given):
+                if stored.data is None:
+                    raise TrainingError(
+                        f"--resume {str(resume_dir)!r} continues a run trained on the embedded "
+                        f"shapes, but --data {cfg.data!r} would change its training data (on "
+                        f"resume --data only names where the run's dataset moved); drop --data, "
+                        f"or start a new run from its weights: --resume {str(resume_ckpt)!r} "
+                        f"--run-name <new name> --data {cfg.data!r}"
+                    )
+                stored.data = cfg.data  # a moved dataset: checked against the run's below
+                run_dataset = _stored_dataset(resume_dir)
+            for name in RESUME_MAY_CHANGE:
                 if given is None or name in given:
                     setattr(stored, name, getattr(cfg, name))
             for name in RESUME_ENVIRONMENT:
@@ -786,6 +873,18 @@ def _train(
                                use_labels=cfg.cond)  # fmt: skip
     except DatasetError as exc:
         raise TrainingError(str(exc)) from None
+    if run_dataset is not None:
+        now = dataset.describe()
+        differ = [f"{k} {now.get(k)!r} (the run's: {run_dataset[k]!r})"
+                  for k in ("kind", "size", "resolution", "label_dim")
+                  if k in run_dataset and now.get(k) != run_dataset[k]]  # fmt: skip
+        if differ:
+            raise TrainingError(
+                f"--resume {str(resume_dir)!r} --data {cfg.data!r}: not the run's dataset "
+                f"moved, it has {', '.join(differ)}; on resume --data only names where the "
+                f"run's dataset moved (a new run from its weights: --resume "
+                f"{str(resume_ckpt)!r} --run-name <new name> --data {cfg.data!r})"
+            )
     note = dataset.transparency_note()
     if note is not None and d.rank == 0:
         print(note, file=sys.stderr)
@@ -855,6 +954,7 @@ def _train(
     if d.rank == 0:
         if run_dir is None:
             run_dir = _run_dir(cfg, dataset.name)
+            _check_new_run_dir(run_dir, cfg.data, foreign=False)  # before mkdir
             try:
                 run_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # --outdir is a file, read-only, ...
@@ -862,11 +962,12 @@ def _train(
                     f"cannot create the run directory {str(run_dir)!r} (--outdir "
                     f"{cfg.outdir!r}): {exc.strerror or exc}"
                 ) from None
-            if any(run_dir.glob(CHECKPOINT_GLOB)):
+            if _own_checkpoints(run_dir):
                 raise TrainingError(
                     f"run directory {str(run_dir)!r} already holds checkpoints; pass --resume "
                     f"{str(run_dir)!r} to continue it or choose another --run-name"
                 )
+            _check_new_run_dir(run_dir, None)
             _set_aside_earlier_start(run_dir)
         meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
                 "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,

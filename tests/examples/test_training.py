@@ -827,3 +827,117 @@ def test_weights_of_another_architecture_are_named_briefly(tmp_path, capsys):
                 "--dcmax", "8")  # fmt: skip
     assert "its D does not match this configuration: " in line and "--dcmax" in line
     assert "of another shape (e.g. " in line and "in the checkpoint" in line, line
+
+
+def test_keep_prunes_only_the_trainers_own_checkpoints(tmp_path):
+    """--keep deletes old ``checkpoint-<step>.pt`` only: a user's copy in the run directory
+    (``checkpoint-00000001-keep.pt``, ``checkpoint-best.pt``) is never deleted."""
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.012", "--tick",
+              "0.004", "--snap", "1", "--keep", "1"]  # fmt: skip
+    part = run_cli(*common, "--stop-at-step", "1")
+    run = Path(part["run_dir"])
+    ckpt = run / "checkpoint-00000001.pt"
+    for name in ("checkpoint-00000001-keep.pt", "checkpoint-best.pt"):
+        (run / name).write_bytes(ckpt.read_bytes())
+    s = run_cli(*common, "--resume", str(run))
+    assert s["step"] == 3 and Path(s["checkpoint"]).name == "checkpoint-00000003.pt"
+    assert sorted(p.name for p in run.glob("checkpoint-*.pt")) == [
+        "checkpoint-00000001-keep.pt", "checkpoint-00000003.pt", "checkpoint-best.pt"]
+
+
+def test_resume_takes_the_highest_step_not_a_users_copy(tmp_path):
+    """--resume RUN continues from the highest ``checkpoint-<step>.pt``; a user's
+    ``checkpoint-best.pt`` (later by name) is not taken as the latest, nor the real latest
+    set aside."""
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.012", "--tick",
+              "0.004", "--snap", "1"]  # fmt: skip
+    part = run_cli(*common, "--stop-at-step", "2")
+    run = Path(part["run_dir"])
+    (run / "checkpoint-best.pt").write_bytes((run / "checkpoint-00000001.pt").read_bytes())
+    from afgan.training import find_latest_checkpoint
+
+    assert find_latest_checkpoint(run) == run / "checkpoint-00000002.pt"
+    s = run_cli(*common, "--resume", str(run))
+    assert s["step"] == 3 and not list(run.glob("superseded-*"))
+    assert [json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()] == [
+        1, 2, 3]
+    assert (run / "checkpoint-best.pt").is_file()
+
+
+def test_a_new_run_never_moves_files_it_did_not_write(tmp_path, capsys):
+    """A new run sets aside only its own earlier files: a directory holding anything else (a
+    user's thesis, the --data images) is refused by name and left as it was."""
+    from PIL import Image
+
+    home = tmp_path / "home"
+    (home / "thesis").mkdir(parents=True)
+    (home / "thesis" / "thesis.tex").write_text("chapter 1")
+    (home / "thesis" / "log.jsonl").write_text("mine\n")
+    line = _bad(capsys, *TINY, "--outdir", str(home), "--run-name", "thesis", "--kimg", "0.004")
+    assert "already holds files this trainer did not write ('thesis.tex')" in line, line
+    assert "--run-name" in line and str(home / "thesis") in line
+    assert sorted(p.name for p in (home / "thesis").iterdir()) == ["log.jsonl", "thesis.tex"]
+    assert (home / "thesis" / "log.jsonl").read_text() == "mine\n"
+
+    data = tmp_path / "imgs" / "d16"
+    data.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(data / f"{i}.png")
+    before = sorted(p.name for p in data.rglob("*"))
+    tiny = TINY[2:]  # the images' size
+    for outdir, name in ((data.parent, "d16"), (data, "run")):
+        line = _bad(capsys, *tiny, "--data", str(data), "--outdir", str(outdir), "--run-name",
+                    name, "--kimg", "0.004")  # fmt: skip
+        assert "--data folder" in line and "--outdir" in line, line
+        assert sorted(p.name for p in data.rglob("*")) == before
+
+
+def test_zip_dataset_with_several_workers(tmp_path):
+    """--workers 2 with a .zip: each worker process reads through its own zip handle (one
+    inherited from the parent shares its file position: "Bad magic number", "File name in
+    directory ... and header ... differ")."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    data = tmp_path / "d.zip"
+    with zipfile.ZipFile(data, "w") as z:
+        for i in range(16):
+            buf = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(buf, "PNG")
+            z.writestr(f"img{i:02d}.png", buf.getvalue())
+    s = run_cli("--data", str(data), "--workers", "2", "--outdir", str(tmp_path), "--run-name",
+                "z", "--kimg", "0.032", "--tick", "0.032", "--grid", "8x4")  # fmt: skip
+    # (the parent reads the 32 grid images while the workers read their first batches)
+    assert s["step"] == 8 and not s["stopped"]
+
+
+def test_resume_refuses_data_that_is_not_the_runs_dataset_moved(tmp_path, capsys):
+    """On resume --data may only say where the run's dataset moved: a run on the embedded
+    shapes refuses any --data, a run on images refuses images of another count; the run's
+    config.json keeps its dataset."""
+    from PIL import Image
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(8):
+        Image.fromarray(np.full((16, 16, 3), 30 * i, np.uint8)).save(folder / f"{i}.png")
+    common = ["--outdir", str(tmp_path), "--kimg", "0.008", "--tick", "0.004"]
+    shapes = run_cli(*common, "--run-name", "shapes", "--stop-at-step", "1")
+    line = _bad(capsys, *TINY, "--resume", shapes["run_dir"], "--data", str(folder))
+    assert "trained on the embedded shapes" in line and f"--data {str(folder)!r}" in line, line
+    assert "--run-name <new name>" in line
+    cfg = json.loads((Path(shapes["run_dir"]) / "config.json").read_text())
+    assert cfg["config"]["data"] is None and cfg["derived"]["dataset"]["kind"] == "embedded-shapes"
+
+    imgs = run_cli(*common, "--run-name", "imgs", "--data", str(folder), "--stop-at-step", "1")
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(5):
+        (other / f"{i}.png").write_bytes((folder / f"{i}.png").read_bytes())
+    line = _bad(capsys, *TINY, "--resume", imgs["run_dir"], "--data", str(other))
+    assert "not the run's dataset moved, it has size 5 (the run's: 8)" in line, line
+    cfg = json.loads((Path(imgs["run_dir"]) / "config.json").read_text())["config"]
+    assert cfg["data"] == str(folder)
