@@ -251,6 +251,10 @@ def load_generator(network: str | os.PathLike[str]) -> Generator:
         why = next(
             (x for x in lines if x.startswith("WeightsUnpickler")), lines[0] if lines else ""
         )
+        if why.endswith(":") and why in lines:  # a heading ("Error(s) in loading state_dict
+            # for Generator:"): the lines under it are the reason
+            i = lines.index(why)
+            why = " ".join([why, *lines[i + 1 : i + 4]])
         raise ValueError(
             f"--network {str(path)!r} is not a readable network: {why or type(exc).__name__}"
         ) from None

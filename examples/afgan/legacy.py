@@ -418,9 +418,25 @@ def load_network_pkl(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[st
     f, owned = _open(path_or_file)
     try:
         data = SafeUnpickler(f).load()
+    except MemoryError:  # (a frame or bytes header claiming terabytes: a corrupt or hostile file)
+        raise ValueError(
+            "not a network pickle: it asks for more memory than there is (a corrupt file)"
+        ) from None
     finally:
         if owned:
             f.close()
+    try:
+        return _networks_from(data)
+    except (AttributeError, TypeError, KeyError) as exc:
+        # A record whose fields have unexpected types (a list where a dict belongs, a string
+        # for a tensor): an untrusted file, said so, not a traceback from deep inside.
+        raise ValueError(
+            f"malformed network pickle: {type(exc).__name__}: {exc} (a field of an unexpected "
+            f"type; not written by StyleGAN3's training code?)"
+        ) from None
+
+
+def _networks_from(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(
             f"a network pickle holds a dict with 'G', 'D', 'G_ema'..., got {type(data).__name__}"

@@ -268,6 +268,16 @@ def test_network_argument(checkpoint, tmp_path, capsys):
     line = cli_error(main, ["--network", str(tmp_path / "odd.pt"), "--seeds", "0", "--outdir",
                             str(out)], capsys)  # fmt: skip
     assert line.startswith("error: --network") and ("no generator" in line or "readable" in line)
+    # A tensor of the wrong shape: the reason under torch's "Error(s) in loading state_dict
+    # for Generator:" heading is shown (only the heading was).
+    data = torch.load(path, weights_only=True)
+    state = data["G_ema"]["state_dict"]
+    name = next(k for k, v in state.items() if v.ndim == 2)
+    state[name] = torch.zeros(3, 5)
+    torch.save(data, tmp_path / "wrong_shape.pt")
+    line = cli_error(main, ["--network", str(tmp_path / "wrong_shape.pt"), "--seeds", "0",
+                            "--outdir", str(out)], capsys)  # fmt: skip
+    assert "not a readable network" in line and f"size mismatch for {name}" in line, line
 
 
 def test_conditional_network_needs_class(tmp_path, capsys):

@@ -323,6 +323,28 @@ def test_not_a_network_pickle(tmp_path):
         load_network_pkl(12)
 
 
+def test_malformed_records_and_huge_frames_are_value_errors(tmp_path):
+    """Fields of an unexpected type (``_modules`` a list, a buffer a string) raised
+    AttributeError from deep inside the loader; a 14-byte pickle whose bytes header claims 2**40
+    bytes (BINBYTES8) raised MemoryError. Both are untrusted files, refused with a ValueError."""
+    G = tiny(16)
+
+    def modules_list(data, fake):
+        data["G_ema"].state["_modules"] = [1, 2, 3]
+
+    def buffer_str(data, fake):
+        data["G_ema"].state["_modules"]["mapping"].state["_buffers"]["w_avg"] = "notatensor"
+
+    for corrupt in (modules_list, buffer_str):
+        path = tmp_path / f"{corrupt.__name__}.pkl"
+        write_official_pickle(path, G, G, "", corrupt=corrupt)
+        with pytest.raises(ValueError, match=r"malformed network pickle: AttributeError"):
+            load_network_pkl(path)
+    frame = b"\x80\x04\x8e" + (2**40).to_bytes(8, "little") + b"abc"
+    with pytest.raises(ValueError, match="asks for more memory than there is"):
+        load_network_pkl(io.BytesIO(frame))
+
+
 # ---------------------------------------------------------------------------------------------
 # Malicious pickles: rejected before anything runs.
 
