@@ -1193,6 +1193,11 @@ def _load_weights(nets: dict[str, Any], G, D, G_ema, path: Path) -> None:
         (G_ema, src_ema, "G_ema", g_options),
         (D, nets.get("D"), "D", "--resolution/--dcbase/--dcmax/--mbstd-group/--cond"),
     ]
+    if nets.get("D") is None and nets.get("D_error"):
+        # (an official pickle whose discriminator this trainer cannot rebuild): say so, since
+        # the run then trains a fresh D against the loaded G
+        print(f"--resume {str(path)!r}: its discriminator was not loaded ({nets['D_error']}); "
+              f"training starts with a new one", file=sys.stderr)
     for dst, src, name, options in nets_and_options:
         if src is None:
             continue

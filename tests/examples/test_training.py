@@ -941,3 +941,16 @@ def test_resume_refuses_data_that_is_not_the_runs_dataset_moved(tmp_path, capsys
     assert "not the run's dataset moved, it has size 5 (the run's: 8)" in line, line
     cfg = json.loads((Path(imgs["run_dir"]) / "config.json").read_text())["config"]
     assert cfg["data"] == str(folder)
+
+
+def test_resume_from_a_pickle_whose_discriminator_cannot_be_rebuilt_says_so(capsys):
+    """An official pickle whose D this trainer cannot rebuild (``D_error``): the run trains a
+    fresh D against the loaded G, which it did without a word."""
+    from afgan.training import _load_weights
+
+    G = Generator(8, 0, 8, 16, 3, channel_base=256, channel_max=8, num_layers=3)
+    nets = {"G": G, "G_ema": None, "D": None, "D_error": "missing 'img_channels'"}
+    _load_weights(nets, G, torch.nn.Linear(1, 1), G, Path("net.pkl"))
+    err = capsys.readouterr().err
+    assert "--resume 'net.pkl': its discriminator was not loaded (missing 'img_channels')" in err
+    assert "training starts with a new one" in err
