@@ -41,6 +41,11 @@ from afgan.data import (
 __all__ = ["main"]
 
 
+# The largest resolution a StyleGAN3 generator can be built at (config R's default channel_base;
+# T stops at 32768); Pillow's sizes are C ints, so a far larger one would crash with OverflowError.
+MAX_RESOLUTION = 65536
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the number of images written."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -65,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PIL import Image
 
     res = args.resolution
-    if res < 8 or res & (res - 1):
-        fail(f"--resolution must be a power of two >= 8, got {res}")
+    if res < 8 or res > MAX_RESOLUTION or res & (res - 1):
+        fail(f"--resolution must be a power of two from 8 to {MAX_RESOLUTION}, got {res}")
     if not args.source.is_dir():
         fail(f"--source {str(args.source)!r} is not a directory")
     _check_dest(args.source, args.dest, args.overwrite)

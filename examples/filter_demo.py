@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -28,11 +29,19 @@ matplotlib.use("Agg")  # headless: files only
 import matplotlib.pyplot as plt
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/filter_demo.py`
+
+from afgan.cli import fail
+
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
 from bandlimit.filters.response import frequency_response
 from bandlimit.filters.schedule import Schedule, stylegan3_schedule
 
 DB_RANGE = (-110.0, 8.0)
+# The resolutions stylegan3_schedule accepts with each config's default channel_base (32768 for
+# T, 65536 for R): every layer needs channel_base > its cutoff, which grows with the resolution.
+MIN_RESOLUTION = 4
+MAX_RESOLUTION = {"T": 32768, "R": 65536}
 
 
 def _response_1d(f, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,36 +164,59 @@ def plot_cutoff_schedule(sched: Schedule, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--outdir", type=Path, default=Path("runs/demo"), help="output folder")
-    parser.add_argument("--resolution", type=int, default=256, help="image size (power of two)")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=256,
+        help="image size: a power of two, 4 ... 32768 (T) or 65536 (R)",
+    )
     parser.add_argument("--config", default="T", choices=["T", "R"], help="StyleGAN3 config")
     args = parser.parse_args(argv)
 
+    res, top = args.resolution, MAX_RESOLUTION[args.config]
+    if res < MIN_RESOLUTION or res > top or res & (res - 1):
+        fail(f"--resolution must be a power of two from {MIN_RESOLUTION} to {top} "
+             f"(with --config {args.config}), got {res}")  # fmt: skip
     try:
-        sched = stylegan3_schedule(args.resolution, config=args.config)
+        sched = stylegan3_schedule(res, config=args.config)
     except ValueError as err:
-        parser.error(str(err))
+        fail(f"--resolution {res} --config {args.config}: {err}")
     tag = f"{sched.config}{sched.img_resolution}"
-    args.outdir.mkdir(parents=True, exist_ok=True)
+    in_the_way = next((d for d in (args.outdir, *args.outdir.parents)
+                       if d.exists() and not d.is_dir()), None)  # fmt: skip
+    if in_the_way is not None:
+        fail(f"--outdir {str(args.outdir)!r}: {str(in_the_way)!r} is a file, not a folder")
+    try:
+        args.outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--outdir {str(args.outdir)!r} cannot be created: {exc.strerror or exc}")
 
     table = sched.table()
     print(table)
     print()
-    written = []
-    path = args.outdir / f"schedule_{tag}.txt"
-    path.write_text(table + "\n", encoding="utf-8")
-    written.append((path, "schedule table"))
-    path = args.outdir / f"schedule_{tag}.png"
-    plot_cutoff_schedule(sched, path)
-    written.append((path, "cutoff schedule plot"))
-    path = args.outdir / f"filters_{tag}.png"
-    plot_layer_filters(sched, path)
-    written.append((path, "per-layer filter responses"))
-    path = args.outdir / f"filters_{tag}_radial2d.png"
-    if plot_radial_filters(sched, path):
-        written.append((path, "2-D responses of the radial down filters"))
-
+    try:
+        written = _write_all(sched, args.outdir, tag, table)
+    except OSError as exc:  # an unwritable folder, a full disk
+        fail(f"--outdir {str(args.outdir)!r} cannot be written: {exc.strerror or exc}")
     for path, what in written:
         print(f"wrote {path}  ({what})")
+
+
+def _write_all(sched: Schedule, outdir: Path, tag: str, table: str) -> list[tuple[Path, str]]:
+    written = []
+    path = outdir / f"schedule_{tag}.txt"
+    path.write_text(table + "\n", encoding="utf-8")
+    written.append((path, "schedule table"))
+    path = outdir / f"schedule_{tag}.png"
+    plot_cutoff_schedule(sched, path)
+    written.append((path, "cutoff schedule plot"))
+    path = outdir / f"filters_{tag}.png"
+    plot_layer_filters(sched, path)
+    written.append((path, "per-layer filter responses"))
+    path = outdir / f"filters_{tag}_radial2d.png"
+    if plot_radial_filters(sched, path):
+        written.append((path, "2-D responses of the radial down filters"))
+    return written
 
 
 if __name__ == "__main__":

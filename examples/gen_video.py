@@ -130,6 +130,16 @@ def render_frames(
 
 
 GIF_MAX_SIDE = 65535  # the format's 16-bit width and height
+# All frames are kept in memory until the video is written: refuse, before rendering, a video
+# whose frames would need more than this.
+MEMORY_BUDGET = 8 * 2**30
+
+
+def frames_nbytes(frames: int, tiles: int, res: int, channels: int, scale: int, gif: bool) -> int:
+    """Bytes the ``frames`` (rows of ``tiles`` images of ``res`` px) take while being written:
+    the rendered uint8 frames, plus for a GIF their copies enlarged ``scale`` times."""
+    rendered = frames * tiles * res * res * channels
+    return rendered * (1 + scale * scale) if gif else rendered
 
 
 def write_gif(path: str | Path, frames: Sequence[np.ndarray], fps: int = 24, scale: int = 1):
@@ -192,6 +202,14 @@ def main(argv: Sequence[str] | None = None) -> Path:
         fail(f"{len(args.seeds)} seeds of {res} px at --scale {scale} make frames "
              f"{res * scale * len(args.seeds)}x{res * scale} px (width x height); a GIF's sides "
              f"are at most {GIF_MAX_SIDE} px: use fewer --seeds or a smaller --scale")
+    channels = getattr(G, "img_channels", 3)
+    need = frames_nbytes(args.frames, len(args.seeds), res, channels, scale, not args.mp4)
+    if need > MEMORY_BUDGET:
+        at, smaller = ("", "") if args.mp4 else (f" at --scale {scale}", ", or a smaller --scale")
+        fail(f"--frames {args.frames} of {len(args.seeds)} seeds of {res} px{at} would need "
+             f"about {need / 2**30:.1f} GiB of memory (every frame is kept until the video is "
+             f"written), more than {MEMORY_BUDGET / 2**30:.0f} GiB: use fewer --frames or "
+             f"--seeds{smaller}")  # fmt: skip
     make_parent(args.output, "--output")  # before the rendering, which takes a while
     try:
         frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,

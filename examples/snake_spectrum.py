@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/snake_spectrum.py`
+
+from afgan.cli import fail
+
 from bandlimit.nn import SnakeBeta, bigvgan
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "snake_spectrum.png"
 
 
 def spectrum_db(y: np.ndarray) -> np.ndarray:
@@ -25,14 +33,41 @@ def spectrum_db(y: np.ndarray) -> np.ndarray:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="docs/snake_spectrum.png")
-    p.add_argument("--freq", type=float, default=0.13, help="tone frequency, cycles/sample")
-    p.add_argument("--alpha", type=float, default=2.0)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="image file; its suffix picks the format (default: the repository's "
+                   "docs/snake_spectrum.png; without a suffix, .png is added)")  # fmt: skip
+    p.add_argument("--freq", type=float, default=0.13,
+                   help="tone frequency, cycles/sample, in (0, 0.5)")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=2.0, help="SnakeBeta alpha, > 0")
     args = p.parse_args(argv)
+    if not (math.isfinite(args.freq) and 0 < args.freq < 0.5):
+        fail(f"--freq must be in (0, 0.5) cycles/sample (between 0 and the Nyquist frequency), "
+             f"got {args.freq}")  # fmt: skip
+    if not (math.isfinite(args.alpha) and args.alpha > 0):
+        fail(f"--alpha must be a finite number > 0, got {args.alpha}")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    out = args.out
+    if not out.suffix:  # matplotlib would add .png itself: say so in what is printed
+        out = out.with_name(out.name + ".png")
+    supported = sorted(plt.figure().canvas.get_supported_filetypes())
+    plt.close("all")
+    if out.suffix[1:].lower() not in supported:
+        fail(f"--out {str(args.out)!r}: unsupported image format {out.suffix!r}; "
+             f"use one of {', '.join('.' + s for s in supported)}")
+    if out.is_dir():
+        fail(f"--out {str(args.out)!r} is a directory; give a file name")
+    in_the_way = next((d for d in out.parents if d.exists() and not d.is_dir()), None)
+    if in_the_way is not None:
+        fail(f"--out {str(args.out)!r}: {str(in_the_way)!r} is a file, not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"--out {str(args.out)!r}: cannot create the folder {str(out.parent)!r}: "
+             f"{exc.strerror or exc}")
 
     n = 8192
     t = np.arange(n)
@@ -61,8 +96,13 @@ def main(argv=None) -> None:
     axes[1].set_xlabel("frequency (cycles/sample); green: true harmonics, red: aliased harmonics")
     fig.suptitle(f"Tone at {args.freq} cycles/sample through SnakeBeta (α = {args.alpha})")
     fig.tight_layout()
-    fig.savefig(args.out, dpi=90)
-    print(f"wrote {args.out}")
+    try:
+        fig.savefig(out, dpi=90)
+    except OSError as exc:  # unwritable folder, full disk
+        fail(f"--out {str(args.out)!r} cannot be written: {exc.strerror or exc}")
+    finally:
+        plt.close(fig)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
