@@ -231,12 +231,25 @@ def record_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, t
     return out
 
 
+def _tensor_dict(state: Mapping[str, Any], field: str, prefix: str) -> dict[str, Any]:
+    """``state[field]`` (``_parameters`` / ``_buffers``): a name → tensor dict, else said so."""
+    value = state.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"malformed network pickle: {prefix + field!r} must be a dict of tensors, got "
+            f"{type(value).__name__}"
+        )
+    return dict(value)
+
+
 def _collect(state: Mapping[str, Any], prefix: str, out: dict[str, torch.Tensor]) -> None:
     non_persistent = set(state.get("_non_persistent_buffers_set", ()))
-    for name, value in dict(state.get("_parameters", {})).items():
+    for name, value in _tensor_dict(state, "_parameters", prefix).items():
         if value is not None:
             out[prefix + name] = value.detach().clone()
-    for name, value in dict(state.get("_buffers", {})).items():
+    for name, value in _tensor_dict(state, "_buffers", prefix).items():
         if value is not None and name not in non_persistent:
             out[prefix + name] = value.detach().clone()
     for name, child in dict(state.get("_modules", {})).items():
@@ -274,6 +287,14 @@ def _cross_check_layers(G: Generator, record: PersistentRecord) -> None:
     if not isinstance(synth, PersistentRecord):
         return
     names = synth.state.get("layer_names")
+    if names is not None and (
+        not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names)
+    ):
+        raise ValueError(
+            f"malformed network pickle: the synthesis record's layer_names must be a list of "
+            f"names, got {type(names).__name__}"
+            + (f" {names!r}" if isinstance(names, (int, float, bool)) else "")
+        )
     if names is not None and list(names) != G.synthesis.layer_names:
         raise ValueError(
             f"layer names computed from the pickle's init kwargs {G.synthesis.layer_names} differ "
@@ -529,9 +550,15 @@ def load_checkpoint(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[str
             cls = Generator if value["class"] == "Generator" else Discriminator
             kwargs, state = value.get("init_kwargs"), value.get("state_dict")
             if not isinstance(kwargs, dict) or not isinstance(state, dict):
+                keys = ("init_kwargs", "state_dict")
+                why = [f"{k!r} is a {type(value[k]).__name__}" for k in keys
+                       if k in value and not isinstance(value[k], dict)]  # fmt: skip
+                missing = [repr(k) for k in keys if k not in value]
+                if missing:
+                    why.append(f"it has no {', '.join(missing)} (keys {sorted(value)})")
                 raise ValueError(
                     f"checkpoint entry {name!r} ({value['class']}) needs an 'init_kwargs' dict and "
-                    f"a 'state_dict' dict, got keys {sorted(value)}"
+                    f"a 'state_dict' dict, but {'; '.join(why)}"
                 )
             try:
                 net = cls(**kwargs)

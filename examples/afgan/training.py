@@ -39,8 +39,10 @@ import math
 import os
 import pickle
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -480,11 +482,44 @@ def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
     step = payload["training_state"]["step"]
     path = run_dir / f"checkpoint-{step:08d}.pt"
     tmp = run_dir / f".{path.name}.tmp"
-    save_checkpoint(tmp, **payload)
-    os.replace(tmp, path)  # atomic: a crash never leaves a truncated checkpoint behind
+    try:
+        save_checkpoint(tmp, **payload)
+        os.replace(tmp, path)  # atomic: a crash never leaves a truncated checkpoint behind
+    except (OSError, RuntimeError) as exc:  # a full disk: torch says "unexpected pos"
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise TrainingError(
+            f"cannot write the checkpoint {str(path)!r}: {_write_failure(exc, run_dir)} (the "
+            f"earlier checkpoints are kept)"
+        ) from None
     for old, _ in _own_checkpoints(run_dir)[:-keep]:  # only the trainer's own files
         old.unlink(missing_ok=True)
     return path
+
+
+def _write_failure(exc: BaseException, folder: Path) -> str:
+    """Why a write in ``folder`` failed, in words: the OS reason when there is one (torch's
+    writer loses it: then a full disk is recognised by the free space left)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    try:
+        if shutil.disk_usage(folder).free < 1 << 20:
+            return "no space left on device"
+    except OSError:
+        pass
+    return one_line(exc)
+
+
+def _check_writable(run_dir: Path) -> None:
+    """Continuing a run writes in its directory: say so up front when it cannot (read-only)."""
+    try:
+        with tempfile.TemporaryFile(dir=run_dir):  # leaves nothing behind, even on a crash
+            pass
+    except OSError as exc:
+        raise TrainingError(
+            f"cannot continue {str(run_dir)!r}: the run directory is not writable "
+            f"({_write_failure(exc, run_dir)}); copy it somewhere writable and resume the copy"
+        ) from None
 
 
 def _append_line(path: Path, text: str) -> None:
@@ -558,7 +593,13 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
     aside = run_dir / f"superseded-{n}"
     aside.mkdir()
     # where this branch left the run: resuming one of its checkpoints restores it (_restore_branch)
-    (aside / REWIND_JSON).write_text(json.dumps({"rewound_to_step": step}) + "\n")
+    try:
+        (aside / REWIND_JSON).write_text(json.dumps({"rewound_to_step": step}) + "\n")
+    except OSError:  # a full disk: no empty superseded-<n>/ with a truncated marker is left
+        with contextlib.suppress(OSError):
+            (aside / REWIND_JSON).unlink(missing_ok=True)
+            aside.rmdir()
+        raise
     for p in later:
         os.replace(p, aside / p.name)
     _move_log_lines(run_dir, aside, late_rows, kept_rows)
@@ -794,6 +835,8 @@ def _check_resume_options(
         for name in sorted(given)
         if name not in _RESUME_IGNORED and hasattr(stored, name)
         and getattr(cfg, name) != getattr(stored, name)
+        # --run-name naming the run's own directory names this run (auto-named or renamed)
+        and not (name == "run_name" and cfg.run_name == run_dir.name)
     ]
     if differ:
         raise TrainingError(
@@ -942,6 +985,7 @@ def _train(
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     if d.rank == 0 and run_dir is not None:
+        _check_writable(run_dir)
         try:
             if resume_ckpt.parent != run_dir:  # a set-aside branch: restore it first
                 resume_ckpt = _restore_branch(run_dir, resume_ckpt, step)
@@ -949,7 +993,7 @@ def _train(
         except OSError as exc:  # a read-only run directory, a full disk
             raise TrainingError(
                 f"cannot continue {str(run_dir)!r} at step {step}: setting its later files "
-                f"aside failed: {exc.strerror or exc}"
+                f"aside failed: {_write_failure(exc, run_dir)}"
             ) from None
     if d.rank == 0:
         if run_dir is None:
@@ -976,9 +1020,18 @@ def _train(
                 "G_params": sum(p.numel() for p in G.parameters()),
                 "D_params": sum(p.numel() for p in D.parameters()),
                 "resume": resume}  # fmt: skip
-        (run_dir / "config.json").write_text(
-            json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
-        )
+        tmp = run_dir / ".config.json.tmp"  # replaced whole: a full disk never truncates it
+        try:
+            tmp.write_text(
+                json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
+            )
+            os.replace(tmp, run_dir / "config.json")
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise TrainingError(
+                f"cannot write {str(run_dir / 'config.json')!r}: {_write_failure(exc, run_dir)}"
+            ) from None
     if d.active:
         obj = [str(run_dir) if d.rank == 0 else None]
         dist.broadcast_object_list(obj, src=0)

@@ -424,3 +424,34 @@ def test_checkpoint_with_numpy_scalar_kwargs_loads_back(tmp_path):
     save_checkpoint(tmp_path / "g.pt", G_ema=G)
     back = load_checkpoint(tmp_path / "g.pt")["G_ema"]
     assert back.init_kwargs["magnitude_ema_beta"] == float(beta)
+
+
+def test_fields_of_the_wrong_type_are_named(tmp_path):
+    """A checkpoint entry whose init_kwargs is a list says so (not 'got keys [...]' that are
+    all there); layer_names or _parameters stored as an int name the field, not a bare
+    "'int' object is not iterable"."""
+    G = tiny(16)
+    path = tmp_path / "list.pt"
+    torch.save({"format": "bandlimit.afgan.checkpoint/1", "G_ema": {"class": "Generator",
+                "init_kwargs": [1, 2], "state_dict": G.state_dict()}}, path)  # fmt: skip
+    with pytest.raises(ValueError, match=r"needs an 'init_kwargs' dict .*, but 'init_kwargs' "
+                       r"is a list$"):  # fmt: skip
+        load_checkpoint(path)
+    torch.save({"format": "bandlimit.afgan.checkpoint/1", "G_ema": {"class": "Generator",
+                "init_kwargs": {}}}, path)  # fmt: skip
+    with pytest.raises(ValueError, match=r"it has no 'state_dict' \(keys \['class', "):
+        load_checkpoint(path)
+
+    def names_int(data, fake):
+        data["G_ema"].state["_modules"]["synthesis"].state["layer_names"] = 5
+
+    def parameters_int(data, fake):
+        data["G_ema"].state["_modules"]["mapping"].state["_parameters"] = 5
+
+    for corrupt, message in ((names_int, "layer_names must be a list of names, got int 5"),
+                             (parameters_int, "'mapping._parameters' must be a dict of tensors, "
+                                              "got int")):  # fmt: skip
+        path = tmp_path / f"{corrupt.__name__}.pkl"
+        write_official_pickle(path, G, G, "", corrupt=corrupt)
+        with pytest.raises(ValueError, match=message):
+            load_network_pkl(path)

@@ -954,3 +954,112 @@ def test_resume_from_a_pickle_whose_discriminator_cannot_be_rebuilt_says_so(caps
     err = capsys.readouterr().err
     assert "--resume 'net.pkl': its discriminator was not loaded (missing 'img_channels')" in err
     assert "training starts with a new one" in err
+
+
+def test_a_checkpoint_write_that_fails_is_one_line_and_keeps_the_earlier_one(tmp_path, capsys,
+                                                                            monkeypatch):
+    """A full disk mid-checkpoint: one line naming the file and why, no .tmp left, the earlier
+    checkpoint intact; a resume while the disk is still full leaves no empty superseded-<n>/."""
+    import errno
+
+    import afgan.training as training
+
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.012", "--tick",
+              "0.004", "--snap", "1"]  # fmt: skip
+    part = run_cli(*common, "--stop-at-step", "1")
+    run = Path(part["run_dir"])
+    before = (run / "checkpoint-00000001.pt").read_bytes()
+
+    def full_disk(path, **networks):
+        Path(path).write_bytes(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(training, "save_checkpoint", full_disk)
+    line = _bad(capsys, *TINY, *common, "--resume", str(run))
+    assert f"cannot write the checkpoint {str(run / 'checkpoint-00000002.pt')!r}" in line
+    assert "no space left on device" in line, line
+
+    def torch_full_disk(path, **networks):  # torch's own writer: errno lost
+        Path(path).write_bytes(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64")
+
+    monkeypatch.setattr(training, "save_checkpoint", torch_full_disk)
+    (run / "fakes00000002.png").unlink()  # the snapshot's grid (else set aside on resume)
+    monkeypatch.setattr(training.shutil, "disk_usage", lambda p: shutil_usage(0))
+    line = _bad(capsys, *TINY, *common, "--resume", str(run))
+    assert "no space left on device" in line and "checkpoint-00000002.pt" in line, line
+    assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
+    assert (run / "checkpoint-00000001.pt").read_bytes() == before
+    monkeypatch.undo()
+
+    # Rewinding while the disk is full: the marker cannot be written, nothing is left behind.
+    run_cli(*common, "--resume", str(run))  # on to step 3 (the failed step's grid set aside)
+    asides = sorted(run.glob("superseded-*"))
+    capsys.readouterr()
+    real_write_text = Path.write_text
+
+    def no_space(self, *a, **k):
+        if self.name == "rewind.json":
+            real_write_text(self, "")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_text(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", no_space)
+    line = _bad(capsys, *TINY, *common, "--resume", str(run / "checkpoint-00000001.pt"))
+    assert "no space left on device" in line, line
+    assert sorted(run.glob("superseded-*")) == asides
+
+
+def shutil_usage(free):
+    import shutil
+
+    return shutil._ntuple_diskusage(1 << 30, (1 << 30) - free, free)
+
+
+def test_resume_of_a_read_only_run_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    import errno
+    import tempfile
+
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.012", "--tick",
+              "0.004", "--snap", "1"]  # fmt: skip
+    part = run_cli(*common, "--stop-at-step", "1")
+    run = Path(part["run_dir"])
+    files = {p.name: p.read_bytes() for p in run.iterdir()}
+    if os.geteuid() != 0:
+        run.chmod(0o555)
+    else:  # root writes anyway: a read-only file system, simulated
+        real_write_text, real_tempfile = Path.write_text, tempfile.TemporaryFile
+
+        def ro_write_text(self, *a, **k):
+            if self.parent == run:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+            return real_write_text(self, *a, **k)
+
+        def ro_tempfile(*a, dir=None, **k):
+            if dir is not None and Path(dir) == run:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dir))
+            return real_tempfile(*a, dir=dir, **k)
+
+        monkeypatch.setattr(Path, "write_text", ro_write_text)
+        monkeypatch.setattr(tempfile, "TemporaryFile", ro_tempfile)
+    try:
+        line = _bad(capsys, *TINY, *common, "--resume", str(run))
+    finally:
+        run.chmod(0o755)
+    assert f"cannot continue {str(run)!r}: the run directory is not writable" in line, line
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == files
+
+
+def test_resume_accepts_the_runs_own_directory_name_as_run_name(tmp_path):
+    """--resume runs/X --run-name X names the same run: continued, also when the directory was
+    auto-named (no --run-name stored) or renamed since."""
+    common = ["--outdir", str(tmp_path), "--kimg", "0.012", "--tick", "0.004", "--snap", "1"]
+    auto = run_cli(*common, "--stop-at-step", "1")
+    run = Path(auto["run_dir"])
+    s = run_cli(*common, "--resume", str(run), "--run-name", run.name, "--stop-at-step", "2")
+    assert s["run_dir"] == str(run) and s["step"] == 2
+    renamed = run.with_name("a2")
+    run.rename(renamed)
+    s = run_cli(*common, "--resume", str(renamed), "--run-name", "a2")
+    assert s["run_dir"] == str(renamed) and s["step"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a2"]
