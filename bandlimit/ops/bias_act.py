@@ -100,6 +100,7 @@ def bias_act(
         b = check_bias(b, x.shape[dim], x.device)
     alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
+    check_fits_dtype(gain, "gain", x.dtype)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     if spec.name == "lrelu":  # (the other activations ignore alpha)

@@ -260,6 +260,7 @@ def filtered_lrelu(
     upx, downx = as_factors(up, "up", ndim=1)[0], as_factors(down, "down", ndim=1)[0]
     pad = as_padding(padding)
     gain = as_float(gain, "gain", nonnegative=True)
+    check_fits_dtype(gain, "gain", x.dtype)
     slope = as_float(slope, "slope", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
@@ -349,6 +350,7 @@ def _act_args(
             )
         alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
     gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
+    check_fits_dtype(gain, "gain", x.dtype)
     return spec, alpha, beta, gain
 
 

@@ -437,6 +437,24 @@ def test_bias_act_alpha_must_fit_the_dtype():
     torch.testing.assert_close(ops.bias_act(x, act="tanh", alpha=1e39), torch.tanh(x))
 
 
+def test_a_gain_beyond_the_dtype_is_refused():
+    """gain=1e39 on float32 gave NaN (0 · inf where the activation is 0) with no error; the
+    clamp was already checked this way."""
+    f = torch.ones(3) / 3
+    x = torch.randn(1, 2, 5, 5)
+    calls = {
+        "filtered_lrelu": lambda x: ops.filtered_lrelu(x, f, f, gain=1e39),
+        "filtered_act": lambda x: ops.filtered_act(x, "gelu", f, f, gain=1e39),
+        "filtered_act1d": lambda x: ops.filtered_act1d(x[0], "tanh", f, f, gain=1e39),
+        "bias_act": lambda x: ops.bias_act(x, act="relu", gain=1e39),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=r"^gain must be at most the largest finite "
+                           r"torch\.float32 value \(3\.40282e\+38\), got 1e\+39$"):
+            call(x)
+        assert torch.isfinite(call(x.double())).all(), name  # within float64's range
+
+
 _BIG = 10**400
 _BIG_SAYS = r"1\.000e\+400 \(an int of 401 digits\): beyond the range of a float"
 
