@@ -16,10 +16,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
-import os
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -27,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/dataset_tool.py`
 
-from afgan.cli import fail
+from afgan.cli import fail, write_replacing
 from afgan.data import (
     ALPHA_BACKGROUNDS,
     IMAGE_EXTENSIONS,
@@ -92,16 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail(str(exc))
     out_labels = []
     # Written next to --dest and renamed at the end: a failure never destroys an existing file.
-    tmp = args.dest.with_name(f".{args.dest.name}.tmp")
     try:
         args.dest.parent.mkdir(parents=True, exist_ok=True)
-        _write_zip(args, files, labels, out_labels, tmp, res, Image)
-        os.replace(tmp, args.dest)
+        write_replacing(args.dest, lambda tmp: _write_zip(args, files, labels, out_labels, tmp,
+                                                          res, Image),
+                        tmp=args.dest.with_name(f".{args.dest.name}.tmp"))
     except OSError as exc:  # a parent that is a file, no permission, a full disk, ...
         fail(f"--dest {str(args.dest)!r} cannot be written: {exc.strerror or one_line(exc)}")
-    finally:
-        with contextlib.suppress(OSError):  # (where --dest cannot be written, neither can tmp)
-            tmp.unlink(missing_ok=True)
     print(f"wrote {len(files)} images of {res}x{res} to {args.dest}")
     return len(files)
 

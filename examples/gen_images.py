@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import pickle
@@ -35,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen_images.py`
 
-from afgan.cli import fail
+from afgan.cli import fail, write_replacing
 from afgan.legacy import load_network
 from afgan.networks import Generator
 
@@ -197,24 +196,6 @@ def make_parent(path: Path, flag: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"{flag}: cannot create {str(path.parent)!r}: {exc.strerror or exc}")
-
-
-def write_replacing(path: str | Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` to a temporary file next to ``path``, then rename it onto ``path``.
-
-    A failed write (a full disk, an error, an interrupt) removes the temporary file and leaves
-    any earlier ``path`` as it was; a successful one replaces it. The temporary name keeps
-    ``path``'s suffix, so writers that pick a format from it still do.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_generator(network: str | os.PathLike[str]) -> Generator:

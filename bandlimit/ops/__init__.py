@@ -58,9 +58,9 @@ def _register_custom_ops() -> None:
     saved by ``torch.export`` names them, and ``torch.export.load`` must find them in a process
     that has only imported bandlimit. Defining them compiles nothing (Numba compiles at the
     first call, the CUDA extension is built at the first call)."""
-    import importlib.util
+    from bandlimit.ops._dispatch import numba_available
 
-    if importlib.util.find_spec("numba") is not None:  # (without it 'numba' cannot run anyway)
+    if numba_available():  # (without numba, 'numba' cannot run anyway)
         from bandlimit.ops import _library  # noqa: F401
     from bandlimit.ops.cuda import _ops  # noqa: F401
 

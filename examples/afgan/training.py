@@ -53,6 +53,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from afgan.cli import write_replacing
 from afgan.data import DatasetError, make_loader, one_line, open_dataset
 from afgan.discriminator import Discriminator
 from afgan.legacy import load_network, save_checkpoint
@@ -481,13 +482,10 @@ def find_latest_checkpoint(run_dir: Path) -> Path | None:
 def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
     step = payload["training_state"]["step"]
     path = run_dir / f"checkpoint-{step:08d}.pt"
-    tmp = run_dir / f".{path.name}.tmp"
-    try:
-        save_checkpoint(tmp, **payload)
-        os.replace(tmp, path)  # atomic: a crash never leaves a truncated checkpoint behind
+    try:  # atomic: a crash never leaves a truncated checkpoint behind
+        write_replacing(path, lambda tmp: save_checkpoint(tmp, **payload),
+                        tmp=run_dir / f".{path.name}.tmp")
     except (OSError, RuntimeError) as exc:  # a full disk: torch says "unexpected pos"
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise TrainingError(
             f"cannot write the checkpoint {str(path)!r}: {_write_failure(exc, run_dir)} (the "
             f"earlier checkpoints are kept)"
@@ -1020,15 +1018,11 @@ def _train(
                 "G_params": sum(p.numel() for p in G.parameters()),
                 "D_params": sum(p.numel() for p in D.parameters()),
                 "resume": resume}  # fmt: skip
-        tmp = run_dir / ".config.json.tmp"  # replaced whole: a full disk never truncates it
-        try:
-            tmp.write_text(
-                json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
-            )
-            os.replace(tmp, run_dir / "config.json")
+        text = json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
+        try:  # replaced whole: a full disk never truncates it
+            write_replacing(run_dir / "config.json", lambda tmp: tmp.write_text(text),
+                            tmp=run_dir / ".config.json.tmp")
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise TrainingError(
                 f"cannot write {str(run_dir / 'config.json')!r}: {_write_failure(exc, run_dir)}"
             ) from None
