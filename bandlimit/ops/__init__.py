@@ -26,6 +26,7 @@ True
 from bandlimit.ops._dispatch import get_default_impl, set_default_impl
 from bandlimit.ops.bias_act import bias_act
 from bandlimit.ops.filtered import filtered_act, filtered_act1d, filtered_lrelu
+from bandlimit.ops.precompile import precompile_numba
 from bandlimit.ops.resample import resample_poly
 from bandlimit.ops.upfirdn import (
     downsample2d,
@@ -44,6 +45,7 @@ __all__ = [
     "filtered_act1d",
     "filtered_lrelu",
     "get_default_impl",
+    "precompile_numba",
     "resample_poly",
     "set_default_impl",
     "setup_filter",

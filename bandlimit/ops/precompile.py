@@ -1,0 +1,119 @@
+"""Compiling the Numba kernels ahead of time, and where they are cached.
+
+The 'numba' backend is one parallel kernel per compute dtype (float32, float64; float16 and
+bfloat16 run in float32) that every op shares. Numba compiles it at its first call in a process
+that finds no cached copy -- about 15-30 s on a laptop CPU -- and caches the machine code on disk,
+so later processes load it in well under a second. :func:`precompile_numba` (or
+``python -m bandlimit precompile``) pays that cost up front: in a Docker image's build step, a
+cluster job's setup, or before timing anything.
+
+Numba caches beside the installed sources (``bandlimit/ops/_numba/__pycache__``) when that
+directory is writable, else in a per-user cache directory, or wherever ``NUMBA_CACHE_DIR`` points.
+A cached kernel is specific to the CPU's instruction set: a copy made on another CPU model is
+recompiled, not loaded. ``python -m bandlimit info`` shows the cache in use.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+
+from bandlimit.ops._dispatch import HALF_DTYPES, NUMBA_DTYPES, numba_available
+
+__all__ = ["precompile_numba"]
+
+
+def _compute_dtypes(dtypes: object) -> list[torch.dtype]:
+    items = [dtypes] if isinstance(dtypes, torch.dtype) else dtypes
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise TypeError(
+            f"dtypes must be a torch.dtype or an iterable of them, got {type(dtypes).__name__} "
+            f"{dtypes!r}"
+        )
+    out: list[torch.dtype] = []
+    for d in items:
+        if not isinstance(d, torch.dtype) or d not in NUMBA_DTYPES + HALF_DTYPES:
+            raise ValueError(
+                f"dtypes: the numba kernels compute float16/bfloat16/float32/float64 tensors, "
+                f"got {d!r}"
+            )
+        c = torch.float32 if d in HALF_DTYPES else d
+        if c not in out:
+            out.append(c)
+    if not out:
+        raise ValueError("dtypes must name at least one dtype, got an empty iterable")
+    return out
+
+
+def precompile_numba(
+    dtypes: torch.dtype | Iterable[torch.dtype] = (torch.float32,),
+) -> dict[torch.dtype, float]:
+    """Compile the numba kernels now (or load them from Numba's disk cache).
+
+    Runs one tiny :func:`~bandlimit.ops.filtered_lrelu` forward and backward with
+    ``impl='numba'`` per compute dtype: every numba op (``upfirdn1d``/``upfirdn2d``,
+    ``filtered_lrelu``, ``filtered_act``/``filtered_act1d`` with any activation,
+    ``resample_poly``) shares the kernel it compiles, so afterwards no call in this process or,
+    through the disk cache, in later ones pays the compilation (about 15-30 s per dtype on a
+    laptop CPU). ``python -m bandlimit precompile`` calls
+    it from the command line.
+
+    Parameters
+    ----------
+    dtypes : torch.dtype or iterable of torch.dtype, default (torch.float32,)
+        The tensor dtypes to prepare for: float32, float64, or float16/bfloat16 (which the
+        kernels compute in float32, so they compile the float32 kernel). float64 matters for
+        ``gradcheck``-style tests.
+
+    Returns
+    -------
+    dict[torch.dtype, float]
+        Seconds each compute dtype took (a compilation, or a load from the cache).
+
+    Raises
+    ------
+    ValueError
+        If numba is not installed, or ``dtypes`` names a dtype the kernels do not compute (or
+        none).
+    TypeError
+        If ``dtypes`` is neither a dtype nor an iterable of dtypes.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import precompile_numba
+    >>> seconds = precompile_numba([torch.float32, torch.bfloat16])   # one kernel: float32
+    >>> list(seconds)
+    [torch.float32]
+    """
+    compute = _compute_dtypes(dtypes)
+    if not numba_available():
+        raise ValueError("precompile_numba needs the numba package (pip install numba)")
+    from bandlimit.ops.filtered import filtered_lrelu  # (filtered imports ops' dispatch)
+
+    taken: dict[torch.dtype, float] = {}
+    for dtype in compute:
+        t0 = time.perf_counter()
+        # (gradients must be on even under a caller's no_grad or inference_mode)
+        with torch.inference_mode(False), torch.enable_grad():
+            x = torch.zeros(1, 1, 4, 4, dtype=dtype, requires_grad=True)
+            f = torch.full((4,), 0.25, dtype=dtype)
+            y = filtered_lrelu(x, f, f, up=2, down=2, padding=3, impl="numba")
+            y.sum().backward()
+        taken[dtype] = time.perf_counter() - t0
+    return taken
+
+
+def numba_cache() -> dict[str, object]:
+    """Where Numba caches the kernels in this process: ``dir``, ``writable`` (bool) and
+    ``files`` (how many cached kernel files are there). Imports numba; compiles nothing."""
+    from bandlimit.ops._numba._kernel import plane_kernel
+
+    path = Path(plane_kernel._cache.cache_path)  # type: ignore[attr-defined]
+    files = sorted(path.glob("*.nbc")) if path.is_dir() else []
+    writable = os.access(path if path.is_dir() else path.parent, os.W_OK)
+    return {"dir": str(path), "writable": writable, "files": len(files)}
