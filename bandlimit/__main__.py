@@ -51,6 +51,12 @@ def _info() -> list[tuple[str, object]]:
         from bandlimit.ops.precompile import numba_cache
 
         cache = numba_cache()
+        if cache["dir"] is None:
+            where = "none: no writable directory, the kernels compile in every process (set "
+            where += "NUMBA_CACHE_DIR to a writable directory)"
+        else:
+            where = f"{cache['dir']} ({cache['files']} cached kernel files; "
+            where += f"{'writable' if cache['writable'] else 'read-only'})"
         rows += [
             ("numba backend", "available"),
             (
@@ -58,11 +64,7 @@ def _info() -> list[tuple[str, object]]:
                 f"{numba.get_num_threads()} (threading layer: "
                 f"{getattr(numba.config, 'THREADING_LAYER', 'unknown')})",
             ),
-            (
-                "numba kernel cache",
-                f"{cache['dir']} ({cache['files']} cached kernel files; "
-                f"{'writable' if cache['writable'] else 'read-only'})",
-            ),
+            ("numba kernel cache", where),
         ]
     else:
         rows.append(("numba backend", "unavailable: numba is not installed (pip install numba)"))
@@ -115,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     where = numba_cache()
     for dtype, seconds in taken.items():
         print(f"numba {str(dtype).removeprefix('torch.')}: ready ({seconds:.1f} s)")
-    print(f"numba kernel cache: {where['dir']}" + ("" if where["writable"] else " (read-only)"))
+    if where["dir"] is None:
+        print("numba kernel cache: none (no writable directory; set NUMBA_CACHE_DIR to keep them)")
+    else:
+        print(f"numba kernel cache: {where['dir']}")
     if args.cuda:
         t0 = time.perf_counter()
         try:

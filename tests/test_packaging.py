@@ -110,3 +110,51 @@ def test_wheel_imports_and_runs_on_its_own(wheel, tmp_path):
     first, last = proc.stdout.strip().splitlines()[0], proc.stdout.strip().splitlines()[-1]
     assert Path(first).resolve().is_relative_to(site.resolve()), first
     assert last == "ok (1, 2, 3, 3)", proc.stdout
+
+
+_READ_ONLY_RUN = """
+import warnings
+warnings.simplefilter("always")
+import torch
+import bandlimit
+from bandlimit.ops import upsample2d, setup_filter
+x, f = torch.randn(1, 2, 8, 8), setup_filter([1, 3, 3, 1])
+with warnings.catch_warnings(record=True) as caught:
+    y = upsample2d(x, f, impl="numba")
+    upsample2d(x, f, impl="numba")
+assert bandlimit.__file__.startswith({root!r}), bandlimit.__file__
+assert torch.allclose(y, upsample2d(x, f, impl="ref"), atol=1e-6)
+print(len(caught), caught[0].message if caught else None)
+"""
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv")
+def test_a_read_only_install_without_a_writable_home_still_runs_the_numba_kernels(tmp_path):
+    """Serverless functions and locked-down containers: site-packages read-only, no writable
+    home. Numba finds nowhere to cache, which made ``import bandlimit`` raise; now the kernels
+    compile uncached, with one warning that says how to keep them (NUMBA_CACHE_DIR)."""
+    pytest.importorskip("numba")
+    import tempfile
+
+    site = Path(tempfile.mkdtemp(prefix="bandlimit-ro-"))  # (pytest's tmp_path is root-only)
+    try:
+        shutil.copytree(PACKAGE, site / "bandlimit", ignore=shutil.ignore_patterns("__pycache__"))
+        for p in [site, *site.rglob("*")]:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        unset = ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")
+        env = {k: v for k, v in os.environ.items() if k not in unset}
+        env.update(PYTHONPATH=str(site), HOME="/nonexistent")
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        cmd = [*(drop if os.geteuid() == 0 else []), sys.executable, "-c",
+               _READ_ONLY_RUN.format(root=str(site))]  # fmt: skip
+        proc = subprocess.run(cmd, env=env, cwd="/", capture_output=True, text=True, timeout=600)
+        if proc.returncode and "Traceback" not in proc.stderr:  # (setpriv could not run python)
+            pytest.skip(f"the unprivileged user cannot run this interpreter: {proc.stderr}")
+        assert proc.returncode == 0, proc.stderr
+        count, message = proc.stdout.strip().split(" ", 1)
+        assert count == "1", proc.stdout
+        assert "NUMBA_CACHE_DIR" in message and "compile in every process" in message
+    finally:
+        for p in [site, *site.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        shutil.rmtree(site)

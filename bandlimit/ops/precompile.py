@@ -109,11 +109,15 @@ def precompile_numba(
 
 
 def numba_cache() -> dict[str, object]:
-    """Where Numba caches the kernels in this process: ``dir``, ``writable`` (bool) and
+    """Where Numba caches the kernels in this process: ``dir`` (None where it finds no
+    writable directory: the kernels then compile in every process), ``writable`` (bool) and
     ``files`` (how many cached kernel files are there). Imports numba; compiles nothing."""
     from bandlimit.ops._numba._kernel import plane_kernel
 
-    path = Path(plane_kernel._cache.cache_path)  # type: ignore[attr-defined]
+    where = plane_kernel._cache.cache_path  # type: ignore[attr-defined]
+    if where is None:
+        return {"dir": None, "writable": False, "files": 0}
+    path = Path(where)
     files = sorted(path.glob("*.nbc")) if path.is_dir() else []
     writable = os.access(path if path.is_dir() else path.parent, os.W_OK)
     return {"dir": str(path), "writable": writable, "files": len(files)}

@@ -17,6 +17,7 @@ reference) and without bounds checks (the plans keep every access inside the scr
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 from typing import Literal, TypedDict
 
@@ -55,6 +56,25 @@ def _drop_stale_disk_cache() -> None:
 
 _drop_stale_disk_cache()
 
+
+def _cache_probe() -> int:
+    return 0
+
+
+def _disk_cache_usable() -> bool:
+    """Whether numba finds somewhere to cache this package's kernels: beside the sources if
+    writable, else a per-user directory, or ``NUMBA_CACHE_DIR``. On a read-only install with no
+    writable home (serverless functions, locked-down containers) it finds none, and
+    ``@njit(cache=True)`` raises at decoration time: at ``import bandlimit``."""
+    try:
+        numba.njit(cache=True)(_cache_probe)  # (the same locator search; compiles nothing)
+    except RuntimeError:
+        return False
+    return True
+
+
+DISK_CACHE = _disk_cache_usable()
+
 # fastmath without nnan/ninf: sums may be reassociated and contracted to FMAs, but NaN/Inf inputs
 # still produce NaN/Inf outputs exactly like the PyTorch reference.
 FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
@@ -71,7 +91,9 @@ class JitOptions(TypedDict, total=False):
     parallel: bool
 
 
-JIT = JitOptions(cache=True, nogil=True, fastmath=FASTMATH, boundscheck=False, error_model="numpy")
+JIT = JitOptions(
+    cache=DISK_CACHE, nogil=True, fastmath=FASTMATH, boundscheck=False, error_model="numpy"
+)
 PJIT = JitOptions(**JIT, parallel=True)
 
 
@@ -262,6 +284,24 @@ def _run_jobs(bufp, nbuf, jobsp, njobs, toffp, tcoefp, ntaps, j0, j1):
 
 
 _RUNNERS: dict = {}
+_uncached_warned = False
+
+
+def _warn_if_uncached() -> None:
+    global _uncached_warned
+    if DISK_CACHE or _uncached_warned:
+        return
+    _uncached_warned = True
+    from bandlimit.ops._dispatch import user_stacklevel
+
+    warnings.warn(
+        "bandlimit: numba finds no writable directory to cache its kernels in (the installed "
+        "package and the home directory are read-only), so they compile in every process "
+        "(about 15-30 s at the first call of each dtype). Set the environment variable "
+        "NUMBA_CACHE_DIR to a writable directory to keep them (this warning is shown once)",
+        RuntimeWarning,
+        stacklevel=user_stacklevel(),
+    )
 
 
 def job_runner(dtype: np.dtype):
@@ -272,6 +312,7 @@ def job_runner(dtype: np.dtype):
     """
     dtype = np.dtype(dtype)
     if dtype not in _RUNNERS:
+        _warn_if_uncached()
         ft = numba.from_dtype(dtype)
         i64 = types.int64
         sig = types.void(
