@@ -30,7 +30,7 @@ def _info() -> list[tuple[str, object]]:
 
     import bandlimit
     from bandlimit.ops import cuda, get_default_impl
-    from bandlimit.ops._dispatch import ENV_VAR, numba_available
+    from bandlimit.ops._dispatch import ENV_VAR, numba_problem
 
     rows: list[tuple[str, object]] = [
         ("bandlimit", f"{bandlimit.__version__} ({os.path.dirname(bandlimit.__file__)})"),
@@ -45,7 +45,8 @@ def _info() -> list[tuple[str, object]]:
     env = os.environ.get(ENV_VAR)
     rows.append(("impl='auto' resolves through", f"{default} ({ENV_VAR}={env!r})"))
     rows.append(("torch threads", torch.get_num_threads()))
-    if numba_available():
+    problem = numba_problem()
+    if problem is None:
         import numba
 
         from bandlimit.ops.precompile import numba_cache
@@ -67,7 +68,7 @@ def _info() -> list[tuple[str, object]]:
             ("numba kernel cache", where),
         ]
     else:
-        rows.append(("numba backend", "unavailable: numba is not installed (pip install numba)"))
+        rows.append(("numba backend", f"unavailable: {problem}"))
     c = cuda.info()
     rows.append(("cuda devices", ", ".join(c["gpus"]) or "none visible"))
     if c["buildable"]:

@@ -158,3 +158,47 @@ def test_a_read_only_install_without_a_writable_home_still_runs_the_numba_kernel
         for p in [site, *site.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
         shutil.rmtree(site)
+
+
+_BROKEN_NUMBA_RUN = """
+import warnings
+warnings.simplefilter("always")
+import torch
+import bandlimit  # must import: numba is only one backend
+from bandlimit.ops import filtered_act1d, upsample2d, setup_filter
+x, f = torch.randn(1, 2, 8, 8), setup_filter([1, 3, 3, 1])
+with warnings.catch_warnings(record=True) as caught:
+    y = upsample2d(x, f)                                    # 'auto': 'ref', one warning
+    filtered_act1d(torch.randn(1, 2, 30), "gelu", up=2, down=2)
+assert torch.equal(y, upsample2d(x, f, impl="ref"))
+assert len(caught) == 1, [str(w.message) for w in caught]
+print("warning:", caught[0].message)
+try:
+    upsample2d(x, f, impl="numba")
+except ValueError as e:
+    print("error:", e)
+"""
+
+
+def test_an_installed_numba_that_cannot_import_leaves_the_reference_running(tmp_path):
+    """A numba release older than the installed NumPy refuses to import ("Numba needs NumPy 2.3
+    or less"). bandlimit must still import and run: 'auto' falls back to 'ref' with one warning
+    that gives the reason, ``impl='numba'`` raises it, ``python -m bandlimit info`` reports it."""
+    stub = tmp_path / "site" / "numba"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text('raise ImportError("Numba needs NumPy 2.3 or less.")\n')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    env.pop("BANDLIMIT_IMPL", None)
+    proc = subprocess.run([sys.executable, "-c", _BROKEN_NUMBA_RUN], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    reason = "the installed numba cannot be imported (ImportError: Numba needs NumPy 2.3 or less.)"
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("warning: upfirdn2d: bandlimit's numba kernels are unavailable")
+    assert reason in lines[0]
+    assert lines[1] == f"error: upfirdn2d: impl='numba' cannot run: {reason}; install a numba " \
+        "release that supports this NumPy and Python"  # fmt: skip
+    info = subprocess.run([sys.executable, "-m", "bandlimit", "info"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert info.returncode == 0, info.stderr
+    assert f"numba backend: unavailable: {reason}" in info.stdout

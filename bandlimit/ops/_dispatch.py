@@ -102,12 +102,56 @@ def get_default_impl() -> str:
     return "auto"
 
 
-# Looked up once, without importing numba (that happens on the first numba call).
-_NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
+_numba_problem: list[str | None] = []  # (memo: one entry once probed)
+
+
+def numba_problem() -> str | None:
+    """None if numba imports, else why the 'numba' backend cannot run (probed once).
+
+    An installed numba can fail to import: a release older than the installed NumPy refuses to
+    load ("Numba needs NumPy 2.3 or less"), and llvmlite can be missing or mismatched. That must
+    not break ``import bandlimit``: 'auto' then runs 'ref' (one warning) and ``impl='numba'``
+    raises with this reason."""
+    if not _numba_problem:
+        problem = None
+        if importlib.util.find_spec("numba") is None:
+            problem = "the numba package is not installed (pip install numba)"
+        else:
+            try:
+                importlib.import_module("numba")
+            except Exception as e:  # (an import can fail in any way; all mean "unusable")
+                problem = (
+                    f"the installed numba cannot be imported ({type(e).__name__}: {e}); "
+                    "install a numba release that supports this NumPy and Python"
+                )
+        _numba_problem.append(problem)
+    return _numba_problem[0]
 
 
 def numba_available() -> bool:
-    return _NUMBA_INSTALLED
+    return numba_problem() is None
+
+
+_numba_fallback_warned = False
+
+
+def _numba_or_ref(op: str) -> str:
+    """'auto' on a CPU tensor the kernels take: 'numba', else 'ref' -- with ONE warning if numba
+    is installed but broken (without numba at all -- an install with ``--no-deps`` -- the
+    fallback stays quiet, as it always was)."""
+    global _numba_fallback_warned
+    problem = numba_problem()
+    if problem is None:
+        return "numba"
+    if not _numba_fallback_warned and "not installed" not in problem:
+        _numba_fallback_warned = True
+        warnings.warn(
+            f"{op}: bandlimit's numba kernels are unavailable, using impl='ref' for CPU tensors "
+            f"(this warning is shown once): {problem}",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return "ref"
 
 
 def _numba_supports(x: torch.Tensor) -> bool:
@@ -229,7 +273,7 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
             return "ref"
         if _cuda_supports(x):
             return cuda_or_ref(op)
-        return "numba" if _numba_supports(x) and numba_available() else "ref"
+        return _numba_or_ref(op) if _numba_supports(x) else "ref"
     if impl == "cuda":
         if not _cuda_supports(x):
             raise ValueError(
@@ -246,8 +290,9 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
                 f"{x.dtype} tensor "
                 f"on {x.device}; use impl='auto' or impl='ref'"
             )
-        if not numba_available():
-            raise ValueError(f"{op}: impl='numba' needs the numba package (pip install numba)")
+        problem = numba_problem()
+        if problem is not None:
+            raise ValueError(f"{op}: impl='numba' cannot run: {problem}")
     else:
         return impl  # 'ref': runs everywhere
     if _differentiating_transform_active():  # asked for by name: say why it cannot run

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from bandlimit.ops._dispatch import HALF_DTYPES, NUMBA_DTYPES, numba_available
+from bandlimit.ops._dispatch import HALF_DTYPES, NUMBA_DTYPES, numba_problem
 
 __all__ = ["precompile_numba"]
 
@@ -77,8 +77,8 @@ def precompile_numba(
     Raises
     ------
     ValueError
-        If numba is not installed, or ``dtypes`` names a dtype the kernels do not compute (or
-        none).
+        If numba is not installed or cannot be imported, or ``dtypes`` names a dtype the
+        kernels do not compute (or none).
     TypeError
         If ``dtypes`` is neither a dtype nor an iterable of dtypes.
 
@@ -91,8 +91,9 @@ def precompile_numba(
     [torch.float32]
     """
     compute = _compute_dtypes(dtypes)
-    if not numba_available():
-        raise ValueError("precompile_numba needs the numba package (pip install numba)")
+    problem = numba_problem()
+    if problem is not None:
+        raise ValueError(f"precompile_numba: the numba kernels cannot run: {problem}")
     from bandlimit.ops.filtered import filtered_lrelu  # (filtered imports ops' dispatch)
 
     taken: dict[torch.dtype, float] = {}
