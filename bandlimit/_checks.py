@@ -22,7 +22,7 @@ def short_repr(value: Any) -> str:
     """``repr(value)`` for a message, short: an int of 31 digits or more as ``1.234e+400 (an
     int of 401 digits)``, another long repr cut in the middle. A message should not print
     hundreds of digits (nor fail to: Python refuses to convert an int of more than 4300 digits
-    to a string)."""
+    to a string; a tuple or list of up to 16 items holding such an int shows each item short)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         v = int(value)
         if abs(v) >= _SHORT_INT:
@@ -34,11 +34,16 @@ def short_repr(value: Any) -> str:
             m = abs(v) // 10 ** (e - 3)  # the first 4 digits, truncated
             sign = "-" if v < 0 else ""
             return f"{sign}{m // 1000}.{m % 1000:03d}e+{e} (an int of {e + 1} digits)"
+    limit = 80
     try:
         r = repr(value)
-    except ValueError:  # (e.g. a Fraction of such ints)
-        return f"a {type(value).__name__} too long to print"
-    return r if len(r) <= 80 else f"{r[:60]}...{r[-12:]} ({len(r)} characters)"
+    except ValueError:  # (an int past 4300 digits inside)
+        if type(value) not in (tuple, list) or len(value) > 16:
+            return f"a {type(value).__name__} too long to print"  # (e.g. a Fraction of such ints)
+        r = ", ".join(short_repr(v) for v in value)  # each item short
+        r = f"[{r}]" if type(value) is list else f"({r},)" if len(value) == 1 else f"({r})"
+        limit = 200  # (room for a few short ints)
+    return r if len(r) <= limit else f"{r[:60]}...{r[-12:]} ({len(r)} characters)"
 
 
 def check_int(name: str, value: Any, minimum: int | None = None) -> int:
@@ -48,7 +53,7 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
         isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer))
     ):
         what = "an int" if minimum is None else f"an int >= {minimum}"
-        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name} must be {what}, got {short_repr(value)} ({type(value).__name__})")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {short_repr(value)}")
     return int(value)
@@ -72,7 +77,9 @@ def check_real(
     if type(value) not in (float, int) and (
         isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
     ):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a real number, got {short_repr(value)} ({type(value).__name__})"
+        )
     out = to_float(name, value)
     # Not finite (NaN compares False). A comparison, not math.isfinite: torch.compile traces it
     # when dynamic=True turns a float argument into a symbolic one.
@@ -121,7 +128,7 @@ def nonreal_kind(value: Any) -> str | None:
 
 def check_bool(name: str, value: Any) -> bool:
     if type(value) is not bool and not isinstance(value, np.bool_):
-        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name} must be a bool, got {short_repr(value)} ({type(value).__name__})")
     return bool(value)
 
 
@@ -133,14 +140,16 @@ def check_device(name: str, value: Any) -> torch.device:
         return torch.device(value)
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(
-            f"{name} must be a torch.device or a device string, got {value!r}"
+            f"{name} must be a torch.device or a device string, got {short_repr(value)}"
         ) from None
 
 
 def check_float_dtype(name: str, value: Any) -> torch.dtype:
     """``value`` as a real floating-point ``torch.dtype``."""
     if not isinstance(value, torch.dtype):
-        raise TypeError(f"{name} must be a torch.dtype, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a torch.dtype, got {short_repr(value)} ({type(value).__name__})"
+        )
     if not value.is_floating_point:
         raise TypeError(
             f"{name} must be a real floating-point torch.dtype (e.g. torch.float32), got {value!r}"

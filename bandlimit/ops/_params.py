@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import torch
 
-from bandlimit._checks import check_bool, check_factor, check_int, check_real
+from bandlimit._checks import check_bool, check_factor, check_int, check_real, short_repr
 from bandlimit.ops._dispatch import user_stacklevel
 
 Pair = tuple[int, int]
@@ -122,28 +122,43 @@ def as_factors(v: object, name: str, ndim: int = 2) -> Pair:
         f = check_factor(name, v)
         return (f, 1) if ndim == 1 else (f, f)
     if len(v) != 2:
-        raise ValueError(f"{name} must be an int or a pair (x, y), got {v!r} of length {len(v)}")
+        raise ValueError(
+            f"{name} must be an int or a pair (x, y), got {short_repr(v)} of length {len(v)}"
+        )
     return check_factor(f"{name}[0]", v[0]), check_factor(f"{name}[1]", v[1])
 
 
+MAX_PADDING = 2**100  # |padding|: one that does not cancel is refused far below (MAX_SIDE)
+
+
+def _as_pad(v: object, name: str) -> int:
+    """One padding value: an int in ``[-2**100, 2**100]``. Past a valid output's size a padding
+    only cancels beyond the data (see :func:`reach_padding`); the bound keeps the sizes and
+    messages computed from it short (Python cannot print an int of more than 4300 digits)."""
+    p = check_int(name, v)
+    if not -MAX_PADDING <= p <= MAX_PADDING:
+        raise ValueError(f"{name} must be an int in [-2**100, 2**100], got {short_repr(v)}")
+    return p
+
+
 def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:
-    """Padding as ``(x0, x1, y0, y1)``.
+    """Padding as ``(x0, x1, y0, y1)``, each an int in ``[-2**100, 2**100]``.
 
     2-D accepts an int, ``(px, py)`` or ``(x0, x1, y0, y1)``; 1-D accepts an int or ``(p0, p1)``.
     """
     if not isinstance(v, (tuple, list)):
-        p = as_int(v, name)
+        p = _as_pad(v, name)
         return (p, p, 0, 0) if ndim == 1 else (p, p, p, p)
-    vals = [as_int(p, f"{name}[{i}]") for i, p in enumerate(v)]
+    vals = [_as_pad(p, f"{name}[{i}]") for i, p in enumerate(v)]
     if ndim == 1:
         if len(vals) != 2:
-            raise ValueError(f"{name} must be an int or (p0, p1) for 1-D ops, got {v!r}")
+            raise ValueError(f"{name} must be an int or (p0, p1) for 1-D ops, got {short_repr(v)}")
         return vals[0], vals[1], 0, 0
     if len(vals) == 2:
         return vals[0], vals[0], vals[1], vals[1]
     if len(vals) == 4:
         return vals[0], vals[1], vals[2], vals[3]
-    raise ValueError(f"{name} must be an int, (px, py) or (x0, x1, y0, y1), got {v!r}")
+    raise ValueError(f"{name} must be an int, (px, py) or (x0, x1, y0, y1), got {short_repr(v)}")
 
 
 def as_flips(v: object, name: str = "flip_filter") -> tuple[bool, bool]:

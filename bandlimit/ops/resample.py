@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bandlimit._checks import check_int, check_real
+from bandlimit._checks import check_int, check_real, short_repr
 from bandlimit.filters.resample import _CACHED_RATE, check_window, resample_factors, resample_filter
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import _tracing, check_filter, check_fits_dtype, check_tensor
@@ -109,7 +109,9 @@ def resample_spec(
     for name, v in (("up", up), ("down", down)):
         if isinstance(v, (tuple, list)):
             if len(v) != len(dims):
-                raise ValueError(f"{name} must be an int or one per dim ({len(dims)}), got {v!r}")
+                raise ValueError(
+                    f"{name} must be an int or one per dim ({len(dims)}), got {short_repr(v)}"
+                )
             per_dim.append(list(v))
         else:
             per_dim.append([v] * len(dims))

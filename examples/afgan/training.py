@@ -402,7 +402,8 @@ def _to_uint8(img: torch.Tensor) -> np.ndarray:
 
 
 def save_grid(images: np.ndarray, grid: tuple[int, int], path: Path, min_tile: int = 96) -> None:
-    """uint8 ``[N, H, W, C]`` → one PNG of ``gw × gh`` tiles, upscaled (nearest) to ≥ min_tile."""
+    """uint8 ``[N, H, W, C]`` → one PNG of ``gw × gh`` tiles, upscaled (nearest) to ≥ min_tile
+    (written whole or not at all: :func:`_write_run_file`)."""
     from PIL import Image
 
     gw, gh = grid
@@ -415,13 +416,12 @@ def save_grid(images: np.ndarray, grid: tuple[int, int], path: Path, min_tile: i
     scale = max(1, -(-min_tile // w))
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
-    tmp = path.with_name(path.name + ".tmp")
-    im.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    _write_run_file(path, lambda tmp: im.save(tmp, format="PNG"), "the sample grid ")
 
 
 def plot_log(log_path: Path, out_path: Path) -> None:
-    """Loss curves (and metrics, when logged) against kimg, from ``log.jsonl``."""
+    """Loss curves (and metrics, when logged) against kimg, from ``log.jsonl`` (written whole
+    or not at all: :func:`_write_run_file`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -453,11 +453,12 @@ def plot_log(log_path: Path, out_path: Path) -> None:
         ax2.set_title("equivariance (G_ema)")
         ax2.legend(fontsize=8)
         ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    os.replace(tmp, out_path)
+    try:
+        fig.tight_layout()
+        _write_run_file(out_path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"),
+                        "the loss plot ")  # fmt: skip
+    finally:
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -479,17 +480,38 @@ def find_latest_checkpoint(run_dir: Path) -> Path | None:
     return files[-1][0] if files else None
 
 
+def _write_run_file(
+    path: Path,
+    write: Callable[[Path], object],
+    what: str = "",
+    kept: str = "",
+    errors: tuple[type[Exception], ...] = (OSError,),
+) -> None:
+    """``write(tmp)`` and rename it onto ``path`` in a run directory (:func:`write_replacing`),
+    through ``.<name>.tmp`` (a crash may leave it: a new start recognises it as the run's own).
+    A failed write (``errors``: a full disk, no permission) is a TrainingError, one line naming
+    ``what`` and ``path`` and why, ``kept`` added; the temporary file is removed and an earlier
+    ``path`` left as it was."""
+    try:
+        write_replacing(path, write, tmp=path.with_name(f".{path.name}.tmp"))
+    except errors as exc:
+        raise TrainingError(
+            f"cannot write {what}{str(path)!r}: {_write_failure(exc, path.parent)}{kept}"
+        ) from None
+
+
 def _write_checkpoint(run_dir: Path, keep: int, **payload: Any) -> Path:
     step = payload["training_state"]["step"]
     path = run_dir / f"checkpoint-{step:08d}.pt"
-    try:  # atomic: a crash never leaves a truncated checkpoint behind
-        write_replacing(path, lambda tmp: save_checkpoint(tmp, **payload),
-                        tmp=run_dir / f".{path.name}.tmp")
-    except (OSError, RuntimeError) as exc:  # a full disk: torch says "unexpected pos"
-        raise TrainingError(
-            f"cannot write the checkpoint {str(path)!r}: {_write_failure(exc, run_dir)} (the "
-            f"earlier checkpoints are kept)"
-        ) from None
+    # atomic: a crash never leaves a truncated checkpoint behind; a full disk: torch's writer
+    # says "unexpected pos" (a RuntimeError)
+    _write_run_file(
+        path,
+        lambda tmp: save_checkpoint(tmp, **payload),
+        "the checkpoint ",
+        " (the earlier checkpoints are kept)",
+        errors=(OSError, RuntimeError),
+    )
     for old, _ in _own_checkpoints(run_dir)[:-keep]:  # only the trainer's own files
         old.unlink(missing_ok=True)
     return path
@@ -521,14 +543,27 @@ def _check_writable(run_dir: Path) -> None:
 
 
 def _append_line(path: Path, text: str) -> None:
-    """Append one line; a last line cut short (a full disk) is ended first, so it stays alone."""
-    with path.open("ab+") as f:  # appends whatever the position; reads are allowed
+    """Append ``text`` as one line (or several, each ended), whole or not at all: a failed write
+    (a full disk) cuts the file back to its earlier end and raises. A last line cut short
+    otherwise (a crash mid-write) is ended first, so it stays alone."""
+    data = text.encode()
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    # unbuffered: a failed write raises here, not when closing; appends whatever the position
+    with path.open("ab+", buffering=0) as f:
         end = f.seek(0, os.SEEK_END)
         if end:
             f.seek(end - 1)
             if f.read(1) != b"\n":
-                f.write(b"\n")
-        f.write(text.encode() + b"\n")
+                data = b"\n" + data
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[f.write(view) :]
+        except BaseException:
+            with contextlib.suppress(OSError):
+                f.truncate(end)
+            raise
 
 
 def _log_row(line: str) -> dict[str, Any]:
@@ -569,11 +604,10 @@ def _move_log_lines(src: Path, dst: Path, moving: list[str], staying: list[str])
     atomically)."""
     if not moving:
         return
-    with (dst / "log.jsonl").open("a") as f:
-        f.write("".join(r if r.endswith("\n") else r + "\n" for r in moving))
-    tmp = src / ".log.jsonl.tmp"
-    tmp.write_text("".join(staying))
-    os.replace(tmp, src / "log.jsonl")
+    _append_line(dst / "log.jsonl", "".join(r if r.endswith("\n") else r + "\n" for r in moving))
+    text = "".join(staying)
+    write_replacing(src / "log.jsonl", lambda tmp: tmp.write_text(text),
+                    tmp=src / ".log.jsonl.tmp")  # fmt: skip
 
 
 def _set_aside_later(run_dir: Path, step: int) -> Path | None:
@@ -1019,13 +1053,8 @@ def _train(
                 "D_params": sum(p.numel() for p in D.parameters()),
                 "resume": resume}  # fmt: skip
         text = json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
-        try:  # replaced whole: a full disk never truncates it
-            write_replacing(run_dir / "config.json", lambda tmp: tmp.write_text(text),
-                            tmp=run_dir / ".config.json.tmp")
-        except OSError as exc:
-            raise TrainingError(
-                f"cannot write {str(run_dir / 'config.json')!r}: {_write_failure(exc, run_dir)}"
-            ) from None
+        # replaced whole: a full disk never truncates it
+        _write_run_file(run_dir / "config.json", lambda tmp: tmp.write_text(text))
     if d.active:
         obj = [str(run_dir) if d.rank == 0 else None]
         dist.broadcast_object_list(obj, src=0)
@@ -1062,7 +1091,7 @@ def _train(
         reals = np.stack([it[0] for it in grid_items]).transpose(0, 2, 3, 1)
         save_grid(reals, cfg.grid, run_dir / "reals.png")
         snapshot_images("fakes_init.png")
-        log_path.write_text("")
+        _write_run_file(log_path, lambda tmp: tmp.write_text(""), "the log ")
 
     total_nimg = round(cfg.kimg * 1000)
     tick_nimg = max(round(cfg.tick * 1000), 1)
@@ -1181,7 +1210,13 @@ def _train(
                     row["grid"] = snapshot_images(f"fakes{step:08d}.png").name
                     last_ckpt = save()
                     row["checkpoint"] = last_ckpt.name if last_ckpt else None
-                _append_line(log_path, json.dumps(row))
+                try:
+                    _append_line(log_path, json.dumps(row))
+                except OSError as exc:
+                    raise TrainingError(
+                        f"cannot write the log {str(log_path)!r}: "
+                        f"{_write_failure(exc, run_dir)} (its earlier lines are kept)"
+                    ) from None
                 plot_log(log_path, run_dir / "losses.png")
                 if progress:
                     losses = [f"{k} {row[k]:.3f}" for k in ("loss_G", "loss_D", "r1_penalty")
@@ -1206,7 +1241,8 @@ def _train(
         dist.all_gather_object(digests, summary["digest"])
         summary["rank_digests"] = digests
     if d.rank == 0:
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        text = json.dumps(summary, indent=2)
+        _write_run_file(run_dir / "summary.json", lambda tmp: tmp.write_text(text))
     return summary
 
 

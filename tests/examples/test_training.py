@@ -1010,6 +1010,147 @@ def test_a_checkpoint_write_that_fails_is_one_line_and_keeps_the_earlier_one(tmp
     assert sorted(run.glob("superseded-*")) == asides
 
 
+def _cut_short(err):
+    """A writer method that gets part of its file out, then fails with the errno ``err``; and
+    the reason the error line gives."""
+
+    def write(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"\x89PNG half a file")
+        raise OSError(err, os.strerror(err))
+
+    return write, os.strerror(err).lower()
+
+
+def _outputs(run):
+    """The run directory's files and their bytes (config.json aside: a resume rewrites it)."""
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and
+            p.name != "config.json"}  # fmt: skip
+
+
+def test_a_grid_plot_or_log_write_that_fails_is_one_line_and_keeps_the_earlier_outputs(
+        tmp_path, capsys, monkeypatch):  # fmt: skip
+    """A full disk or no permission while writing a sample grid, the loss plot, the log or the
+    summary: one line naming the file and why (these were tracebacks), no temporary or partial
+    file left, the earlier outputs as they were."""
+    import errno
+    import io
+
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    common = ["--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.012", "--tick",
+              "0.004", "--snap", "1"]  # fmt: skip
+    run = Path(run_cli(*common, "--stop-at-step", "1")["run_dir"])
+
+    def fails(*names, grown=()):
+        """Resume once, failing; returns the line. Only the files ``names`` were added and
+        ``grown`` changed."""
+        before = _outputs(run)
+        line = _bad(capsys, *TINY, *common, "--resume", str(run))
+        assert not list(run.glob("*.tmp")) and not list(run.glob(".*.tmp"))
+        after = _outputs(run)
+        assert sorted(set(after) - set(before)) == sorted(names), line
+        assert {k: after[k] for k in before if k not in grown} == {
+            k: v for k, v in before.items() if k not in grown}, line  # fmt: skip
+        monkeypatch.undo()
+        return line
+
+    # the step-2 grid: no fakes00000002.png, no checkpoint 2
+    write, why = _cut_short(errno.ENOSPC)
+    monkeypatch.setattr(Image.Image, "save", write)
+    line = fails()
+    assert line == (f"error: cannot write the sample grid {str(run / 'fakes00000002.png')!r}: "
+                    f"{why}"), line  # fmt: skip
+
+    # the loss plot (after the step-2 grid, checkpoint and log line): the earlier plot stays
+    write, why = _cut_short(errno.EACCES)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", write)
+    line = fails("fakes00000002.png", "checkpoint-00000002.pt", grown=["log.jsonl"])
+    assert line == f"error: cannot write the loss plot {str(run / 'losses.png')!r}: {why}", line
+    assert not plt.get_fignums()  # the figure closed all the same
+    assert len((run / "log.jsonl").read_text().splitlines()) == 2
+
+    # the log: half a line out, then a full disk -- cut back to its earlier lines
+    real_open = Path.open
+
+    class HalfWriter(io.FileIO):
+        def write(self, b):
+            super().write(bytes(b)[: len(b) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def open_full(self, mode="r", *args, **kwargs):
+        if self.name == "log.jsonl" and "a" in mode:
+            return HalfWriter(self, mode)
+        return real_open(self, mode, *args, **kwargs)
+
+    log = (run / "log.jsonl").read_bytes()
+    monkeypatch.setattr(Path, "open", open_full)
+    line = fails("fakes00000003.png", "checkpoint-00000003.pt")
+    assert line == (f"error: cannot write the log {str(run / 'log.jsonl')!r}: no space left on "
+                    f"device (its earlier lines are kept)"), line  # fmt: skip
+    assert (run / "log.jsonl").read_bytes() == log
+
+    # the summary of the finished run
+    real_write_text = Path.write_text
+
+    def write_text_full(self, *args, **kwargs):
+        if "summary" in self.name:
+            real_write_text(self, "{")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", write_text_full)
+    line = fails()
+    assert line == (f"error: cannot write {str(run / 'summary.json')!r}: no space left on "
+                    f"device"), line  # fmt: skip
+    run_cli(*common, "--resume", str(run))  # the disk has room again
+    assert (run / "summary.json").is_file()
+
+
+def test_the_first_grid_write_that_fails_is_one_line(tmp_path, capsys, monkeypatch):
+    """A new run whose first output (the reals' grid) cannot be written: one line, and the run
+    directory holds only its config.json."""
+    import errno
+
+    from PIL import Image
+
+    write, why = _cut_short(errno.ENOSPC)
+    monkeypatch.setattr(Image.Image, "save", write)
+    line = _bad(capsys, *TINY, "--outdir", str(tmp_path), "--run-name", "r", "--kimg", "0.004")
+    run = tmp_path / "r"
+    assert line == f"error: cannot write the sample grid {str(run / 'reals.png')!r}: {why}"
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+
+
+def test_a_log_append_that_fails_leaves_the_earlier_lines(tmp_path, monkeypatch):
+    """_append_line: all of the line or none of it, also after a last line a crash cut short."""
+    import errno
+    import io
+
+    from afgan.training import _append_line
+
+    class FullAfter(io.FileIO):  # the disk fills up after `room` more bytes
+        room = 5
+
+        def write(self, b):
+            n = min(len(b), FullAfter.room)
+            if n == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            FullAfter.room -= n
+            return super().write(bytes(b)[:n])
+
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b'{"step": 1}\n{"step": 2, "cut')
+    monkeypatch.setattr(Path, "open", lambda self, mode="r", *a, **k: FullAfter(self, mode))
+    with pytest.raises(OSError, match="No space left on device"):
+        _append_line(log, '{"step": 3}')
+    monkeypatch.undo()
+    assert log.read_bytes() == b'{"step": 1}\n{"step": 2, "cut'
+    _append_line(log, '{"step": 3}')
+    assert log.read_bytes() == b'{"step": 1}\n{"step": 2, "cut\n{"step": 3}\n'
+
+
 def shutil_usage(free):
     import shutil
 

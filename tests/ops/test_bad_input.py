@@ -489,6 +489,71 @@ def test_huge_ints_are_shown_short():
         ops.setup_filter([_BIG, 1])
 
 
+_HUGE = 10**5000  # (more digits than Python prints)
+_BOUND_SAYS = r"must be an int in \[-2\*\*100, 2\*\*100\], got "
+_HUGE_SAYS = _BOUND_SAYS + r"-?1\.000e\+5000 \(an int of 5001 digits\)$"
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"),
+    [
+        ("padding", lambda: ops.upfirdn2d(x4(), f1(), padding=_HUGE)),
+        ("padding", lambda: ops.upfirdn2d(x4(), f1(), padding=-_HUGE)),
+        ("padding[1]", lambda: ops.upfirdn2d(x4(), f1(), padding=(0, _HUGE))),
+        ("padding[0]", lambda: ops.upfirdn2d(x4(), f1(), padding=(_HUGE, -_HUGE, 0, 0))),
+        ("padding[0]", lambda: ops.upfirdn2d(x4(), f1(), padding=(_HUGE, _HUGE, _HUGE))),
+        ("padding", lambda: ops.upfirdn1d(x3(), f1(), padding=_HUGE)),
+        ("padding[1]", lambda: ops.upfirdn1d(x3(), f1(), padding=(0, -_HUGE))),
+        ("padding", lambda: ops.upsample2d(x4(), f1(), padding=_HUGE)),
+        ("padding", lambda: ops.downsample2d(x4(), f1(), padding=_HUGE)),
+        ("padding", lambda: ops.filter2d(x4(), f1(), padding=_HUGE)),
+        ("padding", lambda: ops.filtered_lrelu(x4(), padding=_HUGE)),
+        ("padding[2]", lambda: ops.filtered_lrelu(x4(), padding=(0, 0, _HUGE, -_HUGE))),
+        ("padding", lambda: ops.filtered_act(x4(), "gelu", padding=_HUGE)),
+        ("down_padding", lambda: ops.filtered_act(x4(), "gelu", down_padding=-_HUGE)),
+        ("padding", lambda: ops.filtered_act1d(x3(), "tanh", padding=_HUGE)),
+        ("down_padding[0]", lambda: ops.filtered_act1d(x3(), "tanh", down_padding=(_HUGE, 0))),
+    ],
+)
+def test_a_huge_padding_is_a_value_error_naming_it(name, fn):
+    """padding=10**5000 raised Python's bare 'Exceeds the limit (4300 digits) for integer string
+    conversion' (from the message of the output size it made), naming nothing."""
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)} {_HUGE_SAYS}"):
+        fn()
+
+
+def test_padding_is_bounded_at_2_pow_100():
+    # The bound: a padding that cancels beyond the data is valid up to it, one past it is not.
+    f = torch.ones(3, dtype=F64)
+    y = ops.upfirdn2d(x4(), f, padding=(2**100, -(2**100), 0, 0))
+    assert y.shape == (1, 2, 6, 6) and not y.any()
+    with pytest.raises(
+        ValueError,
+        match=rf"^padding\[0\] {_BOUND_SAYS}1\.267e\+30 \(an int of 31 digits\)$",
+    ):
+        ops.upfirdn2d(x4(), f, padding=(2**100 + 1, -(2**100) - 1, 0, 0))
+
+
+@pytest.mark.parametrize(
+    ("name", "fn"),
+    [
+        ("up", lambda: ops.upfirdn2d(x4(), f1(), up=(_HUGE, _HUGE, _HUGE))),
+        ("down", lambda: ops.filtered_lrelu(x4(), down=[2, 2, -_HUGE])),
+        ("up", lambda: ops.filtered_act1d(x3(), "tanh", up=(2, _HUGE))),
+        ("up", lambda: ops.resample_poly(x4(), (_HUGE, 1, 1), 1, dim=(-2, -1))),
+        ("gain", lambda: ops.upfirdn2d(x4(), f1(), gain=(_HUGE,))),
+    ],
+)
+def test_a_sequence_holding_a_huge_int_is_shown_short(name, fn):
+    """The message of a wrong-length (or not-a-number) sequence printed it whole, which Python
+    cannot do with an int of 5001 digits in it: its error named nothing."""
+    with pytest.raises((TypeError, ValueError)) as info:
+        fn()
+    msg = str(info.value)
+    assert msg.startswith(f"{name} must be "), msg
+    assert "1.000e+5000 (an int of 5001 digits)" in msg, msg
+
+
 @pytest.mark.parametrize("f", [
     np.array([1 + 1j, 2.0]),
     torch.tensor([1 + 1j, 2.0]),
