@@ -366,10 +366,29 @@ def launch(mode, x, y, g: Launch, prm, *, xf=None, bias=None, nchan=1, mask=None
     )
     threads = launch_threads(g, x.shape[0])
     if threads == nthreads:
-        plane_kernel(*args)
+        _run_kernel(args)
         return
     numba.set_num_threads(threads)  # (per calling thread: other Python threads keep theirs)
     try:
-        plane_kernel(*args)
+        _run_kernel(args)
     finally:
         numba.set_num_threads(nthreads)
+
+
+_LAUNCH_LOCK = threading.Lock()
+_serialize: list[bool] = []  # (memo: whether launches must take turns, known after the first)
+
+
+def _run_kernel(args: tuple) -> None:
+    """:func:`plane_kernel` on ``args``, one launch at a time where numba's threading layer
+    needs that. Numba's 'omp' and 'tbb' layers take launches from several Python threads at
+    once; its fallback 'workqueue' layer (chosen where neither OpenMP nor TBB is found: pip's
+    numba on macOS) aborts the process on a concurrent launch, so there the launches queue on
+    a lock. The layer is known only after the first launch, which therefore takes the lock."""
+    if _serialize and not _serialize[0]:
+        plane_kernel(*args)
+        return
+    with _LAUNCH_LOCK:
+        plane_kernel(*args)
+        if not _serialize:
+            _serialize.append(numba.threading_layer() == "workqueue")
