@@ -974,6 +974,10 @@ def psnr(
     """
     acc = PSNRAccumulator(max_val)
     acc.update(ref, img, mask)
+    if acc.sums is not None and float(acc.sums[1]) <= 0:  # else: "PSNRAccumulator has no ..."
+        raise ValueError(f"no unmasked pixels: every weight of mask (shape "
+                         f"{tuple(mask.shape) if mask is not None else ()}) is 0, so there is "
+                         f"nothing to compare")
     return acc.psnr
 
 

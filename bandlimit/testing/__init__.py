@@ -6,7 +6,9 @@ Use them to check that your own layers commute with sub-pixel translation and ro
   :func:`subpixel_shifts`, :func:`rotations`; the analytic signal type :class:`BandlimitedSignal`
   and :func:`make_bandlimited_signal` (NumPy RNG, no Hypothesis needed);
 - assertions: :func:`assert_translation_equivariant`, :func:`assert_rotation_equivariant`, and the
-  band-limited :func:`fractional_shift` they use.
+  band-limited :func:`fractional_shift` they use. They return the PSNR as an
+  :class:`EquivarianceResult` (a ``float`` that says what was compared) and refuse to pass on
+  fewer than ``min_compared`` output samples along an axis.
 
 Examples
 --------
@@ -30,6 +32,7 @@ a layer compiles its kernels, longer than Hypothesis's default deadline of 200 m
 """
 
 from bandlimit.testing.assertions import (
+    EquivarianceResult,
     assert_rotation_equivariant,
     assert_translation_equivariant,
     fractional_shift,
@@ -46,6 +49,7 @@ from bandlimit.testing.strategies import (
 
 __all__ = [
     "BandlimitedSignal",
+    "EquivarianceResult",
     "assert_rotation_equivariant",
     "assert_translation_equivariant",
     "bandlimited_images",

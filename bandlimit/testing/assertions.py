@@ -10,6 +10,12 @@ otherwise; a shift by a whole number of samples is an exact index shift. Agreeme
 a PSNR (dB, peak-to-peak ``max_val``) over a crop away from the borders, where zero padding
 legitimately breaks equivariance.
 
+Both assertions return the PSNR as an :class:`~bandlimit.testing.EquivarianceResult`, a
+``float`` that also says what was compared (output samples per axis, values, crop, rate), and
+refuse to *pass* on fewer than ``min_compared`` (default 4) output samples along an axis: a
+``ValueError`` that says what left so few (the crop, the taps of the output's shift, the size)
+rather than a vacuous pass.
+
 Examples
 --------
 Property-test a layer with Hypothesis (a pytest test; ``deadline=None`` because the first call
@@ -55,6 +61,7 @@ from bandlimit.metrics.equivariance import (
 from bandlimit.testing.strategies import BandlimitedSignal
 
 __all__ = [
+    "EquivarianceResult",
     "assert_rotation_equivariant",
     "assert_translation_equivariant",
     "fractional_shift",
@@ -62,6 +69,107 @@ __all__ = [
 ]
 
 _METHODS = ("sinc", "lanczos", "fft")
+_MIN_COMPARED = 4  # default fewest output samples compared along each axis
+
+
+class EquivarianceResult(float):
+    r"""The PSNR an equivariance assertion measured, with what it compared.
+
+    A ``float`` (dB, ``inf`` for an exact match): it compares, formats and prints as the PSNR,
+    as the assertions' result always has. Its attributes say what was compared, so a test that
+    passes can check it was not a weak one; :meth:`describe` puts them in a sentence (a failure's
+    message states the same). Returned by
+    :func:`~bandlimit.testing.assert_translation_equivariant` and
+    :func:`~bandlimit.testing.assert_rotation_equivariant`; not meant to be built by hand.
+
+    Attributes
+    ----------
+    compared : int
+        Values compared: output positions × batch × channels.
+    positions : tuple of int
+        Output samples compared along each axis, x first (for a rotation, the compared disc's
+        extent along x and y). The assertions refuse (``ValueError``) to pass with fewer than
+        ``min_compared`` along any axis.
+    crop : tuple of int
+        Output samples ignored on each side, per axis (x first); one number for a rotation.
+    rate : tuple of float
+        Output samples per input sample, per axis (x first); ``()`` for a rotation.
+    shift, output_shift : tuple of float
+        The input shift and the output shift ``shift · rate``, pixels, x first; ``()`` for a
+        rotation.
+    angle : float or None
+        The rotation in radians; ``None`` for a translation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bandlimit.testing import assert_translation_equivariant, make_bandlimited_signal
+    >>> s = make_bandlimited_signal(np.random.default_rng(0), (64,), channels=3, bandwidth=0.2)
+    >>> r = assert_translation_equivariant(lambda t: 2 * t, s, 0.5, min_psnr=100)
+    >>> r > 100, r.positions, r.compared  # 64 − 24 + 1: where the 24 taps stay inside
+    (True, (41,), 123)
+    >>> print(r.describe())  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    PSNR ... dB: input shift (0.5,) px, output shift (0.5,) px, rate (1.0,), crop (8,), 41 output
+    samples along x, 123 values compared
+    """
+
+    __slots__ = ("angle", "compared", "crop", "output_shift", "positions", "rate", "shift")
+
+    angle: float | None
+    compared: int
+    crop: tuple[int, ...]
+    output_shift: tuple[float, ...]
+    positions: tuple[int, ...]
+    rate: tuple[float, ...]
+    shift: tuple[float, ...]
+
+    def __new__(
+        cls,
+        psnr: float,
+        *,
+        compared: int,
+        positions: tuple[int, ...],
+        crop: tuple[int, ...],
+        rate: tuple[float, ...] = (),
+        shift: tuple[float, ...] = (),
+        output_shift: tuple[float, ...] = (),
+        angle: float | None = None,
+    ) -> EquivarianceResult:
+        self = super().__new__(cls, psnr)
+        self.compared, self.positions, self.crop = int(compared), tuple(positions), tuple(crop)
+        self.rate, self.shift, self.output_shift = tuple(rate), tuple(shift), tuple(output_shift)
+        self.angle = angle
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle / copy keep the attributes
+        return (_rebuild_result, (float(self), {k: getattr(self, k) for k in self.__slots__}))
+
+    @property
+    def psnr(self) -> float:
+        """The PSNR in dB, as a plain ``float``."""
+        return float(self)
+
+    def describe(self) -> str:
+        """What was measured and compared, in a sentence.
+
+        Returns
+        -------
+        str
+            The PSNR, the transform, the crop and how many samples and values were compared.
+        """
+        along = ", ".join(f"{n} output samples along {'xy'[a]}"
+                          for a, n in enumerate(self.positions))
+        if self.angle is not None:
+            what = f"angle {self.angle:.4f} rad, crop {self.crop[0]}, compared disc spans {along}"
+        else:
+            what = (f"input shift {self.shift} px, output shift "
+                    f"{tuple(round(d, 4) for d in self.output_shift)} px, rate {self.rate}, "
+                    f"crop {self.crop}, {along}")
+        return f"PSNR {float(self):.2f} dB: {what}, {self.compared} values compared"
+
+
+def _rebuild_result(value: float, attrs: dict[str, Any]) -> EquivarianceResult:
+    return EquivarianceResult(value, **attrs)
 
 
 def kaiser_sinc_kernel(t: torch.Tensor, half: int) -> torch.Tensor:
@@ -252,7 +360,8 @@ def _resolve_input(
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating-point tensor or a BandlimitedSignal, got dtype "
                             f"{x.dtype}")
-        x0 = x if dtype is None else x.to(dtype)
+        # Detached: no graph is built for the shifted copy (and no requires_grad warnings).
+        x0 = (x if dtype is None else x.to(dtype)).detach()
     else:
         raise TypeError(f"x must be a torch.Tensor or a BandlimitedSignal, got {type(x).__name__}")
     if x0.ndim not in ndim_expected:
@@ -260,6 +369,9 @@ def _resolve_input(
         raise ValueError(f"x must have shape {shapes}, got {tuple(x0.shape)}")
     if x0.numel() == 0:
         raise ValueError(f"x must not be empty, got shape {tuple(x0.shape)}")
+    if x0.is_meta:  # no values: nothing to shift, run op on, or compare
+        raise ValueError(f"x must hold values, got a tensor of shape {tuple(x0.shape)} on the "
+                         f"meta device; test on a real device (e.g. 'cpu')")
     return x0, x0.ndim - 2
 
 
@@ -274,6 +386,13 @@ def _call(op: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, nd: int) 
     if y.numel() == 0:
         raise ValueError(f"op returned an empty output {tuple(y.shape)} for input "
                          f"{tuple(x.shape)}: nothing to compare")
+    if y.is_complex():  # float64 would drop the imaginary part (with only a warning)
+        raise TypeError(f"op must return a real tensor, got dtype {y.dtype}; compare the real "
+                        f"and imaginary parts as channels, e.g. op=lambda t: "
+                        f"torch.view_as_real(f(t)).movedim(-1, 2).flatten(1, 2)")
+    if y.is_meta:
+        raise ValueError(f"op returned a tensor on the meta device for input {tuple(x.shape)} "
+                         f"on {x.device}: no values to compare")
     return y
 
 
@@ -296,6 +415,8 @@ def _rates(rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int) -> tuple[tuple[
             far = abs(float(r) / snap - 1) > _SNAP_TOLERANCE
             out.append(float(r) if far and r.denominator <= _MAX_RATE_DENOMINATOR else snap)
         return tuple(out), f"inferred from the sizes {', '.join(sizes)} (rate= overrides it)"
+    if isinstance(rate, (np.ndarray, torch.Tensor)) and rate.ndim == 0:  # a number
+        return (check_real("rate", rate.item(), positive=True),) * nd, "as given"
     if not isinstance(rate, (tuple, list, np.ndarray, torch.Tensor)):
         return (check_real("rate", rate, positive=True),) * nd, "as given"
     rates = _as_shift(rate, nd, "rate", "a number or (rate_x,)" if nd == 1 else
@@ -368,6 +489,24 @@ def _output_shift_reach(method: str, taps: int, out_shift: Sequence[float]) -> s
     return f"the output shift ({taps // 2} samples beyond the shift itself{along})"
 
 
+def _positions(mask: torch.Tensor) -> tuple[int, ...]:
+    """Samples compared along each spatial axis (x first) of ``mask`` ``[N, C, *S]``."""
+    keep = mask > 0
+    nd = mask.ndim - 2
+    return tuple(int(keep.movedim(mask.ndim - 1 - a, -1).reshape(-1, mask.shape[-1 - a])
+                     .any(0).sum()) for a in range(nd))
+
+
+def _along(positions: Sequence[int]) -> str:
+    return ", ".join(f"{n} output samples along {'xy'[a]}" for a, n in enumerate(positions))
+
+
+def _too_few(axis: int, m: int, n: int, min_compared: int, by: str, advice: str) -> str:
+    return (f"too few samples compared along {'xy'[axis]} for a pass to mean much: only {m} of "
+            f"op's {n} output samples {by}, fewer than min_compared={min_compared}; use "
+            f"{advice}, or pass a smaller min_compared to accept it")
+
+
 def _check_min_psnr(min_psnr: Any) -> float:
     """A number of dB; ±inf allowed (inf: only a perfect match passes)."""
     if isinstance(min_psnr, bool) or not isinstance(min_psnr, Real):
@@ -390,7 +529,8 @@ def assert_translation_equivariant(
     taps: int = 24,
     max_val: float = I_MAX,
     dtype: torch.dtype | None = None,
-) -> float:
+    min_compared: int = _MIN_COMPARED,
+) -> EquivarianceResult:
     r"""Assert ``op(shift_d(x)) ≈ shift_{d·rate}(op(x))`` to ``min_psnr`` dB; return the PSNR.
 
     Parameters
@@ -433,24 +573,37 @@ def assert_translation_equivariant(
     dtype : torch.dtype, optional
         Real floating-point dtype the input is rendered/cast to (default: the default dtype for
         a signal, the tensor's own for a tensor).
+    min_compared : int ≥ 1, default 4
+        The fewest output samples that must be compared along each axis for the assertion to
+        *pass*: a pass on fewer (a 48 → 24 px layer, say, whose 24 output samples the default 24
+        taps reduce to 1) proves little, so it raises a ``ValueError`` that says what left so
+        few and how to keep more (a smaller ``crop``, fewer ``taps``, a longer input). A
+        failure on however few samples is still an ``AssertionError``. Pass 1 to accept any
+        non-empty comparison.
 
     Returns
     -------
-    float
-        The measured PSNR in dB (``inf`` for an exact match).
+    EquivarianceResult
+        The measured PSNR in dB (``inf`` for an exact match), a ``float`` as before, whose
+        attributes say what was compared: ``positions`` (output samples per axis), ``compared``
+        (values), ``crop``, ``rate``, ``shift`` and ``output_shift``; ``describe()`` puts them in
+        a sentence.
 
     Raises
     ------
     AssertionError
-        With the measured PSNR, when it is below ``min_psnr``; or when ``op`` returns NaN or inf
-        in the compared region (or within the output shift's reach of it).
+        With the measured PSNR and what was compared, when it is below ``min_psnr``; or when
+        ``op`` returns NaN or inf in the compared region (or within the output shift's reach of
+        it).
     TypeError
         Arguments of the wrong type (e.g. an integer ``dtype``, ``x`` neither a floating-point
-        tensor nor a signal).
+        tensor nor a signal, a non-integer ``min_compared``), or ``op`` returning a complex
+        tensor.
     ValueError
-        Bad values (e.g. an empty ``x``, a shift with the wrong number of components, a NaN
-        ``min_psnr``), an ``op`` that changes the batch size or the rank, or gives different
-        shapes for ``x`` and the shifted ``x``, or nothing left to compare.
+        Bad values (e.g. an empty ``x`` or one on the meta device, a shift with the wrong number
+        of components, a NaN ``min_psnr``), an ``op`` that changes the batch size or the rank,
+        or gives different shapes for ``x`` and the shifted ``x``, nothing left to compare, or
+        a pass on fewer than ``min_compared`` samples along an axis.
 
     Examples
     --------
@@ -464,6 +617,12 @@ def assert_translation_equivariant(
     >>> psnr_db > 60
     True
 
+    What it compared: the samples that the crop and the 24-tap shift of the output leave (here
+    the taps: 48 − 24 + 1 along each axis):
+
+    >>> psnr_db.crop, psnr_db.positions, psnr_db.compared
+    ((6, 6), (25, 25), 625)
+
     Naive subsampling aliases a signal with content above its new Nyquist rate; a
     band-limited resampler does not:
 
@@ -475,6 +634,17 @@ def assert_translation_equivariant(
     AssertionError: translation equivariance PSNR ... dB < min_psnr 40.00 dB ...
     >>> psnr_db = assert_translation_equivariant(ResamplePoly(1, 2), s1, 0.5, min_psnr=60)
 
+    A pass on too few samples to mean much is refused: shifting the 24 output samples of a
+    48 → 24 layer with 24 taps leaves 1. Fewer taps leave more:
+
+    >>> s3 = make_bandlimited_signal(np.random.default_rng(0), (48,), bandwidth=0.2)
+    >>> assert_translation_equivariant(ResamplePoly(1, 2), s3, 0.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: too few samples compared along x for a pass to mean much: only 1 of op's 24 ...
+    >>> assert_translation_equivariant(ResamplePoly(1, 2), s3, 0.5, taps=8).positions
+    (17,)
+
     A layer at a rational rate (here 3/2, inferred from 96 → 144 samples):
 
     >>> from bandlimit.nn import AliasFreeActivation1d
@@ -483,6 +653,7 @@ def assert_translation_equivariant(
     ...                                          s2, 0.3, min_psnr=60)
     """
     min_psnr = _check_min_psnr(min_psnr)
+    min_compared = check_int("min_compared", min_compared, 1)
     x0, nd = _resolve_input(x, dtype, (3, 4))
     shift = _as_shift(shift, nd)
     if method not in _METHODS:
@@ -519,16 +690,30 @@ def assert_translation_equivariant(
         shape = [1] * mask.ndim
         shape[dim] = n
         mask = mask * keep.reshape(shape)
+    positions = _positions(mask)
     p = _compare(ref, y0, y1, mask, max_val, _output_shift_reach(method, k, out_shift),
                  "make op's output finite, or use method 'sinc'" if method == "fft" else
                  "increase crop, or make op's output finite")
+    result = EquivarianceResult(p, compared=int((mask > 0).sum()), positions=positions,
+                                crop=crops, rate=rates, shift=shift, output_shift=out_shift)
     if not p >= min_psnr:
         raise AssertionError(
             f"translation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "
             f"(input shift {shift} px, output shift {tuple(round(s, 4) for s in out_shift)} px, "
-            f"rate {rates} {rates_from}, crop {crops}, {int(mask.sum())} values compared)"
+            f"rate {rates} {rates_from}, crop {crops}, "
+            f"{_along(positions)}, {result.compared} values compared)"
         )
-    return p
+    # A pass on a handful of samples proves little (a failure there is still a failure).
+    for axis, (m, n) in enumerate(zip(positions, sizes)):
+        if m < min_compared:
+            raise ValueError(_too_few(axis, m, n, min_compared, f"remain after crop {crops[axis]} "
+                                      f"and the output shift by {out_shift[axis]:.4g} px (rate "
+                                      f"{rates[axis]:.4g}, {rates_from.split(' (')[0]})",
+                                      "a smaller crop, a longer input" + (
+                                          " or fewer taps (e.g. taps=8)"
+                                          if method == "sinc" and not _whole(out_shift[axis])
+                                          else "")))
+    return result
 
 
 def assert_rotation_equivariant(
@@ -540,7 +725,8 @@ def assert_rotation_equivariant(
     crop: int | None = None,
     max_val: float = I_MAX,
     dtype: torch.dtype | None = None,
-) -> float:
+    min_compared: int = _MIN_COMPARED,
+) -> EquivarianceResult:
     r"""Assert ``op(rotate_α(x)) ≈ rotate_α(op(x))`` to at least ``min_psnr`` dB; return the PSNR.
 
     Rotation is about the image centre, content at ``p`` moving to ``rot(α)·p`` (rows point down):
@@ -566,11 +752,17 @@ def assert_rotation_equivariant(
     dtype : torch.dtype, optional
         Real floating-point dtype the input is rendered/cast to (default: the default dtype for
         a signal, the tensor's own for a tensor).
+    min_compared : int ≥ 1, default 4
+        The fewest output samples the compared disc must span along x and along y for the
+        assertion to pass (fewer: a ``ValueError``; a failure is still an
+        ``AssertionError``), as in :func:`assert_translation_equivariant`.
 
     Returns
     -------
-    float
-        The measured PSNR in dB (``inf`` for an exact match).
+    EquivarianceResult
+        The measured PSNR in dB (``inf`` for an exact match), a ``float``, with what was
+        compared (``positions``: the disc's extent along x and y; ``compared``; ``crop``;
+        ``angle``).
 
     Raises
     ------
@@ -578,11 +770,13 @@ def assert_rotation_equivariant(
         With the measured PSNR, when it is below ``min_psnr``; or when ``op`` returns NaN or inf
         in the compared disc (or within the rotation's reach of it).
     TypeError
-        Arguments of the wrong type (e.g. an integer ``dtype``).
+        Arguments of the wrong type (e.g. an integer ``dtype``), or ``op`` returning a complex
+        tensor.
     ValueError
-        Bad values (e.g. ``x`` not ``[N, C, H, W]`` or a 1-D signal, a NaN ``min_psnr``), an
-        ``op`` that changes the batch size or the rank, or gives different shapes for ``x`` and
-        the rotated ``x``, or nothing left to compare.
+        Bad values (e.g. ``x`` not ``[N, C, H, W]`` or a 1-D signal, on the meta device, a NaN
+        ``min_psnr``), an ``op`` that changes the batch size or the rank, or gives different
+        shapes for ``x`` and the rotated ``x``, nothing left to compare, or a pass on a disc
+        narrower than ``min_compared`` samples.
 
     Examples
     --------
@@ -598,6 +792,8 @@ def assert_rotation_equivariant(
     >>> def blur(t):
     ...     return torch.nn.functional.conv2d(t, kernel.to(t.dtype), padding=3)
     >>> psnr_db = assert_rotation_equivariant(blur, s, math.radians(30), min_psnr=50)
+    >>> psnr_db.positions  # the disc of radius 24 − 6 around the centre
+    (36, 36)
     >>> def smear(t):
     ...     return torch.nn.functional.avg_pool2d(t, (1, 5), stride=1, padding=(0, 2))
     >>> assert_rotation_equivariant(smear, s, math.radians(30), min_psnr=50)  # doctest: +ELLIPSIS
@@ -606,6 +802,7 @@ def assert_rotation_equivariant(
     AssertionError: rotation equivariance PSNR ... dB < min_psnr 50.00 dB ...
     """
     min_psnr = _check_min_psnr(min_psnr)
+    min_compared = check_int("min_compared", min_compared, 1)
     x0, nd = _resolve_input(x, dtype, (4,))
     angle = check_real("angle", angle)
     if isinstance(x, BandlimitedSignal):
@@ -628,14 +825,28 @@ def assert_rotation_equivariant(
                             torch.arange(W, dtype=torch.float64) - (W - 1) / 2, indexing="ij")
     disc = ((xx**2 + yy**2).sqrt() <= min(H, W) / 2 - crop).to(mask.device, mask.dtype)
     mask = mask * disc
+    radius = min(H, W) / 2 - crop
     if float(mask.sum()) == 0:
-        raise ValueError(f"nothing left to compare: crop {crop} covers the whole output of size "
-                         f"{(H, W)}")
+        why = (f"crop {crop} leaves a disc of radius min(H', W')/2 - crop = {radius:g}"
+               if radius <= 0 else
+               f"the disc of radius min(H', W')/2 - crop = {radius:g} (crop {crop}) lies within "
+               f"the border that rotating op's output leaves undefined")
+        raise ValueError(f"nothing left to compare in op's output of size {(H, W)}: {why}; use "
+                         + ("a smaller crop or " if crop else "") + "a larger input")
+    positions = _positions(mask)
     p = _compare(ref, y0, y1, mask, max_val, "the rotation of op's output (band-limited "
                  "resampling)", "increase crop, or make op's output finite")
+    result = EquivarianceResult(p, compared=int((mask > 0).sum()), positions=positions,
+                                crop=(crop,), angle=angle)
     if not p >= min_psnr:
         raise AssertionError(
             f"rotation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "
-            f"(angle {angle:.4f} rad, crop {crop}, {int(mask.sum())} values compared)"
+            f"(angle {angle:.4f} rad, crop {crop}, compared disc spans {_along(positions)}, "
+            f"{result.compared} values compared)"
         )
-    return p
+    for axis, m in enumerate(positions):  # a pass on a handful of samples proves little
+        if m < min_compared:
+            raise ValueError(_too_few(axis, m, (W, H)[axis], min_compared,
+                                      f"lie in the disc of radius {radius:g} (crop {crop})",
+                                      ("a smaller crop or " if crop else "") + "a larger input"))
+    return result

@@ -5,7 +5,8 @@ The signals are analytic (sums of sinusoids, :class:`BandlimitedSignal`), so a t
 Hypothesis is imported only when a strategy is built: :class:`BandlimitedSignal` and
 :func:`make_bandlimited_signal` work without it. :func:`subpixel_shifts` (``fractional=True``) and
 :func:`rotations` draw only shifts and angles that move the signal measurably (``min_fraction``,
-``min_angle``), and never subnormal floats.
+``min_angle``), and never subnormal floats. A signal drawn by :func:`bandlimited_signals` prints
+(in a failing example, say) as the :func:`make_bandlimited_signal` call that rebuilds it.
 
 Examples
 --------
@@ -34,7 +35,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from bandlimit._checks import check_bool, check_float_dtype, check_int, check_real
+from bandlimit._checks import check_bool, check_device, check_float_dtype, check_int, check_real
 
 __all__ = [
     "BandlimitedSignal",
@@ -101,6 +102,30 @@ class BandlimitedSignal:
     amplitudes: np.ndarray
     size: tuple[int, ...]
 
+    def __repr__(self) -> str:
+        # A signal drawn by bandlimited_signals shows the call that rebuilds it (Hypothesis
+        # prints it in a failing example), not its arrays.
+        recipe = self.__dict__.get("_recipe")
+        if recipe is not None:
+            return str(recipe)
+        return (f"BandlimitedSignal(freqs={self.freqs!r}, phases={self.phases!r}, "
+                f"amplitudes={self.amplitudes!r}, size={self.size!r})")
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # Hypothesis's and IPython's printer
+        p.text(repr(self))
+
+    def __eq__(self, other: object) -> bool:
+        # The generated __eq__ compared arrays with ==: "truth value of an array is ambiguous".
+        if not isinstance(other, BandlimitedSignal):
+            return NotImplemented
+        return tuple(self.size) == tuple(other.size) and all(
+            np.array_equal(getattr(self, k), getattr(other, k))
+            for k in ("freqs", "phases", "amplitudes"))
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.size), *(np.ascontiguousarray(getattr(self, k)).tobytes()
+                                          for k in ("freqs", "phases", "amplitudes"))))
+
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of :meth:`render`'s result, ``(N, C, *size)``."""
@@ -150,10 +175,11 @@ class BandlimitedSignal:
         Raises
         ------
         ValueError
-            A shift with the wrong number of components or not finite, or a non-zero angle
-            for a 1-D signal.
+            A shift with the wrong number of components or not finite, a non-zero angle
+            for a 1-D signal, or a device torch does not know.
         """
         dtype = torch.get_default_dtype() if dtype is None else check_float_dtype("dtype", dtype)
+        device = None if device is None else check_device("device", device)
         ndim = len(self.size)
         given = shift
         parts: Sequence[float] | None  # shift's components (np.ndim tells a number apart)
@@ -312,6 +338,10 @@ def _components(components: int | tuple[int, int]) -> tuple[int, int]:
     return lo, hi
 
 
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default
+
+
 def bandlimited_signals(
     size: int | Sequence[int] = 32,
     batch: int = 1,
@@ -353,7 +383,9 @@ def bandlimited_signals(
     Returns
     -------
     SearchStrategy
-        Of :class:`BandlimitedSignal`.
+        Of :class:`BandlimitedSignal`, each of whose ``repr`` is the call that rebuilds it,
+        e.g. ``make_bandlimited_signal(np.random.default_rng(7), size=(16, 24), batch=2,
+        channels=3, bandwidth=0.3, components=5)``: what a failing example shows.
 
     Examples
     --------
@@ -372,9 +404,21 @@ def bandlimited_signals(
     make_bandlimited_signal(np.random.default_rng(0), size, batch, channels, bandwidth, lo,
                             periodic, band, amplitude)
 
+    # What a failing example prints: the call that rebuilds the signal (arguments as passed,
+    # those at their defaults left out), not build(k, seed) or the arrays.
+    given = {"size": size, "batch": batch, "channels": channels, "bandwidth": bandwidth,
+             "periodic": periodic, "band": band, "amplitude": amplitude}
+    defaults = {"batch": 1, "channels": 1, "bandwidth": 0.25, "periodic": False, "band": "disc",
+                "amplitude": 1.0}
+    args = ", ".join(f"{k}={v!r}" for k, v in given.items()
+                     if k not in defaults or not _same(v, defaults[k]))
+
     def build(k: int, seed: int) -> BandlimitedSignal:
-        return make_bandlimited_signal(np.random.default_rng(seed), size, batch, channels,
-                                       bandwidth, k, periodic, band, amplitude)
+        signal = make_bandlimited_signal(np.random.default_rng(seed), size, batch, channels,
+                                         bandwidth, k, periodic, band, amplitude)
+        object.__setattr__(signal, "_recipe", f"make_bandlimited_signal(np.random.default_rng("
+                                              f"{seed}), {args}, components={k})")
+        return signal
 
     return st.builds(build, st.integers(lo, hi), st.integers(0, 2**32 - 1))
 
@@ -402,7 +446,8 @@ def bandlimited_images(
     dtype : torch.dtype, optional
         Real floating-point dtype of the tensors (default ``torch.get_default_dtype()``).
     device : torch.device or str, optional
-        Their device (default the CPU).
+        Their device (default the CPU); one torch does not know raises a ``ValueError`` here,
+        when the strategy is built.
 
     Returns
     -------
@@ -424,6 +469,8 @@ def bandlimited_images(
     """
     if dtype is not None:
         check_float_dtype("dtype", dtype)  # here, not when the first example is drawn
+    if device is not None:
+        device = check_device("device", device)  # a typo: here, not torch's error at each draw
     return bandlimited_signals(size, batch, channels, bandwidth, components, periodic, band,
                                amplitude).map(lambda s: s.render(dtype=dtype, device=device))
 

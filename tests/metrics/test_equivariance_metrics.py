@@ -310,6 +310,13 @@ def test_psnr_mask_broadcasts():
     assert eq.psnr(ref, img, m) == pytest.approx(20 * math.log10(2 / 0.5))
 
 
+def test_psnr_of_an_all_zero_mask_names_the_mask():
+    """Before: 'PSNRAccumulator has no unmasked pixels', a class the caller of psnr never used."""
+    with pytest.raises(ValueError, match=r"^no unmasked pixels: every weight of mask \(shape "
+                       r"\(1, 1, 4, 1\)\) is 0, so there is nothing to compare$"):
+        eq.psnr(torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4), torch.zeros(1, 1, 4, 1))
+
+
 # ---------------------------------------------------------------------------------------------
 # evaluate() on analytic generators
 

@@ -11,6 +11,7 @@ import torch
 
 from bandlimit.testing import (
     assert_translation_equivariant,
+    bandlimited_images,
     bandlimited_signals,
     fractional_shift,
     make_bandlimited_signal,
@@ -60,3 +61,21 @@ def test_strategy_and_signal_messages_show_the_value_passed():
     # Before: 'shift and angle must be finite, got [nan, 0.0], 0.0' (the angle was fine).
     with pytest.raises(ValueError, match=r"^shift must be finite, got \(nan, 0\)$"):
         S2.render(shift=(math.nan, 0))
+
+
+def test_an_unknown_device_is_named_when_the_strategy_is_built():
+    """Before: torch's RuntimeError ('Expected one of cpu, cuda, ...'), naming no argument, and
+    only when Hypothesis drew the first example (render: at every call)."""
+    with pytest.raises(ValueError, match=r"^device must be a torch\.device or a device string, "
+                       r"got 'nope'$"):
+        bandlimited_images(size=8, device="nope")
+    with pytest.raises(ValueError, match=r"^device must be a torch\.device .*got 'gpu'$"):
+        S2.render(device="gpu")
+
+
+def test_a_zero_dimensional_rate_tensor_is_a_number():
+    """Before: 'rate must be a number or (rate_x, rate_y) for 2-D signals, got tensor(1.)'."""
+    for rate in (torch.tensor(1.0), np.array(1.0)):
+        assert assert_translation_equivariant(ident, S2, (0.3, 0.1), rate=rate) > 60
+    with pytest.raises(ValueError, match=r"rate must be > 0, got -1\.0"):
+        assert_translation_equivariant(ident, S2, (0.3, 0.1), rate=torch.tensor(-1.0))
