@@ -1,7 +1,8 @@
 """Compiling the Numba kernels ahead of time, and where they are cached.
 
 The 'numba' backend is one parallel kernel per compute dtype (float32, float64; float16 and
-bfloat16 run in float32) that every op shares. Numba compiles it at its first call in a process
+bfloat16 run in float32) that every op shares, and a serial variant of it that processes forked
+from one that ran it (DataLoader workers) use. Numba compiles each at its first call in a process
 that finds no cached copy -- about 15-30 s on a laptop CPU -- and caches the machine code on disk,
 so later processes load it in well under a second. :func:`precompile_numba` (or
 ``python -m bandlimit precompile``) pays that cost up front: in a Docker image's build step, a
@@ -55,12 +56,12 @@ def precompile_numba(
     """Compile the numba kernels now (or load them from Numba's disk cache).
 
     Runs one tiny :func:`~bandlimit.ops.filtered_lrelu` forward and backward with
-    ``impl='numba'`` per compute dtype: every numba op (``upfirdn1d``/``upfirdn2d``,
-    ``filtered_lrelu``, ``filtered_act``/``filtered_act1d`` with any activation,
-    ``resample_poly``) shares the kernel it compiles, so afterwards no call in this process or,
-    through the disk cache, in later ones pays the compilation (about 15-30 s per dtype on a
-    laptop CPU). ``python -m bandlimit precompile`` calls
-    it from the command line.
+    ``impl='numba'`` per compute dtype, on the parallel kernel and on its serial variant (which
+    DataLoader workers forked from a process that ran numba ops use): every numba op
+    (``upfirdn1d``/``upfirdn2d``, ``filtered_lrelu``, ``filtered_act``/``filtered_act1d`` with
+    any activation, ``resample_poly``) shares these kernels, so afterwards no call in this
+    process or, through the disk cache, in later ones pays the compilation (about 30-60 s per
+    dtype on a laptop CPU). ``python -m bandlimit precompile`` calls it from the command line.
 
     Parameters
     ----------
@@ -94,17 +95,23 @@ def precompile_numba(
     problem = numba_problem()
     if problem is not None:
         raise ValueError(f"precompile_numba: the numba kernels cannot run: {problem}")
+    from bandlimit.ops._numba._kernel import serial_launches
     from bandlimit.ops.filtered import filtered_lrelu  # (filtered imports ops' dispatch)
 
-    taken: dict[torch.dtype, float] = {}
-    for dtype in compute:
-        t0 = time.perf_counter()
+    def run(dtype: torch.dtype) -> None:
         # (gradients must be on even under a caller's no_grad or inference_mode)
         with torch.inference_mode(False), torch.enable_grad():
             x = torch.zeros(1, 1, 4, 4, dtype=dtype, requires_grad=True)
             f = torch.full((4,), 0.25, dtype=dtype)
             y = filtered_lrelu(x, f, f, up=2, down=2, padding=3, impl="numba")
             y.sum().backward()
+
+    taken: dict[torch.dtype, float] = {}
+    for dtype in compute:
+        t0 = time.perf_counter()
+        run(dtype)
+        with serial_launches():  # the variant that forked workers run
+            run(dtype)
         taken[dtype] = time.perf_counter() - t0
     return taken
 

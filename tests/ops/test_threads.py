@@ -1,5 +1,6 @@
-"""Ops called from several Python threads at once (a server's worker threads, a thread pool of
-inference requests) give what they give one at a time, on every numba threading layer."""
+"""Threads and processes: ops called from several Python threads at once (a server's request
+threads) give what they give one at a time, on every numba threading layer; forked DataLoader
+workers of a process that ran numba ops run them too; the kernels use PyTorch's thread count."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 
 from bandlimit.ops import filtered_act1d, filtered_lrelu, upfirdn2d
 from bandlimit.ops._dispatch import numba_available
+from bandlimit.ops._numba import _kernel
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
 
@@ -61,3 +63,57 @@ def test_the_workqueue_threading_layer_takes_concurrent_calls_in_turn():
                           text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "workqueue"
+
+
+def test_the_serial_kernel_computes_what_the_parallel_one_does():
+    """The variant forked workers run (every mode: upfirdn, masked forward/backward, snake's
+    recomputing backward) is the same loop without the thread pool: equal bit for bit."""
+    parallel = _calls(3)
+    with _kernel.serial_launches():
+        serial = _calls(3)
+    assert all(torch.equal(a, b) for a, b in zip(parallel, serial))
+
+
+_FORKED_WORKERS = """
+import torch
+from torch.utils.data import DataLoader, Dataset
+import tests.ops.test_threads as t
+
+class Planes(Dataset):
+    def __len__(self):
+        return 4
+    def __getitem__(self, i):
+        return t._calls(i)
+
+want = [t._calls(i) for i in range(4)]        # the parent starts numba's thread pool
+loader = DataLoader(Planes(), batch_size=None, num_workers=2, multiprocessing_context="fork")
+got = list(loader)
+assert all(torch.equal(a, b) for w, g in zip(want, got) for a, b in zip(w, g))
+print("ok", len(got))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork-started DataLoader workers: Linux")
+def test_forked_dataloader_workers_run_numba_ops_after_the_parent_did():
+    """GNU OpenMP's pool does not survive fork(): numba kills (SIGTERM) a forked child's
+    parallel launch once the parent's pool has started -- every DataLoader worker of a process
+    that had run a numba op. The workers run the serial kernel instead."""
+    proc = subprocess.run([sys.executable, "-c", _FORKED_WORKERS], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "ok 4"
+
+
+def test_the_kernels_use_pytorchs_thread_count():
+    """torch.set_num_threads (and OMP_NUM_THREADS, and the 1 thread of a DataLoader worker)
+    bounds the numba kernels too; numba's default would be every core in every process."""
+    before = torch.get_num_threads()
+    want = _calls(5)
+    try:
+        torch.set_num_threads(1)
+        assert _kernel.thread_budget() == 1
+        got = _calls(5)
+    finally:
+        torch.set_num_threads(before)
+    assert _kernel.thread_budget() == min(before, _kernel.numba.get_num_threads())
+    assert all(torch.equal(a, b) for a, b in zip(want, got))

@@ -32,21 +32,27 @@ by ``umode`` (``EXT_NONE``: no extension).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numba
 import numpy as np
+import torch
 from numba import njit, prange
 
 from bandlimit.ops._numba._core import (
     ACT_LRELU,
+    JIT,
     PJIT,
     act_bwd,
     act_fwd,
     gather_out,
     helper,
+    inline_helper,
     pack_codes,
     run_jobs,
     runner_address,
@@ -102,8 +108,8 @@ def _stage_biased(src, h, w, b, buf, geom, umode, he, we, uy0, ux0, zero):
         extend_act(buf, geom, he, we, uy0, ux0, h, w, umode, zero)
 
 
-@njit(**PJIT)
-def plane_kernel(
+@inline_helper
+def _plane_loop(
     mode,
     x,
     y,
@@ -131,6 +137,7 @@ def plane_kernel(
     scr,
     cscr,
     runner,
+    serial,
 ):
     """Run the ``mode`` pipeline on every plane ``x[p]`` (flat ``[h·w]``) into ``y[p]``.
 
@@ -150,7 +157,7 @@ def plane_kernel(
     zero = prm[3]
     nplanes = x.shape[0]
     for grp in prange((nplanes + rows - 1) // rows):
-        tid = numba.get_thread_id()
+        tid = 0 if serial else numba.get_thread_id()
         buf = scr[tid]
         codes = cscr[tid]
         p0 = grp * rows
@@ -225,6 +232,34 @@ def plane_kernel(
                 gather_out(buf, g, ho, wo, y[p0 + r], 0)
 
 
+# fmt: off
+@njit(**PJIT)
+def plane_kernel(
+    mode, x, y, xf, bias, nchan, mask, save, dims, rows, gin, gmid, gout, gfin, gfmid, jobs,
+    toff, tcoef, jr, act, prm, pa, pb, dpar, scr, cscr, runner,
+):
+    """:func:`_plane_loop` over the planes in parallel (numba's threading layer)."""
+    _plane_loop(
+        mode, x, y, xf, bias, nchan, mask, save, dims, rows, gin, gmid, gout, gfin, gfmid,
+        jobs, toff, tcoef, jr, act, prm, pa, pb, dpar, scr, cscr, runner, False,
+    )
+
+
+@njit(**JIT)
+def plane_kernel_serial(
+    mode, x, y, xf, bias, nchan, mask, save, dims, rows, gin, gmid, gout, gfin, gfmid, jobs,
+    toff, tcoef, jr, act, prm, pa, pb, dpar, scr, cscr, runner,
+):
+    """:func:`_plane_loop` in the calling thread alone, without numba's threading layer: for a
+    process forked from one whose GNU OpenMP pool had started, where a parallel launch would be
+    killed (see :func:`_run_kernel`)."""
+    _plane_loop(
+        mode, x, y, xf, bias, nchan, mask, save, dims, rows, gin, gmid, gout, gfin, gfmid,
+        jobs, toff, tcoef, jr, act, prm, pa, pb, dpar, scr, cscr, runner, True,
+    )
+# fmt: on
+
+
 _EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0)}
 _NO_MASK = np.zeros((1, 1), np.uint8)  # read by no mode that is not given a mask
 _NO_DPAR = np.zeros((1, 2))  # written by MODE_RECOMPUTE only
@@ -248,13 +283,13 @@ def rows_per_group(nplanes: int, packable: bool, row_size: int, itemsize: int,
     ``packable`` planes qualify: one row, every y stage the identity (no y filter, factor or
     padding), so the rows never mix. Groups stay within ``GROUP_BYTES`` of scratch
     (``row_size`` elements a row) and ``MAX_ROWS`` rows, and come in whole rounds of
-    ``nthreads`` (numba's current count by default) groups of equal size: the kernel's parallel
+    ``nthreads`` (:func:`thread_budget` by default) groups of equal size: the kernel's parallel
     loop gives each thread an equal share of the groups, so 3 groups of 256 rows on 2 threads
     would take as long as 4.
     """
     if not packable or nplanes < 2:
         return 1
-    nthreads = numba.get_num_threads() if nthreads is None else nthreads
+    nthreads = thread_budget() if nthreads is None else nthreads
     limit = max(1, min(GROUP_BYTES // (row_size * itemsize), MAX_ROWS))
     rounds = -(-nplanes // (limit * nthreads))
     return -(-nplanes // (rounds * nthreads))
@@ -280,15 +315,24 @@ PREPARED_MAX = 512
 _PREPARED: dict[tuple, Launch] = {}
 
 
+def thread_budget() -> int:
+    """How many threads a launch may use: ``torch.get_num_threads()`` (what the user set for
+    PyTorch's CPU ops -- ``torch.set_num_threads``, ``OMP_NUM_THREADS``, 1 in a DataLoader
+    worker), at most numba's own count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``).
+    Numba's default is every logical core whatever PyTorch uses: N worker processes would run
+    N pools of all the cores."""
+    return max(1, min(numba.get_num_threads(), torch.get_num_threads()))
+
+
 def prepared(build, *key) -> Launch:
-    """``build(nthreads)`` for numba's current thread count, memoised by ``key`` and that
+    """``build(nthreads)`` for the current :func:`thread_budget`, memoised by ``key`` and that
     count. ``key`` holds everything else ``build`` reads -- the shape, dtype, factors, paddings,
     modes and the filter taps themselves (:func:`taps_key`), so that nothing stale is found. A
     model calls the same layers again and again, and working out a call's geometry (planning,
     stacking, gathering the taps) costs a small call a fifth of its time. Bounded: cleared when
     full. The memo is only read and added to (atomic dict operations), so Python threads may
     share it."""
-    nthreads = numba.get_num_threads()
+    nthreads = thread_budget()
     key = (*key, nthreads)
     hit = _PREPARED.get(key)
     if hit is None:
@@ -365,18 +409,63 @@ def launch(mode, x, y, g: Launch, prm, *, xf=None, bias=None, nchan=1, mask=None
         np.zeros((nthreads, 4 * g.nq + 32), np.uint8), runner_address(x.dtype),
     )
     threads = launch_threads(g, x.shape[0])
-    if threads == nthreads:
+    current = numba.get_num_threads()
+    if threads == current:
         _run_kernel(args)
         return
     numba.set_num_threads(threads)  # (per calling thread: other Python threads keep theirs)
     try:
         _run_kernel(args)
     finally:
-        numba.set_num_threads(nthreads)
+        numba.set_num_threads(current)
 
 
 _LAUNCH_LOCK = threading.Lock()
 _serialize: list[bool] = []  # (memo: whether launches must take turns, known after the first)
+
+
+def _gnu_openmp_started() -> bool:
+    """Whether numba's threading layer has started in this process on GNU OpenMP, whose thread
+    pool does not survive a fork: numba kills (SIGTERM) a forked child's parallel launch."""
+    try:
+        from numba.np.ufunc import parallel
+
+        if not parallel._is_initialized:
+            return False
+        if numba.threading_layer() != "omp":
+            return False
+        from numba.np.ufunc import omppool  # type: ignore[attr-defined]
+
+        return omppool.openmp_vendor == "GNU"
+    except Exception:  # (numba's internals moved: assume the unsafe case, run serially)
+        return True
+
+
+_forked_from_openmp = False
+
+
+def _note_fork() -> None:
+    global _forked_from_openmp
+    _forked_from_openmp = _forked_from_openmp or _gnu_openmp_started()
+
+
+# A DataLoader worker (forked) whose parent ran a numba op must not launch in parallel.
+if hasattr(os, "register_at_fork"):  # (POSIX; Windows has no fork)
+    os.register_at_fork(after_in_child=_note_fork)
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def serial_launches() -> Iterator[None]:
+    """Within it, this Python thread's launches run :func:`plane_kernel_serial` (to compile it
+    ahead of time, and for tests that compare the two)."""
+    before = getattr(_local, "serial", False)
+    _local.serial = True
+    try:
+        yield
+    finally:
+        _local.serial = before
 
 
 def _run_kernel(args: tuple) -> None:
@@ -384,7 +473,14 @@ def _run_kernel(args: tuple) -> None:
     needs that. Numba's 'omp' and 'tbb' layers take launches from several Python threads at
     once; its fallback 'workqueue' layer (chosen where neither OpenMP nor TBB is found: pip's
     numba on macOS) aborts the process on a concurrent launch, so there the launches queue on
-    a lock. The layer is known only after the first launch, which therefore takes the lock."""
+    a lock. The layer is known only after the first launch, which therefore takes the lock.
+
+    In a process forked from one whose GNU OpenMP pool had started (a DataLoader worker of a
+    process that ran a numba op) a parallel launch would be killed: :func:`plane_kernel_serial`
+    runs instead, in the calling thread (compiled on its first use there)."""
+    if _forked_from_openmp or getattr(_local, "serial", False):
+        plane_kernel_serial(*args)
+        return
     if _serialize and not _serialize[0]:
         plane_kernel(*args)
         return
