@@ -104,6 +104,23 @@ def test_lock_of_a_dead_owner_is_removed(tmp_path, capsys):
     assert f"removed a stale build lock {lock}" in capsys.readouterr().err
 
 
+def test_on_windows_no_process_is_probed_with_a_signal(tmp_path, monkeypatch):
+    """``os.kill(pid, 0)`` on Windows is not a probe: it sends CTRL_C_EVENT (signal 0) to the
+    process group -- to a builder holding the lock, among others. There a lock goes stale by
+    age alone, as another host's does."""
+    sent = []
+    monkeypatch.setattr(_build.os, "name", "nt")
+    monkeypatch.setattr(_build.os, "kill", lambda *a: sent.append(a))
+    assert _build._pid_alive(_dead_pid())
+    lock = tmp_path / _build.LOCK_NAME
+    _write_lock(lock, _dead_pid())
+    assert not _build.lock_is_stale(lock, stale_after=3600)  # young: its owner may be building
+    old = time.time() - 7200
+    os.utime(lock, (old, old))
+    assert _build.lock_is_stale(lock, stale_after=3600)
+    assert sent == []
+
+
 def test_old_lock_of_another_host_is_removed_but_a_live_owner_here_keeps_its_lock(tmp_path):
     """The age rule is for owners this host cannot check (another machine on a shared cache);
     a live builder here keeps its lock however long its build takes (a waiter with a short

@@ -435,6 +435,8 @@ def preflight() -> tuple[str, Path]:
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) there sends CTRL_C_EVENT: never probe, assume alive
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -486,7 +488,8 @@ def lock_is_stale(path: Path, stale_after: float) -> bool:
     """Dead owner on this host (its pid gone, or now another process's: :func:`process_start`);
     else (another host's owner) older than ``stale_after`` seconds;
     or an unreadable record that is more than 10 s old (a writer killed between create and
-    write). A live owner on this host is never stale, however long its build takes."""
+    write). A live owner on this host is never stale, however long its build takes. On Windows,
+    where no process is probed (:func:`_pid_alive`), every owner is judged by age."""
     try:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
@@ -494,7 +497,7 @@ def lock_is_stale(path: Path, stale_after: float) -> bool:
     owner = lock_owner(path)
     if owner is None:
         return age > 10.0
-    if owner.get("host") == socket.gethostname():
+    if owner.get("host") == socket.gethostname() and os.name != "nt":  # (no pid probe there)
         pid = owner["pid"]
         if not _pid_alive(pid):
             return True
