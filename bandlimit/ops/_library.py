@@ -85,7 +85,8 @@ def _view(t: Tensor) -> np.ndarray:
 
 def _alloc(shape: tuple, dtype) -> np.ndarray:
     """The kernels' output allocator: an empty tensor's memory (:func:`_tensor` gets it back)."""
-    return _view(torch.empty(shape, dtype=_TORCH_TYPES[np.dtype(dtype)]))
+    # on the CPU whatever torch.set_default_device says: the kernels write this memory
+    return _view(torch.empty(shape, dtype=_TORCH_TYPES[np.dtype(dtype)], device="cpu"))
 
 
 def _tensor(a: np.ndarray, *shape: int) -> Tensor:
@@ -198,7 +199,8 @@ def _fa_fwd_kernel(
         save_mask,
         _alloc,
     )
-    mask_t = torch.from_numpy(mask) if save_mask else torch.empty(0, dtype=torch.uint8)
+    no_mask = torch.empty(0, dtype=torch.uint8, device="cpu")
+    mask_t = torch.from_numpy(mask) if save_mask else no_mask
     return _tensor(y, n, c, *y.shape[1:]), mask_t
 
 

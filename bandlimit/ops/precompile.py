@@ -101,8 +101,8 @@ def precompile_numba(
     def run(dtype: torch.dtype) -> None:
         # (gradients must be on even under a caller's no_grad or inference_mode)
         with torch.inference_mode(False), torch.enable_grad():
-            x = torch.zeros(1, 1, 4, 4, dtype=dtype, requires_grad=True)
-            f = torch.full((4,), 0.25, dtype=dtype)
+            x = torch.zeros(1, 1, 4, 4, dtype=dtype, device="cpu", requires_grad=True)
+            f = torch.full((4,), 0.25, dtype=dtype, device="cpu")
             y = filtered_lrelu(x, f, f, up=2, down=2, padding=3, impl="numba")
             y.sum().backward()
 

@@ -76,7 +76,7 @@ def _as_taps(window: Any) -> torch.Tensor | None:
                 f"window as filter taps must hold real numbers, got {window!r} (dtype {a.dtype});"
                 " a window spec is a str, a number or a tuple such as ('kaiser', 5.0)"
             )
-        taps = torch.as_tensor(a.astype(np.float64))
+        taps = torch.as_tensor(a.astype(np.float64), device="cpu")
     else:
         return None
     if not (taps.is_floating_point() or taps.dtype in (torch.int32, torch.int64)):

@@ -310,7 +310,9 @@ def setup_filter(
     if isinstance(f, torch.Tensor):
         f = f.detach()  # (the result tracks no gradient, as documented)
     try:
-        f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
+        # (taps given as numbers start on the CPU, whatever the default device)
+        on = None if isinstance(f, torch.Tensor) else "cpu"
+        f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32, device=on)
     except OverflowError:  # an int beyond a float's range
         raise ValueError(f"f must hold finite real numbers, got {short_repr(given)}") from None
     except (TypeError, ValueError, RuntimeError):

@@ -640,3 +640,66 @@ def test_inputs_outputs_and_gradients_stay_ordinary_tensors(impl, op):
     assert torch.equal(y.detach(), expected) and torch.equal(x.grad, grad)
     for t in (x.detach(), y.detach(), x.grad):
         t.resize_(t.numel() * 4)
+
+
+_ONES3 = torch.ones(3)  # (made here: a tensor made under the default device would be 'meta')
+_UNDER_DEFAULTS = {
+    "upfirdn2d": lambda x2, x1, f, impl: ops.upfirdn2d(x2, f, up=2, padding=5, impl=impl),
+    "upsample2d(list)": lambda x2, x1, f, impl: ops.upsample2d(
+        x2, ops.setup_filter([1, 3, 3, 1]), impl=impl),
+    "filtered_lrelu": lambda x2, x1, f, impl: ops.filtered_lrelu(
+        x2, f, f, _ONES3, up=2, down=2, padding=11, impl=impl),
+    "filtered_act1d snake": lambda x2, x1, f, impl: ops.filtered_act1d(
+        x1, "snake", f, f, up=2, down=2, padding=11, alpha=_ONES3, impl=impl),
+    "filtered_act1d default filters": lambda x2, x1, f, impl: ops.filtered_act1d(
+        x1, "gelu", up=2, down=2, impl=impl),
+    "resample_poly": lambda x2, x1, f, impl: ops.resample_poly(x1, 3, 2, impl=impl),
+    "resample_poly window taps": lambda x2, x1, f, impl: ops.resample_poly(
+        x1, 3, 2, window=[0.25, 0.5, 0.25], impl=impl),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+@pytest.mark.parametrize("name", list(_UNDER_DEFAULTS))
+def test_a_default_device_and_dtype_do_not_move_the_results(name, impl):
+    """``torch.set_default_device`` (common in LLM code) and ``set_default_dtype`` must not
+    move an op's output, its gradient or its internal buffers off the input's device: the numba
+    backend wrote its output into a 'meta' tensor's nonexistent memory (a crash later)."""
+    g = torch.Generator().manual_seed(0)
+    x2 = torch.randn(1, 3, 12, 12, generator=g)
+    x1 = torch.randn(1, 3, 40, generator=g)
+    f = torch.full((12,), 1 / 12)
+
+    def run():
+        xs = [x2.clone().requires_grad_(), x1.clone().requires_grad_()]
+        y = _UNDER_DEFAULTS[name](*xs, f, impl)
+        y.square().sum().backward()
+        return [y.detach()] + [x.grad for x in xs if x.grad is not None]
+
+    want = run()
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        with torch.device("meta"):  # (what set_default_device installs)
+            got = run()
+    finally:
+        torch.set_default_dtype(before)
+    assert len(got) == len(want) == 2
+    for a, b in zip(want, got):
+        assert b.device == a.device and b.dtype == a.dtype
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-6)
+
+
+def test_bandlimit_imports_after_a_default_device_is_set():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import torch; torch.set_default_device('meta'); import bandlimit.ops as o; "
+            "x = torch.ones(1, 1, 8, 8, device='cpu'); "
+            "print(o.upsample2d(x, o.setup_filter([1, 1])).device)")  # fmt: skip
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "cpu"

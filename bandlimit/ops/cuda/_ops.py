@@ -269,7 +269,7 @@ def _ba_setup(ctx, inputs, output):
 def _clamp_passes_at_bounds() -> bool:
     """Whether this torch's ``clamp`` passes the gradient at its bounds. Its releases of 2026
     changed that (pytorch/pytorch#184572): older ones pass it, newer ones block it."""
-    x = torch.ones((), requires_grad=True)
+    x = torch.ones((), device="cpu", requires_grad=True)  # (whatever the default device)
     (g,) = torch.autograd.grad(x.clamp(-1.0, 1.0), x)
     return bool(g == 1)
 
