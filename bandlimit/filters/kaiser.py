@@ -12,6 +12,9 @@ Conventions shared by every function here:
   ``n``).
 * Filters are designed in float64 and cast to ``dtype`` at the end, so the float32 result is the
   correctly rounded float64 design.
+* Filters are returned on the CPU in ``dtype`` (float32 unless given), whatever torch's default
+  device and dtype (``torch.set_default_device``, ``torch.set_default_dtype``): move them where
+  they run.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def _finish(h: np.ndarray, dtype: torch.dtype, what: str) -> torch.Tensor:
     """Cast a float64 design to a tensor of ``dtype``; never hand back NaN/inf silently."""
     if not np.all(np.isfinite(h)):
         raise ValueError(f"{what}: the design produced non-finite taps (check the parameters)")
-    return torch.as_tensor(h, dtype=torch.float64).to(dtype)
+    # On the CPU, as documented, whatever torch's default device (a meta default made it meta).
+    return torch.as_tensor(h, dtype=torch.float64, device="cpu").to(dtype)
 
 
 def _normalise(h: np.ndarray, what: str) -> np.ndarray:
@@ -246,7 +250,7 @@ def kaiser_sinc(
     -------
     torch.Tensor
         Shape ``[numtaps]``, ``dtype``, symmetric, summing to 1 (up to rounding in ``dtype``),
-        on the CPU.
+        on the CPU (whatever torch's default device).
 
     Raises
     ------
@@ -326,8 +330,9 @@ def kaiser_jinc(
     Returns
     -------
     torch.Tensor
-        Shape ``[numtaps, numtaps]`` indexed ``[y, x]``, ``dtype``, on the CPU; symmetric under
-        transpose and 180° rotation, summing to 1 (up to rounding in ``dtype``).
+        Shape ``[numtaps, numtaps]`` indexed ``[y, x]``, ``dtype``, on the CPU (whatever torch's
+        default device); symmetric under transpose and 180° rotation, summing to 1 (up to
+        rounding in ``dtype``).
 
     Raises
     ------
@@ -396,7 +401,7 @@ def lowpass(
     torch.Tensor or None
         ``None`` when ``numtaps == 1``; otherwise the ``dtype`` taps of :func:`kaiser_sinc`
         (shape ``[numtaps]``) or, with ``radial``, of :func:`kaiser_jinc` (shape
-        ``[numtaps, numtaps]``).
+        ``[numtaps, numtaps]``), on the CPU whatever torch's default device.
 
     Examples
     --------
@@ -464,8 +469,8 @@ def kaiser_sinc_bigvgan(
     Returns
     -------
     torch.Tensor
-        Shape ``[kernel_size]``, ``dtype``, on the CPU; symmetric, summing to 1 (up to rounding
-        in ``dtype``).
+        Shape ``[kernel_size]``, ``dtype``, on the CPU (whatever torch's default device);
+        symmetric, summing to 1 (up to rounding in ``dtype``).
 
     Examples
     --------

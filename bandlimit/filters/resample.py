@@ -69,11 +69,11 @@ def _kaiser_beta(window: Any) -> float | None:
 def _kaiser_design(rate: int, beta: float) -> torch.Tensor:
     """``firwin(2·10·rate + 1, 1/rate, window=('kaiser', beta))``, float64, in torch ops."""
     half = ZERO_CROSSINGS * rate
-    m = torch.arange(-half, half + 1, dtype=torch.float64)
+    m = torch.arange(-half, half + 1, dtype=torch.float64, device="cpu")
     cutoff = 1.0 / rate  # of the filter rate's Nyquist frequency
     h = cutoff * torch.sinc(cutoff * m)
     r = m / half
-    i0_beta = torch.special.i0(torch.full((), beta, dtype=torch.float64))
+    i0_beta = torch.special.i0(torch.full((), beta, dtype=torch.float64, device="cpu"))
     h = h * torch.special.i0(beta * torch.sqrt((1 - r * r).clamp_min(0))) / i0_beta
     return h / h.sum()  # unit gain at DC (firwin's scale=True)
 
@@ -181,8 +181,9 @@ def resample_filter(
     Returns
     -------
     torch.Tensor
-        Shape ``[20·r + 1]``, ``dtype``, on the CPU; symmetric, unit DC gain. ``[1]`` (the
-        identity, ``tensor([1.])``) when the factors are equal.
+        Shape ``[20·r + 1]``, ``dtype``, on the CPU (whatever torch's default device and
+        dtype); symmetric, unit DC gain. ``[1]`` (the identity, ``tensor([1.])``) when the
+        factors are equal.
 
     Raises
     ------
@@ -220,7 +221,7 @@ def resample_filter(
     up, down = resample_factors(up, down)
     dtype = check_float_dtype("dtype", dtype)
     if up == down:
-        return torch.ones(1, dtype=dtype)
+        return torch.ones(1, dtype=dtype, device="cpu")
     rate = check_window(up, down, window)
     if torch.compiler.is_compiling():  # traced or exported: never cached (fake tensors)
         return _design(rate, window).to(dtype)

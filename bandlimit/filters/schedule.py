@@ -747,6 +747,8 @@ class Schedule:
             ``[down_taps]`` or, when ``down_radial``, ``[down_taps, down_taps]``; None when
             ``down_taps == 1``.
 
+        Both are ``dtype`` tensors on the CPU, whatever torch's default device and dtype.
+
         Examples
         --------
         >>> from bandlimit.filters import stylegan3_schedule

@@ -165,7 +165,8 @@ def _check_matrix(matrix: Any, name: str = "matrix") -> torch.Tensor:
         raise TypeError(f"{name} must hold real numbers, got a {kind} matrix (dtype {dtype})")
     if isinstance(matrix, torch.Tensor) and matrix.is_meta:
         raise ValueError(f"{name} must hold its values, got a tensor on the meta device")
-    m = torch.as_tensor(matrix, dtype=torch.float64).detach().cpu()
+    # On the CPU whatever torch's default device (a meta default made it a meta tensor).
+    m = torch.as_tensor(matrix, dtype=torch.float64, device="cpu").detach()
     if tuple(m.shape) not in {(2, 2), (2, 3), (3, 3)}:
         raise ValueError(f"{name} must be a 2x2, 2x3 or 3x3 matrix, got shape {tuple(m.shape)}")
     if not torch.isfinite(m).all():
@@ -265,15 +266,16 @@ def lanczos_kernel(t: torch.Tensor | np.ndarray | float, a: int = 3) -> torch.Te
     ----------
     t : torch.Tensor, numpy.ndarray or float
         Positions in samples. A tensor is used as it is (same device); anything else is
-        converted to a float64 tensor.
+        converted to a float64 tensor on the CPU (whatever torch's default device).
     a : int
         Lanczos order (> 0, default 3): the kernel is zero for ``|t| >= a``.
 
     Returns
     -------
     torch.Tensor
-        The shape of ``t``; float64 for a non-tensor ``t``, else the dtype of ``t`` (a
-        floating-point one; an integer tensor gives torch's default float dtype).
+        The shape of ``t``; float64 on the CPU for a non-tensor ``t``, else the dtype and
+        device of ``t`` (a floating-point one; an integer tensor gives torch's default float
+        dtype).
 
     Examples
     --------
@@ -285,7 +287,8 @@ def lanczos_kernel(t: torch.Tensor | np.ndarray | float, a: int = 3) -> torch.Te
     torch.float64
     """
     a = _check_int(a, "a", 1)
-    t = torch.as_tensor(t, dtype=torch.float64) if not isinstance(t, torch.Tensor) else t
+    if not isinstance(t, torch.Tensor):
+        t = torch.as_tensor(t, dtype=torch.float64, device="cpu")
     return torch.where(t.abs() < a, torch.sinc(t) * torch.sinc(t / a), torch.zeros_like(t))
 
 
@@ -306,8 +309,8 @@ def lanczos_shift_weights(phase: float, a: int = 3) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        float64 ``[2a]`` on the CPU, summing to 1; entry ``j`` is the weight of tap
-        ``k = j − a + 1``.
+        float64 ``[2a]`` on the CPU (whatever torch's default device and dtype), summing to
+        1; entry ``j`` is the weight of tap ``k = j − a + 1``.
 
     Examples
     --------
@@ -324,7 +327,7 @@ def lanczos_shift_weights(phase: float, a: int = 3) -> torch.Tensor:
     if not 0.0 <= phase < 1.0:
         raise ValueError(f"phase must be in [0, 1), got {phase!r}")
     a = _check_int(a, "a", 1)
-    k = torch.arange(-a + 1, a + 1, dtype=torch.float64)
+    k = torch.arange(-a + 1, a + 1, dtype=torch.float64, device="cpu")
     w = lanczos_kernel(k - phase, a)
     return w / w.sum()
 
@@ -350,7 +353,8 @@ def _separable_shift(
         phi = d - i
         i = max(-(n + half), min(n + half, i))  # beyond the signal and the taps: all zeros
         ks = range(-half + 1, half + 1)
-        w = kernel(torch.tensor([k - phi for k in ks], dtype=torch.float64))
+        # The weights are Python floats: computed on the CPU, whatever the default device.
+        w = kernel(torch.tensor([k - phi for k in ks], dtype=torch.float64, device="cpu"))
         weights: list[float] = (w / w.sum()).tolist()
         acc = torch.zeros_like(y)
         for k, wk in zip(ks, weights):
@@ -432,7 +436,7 @@ def rotation_matrix(angle: float, dtype: torch.dtype = torch.float64) -> torch.T
     Returns
     -------
     torch.Tensor
-        ``[3, 3]`` on the CPU.
+        ``[3, 3]`` on the CPU (whatever torch's default device).
 
     Examples
     --------
@@ -451,7 +455,7 @@ def rotation_matrix(angle: float, dtype: torch.dtype = torch.float64) -> torch.T
     angle = _check_real(angle, "angle")
     dtype = check_float_dtype("dtype", dtype)
     c, s = math.cos(angle), math.sin(angle)
-    return torch.tensor([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]], dtype=dtype)
+    return torch.tensor([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]], dtype=dtype, device="cpu")
 
 
 def translation_transform(t: Sequence[float], dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -467,8 +471,8 @@ def translation_transform(t: Sequence[float], dtype: torch.dtype = torch.float64
     Returns
     -------
     torch.Tensor
-        ``[[1, 0, −t_x], [0, 1, −t_y], [0, 0, 1]]``, ``[3, 3]`` on the CPU (the transform maps
-        output coordinates to feature coordinates).
+        ``[[1, 0, −t_x], [0, 1, −t_y], [0, 0, 1]]``, ``[3, 3]`` on the CPU (whatever torch's
+        default device; the transform maps output coordinates to feature coordinates).
 
     Examples
     --------
@@ -477,7 +481,7 @@ def translation_transform(t: Sequence[float], dtype: torch.dtype = torch.float64
     [[1.0, 0.0, -0.25], [0.0, 1.0, 0.125], [0.0, 0.0, 1.0]]
     """
     tx, ty = _check_shift(t, "t")
-    m = torch.eye(3, dtype=check_float_dtype("dtype", dtype))
+    m = torch.eye(3, dtype=check_float_dtype("dtype", dtype), device="cpu")
     m[0, 2], m[1, 2] = -tx, -ty
     return m
 
@@ -495,7 +499,8 @@ def rotation_transform(angle: float, dtype: torch.dtype = torch.float64) -> torc
     Returns
     -------
     torch.Tensor
-        :func:`rotation_matrix` ``(−angle)``, ``[3, 3]`` on the CPU.
+        :func:`rotation_matrix` ``(−angle)``, ``[3, 3]`` on the CPU (whatever torch's default
+        device).
 
     Examples
     --------
@@ -556,7 +561,7 @@ def oriented_bandlimit_filter(
     dtype : torch.dtype
         Real floating-point dtype of the result (computed in float64; default float32).
     device : torch.device or str, optional
-        Device of the result (default: the CPU).
+        Device of the result (default: the CPU, whatever torch's default device).
 
     Returns
     -------
@@ -631,8 +636,8 @@ def _affine_resample(
     m = torch.zeros_like(z)
     m[:, :, border : z.shape[2] - border, border : z.shape[3] - border] = 1
 
-    m3 = torch.eye(3, dtype=torch.float64)
-    m3[: matrix.shape[0], : matrix.shape[1]] = matrix
+    m3 = torch.eye(3, dtype=torch.float64, device="cpu")
+    m3[: matrix.shape[0], : matrix.shape[1]] = matrix.to("cpu", torch.float64)
     theta = torch.linalg.inv(m3)[:2].clone()
     # The linear part acts on pixel offsets; the grid's x and y units are W/2 and H/2 pixels.
     theta[0, 1] *= H / W
@@ -785,7 +790,7 @@ def _raise_on_every_rank(error: Exception | None) -> None:
             raise error
         return
     kind = 0 if error is None else (2 if isinstance(error, NonFiniteImagesError) else 1)
-    flag = torch.tensor([float(kind)], device=_reduce_device())
+    flag = torch.tensor([float(kind)], dtype=torch.float32, device=_reduce_device())
     torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
     if error is not None:
         raise error
@@ -902,7 +907,8 @@ class PSNRAccumulator:
         _, world = _dist_info()
         if world == 1:
             return
-        s = torch.zeros(2, dtype=torch.float64) if self.sums is None else self.sums
+        s = (torch.zeros(2, dtype=torch.float64, device="cpu") if self.sums is None
+             else self.sums)
         s = s.to(_reduce_device())
         torch.distributed.all_reduce(s, op=torch.distributed.ReduceOp.SUM)
         self.sums = s
@@ -1030,7 +1036,7 @@ LabelSource = torch.Tensor | Callable[[int, torch.Generator], torch.Tensor] | No
 def _batch_generator(seed: int, batch_index: int) -> torch.Generator:
     # Each batch gets its own stream, so the draws do not depend on the number of ranks.
     state = np.random.SeedSequence([seed, batch_index]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 31 ^ int(state[1]))
+    return torch.Generator(device="cpu").manual_seed(int(state[0]) << 31 ^ int(state[1]))
 
 
 def draw_batch(
@@ -1066,7 +1072,9 @@ def draw_batch(
         None: zeros ``[B, 0]`` when ``c_dim == 0``, else one-hot labels of uniformly random
         classes. A tensor ``[M, c_dim]``: rows drawn uniformly with replacement (e.g. a
         dataset's labels). A callable ``(batch_size, generator) -> [B, c_dim]``: its result,
-        which should draw from the given ``torch.Generator`` to stay reproducible.
+        which should draw from the given ``torch.Generator`` (a CPU one) to stay reproducible;
+        where a default device is set (``torch.set_default_device``), it must make its
+        tensors on the CPU or a real device (``device="cpu"``), not on the meta device.
     translate_max : float
         Largest translation, a fraction of the width (> 0, default :data:`TRANSLATE_MAX`).
     rotate_max : float
@@ -1076,8 +1084,9 @@ def draw_batch(
     -------
     BatchDraws
         ``z`` ``[B, z_dim]`` and ``c`` ``[B, c_dim]``, float32 on the CPU whatever torch's
-        default dtype or the labels' device, the translations as tuples of two floats and
-        ``angle`` a float.
+        default dtype and device or the labels' device, the translations as tuples of two
+        floats and ``angle`` a float. The same arguments draw the same values under any
+        default device and dtype.
 
     Examples
     --------
@@ -1102,27 +1111,38 @@ def draw_batch(
     tmax = _check_real(translate_max, "translate_max", positive=True)
     rmax = _check_real(rotate_max, "rotate_max", positive=True)
     g = _batch_generator(seed, batch_index)
-    # float32 whatever the default dtype: the same seed must draw the same numbers everywhere.
-    z = torch.randn([batch_size, z_dim], generator=g, dtype=torch.float32)
+    # float32 on the CPU whatever the default dtype and device: the same seed must draw the same
+    # numbers everywhere (a meta default device drew no numbers at all).
+    cpu = torch.device("cpu")
+    z = torch.randn([batch_size, z_dim], generator=g, dtype=torch.float32, device=cpu)
     if c is None:
         if c_dim == 0:
-            labels = torch.zeros([batch_size, 0], dtype=torch.float32)
+            labels = torch.zeros([batch_size, 0], dtype=torch.float32, device=cpu)
         else:
-            labels = F.one_hot(torch.randint(c_dim, [batch_size], generator=g), c_dim).float()
+            labels = F.one_hot(torch.randint(c_dim, [batch_size], generator=g, device=cpu),
+                               c_dim).float()
     elif isinstance(c, torch.Tensor):
         if c.ndim != 2 or c.shape[1] != c_dim or c.shape[0] == 0:
             raise ValueError(f"c must be a label table [M >= 1, c_dim={c_dim}], got shape "
                              f"{tuple(c.shape)}")
-        labels = c.detach().cpu()[torch.randint(c.shape[0], [batch_size], generator=g)].float()
+        if c.is_meta:
+            raise ValueError("c must hold the labels, got a label table on the meta device")
+        rows = torch.randint(c.shape[0], [batch_size], generator=g, device=cpu)
+        labels = c.detach().cpu()[rows].float()
     elif callable(c):
-        labels = torch.as_tensor(c(batch_size, g)).detach().cpu().float()
+        out = c(batch_size, g)
+        if isinstance(out, torch.Tensor) and out.is_meta:
+            raise ValueError("the label sampler c returned a tensor on the meta device (no "
+                             "values; is a default device set? make its tensors with "
+                             "device='cpu')")
+        labels = torch.as_tensor(out, device=cpu).detach().float()
         if tuple(labels.shape) != (batch_size, c_dim):
             raise ValueError(f"the label sampler c returned shape {tuple(labels.shape)}, expected "
                              f"{(batch_size, c_dim)}")
     else:
         raise TypeError(f"c must be None, a label tensor [M, c_dim] or a callable, got "
                         f"{type(c).__name__}")
-    u = (torch.rand([5], generator=g, dtype=torch.float64) * 2 - 1).tolist()
+    u = (torch.rand([5], generator=g, dtype=torch.float64, device=cpu) * 2 - 1).tolist()
     return BatchDraws(
         z=z, c=labels, translate_int=(u[0] * tmax, u[1] * tmax),
         translate_frac=(u[2] * tmax, u[3] * tmax), angle=u[4] * rmax,
@@ -1260,7 +1280,9 @@ def evaluate(
         Seeds every draw (see :func:`draw_batch`): the same seed gives the same numbers, whatever
         the number of ranks, to float64 rounding (the ranks' sums are added in another order).
     device : torch.device, str or None
-        Where to run; default: the device of ``G.synthesis.input.transform``.
+        Where to run; default: the device of ``G.synthesis.input.transform`` (not torch's
+        default device: a ``torch.set_default_device`` does not move the run, nor the draws,
+        which are made on the CPU).
     progress : bool
         Progress bar on stderr (tqdm if installed), on rank 0 only.
     c : None, label tensor ``[M, c_dim]`` or callable
@@ -1446,7 +1468,7 @@ def _evaluate_batch(
     z = d.z.to(device=device, dtype=torch.float32)
     c = d.c.to(device=device, dtype=torch.float32)
     ws = G.mapping(z, c)
-    orig = synth(torch.eye(3), "the untransformed image")
+    orig = synth(torch.eye(3, dtype=torch.float64, device="cpu"), "the untransformed image")
     shape = orig.shape
     H, W = orig.shape[-2:]
     res = W if res is None else res

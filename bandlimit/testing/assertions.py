@@ -821,9 +821,10 @@ def assert_rotation_equivariant(
         crop = min(H, W) // 8 + math.ceil(reach * scale)
     crop = _crop(crop, 1, (0,))[0]
     ref, mask = rotate(y0.to(torch.float64), angle)
-    yy, xx = torch.meshgrid(torch.arange(H, dtype=torch.float64) - (H - 1) / 2,
-                            torch.arange(W, dtype=torch.float64) - (W - 1) / 2, indexing="ij")
-    disc = ((xx**2 + yy**2).sqrt() <= min(H, W) / 2 - crop).to(mask.device, mask.dtype)
+    yy, xx = torch.meshgrid(torch.arange(H, dtype=torch.float64, device=mask.device) - (H - 1) / 2,
+                            torch.arange(W, dtype=torch.float64, device=mask.device) - (W - 1) / 2,
+                            indexing="ij")
+    disc = ((xx**2 + yy**2).sqrt() <= min(H, W) / 2 - crop).to(mask.dtype)
     mask = mask * disc
     radius = min(H, W) / 2 - crop
     if float(mask.sum()) == 0:

@@ -165,7 +165,7 @@ class BandlimitedSignal:
         dtype : torch.dtype, optional
             Real floating-point dtype of the result (default ``torch.get_default_dtype()``).
         device : torch.device or str, optional
-            Device of the result (default the CPU).
+            Device of the result (default the CPU, whatever torch's default device).
 
         Returns
         -------
@@ -446,8 +446,8 @@ def bandlimited_images(
     dtype : torch.dtype, optional
         Real floating-point dtype of the tensors (default ``torch.get_default_dtype()``).
     device : torch.device or str, optional
-        Their device (default the CPU); one torch does not know raises a ``ValueError`` here,
-        when the strategy is built.
+        Their device (default the CPU, whatever torch's default device); one torch does not
+        know raises a ``ValueError`` here, when the strategy is built.
 
     Returns
     -------

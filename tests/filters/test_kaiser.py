@@ -26,6 +26,18 @@ from bandlimit.filters.kaiser import (
 )
 from bandlimit.filters.response import stopband_attenuation
 
+
+def under_default_device_and_dtype(fn):
+    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
+    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``."""
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        with torch.device("meta"):
+            return fn()
+    finally:
+        torch.set_default_dtype(before)
+
 # ---------------------------------------------------------------------------------------------
 # Independent float64 oracles.
 
@@ -392,6 +404,43 @@ def test_resample_filter_matches_firwin(up, down, window):
     expected = scipy.signal.firwin(20 * rate + 1, 1 / rate, window=spec)
     assert h.shape == expected.shape
     np.testing.assert_allclose(h, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+_DESIGNS = {
+    "kaiser_sinc": lambda: kaiser_sinc(12, 0.25, 0.2, 1.0),
+    "kaiser_sinc float64": lambda: kaiser_sinc(12, 0.25, 0.2, 1.0, dtype=torch.float64),
+    "kaiser_jinc": lambda: kaiser_jinc(7, 0.25, 0.2, 1.0),
+    "lowpass": lambda: lowpass(12, 2.0, 12.0, 32.0),
+    "lowpass radial": lambda: lowpass(12, 2.0, 12.0, 32.0, radial=True, dtype=torch.float16),
+    "kaiser_sinc_bigvgan": lambda: kaiser_sinc_bigvgan(0.25, 0.3, 12),
+    "resample_filter": lambda: _resample_filter(3, 2, dtype=torch.float32),
+    "resample_filter, equal factors": lambda: _resample_filter(2, 2),
+    "resample_filter, hann": lambda: _resample_filter(1, 5, "hann"),
+    "resample_filter, torch design": lambda: _kaiser_design(3, 5.0),  # (as under torch.compile)
+}
+
+
+def _resample_filter(*args, **kwargs):
+    from bandlimit.filters import resample_filter
+
+    return resample_filter(*args, **kwargs)
+
+
+def _kaiser_design(*args):
+    from bandlimit.filters.resample import _kaiser_design
+
+    return _kaiser_design(*args)
+
+
+@pytest.mark.parametrize("name", list(_DESIGNS))
+def test_designs_are_on_the_cpu_in_their_dtype_whatever_the_defaults(name):
+    """As documented: on the CPU, in ``dtype`` (float32 unless given; float64 for
+    resample_filter), whatever torch's default device and dtype: the taps went to the default
+    device (a meta default: meta tensors, which have no taps)."""
+    want = _DESIGNS[name]()
+    got = under_default_device_and_dtype(_DESIGNS[name])
+    assert got.device == want.device == torch.device("cpu") and got.dtype == want.dtype
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def test_resample_filter_is_a_fresh_tensor_each_time():

@@ -25,6 +25,19 @@ from bandlimit.filters.schedule import (
     stylegan3_schedule,
 )
 
+
+def under_default_device_and_dtype(fn):
+    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
+    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``."""
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        with torch.device("meta"):
+            return fn()
+    finally:
+        torch.set_default_dtype(before)
+
+
 CONFIGS = ["T64", "T256", "T1024", "R64", "R256", "R1024"]
 REL = 1e-12
 
@@ -266,6 +279,19 @@ def test_layer_filters_shapes_follow_records(key):
         if key.startswith("R") and not layer.is_critically_sampled:
             assert down.shape == (layer.down_taps, layer.down_taps)
     assert sched.layer_filters(-1) == (None, None)  # ToRGB
+
+
+@pytest.mark.parametrize("dtype", [None, torch.float64])
+def test_layer_filters_are_on_the_cpu_whatever_the_default_device_and_dtype(dtype):
+    """The designs went to the default device (a meta default: taps without values)."""
+    sched = _build("R64")
+    kw = {} if dtype is None else {"dtype": dtype}
+    for i in (0, 3, len(sched.layers) - 2):
+        want = sched.layer_filters(i, **kw)
+        got = under_default_device_and_dtype(lambda i=i: sched.layer_filters(i, **kw))
+        for g, w in zip(got, want):
+            assert g.device == torch.device("cpu") and g.dtype == (dtype or torch.float32)
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
 
 
 # ---------------------------------------------------------------------------------------------

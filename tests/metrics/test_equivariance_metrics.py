@@ -85,6 +85,36 @@ def naive_psnr(ref, img, mask):
     return 20 * math.log10(2) - 10 * math.log10(e)
 
 
+def under_default_device_and_dtype(fn):
+    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
+    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``.
+    Tensors that ``fn`` is given must be made outside."""
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        with torch.device("meta"):
+            return fn()
+    finally:
+        torch.set_default_dtype(before)
+
+
+def assert_identical(got, want):
+    """Same values, and tensors on the same device with the same dtype, at any depth."""
+    if isinstance(want, torch.Tensor):
+        assert (got.device, got.dtype) == (want.device, want.dtype)
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    elif isinstance(want, eq.BatchDraws):
+        assert_identical((got.z, got.c), (want.z, want.c))
+        assert (got.translate_int, got.translate_frac, got.angle) == (
+            want.translate_int, want.translate_frac, want.angle)
+    elif isinstance(want, (tuple, list)):
+        assert type(got) is type(want) and len(got) == len(want)
+        for g, w in zip(got, want):
+            assert_identical(g, w)
+    else:
+        assert got == want
+
+
 # ---------------------------------------------------------------------------------------------
 # Translation
 
@@ -469,6 +499,53 @@ def test_draw_batch_draws_float32_whatever_the_default_dtype():
         torch.set_default_dtype(before)
 
 
+_LABEL_TABLE = torch.eye(4, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("c_dim, c", [
+    (0, None),
+    (4, None),
+    (4, _LABEL_TABLE),
+    (4, lambda n, g: torch.rand(n, 4, generator=g, dtype=torch.float32, device="cpu")),
+    (4, lambda n, g: [[0.0, 1.0, 0.0, 0.0]] * n),
+], ids=["unconditional", "one-hot", "label table", "sampler", "sampler of lists"])
+def test_draw_batch_draws_the_same_values_under_a_default_device_and_dtype(c_dim, c):
+    """The draws of a seed are float32 CPU tensors under a default device too (a meta default
+    made them meta tensors, and .tolist() of the transforms raised 'Cannot copy out of meta
+    tensor')."""
+    want = eq.draw_batch(2, 3, 8, c_dim=c_dim, seed=5, c=c)
+    assert_identical(under_default_device_and_dtype(
+        lambda: eq.draw_batch(2, 3, 8, c_dim=c_dim, seed=5, c=c)), want)
+    assert (want.z.device.type, want.z.dtype, want.c.dtype) == ("cpu", torch.float32,
+                                                                torch.float32)
+
+
+def test_a_label_sampler_that_draws_on_the_meta_device_is_named():
+    """A sampler that makes its tensors on a meta default device has drawn nothing: said so,
+    not torch's 'Cannot copy out of meta tensor'."""
+    with pytest.raises(ValueError, match=r"label sampler c returned a tensor on the meta "
+                                         r"device .*device='cpu'"):
+        under_default_device_and_dtype(lambda: eq.draw_batch(
+            0, 2, 8, c_dim=3, c=lambda n, g: torch.rand(n, 3, generator=g)))
+    with pytest.raises(ValueError, match="label table on the meta device"):
+        eq.draw_batch(0, 2, 8, c_dim=3, c=torch.eye(3, device="meta"))
+
+
+@pytest.mark.parametrize("explicit_draws", [False, True], ids=["seeded", "explicit draws"])
+def test_evaluate_under_a_default_device_and_dtype(explicit_draws):
+    """A generator on the CPU is evaluated as without a default device: the identity transform
+    was made on the default device ('meta': 'Cannot copy out of meta tensor'), and so were the
+    seeded draws."""
+    G = AnalyticGenerator()  # made outside: on the CPU
+    kw = dict(num_samples=8, batch_size=4, seed=1, progress=False)
+    if explicit_draws:
+        kw = dict(draws=[eq.draw_batch(k, 4, G.z_dim, seed=1) for k in range(2)], progress=False)
+    want = eq.evaluate(G, **kw)
+    assert under_default_device_and_dtype(lambda: eq.evaluate(G, **kw)) == want
+    tr = G.synthesis.input.transform
+    assert (tr.device.type, tr.dtype) == ("cpu", torch.float32) and torch.equal(tr, torch.eye(3))
+
+
 def test_explicit_translation_moves_generated_content():
     # One explicit batch: a whole-pixel translation must be reproduced exactly.
     G = AnalyticGenerator(res=32)
@@ -693,6 +770,60 @@ def test_the_meta_device():
         eq.oriented_bandlimit_filter(torch.eye(2, device="meta"))
     f = eq.oriented_bandlimit_filter(eq.rotation_matrix(0.3), up=2, device="meta")
     assert f.is_meta and f.shape == (23, 23)
+
+
+# ---------------------------------------------------------------------------------------------
+# Under a default device and dtype (torch.set_default_device / set_default_dtype)
+
+_IMAGES = torch.randn(2, 2, 24, 24, generator=torch.Generator().manual_seed(0))
+_IMAGES64 = _IMAGES.double()
+_UNDER_DEFAULTS = {
+    "translate_integer": lambda: eq.translate_integer(_IMAGES, (2, -1)),
+    "translate_fractional": lambda: eq.translate_fractional(_IMAGES, (0.3, -1.2)),
+    "translate_fractional float64": lambda: eq.translate_fractional(_IMAGES64, (-2.6, 0.7)),
+    "rotate": lambda: eq.rotate(_IMAGES, 0.3),
+    "rotate float64": lambda: eq.rotate(_IMAGES64, -1.1, up=2),
+    "pseudo_rotate": lambda: eq.pseudo_rotate(_IMAGES, 0.3),
+    "lanczos_kernel": lambda: (eq.lanczos_kernel(0.5), eq.lanczos_kernel(np.array([0.2, 2.5]))),
+    "lanczos_shift_weights": lambda: eq.lanczos_shift_weights(0.3),
+    "rotation_matrix": lambda: eq.rotation_matrix(0.3),
+    "translation_transform": lambda: eq.translation_transform((0.1, -0.2)),
+    "rotation_transform": lambda: eq.rotation_transform(0.3),
+    "oriented_bandlimit_filter": lambda: (
+        eq.oriented_bandlimit_filter([[0.9, 0.3], [-0.3, 0.9]], up=2),
+        eq.oriented_bandlimit_filter(np.eye(2), dtype=torch.float64),
+        eq.oriented_bandlimit_filter(_IMAGES[0, 0, :2, :2])),
+    "psnr": lambda: eq.psnr(_IMAGES, _IMAGES + 0.01, (_IMAGES > 0).float()),
+    "PSNRAccumulator": lambda: _accumulate(_IMAGES, _IMAGES64 * 1.01),
+}
+
+
+def _accumulate(ref, img):
+    acc = eq.PSNRAccumulator()
+    acc.update(ref, img)
+    acc.update(ref, img, (ref > 0).float())
+    return acc.sums, acc.psnr
+
+
+@pytest.mark.parametrize("name", list(_UNDER_DEFAULTS))
+def test_building_blocks_do_not_depend_on_the_default_device_and_dtype(name):
+    """Results stay on the input's device and dtype (constructors: on the CPU, in their dtype)
+    with the same values: tensors made without a device went to the default device (a 'meta'
+    default: meta results, or 'Cannot copy out of meta tensor')."""
+    fn = _UNDER_DEFAULTS[name]
+    assert_identical(under_default_device_and_dtype(fn), fn())
+
+
+def test_all_reduce_of_an_empty_accumulator_under_a_default_device(monkeypatch):
+    """A rank without a batch all-reduces zeros made on the CPU, not on the default device."""
+    seen = []
+    monkeypatch.setattr(eq, "_dist_info", lambda: (1, 2))
+    monkeypatch.setattr(torch.distributed, "get_backend", lambda *a, **k: "gloo")
+    monkeypatch.setattr(torch.distributed, "all_reduce", lambda t, op=None: seen.append(t))
+    acc = eq.PSNRAccumulator()
+    under_default_device_and_dtype(acc.all_reduce)
+    assert len(seen) == 1 and seen[0] is acc.sums
+    assert_identical(acc.sums, torch.zeros(2, dtype=torch.float64))
 
 
 # ---------------------------------------------------------------------------------------------

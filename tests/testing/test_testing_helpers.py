@@ -40,6 +40,19 @@ def sig(seed, size=32, bandwidth=0.2, **kw):
     return make_bandlimited_signal(np.random.default_rng(seed), size, bandwidth=bandwidth, **kw)
 
 
+def under_default_device_and_dtype(fn):
+    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
+    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``.
+    Tensors that ``fn`` is given must be made outside."""
+    before = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        with torch.device("meta"):
+            return fn()
+    finally:
+        torch.set_default_dtype(before)
+
+
 # ---------------------------------------------------------------------------------------------
 # Signals and strategies
 
@@ -252,6 +265,30 @@ def test_lanczos_method_is_the_metric_reference_and_1d_works():
     assert psnr(s.render(shift=0.37, dtype=F64), y, m) > 90
 
 
+def test_render_follows_the_default_dtype_but_not_the_default_device():
+    """As documented: ``dtype=None`` is torch's default dtype, ``device=None`` the CPU."""
+    s = sig(11, size=(8, 12))
+    got = under_default_device_and_dtype(lambda: (s.render(), s.render(dtype=torch.float32)))
+    assert [(t.device.type, t.dtype) for t in got] == [("cpu", F64), ("cpu", torch.float32)]
+    torch.testing.assert_close(got[1], s.render(), rtol=0, atol=0)
+
+
+_X32 = sig(12, size=(20, 28), channels=2).render(dtype=torch.float32)
+
+
+@pytest.mark.parametrize("method", ["sinc", "lanczos", "fft"])
+@pytest.mark.parametrize("shift", [(0.4, -1.3), (2.0, 0.25), 0.6])
+def test_shifts_do_not_depend_on_the_default_device_and_dtype(method, shift):
+    """The interpolators' weights were made on the default device ('meta': 'Cannot copy out of
+    meta tensor'); the shift and its mask keep the input's device and dtype, and their values."""
+    want = fractional_shift(_X32, shift, method=method, taps=8)
+    got = under_default_device_and_dtype(lambda: fractional_shift(_X32, shift, method=method,
+                                                                  taps=8))
+    for g, w in zip(got, want):
+        assert (g.device, g.dtype) == (w.device, w.dtype) == (torch.device("cpu"), torch.float32)
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Assertions on operators with known behaviour
 
@@ -309,6 +346,38 @@ def test_rotation_assertion():
     assert assert_translation_equivariant(deriv, s, (0.4, 0.8), min_psnr=80, dtype=F64) >= 80
     with pytest.raises(AssertionError, match="rotation equivariance PSNR"):
         assert_rotation_equivariant(deriv, s, 0.7, min_psnr=30, dtype=F64)
+
+
+_S40 = sig(13, size=40, bandwidth=0.15, channels=2)
+_X40 = _S40.render(dtype=torch.float32)
+_GAUSS = torch.outer(*[torch.tensor([1.0, 4, 6, 4, 1]) / 16] * 2)[None, None].repeat(2, 1, 1, 1)
+
+
+def _iso(x):
+    return F.conv2d(x, _GAUSS.to(x.dtype), padding=2, groups=2)
+
+
+_ASSERTIONS = {
+    "translation, tensor": lambda: assert_translation_equivariant(_iso, _X40, (0.4, 1.0), taps=8,
+                                                                  min_psnr=30),
+    "translation, tensor, lanczos": lambda: assert_translation_equivariant(
+        _iso, _X40, (-1.3, 0.5), method="lanczos", min_psnr=30),
+    "translation, signal": lambda: assert_translation_equivariant(
+        _iso, _S40, (0.4, -0.7), taps=8, dtype=torch.float32, min_psnr=30),
+    "rotation, tensor": lambda: assert_rotation_equivariant(_iso, _X40, 0.6, min_psnr=20),
+    "rotation, signal": lambda: assert_rotation_equivariant(_iso, _S40, -0.9,
+                                                            dtype=torch.float32, min_psnr=30),
+}
+
+
+@pytest.mark.parametrize("name", list(_ASSERTIONS))
+def test_assertions_do_not_depend_on_the_default_device_and_dtype(name):
+    """Under a default device (a 'meta' one here) the shifts and rotations of the assertions made
+    their constants there ('Cannot copy out of meta tensor'); they measure the same PSNR on the
+    same samples. (A signal is rendered in the default dtype unless ``dtype`` is given.)"""
+    want = _ASSERTIONS[name]()
+    got = under_default_device_and_dtype(_ASSERTIONS[name])
+    assert float(got) == float(want) and got.describe() == want.describe()
 
 
 def test_assertion_arguments_are_checked():
