@@ -14,6 +14,7 @@ from torch import nn
 
 from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
+from bandlimit.nn._module import Module
 from bandlimit.ops import filtered_act, filtered_act1d
 from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
@@ -24,7 +25,7 @@ from bandlimit.ops._params import check_tensor
 from bandlimit.ops.reference import check_padding_mode
 
 
-class _SnakeBase(nn.Module):
+class _SnakeBase(Module):
     """Per-channel parameters stored directly or as logarithms (``alpha_logscale``)."""
 
     kind = "snake"
@@ -327,7 +328,7 @@ def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tup
     return (k - 1 - (k - r) // 2, (k - r) // 2), (k // 2 - (1 - k % 2), k // 2)
 
 
-class _AliasFree(nn.Module):
+class _AliasFree(Module):
     ndim = 1
     fu: torch.Tensor  # buffers, registered in __init__
     fd: torch.Tensor

@@ -35,6 +35,7 @@ from torch import nn
 
 from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_sinc_bigvgan
+from bandlimit.nn._module import Module
 from bandlimit.nn.activation import (
     bigvgan_paddings,
     resolve_activation,
@@ -95,7 +96,7 @@ LOWPASS_PADDING_MODES = ("constant", "reflect", "replicate", "circular")
 _OP_MODES = {"constant": "zeros", "replicate": "replicate", "circular": "circular"}
 
 
-class _LowPass(nn.Module):
+class _LowPass(Module):
     """alias-free-torch's ``LowPassFilter1d``/``2d``: pad, then a depthwise correlation."""
 
     ndim = 1
@@ -254,7 +255,7 @@ def _up_attributes(ratio: int, kernel_size: int, pad: int) -> tuple[int, int, in
     return r, pad, pad * r + (k - r) // 2, pad * r + (k - r + 1) // 2
 
 
-class UpSample1d(nn.Module):
+class UpSample1d(Module):
     """``[N, C, L] → [N, C, r·L]``: BigVGAN's up-sampler, with its arguments, buffer and outputs.
 
     The filter is BigVGAN's Kaiser sinc (cutoff ``0.5/r``, half width ``0.6/r``, gain ``r``, so
@@ -312,7 +313,7 @@ class UpSample1d(nn.Module):
         )
 
 
-class DownSample1d(nn.Module):
+class DownSample1d(Module):
     """``[N, C, L] → [N, C, ceil(L/r)]``: BigVGAN's down-sampler, with its arguments, buffer and
     outputs.
 
@@ -357,7 +358,7 @@ class DownSample1d(nn.Module):
         return self.lowpass(x)
 
 
-class UpSample2d(nn.Module):
+class UpSample2d(Module):
     """``[N, C, H, W] → [N, C, r·H, r·W]``: alias-free-torch's 2-D up-sampler.
 
     The filter is alias-free-torch's radial one, ``[1, 1, K, K]`` (cutoff ``0.5/r``, half width
@@ -415,7 +416,7 @@ class UpSample2d(nn.Module):
         )
 
 
-class DownSample2d(nn.Module):
+class DownSample2d(Module):
     """``[N, C, H, W] → [N, C, ceil(H/r), ceil(W/r)]``: alias-free-torch's 2-D down-sampler.
 
     Its ``lowpass`` is a :class:`LowPassFilter2d` (radial, cutoff ``0.5/r``, half width
@@ -456,7 +457,7 @@ class DownSample2d(nn.Module):
         return self.lowpass(x)
 
 
-class _Activation(nn.Module):
+class _Activation(Module):
     ndim = 1
     _up: type[UpSample1d | UpSample2d]
     _down: type[DownSample1d | DownSample2d]

@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
+from bandlimit.nn._module import Module
 from bandlimit.ops._dispatch import _check_impl
 from bandlimit.ops.resample import apply_resample, resample_spec
 
 __all__ = ["ResamplePoly"]
 
 
-class ResamplePoly(nn.Module):
+class ResamplePoly(Module):
     """Rational-rate resampling by ``up / down`` along ``dim``: :func:`bandlimit.ops.resample_poly`
     (scipy's ``resample_poly`` rules) as a module, for ``nn.Sequential`` and friends.
 

@@ -7,11 +7,12 @@ from torch import nn
 
 from bandlimit._checks import check_bool
 from bandlimit.filters import Schedule
+from bandlimit.nn._module import Module
 from bandlimit.ops import filtered_lrelu
 from bandlimit.ops._dispatch import _check_impl
 
 
-class FilteredLReLU(nn.Module):
+class FilteredLReLU(Module):
     r"""The filtered leaky ReLU of one StyleGAN3 synthesis layer: bias → up-sample → leaky
     ReLU → down-sample, fused (:func:`bandlimit.ops.filtered_lrelu`), with everything the
     layer's place in the schedule decides: its Kaiser sinc / jinc filters

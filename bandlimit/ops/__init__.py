@@ -4,6 +4,10 @@ The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D o
 for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype, return a tensor of
 the same dtype on the same device, and are differentiable with respect to their input (and
 bias and activation parameters) to any order. Filters are constants: no gradient flows to them.
+The upfirdn ops, the filtered activations and :func:`resample_poly` return a contiguous tensor
+(channels_last for a channels_last image), whatever the input's strides and the backend.
+``torch.autocast`` does not cast the ops: under it every backend computes in, and returns, the
+input's dtype (cast ``x`` to compute in a lower precision).
 
 Backends, chosen per call with ``impl=``: 'ref' (pure PyTorch, any device and dtype, gradients of
 any order), 'numba' (fused polyphase CPU kernels in float32/float64; float16 and bfloat16

@@ -69,6 +69,13 @@ def _plain_eager(args) -> bool:
                for a in args if isinstance(a, Tensor))
 
 
+def records_graph() -> bool:
+    """Whether autograd records what runs now: grad mode on, outside ``torch.inference_mode``
+    (which records nothing, even under ``torch.enable_grad``, and whose tensors an
+    ``autograd.Function`` cannot save)."""
+    return torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+
+
 class EagerOp:
     """A custom op (``.op``) that plain eager calls bypass (see the module docstring).
 
@@ -101,9 +108,7 @@ class EagerOp:
     def __call__(self, *args):
         if not _plain_eager(args):
             return self.op(*args)
-        if torch.is_grad_enabled() and any(
-            isinstance(a, Tensor) and a.requires_grad for a in args
-        ):
+        if records_graph() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
             if self._function is None:
                 return self.op(*args)
             return self._function.apply(*args)

@@ -384,7 +384,11 @@ def _filtered_act_stages(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, cl
     is_param = isinstance(act, ParametricActivation)
     cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if is_param else alpha, gain,
            clamp, mode, tuple(dpad))
-    return _StagedFilteredAct.apply(x, b, alpha if is_param else None, beta, cfg)
+    args = (x, b, alpha if is_param else None, beta, cfg)
+    if torch.is_inference_mode_enabled():  # nothing is recorded (nor can its tensors be saved)
+        with torch.no_grad():
+            return _StagedFilteredAct.apply(*args)
+    return _StagedFilteredAct.apply(*args)
 
 
 # ------------------------------------------------------------------------------------------

@@ -481,11 +481,13 @@ def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
 
 
 def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``y`` in ``x``'s memory format: channels_last in, channels_last out, as torch's own 2-D
-    ops do (the fused kernels write NCHW)."""
+    """``y`` in ``x``'s memory format, dense: channels_last in, channels_last out, as torch's
+    own 2-D ops do (the fused kernels write NCHW), and contiguous otherwise, whatever the
+    backend ('ref' ends in crops and strided slices, views that ``y.view(...)`` would refuse,
+    and keeps a transposed input's layout through its convolutions)."""
     if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         return y.contiguous(memory_format=torch.channels_last)
-    return y
+    return y.contiguous()
 
 
 def check_bias(

@@ -649,4 +649,4 @@ def filtered_act1d(
         x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta,
         mode, dpad, unfiltered=fu is None and fd is None,
     )
-    return y.squeeze(2)
+    return keep_memory_format(y.squeeze(2), x)

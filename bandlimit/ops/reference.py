@@ -13,8 +13,9 @@ upsampled, so only the kept samples are computed; a separable pass that does bot
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import overload
+from typing import TypeVar, overload
 
 import torch
 import torch.autograd.forward_ad as fwAD
@@ -66,6 +67,26 @@ def _narrow(x: torch.Tensor, dim: int, start, length) -> torch.Tensor:
     if isinstance(length, int) and start == 0 and x.shape[dim] == length:
         return x
     return x.narrow(dim, start, length)
+
+
+_F = TypeVar("_F", bound=Callable[..., torch.Tensor])
+
+
+def _without_autocast(fn: _F) -> _F:
+    """``fn(x, ...)`` with ``torch.autocast`` off for ``x``'s device: the passes compute in
+    ``x``'s dtype, as the fused kernels (custom ops, which autocast does not cast) do, so that
+    every backend returns ``x``'s dtype under autocast (its convolutions and matrix products
+    would otherwise run, and return, in the autocast dtype)."""
+
+    @functools.wraps(fn)
+    def run(x: torch.Tensor, *args):
+        device = x.device.type
+        if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return fn(x, *args)
+        return fn(x, *args)
+
+    return run  # type: ignore[return-value]
 
 
 _CHUNK_ELEMENTS = 1 << 22  # samples gathered at a time by _rational_gather (16 MB of float32)
@@ -154,6 +175,7 @@ class _RationalAxisJvp(torch.autograd.Function):
         return _rational_axis(x_tangent, w, *ctx.geometry[1:])
 
 
+@_without_autocast
 def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1: int):
     """One upfirdn along the last axis of ``x [..., L]`` (``u`` or ``d`` > 1), in frames of
     outputs (:mod:`._frames`): neither the inserted zeros nor the outputs that ``down`` drops
@@ -263,6 +285,7 @@ def _frames_serve(up: int, down: int, channels: int, samples) -> bool:
     return not isinstance(samples, int) or samples >= (1 << 14 if up > 1 else 1 << 19)
 
 
+@_without_autocast
 def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
     """One upfirdn on ``x [N, C, H, W]`` with a correlation filter ``w [kh, kw]`` for every channel.
 
@@ -307,8 +330,8 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
 def upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
     """Upsample, pad, filter (correlation), downsample ``x [N, C, H, W]``, each channel alike."""
     if x.shape[1] == 0:  # grouped convolutions need at least one group
-        n, _, h, w = x.shape
-        return upfirdn(x.new_zeros(n, 1, h, w), fir, up, down, pad)[:, :0]
+        # (one channel of zeros that is the empty sum of x's: the result stays on x's graph)
+        return upfirdn(x.sum(dim=1, keepdim=True), fir, up, down, pad)[:, :0]
     if fir.separable:
         fx, fy = fir.fx, fir.fy
         assert fx is not None and fy is not None  # (separable: both axes are set)

@@ -30,7 +30,13 @@ import torch
 from bandlimit._checks import check_int, check_real, short_repr
 from bandlimit.filters.resample import _CACHED_RATE, check_window, resample_factors, resample_filter
 from bandlimit.ops._dispatch import resolve_impl
-from bandlimit.ops._params import _tracing, check_filter, check_fits_dtype, check_tensor
+from bandlimit.ops._params import (
+    _tracing,
+    check_filter,
+    check_fits_dtype,
+    check_tensor,
+    keep_memory_format,
+)
 from bandlimit.ops.upfirdn import upfirdn1d
 
 __all__ = ["PADTYPES", "ResampleSpec", "resample_poly", "resample_spec"]
@@ -287,7 +293,10 @@ def apply_resample(
             _filter_on(u, d, spec.window, x.device))  # fmt: skip
         y = _resample_axis(y.movedim(axis, -1), u, d, f, spec.padtype, spec.cval, impl)
         y = y.movedim(-1, axis)
-    return y.clone() if y is x else y
+    if y is x:  # equal factors: a copy of x
+        y = x.clone()
+    # (dense, as the other ops: an axis moved back to its place left a permuted layout)
+    return keep_memory_format(y, x)
 
 
 def resample_poly(

@@ -231,7 +231,7 @@ def upfirdn1d(
     x4 = x.unsqueeze(2)
     upfirdn_out_size((1, x.shape[2]), fir, up2, down2, pad, "upfirdn1d", 1)
     pad = reach_padding((1, x.shape[2]), up2, pad)
-    return run_upfirdn(x4, fir, up2, down2, pad, impl).squeeze(2)
+    return keep_memory_format(run_upfirdn(x4, fir, up2, down2, pad, impl).squeeze(2), x)
 
 
 # ------------------------------------------------------------------------------------------

@@ -149,6 +149,55 @@ def test_channels_last_in_channels_last_out(impl):
         assert ops.upfirdn2d(x.contiguous(), f, up=2, padding=1, impl=impl).is_contiguous()
 
 
+_F4, _F12 = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8, torch.hann_window(14)[1:-1]
+_LAYOUT_OPS = {
+    "upfirdn2d (2-D filter)": lambda x, impl: ops.upfirdn2d(
+        x, torch.outer(_F4, _F4), up=2, padding=2, impl=impl),
+    "upfirdn2d (down)": lambda x, impl: ops.upfirdn2d(x, _F4, down=2, padding=1, impl=impl),
+    "upsample2d": lambda x, impl: ops.upsample2d(x, _F4, impl=impl),
+    "filtered_lrelu": lambda x, impl: ops.filtered_lrelu(
+        x, _F12, _F12, up=2, down=2, padding=11, impl=impl),
+    "filtered_act": lambda x, impl: ops.filtered_act(
+        x, "tanh", _F12, _F12, up=2, down=2, padding=11, padding_mode="replicate", impl=impl),
+    "upfirdn1d": lambda x, impl: ops.upfirdn1d(x[:, :, 0], _F12, up=2, padding=2, impl=impl),
+    "filtered_act1d": lambda x, impl: ops.filtered_act1d(
+        x[:, :, 0], "silu", _F12, _F12, up=2, down=2, padding=11, impl=impl),
+    "resample_poly": lambda x, impl: ops.resample_poly(x, 3, 2, impl=impl),
+    "resample_poly (dim=1)": lambda x, impl: ops.resample_poly(x, 3, 2, dim=1, impl=impl),
+    "resample_poly (dims 2, 3)": lambda x, impl: ops.resample_poly(x, 1, 2, dim=(2, 3),
+                                                                   impl=impl),
+    "resample_poly (equal factors)": lambda x, impl: ops.resample_poly(x, 2, 2, impl=impl),
+}
+_INPUT_LAYOUTS = {
+    **LAYOUTS,
+    "expanded": lambda t: t[:1].expand_as(t),  # stride 0 along the batch
+    "offset": lambda t: torch.cat([t.new_zeros(7), t.flatten()])[7:].view_as(t),
+}  # (the 1-D ops take x[:, :, 0]: from a channels_last x, a transposed [N, C, L])
+
+
+@pytest.mark.parametrize("impl", ["numba", "ref"])
+@pytest.mark.parametrize("op", list(_LAYOUT_OPS))
+def test_outputs_are_dense_in_the_inputs_memory_format(impl, op):
+    """Whatever the input's strides, the result is contiguous (channels_last for a channels_last
+    image) on every backend, and equals that of the contiguous input. ('ref' used to return
+    the crops and strided slices of its convolutions' outputs: views that ``.view`` refused.)"""
+    run = _LAYOUT_OPS[op]
+    base = torch.randn(2, 3, 5, 9, dtype=torch.float64)
+    for name, layout in _INPUT_LAYOUTS.items():
+        x = layout(base)
+        if name == "expanded":
+            base_x = x.contiguous()
+        else:
+            assert torch.equal(x, base), name
+            base_x = base
+        y = run(x, impl)
+        if name == "channels_last" and y.ndim == 4:
+            assert y.is_contiguous(memory_format=torch.channels_last), name
+        else:
+            assert y.is_contiguous(), f"{name}: strides {y.stride()}"
+        _assert_agree(y, run(base_x, "ref").contiguous(), f"{impl} {name}")
+
+
 @given(seed=seeds, act=st.sampled_from(ACTS))
 def test_bias_act_non_contiguous(seed, act):
     rng = np.random.default_rng(seed)

@@ -502,3 +502,65 @@ def test_ref_one_channel_frames_take_batched_gradients():
     (batched,) = torch.autograd.grad(y, x, gs, is_grads_batched=True, retain_graph=True)
     one_by_one = torch.stack([torch.autograd.grad(y, x, g, retain_graph=True)[0] for g in gs])
     torch.testing.assert_close(batched, one_by_one)
+
+
+_F4 = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=F64) / 8
+_EMPTY_OPS = {
+    "upfirdn2d": lambda x, impl: ops.upfirdn2d(x, _F4, up=2, padding=2, impl=impl),
+    "upfirdn2d 2-D filter": lambda x, impl: ops.upfirdn2d(x, torch.outer(_F4, _F4), down=2,
+                                                          impl=impl),
+    "upfirdn1d": lambda x, impl: ops.upfirdn1d(x[:, :, 0], _F4, up=3, down=2, padding=2,
+                                               impl=impl),
+    "filtered_lrelu": lambda x, impl: ops.filtered_lrelu(x, _F4, _F4, up=2, down=2, padding=3,
+                                                         impl=impl),
+    "filtered_act": lambda x, impl: ops.filtered_act(x, "gelu", _F4, _F4, up=2, down=2,
+                                                     padding=3, impl=impl),
+    "filtered_act1d": lambda x, impl: ops.filtered_act1d(
+        x[:, :, 0], "tanh", _F4, _F4, up=2, down=2, padding=3, padding_mode="replicate",
+        impl=impl),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+@pytest.mark.parametrize("op", list(_EMPTY_OPS))
+@pytest.mark.parametrize("shape", [(0, 3, 5, 6), (2, 0, 5, 6)], ids=["no batch", "no channels"])
+def test_an_empty_batch_or_channel_axis_stays_on_the_graph(impl, op, shape):
+    """Zero samples or zero channels: the (empty) result is still part of the graph, as on the
+    other backend and as torch's own ops, so ``y.sum().backward()`` gives x an empty gradient
+    ('ref' made zero channels from a fresh zeros tensor: "does not require grad")."""
+    x = torch.randn(shape, dtype=F64, requires_grad=True)
+    y = _EMPTY_OPS[op](x, impl)
+    assert y.numel() == 0 and y.requires_grad
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert g.shape == x.shape
+
+
+_INFERENCE_OPS = {
+    "upfirdn2d": lambda x, p, impl: ops.upfirdn2d(x, _F4, up=2, padding=2, impl=impl),
+    "filtered_lrelu": lambda x, p, impl: ops.filtered_lrelu(
+        x, _F4, _F4, p, up=2, down=2, padding=3, impl=impl),
+    "filtered_act snake": lambda x, p, impl: ops.filtered_act(
+        x, "snake", _F4, _F4, up=2, down=2, padding=3, alpha=p + 1, impl=impl),
+    "filtered_act circular cropped": lambda x, p, impl: ops.filtered_act(
+        x, "snake", _F4, _F4, up=2, down=2, padding=3, alpha=p + 1, padding_mode="circular",
+        down_padding=-1, impl=impl),
+    "bias_act": lambda x, p, impl: ops.bias_act(x, p, act="lrelu", impl=impl),
+    "resample_poly": lambda x, p, impl: ops.resample_poly(x, 3, 2, impl=impl),
+}
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+@pytest.mark.parametrize("op", list(_INFERENCE_OPS))
+@pytest.mark.parametrize("trainable", ["x", "bias or alpha"])
+def test_enable_grad_inside_inference_mode_records_nothing(impl, op, trainable):
+    """``torch.enable_grad()`` inside ``torch.inference_mode()`` with tensors that require grad:
+    inference mode records no graph (the result is an inference tensor), on every backend; the
+    fused backends ran their autograd Function there and failed saving the inference tensors."""
+    with torch.inference_mode():
+        x = torch.randn(2, 3, 6, 7, dtype=F64, requires_grad=trainable == "x")
+        p = torch.rand(3, dtype=F64, requires_grad=trainable != "x")
+        with torch.enable_grad():
+            y = _INFERENCE_OPS[op](x, p, impl)
+    assert y.is_inference() and not y.requires_grad
+    want = _INFERENCE_OPS[op](x.clone(), p.clone(), "ref")
+    torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)

@@ -703,3 +703,44 @@ def test_bandlimit_imports_after_a_default_device_is_set():
                           text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "cpu"
+
+
+_F4 = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+_F12 = torch.hann_window(14)[1:-1]
+_AUTOCAST_OPS = {
+    "upfirdn2d": lambda x, impl: ops.upfirdn2d(x, _F4, up=2, padding=2, impl=impl),
+    "upfirdn2d 2-D filter": lambda x, impl: ops.upfirdn2d(
+        x, torch.outer(_F4, _F4), down=2, padding=1, impl=impl),
+    "filtered_lrelu": lambda x, impl: ops.filtered_lrelu(
+        x, _F12, _F12, torch.linspace(-1, 1, 3), up=2, down=2, padding=11, impl=impl),
+    "filtered_act snake": lambda x, impl: ops.filtered_act(
+        x, "snake", _F12, _F12, up=2, down=2, padding=11, alpha=torch.full((3,), 0.7),
+        padding_mode="replicate", impl=impl),
+    "upfirdn1d": lambda x, impl: ops.upfirdn1d(x[:, :, 0], _F12, up=3, down=2, padding=4,
+                                               impl=impl),
+    "filtered_act1d": lambda x, impl: ops.filtered_act1d(
+        x[:, :, 0], "silu", _F12, _F12, up=2, down=2, padding=11, impl=impl),
+    "resample_poly": lambda x, impl: ops.resample_poly(x, 3, 2, impl=impl),
+    "bias_act": lambda x, impl: ops.bias_act(x, torch.ones(3), act="lrelu", impl=impl),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba", "auto"])
+@pytest.mark.parametrize("op", list(_AUTOCAST_OPS))
+def test_autocast_leaves_the_ops_in_their_inputs_dtype(impl, op):
+    """Under ``torch.autocast("cpu", dtype=torch.bfloat16)`` every backend computes in, and
+    returns, the input's dtype, with the values and gradients it has without autocast (the
+    fused kernels are custom ops, which autocast does not cast; 'ref''s convolutions and matrix
+    products were cast, so it returned bfloat16 where 'numba' returned float32)."""
+    run = _AUTOCAST_OPS[op]
+    x = torch.randn(2, 3, 9, 10, generator=torch.Generator().manual_seed(0))
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    want = run(x1, impl)
+    (gwant,) = torch.autograd.grad(want.square().sum(), x1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = run(x2, impl)
+        assert y.dtype == torch.float32
+    (g,) = torch.autograd.grad(y.square().sum(), x2)
+    assert g.dtype == torch.float32
+    torch.testing.assert_close(y, want, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(g, gwant, rtol=1e-6, atol=1e-6)
