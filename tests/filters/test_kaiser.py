@@ -25,18 +25,7 @@ from bandlimit.filters.kaiser import (
     lowpass,
 )
 from bandlimit.filters.response import stopband_attenuation
-
-
-def under_default_device_and_dtype(fn):
-    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
-    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``."""
-    before = torch.get_default_dtype()
-    try:
-        torch.set_default_dtype(torch.float64)
-        with torch.device("meta"):
-            return fn()
-    finally:
-        torch.set_default_dtype(before)
+from tests.defaults import under_default_device_and_dtype
 
 # ---------------------------------------------------------------------------------------------
 # Independent float64 oracles.

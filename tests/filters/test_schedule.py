@@ -24,19 +24,7 @@ from bandlimit.filters.schedule import (
     geometric_schedule,
     stylegan3_schedule,
 )
-
-
-def under_default_device_and_dtype(fn):
-    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
-    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``."""
-    before = torch.get_default_dtype()
-    try:
-        torch.set_default_dtype(torch.float64)
-        with torch.device("meta"):
-            return fn()
-    finally:
-        torch.set_default_dtype(before)
-
+from tests.defaults import under_default_device_and_dtype
 
 CONFIGS = ["T64", "T256", "T1024", "R64", "R256", "R1024"]
 REL = 1e-12

@@ -22,6 +22,7 @@ from torch import nn
 
 from bandlimit.metrics import equivariance as eq
 from bandlimit.testing import make_bandlimited_signal
+from tests.defaults import under_default_device_and_dtype
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -85,17 +86,6 @@ def naive_psnr(ref, img, mask):
     return 20 * math.log10(2) - 10 * math.log10(e)
 
 
-def under_default_device_and_dtype(fn):
-    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
-    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``.
-    Tensors that ``fn`` is given must be made outside."""
-    before = torch.get_default_dtype()
-    try:
-        torch.set_default_dtype(torch.float64)
-        with torch.device("meta"):
-            return fn()
-    finally:
-        torch.set_default_dtype(before)
 
 
 def assert_identical(got, want):

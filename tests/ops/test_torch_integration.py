@@ -10,6 +10,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from bandlimit import ops
 from bandlimit.ops import _library
 from bandlimit.ops._params import make_fir
+from tests.defaults import under_default_device_and_dtype
 from tests.ops.test_filtered_act import cases as public_filtered_cases
 from tests.ops.test_filtered_act import run_op
 
@@ -677,13 +678,7 @@ def test_a_default_device_and_dtype_do_not_move_the_results(name, impl):
         return [y.detach()] + [x.grad for x in xs if x.grad is not None]
 
     want = run()
-    before = torch.get_default_dtype()
-    try:
-        torch.set_default_dtype(torch.float64)
-        with torch.device("meta"):  # (what set_default_device installs)
-            got = run()
-    finally:
-        torch.set_default_dtype(before)
+    got = under_default_device_and_dtype(run)
     assert len(got) == len(want) == 2
     for a, b in zip(want, got):
         assert b.device == a.device and b.dtype == a.dtype

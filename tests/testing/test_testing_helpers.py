@@ -32,6 +32,7 @@ from bandlimit.testing import (
     rotations,
     subpixel_shifts,
 )
+from tests.defaults import under_default_device_and_dtype
 
 F64 = torch.float64
 
@@ -40,17 +41,6 @@ def sig(seed, size=32, bandwidth=0.2, **kw):
     return make_bandlimited_signal(np.random.default_rng(seed), size, bandwidth=bandwidth, **kw)
 
 
-def under_default_device_and_dtype(fn):
-    """``fn()`` under a default device and dtype: a ``with torch.device("meta"):`` block (what
-    ``torch.set_default_device`` installs; no GPU needed) and ``set_default_dtype(float64)``.
-    Tensors that ``fn`` is given must be made outside."""
-    before = torch.get_default_dtype()
-    try:
-        torch.set_default_dtype(torch.float64)
-        with torch.device("meta"):
-            return fn()
-    finally:
-        torch.set_default_dtype(before)
 
 
 # ---------------------------------------------------------------------------------------------
