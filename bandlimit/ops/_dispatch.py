@@ -103,6 +103,8 @@ def get_default_impl() -> str:
 
 
 _numba_problem: list[str | None] = []  # (memo: one entry once probed)
+# Looked up without importing numba; a missing numba is quiet (an install with --no-deps).
+_NUMBA_INSTALLED = importlib.util.find_spec("numba") is not None
 
 
 def numba_problem() -> str | None:
@@ -114,7 +116,7 @@ def numba_problem() -> str | None:
     raises with this reason."""
     if not _numba_problem:
         problem = None
-        if importlib.util.find_spec("numba") is None:
+        if not _NUMBA_INSTALLED:
             problem = "the numba package is not installed (pip install numba)"
         else:
             try:
@@ -143,7 +145,7 @@ def _numba_or_ref(op: str) -> str:
     problem = numba_problem()
     if problem is None:
         return "numba"
-    if not _numba_fallback_warned and "not installed" not in problem:
+    if not _numba_fallback_warned and _NUMBA_INSTALLED:
         _numba_fallback_warned = True
         warnings.warn(
             f"{op}: bandlimit's numba kernels are unavailable, using impl='ref' for CPU tensors "

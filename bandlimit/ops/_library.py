@@ -24,6 +24,7 @@ Annotations stay real types (no ``from __future__ import annotations``): ``custo
 to build the schema.
 """
 
+import contextlib
 import math
 from typing import Any, Optional
 
@@ -38,7 +39,7 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._custom_ops import define_op, define_upfirdn
+from bandlimit.ops._custom_ops import define_op, define_upfirdn, records_graph
 from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
 # Outputs are tensors of their own, not views of the kernels' arrays: a view returned by an
@@ -199,8 +200,10 @@ def _fa_fwd_kernel(
         save_mask,
         _alloc,
     )
-    no_mask = torch.empty(0, dtype=torch.uint8, device="cpu")
-    mask_t = torch.from_numpy(mask) if save_mask else no_mask
+    if save_mask:
+        mask_t = torch.from_numpy(mask)
+    else:
+        mask_t = torch.empty(0, dtype=torch.uint8, device="cpu")
     return _tensor(y, n, c, *y.shape[1:]), mask_t
 
 
@@ -384,11 +387,9 @@ def _filtered_act_stages(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, cl
     is_param = isinstance(act, ParametricActivation)
     cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if is_param else alpha, gain,
            clamp, mode, tuple(dpad))
-    args = (x, b, alpha if is_param else None, beta, cfg)
-    if torch.is_inference_mode_enabled():  # nothing is recorded (nor can its tensors be saved)
-        with torch.no_grad():
-            return _StagedFilteredAct.apply(*args)
-    return _StagedFilteredAct.apply(*args)
+    # (in inference mode nothing is recorded, nor can a Function save its tensors)
+    with contextlib.nullcontext() if records_graph() else torch.no_grad():
+        return _StagedFilteredAct.apply(x, b, alpha if is_param else None, beta, cfg)
 
 
 # ------------------------------------------------------------------------------------------

@@ -126,6 +126,6 @@ def numba_cache() -> dict[str, object]:
     if where is None:
         return {"dir": None, "writable": False, "files": 0}
     path = Path(where)
-    files = sorted(path.glob("*.nbc")) if path.is_dir() else []
+    files = sum(1 for _ in path.glob("*.nbc")) if path.is_dir() else 0
     writable = os.access(path if path.is_dir() else path.parent, os.W_OK)
-    return {"dir": str(path), "writable": writable, "files": len(files)}
+    return {"dir": str(path), "writable": writable, "files": files}

@@ -293,10 +293,9 @@ def apply_resample(
             _filter_on(u, d, spec.window, x.device))  # fmt: skip
         y = _resample_axis(y.movedim(axis, -1), u, d, f, spec.padtype, spec.cval, impl)
         y = y.movedim(-1, axis)
-    if y is x:  # equal factors: a copy of x
-        y = x.clone()
     # (dense, as the other ops: an axis moved back to its place left a permuted layout)
-    return keep_memory_format(y, x)
+    y = keep_memory_format(y, x)
+    return y.clone() if y is x else y  # (equal factors on a dense x: a copy of x)
 
 
 def resample_poly(
