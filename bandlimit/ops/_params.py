@@ -317,11 +317,13 @@ def make_fir(
     gain: tuple[float, float],
     dtype: torch.dtype,
     device: torch.device,
+    name: str = "f",
 ) -> Fir:
     """Normalise a user filter (true-convolution form unless ``flip_filter``) to a :class:`Fir`.
 
     ``gain = (gx, gy)`` multiplies the x and y passes of a separable filter; a full 2-D filter is
-    multiplied by ``gx·gy`` once. ``None`` becomes a one-tap identity carrying the gain.
+    multiplied by ``gx·gy`` once. ``None`` becomes a one-tap identity carrying the gain. A CPU
+    filter whose taps (or taps × gain in ``dtype``) are not finite is refused, naming ``name``.
     """
     gx, gy = gain
     if f is None:
@@ -334,14 +336,21 @@ def make_fir(
         if g.ndim == 1:
             fx = _scaled(g, gx, not flip_filter, dtype, device)
             fy = fx if gy == gx else _scaled(g, gy, not flip_filter, dtype, device)
-            return Fir(fx=fx, fy=fy)
-        return Fir(f2d=_scaled(g, gx * gy, not flip_filter, dtype, device))
+            return _finite_taps(Fir(fx=fx, fy=fy), f, name, max(abs(gx), abs(gy)))
+        f2d = _scaled(g, gx * gy, not flip_filter, dtype, device)
+        return _finite_taps(Fir(f2d=f2d), f, name, abs(gx * gy))
 
     return _per_filter(f, device, ("2d", flip_filter, _gain_key(gx), _gain_key(gy), dtype), build)
 
 
 def make_fir_1d(
-    f: torch.Tensor | None, *, flip_filter: bool, gain: float, dtype: torch.dtype, device
+    f: torch.Tensor | None,
+    *,
+    flip_filter: bool,
+    gain: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    name: str = "f",
 ) -> Fir:
     """A 1-D filter along the last axis, as a separable :class:`Fir` with an identity y axis."""
     if f is None:
@@ -352,9 +361,27 @@ def make_fir_1d(
         if not flip_filter:
             g = g.flip([0])
         fx = _scaled(g, gain, not flip_filter, dtype, device)
-        return Fir(fx=fx, fy=constant_tap(1.0, dtype, device))
+        return _finite_taps(Fir(fx=fx, fy=constant_tap(1.0, dtype, device)), f, name, abs(gain))
 
     return _per_filter(f, device, ("1d", flip_filter, _gain_key(gain), dtype), build)
+
+
+def _finite_taps(fir: Fir, f: torch.Tensor, name: str, scale: float) -> Fir:
+    """``fir``, checked to hold finite taps where that costs no synchronisation: a CPU filter
+    (normalised once per distinct filter, :func:`_per_filter`), outside tracing. NaN or infinite
+    taps would not fail: they spread NaN over the output, in places that differ per backend."""
+    if not f.is_cpu or _tracing() or torch._C._are_functorch_transforms_active():
+        return fir
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError(f"{name} must have finite taps, got {short_repr(f)}")
+    made = [t for t in (fir.fx, fir.fy, fir.f2d) if t is not None and t.is_cpu]
+    if not all(bool(torch.isfinite(t).all()) for t in made):
+        dtype = made[0].dtype
+        raise ValueError(
+            f"{name}'s taps scaled by the op's gain (×{scale:g}) overflow {dtype} (largest "
+            f"finite value {torch.finfo(dtype).max:.3g}): got {short_repr(f)}"
+        )
+    return fir
 
 
 def _gain_key(g: float) -> tuple:

@@ -269,9 +269,9 @@ def filtered_lrelu(
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir(
-        fu, flip_filter=flip_u, gain=(float(upx), float(upx)), dtype=dtype, device=device
+        fu, flip_filter=flip_u, gain=(float(upx), float(upx)), dtype=dtype, device=device, name="fu"
     )
-    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), dtype=dtype, device=device)
+    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), dtype=dtype, device=device, name="fd")
     up2, down2 = (upx, upx), (downx, downx)
     hw = (x.shape[2], x.shape[3])
     hu, wu = upfirdn_out_size(hw, fu_n, up2, (1, 1), pad, "filtered_lrelu (fu)")
@@ -515,9 +515,10 @@ def filtered_act(
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir(
-        fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), dtype=dtype, device=device
+        fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), dtype=dtype, device=device,
+        name="fu",
     )
-    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), dtype=dtype, device=device)
+    fd_n = make_fir(fd, flip_filter=flip_d, gain=(1.0, 1.0), dtype=dtype, device=device, name="fd")
     hw = (x.shape[2], x.shape[3])
     hu, wu = upfirdn_out_size(hw, fu_n, up2, (1, 1), pad, "filtered_act (fu)")
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act (fd)")
@@ -638,8 +639,10 @@ def filtered_act1d(
     impl = resolve_impl(impl, x, "filtered_act1d")
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
-    fu_n = make_fir_1d(fu, flip_filter=flip_u, gain=float(up2[0]), dtype=dtype, device=device)
-    fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, dtype=dtype, device=device)
+    fu_n = make_fir_1d(
+        fu, flip_filter=flip_u, gain=float(up2[0]), dtype=dtype, device=device, name="fu"
+    )
+    fd_n = make_fir_1d(fd, flip_filter=flip_d, gain=1.0, dtype=dtype, device=device, name="fd")
     hu, wu = upfirdn_out_size((1, x.shape[2]), fu_n, up2, (1, 1), pad, "filtered_act1d (fu)", 1)
     upfirdn_out_size((hu, wu), fd_n, (1, 1), down2, dpad, "filtered_act1d (fd)", 1)
     if mode == "zeros":

@@ -596,6 +596,33 @@ def test_setup_filter_names_non_finite_taps():
     assert not ops.setup_filter(torch.tensor([1.0, 2.0], requires_grad=True)).requires_grad
 
 
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_ops_name_a_filter_with_non_finite_taps(impl):
+    """A NaN or infinite tap in a filter tensor given to an op spread NaN over the output, in
+    places that differed per backend; now the op refuses it, naming the argument."""
+    x2, x1 = torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 16)
+    good = torch.ones(12)
+    for bad in (torch.tensor([1.0, math.nan, 1.0]), torch.full((12,), math.inf),
+                torch.ones(4, 4, dtype=F64).index_fill_(0, torch.tensor([2]), -math.inf)):
+        flat = bad.flatten()[:12]
+        calls = [
+            ("f", lambda: ops.upfirdn2d(x2, bad, up=2, impl=impl)),
+            ("fu", lambda: ops.filtered_lrelu(x2, bad, good, up=2, down=2, impl=impl)),
+            ("fd", lambda: ops.filtered_lrelu(x2, good, bad, up=2, down=2, impl=impl)),
+            ("fd", lambda: ops.filtered_act(x2, "gelu", good, bad, up=2, down=2, impl=impl)),
+            ("f", lambda: ops.upfirdn1d(x1, flat, down=2, impl=impl)),
+            ("fu", lambda: ops.filtered_act1d(x1, "snake", flat, good, alpha=torch.ones(2),
+                                              up=2, down=2, impl=impl)),
+        ]
+        for name, call in calls:
+            with pytest.raises(ValueError, match=rf"^{name} must have finite taps, got tensor"):
+                call()
+    # finite taps that the op's gain scales past float32's range: said so, not a silent inf
+    with pytest.raises(ValueError, match=r"^fu's taps scaled by the op's gain \(×2\) overflow "
+                       r"torch\.float32 \(largest finite value 3\.4e\+38\)"):
+        ops.filtered_lrelu(x2, torch.full((12,), 3e38, dtype=F64), good, up=2, impl=impl)
+
+
 def _meta(*shape):
     return torch.empty(*shape, device="meta")
 
