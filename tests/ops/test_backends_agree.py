@@ -432,6 +432,27 @@ def test_filtered_act_special_values_like_ref(act):
                       ops.filtered_act1d(x, act, gain=1.0, impl="ref", **kw), f"{act} {dtype}")
 
 
+@pytest.mark.parametrize("act", ["snake", "snakebeta"])
+def test_snake_at_its_singular_parameter_like_ref(act):
+    """α (snake) or β (snakebeta) = -1e-9 makes BigVGAN's denominator α + 1e-9 zero in the
+    parameter's precision: 'ref' (as BigVGAN) gave inf there, numba added ε in float64 (3e-17)
+    and gave finite values. Forward and gradients agree now, the neighbours untouched."""
+    for dtype in (torch.float32, torch.float64):
+        x = to_torch(np.linspace(-2.0, 2.0, 9)[None, None].repeat(3, axis=1), dtype)
+        p = torch.tensor([-1e-9, 1e-9, 0.8], dtype=dtype)
+        kw = {"alpha": p} if act == "snake" else {"alpha": torch.ones(3, dtype=dtype), "beta": p}
+        outs = []
+        for impl in ("numba", "ref"):
+            xg = x.clone().requires_grad_()
+            y = ops.filtered_act1d(xg, act, gain=1.0, impl=impl, **kw)
+            (g,) = torch.autograd.grad(y[:, 1:].sum(), xg)  # (channel 0's gradient is inf - inf)
+            outs.append((y.detach(), g))
+        (yn, gn), (yr, gr) = outs
+        assert not torch.isfinite(yr[0, 0, :4]).any()  # the singularity itself, in both
+        _assert_agree(yn, yr, f"{act} {dtype}")
+        torch.testing.assert_close(gn, gr, equal_nan=True, msg=f"{act} {dtype}")
+
+
 @pytest.mark.parametrize("act", sorted(FILTERED_ACTIVATIONS))
 def test_filtered_act_gradients_at_special_values_like_ref(act):
     """The fused backward's derivative at NaN, ±inf and past softplus' threshold (20, where it

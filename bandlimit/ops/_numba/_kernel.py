@@ -67,6 +67,7 @@ from bandlimit.ops._numba._smooth import (
     SNAKE_EPS,
     act_bwd_any,
     act_fwd_any,
+    cast_like,
     extend_act,
     fold_ext,
     gather_at,
@@ -90,10 +91,13 @@ def _act_params(p, act, nchan, prm, pa, pb):
     """Plane ``p``'s α (lrelu slope or snake α) and ``1/(α or β + ε)``."""
     al = pa[p % nchan] if pa.shape[0] > 0 else prm[1]
     inv = prm[3]
+    # ε in the parameter's own precision, as 'ref' (and BigVGAN) add it: a float32 α = -ε
+    # must hit the same singularity (inf), not a float64 sum's 3e-17
     if act == ACT_SNAKE:
-        inv = 1 / (al + SNAKE_EPS)
+        inv = 1 / (al + cast_like(SNAKE_EPS, al))
     elif act == ACT_SNAKEBETA:
-        inv = 1 / (pb[p % nchan] + SNAKE_EPS)
+        be = pb[p % nchan]
+        inv = 1 / (be + cast_like(SNAKE_EPS, be))
     return al, inv
 
 
