@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 from types import FrameType
 from typing import cast
 
@@ -257,8 +258,12 @@ def _differentiating_transform_active() -> bool:
     return bool(keys & {TransformType.Grad, TransformType.Jvp})
 
 
-def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
-    """The concrete backend ('ref', 'numba' or 'cuda') that runs ``op`` on ``x``."""
+def resolve_impl(
+    impl: object, x: torch.Tensor, op: str, params: Mapping[str, object] | None = None
+) -> str:
+    """The concrete backend ('ref', 'numba' or 'cuda') that runs ``op`` on ``x``; ``params``:
+    the op's other differentiable arguments by name (bias, activation parameters), checked
+    with ``x`` for forward-mode dual tensors that the fused backends cannot carry."""
     impl = _check_impl(impl)
     if impl == "auto":
         impl = get_default_impl()
@@ -303,9 +308,17 @@ def resolve_impl(impl: object, x: torch.Tensor, op: str) -> str:
             f"(PyTorch's custom-op autograd does not support them yet, pytorch/pytorch#170834); "
             f"use impl='auto', which runs 'ref' there, or impl='ref'"
         )
-    if _forward_ad_active() and _fwAD.unpack_dual(x).tangent is not None:
-        raise ValueError(
-            f"{op}: impl={impl!r} has no forward-mode derivative (x is a dual tensor of "
-            f"torch.autograd.forward_ad); use impl='auto', which runs 'ref' there, or impl='ref'"
-        )
+    if _forward_ad_active():
+        named = {"x": x, **(params or {})}
+        dual = [
+            k for k, v in named.items()
+            if isinstance(v, torch.Tensor) and _fwAD.unpack_dual(v).tangent is not None
+        ]
+        if dual:
+            raise ValueError(
+                f"{op}: impl={impl!r} has no forward-mode derivative ({' and '.join(dual)} "
+                f"{'is a dual tensor' if len(dual) == 1 else 'are dual tensors'} of "
+                f"torch.autograd.forward_ad); use impl='auto', which runs 'ref' there, or "
+                f"impl='ref'"
+            )
     return impl

@@ -105,7 +105,7 @@ def bias_act(
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     if spec.name == "lrelu":  # (the other activations ignore alpha)
         check_fits_dtype(alpha, "alpha", x.dtype)
-    if resolve_impl(impl, x, "bias_act") == "cuda":
+    if resolve_impl(impl, x, "bias_act", {"b": b}) == "cuda":
         from bandlimit.ops.cuda import _ops
 
         return _ops.bias_act(x, b, dim, spec, alpha, gain, clamp)

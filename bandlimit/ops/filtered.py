@@ -264,7 +264,7 @@ def filtered_lrelu(
     slope = as_float(slope, "slope", nonnegative=True)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = resolve_impl(impl, x, "filtered_lrelu")
+    impl = resolve_impl(impl, x, "filtered_lrelu", {"b": b})
 
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
@@ -511,7 +511,7 @@ def filtered_act(
     dpad = as_padding(down_padding, "down_padding")
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = resolve_impl(impl, x, "filtered_act")
+    impl = resolve_impl(impl, x, "filtered_act", {"b": b, "alpha": alpha, "beta": beta})
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir(
@@ -636,7 +636,7 @@ def filtered_act1d(
     dpad = as_padding(down_padding, "down_padding", ndim=1)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = resolve_impl(impl, x, "filtered_act1d")
+    impl = resolve_impl(impl, x, "filtered_act1d", {"b": b, "alpha": alpha, "beta": beta})
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     fu_n = make_fir_1d(

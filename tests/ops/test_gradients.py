@@ -420,6 +420,40 @@ def test_forward_mode_ad_carries_the_tangent(op):
     assert fwad.unpack_dual(fn(x)).tangent is None  # outside a dual level: the fused path
 
 
+_JVP_PARAMS = {  # (op, the dual argument): x plain, a bias or an activation parameter dual
+    ("bias_act", "b"): lambda x, p, **kw: ops.bias_act(x, p, act="lrelu", **kw),
+    ("filtered_lrelu", "b"): lambda x, p, **kw: ops.filtered_lrelu(
+        x, _F3, _F3, p, up=2, down=2, padding=2, **kw),
+    ("filtered_act", "b"): lambda x, p, **kw: ops.filtered_act(
+        x, "gelu", _F3, _F3, p, up=2, down=2, padding=2, **kw),
+    ("filtered_act", "alpha"): lambda x, p, **kw: ops.filtered_act(
+        x, "snake", _F3, _F3, up=2, down=2, padding=2, alpha=p, **kw),
+    ("filtered_act1d", "beta"): lambda x, p, **kw: ops.filtered_act1d(
+        x[:, :, 0], "snakebeta", _F3, _F3, up=2, down=2, padding=2, alpha=torch.ones_like(p),
+        beta=p,
+        **kw),
+}
+
+
+@pytest.mark.parametrize("op, name", list(_JVP_PARAMS))
+def test_forward_mode_ad_through_a_parameter(op, name):
+    """Only a bias or an activation parameter dual: 'numba' ran and its output carried no
+    tangent (a derivative of zero, silently); now it names the dual argument, and 'auto' gives
+    the tangent, equal to a central difference in that parameter."""
+    fn = _JVP_PARAMS[op, name]
+    rng = np.random.default_rng(4)
+    x = to_torch(rng.uniform(0.2, 1.0, (1, 2, 6, 7)))
+    p, t = to_torch(rng.uniform(0.5, 1.5, 2)), to_torch(rng.standard_normal(2))
+    fwad = torch.autograd.forward_ad
+    with fwad.dual_level():
+        tangent = fwad.unpack_dual(fn(x, fwad.make_dual(p, t))).tangent
+        with pytest.raises(ValueError, match=rf"^{op}: impl='numba' has no forward-mode "
+                           rf"derivative \({name} is a dual tensor of"):
+            fn(x, fwad.make_dual(p, t), impl="numba")
+    assert tangent is not None
+    torch.testing.assert_close(tangent, _fd_jvp(lambda q: fn(x, q), p, t), rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("call", ["filtered_lrelu", "filtered_act-gelu", "filtered_act1d-snake"])
 def test_inference_mode_input_with_a_trainable_bias(call):
     """x made under torch.inference_mode with a trainable bias (or Snake α): autograd cannot
