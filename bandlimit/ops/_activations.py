@@ -107,6 +107,9 @@ ACTIVATIONS: dict[str, Activation] = {
 
 
 def get_activation(act: object) -> Activation:
+    """The entry of ``act`` in bias_act's table (StyleGAN's names; ``silu`` is ``swish``)."""
+    if act == "silu":  # PyTorch's name for it, as the filtered ops accept
+        act = "swish"
     if not isinstance(act, str) or act not in ACTIVATIONS:
         raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {act!r}")
     return ACTIVATIONS[act]

@@ -35,7 +35,8 @@ def bias_act(
         The axis of ``x`` that ``b`` runs along (the channel axis; negative counts from the
         end); ignored without ``b``.
     act : str, default 'linear'
-        One of linear, relu, lrelu, tanh, sigmoid, elu, selu, softplus, swish (``x·sigmoid(x)``).
+        One of linear, relu, lrelu, tanh, sigmoid, elu, selu, softplus, swish
+        (``x·sigmoid(x)``; also accepted as silu, its PyTorch name).
     alpha : float or None, default None
         Negative slope of ``lrelu`` (None: 0.2); the other activations ignore it.
     gain : float ≥ 0 or None, default None

@@ -186,8 +186,9 @@ def filtered_lrelu(
     gain : float ≥ 0, default √2
         Multiplies the activation's output, before the clamp (for the leaky ReLU the same as
         multiplying its input).
-    slope : float ≥ 0, default 0.2
-        Negative slope of the leaky ReLU (applied where the upsampled value is < 0).
+    slope : float, default 0.2
+        Negative slope of the leaky ReLU (applied where the upsampled value is < 0); any
+        finite value (StyleGAN3 uses 0.2; a negative slope folds the negative side over).
     clamp : float ≥ 0 or None, default None
         Clamp after the gain; the gradient is zero where ``|value| > clamp``. None: no clamp.
     flip_filter : bool or (bool, bool), default False
@@ -209,7 +210,7 @@ def filtered_lrelu(
         If ``x``, ``fu``, ``fd`` or ``b`` is not a floating-point tensor, or an argument has
         the wrong type.
     ValueError
-        If a shape or device is wrong, a factor is outside [1, 2**30], ``gain``, ``slope`` or
+        If a shape or device is wrong, a factor is outside [1, 2**30], ``gain`` or
         ``clamp`` is negative, an intermediate or the output would be empty, or the requested
         backend cannot run on ``x``.
 
@@ -261,7 +262,8 @@ def filtered_lrelu(
     pad = as_padding(padding)
     gain = as_float(gain, "gain", nonnegative=True)
     check_fits_dtype(gain, "gain", x.dtype)
-    slope = as_float(slope, "slope", nonnegative=True)
+    slope = as_float(slope, "slope")  # (any finite slope, as bias_act's and filtered_act's)
+    check_fits_dtype(slope, "slope", x.dtype)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_lrelu", {"b": b})

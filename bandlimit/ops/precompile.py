@@ -60,8 +60,9 @@ def precompile_numba(
     DataLoader workers forked from a process that ran numba ops use): every numba op
     (``upfirdn1d``/``upfirdn2d``, ``filtered_lrelu``, ``filtered_act``/``filtered_act1d`` with
     any activation, ``resample_poly``) shares these kernels, so afterwards no call in this
-    process or, through the disk cache, in later ones pays the compilation (about 30-60 s per
-    dtype on a laptop CPU). ``python -m bandlimit precompile`` calls it from the command line.
+    process or, through the disk cache, in later ones pays the compilation (the two variants
+    about 30-60 s per dtype on a laptop CPU; an op's first call compiles one, 15-30 s).
+    ``python -m bandlimit precompile`` calls it from the command line.
 
     Parameters
     ----------

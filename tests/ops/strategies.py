@@ -23,7 +23,7 @@ RTOL = {torch.float64: 1e-10, torch.float32: 2e-5}
 seeds = st.integers(0, 2**32 - 1)
 factors = st.integers(1, 4)
 gains = st.one_of(st.sampled_from([1.0, 0.0]), st.floats(0.01, 4.0))
-slopes = st.one_of(st.sampled_from([0.0, 0.2, 1.0]), st.floats(0.0, 1.0))
+slopes = st.one_of(st.sampled_from([0.0, 0.2, 1.0, -0.5]), st.floats(-1.0, 1.0))  # (< 0 folds over)
 clamps = st.one_of(st.none(), st.floats(0.05, 4.0))
 
 

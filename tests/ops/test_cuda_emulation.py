@@ -1253,7 +1253,7 @@ def emulated_cuda_path(emu):
 
     _EmulatedFilteredAct.emu = _EmulatedUpfirdn.emu = _EmulatedBiasAct.emu = emu
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(filtered, "resolve_impl", lambda impl, x, op: impl)
+        mp.setattr(filtered, "resolve_impl", lambda impl, x, op, params=None: impl)
         mp.setattr(_ops, "bias_act", lambda *a, filtered_ties=False: _EmulatedBiasAct.apply(
             *a, filtered_ties))
         mp.setattr(_ops, "_filtered_act_fwd", _EmulatedFilteredAct.apply)

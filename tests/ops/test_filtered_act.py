@@ -148,7 +148,7 @@ def cases(draw, ndim=None, acts=tuple(ALL_ACTS), modes=tuple(MODES), max_len=10)
                   clamp=draw(st.none() | st.floats(0.3, 3.0)), flip_filter=draw(st.booleans()))
     alpha = beta = None
     if act == "lrelu":
-        alpha = draw(st.none() | st.floats(0.0, 1.0))
+        alpha = draw(st.none() | st.floats(-1.0, 1.0))  # (a negative slope folds over)
     if act in ("snake", "snakebeta"):
         alpha = rng.uniform(0.3, 2.0, c)
     if act == "snakebeta":

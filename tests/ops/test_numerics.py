@@ -201,6 +201,16 @@ def test_bias_act_without_bias_takes_any_shape(impl, shape):
 
 
 @impls
+def test_bias_act_takes_silu_as_swish(impl):
+    """'silu' (PyTorch's name, which the filtered ops take) was refused by bias_act."""
+    x = torch.linspace(-4, 4, 9, dtype=torch.float64)
+    torch.testing.assert_close(ops.bias_act(x, act="silu", gain=1.0, impl=impl),
+                               torch.nn.functional.silu(x))
+    assert torch.equal(ops.bias_act(x, act="silu", impl=impl),
+                       ops.bias_act(x, act="swish", impl=impl))
+
+
+@impls
 @given(case=bias_act_cases())
 def test_bias_act_gradients_match_oracle(impl, case):
     kw = case.kwargs
