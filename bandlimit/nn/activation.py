@@ -264,8 +264,13 @@ def unfusable_reason(act: object) -> str:
     )
 
 
-def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Effective ``(α, β)`` of a Snake/SnakeBeta module (ours or BigVGAN's)."""
+def snake_params(
+    module: nn.Module, channels: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Effective ``(α, β)`` of a Snake/SnakeBeta module (ours or a look-alike). With
+    ``channels``, a look-alike's parameters laid out otherwise than BigVGAN's ``[C]`` (SiFiGAN's
+    ``[1, C, 1]``, or one value broadcast over every channel) are given as ``[channels]``;
+    parameters that fit neither are returned as they are (the op then names their shape)."""
     if isinstance(module, _SnakeBase):
         return module.params()
     # (a foreign Snake's parameter: torch types nn.Module attributes as Tensor | Module)
@@ -274,7 +279,29 @@ def snake_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
     if getattr(module, "alpha_logscale", False):
         a = torch.exp(a)
         b = None if b is None else torch.exp(b)
+    if channels is not None:
+        a = _per_channel(a, channels)
+        b = None if b is None else _per_channel(b, channels)
     return a, b
+
+
+def _per_channel(p: torch.Tensor, channels: int) -> torch.Tensor:
+    """``p`` as ``[channels]`` where its values are per channel or one for all, else ``p``."""
+    if not isinstance(p, torch.Tensor) or (p.ndim == 1 and p.shape[0] == channels):
+        return p
+    if p.numel() == channels and sum(n != 1 for n in p.shape) <= 1:  # [1, C, 1], [C, 1], …
+        return p.reshape(channels)
+    if p.numel() == 1:
+        return p.reshape(1).expand(channels)
+    return p
+
+
+def snake_fits(module: nn.Module, channels: int) -> bool:
+    """Whether a Snake-like module's parameters are laid out for the fused op on ``channels``
+    channels: one value per channel or one for all, or a ``[k]`` vector (BigVGAN's layout, whose
+    length the op checks against the input, naming both)."""
+    a, b = snake_params(module, channels)
+    return all(isinstance(p, torch.Tensor) and p.ndim == 1 for p in (a, b) if p is not None)
 
 
 def tensor_dtype(x: object) -> torch.dtype:
@@ -376,9 +403,10 @@ class _AliasFree(Module):
         self.register_buffer("fu", fu)
         self.register_buffer("fd", fd)
 
-    def _act_kwargs(self):
+    def _act_kwargs(self, x: torch.Tensor):
         if self.act_name in ("snake", "snakebeta"):
-            a, b = snake_params(self.act)
+            assert isinstance(self.act, nn.Module)  # (__init__ requires one for snake)
+            a, b = snake_params(self.act, x.shape[1])
             return dict(alpha=a, beta=b, gain=self.gain)
         return dict(alpha=self.alpha, gain=self.gain)
 
@@ -405,7 +433,7 @@ class _AliasFree(Module):
                 padding_mode=self.padding_mode,
                 down_padding=pd,
                 impl=self.impl,
-                **self._act_kwargs(),
+                **self._act_kwargs(x),
             )
         return filtered_act(
             x,
@@ -418,7 +446,7 @@ class _AliasFree(Module):
             padding_mode=self.padding_mode,
             down_padding=(*pd, *pd),
             impl=self.impl,
-            **self._act_kwargs(),
+            **self._act_kwargs(x),
         )
 
     def extra_repr(self) -> str:

@@ -39,6 +39,7 @@ from bandlimit.nn._module import Module
 from bandlimit.nn.activation import (
     bigvgan_paddings,
     resolve_activation,
+    snake_fits,
     snake_params,
     tensor_dtype,
 )
@@ -489,12 +490,16 @@ class _Activation(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = resolve_activation(self.act)
-        if spec is None:  # an activation the op cannot express: the same maths, unfused
+        snake = spec is not None and spec[0] in ("snake", "snakebeta")
+        if spec is None or (snake and not (isinstance(x, torch.Tensor) and x.ndim >= 2
+                                           and snake_fits(self.act, x.shape[1]))):
+            # an activation the op cannot express (or a Snake look-alike whose parameters are
+            # not per channel): the same maths, unfused
             return self.downsample(self.act(self.upsample(x)))
         name, alpha, _, gain, _ = spec
         beta = None
-        if name in ("snake", "snakebeta"):
-            alpha, beta = snake_params(self.act)
+        if snake:
+            alpha, beta = snake_params(self.act, x.shape[1])
         ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
         pu: tuple[int, ...]  # (x0, x1), and (x0, x1, y0, y1) in 2-D
         pd: tuple[int, ...]

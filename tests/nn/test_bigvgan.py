@@ -194,6 +194,50 @@ def test_unfused_activation_falls_back_to_composition():
     assert _rel_err(ours(x), peer(x)) < 1e-6
 
 
+class SiFiGANSnake(nn.Module):
+    """A Snake look-alike with α laid out ``[1, C, 1]`` (SiFiGAN / HN-uSFGAN's layout), or one
+    α for every channel (``channels=None``): same class name as BigVGAN's, other shapes."""
+
+    def __init__(self, c=None):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1) if c is None else torch.ones(1, c, 1))
+
+    def forward(self, x):
+        return x + torch.sin(self.alpha * x) ** 2 / self.alpha
+
+
+SiFiGANSnake.__name__ = "Snake"
+
+
+@pytest.mark.parametrize("channels", [6, None])
+def test_snake_look_alikes_with_other_parameter_layouts(channels):
+    """A look-alike Snake whose α is ``[1, C, 1]`` (or one value for all channels) was fused
+    as if it were BigVGAN's ``[C]`` and failed ("alpha must have shape [6]"), so patching a
+    working alias-free-torch model broke it. Now its α is taken per channel: the same outputs
+    and α gradients as alias-free-torch's unfused block, in both bandlimit modules."""
+    torch.manual_seed(1)
+    act = SiFiGANSnake(channels)
+    with torch.no_grad():
+        act.alpha.uniform_(0.5, 1.5)
+    x = torch.randn(2, 6, 40, dtype=torch.float64)
+    act.double()
+    peer = aft.Activation1d(act).double()
+    ours = [bigvgan.Activation1d(act).double(), AliasFreeActivation1d(act).double()]
+    model = nn.Sequential(aft.Activation1d(act)).double()
+    assert list(bigvgan.patch(model)) == ["0"]
+    y_peer = peer(x)
+    (g_peer,) = torch.autograd.grad(y_peer.square().sum(), act.alpha)
+    for m in (*ours, model):
+        y = m(x)
+        (g,) = torch.autograd.grad(y.square().sum(), act.alpha)
+        assert _rel_err(y, y_peer) < 1e-6, m  # (the filters' float32 taps differ in rounding)
+        assert g.shape == act.alpha.shape and _rel_err(g, g_peer) < 1e-6, m
+    # parameters that fit no channel layout run unfused in BigVGAN's block (as the peer does)
+    odd = SiFiGANSnake(3)
+    with pytest.raises(RuntimeError):  # (its own forward cannot broadcast 3 over 6 channels)
+        bigvgan.Activation1d(odd)(x.float())
+
+
 # ---------------------------------------------------------------------------------------------
 # The modules' own behaviour
 
