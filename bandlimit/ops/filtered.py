@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TypeVar
 
 import torch
 
@@ -257,7 +258,6 @@ def filtered_lrelu(
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     fu, fd = check_filter(fu, "fu", x=x), check_filter(fd, "fd", x=x)
     b = check_bias(b, x.shape[1], x.device)
-    b = None if b is None else b.to(x.dtype)
     upx, downx = as_factors(up, "up", ndim=1)[0], as_factors(down, "down", ndim=1)[0]
     pad = as_padding(padding)
     gain = as_float(gain, "gain", nonnegative=True)
@@ -270,6 +270,7 @@ def filtered_lrelu(
 
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
+    b = _in_dtype(b, dtype)
     fu_n = make_fir(
         fu, flip_filter=flip_u, gain=(float(upx), float(upx)), dtype=dtype, device=device, name="fu"
     )
@@ -312,7 +313,8 @@ def _channel_param(v: object, name: str, act: object, x: torch.Tensor) -> torch.
         if isinstance(v, numbers.Real) and not isinstance(v, bool):
             v = as_float(v, name)
             check_fits_dtype(v, name, x.dtype)
-            return torch.full((channels,), v, dtype=x.dtype, device=x.device)
+            wide = torch.promote_types(x.dtype, torch.float32)  # (cast once the backend is known)
+            return torch.full((channels,), v, dtype=wide, device=x.device)
         raise TypeError(
             f"{name} must be a torch.Tensor of shape [{channels}] or a number for act={act!r}, "
             f"got {type(v).__name__}"
@@ -327,7 +329,17 @@ def _channel_param(v: object, name: str, act: object, x: torch.Tensor) -> torch.
         raise TypeError(f"{name} must have a floating-point dtype, got {v.dtype}")
     if v.device != x.device:
         raise ValueError(f"{name} must be on x's device {x.device}, got {v.device}")
-    return v if v.dtype == x.dtype else v.to(x.dtype)
+    return v  # (cast to the dtype the backend computes in by the op: _in_dtype)
+
+
+_T = TypeVar("_T")
+
+
+def _in_dtype(t: _T, dtype: torch.dtype) -> _T:
+    """A bias or activation parameter in the op's compute dtype (``x``'s, but float32 for half
+    precision on the numba kernels, so that a float32 α or bias is not rounded to half first);
+    numbers and None as they are."""
+    return t.to(dtype) if isinstance(t, torch.Tensor) else t  # type: ignore[return-value]
 
 
 def _act_args(
@@ -506,7 +518,6 @@ def filtered_act(
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
     fu, fd = check_filter(fu, "fu", x=x), check_filter(fd, "fd", x=x)
     b = check_bias(b, x.shape[1], x.device)
-    b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up"), as_factors(down, "down")
     pad = as_padding(padding)
     mode = _check_mode(padding_mode, x)
@@ -516,6 +527,7 @@ def filtered_act(
     impl = resolve_impl(impl, x, "filtered_act", {"b": b, "alpha": alpha, "beta": beta})
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
+    b, alpha, beta = _in_dtype(b, dtype), _in_dtype(alpha, dtype), _in_dtype(beta, dtype)
     fu_n = make_fir(
         fu, flip_filter=flip_u, gain=(float(up2[0]), float(up2[1])), dtype=dtype, device=device,
         name="fu",
@@ -631,7 +643,6 @@ def filtered_act1d(
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
     fu, fd = check_filter(fu, "fu", (1,), x), check_filter(fd, "fd", (1,), x)
     b = check_bias(b, x.shape[1], x.device)
-    b = None if b is None else b.to(x.dtype)
     up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
     pad = as_padding(padding, ndim=1)
     mode = _check_mode(padding_mode, x)
@@ -641,6 +652,7 @@ def filtered_act1d(
     impl = resolve_impl(impl, x, "filtered_act1d", {"b": b, "alpha": alpha, "beta": beta})
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
+    b, alpha, beta = _in_dtype(b, dtype), _in_dtype(alpha, dtype), _in_dtype(beta, dtype)
     fu_n = make_fir_1d(
         fu, flip_filter=flip_u, gain=float(up2[0]), dtype=dtype, device=device, name="fu"
     )

@@ -531,6 +531,40 @@ def test_half_precision_on_the_cpu_computes_in_float32(dtype, op):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("op", ["filtered_lrelu", "filtered_act-gelu", "filtered_act1d-snakebeta"])
+def test_half_precision_keeps_float32_parameters_unrounded(dtype, op):
+    """Half-precision x with float32 master parameters (a bias, Snake's α and β; mixed-precision
+    training): the numba path rounded them to x's dtype before computing in float32 (α = 3.01
+    became 3.0 in bfloat16), so the result was not the float32 result rounded once and the
+    parameters' gradients were taken at the rounded values. Now both are the float32 ones."""
+    x, fu, fd, _ = _probe(dtype)
+    params = {"b": torch.tensor([0.3001, -0.7003]), "alpha": torch.tensor([3.01, 0.513]),
+              "beta": torch.tensor([1.097, 0.2031])}
+
+    def run(x, impl):
+        p = {k: v.clone().requires_grad_() for k, v in params.items()}
+        if op == "filtered_lrelu":
+            y = _flrelu(x, fu, fd, p["b"], impl)
+            del p["alpha"], p["beta"]
+        elif op == "filtered_act-gelu":
+            y = ops.filtered_act(x, "gelu", fu, fd, p["b"], up=2, down=2, padding=[3, 2, 3, 2],
+                                 impl=impl)
+            del p["alpha"], p["beta"]
+        else:
+            y = ops.filtered_act1d(x[:, :, 0], "snakebeta", fu, fd, p["b"], up=2, down=2,
+                                   padding=(3, 2), alpha=p["alpha"], beta=p["beta"], impl=impl)
+        y.float().square().sum().backward()
+        return y, {k: v.grad for k, v in p.items()}
+
+    y, grads = run(x, "numba")
+    y32, grads32 = run(x.float(), "numba")
+    assert y.dtype == dtype and torch.equal(y, y32.to(dtype))
+    for k, g in grads.items():  # (the loss differs by y's rounding only)
+        assert g.dtype == torch.float32, k
+        torch.testing.assert_close(g, grads32[k], rtol=0.02, atol=0.02, msg=k)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_with_factors_past_the_kernels_computes_in_float32_too(dtype):
     """Factors too extreme for the numba kernels (61/59 in 2-D) run the reference: for half
     inputs in float32 too, rounded once, as documented (it ran in half precision, 46 % of the
