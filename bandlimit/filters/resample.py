@@ -29,7 +29,9 @@ import torch
 from bandlimit._checks import check_factor, check_float_dtype, check_real
 from bandlimit.filters.kaiser import _MAX_BETA
 
-__all__ = ["RESAMPLE_MAX_RATE", "check_window", "resample_factors", "resample_filter"]
+__all__ = [
+    "RESAMPLE_MAX_RATE", "check_window", "frozen_window", "resample_factors", "resample_filter"
+]
 
 ZERO_CROSSINGS = 10  # per side, at the lower rate
 # max(up, down) after the gcd: 20·2**16 + 1 taps (10 MB in float64). A larger one (44100 ->
@@ -94,7 +96,8 @@ def _design(rate: int, window: Any) -> torch.Tensor:
         window = ("kaiser", beta)
     try:
         with np.errstate(all="ignore"):  # (non-finite taps are reported below)
-            h = scipy.signal.firwin(2 * ZERO_CROSSINGS * rate + 1, 1.0 / rate, window=window)
+            h = scipy.signal.firwin(2 * ZERO_CROSSINGS * rate + 1, 1.0 / rate,
+                                    window=_scipy_window(window))
     except (ValueError, TypeError, IndexError) as exc:
         raise ValueError(
             f"window {window!r} is not a window scipy.signal.get_window knows: {exc}"
@@ -137,9 +140,14 @@ def check_window(up: int, down: int, window: Any) -> int:
     if _kaiser_beta(window) is not None or _traced():
         return rate
     try:
-        hash(window)
+        hash(frozen_window(window))
         with np.errstate(all="ignore"):
-            probe = scipy.signal.get_window(window, 3, fftbins=False)
+            try:  # a short probe first (cheap: this runs on every resample_poly call) ...
+                probe = scipy.signal.get_window(_scipy_window(window), 3, fftbins=False)
+            except (ValueError, IndexError):  # ... then the design's own length, which some
+                # windows need (a DPSS of NW >= 1.5 needs more than 3 points)
+                probe = scipy.signal.get_window(_scipy_window(window),
+                                                2 * ZERO_CROSSINGS * rate + 1, fftbins=False)
     except TypeError:
         raise TypeError(
             f"window must be a str, a number or a tuple such as ('kaiser', 5.0), got {window!r}"
@@ -151,6 +159,26 @@ def check_window(up: int, down: int, window: Any) -> int:
     if not np.isfinite(probe).all():  # (the design checks its own taps too)
         raise ValueError(_NON_FINITE.format(window=window))
     return rate
+
+
+def frozen_window(window: Any) -> Any:
+    """``window`` with the lists and arrays inside a tuple spec made tuples (e.g.
+    ``('general_cosine', [0.5, 0.5])``): hashable, as the design caches need
+    (:func:`_scipy_window` turns them back into the lists scipy wants)."""
+    if isinstance(window, tuple):
+        return tuple(
+            tuple(np.asarray(v).tolist()) if isinstance(v, (list, np.ndarray)) else v
+            for v in window
+        )
+    return window
+
+
+def _scipy_window(window: Any) -> Any:
+    """A (frozen) window spec as scipy takes it: a tuple's inner tuples as lists (scipy reads
+    an inner tuple otherwise: ``general_cosine`` refuses one)."""
+    if isinstance(window, tuple):
+        return tuple(list(v) if isinstance(v, tuple) else v for v in window)
+    return window
 
 
 def resample_filter(
@@ -223,6 +251,7 @@ def resample_filter(
     if up == down:
         return torch.ones(1, dtype=dtype, device="cpu")
     rate = check_window(up, down, window)
+    window = frozen_window(window)
     if torch.compiler.is_compiling():  # traced or exported: never cached (fake tensors)
         return _design(rate, window).to(dtype)
     h = _cached_design(rate, window) if rate <= _CACHED_RATE else _design(rate, window)

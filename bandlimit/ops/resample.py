@@ -28,7 +28,13 @@ import numpy as np
 import torch
 
 from bandlimit._checks import check_int, check_real, short_repr
-from bandlimit.filters.resample import _CACHED_RATE, check_window, resample_factors, resample_filter
+from bandlimit.filters.resample import (
+    _CACHED_RATE,
+    check_window,
+    frozen_window,
+    resample_factors,
+    resample_filter,
+)
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import (
     _tracing,
@@ -134,7 +140,8 @@ def resample_spec(
         for u, d in factors:  # a bad window, or too large a filter, fails here
             if u != d:
                 check_window(u, d, window)
-    return ResampleSpec(dims, factors, None if taps is not None else window, taps, padtype, cval)
+    window = None if taps is not None else frozen_window(window)
+    return ResampleSpec(dims, factors, window, taps, padtype, cval)
 
 
 def _median(x: torch.Tensor) -> torch.Tensor:

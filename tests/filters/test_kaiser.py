@@ -7,6 +7,7 @@ independent Kaiser window (the I0 formula via scipy.special.i0, not np.kaiser) a
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -393,6 +394,46 @@ def test_resample_filter_matches_firwin(up, down, window):
     expected = scipy.signal.firwin(20 * rate + 1, 1 / rate, window=spec)
     assert h.shape == expected.shape
     np.testing.assert_allclose(h, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("nw", [1.5, 3.0, 8.0])
+def test_resample_filter_takes_windows_that_need_more_than_a_few_points(nw):
+    """('dpss', NW) needs NW < M/2: the window check probed 3 points and refused every NW >= 1.5
+    as "not a window scipy knows", though the 61-tap design (and scipy) take it."""
+    from bandlimit.filters import resample_filter
+    from bandlimit.ops import resample_poly
+
+    window = ("dpss", nw)
+    expected = scipy.signal.firwin(61, 1 / 3, window=window)
+    np.testing.assert_allclose(resample_filter(3, 2, window).numpy(), expected, rtol=0,
+                               atol=1e-13 * np.abs(expected).max())
+    x = np.random.default_rng(0).standard_normal(100)
+    for impl in ("ref", "numba"):
+        y = resample_poly(torch.tensor(x), 3, 2, window=window, impl=impl).numpy()
+        np.testing.assert_allclose(y, scipy.signal.resample_poly(x, 3, 2, window=window),
+                                   rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^window \('dpss', 40\) is not a window scipy\.signal"
+                       r"\.get_window knows: .*NW must be less than M/2"):
+        resample_filter(3, 2, ("dpss", 40))  # (too wide even for 61 points)
+
+
+def test_window_parameters_given_as_lists_reach_scipy():
+    """A tuple spec holding a list (general_cosine's coefficients) was refused as "window must
+    be a str, a number or a tuple" (the design cache could not hash it); it now reaches
+    scipy, and the ops and the filter give what scipy gives."""
+    from bandlimit.filters import resample_filter
+    from bandlimit.filters.resample import frozen_window
+
+    window = ("general_cosine", [0.5, 0.5])
+    assert frozen_window(window) == ("general_cosine", (0.5, 0.5))
+    assert frozen_window(("general_cosine", np.array([0.5, 0.5]))) == frozen_window(window)
+    try:  # (scipy 1.17's firwin refuses general_cosine's array: then we say what it says)
+        expected = scipy.signal.firwin(61, 1 / 3, window=window)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            resample_filter(3, 2, window)
+        return
+    np.testing.assert_allclose(resample_filter(3, 2, window).numpy(), expected, atol=1e-15)
 
 
 _DESIGNS = {
