@@ -55,8 +55,17 @@ def _as_filter(f: Any, ndims: tuple[int, ...] = (1, 2)) -> np.ndarray:
 
 def _check_n(n: Any, arr: np.ndarray) -> int:
     if n is None:
-        # The default grid, or the next power of two that holds every tap of a longer filter.
-        return max(_DEFAULT_N[arr.ndim], 1 << (max(arr.shape) - 1).bit_length())
+        # The default grid, or one with 8 points per sidelobe of a longer filter (a grid of
+        # its own length samples each sidelobe about once, a boxcar only at its zeros: 300 dB
+        # where there are 75); 2-D grids are capped at 2048² (64 MB) unless the taps need more.
+        def pow2(m: int) -> int:
+            return 1 << (m - 1).bit_length()
+
+        length = max(arr.shape)
+        dense = pow2(8 * length)
+        if arr.ndim == 2:
+            dense = max(min(dense, 2048), pow2(length))
+        return max(_DEFAULT_N[arr.ndim], dense)
     n = _check_int("n", n, minimum=2)
     if n < max(arr.shape):
         # A shorter FFT would fold the taps onto each other (time-domain aliasing).
@@ -125,7 +134,8 @@ def frequency_response(
         sample); frequencies are returned in its unit.
     n : int, optional
         FFT length per axis, ``max(2, max(f.shape)) <= n <= 2**53`` (default 8192 for 1-D, 512
-        for 2-D, or the next power of two >= ``max(f.shape)`` for a longer filter). The
+        for 2-D; for a longer filter the power of two >= 8 × its length, so that every sidelobe
+        is sampled about 8 times; 2-D at most 2048 then, unless the taps need more). The
         frequency spacing is ``fs / n``.
     db : bool, keyword-only
         Return :math:`20\log_{10}|H|` (see :func:`magnitude_db`) instead of :math:`|H|`.

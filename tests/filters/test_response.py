@@ -119,15 +119,30 @@ def test_default_grid_and_input_kinds():
 
 
 def test_default_grid_grows_to_hold_long_filters():
-    """A filter longer than the default FFT is analysed on the next power of two, not cropped."""
+    """A filter longer than the default FFT is analysed on a grid 8× its length (a power of
+    two), not cropped; a 2-D one on at most 2048² unless its taps need more."""
     h = kaiser_sinc(9001, 0.1, 0.001, 1.0, dtype=torch.float64).numpy()
     freqs, mag = frequency_response(h)
-    assert freqs.shape == (16384 // 2 + 1,)
+    assert freqs.shape == (131072 // 2 + 1,)
     _, ref = scipy.signal.freqz(h, worN=freqs, fs=1.0)
     np.testing.assert_allclose(mag, np.abs(ref), atol=1e-9)
     assert stopband_attenuation(h, 0.102) > 60  # no longer "n must be >= ..." for an n not given
     _, mag2 = frequency_response(np.ones((600, 600)) / 600**2)
-    assert mag2.shape == (1024, 1024) and mag2[512, 512] == pytest.approx(1.0, abs=1e-12)
+    assert mag2.shape == (2048, 2048) and mag2[1024, 1024] == pytest.approx(1.0, abs=1e-12)
+    _, mag3 = frequency_response(np.ones((3000, 1)) / 3000)
+    assert mag3.shape == (4096, 4096)
+
+
+@pytest.mark.parametrize("length", [1000, 8192, 16384])
+def test_default_grid_resolves_the_sidelobes_of_long_filters(length):
+    """On a grid of the filter's own length a boxcar is sampled only at its zeros: 8192 and
+    16384 taps measured 300 / 297 dB of stopband attenuation where a dense grid finds 75 / 81.
+    The default grid now comes within 0.5 dB of a 32×-dense one."""
+    h = np.ones(length) / length
+    _, dense = scipy.signal.freqz(h, worN=32 * length, fs=1.0)
+    f = np.arange(32 * length) / (64 * length)
+    expected = -20 * np.log10(np.abs(dense[f >= 0.25]).max())
+    assert stopband_attenuation(h, 0.25) == pytest.approx(expected, abs=0.5)
 
 
 # ---------------------------------------------------------------------------------------------
