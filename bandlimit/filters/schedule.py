@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from bandlimit._checks import check_bool, check_int, check_real
+from bandlimit._checks import check_bool, check_int, check_real, short_repr
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,12 +54,26 @@ __all__ = [
 # Argument validation.
 
 
-def _int_arg(name: str, value: Any, minimum: int) -> int:
-    return check_int(name, value, minimum)
+# Sizes, rates and channel counts are computed in float64: integers beyond 2**53 would be
+# rounded (a margin of 2**60 + 1 came out as 2**60) or overflow (10**400).
+_MAX_INT = 2**53
+
+
+def _int_arg(name: str, value: Any, minimum: int, maximum: int = _MAX_INT) -> int:
+    out = check_int(name, value, minimum)
+    if out > maximum:
+        bound = "2**53" if maximum == _MAX_INT else str(maximum)
+        raise ValueError(f"{name} must be an int in [{minimum}, {bound}], got {short_repr(value)}")
+    return out
 
 
 def _positive_arg(name: str, value: Any) -> float:
     return check_real(name, value, positive=True)
+
+
+def _python_number(value: float) -> float:
+    """A validated number as the Python int or float it is (a numpy scalar's ``.item()``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _power_of_two_arg(name: str, value: Any) -> int:
@@ -258,7 +272,7 @@ def geometric_schedule(
     >>> g.stopbands[9]
     64.0
     """
-    num_layers = _int_arg("num_layers", num_layers, 1)
+    num_layers = _int_arg("num_layers", num_layers, 1, 2**16)  # (one spec per layer)
     num_critical = _int_arg("num_critical", num_critical, 0)
     if num_critical >= num_layers:
         raise ValueError(
@@ -1008,6 +1022,7 @@ def stylegan3_schedule(
     conv_kernel = _int_arg("conv_kernel", conv_kernel, 1)
     use_radial_filters = check_bool("use_radial_filters", use_radial_filters)
     num_fp16_res = _int_arg("num_fp16_res", num_fp16_res, 0)
+    fp16_scale = 2 ** min(num_fp16_res, 64)  # (2**num_fp16_res itself: a huge int, a hang)
     w_dim = _int_arg("w_dim", w_dim, 1)
     if conv_clamp is not None:
         _positive_arg("conv_clamp", conv_clamp)  # validated, kept as given (int 256 officially)
@@ -1028,6 +1043,10 @@ def stylegan3_schedule(
             f"got {last_stopband_rel!r}"
         )
 
+    # kept as given (int 256 stays an int), but as Python numbers: to_dict() must be JSON
+    first_cutoff, first_stopband = _python_number(first_cutoff), _python_number(first_stopband)
+    last_stopband_rel = _python_number(last_stopband_rel)
+    conv_clamp = None if conv_clamp is None else _python_number(conv_clamp)
     last_cutoff = img_resolution / 2
     geo = geometric_schedule(
         num_layers,
@@ -1074,7 +1093,7 @@ def stylegan3_schedule(
                 index=i,
                 is_torgb=is_torgb,
                 is_critically_sampled=critical,
-                use_fp16=s_out * 2**num_fp16_res > img_resolution,
+                use_fp16=s_out * fp16_scale > img_resolution,
                 in_channels=channels_i[prev],
                 out_channels=channels_i[i],
                 in_size=(n_in, n_in),

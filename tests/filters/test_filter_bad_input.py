@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from functools import partial
@@ -20,6 +21,7 @@ from bandlimit.filters.kaiser import (
     lowpass,
 )
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
+from bandlimit.filters.schedule import geometric_schedule, stylegan3_schedule
 from bandlimit.filters.response import (
     frequency_response,
     magnitude_db,
@@ -442,3 +444,43 @@ def test_int_too_large_for_a_float_names_the_argument():
         with pytest.raises(ValueError, match=rf"^{arg} must be a finite real number, got "
                                              r"1\.000e\+400 \(an int of 401 digits\)"):
             lowpass(**{**GOOD, arg: 10**400})
+
+
+_GEOMETRIC = {"first_cutoff": 2, "last_cutoff": 128, "first_stopband": 4.3, "last_stopband": 157,
+              "num_critical": 2, "resolution": 256}
+
+
+@pytest.mark.parametrize(("call", "name", "bound"), [
+    (lambda v: stylegan3_schedule(64, num_fp16_res=v), "num_fp16_res", r"\[0, 2\*\*53\]"),
+    (lambda v: stylegan3_schedule(64, channel_base=v), "channel_base", r"\[1, 2\*\*53\]"),
+    (lambda v: stylegan3_schedule(v), "img_resolution", r"\[1, 2\*\*53\]"),
+    (lambda v: stylegan3_schedule(64, num_layers=v), "num_layers", r"\[1, 65536\]"),
+    (lambda v: geometric_schedule(14, **_GEOMETRIC, margin_size=v), "margin_size",
+     r"\[0, 2\*\*53\]"),
+])
+def test_schedule_ints_beyond_float64_are_refused_by_name(call, name, bound):
+    """num_fp16_res=10**400 hung the process (2**num_fp16_res, a Python big int); channel_base,
+    resolution or margin 10**400 gave a bare OverflowError; margin 2**60 + 1 came out as 2**60
+    (sizes are float64). Now: a ValueError naming the argument and its range, at once."""
+    for value in (10**400, 2**60 + 1):
+        with pytest.raises(ValueError, match=rf"^{name} must be an int in {bound}, got "):
+            call(value)
+
+
+def test_a_huge_num_fp16_res_is_every_layer_in_fp16():
+    """Within the range, a large num_fp16_res is computed without a big power of two."""
+    s = stylegan3_schedule(64, num_fp16_res=2**40)
+    assert all(layer.use_fp16 for layer in s.layers)
+
+
+def test_schedule_given_numpy_scalars_dumps_to_json():
+    """first_cutoff=np.float32(2), conv_clamp=np.int64(256), ...: kept as given but as Python
+    numbers, so that to_dict() and synthesis_kwargs are JSON (they raised "Object of type
+    float32 is not JSON serializable")."""
+    s = stylegan3_schedule(64, first_cutoff=np.float32(2.0), first_stopband=np.float64(4.3),
+                           last_stopband_rel=np.float32(1.25), conv_clamp=np.int64(256))
+    json.dumps(s.to_dict())
+    json.dumps(s.synthesis_kwargs)
+    assert type(s.conv_clamp) is int and s.conv_clamp == 256
+    assert s.to_dict() == stylegan3_schedule(64, first_cutoff=2.0, first_stopband=4.3,
+                                             last_stopband_rel=1.25, conv_clamp=256).to_dict()
