@@ -234,8 +234,10 @@ def kaiser_sinc(
     numtaps : int
         Number of taps, :math:`1 \le n \le 2^{53}`.
     cutoff : float
-        Cutoff frequency :math:`f_c` (the −6 dB point), ``0 < cutoff < fs/2``, in the unit of
-        ``fs``.
+        Cutoff frequency :math:`f_c`, ``0 < cutoff < fs/2``, in the unit of ``fs``: the ideal
+        low-pass's edge, about the −6 dB point when ``width`` is small against ``cutoff``
+        (StyleGAN3's first layers, whose transition band is wider than the pass band, are
+        −2 to −5 dB there).
     width : float
         **Full** transition-band width (> 0), same unit as ``fs``. StyleGAN3 passes
         :math:`2 f_h` (twice its half-width). At most the width at which :math:`\beta` reaches
@@ -309,8 +311,8 @@ def kaiser_jinc(
     where :math:`J_1` is the Bessel function of the first kind of order 1 and :math:`w` is the
     1-D Kaiser window of :func:`kaiser_sinc` (same :math:`\beta`); the window is separable, the
     kernel is not. The kernel is the inverse Fourier transform of the disc of radius
-    :math:`f_c`, so the response is (close to) circularly symmetric with about −6 dB at
-    :math:`|f| = f_c`. At :math:`r = 0` (the centre of an odd-size filter) the kernel takes its
+    :math:`f_c`, so the response is (close to) circularly symmetric, with about −6 dB at
+    :math:`|f| = f_c` when the transition band is narrow against :math:`f_c`. At :math:`r = 0` (the centre of an odd-size filter) the kernel takes its
     limit :math:`f_c`; the official StyleGAN3 code produces NaN there, this function does not.
 
     Parameters
