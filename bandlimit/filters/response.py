@@ -33,16 +33,29 @@ _DEFAULT_N = {1: 8192, 2: 512}
 
 def _as_filter(f: Any, ndims: tuple[int, ...] = (1, 2)) -> np.ndarray:
     """Validate a filter and return it as a float64 numpy array."""
+    if isinstance(f, (list, tuple)):  # taps written out, as scipy.signal.freqz takes them
+        try:
+            f = np.asarray(f)
+        except ValueError:  # ragged
+            raise ValueError("f must be a sequence of numbers or of equal-length rows of "
+                             "numbers, got a ragged sequence") from None  # fmt: skip
+        if f.dtype.kind not in "fiu":
+            raise TypeError(f"f must hold real numbers, got a sequence of {f.dtype}")
     if isinstance(f, torch.Tensor):
         if f.dtype.is_complex or f.dtype == torch.bool:
             raise TypeError(f"f must have a real numeric dtype, got {f.dtype}")
+        if f.is_meta:
+            raise ValueError("f must hold its taps, got a tensor on the meta device")
         arr = f.detach().to("cpu", torch.float64).numpy()
     elif isinstance(f, np.ndarray):
         if f.dtype.kind not in "fiu":
             raise TypeError(f"f must have a real numeric dtype, got {f.dtype}")
         arr = f.astype(np.float64)
     else:
-        raise TypeError(f"f must be a torch.Tensor or numpy.ndarray, got {type(f).__name__}")
+        raise TypeError(
+            f"f must be a torch.Tensor, a numpy.ndarray or a sequence of numbers, got "
+            f"{type(f).__name__}"
+        )
     if arr.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(f"f must be a {want} filter, got shape {tuple(arr.shape)} ({arr.ndim}-D)")
@@ -108,6 +121,8 @@ def magnitude_db(h: Any) -> np.ndarray:
     if isinstance(h, torch.Tensor):
         if h.dtype == torch.bool:
             raise TypeError(f"h must be numeric (real or complex), got dtype {h.dtype}")
+        if h.is_meta:
+            raise ValueError("h must hold its values, got a tensor on the meta device")
         # Widen first: numpy has no bfloat16.
         h = h.detach().cpu().to(torch.complex128 if h.is_complex() else torch.float64)
     arr = h.numpy() if isinstance(h, torch.Tensor) else np.asarray(h)
@@ -126,7 +141,7 @@ def frequency_response(
 
     Parameters
     ----------
-    f : torch.Tensor or numpy.ndarray
+    f : torch.Tensor, numpy.ndarray or sequence of numbers
         Real taps (any real dtype; analysed in float64), shape ``[taps]`` or
         ``[taps_y, taps_x]`` (indexed ``[y, x]``), finite.
     fs : float
@@ -218,7 +233,7 @@ def passband_ripple(f: Any, cutoff: float, fs: float = 1.0, n: int | None = None
 
     Parameters
     ----------
-    f : torch.Tensor or numpy.ndarray
+    f : torch.Tensor, numpy.ndarray or sequence of numbers
         Real low-pass taps, ``[taps]`` or ``[taps_y, taps_x]``, with non-zero DC gain.
     cutoff : float
         Pass-band edge, ``0 < cutoff < fs/2``, in the unit of ``fs``.
@@ -273,7 +288,7 @@ def stopband_attenuation(f: Any, stopband: float, fs: float = 1.0, n: int | None
 
     Parameters
     ----------
-    f : torch.Tensor or numpy.ndarray
+    f : torch.Tensor, numpy.ndarray or sequence of numbers
         Real low-pass taps, ``[taps]`` or ``[taps_y, taps_x]``, with non-zero DC gain.
     stopband : float
         Stop-band edge, ``0 < stopband < fs/2``, in the unit of ``fs``.

@@ -21,13 +21,13 @@ from bandlimit.filters.kaiser import (
     lowpass,
 )
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
-from bandlimit.filters.schedule import geometric_schedule, stylegan3_schedule
 from bandlimit.filters.response import (
     frequency_response,
     magnitude_db,
     passband_ripple,
     stopband_attenuation,
 )
+from bandlimit.filters.schedule import geometric_schedule, stylegan3_schedule
 
 GOOD = {"numtaps": 12, "cutoff": 2.0, "width": 12.0, "fs": 32.0}
 
@@ -198,9 +198,14 @@ def test_bigvgan_preset_bad_input(kwargs, exc, match):
 H1 = np.array([0.25, 0.5, 0.25])
 
 BAD_FILTERS = [
-    ([0.5, 0.5], TypeError, r"f must be a torch\.Tensor or numpy\.ndarray, got list"),
+    ([[0.5, 0.5], [0.5]], ValueError, r"f must be a sequence of numbers or of equal-length "
+                                      r"rows of numbers, got a ragged sequence"),
+    (["a", "b"], TypeError, r"f must hold real numbers, got a sequence of <U1"),
+    ([True, False], TypeError, r"f must hold real numbers, got a sequence of bool"),
+    (torch.ones(3, device="meta"), ValueError, r"f must hold its taps, got a tensor on the meta"),
     (np.zeros((2, 2, 2)), ValueError, r"f must be a 1-D or 2-D filter, got shape \(2, 2, 2\)"),
-    (np.float64(1.0), TypeError, r"f must be a torch\.Tensor or numpy\.ndarray"),
+    (np.float64(1.0), TypeError, r"f must be a torch\.Tensor, a numpy\.ndarray or a sequence "
+                                 r"of numbers, got float64"),
     (np.array(1.0), ValueError, r"f must be a 1-D or 2-D filter, got shape \(\) \(0-D\)"),
     (np.zeros(0), ValueError, r"f must have at least one tap, got shape \(0,\)"),
     (np.array([0.5, 0.5j]), TypeError, r"f must have a real numeric dtype, got complex128"),
@@ -217,6 +222,23 @@ ANALYSES = {
     "stopband_attenuation": lambda f, **kw: stopband_attenuation(f, 0.4, **kw),
     "plot_frequency_response": lambda f, **kw: plot_frequency_response(f, **kw),
 }
+
+
+@pytest.mark.parametrize("analysis", ANALYSES.values(), ids=ANALYSES.keys())
+def test_analysis_takes_taps_written_as_a_list(analysis):
+    """[0.25, 0.5, 0.25] (as scipy.signal.freqz takes it) was refused: only tensors and arrays."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    if analysis is ANALYSES["plot_frequency_response"]:
+        import matplotlib.pyplot as plt
+
+        analysis([0.25, 0.5, 0.25])
+        analysis(((0.25, 0.5), (0.5, 0.25)))
+        plt.close("all")
+        return
+    np.testing.assert_array_equal(np.asarray(analysis([0.25, 0.5, 0.25]), dtype=object),
+                                  np.asarray(analysis(H1), dtype=object))
 
 
 @pytest.mark.parametrize("analysis", ANALYSES.values(), ids=ANALYSES.keys())
@@ -484,3 +506,9 @@ def test_schedule_given_numpy_scalars_dumps_to_json():
     assert type(s.conv_clamp) is int and s.conv_clamp == 256
     assert s.to_dict() == stylegan3_schedule(64, first_cutoff=2.0, first_stopband=4.3,
                                              last_stopband_rel=1.25, conv_clamp=256).to_dict()
+
+
+def test_magnitude_db_of_a_meta_tensor_is_named():
+    """It raised torch's "Cannot copy out of meta tensor; no data!"."""
+    with pytest.raises(ValueError, match=r"^h must hold its values, got a tensor on the meta"):
+        magnitude_db(torch.ones(3, device="meta"))

@@ -606,17 +606,17 @@ def test_ops_name_a_filter_with_non_finite_taps(impl):
                 torch.ones(4, 4, dtype=F64).index_fill_(0, torch.tensor([2]), -math.inf)):
         flat = bad.flatten()[:12]
         calls = [
-            ("f", lambda: ops.upfirdn2d(x2, bad, up=2, impl=impl)),
-            ("fu", lambda: ops.filtered_lrelu(x2, bad, good, up=2, down=2, impl=impl)),
-            ("fd", lambda: ops.filtered_lrelu(x2, good, bad, up=2, down=2, impl=impl)),
-            ("fd", lambda: ops.filtered_act(x2, "gelu", good, bad, up=2, down=2, impl=impl)),
-            ("f", lambda: ops.upfirdn1d(x1, flat, down=2, impl=impl)),
-            ("fu", lambda: ops.filtered_act1d(x1, "snake", flat, good, alpha=torch.ones(2),
-                                              up=2, down=2, impl=impl)),
+            ("f", lambda f, g: ops.upfirdn2d(x2, f, up=2, impl=impl)),
+            ("fu", lambda f, g: ops.filtered_lrelu(x2, f, good, up=2, down=2, impl=impl)),
+            ("fd", lambda f, g: ops.filtered_lrelu(x2, good, f, up=2, down=2, impl=impl)),
+            ("fd", lambda f, g: ops.filtered_act(x2, "gelu", good, f, up=2, down=2, impl=impl)),
+            ("f", lambda f, g: ops.upfirdn1d(x1, g, down=2, impl=impl)),
+            ("fu", lambda f, g: ops.filtered_act1d(x1, "snake", g, good, alpha=torch.ones(2),
+                                                   up=2, down=2, impl=impl)),
         ]
         for name, call in calls:
             with pytest.raises(ValueError, match=rf"^{name} must have finite taps, got tensor"):
-                call()
+                call(bad, flat)
     # finite taps that the op's gain scales past float32's range: said so, not a silent inf
     with pytest.raises(ValueError, match=r"^fu's taps scaled by the op's gain \(×2\) overflow "
                        r"torch\.float32 \(largest finite value 3\.4e\+38\)"):
