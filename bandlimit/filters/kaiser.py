@@ -313,7 +313,8 @@ def kaiser_jinc(
     kernel is not. The kernel is the inverse Fourier transform of the disc of radius
     :math:`f_c`, so the response is (close to) circularly symmetric, with about −6 dB at
     :math:`|f| = f_c` when the transition band is narrow against :math:`f_c`. At :math:`r = 0`
-    (the centre of an odd-size filter) the kernel takes its limit :math:`f_c`; the official StyleGAN3 code produces NaN there, this function does not.
+    (the centre of an odd-size filter) the kernel takes its limit :math:`f_c`; the official
+    StyleGAN3 code produces NaN there, this function does not.
 
     Parameters
     ----------
