@@ -1,4 +1,4 @@
-r"""Animations from a StyleGAN3 generator: a latent walk and a continuous sub-pixel translation.
+r"""Animations from a StyleGAN3 generator: a latent walk, a sub-pixel translation or a rotation.
 
 ``--mode walk``: images along a smooth loop through ``--seeds`` (spherical-ish interpolation of
 :math:`w` between consecutive seeds' latents, cosine-eased). ``--mode translate``: one latent,

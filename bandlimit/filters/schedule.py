@@ -1048,6 +1048,11 @@ def stylegan3_schedule(
     last_stopband_rel = _python_number(last_stopband_rel)
     conv_clamp = None if conv_clamp is None else _python_number(conv_clamp)
     last_cutoff = img_resolution / 2
+    if not math.isfinite(last_cutoff * last_stopband_rel_f):  # (else blamed on last_stopband)
+        raise ValueError(
+            f"last_stopband_rel must keep last_stopband = img_resolution / 2 * last_stopband_rel "
+            f"finite, got {last_stopband_rel!r} (img_resolution={img_resolution})"
+        )
     geo = geometric_schedule(
         num_layers,
         first_cutoff=first_cutoff,

@@ -296,8 +296,8 @@ def _check_mode(mode: object, x: torch.Tensor) -> str:
     mode = reference.check_padding_mode(mode)
     if mode != "zeros" and 0 in x.shape[2:]:
         raise ValueError(
-            f"padding_mode={mode!r} extends x with its own samples, but x of shape "
-            f"{tuple(x.shape)} has none along a padded axis; use padding_mode='zeros'"
+            f"x must have samples to extend with padding_mode={mode!r}, got shape "
+            f"{tuple(x.shape)}: an empty signal (only padding_mode='zeros' pads one)"
         )
     return mode
 
@@ -421,8 +421,9 @@ def filtered_act(
         What the padded samples are. 'zeros': StyleGAN3. 'replicate' / 'circular': the input
         is extended at its own rate (edge sample repeated / signal repeated) and then
         zero-inserted, as alias-free-torch and BigVGAN do; with 'circular' the op commutes
-        exactly with circular shifts by ``k`` samples whenever ``k·up/down`` is an integer
-        (take ``p0 + p1 = K_u − 1`` and ``down_padding`` summing to ``K_d − 1``).
+        exactly with circular shifts by ``k`` samples whenever ``k·up/down`` and
+        ``L·up/down`` (the output length) are integers (take ``p0 + p1 = K_u − 1`` and
+        ``down_padding`` summing to ``K_d − 1``).
     gain : float ≥ 0 or None, default None
         Multiplies the activation's output; None = the activation's default (√2 for relu,
         lrelu, swish/silu; 1 otherwise).

@@ -512,3 +512,12 @@ def test_magnitude_db_of_a_meta_tensor_is_named():
     """It raised torch's "Cannot copy out of meta tensor; no data!"."""
     with pytest.raises(ValueError, match=r"^h must hold its values, got a tensor on the meta"):
         magnitude_db(torch.ones(3, device="meta"))
+
+
+def test_a_huge_last_stopband_rel_is_named_not_last_stopband():
+    """last_stopband_rel=1e308 was reported as "last_stopband must be a finite real number",
+    an argument of geometric_schedule the caller never passed."""
+    with pytest.raises(ValueError, match=r"^last_stopband_rel must keep last_stopband = "
+                                         r"img_resolution / 2 \* last_stopband_rel finite, got "
+                                         r"1e\+308 \(img_resolution=64\)$"):
+        stylegan3_schedule(64, last_stopband_rel=1e308)

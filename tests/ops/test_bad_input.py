@@ -284,9 +284,22 @@ def test_1d_messages_speak_in_the_callers_1d_terms():
         "down=1, padding=(3, -1); expected at least 1")
     with pytest.raises(ValueError, match=r"\(fd\): output length would be -1 for input length 8"):
         ops.filtered_act1d(x3(), "tanh", None, torch.ones(10, dtype=F64))
-    with pytest.raises(ValueError, match=r"x of shape \(1, 2, 0\) has none along a padded"):
+    with pytest.raises(ValueError, match=r"^x must have samples to extend with "
+                       r"padding_mode='replicate', got shape \(1, 2, 0\): an empty signal"):
         ops.filtered_act1d(torch.zeros(1, 2, 0, dtype=F64), "tanh", f1(), padding=3,
                            padding_mode="replicate")
+
+
+def test_bigvgan_blocks_given_an_empty_signal_name_no_argument_they_lack():
+    """BigVGAN's blocks (replicate padding built in) were told to "use padding_mode='zeros'",
+    an argument they do not have."""
+    from bandlimit.nn import Snake, bigvgan
+
+    for block in (bigvgan.Activation1d(Snake(2)), bigvgan.UpSample1d(2), bigvgan.DownSample1d(2)):
+        with pytest.raises(ValueError, match=r"^x must have samples to extend with padding_mode="
+                           r"'replicate', got shape \(1, 2, 0\): an empty signal") as info:
+            block(torch.zeros(1, 2, 0))
+        assert "use padding_mode" not in str(info.value)
 
 
 @pytest.mark.parametrize("impl", ["ref", "numba"])
