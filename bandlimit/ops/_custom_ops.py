@@ -157,10 +157,50 @@ def _saving_no_inference_tensors(setup_context: Callable) -> Callable:
     return setup
 
 
+def _folding_vmap(op, sample_args: tuple[int, ...]) -> Callable:
+    """A ``torch.vmap`` rule for ``op`` whose arguments at ``sample_args`` index samples along
+    their first dimension (``x``, a gradient, a mask of planes) and whose outputs all do: the
+    vmapped dimension is folded into that one, so that one call computes every sample (PyTorch's
+    fallback makes one call per sample, and warns). A vmapped filter, bias or activation
+    parameter (one per sample) still needs a call per sample, made here."""
+
+    def rule(info, in_dims, *args):
+        size = info.batch_size
+        # (a non-tensor argument's in_dim is None, or a list of Nones for a list argument)
+        dims = [d if isinstance(a, Tensor) else None for a, d in zip(args, in_dims)]
+        if size == 0 or any(d is not None for i, d in enumerate(dims) if i not in sample_args):
+            outs = [op(*(a.select(d, k) if d is not None else a for a, d in zip(args, dims)))
+                    for k in range(size)]  # fmt: skip
+            if not outs:
+                raise ValueError("vmap over a dimension of size 0 is not supported by the fused "
+                                 "ops; use impl='ref'")  # fmt: skip
+            if isinstance(outs[0], tuple):
+                return tuple(torch.stack(o) for o in zip(*outs)), (0,) * len(outs[0])
+            return torch.stack(outs), 0
+        folded = list(args)
+        for i in sample_args:
+            a, d = args[i], dims[i]
+            a = a.movedim(d, 0) if d is not None else a.expand(size, *a.shape)
+            folded[i] = a.reshape(size * a.shape[1], *a.shape[2:])
+        out = op(*folded)
+
+        def unfold(o: Tensor) -> Tensor:
+            return o.reshape(size, o.shape[0] // size, *o.shape[1:])
+
+        if isinstance(out, tuple):
+            return tuple(unfold(o) for o in out), (0,) * len(out)
+        return unfold(out), 0
+
+    return rule
+
+
 def define_op(name: str, device_type: str, impl: Callable, fake: Callable,
-              setup_context=None, backward=None) -> EagerOp:
+              setup_context=None, backward=None,
+              sample_args: tuple[int, ...] | None = None) -> EagerOp:
     """Register ``bandlimit::<name>`` (its schema from ``impl``'s annotations) for one device
-    type, with ``fake`` and, if given, the autograd formula; returns its :class:`EagerOp`."""
+    type, with ``fake`` and, if given, the autograd formula and (``sample_args``: the
+    arguments whose first dimension indexes samples, as every output's does) a folding
+    ``torch.vmap`` rule; returns its :class:`EagerOp`."""
     _schema_signature(impl)
     if setup_context is not None:
         setup_context = _saving_no_inference_tensors(setup_context)
@@ -169,6 +209,8 @@ def define_op(name: str, device_type: str, impl: Callable, fake: Callable,
     op.register_fake(fake)
     if backward is not None:
         op.register_autograd(backward, setup_context=setup_context)
+    if sample_args is not None:
+        torch.library.register_vmap(op, _folding_vmap(op, sample_args))
     return EagerOp(op, impl, setup_context, backward)
 
 
@@ -212,5 +254,5 @@ def define_upfirdn(name: str, device_type: str, kernel: UpfirdnKernel) -> EagerO
 
     op: list[EagerOp] = []  # the backward calls the op itself: bound once it exists
     op.append(define_op(name, device_type, impl, fake, upfirdn_setup,
-                        lambda ctx, grad: upfirdn_backward(op[0], ctx, grad)))
+                        lambda ctx, grad: upfirdn_backward(op[0], ctx, grad), sample_args=(0,)))
     return op[0]

@@ -305,11 +305,13 @@ def _fa_backward(ctx, grad_y, _grad_mask):
     return (dv, db, *([None] * 14))
 
 
+# (torch.vmap folds into the samples: dy and the mask of planes; x)
 _filtered_act_bwd = define_op(
-    "filtered_act_numba_backward", "cpu", _fa_bwd_kernel, _fa_bwd_fake
+    "filtered_act_numba_backward", "cpu", _fa_bwd_kernel, _fa_bwd_fake, sample_args=(0, 1)
 )
 _filtered_act_fwd = define_op(
-    "filtered_act_numba", "cpu", _fa_fwd_kernel, _fa_fwd_fake, _fa_setup, _fa_backward
+    "filtered_act_numba", "cpu", _fa_fwd_kernel, _fa_fwd_fake, _fa_setup, _fa_backward,
+    sample_args=(0,),
 )
 
 
@@ -531,12 +533,13 @@ def _fany_backward(ctx, grad_y):
     return (dv, db, da, dbeta, *([None] * 15))
 
 
-_filtered_act_any_bwd = define_op(
-    "filtered_act_any_numba_backward", "cpu", _fany_bwd_kernel, _fany_bwd_fake
+_filtered_act_any_bwd = define_op(  # (vmap: dy and x)
+    "filtered_act_any_numba_backward", "cpu", _fany_bwd_kernel, _fany_bwd_fake,
+    sample_args=(0, 1),
 )
 _filtered_act_any_fwd = define_op(
     "filtered_act_any_numba", "cpu", _fany_fwd_kernel, _fany_fwd_fake, _fany_setup,
-    _fany_backward,
+    _fany_backward, sample_args=(0,),
 )
 
 

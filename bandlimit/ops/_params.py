@@ -512,7 +512,13 @@ def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     own 2-D ops do (the fused kernels write NCHW), and contiguous otherwise, whatever the
     backend ('ref' ends in crops and strided slices, views that ``y.view(...)`` would refuse,
     and keeps a transposed input's layout through its convolutions)."""
-    if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+    if (
+        x.ndim == 4
+        and not x.is_contiguous()
+        # (vmap cannot answer the channels_last query: a vmapped sample has no layout of its own)
+        and not torch._C._are_functorch_transforms_active()
+        and x.is_contiguous(memory_format=torch.channels_last)
+    ):
         return y.contiguous(memory_format=torch.channels_last)
     return y.contiguous()
 

@@ -492,6 +492,39 @@ def test_torch_func_transforms_under_auto(name):
             transform(lambda t: (op(t, "numba") * w).sum())(x)
 
 
+@pytest.mark.parametrize("name", sorted(set(_FUNC_OPS) - {"bias_act"}))
+def test_vmap_folds_into_the_fused_kernels_batch(name):
+    """torch.vmap over an explicit impl='numba' op ran PyTorch's fallback (one call per sample,
+    warning "There is a performance drop because we have not yet implemented the batching
+    rule"). The ops now fold the vmapped dimension into the batch: no warning, the samples'
+    results and gradients as 'ref''s, any in_dims; a vmapped bias still works."""
+    op = _FUNC_OPS[name]
+    g = torch.Generator().manual_seed(3)
+    xs = torch.randn(4, 2, 3, 5, 5, dtype=torch.float64, generator=g)
+    want = torch.stack([op(x, "ref") for x in xs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (the fallback's performance warning)
+        got = torch.func.vmap(lambda t: op(t, "numba"))(xs)
+        got1 = torch.func.vmap(lambda t: op(t, "numba"), in_dims=2, out_dims=1)(
+            xs.movedim(0, 2).contiguous())
+        xg = xs.clone().requires_grad_()
+        torch.func.vmap(lambda t: op(t, "numba"))(xg).square().sum().backward()
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got1.movedim(1, 0), want, rtol=1e-12, atol=1e-12)
+    xr = xs.clone().requires_grad_()
+    torch.stack([op(x, "ref") for x in xr]).square().sum().backward()
+    torch.testing.assert_close(xg.grad, xr.grad, rtol=1e-12, atol=1e-12)
+    if name == "filtered_lrelu":  # one bias per sample: a call per sample, the same results
+        bs = torch.randn(4, 3, dtype=torch.float64, generator=g)
+
+        def per_sample(t, b, impl):
+            return ops.filtered_lrelu(t, _F, _F, b, up=2, down=2, padding=3, impl=impl)
+
+        got = torch.func.vmap(lambda t, b: per_sample(t, b, "numba"))(xs, bs)
+        want = torch.stack([per_sample(x, b, "ref") for x, b in zip(xs, bs)])
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 # ONNX: while torch.onnx exports, 'auto' runs the reference, which is standard ONNX operators;
 # the exported graph must give the eager (fused-kernel) output in onnxruntime, at other shapes too.
 class _Vocoder1d(torch.nn.Module):
