@@ -28,6 +28,7 @@ key from ``L9_148_362`` to ``L9_276_362``).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -1137,6 +1138,19 @@ def stylegan3_schedule(
             )
         )
 
+    torgb = layers[-1]
+    if torgb.up_factor != 1 or torgb.down_factor != 1:
+        # (the official formulas do the same; the network's output is then zero-stuffed)
+        warnings.warn(
+            f"the ToRGB layer resamples from {torgb.in_sampling_rate} to "
+            f"{torgb.out_sampling_rate} samples per unit (up={torgb.up_factor}, "
+            f"down={torgb.down_factor}) with no filter, as StyleGAN3's formulas give for "
+            f"num_critical={geo.num_critical}: its output is zero-stuffed, not band-limited; "
+            f"use num_critical >= 1 (StyleGAN3: 2) so that the last layer runs at "
+            f"img_resolution",
+            UserWarning,
+            stacklevel=2,
+        )
     return Schedule(
         config=config,
         img_resolution=img_resolution,

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import numbers
+import warnings
 
 import numpy as np
 import pytest
@@ -392,6 +393,7 @@ def test_geometric_stylegan3_defaults_critical():
 # Properties of StyleGAN3 layer records.
 
 
+@pytest.mark.filterwarnings("ignore:the ToRGB layer resamples:UserWarning")  # (num_critical 0)
 @given(
     res_log2=st.integers(2, 10),
     config=st.sampled_from(["T", "R"]),
@@ -585,3 +587,20 @@ def test_plot_writes_png(tmp_path):
         plt.close(fig)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 1000
+
+
+def test_a_resampling_torgb_layer_is_warned_about():
+    """num_critical=0 leaves the last layer below img_resolution, so the official formulas make
+    ToRGB up-sample with no filter (zero insertion: 15/16 of a 4x output's pixels zero),
+    silently. The schedule is still StyleGAN3's, with a warning; StyleGAN3's own settings warn
+    about nothing."""
+    with pytest.warns(UserWarning, match=r"^the ToRGB layer resamples from 16 to 64 samples per "
+                                         r"unit \(up=4, down=1\) with no filter.*num_critical=0"):
+        s = stylegan3_schedule(64, num_layers=1, num_critical=0)
+    assert (s.layers[-1].up_factor, s.layers[-1].up_taps) == (4, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for res in (16, 64, 256, 1024):
+            for config in ("T", "R"):
+                stylegan3_schedule(res, config=config)
+            stylegan3_schedule(res, num_layers=2, num_critical=1)
