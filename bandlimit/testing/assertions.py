@@ -7,8 +7,8 @@ inverse or a small fraction such as 3/2). For a fractional ``d`` the shift ``T``
 band-limited: exact for analytic signals (:class:`~bandlimit.testing.BandlimitedSignal`), an
 FFT phase ramp for periodic tensors, or a long Kaiser-windowed sinc / Lanczos interpolator
 otherwise; a shift by a whole number of samples is an exact index shift. Agreement is measured as
-a PSNR (dB, peak-to-peak ``max_val``) over a crop away from the borders, where zero padding
-legitimately breaks equivariance.
+a PSNR (dB, relative to the peak-to-peak range of op's output unless ``max_val`` is given) over
+a crop away from the borders, where zero padding legitimately breaks equivariance.
 
 Both assertions return the PSNR as an :class:`~bandlimit.testing.EquivarianceResult`, a
 ``float`` that also says what was compared (output samples per axis, values, crop, rate), and
@@ -99,6 +99,9 @@ class EquivarianceResult(float):
         rotation.
     angle : float or None
         The rotation in radians; ``None`` for a translation.
+    max_val : float
+        The peak-to-peak range the PSNR is relative to: the one given, or by default the range
+        of op's (untransformed) output inside the crop.
 
     Examples
     --------
@@ -109,15 +112,17 @@ class EquivarianceResult(float):
     >>> r > 100, r.positions, r.compared  # 64 − 24 + 1: where the 24 taps stay inside
     (True, (41,), 123)
     >>> print(r.describe())  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
-    PSNR ... dB: input shift (0.5,) px, output shift (0.5,) px, rate (1.0,), crop (8,), 41 output
-    samples along x, 123 values compared
+    PSNR ... dB (peak-to-peak ...): input shift (0.5,) px, output shift (0.5,) px, rate (1.0,),
+    crop (8,), 41 output samples along x, 123 values compared
     """
 
-    __slots__ = ("angle", "compared", "crop", "output_shift", "positions", "rate", "shift")
+    __slots__ = ("angle", "compared", "crop", "max_val", "output_shift", "positions", "rate",
+                 "shift")
 
     angle: float | None
     compared: int
     crop: tuple[int, ...]
+    max_val: float
     output_shift: tuple[float, ...]
     positions: tuple[int, ...]
     rate: tuple[float, ...]
@@ -134,11 +139,12 @@ class EquivarianceResult(float):
         shift: tuple[float, ...] = (),
         output_shift: tuple[float, ...] = (),
         angle: float | None = None,
+        max_val: float = I_MAX,
     ) -> EquivarianceResult:
         self = super().__new__(cls, psnr)
         self.compared, self.positions, self.crop = int(compared), tuple(positions), tuple(crop)
         self.rate, self.shift, self.output_shift = tuple(rate), tuple(shift), tuple(output_shift)
-        self.angle = angle
+        self.angle, self.max_val = angle, float(max_val)
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickle / copy keep the attributes
@@ -165,7 +171,8 @@ class EquivarianceResult(float):
             what = (f"input shift {self.shift} px, output shift "
                     f"{tuple(round(d, 4) for d in self.output_shift)} px, rate {self.rate}, "
                     f"crop {self.crop}, {along}")
-        return f"PSNR {float(self):.2f} dB: {what}, {self.compared} values compared"
+        return (f"PSNR {float(self):.2f} dB (peak-to-peak {self.max_val:.4g}): {what}, "
+                f"{self.compared} values compared")
 
 
 def _rebuild_result(value: float, attrs: dict[str, Any]) -> EquivarianceResult:
@@ -442,11 +449,15 @@ def _compare(
     y0: torch.Tensor,
     y1: torch.Tensor,
     mask: torch.Tensor,
-    max_val: float,
+    max_val: float | None,
     reach: str,
     advice: str,
-) -> float:
-    """PSNR of ``y1`` against ``ref`` (``y0`` moved) over ``mask``; op's output must be finite."""
+    region: torch.Tensor,
+) -> tuple[float, float]:
+    """``(PSNR, max_val)``: ``y1`` against ``ref`` (``y0`` moved) over ``mask``, op's output
+    finite; ``max_val`` None: the peak-to-peak range of ``region``, op's output ``y0`` where
+    the crop keeps it (a constant gain of op then changes nothing; what the crop drops, e.g. a
+    border op writes NaN or junk to, does not count)."""
     keep = mask > 0
     bad = int((keep & ~(torch.isfinite(y0) & torch.isfinite(y1))).sum())
     if bad:
@@ -458,8 +469,20 @@ def _compare(
                              f"region, so crop cannot hide them: {advice}")
     # Select rather than multiply by the mask: 0 · NaN is NaN, and crop promises to ignore those.
     zero = ref.new_zeros(())
-    return psnr(torch.where(keep, ref, zero), torch.where(keep, y1.to(ref.dtype), zero), mask,
-                max_val)
+    a, b = torch.where(keep, ref, zero), torch.where(keep, y1.to(ref.dtype), zero)
+    if max_val is None:  # (the cropped output, not only the compared values: those may be few)
+        kept = region[torch.isfinite(region)].to(torch.float64)
+        max_val = float(kept.max() - kept.min()) if kept.numel() else 0.0
+        if max_val == 0:  # a constant output has no range: the metrics' 2 (images in [-1, 1])
+            max_val = I_MAX
+    return psnr(a, b, mask, max_val), max_val
+
+
+def _range(used: float, given: float | None) -> str:
+    """The range a PSNR is relative to, for a failure's message."""
+    if given is not None:
+        return f"max_val {used:.4g}"
+    return f"relative to op's output range {used:.4g}"
 
 
 def _nothing_left(
@@ -527,7 +550,7 @@ def assert_translation_equivariant(
     rate: float | Sequence[float] | None = None,
     method: str = "sinc",
     taps: int = 24,
-    max_val: float = I_MAX,
+    max_val: float | None = None,
     dtype: torch.dtype | None = None,
     min_compared: int = _MIN_COMPARED,
 ) -> EquivarianceResult:
@@ -568,8 +591,12 @@ def assert_translation_equivariant(
         :func:`fractional_shift`. ``'fft'`` suits ops with circular padding on periodic signals.
     taps : int
         Length of the ``'sinc'`` interpolator.
-    max_val : float
-        Peak-to-peak range for the PSNR (2 for signals in ``[−1, 1]``).
+    max_val : float, optional
+        Peak-to-peak range for the PSNR. Default: the range (max − min) of op's (unshifted)
+        output inside the crop, so that a constant gain of op changes nothing (a fixed range
+        judged a quiet op by its scale: ×0.01 passed where ×1 failed); 2 for a constant output.
+        2 is the metrics' convention for images in ``[−1, 1]``
+        (:data:`bandlimit.metrics.equivariance.I_MAX`).
     dtype : torch.dtype, optional
         Real floating-point dtype the input is rendered/cast to (default: the default dtype for
         a signal, the tensor's own for a tensor).
@@ -653,6 +680,8 @@ def assert_translation_equivariant(
     ...                                          s2, 0.3, min_psnr=60)
     """
     min_psnr = _check_min_psnr(min_psnr)
+    if max_val is not None:
+        max_val = check_real("max_val", max_val, positive=True)
     min_compared = check_int("min_compared", min_compared, 1)
     x0, nd = _resolve_input(x, dtype, (3, 4))
     shift = _as_shift(shift, nd)
@@ -691,15 +720,20 @@ def assert_translation_equivariant(
         shape[dim] = n
         mask = mask * keep.reshape(shape)
     positions = _positions(mask)
-    p = _compare(ref, y0, y1, mask, max_val, _output_shift_reach(method, k, out_shift),
-                 "make op's output finite, or use method 'sinc'" if method == "fft" else
-                 "increase crop, or make op's output finite")
+    region = y0
+    for axis, (n, c) in enumerate(zip(sizes, crops)):
+        region = region.narrow(y0.ndim - 1 - axis, c, n - 2 * c)  # (non-empty: checked above)
+    p, used = _compare(ref, y0, y1, mask, max_val, _output_shift_reach(method, k, out_shift),
+                       "make op's output finite, or use method 'sinc'" if method == "fft" else
+                       "increase crop, or make op's output finite", region)  # fmt: skip
     result = EquivarianceResult(p, compared=int((mask > 0).sum()), positions=positions,
-                                crop=crops, rate=rates, shift=shift, output_shift=out_shift)
+                                crop=crops, rate=rates, shift=shift, output_shift=out_shift,
+                                max_val=used)
     if not p >= min_psnr:
         raise AssertionError(
             f"translation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "
-            f"(input shift {shift} px, output shift {tuple(round(s, 4) for s in out_shift)} px, "
+            f"({_range(used, max_val)}, input shift {shift} px, output shift "
+            f"{tuple(round(s, 4) for s in out_shift)} px, "
             f"rate {rates} {rates_from}, crop {crops}, "
             f"{_along(positions)}, {result.compared} values compared)"
         )
@@ -723,7 +757,7 @@ def assert_rotation_equivariant(
     *,
     min_psnr: float = 30.0,
     crop: int | None = None,
-    max_val: float = I_MAX,
+    max_val: float | None = None,
     dtype: torch.dtype | None = None,
     min_compared: int = _MIN_COMPARED,
 ) -> EquivarianceResult:
@@ -747,8 +781,9 @@ def assert_rotation_equivariant(
         Only the disc of radius ``min(H', W')/2 − crop`` around the centre is compared (corners
         leave the frame under rotation). Default ``min(H', W') // 8``, plus 6 input pixels' worth
         when ``x`` is a tensor rotated numerically.
-    max_val : float
-        Peak-to-peak range for the PSNR.
+    max_val : float, optional
+        Peak-to-peak range for the PSNR (default: the range of op's (unrotated) output over the
+        compared disc, as in :func:`assert_translation_equivariant`).
     dtype : torch.dtype, optional
         Real floating-point dtype the input is rendered/cast to (default: the default dtype for
         a signal, the tensor's own for a tensor).
@@ -802,6 +837,8 @@ def assert_rotation_equivariant(
     AssertionError: rotation equivariance PSNR ... dB < min_psnr 50.00 dB ...
     """
     min_psnr = _check_min_psnr(min_psnr)
+    if max_val is not None:
+        max_val = check_real("max_val", max_val, positive=True)
     min_compared = check_int("min_compared", min_compared, 1)
     x0, nd = _resolve_input(x, dtype, (4,))
     angle = check_real("angle", angle)
@@ -835,14 +872,16 @@ def assert_rotation_equivariant(
         raise ValueError(f"nothing left to compare in op's output of size {(H, W)}: {why}; use "
                          + ("a smaller crop or " if crop else "") + "a larger input")
     positions = _positions(mask)
-    p = _compare(ref, y0, y1, mask, max_val, "the rotation of op's output (band-limited "
-                 "resampling)", "increase crop, or make op's output finite")
+    p, used = _compare(ref, y0, y1, mask, max_val, "the rotation of op's output (band-limited "
+                       "resampling)", "increase crop, or make op's output finite",
+                       y0[(mask > 0).expand_as(y0)])
     result = EquivarianceResult(p, compared=int((mask > 0).sum()), positions=positions,
-                                crop=(crop,), angle=angle)
+                                crop=(crop,), angle=angle, max_val=used)
     if not p >= min_psnr:
         raise AssertionError(
             f"rotation equivariance PSNR {p:.2f} dB < min_psnr {min_psnr:.2f} dB "
-            f"(angle {angle:.4f} rad, crop {crop}, compared disc spans {_along(positions)}, "
+            f"({_range(used, max_val)}, angle {angle:.4f} rad, crop {crop}, compared disc spans "
+            f"{_along(positions)}, "
             f"{result.compared} values compared)"
         )
     for axis, m in enumerate(positions):  # a pass on a handful of samples proves little

@@ -59,14 +59,15 @@ def test_min_angle_is_checked_in_the_unit_of_max_angle():
 def test_no_drawn_angle_is_too_small_to_expose_a_random_conv():
     """A random 3×3 kernel is far from isotropic. Before, the strategy's simplest angle was 0 and
     most were below 1e-6 rad: such a conv passed rotation property tests (at 30 dB, 4 examples).
-    Now the smallest angle, π/100, already brings it down to 39 dB (from 101 dB at angle 0)."""
+    Now the smallest angle, π/100, already brings it down to 51 dB (from 113 dB at angle 0,
+    relative to the conv's output range)."""
     torch.manual_seed(0)
     w = torch.randn(1, 1, 3, 3, dtype=F64)
     s = make_bandlimited_signal(np.random.default_rng(8), 40, bandwidth=0.15)
 
     def looks_equivariant(a):
         conv = lambda x: F.conv2d(x, w, padding=1)  # noqa: E731
-        return assert_rotation_equivariant(conv, s, a, min_psnr=-math.inf, dtype=F64) > 50
+        return assert_rotation_equivariant(conv, s, a, min_psnr=-math.inf, dtype=F64) > 60
 
     with pytest.raises(NoSuchExample):
         find(rotations(), looks_equivariant,

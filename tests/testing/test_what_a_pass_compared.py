@@ -210,3 +210,32 @@ def test_an_input_that_requires_grad_is_tested_without_warnings():
         warnings.simplefilter("error")
         assert assert_translation_equivariant(lambda t: t, x, (0.3, 0.2), crop=0) > 100
     assert x.grad is None
+
+
+@pytest.mark.parametrize("kind", ["translation", "rotation"])
+def test_the_verdict_does_not_depend_on_the_ops_output_scale(kind):
+    """The PSNR was taken against a fixed range of 2: ReLU failed at 38 dB while 0.01·ReLU
+    passed at 78 dB, and an equivariant layer ×30 failed. Now it is relative to op's output
+    range (inside the crop): the same PSNR, and verdict, for every constant gain; max_val=
+    still fixes the range, and the result and a failure say which range was used."""
+    s = sig(40, channels=4, bandwidth=0.2)
+    if kind == "translation":
+        def check(op, **kw):
+            return assert_translation_equivariant(op, s, (0.5, 0.25), crop=8, **kw)
+    else:
+        def check(op, **kw):
+            return assert_rotation_equivariant(op, s, 0.4, dtype=F64, **kw)
+
+    relu = [check(lambda t, g=g: g * torch.relu(t), min_psnr=-math.inf) for g in (0.01, 1, 30)]
+    assert relu[0] == pytest.approx(relu[1], abs=1e-6) == pytest.approx(relu[2], abs=1e-6)
+    assert relu[1] < 40  # ReLU aliases, at every scale
+    assert relu[2].max_val == pytest.approx(30 * relu[1].max_val)
+    with pytest.raises(AssertionError, match=r"relative to op's output range 0\.0\d+"):
+        check(lambda t: 0.01 * torch.relu(t), min_psnr=40)
+    assert check(lambda t: 0.01 * torch.relu(t), min_psnr=40, max_val=2) > 40  # (a fixed range)
+    assert check(lambda t: 0.01 * torch.relu(t), min_psnr=-math.inf, max_val=2).max_val == 2
+    assert "peak-to-peak" in relu[1].describe()
+    const = check(lambda t: torch.full_like(t, 0.5))  # no range: the metrics' 2
+    assert const > 100 and const.max_val == 2
+    with pytest.raises(ValueError, match=r"max_val must be > 0, got 0"):
+        check(lambda t: t, max_val=0)
