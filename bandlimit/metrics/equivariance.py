@@ -1347,6 +1347,8 @@ def evaluate(
         raise ValueError(f"metrics must be a non-empty subset of {METRICS} without repeats, got "
                          f"{metrics!r}")
     device = tr.device if device is None else check_device("device", device)
+    if device.type == "cpu":  # "cpu:0" is the CPU, which a tensor reports as "cpu"
+        device = torch.device("cpu")
     if device.type == "cuda" and device.index is None and torch.cuda.is_available():
         device = torch.device("cuda", torch.cuda.current_device())  # "cuda": the current one
     if tr.device != device:
@@ -1444,7 +1446,15 @@ def _evaluate_batch(
         tr.copy_(transform.to(dtype=tr.dtype, device=tr.device))
         # Check what G returned before converting: .float() would hide int/bool images and fail
         # on non-tensors with an AttributeError.
-        out = _check_images(G.synthesis(ws, **synthesis_kwargs), "G.synthesis output")
+        try:
+            made = G.synthesis(ws, **synthesis_kwargs)
+        except TypeError as exc:  # a synthesis network that is not StyleGAN3's
+            if "force_fp32" not in str(exc) or "force_fp32" not in synthesis_kwargs:
+                raise
+            raise TypeError(f"G.synthesis(ws, force_fp32=True) failed: {exc}; force_fp32 is "
+                            f"the default synthesis_kwargs (StyleGAN3's networks take it): pass "
+                            f"synthesis_kwargs={{}} for one that does not") from exc  # fmt: skip
+        out = _check_images(made, "G.synthesis output")
         if shape is not None and out.shape != shape:
             raise ValueError(f"G.synthesis output has shape {tuple(out.shape)} for {what} but "
                              f"{tuple(shape)} for the untransformed image (batch {k}): a "
@@ -1471,7 +1481,14 @@ def _evaluate_batch(
     orig = synth(torch.eye(3, dtype=torch.float64, device="cpu"), "the untransformed image")
     shape = orig.shape
     H, W = orig.shape[-2:]
-    res = W if res is None else res
+    if H != W:  # (the transforms are in units of a square canvas one image wide and high)
+        raise ValueError(f"G.synthesis must make square images for the equivariance metrics "
+                         f"(the input transform's canvas is square), got {H}x{W}")  # fmt: skip
+    if res is not None and res != W:  # (shifts snapped to res pixels land between W's)
+        raise ValueError(f"G.img_resolution = {res} but G.synthesis makes {H}x{W} images: the "
+                         f"metrics' whole-pixel shifts are output pixels; set img_resolution "
+                         f"to the output's size")  # fmt: skip
+    res = W
     if translate_max is not None:
         _check_integer_shifts(translate_max, res)
     size = f"{H}x{W}"

@@ -1150,3 +1150,40 @@ def test_explicit_draws_accept_integer_labels():
     d = _draws(c=torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0]), 3))  # int64
     r = eq.evaluate(G, draws=[d], metrics=("eqt_int",), progress=False)
     assert r["eqt_int"] > 100
+
+
+def test_evaluate_refuses_images_the_metrics_do_not_define():
+    """A non-square output, or an output whose width is not G.img_resolution, gave wrong numbers
+    silently: integer shifts were snapped to img_resolution's pixels, then truncated to the
+    output's (an exactly equivariant generator rendering 32 px with img_resolution 64 scored
+    eqt_int ≈ 46 dB, not inf)."""
+    G = AnalyticGenerator(res=32)
+    G.img_resolution = 64
+    with pytest.raises(ValueError, match=r"^G\.img_resolution = 64 but G\.synthesis makes 32x32 "
+                                         r"images: .*set img_resolution to the output's size"):
+        eq.evaluate(G, num_samples=4, batch_size=4, progress=False)
+    G.img_resolution = 32
+    assert eq.evaluate(G, metrics=("eqt_int",), num_samples=4, batch_size=4,
+                       progress=False)["eqt_int"] > 100
+    G.synthesis.forward = lambda ws, force_fp32=False: torch.zeros(len(ws), 2, 24, 32)
+    with pytest.raises(ValueError, match=r"^G\.synthesis must make square images for the "
+                                         r"equivariance metrics .* got 24x32"):
+        eq.evaluate(G, num_samples=4, batch_size=4, progress=False)
+
+
+def test_evaluate_takes_the_cpu_by_any_name_and_explains_force_fp32():
+    """device='cpu:0' was refused ("G is on cpu but device=cpu:0; move G first", which G.to
+    cannot fix); a synthesis network without StyleGAN3's force_fp32 argument failed with a
+    bare TypeError."""
+    G = AnalyticGenerator()
+    r = eq.evaluate(G, metrics=("eqt_int",), num_samples=4, batch_size=4, device="cpu:0",
+                    progress=False)
+    assert r["eqt_int"] > 100
+    plain = G.synthesis.forward
+    G.synthesis.forward = lambda ws: plain(ws)
+    with pytest.raises(TypeError, match=r"force_fp32 is the default synthesis_kwargs .* pass "
+                                        r"synthesis_kwargs=\{\} for one that does not"):
+        eq.evaluate(G, num_samples=4, batch_size=4, progress=False)
+    r = eq.evaluate(G, metrics=("eqt_int",), num_samples=4, batch_size=4,
+                    synthesis_kwargs={}, progress=False)
+    assert r["eqt_int"] > 100
