@@ -472,7 +472,23 @@ def bandlimited_images(
     if device is not None:
         device = check_device("device", device)  # a typo: here, not torch's error at each draw
     return bandlimited_signals(size, batch, channels, bandwidth, components, periodic, band,
-                               amplitude).map(lambda s: s.render(dtype=dtype, device=device))
+                               amplitude).map(_Render(dtype, device))
+
+
+class _Render:
+    """``s.render(dtype=..., device=...)``, shown as code a failing example can be rebuilt
+    from: Hypothesis prints ``repr(self)(signal)``, and a lambda's would name the variables
+    ``dtype`` and ``device`` instead of their values."""
+
+    def __init__(self, dtype: torch.dtype | None, device: torch.device | None):
+        self.dtype, self.device = dtype, device
+
+    def __call__(self, s: BandlimitedSignal) -> torch.Tensor:
+        return s.render(dtype=self.dtype, device=self.device)
+
+    def __repr__(self) -> str:
+        device = None if self.device is None else f"torch.device({str(self.device)!r})"
+        return f"(lambda s: s.render(dtype={self.dtype}, device={device}))"
 
 
 def subpixel_shifts(

@@ -7,9 +7,15 @@ import copy
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 
-from bandlimit.testing import BandlimitedSignal, bandlimited_signals, make_bandlimited_signal
+from bandlimit.testing import (
+    BandlimitedSignal,
+    bandlimited_images,
+    bandlimited_signals,
+    make_bandlimited_signal,
+)
 
 
 def _failing_example(strategy) -> str:
@@ -33,6 +39,28 @@ def test_a_failing_example_prints_the_call_that_rebuilds_the_signal():
         "s=make_bandlimited_signal(np.random.default_rng(0), size=(16, 24), channels=3, "
         "bandwidth=0.3, components=2)" in notes
     )
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"dtype": torch.float64}, {"device": "cpu"},
+                                    {"dtype": torch.float32, "device": torch.device("cpu")}])
+def test_a_failing_image_example_is_code_that_rebuilds_the_image(kwargs):
+    """bandlimited_images printed '...render(dtype=dtype, device=device)', which raised
+    NameError when pasted: the variables of its lambda, not their values."""
+    drawn = []
+
+    @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    @given(x=bandlimited_images(size=12, channels=2, bandwidth=0.2, **kwargs))
+    def test(x):
+        drawn.append(x)
+        raise AssertionError("always")
+
+    with pytest.raises(AssertionError) as info:
+        test()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    code = notes[notes.index("x=") + 2:notes.rindex("# or any other")].strip().rstrip(",")
+    rebuilt = eval(code, {"np": np, "torch": torch,
+                          "make_bandlimited_signal": make_bandlimited_signal})
+    assert torch.equal(rebuilt, drawn[-1]) and rebuilt.dtype == drawn[-1].dtype
 
 
 @pytest.mark.parametrize(
