@@ -478,6 +478,19 @@ def _compare(
     return psnr(a, b, mask, max_val), max_val
 
 
+def _reference_limit(x: Any, rate: float, limit: float, what: str) -> str:
+    """A failure's note when a signal's content, on op's output grid, lies beyond what the
+    reference transform of the output reproduces well: the reference is inexact there too."""
+    if not isinstance(x, BandlimitedSignal) or rate <= 0:
+        return ""
+    f = x.bandwidth / rate
+    if f <= limit:
+        return ""
+    return (f"; note: the signal reaches {f:.3g} cycles per output sample, beyond the ~{limit} "
+            f"that {what} reproduces accurately, so part of this error is the reference's, "
+            f"not op's: draw signals of a smaller bandwidth")
+
+
 def _range(used: float, given: float | None) -> str:
     """The range a PSNR is relative to, for a failure's message."""
     if given is not None:
@@ -736,6 +749,9 @@ def assert_translation_equivariant(
             f"{tuple(round(s, 4) for s in out_shift)} px, "
             f"rate {rates} {rates_from}, crop {crops}, "
             f"{_along(positions)}, {result.compared} values compared)"
+            + _reference_limit(x, min(rates), 0.375 if method == "sinc" else 0.25,
+                               f"the output shift (method {method!r})")
+            * (method != "fft" and not all(_whole(d) for d in out_shift))
         )
     # A pass on a handful of samples proves little (a failure there is still a failure).
     for axis, (m, n) in enumerate(zip(positions, sizes)):
@@ -883,6 +899,8 @@ def assert_rotation_equivariant(
             f"({_range(used, max_val)}, angle {angle:.4f} rad, crop {crop}, compared disc spans "
             f"{_along(positions)}, "
             f"{result.compared} values compared)"
+            + _reference_limit(x, min(H / x0.shape[-2], W / x0.shape[-1]), 0.3,
+                               "the rotation of op's output")
         )
     for axis, m in enumerate(positions):  # a pass on a handful of samples proves little
         if m < min_compared:
