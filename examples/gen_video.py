@@ -196,20 +196,23 @@ def main(argv: Sequence[str] | None = None) -> Path:
         except ImportError:
             fail("--mp4 needs imageio-ffmpeg; write a .gif instead")
     G = generator_for_cli(args.network, args.device, args.class_idx)
-    res = G.img_resolution  # a frame is one row of len(seeds) images
+    res = G.img_resolution
+    # a frame is one image for a walk (the seeds are its key latents), else a row of the seeds
+    tiles = 1 if args.mode == "walk" else len(args.seeds)
     scale = args.scale or max(1, 128 // res)
-    if not args.mp4 and res * len(args.seeds) * scale > GIF_MAX_SIDE:
-        fail(f"{len(args.seeds)} seeds of {res} px at --scale {scale} make frames "
-             f"{res * scale * len(args.seeds)}x{res * scale} px (width x height); a GIF's sides "
+    if not args.mp4 and res * tiles * scale > GIF_MAX_SIDE:
+        fail(f"{tiles} seeds of {res} px at --scale {scale} make frames "
+             f"{res * scale * tiles}x{res * scale} px (width x height); a GIF's sides "
              f"are at most {GIF_MAX_SIDE} px: use fewer --seeds or a smaller --scale")
     channels = getattr(G, "img_channels", 3)
-    need = frames_nbytes(args.frames, len(args.seeds), res, channels, scale, not args.mp4)
+    need = frames_nbytes(args.frames, tiles, res, channels, scale, not args.mp4)
     if need > MEMORY_BUDGET:
         at, smaller = ("", "") if args.mp4 else (f" at --scale {scale}", ", or a smaller --scale")
-        fail(f"--frames {args.frames} of {len(args.seeds)} seeds of {res} px{at} would need "
+        what = f"of one {res} px image" if tiles == 1 else f"of {tiles} seeds of {res} px"
+        fail(f"--frames {args.frames} {what}{at} would need "
              f"about {need / 2**30:.1f} GiB of memory (every frame is kept until the video is "
-             f"written), more than {MEMORY_BUDGET / 2**30:.0f} GiB: use fewer --frames or "
-             f"--seeds{smaller}")  # fmt: skip
+             f"written), more than {MEMORY_BUDGET / 2**30:.0f} GiB: use fewer --frames"
+             + ("" if tiles == 1 else " or --seeds") + f"{smaller}")  # fmt: skip
     make_parent(args.output, "--output")  # before the rendering, which takes a while
     try:
         frames = render_frames(G, args.seeds, args.mode, args.frames, args.trunc, args.amount,

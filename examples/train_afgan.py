@@ -17,7 +17,7 @@ Examples::
     python examples/train_afgan.py --data data.zip --kimg 200 --cbase 8192 --cmax 256 \
         --num-layers 6 --batch 8
 
-    # continue a run exactly where it stopped (Ctrl-C writes a final checkpoint)
+    # continue a run exactly where it stopped (Ctrl-C or SIGTERM writes a final checkpoint)
     python examples/train_afgan.py --resume runs/demo
 
     # 8 GPUs (NCCL); several nodes: add --nnodes N --rdzv-backend c10d --rdzv-endpoint HOST:29500
@@ -140,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         given = {k for k, v in vars(args).items() if v is not None and k not in ("resume", "quiet")}
         summary = train(cfg, resume=args.resume, progress=not args.quiet, given=given)
     except TrainingError as exc:
+        if not exc.reported:  # another rank of this run says it
+            raise SystemExit(2) from None
         fail(str(exc))
     if summary["rank"] == 0:
         run = Path(summary["run_dir"])

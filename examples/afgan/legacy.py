@@ -52,6 +52,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
+from afgan.data import one_line
 from afgan.discriminator import Discriminator
 from afgan.networks import Generator
 
@@ -531,7 +532,15 @@ def load_checkpoint(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[str
     Also accepts a bare ``{'init_kwargs', 'state_dict'}`` generator dict (as in the reference
     vectors), returned as ``G_ema``. Generators come back built, in eval mode.
     """
-    data = torch.load(path_or_file, weights_only=True, map_location="cpu")
+    try:
+        data = torch.load(path_or_file, weights_only=True, map_location="cpu")
+    except (OSError, RuntimeError) as exc:
+        # a zip cut short (an interrupted copy, a full disk) reads as "[Errno 22] Invalid
+        # argument" or "PytorchStreamReader failed reading zip archive"
+        if isinstance(exc, RuntimeError) and "zip" not in str(exc).lower():
+            raise
+        raise ValueError(f"a truncated or corrupt checkpoint (its zip does not read back: an "
+                         f"interrupted copy or a full disk?): {one_line(exc)}") from None
     if not isinstance(data, dict):
         raise ValueError(f"checkpoint must hold a dict, got {type(data).__name__}")
     if data.get("format") != CHECKPOINT_FORMAT:

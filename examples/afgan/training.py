@@ -82,7 +82,14 @@ D_REG_INTERVAL = 16
 
 
 class TrainingError(ValueError):
-    """A configuration or input problem, reported to the user as one line."""
+    """A configuration or input problem, reported to the user as one line.
+
+    ``reported`` is False on the ranks of a distributed run other than the one that found
+    the problem and says it: they exit with the same status, silently."""
+
+    def __init__(self, msg: str, *, reported: bool = True) -> None:
+        super().__init__(msg)
+        self.reported = reported
 
 
 @dataclass
@@ -731,27 +738,35 @@ def _restore_branch(run_dir: Path, ckpt: Path, step: int) -> Path:
 
 
 class _StopFlag:
-    """Ctrl-C: first press asks the loop to stop after the step (and checkpoint); second aborts."""
+    """Ctrl-C (SIGINT), SIGTERM (``kill``, ``timeout``, ``docker stop``, a batch system's time
+    limit; torchrun passes it on) or SIGHUP: the first asks the loop to stop after the step and
+    write a checkpoint; a second aborts."""
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                    if hasattr(signal, n))  # fmt: skip  (no SIGHUP on Windows)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
         with contextlib.suppress(ValueError):  # not in the main thread
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nCtrl-C: finishing this step and writing a checkpoint (again to abort)",
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\n{name}: finishing this step and writing a checkpoint (again to abort)",
               file=sys.stderr, flush=True)  # fmt: skip
 
     def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            if previous is not None:
+                signal.signal(sig, previous)
 
 
 def _step_generator(seed: int, world: int, rank: int, step: int) -> torch.Generator:
@@ -878,6 +893,56 @@ def _check_resume_options(
         )
 
 
+def _set_up_run_dir(d: Any, cfg: TrainConfig, run_dir: Path | None, resume_ckpt: Any,
+                    step: int, dataset: Any, G: Any, D: Any, gamma: float, blur_sigma: float,
+                    blur_fade: float, ema_kimg: float, batch_gpu: int,
+                    resume: Any) -> tuple[Path | None, Any]:
+    """On rank 0: make (or continue) the run directory and write config.json; returns it (None
+    for a new run on the other ranks) and the checkpoint resumed from (moved back into the run
+    directory when it continues a set-aside branch). A problem raises :class:`TrainingError`
+    there only."""
+    if d.rank == 0 and run_dir is not None:
+        _check_writable(run_dir)
+        try:
+            if resume_ckpt.parent != run_dir:  # a set-aside branch: restore it first
+                resume_ckpt = _restore_branch(run_dir, resume_ckpt, step)
+            _set_aside_later(run_dir, step)
+        except OSError as exc:  # a read-only run directory, a full disk
+            raise TrainingError(
+                f"cannot continue {str(run_dir)!r} at step {step}: setting its later files "
+                f"aside failed: {_write_failure(exc, run_dir)}"
+            ) from None
+    if d.rank == 0:
+        if run_dir is None:
+            run_dir = _run_dir(cfg, dataset.name)
+            _check_new_run_dir(run_dir, cfg.data, foreign=False)  # before mkdir
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # --outdir is a file, read-only, ...
+                raise TrainingError(
+                    f"cannot create the run directory {str(run_dir)!r} (--outdir "
+                    f"{cfg.outdir!r}): {exc.strerror or exc}"
+                ) from None
+            if _own_checkpoints(run_dir):
+                raise TrainingError(
+                    f"run directory {str(run_dir)!r} already holds checkpoints; pass --resume "
+                    f"{str(run_dir)!r} to continue it or choose another --run-name"
+                )
+            _check_new_run_dir(run_dir, None)
+            _set_aside_earlier_start(run_dir)
+        meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
+                "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
+                "world_size": d.world, "batch_per_process": batch_gpu,
+                "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
+                "G_params": sum(p.numel() for p in G.parameters()),
+                "D_params": sum(p.numel() for p in D.parameters()),
+                "resume": resume}  # fmt: skip
+        text = json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
+        # replaced whole: a full disk never truncates it
+        _write_run_file(run_dir / "config.json", lambda tmp: tmp.write_text(text))
+    return run_dir, resume_ckpt
+
+
 def _train(
     cfg: TrainConfig, d: _Dist, resume: str | None, progress: bool, given: Collection[str] | None
 ) -> dict[str, Any]:
@@ -903,8 +968,11 @@ def _train(
         try:
             nets = load_network(resume_ckpt)
         except (ValueError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
+            earlier = [p for p, _ in _own_checkpoints(resume_ckpt.parent) if p != resume_ckpt]
+            hint = (f"; the run's previous checkpoint: --resume {str(earlier[-1])!r}"
+                    if earlier and resume_dir is not None else "")  # fmt: skip
             raise TrainingError(
-                f"--resume {str(resume_ckpt)!r} cannot be loaded: {one_line(exc)}"
+                f"--resume {str(resume_ckpt)!r} cannot be loaded: {one_line(exc)}{hint}"
             ) from None
         exact = nets.get("training_state")
         if exact is not None and resume_dir is not None:
@@ -941,6 +1009,15 @@ def _train(
             # which the checkpoints store, so that continuing this run keeps them off.
             cfg.ema_rampup, cfg.blur_sigma = None, 0.0
     cfg.validate()
+    if cfg.data is not None:
+        if os.path.exists(cfg.data):  # stored absolute: the run resumes from any directory
+            cfg.data = os.path.abspath(cfg.data)
+        elif exact is not None and resume_dir is not None and not (given and "data" in given):
+            raise TrainingError(
+                f"--resume {str(resume_dir)!r}: the run's dataset {cfg.data!r} is not found "
+                f"from {os.getcwd()!r} (a relative path is relative to where the run was "
+                f"started); pass --data <where it is now>"
+            )
 
     try:
         want = cfg.resolution if cfg.data is None or (given and "resolution" in given) else None
@@ -1016,49 +1093,23 @@ def _train(
             torch.set_rng_state(exact["torch_rng"])
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
-    if d.rank == 0 and run_dir is not None:
-        _check_writable(run_dir)
-        try:
-            if resume_ckpt.parent != run_dir:  # a set-aside branch: restore it first
-                resume_ckpt = _restore_branch(run_dir, resume_ckpt, step)
-            _set_aside_later(run_dir, step)
-        except OSError as exc:  # a read-only run directory, a full disk
-            raise TrainingError(
-                f"cannot continue {str(run_dir)!r} at step {step}: setting its later files "
-                f"aside failed: {_write_failure(exc, run_dir)}"
-            ) from None
-    if d.rank == 0:
-        if run_dir is None:
-            run_dir = _run_dir(cfg, dataset.name)
-            _check_new_run_dir(run_dir, cfg.data, foreign=False)  # before mkdir
-            try:
-                run_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # --outdir is a file, read-only, ...
-                raise TrainingError(
-                    f"cannot create the run directory {str(run_dir)!r} (--outdir "
-                    f"{cfg.outdir!r}): {exc.strerror or exc}"
-                ) from None
-            if _own_checkpoints(run_dir):
-                raise TrainingError(
-                    f"run directory {str(run_dir)!r} already holds checkpoints; pass --resume "
-                    f"{str(run_dir)!r} to continue it or choose another --run-name"
-                )
-            _check_new_run_dir(run_dir, None)
-            _set_aside_earlier_start(run_dir)
-        meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
-                "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
-                "world_size": d.world, "batch_per_process": batch_gpu,
-                "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
-                "G_params": sum(p.numel() for p in G.parameters()),
-                "D_params": sum(p.numel() for p in D.parameters()),
-                "resume": resume}  # fmt: skip
-        text = json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
-        # replaced whole: a full disk never truncates it
-        _write_run_file(run_dir / "config.json", lambda tmp: tmp.write_text(text))
+    setup_error: str | None = None
+    try:
+        run_dir, resume_ckpt = _set_up_run_dir(
+            d, cfg, run_dir, resume_ckpt, step, dataset, G, D, gamma, blur_sigma, blur_fade,
+            ema_kimg, batch_gpu, resume)  # fmt: skip
+    except TrainingError as exc:  # (rank 0's alone: the other ranks must hear of it)
+        if not d.active:
+            raise
+        setup_error = str(exc)
     if d.active:
-        obj = [str(run_dir) if d.rank == 0 else None]
+        obj = [(str(run_dir) if run_dir is not None else None, setup_error)
+               if d.rank == 0 else None]  # fmt: skip
         dist.broadcast_object_list(obj, src=0)
-        run_dir = Path(obj[0])
+        shared, setup_error = obj[0]
+        if setup_error is not None:
+            raise TrainingError(setup_error, reported=d.rank == 0)
+        run_dir = Path(shared)
     assert run_dir is not None
 
     loss = StyleGAN2Loss(G, D, r1_gamma=gamma, blur_init_sigma=blur_sigma,
@@ -1190,7 +1241,17 @@ def _train(
             }  # fmt: skip
             stats_acc.clear()
             snap = done or want_stop or tick % cfg.snap == 0
-            if snap and cfg.metrics:
+            if snap and d.rank == 0:  # the checkpoint first: nothing after it can lose the run
+                row["grid"] = snapshot_images(f"fakes{step:08d}.png").name
+                last_ckpt = save()
+                row["checkpoint"] = last_ckpt.name if last_ckpt else None
+            # (every rank reaches a snapshot together: this agreement is collective-safe)
+            signalled = snap and bool(cfg.metrics) and _any_rank(stop.requested, d, device)
+            if signalled:
+                # stopped by a signal: exit now (the metrics take a while, and a second signal
+                # would abort them); a planned stop (--minutes, --stop-at-step) measures
+                row["metrics_skipped"] = "stopped by a signal"
+            elif snap and cfg.metrics:
                 from bandlimit.metrics.equivariance import NonFiniteImagesError, evaluate
 
                 names = tuple(dict.fromkeys(METRIC_NAMES[m] for m in cfg.metrics))
@@ -1201,15 +1262,11 @@ def _train(
                     row["metrics"] = {k: float(v) for k, v in metrics_result.items()}
                 except NonFiniteImagesError as e:
                     # A diverged G_ema: say so in the log and keep training (the checkpoint
-                    # below is still written; every rank raised, none waits).
+                    # above is written; every rank raised, none waits).
                     row["metrics_error"] = str(e)
                     if d.rank == 0:
                         print(f"metrics skipped: {e}", file=sys.stderr)
             if d.rank == 0:
-                if snap:
-                    row["grid"] = snapshot_images(f"fakes{step:08d}.png").name
-                    last_ckpt = save()
-                    row["checkpoint"] = last_ckpt.name if last_ckpt else None
                 try:
                     _append_line(log_path, json.dumps(row))
                 except OSError as exc:

@@ -146,6 +146,13 @@ def test_gen_video_refuses_frames_that_do_not_fit_in_memory(checkpoint, tmp_path
     assert "GiB of memory" in line and "use fewer --frames or --seeds, or a smaller --scale" in line
     line = _run(gen_video.main, [*net, "--scale", "1000", "--seeds", "0-3"], capsys)
     assert "--frames 48 of 4 seeds of 16 px at --scale 1000 would need about 137.3 GiB" in line
+    # A walk's frame is one image, whatever the seeds (its key latents): sized as one, not as a
+    # row of them (600 seeds were refused as 76800 px wide frames; 60 seeds × 3000 frames as
+    # 8.8 GiB, which one image per frame needs 0.15 GiB of).
+    walk = [*net, "--mode", "walk", "--scale", "1000", "--frames", "48"]
+    line = _run(gen_video.main, [*walk, "--seeds", "0-599"], capsys)
+    assert "--frames 48 of one 16 px image at --scale 1000 would need about 34.3 GiB" in line
+    assert "or --seeds" not in line
     line = _run(gen_video.main, [*net, "--frames", "100000000", "--mp4",
                                  "--output", str(tmp_path / "v.mp4")], capsys)  # fmt: skip
     if "needs imageio-ffmpeg" not in line:

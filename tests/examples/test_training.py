@@ -1204,3 +1204,121 @@ def test_resume_accepts_the_runs_own_directory_name_as_run_name(tmp_path):
     s = run_cli(*common, "--resume", str(renamed), "--run-name", "a2")
     assert s["run_dir"] == str(renamed) and s["step"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stopping, resuming from elsewhere, broken checkpoints, errors on one rank.
+
+
+def test_stop_flag_takes_sigterm_and_sighup_and_restores_the_handlers():
+    """Only Ctrl-C was handled: kill / timeout / docker stop / a batch system's time limit
+    (SIGTERM) killed the run with everything since its last checkpoint."""
+    import signal
+
+    from afgan.training import _StopFlag
+
+    names = [n for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    before = {n: signal.getsignal(getattr(signal, n)) for n in names}
+    for name in names:
+        with _StopFlag() as stop:
+            os.kill(os.getpid(), getattr(signal, name))
+            assert stop.requested, name
+            with pytest.raises(KeyboardInterrupt):  # a second signal aborts
+                os.kill(os.getpid(), getattr(signal, name))
+        assert {n: signal.getsignal(getattr(signal, n)) for n in names} == before
+
+
+def test_a_signal_writes_the_checkpoint_and_skips_the_metrics(tmp_path, monkeypatch):
+    """On a stop by signal the metrics ran (≈ 30 s) before the checkpoint was written, and a
+    second Ctrl-C in that window lost the run. Now the checkpoint comes first and a signalled
+    stop skips the metrics (a planned one, --stop-at-step, still measures)."""
+    import signal
+
+    import afgan.training as training
+
+    step_generator = training._step_generator
+
+    def signalled_at_step_2(seed, world, rank, step):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step_generator(seed, world, rank, step)
+
+    monkeypatch.setattr(training, "_step_generator", signalled_at_step_2)
+    common = ["--outdir", str(tmp_path), "--kimg", "10", "--tick", "10", "--metrics", "eqt_int",
+              "--metrics-samples", "4"]  # fmt: skip
+    s = run_cli(*common, "--run-name", "sig")
+    assert s["stopped"] and s["step"] == 3 and s["checkpoint"] and Path(s["checkpoint"]).is_file()
+    last = json.loads((tmp_path / "sig" / "log.jsonl").read_text().splitlines()[-1])
+    assert last["metrics_skipped"] == "stopped by a signal" and "metrics" not in last
+    assert last["checkpoint"] == Path(s["checkpoint"]).name
+    monkeypatch.setattr(training, "_step_generator", step_generator)
+    planned = run_cli(*common, "--run-name", "planned", "--stop-at-step", "2")
+    last = json.loads((tmp_path / "planned" / "log.jsonl").read_text().splitlines()[-1])
+    assert planned["stopped"] and "eqt_int" in last["metrics"]
+
+
+def test_a_run_on_a_relative_dataset_resumes_from_another_directory(tmp_path, monkeypatch,
+                                                                     capsys):
+    """config.json kept --data as typed ('imgs'): resuming from elsewhere said "--data 'imgs'
+    does not exist", an option the user never passed. The path is stored absolute now, and a
+    run whose relative dataset is not found says where it looked and what to pass."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    part = run_cli("--outdir", "runs", "--run-name", "r", "--kimg", "0.016", "--tick", "0.008",
+                   "--data", "imgs", "--stop-at-step", "1")  # fmt: skip
+    run = Path(part["run_dir"]).absolute()
+    cfg = json.loads((run / "config.json").read_text())["config"]
+    assert cfg["data"] == str(folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_cli("--resume", str(run), "--stop-at-step", "2")["step"] == 2
+    # an old run, whose config.json holds the relative path: named, with what to do
+    ckpt = sorted(run.glob("checkpoint-*.pt"))[-1]
+    state = torch.load(ckpt, weights_only=True)
+    state["training_state"]["config"]["data"] = "imgs"
+    torch.save(state, ckpt)
+    line = _bad(capsys, "--resume", str(run))
+    assert line == (f"error: --resume {str(run)!r}: the run's dataset 'imgs' is not found from "
+                    f"{str(elsewhere)!r} (a relative path is relative to where the run was "
+                    f"started); pass --data <where it is now>")
+
+
+def test_a_truncated_checkpoint_is_named_with_the_one_before(tmp_path, capsys):
+    """A checkpoint cut short (an interrupted copy, a full disk) said only "[Errno 22] Invalid
+    argument"; resuming its run now says what it is and names the previous checkpoint."""
+    s = run_cli("--outdir", str(tmp_path), "--run-name", "t", "--kimg", "0.016", "--tick",
+                "0.004", "--keep", "3")  # fmt: skip
+    ckpts = sorted(Path(s["run_dir"]).glob("checkpoint-*.pt"))
+    assert len(ckpts) >= 2
+    data = ckpts[-1].read_bytes()
+    ckpts[-1].write_bytes(data[: len(data) // 3])
+    line = _bad(capsys, "--resume", s["run_dir"])
+    assert "cannot be loaded: a truncated or corrupt checkpoint (its zip does not read back" in line
+    assert line.endswith(f"; the run's previous checkpoint: --resume {str(ckpts[-2])!r}"), line
+
+
+def test_an_error_found_on_rank_0_is_one_line_under_torchrun(tmp_path):
+    """A problem found by rank 0 alone (here: a run directory holding a user's file) made the
+    other ranks crash in broadcast_object_list with a long gloo traceback around the one-line
+    error (and could hang them on NCCL); every rank now hears of it and only rank 0 says it."""
+    (tmp_path / "u").mkdir()
+    (tmp_path / "u" / "notes.txt").write_text("mine")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "TMPDIR": str(tmp_path)}  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(EXAMPLES / "train_afgan.py"), *TINY, "--batch", "8", "--outdir", str(tmp_path),
+           "--run-name", "u", "--kimg", "0.016"]  # fmt: skip
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    errors = [ln for ln in res.stderr.splitlines() if "error: " in ln]
+    assert len(errors) == 1 and "already holds files" in errors[0], res.stderr[-3000:]
+    # (torchrun itself then reports its failed children; the ranks' own tracebacks are gone)
+    assert "broadcast_object_list" not in res.stderr and "[rank1]" not in res.stderr, res.stderr
+    assert (tmp_path / "u" / "notes.txt").read_text() == "mine"
