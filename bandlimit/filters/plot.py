@@ -59,6 +59,7 @@ def plot_frequency_response(
     cutoff: float | None = None,
     stopband: float | None = None,
     title: str | None = None,
+    label: str | None = None,
 ) -> Any:
     r"""Plot the magnitude response of a 1-D or 2-D filter in dB.
 
@@ -85,6 +86,10 @@ def plot_frequency_response(
         Frequency to mark (e.g. the stop-band edge ``cutoff + width/2``), in ``(0, fs/2]``.
     title : str, optional, keyword-only
         Axes title.
+    label : str, optional, keyword-only
+        Legend label of a 1-D response (default ``'|H| (dB)'``): name each filter when several
+        are drawn into one ``ax`` to compare them (the −6 dB line is drawn once). A 2-D response
+        drawn again into the same ``ax`` replaces the image and reuses its colour bar.
 
     Returns
     -------
@@ -108,19 +113,28 @@ def plot_frequency_response(
     fs = _check_positive("fs", fs)
     cutoff = _optional_freq("cutoff", cutoff, fs)
     stopband = _optional_freq("stopband", stopband, fs)
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"title must be a str or None, got {type(title).__name__}")
+    for name, text in (("title", title), ("label", label)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be a str or None, got {type(text).__name__}")
     ax = _axes(ax)
     freqs, h_db = frequency_response(arr, fs, db=True)
     if arr.ndim == 1:
-        ax.plot(freqs, h_db, color="C0", label="|H| (dB)")
-        ax.axhline(20 * np.log10(0.5), color="0.5", linestyle=":", linewidth=0.8, label="-6 dB")
+        curves = sum(1 for line in ax.get_lines() if getattr(line, "_bandlimit_response", False))
+        (line,) = ax.plot(freqs, h_db, color=f"C{curves}" if curves else "C0",
+                          label="|H| (dB)" if label is None else label)  # fmt: skip
+        line._bandlimit_response = True  # (counted by a later call into the same axes)
+        if not curves:
+            ax.axhline(20 * np.log10(0.5), color="0.5", linestyle=":", linewidth=0.8,
+                       label="-6 dB")  # fmt: skip
         if cutoff is not None:
             ax.axvline(cutoff, color="C1", linestyle="--", label=f"cutoff {cutoff:g}")
         if stopband is not None:
             ax.axvline(stopband, color="C3", linestyle="--", label=f"stopband {stopband:g}")
         ax.set_xlim(0, fs / 2)
-        ax.set_ylim(max(_DB_BOTTOM, float(h_db.min()) - 5), max(5.0, float(h_db.max()) + 5))
+        drawn = [np.asarray(line.get_ydata()) for line in ax.get_lines()
+                 if getattr(line, "_bandlimit_response", False)]  # (every filter drawn here)
+        low, high = min(float(y.min()) for y in drawn), max(float(y.max()) for y in drawn)
+        ax.set_ylim(max(_DB_BOTTOM, low - 5), max(5.0, high + 5))
         ax.set_xlabel("frequency")
         ax.set_ylabel("magnitude (dB)")
         ax.grid(True, alpha=0.3)
@@ -138,7 +152,13 @@ def plot_frequency_response(
             cmap="viridis",
             interpolation="nearest",
         )
-        ax.figure.colorbar(im, ax=ax, label="magnitude (dB)")
+        bar = getattr(ax, "_bandlimit_colorbar", None)
+        if bar is None:
+            ax._bandlimit_colorbar = ax.figure.colorbar(im, ax=ax, label="magnitude (dB)")
+        else:  # drawn again into these axes: the new image replaces the old, one colour bar
+            for old in [*ax.images[:-1], *ax.patches]:  # (and the old filter's circles)
+                old.remove()
+            bar.update_normal(im)
         for radius, style, name in ((cutoff, "-", "cutoff"), (stopband, "--", "stopband")):
             if radius is not None:
                 ax.add_patch(

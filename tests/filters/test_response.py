@@ -310,3 +310,28 @@ def test_plot_missing_matplotlib_message(monkeypatch):
                 ],
             )
         )
+
+
+def test_several_filters_compared_in_one_axes():
+    """Drawing a second 1-D response into the same axes repeated the '|H| (dB)' and '-6 dB'
+    legend entries and cut the y range to the last filter; a second 2-D one added a second
+    colour bar (and kept the first image and circles). Now: one label per filter (label=), one
+    -6 dB line, a range holding both; in 2-D the image, circles and colour bar are replaced."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = plot_frequency_response(kaiser_sinc(12, 0.25, 0.2, 1.0), label="12 taps")
+    plot_frequency_response(kaiser_sinc(48, 0.25, 0.05, 1.0), ax=ax, label="48 taps")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["12 taps", "-6 dB", "48 taps"]
+    lows = [float(np.min(line.get_ydata())) for line in ax.get_lines()[::2]]
+    assert ax.get_ylim()[0] <= max(-160.0, min(lows) - 5) + 1e-9
+    assert ax.get_lines()[0].get_color() != ax.get_lines()[2].get_color()
+    ax2 = plot_frequency_response(kaiser_jinc(12, 0.25, 0.2, 1.0), cutoff=0.25)
+    plot_frequency_response(kaiser_jinc(24, 0.25, 0.1, 1.0), ax=ax2, cutoff=0.2)
+    assert len(ax2.figure.axes) == 2 and len(ax2.images) == 1 and len(ax2.patches) == 1
+    assert ax2.patches[0].get_radius() == 0.2
+    with pytest.raises(TypeError, match=r"^label must be a str or None, got int"):
+        plot_frequency_response(kaiser_sinc(12, 0.25, 0.2, 1.0), label=3)
+    plt.close("all")
