@@ -2,7 +2,8 @@
 
 - Kaiser-windowed sinc (separable) and jinc (radial) low-pass filters, scipy-exact:
   :func:`lowpass`, :func:`kaiser_sinc`, :func:`kaiser_jinc`, :func:`kaiser_beta`,
-  :func:`kaiser_atten`, and the BigVGAN compatibility preset :func:`kaiser_sinc_bigvgan`.
+  :func:`kaiser_atten`, :func:`kaiser_order` (taps for an attenuation), and the BigVGAN
+  compatibility preset :func:`kaiser_sinc_bigvgan`.
 - The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
   :func:`resample_filter`.
 - Frequency responses, passband ripple, stopband attenuation: :func:`frequency_response`,
@@ -17,6 +18,7 @@ from bandlimit.filters.kaiser import (
     kaiser_atten,
     kaiser_beta,
     kaiser_jinc,
+    kaiser_order,
     kaiser_sinc,
     kaiser_sinc_bigvgan,
     lowpass,
@@ -48,6 +50,7 @@ __all__ = [
     "kaiser_atten",
     "kaiser_beta",
     "kaiser_jinc",
+    "kaiser_order",
     "kaiser_sinc",
     "kaiser_sinc_bigvgan",
     "lowpass",

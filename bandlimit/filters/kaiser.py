@@ -165,6 +165,59 @@ def kaiser_beta(atten_db: float) -> float:
     return float(scipy.signal.kaiser_beta(atten_db))
 
 
+def kaiser_order(atten_db: float, width: float, fs: float = 2.0) -> tuple[int, float]:
+    r"""Taps and window shape for a Kaiser-windowed sinc reaching ``atten_db`` dB of stop-band
+    attenuation over a transition band ``width`` wide: :func:`kaiser_atten` solved for the
+    taps, and :func:`kaiser_beta`.
+
+    .. math:: n = \left\lceil \frac{A - 7.95}{2.285\,\pi\,\Delta} + 1 \right\rceil,
+              \qquad \Delta = \frac{\mathrm{width}}{f_s / 2}
+
+    Same semantics as :func:`scipy.signal.kaiserord` (which this calls), with the width in the
+    unit of ``fs`` (scipy's is normalised to Nyquist: its default here, ``fs = 2``). The
+    result feeds :func:`kaiser_sinc` (``numtaps``; the design derives the same β from taps and
+    width) or a window of your own.
+
+    Parameters
+    ----------
+    atten_db : float
+        Wanted stop-band attenuation :math:`A` in dB, > 8 (Kaiser's formula needs more than
+        its 7.95 dB offset), finite.
+    width : float
+        **Full** transition width (> 0, finite), in the unit of ``fs``.
+    fs : float
+        Sampling rate (> 0, default 2: ``width`` normalised to the Nyquist frequency, as scipy).
+
+    Returns
+    -------
+    (int, float)
+        ``(numtaps, beta)``.
+
+    Examples
+    --------
+    60 dB with a transition of 0.05 cycles per sample (``fs = 1``):
+
+    >>> from bandlimit.filters import kaiser_order, kaiser_atten
+    >>> n, beta = kaiser_order(60.0, 0.05, fs=1.0)
+    >>> n, round(beta, 4)
+    (74, 5.6533)
+    >>> kaiser_atten(n, 0.05 / 0.5) >= 60     # the estimate it was solved from
+    True
+    """
+    atten_db = _check_real("atten_db", atten_db)
+    fs = _check_positive("fs", fs)
+    width = _check_positive("width", width)
+    if not atten_db > 8:
+        raise ValueError(f"atten_db must be > 8 dB (Kaiser's formula starts at 7.95 dB), got "
+                         f"{atten_db!r}")  # fmt: skip
+    normalised = width / (fs / 2)
+    numtaps, beta = scipy.signal.kaiserord(atten_db, normalised)
+    if not math.isfinite(numtaps) or numtaps > 2**53:
+        raise ValueError(f"atten_db={atten_db!r} over width={width!r} (fs={fs!r}) needs more than "
+                         f"2**53 taps")  # fmt: skip
+    return int(numtaps), float(beta)
+
+
 def _validate_design(
     numtaps: Any, cutoff: Any, width: Any, fs: Any
 ) -> tuple[int, float, float, float]:

@@ -480,3 +480,29 @@ def test_resample_filter_is_a_fresh_tensor_each_time():
     a.mul_(0)  # the cached design is not the caller's tensor
     assert resample_filter(3, 2).abs().sum() > 0
     assert resample_filter(3, 2, dtype=torch.float32).dtype == torch.float32
+
+
+@given(st.floats(8.5, 300.0), st.floats(1e-4, 0.9), st.sampled_from([2.0, 1.0, 48000.0]))
+def test_kaiser_order_is_scipys_kaiserord_in_the_unit_of_fs(atten, width, fs):
+    """kaiser_order(A, width, fs) = scipy.signal.kaiserord(A, width / (fs / 2)), and the taps
+    it gives reach A by Kaiser's own estimate."""
+    from bandlimit.filters import kaiser_order
+
+    n, beta = kaiser_order(atten, width * fs / 2, fs)
+    assert (n, beta) == scipy.signal.kaiserord(atten, width)
+    assert isinstance(n, int) and isinstance(beta, float)
+    assert scipy.signal.kaiser_atten(n, width) >= atten - 1e-9
+    assert n == 1 or scipy.signal.kaiser_atten(n - 1, width) < atten
+
+
+def test_kaiser_order_bad_input():
+    from bandlimit.filters import kaiser_order
+
+    with pytest.raises(ValueError, match=r"^atten_db must be > 8 dB .*got 5\.0"):
+        kaiser_order(5.0, 0.1)
+    with pytest.raises(ValueError, match=r"^width must be > 0, got 0"):
+        kaiser_order(60.0, 0)
+    with pytest.raises(ValueError, match=r"needs more than 2\*\*53 taps"):
+        kaiser_order(60.0, 1e-300)
+    with pytest.raises(TypeError, match=r"^atten_db must be a real number"):
+        kaiser_order("60", 0.1)
