@@ -109,6 +109,12 @@ def bias_act(
     if resolve_impl(impl, x, "bias_act", {"b": b}) == "cuda":
         from bandlimit.ops.cuda import _ops
 
+        if (x.ndim == 4 and dim == 1 and not x.is_contiguous()
+                and x.is_contiguous(memory_format=torch.channels_last)):  # fmt: skip
+            # channels_last: the kernel (contiguous [N, H, W, C] rows, channels innermost) on
+            # the permuted view, and back: no copy in, channels_last out, as 'ref' keeps it
+            y = _ops.bias_act(x.permute(0, 2, 3, 1), b, 3, spec, alpha, gain, clamp)
+            return y.permute(0, 3, 1, 2)
         return _ops.bias_act(x, b, dim, spec, alpha, gain, clamp)
     y = reference.bias_act(x, b, dim, spec, alpha, gain, clamp)
     # The identity (linear, no bias, gain 1, no clamp) computes nothing: a new tensor all the

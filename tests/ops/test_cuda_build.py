@@ -661,6 +661,17 @@ def test_error_no_ninja(tmp_path, monkeypatch):
         _build.preflight()
 
 
+def test_error_no_host_compiler(tmp_path, monkeypatch):
+    """Without a C++ compiler, info said buildable (the build then failed at its first step)."""
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    monkeypatch.setenv("CUDA_HOME", str(_fake_nvcc(tmp_path, "13.0")))
+    monkeypatch.setattr(_build, "ninja_available", lambda: True)
+    monkeypatch.setenv("CXX", "no-such-c++-compiler")
+    with pytest.raises(CudaBuildError, match=r"no host C\+\+ compiler: 'no-such-c\+\+-compiler' "
+                                             r"is not found .* set CXX"):
+        _build.preflight()
+
+
 def test_error_no_gpu_and_no_arch_list(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     monkeypatch.setenv("CUDA_HOME", str(_fake_nvcc(tmp_path, "13.0")))

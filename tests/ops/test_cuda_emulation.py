@@ -1865,3 +1865,84 @@ def test_entry_point_checks(emu):
         emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
                          [2, 2], 1, 3, 0.2, 1.0, -1.0, False, torch.zeros(1, 4, 1,
                                                                         dtype=torch.int32))
+
+
+class _FlatTiles:
+    """The emulation with every plane of more than one tile row launched with its tiles in
+    grid.x (``max_grid_y=1``), as CUDA's grid.y limit of 65535 forces for a tall, narrow plane
+    (2^21 rows of 32-row tiles)."""
+
+    def __init__(self, emu):
+        self._emu = emu
+
+    def __getattr__(self, name):
+        return getattr(self._emu, name)
+
+    def filtered_act(self, *args, **kwargs):
+        return self._emu.filtered_act(*args, **kwargs, max_grid_y=1)
+
+
+@pytest.mark.parametrize("act", ["lrelu", "snake", "gelu"])
+def test_tall_planes_launch_their_tiles_in_grid_x(emu, act):
+    """More tile rows than grid.y's 65535 ('output too large for the grid', no fallback: an
+    output over ~2.1 M rows tall and a few wide): the tiles now go into grid.x. Forced here on
+    small planes: output, mask, the backward (mask, and u with the per-tile snake sums) and
+    every gradient are bit-identical to the usual launch, and agree with 'ref'."""
+    from bandlimit import ops
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 45, 3, dtype=torch.float64, generator=g)
+    b = torch.randn(3, dtype=torch.float64, generator=g)
+    alpha = torch.rand(3, dtype=torch.float64, generator=g) + 0.5
+    f = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+
+    def run(impl):
+        xs, bs, al = (t.clone().requires_grad_() for t in (x, b, alpha))
+        kw = {"alpha": al} if act == "snake" else {}
+        y = ops.filtered_act(xs, act, f, f, bs, up=2, down=1, padding=2, clamp=0.9, impl=impl,
+                             **kw)
+        y.square().sum().backward()
+        return y.detach(), xs.grad, bs.grad, al.grad
+
+    with emulated_cuda_path(emu):
+        usual = run("cuda")
+    with emulated_cuda_path(_FlatTiles(emu)):
+        flat = run("cuda")
+    assert usual[0].shape[2] > 64  # (several rows of tiles of at most 32 rows)
+    for u, fl in zip(usual, flat):
+        assert (u is None and fl is None) or torch.equal(u, fl)
+    for got, want in zip(flat, run("ref")):
+        if want is not None:
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_bias_act_keeps_channels_last_on_the_cuda_path(emu, monkeypatch):
+    """bias_act(impl='cuda') copied a channels_last input to NCHW and returned NCHW ('ref'
+    keeps channels_last): the kernel now runs on the [N, H, W, C] view, no copy in, the
+    layout kept out; values and gradients as 'ref'."""
+    import importlib
+
+    from bandlimit import ops
+
+    bias_act_module = importlib.import_module("bandlimit.ops.bias_act")  # (the function's name)
+    monkeypatch.setattr(bias_act_module, "resolve_impl", lambda impl, x, op, params=None: impl)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 4, 5, 3, dtype=torch.float64, generator=g)
+    x = x.to(memory_format=torch.channels_last)
+    b = torch.randn(4, dtype=torch.float64, generator=g)
+
+    def run(impl):
+        xs, bs = x.clone().requires_grad_(), b.clone().requires_grad_()
+        y = ops.bias_act(xs, bs, act="lrelu", clamp=0.8, impl=impl)
+        y.square().sum().backward()
+        return y, xs.grad, bs.grad
+
+    with emulated_cuda_path(emu):
+        _EmulatedBiasAct.calls = 0
+        y, gx, gb = run("cuda")
+        assert _EmulatedBiasAct.calls == 1
+    ry, rgx, rgb = run("ref")
+    assert y.is_contiguous(memory_format=torch.channels_last) and y.stride() == ry.stride()
+    torch.testing.assert_close(y, ry, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, rgx, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gb, rgb, rtol=1e-12, atol=1e-12)

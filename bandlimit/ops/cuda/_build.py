@@ -416,6 +416,13 @@ def preflight() -> tuple[str, Path]:
             "cannot build the bandlimit CUDA extension: ninja is not available. "
             "Install it (pip install ninja) " + how
         )
+    cxx = os.environ.get("CXX") or "c++"  # (what torch's build runs for the host code)
+    if shutil.which(cxx) is None:
+        raise CudaBuildError(
+            f"cannot build the bandlimit CUDA extension: no host C++ compiler: {cxx!r} is not "
+            f"found (torch's build runs $CXX, default c++). Install one (e.g. g++) or set CXX "
+            + how
+        )
     arches, why = arch_list()
     if arches is None:
         raise CudaBuildError(
@@ -848,13 +855,18 @@ def _build_in(
                 ) or next(
                     (ln for ln in lines if "error" in ln.lower()), text[:200]
                 )
+                advice = (
+                    f"Check that the compiler (g++/nvcc) supports C++20 and that torch "
+                    f"{torch.__version__} matches the CUDA toolkit; rerun `python -m "
+                    f"bandlimit.ops.cuda build --verbose` to see the commands"
+                    if cuda else
+                    "Check that the host compiler (g++, $CXX) supports C++20 (the emulation "
+                    "is the kernels compiled for the CPU, for the tests)"
+                )  # fmt: skip
                 raise CudaBuildError(
                     f"compiling the bandlimit {'CUDA' if cuda else 'emulation'} extension "
                     f"({', '.join(s.name for s in sources)}) in {directory} failed: "
-                    f"{first.strip()}. Full log: {log}. Check that the compiler (g++/nvcc) "
-                    f"supports C++20 and that torch {torch.__version__} matches the CUDA "
-                    f"toolkit; rerun `python -m bandlimit.ops.cuda build --verbose` to see the "
-                    "commands"
+                    f"{first.strip()}. Full log: {log}. {advice}"
                 ) from e
     raise AssertionError("unreachable")
 

@@ -471,7 +471,7 @@ std::vector<at::Tensor> filtered_act(
     int64_t block_threads, const optional<at::Tensor>& pa_in, const optional<at::Tensor>& pb_in,
     bool fast, int64_t ext_b, int64_t smem_limit, int64_t strip_rows, bool reverse_filters,
     int64_t ext_a, std::vector<int64_t> ext_a_pad, bool save_u, std::vector<int64_t> fold_pad,
-    int64_t mma) {
+    int64_t mma, int64_t max_grid_y) {
   BL_CHECK_DEVICE(x_in, "filtered_act: x");
   TORCH_CHECK(x_in.dim() == 4, "filtered_act: x must have shape [N, C, H, W], got ", x_in.sizes());
   TORCH_CHECK(is_float_dtype(x_in),
@@ -669,11 +669,19 @@ std::vector<at::Tensor> filtered_act(
   TORCH_CHECK(smem <= limit, "filtered_act: internal error: a tile plan of ", smem,
               " bytes of shared memory, past the limit of ", limit);
   FaArgs a{};
-  a.grid_x = (g.wo + g.tow - 1) / g.tow;
-  a.grid_y = (g.ho + g.toh - 1) / g.toh;
+  g.tiles_x = (g.wo + g.tow - 1) / g.tow;
+  g.tiles_y = (g.ho + g.toh - 1) / g.toh;
+  // More tile rows than grid.y holds (a tall, narrow plane: 2^21 rows of 32-row tiles): the
+  // tiles go into grid.x, row after row. (max_grid_y: CUDA's 65535; smaller in tests.)
+  TORCH_CHECK(max_grid_y >= 1 && max_grid_y <= 65535,
+              "filtered_act: max_grid_y must be in [1, 65535], got ", max_grid_y);
+  g.flat_tiles = g.tiles_y > max_grid_y ? 1 : 0;
+  a.grid_x = g.flat_tiles ? g.tiles_x * g.tiles_y : g.tiles_x;
+  a.grid_y = g.flat_tiles ? 1 : g.tiles_y;
   a.grid_z = std::min<int64_t>(g.planes, 65535);
-  TORCH_CHECK(a.grid_x < (int64_t(1) << 31) && a.grid_y <= 65535,
-              "filtered_act: output too large for the grid");
+  TORCH_CHECK(a.grid_x < (int64_t(1) << 31),
+              "filtered_act: output too large: ", g.tiles_x * g.tiles_y, " tiles of ", g.toh,
+              " x ", g.tow, " samples per plane, more than a CUDA grid holds (2^31 - 1)");
   a.x = x.data_ptr();
   a.bias = b.defined() ? b.data_ptr() : nullptr;
   a.fa = fa.x.data_ptr();
@@ -688,7 +696,7 @@ std::vector<at::Tensor> filtered_act(
                : nullptr;
   a.u = u.defined() ? u.data_ptr() : nullptr;
   at::Tensor psum;
-  if (param_sums) psum = at::empty({g.planes, a.grid_y, a.grid_x, 2}, acc_options);
+  if (param_sums) psum = at::empty({g.planes, g.tiles_y, g.tiles_x, 2}, acc_options);
   a.psum = param_sums ? psum.data_ptr() : nullptr;
   a.g = g;
   a.alpha = alpha;
@@ -823,7 +831,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("fast") = true, py::arg("ext_b") = 0, py::arg("smem_limit") = 0,
         py::arg("strip_rows") = 0, py::arg("reverse_filters") = false, py::arg("ext_a") = 0,
         py::arg("ext_a_pad") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("save_u") = false,
-        py::arg("fold_pad") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("mma") = -1);
+        py::arg("fold_pad") = std::vector<int64_t>{0, 0, 0, 0}, py::arg("mma") = -1,
+        py::arg("max_grid_y") = 65535);
   m.def("mma_probe", &bl::mma_probe,
         "D = A B + C through one warp's tensor-core fragments (A, B rounded to float16, or "
         "bfloat16 with bf16=True): the fragment layout's check", py::arg("a"), py::arg("b"),

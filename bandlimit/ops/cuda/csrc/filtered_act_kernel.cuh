@@ -408,8 +408,11 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   stage_taps(sfa, fa, fay, g.sep_a, kax, kay, g.rev, tid, nt);
   stage_taps(sfb, fb, fby, g.sep_b, kbx, kby, g.rev, tid, nt);
 
-  const int64_t o0x = static_cast<int64_t>(blockIdx.x) * g.tow;
-  const int64_t o0y = static_cast<int64_t>(blockIdx.y) * g.toh;
+  // This block's output tile (see FaGeom::flat_tiles).
+  const int64_t tx = g.flat_tiles ? static_cast<int64_t>(blockIdx.x) % g.tiles_x : blockIdx.x;
+  const int64_t ty = g.flat_tiles ? static_cast<int64_t>(blockIdx.x) / g.tiles_x : blockIdx.y;
+  const int64_t o0x = tx * g.tow;
+  const int64_t o0y = ty * g.toh;
   const int64_t i0x = o0x * dbx - g.pbx;  // intermediate index of tile-local 0
   const int64_t i0t = o0y * dby - g.pby;  // ... of the tile's first row (a strip's: i0y below)
   const int64_t x0x = floor_div(i0x - g.pax, uax);  // input index of tile-local 0
@@ -426,8 +429,8 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
   const int ux0 = local(-x0x, 0, g.txw), ux1 = local(g.w - x0x, ux0, g.txw);
   const int vx0 = local(-i0x, 0, g.tiw), vx1 = local(g.wi - i0x, vx0, g.tiw);
   const int vyt0 = local(-i0t, 0, tiht), vyt1 = local(g.hi - i0t, vyt0, tiht);
-  const int mx1 = blockIdx.x + 1 == gridDim.x ? g.tiw : local(int64_t(g.tow) * dbx, 0, g.tiw);
-  const int myt1 = blockIdx.y + 1 == gridDim.y ? tiht : local(int64_t(g.toh) * dby, 0, tiht);
+  const int mx1 = tx + 1 == g.tiles_x ? g.tiw : local(int64_t(g.tow) * dbx, 0, g.tiw);
+  const int myt1 = ty + 1 == g.tiles_y ? tiht : local(int64_t(g.toh) * dby, 0, tiht);
   // The output samples of this tile inside the output plane: lx < tox, ly < toyt.
   const int tox = local(g.wo - o0x, 0, g.tow), toyt = local(g.ho - o0y, 0, g.toh);
   // Words per mask row: (wi + 15) / 16 < 2^27, so a row offset is one 32 x 32 -> 64-bit multiply.
@@ -1034,7 +1037,7 @@ __global__ void filtered_act_kernel(const scalar_t* __restrict__ x,
           __syncthreads();
         }
         if (tid == 0) {
-          acc_t* o = psum + ((p * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x) * 2;
+          acc_t* o = psum + ((p * g.tiles_y + ty) * g.tiles_x + tx) * 2;
           o[0] = red[0];
           o[1] = red[nt];
         }

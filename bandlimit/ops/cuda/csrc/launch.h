@@ -102,6 +102,10 @@ struct FaGeom {
   int rev;           // 1: both filters staged reversed (the backward's transposed stages)
   int act;
   int64_t mask_words;  // 32-bit words per mask row
+  // Output tiles along x and y. Tile (tx, ty) is block (x, y), or with flat_tiles (more tile
+  // rows than grid.y's 65535 allows: a tall, narrow plane) block x = ty * tiles_x + tx.
+  int64_t tiles_x, tiles_y;
+  int flat_tiles;
 };
 
 struct FaArgs {
@@ -118,7 +122,7 @@ struct FaArgs {
   // u, the forward's pre-activation at the intermediate samples, accumulator type, [planes,
   // hi, wi]: the forward writes it (or nullptr), the backward of mode 2 reads it.
   void* u;
-  // mode 2 with snake / snakebeta: [planes, grid_y, grid_x, 2] per-block sums of the gradients
+  // mode 2 with snake / snakebeta: [planes, tiles_y, tiles_x, 2] per-block sums of the gradients
   // of alpha and beta (accumulator type), else nullptr.
   void* psum;
   FaGeom g;
