@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -191,8 +194,10 @@ def resolve_activation(act: object):
         return act, None, None, None, None
     if not isinstance(act, nn.Module):
         raise TypeError(f"act must be a str or an nn.Module, got {type(act).__name__}")
-    name = type(act).__name__
-    if name in ("Snake", "SnakeBeta") and hasattr(act, "alpha"):
+    # (by class name, through subclasses: torch's parametrize renames one ParametrizedSnake)
+    name = next((c.__name__ for c in type(act).__mro__ if c.__name__ in ("Snake", "SnakeBeta")),
+                None)  # fmt: skip
+    if name is not None and hasattr(act, "alpha"):
         return name.lower(), None, None, 1.0, act
     if type(act) in _SIMPLE:
         return _SIMPLE[type(act)], None, None, 1.0, None
@@ -331,6 +336,7 @@ def design_filter(
     """
     ratio = check_int("ratio", ratio, 1)
     cutoff = 0.5 / ratio if cutoff is None else check_real("cutoff", cutoff)
+    given_width = half_width
     half_width = 0.6 / ratio if half_width is None else check_real("half_width", half_width)
     if preset == "bigvgan":
         return kaiser_sinc_bigvgan(cutoff, half_width, kernel_size)
@@ -341,7 +347,18 @@ def design_filter(
                 + (" (the default 0.5/ratio for ratio 1); pass a cutoff or use filter='bigvgan'"
                    if ratio == 1 else "")
             )
-        return kaiser_sinc(kernel_size, cutoff, 2 * half_width, 1.0)
+        try:
+            return kaiser_sinc(kernel_size, cutoff, 2 * half_width, 1.0)
+        except ValueError as exc:  # in the design's terms (numtaps, width): say it in ours
+            m = re.match(r"width must be <= ([0-9.e+-]+) for numtaps", str(exc))
+            if m is None:
+                raise
+            raise ValueError(
+                f"half_width must be <= {float(m.group(1)) / 2:.4g} for kernel_size="
+                f"{kernel_size} with filter='scipy' (Kaiser's beta would overflow), got "
+                f"{half_width:g}" + (" (the default 0.6/ratio)" if given_width is None else "")
+                + "; pass a smaller half_width or use filter='bigvgan'"
+            ) from None
     raise ValueError(f"filter must be 'bigvgan' or 'scipy', got {preset!r}")
 
 
@@ -357,6 +374,7 @@ def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tup
 
 class _AliasFree(Module):
     ndim = 1
+    _filter_buffers = ("fu", "fd")
     fu: torch.Tensor  # buffers, registered in __init__
     fd: torch.Tensor
 
@@ -382,6 +400,12 @@ class _AliasFree(Module):
             raise ValueError(unfusable_reason(act))
         self.act_name, mod_alpha, _, mod_gain, module = spec
         self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
+        if alpha is not None and isinstance(act, nn.LeakyReLU):
+            raise ValueError(
+                f"alpha is the leaky ReLU's slope, which act={act!r} already sets "
+                f"(negative_slope={act.negative_slope!r}); set it on the module, or pass "
+                f"act='lrelu' with alpha={alpha!r}"
+            )
         if alpha is not None and self.act_name != "lrelu":
             raise ValueError(
                 f"alpha is the leaky ReLU's slope; act {self.act_name!r} takes none, got "
@@ -398,17 +422,25 @@ class _AliasFree(Module):
         self.up, self.down = check_int("up", up, 1), check_int("down", down, 1)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.padding_mode = check_padding_mode(padding_mode)  # here, not first in forward
+        self.filter, self.cutoff, self.half_width = filter, cutoff, half_width  # (for repr)
         fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
         fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)
         self.register_buffer("fu", fu)
         self.register_buffer("fd", fd)
 
-    def _act_kwargs(self, x: torch.Tensor):
+    def _act_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
+        """The op's ``act``, ``alpha``, ``beta``, ``gain``: an activation module's settings
+        read now (a slope changed after construction counts, as in BigVGAN's blocks)."""
         if self.act_name in ("snake", "snakebeta"):
             assert isinstance(self.act, nn.Module)  # (__init__ requires one for snake)
             a, b = snake_params(self.act, x.shape[1])
-            return dict(alpha=a, beta=b, gain=self.gain)
-        return dict(alpha=self.alpha, gain=self.gain)
+            return dict(act=self.act_name, alpha=a, beta=b, gain=self.gain)
+        if isinstance(self.act, nn.Module):
+            spec = resolve_activation(self.act)
+            if spec is None:  # (its settings changed to ones the op has no form of)
+                raise ValueError(unfusable_reason(self.act))
+            return dict(act=spec[0], alpha=spec[1], gain=self.gain)
+        return dict(act=self.act_name, alpha=self.alpha, gain=self.gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
@@ -424,9 +456,8 @@ class _AliasFree(Module):
         if self.ndim == 1:
             return filtered_act1d(
                 x,
-                self.act_name,
-                fu,
-                fd,
+                fu=fu,
+                fd=fd,
                 up=self.up,
                 down=self.down,
                 padding=pu,
@@ -437,9 +468,8 @@ class _AliasFree(Module):
             )
         return filtered_act(
             x,
-            self.act_name,
-            fu,
-            fd,
+            fu=fu,
+            fd=fd,
             up=self.up,
             down=self.down,
             padding=(*pu, *pu),
@@ -450,11 +480,33 @@ class _AliasFree(Module):
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"act={self.act_name!r}, up={self.up}, down={self.down}, "
-            f"kernel_size={self.kernel_size}, padding_mode={self.padding_mode!r}"
-            + ("" if self.impl == "auto" else f", impl={self.impl!r}")
-        )
+        # Everything that changes the output: the gain always (a name's default is √2 for
+        # relu/lrelu/swish/silu, a module's 1), the slope and filter settings when given.
+        kw = self._act_kwargs_for_repr()
+        parts = [f"act={kw['act']!r}", f"up={self.up}", f"down={self.down}",
+                 f"kernel_size={self.kernel_size}", f"gain={kw['gain']:.6g}"]
+        if kw["act"] == "lrelu":
+            parts.append(f"alpha={kw['alpha']:.6g}")
+        parts.append(f"padding_mode={self.padding_mode!r}")
+        if self.filter != "bigvgan":
+            parts.append(f"filter={self.filter!r}")
+        parts += [f"{n}={v:.6g}" for n, v in (("cutoff", self.cutoff),
+                                                 ("half_width", self.half_width)) if v is not None]
+        if self.impl != "auto":
+            parts.append(f"impl={self.impl!r}")
+        return ", ".join(parts)
+
+    def _act_kwargs_for_repr(self) -> dict[str, Any]:
+        name, alpha = self.act_name, self.alpha
+        if isinstance(self.act, nn.Module) and name not in ("snake", "snakebeta"):
+            spec = resolve_activation(self.act)
+            if spec is not None:
+                name, alpha = spec[0], spec[1]
+        entry = FILTERED_ACTIVATIONS[name]
+        gain = self.gain if self.gain is not None else getattr(entry, "default_gain", 1.0)
+        if alpha is None:
+            alpha = getattr(entry, "default_alpha", 0.0)
+        return {"act": name, "alpha": alpha, "gain": gain}
 
 
 class AliasFreeActivation1d(_AliasFree):
@@ -484,7 +536,9 @@ class AliasFreeActivation1d(_AliasFree):
         (exact or tanh), ``nn.SiLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``,
         ``nn.CELU(alpha=1)``, ``nn.SELU``, ``nn.Softplus(beta=1, threshold=20)`` or
         ``nn.Identity`` (the exact classes; any other module raises a ``ValueError`` saying why
-        and what to use).
+        and what to use). A module's settings are read at each call (a slope changed later
+        counts); its own ``forward`` is not called (the op computes the activation fused), so
+        hooks registered on it do not fire: hook this module instead.
     up, down : int, default 2
         Up- and down-sampling ratios (output length ``ceil(L·up/down)``).
     kernel_size : int, default 12

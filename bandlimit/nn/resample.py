@@ -67,6 +67,8 @@ class ResamplePoly(Module):
     (['1.taps'], 0)
     """
 
+    _filter_buffers = ("taps",)
+
     taps: torch.Tensor | None  # a buffer, registered in __init__
 
     def __init__(

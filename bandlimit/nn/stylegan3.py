@@ -78,6 +78,8 @@ class FilteredLReLU(Module):
     (True, ['bias'])
     """
 
+    _filter_buffers = ("up_filter", "down_filter")
+
     bias: torch.Tensor | None
     up_filter: torch.Tensor | None
     down_filter: torch.Tensor | None
@@ -104,6 +106,12 @@ class FilteredLReLU(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the layer's nonlinearity to ``x`` ``[N, out_channels, H, W]``."""
         s = self.spec
+        if isinstance(x, torch.Tensor) and x.ndim == 4 and x.shape[1] != s.out_channels:
+            # (the op would blame the bias, which the caller never passed)
+            raise ValueError(
+                f"x must have {s.out_channels} channels for layer {s.name} (its out_channels), "
+                f"got shape {tuple(x.shape)}"
+            )
         return filtered_lrelu(
             x,
             self.up_filter,
@@ -128,5 +136,6 @@ class FilteredLReLU(Module):
             f"{s.name}: {s.conv_out_size[0]}x{s.conv_out_size[1]} -> "
             f"{s.out_size[0]}x{s.out_size[1]}, up={s.up_factor}, down={s.down_factor}, "
             f"cutoff {s.in_cutoff:g} -> {s.out_cutoff:g}, padding={s.padding}, "
-            f"clamp={s.flrelu_clamp}"
+            f"clamp={s.flrelu_clamp}" + ("" if self.bias is not None else ", bias=False")
+            + ("" if self.impl == "auto" else f", impl={self.impl!r}")
         )

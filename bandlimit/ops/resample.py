@@ -117,6 +117,8 @@ def resample_spec(
         raise ValueError("dim must be an int or a non-empty sequence of ints, got an empty one")
     dims = tuple(check_int("dim" if len(dims) == 1 else f"dim[{i}]", d)
                  for i, d in enumerate(dims))  # fmt: skip
+    if len(set(dims)) != len(dims):  # (here, before any input; (-1, 2) waits for x's ndim)
+        raise ValueError(f"dim must not name an axis twice, got {dims}")
     per_dim = []
     for name, v in (("up", up), ("down", down)):
         if isinstance(v, (tuple, list)):

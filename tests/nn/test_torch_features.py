@@ -128,3 +128,96 @@ def test_copies_and_state_dict_round_trips_compute_the_same(name):
     for dtype in (torch.float16, torch.bfloat16):
         y = copy.deepcopy(module).to(dtype)(x.to(dtype))
         assert y.dtype == dtype and torch.isfinite(y).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Half-precision casts, parametrizations, settings changed later, repr, construction errors.
+
+
+@pytest.mark.parametrize("cast", ["half", "bfloat16", "to"])
+def test_a_cast_to_half_precision_keeps_the_filter_taps(cast):
+    """model.half() / .bfloat16() / .to(dtype) rounded the designed taps (documented float32)
+    to half precision, 8-11 dB of stop-band attenuation lost for good (a later .float() kept
+    the rounding, and so did a state dict saved from it). Filters now keep their precision;
+    device moves and the parameters' casts still apply."""
+    half = {"half": torch.float16, "bfloat16": torch.bfloat16, "to": torch.bfloat16}[cast]
+    mods = {
+        "af1": (AliasFreeActivation1d("gelu", up=4, down=4, kernel_size=24), ("fu", "fd")),
+        "af2": (AliasFreeActivation2d(SnakeBeta(3)), ("fu", "fd")),
+        "flrelu": (FilteredLReLU(_SCHEDULE, 3), ("up_filter", "down_filter")),
+        "resample": (ResamplePoly(3, 2, window=torch.ones(7) / 7), ("taps",)),
+    }
+    for name, (m, buffers) in mods.items():
+        before = {b: getattr(m, b).clone() for b in buffers}
+        cast_m = m.to(half) if cast == "to" else getattr(m, cast)()
+        for b in buffers:
+            assert torch.equal(getattr(cast_m, b), before[b]), (name, b)
+            assert getattr(cast_m, b).dtype == before[b].dtype, (name, b)
+        for p in cast_m.parameters():
+            assert p.dtype == half, name
+        back = cast_m.float()
+        assert all(torch.equal(getattr(back, b), before[b]) for b in buffers), name
+    m = AliasFreeActivation1d("gelu").to(torch.float64)  # (float64: cast as before)
+    assert m.fu.dtype == torch.float64
+
+
+def test_a_parametrized_snake_fuses():
+    """torch's parametrize renames the class ParametrizedSnake: AliasFreeActivation1d refused
+    it ("has no fused equivalent; pass ... Snake, SnakeBeta, ..."). It fuses now, with the
+    parametrized alpha, as the unfused composition computes it."""
+    import torch.nn.utils.parametrize as P
+
+    s = Snake(3).double()
+    P.register_parametrization(s, "alpha", nn.Softplus())
+    x = torch.randn(2, 3, 20, dtype=torch.float64)
+    fused = AliasFreeActivation1d(s).double()
+    unfused = bigvgan.Activation1d(s).double()  # (BigVGAN's block: fused too, the same maths)
+    torch.testing.assert_close(fused(x), unfused(x), rtol=1e-6, atol=1e-6)
+    (g,) = torch.autograd.grad(fused(x).sum(), s.parametrizations.alpha.original)
+    assert g.abs().sum() > 0
+
+
+def test_an_activation_modules_settings_are_read_at_each_call():
+    """A LeakyReLU's slope was copied at construction: changing it later did nothing (BigVGAN's
+    block reads it at each call), and an alpha= beside an nn.LeakyReLU silently won while
+    repr showed the module's slope."""
+    x = torch.randn(1, 2, 24, dtype=torch.float64)
+    m = AliasFreeActivation1d(nn.LeakyReLU(0.1)).double()
+    y0 = m(x)
+    m.act.negative_slope = 0.5
+    torch.testing.assert_close(m(x), AliasFreeActivation1d(nn.LeakyReLU(0.5)).double()(x))
+    assert not torch.equal(m(x), y0) and "alpha=0.5" in repr(m)
+    with pytest.raises(ValueError, match=r"^alpha is the leaky ReLU's slope, which act=LeakyReLU"):
+        AliasFreeActivation1d(nn.LeakyReLU(0.1), alpha=0.3)
+    m.act.negative_slope = 0.3
+    m.act = nn.ELU(alpha=0.5)  # (now a module the op has no form of: said at the call)
+    with pytest.raises(ValueError, match=r"nn\.ELU\(alpha=0\.5\) has no fused equivalent"):
+        m(x)
+
+
+def test_repr_shows_what_changes_the_output():
+    """Two blocks with different outputs printed the same (the gain, √2 for 'silu' by name,
+    was hidden; so were alpha and the filter settings)."""
+    assert repr(AliasFreeActivation1d("silu")) != repr(AliasFreeActivation1d("silu", gain=1.0))
+    assert "gain=1.41421" in repr(AliasFreeActivation1d("silu"))
+    assert "gain=1," in repr(AliasFreeActivation1d(nn.SiLU()))
+    text = repr(AliasFreeActivation2d("lrelu", alpha=0.3, filter="scipy", cutoff=0.2,
+                                      half_width=0.1, impl="ref"))
+    for part in ("alpha=0.3", "filter='scipy'", "cutoff=0.2", "half_width=0.1", "impl='ref'"):
+        assert part in text, text
+    assert "bias=False" in repr(FilteredLReLU(_SCHEDULE, 2, bias=False))
+
+
+def test_construction_errors_in_the_modules_terms():
+    """filter='scipy' with a long kernel named the design's 'width' and 'numtaps'; a
+    FilteredLReLU fed the wrong channels blamed its bias 'b', which the caller never passed;
+    ResamplePoly(dim=(-1, -1)) was accepted until its first call."""
+    with pytest.raises(ValueError, match=r"^half_width must be <= 0\.219 for kernel_size=1024 "
+                                         r"with filter='scipy' .* got 0\.3 \(the default"):
+        AliasFreeActivation1d("gelu", kernel_size=1024, filter="scipy")
+    layer = FilteredLReLU(_SCHEDULE, 2)
+    c = layer.spec.out_channels
+    with pytest.raises(ValueError, match=rf"^x must have {c} channels for layer "):
+        layer(torch.randn(1, c + 1, *layer.spec.conv_out_size))
+    with pytest.raises(ValueError, match=r"^dim must not name an axis twice, got \(-1, -1\)"):
+        ResamplePoly(2, 1, dim=(-1, -1))
