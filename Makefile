@@ -56,4 +56,4 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.ops
 
 clean:
-	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis .mypy_cache docs/_build
+	rm -rf $(VENV) $(OLDEST) runs .pytest_cache .hypothesis .mypy_cache docs/_build build dist *.egg-info
