@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/dataset_tool.py`
 
-from afgan.cli import fail, write_replacing
+from afgan.cli import fail, require_plot, write_replacing
 from afgan.data import (
     ALPHA_BACKGROUNDS,
     IMAGE_EXTENSIONS,
@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default, as StyleGAN's tool), or composite them over a black or white background",
     )  # fmt: skip
     args = p.parse_args(argv)
+    require_plot("PIL")  # (reads and writes the images)
 
     from PIL import Image
 

@@ -22,16 +22,20 @@ import math
 import sys
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/filter_demo.py`
+
+from afgan.cli import fail, require_plot
+
+try:
+    import matplotlib
+except ImportError:  # one line naming the extra, not a traceback
+    require_plot("matplotlib")
+    raise
 
 matplotlib.use("Agg")  # headless: files only
 
 import matplotlib.pyplot as plt
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/filter_demo.py`
-
-from afgan.cli import fail
 
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
 from bandlimit.filters.response import frequency_response

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/gen_video.py`
 
-from afgan.cli import fail
+from afgan.cli import fail, require_plot
 from gen_images import (
     arg_type,
     class_label,
@@ -180,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p.add_argument("--mp4", action="store_true", help="write MP4 (needs imageio-ffmpeg)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
+    if not args.mp4:
+        require_plot("PIL")  # (GIF frames; before the rendering)
 
     # Before the (slow) rendering: PIL would pick a format from any other suffix, or fail late.
     if args.output.suffix.lower() != (".mp4" if args.mp4 else ".gif"):

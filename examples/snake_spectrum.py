@@ -18,11 +18,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/snake_spectrum.py`
 
-from afgan.cli import fail
+from afgan.cli import fail, require_plot
 
 from bandlimit.nn import SnakeBeta, bigvgan
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "snake_spectrum.png"
+# In the working directory: run from anywhere, it must not overwrite the repository's figure
+# (regenerate that with --out docs/snake_spectrum.png).
+DEFAULT_OUT = Path("snake_spectrum.png")
 
 
 def spectrum_db(y: np.ndarray) -> np.ndarray:
@@ -34,8 +36,8 @@ def spectrum_db(y: np.ndarray) -> np.ndarray:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help="image file; its suffix picks the format (default: the repository's "
-                   "docs/snake_spectrum.png; without a suffix, .png is added)")  # fmt: skip
+                   help="image file; its suffix picks the format (default: snake_spectrum.png "
+                   "in the working directory; without a suffix, .png is added)")  # fmt: skip
     p.add_argument("--freq", type=float, default=0.13,
                    help="tone frequency, cycles/sample, in (0, 0.5)")  # fmt: skip
     p.add_argument("--alpha", type=float, default=2.0, help="SnakeBeta alpha, > 0")
@@ -45,6 +47,7 @@ def main(argv=None) -> None:
              f"got {args.freq}")  # fmt: skip
     if not (math.isfinite(args.alpha) and args.alpha > 0):
         fail(f"--alpha must be a finite number > 0, got {args.alpha}")
+    require_plot("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/train_afgan.py`
 
-from afgan.cli import fail
+from afgan.cli import fail, require_plot
 from afgan.training import CONFIGS, IMPLS, METRIC_NAMES, TrainConfig, TrainingError, train
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -135,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point; returns the training summary."""
     args = build_parser().parse_args(argv)
+    require_plot("matplotlib", "PIL")  # (grids and loss plots; before a run directory is made)
     cfg = config_from_args(args)
     try:
         given = {k for k, v in vars(args).items() if v is not None and k not in ("resume", "quiet")}

@@ -202,3 +202,39 @@ def test_an_installed_numba_that_cannot_import_leaves_the_reference_running(tmp_
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert info.returncode == 0, info.stderr
     assert f"numba backend: unavailable: {reason}" in info.stdout
+
+
+def test_the_sdist_carries_a_whole_test_suite_and_no_measurements(tmp_path):
+    """setuptools alone shipped tests/test_*.py without tests/conftest.py and the subfolders:
+    the sdist's suite failed at collection (a distribution packager's build). MANIFEST.in ships
+    what the suite, the examples and the docs need, and no results, caches or build outputs."""
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.skip(f"setuptools {setuptools.__version__} cannot build this project")
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    src = tmp_path / "src"
+    for name in tracked.stdout.split():  # (a copy of the tracked tree: the build writes to it)
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
+         "print(b.build_sdist(sys.argv[1]))", str(tmp_path / "dist")],
+        cwd=src, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import tarfile
+
+    (sdist,) = (tmp_path / "dist").glob("bandlimit-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for need in ("tests/conftest.py", "tests/ops/test_numerics.py", "tests/examples/conftest.py",
+                 "examples/train_afgan.py", "docs/conf.py", "benchmarks/cuda_sanitize.py",
+                 "Makefile", "bandlimit/ops/cuda/csrc/binding.cpp", "bandlimit/py.typed"):
+        assert need in names, need
+    assert not [n for n in names if n.startswith("benchmarks/results/") or "__pycache__" in n
+                or n.endswith((".pyc", ".nbi", ".nbc"))]  # fmt: skip
+    wanted = {n for n in tracked.stdout.split()
+              if n.startswith(("tests/", "examples/", "bandlimit/"))}  # fmt: skip
+    assert wanted <= names, sorted(wanted - names)[:5]

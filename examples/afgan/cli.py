@@ -4,19 +4,36 @@ replaced."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["fail", "write_replacing"]
+__all__ = ["fail", "require_plot", "write_replacing"]
 
 
 def fail(msg: str) -> NoReturn:
     """One ``error: <msg>`` line on stderr and exit status 2 (argparse's status for bad input)."""
     print(f"error: {msg}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def require_plot(*modules: str) -> None:
+    """Exit with one line naming the extra when the image libraries an example needs are not
+    installed (``matplotlib``; ``PIL``, Pillow, which matplotlib brings): before any work, not a
+    traceback after a run directory was made."""
+    missing = []
+    for m in modules:
+        try:
+            importlib.import_module(m)  # (they are used right after: no cost in the end)
+        except ImportError:
+            missing.append(m)
+    if missing:
+        names = ", ".join("Pillow" if m == "PIL" else m for m in missing)
+        fail(f"{names} {'is' if len(missing) == 1 else 'are'} not installed: the examples' "
+             f"images and plots need pip install '.[plot]' (or pip install matplotlib)")
 
 
 def write_replacing(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,10 +57,13 @@ def test_snake_spectrum_out_paths(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "ss/deep/noext.png").is_file()
     assert not (tmp_path / "ss/deep/noext").exists()
 
-    # The default is the repository's docs/snake_spectrum.png, wherever the tool is run from.
-    assert snake_spectrum.DEFAULT_OUT == Path(__file__).resolve().parents[2] / "docs" / (
-        "snake_spectrum.png"
-    )
+    # The default is snake_spectrum.png in the working directory: run from anywhere, it wrote
+    # the repository's docs/snake_spectrum.png (a tracked file).
+    figure = Path(__file__).resolve().parents[2] / "docs" / "snake_spectrum.png"
+    before = figure.stat().st_mtime_ns
+    snake_spectrum.main([])
+    assert capsys.readouterr().out.strip() == "wrote snake_spectrum.png"
+    assert (tmp_path / "snake_spectrum.png").is_file() and figure.stat().st_mtime_ns == before
 
 
 def _demo(argv, capsys):
@@ -159,3 +165,28 @@ def test_gen_video_refuses_frames_that_do_not_fit_in_memory(checkpoint, tmp_path
         assert "--frames 100000000 of 4 seeds of 16 px would need about" in line
         assert "--scale" not in line
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("script", "argv", "names"), [
+    ("filter_demo.py", ["--outdir", "out"], "matplotlib is"),
+    ("snake_spectrum.py", [], "matplotlib is"),
+    ("train_afgan.py", ["--kimg", "0.004"], "matplotlib, Pillow are"),
+    ("gen_video.py", ["--network", "x.pt", "--output", "v.gif"], "Pillow is"),
+    ("dataset_tool.py", ["--source", "i", "--dest", "d.zip", "--resolution", "16"], "Pillow is"),
+])
+def test_examples_without_the_plot_extra_say_so_in_one_line(script, argv, names, tmp_path):
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    """Without matplotlib / Pillow the examples died with a ModuleNotFoundError traceback (the
+    trainer after making its run directory); now one line names the extra, before any work."""
+    blocker = tmp_path / "block" / "sitecustomize.py"
+    blocker.parent.mkdir()
+    blocker.write_text("import sys\nsys.modules.update(matplotlib=None, PIL=None)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker.parent),
+                                                        str(examples.parent)])}
+    proc = subprocess.run([sys.executable, str(examples / script), *argv], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip() == (f"error: {names} not installed: the examples' images and "
+                                   f"plots need pip install '.[plot]' (or pip install "
+                                   f"matplotlib)"), proc.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["block"]  # (nothing made)
