@@ -1855,12 +1855,14 @@ def test_entry_point_checks(emu):
     with pytest.raises(RuntimeError, match="below 2\\^30 in magnitude"):
         emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2**31, 2], [4, 4], [1, 1],
                          [0, 0], [2, 2], 0, 2, 0.2, 1.0, -1.0, False, None)
-    # gridDim.y (output tile rows) has no loop: past 65535 the host refuses with a clear error
+    # past 65535 rows of tiles the tiles go into grid.x (test_tall_planes_launch_their_tiles_
+    # in_grid_x forces it with this knob, which mirrors CUDA's limit and no more)
     one = torch.ones(1, dtype=torch.float64)
-    with pytest.raises(RuntimeError, match="output too large for the grid"):
-        emu.filtered_act(torch.zeros(1, 1, 65536, 1, dtype=torch.float64), None, one, one, None,
-                         one, one, None, [1, 1], [0, 0], [65536, 1], [1, 1], [0, 0], [65536, 1],
-                         0, 0, 0.0, 1.0, -1.0, False, None, 1)
+    for bad in (0, 65536):
+        with pytest.raises(RuntimeError, match=r"max_grid_y must be in \[1, 65535\], got"):
+            emu.filtered_act(torch.zeros(1, 1, 4, 1, dtype=torch.float64), None, one, one, None,
+                             one, one, None, [1, 1], [0, 0], [4, 1], [1, 1], [0, 0], [4, 1],
+                             0, 0, 0.0, 1.0, -1.0, False, None, max_grid_y=bad)
     with pytest.raises(RuntimeError, match="piecewise-linear"):
         emu.filtered_act(x, None, f, f, None, f, f, None, [1, 1], [2, 2], [4, 4], [1, 1], [0, 0],
                          [2, 2], 1, 3, 0.2, 1.0, -1.0, False, torch.zeros(1, 4, 1,
