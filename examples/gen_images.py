@@ -342,20 +342,31 @@ def iter_images(
         When an image is not finite (NaN or inf), naming the likely cause
         (:func:`nonfinite_message`), instead of yielding a black image.
     """
-    G = G.to(device).eval()
+    G = G.to(device)
     label = class_label(G, class_idx, device)
-    if hasattr(G.synthesis, "input"):
-        m = np.linalg.inv(make_transform(translate, rotate))
-        G.synthesis.input.transform.copy_(torch.from_numpy(m))
-    for seed in seeds:
-        z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(device)
-        with torch.no_grad():
-            img = G(z, label, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        if not bool(torch.isfinite(img).all()):  # would be a black (or garbage) image
-            moved = tuple(translate) != (0, 0)  # (a rotation cannot overflow)
-            options = {"translate": tuple(translate)} if moved else {}
-            raise ValueError(nonfinite_message(G, f"seed {seed}", truncation_psi, **options))
-        yield int(seed), _to_uint8(img)[0]
+    # The caller's generator is left as it was (its transform buffer and train/eval mode: every
+    # later G(z, c) was silently translated and rotated), once the iteration ends or is closed.
+    was_training = G.training
+    transform = G.synthesis.input.transform if hasattr(G.synthesis, "input") else None
+    saved = None if transform is None else transform.clone()
+    try:
+        G.eval()
+        if transform is not None:
+            transform.copy_(torch.from_numpy(np.linalg.inv(make_transform(translate, rotate))))
+        for seed in seeds:
+            z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(device)
+            with torch.no_grad():
+                img = G(z, label, truncation_psi=truncation_psi,
+                        truncation_cutoff=truncation_cutoff)  # fmt: skip
+            if not bool(torch.isfinite(img).all()):  # would be a black (or garbage) image
+                moved = tuple(translate) != (0, 0)  # (a rotation cannot overflow)
+                options = {"translate": tuple(translate)} if moved else {}
+                raise ValueError(nonfinite_message(G, f"seed {seed}", truncation_psi, **options))
+            yield int(seed), _to_uint8(img)[0]
+    finally:
+        if transform is not None and saved is not None:
+            transform.copy_(saved)
+        G.train(was_training)
 
 
 def generate_images(
@@ -398,9 +409,14 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     p.add_argument("--trunc-cutoff", dest="truncation_cutoff", type=int_at_least(0), default=None)
     p.add_argument("--class", dest="class_idx", type=int, default=None)
     p.add_argument(
-        "--translate", type=arg_type(parse_vec2), default=(0.0, 0.0), help="x,y canvas units"
-    )
+        "--translate", type=arg_type(parse_vec2), default=(0.0, 0.0),
+        help="x,y canvas units (a negative x needs '=': --translate=-0.1,0)",
+    )  # fmt: skip
     p.add_argument("--rotate", type=arg_type(finite_float), default=0.0, help="degrees")
+    # (the official tool's option: accepted so that its command lines run; these generators
+    # have no noise inputs, so every mode gives the same images)
+    p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
+                   help="accepted for the official command lines; no effect (no noise inputs)")
     p.add_argument(
         "--outdir", required=True, type=Path,
         help="where seedNNNN.png go (an existing file of that name is replaced)",

@@ -376,10 +376,17 @@ def _finite_taps(fir: Fir, f: torch.Tensor, name: str, scale: float) -> Fir:
         raise ValueError(f"{name} must have finite taps, got {short_repr(f)}")
     made = [t for t in (fir.fx, fir.fy, fir.f2d) if t is not None and t.is_cpu]
     if not all(bool(torch.isfinite(t).all()) for t in made):
+        # The gain multiplies the taps in the filter's own dtype, before the cast to the
+        # compute dtype (StyleGAN3's order): say which of the two overflowed.
         dtype = made[0].dtype
+        if f.dtype != dtype and float(f.detach().abs().max()) * scale > torch.finfo(f.dtype).max:
+            dtype = f.dtype
+            hint = f" (the gain is applied in the filter's dtype: pass a {made[0].dtype} filter)"
+        else:
+            hint = ""
         raise ValueError(
             f"{name}'s taps scaled by the op's gain (×{scale:g}) overflow {dtype} (largest "
-            f"finite value {torch.finfo(dtype).max:.3g}): got {short_repr(f)}"
+            f"finite value {torch.finfo(dtype).max:.3g}){hint}: got {short_repr(f)}"
         )
     return fir
 

@@ -338,12 +338,15 @@ def generator_from_record(record: PersistentRecord) -> Generator:
         raise ValueError(f"generator records must use keyword arguments only, got args {args!r}")
     kwargs = record.init_kwargs
     try:
-        G = Generator(**kwargs)
+        # Shapes first, on the meta device: a few hundred bytes of init kwargs (channel_max
+        # 16384) must not allocate gigabytes before the record's tensors are compared.
+        with torch.device("meta"):
+            probe = Generator(**kwargs)
     except TypeError as exc:
         raise ValueError(f"generator init kwargs {kwargs} not supported: {exc}") from None
-    _cross_check_layers(G, record)
+    _cross_check_layers(probe, record)
     state = record_state_dict(record)
-    expected = G.state_dict()
+    expected = probe.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
@@ -357,6 +360,7 @@ def generator_from_record(record: PersistentRecord) -> Generator:
                 f"tensor {key} has shape {tuple(state[key].shape)} in the checkpoint, expected "
                 f"{tuple(value.shape)}"
             )
+    G = Generator(**kwargs)  # (the tensors match: worth its memory)
     G.load_state_dict(state)
     G.eval().requires_grad_(False)
     return G
@@ -443,6 +447,12 @@ def load_network_pkl(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[st
     except MemoryError:  # (a frame or bytes header claiming terabytes: a corrupt or hostile file)
         raise ValueError(
             "not a network pickle: it asks for more memory than there is (a corrupt file)"
+        ) from None
+    except pickle.UnpicklingError:
+        raise
+    except Exception as exc:  # an allowed rebuild function given arguments of the wrong kinds
+        raise pickle.UnpicklingError(
+            f"corrupt network pickle: {type(exc).__name__}: {exc}"
         ) from None
     finally:
         if owned:

@@ -338,3 +338,36 @@ def test_cli_errors_as_scripts(tmp_path):
         res = subprocess.run([sys.executable, str(EXAMPLES / script), *args],
                              capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
         assert (res.returncode, res.stderr, res.stdout) == (2, want + "\n", "")
+
+
+def test_generating_leaves_the_callers_generator_as_it_was(tmp_path):
+    """generate_images / iter_images wrote the inverse transform into G's input and left it
+    there (every later G(z, c) came out translated and rotated) and left G in eval mode."""
+    from gen_images import generate_images, iter_images
+
+    torch.manual_seed(0)
+    G = Generator(8, 0, 8, 16, 3, channel_base=256, channel_max=8, num_layers=3).train()
+    before = G.synthesis.input.transform.clone()
+    z = torch.randn(1, 8)
+    y = G(z, None)
+    generate_images(G, [0, 1], translate=(0.25, 0.0), rotate=30)
+    assert torch.equal(G.synthesis.input.transform, before) and G.training
+    images = iter_images(G, [0, 1, 2], translate=(0.1, 0.0))
+    next(images)
+    images.close()  # (stopped early: restored too)
+    assert torch.equal(G.synthesis.input.transform, before) and G.training
+    torch.testing.assert_close(G(z, None), y)
+
+
+def test_the_official_noise_mode_option_is_accepted(tmp_path):
+    """The official tool's command lines pass --noise-mode; it was an unrecognized argument."""
+    from gen_images import main
+
+    torch.manual_seed(0)
+    G = Generator(8, 0, 8, 16, 3, channel_base=256, channel_max=8, num_layers=3)
+    save_checkpoint(tmp_path / "c.pt", G_ema=G)
+    a = main(["--network", str(tmp_path / "c.pt"), "--seeds", "0", "--outdir", str(tmp_path / "a"),
+              "--noise-mode", "const"])  # fmt: skip
+    b = main(["--network", str(tmp_path / "c.pt"), "--seeds", "0", "--outdir", str(tmp_path / "b"),
+              "--noise-mode", "random"])  # fmt: skip
+    assert a[0].read_bytes() == b[0].read_bytes()  # (no noise inputs: the same image)

@@ -455,3 +455,39 @@ def test_fields_of_the_wrong_type_are_named(tmp_path):
         write_official_pickle(path, G, G, "", corrupt=corrupt)
         with pytest.raises(ValueError, match=message):
             load_network_pkl(path)
+
+
+def test_init_kwargs_are_checked_against_the_tensors_before_allocating(tmp_path):
+    """A few hundred bytes of init kwargs built the generator with real weights before its
+    tensors were compared: channel_max 2048 took 2.9 GB before the "do not match" error (16384
+    would be killed for memory). The shapes are now compared on the meta device first."""
+    import resource
+
+    G = tiny(seed=0)
+
+    def huge(data, fake):
+        data["G_ema"].state["_init_kwargs"]["channel_max"] = 16384
+        data["G_ema"].state["_init_kwargs"]["channel_base"] = 2**20
+
+    path = tmp_path / "huge.pkl"
+    write_official_pickle(path, G, G, "", corrupt=huge)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=r"(do not match the generator built from its init "
+                                         r"kwargs|differ from the pickle's layer_names)"):
+        load_network_pkl(path)  # (a real build at these sizes would need tens of GB)
+    grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grew_mb < 500, f"peak memory grew by {grew_mb:.0f} MB"
+
+
+def test_a_rebuild_function_given_the_wrong_arguments_is_an_unpickling_error():
+    """An allowed torch rebuild function called with arguments of the wrong kinds raised
+    AttributeError / TypeError from the unpickler (gen_images.py printed a traceback); it is
+    an UnpicklingError saying the pickle is corrupt. Nothing runs either way."""
+
+    class Bad:
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor_v2,
+                    (5, 0, (1,), (1,), False, collections.OrderedDict()))  # fmt: skip
+
+    with pytest.raises(pickle.UnpicklingError, match=r"^corrupt network pickle: AttributeError"):
+        load_network_pkl(io.BytesIO(pickle.dumps({"G_ema": Bad()}, protocol=4)))

@@ -634,6 +634,14 @@ def test_ops_name_a_filter_with_non_finite_taps(impl):
     with pytest.raises(ValueError, match=r"^fu's taps scaled by the op's gain \(×2\) overflow "
                        r"torch\.float32 \(largest finite value 3\.4e\+38\)"):
         ops.filtered_lrelu(x2, torch.full((12,), 3e38, dtype=F64), good, up=2, impl=impl)
+    # float64 data, a float32 filter: the gain applies in float32 (StyleGAN3's order), and the
+    # message said "overflow torch.float64"; it names float32 and the way out now
+    with pytest.raises(ValueError, match=r"overflow torch\.float32 \(largest finite value "
+                       r"3\.4e\+38\) \(the gain is applied in the filter's dtype: pass a "
+                       r"torch\.float64 filter\)"):
+        ops.upfirdn2d(x2.double(), torch.tensor([[1.0]]), gain=1e40, impl=impl)
+    assert float(ops.upfirdn2d(x2.double() + 1, torch.tensor([[1.0]], dtype=F64), gain=1e40,
+                               impl=impl)[0, 0, 0, 0]) == 1e40
 
 
 def _meta(*shape):
