@@ -428,19 +428,26 @@ class _AliasFree(Module):
         self.register_buffer("fu", fu)
         self.register_buffer("fd", fd)
 
+    def _scalar_act(self, strict: bool = True) -> tuple[str, Any]:
+        """``(act, alpha)`` of a non-Snake activation, a module's settings read now (a slope
+        changed after construction counts, as in BigVGAN's blocks). ``strict``: a module whose
+        settings the op has no form of any more raises; else the construction-time values."""
+        if isinstance(self.act, nn.Module) and self.act_name not in ("snake", "snakebeta"):
+            spec = resolve_activation(self.act)
+            if spec is not None:
+                return spec[0], spec[1]
+            if strict:
+                raise ValueError(unfusable_reason(self.act))
+        return self.act_name, self.alpha
+
     def _act_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
-        """The op's ``act``, ``alpha``, ``beta``, ``gain``: an activation module's settings
-        read now (a slope changed after construction counts, as in BigVGAN's blocks)."""
+        """The op's ``act``, ``alpha``, ``beta``, ``gain`` for ``x``."""
         if self.act_name in ("snake", "snakebeta"):
             assert isinstance(self.act, nn.Module)  # (__init__ requires one for snake)
             a, b = snake_params(self.act, x.shape[1])
             return dict(act=self.act_name, alpha=a, beta=b, gain=self.gain)
-        if isinstance(self.act, nn.Module):
-            spec = resolve_activation(self.act)
-            if spec is None:  # (its settings changed to ones the op has no form of)
-                raise ValueError(unfusable_reason(self.act))
-            return dict(act=spec[0], alpha=spec[1], gain=self.gain)
-        return dict(act=self.act_name, alpha=self.alpha, gain=self.gain)
+        name, alpha = self._scalar_act()
+        return dict(act=name, alpha=alpha, gain=self.gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
@@ -482,11 +489,14 @@ class _AliasFree(Module):
     def extra_repr(self) -> str:
         # Everything that changes the output: the gain always (a name's default is √2 for
         # relu/lrelu/swish/silu, a module's 1), the slope and filter settings when given.
-        kw = self._act_kwargs_for_repr()
-        parts = [f"act={kw['act']!r}", f"up={self.up}", f"down={self.down}",
-                 f"kernel_size={self.kernel_size}", f"gain={kw['gain']:.6g}"]
-        if kw["act"] == "lrelu":
-            parts.append(f"alpha={kw['alpha']:.6g}")
+        name, alpha = self._scalar_act(strict=False)
+        entry = FILTERED_ACTIVATIONS[name]
+        gain = self.gain if self.gain is not None else getattr(entry, "default_gain", 1.0)
+        parts = [f"act={name!r}", f"up={self.up}", f"down={self.down}",
+                 f"kernel_size={self.kernel_size}", f"gain={gain:.6g}"]
+        if name == "lrelu":
+            slope = alpha if alpha is not None else getattr(entry, "default_alpha", 0.0)
+            parts.append(f"alpha={slope:.6g}")
         parts.append(f"padding_mode={self.padding_mode!r}")
         if self.filter != "bigvgan":
             parts.append(f"filter={self.filter!r}")
@@ -495,18 +505,6 @@ class _AliasFree(Module):
         if self.impl != "auto":
             parts.append(f"impl={self.impl!r}")
         return ", ".join(parts)
-
-    def _act_kwargs_for_repr(self) -> dict[str, Any]:
-        name, alpha = self.act_name, self.alpha
-        if isinstance(self.act, nn.Module) and name not in ("snake", "snakebeta"):
-            spec = resolve_activation(self.act)
-            if spec is not None:
-                name, alpha = spec[0], spec[1]
-        entry = FILTERED_ACTIVATIONS[name]
-        gain = self.gain if self.gain is not None else getattr(entry, "default_gain", 1.0)
-        if alpha is None:
-            alpha = getattr(entry, "default_alpha", 0.0)
-        return {"act": name, "alpha": alpha, "gain": gain}
 
 
 class AliasFreeActivation1d(_AliasFree):

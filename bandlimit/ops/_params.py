@@ -514,18 +514,24 @@ def transpose_stage(hw: Pair, fir: Fir, up: Pair, down: Pair, pad: Pad4):
     return (fir.reversed(), *transpose_geometry(hw, fir, up, down, pad))
 
 
-def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``y`` in ``x``'s memory format, dense: channels_last in, channels_last out, as torch's
-    own 2-D ops do (the fused kernels write NCHW), and contiguous otherwise, whatever the
-    backend ('ref' ends in crops and strided slices, views that ``y.view(...)`` would refuse,
-    and keeps a transposed input's layout through its convolutions)."""
-    if (
+def is_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` is a 4-D channels_last tensor (and not also contiguous: a 1×1 image or one
+    channel is both, and counts as NCHW)."""
+    return (
         x.ndim == 4
         and not x.is_contiguous()
         # (vmap cannot answer the channels_last query: a vmapped sample has no layout of its own)
         and not torch._C._are_functorch_transforms_active()
         and x.is_contiguous(memory_format=torch.channels_last)
-    ):
+    )
+
+
+def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``y`` in ``x``'s memory format, dense: channels_last in, channels_last out, as torch's
+    own 2-D ops do (the fused kernels write NCHW), and contiguous otherwise, whatever the
+    backend ('ref' ends in crops and strided slices, views that ``y.view(...)`` would refuse,
+    and keeps a transposed input's layout through its convolutions)."""
+    if is_channels_last(x):
         return y.contiguous(memory_format=torch.channels_last)
     return y.contiguous()
 

@@ -7,7 +7,14 @@ import torch
 from bandlimit.ops import reference
 from bandlimit.ops._activations import get_activation
 from bandlimit.ops._dispatch import resolve_impl
-from bandlimit.ops._params import as_float, as_int, check_bias, check_fits_dtype, check_tensor
+from bandlimit.ops._params import (
+    as_float,
+    as_int,
+    check_bias,
+    check_fits_dtype,
+    check_tensor,
+    is_channels_last,
+)
 
 
 def bias_act(
@@ -109,8 +116,7 @@ def bias_act(
     if resolve_impl(impl, x, "bias_act", {"b": b}) == "cuda":
         from bandlimit.ops.cuda import _ops
 
-        if (x.ndim == 4 and dim == 1 and not x.is_contiguous()
-                and x.is_contiguous(memory_format=torch.channels_last)):  # fmt: skip
+        if dim == 1 and is_channels_last(x):
             # channels_last: the kernel (contiguous [N, H, W, C] rows, channels innermost) on
             # the permuted view, and back: no copy in, channels_last out, as 'ref' keeps it
             y = _ops.bias_act(x.permute(0, 2, 3, 1), b, 3, spec, alpha, gain, clamp)

@@ -894,9 +894,7 @@ def _check_resume_options(
 
 
 def _set_up_run_dir(d: Any, cfg: TrainConfig, run_dir: Path | None, resume_ckpt: Any,
-                    step: int, dataset: Any, G: Any, D: Any, gamma: float, blur_sigma: float,
-                    blur_fade: float, ema_kimg: float, batch_gpu: int,
-                    resume: Any) -> tuple[Path | None, Any]:
+                    step: int, dataset_name: str, meta: dict[str, Any]) -> tuple[Path | None, Any]:
     """On rank 0: make (or continue) the run directory and write config.json; returns it (None
     for a new run on the other ranks) and the checkpoint resumed from (moved back into the run
     directory when it continues a set-aside branch). A problem raises :class:`TrainingError`
@@ -914,7 +912,7 @@ def _set_up_run_dir(d: Any, cfg: TrainConfig, run_dir: Path | None, resume_ckpt:
             ) from None
     if d.rank == 0:
         if run_dir is None:
-            run_dir = _run_dir(cfg, dataset.name)
+            run_dir = _run_dir(cfg, dataset_name)
             _check_new_run_dir(run_dir, cfg.data, foreign=False)  # before mkdir
             try:
                 run_dir.mkdir(parents=True, exist_ok=True)
@@ -930,13 +928,6 @@ def _set_up_run_dir(d: Any, cfg: TrainConfig, run_dir: Path | None, resume_ckpt:
                 )
             _check_new_run_dir(run_dir, None)
             _set_aside_earlier_start(run_dir)
-        meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
-                "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
-                "world_size": d.world, "batch_per_process": batch_gpu,
-                "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
-                "G_params": sum(p.numel() for p in G.parameters()),
-                "D_params": sum(p.numel() for p in D.parameters()),
-                "resume": resume}  # fmt: skip
         text = json.dumps({"config": cfg.to_json(), "derived": meta}, indent=2, default=str)
         # replaced whole: a full disk never truncates it
         _write_run_file(run_dir / "config.json", lambda tmp: tmp.write_text(text))
@@ -1094,10 +1085,16 @@ def _train(
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     setup_error: str | None = None
+    meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
+            "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
+            "world_size": d.world, "batch_per_process": batch_gpu,
+            "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
+            "G_params": sum(p.numel() for p in G.parameters()),
+            "D_params": sum(p.numel() for p in D.parameters()),
+            "resume": resume}  # fmt: skip
     try:
-        run_dir, resume_ckpt = _set_up_run_dir(
-            d, cfg, run_dir, resume_ckpt, step, dataset, G, D, gamma, blur_sigma, blur_fade,
-            ema_kimg, batch_gpu, resume)  # fmt: skip
+        run_dir, resume_ckpt = _set_up_run_dir(d, cfg, run_dir, resume_ckpt, step, dataset.name,
+                                               meta)  # fmt: skip
     except TrainingError as exc:  # (rank 0's alone: the other ranks must hear of it)
         if not d.active:
             raise
