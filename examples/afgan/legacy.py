@@ -540,7 +540,9 @@ def load_checkpoint(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[str
     """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
 
     Also accepts a bare ``{'init_kwargs', 'state_dict'}`` generator dict (as in the reference
-    vectors), returned as ``G_ema``. Generators come back built, in eval mode.
+    vectors), returned as ``G_ema``. Networks come back built, in eval mode and without
+    gradients (``requires_grad=False``), as :func:`load_network_pkl` returns them: call
+    ``.train().requires_grad_(True)`` to fine-tune one.
     """
     try:
         data = torch.load(path_or_file, weights_only=True, map_location="cpu")
@@ -587,7 +589,7 @@ def load_checkpoint(path_or_file: str | os.PathLike[str] | BinaryIO) -> dict[str
                     f"{value['class']}: {exc}"
                 ) from None
             net.load_state_dict(state)
-            out[name] = net.eval()
+            out[name] = net.eval().requires_grad_(False)
         else:
             out[name] = value
     return out

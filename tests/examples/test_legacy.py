@@ -244,6 +244,8 @@ def test_checkpoint_round_trip_and_bare_generator_dict(tmp_path):
     buf.seek(0)
     G2 = load_checkpoint(buf)["G_ema"]
     assert G2.init_kwargs == G.init_kwargs and G2.synthesis.schedule == G.synthesis.schedule
+    # as load_network_pkl returns them: inference-ready, whichever file kind load_network reads
+    assert not G2.training and not any(p.requires_grad for p in G2.parameters())
     for (k1, v1), (k2, v2) in zip(G.state_dict().items(), G2.state_dict().items()):
         assert k1 == k2 and torch.equal(v1, v2)
     bare = tmp_path / "bare.pt"
