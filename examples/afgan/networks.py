@@ -28,6 +28,8 @@ between the two unchanged (keys such as ``synthesis.L0_36_512.weight``, ``mappin
 
 Precision: layers flagged ``use_fp16`` by the schedule run in float16 on CUDA (unless
 ``force_fp32=True``); on any other device everything is float32, as in the official model.
+A model converted with ``.double()`` computes (and returns) float64 instead of float32 — for
+float64 gradient checks and equivariance measurements free of float32 rounding.
 """
 
 from __future__ import annotations
@@ -86,6 +88,13 @@ def _check_layer_kwargs(noise_mode: str) -> None:
     # SG3 has no noise inputs; the argument exists only for call compatibility.
     if noise_mode not in _NOISE_MODES:
         raise ValueError(f"noise_mode must be one of {_NOISE_MODES}, got {noise_mode!r}")
+
+
+def full_precision(module: nn.Module) -> torch.dtype:
+    """The dtype a network computes in where the official model uses float32: float64 for a
+    ``.double()`` model, else float32 (bf16/fp16 parameters still compute in float32)."""
+    param = next(module.parameters(), None)
+    return torch.float64 if param is not None and param.dtype == torch.float64 else torch.float32
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -233,19 +242,20 @@ class MappingNetwork(nn.Module):
         update_emas: bool = False,
     ) -> torch.Tensor:
         """``z [B, z_dim]``, ``c [B, c_dim]`` → ``ws [B, num_ws, w_dim]`` (float32)."""
+        dtype = full_precision(self)
         x = None
         if self.z_dim > 0:
             _check_tensor("z", z, 2, f"[batch, z_dim={self.z_dim}]")
             if z.shape[1] != self.z_dim:
                 raise ValueError(f"z must have shape [batch, {self.z_dim}], got {tuple(z.shape)}")
-            x = normalize_2nd_moment(z.to(torch.float32))
+            x = normalize_2nd_moment(z.to(dtype))
         if self.c_dim > 0:
             _check_tensor("c", c, 2, f"[batch, c_dim={self.c_dim}]")
             if c.shape[1] != self.c_dim or (x is not None and c.shape[0] != x.shape[0]):
                 raise ValueError(
                     f"c must have shape [batch, {self.c_dim}] matching z, got {tuple(c.shape)}"
                 )
-            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            y = normalize_2nd_moment(self.embed(c.to(dtype)))
             x = torch.cat([x, y], dim=1) if x is not None else y
         assert x is not None
         for idx in range(self.num_layers):
@@ -333,15 +343,11 @@ class SynthesisInput(nn.Module):
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", phases)
 
-    def _grid(self, device: torch.device) -> torch.Tensor:
+    def _grid(self, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         # Pixel-centre coordinates in canvas units, [H, W, 2] as (x, y).
         w, h = self._size_ints  # Python ints: torch.compile traces them as constants
-        xs = (
-            torch.arange(w, dtype=torch.float32, device=device) + 0.5 - w / 2
-        ) / self.sampling_rate
-        ys = (
-            torch.arange(h, dtype=torch.float32, device=device) + 0.5 - h / 2
-        ) / self.sampling_rate
+        xs = (torch.arange(w, dtype=dtype, device=device) + 0.5 - w / 2) / self.sampling_rate
+        ys = (torch.arange(h, dtype=dtype, device=device) + 0.5 - h / 2) / self.sampling_rate
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
         return torch.stack([gx, gy], dim=-1)
 
@@ -355,12 +361,12 @@ class SynthesisInput(nn.Module):
 
         t = self.affine(w)  # [B, 4] = (r_c, r_s, t_x, t_y)
         t = t / t[:, :2].norm(dim=1, keepdim=True)  # translation is divided by the same norm
-        m_r = torch.eye(3, device=w.device).unsqueeze(0).repeat([batch, 1, 1])
+        m_r = torch.eye(3, dtype=t.dtype, device=w.device).unsqueeze(0).repeat([batch, 1, 1])
         m_r[:, 0, 0] = t[:, 0]
         m_r[:, 0, 1] = -t[:, 1]
         m_r[:, 1, 0] = t[:, 1]
         m_r[:, 1, 1] = t[:, 0]
-        m_t = torch.eye(3, device=w.device).unsqueeze(0).repeat([batch, 1, 1])
+        m_t = torch.eye(3, dtype=t.dtype, device=w.device).unsqueeze(0).repeat([batch, 1, 1])
         m_t[:, 0, 2] = -t[:, 2]
         m_t[:, 1, 2] = -t[:, 3]
         transforms = m_r @ m_t @ user  # [B, 3, 3]
@@ -373,7 +379,7 @@ class SynthesisInput(nn.Module):
             1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)
         ).clamp(0, 1)
 
-        grid = self._grid(w.device)  # [H, W, 2]
+        grid = self._grid(w.device, freqs.dtype)  # [H, W, 2]
         x = grid.unsqueeze(0) @ freqs.permute(0, 2, 1).unsqueeze(1)  # [B, H, W, C]
         x = x + phases.unsqueeze(1).unsqueeze(2)
         x = torch.sin(x * (2 * math.pi))
@@ -539,7 +545,7 @@ class SynthesisLayer(nn.Module):
     def compute_dtype(self, x: torch.Tensor, force_fp32: bool = False) -> torch.dtype:
         """float16 for a ``use_fp16`` layer on CUDA (``fp16_device_types``) unless forced."""
         fp16 = self.use_fp16 and not force_fp32 and x.device.type in self.fp16_device_types
-        return torch.float16 if fp16 else torch.float32
+        return torch.float16 if fp16 else full_precision(self)
 
     def forward(
         self,
@@ -725,7 +731,8 @@ class SynthesisNetwork(nn.Module):
             raise ValueError(
                 f"ws must have shape [batch, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}"
             )
-        ws_list = ws.to(torch.float32).unbind(dim=1)
+        dtype = full_precision(self)
+        ws_list = ws.to(dtype).unbind(dim=1)
         x = self.input(ws_list[0])
         for name, w in zip(self.layer_names, ws_list[1:]):
             x = getattr(self, name)(
@@ -733,7 +740,7 @@ class SynthesisNetwork(nn.Module):
             )
         if self.output_scale != 1:
             x = x * self.output_scale
-        return x.to(torch.float32)
+        return x.to(dtype)
 
     def extra_repr(self) -> str:
         return (

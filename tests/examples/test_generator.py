@@ -10,6 +10,7 @@ round trip, integer shifts of the Fourier input, EMA updates, fp16 flags and dty
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 
@@ -563,6 +564,20 @@ def test_fp16_flags_exist_and_cpu_stays_float32(monkeypatch):
     img_forced, seen_forced = dtype_trace(G, z, force_fp32=True)
     assert set(seen_forced.values()) == {torch.float32}
     assert torch.equal(img_forced, img32)
+
+
+def test_a_double_model_computes_in_float64_and_passes_gradcheck():
+    """``G.double()`` (the official model fails on it): float64 everywhere, the float32 model's
+    images to float32 rounding, and float64 gradients exact enough for gradcheck."""
+    G = perturb_(tiny(16), 8)
+    G64 = copy.deepcopy(G).double()
+    z = torch.randn(2, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    img64, seen = dtype_trace(G64, z)
+    assert set(seen.values()) == {torch.float64} and img64.dtype == torch.float64
+    img32 = G(z.float(), None)
+    assert (img64 - img32.double()).abs().max() < 1e-4 * img64.abs().max()
+    ws = G64.mapping(z, None).detach().requires_grad_()
+    assert torch.autograd.gradcheck(G64.synthesis, (ws,), eps=1e-6, atol=1e-6, fast_mode=True)
 
 
 # ---------------------------------------------------------------------------------------------
