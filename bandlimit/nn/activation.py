@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -185,12 +186,15 @@ def resolve_activation(act: object):
     ``alpha_logscale`` attributes), and ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``, ``nn.SiLU``,
     ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.CELU(alpha=1)``, ``nn.SELU``,
     ``nn.Softplus(beta=1, threshold=20)``, ``nn.Identity``, all with gain 1 (the exact classes,
-    not subclasses). Returns None for a module the op cannot express
-    (:func:`unfusable_reason` says why).
+    not subclasses). Returns None for a module the op cannot express (which the modules
+    then run unfused, between the op's stages).
     """
     if isinstance(act, str):
         if act not in FILTERED_ACTIVATIONS:
-            raise ValueError(f"act must be one of {sorted(FILTERED_ACTIVATIONS)}, got {act!r}")
+            raise ValueError(
+                f"act must be one of {sorted(FILTERED_ACTIVATIONS)} (fused), or a module or "
+                f"callable (e.g. nn.Mish() or torch.nn.functional.mish: unfused), got {act!r}"
+            )
         return act, None, None, None, None
     if not isinstance(act, nn.Module):
         raise TypeError(f"act must be a str or an nn.Module, got {type(act).__name__}")
@@ -223,50 +227,6 @@ _SIMPLE: dict[type[nn.Module], str] = {
     nn.Identity: "linear",
 }
 _GELU = {"none": "gelu", "tanh": "gelu_tanh"}  # nn.GELU's approximate → the op's name
-_SUPPORTED_MODULES = (
-    "Snake, SnakeBeta, nn.LeakyReLU, nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, "
-    "nn.ELU(alpha=1), nn.CELU(alpha=1), nn.SELU, nn.Softplus() or nn.Identity"
-)
-_UNFUSED = (
-    "or run it unfused in bandlimit.nn.bigvgan.Activation1d / Activation2d (any module, "
-    "BigVGAN's filters)"
-)
-
-
-def unfusable_reason(act: object) -> str:
-    """Why :func:`resolve_activation` refused ``act``, and what to do instead.
-
-    A supported class with unsupported settings names the setting and the fused one (e.g.
-    ``nn.ELU(alpha=0.5)``: only ``alpha=1``); any other module, the supported ones.
-    """
-    name = type(act).__name__
-    if type(act) is nn.ELU or type(act) is nn.CELU:
-        return (
-            f"act nn.{name}(alpha={act.alpha!r}) has no fused equivalent: the op's 'elu' is "
-            f"alpha=1 only; use nn.{name}() (alpha=1) or act='elu', {_UNFUSED}"
-        )
-    if type(act) is nn.Softplus:
-        return (
-            f"act nn.Softplus(beta={act.beta!r}, threshold={act.threshold!r}) has no fused "
-            "equivalent: the op's 'softplus' is beta=1, threshold=20 only (torch's defaults); "
-            f"use nn.Softplus() or act='softplus', {_UNFUSED}"
-        )
-    if type(act) is nn.GELU:
-        return (
-            f"act nn.GELU(approximate={act.approximate!r}) has no fused equivalent: approximate "
-            "must be 'none' (act='gelu') or 'tanh' (act='gelu_tanh')"
-        )
-    known = (*_SIMPLE, nn.LeakyReLU, nn.GELU, nn.ELU, nn.CELU, nn.Softplus)
-    base = next((k for k in known if isinstance(act, k)), None)
-    if base is not None:  # its forward may differ from the base class's
-        return (
-            f"act {name} (a subclass of nn.{base.__name__}) has no fused equivalent: only the "
-            f"exact torch class is mapped; pass nn.{base.__name__} itself, {_UNFUSED}"
-        )
-    return (
-        f"act {name} has no fused equivalent; pass one of {sorted(FILTERED_ACTIVATIONS)}, a "
-        f"supported module ({_SUPPORTED_MODULES}), {_UNFUSED}"
-    )
 
 
 def snake_params(
@@ -372,6 +332,13 @@ def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tup
     return (k - 1 - (k - r) // 2, (k - r) // 2), (k // 2 - (1 - k % 2), k // 2)
 
 
+def _label(act: object) -> str:
+    """A short name of an activation object: a module's class, a function's name."""
+    if isinstance(act, nn.Module):
+        return type(act).__name__
+    return str(getattr(act, "__name__", type(act).__name__))
+
+
 class _AliasFree(Module):
     ndim = 1
     _filter_buffers = ("fu", "fd")
@@ -380,7 +347,7 @@ class _AliasFree(Module):
 
     def __init__(
         self,
-        act: str | nn.Module,
+        act: str | nn.Module | Callable[[torch.Tensor], torch.Tensor],
         up: int = 2,
         down: int = 2,
         kernel_size: int = 12,
@@ -395,11 +362,16 @@ class _AliasFree(Module):
     ):
         super().__init__()
         self.impl = _check_impl(impl)
-        spec = resolve_activation(act)
-        if spec is None:
-            raise ValueError(unfusable_reason(act))
-        self.act_name, mod_alpha, _, mod_gain, module = spec
-        self.act = module if module is not None else (act if isinstance(act, nn.Module) else None)
+        if not isinstance(act, (str, nn.Module)) and not callable(act):
+            raise TypeError(
+                f"act must be an activation name, an nn.Module or an element-wise callable, got "
+                f"{type(act).__name__} {act!r}"
+            )
+        spec = resolve_activation(act) if isinstance(act, (str, nn.Module)) else None
+        # None: an activation the kernels have no form of, run unfused between the op's stages
+        self.act_name: str | None
+        self.act_name, mod_alpha, _, mod_gain, _ = spec or (None, None, None, 1.0, None)
+        self.act = None if isinstance(act, str) else act
         if alpha is not None and isinstance(act, nn.LeakyReLU):
             raise ValueError(
                 f"alpha is the leaky ReLU's slope, which act={act!r} already sets "
@@ -408,7 +380,8 @@ class _AliasFree(Module):
             )
         if alpha is not None and self.act_name != "lrelu":
             raise ValueError(
-                f"alpha is the leaky ReLU's slope; act {self.act_name!r} takes none, got "
+                f"alpha is the leaky ReLU's slope; act {self.act_name or _label(act)!r} takes "
+                f"none, got "
                 f"alpha={alpha!r}" + (" (Snake's alpha is its module's parameter)"
                                       if self.act_name in ("snake", "snakebeta") else "")
             )
@@ -428,22 +401,21 @@ class _AliasFree(Module):
         self.register_buffer("fu", fu)
         self.register_buffer("fd", fd)
 
-    def _scalar_act(self, strict: bool = True) -> tuple[str, Any]:
+    def _scalar_act(self) -> tuple[Any, Any]:
         """``(act, alpha)`` of a non-Snake activation, a module's settings read now (a slope
-        changed after construction counts, as in BigVGAN's blocks). ``strict``: a module whose
-        settings the op has no form of any more raises; else the construction-time values."""
+        changed after construction counts, as in BigVGAN's blocks): an op name and its slope, or
+        the callable itself (no fused form, or no longer one) and None."""
         if isinstance(self.act, nn.Module) and self.act_name not in ("snake", "snakebeta"):
             spec = resolve_activation(self.act)
-            if spec is not None:
-                return spec[0], spec[1]
-            if strict:
-                raise ValueError(unfusable_reason(self.act))
-        return self.act_name, self.alpha
+            return (spec[0], spec[1]) if spec is not None else (self.act, None)
+        return (self.act_name, self.alpha) if self.act_name is not None else (self.act, None)
 
     def _act_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
         """The op's ``act``, ``alpha``, ``beta``, ``gain`` for ``x``."""
         if self.act_name in ("snake", "snakebeta"):
             assert isinstance(self.act, nn.Module)  # (__init__ requires one for snake)
+            if not snake_fits(self.act, x.shape[1]):  # (parameters in no per-channel layout)
+                return dict(act=self.act, gain=self.gain)
             a, b = snake_params(self.act, x.shape[1])
             return dict(act=self.act_name, alpha=a, beta=b, gain=self.gain)
         name, alpha = self._scalar_act()
@@ -489,10 +461,11 @@ class _AliasFree(Module):
     def extra_repr(self) -> str:
         # Everything that changes the output: the gain always (a name's default is √2 for
         # relu/lrelu/swish/silu, a module's 1), the slope and filter settings when given.
-        name, alpha = self._scalar_act(strict=False)
-        entry = FILTERED_ACTIVATIONS[name]
+        name, alpha = self._scalar_act()
+        entry = FILTERED_ACTIVATIONS.get(name) if isinstance(name, str) else None
         gain = self.gain if self.gain is not None else getattr(entry, "default_gain", 1.0)
-        parts = [f"act={name!r}", f"up={self.up}", f"down={self.down}",
+        label = repr(name) if isinstance(name, str) else f"{_label(name)} (unfused)"
+        parts = [f"act={label}", f"up={self.up}", f"down={self.down}",
                  f"kernel_size={self.kernel_size}", f"gain={gain:.6g}"]
         if name == "lrelu":
             slope = alpha if alpha is not None else getattr(entry, "default_alpha", 0.0)

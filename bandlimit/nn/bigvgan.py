@@ -4,8 +4,8 @@ Constructor arguments, buffers (state-dict keys ``upsample.filter``,
 ``downsample.lowpass.filter``, ``act.*``) and outputs equal alias-free-torch's torch modules, so a
 BigVGAN checkpoint loads unchanged; the forward is one fused :func:`bandlimit.ops.filtered_act1d`
 call (:func:`bandlimit.ops.filtered_act` in 2-D; replicate padding in both stages, as theirs),
-except for an activation the op cannot express, which runs unfused (up-sample, activation,
-down-sample). :func:`patch` swaps the blocks of an existing model in place.
+an activation the op cannot express (any other module) runs unfused between the op's up- and
+down-sampling stages. :func:`patch` swaps the blocks of an existing model in place.
 
 Their resamplers, restated (ratio ``r``, ``K`` taps): ``UpSample1d`` replicate-pads the input,
 transposed-convolves with stride ``r`` and gain ``r`` and crops to ``r·L`` samples; that equals
@@ -491,15 +491,13 @@ class _Activation(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = resolve_activation(self.act)
         snake = spec is not None and spec[0] in ("snake", "snakebeta")
-        if spec is None or (snake and not (isinstance(x, torch.Tensor) and x.ndim >= 2
-                                           and snake_fits(self.act, x.shape[1]))):
-            # an activation the op cannot express (or a Snake look-alike whose parameters are
-            # not per channel): the same maths, unfused
-            return self.downsample(self.act(self.upsample(x)))
-        name, alpha, _, gain, _ = spec
-        beta = None
-        if snake:
-            alpha, beta = snake_params(self.act, x.shape[1])
+        act: Any = self.act  # an activation the kernels cannot express: unfused, by the op
+        alpha = beta = gain = None  # (or a Snake look-alike whose parameters are not per channel)
+        if spec is not None and not (snake and not (isinstance(x, torch.Tensor) and x.ndim >= 2
+                                                    and snake_fits(self.act, x.shape[1]))):
+            act, alpha, _, gain, _ = spec
+            if snake:
+                alpha, beta = snake_params(self.act, x.shape[1])
         ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
         pu: tuple[int, ...]  # (x0, x1), and (x0, x1, y0, y1) in 2-D
         pd: tuple[int, ...]
@@ -515,7 +513,7 @@ class _Activation(Module):
             pu, pd = (*pu, *pu), (*pd, *pd)
         return op(
             x,
-            name,
+            act,
             fu,
             fd,
             up=self.up_ratio,
@@ -537,7 +535,8 @@ class Activation1d(_Activation):
     fused :func:`bandlimit.ops.filtered_act1d` call for Snake/SnakeBeta (BigVGAN's or
     bandlimit's, their parameters used and trained) and the standard torch activations that
     :class:`bandlimit.nn.AliasFreeActivation1d` accepts as modules (with gain 1); any other
-    module runs unfused, the three steps one after another. ``[N, C, L]`` gives
+    module runs unfused, between the op's up- and down-sampling stages (a callable ``act``
+    of :func:`~bandlimit.ops.filtered_act1d`). ``[N, C, L]`` gives
     ``[N, C, ceil(L·up_ratio/down_ratio)]`` (``L`` for the defaults), in the input's dtype and
     on its device.
 

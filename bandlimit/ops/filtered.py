@@ -24,14 +24,16 @@ transposed, reading the same kind of mask for linear/relu/lrelu and otherwise th
 pre-activation (the up-sampled signal in float32, or float64 for float64 input: its memory).
 Without filters (``fu = fd = None``), factors 1 and no padding -- StyleGAN3's ToRGB layer --
 'cuda' runs bias_act's element-wise kernel, which computes the same function (its backward with
-the filtered ops' gradient conventions).
+the filtered ops' gradient conventions). An activation given as a callable (any element-wise
+function or module) runs between the backend's up- and down-sampling stages, unfused.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import TypeVar
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 import torch
 
@@ -140,6 +142,53 @@ def _run_filtered_act(
     return reference.filtered_act(
         x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
     )
+
+
+ActFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _run_callable_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None,
+    fu: Fir,
+    fd: Fir,
+    up: Pair,
+    down: Pair,
+    pad: Pad4,
+    act: ActFn,
+    gain: float,
+    clamp: float | None,
+    impl: str,
+    mode: str,
+    dpad: Pad4,
+    signal_ndim: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """The pipeline around an activation the kernels have no form of: the op's up-sampling stage
+    (act 'linear'), ``act`` in PyTorch on the up-sampled signal, the op's down-sampling stage.
+    Autograd runs through ``act``; the up-sampled signal is held for it (the fused kernels'
+    memory saving is lost)."""
+    linear = get_filtered_activation("linear")
+    ident = make_fir(None, flip_filter=False, gain=(1.0, 1.0), dtype=dtype, device=x.device)
+    u = _run_filtered_act(x, b, fu, ident, up, (1, 1), pad, linear, 0.0, 1.0, None, impl,
+                          mode=mode)  # fmt: skip
+    # (the 1-D ops run as [N, C, 1, L]: the callable sees the user's layout)
+    u_user = u.squeeze(2) if signal_ndim == 1 else u
+    a = act(u_user)
+    if not isinstance(a, torch.Tensor) or a.shape != u_user.shape:
+        got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
+        raise ValueError(
+            f"act must be element-wise (a tensor of its input's shape): "
+            f"{getattr(act, '__name__', type(act).__name__)} returned {got} for the up-sampled "
+            f"signal of shape {tuple(u_user.shape)}"
+        )
+    a = a.to(u.dtype).reshape(u.shape)
+    if gain != 1.0:
+        a = a * gain
+    if clamp is not None:
+        a = a.clamp(-clamp, clamp)
+    return _run_filtered_act(a, None, ident, fd, (1, 1), down, (0, 0, 0, 0), linear, 0.0, 1.0,
+                             None, impl, mode=mode, dpad=dpad)  # fmt: skip
 
 
 def filtered_lrelu(
@@ -344,9 +393,27 @@ def _in_dtype(t: _T, dtype: torch.dtype) -> _T:
 
 def _act_args(
     act: object, alpha: object, beta: object, gain: object, x: torch.Tensor
-) -> tuple[Activation | ParametricActivation, float | torch.Tensor, torch.Tensor | None, float]:
+) -> tuple[
+    Activation | ParametricActivation | None, float | torch.Tensor, torch.Tensor | None, float
+]:
     """``(spec, alpha, beta, gain)`` validated: float alpha for scalar acts, ``[C]`` tensors for
-    parametric ones."""
+    parametric ones; ``spec`` None for a callable ``act`` (gain 1 by default)."""
+    if callable(act):
+        for name, value in (("alpha", alpha), ("beta", beta)):
+            if value is not None:
+                raise ValueError(
+                    f"{name} is a parameter of the op's named activations; a callable act "
+                    f"({getattr(act, '__name__', type(act).__name__)}) carries its own, got "
+                    f"{name}={value!r}"
+                )
+        gain = 1.0 if gain is None else as_float(gain, "gain", nonnegative=True)
+        check_fits_dtype(gain, "gain", x.dtype)
+        return None, 0.0, None, gain
+    if not isinstance(act, str):
+        raise TypeError(
+            f"act must be an activation name or a callable (an element-wise function or "
+            f"module), got {type(act).__name__} {act!r}"
+        )
     spec = get_filtered_activation(act)
     if isinstance(spec, ParametricActivation):
         alpha = _channel_param(alpha, "alpha", act, x)
@@ -370,7 +437,7 @@ def _act_args(
 
 def filtered_act(
     x: torch.Tensor,
-    act: str,
+    act: str | ActFn,
     fu: torch.Tensor | None = None,
     fd: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
@@ -402,11 +469,14 @@ def filtered_act(
         Floating point. 'ref': any device and dtype; 'numba': CPU, float32/float64 (float16 and
         bfloat16 computed in float32, rounded once); 'cuda': CUDA
         float16/bfloat16/float32/float64.
-    act : str
+    act : str or callable
         linear, relu, lrelu (slope ``alpha``, default 0.2), tanh, sigmoid, elu, selu, softplus,
         swish = silu (``u·sigmoid(u)``), gelu (exact, ``u·Φ(u)``), gelu_tanh (tanh
         approximation), snake (``u + sin²(αu)/(α + 1e-9)``), snakebeta
-        (``u + sin²(αu)/(β + 1e-9)``).
+        (``u + sin²(αu)/(β + 1e-9)``): fused. Or any element-wise callable — a function
+        (``torch.nn.functional.mish``) or module (``nn.Mish()``, a module with its own
+        parameters) mapping the up-sampled ``[N, C, H_u, W_u]`` tensor to one of the same shape:
+        not fused (see Notes); it takes no ``alpha``/``beta`` and its default gain is 1.
     fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None, default None
         Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``;
         None is the identity. Constants: no gradient flows to them.
@@ -466,6 +536,13 @@ def filtered_act(
     Notes
     -----
     Gradients flow to ``x``, ``b``, and tensor ``alpha``/``beta``; to any order with 'ref'.
+
+    A callable ``act`` runs between two calls of the op (act 'linear'), the up-sampling stage
+    and the down-sampling stage, on the chosen backend: the same function, but the up-sampled
+    signal is materialised (``up_x·up_y`` times the input's memory, held for autograd, which
+    runs through the callable: any order, the callable's parameters included). Prefer a name
+    where one exists: ``'gelu'`` runs fused, ``nn.GELU()`` does not (the modules of
+    :mod:`bandlimit.nn` map the standard torch activations to names).
     'numba' runs every activation and padding mode as one fused polyphase kernel per plane.
     lrelu/relu/linear with zero padding and no ``down_padding`` keep a 2-bit branch mask for
     backward; the others recompute the upsampled pre-activation in the backward kernel instead
@@ -540,16 +617,20 @@ def filtered_act(
     if mode == "zeros":
         pad = reach_padding(hw, up2, pad)
         dpad = reach_padding((hu, wu), (1, 1), dpad)
-    y = _run_filtered_act(
-        x, b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta, mode, dpad,
-        unfiltered=fu is None and fd is None,
-    )
+    if spec is None:
+        y = _run_callable_act(x, b, fu_n, fd_n, up2, down2, pad, cast(ActFn, act), gain, clamp,
+                              impl, mode, dpad, signal_ndim=2, dtype=dtype)  # fmt: skip
+    else:
+        y = _run_filtered_act(
+            x, b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta, mode, dpad,
+            unfiltered=fu is None and fd is None,
+        )
     return keep_memory_format(y, x)
 
 
 def filtered_act1d(
     x: torch.Tensor,
-    act: str,
+    act: str | ActFn,
     fu: torch.Tensor | None = None,
     fd: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
@@ -580,8 +661,9 @@ def filtered_act1d(
     ----------
     x : Tensor ``[N, C, L]``
         Floating point; devices and dtypes per backend as in :func:`filtered_act`.
-    act : str
-        As in :func:`filtered_act` (e.g. 'snake', 'snakebeta', 'lrelu', 'silu').
+    act : str or callable
+        As in :func:`filtered_act` (e.g. 'snake', 'snakebeta', 'lrelu', 'silu'); a callable gets
+        the up-sampled ``[N, C, L_u]`` signal.
     fu, fd : Tensor ``[taps]`` or None, default None
         Up- and down-sampling filters (e.g. :func:`bandlimit.filters.kaiser_sinc_bigvgan`);
         constants, as in :func:`filtered_act`.
@@ -663,8 +745,14 @@ def filtered_act1d(
     if mode == "zeros":
         pad = reach_padding((1, x.shape[2]), up2, pad)
         dpad = reach_padding((hu, wu), (1, 1), dpad)
-    y = _run_filtered_act(
-        x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta,
-        mode, dpad, unfiltered=fu is None and fd is None,
-    )
+    if spec is None:
+        y = _run_callable_act(
+            x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, cast(ActFn, act), gain, clamp, impl,
+            mode, dpad, signal_ndim=1, dtype=dtype,
+        )
+    else:
+        y = _run_filtered_act(
+            x.unsqueeze(2), b, fu_n, fd_n, up2, down2, pad, spec, alpha, gain, clamp, impl, beta,
+            mode, dpad, unfiltered=fu is None and fd is None,
+        )
     return keep_memory_format(y.squeeze(2), x)

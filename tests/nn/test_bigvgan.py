@@ -301,8 +301,14 @@ def test_alias_free_activation_modules(mode):
 
 
 def test_bad_module_arguments():
-    with pytest.raises(ValueError, match="act"):
+    with pytest.raises(ValueError, match=r"act must be one of .*\(fused\), or a module or "
+                                         r"callable \(e\.g\. nn\.Mish\(\).*got 'mish'"):
         AliasFreeActivation1d("mish")
+    with pytest.raises(TypeError, match=r"act must be an activation name, an nn\.Module or an "
+                                        r"element-wise callable, got int 3"):
+        AliasFreeActivation2d(3)
+    with pytest.raises(ValueError, match=r"alpha is the leaky ReLU's slope; act 'Mish' takes"):
+        AliasFreeActivation1d(nn.Mish(), alpha=0.2)
     with pytest.raises(ValueError, match="filter"):
         AliasFreeActivation1d("gelu", filter="butterworth")
     with pytest.raises(ValueError, match="in_features"):
@@ -517,27 +523,57 @@ def test_lowpass_bad_arguments():
 # Which torch modules fuse, what a refusal says, and the gain of names against modules
 
 
-@pytest.mark.parametrize(("act", "says"), [
-    (nn.ELU(alpha=0.5), r"nn\.ELU\(alpha=0\.5\).*'elu' is alpha=1 only; use nn\.ELU\(\)"),
-    (nn.CELU(alpha=0.5), r"nn\.CELU\(alpha=0\.5\).*'elu' is alpha=1 only"),
-    (nn.Softplus(beta=2), r"nn\.Softplus\(beta=2, threshold=20\.0\).*beta=1, threshold=20 only"),
-    (nn.Softplus(threshold=10), r"nn\.Softplus\(beta=1\.0, threshold=10\).*threshold=20 only"),
-    (nn.GELU(approximate="erf"), r"nn\.GELU\(approximate='erf'\).*'none'.*'tanh'"),
-    (type("MySiLU", (nn.SiLU,), {})(), r"MySiLU \(a subclass of nn\.SiLU\).*exact torch class"),
-    (nn.Hardtanh(), r"act Hardtanh has no fused equivalent; pass one of \[.*'softplus'"),
-])
-def test_unfusable_module_says_what_and_what_to_do(act, says):
-    """The refusal names the unsupported setting and the supported one, and the unfused way
-    (bigvgan.Activation1d/2d); it said "act ELU has no fused equivalent" for nn.ELU(alpha=0.5)."""
-    for cls in (AliasFreeActivation1d, AliasFreeActivation2d):
-        with pytest.raises(ValueError, match=says) as info:
-            cls(act)
-        if not isinstance(act, nn.GELU):  # (an invalid GELU has no unfused way either)
-            assert "bigvgan.Activation1d" in str(info.value)
-    # and the unfused blocks still compute it (an invalid GELU setting fails as torch's does)
-    if not isinstance(act, nn.GELU):
-        x = torch.randn(1, 2, 20)
-        assert _rel_err(bigvgan.Activation1d(act)(x), aft.Activation1d(act)(x)) < 1e-6
+class Halved(nn.Module):
+    """A nonlinearity with a parameter of its own, in no kernel's table."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, x):
+        return torch.nn.functional.hardtanh(x) * self.scale
+
+
+@pytest.mark.parametrize("act", [
+    nn.ELU(alpha=0.5), nn.CELU(alpha=0.5), nn.Softplus(beta=2), nn.Softplus(threshold=10),
+    type("MySiLU", (nn.SiLU,), {})(), nn.Hardtanh(), nn.Mish(), Halved(),
+], ids=lambda a: repr(a))
+def test_unfusable_modules_run_unfused_with_alias_free_torchs_numbers(act):
+    """A module the kernels have no form of (a setting they lack, a subclass whose forward may
+    differ, another nonlinearity) runs unfused between the op's stages (it was refused): the
+    numbers of alias-free-torch's block, gradients to its own parameters; in 2-D the separable
+    filters along both axes (an input constant along H gives the 1-D rows)."""
+    x = torch.randn(2, 3, 30, dtype=torch.float64)
+    m1, m2 = AliasFreeActivation1d(act).double(), AliasFreeActivation2d(act).double()
+    assert m1.act_name is None and "(unfused)" in repr(m1) and m1.act is act
+    peer = aft.Activation1d(act).double()
+    y = m1(x)
+    assert _rel_err(y, peer(x)) < 1e-6
+    y2 = m2(x.unsqueeze(2).expand(2, 3, 5, 30))
+    assert y2.shape == (2, 3, 5, 30)
+    # (to the float32 taps' phase sums along H, ±1e-8)
+    torch.testing.assert_close(y2, y.unsqueeze(2).expand_as(y2), rtol=1e-7, atol=1e-8)
+    for p in act.parameters():
+        (g,) = torch.autograd.grad(m1(x).square().sum(), p)
+        (g_peer,) = torch.autograd.grad(peer(x).square().sum(), p)
+        assert _rel_err(g, g_peer) < 1e-6
+    # BigVGAN's blocks compute it the same way
+    assert _rel_err(bigvgan.Activation1d(act).double()(x), peer(x)) < 1e-6
+
+
+def test_functions_as_activations_and_settings_changed_later():
+    """A plain function is an activation too (unfused); a fused module whose setting changes
+    to one the kernels lack (nn.ELU's alpha) switches to the unfused path at the next call."""
+    x = torch.randn(1, 2, 24, dtype=torch.float64)
+    by_fn = AliasFreeActivation1d(torch.nn.functional.mish).double()
+    assert "act=mish (unfused)" in repr(by_fn)
+    assert _rel_err(by_fn(x), AliasFreeActivation1d(nn.Mish()).double()(x)) < 1e-12
+    elu = nn.ELU()
+    m = AliasFreeActivation1d(elu).double()
+    assert m.act_name == "elu" and "act='elu'" in repr(m)
+    elu.alpha = 0.5
+    assert "act=ELU (unfused)" in repr(m)
+    assert _rel_err(m(x), aft.Activation1d(elu).double()(x)) < 1e-6
 
 
 def test_softplus_and_celu_modules_fuse():
@@ -574,16 +610,14 @@ def test_a_module_given_the_other_dimensionality_names_the_other_module():
         AliasFreeActivation1d("gelu")(torch.randn(1, 4, 8, 8))
 
 
-def test_an_unfusable_module_is_told_the_supported_ones():
-    """The message lists the modules that fuse (it pointed to an undocumented helper), and
-    every module it lists does fuse."""
-    with pytest.raises(ValueError, match=r"a supported module \(Snake, SnakeBeta, nn\.LeakyReLU, "
-                                         r".*nn\.Softplus\(\) or nn\.Identity\)"):
-        AliasFreeActivation1d(nn.Hardtanh())
+def test_every_documented_module_fuses():
+    """The modules resolve_activation's docstring lists run the fused op (named, gain 1)."""
     listed = [Snake(2), SnakeBeta(2), nn.LeakyReLU(), nn.ReLU(), nn.GELU(), nn.SiLU(), nn.Tanh(),
               nn.Sigmoid(), nn.ELU(), nn.CELU(), nn.SELU(), nn.Softplus(), nn.Identity()]
     for module in listed:
-        AliasFreeActivation1d(module)(torch.randn(1, 2, 16))
+        m = AliasFreeActivation1d(module)
+        assert m.act_name is not None and "unfused" not in repr(m), module
+        m(torch.randn(1, 2, 16))
 
 
 @pytest.mark.parametrize("cls", [AliasFreeActivation1d, AliasFreeActivation2d])

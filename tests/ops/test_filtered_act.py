@@ -31,7 +31,10 @@ GELU_K = math.sqrt(2 / math.pi)
 
 
 def np_act(name, u, alpha, beta):
-    """``act(u)`` with per-channel ``alpha``/``beta`` ``[C]`` broadcast over axis 1."""
+    """``act(u)`` with per-channel ``alpha``/``beta`` ``[C]`` broadcast over axis 1; ``name``
+    may be a NumPy function (a callable act's counterpart)."""
+    if callable(name):
+        return name(u)
     s = 1 / (1 + np.exp(-u))
     if name in ("snake", "snakebeta"):
         a = np.asarray(alpha, dtype=np.float64).reshape(1, -1, *[1] * (u.ndim - 2))
@@ -267,6 +270,52 @@ def test_silu_is_swish_and_default_gains():
     torch.testing.assert_close(a, c * math.sqrt(2), rtol=1e-12, atol=1e-12)
 
 
+# Any callable as the activation: the op's stages around it, unfused. Mish and a per-channel
+# affine-of-sine (channels in the activation) are in no kernel's table.
+CALLABLE_ACTS = {
+    "mish": (lambda u: u * torch.tanh(torch.nn.functional.softplus(u)),
+             lambda u: u * np.tanh(np.log1p(np.exp(u)))),
+    "channelwise": (lambda u: torch.sin(u) * torch.arange(1, u.shape[1] + 1, dtype=u.dtype)
+                    .reshape(1, -1, *[1] * (u.ndim - 2)),
+                    lambda u: np.sin(u) * np.arange(1, u.shape[1] + 1)
+                    .reshape(1, -1, *[1] * (u.ndim - 2))),
+}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("name", sorted(CALLABLE_ACTS))
+@settings(max_examples=25)
+@given(case=cases(acts=("linear",)))
+def test_callable_act_matches_oracle_float64(impl, name, case):
+    """A callable ``act`` sees the up-sampled signal in the user's layout (``[N, C, L·up + …]``
+    in 1-D), its result gained, clamped and down-sampled as a named activation's."""
+    torch_fn, np_fn = CALLABLE_ACTS[name]
+    y, *_ = run_op(dict(case, act=torch_fn), impl)
+    assert_close(y, expected(dict(case, act=np_fn)), 1e-10, what=f"{name} {case['kwargs']}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("act", ["gelu", "tanh", "silu"])
+def test_callable_act_equals_the_named_fused_act(impl, act):
+    """The unfused path of ``torch.nn.GELU()`` (etc.) gives the fused kernel's numbers, in float32
+    too, and the same gradients."""
+    rng = np.random.default_rng(3)
+    fn = {"gelu": torch.nn.GELU(), "tanh": torch.tanh, "silu": torch.nn.functional.silu}[act]
+    gain = {"silu": math.sqrt(2)}.get(act, 1.0)
+    f = torch.tensor(rng.standard_normal(12) / 4, dtype=torch.float32)
+    for nd in (1, 2):
+        x = torch.tensor(rng.uniform(-2, 2, (2, 3, *[9] * nd)), dtype=torch.float32)
+        op = ops.filtered_act1d if nd == 1 else ops.filtered_act
+        kw = dict(up=2, down=2, padding=(6, 5) * nd, padding_mode="replicate",
+                  down_padding=(5, 6) * nd, clamp=0.9, impl=impl, flip_filter=(False, True))
+        xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+        ys = [op(xs[0], act, f, f, **kw), op(xs[1], fn, f, f, gain=gain, **kw)]
+        torch.testing.assert_close(ys[1], ys[0], rtol=1e-5, atol=1e-6)
+        for y_ in ys:
+            (y_ * torch.linspace(-1, 1, y_.shape[-1])).sum().backward()
+        torch.testing.assert_close(xs[1].grad, xs[0].grad, rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradients
 
@@ -309,6 +358,30 @@ def test_gradcheck(impl, act, nd, mode):
     assert torch.autograd.gradcheck(f, inputs)
     if act != "lrelu" and (impl == "ref" or nd == 1):  # second order: smooth acts only
         assert torch.autograd.gradgradcheck(f, inputs)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("nd", "mode"), [(1, "replicate"), (2, "circular"), (2, "zeros")])
+def test_gradcheck_callable_act(impl, nd, mode):
+    """Gradients of any order through a callable act, to x, b and the callable's own
+    parameters (a module's)."""
+    rng = np.random.default_rng(nd)
+    c = 2
+    x = torch.tensor(rng.uniform(-2, 2, (1, c, *[4] * nd)), requires_grad=True)
+    b = torch.tensor(rng.uniform(-1, 1, c), requires_grad=True)
+    w = torch.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True)
+    fu, fd = torch.tensor(rng.standard_normal(4) / 2), torch.tensor(rng.standard_normal(3) / 2)
+    op = ops.filtered_act1d if nd == 1 else ops.filtered_act
+
+    def f(x, b, w):
+        def act(u):
+            return torch.sin(u * w.reshape(1, -1, *[1] * nd)) + 0.1 * u.square()
+
+        return op(x, act, fu, fd, b, up=2, down=2, padding=(3, 2) * nd, padding_mode=mode,
+                  down_padding=(1, 2) * nd, gain=1.3, impl=impl)
+
+    assert torch.autograd.gradcheck(f, (x, b, w))
+    assert torch.autograd.gradgradcheck(f, (x, b, w))
 
 
 @pytest.mark.parametrize("act", ["snakebeta", "gelu_tanh", "tanh"])
@@ -416,7 +489,16 @@ X4 = torch.zeros(1, 2, 4, 4)
 X3 = torch.zeros(1, 2, 8)
 BAD = [
     ("unknown act", lambda: ops.filtered_act(X4, "mish"), ValueError, ["act", "mish"]),
-    ("act not a str", lambda: ops.filtered_act1d(X3, None), ValueError, ["act", "None"]),
+    ("act not a str", lambda: ops.filtered_act1d(X3, None), TypeError, ["act", "None"]),
+    ("alpha with a callable act", lambda: ops.filtered_act1d(X3, torch.tanh, alpha=0.2),
+     ValueError, ["alpha", "callable", "tanh"]),
+    ("beta with a callable act", lambda: ops.filtered_act(X4, torch.tanh, beta=torch.ones(2)),
+     ValueError, ["beta", "callable", "tanh"]),
+    ("callable act not element-wise",
+     lambda: ops.filtered_act1d(X3, lambda u: u.sum(-1), up=2, fu=torch.ones(2)), ValueError,
+     ["element-wise", "(1, 2)", "(1, 2, 15)"]),
+    ("callable act returns no tensor", lambda: ops.filtered_act(X4, lambda u: 0.0), ValueError,
+     ["element-wise", "float"]),
     ("snake without alpha", lambda: ops.filtered_act1d(X3, "snake"), ValueError,
      ["alpha", "snake"]),
     ("snakebeta without beta", lambda: ops.filtered_act1d(X3, "snakebeta", alpha=torch.ones(2)),
