@@ -204,6 +204,33 @@ def test_compile_fullgraph_matches_eager(impl):
 
 
 @pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_compile_and_export_with_a_callable_act(impl):
+    """A callable activation (unfused: the op's two stages around it) compiles as one graph,
+    forward and backward, and exports."""
+    torch._dynamo.reset()
+    sep, _ = _filters()
+
+    def fn(x):
+        return ops.filtered_act1d(x, torch.nn.functional.mish, sep, sep, up=2, down=2,
+                                  padding=(3, 3), padding_mode="replicate", impl=impl)
+
+    x = torch.randn(2, 3, 20, requires_grad=True)
+    eager = fn(x)
+    (gx_eager,) = torch.autograd.grad(eager.square().sum(), x)
+    out = torch.compile(fn, fullgraph=True, backend="aot_eager")(x)
+    (gx,) = torch.autograd.grad(out.square().sum(), x)
+    torch.testing.assert_close(out, eager)
+    torch.testing.assert_close(gx, gx_eager)
+
+    class Wrap(torch.nn.Module):
+        def forward(self, x):
+            return fn(x)
+
+    program = torch.export.export(Wrap(), (x.detach(),))
+    torch.testing.assert_close(program.module()(x.detach()), eager.detach())
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_compile_dynamic_with_float_defaults(impl):
     """dynamic=True makes float arguments symbolic (filtered_lrelu's default gain √2): the
     argument checks must stay traceable (math.isfinite was not)."""
