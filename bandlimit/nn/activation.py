@@ -19,7 +19,7 @@ from torch import nn
 from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
 from bandlimit.nn._module import Module
-from bandlimit.ops import filtered_act, filtered_act1d
+from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d
 from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
     PARAMETRIC_ACTIVATIONS,
@@ -27,6 +27,7 @@ from bandlimit.ops._activations import (
 from bandlimit.ops._dispatch import HALF_DTYPES, _check_impl
 from bandlimit.ops._params import check_tensor
 from bandlimit.ops.reference import check_padding_mode
+from bandlimit.ops.streaming import Stream1d
 
 
 class _SnakeBase(Module):
@@ -431,32 +432,15 @@ class _AliasFree(Module):
             )
         pu, _ = bigvgan_paddings(self.up, self.kernel_size)
         _, pd = bigvgan_paddings(self.down, self.kernel_size)
-        fu, fd = self.fu.to(tensor_dtype(x)), self.fd.to(tensor_dtype(x))
         if self.ndim == 1:
-            return filtered_act1d(
-                x,
-                fu=fu,
-                fd=fd,
-                up=self.up,
-                down=self.down,
-                padding=pu,
-                padding_mode=self.padding_mode,
-                down_padding=pd,
-                impl=self.impl,
-                **self._act_kwargs(x),
-            )
-        return filtered_act(
-            x,
-            fu=fu,
-            fd=fd,
-            up=self.up,
-            down=self.down,
-            padding=(*pu, *pu),
-            padding_mode=self.padding_mode,
-            down_padding=(*pd, *pd),
-            impl=self.impl,
-            **self._act_kwargs(x),
-        )
+            return filtered_act1d(x, padding=pu, down_padding=pd, **self._op_kwargs(x))
+        return filtered_act(x, padding=(*pu, *pu), down_padding=(*pd, *pd), **self._op_kwargs(x))
+
+    def _op_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
+        """The op's arguments for ``x`` other than the paddings."""
+        return dict(fu=self.fu.to(tensor_dtype(x)), fd=self.fd.to(tensor_dtype(x)), up=self.up,
+                    down=self.down, padding_mode=self.padding_mode, impl=self.impl,
+                    **self._act_kwargs(x))  # fmt: skip
 
     def extra_repr(self) -> str:
         # Everything that changes the output: the gain always (a name's default is √2 for
@@ -565,6 +549,32 @@ class AliasFreeActivation1d(_AliasFree):
     """
 
     ndim = 1
+
+    def stream(self) -> FilteredAct1dStream:
+        """This activation on a signal that arrives in chunks: a
+        :class:`~bandlimit.ops.FilteredAct1dStream` whose concatenated outputs (after its
+        ``flush()``) equal this module on the whole signal. The module's current settings and
+        parameters (a Snake's α) are read at every chunk; ``padding_mode='circular'`` cannot
+        stream.
+
+        >>> import torch
+        >>> from bandlimit.nn import AliasFreeActivation1d, Snake
+        >>> act = AliasFreeActivation1d(Snake(2))
+        >>> x = torch.randn(1, 2, 300)
+        >>> stream = act.stream()
+        >>> y = torch.cat([stream(c) for c in x.split(64, dim=2)] + [stream.flush()], dim=2)
+        >>> torch.allclose(y, act(x), atol=1e-6)
+        True
+        """
+        pu, _ = bigvgan_paddings(self.up, self.kernel_size)
+        _, pd = bigvgan_paddings(self.down, self.kernel_size)
+
+        def run(x: torch.Tensor, p: tuple[int, int], dp: tuple[int, int]) -> torch.Tensor:
+            return filtered_act1d(x, padding=p, down_padding=dp, **self._op_kwargs(x))
+
+        taps = (self.kernel_size, self.kernel_size)
+        stream = Stream1d(run, taps, self.up, self.down, pu, pd, self.padding_mode)
+        return FilteredAct1dStream._over(stream)
 
 
 class AliasFreeActivation2d(_AliasFree):

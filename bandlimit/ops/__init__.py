@@ -32,6 +32,7 @@ from bandlimit.ops.bias_act import bias_act
 from bandlimit.ops.filtered import filtered_act, filtered_act1d, filtered_lrelu
 from bandlimit.ops.precompile import precompile_numba
 from bandlimit.ops.resample import resample_poly
+from bandlimit.ops.streaming import FilteredAct1dStream
 from bandlimit.ops.upfirdn import (
     downsample2d,
     filter2d,
@@ -42,6 +43,7 @@ from bandlimit.ops.upfirdn import (
 )
 
 __all__ = [
+    "FilteredAct1dStream",
     "bias_act",
     "downsample2d",
     "filter2d",
