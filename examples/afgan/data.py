@@ -34,6 +34,7 @@ import io
 import json
 import os
 import re
+import signal
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -610,6 +611,16 @@ def _collate(batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tens
     return imgs, labels
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """A DataLoader worker leaves Ctrl-C, SIGTERM and SIGHUP to the trainer: a signal sent to
+    the process group (``timeout``, a closed terminal, a batch system) killed the workers, and
+    the trainer then died on the lost worker before writing its stop checkpoint. The workers
+    still end with the trainer (torch's parent watchdog)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def make_loader(
     dataset: torch.utils.data.Dataset,
     batch: int,
@@ -628,6 +639,7 @@ def make_loader(
         collate_fn=_collate,
         persistent_workers=workers > 0,
         prefetch_factor=2 if workers > 0 else None,
+        worker_init_fn=_ignore_stop_signals if workers > 0 else None,
     )
     return _OneLineErrors(iter(loader))  # iter() now: workers start prefetching at once
 

@@ -354,6 +354,19 @@ def _shutdown_distributed(d: _Dist, finished: bool) -> None:
     dist.destroy_process_group()
 
 
+def _tick_means(stats: dict[str, list[torch.Tensor]], d: _Dist) -> dict[str, float]:
+    """Each statistic's mean over the tick's steps and every rank's share of the batch (rank
+    0's alone was logged). Every rank ran the same phases: the keys agree."""
+    if not stats:
+        return {}
+    keys = sorted(stats)
+    means = torch.stack([torch.stack(stats[k]).double().mean() for k in keys])
+    if d.active:
+        dist.all_reduce(means)
+        means /= d.world
+    return dict(zip(keys, means.tolist()))
+
+
 def _sync_gradients(module: torch.nn.Module, d: _Dist) -> None:
     # Parameters the phase did not reach (D's last bias in Dreg) keep no gradient, so that Adam
     # skips them as upstream does. Every rank runs the same phase: the set is the same on all.
@@ -1082,6 +1095,12 @@ def _train(
             step, cur_nimg, tick = exact["step"], exact["cur_nimg"], exact["tick"]
             elapsed_before = exact.get("elapsed", 0.0)
             torch.set_rng_state(exact["torch_rng"])
+            ran_on = exact.get("world_size")
+            if isinstance(ran_on, int) and ran_on != d.world and d.rank == 0:
+                print(f"--resume: the run trained on {ran_on} process(es), this is {d.world}: "
+                      f"it continues with the same global batch and data order, but not "
+                      f"bit-identically (each process draws its own latents, and the "
+                      f"minibatch-stddev groups are per process)", file=sys.stderr)
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     setup_error: str | None = None
@@ -1092,6 +1111,8 @@ def _train(
             "G_params": sum(p.numel() for p in G.parameters()),
             "D_params": sum(p.numel() for p in D.parameters()),
             "resume": resume}  # fmt: skip
+    if d.active and resume_ckpt is not None:
+        dist.barrier()  # every rank has read the checkpoint before rank 0 moves it (a branch)
     try:
         run_dir, resume_ckpt = _set_up_run_dir(d, cfg, run_dir, resume_ckpt, step, dataset.name,
                                                meta)  # fmt: skip
@@ -1234,7 +1255,7 @@ def _train(
                 "time_s": now - start_time, "sec_per_tick": now - tick_start_time,
                 "sec_per_kimg": (now - tick_start_time) / max(tick_kimg, 1e-9),
                 "img_per_s": tick_kimg * 1000 / max(now - tick_start_time, 1e-9),
-                **{k: torch.stack(v).double().mean().item() for k, v in stats_acc.items()},
+                **_tick_means(stats_acc, d),
             }  # fmt: skip
             stats_acc.clear()
             snap = done or want_stop or tick % cfg.snap == 0

@@ -631,6 +631,59 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     assert isinstance(nets["G_ema"], Generator)
 
 
+def test_logged_losses_are_the_mean_over_ranks(tmp_path):
+    """log.jsonl showed rank 0's losses alone (half the batch under 2 ranks): the tick's means
+    are all-reduced now."""
+    script = tmp_path / "means.py"
+    script.write_text(
+        "import os, sys, torch, torch.distributed as dist\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "from afgan.training import _Dist, _tick_means\n"
+        "dist.init_process_group('gloo')\n"
+        "r = dist.get_rank()\n"
+        "stats = {'loss_G': [torch.tensor(1.0 + r), torch.tensor(3.0 + r)],\n"
+        "         'loss_D': [torch.tensor(10.0 * (r + 1))]}\n"
+        "got = _tick_means(stats, _Dist(r, 2, 0, True))\n"
+        "assert got == {'loss_D': 15.0, 'loss_G': 2.5}, got\n"
+        "dist.destroy_process_group()\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-4000:]
+
+
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="process groups")
+def test_sigterm_to_the_process_group_with_loader_workers_still_checkpoints(tmp_path):
+    """With --workers > 0 a SIGTERM to the process group (timeout, a batch system) killed the
+    DataLoader workers too, and the trainer died on the lost worker without its stop
+    checkpoint. The workers leave the signal to the trainer now."""
+    import signal
+    import time
+
+    cmd = [sys.executable, str(EXAMPLES / "train_afgan.py"), *TINY, "--outdir", str(tmp_path),
+           "--run-name", "w", "--kimg", "100", "--snap", "1000", "--workers", "2",
+           "--metrics", "none"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.time() + 240
+        while not (tmp_path / "w" / "fakes_init.png").exists() and time.time() < deadline:
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            time.sleep(0.5)
+        time.sleep(3)  # into the training loop, workers prefetching
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-3000:]
+    summary = json.loads((tmp_path / "w" / "summary.json").read_text())
+    assert summary["stopped"] and Path(summary["checkpoint"]).is_file()
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through /proc")
 def test_process_group_is_released_at_shutdown(tmp_path):
     # The first optimizer imports torch.distributed.nn, whose defaults (group=group.WORLD) kept
