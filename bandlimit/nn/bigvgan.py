@@ -43,7 +43,8 @@ from bandlimit.nn.activation import (
     snake_params,
     tensor_dtype,
 )
-from bandlimit.ops import filtered_act, filtered_act1d
+from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d
+from bandlimit.ops.streaming import Stream1d
 
 __all__ = [
     "Activation1d",
@@ -488,7 +489,14 @@ class _Activation(Module):
         self.upsample = self._up(self.up_ratio, ku)
         self.downsample = self._down(self.down_ratio, kd)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _paddings(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``(padding, down_padding)`` along one axis: BigVGAN's resamplers'."""
+        pu, _ = bigvgan_paddings(self.up_ratio, self.upsample.kernel_size)
+        _, pd = bigvgan_paddings(self.down_ratio, self.downsample.kernel_size)
+        return pu, pd
+
+    def _op_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
+        """The op's arguments for ``x`` other than the paddings."""
         spec = resolve_activation(self.act)
         snake = spec is not None and spec[0] in ("snake", "snakebeta")
         act: Any = self.act  # an activation the kernels cannot express: unfused, by the op
@@ -498,34 +506,19 @@ class _Activation(Module):
             act, alpha, _, gain, _ = spec
             if snake:
                 alpha, beta = snake_params(self.act, x.shape[1])
-        ku, kd = self.upsample.kernel_size, self.downsample.kernel_size
-        pu: tuple[int, ...]  # (x0, x1), and (x0, x1, y0, y1) in 2-D
-        pd: tuple[int, ...]
-        pu, _ = bigvgan_paddings(self.up_ratio, ku)
-        _, pd = bigvgan_paddings(self.down_ratio, kd)
+        dtype = tensor_dtype(x)
         # Theirs up-samples by a transposed convolution, a true convolution with the filter,
         # and correlates in the down stage: flip_filter=(False, True).
-        dtype = tensor_dtype(x)
-        fu = _taps(self.upsample.filter, dtype)
-        fd = _taps(self.downsample.lowpass.filter, dtype)
-        op: Callable[..., torch.Tensor] = filtered_act1d if self.ndim == 1 else filtered_act
-        if self.ndim == 2:
-            pu, pd = (*pu, *pu), (*pd, *pd)
-        return op(
-            x,
-            act,
-            fu,
-            fd,
-            up=self.up_ratio,
-            down=self.down_ratio,
-            padding=pu,
-            padding_mode="replicate",
-            gain=gain,
-            alpha=alpha,
-            beta=beta,
-            flip_filter=(False, True),
-            down_padding=pd,
-        )
+        return dict(act=act, fu=_taps(self.upsample.filter, dtype),
+                    fd=_taps(self.downsample.lowpass.filter, dtype), up=self.up_ratio,
+                    down=self.down_ratio, padding_mode="replicate", gain=gain, alpha=alpha,
+                    beta=beta, flip_filter=(False, True))  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pu, pd = self._paddings()
+        if self.ndim == 1:
+            return filtered_act1d(x, padding=pu, down_padding=pd, **self._op_kwargs(x))
+        return filtered_act(x, padding=(*pu, *pu), down_padding=(*pd, *pd), **self._op_kwargs(x))
 
 
 class Activation1d(_Activation):
@@ -572,6 +565,21 @@ class Activation1d(_Activation):
 
     ndim = 1
     _up, _down = UpSample1d, DownSample1d
+
+    def stream(self) -> FilteredAct1dStream:
+        """This block on audio that arrives in chunks: a
+        :class:`~bandlimit.ops.FilteredAct1dStream` whose concatenated outputs (after its
+        ``flush()``) equal the block on the whole signal (as
+        :meth:`bandlimit.nn.AliasFreeActivation1d.stream`); the activation's parameters are read
+        at every chunk."""
+        pu, pd = self._paddings()
+
+        def run(x: torch.Tensor, p: tuple[int, int], dp: tuple[int, int]) -> torch.Tensor:
+            return filtered_act1d(x, padding=p, down_padding=dp, **self._op_kwargs(x))
+
+        taps = (self.upsample.kernel_size, self.downsample.kernel_size)
+        stream = Stream1d(run, taps, self.up_ratio, self.down_ratio, pu, pd, "replicate")
+        return FilteredAct1dStream._over(stream)
 
 
 class Activation2d(_Activation):

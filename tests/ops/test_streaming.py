@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bandlimit.filters import kaiser_sinc_bigvgan
-from bandlimit.nn import AliasFreeActivation1d, Snake, SnakeBeta
+from bandlimit.nn import AliasFreeActivation1d, Snake, SnakeBeta, bigvgan
 from bandlimit.ops import FilteredAct1dStream, filtered_act1d
 from tests.ops.strategies import IMPLS
 
@@ -120,6 +120,20 @@ def test_module_streams_read_its_current_parameters(act):
         assert not torch.allclose(first, module(x)[:, :, : first.shape[2]])  # (the old alpha)
         rest = torch.cat([stream(x[:, :, 100:]), stream.flush()], dim=2)
         assert torch.allclose(rest[:, :, -50:], module(x)[:, :, -50:])
+
+
+@pytest.mark.parametrize("ratio", [2, 3])
+def test_bigvgan_blocks_stream_alias_free_torchs_numbers(ratio):
+    """bigvgan.Activation1d.stream() (the drop-in BigVGAN users patch in): chunked, the
+    block's output on the whole signal, which is alias-free-torch's."""
+    aft = pytest.importorskip("alias_free_torch")
+    act = SnakeBeta(3, alpha_logscale=True).double()
+    block = bigvgan.Activation1d(act, up_ratio=ratio, down_ratio=ratio).double()
+    x = torch.randn(1, 3, 150, dtype=torch.float64)
+    got = run_stream(block.stream(), x, [10, 11, 64, 100])
+    torch.testing.assert_close(got, block(x), rtol=1e-12, atol=1e-12)
+    peer = aft.Activation1d(act, up_ratio=ratio, down_ratio=ratio).double()
+    torch.testing.assert_close(got, peer(x), rtol=1e-6, atol=1e-6)
 
 
 BAD = [
