@@ -2,7 +2,10 @@
 
 * :class:`Snake`, :class:`SnakeBeta` — BigVGAN's periodic activations.
 * :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d` — up-sample → act → down-sample
-  in one fused op call, for any activation of :func:`bandlimit.ops.filtered_act`.
+  in one fused op call for the activations of :func:`bandlimit.ops.filtered_act` (any other
+  module or function unfused, between the op's stages); ``.stream()`` for audio in chunks.
+* :class:`BlurPool2d`, :class:`MaxBlurPool2d` — anti-aliased strided downsampling for CNN
+  backbones (blur, then subsample).
 * :class:`ResamplePoly` — rational-rate band-limited resampling
   (:func:`bandlimit.ops.resample_poly`).
 * :class:`FilteredLReLU` — the filtered leaky ReLU of one StyleGAN3 synthesis layer, built from
@@ -18,13 +21,16 @@ from bandlimit.nn.activation import (
     Snake,
     SnakeBeta,
 )
+from bandlimit.nn.pool import BlurPool2d, MaxBlurPool2d
 from bandlimit.nn.resample import ResamplePoly
 from bandlimit.nn.stylegan3 import FilteredLReLU
 
 __all__ = [
     "AliasFreeActivation1d",
     "AliasFreeActivation2d",
+    "BlurPool2d",
     "FilteredLReLU",
+    "MaxBlurPool2d",
     "ResamplePoly",
     "Snake",
     "SnakeBeta",

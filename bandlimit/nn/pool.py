@@ -1,0 +1,188 @@
+"""Anti-aliased strided downsampling for CNN backbones: low-pass, then subsample.
+
+A stride-2 convolution or max pool keeps every other sample of a signal it never band-limited,
+so its output aliases and changes with one-pixel shifts of the input. Zhang ("Making
+Convolutional Networks Shift-Invariant Again", ICML 2019) blurs before subsampling: a max pool of
+stride 1, a small binomial low-pass, then the stride. :class:`BlurPool2d` is the blur-and-stride
+step (one :func:`bandlimit.ops.upfirdn2d` call); :class:`MaxBlurPool2d` the max pool in front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.special import comb
+
+from bandlimit._checks import check_int
+from bandlimit.nn._module import Module
+from bandlimit.nn.activation import tensor_dtype
+from bandlimit.ops import upfirdn2d
+from bandlimit.ops._dispatch import _check_impl
+from bandlimit.ops._params import check_tensor
+
+__all__ = ["BlurPool2d", "MaxBlurPool2d"]
+
+_TORCH_PAD = {"reflect": "reflect", "replicate": "replicate", "circular": "circular",
+              "zeros": "constant"}  # fmt: skip
+
+
+def binomial_filter(kernel_size: int) -> torch.Tensor:
+    """The normalised binomial low-pass ``C(k−1, i) / 2**(k−1)``, float64 ``[k]`` (``[1, 2, 1]/4``
+    for 3 taps): Zhang's blur filters, a box filter convolved with itself ``k − 1`` times."""
+    k = check_int("kernel_size", kernel_size, 1)
+    taps = comb(k - 1, np.arange(k), exact=False)
+    return torch.tensor(taps / taps.sum(), dtype=torch.float64)
+
+
+class BlurPool2d(Module):
+    """Blur, then keep every ``stride``-th sample along H and W: anti-aliased downsampling.
+
+    ``y = upfirdn2d(pad(x), f, down=stride)`` with ``f`` applied separably (a ``[k]`` filter) or
+    as given (``[k, k]``), the input extended by ``⌊(k−1)/2⌋`` samples before and ``⌈(k−1)/2⌉``
+    after along each axis with ``padding_mode``, so ``[N, C, H, W]`` gives
+    ``[N, C, ⌈H/stride⌉, ⌈W/stride⌉]``. Replaces the subsampling of a strided layer:
+    ``MaxPool2d(2)`` → ``MaxBlurPool2d()``, ``Conv2d(stride=2)`` → ``Conv2d(stride=1)`` +
+    ``ReLU`` + ``BlurPool2d()`` (Zhang, 2019). No parameters or state-dict entries (the filter is
+    a non-persistent buffer ``filter``, float32, cast to the input's dtype).
+
+    Parameters
+    ----------
+    stride : int, default 2
+        The subsampling factor, ≥ 1.
+    kernel_size : int, default 3
+        Taps of the binomial filter (Zhang's sizes: 2 to 7; 3 by default there too). Ignored
+        when ``filter`` gives the taps.
+    filter : 'binomial' or Tensor, default 'binomial'
+        The low-pass: binomial, or taps ``[k]`` (separable) or ``[k, k]`` (e.g. a radial filter
+        from :func:`bandlimit.filters.lowpass`) of unit sum for a unit DC gain.
+    padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
+        How the input is extended at its borders ('reflect', Zhang's, needs more samples than
+        the padding along each axis).
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
+        Backend of :func:`~bandlimit.ops.upfirdn2d`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import BlurPool2d
+    >>> pool = BlurPool2d()
+    >>> pool(torch.randn(1, 8, 32, 31)).shape
+    torch.Size([1, 8, 16, 16])
+    >>> pool.filter
+    tensor([0.2500, 0.5000, 0.2500])
+    >>> len(pool.state_dict())
+    0
+    """
+
+    filter: torch.Tensor  # a buffer, registered in __init__
+    _filter_buffers = ("filter",)
+
+    def __init__(
+        self,
+        stride: int = 2,
+        kernel_size: int = 3,
+        filter: str | torch.Tensor | Sequence[float] = "binomial",
+        padding_mode: str = "reflect",
+        *,
+        impl: str = "auto",
+    ):
+        super().__init__()
+        self.stride = check_int("stride", stride, 1)
+        self.impl = _check_impl(impl)
+        if padding_mode not in _TORCH_PAD:
+            raise ValueError(
+                f"padding_mode must be one of {tuple(_TORCH_PAD)}, got {padding_mode!r}"
+            )
+        self.padding_mode = padding_mode
+        if isinstance(filter, str):
+            if filter != "binomial":
+                raise ValueError(f"filter must be 'binomial' or a tensor of taps, got {filter!r}")
+            taps = binomial_filter(kernel_size)
+        else:
+            taps = torch.as_tensor(filter, dtype=torch.float64)
+            if taps.ndim not in (1, 2) or (taps.ndim == 2 and taps.shape[0] != taps.shape[1]):
+                raise ValueError(
+                    f"filter must have shape [k] or [k, k], got {tuple(taps.shape)}"
+                )
+            if taps.numel() == 0 or not torch.isfinite(taps).all():
+                raise ValueError("filter must hold at least one tap, all finite")
+        self.kernel_size = int(taps.shape[0])
+        self.register_buffer("filter", taps.float(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_tensor(x, "x", (4,), "[N, C, H, W]")
+        k = self.kernel_size
+        pad = ((k - 1) // 2, k // 2) * 2  # (left, right, top, bottom): Zhang's split
+        if self.padding_mode == "reflect" and min(x.shape[2:]) <= max(pad):
+            raise ValueError(
+                f"padding_mode='reflect' needs more than {max(pad)} samples along H and W for "
+                f"kernel_size={k}, got shape {tuple(x.shape)} (use 'replicate')"
+            )
+        if self.padding_mode == "zeros":
+            return upfirdn2d(x, self.filter.to(tensor_dtype(x)), down=self.stride, padding=pad,
+                             impl=self.impl)  # fmt: skip
+        padded = F.pad(x, pad, mode=_TORCH_PAD[self.padding_mode])
+        return upfirdn2d(padded, self.filter.to(tensor_dtype(x)), down=self.stride,
+                         impl=self.impl)  # fmt: skip
+
+    def extra_repr(self) -> str:
+        parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
+                 f"padding_mode={self.padding_mode!r}"]  # fmt: skip
+        if self.impl != "auto":
+            parts.append(f"impl={self.impl!r}")
+        return ", ".join(parts)
+
+
+class MaxBlurPool2d(Module):
+    """Anti-aliased max pooling: a max pool of stride 1, then :class:`BlurPool2d`.
+
+    Replaces ``nn.MaxPool2d(max_pool_size, stride)`` (Zhang, 2019). ``[N, C, H, W]`` gives
+    ``[N, C, ⌈(H − max_pool_size + 1)/stride⌉, ⌈(W − max_pool_size + 1)/stride⌉]``
+    (16 × 16 from 32 × 32 with the defaults, as ``MaxPool2d(2)``).
+
+    Parameters
+    ----------
+    kernel_size : int, default 3
+        Taps of the binomial blur.
+    stride : int, default 2
+        The subsampling factor.
+    max_pool_size : int, default 2
+        The max pool's window (stride 1, no padding).
+    padding_mode, impl
+        As in :class:`BlurPool2d`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import MaxBlurPool2d
+    >>> MaxBlurPool2d()(torch.randn(2, 4, 32, 32)).shape
+    torch.Size([2, 4, 16, 16])
+    """
+
+    def __init__(
+        self,
+        kernel_size: int = 3,
+        stride: int = 2,
+        max_pool_size: int = 2,
+        padding_mode: str = "reflect",
+        *,
+        impl: str = "auto",
+    ):
+        super().__init__()
+        self.max_pool_size = check_int("max_pool_size", max_pool_size, 1)
+        self.blur = BlurPool2d(stride, kernel_size, padding_mode=padding_mode, impl=impl)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_tensor(x, "x", (4,), "[N, C, H, W]")
+        if min(x.shape[2:]) < self.max_pool_size:
+            raise ValueError(
+                f"x must be at least max_pool_size={self.max_pool_size} along H and W, got "
+                f"shape {tuple(x.shape)}"
+            )
+        return self.blur(F.max_pool2d(x, self.max_pool_size, stride=1))
+
+    def extra_repr(self) -> str:
+        return f"max_pool_size={self.max_pool_size}"

@@ -1,0 +1,122 @@
+"""Anti-aliased pooling (BlurPool2d, MaxBlurPool2d): numerics, shifts, gradients, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bandlimit.nn import BlurPool2d, MaxBlurPool2d
+from tests.ops.strategies import IMPLS
+
+NP_MODE = {"reflect": "reflect", "replicate": "edge", "zeros": "constant", "circular": "wrap"}
+
+
+def np_blurpool(x, taps, stride, mode):
+    """Pad (floor before, ceil after), convolve with the 2-D kernel, keep every stride-th."""
+    taps = np.asarray(taps, np.float64)
+    kernel = np.outer(taps, taps) if taps.ndim == 1 else taps
+    k = kernel.shape[0]
+    p0, p1 = (k - 1) // 2, k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p0, p1), (p0, p1)), mode=NP_MODE[mode])
+    h, w = xp.shape[2] - k + 1, xp.shape[3] - k + 1
+    out = np.zeros((*x.shape[:2], h, w))
+    flipped = kernel[::-1, ::-1]  # a true convolution
+    for i in range(h):
+        for j in range(w):
+            out[:, :, i, j] = (xp[:, :, i : i + k, j : j + k] * flipped).sum(axis=(2, 3))
+    return out[:, :, ::stride, ::stride]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=30, deadline=None)
+@given(stride=st.integers(1, 4), k=st.integers(1, 7), h=st.integers(8, 14),
+       w=st.integers(8, 14), mode=st.sampled_from(sorted(NP_MODE)), custom=st.booleans(),
+       seed=st.integers(0, 2**31))  # fmt: skip
+def test_matches_a_float64_loop(impl, stride, k, h, w, mode, custom, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, h, w))
+    if custom:  # user taps, separable or full (not symmetric: the orientation matters)
+        taps = rng.standard_normal((k,) if seed % 2 else (k, k))
+        pool = BlurPool2d(stride, filter=torch.tensor(taps), padding_mode=mode, impl=impl)
+        taps = pool.filter.double().numpy()  # (kept in float32)
+    else:
+        pool = BlurPool2d(stride, k, padding_mode=mode, impl=impl)
+        taps = pool.filter.double().numpy()
+    y = pool(torch.tensor(x))
+    want = np_blurpool(x, taps, stride, mode)
+    assert y.shape == (2, 3, -(-h // stride), -(-w // stride)) == want.shape
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-10)
+
+
+def test_binomial_filters_are_zhangs():
+    assert BlurPool2d(kernel_size=3).filter.tolist() == [0.25, 0.5, 0.25]
+    assert BlurPool2d(kernel_size=4).filter.tolist() == [0.125, 0.375, 0.375, 0.125]
+    assert BlurPool2d(kernel_size=1).filter.tolist() == [1.0]
+    taps = BlurPool2d(kernel_size=7).filter.double()
+    torch.testing.assert_close(taps * 64, torch.tensor([1, 6, 15, 20, 15, 6, 1.0],
+                                                       dtype=torch.float64))  # fmt: skip
+
+
+def test_a_shift_by_the_stride_shifts_the_output_by_one_and_blurring_reduces_aliasing():
+    """Circular padding: shifting the input by ``stride`` shifts the output by one sample
+    exactly. An odd shift (which plain subsampling turns into a different image) changes the
+    blurred output less than MaxPool2d's."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 4, 32, 32, generator=g, dtype=torch.float64)
+    pool = BlurPool2d(2, 4, padding_mode="circular")
+    y = pool(x)
+    torch.testing.assert_close(pool(x.roll(2, dims=3)), y.roll(1, dims=3))
+    odd = x.roll(1, dims=3)
+
+    def change(f):
+        a, b = f(x), f(odd)
+        return float((a - b).norm() / a.norm())
+
+    blur = MaxBlurPool2d(kernel_size=5, padding_mode="circular").double()
+    assert change(blur) < 0.8 * change(lambda t: torch.nn.functional.max_pool2d(t, 2))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_max_blur_pool_is_a_max_pool_then_blur_pool(impl):
+    x = torch.randn(2, 3, 17, 20, dtype=torch.float64)
+    m = MaxBlurPool2d(kernel_size=4, stride=3, max_pool_size=3, impl=impl)
+    want = BlurPool2d(3, 4, impl=impl)(torch.nn.functional.max_pool2d(x, 3, stride=1))
+    torch.testing.assert_close(m(x), want)
+    assert m(x).shape == (2, 3, 5, 6)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_gradients_and_dtypes(impl):
+    x = torch.randn(1, 2, 9, 10, dtype=torch.float64, requires_grad=True)
+    for mode in ("reflect", "zeros"):
+        pool = BlurPool2d(2, 3, padding_mode=mode, impl=impl)
+        assert torch.autograd.gradcheck(pool, (x,))
+    for dtype in (torch.float32, torch.bfloat16):
+        y = BlurPool2d(impl=impl)(torch.randn(1, 2, 8, 8).to(dtype))
+        assert y.dtype == dtype and y.shape == (1, 2, 4, 4)
+    assert len(BlurPool2d().half().state_dict()) == 0
+    assert BlurPool2d().half().filter.dtype == torch.float32  # (taps kept in float32)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+        BlurPool2d(0)
+    with pytest.raises(ValueError, match=r"padding_mode must be one of .*got 'edge'"):
+        BlurPool2d(padding_mode="edge")
+    with pytest.raises(ValueError, match=r"filter must be 'binomial' or a tensor of taps, got "
+                                         r"'gauss'"):
+        BlurPool2d(filter="gauss")
+    with pytest.raises(ValueError, match=r"filter must have shape \[k\] or \[k, k\], got \(2, 3\)"):
+        BlurPool2d(filter=torch.ones(2, 3))
+    with pytest.raises(ValueError, match="finite"):
+        BlurPool2d(filter=[1.0, float("nan")])
+    with pytest.raises(ValueError, match=r"'reflect' needs more than 1 samples .*\(1, 1, 1, 8\)"):
+        BlurPool2d()(torch.zeros(1, 1, 1, 8))
+    assert BlurPool2d(padding_mode="replicate")(torch.zeros(1, 1, 1, 8)).shape == (1, 1, 1, 4)
+    with pytest.raises(ValueError, match=r"x must have shape \[N, C, H, W\]|x must"):
+        BlurPool2d()(torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="max_pool_size=2"):
+        MaxBlurPool2d()(torch.zeros(1, 1, 1, 8))
