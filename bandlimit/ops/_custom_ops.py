@@ -22,6 +22,7 @@ to build the schema (in the spelling every supported torch accepts: :func:`_sche
 """
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -72,8 +73,31 @@ def _plain_eager(args) -> bool:
 def records_graph() -> bool:
     """Whether autograd records what runs now: grad mode on, outside ``torch.inference_mode``
     (which records nothing, even under ``torch.enable_grad``, and whose tensors an
-    ``autograd.Function`` cannot save)."""
+    ``autograd.Function`` cannot save). Under torch.compile, grad mode alone (Dynamo cannot
+    trace the inference-mode query, and a compiled region does not change it)."""
+    if torch.compiler.is_compiling():
+        return torch.is_grad_enabled()
     return torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+
+
+# "No clamp" in the ops' schemas: a finite float (a clamp is >= 0). math.inf was the sentinel,
+# but AOTInductor's package format writes it as a string its loader refuses.
+NO_CLAMP = -1.0
+
+
+def clamp_arg(clamp: float | None) -> float:
+    """A clamp (None: none) as the ops' schemas take it."""
+    return NO_CLAMP if clamp is None else float(clamp)
+
+
+def clamp_value(clamp: float) -> float | None:
+    """The clamp an op received, None for none."""
+    return None if clamp < 0 else clamp
+
+
+def kernel_clamp(clamp: float) -> float:
+    """The clamp for a kernel that takes infinity for none."""
+    return math.inf if clamp < 0 else clamp
 
 
 class EagerOp:

@@ -25,7 +25,6 @@ to build the schema.
 """
 
 import contextlib
-import math
 from typing import Any, Optional
 
 import numpy as np
@@ -39,7 +38,14 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
-from bandlimit.ops._custom_ops import define_op, define_upfirdn, records_graph
+from bandlimit.ops._custom_ops import (
+    clamp_arg,
+    clamp_value,
+    define_op,
+    define_upfirdn,
+    kernel_clamp,
+    records_graph,
+)
 from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
 # Outputs are tensors of their own, not views of the kernels' arrays: a view returned by an
@@ -196,7 +202,7 @@ def _fa_fwd_kernel(
         gain,
         kernels.ACT_CODES[act],
         alpha,
-        clamp,
+        kernel_clamp(clamp),
         save_mask,
         _alloc,
     )
@@ -285,7 +291,7 @@ def _fa_backward(ctx, grad_y, _grad_mask):
             get_activation(act),
             alpha,
             gain,
-            None if clamp == math.inf else clamp,
+            clamp_value(clamp),
         )
     else:
         dv = _filtered_act_bwd(
@@ -443,7 +449,7 @@ def _fany_fwd_kernel(
     )
     y = kernels.filtered_act_any_forward(
         _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad), mcode, gain,
-        code, alpha, pa_, pb_, clamp, _alloc,
+        code, alpha, pa_, pb_, kernel_clamp(clamp), _alloc,
     )
     return _tensor(y, n, c, *y.shape[1:])
 
@@ -487,7 +493,7 @@ def _fany_bwd_kernel(
     )
     dx, dpar = kernels.filtered_act_any_backward(
         _planes(dy), _planes(x), bb, cc, fu, fd, tuple(up), tuple(down), tuple(pad), tuple(dpad),
-        mcode, gain, code, alpha, pa_, pb_, clamp, _alloc,
+        mcode, gain, code, alpha, pa_, pb_, kernel_clamp(clamp), _alloc,
     )
     return (
         _tensor(dx, n, c, h, w),
@@ -519,7 +525,7 @@ def _fany_backward(ctx, grad_y):
         dv, da, dbeta = reference.filtered_act_vjp(
             x, b, grad_y, Fir(fux, fuy, fu2d), Fir(fdx, fdy, fd2d), tuple(up), tuple(down),
             tuple(pad), spec, pa if is_param else alpha, gain,
-            None if clamp == math.inf else clamp, beta=pb, mode=mode, dpad=tuple(dpad),
+            clamp_value(clamp), beta=pb, mode=mode, dpad=tuple(dpad),
         )
     else:
         dv, dpar = _filtered_act_any_bwd(
@@ -564,7 +570,7 @@ def filtered_act_any_numba(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, 
         x, b, alpha if is_param else None, beta if is_param else None,
         fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d,
         list(up), list(down), list(pad), list(dpad), mode, act.name,
-        0.0 if is_param else float(alpha), gain, math.inf if clamp is None else clamp,
+        0.0 if is_param else float(alpha), gain, clamp_arg(clamp),
     )
 
 

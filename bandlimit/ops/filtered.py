@@ -45,6 +45,7 @@ from bandlimit.ops._activations import (
     get_activation,
     get_filtered_activation,
 )
+from bandlimit.ops._custom_ops import clamp_arg
 from bandlimit.ops._dispatch import HALF_DTYPES, compute_dtype, numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
@@ -128,7 +129,7 @@ def _run_filtered_act(
                 act.name,
                 alpha,
                 gain,
-                math.inf if clamp is None else clamp,
+                clamp_arg(clamp),
             )
         return _library.filtered_act_general(
             x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad

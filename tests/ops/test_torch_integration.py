@@ -358,6 +358,45 @@ def test_export_with_an_unbounded_dynamic_length(case):
         torch.testing.assert_close(ep.module()(x), model(x))
 
 
+@pytest.mark.skipif(not hasattr(torch._inductor, "aoti_compile_and_package"),
+                    reason="AOTInductor packaging needs a newer torch")
+def test_aot_inductor_package_with_no_clamp_loads_and_runs(tmp_path):
+    """A fused filtered activation without a clamp (every module's default) passed "no clamp"
+    as math.inf, which AOTInductor's package stores as a string its loader refuses (an
+    unnamed JSON error at load). The package now loads and gives eager's numbers."""
+    from bandlimit.nn import AliasFreeActivation1d, SnakeBeta
+
+    model = torch.nn.Sequential(AliasFreeActivation1d(SnakeBeta(3)),
+                                AliasFreeActivation1d("gelu")).eval()  # fmt: skip
+    x = torch.randn(1, 3, 40)
+    ep = torch.export.export(model, (x,))
+    path = torch._inductor.aoti_compile_and_package(ep, package_path=str(tmp_path / "m.pt2"))
+    loaded = torch._inductor.aoti_load_package(path)
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+@pytest.mark.parametrize("down_padding", [(-1, 0), (2, -1)])
+def test_compile_fullgraph_circular_with_a_cropping_down_padding(down_padding):
+    """Circular padding with a negative down_padding runs staged numba kernels, whose grad-mode
+    query (torch.is_inference_mode_enabled) Dynamo cannot trace: fullgraph failed, and without
+    it the call broke the graph six times."""
+    torch._dynamo.reset()
+    f = torch.tensor([0.25, 0.5, 0.25])
+
+    def fn(x):
+        return ops.filtered_act1d(x, "gelu", f, f, up=2, down=2, padding=(2, 1),
+                                  padding_mode="circular", down_padding=down_padding,
+                                  impl="numba")  # fmt: skip
+
+    x = torch.randn(1, 2, 16, requires_grad=True)
+    eager = fn(x)
+    (g_eager,) = torch.autograd.grad(eager.square().sum(), x)
+    out = torch.compile(fn, fullgraph=True, backend="aot_eager")(x)
+    (g,) = torch.autograd.grad(out.square().sum(), x)
+    torch.testing.assert_close(out, eager)
+    torch.testing.assert_close(g, g_eager)
+
+
 def test_export_keeps_the_size_caps_of_concrete_axes():
     """Only a symbolic size skips the caps: a factor far too large on an axis of concrete size
     still gives the clear ValueError while exporting (not a MemoryError)."""

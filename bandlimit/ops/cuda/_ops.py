@@ -36,7 +36,6 @@ with the real extension (built on first use) and register fake implementations, 
 Annotations stay real types (no ``from __future__ import annotations``): ``custom_op`` reads them.
 """
 
-import math
 
 import torch
 from torch import Tensor
@@ -49,7 +48,7 @@ from bandlimit.ops._activations import (
     get_filtered_activation,
     negative_slope,
 )
-from bandlimit.ops._custom_ops import define_op, define_upfirdn
+from bandlimit.ops._custom_ops import clamp_arg, clamp_value, define_op, define_upfirdn
 from bandlimit.ops._params import Fir, filtered_sizes, transpose_geometry
 
 # Activation codes of csrc/common.h (enum Act).
@@ -376,7 +375,7 @@ def _fa_fwd_kernel(
     fu, fd = _firs(fux, fuy, fu2d, fdx, fdy, fd2d)
     return filtered_act_call(
         _ext(), x, b, fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa, gain,
-        None if clamp == math.inf else clamp, save_mask, beta=pb, dmode=dmode, umode=umode,
+        clamp_value(clamp), save_mask, beta=pb, dmode=dmode, umode=umode,
         save_u=save_u,
     )
 
@@ -419,7 +418,7 @@ def _fa_backward(ctx, grad_y, _grad_saved):
         dv, da, dbeta = reference.filtered_act_vjp(
             x, b, grad_y, fu, fd, tuple(up), tuple(down), tuple(pad), spec,
             pa if isinstance(spec, ParametricActivation) else alpha, gain,
-            None if clamp == math.inf else clamp, beta=pb,
+            clamp_value(clamp), beta=pb,
             mode=umode, dpad=tuple(dpad), stage=upfirdn, dmode=dmode,
         )
         da = None if da is None or pa is None else da.to(pa.dtype)
@@ -476,7 +475,7 @@ def _fa_bwd_kernel(
         return dv, dy.new_empty(0, dtype=_acc_dtype(dy))
     return filtered_act_backward_u_call(
         _ext(), dy, saved, (h, w), fu, fd, up, down, pad, dpad, act, alpha if pa is None else pa,
-        gain, None if clamp == math.inf else clamp, beta=pb, dmode=dmode,
+        gain, clamp_value(clamp), beta=pb, dmode=dmode,
     )
 
 
@@ -541,7 +540,7 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
     y, _ = _filtered_act_fwd(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
         list(dpad), act.name, 0.0 if is_param else float(alpha), float(gain),
-        math.inf if clamp is None else float(clamp), save_mask, pa, pb, dmode, mode,
+        clamp_arg(clamp), save_mask, pa, pb, dmode, mode,
         needs_grad and not save_mask,
     )
     return y
