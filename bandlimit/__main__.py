@@ -2,7 +2,8 @@
 
 ``info`` prints the versions, the backends and their caches -- what a bug report needs (exit
 status 0 whatever it finds). ``precompile`` compiles the numba kernels ahead of time (and, with
-``--cuda``, builds the CUDA extension) and prints where they went; exit status 1 on failure.
+``--cuda``, builds the CUDA extension) and prints where they went; exit status 1 on failure,
+and where numba finds no writable directory to keep the kernels in.
 """
 
 from __future__ import annotations
@@ -119,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     for dtype, seconds in taken.items():
         print(f"numba {str(dtype).removeprefix('torch.')}: ready ({seconds:.1f} s)")
     if where["dir"] is None:
-        print("numba kernel cache: none (no writable directory; set NUMBA_CACHE_DIR to keep them)")
+        # (a build step that precompiles must not pass while keeping nothing)
+        given = os.environ.get("NUMBA_CACHE_DIR")
+        print(f"error: numba found no writable directory to cache the kernels in"
+              f"{f' (NUMBA_CACHE_DIR={given!r} is not writable)' if given else ''}: they were "
+              f"compiled in this process only; set NUMBA_CACHE_DIR to a writable directory",
+              file=sys.stderr)  # fmt: skip
+        return 1
     else:
         print(f"numba kernel cache: {where['dir']}")
     if args.cuda:

@@ -101,3 +101,111 @@ def test_command_line_refuses_unknown_commands_and_dtypes():
         done = _run(args, {})
         assert done.returncode == 2, args
         assert "usage: python -m bandlimit" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The numba cache: stale sources, corrupted files, nowhere to write
+
+
+@needs_numba
+def test_stale_kernels_are_dropped_where_numba_caches_them(tmp_path):
+    """Numba re-validates a cached kernel against its own file only, so the package drops its
+    cache when any of its modules changed. That check looked beside the sources alone: with
+    NUMBA_CACHE_DIR (the README's advice for containers) an edited or upgraded helper module
+    left the old machine code loading."""
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    code = "import bandlimit.ops._numba._core as c; print(c.CACHE_DIR)"
+    first = _run([], env, code)
+    assert first.returncode == 0, first.stderr
+    cache = Path(first.stdout.strip())
+    assert cache.is_relative_to(tmp_path)
+    stamp = cache / "bandlimit-numba-sources.sha256"
+    digest = stamp.read_text()
+    # kernels cached by an older version of the sources
+    for name in ("_kernel.plane_kernel-1.py311.nbi", "_kernel.plane_kernel-1.py311.1.nbc"):
+        (cache / name).write_bytes(b"old machine code")
+    stamp.write_text("an older digest")
+    assert _run([], env, code).returncode == 0
+    assert not list(cache.glob("*.nb[ic]")) and stamp.read_text() == digest
+    (cache / "kept.nbi").write_bytes(b"current")  # (up to date: kept)
+    assert _run([], env, code).returncode == 0 and (cache / "kept.nbi").exists()
+
+
+@needs_numba
+def test_an_unreadable_cached_kernel_is_dropped_and_compiled_again(tmp_path, monkeypatch):
+    """A truncated cache file (a full disk, a killed copy) made every numba op fail for good
+    with 'pickle data was truncated', naming nothing. The package's cache is dropped and the
+    kernel compiled again, with a warning."""
+    import numba
+
+    from bandlimit.ops._numba import _core
+
+    module = tmp_path / "tiny_cached.py"
+    module.write_text("import numba\n@numba.njit(cache=True)\ndef f(x):\n    return x + 1\n")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+    assert _run([], env, "import tiny_cached; tiny_cached.f(1)").returncode == 0
+    (data,) = (tmp_path / "cache").rglob("*.nbc")
+    data.write_bytes(data.read_bytes()[:40])  # truncated
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "cache"))  # (read at import)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    tiny = importlib.import_module("tiny_cached")
+    with pytest.raises(Exception) as info:
+        tiny.f(1)
+    assert _core.read_from_numba_cache(info.value)
+    assert not _core.read_from_numba_cache(ValueError("an error of the kernel itself"))
+    monkeypatch.setattr(_core, "CACHE_DIR", data.parent)
+    with pytest.warns(RuntimeWarning, match=r"could not be read .*removed it, the kernels compile"):
+        assert _core.recover_from_corrupt_cache(info.value)
+    assert not list(data.parent.glob("*.nb[ic]"))
+    assert tiny.f(1) == 2  # compiled again
+    assert isinstance(tiny.f, numba.core.registry.CPUDispatcher)
+
+
+@needs_numba
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_fork_while_a_launch_holds_the_lock_leaves_the_child_able_to_launch():
+    """A child forked while another thread was inside a launch inherited the launch lock held,
+    and its first op hung (numba's 'workqueue' layer takes it for every launch)."""
+    import time
+
+    from bandlimit.ops import upfirdn1d
+    from bandlimit.ops._numba import _kernel
+
+    x, f = torch.randn(1, 2, 64), torch.ones(3) / 3
+    want = upfirdn1d(x, f, up=2, impl="numba")
+    with _kernel._LAUNCH_LOCK, _kernel._SCRATCH_LOCK:
+        pid = os.fork()
+        if pid == 0:  # the child: launches take the locks
+            try:
+                _kernel._serialize[:] = [True]  # (every launch through the lock, as workqueue)
+                ok = torch.equal(upfirdn1d(x, f, up=2, impl="numba"), want)
+            finally:
+                os._exit(0 if ok else 3)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the inherited lock")
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_precompile_with_nowhere_to_cache_fails(monkeypatch, capsys):
+    """`precompile` compiled for a minute, printed "cache: none" and exited 0: a Docker build
+    step passed while keeping nothing. (Simulated: as root, as CI runs, no directory is
+    read-only, so numba's search result is replaced and nothing is compiled.)"""
+    import bandlimit.__main__ as cli
+    import bandlimit.ops.precompile as pre
+
+    monkeypatch.setattr(pre, "numba_cache", lambda: {"dir": None, "writable": False, "files": 0})
+    monkeypatch.setattr("bandlimit.ops.precompile_numba", lambda dtypes: {torch.float32: 0.0})
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/read/only")
+    assert cli.main(["precompile"]) == 1
+    err = capsys.readouterr().err
+    assert "error: numba found no writable directory" in err and "'/read/only'" in err

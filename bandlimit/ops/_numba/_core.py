@@ -17,6 +17,8 @@ reference) and without bounds checks (the plans keep every access inside the scr
 from __future__ import annotations
 
 import hashlib
+import os
+import traceback
 import warnings
 from pathlib import Path
 from typing import Literal, TypedDict
@@ -28,17 +30,36 @@ from numba import carray, cfunc, types
 from numba.extending import intrinsic, register_jitable
 
 
-def _drop_stale_disk_cache() -> None:
+def _cache_probe() -> int:
+    return 0
+
+
+def _cache_dir() -> Path | None:
+    """Where numba caches this package's kernels: beside the sources if writable, else a
+    per-user directory, or ``NUMBA_CACHE_DIR``'s (the same for every module of this folder).
+    None where it finds none (a read-only install with no writable home: serverless functions,
+    locked-down containers), where ``@njit(cache=True)`` raises at decoration time: at
+    ``import bandlimit``."""
+    try:
+        probe = numba.njit(cache=True)(_cache_probe)  # (the same locator search; compiles nothing)
+    except RuntimeError:
+        return None
+    where = probe._cache.cache_path  # type: ignore[attr-defined]
+    return Path(where) if where else None
+
+
+def _drop_stale_disk_cache(cache: Path | None) -> None:
     """Numba keys a cached kernel on its own source file only (path, mtime, size), but these
     kernels compile in helpers from every module of this package: after a change to a helper
-    module, the old machine code would load. So the cache beside the sources is dropped whenever
-    any module here changed (one hash of them all, stored with the cache; ≈ 1 ms at import).
-    With ``NUMBA_CACHE_DIR`` set, numba caches elsewhere and this check does not reach it."""
+    module (an edit, an upgrade that leaves the kernel's file as it was), the old machine code
+    would load. So this package's cache is dropped whenever any module here changed (one hash
+    of them all, stored with the cache; ≈ 1 ms at import), wherever numba keeps it."""
+    if cache is None:
+        return
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(
         b"".join(p.name.encode() + b"\0" + p.read_bytes() for p in sorted(here.glob("*.py")))
     ).hexdigest()
-    cache = here / "__pycache__"
     stamp = cache / "bandlimit-numba-sources.sha256"
     try:
         if stamp.read_text() == digest:
@@ -46,34 +67,52 @@ def _drop_stale_disk_cache() -> None:
     except OSError:
         pass
     try:
-        for old in cache.glob("*.nb[ic]"):
-            old.unlink(missing_ok=True)
-        cache.mkdir(exist_ok=True)
+        drop_cached_kernels(cache)
+        cache.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
-    except OSError:  # a read-only install: numba cannot write a cache there either
+    except OSError:  # read-only: numba cannot write a cache there either
         pass
 
 
-_drop_stale_disk_cache()
+def drop_cached_kernels(cache: Path) -> None:
+    """Delete this package's cached kernels (numba's index and data files) in ``cache``."""
+    for old in cache.glob("*.nb[ic]"):
+        old.unlink(missing_ok=True)
 
 
-def _cache_probe() -> int:
-    return 0
+def read_from_numba_cache(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while numba read a cached kernel (a truncated or corrupted file
+    gives an UnpicklingError, an EOFError or LLVM's bitcode errors)."""
+    return any("numba/core/caching" in frame.filename.replace("\\", "/")
+               for frame in traceback.extract_tb(exc.__traceback__))  # fmt: skip
 
 
-def _disk_cache_usable() -> bool:
-    """Whether numba finds somewhere to cache this package's kernels: beside the sources if
-    writable, else a per-user directory, or ``NUMBA_CACHE_DIR``. On a read-only install with no
-    writable home (serverless functions, locked-down containers) it finds none, and
-    ``@njit(cache=True)`` raises at decoration time: at ``import bandlimit``."""
-    try:
-        numba.njit(cache=True)(_cache_probe)  # (the same locator search; compiles nothing)
-    except RuntimeError:
+def recover_from_corrupt_cache(exc: BaseException) -> bool:
+    """After ``exc``: if numba failed reading this package's cache, drop the cache (the caller
+    then retries: numba recompiles) and say so; False for any other error. A cache that cannot
+    be dropped is a RuntimeError naming the directory."""
+    if CACHE_DIR is None or not read_from_numba_cache(exc):
         return False
+    why = f"{type(exc).__name__}: {str(exc)[:200]}"
+    try:
+        drop_cached_kernels(CACHE_DIR)
+    except OSError as failed:
+        raise RuntimeError(
+            f"bandlimit: numba's cache of its kernels in {CACHE_DIR} cannot be read ({why}) "
+            f"nor removed ({failed.strerror or failed}): delete the *.nbi and *.nbc files there"
+        ) from exc
+    warnings.warn(
+        f"bandlimit: numba's cache of its kernels in {CACHE_DIR} could not be read ({why}); "
+        f"removed it, the kernels compile again",
+        RuntimeWarning,
+        stacklevel=2,
+    )
     return True
 
 
-DISK_CACHE = _disk_cache_usable()
+CACHE_DIR = _cache_dir()
+_drop_stale_disk_cache(CACHE_DIR)
+DISK_CACHE = CACHE_DIR is not None
 
 # fastmath without nnan/ninf: sums may be reassociated and contracted to FMAs, but NaN/Inf inputs
 # still produce NaN/Inf outputs exactly like the PyTorch reference.
@@ -294,11 +333,15 @@ def _warn_if_uncached() -> None:
     _uncached_warned = True
     from bandlimit.ops._dispatch import user_stacklevel
 
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    where = (f"NUMBA_CACHE_DIR={given!r} is not writable, nor are the installed package and the "
+             f"home directory" if given else
+             "the installed package and the home directory are read-only")  # fmt: skip
     warnings.warn(
-        "bandlimit: numba finds no writable directory to cache its kernels in (the installed "
-        "package and the home directory are read-only), so they compile in every process "
-        "(about 15-30 s at the first call of each dtype). Set the environment variable "
-        "NUMBA_CACHE_DIR to a writable directory to keep them (this warning is shown once)",
+        f"bandlimit: numba finds no writable directory to cache its kernels in ({where}), so "
+        f"they compile in every process (about 15-30 s at the first call of each dtype). Set "
+        f"the environment variable NUMBA_CACHE_DIR to a writable directory to keep them (this "
+        f"warning is shown once)",
         RuntimeWarning,
         stacklevel=user_stacklevel(),
     )
@@ -328,7 +371,13 @@ def job_runner(dtype: np.dtype):
         )
         # setdefault: a second thread compiling the same dtype keeps the first one's runner,
         # whose address may already be in use (numba's stubs omit cfunc's boundscheck option)
-        _RUNNERS.setdefault(dtype, cfunc(sig, **JIT)(_run_jobs))  # type: ignore[misc]
+        try:
+            runner = cfunc(sig, **JIT)(_run_jobs)  # type: ignore[misc]
+        except Exception as exc:
+            if not recover_from_corrupt_cache(exc):
+                raise
+            runner = cfunc(sig, **JIT)(_run_jobs)  # type: ignore[misc]
+        _RUNNERS.setdefault(dtype, runner)
     return _RUNNERS[dtype]
 
 

@@ -54,6 +54,7 @@ from bandlimit.ops._numba._core import (
     helper,
     inline_helper,
     pack_codes,
+    recover_from_corrupt_cache,
     run_jobs,
     runner_address,
     stage_in,
@@ -428,15 +429,19 @@ _LAUNCH_LOCK = threading.Lock()
 _serialize: list[bool] = []  # (memo: whether launches must take turns, known after the first)
 
 
-def _gnu_openmp_started() -> bool:
-    """Whether numba's threading layer has started in this process on GNU OpenMP, whose thread
-    pool does not survive a fork: numba kills (SIGTERM) a forked child's parallel launch."""
+def _pool_lost_in_fork() -> bool:
+    """Whether numba's threading layer has started in this process on a pool that does not
+    survive a fork: GNU OpenMP (numba kills (SIGTERM) a forked child's parallel launch) or
+    numba's own 'workqueue' (its threads are gone in the child)."""
     try:
         from numba.np.ufunc import parallel
 
         if not parallel._is_initialized:
             return False
-        if numba.threading_layer() != "omp":
+        layer = numba.threading_layer()
+        if layer == "workqueue":
+            return True
+        if layer != "omp":
             return False
         from numba.np.ufunc import omppool  # type: ignore[attr-defined]
 
@@ -445,12 +450,16 @@ def _gnu_openmp_started() -> bool:
         return True
 
 
-_forked_from_openmp = False
+_forked_from_openmp = False  # (or from any pool lost in a fork)
 
 
 def _note_fork() -> None:
-    global _forked_from_openmp
-    _forked_from_openmp = _forked_from_openmp or _gnu_openmp_started()
+    """In a forked child: launch serially if the parent's pool is gone, and start with fresh
+    locks (a fork taken while another thread held one would leave it held for good)."""
+    global _forked_from_openmp, _LAUNCH_LOCK, _SCRATCH_LOCK
+    _forked_from_openmp = _forked_from_openmp or _pool_lost_in_fork()
+    _LAUNCH_LOCK = threading.Lock()
+    _SCRATCH_LOCK = threading.Lock()
 
 
 # A DataLoader worker (forked) whose parent ran a numba op must not launch in parallel.
@@ -481,7 +490,19 @@ def _run_kernel(args: tuple) -> None:
 
     In a process forked from one whose GNU OpenMP pool had started (a DataLoader worker of a
     process that ran a numba op) a parallel launch would be killed: :func:`plane_kernel_serial`
-    runs instead, in the calling thread (compiled on its first use there)."""
+    runs instead, in the calling thread (compiled on its first use there).
+
+    A cached kernel numba cannot read (a truncated or corrupted file) is dropped and compiled
+    again, once."""
+    try:
+        _launch(args)
+    except Exception as exc:
+        if not recover_from_corrupt_cache(exc):
+            raise
+        _launch(args)
+
+
+def _launch(args: tuple) -> None:
     if _forked_from_openmp or getattr(_local, "serial", False):
         plane_kernel_serial(*args)
         return
