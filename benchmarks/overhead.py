@@ -186,6 +186,34 @@ def graph_rows(rounds: int, calls: int) -> list:
     return rows
 
 
+def stream_rows(device: str, rounds: int, calls: int) -> list:
+    """Streaming: µs per chunk of BigVGAN's block on ``[1, C, 64]`` chunks, forward without
+    autograd, through ``Activation1d.stream()`` (the whole signal's outputs) against the block
+    on each chunk alone (the cost floor, but wrong near every boundary)."""
+    from bandlimit.nn.activation import SnakeBeta
+    from bandlimit.nn.bigvgan import Activation1d
+
+    rows = []
+    for channels in (16, 512):
+        torch.manual_seed(0)
+        block = Activation1d(SnakeBeta(channels, alpha_logscale=True)).to(device)
+        chunk = torch.randn(1, channels, 64, device=device)
+        stream = block.stream()
+
+        def alone(block=block, chunk=chunk):
+            with torch.no_grad():
+                block(chunk)
+
+        def streamed(stream=stream, chunk=chunk):
+            with torch.no_grad():
+                stream(chunk)
+
+        t_alone, t_stream = time_interleaved([alone, streamed], device, rounds, calls)
+        rows.append({"case": f"[1, {channels}, 64] chunks", "alone_us": t_alone,
+                     "stream_us": t_stream})
+    return rows
+
+
 def _with_impl(module, impl: str):
     """``module`` as a function of its input, run with ``impl`` as what 'auto' resolves to."""
     from bandlimit.ops import set_default_impl
@@ -228,6 +256,11 @@ def main(argv=None) -> Path:
             rows.append({"case": name, "variant": vname, "fwd_us": t_f, "fwd_ops": n_f,
                          "fwd_bwd_us": t_fb, "fwd_bwd_ops": n_fb})
     print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    print("\nStreaming: BigVGAN's block per 64-sample chunk, forward, µs (stream(): the whole "
+          "signal's outputs; alone: the block on each chunk, wrong at its edges)")
+    streams = stream_rows(args.device, args.rounds, args.calls)
+    for r in streams:
+        print(f"  {r['case']:<20} alone {r['alone_us']:8.1f}   stream {r['stream_us']:8.1f}")
     graphs = []
     if args.device == "cuda":
         print("\nCUDA graphs: the BigVGAN block [1, 16, 64] captured and replayed, µs per call")
@@ -243,7 +276,8 @@ def main(argv=None) -> Path:
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": args.device,
             "machine": platform.machine(), "threads": args.threads, "torch": torch.__version__,
             "rounds": args.rounds, "calls": args.calls}
-    out.write_text(json.dumps({"meta": meta, "rows": rows, "graphs": graphs}, indent=1))
+    out.write_text(json.dumps({"meta": meta, "rows": rows, "graphs": graphs,
+                               "streams": streams}, indent=1))
     print(f"written {out}")
     return out
 

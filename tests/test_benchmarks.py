@@ -103,6 +103,9 @@ def test_overhead_benchmark_runs_and_records(tmp_path):
     assert {("filtered_lrelu", "ref"), ("filtered_lrelu", "numba"),
             ("Activation1d(SnakeBeta)", "bandlimit numba")} <= variants
     assert all(r["fwd_us"] > 0 and r["fwd_bwd_us"] > 0 and r["fwd_ops"] >= 1 for r in rows)
+    streams = json.loads(out.read_text())["streams"]
+    assert [r["case"] for r in streams] == ["[1, 16, 64] chunks", "[1, 512, 64] chunks"]
+    assert all(r["alone_us"] > 0 and r["stream_us"] > 0 for r in streams)
 
 
 @pytest.mark.parametrize("layer", ["T1024 L2_52_512", "R256 L3_52_1024"])
