@@ -186,9 +186,9 @@ def _rational_forward(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int,
     input with non-finite values is computed phase by phase instead (:func:`_rational_gather`),
     and a NaN reaches only the outputs whose taps meet it (deciding costs one sum of ``x``, and
     on a GPU one synchronisation). Under torch.func transforms (``vmap``, ``jacrev``...), whose
-    values Python cannot read, and traced with symbolic sizes (``torch.compile(dynamic=True)``,
-    export with dynamic dims: the products' graph took 5-50x longer to compile), the
-    phase-by-phase path serves every input, in frames of the bare ``u / gcd`` phases. So do
+    values Python cannot read, the phase-by-phase path serves every input, in frames of the
+    bare ``u / gcd`` phases (symbolic sizes, traced with dynamic shapes, take the convolutions
+    instead: :func:`_frames_serve`). So do
     factors so large that the phases form more than ``MAX_RUNS`` runs. Traced with static
     sizes, the products serve every input (the values are unknown there: a non-finite value
     may reach the neighbouring outputs of its frame).
@@ -276,13 +276,17 @@ def _frames_serve(up: int, down: int, channels: int, samples) -> bool:
     2**14 samples up (transposed: 1.4x at 4 x 4096, 4x at 4 x 262144) and 2**19 down (strided by
     2: from about a million samples 5x slower, 1.2-1.5x faster below). The frames' fixed cost,
     about 0.1 ms a call, made a 38 px plane's pass 6x slower. A symbolic size (traced with
-    dynamic shapes) takes the frames: a guard on it would specialise the trace.
+    dynamic shapes) takes the convolutions: the frames' last one, cropped, made torch.export
+    guard on the length's residue (a program exported for a dynamic length then ran for about
+    half of the lengths only), and a size threshold is a guard too.
     """
+    if not isinstance(samples, int):
+        return False
     if up > 1 and down > 1:
         return True
     if channels != 1 or up * down == 1:
         return False
-    return not isinstance(samples, int) or samples >= (1 << 14 if up > 1 else 1 << 19)
+    return samples >= (1 << 14 if up > 1 else 1 << 19)
 
 
 @_without_autocast

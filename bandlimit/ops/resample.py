@@ -156,6 +156,15 @@ def _median(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x.isnan().any(dim=-1, keepdim=True), x.new_full((), float("nan")), med)
 
 
+def _check_longer(n: Any, left: int, right: int, padtype: str) -> None:
+    """For a program traced with a symbolic length (torch.export): the extension takes one
+    step, which needs a signal longer than it (a check the program runs)."""
+    need = max(left, right) + (1 if padtype in ("reflect", "antireflect") else 0)
+    torch._check(n >= need, lambda: (
+        f"resample_poly with padtype={padtype!r}, exported with a dynamic length, needs at "
+        f"least {need} samples along the resampled axis"))
+
+
 def _extend(x: torch.Tensor, left: int, right: int, padtype: str, cval: float) -> torch.Tensor:
     """``x [B, L]`` extended by ``left`` and ``right`` samples the way ``padtype`` says.
 
@@ -184,6 +193,9 @@ def _extend(x: torch.Tensor, left: int, right: int, padtype: str, cval: float) -
         before = x[..., :1] - torch.arange(left, 0, -1, device=x.device).to(x.dtype) * lo
         after = x[..., -1:] + torch.arange(1, right + 1, device=x.device).to(x.dtype) * hi
         return torch.cat([before, x, after], dim=-1)
+    if padtype == "wrap" and not isinstance(n, int):
+        _check_longer(n, left, right, padtype)  # (traced with a symbolic length: one period)
+        return torch.cat([x[..., n - left :], x, x[..., :right]], dim=-1)
     if padtype == "wrap":  # whole periods of x, then the part of one nearest the signal
         parts: list[torch.Tensor] = []
         while left > 0:
@@ -203,7 +215,11 @@ def _extend(x: torch.Tensor, left: int, right: int, padtype: str, cval: float) -
     out = x
     while left > 0 or right > 0:
         m = out.shape[-1] - (1 if through else 0)
-        a, b = min(left, m), min(right, m)
+        if isinstance(m, int):
+            a, b = min(left, m), min(right, m)
+        else:  # traced with a symbolic length: one mirror, no guard to specialise the trace
+            _check_longer(out.shape[-1], left, right, padtype)
+            a, b = left, right
         head = out[..., 1 : a + 1] if through else out[..., :a]
         tail = out[..., out.shape[-1] - 1 - b : out.shape[-1] - 1] if through else \
             out[..., out.shape[-1] - b :]  # fmt: skip

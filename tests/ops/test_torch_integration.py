@@ -336,6 +336,17 @@ def _unbounded_cases():
         "resample_poly": _Call(lambda x: ops.resample_poly(x, 3, 2)),
         "filtered_lrelu-2d": _Call(lambda x: ops.filtered_lrelu(
             x, f, f, up=2, down=2, padding=(6, 5, 6, 5))),
+        # 'ref' with up and down together (it guarded on the length's residue: the program ran
+        # for about half of the lengths), and the mirrored extensions (a guard on min(L, ...))
+        "upfirdn1d-ref-3/2": _Call(lambda x: ops.upfirdn1d(x, f, up=3, down=2, padding=2,
+                                                           impl="ref")),
+        "ResamplePoly-ref-3/2": bnn.ResamplePoly(3, 2, impl="ref"),
+        "resample_poly-reflect-160/147": _Call(lambda x: ops.resample_poly(
+            x, 160, 147, padtype="reflect")),
+        "resample_poly-reflect-1/2": _Call(lambda x: ops.resample_poly(x, 1, 2, padtype="reflect")),
+        "resample_poly-wrap-2/3": _Call(lambda x: ops.resample_poly(x, 2, 3, padtype="wrap")),
+        "upfirdn2d-ref-3/2-2d": _Call(lambda x: ops.upfirdn2d(x, f, up=3, down=2, padding=2,
+                                                              impl="ref")),
     }  # fmt: skip
 
 
@@ -349,13 +360,22 @@ def test_export_with_an_unbounded_dynamic_length(case):
     two_d = case.endswith("2d")
     x = torch.randn(2, 4, 40, 40) if two_d else torch.randn(2, 4, 200)
     Dim = torch.export.Dim
-    dyn = {2: Dim("H", min=16), 3: Dim("W", min=16)} if two_d else {2: Dim("T", min=16)}
+    # (a mirrored extension in one step needs a signal longer than it: 20 samples for 1/2)
+    lo = 21 if case == "resample_poly-reflect-1/2" else 16
+    dyn = {2: Dim("H", min=16), 3: Dim("W", min=16)} if two_d else {2: Dim("T", min=lo)}
     # strict=False: strict export (older torch releases default to it) traces with dynamo, where a
     # SymInt passes for an int, so the caps would bound the dimension there
     ep = torch.export.export(model, (x,), dynamic_shapes=(dyn,), strict=False)
-    for shape in ((2, 4, 27, 33), (2, 4, 64, 64)) if two_d else ((2, 4, 77), (2, 4, 1000)):
+    for shape in ((2, 4, 27, 33), (2, 4, 64, 64)) if two_d else ((2, 4, 77), (2, 4, 1000),
+                                                                  (2, 4, 101), (2, 4, lo)):
         x = torch.randn(shape)
         torch.testing.assert_close(ep.module()(x), model(x))
+    if case == "resample_poly-reflect-1/2":  # shorter: the program's own check says why
+        with pytest.raises(Exception, match=r"needs at least 21 samples|>= 21"):
+            ep.module()(torch.randn(2, 4, 20))
+        with pytest.raises(Exception, match=r"min=21"):
+            torch.export.export(model, (x,), dynamic_shapes=({2: Dim("T", min=16)},),
+                                strict=False)
 
 
 @pytest.mark.skipif(not hasattr(torch._inductor, "aoti_compile_and_package"),
