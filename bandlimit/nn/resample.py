@@ -9,7 +9,8 @@ import torch
 
 from bandlimit.nn._module import Module
 from bandlimit.ops._dispatch import _check_impl
-from bandlimit.ops.resample import apply_resample, resample_spec
+from bandlimit.ops.resample import _filter_on, apply_resample, resample_spec
+from bandlimit.ops.streaming import FilteredAct1dStream
 
 __all__ = ["ResamplePoly"]
 
@@ -91,6 +92,48 @@ class ResamplePoly(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Resample ``x`` (each axis in ``dim`` of length ``L`` to ``ceil(L·up/down)``)."""
         return apply_resample(x, self.spec, self.impl, taps=self.taps)
+
+    def stream(self) -> FilteredAct1dStream:
+        """This resampler on a signal that arrives in chunks ``[N, C, l]`` along the last axis:
+        a :class:`~bandlimit.ops.FilteredAct1dStream` whose concatenated outputs (after its
+        ``flush()``) equal this module on the whole signal, each chunk's as soon as the samples
+        they depend on have arrived (real-time sample-rate conversion). Needs one resampled
+        axis, the last, and ``padtype`` ``'constant'`` (with ``cval`` 0) or ``'edge'``: the
+        other extensions depend on the whole signal.
+
+        >>> import torch
+        >>> from bandlimit.nn import ResamplePoly
+        >>> to_48k = ResamplePoly(160, 147)
+        >>> x = torch.randn(1, 2, 4410)
+        >>> stream = to_48k.stream()
+        >>> y = torch.cat([stream(c) for c in x.split(441, dim=2)] + [stream.flush()], dim=2)
+        >>> y.shape, torch.allclose(y, to_48k(x), atol=1e-6)
+        (torch.Size([1, 2, 4800]), True)
+        """
+        s = self.spec
+        if len(s.dims) != 1 or s.dims[0] not in (-1, 2):
+            raise ValueError(
+                f"stream() resamples the last axis of [N, C, L] chunks; this module resamples "
+                f"dim={self.dim}"
+            )
+        modes = {"constant": "zeros", "edge": "replicate"}
+        if s.padtype not in modes or (s.padtype == "constant" and s.cval):
+            raise ValueError(
+                f"stream() needs padtype 'constant' (cval 0) or 'edge', whose extensions are "
+                f"known from the signal's ends; got padtype={s.padtype!r}"
+                + (f" with cval={s.cval!r}" if s.padtype == "constant" else "")
+            )
+        ((u, d),) = s.factors
+        if u == d:  # (equal factors: the signal itself)
+            return FilteredAct1dStream("linear", impl=self.impl)
+        taps = self.taps if self.taps is not None else _filter_on(u, d, s.window, self._device())
+        k = taps.numel()
+        p1 = (k - 1) // 2  # resample_poly's alignment (see its _resample_axis)
+        return FilteredAct1dStream("linear", taps, None, up=u, down=d, padding=(k - 1 - p1, p1),
+                                   padding_mode=modes[s.padtype], impl=self.impl)  # fmt: skip
+
+    def _device(self) -> torch.device:
+        return self.taps.device if self.taps is not None else torch.device("cpu")
 
     @property
     def up(self) -> int | tuple[int, ...]:

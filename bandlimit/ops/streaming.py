@@ -192,7 +192,9 @@ class FilteredAct1dStream:
     :meth:`flush` returns the rest, those that wait for the signal's end, and resets. The
     concatenation of everything returned equals ``filtered_act1d`` on the concatenated input
     with the same arguments, edges included (to floating-point rounding: the same kernels run on
-    windows). The stream holds the last ``≈ (K_u + K_d)/up`` input samples.
+    windows). The stream holds the last ``≈ (K_u + K_d)/up`` input samples. With
+    ``act='linear'`` and ``fd=None`` it streams :func:`~bandlimit.ops.upfirdn1d` (``fu``
+    multiplied by ``up``; :meth:`bandlimit.nn.ResamplePoly.stream` streams ``resample_poly``).
 
     Parameters
     ----------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -134,6 +135,37 @@ def test_bigvgan_blocks_stream_alias_free_torchs_numbers(ratio):
     torch.testing.assert_close(got, block(x), rtol=1e-12, atol=1e-12)
     peer = aft.Activation1d(act, up_ratio=ratio, down_ratio=ratio).double()
     torch.testing.assert_close(got, peer(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("up", "down", "padtype"), [(160, 147, "constant"), (2, 3, "edge"),
+                                                  (3, 1, "constant"), (1, 4, "edge"),
+                                                  (5, 5, "constant")])
+def test_resample_poly_streams_scipys_numbers(up, down, padtype):
+    """ResamplePoly.stream(): real-time rate conversion, chunk by chunk, the whole signal's
+    resample_poly (itself scipy's), edges included."""
+    import scipy.signal
+
+    from bandlimit.nn import ResamplePoly
+
+    module = ResamplePoly(up, down, padtype=padtype)
+    x = torch.randn(2, 3, 700, dtype=torch.float64)
+    got = run_stream(module.stream(), x, [0, 1, 100, 333, 334, 600])
+    torch.testing.assert_close(got, module(x), rtol=1e-12, atol=1e-12)
+    want = scipy.signal.resample_poly(x.numpy(), up, down, axis=-1, padtype=padtype)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-9, atol=1e-9)
+
+
+def test_resample_poly_streams_only_what_its_ends_determine():
+    from bandlimit.nn import ResamplePoly
+
+    with pytest.raises(ValueError, match=r"padtype 'constant' \(cval 0\) or 'edge'.*'reflect'"):
+        ResamplePoly(2, 3, padtype="reflect").stream()
+    with pytest.raises(ValueError, match=r"got padtype='constant' with cval=1\.5"):
+        ResamplePoly(2, 3, cval=1.5).stream()
+    with pytest.raises(ValueError, match=r"last axis of \[N, C, L\] chunks.*dim=\(-2, -1\)"):
+        ResamplePoly(2, 3, dim=(-2, -1)).stream()
+    with pytest.raises(ValueError, match="dim=1"):
+        ResamplePoly(2, 3, dim=1).stream()
 
 
 BAD = [
