@@ -89,6 +89,15 @@ def test_gpu_benchmark_resample_rows_time_every_backend():
     assert all(r["ref"] > 0 and r["numba"] > 0 for r in rows)
 
 
+def test_unfused_activation_benchmark_times_both_forms():
+    from benchmarks.activations import bench_unfused
+
+    rows: list = []
+    bench_unfused(1, rows, sizes=[(1, 4, 64), (1, 2, 8, 8)])
+    assert [r["case"] for r in rows] == ["unfused gelu [1, 4, 64]", "unfused gelu [1, 2, 8, 8]"]
+    assert all(r[k] > 0 for r in rows for k in r if k.endswith("_ms"))
+
+
 def test_overhead_benchmark_runs_and_records(tmp_path):
     """The fixed-cost benchmark times and counts every variant of its cases (CPU: ref, numba,
     alias-free-torch); only the shape of the record is checked."""
