@@ -162,6 +162,22 @@ def test_an_unreadable_cached_kernel_is_dropped_and_compiled_again(tmp_path, mon
     assert tiny.f(1) == 2  # compiled again
     assert isinstance(tiny.f, numba.core.registry.CPUDispatcher)
 
+    # A failed write (a full disk) is not a corrupt cache: dropping it would not help.
+    import errno
+
+    from numba.core import caching
+
+    def full(self, overloads):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    module2 = tmp_path / "tiny_written.py"
+    module2.write_text("import numba\n@numba.njit(cache=True)\ndef g(x):\n    return x - 1\n")
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_save_index", full)
+    written = importlib.import_module("tiny_written")
+    with pytest.raises(OSError) as info:
+        written.g(1)
+    assert not _core.read_from_numba_cache(info.value)
+
 
 @needs_numba
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")

@@ -37,6 +37,19 @@ def binomial_filter(kernel_size: int) -> torch.Tensor:
     return torch.tensor(taps / taps.sum(), dtype=torch.float64)
 
 
+def _check_image(x: object, module: str) -> torch.Tensor:
+    if isinstance(x, torch.Tensor) and x.ndim != 4:
+        raise ValueError(f"{module} takes images [N, C, H, W], got shape {tuple(x.shape)}")
+    return check_tensor(x, "x", (4,), "[N, C, H, W]")
+
+
+def _wrap(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
+    """``x`` extended periodically along ``dim``, any number of periods."""
+    n = x.shape[dim]
+    index = torch.arange(-before, n + after, device=x.device) % n
+    return x.index_select(dim, index)
+
+
 class BlurPool2d(Module):
     """Blur, then keep every ``stride``-th sample along H and W: anti-aliased downsampling.
 
@@ -113,7 +126,7 @@ class BlurPool2d(Module):
         self.register_buffer("filter", taps.float(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = check_tensor(x, "x", (4,), "[N, C, H, W]")
+        x = _check_image(x, type(self).__name__)
         k = self.kernel_size
         pad = ((k - 1) // 2, k // 2) * 2  # (left, right, top, bottom): Zhang's split
         if self.padding_mode == "reflect" and min(x.shape[2:]) <= max(pad):
@@ -124,7 +137,10 @@ class BlurPool2d(Module):
         if self.padding_mode == "zeros":
             return upfirdn2d(x, self.filter.to(tensor_dtype(x)), down=self.stride, padding=pad,
                              impl=self.impl)  # fmt: skip
-        padded = F.pad(x, pad, mode=_TORCH_PAD[self.padding_mode])
+        if self.padding_mode == "circular":  # (F.pad wraps at most once: small maps)
+            padded = _wrap(_wrap(x, pad[0], pad[1], 3), pad[2], pad[3], 2)
+        else:
+            padded = F.pad(x, pad, mode=_TORCH_PAD[self.padding_mode])
         return upfirdn2d(padded, self.filter.to(tensor_dtype(x)), down=self.stride,
                          impl=self.impl)  # fmt: skip
 
@@ -176,7 +192,7 @@ class MaxBlurPool2d(Module):
         self.blur = BlurPool2d(stride, kernel_size, padding_mode=padding_mode, impl=impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = check_tensor(x, "x", (4,), "[N, C, H, W]")
+        x = _check_image(x, type(self).__name__)
         if min(x.shape[2:]) < self.max_pool_size:
             raise ValueError(
                 f"x must be at least max_pool_size={self.max_pool_size} along H and W, got "

@@ -169,6 +169,10 @@ def _run_callable_act(
     (act 'linear'), ``act`` in PyTorch on the up-sampled signal, the op's down-sampling stage.
     Autograd runs through ``act``; the up-sampled signal is held for it (the fused kernels'
     memory saving is lost)."""
+    if impl == "numba" and x.dtype in HALF_DTYPES:  # in float32, rounded once (as the kernels)
+        wide = None if b is None else b.float()
+        return _run_callable_act(x.float(), wide, fu, fd, up, down, pad, act, gain, clamp, impl,
+                                 mode, dpad, signal_ndim, dtype).to(x.dtype)  # fmt: skip
     linear = get_filtered_activation("linear")
     ident = make_fir(None, flip_filter=False, gain=(1.0, 1.0), dtype=dtype, device=x.device)
     u = _run_filtered_act(x, b, fu, ident, up, (1, 1), pad, linear, 0.0, 1.0, None, impl,
@@ -176,14 +180,19 @@ def _run_callable_act(
     # (the 1-D ops run as [N, C, 1, L]: the callable sees the user's layout)
     u_user = u.squeeze(2) if signal_ndim == 1 else u
     a = act(u_user)
-    if not isinstance(a, torch.Tensor) or a.shape != u_user.shape:
+    # Element-wise, or mixing channels (alias-free-torch's blocks take any module): the
+    # batch and the samples must stay.
+    if (not isinstance(a, torch.Tensor) or a.ndim != u_user.ndim
+            or a.shape[0] != u_user.shape[0] or a.shape[2:] != u_user.shape[2:]):  # fmt: skip
         got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
         raise ValueError(
-            f"act must be element-wise (a tensor of its input's shape): "
-            f"{getattr(act, '__name__', type(act).__name__)} returned {got} for the up-sampled "
-            f"signal of shape {tuple(u_user.shape)}"
+            f"act must return a tensor of its input's batch and samples (element-wise, or "
+            f"changing the channels only): {getattr(act, '__name__', type(act).__name__)} "
+            f"returned {got} for the up-sampled signal of shape {tuple(u_user.shape)}"
         )
-    a = a.to(u.dtype).reshape(u.shape)
+    a = a.to(u.dtype)
+    if signal_ndim == 1:
+        a = a.unsqueeze(2)
     if gain != 1.0:
         a = a * gain
     if clamp is not None:
@@ -399,6 +408,11 @@ def _act_args(
 ]:
     """``(spec, alpha, beta, gain)`` validated: float alpha for scalar acts, ``[C]`` tensors for
     parametric ones; ``spec`` None for a callable ``act`` (gain 1 by default)."""
+    if isinstance(act, type):
+        raise TypeError(
+            f"act must be an activation name or a callable instance, got the class "
+            f"{act.__name__} (pass {act.__name__}(), an instance)"
+        )
     if callable(act):
         for name, value in (("alpha", alpha), ("beta", beta)):
             if value is not None:
@@ -474,10 +488,11 @@ def filtered_act(
         linear, relu, lrelu (slope ``alpha``, default 0.2), tanh, sigmoid, elu, selu, softplus,
         swish = silu (``u·sigmoid(u)``), gelu (exact, ``u·Φ(u)``), gelu_tanh (tanh
         approximation), snake (``u + sin²(αu)/(α + 1e-9)``), snakebeta
-        (``u + sin²(αu)/(β + 1e-9)``): fused. Or any element-wise callable — a function
+        (``u + sin²(αu)/(β + 1e-9)``): fused. Or any callable — a function
         (``torch.nn.functional.mish``) or module (``nn.Mish()``, a module with its own
-        parameters) mapping the up-sampled ``[N, C, H_u, W_u]`` tensor to one of the same shape:
-        not fused (see Notes); it takes no ``alpha``/``beta`` and its default gain is 1.
+        parameters) mapping the up-sampled ``[N, C, H_u, W_u]`` tensor to one of the same batch
+        and size (element-wise, or with other channels: a module mixing them): not fused (see
+        Notes); it takes no ``alpha``/``beta`` and its default gain is 1.
     fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None, default None
         Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``;
         None is the identity. Constants: no gradient flows to them.

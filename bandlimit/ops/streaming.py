@@ -25,7 +25,9 @@ from typing import Any
 
 import torch
 
-from bandlimit.ops._params import as_factors, as_padding, check_filter, check_tensor
+from bandlimit.ops._activations import get_filtered_activation
+from bandlimit.ops._dispatch import _check_impl
+from bandlimit.ops._params import as_factors, as_float, as_padding, check_filter, check_tensor
 from bandlimit.ops.reference import check_padding_mode
 
 # run(x_window, padding, down_padding) -> the op on the window
@@ -64,7 +66,10 @@ class Stream1d:
 
     def reset(self) -> None:
         """Forget the stream: the next chunk starts a new signal."""
-        self._buf: torch.Tensor | None = None  # input samples [start, received)
+        # The retained input samples [start, received), as the chunks that hold them (the first
+        # one sliced): one tensor made by concatenating would chain every chunk's autograd graph
+        # to the next and keep them all alive.
+        self._parts: list[torch.Tensor] = []
         self._start = 0
         self._received = 0
         self._emitted = 0
@@ -121,11 +126,12 @@ class Stream1d:
                 f"flush() starts a new signal)"
             )
         self._layout = layout
-        self._buf = chunk if self._buf is None else torch.cat([self._buf, chunk], dim=2)
+        if chunk.shape[2]:
+            self._parts.append(chunk)
         self._received += chunk.shape[2]
         m1 = self._ready(self._received) - 1
         if m1 < self._emitted:
-            return chunk.new_empty(chunk.shape[0], chunk.shape[1], 0)
+            return chunk.new_zeros(chunk.shape[0], chunk.shape[1], 0)
         y = self._outputs(self._emitted, m1, final=False)
         self._emitted = m1 + 1
         self._trim()
@@ -133,7 +139,7 @@ class Stream1d:
 
     def flush(self) -> torch.Tensor:
         """The outputs that wait for the signal's end (its right edge's padding); then reset."""
-        if self._buf is None or self._received == 0:
+        if self._received == 0:
             raise ValueError("flush() needs a signal: no samples were pushed since the last reset")
         try:
             return self._outputs(self._emitted, None, final=True)
@@ -148,10 +154,10 @@ class Stream1d:
 
     def _outputs(self, m0: int, m1: int | None, final: bool) -> torch.Tensor:
         """Outputs ``m0 … m1`` (to the end when ``final``), from the retained samples."""
-        assert self._buf is not None
         u, d, p0, d0 = self._up, self._down, self._pad[0], self._dpad[0]
         if final and m0 >= max(self._total(), 1):
-            return self._buf.new_empty(self._buf.shape[0], self._buf.shape[1], 0)
+            last = self._parts[-1]
+            return last.new_zeros(last.shape[0], last.shape[1], 0)
         # The block starts one output early at the end: the last emitted output reads only
         # samples of the signal, so the window is never empty of them (the remaining outputs
         # may read only the right edge's padding).
@@ -163,7 +169,7 @@ class Stream1d:
             origin = first * d - d0  # where the window's padded up-sampled signal starts
             s = min(self._first_input(first), e)
             left, left_down = p0 + s * u - origin, 0  # (< U: gaps only; or < 0: a crop)
-        window = self._buf[:, :, s - self._start : e - self._start + 1]
+        window = self._samples(s, e + 1)
         if final:
             pad, dpad = (left, self._pad[1]), (left_down, self._dpad[1])
         else:
@@ -173,14 +179,26 @@ class Stream1d:
         y = self._run(window, pad, dpad)
         return y[:, :, m0 - first :]
 
+    def _samples(self, i0: int, i1: int) -> torch.Tensor:
+        """The retained input samples ``[i0, i1)`` (global indices)."""
+        pieces, at = [], self._start
+        for part in self._parts:
+            n = part.shape[2]
+            lo, hi = max(i0 - at, 0), min(i1 - at, n)
+            if lo < hi:
+                pieces.append(part if (lo, hi) == (0, n) else part[:, :, lo:hi])
+            at += n
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)
+
     def _trim(self) -> None:
         """Drop the samples no later block reads (a final block starts one output early)."""
-        assert self._buf is not None
         m = self._emitted - 1
         keep = 0 if self._touches_left_edge(m) else self._first_input(m)
         keep = min(keep, self._received - 1)
-        if keep > self._start:
-            self._buf = self._buf[:, :, keep - self._start :]
+        while self._parts and self._start + self._parts[0].shape[2] <= keep:
+            self._start += self._parts.pop(0).shape[2]
+        if self._parts and keep > self._start:
+            self._parts[0] = self._parts[0][:, :, keep - self._start :]
             self._start = keep
 
 
@@ -258,6 +276,15 @@ class FilteredAct1dStream:
     ):
         from bandlimit.ops.filtered import filtered_act1d
 
+        # (checked now, not when enough samples have arrived for a first window)
+        if isinstance(act, str):
+            get_filtered_activation(act)
+        elif isinstance(act, type) or not callable(act):
+            raise TypeError(f"act must be an activation name or a callable (an instance, e.g. "
+                            f"nn.GELU()), got {act!r}")  # fmt: skip
+        as_float(gain, "gain", nonnegative=True, allow_none=True)
+        as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+        _check_impl(impl)
         fu, fd = check_filter(fu, "fu", (1,)), check_filter(fd, "fd", (1,))
         u, d = as_factors(up, "up", ndim=1)[0], as_factors(down, "down", ndim=1)[0]
         pad = as_padding(padding, ndim=1)[:2]

@@ -561,6 +561,19 @@ def test_unfusable_modules_run_unfused_with_alias_free_torchs_numbers(act):
     assert _rel_err(bigvgan.Activation1d(act).double()(x), peer(x)) < 1e-6
 
 
+def test_a_module_that_changes_the_channels_runs_as_alias_free_torchs():
+    """alias-free-torch's block takes any module, one mixing channels too (Conv1d(4, 8, 1));
+    routing the unfused path through the op refused it ("act must be element-wise")."""
+    torch.manual_seed(0)
+    mix = nn.Conv1d(4, 8, 1).double()
+    x = torch.randn(2, 4, 50, dtype=torch.float64)
+    peer = aft.Activation1d(mix).double()
+    for ours in (bigvgan.Activation1d(mix).double(), AliasFreeActivation1d(mix).double()):
+        y = ours(x)
+        assert y.shape == (2, 8, 50)
+        assert _rel_err(y, peer(x)) < 1e-6
+
+
 def test_functions_as_activations_and_settings_changed_later():
     """A plain function is an activation too (unfused); a fused module whose setting changes
     to one the kernels lack (nn.ELU's alpha) switches to the unfused path at the next call."""

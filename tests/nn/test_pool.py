@@ -116,7 +116,13 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"'reflect' needs more than 1 samples .*\(1, 1, 1, 8\)"):
         BlurPool2d()(torch.zeros(1, 1, 1, 8))
     assert BlurPool2d(padding_mode="replicate")(torch.zeros(1, 1, 1, 8)).shape == (1, 1, 1, 4)
-    with pytest.raises(ValueError, match=r"x must have shape \[N, C, H, W\]|x must"):
+    # circular: any size (F.pad wraps at most once: torch's RuntimeError on small maps)
+    x = torch.randn(1, 1, 2, 1, dtype=torch.float64)
+    got = BlurPool2d(kernel_size=7, padding_mode="circular")(x)
+    want = np_blurpool(x.numpy(), BlurPool2d(kernel_size=7).filter.double().numpy(), 2, "circular")
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"^BlurPool2d takes images \[N, C, H, W\], got shape "
+                                         r"\(3, 8, 8\)$"):
         BlurPool2d()(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="max_pool_size=2"):
         MaxBlurPool2d()(torch.zeros(1, 1, 1, 8))

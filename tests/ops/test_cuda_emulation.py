@@ -52,9 +52,9 @@ from tests.ops.strategies import (
     upfirdn1d_cases,
     upfirdn2d_cases,
 )
+from tests.ops.test_filtered_act import CALLABLE_ACTS, run_op
 from tests.ops.test_filtered_act import cases as public_cases
 from tests.ops.test_filtered_act import expected as public_expected
-from tests.ops.test_filtered_act import run_op
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ninja") is None or shutil.which("c++") is None,
@@ -1402,6 +1402,27 @@ def test_cuda_path_every_act_and_mode(emu, case):
     for name, a, e in zip(["x", "b", "alpha", "beta"][: len(g)], g, gr, strict=True):
         assert_close(a, to_np(e), 1e-9, scale=max(1.0, float(e.abs().max())),
                      what=f"{case['act']} d{name}")
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=public_cases(acts=("linear",)), name=st.sampled_from(sorted(CALLABLE_ACTS)))
+def test_cuda_path_callable_act(emu, case, name):
+    """A callable act on the cuda backend: the kernel's two 'linear' stages around it (an
+    identity down filter in the first, an identity up filter in the second), the oracle's
+    numbers, and gradients as 'ref' autograd's."""
+    torch_fn, np_fn = CALLABLE_ACTS[name]
+    with emulated_cuda_path(emu):
+        _EmulatedFilteredAct.calls = _EmulatedBiasAct.calls = 0
+        y, leaves, *_ = run_op(dict(case, act=torch_fn), "cuda", requires_grad=True)
+        # (the stages on the kernels; one may take the documented 'ref' fallback)
+        assert _EmulatedFilteredAct.calls + _EmulatedBiasAct.calls >= 1
+    assert_close(y, public_expected(dict(case, act=np_fn)), 1e-9, what=f"{name} {case['kwargs']}")
+    r, rleaves, *_ = run_op(dict(case, act=torch_fn), "ref", requires_grad=True)
+    dy = torch.from_numpy(np.random.default_rng(2).standard_normal(tuple(r.shape)))
+    with emulated_cuda_path(emu):
+        (g,) = torch.autograd.grad(y, [leaves["x"]], dy)
+    (gr,) = torch.autograd.grad(r, [rleaves["x"]], dy)
+    assert_close(g, to_np(gr), 1e-9, scale=max(1.0, float(gr.abs().max())), what=name)
 
 
 FA_ACTS = tuple(sorted(_ops.FA_ACT_CODES))

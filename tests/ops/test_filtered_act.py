@@ -316,6 +316,32 @@ def test_callable_act_equals_the_named_fused_act(impl, act):
         torch.testing.assert_close(xs[1].grad, xs[0].grad, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_callable_act_in_half_precision_computes_in_float32_on_numba(dtype):
+    """numba computes half-precision input in float32 and rounds once: a callable act too (its
+    stages' outputs were rounded to the half type before the activation and after it)."""
+    f = torch.tensor([0.1, 0.25, 0.3, 0.25, 0.1])
+    x = (torch.randn(2, 3, 40) * 3).to(dtype)
+    kw = dict(up=2, down=2, padding=(2, 2), padding_mode="replicate", impl="numba")
+    y = ops.filtered_act1d(x, torch.tanh, f, f, **kw)
+    assert y.dtype == dtype
+    assert torch.equal(y, ops.filtered_act1d(x.float(), torch.tanh, f, f, **kw).to(dtype))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_callable_act_may_change_the_channels(impl):
+    """A module that mixes channels at the high rate (alias-free-torch's blocks take any
+    module): the down stage runs on its channels."""
+    torch.manual_seed(0)
+    mix = torch.nn.Conv1d(4, 6, 1).double()
+    f = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+    x = torch.randn(2, 4, 30, dtype=torch.float64)
+    y = ops.filtered_act1d(x, mix, f, f, up=2, down=2, padding=(1, 1), impl=impl)
+    u = ops.upfirdn1d(x, f, up=2, padding=(1, 1), gain=2)
+    torch.testing.assert_close(y, ops.upfirdn1d(mix(u), f, down=2))
+    assert y.shape == (2, 6, 29)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradients
 
@@ -497,6 +523,8 @@ BAD = [
     ("callable act not element-wise",
      lambda: ops.filtered_act1d(X3, lambda u: u.sum(-1), up=2, fu=torch.ones(2)), ValueError,
      ["element-wise", "(1, 2)", "(1, 2, 15)"]),
+    ("callable act is a class", lambda: ops.filtered_act1d(X3, torch.nn.ReLU), TypeError,
+     ["act", "class ReLU", "ReLU()"]),
     ("callable act returns no tensor", lambda: ops.filtered_act(X4, lambda u: 0.0), ValueError,
      ["element-wise", "float"]),
     ("snake without alpha", lambda: ops.filtered_act1d(X3, "snake"), ValueError,

@@ -104,6 +104,27 @@ def test_gradients_flow_through_the_chunks():
     torch.testing.assert_close(sa, ga, rtol=1e-12, atol=1e-12)
 
 
+def test_memory_stays_bounded_with_autograd_on():
+    """Chunks coming out of a layer with trainable weights carry autograd graphs: the retained
+    samples were one concatenated tensor whose graph chained every chunk to the next, keeping
+    every earlier chunk's graph (and the tensors it saved) alive."""
+    import gc
+    import weakref
+
+    conv = torch.nn.Conv1d(4, 4, 3, padding=1)
+    stream = AliasFreeActivation1d(Snake(4)).stream()
+    saved = []  # the conv's inputs, which its graph saves for the weight's gradient
+    for _ in range(60):
+        inp = torch.randn(1, 4, 64)
+        saved.append(weakref.ref(inp))
+        y = stream(conv(inp))
+    del inp, y
+    gc.collect()
+    alive = sum(r() is not None for r in saved)
+    assert alive <= 3, alive
+    assert len(stream._stream._parts) <= 3
+
+
 @pytest.mark.parametrize("act", [Snake(3), SnakeBeta(3), torch.nn.Mish(), "gelu"],
                          ids=lambda a: str(a))
 def test_module_streams_read_its_current_parameters(act):
@@ -180,6 +201,12 @@ BAD = [
     ("2-D filter", lambda: FilteredAct1dStream("gelu", torch.ones(3, 3)), ValueError, "fu"),
     ("module circular", lambda: AliasFreeActivation1d("gelu", padding_mode="circular").stream(),
      ValueError, "cannot stream"),
+    # checked at construction (it was at the first window: after enough samples arrived)
+    ("unknown act", lambda: FilteredAct1dStream("nope"), ValueError, "act must be one of"),
+    ("act a class", lambda: FilteredAct1dStream(torch.nn.GELU), TypeError, "an instance"),
+    ("negative gain", lambda: FilteredAct1dStream("gelu", gain=-1), ValueError, "gain"),
+    ("negative clamp", lambda: FilteredAct1dStream("gelu", clamp=-1), ValueError, "clamp"),
+    ("unknown impl", lambda: FilteredAct1dStream("gelu", impl="fast"), ValueError, "impl"),
 ]
 
 

@@ -80,11 +80,18 @@ def drop_cached_kernels(cache: Path) -> None:
         old.unlink(missing_ok=True)
 
 
+_CACHE_READS = {"load_overload", "_load_overload", "load", "_load_index", "_load_data",
+                "rebuild"}  # numba.core.caching's functions that read a cached kernel
+
+
 def read_from_numba_cache(exc: BaseException) -> bool:
     """Whether ``exc`` was raised while numba read a cached kernel (a truncated or corrupted file
-    gives an UnpicklingError, an EOFError or LLVM's bitcode errors)."""
-    return any("numba/core/caching" in frame.filename.replace("\\", "/")
-               for frame in traceback.extract_tb(exc.__traceback__))  # fmt: skip
+    gives an UnpicklingError, an EOFError or LLVM's bitcode errors), not while it wrote one (a
+    full disk: dropping the cache would not help)."""
+    frames = [f.name for f in traceback.extract_tb(exc.__traceback__)
+              if "numba/core/caching" in f.filename.replace("\\", "/")]  # fmt: skip
+    return (any(name in _CACHE_READS for name in frames)
+            and not any(name.lstrip("_").startswith("save") for name in frames))  # fmt: skip
 
 
 def recover_from_corrupt_cache(exc: BaseException) -> bool:
