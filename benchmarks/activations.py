@@ -43,6 +43,20 @@ def _time_interleaved(fns, repeat: int) -> list[float]:
     return [statistics.median(t) * 1e3 for t in ts]
 
 
+def _forward(m, x):
+    """``m(x)`` without autograd, as a function of nothing (for :func:`_time_interleaved`)."""
+    def run():
+        with torch.no_grad():
+            m(x)
+    return run
+
+
+def _forward_backward(m, xg):
+    def run():
+        m(xg).sum().backward()
+    return run
+
+
 def _load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -88,22 +102,8 @@ def bench_1d(repeat: int, gflops: float, rows: list) -> None:
         x = torch.randn(1, c, length)
         xg = x.clone().requires_grad_(True)
         mods = [peer, ours]
-
-        def fwd(m, x=x):
-            def run():
-                with torch.no_grad():
-                    m(x)
-
-            return run
-
-        def fb(m, xg=xg):
-            def run():
-                m(xg).sum().backward()
-
-            return run
-
-        t_fwd = _time_interleaved([fwd(m) for m in mods], repeat)
-        t_fb = _time_interleaved([fb(m) for m in mods], repeat)
+        t_fwd = _time_interleaved([_forward(m, x) for m in mods], repeat)
+        t_fb = _time_interleaved([_forward_backward(m, xg) for m in mods], repeat)
         k = ours.upsample.kernel_size
         floor = _floor_ms(macs_1d(c, length, k, k, 2, 2), gflops)
         print(
@@ -206,20 +206,8 @@ def bench_unfused(repeat: int, rows: list, sizes=None) -> None:
         fused, unfused = cls(torch.nn.GELU()), cls(lambda u: F.gelu(u))
         x = torch.randn(*shape)
         xg = x.clone().requires_grad_(True)
-
-        def fwd(m, x=x):
-            def run():
-                with torch.no_grad():
-                    m(x)
-            return run
-
-        def fb(m, xg=xg):
-            def run():
-                m(xg).sum().backward()
-            return run
-
-        t_f = _time_interleaved([fwd(fused), fwd(unfused)], repeat)
-        t_b = _time_interleaved([fb(fused), fb(unfused)], repeat)
+        t_f = _time_interleaved([_forward(m, x) for m in (fused, unfused)], repeat)
+        t_b = _time_interleaved([_forward_backward(m, xg) for m in (fused, unfused)], repeat)
         print(f"| {list(shape)} | {t_f[0]:.2f} | {t_f[1]:.2f} | {t_f[1] / t_f[0]:.2f}× | "
               f"{t_b[0]:.2f} | {t_b[1]:.2f} | {t_b[1] / t_b[0]:.2f}× |")
         rows.append({"case": f"unfused gelu {list(shape)}", "fused_fwd_ms": t_f[0],
