@@ -782,9 +782,17 @@ class _StopFlag:
                 signal.signal(sig, previous)
 
 
-def _step_generator(seed: int, world: int, rank: int, step: int) -> torch.Generator:
-    s = np.random.SeedSequence([seed, world, rank, step]).generate_state(2, np.uint64)
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator of a step's draws for the whole batch: every rank draws them all and takes
+    its share (:func:`_share`), so the latents do not depend on the number of processes. (The
+    1 and 0 in the seed: the sequence a single process always drew.)"""
+    s = np.random.SeedSequence([seed, 1, 0, step]).generate_state(2, np.uint64)
     return torch.Generator().manual_seed(int(s[0] >> np.uint64(1)))
+
+
+def _share(draws: torch.Tensor, rank: int, per_rank: int) -> torch.Tensor:
+    """This rank's part of ``draws [3, batch, ...]``: samples ``rank·per_rank`` onwards."""
+    return draws[:, rank * per_rank : (rank + 1) * per_rank]
 
 
 def _fmt_time(s: float) -> str:
@@ -1098,9 +1106,9 @@ def _train(
             ran_on = exact.get("world_size")
             if isinstance(ran_on, int) and ran_on != d.world and d.rank == 0:
                 print(f"--resume: the run trained on {ran_on} process(es), this is {d.world}: "
-                      f"it continues with the same global batch and data order, but not "
-                      f"bit-identically (each process draws its own latents, and the "
-                      f"minibatch-stddev groups are per process)", file=sys.stderr)
+                      f"it continues with the same batches and latents, but not "
+                      f"bit-identically (the minibatch-stddev groups are per process, and the "
+                      f"gradients are summed in another order)", file=sys.stderr)
 
     run_dir = resume_dir if (exact is not None and resume_dir is not None) else None
     setup_error: str | None = None
@@ -1193,10 +1201,12 @@ def _train(
                 raise TrainingError(str(exc)) from None
             real = (real_u8.to(device, torch.float32) / 127.5 - 1).contiguous()
             real_c = real_c.to(device)
-            gen = _step_generator(cfg.seed, d.world, d.rank, step)
-            zs = torch.randn([3, batch_gpu, cfg.z_dim], generator=gen).to(device)
+            gen = _step_generator(cfg.seed, step)
+            zs = _share(torch.randn([3, cfg.batch, cfg.z_dim], generator=gen), d.rank,
+                        batch_gpu).to(device)  # fmt: skip
             if c_dim > 0:
-                ci = torch.randint(len(dataset), [3, batch_gpu], generator=gen)
+                ci = _share(torch.randint(len(dataset), [3, cfg.batch], generator=gen), d.rank,
+                            batch_gpu)  # fmt: skip
                 cs = torch.stack([torch.from_numpy(np.stack([dataset.get_label(i) for i in row]))
                                   for row in ci]).to(device)  # fmt: skip
             else:

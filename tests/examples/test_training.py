@@ -615,12 +615,23 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     # TMPDIR: torchrun's elastic agent leaves a directory behind in the temporary folder.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
            "TMPDIR": str(tmp_path)}  # fmt: skip
+    # --mbstd-group 1: no statistic across samples, so that one process sees the same
+    common = [*TINY, "--batch", "8", "--outdir", str(tmp_path), "--kimg", "0.024", "--tick",
+              "0.024", "--snap", "1", "--mbstd-group", "1"]  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(EXAMPLES / "train_afgan.py"), *TINY,
-           "--batch", "8", "--outdir", str(tmp_path), "--run-name", "ddp", "--kimg", "0.024",
-           "--tick", "0.024", "--snap", "1"]  # fmt: skip
+           str(EXAMPLES / "train_afgan.py"), *common, "--run-name", "ddp"]  # fmt: skip
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-6000:]
+    # The same batches and latents as one process with that batch (each rank drew its own
+    # latents), and the logged losses are the mean over the ranks (they were rank 0's).
+    one = subprocess.run([sys.executable, str(EXAMPLES / "train_afgan.py"), *common,
+                          "--run-name", "one"], env=env, capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert one.returncode == 0, one.stderr[-6000:]
+    rows = [json.loads((tmp_path / r / "log.jsonl").read_text().splitlines()[0])
+            for r in ("ddp", "one")]  # fmt: skip
+    for key in ("loss_G", "loss_D"):
+        assert rows[0][key] == pytest.approx(rows[1][key], rel=1e-4), key
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 3
     assert summary["rank_digests"][0] == summary["rank_digests"][1]
@@ -1291,10 +1302,10 @@ def test_a_signal_writes_the_checkpoint_and_skips_the_metrics(tmp_path, monkeypa
 
     step_generator = training._step_generator
 
-    def signalled_at_step_2(seed, world, rank, step):
+    def signalled_at_step_2(seed, step):
         if step == 2:
             os.kill(os.getpid(), signal.SIGTERM)
-        return step_generator(seed, world, rank, step)
+        return step_generator(seed, step)
 
     monkeypatch.setattr(training, "_step_generator", signalled_at_step_2)
     common = ["--outdir", str(tmp_path), "--kimg", "10", "--tick", "10", "--metrics", "eqt_int",
