@@ -16,7 +16,10 @@ __all__ = ["fail", "require_plot", "write_replacing"]
 
 def fail(msg: str) -> NoReturn:
     """One ``error: <msg>`` line on stderr and exit status 2 (argparse's status for bad input)."""
-    print(f"error: {msg}", file=sys.stderr)
+    # one write: the ranks of a distributed run may report at once, and print's two writes (the
+    # text, then the newline) let their lines run into each other
+    sys.stderr.write(f"error: {msg}\n")
+    sys.stderr.flush()
     raise SystemExit(2)
 
 

@@ -758,8 +758,9 @@ class _StopFlag:
     SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
                     if hasattr(signal, n))  # fmt: skip  (no SIGHUP on Windows)
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.requested = False
+        self.quiet = quiet  # (the ranks other than 0: one notice per run)
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
@@ -772,6 +773,8 @@ class _StopFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        if self.quiet:
+            return
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         print(f"\n{name}: finishing this step and writing a checkpoint (again to abort)",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -1020,7 +1023,10 @@ def _train(
             # Official rule for resuming from weights only: no EMA ramp-up, no blur. In cfg,
             # which the checkpoints store, so that continuing this run keeps them off.
             cfg.ema_rampup, cfg.blur_sigma = None, 0.0
-    cfg.validate()
+    try:
+        cfg.validate()
+    except TrainingError as exc:  # (every rank finds the same: rank 0 says it)
+        raise TrainingError(str(exc), reported=d.rank == 0) from None
     if cfg.data is not None:
         if os.path.exists(cfg.data):  # stored absolute: the run resumes from any directory
             cfg.data = os.path.abspath(cfg.data)
@@ -1059,13 +1065,16 @@ def _train(
         )
     if cfg.data is not None and dataset.resolution != cfg.resolution:
         cfg.resolution = dataset.resolution
+    everywhere = d.rank == 0  # (problems every rank finds alike: rank 0 says them)
     if cfg.batch % d.world:
-        raise TrainingError(f"--batch {cfg.batch} must be divisible by the {d.world} processes")
+        raise TrainingError(f"--batch {cfg.batch} must be divisible by the {d.world} processes",
+                            reported=everywhere)  # fmt: skip
     batch_gpu = cfg.batch // d.world
     if batch_gpu % min(cfg.mbstd_group, batch_gpu):
         raise TrainingError(
             f"the per-process batch {batch_gpu} must be divisible by the minibatch-stddev group "
-            f"size {cfg.mbstd_group} (use --batch a multiple of {cfg.mbstd_group * d.world})"
+            f"size {cfg.mbstd_group} (use --batch a multiple of {cfg.mbstd_group * d.world})",
+            reported=everywhere,
         )
     c_dim = dataset.label_dim
     gamma = cfg.gamma if cfg.gamma is not None else default_gamma(cfg.resolution, cfg.batch)
@@ -1192,7 +1201,7 @@ def _train(
         return _write_checkpoint(run_dir, cfg.keep, G=G, D=D, G_ema=G_ema,
                                  training_state=tstate)  # fmt: skip
 
-    with _StopFlag() as stop:
+    with _StopFlag(quiet=d.rank != 0) as stop:
         done = cur_nimg >= total_nimg
         while not done:
             try:

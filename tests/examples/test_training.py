@@ -642,6 +642,17 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     assert isinstance(nets["G_ema"], Generator)
 
 
+def test_a_problem_every_rank_finds_is_said_once(tmp_path):
+    """--batch 7 on 2 ranks: each rank printed the error, the lines running into each other."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(EXAMPLES / "train_afgan.py"), *TINY, "--batch", "7", "--outdir", str(tmp_path)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0
+    assert res.stderr.count("error: --batch 7 must be divisible by the 2 processes\n") == 1, (
+        res.stderr[-3000:])
+
+
 def test_logged_losses_are_the_mean_over_ranks(tmp_path):
     """log.jsonl showed rank 0's losses alone (half the batch under 2 ranks): the tick's means
     are all-reduced now."""
