@@ -148,11 +148,12 @@ def resample_spec(
 
 def _median(x: torch.Tensor) -> torch.Tensor:
     """numpy's median along the last axis: the mean of the two middle values for even lengths
-    (torch.median takes the lower one), and NaN where the signal holds one (sorting puts NaN
-    last, which would hide it)."""
-    s = x.sort(dim=-1).values
-    n = x.shape[-1]
-    med = (s[..., (n - 1) // 2] + s[..., n // 2]).unsqueeze(-1) / 2
+    (torch.median takes the lower one; that of ``-x`` is minus the upper one: no index that
+    depends on the length, which torch.export could not bound), and NaN where the signal holds
+    one."""
+    lower = x.median(dim=-1, keepdim=True).values
+    upper = -(-x).median(dim=-1, keepdim=True).values
+    med = (lower + upper) / 2
     return torch.where(x.isnan().any(dim=-1, keepdim=True), x.new_full((), float("nan")), med)
 
 
@@ -279,7 +280,7 @@ def _resample_axis(x: torch.Tensor, up: int, down: int, taps: torch.Tensor, padt
     y = y.squeeze(1)
     if background is not None:
         y = y + background
-    return y.reshape(*lead, n_out)
+    return y.reshape(*lead, -1)  # (n_out long; a symbolic n_out would need proving equal)
 
 
 def apply_resample(

@@ -16,9 +16,10 @@ NaN/±Inf are replaced by 0/±1e5. After the step, G_ema's parameters move as
 0.05\,n_\mathrm{img})` (ramp-up; none after an official-pickle resume), :math:`k_\mathrm{ema} =
 10 B / 32`; G_ema's buffers are copied from G.
 
-Determinism: networks are initialised from ``seed`` on every rank; the latents of step ``s`` on
-rank ``r`` come from a generator seeded by ``(seed, world, r, s)``; the data order is a function
-of the step (:class:`afgan.data.StepBatchSampler`). A checkpoint stores the networks, both Adam
+Determinism: networks are initialised from ``seed`` on every rank; the latents of step ``s``
+are drawn for the whole batch from a generator seeded by ``(seed, s)``, each rank taking its
+share, so they do not depend on the number of processes; the data order is a function of the
+step (:class:`afgan.data.StepBatchSampler`). A checkpoint stores the networks, both Adam
 states, the step/image counters and the torch RNG state, so a resumed run reproduces the
 uninterrupted one exactly on CPU.
 
@@ -869,6 +870,11 @@ def train(
     d = _init_distributed(cfg.device)
     try:
         summary = _train(cfg, d, resume, progress, given)
+    except TrainingError as exc:
+        _shutdown_distributed(d, finished=False)
+        if d.active and d.rank != 0 and exc.reported:  # (a file one node lacks: which rank)
+            raise TrainingError(f"(rank {d.rank}) {exc}") from None
+        raise
     except BaseException:
         _shutdown_distributed(d, finished=False)
         raise
@@ -1091,7 +1097,8 @@ def _train(
         raise TrainingError(
             f"the networks cannot be built for {cfg.resolution}x{cfg.resolution} images: "
             f"{one_line(exc)} (G's channels come from --cbase / --cmax, D's from --dcbase / "
-            f"--dcmax, the magnitude EMA from --mag-ema-kimg)"
+            f"--dcmax, the magnitude EMA from --mag-ema-kimg)",
+            reported=everywhere,
         ) from None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     G.train().requires_grad_(False).to(device)

@@ -651,6 +651,14 @@ def test_a_problem_every_rank_finds_is_said_once(tmp_path):
     assert res.returncode != 0
     assert res.stderr.count("error: --batch 7 must be divisible by the 2 processes\n") == 1, (
         res.stderr[-3000:])
+    # one a node may find alone (a dataset only some nodes see) is said by each rank, which
+    # names itself
+    cmd[cmd.index("7")] = "8"
+    res = subprocess.run([*cmd, "--data", str(tmp_path / "absent")], env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode != 0
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert sorted(ln.startswith("error: (rank 1) --data") for ln in lines) == [False, True], lines
 
 
 def test_logged_losses_are_the_mean_over_ranks(tmp_path):

@@ -345,6 +345,8 @@ def _unbounded_cases():
             x, 160, 147, padtype="reflect")),
         "resample_poly-reflect-1/2": _Call(lambda x: ops.resample_poly(x, 1, 2, padtype="reflect")),
         "resample_poly-wrap-2/3": _Call(lambda x: ops.resample_poly(x, 2, 3, padtype="wrap")),
+        "ResamplePoly-ref-2/3": bnn.ResamplePoly(2, 3, impl="ref"),
+        "resample_poly-median-3/2": _Call(lambda x: ops.resample_poly(x, 3, 2, padtype="median")),
         "upfirdn2d-ref-3/2-2d": _Call(lambda x: ops.upfirdn2d(x, f, up=3, down=2, padding=2,
                                                               impl="ref")),
     }  # fmt: skip
