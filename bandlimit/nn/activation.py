@@ -482,18 +482,20 @@ class AliasFreeActivation1d(_AliasFree):
 
     Parameters
     ----------
-    act : str or nn.Module
-        An op activation name (``'linear'``, ``'relu'``, ``'lrelu'``, ``'gelu'``,
+    act : str, nn.Module or callable
+        Fused: an op activation name (``'linear'``, ``'relu'``, ``'lrelu'``, ``'gelu'``,
         ``'gelu_tanh'``, ``'silu'``/``'swish'``, ``'tanh'``, ``'sigmoid'``, ``'elu'``,
         ``'selu'``, ``'softplus'``; ``'snake'``/``'snakebeta'`` need ``alpha`` tensors: pass a
         module), or a :class:`Snake`/:class:`SnakeBeta` (its parameters are used and trained),
         or a standard torch activation module: ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``
         (exact or tanh), ``nn.SiLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``,
         ``nn.CELU(alpha=1)``, ``nn.SELU``, ``nn.Softplus(beta=1, threshold=20)`` or
-        ``nn.Identity`` (the exact classes; any other module raises a ``ValueError`` saying why
-        and what to use). A module's settings are read at each call (a slope changed later
-        counts); its own ``forward`` is not called (the op computes the activation fused), so
-        hooks registered on it do not fire: hook this module instead.
+        ``nn.Identity`` (the exact classes). A fused module's settings are read at each call (a
+        slope changed later counts); its own ``forward`` is not called (the op computes the
+        activation), so hooks registered on it do not fire: hook this module instead. Any other
+        module or function (``nn.Mish()``, ``nn.ELU(alpha=0.5)``, a subclass, a lambda) runs
+        unfused: the op's up-sampling stage, the callable, the op's down-sampling stage (see
+        :func:`bandlimit.ops.filtered_act`, Notes).
     up, down : int, default 2
         Up- and down-sampling ratios (output length ``ceil(L·up/down)``).
     kernel_size : int, default 12
