@@ -27,7 +27,6 @@ from bandlimit.ops._activations import (
 from bandlimit.ops._dispatch import HALF_DTYPES, _check_impl
 from bandlimit.ops._params import check_tensor
 from bandlimit.ops.reference import check_padding_mode
-from bandlimit.ops.streaming import Stream1d
 
 
 class _SnakeBase(Module):
@@ -570,13 +569,8 @@ class AliasFreeActivation1d(_AliasFree):
         """
         pu, _ = bigvgan_paddings(self.up, self.kernel_size)
         _, pd = bigvgan_paddings(self.down, self.kernel_size)
-
-        def run(x: torch.Tensor, p: tuple[int, int], dp: tuple[int, int]) -> torch.Tensor:
-            return filtered_act1d(x, padding=p, down_padding=dp, **self._op_kwargs(x))
-
-        taps = (self.kernel_size, self.kernel_size)
-        stream = Stream1d(run, taps, self.up, self.down, pu, pd, self.padding_mode)
-        return FilteredAct1dStream._over(stream)
+        return FilteredAct1dStream._of(self._op_kwargs, (self.kernel_size, self.kernel_size),
+                                       self.up, self.down, pu, pd, self.padding_mode)  # fmt: skip
 
 
 class AliasFreeActivation2d(_AliasFree):

@@ -44,7 +44,6 @@ from bandlimit.nn.activation import (
     tensor_dtype,
 )
 from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d
-from bandlimit.ops.streaming import Stream1d
 
 __all__ = [
     "Activation1d",
@@ -573,13 +572,9 @@ class Activation1d(_Activation):
         :meth:`bandlimit.nn.AliasFreeActivation1d.stream`); the activation's parameters are read
         at every chunk."""
         pu, pd = self._paddings()
-
-        def run(x: torch.Tensor, p: tuple[int, int], dp: tuple[int, int]) -> torch.Tensor:
-            return filtered_act1d(x, padding=p, down_padding=dp, **self._op_kwargs(x))
-
         taps = (self.upsample.kernel_size, self.downsample.kernel_size)
-        stream = Stream1d(run, taps, self.up_ratio, self.down_ratio, pu, pd, "replicate")
-        return FilteredAct1dStream._over(stream)
+        return FilteredAct1dStream._of(self._op_kwargs, taps, self.up_ratio, self.down_ratio,
+                                       pu, pd, "replicate")  # fmt: skip
 
 
 class Activation2d(_Activation):

@@ -126,14 +126,12 @@ class ResamplePoly(Module):
         ((u, d),) = s.factors
         if u == d:  # (equal factors: the signal itself)
             return FilteredAct1dStream("linear", impl=self.impl)
-        taps = self.taps if self.taps is not None else _filter_on(u, d, s.window, self._device())
+        taps = self.taps if self.taps is not None else _filter_on(u, d, s.window,
+                                                                   torch.device("cpu"))
         k = taps.numel()
         p1 = (k - 1) // 2  # resample_poly's alignment (see its _resample_axis)
         return FilteredAct1dStream("linear", taps, None, up=u, down=d, padding=(k - 1 - p1, p1),
                                    padding_mode=modes[s.padtype], impl=self.impl)  # fmt: skip
-
-    def _device(self) -> torch.device:
-        return self.taps.device if self.taps is not None else torch.device("cpu")
 
     @property
     def up(self) -> int | tuple[int, ...]:

@@ -421,15 +421,27 @@ def _act_args(
                     f"({getattr(act, '__name__', type(act).__name__)}) carries its own, got "
                     f"{name}={value!r}"
                 )
-        gain = 1.0 if gain is None else as_float(gain, "gain", nonnegative=True)
-        check_fits_dtype(gain, "gain", x.dtype)
-        return None, 0.0, None, gain
-    if not isinstance(act, str):
+        spec, alpha, beta, default_gain = None, 0.0, None, 1.0
+    elif not isinstance(act, str):
         raise TypeError(
             f"act must be an activation name or a callable (an element-wise function or "
             f"module), got {type(act).__name__} {act!r}"
         )
-    spec = get_filtered_activation(act)
+    else:
+        spec = get_filtered_activation(act)
+        alpha, beta = _named_act_params(spec, act, alpha, beta, x)
+        default_gain = spec.default_gain
+    gain = default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
+    check_fits_dtype(gain, "gain", x.dtype)
+    return spec, alpha, beta, gain
+
+
+def _named_act_params(
+    spec: Activation | ParametricActivation, act: str, alpha: object, beta: object,
+    x: torch.Tensor,
+) -> tuple[float | torch.Tensor, torch.Tensor | None]:
+    """A named activation's ``alpha``/``beta``: float alpha for scalar acts, ``[C]`` tensors
+    for parametric ones."""
     if isinstance(spec, ParametricActivation):
         alpha = _channel_param(alpha, "alpha", act, x)
         if "beta" in spec.params:
@@ -445,9 +457,7 @@ def _act_args(
                 f"snakebeta), got a tensor of shape {tuple(alpha.shape)}"
             )
         alpha = spec.default_alpha if alpha is None else as_float(alpha, "alpha")
-    gain = spec.default_gain if gain is None else as_float(gain, "gain", nonnegative=True)
-    check_fits_dtype(gain, "gain", x.dtype)
-    return spec, alpha, beta, gain
+    return alpha, beta
 
 
 def filtered_act(

@@ -255,6 +255,8 @@ class FilteredAct1dStream:
     True
     """
 
+    _stream: Stream1d
+
     def __init__(
         self,
         act: Any,
@@ -274,8 +276,6 @@ class FilteredAct1dStream:
         *,
         down_padding: int | tuple[int, int] = 0,
     ):
-        from bandlimit.ops.filtered import filtered_act1d
-
         # (checked now, not when enough samples have arrived for a first window)
         if isinstance(act, str):
             get_filtered_activation(act)
@@ -293,18 +293,29 @@ class FilteredAct1dStream:
         kwargs = dict(act=act, fu=fu, fd=fd, b=b, up=u, down=d, padding_mode=padding_mode,
                       gain=gain, clamp=clamp, alpha=alpha, beta=beta, flip_filter=flip_filter,
                       impl=impl)  # fmt: skip
-
-        def run(x: torch.Tensor, p: tuple[int, int], dp: tuple[int, int]) -> torch.Tensor:
-            return filtered_act1d(x, padding=p, down_padding=dp, **kwargs)
-
-        self._stream = Stream1d(run, taps, u, d, (pad[0], pad[1]), (dpad[0], dpad[1]),
-                                str(padding_mode))  # fmt: skip
+        self._stream = self._of(lambda x: kwargs, taps, u, d, (pad[0], pad[1]),
+                                (dpad[0], dpad[1]), str(padding_mode))._stream  # fmt: skip
 
     @classmethod
-    def _over(cls, stream: Stream1d) -> FilteredAct1dStream:
-        """A stream running another caller's op (a module's, its parameters read per call)."""
+    def _of(
+        cls,
+        op_kwargs: Callable[[torch.Tensor], dict[str, Any]],
+        taps: tuple[int, int],
+        up: int,
+        down: int,
+        padding: tuple[int, int],
+        down_padding: tuple[int, int],
+        padding_mode: str,
+    ) -> FilteredAct1dStream:
+        """A stream of ``filtered_act1d`` with the arguments ``op_kwargs(window)`` gives besides
+        the paddings (a module's, its parameters read per window)."""
+        from bandlimit.ops.filtered import filtered_act1d
+
+        def run(x: torch.Tensor, p: tuple[int, int], dp: tuple[int, int]) -> torch.Tensor:
+            return filtered_act1d(x, padding=p, down_padding=dp, **op_kwargs(x))
+
         self = cls.__new__(cls)
-        self._stream = stream
+        self._stream = Stream1d(run, taps, up, down, padding, down_padding, padding_mode)
         return self
 
     @property
