@@ -4,6 +4,8 @@
   :func:`lowpass`, :func:`kaiser_sinc`, :func:`kaiser_jinc`, :func:`kaiser_beta`,
   :func:`kaiser_atten`, :func:`kaiser_order` (taps for an attenuation), and the BigVGAN
   compatibility preset :func:`kaiser_sinc_bigvgan`.
+- High-pass, band-pass and band-stop designs, scipy-exact: :func:`kaiser_highpass`,
+  :func:`kaiser_bandpass`, :func:`kaiser_bandstop`.
 - The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
   :func:`resample_filter`.
 - Frequency responses, passband ripple, stopband attenuation: :func:`frequency_response`,
@@ -14,6 +16,7 @@
   :func:`plot_schedule`.
 """
 
+from bandlimit.filters.bands import kaiser_bandpass, kaiser_bandstop, kaiser_highpass
 from bandlimit.filters.kaiser import (
     kaiser_atten,
     kaiser_beta,
@@ -48,7 +51,10 @@ __all__ = [
     "frequency_response",
     "geometric_schedule",
     "kaiser_atten",
+    "kaiser_bandpass",
+    "kaiser_bandstop",
     "kaiser_beta",
+    "kaiser_highpass",
     "kaiser_jinc",
     "kaiser_order",
     "kaiser_sinc",

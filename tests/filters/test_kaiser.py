@@ -27,33 +27,10 @@ from bandlimit.filters.kaiser import (
 )
 from bandlimit.filters.response import stopband_attenuation
 from tests.defaults import under_default_device_and_dtype
+from tests.filters.oracle import beta_oracle, design_beta_oracle, window_oracle
 
 # ---------------------------------------------------------------------------------------------
 # Independent float64 oracles.
-
-
-def beta_oracle(atten: float) -> float:
-    if atten > 50:
-        return 0.1102 * (atten - 8.7)
-    if atten > 21:
-        return 0.5842 * (atten - 21) ** 0.4 + 0.07886 * (atten - 21)
-    return 0.0
-
-
-def window_oracle(n: int, beta: float) -> np.ndarray:
-    """Symmetric Kaiser window: I0(β·sqrt(1 − (2k/(n−1) − 1)²)) / I0(β)."""
-    if n == 1:
-        return np.ones(1)
-    out = np.empty(n)
-    for k in range(n):
-        u = 2 * k / (n - 1) - 1
-        out[k] = scipy.special.i0(beta * math.sqrt(max(0.0, 1 - u * u))) / scipy.special.i0(beta)
-    return out
-
-
-def design_beta_oracle(n: int, width: float, fs: float) -> float:
-    atten = 2.285 * (n - 1) * math.pi * (width / (fs / 2)) + 7.95
-    return beta_oracle(atten)
 
 
 def sinc_oracle(n: int, cutoff: float, width: float, fs: float) -> np.ndarray:
