@@ -423,11 +423,16 @@ class _AliasFree(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
-            other = {1: "[N, C, H, W] images", 2: "[N, C, L] signals"}[self.ndim]
+            hint = ""
+            if x.ndim == self.ndim + 1:  # (one signal or image without its batch axis)
+                one = ("one signal [C, L]", "one image [C, H, W]")[self.ndim - 1]
+                hint = f"; for {one} add the batch axis (x[None])"
+            if x.ndim == 5 - self.ndim:
+                other = {1: "[N, C, H, W] images", 2: "[N, C, L] signals"}[self.ndim]
+                hint += f"; for {other} use AliasFreeActivation{3 - self.ndim}d"
             raise ValueError(
                 f"{type(self).__name__} takes {('[N, C, L]', '[N, C, H, W]')[self.ndim - 1]}, "
-                f"got shape {tuple(x.shape)}; for {other} use "
-                f"AliasFreeActivation{3 - self.ndim}d"
+                f"got shape {tuple(x.shape)}{hint}"
             )
         pu, _ = bigvgan_paddings(self.up, self.kernel_size)
         _, pd = bigvgan_paddings(self.down, self.kernel_size)

@@ -63,11 +63,12 @@ class BlurPool2d(Module):
 
     Parameters
     ----------
-    stride : int, default 2
-        The subsampling factor, ≥ 1.
     kernel_size : int, default 3
         Taps of the binomial filter (Zhang's sizes: 2 to 7; 3 by default there too). Ignored
-        when ``filter`` gives the taps.
+        when ``filter`` gives the taps. First, as in :class:`MaxBlurPool2d` and kornia's
+        ``BlurPool2D``.
+    stride : int, default 2
+        The subsampling factor, ≥ 1.
     filter : 'binomial' or Tensor, default 'binomial'
         The low-pass: binomial, or taps ``[k]`` (separable) or ``[k, k]`` (e.g. a radial filter
         from :func:`bandlimit.filters.lowpass`) of unit sum for a unit DC gain.
@@ -95,8 +96,8 @@ class BlurPool2d(Module):
 
     def __init__(
         self,
-        stride: int = 2,
         kernel_size: int = 3,
+        stride: int = 2,
         filter: str | torch.Tensor | Sequence[float] = "binomial",
         padding_mode: str = "reflect",
         *,
@@ -189,7 +190,7 @@ class MaxBlurPool2d(Module):
     ):
         super().__init__()
         self.max_pool_size = check_int("max_pool_size", max_pool_size, 1)
-        self.blur = BlurPool2d(stride, kernel_size, padding_mode=padding_mode, impl=impl)
+        self.blur = BlurPool2d(kernel_size, stride, padding_mode=padding_mode, impl=impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__)

@@ -3,7 +3,9 @@
 The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D ops, any shape
 for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype, return a tensor of
 the same dtype on the same device, and are differentiable with respect to their input (and
-bias and activation parameters) to any order. Filters are constants: no gradient flows to them.
+bias and activation parameters) to any order. A filter that requires grad is learned: it gets its
+gradient too (the upfirdn ops on every backend; the filtered activations run 'ref' for it, since
+their fused kernels take filters as constants).
 The upfirdn ops, the filtered activations and :func:`resample_poly` return a contiguous tensor
 (channels_last for a channels_last image), whatever the input's strides and the backend.
 ``torch.autocast`` does not cast the ops: under it every backend computes in, and returns, the

@@ -239,7 +239,7 @@ def _exporting_to_onnx() -> bool:
     return onnx is not None and bool(onnx.is_in_onnx_export())
 
 
-def _forward_ad_active() -> bool:
+def forward_ad_active() -> bool:
     """Whether a ``torch.autograd.forward_ad.dual_level`` is open (dual tensors may flow)."""
     return getattr(_fwAD, "_current_level", -1) >= 0
 
@@ -269,7 +269,7 @@ def resolve_impl(
         impl = get_default_impl()
         if impl == "ref":
             return impl
-        if torch._C._are_functorch_transforms_active() or _forward_ad_active():
+        if torch._C._are_functorch_transforms_active() or forward_ad_active():
             # torch.func (grad, vjp, jacrev, hessian, vmap): the fused kernels' custom-op
             # autograd cannot run under these transforms yet (pytorch/pytorch#170834), so the
             # pure-PyTorch reference, which supports them all, runs instead. Likewise forward-mode
@@ -308,7 +308,7 @@ def resolve_impl(
             f"(PyTorch's custom-op autograd does not support them yet, pytorch/pytorch#170834); "
             f"use impl='auto', which runs 'ref' there, or impl='ref'"
         )
-    if _forward_ad_active():
+    if forward_ad_active():
         named = {"x": x, **(params or {})}
         dual = [
             k for k, v in named.items()

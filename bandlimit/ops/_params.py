@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import ctypes
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
 import torch
+import torch.autograd.forward_ad as _fwAD
 
 from bandlimit._checks import check_bool, check_factor, check_int, check_real, short_repr
-from bandlimit.ops._dispatch import user_stacklevel
+from bandlimit.ops._dispatch import forward_ad_active
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
@@ -72,7 +72,9 @@ class Fir:
 
 # What to use instead, for a signal of the other kind.
 _OTHER_FORM = {
-    ("[N, C, H, W]", 3): "; for 1-D signals [N, C, L] use the 1-D op (upfirdn1d, filtered_act1d)",
+    ("[N, C, H, W]", 3): "; for one image [C, H, W] add the batch axis (x[None]); for 1-D "
+                         "signals [N, C, L] use the 1-D op (upfirdn1d, filtered_act1d)",
+    ("[N, C, L]", 2): "; for one signal [C, L] add the batch axis (x[None])",
     ("[N, C, L]", 4): "; for images [N, C, H, W] use the 2-D op (upfirdn2d, filtered_act)",
 }
 
@@ -213,15 +215,6 @@ def check_filter(
         raise TypeError(f"{name} must have a floating-point dtype, got {f.dtype}")
     if f.numel() == 0:
         raise ValueError(f"{name} must have at least one tap, got shape {tuple(f.shape)}")
-    if f.requires_grad and torch.is_grad_enabled() and not _tracing():  # (eager: a compiled
-        # graph cannot hold a warning; the first eager call says it)
-        warnings.warn(
-            f"{name} requires grad, but the ops take filters as constants: it gets no gradient "
-            f"(pass {name}.detach() to say so, or design the filter from parameters and apply "
-            f"it with torch's convolutions to learn it)",
-            UserWarning,
-            stacklevel=user_stacklevel(),
-        )
     return f
 
 
@@ -281,6 +274,23 @@ def _scaled(f: torch.Tensor, g: float, fresh: bool, dtype: torch.dtype, device) 
     return f.to(dtype=dtype, device=device).contiguous()
 
 
+def learns(f: torch.Tensor | None) -> bool:
+    """Whether the filter ``f`` is differentiated now: it requires grad under grad mode, or
+    carries a forward-mode tangent. The ops then keep it on the graph (the fused kernels, which
+    take filters as constants, give way to the reference where they have no filter gradient)."""
+    if f is None:
+        return False
+    if f.requires_grad and torch.is_grad_enabled():
+        return True
+    return forward_ad_active() and _fwAD.unpack_dual(f).tangent is not None
+
+
+def _tracked(f: torch.Tensor) -> torch.Tensor:
+    """``f`` itself where a gradient or a torch.func transform tracks it (detaching a
+    transform's wrapper would drop what it tracks), otherwise detached."""
+    return f if learns(f) or torch._C._are_functorch_transforms_active() else f.detach()
+
+
 def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir:
     """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key`` on
     ``device``, made once per CPU filter's taps (:func:`cached_constant`): normalising (flip,
@@ -294,6 +304,7 @@ def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir
     forward."""
     if (
         _tracing()  # first: Dynamo folds it, and traces none of the rest
+        or learns(f)  # (a fresh Fir on f's graph each call)
         or type(f) not in (torch.Tensor, torch.nn.Parameter)  # (subclasses: fake, functional)
         or not f.is_cpu
         or f.numel() > 4096
@@ -330,7 +341,7 @@ def make_fir(
         return Fir(fx=constant_tap(gx, dtype, device), fy=constant_tap(gy, dtype, device))
 
     def build() -> Fir:
-        g = f.detach()
+        g = _tracked(f)
         if not flip_filter:  # true convolution == correlation with the reversed filter
             g = g.flip(list(range(g.ndim)))
         if g.ndim == 1:
@@ -357,7 +368,7 @@ def make_fir_1d(
         return Fir(fx=constant_tap(gain, dtype, device), fy=constant_tap(1.0, dtype, device))
 
     def build() -> Fir:
-        g = f.detach()
+        g = _tracked(f)
         if not flip_filter:
             g = g.flip([0])
         fx = _scaled(g, gain, not flip_filter, dtype, device)

@@ -60,6 +60,7 @@ from bandlimit.ops._params import (
     check_fits_dtype,
     check_tensor,
     keep_memory_format,
+    learns,
     make_fir,
     make_fir_1d,
     reach_padding,
@@ -145,7 +146,22 @@ def _run_filtered_act(
     )
 
 
+def _constant_filters_impl(impl: str, fu: torch.Tensor | None, fd: torch.Tensor | None) -> str:
+    """``impl``, or 'ref' where a filter is learned (requires grad): the fused kernels take
+    their filters as constants, the reference composes differentiable PyTorch ops."""
+    return "ref" if learns(fu) or learns(fd) else impl
+
+
 ActFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _held_dtype(act: object) -> torch.dtype | None:
+    """The dtype of a module's first floating-point parameter or buffer (None: none)."""
+    if isinstance(act, torch.nn.Module):
+        for t in (*act.parameters(), *act.buffers()):
+            if t.is_floating_point():
+                return t.dtype
+    return None
 
 
 def _run_callable_act(
@@ -169,10 +185,21 @@ def _run_callable_act(
     (act 'linear'), ``act`` in PyTorch on the up-sampled signal, the op's down-sampling stage.
     Autograd runs through ``act``; the up-sampled signal is held for it (the fused kernels'
     memory saving is lost)."""
-    if impl == "numba" and x.dtype in HALF_DTYPES:  # in float32, rounded once (as the kernels)
+    if impl == "numba" and x.dtype in HALF_DTYPES:
+        # In float32, rounded once (as the kernels); a module whose own tensors are half
+        # precision gets its input in their dtype (a module refuses mixed dtypes).
+        held = _held_dtype(act)
+        act_in_dtype: ActFn = act
+        if held in HALF_DTYPES:
+
+            def act_in_dtype(u: torch.Tensor) -> torch.Tensor:
+                return act(u.to(held))
+
+            act_in_dtype.__name__ = type(act).__name__
         wide = None if b is None else b.float()
-        return _run_callable_act(x.float(), wide, fu, fd, up, down, pad, act, gain, clamp, impl,
-                                 mode, dpad, signal_ndim, dtype).to(x.dtype)  # fmt: skip
+        y = _run_callable_act(x.float(), wide, fu, fd, up, down, pad, act_in_dtype, gain, clamp,
+                              impl, mode, dpad, signal_ndim, dtype)  # fmt: skip
+        return y.to(x.dtype)
     linear = get_filtered_activation("linear")
     ident = make_fir(None, flip_filter=False, gain=(1.0, 1.0), dtype=dtype, device=x.device)
     u = _run_filtered_act(x, b, fu, ident, up, (1, 1), pad, linear, 0.0, 1.0, None, impl,
@@ -234,8 +261,9 @@ def filtered_lrelu(
     fu, fd : Tensor ``[taps]``, Tensor ``[h, w]`` or None, default None
         Up- and down-sampling filters in true-convolution orientation (correlation with
         ``flip_filter``): ``[taps]`` is applied separably, ``[h, w]`` (e.g. a radial jinc from
-        :func:`bandlimit.filters.lowpass`) as a full 2-D filter; None is the identity.
-        Constants: no gradient flows to them.
+        :func:`bandlimit.filters.lowpass`) as a full 2-D filter; None is the identity. A
+        filter that requires grad is learned: the op then runs 'ref' (the fused kernels take
+        filters as constants), whatever ``impl`` asks for.
     b : Tensor ``[C]`` or None, default None
         Bias added before upsampling; floating point, on ``x``'s device (cast to ``x``'s dtype).
     up, down : int, default 1
@@ -276,7 +304,8 @@ def filtered_lrelu(
 
     Notes
     -----
-    Gradients flow to ``x`` and ``b``, to any order: 'ref' through PyTorch's autograd; 'numba'
+    Gradients flow to ``x``, ``b`` and a filter that requires grad, to any order (a learned
+    filter runs 'ref'): 'ref' through PyTorch's autograd; 'numba'
     and 'cuda' compute the first order with a fused backward kernel that reads a 2-bit
     sign/clamp mask stored by the forward, and higher orders through the reference formula.
     At the ties every backend follows StyleGAN3's fused kernel: an upsampled value of exactly
@@ -325,7 +354,7 @@ def filtered_lrelu(
     check_fits_dtype(slope, "slope", x.dtype)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = resolve_impl(impl, x, "filtered_lrelu", {"b": b})
+    impl = _constant_filters_impl(resolve_impl(impl, x, "filtered_lrelu", {"b": b}), fu, fd)
 
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
@@ -505,7 +534,8 @@ def filtered_act(
         Notes); it takes no ``alpha``/``beta`` and its default gain is 1.
     fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None, default None
         Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``;
-        None is the identity. Constants: no gradient flows to them.
+        None is the identity. A filter that requires grad is learned: the op then runs 'ref'
+        (the fused kernels take filters as constants), whatever ``impl`` asks for.
     b : Tensor ``[C]`` or None, default None
         Bias added first; floating point, on ``x``'s device.
     up, down : int or ``(x, y)``, default 1
@@ -561,7 +591,8 @@ def filtered_act(
 
     Notes
     -----
-    Gradients flow to ``x``, ``b``, and tensor ``alpha``/``beta``; to any order with 'ref'.
+    Gradients flow to ``x``, ``b``, tensor ``alpha``/``beta`` and filters that require grad
+    (which run 'ref'); to any order with 'ref'.
 
     A callable ``act`` runs between two calls of the op (act 'linear'), the up-sampling stage
     and the down-sampling stage, on the chosen backend: the same function, but the up-sampled
@@ -629,6 +660,7 @@ def filtered_act(
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act", {"b": b, "alpha": alpha, "beta": beta})
+    impl = _constant_filters_impl(impl, fu, fd)
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     b, alpha, beta = _in_dtype(b, dtype), _in_dtype(alpha, dtype), _in_dtype(beta, dtype)
@@ -691,8 +723,8 @@ def filtered_act1d(
         As in :func:`filtered_act` (e.g. 'snake', 'snakebeta', 'lrelu', 'silu'); a callable gets
         the up-sampled ``[N, C, L_u]`` signal.
     fu, fd : Tensor ``[taps]`` or None, default None
-        Up- and down-sampling filters (e.g. :func:`bandlimit.filters.kaiser_sinc_bigvgan`);
-        constants, as in :func:`filtered_act`.
+        Up- and down-sampling filters (e.g. :func:`bandlimit.filters.kaiser_sinc_bigvgan`); a
+        filter that requires grad is learned, as in :func:`filtered_act`.
     b : Tensor ``[C]`` or None, default None
         Bias added first.
     up, down : int, default 1
@@ -759,6 +791,7 @@ def filtered_act1d(
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
     impl = resolve_impl(impl, x, "filtered_act1d", {"b": b, "alpha": alpha, "beta": beta})
+    impl = _constant_filters_impl(impl, fu, fd)
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     b, alpha, beta = _in_dtype(b, dtype), _in_dtype(alpha, dtype), _in_dtype(beta, dtype)

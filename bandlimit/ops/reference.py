@@ -27,6 +27,7 @@ from bandlimit.ops._params import (
     Fir,
     Pad4,
     Pair,
+    learns,
     out_length,
     transpose_axis,
     transpose_stage,
@@ -117,8 +118,10 @@ def _rational_axis(x: torch.Tensor, w: torch.Tensor, u: int, d: int, p0: int, p1
     """One upfirdn along the last axis of ``x [..., L]`` (``u`` or ``d`` > 1), polyphase
     (:func:`_rational_forward`), differentiable to any order."""
     w = w.to(x.dtype).reshape(-1)
-    if not _values_readable(x):  # plain autograd through the phase-by-phase path: the adjoint's
-        return _rational_forward(x, w, u, d, p0, p1)  # geometry in symbolic sizes took minutes
+    # Plain autograd through the phase-by-phase path for a learned filter (the Functions
+    # below differentiate x only), and in symbolic sizes (the adjoint's geometry took minutes).
+    if learns(w) or not _values_readable(x):
+        return _rational_forward(x, w, u, d, p0, p1)
     forward_ad = torch._C._are_functorch_transforms_active() or fwAD._current_level >= 0
     fn = _RationalAxisJvp if forward_ad else _RationalAxis
     return fn.apply(x, w, u, d, p0, p1)
@@ -170,7 +173,7 @@ class _RationalAxisJvp(torch.autograd.Function):
     backward = staticmethod(_rational_backward)
 
     @staticmethod
-    def jvp(ctx, x_tangent, *_):  # the pass is linear in x (no tangent reaches the filter)
+    def jvp(ctx, x_tangent, *_):  # linear in x (a filter with a tangent takes plain autograd)
         (w,) = ctx.saved_tensors
         return _rational_axis(x_tangent, w, *ctx.geometry[1:])
 

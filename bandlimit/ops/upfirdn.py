@@ -81,8 +81,8 @@ def upfirdn2d(
         Floating-point filter in true-convolution orientation (set ``flip_filter`` for
         correlation): ``[taps]`` is applied separably, along x and then along y; ``[h, w]`` is a
         full 2-D filter indexed ``[y, x]``; None is the identity (one tap of value 1). Any
-        device (moved to ``x``'s) and dtype (cast to the one the op computes in). A constant: no
-        gradient flows to it (a filter that requires grad gets a warning).
+        device (moved to ``x``'s) and dtype (cast to the one the op computes in). A filter that
+        requires grad (an ``nn.Parameter``) is learned: it gets its gradient on every backend.
     up, down : int or ``(x, y)``, default 1
         Integer up- and down-sampling factors in [1, 2**30]; an int applies to both axes.
     padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
@@ -117,9 +117,11 @@ def upfirdn2d(
 
     Notes
     -----
-    Differentiable to any order with respect to ``x`` on every backend: the gradient is the same
-    operation transposed (factors swapped, filter reversed, padding derived), run by the same
-    backend. Under ``torch.func`` transforms 'auto' runs 'ref'.
+    Differentiable to any order with respect to ``x`` and ``f`` on every backend. The gradient
+    for ``x`` is the same operation transposed (factors swapped, filter reversed, padding
+    derived), run by the same backend; the filter's correlates the output gradient with the
+    input up-sampled and padded (the same backend's op with one axis unfiltered), as matrix
+    products. Under ``torch.func`` transforms 'auto' runs 'ref'.
 
     Examples
     --------
@@ -145,7 +147,7 @@ def upfirdn2d(
     f = check_filter(f, "f", x=x)
     up, down, pad = as_factors(up, "up"), as_factors(down, "down"), as_padding(padding)
     g = math.sqrt(as_float(gain, "gain", nonnegative=True))
-    impl = resolve_impl(impl, x, "upfirdn2d")
+    impl = resolve_impl(impl, x, "upfirdn2d", {"f": f})
     flip = check_bool("flip_filter", flip_filter)
     dtype = compute_dtype(x, impl)
     fir = make_fir(f, flip_filter=flip, gain=(g, g), dtype=dtype, device=x.device)
@@ -174,8 +176,8 @@ def upfirdn1d(
     x : Tensor ``[N, C, L]``
         Floating point; devices and dtypes per backend as in :func:`upfirdn2d`.
     f : Tensor ``[taps]`` or None
-        Floating-point filter in true-convolution orientation, or None (identity). A constant:
-        no gradient flows to it.
+        Floating-point filter in true-convolution orientation, or None (identity). A filter that
+        requires grad is learned, as in :func:`upfirdn2d`.
     up, down : int, default 1
         Integer factors in [1, 2**30].
     padding : int or ``(p0, p1)``, default 0
@@ -204,7 +206,8 @@ def upfirdn1d(
 
     Notes
     -----
-    Differentiable to any order with respect to ``x`` on every backend, as :func:`upfirdn2d`.
+    Differentiable to any order with respect to ``x`` and ``f`` on every backend, as
+    :func:`upfirdn2d`.
 
     Examples
     --------
@@ -224,7 +227,7 @@ def upfirdn1d(
     up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
     pad = as_padding(padding, ndim=1)
     gain = as_float(gain, "gain", nonnegative=True)
-    impl = resolve_impl(impl, x, "upfirdn1d")
+    impl = resolve_impl(impl, x, "upfirdn1d", {"f": f})
     flip = check_bool("flip_filter", flip_filter)
     dtype = compute_dtype(x, impl)
     fir = make_fir_1d(f, flip_filter=flip, gain=gain, dtype=dtype, device=x.device)

@@ -419,8 +419,17 @@ def _rates(rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int) -> tuple[tuple[
             # far off and the sizes are exactly p/q with a small q, a rational-rate layer
             # (up/down) mapped L to L·p/q (a trimmed border, 32 → 28, stays at 1).
             snap = float(round(r)) if r >= 1 else 1 / round(1 / r)
-            far = abs(float(r) / snap - 1) > _SNAP_TOLERANCE
-            out.append(float(r) if far and r.denominator <= _MAX_RATE_DENOMINATOR else snap)
+            if abs(float(r) / snap - 1) <= _SNAP_TOLERANCE:
+                out.append(snap)
+            elif r.denominator <= _MAX_RATE_DENOMINATOR:
+                out.append(float(r))
+            else:  # (StyleGAN3's 38 -> 52 doubles the rate, with borders of its own)
+                raise ValueError(
+                    f"cannot infer the rate from the sizes {sizes[-1]}: {n_out}/{n_in} is not "
+                    f"within 15 % of n or 1/n, nor p/q with q <= {_MAX_RATE_DENOMINATOR}; pass "
+                    f"rate= (output samples per input sample, e.g. rate=2 for a layer that "
+                    f"up-samples by 2 and changes its borders)"
+                )
         return tuple(out), f"inferred from the sizes {', '.join(sizes)} (rate= overrides it)"
     if isinstance(rate, (np.ndarray, torch.Tensor)) and rate.ndim == 0:  # a number
         return (check_real("rate", rate.item(), positive=True),) * nd, "as given"
@@ -596,9 +605,10 @@ def assert_translation_equivariant(
         ``size_out / size_in`` snapped to ``n`` or ``1/n`` where that is within 15 % (sizes
         that differ by border samples: 38 → 36 and 32 → 28 are 1, 86 → 148 is 2); farther
         off, ``p/q`` when ``size_out`` is exactly ``p/q · size_in`` with ``q <= 8`` (a
-        rational-rate layer, e.g. 96 → 144 is 3/2). Wide borders on small inputs mislead it
-        (32 → 24 reads as 3/4): pass ``rate`` then. The failure message states the rate used
-        and where it came from.
+        rational-rate layer, e.g. 96 → 144 is 3/2); neither (StyleGAN3's 38 → 52, which
+        doubles the rate), a ``ValueError`` asks for ``rate``. Wide borders on small inputs
+        mislead it (32 → 24 reads as 3/4): pass ``rate`` then. The failure message states the
+        rate used and where it came from.
     method : {'sinc', 'lanczos', 'fft'}
         How tensors (the input when not a signal, and always the output) are shifted; see
         :func:`fractional_shift`. ``'fft'`` suits ops with circular padding on periodic signals.

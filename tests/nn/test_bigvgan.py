@@ -615,9 +615,13 @@ def test_softplus_and_celu_modules_fuse():
 def test_a_module_given_the_other_dimensionality_names_the_other_module():
     """The op's message pointed a module user to the 1-D ops; the module points to its twin."""
     with pytest.raises(ValueError, match=r"AliasFreeActivation2d takes \[N, C, H, W\], got shape "
-                                         r"\(1, 4, 16\); for \[N, C, L\] signals use "
-                                         r"AliasFreeActivation1d"):
+                                         r"\(1, 4, 16\); for one image \[C, H, W\] add the "
+                                         r"batch axis \(x\[None\]\); for \[N, C, L\] signals "
+                                         r"use AliasFreeActivation1d"):
         AliasFreeActivation2d("gelu")(torch.randn(1, 4, 16))
+    with pytest.raises(ValueError, match=r"takes \[N, C, L\], got shape \(4, 16\); for one "
+                                         r"signal \[C, L\] add the batch axis \(x\[None\]\)$"):
+        AliasFreeActivation1d("gelu")(torch.randn(4, 16))
     with pytest.raises(ValueError, match=r"AliasFreeActivation1d takes \[N, C, L\].*for "
                                          r"\[N, C, H, W\] images use AliasFreeActivation2d"):
         AliasFreeActivation1d("gelu")(torch.randn(1, 4, 8, 8))

@@ -40,10 +40,10 @@ def test_matches_a_float64_loop(impl, stride, k, h, w, mode, custom, seed):
     x = rng.standard_normal((2, 3, h, w))
     if custom:  # user taps, separable or full (not symmetric: the orientation matters)
         taps = rng.standard_normal((k,) if seed % 2 else (k, k))
-        pool = BlurPool2d(stride, filter=torch.tensor(taps), padding_mode=mode, impl=impl)
+        pool = BlurPool2d(stride=stride, filter=torch.tensor(taps), padding_mode=mode, impl=impl)
         taps = pool.filter.double().numpy()  # (kept in float32)
     else:
-        pool = BlurPool2d(stride, k, padding_mode=mode, impl=impl)
+        pool = BlurPool2d(k, stride, padding_mode=mode, impl=impl)
         taps = pool.filter.double().numpy()
     y = pool(torch.tensor(x))
     want = np_blurpool(x, taps, stride, mode)
@@ -66,7 +66,7 @@ def test_a_shift_by_the_stride_shifts_the_output_by_one_and_blurring_reduces_ali
     blurred output less than MaxPool2d's."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 4, 32, 32, generator=g, dtype=torch.float64)
-    pool = BlurPool2d(2, 4, padding_mode="circular")
+    pool = BlurPool2d(4, 2, padding_mode="circular")
     y = pool(x)
     torch.testing.assert_close(pool(x.roll(2, dims=3)), y.roll(1, dims=3))
     odd = x.roll(1, dims=3)
@@ -83,7 +83,7 @@ def test_a_shift_by_the_stride_shifts_the_output_by_one_and_blurring_reduces_ali
 def test_max_blur_pool_is_a_max_pool_then_blur_pool(impl):
     x = torch.randn(2, 3, 17, 20, dtype=torch.float64)
     m = MaxBlurPool2d(kernel_size=4, stride=3, max_pool_size=3, impl=impl)
-    want = BlurPool2d(3, 4, impl=impl)(torch.nn.functional.max_pool2d(x, 3, stride=1))
+    want = BlurPool2d(4, 3, impl=impl)(torch.nn.functional.max_pool2d(x, 3, stride=1))
     torch.testing.assert_close(m(x), want)
     assert m(x).shape == (2, 3, 5, 6)
 
@@ -92,7 +92,7 @@ def test_max_blur_pool_is_a_max_pool_then_blur_pool(impl):
 def test_gradients_and_dtypes(impl):
     x = torch.randn(1, 2, 9, 10, dtype=torch.float64, requires_grad=True)
     for mode in ("reflect", "zeros"):
-        pool = BlurPool2d(2, 3, padding_mode=mode, impl=impl)
+        pool = BlurPool2d(3, 2, padding_mode=mode, impl=impl)
         assert torch.autograd.gradcheck(pool, (x,))
     for dtype in (torch.float32, torch.bfloat16):
         y = BlurPool2d(impl=impl)(torch.randn(1, 2, 8, 8).to(dtype))
@@ -103,7 +103,7 @@ def test_gradients_and_dtypes(impl):
 
 def test_bad_input():
     with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
-        BlurPool2d(0)
+        BlurPool2d(stride=0)
     with pytest.raises(ValueError, match=r"padding_mode must be one of .*got 'edge'"):
         BlurPool2d(padding_mode="edge")
     with pytest.raises(ValueError, match=r"filter must be 'binomial' or a tensor of taps, got "
@@ -126,3 +126,12 @@ def test_bad_input():
         BlurPool2d()(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="max_pool_size=2"):
         MaxBlurPool2d()(torch.zeros(1, 1, 1, 8))
+
+
+def test_positional_arguments_read_as_in_max_blur_pool_and_kornia():
+    """(kernel_size, stride), as MaxBlurPool2d and kornia's BlurPool2D take them: code carried
+    over from kornia got stride 3 for BlurPool2d(3)."""
+    pool, max_pool = BlurPool2d(5, 3), MaxBlurPool2d(5, 3)
+    assert pool.filter.numel() == 5 and pool.stride == 3
+    assert max_pool.blur.filter.numel() == 5 and max_pool.blur.stride == 3
+    assert BlurPool2d(3)(torch.randn(1, 2, 32, 32)).shape == (1, 2, 16, 16)

@@ -221,3 +221,23 @@ def test_construction_errors_in_the_modules_terms():
         layer(torch.randn(1, c + 1, *layer.spec.conv_out_size))
     with pytest.raises(ValueError, match=r"^dim must not name an axis twice, got \(-1, -1\)"):
         ResamplePoly(2, 1, dim=(-1, -1))
+
+
+def test_a_module_filter_becomes_learnable_as_a_parameter():
+    """docs/support.rst: a parameter assigned in place of a filter buffer is learned, under the
+    same state_dict key; its gradient passes a finite-difference check."""
+    from bandlimit.nn import AliasFreeActivation1d
+
+    m = AliasFreeActivation1d("gelu").double()
+    m.fd = torch.nn.Parameter(m.fd.clone())
+    assert "fd" in m.state_dict() and [n for n, _ in m.named_parameters()] == ["fd"]
+    x = torch.randn(2, 3, 30, dtype=torch.float64)
+    m(x).square().sum().backward()
+    fd = m.fd.detach().clone().requires_grad_(True)
+
+    def run(fd):
+        return torch.func.functional_call(m, {"fd": fd}, (x,))
+
+    (want,) = torch.autograd.grad(run(fd).square().sum(), fd)
+    torch.testing.assert_close(m.fd.grad, want)
+    assert torch.autograd.gradcheck(run, (fd,))

@@ -366,53 +366,19 @@ def test_valid_edge_arguments_are_accepted(impl):
     assert torch.equal(ops.bias_act(x, clamp=0.0, impl=impl), torch.zeros_like(x))
 
 
-@pytest.mark.parametrize("impl", ["ref", "numba"])
-def test_a_filter_that_requires_grad_is_told_it_gets_none(impl):
-    """Filters are constants of the ops: one that requires grad gets no gradient, which a user
-    learning it would not notice; a warning at the user's line says so. Detached, or without
-    grad mode, nothing is said."""
-    import warnings
-
-    x = torch.randn(1, 2, 6, 6, dtype=F64, requires_grad=True)
-    f = (torch.ones(4, dtype=F64) / 4).requires_grad_(True)
-    with pytest.warns(UserWarning, match=r"fu requires grad, but the ops take filters as "
-                      r"constants: it gets no gradient \(pass fu\.detach\(\)") as record:
-        y = ops.filtered_lrelu(x, f, None, up=2, padding=2, impl=impl)
-    assert record[0].filename == __file__
-    y.sum().backward()
-    assert f.grad is None and x.grad is not None
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        ops.upfirdn2d(x, f.detach(), up=2, impl=impl)
-        with torch.no_grad():
-            ops.upfirdn2d(x, f, up=2, impl=impl)
-
-
 def test_a_signal_of_the_other_kind_is_pointed_to_the_other_op():
-    with pytest.raises(ValueError, match=r"got shape \(1, 2, 8\); for 1-D signals \[N, C, L\] "
-                       r"use the 1-D op \(upfirdn1d, filtered_act1d\)"):
-        ops.filtered_lrelu(torch.randn(1, 2, 8))
+    """Three dimensions for a 2-D op: one image without its batch axis, or 1-D signals; two
+    for a 1-D op: one signal (pointing only to the 1-D op sent an image user astray)."""
+    with pytest.raises(ValueError, match=r"got shape \(3, 8, 8\); for one image \[C, H, W\] "
+                       r"add the batch axis \(x\[None\]\); for 1-D signals \[N, C, L\] use "
+                       r"the 1-D op \(upfirdn1d, filtered_act1d\)"):
+        ops.filtered_lrelu(torch.randn(3, 8, 8))
+    with pytest.raises(ValueError, match=r"got shape \(2, 16\); for one signal \[C, L\] add "
+                       r"the batch axis \(x\[None\]\)$"):
+        ops.upfirdn1d(torch.randn(2, 16), None)
     with pytest.raises(ValueError, match=r"got shape \(1, 2, 8, 8\); for images \[N, C, H, W\] "
                        r"use the 2-D op"):
         ops.filtered_act1d(torch.randn(1, 2, 8, 8), "gelu")
-
-
-def test_the_filter_warning_leaves_compiled_graphs_whole():
-    """A module whose filter is a Parameter (so requires grad) still compiles with
-    fullgraph=True: a graph cannot hold the warning (dynamo refused sys._getframe)."""
-
-    class Blur(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.f = torch.nn.Parameter(torch.ones(4, dtype=F64) / 4)
-
-        def forward(self, x):
-            return ops.upfirdn2d(x, self.f, up=2, padding=2)
-
-    x = torch.randn(1, 2, 6, 6, dtype=F64)
-    model = Blur()
-    compiled = torch.compile(model, fullgraph=True, backend="eager")
-    torch.testing.assert_close(compiled(x), model(x))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -906,6 +906,8 @@ class _Record(torch.utils._python_dispatch.TorchDispatchMode):
 class _Ctx:
     """Stands in for autograd's ctx: the engine needs a real device for CUDA tensors."""
 
+    needs_input_grad = (True,) * 32  # (every input's gradient asked for)
+
     def save_for_backward(self, *tensors):
         self.saved_tensors = tensors
 
@@ -975,6 +977,17 @@ def test_public_api_on_fake_cuda_tensors(monkeypatch):
         _custom_ops.upfirdn_setup(ctx, uin, u)
         gu = _custom_ops.upfirdn_backward(_ops.upfirdn_cuda, ctx, torch.empty_like(u))
         assert gu[0].shape == x.shape and len(gu) == len(uin)
+        for fl, xl in [(f, x), (f2, x), (f, x.half())]:  # learned: separable, 2-D; half data
+            fl = fl.clone().requires_grad_(True)
+            uin = (xl, *((fl, fl, None) if fl.ndim == 1 else (None, None, fl)), [2, 1], [1, 3],
+                   [5, 5, 5, 5])
+            ul = torch.ops.bandlimit.upfirdn_cuda(*uin)
+            ctx = _Ctx()
+            _custom_ops.upfirdn_setup(ctx, uin, ul)
+            gu = _custom_ops.upfirdn_backward(_ops.upfirdn_cuda, ctx, torch.empty_like(ul))
+            assert gu[0].shape == xl.shape and gu[0].dtype == xl.dtype
+            got = [g for g in gu[1:4] if g is not None]
+            assert [(g.shape, g.dtype) for g in got] == [(fl.shape, fl.dtype)] * len(got) != []
 
         a = ops.bias_act(x, b, act="swish", clamp=1.0, impl="cuda")
         assert a.shape == x.shape

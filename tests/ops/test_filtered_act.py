@@ -328,6 +328,26 @@ def test_callable_act_in_half_precision_computes_in_float32_on_numba(dtype):
     assert torch.equal(y, ops.filtered_act1d(x.float(), torch.tanh, f, f, **kw).to(dtype))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("make", [lambda: torch.nn.PReLU(3), lambda: torch.nn.GroupNorm(1, 3)],
+                         ids=["PReLU", "GroupNorm"])
+def test_a_half_precision_module_act_gets_its_own_dtype_on_numba(dtype, make):
+    """A module with half-precision parameters refuses a float32 input ("Type promoting not
+    supported", "mixed dtype"): numba's float32 stages handed it one, where 'ref' and
+    alias-free-torch run. It now gets its input in its own dtype."""
+    f = torch.tensor([0.1, 0.25, 0.3, 0.25, 0.1])
+    act = make()
+    torch.nn.init.normal_(act.weight, 1.0, 0.3)
+    x = torch.randn(2, 3, 40)
+    kw = dict(up=2, down=2, padding=(2, 2), padding_mode="replicate")
+    want = ops.filtered_act1d(x, act, f, f, impl="ref", **kw)
+    half = act.to(dtype)
+    for impl in IMPLS:
+        y = ops.filtered_act1d(x.to(dtype), half, f, f, impl=impl, **kw)
+        assert y.dtype == dtype
+        torch.testing.assert_close(y.float(), want, rtol=0.05, atol=0.05)
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_callable_act_may_change_the_channels(impl):
     """A module that mixes channels at the high rate (alias-free-torch's blocks take any

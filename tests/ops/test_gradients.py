@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from torch.autograd import gradcheck, gradgradcheck
 
 import bandlimit.ops as ops
@@ -598,3 +599,189 @@ def test_enable_grad_inside_inference_mode_records_nothing(impl, op, trainable):
     assert y.is_inference() and not y.requires_grad
     want = _INFERENCE_OPS[op](x.clone(), p.clone(), "ref")
     torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Learned filters: a filter that requires grad gets its gradient, to any order
+
+
+def _tap_gradient_oracle(u, g, k, d):
+    """``w[j] = Σ_m Σ_o g[m, o] · u[m, o·d + j]``, plain float64 loops."""
+    w = np.zeros(k)
+    for m in range(g.shape[0]):
+        for o in range(g.shape[1]):
+            for j in range(k):
+                w[j] += g[m, o] * u[m, o * d + j]
+    return w
+
+
+@given(m=st.integers(1, 4), o=st.integers(1, 40), k=st.integers(1, 9), d=st.integers(1, 4),
+       extra=st.integers(0, 3), block=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_tap_gradient_equals_a_loop(m, o, k, d, extra, block, seed):
+    """The filter gradient's matrix form (blocks of outputs, a shorter last one, a ``u`` longer
+    than the outputs read) against the sum it stands for."""
+    from bandlimit.ops._custom_ops import tap_gradient
+
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((m, (o - 1) * d + k + extra))
+    g = rng.standard_normal((m, o))
+    got = tap_gradient(to_torch(u), to_torch(g), k, d, block=block)
+    np.testing.assert_allclose(got.numpy(), _tap_gradient_oracle(u, g, k, d), rtol=1e-12,
+                               atol=1e-12)  # fmt: skip
+
+
+@impls
+@pytest.mark.parametrize("cfg", [c for c in UPFIRDN2D if UPFIRDN2D[c]["f"] is not None])
+def test_upfirdn2d_filter_gradcheck(impl, cfg):
+    """Separable and full 2-D filters, cropping pads, gains and flips: first and second order
+    with respect to the filter and the input together."""
+    kw = dict(UPFIRDN2D[cfg])
+    rng = np.random.default_rng(1)
+    f = _filter(rng, kw.pop("f")).requires_grad_(True)
+    x = to_torch(rng.standard_normal((2, 2, 4, 5))).requires_grad_(True)
+
+    def fn(x, f):
+        return ops.upfirdn2d(x, f, impl=impl, **kw)
+
+    assert gradcheck(fn, (x, f))
+    assert gradgradcheck(fn, (x, f))
+
+
+@impls
+@pytest.mark.parametrize("cfg", [c for c in UPFIRDN1D if UPFIRDN1D[c]["f"] is not None])
+def test_upfirdn1d_filter_gradcheck(impl, cfg):
+    kw = dict(UPFIRDN1D[cfg])
+    rng = np.random.default_rng(2)
+    f = _filter(rng, kw.pop("f")).requires_grad_(True)
+    x = to_torch(rng.standard_normal((2, 2, 9))).requires_grad_(True)
+
+    def fn(x, f):
+        return ops.upfirdn1d(x, f, impl=impl, **kw)
+
+    assert gradcheck(fn, (x, f))
+    assert gradgradcheck(fn, (x, f))
+
+
+@settings(max_examples=25)
+@given(case=upfirdn2d_cases(max_hw=8))
+def test_upfirdn2d_numba_filter_gradients_equal_ref(case):
+    """The fused backend's filter gradient (the op on one axis, then a correlation with the
+    output gradient) against autograd through the reference's convolutions."""
+    assume(case.f is not None)
+    grads = {}
+    for impl in IMPLS:
+        f = to_torch(case.f).requires_grad_(True)
+        x = to_torch(case.x).requires_grad_(True)
+        y = ops.upfirdn2d(x, f, impl=impl, **case.kwargs)
+        dy = to_torch(np.random.default_rng(case.seed).standard_normal(tuple(y.shape)))
+        grads[impl] = torch.autograd.grad(y, (x, f), dy)
+    for got, want in zip(grads["numba"], grads["ref"]):
+        scale = max(1.0, want.abs().max().item())
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-10 * scale)
+
+
+_LEARNED_ACTS = {
+    "filtered_lrelu": lambda x, fu, fd, **kw: ops.filtered_lrelu(
+        x, fu, fd, up=2, down=2, padding=3, clamp=0.9, **kw),
+    "filtered_act-gelu-replicate": lambda x, fu, fd, **kw: ops.filtered_act(
+        x, "gelu", fu, fd, up=2, down=2, padding=3, padding_mode="replicate", **kw),
+    "filtered_act-callable": lambda x, fu, fd, **kw: ops.filtered_act(
+        x, torch.tanh, fu, fd, up=2, down=1, padding=3, **kw),
+    "filtered_act1d-snake": lambda x, fu, fd, **kw: ops.filtered_act1d(
+        x[:, :, 0], "snake", fu, fd, up=2, down=2, padding=3, alpha=torch.full(
+            (2,), 0.7, dtype=F64), **kw),
+}
+
+
+@pytest.mark.parametrize("impl", ["auto", "ref", "numba"])
+@pytest.mark.parametrize("op", list(_LEARNED_ACTS))
+def test_filtered_activations_learn_their_filters(impl, op):
+    """The fused kernels take filters as constants: a filter that requires grad runs the
+    reference, whatever the backend asked for, and gets its gradient (finite differences,
+    both orders); constant filters still run the asked-for backend."""
+    fn = _LEARNED_ACTS[op]
+    rng = np.random.default_rng(5)
+    x = to_torch(rng.uniform(0.2, 1.0, (1, 2, 5, 6))).requires_grad_(True)  # kink-free lrelu
+    fu = to_torch(rng.uniform(0.2, 1.0, 4)).requires_grad_(True)
+    fd = to_torch(rng.uniform(0.2, 1.0, 4 if op.startswith("filtered_act1d") else (3, 3)))
+    fd.requires_grad_(True)
+
+    def run(x, fu, fd):
+        return fn(x, fu, fd, impl=impl)
+
+    assert gradcheck(run, (x, fu, fd))
+    assert gradgradcheck(run, (x, fu, fd))
+    # only the one filter that learns
+    (g,) = torch.autograd.grad(run(x, fu.detach(), fd).sum(), (fd,))
+    (g_ref,) = torch.autograd.grad(fn(x, fu.detach(), fd, impl="ref").sum(), (fd,))
+    torch.testing.assert_close(g, g_ref)
+
+
+def test_a_filter_is_learned_by_gradient_descent():
+    """A user's view: the taps that made a signal, found again from the signal alone (a
+    least-squares fit through the numba backend's filter gradient)."""
+    rng = np.random.default_rng(7)
+    x = torch.from_numpy(rng.standard_normal((4, 3, 40))).float()
+    target_taps = torch.tensor([0.1, -0.3, 0.8, 0.4, -0.2])
+    y = ops.upfirdn1d(x, target_taps, up=3, down=2, padding=(4, 2))
+    taps = torch.zeros(5, requires_grad=True)
+    opt = torch.optim.LBFGS([taps], lr=1.0, max_iter=50, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (ops.upfirdn1d(x, taps, up=3, down=2, padding=(4, 2), impl="numba") - y)
+        loss = loss.square().mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    torch.testing.assert_close(taps.detach(), target_taps, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(("up", "down"), [(3, 2), (1, 3), (2, 1)])
+def test_filter_gradients_under_torch_func(up, down):
+    """torch.func.grad, jvp, jacfwd/jacrev and dual tensors with respect to the filter (the
+    reference's one-axis passes, which differentiated the signal only, included): the same
+    linear map as reverse mode on a filter that requires grad."""
+    rng = np.random.default_rng(up * 7 + down)
+    x = to_torch(rng.standard_normal((2, 2, 40)))
+    f, t = to_torch(rng.standard_normal(6)), to_torch(rng.standard_normal(6))
+
+    def fn(f):
+        return ops.upfirdn1d(x, f, up=up, down=down, padding=(3, 2))
+
+    leaf = f.clone().requires_grad_(True)
+    fn(leaf).square().sum().backward()
+    torch.testing.assert_close(torch.func.grad(lambda f: fn(f).square().sum())(f), leaf.grad)
+    _, tangent = torch.func.jvp(lambda f: fn(f).square().sum(), (f,), (t,))
+    torch.testing.assert_close(tangent, (leaf.grad * t).sum())
+    torch.testing.assert_close(torch.func.jacfwd(fn)(f), torch.func.jacrev(fn)(f))
+    fwad = torch.autograd.forward_ad
+    with fwad.dual_level():
+        dual = fwad.unpack_dual(fn(fwad.make_dual(f, t))).tangent
+    torch.testing.assert_close(dual, fn(t))  # linear in f
+
+
+@pytest.mark.parametrize("op", ["upfirdn2d", "filtered_act"])
+def test_a_parameter_filter_compiles_and_learns(op):
+    """A module whose filter is a Parameter compiles with fullgraph=True (a warning used to
+    stand in the graph's way) and gets the eager gradients."""
+
+    class Blur(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f = torch.nn.Parameter(torch.tensor([0.25, 0.5, 0.25], dtype=F64))
+
+        def forward(self, x):
+            if op == "upfirdn2d":
+                return ops.upfirdn2d(x, self.f, up=2, padding=2, impl="numba")
+            return ops.filtered_act(x, "gelu", self.f, self.f, up=2, down=2, padding=2)
+
+    x = torch.randn(1, 2, 6, 6, dtype=F64)
+    model = Blur()
+    model(x).square().sum().backward()
+    eager = model.f.grad.clone()
+    model.f.grad = None
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    compiled(x).square().sum().backward()
+    torch.testing.assert_close(model.f.grad, eager)

@@ -15,6 +15,7 @@ from bandlimit.testing import (
     bandlimited_images,
     bandlimited_signals,
     make_bandlimited_signal,
+    subpixel_shifts,
 )
 
 
@@ -39,6 +40,16 @@ def test_a_failing_example_prints_the_call_that_rebuilds_the_signal():
         "s=make_bandlimited_signal(np.random.default_rng(0), size=(16, 24), channels=3, "
         "bandwidth=0.3, components=2)" in notes
     )
+
+
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_a_failing_fractional_shift_prints_as_the_tuple_it_is(ndim):
+    """Before: 'shift=build(0, 0.5, (0.5,))', a closure inside the strategy."""
+    notes = _failing_example(subpixel_shifts(ndim=ndim, fractional=True))
+    assert "build(" not in notes
+    shown = notes[notes.index("s=") + 2:notes.rindex("# or any other")].strip().rstrip(",")
+    value = eval(shown)  # the printed value is the shift itself
+    assert isinstance(value, tuple) and len(value) == ndim
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"dtype": torch.float64}, {"device": "cpu"},

@@ -86,3 +86,21 @@ def test_a_trimmed_border_that_looks_like_a_fraction_reads_as_rate_one():
     # 16 taps leave 9.
     assert assert_translation_equivariant(twice, s, (0.5, 0.5), rate=1, min_psnr=60, taps=16,
                                           dtype=F64) >= 60
+
+
+def test_a_rate_neither_rule_explains_is_asked_for():
+    """StyleGAN3's first up-sampling layer maps 38 → 52 (rate 2, with borders of its own):
+    neither near n or 1/n nor a small fraction. It was snapped to rate 1 silently, and the
+    correct layer failed at 32 dB; now the assertion asks for rate=, which then passes."""
+    from bandlimit.filters import stylegan3_schedule
+    from bandlimit.nn import FilteredLReLU
+
+    sched = stylegan3_schedule(256, config="T", channel_max=8, channel_base=256)
+    layer = FilteredLReLU(sched, 3)
+    s = make_bandlimited_signal(np.random.default_rng(0), (38, 38), channels=8, bandwidth=4 / 16)
+    assert layer(s.render()).shape[-2:] == (52, 52)
+    with pytest.raises(ValueError, match=r"cannot infer the rate from the sizes 38 → 52 along "
+                       r"x: 52/38 is not within 15 % of n or 1/n, nor p/q with q <= 8; pass "
+                       r"rate="):
+        assert_translation_equivariant(layer, s, (0.37, -0.21), min_psnr=40)
+    assert assert_translation_equivariant(layer, s, (0.37, -0.21), rate=2, min_psnr=40) >= 40
