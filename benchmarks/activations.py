@@ -17,6 +17,7 @@ is stored), so its own work is ``3·up + 2·down``. ``×floor`` is time / floor.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -214,11 +215,47 @@ def bench_unfused(repeat: int, rows: list, sizes=None) -> None:
                      "unfused_fwd_ms": t_f[1], "fused_fb_ms": t_b[0], "unfused_fb_ms": t_b[1]})
 
 
+LEARNED_CASES = [  # (shape, taps, up, down): a learned blur-pool, 2x up-sampling, audio
+    ((8, 64, 64, 64), 3, 1, 2),
+    ((4, 32, 64, 64), 12, 2, 1),
+    ((4, 32, 16384), 12, 2, 1),
+]
+
+
+def bench_learned(repeat: int, rows: list, cases=None) -> None:
+    """Learned filters: forward+backward of upfirdn with a filter that requires grad (its
+    gradient too) against the same call with a constant filter, numba and ref."""
+    from bandlimit.ops import upfirdn1d, upfirdn2d
+
+    print("| shape, taps, up/down | numba const | numba learned | ratio | ref learned |")
+    print("|---|---|---|---|---|")
+    for shape, k, up, down in cases or LEARNED_CASES:
+        op = upfirdn1d if len(shape) == 3 else upfirdn2d
+        pad = (k - 1) // 2 + (up - 1) * k // 2  # (any valid padding: the cost is the point)
+        xg = torch.randn(*shape, requires_grad=True)
+        const = torch.full((k,), 1.0 / k)
+        learned = const.clone().requires_grad_(True)
+
+        call = functools.partial(op, xg, up=up, down=down, padding=pad, gain=up)
+
+        def fb(f, impl, call=call):
+            def run():
+                call(f, impl=impl).square().mean().backward()
+            return run
+
+        t = _time_interleaved([fb(const, "numba"), fb(learned, "numba"), fb(learned, "ref")],
+                              repeat)  # fmt: skip
+        case = f"{list(shape)}, {k}, {up}/{down}"
+        print(f"| {case} | {t[0]:.2f} | {t[1]:.2f} | {t[1] / t[0]:.2f}× | {t[2]:.2f} |")
+        rows.append({"case": f"learned {case}", "numba_const_ms": t[0],
+                     "numba_learned_ms": t[1], "ref_learned_ms": t[2]})
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--only", choices=["1d", "2d", "unfused"], default=None)
+    p.add_argument("--only", choices=["1d", "2d", "unfused", "learned"], default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     import numba
@@ -241,6 +278,9 @@ def main(argv=None) -> None:
         print()
     if args.only in (None, "unfused"):
         bench_unfused(args.repeat, rows)
+        print()
+    if args.only in (None, "learned"):
+        bench_learned(args.repeat, rows)
     gflops_end = matmul_gflops()
     load1 = _load()
     print(f"\nfloat32 matmul at the end: {gflops_end:.1f} GFLOP/s\n{load1}")

@@ -98,6 +98,16 @@ def test_unfused_activation_benchmark_times_both_forms():
     assert all(r[k] > 0 for r in rows for k in r if k.endswith("_ms"))
 
 
+def test_learned_filter_benchmark_times_every_variant():
+    from benchmarks.activations import bench_learned
+
+    rows: list = []
+    bench_learned(1, rows, cases=[((1, 2, 8, 8), 3, 1, 2), ((1, 2, 32), 4, 2, 1)])
+    assert [r["case"] for r in rows] == ["learned [1, 2, 8, 8], 3, 1/2",
+                                         "learned [1, 2, 32], 4, 2/1"]
+    assert all(r[k] > 0 for r in rows for k in r if k.endswith("_ms"))
+
+
 def test_overhead_benchmark_runs_and_records(tmp_path):
     """The fixed-cost benchmark times and counts every variant of its cases (CPU: ref, numba,
     alias-free-torch); only the shape of the record is checked."""
