@@ -5,7 +5,8 @@
   in one fused op call for the activations of :func:`bandlimit.ops.filtered_act` (any other
   module or function unfused, between the op's stages); ``.stream()`` for audio in chunks.
 * :class:`BlurPool2d`, :class:`MaxBlurPool2d` — anti-aliased strided downsampling for CNN
-  backbones (blur, then subsample).
+  backbones (blur, then subsample); :func:`antialias` makes an existing model's strided
+  convolutions and pools anti-aliased, in place.
 * :class:`ResamplePoly` — rational-rate band-limited resampling
   (:func:`bandlimit.ops.resample_poly`).
 * :class:`FilteredLReLU` — the filtered leaky ReLU of one StyleGAN3 synthesis layer, built from
@@ -21,6 +22,7 @@ from bandlimit.nn.activation import (
     Snake,
     SnakeBeta,
 )
+from bandlimit.nn.antialias import antialias
 from bandlimit.nn.pool import BlurPool2d, MaxBlurPool2d
 from bandlimit.nn.resample import ResamplePoly
 from bandlimit.nn.stylegan3 import FilteredLReLU
@@ -34,5 +36,6 @@ __all__ = [
     "ResamplePoly",
     "Snake",
     "SnakeBeta",
+    "antialias",
     "bigvgan",
 ]

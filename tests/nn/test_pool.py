@@ -9,25 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bandlimit.nn import BlurPool2d, MaxBlurPool2d
+from tests.nn.oracle import NP_MODE, np_blurpool
 from tests.ops.strategies import IMPLS
-
-NP_MODE = {"reflect": "reflect", "replicate": "edge", "zeros": "constant", "circular": "wrap"}
-
-
-def np_blurpool(x, taps, stride, mode):
-    """Pad (floor before, ceil after), convolve with the 2-D kernel, keep every stride-th."""
-    taps = np.asarray(taps, np.float64)
-    kernel = np.outer(taps, taps) if taps.ndim == 1 else taps
-    k = kernel.shape[0]
-    p0, p1 = (k - 1) // 2, k // 2
-    xp = np.pad(x, ((0, 0), (0, 0), (p0, p1), (p0, p1)), mode=NP_MODE[mode])
-    h, w = xp.shape[2] - k + 1, xp.shape[3] - k + 1
-    out = np.zeros((*x.shape[:2], h, w))
-    flipped = kernel[::-1, ::-1]  # a true convolution
-    for i in range(h):
-        for j in range(w):
-            out[:, :, i, j] = (xp[:, :, i : i + k, j : j + k] * flipped).sum(axis=(2, 3))
-    return out[:, :, ::stride, ::stride]
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -1,0 +1,143 @@
+"""Make a CNN's strided layers anti-aliased, in place: :func:`antialias`.
+
+A strided convolution or pooling layer keeps every ``s``-th sample of a signal it never
+band-limited. Zhang ("Making Convolutional Networks Shift-Invariant Again", ICML 2019) evaluates
+the layer densely (stride 1) and then blurs before subsampling (:class:`BlurPool2d`).
+:func:`antialias` does that to an existing model: each strided ``Conv2d``, ``MaxPool2d`` and
+``AvgPool2d`` gets stride 1 and a blur-pool on its output (a forward hook), so the model's
+modules, parameters, state-dict keys and output sizes stay what they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from bandlimit._checks import check_int
+from bandlimit.nn.pool import BlurPool2d
+
+__all__ = ["antialias"]
+
+_KINDS: dict[str, tuple[type[nn.Module], ...]] = {
+    "conv": (nn.Conv2d,), "max_pool": (nn.MaxPool2d,), "avg_pool": (nn.AvgPool2d,)
+}
+BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
+
+
+def _blur_output(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+    """The forward hook: the layer's dense output, blurred and subsampled (a module-level
+    function, so that a model with it pickles)."""
+    return getattr(module, BLUR)(output)
+
+
+def _pair(v: object) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))  # type: ignore[index]
+
+
+def _stride(layer: nn.Module) -> int | None:
+    """The layer's stride if antialias can take it over (> 1, the same along H and W, and an
+    output size the dense layer plus a blur-pool reproduce), else None."""
+    sx, sy = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
+    if sx != sy or sx == 1:
+        return None
+    if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
+        if layer.ceil_mode or _pair(getattr(layer, "dilation", 1)) != (1, 1):
+            return None  # (other output sizes)
+    return sx
+
+
+def antialias(
+    model: nn.Module,
+    *,
+    kernel_size: int = 3,
+    padding_mode: str = "reflect",
+    layers: Iterable[str] = ("conv", "max_pool", "avg_pool"),
+    impl: str = "auto",
+) -> dict[str, nn.Module]:
+    """Anti-alias every strided 2-D convolution and pooling layer of ``model``, in place.
+
+    Each such layer gets stride 1, and its output a :class:`BlurPool2d` of the old stride
+    (Zhang, 2019): ``Conv2d(stride=s)`` becomes ``Conv2d(stride=1)`` → blur → keep every
+    ``s``-th sample, and likewise ``MaxPool2d`` and ``AvgPool2d``. For every input size the
+    output size is the layer's before (both are ``⌈(H + 2p − d(k − 1))/s⌉``), so the rest of the
+    network is untouched. The layers stay the same objects (their parameters, optimizer state
+    and state-dict keys do not change: the blur-pool's taps are not saved); the blur-pool is
+    held as the layer's submodule ``antialias_blur`` and applied by a forward hook, so it follows
+    ``.to()``, ``.half()``, ``copy.deepcopy``, pickling and ``torch.compile``.
+
+    The blur acts right after the layer: a convolution followed by a nonlinearity then has the
+    nonlinearity at the lower rate (Zhang place it before the blur; that needs the model's
+    structure). Calling ``antialias`` again changes nothing (no strided layer is left).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model; it is modified in place (``model`` itself too, if it is such a layer).
+    kernel_size : int, default 3
+        Taps of the binomial blur (Zhang's sizes: 2 to 7).
+    padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
+        How the blur extends each layer's output (see :class:`BlurPool2d`; 'reflect' needs
+        more than ``kernel_size // 2`` samples along H and W).
+    layers : iterable of {'conv', 'max_pool', 'avg_pool'}, default all three
+        Which kinds of layer to anti-alias.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        Backend of the blur (:func:`~bandlimit.ops.upfirdn2d`).
+
+    Returns
+    -------
+    dict of str to nn.Module
+        ``{qualified name: layer}`` for every layer changed (``''`` for ``model`` itself).
+        Layers left as they were: a stride that differs between H and W, pools with
+        ``ceil_mode=True`` or a dilation (their output sizes differ), ``Conv1d``/``Conv3d``
+        and transposed convolutions, and layers already anti-aliased.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an ``nn.Module``.
+    ValueError
+        If ``layers`` names an unknown kind, or ``kernel_size``/``padding_mode``/``impl`` are
+        invalid (as :class:`BlurPool2d` says).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from bandlimit.nn import antialias
+    >>> model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+    ...                       nn.MaxPool2d(3, stride=2, padding=1))
+    >>> keys = list(model.state_dict())
+    >>> sorted(antialias(model))
+    ['0', '2']
+    >>> model(torch.randn(1, 3, 32, 32)).shape       # the sizes of before
+    torch.Size([1, 8, 8, 8])
+    >>> list(model.state_dict()) == keys, model[0].stride
+    (True, (1, 1))
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    unknown = [k for k in layers if k not in _KINDS]
+    if unknown:
+        raise ValueError(f"layers must name kinds among {tuple(_KINDS)}, got {unknown!r}")
+    kinds: tuple[type[nn.Module], ...] = tuple(t for k in layers for t in _KINDS[k])
+    kernel_size = check_int("kernel_size", kernel_size, 1)
+    BlurPool2d(kernel_size, 2, padding_mode=padding_mode, impl=impl)  # (its checks, up front)
+    changed: dict[str, nn.Module] = {}
+    for name, layer in list(model.named_modules()):  # (a list: the loop adds submodules)
+        if not isinstance(layer, kinds) or hasattr(layer, BLUR):
+            continue
+        stride = _stride(layer)
+        if stride is None:
+            continue
+        blur = BlurPool2d(kernel_size, stride, padding_mode=padding_mode, impl=impl)
+        weight = next(iter(layer.parameters()), None)
+        if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
+            blur = blur.to(weight.device)
+        setattr(layer, "stride", (1, 1) if isinstance(layer, nn.Conv2d) else 1)  # noqa: B010
+        layer.add_module(BLUR, blur)
+        layer.register_forward_hook(_blur_output)
+        changed[name] = layer
+    return changed

@@ -1,0 +1,137 @@
+"""antialias(model): output sizes kept, numbers = a float64 blur-pool of the dense layer,
+parameters and state-dict keys kept, idempotent, torch features, bad input."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from bandlimit.nn import antialias
+from bandlimit.nn.pool import binomial_filter
+from tests.nn.oracle import np_blurpool
+from tests.ops.strategies import IMPLS
+
+F64 = torch.float64
+
+
+def _layer(kind, k, s, p, d, c=3):
+    if kind == "conv":
+        return nn.Conv2d(c, 4, k, stride=s, padding=p, dilation=d, bias=True).double()
+    if kind == "max_pool":
+        return nn.MaxPool2d(k, stride=s, padding=min(p, k // 2))
+    return nn.AvgPool2d(k, stride=s, padding=min(p, k // 2), count_include_pad=bool(d % 2))
+
+
+def _dense(layer, x):
+    """The layer at stride 1, computed with torch's functional ops (the reference)."""
+    if isinstance(layer, nn.Conv2d):
+        return F.conv2d(x, layer.weight, layer.bias, 1, layer.padding, layer.dilation)
+    if isinstance(layer, nn.MaxPool2d):
+        return F.max_pool2d(x, layer.kernel_size, 1, layer.padding)
+    return F.avg_pool2d(x, layer.kernel_size, 1, layer.padding,
+                        count_include_pad=layer.count_include_pad)  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["conv", "max_pool", "avg_pool"]), k=st.integers(1, 5),
+       s=st.integers(2, 4), p=st.integers(0, 2), d=st.integers(1, 2), h=st.integers(9, 17),
+       w=st.integers(9, 17), blur=st.integers(1, 5),
+       mode=st.sampled_from(["reflect", "replicate", "zeros", "circular"]),
+       seed=st.integers(0, 2**31))  # fmt: skip
+def test_sizes_are_kept_and_numbers_are_the_blurred_dense_layer(impl, kind, k, s, p, d, h, w,
+                                                                blur, mode, seed):
+    torch.manual_seed(seed)
+    layer = _layer(kind, k, s, p, d)
+    x = torch.randn(2, 3, h, w, dtype=F64)
+    before = layer(x)
+    assert antialias(layer, kernel_size=blur, padding_mode=mode, impl=impl) == {"": layer}
+    after = layer(x)
+    assert after.shape == before.shape
+    want = np_blurpool(_dense(layer, x).detach().numpy(), binomial_filter(blur).numpy(), s, mode)
+    np.testing.assert_allclose(after.detach().numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def _net():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+        nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.AvgPool2d(2)),
+        nn.Conv2d(8, 8, 1, stride=(2, 1)),  # anisotropic: left as it is
+        nn.MaxPool2d(2, ceil_mode=True),  # other output sizes: left as it is
+    )
+
+
+def test_the_model_keeps_its_parameters_keys_and_sizes_and_a_second_call_changes_nothing():
+    model = _net()
+    params = list(model.parameters())
+    keys = list(model.state_dict())
+    x = torch.randn(2, 3, 33, 30)
+    shape = model(x).shape
+    changed = antialias(model)
+    assert sorted(changed) == ["0", "2", "3.1"]
+    assert changed["0"] is model[0] and model[0].stride == (1, 1) and model[4].stride == (2, 1)
+    assert list(model.parameters()) == params and list(model.state_dict()) == keys
+    assert model(x).shape == shape
+    assert antialias(model) == {}
+    only = _net()
+    assert sorted(antialias(only, layers=["max_pool"])) == ["2"]
+    assert sorted(antialias(only, layers="conv")) == ["0"]
+
+
+def test_an_antialiased_layer_is_more_shift_consistent():
+    """What it is for: a one-pixel shift of the input moves a stride-2 layer's output by half a
+    pixel; with the blur the two outputs differ far less than with plain subsampling (Zhang's
+    consistency, circular padding throughout so that the borders play no part)."""
+    torch.manual_seed(0)
+    plain = nn.Conv2d(4, 4, 3, stride=2, padding=1, padding_mode="circular").double()
+    blurred = copy.deepcopy(plain)
+    antialias(blurred, kernel_size=5, padding_mode="circular")
+    x = torch.randn(8, 4, 32, 32, dtype=F64)
+    shifted = x.roll(1, dims=-1)
+    @torch.no_grad()
+    def change(m):
+        return float((m(x) - m(shifted)).square().mean() / m(x).square().mean())
+
+    assert change(blurred) < 0.5 * change(plain)
+
+
+def test_torch_features():
+    model = _net()
+    antialias(model)
+    x = torch.randn(1, 3, 32, 32)
+    y = model(x)
+    torch.testing.assert_close(copy.deepcopy(model)(x), y)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    torch.testing.assert_close(torch.load(buffer, weights_only=False)(x), y)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    assert half(x.bfloat16()).dtype == torch.bfloat16
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), y, rtol=1e-5, atol=1e-5)
+    model(x).sum().backward()
+    assert model[0].weight.grad is not None
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match=r"model must be an nn.Module, got list"):
+        antialias([nn.Conv2d(1, 1, 3, stride=2)])
+    with pytest.raises(ValueError, match=r"layers must name kinds among \('conv', 'max_pool', "
+                       r"'avg_pool'\), got \['conv2d'\]"):
+        antialias(_net(), layers=["conv2d"])
+    with pytest.raises(ValueError, match=r"kernel_size must be an int >= 1, got 0"):
+        antialias(_net(), kernel_size=0)
+    with pytest.raises(ValueError, match=r"padding_mode must be one of"):
+        antialias(_net(), padding_mode="edge")
+    conv = nn.Conv2d(3, 3, 3, stride=2)  # 3 x 3 -> 1 x 1: too small to reflect (says so)
+    antialias(conv)
+    with pytest.raises(ValueError, match=r"padding_mode='reflect' needs more than 1 samples"):
+        conv(torch.randn(1, 3, 3, 3))
