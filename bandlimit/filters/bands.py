@@ -154,7 +154,7 @@ def kaiser_highpass(
 
     >>> import torch
     >>> from bandlimit.filters import frequency_response, kaiser_highpass
-        >>> from bandlimit.ops import upfirdn1d
+    >>> from bandlimit.ops import upfirdn1d
     >>> h = kaiser_highpass(63, cutoff=0.1, width=0.05, fs=1.0)
     >>> h.shape, h.dtype, torch.equal(h, h.flip(0))
     (torch.Size([63]), torch.float32, True)
@@ -244,7 +244,7 @@ def kaiser_bandpass(
     >>> import math
     >>> import torch
     >>> from bandlimit.filters import frequency_response, kaiser_bandpass
-        >>> from bandlimit.ops import upfirdn1d
+    >>> from bandlimit.ops import upfirdn1d
     >>> h = kaiser_bandpass(63, low=0.15, high=0.3, width=0.05, fs=1.0)
     >>> h.shape, torch.equal(h, h.flip(0))
     (torch.Size([63]), True)
@@ -334,7 +334,7 @@ def kaiser_bandstop(
     >>> import math
     >>> import torch
     >>> from bandlimit.filters import frequency_response, kaiser_bandstop
-        >>> from bandlimit.ops import upfirdn1d
+    >>> from bandlimit.ops import upfirdn1d
     >>> h = kaiser_bandstop(63, low=0.15, high=0.3, width=0.05, fs=1.0)
     >>> round(float(h.sum()), 4), torch.equal(h, h.flip(0))
     (1.0, True)

@@ -28,7 +28,7 @@ import scipy.special
 import torch
 
 from bandlimit._checks import check_bool as _check_bool
-from bandlimit._checks import check_float_dtype, check_int, check_real
+from bandlimit._checks import check_float_dtype, check_int, check_real, short_repr
 from bandlimit._checks import check_real as _check_real
 
 __all__ = [
@@ -53,7 +53,7 @@ _MAX_INT = 2**53
 def _check_int(name: str, value: Any, *, minimum: int = 1) -> int:
     out = check_int(name, value, minimum)
     if out > _MAX_INT:
-        raise ValueError(f"{name} must be an int in [{minimum}, 2**53], got {value!r}")
+        raise ValueError(f"{name} must be an int in [{minimum}, 2**53], got {short_repr(value)}")
     return out
 
 

@@ -209,11 +209,20 @@ def _radial_response(arr: np.ndarray, fs: float, n: int) -> tuple[np.ndarray, np
     return rho.ravel(), mag.ravel(), float(mag[n // 2, n // 2])
 
 
-def _dc_gain(dc: float) -> float:
+def _dc_gain(dc: float, mag: np.ndarray) -> float:
+    """The DC gain the measures are relative to; refused where ``f`` is no low-pass."""
     if not dc > 1e-12:
         raise ValueError(
             f"f has (near) zero DC gain |H(0)| = {dc!r}; passband ripple and stopband "
             "attenuation are measured relative to it, so f must be a low-pass filter"
+        )
+    peak = float(np.max(mag))
+    if dc < 0.5 * peak:  # (a high- or band-pass, whose DC gain is its stop band's level)
+        raise ValueError(
+            f"f is not a low-pass filter: its DC gain |H(0)| = {dc:.3g} is below half its "
+            f"peak gain {peak:.3g}, and passband ripple and stopband attenuation are measured "
+            f"relative to the DC gain (for a high-, band-pass or band-stop design read "
+            f"frequency_response instead)"
         )
     return dc
 
@@ -265,7 +274,7 @@ def passband_ripple(f: Any, cutoff: float, fs: float = 1.0, n: int | None = None
     fs = _check_positive("fs", fs)
     cutoff = _check_cutoff(cutoff, fs, "cutoff")
     rho, mag, dc = _radial_response(arr, fs, _check_n(n, arr))
-    dc = _dc_gain(dc)
+    dc = _dc_gain(dc, mag)
     band = mag[rho <= cutoff]
     if arr.ndim == 1:
         band = np.append(band, _dtft_1d(arr, cutoff, fs))
@@ -326,7 +335,7 @@ def stopband_attenuation(f: Any, stopband: float, fs: float = 1.0, n: int | None
     stopband = _check_cutoff(stopband, fs, "stopband")
     n = _check_n(n, arr)
     rho, mag, dc = _radial_response(arr, fs, n)
-    dc = _dc_gain(dc)
+    dc = _dc_gain(dc, mag)
     band = mag[rho >= stopband]
     if arr.ndim == 1:
         band = np.append(band, _dtft_1d(arr, stopband, fs))

@@ -421,6 +421,12 @@ class _AliasFree(Module):
         name, alpha = self._scalar_act()
         return dict(act=name, alpha=alpha, gain=self.gain)
 
+    @property
+    def output_rate(self) -> float:
+        """Output samples per input sample, ``up / down`` (what
+        :func:`~bandlimit.testing.assert_translation_equivariant` shifts the output by)."""
+        return self.up / self.down
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
             hint = ""

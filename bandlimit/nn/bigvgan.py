@@ -513,6 +513,11 @@ class _Activation(Module):
                     down=self.down_ratio, padding_mode="replicate", gain=gain, alpha=alpha,
                     beta=beta, flip_filter=(False, True))  # fmt: skip
 
+    @property
+    def output_rate(self) -> float:
+        """Output samples per input sample, ``up_ratio / down_ratio``."""
+        return self.up_ratio / self.down_ratio
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pu, pd = self._paddings()
         if self.ndim == 1:

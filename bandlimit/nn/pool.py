@@ -14,9 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.special import comb
+from scipy.special import gammaln
+from torch import nn
 
-from bandlimit._checks import check_int
+from bandlimit._checks import check_int, nonreal_kind, short_repr
 from bandlimit.nn._module import Module
 from bandlimit.nn.activation import tensor_dtype
 from bandlimit.ops import upfirdn2d
@@ -33,7 +34,11 @@ def binomial_filter(kernel_size: int) -> torch.Tensor:
     """The normalised binomial low-pass ``C(k−1, i) / 2**(k−1)``, float64 ``[k]`` (``[1, 2, 1]/4``
     for 3 taps): Zhang's blur filters, a box filter convolved with itself ``k − 1`` times."""
     k = check_int("kernel_size", kernel_size, 1)
-    taps = comb(k - 1, np.arange(k), exact=False)
+    if k > 2**20:
+        raise ValueError(f"kernel_size must be at most 2**20, got {short_repr(kernel_size)}")
+    # C(k−1, i) / 2**(k−1) through logarithms: the coefficients overflow float64 past k ≈ 1030
+    i = np.arange(k)
+    taps = np.exp(gammaln(k) - gammaln(i + 1) - gammaln(k - i) - (k - 1) * np.log(2.0))
     return torch.tensor(taps / taps.sum(), dtype=torch.float64)
 
 
@@ -59,7 +64,8 @@ class BlurPool2d(Module):
     ``[N, C, ⌈H/stride⌉, ⌈W/stride⌉]``. Replaces the subsampling of a strided layer:
     ``MaxPool2d(2)`` → ``MaxBlurPool2d()``, ``Conv2d(stride=2)`` → ``Conv2d(stride=1)`` +
     ``ReLU`` + ``BlurPool2d()`` (Zhang, 2019). No parameters or state-dict entries (the filter is
-    a non-persistent buffer ``filter``, float32, cast to the input's dtype).
+    a non-persistent buffer ``filter``, float32, cast to the input's dtype) unless the filter is
+    given as an ``nn.Parameter``.
 
     Parameters
     ----------
@@ -71,7 +77,9 @@ class BlurPool2d(Module):
         The subsampling factor, ≥ 1.
     filter : 'binomial' or Tensor, default 'binomial'
         The low-pass: binomial, or taps ``[k]`` (separable) or ``[k, k]`` (e.g. a radial filter
-        from :func:`bandlimit.filters.lowpass`) of unit sum for a unit DC gain.
+        from :func:`bandlimit.filters.lowpass`) of unit sum for a unit DC gain, copied. An
+        ``nn.Parameter`` is learned: it becomes the module's parameter ``filter`` (trained
+        with the model, in its state dict).
     padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
         How the input is extended at its borders ('reflect', Zhang's, needs more samples than
         the padding along each axis).
@@ -116,7 +124,12 @@ class BlurPool2d(Module):
                 raise ValueError(f"filter must be 'binomial' or a tensor of taps, got {filter!r}")
             taps = binomial_filter(kernel_size)
         else:
-            taps = torch.as_tensor(filter, dtype=torch.float64)
+            kind = nonreal_kind(filter)
+            if kind is not None:  # (a conversion would drop imaginary parts, make bools 0/1)
+                raise TypeError(f"filter must hold real taps, got {kind} ones: "
+                                f"{short_repr(filter)}")  # fmt: skip
+            given = filter.detach() if isinstance(filter, torch.Tensor) else filter
+            taps = torch.as_tensor(given, dtype=torch.float64)
             if taps.ndim not in (1, 2) or (taps.ndim == 2 and taps.shape[0] != taps.shape[1]):
                 raise ValueError(
                     f"filter must have shape [k] or [k, k], got {tuple(taps.shape)}"
@@ -124,7 +137,15 @@ class BlurPool2d(Module):
             if taps.numel() == 0 or not torch.isfinite(taps).all():
                 raise ValueError("filter must hold at least one tap, all finite")
         self.kernel_size = int(taps.shape[0])
-        self.register_buffer("filter", taps.float(), persistent=False)
+        if isinstance(filter, nn.Parameter):  # learned: the parameter itself, trained and saved
+            self.filter = filter
+        else:  # (a copy: a tensor's later changes, or its graph, do not reach the module)
+            self.register_buffer("filter", taps.float(), persistent=False)
+
+    @property
+    def output_rate(self) -> float:
+        """Output samples per input sample, ``1 / stride``."""
+        return 1 / self.stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__)
@@ -192,12 +213,19 @@ class MaxBlurPool2d(Module):
         self.max_pool_size = check_int("max_pool_size", max_pool_size, 1)
         self.blur = BlurPool2d(kernel_size, stride, padding_mode=padding_mode, impl=impl)
 
+    @property
+    def output_rate(self) -> float:
+        """Output samples per input sample, ``1 / stride``."""
+        return self.blur.output_rate
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__)
-        if min(x.shape[2:]) < self.max_pool_size:
+        reflect = self.blur.kernel_size // 2 if self.blur.padding_mode == "reflect" else 0
+        if min(x.shape[2:]) < self.max_pool_size + reflect:  # (told in the input's terms)
+            why = f" and the blur's 'reflect' padding {reflect} more" if reflect else ""
             raise ValueError(
-                f"x must be at least max_pool_size={self.max_pool_size} along H and W, got "
-                f"shape {tuple(x.shape)}"
+                f"x must be at least {self.max_pool_size + reflect} along H and W "
+                f"(max_pool_size={self.max_pool_size}{why}), got shape {tuple(x.shape)}"
             )
         return self.blur(F.max_pool2d(x, self.max_pool_size, stride=1))
 

@@ -103,6 +103,12 @@ class FilteredLReLU(Module):
         else:
             self.register_parameter("bias", None)
 
+    @property
+    def output_rate(self) -> float:
+        """Output samples per input sample, ``up / down`` (the layer's sampling rates' ratio;
+        its sizes add borders of their own)."""
+        return self.spec.up_factor / self.spec.down_factor
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the layer's nonlinearity to ``x`` ``[N, out_channels, H, W]``."""
         s = self.spec

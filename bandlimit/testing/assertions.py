@@ -407,8 +407,13 @@ _MAX_RATE_DENOMINATOR = 8
 _SNAP_TOLERANCE = 0.15  # relative: how far a border may move a size from n or 1/n times the input
 
 
-def _rates(rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int) -> tuple[tuple[float, ...], str]:
+def _rates(
+    rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int, op: Any = None
+) -> tuple[tuple[float, ...], str]:
     """Output samples per input sample, per axis, ordered (x, y), and where they come from."""
+    if rate is None and isinstance(getattr(op, "output_rate", None), Real):
+        # (bandlimit's resampling modules know their rate: sizes with borders can mislead)
+        return (float(op.output_rate),) * nd, f"from {type(op).__name__}.output_rate"
     if rate is None:
         out, sizes = [], []
         for axis in range(nd):
@@ -601,7 +606,10 @@ def assert_translation_equivariant(
         shifted exactly, without taps: it loses only the ``|shift|`` samples the shift brings
         in from outside.
     rate : number or per-axis numbers, optional
-        Output samples per input sample. Default, per axis, from the sizes:
+        Output samples per input sample. Default: ``op.output_rate`` where ``op`` has one
+        (bandlimit's modules: :class:`~bandlimit.nn.AliasFreeActivation1d`,
+        :class:`~bandlimit.nn.FilteredLReLU`, :class:`~bandlimit.nn.BlurPool2d` ...); else, per
+        axis, from the sizes:
         ``size_out / size_in`` snapped to ``n`` or ``1/n`` where that is within 15 % (sizes
         that differ by border samples: 38 → 36 and 32 → 28 are 1, 86 → 148 is 2); farther
         off, ``p/q`` when ``size_out`` is exactly ``p/q · size_in`` with ``q <= 8`` (a
@@ -724,7 +732,7 @@ def assert_translation_equivariant(
     if y0.shape != y1.shape:
         raise ValueError(f"op gave different shapes for x and shifted x: {tuple(y0.shape)} vs "
                          f"{tuple(y1.shape)}")
-    rates, rates_from = _rates(rate, x0, y0, nd)
+    rates, rates_from = _rates(rate, x0, y0, nd, op)
     out_shift = _as_shift([d * r for d, r in zip(shift, rates)], nd, "shift * rate")
     sizes = [y0.shape[-1 - a] for a in range(nd)]
     default = [s // 8 + math.ceil(rch * r) for s, rch, r in zip(sizes, reach, rates)]

@@ -335,3 +335,19 @@ def test_several_filters_compared_in_one_axes():
     with pytest.raises(TypeError, match=r"^label must be a str or None, got int"):
         plot_frequency_response(kaiser_sinc(12, 0.25, 0.2, 1.0), label=3)
     plt.close("all")
+
+
+def test_the_low_pass_measures_refuse_a_high_or_band_pass():
+    """passband_ripple / stopband_attenuation are relative to the DC gain: for a high-pass
+    (DC gain 1e-3, its stop band's level) they returned 59 dB of "ripple" and -59 dB of
+    "attenuation"; a filter whose DC gain is below half its peak is now refused."""
+    from bandlimit.filters import kaiser_bandpass, kaiser_highpass
+
+    hp = kaiser_highpass(63, 0.1, 0.05, 1.0)
+    bp = kaiser_bandpass(63, 0.15, 0.3, 0.05, 1.0)
+    for f in (hp, bp):
+        with pytest.raises(ValueError, match=r"f is not a low-pass filter: its DC gain "
+                           r"\|H\(0\)\| = .* is below half its peak gain"):
+            passband_ripple(f, 0.05)
+        with pytest.raises(ValueError, match=r"f is not a low-pass filter"):
+            stopband_attenuation(f, 0.4)

@@ -118,3 +118,38 @@ def test_positional_arguments_read_as_in_max_blur_pool_and_kornia():
     assert pool.filter.numel() == 5 and pool.stride == 3
     assert max_pool.blur.filter.numel() == 5 and max_pool.blur.stride == 3
     assert BlurPool2d(3)(torch.randn(1, 2, 32, 32)).shape == (1, 2, 16, 16)
+
+
+def test_a_parameter_filter_is_learned_and_other_tensors_are_copied():
+    """BlurPool2d(filter=Parameter) kept a non-leaf buffer: no parameter for an optimizer,
+    nothing saved, and copy.deepcopy failed. A Parameter is now the module's own; any other
+    tensor is copied (its later changes and graph stay outside)."""
+    import copy
+
+    p = torch.nn.Parameter(torch.tensor([1.0, 2.0, 1.0]) / 4)
+    pool = BlurPool2d(filter=p)
+    assert pool.filter is p and list(pool.parameters()) == [p]
+    assert list(pool.state_dict()) == ["filter"]
+    pool(torch.randn(1, 2, 8, 8)).square().sum().backward()
+    assert p.grad is not None and p.grad.abs().sum() > 0
+    copy.deepcopy(pool)
+    t = torch.tensor([1.0, 2.0, 1.0], requires_grad=True) * 0.25  # a non-leaf
+    other = BlurPool2d(filter=t)
+    assert list(other.parameters()) == [] and not other.filter.requires_grad
+    copy.deepcopy(other)
+
+
+def test_more_bad_input():
+    with pytest.raises(TypeError, match=r"filter must hold real taps, got complex ones"):
+        BlurPool2d(filter=torch.tensor([1j, 2]))
+    with pytest.raises(TypeError, match=r"filter must hold real taps, got bool ones"):
+        BlurPool2d(filter=[True, False])
+    big = BlurPool2d(2000).filter.double()  # (its binomial coefficients overflow float64)
+    assert torch.isfinite(big).all() and abs(float(big.sum()) - 1) < 1e-6
+    assert int(big.argmax()) in (999, 1000)
+    # the input's size, not the max pool's output, in the message
+    with pytest.raises(ValueError, match=r"x must be at least 3 along H and W \(max_pool_size=2 "
+                       r"and the blur's 'reflect' padding 1 more\), got shape \(1, 1, 2, 2\)"):
+        MaxBlurPool2d()(torch.zeros(1, 1, 2, 2))
+    assert MaxBlurPool2d()(torch.zeros(1, 1, 3, 3)).shape == (1, 1, 1, 1)
+    assert MaxBlurPool2d(padding_mode="zeros")(torch.zeros(1, 1, 2, 2)).shape == (1, 1, 1, 1)

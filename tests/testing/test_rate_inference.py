@@ -67,7 +67,7 @@ def test_the_failure_message_states_the_rate_and_where_it_came_from():
     act2 = AliasFreeActivation2d("gelu", up=3, down=2)
     with pytest.raises(AssertionError, match=r"rate \(1\.5, 1\.5\) inferred from the sizes "
                        r"48 → 72 along x, 32 → 48 along y \(rate= overrides it\)"):
-        assert_translation_equivariant(act2, s2, (0.3, -0.6), min_psnr=200)
+        assert_translation_equivariant(lambda x: act2(x), s2, (0.3, -0.6), min_psnr=200)
 
 
 def test_a_trimmed_border_that_looks_like_a_fraction_reads_as_rate_one():
@@ -91,16 +91,42 @@ def test_a_trimmed_border_that_looks_like_a_fraction_reads_as_rate_one():
 def test_a_rate_neither_rule_explains_is_asked_for():
     """StyleGAN3's first up-sampling layer maps 38 → 52 (rate 2, with borders of its own):
     neither near n or 1/n nor a small fraction. It was snapped to rate 1 silently, and the
-    correct layer failed at 32 dB; now the assertion asks for rate=, which then passes."""
+    correct layer failed at 32 dB; as a plain function the assertion now asks for rate=, and
+    the module itself says its rate (output_rate)."""
     from bandlimit.filters import stylegan3_schedule
     from bandlimit.nn import FilteredLReLU
 
     sched = stylegan3_schedule(256, config="T", channel_max=8, channel_base=256)
     layer = FilteredLReLU(sched, 3)
     s = make_bandlimited_signal(np.random.default_rng(0), (38, 38), channels=8, bandwidth=4 / 16)
-    assert layer(s.render()).shape[-2:] == (52, 52)
+    assert layer(s.render()).shape[-2:] == (52, 52) and layer.output_rate == 2
     with pytest.raises(ValueError, match=r"cannot infer the rate from the sizes 38 → 52 along "
                        r"x: 52/38 is not within 15 % of n or 1/n, nor p/q with q <= 8; pass "
                        r"rate="):
-        assert_translation_equivariant(layer, s, (0.37, -0.21), min_psnr=40)
+        assert_translation_equivariant(lambda x: layer(x), s, (0.37, -0.21), min_psnr=40)
     assert assert_translation_equivariant(layer, s, (0.37, -0.21), rate=2, min_psnr=40) >= 40
+    assert assert_translation_equivariant(layer, s, (0.37, -0.21), min_psnr=40) >= 40
+
+
+def test_a_module_that_knows_its_rate_is_not_misread_by_its_sizes():
+    """Sizes with borders read as the wrong small fraction: StyleGAN3-R's L13_16_8 maps 36 →
+    16 at rate 1 (read as 1/2: 34 dB where the layer gives 43), a 4/3 activation 16 → 22 (read
+    as 11/8). bandlimit's modules give their output_rate, which the assertion takes first and
+    names on failure."""
+    from bandlimit.filters import stylegan3_schedule
+    from bandlimit.nn import BlurPool2d, FilteredLReLU, MaxBlurPool2d, bigvgan
+
+    sched = stylegan3_schedule(16, config="R", channel_max=8, channel_base=256)
+    layer = FilteredLReLU(sched, 13)
+    assert layer.output_rate == 1
+    s = make_bandlimited_signal(np.random.default_rng(0), (36, 36), channels=8, bandwidth=2 / 16)
+    assert assert_translation_equivariant(layer, s, (0.37, -0.21), min_psnr=40, taps=8,
+                                          crop=0) >= 40  # fmt: skip
+    act = AliasFreeActivation1d("gelu", up=4, down=3)
+    assert act.output_rate == 4 / 3
+    assert act(sig(0, (16,)).render()).shape[-1] == 22
+    with pytest.raises(AssertionError, match=r"rate \(1\.333\d*,\) from "
+                       r"AliasFreeActivation1d\.output_rate"):
+        assert_translation_equivariant(act, sig(0, (16,)), 0.3, min_psnr=500, taps=4, crop=0)
+    assert BlurPool2d(3, 2).output_rate == MaxBlurPool2d(3, 4).output_rate * 2 == 0.5
+    assert bigvgan.Activation1d(torch.nn.GELU(), up_ratio=2, down_ratio=4).output_rate == 0.5
