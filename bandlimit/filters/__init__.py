@@ -6,6 +6,7 @@
   compatibility preset :func:`kaiser_sinc_bigvgan`.
 - High-pass, band-pass and band-stop designs, scipy-exact: :func:`kaiser_highpass`,
   :func:`kaiser_bandpass`, :func:`kaiser_bandstop`.
+- Pseudo-QMF filter banks (multi-band vocoders): :func:`pqmf_filters`, :func:`pqmf_cutoff`.
 - The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
   :func:`resample_filter`.
 - Frequency responses, passband ripple, stopband attenuation: :func:`frequency_response`,
@@ -27,6 +28,7 @@ from bandlimit.filters.kaiser import (
     lowpass,
 )
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
+from bandlimit.filters.pqmf import pqmf_cutoff, pqmf_filters
 from bandlimit.filters.resample import resample_filter
 from bandlimit.filters.response import (
     frequency_response,
@@ -64,6 +66,8 @@ __all__ = [
     "passband_ripple",
     "plot_frequency_response",
     "plot_schedule",
+    "pqmf_cutoff",
+    "pqmf_filters",
     "resample_filter",
     "stopband_attenuation",
     "stylegan3_schedule",

@@ -7,6 +7,8 @@
 * :class:`BlurPool2d`, :class:`MaxBlurPool2d` — anti-aliased strided downsampling for CNN
   backbones (blur, then subsample); :func:`antialias` makes an existing model's strided
   convolutions and pools anti-aliased, in place.
+* :class:`PQMF` — a pseudo-QMF analysis / synthesis filter bank (audio to sub-bands and back,
+  as multi-band vocoders use it).
 * :class:`ResamplePoly` — rational-rate band-limited resampling
   (:func:`bandlimit.ops.resample_poly`).
 * :class:`FilteredLReLU` — the filtered leaky ReLU of one StyleGAN3 synthesis layer, built from
@@ -24,10 +26,12 @@ from bandlimit.nn.activation import (
 )
 from bandlimit.nn.antialias import antialias
 from bandlimit.nn.pool import BlurPool2d, MaxBlurPool2d
+from bandlimit.nn.pqmf import PQMF
 from bandlimit.nn.resample import ResamplePoly
 from bandlimit.nn.stylegan3 import FilteredLReLU
 
 __all__ = [
+    "PQMF",
     "AliasFreeActivation1d",
     "AliasFreeActivation2d",
     "BlurPool2d",

@@ -14,8 +14,10 @@ from torch.utils.checkpoint import checkpoint
 
 from bandlimit.filters import stylegan3_schedule
 from bandlimit.nn import (
+    PQMF,
     AliasFreeActivation1d,
     AliasFreeActivation2d,
+    BlurPool2d,
     FilteredLReLU,
     ResamplePoly,
     Snake,
@@ -42,6 +44,8 @@ def _modules(impl="auto"):
         "AliasFreeActivation1d": (AliasFreeActivation1d(SnakeBeta(4), impl=impl), x1),
         "AliasFreeActivation2d": (AliasFreeActivation2d("lrelu", impl=impl), x2),
         "ResamplePoly": (ResamplePoly(3, 2, impl=impl), x1),
+        "PQMF": (PQMF(impl=impl), x1),
+        "BlurPool2d": (BlurPool2d(impl=impl), x2),
         "FilteredLReLU": (flrelu, xf),
         "bigvgan.Activation1d": (bigvgan.Activation1d(Snake(4, alpha_logscale=True)), x1),
         "bigvgan.Activation2d": (bigvgan.Activation2d(nn.SiLU()), x2),
@@ -146,6 +150,8 @@ def test_a_cast_to_half_precision_keeps_the_filter_taps(cast):
         "af2": (AliasFreeActivation2d(SnakeBeta(3)), ("fu", "fd")),
         "flrelu": (FilteredLReLU(_SCHEDULE, 3), ("up_filter", "down_filter")),
         "resample": (ResamplePoly(3, 2, window=torch.ones(7) / 7), ("taps",)),
+        "pqmf": (PQMF(), ("analysis_filter", "synthesis_filter")),
+        "blurpool": (BlurPool2d(), ("filter",)),
     }
     for name, (m, buffers) in mods.items():
         before = {b: getattr(m, b).clone() for b in buffers}
