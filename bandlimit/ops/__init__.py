@@ -4,8 +4,9 @@ The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D o
 for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype, return a tensor of
 the same dtype on the same device, and are differentiable with respect to their input (and
 bias and activation parameters) to any order. A filter that requires grad is learned: it gets its
-gradient too (the upfirdn ops on every backend; the filtered activations run 'ref' for it, since
-their fused kernels take filters as constants).
+gradient too (the upfirdn ops and :func:`resample_poly` on every backend; the filtered
+activations, whose fused kernels take filters as constants, then run the backend's upfirdn
+stages around the activation in PyTorch).
 The upfirdn ops, the filtered activations and :func:`resample_poly` return a contiguous tensor
 (channels_last for a channels_last image), whatever the input's strides and the backend.
 ``torch.autocast`` does not cast the ops: under it every backend computes in, and returns, the

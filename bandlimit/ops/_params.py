@@ -285,13 +285,14 @@ def learns(f: torch.Tensor | None) -> bool:
     return forward_ad_active() and _fwAD.unpack_dual(f).tangent is not None
 
 
-def _tracked(f: torch.Tensor) -> torch.Tensor:
-    """``f`` itself where a gradient or a torch.func transform tracks it (detaching a
-    transform's wrapper would drop what it tracks), otherwise detached."""
-    return f if learns(f) or torch._C._are_functorch_transforms_active() else f.detach()
+def _tracked(f: torch.Tensor, learning: bool) -> torch.Tensor:
+    """``f`` itself where a gradient (``learning``, decided by the caller: a cache entry is made
+    under ``inference_mode(False)``, which turns grad mode back on) or a torch.func transform
+    tracks it (detaching a transform's wrapper would drop what it tracks), otherwise detached."""
+    return f if learning or torch._C._are_functorch_transforms_active() else f.detach()
 
 
-def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir:
+def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build, learning: bool) -> Fir:
     """``build()``, the normalised :class:`Fir` of the user's filter ``f`` and ``key`` on
     ``device``, made once per CPU filter's taps (:func:`cached_constant`): normalising (flip,
     gain, cast: 4-8 tensor ops) cost a fifth of a small call, and layers pass the same filter to
@@ -304,7 +305,7 @@ def _per_filter(f: torch.Tensor, device: torch.device, key: tuple, build) -> Fir
     forward."""
     if (
         _tracing()  # first: Dynamo folds it, and traces none of the rest
-        or learns(f)  # (a fresh Fir on f's graph each call)
+        or learning  # (a fresh Fir on f's graph each call)
         or type(f) not in (torch.Tensor, torch.nn.Parameter)  # (subclasses: fake, functional)
         or not f.is_cpu
         or f.numel() > 4096
@@ -340,8 +341,10 @@ def make_fir(
     if f is None:
         return Fir(fx=constant_tap(gx, dtype, device), fy=constant_tap(gy, dtype, device))
 
+    learning = learns(f)
+
     def build() -> Fir:
-        g = _tracked(f)
+        g = _tracked(f, learning)
         if not flip_filter:  # true convolution == correlation with the reversed filter
             g = g.flip(list(range(g.ndim)))
         if g.ndim == 1:
@@ -351,7 +354,8 @@ def make_fir(
         f2d = _scaled(g, gx * gy, not flip_filter, dtype, device)
         return _finite_taps(Fir(f2d=f2d), f, name, abs(gx * gy))
 
-    return _per_filter(f, device, ("2d", flip_filter, _gain_key(gx), _gain_key(gy), dtype), build)
+    key = ("2d", flip_filter, _gain_key(gx), _gain_key(gy), dtype)
+    return _per_filter(f, device, key, build, learning)
 
 
 def make_fir_1d(
@@ -367,14 +371,16 @@ def make_fir_1d(
     if f is None:
         return Fir(fx=constant_tap(gain, dtype, device), fy=constant_tap(1.0, dtype, device))
 
+    learning = learns(f)
+
     def build() -> Fir:
-        g = _tracked(f)
+        g = _tracked(f, learning)
         if not flip_filter:
             g = g.flip([0])
         fx = _scaled(g, gain, not flip_filter, dtype, device)
         return _finite_taps(Fir(fx=fx, fy=constant_tap(1.0, dtype, device)), f, name, abs(gain))
 
-    return _per_filter(f, device, ("1d", flip_filter, _gain_key(gain), dtype), build)
+    return _per_filter(f, device, ("1d", flip_filter, _gain_key(gain), dtype), build, learning)
 
 
 def _finite_taps(fir: Fir, f: torch.Tensor, name: str, scale: float) -> Fir:

@@ -60,7 +60,6 @@ from bandlimit.ops._params import (
     check_fits_dtype,
     check_tensor,
     keep_memory_format,
-    learns,
     make_fir,
     make_fir_1d,
     reach_padding,
@@ -111,6 +110,16 @@ def _run_filtered_act(
             wide(beta), mode, dpad, unfiltered,
         )
         return y.to(x.dtype)
+    if impl != "ref" and any(t.requires_grad for t in _taps(fu, fd)) and torch.is_grad_enabled():
+        # Learned filters: the fused kernels take filters as constants; the reference's
+        # composition with the backend's upfirdn stages gives them their gradient.
+        from bandlimit.ops.upfirdn import run_upfirdn
+
+        def stage(v: torch.Tensor, fir: Fir, u: Pair, d: Pair, p: Pad4) -> torch.Tensor:
+            return run_upfirdn(v, fir, u, d, p, impl)
+
+        return reference.filtered_act(x, b, fu, fd, up, down, pad, act, alpha, gain, clamp,
+                                      beta=beta, mode=mode, dpad=dpad, stage=stage)  # fmt: skip
     if impl == "numba" and numba_fits(up, down):
         from bandlimit.ops import _library
 
@@ -146,10 +155,8 @@ def _run_filtered_act(
     )
 
 
-def _constant_filters_impl(impl: str, fu: torch.Tensor | None, fd: torch.Tensor | None) -> str:
-    """``impl``, or 'ref' where a filter is learned (requires grad): the fused kernels take
-    their filters as constants, the reference composes differentiable PyTorch ops."""
-    return "ref" if learns(fu) or learns(fd) else impl
+def _taps(*firs: Fir) -> list[torch.Tensor]:
+    return [t for fir in firs for t in (fir.fx, fir.fy, fir.f2d) if t is not None]
 
 
 ActFn = Callable[[torch.Tensor], torch.Tensor]
@@ -262,8 +269,9 @@ def filtered_lrelu(
         Up- and down-sampling filters in true-convolution orientation (correlation with
         ``flip_filter``): ``[taps]`` is applied separably, ``[h, w]`` (e.g. a radial jinc from
         :func:`bandlimit.filters.lowpass`) as a full 2-D filter; None is the identity. A
-        filter that requires grad is learned: the op then runs 'ref' (the fused kernels take
-        filters as constants), whatever ``impl`` asks for.
+        filter that requires grad is learned: the fused kernels take filters as constants, so
+        the op then composes the backend's upfirdn stages (which give filter gradients) with
+        the activation in PyTorch (the reference's pipeline).
     b : Tensor ``[C]`` or None, default None
         Bias added before upsampling; floating point, on ``x``'s device (cast to ``x``'s dtype).
     up, down : int, default 1
@@ -305,7 +313,7 @@ def filtered_lrelu(
     Notes
     -----
     Gradients flow to ``x``, ``b`` and a filter that requires grad, to any order (a learned
-    filter runs 'ref'): 'ref' through PyTorch's autograd; 'numba'
+    filter runs unfused: see ``fu, fd``): 'ref' through PyTorch's autograd; 'numba'
     and 'cuda' compute the first order with a fused backward kernel that reads a 2-bit
     sign/clamp mask stored by the forward, and higher orders through the reference formula.
     At the ties every backend follows StyleGAN3's fused kernel: an upsampled value of exactly
@@ -354,7 +362,7 @@ def filtered_lrelu(
     check_fits_dtype(slope, "slope", x.dtype)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = _constant_filters_impl(resolve_impl(impl, x, "filtered_lrelu", {"b": b}), fu, fd)
+    impl = resolve_impl(impl, x, "filtered_lrelu", {"b": b, "fu": fu, "fd": fd})
 
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
@@ -534,8 +542,8 @@ def filtered_act(
         Notes); it takes no ``alpha``/``beta`` and its default gain is 1.
     fu, fd : Tensor ``[taps]`` (separable), ``[h, w]`` (full 2-D) or None, default None
         Up- and down-sampling filters, true-convolution orientation unless ``flip_filter``;
-        None is the identity. A filter that requires grad is learned: the op then runs 'ref'
-        (the fused kernels take filters as constants), whatever ``impl`` asks for.
+        None is the identity. A filter that requires grad is learned, as in
+        :func:`filtered_lrelu` (the backend's upfirdn stages around the activation in PyTorch).
     b : Tensor ``[C]`` or None, default None
         Bias added first; floating point, on ``x``'s device.
     up, down : int or ``(x, y)``, default 1
@@ -592,7 +600,7 @@ def filtered_act(
     Notes
     -----
     Gradients flow to ``x``, ``b``, tensor ``alpha``/``beta`` and filters that require grad
-    (which run 'ref'); to any order with 'ref'.
+    (unfused); to any order with 'ref'.
 
     A callable ``act`` runs between two calls of the op (act 'linear'), the up-sampling stage
     and the down-sampling stage, on the chosen backend: the same function, but the up-sampled
@@ -659,8 +667,8 @@ def filtered_act(
     dpad = as_padding(down_padding, "down_padding")
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = resolve_impl(impl, x, "filtered_act", {"b": b, "alpha": alpha, "beta": beta})
-    impl = _constant_filters_impl(impl, fu, fd)
+    impl = resolve_impl(impl, x, "filtered_act",
+                        {"b": b, "alpha": alpha, "beta": beta, "fu": fu, "fd": fd})  # fmt: skip
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     b, alpha, beta = _in_dtype(b, dtype), _in_dtype(alpha, dtype), _in_dtype(beta, dtype)
@@ -790,8 +798,8 @@ def filtered_act1d(
     dpad = as_padding(down_padding, "down_padding", ndim=1)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
-    impl = resolve_impl(impl, x, "filtered_act1d", {"b": b, "alpha": alpha, "beta": beta})
-    impl = _constant_filters_impl(impl, fu, fd)
+    impl = resolve_impl(impl, x, "filtered_act1d",
+                        {"b": b, "alpha": alpha, "beta": beta, "fu": fu, "fd": fd})  # fmt: skip
     flip_u, flip_d = as_flips(flip_filter)
     dtype, device = compute_dtype(x, impl), x.device
     b, alpha, beta = _in_dtype(b, dtype), _in_dtype(alpha, dtype), _in_dtype(beta, dtype)

@@ -465,6 +465,9 @@ def act_value(
     return a * gain if gain != 1 else a
 
 
+Stage = Callable[[torch.Tensor, Fir, Pair, Pair, Pad4], torch.Tensor]
+
+
 def filtered_act(
     x: torch.Tensor,
     b: torch.Tensor | None,
@@ -481,17 +484,20 @@ def filtered_act(
     mode: str = "zeros",
     dpad: Pad4 = (0, 0, 0, 0),
     dmode: str | None = None,
+    stage: Stage | None = None,
 ) -> torch.Tensor:
     """bias → upfirdn(fu, up, pad; mode) → act·gain → clamp → upfirdn(fd, down, dpad; dmode).
 
     ``fu`` already carries the up-sampling gain, as :func:`make_fir` built it. ``alpha`` is the
     float slope of lrelu or, for a parametric act, a ``[C]`` tensor (as is ``beta``). ``dmode``:
     the down-stage's padding mode, ``mode`` by default (the public ops always use one mode).
+    ``stage`` runs each upfirdn (default :func:`upfirdn`; a backend's op for learned filters).
     """
+    stage = upfirdn if stage is None else stage
     if b is not None:
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
     xe, pe = extend(x, pad, up, mode)
-    u = upfirdn(xe, fu, up, (1, 1), pe)
+    u = stage(xe, fu, up, (1, 1), pe)
     # Autograd must see the filtered ops' conventions at ties (those of the fused kernels and of
     # filtered_act_vjp, as StyleGAN3's): u = 0 takes the positive branch, and |a| = clamp passes
     # the gradient (only |a| > clamp blocks it). torch's relu / leaky_relu / clamp differ there.
@@ -509,10 +515,7 @@ def filtered_act(
     if clamp is not None:
         a = torch.where(a.abs() > clamp, a.clamp(-clamp, clamp), a)
     ae, de = extend(a, dpad, (1, 1), mode if dmode is None else dmode)
-    return upfirdn(ae, fd, (1, 1), down, de)
-
-
-Stage = Callable[[torch.Tensor, Fir, Pair, Pair, Pad4], torch.Tensor]
+    return stage(ae, fd, (1, 1), down, de)
 
 
 def filtered_act_vjp(

@@ -42,6 +42,7 @@ from bandlimit.ops._params import (
     check_fits_dtype,
     check_tensor,
     keep_memory_format,
+    learns,
 )
 from bandlimit.ops.upfirdn import upfirdn1d
 
@@ -94,8 +95,9 @@ def _as_taps(window: Any) -> torch.Tensor | None:
     if not (taps.is_floating_point() or taps.dtype in (torch.int32, torch.int64)):
         raise TypeError(f"window as filter taps must be floating-point (or int32/int64), got "
                         f"dtype {taps.dtype}")  # fmt: skip
+    # (floating-point taps that require grad are learned: kept on their graph)
     taps = check_filter(taps.detach().double() if not taps.is_floating_point() else
-                        taps.detach(), "window", ndims=(1,))  # fmt: skip
+                        taps if learns(taps) else taps.detach(), "window", ndims=(1,))  # fmt: skip
     if not _tracing() and not taps.is_meta and not bool(torch.isfinite(taps).all()):
         raise ValueError("window as filter taps must be finite")
     return taps
@@ -306,8 +308,8 @@ def apply_resample(
         raise ValueError(f"dim must not name an axis twice, got {spec.dims!r} for x of "
                          f"{x.ndim} dimensions")  # fmt: skip
     check_fits_dtype(spec.cval, "cval", x.dtype)
-    impl = resolve_impl(impl, x, "resample_poly")
     taps = spec.taps if taps is None else taps
+    impl = resolve_impl(impl, x, "resample_poly", {"window": taps})
     if taps is not None and taps.is_meta and not x.is_meta:  # (shapes only: no taps to move)
         raise ValueError("window must hold its taps, got a tensor on the meta device")
     y = x
@@ -359,8 +361,8 @@ def resample_poly(
         window spec for ``scipy.signal.firwin`` — :func:`bandlimit.filters.resample_filter`
         designs it —; or the filter taps themselves as a 1-D tensor, array, or list or tuple of
         numbers, designed for the rate ``up · fs`` (scipy's rule: they are multiplied by
-        ``up``, and the output is centred on tap ``(K - 1) // 2``). Taps are constants: no
-        gradient flows to them.
+        ``up``, and the output is centred on tap ``(K - 1) // 2``). Taps that require grad
+        are learned (their gradient, as :func:`upfirdn1d`'s filter).
     padtype : str (keyword-only)
         What lies beyond the signal's ends, scipy's names: ``'constant'``
         (``cval``, default 0); ``'line'``, the line through the first and last samples;
