@@ -1969,3 +1969,44 @@ def test_bias_act_keeps_channels_last_on_the_cuda_path(emu, monkeypatch):
     torch.testing.assert_close(y, ry, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(gx, rgx, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(gb, rgb, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("filter_shape", "up", "down", "pad"), [
+    ((5,), (2, 1), (1, 3), (3, 1, -1, 2)),
+    ((3, 4), (1, 2), (2, 1), (2, 2, 1, 0)),
+    ((6,), (3, 3), (2, 2), (4, 3, 4, 3)),
+])
+def test_learned_filters_on_the_cuda_upfirdn_op(emu, monkeypatch, filter_shape, up, down, pad):
+    """The cuda backend's own upfirdn op (its EagerOp, the extension replaced by the emulation)
+    with a filter that requires grad: the filter gradient (the op's stages on the emulated
+    kernel, then the per-phase correlation) and the input gradient equal 'ref' autograd's, and
+    so does a filtered activation that composes the op's stages for a learned filter."""
+    from bandlimit.ops import filtered
+
+    monkeypatch.setattr(_ops, "_ext", lambda: emu)
+    rng = np.random.default_rng(len(filter_shape) + up[0])
+    f0 = torch.from_numpy(rng.standard_normal(filter_shape))
+    x0 = torch.from_numpy(rng.standard_normal((2, 3, 7, 6)))
+
+    def grads(run):
+        f, x = f0.clone().requires_grad_(True), x0.clone().requires_grad_(True)
+        fir = make_fir(f, flip_filter=False, gain=(1.5, 1.5), dtype=torch.float64,
+                       device=torch.device("cpu"))
+        y = run(x, fir)
+        dy = torch.from_numpy(np.random.default_rng(0).standard_normal(tuple(y.shape)))
+        return (y, *torch.autograd.grad(y, (x, f), dy))
+
+    got = grads(lambda x, fir: _ops.upfirdn(x, fir, up, down, pad))
+    want = grads(lambda x, fir: reference.upfirdn(x, fir, up, down, pad))
+    for a, e in zip(got, want, strict=True):
+        assert_close(a.detach(), to_np(e.detach()), 1e-10, scale=max(1.0, float(e.abs().max())))
+    spec = get_filtered_activation("gelu")
+    ident = make_fir(None, flip_filter=False, gain=(1.0, 1.0), dtype=torch.float64,
+                     device=torch.device("cpu"))
+
+    def act(impl):
+        return lambda x, fir: filtered._run_filtered_act(
+            x, None, fir, ident, up, (1, 1), pad, spec, None, 1.0, None, impl)
+
+    for a, e in zip(grads(act("cuda")), grads(act("ref")), strict=True):
+        assert_close(a.detach(), to_np(e.detach()), 1e-10, scale=max(1.0, float(e.abs().max())))
