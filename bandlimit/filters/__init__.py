@@ -10,7 +10,8 @@
 - The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
   :func:`resample_filter`.
 - Frequency responses, passband ripple, stopband attenuation: :func:`frequency_response`,
-  :func:`magnitude_db`, :func:`passband_ripple`, :func:`stopband_attenuation`.
+  :func:`magnitude_db`, :func:`passband_ripple`, :func:`stopband_attenuation`, and the gain
+  range over any band, :func:`band_gain` (high-/band-pass designs).
 - Cutoff, stopband and sampling-rate schedules: :func:`geometric_schedule`,
   :func:`stylegan3_schedule` (:class:`Schedule`).
 - matplotlib figures (matplotlib is imported only when called): :func:`plot_frequency_response`,
@@ -31,6 +32,7 @@ from bandlimit.filters.plot import plot_frequency_response, plot_schedule
 from bandlimit.filters.pqmf import pqmf_cutoff, pqmf_filters
 from bandlimit.filters.resample import resample_filter
 from bandlimit.filters.response import (
+    band_gain,
     frequency_response,
     magnitude_db,
     passband_ripple,
@@ -50,6 +52,7 @@ __all__ = [
     "Schedule",
     "SynthesisInputSpec",
     "SynthesisLayerSpec",
+    "band_gain",
     "frequency_response",
     "geometric_schedule",
     "kaiser_atten",

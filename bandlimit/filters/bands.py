@@ -27,8 +27,9 @@ gains: see each function.
 
 Apply a filter with :func:`bandlimit.ops.upfirdn1d`; padding
 ``(numtaps // 2, (numtaps - 1) // 2)`` keeps the length (and, for odd ``numtaps``, the timing).
-:func:`frequency_response` measures any of them; :func:`passband_ripple` and
-:func:`stopband_attenuation` measure low-passes only (relative to the DC gain).
+:func:`frequency_response` and :func:`band_gain` (the gain range over a band, in dB) measure
+any of them; :func:`passband_ripple` and :func:`stopband_attenuation` measure low-passes only
+(relative to the DC gain: they refuse these).
 """
 
 from __future__ import annotations

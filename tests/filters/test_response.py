@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bandlimit.filters.kaiser import kaiser_jinc, kaiser_sinc
 from bandlimit.filters.plot import plot_frequency_response, plot_schedule
 from bandlimit.filters.response import (
+    band_gain,
     frequency_response,
     magnitude_db,
     passband_ripple,
@@ -351,3 +352,44 @@ def test_the_low_pass_measures_refuse_a_high_or_band_pass():
             passband_ripple(f, 0.05)
         with pytest.raises(ValueError, match=r"f is not a low-pass filter"):
             stopband_attenuation(f, 0.4)
+
+
+def _dtft_db(h, freqs):
+    k = np.arange(len(h))
+    return np.array([20 * np.log10(max(abs(np.sum(h * np.exp(-2j * np.pi * f * k))), 1e-15))
+                     for f in freqs])  # fmt: skip
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(8, 90), cutoff=st.floats(0.05, 0.4), width=st.floats(0.02, 0.2),
+       a=st.floats(0.0, 0.5), b=st.floats(0.0, 0.5))
+def test_band_gain_is_the_gain_range_over_the_band(n, cutoff, width, a, b):
+    """Against a dense DTFT of the band (5000 points, edges included): the largest gain to the
+    sampling's accuracy, and the least one where the band holds no null (a null's depth in dB
+    depends on how near a sample falls)."""
+    low, high = min(a, b), max(a, b)
+    h = kaiser_sinc(n, cutoff, width, 1.0, dtype=torch.float64).numpy()
+    got_lo, got_hi = band_gain(h, low, high, n=1 << 15)
+    true = _dtft_db(h, np.linspace(low, high, 5000))
+    assert got_lo <= got_hi and abs(got_hi - true.max()) < 0.05
+    if true.min() > -60:
+        assert abs(got_lo - true.min()) < 0.05
+
+
+def test_band_gain_measures_band_designs_and_checks_its_band():
+    from bandlimit.filters import kaiser_bandstop, kaiser_highpass
+
+    hp = kaiser_highpass(63, 0.1, 0.05, 1.0, dtype=torch.float64)
+    stop = -band_gain(hp, 0.0, 0.075)[1]
+    assert 50 < stop < 56  # Kaiser: 52.5 dB
+    bs = kaiser_bandstop(63, 0.15, 0.3, 0.05, 1.0, dtype=torch.float64)
+    assert -band_gain(bs, 0.175, 0.275)[1] > 48
+    assert max(abs(g) for g in band_gain(bs, 0.0, 0.125)) < 0.05
+    hi = band_gain(kaiser_jinc(13, 0.25, 0.2, 1.0), 0.4, 0.7)[1]  # 2-D: radial, to the corners
+    assert hi < -30
+    with pytest.raises(ValueError, match=r"low and high must satisfy 0 <= low <= high <= fs/2 = "
+                       r"0\.5, got low = 0\.3 and high = 0\.2"):
+        band_gain(hp, 0.3, 0.2)
+    with pytest.raises(ValueError, match=r"no point of the n x n = 8 x 8 frequency grid lies in "
+                       r"the band"):
+        band_gain(kaiser_jinc(5, 0.25, 0.2, 1.0), 0.1, 0.11, n=8)
