@@ -98,7 +98,12 @@ def _validate(
     k = _check_subbands(subbands)
     n = _check_taps(taps)
     b = _check_beta(beta)
-    r = pqmf_cutoff(k, n, b) if cutoff_ratio is None else _check_cutoff_ratio(cutoff_ratio, k)
+    if cutoff_ratio is not None:
+        r = _check_cutoff_ratio(cutoff_ratio, k)
+    elif (k, n, b) == (4, MB_MELGAN_TAPS, MB_MELGAN_BETA):
+        r = MB_MELGAN_CUTOFF_RATIO  # (its published value: pqmf_cutoff's 0.142003, rounded)
+    else:
+        r = pqmf_cutoff(k, n, b)
     return k, n, r, b
 
 
@@ -127,7 +132,7 @@ def _modulated(h: np.ndarray, subbands: int, sign: int) -> np.ndarray:
 def pqmf_filters(
     subbands: int = 4,
     taps: int = MB_MELGAN_TAPS,
-    cutoff_ratio: float | None = MB_MELGAN_CUTOFF_RATIO,
+    cutoff_ratio: float | None = None,
     beta: float = MB_MELGAN_BETA,
     *,
     dtype: torch.dtype = torch.float32,
@@ -161,11 +166,13 @@ def pqmf_filters(
         ``taps + 1`` taps (odd, centred on tap ``taps // 2``). The transition band must stay
         narrower than a band: at :math:`\beta = 9`, 62 taps suit up to 4 bands (64 dB of
         reconstruction SNR), 8 bands need about 126 (62 give 49 dB).
-    cutoff_ratio : float or None, default 0.142
+    cutoff_ratio : float or None, default None
         The prototype's cutoff :math:`r` as a fraction of the Nyquist frequency,
         :math:`0 < r < 1/K` (about :math:`1/(2K)`); None: :func:`pqmf_cutoff`
-        ``(subbands, taps, beta)``, the power-complementary optimum. 0.142 is Multi-band
-        MelGAN's for 4 bands, 62 taps and :math:`\beta = 9`; other banks need their own.
+        ``(subbands, taps, beta)``, the power-complementary optimum, except for Multi-band
+        MelGAN's bank (4 bands, 62 taps, :math:`\beta = 9`), whose published 0.142 it takes
+        (the optimum, rounded). A ratio fits one bank only: 0.142 with 2 bands reconstructs at
+        4 dB.
     beta : float, default 9.0
         The Kaiser window's shape :math:`\beta`, :math:`0 \le \beta \le 709`.
     dtype : torch.dtype, keyword-only
@@ -240,9 +247,10 @@ def pqmf_cutoff(subbands: int, taps: int, beta: float) -> float:
 
     the distance from the power-complementary condition under which the bank's distortion and
     the aliasing between adjacent bands cancel. The maximum is taken on a grid of at least
-    1025 frequencies (16 per ripple of :math:`H`); :math:`r` is located on a grid of 64 values
-    in :math:`(0, 1/K)` and refined by a bounded scalar search
-    (:func:`scipy.optimize.minimize_scalar`) between the neighbours of the best.
+    1025 frequencies (16 per ripple of :math:`H`); :math:`r` is located on a grid of 65 values
+    within about a transition width of :math:`1/(2K)` and refined by a bounded scalar search
+    (:func:`scipy.optimize.minimize_scalar`) between the neighbours of the best. A prototype
+    that no cutoff makes power complementary within 0.5 raises ``ValueError``.
 
     Parameters
     ----------
@@ -272,11 +280,21 @@ def pqmf_cutoff(subbands: int, taps: int, beta: float) -> float:
     # |H|² ripples about every 2π/N: 16 points per ripple on [0, π/K], odd for a centre point.
     points = max(1025, 2 * (8 * taps // subbands) + 1)
     error = _power_error(subbands, taps, window, points)
-    grid = (np.arange(64) + 0.5) / (64 * subbands)
+    # The optimum lies within about a transition width of 1/(2K) (Kaiser: (β + 2)/N of the
+    # Nyquist frequency, generously): a grid over all of (0, 1/K) was coarser than that width
+    # for long prototypes, every point scored ~1 and the search settled on a plateau.
+    half = min(1 / (4 * subbands), (beta + 2) / taps)
+    grid = 1 / (2 * subbands) + half * np.linspace(-1, 1, 65)
     best = int(np.argmin([error(float(r)) for r in grid]))
-    step = 1 / (64 * subbands)
+    step = grid[1] - grid[0]
     lo, hi = max(grid[best] - step, step / 4), min(grid[best] + step, 1 / subbands - step / 4)
     found = scipy.optimize.minimize_scalar(
-        error, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10}
+        error, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
     )
+    if found.fun >= 0.5:  # (a window too short or too blunt for this many bands)
+        raise ValueError(
+            f"no cutoff ratio makes this prototype power complementary: the best, "
+            f"{found.x:.6g}, misses by {found.fun:.3g} for subbands={subbands}, taps={taps}, "
+            f"beta={beta!r}; use more taps or a larger beta"
+        )
     return float(found.x)

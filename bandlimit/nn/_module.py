@@ -24,6 +24,26 @@ class Module(nn.Module):
 
     _filter_buffers: tuple[str, ...] = ()
 
+    def register_design(self, name: str, tensor: torch.Tensor | None,
+                        persistent: bool = True) -> None:
+        """Register the designed taps ``tensor`` as buffer ``name``, remembered (a CPU copy)
+        for :meth:`reset_parameters`."""
+        self.register_buffer(name, tensor, persistent=persistent)
+        if tensor is not None and not tensor.is_meta:  # (a meta tensor has no taps to keep)
+            designs = self.__dict__.setdefault("_designs", {})
+            designs[name] = tensor.detach().to("cpu", copy=True)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Restore the designed filter taps (and, in modules with parameters, their initial
+        values), in place on their device: after ``to_empty`` (meta-device initialisation,
+        FSDP), whose buffers hold garbage, and which ``load_state_dict`` does not refill for
+        the taps a module does not save."""
+        for name, design in self.__dict__.get("_designs", {}).items():
+            buf = self._buffers.get(name)
+            if buf is not None and not buf.is_meta and buf.shape == design.shape:
+                buf.copy_(design.to(buf.dtype))
+
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], *args: Any, **kwargs: Any) -> Any:
         kept: dict[str, torch.Tensor] = {}
         for name in self._filter_buffers:

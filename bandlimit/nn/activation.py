@@ -46,11 +46,19 @@ class _SnakeBase(Module):
         self.alpha_logscale = check_bool("alpha_logscale", alpha_logscale)
         alpha_trainable = check_bool("alpha_trainable", alpha_trainable)
         init = 0.0 if self.alpha_logscale else check_real("alpha", alpha)
+        self._init = init
         self.alpha = nn.Parameter(torch.full((in_features,), init), requires_grad=alpha_trainable)
         if self.kind == "snakebeta":
             self.beta = nn.Parameter(
                 torch.full((in_features,), init), requires_grad=alpha_trainable
             )
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Set ``alpha`` (and ``beta``) back to their initial value."""
+        for p in (self.alpha, getattr(self, "beta", None)):
+            if p is not None and not p.is_meta:
+                p.fill_(self._init)
 
     def params(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The effective ``(α, β)`` (``exp`` of the stored values in log scale; β None for
@@ -398,8 +406,8 @@ class _AliasFree(Module):
         self.filter, self.cutoff, self.half_width = filter, cutoff, half_width  # (for repr)
         fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
         fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)
-        self.register_buffer("fu", fu)
-        self.register_buffer("fd", fd)
+        self.register_design("fu", fu)
+        self.register_design("fd", fd)
 
     def _scalar_act(self) -> tuple[Any, Any]:
         """``(act, alpha)`` of a non-Snake activation, a module's settings read now (a slope

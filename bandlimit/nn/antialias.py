@@ -28,32 +28,40 @@ BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 
 def _blur_output(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
     """The forward hook: the layer's dense output, blurred and subsampled (a module-level
-    function, so that a model with it pickles)."""
-    return getattr(module, BLUR)(output)
+    function, so that a model with it pickles). A map too small to reflect is replicated: the
+    layer took such inputs before."""
+    blur = getattr(module, BLUR)
+    if blur.padding_mode == "reflect" and not blur.reflects(output):
+        return blur._pool(output, "replicate")
+    return blur(output)
 
 
 def _pair(v: object) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))  # type: ignore[index]
 
 
-def _stride(layer: nn.Module) -> int | None:
-    """The layer's stride if antialias can take it over (> 1, the same along H and W, and an
-    output size the dense layer plus a blur-pool reproduce), else None."""
+def _stride(layer: nn.Module, max_stride: int) -> int | None:
+    """The layer's stride if antialias can take it over (in 2..max_stride, the same along H
+    and W, an output size the dense layer plus a blur-pool reproduce, a plain tensor out),
+    else None."""
     sx, sy = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
-    if sx != sy or sx == 1:
+    if sx != sy or not 1 < sx <= max_stride:
         return None
     if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
         if layer.ceil_mode or _pair(getattr(layer, "dilation", 1)) != (1, 1):
             return None  # (other output sizes)
+        if getattr(layer, "return_indices", False):
+            return None  # (a tuple, and indices a blur would not match: MaxUnpool needs them)
     return sx
 
 
 def antialias(
     model: nn.Module,
     *,
-    kernel_size: int = 3,
+    kernel_size: int | None = None,
     padding_mode: str = "reflect",
     layers: Iterable[str] = ("conv", "max_pool", "avg_pool"),
+    max_stride: int = 4,
     impl: str = "auto",
 ) -> dict[str, nn.Module]:
     """Anti-alias every strided 2-D convolution and pooling layer of ``model``, in place.
@@ -69,19 +77,26 @@ def antialias(
 
     The blur acts right after the layer: a convolution followed by a nonlinearity then has the
     nonlinearity at the lower rate (Zhang place it before the blur; that needs the model's
-    structure). Calling ``antialias`` again changes nothing (no strided layer is left).
+    structure). Calling ``antialias`` again changes nothing (no strided layer is left). The
+    blur runs before any forward hook registered earlier on the layer (they see the output
+    the model now computes).
 
     Parameters
     ----------
     model : nn.Module
         The model; it is modified in place (``model`` itself too, if it is such a layer).
-    kernel_size : int, default 3
-        Taps of the binomial blur (Zhang's sizes: 2 to 7).
+    kernel_size : int, optional
+        Taps of the binomial blur (Zhang's sizes: 2 to 7). Default ``2·stride − 1`` per layer:
+        3 for stride 2 (Zhang's default), 5 for 3, 7 for 4 (a 3-tap blur keeps 75 % of the
+        amplitude at stride 3's new Nyquist frequency).
     padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
-        How the blur extends each layer's output (see :class:`BlurPool2d`; 'reflect' needs
-        more than ``kernel_size // 2`` samples along H and W).
+        How the blur extends each layer's output (see :class:`BlurPool2d`); a map too small
+        to reflect (``kernel_size // 2`` samples or fewer along an axis) is replicated.
     layers : iterable of {'conv', 'max_pool', 'avg_pool'}, default all three
         Which kinds of layer to anti-alias.
+    max_stride : int, default 4
+        Larger strides are left alone: the dense layer costs ``stride²`` times as much, and a
+        binomial blur hardly low-passes at such rates (a ViT's 16 x 16 patchify convolution).
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
         Backend of the blur (:func:`~bandlimit.ops.upfirdn2d`).
 
@@ -89,9 +104,10 @@ def antialias(
     -------
     dict of str to nn.Module
         ``{qualified name: layer}`` for every layer changed (``''`` for ``model`` itself).
-        Layers left as they were: a stride that differs between H and W, pools with
-        ``ceil_mode=True`` or a dilation (their output sizes differ), ``Conv1d``/``Conv3d``
-        and transposed convolutions, and layers already anti-aliased.
+        Layers left as they were: a stride that differs between H and W or exceeds
+        ``max_stride``, pools with ``ceil_mode=True``, a dilation (their output sizes differ)
+        or ``return_indices=True``, ``Conv1d``/``Conv3d`` and transposed convolutions, and
+        layers already anti-aliased.
 
     Raises
     ------
@@ -123,21 +139,24 @@ def antialias(
     if unknown:
         raise ValueError(f"layers must name kinds among {tuple(_KINDS)}, got {unknown!r}")
     kinds: tuple[type[nn.Module], ...] = tuple(t for k in layers for t in _KINDS[k])
-    kernel_size = check_int("kernel_size", kernel_size, 1)
-    BlurPool2d(kernel_size, 2, padding_mode=padding_mode, impl=impl)  # (its checks, up front)
+    if kernel_size is not None:
+        kernel_size = check_int("kernel_size", kernel_size, 1)
+    max_stride = check_int("max_stride", max_stride, 2)
+    BlurPool2d(kernel_size or 3, 2, padding_mode=padding_mode, impl=impl)  # (its checks first)
     changed: dict[str, nn.Module] = {}
     for name, layer in list(model.named_modules()):  # (a list: the loop adds submodules)
         if not isinstance(layer, kinds) or hasattr(layer, BLUR):
             continue
-        stride = _stride(layer)
+        stride = _stride(layer, max_stride)
         if stride is None:
             continue
-        blur = BlurPool2d(kernel_size, stride, padding_mode=padding_mode, impl=impl)
+        taps = kernel_size or 2 * stride - 1
+        blur = BlurPool2d(taps, stride, padding_mode=padding_mode, impl=impl)
         weight = next(iter(layer.parameters()), None)
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
             blur = blur.to(weight.device)
         setattr(layer, "stride", (1, 1) if isinstance(layer, nn.Conv2d) else 1)  # noqa: B010
         layer.add_module(BLUR, blur)
-        layer.register_forward_hook(_blur_output)
+        layer.register_forward_hook(_blur_output, prepend=True)
         changed[name] = layer
     return changed

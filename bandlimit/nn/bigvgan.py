@@ -138,7 +138,7 @@ class _LowPass(Module):
             f = kaiser_sinc_bigvgan(cutoff, half_width, k).view(1, 1, k)
         else:
             f = _radial_filter(cutoff, half_width, k).view(1, 1, k, k)
-        self.register_buffer("filter", f)
+        self.register_design("filter", f)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         taps = _taps(self.filter, tensor_dtype(x))
@@ -298,7 +298,7 @@ class UpSample1d(Module):
             self.ratio, self.kernel_size, self.kernel_size // self.ratio - 1
         )
         f = kaiser_sinc_bigvgan(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
-        self.register_buffer("filter", f.view(1, 1, self.kernel_size))
+        self.register_design("filter", f.view(1, 1, self.kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Up-sample ``x`` ``[N, C, L]`` to ``[N, C, ratio·L]``."""
@@ -401,7 +401,7 @@ class UpSample2d(Module):
             self.ratio, self.kernel_size, self.kernel_size // 2 - self.ratio // 2
         )
         f = _radial_filter(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
-        self.register_buffer("filter", f.view(1, 1, self.kernel_size, self.kernel_size))
+        self.register_design("filter", f.view(1, 1, self.kernel_size, self.kernel_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Up-sample ``x`` ``[N, C, H, W]`` to ``[N, C, ratio·H, ratio·W]``."""

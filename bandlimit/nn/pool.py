@@ -39,7 +39,7 @@ def binomial_filter(kernel_size: int) -> torch.Tensor:
     # C(k−1, i) / 2**(k−1) through logarithms: the coefficients overflow float64 past k ≈ 1030
     i = np.arange(k)
     taps = np.exp(gammaln(k) - gammaln(i + 1) - gammaln(k - i) - (k - 1) * np.log(2.0))
-    return torch.tensor(taps / taps.sum(), dtype=torch.float64)
+    return torch.tensor(taps / taps.sum(), dtype=torch.float64, device="cpu")  # (as designs are)
 
 
 def _check_image(x: object, module: str) -> torch.Tensor:
@@ -129,7 +129,8 @@ class BlurPool2d(Module):
                 raise TypeError(f"filter must hold real taps, got {kind} ones: "
                                 f"{short_repr(filter)}")  # fmt: skip
             given = filter.detach() if isinstance(filter, torch.Tensor) else filter
-            taps = torch.as_tensor(given, dtype=torch.float64)
+            on = None if isinstance(given, torch.Tensor) else "cpu"  # (numbers: on the CPU)
+            taps = torch.as_tensor(given, dtype=torch.float64, device=on)
             if taps.ndim not in (1, 2) or (taps.ndim == 2 and taps.shape[0] != taps.shape[1]):
                 raise ValueError(
                     f"filter must have shape [k] or [k, k], got {tuple(taps.shape)}"
@@ -140,7 +141,7 @@ class BlurPool2d(Module):
         if isinstance(filter, nn.Parameter):  # learned: the parameter itself, trained and saved
             self.filter = filter
         else:  # (a copy: a tensor's later changes, or its graph, do not reach the module)
-            self.register_buffer("filter", taps.float(), persistent=False)
+            self.register_design("filter", taps.float(), persistent=False)
 
     @property
     def output_rate(self) -> float:
@@ -149,20 +150,28 @@ class BlurPool2d(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__)
+        if self.padding_mode == "reflect" and not self.reflects(x):
+            raise ValueError(
+                f"padding_mode='reflect' needs more than {self.kernel_size // 2} samples along "
+                f"H and W for kernel_size={self.kernel_size}, got shape {tuple(x.shape)} (use "
+                f"'replicate')"
+            )
+        return self._pool(x, self.padding_mode)
+
+    def reflects(self, x: torch.Tensor) -> bool:
+        """Whether ``x`` is large enough for 'reflect' padding (more samples than the pad)."""
+        return min(x.shape[2:]) > self.kernel_size // 2
+
+    def _pool(self, x: torch.Tensor, mode: str) -> torch.Tensor:
         k = self.kernel_size
         pad = ((k - 1) // 2, k // 2) * 2  # (left, right, top, bottom): Zhang's split
-        if self.padding_mode == "reflect" and min(x.shape[2:]) <= max(pad):
-            raise ValueError(
-                f"padding_mode='reflect' needs more than {max(pad)} samples along H and W for "
-                f"kernel_size={k}, got shape {tuple(x.shape)} (use 'replicate')"
-            )
-        if self.padding_mode == "zeros":
+        if mode == "zeros":
             return upfirdn2d(x, self.filter.to(tensor_dtype(x)), down=self.stride, padding=pad,
                              impl=self.impl)  # fmt: skip
-        if self.padding_mode == "circular":  # (F.pad wraps at most once: small maps)
+        if mode == "circular":  # (F.pad wraps at most once: small maps)
             padded = _wrap(_wrap(x, pad[0], pad[1], 3), pad[2], pad[3], 2)
         else:
-            padded = F.pad(x, pad, mode=_TORCH_PAD[self.padding_mode])
+            padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
         return upfirdn2d(padded, self.filter.to(tensor_dtype(x)), down=self.stride,
                          impl=self.impl)  # fmt: skip
 

@@ -7,7 +7,6 @@ import torch
 
 from bandlimit.filters.pqmf import (
     MB_MELGAN_BETA,
-    MB_MELGAN_CUTOFF_RATIO,
     MB_MELGAN_TAPS,
     _validate,
     pqmf_filters,
@@ -59,10 +58,11 @@ class PQMF(Module):
         Number of bands ``K`` (≥ 1).
     taps : int, default 62
         The prototype's order, even; the filters have ``taps + 1`` taps.
-    cutoff_ratio : float or None, default 0.142
+    cutoff_ratio : float or None, default None
         The prototype's cutoff as a fraction of the Nyquist frequency, in ``(0, 1/K)``; None:
-        :func:`~bandlimit.filters.pqmf_cutoff` ``(subbands, taps, beta)``. 0.142 suits
-        Multi-band MelGAN's 4 bands and 62 taps only: other banks take None or their own.
+        :func:`~bandlimit.filters.pqmf_cutoff` ``(subbands, taps, beta)``, or Multi-band
+        MelGAN's 0.142 for its bank (the defaults); as in
+        :func:`~bandlimit.filters.pqmf_filters`.
     beta : float, default 9.0
         The Kaiser window's shape (≥ 0).
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
@@ -101,7 +101,7 @@ class PQMF(Module):
         self,
         subbands: int = 4,
         taps: int = MB_MELGAN_TAPS,
-        cutoff_ratio: float | None = MB_MELGAN_CUTOFF_RATIO,
+        cutoff_ratio: float | None = None,
         beta: float = MB_MELGAN_BETA,
         *,
         impl: str = "auto",
@@ -113,8 +113,8 @@ class PQMF(Module):
         self.impl = _check_impl(impl)
         analysis, synthesis = pqmf_filters(self.subbands, self.taps, self.cutoff_ratio,
                                            self.beta)  # fmt: skip
-        self.register_buffer("analysis_filter", analysis, persistent=False)
-        self.register_buffer("synthesis_filter", synthesis, persistent=False)
+        self.register_design("analysis_filter", analysis, persistent=False)
+        self.register_design("synthesis_filter", synthesis, persistent=False)
 
     def _check(self, x: object, method: str, what: str) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != 3:

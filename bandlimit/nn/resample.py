@@ -87,7 +87,7 @@ class ResamplePoly(Module):
         self.spec = resample_spec(up, down, dim, window, padtype, cval)
         self.impl = _check_impl(impl)
         taps = self.spec.taps
-        self.register_buffer("taps", None if taps is None else taps.clone(), persistent=False)
+        self.register_design("taps", None if taps is None else taps.clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Resample ``x`` (each axis in ``dim`` of length ``L`` to ``ceil(L·up/down)``)."""

@@ -95,13 +95,20 @@ class FilteredLReLU(Module):
         self.spec = schedule.layer(layer)
         self.impl = _check_impl(impl)
         fu, fd = schedule.layer_filters(layer)
-        self.register_buffer("up_filter", fu)
-        self.register_buffer("down_filter", fd)
+        self.register_design("up_filter", fu)
+        self.register_design("down_filter", fd)
         channels = self.spec.out_channels
         if check_bool("bias", bias):
             self.bias = nn.Parameter(torch.zeros(channels))
         else:
             self.register_parameter("bias", None)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """The designed filters back, and the bias to zero (its initial value)."""
+        super().reset_parameters()
+        if self.bias is not None and not self.bias.is_meta:
+            self.bias.zero_()
 
     @property
     def output_rate(self) -> float:

@@ -202,7 +202,8 @@ def test_on_the_cpu_whatever_the_default_device_and_dtype():
                                         r"1/subbands = 0.25 .*got 0.0"),
     ({"cutoff_ratio": 0.25}, ValueError, r"cutoff_ratio must satisfy .*got 0.25"),
     ({"cutoff_ratio": -0.1}, ValueError, r"cutoff_ratio must satisfy .*got -0.1"),
-    ({"subbands": 8}, ValueError, r"1/subbands = 0.125 \(subbands = 8.*pqmf_cutoff.*got 0.142"),
+    ({"subbands": 8, "cutoff_ratio": 0.142}, ValueError,
+     r"1/subbands = 0.125 \(subbands = 8.*pqmf_cutoff.*got 0.142"),
     ({"cutoff_ratio": float("nan")}, ValueError, r"cutoff_ratio must be a finite real number"),
     ({"cutoff_ratio": "0.1"}, TypeError, r"cutoff_ratio must be a real number, got '0.1'"),
     ({"beta": -1.0}, ValueError, r"beta must be >= 0, got -1.0"),
@@ -213,6 +214,30 @@ def test_on_the_cpu_whatever_the_default_device_and_dtype():
 def test_bad_input_names_the_argument_and_value(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         pqmf_filters(**kwargs)
+
+
+@pytest.mark.parametrize(("subbands", "taps", "beta", "optimum"), [
+    (4, 16384, 9.0, 0.1250643), (4, 4096, 1.0, 0.12509), (2, 8192, 9.0, 0.2500)])
+def test_pqmf_cutoff_finds_the_optimum_of_long_prototypes(subbands, taps, beta, optimum):
+    """Its first grid spanned all of (0, 1/K), coarser than a long prototype's transition band:
+    every point scored ~1 and the search settled on a plateau (0.1212 for 16384 taps, whose
+    bank then reconstructed at 15 dB instead of 89). Now it brackets 1/(2K) by the transition
+    width."""
+    r = pqmf_cutoff(subbands, taps, beta)
+    assert abs(r - optimum) < 2e-4, r
+    assert power_error(taps, r, beta, subbands) < 0.2
+
+
+def test_the_default_cutoff_suits_every_bank():
+    """cutoff_ratio's default was 0.142, right for Multi-band MelGAN's bank only (2 bands
+    reconstructed at 4 dB); None now: that bank's 0.142, the optimum for any other."""
+    assert torch.equal(pqmf_filters()[0], pqmf_filters(4, 62, 0.142, 9.0)[0])
+    for k, n in ((2, 62), (3, 96)):
+        want = pqmf_filters(k, n, pqmf_cutoff(k, n, 9.0), 9.0)[0]
+        assert torch.equal(pqmf_filters(k, n)[0], want)
+    with pytest.raises(ValueError, match=r"no cutoff ratio makes this prototype power "
+                       r"complementary: .* use more taps or a larger beta"):
+        pqmf_cutoff(16, 4, 9.0)
 
 
 def test_pqmf_cutoff_bad_input():

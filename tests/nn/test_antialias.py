@@ -131,7 +131,45 @@ def test_bad_input():
         antialias(_net(), kernel_size=0)
     with pytest.raises(ValueError, match=r"padding_mode must be one of"):
         antialias(_net(), padding_mode="edge")
-    conv = nn.Conv2d(3, 3, 3, stride=2)  # 3 x 3 -> 1 x 1: too small to reflect (says so)
+    with pytest.raises(ValueError, match=r"max_stride must be an int >= 2, got 1"):
+        antialias(_net(), max_stride=1)
+
+
+def test_what_the_layer_took_before_it_takes_after():
+    """A map too small to reflect (a 16 x 16 input after a stem, a pool and convolutions, or a
+    3 x 3 one here) was refused after antialias; it is replicated instead. A max pool that
+    returns indices (for MaxUnpool) is left alone: its tuple crashed the blur."""
+    conv = nn.Conv2d(3, 3, 3, stride=2).double()
+    x = torch.randn(1, 3, 3, 3, dtype=F64)
+    dense = F.conv2d(x, conv.weight, conv.bias)  # 1 x 1
     antialias(conv)
-    with pytest.raises(ValueError, match=r"padding_mode='reflect' needs more than 1 samples"):
-        conv(torch.randn(1, 3, 3, 3))
+    want = np_blurpool(dense.detach().numpy(), binomial_filter(3).numpy(), 2, "replicate")
+    np.testing.assert_allclose(conv(x).detach().numpy(), want, rtol=1e-12)
+    unpool = nn.MaxPool2d(2, 2, return_indices=True)
+    assert antialias(nn.Sequential(unpool)) == {} and unpool.stride == 2
+    y, idx = unpool(torch.randn(1, 1, 8, 8))
+    assert y.shape == idx.shape == (1, 1, 4, 4)
+
+
+def test_earlier_hooks_see_the_output_the_model_computes():
+    """Hooks registered before antialias (feature capture, Grad-CAM) saw the dense output."""
+    conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+    seen = []
+    conv.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape)))
+    antialias(conv)
+    assert conv(torch.randn(1, 3, 16, 16)).shape == (1, 4, 8, 8) and seen == [(1, 4, 8, 8)]
+
+
+def test_the_blur_widens_with_the_stride_and_large_strides_are_left_alone():
+    """A 3-tap blur keeps 75 % of the amplitude at stride 3's new Nyquist frequency: the
+    default is 2·stride − 1 taps; a stride beyond max_stride (a 16 x 16 patchify conv) would
+    cost 256x the work for a blur that hardly filters, and is left alone."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.Conv2d(4, 4, 3, stride=3),
+                          nn.Conv2d(4, 4, 16, stride=16), nn.MaxPool2d(4))  # fmt: skip
+    changed = antialias(model)
+    assert sorted(changed) == ["0", "1", "3"]
+    assert [model[i].antialias_blur.kernel_size for i in (0, 1, 3)] == [3, 5, 7]
+    assert model[2].stride == (16, 16)
+    assert sorted(antialias(nn.Sequential(nn.Conv2d(3, 4, 16, stride=16)), max_stride=16))
+    assert antialias(nn.Sequential(nn.Conv2d(3, 4, 3, stride=3)), kernel_size=3)["0"] \
+        .antialias_blur.kernel_size == 3

@@ -247,3 +247,34 @@ def test_a_module_filter_becomes_learnable_as_a_parameter():
     (want,) = torch.autograd.grad(run(fd).square().sum(), fd)
     torch.testing.assert_close(m.fd.grad, want)
     assert torch.autograd.gradcheck(run, (fd,))
+
+
+_FRESH = {
+    "AliasFreeActivation1d": lambda: AliasFreeActivation1d(SnakeBeta(4)),
+    "AliasFreeActivation2d": lambda: AliasFreeActivation2d("lrelu"),
+    "FilteredLReLU": lambda: FilteredLReLU(_SCHEDULE, 2),
+    "bigvgan.Activation1d": lambda: bigvgan.Activation1d(Snake(4, alpha_logscale=True)),
+    "bigvgan.DownSample2d": lambda: bigvgan.DownSample2d(2),
+    "ResamplePoly": lambda: ResamplePoly(3, 2, window=[1 / 7] * 7),
+    "PQMF": lambda: PQMF(),
+    "BlurPool2d": lambda: BlurPool2d(),
+}
+
+
+@pytest.mark.parametrize("name", list(_FRESH))
+def test_meta_initialisation_then_reset_parameters_gives_the_module(name):
+    """Built on the meta device and materialised with to_empty (FSDP, large models), the
+    designed taps were garbage (NaN / inf outputs), and load_state_dict does not refill the
+    ones a module does not save: reset_parameters() (which FSDP and init code call) restores
+    them, and the parameters' initial values."""
+    torch.manual_seed(0)
+    want = _FRESH[name]()
+    with torch.device("meta"):
+        meta = _FRESH[name]()
+    made = meta.to_empty(device="cpu")
+    made.apply(lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None)
+    for (n, a), b in zip(want.state_dict(keep_vars=True).items(),
+                         made.state_dict(keep_vars=True).values(), strict=True):  # fmt: skip
+        assert torch.equal(a, b), n
+    for n, buf in want.named_buffers():
+        assert torch.equal(buf, dict(made.named_buffers())[n]), n
