@@ -283,11 +283,12 @@ def pqmf_cutoff(subbands: int, taps: int, beta: float) -> float:
     # The optimum lies within about a transition width of 1/(2K) (Kaiser: (β + 2)/N of the
     # Nyquist frequency, generously): a grid over all of (0, 1/K) was coarser than that width
     # for long prototypes, every point scored ~1 and the search settled on a plateau.
-    half = min(1 / (4 * subbands), (beta + 2) / taps)
+    half = min(0.4995 / subbands, (beta + 2) / taps)  # (short ones: nearly all of (0, 1/K))
     grid = 1 / (2 * subbands) + half * np.linspace(-1, 1, 65)
     best = int(np.argmin([error(float(r)) for r in grid]))
     step = grid[1] - grid[0]
-    lo, hi = max(grid[best] - step, step / 4), min(grid[best] + step, 1 / subbands - step / 4)
+    edge = 1e-6 / subbands  # (strictly inside (0, 1/K), where cutoff_ratio must be)
+    lo, hi = max(grid[best] - step, edge), min(grid[best] + step, 1 / subbands - edge)
     found = scipy.optimize.minimize_scalar(
         error, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
     )

@@ -366,16 +366,11 @@ def band_gain(
 ) -> tuple[float, float]:
     r"""The least and the largest gain of a filter over a band, in dB (absolute, not relative).
 
-    .. math:: \Big(\min_{
-ho \in B} 20 \log_{10} |H(
-ho)|,\;
-              \max_{
-ho \in B} 20 \log_{10} |H(
-ho)|\Big), \qquad B = [\mathrm{low},
+    .. math:: \Big(\min_{\rho \in B} 20 \log_{10} |H(\rho)|,\;
+              \max_{\rho \in B} 20 \log_{10} |H(\rho)|\Big), \qquad B = [\mathrm{low},
               \mathrm{high}]
 
-    with :math:`
-ho` the frequency (1-D) or the radial frequency (2-D, the grid points whose
+    with :math:`\rho` the frequency (1-D) or the radial frequency (2-D, the grid points whose
     :math:`\sqrt{f_x^2 + f_y^2}` lies in ``B``). It measures any design against its
     specification: a stop band's attenuation is ``-band_gain(h, *stop)[1]``, a pass band's
     ripple ``max(abs(g) for g in band_gain(h, *passband))`` for unit gain there. Unlike
@@ -391,8 +386,9 @@ ho` the frequency (1-D) or the radial frequency (2-D, the grid points whose
     f : torch.Tensor, numpy.ndarray or sequence of numbers
         Real taps, ``[taps]`` or ``[taps_y, taps_x]``.
     low, high : float
-        The band, ``0 <= low <= high <= fs/2`` (a single frequency when equal), in the unit of
-        ``fs``; for a 2-D filter ``high`` may reach ``fs/√2`` (the grid's corners).
+        The band, ``0 <= low <= high <= fs/2`` (1-D: a single frequency when equal), in the
+        unit of ``fs``; for a 2-D filter ``high`` may reach ``fs/√2`` (the grid's corners), and
+        the band must hold points of the frequency grid (spacing ``fs / n``).
     fs : float
         Sampling rate (> 0, default 1: cycles per sample).
     n : int, optional
@@ -437,7 +433,8 @@ ho` the frequency (1-D) or the radial frequency (2-D, the grid points whose
     elif band.size == 0:
         raise ValueError(
             f"no point of the n x n = {n} x {n} frequency grid lies in the band "
-            f"[{low!r}, {high!r}]: raise n or widen the band"
+            f"[{low!r}, {high!r}] (a 2-D band needs some: widen it to about fs/n = "
+            f"{fs / n:.3g}, or raise n)"
         )
     db = magnitude_db(band)
     return float(np.min(db)), float(np.max(db))

@@ -29,9 +29,9 @@ class Module(nn.Module):
         """Register the designed taps ``tensor`` as buffer ``name``, remembered (a CPU copy)
         for :meth:`reset_parameters`."""
         self.register_buffer(name, tensor, persistent=persistent)
-        if tensor is not None and not tensor.is_meta:  # (a meta tensor has no taps to keep)
+        if tensor is not None:  # (a meta tensor has no taps to keep: None, said on reset)
             designs = self.__dict__.setdefault("_designs", {})
-            designs[name] = tensor.detach().to("cpu", copy=True)
+            designs[name] = None if tensor.is_meta else tensor.detach().to("cpu", copy=True)
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
@@ -40,9 +40,18 @@ class Module(nn.Module):
         FSDP), whose buffers hold garbage, and which ``load_state_dict`` does not refill for
         the taps a module does not save."""
         for name, design in self.__dict__.get("_designs", {}).items():
-            buf = self._buffers.get(name)
-            if buf is not None and not buf.is_meta and buf.shape == design.shape:
-                buf.copy_(design.to(buf.dtype))
+            # (a buffer, or the parameter assigned in its place to learn the taps)
+            t = self._buffers.get(name, self._parameters.get(name))
+            if t is None or t.is_meta:
+                continue
+            if design is None:
+                raise ValueError(
+                    f"{type(self).__name__}.{name} was a meta tensor when the module was built: "
+                    f"there are no taps to restore (build it with real taps: numbers or a "
+                    f"CPU tensor)"
+                )
+            if t.shape == design.shape:
+                t.copy_(design.to(t.dtype))
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], *args: Any, **kwargs: Any) -> Any:
         kept: dict[str, torch.Tensor] = {}

@@ -56,9 +56,11 @@ class _SnakeBase(Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Set ``alpha`` (and ``beta``) back to their initial value."""
+        # (a module pickled before _init existed: the constructor's default)
+        init = getattr(self, "_init", 0.0 if self.alpha_logscale else 1.0)
         for p in (self.alpha, getattr(self, "beta", None)):
             if p is not None and not p.is_meta:
-                p.fill_(self._init)
+                p.fill_(init)
 
     def params(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The effective ``(α, β)`` (``exp`` of the stored values in log scale; β None for

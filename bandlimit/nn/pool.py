@@ -129,13 +129,15 @@ class BlurPool2d(Module):
                 raise TypeError(f"filter must hold real taps, got {kind} ones: "
                                 f"{short_repr(filter)}")  # fmt: skip
             given = filter.detach() if isinstance(filter, torch.Tensor) else filter
-            on = None if isinstance(given, torch.Tensor) else "cpu"  # (numbers: on the CPU)
+            # (where the taps are: a tensor's own device, numbers on the CPU, whatever the
+            # default device)
+            on = given.device if isinstance(given, torch.Tensor) else "cpu"
             taps = torch.as_tensor(given, dtype=torch.float64, device=on)
             if taps.ndim not in (1, 2) or (taps.ndim == 2 and taps.shape[0] != taps.shape[1]):
                 raise ValueError(
                     f"filter must have shape [k] or [k, k], got {tuple(taps.shape)}"
                 )
-            if taps.numel() == 0 or not torch.isfinite(taps).all():
+            if taps.numel() == 0 or (not taps.is_meta and not torch.isfinite(taps).all()):
                 raise ValueError("filter must hold at least one tap, all finite")
         self.kernel_size = int(taps.shape[0])
         if isinstance(filter, nn.Parameter):  # learned: the parameter itself, trained and saved

@@ -391,5 +391,6 @@ def test_band_gain_measures_band_designs_and_checks_its_band():
                        r"0\.5, got low = 0\.3 and high = 0\.2"):
         band_gain(hp, 0.3, 0.2)
     with pytest.raises(ValueError, match=r"no point of the n x n = 8 x 8 frequency grid lies in "
-                       r"the band"):
+                       r"the band \[0\.1, 0\.11\] \(a 2-D band needs some: widen it to about "
+                       r"fs/n = 0\.125, or raise n\)"):
         band_gain(kaiser_jinc(5, 0.25, 0.2, 1.0), 0.1, 0.11, n=8)

@@ -278,3 +278,21 @@ def test_meta_initialisation_then_reset_parameters_gives_the_module(name):
         assert torch.equal(a, b), n
     for n, buf in want.named_buffers():
         assert torch.equal(buf, dict(made.named_buffers())[n]), n
+
+
+def test_reset_parameters_where_taps_were_learned_or_never_real():
+    """A filter made a parameter (to learn it) is restored too (it was left as garbage); taps
+    that were a meta tensor when the module was built cannot be, and reset says so instead of
+    leaving garbage; a BlurPool2d given a tensor builds under the meta device (it crashed)."""
+    with torch.device("meta"):
+        act = AliasFreeActivation1d("gelu")
+        act.fd = torch.nn.Parameter(act.fd.clone())
+        resample = ResamplePoly(3, 2, window=torch.ones(7) / 7)  # (meta taps)
+        BlurPool2d(filter=torch.nn.Parameter(torch.tensor([0.25, 0.5, 0.25], device="cpu")))
+    act = act.to_empty(device="cpu")
+    act.reset_parameters()
+    assert torch.equal(act.fd, AliasFreeActivation1d("gelu").fd)
+    resample = resample.to_empty(device="cpu")
+    with pytest.raises(ValueError, match=r"ResamplePoly.taps was a meta tensor when the module "
+                       r"was built: there are no taps to restore"):
+        resample.reset_parameters()
