@@ -1198,6 +1198,12 @@ def _transform_buffer(G: Any) -> torch.Tensor:
     if not isinstance(tr, torch.Tensor) or tuple(tr.shape) != (3, 3):
         raise TypeError("G.synthesis.input.transform must be a [3, 3] tensor buffer (StyleGAN3 "
                         f"Fourier-feature input), got {type(tr).__name__}")
+    if tr.dtype not in (torch.float32, torch.float64):
+        # (written in it, a fractional shift or a rotation's cos/sin would be rounded while the
+        # reference images use the exact ones: an equivariant G scored 42 dB instead of 66)
+        raise ValueError(f"G.synthesis.input.transform must be float32 or float64, got "
+                         f"{tr.dtype}: the transforms written to it would be rounded; keep it "
+                         f"float32 (e.g. G.synthesis.input.float() after casting G)")
     return tr
 
 
@@ -1459,8 +1465,8 @@ def _evaluate_batch(
             raise ValueError(f"G.synthesis output has shape {tuple(out.shape)} for {what} but "
                              f"{tuple(shape)} for the untransformed image (batch {k}): a "
                              f"transform must not change the image size")
-        out = out.float()
-        bad = int((~torch.isfinite(out)).sum())
+        bad = int((~torch.isfinite(out)).sum())  # (before a cast could make a huge value inf)
+        out = out if out.dtype == torch.float64 else out.float()
         if bad:
             raise NonFiniteImagesError(
                 f"G.synthesis output has {bad} non-finite value{'s' if bad != 1 else ''} (NaN or "
@@ -1475,8 +1481,12 @@ def _evaluate_batch(
             raise ValueError(f"{metric} has no pixel to compare in batch {k}: {cause}")
         accs[metric].update(ref, img, mask)
 
-    z = d.z.to(device=device, dtype=torch.float32)
-    c = d.c.to(device=device, dtype=torch.float32)
+    # (float32 latents, as StyleGAN3's networks take; float64 for a float64 mapping network)
+    wide = any(p.dtype == torch.float64 for p in G.mapping.parameters()) \
+        if isinstance(G.mapping, torch.nn.Module) else False
+    zdtype = torch.float64 if wide else torch.float32
+    z = d.z.to(device=device, dtype=zdtype)
+    c = d.c.to(device=device, dtype=zdtype)
     ws = G.mapping(z, c)
     orig = synth(torch.eye(3, dtype=torch.float64, device="cpu"), "the untransformed image")
     shape = orig.shape

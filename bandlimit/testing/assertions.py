@@ -367,8 +367,9 @@ def _resolve_input(
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating-point tensor or a BandlimitedSignal, got dtype "
                             f"{x.dtype}")
-        # Detached: no graph is built for the shifted copy (and no requires_grad warnings).
-        x0 = (x if dtype is None else x.to(dtype)).detach()
+        # Detached: no graph is built for the shifted copy (and no requires_grad warnings); a
+        # copy: an op that works in place (nn.ReLU(inplace=True)) must not change the caller's.
+        x0 = (x if dtype is None else x.to(dtype)).detach().clone()
     else:
         raise TypeError(f"x must be a torch.Tensor or a BandlimitedSignal, got {type(x).__name__}")
     if x0.ndim not in ndim_expected:

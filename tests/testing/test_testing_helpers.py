@@ -547,3 +547,13 @@ def test_layers_that_change_the_channel_count_can_be_tested():
     assert assert_translation_equivariant(widen, s, (0.5, 0.25), min_psnr=80, dtype=F64) >= 80
     with pytest.raises(ValueError, match="same rank"):
         assert_translation_equivariant(lambda x: x[:1], sig(4, batch=2), (0.5, 0))
+
+
+def test_an_in_place_op_leaves_the_callers_tensor_alone():
+    """The assertion ran the op on a detached view of x: nn.ReLU(inplace=True) changed the
+    caller's tensor (a loop over shifts then tested another input each time)."""
+    x = torch.randn(1, 2, 48, 48, dtype=F64)
+    before = x.clone()
+    with pytest.raises(AssertionError):
+        assert_translation_equivariant(torch.nn.ReLU(inplace=True), x, (0.5, 0), min_psnr=200)
+    assert torch.equal(x, before)
