@@ -557,3 +557,11 @@ def test_an_in_place_op_leaves_the_callers_tensor_alone():
     with pytest.raises(AssertionError):
         assert_translation_equivariant(torch.nn.ReLU(inplace=True), x, (0.5, 0), min_psnr=200)
     assert torch.equal(x, before)
+
+
+def test_an_op_returning_no_tensor_is_a_type_error():
+    """A tuple (an op with several outputs) gave ValueError 'must map [N, C, ...] ... gave
+    tuple'; it is a TypeError that names what came back."""
+    with pytest.raises(TypeError, match=r"op must return a torch.Tensor \[N, C', \*spatial'\], "
+                       r"got tuple for input"):
+        assert_translation_equivariant(lambda x: (x, x), sig(9), (0.5, 0))
