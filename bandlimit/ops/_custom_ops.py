@@ -278,8 +278,9 @@ def filter_gradients(op, x: Tensor, grad: Tensor, fir: Fir, up, down, pad, neede
     Along x, ``y[m, o] = Σ_k fx[k] · u[m, o·down_x + k]``, with ``u`` the input up-sampled and
     padded along x and filtered and down-sampled along y (``op`` with a one-tap x filter): so
     ``dfx`` correlates ``u`` with ``grad`` (:func:`upsampled_tap_gradient`, which never forms
-    the zeros of the up-sampling); likewise ``dfy``, and each row of ``df2d`` with ``u``
-    up-sampled and padded along both axes. Differentiable ops throughout: higher orders follow.
+    the zeros of the up-sampling); likewise ``dfy``, and each row of ``df2d`` with the input
+    up-sampled and padded along y (its rows ``ky::down_y``), along x as ``dfx``.
+    Differentiable ops throughout: higher orders follow.
     """
     # (in the filters' dtype: float32 for half-precision CUDA inputs)
     wide = next(f.dtype for f in (fir.f2d, fir.fx) if f is not None)
@@ -288,18 +289,20 @@ def filter_gradients(op, x: Tensor, grad: Tensor, fir: Fir, up, down, pad, neede
     oh, ow = grad.shape[2:]
     (ux, uy), (dx, dy) = up, down
     out: list[Tensor | None] = [None, None, None]
+    x0, x1, y0, y1 = pad
     if fir.f2d is not None:
-        if needed[2]:
-            u = op(x, one, one, None, [ux, uy], [1, 1], list(pad)).to(wide)  # [N, C, Hp, Wp]
+        if needed[2]:  # up-sampled and padded along y only: [N, C, Hp, W]
+            u = op(x, one, one, None, [1, uy], [1, 1], [0, 0, y0, y1]).to(wide)
             kh, kw = fir.f2d.shape
             rows = grad.reshape(-1, ow)
-            out[2] = torch.stack([
-                tap_gradient(u[:, :, ky::dy][:, :, :oh].reshape(-1, u.shape[3]), rows, kw, dx)
-                for ky in range(kh)
-            ])
+
+            def row(ky: int) -> Tensor:  # (the y taps' rows of u, against grad's)
+                z = u[:, :, ky::dy][:, :, :oh].reshape(-1, u.shape[3])
+                return upsampled_tap_gradient(z, rows, kw, ux, dx, x0)
+
+            out[2] = torch.stack([row(ky) for ky in range(kh)])
         return tuple(out)
     assert fir.fx is not None and fir.fy is not None  # separable: both axes are set
-    x0, x1, y0, y1 = pad
     if needed[0]:  # the input filtered along y, not yet up-sampled along x: [N, C, OH, W]
         v = op(x, one, fir.fy, None, [1, uy], [1, dy], [0, 0, y0, y1]).to(wide)
         out[0] = upsampled_tap_gradient(v.reshape(-1, v.shape[3]), grad.reshape(-1, ow),

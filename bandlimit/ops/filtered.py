@@ -60,6 +60,7 @@ from bandlimit.ops._params import (
     check_fits_dtype,
     check_tensor,
     keep_memory_format,
+    learns,
     make_fir,
     make_fir_1d,
     reach_padding,
@@ -110,7 +111,7 @@ def _run_filtered_act(
             wide(beta), mode, dpad, unfiltered,
         )
         return y.to(x.dtype)
-    if impl != "ref" and any(t.requires_grad for t in _taps(fu, fd)) and torch.is_grad_enabled():
+    if impl != "ref" and any(learns(t) for t in _taps(fu, fd)):
         # Learned filters: the fused kernels take filters as constants; the reference's
         # composition with the backend's upfirdn stages gives them their gradient.
         from bandlimit.ops.upfirdn import run_upfirdn
