@@ -26,6 +26,7 @@ PUBLIC_MODULES = {
     "bandlimit.nn.bigvgan": "bandlimit.nn.bigvgan",
     "bandlimit.metrics.equivariance": "bandlimit.metrics.equivariance",
     "bandlimit.testing": "bandlimit.testing",
+    "bandlimit.compat.rosinality": "bandlimit.compat.rosinality",
 }
 
 
