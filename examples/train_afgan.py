@@ -1,9 +1,9 @@
 r"""Train an Alias-Free GAN (StyleGAN3-T or -R) on bandlimit — on a laptop CPU or many GPUs.
 
 The official StyleGAN3 recipe (non-saturating logistic loss, lazy R1, G_ema with ramp-up, the
-config-R blur fade; see :mod:`afgan.training`; no ADA augmentation) with small defaults that
-make visible progress on 2 CPU cores. With no ``--data`` it trains on an embedded procedural
-dataset (anti-aliased shapes on smooth backgrounds) that needs no download.
+config-R blur fade, ADA augmentation with ``--data``; see :mod:`afgan.training`) with small
+defaults that make visible progress on 2 CPU cores. With no ``--data`` it trains on an embedded
+procedural dataset (anti-aliased shapes on smooth backgrounds) that needs no download.
 
 Examples::
 
@@ -40,8 +40,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python examples/train_afgan.py`
 
+from afgan.augment import PIPES
 from afgan.cli import fail, require_plot
-from afgan.training import CONFIGS, IMPLS, METRIC_NAMES, TrainConfig, TrainingError, train
+from afgan.training import (
+    AUG_MODES,
+    CONFIGS,
+    IMPLS,
+    METRIC_NAMES,
+    TrainConfig,
+    TrainingError,
+    train,
+)
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
@@ -104,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     a("--glr", type=float, help=f"G learning rate (default {d.glr}; official 0.0025)")
     a("--dlr", type=float, help=f"D learning rate (default {d.dlr}; official 0.002)")
     a("--mbstd-group", type=int, help=f"minibatch-stddev group (default {d.mbstd_group})")
+    a("--aug", choices=AUG_MODES,
+      help="discriminator augmentation: ada (adaptive; the default with --data), fixed (--aug-p), "
+           "noaug (the default on the embedded shapes)")
+    a("--augpipe", choices=list(PIPES), help=f"ADA transform groups (default {d.augpipe})")
+    # (not the official --p: torchrun's own parser takes --p for an abbreviation of its options)
+    a("--aug-p", type=float,
+      help="augmentation probability: fixed's (default 0.2), ada's start (default 0)")
+    a("--target", type=float, help=f"ADA target of E[sign(D(real))] (default {d.target})")
+    a("--ada-kimg", type=float,
+      help="ADA speed: kimg for p to move by 1 (default 500; 100 from another run's weights)")
     a("--seed", type=int, help=f"random seed (default {d.seed})")
     a("--resume", help="run directory or checkpoint to continue; or an official .pkl")
     a("--metrics", type=_metrics, help="eqt,eqt_frac,eqr or none (default none)")

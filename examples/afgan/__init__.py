@@ -12,6 +12,8 @@ the official StyleGAN3 generator exactly:
 - :mod:`afgan.legacy` — reads official StyleGAN3 network pickles without NVIDIA's code (an
   allow-listed unpickler that never executes the code embedded in the pickle) and reads/writes
   bandlimit checkpoints.
+- :mod:`afgan.training`, :mod:`afgan.loss`, :mod:`afgan.discriminator`, :mod:`afgan.augment`
+  (ADA), :mod:`afgan.data` — the trainer behind ``train_afgan.py``.
 """
 
 from afgan.networks import (

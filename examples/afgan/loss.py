@@ -67,6 +67,8 @@ class StyleGAN2Loss:
     r1_gamma : float ≥ 0
     blur_init_sigma, blur_fade_kimg : float
         Config R: 10 px faded over ``batch·200/32`` kimg; config T: 0.
+    augment_pipe : afgan.augment.AugmentPipe or None
+        ADA: applied (after the blur) to every image D sees, with the phase's random numbers.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class StyleGAN2Loss:
         r1_gamma: float = 10.0,
         blur_init_sigma: float = 0.0,
         blur_fade_kimg: float = 0.0,
+        augment_pipe: torch.nn.Module | None = None,
     ) -> None:
         if not math.isfinite(r1_gamma) or r1_gamma < 0:
             raise ValueError(f"r1_gamma must be a finite number >= 0, got {r1_gamma!r}")
@@ -84,6 +87,7 @@ class StyleGAN2Loss:
         self.r1_gamma = float(r1_gamma)
         self.blur_init_sigma = float(blur_init_sigma)
         self.blur_fade_kimg = float(blur_fade_kimg)
+        self.augment_pipe = augment_pipe
 
     def _blur(self, img: torch.Tensor, cur_nimg: int) -> torch.Tensor:
         f = blur_filter(blur_sigma(cur_nimg, self.blur_init_sigma, self.blur_fade_kimg))
@@ -91,8 +95,12 @@ class StyleGAN2Loss:
             return img
         return filter2d(img, f.to(device=img.device, dtype=img.dtype))  # size-preserving
 
-    def run_D(self, img: torch.Tensor, c: torch.Tensor, cur_nimg: int, update_emas=False):
-        return self.D(self._blur(img, cur_nimg), c, update_emas=update_emas)
+    def run_D(self, img: torch.Tensor, c: torch.Tensor, cur_nimg: int, update_emas=False,
+              draws: torch.Tensor | None = None):  # fmt: skip
+        img = self._blur(img, cur_nimg)
+        if self.augment_pipe is not None and draws is not None:
+            img = self.augment_pipe(img, draws)
+        return self.D(img, c, update_emas=update_emas)
 
     def accumulate_gradients(
         self,
@@ -103,20 +111,26 @@ class StyleGAN2Loss:
         gen_c: torch.Tensor,
         gain: float,
         cur_nimg: int,
+        augment_draws: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Run one phase's forward and ``backward()`` (gradients accumulate into ``.grad``).
 
+        ``augment_draws [2, batch, K]``: the augmentation's random numbers for the phase's
+        generated (0) and real (1) images (with an ``augment_pipe``; None: no augmentation).
+
         Returns the phase's scalars for logging (``loss_G``, ``loss_D_real``, ``loss_D_fake``,
-        ``r1_penalty``, ``scores_real``, ``scores_fake``) as detached 0-d tensors on the
-        networks' device: reading them (``float(t)``) waits for the device, so a trainer reads
+        ``r1_penalty``, ``scores_real``, ``scores_fake``; ``signs_real``, the mean sign of D's
+        scores of reals, ADA's overfitting measure) as detached 0-d tensors on the networks'
+        device: reading them (``float(t)``) waits for the device, so a trainer reads
         them once per log line, not per step, and the GPU never idles between phases.
         """
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
         stats: dict[str, torch.Tensor] = {}
+        fake_draws, real_draws = (None, None) if augment_draws is None else augment_draws
         if phase == "Gmain":
             gen_img = self.G(gen_z, gen_c)
-            logits = self.run_D(gen_img, gen_c, cur_nimg)
+            logits = self.run_D(gen_img, gen_c, cur_nimg, draws=fake_draws)
             loss = F.softplus(-logits).mean()
             (loss * gain).backward()
             stats["loss_G"] = loss.detach()
@@ -124,8 +138,8 @@ class StyleGAN2Loss:
         elif phase == "Dmain":
             with torch.no_grad():
                 gen_img = self.G(gen_z, gen_c, update_emas=True)
-            logits_fake = self.run_D(gen_img, gen_c, cur_nimg, update_emas=True)
-            logits_real = self.run_D(real_img.detach(), real_c, cur_nimg)
+            logits_fake = self.run_D(gen_img, gen_c, cur_nimg, update_emas=True, draws=fake_draws)
+            logits_real = self.run_D(real_img.detach(), real_c, cur_nimg, draws=real_draws)
             loss_fake = F.softplus(logits_fake).mean()
             loss_real = F.softplus(-logits_real).mean()
             loss = loss_fake + loss_real
@@ -135,9 +149,10 @@ class StyleGAN2Loss:
             stats["loss_D"] = loss.detach()
             stats["scores_fake"] = logits_fake.detach().mean()
             stats["scores_real"] = logits_real.detach().mean()
+            stats["signs_real"] = logits_real.detach().sign().mean()
         else:  # Dreg
             real = real_img.detach().requires_grad_(True)
-            logits = self.run_D(real, real_c, cur_nimg)
+            logits = self.run_D(real, real_c, cur_nimg, draws=real_draws)
             (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
             penalty = grad.square().sum(dim=[1, 2, 3])
             loss = (penalty * (self.r1_gamma / 2)).mean()

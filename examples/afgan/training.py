@@ -16,6 +16,14 @@ NaN/±Inf are replaced by 0/±1e5. After the step, G_ema's parameters move as
 0.05\,n_\mathrm{img})` (ramp-up; none after an official-pickle resume), :math:`k_\mathrm{ema} =
 10 B / 32`; G_ema's buffers are copied from G.
 
+Augmentation (:mod:`afgan.augment`, ``--aug``): every image D sees (after the config-R blur)
+goes through ADA's pipeline with probability ``p``; with ``ada`` (the default with ``--data``)
+``p`` starts at ``--aug-p`` (0) and moves every 4 steps by ``±batch·4/(1000·ada_kimg)`` as the
+sign of D's scores of reals averages above or below ``--target`` (0.6); ``fixed`` keeps
+``--aug-p`` (0.2).
+Its random numbers are drawn for the whole batch from a generator seeded by ``(seed, s)``, as
+the latents.
+
 Determinism: networks are initialised from ``seed`` on every rank; the latents of step ``s``
 are drawn for the whole batch from a generator seeded by ``(seed, s)``, each rank taking its
 share, so they do not depend on the number of processes; the data order is a function of the
@@ -54,6 +62,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from afgan.augment import PIPES, AdaptiveP, AugmentPipe
 from afgan.cli import write_replacing
 from afgan.data import DatasetError, make_loader, one_line, open_dataset
 from afgan.discriminator import Discriminator
@@ -80,6 +89,8 @@ CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)\.pt")  # the trainer's own (fullma
 GRID_RE = re.compile(r"fakes(\d+)\.png")  # its sample grids (fullmatch)
 REWIND_JSON = "rewind.json"  # in superseded-<n>/: the step that rewind went back to
 D_REG_INTERVAL = 16
+AUG_MODES = ("auto", "noaug", "ada", "fixed")  # auto: ada with --data, none on the shapes
+ADA_INTERVAL = 4  # steps between p updates
 
 
 class TrainingError(ValueError):
@@ -141,6 +152,11 @@ class TrainConfig:
     ema_rampup: float | None = 0.05
     blur_sigma: float | None = None
     blur_fade_kimg: float | None = None
+    aug: str = "auto"
+    augpipe: str = "bgc"
+    aug_p: float | None = None
+    target: float = 0.6
+    ada_kimg: float | None = None
     seed: int = 0
     metrics: list[str] = field(default_factory=list)
     metrics_samples: int = 64
@@ -191,6 +207,23 @@ class TrainConfig:
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
                                   or not math.isfinite(v) or v < 0):
                 raise TrainingError(f"{name} must be None or a number >= 0, got {v!r}")
+        if self.aug not in AUG_MODES:
+            raise TrainingError(f"--aug must be one of {', '.join(AUG_MODES)}, got {self.aug!r}")
+        if self.augpipe not in PIPES:
+            raise TrainingError(
+                f"--augpipe must be one of {', '.join(PIPES)}, got {self.augpipe!r}"
+            )
+        for name in ("aug_p", "target"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not 0 <= v <= 1):  # fmt: skip
+                flag = name.replace("_", "-")
+                raise TrainingError(f"--{flag} must be a number in [0, 1], got {v!r}")
+        if self.ada_kimg is not None and not (
+            isinstance(self.ada_kimg, (int, float)) and math.isfinite(self.ada_kimg)
+            and self.ada_kimg > 0
+        ):  # fmt: skip
+            raise TrainingError(f"--ada-kimg must be a positive number, got {self.ada_kimg!r}")
         for m in self.metrics:
             if m not in METRIC_NAMES:
                 raise TrainingError(
@@ -228,6 +261,7 @@ class TrainConfig:
         d = {k: v for k, v in d.items() if k in known}
         d.setdefault("margin", 10)  # runs written before --margin existed used 10
         d.setdefault("num_critical", 2)  # and before --num-critical, the official 2
+        d.setdefault("aug", "noaug")  # and before --aug, without augmentation
         if "grid" in d:
             d["grid"] = tuple(d["grid"])
         return cls(**d)
@@ -786,12 +820,22 @@ class _StopFlag:
                 signal.signal(sig, previous)
 
 
-def _step_generator(seed: int, step: int) -> torch.Generator:
+def _step_generator(seed: int, step: int, stream: int = 1) -> torch.Generator:
     """The generator of a step's draws for the whole batch: every rank draws them all and takes
     its share (:func:`_share`), so the latents do not depend on the number of processes. (The
-    1 and 0 in the seed: the sequence a single process always drew.)"""
-    s = np.random.SeedSequence([seed, 1, 0, step]).generate_state(2, np.uint64)
+    1 and 0 in the seed: the sequence a single process always drew; ``stream`` 2: the
+    augmentations'.)"""
+    s = np.random.SeedSequence([seed, stream, 0, step]).generate_state(2, np.uint64)
     return torch.Generator().manual_seed(int(s[0] >> np.uint64(1)))
+
+
+def _ada_sums(ada: AdaptiveP, d: _Dist, device: torch.device) -> tuple[float, float]:
+    """The signs' sum and count since the last update, over every rank (one all-reduce)."""
+    sums = torch.tensor([float(ada.sign_sum), float(ada.sign_count)], dtype=torch.float64)
+    if d.active:
+        sums = sums.to(device)
+        dist.all_reduce(sums)
+    return float(sums[0]), float(sums[1])
 
 
 def _share(draws: torch.Tensor, rank: int, per_rank: int) -> torch.Tensor:
@@ -1029,6 +1073,8 @@ def _train(
             # Official rule for resuming from weights only: no EMA ramp-up, no blur. In cfg,
             # which the checkpoints store, so that continuing this run keeps them off.
             cfg.ema_rampup, cfg.blur_sigma = None, 0.0
+            if cfg.ada_kimg is None:  # (and ADA reacts faster, 100 kimg)
+                cfg.ada_kimg = 100.0
     try:
         cfg.validate()
     except TrainingError as exc:  # (every rank finds the same: rank 0 says it)
@@ -1088,6 +1134,15 @@ def _train(
     blur_sigma = cfg.blur_sigma if cfg.blur_sigma is not None else (10.0 if is_r else 0.0)
     blur_fade = cfg.blur_fade_kimg if cfg.blur_fade_kimg is not None else cfg.batch * 200 / 32
     ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
+    aug = cfg.aug if cfg.aug != "auto" else ("ada" if cfg.data is not None else "noaug")
+    augment: AugmentPipe | None = None
+    ada: AdaptiveP | None = None
+    if aug != "noaug":
+        p0 = cfg.aug_p if cfg.aug_p is not None else (0.2 if aug == "fixed" else 0.0)
+        augment = AugmentPipe(cfg.augpipe, p=p0).to(device)
+        if aug == "ada":
+            ada_kimg = cfg.ada_kimg if cfg.ada_kimg is not None else 500.0
+            ada = AdaptiveP(cfg.target, ada_kimg, cfg.batch, ADA_INTERVAL)
 
     # Networks: identical initialisation on every rank.
     torch.manual_seed(cfg.seed)
@@ -1119,6 +1174,11 @@ def _train(
             step, cur_nimg, tick = exact["step"], exact["cur_nimg"], exact["tick"]
             elapsed_before = exact.get("elapsed", 0.0)
             torch.set_rng_state(exact["torch_rng"])
+            stored_aug = exact.get("augment")
+            if augment is not None and isinstance(stored_aug, dict):
+                augment.p = float(stored_aug["p"])
+                if ada is not None:
+                    ada.load_state(stored_aug)
             ran_on = exact.get("world_size")
             if isinstance(ran_on, int) and ran_on != d.world and d.rank == 0:
                 print(f"--resume: the run trained on {ran_on} process(es), this is {d.world}: "
@@ -1130,7 +1190,7 @@ def _train(
     setup_error: str | None = None
     meta = {"dataset": dataset.describe(), "gamma": gamma, "blur_sigma": blur_sigma,
             "blur_fade_kimg": blur_fade, "ema_kimg": ema_kimg, "ema_rampup": cfg.ema_rampup,
-            "world_size": d.world, "batch_per_process": batch_gpu,
+            "world_size": d.world, "batch_per_process": batch_gpu, "aug": aug,
             "G_kwargs": G.init_kwargs, "D_kwargs": D.init_kwargs,
             "G_params": sum(p.numel() for p in G.parameters()),
             "D_params": sum(p.numel() for p in D.parameters()),
@@ -1155,7 +1215,7 @@ def _train(
     assert run_dir is not None
 
     loss = StyleGAN2Loss(G, D, r1_gamma=gamma, blur_init_sigma=blur_sigma,
-                         blur_fade_kimg=blur_fade)  # fmt: skip
+                         blur_fade_kimg=blur_fade, augment_pipe=augment)  # fmt: skip
     loader = make_loader(dataset, cfg.batch, d.rank, d.world, start_step=step, seed=cfg.seed,
                          workers=cfg.workers)  # fmt: skip
 
@@ -1205,6 +1265,8 @@ def _train(
                   "elapsed": time.time() - start_time, "config": cfg.to_json(),
                   "G_opt": G_opt.state_dict(), "D_opt": D_opt.state_dict(),
                   "torch_rng": torch.get_rng_state(), "world_size": d.world}  # fmt: skip
+        if augment is not None:
+            tstate["augment"] = {"p": augment.p, **(ada.state() if ada else {})}
         return _write_checkpoint(run_dir, cfg.keep, G=G, D=D, G_ema=G_ema,
                                  training_state=tstate)  # fmt: skip
 
@@ -1228,19 +1290,30 @@ def _train(
             else:
                 cs = torch.zeros([3, batch_gpu, 0], device=device)
 
+            draws = None
+            if augment is not None:  # [phase, fake/real, batch, K]
+                agen = _step_generator(cfg.seed, step, stream=2)
+                draws = AugmentPipe.draw(6 * cfg.batch, agen).reshape(3, 2, cfg.batch, -1)
+                draws = draws[:, :, d.rank * batch_gpu : (d.rank + 1) * batch_gpu]
+
             phases = [("Gmain", G, G_opt, 1), ("Dmain", D, D_opt, 1)]
             if gamma > 0 and step % D_REG_INTERVAL == 0:
                 phases.append(("Dreg", D, D_opt, D_REG_INTERVAL))
             for i, (name, module, opt, gain) in enumerate(phases):
                 module.requires_grad_(True)
                 opt.zero_grad(set_to_none=True)
-                st = loss.accumulate_gradients(name, real, real_c, zs[i], cs[i], gain, cur_nimg)
+                st = loss.accumulate_gradients(name, real, real_c, zs[i], cs[i], gain, cur_nimg,
+                                               None if draws is None else draws[i])  # fmt: skip
                 _sync_gradients(module, d)
                 opt.step()
                 module.requires_grad_(False)
                 for k, v in st.items():
                     stats_acc.setdefault(k, []).append(v)
+                if ada is not None and name == "Dmain":
+                    ada.accumulate(st["signs_real"] * batch_gpu, batch_gpu)
             _sync_buffers(G, d)
+            if augment is not None and ada is not None and step % ADA_INTERVAL == 0:
+                augment.p = ada.update(augment.p, _ada_sums(ada, d, device))
 
             # G_ema (parameters lerp, buffers copied).
             ema_nimg = ema_kimg * 1000
@@ -1283,6 +1356,8 @@ def _train(
                 "img_per_s": tick_kimg * 1000 / max(now - tick_start_time, 1e-9),
                 **_tick_means(stats_acc, d),
             }  # fmt: skip
+            if augment is not None:
+                row["augment_p"] = augment.p
             stats_acc.clear()
             snap = done or want_stop or tick % cfg.snap == 0
             if snap and d.rank == 0:  # the checkpoint first: nothing after it can lose the run
@@ -1323,6 +1398,8 @@ def _train(
                     losses = [f"{k} {row[k]:.3f}" for k in ("loss_G", "loss_D", "r1_penalty")
                               if k in row]  # fmt: skip
                     mets = [f"{k} {v:.2f} dB" for k, v in row.get("metrics", {}).items()]
+                    if "augment_p" in row:
+                        losses.append(f"p {row['augment_p']:.3f}")
                     msg = (f"\rtick {tick:<4d} kimg {row['kimg']:<8.3f} "
                            f"{row['sec_per_kimg']:.1f} s/kimg  " + "  ".join(losses + mets))
                     print(msg.ljust(100), file=sys.stderr, flush=True)

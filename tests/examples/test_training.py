@@ -615,9 +615,11 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     # TMPDIR: torchrun's elastic agent leaves a directory behind in the temporary folder.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
            "TMPDIR": str(tmp_path)}  # fmt: skip
-    # --mbstd-group 1: no statistic across samples, so that one process sees the same
+    # --mbstd-group 1: no statistic across samples, so that one process sees the same; ADA
+    # (p moved by the signs of both ranks' reals) augments each image alike in both runs
     common = [*TINY, "--batch", "8", "--outdir", str(tmp_path), "--kimg", "0.024", "--tick",
-              "0.024", "--snap", "1", "--mbstd-group", "1"]  # fmt: skip
+              "0.024", "--snap", "1", "--mbstd-group", "1", "--aug", "ada", "--aug-p", "0.5",
+              "--ada-kimg", "0.1"]  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(EXAMPLES / "train_afgan.py"), *common, "--run-name", "ddp"]  # fmt: skip
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -632,6 +634,7 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
             for r in ("ddp", "one")]  # fmt: skip
     for key in ("loss_G", "loss_D"):
         assert rows[0][key] == pytest.approx(rows[1][key], rel=1e-4), key
+    assert rows[0]["augment_p"] == rows[1]["augment_p"]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 3
     assert summary["rank_digests"][0] == summary["rank_digests"][1]
