@@ -15,7 +15,10 @@ import and delete the folder.
 - mmcv: ``from mmcv.ops import upfirdn2d, fused_bias_leakyrelu, FusedBiasLeakyReLU`` becomes
   an import of the same names from :mod:`bandlimit.compat.rosinality`.
 
-StyleGAN2-ADA's and StyleGAN3's ``torch_utils.ops`` need no shim: :mod:`bandlimit.ops` has
+BigVGAN's and alias-free-torch's modules (``Activation1d``, ``UpSample1d``, ``DownSample1d``,
+``LowPassFilter1d`` and their 2-D forms) are in :mod:`bandlimit.nn.bigvgan`, with their
+constructor arguments and state-dict keys. StyleGAN2-ADA's and StyleGAN3's
+``torch_utils.ops`` need no shim: :mod:`bandlimit.ops` has
 their functions under the same names and signatures (``upfirdn2d``, ``setup_filter``,
 ``bias_act``, ``filtered_lrelu`` …; ``impl`` takes 'auto', 'ref', 'numba' or 'cuda').
 """

@@ -89,8 +89,8 @@ def test_bad_input():
         BlurPool2d(stride=0)
     with pytest.raises(ValueError, match=r"padding_mode must be one of .*got 'edge'"):
         BlurPool2d(padding_mode="edge")
-    with pytest.raises(ValueError, match=r"filter must be 'binomial' or a tensor of taps, got "
-                                         r"'gauss'"):
+    with pytest.raises(ValueError, match=r"filter must be 'binomial', 'kaiser' or a tensor of "
+                                         r"taps, got 'gauss'"):
         BlurPool2d(filter="gauss")
     with pytest.raises(ValueError, match=r"filter must have shape \[k\] or \[k, k\], got \(2, 3\)"):
         BlurPool2d(filter=torch.ones(2, 3))
@@ -153,3 +153,38 @@ def test_more_bad_input():
         MaxBlurPool2d()(torch.zeros(1, 1, 2, 2))
     assert MaxBlurPool2d()(torch.zeros(1, 1, 3, 3)).shape == (1, 1, 1, 1)
     assert MaxBlurPool2d(padding_mode="zeros")(torch.zeros(1, 1, 2, 2)).shape == (1, 1, 1, 1)
+
+
+@pytest.mark.parametrize(("k", "stride"), [(8, 2), (12, 3), (16, 4), (5, 2), (7, 3)])
+def test_kaiser_blur_is_scipys_design_and_filters_as_documented(k, stride):
+    """filter='kaiser': scipy's firwin(k, 0.5/s, width=0.5/s), float32; at 4·s taps ≥ 0.996 of
+    the amplitude below 0.25/s and ≤ −31.8 dB from 0.75/s on (the docstring's numbers), where
+    the binomial of 2·s − 1 taps leaves −17 dB or more."""
+    import scipy.signal
+
+    pool = BlurPool2d(k, stride, "kaiser")
+    want = scipy.signal.firwin(k, 0.5 / stride, width=0.5 / stride, fs=1)
+    np.testing.assert_allclose(pool.filter.double().numpy(), want, rtol=1e-6, atol=1e-7)
+    assert pool.filter.dtype == torch.float32 and pool.kernel_size == k
+
+    def gain(taps, f):
+        n = np.arange(len(taps))
+        return np.abs(np.exp(-2j * np.pi * np.outer(f, n)) @ taps)
+
+    if k == 4 * stride:
+        passband = np.linspace(0, 0.25 / stride, 50)
+        stopband = np.linspace(0.75 / stride, 0.5, 200)
+        assert gain(want, passband).min() >= 0.996
+        assert 20 * np.log10(gain(want, stopband).max()) <= -31.7
+        binomial = BlurPool2d(2 * stride - 1, stride).filter.double().numpy()
+        assert 20 * np.log10(gain(binomial, stopband).max()) >= -17
+    x = torch.randn(1, 2, 16, 16)
+    side = -(-15 // stride)  # (a 2 x 2 max pool first: 15 x 15)
+    assert MaxBlurPool2d(k, stride, filter="kaiser")(x).shape == (1, 2, side, side)
+
+
+def test_kaiser_blur_bad_input():
+    with pytest.raises(ValueError, match=r"filter='kaiser' needs stride >= 2"):
+        BlurPool2d(5, 1, "kaiser")
+    with pytest.raises(ValueError, match=r"filter must be 'binomial', 'kaiser' or a tensor"):
+        BlurPool2d(5, 2, "lanczos")
