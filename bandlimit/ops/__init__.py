@@ -1,8 +1,9 @@
 """Resampling and activation ops with StyleGAN3's exact semantics.
 
 The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D ops, any shape
-for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype, return a tensor of
-the same dtype on the same device, and are differentiable with respect to their input (and
+for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype (the linear ones,
+the upfirdn ops and :func:`resample_poly`, complex64/complex128 too, as scipy's), return a
+tensor of the same dtype on the same device, and are differentiable with respect to their input (and
 bias and activation parameters) to any order. A filter that requires grad is learned: it gets its
 gradient too (the upfirdn ops and :func:`resample_poly` on every backend; the filtered
 activations, whose fused kernels take filters as constants, then run the backend's upfirdn

@@ -20,7 +20,7 @@ like it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +35,7 @@ from bandlimit.filters.resample import (
     resample_factors,
     resample_filter,
 )
+from bandlimit.ops._complex import is_complex
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import (
     _tracing,
@@ -55,6 +56,9 @@ PADTYPES = (
     "constant", "line", *_STATISTICS, "edge", "wrap", "symmetric", "reflect", "antisymmetric",
     "antireflect", "smooth",
 )  # fmt: skip
+
+
+_NONLINEAR_PADTYPES = ("median", "maximum", "minimum")
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,19 @@ def apply_resample(
 ) -> torch.Tensor:
     """:func:`resample_poly` with its other arguments checked already (``spec``); ``taps``
     overrides ``spec.taps`` (a module's buffer, which follows ``.to()``)."""
+    if is_complex(x):  # by linearity: the parts resampled alike, cval + 0j the padding
+        if spec.padtype in _NONLINEAR_PADTYPES:
+            raise ValueError(
+                f"padtype {spec.padtype!r} takes a statistic that is not linear in the "
+                f"signal: a complex x takes the other padtypes ('constant', 'mean', 'line', "
+                f"'edge', 'wrap', 'symmetric', 'reflect', 'antisymmetric', 'antireflect', "
+                f"'smooth')"
+            )
+        if x.dtype == torch.complex32:
+            raise TypeError("complex32 (chalf) is not supported: use complex64 or complex128")
+        re = apply_resample(x.real, spec, impl, taps)
+        im = apply_resample(x.imag, replace(spec, cval=0.0), impl, taps)
+        return torch.complex(re, im)
     check_tensor(x, "x")
     if torch.jit.is_tracing():
         raise RuntimeError(
@@ -349,7 +366,10 @@ def resample_poly(
     Parameters
     ----------
     x : Tensor ``[..., L, ...]``
-        Real floating-point signal, any shape (audio ``[N, C, T]``, images ``[N, C, H, W]``).
+        Floating-point signal, any shape (audio ``[N, C, T]``, images ``[N, C, H, W]``); or
+        complex (complex64/complex128, as scipy takes it: the real and imaginary parts are
+        resampled alike, ``cval`` pads the real part; not with the padtypes 'median',
+        'maximum' and 'minimum', whose statistics are not linear).
     up, down : int in [1, 2**30], or one per ``dim``
         The factors, divided by their gcd before use (so ``(4, 2)`` is ``(2, 1)``); the designed
         filter allows ``max(up, down) ≤ 2**16`` after that (explicit taps do not need it).
@@ -388,8 +408,9 @@ def resample_poly(
     Raises
     ------
     TypeError
-        If ``x`` is not a floating-point tensor, or an argument has the wrong type (a factor or
-        ``dim`` that is not an int, taps that are not real numbers).
+        If ``x`` is neither a floating-point nor a complex64/complex128 tensor, or an argument
+        has the wrong type (a factor or ``dim`` that is not an int, taps that are not real
+        numbers).
     ValueError
         If a factor, ``dim``, ``window``, ``padtype`` or ``cval`` is invalid (e.g. ``cval``
         with another padtype, a ``dim`` named twice or out of range), or the requested

@@ -20,6 +20,7 @@ import torch
 
 from bandlimit._checks import check_bool, check_device, nonreal_kind, short_repr
 from bandlimit.ops import reference
+from bandlimit.ops._complex import filter_by_parts, is_complex
 from bandlimit.ops._dispatch import HALF_DTYPES, compute_dtype, numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
@@ -74,15 +75,18 @@ def upfirdn2d(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        Floating point. 'ref': any device and dtype; 'numba': CPU, float32/float64 (float16 and
-        bfloat16 computed in float32, rounded once); 'cuda': CUDA
+        Floating point, or complex (complex64/complex128: the op is linear, so the real and
+        imaginary parts are filtered alike, as one batch). 'ref': any device and dtype;
+        'numba': CPU, float32/float64 (float16 and bfloat16 computed in float32, rounded
+        once); 'cuda': CUDA
         float16/bfloat16/float32/float64. A channels_last ``x`` gives a channels_last result.
     f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
-        Floating-point filter in true-convolution orientation (set ``flip_filter`` for
-        correlation): ``[taps]`` is applied separably, along x and then along y; ``[h, w]`` is a
-        full 2-D filter indexed ``[y, x]``; None is the identity (one tap of value 1). Any
-        device (moved to ``x``'s) and dtype (cast to the one the op computes in). A filter that
-        requires grad (an ``nn.Parameter``) is learned: it gets its gradient on every backend.
+        Floating-point (or complex) filter in true-convolution orientation (set
+        ``flip_filter`` for correlation): ``[taps]`` is applied separably, along x and then
+        along y; ``[h, w]`` is a full 2-D filter indexed ``[y, x]``; None is the identity (one
+        tap of value 1). Any device (moved to ``x``'s) and dtype (cast to the one the op
+        computes in). A filter that requires grad (an ``nn.Parameter``) is learned: it gets
+        its gradient on every backend.
     up, down : int or ``(x, y)``, default 1
         Integer up- and down-sampling factors in [1, 2**30]; an int applies to both axes.
     padding : int, ``(px, py)`` or ``(x0, x1, y0, y1)``, default 0
@@ -110,7 +114,8 @@ def upfirdn2d(
     Raises
     ------
     TypeError
-        If ``x`` or ``f`` is not a floating-point tensor, or an argument has the wrong type.
+        If ``x`` or ``f`` is neither a floating-point nor a complex64/complex128 tensor, or
+        an argument has the wrong type.
     ValueError
         If a shape is wrong, a factor is outside [1, 2**30], ``gain`` is negative, the output
         would be empty, or the requested backend cannot run on ``x``.
@@ -143,6 +148,17 @@ def upfirdn2d(
     >>> upfirdn2d(x, f, down=2, padding=1).shape
     torch.Size([1, 3, 4, 4])
     """
+    if isinstance(f, torch.Tensor) and f.is_complex() and f.ndim == 1:
+        # A separable filter acts twice (f[y]·f[x]): not linear in f, but each pass is.
+        (ux, uy), (dx, dy) = as_factors(up, "up"), as_factors(down, "down")
+        x0, x1, y0, y1 = as_padding(padding)
+        g = math.sqrt(as_float(gain, "gain", nonnegative=True))
+        y = upfirdn2d(x, f[None, :], (ux, 1), (dx, 1), (x0, x1, 0, 0), flip_filter, g, impl)
+        return upfirdn2d(y, f[:, None], (1, uy), (1, dy), (0, 0, y0, y1), flip_filter, g, impl)
+    if is_complex(x) or is_complex(f):
+        return filter_by_parts(
+            lambda x, f: upfirdn2d(x, f, up, down, padding, flip_filter, gain, impl), x, f
+        )
     x = check_tensor(x, "x", (4,), "[N, C, H, W]")
     f = check_filter(f, "f", x=x)
     up, down, pad = as_factors(up, "up"), as_factors(down, "down"), as_padding(padding)
@@ -174,10 +190,10 @@ def upfirdn1d(
     Parameters
     ----------
     x : Tensor ``[N, C, L]``
-        Floating point; devices and dtypes per backend as in :func:`upfirdn2d`.
+        Floating point or complex; devices and dtypes per backend as in :func:`upfirdn2d`.
     f : Tensor ``[taps]`` or None
-        Floating-point filter in true-convolution orientation, or None (identity). A filter that
-        requires grad is learned, as in :func:`upfirdn2d`.
+        Floating-point (or complex) filter in true-convolution orientation, or None
+        (identity). A filter that requires grad is learned, as in :func:`upfirdn2d`.
     up, down : int, default 1
         Integer factors in [1, 2**30].
     padding : int or ``(p0, p1)``, default 0
@@ -222,6 +238,10 @@ def upfirdn1d(
     >>> y[0, 0, :6].tolist()
     [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     """
+    if is_complex(x) or is_complex(f):
+        return filter_by_parts(
+            lambda x, f: upfirdn1d(x, f, up, down, padding, flip_filter, gain, impl), x, f
+        )
     x = check_tensor(x, "x", (3,), "[N, C, L]")
     f = check_filter(f, "f", ndims=(1,), x=x)
     up2, down2 = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
@@ -392,7 +412,8 @@ def filter2d(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        As in :func:`~bandlimit.ops.upfirdn2d` (floating point; devices and dtypes per backend).
+        As in :func:`~bandlimit.ops.upfirdn2d` (floating point or complex; devices and
+        dtypes per backend).
     f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
         The filter, e.g. from :func:`~bandlimit.ops.setup_filter`; as in
         :func:`~bandlimit.ops.upfirdn2d`.
@@ -441,7 +462,8 @@ def upsample2d(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        As in :func:`~bandlimit.ops.upfirdn2d` (floating point; devices and dtypes per backend).
+        As in :func:`~bandlimit.ops.upfirdn2d` (floating point or complex; devices and
+        dtypes per backend).
     f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
         The interpolation filter, e.g. from :func:`~bandlimit.ops.setup_filter`; as in
         :func:`~bandlimit.ops.upfirdn2d`.
@@ -505,7 +527,8 @@ def downsample2d(
     Parameters
     ----------
     x : Tensor ``[N, C, H, W]``
-        As in :func:`~bandlimit.ops.upfirdn2d` (floating point; devices and dtypes per backend).
+        As in :func:`~bandlimit.ops.upfirdn2d` (floating point or complex; devices and
+        dtypes per backend).
     f : Tensor ``[taps]``, Tensor ``[h, w]`` or None
         The anti-aliasing filter, e.g. from :func:`~bandlimit.ops.setup_filter`; as in
         :func:`~bandlimit.ops.upfirdn2d`.
