@@ -6,8 +6,9 @@ builds the demo-sized StyleGAN3-T generator and the StyleGAN2 discriminator, run
 steps (Gmain + Dmain + R1 every 16 steps, the optimiser steps and the G_ema update — the real
 :mod:`afgan.training` phase code, without data loading or logging), and reports images/s and
 seconds per kimg (median over the timed steps, after warm-up). Backends alternate inside each
-repetition so machine noise hits them alike. Results go to ``benchmarks/results/train-*.json``;
-paste the table into ``benchmarks/README.md``.
+repetition so machine noise hits them alike. ``--aug-p P`` adds, per backend, the same step with
+ADA's 'bgc' augmentation at probability ``P`` (fresh random numbers each phase) next to it.
+Results go to ``benchmarks/results/train-*.json``; paste the table into ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
+from afgan.augment import AugmentPipe
 from afgan.loss import StyleGAN2Loss
 from afgan.training import TrainConfig, build_networks
 
@@ -37,7 +39,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 class _Trainer:
     """One process-local training step, as in :func:`afgan.training.train` (no data, no I/O)."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+    def __init__(self, cfg: TrainConfig, device: torch.device, aug_p: float | None = None) -> None:
         torch.manual_seed(0)
         self.cfg = cfg
         self.device = device
@@ -47,7 +49,9 @@ class _Trainer:
         self.G_ema = copy.deepcopy(self.G).eval()
         self.G_opt = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=(0.0, 0.99))
         self.D_opt = torch.optim.Adam(self.D.parameters(), lr=cfg.dlr, betas=(0.0, 0.99))
-        self.loss = StyleGAN2Loss(self.G, self.D, r1_gamma=0.1)
+        self.augment = AugmentPipe("bgc", aug_p) if aug_p is not None else None
+        self.loss = StyleGAN2Loss(self.G, self.D, r1_gamma=0.1, augment_pipe=self.augment)
+        self.draws = torch.Generator().manual_seed(0)
         self.step_idx = 0
         self.real = torch.rand(cfg.batch, 3, cfg.resolution, cfg.resolution, device=device) * 2 - 1
 
@@ -60,7 +64,10 @@ class _Trainer:
             module.requires_grad_(True)
             opt.zero_grad(set_to_none=True)
             z = torch.randn(b, self.cfg.z_dim, device=self.device)
-            self.loss.accumulate_gradients(name, self.real, c, z, c, gain, 0)
+            draws = None
+            if self.augment is not None:
+                draws = AugmentPipe.draw(2 * b, self.draws).reshape(2, b, -1)
+            self.loss.accumulate_gradients(name, self.real, c, z, c, gain, 0, draws)
             opt.step()
             module.requires_grad_(False)
         with torch.no_grad():
@@ -74,34 +81,36 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs) -> list[dict]:
+def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs, aug_p=None) -> list[dict]:
     rows = []
+    variants = [(impl, p) for impl in impls for p in ([None] if aug_p is None else [None, aug_p])]
     for res in resolutions:
         cfg = TrainConfig(resolution=res, batch=batch, **cfg_kwargs)
         trainers = {}
-        for impl in impls:
+        for impl, p in variants:
             set_default_impl(impl)
-            trainers[impl] = _Trainer(cfg, device)
+            trainers[impl, p] = _Trainer(cfg, device, p)
             for _ in range(warmup):  # JIT compilation, allocator warm-up, R1 at step 0
-                trainers[impl].step()
-        times: dict[str, list[float]] = {impl: [] for impl in impls}
+                trainers[impl, p].step()
+        times: dict[tuple, list[float]] = {v: [] for v in variants}
         for _ in range(steps):
-            for impl in impls:  # interleaved
+            for impl, p in variants:  # interleaved
                 set_default_impl(impl)
                 _sync(device)
                 t0 = time.perf_counter()
-                trainers[impl].step()
+                trainers[impl, p].step()
                 _sync(device)
-                times[impl].append(time.perf_counter() - t0)
-        for impl in impls:
-            med = statistics.median(times[impl])
+                times[impl, p].append(time.perf_counter() - t0)
+        for impl, p in variants:
+            med = statistics.median(times[impl, p])
             rows.append({
-                "resolution": res, "impl": impl, "batch": batch, "step_s": med,
+                "resolution": res, "impl": impl, "aug_p": p, "batch": batch, "step_s": med,
                 "img_per_s": batch / med, "s_per_kimg": med * 1000 / batch,
-                "G_params": sum(p.numel() for p in trainers[impl].G.parameters()),
-                "D_params": sum(p.numel() for p in trainers[impl].D.parameters()),
+                "G_params": sum(q.numel() for q in trainers[impl, p].G.parameters()),
+                "D_params": sum(q.numel() for q in trainers[impl, p].D.parameters()),
             })  # fmt: skip
-            print(f"{res:4d}²  {impl:6s}  {batch / med:8.2f} img/s  "
+            name = impl if p is None else f"{impl}+ada{p:g}"
+            print(f"{res:4d}²  {name:12s}  {batch / med:8.2f} img/s  "
                   f"{med * 1000 / batch:8.1f} s/kimg  (step {med:.3f} s, median of {steps})",
                   flush=True)  # fmt: skip
     set_default_impl(None)
@@ -117,6 +126,8 @@ def main(argv=None) -> Path:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
+    p.add_argument("--aug-p", type=float, default=None,
+                   help="also time each backend with ADA's augmentation at this probability")
     d = TrainConfig()  # the trainer's defaults
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--num-layers", type=int, default=d.num_layers)
@@ -136,7 +147,7 @@ def main(argv=None) -> Path:
                       dcbase=args.dcbase, dcmax=args.dcmax, margin=args.margin,
                       z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
     res = [int(r) for r in args.resolutions.split(",")]
-    rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs)
+    rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs, args.aug_p)
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"train-{device.type}-{platform.node() or 'host'}.json"
     meta = {
