@@ -4,8 +4,9 @@
   :func:`lowpass`, :func:`kaiser_sinc`, :func:`kaiser_jinc`, :func:`kaiser_beta`,
   :func:`kaiser_atten`, :func:`kaiser_order` (taps for an attenuation), and the BigVGAN
   compatibility preset :func:`kaiser_sinc_bigvgan`.
-- High-pass, band-pass and band-stop designs, scipy-exact: :func:`kaiser_highpass`,
-  :func:`kaiser_bandpass`, :func:`kaiser_bandstop`.
+- High-pass, band-pass, band-stop and multi-band designs, scipy-exact:
+  :func:`kaiser_highpass`, :func:`kaiser_bandpass`, :func:`kaiser_bandstop`,
+  :func:`kaiser_multiband`.
 - Pseudo-QMF filter banks (multi-band vocoders): :func:`pqmf_filters`, :func:`pqmf_cutoff`.
 - The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
   :func:`resample_filter`.
@@ -18,7 +19,12 @@
   :func:`plot_schedule`.
 """
 
-from bandlimit.filters.bands import kaiser_bandpass, kaiser_bandstop, kaiser_highpass
+from bandlimit.filters.bands import (
+    kaiser_bandpass,
+    kaiser_bandstop,
+    kaiser_highpass,
+    kaiser_multiband,
+)
 from bandlimit.filters.kaiser import (
     kaiser_atten,
     kaiser_beta,
@@ -61,6 +67,7 @@ __all__ = [
     "kaiser_beta",
     "kaiser_highpass",
     "kaiser_jinc",
+    "kaiser_multiband",
     "kaiser_order",
     "kaiser_sinc",
     "kaiser_sinc_bigvgan",

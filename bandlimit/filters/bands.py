@@ -34,13 +34,15 @@ any of them; :func:`passband_ripple` and :func:`stopband_attenuation` measure lo
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import scipy.signal
 import torch
 
-from bandlimit._checks import check_float_dtype
+from bandlimit._checks import check_bool, check_float_dtype
 from bandlimit.filters.kaiser import (
     _check_cutoff,
     _check_int,
@@ -50,7 +52,7 @@ from bandlimit.filters.kaiser import (
     _validate_design,
 )
 
-__all__ = ["kaiser_bandpass", "kaiser_bandstop", "kaiser_highpass"]
+__all__ = ["kaiser_bandpass", "kaiser_bandstop", "kaiser_highpass", "kaiser_multiband"]
 
 
 def _check_odd(numtaps: int, what: str) -> None:
@@ -354,3 +356,81 @@ def kaiser_bandstop(
     _check_odd(numtaps, "band-stop")
     dtype = check_float_dtype("dtype", dtype)
     return _design(numtaps, [low, high], width, fs, True, dtype, "kaiser_bandstop")
+
+
+def kaiser_multiband(
+    numtaps: int,
+    edges: Sequence[float],
+    width: float,
+    fs: float,
+    *,
+    pass_zero: bool = True,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    r"""Kaiser-windowed filter with any number of alternating pass and stop bands.
+
+    Identical to ``scipy.signal.firwin(numtaps, edges, width=width, fs=fs,
+    pass_zero=pass_zero)`` computed in float64 and cast to ``dtype``: the bands between
+    ``0``, ``edges[0]``, …, ``edges[-1]``, ``fs/2`` alternate, the first passing when
+    ``pass_zero`` (else stopping). The ideal response (a sum of the sinc low-passes of
+    :func:`kaiser_sinc` at the edges, with alternating signs) is windowed and scaled to unit
+    gain at the centre of the first pass band (at DC when it starts there, at ``fs/2`` when it
+    ends there). One edge gives :func:`kaiser_sinc`'s low-pass or :func:`kaiser_highpass`, two
+    :func:`kaiser_bandstop` or :func:`kaiser_bandpass`.
+
+    Parameters
+    ----------
+    numtaps : int
+        Number of taps, :math:`1 \le n \le 2^{53}`; odd when the last band passes (up to
+        ``fs/2``: ``pass_zero`` with an even number of edges, or not with an odd number).
+    edges : sequence of float
+        Band edges, strictly increasing, each in ``(0, fs/2)``, in the unit of ``fs``.
+    width : float
+        **Full** transition-band width (> 0) of every edge, same unit as ``fs``.
+    fs : float
+        Sampling rate (> 0).
+    pass_zero : bool, keyword-only
+        Whether the band from DC to ``edges[0]`` passes (default True).
+    dtype : torch.dtype, keyword-only
+        Real floating-point output dtype (default float32).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``[numtaps]``, ``dtype``, symmetric, on the CPU.
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type.
+    ValueError
+        An edge outside ``(0, fs/2)``, edges not strictly increasing or none, an even
+        ``numtaps`` for a last band that passes ``fs/2``, ``width`` too wide.
+
+    Examples
+    --------
+    Five bands from four edges (cycles per sample): 0 … 0.1, 0.2 … 0.3 and 0.4 … 0.5 pass,
+    0.1 … 0.2 and 0.3 … 0.4 stop (a comb; the last band passes ``fs/2``: odd ``numtaps``):
+
+    >>> from bandlimit.filters import band_gain, kaiser_multiband
+    >>> h = kaiser_multiband(101, [0.1, 0.2, 0.3, 0.4], width=0.04, fs=1.0)
+    >>> [round(float(g), 2) for g in band_gain(h, 0.22, 0.28)]  # a pass band: within 0.01 dB
+    [-0.0, 0.01]
+    >>> float(band_gain(h, 0.32, 0.38)[1]) < -60                # a stop band
+    True
+    """
+    numtaps = _check_int("numtaps", numtaps)
+    fs = _check_positive("fs", fs)
+    if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence | np.ndarray):
+        raise TypeError(f"edges must be a sequence of band edges, got {type(edges).__name__}")
+    if len(edges) == 0:
+        raise ValueError("edges must hold at least one band edge, got none")
+    checked = [_check_cutoff(e, fs, f"edges[{i}]") for i, e in enumerate(edges)]
+    if any(b <= a for a, b in itertools.pairwise(checked)):
+        raise ValueError(f"edges must be strictly increasing, got {list(edges)!r}")
+    width = _check_positive("width", width)
+    pass_zero = check_bool("pass_zero", pass_zero)
+    dtype = check_float_dtype("dtype", dtype)
+    if pass_zero == (len(checked) % 2 == 0):  # the last band passes fs/2
+        _check_odd(numtaps, "filter whose last band passes the Nyquist frequency")
+    return _design(numtaps, checked, width, fs, pass_zero, dtype, "kaiser_multiband")

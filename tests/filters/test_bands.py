@@ -1,4 +1,5 @@
-"""High-pass, band-pass and band-stop Kaiser designs: parity with scipy, a naive oracle, responses.
+"""High-pass, band-pass, band-stop and multi-band Kaiser designs: parity with scipy, a naive
+oracle, responses.
 
 The oracle below is written from the formulas (sums of ideal band responses, windowed by the
 Kaiser window of tests/filters/test_kaiser.py, scaled at the documented frequency) with plain
@@ -17,7 +18,12 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bandlimit.filters.bands import kaiser_bandpass, kaiser_bandstop, kaiser_highpass
+from bandlimit.filters.bands import (
+    kaiser_bandpass,
+    kaiser_bandstop,
+    kaiser_highpass,
+    kaiser_multiband,
+)
 from bandlimit.filters.kaiser import kaiser_sinc
 from bandlimit.filters.response import frequency_response
 from tests.defaults import under_default_device_and_dtype
@@ -433,3 +439,58 @@ def test_even_numtaps_refused_where_scipy_refuses_it(fn):
                             pass_zero=fn is kaiser_bandstop)  # fmt: skip
     with pytest.raises(ValueError, match=r"numtaps must be odd"):
         fn(64, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-band designs
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), count=st.integers(1, 6), pass_zero=st.booleans(), half=st.integers(10, 60))
+def test_multiband_is_scipys_firwin_and_the_oracle(data, count, pass_zero, half):
+    """Any number of edges, either first band: scipy's firwin exactly, and the oracle's sum of
+    ideal pass bands scaled at the first pass band's centre (0 or fs/2 at the ends)."""
+    edges = sorted(data.draw(st.lists(st.floats(0.02, 0.48), min_size=count, max_size=count,
+                                      unique=True), "edges"))  # fmt: skip
+    assume(all(b - a > 1e-3 for a, b in itertools.pairwise(edges)))
+    n = 2 * half + 1
+    h = kaiser_multiband(n, edges, 0.02, 1.0, pass_zero=pass_zero, dtype=torch.float64)
+    want = scipy.signal.firwin(n, edges, width=0.02, fs=1.0, pass_zero=pass_zero)
+    np.testing.assert_array_equal(h.numpy(), want)
+    bounds = [0.0, *edges, 0.5]
+    bands = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)
+             if (i % 2 == 0) == pass_zero]  # fmt: skip
+    lo, hi = bands[0]
+    scale_at = 0.0 if lo == 0 else (0.5 if hi == 0.5 else (lo + hi) / 2)
+    np.testing.assert_allclose(h.numpy(), band_oracle(n, bands, scale_at, 0.02, 1.0),
+                               rtol=1e-9, atol=1e-12)  # fmt: skip
+
+
+def test_multiband_one_or_two_edges_are_the_named_designs():
+    lowpass = kaiser_sinc(31, 0.2, 0.1, 1.0)
+    torch.testing.assert_close(kaiser_multiband(31, [0.2], 0.1, 1.0), lowpass)
+    torch.testing.assert_close(kaiser_multiband(31, [0.2], 0.1, 1.0, pass_zero=False),
+                               kaiser_highpass(31, 0.2, 0.1, 1.0))  # fmt: skip
+    torch.testing.assert_close(kaiser_multiband(31, [0.1, 0.3], 0.1, 1.0, pass_zero=False),
+                               kaiser_bandpass(31, 0.1, 0.3, 0.1, 1.0))  # fmt: skip
+    torch.testing.assert_close(kaiser_multiband(31, [0.1, 0.3], 0.1, 1.0),
+                               kaiser_bandstop(31, 0.1, 0.3, 0.1, 1.0))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"edges": [0.3, 0.2]}, ValueError, r"edges must be strictly increasing"),
+        ({"edges": [0.1, 0.1]}, ValueError, r"edges must be strictly increasing"),
+        ({"edges": []}, ValueError, r"edges must hold at least one band edge"),
+        ({"edges": [0.1, 0.6]}, ValueError, r"edges\[1\] must satisfy 0 < edges\[1\] < fs/2"),
+        ({"edges": 0.2}, TypeError, r"edges must be a sequence"),
+        ({"edges": [0.1, 0.2], "numtaps": 30}, ValueError, r"numtaps must be odd"),
+        ({"edges": [0.1], "numtaps": 30, "pass_zero": False}, ValueError, r"numtaps must be odd"),
+        ({"edges": [0.1], "pass_zero": "yes"}, TypeError, r"pass_zero"),
+    ],
+)
+def test_multiband_bad_input(kwargs, error, match):
+    args = {"numtaps": 31, "width": 0.05, "fs": 1.0, **kwargs}
+    with pytest.raises(error, match=match):
+        kaiser_multiband(**args)
