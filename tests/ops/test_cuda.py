@@ -844,3 +844,50 @@ def test_strips_equal_one_strip_tiles(up, down, ku, kd):
     one, auto = (_ops.launch_plans(ext, fu, fd, (up, up), (down, down), (150, 140), hw,
                                    torch.float32, strip_rows=s, planes=128) for s in (-1, 0))
     assert all(p[2] < p[1] for p in auto) and all(p[2] == p[1] for p in one)
+
+
+# ------------------------------------------------------------------------------------------
+# What reaches the kernels from elsewhere: complex signals, the StyleGAN2-port drop-ins, ADA
+
+
+def test_complex_signals_and_filters_match_the_cpu():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 40, dtype=torch.complex64)
+    h = torch.randn(7, dtype=torch.complex64)
+    img = torch.randn(2, 2, 9, 10, dtype=torch.complex64)
+    f = torch.randn(4, dtype=torch.complex64)
+    torch.testing.assert_close(ops.upfirdn1d(x.to(DEV), h.to(DEV), 3, 2, 6, impl="cuda").cpu(),
+                               ops.upfirdn1d(x, h, 3, 2, 6, impl="ref"), rtol=2e-5, atol=2e-5)
+    torch.testing.assert_close(ops.upfirdn2d(img.to(DEV), f.to(DEV), 2, 1, 3, impl="cuda").cpu(),
+                               ops.upfirdn2d(img, f, 2, 1, 3, impl="ref"), rtol=2e-5, atol=2e-5)
+    torch.testing.assert_close(ops.resample_poly(x.to(DEV), 3, 2, impl="cuda").cpu(),
+                               ops.resample_poly(x, 3, 2, impl="ref"), rtol=2e-5, atol=2e-5)
+
+
+def test_rosinality_drop_ins_match_the_cpu():
+    from bandlimit.compat.rosinality import FusedLeakyReLU, upfirdn2d
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8, 8)
+    k = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    kernel = k[None] * k[:, None] / 16
+    torch.testing.assert_close(upfirdn2d(x.to(DEV), kernel.to(DEV), up=2, pad=(2, 1)).cpu(),
+                               upfirdn2d(x, kernel, up=2, pad=(2, 1), impl="ref"))
+    act = FusedLeakyReLU(4)
+    with torch.no_grad():
+        act.bias.normal_()
+    torch.testing.assert_close(act.to(DEV)(x.to(DEV)).cpu(), act.cpu()(x))
+
+
+def test_ada_augmentation_runs_on_the_gpu_as_on_the_cpu():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+    from afgan.augment import AugmentPipe
+
+    pipe = AugmentPipe("bgc", p=0.7)
+    draws = pipe.draw(4, torch.Generator().manual_seed(0))
+    x = torch.rand(4, 3, 32, 32, dtype=torch.float64) * 2 - 1
+    torch.testing.assert_close(pipe(x.to(DEV), draws).cpu(), pipe(x, draws), rtol=1e-6,
+                               atol=1e-6)  # fmt: skip
