@@ -158,5 +158,6 @@ class StyleGAN2Loss:
             loss = (penalty * (self.r1_gamma / 2)).mean()
             (loss * gain).backward()
             stats["r1_penalty"] = penalty.detach().mean()
+            stats["signs_real"] = logits.detach().sign().mean()  # (ADA counts these too)
             stats["loss_Dr1"] = loss.detach()
         return stats

@@ -19,7 +19,8 @@ NaN/±Inf are replaced by 0/±1e5. After the step, G_ema's parameters move as
 Augmentation (:mod:`afgan.augment`, ``--aug``): every image D sees (after the config-R blur)
 goes through ADA's pipeline with probability ``p``; with ``ada`` (the default with ``--data``)
 ``p`` starts at ``--aug-p`` (0) and moves every 4 steps by ``±batch·4/(1000·ada_kimg)`` as the
-sign of D's scores of reals averages above or below ``--target`` (0.6); ``fixed`` keeps
+sign of D's scores of reals (in the Dmain and R1 phases since the last update) averages above
+or below ``--target`` (0.6); ``fixed`` keeps
 ``--aug-p`` (0.2).
 Its random numbers are drawn for the whole batch from a generator seeded by ``(seed, s)``, as
 the latents.
@@ -1309,7 +1310,7 @@ def _train(
                 module.requires_grad_(False)
                 for k, v in st.items():
                     stats_acc.setdefault(k, []).append(v)
-                if ada is not None and name == "Dmain":
+                if ada is not None and "signs_real" in st:  # D's scores of reals (Dmain, Dreg)
                     ada.accumulate(st["signs_real"] * batch_gpu, batch_gpu)
             _sync_buffers(G, d)
             if augment is not None and ada is not None and step % ADA_INTERVAL == 0:
