@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     # (not the official --p: torchrun's own parser takes --p for an abbreviation of its options)
     a("--aug-p", type=float,
       help="augmentation probability: fixed's (default 0.2), ada's start (default 0)")
-    a("--target", type=float, help=f"ADA target of E[sign(D(real))] (default {d.target})")
+    a("--target", type=float, help="ADA target of E[sign(D(real))] (default 0.6)")
     a("--ada-kimg", type=float,
       help="ADA speed: kimg for p to move by 1 (default 500; 100 from another run's weights)")
     a("--seed", type=int, help=f"random seed (default {d.seed})")

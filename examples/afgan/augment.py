@@ -21,7 +21,8 @@ Transforms (the paper's 'bgc' groups and strengths), in order:
   :math:`+N(0, 0.2^2)`, contrast :math:`\times 2^{N(0, 0.5^2)}`, luma flip
   (:math:`I - 2vv^\top`, :math:`i \sim U\{0, 1\}`), hue rotation about :math:`v` by
   :math:`U(-\pi, \pi)`, saturation :math:`\times 2^{N(0, 1)}` of the part orthogonal to
-  :math:`v`. Images with another channel count than 3 get brightness and contrast only.
+  :math:`v`. Images with another channel count than 3 are treated as grey: brightness,
+  contrast and the luma flip (a negation) act on them, hue and saturation do not.
 
 The geometric transforms of an image compose into one affine map, applied band-limited with
 bandlimit's ops: reflect-pad, upsample 2× with a Kaiser-windowed sinc, sample bicubically at the
@@ -194,20 +195,20 @@ class AugmentPipe(torch.nn.Module):
         c = _scale3(k) @ c
         v = torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=torch.float64) / math.sqrt(3)
         vv = torch.outer(v, v)
-        if channels == 3:
-            i = torch.floor(r[:, _COL["lumaflip"]] * 2) * on("lumaflip")
-            c = (torch.eye(4, dtype=torch.float64) - 2 * vv * i[:, None, None]) @ c
-            theta = (r[:, _COL["hue"]] * 2 - 1) * math.pi * on("hue")
-            c = _rotate3(v[:3], theta) @ c
-            s = torch.exp2(r[:, _COL["saturation"]] * SATURATION_STD * on("saturation"))
-            c = (vv + (torch.eye(4, dtype=torch.float64) - vv) * s[:, None, None]) @ c
+        i = torch.floor(r[:, _COL["lumaflip"]] * 2) * on("lumaflip")
+        c = (torch.eye(4, dtype=torch.float64) - 2 * vv * i[:, None, None]) @ c
+        theta = (r[:, _COL["hue"]] * 2 - 1) * math.pi * on("hue")
+        c = _rotate3(v[:3], theta) @ c
+        s = torch.exp2(r[:, _COL["saturation"]] * SATURATION_STD * on("saturation"))
+        c = (vv + (torch.eye(4, dtype=torch.float64) - vv) * s[:, None, None]) @ c
         if bool((c == torch.eye(4, dtype=torch.float64)).all()):
             return images
         c = c.to(device=images.device, dtype=images.dtype)
         if channels == 3:
             x = images.reshape(n, 3, -1)
             return (c[:, :3, :3] @ x + c[:, :3, 3:]).reshape(images.shape)
-        # Other channel counts: the transform's mean gain and offset (brightness, contrast).
+        # Other channel counts: the transform's mean gain and offset (brightness, contrast and
+        # the luma flip's −1; hue and saturation leave grey, the row sums, alone).
         gain = c[:, :3, :3].sum(dim=2).mean(dim=1)
         offset = c[:, :3, 3].mean(dim=1)
         return images * gain[:, None, None, None] + offset[:, None, None, None]
@@ -322,9 +323,24 @@ def _rotate3(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     ], theta.shape[0])  # fmt: skip
 
 
+def _reflect_pad(x: torch.Tensor, margin: int) -> torch.Tensor:
+    """Reflection padding by any margin (``F.pad`` reflects less than the size at a time)."""
+    while margin > 0:
+        step = min(margin, x.shape[-1] - 1, x.shape[-2] - 1)
+        if step <= 0:  # (a one-pixel side: nothing to reflect)
+            return F.pad(x, [margin] * 4, mode="replicate")
+        x = F.pad(x, [step] * 4, mode="reflect")
+        margin -= step
+    return x
+
+
 def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Resample ``images`` at ``g @ (output pixel)`` (centred pixel coordinates), band-limited:
     reflect-pad, upsample 2×, bicubic sampling, filter and downsample 2×."""
+    if images.dtype in (torch.float16, torch.bfloat16):
+        # grid_sample computes pixel indices in the grid's dtype: half precision reads out of
+        # bounds (a crash on the CPU) and rounds the positions; warp in float32
+        return _warp(images.float(), g).to(images.dtype)
     n, _, h, w = images.shape
     f = kaiser_sinc(_TAPS, _CUTOFF, _WIDTH, fs=2, dtype=images.dtype).to(images.device)
     # The padding the mapped image corners reach past the edges (plus the filter's reach),
@@ -334,8 +350,8 @@ def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     reach = (g @ corners.T)[:, :2].abs()
     beyond = float(torch.maximum(reach[:, 0] - w / 2, reach[:, 1] - h / 2).max())
     extra = _TAPS // 4  # output pixels computed past each edge, for the down filter's reach
-    margin = min(max(math.ceil(beyond + extra + _TAPS / 4), 0), h - 1, w - 1)
-    x = F.pad(images, [margin] * 4, mode="reflect") if margin > 0 else images
+    margin = max(math.ceil(beyond + extra + _TAPS / 4), 0)
+    x = _reflect_pad(images, margin)
     x = upsample2d(x, f)  # sample k of the padded image's 2x grid sits at k/2 - 1/4
     # Output samples on the 2x grid (extended by `extra` pixels a side), in centred pixel
     # coordinates, mapped by g; grid_sample's normalised coordinate of a centred position q is

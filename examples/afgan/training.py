@@ -156,7 +156,7 @@ class TrainConfig:
     aug: str = "auto"
     augpipe: str = "bgc"
     aug_p: float | None = None
-    target: float = 0.6
+    target: float | None = None
     ada_kimg: float | None = None
     seed: int = 0
     metrics: list[str] = field(default_factory=list)
@@ -220,6 +220,16 @@ class TrainConfig:
                                   or not 0 <= v <= 1):  # fmt: skip
                 flag = name.replace("_", "-")
                 raise TrainingError(f"--{flag} must be a number in [0, 1], got {v!r}")
+        mode = self.aug_mode()
+        for name, modes in (("aug_p", ("ada", "fixed")), ("target", ("ada",)),
+                            ("ada_kimg", ("ada",))):  # fmt: skip
+            if getattr(self, name) is not None and mode not in modes:
+                flag = "--" + name.replace("_", "-")
+                why = " (auto: none on the embedded shapes)" if self.aug == "auto" else ""
+                raise TrainingError(
+                    f"{flag} has no effect: this run's augmentation is {mode}{why}; it applies "
+                    f"with --aug {' or '.join(modes)}"
+                )
         if self.ada_kimg is not None and not (
             isinstance(self.ada_kimg, (int, float)) and math.isfinite(self.ada_kimg)
             and self.ada_kimg > 0
@@ -250,6 +260,12 @@ class TrainConfig:
                 f"--run-name must be a plain directory name (no '/', '\\' or ':', not '.' or "
                 f"'..'): it is created inside --outdir, got {name!r}"
             )
+
+    def aug_mode(self) -> str:
+        """The augmentation: ``aug``, with 'auto' resolved ('ada' with ``data``, else none)."""
+        if self.aug != "auto":
+            return self.aug
+        return "ada" if self.data is not None else "noaug"
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -839,6 +855,13 @@ def _ada_sums(ada: AdaptiveP, d: _Dist, device: torch.device) -> tuple[float, fl
     return float(sums[0]), float(sums[1])
 
 
+def _gather_ada(ada: AdaptiveP, d: _Dist, device: torch.device) -> None:
+    """The signs' sums over every rank, held by rank 0 (the others hold none), so that rank 0's
+    checkpoint has the run's whole state and the next update sees the same totals."""
+    total, count = _ada_sums(ada, d, device)
+    ada.sign_sum, ada.sign_count = (total, int(count)) if d.rank == 0 else (0.0, 0)
+
+
 def _share(draws: torch.Tensor, rank: int, per_rank: int) -> torch.Tensor:
     """This rank's part of ``draws [3, batch, ...]``: samples ``rank·per_rank`` onwards."""
     return draws[:, rank * per_rank : (rank + 1) * per_rank]
@@ -1074,7 +1097,7 @@ def _train(
             # Official rule for resuming from weights only: no EMA ramp-up, no blur. In cfg,
             # which the checkpoints store, so that continuing this run keeps them off.
             cfg.ema_rampup, cfg.blur_sigma = None, 0.0
-            if cfg.ada_kimg is None:  # (and ADA reacts faster, 100 kimg)
+            if cfg.ada_kimg is None and cfg.aug_mode() == "ada":  # (ADA reacts faster)
                 cfg.ada_kimg = 100.0
     try:
         cfg.validate()
@@ -1135,7 +1158,7 @@ def _train(
     blur_sigma = cfg.blur_sigma if cfg.blur_sigma is not None else (10.0 if is_r else 0.0)
     blur_fade = cfg.blur_fade_kimg if cfg.blur_fade_kimg is not None else cfg.batch * 200 / 32
     ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
-    aug = cfg.aug if cfg.aug != "auto" else ("ada" if cfg.data is not None else "noaug")
+    aug = cfg.aug_mode()
     augment: AugmentPipe | None = None
     ada: AdaptiveP | None = None
     if aug != "noaug":
@@ -1143,7 +1166,8 @@ def _train(
         augment = AugmentPipe(cfg.augpipe, p=p0).to(device)
         if aug == "ada":
             ada_kimg = cfg.ada_kimg if cfg.ada_kimg is not None else 500.0
-            ada = AdaptiveP(cfg.target, ada_kimg, cfg.batch, ADA_INTERVAL)
+            target = cfg.target if cfg.target is not None else 0.6
+            ada = AdaptiveP(target, ada_kimg, cfg.batch, ADA_INTERVAL)
 
     # Networks: identical initialisation on every rank.
     torch.manual_seed(cfg.seed)
@@ -1178,7 +1202,7 @@ def _train(
             stored_aug = exact.get("augment")
             if augment is not None and isinstance(stored_aug, dict):
                 augment.p = float(stored_aug["p"])
-                if ada is not None:
+                if ada is not None and d.rank == 0:  # (the global sums: rank 0 holds them)
                     ada.load_state(stored_aug)
             ran_on = exact.get("world_size")
             if isinstance(ran_on, int) and ran_on != d.world and d.rank == 0:
@@ -1361,6 +1385,8 @@ def _train(
                 row["augment_p"] = augment.p
             stats_acc.clear()
             snap = done or want_stop or tick % cfg.snap == 0
+            if snap and ada is not None:  # the checkpoint needs every rank's signs
+                _gather_ada(ada, d, device)
             if snap and d.rank == 0:  # the checkpoint first: nothing after it can lose the run
                 row["grid"] = snapshot_images(f"fakes{step:08d}.png").name
                 last_ckpt = save()

@@ -188,12 +188,38 @@ def test_saturation_scales_chroma_and_keeps_grey():
     torch.testing.assert_close(c1, c0 * 2**-0.5)
 
 
-def test_one_channel_images_get_brightness_and_contrast_only():
+def test_one_channel_images_get_brightness_contrast_and_the_luma_flip():
+    """Grey images: hue and saturation leave them alone, the luma flip negates them."""
     img = waves(channels=1)
     on = {"brightness": (("brightness", 1.0),), "contrast": (("contrast", 1.0),),
-          "hue": (("hue", 0.3),), "saturation": (("saturation", 2.0),),
-          "lumaflip": (("lumaflip", 0.9),)}  # fmt: skip
+          "hue": (("hue", 0.3),), "saturation": (("saturation", 2.0),)}  # fmt: skip
     torch.testing.assert_close(augment(on, img), (img + 0.2) * 2**0.5)
+    flipped = augment({**on, "lumaflip": (("lumaflip", 0.9),)}, img)
+    torch.testing.assert_close(flipped, -(img + 0.2) * 2**0.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_images_are_warped_in_float32(dtype):
+    """grid_sample in half precision reads out of bounds on the CPU (a crash at 128²) and
+    rounds the positions: the warp runs in float32 and the result is rounded once."""
+    pipe = AugmentPipe("bg", p=0.5)
+    d = pipe.draw(4, torch.Generator().manual_seed(0))
+    x = torch.rand(4, 3, 128, 128) * 2 - 1
+    out = pipe(x.to(dtype), d)
+    assert out.dtype == dtype
+    want = pipe(x.to(dtype).float(), d)
+    torch.testing.assert_close(out.float(), want, rtol=0, atol=2e-2 if dtype == torch.bfloat16
+                               else 2e-3)  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_small_images_keep_a_constant_constant(size):
+    """The reflection padding reaches as far as the transforms need, however small the image
+    (F.pad reflects less than the size at a time): a constant image stays constant."""
+    pipe = AugmentPipe("bg", p=1.0)
+    d = pipe.draw(8, torch.Generator().manual_seed(2))
+    out = pipe(torch.full((8, 1, size, size), 0.5, dtype=torch.float64), d)
+    torch.testing.assert_close(out, torch.full_like(out, 0.5), rtol=0, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,7 +361,11 @@ def test_old_runs_keep_no_augmentation_and_weights_only_starts_adapt_faster(tmp_
         (["--aug", "sometimes"], r"--aug: invalid choice"),
         (["--aug-p", "2"], r"--aug-p must be a number in \[0, 1\]"),
         (["--target", "-0.1"], r"--target must be a number in \[0, 1\]"),
-        (["--ada-kimg", "0"], r"--ada-kimg must be a positive number"),
+        (["--aug", "ada", "--ada-kimg", "0"], r"--ada-kimg must be a positive number"),
+        (["--aug-p", "0.5"], r"--aug-p has no effect: this run's augmentation is noaug \(auto"),
+        (["--aug", "fixed", "--target", "0.3"], r"--target has no effect: .* is fixed; it "
+                                                r"applies with --aug ada"),
+        (["--aug", "noaug", "--ada-kimg", "5"], r"--ada-kimg has no effect"),
     ],
 )
 def test_bad_augmentation_options_are_one_line(tmp_path, capsys, args, match):

@@ -645,6 +645,30 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     assert isinstance(nets["G_ema"], Generator)
 
 
+def test_a_two_process_ada_run_checkpoints_every_ranks_signs_and_resumes_exactly(tmp_path):
+    """The checkpoint (rank 0's) holds the signs of both ranks' reals since the last update,
+    and the resumed run ends where the uninterrupted one does."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "TMPDIR": str(tmp_path)}  # fmt: skip
+    common = [*TINY, "--batch", "8", "--outdir", str(tmp_path), "--kimg", "0.048", "--tick",
+              "0.048", "--snap", "1", "--mbstd-group", "1", "--aug", "ada", "--aug-p", "0.5",
+              "--ada-kimg", "0.2"]  # fmt: skip
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(EXAMPLES / "train_afgan.py"), *common]  # fmt: skip
+    for extra in (["--run-name", "full"], ["--run-name", "part", "--stop-at-step", "3"]):
+        res = subprocess.run([*run, *extra], env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-6000:]
+    state = load_network(sorted((tmp_path / "part").glob("checkpoint-*.pt"))[-1])
+    # steps 0-2 ran, p was updated after step 0: two Dmain batches of 8 reals over both ranks
+    # (rank 0's own share would be 8)
+    assert state["training_state"]["augment"]["sign_count"] == 16
+    res = subprocess.run([*run, "--resume", str(tmp_path / "part")], env=env,
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-6000:]
+    full, part = (json.loads((tmp_path / r / "summary.json").read_text()) for r in ("full", "part"))
+    assert part["step"] == full["step"] == 6 and part["digest"] == full["digest"]
+
+
 def test_a_problem_every_rank_finds_is_said_once(tmp_path):
     """--batch 7 on 2 ranks: each rank printed the error, the lines running into each other."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)}

@@ -73,12 +73,11 @@ def fused_leaky_relu(
 
 def fused_bias_leakyrelu(
     input: torch.Tensor,
-    bias: torch.Tensor,
+    bias: torch.Tensor | None,
     negative_slope: float = 0.2,
     scale: float = math.sqrt(2),
 ) -> torch.Tensor:
-    """mmcv's name for :func:`fused_leaky_relu` (same arguments, ``bias`` required)."""
-    check_tensor(bias, "bias", (1,), "[C]")
+    """mmcv's name for :func:`fused_leaky_relu` (same arguments)."""
     return fused_leaky_relu(input, bias, negative_slope, scale)
 
 
@@ -90,7 +89,8 @@ class FusedLeakyReLU(nn.Module):
     channel : int
         Number of channels ``C`` (axis 1 of the input).
     bias : bool, default True
-        Learn a bias (the parameter ``bias``, initialised to zeros; None otherwise).
+        Learn a bias (the parameter ``bias``, initialised to zeros; None otherwise); any
+        truthy value counts, as in the original.
     negative_slope : float, default 0.2
     scale : float, default √2
 
@@ -118,9 +118,7 @@ class FusedLeakyReLU(nn.Module):
         self.channel = as_int(channel, "channel", minimum=1)
         self.negative_slope = as_float(negative_slope, "negative_slope")
         self.scale = as_float(scale, "scale", nonnegative=True)
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
-        self.bias = nn.Parameter(torch.zeros(self.channel)) if bias else None
+        self.bias = nn.Parameter(torch.zeros(self.channel)) if bias else None  # (truthy, as theirs)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """``input [N, C, ...]`` → same shape."""
