@@ -383,7 +383,7 @@ def kaiser_multiband(
     numtaps : int
         Number of taps, :math:`1 \le n \le 2^{53}`; odd when the last band passes (up to
         ``fs/2``: ``pass_zero`` with an even number of edges, or not with an odd number).
-    edges : sequence of float
+    edges : sequence of float, or a 1-D array or tensor
         Band edges, strictly increasing, each in ``(0, fs/2)``, in the unit of ``fs``.
     width : float
         **Full** transition-band width (> 0) of every edge, same unit as ``fs``.
@@ -421,7 +421,11 @@ def kaiser_multiband(
     """
     numtaps = _check_int("numtaps", numtaps)
     fs = _check_positive("fs", fs)
-    if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence | np.ndarray):
+    if isinstance(edges, torch.Tensor | np.ndarray):  # (an array, as scipy takes it)
+        if edges.ndim != 1:
+            raise ValueError(f"edges must be 1-D, got shape {tuple(edges.shape)}")
+        edges = edges.tolist()
+    if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence):
         raise TypeError(f"edges must be a sequence of band edges, got {type(edges).__name__}")
     if len(edges) == 0:
         raise ValueError("edges must hold at least one band edge, got none")

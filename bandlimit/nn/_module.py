@@ -20,7 +20,8 @@ class Module(nn.Module):
     the module is cast to float16 / bfloat16 (``.half()``, ``.to(dtype)``; device moves
     apply): taps rounded to half precision lose 8-11 dB of stop-band attenuation, for good
     (a later ``.float()`` cannot restore them), and the ops compute half precision with
-    float32 filters anyway."""
+    float32 filters anyway. They stay real when it is cast to a complex dtype (complex signals
+    are filtered by real taps)."""
 
     _filter_buffers: tuple[str, ...] = ()
 
@@ -62,7 +63,10 @@ class Module(nn.Module):
         out = super()._apply(fn, *args, **kwargs)
         for name, before in kept.items():
             after = self._buffers[name]
-            if after is not None and after.dtype in _HALF and before.dtype not in _HALF:
+            if after is not None and (
+                (after.dtype in _HALF and before.dtype not in _HALF)
+                or (after.is_complex() and not before.is_complex())  # (taps stay real)
+            ):
                 self._buffers[name] = before.to(device=after.device)
         return out
 

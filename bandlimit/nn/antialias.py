@@ -89,11 +89,12 @@ def antialias(
     kernel_size : int, optional
         Taps of the blur. Default per layer: ``2·stride − 1`` for the binomial blur (Zhang's
         sizes: 2 to 7): 3 for stride 2 (Zhang's default), 5 for 3, 7 for 4 (a 3-tap blur keeps
-        75 % of the amplitude at stride 3's new Nyquist frequency); ``4·stride`` for 'kaiser'.
+        75 % of the amplitude at stride 3's new Nyquist frequency); ``4·stride + 1`` for
+        'kaiser' (odd sizes keep the layer's sampling grid).
     filter : {'binomial', 'kaiser'}, default 'binomial'
         The blur's low-pass (see :class:`BlurPool2d`): Zhang's binomial, or a Kaiser-windowed
-        sinc cut off at the new Nyquist frequency, which at ``4·stride`` taps leaves −31.8 to
-        −33.1 dB of the aliases where the binomial leaves −17 dB (stride 2) to −10 dB (stride 4).
+        sinc cut off at the new Nyquist frequency, which at ``4·stride + 1`` taps leaves −35 to
+        −37 dB of the aliases where the binomial leaves −17 dB (stride 2) to −10 dB (stride 4).
     padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
         How the blur extends each layer's output (see :class:`BlurPool2d`); a map too small
         to reflect (``kernel_size // 2`` samples or fewer along an axis) is replicated.
@@ -157,7 +158,7 @@ def antialias(
         stride = _stride(layer, max_stride)
         if stride is None:
             continue
-        taps = kernel_size or (4 * stride if filter == "kaiser" else 2 * stride - 1)
+        taps = kernel_size or (4 * stride + 1 if filter == "kaiser" else 2 * stride - 1)
         blur = BlurPool2d(taps, stride, filter, padding_mode=padding_mode, impl=impl)
         weight = next(iter(layer.parameters()), None)
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)

@@ -82,20 +82,23 @@ class BlurPool2d(Module):
 
     Parameters
     ----------
-    kernel_size : int, default 3
-        Taps of the binomial or Kaiser filter (Zhang's binomial sizes: 2 to 7; 3 by default
-        there too). Ignored when ``filter`` gives the taps. First, as in
-        :class:`MaxBlurPool2d` and kornia's ``BlurPool2D``.
+    kernel_size : int or None, default None
+        Taps of the binomial or Kaiser filter. None: 3 for the binomial (Zhang's sizes: 2 to 7;
+        3 by default there too), ``4·stride + 1`` for the Kaiser filter. Ignored when
+        ``filter`` gives the taps. First, as in :class:`MaxBlurPool2d` and kornia's
+        ``BlurPool2D``. An even size centres output ``j`` half an input sample after ``j·stride``
+        (an odd size keeps the strided layer's grid).
     stride : int, default 2
         The subsampling factor, ≥ 1.
     filter : 'binomial', 'kaiser' or Tensor, default 'binomial'
         The low-pass: binomial (Zhang's); 'kaiser', a Kaiser-windowed sinc cut off at the new
         Nyquist frequency ``0.5/stride`` cycles per input sample with a transition band as
         wide (:func:`bandlimit.filters.kaiser_sinc` ``(kernel_size, 0.5/stride, 0.5/stride,
-        fs=1)``; ``stride`` ≥ 2), which with ``4·stride`` taps keeps ≥ 99.6 % of the
-        amplitude below ``0.25/stride`` and leaves about −32 dB or less (−31.8) of any alias from
-        ``0.75/stride`` on (a binomial of ``2·stride − 1`` taps: 85–89 % and −17, −12, −10 dB
-        at strides 2, 3, 4); or taps ``[k]`` (separable) or ``[k, k]`` (e.g. a radial filter
+        fs=1)``; ``stride`` ≥ 2), which with its default ``4·stride + 1`` taps keeps
+        ≥ 99.5 % of the amplitude below ``0.25/stride`` and leaves about −35 dB or less of
+        any alias from ``0.75/stride`` on (−37.3, −35.5, −35.0 dB at strides 2, 3, 4; a
+        binomial of ``2·stride − 1`` taps: 85–89 % and −17, −12, −10 dB); or taps ``[k]``
+        (separable) or ``[k, k]`` (e.g. a radial filter
         from :func:`bandlimit.filters.lowpass`) of unit sum for a unit DC gain, copied. An
         ``nn.Parameter`` is learned: it becomes the module's parameter ``filter`` (trained
         with the model, in its state dict).
@@ -123,7 +126,7 @@ class BlurPool2d(Module):
 
     def __init__(
         self,
-        kernel_size: int = 3,
+        kernel_size: int | None = None,
         stride: int = 2,
         filter: str | torch.Tensor | Sequence[float] = "binomial",
         padding_mode: str = "reflect",
@@ -140,9 +143,10 @@ class BlurPool2d(Module):
         self.padding_mode = padding_mode
         if isinstance(filter, str):
             if filter == "binomial":
-                taps = binomial_filter(kernel_size)
+                taps = binomial_filter(3 if kernel_size is None else kernel_size)
             elif filter == "kaiser":
-                taps = kaiser_blur(kernel_size, self.stride)
+                k = 4 * self.stride + 1 if kernel_size is None else kernel_size
+                taps = kaiser_blur(k, self.stride)
             else:
                 raise ValueError(
                     f"filter must be 'binomial', 'kaiser' or a tensor of taps, got {filter!r}"
@@ -218,8 +222,8 @@ class MaxBlurPool2d(Module):
 
     Parameters
     ----------
-    kernel_size : int, default 3
-        Taps of the blur.
+    kernel_size : int or None, default None
+        Taps of the blur (None: :class:`BlurPool2d`'s default for ``filter``).
     stride : int, default 2
         The subsampling factor.
     max_pool_size : int, default 2
@@ -239,7 +243,7 @@ class MaxBlurPool2d(Module):
 
     def __init__(
         self,
-        kernel_size: int = 3,
+        kernel_size: int | None = None,
         stride: int = 2,
         max_pool_size: int = 2,
         padding_mode: str = "reflect",

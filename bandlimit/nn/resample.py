@@ -38,7 +38,7 @@ class ResamplePoly(Module):
     padtype : str, default 'constant' (keyword-only)
         What lies beyond the signal's ends, with scipy's names (``'constant'``, ``'line'``,
         ``'mean'``, ``'edge'``, ``'reflect'``, ...; see :func:`bandlimit.ops.resample_poly`).
-    cval : float or None, default None (keyword-only)
+    cval : float, complex or None, default None (keyword-only)
         The constant of ``padtype='constant'`` (None: 0).
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
         Backend of the underlying :func:`~bandlimit.ops.upfirdn1d` calls.
@@ -80,7 +80,7 @@ class ResamplePoly(Module):
         *,
         window: Any = None,
         padtype: str = "constant",
-        cval: float | None = None,
+        cval: float | complex | None = None,
         impl: str = "auto",
     ) -> None:
         super().__init__()
@@ -99,7 +99,8 @@ class ResamplePoly(Module):
         ``flush()``) equal this module on the whole signal, each chunk's as soon as the samples
         they depend on have arrived (real-time sample-rate conversion). Needs one resampled
         axis, the last, and ``padtype`` ``'constant'`` (with ``cval`` 0) or ``'edge'``: the
-        other extensions depend on the whole signal.
+        other extensions depend on the whole signal. Real signals only (stream a complex
+        signal's real and imaginary parts as two streams).
 
         >>> import torch
         >>> from bandlimit.nn import ResamplePoly

@@ -11,14 +11,23 @@ with autograd through ``Tensor.real`` / ``Tensor.imag`` and ``torch.complex``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 
-__all__ = ["filter_by_parts", "is_complex"]
+T = TypeVar("T")
+
+__all__ = ["filter_by_parts", "is_complex", "real_part"]
 
 
 def is_complex(t: object) -> bool:
     return isinstance(t, torch.Tensor) and t.is_complex()
+
+
+def real_part(t: T) -> T:
+    """A complex tensor's real part (a view of the same shape), anything else as it is: what
+    the real ops' checks are run on, so that their messages name the caller's shapes."""
+    return t.real if isinstance(t, torch.Tensor) and t.is_complex() else t  # type: ignore[return-value]
 
 
 def _complex(re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:

@@ -70,7 +70,7 @@ class ResampleSpec:
     window: Any  # a window spec, or None (scipy's default); unused when taps are given
     taps: torch.Tensor | None  # explicit filter taps, [K], finite
     padtype: str
-    cval: float
+    cval: float | complex  # complex only with a nonzero imaginary part (for complex signals)
 
 
 def _as_taps(window: Any) -> torch.Tensor | None:
@@ -113,7 +113,7 @@ def resample_spec(
     dim: int | Sequence[int] = -1,
     window: Any = None,
     padtype: str = "constant",
-    cval: float | None = None,
+    cval: float | complex | None = None,
 ) -> ResampleSpec:
     """Check :func:`resample_poly`'s arguments that do not depend on ``x`` (once, for a module).
 
@@ -142,7 +142,12 @@ def resample_spec(
     if cval is not None and padtype != "constant":
         raise ValueError(f"cval is for padtype='constant' only, got cval={cval!r} with "
                          f"padtype={padtype!r}")  # fmt: skip
-    cval = 0.0 if cval is None else check_real("cval", cval)
+    if isinstance(cval, (complex, np.complexfloating)) and not isinstance(cval, bool):
+        # (for a complex x: its real part pads the real part, its imaginary part the other)
+        re, im = check_real("cval.real", cval.real), check_real("cval.imag", cval.imag)
+        cval = complex(re, im) if im else re
+    else:
+        cval = 0.0 if cval is None else check_real("cval", cval)
     taps = _as_taps(window)
     if taps is None:
         for u, d in factors:  # a bad window, or too large a filter, fails here
@@ -294,7 +299,7 @@ def apply_resample(
 ) -> torch.Tensor:
     """:func:`resample_poly` with its other arguments checked already (``spec``); ``taps``
     overrides ``spec.taps`` (a module's buffer, which follows ``.to()``)."""
-    if is_complex(x):  # by linearity: the parts resampled alike, cval + 0j the padding
+    if is_complex(x):  # by linearity: the parts resampled alike, each padded by its cval part
         if spec.padtype in _NONLINEAR_PADTYPES:
             raise ValueError(
                 f"padtype {spec.padtype!r} takes a statistic that is not linear in the "
@@ -304,9 +309,13 @@ def apply_resample(
             )
         if x.dtype == torch.complex32:
             raise TypeError("complex32 (chalf) is not supported: use complex64 or complex128")
-        re = apply_resample(x.real, spec, impl, taps)
-        im = apply_resample(x.imag, replace(spec, cval=0.0), impl, taps)
-        return torch.complex(re, im)
+        cval = complex(spec.cval)
+        re = apply_resample(x.real, replace(spec, cval=cval.real), impl, taps)
+        im = apply_resample(x.imag, replace(spec, cval=cval.imag), impl, taps)
+        return keep_memory_format(torch.complex(re, im), x)
+    if isinstance(spec.cval, complex):
+        raise TypeError(f"cval must be a real number for a real x, got {spec.cval!r} (a complex "
+                        f"cval pads a complex signal)")  # fmt: skip
     check_tensor(x, "x")
     if torch.jit.is_tracing():
         raise RuntimeError(
@@ -351,7 +360,7 @@ def resample_poly(
     *,
     window: Any = None,
     padtype: str = "constant",
-    cval: float | None = None,
+    cval: float | complex | None = None,
     impl: str = "auto",
 ) -> torch.Tensor:
     r"""Resample ``x`` by the rational factor ``up / down`` with a polyphase FIR low-pass.
@@ -368,8 +377,8 @@ def resample_poly(
     x : Tensor ``[..., L, ...]``
         Floating-point signal, any shape (audio ``[N, C, T]``, images ``[N, C, H, W]``); or
         complex (complex64/complex128, as scipy takes it: the real and imaginary parts are
-        resampled alike, ``cval`` pads the real part; not with the padtypes 'median',
-        'maximum' and 'minimum', whose statistics are not linear).
+        resampled alike; not with the padtypes 'median', 'maximum' and 'minimum', whose
+        statistics are not linear).
     up, down : int in [1, 2**30], or one per ``dim``
         The factors, divided by their gcd before use (so ``(4, 2)`` is ``(2, 1)``); the designed
         filter allows ``max(up, down) ≤ 2**16`` after that (explicit taps do not need it).
@@ -392,9 +401,9 @@ def resample_poly(
         forms; ``'smooth'``, the slope of the two end samples. A one-sample signal, where scipy
         has no defined answer for ``'line'``, ``'smooth'``, ``'reflect'`` and ``'antireflect'``
         (NaN, garbage or a crash), is extended by its value.
-    cval : float or None (keyword-only)
+    cval : float, complex or None (keyword-only)
         The constant of ``padtype='constant'`` (None: 0); only for that padtype, and within
-        ``x``'s dtype's range.
+        ``x``'s dtype's range; complex only for a complex ``x``.
     impl : str (keyword-only)
         Backend of the :func:`~bandlimit.ops.upfirdn1d` calls: ``'auto'``, ``'ref'``,
         ``'numba'`` or ``'cuda'``.

@@ -20,7 +20,7 @@ import torch
 
 from bandlimit._checks import check_bool, check_device, nonreal_kind, short_repr
 from bandlimit.ops import reference
-from bandlimit.ops._complex import filter_by_parts, is_complex
+from bandlimit.ops._complex import filter_by_parts, is_complex, real_part
 from bandlimit.ops._dispatch import HALF_DTYPES, compute_dtype, numba_fits, resolve_impl
 from bandlimit.ops._params import (
     Fir,
@@ -148,14 +148,16 @@ def upfirdn2d(
     >>> upfirdn2d(x, f, down=2, padding=1).shape
     torch.Size([1, 3, 4, 4])
     """
-    if isinstance(f, torch.Tensor) and f.is_complex() and f.ndim == 1:
-        # A separable filter acts twice (f[y]·f[x]): not linear in f, but each pass is.
-        (ux, uy), (dx, dy) = as_factors(up, "up"), as_factors(down, "down")
-        x0, x1, y0, y1 = as_padding(padding)
-        g = math.sqrt(as_float(gain, "gain", nonnegative=True))
-        y = upfirdn2d(x, f[None, :], (ux, 1), (dx, 1), (x0, x1, 0, 0), flip_filter, g, impl)
-        return upfirdn2d(y, f[:, None], (1, uy), (1, dy), (0, 0, y0, y1), flip_filter, g, impl)
     if is_complex(x) or is_complex(f):
+        _check_complex_call(x, f, up, down, padding, gain, flip_filter, ndim=2)
+        if isinstance(f, torch.Tensor) and f.is_complex() and f.ndim == 1:
+            # A separable filter acts twice (f[y]·f[x]): not linear in f, but each pass is.
+            (ux, uy), (dx, dy) = as_factors(up, "up"), as_factors(down, "down")
+            x0, x1, y0, y1 = as_padding(padding)
+            g = math.sqrt(float(gain))
+            y = upfirdn2d(x, f[None, :], (ux, 1), (dx, 1), (x0, x1, 0, 0), flip_filter, g, impl)
+            return upfirdn2d(y, f[:, None], (1, uy), (1, dy), (0, 0, y0, y1), flip_filter, g,
+                             impl)  # fmt: skip
         return filter_by_parts(
             lambda x, f: upfirdn2d(x, f, up, down, padding, flip_filter, gain, impl), x, f
         )
@@ -239,6 +241,7 @@ def upfirdn1d(
     [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     """
     if is_complex(x) or is_complex(f):
+        _check_complex_call(x, f, up, down, padding, gain, flip_filter, ndim=1)
         return filter_by_parts(
             lambda x, f: upfirdn1d(x, f, up, down, padding, flip_filter, gain, impl), x, f
         )
@@ -390,6 +393,29 @@ def setup_filter(
     return f.to(device=device)
 
 
+def _check_complex_call(
+    x: object, f: object, up: object, down: object, padding: object, gain: object,
+    flip_filter: object, ndim: int,
+) -> None:
+    """A complex call's arguments checked as the real op checks them, on the real parts (the
+    caller's shapes), before the parts are split: the messages name what was passed."""
+    xr = check_tensor(real_part(x), "x", (ndim + 2,), "[N, C, H, W]" if ndim == 2 else "[N, C, L]")
+    fr = check_filter(real_part(f), "f", (1, 2) if ndim == 2 else (1,), x=xr)
+    fr = None if fr is None else fr.detach()
+    flip = check_bool("flip_filter", flip_filter)
+    g = as_float(gain, "gain", nonnegative=True)
+    if ndim == 2:
+        ups, downs, pad = as_factors(up, "up"), as_factors(down, "down"), as_padding(padding)
+        fir = make_fir(fr, flip_filter=flip, gain=(math.sqrt(g),) * 2, dtype=xr.dtype,
+                       device=xr.device)  # fmt: skip
+        upfirdn_out_size((xr.shape[2], xr.shape[3]), fir, ups, downs, pad, "upfirdn2d")
+    else:
+        ups, downs = as_factors(up, "up", ndim=1), as_factors(down, "down", ndim=1)
+        pad = as_padding(padding, ndim=1)
+        fir = make_fir_1d(fr, flip_filter=flip, gain=g, dtype=xr.dtype, device=xr.device)
+        upfirdn_out_size((1, xr.shape[2]), fir, ups, downs, pad, "upfirdn1d", ndim=1)
+
+
 def _filter_hw(f: torch.Tensor | None) -> Pair:
     if f is None:
         return 1, 1
@@ -437,7 +463,7 @@ def filter2d(
     >>> round(float(y[0, 0, 4, 4]), 4)
     1.0
     """
-    f = check_filter(f, "f")
+    check_filter(real_part(f), "f")  # (a complex filter too)
     fw, fh = _filter_hw(f)
     x0, x1, y0, y1 = as_padding(padding)
     pad = (x0 + fw // 2, x1 + (fw - 1) // 2, y0 + fh // 2, y1 + (fh - 1) // 2)
@@ -493,7 +519,7 @@ def upsample2d(
     >>> round(float(y[0, 0, 8, 8]), 4)
     1.0
     """
-    f = check_filter(f, "f")
+    check_filter(real_part(f), "f")  # (a complex filter too)
     ux, uy = as_factors(up, "up")
     fw, fh = _filter_hw(f)
     x0, x1, y0, y1 = as_padding(padding)
@@ -555,7 +581,7 @@ def downsample2d(
     >>> round(float(y[0, 0, 2, 2]), 4)
     1.0
     """
-    f = check_filter(f, "f")
+    check_filter(real_part(f), "f")  # (a complex filter too)
     dx, dy = as_factors(down, "down")
     fw, fh = _filter_hw(f)
     x0, x1, y0, y1 = as_padding(padding)

@@ -494,3 +494,11 @@ def test_multiband_bad_input(kwargs, error, match):
     args = {"numtaps": 31, "width": 0.05, "fs": 1.0, **kwargs}
     with pytest.raises(error, match=match):
         kaiser_multiband(**args)
+
+
+def test_multiband_takes_arrays_and_tensors_of_edges():
+    want = kaiser_multiband(31, [0.1, 0.3], 0.05, 1.0)
+    torch.testing.assert_close(kaiser_multiband(31, np.array([0.1, 0.3]), 0.05, 1.0), want)
+    torch.testing.assert_close(kaiser_multiband(31, torch.tensor([0.1, 0.3]), 0.05, 1.0), want)
+    with pytest.raises(ValueError, match=r"edges must be 1-D, got shape \(\)"):
+        kaiser_multiband(31, np.array(0.1), 0.05, 1.0)

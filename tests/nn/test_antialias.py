@@ -175,12 +175,12 @@ def test_the_blur_widens_with_the_stride_and_large_strides_are_left_alone():
         .antialias_blur.kernel_size == 3
 
 
-def test_kaiser_blurs_have_4_stride_taps_and_are_more_shift_consistent_at_stride_3():
-    """filter='kaiser': 4·stride taps by default; at stride 3, where the 5-tap binomial leaves
+def test_kaiser_blurs_have_4_stride_plus_1_taps_and_are_more_shift_consistent_at_stride_3():
+    """filter='kaiser': 4·stride + 1 taps by default; at stride 3, where the 5-tap binomial leaves
     −12 dB of the aliases, a one-pixel shift changes the output less than with it."""
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.MaxPool2d(3))
     antialias(model, filter="kaiser")
-    assert [model[i].antialias_blur.kernel_size for i in (0, 1)] == [8, 12]
+    assert [model[i].antialias_blur.kernel_size for i in (0, 1)] == [9, 13]
     torch.testing.assert_close(model[1].antialias_blur.filter.sum(), torch.tensor(1.0))
 
     torch.manual_seed(0)

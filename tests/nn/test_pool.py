@@ -155,11 +155,11 @@ def test_more_bad_input():
     assert MaxBlurPool2d(padding_mode="zeros")(torch.zeros(1, 1, 2, 2)).shape == (1, 1, 1, 1)
 
 
-@pytest.mark.parametrize(("k", "stride"), [(8, 2), (12, 3), (16, 4), (5, 2), (7, 3)])
+@pytest.mark.parametrize(("k", "stride"), [(9, 2), (13, 3), (17, 4), (5, 2), (8, 3)])
 def test_kaiser_blur_is_scipys_design_and_filters_as_documented(k, stride):
-    """filter='kaiser': scipy's firwin(k, 0.5/s, width=0.5/s), float32; at 4·s taps ≥ 0.996 of
-    the amplitude below 0.25/s and ≤ −31.8 dB from 0.75/s on (the docstring's numbers), where
-    the binomial of 2·s − 1 taps leaves −17 dB or more."""
+    """filter='kaiser': scipy's firwin(k, 0.5/s, width=0.5/s), float32; at its default 4·s + 1
+    taps ≥ 0.995 of the amplitude below 0.25/s and about −35 dB (≤ −34.9) from 0.75/s on (the
+    docstring's numbers), where the binomial of 2·s − 1 taps leaves −17 dB or more."""
     import scipy.signal
 
     pool = BlurPool2d(k, stride, "kaiser")
@@ -171,16 +171,29 @@ def test_kaiser_blur_is_scipys_design_and_filters_as_documented(k, stride):
         n = np.arange(len(taps))
         return np.abs(np.exp(-2j * np.pi * np.outer(f, n)) @ taps)
 
-    if k == 4 * stride:
+    if k == 4 * stride + 1:
+        assert BlurPool2d(stride=stride, filter="kaiser").kernel_size == k  # the default
         passband = np.linspace(0, 0.25 / stride, 50)
         stopband = np.linspace(0.75 / stride, 0.5, 200)
-        assert gain(want, passband).min() >= 0.996
-        assert 20 * np.log10(gain(want, stopband).max()) <= -31.7
+        assert gain(want, passband).min() >= 0.995
+        assert 20 * np.log10(gain(want, stopband).max()) <= -34.9
         binomial = BlurPool2d(2 * stride - 1, stride).filter.double().numpy()
         assert 20 * np.log10(gain(binomial, stopband).max()) >= -17
     x = torch.randn(1, 2, 16, 16)
     side = -(-15 // stride)  # (a 2 x 2 max pool first: 15 x 15)
     assert MaxBlurPool2d(k, stride, filter="kaiser")(x).shape == (1, 2, side, side)
+
+
+def test_odd_blurs_keep_the_strided_grid_and_even_ones_shift_it_half_a_sample():
+    """A ramp (value = column): output j of an odd, symmetric blur is the ramp at j·stride (the
+    grid of the strided layer it replaces); an even one's sits half a sample later."""
+    ramp = torch.arange(40.0, dtype=torch.float64).repeat(40, 1)[None, None]
+    pools = (BlurPool2d(stride=2, filter="kaiser"), BlurPool2d(3, 2), BlurPool2d(9, 3, "kaiser"))
+    for pool in pools:
+        out = pool.double()(ramp)[0, 0, 10, 3:8]
+        torch.testing.assert_close(out, torch.arange(3, 8, dtype=torch.float64) * pool.stride)
+    even = BlurPool2d(8, 2, "kaiser").double()(ramp)[0, 0, 10, 3:8]
+    torch.testing.assert_close(even, torch.arange(3, 8, dtype=torch.float64) * 2 + 0.5)
 
 
 def test_kaiser_blur_bad_input():

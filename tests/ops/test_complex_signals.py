@@ -117,3 +117,46 @@ def test_bad_input():
         bias_act(x, act="lrelu")
     with pytest.raises(TypeError, match=r"floating-point dtype"):
         filtered_act(torch.randn(1, 1, 8, 8, dtype=torch.complex64), None, None)
+
+
+def test_messages_name_the_callers_arguments():
+    """Checked before the parts are split: the shapes and paddings the caller passed."""
+    x = torch.randn(1, 3, 8, dtype=torch.complex64)
+    with pytest.raises(ValueError, match=r"got shape \(3, 8\)"):
+        upfirdn1d(x[0], torch.ones(2))
+    with pytest.raises(ValueError, match=r"x must have shape \[N, C, H, W\], got shape \(1, 3,"):
+        upfirdn2d(x, torch.ones(2))
+    with pytest.raises(ValueError, match=r"padding=\(-4, -4, -4, -4\)"):
+        upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(3, dtype=torch.complex64), padding=-4)
+    with pytest.raises(ValueError, match=r"gain"):
+        upfirdn2d(torch.randn(1, 1, 4, 4), torch.ones(3, dtype=torch.complex64), gain=-1)
+
+
+def test_the_wrappers_take_complex_filters():
+    from bandlimit.ops import downsample2d, filter2d
+
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(crandn(rng, 1, 2, 6, 7))
+    f = torch.from_numpy(crandn(rng, 4))
+    torch.testing.assert_close(upsample2d(x, f), upfirdn2d(x, f, 2, 1, (2, 1, 2, 1), gain=4))
+    torch.testing.assert_close(downsample2d(x, f), upfirdn2d(x, f, 1, 2, 1))
+    torch.testing.assert_close(filter2d(x, f), upfirdn2d(x, f, 1, 1, (2, 1, 2, 1)))
+
+
+def test_resample_poly_complex_cval_layout_and_a_module_cast_to_complex():
+    rng = np.random.default_rng(4)
+    x = crandn(rng, 2, 3, 21)
+    y = resample_poly(torch.from_numpy(x), 2, 3, padtype="constant", cval=1 - 2j)
+    want = scipy.signal.resample_poly(x, 2, 3, axis=-1, padtype="constant", cval=1 - 2j)
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-12)
+    with pytest.raises(TypeError, match=r"cval must be a real number for a real x"):
+        resample_poly(torch.randn(2, 8), 2, 1, cval=1j)
+    img = torch.randn(1, 3, 8, 8, dtype=torch.complex64).contiguous(
+        memory_format=torch.channels_last)  # fmt: skip
+    out = resample_poly(img, 1, 2, dim=(-2, -1))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    # .to(complex) keeps a module's taps real (complex signals are filtered by real taps)
+    module = ResamplePoly(3, 2, window=[0.25, 0.5, 0.25]).to(torch.complex64)
+    assert not module.taps.is_complex()
+    sig = torch.randn(1, 2, 10, dtype=torch.complex64)
+    torch.testing.assert_close(module(sig), resample_poly(sig, 3, 2, window=[0.25, 0.5, 0.25]))
