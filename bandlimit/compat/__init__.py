@@ -17,8 +17,10 @@ import and delete the folder.
 
 BigVGAN's and alias-free-torch's modules (``Activation1d``, ``UpSample1d``, ``DownSample1d``,
 ``LowPassFilter1d`` and their 2-D forms) are in :mod:`bandlimit.nn.bigvgan`, with their
-constructor arguments and state-dict keys. StyleGAN2-ADA's and StyleGAN3's
-``torch_utils.ops`` need no shim: :mod:`bandlimit.ops` has
-their functions under the same names and signatures (``upfirdn2d``, ``setup_filter``,
-``bias_act``, ``filtered_lrelu`` …; ``impl`` takes 'auto', 'ref', 'numba' or 'cuda').
+constructor arguments and state-dict keys. The functions of StyleGAN2-ADA's and StyleGAN3's
+``torch_utils.ops.upfirdn2d``, ``bias_act`` and ``filtered_lrelu`` modules are
+:mod:`bandlimit.ops`' own, under the same names and signatures (``upfirdn2d``,
+``setup_filter``, ``upsample2d``, ``downsample2d``, ``filter2d``, ``bias_act``,
+``filtered_lrelu``; ``impl`` takes 'auto', 'ref', 'numba' or 'cuda'); their
+``conv2d_resample``, ``fma`` and ``grid_sample_gradfix`` have no counterpart here.
 """
