@@ -341,7 +341,7 @@ def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         # grid_sample computes pixel indices in the grid's dtype: half precision reads out of
         # bounds (a crash on the CPU) and rounds the positions; warp in float32
         return _warp(images.float(), g).to(images.dtype)
-    n, _, h, w = images.shape
+    h, w = images.shape[-2:]
     f = kaiser_sinc(_TAPS, _CUTOFF, _WIDTH, fs=2, dtype=images.dtype).to(images.device)
     # The padding the mapped image corners reach past the edges (plus the filter's reach),
     # within what a reflection can give; beyond it grid_sample reflects again.
@@ -355,13 +355,13 @@ def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     x = upsample2d(x, f)  # sample k of the padded image's 2x grid sits at k/2 - 1/4
     # Output samples on the 2x grid (extended by `extra` pixels a side), in centred pixel
     # coordinates, mapped by g; grid_sample's normalised coordinate of a centred position q is
-    # q / (size/2 + margin).
-    ys = (torch.arange(-2 * extra, 2 * (h + extra), dtype=torch.float64) + 0.5) / 2 - h / 2
-    xs = (torch.arange(-2 * extra, 2 * (w + extra), dtype=torch.float64) + 0.5) / 2 - w / 2
-    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = torch.stack([xx, yy, torch.ones_like(xx)], dim=-1).reshape(-1, 3)
-    mapped = (g @ pts.T).transpose(1, 2)[..., :2]  # [n, points, 2]
-    norm = torch.tensor([w / 2 + margin, h / 2 + margin], dtype=torch.float64)
-    grid = (mapped / norm).reshape(n, len(ys), len(xs), 2).to(images.device, images.dtype)
+    # q / (size/2 + margin). Built on the images' device: a GPU run moves 9 numbers per image.
+    dev, dt = images.device, images.dtype
+    ys = (torch.arange(-2 * extra, 2 * (h + extra), device=dev, dtype=dt) + 0.5) / 2 - h / 2
+    xs = (torch.arange(-2 * extra, 2 * (w + extra), device=dev, dtype=dt) + 0.5) / 2 - w / 2
+    gd = g.to(dev, dt)[:, :2, :, None, None]  # [n, 2, 3, 1, 1]
+    mx = gd[:, 0, 0] * xs + gd[:, 0, 1] * ys[:, None] + gd[:, 0, 2]  # [n, H', W']
+    my = gd[:, 1, 0] * xs + gd[:, 1, 1] * ys[:, None] + gd[:, 1, 2]
+    grid = torch.stack([mx / (w / 2 + margin), my / (h / 2 + margin)], dim=-1)
     x = F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
     return downsample2d(x, f)[:, :, extra : extra + h, extra : extra + w]
