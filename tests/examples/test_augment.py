@@ -130,6 +130,24 @@ def test_isotropic_and_anisotropic_scaling(z):
         assert errs[0] < 3e-2, errs
 
 
+def test_whole_pixel_moves_are_exact_copies():
+    """Flips, quarter turns and integer translations (alone or together) move pixels: the
+    output is the input permuted (reflected at the borders), bit for bit."""
+    img = torch.randn(1, 3, 16, 16, dtype=torch.float64)
+    assert torch.equal(augment({"xflip": (("xflip", 0.75),)}, img), img.flip(3))
+    turned = augment({"rot90": (("rot90", 0.375),)}, img)
+    assert any(torch.equal(turned, torch.rot90(img, k, dims=(2, 3))) for k in (1, 3))
+    shifted = augment({"xint": (("xint_x", 1.0 - 1e-9), ("xint_y", 0.5))}, img)  # 0.125·16 px
+    assert torch.equal(shifted[..., :-2], img[..., 2:])
+    assert torch.equal(shifted[..., -2:], img[..., [14, 13]])  # reflected, no edge repeat
+    both = augment({"xflip": (("xflip", 0.75),), "rot90": (("rot90", 0.375),)}, img)
+    assert any(torch.equal(both, t) for t in (img.transpose(2, 3), img.transpose(2, 3).flip(2, 3)))
+    # a non-square image turned by a quarter with H − W odd has no pixel-to-pixel map: resampled
+    wide = torch.randn(1, 1, 12, 15, dtype=torch.float64)
+    out = augment({"rot90": (("rot90", 0.625),)}, wide)  # a half turn: exact
+    assert torch.equal(out, torch.rot90(wide, 2, dims=(2, 3)))
+
+
 def test_the_transforms_compose_on_one_resampling():
     """xflip then a 90° turn equals a transpose (up to the turn's direction: a transpose or an
     anti-transpose), resampled once: the same small error as one transform."""
