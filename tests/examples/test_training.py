@@ -610,18 +610,25 @@ def test_image_that_fails_to_decode_mid_run_is_one_clear_line(tmp_path, capsys):
     assert "4.png: not a readable image" in line
 
 
-def test_two_process_gloo_ddp_ranks_agree(tmp_path):
-    # --standalone: torchrun picks a free port itself (no race between choosing and binding).
-    # TMPDIR: torchrun's elastic agent leaves a directory behind in the temporary folder.
+def _two_processes(tmp_path, kimg: str, ada_kimg: str) -> tuple[dict, list[str], list[str]]:
+    """The environment, the trainer's options and the torchrun command of a two-process gloo
+    run with ADA. --standalone: torchrun picks a free port itself (no race between choosing
+    and binding); TMPDIR: its elastic agent leaves a directory behind in the temporary folder;
+    --mbstd-group 1: no statistic across samples, so that one process sees the same."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
            "TMPDIR": str(tmp_path)}  # fmt: skip
-    # --mbstd-group 1: no statistic across samples, so that one process sees the same; ADA
-    # (p moved by the signs of both ranks' reals) augments each image alike in both runs
-    common = [*TINY, "--batch", "8", "--outdir", str(tmp_path), "--kimg", "0.024", "--tick",
-              "0.024", "--snap", "1", "--mbstd-group", "1", "--aug", "ada", "--aug-p", "0.5",
-              "--ada-kimg", "0.1"]  # fmt: skip
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(EXAMPLES / "train_afgan.py"), *common, "--run-name", "ddp"]  # fmt: skip
+    common = [*TINY, "--batch", "8", "--outdir", str(tmp_path), "--kimg", kimg, "--tick", kimg,
+              "--snap", "1", "--mbstd-group", "1", "--aug", "ada", "--aug-p", "0.5",
+              "--ada-kimg", ada_kimg]  # fmt: skip
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(EXAMPLES / "train_afgan.py"), *common]  # fmt: skip
+    return env, common, run
+
+
+def test_two_process_gloo_ddp_ranks_agree(tmp_path):
+    # ADA (p moved by the signs of both ranks' reals) augments each image alike in both runs
+    env, common, run = _two_processes(tmp_path, "0.024", "0.1")
+    cmd = [*run, "--run-name", "ddp"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-6000:]
     # The same batches and latents as one process with that batch (each rank drew its own
@@ -648,13 +655,7 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
 def test_a_two_process_ada_run_checkpoints_every_ranks_signs_and_resumes_exactly(tmp_path):
     """The checkpoint (rank 0's) holds the signs of both ranks' reals since the last update,
     and the resumed run ends where the uninterrupted one does."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
-           "TMPDIR": str(tmp_path)}  # fmt: skip
-    common = [*TINY, "--batch", "8", "--outdir", str(tmp_path), "--kimg", "0.048", "--tick",
-              "0.048", "--snap", "1", "--mbstd-group", "1", "--aug", "ada", "--aug-p", "0.5",
-              "--ada-kimg", "0.2"]  # fmt: skip
-    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(EXAMPLES / "train_afgan.py"), *common]  # fmt: skip
+    env, _, run = _two_processes(tmp_path, "0.048", "0.2")
     for extra in (["--run-name", "full"], ["--run-name", "part", "--stop-at-step", "3"]):
         res = subprocess.run([*run, *extra], env=env, capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stderr[-6000:]
