@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from bandlimit._checks import check_int, short_repr
+from bandlimit._checks import check_bool, check_int, short_repr
 from bandlimit.nn.pool import BlurPool2d
 
 __all__ = ["antialias"]
@@ -34,6 +34,40 @@ def _blur_output(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torc
     if blur.padding_mode == "reflect" and not blur.reflects(output):
         return blur._pool(output, "replicate")
     return blur(output)
+
+
+# Layers that may sit between a convolution and its activation (per-position, shape-keeping),
+# and the activation modules the blur may follow.
+_NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.Identity, nn.Dropout, nn.Dropout2d)
+_ACTIVATIONS = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU,
+    nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh,
+    nn.Softplus,
+)  # fmt: skip
+
+
+def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Module]:
+    """``{id(conv): activation}`` for each strided ``Conv2d`` that an ``nn.Sequential`` follows
+    with normalisation layers and then an activation module used nowhere else."""
+    found: dict[int, nn.Module] = {}
+    for seq in model.modules():
+        # (a subclass with its own forward may not chain its children)
+        if not isinstance(seq, nn.Sequential) or type(seq).forward is not nn.Sequential.forward:
+            continue
+        children = list(seq)  # (in order, a module listed twice twice)
+        for i, conv in enumerate(children):
+            if not isinstance(conv, nn.Conv2d) or uses.get(id(conv), 0) != 1:
+                continue
+            j = i + 1
+            while j < len(children) and isinstance(children[j], _NORMS):
+                j += 1
+            if j == len(children):
+                continue
+            act = children[j]
+            if (isinstance(act, _ACTIVATIONS) and uses.get(id(act), 0) == 1
+                    and not hasattr(act, BLUR)):  # fmt: skip
+                found[id(conv)] = act
+    return found
 
 
 def _pair(v: object) -> tuple[int, int]:
@@ -63,6 +97,7 @@ def antialias(
     padding_mode: str = "reflect",
     layers: Iterable[str] = ("conv", "max_pool", "avg_pool"),
     max_stride: int = 4,
+    after_activation: bool = True,
     impl: str = "auto",
 ) -> dict[str, nn.Module]:
     """Anti-alias every strided 2-D convolution and pooling layer of ``model``, in place.
@@ -76,11 +111,17 @@ def antialias(
     held as the layer's submodule ``antialias_blur`` and applied by a forward hook, so it follows
     ``.to()``, ``.half()``, ``copy.deepcopy``, pickling and ``torch.compile``.
 
-    The blur acts right after the layer: a convolution followed by a nonlinearity then has the
-    nonlinearity at the lower rate (Zhang place it before the blur; that needs the model's
-    structure). Calling ``antialias`` again changes nothing (no strided layer is left). The
-    blur runs before any forward hook registered earlier on the layer (they see the output
-    the model now computes).
+    Where the blur goes: Zhang blur after the nonlinearity (``Conv(stride 1) → BN → ReLU →
+    BlurPool``), which then runs at the dense rate and its new frequencies are removed before
+    the subsampling. With ``after_activation`` (default), a strided convolution followed in an
+    ``nn.Sequential`` by normalisation layers and an activation module (torchvision's
+    ``Conv2dNormActivation`` blocks, VGG-style stacks) gets its blur-pool on that activation's
+    output (held by the activation, whose forward then also subsamples); an activation module
+    used anywhere else in the model is left alone, and such a convolution is blurred right after
+    itself, as are every pool and every convolution whose activation ``antialias`` cannot see
+    (one called in a ``forward`` method). Calling ``antialias`` again changes nothing (no strided
+    layer is left). The blur runs before any forward hook registered earlier on the module that
+    holds it (they see the output the model now computes).
 
     Parameters
     ----------
@@ -103,6 +144,9 @@ def antialias(
     max_stride : int, default 4
         Larger strides are left alone: the dense layer costs ``stride²`` times as much, and a
         binomial blur hardly low-passes at such rates (a ViT's 16 x 16 patchify convolution).
+    after_activation : bool, default True
+        Blur after the activation that follows a strided convolution in an ``nn.Sequential``
+        (see above); False: always right after the strided layer.
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
         Backend of the blur (:func:`~bandlimit.ops.upfirdn2d`).
 
@@ -151,6 +195,11 @@ def antialias(
     if filter not in ("binomial", "kaiser"):
         raise ValueError(f"filter must be 'binomial' or 'kaiser', got {short_repr(filter)}")
     BlurPool2d(kernel_size or 3, 2, filter, padding_mode=padding_mode, impl=impl)  # (its checks)
+    after_activation = check_bool("after_activation", after_activation)
+    uses: dict[int, int] = {}  # how often each module appears in the model (shared modules)
+    for _, m in model.named_modules(remove_duplicate=False):
+        uses[id(m)] = uses.get(id(m), 0) + 1
+    following = _activation_after(model, uses) if after_activation else {}
     changed: dict[str, nn.Module] = {}
     for name, layer in list(model.named_modules()):  # (a list: the loop adds submodules)
         if not isinstance(layer, kinds) or hasattr(layer, BLUR):
@@ -164,7 +213,8 @@ def antialias(
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
             blur = blur.to(weight.device)
         setattr(layer, "stride", (1, 1) if isinstance(layer, nn.Conv2d) else 1)  # noqa: B010
-        layer.add_module(BLUR, blur)
-        layer.register_forward_hook(_blur_output, prepend=True)
+        holder = following.get(id(layer), layer)
+        holder.add_module(BLUR, blur)
+        holder.register_forward_hook(_blur_output, prepend=True)
         changed[name] = layer
     return changed

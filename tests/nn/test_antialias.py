@@ -198,3 +198,44 @@ def test_kaiser_blurs_have_4_stride_plus_1_taps_and_are_more_shift_consistent_at
     assert change(kaiser) < 0.8 * change(binomial) < 0.8 * change(plain)
     with pytest.raises(ValueError, match=r"filter must be 'binomial' or 'kaiser'"):
         antialias(nn.Conv2d(3, 4, 3, stride=2), filter="box")
+
+
+def test_the_blur_follows_the_activation_of_a_sequential_conv_block():
+    """Zhang's placement: Conv(stride 1) → BN → ReLU → blur-pool, the numbers of a float64
+    blur-pool of the dense block; a shared activation, a custom forward or
+    after_activation=False keep the blur on the convolution."""
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4),
+                          nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 3, padding=1))  # fmt: skip
+    block = block.double().eval()
+    with torch.no_grad():
+        block[1].running_mean.normal_()
+        block[1].running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 3, 16, 16, dtype=F64)
+    dense = F.leaky_relu(block[1](_dense(block[0], x)), 0.1)
+    taps = binomial_filter(3).numpy()
+    want = block[3](torch.from_numpy(np_blurpool(dense.detach().numpy(), taps, 2, "reflect")))
+    keys = list(block.state_dict())
+    assert sorted(antialias(block)) == ["0"]
+    assert hasattr(block[2], "antialias_blur") and not hasattr(block[0], "antialias_blur")
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), want)
+    assert list(block.state_dict()) == keys and sorted(antialias(block)) == []
+
+    shared = nn.ReLU()
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), shared, nn.Conv2d(4, 4, 3), shared)
+    antialias(model)
+    assert hasattr(model[0], "antialias_blur") and not hasattr(shared, "antialias_blur")
+
+    class Custom(nn.Sequential):  # a forward that does not chain the children
+        def forward(self, x):
+            return self[0](x)
+
+    custom = Custom(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU())
+    antialias(custom)
+    assert hasattr(custom[0], "antialias_blur")
+    plain = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU())
+    antialias(plain, after_activation=False)
+    assert hasattr(plain[0], "antialias_blur") and not hasattr(plain[1], "antialias_blur")
+    with pytest.raises(TypeError, match=r"after_activation"):
+        antialias(plain, after_activation="yes")
