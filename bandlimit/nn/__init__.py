@@ -25,7 +25,7 @@ from bandlimit.nn.activation import (
     SnakeBeta,
 )
 from bandlimit.nn.antialias import antialias
-from bandlimit.nn.pool import BlurPool2d, MaxBlurPool2d
+from bandlimit.nn.pool import BlurPool1d, BlurPool2d, MaxBlurPool2d
 from bandlimit.nn.pqmf import PQMF
 from bandlimit.nn.resample import ResamplePoly
 from bandlimit.nn.stylegan3 import FilteredLReLU
@@ -34,6 +34,7 @@ __all__ = [
     "PQMF",
     "AliasFreeActivation1d",
     "AliasFreeActivation2d",
+    "BlurPool1d",
     "BlurPool2d",
     "FilteredLReLU",
     "MaxBlurPool2d",

@@ -4,8 +4,9 @@ A strided convolution or pooling layer keeps every ``s``-th sample of a signal i
 band-limited. Zhang ("Making Convolutional Networks Shift-Invariant Again", ICML 2019) evaluates
 the layer densely (stride 1) and then blurs before subsampling (:class:`BlurPool2d`).
 :func:`antialias` does that to an existing model: each strided ``Conv2d``, ``MaxPool2d`` and
-``AvgPool2d`` gets stride 1 and a blur-pool on its output (a forward hook), so the model's
-modules, parameters, state-dict keys and output sizes stay what they were.
+``AvgPool2d`` (and their 1-D forms, with :class:`BlurPool1d`) gets stride 1 and a blur-pool on
+its output (a forward hook), so the model's modules, parameters, state-dict keys and output
+sizes stay what they were.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import torch
 from torch import nn
 
 from bandlimit._checks import check_bool, check_int, short_repr
-from bandlimit.nn.pool import BlurPool2d
+from bandlimit.nn.pool import BlurPool1d, BlurPool2d
 
 __all__ = ["antialias"]
 
 _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
-    "conv": (nn.Conv2d,), "max_pool": (nn.MaxPool2d,), "avg_pool": (nn.AvgPool2d,)
+    "conv": (nn.Conv2d, nn.Conv1d), "max_pool": (nn.MaxPool2d, nn.MaxPool1d),
+    "avg_pool": (nn.AvgPool2d, nn.AvgPool1d),
 }
+_ONE_D = (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)
 BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 
 
@@ -38,7 +41,8 @@ def _blur_output(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torc
 
 # Layers that may sit between a convolution and its activation (per-position, shape-keeping),
 # and the activation modules the blur may follow.
-_NORMS = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d, nn.Identity, nn.Dropout, nn.Dropout2d)
+_NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm, nn.InstanceNorm2d, nn.InstanceNorm1d,
+          nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d)  # fmt: skip
 _ACTIVATIONS = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU,
     nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh,
@@ -47,8 +51,8 @@ _ACTIVATIONS = (
 
 
 def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Module]:
-    """``{id(conv): activation}`` for each strided ``Conv2d`` that an ``nn.Sequential`` follows
-    with normalisation layers and then an activation module used nowhere else."""
+    """``{id(conv): activation}`` for each ``Conv2d``/``Conv1d`` that an ``nn.Sequential``
+    follows with normalisation layers and then an activation module used nowhere else."""
     found: dict[int, nn.Module] = {}
     for seq in model.modules():
         # (a subclass with its own forward may not chain its children)
@@ -56,7 +60,7 @@ def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Mo
             continue
         children = list(seq)  # (in order, a module listed twice twice)
         for i, conv in enumerate(children):
-            if not isinstance(conv, nn.Conv2d) or uses.get(id(conv), 0) != 1:
+            if not isinstance(conv, (nn.Conv2d, nn.Conv1d)) or uses.get(id(conv), 0) != 1:
                 continue
             j = i + 1
             while j < len(children) and isinstance(children[j], _NORMS):
@@ -71,7 +75,11 @@ def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Mo
 
 
 def _pair(v: object) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))  # type: ignore[index]
+    """A layer's stride (or dilation) as (a, b): an int, a pair, or a 1-D layer's 1-tuple."""
+    if isinstance(v, int):
+        return v, v
+    assert isinstance(v, (tuple, list))
+    return (int(v[0]), int(v[0])) if len(v) == 1 else (int(v[0]), int(v[1]))
 
 
 def _stride(layer: nn.Module, max_stride: int) -> int | None:
@@ -100,7 +108,7 @@ def antialias(
     after_activation: bool = True,
     impl: str = "auto",
 ) -> dict[str, nn.Module]:
-    """Anti-alias every strided 2-D convolution and pooling layer of ``model``, in place.
+    """Anti-alias every strided 1-D or 2-D convolution and pooling layer of ``model``, in place.
 
     Each such layer gets stride 1, and its output a :class:`BlurPool2d` of the old stride
     (Zhang, 2019): ``Conv2d(stride=s)`` becomes ``Conv2d(stride=1)`` → blur → keep every
@@ -156,8 +164,9 @@ def antialias(
         ``{qualified name: layer}`` for every layer changed (``''`` for ``model`` itself).
         Layers left as they were: a stride that differs between H and W or exceeds
         ``max_stride``, pools with ``ceil_mode=True``, a dilation (their output sizes differ)
-        or ``return_indices=True``, ``Conv1d``/``Conv3d`` and transposed convolutions, and
-        layers already anti-aliased.
+        or ``return_indices=True``, ``Conv3d`` and transposed convolutions, and layers already
+        anti-aliased. 1-D layers (``Conv1d``, ``MaxPool1d``, ``AvgPool1d``: audio encoders,
+        waveform discriminators) get a :class:`BlurPool1d`.
 
     Raises
     ------
@@ -208,11 +217,15 @@ def antialias(
         if stride is None:
             continue
         taps = kernel_size or (4 * stride + 1 if filter == "kaiser" else 2 * stride - 1)
-        blur = BlurPool2d(taps, stride, filter, padding_mode=padding_mode, impl=impl)
+        pool = BlurPool1d if isinstance(layer, _ONE_D) else BlurPool2d
+        blur = pool(taps, stride, filter, padding_mode=padding_mode, impl=impl)
         weight = next(iter(layer.parameters()), None)
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
             blur = blur.to(weight.device)
-        setattr(layer, "stride", (1, 1) if isinstance(layer, nn.Conv2d) else 1)  # noqa: B010
+        dense: object = 1  # (a pool's int; a convolution's tuple, as it holds it)
+        if isinstance(layer, (nn.Conv2d, nn.Conv1d)):
+            dense = (1,) * (1 if isinstance(layer, nn.Conv1d) else 2)
+        setattr(layer, "stride", dense)  # noqa: B010
         holder = following.get(id(layer), layer)
         holder.add_module(BLUR, blur)
         holder.register_forward_hook(_blur_output, prepend=True)

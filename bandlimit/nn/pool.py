@@ -21,7 +21,7 @@ from bandlimit._checks import check_int, nonreal_kind, short_repr
 from bandlimit.filters import kaiser_sinc
 from bandlimit.nn._module import Module
 from bandlimit.nn.activation import tensor_dtype
-from bandlimit.ops import upfirdn2d
+from bandlimit.ops import upfirdn1d, upfirdn2d
 from bandlimit.ops._dispatch import _check_impl
 from bandlimit.ops._params import check_tensor
 
@@ -55,10 +55,11 @@ def kaiser_blur(kernel_size: int, stride: int) -> torch.Tensor:
     return kaiser_sinc(k, 0.5 / stride, 0.5 / stride, fs=1, dtype=torch.float64)
 
 
-def _check_image(x: object, module: str) -> torch.Tensor:
-    if isinstance(x, torch.Tensor) and x.ndim != 4:
-        raise ValueError(f"{module} takes images [N, C, H, W], got shape {tuple(x.shape)}")
-    return check_tensor(x, "x", (4,), "[N, C, H, W]")
+def _check_image(x: object, module: str, ndim: int = 2) -> torch.Tensor:
+    what = "images [N, C, H, W]" if ndim == 2 else "signals [N, C, L]"
+    if isinstance(x, torch.Tensor) and x.ndim != ndim + 2:
+        raise ValueError(f"{module} takes {what}, got shape {tuple(x.shape)}")
+    return check_tensor(x, "x", (ndim + 2,), what.split(" ", 1)[1])
 
 
 def _wrap(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
@@ -68,7 +69,112 @@ def _wrap(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
     return x.index_select(dim, index)
 
 
-class BlurPool2d(Module):
+class _BlurPool(Module):
+    """Blur, then keep every ``stride``-th sample, along the last ``_ndim`` axes (the
+    documented classes below: :class:`BlurPool2d`, :class:`BlurPool1d`)."""
+
+    _ndim = 2
+    filter: torch.Tensor  # a buffer, registered in __init__
+    _filter_buffers = ("filter",)
+
+    def __init__(
+        self,
+        kernel_size: int | None = None,
+        stride: int = 2,
+        filter: str | torch.Tensor | Sequence[float] = "binomial",
+        padding_mode: str = "reflect",
+        *,
+        impl: str = "auto",
+    ):
+        super().__init__()
+        self.stride = check_int("stride", stride, 1)
+        self.impl = _check_impl(impl)
+        if padding_mode not in _TORCH_PAD:
+            raise ValueError(
+                f"padding_mode must be one of {tuple(_TORCH_PAD)}, got {padding_mode!r}"
+            )
+        self.padding_mode = padding_mode
+        if isinstance(filter, str):
+            if filter == "binomial":
+                taps = binomial_filter(3 if kernel_size is None else kernel_size)
+            elif filter == "kaiser":
+                k = 4 * self.stride + 1 if kernel_size is None else kernel_size
+                taps = kaiser_blur(k, self.stride)
+            else:
+                raise ValueError(
+                    f"filter must be 'binomial', 'kaiser' or a tensor of taps, got {filter!r}"
+                )
+        else:
+            kind = nonreal_kind(filter)
+            if kind is not None:  # (a conversion would drop imaginary parts, make bools 0/1)
+                raise TypeError(f"filter must hold real taps, got {kind} ones: "
+                                f"{short_repr(filter)}")  # fmt: skip
+            given = filter.detach() if isinstance(filter, torch.Tensor) else filter
+            # (where the taps are: a tensor's own device, numbers on the CPU, whatever the
+            # default device)
+            on = given.device if isinstance(given, torch.Tensor) else "cpu"
+            taps = torch.as_tensor(given, dtype=torch.float64, device=on)
+            square = taps.ndim == 2 and taps.shape[0] == taps.shape[1] and self._ndim == 2
+            if taps.ndim != 1 and not square:
+                shapes = "[k] or [k, k]" if self._ndim == 2 else "[k]"
+                raise ValueError(f"filter must have shape {shapes}, got {tuple(taps.shape)}")
+            if taps.numel() == 0 or (not taps.is_meta and not torch.isfinite(taps).all()):
+                raise ValueError("filter must hold at least one tap, all finite")
+        self.kernel_size = int(taps.shape[0])
+        if isinstance(filter, nn.Parameter):  # learned: the parameter itself, trained and saved
+            self.filter = filter
+        else:  # (a copy: a tensor's later changes, or its graph, do not reach the module)
+            self.register_design("filter", taps.float(), persistent=False)
+
+    @property
+    def output_rate(self) -> float:
+        """Output samples per input sample, ``1 / stride``."""
+        return 1 / self.stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_image(x, type(self).__name__, self._ndim)
+        if self.padding_mode == "reflect" and not self.reflects(x):
+            axes = "H and W" if self._ndim == 2 else "L"
+            raise ValueError(
+                f"padding_mode='reflect' needs more than {self.kernel_size // 2} samples along "
+                f"{axes} for kernel_size={self.kernel_size}, got shape {tuple(x.shape)} (use "
+                f"'replicate')"
+            )
+        return self._pool(x, self.padding_mode)
+
+    def reflects(self, x: torch.Tensor) -> bool:
+        """Whether ``x`` is large enough for 'reflect' padding (more samples than the pad)."""
+        return min(x.shape[2:]) > self.kernel_size // 2
+
+    def _pool(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+        k = self.kernel_size
+        pad = ((k - 1) // 2, k // 2) * self._ndim  # (left, right[, top, bottom]): Zhang's split
+        if mode == "zeros":
+            return self._subsample(x, pad)
+        if mode == "circular":  # (F.pad wraps at most once: small maps)
+            padded = _wrap(x, pad[0], pad[1], x.ndim - 1)
+            if self._ndim == 2:
+                padded = _wrap(padded, pad[2], pad[3], 2)
+        else:
+            padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
+        return self._subsample(padded, (0, 0) * self._ndim)
+
+    def _subsample(self, x: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
+        """The filter (zero ``pad``) and every ``stride``-th sample, by the upfirdn op."""
+        f = self.filter.to(tensor_dtype(x))
+        if self._ndim == 1:
+            return upfirdn1d(x, f, down=self.stride, padding=(pad[0], pad[1]), impl=self.impl)
+        return upfirdn2d(x, f, down=self.stride, padding=pad, impl=self.impl)
+
+    def extra_repr(self) -> str:
+        parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
+                 f"padding_mode={self.padding_mode!r}"]  # fmt: skip
+        if self.impl != "auto":
+            parts.append(f"impl={self.impl!r}")
+        return ", ".join(parts)
+
+
+class BlurPool2d(_BlurPool):
     """Blur, then keep every ``stride``-th sample along H and W: anti-aliased downsampling.
 
     ``y = upfirdn2d(pad(x), f, down=stride)`` with ``f`` applied separably (a ``[k]`` filter) or
@@ -121,96 +227,29 @@ class BlurPool2d(Module):
     0
     """
 
-    filter: torch.Tensor  # a buffer, registered in __init__
-    _filter_buffers = ("filter",)
 
-    def __init__(
-        self,
-        kernel_size: int | None = None,
-        stride: int = 2,
-        filter: str | torch.Tensor | Sequence[float] = "binomial",
-        padding_mode: str = "reflect",
-        *,
-        impl: str = "auto",
-    ):
-        super().__init__()
-        self.stride = check_int("stride", stride, 1)
-        self.impl = _check_impl(impl)
-        if padding_mode not in _TORCH_PAD:
-            raise ValueError(
-                f"padding_mode must be one of {tuple(_TORCH_PAD)}, got {padding_mode!r}"
-            )
-        self.padding_mode = padding_mode
-        if isinstance(filter, str):
-            if filter == "binomial":
-                taps = binomial_filter(3 if kernel_size is None else kernel_size)
-            elif filter == "kaiser":
-                k = 4 * self.stride + 1 if kernel_size is None else kernel_size
-                taps = kaiser_blur(k, self.stride)
-            else:
-                raise ValueError(
-                    f"filter must be 'binomial', 'kaiser' or a tensor of taps, got {filter!r}"
-                )
-        else:
-            kind = nonreal_kind(filter)
-            if kind is not None:  # (a conversion would drop imaginary parts, make bools 0/1)
-                raise TypeError(f"filter must hold real taps, got {kind} ones: "
-                                f"{short_repr(filter)}")  # fmt: skip
-            given = filter.detach() if isinstance(filter, torch.Tensor) else filter
-            # (where the taps are: a tensor's own device, numbers on the CPU, whatever the
-            # default device)
-            on = given.device if isinstance(given, torch.Tensor) else "cpu"
-            taps = torch.as_tensor(given, dtype=torch.float64, device=on)
-            if taps.ndim not in (1, 2) or (taps.ndim == 2 and taps.shape[0] != taps.shape[1]):
-                raise ValueError(
-                    f"filter must have shape [k] or [k, k], got {tuple(taps.shape)}"
-                )
-            if taps.numel() == 0 or (not taps.is_meta and not torch.isfinite(taps).all()):
-                raise ValueError("filter must hold at least one tap, all finite")
-        self.kernel_size = int(taps.shape[0])
-        if isinstance(filter, nn.Parameter):  # learned: the parameter itself, trained and saved
-            self.filter = filter
-        else:  # (a copy: a tensor's later changes, or its graph, do not reach the module)
-            self.register_design("filter", taps.float(), persistent=False)
+    _ndim = 2
 
-    @property
-    def output_rate(self) -> float:
-        """Output samples per input sample, ``1 / stride``."""
-        return 1 / self.stride
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _check_image(x, type(self).__name__)
-        if self.padding_mode == "reflect" and not self.reflects(x):
-            raise ValueError(
-                f"padding_mode='reflect' needs more than {self.kernel_size // 2} samples along "
-                f"H and W for kernel_size={self.kernel_size}, got shape {tuple(x.shape)} (use "
-                f"'replicate')"
-            )
-        return self._pool(x, self.padding_mode)
+class BlurPool1d(_BlurPool):
+    """Blur, then keep every ``stride``-th sample along L: anti-aliased 1-D downsampling.
 
-    def reflects(self, x: torch.Tensor) -> bool:
-        """Whether ``x`` is large enough for 'reflect' padding (more samples than the pad)."""
-        return min(x.shape[2:]) > self.kernel_size // 2
+    :class:`BlurPool2d` for signals ``[N, C, L]`` (audio, 1-D feature maps): ``y =
+    upfirdn1d(pad(x), f, down=stride)``, ``f`` a ``[k]`` filter, the input extended by
+    ``⌊(k−1)/2⌋`` samples before and ``⌈(k−1)/2⌉`` after with ``padding_mode``, so ``[N, C, L]``
+    gives ``[N, C, ⌈L/stride⌉]``. Replaces the subsampling of a strided ``Conv1d`` or
+    ``MaxPool1d`` (the strided convolutions of an audio encoder or a waveform discriminator).
+    The same arguments, defaults and filters as :class:`BlurPool2d` (taps: ``[k]`` only).
 
-    def _pool(self, x: torch.Tensor, mode: str) -> torch.Tensor:
-        k = self.kernel_size
-        pad = ((k - 1) // 2, k // 2) * 2  # (left, right, top, bottom): Zhang's split
-        if mode == "zeros":
-            return upfirdn2d(x, self.filter.to(tensor_dtype(x)), down=self.stride, padding=pad,
-                             impl=self.impl)  # fmt: skip
-        if mode == "circular":  # (F.pad wraps at most once: small maps)
-            padded = _wrap(_wrap(x, pad[0], pad[1], 3), pad[2], pad[3], 2)
-        else:
-            padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
-        return upfirdn2d(padded, self.filter.to(tensor_dtype(x)), down=self.stride,
-                         impl=self.impl)  # fmt: skip
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import BlurPool1d
+    >>> BlurPool1d(stride=3, filter="kaiser")(torch.randn(2, 4, 100)).shape
+    torch.Size([2, 4, 34])
+    """
 
-    def extra_repr(self) -> str:
-        parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
-                 f"padding_mode={self.padding_mode!r}"]  # fmt: skip
-        if self.impl != "auto":
-            parts.append(f"impl={self.impl!r}")
-        return ", ".join(parts)
+    _ndim = 1
 
 
 class MaxBlurPool2d(Module):

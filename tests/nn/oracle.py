@@ -22,3 +22,16 @@ def np_blurpool(x, taps, stride, mode):
         for j in range(w):
             out[:, :, i, j] = (xp[:, :, i : i + k, j : j + k] * flipped).sum(axis=(2, 3))
     return out[:, :, ::stride, ::stride]
+
+
+def np_blurpool1d(x, taps, stride, mode):
+    """The same along the last axis of ``[N, C, L]`` signals."""
+    taps = np.asarray(taps, np.float64)
+    k = taps.shape[0]
+    p0, p1 = (k - 1) // 2, k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p0, p1)), mode=NP_MODE[mode])
+    n = xp.shape[2] - k + 1
+    out = np.zeros((*x.shape[:2], n))
+    for i in range(n):
+        out[:, :, i] = (xp[:, :, i : i + k] * taps[::-1]).sum(axis=2)
+    return out[:, :, ::stride]

@@ -1,5 +1,6 @@
-"""antialias(model): output sizes kept, numbers = a float64 blur-pool of the dense layer,
-parameters and state-dict keys kept, idempotent, torch features, bad input."""
+"""antialias(model): output sizes kept, numbers = a float64 blur-pool of the dense layer (2-D
+and 1-D), the blur after a Sequential's activation, parameters and state-dict keys kept,
+idempotent, torch features, bad input."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from torch import nn
 
 from bandlimit.nn import antialias
 from bandlimit.nn.pool import binomial_filter
-from tests.nn.oracle import np_blurpool
+from tests.nn.oracle import np_blurpool, np_blurpool1d
 from tests.ops.strategies import IMPLS
 
 F64 = torch.float64
@@ -239,3 +240,27 @@ def test_the_blur_follows_the_activation_of_a_sequential_conv_block():
     assert hasattr(plain[0], "antialias_blur") and not hasattr(plain[1], "antialias_blur")
     with pytest.raises(TypeError, match=r"after_activation"):
         antialias(plain, after_activation="yes")
+
+
+@pytest.mark.parametrize("filter", ["binomial", "kaiser"])
+def test_one_d_layers_get_a_one_d_blur_pool(filter):
+    """Conv1d / MaxPool1d / AvgPool1d (a waveform encoder): sizes kept at every length, the
+    numbers a float64 blur-pool of the dense layer, the blur after a Sequential's activation."""
+    torch.manual_seed(0)
+    conv = nn.Conv1d(2, 3, 5, stride=3, padding=2).double()
+    x = torch.randn(2, 2, 40, dtype=F64)
+    dense = F.conv1d(x, conv.weight, conv.bias, 1, conv.padding)
+    antialias(conv, filter=filter)
+    taps = conv.antialias_blur.filter.double().numpy()
+    assert conv.stride == (1,) and len(taps) == (13 if filter == "kaiser" else 5)
+    with torch.no_grad():
+        want = np_blurpool1d(dense.numpy(), taps, 3, "reflect")
+        np.testing.assert_allclose(conv(x).numpy(), want, rtol=1e-12, atol=1e-12)
+
+    model = nn.Sequential(nn.Conv1d(1, 4, 7, stride=2, padding=3), nn.BatchNorm1d(4),
+                          nn.LeakyReLU(0.1), nn.MaxPool1d(4), nn.AvgPool1d(2))  # fmt: skip
+    lengths = range(24, 40)
+    before = [model(torch.randn(1, 1, n)).shape for n in lengths]
+    assert sorted(antialias(model, filter=filter)) == ["0", "3", "4"]
+    assert hasattr(model[2], "antialias_blur") and not hasattr(model[0], "antialias_blur")
+    assert [model(torch.randn(1, 1, n)).shape for n in lengths] == before

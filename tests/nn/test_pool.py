@@ -1,4 +1,5 @@
-"""Anti-aliased pooling (BlurPool2d, MaxBlurPool2d): numerics, shifts, gradients, bad input."""
+"""Anti-aliased pooling (BlurPool2d, BlurPool1d, MaxBlurPool2d): numerics, shifts, gradients, bad
+input."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bandlimit.nn import BlurPool2d, MaxBlurPool2d
-from tests.nn.oracle import NP_MODE, np_blurpool
+from bandlimit.nn import BlurPool1d, BlurPool2d, MaxBlurPool2d
+from tests.nn.oracle import NP_MODE, np_blurpool, np_blurpool1d
 from tests.ops.strategies import IMPLS
 
 
@@ -201,3 +202,27 @@ def test_kaiser_blur_bad_input():
         BlurPool2d(5, 1, "kaiser")
     with pytest.raises(ValueError, match=r"filter must be 'binomial', 'kaiser' or a tensor"):
         BlurPool2d(5, 2, "lanczos")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=25, deadline=None)
+@given(stride=st.integers(1, 4), k=st.integers(1, 9), length=st.integers(10, 30),
+       mode=st.sampled_from(sorted(NP_MODE)), kaiser=st.booleans(),
+       seed=st.integers(0, 2**31))  # fmt: skip
+def test_blur_pool_1d_matches_a_float64_loop(impl, stride, k, length, mode, kaiser, seed):
+    x = np.random.default_rng(seed).standard_normal((2, 3, length))
+    kind = "kaiser" if kaiser and stride > 1 else "binomial"
+    pool = BlurPool1d(k, stride, kind, padding_mode=mode, impl=impl)
+    y = pool(torch.tensor(x))
+    want = np_blurpool1d(x, pool.filter.double().numpy(), stride, mode)
+    assert y.shape == (2, 3, -(-length // stride)) == want.shape
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-10)
+
+
+def test_blur_pool_1d_bad_input():
+    with pytest.raises(ValueError, match=r"BlurPool1d takes signals \[N, C, L\], got shape"):
+        BlurPool1d()(torch.ones(1, 2, 8, 8))
+    with pytest.raises(ValueError, match=r"filter must have shape \[k\], got \(3, 3\)"):
+        BlurPool1d(filter=torch.ones(3, 3) / 9)
+    with pytest.raises(ValueError, match=r"needs more than 1 samples along L"):
+        BlurPool1d(3)(torch.ones(1, 1, 1))
