@@ -4,9 +4,9 @@
 * :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d` — up-sample → act → down-sample
   in one fused op call for the activations of :func:`bandlimit.ops.filtered_act` (any other
   module or function unfused, between the op's stages); ``.stream()`` for audio in chunks.
-* :class:`BlurPool2d`, :class:`MaxBlurPool2d` — anti-aliased strided downsampling for CNN
-  backbones (blur, then subsample); :func:`antialias` makes an existing model's strided
-  convolutions and pools anti-aliased, in place.
+* :class:`BlurPool2d`, :class:`MaxBlurPool2d`, :class:`BlurPool1d` — anti-aliased strided
+  downsampling for CNN backbones (blur, then subsample); :func:`antialias` makes an existing
+  model's strided 1-D and 2-D convolutions and pools anti-aliased, in place.
 * :class:`PQMF` — a pseudo-QMF analysis / synthesis filter bank (audio to sub-bands and back,
   as multi-band vocoders use it).
 * :class:`ResamplePoly` — rational-rate band-limited resampling
