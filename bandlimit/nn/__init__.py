@@ -4,9 +4,10 @@
 * :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d` — up-sample → act → down-sample
   in one fused op call for the activations of :func:`bandlimit.ops.filtered_act` (any other
   module or function unfused, between the op's stages); ``.stream()`` for audio in chunks.
-* :class:`BlurPool2d`, :class:`MaxBlurPool2d`, :class:`BlurPool1d` — anti-aliased strided
-  downsampling for CNN backbones (blur, then subsample); :func:`antialias` makes an existing
-  model's strided 1-D and 2-D convolutions and pools anti-aliased, in place.
+* :class:`BlurPool2d`, :class:`MaxBlurPool2d`, :class:`BlurPool1d`, :class:`BlurPool3d` —
+  anti-aliased strided downsampling for CNN backbones (blur, then subsample); :func:`antialias`
+  makes an existing model's strided 1-D, 2-D and 3-D convolutions and pools anti-aliased, in
+  place.
 * :class:`PQMF` — a pseudo-QMF analysis / synthesis filter bank (audio to sub-bands and back,
   as multi-band vocoders use it).
 * :class:`ResamplePoly` — rational-rate band-limited resampling
@@ -25,7 +26,7 @@ from bandlimit.nn.activation import (
     SnakeBeta,
 )
 from bandlimit.nn.antialias import antialias
-from bandlimit.nn.pool import BlurPool1d, BlurPool2d, MaxBlurPool2d
+from bandlimit.nn.pool import BlurPool1d, BlurPool2d, BlurPool3d, MaxBlurPool2d
 from bandlimit.nn.pqmf import PQMF
 from bandlimit.nn.resample import ResamplePoly
 from bandlimit.nn.stylegan3 import FilteredLReLU
@@ -36,6 +37,7 @@ __all__ = [
     "AliasFreeActivation2d",
     "BlurPool1d",
     "BlurPool2d",
+    "BlurPool3d",
     "FilteredLReLU",
     "MaxBlurPool2d",
     "ResamplePoly",

@@ -4,9 +4,9 @@ A strided convolution or pooling layer keeps every ``s``-th sample of a signal i
 band-limited. Zhang ("Making Convolutional Networks Shift-Invariant Again", ICML 2019) evaluates
 the layer densely (stride 1) and then blurs before subsampling (:class:`BlurPool2d`).
 :func:`antialias` does that to an existing model: each strided ``Conv2d``, ``MaxPool2d`` and
-``AvgPool2d`` (and their 1-D forms, with :class:`BlurPool1d`) gets stride 1 and a blur-pool on
-its output (a forward hook), so the model's modules, parameters, state-dict keys and output
-sizes stay what they were.
+``AvgPool2d`` (and their 1-D and 3-D forms, with :class:`BlurPool1d` and :class:`BlurPool3d`)
+gets stride 1 and a blur-pool on its output (a forward hook), so the model's modules,
+parameters, state-dict keys and output sizes stay what they were.
 """
 
 from __future__ import annotations
@@ -17,15 +17,25 @@ import torch
 from torch import nn
 
 from bandlimit._checks import check_bool, check_int, short_repr
-from bandlimit.nn.pool import BlurPool1d, BlurPool2d
+from bandlimit.nn.pool import BlurPool1d, BlurPool2d, BlurPool3d
 
 __all__ = ["antialias"]
 
 _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
-    "conv": (nn.Conv2d, nn.Conv1d), "max_pool": (nn.MaxPool2d, nn.MaxPool1d),
-    "avg_pool": (nn.AvgPool2d, nn.AvgPool1d),
+    "conv": (nn.Conv2d, nn.Conv1d, nn.Conv3d),
+    "max_pool": (nn.MaxPool2d, nn.MaxPool1d, nn.MaxPool3d),
+    "avg_pool": (nn.AvgPool2d, nn.AvgPool1d, nn.AvgPool3d),
 }
-_ONE_D = (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _dims(layer: nn.Module) -> int:
+    """1, 2 or 3: the spatial dimensions of a layer of ``_KINDS``."""
+    if isinstance(layer, (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)):
+        return 1
+    if isinstance(layer, (nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d)):
+        return 3
+    return 2
 BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 
 
@@ -41,8 +51,9 @@ def _blur_output(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torc
 
 # Layers that may sit between a convolution and its activation (per-position, shape-keeping),
 # and the activation modules the blur may follow.
-_NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.GroupNorm, nn.InstanceNorm2d, nn.InstanceNorm1d,
-          nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d)  # fmt: skip
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.InstanceNorm1d,
+          nn.InstanceNorm2d, nn.InstanceNorm3d, nn.Identity, nn.Dropout, nn.Dropout1d,
+          nn.Dropout2d, nn.Dropout3d)  # fmt: skip
 _ACTIVATIONS = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU,
     nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh,
@@ -51,8 +62,8 @@ _ACTIVATIONS = (
 
 
 def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Module]:
-    """``{id(conv): activation}`` for each ``Conv2d``/``Conv1d`` that an ``nn.Sequential``
-    follows with normalisation layers and then an activation module used nowhere else."""
+    """``{id(conv): activation}`` for each convolution that an ``nn.Sequential`` follows with
+    normalisation layers and then an activation module used nowhere else."""
     found: dict[int, nn.Module] = {}
     for seq in model.modules():
         # (a subclass with its own forward may not chain its children)
@@ -60,7 +71,7 @@ def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Mo
             continue
         children = list(seq)  # (in order, a module listed twice twice)
         for i, conv in enumerate(children):
-            if not isinstance(conv, (nn.Conv2d, nn.Conv1d)) or uses.get(id(conv), 0) != 1:
+            if not isinstance(conv, _CONVS) or uses.get(id(conv), 0) != 1:
                 continue
             j = i + 1
             while j < len(children) and isinstance(children[j], _NORMS):
@@ -74,27 +85,30 @@ def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Mo
     return found
 
 
-def _pair(v: object) -> tuple[int, int]:
-    """A layer's stride (or dilation) as (a, b): an int, a pair, or a 1-D layer's 1-tuple."""
+def _per_axis(v: object) -> tuple[int, ...]:
+    """A layer's stride (or dilation) per axis: an int or a tuple of them."""
     if isinstance(v, int):
-        return v, v
+        return (v,)
     assert isinstance(v, (tuple, list))
-    return (int(v[0]), int(v[0])) if len(v) == 1 else (int(v[0]), int(v[1]))
+    return tuple(int(e) for e in v)
 
 
 def _stride(layer: nn.Module, max_stride: int) -> int | None:
-    """The layer's stride if antialias can take it over (in 2..max_stride, the same along H
-    and W, an output size the dense layer plus a blur-pool reproduce, a plain tensor out),
+    """The layer's stride if antialias can take it over (in 2..max_stride, the same along
+    every axis, an output size the dense layer plus a blur-pool reproduce, a plain tensor out),
     else None."""
-    sx, sy = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
-    if sx != sy or not 1 < sx <= max_stride:
+    strides = set(_per_axis(layer.stride if layer.stride is not None else layer.kernel_size))
+    if len(strides) != 1:
         return None
-    if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
-        if layer.ceil_mode or _pair(getattr(layer, "dilation", 1)) != (1, 1):
+    (stride,) = strides
+    if not 1 < stride <= max_stride:
+        return None
+    if not isinstance(layer, _CONVS):  # a pool
+        if layer.ceil_mode or set(_per_axis(getattr(layer, "dilation", 1))) != {1}:
             return None  # (other output sizes)
         if getattr(layer, "return_indices", False):
             return None  # (a tuple, and indices a blur would not match: MaxUnpool needs them)
-    return sx
+    return stride
 
 
 def antialias(
@@ -108,7 +122,7 @@ def antialias(
     after_activation: bool = True,
     impl: str = "auto",
 ) -> dict[str, nn.Module]:
-    """Anti-alias every strided 1-D or 2-D convolution and pooling layer of ``model``, in place.
+    """Anti-alias every strided 1-D, 2-D or 3-D convolution and pooling layer, in place.
 
     Each such layer gets stride 1, and its output a :class:`BlurPool2d` of the old stride
     (Zhang, 2019): ``Conv2d(stride=s)`` becomes ``Conv2d(stride=1)`` → blur → keep every
@@ -164,9 +178,10 @@ def antialias(
         ``{qualified name: layer}`` for every layer changed (``''`` for ``model`` itself).
         Layers left as they were: a stride that differs between H and W or exceeds
         ``max_stride``, pools with ``ceil_mode=True``, a dilation (their output sizes differ)
-        or ``return_indices=True``, ``Conv3d`` and transposed convolutions, and layers already
-        anti-aliased. 1-D layers (``Conv1d``, ``MaxPool1d``, ``AvgPool1d``: audio encoders,
-        waveform discriminators) get a :class:`BlurPool1d`.
+        or ``return_indices=True``, transposed convolutions, and layers already anti-aliased.
+        1-D layers (``Conv1d``, ``MaxPool1d``, ``AvgPool1d``: audio encoders, waveform
+        discriminators) get a :class:`BlurPool1d`, 3-D ones (video, volumes) a
+        :class:`BlurPool3d`.
 
     Raises
     ------
@@ -217,14 +232,13 @@ def antialias(
         if stride is None:
             continue
         taps = kernel_size or (4 * stride + 1 if filter == "kaiser" else 2 * stride - 1)
-        pool = BlurPool1d if isinstance(layer, _ONE_D) else BlurPool2d
+        dims = _dims(layer)
+        pool = {1: BlurPool1d, 2: BlurPool2d, 3: BlurPool3d}[dims]
         blur = pool(taps, stride, filter, padding_mode=padding_mode, impl=impl)
         weight = next(iter(layer.parameters()), None)
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
             blur = blur.to(weight.device)
-        dense: object = 1  # (a pool's int; a convolution's tuple, as it holds it)
-        if isinstance(layer, (nn.Conv2d, nn.Conv1d)):
-            dense = (1,) * (1 if isinstance(layer, nn.Conv1d) else 2)
+        dense: object = (1,) * dims if isinstance(layer, _CONVS) else 1  # (as it held it)
         setattr(layer, "stride", dense)  # noqa: B010
         holder = following.get(id(layer), layer)
         holder.add_module(BLUR, blur)

@@ -56,7 +56,7 @@ def kaiser_blur(kernel_size: int, stride: int) -> torch.Tensor:
 
 
 def _check_image(x: object, module: str, ndim: int = 2) -> torch.Tensor:
-    what = "images [N, C, H, W]" if ndim == 2 else "signals [N, C, L]"
+    what = {1: "signals [N, C, L]", 2: "images [N, C, H, W]", 3: "volumes [N, C, D, H, W]"}[ndim]
     if isinstance(x, torch.Tensor) and x.ndim != ndim + 2:
         raise ValueError(f"{module} takes {what}, got shape {tuple(x.shape)}")
     return check_tensor(x, "x", (ndim + 2,), what.split(" ", 1)[1])
@@ -71,7 +71,7 @@ def _wrap(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
 
 class _BlurPool(Module):
     """Blur, then keep every ``stride``-th sample, along the last ``_ndim`` axes (the
-    documented classes below: :class:`BlurPool2d`, :class:`BlurPool1d`)."""
+    documented classes below: :class:`BlurPool2d`, :class:`BlurPool1d`, :class:`BlurPool3d`)."""
 
     _ndim = 2
     filter: torch.Tensor  # a buffer, registered in __init__
@@ -134,7 +134,7 @@ class _BlurPool(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__, self._ndim)
         if self.padding_mode == "reflect" and not self.reflects(x):
-            axes = "H and W" if self._ndim == 2 else "L"
+            axes = {1: "L", 2: "H and W", 3: "D, H and W"}[self._ndim]
             raise ValueError(
                 f"padding_mode='reflect' needs more than {self.kernel_size // 2} samples along "
                 f"{axes} for kernel_size={self.kernel_size}, got shape {tuple(x.shape)} (use "
@@ -152,9 +152,9 @@ class _BlurPool(Module):
         if mode == "zeros":
             return self._subsample(x, pad)
         if mode == "circular":  # (F.pad wraps at most once: small maps)
-            padded = _wrap(x, pad[0], pad[1], x.ndim - 1)
-            if self._ndim == 2:
-                padded = _wrap(padded, pad[2], pad[3], 2)
+            padded = x
+            for axis in range(self._ndim):  # (the last axis first, as F.pad's pairs)
+                padded = _wrap(padded, pad[2 * axis], pad[2 * axis + 1], x.ndim - 1 - axis)
         else:
             padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
         return self._subsample(padded, (0, 0) * self._ndim)
@@ -164,7 +164,17 @@ class _BlurPool(Module):
         f = self.filter.to(tensor_dtype(x))
         if self._ndim == 1:
             return upfirdn1d(x, f, down=self.stride, padding=(pad[0], pad[1]), impl=self.impl)
-        return upfirdn2d(x, f, down=self.stride, padding=pad, impl=self.impl)
+        if self._ndim == 2:
+            return upfirdn2d(x, f, down=self.stride, padding=pad, impl=self.impl)
+        # 3-D: H and W as images of N·(C·D) planes, then D as signals of C·H'·W' channels
+        n, c, d, h, w = x.shape
+        y = upfirdn2d(x.reshape(n, c * d, h, w), f, down=self.stride, padding=pad[:4],
+                      impl=self.impl)  # fmt: skip
+        h2, w2 = y.shape[-2:]
+        y = y.reshape(n, c, d, h2, w2).permute(0, 1, 3, 4, 2).reshape(n, c * h2 * w2, d)
+        y = upfirdn1d(y, f, down=self.stride, padding=(pad[4], pad[5]), impl=self.impl)
+        d2 = y.shape[-1]
+        return y.reshape(n, c, h2, w2, d2).permute(0, 1, 4, 2, 3).contiguous()
 
     def extra_repr(self) -> str:
         parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
@@ -250,6 +260,28 @@ class BlurPool1d(_BlurPool):
     """
 
     _ndim = 1
+
+
+class BlurPool3d(_BlurPool):
+    """Blur, then keep every ``stride``-th sample along D, H and W: anti-aliased 3-D
+    downsampling.
+
+    :class:`BlurPool2d` for volumes ``[N, C, D, H, W]`` (video clips, medical volumes): the
+    ``[k]`` filter applied along W, H and D (separably), each axis extended by ``⌊(k−1)/2⌋``
+    samples before and ``⌈(k−1)/2⌉`` after with ``padding_mode``, so the output is ``[N, C,
+    ⌈D/stride⌉, ⌈H/stride⌉, ⌈W/stride⌉]``. Replaces the subsampling of a strided ``Conv3d``,
+    ``MaxPool3d`` or ``AvgPool3d``. The same arguments, defaults and filters as
+    :class:`BlurPool2d` (taps: ``[k]`` only).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import BlurPool3d
+    >>> BlurPool3d()(torch.randn(1, 2, 8, 16, 15)).shape
+    torch.Size([1, 2, 4, 8, 8])
+    """
+
+    _ndim = 3
 
 
 class MaxBlurPool2d(Module):

@@ -35,3 +35,21 @@ def np_blurpool1d(x, taps, stride, mode):
     for i in range(n):
         out[:, :, i] = (xp[:, :, i : i + k] * taps[::-1]).sum(axis=2)
     return out[:, :, ::stride]
+
+
+def np_blurpool3d(x, taps, stride, mode):
+    """The same over the last three axes of ``[N, C, D, H, W]`` volumes, the 3-D kernel the
+    outer product of the taps, by explicit loops over output positions."""
+    taps = np.asarray(taps, np.float64)
+    kernel = np.einsum("i,j,k->ijk", taps, taps, taps)[::-1, ::-1, ::-1]  # a true convolution
+    k = taps.shape[0]
+    p0, p1 = (k - 1) // 2, k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p0, p1), (p0, p1), (p0, p1)), mode=NP_MODE[mode])
+    d, h, w = (xp.shape[a] - k + 1 for a in (2, 3, 4))
+    out = np.zeros((*x.shape[:2], d, h, w))
+    for a in range(d):
+        for b in range(h):
+            for c in range(w):
+                window = xp[:, :, a : a + k, b : b + k, c : c + k]
+                out[:, :, a, b, c] = (window * kernel).sum(axis=(2, 3, 4))
+    return out[:, :, ::stride, ::stride, ::stride]

@@ -17,7 +17,7 @@ from torch import nn
 
 from bandlimit.nn import antialias
 from bandlimit.nn.pool import binomial_filter
-from tests.nn.oracle import np_blurpool, np_blurpool1d
+from tests.nn.oracle import np_blurpool, np_blurpool1d, np_blurpool3d
 from tests.ops.strategies import IMPLS
 
 F64 = torch.float64
@@ -264,3 +264,25 @@ def test_one_d_layers_get_a_one_d_blur_pool(filter):
     assert sorted(antialias(model, filter=filter)) == ["0", "3", "4"]
     assert hasattr(model[2], "antialias_blur") and not hasattr(model[0], "antialias_blur")
     assert [model(torch.randn(1, 1, n)).shape for n in lengths] == before
+
+
+def test_three_d_layers_get_a_three_d_blur_pool():
+    """Conv3d / MaxPool3d / AvgPool3d (a video or volume CNN): sizes kept, the numbers a float64
+    blur-pool of the dense layer; anisotropic strides (1, 2, 2) are left alone."""
+    torch.manual_seed(0)
+    conv = nn.Conv3d(2, 3, 3, stride=2, padding=1).double()
+    x = torch.randn(1, 2, 6, 7, 8, dtype=F64)
+    dense = F.conv3d(x, conv.weight, conv.bias, 1, conv.padding)
+    antialias(conv)
+    assert conv.stride == (1, 1, 1)
+    want = np_blurpool3d(dense.detach().numpy(), conv.antialias_blur.filter.double(), 2, "reflect")
+    with torch.no_grad():
+        np.testing.assert_allclose(conv(x).numpy(), want, rtol=1e-12, atol=1e-12)
+
+    model = nn.Sequential(nn.Conv3d(1, 4, 3, stride=2, padding=1), nn.BatchNorm3d(4), nn.ReLU(),
+                          nn.MaxPool3d(2), nn.AvgPool3d(2), nn.Conv3d(4, 4, 1, stride=(1, 2, 2)))
+    sizes = [(8, 16, 16), (9, 17, 15), (12, 12, 20)]
+    before = [model(torch.randn(1, 1, *s)).shape for s in sizes]
+    assert sorted(antialias(model)) == ["0", "3", "4"]
+    assert hasattr(model[2], "antialias_blur") and model[5].stride == (1, 2, 2)
+    assert [model(torch.randn(1, 1, *s)).shape for s in sizes] == before

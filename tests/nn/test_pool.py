@@ -1,5 +1,5 @@
-"""Anti-aliased pooling (BlurPool2d, BlurPool1d, MaxBlurPool2d): numerics, shifts, gradients, bad
-input."""
+"""Anti-aliased pooling (BlurPool2d, BlurPool1d, BlurPool3d, MaxBlurPool2d): numerics, shifts,
+gradients, bad input."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bandlimit.nn import BlurPool1d, BlurPool2d, MaxBlurPool2d
-from tests.nn.oracle import NP_MODE, np_blurpool, np_blurpool1d
+from bandlimit.nn import BlurPool1d, BlurPool2d, BlurPool3d, MaxBlurPool2d
+from tests.nn.oracle import NP_MODE, np_blurpool, np_blurpool1d, np_blurpool3d
 from tests.ops.strategies import IMPLS
 
 
@@ -226,3 +226,29 @@ def test_blur_pool_1d_bad_input():
         BlurPool1d(filter=torch.ones(3, 3) / 9)
     with pytest.raises(ValueError, match=r"needs more than 1 samples along L"):
         BlurPool1d(3)(torch.ones(1, 1, 1))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=12, deadline=None)
+@given(stride=st.integers(1, 3), k=st.integers(1, 4), d=st.integers(5, 8), h=st.integers(5, 8),
+       w=st.integers(5, 8), mode=st.sampled_from(sorted(NP_MODE)),
+       seed=st.integers(0, 2**31))  # fmt: skip
+def test_blur_pool_3d_matches_a_float64_loop(impl, stride, k, d, h, w, mode, seed):
+    x = np.random.default_rng(seed).standard_normal((2, 2, d, h, w))
+    pool = BlurPool3d(k, stride, padding_mode=mode, impl=impl)
+    y = pool(torch.tensor(x))
+    want = np_blurpool3d(x, pool.filter.double().numpy(), stride, mode)
+    assert y.shape == want.shape == (2, 2, *(-(-n // stride) for n in (d, h, w)))
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-10, atol=1e-10)
+    assert y.is_contiguous()
+
+
+def test_blur_pool_3d_gradients_and_bad_input():
+    x = torch.randn(1, 2, 5, 6, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(BlurPool3d(3, 2, "kaiser", padding_mode="replicate"), (x,))
+    with pytest.raises(ValueError, match=r"BlurPool3d takes volumes \[N, C, D, H, W\]"):
+        BlurPool3d()(torch.ones(1, 2, 8, 8))
+    with pytest.raises(ValueError, match=r"filter must have shape \[k\], got \(3, 3\)"):
+        BlurPool3d(filter=torch.ones(3, 3) / 9)
+    with pytest.raises(ValueError, match=r"along D, H and W"):
+        BlurPool3d(5)(torch.ones(1, 1, 2, 8, 8))
