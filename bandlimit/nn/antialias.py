@@ -11,13 +11,14 @@ parameters, state-dict keys and output sizes stay what they were.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from bandlimit._checks import check_bool, check_int, short_repr
-from bandlimit.nn.pool import BlurPool1d, BlurPool2d, BlurPool3d
+from bandlimit.nn.pool import BlurPool1d, BlurPool2d, BlurPool3d, _BlurPool
 
 __all__ = ["antialias"]
 
@@ -39,14 +40,22 @@ def _dims(layer: nn.Module) -> int:
 BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 
 
-def _blur_output(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-    """The forward hook: the layer's dense output, blurred and subsampled (a module-level
-    function, so that a model with it pickles). A map too small to reflect is replicated: the
+def _blur_output(
+    blur: _BlurPool, module: nn.Module, inputs: tuple,
+    output: torch.Tensor,
+) -> torch.Tensor:
+    """The forward hook (bound to its blur-pool by ``functools.partial``: a fused module that
+    inherits the hook, e.g. from ``torch.ao.quantization.fuse_modules``, keeps it): the layer's
+    dense output, blurred and subsampled. An unbatched output (``[C, L]``, ``[C, H, W]``, which
+    the layers take) is blurred as a batch of one; a map too small to reflect is replicated: the
     layer took such inputs before."""
-    blur = getattr(module, BLUR)
-    if blur.padding_mode == "reflect" and not blur.reflects(output):
-        return blur._pool(output, "replicate")
-    return blur(output)
+    unbatched = output.ndim == blur._ndim + 1
+    x = output.unsqueeze(0) if unbatched else output
+    if blur.padding_mode == "reflect" and x.ndim == blur._ndim + 2 and not blur.reflects(x):
+        y = blur._pool(x, "replicate")
+    else:
+        y = blur(x)
+    return y.squeeze(0) if unbatched else y
 
 
 # Layers that may sit between a convolution and its activation (per-position, shape-keeping),
@@ -242,6 +251,6 @@ def antialias(
         setattr(layer, "stride", dense)  # noqa: B010
         holder = following.get(id(layer), layer)
         holder.add_module(BLUR, blur)
-        holder.register_forward_hook(_blur_output, prepend=True)
+        holder.register_forward_hook(functools.partial(_blur_output, blur), prepend=True)
         changed[name] = layer
     return changed

@@ -25,7 +25,7 @@ from bandlimit.ops import upfirdn1d, upfirdn2d
 from bandlimit.ops._dispatch import _check_impl
 from bandlimit.ops._params import check_tensor
 
-__all__ = ["BlurPool2d", "MaxBlurPool2d"]
+__all__ = ["BlurPool1d", "BlurPool2d", "BlurPool3d", "MaxBlurPool2d"]
 
 _TORCH_PAD = {"reflect": "reflect", "replicate": "replicate", "circular": "circular",
               "zeros": "constant"}  # fmt: skip
@@ -123,6 +123,8 @@ class _BlurPool(Module):
         self.kernel_size = int(taps.shape[0])
         if isinstance(filter, nn.Parameter):  # learned: the parameter itself, trained and saved
             self.filter = filter
+            # (its initial taps, for reset_parameters after a meta-device init)
+            self.__dict__.setdefault("_designs", {})["filter"] = taps.to("cpu", torch.float32)
         else:  # (a copy: a tensor's later changes, or its graph, do not reach the module)
             self.register_design("filter", taps.float(), persistent=False)
 
@@ -133,6 +135,9 @@ class _BlurPool(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__, self._ndim)
+        if 0 in x.shape[2:]:
+            raise ValueError(f"{type(self).__name__} needs at least one sample along each "
+                             f"spatial axis, got shape {tuple(x.shape)}")  # fmt: skip
         if self.padding_mode == "reflect" and not self.reflects(x):
             axes = {1: "L", 2: "H and W", 3: "D, H and W"}[self._ndim]
             raise ValueError(

@@ -182,7 +182,8 @@ class AugmentPipe(torch.nn.Module):
         # Images moved by whole pixels only (flips, quarter turns, integer shifts) are copied
         # exactly; the rest are resampled.
         # (a quarter turn keeps pixel centres on pixel centres when H − W is even)
-        exact = blits if (w - h) % 2 == 0 else blits & (g[:, 0, 0] != 0)
+        # (g's entries are cosines and sines: a quarter turn's cos is 6e-17, not 0)
+        exact = blits if (w - h) % 2 == 0 else blits & (g[:, 0, 0].abs() > 0.5)
         out = images
         for mask, move in ((exact, _blit), (fired & ~exact, _warp)):
             if bool(mask.any()):

@@ -146,6 +146,11 @@ def test_whole_pixel_moves_are_exact_copies():
     wide = torch.randn(1, 1, 12, 15, dtype=torch.float64)
     out = augment({"rot90": (("rot90", 0.625),)}, wide)  # a half turn: exact
     assert torch.equal(out, torch.rot90(wide, 2, dims=(2, 3)))
+    from afgan.augment import _rotate, _warp
+
+    quarter = augment({"rot90": (("rot90", 0.375),)}, wide)  # resampled, not pixels repeated
+    turned = _warp(wide, _rotate(torch.tensor([-math.pi / 2])))
+    torch.testing.assert_close(quarter, turned, rtol=0, atol=1e-4)
 
 
 def test_the_transforms_compose_on_one_resampling():

@@ -286,3 +286,30 @@ def test_three_d_layers_get_a_three_d_blur_pool():
     assert sorted(antialias(model)) == ["0", "3", "4"]
     assert hasattr(model[2], "antialias_blur") and model[5].stride == (1, 2, 2)
     assert [model(torch.randn(1, 1, *s)).shape for s in sizes] == before
+
+
+def test_pools_of_any_dimension_keep_their_exclusions_unbatched_inputs_and_fusion():
+    """ceil_mode / return_indices pools of every dimension are left alone; unbatched inputs
+    ([C, L], [C, H, W]) keep working; a Conv-BN-ReLU block fused by torch.ao keeps its blur
+    (the hook is bound to its blur-pool)."""
+    pools = (nn.MaxPool1d(3, 2, ceil_mode=True), nn.AvgPool1d(3, 2, ceil_mode=True),
+             nn.MaxPool1d(2, 2, return_indices=True), nn.MaxPool3d(2, ceil_mode=True))
+    for pool in pools:
+        assert antialias(pool) == {}
+    conv1, conv2 = nn.Conv1d(2, 3, 3, 2, 1), nn.Conv2d(2, 3, 3, 2, 1)
+    want1, want2 = conv1(torch.randn(2, 17)).shape, conv2(torch.randn(2, 9, 9)).shape
+    antialias(conv1)
+    antialias(conv2)
+    x1, x2 = torch.randn(2, 17), torch.randn(2, 9, 9)
+    assert conv1(x1).shape == want1 and conv2(x2).shape == want2
+    torch.testing.assert_close(conv1(x1), conv1(x1[None])[0])
+    torch.testing.assert_close(conv2(x2), conv2(x2[None])[0])
+
+    from torch.ao.quantization import fuse_modules
+
+    block = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    antialias(block)
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        want = block(x)
+        torch.testing.assert_close(fuse_modules(block, [["0", "1", "2"]])(x), want)

@@ -252,3 +252,13 @@ def test_blur_pool_3d_gradients_and_bad_input():
         BlurPool3d(filter=torch.ones(3, 3) / 9)
     with pytest.raises(ValueError, match=r"along D, H and W"):
         BlurPool3d(5)(torch.ones(1, 1, 2, 8, 8))
+
+
+def test_empty_maps_and_a_learned_filter_after_meta_init():
+    with pytest.raises(ValueError, match=r"BlurPool1d needs at least one sample along each"):
+        BlurPool1d(padding_mode="circular")(torch.randn(1, 1, 0))
+    pool = BlurPool1d(3, 2, torch.nn.Parameter(torch.tensor([0.25, 0.5, 0.25])))
+    with torch.no_grad():
+        pool.filter.fill_(7.0)
+    pool.reset_parameters()
+    assert pool.filter.tolist() == [0.25, 0.5, 0.25]
