@@ -11,7 +11,9 @@ import and delete the folder.
   ``from bandlimit.compat.rosinality import …`` (the same names).
 - BasicSR: ``from basicsr.ops.upfirdn2d import upfirdn2d`` and
   ``from basicsr.ops.fused_act import FusedLeakyReLU, fused_leaky_relu`` become imports from
-  :mod:`bandlimit.compat.rosinality`.
+  :mod:`bandlimit.compat.rosinality` (BasicSR's ``FusedLeakyReLU(channel, negative_slope,
+  scale)`` has no ``bias`` argument: calls that pass the slope positionally must name it; a
+  float where rosinality's ``bias`` is gets a ``TypeError`` saying so).
 - mmcv: ``from mmcv.ops import upfirdn2d, fused_bias_leakyrelu, FusedBiasLeakyReLU`` becomes
   an import of the same names from :mod:`bandlimit.compat.rosinality`.
 

@@ -159,10 +159,11 @@ def antialias(
     model : nn.Module
         The model; it is modified in place (``model`` itself too, if it is such a layer).
     kernel_size : int, optional
-        Taps of the blur. Default per layer: ``2·stride − 1`` for the binomial blur (Zhang's
-        sizes: 2 to 7): 3 for stride 2 (Zhang's default), 5 for 3, 7 for 4 (a 3-tap blur keeps
-        75 % of the amplitude at stride 3's new Nyquist frequency); ``4·stride + 1`` for
-        'kaiser' (odd sizes keep the layer's sampling grid).
+        Taps of the blur. Default per layer: ``2·stride − 1`` for the binomial blur: 3 for
+        stride 2, 5 for 3, 7 for 4 (a 3-tap blur keeps 75 % of the amplitude at stride 3's new
+        Nyquist frequency); ``4·stride + 1`` for 'kaiser'. Odd sizes keep the layer's sampling
+        grid (Zhang's code takes 1 to 7 taps and defaults to 4, ``[1, 3, 3, 1]``, which moves
+        each stage's output half an input sample).
     filter : {'binomial', 'kaiser'}, default 'binomial'
         The blur's low-pass (see :class:`BlurPool2d`): Zhang's binomial, or a Kaiser-windowed
         sinc cut off at the new Nyquist frequency, which at ``4·stride + 1`` taps leaves −35 to

@@ -204,8 +204,8 @@ class BlurPool2d(_BlurPool):
     Parameters
     ----------
     kernel_size : int or None, default None
-        Taps of the binomial or Kaiser filter. None: 3 for the binomial (Zhang's sizes: 2 to 7;
-        3 by default there too), ``4·stride + 1`` for the Kaiser filter. Ignored when
+        Taps of the binomial or Kaiser filter. None: 3 for the binomial (Zhang's code takes 1
+        to 7 and defaults to 4), ``4·stride + 1`` for the Kaiser filter. Ignored when
         ``filter`` gives the taps. First, as in :class:`MaxBlurPool2d` and kornia's
         ``BlurPool2D``. An even size centres output ``j`` half an input sample after ``j·stride``
         (an odd size keeps the strided layer's grid).

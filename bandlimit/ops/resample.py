@@ -419,7 +419,7 @@ def resample_poly(
     TypeError
         If ``x`` is neither a floating-point nor a complex64/complex128 tensor, or an argument
         has the wrong type (a factor or ``dim`` that is not an int, taps that are not real
-        numbers).
+        numbers, a complex ``cval`` for a real ``x``).
     ValueError
         If a factor, ``dim``, ``window``, ``padtype`` or ``cval`` is invalid (e.g. ``cval``
         with another padtype, a ``dim`` named twice or out of range), or the requested

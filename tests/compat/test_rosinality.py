@@ -237,6 +237,7 @@ IMAGE, ONE_TAP = torch.ones(1, 1, 4, 4), torch.ones(1, 1)
         (lambda: fused_leaky_relu(IMAGE, [0.0]), TypeError, r"bias must be a torch.Tensor"),
         (lambda: fused_leaky_relu(IMAGE, scale=-1), ValueError, r"scale"),
         (lambda: FusedLeakyReLU(0), ValueError, r"channel"),
+        (lambda: FusedLeakyReLU(1, 0.1, 1.0), TypeError, r"BasicSR's FusedLeakyReLU\(channel, "),
     ],
 )
 def test_bad_input_is_named(call, error, match):

@@ -89,8 +89,10 @@ class FusedLeakyReLU(nn.Module):
     channel : int
         Number of channels ``C`` (axis 1 of the input).
     bias : bool, default True
-        Learn a bias (the parameter ``bias``, initialised to zeros; None otherwise); any
-        truthy value counts, as in the original.
+        Learn a bias (the parameter ``bias``, initialised to zeros; None otherwise); a bool or
+        an int, as rosinality's. BasicSR's copy has no ``bias`` argument (``channel,
+        negative_slope, scale``): a float in this place is refused (pass its slope and scale
+        by keyword), where it would silently read as a bias and the slope as the scale.
     negative_slope : float, default 0.2
     scale : float, default √2
 
@@ -118,7 +120,13 @@ class FusedLeakyReLU(nn.Module):
         self.channel = as_int(channel, "channel", minimum=1)
         self.negative_slope = as_float(negative_slope, "negative_slope")
         self.scale = as_float(scale, "scale", nonnegative=True)
-        self.bias = nn.Parameter(torch.zeros(self.channel)) if bias else None  # (truthy, as theirs)
+        if isinstance(bias, float):
+            raise TypeError(
+                f"bias must be a bool (rosinality's FusedLeakyReLU(channel, bias=True, "
+                f"negative_slope, scale)), got {bias!r}: BasicSR's FusedLeakyReLU(channel, "
+                f"negative_slope, scale) takes no bias, pass negative_slope= and scale= by keyword"
+            )
+        self.bias = nn.Parameter(torch.zeros(self.channel)) if bias else None
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """``input [N, C, ...]`` → same shape."""
