@@ -28,6 +28,7 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "avg_pool": (nn.AvgPool2d, nn.AvgPool1d, nn.AvgPool3d),
 }
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 
 
 def _dims(layer: nn.Module) -> int:
@@ -37,12 +38,10 @@ def _dims(layer: nn.Module) -> int:
     if isinstance(layer, (nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d)):
         return 3
     return 2
-BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 
 
 def _blur_output(
-    blur: _BlurPool, module: nn.Module, inputs: tuple,
-    output: torch.Tensor,
+    blur: _BlurPool, module: nn.Module, inputs: tuple, output: torch.Tensor
 ) -> torch.Tensor:
     """The forward hook (bound to its blur-pool by ``functools.partial``: a fused module that
     inherits the hook, e.g. from ``torch.ao.quantization.fuse_modules``, keeps it): the layer's

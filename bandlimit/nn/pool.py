@@ -31,12 +31,17 @@ _TORCH_PAD = {"reflect": "reflect", "replicate": "replicate", "circular": "circu
               "zeros": "constant"}  # fmt: skip
 
 
-def binomial_filter(kernel_size: int) -> torch.Tensor:
-    """The normalised binomial low-pass ``C(k−1, i) / 2**(k−1)``, float64 ``[k]`` (``[1, 2, 1]/4``
-    for 3 taps): Zhang's blur filters, a box filter convolved with itself ``k − 1`` times."""
+def _check_kernel_size(kernel_size: int) -> int:
     k = check_int("kernel_size", kernel_size, 1)
     if k > 2**20:
         raise ValueError(f"kernel_size must be at most 2**20, got {short_repr(kernel_size)}")
+    return k
+
+
+def binomial_filter(kernel_size: int) -> torch.Tensor:
+    """The normalised binomial low-pass ``C(k−1, i) / 2**(k−1)``, float64 ``[k]`` (``[1, 2, 1]/4``
+    for 3 taps): Zhang's blur filters, a box filter convolved with itself ``k − 1`` times."""
+    k = _check_kernel_size(kernel_size)
     # C(k−1, i) / 2**(k−1) through logarithms: the coefficients overflow float64 past k ≈ 1030
     i = np.arange(k)
     taps = np.exp(gammaln(k) - gammaln(i + 1) - gammaln(k - i) - (k - 1) * np.log(2.0))
@@ -46,12 +51,10 @@ def binomial_filter(kernel_size: int) -> torch.Tensor:
 def kaiser_blur(kernel_size: int, stride: int) -> torch.Tensor:
     """A Kaiser-windowed sinc for subsampling by ``stride``, float64 ``[k]``: cut off at the new
     Nyquist frequency ``0.5/stride`` (cycles per input sample), transition band as wide."""
-    k = check_int("kernel_size", kernel_size, 1)
+    k = _check_kernel_size(kernel_size)
     if stride < 2:
         raise ValueError(f"filter='kaiser' needs stride >= 2 (it cuts off at 0.5/stride), got "
                          f"stride={stride}")  # fmt: skip
-    if k > 2**20:
-        raise ValueError(f"kernel_size must be at most 2**20, got {short_repr(kernel_size)}")
     return kaiser_sinc(k, 0.5 / stride, 0.5 / stride, fs=1, dtype=torch.float64)
 
 

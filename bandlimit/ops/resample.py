@@ -35,7 +35,7 @@ from bandlimit.filters.resample import (
     resample_factors,
     resample_filter,
 )
-from bandlimit.ops._complex import is_complex
+from bandlimit.ops._complex import is_complex, refuse_complex32
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import (
     _tracing,
@@ -307,8 +307,7 @@ def apply_resample(
                 f"'edge', 'wrap', 'symmetric', 'reflect', 'antisymmetric', 'antireflect', "
                 f"'smooth')"
             )
-        if x.dtype == torch.complex32:
-            raise TypeError("complex32 (chalf) is not supported: use complex64 or complex128")
+        refuse_complex32(x)
         cval = complex(spec.cval)
         re = apply_resample(x.real, replace(spec, cval=cval.real), impl, taps)
         im = apply_resample(x.imag, replace(spec, cval=cval.imag), impl, taps)

@@ -149,12 +149,12 @@ def upfirdn2d(
     torch.Size([1, 3, 4, 4])
     """
     if is_complex(x) or is_complex(f):
-        _check_complex_call(x, f, up, down, padding, gain, flip_filter, ndim=2)
+        (ux, uy), (dx, dy), (x0, x1, y0, y1), g2 = _check_complex_call(
+            x, f, up, down, padding, gain, flip_filter, ndim=2
+        )
         if isinstance(f, torch.Tensor) and f.is_complex() and f.ndim == 1:
             # A separable filter acts twice (f[y]·f[x]): not linear in f, but each pass is.
-            (ux, uy), (dx, dy) = as_factors(up, "up"), as_factors(down, "down")
-            x0, x1, y0, y1 = as_padding(padding)
-            g = math.sqrt(float(gain))
+            g = math.sqrt(g2)
             y = upfirdn2d(x, f[None, :], (ux, 1), (dx, 1), (x0, x1, 0, 0), flip_filter, g, impl)
             return upfirdn2d(y, f[:, None], (1, uy), (1, dy), (0, 0, y0, y1), flip_filter, g,
                              impl)  # fmt: skip
@@ -396,9 +396,10 @@ def setup_filter(
 def _check_complex_call(
     x: object, f: object, up: object, down: object, padding: object, gain: object,
     flip_filter: object, ndim: int,
-) -> None:
+) -> tuple[Pair, Pair, Pad4, float]:
     """A complex call's arguments checked as the real op checks them, on the real parts (the
-    caller's shapes), before the parts are split: the messages name what was passed."""
+    caller's shapes), before the parts are split: the messages name what was passed. Returns
+    the parsed factors, padding and gain."""
     xr = check_tensor(real_part(x), "x", (ndim + 2,), "[N, C, H, W]" if ndim == 2 else "[N, C, L]")
     fr = check_filter(real_part(f), "f", (1, 2) if ndim == 2 else (1,), x=xr)
     fr = None if fr is None else fr.detach()
@@ -414,6 +415,7 @@ def _check_complex_call(
         pad = as_padding(padding, ndim=1)
         fir = make_fir_1d(fr, flip_filter=flip, gain=g, dtype=xr.dtype, device=xr.device)
         upfirdn_out_size((1, xr.shape[2]), fir, ups, downs, pad, "upfirdn1d", ndim=1)
+    return ups, downs, pad, g
 
 
 def _filter_hw(f: torch.Tensor | None) -> Pair:

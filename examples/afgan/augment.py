@@ -41,6 +41,7 @@ count augments alike and a resumed run repeats them).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -349,15 +350,25 @@ def _blit(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """``images`` at ``g @ (output pixel)`` for maps that move whole pixels: a gather, exact,
     the image extended by reflection (as the resampled path pads it)."""
     n, c, h, w = images.shape
-    dev = images.device
-    ys = torch.arange(h, device=dev, dtype=torch.float64) + 0.5 - h / 2
-    xs = torch.arange(w, device=dev, dtype=torch.float64) + 0.5 - w / 2
-    gd = g.to(dev)[:, :2, :, None, None]
-    sx = gd[:, 0, 0] * xs + gd[:, 0, 1] * ys[:, None] + gd[:, 0, 2] + w / 2 - 0.5
-    sy = gd[:, 1, 0] * xs + gd[:, 1, 1] * ys[:, None] + gd[:, 1, 2] + h / 2 - 0.5
+    ys = torch.arange(h, device=images.device, dtype=torch.float64) + 0.5 - h / 2
+    xs = torch.arange(w, device=images.device, dtype=torch.float64) + 0.5 - w / 2
+    mx, my = _mapped(g, xs, ys)
+    sx, sy = mx + w / 2 - 0.5, my + h / 2 - 0.5  # (pixel indices)
     src = _reflect_index(sy.round().long(), h) * w + _reflect_index(sx.round().long(), w)
     flat = images.reshape(n, c, h * w)
     return flat.gather(2, src.reshape(n, 1, h * w).expand(n, c, h * w)).reshape(n, c, h, w)
+
+
+def _mapped(
+    g: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The points of the grid ``xs × ys`` (centred pixel coordinates) mapped by each ``g``:
+    ``(x, y)``, each ``[n, len(ys), len(xs)]``, computed on the grid's device and dtype (the
+    3×3 maps are all that moves there)."""
+    gd = g.to(xs.device, xs.dtype)[:, :2, :, None, None]  # [n, 2, 3, 1, 1]
+    mx = gd[:, 0, 0] * xs + gd[:, 0, 1] * ys[:, None] + gd[:, 0, 2]
+    my = gd[:, 1, 0] * xs + gd[:, 1, 1] * ys[:, None] + gd[:, 1, 2]
+    return mx, my
 
 
 def _reflect_index(i: torch.Tensor, size: int) -> torch.Tensor:
@@ -370,6 +381,12 @@ def _reflect_index(i: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(i >= size, period - i, i)
 
 
+@functools.cache
+def _resampling_filter() -> torch.Tensor:
+    """The geometric path's Kaiser sinc (float64, designed once)."""
+    return kaiser_sinc(_TAPS, _CUTOFF, _WIDTH, fs=2, dtype=torch.float64)
+
+
 def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Resample ``images`` at ``g @ (output pixel)`` (centred pixel coordinates), band-limited:
     reflect-pad, upsample 2×, bicubic sampling, filter and downsample 2×."""
@@ -378,9 +395,8 @@ def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         # bounds (a crash on the CPU) and rounds the positions; warp in float32
         return _warp(images.float(), g).to(images.dtype)
     h, w = images.shape[-2:]
-    f = kaiser_sinc(_TAPS, _CUTOFF, _WIDTH, fs=2, dtype=images.dtype).to(images.device)
-    # The padding the mapped image corners reach past the edges (plus the filter's reach),
-    # within what a reflection can give; beyond it grid_sample reflects again.
+    f = _resampling_filter().to(images.device, images.dtype)
+    # The padding the mapped image corners reach past the edges (plus the filters' reach).
     corners = torch.tensor([[-w / 2, -h / 2, 1], [w / 2, -h / 2, 1], [-w / 2, h / 2, 1],
                             [w / 2, h / 2, 1]], dtype=torch.float64)  # fmt: skip
     reach = (g @ corners.T)[:, :2].abs()
@@ -391,13 +407,11 @@ def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     x = upsample2d(x, f)  # sample k of the padded image's 2x grid sits at k/2 - 1/4
     # Output samples on the 2x grid (extended by `extra` pixels a side), in centred pixel
     # coordinates, mapped by g; grid_sample's normalised coordinate of a centred position q is
-    # q / (size/2 + margin). Built on the images' device: a GPU run moves 9 numbers per image.
+    # q / (size/2 + margin).
     dev, dt = images.device, images.dtype
     ys = (torch.arange(-2 * extra, 2 * (h + extra), device=dev, dtype=dt) + 0.5) / 2 - h / 2
     xs = (torch.arange(-2 * extra, 2 * (w + extra), device=dev, dtype=dt) + 0.5) / 2 - w / 2
-    gd = g.to(dev, dt)[:, :2, :, None, None]  # [n, 2, 3, 1, 1]
-    mx = gd[:, 0, 0] * xs + gd[:, 0, 1] * ys[:, None] + gd[:, 0, 2]  # [n, H', W']
-    my = gd[:, 1, 0] * xs + gd[:, 1, 1] * ys[:, None] + gd[:, 1, 2]
+    mx, my = _mapped(g, xs, ys)
     grid = torch.stack([mx / (w / 2 + margin), my / (h / 2 + margin)], dim=-1)
     x = F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
     return downsample2d(x, f)[:, :, extra : extra + h, extra : extra + w]
