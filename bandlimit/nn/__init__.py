@@ -1,9 +1,10 @@
 """Neural-network modules: periodic activations and alias-free activation blocks.
 
 * :class:`Snake`, :class:`SnakeBeta` — BigVGAN's periodic activations.
-* :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d` — up-sample → act → down-sample
-  in one fused op call for the activations of :func:`bandlimit.ops.filtered_act` (any other
-  module or function unfused, between the op's stages); ``.stream()`` for audio in chunks.
+* :class:`AliasFreeActivation1d`, :class:`AliasFreeActivation2d`,
+  :class:`AliasFreeActivation3d` — up-sample → act → down-sample in one fused op call (3-D: one
+  per axis group) for the activations of :func:`bandlimit.ops.filtered_act` (any other module
+  or function unfused, between the op's stages); ``.stream()`` for audio in chunks.
 * :class:`BlurPool2d`, :class:`MaxBlurPool2d`, :class:`BlurPool1d`, :class:`BlurPool3d` —
   anti-aliased strided downsampling for CNN backbones (blur, then subsample); :func:`antialias`
   makes an existing model's strided 1-D, 2-D and 3-D convolutions and pools anti-aliased, in
@@ -22,6 +23,7 @@ from bandlimit.nn import bigvgan
 from bandlimit.nn.activation import (
     AliasFreeActivation1d,
     AliasFreeActivation2d,
+    AliasFreeActivation3d,
     Snake,
     SnakeBeta,
 )
@@ -35,6 +37,7 @@ __all__ = [
     "PQMF",
     "AliasFreeActivation1d",
     "AliasFreeActivation2d",
+    "AliasFreeActivation3d",
     "BlurPool1d",
     "BlurPool2d",
     "BlurPool3d",

@@ -19,7 +19,7 @@ from torch import nn
 from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
 from bandlimit.nn._module import Module
-from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d
+from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d, filtered_act3d
 from bandlimit.ops._activations import (
     FILTERED_ACTIVATIONS,
     PARAMETRIC_ACTIVATIONS,
@@ -349,6 +349,11 @@ def _label(act: object) -> str:
     return str(getattr(act, "__name__", type(act).__name__))
 
 
+_SHAPE = {1: "[N, C, L]", 2: "[N, C, H, W]", 3: "[N, C, D, H, W]"}
+_ONE = {1: "one signal [C, L]", 2: "one image [C, H, W]", 3: "one volume [C, D, H, W]"}
+_BATCH = {1: "[N, C, L] signals", 2: "[N, C, H, W] images", 3: "[N, C, D, H, W] volumes"}
+
+
 class _AliasFree(Module):
     ndim = 1
     _filter_buffers = ("fu", "fd")
@@ -440,21 +445,19 @@ class _AliasFree(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
             hint = ""
-            if x.ndim == self.ndim + 1:  # (one signal or image without its batch axis)
-                one = ("one signal [C, L]", "one image [C, H, W]")[self.ndim - 1]
-                hint = f"; for {one} add the batch axis (x[None])"
-            if x.ndim == 5 - self.ndim:
-                other = {1: "[N, C, H, W] images", 2: "[N, C, L] signals"}[self.ndim]
-                hint += f"; for {other} use AliasFreeActivation{3 - self.ndim}d"
+            if x.ndim == self.ndim + 1:  # (one signal, image or volume without its batch axis)
+                hint = f"; for {_ONE[self.ndim]} add the batch axis (x[None])"
+            if x.ndim - 2 in _BATCH and x.ndim - 2 != self.ndim:
+                hint += f"; for {_BATCH[x.ndim - 2]} use AliasFreeActivation{x.ndim - 2}d"
             raise ValueError(
-                f"{type(self).__name__} takes {('[N, C, L]', '[N, C, H, W]')[self.ndim - 1]}, "
-                f"got shape {tuple(x.shape)}{hint}"
+                f"{type(self).__name__} takes {_SHAPE[self.ndim]}, got shape {tuple(x.shape)}"
+                f"{hint}"
             )
         pu, _ = bigvgan_paddings(self.up, self.kernel_size)
         _, pd = bigvgan_paddings(self.down, self.kernel_size)
-        if self.ndim == 1:
-            return filtered_act1d(x, padding=pu, down_padding=pd, **self._op_kwargs(x))
-        return filtered_act(x, padding=(*pu, *pu), down_padding=(*pd, *pd), **self._op_kwargs(x))
+        op: Callable[..., torch.Tensor] = {1: filtered_act1d, 2: filtered_act,
+                                           3: filtered_act3d}[self.ndim]  # fmt: skip
+        return op(x, padding=pu * self.ndim, down_padding=pd * self.ndim, **self._op_kwargs(x))
 
     def _op_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
         """The op's arguments for ``x`` other than the paddings."""
@@ -646,3 +649,56 @@ class AliasFreeActivation2d(_AliasFree):
     """
 
     ndim = 2
+
+
+class AliasFreeActivation3d(_AliasFree):
+    """Alias-free activation of ``[N, C, D, H, W]`` volumes (video, 3-D scans, voxel features):
+    up-sample → act → down-sample along all three axes.
+
+    :class:`AliasFreeActivation2d` with a depth axis: one call of
+    :func:`bandlimit.ops.filtered_act3d` with the separable filters of
+    :class:`AliasFreeActivation1d` along D, H and W (the same paddings on each), so
+    ``[N, C, D, H, W]`` gives ``[N, C, ceil(D·up/down), ceil(H·up/down), ceil(W·up/down)]`` in
+    the input's dtype and on its device. The H/W stages and the activation run fused per depth
+    slice; the memory held for autograd is about ``up`` times the input's. Mind the gain, as in
+    :class:`AliasFreeActivation1d`: ``'silu'`` by name is √2 × ``nn.SiLU()``.
+
+    Parameters
+    ----------
+    act : str, nn.Module or callable
+        As in :class:`AliasFreeActivation1d`; an unfused module or function gets the up-sampled
+        ``[N, C, D_u, H_u, W_u]`` volume.
+    up, down : int, default 2
+        Ratios, the same along all three axes.
+    kernel_size : int, default 12
+        Taps of both (separable) filters.
+    cutoff, half_width : float or None, default None
+        In cycles per up-sampled sample; as in :class:`AliasFreeActivation1d`.
+    filter : {'bigvgan', 'scipy'}, default 'bigvgan'
+        Filter design, as in :class:`AliasFreeActivation1d`.
+    padding_mode : {'replicate', 'zeros', 'circular'}, default 'replicate'
+        Edge handling of both stages, along every axis.
+    gain, alpha : float or None, default None
+        Output gain and leaky ReLU slope, as in :class:`AliasFreeActivation1d`.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
+        Backend of the op, as in :class:`AliasFreeActivation1d`.
+
+    Attributes
+    ----------
+    fu, fd : Tensor ``[kernel_size]``
+        The separable filters, float32 buffers (state-dict keys ``fu``, ``fd``).
+    act : torch.nn.Module or None
+        The activation module (None for a name).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.nn import AliasFreeActivation3d, Snake
+    >>> act = AliasFreeActivation3d(Snake(8))
+    >>> act(torch.randn(1, 8, 5, 12, 12)).shape
+    torch.Size([1, 8, 5, 12, 12])
+    >>> AliasFreeActivation3d("gelu", up=3, down=2)(torch.randn(1, 2, 4, 6, 6)).shape
+    torch.Size([1, 2, 6, 9, 9])
+    """
+
+    ndim = 3

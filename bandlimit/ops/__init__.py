@@ -1,6 +1,7 @@
 """Resampling and activation ops with StyleGAN3's exact semantics.
 
-The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D ops, any shape
+The signal ops take ``[N, C, H, W]`` images (``[N, C, L]`` signals for the 1-D ops,
+``[N, C, D, H, W]`` volumes for the 3-D ones, any shape
 for :func:`bias_act` and :func:`resample_poly`) of a floating-point dtype (the linear ones,
 the upfirdn ops and :func:`resample_poly`, complex64/complex128 too, as scipy's), return a
 tensor of the same dtype on the same device, and are differentiable with respect to their input (and
@@ -45,6 +46,7 @@ from bandlimit.ops.upfirdn import (
     upfirdn2d,
     upsample2d,
 )
+from bandlimit.ops.volume import filtered_act3d, upfirdn3d
 
 __all__ = [
     "FilteredAct1dStream",
@@ -53,6 +55,7 @@ __all__ = [
     "filter2d",
     "filtered_act",
     "filtered_act1d",
+    "filtered_act3d",
     "filtered_lrelu",
     "get_default_impl",
     "precompile_numba",
@@ -61,6 +64,7 @@ __all__ = [
     "setup_filter",
     "upfirdn1d",
     "upfirdn2d",
+    "upfirdn3d",
     "upsample2d",
 ]
 

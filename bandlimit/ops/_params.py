@@ -35,6 +35,8 @@ from bandlimit.ops._dispatch import forward_ad_active
 
 Pair = tuple[int, int]
 Pad4 = tuple[int, int, int, int]
+Triple = tuple[int, int, int]  # (x, y, z) of a volume
+Pad6 = tuple[int, int, int, int, int, int]
 _T = TypeVar("_T")
 
 
@@ -161,6 +163,59 @@ def as_padding(v: object, name: str = "padding", ndim: int = 2) -> Pad4:
     if len(vals) == 4:
         return vals[0], vals[1], vals[2], vals[3]
     raise ValueError(f"{name} must be an int, (px, py) or (x0, x1, y0, y1), got {short_repr(v)}")
+
+
+def as_factors_3d(v: object, name: str) -> Triple:
+    """An int or an ``(x, y, z)`` triple as an ``(x, y, z)`` triple of ints in ``[1, 2**30]``
+    (x = W, y = H, z = D)."""
+    if not isinstance(v, (tuple, list)):
+        f = check_factor(name, v)
+        return f, f, f
+    if len(v) != 3:
+        raise ValueError(
+            f"{name} must be an int or a triple (x, y, z), got {short_repr(v)} of length {len(v)}"
+        )
+    return check_factor(f"{name}[0]", v[0]), check_factor(f"{name}[1]", v[1]), \
+        check_factor(f"{name}[2]", v[2])
+
+
+def as_padding_3d(v: object, name: str = "padding") -> Pad6:
+    """Padding of a volume as ``(x0, x1, y0, y1, z0, z1)`` (x = W, y = H, z = D, the order of
+    ``torch.nn.functional.pad``): an int, ``(px, py, pz)`` or the six values."""
+    if not isinstance(v, (tuple, list)):
+        p = _as_pad(v, name)
+        return p, p, p, p, p, p
+    vals = [_as_pad(p, f"{name}[{i}]") for i, p in enumerate(v)]
+    if len(vals) == 3:
+        return vals[0], vals[0], vals[1], vals[1], vals[2], vals[2]
+    if len(vals) == 6:
+        return vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
+    raise ValueError(
+        f"{name} must be an int, (px, py, pz) or (x0, x1, y0, y1, z0, z1), got {short_repr(v)}"
+    )
+
+
+def volume_out_size(
+    dhw: Triple, taps: int, up: Triple, down: Triple, pad: Pad6, what: str
+) -> Triple:
+    """``(D_out, H_out, W_out)`` of a separable 3-D upfirdn stage (``taps`` along every axis);
+    a ValueError naming the sizes if it would be empty or past :data:`MAX_SIDE` per side."""
+    d, h, w = dhw
+    out = tuple(
+        out_length(n, up[k], down[k], pad[2 * k], pad[2 * k + 1], taps)
+        for k, n in enumerate((w, h, d))
+    )[::-1]
+    if all(isinstance(n, int) for n in out) and (
+        min(out) < 1 or max(out) > MAX_SIDE or out[1] * out[2] > MAX_PLANE
+    ):
+        sizes = "x".join(map(str, out))
+        limit = "expected at least 1 per side" if min(out) < 1 else (
+            f"the limit is {MAX_SIDE} samples per side and {MAX_PLANE} per H x W plane")
+        raise ValueError(
+            f"{what}: output size {sizes} (D x H x W) for input {d}x{h}x{w}, filter {taps} "
+            f"taps, up={up}, down={down}, padding={pad} (x0, x1, y0, y1, z0, z1); {limit}"
+        )
+    return out  # type: ignore[return-value]
 
 
 def as_flips(v: object, name: str = "flip_filter") -> tuple[bool, bool]:
@@ -544,12 +599,16 @@ def is_channels_last(x: torch.Tensor) -> bool:
 
 
 def keep_memory_format(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``y`` in ``x``'s memory format, dense: channels_last in, channels_last out, as torch's
-    own 2-D ops do (the fused kernels write NCHW), and contiguous otherwise, whatever the
-    backend ('ref' ends in crops and strided slices, views that ``y.view(...)`` would refuse,
-    and keeps a transposed input's layout through its convolutions)."""
+    """``y`` in ``x``'s memory format, dense: channels_last (channels_last_3d) in, the same
+    out, as torch's own ops do (the fused kernels write NCHW), and contiguous otherwise,
+    whatever the backend ('ref' ends in crops and strided slices, views that ``y.view(...)``
+    would refuse, and keeps a transposed input's layout through its convolutions)."""
     if is_channels_last(x):
         return y.contiguous(memory_format=torch.channels_last)
+    if (x.ndim == 5 and y.ndim == 5 and not x.is_contiguous()
+            and not torch._C._are_functorch_transforms_active()
+            and x.is_contiguous(memory_format=torch.channels_last_3d)):  # fmt: skip
+        return y.contiguous(memory_format=torch.channels_last_3d)
     return y.contiguous()
 
 

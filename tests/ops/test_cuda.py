@@ -891,3 +891,30 @@ def test_ada_augmentation_runs_on_the_gpu_as_on_the_cpu():
     x = torch.rand(4, 3, 32, 32, dtype=torch.float64) * 2 - 1
     torch.testing.assert_close(pipe(x.to(DEV), draws).cpu(), pipe(x, draws), rtol=1e-6,
                                atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
+def test_volumes_match_the_cpu(dtype):
+    """upfirdn3d / filtered_act3d on the GPU (the 2-D kernels on the depth view and the
+    slices) against 'ref' in float64 on the CPU, values and gradients (half precision rounds
+    between the three stages: a looser tolerance)."""
+    rng = np.random.default_rng(12)
+    x0 = torch.tensor(rng.uniform(-2, 2, (2, 3, 5, 6, 7)))
+    b0 = torch.tensor(rng.uniform(-1, 1, 3))
+    f = torch.tensor(rng.standard_normal(6) / 6, dtype=torch.float32)
+    alpha = torch.tensor([0.5, 1.0, 2.0])
+    kw = dict(up=(2, 2, 2), down=(2, 1, 2), padding=(3, 2) * 3, padding_mode="replicate",
+              down_padding=(2, 3) * 3)
+    outs = []
+    for device, impl, dt in ((DEV, "cuda", dtype), ("cpu", "ref", torch.float64)):
+        x = x0.to(device, dt).requires_grad_(True)
+        b = b0.to(device, dt).requires_grad_(True)
+        y = ops.filtered_act3d(x, "snake", f.to(device), f.to(device), b, impl=impl,
+                               alpha=alpha.to(device, dt), **kw)  # fmt: skip
+        y.double().square().sum().backward()
+        z = ops.upfirdn3d(x.detach(), f.to(device), up=(1, 2, 3), down=(2, 1, 1), padding=2,
+                          impl=impl)  # fmt: skip
+        outs.append([t.detach().cpu().double() for t in (y, x.grad, b.grad, z)])
+    r = {torch.float64: 1e-10, torch.float32: 1e-4, torch.float16: 3e-2}[dtype]
+    for got, want in zip(*outs):
+        torch.testing.assert_close(got, want, rtol=r, atol=r * _scale(want))

@@ -79,33 +79,36 @@ def mode_pad(x, p0, p1, mode, up):
 
 def np_filtered_act(x, act, fu, fd, b, up, down, pad, mode, dpad, gain, clamp, alpha, beta,
                     flip, ndim):
-    """The op's steps along the last ``ndim`` axes (``pad``/``dpad`` as (x0, x1, y0, y1))."""
-    axes = [-1, -2][:ndim]
+    """The op's steps along the last ``ndim`` axes (``pad``/``dpad`` as (x0, x1, y0, y1, z0,
+    z1), as far as ``ndim`` reaches; ``up``/``down`` one factor, or one per axis, x first)."""
+    axes = [-1, -2, -3][:ndim]
+    ups = list(up) if isinstance(up, (tuple, list)) else [up] * ndim
+    downs = list(down) if isinstance(down, (tuple, list)) else [down] * ndim
     v = np.asarray(x, np.float64)
     if b is not None:
         v = v + np.asarray(b).reshape(1, -1, *[1] * (v.ndim - 2))
 
-    def stage(v, f, u_, p, gain_f):
+    def stage(v, f, factors, p, gains):
         for k, ax in enumerate(axes):
-            v = np.moveaxis(mode_pad(np.moveaxis(v, ax, -1), p[2 * k], p[2 * k + 1], mode, u_),
-                            -1, ax)
+            v = np.moveaxis(mode_pad(np.moveaxis(v, ax, -1), p[2 * k], p[2 * k + 1], mode,
+                                     factors[k]), -1, ax)
         if f is None:
-            return v * gain_f**ndim
+            return v * math.prod(gains)
         f = np.asarray(f, np.float64)
         if f.ndim == 2 and ndim == 2:
-            return oracle.conv_valid_2d(v, (f[::-1, ::-1] if flip else f) * gain_f**2)
-        h = (f[::-1] if flip else f) * gain_f
-        for ax in axes:
-            v = oracle._on_axis(oracle.conv_valid, v, ax, h)
+            return oracle.conv_valid_2d(v, (f[::-1, ::-1] if flip else f) * math.prod(gains))
+        h = f[::-1] if flip else f
+        for k, ax in enumerate(axes):
+            v = oracle._on_axis(oracle.conv_valid, v, ax, h * gains[k])
         return v
 
-    u = stage(v, fu, up, pad, float(up))
+    u = stage(v, fu, ups, pad, [float(u_) for u_ in ups])
     a = np_act(act, u, alpha, beta) * gain
     if clamp is not None:
         a = np.clip(a, -clamp, clamp)
-    w = stage(a, fd, 1, dpad, 1.0)
-    for ax in axes:
-        w = oracle._on_axis(oracle.decimate, w, ax, down)
+    w = stage(a, fd, [1] * ndim, dpad, [1.0] * ndim)
+    for k, ax in enumerate(axes):
+        w = oracle._on_axis(oracle.decimate, w, ax, downs[k])
     return w
 
 

@@ -1,0 +1,353 @@
+"""Volumes ``[N, C, D, H, W]`` (video, 3-D scans, voxel grids): upfirdn and the filtered
+activations in 3-D, composed from the 2-D ops.
+
+A separable filter acts along each axis on its own, and the axes' stages commute, so a 3-D
+upfirdn is one 2-D upfirdn of every depth slice (the H/W axes) and one along the depth, run as
+a 2-D op on the ``[N, C, D, H·W]`` view with a ``[taps, 1]`` filter (no copy of the volume).
+The filtered activation needs its nonlinearity where all three axes are up-sampled::
+
+    v = x + b                        depth up-sampled             [N, C, D_u, H, W]
+    a = filtered_act(v) per slice    H/W up → act → H/W down       [N, C, D_u, H_out, W_out]
+    y = a depth down-sampled                                       [N, C, D_out, H_out, W_out]
+
+so its middle, the expensive part, is one fused 2-D kernel call on ``N·C·D_u`` planes, and the
+memory held is ``up_z`` times the input's, never the ``up_x·up_y·up_z``-times up-sampled volume.
+Every backend of the 2-D ops runs them, with their autograd (any order with 'ref').
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from bandlimit._checks import check_bool
+from bandlimit.ops._complex import real_part
+from bandlimit.ops._dispatch import HALF_DTYPES, resolve_impl
+from bandlimit.ops._params import (
+    Pad6,
+    Triple,
+    as_factors_3d,
+    as_flips,
+    as_float,
+    as_padding_3d,
+    check_bias,
+    check_filter,
+    check_fits_dtype,
+    check_tensor,
+    keep_memory_format,
+    volume_out_size,
+)
+from bandlimit.ops.filtered import _act_args, _check_mode, _held_dtype, filtered_act
+from bandlimit.ops.upfirdn import upfirdn2d
+
+_VOLUME = "[N, C, D, H, W]"
+
+
+def _along_depth(x: torch.Tensor, op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``op`` (a 2-D op filtering along y) along the depth of ``x [N, C, D, H, W]``."""
+    n, c, d, h, w = x.shape
+    y = op(x.reshape(n, c, d, h * w))
+    return y.reshape(n, y.shape[1], y.shape[2], h, w)
+
+
+def _per_slice(
+    x: torch.Tensor, op: Callable[[torch.Tensor], torch.Tensor], depth: int
+) -> torch.Tensor:
+    """``op`` (a 2-D op) on every ``[H, W]`` slice of ``x [N, C·depth, H, W]`` or
+    ``[N, C, depth, H, W]``; returns ``[N, C', depth, H', W']``."""
+    n = x.shape[0]
+    y = op(x.reshape(n, -1, *x.shape[-2:]))
+    return y.reshape(n, y.shape[1] // depth, depth, *y.shape[2:])
+
+
+def _column(f: torch.Tensor | None) -> torch.Tensor | None:
+    """A ``[taps]`` filter as the ``[taps, 1]`` 2-D filter that acts along y only."""
+    return None if f is None else f[:, None]
+
+
+def upfirdn3d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int | tuple[int, int, int] = 1,
+    down: int | tuple[int, int, int] = 1,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Upsample, pad, FIR-filter and downsample a batch of volumes, separably.
+
+    :func:`~bandlimit.ops.upfirdn2d` with a third axis: along each of x = W, y = H and z = D,
+    with ``up``/``down`` that axis's factors, ``p0``/``p1`` its padding and ``f`` the ``K``
+    taps: insert ``up − 1`` zeros after every sample, pad with ``p0`` zeros before and ``p1``
+    after (negative values crop), take the "valid" true convolution with ``f`` and keep every
+    ``down``-th output sample, starting with the first. The 3-D filter is ``f[z]·f[y]·f[x]``.
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, D, H, W]``
+        Floating point, or complex64/complex128 (the parts filtered alike). Devices and dtypes
+        per backend as in :func:`~bandlimit.ops.upfirdn2d` ('numba': float16/bfloat16 computed
+        in float32, rounded once). A channels_last_3d ``x`` gives a channels_last_3d result.
+    f : Tensor ``[taps]`` or None
+        Real floating-point filter in true-convolution orientation (set ``flip_filter`` for
+        correlation), applied along every axis; None is the identity. A filter that requires
+        grad is learned: it gets its gradient on every backend.
+    up, down : int or ``(x, y, z)``, default 1
+        Integer factors in [1, 2**30]; an int applies to all three axes.
+    padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
+        Zeros added to the upsampled signal before filtering, in upsampled samples (the order of
+        ``torch.nn.functional.pad``: the last axis first); negative values crop.
+    flip_filter : bool, default False
+        Correlate with ``f`` instead of convolving.
+    gain : float ≥ 0, default 1
+        Overall gain (``gain**(1/3)`` on each axis's pass); ``gain = up_x·up_y·up_z`` with a
+        unit-sum ``f`` keeps the level of a constant volume.
+    impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
+        Backend of the 2-D stages (see :func:`~bandlimit.ops.set_default_impl`).
+
+    Returns
+    -------
+    Tensor ``[N, C, D_out, H_out, W_out]``
+        Per axis ``(L·up + p0 + p1 − taps) // down + 1``; same dtype and device as ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is neither floating point nor complex, ``f`` is complex or not floating point,
+        or an argument has the wrong type.
+    ValueError
+        If ``x`` is not 5-D, ``f`` is not 1-D, a factor is outside [1, 2**30], a factor or
+        padding has the wrong length, ``gain`` is negative, the output would be empty, or the
+        requested backend cannot run on ``x``.
+
+    Notes
+    -----
+    Two calls of :func:`~bandlimit.ops.upfirdn2d`: the depth pass on the ``[N, C, D, H·W]``
+    view with the ``[taps, 1]`` filter, and the H/W pass on ``[N, C·D, H, W]``, the one that
+    shrinks the data run first. Differentiable to any order with respect to ``x`` and ``f``,
+    as :func:`~bandlimit.ops.upfirdn2d`.
+
+    Examples
+    --------
+    2x upsampling of a volume with the binomial ``[1, 3, 3, 1]/8``; the gain ``2³`` keeps a
+    constant's level away from the borders:
+
+    >>> import torch
+    >>> from bandlimit.ops import upfirdn3d
+    >>> x = torch.ones(1, 2, 4, 6, 6)
+    >>> y = upfirdn3d(x, torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8, up=2, padding=(2, 1) * 3,
+    ...               gain=8)
+    >>> y.shape
+    torch.Size([1, 2, 8, 12, 12])
+    >>> round(float(y[0, 0, 4, 6, 6]), 4)
+    1.0
+    """
+    xr = check_tensor(real_part(x), "x", (5,), _VOLUME)
+    fr = check_filter(f, "f", (1,), xr)  # (real: a complex one is not floating point)
+    up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
+    pad = as_padding_3d(padding)
+    g = as_float(gain, "gain", nonnegative=True) ** (1 / 3)
+    flip = check_bool("flip_filter", flip_filter)
+    impl = resolve_impl(impl, xr, "upfirdn3d", {"f": fr})
+    taps = 1 if fr is None else int(fr.shape[0])
+    d, h, w = xr.shape[2:]
+    out = volume_out_size((d, h, w), taps, up3, down3, pad, "upfirdn3d")
+    (ux, uy, uz), (dx, dy, dz) = up3, down3
+
+    def depth_pass(t: torch.Tensor) -> torch.Tensor:
+        return _along_depth(t, lambda v: upfirdn2d(v, _column(fr), (1, uz), (1, dz),
+                                                   (0, 0, *pad[4:]), flip, g, impl))
+
+    def plane_pass(t: torch.Tensor) -> torch.Tensor:
+        return _per_slice(t, lambda v: upfirdn2d(v, fr, (ux, uy), (dx, dy), pad[:4], flip,
+                                                 g * g, impl), t.shape[2])  # fmt: skip
+
+    wide = impl == "numba" and xr.dtype in HALF_DTYPES
+    t = x.float() if wide else x
+    if out[0] * h * w <= d * out[1] * out[2]:  # the pass that leaves less data first
+        y = plane_pass(depth_pass(t))
+    else:
+        y = depth_pass(plane_pass(t))
+    return keep_memory_format(y.to(x.dtype) if wide else y, x)
+
+
+def _volume_act(act: Callable[[torch.Tensor], torch.Tensor], channels: int, depth: int):
+    """``act`` for the 2-D op's ``[N, C·depth, H_u, W_u]`` planes, called on the volume
+    ``[N, C, depth, H_u, W_u]`` it is (a module may mix channels): the user's layout."""
+    held = _held_dtype(act)
+    label = type(act).__name__ if isinstance(act, torch.nn.Module) else getattr(
+        act, "__name__", type(act).__name__)
+
+    def on_volume(u: torch.Tensor) -> torch.Tensor:
+        n = u.shape[0]
+        u5 = u.reshape(n, channels, depth, *u.shape[2:])
+        if held in HALF_DTYPES and u5.dtype != held:  # (a module refuses mixed dtypes)
+            u5 = u5.to(held)
+        a = act(u5)
+        if (not isinstance(a, torch.Tensor) or a.ndim != 5 or a.shape[0] != n
+                or a.shape[2:] != u5.shape[2:]):  # fmt: skip
+            got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
+            raise ValueError(
+                f"act must return a tensor of its input's batch and samples (element-wise, or "
+                f"changing the channels only): {label} returned {got} for the up-sampled "
+                f"volume of shape {tuple(u5.shape)}"
+            )
+        return a.to(u.dtype).reshape(n, -1, *u.shape[2:])
+
+    on_volume.__name__ = label
+    return on_volume
+
+
+def filtered_act3d(
+    x: torch.Tensor,
+    act: str | Callable[[torch.Tensor], torch.Tensor],
+    fu: torch.Tensor | None = None,
+    fd: torch.Tensor | None = None,
+    b: torch.Tensor | None = None,
+    up: int | tuple[int, int, int] = 1,
+    down: int | tuple[int, int, int] = 1,
+    padding: int | tuple[int, ...] = 0,
+    padding_mode: str = "zeros",
+    gain: float | None = None,
+    clamp: float | None = None,
+    alpha: float | torch.Tensor | None = None,
+    beta: float | torch.Tensor | None = None,
+    flip_filter: bool | tuple[bool, bool] = False,
+    impl: str = "auto",
+    *,
+    down_padding: int | tuple[int, ...] = 0,
+) -> torch.Tensor:
+    """:func:`~bandlimit.ops.filtered_act` on volumes ``x [N, C, D, H, W]``: bias, upsample,
+    any nonlinearity, clamp, downsample, with separable filters along all three axes.
+
+    Per channel, with ``E`` the extension by ``padding_mode`` along each axis::
+
+        v = x + b
+        u = upfirdn3d(E(v), fu, up, padding)          (gain up_x·up_y·up_z carried by fu)
+        a = clamp(act(u; alpha, beta) · gain, −clamp, clamp)
+        y = upfirdn3d(E(a), fd, down, down_padding)
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, D, H, W]``
+        Floating point; devices and dtypes per backend as in :func:`~bandlimit.ops.filtered_act`
+        ('numba': float16/bfloat16 computed in float32, rounded once).
+    act : str or callable
+        A name of :func:`~bandlimit.ops.filtered_act` (fused with the H/W stages), or any
+        callable mapping the up-sampled ``[N, C, D_u, H_u, W_u]`` volume to one of the same
+        batch and size (element-wise, or changing the channels only); not fused.
+    fu, fd : Tensor ``[taps]`` or None, default None
+        Separable up- and down-sampling filters, applied along every axis (true-convolution
+        orientation unless ``flip_filter``); None is the identity. A filter that requires grad
+        is learned.
+    b : Tensor ``[C]`` or None, default None
+        Bias added first.
+    up, down : int or ``(x, y, z)``, default 1
+        Factors in [1, 2**30]; an int applies to all three axes.
+    padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
+        Padding of the upsampled volume before ``fu``, in upsampled samples (negative crops).
+    padding_mode : {'zeros', 'replicate', 'circular'}, default 'zeros'
+        As in :func:`~bandlimit.ops.filtered_act`, along each axis.
+    gain, clamp, alpha, beta, flip_filter, impl
+        As in :func:`~bandlimit.ops.filtered_act` (``alpha``/``beta`` of snake and snakebeta:
+        ``[C]`` tensors or numbers).
+    down_padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, keyword-only
+        Padding of the activated volume before ``fd``, with the same ``padding_mode``;
+        default 0.
+
+    Returns
+    -------
+    Tensor ``[N, C, D_out, H_out, W_out]``
+        Per axis, ``L_u = L·up + p0 + p1 − K_u + 1`` and ``L_out = (L_u + d0 + d1 − K_d) //
+        down + 1``; same dtype and device as ``x`` (channels_last_3d in, channels_last_3d out).
+
+    Raises
+    ------
+    TypeError
+        As :func:`~bandlimit.ops.filtered_act` (an argument of the wrong type).
+    ValueError
+        As :func:`~bandlimit.ops.filtered_act` (a wrong value, shape or device, an empty output,
+        a backend that cannot run on ``x``); also a filter that is not ``[taps]``.
+
+    Notes
+    -----
+    Three calls of the 2-D op: the depth up-sampling (act 'linear', on the ``[N, C, D, H·W]``
+    view with the ``[taps, 1]`` filter, the bias added there), the fused H/W up-sampling →
+    activation → H/W down-sampling on every depth slice of the up-sampled volume, and the
+    depth down-sampling; exact, since the separable stages along different axes commute. The
+    memory held for autograd is that of the depth-up-sampled volume (``up_z`` times the
+    input's) and what the fused 2-D op keeps. Gradients flow to ``x``, ``b``, tensor
+    ``alpha``/``beta`` and filters that require grad; to any order with 'ref'.
+
+    Examples
+    --------
+    Leaky ReLU on a 3-D feature map, 2x up and down with a 12-tap Kaiser low-pass:
+
+    >>> import torch
+    >>> from bandlimit.filters import lowpass
+    >>> from bandlimit.ops import filtered_act3d
+    >>> f = lowpass(12, cutoff=8, width=8, fs=32)
+    >>> x = torch.randn(1, 4, 6, 8, 8)
+    >>> y = filtered_act3d(x, "lrelu", f, f, up=2, down=2, padding=(6, 5) * 3,
+    ...                    padding_mode="replicate", down_padding=(5, 6) * 3)
+    >>> y.shape
+    torch.Size([1, 4, 6, 8, 8])
+    """
+    x = check_tensor(x, "x", (5,), _VOLUME)
+    spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
+    fu, fd = check_filter(fu, "fu", (1,), x), check_filter(fd, "fd", (1,), x)
+    b = check_bias(b, x.shape[1], x.device)
+    up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
+    pad, dpad = as_padding_3d(padding), as_padding_3d(down_padding, "down_padding")
+    mode = _check_mode(padding_mode, x)
+    clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
+    check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
+    impl = resolve_impl(impl, x, "filtered_act3d",
+                        {"b": b, "alpha": alpha, "beta": beta, "fu": fu, "fd": fd})  # fmt: skip
+    flips = as_flips(flip_filter)
+    ones = (1, 1, 1)
+    ku, kd = (1 if f is None else int(f.shape[0]) for f in (fu, fd))
+    d, h, w = x.shape[2:]
+    sizes = volume_out_size((d, h, w), ku, up3, ones, pad, "filtered_act3d (fu)")
+    volume_out_size(sizes, kd, ones, down3, dpad, "filtered_act3d (fd)")
+    wide = impl == "numba" and x.dtype in HALF_DTYPES  # float32 throughout, rounded once
+    y = _filtered_act3d(
+        x.float() if wide else x, act, fu, fd, b, up3, down3, pad,
+        dpad, mode, gain, clamp, alpha, beta, flips, impl, callable_act=spec is None,
+    )
+    return keep_memory_format(y.to(x.dtype) if wide else y, x)
+
+
+def _filtered_act3d(
+    x: torch.Tensor, act: Any, fu: torch.Tensor | None, fd: torch.Tensor | None,
+    b: torch.Tensor | None, up: Triple, down: Triple, pad: Pad6, dpad: Pad6, mode: str,
+    gain: float, clamp: float | None, alpha: Any, beta: Any, flips: tuple[bool, bool],
+    impl: str, callable_act: bool,
+) -> torch.Tensor:
+    (ux, uy, uz), (dx, dy, dz) = up, down
+    common: dict[str, Any] = dict(padding_mode=mode, impl=impl)
+    c = x.shape[1]
+    if fu is not None or uz != 1 or pad[4] or pad[5]:
+        x = _along_depth(x, lambda v: filtered_act(
+            v, "linear", _column(fu), None, b, up=(1, uz), padding=(0, 0, *pad[4:]), gain=1.0,
+            flip_filter=flips[0], **common))
+        b = None
+    depth = x.shape[2]
+    if b is not None:  # (no depth stage: the bias per slice)
+        b = b.repeat_interleave(depth)
+    if callable_act:  # (it carries its own parameters)
+        act, alpha, beta = _volume_act(act, c, depth), None, None
+    else:  # per-channel parameters, per slice
+        alpha, beta = (p.repeat_interleave(depth) if isinstance(p, torch.Tensor) else p
+                       for p in (alpha, beta))  # fmt: skip
+    a = _per_slice(x, lambda v: filtered_act(
+        v, act, fu, fd, b, up=(ux, uy), down=(dx, dy), padding=pad[:4], gain=gain, clamp=clamp,
+        alpha=alpha, beta=beta, flip_filter=flips, down_padding=dpad[:4], **common), depth)
+    if fd is not None or dz != 1 or dpad[4] or dpad[5]:
+        a = _along_depth(a, lambda v: filtered_act(
+            v, "linear", None, _column(fd), down=(1, dz), down_padding=(0, 0, *dpad[4:]),
+            gain=1.0, flip_filter=flips[1], **common))
+    return a

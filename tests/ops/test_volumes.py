@@ -1,0 +1,444 @@
+"""The 3-D ops (upfirdn3d, filtered_act3d, nn.AliasFreeActivation3d) on volumes: against
+independent float64 oracles (a full 3-D convolution with the outer-product kernel via
+scipy.signal.convolve; the per-axis NumPy loops of the filtered-activation oracle) on every
+backend; gradients; layouts and precision; exact properties; bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bandlimit import nn as bnn
+from bandlimit import ops
+from tests.ops.strategies import IMPLS, assert_close, to_torch
+from tests.ops.test_filtered_act import ALL_ACTS, DEFAULT_GAIN, MODES, np_filtered_act
+
+# ---------------------------------------------------------------------------------------------
+# Oracle: zero insertion, padding and one full 3-D "valid" convolution (no separable passes)
+
+
+def _pad_axis(a: np.ndarray, p0: int, p1: int, axis: int) -> np.ndarray:
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = (max(p0, 0), max(p1, 0))
+    a = np.pad(a, widths)
+    keep = [slice(None)] * a.ndim
+    keep[axis] = slice(max(-p0, 0), a.shape[axis] - max(-p1, 0))
+    return a[tuple(keep)]
+
+
+def np_upfirdn3d(x, f, up, down, pad, flip, gain):
+    h = np.ones(1) if f is None else np.asarray(f, np.float64)
+    h = h[::-1] if flip else h
+    kernel = np.einsum("i,j,k->ijk", h, h, h) * gain  # [z, y, x]
+    (ux, uy, uz), (dx, dy, dz) = up, down
+    n, c, d, hh, w = x.shape
+    v = np.zeros((n, c, d * uz, hh * uy, w * ux))
+    v[:, :, ::uz, ::uy, ::ux] = x
+    for k, axis in enumerate((4, 3, 2)):
+        v = _pad_axis(v, pad[2 * k], pad[2 * k + 1], axis)
+    out = np.array([[scipy.signal.convolve(v[i, j], kernel, mode="valid", method="direct")
+                     for j in range(c)] for i in range(n)])  # fmt: skip
+    return out[:, :, ::dz, ::dy, ::dx]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases: every axis its own length, factors and paddings (valid by construction)
+
+
+def _axis(draw, length, up, taps, lo=-2, hi=5):
+    lu = length * up
+    p0 = draw(st.integers(-min(-lo, lu - 1), hi))
+    p1 = draw(st.integers(max(taps - lu - p0, lo), max(taps - lu - p0, lo) + hi))
+    return p0, p1, lu + p0 + p1 - taps + 1
+
+
+@st.composite
+def upfirdn3d_cases(draw, max_len=5):
+    size = [draw(st.integers(1, max_len)) for _ in range(3)]  # x, y, z
+    up = [draw(st.integers(1, 3)) for _ in range(3)]
+    down = [draw(st.integers(1, 3)) for _ in range(3)]
+    taps = draw(st.integers(1, 6))
+    with_filter = taps > 1 or draw(st.booleans())
+    pad = []
+    for k in range(3):
+        p0, p1, _ = _axis(draw, size[k], up[k], taps if with_filter else 1)
+        pad += [p0, p1]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    batch, channels = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    return dict(x=rng.standard_normal((batch, channels, *size[::-1])),
+                f=rng.standard_normal(taps) if with_filter else None, up=tuple(up),
+                down=tuple(down), pad=tuple(pad), flip=draw(st.booleans()),
+                gain=draw(st.sampled_from([1.0, 8.0]) | st.floats(0.1, 4.0)))
+
+
+@st.composite
+def filtered_act3d_cases(draw, acts=tuple(ALL_ACTS), modes=tuple(MODES), max_len=4):
+    act, mode = draw(st.sampled_from(acts)), draw(st.sampled_from(modes))
+    c = draw(st.integers(1, 2))
+    size = [draw(st.integers(1, max_len)) for _ in range(3)]  # x, y, z
+    up = [draw(st.integers(1, 3)) for _ in range(3)]
+    down = [draw(st.integers(1, 3)) for _ in range(3)]
+    ku, kd = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    pad, dpad = [], []
+    for k in range(3):
+        p0, p1, lu = _axis(draw, size[k], up[k], ku)
+        d0, d1, _ = _axis(draw, lu, 1, kd, lo=-1, hi=4)
+        pad += [p0, p1]
+        dpad += [d0, d1]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    alpha = beta = None
+    if act == "lrelu":
+        alpha = draw(st.none() | st.floats(-1.0, 1.0))
+    if act in ("snake", "snakebeta"):
+        alpha = rng.uniform(0.3, 2.0, c)
+    if act == "snakebeta":
+        beta = rng.uniform(0.3, 2.0, c)
+    return dict(x=rng.uniform(-2, 2, (draw(st.integers(1, 2)), c, *size[::-1])), act=act,
+                fu=rng.standard_normal(ku) / ku if ku > 1 or draw(st.booleans()) else None,
+                fd=rng.standard_normal(kd) / kd if kd > 1 or draw(st.booleans()) else None,
+                b=rng.uniform(-1, 1, c) if draw(st.booleans()) else None, alpha=alpha, beta=beta,
+                up=tuple(up), down=tuple(down), pad=pad, dpad=dpad, mode=mode,
+                gain=draw(st.none() | st.floats(0.2, 2.0)),
+                clamp=draw(st.none() | st.floats(0.3, 3.0)), flip=draw(st.booleans()))
+
+
+def run_filtered(case, impl, dtype=torch.float64):
+    t = {k: to_torch(case[k], dtype) for k in ("x", "fu", "fd", "b", "beta")}
+    alpha = case["alpha"]
+    if isinstance(alpha, np.ndarray):
+        alpha = to_torch(alpha, dtype)
+    return ops.filtered_act3d(
+        t["x"], case["act"], t["fu"], t["fd"], t["b"], case["up"], case["down"], case["pad"],
+        case["mode"], case["gain"], case["clamp"], alpha, t["beta"], case["flip"], impl,
+        down_padding=case["dpad"],
+    )
+
+
+def expected_filtered(case, x=None):
+    gain = DEFAULT_GAIN.get(case["act"], 1.0) if case["gain"] is None else case["gain"]
+    alpha = 0.2 if case["act"] == "lrelu" and case["alpha"] is None else case["alpha"]
+    return np_filtered_act(case["x"] if x is None else x, case["act"], case["fu"], case["fd"],
+                           case["b"], case["up"], case["down"], case["pad"], case["mode"],
+                           case["dpad"], gain, case["clamp"], alpha, case["beta"],
+                           case["flip"], 3)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerics
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=20)
+@given(case=upfirdn3d_cases())
+def test_upfirdn3d_matches_a_full_3d_convolution(impl, case):
+    y = ops.upfirdn3d(to_torch(case["x"]), to_torch(case["f"]), case["up"], case["down"],
+                      case["pad"], case["flip"], case["gain"], impl=impl)  # fmt: skip
+    want = np_upfirdn3d(case["x"], case["f"], case["up"], case["down"], case["pad"],
+                        case["flip"], case["gain"])  # fmt: skip
+    assert_close(y, want, 1e-10, what=str({k: case[k] for k in ("up", "down", "pad")}))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=20)
+@given(case=filtered_act3d_cases())
+def test_filtered_act3d_matches_oracle_float64(impl, case):
+    y = run_filtered(case, impl)
+    assert_close(y, expected_filtered(case), 1e-10,
+                 what=f"{case['act']} {case['mode']} up={case['up']} down={case['down']}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=8)
+@given(case=filtered_act3d_cases(acts=("lrelu", "gelu", "snakebeta")))
+def test_filtered_act3d_matches_oracle_float32(impl, case):
+    y = run_filtered(case, impl, torch.float32)
+    assert y.dtype == torch.float32
+    x32 = to_torch(case["x"], torch.float32).double().numpy()
+    assert_close(y, expected_filtered(case, x32), 5e-5, what=case["act"])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("up_z", "with_fu"), [(1, True), (2, True), (1, False)])
+def test_per_channel_parameters_and_bias_follow_their_channel_in_every_slice(impl, up_z,
+                                                                              with_fu):
+    """Snake's α/β and the bias belong to a channel at every depth (the 2-D stage sees
+    ``C·D_u`` planes: each plane must get its channel's values; without ``fu`` and depth
+    factors no depth stage runs, and the bias goes to the 2-D stage)."""
+    rng = np.random.default_rng(11)
+    c = 3
+    case = dict(x=rng.uniform(-2, 2, (2, c, 3, 4, 4)), act="snakebeta",
+                fu=rng.standard_normal(4) / 4 if with_fu else None,
+                fd=rng.standard_normal(3) / 3, b=np.array([-1.0, 0.5, 2.0]),
+                alpha=np.array([0.3, 1.0, 2.5]), beta=np.array([2.0, 0.4, 1.1]),
+                up=(2, 2, up_z), down=(2, 2, 1),
+                pad=[2, 1, 2, 1] + ([2, 1] if with_fu else [0, 0]), dpad=[1, 1] * 3,
+                mode="zeros", gain=1.3, clamp=None, flip=False)  # fmt: skip
+    assert_close(run_filtered(case, impl), expected_filtered(case), 1e-10, what="snakebeta")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_upfirdn3d_of_a_complex_volume_filters_both_parts(impl):
+    rng = np.random.default_rng(3)
+    re, im = rng.standard_normal((2, 1, 2, 4, 5, 3))
+    f = torch.tensor(rng.standard_normal(4))
+    kw = dict(up=(2, 1, 2), down=(1, 2, 1), padding=(2, 1, 1, 2, 3, 0), impl=impl)
+    y = ops.upfirdn3d(torch.tensor(re + 1j * im), f, **kw)
+    assert y.dtype == torch.complex128
+    torch.testing.assert_close(y.real, ops.upfirdn3d(torch.tensor(re), f, **kw), rtol=0,
+                               atol=1e-12)  # fmt: skip
+    torch.testing.assert_close(y.imag, ops.upfirdn3d(torch.tensor(im), f, **kw), rtol=0,
+                               atol=1e-12)  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_a_callable_act_sees_the_volume_and_may_change_the_channels(impl):
+    """A callable gets the up-sampled ``[N, C, D_u, H_u, W_u]`` volume (a 1×1×1 Conv3d mixing
+    channels 3 → 2 sees the channels where they are)."""
+    torch.manual_seed(0)
+    mix = torch.nn.Conv3d(3, 2, 1, bias=False).double()
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-2, 2, (1, 3, 3, 4, 5))
+    fu, fd = rng.standard_normal(4) / 4, rng.standard_normal(3) / 3
+    w = mix.weight.detach().numpy()[:, :, 0, 0, 0]
+    kw = dict(up=(2, 2, 2), down=(2, 1, 2), pad=[2, 1] * 3, dpad=[1, 1] * 3, mode="replicate")
+    y = ops.filtered_act3d(torch.tensor(x), lambda u: torch.tanh(mix(u)), torch.tensor(fu),
+                           torch.tensor(fd), up=kw["up"], down=kw["down"], padding=kw["pad"],
+                           padding_mode="replicate", down_padding=kw["dpad"],
+                           impl=impl)  # fmt: skip
+
+    def np_act(u):
+        return np.tanh(np.einsum("oc,ncdhw->nodhw", w, u))
+
+    want = np_filtered_act(x, np_act, fu, fd, None, kw["up"], kw["down"], kw["pad"],
+                           kw["mode"], kw["dpad"], 1.0, None, None, None, False, 3)  # fmt: skip
+    assert y.shape[1] == 2
+    assert_close(y, want, 1e-10, what="Conv3d act")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_on_numba_is_float32_rounded_once(dtype):
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.uniform(-2, 2, (1, 2, 3, 5, 6)), dtype=dtype)
+    f = torch.tensor(rng.standard_normal(5) / 5, dtype=torch.float32)
+    kw = dict(up=2, down=2, padding=(3, 2) * 3, padding_mode="circular", down_padding=(2, 2) * 3)
+    y = ops.filtered_act3d(x, "gelu", f, f, impl="numba", **kw)
+    assert y.dtype == dtype
+    assert torch.equal(y, ops.filtered_act3d(x.float(), "gelu", f, f, impl="numba", **kw)
+                       .to(dtype))  # fmt: skip
+    z = ops.upfirdn3d(x, f, up=(1, 2, 3), padding=2, impl="numba")
+    assert torch.equal(z, ops.upfirdn3d(x.float(), f, up=(1, 2, 3), padding=2, impl="numba")
+                       .to(dtype))  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_channels_last_3d_in_channels_last_3d_out(impl):
+    x = torch.randn(2, 3, 4, 5, 6).contiguous(memory_format=torch.channels_last_3d)
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    for y in (ops.upfirdn3d(x, f, up=2, padding=(2, 1) * 3, impl=impl),
+              ops.filtered_act3d(x, "silu", f, f, up=2, down=2, padding=(2, 1) * 3,
+                                 impl=impl)):  # fmt: skip
+        assert y.is_contiguous(memory_format=torch.channels_last_3d)
+    y = ops.filtered_act3d(x.contiguous(), "silu", f, f, up=2, down=2, padding=(2, 1) * 3,
+                           impl=impl)  # fmt: skip
+    assert y.is_contiguous()
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_upfirdn3d_gradients_to_x_and_a_learned_filter(impl):
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.standard_normal((1, 2, 3, 3, 4)), requires_grad=True)
+    f = torch.tensor(rng.standard_normal(3), requires_grad=True)
+
+    def op(x, f):
+        return ops.upfirdn3d(x, f, up=(2, 1, 2), down=(1, 2, 1), padding=(1, 2, 0, 1, 2, 1),
+                             gain=3.0, impl=impl)  # fmt: skip
+
+    assert torch.autograd.gradcheck(op, (x, f))
+    assert torch.autograd.gradgradcheck(op, (x, f))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("act", "mode"), [("snakebeta", "replicate"), ("lrelu", "zeros"),
+                                           ("gelu", "circular")])  # fmt: skip
+def test_filtered_act3d_gradients(impl, act, mode):
+    rng = np.random.default_rng(7)
+    c = 2
+    x = torch.tensor(rng.uniform(-2, 2, (1, c, 3, 3, 4)), requires_grad=True)
+    b = torch.tensor(rng.uniform(-1, 1, c), requires_grad=True)
+    params = []
+    if act == "snakebeta":
+        params = [torch.tensor(rng.uniform(0.5, 1.5, c), requires_grad=True) for _ in range(2)]
+    fu, fd = torch.tensor(rng.standard_normal(4) / 2), torch.tensor(rng.standard_normal(3) / 2)
+
+    def op(x, b, *p):
+        kw = dict(zip(("alpha", "beta"), p))
+        return ops.filtered_act3d(x, act, fu, fd, b, up=2, down=(2, 1, 2), padding=(2, 1) * 3,
+                                  padding_mode=mode, down_padding=(1, 1, 0, 2, 1, 0),
+                                  clamp=1.5 if act == "gelu" else None, impl=impl, **kw)
+
+    assert torch.autograd.gradcheck(op, (x, b, *params))
+    if act != "lrelu" and impl == "ref":
+        assert torch.autograd.gradgradcheck(op, (x, b, *params))
+
+
+def test_filtered_act3d_learned_filters_get_their_gradient():
+    rng = np.random.default_rng(8)
+    x = torch.tensor(rng.standard_normal((1, 1, 3, 4, 3)))
+    fu = torch.tensor(rng.standard_normal(3), requires_grad=True)
+    fd = torch.tensor(rng.standard_normal(4), requires_grad=True)
+
+    def op(fu, fd):
+        return ops.filtered_act3d(x, "tanh", fu, fd, up=2, down=2, padding=1,
+                                  down_padding=(1, 2) * 3, impl="numba")  # fmt: skip
+
+    assert torch.autograd.gradcheck(op, (fu, fd))
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_circular_mode_commutes_with_shifts_along_every_axis(impl):
+    """With circular padding covering the filters, a circular shift of the input by 2 samples
+    along any axis shifts the output (up 2, down 4 there) by 1, exactly."""
+    rng = np.random.default_rng(9)
+    x = torch.tensor(rng.standard_normal((1, 2, 8, 6, 4)))
+    fu, fd = torch.tensor(rng.standard_normal(6) / 6), torch.tensor(rng.standard_normal(5) / 5)
+
+    def op(t):
+        return ops.filtered_act3d(t, "snake", fu, fd, up=2, down=(4, 4, 4),
+                                  padding=(3, 2) * 3, padding_mode="circular",
+                                  down_padding=(2, 2) * 3, alpha=0.7, impl=impl)  # fmt: skip
+
+    y = op(x)
+    for dim in (2, 3, 4):
+        torch.testing.assert_close(op(torch.roll(x, 2, dim)), torch.roll(y, 1, dim), rtol=0,
+                                   atol=1e-12)  # fmt: skip
+
+
+def test_a_volume_of_depth_one_is_each_image_when_nothing_acts_along_the_depth():
+    """Factors 1 and no padding along z with a depth-1 filter: the 3-D op is the 2-D op on
+    every slice (the depth stages are skipped, not approximated)."""
+    rng = np.random.default_rng(10)
+    x = torch.tensor(rng.standard_normal((2, 3, 4, 5, 6)))
+    b = torch.tensor(rng.standard_normal(3))
+    f = torch.tensor(rng.standard_normal(5))
+    y = ops.filtered_act3d(x, "lrelu", None, None, b, up=(2, 2, 1), down=(2, 2, 1),
+                           padding=(1, 1, 1, 1, 0, 0), clamp=0.5)  # fmt: skip
+    for d in range(4):
+        want = ops.filtered_act(x[:, :, d], "lrelu", None, None, b, up=2, down=2, padding=1,
+                                clamp=0.5)  # fmt: skip
+        torch.testing.assert_close(y[:, :, d], want, rtol=0, atol=0)
+    z = ops.upfirdn3d(x, f, up=(2, 1, 1), padding=(2, 2, 2, 2, 2, 2), gain=2.0)
+    assert z.shape == (2, 3, 4 + 4 - 5 + 1, 5 + 4 - 5 + 1, 12 + 4 - 5 + 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The module
+
+
+def test_alias_free_activation3d_is_the_op_with_bigvgan_paddings():
+    torch.manual_seed(0)
+    act = bnn.AliasFreeActivation3d(bnn.SnakeBeta(3))
+    x = torch.randn(2, 3, 5, 6, 7)
+    y = act(x)
+    assert y.shape == x.shape
+    alpha, beta = act.act.params()  # type: ignore[union-attr]
+    want = ops.filtered_act3d(x, "snakebeta", act.fu, act.fd, up=2, down=2,
+                              padding=(6, 5) * 3, padding_mode="replicate",
+                              down_padding=(5, 6) * 3, alpha=alpha, beta=beta)  # fmt: skip
+    torch.testing.assert_close(y, want, rtol=0, atol=0)
+    y.sum().backward()
+    assert act.act.alpha.grad is not None  # type: ignore[union-attr]
+    assert sorted(act.state_dict()) == ["act.alpha", "act.beta", "fd", "fu"]
+    assert bnn.AliasFreeActivation3d("gelu", up=3, down=2)(torch.randn(1, 1, 3, 4, 5)).shape \
+        == (1, 1, 5, 6, 8)
+
+
+@pytest.mark.parametrize(("module", "shape", "words"), [
+    (bnn.AliasFreeActivation3d("gelu"), (3, 4, 5, 6), ["[N, C, D, H, W]", "x[None]",
+                                                       "AliasFreeActivation2d"]),
+    (bnn.AliasFreeActivation3d("gelu"), (1, 3, 4), ["AliasFreeActivation1d"]),
+    (bnn.AliasFreeActivation2d("gelu"), (1, 3, 4, 5, 6), ["[N, C, H, W]",
+                                                          "AliasFreeActivation3d"]),
+])  # fmt: skip
+def test_modules_name_the_shape_they_take(module, shape, words):
+    with pytest.raises(ValueError) as info:
+        module(torch.randn(*shape))
+    for w in words:
+        assert w in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+X5 = torch.zeros(1, 2, 3, 4, 5)
+F4 = torch.ones(4) / 4
+
+
+@pytest.mark.parametrize(("call", "exc", "words"), [
+    (lambda: ops.upfirdn3d(torch.zeros(1, 2, 3, 4), F4), ValueError, ["[N, C, D, H, W]"]),
+    (lambda: ops.upfirdn3d(X5, torch.ones(3, 3)), ValueError, ["f", "[taps]", "(3, 3)"]),
+    (lambda: ops.upfirdn3d(X5, F4, up=(2, 2)), ValueError, ["up", "(x, y, z)", "length 2"]),
+    (lambda: ops.upfirdn3d(X5, F4, down=(1, 0, 1)), ValueError, ["down[1]"]),
+    (lambda: ops.upfirdn3d(X5, F4, padding=(1, 1, 1, 1)), ValueError,
+     ["padding", "(x0, x1, y0, y1, z0, z1)"]),
+    (lambda: ops.upfirdn3d(X5, F4, padding=-2), ValueError, ["D x H x W", "at least 1"]),
+    (lambda: ops.upfirdn3d(X5, F4.to(torch.complex64)), TypeError, ["f", "complex64"]),
+    (lambda: ops.upfirdn3d(X5, F4, gain=-1.0), ValueError, ["gain"]),
+    (lambda: ops.filtered_act3d(X5, "gelu", torch.ones(2, 2)), ValueError, ["fu", "[taps]"]),
+    (lambda: ops.filtered_act3d(X5, "gelu", F4, F4, up=2, down=2, padding=-3), ValueError,
+     ["filtered_act3d (fu)", "D x H x W"]),
+    (lambda: ops.filtered_act3d(X5, "gelu", F4, F4, up=2, down=2, padding=2,
+                                down_padding=-9), ValueError, ["filtered_act3d (fd)"]),
+    (lambda: ops.filtered_act3d(X5, "snake"), ValueError, ["alpha", "[2]"]),
+    (lambda: ops.filtered_act3d(X5, "gelu", b=torch.zeros(3)), ValueError, ["b", "[2]"]),
+    (lambda: ops.filtered_act3d(X5, "gelu", padding_mode="reflect"), ValueError,
+     ["padding_mode", "reflect"]),
+    (lambda: ops.filtered_act3d(X5, torch.tanh, alpha=0.3), ValueError, ["alpha"]),
+    (lambda: ops.filtered_act3d(X5, lambda u: u[:, :, :1]), ValueError,
+     ["act must return", "<lambda>"]),
+])  # fmt: skip
+def test_bad_input(call, exc, words):
+    with pytest.raises(exc) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+
+
+def test_docstring_gain_keeps_a_constant_level():
+    """``gain = up_x·up_y·up_z`` with a unit-sum filter keeps a constant volume's level (the
+    binomial's two phases each sum to 1/2)."""
+    x = torch.ones(1, 1, 6, 6, 6, dtype=torch.float64)
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0], dtype=torch.float64) / 8
+    y = ops.upfirdn3d(x, f, up=(2, 1, 2), padding=(2, 1, 2, 1, 2, 1), gain=4)
+    inner = y[:, :, 3:-3, 2:-2, 3:-3]
+    assert math.isclose(float(inner.min()), 1.0, rel_tol=1e-12)
+    assert math.isclose(float(inner.max()), 1.0, rel_tol=1e-12)
+
+
+def test_export_and_compile():
+    """The 3-D ops compose registered custom ops: ``torch.export`` holds them, ``torch.compile``
+    traces them without a graph break."""
+    m = bnn.AliasFreeActivation3d("gelu", impl="numba")
+    x = torch.randn(1, 2, 4, 6, 6)
+    ep = torch.export.export(m, (x,))
+    torch.testing.assert_close(ep.module()(x), m(x), rtol=0, atol=0)
+    assert any("bandlimit" in str(n.target) for n in ep.graph.nodes)
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    compiled = torch.compile(lambda t: ops.upfirdn3d(t, f, up=2, padding=(2, 1) * 3, impl="numba"),
+                             fullgraph=True)  # fmt: skip
+    torch.testing.assert_close(compiled(x), ops.upfirdn3d(x, f, up=2, padding=(2, 1) * 3),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
