@@ -251,11 +251,76 @@ def bench_learned(repeat: int, rows: list, cases=None) -> None:
                      "numba_learned_ms": t[1], "ref_learned_ms": t[2]})
 
 
+VOLUME_SHAPES = [(1, 16, 16, 32, 32), (2, 32, 12, 16, 16)]
+
+
+def plain_torch_3d(x: torch.Tensor, f: torch.Tensor, fn) -> torch.Tensor:
+    """A careful plain-PyTorch alias-free activation of a volume (up 2, down 2, zero padding
+    ``(K/2, K/2 − 1)`` up and ``(K/2 − 1, K/2)`` down, even ``K``): one depthwise strided
+    ``conv_transpose3d`` per axis (polyphase by construction), ``fn``, one depthwise strided
+    ``conv3d`` per axis — the peer the fused op has to beat."""
+    import torch.nn.functional as F
+
+    c, k = x.shape[1], f.shape[0]
+    crop = k - 1 - k // 2  # the transposed convolution's first sample the op keeps
+    u = x
+    for axis in (2, 3, 4):
+        shape = [1, 1, 1]
+        shape[axis - 2] = k
+        w = (2 * f).reshape(1, 1, *shape).expand(c, 1, *shape)
+        stride = [1, 1, 1]
+        stride[axis - 2] = 2
+        u = F.conv_transpose3d(u, w, stride=stride, groups=c)
+        u = u.narrow(axis, crop, 2 * x.shape[axis])
+    a = fn(u)
+    a = F.pad(a, (k // 2 - 1, k // 2) * 3)
+    for axis in (2, 3, 4):
+        shape = [1, 1, 1]
+        shape[axis - 2] = k
+        w = f.flip(0).reshape(1, 1, *shape).expand(c, 1, *shape)
+        stride = [1, 1, 1]
+        stride[axis - 2] = 2
+        a = F.conv3d(a, w, stride=stride, groups=c)
+    return a
+
+
+def bench_3d(repeat: int, rows: list, shapes=None) -> None:
+    """Volumes: filtered_act3d (numba, and ref) against :func:`plain_torch_3d`, GELU, 12-tap
+    Kaiser filters, up = down = 2 on every axis."""
+    import torch.nn.functional as F
+
+    from bandlimit import ops
+    from bandlimit.filters import kaiser_sinc
+
+    f = kaiser_sinc(12, 0.25, 0.2, 1.0)
+
+    def ours(impl):
+        return lambda t: ops.filtered_act3d(t, "gelu", f, f, up=2, down=2, padding=(6, 5) * 3,
+                                            down_padding=(5, 6) * 3, gain=1.0, impl=impl)
+
+    print("| shape | torch fwd | ref fwd | numba fwd | speed-up vs torch | torch fwd+bwd | "
+          "ref fwd+bwd | numba fwd+bwd | speed-up vs torch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for shape in shapes or VOLUME_SHAPES:
+        x = torch.randn(*shape)
+        xg = x.clone().requires_grad_(True)
+        fns = [functools.partial(plain_torch_3d, f=f, fn=F.gelu), ours("ref"), ours("numba")]
+        torch.testing.assert_close(fns[0](x), fns[2](x), rtol=1e-4, atol=1e-4)  # same function
+        t_f = _time_interleaved([_forward(m, x) for m in fns], repeat)
+        t_b = _time_interleaved([_forward_backward(m, xg) for m in fns], repeat)
+        print(f"| {list(shape)} | {t_f[0]:.1f} | {t_f[1]:.1f} | {t_f[2]:.1f} | "
+              f"{t_f[0] / t_f[2]:.1f}× | {t_b[0]:.1f} | {t_b[1]:.1f} | {t_b[2]:.1f} | "
+              f"{t_b[0] / t_b[2]:.1f}× |")
+        rows.append({"case": f"3d gelu {list(shape)}", "torch_fwd_ms": t_f[0],
+                     "ref_fwd_ms": t_f[1], "numba_fwd_ms": t_f[2], "torch_fb_ms": t_b[0],
+                     "ref_fb_ms": t_b[1], "numba_fb_ms": t_b[2]})
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=7)
-    p.add_argument("--only", choices=["1d", "2d", "unfused", "learned"], default=None)
+    p.add_argument("--only", choices=["1d", "2d", "3d", "unfused", "learned"], default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     import numba
@@ -275,6 +340,9 @@ def main(argv=None) -> None:
         print()
     if args.only in (None, "2d"):
         bench_2d(args.repeat, gflops, rows)
+        print()
+    if args.only in (None, "3d"):
+        bench_3d(args.repeat, rows)
         print()
     if args.only in (None, "unfused"):
         bench_unfused(args.repeat, rows)

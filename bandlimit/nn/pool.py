@@ -21,7 +21,7 @@ from bandlimit._checks import check_int, nonreal_kind, short_repr
 from bandlimit.filters import kaiser_sinc
 from bandlimit.nn._module import Module
 from bandlimit.nn.activation import tensor_dtype
-from bandlimit.ops import upfirdn1d, upfirdn2d
+from bandlimit.ops import upfirdn1d, upfirdn2d, upfirdn3d
 from bandlimit.ops._dispatch import _check_impl
 from bandlimit.ops._params import check_tensor
 
@@ -174,15 +174,7 @@ class _BlurPool(Module):
             return upfirdn1d(x, f, down=self.stride, padding=(pad[0], pad[1]), impl=self.impl)
         if self._ndim == 2:
             return upfirdn2d(x, f, down=self.stride, padding=pad, impl=self.impl)
-        # 3-D: H and W as images of N·(C·D) planes, then D as signals of C·H'·W' channels
-        n, c, d, h, w = x.shape
-        y = upfirdn2d(x.reshape(n, c * d, h, w), f, down=self.stride, padding=pad[:4],
-                      impl=self.impl)  # fmt: skip
-        h2, w2 = y.shape[-2:]
-        y = y.reshape(n, c, d, h2, w2).permute(0, 1, 3, 4, 2).reshape(n, c * h2 * w2, d)
-        y = upfirdn1d(y, f, down=self.stride, padding=(pad[4], pad[5]), impl=self.impl)
-        d2 = y.shape[-1]
-        return y.reshape(n, c, h2, w2, d2).permute(0, 1, 4, 2, 3).contiguous()
+        return upfirdn3d(x, f, down=self.stride, padding=pad, impl=self.impl)
 
     def extra_repr(self) -> str:
         parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
@@ -275,7 +267,8 @@ class BlurPool3d(_BlurPool):
     downsampling.
 
     :class:`BlurPool2d` for volumes ``[N, C, D, H, W]`` (video clips, medical volumes): the
-    ``[k]`` filter applied along W, H and D (separably), each axis extended by ``⌊(k−1)/2⌋``
+    ``[k]`` filter applied along W, H and D (separably: one :func:`bandlimit.ops.upfirdn3d`
+    call), each axis extended by ``⌊(k−1)/2⌋``
     samples before and ``⌈(k−1)/2⌉`` after with ``padding_mode``, so the output is ``[N, C,
     ⌈D/stride⌉, ⌈H/stride⌉, ⌈W/stride⌉]``. Replaces the subsampling of a strided ``Conv3d``,
     ``MaxPool3d`` or ``AvgPool3d``. The same arguments, defaults and filters as
