@@ -99,6 +99,26 @@ def test_unfused_activation_benchmark_times_both_forms():
     assert all(r[k] > 0 for r in rows for k in r if k.endswith("_ms"))
 
 
+def test_volume_benchmark_peer_computes_the_same_function():
+    """The 3-D benchmark's plain-PyTorch peer is the op's function (it asserts so itself);
+    checked here in float64 on a tiny volume, and the benchmark records every variant."""
+    import torch
+    import torch.nn.functional as F
+
+    from bandlimit import ops
+    from bandlimit.filters import kaiser_sinc
+    from benchmarks.activations import bench_3d, plain_torch_3d
+
+    f = kaiser_sinc(12, 0.25, 0.2, 1.0, dtype=torch.float64)
+    x = torch.randn(1, 2, 3, 4, 5, dtype=torch.float64)
+    want = ops.filtered_act3d(x, "gelu", f, f, up=2, down=2, padding=(6, 5) * 3,
+                              down_padding=(5, 6) * 3, gain=1.0, impl="ref")  # fmt: skip
+    torch.testing.assert_close(plain_torch_3d(x, f, F.gelu), want, rtol=1e-12, atol=1e-12)
+    rows: list = []
+    bench_3d(1, rows, shapes=[(1, 2, 3, 4, 5)])
+    assert all(r[k] > 0 for r in rows for k in r if k.endswith("_ms"))
+
+
 def test_learned_filter_benchmark_times_every_variant():
     from benchmarks.activations import bench_learned
 
