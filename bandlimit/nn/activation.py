@@ -660,7 +660,8 @@ class AliasFreeActivation3d(_AliasFree):
     :class:`AliasFreeActivation1d` along D, H and W (the same paddings on each), so
     ``[N, C, D, H, W]`` gives ``[N, C, ceil(D·up/down), ceil(H·up/down), ceil(W·up/down)]`` in
     the input's dtype and on its device. The H/W stages and the activation run fused per depth
-    slice; the memory held for autograd is about ``up`` times the input's. Mind the gain, as in
+    slice; the memory held for autograd is about ``up`` times the input's on the numba backend
+    (see :func:`bandlimit.ops.filtered_act3d`, Notes, for the others). Mind the gain, as in
     :class:`AliasFreeActivation1d`: ``'silu'`` by name is √2 × ``nn.SiLU()``.
 
     Parameters

@@ -196,10 +196,12 @@ def as_padding_3d(v: object, name: str = "padding") -> Pad6:
 
 
 def volume_out_size(
-    dhw: Triple, taps: int, up: Triple, down: Triple, pad: Pad6, what: str
+    dhw: Triple, taps: int, up: Triple, down: Triple, pad: Pad6, what: str,
+    pad_name: str = "padding", source: str = "input",
 ) -> Triple:
-    """``(D_out, H_out, W_out)`` of a separable 3-D upfirdn stage (``taps`` along every axis);
-    a ValueError naming the sizes if it would be empty or past :data:`MAX_SIDE` per side."""
+    """``(D_out, H_out, W_out)`` of a separable 3-D upfirdn stage (``taps`` along every axis)
+    on a ``dhw`` volume (``source``: what the message calls it); a ValueError naming the sizes
+    and ``pad_name`` if it would be empty or past :data:`MAX_SIDE` per side."""
     d, h, w = dhw
     out = tuple(
         out_length(n, up[k], down[k], pad[2 * k], pad[2 * k + 1], taps)
@@ -211,9 +213,11 @@ def volume_out_size(
         sizes = "x".join(map(str, out))
         limit = "expected at least 1 per side" if min(out) < 1 else (
             f"the limit is {MAX_SIDE} samples per side and {MAX_PLANE} per H x W plane")
+        factors = "" if up == (1, 1, 1) else f"up={up}, "
+        factors += "" if down == (1, 1, 1) else f"down={down}, "
         raise ValueError(
-            f"{what}: output size {sizes} (D x H x W) for input {d}x{h}x{w}, filter {taps} "
-            f"taps, up={up}, down={down}, padding={pad} (x0, x1, y0, y1, z0, z1); {limit}"
+            f"{what}: output size {sizes} (D x H x W) for the {source} {d}x{h}x{w}, filter "
+            f"{taps} taps, {factors}{pad_name}={pad} (x0, x1, y0, y1, z0, z1); {limit}"
         )
     return out  # type: ignore[return-value]
 

@@ -10,9 +10,10 @@ The filtered activation needs its nonlinearity where all three axes are up-sampl
     a = filtered_act(v) per slice    H/W up → act → H/W down       [N, C, D_u, H_out, W_out]
     y = a depth down-sampled                                       [N, C, D_out, H_out, W_out]
 
-so its middle, the expensive part, is one fused 2-D kernel call on ``N·C·D_u`` planes, and the
-memory held is ``up_z`` times the input's, never the ``up_x·up_y·up_z``-times up-sampled volume.
-Every backend of the 2-D ops runs them, with their autograd (any order with 'ref').
+so its middle, the expensive part, is one fused 2-D kernel call on ``N·C·D_u`` planes; the
+depth stages are linear upfirdn calls (the extension by the padding mode an index gather), which
+keep nothing for autograd. Every backend of the 2-D ops runs them, with their autograd (any
+order with 'ref').
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bandlimit.ops._params import (
     check_fits_dtype,
     check_tensor,
     keep_memory_format,
+    out_length,
     volume_out_size,
 )
 from bandlimit.ops.filtered import _act_args, _check_mode, _held_dtype, filtered_act
@@ -45,21 +47,47 @@ from bandlimit.ops.upfirdn import upfirdn2d
 _VOLUME = "[N, C, D, H, W]"
 
 
-def _along_depth(x: torch.Tensor, op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """``op`` (a 2-D op filtering along y) along the depth of ``x [N, C, D, H, W]``."""
+def _extend_depth(x: torch.Tensor, e0: int, e1: int, mode: str) -> torch.Tensor:
+    """``x [N, C, D, H, W]`` extended by ``e0``/``e1`` samples along D, at its own rate:
+    edge slices repeated ('replicate') or the volume wrapped ('circular', any number of
+    times)."""
+    d = x.shape[2]
+    idx = torch.arange(-e0, d + e1, device=x.device)
+    idx = idx.clamp(0, d - 1) if mode == "replicate" else idx.remainder(d)
+    return x.index_select(2, idx)
+
+
+def _depth_stage(
+    x: torch.Tensor, f: torch.Tensor | None, up: int, down: int, p0: int, p1: int, mode: str,
+    flip: bool, gain: float, impl: str,
+) -> torch.Tensor:
+    """upfirdn along the depth of ``x [N, C, D, H, W]`` (padding ``p0``/``p1`` in up-sampled
+    samples, the extension by ``mode`` made at the input's rate first, as the 2-D op does): one
+    2-D upfirdn on the ``[N, C, D, H·W]`` view with the ``[taps, 1]`` filter. Linear, so
+    autograd keeps nothing of ``x`` (a filtered activation's 'linear' stage would)."""
+    if mode != "zeros":
+        e0, e1 = -(-max(p0, 0) // up), -(-max(p1, 0) // up)
+        if e0 or e1:
+            x = _extend_depth(x, e0, e1, mode)
+            p0, p1 = p0 - e0 * up, p1 - e1 * up
     n, c, d, h, w = x.shape
-    y = op(x.reshape(n, c, d, h * w))
-    return y.reshape(n, y.shape[1], y.shape[2], h, w)
+    if h * w == 0:  # slices without samples: only the depth's size changes
+        taps = 1 if f is None else int(f.shape[0])
+        return x.new_zeros(n, c, out_length(d, up, down, p0, p1, taps), h, w)
+    y = upfirdn2d(x.reshape(n, c, d, h * w), _column(f), (1, up), (1, down), (0, 0, p0, p1),
+                  flip, gain, impl)  # fmt: skip
+    return y.reshape(n, c, y.shape[2], h, w)
 
 
 def _per_slice(
-    x: torch.Tensor, op: Callable[[torch.Tensor], torch.Tensor], depth: int
+    x: torch.Tensor, op: Callable[[torch.Tensor], torch.Tensor], channels: int, depth: int
 ) -> torch.Tensor:
-    """``op`` (a 2-D op) on every ``[H, W]`` slice of ``x [N, C·depth, H, W]`` or
-    ``[N, C, depth, H, W]``; returns ``[N, C', depth, H', W']``."""
+    """``op`` (a 2-D op mapping ``channels·depth`` planes to ``C'·depth``) on every ``[H, W]``
+    slice of ``x [N, channels, depth, H, W]``; returns ``[N, C', depth, H', W']``."""
     n = x.shape[0]
-    y = op(x.reshape(n, -1, *x.shape[-2:]))
-    return y.reshape(n, y.shape[1] // depth, depth, *y.shape[2:])
+    y = op(x.reshape(n, channels * depth, *x.shape[-2:]))
+    out_channels = channels if depth == 0 else y.shape[1] // depth
+    return y.reshape(n, out_channels, depth, *y.shape[2:])
 
 
 def _column(f: torch.Tensor | None) -> torch.Tensor | None:
@@ -158,26 +186,29 @@ def upfirdn3d(
     (ux, uy, uz), (dx, dy, dz) = up3, down3
 
     def depth_pass(t: torch.Tensor) -> torch.Tensor:
-        return _along_depth(t, lambda v: upfirdn2d(v, _column(fr), (1, uz), (1, dz),
-                                                   (0, 0, *pad[4:]), flip, g, impl))
+        return _depth_stage(t, fr, uz, dz, pad[4], pad[5], "zeros", flip, g, impl)
 
     def plane_pass(t: torch.Tensor) -> torch.Tensor:
         return _per_slice(t, lambda v: upfirdn2d(v, fr, (ux, uy), (dx, dy), pad[:4], flip,
-                                                 g * g, impl), t.shape[2])  # fmt: skip
+                                                 g * g, impl), t.shape[1], t.shape[2])  # fmt: skip
 
     wide = impl == "numba" and xr.dtype in HALF_DTYPES
     t = x.float() if wide else x
-    if out[0] * h * w <= d * out[1] * out[2]:  # the pass that leaves less data first
-        y = plane_pass(depth_pass(t))
-    else:
+    if h * w == 0 or out[0] * h * w > d * out[1] * out[2]:  # the pass that leaves less first
         y = depth_pass(plane_pass(t))
+    else:
+        y = plane_pass(depth_pass(t))
     return keep_memory_format(y.to(x.dtype) if wide else y, x)
 
 
-def _volume_act(act: Callable[[torch.Tensor], torch.Tensor], channels: int, depth: int):
+def _volume_act(
+    act: Callable[[torch.Tensor], torch.Tensor], channels: int, depth: int, widened: bool
+):
     """``act`` for the 2-D op's ``[N, C·depth, H_u, W_u]`` planes, called on the volume
-    ``[N, C, depth, H_u, W_u]`` it is (a module may mix channels): the user's layout."""
-    held = _held_dtype(act)
+    ``[N, C, depth, H_u, W_u]`` it is (a module may mix channels): the user's layout.
+    ``widened``: half precision computed in float32 (numba), so a module whose own tensors are
+    half precision gets its input in their dtype (as the 2-D op does)."""
+    held = _held_dtype(act) if widened else None
     label = type(act).__name__ if isinstance(act, torch.nn.Module) else getattr(
         act, "__name__", type(act).__name__)
 
@@ -274,13 +305,17 @@ def filtered_act3d(
 
     Notes
     -----
-    Three calls of the 2-D op: the depth up-sampling (act 'linear', on the ``[N, C, D, H·W]``
-    view with the ``[taps, 1]`` filter, the bias added there), the fused H/W up-sampling →
-    activation → H/W down-sampling on every depth slice of the up-sampled volume, and the
-    depth down-sampling; exact, since the separable stages along different axes commute. The
-    memory held for autograd is that of the depth-up-sampled volume (``up_z`` times the
-    input's) and what the fused 2-D op keeps. Gradients flow to ``x``, ``b``, tensor
-    ``alpha``/``beta`` and filters that require grad; to any order with 'ref'.
+    Three stages: the depth up-sampling (an :func:`~bandlimit.ops.upfirdn2d` call on the
+    ``[N, C, D, H·W]`` view with the ``[taps, 1]`` filter, after the bias and the depth
+    extension), :func:`~bandlimit.ops.filtered_act` — H/W up-sampling → activation → H/W
+    down-sampling, fused — on every depth slice of the depth-up-sampled volume, and the depth
+    down-sampling; exact, since the separable stages along different axes commute. Memory held
+    for autograd: 'numba' keeps the fused op's input, ``up_z`` times the input (2.0× measured
+    for factors 2, 12 taps, GELU or leaky ReLU); 'cuda' a 2-bit mask (linear, relu, lrelu) or
+    the float32 up-sampled pre-activation (the other activations: ``up_x·up_y·up_z`` times the
+    input's samples); 'ref' every intermediate of its PyTorch ops (35–60× the input measured).
+    Gradients flow to ``x``, ``b``, tensor ``alpha``/``beta`` and filters that require grad; to
+    any order with 'ref'.
 
     Examples
     --------
@@ -312,11 +347,13 @@ def filtered_act3d(
     ku, kd = (1 if f is None else int(f.shape[0]) for f in (fu, fd))
     d, h, w = x.shape[2:]
     sizes = volume_out_size((d, h, w), ku, up3, ones, pad, "filtered_act3d (fu)")
-    volume_out_size(sizes, kd, ones, down3, dpad, "filtered_act3d (fd)")
+    volume_out_size(sizes, kd, ones, down3, dpad, "filtered_act3d (fd)", "down_padding",
+                    "up-sampled volume")
     wide = impl == "numba" and x.dtype in HALF_DTYPES  # float32 throughout, rounded once
     y = _filtered_act3d(
         x.float() if wide else x, act, fu, fd, b, up3, down3, pad,
         dpad, mode, gain, clamp, alpha, beta, flips, impl, callable_act=spec is None,
+        widened=wide,
     )
     return keep_memory_format(y.to(x.dtype) if wide else y, x)
 
@@ -325,29 +362,27 @@ def _filtered_act3d(
     x: torch.Tensor, act: Any, fu: torch.Tensor | None, fd: torch.Tensor | None,
     b: torch.Tensor | None, up: Triple, down: Triple, pad: Pad6, dpad: Pad6, mode: str,
     gain: float, clamp: float | None, alpha: Any, beta: Any, flips: tuple[bool, bool],
-    impl: str, callable_act: bool,
+    impl: str, callable_act: bool, widened: bool,
 ) -> torch.Tensor:
     (ux, uy, uz), (dx, dy, dz) = up, down
-    common: dict[str, Any] = dict(padding_mode=mode, impl=impl)
     c = x.shape[1]
     if fu is not None or uz != 1 or pad[4] or pad[5]:
-        x = _along_depth(x, lambda v: filtered_act(
-            v, "linear", _column(fu), None, b, up=(1, uz), padding=(0, 0, *pad[4:]), gain=1.0,
-            flip_filter=flips[0], **common))
-        b = None
+        if b is not None:
+            x = x + b.to(x.dtype).reshape(1, -1, 1, 1, 1)
+            b = None
+        x = _depth_stage(x, fu, uz, 1, pad[4], pad[5], mode, flips[0], float(uz), impl)
     depth = x.shape[2]
     if b is not None:  # (no depth stage: the bias per slice)
         b = b.repeat_interleave(depth)
     if callable_act:  # (it carries its own parameters)
-        act, alpha, beta = _volume_act(act, c, depth), None, None
+        act, alpha, beta = _volume_act(act, c, depth, widened), None, None
     else:  # per-channel parameters, per slice
         alpha, beta = (p.repeat_interleave(depth) if isinstance(p, torch.Tensor) else p
                        for p in (alpha, beta))  # fmt: skip
     a = _per_slice(x, lambda v: filtered_act(
-        v, act, fu, fd, b, up=(ux, uy), down=(dx, dy), padding=pad[:4], gain=gain, clamp=clamp,
-        alpha=alpha, beta=beta, flip_filter=flips, down_padding=dpad[:4], **common), depth)
+        v, act, fu, fd, b, up=(ux, uy), down=(dx, dy), padding=pad[:4], padding_mode=mode,
+        gain=gain, clamp=clamp, alpha=alpha, beta=beta, flip_filter=flips,
+        down_padding=dpad[:4], impl=impl), c, depth)
     if fd is not None or dz != 1 or dpad[4] or dpad[5]:
-        a = _along_depth(a, lambda v: filtered_act(
-            v, "linear", None, _column(fd), down=(1, dz), down_padding=(0, 0, *dpad[4:]),
-            gain=1.0, flip_filter=flips[1], **common))
+        a = _depth_stage(a, fd, 1, dz, dpad[4], dpad[5], mode, flips[1], 1.0, impl)
     return a

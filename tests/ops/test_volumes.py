@@ -42,8 +42,10 @@ def np_upfirdn3d(x, f, up, down, pad, flip, gain):
     v[:, :, ::uz, ::uy, ::ux] = x
     for k, axis in enumerate((4, 3, 2)):
         v = _pad_axis(v, pad[2 * k], pad[2 * k + 1], axis)
-    out = np.array([[scipy.signal.convolve(v[i, j], kernel, mode="valid", method="direct")
-                     for j in range(c)] for i in range(n)])  # fmt: skip
+    out = np.zeros((n, c, *(s - k + 1 for s, k in zip(v.shape[2:], kernel.shape))))
+    for i in range(n):
+        for j in range(c):
+            out[i, j] = scipy.signal.convolve(v[i, j], kernel, mode="valid", method="direct")
     return out[:, :, ::dz, ::dy, ::dx]
 
 
@@ -249,6 +251,74 @@ def test_channels_last_3d_in_channels_last_3d_out(impl):
     assert y.is_contiguous()
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("shape", [(0, 2, 3, 4, 5), (1, 2, 0, 4, 5), (1, 2, 3, 0, 5),
+                                   (1, 2, 3, 4, 0), (1, 2, 0, 0, 0), (1, 0, 3, 4, 5)])
+def test_empty_volumes_give_what_the_padding_makes(impl, shape):
+    """An empty batch, channel set or axis: the 2-D ops' behaviour — zero padding makes an
+    output of the padded size (the activation of zeros, filtered), an empty batch an empty
+    output of the right shape."""
+    rng = np.random.default_rng(13)
+    case = dict(x=np.zeros(shape), act="sigmoid", fu=rng.standard_normal(4) / 4,
+                fd=rng.standard_normal(3) / 3, b=rng.uniform(-1, 1, shape[1]), alpha=None,
+                beta=None, up=(2, 2, 2), down=(2, 2, 2), pad=[3, 3] * 3, dpad=[2, 2] * 3,
+                mode="zeros", gain=1.5, clamp=None, flip=False)  # fmt: skip
+    assert_close(run_filtered(case, impl), expected_filtered(case), 1e-10, what=str(shape))
+    f = case["fu"]
+    y = ops.upfirdn3d(torch.zeros(shape, dtype=torch.float64), torch.tensor(f), up=2,
+                      padding=(2, 2) * 3, impl=impl)  # fmt: skip
+    assert_close(y, np_upfirdn3d(np.zeros(shape), f, (2,) * 3, (1,) * 3, (2, 2) * 3, False, 1.0),
+                 1e-12, what=str(shape))  # fmt: skip
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("mode", ["replicate", "circular"])
+def test_extension_beyond_the_volume(impl, mode):
+    """Paddings longer than the volume: 'replicate' repeats the edge slice, 'circular' wraps
+    the volume around more than once (along every axis)."""
+    rng = np.random.default_rng(14)
+    case = dict(x=rng.uniform(-2, 2, (1, 2, 2, 3, 2)), act="gelu", fu=rng.standard_normal(5) / 5,
+                fd=rng.standard_normal(4) / 4, b=None, alpha=None, beta=None, up=(2, 1, 3),
+                down=(1, 2, 2), pad=[9, 7, 6, 8, 11, 10], dpad=[5, 7, 6, 4, 8, 9], mode=mode,
+                gain=None, clamp=None, flip=True)  # fmt: skip
+    assert_close(run_filtered(case, impl), expected_filtered(case), 1e-10, what=mode)
+
+
+def test_a_half_precision_module_act_keeps_the_2d_rules():
+    """A module with float16 parameters gets its dtype only where the op itself computes half
+    precision in float32 (numba); given float32 data it refuses the mix, as the 2-D op."""
+    torch.manual_seed(1)
+    mix = torch.nn.Conv3d(3, 3, 1).half()
+    f = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+    kw = dict(up=2, down=2, padding=(2, 1) * 3)
+    with pytest.raises(RuntimeError, match="Half"):
+        ops.filtered_act3d(torch.randn(1, 3, 4, 6, 6), mix, f, f, impl="numba", **kw)
+    y = ops.filtered_act3d(torch.randn(1, 3, 4, 6, 6).half(), mix, f, f, impl="numba", **kw)
+    assert y.dtype == torch.float16 and bool(torch.isfinite(y).all())
+
+
+@pytest.mark.parametrize("act", ["gelu", "lrelu"])
+def test_autograd_holds_the_depth_upsampled_volume_not_the_fully_upsampled_one(act):
+    """On numba the tensors kept for backward total about ``up_z`` times the input (the fused
+    2-D op's input), not ``up_x·up_y·up_z`` times: the depth stages are linear upfirdn calls
+    that keep nothing."""
+    x = torch.randn(1, 8, 8, 16, 16, requires_grad=True)
+    f = torch.rand(12, dtype=torch.float32)
+    saved: list[int] = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = ops.filtered_act3d(x, act, f, f, up=2, down=2, padding=(6, 5) * 3,
+                               down_padding=(5, 6) * 3, padding_mode="replicate",
+                               impl="numba")  # fmt: skip
+    y.sum().backward()
+    held = sum(saved) / (x.numel() * x.element_size())
+    assert 1.5 < held < 2.6, held
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradients
 
@@ -402,7 +472,8 @@ F4 = torch.ones(4) / 4
     (lambda: ops.filtered_act3d(X5, "gelu", F4, F4, up=2, down=2, padding=-3), ValueError,
      ["filtered_act3d (fu)", "D x H x W"]),
     (lambda: ops.filtered_act3d(X5, "gelu", F4, F4, up=2, down=2, padding=2,
-                                down_padding=-9), ValueError, ["filtered_act3d (fd)"]),
+                                down_padding=-9), ValueError,
+     ["filtered_act3d (fd)", "up-sampled volume", "down_padding=(-9,"]),
     (lambda: ops.filtered_act3d(X5, "snake"), ValueError, ["alpha", "[2]"]),
     (lambda: ops.filtered_act3d(X5, "gelu", b=torch.zeros(3)), ValueError, ["b", "[2]"]),
     (lambda: ops.filtered_act3d(X5, "gelu", padding_mode="reflect"), ValueError,
