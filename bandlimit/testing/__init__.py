@@ -1,6 +1,8 @@
 """Property-testing helpers for equivariance: band-limited test signals and assertions.
 
-Use them to check that your own layers commute with sub-pixel translation and rotation:
+Use them to check that your own layers commute with sub-pixel translation and rotation, on 1-D
+signals ``[N, C, L]``, 2-D images ``[N, C, H, W]`` and (translation only) 3-D volumes
+``[N, C, D, H, W]``:
 
 - strategies (Hypothesis, imported lazily): :func:`bandlimited_signals`, :func:`bandlimited_images`,
   :func:`subpixel_shifts`, :func:`rotations`; the analytic signal type :class:`BandlimitedSignal`

@@ -1,7 +1,9 @@
 """Hypothesis strategies for band-limited signals, sub-pixel shifts and rotations.
 
 The signals are analytic (sums of sinusoids, :class:`BandlimitedSignal`), so a test can sample them
-*exactly* after any shift or rotation and compare an operator against the ideal transform.
+*exactly* after any shift or rotation and compare an operator against the ideal transform. They
+are 1-D ``[N, C, L]``, 2-D ``[N, C, H, W]`` or 3-D ``[N, C, D, H, W]`` (volumes: shifts only, no
+rotation), whatever ``size`` says.
 Hypothesis is imported only when a strategy is built: :class:`BandlimitedSignal` and
 :func:`make_bandlimited_signal` work without it. :func:`subpixel_shifts` (``fractional=True``) and
 :func:`rotations` draw only shifts and angles that move the signal measurably (``min_fraction``,
@@ -50,10 +52,10 @@ __all__ = [
 def _size(size: Any) -> tuple[int, ...]:
     # The messages show ``size`` as passed, not the (H, W) made from an int.
     sizes = (size, size) if isinstance(size, (int, np.integer)) else size
-    if (not isinstance(sizes, (tuple, list)) or len(sizes) not in (1, 2)
+    if (not isinstance(sizes, (tuple, list)) or len(sizes) not in (1, 2, 3)
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
                        for s in sizes)):
-        raise TypeError(f"size must be an int (square), (L,) or (H, W), got {size!r}")
+        raise TypeError(f"size must be an int (square), (L,), (H, W) or (D, H, W), got {size!r}")
     if any(s < 1 for s in sizes):
         raise ValueError(f"size must be positive, got {size!r}")
     return tuple(int(s) for s in sizes)
@@ -63,25 +65,27 @@ def _size(size: Any) -> tuple[int, ...]:
 class BandlimitedSignal:
     r"""A batch of continuous signals ``s(p) = Σ_k a_k sin(2π(ν_k·p + φ_k))`` on a pixel grid.
 
-    ``p`` is in pixels: ``p = (x, y)`` = (column, row) with samples at integer positions, or
-    ``p = x`` for 1-D signals. Frequencies ``ν`` are in cycles per pixel, so the signal is
-    band-limited to ``max |ν|`` (≤ 0.5 means exactly representable by its samples).
-    :meth:`render` samples it, moved by any shift or rotation, exactly. Frozen (immutable);
-    usually drawn by :func:`bandlimited_signals` or :func:`make_bandlimited_signal`, and
-    accepted directly by :func:`~bandlimit.testing.assert_translation_equivariant` and
+    ``p`` is in pixels: ``p = (x, y)`` = (column, row) with samples at integer positions,
+    ``p = x`` for 1-D signals, or ``p = (x, y, z)`` = (column, row, slice) for 3-D volumes
+    (``[N, C, D, H, W]``: x along W, y along H, z along D). Frequencies ``ν`` are in cycles per
+    pixel, so the signal is band-limited to ``max |ν|`` (≤ 0.5 means exactly representable by its
+    samples). :meth:`render` samples it, moved by any shift (and, in 2-D, rotation), exactly.
+    Frozen (immutable); usually drawn by :func:`bandlimited_signals` or
+    :func:`make_bandlimited_signal`, and accepted directly by
+    :func:`~bandlimit.testing.assert_translation_equivariant` and
     :func:`~bandlimit.testing.assert_rotation_equivariant`.
 
     Parameters
     ----------
-    freqs : ndarray ``[N, C, K, D]``
-        Frequencies in cycles per pixel, ordered ``(ν_x, ν_y)`` (``D = 2``) or ``(ν_x,)``
-        (``D = 1``), ``K`` components per signal.
+    freqs : ndarray ``[N, C, K, ndim]``
+        Frequencies in cycles per pixel, x first: ``(ν_x,)`` (``ndim = 1``), ``(ν_x, ν_y)``
+        (``ndim = 2``) or ``(ν_x, ν_y, ν_z)`` (``ndim = 3``), ``K`` components per signal.
     phases : ndarray ``[N, C, K]``
         Phases in cycles.
     amplitudes : ndarray ``[N, C, K]``
         Amplitudes.
-    size : tuple of int, ``(H, W)`` or ``(L,)``
-        Grid that :meth:`render` samples (``D`` entries).
+    size : tuple of int, ``(L,)``, ``(H, W)`` or ``(D, H, W)``
+        Grid that :meth:`render` samples (``ndim`` entries, the last axis x).
 
     Examples
     --------
@@ -95,6 +99,16 @@ class BandlimitedSignal:
     >>> y = s.render(shift=2.0, dtype=torch.float64)  # sin(2π · 0.125 · (x − 2))
     >>> round(float(y[0, 0, 4]), 4), round(float(y[0, 0, 0]), 4)
     (1.0, -1.0)
+
+    A volume ``[N, C, D, H, W]``: a quarter cycle per slice along z (``ν = (0, 0, 0.25)``),
+    moved one slice towards +z:
+
+    >>> v = BandlimitedSignal(freqs=np.array([[[[0.0, 0.0, 0.25]]]]), phases=np.zeros((1, 1, 1)),
+    ...                       amplitudes=np.ones((1, 1, 1)), size=(4, 2, 3))
+    >>> v.shape, v.center
+    ((1, 1, 4, 2, 3), (1.0, 0.5, 1.5))
+    >>> [round(float(t), 4) for t in v.render(shift=(0, 0, 1), dtype=torch.float64)[0, 0, :, 0, 0]]
+    [-1.0, 0.0, 1.0, 0.0]
     """
 
     freqs: np.ndarray
@@ -138,8 +152,8 @@ class BandlimitedSignal:
 
     @property
     def center(self) -> tuple[float, ...]:
-        """The rotation centre, the middle of the grid, ``((W − 1)/2, (H − 1)/2)`` (x first;
-        ``((L − 1)/2,)`` in 1-D)."""
+        """The middle of the grid, x first, ``((W − 1)/2, (H − 1)/2)`` in 2-D (the rotation
+        centre), ``((L − 1)/2,)`` in 1-D and ``((W − 1)/2, (H − 1)/2, (D − 1)/2)`` in 3-D."""
         return tuple((s - 1) / 2 for s in reversed(self.size))
 
     def render(
@@ -154,14 +168,15 @@ class BandlimitedSignal:
         Content at ``q`` moves to ``c + rot(α)·(q − c) + shift``, with ``c`` = :attr:`center` and
         ``rot(α) = [[cos α, sin α], [−sin α, cos α]]`` acting on ``(x, y)`` (rows point down; the
         convention of :func:`bandlimit.metrics.equivariance.rotate`). So the value at pixel ``p``
-        is ``s(c + rot(−α)·(p − shift − c))``.
+        is ``s(c + rot(−α)·(p − shift − c))``; in 1-D and 3-D (no rotation) ``s(p − shift)``.
 
         Parameters
         ----------
         shift : float or sequence of float, optional
-            ``(dx, dy)`` in 2-D, a number or ``(dx,)`` in 1-D; pixels, finite. Default 0.
+            ``(dx, dy)`` in 2-D, ``(dx, dy, dz)`` in 3-D (``dz`` along D), a number or ``(dx,)``
+            in 1-D; pixels, finite. Default 0.
         angle : float, default 0.0
-            Rotation in radians (2-D only; must be 0 for a 1-D signal).
+            Rotation in radians (2-D only; must be 0 for a 1-D or 3-D signal).
         dtype : torch.dtype, optional
             Real floating-point dtype of the result (default ``torch.get_default_dtype()``).
         device : torch.device or str, optional
@@ -170,13 +185,13 @@ class BandlimitedSignal:
         Returns
         -------
         Tensor
-            ``[N, C, H, W]`` or ``[N, C, L]`` (:attr:`shape`).
+            ``[N, C, L]``, ``[N, C, H, W]`` or ``[N, C, D, H, W]`` (:attr:`shape`).
 
         Raises
         ------
         ValueError
             A shift with the wrong number of components or not finite, a non-zero angle
-            for a 1-D signal, or a device torch does not know.
+            for a 1-D or 3-D signal, or a device torch does not know.
         """
         dtype = torch.get_default_dtype() if dtype is None else check_float_dtype("dtype", dtype)
         device = None if device is None else check_device("device", device)
@@ -199,9 +214,13 @@ class BandlimitedSignal:
         angle = check_real("angle", angle)
         if not np.isfinite(offset).all():  # check_real has already made sure of the angle
             raise ValueError(f"shift must be finite, got {given!r}")
-        if ndim == 1 and angle != 0:
-            raise ValueError(f"angle must be 0 for a 1-D signal, got {angle!r}")
+        if ndim != 2 and angle != 0:
+            raise ValueError(f"angle must be 0 for a {ndim}-D signal, got {angle!r} (only 2-D "
+                             f"signals rotate)")
         axes = [np.arange(s, dtype=np.float64) for s in reversed(self.size)]  # x first
+        if ndim == 3:
+            return torch.from_numpy(self._render_volume(axes, offset)).to(dtype=dtype,
+                                                                          device=device)
         if ndim == 1:
             coords = (axes[0] - offset[0])[:, None]  # [L, 1]
         else:
@@ -218,6 +237,19 @@ class BandlimitedSignal:
         out = (amp * np.sin(2 * np.pi * phase)).sum(axis=2)
         return torch.from_numpy(out).to(dtype=dtype, device=device)
 
+    def _render_volume(self, axes: list[np.ndarray], offset: np.ndarray) -> np.ndarray:
+        """``[N, C, D, H, W]`` float64: ``Σ_k a_k sin(2π(ν_k·(p − offset) + φ_k))``, one
+        component at a time (a volume times ``K`` at once would hold ``K`` times the output)."""
+        x, y, z = (a - d for a, d in zip(axes, offset))  # x along W, y along H, z along D
+        n, c, k = self.amplitudes.shape
+        out = np.zeros((n, c, *self.size))
+        for j in range(k):
+            f = self.freqs[:, :, j, :, None, None, None]  # [N, C, 3, 1, 1, 1]
+            phase = (f[:, :, 0] * x + f[:, :, 1] * y[:, None] + f[:, :, 2] * z[:, None, None]
+                     + self.phases[:, :, j, None, None, None])
+            out += self.amplitudes[:, :, j, None, None, None] * np.sin(2 * np.pi * phase)
+        return out
+
 
 def make_bandlimited_signal(
     rng: np.random.Generator,
@@ -233,15 +265,17 @@ def make_bandlimited_signal(
     """Draw a :class:`BandlimitedSignal` from ``rng``, without Hypothesis.
 
     The distribution is that of :func:`bandlimited_signals` with a fixed number of components:
-    frequencies uniform over the disc ``|ν| ≤ bandwidth`` or the square, uniform phases, and
-    amplitudes drawn in ``[0.25, 1]`` and scaled to sum to ``amplitude``.
+    frequencies uniform over the disc ``|ν| ≤ bandwidth`` or the square (in 3-D the ball or the
+    cube), uniform phases, and amplitudes drawn in ``[0.25, 1]`` and scaled to sum to
+    ``amplitude``.
 
     Parameters
     ----------
     rng : numpy.random.Generator
         The source of randomness, e.g. ``np.random.default_rng(0)``.
-    size : int, ``(L,)`` or ``(H, W)``
-        Grid; an int means a square image.
+    size : int, ``(L,)``, ``(H, W)`` or ``(D, H, W)``
+        Grid; an int means a square image ``(size, size)``. Three entries make a volume
+        ``[N, C, D, H, W]``.
     batch, channels : int, default 1
         ``N`` and ``C``.
     bandwidth : float in (0, 0.5], default 0.25
@@ -251,7 +285,9 @@ def make_bandlimited_signal(
     periodic : bool, default False
         Snap frequencies to whole cycles across the grid (see :func:`bandlimited_signals`).
     band : {'disc', 'square'}, default 'disc'
-        Frequency region in 2-D (1-D signals use ``|ν| ≤ bandwidth`` either way).
+        Frequency region: ``'disc'`` is ``|ν| ≤ bandwidth`` (in 3-D the ball, drawn with a
+        uniform density over it), ``'square'`` is ``max_i |ν_i| ≤ bandwidth`` (in 3-D the cube).
+        1-D signals use ``|ν| ≤ bandwidth`` either way.
     amplitude : float > 0, default 1.0
         Sum of the amplitudes: values lie in ``[−amplitude, amplitude]``.
 
@@ -270,6 +306,12 @@ def make_bandlimited_signal(
     >>> x = s.render()
     >>> x.shape, x.dtype, bool(x.abs().max() <= 1)
     (torch.Size([1, 3, 24, 32]), torch.float32, True)
+
+    A volume ``(D, H, W)``, frequencies ``(ν_x, ν_y, ν_z)`` in the ball of radius 0.2:
+
+    >>> v = make_bandlimited_signal(np.random.default_rng(0), (8, 12, 16), bandwidth=0.2)
+    >>> v.shape, v.freqs.shape, v.bandwidth <= 0.2
+    ((1, 1, 8, 12, 16), (1, 1, 4, 3), True)
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), "
@@ -287,12 +329,15 @@ def make_bandlimited_signal(
     ndim = len(size)
     lead = (batch, channels, components)
     if periodic:
-        # Integer numbers of cycles across the grid: the samples are exactly periodic.
+        # Integer numbers of cycles across the grid: the samples are exactly periodic. Each
+        # axis keeps only what the band can: the same candidates in the same order as the full
+        # grid, without building it (a volume's would hold every (k_x, k_y, k_z)).
         axes = [np.arange(-(s // 2), s // 2 + 1) / s for s in reversed(size)]
+        # (a Nyquist-rate cosine has no well-defined shift: |ν| < 0.5)
+        axes = [a[(np.abs(a) <= bandwidth) & (np.abs(a) < 0.5)] for a in axes]
         grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, ndim)
-        keep = (np.sqrt((grid**2).sum(-1)) <= bandwidth if band == "disc" and ndim == 2
+        keep = (np.sqrt((grid**2).sum(-1)) <= bandwidth if band == "disc" and ndim >= 2
                 else (np.abs(grid) <= bandwidth).all(-1))
-        keep &= (np.abs(grid) < 0.5).all(-1)  # a Nyquist-rate cosine has no well-defined shift
         cand = grid[keep]
         if not cand.any():
             need = (f"bandwidth >= {1 / max(size):.4g} (one cycle across {max(size)} pixels)"
@@ -303,10 +348,16 @@ def make_bandlimited_signal(
         freqs = cand[rng.integers(len(cand), size=lead)]
     elif ndim == 1 or band == "square":
         freqs = rng.uniform(-bandwidth, bandwidth, size=(*lead, ndim))
-    else:
+    elif ndim == 2:
         r = bandwidth * np.sqrt(rng.uniform(0, 1, size=lead))  # uniform density over the disc
         t = rng.uniform(0, 2 * np.pi, size=lead)
         freqs = np.stack([r * np.cos(t), r * np.sin(t)], -1)
+    else:  # the ball: uniform density, so the radius is bandwidth · u^(1/3)
+        r = bandwidth * np.cbrt(rng.uniform(0, 1, size=lead))
+        cos_polar = rng.uniform(-1, 1, size=lead)  # a uniform direction on the sphere
+        t = rng.uniform(0, 2 * np.pi, size=lead)
+        rho = r * np.sqrt(1 - cos_polar**2)
+        freqs = np.stack([rho * np.cos(t), rho * np.sin(t), r * cos_polar], -1)
     phases = rng.uniform(0, 1, size=lead)
     amps = rng.uniform(0.25, 1.0, size=lead)
     amps *= amplitude / amps.sum(-1, keepdims=True)  # Σ a = amplitude: values in [−amp, amp]
@@ -356,15 +407,17 @@ def bandlimited_signals(
 
     Each of the ``batch × channels`` signals has ``K`` components (``K`` drawn from
     ``components``), with frequencies uniform over the disc ``|ν| ≤ bandwidth`` (``band='disc'``)
-    or the square ``|ν_x|, |ν_y| ≤ bandwidth`` (``'square'``; 1-D signals use ``|ν| ≤ bandwidth``),
+    or the square ``|ν_x|, |ν_y| ≤ bandwidth`` (``'square'``; 1-D signals use ``|ν| ≤ bandwidth``,
+    3-D volumes the ball ``|ν| ≤ bandwidth`` or the cube ``|ν_x|, |ν_y|, |ν_z| ≤ bandwidth``),
     uniform phases and positive amplitudes summing to ``amplitude`` (values in
     ``[−amplitude, amplitude]``). Hypothesis draws ``K`` and a seed; NumPy draws the rest
     (:func:`make_bandlimited_signal`). The arguments are checked when the strategy is built.
 
     Parameters
     ----------
-    size : int, ``(L,)`` or ``(H, W)``, default 32
-        Grid; an int means a square image.
+    size : int, ``(L,)``, ``(H, W)`` or ``(D, H, W)``, default 32
+        Grid; an int means a square image. ``(D, H, W)`` draws volumes ``[N, C, D, H, W]``
+        (frequencies ``(ν_x, ν_y, ν_z)``, x along W, z along D).
     batch, channels : int, default 1
         ``N`` and ``C`` of every signal.
     bandwidth : float in (0, 0.5], default 0.25
@@ -374,9 +427,10 @@ def bandlimited_signals(
     periodic : bool, default False
         Snap frequencies to whole cycles across the grid (``ν = k / size``) so that the samples
         are periodic: FFT shifts are then exact. Needs ``bandwidth >= 1 / max(size)`` (else only
-        the constant would be left: a ``ValueError``).
+        the constant would be left: a ``ValueError``). With ``band='disc'`` the snapped
+        frequencies still satisfy ``|ν| ≤ bandwidth``.
     band : {'disc', 'square'}, default 'disc'
-        Frequency region in 2-D.
+        Frequency region in 2-D and 3-D: disc (ball) or square (cube).
     amplitude : float > 0, default 1.0
         Sum of the amplitudes.
 
@@ -397,6 +451,14 @@ def bandlimited_signals(
     ...     assert s.render().shape == (2, 3, 16, 24)
     ...     assert s.bandwidth <= 0.3
     >>> test_shapes()
+
+    Volumes ``[N, C, D, H, W]``:
+
+    >>> @settings(max_examples=3, deadline=None, derandomize=True, database=None)
+    ... @given(s=bandlimited_signals(size=(6, 8, 10), bandwidth=0.3))
+    ... def test_volumes(s):
+    ...     assert s.render().shape == (1, 1, 6, 8, 10) and s.freqs.shape[-1] == 3
+    >>> test_volumes()
     """
     st = _hypothesis_strategies()
     lo, hi = _components(components)
@@ -452,8 +514,8 @@ def bandlimited_images(
     Returns
     -------
     SearchStrategy
-        Of tensors ``[batch, channels, *size]`` (``size`` an int: ``[batch, channels, size,
-        size]``).
+        Of tensors ``[batch, channels, *size]``: ``[N, C, L]``, ``[N, C, H, W]`` (``size`` an
+        int: ``[batch, channels, size, size]``) or ``[N, C, D, H, W]``.
 
     Examples
     --------
@@ -494,7 +556,8 @@ class _Render:
 def subpixel_shifts(
     max_shift: float = 1.0, ndim: int = 2, fractional: bool = False, min_fraction: float = 0.05
 ) -> Any:
-    """Strategy for shifts ``(dx, dy)`` or ``(dx,)`` in pixels, each in ``[−max_shift, max_shift]``.
+    """Strategy for shifts ``(dx, dy)``, ``(dx,)`` or ``(dx, dy, dz)`` in pixels, each in
+    ``[−max_shift, max_shift]``.
 
     No component is a subnormal float (such values are whole pixels in all but name).
 
@@ -502,8 +565,10 @@ def subpixel_shifts(
     ----------
     max_shift : float > 0, default 1.0
         Largest magnitude of a component, pixels.
-    ndim : {1, 2}, default 2
-        Components per shift: ``(dx,)`` or ``(dx, dy)``.
+    ndim : {1, 2, 3}, default 2
+        Components per shift: ``(dx,)``, ``(dx, dy)`` or ``(dx, dy, dz)``, x first (``dz``
+        along D), as :meth:`~bandlimit.testing.BandlimitedSignal.render` and the assertions
+        take them.
     fractional : bool, default False
         Keep genuinely sub-pixel shifts only: at least one component is at least
         ``min_fraction`` pixels away from the nearest whole number (the others are free). Such a
@@ -530,8 +595,8 @@ def subpixel_shifts(
     st = _hypothesis_strategies()
     M = check_real("max_shift", max_shift, positive=True)  # max_shift, as passed, for messages
     ndim = check_int("ndim", ndim)
-    if ndim not in (1, 2):
-        raise ValueError(f"ndim must be 1 or 2, got {ndim!r}")
+    if ndim not in (1, 2, 3):
+        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim!r}")
     fractional = check_bool("fractional", fractional)
     m = check_real("min_fraction", min_fraction)
     if not 0 < m <= 0.5:

@@ -34,8 +34,9 @@ def test_a_scalar_shift_of_a_2d_signal_shows_the_scalar():
 
 
 def test_shift_messages_show_tensors_and_arrays_as_passed():
-    with pytest.raises(ValueError, match=r"got tensor\(\[0\.1000, 0\.2000, 0\.3000\]\)"):
-        fractional_shift(torch.zeros(1, 1, 8, 8), torch.tensor([0.1, 0.2, 0.3]))
+    # (three components are a 3-D shift now: four are too many)
+    with pytest.raises(ValueError, match=r"got tensor\(\[0\.1000, 0\.2000, 0\.3000, 0\.4000\]\)"):
+        fractional_shift(torch.zeros(1, 1, 8, 8), torch.tensor([0.1, 0.2, 0.3, 0.4]))
     with pytest.raises(ValueError, match=r"shift must be finite, got array\(\[nan, 0\.2\]\)"):
         fractional_shift(torch.zeros(1, 1, 8, 8), np.array([math.nan, 0.2]))
     with pytest.raises(ValueError, match=r"shift must be finite, got \(nan, 0\)"):

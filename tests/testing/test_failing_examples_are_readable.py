@@ -42,7 +42,7 @@ def test_a_failing_example_prints_the_call_that_rebuilds_the_signal():
     )
 
 
-@pytest.mark.parametrize("ndim", [1, 2])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
 def test_a_failing_fractional_shift_prints_as_the_tuple_it_is(ndim):
     """Before: 'shift=build(0, 0.5, (0.5,))', a closure inside the strategy."""
     notes = _failing_example(subpixel_shifts(ndim=ndim, fractional=True))

@@ -22,7 +22,7 @@ def fraction(v: float) -> float:
     return abs(v - round(v))
 
 
-@pytest.mark.parametrize("ndim", [1, 2])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
 @pytest.mark.parametrize("max_shift", [0.05, 0.1, 0.5, 1.0, 3.05, 8.0])
 def test_fractional_shifts_are_at_least_min_fraction_from_whole_pixels(max_shift, ndim):
     """Before: 48 of 200 draws were whole pixels in effect, e.g. (1.1e-40, 0.0)."""
@@ -48,7 +48,7 @@ def test_min_fraction_sets_the_band(max_shift, min_fraction):
 
 
 @pytest.mark.parametrize("fractional", [False, True])
-@pytest.mark.parametrize("ndim", [1, 2])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
 def test_no_component_is_subnormal(fractional, ndim):
     """Before: draws like (8.2e-64, 5e-324)."""
 

@@ -124,7 +124,7 @@ def test_strategy_arguments_are_checked_when_built():
     with pytest.raises(ValueError, match=r"bandwidth must be in \(0, 0.5\]"):
         bandlimited_signals(bandwidth=0.6)
     with pytest.raises(TypeError, match="size must be"):
-        bandlimited_signals(size=(1, 2, 3))
+        bandlimited_signals(size=(1, 2, 3, 4))  # (three: a volume)
     with pytest.raises(ValueError, match="components must satisfy"):
         bandlimited_signals(components=(3, 1))
     with pytest.raises(ValueError, match="band must be"):
@@ -139,8 +139,8 @@ def test_strategy_arguments_are_checked_when_built():
     assert set(np.abs(lowest.freqs).ravel()) == {0.0, 0.0625}
     with pytest.raises(ValueError, match="max_shift"):
         subpixel_shifts(max_shift=0)
-    with pytest.raises(ValueError, match="ndim must be 1 or 2"):
-        subpixel_shifts(ndim=3)
+    with pytest.raises(ValueError, match="ndim must be 1, 2 or 3"):
+        subpixel_shifts(ndim=4)
     with pytest.raises(ValueError, match="max_angle"):
         rotations(max_angle=-1.0)
     with pytest.raises(ValueError, match="shift must have 2"):
