@@ -28,6 +28,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy.special import erf
 
+from bandlimit import ops
 from bandlimit.ops import reference
 from bandlimit.ops._activations import get_activation, get_filtered_activation
 from bandlimit.ops._params import (
@@ -55,6 +56,10 @@ from tests.ops.strategies import (
 from tests.ops.test_filtered_act import CALLABLE_ACTS, run_op
 from tests.ops.test_filtered_act import cases as public_cases
 from tests.ops.test_filtered_act import expected as public_expected
+from tests.ops.test_volumes import expected_filtered as expected_volume
+from tests.ops.test_volumes import filtered_act3d_cases as volume_cases
+from tests.ops.test_volumes import np_upfirdn3d
+from tests.ops.test_volumes import run_filtered as run_volume
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ninja") is None or shutil.which("c++") is None,
@@ -1423,6 +1428,43 @@ def test_cuda_path_callable_act(emu, case, name):
         (g,) = torch.autograd.grad(y, [leaves["x"]], dy)
     (gr,) = torch.autograd.grad(r, [rleaves["x"]], dy)
     assert_close(g, to_np(gr), 1e-9, scale=max(1.0, float(gr.abs().max())), what=name)
+
+
+@settings(max_examples=12, deadline=None)
+@given(case=volume_cases())
+def test_cuda_path_of_the_3d_ops(emu, case):
+    """filtered_act3d and upfirdn3d on the cuda backend: the depth stages on the generic
+    upfirdn kernel with a ``[taps, 1]`` filter, the fused kernel per depth slice; the oracle's
+    numbers and the gradients of 'ref' autograd."""
+    from bandlimit.ops import upfirdn, volume
+
+    def cuda_path():
+        stack = contextlib.ExitStack()
+        stack.enter_context(emulated_cuda_path(emu))
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
+        for module in (volume, upfirdn):
+            mp.setattr(module, "resolve_impl", lambda impl, x, op, params=None: impl)
+        return stack
+
+    with cuda_path():
+        _EmulatedFilteredAct.calls = _EmulatedBiasAct.calls = 0
+        x = to_torch(case["x"]).requires_grad_(True)
+        y = run_volume(dict(case, x=x), "cuda")
+        kernels = _EmulatedFilteredAct.calls + _EmulatedBiasAct.calls  # the slices' one call
+        # (or the documented 'ref' composition: circular with a positive down_padding)
+        assert kernels == 1 if case["mode"] == "zeros" else kernels <= 1
+        z = ops.upfirdn3d(x.detach(), to_torch(case["fu"]), case["up"], case["down"],
+                          case["pad"], case["flip"], 2.0, impl="cuda")  # fmt: skip
+    assert_close(y, expected_volume(case), 1e-9, what=f"{case['act']} {case['mode']}")
+    assert_close(z, np_upfirdn3d(case["x"], case["fu"], case["up"], case["down"], case["pad"],
+                                 case["flip"], 2.0), 1e-9, what="upfirdn3d")  # fmt: skip
+    xr = to_torch(case["x"]).requires_grad_(True)
+    r = run_volume(dict(case, x=xr), "ref")
+    dy = torch.from_numpy(np.random.default_rng(3).standard_normal(tuple(r.shape)))
+    with cuda_path():
+        (g,) = torch.autograd.grad(y, [x], dy)
+    (gr,) = torch.autograd.grad(r, [xr], dy)
+    assert_close(g, to_np(gr), 1e-9, scale=max(1.0, float(gr.abs().max())), what="dx")
 
 
 FA_ACTS = tuple(sorted(_ops.FA_ACT_CODES))

@@ -111,7 +111,9 @@ def filtered_act3d_cases(draw, acts=tuple(ALL_ACTS), modes=tuple(MODES), max_len
 
 
 def run_filtered(case, impl, dtype=torch.float64):
-    t = {k: to_torch(case[k], dtype) for k in ("x", "fu", "fd", "b", "beta")}
+    """The case's call; ``case['x']`` may be a tensor already (one that requires grad)."""
+    t = {k: to_torch(case[k], dtype) for k in ("fu", "fd", "b", "beta")}
+    t["x"] = case["x"] if isinstance(case["x"], torch.Tensor) else to_torch(case["x"], dtype)
     alpha = case["alpha"]
     if isinstance(alpha, np.ndarray):
         alpha = to_torch(alpha, dtype)
