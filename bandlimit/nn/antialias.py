@@ -101,16 +101,21 @@ def _per_axis(v: object) -> tuple[int, ...]:
     return tuple(int(e) for e in v)
 
 
-def _stride(layer: nn.Module, max_stride: int) -> int | None:
-    """The layer's stride if antialias can take it over (in 2..max_stride, the same along
-    every axis, an output size the dense layer plus a blur-pool reproduce, a plain tensor out),
-    else None."""
-    strides = set(_per_axis(layer.stride if layer.stride is not None else layer.kernel_size))
-    if len(strides) != 1:
+def _stride(layer: nn.Module, max_stride: int) -> int | tuple[int, ...] | None:
+    """The layer's stride if antialias can take it over (one factor in 2..max_stride, along
+    every axis or, per axis, on some axes with 1 on the others; an output size the dense layer
+    plus a blur-pool reproduce; a plain tensor out), else None: an int for one stride along
+    every axis, per axis (torch's order) otherwise."""
+    per_axis = _per_axis(layer.stride if layer.stride is not None else layer.kernel_size)
+    factors = set(per_axis) - {1}
+    if len(factors) != 1:
         return None
-    (stride,) = strides
-    if not 1 < stride <= max_stride:
+    (factor,) = factors
+    if not factor <= max_stride:
         return None
+    stride: int | tuple[int, ...] = factor
+    if set(per_axis) != {factor}:  # (1 on some axes: a video network's (1, 2, 2))
+        stride = per_axis
     if not isinstance(layer, _CONVS):  # a pool
         if layer.ceil_mode or set(_per_axis(getattr(layer, "dilation", 1))) != {1}:
             return None  # (other output sizes)
@@ -185,7 +190,9 @@ def antialias(
     -------
     dict of str to nn.Module
         ``{qualified name: layer}`` for every layer changed (``''`` for ``model`` itself).
-        Layers left as they were: a stride that differs between H and W or exceeds
+        A stride of 1 on some axes and one factor on the others (video networks' ``(1, 2,
+        2)``, ``(2, 1, 1)``; ``(1, 2)``) is taken over on the strided axes only. Layers left
+        as they were: strides of two different factors (``(2, 3)``), one above
         ``max_stride``, pools with ``ceil_mode=True``, a dilation (their output sizes differ)
         or ``return_indices=True``, transposed convolutions, and layers already anti-aliased.
         1-D layers (``Conv1d``, ``MaxPool1d``, ``AvgPool1d``: audio encoders, waveform
@@ -240,7 +247,8 @@ def antialias(
         stride = _stride(layer, max_stride)
         if stride is None:
             continue
-        taps = kernel_size or (4 * stride + 1 if filter == "kaiser" else 2 * stride - 1)
+        factor = stride if isinstance(stride, int) else max(stride)
+        taps = kernel_size or (4 * factor + 1 if filter == "kaiser" else 2 * factor - 1)
         dims = _dims(layer)
         pool = {1: BlurPool1d, 2: BlurPool2d, 3: BlurPool3d}[dims]
         blur = pool(taps, stride, filter, padding_mode=padding_mode, impl=impl)

@@ -24,6 +24,7 @@ from bandlimit.nn.activation import tensor_dtype
 from bandlimit.ops import upfirdn1d, upfirdn2d, upfirdn3d
 from bandlimit.ops._dispatch import _check_impl
 from bandlimit.ops._params import check_tensor
+from bandlimit.ops.volume import _depth_stage
 
 __all__ = ["BlurPool1d", "BlurPool2d", "BlurPool3d", "MaxBlurPool2d"]
 
@@ -65,6 +66,25 @@ def _check_image(x: object, module: str, ndim: int = 2) -> torch.Tensor:
     return check_tensor(x, "x", (ndim + 2,), what.split(" ", 1)[1])
 
 
+def _check_stride(stride: object, ndim: int) -> int | tuple[int, ...]:
+    """One subsampling factor, or one per axis (torch's order) whose factors above 1 are all
+    the same (``(1, 2, 2)``: a video network's spatial-only stride)."""
+    if not isinstance(stride, (tuple, list)):
+        return check_int("stride", stride, 1)
+    axes = ("(D, H, W)", "(H, W)", "(L,)")[3 - ndim]
+    if len(stride) != ndim:
+        raise ValueError(f"stride must be an int or one int per axis {axes}, got "
+                         f"{short_repr(stride)}")  # fmt: skip
+    strides = tuple(check_int(f"stride[{i}]", v, 1) for i, v in enumerate(stride))
+    if len({v for v in strides if v > 1}) > 1:
+        raise ValueError(
+            f"stride must be one factor, or per axis {axes} 1 or one common factor s (e.g. "
+            f"{(1,) * (ndim - 1) + (2,)}): the blurred axes share one filter, got "
+            f"{short_repr(stride)}"
+        )
+    return strides
+
+
 def _wrap(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
     """``x`` extended periodically along ``dim``, any number of periods."""
     n = x.shape[dim]
@@ -83,14 +103,18 @@ class _BlurPool(Module):
     def __init__(
         self,
         kernel_size: int | None = None,
-        stride: int = 2,
+        stride: int | tuple[int, ...] = 2,
         filter: str | torch.Tensor | Sequence[float] = "binomial",
         padding_mode: str = "reflect",
         *,
         impl: str = "auto",
     ):
         super().__init__()
-        self.stride = check_int("stride", stride, 1)
+        self.stride: int | tuple[int, ...] = _check_stride(stride, self._ndim)
+        # per axis, torch's order (D, H, W); the blurred axes are those of the largest stride
+        self._strides = (self.stride,) * self._ndim if isinstance(self.stride, int) \
+            else self.stride
+        self._factor = max(self._strides)
         self.impl = _check_impl(impl)
         if padding_mode not in _TORCH_PAD:
             raise ValueError(
@@ -101,8 +125,8 @@ class _BlurPool(Module):
             if filter == "binomial":
                 taps = binomial_filter(3 if kernel_size is None else kernel_size)
             elif filter == "kaiser":
-                k = 4 * self.stride + 1 if kernel_size is None else kernel_size
-                taps = kaiser_blur(k, self.stride)
+                k = 4 * self._factor + 1 if kernel_size is None else kernel_size
+                taps = kaiser_blur(k, self._factor)
             else:
                 raise ValueError(
                     f"filter must be 'binomial', 'kaiser' or a tensor of taps, got {filter!r}"
@@ -121,6 +145,9 @@ class _BlurPool(Module):
             if taps.ndim != 1 and not square:
                 shapes = "[k] or [k, k]" if self._ndim == 2 else "[k]"
                 raise ValueError(f"filter must have shape {shapes}, got {tuple(taps.shape)}")
+            if taps.ndim == 2 and not self._isotropic:
+                raise ValueError(f"a [k, k] filter blurs both axes: it needs one stride for "
+                                 f"both, got stride={self.stride!r} (pass [k] taps)")
             if taps.numel() == 0 or (not taps.is_meta and not torch.isfinite(taps).all()):
                 raise ValueError("filter must hold at least one tap, all finite")
         self.kernel_size = int(taps.shape[0])
@@ -132,9 +159,22 @@ class _BlurPool(Module):
             self.register_design("filter", taps.float(), persistent=False)
 
     @property
-    def output_rate(self) -> float:
-        """Output samples per input sample, ``1 / stride``."""
-        return 1 / self.stride
+    def _isotropic(self) -> bool:
+        return len(set(self._strides)) == 1
+
+    @property
+    def _blurred(self) -> tuple[bool, ...]:
+        """Per axis (torch's order): blurred and subsampled by the factor, or left alone."""
+        return tuple(st == self._factor for st in self._strides)
+
+    @property
+    def output_rate(self) -> float | tuple[float, ...]:
+        """Output samples per input sample, ``1 / stride``; per axis for per-axis strides,
+        x (W) first, as :func:`~bandlimit.testing.assert_translation_equivariant` takes a
+        ``rate``."""
+        if self._isotropic:
+            return 1 / self._factor
+        return tuple(1 / st for st in reversed(self._strides))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__, self._ndim)
@@ -142,7 +182,9 @@ class _BlurPool(Module):
             raise ValueError(f"{type(self).__name__} needs at least one sample along each "
                              f"spatial axis, got shape {tuple(x.shape)}")  # fmt: skip
         if self.padding_mode == "reflect" and not self.reflects(x):
-            axes = {1: "L", 2: "H and W", 3: "D, H and W"}[self._ndim]
+            names = [a for a, b in zip(("L",) if self._ndim == 1 else "DHW"[3 - self._ndim:],
+                                       self._blurred) if b]  # fmt: skip
+            axes = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             raise ValueError(
                 f"padding_mode='reflect' needs more than {self.kernel_size // 2} samples along "
                 f"{axes} for kernel_size={self.kernel_size}, got shape {tuple(x.shape)} (use "
@@ -151,12 +193,16 @@ class _BlurPool(Module):
         return self._pool(x, self.padding_mode)
 
     def reflects(self, x: torch.Tensor) -> bool:
-        """Whether ``x`` is large enough for 'reflect' padding (more samples than the pad)."""
-        return min(x.shape[2:]) > self.kernel_size // 2
+        """Whether ``x`` is large enough for 'reflect' padding (more samples than the pad along
+        each blurred axis)."""
+        sizes = [n for n, b in zip(x.shape[-self._ndim:], self._blurred) if b]
+        return min(sizes) > self.kernel_size // 2
 
     def _pool(self, x: torch.Tensor, mode: str) -> torch.Tensor:
         k = self.kernel_size
-        pad = ((k - 1) // 2, k // 2) * self._ndim  # (left, right[, top, bottom]): Zhang's split
+        pad: tuple[int, ...] = ()  # (left, right[, top, bottom ...]): Zhang's split
+        for blurred in reversed(self._blurred):  # (F.pad's order: the last axis first)
+            pad += ((k - 1) // 2, k // 2) if blurred else (0, 0)
         if mode == "zeros":
             return self._subsample(x, pad)
         if mode == "circular":  # (F.pad wraps at most once: small maps)
@@ -168,13 +214,29 @@ class _BlurPool(Module):
         return self._subsample(padded, (0, 0) * self._ndim)
 
     def _subsample(self, x: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
-        """The filter (zero ``pad``) and every ``stride``-th sample, by the upfirdn op."""
+        """The filter (zero ``pad``) and every ``stride``-th sample, by the upfirdn op; with
+        per-axis strides, along the blurred axes only."""
         f = self.filter.to(tensor_dtype(x))
+        s = self._factor
         if self._ndim == 1:
-            return upfirdn1d(x, f, down=self.stride, padding=(pad[0], pad[1]), impl=self.impl)
-        if self._ndim == 2:
-            return upfirdn2d(x, f, down=self.stride, padding=pad, impl=self.impl)
-        return upfirdn3d(x, f, down=self.stride, padding=pad, impl=self.impl)
+            return upfirdn1d(x, f, down=s, padding=(pad[0], pad[1]), impl=self.impl)
+        if self._isotropic:
+            op = upfirdn2d if self._ndim == 2 else upfirdn3d
+            return op(x, f, down=s, padding=pad, impl=self.impl)
+        *depth, blur_h, blur_w = self._blurred
+        if depth and depth[0]:  # along D: the depth stage of the 3-D ops
+            x = _depth_stage(x, f, 1, s, pad[4], pad[5], "zeros", False, 1.0, self.impl)
+        if not (blur_h or blur_w):
+            return x
+        # H and/or W: a [k] filter on both, or a [k, 1] / [1, k] one on one of them
+        f2 = f if blur_h and blur_w else f[:, None] if blur_h else f[None, :]
+        down = (s if blur_w else 1, s if blur_h else 1)
+        if not depth:
+            return upfirdn2d(x, f2, down=down, padding=pad[:4], impl=self.impl)
+        n, c, d = x.shape[:3]
+        y = upfirdn2d(x.reshape(n, c * d, *x.shape[3:]), f2, down=down, padding=pad[:4],
+                      impl=self.impl)  # fmt: skip
+        return y.reshape(n, c, d, *y.shape[2:])
 
     def extra_repr(self) -> str:
         parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
@@ -204,8 +266,11 @@ class BlurPool2d(_BlurPool):
         ``filter`` gives the taps. First, as in :class:`MaxBlurPool2d` and kornia's
         ``BlurPool2D``. An even size centres output ``j`` half an input sample after ``j·stride``
         (an odd size keeps the strided layer's grid).
-    stride : int, default 2
-        The subsampling factor, ≥ 1.
+    stride : int or ``(sH, sW)``, default 2
+        The subsampling factor, ≥ 1; or one per axis, torch's order, each 1 or one common
+        factor ``s`` (``(1, 2)``: the strided layers of spectrogram networks): the axes of
+        stride ``s`` are blurred and subsampled, the others left as they are (no filter, no
+        padding). (Equal strides, 1 included, blur every axis.)
     filter : 'binomial', 'kaiser' or Tensor, default 'binomial'
         The low-pass: binomial (Zhang's); 'kaiser', a Kaiser-windowed sinc cut off at the new
         Nyquist frequency ``0.5/stride`` cycles per input sample with a transition band as
@@ -272,7 +337,10 @@ class BlurPool3d(_BlurPool):
     samples before and ``⌈(k−1)/2⌉`` after with ``padding_mode``, so the output is ``[N, C,
     ⌈D/stride⌉, ⌈H/stride⌉, ⌈W/stride⌉]``. Replaces the subsampling of a strided ``Conv3d``,
     ``MaxPool3d`` or ``AvgPool3d``. The same arguments, defaults and filters as
-    :class:`BlurPool2d` (taps: ``[k]`` only).
+    :class:`BlurPool2d` (taps: ``[k]`` only); a per-axis ``stride`` ``(sD, sH, sW)`` — video
+    networks' spatial-only ``(1, 2, 2)``, a (2+1)-D network's temporal ``(2, 1, 1)`` — blurs
+    and subsamples the axes of the common factor only (``(1, 2, 2)`` is :class:`BlurPool2d` on
+    every frame).
 
     Examples
     --------
@@ -280,6 +348,8 @@ class BlurPool3d(_BlurPool):
     >>> from bandlimit.nn import BlurPool3d
     >>> BlurPool3d()(torch.randn(1, 2, 8, 16, 15)).shape
     torch.Size([1, 2, 4, 8, 8])
+    >>> BlurPool3d(stride=(1, 2, 2))(torch.randn(1, 2, 8, 16, 15)).shape
+    torch.Size([1, 2, 8, 8, 8])
     """
 
     _ndim = 3
@@ -328,8 +398,9 @@ class MaxBlurPool2d(Module):
         self.blur = BlurPool2d(kernel_size, stride, filter, padding_mode=padding_mode, impl=impl)
 
     @property
-    def output_rate(self) -> float:
-        """Output samples per input sample, ``1 / stride``."""
+    def output_rate(self) -> float | tuple[float, ...]:
+        """Output samples per input sample, ``1 / stride`` (per axis, x first, for per-axis
+        strides)."""
         return self.blur.output_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

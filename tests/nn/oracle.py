@@ -53,3 +53,27 @@ def np_blurpool3d(x, taps, stride, mode):
                 window = xp[:, :, a : a + k, b : b + k, c : c + k]
                 out[:, :, a, b, c] = (window * kernel).sum(axis=(2, 3, 4))
     return out[:, :, ::stride, ::stride, ::stride]
+
+
+def np_blurpool_per_axis(x, taps, strides, mode):
+    """The blur-pool with per-axis ``strides`` over the last ``len(strides)`` axes: the axes of
+    the largest stride padded and filtered with ``taps`` (the kernel their outer product), the
+    others untouched, by explicit loops over output positions; every axis then subsampled."""
+    taps = np.asarray(taps, np.float64)
+    k, factor = taps.shape[0], max(strides)
+    blurred = [s == factor for s in strides]
+    kernel = np.ones([1] * len(strides))
+    for a, b in enumerate(blurred):
+        shape = [1] * len(strides)
+        shape[a] = k if b else 1
+        kernel = kernel * (taps[::-1] if b else np.ones(1)).reshape(shape)  # a true convolution
+    pads = [((k - 1) // 2, k // 2) if b else (0, 0) for b in blurred]
+    xp = np.pad(x, [(0, 0)] * (x.ndim - len(strides)) + pads, mode=NP_MODE[mode])
+    lead = x.ndim - len(strides)
+    out_shape = [xp.shape[lead + a] - kernel.shape[a] + 1 for a in range(len(strides))]
+    out = np.zeros((*x.shape[:lead], *out_shape))
+    axes = tuple(range(lead, x.ndim))
+    for pos in np.ndindex(*out_shape):
+        window = xp[(Ellipsis, *(slice(p, p + n) for p, n in zip(pos, kernel.shape)))]
+        out[(Ellipsis, *pos)] = (window * kernel).sum(axis=axes)
+    return out[(Ellipsis, *(slice(None, None, s) for s in strides))]

@@ -17,7 +17,7 @@ from torch import nn
 
 from bandlimit.nn import antialias
 from bandlimit.nn.pool import binomial_filter
-from tests.nn.oracle import np_blurpool, np_blurpool1d, np_blurpool3d
+from tests.nn.oracle import np_blurpool, np_blurpool1d, np_blurpool3d, np_blurpool_per_axis
 from tests.ops.strategies import IMPLS
 
 F64 = torch.float64
@@ -65,7 +65,8 @@ def _net():
     return nn.Sequential(
         nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
         nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.AvgPool2d(2)),
-        nn.Conv2d(8, 8, 1, stride=(2, 1)),  # anisotropic: left as it is
+        nn.Conv2d(8, 8, 1, stride=(2, 1)),  # per-axis: blurred along H only
+        nn.Conv2d(8, 8, 1, stride=(2, 3)),  # two factors: left as it is
         nn.MaxPool2d(2, ceil_mode=True),  # other output sizes: left as it is
     )
 
@@ -77,14 +78,15 @@ def test_the_model_keeps_its_parameters_keys_and_sizes_and_a_second_call_changes
     x = torch.randn(2, 3, 33, 30)
     shape = model(x).shape
     changed = antialias(model)
-    assert sorted(changed) == ["0", "2", "3.1"]
-    assert changed["0"] is model[0] and model[0].stride == (1, 1) and model[4].stride == (2, 1)
+    assert sorted(changed) == ["0", "2", "3.1", "4"]
+    assert changed["0"] is model[0] and model[0].stride == (1, 1) and model[4].stride == (1, 1)
+    assert model[4].antialias_blur.stride == (2, 1) and model[5].stride == (2, 3)
     assert list(model.parameters()) == params and list(model.state_dict()) == keys
     assert model(x).shape == shape
     assert antialias(model) == {}
     only = _net()
     assert sorted(antialias(only, layers=["max_pool"])) == ["2"]
-    assert sorted(antialias(only, layers="conv")) == ["0"]
+    assert sorted(antialias(only, layers="conv")) == ["0", "4"]
 
 
 def test_an_antialiased_layer_is_more_shift_consistent():
@@ -268,7 +270,7 @@ def test_one_d_layers_get_a_one_d_blur_pool(filter):
 
 def test_three_d_layers_get_a_three_d_blur_pool():
     """Conv3d / MaxPool3d / AvgPool3d (a video or volume CNN): sizes kept, the numbers a float64
-    blur-pool of the dense layer; anisotropic strides (1, 2, 2) are left alone."""
+    blur-pool of the dense layer; per-axis strides (1, 2, 2) too, on H and W only."""
     torch.manual_seed(0)
     conv = nn.Conv3d(2, 3, 3, stride=2, padding=1).double()
     x = torch.randn(1, 2, 6, 7, 8, dtype=F64)
@@ -283,9 +285,55 @@ def test_three_d_layers_get_a_three_d_blur_pool():
                           nn.MaxPool3d(2), nn.AvgPool3d(2), nn.Conv3d(4, 4, 1, stride=(1, 2, 2)))
     sizes = [(8, 16, 16), (9, 17, 15), (12, 12, 20)]
     before = [model(torch.randn(1, 1, *s)).shape for s in sizes]
-    assert sorted(antialias(model)) == ["0", "3", "4"]
-    assert hasattr(model[2], "antialias_blur") and model[5].stride == (1, 2, 2)
+    assert sorted(antialias(model)) == ["0", "3", "4", "5"]
+    assert hasattr(model[2], "antialias_blur") and model[5].stride == (1, 1, 1)
     assert [model(torch.randn(1, 1, *s)).shape for s in sizes] == before
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("stride", "mode", "filt"), [
+    ((1, 2, 2), "reflect", "binomial"),   # video networks' spatial stride
+    ((2, 1, 1), "zeros", "kaiser"),        # (2+1)-D networks' temporal stride
+    ((2, 1, 2), "circular", "binomial"),
+    ((3, 3, 1), "replicate", "kaiser"),
+])  # fmt: skip
+def test_per_axis_strides_blur_the_strided_axes_only(impl, stride, mode, filt):
+    """A Conv3d with stride 1 on some axes: antialias takes it over on the strided axes (the
+    float64 per-axis blur-pool of the dense layer, the other axes untouched), sizes kept."""
+    torch.manual_seed(1)
+    conv = nn.Conv3d(2, 3, 3, stride=stride, padding=1).double()
+    x = torch.randn(1, 2, 7, 8, 9, dtype=F64)
+    before = conv(x).shape
+    dense = F.conv3d(x, conv.weight, conv.bias, 1, conv.padding)
+    assert antialias(conv, filter=filt, padding_mode=mode, impl=impl) == {"": conv}
+    assert conv.stride == (1, 1, 1) and conv.antialias_blur.stride == stride
+    with torch.no_grad():
+        y = conv(x)
+    assert y.shape == before
+    want = np_blurpool_per_axis(dense.detach().numpy(), conv.antialias_blur.filter.double(),
+                                stride, mode)  # fmt: skip
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_2d_per_axis_stride_and_a_pool_given_by_its_kernel():
+    """(2, 1) / (1, 2) strides in 2-D (spectrogram networks), and a MaxPool2d((1, 2)) whose
+    stride is its kernel size: blurred along the strided axis only, sizes kept."""
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=(2, 1), padding=1), nn.MaxPool2d((1, 2)))
+    model = model.double()
+    x = torch.randn(2, 1, 12, 17, dtype=F64)
+    before = model(x).shape
+    assert sorted(antialias(model, padding_mode="replicate")) == ["0", "1"]
+    assert model[0].antialias_blur.stride == (2, 1) and model[1].antialias_blur.stride == (1, 2)
+    with torch.no_grad():
+        y = model(x)
+        dense = F.conv2d(x, model[0].weight, model[0].bias, 1, 1)
+        h = np_blurpool_per_axis(dense.numpy(), model[0].antialias_blur.filter.double(), (2, 1),
+                                 "replicate")  # fmt: skip
+        m = F.max_pool2d(torch.from_numpy(h), (1, 2), 1).numpy()
+    want = np_blurpool_per_axis(m, model[1].antialias_blur.filter.double(), (1, 2), "replicate")
+    assert y.shape == before
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
 def test_pools_of_any_dimension_keep_their_exclusions_unbatched_inputs_and_fusion():

@@ -112,6 +112,27 @@ def test_bad_input():
         MaxBlurPool2d()(torch.zeros(1, 1, 1, 8))
 
 
+def test_per_axis_strides_bad_input_and_small_unblurred_axes():
+    with pytest.raises(ValueError, match=r"stride must be one factor, or per axis \(D, H, W\) 1 "
+                                         r"or one common factor s .*got \(1, 2, 3\)"):
+        BlurPool3d(stride=(1, 2, 3))
+    with pytest.raises(ValueError, match=r"stride must be an int or one int per axis \(H, W\), "
+                                         r"got \(2, 2, 2\)"):
+        BlurPool2d(stride=(2, 2, 2))
+    with pytest.raises(ValueError, match=r"stride\[1\] must be an int >= 1"):
+        BlurPool2d(stride=(2, 0))
+    with pytest.raises(ValueError, match=r"\[k, k\] filter blurs both axes"):
+        BlurPool2d(filter=torch.ones(3, 3) / 9, stride=(1, 2))
+    with pytest.raises(ValueError, match=r"'reflect' needs more than 1 samples along H and W "):
+        BlurPool3d(stride=(1, 2, 2))(torch.zeros(1, 1, 8, 1, 8))
+    # one frame: the unblurred D axis needs no reflection
+    assert BlurPool3d(stride=(1, 2, 2))(torch.zeros(1, 1, 1, 8, 8)).shape == (1, 1, 1, 4, 4)
+    pool = BlurPool3d(stride=(1, 2, 2))
+    assert pool.output_rate == (0.5, 0.5, 1.0)  # x first
+    assert BlurPool2d(stride=(2, 2)).output_rate == 0.5
+    assert "stride=(1, 2, 2)" in repr(pool)
+
+
 def test_positional_arguments_read_as_in_max_blur_pool_and_kornia():
     """(kernel_size, stride), as MaxBlurPool2d and kornia's BlurPool2D take them: code carried
     over from kornia got stride 3 for BlurPool2d(3)."""
