@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import cast
 
 import torch
 from torch import nn
@@ -69,15 +70,31 @@ _ACTIVATIONS = (
 )  # fmt: skip
 
 
+def _chains(m: nn.Module) -> bool:
+    """Whether ``m`` is an ``nn.Sequential`` that runs its children in order (a subclass with
+    its own forward may not)."""
+    return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+
+
+def _run_order(seq: nn.Module) -> list[nn.Module]:
+    """The modules ``seq`` runs, in order, nested chaining ``nn.Sequential`` s expanded (a
+    (2+1)-D block's temporal convolution is its block's last child; the norm and activation
+    after it are the parent's)."""
+    out: list[nn.Module] = []
+    for child in cast(nn.Sequential, seq):  # (iterating runs order, a repeated child twice)
+        out += _run_order(child) if _chains(child) else [child]
+    return out
+
+
 def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Module]:
     """``{id(conv): activation}`` for each convolution that an ``nn.Sequential`` follows with
-    normalisation layers and then an activation module used nowhere else."""
+    normalisation layers and then an activation module used nowhere else (nested
+    ``nn.Sequential`` s read in the order they run)."""
     found: dict[int, nn.Module] = {}
     for seq in model.modules():
-        # (a subclass with its own forward may not chain its children)
-        if not isinstance(seq, nn.Sequential) or type(seq).forward is not nn.Sequential.forward:
+        if not _chains(seq):
             continue
-        children = list(seq)  # (in order, a module listed twice twice)
+        children = _run_order(seq)  # (in order, a module listed twice twice)
         for i, conv in enumerate(children):
             if not isinstance(conv, _CONVS) or uses.get(id(conv), 0) != 1:
                 continue

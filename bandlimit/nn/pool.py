@@ -23,7 +23,7 @@ from bandlimit.nn._module import Module
 from bandlimit.nn.activation import tensor_dtype
 from bandlimit.ops import upfirdn1d, upfirdn2d, upfirdn3d
 from bandlimit.ops._dispatch import _check_impl
-from bandlimit.ops._params import check_tensor
+from bandlimit.ops._params import check_tensor, keep_memory_format
 from bandlimit.ops.volume import _depth_stage
 
 __all__ = ["BlurPool1d", "BlurPool2d", "BlurPool3d", "MaxBlurPool2d"]
@@ -190,6 +190,9 @@ class _BlurPool(Module):
                 f"{axes} for kernel_size={self.kernel_size}, got shape {tuple(x.shape)} (use "
                 f"'replicate')"
             )
+        if x.numel() == 0:  # (no channels or batch: only the sizes; F.pad refuses them)
+            sizes = [-(-n // st) for n, st in zip(x.shape[2:], self._strides)]
+            return x.new_empty(*x.shape[:2], *sizes)
         return self._pool(x, self.padding_mode)
 
     def reflects(self, x: torch.Tensor) -> bool:
@@ -236,7 +239,7 @@ class _BlurPool(Module):
         n, c, d = x.shape[:3]
         y = upfirdn2d(x.reshape(n, c * d, *x.shape[3:]), f2, down=down, padding=pad[:4],
                       impl=self.impl)  # fmt: skip
-        return y.reshape(n, c, d, *y.shape[2:])
+        return keep_memory_format(y.reshape(n, c, d, *y.shape[2:]), x)
 
     def extra_repr(self) -> str:
         parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",
@@ -366,8 +369,9 @@ class MaxBlurPool2d(Module):
     ----------
     kernel_size : int or None, default None
         Taps of the blur (None: :class:`BlurPool2d`'s default for ``filter``).
-    stride : int, default 2
-        The subsampling factor.
+    stride : int or ``(sH, sW)``, default 2
+        The subsampling factor, or one per axis as in :class:`BlurPool2d` (``(1, 2)``: the
+        blur and the subsampling along W only).
     max_pool_size : int, default 2
         The max pool's window (stride 1, no padding).
     padding_mode, impl
@@ -386,7 +390,7 @@ class MaxBlurPool2d(Module):
     def __init__(
         self,
         kernel_size: int | None = None,
-        stride: int = 2,
+        stride: int | tuple[int, int] = 2,
         max_pool_size: int = 2,
         padding_mode: str = "reflect",
         *,
@@ -406,10 +410,13 @@ class MaxBlurPool2d(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _check_image(x, type(self).__name__)
         reflect = self.blur.kernel_size // 2 if self.blur.padding_mode == "reflect" else 0
-        if min(x.shape[2:]) < self.max_pool_size + reflect:  # (told in the input's terms)
+        needs = [self.max_pool_size + (reflect if b else 0) for b in self.blur._blurred]
+        if any(n < need for n, need in zip(x.shape[2:], needs)):  # (told in the input's terms)
             why = f" and the blur's 'reflect' padding {reflect} more" if reflect else ""
+            at_least = (f"{needs[0]} along H and W" if needs[0] == needs[1] else
+                        f"{needs[0]} along H and {needs[1]} along W")  # fmt: skip
             raise ValueError(
-                f"x must be at least {self.max_pool_size + reflect} along H and W "
+                f"x must be at least {at_least} "
                 f"(max_pool_size={self.max_pool_size}{why}), got shape {tuple(x.shape)}"
             )
         return self.blur(F.max_pool2d(x, self.max_pool_size, stride=1))

@@ -439,9 +439,14 @@ def _rates(
     rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int, op: Any = None
 ) -> tuple[tuple[float, ...], str]:
     """Output samples per input sample, per axis, ordered (x, y), and where they come from."""
-    if rate is None and isinstance(getattr(op, "output_rate", None), Real):
+    known = getattr(op, "output_rate", None)
+    if rate is None and isinstance(known, Real):
         # (bandlimit's resampling modules know their rate: sizes with borders can mislead)
-        return (float(op.output_rate),) * nd, f"from {type(op).__name__}.output_rate"
+        return (float(known),) * nd, f"from {type(op).__name__}.output_rate"
+    if (rate is None and isinstance(known, (tuple, list)) and len(known) == nd
+            and all(isinstance(r, Real) and float(r) > 0 for r in known)):  # fmt: skip
+        # (per axis, x first: a blur-pool with per-axis strides)
+        return tuple(float(r) for r in known), f"from {type(op).__name__}.output_rate"
     if rate is None:
         out, sizes = [], []
         for axis in range(nd):
@@ -553,8 +558,9 @@ def _nothing_left(
         msg += (f" and the output shift by {shift:.4g} px (method {method!r}, {taps} taps) keeps "
                 f"{kept}: it never compares the samples whose taps reach past the ends (about "
                 f"{taps // 2} on each side), whatever crop is")
+    fewer = max(2, min(8, taps // 2) // 2 * 2)  # (an even count below the one used)
     return msg + "; use a smaller crop, a longer input" + (
-        " or fewer taps (e.g. taps=8)" if method == "sinc" else "")
+        f" or fewer taps (e.g. taps={fewer})" if method == "sinc" and taps > 2 else "")
 
 
 def _output_shift_reach(method: str, taps: int, out_shift: Sequence[float]) -> str:
@@ -638,8 +644,9 @@ def assert_translation_equivariant(
         shifted exactly, without taps: it loses only the ``|shift|`` samples the shift brings
         in from outside.
     rate : number or per-axis numbers (x first), optional
-        Output samples per input sample. Default: ``op.output_rate`` where ``op`` has one
-        (bandlimit's modules: :class:`~bandlimit.nn.AliasFreeActivation1d`,
+        Output samples per input sample. Default: ``op.output_rate`` where ``op`` has one, a
+        number or one per axis, x first (bandlimit's modules:
+        :class:`~bandlimit.nn.AliasFreeActivation1d`,
         :class:`~bandlimit.nn.AliasFreeActivation3d`, :class:`~bandlimit.nn.FilteredLReLU`,
         :class:`~bandlimit.nn.BlurPool2d`, :class:`~bandlimit.nn.BlurPool3d` ...); else, per
         axis, from the sizes:
@@ -788,8 +795,11 @@ def assert_translation_equivariant(
         dim = mask.ndim - 1 - axis
         idx = torch.arange(n, device=mask.device)
         keep = ((idx >= c) & (idx < n - c)).to(mask.dtype)
-        # The output shift masks the samples whose taps pass op's output ends, whatever crop is.
-        by_shift = torch.nonzero(mask.movedim(dim, -1).reshape(-1, n).amax(0)).flatten().tolist()
+        # The output shift masks the samples whose taps pass op's output ends, whatever crop is
+        # (this axis's own mask: another axis that loses everything must not be blamed here).
+        _, own = _shift_exact_where_whole(torch.zeros(n, dtype=torch.float64, device=mask.device),
+                                          (out_shift[axis],), method, taps)  # fmt: skip
+        by_shift = torch.nonzero(own).flatten().tolist()
         if not bool((keep[by_shift] > 0).any()):
             raise ValueError(_nothing_left(axis, n, c, by_shift, out_shift[axis], method, k))
         shape = [1] * mask.ndim

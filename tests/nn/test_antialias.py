@@ -336,6 +336,43 @@ def test_a_2d_per_axis_stride_and_a_pool_given_by_its_kernel():
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
+class _Conv2Plus1D(nn.Sequential):
+    """A (2+1)-D block as video ResNets build it: a spatial convolution of stride (1, s, s),
+    norm, activation, then a temporal one of stride (s, 1, 1) as its last child."""
+
+    def __init__(self, cin: int, cout: int, mid: int, s: int):
+        super().__init__(
+            nn.Conv3d(cin, mid, (1, 3, 3), stride=(1, s, s), padding=(0, 1, 1), bias=False),
+            nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
+            nn.Conv3d(mid, cout, (3, 1, 1), stride=(s, 1, 1), padding=(1, 0, 0), bias=False),
+        )
+
+
+def test_nested_sequentials_are_read_in_the_order_they_run():
+    """The temporal convolution is its block's last child; the norm and activation after it
+    are the parent's: the blur goes after that activation (Zhang's placement), as for the
+    spatial one inside the block. Numbers: the dense layers and float64 blur-pools in order."""
+    torch.manual_seed(3)
+    model = nn.Sequential(_Conv2Plus1D(2, 3, 4, 2), nn.BatchNorm3d(3), nn.ReLU()).double().eval()
+    x = torch.randn(1, 2, 6, 9, 8, dtype=F64)
+    before = model(x).shape
+    assert sorted(antialias(model, padding_mode="replicate")) == ["0.0", "0.3"]
+    block = model[0]
+    assert hasattr(block[2], "antialias_blur") and hasattr(model[2], "antialias_blur")
+    assert not hasattr(block[3], "antialias_blur")
+    with torch.no_grad():
+        y = model(x)
+        t = F.relu(block[1](F.conv3d(x, block[0].weight, None, 1, block[0].padding)))
+        t = np_blurpool_per_axis(t.numpy(), block[2].antialias_blur.filter.double(), (1, 2, 2),
+                                 "replicate")  # fmt: skip
+        t = F.relu(model[1](F.conv3d(torch.from_numpy(t), block[3].weight, None, 1,
+                                     block[3].padding)))  # fmt: skip
+        want = np_blurpool_per_axis(t.numpy(), model[2].antialias_blur.filter.double(),
+                                    (2, 1, 1), "replicate")  # fmt: skip
+    assert y.shape == before
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
 def test_pools_of_any_dimension_keep_their_exclusions_unbatched_inputs_and_fusion():
     """ceil_mode / return_indices pools of every dimension are left alone; unbatched inputs
     ([C, L], [C, H, W]) keep working; a Conv-BN-ReLU block fused by torch.ao keeps its blur

@@ -283,3 +283,24 @@ def test_empty_maps_and_a_learned_filter_after_meta_init():
         pool.filter.fill_(7.0)
     pool.reset_parameters()
     assert pool.filter.tolist() == [0.25, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "zeros", "circular"])
+def test_empty_maps_and_layouts_with_per_axis_strides(mode):
+    """No batch or no channels: an empty output of the right size in every padding mode
+    (F.pad refused them); channels_last_3d stays so through the per-axis path; a per-axis
+    MaxBlurPool2d sizes as nn.MaxPool2d with the same stride, the blur's reflection asked only
+    of the blurred axis."""
+    assert BlurPool3d(stride=(1, 2, 2), padding_mode=mode)(torch.zeros(1, 0, 4, 8, 7)).shape \
+        == (1, 0, 4, 4, 4)
+    assert BlurPool2d(padding_mode=mode)(torch.zeros(0, 2, 5, 5)).shape == (0, 2, 3, 3)
+    x = torch.randn(1, 2, 4, 8, 8).contiguous(memory_format=torch.channels_last_3d)
+    assert BlurPool3d(stride=(1, 2, 2), padding_mode=mode)(x).is_contiguous(
+        memory_format=torch.channels_last_3d)
+    pool = MaxBlurPool2d(stride=(1, 2), padding_mode=mode)
+    for h, w in [(2, 8), (3, 9), (5, 4)]:
+        want = torch.nn.MaxPool2d(2, stride=(1, 2))(torch.zeros(1, 1, h, w)).shape
+        assert pool(torch.randn(1, 1, h, w)).shape == want
+    if mode == "reflect":
+        with pytest.raises(ValueError, match=r"at least 2 along H and 3 along W"):
+            pool(torch.randn(1, 1, 1, 8))

@@ -418,3 +418,17 @@ def test_property_alias_free_3d_activation_commutes_with_subpixel_shifts(s, shif
     same random draws."""
     r = assert_translation_equivariant(_ACT, s, shift, taps=12, min_psnr=38)
     assert len(r.shift) == 3 and min(r.positions) >= 4
+
+
+def test_a_per_axis_output_rate_is_used_and_a_short_axis_is_named():
+    """A blur-pool with per-axis strides says its rate per axis (x first): used as given where
+    the sizes would mislead (17 -> 5 samples is not 1/3); and when only the short D axis has
+    nothing left to compare, the message names z, not x."""
+    s = make_bandlimited_signal(np.random.default_rng(0), (40, 40, 17), bandwidth=0.05)
+    r = assert_translation_equivariant(BlurPool3d(stride=(1, 4, 4)), s, (4.0, 0.0, 0.0),
+                                       taps=8, min_psnr=30)  # fmt: skip
+    assert r.rate == (0.25, 0.25, 1.0) and r.output_shift == (1.0, 0.0, 0.0)
+    v = make_bandlimited_signal(np.random.default_rng(0), (6, 40, 40), bandwidth=0.2)
+    with pytest.raises(ValueError, match=r"nothing left to compare along z: of op's 6 output "
+                                         r"samples.*taps=4\)"):
+        assert_translation_equivariant(lambda t: t, v, (0.5, 0.5, 0.5), taps=8)
