@@ -46,13 +46,21 @@ from bandlimit.ops.upfirdn import (
     upfirdn2d,
     upsample2d,
 )
-from bandlimit.ops.volume import filtered_act3d, upfirdn3d
+from bandlimit.ops.volume import (
+    downsample3d,
+    filter3d,
+    filtered_act3d,
+    upfirdn3d,
+    upsample3d,
+)
 
 __all__ = [
     "FilteredAct1dStream",
     "bias_act",
     "downsample2d",
+    "downsample3d",
     "filter2d",
+    "filter3d",
     "filtered_act",
     "filtered_act1d",
     "filtered_act3d",
@@ -66,6 +74,7 @@ __all__ = [
     "upfirdn2d",
     "upfirdn3d",
     "upsample2d",
+    "upsample3d",
 ]
 
 

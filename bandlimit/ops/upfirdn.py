@@ -14,6 +14,7 @@ A 1-D filter on a 2-D signal is applied separably, along x and then y.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -418,6 +419,20 @@ def _check_complex_call(
     return ups, downs, pad, g
 
 
+def aligned_padding(
+    taps: Sequence[int], up: Sequence[int], down: Sequence[int], extra: Sequence[int]
+) -> tuple[int, ...]:
+    """Per axis (x first), the padding that keeps a resampled signal aligned with its input —
+    ``up`` times larger (``((K + up − 1)//2, (K − up)//2)``), ``down`` times smaller
+    (``((K − down + 1)//2, (K − down)//2)``) or, both 1, the same size (``(K//2, (K − 1)//2)``)
+    — plus ``extra``, ``(p0, p1)`` per axis: the wrappers' (StyleGAN's) convention."""
+    out: list[int] = []
+    for k, u, d, e0, e1 in zip(taps, up, down, extra[0::2], extra[1::2]):
+        r = u if u > 1 else 2 - d  # (one of the two is 1)
+        out += [e0 + (k + r - 1) // 2, e1 + (k - max(u, d)) // 2]
+    return tuple(out)
+
+
 def _filter_hw(f: torch.Tensor | None) -> Pair:
     if f is None:
         return 1, 1
@@ -466,9 +481,7 @@ def filter2d(
     1.0
     """
     check_filter(real_part(f), "f")  # (a complex filter too)
-    fw, fh = _filter_hw(f)
-    x0, x1, y0, y1 = as_padding(padding)
-    pad = (x0 + fw // 2, x1 + (fw - 1) // 2, y0 + fh // 2, y1 + (fh - 1) // 2)
+    pad = aligned_padding(_filter_hw(f), (1, 1), (1, 1), as_padding(padding))
     return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
 
 
@@ -523,14 +536,7 @@ def upsample2d(
     """
     check_filter(real_part(f), "f")  # (a complex filter too)
     ux, uy = as_factors(up, "up")
-    fw, fh = _filter_hw(f)
-    x0, x1, y0, y1 = as_padding(padding)
-    pad = (
-        x0 + (fw + ux - 1) // 2,
-        x1 + (fw - ux) // 2,
-        y0 + (fh + uy - 1) // 2,
-        y1 + (fh - uy) // 2,
-    )
+    pad = aligned_padding(_filter_hw(f), (ux, uy), (1, 1), as_padding(padding))
     gain = as_float(gain, "gain", nonnegative=True)
     if not gain * ux * uy < math.inf:  # (the amplitude-keeping gain is derived from both)
         raise ValueError(f"gain·up_x·up_y must be finite, got gain={gain!r}, up={(ux, uy)}")
@@ -585,14 +591,7 @@ def downsample2d(
     """
     check_filter(real_part(f), "f")  # (a complex filter too)
     dx, dy = as_factors(down, "down")
-    fw, fh = _filter_hw(f)
-    x0, x1, y0, y1 = as_padding(padding)
-    pad = (
-        x0 + (fw - dx + 1) // 2,
-        x1 + (fw - dx) // 2,
-        y0 + (fh - dy + 1) // 2,
-        y1 + (fh - dy) // 2,
-    )
+    pad = aligned_padding(_filter_hw(f), (1, 1), (dx, dy), as_padding(padding))
     return upfirdn2d(
         x, f, down=(dx, dy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl
     )

@@ -42,7 +42,7 @@ from bandlimit.ops._params import (
     volume_out_size,
 )
 from bandlimit.ops.filtered import _act_args, _check_mode, _held_dtype, filtered_act
-from bandlimit.ops.upfirdn import upfirdn2d
+from bandlimit.ops.upfirdn import aligned_padding, upfirdn2d
 
 _VOLUME = "[N, C, D, H, W]"
 
@@ -174,7 +174,7 @@ def upfirdn3d(
     1.0
     """
     xr = check_tensor(real_part(x), "x", (5,), _VOLUME)
-    fr = check_filter(f, "f", (1,), xr)  # (real: a complex one is not floating point)
+    fr = _separable(f, "f", xr)  # (real: a complex one is not floating point)
     up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
     pad = as_padding_3d(padding)
     g = as_float(gain, "gain", nonnegative=True) ** (1 / 3)
@@ -199,6 +199,152 @@ def upfirdn3d(
     else:
         y = plane_pass(depth_pass(t))
     return keep_memory_format(y.to(x.dtype) if wide else y, x)
+
+
+def _separable(f: object, name: str, x: torch.Tensor | None = None) -> torch.Tensor | None:
+    """``f`` if it is a ``[taps]`` filter (or None): the 3-D ops apply it along every axis."""
+    if isinstance(f, torch.Tensor) and f.ndim != 1:
+        raise ValueError(
+            f"{name} must have shape [taps] (a separable filter, applied along D, H and W; "
+            f"setup_filter(..., separable=True) gives one), got shape {tuple(f.shape)}"
+        )
+    return check_filter(f, name, (1,), x)
+
+
+def _taps(f: torch.Tensor | None) -> int:
+    f = _separable(f, "f")
+    return 1 if f is None else int(f.shape[0])
+
+
+def filter3d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Filter ``x [N, C, D, H, W]`` with ``f`` along every axis, the size kept (plus
+    ``padding``): :func:`upfirdn3d` with ``K // 2`` zeros before and ``(K − 1) // 2`` after
+    each axis, as :func:`~bandlimit.ops.filter2d`.
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, D, H, W]``
+        As in :func:`upfirdn3d`.
+    f : Tensor ``[taps]`` or None
+        The separable filter.
+    padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
+        Extra padding on top of the size-keeping one (negative values crop).
+    flip_filter, gain, impl
+        As in :func:`upfirdn3d`.
+
+    Returns
+    -------
+    Tensor ``[N, C, D + z0 + z1, H + y0 + y1, W + x0 + x1]``
+        Same dtype and device as ``x``; differentiable as :func:`upfirdn3d`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import filter3d, setup_filter
+    >>> filter3d(torch.ones(1, 2, 4, 6, 6), setup_filter([1, 2, 1], separable=True)).shape
+    torch.Size([1, 2, 4, 6, 6])
+    """
+    pad = aligned_padding((_taps(f),) * 3, (1, 1, 1), (1, 1, 1), as_padding_3d(padding))
+    return upfirdn3d(x, f, padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
+
+
+def upsample3d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: int | tuple[int, int, int] = 2,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Upsample ``x [N, C, D, H, W]`` by ``up`` with ``f``: ``up`` times larger along each axis
+    (plus ``padding``), aligned with the input, as :func:`~bandlimit.ops.upsample2d`; the gain
+    is multiplied by ``up_x·up_y·up_z`` so that a unit-sum filter keeps the level.
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, D, H, W]``
+        As in :func:`upfirdn3d`.
+    f : Tensor ``[taps]`` or None
+        The separable interpolation filter (e.g. :func:`~bandlimit.ops.setup_filter`).
+    up : int or ``(x, y, z)``, default 2
+        Factors in [1, 2**30].
+    padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
+        Extra padding, in output samples, on top of the aligning one (negative values crop).
+    flip_filter, gain, impl
+        As in :func:`upfirdn3d` (``gain`` then multiplied by ``up_x·up_y·up_z``).
+
+    Returns
+    -------
+    Tensor ``[N, C, D·up_z + z0 + z1, H·up_y + y0 + y1, W·up_x + x0 + x1]``
+        Same dtype and device as ``x``; differentiable as :func:`upfirdn3d`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import setup_filter, upsample3d
+    >>> y = upsample3d(torch.ones(1, 2, 4, 6, 6), setup_filter([1, 3, 3, 1], separable=True))
+    >>> y.shape, round(float(y[0, 0, 4, 6, 6]), 4)
+    (torch.Size([1, 2, 8, 12, 12]), 1.0)
+    """
+    ups = as_factors_3d(up, "up")
+    pad = aligned_padding((_taps(f),) * 3, ups, (1, 1, 1), as_padding_3d(padding))
+    g = as_float(gain, "gain", nonnegative=True) * ups[0] * ups[1] * ups[2]
+    if not g < float("inf"):
+        raise ValueError(f"gain·up_x·up_y·up_z must be finite, got gain={gain!r}, up={ups}")
+    return upfirdn3d(x, f, up=ups, padding=pad, flip_filter=flip_filter, gain=g, impl=impl)
+
+
+def downsample3d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    down: int | tuple[int, int, int] = 2,
+    padding: int | tuple[int, ...] = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Filter ``x [N, C, D, H, W]`` with ``f`` and keep every ``down``-th sample along each
+    axis: ``down`` times smaller, aligned with the input, as
+    :func:`~bandlimit.ops.downsample2d`.
+
+    Parameters
+    ----------
+    x : Tensor ``[N, C, D, H, W]``
+        As in :func:`upfirdn3d`.
+    f : Tensor ``[taps]`` or None
+        The separable anti-aliasing filter.
+    down : int or ``(x, y, z)``, default 2
+        Factors in [1, 2**30].
+    padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
+        Extra padding, in input samples, on top of the aligning one (negative values crop).
+    flip_filter, gain, impl
+        As in :func:`upfirdn3d`.
+
+    Returns
+    -------
+    Tensor ``[N, C, (D + z0 + z1) // down_z, (H + y0 + y1) // down_y, (W + x0 + x1) // down_x]``
+        Same dtype and device as ``x``; differentiable as :func:`upfirdn3d`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bandlimit.ops import downsample3d, setup_filter
+    >>> y = downsample3d(torch.ones(1, 2, 8, 12, 12), setup_filter([1, 3, 3, 1], separable=True))
+    >>> y.shape, round(float(y[0, 0, 2, 3, 3]), 4)
+    (torch.Size([1, 2, 4, 6, 6]), 1.0)
+    """
+    downs = as_factors_3d(down, "down")
+    pad = aligned_padding((_taps(f),) * 3, (1, 1, 1), downs, as_padding_3d(padding))
+    return upfirdn3d(x, f, down=downs, padding=pad, flip_filter=flip_filter, gain=gain,
+                     impl=impl)  # fmt: skip
 
 
 def _volume_act(
@@ -333,7 +479,7 @@ def filtered_act3d(
     """
     x = check_tensor(x, "x", (5,), _VOLUME)
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
-    fu, fd = check_filter(fu, "fu", (1,), x), check_filter(fd, "fd", (1,), x)
+    fu, fd = _separable(fu, "fu", x), _separable(fd, "fd", x)
     b = check_bias(b, x.shape[1], x.device)
     up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
     pad, dpad = as_padding_3d(padding), as_padding_3d(down_padding, "down_padding")

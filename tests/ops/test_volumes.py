@@ -321,6 +321,40 @@ def test_autograd_holds_the_depth_upsampled_volume_not_the_fully_upsampled_one(a
     assert 1.5 < held < 2.6, held
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=10)
+@given(taps=st.integers(1, 6), factors=st.tuples(*[st.integers(1, 3)] * 3),
+       extra=st.tuples(*[st.integers(-1, 2)] * 6), seed=st.integers(0, 2**32 - 1))
+def test_the_aligned_wrappers_are_upfirdn3d_with_stylegans_paddings(impl, taps, factors, extra,
+                                                                    seed):
+    """upsample3d / downsample3d / filter3d: the full 3-D convolution oracle with, per axis,
+    ``((K + up − 1)//2, (K − up)//2)``, ``((K − down + 1)//2, (K − down)//2)`` or
+    ``(K//2, (K − 1)//2)`` (plus the extra padding), and the gain ``up_x·up_y·up_z``."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, 2, 4, 5, 6))
+    f = rng.standard_normal(taps)
+    e = list(extra)
+
+    def pads(lo, hi):
+        return tuple(v for k in range(3) for v in (e[2 * k] + lo[k], e[2 * k + 1] + hi[k]))
+
+    up = pads([(taps + u - 1) // 2 for u in factors], [(taps - u) // 2 for u in factors])
+    down = pads([(taps - d + 1) // 2 for d in factors], [(taps - d) // 2 for d in factors])
+    same = pads([taps // 2] * 3, [(taps - 1) // 2] * 3)
+    t, ft = torch.tensor(x), torch.tensor(f)
+    cases = [
+        (ops.upsample3d, dict(up=factors), factors, (1, 1, 1), up, 1.5 * math.prod(factors)),
+        (ops.downsample3d, dict(down=factors), (1, 1, 1), factors, down, 1.5),
+        (ops.filter3d, {}, (1, 1, 1), (1, 1, 1), same, 1.5),
+    ]
+    for op, kw, u, d, p, g in cases:
+        want = np_upfirdn3d(x, f, u, d, p, False, g)
+        if min(want.shape) < 1:
+            continue  # (the op refuses an empty output: test_bad_input)
+        y = op(t, ft, padding=e, gain=1.5, impl=impl, **kw)
+        assert_close(y, want, 1e-10, what=op.__name__)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradients
 
@@ -463,6 +497,9 @@ F4 = torch.ones(4) / 4
 @pytest.mark.parametrize(("call", "exc", "words"), [
     (lambda: ops.upfirdn3d(torch.zeros(1, 2, 3, 4), F4), ValueError, ["[N, C, D, H, W]"]),
     (lambda: ops.upfirdn3d(X5, torch.ones(3, 3)), ValueError, ["f", "[taps]", "(3, 3)"]),
+    (lambda: ops.upsample3d(X5, ops.setup_filter([1, 3, 3, 1])), ValueError,
+     ["f must have shape [taps]", "separable=True", "(4, 4)"]),
+    (lambda: ops.upsample3d(X5, F4, gain=1e308), ValueError, ["gain·up_x·up_y·up_z", "finite"]),
     (lambda: ops.upfirdn3d(X5, F4, up=(2, 2)), ValueError, ["up", "(x, y, z)", "length 2"]),
     (lambda: ops.upfirdn3d(X5, F4, down=(1, 0, 1)), ValueError, ["down[1]"]),
     (lambda: ops.upfirdn3d(X5, F4, padding=(1, 1, 1, 1)), ValueError,
