@@ -167,7 +167,9 @@ def antialias(
     BlurPool``), which then runs at the dense rate and its new frequencies are removed before
     the subsampling. With ``after_activation`` (default), a strided convolution followed in an
     ``nn.Sequential`` by normalisation layers and an activation module (torchvision's
-    ``Conv2dNormActivation`` blocks, VGG-style stacks) gets its blur-pool on that activation's
+    ``Conv2dNormActivation`` blocks, VGG-style stacks; nested ``nn.Sequential`` s are read in
+    the order they run, so a block's last convolution finds the parent's activation, as in
+    (2+1)-D video blocks) gets its blur-pool on that activation's
     output (held by the activation, whose forward then also subsamples); an activation module
     used anywhere else in the model is left alone, and such a convolution is blurred right after
     itself, as are every pool and every convolution whose activation ``antialias`` cannot see
