@@ -33,3 +33,13 @@ def test_onnx_example_exports_and_runs(tmp_path, monkeypatch):
     with torch.no_grad():
         want = scope["model"](x).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_volume_example_runs(capsys):
+    """The 3-D section's snippet runs as written and prints what its comment says."""
+    text = (REPO_ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if "filtered_act3d" in b]
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.strip() == "torch.Size([1, 4, 6, 8, 8]) torch.Size([1, 4, 6, 8, 8])"

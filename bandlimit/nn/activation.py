@@ -661,7 +661,11 @@ class AliasFreeActivation3d(_AliasFree):
     ``[N, C, D, H, W]`` gives ``[N, C, ceil(D·up/down), ceil(H·up/down), ceil(W·up/down)]`` in
     the input's dtype and on its device. The H/W stages and the activation run fused per depth
     slice; the memory held for autograd is about ``up`` times the input's on the numba backend
-    (see :func:`bandlimit.ops.filtered_act3d`, Notes, for the others). Mind the gain, as in
+    with a fused activation (see :func:`bandlimit.ops.filtered_act3d`, Notes, for the others).
+    One ratio for all three axes: for frames only (H and W, the depth left alone) call
+    :func:`bandlimit.ops.filtered_act3d` with the filters ``(f, f, None)`` and factors
+    ``(up, up, 1)``, or :class:`AliasFreeActivation2d` on ``x.transpose(1, 2).flatten(0, 1)``.
+    Mind the gain, as in
     :class:`AliasFreeActivation1d`: ``'silu'`` by name is √2 × ``nn.SiLU()``.
 
     Parameters

@@ -197,7 +197,8 @@ def antialias(
     layers : iterable of {'conv', 'max_pool', 'avg_pool'}, default all three
         Which kinds of layer to anti-alias.
     max_stride : int, default 4
-        Larger strides are left alone: the dense layer costs ``stride²`` times as much, and a
+        Larger strides are left alone: the dense layer costs ``stride²`` times as much
+        (``stride³`` in 3-D), and a
         binomial blur hardly low-passes at such rates (a ViT's 16 x 16 patchify convolution).
     after_activation : bool, default True
         Blur after the activation that follows a strided convolution in an ``nn.Sequential``

@@ -182,8 +182,10 @@ class _BlurPool(Module):
             raise ValueError(f"{type(self).__name__} needs at least one sample along each "
                              f"spatial axis, got shape {tuple(x.shape)}")  # fmt: skip
         if self.padding_mode == "reflect" and not self.reflects(x):
+            short = [b and n <= self.kernel_size // 2
+                     for n, b in zip(x.shape[2:], self._blurred)]  # (the blurred axes too short)
             names = [a for a, b in zip(("L",) if self._ndim == 1 else "DHW"[3 - self._ndim:],
-                                       self._blurred) if b]  # fmt: skip
+                                       short) if b]  # fmt: skip
             axes = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             raise ValueError(
                 f"padding_mode='reflect' needs more than {self.kernel_size // 2} samples along "
@@ -207,14 +209,15 @@ class _BlurPool(Module):
         for blurred in reversed(self._blurred):  # (F.pad's order: the last axis first)
             pad += ((k - 1) // 2, k // 2) if blurred else (0, 0)
         if mode == "zeros":
-            return self._subsample(x, pad)
+            return keep_memory_format(self._subsample(x, pad), x)
         if mode == "circular":  # (F.pad wraps at most once: small maps)
             padded = x
             for axis in range(self._ndim):  # (the last axis first, as F.pad's pairs)
                 padded = _wrap(padded, pad[2 * axis], pad[2 * axis + 1], x.ndim - 1 - axis)
         else:
             padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
-        return self._subsample(padded, (0, 0) * self._ndim)
+        # (in x's memory format: the wrap's gather does not keep a channels-last layout)
+        return keep_memory_format(self._subsample(padded, (0, 0) * self._ndim), x)
 
     def _subsample(self, x: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
         """The filter (zero ``pad``) and every ``stride``-th sample, by the upfirdn op; with
@@ -239,7 +242,7 @@ class _BlurPool(Module):
         n, c, d = x.shape[:3]
         y = upfirdn2d(x.reshape(n, c * d, *x.shape[3:]), f2, down=down, padding=pad[:4],
                       impl=self.impl)  # fmt: skip
-        return keep_memory_format(y.reshape(n, c, d, *y.shape[2:]), x)
+        return y.reshape(n, c, d, *y.shape[2:])
 
     def extra_repr(self) -> str:
         parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",

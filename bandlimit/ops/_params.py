@@ -196,15 +196,15 @@ def as_padding_3d(v: object, name: str = "padding") -> Pad6:
 
 
 def volume_out_size(
-    dhw: Triple, taps: int, up: Triple, down: Triple, pad: Pad6, what: str,
+    dhw: Triple, taps: Triple, up: Triple, down: Triple, pad: Pad6, what: str,
     pad_name: str = "padding", source: str = "input",
 ) -> Triple:
-    """``(D_out, H_out, W_out)`` of a separable 3-D upfirdn stage (``taps`` along every axis)
+    """``(D_out, H_out, W_out)`` of a separable 3-D upfirdn stage (``taps`` per axis, x first)
     on a ``dhw`` volume (``source``: what the message calls it); a ValueError naming the sizes
     and ``pad_name`` if it would be empty or past :data:`MAX_SIDE` per side."""
     d, h, w = dhw
     out = tuple(
-        out_length(n, up[k], down[k], pad[2 * k], pad[2 * k + 1], taps)
+        out_length(n, up[k], down[k], pad[2 * k], pad[2 * k + 1], taps[k])
         for k, n in enumerate((w, h, d))
     )[::-1]
     if all(isinstance(n, int) for n in out) and (
@@ -217,7 +217,8 @@ def volume_out_size(
         factors += "" if down == (1, 1, 1) else f"down={down}, "
         raise ValueError(
             f"{what}: output size {sizes} (D x H x W) for the {source} {d}x{h}x{w}, filter "
-            f"{taps} taps, {factors}{pad_name}={pad} (x0, x1, y0, y1, z0, z1); {limit}"
+            f"{taps[0] if len(set(taps)) == 1 else taps} taps, {factors}{pad_name}={pad} "
+            f"(x0, x1, y0, y1, z0, z1); {limit}"
         )
     return out  # type: ignore[return-value]
 

@@ -111,7 +111,10 @@ def upfirdn3d(
     with ``up``/``down`` that axis's factors, ``p0``/``p1`` its padding and ``f`` the ``K``
     taps: insert ``up − 1`` zeros after every sample, pad with ``p0`` zeros before and ``p1``
     after (negative values crop), take the "valid" true convolution with ``f`` and keep every
-    ``down``-th output sample, starting with the first. The 3-D filter is ``f[z]·f[y]·f[x]``.
+    ``down``-th output sample, starting with the first. The 3-D filter is ``f[z]·f[y]·f[x]``
+    (with one filter per axis, ``f_z[z]·f_y[y]·f_x[x]``). Every axis is filtered, also one
+    whose factors are 1 (as :func:`~bandlimit.ops.upfirdn2d` does): pass ``(f, f, None)`` to
+    leave the depth alone — a video's frames up-sampled along H and W only.
 
     Parameters
     ----------
@@ -119,12 +122,14 @@ def upfirdn3d(
         Floating point, or complex64/complex128 (the parts filtered alike). Devices and dtypes
         per backend as in :func:`~bandlimit.ops.upfirdn2d` ('numba': float16/bfloat16 computed
         in float32, rounded once). A channels_last_3d ``x`` gives a channels_last_3d result.
-    f : Tensor ``[taps]`` or None
+    f : Tensor ``[taps]``, None, or ``(f_x, f_y, f_z)``
         Real floating-point filter in true-convolution orientation (set ``flip_filter`` for
-        correlation), applied along every axis; None is the identity. A filter that requires
-        grad is learned: it gets its gradient on every backend.
+        correlation), applied along every axis; None is the identity; or one ``[taps]`` filter
+        (or None: not filtered) per axis, x first. A filter that requires grad is learned: it
+        gets its gradient on every backend.
     up, down : int or ``(x, y, z)``, default 1
-        Integer factors in [1, 2**30]; an int applies to all three axes.
+        Integer factors in [1, 2**30]; an int applies to all three axes. Per axis
+        x = W, y = H, z = D: the reverse of torch's ``(D, H, W)`` order (a blur-pool's ``stride``).
     padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
         Zeros added to the upsampled signal before filtering, in upsampled samples (the order of
         ``torch.nn.functional.pad``: the last axis first); negative values crop.
@@ -174,22 +179,22 @@ def upfirdn3d(
     1.0
     """
     xr = check_tensor(real_part(x), "x", (5,), _VOLUME)
-    fr = _separable(f, "f", xr)  # (real: a complex one is not floating point)
+    fx, fy, fz = _axis_filters(f, "f", xr)  # (real: a complex one is not floating point)
     up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
     pad = as_padding_3d(padding)
     g = as_float(gain, "gain", nonnegative=True) ** (1 / 3)
     flip = check_bool("flip_filter", flip_filter)
-    impl = resolve_impl(impl, xr, "upfirdn3d", {"f": fr})
-    taps = 1 if fr is None else int(fr.shape[0])
+    impl = resolve_impl(impl, xr, "upfirdn3d", {"f_x": fx, "f_y": fy, "f_z": fz})
     d, h, w = xr.shape[2:]
-    out = volume_out_size((d, h, w), taps, up3, down3, pad, "upfirdn3d")
+    out = volume_out_size((d, h, w), _taps((fx, fy, fz)), up3, down3, pad, "upfirdn3d")
+    fxy = _plane_filter(fx, fy)
     (ux, uy, uz), (dx, dy, dz) = up3, down3
 
     def depth_pass(t: torch.Tensor) -> torch.Tensor:
-        return _depth_stage(t, fr, uz, dz, pad[4], pad[5], "zeros", flip, g, impl)
+        return _depth_stage(t, fz, uz, dz, pad[4], pad[5], "zeros", flip, g, impl)
 
     def plane_pass(t: torch.Tensor) -> torch.Tensor:
-        return _per_slice(t, lambda v: upfirdn2d(v, fr, (ux, uy), (dx, dy), pad[:4], flip,
+        return _per_slice(t, lambda v: upfirdn2d(v, fxy, (ux, uy), (dx, dy), pad[:4], flip,
                                                  g * g, impl), t.shape[1], t.shape[2])  # fmt: skip
 
     wide = impl == "numba" and xr.dtype in HALF_DTYPES
@@ -199,6 +204,22 @@ def upfirdn3d(
     else:
         y = plane_pass(depth_pass(t))
     return keep_memory_format(y.to(x.dtype) if wide else y, x)
+
+
+AxisFilters = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+
+
+def _axis_filters(f: object, name: str, x: torch.Tensor | None = None) -> AxisFilters:
+    """``(f_x, f_y, f_z)``: one ``[taps]`` filter (or None) for every axis, or one per axis
+    (x = W first; None: that axis is not filtered)."""
+    if isinstance(f, (tuple, list)):
+        if len(f) != 3:
+            raise ValueError(f"{name} must be a [taps] tensor, None, or one of them per axis "
+                             f"(f_x, f_y, f_z), got a sequence of length {len(f)}")  # fmt: skip
+        fx, fy, fz = (_separable(g, f"{name}[{i}]", x) for i, g in enumerate(f))
+        return fx, fy, fz
+    g = _separable(f, name, x)
+    return g, g, g
 
 
 def _separable(f: object, name: str, x: torch.Tensor | None = None) -> torch.Tensor | None:
@@ -211,9 +232,20 @@ def _separable(f: object, name: str, x: torch.Tensor | None = None) -> torch.Ten
     return check_filter(f, name, (1,), x)
 
 
-def _taps(f: torch.Tensor | None) -> int:
-    f = _separable(f, "f")
-    return 1 if f is None else int(f.shape[0])
+def _taps(filters: AxisFilters) -> Triple:
+    """Taps per axis, x first (1 for None)."""
+    fx, fy, fz = (1 if g is None else int(g.shape[0]) for g in filters)
+    return fx, fy, fz
+
+
+def _plane_filter(fx: torch.Tensor | None, fy: torch.Tensor | None) -> torch.Tensor | None:
+    """The 2-D op's filter for the H/W axes: the ``[taps]`` filter of both, one axis's as a
+    ``[1, taps]`` / ``[taps, 1]`` filter, or the outer product ``[h, w]`` of two."""
+    if fx is fy:
+        return fx
+    if fx is None or fy is None:
+        return fy[:, None] if fx is None else fx[None, :]  # type: ignore[index]
+    return fy[:, None] * fx[None, :]
 
 
 def filter3d(
@@ -232,10 +264,10 @@ def filter3d(
     ----------
     x : Tensor ``[N, C, D, H, W]``
         As in :func:`upfirdn3d`.
-    f : Tensor ``[taps]`` or None
-        The separable filter.
+    f : Tensor ``[taps]``, None, or ``(f_x, f_y, f_z)``
+        The separable filter, or one per axis (as in :func:`upfirdn3d`).
     padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
-        Extra padding on top of the size-keeping one (negative values crop).
+        Extra padding on top of the size-keeping one (negative values crop), x = W first.
     flip_filter, gain, impl
         As in :func:`upfirdn3d`.
 
@@ -251,7 +283,8 @@ def filter3d(
     >>> filter3d(torch.ones(1, 2, 4, 6, 6), setup_filter([1, 2, 1], separable=True)).shape
     torch.Size([1, 2, 4, 6, 6])
     """
-    pad = aligned_padding((_taps(f),) * 3, (1, 1, 1), (1, 1, 1), as_padding_3d(padding))
+    pad = aligned_padding(_taps(_axis_filters(f, "f")), (1, 1, 1), (1, 1, 1),
+                          as_padding_3d(padding))
     return upfirdn3d(x, f, padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
 
 
@@ -272,10 +305,13 @@ def upsample3d(
     ----------
     x : Tensor ``[N, C, D, H, W]``
         As in :func:`upfirdn3d`.
-    f : Tensor ``[taps]`` or None
-        The separable interpolation filter (e.g. :func:`~bandlimit.ops.setup_filter`).
+    f : Tensor ``[taps]``, None, or ``(f_x, f_y, f_z)``
+        The separable interpolation filter (e.g. :func:`~bandlimit.ops.setup_filter` with
+        ``separable=True``), or one per axis: ``(f, f, None)`` with ``up=(2, 2, 1)`` up-samples
+        H and W and leaves the frames alone (``f`` alone would filter D too).
     up : int or ``(x, y, z)``, default 2
-        Factors in [1, 2**30].
+        Factors in [1, 2**30]; per axis x = W, y = H, z = D: the reverse of
+        torch's ``(D, H, W)`` order (a blur-pool's ``stride``).
     padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
         Extra padding, in output samples, on top of the aligning one (negative values crop).
     flip_filter, gain, impl
@@ -295,7 +331,7 @@ def upsample3d(
     (torch.Size([1, 2, 8, 12, 12]), 1.0)
     """
     ups = as_factors_3d(up, "up")
-    pad = aligned_padding((_taps(f),) * 3, ups, (1, 1, 1), as_padding_3d(padding))
+    pad = aligned_padding(_taps(_axis_filters(f, "f")), ups, (1, 1, 1), as_padding_3d(padding))
     g = as_float(gain, "gain", nonnegative=True) * ups[0] * ups[1] * ups[2]
     if not g < float("inf"):
         raise ValueError(f"gain·up_x·up_y·up_z must be finite, got gain={gain!r}, up={ups}")
@@ -319,10 +355,12 @@ def downsample3d(
     ----------
     x : Tensor ``[N, C, D, H, W]``
         As in :func:`upfirdn3d`.
-    f : Tensor ``[taps]`` or None
-        The separable anti-aliasing filter.
+    f : Tensor ``[taps]``, None, or ``(f_x, f_y, f_z)``
+        The separable anti-aliasing filter, or one per axis (``(f, f, None)`` with
+        ``down=(2, 2, 1)``: H and W only).
     down : int or ``(x, y, z)``, default 2
-        Factors in [1, 2**30].
+        Factors in [1, 2**30]; per axis x = W, y = H, z = D: the reverse of
+        torch's ``(D, H, W)`` order (a blur-pool's ``stride``).
     padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
         Extra padding, in input samples, on top of the aligning one (negative values crop).
     flip_filter, gain, impl
@@ -342,7 +380,7 @@ def downsample3d(
     (torch.Size([1, 2, 4, 6, 6]), 1.0)
     """
     downs = as_factors_3d(down, "down")
-    pad = aligned_padding((_taps(f),) * 3, (1, 1, 1), downs, as_padding_3d(padding))
+    pad = aligned_padding(_taps(_axis_filters(f, "f")), (1, 1, 1), downs, as_padding_3d(padding))
     return upfirdn3d(x, f, down=downs, padding=pad, flip_filter=flip_filter, gain=gain,
                      impl=impl)  # fmt: skip
 
@@ -416,14 +454,16 @@ def filtered_act3d(
         A name of :func:`~bandlimit.ops.filtered_act` (fused with the H/W stages), or any
         callable mapping the up-sampled ``[N, C, D_u, H_u, W_u]`` volume to one of the same
         batch and size (element-wise, or changing the channels only); not fused.
-    fu, fd : Tensor ``[taps]`` or None, default None
+    fu, fd : Tensor ``[taps]``, None, or ``(f_x, f_y, f_z)``, default None
         Separable up- and down-sampling filters, applied along every axis (true-convolution
-        orientation unless ``flip_filter``); None is the identity. A filter that requires grad
-        is learned.
+        orientation unless ``flip_filter``); None is the identity; or one filter (or None) per
+        axis, x first: ``(f, f, None)`` with factors ``(2, 2, 1)`` is an alias-free activation
+        of every frame, the depth left alone. A filter that requires grad is learned.
     b : Tensor ``[C]`` or None, default None
         Bias added first.
     up, down : int or ``(x, y, z)``, default 1
-        Factors in [1, 2**30]; an int applies to all three axes.
+        Factors in [1, 2**30]; an int applies to all three axes. Per axis
+        x = W, y = H, z = D: the reverse of torch's ``(D, H, W)`` order (a blur-pool's ``stride``).
     padding : int, ``(px, py, pz)`` or ``(x0, x1, y0, y1, z0, z1)``, default 0
         Padding of the upsampled volume before ``fu``, in upsampled samples (negative crops).
     padding_mode : {'zeros', 'replicate', 'circular'}, default 'zeros'
@@ -456,10 +496,12 @@ def filtered_act3d(
     extension), :func:`~bandlimit.ops.filtered_act` — H/W up-sampling → activation → H/W
     down-sampling, fused — on every depth slice of the depth-up-sampled volume, and the depth
     down-sampling; exact, since the separable stages along different axes commute. Memory held
-    for autograd: 'numba' keeps the fused op's input, ``up_z`` times the input (2.0× measured
-    for factors 2, 12 taps, GELU or leaky ReLU); 'cuda' a 2-bit mask (linear, relu, lrelu) or
-    the float32 up-sampled pre-activation (the other activations: ``up_x·up_y·up_z`` times the
-    input's samples); 'ref' every intermediate of its PyTorch ops (35–60× the input measured).
+    for autograd: 'numba' keeps the fused op's input, ``up_z`` times the input (2.0×, 3.0×,
+    4.0× measured for factors 2, 3, 4 with a named activation); 'cuda' a 2-bit mask (linear,
+    relu, lrelu) or the float32 up-sampled pre-activation (the other activations:
+    ``up_x·up_y·up_z`` times the input's samples); 'ref' every intermediate of its PyTorch ops
+    (35–76× the input measured for factors 2); an unfused callable ``act``, on any backend, the
+    up-sampled volume it is called on (18× at factors 2 on numba).
     Gradients flow to ``x``, ``b``, tensor ``alpha``/``beta`` and filters that require grad; to
     any order with 'ref'.
 
@@ -479,25 +521,26 @@ def filtered_act3d(
     """
     x = check_tensor(x, "x", (5,), _VOLUME)
     spec, alpha, beta, gain = _act_args(act, alpha, beta, gain, x)
-    fu, fd = _separable(fu, "fu", x), _separable(fd, "fd", x)
+    fus, fds = _axis_filters(fu, "fu", x), _axis_filters(fd, "fd", x)
     b = check_bias(b, x.shape[1], x.device)
     up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
     pad, dpad = as_padding_3d(padding), as_padding_3d(down_padding, "down_padding")
     mode = _check_mode(padding_mode, x)
     clamp = as_float(clamp, "clamp", nonnegative=True, allow_none=True)
     check_fits_dtype(clamp, "clamp", x.dtype, " or None for no clamp")
+    filters = {f"{n}_{a}": g for n, gs in (("fu", fus), ("fd", fds)) for a, g in zip("xyz", gs)}
     impl = resolve_impl(impl, x, "filtered_act3d",
-                        {"b": b, "alpha": alpha, "beta": beta, "fu": fu, "fd": fd})  # fmt: skip
+                        {"b": b, "alpha": alpha, "beta": beta, **filters})  # fmt: skip
     flips = as_flips(flip_filter)
     ones = (1, 1, 1)
-    ku, kd = (1 if f is None else int(f.shape[0]) for f in (fu, fd))
+    ku, kd = _taps(fus), _taps(fds)
     d, h, w = x.shape[2:]
     sizes = volume_out_size((d, h, w), ku, up3, ones, pad, "filtered_act3d (fu)")
     volume_out_size(sizes, kd, ones, down3, dpad, "filtered_act3d (fd)", "down_padding",
                     "up-sampled volume")
     wide = impl == "numba" and x.dtype in HALF_DTYPES  # float32 throughout, rounded once
     y = _filtered_act3d(
-        x.float() if wide else x, act, fu, fd, b, up3, down3, pad,
+        x.float() if wide else x, act, fus, fds, b, up3, down3, pad,
         dpad, mode, gain, clamp, alpha, beta, flips, impl, callable_act=spec is None,
         widened=wide,
     )
@@ -505,19 +548,20 @@ def filtered_act3d(
 
 
 def _filtered_act3d(
-    x: torch.Tensor, act: Any, fu: torch.Tensor | None, fd: torch.Tensor | None,
+    x: torch.Tensor, act: Any, fu: AxisFilters, fd: AxisFilters,
     b: torch.Tensor | None, up: Triple, down: Triple, pad: Pad6, dpad: Pad6, mode: str,
     gain: float, clamp: float | None, alpha: Any, beta: Any, flips: tuple[bool, bool],
     impl: str, callable_act: bool, widened: bool,
 ) -> torch.Tensor:
     (ux, uy, uz), (dx, dy, dz) = up, down
     c = x.shape[1]
-    if fu is not None or uz != 1 or pad[4] or pad[5]:
+    if fu[2] is not None or uz != 1 or pad[4] or pad[5]:
         if b is not None:
             x = x + b.to(x.dtype).reshape(1, -1, 1, 1, 1)
             b = None
-        x = _depth_stage(x, fu, uz, 1, pad[4], pad[5], mode, flips[0], float(uz), impl)
+        x = _depth_stage(x, fu[2], uz, 1, pad[4], pad[5], mode, flips[0], float(uz), impl)
     depth = x.shape[2]
+    fu_xy, fd_xy = _plane_filter(fu[0], fu[1]), _plane_filter(fd[0], fd[1])
     if b is not None:  # (no depth stage: the bias per slice)
         b = b.repeat_interleave(depth)
     if callable_act:  # (it carries its own parameters)
@@ -526,9 +570,9 @@ def _filtered_act3d(
         alpha, beta = (p.repeat_interleave(depth) if isinstance(p, torch.Tensor) else p
                        for p in (alpha, beta))  # fmt: skip
     a = _per_slice(x, lambda v: filtered_act(
-        v, act, fu, fd, b, up=(ux, uy), down=(dx, dy), padding=pad[:4], padding_mode=mode,
+        v, act, fu_xy, fd_xy, b, up=(ux, uy), down=(dx, dy), padding=pad[:4], padding_mode=mode,
         gain=gain, clamp=clamp, alpha=alpha, beta=beta, flip_filter=flips,
         down_padding=dpad[:4], impl=impl), c, depth)
-    if fd is not None or dz != 1 or dpad[4] or dpad[5]:
-        a = _depth_stage(a, fd, 1, dz, dpad[4], dpad[5], mode, flips[1], 1.0, impl)
+    if fd[2] is not None or dz != 1 or dpad[4] or dpad[5]:
+        a = _depth_stage(a, fd[2], 1, dz, dpad[4], dpad[5], mode, flips[1], 1.0, impl)
     return a

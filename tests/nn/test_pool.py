@@ -124,7 +124,9 @@ def test_per_axis_strides_bad_input_and_small_unblurred_axes():
     with pytest.raises(ValueError, match=r"\[k, k\] filter blurs both axes"):
         BlurPool2d(filter=torch.ones(3, 3) / 9, stride=(1, 2))
     with pytest.raises(ValueError, match=r"'reflect' needs more than 1 samples along H and W "):
-        BlurPool3d(stride=(1, 2, 2))(torch.zeros(1, 1, 8, 1, 8))
+        BlurPool3d(stride=(1, 2, 2))(torch.zeros(1, 1, 8, 1, 1))
+    with pytest.raises(ValueError, match=r"'reflect' needs more than 1 samples along H for "):
+        BlurPool3d(stride=(1, 2, 2))(torch.zeros(1, 1, 8, 1, 8))  # (W is long enough)
     # one frame: the unblurred D axis needs no reflection
     assert BlurPool3d(stride=(1, 2, 2))(torch.zeros(1, 1, 1, 8, 8)).shape == (1, 1, 1, 4, 4)
     pool = BlurPool3d(stride=(1, 2, 2))
@@ -271,7 +273,7 @@ def test_blur_pool_3d_gradients_and_bad_input():
         BlurPool3d()(torch.ones(1, 2, 8, 8))
     with pytest.raises(ValueError, match=r"filter must have shape \[k\], got \(3, 3\)"):
         BlurPool3d(filter=torch.ones(3, 3) / 9)
-    with pytest.raises(ValueError, match=r"along D, H and W"):
+    with pytest.raises(ValueError, match=r"along D for kernel_size=5, got shape \(1, 1, 2, 8, 8\)"):
         BlurPool3d(5)(torch.ones(1, 1, 2, 8, 8))
 
 

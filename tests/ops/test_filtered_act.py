@@ -92,6 +92,11 @@ def np_filtered_act(x, act, fu, fd, b, up, down, pad, mode, dpad, gain, clamp, a
         for k, ax in enumerate(axes):
             v = np.moveaxis(mode_pad(np.moveaxis(v, ax, -1), p[2 * k], p[2 * k + 1], mode,
                                      factors[k]), -1, ax)
+        if isinstance(f, (tuple, list)):  # one filter per axis, x first (None: not filtered)
+            for k, ax in enumerate(axes):
+                h = np.ones(1) if f[k] is None else np.asarray(f[k], np.float64)
+                v = oracle._on_axis(oracle.conv_valid, v, ax, (h[::-1] if flip else h) * gains[k])
+            return v
         if f is None:
             return v * math.prod(gains)
         f = np.asarray(f, np.float64)

@@ -33,17 +33,19 @@ def _pad_axis(a: np.ndarray, p0: int, p1: int, axis: int) -> np.ndarray:
 
 
 def np_upfirdn3d(x, f, up, down, pad, flip, gain):
-    h = np.ones(1) if f is None else np.asarray(f, np.float64)
-    h = h[::-1] if flip else h
-    kernel = np.einsum("i,j,k->ijk", h, h, h) * gain  # [z, y, x]
+    """``f``: one filter for every axis or one per axis, x first (None: identity)."""
+    fs = list(f) if isinstance(f, (tuple, list)) else [f] * 3
+    hx, hy, hz = ((np.ones(1) if g is None else np.asarray(g, np.float64)) for g in fs)
+    hx, hy, hz = ((h[::-1] if flip else h) for h in (hx, hy, hz))
+    kernel = np.einsum("i,j,k->ijk", hz, hy, hx) * gain  # [z, y, x]
     (ux, uy, uz), (dx, dy, dz) = up, down
     n, c, d, hh, w = x.shape
     v = np.zeros((n, c, d * uz, hh * uy, w * ux))
     v[:, :, ::uz, ::uy, ::ux] = x
     for k, axis in enumerate((4, 3, 2)):
         v = _pad_axis(v, pad[2 * k], pad[2 * k + 1], axis)
-    out = np.zeros((n, c, *(s - k + 1 for s, k in zip(v.shape[2:], kernel.shape))))
-    for i in range(n):
+    out = np.zeros((n, c, *(max(s - k + 1, 0) for s, k in zip(v.shape[2:], kernel.shape))))
+    for i in range(n if out.size else 0):
         for j in range(c):
             out[i, j] = scipy.signal.convolve(v[i, j], kernel, mode="valid", method="direct")
     return out[:, :, ::dz, ::dy, ::dx]
@@ -112,7 +114,12 @@ def filtered_act3d_cases(draw, acts=tuple(ALL_ACTS), modes=tuple(MODES), max_len
 
 def run_filtered(case, impl, dtype=torch.float64):
     """The case's call; ``case['x']`` may be a tensor already (one that requires grad)."""
-    t = {k: to_torch(case[k], dtype) for k in ("fu", "fd", "b", "beta")}
+    def tensor(a):  # (a filter per axis: a tuple of them)
+        if isinstance(a, (tuple, list)):
+            return tuple(tensor(g) for g in a)
+        return a if isinstance(a, torch.Tensor) else to_torch(a, dtype)
+
+    t = {k: tensor(case[k]) for k in ("fu", "fd", "b", "beta")}
     t["x"] = case["x"] if isinstance(case["x"], torch.Tensor) else to_torch(case["x"], dtype)
     alpha = case["alpha"]
     if isinstance(alpha, np.ndarray):
@@ -355,6 +362,45 @@ def test_the_aligned_wrappers_are_upfirdn3d_with_stylegans_paddings(impl, taps, 
         assert_close(y, want, 1e-10, what=op.__name__)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@settings(max_examples=12)
+@given(kinds=st.tuples(*[st.sampled_from(["same", "own", "none"])] * 3),
+       factors=st.tuples(*[st.integers(1, 3)] * 3), seed=st.integers(0, 2**32 - 1))
+def test_one_filter_per_axis(impl, kinds, factors, seed):
+    """``f = (f_x, f_y, f_z)``: each axis its own filter, None for none (an axis left alone
+    when its factors are 1 too); the full 3-D convolution oracle with the outer product of the
+    three, and the per-axis filtered-activation oracle."""
+    rng = np.random.default_rng(seed)
+    shared = rng.standard_normal(4) / 4
+    fs = [shared if k == "same" else None if k == "none" else
+          rng.standard_normal(int(rng.integers(1, 6))) / 3 for k in kinds]  # fmt: skip
+    x = rng.uniform(-2, 2, (1, 2, 4, 5, 6))
+    pad = [3, 2] * 3
+    t = torch.tensor(x)
+    ft = tuple(None if g is None else torch.tensor(g) for g in fs)
+    y = ops.upfirdn3d(t, ft, up=factors, padding=pad, gain=2.0, impl=impl)
+    assert_close(y, np_upfirdn3d(x, fs, factors, (1, 1, 1), pad, False, 2.0), 1e-10,
+                 what=str(kinds))  # fmt: skip
+    case = dict(x=x, act="gelu", fu=fs, fd=fs[::-1], b=rng.uniform(-1, 1, 2), alpha=None,
+                beta=None, up=factors, down=factors[::-1], pad=pad, dpad=[1, 2] * 3,
+                mode="replicate", gain=None, clamp=None, flip=True)  # fmt: skip
+    assert_close(run_filtered(case, impl), expected_filtered(case), 1e-10, what=str(kinds))
+
+
+def test_upsampling_h_and_w_only_leaves_the_frames_alone():
+    """What a video user wants from ``up=(2, 2, 1)``: with ``f = (f, f, None)`` one bright frame
+    stays one frame (one filter for every axis would blur it over the filter's taps)."""
+    f = ops.setup_filter([1, 3, 3, 1], separable=True)
+    v = torch.zeros(1, 1, 9, 4, 4)
+    v[0, 0, 4] = 1
+    y = ops.upsample3d(v, (f, f, None), up=(2, 2, 1))
+    assert y.shape == (1, 1, 9, 8, 8)
+    frames = y[0, 0, :, 4, 4]
+    assert frames[4] == 1 and frames.abs().sum() == 1
+    blurred = ops.upsample3d(v, f, up=(2, 2, 1))[0, 0, :, 4, 4]
+    assert int((blurred > 0).sum()) == 4
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradients
 
@@ -497,6 +543,9 @@ F4 = torch.ones(4) / 4
 @pytest.mark.parametrize(("call", "exc", "words"), [
     (lambda: ops.upfirdn3d(torch.zeros(1, 2, 3, 4), F4), ValueError, ["[N, C, D, H, W]"]),
     (lambda: ops.upfirdn3d(X5, torch.ones(3, 3)), ValueError, ["f", "[taps]", "(3, 3)"]),
+    (lambda: ops.upfirdn3d(X5, (F4, F4)), ValueError, ["f", "(f_x, f_y, f_z)", "length 2"]),
+    (lambda: ops.filtered_act3d(X5, "gelu", (F4, None, torch.ones(2, 2))), ValueError,
+     ["fu[2]", "[taps]"]),
     (lambda: ops.upsample3d(X5, ops.setup_filter([1, 3, 3, 1])), ValueError,
      ["f must have shape [taps]", "separable=True", "(4, 4)"]),
     (lambda: ops.upsample3d(X5, F4, gain=1e308), ValueError, ["gain·up_x·up_y·up_z", "finite"]),
