@@ -342,6 +342,31 @@ def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tup
     return (k - 1 - (k - r) // 2, (k - r) // 2), (k // 2 - (1 - k % 2), k // 2)
 
 
+def _ratios(up: object, down: object, ndim: int) -> tuple[tuple[int, int], tuple[bool, ...]]:
+    """``((up, down), active)``: the resampling ratios, and per axis (torch's order) whether the
+    axis is resampled. The 3-D module takes per-axis ratios ``(D, H, W)`` where every axis either
+    has ``up = down = 1`` (left alone: no filter, no padding) or the common ``(up, down)``."""
+    if ndim < 3 or not (isinstance(up, (tuple, list)) or isinstance(down, (tuple, list))):
+        u, d = check_int("up", up, 1), check_int("down", down, 1)
+        return (u, d), (True,) * ndim
+    per_axis = []
+    for name, v in (("up", up), ("down", down)):
+        vs = tuple(v) if isinstance(v, (tuple, list)) else (v,) * 3
+        if len(vs) != 3:
+            raise ValueError(f"{name} must be an int or one int per axis (D, H, W), got {v!r}")
+        per_axis.append(tuple(check_int(f"{name}[{i}]", e, 1) for i, e in enumerate(vs)))
+    pairs = set(zip(*per_axis)) - {(1, 1)}
+    if len(pairs) > 1:
+        raise ValueError(
+            f"up and down must be the same on every axis that is resampled (the others 1 and "
+            f"1: left alone), got up={up!r}, down={down!r}: the axes share one pair of filters"
+        )
+    if not pairs:  # (1 and 1 everywhere: every axis filtered, as the int ratio 1 is)
+        return (1, 1), (True,) * 3
+    (ratios,) = pairs
+    return ratios, tuple(p != (1, 1) for p in zip(*per_axis))
+
+
 def _label(act: object) -> str:
     """A short name of an activation object: a module's class, a function's name."""
     if isinstance(act, nn.Module):
@@ -407,12 +432,14 @@ class _AliasFree(Module):
                 f"act={act!r} needs trainable alpha (and beta) tensors: pass a module, e.g. "
                 f"bandlimit.nn.{'Snake' if act == 'snake' else 'SnakeBeta'}(channels)"
             )
-        self.up, self.down = check_int("up", up, 1), check_int("down", down, 1)
+        self.up, self.down = up, down  # (as given: ints, or per axis for the 3-D module)
+        # the common ratios, and per axis (torch's order) whether it is resampled at all
+        self._ratios, self._active = _ratios(up, down, self.ndim)
         self.kernel_size = check_int("kernel_size", kernel_size, 1)
         self.padding_mode = check_padding_mode(padding_mode)  # here, not first in forward
         self.filter, self.cutoff, self.half_width = filter, cutoff, half_width  # (for repr)
-        fu = design_filter(filter, self.up, self.kernel_size, cutoff, half_width)
-        fd = design_filter(filter, self.down, self.kernel_size, cutoff, half_width)
+        fu = design_filter(filter, self._ratios[0], self.kernel_size, cutoff, half_width)
+        fd = design_filter(filter, self._ratios[1], self.kernel_size, cutoff, half_width)
         self.register_design("fu", fu)
         self.register_design("fd", fd)
 
@@ -437,10 +464,14 @@ class _AliasFree(Module):
         return dict(act=name, alpha=alpha, gain=self.gain)
 
     @property
-    def output_rate(self) -> float:
+    def output_rate(self) -> float | tuple[float, ...]:
         """Output samples per input sample, ``up / down`` (what
-        :func:`~bandlimit.testing.assert_translation_equivariant` shifts the output by)."""
-        return self.up / self.down
+        :func:`~bandlimit.testing.assert_translation_equivariant` shifts the output by); per
+        axis, x first, for the 3-D module's per-axis ratios."""
+        rate = self._ratios[0] / self._ratios[1]
+        if all(self._active):
+            return rate
+        return tuple(rate if a else 1.0 for a in reversed(self._active))  # (x first)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and x.ndim != self.ndim + 2:
@@ -453,17 +484,29 @@ class _AliasFree(Module):
                 f"{type(self).__name__} takes {_SHAPE[self.ndim]}, got shape {tuple(x.shape)}"
                 f"{hint}"
             )
-        pu, _ = bigvgan_paddings(self.up, self.kernel_size)
-        _, pd = bigvgan_paddings(self.down, self.kernel_size)
-        op: Callable[..., torch.Tensor] = {1: filtered_act1d, 2: filtered_act,
-                                           3: filtered_act3d}[self.ndim]  # fmt: skip
-        return op(x, padding=pu * self.ndim, down_padding=pd * self.ndim, **self._op_kwargs(x))
+        pu, _ = bigvgan_paddings(self._ratios[0], self.kernel_size)
+        _, pd = bigvgan_paddings(self._ratios[1], self.kernel_size)
+        kwargs = self._op_kwargs(x)
+        if self.ndim == 1:
+            return filtered_act1d(x, padding=pu, down_padding=pd, **kwargs)
+        if self.ndim == 2:
+            return filtered_act(x, padding=pu * 2, down_padding=pd * 2, **kwargs)
+        # per axis, x first: an axis with up = down = 1 gets no filter and no padding
+        active = tuple(reversed(self._active))
+        for name in ("fu", "fd"):
+            kwargs[name] = tuple(kwargs[name] if a else None for a in active)
+        for name in ("up", "down"):
+            kwargs[name] = tuple(kwargs[name] if a else 1 for a in active)
+        return filtered_act3d(
+            x, padding=sum((pu if a else (0, 0) for a in active), ()),
+            down_padding=sum((pd if a else (0, 0) for a in active), ()), **kwargs,
+        )
 
     def _op_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
         """The op's arguments for ``x`` other than the paddings."""
-        return dict(fu=self.fu.to(tensor_dtype(x)), fd=self.fd.to(tensor_dtype(x)), up=self.up,
-                    down=self.down, padding_mode=self.padding_mode, impl=self.impl,
-                    **self._act_kwargs(x))  # fmt: skip
+        return dict(fu=self.fu.to(tensor_dtype(x)), fd=self.fd.to(tensor_dtype(x)),
+                    up=self._ratios[0], down=self._ratios[1], padding_mode=self.padding_mode,
+                    impl=self.impl, **self._act_kwargs(x))  # fmt: skip
 
     def extra_repr(self) -> str:
         # Everything that changes the output: the gain always (a name's default is √2 for
@@ -591,10 +634,11 @@ class AliasFreeActivation1d(_AliasFree):
         >>> torch.allclose(y, act(x), atol=1e-6)
         True
         """
-        pu, _ = bigvgan_paddings(self.up, self.kernel_size)
-        _, pd = bigvgan_paddings(self.down, self.kernel_size)
+        (up, down) = self._ratios
+        pu, _ = bigvgan_paddings(up, self.kernel_size)
+        _, pd = bigvgan_paddings(down, self.kernel_size)
         return FilteredAct1dStream._of(self._op_kwargs, (self.kernel_size, self.kernel_size),
-                                       self.up, self.down, pu, pd, self.padding_mode)  # fmt: skip
+                                       up, down, pu, pd, self.padding_mode)  # fmt: skip
 
 
 class AliasFreeActivation2d(_AliasFree):
@@ -662,10 +706,9 @@ class AliasFreeActivation3d(_AliasFree):
     the input's dtype and on its device. The H/W stages and the activation run fused per depth
     slice; the memory held for autograd is about ``up`` times the input's on the numba backend
     with a fused activation (see :func:`bandlimit.ops.filtered_act3d`, Notes, for the others).
-    One ratio for all three axes: for frames only (H and W, the depth left alone) call
-    :func:`bandlimit.ops.filtered_act3d` with the filters ``(f, f, None)`` and factors
-    ``(up, up, 1)``, or :class:`AliasFreeActivation2d` on ``x.transpose(1, 2).flatten(0, 1)``.
-    Mind the gain, as in
+    Per-axis ratios in torch's ``(D, H, W)`` order resample some axes and leave the others
+    alone: ``up=(1, 2, 2), down=(1, 2, 2)`` is :class:`AliasFreeActivation2d` on every frame
+    of a video (exactly), the depth neither filtered nor padded. Mind the gain, as in
     :class:`AliasFreeActivation1d`: ``'silu'`` by name is √2 × ``nn.SiLU()``.
 
     Parameters
@@ -673,8 +716,10 @@ class AliasFreeActivation3d(_AliasFree):
     act : str, nn.Module or callable
         As in :class:`AliasFreeActivation1d`; an unfused module or function gets the up-sampled
         ``[N, C, D_u, H_u, W_u]`` volume.
-    up, down : int, default 2
-        Ratios, the same along all three axes.
+    up, down : int or ``(D, H, W)``, default 2
+        Ratios, the same along all three axes; or per axis (torch's order, as a blur-pool's
+        ``stride``), each axis either ``up = down = 1`` (left alone) or the common pair
+        (``up=(1, 2, 2), down=(1, 2, 2)``: H and W only).
     kernel_size : int, default 12
         Taps of both (separable) filters.
     cutoff, half_width : float or None, default None
@@ -704,6 +749,9 @@ class AliasFreeActivation3d(_AliasFree):
     torch.Size([1, 8, 5, 12, 12])
     >>> AliasFreeActivation3d("gelu", up=3, down=2)(torch.randn(1, 2, 4, 6, 6)).shape
     torch.Size([1, 2, 6, 9, 9])
+    >>> frames = AliasFreeActivation3d("gelu", up=(1, 3, 3), down=(1, 2, 2))
+    >>> frames(torch.randn(1, 2, 4, 6, 6)).shape, frames.output_rate   # rate: x first
+    (torch.Size([1, 2, 4, 9, 9]), (1.5, 1.5, 1.0))
     """
 
     ndim = 3

@@ -518,6 +518,30 @@ def test_alias_free_activation3d_is_the_op_with_bigvgan_paddings():
         == (1, 1, 5, 6, 8)
 
 
+def test_per_axis_ratios_resample_some_axes_and_leave_the_others():
+    """``up=(1, 2, 2)``: every frame through AliasFreeActivation2d, exactly; ``(3, 1, 1)`` /
+    ``(2, 1, 1)``: every (h, w) signal along D through AliasFreeActivation1d (to rounding)."""
+    torch.manual_seed(4)
+    x = torch.randn(2, 3, 5, 12, 10, dtype=torch.float64)
+    frames = bnn.AliasFreeActivation3d("gelu", up=(1, 2, 2), down=(1, 2, 2)).double()
+    want = bnn.AliasFreeActivation2d("gelu").double()(x.transpose(1, 2).flatten(0, 1))
+    torch.testing.assert_close(frames(x), want.unflatten(0, (2, 5)).transpose(1, 2), rtol=0,
+                               atol=1e-15)  # fmt: skip
+    snake = bnn.Snake(3).double()
+    depth = bnn.AliasFreeActivation3d(snake, up=(3, 1, 1), down=(2, 1, 1)).double()
+    signals = x.permute(0, 3, 4, 1, 2).flatten(0, 2)  # [N·H·W, C, D]
+    want = bnn.AliasFreeActivation1d(snake, up=3, down=2).double()(signals)
+    torch.testing.assert_close(depth(x), want.unflatten(0, (2, 12, 10)).permute(0, 3, 4, 1, 2),
+                               rtol=0, atol=1e-13)  # (another kernel: rounding)
+    assert depth.output_rate == (1.0, 1.0, 1.5)
+    with pytest.raises(ValueError, match=r"same on every axis that is resampled"):
+        bnn.AliasFreeActivation3d("gelu", up=(1, 2, 3), down=(1, 2, 3))
+    with pytest.raises(ValueError, match=r"up must be an int or one int per axis \(D, H, W\)"):
+        bnn.AliasFreeActivation3d("gelu", up=(2, 2), down=2)
+    with pytest.raises(TypeError, match=r"up must be an int >= 1"):
+        bnn.AliasFreeActivation2d("gelu", up=(1, 2))
+
+
 @pytest.mark.parametrize(("module", "shape", "words"), [
     (bnn.AliasFreeActivation3d("gelu"), (3, 4, 5, 6), ["[N, C, D, H, W]", "x[None]",
                                                        "AliasFreeActivation2d"]),
