@@ -213,12 +213,12 @@ def volume_out_size(
         sizes = "x".join(map(str, out))
         limit = "expected at least 1 per side" if min(out) < 1 else (
             f"the limit is {MAX_SIDE} samples per side and {MAX_PLANE} per H x W plane")
-        factors = "" if up == (1, 1, 1) else f"up={up}, "
-        factors += "" if down == (1, 1, 1) else f"down={down}, "
+        factors = "" if up == (1, 1, 1) else f"up (x, y, z) = {up}, "
+        factors += "" if down == (1, 1, 1) else f"down (x, y, z) = {down}, "
+        kernel = f"{taps[0]} taps" if len(set(taps)) == 1 else f"(x, y, z) = {taps} taps"
         raise ValueError(
             f"{what}: output size {sizes} (D x H x W) for the {source} {d}x{h}x{w}, filter "
-            f"{taps[0] if len(set(taps)) == 1 else taps} taps, {factors}{pad_name}={pad} "
-            f"(x0, x1, y0, y1, z0, z1); {limit}"
+            f"{kernel}, {factors}{pad_name}={pad} (x0, x1, y0, y1, z0, z1); {limit}"
         )
     return out  # type: ignore[return-value]
 

@@ -180,6 +180,7 @@ def upfirdn3d(
     """
     xr = check_tensor(real_part(x), "x", (5,), _VOLUME)
     fx, fy, fz = _axis_filters(f, "f", xr)  # (real: a complex one is not floating point)
+    wide = xr.dtype in HALF_DTYPES  # (on numba, once impl is known)
     up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
     pad = as_padding_3d(padding)
     g = as_float(gain, "gain", nonnegative=True) ** (1 / 3)
@@ -187,19 +188,28 @@ def upfirdn3d(
     impl = resolve_impl(impl, xr, "upfirdn3d", {"f_x": fx, "f_y": fy, "f_z": fz})
     d, h, w = xr.shape[2:]
     out = volume_out_size((d, h, w), _taps((fx, fy, fz)), up3, down3, pad, "upfirdn3d")
+    wide = wide and impl == "numba"
+    if wide:
+        fx, fy, fz = _widened((fx, fy, fz))
     fxy = _plane_filter(fx, fy)
     (ux, uy, uz), (dx, dy, dz) = up3, down3
+    depth_stage = fz is not None or uz != 1 or dz != 1 or pad[4] != 0 or pad[5] != 0
+    gain = as_float(gain, "gain", nonnegative=True)
+    plane_gain = g * g if depth_stage else gain  # (no depth pass: all the gain on the planes)
 
     def depth_pass(t: torch.Tensor) -> torch.Tensor:
         return _depth_stage(t, fz, uz, dz, pad[4], pad[5], "zeros", flip, g, impl)
 
     def plane_pass(t: torch.Tensor) -> torch.Tensor:
-        return _per_slice(t, lambda v: upfirdn2d(v, fxy, (ux, uy), (dx, dy), pad[:4], flip,
-                                                 g * g, impl), t.shape[1], t.shape[2])  # fmt: skip
+        def op(v: torch.Tensor) -> torch.Tensor:
+            return upfirdn2d(v, fxy, (ux, uy), (dx, dy), pad[:4], flip, plane_gain, impl)
 
-    wide = impl == "numba" and xr.dtype in HALF_DTYPES
+        return _per_slice(t, op, t.shape[1], t.shape[2])
+
     t = x.float() if wide else x
-    if h * w == 0 or out[0] * h * w > d * out[1] * out[2]:  # the pass that leaves less first
+    if not depth_stage:
+        y = plane_pass(t)
+    elif h * w == 0 or out[0] * h * w > d * out[1] * out[2]:  # the pass that leaves less first
         y = depth_pass(plane_pass(t))
     else:
         y = plane_pass(depth_pass(t))
@@ -216,19 +226,34 @@ def _axis_filters(f: object, name: str, x: torch.Tensor | None = None) -> AxisFi
         if len(f) != 3:
             raise ValueError(f"{name} must be a [taps] tensor, None, or one of them per axis "
                              f"(f_x, f_y, f_z), got a sequence of length {len(f)}")  # fmt: skip
-        fx, fy, fz = (_separable(g, f"{name}[{i}]", x) for i, g in enumerate(f))
+        fx, fy, fz = (_separable(g, f"{name}[{i}]", x, axis) for i, (g, axis)
+                      in enumerate(zip(f, ("x (W)", "y (H)", "z (D)"))))  # fmt: skip
         return fx, fy, fz
     g = _separable(f, name, x)
     return g, g, g
 
 
-def _separable(f: object, name: str, x: torch.Tensor | None = None) -> torch.Tensor | None:
-    """``f`` if it is a ``[taps]`` filter (or None): the 3-D ops apply it along every axis."""
+def _widened(filters: AxisFilters) -> AxisFilters:
+    """Half-precision filters in float32 (one filter shared by axes stays one): numba computes
+    half precision in float32, rounded once, taps and gains included."""
+    done: dict[int, torch.Tensor] = {}
+    out = []
+    for g in filters:
+        if g is not None and g.dtype in HALF_DTYPES:
+            g = done.setdefault(id(g), g.float())
+        out.append(g)
+    return out[0], out[1], out[2]
+
+
+def _separable(
+    f: object, name: str, x: torch.Tensor | None = None, axis: str | None = None
+) -> torch.Tensor | None:
+    """``f`` if it is a ``[taps]`` filter (or None): applied along ``axis``, or every axis."""
     if isinstance(f, torch.Tensor) and f.ndim != 1:
-        raise ValueError(
-            f"{name} must have shape [taps] (a separable filter, applied along D, H and W; "
-            f"setup_filter(..., separable=True) gives one), got shape {tuple(f.shape)}"
-        )
+        where = f"the filter along {axis}" if axis else (
+            "a separable filter, applied along D, H and W; setup_filter(..., separable=True) "
+            "gives one")
+        raise ValueError(f"{name} must have shape [taps] ({where}), got shape {tuple(f.shape)}")
     return check_filter(f, name, (1,), x)
 
 
@@ -240,12 +265,14 @@ def _taps(filters: AxisFilters) -> Triple:
 
 def _plane_filter(fx: torch.Tensor | None, fy: torch.Tensor | None) -> torch.Tensor | None:
     """The 2-D op's filter for the H/W axes: the ``[taps]`` filter of both, one axis's as a
-    ``[1, taps]`` / ``[taps, 1]`` filter, or the outer product ``[h, w]`` of two."""
+    ``[1, taps]`` / ``[taps, 1]`` filter, or the outer product ``[h, w]`` of two (formed in at
+    least float32: the op rounds it once, to the dtype it computes in)."""
     if fx is fy:
         return fx
     if fx is None or fy is None:
         return fy[:, None] if fx is None else fx[None, :]  # type: ignore[index]
-    return fy[:, None] * fx[None, :]
+    dtype = torch.promote_types(torch.promote_types(fx.dtype, fy.dtype), torch.float32)
+    return fy.to(dtype)[:, None] * fx.to(dtype)[None, :]
 
 
 def filter3d(
@@ -539,6 +566,8 @@ def filtered_act3d(
     volume_out_size(sizes, kd, ones, down3, dpad, "filtered_act3d (fd)", "down_padding",
                     "up-sampled volume")
     wide = impl == "numba" and x.dtype in HALF_DTYPES  # float32 throughout, rounded once
+    if wide:
+        fus, fds = _widened(fus), _widened(fds)
     y = _filtered_act3d(
         x.float() if wide else x, act, fus, fds, b, up3, down3, pad,
         dpad, mode, gain, clamp, alpha, beta, flips, impl, callable_act=spec is None,

@@ -387,6 +387,29 @@ def test_one_filter_per_axis(impl, kinds, factors, seed):
     assert_close(run_filtered(case, impl), expected_filtered(case), 1e-10, what=str(kinds))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_filters_are_rounded_once_on_numba(dtype):
+    """Half-precision data and taps on numba: float32 throughout (the gain on the taps, the
+    outer product of two filters), rounded once at the end — a filter shared by two axes or
+    an equal copy give the same, and frames-only up-sampling is upsample2d on every frame."""
+    torch.manual_seed(5)
+    f = torch.tensor([0.1, 0.6, 0.25, 0.05], dtype=dtype)
+    x = torch.randn(1, 2, 3, 8, 8).to(dtype)
+    kw = dict(up=(2, 2, 1), padding=(2, 1, 2, 1, 0, 0), impl="numba")
+    want = ops.upfirdn3d(x.float(), (f.float(), f.float(), None), gain=4.0, **kw).to(dtype)
+    assert torch.equal(ops.upfirdn3d(x, (f, f, None), gain=4.0, **kw), want)
+    assert torch.equal(ops.upfirdn3d(x, (f, f.clone(), None), gain=4.0, **kw), want)
+    y = ops.filtered_act3d(x, "gelu", (f, f.clone(), None), (f, f, None), up=(2, 2, 1),
+                           down=(2, 2, 1), padding=(2, 1, 2, 1, 0, 0), impl="numba")  # fmt: skip
+    y32 = ops.filtered_act3d(x.float(), "gelu", (f.float(),) * 2 + (None,),
+                             (f.float(),) * 2 + (None,), up=(2, 2, 1), down=(2, 2, 1),
+                             padding=(2, 1, 2, 1, 0, 0), impl="numba")  # fmt: skip
+    assert torch.equal(y, y32.to(dtype))
+    x32, f32 = x.float(), f.float()
+    frames = torch.stack([ops.upsample2d(x32[:, :, i], f32, 2, impl="numba") for i in range(3)], 2)
+    assert torch.equal(ops.upsample3d(x32, (f32, f32, None), (2, 2, 1), impl="numba"), frames)
+
+
 def test_upsampling_h_and_w_only_leaves_the_frames_alone():
     """What a video user wants from ``up=(2, 2, 1)``: with ``f = (f, f, None)`` one bright frame
     stays one frame (one filter for every axis would blur it over the filter's taps)."""
@@ -568,6 +591,10 @@ F4 = torch.ones(4) / 4
     (lambda: ops.upfirdn3d(torch.zeros(1, 2, 3, 4), F4), ValueError, ["[N, C, D, H, W]"]),
     (lambda: ops.upfirdn3d(X5, torch.ones(3, 3)), ValueError, ["f", "[taps]", "(3, 3)"]),
     (lambda: ops.upfirdn3d(X5, (F4, F4)), ValueError, ["f", "(f_x, f_y, f_z)", "length 2"]),
+    (lambda: ops.upfirdn3d(X5, (F4, torch.ones(2, 2), None)), ValueError,
+     ["f[1] must have shape [taps] (the filter along y (H))"]),
+    (lambda: ops.downsample3d(X5, (None, None, torch.ones(8) / 8), (1, 1, 4)), ValueError,
+     ["filter (x, y, z) = (1, 1, 8) taps", "down (x, y, z) = (1, 1, 4)"]),
     (lambda: ops.filtered_act3d(X5, "gelu", (F4, None, torch.ones(2, 2))), ValueError,
      ["fu[2]", "[taps]"]),
     (lambda: ops.upsample3d(X5, ops.setup_filter([1, 3, 3, 1])), ValueError,
