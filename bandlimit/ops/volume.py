@@ -45,6 +45,8 @@ from bandlimit.ops.filtered import _act_args, _check_mode, _held_dtype, filtered
 from bandlimit.ops.upfirdn import aligned_padding, upfirdn2d
 
 _VOLUME = "[N, C, D, H, W]"
+AxisFilters = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
+Filter3d = torch.Tensor | None | AxisFilters  # one for every axis, or one per axis (x, y, z)
 
 
 def _extend_depth(x: torch.Tensor, e0: int, e1: int, mode: str) -> torch.Tensor:
@@ -97,7 +99,7 @@ def _column(f: torch.Tensor | None) -> torch.Tensor | None:
 
 def upfirdn3d(
     x: torch.Tensor,
-    f: torch.Tensor | None,
+    f: Filter3d,
     up: int | tuple[int, int, int] = 1,
     down: int | tuple[int, int, int] = 1,
     padding: int | tuple[int, ...] = 0,
@@ -136,8 +138,9 @@ def upfirdn3d(
     flip_filter : bool, default False
         Correlate with ``f`` instead of convolving.
     gain : float ≥ 0, default 1
-        Overall gain (``gain**(1/3)`` on each axis's pass); ``gain = up_x·up_y·up_z`` with a
-        unit-sum ``f`` keeps the level of a constant volume.
+        Overall gain (``gain**(1/3)`` on each axis's pass; all of it on the H/W passes when
+        nothing acts along D); ``gain = up_x·up_y·up_z`` with a unit-sum ``f`` keeps the level
+        of a constant volume.
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
         Backend of the 2-D stages (see :func:`~bandlimit.ops.set_default_impl`).
 
@@ -180,21 +183,20 @@ def upfirdn3d(
     """
     xr = check_tensor(real_part(x), "x", (5,), _VOLUME)
     fx, fy, fz = _axis_filters(f, "f", xr)  # (real: a complex one is not floating point)
-    wide = xr.dtype in HALF_DTYPES  # (on numba, once impl is known)
     up3, down3 = as_factors_3d(up, "up"), as_factors_3d(down, "down")
     pad = as_padding_3d(padding)
-    g = as_float(gain, "gain", nonnegative=True) ** (1 / 3)
+    gain = as_float(gain, "gain", nonnegative=True)
     flip = check_bool("flip_filter", flip_filter)
     impl = resolve_impl(impl, xr, "upfirdn3d", {"f_x": fx, "f_y": fy, "f_z": fz})
     d, h, w = xr.shape[2:]
     out = volume_out_size((d, h, w), _taps((fx, fy, fz)), up3, down3, pad, "upfirdn3d")
-    wide = wide and impl == "numba"
+    wide = impl == "numba" and xr.dtype in HALF_DTYPES
     if wide:
         fx, fy, fz = _widened((fx, fy, fz))
     fxy = _plane_filter(fx, fy)
     (ux, uy, uz), (dx, dy, dz) = up3, down3
     depth_stage = fz is not None or uz != 1 or dz != 1 or pad[4] != 0 or pad[5] != 0
-    gain = as_float(gain, "gain", nonnegative=True)
+    g = gain ** (1 / 3)
     plane_gain = g * g if depth_stage else gain  # (no depth pass: all the gain on the planes)
 
     def depth_pass(t: torch.Tensor) -> torch.Tensor:
@@ -214,9 +216,6 @@ def upfirdn3d(
     else:
         y = plane_pass(depth_pass(t))
     return keep_memory_format(y.to(x.dtype) if wide else y, x)
-
-
-AxisFilters = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
 
 
 def _axis_filters(f: object, name: str, x: torch.Tensor | None = None) -> AxisFilters:
@@ -277,7 +276,7 @@ def _plane_filter(fx: torch.Tensor | None, fy: torch.Tensor | None) -> torch.Ten
 
 def filter3d(
     x: torch.Tensor,
-    f: torch.Tensor | None,
+    f: Filter3d,
     padding: int | tuple[int, ...] = 0,
     flip_filter: bool = False,
     gain: float = 1,
@@ -317,7 +316,7 @@ def filter3d(
 
 def upsample3d(
     x: torch.Tensor,
-    f: torch.Tensor | None,
+    f: Filter3d,
     up: int | tuple[int, int, int] = 2,
     padding: int | tuple[int, ...] = 0,
     flip_filter: bool = False,
@@ -367,7 +366,7 @@ def upsample3d(
 
 def downsample3d(
     x: torch.Tensor,
-    f: torch.Tensor | None,
+    f: Filter3d,
     down: int | tuple[int, int, int] = 2,
     padding: int | tuple[int, ...] = 0,
     flip_filter: bool = False,
@@ -446,8 +445,8 @@ def _volume_act(
 def filtered_act3d(
     x: torch.Tensor,
     act: str | Callable[[torch.Tensor], torch.Tensor],
-    fu: torch.Tensor | None = None,
-    fd: torch.Tensor | None = None,
+    fu: Filter3d = None,
+    fd: Filter3d = None,
     b: torch.Tensor | None = None,
     up: int | tuple[int, int, int] = 1,
     down: int | tuple[int, int, int] = 1,
