@@ -263,23 +263,20 @@ def plain_torch_3d(x: torch.Tensor, f: torch.Tensor, fn) -> torch.Tensor:
 
     c, k = x.shape[1], f.shape[0]
     crop = k - 1 - k // 2  # the transposed convolution's first sample the op keeps
+
+    def along(axis: int, taps: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        """The depthwise kernel of ``taps`` along ``axis``, and the stride 2 along it."""
+        shape, stride = [1, 1, 1], [1, 1, 1]
+        shape[axis - 2], stride[axis - 2] = k, 2
+        return taps.reshape(1, 1, *shape).expand(c, 1, *shape), stride
+
     u = x
     for axis in (2, 3, 4):
-        shape = [1, 1, 1]
-        shape[axis - 2] = k
-        w = (2 * f).reshape(1, 1, *shape).expand(c, 1, *shape)
-        stride = [1, 1, 1]
-        stride[axis - 2] = 2
-        u = F.conv_transpose3d(u, w, stride=stride, groups=c)
-        u = u.narrow(axis, crop, 2 * x.shape[axis])
-    a = fn(u)
-    a = F.pad(a, (k // 2 - 1, k // 2) * 3)
+        w, stride = along(axis, 2 * f)
+        u = F.conv_transpose3d(u, w, stride=stride, groups=c).narrow(axis, crop, 2 * x.shape[axis])
+    a = F.pad(fn(u), (k // 2 - 1, k // 2) * 3)
     for axis in (2, 3, 4):
-        shape = [1, 1, 1]
-        shape[axis - 2] = k
-        w = f.flip(0).reshape(1, 1, *shape).expand(c, 1, *shape)
-        stride = [1, 1, 1]
-        stride[axis - 2] = 2
+        w, stride = along(axis, f.flip(0))
         a = F.conv3d(a, w, stride=stride, groups=c)
     return a
 

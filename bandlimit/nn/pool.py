@@ -24,7 +24,8 @@ from bandlimit.nn.activation import tensor_dtype
 from bandlimit.ops import upfirdn1d, upfirdn2d, upfirdn3d
 from bandlimit.ops._dispatch import _check_impl
 from bandlimit.ops._params import check_tensor, keep_memory_format
-from bandlimit.ops.volume import _depth_stage
+from bandlimit.ops.reference import extend_index
+from bandlimit.ops.volume import _plane_filter
 
 __all__ = ["BlurPool1d", "BlurPool2d", "BlurPool3d", "MaxBlurPool2d"]
 
@@ -83,13 +84,6 @@ def _check_stride(stride: object, ndim: int) -> int | tuple[int, ...]:
             f"{short_repr(stride)}"
         )
     return strides
-
-
-def _wrap(x: torch.Tensor, before: int, after: int, dim: int) -> torch.Tensor:
-    """``x`` extended periodically along ``dim``, any number of periods."""
-    n = x.shape[dim]
-    index = torch.arange(-before, n + after, device=x.device) % n
-    return x.index_select(dim, index)
 
 
 class _BlurPool(Module):
@@ -213,7 +207,10 @@ class _BlurPool(Module):
         if mode == "circular":  # (F.pad wraps at most once: small maps)
             padded = x
             for axis in range(self._ndim):  # (the last axis first, as F.pad's pairs)
-                padded = _wrap(padded, pad[2 * axis], pad[2 * axis + 1], x.ndim - 1 - axis)
+                dim = x.ndim - 1 - axis
+                index = extend_index(x.shape[dim], pad[2 * axis], pad[2 * axis + 1], mode,
+                                     x.device)  # fmt: skip
+                padded = padded.index_select(dim, index)
         else:
             padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
         # (in x's memory format: the wrap's gather does not keep a channels-last layout)
@@ -226,23 +223,15 @@ class _BlurPool(Module):
         s = self._factor
         if self._ndim == 1:
             return upfirdn1d(x, f, down=s, padding=(pad[0], pad[1]), impl=self.impl)
-        if self._isotropic:
-            op = upfirdn2d if self._ndim == 2 else upfirdn3d
-            return op(x, f, down=s, padding=pad, impl=self.impl)
-        *depth, blur_h, blur_w = self._blurred
-        if depth and depth[0]:  # along D: the depth stage of the 3-D ops
-            x = _depth_stage(x, f, 1, s, pad[4], pad[5], "zeros", False, 1.0, self.impl)
-        if not (blur_h or blur_w):
-            return x
-        # H and/or W: a [k] filter on both, or a [k, 1] / [1, k] one on one of them
-        f2 = f if blur_h and blur_w else f[:, None] if blur_h else f[None, :]
-        down = (s if blur_w else 1, s if blur_h else 1)
-        if not depth:
-            return upfirdn2d(x, f2, down=down, padding=pad[:4], impl=self.impl)
-        n, c, d = x.shape[:3]
-        y = upfirdn2d(x.reshape(n, c * d, *x.shape[3:]), f2, down=down, padding=pad[:4],
-                      impl=self.impl)  # fmt: skip
-        return y.reshape(n, c, d, *y.shape[2:])
+        # per axis, x first: the blurred axes filtered and subsampled, the others left alone
+        blurred = self._blurred[::-1]
+        fx, fy = (f if b else None for b in blurred[:2])
+        dx, dy = (s if b else 1 for b in blurred[:2])
+        if self._ndim == 2:
+            return upfirdn2d(x, _plane_filter(fx, fy), down=(dx, dy), padding=pad,
+                             impl=self.impl)  # fmt: skip
+        fz, dz = (f, s) if blurred[2] else (None, 1)
+        return upfirdn3d(x, (fx, fy, fz), down=(dx, dy, dz), padding=pad, impl=self.impl)
 
     def extra_repr(self) -> str:
         parts = [f"stride={self.stride}", f"kernel_size={self.kernel_size}",

@@ -405,7 +405,9 @@ def extension(pad: Pad4, up: Pair, mode: str) -> tuple[Pad4, Pad4]:
     return ext, rest
 
 
-def _extend_index(length: int, e0: int, e1: int, mode: str, device) -> torch.Tensor:
+def extend_index(length: int, e0: int, e1: int, mode: str, device) -> torch.Tensor:
+    """Indices of a signal of ``length`` extended by ``e0``/``e1`` samples with ``mode``
+    ('replicate': the edge repeated; 'circular': wrapped, any number of periods)."""
     idx = torch.arange(-e0, length + e1, device=device)
     return idx.clamp(0, length - 1) if mode == "replicate" else idx.remainder(length)
 
@@ -419,9 +421,9 @@ def extend(x: torch.Tensor, pad: Pad4, up: Pair, mode: str) -> tuple[torch.Tenso
     (ex0, ex1, ey0, ey1), rest = extension(pad, up, mode)
     h, w = x.shape[2:]
     if ex0 or ex1:
-        x = x.index_select(3, _extend_index(w, ex0, ex1, mode, x.device))
+        x = x.index_select(3, extend_index(w, ex0, ex1, mode, x.device))
     if ey0 or ey1:
-        x = x.index_select(2, _extend_index(h, ey0, ey1, mode, x.device))
+        x = x.index_select(2, extend_index(h, ey0, ey1, mode, x.device))
     return x, rest
 
 
@@ -431,10 +433,10 @@ def extend_adjoint(g: torch.Tensor, hw: Pair, pad: Pad4, up: Pair, mode: str) ->
     (ex0, ex1, ey0, ey1), _ = extension(pad, up, mode)
     h, w = hw
     if ey0 or ey1:
-        idx = _extend_index(h, ey0, ey1, mode, g.device)
+        idx = extend_index(h, ey0, ey1, mode, g.device)
         g = g.new_zeros(g.shape[0], g.shape[1], h, g.shape[3]).index_add(2, idx, g)
     if ex0 or ex1:
-        idx = _extend_index(w, ex0, ex1, mode, g.device)
+        idx = extend_index(w, ex0, ex1, mode, g.device)
         g = g.new_zeros(g.shape[0], g.shape[1], g.shape[2], w).index_add(3, idx, g)
     return g
 

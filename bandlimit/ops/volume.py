@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from bandlimit._checks import check_bool
+from bandlimit.ops import reference
 from bandlimit.ops._complex import real_part
 from bandlimit.ops._dispatch import HALF_DTYPES, resolve_impl
 from bandlimit.ops._params import (
@@ -49,14 +50,9 @@ AxisFilters = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | Non
 Filter3d = torch.Tensor | None | AxisFilters  # one for every axis, or one per axis (x, y, z)
 
 
-def _extend_depth(x: torch.Tensor, e0: int, e1: int, mode: str) -> torch.Tensor:
-    """``x [N, C, D, H, W]`` extended by ``e0``/``e1`` samples along D, at its own rate:
-    edge slices repeated ('replicate') or the volume wrapped ('circular', any number of
-    times)."""
-    d = x.shape[2]
-    idx = torch.arange(-e0, d + e1, device=x.device)
-    idx = idx.clamp(0, d - 1) if mode == "replicate" else idx.remainder(d)
-    return x.index_select(2, idx)
+def _acts_on_depth(f: torch.Tensor | None, up: int, down: int, p0: int, p1: int) -> bool:
+    """Whether a depth stage changes anything (a filter, a factor or a padding along D)."""
+    return f is not None or up != 1 or down != 1 or p0 != 0 or p1 != 0
 
 
 def _depth_stage(
@@ -67,17 +63,14 @@ def _depth_stage(
     samples, the extension by ``mode`` made at the input's rate first, as the 2-D op does): one
     2-D upfirdn on the ``[N, C, D, H·W]`` view with the ``[taps, 1]`` filter. Linear, so
     autograd keeps nothing of ``x`` (a filtered activation's 'linear' stage would)."""
-    if mode != "zeros":
-        e0, e1 = -(-max(p0, 0) // up), -(-max(p1, 0) // up)
-        if e0 or e1:
-            x = _extend_depth(x, e0, e1, mode)
-            p0, p1 = p0 - e0 * up, p1 - e1 * up
     n, c, d, h, w = x.shape
+    v = x.reshape(n, c, d, h * w)
+    if mode != "zeros":
+        v, (_, _, p0, p1) = reference.extend(v, (0, 0, p0, p1), (1, up), mode)
     if h * w == 0:  # slices without samples: only the depth's size changes
         taps = 1 if f is None else int(f.shape[0])
-        return x.new_zeros(n, c, out_length(d, up, down, p0, p1, taps), h, w)
-    y = upfirdn2d(x.reshape(n, c, d, h * w), _column(f), (1, up), (1, down), (0, 0, p0, p1),
-                  flip, gain, impl)  # fmt: skip
+        return x.new_zeros(n, c, out_length(v.shape[2], up, down, p0, p1, taps), h, w)
+    y = upfirdn2d(v, _column(f), (1, up), (1, down), (0, 0, p0, p1), flip, gain, impl)
     return y.reshape(n, c, y.shape[2], h, w)
 
 
@@ -195,7 +188,7 @@ def upfirdn3d(
         fx, fy, fz = _widened((fx, fy, fz))
     fxy = _plane_filter(fx, fy)
     (ux, uy, uz), (dx, dy, dz) = up3, down3
-    depth_stage = fz is not None or uz != 1 or dz != 1 or pad[4] != 0 or pad[5] != 0
+    depth_stage = _acts_on_depth(fz, uz, dz, pad[4], pad[5])
     g = gain ** (1 / 3)
     plane_gain = g * g if depth_stage else gain  # (no depth pass: all the gain on the planes)
 
@@ -583,7 +576,7 @@ def _filtered_act3d(
 ) -> torch.Tensor:
     (ux, uy, uz), (dx, dy, dz) = up, down
     c = x.shape[1]
-    if fu[2] is not None or uz != 1 or pad[4] or pad[5]:
+    if _acts_on_depth(fu[2], uz, 1, pad[4], pad[5]):
         if b is not None:
             x = x + b.to(x.dtype).reshape(1, -1, 1, 1, 1)
             b = None
@@ -601,6 +594,6 @@ def _filtered_act3d(
         v, act, fu_xy, fd_xy, b, up=(ux, uy), down=(dx, dy), padding=pad[:4], padding_mode=mode,
         gain=gain, clamp=clamp, alpha=alpha, beta=beta, flip_filter=flips,
         down_padding=dpad[:4], impl=impl), c, depth)
-    if fd[2] is not None or dz != 1 or dpad[4] or dpad[5]:
+    if _acts_on_depth(fd[2], 1, dz, dpad[4], dpad[5]):
         a = _depth_stage(a, fd[2], 1, dz, dpad[4], dpad[5], mode, flips[1], 1.0, impl)
     return a

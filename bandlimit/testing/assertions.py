@@ -439,13 +439,12 @@ def _rates(
     rate: Any, x: torch.Tensor, y: torch.Tensor, nd: int, op: Any = None
 ) -> tuple[tuple[float, ...], str]:
     """Output samples per input sample, per axis, ordered (x, y), and where they come from."""
+    # bandlimit's resampling modules know their rate (sizes with borders can mislead): a number,
+    # or per axis, x first (a blur-pool with per-axis strides)
     known = getattr(op, "output_rate", None)
-    if rate is None and isinstance(known, Real):
-        # (bandlimit's resampling modules know their rate: sizes with borders can mislead)
-        return (float(known),) * nd, f"from {type(op).__name__}.output_rate"
+    known = (known,) * nd if isinstance(known, Real) else known
     if (rate is None and isinstance(known, (tuple, list)) and len(known) == nd
-            and all(isinstance(r, Real) and float(r) > 0 for r in known)):  # fmt: skip
-        # (per axis, x first: a blur-pool with per-axis strides)
+            and all(isinstance(r, Real) for r in known)):  # fmt: skip
         return tuple(float(r) for r in known), f"from {type(op).__name__}.output_rate"
     if rate is None:
         out, sizes = [], []
