@@ -11,12 +11,14 @@ parameters, state-dict keys and output sizes stay what they were.
 
 from __future__ import annotations
 
+import copy
 import functools
+import warnings
 from collections.abc import Iterable
 from typing import cast
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 from bandlimit._checks import check_bool, check_int, short_repr
 from bandlimit.nn.pool import BlurPool1d, BlurPool2d, BlurPool3d, _BlurPool
@@ -86,27 +88,112 @@ def _run_order(seq: nn.Module) -> list[nn.Module]:
     return out
 
 
-def _activation_after(model: nn.Module, uses: dict[int, int]) -> dict[int, nn.Module]:
-    """``{id(conv): activation}`` for each convolution that an ``nn.Sequential`` follows with
-    normalisation layers and then an activation module used nowhere else (nested
-    ``nn.Sequential`` s read in the order they run)."""
+def _activation_after(model: nn.Module, uses: dict[int, int],
+                      candidates: set[int]) -> dict[int, nn.Module]:
+    """``{id(conv): activation}`` for each convolution of ``candidates`` that is followed by
+    normalisation layers and then an activation module used nowhere else: in an
+    ``nn.Sequential`` (nested ones read in the order they run) or in a ``forward`` method
+    (read from its ``torch.fx`` graph, see :func:`_activation_in_forward`)."""
     found: dict[int, nn.Module] = {}
     for seq in model.modules():
         if not _chains(seq):
+            if any(_conv_at_end(c, candidates) for c in seq.children()):
+                found.update(_activation_in_forward(seq, uses, candidates))
             continue
         children = _run_order(seq)  # (in order, a module listed twice twice)
         for i, conv in enumerate(children):
-            if not isinstance(conv, _CONVS) or uses.get(id(conv), 0) != 1:
+            if id(conv) not in candidates or uses.get(id(conv), 0) != 1:
                 continue
-            j = i + 1
-            while j < len(children) and isinstance(children[j], _NORMS):
-                j += 1
-            if j == len(children):
-                continue
-            act = children[j]
-            if (isinstance(act, _ACTIVATIONS) and uses.get(id(act), 0) == 1
-                    and not hasattr(act, BLUR)):  # fmt: skip
+            act = _act_module(children[i + 1:], uses)
+            if act is not None:
                 found[id(conv)] = act
+    return found
+
+
+def _act_module(run: list[nn.Module], uses: dict[int, int]) -> nn.Module | None:
+    """The activation module that ``run`` (modules run in order) reaches after normalisation
+    layers only, if it is used once in the model and holds no blur yet, else None."""
+    for m in run:
+        if isinstance(m, _NORMS):
+            continue
+        if isinstance(m, _ACTIVATIONS) and uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
+            return m
+        return None
+    return None
+
+
+def _conv_at_end(m: nn.Module, candidates: set[int]) -> nn.Module | None:
+    """The convolution of ``candidates`` whose output ``m`` returns: ``m`` itself, or the last
+    one a chaining ``nn.Sequential`` runs with only normalisation layers after it."""
+    if id(m) in candidates:
+        return m
+    if not _chains(m):
+        return None
+    run = _run_order(m)
+    for i in range(len(run) - 1, -1, -1):
+        if id(run[i]) in candidates:
+            return run[i] if all(isinstance(n, _NORMS) for n in run[i + 1:]) else None
+    return None
+
+
+class _ChildrenAsLeaves(fx.Tracer):
+    """Traces one module's own ``forward``: every submodule it calls is a leaf."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return m is not self.root
+
+
+def _forward_graph(module: nn.Module) -> fx.Graph | None:
+    """``module.forward``'s graph of submodule calls, or None where ``torch.fx`` cannot trace
+    it (control flow on the data, …). Traced on a shallow twin, so a ``forward`` that changes
+    its module's Python attributes (a step counter) changes the twin's; the data are proxies,
+    no tensor is computed or written."""
+    try:
+        twin = copy.copy(module)
+        for key in ("_modules", "_parameters", "_buffers"):
+            twin.__dict__[key] = dict(module.__dict__[key])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _ChildrenAsLeaves().trace(twin)
+    except Exception:  # (any failure to trace means: not seen, the blur after the conv)
+        return None
+
+
+def _activation_in_forward(module: nn.Module, uses: dict[int, int],
+                           candidates: set[int]) -> dict[int, nn.Module]:
+    """``{id(conv): activation}`` read from ``module.forward``'s data flow: a call returning
+    a candidate convolution's output (the convolution, or a ``nn.Sequential`` ending in it and
+    normalisation layers) that only normalisation calls consume, one after the other, up to
+    the call of an activation module (or of a ``nn.Sequential`` starting with norms and it)
+    called once; torchvision's ResNet blocks call one ``ReLU`` two or three times: not taken."""
+    graph = _forward_graph(module)
+    if graph is None:
+        return {}
+    calls: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.op == "call_module":
+            calls[node.target] = calls.get(node.target, 0) + 1
+    found: dict[int, nn.Module] = {}
+    for node in graph.nodes:
+        if node.op != "call_module" or calls[node.target] != 1:
+            continue
+        conv = _conv_at_end(module.get_submodule(node.target), candidates)
+        if conv is None or uses.get(id(conv), 0) != 1:
+            continue
+        while len(node.users) == 1:
+            (user,) = node.users
+            if (user.op != "call_module" or calls[user.target] != 1 or user.args != (node,)
+                    or user.kwargs):  # fmt: skip
+                break
+            consumer = module.get_submodule(user.target)
+            run = _run_order(consumer) if _chains(consumer) else [consumer]
+            act = _act_module(run, uses)
+            if act is not None:
+                found[id(conv)] = act
+                break
+            if not all(isinstance(m, _NORMS) for m in run):
+                break
+            node = user
     return found
 
 
@@ -165,17 +252,22 @@ def antialias(
 
     Where the blur goes: Zhang blur after the nonlinearity (``Conv(stride 1) → BN → ReLU →
     BlurPool``), which then runs at the dense rate and its new frequencies are removed before
-    the subsampling. With ``after_activation`` (default), a strided convolution followed in an
-    ``nn.Sequential`` by normalisation layers and an activation module (torchvision's
-    ``Conv2dNormActivation`` blocks, VGG-style stacks; nested ``nn.Sequential`` s are read in
-    the order they run, so a block's last convolution finds the parent's activation, as in
-    (2+1)-D video blocks) gets its blur-pool on that activation's
-    output (held by the activation, whose forward then also subsamples); an activation module
-    used anywhere else in the model is left alone, and such a convolution is blurred right after
-    itself, as are every pool and every convolution whose activation ``antialias`` cannot see
-    (one called in a ``forward`` method). Calling ``antialias`` again changes nothing (no strided
-    layer is left). The blur runs before any forward hook registered earlier on the module that
-    holds it (they see the output the model now computes).
+    the subsampling. With ``after_activation`` (default), a strided convolution followed by
+    normalisation layers (and dropout) and an activation module gets its blur-pool on that
+    activation's output (held by the activation, whose forward then also subsamples). The chain
+    is found in an ``nn.Sequential`` (torchvision's ``Conv2dNormActivation`` blocks, VGG-style
+    stacks; nested ones are read in the order they run, so a block's last convolution finds
+    the parent's activation, as in (2+1)-D video blocks) or in a module's ``forward`` method
+    (timm-style ResNet blocks with an activation module per call): each module that holds such
+    a convolution is traced with ``torch.fx``, its submodules as leaves, and the chain taken
+    where each output goes to the next call only. The trace runs on a shallow copy with proxy
+    data: no tensor is computed, and a ``forward`` that changes its module's attributes changes
+    the copy's. An activation module used or called anywhere else (torchvision's ResNet blocks
+    call one ``ReLU`` two or three times), a convolution whose output also goes elsewhere, and a
+    ``forward`` ``torch.fx`` cannot trace (control flow on the data) leave the convolution
+    blurred right after itself, as every pool is. Calling ``antialias`` again changes nothing
+    (no strided layer is left). The blur runs before any forward hook registered earlier on the
+    module that holds it (they see the output the model now computes).
 
     Parameters
     ----------
@@ -202,7 +294,8 @@ def antialias(
         binomial blur hardly low-passes at such rates (a ViT's 16 x 16 patchify convolution).
     after_activation : bool, default True
         Blur after the activation that follows a strided convolution in an ``nn.Sequential``
-        (see above); False: always right after the strided layer.
+        or a ``forward`` method (see above); False: always right after the strided layer
+        (nothing is traced).
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto'
         Backend of the blur (:func:`~bandlimit.ops.upfirdn2d`).
 
@@ -259,7 +352,11 @@ def antialias(
     uses: dict[int, int] = {}  # how often each module appears in the model (shared modules)
     for _, m in model.named_modules(remove_duplicate=False):
         uses[id(m)] = uses.get(id(m), 0) + 1
-    following = _activation_after(model, uses) if after_activation else {}
+    following: dict[int, nn.Module] = {}
+    if after_activation and "conv" in layers:
+        candidates = {id(m) for m in model.modules() if isinstance(m, _CONVS)
+                      and not hasattr(m, BLUR) and _stride(m, max_stride) is not None}  # fmt: skip
+        following = _activation_after(model, uses, candidates)
     changed: dict[str, nn.Module] = {}
     for name, layer in list(model.named_modules()):  # (a list: the loop adds submodules)
         if not isinstance(layer, kinds) or hasattr(layer, BLUR):

@@ -398,3 +398,121 @@ def test_pools_of_any_dimension_keep_their_exclusions_unbatched_inputs_and_fusio
     with torch.no_grad():
         want = block(x)
         torch.testing.assert_close(fuse_modules(block, [["0", "1", "2"]])(x), want)
+
+
+class _Bottleneck(nn.Module):
+    """A timm-style ResNet bottleneck: one activation module per call, the stride on conv2,
+    a strided 1 x 1 shortcut whose output meets the main path at an addition."""
+
+    def __init__(self, c: int = 4, stride: int = 2):
+        super().__init__()
+        self.conv1, self.bn1, self.act1 = nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU()
+        self.conv2 = nn.Conv2d(c, c, 3, stride=stride, padding=1)
+        self.bn2, self.drop, self.act2 = nn.BatchNorm2d(c), nn.Dropout(0.0), nn.GELU()
+        self.conv3, self.bn3, self.act3 = nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU()
+        self.downsample = nn.Sequential(nn.Conv2d(c, c, 1, stride=stride), nn.BatchNorm2d(c))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1  # (a forward with a side effect: tracing must not run it for real)
+        y = self.act1(self.bn1(self.conv1(x)))
+        y = self.act2(self.drop(self.bn2(self.conv2(y))))
+        y = self.bn3(self.conv3(y))
+        return self.act3(y + self.downsample(x))
+
+
+class _SharedReLUBlock(nn.Module):
+    """torchvision's BasicBlock: one ReLU module called twice."""
+
+    def __init__(self, c: int = 4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, stride=2, padding=1)
+        self.bn1, self.relu = nn.BatchNorm2d(c), nn.ReLU()
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+def _blurred(t: torch.Tensor, stride: int = 2) -> torch.Tensor:
+    return torch.from_numpy(np_blurpool(t.numpy(), binomial_filter(3).numpy(), stride, "reflect"))
+
+
+def test_the_blur_follows_an_activation_called_in_a_forward_method():
+    """Zhang's placement read from a forward's data flow (torch.fx): conv2 → BN → Dropout →
+    GELU gets its blur after the GELU; the shortcut convolution, whose output meets an
+    addition, after itself; the numbers are float64 blur-pools of the dense block. Tracing
+    changes nothing of the model (its step counter)."""
+    torch.manual_seed(1)
+    block = _Bottleneck().double().eval()
+    for m in block.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 4, 13, 14, dtype=F64)
+    before = block(x).shape
+    calls = block.calls
+    keys = list(block.state_dict())
+    assert sorted(antialias(block)) == ["conv2", "downsample.0"]
+    assert block.calls == calls and list(block.state_dict()) == keys
+    assert hasattr(block.act2, "antialias_blur") and not hasattr(block.conv2, "antialias_blur")
+    assert hasattr(block.downsample[0], "antialias_blur")
+    assert not hasattr(block.act3, "antialias_blur")
+    with torch.no_grad():
+        y = block.act1(block.bn1(block.conv1(x)))
+        y = _blurred(F.gelu(block.bn2(_dense(block.conv2, y))))
+        y = block.bn3(block.conv3(y))
+        shortcut = block.downsample[1](_blurred(_dense(block.downsample[0], x)))
+        want = F.relu(y + shortcut)
+        got = block(x)
+    assert got.shape == before
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_an_activation_the_forward_reaches_in_other_ways_is_not_taken():
+    """A ReLU called twice (torchvision's BasicBlock), a convolution whose output is also
+    used elsewhere, a call by keyword and a forward torch.fx cannot trace keep the blur on the
+    convolution; a Sequential(conv, BN) child followed by the forward's activation moves it."""
+    shared = _SharedReLUBlock()
+    antialias(shared)
+    assert hasattr(shared.conv1, "antialias_blur") and not hasattr(shared.relu, "antialias_blur")
+
+    class Reused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.act = nn.Conv2d(3, 3, 3, stride=2, padding=1), nn.ReLU()
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.act(y) + y
+
+    class Untraceable(Reused):
+        def forward(self, x):
+            if x.sum() > 0:  # (control flow on the data)
+                return self.act(self.conv(x))
+            return self.act(self.conv(-x))
+
+    class ByKeyword(Reused):
+        def forward(self, x):
+            return self.act(input=self.conv(x))  # (not the plain call: left alone)
+
+    class ChildSequential(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Sequential(nn.Conv2d(3, 3, 3, stride=2, padding=1), nn.BatchNorm2d(3))
+            self.act = nn.SiLU()
+
+        def forward(self, x):
+            return self.act(self.stem(x))
+
+    for cls, on_act in ((Reused, False), (Untraceable, False), (ByKeyword, False),
+                        (ChildSequential, True)):  # fmt: skip
+        model = cls()
+        x = torch.randn(1, 3, 9, 10)
+        before = model(x).shape
+        antialias(model)
+        conv = model.stem[0] if cls is ChildSequential else model.conv
+        assert hasattr(model.act, "antialias_blur") is on_act, cls.__name__
+        assert hasattr(conv, "antialias_blur") is not on_act, cls.__name__
+        assert model(x).shape == before
