@@ -32,6 +32,9 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
 }
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
+INPUT_BLUR = "antialias_input_blur"  # ... and a module the blur of its input (a pre-hook)
+# Where a convolution's blur goes: (the module holding it, whether it blurs that module's input)
+Placement = tuple[nn.Module, bool]
 
 
 def _dims(layer: nn.Module) -> int:
@@ -43,21 +46,32 @@ def _dims(layer: nn.Module) -> int:
     return 2
 
 
-def _blur_output(
-    blur: _BlurPool, module: nn.Module, inputs: tuple, output: torch.Tensor
-) -> torch.Tensor:
-    """The forward hook (bound to its blur-pool by ``functools.partial``: a fused module that
-    inherits the hook, e.g. from ``torch.ao.quantization.fuse_modules``, keeps it): the layer's
-    dense output, blurred and subsampled. An unbatched output (``[C, L]``, ``[C, H, W]``, which
-    the layers take) is blurred as a batch of one; a map too small to reflect is replicated: the
+def _blurred(blur: _BlurPool, x: torch.Tensor) -> torch.Tensor:
+    """``x`` blurred and subsampled. An unbatched map (``[C, L]``, ``[C, H, W]``, which the
+    layers take) is blurred as a batch of one; a map too small to reflect is replicated: the
     layer took such inputs before."""
-    unbatched = output.ndim == blur._ndim + 1
-    x = output.unsqueeze(0) if unbatched else output
+    unbatched = x.ndim == blur._ndim + 1
+    x = x.unsqueeze(0) if unbatched else x
     if blur.padding_mode == "reflect" and x.ndim == blur._ndim + 2 and not blur.reflects(x):
         y = blur._pool(x, "replicate")
     else:
         y = blur(x)
     return y.squeeze(0) if unbatched else y
+
+
+def _blur_output(
+    blur: _BlurPool, module: nn.Module, inputs: tuple, output: torch.Tensor
+) -> torch.Tensor:
+    """The forward hook (bound to its blur-pool by ``functools.partial``: a fused module that
+    inherits the hook, e.g. from ``torch.ao.quantization.fuse_modules``, keeps it): the
+    module's dense output, blurred and subsampled."""
+    return _blurred(blur, output)
+
+
+def _blur_input(blur: _BlurPool, module: nn.Module, inputs: tuple) -> tuple:
+    """The forward pre-hook of a module that takes a shared activation's dense output: its
+    first argument blurred and subsampled."""
+    return (_blurred(blur, inputs[0]), *inputs[1:])
 
 
 # Layers that may sit between a convolution and its activation (per-position, shape-keeping),
@@ -89,12 +103,13 @@ def _run_order(seq: nn.Module) -> list[nn.Module]:
 
 
 def _activation_after(model: nn.Module, uses: dict[int, int],
-                      candidates: set[int]) -> dict[int, nn.Module]:
-    """``{id(conv): activation}`` for each convolution of ``candidates`` that is followed by
-    normalisation layers and then an activation module used nowhere else: in an
-    ``nn.Sequential`` (nested ones read in the order they run) or in a ``forward`` method
-    (read from its ``torch.fx`` graph, see :func:`_activation_in_forward`)."""
-    found: dict[int, nn.Module] = {}
+                      candidates: set[int]) -> dict[int, Placement]:
+    """``{id(conv): placement}`` for each convolution of ``candidates`` that is followed by
+    normalisation layers and then an activation module: in an ``nn.Sequential`` (nested ones
+    read in the order they run) or in a ``forward`` method (read from its ``torch.fx`` graph,
+    see :func:`_activation_in_forward`). The blur goes on the activation's output, or, where
+    the activation module is used elsewhere too, on the input of the module it feeds."""
+    found: dict[int, Placement] = {}
     for seq in model.modules():
         if not _chains(seq):
             if any(_conv_at_end(c, candidates) for c in seq.children()):
@@ -104,22 +119,33 @@ def _activation_after(model: nn.Module, uses: dict[int, int],
         for i, conv in enumerate(children):
             if id(conv) not in candidates or uses.get(id(conv), 0) != 1:
                 continue
-            act = _act_module(children[i + 1:], uses)
-            if act is not None:
-                found[id(conv)] = act
+            place = _placement(children[i + 1:], uses)
+            if place is not None:
+                found[id(conv)] = place
     return found
 
 
-def _act_module(run: list[nn.Module], uses: dict[int, int]) -> nn.Module | None:
-    """The activation module that ``run`` (modules run in order) reaches after normalisation
-    layers only, if it is used once in the model and holds no blur yet, else None."""
-    for m in run:
+def _placement(run: list[nn.Module], uses: dict[int, int]) -> Placement | None:
+    """Where the blur goes when ``run`` (modules run in order) follows a convolution: on the
+    output of the activation it reaches after normalisation layers only, if that is used once
+    in the model (and holds no blur yet); else on the input of the module right after it, if
+    that is used once; None otherwise."""
+    for i, m in enumerate(run):
         if isinstance(m, _NORMS):
             continue
-        if isinstance(m, _ACTIVATIONS) and uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
-            return m
-        return None
+        if not isinstance(m, _ACTIVATIONS):
+            return None
+        if uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
+            return m, False
+        return _input_of(run[i + 1] if i + 1 < len(run) else None, uses)
     return None
+
+
+def _input_of(consumer: nn.Module | None, uses: dict[int, int]) -> Placement | None:
+    """The blur on ``consumer``'s input, if it is used once in the model and has none yet."""
+    if consumer is None or uses.get(id(consumer), 0) != 1 or hasattr(consumer, INPUT_BLUR):
+        return None
+    return consumer, True
 
 
 def _conv_at_end(m: nn.Module, candidates: set[int]) -> nn.Module | None:
@@ -160,40 +186,66 @@ def _forward_graph(module: nn.Module) -> fx.Graph | None:
 
 
 def _activation_in_forward(module: nn.Module, uses: dict[int, int],
-                           candidates: set[int]) -> dict[int, nn.Module]:
-    """``{id(conv): activation}`` read from ``module.forward``'s data flow: a call returning
-    a candidate convolution's output (the convolution, or a ``nn.Sequential`` ending in it and
+                           candidates: set[int]) -> dict[int, Placement]:
+    """``{id(conv): placement}`` read from ``module.forward``'s data flow: a call returning a
+    candidate convolution's output (the convolution, or a ``nn.Sequential`` ending in it and
     normalisation layers) that only normalisation calls consume, one after the other, up to
-    the call of an activation module (or of a ``nn.Sequential`` starting with norms and it)
-    called once; torchvision's ResNet blocks call one ``ReLU`` two or three times: not taken."""
+    an activation: the blur on its output if the activation module is called once and used
+    nowhere else, else (torchvision's ResNet blocks call one ``ReLU`` two or three times) on
+    the input of the one call that consumes this call's output. A ``nn.Sequential`` starting
+    with norms and an activation is read as in a ``nn.Sequential``."""
     graph = _forward_graph(module)
     if graph is None:
         return {}
-    calls: dict[str, int] = {}
+    calls: dict[object, int] = {}  # (how often forward calls each submodule, by name)
     for node in graph.nodes:
         if node.op == "call_module":
             calls[node.target] = calls.get(node.target, 0) + 1
-    found: dict[int, nn.Module] = {}
+
+    def called(node: fx.Node) -> nn.Module:
+        return module.get_submodule(str(node.target))
+
+    def consumer(node: fx.Node) -> fx.Node | None:
+        """The one call that takes ``node``'s output, as its one argument, if it is the only
+        use of that output."""
+        if len(node.users) != 1:
+            return None
+        (user,) = node.users
+        if user.op != "call_module" or user.args != (node,) or user.kwargs:
+            return None
+        return user
+
+    found: dict[int, Placement] = {}
     for node in graph.nodes:
         if node.op != "call_module" or calls[node.target] != 1:
             continue
-        conv = _conv_at_end(module.get_submodule(node.target), candidates)
+        conv = _conv_at_end(called(node), candidates)
         if conv is None or uses.get(id(conv), 0) != 1:
             continue
-        while len(node.users) == 1:
-            (user,) = node.users
-            if (user.op != "call_module" or calls[user.target] != 1 or user.args != (node,)
-                    or user.kwargs):  # fmt: skip
-                break
-            consumer = module.get_submodule(user.target)
-            run = _run_order(consumer) if _chains(consumer) else [consumer]
-            act = _act_module(run, uses)
-            if act is not None:
-                found[id(conv)] = act
-                break
-            if not all(isinstance(m, _NORMS) for m in run):
-                break
-            node = user
+        user = consumer(node)
+        while user is not None:
+            m = called(user)
+            if _chains(m):  # (its run order, norms first: as in a Sequential)
+                run = _run_order(m)
+                if calls[user.target] == 1 and all(isinstance(n, _NORMS) for n in run):
+                    user = consumer(user)
+                    continue
+                place = _placement(run, uses) if calls[user.target] == 1 else None
+            elif isinstance(m, _NORMS) and calls[user.target] == 1:
+                user = consumer(user)
+                continue
+            elif not isinstance(m, _ACTIVATIONS):
+                place = None
+            elif calls[user.target] == 1 and uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
+                place = m, False
+            else:  # (a shared activation: the blur on the input of what this call feeds)
+                after = consumer(user)
+                place = None
+                if after is not None and calls[after.target] == 1:
+                    place = _input_of(called(after), uses)
+            if place is not None:
+                found[id(conv)] = place
+            break
     return found
 
 
@@ -254,7 +306,10 @@ def antialias(
     BlurPool``), which then runs at the dense rate and its new frequencies are removed before
     the subsampling. With ``after_activation`` (default), a strided convolution followed by
     normalisation layers (and dropout) and an activation module gets its blur-pool on that
-    activation's output (held by the activation, whose forward then also subsamples). The chain
+    activation's output (held by the activation, whose forward then also subsamples; where the
+    activation module is used more than once, as torchvision's ResNet blocks call one ``ReLU``
+    two or three times, by the module this call of it feeds, a forward pre-hook blurring that
+    module's input, held as its ``antialias_input_blur``). The chain
     is found in an ``nn.Sequential`` (torchvision's ``Conv2dNormActivation`` blocks, VGG-style
     stacks; nested ones are read in the order they run, so a block's last convolution finds
     the parent's activation, as in (2+1)-D video blocks) or in a module's ``forward`` method
@@ -262,12 +317,13 @@ def antialias(
     a convolution is traced with ``torch.fx``, its submodules as leaves, and the chain taken
     where each output goes to the next call only. The trace runs on a shallow copy with proxy
     data: no tensor is computed, and a ``forward`` that changes its module's attributes changes
-    the copy's. An activation module used or called anywhere else (torchvision's ResNet blocks
-    call one ``ReLU`` two or three times), a convolution whose output also goes elsewhere, and a
-    ``forward`` ``torch.fx`` cannot trace (control flow on the data) leave the convolution
-    blurred right after itself, as every pool is. Calling ``antialias`` again changes nothing
-    (no strided layer is left). The blur runs before any forward hook registered earlier on the
-    module that holds it (they see the output the model now computes).
+    the copy's. A convolution whose output also goes elsewhere, a shared activation whose output
+    goes to more than one module (or to a function, such as an addition), and a ``forward``
+    ``torch.fx`` cannot trace (control flow on the data) leave the convolution blurred right
+    after itself, as every pool is. (Modules are counted within ``model``: an activation module
+    that another model also calls gets the blur as if it were not shared.) Calling ``antialias``
+    again changes nothing (no strided layer is left). The blur runs before any forward hook
+    registered earlier on the module that holds it (they see the output the model now computes).
 
     Parameters
     ----------
@@ -352,7 +408,7 @@ def antialias(
     uses: dict[int, int] = {}  # how often each module appears in the model (shared modules)
     for _, m in model.named_modules(remove_duplicate=False):
         uses[id(m)] = uses.get(id(m), 0) + 1
-    following: dict[int, nn.Module] = {}
+    following: dict[int, Placement] = {}
     if after_activation and "conv" in layers:
         candidates = {id(m) for m in model.modules() if isinstance(m, _CONVS)
                       and not hasattr(m, BLUR) and _stride(m, max_stride) is not None}  # fmt: skip
@@ -374,8 +430,12 @@ def antialias(
             blur = blur.to(weight.device)
         dense: object = (1,) * dims if isinstance(layer, _CONVS) else 1  # (as it held it)
         setattr(layer, "stride", dense)  # noqa: B010
-        holder = following.get(id(layer), layer)
-        holder.add_module(BLUR, blur)
-        holder.register_forward_hook(functools.partial(_blur_output, blur), prepend=True)
+        holder, on_input = following.get(id(layer), (layer, False))
+        if on_input:
+            holder.add_module(INPUT_BLUR, blur)
+            holder.register_forward_pre_hook(functools.partial(_blur_input, blur), prepend=True)
+        else:
+            holder.add_module(BLUR, blur)
+            holder.register_forward_hook(functools.partial(_blur_output, blur), prepend=True)
         changed[name] = layer
     return changed

@@ -41,6 +41,11 @@ def _dense(layer, x):
                         count_include_pad=layer.count_include_pad)  # fmt: skip
 
 
+def _blurred(t: torch.Tensor, stride: int = 2) -> torch.Tensor:
+    """A float64 3-tap binomial blur-pool (reflect) of a map."""
+    return torch.from_numpy(np_blurpool(t.numpy(), binomial_filter(3).numpy(), stride, "reflect"))
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 @settings(max_examples=25, deadline=None)
 @given(kind=st.sampled_from(["conv", "max_pool", "avg_pool"]), k=st.integers(1, 5),
@@ -225,10 +230,22 @@ def test_the_blur_follows_the_activation_of_a_sequential_conv_block():
         torch.testing.assert_close(block(x), want)
     assert list(block.state_dict()) == keys and sorted(antialias(block)) == []
 
+    # A shared activation holds no blur: the module it feeds blurs its input (a pre-hook).
     shared = nn.ReLU()
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), shared, nn.Conv2d(4, 4, 3), shared)
+    model = model.double()
+    x = torch.randn(2, 3, 15, 16, dtype=F64)
+    with torch.no_grad():
+        want = F.relu(model[2](_blurred(F.relu(_dense(model[0], x)))))
     antialias(model)
-    assert hasattr(model[0], "antialias_blur") and not hasattr(shared, "antialias_blur")
+    assert not hasattr(model[0], "antialias_blur") and not hasattr(shared, "antialias_blur")
+    assert hasattr(model[2], "antialias_input_blur")
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), want, rtol=1e-12, atol=1e-12)
+    again = nn.ReLU()
+    tail = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), again, again)  # (it feeds itself)
+    antialias(tail)
+    assert hasattr(tail[0], "antialias_blur")
 
     class Custom(nn.Sequential):  # a forward that does not chain the children
         def forward(self, x):
@@ -421,21 +438,28 @@ class _Bottleneck(nn.Module):
         return self.act3(y + self.downsample(x))
 
 
-class _SharedReLUBlock(nn.Module):
-    """torchvision's BasicBlock: one ReLU module called twice."""
+class _BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock: one ReLU module called twice, the stride on conv1."""
 
     def __init__(self, c: int = 4):
         super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, stride=2, padding=1)
-        self.bn1, self.relu = nn.BatchNorm2d(c), nn.ReLU()
-        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)
+        self.conv1 = nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False)
+        self.bn1, self.relu = nn.BatchNorm2d(c), nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+        self.downsample = nn.Sequential(nn.Conv2d(c, c, 1, stride=2, bias=False),
+                                        nn.BatchNorm2d(c))  # fmt: skip
 
     def forward(self, x):
-        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
-
-
-def _blurred(t: torch.Tensor, stride: int = 2) -> torch.Tensor:
-    return torch.from_numpy(np_blurpool(t.numpy(), binomial_filter(3).numpy(), stride, "reflect"))
+        identity = x
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
 
 
 def test_the_blur_follows_an_activation_called_in_a_forward_method():
@@ -471,12 +495,9 @@ def test_the_blur_follows_an_activation_called_in_a_forward_method():
 
 
 def test_an_activation_the_forward_reaches_in_other_ways_is_not_taken():
-    """A ReLU called twice (torchvision's BasicBlock), a convolution whose output is also
-    used elsewhere, a call by keyword and a forward torch.fx cannot trace keep the blur on the
-    convolution; a Sequential(conv, BN) child followed by the forward's activation moves it."""
-    shared = _SharedReLUBlock()
-    antialias(shared)
-    assert hasattr(shared.conv1, "antialias_blur") and not hasattr(shared.relu, "antialias_blur")
+    """A convolution whose output is also used elsewhere, a call by keyword and a forward
+    torch.fx cannot trace keep the blur on the convolution; a Sequential(conv, BN) child
+    followed by the forward's activation moves it."""
 
     class Reused(nn.Module):
         def __init__(self):
@@ -516,3 +537,29 @@ def test_an_activation_the_forward_reaches_in_other_ways_is_not_taken():
         assert hasattr(model.act, "antialias_blur") is on_act, cls.__name__
         assert hasattr(conv, "antialias_blur") is not on_act, cls.__name__
         assert model(x).shape == before
+
+
+def test_a_shared_relu_in_a_forward_blurs_the_input_of_what_it_feeds():
+    """torchvision's BasicBlock calls one ReLU twice: the blur goes on conv2's input (a
+    pre-hook), after the ReLU's first call, as Zhang places it; the shortcut's convolution
+    meets an addition and is blurred after itself. Numbers: float64 blur-pools of the dense
+    block; in training mode too (the batch norms see the dense maps)."""
+    torch.manual_seed(2)
+    block = _BasicBlock().double()
+    x = torch.randn(2, 4, 14, 13, dtype=F64)
+    before = block(x).shape
+    ref = copy.deepcopy(block)
+    assert sorted(antialias(block)) == ["conv1", "downsample.0"]
+    assert hasattr(block.conv2, "antialias_input_blur")
+    assert not hasattr(block.relu, "antialias_blur") and not hasattr(block.conv1, "antialias_blur")
+    assert hasattr(block.downsample[0], "antialias_blur")
+    for train in (False, True):
+        block.train(train), ref.train(train)
+        with torch.no_grad():
+            y = F.relu(ref.bn1(_dense(ref.conv1, x)))
+            y = ref.bn2(ref.conv2(_blurred(y)))
+            want = F.relu(y + ref.downsample[1](_blurred(_dense(ref.downsample[0], x))))
+            got = block(x)
+        assert got.shape == before
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert sorted(antialias(block)) == []
