@@ -6,7 +6,8 @@
   compatibility preset :func:`kaiser_sinc_bigvgan`.
 - High-pass, band-pass, band-stop and multi-band designs, scipy-exact:
   :func:`kaiser_highpass`, :func:`kaiser_bandpass`, :func:`kaiser_bandstop`,
-  :func:`kaiser_multiband`.
+  :func:`kaiser_multiband`; the radial 2-D high-pass, the complement of :func:`kaiser_jinc`:
+  :func:`kaiser_jinc_highpass`.
 - Pseudo-QMF filter banks (multi-band vocoders): :func:`pqmf_filters`, :func:`pqmf_cutoff`.
 - The low-pass of rational-rate resampling (scipy's ``resample_poly`` design):
   :func:`resample_filter`.
@@ -23,6 +24,7 @@ from bandlimit.filters.bands import (
     kaiser_bandpass,
     kaiser_bandstop,
     kaiser_highpass,
+    kaiser_jinc_highpass,
     kaiser_multiband,
 )
 from bandlimit.filters.kaiser import (
@@ -67,6 +69,7 @@ __all__ = [
     "kaiser_beta",
     "kaiser_highpass",
     "kaiser_jinc",
+    "kaiser_jinc_highpass",
     "kaiser_multiband",
     "kaiser_order",
     "kaiser_sinc",

@@ -49,14 +49,23 @@ from bandlimit.filters.kaiser import (
     _check_positive,
     _design_beta,
     _finish,
+    _jinc_kernel,
+    _normalise,
     _validate_design,
 )
 
-__all__ = ["kaiser_bandpass", "kaiser_bandstop", "kaiser_highpass", "kaiser_multiband"]
+__all__ = [
+    "kaiser_bandpass",
+    "kaiser_bandstop",
+    "kaiser_highpass",
+    "kaiser_jinc_highpass",
+    "kaiser_multiband",
+]
 
 
 def _check_odd(numtaps: int, what: str) -> None:
-    """A design that passes ``fs/2`` needs odd ``numtaps`` (as scipy's ``firwin`` requires)."""
+    """A design that passes ``fs/2`` needs odd ``numtaps`` (as scipy's ``firwin`` requires;
+    a radial high-pass: the impulse needs a centre tap)."""
     if numtaps % 2 == 0:
         raise ValueError(
             f"numtaps must be odd for a {what}, got {numtaps}: an even-length symmetric filter "
@@ -174,6 +183,90 @@ def kaiser_highpass(
     _check_odd(numtaps, "high-pass")
     dtype = check_float_dtype("dtype", dtype)
     return _design(numtaps, cutoff, width, fs, False, dtype, "kaiser_highpass")
+
+
+def kaiser_jinc_highpass(
+    numtaps: int, cutoff: float, width: float, fs: float, *, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    r"""Radially symmetric 2-D high-pass: the unit impulse minus :func:`kaiser_jinc`.
+
+    The complement of the radial low-pass: with :math:`f` the taps of
+    :func:`~bandlimit.filters.kaiser_jinc` ``(numtaps, cutoff, width, fs)`` (unit DC gain) and
+    :math:`\delta` the unit impulse at the centre,
+
+    .. math::
+        h_{ij} = \delta_{ij} - f_{ij}, \qquad H(\nu) = 1 - F(\nu),
+
+    so ``h + kaiser_jinc(...)`` is the impulse and ``x − filter2d(x, f)`` is ``filter2d(x, h)``:
+    the detail a radial low-pass (StyleGAN3-R's down filter) removes, with every orientation
+    treated alike. The response is exactly 0 at DC (a constant image maps to 0), below the
+    low-pass's stop-band level from 1 over the pass band :math:`|\nu| \ge f_c + w/2` (out to the
+    corners :math:`(f_s/2, f_s/2)`), and at most that level over the stop band
+    :math:`|\nu| \le f_c - w/2`, with :math:`|\nu| = \sqrt{\nu_x^2 + \nu_y^2}`. There is no
+    scipy counterpart; unlike :func:`kaiser_highpass` (``firwin``'s scaling, gain 1 at
+    ``fs/2``) no point of the pass band is scaled to exactly 1: the complement is exact instead.
+
+    Apply it with ``bandlimit.ops.filter2d(x, h)`` (odd taps: same size, no shift).
+
+    Parameters
+    ----------
+    numtaps : int
+        Taps per axis, **odd**, :math:`1 \le n \le 2^{53}` (the impulse needs a centre tap: an
+        even size is a ``ValueError``). One tap is ``[[0]]`` (the impulse minus itself).
+    cutoff : float
+        Radial cutoff frequency :math:`f_c`, ``0 < cutoff < fs/2``, in the unit of ``fs``: the
+        low-pass's edge, about −6 dB of the high-pass when ``width`` is small against ``cutoff``.
+    width : float
+        **Full** transition width (> 0) choosing the window's :math:`\beta`, as in
+        :func:`kaiser_jinc`.
+    fs : float
+        Sampling rate (> 0), per axis.
+    dtype : torch.dtype, keyword-only
+        Real floating-point output dtype (default float32); computed in float64 and rounded
+        once.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``[numtaps, numtaps]`` indexed ``[y, x]``, ``dtype``, on the CPU (whatever torch's
+        default device); symmetric under transpose and 180° rotation, summing to 0 (up to
+        rounding in ``dtype``).
+
+    Raises
+    ------
+    TypeError
+        An argument has the wrong type.
+    ValueError
+        An argument is out of range (an even ``numtaps``; the others as in :func:`kaiser_jinc`).
+
+    Examples
+    --------
+    The detail above 0.25 cycles per sample, in every direction; a constant image maps to 0:
+
+    >>> import torch
+    >>> from bandlimit.filters import band_gain, kaiser_jinc, kaiser_jinc_highpass
+    >>> from bandlimit.ops import filter2d
+    >>> h = kaiser_jinc_highpass(13, cutoff=0.25, width=0.2, fs=1.0)
+    >>> h.shape, abs(float(h.sum())) < 1e-6, torch.allclose(h, h.T)
+    (torch.Size([13, 13]), True, True)
+    >>> impulse = torch.zeros(13, 13)
+    >>> impulse[6, 6] = 1
+    >>> torch.allclose(h + kaiser_jinc(13, cutoff=0.25, width=0.2, fs=1.0), impulse)
+    True
+    >>> [round(g, 2) for g in band_gain(h, 0.35, 0.7071)]   # pass band to the corners, dB
+    [-0.11, 0.05]
+    >>> round(-band_gain(h, 0.0, 0.15)[1], 1)               # stop-band attenuation, dB
+    33.3
+    >>> float(filter2d(torch.ones(1, 1, 32, 32), h)[..., 6:-6, 6:-6].abs().max()) < 1e-6
+    True
+    """
+    numtaps, cutoff, width, fs = _validate_design(numtaps, cutoff, width, fs)
+    _check_odd(numtaps, "radial high-pass")
+    dtype = check_float_dtype("dtype", dtype)
+    w = np.kaiser(numtaps, _design_beta(numtaps, width, fs))
+    h = -_normalise(_jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w), "kaiser_jinc_highpass")
+    h[numtaps // 2, numtaps // 2] += 1.0
+    return _finish(h, dtype, "kaiser_jinc_highpass")
 
 
 def kaiser_bandpass(

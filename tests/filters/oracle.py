@@ -31,3 +31,16 @@ def window_oracle(n: int, beta: float) -> np.ndarray:
 def design_beta_oracle(n: int, width: float, fs: float) -> float:
     atten = 2.285 * (n - 1) * math.pi * (width / (fs / 2)) + 7.95
     return beta_oracle(atten)
+
+
+def jinc_oracle(n: int, cutoff: float, width: float, fs: float) -> np.ndarray:
+    """The radial Kaiser low-pass: J1(2π f_c r)/(π r) (f_c at r = 0) times w_i w_j, summing
+    to 1, with plain loops."""
+    w = window_oracle(n, design_beta_oracle(n, width, fs))
+    f = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            r = math.hypot((i - (n - 1) / 2) / fs, (j - (n - 1) / 2) / fs)
+            k = cutoff if r == 0 else scipy.special.j1(2 * math.pi * cutoff * r) / (math.pi * r)
+            f[i, j] = k * w[i] * w[j]
+    return f / f.sum()

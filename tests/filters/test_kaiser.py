@@ -27,7 +27,7 @@ from bandlimit.filters.kaiser import (
 )
 from bandlimit.filters.response import stopband_attenuation
 from tests.defaults import under_default_device_and_dtype
-from tests.filters.oracle import beta_oracle, design_beta_oracle, window_oracle
+from tests.filters.oracle import beta_oracle, design_beta_oracle, jinc_oracle, window_oracle
 
 # ---------------------------------------------------------------------------------------------
 # Independent float64 oracles.
@@ -38,17 +38,6 @@ def sinc_oracle(n: int, cutoff: float, width: float, fs: float) -> np.ndarray:
     a = 2 * cutoff / fs
     h = np.array([a * np.sinc(a * (i - (n - 1) / 2)) * w[i] for i in range(n)])
     return h / h.sum()
-
-
-def jinc_oracle(n: int, cutoff: float, width: float, fs: float) -> np.ndarray:
-    w = window_oracle(n, design_beta_oracle(n, width, fs))
-    f = np.empty((n, n))
-    for i in range(n):
-        for j in range(n):
-            r = math.hypot((i - (n - 1) / 2) / fs, (j - (n - 1) / 2) / fs)
-            k = cutoff if r == 0 else scipy.special.j1(2 * math.pi * cutoff * r) / (math.pi * r)
-            f[i, j] = k * w[i] * w[j]
-    return f / f.sum()
 
 
 def response_2d(f: np.ndarray, fy: float, fx: float, fs: float = 1.0) -> float:
