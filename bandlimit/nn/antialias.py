@@ -29,8 +29,10 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
     "conv": (nn.Conv2d, nn.Conv1d, nn.Conv3d),
     "max_pool": (nn.MaxPool2d, nn.MaxPool1d, nn.MaxPool3d),
     "avg_pool": (nn.AvgPool2d, nn.AvgPool1d, nn.AvgPool3d),
+    "conv_transpose": (nn.ConvTranspose2d, nn.ConvTranspose1d, nn.ConvTranspose3d),
 }
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_UPSAMPLERS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
 INPUT_BLUR = "antialias_input_blur"  # ... and a module the blur of its input (a pre-hook)
 # Where a convolution's blur goes: (the module holding it, whether it blurs that module's input)
@@ -39,23 +41,25 @@ Placement = tuple[nn.Module, bool]
 
 def _dims(layer: nn.Module) -> int:
     """1, 2 or 3: the spatial dimensions of a layer of ``_KINDS``."""
-    if isinstance(layer, (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)):
+    if isinstance(layer, (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d, nn.ConvTranspose1d)):
         return 1
-    if isinstance(layer, (nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d)):
+    if isinstance(layer, (nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d, nn.ConvTranspose3d)):
         return 3
     return 2
 
 
-def _blurred(blur: _BlurPool, x: torch.Tensor) -> torch.Tensor:
-    """``x`` blurred and subsampled. An unbatched map (``[C, L]``, ``[C, H, W]``, which the
-    layers take) is blurred as a batch of one; a map too small to reflect is replicated: the
-    layer took such inputs before."""
+def _blurred(blur: _BlurPool, x: torch.Tensor, subsample: bool = True) -> torch.Tensor:
+    """``x`` blurred and subsampled (without ``subsample``: blurred at its own rate). An
+    unbatched map (``[C, L]``, ``[C, H, W]``, which the layers take) is blurred as a batch of
+    one; a map too small to reflect is replicated: the layer took such inputs before."""
     unbatched = x.ndim == blur._ndim + 1
     x = x.unsqueeze(0) if unbatched else x
     if blur.padding_mode == "reflect" and x.ndim == blur._ndim + 2 and not blur.reflects(x):
-        y = blur._pool(x, "replicate")
-    else:
+        y = blur._pool(x, "replicate", subsample)
+    elif subsample:
         y = blur(x)
+    else:
+        y = x if x.numel() == 0 else blur._pool(x, blur.padding_mode, subsample=False)
     return y.squeeze(0) if unbatched else y
 
 
@@ -66,6 +70,15 @@ def _blur_output(
     inherits the hook, e.g. from ``torch.ao.quantization.fuse_modules``, keeps it): the
     module's dense output, blurred and subsampled."""
     return _blurred(blur, output)
+
+
+def _filter_images(
+    blur: _BlurPool, module: nn.Module, inputs: tuple, output: torch.Tensor
+) -> torch.Tensor:
+    """The forward hook of a transposed convolution: its output blurred at its own rate by
+    the low-pass of its stride (the spectral images of the input the upsampling made, such as
+    the checkerboard of uneven kernel overlap, removed; the size kept)."""
+    return _blurred(blur, output, subsample=False)
 
 
 def _blur_input(blur: _BlurPool, module: nn.Module, inputs: tuple) -> tuple:
@@ -272,7 +285,7 @@ def _stride(layer: nn.Module, max_stride: int) -> int | tuple[int, ...] | None:
     stride: int | tuple[int, ...] = factor
     if set(per_axis) != {factor}:  # (1 on some axes: a video network's (1, 2, 2))
         stride = per_axis
-    if not isinstance(layer, _CONVS):  # a pool
+    if not isinstance(layer, _CONVS + _UPSAMPLERS):  # a pool
         if layer.ceil_mode or set(_per_axis(getattr(layer, "dilation", 1))) != {1}:
             return None  # (other output sizes)
         if getattr(layer, "return_indices", False):
@@ -342,8 +355,16 @@ def antialias(
     padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
         How the blur extends each layer's output (see :class:`BlurPool2d`); a map too small
         to reflect (``kernel_size // 2`` samples or fewer along an axis) is replicated.
-    layers : iterable of {'conv', 'max_pool', 'avg_pool'}, default all three
-        Which kinds of layer to anti-alias.
+    layers : iterable of {'conv', 'max_pool', 'avg_pool', 'conv_transpose'}
+        Which kinds of layer to anti-alias; default the first three. ``'conv_transpose'``
+        (opt-in: it changes a generator's or decoder's output where the others change an
+        encoder's) filters the images of upsampling: each ``ConvTranspose1d/2d/3d`` of stride
+        ``s`` keeps its stride and its output is blurred at the output rate by the blur of
+        stride ``s`` (cut off at the input's Nyquist frequency, ``0.5 / s`` cycles per output
+        sample; the 3-tap binomial for ``s = 2`` is 0 there), right after the layer, as
+        StyleGAN2 blurs after its transposed convolutions: the spectral images upsampling
+        makes, among them the checkerboard of uneven kernel overlap, are removed before the
+        next nonlinearity; the output size is kept.
     max_stride : int, default 4
         Larger strides are left alone: the dense layer costs ``stride²`` times as much
         (``stride³`` in 3-D), and a
@@ -363,7 +384,8 @@ def antialias(
         2)``, ``(2, 1, 1)``; ``(1, 2)``) is taken over on the strided axes only. Layers left
         as they were: strides of two different factors (``(2, 3)``), one above
         ``max_stride``, pools with ``ceil_mode=True``, a dilation (their output sizes differ)
-        or ``return_indices=True``, transposed convolutions, and layers already anti-aliased.
+        or ``return_indices=True``, transposed convolutions unless ``layers`` names
+        ``'conv_transpose'``, and layers already anti-aliased.
         1-D layers (``Conv1d``, ``MaxPool1d``, ``AvgPool1d``: audio encoders, waveform
         discriminators) get a :class:`BlurPool1d`, 3-D ones (video, volumes) a
         :class:`BlurPool3d`.
@@ -428,6 +450,11 @@ def antialias(
         weight = next(iter(layer.parameters()), None)
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
             blur = blur.to(weight.device)
+        if isinstance(layer, _UPSAMPLERS):  # (the stride stays: the images are filtered)
+            layer.add_module(BLUR, blur)
+            layer.register_forward_hook(functools.partial(_filter_images, blur), prepend=True)
+            changed[name] = layer
+            continue
         dense: object = (1,) * dims if isinstance(layer, _CONVS) else 1  # (as it held it)
         setattr(layer, "stride", dense)  # noqa: B010
         holder, on_input = following.get(id(layer), (layer, False))

@@ -197,13 +197,16 @@ class _BlurPool(Module):
         sizes = [n for n, b in zip(x.shape[-self._ndim:], self._blurred) if b]
         return min(sizes) > self.kernel_size // 2
 
-    def _pool(self, x: torch.Tensor, mode: str) -> torch.Tensor:
+    def _pool(self, x: torch.Tensor, mode: str, subsample: bool = True) -> torch.Tensor:
+        """The blur (``mode`` extending ``x``) and, with ``subsample``, the stride; without,
+        the blur alone at ``x``'s rate (the anti-imaging filter after an upsampling layer:
+        the same low-pass, cut off at ``0.5 / stride`` of the faster rate)."""
         k = self.kernel_size
         pad: tuple[int, ...] = ()  # (left, right[, top, bottom ...]): Zhang's split
         for blurred in reversed(self._blurred):  # (F.pad's order: the last axis first)
             pad += ((k - 1) // 2, k // 2) if blurred else (0, 0)
         if mode == "zeros":
-            return keep_memory_format(self._subsample(x, pad), x)
+            return keep_memory_format(self._subsample(x, pad, subsample), x)
         if mode == "circular":  # (F.pad wraps at most once: small maps)
             padded = x
             for axis in range(self._ndim):  # (the last axis first, as F.pad's pairs)
@@ -214,13 +217,14 @@ class _BlurPool(Module):
         else:
             padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
         # (in x's memory format: the wrap's gather does not keep a channels-last layout)
-        return keep_memory_format(self._subsample(padded, (0, 0) * self._ndim), x)
+        return keep_memory_format(self._subsample(padded, (0, 0) * self._ndim, subsample), x)
 
-    def _subsample(self, x: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
-        """The filter (zero ``pad``) and every ``stride``-th sample, by the upfirdn op; with
-        per-axis strides, along the blurred axes only."""
+    def _subsample(self, x: torch.Tensor, pad: tuple[int, ...], subsample: bool = True
+                   ) -> torch.Tensor:  # fmt: skip
+        """The filter (zero ``pad``) and every ``stride``-th sample (``subsample``), by the
+        upfirdn op; with per-axis strides, along the blurred axes only."""
         f = self.filter.to(tensor_dtype(x))
-        s = self._factor
+        s = self._factor if subsample else 1
         if self._ndim == 1:
             return upfirdn1d(x, f, down=s, padding=(pad[0], pad[1]), impl=self.impl)
         # per axis, x first: the blurred axes filtered and subsampled, the others left alone

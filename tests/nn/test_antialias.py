@@ -133,7 +133,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match=r"model must be an nn.Module, got list"):
         antialias([nn.Conv2d(1, 1, 3, stride=2)])
     with pytest.raises(ValueError, match=r"layers must name kinds among \('conv', 'max_pool', "
-                       r"'avg_pool'\), got \['conv2d'\]"):
+                       r"'avg_pool', 'conv_transpose'\), got \['conv2d'\]"):
         antialias(_net(), layers=["conv2d"])
     with pytest.raises(ValueError, match=r"kernel_size must be an int >= 1, got 0"):
         antialias(_net(), kernel_size=0)
@@ -563,3 +563,58 @@ def test_a_shared_relu_in_a_forward_blurs_the_input_of_what_it_feeds():
         assert got.shape == before
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert sorted(antialias(block)) == []
+
+
+@pytest.mark.parametrize("filt", ["binomial", "kaiser"])
+@pytest.mark.parametrize("mode", ["reflect", "zeros", "circular"])
+def test_transposed_convolutions_get_their_images_filtered_on_request(filt, mode):
+    """'conv_transpose': the layer keeps its stride; its output is blurred at its own rate by
+    the blur of its stride (float64 oracle: a blur-pool of stride 1), sizes kept (1-D, 2-D,
+    and 3-D with a spatial-only (1, 2, 2) stride: the frames blurred, the depth not); not
+    done by default; a second call changes nothing."""
+    torch.manual_seed(4)
+    up2 = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1).double()
+    up1 = nn.ConvTranspose1d(3, 4, 4, stride=3, padding=1).double()
+    up3 = nn.ConvTranspose3d(2, 3, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)).double()
+    x2, x1 = torch.randn(2, 3, 7, 9, dtype=F64), torch.randn(2, 3, 11, dtype=F64)
+    x3 = torch.randn(1, 2, 4, 6, 5, dtype=F64)
+    model = nn.Sequential(up2)
+    assert antialias(model) == {} and not hasattr(up2, "antialias_blur")
+    with torch.no_grad():
+        dense = [up2(x2), up1(x1), up3(x3)]
+    for layer in (up2, up1, up3):
+        assert antialias(layer, layers=["conv_transpose"], filter=filt, padding_mode=mode) == {
+            "": layer}
+        assert antialias(layer, layers=["conv_transpose"]) == {}
+        assert max(layer.stride) in (2, 3)  # (kept)
+    taps2 = up2.antialias_blur.filter.double().numpy()
+    taps1 = up1.antialias_blur.filter.double().numpy()
+    assert (len(taps2), len(taps1)) == ((9, 13) if filt == "kaiser" else (3, 5))
+    with torch.no_grad():
+        got = [up2(x2), up1(x1), up3(x3)]
+    np.testing.assert_allclose(got[0].numpy(), np_blurpool(dense[0].numpy(), taps2, 1, mode),
+                               rtol=1e-12, atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(got[1].numpy(), np_blurpool1d(dense[1].numpy(), taps1, 1, mode),
+                               rtol=1e-12, atol=1e-12)  # fmt: skip
+    frames = dense[2].permute(0, 2, 1, 3, 4).reshape(-1, 3, *dense[2].shape[-2:]).numpy()
+    want3 = np_blurpool(frames, taps2, 1, mode).reshape(1, 4, 3, *dense[2].shape[-2:])
+    np.testing.assert_allclose(got[2].numpy(), want3.transpose(0, 2, 1, 3, 4), rtol=1e-12,
+                               atol=1e-12)  # fmt: skip
+    assert [g.shape for g in got] == [d.shape for d in dense]
+
+
+def test_the_checkerboard_of_a_transposed_convolution_is_removed():
+    """A 3 x 3 kernel at stride 2 overlaps unevenly: a constant input comes out as a 2-periodic
+    checkerboard (4, 2, 1 per output pixel). The 3-tap binomial is 0 at the output's Nyquist
+    frequency, where that pattern lives: the output is constant, 2.25, away from the border."""
+    up = nn.ConvTranspose2d(1, 1, 3, stride=2, bias=False)
+    with torch.no_grad():
+        up.weight.fill_(1.0)
+    x = torch.ones(1, 1, 8, 8)
+    with torch.no_grad():
+        before = up(x)[..., 2:-2, 2:-2]
+    assert set(before.unique().tolist()) == {1.0, 2.0, 4.0}
+    antialias(up, layers=("conv_transpose",))
+    with torch.no_grad():
+        after = up(x)[..., 2:-2, 2:-2]
+    torch.testing.assert_close(after, torch.full_like(after, 2.25))
