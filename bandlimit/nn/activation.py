@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from bandlimit._checks import check_bool, check_int, check_real
-from bandlimit.filters import kaiser_sinc, kaiser_sinc_bigvgan
+from bandlimit.filters import kaiser_jinc, kaiser_sinc, kaiser_sinc_bigvgan
 from bandlimit.nn._module import Module
 from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d, filtered_act3d
 from bandlimit.ops._activations import (
@@ -330,6 +330,25 @@ def design_filter(
                 + "; pass a smaller half_width or use filter='bigvgan'"
             ) from None
     raise ValueError(f"filter must be 'bigvgan' or 'scipy', got {preset!r}")
+
+
+def design_radial(
+    ratio: int, kernel_size: int, cutoff: float | None, half_width: float | None
+) -> torch.Tensor:
+    """Radial (jinc) low-pass ``[kernel_size, kernel_size]`` for a ratio-``ratio`` down-sampler,
+    :func:`bandlimit.filters.kaiser_jinc` with the cutoff and half width of
+    :func:`design_filter` (``0.5/ratio`` and ``0.6/ratio`` unless given), in cycles per
+    high-rate sample: StyleGAN3-R's down filter."""
+    ratio = check_int("ratio", ratio, 1)
+    cutoff = 0.5 / ratio if cutoff is None else check_real("cutoff", cutoff)
+    half_width = 0.6 / ratio if half_width is None else check_real("half_width", half_width)
+    if cutoff >= 0.5:
+        raise ValueError(
+            f"radial=True needs a down-filter cutoff < 0.5 (Nyquist), got cutoff={cutoff!r}"
+            + (" (the default 0.5/down for down=1); pass a cutoff, or down >= 2"
+               if ratio == 1 else "")
+        )
+    return kaiser_jinc(kernel_size, cutoff, 2 * half_width, 1.0)
 
 
 def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -674,10 +693,21 @@ class AliasFreeActivation2d(_AliasFree):
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
         Backend of the op, as in :class:`AliasFreeActivation1d`.
 
+    radial : bool, default False (keyword-only)
+        Down-sample with the radially symmetric (jinc) low-pass of
+        :func:`bandlimit.filters.kaiser_jinc`, ``[kernel_size, kernel_size]``, cut off at the
+        same ``cutoff`` (``0.5/down`` by default) with the window of ``2·half_width``
+        (scipy's Kaiser estimate, whatever ``filter`` says for ``fu``), as StyleGAN3-R does:
+        the separable filter passes diagonal frequencies up to √2 times the cutoff, which a
+        rotation turns into aliases; the disc-shaped pass band treats every orientation
+        alike. Costs ``kernel_size/2`` times the separable down-sampling's multiply-adds;
+        needs a cutoff < 0.5 (``down >= 2``, or a ``cutoff``).
+
     Attributes
     ----------
     fu, fd : Tensor ``[kernel_size]``
-        The separable filters, float32 buffers (state-dict keys ``fu``, ``fd``).
+        The separable filters, float32 buffers (state-dict keys ``fu``, ``fd``); with
+        ``radial``, ``fd`` is ``[kernel_size, kernel_size]``.
     act : torch.nn.Module or None
         The activation module (None for a name).
 
@@ -690,9 +720,42 @@ class AliasFreeActivation2d(_AliasFree):
     torch.Size([2, 8, 15, 16])
     >>> sorted(act.state_dict())
     ['fd', 'fu']
+
+    StyleGAN3-R's radial down filter:
+
+    >>> radial = AliasFreeActivation2d("gelu", radial=True)
+    >>> radial.fd.shape, radial(torch.randn(2, 8, 15, 16)).shape
+    (torch.Size([12, 12]), torch.Size([2, 8, 15, 16]))
     """
 
     ndim = 2
+
+    def __init__(
+        self,
+        act: str | nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        up: int = 2,
+        down: int = 2,
+        kernel_size: int = 12,
+        cutoff: float | None = None,
+        half_width: float | None = None,
+        filter: str = "bigvgan",
+        padding_mode: str = "replicate",
+        gain: float | None = None,
+        alpha: float | None = None,
+        *,
+        radial: bool = False,
+        impl: str = "auto",
+    ):
+        radial = check_bool("radial", radial)
+        super().__init__(act, up, down, kernel_size, cutoff, half_width, filter, padding_mode,
+                         gain, alpha, impl=impl)  # fmt: skip
+        self.radial = radial
+        if radial:
+            self.register_design("fd", design_radial(self._ratios[1], self.kernel_size,
+                                                     cutoff, half_width))  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", radial=True" if self.radial else "")
 
 
 class AliasFreeActivation3d(_AliasFree):
