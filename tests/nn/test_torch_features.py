@@ -43,6 +43,8 @@ def _modules(impl="auto"):
         "SnakeBeta": (SnakeBeta(4, alpha_logscale=True), x1),
         "AliasFreeActivation1d": (AliasFreeActivation1d(SnakeBeta(4), impl=impl), x1),
         "AliasFreeActivation2d": (AliasFreeActivation2d("lrelu", impl=impl), x2),
+        "AliasFreeActivation2d radial": (AliasFreeActivation2d("gelu", radial=True, impl=impl),
+                                         x2),
         "ResamplePoly": (ResamplePoly(3, 2, impl=impl), x1),
         "PQMF": (PQMF(impl=impl), x1),
         "BlurPool2d": (BlurPool2d(impl=impl), x2),
@@ -252,6 +254,7 @@ def test_a_module_filter_becomes_learnable_as_a_parameter():
 _FRESH = {
     "AliasFreeActivation1d": lambda: AliasFreeActivation1d(SnakeBeta(4)),
     "AliasFreeActivation2d": lambda: AliasFreeActivation2d("lrelu"),
+    "AliasFreeActivation2d radial": lambda: AliasFreeActivation2d("gelu", radial=True),
     "FilteredLReLU": lambda: FilteredLReLU(_SCHEDULE, 2),
     "bigvgan.Activation1d": lambda: bigvgan.Activation1d(Snake(4, alpha_logscale=True)),
     "bigvgan.DownSample2d": lambda: bigvgan.DownSample2d(2),
