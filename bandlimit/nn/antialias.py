@@ -5,22 +5,21 @@ band-limited. Zhang ("Making Convolutional Networks Shift-Invariant Again", ICML
 the layer densely (stride 1) and then blurs before subsampling (:class:`BlurPool2d`).
 :func:`antialias` does that to an existing model: each strided ``Conv2d``, ``MaxPool2d`` and
 ``AvgPool2d`` (and their 1-D and 3-D forms, with :class:`BlurPool1d` and :class:`BlurPool3d`)
-gets stride 1 and a blur-pool on its output (a forward hook), so the model's modules,
+gets stride 1 and a blur-pool on its output (a forward hook; or, Zhang's placement, after the
+activation that follows, read from the model's forward methods), so the model's modules,
 parameters, state-dict keys and output sizes stay what they were.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
-import warnings
 from collections.abc import Iterable
-from typing import cast
 
 import torch
-from torch import fx, nn
+from torch import nn
 
 from bandlimit._checks import check_bool, check_int, short_repr
+from bandlimit.nn._placement import BLUR, INPUT_BLUR, Placement, blur_placements
 from bandlimit.nn.pool import BlurPool1d, BlurPool2d, BlurPool3d, _BlurPool
 
 __all__ = ["antialias"]
@@ -33,10 +32,6 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
 }
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _UPSAMPLERS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-BLUR = "antialias_blur"  # the attribute under which a layer holds its blur-pool
-INPUT_BLUR = "antialias_input_blur"  # ... and a module the blur of its input (a pre-hook)
-# Where a convolution's blur goes: (the module holding it, whether it blurs that module's input)
-Placement = tuple[nn.Module, bool]
 
 
 def _dims(layer: nn.Module) -> int:
@@ -81,185 +76,17 @@ def _filter_images(
     return _blurred(blur, output, subsample=False)
 
 
-def _blur_input(blur: _BlurPool, module: nn.Module, inputs: tuple) -> tuple:
-    """The forward pre-hook of a module that takes a shared activation's dense output: its
-    first argument blurred and subsampled."""
-    return (_blurred(blur, inputs[0]), *inputs[1:])
-
-
-# Layers that may sit between a convolution and its activation (per-position, shape-keeping),
-# and the activation modules the blur may follow.
-_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.InstanceNorm1d,
-          nn.InstanceNorm2d, nn.InstanceNorm3d, nn.Identity, nn.Dropout, nn.Dropout1d,
-          nn.Dropout2d, nn.Dropout3d)  # fmt: skip
-_ACTIVATIONS = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU,
-    nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Sigmoid, nn.Tanh,
-    nn.Softplus,
-)  # fmt: skip
-
-
-def _chains(m: nn.Module) -> bool:
-    """Whether ``m`` is an ``nn.Sequential`` that runs its children in order (a subclass with
-    its own forward may not)."""
-    return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
-
-
-def _run_order(seq: nn.Module) -> list[nn.Module]:
-    """The modules ``seq`` runs, in order, nested chaining ``nn.Sequential`` s expanded (a
-    (2+1)-D block's temporal convolution is its block's last child; the norm and activation
-    after it are the parent's)."""
-    out: list[nn.Module] = []
-    for child in cast(nn.Sequential, seq):  # (iterating runs order, a repeated child twice)
-        out += _run_order(child) if _chains(child) else [child]
-    return out
-
-
-def _activation_after(model: nn.Module, uses: dict[int, int],
-                      candidates: set[int]) -> dict[int, Placement]:
-    """``{id(conv): placement}`` for each convolution of ``candidates`` that is followed by
-    normalisation layers and then an activation module: in an ``nn.Sequential`` (nested ones
-    read in the order they run) or in a ``forward`` method (read from its ``torch.fx`` graph,
-    see :func:`_activation_in_forward`). The blur goes on the activation's output, or, where
-    the activation module is used elsewhere too, on the input of the module it feeds."""
-    found: dict[int, Placement] = {}
-    for seq in model.modules():
-        if not _chains(seq):
-            if any(_conv_at_end(c, candidates) for c in seq.children()):
-                found.update(_activation_in_forward(seq, uses, candidates))
-            continue
-        children = _run_order(seq)  # (in order, a module listed twice twice)
-        for i, conv in enumerate(children):
-            if id(conv) not in candidates or uses.get(id(conv), 0) != 1:
-                continue
-            place = _placement(children[i + 1:], uses)
-            if place is not None:
-                found[id(conv)] = place
-    return found
-
-
-def _placement(run: list[nn.Module], uses: dict[int, int]) -> Placement | None:
-    """Where the blur goes when ``run`` (modules run in order) follows a convolution: on the
-    output of the activation it reaches after normalisation layers only, if that is used once
-    in the model (and holds no blur yet); else on the input of the module right after it, if
-    that is used once; None otherwise."""
-    for i, m in enumerate(run):
-        if isinstance(m, _NORMS):
-            continue
-        if not isinstance(m, _ACTIVATIONS):
-            return None
-        if uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
-            return m, False
-        return _input_of(run[i + 1] if i + 1 < len(run) else None, uses)
-    return None
-
-
-def _input_of(consumer: nn.Module | None, uses: dict[int, int]) -> Placement | None:
-    """The blur on ``consumer``'s input, if it is used once in the model and has none yet."""
-    if consumer is None or uses.get(id(consumer), 0) != 1 or hasattr(consumer, INPUT_BLUR):
-        return None
-    return consumer, True
-
-
-def _conv_at_end(m: nn.Module, candidates: set[int]) -> nn.Module | None:
-    """The convolution of ``candidates`` whose output ``m`` returns: ``m`` itself, or the last
-    one a chaining ``nn.Sequential`` runs with only normalisation layers after it."""
-    if id(m) in candidates:
-        return m
-    if not _chains(m):
-        return None
-    run = _run_order(m)
-    for i in range(len(run) - 1, -1, -1):
-        if id(run[i]) in candidates:
-            return run[i] if all(isinstance(n, _NORMS) for n in run[i + 1:]) else None
-    return None
-
-
-class _ChildrenAsLeaves(fx.Tracer):
-    """Traces one module's own ``forward``: every submodule it calls is a leaf."""
-
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return m is not self.root
-
-
-def _forward_graph(module: nn.Module) -> fx.Graph | None:
-    """``module.forward``'s graph of submodule calls, or None where ``torch.fx`` cannot trace
-    it (control flow on the data, …). Traced on a shallow twin, so a ``forward`` that changes
-    its module's Python attributes (a step counter) changes the twin's; the data are proxies,
-    no tensor is computed or written."""
-    try:
-        twin = copy.copy(module)
-        for key in ("_modules", "_parameters", "_buffers"):
-            twin.__dict__[key] = dict(module.__dict__[key])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _ChildrenAsLeaves().trace(twin)
-    except Exception:  # (any failure to trace means: not seen, the blur after the conv)
-        return None
-
-
-def _activation_in_forward(module: nn.Module, uses: dict[int, int],
-                           candidates: set[int]) -> dict[int, Placement]:
-    """``{id(conv): placement}`` read from ``module.forward``'s data flow: a call returning a
-    candidate convolution's output (the convolution, or a ``nn.Sequential`` ending in it and
-    normalisation layers) that only normalisation calls consume, one after the other, up to
-    an activation: the blur on its output if the activation module is called once and used
-    nowhere else, else (torchvision's ResNet blocks call one ``ReLU`` two or three times) on
-    the input of the one call that consumes this call's output. A ``nn.Sequential`` starting
-    with norms and an activation is read as in a ``nn.Sequential``."""
-    graph = _forward_graph(module)
-    if graph is None:
-        return {}
-    calls: dict[object, int] = {}  # (how often forward calls each submodule, by name)
-    for node in graph.nodes:
-        if node.op == "call_module":
-            calls[node.target] = calls.get(node.target, 0) + 1
-
-    def called(node: fx.Node) -> nn.Module:
-        return module.get_submodule(str(node.target))
-
-    def consumer(node: fx.Node) -> fx.Node | None:
-        """The one call that takes ``node``'s output, as its one argument, if it is the only
-        use of that output."""
-        if len(node.users) != 1:
-            return None
-        (user,) = node.users
-        if user.op != "call_module" or user.args != (node,) or user.kwargs:
-            return None
-        return user
-
-    found: dict[int, Placement] = {}
-    for node in graph.nodes:
-        if node.op != "call_module" or calls[node.target] != 1:
-            continue
-        conv = _conv_at_end(called(node), candidates)
-        if conv is None or uses.get(id(conv), 0) != 1:
-            continue
-        user = consumer(node)
-        while user is not None:
-            m = called(user)
-            if _chains(m):  # (its run order, norms first: as in a Sequential)
-                run = _run_order(m)
-                if calls[user.target] == 1 and all(isinstance(n, _NORMS) for n in run):
-                    user = consumer(user)
-                    continue
-                place = _placement(run, uses) if calls[user.target] == 1 else None
-            elif isinstance(m, _NORMS) and calls[user.target] == 1:
-                user = consumer(user)
-                continue
-            elif not isinstance(m, _ACTIVATIONS):
-                place = None
-            elif calls[user.target] == 1 and uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
-                place = m, False
-            else:  # (a shared activation: the blur on the input of what this call feeds)
-                after = consumer(user)
-                place = None
-                if after is not None and calls[after.target] == 1:
-                    place = _input_of(called(after), uses)
-            if place is not None:
-                found[id(conv)] = place
+def _blur_input(blur: _BlurPool, module: nn.Module, inputs: tuple) -> tuple | None:
+    """The forward pre-hook of a layer that takes a shared activation's dense output: its
+    first argument blurred and subsampled. Only the first such hook of a module acts:
+    ``torch.ao.quantization.fuse_modules`` copies a layer with its pre-hooks and then registers
+    them again."""
+    for hook in module._forward_pre_hooks.values():
+        if isinstance(hook, functools.partial) and hook.func is _blur_input:
+            if hook.args[0] is not blur:
+                return None
             break
-    return found
+    return (_blurred(blur, inputs[0]), *inputs[1:])
 
 
 def _per_axis(v: object) -> tuple[int, ...]:
@@ -310,33 +137,41 @@ def antialias(
     (Zhang, 2019): ``Conv2d(stride=s)`` becomes ``Conv2d(stride=1)`` → blur → keep every
     ``s``-th sample, and likewise ``MaxPool2d`` and ``AvgPool2d``. For every input size the
     output size is the layer's before (both are ``⌈(H + 2p − d(k − 1))/s⌉``), so the rest of the
-    network is untouched. The layers stay the same objects (their parameters, optimizer state
-    and state-dict keys do not change: the blur-pool's taps are not saved); the blur-pool is
-    held as the layer's submodule ``antialias_blur`` and applied by a forward hook, so it follows
-    ``.to()``, ``.half()``, ``copy.deepcopy``, pickling and ``torch.compile``.
+    network is untouched: the model's output keeps its size, as does every map from the
+    module holding the blur on (the maps between a convolution and the activation that holds
+    its blur are at the dense rate). The layers stay the same objects (their parameters,
+    optimizer state and state-dict keys do not change: the blur-pool's taps are not saved);
+    the blur-pool is held as a submodule ``antialias_blur`` and applied by a forward hook, so
+    it follows ``.to()``, ``.half()``, ``copy.deepcopy``, pickling and ``torch.compile``.
 
     Where the blur goes: Zhang blur after the nonlinearity (``Conv(stride 1) → BN → ReLU →
     BlurPool``), which then runs at the dense rate and its new frequencies are removed before
     the subsampling. With ``after_activation`` (default), a strided convolution followed by
     normalisation layers (and dropout) and an activation module gets its blur-pool on that
-    activation's output (held by the activation, whose forward then also subsamples; where the
-    activation module is used more than once, as torchvision's ResNet blocks call one ``ReLU``
-    two or three times, by the module this call of it feeds, a forward pre-hook blurring that
-    module's input, held as its ``antialias_input_blur``). The chain
-    is found in an ``nn.Sequential`` (torchvision's ``Conv2dNormActivation`` blocks, VGG-style
-    stacks; nested ones are read in the order they run, so a block's last convolution finds
-    the parent's activation, as in (2+1)-D video blocks) or in a module's ``forward`` method
-    (timm-style ResNet blocks with an activation module per call): each module that holds such
-    a convolution is traced with ``torch.fx``, its submodules as leaves, and the chain taken
-    where each output goes to the next call only. The trace runs on a shallow copy with proxy
-    data: no tensor is computed, and a ``forward`` that changes its module's attributes changes
-    the copy's. A convolution whose output also goes elsewhere, a shared activation whose output
-    goes to more than one module (or to a function, such as an addition), and a ``forward``
-    ``torch.fx`` cannot trace (control flow on the data) leave the convolution blurred right
-    after itself, as every pool is. (Modules are counted within ``model``: an activation module
-    that another model also calls gets the blur as if it were not shared.) Calling ``antialias``
-    again changes nothing (no strided layer is left). The blur runs before any forward hook
-    registered earlier on the module that holds it (they see the output the model now computes).
+    activation's output (held by the activation, whose forward then also subsamples); where
+    the activation module is used more than once (torchvision's ResNet blocks call one
+    ``ReLU`` two or three times), by the ``torch.nn`` layer this call of it feeds, as a forward
+    pre-hook on that layer's input (held as its ``antialias_input_blur``; it runs once after
+    ``torch.ao.quantization.fuse_modules``, which registers a layer's pre-hooks twice). The
+    chain is read from ``nn.Sequential`` s (torchvision's ``Conv2dNormActivation`` blocks,
+    VGG-style stacks; nested ones in the order they run, so a block's last convolution finds
+    the parent's activation, as in (2+1)-D video blocks) and from ``forward`` methods (timm's
+    and torchvision's ResNet blocks), traced with ``torch.fx`` in training and in eval mode,
+    submodules as leaves. It is taken only where it is proven: the data go straight from the
+    convolution through the norms to the activation (and the layer it feeds) in both modes,
+    and the convolution and the module holding the blur are called once in the model's
+    forward methods. Anything else leaves the convolution blurred right after itself, as
+    every pool is, always right: a convolution whose output also goes elsewhere, an
+    activation whose output goes to more than one layer or to a function (an addition), a
+    branch on ``self.training`` or an optional argument, a map stored in an attribute (a
+    U-Net's skip), a ``forward`` patched onto an instance, one that ``torch.fx`` cannot trace
+    (control flow on the data). Tracing runs a ``forward``'s Python code once with proxy data
+    (no tensor is computed), on a copy of the module whose lists and dicts are copies too;
+    attributes it sets on submodules are put back. (Modules are counted within ``model``: an
+    activation module that another model also calls gets the blur as if it were not shared.)
+    Calling ``antialias`` again changes nothing (no strided layer is left). The blur runs
+    before any hook registered earlier on the module that holds it (they see what the model
+    now computes).
 
     Parameters
     ----------
@@ -434,7 +269,7 @@ def antialias(
     if after_activation and "conv" in layers:
         candidates = {id(m) for m in model.modules() if isinstance(m, _CONVS)
                       and not hasattr(m, BLUR) and _stride(m, max_stride) is not None}  # fmt: skip
-        following = _activation_after(model, uses, candidates)
+        following = blur_placements(model, uses, candidates)
     changed: dict[str, nn.Module] = {}
     for name, layer in list(model.named_modules()):  # (a list: the loop adds submodules)
         if not isinstance(layer, kinds) or hasattr(layer, BLUR):

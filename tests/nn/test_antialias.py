@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import types
 
 import numpy as np
 import pytest
@@ -563,6 +564,16 @@ def test_a_shared_relu_in_a_forward_blurs_the_input_of_what_it_feeds():
         assert got.shape == before
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert sorted(antialias(block)) == []
+    # The pre-hook follows copies, pickling and torch.compile (one graph: dynamo, eager).
+    block.eval()
+    with torch.no_grad():
+        want = block(x)
+        buf = io.BytesIO()
+        torch.save(block, buf)
+        buf.seek(0)
+        for other in (copy.deepcopy(block), torch.load(buf, weights_only=False),
+                      torch.compile(block, backend="eager", fullgraph=True)):  # fmt: skip
+            torch.testing.assert_close(other(x), want, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("filt", ["binomial", "kaiser"])
@@ -618,3 +629,166 @@ def test_the_checkerboard_of_a_transposed_convolution_is_removed():
     with torch.no_grad():
         after = up(x)[..., 2:-2, 2:-2]
     torch.testing.assert_close(after, torch.full_like(after, 2.25))
+
+
+def _conv_bn_relu():
+    return nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU()
+
+
+class _TrainOnlyDropout(nn.Module):  # a shared ReLU; what it feeds differs between the modes
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1, self.relu = _conv_bn_relu()
+        self.drop, self.conv2 = nn.Dropout2d(0.1), nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        if self.training:
+            out = self.drop(out)
+        return self.relu(self.conv2(out))
+
+
+class _TrainOnlyAct(nn.Module):  # the activation runs in training mode only
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.act = _conv_bn_relu()
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        return self.act(y) if self.training else y
+
+
+class _OptionalInput(nn.Module):  # the traced path is the one with the argument given
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.relu = _conv_bn_relu()
+        self.head, self.proj = nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x, skip=None):
+        y = self.relu(self.bn(self.conv(x)))
+        if skip is None:
+            return self.head(y)
+        return self.relu(self.proj(y) + skip)
+
+
+class _StoresSkip(nn.Module):  # a U-Net encoder block keeps its map for the decoder
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.relu = _conv_bn_relu()
+        self.head = nn.Conv2d(4, 4, 1)
+        self.log: list[str] = []
+
+    def forward(self, x):
+        self.log.append("called")
+        y = self.relu(self.bn(self.conv(x)))
+        self.skip = y
+        return self.relu(self.head(y))
+
+
+class _CallsDeeper(nn.Module):  # a grandparent calls its grandchild directly too
+    def __init__(self):
+        super().__init__()
+        relu = nn.ReLU()
+        self.seq = nn.Sequential(nn.Conv2d(4, 4, 3, 2, 1), relu, nn.Conv2d(4, 4, 1), relu)
+
+    def forward(self, x):
+        y = self.seq(x)
+        return y + self.seq[2](y)
+
+
+class _Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.act, self.n = nn.ReLU(), 0
+
+    def run(self, y):
+        self.n += 1
+        return self.act(y)
+
+
+class _CallsAMethod(nn.Module):  # a submodule's method, not its __call__: runs while traced
+    def __init__(self):
+        super().__init__()
+        self.conv, self.child = nn.Conv2d(4, 4, 3, 2, 1), _Counter()
+
+    def forward(self, x):
+        return self.child.run(self.conv(x))
+
+
+def test_what_the_forward_methods_do_not_show_leaves_the_blur_on_the_convolution():
+    """Branches on the mode, an optional argument, a map stored in an attribute, a module's
+    own patched forward and a grandparent that calls its grandchild as well: the placement
+    cannot be proven, the blur stays on the convolution, and every output keeps its size in
+    both modes. Tracing changes nothing of the model (its lists, a submodule's counter)."""
+    x = torch.randn(1, 4, 16, 16)
+    for cls in (_TrainOnlyDropout, _TrainOnlyAct, _OptionalInput, _StoresSkip, _CallsDeeper,
+                _CallsAMethod):  # fmt: skip
+        model = cls()
+        before = {train: model.train(train)(x).shape for train in (True, False)}
+        model.train()
+        changed = antialias(model)
+        conv = model.seq[0] if cls is _CallsDeeper else getattr(model, "conv", None) or \
+            model.conv1  # fmt: skip
+        assert hasattr(conv, "antialias_blur"), (cls.__name__, changed)
+        for train in (True, False):
+            assert model.train(train)(x).shape == before[train], (cls.__name__, train)
+        if cls is _StoresSkip:
+            assert model.log == ["called"] * 4 and model.skip.shape == (1, 4, 8, 8)
+        if cls is _CallsAMethod:
+            assert model.child.n == 4  # (the four calls above: none while traced)
+    patched = _Bottleneck()
+    patched.forward = types.MethodType(lambda self, x: self.act2(self.bn2(self.conv2(x))),
+                                       patched)  # fmt: skip
+    before = patched(torch.randn(1, 4, 16, 16)).shape
+    antialias(patched)
+    assert hasattr(patched.conv2, "antialias_blur")
+    assert patched(torch.randn(1, 4, 16, 16)).shape == before
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_a_layer_blurring_its_input_survives_fusion_scripting_and_fx():
+    """fuse_modules copies conv2 with its pre-hook and registers the hook again: the blur runs
+    once; a TorchScript layer fed by the shared ReLU cannot take the hook (the blur stays on
+    the convolution); a custom module fed by it neither (fx would trace the hook): the
+    antialiased model still traces."""
+    torch.manual_seed(5)
+    block = _BasicBlock().eval()
+    x = torch.randn(1, 4, 16, 16)
+    antialias(block)
+    with torch.no_grad():
+        want = block(x)
+    fused = torch.ao.quantization.fuse_modules(block, [["conv2", "bn2"]], inplace=False)
+    assert len(fused.conv2._forward_pre_hooks) == 2
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), want, rtol=1e-5, atol=1e-5)
+
+    relu = nn.ReLU()
+    scripted = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), relu, torch.jit.script(nn.Conv2d(4, 4, 1)),
+                             relu)  # fmt: skip
+    antialias(scripted)
+    assert hasattr(scripted[0], "antialias_blur")
+    assert scripted(torch.randn(1, 3, 16, 16)).shape == (1, 4, 8, 8)
+
+    class Body(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    class Fed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn, self.relu = _conv_bn_relu()
+            self.body = Body()
+
+        def forward(self, x):
+            return self.relu(self.body(self.relu(self.bn(self.conv(x)))))
+
+    fed = Fed().eval()
+    antialias(fed)
+    assert hasattr(fed.conv, "antialias_blur") and not hasattr(fed.body, "antialias_input_blur")
+    traced = torch.fx.symbolic_trace(fed)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(x), fed(x))
