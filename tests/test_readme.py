@@ -43,3 +43,15 @@ def test_volume_example_runs(capsys):
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert out.strip() == "torch.Size([1, 4, 6, 8, 8]) torch.Size([1, 4, 6, 8, 8])"
+
+
+def test_antialias_example_prints_what_the_text_says(capsys):
+    """The anti-aliasing section's snippet runs as written and prints the placements and the
+    size its text gives."""
+    text = (REPO_ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if "antialias(model)" in b]
+    exec(compile(block, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == ["['0', '3.conv1', '3.down.0']", "['2', '3.down.0']", "['3.conv2']",
+                     "torch.Size([1, 8, 16, 16])"]
