@@ -15,9 +15,16 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
+import random
+import types
 import warnings
+from collections import Counter
+from collections.abc import Iterable
 from typing import cast
 
+import numpy as np
+import torch
 from torch import fx, nn
 
 BLUR = "antialias_blur"  # the attribute under which a module holds its blur-pool
@@ -42,7 +49,22 @@ _Proposal = tuple[nn.Module, nn.Module, bool]  # (convolution, holder, on its in
 def chains(m: nn.Module) -> bool:
     """Whether ``m`` is an ``nn.Sequential`` that runs its children in order (a subclass with
     its own forward may not)."""
-    return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+    return (isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+            and "forward" not in m.__dict__)  # fmt: skip
+
+
+def _calls_nothing(m: nn.Module) -> bool:
+    """Whether ``m`` has no ``forward`` (``nn.ModuleList``, ``nn.ModuleDict``: containers
+    whose owner calls their items)."""
+    return type(m).forward is nn.Module.forward and "forward" not in m.__dict__
+
+
+def _torch_layer(m: nn.Module) -> bool:
+    """Whether ``m`` is one of ``torch.nn``'s own layers (not a subclass defined elsewhere, not
+    a container, not TorchScript): torch.fx treats it as a leaf, so a model traced after
+    ``antialias`` does not trace the hook it holds."""
+    return (type(m).__module__.startswith(("torch.nn.", "torch.ao.nn."))
+            and not isinstance(m, _CONTAINERS))  # fmt: skip
 
 
 def run_order(seq: nn.Module) -> list[nn.Module]:
@@ -70,14 +92,17 @@ def _conv_at_end(m: nn.Module, candidates: set[int]) -> nn.Module | None:
 
 
 def _input_of(consumer: nn.Module | None, uses: dict[int, int]) -> Placement | None:
-    """The blur on ``consumer``'s input: a ``torch.nn`` layer (not a container, not a
-    TorchScript module: torch.fx treats it as a leaf, so a model traced later does not trace
-    the hook) used once in the model, without such a blur yet."""
+    """The blur on ``consumer``'s input: a ``torch.nn`` layer used once in the model, without
+    such a blur yet."""
     if consumer is None or uses.get(id(consumer), 0) != 1 or hasattr(consumer, INPUT_BLUR):
         return None
-    if not type(consumer).__module__.startswith(("torch.nn.", "torch.ao.nn.")):
-        return None
-    return None if isinstance(consumer, _CONTAINERS) else (consumer, True)
+    return (consumer, True) if _torch_layer(consumer) else None
+
+
+def _holds_blur(act: nn.Module, uses: dict[int, int]) -> bool:
+    """Whether the activation ``act`` can hold a blur on its output: a ``torch.nn`` activation
+    used once in the model, without one yet."""
+    return uses.get(id(act), 0) == 1 and not hasattr(act, BLUR) and _torch_layer(act)
 
 
 def _placement(run: list[nn.Module], uses: dict[int, int]) -> Placement | None:
@@ -89,7 +114,7 @@ def _placement(run: list[nn.Module], uses: dict[int, int]) -> Placement | None:
             continue
         if not isinstance(m, ACTIVATIONS):
             return None
-        if uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
+        if _holds_blur(m, uses):
             return m, False
         return _input_of(run[i + 1] if i + 1 < len(run) else None, uses)
     return None
@@ -106,6 +131,15 @@ def _in_sequential(seq: nn.Module, uses: dict[int, int],
             if place is not None:
                 found[id(conv)] = (conv, *place)
     return found
+
+
+def _callees(m: nn.Module) -> list[nn.Module]:
+    """The modules ``m``'s forward calls by name: its children, and the items of its
+    ``nn.ModuleList`` / ``nn.ModuleDict`` children (at any depth of them)."""
+    out: list[nn.Module] = []
+    for child in m.children():
+        out += _callees(child) if _calls_nothing(child) else [child]
+    return out
 
 
 class _ChildrenAsLeaves(fx.Tracer):
@@ -130,14 +164,26 @@ def _one_input(module: nn.Module) -> bool:
                                    inspect.Parameter.POSITIONAL_OR_KEYWORD))  # fmt: skip
 
 
-def _holds_proxy(values: object) -> bool:
-    """Whether a proxy (a traced map) sits in ``values`` or one container level down."""
-    for v in cast(list, values):
-        inner = v.values() if isinstance(v, dict) else v
-        if isinstance(v, fx.Proxy) or (isinstance(v, (list, tuple, set, dict))
-                                       and any(isinstance(e, fx.Proxy) for e in inner)):
-            return True
-    return False
+def _holds_proxy(obj: object, depth: int, seen: set[int]) -> bool:
+    """Whether a proxy (a traced map) is reachable from ``obj`` through containers and
+    objects' attributes, ``depth`` levels down (a map stored where the graph cannot see it:
+    a skip in a list, on a plain object, on a submodule)."""
+    if isinstance(obj, fx.Proxy):
+        return True
+    if depth == 0 or id(obj) in seen or isinstance(obj, _OPAQUE):
+        return False
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        items: Iterable[object] = obj.values()
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        items = obj
+    else:
+        items = getattr(obj, "__dict__", {}).values()
+    return any(_holds_proxy(v, depth - 1, seen) for v in items)
+
+
+_OPAQUE = (torch.Tensor, str, bytes, int, float, complex, bool, type(None), type,
+           types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
 
 def _trace(module: nn.Module, training: bool) -> fx.Graph | None:
@@ -145,33 +191,27 @@ def _trace(module: nn.Module, training: bool) -> fx.Graph | None:
     cannot be trusted: fx cannot trace it (control flow on the data, …), it takes more than
     one input, or it stores a map (a U-Net's skip) where the graph does not show it.
 
-    The trace runs the forward's Python code once on proxies (no tensor is computed) on a
-    shallow copy of the module whose lists, dicts and sets are copies too; attributes of the
-    submodules that the code sets are put back as they were."""
+    The trace runs the forward's Python code once on proxies (no tensor is computed), on a
+    deep copy of the module that shares its tensors: what the code changes (counters, lists, a
+    submodule's attributes) changes the copy; the random generators (torch's CPU one, Python's,
+    NumPy's) are put back as they were. Global variables it writes are not seen."""
     if not _one_input(module):
         return None
-    before = [(m, dict(m.__dict__)) for m in module.modules() if m is not module]
-    stored = False
+    tensors = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
+    rng = torch.random.get_rng_state(), random.getstate(), np.random.get_state()  # noqa: NPY002
     try:
-        twin = copy.copy(module)
-        for key, value in module.__dict__.items():
-            if isinstance(value, (list, dict, set)):  # (_modules, _parameters, _buffers too)
-                twin.__dict__[key] = copy.copy(value)
+        twin = copy.deepcopy(module, memo=dict(tensors))
         twin.training = training
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            graph: fx.Graph | None = _ChildrenAsLeaves().trace(twin)
-        stored = _holds_proxy(list(twin.__dict__.values()))
+            graph = _ChildrenAsLeaves().trace(twin)
+        return None if _holds_proxy(twin, 12, set()) else graph
     except Exception:  # (any failure to trace means: not seen, the blur after the conv)
-        graph = None
+        return None
     finally:
-        for m, state in before:
-            now = m.__dict__
-            if len(now) != len(state) or any(state.get(k, now) is not v for k, v in now.items()):
-                stored = True
-                now.clear()
-                now.update(state)
-    return None if stored else graph
+        torch.random.set_rng_state(rng[0])
+        random.setstate(rng[1])
+        np.random.set_state(rng[2])  # noqa: NPY002 (the global generator a forward may draw from)
 
 
 def _in_graph(module: nn.Module, graph: fx.Graph, uses: dict[int, int],
@@ -222,7 +262,7 @@ def _in_graph(module: nn.Module, graph: fx.Graph, uses: dict[int, int],
                 user = consumer(user)
                 continue
             elif isinstance(m, ACTIVATIONS):
-                if once and uses.get(id(m), 0) == 1 and not hasattr(m, BLUR):
+                if once and _holds_blur(m, uses):
                     place = m, False
                 else:  # (a shared activation: the blur on the input of what this call feeds)
                     after = consumer(user)
@@ -236,45 +276,53 @@ def _in_graph(module: nn.Module, graph: fx.Graph, uses: dict[int, int],
 
 class _Forwards:
     """What the model's ``forward`` methods call: chaining ``nn.Sequential`` s their children
-    in order, the others what their fx graphs show (traced on demand, in both modes)."""
+    in order, containers without a ``forward`` nothing, the others what their fx graphs show
+    (traced on demand, in both modes)."""
 
     def __init__(self, model: nn.Module):
         self.model = model
         self.names = {id(m): name for name, m in model.named_modules()}
-        self._graphs: dict[int, tuple[fx.Graph, fx.Graph] | None] = {}
+        self._graphs: dict[int, tuple[fx.Graph, ...] | None] = {}
+        self._calls: dict[int, tuple[Counter[str], ...]] = {}
 
-    def graphs(self, m: nn.Module) -> tuple[fx.Graph, fx.Graph] | None:
+    def graphs(self, m: nn.Module) -> tuple[fx.Graph, ...] | None:
         """``m.forward``'s graphs in training and in eval mode, or None if either is not to be
         trusted."""
         if id(m) not in self._graphs:
-            train, test = _trace(m, True), _trace(m, False)
-            self._graphs[id(m)] = None if train is None or test is None else (train, test)
+            graphs = _trace(m, True), _trace(m, False)
+            ok = all(g is not None for g in graphs)
+            self._graphs[id(m)] = cast(tuple[fx.Graph, ...], graphs) if ok else None
+            if ok:
+                self._calls[id(m)] = tuple(
+                    Counter(str(n.target) for n in cast(fx.Graph, g).nodes
+                            if n.op == "call_module") for g in graphs)  # fmt: skip
         return self._graphs[id(m)]
 
-    def calls(self, m: nn.Module) -> int | None:
-        """How often one run of the model calls ``m``: its calls by every ancestor's forward
-        (a parent that calls its child through another child is counted by that one), or
-        None if its parent's forward cannot be read (an ancestor further up that cannot is
-        taken to call its own children only, as forward methods do)."""
-        name = self.names.get(id(m))
-        if not name:
-            return None
+    def proven(self, parent: nn.Module, target: nn.Module) -> bool:
+        """Whether ``target`` (a module below ``parent``) runs only where ``parent``'s forward
+        runs it, once per run: every forward above ``parent`` can be read and calls nothing
+        below ``parent`` on the path to ``target``; ``parent``'s calls one module on that path
+        once and the others never (``nn.ModuleList`` / ``nn.ModuleDict`` s, which call
+        nothing, and chaining ``nn.Sequential`` s may lie between)."""
+        name, top = self.names.get(id(target)), self.names.get(id(parent))
+        if not name or top is None:
+            return False
         parts = name.split(".")
-        total = 0
-        for depth in range(len(parts)):
+        level = len(top.split(".")) if top else 0  # (parent's depth)
+        for depth in range(len(parts)):  # (every ancestor of target)
             ancestor = self.model.get_submodule(".".join(parts[:depth]))
-            path, parent = ".".join(parts[depth:]), depth == len(parts) - 1
-            if chains(ancestor):
-                total += sum(c is m for c in cast(nn.Sequential, ancestor)) if parent else 0
+            if chains(ancestor) or _calls_nothing(ancestor):
                 continue
-            graphs = self.graphs(ancestor)
-            if graphs is None:
-                if parent:
-                    return None
-                continue
-            total += max(sum(n.op == "call_module" and n.target == path for n in g.nodes)
-                         for g in graphs)  # fmt: skip
-        return total
+            if depth > level or self.graphs(ancestor) is None:
+                return False  # (a forward between parent and target, or one not read)
+            below = [".".join(parts[depth:j]) for j in range(level + 1, len(parts) + 1)]
+            for calls in self._calls[id(ancestor)]:
+                counts = [calls[path] for path in below]
+                if depth < level and any(counts):
+                    return False
+                if depth == level and sorted(counts)[-2:] not in ([1], [0, 1]):
+                    return False
+        return True
 
 
 def blur_placements(model: nn.Module, uses: dict[int, int],
@@ -283,14 +331,17 @@ def blur_placements(model: nn.Module, uses: dict[int, int],
     after their activation (module docstring): on the activation's output, or, where the
     activation module is used elsewhere too, on the input of the layer its call feeds."""
     forwards = _Forwards(model)
-    proposals: dict[int, _Proposal] = {}
+    found: dict[int, Placement] = {}
     for parent in model.modules():
+        proposals: dict[int, _Proposal] = {}
         if chains(parent):
-            proposals.update(_in_sequential(parent, uses, candidates))
-        elif any(_conv_at_end(c, candidates) for c in parent.children()):
+            proposals = _in_sequential(parent, uses, candidates)
+        elif any(_conv_at_end(c, candidates) for c in _callees(parent)):
             graphs = forwards.graphs(parent)
             if graphs is not None:  # (the same in training and in eval mode)
                 train, test = (_in_graph(parent, g, uses, candidates) for g in graphs)
-                proposals.update({k: p for k, p in train.items() if test.get(k) == p})
-    return {k: (holder, on_input) for k, (conv, holder, on_input) in proposals.items()
-            if forwards.calls(conv) == 1 and forwards.calls(holder) == 1}  # fmt: skip
+                proposals = {k: p for k, p in train.items() if test.get(k) == p}
+        for k, (conv, holder, on_input) in proposals.items():
+            if forwards.proven(parent, conv) and forwards.proven(parent, holder):
+                found[k] = holder, on_input
+    return found
