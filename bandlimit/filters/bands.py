@@ -49,9 +49,10 @@ from bandlimit.filters.kaiser import (
     _check_positive,
     _design_beta,
     _finish,
-    _jinc_kernel,
     _normalise,
     _validate_design,
+    check_2d_size,
+    jinc_kernel,
 )
 
 __all__ = [
@@ -199,10 +200,12 @@ def kaiser_jinc_highpass(
 
     so ``h + kaiser_jinc(...)`` is the impulse and ``x − filter2d(x, f)`` is ``filter2d(x, h)``:
     the detail a radial low-pass (StyleGAN3-R's down filter) removes, with every orientation
-    treated alike. The response is exactly 0 at DC (a constant image maps to 0), below the
-    low-pass's stop-band level from 1 over the pass band :math:`|\nu| \ge f_c + w/2` (out to the
-    corners :math:`(f_s/2, f_s/2)`), and at most that level over the stop band
-    :math:`|\nu| \le f_c - w/2`, with :math:`|\nu| = \sqrt{\nu_x^2 + \nu_y^2}`. There is no
+    treated alike. The response is exactly 0 at DC (a constant image maps to 0); over the pass
+    band :math:`|\nu| \ge f_c + w/2` (out to the corners :math:`(f_s/2, f_s/2)`) it strays
+    from 1 by the low-pass's stop-band level, and over the stop band
+    :math:`|\nu| \le f_c - w/2` it is the low-pass's pass-band ripple (larger: 33 dB below 1
+    in the example, where the low-pass's stop band is 38 dB down), with
+    :math:`|\nu| = \sqrt{\nu_x^2 + \nu_y^2}`. There is no
     scipy counterpart; unlike :func:`kaiser_highpass` (``firwin``'s scaling, gain 1 at
     ``fs/2``) no point of the pass band is scaled to exactly 1: the complement is exact instead.
 
@@ -211,7 +214,7 @@ def kaiser_jinc_highpass(
     Parameters
     ----------
     numtaps : int
-        Taps per axis, **odd**, :math:`1 \le n \le 2^{53}` (the impulse needs a centre tap: an
+        Taps per axis, **odd**, :math:`1 \le n \le 4096` (the impulse needs a centre tap: an
         even size is a ``ValueError``). One tap is ``[[0]]`` (the impulse minus itself).
     cutoff : float
         Radial cutoff frequency :math:`f_c`, ``0 < cutoff < fs/2``, in the unit of ``fs``: the
@@ -262,9 +265,10 @@ def kaiser_jinc_highpass(
     """
     numtaps, cutoff, width, fs = _validate_design(numtaps, cutoff, width, fs)
     _check_odd(numtaps, "radial high-pass")
+    check_2d_size(numtaps)
     dtype = check_float_dtype("dtype", dtype)
     w = np.kaiser(numtaps, _design_beta(numtaps, width, fs))
-    h = -_normalise(_jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w), "kaiser_jinc_highpass")
+    h = -_normalise(jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w), "kaiser_jinc_highpass")
     h[numtaps // 2, numtaps // 2] += 1.0
     return _finish(h, dtype, "kaiser_jinc_highpass")
 

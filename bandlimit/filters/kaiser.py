@@ -337,7 +337,17 @@ def kaiser_sinc(
     return _finish(np.asarray(h, dtype=np.float64), dtype, "kaiser_sinc")
 
 
-def _jinc_kernel(numtaps: int, cutoff: float, fs: float) -> np.ndarray:
+MAX_2D_TAPS = 4096  # per axis: a 2-D design holds numtaps² taps (and temporaries of that size)
+
+
+def check_2d_size(numtaps: int) -> None:
+    """A ``numtaps × numtaps`` design must fit in memory (4096² float64 taps: 134 MB)."""
+    if numtaps > MAX_2D_TAPS:
+        raise ValueError(f"numtaps must be <= {MAX_2D_TAPS} for a 2-D (radial) filter, which "
+                         f"holds numtaps² taps, got {numtaps}")  # fmt: skip
+
+
+def jinc_kernel(numtaps: int, cutoff: float, fs: float) -> np.ndarray:
     r"""Unwindowed :math:`J_1(2\pi f_c r)/(\pi r)` on the ``numtaps × numtaps`` grid, float64."""
     x = (np.arange(numtaps, dtype=np.float64) - (numtaps - 1) / 2) / fs
     r = np.hypot(x[:, None], x[None, :])
@@ -372,7 +382,7 @@ def kaiser_jinc(
     Parameters
     ----------
     numtaps : int
-        Taps per axis, :math:`1 \le n \le 2^{53}`.
+        Taps per axis, :math:`1 \le n \le 4096` (a 2-D design holds :math:`n^2` taps).
     cutoff : float
         Radial cutoff frequency :math:`f_c`, ``0 < cutoff < fs/2``, in the unit of ``fs``.
     width : float
@@ -411,9 +421,10 @@ def kaiser_jinc(
     37.9
     """
     numtaps, cutoff, width, fs = _validate_design(numtaps, cutoff, width, fs)
+    check_2d_size(numtaps)
     dtype = check_float_dtype("dtype", dtype)
     w = np.kaiser(numtaps, _design_beta(numtaps, width, fs))
-    f = _jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w)
+    f = jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w)
     return _finish(_normalise(f, "kaiser_jinc"), dtype, "kaiser_jinc")
 
 
@@ -479,6 +490,16 @@ def lowpass(
         return None
     design = kaiser_jinc if radial else kaiser_sinc
     return design(numtaps, cutoff, width, fs, dtype=dtype)
+
+
+def bigvgan_window(kernel_size: int, half_width: float) -> np.ndarray:
+    """The Kaiser window of :func:`kaiser_sinc_bigvgan`, float64 ``[kernel_size]``: its β from
+    Kaiser's estimate over ``kernel_size // 2 − 1`` taps (alias-free-torch's convention)."""
+    half = kernel_size // 2
+    atten = 2.285 * (half - 1) * math.pi * (4 * half_width) + 7.95
+    beta = _check_beta(atten, "half_width", half_width, 2.285 * (half - 1) * math.pi * 4,
+                       f"kernel_size = {kernel_size}")  # fmt: skip
+    return np.kaiser(kernel_size, beta)
 
 
 def kaiser_sinc_bigvgan(
@@ -548,11 +569,7 @@ def kaiser_sinc_bigvgan(
     k = _check_int("kernel_size", kernel_size)
     dtype = check_float_dtype("dtype", dtype)
     half = k // 2
-    atten = 2.285 * (half - 1) * math.pi * (4 * half_width) + 7.95
-    beta = _check_beta(
-        atten, "half_width", half_width, 2.285 * (half - 1) * math.pi * 4, f"kernel_size = {k}"
-    )
-    window = np.kaiser(k, beta)
+    window = bigvgan_window(k, half_width)
     if k % 2 == 0:
         t = np.arange(-half, half, dtype=np.float64) + 0.5
     else:

@@ -401,6 +401,14 @@ def test_radial_highpass_response_over_the_plane(half, atten, where):
     assert np.abs(response[rho >= cutoff + w / 2] - 1).max() <= RADIAL * delta
 
 
+def test_radial_designs_refuse_sizes_that_do_not_fit_in_memory():
+    """numtaps² taps: past 4096 per axis a ValueError, not a MemoryError or the OOM killer."""
+    for design in (kaiser_jinc, kaiser_jinc_highpass):
+        with pytest.raises(ValueError, match=r"numtaps must be <= 4096 for a 2-D \(radial\) "
+                           r"filter, which holds numtaps² taps, got 4097"):
+            design(4097, 0.2, 0.1, 1.0)
+
+
 def test_radial_highpass_removes_what_the_radial_lowpass_keeps():
     """filter2d with the high-pass is the image minus its low-passed self (zero padding, both
     with the same centred taps), and maps a constant to 0 where the taps stay inside."""
