@@ -446,9 +446,14 @@ class _AliasFree(Module):
         gain: float | None = None,
         alpha: float | None = None,
         *,
+        radial: bool = False,
         impl: str = "auto",
     ):
         super().__init__()
+        self.radial = check_bool("radial", radial)
+        if radial and self.ndim != 2:
+            raise ValueError(f"radial=True is a 2-D down filter (AliasFreeActivation2d), not one "
+                             f"of {type(self).__name__}")  # fmt: skip
         self.impl = _check_impl(impl)
         if not isinstance(act, (str, nn.Module)) and not callable(act):
             raise TypeError(
@@ -487,7 +492,8 @@ class _AliasFree(Module):
         self.padding_mode = check_padding_mode(padding_mode)  # here, not first in forward
         self.filter, self.cutoff, self.half_width = filter, cutoff, half_width  # (for repr)
         fu = design_filter(filter, self._ratios[0], self.kernel_size, cutoff, half_width)
-        fd = design_filter(filter, self._ratios[1], self.kernel_size, cutoff, half_width)
+        fd = (design_radial if radial else design_filter)(filter, self._ratios[1],
+                                                          self.kernel_size, cutoff, half_width)
         self.register_design("fu", fu)
         self.register_design("fd", fd)
 
@@ -573,6 +579,8 @@ class _AliasFree(Module):
             parts.append(f"filter={self.filter!r}")
         parts += [f"{n}={v:.6g}" for n, v in (("cutoff", self.cutoff),
                                                  ("half_width", self.half_width)) if v is not None]
+        if getattr(self, "radial", False):  # (absent from a module pickled before it existed)
+            parts.append("radial=True")
         if self.impl != "auto":
             parts.append(f"impl={self.impl!r}")
         return ", ".join(parts)
@@ -765,33 +773,6 @@ class AliasFreeActivation2d(_AliasFree):
     """
 
     ndim = 2
-
-    def __init__(
-        self,
-        act: str | nn.Module | Callable[[torch.Tensor], torch.Tensor],
-        up: int = 2,
-        down: int = 2,
-        kernel_size: int = 12,
-        cutoff: float | None = None,
-        half_width: float | None = None,
-        filter: str = "bigvgan",
-        padding_mode: str = "replicate",
-        gain: float | None = None,
-        alpha: float | None = None,
-        *,
-        radial: bool = False,
-        impl: str = "auto",
-    ):
-        radial = check_bool("radial", radial)
-        super().__init__(act, up, down, kernel_size, cutoff, half_width, filter, padding_mode,
-                         gain, alpha, impl=impl)  # fmt: skip
-        self.radial = radial
-        if radial:
-            self.register_design("fd", design_radial(filter, self._ratios[1], self.kernel_size,
-                                                     cutoff, half_width))  # fmt: skip
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (", radial=True" if self.radial else "")
 
 
 class AliasFreeActivation3d(_AliasFree):

@@ -737,6 +737,9 @@ def test_radial_down_filter_is_the_jinc_and_turns_better():
             psnr[radial].append(assert_rotation_equivariant(act, s, angle, min_psnr=0,
                                                             dtype=torch.float64))  # fmt: skip
     assert np.mean(psnr[True]) > np.mean(psnr[False]) + 1.0, psnr
+    with pytest.raises(ValueError, match=r"radial=True is a 2-D down filter "
+                       r"\(AliasFreeActivation2d\), not one of AliasFreeActivation1d"):
+        AliasFreeActivation1d("gelu", radial=True)
     with pytest.raises(TypeError, match=r"radial must be a bool, got 'yes'"):
         AliasFreeActivation2d("gelu", radial="yes")
     with pytest.raises(ValueError, match=r"radial=True needs a down-filter cutoff < 0\.5 "
