@@ -284,3 +284,23 @@ def test_vocoder_benchmark_patches_a_whole_model_and_records(tmp_path):
     data = json.loads(out.read_text())
     assert data["meta"]["compile_backend"] == "aot_eager" and "compiled" in out.name
     assert data["meta"]["compiled_output_difference"] < 1e-5 and len(data["rows"]) == 3
+
+
+def test_antialias_benchmark_runs_and_records(tmp_path):
+    """The antialias benchmark converts its models (the local ResNet-shaped one at least),
+    times them before and after and writes a record; the local model keeps its output size."""
+    import json
+
+    import torch
+
+    from bandlimit.nn import antialias
+    from benchmarks.antialias import main, small_resnet
+
+    out = main(["--repeat", "1", "--batch", "1", "--size", "32", "--results", str(tmp_path)])
+    rows = json.loads(out.read_text())["rows"]
+    local = rows[0]
+    assert local["model"] == "small ResNet (local)" and local["layers_changed"] == 8
+    assert all(local[k] > 0 for k in ("antialias_ms", "plain_ms", "binomial_ms", "kaiser_ms"))
+    model = small_resnet().eval()
+    antialias(model)
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
