@@ -17,10 +17,9 @@ import copy
 import inspect
 import itertools
 import random
-import types
 import warnings
+import weakref
 from collections import Counter
-from collections.abc import Iterable
 from typing import cast
 
 import numpy as np
@@ -50,13 +49,19 @@ def chains(m: nn.Module) -> bool:
     """Whether ``m`` is an ``nn.Sequential`` that runs its children in order (a subclass with
     its own forward may not)."""
     return (isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
-            and "forward" not in m.__dict__)  # fmt: skip
+            and _plain_call(m))  # fmt: skip
+
+
+def _plain_call(m: nn.Module) -> bool:
+    """Whether calling ``m`` runs its class's ``forward`` (and hooks), as torch's modules do:
+    no ``forward`` patched onto the instance, no ``__call__`` of its own."""
+    return "forward" not in m.__dict__ and type(m).__call__ is nn.Module.__call__
 
 
 def _calls_nothing(m: nn.Module) -> bool:
     """Whether ``m`` has no ``forward`` (``nn.ModuleList``, ``nn.ModuleDict``: containers
     whose owner calls their items)."""
-    return type(m).forward is nn.Module.forward and "forward" not in m.__dict__
+    return type(m).forward is nn.Module.forward and _plain_call(m)
 
 
 def _torch_layer(m: nn.Module) -> bool:
@@ -64,7 +69,7 @@ def _torch_layer(m: nn.Module) -> bool:
     a container, not TorchScript): torch.fx treats it as a leaf, so a model traced after
     ``antialias`` does not trace the hook it holds."""
     return (type(m).__module__.startswith(("torch.nn.", "torch.ao.nn."))
-            and not isinstance(m, _CONTAINERS))  # fmt: skip
+            and not isinstance(m, _CONTAINERS) and _plain_call(m))  # fmt: skip
 
 
 def run_order(seq: nn.Module) -> list[nn.Module]:
@@ -143,17 +148,30 @@ def _callees(m: nn.Module) -> list[nn.Module]:
 
 
 class _ChildrenAsLeaves(fx.Tracer):
-    """Traces one module's own ``forward``: every submodule it calls is a leaf."""
+    """Traces one module's own ``forward``: every submodule it calls is a leaf; buffers are
+    proxies too (an in-place update of one is recorded, not run on the model's tensor); every
+    proxy made is remembered (weakly), to see afterwards whether one was kept somewhere."""
+
+    proxy_buffer_attributes = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[weakref.ref] = []
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return m is not self.root
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        p = super().proxy(node)
+        self.made.append(weakref.ref(p))
+        return p
 
 
 def _one_input(module: nn.Module) -> bool:
     """Whether the class's ``forward`` takes exactly one required argument and nothing else
     (an optional one would be traced as given, its ``None`` path never seen), and the
     instance has no ``forward`` of its own (fx would trace the class's)."""
-    if "forward" in module.__dict__:
+    if not _plain_call(module):
         return False
     try:
         params = list(inspect.signature(type(module).forward).parameters.values())[1:]
@@ -164,54 +182,45 @@ def _one_input(module: nn.Module) -> bool:
                                    inspect.Parameter.POSITIONAL_OR_KEYWORD))  # fmt: skip
 
 
-def _holds_proxy(obj: object, depth: int, seen: set[int]) -> bool:
-    """Whether a proxy (a traced map) is reachable from ``obj`` through containers and
-    objects' attributes, ``depth`` levels down (a map stored where the graph cannot see it:
-    a skip in a list, on a plain object, on a submodule)."""
-    if isinstance(obj, fx.Proxy):
-        return True
-    if depth == 0 or id(obj) in seen or isinstance(obj, _OPAQUE):
-        return False
-    seen.add(id(obj))
-    if isinstance(obj, dict):
-        items: Iterable[object] = obj.values()
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        items = obj
-    else:
-        items = getattr(obj, "__dict__", {}).values()
-    return any(_holds_proxy(v, depth - 1, seen) for v in items)
-
-
-_OPAQUE = (torch.Tensor, str, bytes, int, float, complex, bool, type(None), type,
-           types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
-
-
 def _trace(module: nn.Module, training: bool) -> fx.Graph | None:
     """``module.forward``'s graph of submodule calls in the given mode, or None where it
     cannot be trusted: fx cannot trace it (control flow on the data, …), it takes more than
-    one input, or it stores a map (a U-Net's skip) where the graph does not show it.
+    one input, or a map it made outlives the trace (stored in an attribute, a container, a
+    callback's list: a U-Net's skip, which the graph does not show).
 
     The trace runs the forward's Python code once on proxies (no tensor is computed), on a
-    deep copy of the module that shares its tensors: what the code changes (counters, lists, a
-    submodule's attributes) changes the copy; the random generators (torch's CPU one, Python's,
-    NumPy's) are put back as they were. Global variables it writes are not seen."""
+    deep copy of the module (in the given mode, all of it) that shares its tensors: what the
+    code changes (counters, lists, a submodule's attributes) changes the copy, buffers are
+    proxies; the random generators (torch's, Python's, NumPy's) are put back as they were.
+    Objects the copy does not hold (globals, a callback's list) are written: a proxy stays
+    there."""
     if not _one_input(module):
         return None
     tensors = {id(t): t for t in itertools.chain(module.parameters(), module.buffers())}
-    rng = torch.random.get_rng_state(), random.getstate(), np.random.get_state()  # noqa: NPY002
+    rng = (torch.random.get_rng_state(), random.getstate(), np.random.get_state(),  # noqa: NPY002
+           torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None)
     try:
         twin = copy.deepcopy(module, memo=dict(tensors))
-        twin.training = training
+        if type(twin) is not type(module):  # (torchvision's DualGraphModule copies as one mode)
+            return None
+        twin.train(training)
+        tracer = _ChildrenAsLeaves()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            graph = _ChildrenAsLeaves().trace(twin)
-        return None if _holds_proxy(twin, 12, set()) else graph
+            graph = tracer.trace(twin)
+        made = tracer.made
+        del tracer
+        # (every proxy dies with the trace unless something kept it: the twin, a global, a
+        # callback's list; one only in a reference cycle counts as kept, conservatively)
+        return None if any(ref() is not None for ref in made) else graph
     except Exception:  # (any failure to trace means: not seen, the blur after the conv)
         return None
     finally:
         torch.random.set_rng_state(rng[0])
         random.setstate(rng[1])
         np.random.set_state(rng[2])  # noqa: NPY002 (the global generator a forward may draw from)
+        if rng[3] is not None:
+            torch.cuda.set_rng_state_all(rng[3])
 
 
 def _in_graph(module: nn.Module, graph: fx.Graph, uses: dict[int, int],

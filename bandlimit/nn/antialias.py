@@ -32,6 +32,7 @@ _KINDS: dict[str, tuple[type[nn.Module], ...]] = {
 }
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _UPSAMPLERS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_QUANTIZED = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized")
 
 
 def _dims(layer: nn.Module) -> int:
@@ -46,11 +47,12 @@ def _dims(layer: nn.Module) -> int:
 def _blurred(blur: _BlurPool, x: torch.Tensor, subsample: bool = True) -> torch.Tensor:
     """``x`` blurred and subsampled (without ``subsample``: blurred at its own rate). An
     unbatched map (``[C, L]``, ``[C, H, W]``, which the layers take) is blurred as a batch of
-    one; a map too small to reflect is replicated: the layer took such inputs before."""
+    one; along an axis too short to reflect the edge is repeated: the layer took such inputs
+    before."""
     unbatched = x.ndim == blur._ndim + 1
     x = x.unsqueeze(0) if unbatched else x
     if blur.padding_mode == "reflect" and x.ndim == blur._ndim + 2 and not blur.reflects(x):
-        y = blur._pool(x, "replicate", subsample)
+        y = blur._pool(x, "reflect", subsample)  # (the axes too short replicated)
     elif subsample:
         y = blur(x)
     else:
@@ -176,8 +178,14 @@ def antialias(
     left as it was, except for global variables that code writes. A branch on
     ``isinstance(x, torch.Tensor)`` sees a proxy, not a tensor: such a ``forward`` is read
     along its other branch (pass ``after_activation=False`` for such models). (Modules are
-    counted within ``model``: an activation module that another model also calls gets the
-    blur as if it were not shared.)
+    counted within ``model``: an activation module that another model also calls, or that an
+    unregistered reference reaches, gets the blur as if it were not shared. A ``forward``
+    that calls a layer's ``forward`` method instead of the layer skips its hooks: such a
+    layer gets stride 1 without its blur, wherever the blur is placed.) A layer that blurs its
+    input is part of the downsampling: replacing it by a new module (surgery, adapters) drops
+    that blur. Quantize after ``antialias`` only in ways that keep float maps at the hooks:
+    eager-mode conversion copies the hooks onto quantized layers, whose maps the blur-pools
+    cannot filter; an already quantized model is refused.
     Calling ``antialias`` again changes nothing (no strided layer is left). The blur runs
     before any hook registered earlier on the module that holds it (they see what the model
     now computes).
@@ -197,8 +205,8 @@ def antialias(
         sinc cut off at the new Nyquist frequency, which at ``4·stride + 1`` taps leaves −35 to
         −37 dB of the aliases where the binomial leaves −17 dB (stride 2) to −10 dB (stride 4).
     padding_mode : {'reflect', 'replicate', 'zeros', 'circular'}, default 'reflect'
-        How the blur extends each layer's output (see :class:`BlurPool2d`); a map too small
-        to reflect (``kernel_size // 2`` samples or fewer along an axis) is replicated.
+        How the blur extends each layer's output (see :class:`BlurPool2d`); along an axis too
+        short to reflect (``kernel_size // 2`` samples or fewer) a map is replicated.
     layers : iterable of {'conv', 'max_pool', 'avg_pool', 'conv_transpose'}
         Which kinds of layer to anti-alias; default the first three. ``'conv_transpose'``
         (opt-in: it changes a generator's or decoder's output where the others change an
@@ -263,6 +271,12 @@ def antialias(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    quantized = [n for n, m in model.named_modules()
+                 if type(m).__module__.startswith(_QUANTIZED)]  # fmt: skip
+    if quantized:
+        raise ValueError(f"model must be a float model: {quantized[0] or 'model'} is a "
+                         f"quantized {type(model.get_submodule(quantized[0])).__name__} (the "
+                         f"blur-pools filter floating-point maps; anti-alias the float model)")
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     unknown = [k for k in layers if k not in _KINDS]
     if unknown:
@@ -294,7 +308,8 @@ def antialias(
         taps = kernel_size or (4 * factor + 1 if filter == "kaiser" else 2 * factor - 1)
         dims = _dims(layer)
         pool = {1: BlurPool1d, 2: BlurPool2d, 3: BlurPool3d}[dims]
-        blur = pool(taps, stride, filter, padding_mode=padding_mode, impl=impl)
+        with torch.inference_mode(False):  # (taps that DDP and copy_ can use afterwards)
+            blur = pool(taps, stride, filter, padding_mode=padding_mode, impl=impl)
         weight = next(iter(layer.parameters()), None)
         if weight is not None:  # (on the layer's device; taps stay float32, as BlurPool2d's)
             blur = blur.to(weight.device)

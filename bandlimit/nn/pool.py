@@ -86,6 +86,17 @@ def _check_stride(stride: object, ndim: int) -> int | tuple[int, ...]:
     return strides
 
 
+def _extension(n: int, p0: int, p1: int, mode: str, device: torch.device) -> torch.Tensor:
+    """Indices extending ``n`` samples by ``p0``/``p1``: 'circular' wrapped; 'reflect'
+    mirrored about the edge samples, or, on an axis too short for that (``n`` at most the
+    pad), its edges repeated (what :func:`~bandlimit.nn.antialias` does with maps too small
+    to reflect, axis by axis)."""
+    if mode == "reflect" and n > max(p0, p1):
+        i = torch.arange(-p0, n + p1, device=device).abs()
+        return torch.where(i > n - 1, 2 * (n - 1) - i, i)
+    return extend_index(n, p0, p1, "circular" if mode == "circular" else "replicate", device)
+
+
 class _BlurPool(Module):
     """Blur, then keep every ``stride``-th sample, along the last ``_ndim`` axes (the
     documented classes below: :class:`BlurPool2d`, :class:`BlurPool1d`, :class:`BlurPool3d`)."""
@@ -207,13 +218,14 @@ class _BlurPool(Module):
             pad += ((k - 1) // 2, k // 2) if blurred else (0, 0)
         if mode == "zeros":
             return keep_memory_format(self._subsample(x, pad, subsample), x)
-        if mode == "circular":  # (F.pad wraps at most once: small maps)
+        short = mode == "reflect" and not self.reflects(x)
+        if mode == "circular" or short:  # (F.pad wraps at most once; reflects every axis)
             padded = x
             for axis in range(self._ndim):  # (the last axis first, as F.pad's pairs)
-                dim = x.ndim - 1 - axis
-                index = extend_index(x.shape[dim], pad[2 * axis], pad[2 * axis + 1], mode,
-                                     x.device)  # fmt: skip
-                padded = padded.index_select(dim, index)
+                dim, p0, p1 = x.ndim - 1 - axis, pad[2 * axis], pad[2 * axis + 1]
+                if p0 or p1:
+                    index = _extension(x.shape[dim], p0, p1, mode, x.device)
+                    padded = padded.index_select(dim, index)
         else:
             padded = F.pad(x, pad, mode=_TORCH_PAD[mode])
         # (in x's memory format: the wrap's gather does not keep a channels-last layout)

@@ -4,6 +4,7 @@ idempotent, torch features, bad input."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import io
 import types
@@ -942,3 +943,110 @@ def test_layers_in_module_lists_called_from_a_forward_loop():
         got = model(x)
     assert got.shape == before
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+class _OwnStatistics(nn.Module):  # a hand-written running mean, updated in place in training
+    def __init__(self):
+        super().__init__()
+        self.conv, self.act = nn.Conv2d(4, 4, 3, 2, 1), nn.ReLU()
+        self.register_buffer("running_mean", torch.ones(4))
+        self.count = 0
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.training:
+            self.running_mean.mul_(0.9).add_(0.1 * y.mean((0, 2, 3)).detach())
+            self.count += 1
+            mean = y.mean((0, 2, 3))
+        else:
+            mean = self.running_mean
+        return self.act(y - mean[:, None, None])
+
+
+class _ChildModeBranch(nn.Module):  # a branch on a child's mode
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.act = _conv_bn_relu()
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        z = self.act(y)
+        return (z, y) if self.bn.training else z
+
+
+class _Callback(nn.Module):  # hands the map to a callable (a bound list.append)
+    def __init__(self, store):
+        super().__init__()
+        self.conv, self.bn, self.act = _conv_bn_relu()
+        self.store = store
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        self.store(y)
+        return self.act(y)
+
+
+class _Slots:
+    __slots__ = ("skip",)
+
+
+class _InSlotsOrDeque(nn.Module):  # stores the map on a __slots__ object and in a deque
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.act = _conv_bn_relu()
+        self.slots, self.queue = _Slots(), collections.deque(maxlen=2)
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        self.slots.skip = y
+        self.queue.append(y)
+        return self.act(y)
+
+
+class _OwnCall(nn.Sequential):  # a __call__ of its own (forward is not what runs)
+    def __call__(self, x):
+        return self[1](self[0](x))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_the_third_reviews_cases_keep_the_model_and_its_sizes():
+    """Buffers updated in place in a traced forward stay as they were; a branch on a child's
+    mode, a map handed to a callback or stored in a deque or on a __slots__ object, and an
+    own __call__ leave the blur on the convolution and every map its size, in both modes;
+    quantized models are refused; a model anti-aliased under inference_mode has taps that
+    can be copied into afterwards."""
+    x = torch.randn(1, 4, 16, 16)
+    stats = _OwnStatistics().train()
+    antialias(stats)
+    assert torch.equal(stats.running_mean, torch.ones(4)) and stats.count == 0
+
+    def shapes(model):
+        out = model(x)
+        return [t.shape for t in (out if isinstance(out, tuple) else (out,))]
+
+    kept: list = []
+    for model in (_ChildModeBranch(), _Callback(kept.append), _InSlotsOrDeque(),
+                  _OwnCall(nn.Sequential(nn.Conv2d(4, 4, 3, 2, 1), nn.BatchNorm2d(4)),
+                           nn.ReLU())):  # fmt: skip
+        model.eval()
+        with torch.no_grad():
+            before = {train: shapes(model.train(train)) for train in (True, False)}
+        kept.clear()
+        model.eval()
+        antialias(model)
+        conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+        assert hasattr(conv, "antialias_blur"), type(model).__name__
+        with torch.no_grad():
+            for train in (True, False):
+                assert shapes(model.train(train)) == before[train], type(model).__name__
+        if isinstance(model, _InSlotsOrDeque):
+            assert model.slots.skip.shape == model.queue[-1].shape == (1, 4, 8, 8)
+
+    float_model = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), nn.ReLU()).eval()
+    quantized = torch.ao.quantization.quantize_dynamic(nn.Sequential(nn.Linear(4, 4)))
+    with pytest.raises(ValueError, match=r"model must be a float model: 0 is a quantized "
+                       r"\w*Linear"):
+        antialias(quantized)
+    with torch.inference_mode():
+        antialias(float_model)
+    float_model[1].antialias_blur.filter.copy_(float_model[1].antialias_blur.filter)
