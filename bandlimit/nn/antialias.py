@@ -176,8 +176,9 @@ def antialias(
     ``forward``'s Python code once with proxy data (no tensor is computed) on a deep copy of
     the module that shares its tensors, with the random generators put back: the model is
     left as it was, except for global variables that code writes. A branch on
-    ``isinstance(x, torch.Tensor)`` sees a proxy, not a tensor: such a ``forward`` is read
-    along its other branch (pass ``after_activation=False`` for such models). (Modules are
+    ``isinstance(x, torch.Tensor)`` sees a proxy, not a tensor, and one on
+    ``torch.is_grad_enabled()`` the mode ``antialias`` runs in: such a ``forward`` is read
+    along one branch (pass ``after_activation=False`` for such models). (Modules are
     counted within ``model``: an activation module that another model also calls, or that an
     unregistered reference reaches, gets the blur as if it were not shared. A ``forward``
     that calls a layer's ``forward`` method instead of the layer skips its hooks: such a
