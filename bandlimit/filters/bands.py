@@ -198,7 +198,7 @@ def kaiser_jinc_highpass(
     .. math::
         h_{ij} = \delta_{ij} - f_{ij}, \qquad H(\nu) = 1 - F(\nu),
 
-    so ``h + kaiser_jinc(...)`` is the impulse and ``x − filter2d(x, f)`` is ``filter2d(x, h)``:
+    so ``h + kaiser_jinc(...)`` is the impulse and ``x - filter2d(x, f)`` is ``filter2d(x, h)``:
     the detail a radial low-pass (StyleGAN3-R's down filter) removes, with every orientation
     treated alike. The response is exactly 0 at DC (a constant image maps to 0); over the pass
     band :math:`|\nu| \ge f_c + w/2` (out to the corners :math:`(f_s/2, f_s/2)`) it strays

@@ -638,6 +638,8 @@ class AliasFreeActivation1d(_AliasFree):
     alpha : float or None, default None
         The leaky ReLU's negative slope (``'lrelu'`` only; None: 0.2 for the name, the module's
         ``negative_slope`` for an ``nn.LeakyReLU``). Snake's α is its module's parameter.
+    radial : bool, default False (keyword-only)
+        :class:`AliasFreeActivation2d`'s radial down filter; only False here.
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
         Backend of the op (see :func:`bandlimit.ops.set_default_impl`); ``'ref'`` for a model
         that ``torch.export`` should hold as standard ATen operators.
@@ -745,7 +747,7 @@ class AliasFreeActivation2d(_AliasFree):
         image it varies: over 6 images and 2 angles +1.8 dB for ReLU against the separable
         filter of the same ``filter='scipy'`` design (most of it the disc's smaller pass band:
         against a separable filter of equal pass-band area, +0.1 dB for ReLU and +0.4 to
-        +0.8 dB for GELU and SiLU, a reviewer's measurement).
+        +0.8 dB for GELU and SiLU, measured over 10 images and 3 angles).
 
     Attributes
     ----------
@@ -801,7 +803,7 @@ class AliasFreeActivation3d(_AliasFree):
         ``stride``), each axis either ``up = down = 1`` (left alone) or the common pair
         (``up=(1, 2, 2), down=(1, 2, 2)``: H and W only).
     kernel_size : int, default 12
-        Taps of both filters (per axis for a radial one).
+        Taps of both filters.
     cutoff, half_width : float or None, default None
         In cycles per up-sampled sample; as in :class:`AliasFreeActivation1d`.
     filter : {'bigvgan', 'scipy'}, default 'bigvgan'
@@ -810,6 +812,8 @@ class AliasFreeActivation3d(_AliasFree):
         Edge handling of both stages, along every axis.
     gain, alpha : float or None, default None
         Output gain and leaky ReLU slope, as in :class:`AliasFreeActivation1d`.
+    radial : bool, default False (keyword-only)
+        :class:`AliasFreeActivation2d`'s radial down filter; only False here.
     impl : {'auto', 'ref', 'numba', 'cuda'}, default 'auto' (keyword-only)
         Backend of the op, as in :class:`AliasFreeActivation1d`.
 

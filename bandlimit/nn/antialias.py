@@ -149,7 +149,7 @@ def antialias(
     the blur-pool is held as a submodule ``antialias_blur`` and applied by a forward hook, so
     it follows ``.to()``, ``.half()``, ``copy.deepcopy``, pickling and ``torch.compile``.
 
-    Where the blur goes: Zhang blur after the nonlinearity (``Conv(stride 1) → BN → ReLU →
+    Where the blur goes: Zhang blurs after the nonlinearity (``Conv(stride 1) → BN → ReLU →
     BlurPool``), which then runs at the dense rate and its new frequencies are removed before
     the subsampling. With ``after_activation`` (default), a strided convolution followed by
     normalisation layers (and dropout) and an activation module gets its blur-pool on that
@@ -218,8 +218,9 @@ def antialias(
         spectral images upsampling makes, among them the checkerboard of uneven kernel
         overlap, are attenuated before the next nonlinearity; the output size is kept. The
         binomial blur is 0 at the output's Nyquist frequency, where a stride-2 checkerboard
-        lives (removed exactly); a constant input's peak-to-peak ripple through a kernel of
-        ones (137-169 % of its mean) falls to 9 % at stride 3 and 17 % at stride 4 with the
+        lives (removed exactly); a constant input's peak-to-peak ripple through a k x k
+        kernel of ones (k = 3, 4, 6 at strides 2, 3, 4: 137-169 % of its mean; none where k
+        is a multiple of the stride) falls to 9 % at stride 3 and 17 % at stride 4 with the
         binomial blur, to about 1 % with 'kaiser'.
     max_stride : int, default 4
         Larger strides are left alone: the dense layer costs ``stride²`` times as much

@@ -1050,3 +1050,31 @@ def test_the_third_reviews_cases_keep_the_model_and_its_sizes():
     with torch.inference_mode():
         antialias(float_model)
     float_model[1].antialias_blur.filter.copy_(float_model[1].antialias_blur.filter)
+
+
+def test_a_map_too_short_to_reflect_along_one_axis_is_replicated_along_that_axis_only():
+    """A dense output of 1 x 5 (2-D) or 1 x 2 x 5 (3-D): the short axes repeat their edge, the
+    others reflect (NumPy's 'edge' and 'reflect' per axis, then the float64 blur-pool)."""
+    torch.manual_seed(8)
+    taps = binomial_filter(3).numpy()
+    for conv, shape in ((nn.Conv2d(1, 1, (3, 1), stride=2), (1, 1, 3, 5)),
+                        (nn.Conv3d(1, 1, (3, 2, 1), stride=2), (1, 1, 3, 3, 5))):  # fmt: skip
+        conv = conv.double()
+        x = torch.randn(*shape, dtype=F64)
+        with torch.no_grad():
+            dense = (F.conv2d if x.ndim == 4 else F.conv3d)(x, conv.weight, conv.bias).numpy()
+        antialias(conv)
+        pads = [(0, 0), (0, 0)] + [(1, 1)] * (dense.ndim - 2)
+        padded = dense
+        for axis in range(2, dense.ndim):  # (per axis: 'edge' where reflecting is impossible)
+            mode = "reflect" if dense.shape[axis] > 1 else "edge"
+            width = [(0, 0)] * dense.ndim
+            width[axis] = pads[axis]
+            padded = np.pad(padded, width, mode=mode)
+        want = padded
+        for axis in range(2, dense.ndim):  # the separable blur, then the stride
+            want = np.apply_along_axis(lambda v: np.convolve(v, taps, mode="valid"), axis, want)
+        want = want[(..., *[slice(None, None, 2)] * (dense.ndim - 2))]
+        with torch.no_grad():
+            got = conv(x).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
