@@ -18,7 +18,6 @@ import copy
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from bandlimit.nn import antialias
+from benchmarks.activations import _time_interleaved
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -72,18 +72,6 @@ def _models() -> dict[str, nn.Module]:
     return models
 
 
-def _median_ms(fns, repeat: int) -> list[float]:
-    for fn in fns:  # (warm-up: numba's compilation or cache load, the allocator)
-        fn()
-    ts: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
-        for fn, t in zip(fns, ts):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in ts]
-
-
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeat", type=int, default=7)
@@ -114,7 +102,8 @@ def main(argv: list[str] | None = None) -> Path:
                     m(x)
             return fn
 
-        times = dict(zip(variants, _median_ms([run(m) for m in variants.values()], args.repeat)))
+        medians = _time_interleaved([run(m) for m in variants.values()], args.repeat)
+        times = dict(zip(variants, medians))
         row = {"model": name, "layers_changed": len(changed), "antialias_ms": min(convert_ms),
                "antialias_ms_each": convert_ms,
                **{f"{k}_ms": v for k, v in times.items()}}
