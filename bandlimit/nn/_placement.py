@@ -3,12 +3,13 @@ activation that follows it (Zhang's placement), read from what the model's ``for
 call — ``nn.Sequential`` run orders, and the ``torch.fx`` graphs of the other modules.
 
 A placement other than "right after the convolution" is taken only where it provably computes
-the dense convolution, its norms and activation, then the blur: the convolution and the module
-that holds the blur are each called exactly once by the forward methods that can reach them,
-the data flow between them is direct, and it is the same in training and in eval mode. Anything
-the graphs cannot show (a ``forward`` fx cannot trace, one that takes more than one input, one
-that stores a map in an attribute) leaves the blur on the convolution, where it is always
-right.
+the dense convolution, its norms and activation, then the blur: the data flow between the
+convolution and the module that holds the blur (one of torch.nn's own layers) is direct and the
+same in training and in eval mode, the forward that reads it enters the chain once, and every
+forward above it can be read and calls nothing below it (:meth:`_Forwards.proven`). Anything
+the graphs cannot show (a ``forward`` fx cannot trace, one that takes more than one input, a
+map that outlives the trace: a stored skip, a callback) leaves the blur on the convolution,
+where it is always right.
 """
 
 from __future__ import annotations
