@@ -49,10 +49,9 @@ from bandlimit.filters.kaiser import (
     _check_positive,
     _design_beta,
     _finish,
-    _normalise,
     _validate_design,
     check_2d_size,
-    jinc_kernel,
+    windowed_jinc,
 )
 
 __all__ = [
@@ -268,7 +267,7 @@ def kaiser_jinc_highpass(
     check_2d_size(numtaps)
     dtype = check_float_dtype("dtype", dtype)
     w = np.kaiser(numtaps, _design_beta(numtaps, width, fs))
-    h = -_normalise(jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w), "kaiser_jinc_highpass")
+    h = -windowed_jinc(numtaps, cutoff, fs, w, "kaiser_jinc_highpass")
     h[numtaps // 2, numtaps // 2] += 1.0
     return _finish(h, dtype, "kaiser_jinc_highpass")
 

@@ -347,7 +347,7 @@ def check_2d_size(numtaps: int) -> None:
                          f"holds numtaps² taps, got {numtaps}")  # fmt: skip
 
 
-def jinc_kernel(numtaps: int, cutoff: float, fs: float) -> np.ndarray:
+def _jinc_kernel(numtaps: int, cutoff: float, fs: float) -> np.ndarray:
     r"""Unwindowed :math:`J_1(2\pi f_c r)/(\pi r)` on the ``numtaps × numtaps`` grid, float64."""
     x = (np.arange(numtaps, dtype=np.float64) - (numtaps - 1) / 2) / fs
     r = np.hypot(x[:, None], x[None, :])
@@ -357,6 +357,14 @@ def jinc_kernel(numtaps: int, cutoff: float, fs: float) -> np.ndarray:
     # r -> 0: J1(z) ~ z/2, so J1(2π f_c r)/(π r) -> f_c (only the centre tap of an odd-size filter).
     k[~nz] = cutoff
     return k
+
+
+def windowed_jinc(numtaps: int, cutoff: float, fs: float, window: np.ndarray,
+                  what: str) -> np.ndarray:
+    """The jinc of ``cutoff`` under the separable 2-D ``window`` (``[numtaps]``), unit DC gain,
+    float64 ``[numtaps, numtaps]``: every radial design's taps."""
+    check_2d_size(numtaps)
+    return _normalise(_jinc_kernel(numtaps, cutoff, fs) * np.outer(window, window), what)
 
 
 def kaiser_jinc(
@@ -424,8 +432,7 @@ def kaiser_jinc(
     check_2d_size(numtaps)
     dtype = check_float_dtype("dtype", dtype)
     w = np.kaiser(numtaps, _design_beta(numtaps, width, fs))
-    f = jinc_kernel(numtaps, cutoff, fs) * np.outer(w, w)
-    return _finish(_normalise(f, "kaiser_jinc"), dtype, "kaiser_jinc")
+    return _finish(windowed_jinc(numtaps, cutoff, fs, w, "kaiser_jinc"), dtype, "kaiser_jinc")
 
 
 def lowpass(

@@ -13,13 +13,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from bandlimit._checks import check_bool, check_int, check_real
 from bandlimit.filters import kaiser_jinc, kaiser_sinc, kaiser_sinc_bigvgan
-from bandlimit.filters.kaiser import bigvgan_window, check_2d_size, jinc_kernel
+from bandlimit.filters.kaiser import bigvgan_window, windowed_jinc
 from bandlimit.nn._module import Module
 from bandlimit.ops import FilteredAct1dStream, filtered_act, filtered_act1d, filtered_act3d
 from bandlimit.ops._activations import (
@@ -374,10 +373,8 @@ def design_radial(
                                 kernel_size, half_width, given_width,
                                 "radial=True, filter='scipy'")  # fmt: skip
     kernel_size = check_int("kernel_size", kernel_size, 1)
-    check_2d_size(kernel_size)
-    w = bigvgan_window(kernel_size, half_width)
-    taps = jinc_kernel(kernel_size, cutoff, 1.0) * np.outer(w, w)
-    return torch.from_numpy(taps / taps.sum()).float()
+    window = bigvgan_window(kernel_size, half_width)
+    return torch.from_numpy(windowed_jinc(kernel_size, cutoff, 1.0, window, "radial")).float()
 
 
 def bigvgan_paddings(ratio: int, kernel_size: int) -> tuple[tuple[int, int], tuple[int, int]]:
