@@ -12,7 +12,8 @@
 #      fast vs generic kernel, launch plans in strips vs one strip per tile; BigVGAN's
 #      Activation1d, cuda vs ref vs alias-free-torch)
 #   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref), then
-#      python -m benchmarks.overhead --device cuda (fixed cost per call, tiny inputs)
+#      python -m benchmarks.overhead --device cuda (fixed cost per call, tiny inputs) and
+#      python -m benchmarks.ref_autograd --device cuda ('ref''s autograd memory, GPU peak)
 #   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
 #      sweep and ncu counters of the fused kernel: where the time goes)
 #   7. compute-sanitizer memcheck and racecheck over benchmarks/cuda_sanitize.py (into pytest.log)
@@ -136,9 +137,11 @@ if has bench; then
 fi
 if has train; then
   if [ $built = 1 ]; then
-    # then the fixed cost per call (tiny inputs: host time, launches) in the same log
+    # then the fixed cost per call (tiny inputs: host time, launches) and the 'ref' backend's
+    # autograd memory (peak on the GPU, recomputing vs the composition) in the same log
     step "train benchmark" train.log 150 bash -c '"$0" -m benchmarks.train --device cuda \
-      --steps "$1" && "$0" -m benchmarks.overhead --device cuda --rounds 7 --calls 50' \
+      --steps "$1" && "$0" -m benchmarks.overhead --device cuda --rounds 7 --calls 50 \
+      && "$0" -m benchmarks.ref_autograd --device cuda --repeat 3' \
       "$PY" "$TRAIN_STEPS"
     save_json 'train-cuda-*.json'
   else skip_unbuilt "train benchmark"; fi

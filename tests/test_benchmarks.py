@@ -304,3 +304,16 @@ def test_antialias_benchmark_runs_and_records(tmp_path):
     model = small_resnet().eval()
     antialias(model)
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_ref_autograd_benchmark_runs_and_records(tmp_path):
+    """One row of ``benchmarks.ref_autograd`` (the 3-D case): what 'ref' holds now, and what
+    autograd through the composition held, measured in one run (times not checked)."""
+    import json
+
+    from benchmarks.ref_autograd import main
+
+    out = main(["--only", "GELU 3-D", "--repeat", "1", "--results", str(tmp_path)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["recompute_held_x"] < 3 < 30 < row["composition_held_x"]
+    assert row["recompute_ms"] > 0 and row["composition_ms"] > 0

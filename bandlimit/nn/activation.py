@@ -783,8 +783,9 @@ class AliasFreeActivation3d(_AliasFree):
     :class:`AliasFreeActivation1d` along D, H and W (the same paddings on each), so
     ``[N, C, D, H, W]`` gives ``[N, C, ceil(D·up/down), ceil(H·up/down), ceil(W·up/down)]`` in
     the input's dtype and on its device. The H/W stages and the activation run fused per depth
-    slice; the memory held for autograd is about ``up`` times the input's on the numba backend
-    with a fused activation (see :func:`bandlimit.ops.filtered_act3d`, Notes, for the others).
+    slice; the memory held for autograd is about ``up`` times the input's on the numba and
+    'ref' backends with a named activation (see :func:`bandlimit.ops.filtered_act3d`, Notes,
+    for the others).
     Per-axis ratios in torch's ``(D, H, W)`` order resample some axes and leave the others
     alone: ``up=(1, 2, 2), down=(1, 2, 2)`` is :class:`AliasFreeActivation2d` on every frame
     of a video (exactly), the depth neither filtered nor padded. Mind the gain, as in

@@ -234,7 +234,7 @@ def numba_fits(up: tuple[int, int], down: tuple[int, int]) -> bool:
     return math.lcm(up[0], down[0]) * math.lcm(up[1], down[1]) <= NUMBA_MAX_PHASES
 
 
-def _exporting_to_onnx() -> bool:
+def exporting_to_onnx() -> bool:
     onnx = sys.modules.get("torch.onnx")  # never imported: no export is running
     return onnx is not None and bool(onnx.is_in_onnx_export())
 
@@ -275,7 +275,7 @@ def resolve_impl(
             # pure-PyTorch reference, which supports them all, runs instead. Likewise forward-mode
             # AD: the custom ops have no jvp formula (their output would carry no tangent).
             return "ref"
-        if _exporting_to_onnx():
+        if exporting_to_onnx():
             # ONNX has no form of the fused kernels; the reference is standard ONNX operators.
             return "ref"
         if _cuda_supports(x):

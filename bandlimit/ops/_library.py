@@ -24,7 +24,6 @@ Annotations stay real types (no ``from __future__ import annotations``): ``custo
 to build the schema.
 """
 
-import contextlib
 from typing import Any, Optional
 
 import numpy as np
@@ -44,7 +43,6 @@ from bandlimit.ops._custom_ops import (
     define_op,
     define_upfirdn,
     kernel_clamp,
-    records_graph,
 )
 from bandlimit.ops._params import Fir, filtered_sizes, stage_out_size
 
@@ -358,46 +356,13 @@ def _numba_stage(x: Tensor, fir: Fir, up, down, pad) -> Tensor:
     return upfirdn_numba(x, fir.fx, fir.fy, fir.f2d, list(up), list(down), list(pad))
 
 
-class _StagedFilteredAct(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, b, alpha, beta, cfg):
-        fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad = cfg
-        al = alpha if isinstance(act, ParametricActivation) else alpha_f
-        with torch.no_grad():
-            v = x if b is None else x + b.reshape(1, -1, 1, 1)
-            ve, pe = reference.extend(v, pad, up, mode)
-            u = _numba_stage(ve, fu, up, (1, 1), pe)
-            a = reference.act_value(u, act, al, beta, gain)
-            del u
-            if clamp is not None:
-                a = a.clamp_(-clamp, clamp)
-            ae, de = reference.extend(a, dpad, (1, 1), mode)
-            y = _numba_stage(ae, fd, (1, 1), down, de)
-        ctx.save_for_backward(x, b, alpha, beta)
-        ctx.cfg = cfg
-        return y
-
-    @staticmethod
-    def backward(ctx, dy):
-        x, b, alpha, beta = ctx.saved_tensors
-        fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad = ctx.cfg
-        al = alpha if isinstance(act, ParametricActivation) else alpha_f
-        dv, da, dbeta = reference.filtered_act_vjp(
-            x, b, dy, fu, fd, up, down, pad, act, al, gain, clamp,
-            beta=beta, mode=mode, dpad=dpad, stage=_numba_stage,
-        )
-        db = dv.sum(dim=(0, 2, 3)) if b is not None and ctx.needs_input_grad[1] else None
-        return dv, db, da, dbeta, None
-
-
 def _filtered_act_stages(x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad):
-    """Filtered activation of any act / padding mode on the numba upfirdn kernels."""
-    is_param = isinstance(act, ParametricActivation)
-    cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if is_param else alpha, gain,
-           clamp, mode, tuple(dpad))
-    # (in inference mode nothing is recorded, nor can a Function save its tensors)
-    with contextlib.nullcontext() if records_graph() else torch.no_grad():
-        return _StagedFilteredAct.apply(x, b, alpha if is_param else None, beta, cfg)
+    """Filtered activation of any act / padding mode on the numba upfirdn kernels (holding its
+    inputs for autograd; the backward recomputes the up-sampled signal)."""
+    return reference.recomputing_filtered_act(
+        x, b, fu, fd, tuple(up), tuple(down), tuple(pad), act, alpha, gain, clamp, beta=beta,
+        mode=mode, dpad=tuple(dpad), stage=_numba_stage,
+    )
 
 
 # ------------------------------------------------------------------------------------------

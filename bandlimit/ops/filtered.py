@@ -13,8 +13,10 @@ and low-pass filters before decimating. Per channel::
 ``padding_mode`` other than 'zeros' the pads extend the signal instead, see
 :func:`~bandlimit.ops.filtered_act`.)
 
-The backends differ only in cost: 'ref' composes PyTorch ops and keeps the upsampled
-pre-activation for autograd; 'numba' is one fused polyphase pass per plane whose backward reads a
+The backends differ only in cost: 'ref' composes PyTorch ops and holds only its inputs for
+autograd (its backward recomputes the up-sampled pre-activation, where autograd through the
+composition held it and its branch masks: 24x to 43x the input for 2x up-sampling in 2-D);
+'numba' is one fused polyphase pass per plane whose backward reads a
 2-bit sign/clamp mask instead (linear, relu, lrelu with zero padding and no ``down_padding``;
 recomputes the pre-activation otherwise); 'cuda' is one fused kernel per output tile for every
 activation (every padding mode; the kernel extends the input by whole samples as it loads it,
@@ -151,7 +153,7 @@ def _run_filtered_act(
         return _ops.filtered_act(
             x, b, fu, fd, up, down, pad, act, alpha, beta, gain, clamp, mode, dpad
         )
-    return reference.filtered_act(
+    return reference.recomputing_filtered_act(
         x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
     )
 
@@ -314,7 +316,8 @@ def filtered_lrelu(
     Notes
     -----
     Gradients flow to ``x``, ``b`` and a filter that requires grad, to any order (a learned
-    filter runs unfused: see ``fu, fd``): 'ref' through PyTorch's autograd; 'numba'
+    filter runs unfused: see ``fu, fd``): 'ref' holds only ``x``, ``b`` for autograd and
+    recomputes the up-sampled signal in its backward, PyTorch ops again; 'numba'
     and 'cuda' compute the first order with a fused backward kernel that reads a 2-bit
     sign/clamp mask stored by the forward, and higher orders through the reference formula.
     At the ties every backend follows StyleGAN3's fused kernel: an upsampled value of exactly
@@ -609,6 +612,13 @@ def filtered_act(
     runs through the callable: any order, the callable's parameters included). Prefer a name
     where one exists: ``'gelu'`` runs fused, ``nn.GELU()`` does not (the modules of
     :mod:`bandlimit.nn` map the standard torch activations to names).
+    'ref' holds only its inputs (``x``, ``b``, tensor ``alpha``/``beta``) for autograd: its
+    backward recomputes the up-sampled pre-activation (one up-sampling pass more) and runs the
+    transposed stages in PyTorch ops, so it is differentiable again, to any order. (Autograd
+    through the composition held the up-sampled signal and its branch masks, 24x (lrelu) to 43x
+    (Snake) the input for 2x up-sampling in 2-D.) Learned filters, torch.compile (which picks
+    what its backward keeps itself), torch.func transforms and forward-mode AD see the
+    composition itself.
     'numba' runs every activation and padding mode as one fused polyphase kernel per plane.
     lrelu/relu/linear with zero padding and no ``down_padding`` keep a 2-bit branch mask for
     backward; the others recompute the upsampled pre-activation in the backward kernel instead

@@ -1,8 +1,11 @@
 """The 'ref' backend: the semantics of every op in plain PyTorch.
 
-Readable, runs on any device and dtype, and differentiable to any order through ordinary autograd.
-It receives arguments already normalised by :mod:`bandlimit.ops._params` (filters in correlation
-form with their gains multiplied in). The other backends are judged against it.
+Readable, runs on any device and dtype, and differentiable to any order through ordinary autograd
+(the filtered activation's backward, :func:`filtered_act_vjp`, is PyTorch ops too: it
+recomputes the up-sampled signal so that autograd holds only the op's inputs,
+:func:`recomputing_filtered_act`). It receives arguments already normalised by
+:mod:`bandlimit.ops._params` (filters in correlation form with their gains multiplied in). The
+other backends are judged against it.
 
 Cost: the up-sampling stage uses ``conv_transpose2d``, which is polyphase by construction (it never
 multiplies inserted zeros); the down-sampling stage uses a strided convolution when nothing is
@@ -22,6 +25,7 @@ import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 
 from bandlimit.ops._activations import Activation, ParametricActivation, negative_slope
+from bandlimit.ops._dispatch import exporting_to_onnx, forward_ad_active
 from bandlimit.ops._frames import MAX_RUNS, MIN_FRAME, FramePlan, frame_plan, tap_matrix
 from bandlimit.ops._params import (
     Fir,
@@ -334,11 +338,51 @@ def _stage(x: torch.Tensor, w: torch.Tensor, up: Pair, down: Pair, pad: Pad4) ->
     return z
 
 
+def _records_eagerly(x: torch.Tensor, inputs: tuple[torch.Tensor | None, ...]) -> bool:
+    """Whether autograd records a graph through one of ``inputs`` in plain eager mode, where
+    this module's Functions serve (they hold less than autograd through their composition of
+    PyTorch ops, and have no jvp). Tracers, compilers (torch.compile chooses what its backward
+    keeps itself), torch.func transforms and forward-mode dual tensors get the composition,
+    which they see through; so do empty tensors."""
+    return (_values_readable(x)  # (first: Dynamo cannot trace the inference-mode query)
+            and torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+            and any(t is not None and t.requires_grad for t in inputs)
+            and x.numel() > 0
+            and not torch._C._are_functorch_transforms_active()
+            and not forward_ad_active() and not exporting_to_onnx())  # fmt: skip
+
+
+def _fir_learns(*firs: Fir) -> bool:
+    return any(learns(t) for fir in firs for t in (fir.fx, fir.fy, fir.f2d) if t is not None)
+
+
+class _LinearUpfirdn(torch.autograd.Function):
+    """:func:`upfirdn` holding nothing of ``x`` for autograd: it is linear in ``x``, its
+    gradient the adjoint upfirdn (:func:`transpose_stage`), where autograd through the
+    convolutions held their inputs (1 + up times the input for a separable up-sampling).
+    Differentiable to any order (the adjoint is this op again)."""
+
+    @staticmethod
+    def forward(ctx, x, fir, up, down, pad):
+        ctx.geometry = ((x.shape[2], x.shape[3]), fir, up, down, pad)
+        return _upfirdn(x, fir, up, down, pad)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return upfirdn(dy, *transpose_stage(*ctx.geometry)), None, None, None, None
+
+
 def upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
     """Upsample, pad, filter (correlation), downsample ``x [N, C, H, W]``, each channel alike."""
+    if _records_eagerly(x, (x,)) and not _fir_learns(fir):
+        return _LinearUpfirdn.apply(x, fir, tuple(up), tuple(down), tuple(pad))
+    return _upfirdn(x, fir, up, down, pad)
+
+
+def _upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
     if x.shape[1] == 0:  # grouped convolutions need at least one group
         # (one channel of zeros that is the empty sum of x's: the result stays on x's graph)
-        return upfirdn(x.sum(dim=1, keepdim=True), fir, up, down, pad)[:, :0]
+        return _upfirdn(x.sum(dim=1, keepdim=True), fir, up, down, pad)[:, :0]
     if fir.separable:
         fx, fy = fir.fx, fir.fy
         assert fx is not None and fy is not None  # (separable: both axes are set)
@@ -566,10 +610,85 @@ def filtered_act_vjp(
     dparams: list[torch.Tensor | None] = [None, None]
     if isinstance(act, ParametricActivation):
         al, be = _channel(alpha, u), _channel(beta, u)
-        deriv = act.grad(u, al, be)
         for i, pg in enumerate(act.pgrad(u, al, be)):
             dparams[i] = (g * pg).sum(dim=(0, 2, 3))
+        g = g * act.grad(u, al, be)
+    elif act.piecewise_linear:
+        # selected as the forward's branches are (u = 0 and NaN positive): a blocked branch
+        # passes nothing, not inf · 0 = NaN for an infinite dy
+        slope = negative_slope(act.name, alpha)
+        if slope != 1.0:
+            g = torch.where(u < 0, g * slope if slope else torch.zeros_like(g), g)
     else:
-        deriv = act.grad(u, alpha)
-    gx = stage(g * deriv, *transpose_stage((xe.shape[2], xe.shape[3]), fu, up, (1, 1), pe))
+        g = g * act.grad(u, alpha)
+    gx = stage(g, *transpose_stage((xe.shape[2], xe.shape[3]), fu, up, (1, 1), pe))
     return extend_adjoint(gx, (x.shape[2], x.shape[3]), pad, up, mode), dparams[0], dparams[1]
+
+
+# ------------------------------------------------------------------------------------------
+# Filtered activation holding only its input for autograd
+
+
+class _RecomputingFilteredAct(torch.autograd.Function):
+    """:func:`filtered_act` whose backward is :func:`filtered_act_vjp`: it saves ``x`` (and the
+    bias and activation parameters) and recomputes the up-sampled signal, where autograd
+    through the composition holds it and its branch masks (11x to 34x the input's memory for
+    2x up-sampling in 2-D). The backward is made of differentiable ops: gradients of any
+    order."""
+
+    @staticmethod
+    def forward(ctx, x, b, alpha, beta, cfg):
+        fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad, stage = cfg
+        al = alpha if isinstance(act, ParametricActivation) else alpha_f
+        with torch.no_grad():
+            y = filtered_act(x, b, fu, fd, up, down, pad, act, al, gain, clamp, beta=beta,
+                             mode=mode, dpad=dpad, stage=stage)  # fmt: skip
+        # (autograd cannot save a tensor made under torch.inference_mode: a copy of it)
+        ctx.save_for_backward(*(t.clone() if t is not None and t.is_inference() else t
+                                for t in (x, b, alpha, beta)))  # fmt: skip
+        ctx.cfg = cfg
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, b, alpha, beta = ctx.saved_tensors
+        fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad, stage = ctx.cfg
+        al = alpha if isinstance(act, ParametricActivation) else alpha_f
+        dv, dalpha, dbeta = filtered_act_vjp(
+            x, b, dy, fu, fd, up, down, pad, act, al, gain, clamp, beta=beta, mode=mode,
+            dpad=dpad, stage=stage,
+        )
+        need = ctx.needs_input_grad
+        db = dv.sum(dim=(0, 2, 3)).to(b.dtype) if need[1] else None
+        return (dv if need[0] else None, db, dalpha if need[2] else None,
+                dbeta if need[3] else None, None)  # fmt: skip
+
+
+def recomputing_filtered_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None,
+    fu: Fir,
+    fd: Fir,
+    up: Pair,
+    down: Pair,
+    pad: Pad4,
+    act: ActSpec,
+    alpha,
+    gain: float,
+    clamp: float | None,
+    beta: torch.Tensor | None = None,
+    mode: str = "zeros",
+    dpad: Pad4 = (0, 0, 0, 0),
+    stage: Stage | None = None,
+) -> torch.Tensor:
+    """:func:`filtered_act` (same arguments and values) that holds only its inputs for
+    autograd: the backward recomputes the up-sampled signal (:func:`filtered_act_vjp`). Learned
+    filters, tracers, transforms and forward-mode AD get the composition itself."""
+    parametric = isinstance(act, ParametricActivation)
+    params = (alpha, beta) if parametric else (None, None)
+    if _fir_learns(fu, fd) or not _records_eagerly(x, (x, b, *params)):
+        return filtered_act(x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta,
+                            mode=mode, dpad=dpad, stage=stage)  # fmt: skip
+    cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if parametric else alpha, gain,
+           clamp, mode, tuple(dpad), upfirdn if stage is None else stage)
+    return _RecomputingFilteredAct.apply(x, b, *params, cfg)

@@ -515,12 +515,13 @@ def filtered_act3d(
     extension), :func:`~bandlimit.ops.filtered_act` — H/W up-sampling → activation → H/W
     down-sampling, fused — on every depth slice of the depth-up-sampled volume, and the depth
     down-sampling; exact, since the separable stages along different axes commute. Memory held
-    for autograd: 'numba' keeps the fused op's input, ``up_z`` times the input (2.0×, 3.0×,
-    4.0× measured for factors 2, 3, 4 with a named activation); 'cuda' a 2-bit mask (linear,
-    relu, lrelu) or the float32 up-sampled pre-activation (the other activations:
-    ``up_x·up_y·up_z`` times the input's samples); 'ref' every intermediate of its PyTorch ops
-    (35–76× the input measured for factors 2); an unfused callable ``act``, on any backend, the
-    up-sampled volume it is called on (18× at factors 2 on numba).
+    for autograd: 'numba' and 'ref' keep the 2-D op's input, ``up_z`` times the input (2.0×,
+    3.0×, 4.0× measured for factors 2, 3, 4 with a named activation; 'ref' recomputes the
+    up-sampled signal in its backward, where autograd through its PyTorch ops held 40–86× at
+    factors 2); 'cuda' a 2-bit mask (linear, relu, lrelu) or the float32 up-sampled
+    pre-activation (the other activations: ``up_x·up_y·up_z`` times the input's samples); an
+    unfused callable ``act``, on any backend, the up-sampled volume it is called on (18× at
+    factors 2 on numba).
     Gradients flow to ``x``, ``b``, tensor ``alpha``/``beta`` and filters that require grad; to
     any order with 'ref'.
 

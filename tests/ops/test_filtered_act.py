@@ -459,6 +459,47 @@ def test_numba_backward_equals_ref(act):
         torch.testing.assert_close(g_nb, g_ref, rtol=1e-10, atol=1e-10)
 
 
+def _composition_only(monkeypatch):
+    """Run 'ref' as autograd through its composition of PyTorch ops (what it was before it
+    recomputed in its backward): the independent oracle of the recomputing backward."""
+    from bandlimit.ops import reference
+
+    monkeypatch.setattr(reference, "_records_eagerly", lambda *args: False)
+
+
+def _grads_of_any_order(case, order):
+    """The gradients of ``<y, dy>`` with respect to x, b, alpha, beta (where tensors), and for
+    ``order`` 2 those of ``sum(g_x · v)`` again (one Hessian-vector product)."""
+    y, t, alpha, beta = run_op(case, "ref", requires_grad=True)
+    leaves = [v for v in (t["x"], t["b"], alpha, beta) if isinstance(v, torch.Tensor)]
+    dy = torch.tensor(np.random.default_rng(5).standard_normal(y.shape))
+    grads = torch.autograd.grad(y, leaves, dy, create_graph=order > 1, allow_unused=True)
+    grads = [torch.zeros_like(v) if g is None else g for v, g in zip(leaves, grads)]
+    if order == 1:
+        return y.detach(), grads
+    if not grads[0].requires_grad:  # linear in x: no second derivative on the graph
+        return y.detach(), [torch.zeros_like(p) for p in leaves]
+    v = torch.tensor(np.random.default_rng(6).standard_normal(grads[0].shape))
+    hv = torch.autograd.grad((grads[0] * v).sum(), leaves, allow_unused=True)
+    return y.detach(), [torch.zeros_like(p) if g is None else g for p, g in zip(leaves, hv)]
+
+
+@settings(max_examples=40)
+@given(case=cases(), order=st.sampled_from([1, 2]))
+def test_ref_recomputing_backward_equals_autograd_through_the_composition(case, order):
+    """'ref' holds only its inputs and recomputes the up-sampled signal in its backward; its
+    gradients (first order, and a Hessian-vector product) equal autograd through the
+    composition of PyTorch ops it computes, for every act, padding mode, clamp and
+    down_padding, 1-D and 2-D, float64."""
+    y, got = _grads_of_any_order(case, order)
+    with pytest.MonkeyPatch.context() as mp:
+        _composition_only(mp)
+        y_ref, want = _grads_of_any_order(case, order)
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=0)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties
 

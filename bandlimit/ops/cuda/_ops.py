@@ -521,7 +521,7 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
     else the reference ops on the GPU. ``alpha``/``beta``: ``[C]`` tensors for snake /
     snakebeta, else a float slope and None."""
     if not fused_supported(act, mode, dpad, fd):
-        return reference.filtered_act(
+        return reference.recomputing_filtered_act(
             x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
         )
     # The down-stage extends the activated signal only for replicate with a positive padding;

@@ -1,0 +1,165 @@
+"""What the 'ref' backend's autograd holds, and what recomputing costs.
+
+Run ``python -m benchmarks.ref_autograd`` (``--device cuda`` on a GPU). Since session 41 the
+'ref' filtered activations hold only their inputs for autograd and recompute the up-sampled
+signal in their backward, and the 'ref' upfirdn ops hold nothing (their backward is the adjoint
+op). Both are compared here, in one run, with autograd through the same composition of
+PyTorch ops (what 'ref' did before: ``reference._records_eagerly`` switched off), on
+StyleGAN3-T layers (``filtered_lrelu``, the schedule's filters and channels), a BigVGAN-shaped
+Snake layer (1-D), a GELU volume (3-D) and a separable up-sampling (``upfirdn2d``):
+
+* ``held``: the bytes autograd saved for the backward (``saved_tensors_hooks``), as a multiple
+  of the input's bytes; exact, the same on every machine;
+* ``fwd+bwd``: median milliseconds of forward + backward, the two variants interleaved run by
+  run (``benchmarks.activations._time_interleaved``);
+* on CUDA, ``peak``: ``torch.cuda.max_memory_allocated`` over one forward + backward, beyond
+  the input, as a multiple of the input's bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from bandlimit import ops
+from bandlimit.ops import reference
+from benchmarks.activations import _time_interleaved
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _cases(device: str, batch: int, resolution: int) -> dict[str, tuple[Callable, tuple]]:
+    """``name -> (op(x, *params), (x, *params))`` with every tensor requiring grad."""
+    from benchmarks.ops_cuda import layer_cases
+
+    g = torch.Generator().manual_seed(0)
+
+    def t(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return (torch.randn(*shape, generator=g) * scale).to(device).requires_grad_(True)
+
+    cases: dict[str, tuple[Callable, tuple]] = {}
+    layers = layer_cases(resolution, "T", batch)
+    for i in (0, len(layers) // 2, len(layers) - 2):  # a small, a middle and the last big layer
+        case = layers[i]
+        fu, fd = (f.to(device) for f in (case["fu"], case["fd"]))
+        kw = case["kw"]
+        cases[case["name"]] = (
+            lambda x, b, fu=fu, fd=fd, kw=kw: ops.filtered_lrelu(x, fu, fd, b, impl="ref", **kw),
+            (t(*case["shape"]), t(case["shape"][1], scale=0.1)))
+    f12 = torch.kaiser_window(12, periodic=False, beta=8.0).to(device)
+    f12 = f12 / f12.sum()
+    cases["BigVGAN snake 1-D [4, 512, 8192]"] = (
+        lambda x, a: ops.filtered_act1d(x, "snake", f12, f12, up=2, down=2, padding=(6, 5),
+                                        padding_mode="replicate", down_padding=(5, 6),
+                                        alpha=a, impl="ref"),
+        (t(batch, 512, 8192), t(512).detach().abs().add(0.5).requires_grad_(True)))
+    cases["GELU 3-D [1, 16, 16, 32, 32]"] = (
+        lambda x: ops.filtered_act3d(x, "gelu", f12, f12, up=2, down=2, padding=(6, 5) * 3,
+                                     padding_mode="replicate", down_padding=(5, 6) * 3,
+                                     impl="ref"),
+        (t(1, 16, 16, 32, 32),))
+    cases["upfirdn2d up 2 [4, 128, 128, 128]"] = (
+        lambda x: ops.upfirdn2d(x, f12, up=2, padding=(6, 5, 6, 5), impl="ref"),
+        (t(batch, 128, 128, 128),))
+    return cases
+
+
+def _held(op: Callable, inputs: tuple) -> int:
+    """The bytes autograd saves for the backward of ``op(*inputs)``."""
+    saved: list[int] = []
+
+    def pack(v: torch.Tensor) -> torch.Tensor:
+        saved.append(v.numel() * v.element_size())
+        return v
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda v: v):
+        op(*inputs)
+    return sum(saved)
+
+
+class _Composition:
+    """Within it, 'ref' runs as autograd through its composition (what it was before)."""
+
+    def __enter__(self):
+        self.saved = reference._records_eagerly
+        reference._records_eagerly = lambda *args: False  # type: ignore[assignment]
+
+    def __exit__(self, *exc):
+        reference._records_eagerly = self.saved  # type: ignore[assignment]
+
+
+def main(argv: list[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--resolution", type=int, default=256, help="of the StyleGAN3-T layers")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--only", default="", help="run the cases whose name contains this")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    print(f"load average before: {os.getloadavg()}")
+    rows = []
+    for name, (op, inputs) in _cases(args.device, args.batch, args.resolution).items():
+        if args.only not in name:
+            continue
+        x = inputs[0]
+        x_bytes = x.numel() * x.element_size()
+        dy = torch.randn_like(op(*inputs).detach())
+
+        def step(composition: bool, op=op, inputs=inputs, dy=dy) -> Callable[[], None]:
+            def run() -> None:
+                if composition:
+                    with _Composition():
+                        torch.autograd.grad(op(*inputs), inputs, dy)
+                else:
+                    torch.autograd.grad(op(*inputs), inputs, dy)
+                if cuda:
+                    torch.cuda.synchronize()
+            return run
+
+        row: dict = {"case": name, "shape": list(x.shape)}
+        for variant, composition in (("recompute", False), ("composition", True)):
+            if composition:
+                with _Composition():
+                    row[f"{variant}_held_x"] = _held(op, inputs) / x_bytes
+            else:
+                row[f"{variant}_held_x"] = _held(op, inputs) / x_bytes
+            if cuda:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                base = torch.cuda.memory_allocated()
+                step(composition)()
+                row[f"{variant}_peak_x"] = (torch.cuda.max_memory_allocated() - base) / x_bytes
+        ms = _time_interleaved([step(False), step(True)], args.repeat)
+        row.update(recompute_ms=ms[0], composition_ms=ms[1])
+        rows.append(row)
+        peak = (f", peak {row['recompute_peak_x']:.1f}x vs {row['composition_peak_x']:.1f}x"
+                if cuda else "")
+        print(f"{name}: held {row['recompute_held_x']:.2f}x vs {row['composition_held_x']:.2f}x "
+              f"the input{peak}; fwd+bwd {ms[0]:.1f} ms vs {ms[1]:.1f} ms "
+              f"({ms[0] / ms[1]:.2f}x)")
+    print(f"load average after: {os.getloadavg()}")
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": args.device,
+            "gpu": torch.cuda.get_device_name() if cuda else None,
+            "machine": platform.machine(), "processor": platform.processor(),
+            "threads": args.threads, "torch": torch.__version__, "batch": args.batch,
+            "resolution": args.resolution, "repeat": args.repeat}  # fmt: skip
+    args.results.mkdir(exist_ok=True)
+    out = args.results / f"ref-autograd-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"wrote {out}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
