@@ -55,7 +55,7 @@ def _cases(device: str, batch: int, resolution: int) -> dict[str, tuple[Callable
             (t(*case["shape"]), t(case["shape"][1], scale=0.1)))
     f12 = torch.kaiser_window(12, periodic=False, beta=8.0).to(device)
     f12 = f12 / f12.sum()
-    cases["BigVGAN snake 1-D [4, 512, 8192]"] = (
+    cases[f"BigVGAN snake 1-D [{batch}, 512, 8192]"] = (
         lambda x, a: ops.filtered_act1d(x, "snake", f12, f12, up=2, down=2, padding=(6, 5),
                                         padding_mode="replicate", down_padding=(5, 6),
                                         alpha=a, impl="ref"),
@@ -65,7 +65,7 @@ def _cases(device: str, batch: int, resolution: int) -> dict[str, tuple[Callable
                                      padding_mode="replicate", down_padding=(5, 6) * 3,
                                      impl="ref"),
         (t(1, 16, 16, 32, 32),))
-    cases["upfirdn2d up 2 [4, 128, 128, 128]"] = (
+    cases[f"upfirdn2d up 2 [{batch}, 128, 128, 128]"] = (
         lambda x: ops.upfirdn2d(x, f12, up=2, padding=(6, 5, 6, 5), impl="ref"),
         (t(batch, 128, 128, 128),))
     return cases
