@@ -12,6 +12,11 @@ Examples::
     python examples/train_afgan.py --run-name demo --kimg 100 --tick 2 --snap 5 \
         --minutes 8.5 --metrics eqt,eqt_frac
 
+    # FID at each snapshot, under your feature extractor (a TorchScript file; or 'torchvision'
+    # with torchvision's Inception-v3 weights already in the torch hub cache)
+    python examples/train_afgan.py --data data.zip --metrics eqt,fid \
+        --fid-features inception.pt --fid-samples 5000
+
     # your images (folder or zip of square PNG/JPEG of one size)
     python examples/dataset_tool.py --source my_images/ --dest data.zip --resolution 64
     python examples/train_afgan.py --data data.zip --kimg 200 --cbase 8192 --cmax 256 \
@@ -27,7 +32,8 @@ Examples::
 
 Output (``--outdir/<run>/``): ``config.json``, ``log.jsonl`` (one line per tick), ``reals.png``,
 ``fakes_init.png``, ``fakes<step>.png`` (fixed latents, G_ema), ``losses.png``,
-``checkpoint-<step>.pt`` (the last ``--keep``; readable by ``gen_images.py``), ``summary.json``.
+``checkpoint-<step>.pt`` (the last ``--keep``; readable by ``gen_images.py``), ``summary.json``,
+``fid_reals.npz`` (with ``--metrics fid``: the dataset's feature statistics, cached).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from afgan.training import (
     METRIC_NAMES,
     TrainConfig,
     TrainingError,
+    format_metric,
     train,
 )
 
@@ -125,8 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
       help="ADA speed: kimg for p to move by 1 (default 500; 100 from another run's weights)")
     a("--seed", type=int, help=f"random seed (default {d.seed})")
     a("--resume", help="run directory or checkpoint to continue; or an official .pkl")
-    a("--metrics", type=_metrics, help="eqt,eqt_frac,eqr or none (default none)")
-    a("--metrics-samples", type=int, help=f"latents per metric (default {d.metrics_samples})")
+    a("--metrics", type=_metrics,
+      help="snapshot metrics: eqt,eqt_frac,eqr (equivariance, dB), fid (needs --fid-features) "
+           "or none (default none)")
+    a("--metrics-samples", type=int,
+      help=f"latents per equivariance metric (default {d.metrics_samples})")
+    a("--fid-features",
+      help="FID feature extractor: a TorchScript (torch.jit.save) or torch.export .pt2 file "
+           "mapping images [N, 3, H, W] in [-1, 1] to [N, D], or 'torchvision' (Inception-v3, "
+           "weights from the local torch hub cache; nothing is downloaded)")
+    a("--fid-samples", type=int,
+      help=f"FID: generated images, and dataset images at most (default {d.fid_samples}; the "
+           f"papers use 50000)")
     a("--workers", type=int, help=f"data-loader processes (default {d.workers})")
     a("--device", help=f"cpu or cuda (default {d.device})")
     a("--impl", choices=IMPLS, help="bandlimit ops backend (default auto)")
@@ -171,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"  losses:     {run / 'losses.png'}, log {run / 'log.jsonl'}")
         print(f"  checkpoint: {summary['checkpoint']}")
         for k, v in summary["metrics"].items():
-            print(f"  {k}: {v:.2f} dB")
+            print(f"  {format_metric(k, v).replace(' ', ': ', 1)}")
     return summary
 
 

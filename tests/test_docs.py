@@ -25,6 +25,7 @@ PUBLIC_MODULES = {
     "bandlimit.nn": "bandlimit.nn",
     "bandlimit.nn.bigvgan": "bandlimit.nn.bigvgan",
     "bandlimit.metrics.equivariance": "bandlimit.metrics.equivariance",
+    "bandlimit.metrics.fid": "bandlimit.metrics.fid",
     "bandlimit.testing": "bandlimit.testing",
     "bandlimit.compat.rosinality": "bandlimit.compat.rosinality",
 }

@@ -55,3 +55,15 @@ def test_antialias_example_prints_what_the_text_says(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == ["['0', '3.conv1', '3.down.0']", "['2', '3.down.0']", "['3.conv2']",
                      "torch.Size([1, 8, 16, 16])"]
+
+
+def test_fid_example_runs(tmp_path, monkeypatch, capsys):
+    """The FID subsection's snippet runs as written (writing its cache file in the current
+    directory) and prints what its comment says."""
+    text = (REPO_ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if "frechet_distance" in b or "feature_statistics(" in b]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "True True"
+    assert (tmp_path / "reals.npz").is_file()

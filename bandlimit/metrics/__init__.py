@@ -5,9 +5,32 @@
   (integer/fractional translation, oriented band-limit filter, high-quality rotation,
   pseudo-rotation, pooled PSNR), and :exc:`~bandlimit.metrics.equivariance.NonFiniteImagesError`,
   raised when the generator writes NaN or inf.
+- :mod:`~bandlimit.metrics.fid` — Fréchet Inception Distance (:func:`~bandlimit.metrics.fid.fid`):
+  streaming, mergeable and cacheable feature statistics
+  (:class:`~bandlimit.metrics.fid.FeatureStatistics`), the Fréchet distance
+  (:func:`~bandlimit.metrics.fid.frechet_distance`) and feature extractors (torchvision's
+  Inception-v3, :func:`~bandlimit.metrics.fid.inception_features`, or a TorchScript file,
+  :func:`~bandlimit.metrics.fid.load_feature_extractor`).
 """
 
-from bandlimit.metrics import equivariance
+from bandlimit.metrics import equivariance, fid
 from bandlimit.metrics.equivariance import NonFiniteImagesError, evaluate
+from bandlimit.metrics.fid import (
+    FeatureStatistics,
+    feature_statistics,
+    frechet_distance,
+    inception_features,
+    load_feature_extractor,
+)
 
-__all__ = ["NonFiniteImagesError", "equivariance", "evaluate"]
+__all__ = [
+    "FeatureStatistics",
+    "NonFiniteImagesError",
+    "equivariance",
+    "evaluate",
+    "feature_statistics",
+    "fid",
+    "frechet_distance",
+    "inception_features",
+    "load_feature_extractor",
+]

@@ -35,7 +35,18 @@ uninterrupted one exactly on CPU.
 Distributed: started by ``torchrun``, every rank runs this loop on ``batch / world`` images; the
 gradient all-reduce is ``torch.distributed`` (gloo on CPU, NCCL on GPU); the magnitude EMAs and
 ``w_avg`` are averaged over ranks after each step, so all ranks hold identical networks. Rank 0
-writes the run directory.
+writes the run directory. The snapshot metrics run on every rank, each on its share of the
+latents (and of the real images for FID), and are all-reduced: every rank gets the same values.
+
+Metrics (``--metrics``, at each snapshot, on G_ema): the equivariance PSNRs in dB
+(:func:`bandlimit.metrics.equivariance.evaluate`, ``--metrics-samples`` latents) and FID
+(:func:`bandlimit.metrics.fid.fid`, lower is better): ``--fid-samples`` generated images against
+the features of ``min(--fid-samples, dataset size)`` dataset images (a fixed random subset, the
+``fid50k`` convention), under the extractor ``--fid-features`` (a TorchScript / ``torch.export``
+file, or ``torchvision`` for torchvision's Inception-v3 with its weights already in the torch
+hub cache: nothing is downloaded). The real statistics are computed once per run and cached in
+``fid_reals.npz`` (recomputed when the extractor, dataset or count changes). FID values are
+comparable only under the same extractor and sample counts.
 """
 
 from __future__ import annotations
@@ -54,7 +65,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,13 +89,17 @@ __all__ = [
     "build_networks",
     "default_gamma",
     "find_latest_checkpoint",
+    "format_metric",
     "state_digest",
     "train",
 ]
 
 CONFIGS = ("stylegan3-t", "stylegan3-r")
 IMPLS = ("auto", "ref", "numba", "cuda")
-METRIC_NAMES = {"eqt": "eqt_int", "eqt_int": "eqt_int", "eqt_frac": "eqt_frac", "eqr": "eqr"}
+METRIC_NAMES = {"eqt": "eqt_int", "eqt_int": "eqt_int", "eqt_frac": "eqt_frac", "eqr": "eqr",
+                "fid": "fid"}
+FID_REALS = "fid_reals.npz"  # the dataset's feature statistics, cached in the run directory
+FID_BATCH = 16  # images per generator / extractor call when measuring FID
 CHECKPOINT_GLOB = "checkpoint-*.pt"
 CHECKPOINT_RE = re.compile(r"checkpoint-(\d+)\.pt")  # the trainer's own (fullmatch)
 GRID_RE = re.compile(r"fakes(\d+)\.png")  # its sample grids (fullmatch)
@@ -161,6 +176,8 @@ class TrainConfig:
     seed: int = 0
     metrics: list[str] = field(default_factory=list)
     metrics_samples: int = 64
+    fid_features: str | None = None  # a TorchScript / .pt2 file, or "torchvision"
+    fid_samples: int = 2000
     workers: int = 0
     device: str = "cpu"
     impl: str = "auto"
@@ -240,6 +257,20 @@ class TrainConfig:
                 raise TrainingError(
                     f"--metrics entries must be among {', '.join(sorted(METRIC_NAMES))}, got {m!r}"
                 )
+        fs = self.fid_samples
+        if isinstance(fs, bool) or not isinstance(fs, int) or fs < 2:
+            raise TrainingError(f"--fid-samples must be an integer >= 2, got {fs!r}")
+        if self.fid_features is not None and (not isinstance(self.fid_features, str)
+                                              or not self.fid_features):  # fmt: skip
+            raise TrainingError(f"--fid-features must be a file path or 'torchvision', got "
+                                f"{self.fid_features!r}")
+        if "fid" in self.metrics and self.fid_features is None:
+            raise TrainingError(
+                "--metrics fid needs --fid-features: a TorchScript (torch.jit.save) or "
+                "torch.export (.pt2) file mapping images [N, 3, H, W] in [-1, 1] to features "
+                "[N, D], or 'torchvision' for torchvision's Inception-v3 with its weights "
+                "already in the torch hub cache (nothing is downloaded)"
+            )
         seed = self.seed
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
             raise TrainingError(f"--seed must be an integer in [0, 2**32), got {self.seed!r}")
@@ -456,6 +487,152 @@ def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# FID (--metrics fid).
+
+
+class _ImageBatches(Sequence):
+    """Dataset items ``order`` as uint8 batches ``[B, C, H, W]`` of ``batch`` images: a Sequence,
+    so that under torch.distributed each rank decodes only its own batches."""
+
+    def __init__(self, dataset: Any, order: np.ndarray, batch: int) -> None:
+        self.dataset, self.order, self.batch = dataset, order, batch
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch)
+
+    def __getitem__(self, k: int) -> torch.Tensor:  # type: ignore[override]
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        idx = self.order[k * self.batch : (k + 1) * self.batch]
+        return torch.from_numpy(np.stack([self.dataset[int(i)][0] for i in idx]))
+
+
+class _FIDMetric:
+    """The FID of G_ema at snapshots: the extractor (loaded once, checked on dataset images at
+    start-up) and the dataset's statistics (computed at the first snapshot, cached in the run
+    directory as :data:`FID_REALS` and reused while the extractor, dataset and count match)."""
+
+    def __init__(self, cfg: TrainConfig, dataset: Any, device: torch.device) -> None:
+        from bandlimit.metrics.fid import load_feature_extractor
+
+        spec = cfg.fid_features
+        assert spec is not None  # (validate: --metrics fid needs it)
+        self.spec, self.cfg, self.dataset, self.device = spec, cfg, dataset, device
+        try:
+            self.extractor = load_feature_extractor(spec, device=device)
+            self.identity = _fid_identity(spec)
+        except (OSError, ImportError, ValueError, TypeError) as exc:
+            raise TrainingError(f"--fid-features {spec!r}: {one_line(exc)}") from None
+        self.reals: Any = None  # FeatureStatistics, once known
+        self._probe()
+
+    def _probe(self) -> None:
+        """Fail at start-up, not at the first snapshot: run the extractor on dataset images."""
+        try:
+            imgs = np.stack([self.dataset[i][0] for i in range(min(2, len(self.dataset)))])
+        except DatasetError as exc:
+            raise TrainingError(str(exc)) from None
+        if imgs.shape[1] not in (1, 3):
+            raise TrainingError(f"--metrics fid needs RGB or grayscale images, the dataset's "
+                                f"have {imgs.shape[1]} channels")
+        x = torch.from_numpy(imgs).to(self.device).float() / 127.5 - 1
+        x = x.expand(-1, 3, -1, -1)
+        try:
+            with torch.no_grad():
+                out = self.extractor(x)
+        except Exception as exc:  # (whatever the user's network raises)
+            raise TrainingError(f"--fid-features {self.spec!r} fails on the dataset's images "
+                                f"{list(x.shape)}: {one_line(exc)}") from None
+        ok = (isinstance(out, torch.Tensor) and out.ndim >= 2 and out.shape[0] == len(x)
+              and all(n == 1 for n in out.shape[2:]))  # fmt: skip
+        if not ok:
+            got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise TrainingError(f"--fid-features {self.spec!r} must map images {list(x.shape)} "
+                                f"to features [{len(x)}, D], got {got}")
+
+    def _real_statistics(self, run_dir: Path, d: _Dist) -> Any:
+        from bandlimit.metrics.fid import FeatureStatistics, feature_statistics
+
+        cfg, dataset = self.cfg, self.dataset
+        n = min(len(dataset), cfg.fid_samples)
+        meta = {"features": self.identity, "images": str(n), "seed": str(cfg.seed),
+                "dataset": json.dumps(dataset.describe(), sort_keys=True)}  # fmt: skip
+        path = run_dir / FID_REALS
+        cached = None
+        if d.rank == 0 and path.is_file():
+            try:
+                stats = FeatureStatistics.load(path, device=self.device)
+            except (OSError, ValueError):
+                stats = None  # unreadable: computed again and replaced
+            if stats is not None and stats.metadata == meta and stats.count == n:
+                cached = stats
+        if d.active:  # rank 0 read the run directory: share what it found
+            obj = [None if cached is None else cached.to_tensor().cpu()]
+            dist.broadcast_object_list(obj, src=0)
+            if obj[0] is not None:
+                cached = FeatureStatistics.from_tensor(obj[0].to(self.device), metadata=meta)
+        if cached is not None:
+            return cached
+        # a fixed random subset when the dataset is larger (not its first files)
+        order = (np.random.RandomState(cfg.seed).permutation(len(dataset))[:n]
+                 if n < len(dataset) else np.arange(n))  # fmt: skip
+        stats = feature_statistics(_ImageBatches(dataset, order, FID_BATCH), self.extractor,
+                                   device=self.device)  # fmt: skip
+        stats.metadata = meta
+        if d.rank == 0:
+            try:
+                _write_run_file(path, stats.save, "the FID statistics ")
+            except TrainingError as exc:  # (a cache: the run goes on without it)
+                print(f"{exc}; they are computed again on resume", file=sys.stderr)
+        return stats
+
+    def measure(self, G: Any, run_dir: Path, d: _Dist) -> float:
+        """FID of ``G`` (collective under torch.distributed: every rank calls it)."""
+        from bandlimit.metrics.equivariance import NonFiniteImagesError
+        from bandlimit.metrics.fid import fid
+
+        dataset, device = self.dataset, self.device
+        c_dim = getattr(G, "c_dim", 0)
+
+        def generate(n: int) -> torch.Tensor:
+            # fid() seeds torch's global RNG per batch (and restores it): the latents and the
+            # labels are the same at every snapshot and with any number of ranks
+            z = torch.randn([n, G.z_dim]).to(device)
+            if c_dim > 0:
+                idx = torch.randint(len(dataset), [n])
+                c = torch.from_numpy(np.stack([dataset.get_label(int(i)) for i in idx]))
+            else:
+                c = torch.zeros([n, 0])
+            return G(z, c.to(device))
+
+        try:
+            if self.reals is None:
+                self.reals = self._real_statistics(run_dir, d)
+            return fid(generate, self.reals, self.extractor, num_fake=self.cfg.fid_samples,
+                       batch_size=FID_BATCH, seed=self.cfg.seed, device=device)  # fmt: skip
+        except NonFiniteImagesError:
+            raise  # (a diverged G_ema: reported in the log, the run goes on)
+        except DatasetError as exc:
+            raise TrainingError(str(exc)) from None
+        except (ValueError, TypeError, RuntimeError) as exc:
+            elsewhere = str(exc).startswith("the FID computation failed on another rank")
+            raise TrainingError(f"FID with --fid-features {self.spec!r} failed: "
+                                f"{one_line(exc)}", reported=not elsewhere) from None
+
+
+def _fid_identity(spec: str) -> str:
+    """What the cached real statistics must have been computed with: torchvision's weights,
+    or the extractor file's content (not its name: a file replaced in place is another one)."""
+    if spec == "torchvision":
+        return "torchvision inception_v3 IMAGENET1K_V1 (torch hub cache)"
+    h = hashlib.sha256()
+    with open(spec, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return f"sha256:{h.hexdigest()}"
+
+
+# ---------------------------------------------------------------------------------------------
 # Run directory, images, plots.
 
 
@@ -491,6 +668,11 @@ def save_grid(images: np.ndarray, grid: tuple[int, int], path: Path, min_tile: i
     _write_run_file(path, lambda tmp: im.save(tmp, format="PNG"), "the sample grid ")
 
 
+def format_metric(name: str, value: float) -> str:
+    """``'eqt_int 45.67 dB'`` for the equivariance PSNRs, ``'fid 12.34'`` for FID (no unit)."""
+    return f"{name} {value:.2f}" + ("" if name == "fid" else " dB")
+
+
 def plot_log(log_path: Path, out_path: Path) -> None:
     """Loss curves (and metrics, when logged) against kimg, from ``log.jsonl`` (written whole
     or not at all: :func:`_write_run_file`)."""
@@ -517,14 +699,26 @@ def plot_log(log_path: Path, out_path: Path) -> None:
     ax.grid(alpha=0.3)
     if metric_keys:
         ax2 = axes[1]
-        for key in metric_keys:
+        eq_keys = [k for k in metric_keys if k != "fid"]
+        # FID is not in dB: its own axis (on the right when the equivariance PSNRs are shown)
+        ax_fid = None if "fid" not in metric_keys else ax2.twinx() if eq_keys else ax2
+        plotted = [(ax2, key, {}) for key in eq_keys]
+        if ax_fid is not None:
+            plotted.append((ax_fid, "fid", {"color": "black", "linestyle": "--"}))
+        handles = []
+        for where, key, style in plotted:
             pts = [(r["kimg"], r["metrics"][key]) for r in rows if key in r.get("metrics", {})]
-            ax2.plot(*zip(*pts), marker="o", label=key)
+            handles += where.plot(*zip(*pts), marker="o", label=key, **style)
         ax2.set_xlabel("kimg")
-        ax2.set_ylabel("PSNR (dB)")
-        ax2.set_title("equivariance (G_ema)")
-        ax2.legend(fontsize=8)
         ax2.grid(alpha=0.3)
+        if eq_keys:
+            ax2.set_ylabel("PSNR (dB)")
+        if ax_fid is not None:
+            ax_fid.set_ylabel("FID (lower is better)")
+        ax2.set_title("equivariance and FID (G_ema)" if eq_keys and ax_fid is not None
+                      else "equivariance (G_ema)" if eq_keys else "FID (G_ema)")  # fmt: skip
+        # one legend for both axes, on the upper one (the twin is drawn over ax2)
+        (ax2 if ax_fid is None else ax_fid).legend(handles=handles, fontsize=8)
     try:
         fig.tight_layout()
         _write_run_file(out_path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"),
@@ -715,7 +909,7 @@ def _set_aside_later(run_dir: Path, step: int) -> Path | None:
 # What a run writes in its directory (besides checkpoint-<step>.pt and fakes<step>.png), and
 # the folders it makes there; ``<name>.tmp`` / ``.<name>.tmp`` are these being written.
 RUN_FILES = ("config.json", "log.jsonl", "reals.png", "fakes_init.png", "losses.png",
-             "summary.json")  # fmt: skip
+             "summary.json", FID_REALS)  # fmt: skip
 RUN_FOLDER_RE = re.compile(r"(earlier|superseded)-\d+")
 
 
@@ -952,7 +1146,8 @@ def train(
 
 # Resuming a run: what the command line may change (else stored), what is always this
 # invocation's, and what does not apply (the run directory is --resume's).
-RESUME_MAY_CHANGE = ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples")
+RESUME_MAY_CHANGE = ("kimg", "tick", "snap", "keep", "metrics", "metrics_samples",
+                     "fid_features", "fid_samples")
 RESUME_ENVIRONMENT = ("workers", "device", "impl", "stop_at_step", "minutes")
 _RESUME_IGNORED = ("outdir", "data", *RESUME_MAY_CHANGE, *RESUME_ENVIRONMENT)
 
@@ -1103,6 +1298,8 @@ def _train(
         cfg.validate()
     except TrainingError as exc:  # (every rank finds the same: rank 0 says it)
         raise TrainingError(str(exc), reported=d.rank == 0) from None
+    if cfg.fid_features not in (None, "torchvision") and os.path.exists(cfg.fid_features):
+        cfg.fid_features = os.path.abspath(cfg.fid_features)  # (stored: as --data below)
     if cfg.data is not None:
         if os.path.exists(cfg.data):  # stored absolute: the run resumes from any directory
             cfg.data = os.path.abspath(cfg.data)
@@ -1168,6 +1365,9 @@ def _train(
             ada_kimg = cfg.ada_kimg if cfg.ada_kimg is not None else 500.0
             target = cfg.target if cfg.target is not None else 0.6
             ada = AdaptiveP(target, ada_kimg, cfg.batch, ADA_INTERVAL)
+
+    # The FID extractor: loaded and tried on the dataset before anything is written.
+    fid_metric = _FIDMetric(cfg, dataset, device) if "fid" in cfg.metrics else None
 
     # Networks: identical initialisation on every rank.
     torch.manual_seed(cfg.seed)
@@ -1400,11 +1600,17 @@ def _train(
             elif snap and cfg.metrics:
                 from bandlimit.metrics.equivariance import NonFiniteImagesError, evaluate
 
-                names = tuple(dict.fromkeys(METRIC_NAMES[m] for m in cfg.metrics))
+                names = tuple(dict.fromkeys(METRIC_NAMES[m] for m in cfg.metrics
+                                            if METRIC_NAMES[m] != "fid"))  # fmt: skip
                 try:
-                    metrics_result = evaluate(G_ema, num_samples=cfg.metrics_samples,
-                                              batch_size=4, metrics=names, seed=cfg.seed,
-                                              device=device, progress=False)  # fmt: skip
+                    result: dict[str, float] = {}
+                    if names:
+                        result.update(evaluate(G_ema, num_samples=cfg.metrics_samples,
+                                               batch_size=4, metrics=names, seed=cfg.seed,
+                                               device=device, progress=False))  # fmt: skip
+                    if fid_metric is not None:  # (not in dB: FID, lower is better)
+                        result["fid"] = fid_metric.measure(G_ema, run_dir, d)
+                    metrics_result = result
                     row["metrics"] = {k: float(v) for k, v in metrics_result.items()}
                 except NonFiniteImagesError as e:
                     # A diverged G_ema: say so in the log and keep training (the checkpoint
@@ -1424,7 +1630,7 @@ def _train(
                 if progress:
                     losses = [f"{k} {row[k]:.3f}" for k in ("loss_G", "loss_D", "r1_penalty")
                               if k in row]  # fmt: skip
-                    mets = [f"{k} {v:.2f} dB" for k, v in row.get("metrics", {}).items()]
+                    mets = [format_metric(k, v) for k, v in row.get("metrics", {}).items()]
                     if "augment_p" in row:
                         losses.append(f"p {row['augment_p']:.3f}")
                     msg = (f"\rtick {tick:<4d} kimg {row['kimg']:<8.3f} "

@@ -1433,3 +1433,66 @@ def test_an_error_found_on_rank_0_is_one_line_under_torchrun(tmp_path):
     # (torchrun itself then reports its failed children; the ranks' own tracebacks are gone)
     assert "broadcast_object_list" not in res.stderr and "[rank1]" not in res.stderr, res.stderr
     assert (tmp_path / "u" / "notes.txt").read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------------------------
+# FID (--metrics fid) with a TorchScript feature extractor.
+
+
+def _feature_extractor_file(tmp_path: Path) -> Path:
+    """A small fixed conv net as a TorchScript file: images [N, 3, H, W] → features [N, 8]."""
+    import warnings
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()  # fmt: skip
+    path = tmp_path / "features.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # (TorchScript's deprecation)
+        torch.jit.save(torch.jit.script(net), path)
+    return path
+
+
+def test_fid_is_logged_at_snapshots_and_the_real_statistics_are_cached(tmp_path, capsys):
+    from bandlimit.metrics.fid import FeatureStatistics
+
+    feats = _feature_extractor_file(tmp_path)
+    common = ["--outdir", str(tmp_path), "--run-name", "fid", "--snap", "1", "--fid-features",
+              str(feats), "--fid-samples", "8"]  # fmt: skip
+    s = run_cli(*common, "--kimg", "0.008", "--tick", "0.008", "--metrics", "fid")
+    run = Path(s["run_dir"])
+    (row,) = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    fid = row["metrics"]["fid"]
+    assert math.isfinite(fid) and fid >= 0 and s["metrics"] == {"fid": fid}
+    assert f"  fid: {fid:.2f}\n" in capsys.readouterr().out  # (not in dB)
+    # the dataset's statistics: min(--fid-samples, dataset size) images, under this extractor
+    cache = run / "fid_reals.npz"
+    stats = FeatureStatistics.load(cache)
+    assert (stats.count, stats.dim) == (8, 8)
+    assert stats.metadata["features"].startswith("sha256:") and stats.metadata["images"] == "8"
+    # a resumed run (with the equivariance metric added) reads them back, not computing them
+    written = cache.stat().st_mtime_ns
+    s = run_cli(*common, "--kimg", "0.012", "--tick", "0.004", "--metrics", "eqt,fid",
+                "--metrics-samples", "4", "--resume", str(run))  # fmt: skip
+    assert cache.stat().st_mtime_ns == written
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and rows[-1]["metrics"] == s["metrics"]
+    assert s["metrics"]["fid"] >= 0 and math.isfinite(s["metrics"]["eqt_int"])
+    out = capsys.readouterr().out
+    assert f"  fid: {s['metrics']['fid']:.2f}\n" in out and " eqt_int: " in out and " dB" in out
+
+
+def test_fid_without_a_usable_extractor_is_one_clear_line_before_the_run_starts(tmp_path,
+                                                                                capsys):
+    line = _bad(capsys, "--metrics", "fid", "--outdir", str(tmp_path))
+    assert "--metrics fid needs --fid-features" in line and "nothing is downloaded" in line
+    missing = tmp_path / "missing.pt"
+    line = _bad(capsys, "--metrics", "eqt,fid", "--fid-features", str(missing), "--outdir",
+                str(tmp_path))  # fmt: skip
+    assert f"--fid-features {str(missing)!r}" in line and "no such file" in line
+    (tmp_path / "not_torchscript.pt").write_bytes(b"junk")
+    line = _bad(capsys, "--metrics", "fid", "--fid-features", str(tmp_path / "not_torchscript.pt"),
+                "--outdir", str(tmp_path))  # fmt: skip
+    assert "cannot be loaded as a TorchScript module" in line
+    assert "--fid-samples must be an integer >= 2, got 1" in _bad(capsys, "--fid-samples", "1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_torchscript.pt"]  # no run dir
