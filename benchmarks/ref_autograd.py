@@ -1,10 +1,10 @@
 """What the 'ref' backend's autograd holds, and what recomputing costs.
 
-Run ``python -m benchmarks.ref_autograd`` (``--device cuda`` on a GPU). Since session 41 the
-'ref' filtered activations hold only their inputs for autograd and recompute the up-sampled
-signal in their backward, and the 'ref' upfirdn ops hold nothing (their backward is the adjoint
-op). Both are compared here, in one run, with autograd through the same composition of
-PyTorch ops (what 'ref' did before: ``reference._records_eagerly`` switched off), on
+Run ``python -m benchmarks.ref_autograd`` (``--device cuda`` on a GPU). The 'ref' filtered
+activations hold only their inputs for autograd and recompute the up-sampled signal in their
+backward, and the 'ref' upfirdn ops hold nothing (their backward is the adjoint op). Both are
+compared here, in one run, with autograd through the same composition of PyTorch ops (what
+'ref' did before: ``reference._records_eagerly`` switched off), on
 StyleGAN3-T layers (``filtered_lrelu``, the schedule's filters and channels), a BigVGAN-shaped
 Snake layer (1-D), a GELU volume (3-D) and a separable up-sampling (``upfirdn2d``):
 

@@ -15,7 +15,7 @@ and low-pass filters before decimating. Per channel::
 
 The backends differ only in cost: 'ref' composes PyTorch ops and holds only its inputs for
 autograd (its backward recomputes the up-sampled pre-activation, where autograd through the
-composition held it and its branch masks: 24x to 43x the input for 2x up-sampling in 2-D);
+composition held it and its branch masks: 25x to 40x the input for 2x up-sampling in 2-D);
 'numba' is one fused polyphase pass per plane whose backward reads a
 2-bit sign/clamp mask instead (linear, relu, lrelu with zero padding and no ``down_padding``;
 recomputes the pre-activation otherwise); 'cuda' is one fused kernel per output tile for every
@@ -614,11 +614,13 @@ def filtered_act(
     :mod:`bandlimit.nn` map the standard torch activations to names).
     'ref' holds only its inputs (``x``, ``b``, tensor ``alpha``/``beta``) for autograd: its
     backward recomputes the up-sampled pre-activation (one up-sampling pass more) and runs the
-    transposed stages in PyTorch ops, so it is differentiable again, to any order. (Autograd
-    through the composition held the up-sampled signal and its branch masks, 24x (lrelu) to 43x
-    (Snake) the input for 2x up-sampling in 2-D.) Learned filters, torch.compile (which picks
-    what its backward keeps itself), torch.func transforms and forward-mode AD see the
-    composition itself.
+    transposed stages in PyTorch ops, so it is differentiable again, to any order; it costs
+    1.0–1.3x the time of autograd through the composition, which held the up-sampled signal
+    and its branch masks, 25x (lrelu) to 40x (Snake) the input for 2x up-sampling with 12-tap
+    filters in 2-D (``benchmarks/ref_autograd.py``). As with the fused backends, ``x`` must
+    not be changed in place before the backward (autograd says so). Learned filters,
+    torch.compile (which picks what its backward keeps itself), torch.func transforms and
+    forward-mode AD see the composition itself.
     'numba' runs every activation and padding mode as one fused polyphase kernel per plane.
     lrelu/relu/linear with zero padding and no ``down_padding`` keep a 2-bit branch mask for
     backward; the others recompute the upsampled pre-activation in the backward kernel instead

@@ -517,7 +517,7 @@ def filtered_act3d(
     down-sampling; exact, since the separable stages along different axes commute. Memory held
     for autograd: 'numba' and 'ref' keep the 2-D op's input, ``up_z`` times the input (2.0×,
     3.0×, 4.0× measured for factors 2, 3, 4 with a named activation; 'ref' recomputes the
-    up-sampled signal in its backward, where autograd through its PyTorch ops held 40–86× at
+    up-sampled signal in its backward, where autograd through its PyTorch ops held 37–51× at
     factors 2); 'cuda' a 2-bit mask (linear, relu, lrelu) or the float32 up-sampled
     pre-activation (the other activations: ``up_x·up_y·up_z`` times the input's samples); an
     unfused callable ``act``, on any backend, the up-sampled volume it is called on (18× at

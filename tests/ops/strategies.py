@@ -7,6 +7,8 @@ All cases are valid by construction (paddings may be negative but the output is 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -279,3 +281,18 @@ def resample_cases(draw, max_len: int = 40, max_factor: int = 7):
         f = rng.standard_normal(draw(st.integers(1, 15)))
     x = rng.standard_normal(shape) * draw(st.sampled_from([1.0, 1e-3, 1e3]))
     return Case(x=x, kwargs=kw, seed=seed, f=f, extra={"axis": axis})
+
+
+@contextlib.contextmanager
+def ref_as_composition() -> Iterator[None]:
+    """Within it, 'ref' runs autograd through its composition of PyTorch ops (the convolutions',
+    the activation's own backward) instead of its backward formulas (the adjoint upfirdn,
+    ``reference.filtered_act_vjp``): the independent oracle of every backend's backward."""
+    from bandlimit.ops import reference
+
+    saved = reference._records_eagerly
+    reference._records_eagerly = lambda *args: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        reference._records_eagerly = saved  # type: ignore[assignment]

@@ -4,6 +4,7 @@ independent float64 NumPy oracle; gradients (x, b, alpha, beta) with gradcheck; 
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -15,7 +16,14 @@ from scipy.special import erf
 
 from bandlimit import ops
 from tests.ops import oracle
-from tests.ops.strategies import IMPLS, assert_close, random_filter, to_np, to_torch
+from tests.ops.strategies import (
+    IMPLS,
+    assert_close,
+    random_filter,
+    ref_as_composition,
+    to_np,
+    to_torch,
+)
 
 ALL_ACTS = [
     "linear", "relu", "lrelu", "tanh", "sigmoid", "elu", "selu", "softplus", "swish", "silu",
@@ -440,7 +448,8 @@ def test_gradcheck_callable_act(impl, nd, mode):
 
 @pytest.mark.parametrize("act", ["snakebeta", "gelu_tanh", "tanh"])
 def test_numba_backward_equals_ref(act):
-    """The numba backend's recomputing backward gives the reference's autograd gradients."""
+    """The numba backend's recomputing backward gives the gradients of autograd through the
+    reference's composition of PyTorch ops."""
     rng = np.random.default_rng(1)
     x0 = torch.tensor(rng.standard_normal((2, 3, 6, 7)))
     ps = [torch.tensor(rng.uniform(0.5, 2, 3)) for _ in range(2)]
@@ -451,20 +460,15 @@ def test_numba_backward_equals_ref(act):
     for impl in ("ref", "numba"):
         x = x0.clone().requires_grad_(True)
         kwi = {k: v.clone().requires_grad_(True) for k, v in kw.items()}
-        y = ops.filtered_act(x, act, fu, fd, up=2, down=3, padding=(4, 1, 3, 2),
-                             padding_mode="replicate", down_padding=(2, 1, 0, 3), impl=impl, **kwi)
-        y.backward(torch.ones_like(y))
+        oracle = ref_as_composition() if impl == "ref" else contextlib.nullcontext()
+        with oracle:  # (the numba stages' backward formula against autograd)
+            y = ops.filtered_act(x, act, fu, fd, up=2, down=3, padding=(4, 1, 3, 2),
+                                 padding_mode="replicate", down_padding=(2, 1, 0, 3), impl=impl,
+                                 **kwi)  # fmt: skip
+            y.backward(torch.ones_like(y))
         grads.append([x.grad] + [v.grad for v in kwi.values()])
     for g_ref, g_nb in zip(*grads):
         torch.testing.assert_close(g_nb, g_ref, rtol=1e-10, atol=1e-10)
-
-
-def _composition_only(monkeypatch):
-    """Run 'ref' as autograd through its composition of PyTorch ops (what it was before it
-    recomputed in its backward): the independent oracle of the recomputing backward."""
-    from bandlimit.ops import reference
-
-    monkeypatch.setattr(reference, "_records_eagerly", lambda *args: False)
 
 
 def _grads_of_any_order(case, order):
@@ -492,8 +496,7 @@ def test_ref_recomputing_backward_equals_autograd_through_the_composition(case, 
     composition of PyTorch ops it computes, for every act, padding mode, clamp and
     down_padding, 1-D and 2-D, float64."""
     y, got = _grads_of_any_order(case, order)
-    with pytest.MonkeyPatch.context() as mp:
-        _composition_only(mp)
+    with ref_as_composition():
         y_ref, want = _grads_of_any_order(case, order)
     torch.testing.assert_close(y, y_ref, rtol=0, atol=0)
     for g, w in zip(got, want):
@@ -674,9 +677,10 @@ def _value_and_grads(act, nd, impl, case):
     p = {k: (v.clone().requires_grad_(True) if isinstance(v, torch.Tensor) else v)
          for k, v in params.items()}
     leaves += [v for v in p.values() if isinstance(v, torch.Tensor)]
-    y = op(leaves[0], act, fu, fd, leaves[1], impl=impl, **p, **kw)
-    dy = torch.tensor(np.random.default_rng(9).standard_normal(y.shape), dtype=y.dtype)
-    return y.detach(), torch.autograd.grad(y, leaves, dy)
+    with ref_as_composition() if impl == "ref" else contextlib.nullcontext():  # (the oracle)
+        y = op(leaves[0], act, fu, fd, leaves[1], impl=impl, **p, **kw)
+        dy = torch.tensor(np.random.default_rng(9).standard_normal(y.shape), dtype=y.dtype)
+        return y.detach(), torch.autograd.grad(y, leaves, dy)
 
 
 @pytest.mark.parametrize("mode", MODES)

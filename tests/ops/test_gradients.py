@@ -458,8 +458,8 @@ def test_forward_mode_ad_through_a_parameter(op, name):
 @pytest.mark.parametrize("call", ["filtered_lrelu", "filtered_act-gelu", "filtered_act1d-snake"])
 def test_inference_mode_input_with_a_trainable_bias(call):
     """x made under torch.inference_mode with a trainable bias (or Snake α): autograd cannot
-    save an inference tensor, which the fused backends' formulas save; they now save a copy and
-    the gradients equal 'ref''s (which never saved x)."""
+    save an inference tensor, which the backward formulas save (the fused backends', and
+    'ref''s recomputing one); they save a copy, and the gradients agree."""
     f = torch.tensor([0.25, 0.5, 0.25])
     with torch.inference_mode():
         x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(1))
@@ -884,8 +884,8 @@ def _saved_bytes(fn) -> tuple[torch.Tensor, int]:
 def test_ref_filtered_activations_hold_only_their_inputs(act, nd):
     """A 'ref' filtered activation keeps its inputs (x, bias, alpha, beta) for autograd and
     recomputes the up-sampled signal in its backward: autograd through its composition of
-    PyTorch ops held that signal and its branch masks, measured 24x (lrelu), 38x (GELU) and 43x
-    (Snake) the input for 2x up-sampling in 2-D."""
+    PyTorch ops held that signal and its branch masks, 25x (lrelu), 36x (GELU) and 40x
+    (SnakeBeta) the input here."""
     c = 4
     x = torch.randn(2, c, *[16] * nd, requires_grad=True)
     b = torch.randn(c, requires_grad=True)
@@ -934,3 +934,20 @@ def test_ref_linear_ops_hold_nothing_of_the_input(op):
         z = torch.randn_like(x)
         lhs = (_LINEAR_OPS[op](z) * g).sum()
     torch.testing.assert_close(lhs, (z * gx).sum(), rtol=1e-12, atol=1e-12)
+
+
+def test_ref_linear_stages_of_a_callable_act_hold_nothing():
+    """A callable act runs between two 'linear' filtered stages: they hold nothing for
+    autograd (linear, no clamp: the adjoint upfirdn), so what is held is the callable's own
+    (Mish keeps its input, the up-sampled signal: about ``up`` times x in 1-D)."""
+    x = torch.randn(1, 8, 256, requires_grad=True)
+    f = torch.rand(12)
+    _, held = _saved_bytes(lambda: ops.filtered_act1d(x, "linear", f, f, up=2, down=2,
+                                                      padding=(6, 5), impl="ref"))
+    assert held == 0
+    y, held = _saved_bytes(lambda: ops.filtered_act1d(x, torch.nn.Mish(), f, f, up=2, down=2,
+                                                      padding=(6, 5), impl="ref"))
+    u_bytes = 8 * (2 * 256 + 11 - 12 + 1) * 4  # the up-sampled signal, float32
+    assert held == u_bytes
+    y.sum().backward()
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())
