@@ -55,6 +55,9 @@ from bandlimit._checks import (
     check_real,
     nonreal_kind,
 )
+from bandlimit.metrics._distributed import batch_seed, raise_on_every_rank
+from bandlimit.metrics._distributed import dist_info as _dist_info
+from bandlimit.metrics._distributed import reduce_device as _reduce_device
 from bandlimit.ops import filter2d, upsample2d
 
 __all__ = [
@@ -767,39 +770,9 @@ def pseudo_rotate(x: torch.Tensor, angle: float, a: int = 3) -> tuple[torch.Tens
 # PSNR
 
 
-def _dist_info() -> tuple[int, int]:
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _reduce_device() -> torch.device:
-    """Where a collective's tensor must live (NCCL: the current GPU)."""
-    if torch.distributed.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
 def _raise_on_every_rank(error: Exception | None) -> None:
-    """Raise ``error`` here and an error of the same kind on every other rank, so that no rank
-    waits forever in the all-reduce that the failed one never reaches (no-op on one rank)."""
-    _, world = _dist_info()
-    if world == 1:
-        if error is not None:
-            raise error
-        return
-    kind = 0 if error is None else (2 if isinstance(error, NonFiniteImagesError) else 1)
-    flag = torch.tensor([float(kind)], dtype=torch.float32, device=_reduce_device())
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    if error is not None:
-        raise error
-    if flag.item() == 2:
-        raise NonFiniteImagesError("the generator wrote NaN or inf on another rank (its error "
-                                   "names the batch): the equivariance metrics are undefined")
-    if flag.item() == 1:
-        raise RuntimeError("the equivariance evaluation failed on another rank (its error is "
-                           "raised there)")
+    raise_on_every_rank(error, NonFiniteImagesError, "the equivariance metrics are undefined",
+                        "the equivariance evaluation failed")
 
 
 class PSNRAccumulator:
@@ -1034,9 +1007,7 @@ LabelSource = torch.Tensor | Callable[[int, torch.Generator], torch.Tensor] | No
 
 
 def _batch_generator(seed: int, batch_index: int) -> torch.Generator:
-    # Each batch gets its own stream, so the draws do not depend on the number of ranks.
-    state = np.random.SeedSequence([seed, batch_index]).generate_state(2, dtype=np.uint32)
-    return torch.Generator(device="cpu").manual_seed(int(state[0]) << 31 ^ int(state[1]))
+    return torch.Generator(device="cpu").manual_seed(batch_seed(seed, batch_index))
 
 
 def draw_batch(

@@ -37,6 +37,7 @@ import json
 import math
 import os
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from bandlimit._checks import check_bool, check_device, check_int, short_repr
+from bandlimit.metrics._distributed import batch_seed, dist_info, raise_on_every_rank, reduce_device
 from bandlimit.metrics.equivariance import NonFiniteImagesError
 
 __all__ = [
@@ -76,39 +78,9 @@ _EPS = float(np.finfo(np.float64).eps)
 # torch.distributed helpers
 
 
-def _dist_info(group: Any = None) -> tuple[int, int]:
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(group), dist.get_world_size(group)
-    return 0, 1
-
-
-def _reduce_device(group: Any = None) -> torch.device:
-    """Where a collective's tensor must live (NCCL: the current GPU)."""
-    if torch.distributed.get_backend(group) == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
 def _raise_on_every_rank(error: Exception | None) -> None:
-    """Raise ``error`` here and an error of the same kind on every other rank, so that no rank
-    waits forever in a collective that the failed one never reaches (no-op on one rank)."""
-    _, world = _dist_info()
-    if world == 1:
-        if error is not None:
-            raise error
-        return
-    kind = 0 if error is None else (2 if isinstance(error, NonFiniteImagesError) else 1)
-    flag = torch.tensor([float(kind)], dtype=torch.float32, device=_reduce_device())
-    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-    if error is not None:
-        raise error
-    if flag.item() == 2:
-        raise NonFiniteImagesError("the generator wrote NaN or inf on another rank (its error "
-                                   "names the batch): FID is undefined")
-    if flag.item() == 1:
-        raise RuntimeError("the FID computation failed on another rank (its error is raised "
-                           "there)")
+    raise_on_every_rank(error, NonFiniteImagesError, "FID is undefined",
+                        "the FID computation failed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,11 +335,11 @@ class FeatureStatistics:
         ValueError
             Ranks disagree on the dimension (on every rank).
         """
-        _, world = _dist_info(group)
+        _, world = dist_info(group)
         if world == 1:
             return self
         dist = torch.distributed
-        where = _reduce_device(group)
+        where = reduce_device(group)
         # 1. The dimension: max and min over the ranks that know it.
         dims = torch.tensor([-1.0, -math.inf] if self.dim is None else [self.dim, -self.dim],
                             dtype=torch.float64, device=where)  # fmt: skip
@@ -472,7 +444,7 @@ class FeatureStatistics:
                 data = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise FileNotFoundError(f"path {path!r}: no such file") from None
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # (truncated, CRC)
             raise ValueError(f"path {path!r} is not a FeatureStatistics .npz file ({exc})") \
                 from None
         need = ("format", "count", "mean", "m2", "metadata")
@@ -515,23 +487,29 @@ def _check_metadata(metadata: Any) -> dict[str, str]:
 # The distance
 
 
-def _mu_sigma(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, covariance) of statistics or of a ``(mu, sigma)`` pair, float64, checked."""
+def _mu_sigma(x: Any, name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(mean, covariance, eps) of statistics or of a ``(mu, sigma)`` pair, float64, checked;
+    ``eps`` the resolution of the dtype the covariance came in (float32 from another tool's
+    cache: its rounding sets what counts as asymmetric or negative)."""
     if isinstance(x, FeatureStatistics):
         try:
-            return x.mean, x.covariance
+            return x.mean, x.covariance, _EPS
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise TypeError(f"{name} must be a FeatureStatistics or a (mu, sigma) pair, got "
                         f"{type(x).__name__}")
     arrays = []
+    eps = _EPS
     for part, value in zip(("mu", "sigma"), x):
         if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
+            value = value.detach().cpu()
+            value = (value.float() if value.dtype == torch.bfloat16 else value).numpy()
         a = np.asarray(value)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{name}'s {part} must hold real numbers, got dtype {a.dtype}")
+        if part == "sigma" and a.dtype.kind == "f":
+            eps = max(eps, float(np.finfo(a.dtype).eps))
         a = a.astype(np.float64)
         if not np.isfinite(a).all():
             raise ValueError(f"{name}'s {part} holds NaN or inf")
@@ -544,9 +522,9 @@ def _mu_sigma(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{name}'s sigma must have shape [D, D] = {(d, d)} to match its mu, got "
                          f"{sigma.shape}")
     scale = max(float(np.abs(sigma).max()), np.finfo(np.float64).tiny)
-    if float(np.abs(sigma - sigma.T).max()) > 1e-8 * scale:
+    if float(np.abs(sigma - sigma.T).max()) > 1e4 * eps * scale:  # (well above rounding)
         raise ValueError(f"{name}'s sigma must be symmetric (a covariance)")
-    return mu, (sigma + sigma.T) / 2
+    return mu, (sigma + sigma.T) / 2, eps
 
 
 def frechet_distance(
@@ -556,20 +534,19 @@ def frechet_distance(
     r"""Fréchet distance between two Gaussians, float64: ``‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b −
     2 (Σ_a Σ_b)^{1/2})``.
 
-    The trace of the matrix square root is computed without ``scipy.linalg.sqrtm``. With
-    :math:`X = \Sigma_a^{1/2}` and :math:`Y = \Sigma_a^{1/2} \Sigma_b`,
-    :math:`\Sigma_a \Sigma_b = XY` has the eigenvalues of :math:`YX = M =
-    \Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2}`, which is symmetric positive semi-definite: its
-    eigenvalues :math:`\lambda_i` are real and non-negative and
-    :math:`\operatorname{Tr} (\Sigma_a \Sigma_b)^{1/2} = \sum_i \sqrt{\lambda_i}`. Two symmetric
-    eigendecompositions (``numpy.linalg.eigh`` / ``eigvalsh``, float64) give
-    :math:`\Sigma_a^{1/2}` and the :math:`\lambda_i`. A general square root of the non-symmetric
-    :math:`\Sigma_a \Sigma_b` (Schur-based ``sqrtm``) can come back complex, or inaccurate, when
-    the covariances are singular — always so with fewer samples than features — and is commonly
-    patched by adding ``ε·I`` to the covariances, which changes the result. Here eigenvalues
-    within rounding of 0 (below ``D·ε`` times the largest, numpy's rank tolerance; negative ones
-    included) are set to 0 instead: the square root would otherwise turn their rounding residue
-    ``ε·‖Σ‖`` into ``√ε·‖Σ‖^½``, a relative error of about ``1e-8`` per null direction.
+    The trace of the matrix square root is computed without ``scipy.linalg.sqrtm``: with the
+    symmetric square roots :math:`A = \Sigma_a^{1/2}`, :math:`B = \Sigma_b^{1/2}` (from
+    ``numpy.linalg.eigh``; eigenvalues within numpy's rank tolerance of 0, the null directions
+    of a covariance of fewer samples than features, taken as 0),
+    :math:`\Sigma_a \Sigma_b = A \cdot (A B^2)` has the eigenvalues of
+    :math:`(A B^2) \cdot A = (AB)(AB)^\top`, the squared singular values of :math:`AB`, so
+    :math:`\operatorname{Tr} (\Sigma_a \Sigma_b)^{1/2} = \|AB\|_*`, the sum of the singular
+    values of :math:`AB`. They are on the square-root scale already: the product's small
+    eigenvalues are not square-rooted nor thresholded (thresholding them dropped real
+    directions and biased FID upwards), and no ``ε·I`` is added (a general ``sqrtm`` of the
+    non-symmetric :math:`\Sigma_a \Sigma_b` can come back complex or inaccurate for singular
+    covariances, always so with fewer samples than features, and is commonly patched that
+    way, which changes the result).
 
     Parameters
     ----------
@@ -602,36 +579,31 @@ def frechet_distance(
     >>> round(frechet_distance((np.zeros(3), eye), (np.zeros(3), 4 * eye)), 12)  # 3·(1 + 4 − 4)
     3.0
     """
-    mu_a, s_a = _mu_sigma(a, "a")
-    mu_b, s_b = _mu_sigma(b, "b")
+    mu_a, s_a, eps_a = _mu_sigma(a, "a")
+    mu_b, s_b, eps_b = _mu_sigma(b, "b")
     if mu_a.shape != mu_b.shape:
         raise ValueError(f"a and b must have the same dimension, got {mu_a.shape[0]} and "
                          f"{mu_b.shape[0]} features (statistics of different extractors?)")
-    d = mu_a.shape[0]
-    tiny = np.finfo(np.float64).tiny
-    # Eigenvalues within rounding of 0 (numpy's rank tolerance, D·ε·largest) are set to 0:
-    # a square root turns a rounding residue ε·‖Σ‖ into √ε·‖Σ‖^½, an error of ~1e-8 relative
-    # for every null direction of a singular covariance (fewer samples than features).
-    w, v = np.linalg.eigh(s_a)
-    top_a = max(float(np.abs(w).max()), tiny)
-    if float(w.min()) < -1e-8 * top_a:
-        raise ValueError(f"a's covariance is not positive semi-definite (eigenvalue "
-                         f"{float(w.min()):.3g}, largest {top_a:.3g})")
-    w = np.where(w > d * _EPS * top_a, w, 0.0)
-    root_a = (v * np.sqrt(w)) @ v.T
-    m = root_a @ s_b @ root_a
-    lam = np.linalg.eigvalsh((m + m.T) / 2)
-    # M's rounding error is relative to ‖Σ_a‖·‖Σ_b‖ (the infinity norm bounds the spectral one),
-    # not to M's own largest eigenvalue, which is small when the two barely overlap.
-    scale = max(top_a * float(np.abs(s_b).sum(axis=1).max()), tiny)
-    if float(lam.min()) < -1e-8 * scale:
-        raise ValueError(f"b's covariance is not positive semi-definite (Σ_a^½ Σ_b Σ_a^½ has "
-                         f"eigenvalue {float(lam.min()):.3g})")
-    lam = np.where(lam > d * _EPS * scale, lam, 0.0)
-    tr_root = float(np.sqrt(lam).sum())
+    root_a = _psd_root(s_a, "a", eps_a)
+    root_b = _psd_root(s_b, "b", eps_b)
+    tr_root = float(np.linalg.svd(root_a @ root_b, compute_uv=False).sum())
     diff = mu_a - mu_b
     dist = float(diff @ diff) + float(np.trace(s_a)) + float(np.trace(s_b)) - 2 * tr_root
     return max(dist, 0.0)
+
+
+def _psd_root(sigma: np.ndarray, name: str, eps: float) -> np.ndarray:
+    """The symmetric square root of a covariance. Eigenvalues within rounding of 0 (numpy's
+    rank tolerance, ``D·eps`` of the largest, ``eps`` the input's resolution: the null
+    directions of a covariance of fewer samples than features) are 0: a square root would turn
+    their residue ``ε·‖Σ‖`` into ``√ε·‖Σ‖^½``. Clearly negative ones are refused."""
+    w, v = np.linalg.eigh(sigma)
+    top = max(float(np.abs(w).max()), np.finfo(np.float64).tiny)
+    tol = sigma.shape[0] * eps * top
+    if float(w.min()) < -max(1e-8 * top, 10 * tol):
+        raise ValueError(f"{name}'s covariance is not positive semi-definite (eigenvalue "
+                         f"{float(w.min()):.3g}, largest {top:.3g})")
+    return (v * np.sqrt(np.where(w > tol, w, 0.0))) @ v.T
 
 
 # ---------------------------------------------------------------------------------------------
@@ -773,7 +745,7 @@ def inception_features(
         weights=None, aux_logits=True, transform_input=True, init_weights=False
     )
     if state is not None:
-        # The classifier (fc) is not used: a state dict without it (e.g. saved from this
+        # The classifier (fc) is not used: a state dict without it (e.g. the ``.net`` of this
         # extractor, whose fc is the identity) loads too.
         own = net.state_dict()
         missing = [k for k in own if k not in state and not k.startswith("fc.")]
@@ -1036,7 +1008,7 @@ def feature_statistics(
     if not isinstance(batches, Iterable):
         raise TypeError(f"batches must be an iterable of image batches, got "
                         f"{type(batches).__name__}")
-    rank, world = _dist_info()
+    rank, world = dist_info()
     stats = FeatureStatistics()
     error: Exception | None = None
     try:
@@ -1065,12 +1037,6 @@ def feature_statistics(
     if stats.count == 0:
         raise ValueError("batches held no images")
     return stats
-
-
-def _seed_for(seed: int, batch_index: int) -> int:
-    # Each batch gets its own stream, so the images do not depend on the number of ranks.
-    state = np.random.SeedSequence([seed, batch_index]).generate_state(2, dtype=np.uint32)
-    return (int(state[0]) << 31) ^ int(state[1])
 
 
 def _module_generate(G: torch.nn.Module) -> Callable[[int], torch.Tensor]:
@@ -1135,7 +1101,9 @@ def fid(
     num_fake : int ≥ 2
         Generated images (50 000 in the papers; fewer give a higher, noisier FID).
     batch_size : int ≥ 1
-        Images per ``generate`` call (the last batch may be smaller).
+        Images per ``generate`` call (the last batch may be smaller). Each batch is generated
+        under its own seed, so the images, and the FID, depend on ``batch_size`` too: compare
+        values measured with equal ``batch_size`` (and ``seed``, ``num_fake``).
     seed : int ≥ 0
         Seeds the generation.
     max_real : int ≥ 1 or None
@@ -1206,7 +1174,7 @@ def fid(
     else:
         real_stats = feature_statistics(real, features, max_images=max_real, device=device)
 
-    rank, world = _dist_info()
+    rank, world = dist_info()
     fake = FeatureStatistics()
     num_batches = -(-num_fake // batch_size)
     forked = ([torch.cuda.current_device()]
@@ -1217,7 +1185,7 @@ def fid(
             for k in range(rank, num_batches, world):
                 n = min(batch_size, num_fake - k * batch_size)
                 with torch.random.fork_rng(devices=forked):
-                    torch.manual_seed(_seed_for(seed, k))
+                    torch.manual_seed(batch_seed(seed, k))
                     made = gen(n)
                 what = f"the generated batch {k}"
                 images = _batch_images(made, what)

@@ -152,6 +152,38 @@ def test_known_closed_forms():
     assert frechet_distance((np.zeros(4), s_a), (np.zeros(4), s_b)) == pytest.approx(10.0)
 
 
+@pytest.mark.parametrize("lowest", [1e-6, 1e-12])
+def test_ill_conditioned_covariances_in_many_dimensions_are_exact(lowest):
+    """Commuting covariances U·diag(a)·Uᵀ, U·diag(b)·Uᵀ (D = 512, eigenvalues down to
+    ``lowest`` of the largest) have FID Σ(√a − √b)² exactly: nothing is thresholded away
+    (zeroing small eigenvalues of Σa^½ Σb Σa^½ biased such cases by 10x, and identical ones
+    by 1e-6 of the trace)."""
+    rng = np.random.default_rng(7)
+    d = 512
+    u, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    a = np.logspace(0, np.log10(lowest), d)
+    for b in (a, a * (1 + 1e-3), a[::-1]):
+        s_a, s_b = (u * a) @ u.T, (u * b) @ u.T
+        exact = float(((np.sqrt(a) - np.sqrt(b)) ** 2).sum())
+        got = frechet_distance((np.zeros(d), (s_a + s_a.T) / 2), (np.zeros(d), (s_b + s_b.T) / 2))
+        assert got == pytest.approx(exact, rel=1e-6, abs=1e-12 * a.sum())
+
+
+def test_float32_statistics_of_another_tool_are_accepted():
+    """A float32 (mu, sigma) (another tool's cache, fewer samples than features) is symmetric
+    and positive semi-definite only to float32 rounding: accepted, and the same distance as
+    its float64 original to float32 accuracy."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(300, 400)) @ rng.normal(size=(400, 400))
+    mu, sigma = x.mean(0), np.cov(x, rowvar=False)
+    shift = np.full(400, 0.5)
+    want = frechet_distance((mu, sigma), (mu + shift, sigma))
+    got = frechet_distance((mu.astype(np.float32), sigma.astype(np.float32)),
+                           (mu + shift, sigma))
+    assert want == pytest.approx(100.0, rel=1e-6)
+    assert got == pytest.approx(want, rel=1e-3, abs=1e-4 * np.trace(sigma))
+
+
 # ---------------------------------------------------------------------------------------------
 # Streaming statistics
 
@@ -236,6 +268,10 @@ def test_load_rejects_other_files_with_the_path_named(tmp_path):
         FeatureStatistics.load(tmp_path / "junk.npz")
     good = FeatureStatistics().update(np.random.default_rng(0).normal(size=(3, 2)))
     good.save(tmp_path / "good.npz")
+    raw = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])  # (an interrupted copy)
+    with pytest.raises(ValueError, match=r"cut\.npz' is not a FeatureStatistics"):
+        FeatureStatistics.load(tmp_path / "cut.npz")
     with np.load(tmp_path / "good.npz") as z:
         data = dict(z)
     data["m2"] = np.zeros((3, 3))
