@@ -1171,6 +1171,11 @@ def fid(
         if real.count < 2:
             raise ValueError(f"real statistics need at least 2 samples, got {real.count}")
         real_stats = real
+    elif (isinstance(real, (tuple, list)) and len(real) == 2
+          and all(getattr(v, "ndim", None) == k for v, k in zip(real, (1, 2)))):  # fmt: skip
+        raise TypeError("real looks like a (mu, sigma) pair: fid() takes image batches or "
+                        "FeatureStatistics; compare a pair with frechet_distance(pair, "
+                        "fake_statistics) instead")
     else:
         real_stats = feature_statistics(real, features, max_images=max_real, device=device)
 

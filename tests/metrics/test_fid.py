@@ -435,6 +435,8 @@ def test_fid_bad_input_is_named():
     with pytest.raises(ValueError, match=r"real statistics have 3 features per sample but the "
                                          r"extractor gives 16"):
         fid(G, FeatureStatistics().update(np.ones((5, 3))), feats, num_fake=4)
+    with pytest.raises(TypeError, match=r"real looks like a \(mu, sigma\) pair"):
+        fid(G, (np.zeros(16), np.eye(16)), feats, num_fake=4)
     with pytest.raises(ValueError, match=r"batch 0 must have 1 \(grayscale\) or 3 \(RGB\) "):
         feature_statistics([torch.zeros(2, 4, 8, 8)], feats)
     with pytest.raises(TypeError, match="wrap a single batch in a list"):
