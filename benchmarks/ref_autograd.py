@@ -19,6 +19,7 @@ Snake layer (1-D), a GELU volume (3-D) and a separable up-sampling (``upfirdn2d`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -118,10 +119,7 @@ def main(argv: list[str] | None = None) -> Path:
 
         def step(composition: bool, op=op, inputs=inputs, dy=dy) -> Callable[[], None]:
             def run() -> None:
-                if composition:
-                    with _Composition():
-                        torch.autograd.grad(op(*inputs), inputs, dy)
-                else:
+                with _Composition() if composition else contextlib.nullcontext():
                     torch.autograd.grad(op(*inputs), inputs, dy)
                 if cuda:
                     torch.cuda.synchronize()
@@ -129,10 +127,7 @@ def main(argv: list[str] | None = None) -> Path:
 
         row: dict = {"case": name, "shape": list(x.shape)}
         for variant, composition in (("recompute", False), ("composition", True)):
-            if composition:
-                with _Composition():
-                    row[f"{variant}_held_x"] = _held(op, inputs) / x_bytes
-            else:
+            with _Composition() if composition else contextlib.nullcontext():
                 row[f"{variant}_held_x"] = _held(op, inputs) / x_bytes
             if cuda:
                 torch.cuda.synchronize()

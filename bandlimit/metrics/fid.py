@@ -199,6 +199,12 @@ class FeatureStatistics:
         self._m2 = self._m2 + m2 + torch.outer(delta, delta) * (self.count * n / total)
         self.count = total
 
+    def _require_dim(self, action: str) -> int:
+        if self.dim is None:
+            raise ValueError(f"these statistics have no dimension yet (no data and no dim): "
+                             f"nothing to {action}")
+        return self.dim
+
     def _set_dim(self, dim: int, what: str) -> None:
         if self.dim is None:
             self.dim = dim
@@ -269,11 +275,8 @@ class FeatureStatistics:
         ValueError
             :attr:`dim` is not known yet.
         """
-        if self.dim is None:
-            raise ValueError("these statistics have no dimension yet (no data and no dim): "
-                             "nothing to serialise")
         device = self._device or torch.device("cpu")
-        d = self.dim
+        d = self._require_dim("serialise")
         out = torch.zeros(1 + d + d * d, dtype=torch.float64, device=device)
         out[0] = float(self.count)
         if self._mean is not None and self._m2 is not None:
@@ -415,10 +418,7 @@ class FeatureStatistics:
         ValueError
             :attr:`dim` is not known yet.
         """
-        if self.dim is None:
-            raise ValueError("these statistics have no dimension yet (no data and no dim): "
-                             "nothing to save")
-        d = self.dim
+        d = self._require_dim("save")
         mean = (np.zeros(d) if self._mean is None else self._mean.cpu().numpy())
         m2 = (np.zeros((d, d)) if self._m2 is None else self._m2.cpu().numpy())
         with open(os.fspath(path), "wb") as f:

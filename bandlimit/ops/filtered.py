@@ -62,7 +62,6 @@ from bandlimit.ops._params import (
     check_fits_dtype,
     check_tensor,
     keep_memory_format,
-    learns,
     make_fir,
     make_fir_1d,
     reach_padding,
@@ -113,7 +112,7 @@ def _run_filtered_act(
             wide(beta), mode, dpad, unfiltered,
         )
         return y.to(x.dtype)
-    if impl != "ref" and any(learns(t) for t in _taps(fu, fd)):
+    if impl != "ref" and reference.fir_learns(fu, fd):
         # Learned filters: the fused kernels take filters as constants; the reference's
         # composition with the backend's upfirdn stages gives them their gradient.
         from bandlimit.ops.upfirdn import run_upfirdn
@@ -156,10 +155,6 @@ def _run_filtered_act(
     return reference.recomputing_filtered_act(
         x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta, mode=mode, dpad=dpad
     )
-
-
-def _taps(*firs: Fir) -> list[torch.Tensor]:
-    return [t for fir in firs for t in (fir.fx, fir.fy, fir.f2d) if t is not None]
 
 
 ActFn = Callable[[torch.Tensor], torch.Tensor]

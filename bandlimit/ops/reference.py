@@ -352,7 +352,8 @@ def _records_eagerly(x: torch.Tensor, inputs: tuple[torch.Tensor | None, ...]) -
             and not forward_ad_active() and not exporting_to_onnx())  # fmt: skip
 
 
-def _fir_learns(*firs: Fir) -> bool:
+def fir_learns(*firs: Fir) -> bool:
+    """Whether a filter tap tensor of ``firs`` requires grad (a learned filter)."""
     return any(learns(t) for fir in firs for t in (fir.fx, fir.fy, fir.f2d) if t is not None)
 
 
@@ -374,7 +375,7 @@ class _LinearUpfirdn(torch.autograd.Function):
 
 def upfirdn(x: torch.Tensor, fir: Fir, up: Pair, down: Pair, pad: Pad4) -> torch.Tensor:
     """Upsample, pad, filter (correlation), downsample ``x [N, C, H, W]``, each channel alike."""
-    if _records_eagerly(x, (x,)) and not _fir_learns(fir):
+    if _records_eagerly(x, (x,)) and not fir_learns(fir):
         return _LinearUpfirdn.apply(x, fir, tuple(up), tuple(down), tuple(pad))
     return _upfirdn(x, fir, up, down, pad)
 
@@ -689,7 +690,7 @@ def recomputing_filtered_act(
     # linear without a clamp (a callable act's two stages): the composition holds nothing
     linear = (not parametric and act.piecewise_linear and clamp is None
               and negative_slope(act.name, alpha) == 1.0)  # fmt: skip
-    if linear or _fir_learns(fu, fd) or not _records_eagerly(x, (x, b, *params)):
+    if linear or fir_learns(fu, fd) or not _records_eagerly(x, (x, b, *params)):
         return filtered_act(x, b, fu, fd, up, down, pad, act, alpha, gain, clamp, beta=beta,
                             mode=mode, dpad=dpad, stage=stage)  # fmt: skip
     cfg = (fu, fd, tuple(up), tuple(down), tuple(pad), act, None if parametric else alpha, gain,
