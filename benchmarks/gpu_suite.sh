@@ -13,7 +13,8 @@
 #      Activation1d, cuda vs ref vs alias-free-torch)
 #   5. python -m benchmarks.train --device cuda (training throughput, cuda vs ref), then
 #      python -m benchmarks.overhead --device cuda (fixed cost per call, tiny inputs) and
-#      python -m benchmarks.ref_autograd --device cuda ('ref''s autograd memory, GPU peak)
+#      python -m benchmarks.ref_autograd --device cuda [--impl cuda] (the autograd memory of
+#      'ref' and 'cuda', GPU peak, and what recomputing costs)
 #   6. benchmarks/gpu_kernel_check.sh SKIP_BUILD=1 (the probe layers' timings, the launch-shape
 #      sweep and ncu counters of the fused kernel: where the time goes)
 #   7. compute-sanitizer memcheck and racecheck over benchmarks/cuda_sanitize.py (into pytest.log)
@@ -137,13 +138,17 @@ if has bench; then
 fi
 if has train; then
   if [ $built = 1 ]; then
-    # then the fixed cost per call (tiny inputs: host time, launches) and the 'ref' backend's
-    # autograd memory (peak on the GPU, recomputing vs the composition) in the same log
-    step "train benchmark" train.log 150 bash -c '"$0" -m benchmarks.train --device cuda \
+    # then the fixed cost per call (tiny inputs: host time, launches) and the autograd memory
+    # of 'ref' (recomputing vs the composition) and 'cuda' (recomputing u vs the forward writing
+    # it; peak on the GPU, and the time of each) in the same log
+    step "train benchmark" train.log 180 bash -c '"$0" -m benchmarks.train --device cuda \
       --steps "$1" && "$0" -m benchmarks.overhead --device cuda --rounds 7 --calls 50 \
-      && "$0" -m benchmarks.ref_autograd --device cuda --repeat 3' \
+      && "$0" -m benchmarks.ref_autograd --device cuda --repeat 3 \
+      && "$0" -m benchmarks.ref_autograd --device cuda --impl cuda --repeat 3' \
       "$PY" "$TRAIN_STEPS"
     save_json 'train-cuda-*.json'
+    save_json 'ref-autograd-*.json'
+    save_json 'cuda-autograd-*.json'
   else skip_unbuilt "train benchmark"; fi
 fi
 
@@ -195,6 +200,7 @@ fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^written/p' "$OUT_DIR/train.log" \
   | grep -E '^(Activation1d|filtered_lrelu|CUDA graphs|  (bandlimit|alias|cuda|ref))'
+[ -f "$OUT_DIR/train.log" ] && grep -E '\((ref|cuda), recompute vs' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/probe.log" ] && sed -n '/^| case | fwd | fwd+bwd/,/^$/p' "$OUT_DIR/probe.log"
 echo "logs: $OUT_DIR ($(find "$OUT_DIR" -type f | wc -l) files), $(( $(date +%s) - T_START )) s"
 exit $fail

@@ -6,7 +6,10 @@ backward, and the 'ref' upfirdn ops hold nothing (their backward is the adjoint 
 compared here, in one run, with autograd through the same composition of PyTorch ops (what
 'ref' did before: ``reference._records_eagerly`` switched off), on
 StyleGAN3-T layers (``filtered_lrelu``, the schedule's filters and channels), a BigVGAN-shaped
-Snake layer (1-D), a GELU volume (3-D) and a separable up-sampling (``upfirdn2d``):
+Snake layer (1-D), a GELU volume (3-D) and a separable up-sampling (``upfirdn2d``).
+``--impl cuda`` (on a GPU) compares the same way the CUDA backend, whose smooth backward
+recomputes the up-sampled pre-activation, with its forward writing it for the backward (what
+it did before: ``_ops.SAVE_U_IN_FORWARD``):
 
 * ``held``: the bytes autograd saved for the backward (``saved_tensors_hooks``), as a multiple
   of the input's bytes; exact, the same on every machine;
@@ -36,7 +39,8 @@ from benchmarks.activations import _time_interleaved
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _cases(device: str, batch: int, resolution: int) -> dict[str, tuple[Callable, tuple]]:
+def _cases(device: str, batch: int, resolution: int,
+           impl: str = "ref") -> dict[str, tuple[Callable, tuple]]:
     """``name -> (op(x, *params), (x, *params))`` with every tensor requiring grad."""
     from benchmarks.ops_cuda import layer_cases
 
@@ -52,22 +56,22 @@ def _cases(device: str, batch: int, resolution: int) -> dict[str, tuple[Callable
         fu, fd = (f.to(device) for f in (case["fu"], case["fd"]))
         kw = case["kw"]
         cases[case["name"]] = (
-            lambda x, b, fu=fu, fd=fd, kw=kw: ops.filtered_lrelu(x, fu, fd, b, impl="ref", **kw),
+            lambda x, b, fu=fu, fd=fd, kw=kw: ops.filtered_lrelu(x, fu, fd, b, impl=impl, **kw),
             (t(*case["shape"]), t(case["shape"][1], scale=0.1)))
     f12 = torch.kaiser_window(12, periodic=False, beta=8.0).to(device)
     f12 = f12 / f12.sum()
     cases[f"BigVGAN snake 1-D [{batch}, 512, 8192]"] = (
         lambda x, a: ops.filtered_act1d(x, "snake", f12, f12, up=2, down=2, padding=(6, 5),
                                         padding_mode="replicate", down_padding=(5, 6),
-                                        alpha=a, impl="ref"),
+                                        alpha=a, impl=impl),
         (t(batch, 512, 8192), t(512).detach().abs().add(0.5).requires_grad_(True)))
     cases["GELU 3-D [1, 16, 16, 32, 32]"] = (
         lambda x: ops.filtered_act3d(x, "gelu", f12, f12, up=2, down=2, padding=(6, 5) * 3,
                                      padding_mode="replicate", down_padding=(5, 6) * 3,
-                                     impl="ref"),
+                                     impl=impl),
         (t(1, 16, 16, 32, 32),))
     cases[f"upfirdn2d up 2 [{batch}, 128, 128, 128]"] = (
-        lambda x: ops.upfirdn2d(x, f12, up=2, padding=(6, 5, 6, 5), impl="ref"),
+        lambda x: ops.upfirdn2d(x, f12, up=2, padding=(6, 5, 6, 5), impl=impl),
         (t(batch, 128, 128, 128),))
     return cases
 
@@ -96,9 +100,30 @@ class _Composition:
         reference._records_eagerly = self.saved  # type: ignore[assignment]
 
 
+class _SavedU:
+    """Within it, the CUDA backend's fused forward writes u for its backward (what it did
+    before), instead of the backward recomputing it."""
+
+    def __enter__(self):
+        from bandlimit.ops.cuda import _ops
+
+        self.ops, self.saved = _ops, _ops.SAVE_U_IN_FORWARD
+        _ops.SAVE_U_IN_FORWARD = True
+
+    def __exit__(self, *exc):
+        self.ops.SAVE_U_IN_FORWARD = self.saved
+
+
+# impl -> (the variant now, the variant before, the context that runs the one before)
+VARIANTS = {"ref": ("recompute", "composition", _Composition),
+            "cuda": ("recompute", "saved_u", _SavedU)}
+
+
 def main(argv: list[str] | None = None) -> Path:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--impl", choices=sorted(VARIANTS), default="ref",
+                   help="the backend measured ('cuda': on a GPU with the extension)")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--resolution", type=int, default=256, help="of the StyleGAN3-T layers")
@@ -108,39 +133,42 @@ def main(argv: list[str] | None = None) -> Path:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     cuda = args.device.startswith("cuda")
+    now, before, context = VARIANTS[args.impl]
     print(f"load average before: {os.getloadavg()}")
     rows = []
-    for name, (op, inputs) in _cases(args.device, args.batch, args.resolution).items():
+    for name, (op, inputs) in _cases(args.device, args.batch, args.resolution,
+                                     args.impl).items():
         if args.only not in name:
             continue
         x = inputs[0]
         x_bytes = x.numel() * x.element_size()
         dy = torch.randn_like(op(*inputs).detach())
 
-        def step(composition: bool, op=op, inputs=inputs, dy=dy) -> Callable[[], None]:
+        def step(old: bool, op=op, inputs=inputs, dy=dy) -> Callable[[], None]:
             def run() -> None:
-                with _Composition() if composition else contextlib.nullcontext():
+                with context() if old else contextlib.nullcontext():
                     torch.autograd.grad(op(*inputs), inputs, dy)
                 if cuda:
                     torch.cuda.synchronize()
             return run
 
         row: dict = {"case": name, "shape": list(x.shape)}
-        for variant, composition in (("recompute", False), ("composition", True)):
-            with _Composition() if composition else contextlib.nullcontext():
+        for variant, old in ((now, False), (before, True)):
+            with context() if old else contextlib.nullcontext():
                 row[f"{variant}_held_x"] = _held(op, inputs) / x_bytes
             if cuda:
                 torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
                 base = torch.cuda.memory_allocated()
-                step(composition)()
+                step(old)()
                 row[f"{variant}_peak_x"] = (torch.cuda.max_memory_allocated() - base) / x_bytes
         ms = _time_interleaved([step(False), step(True)], args.repeat)
-        row.update(recompute_ms=ms[0], composition_ms=ms[1])
+        row.update({f"{now}_ms": ms[0], f"{before}_ms": ms[1]})
         rows.append(row)
-        peak = (f", peak {row['recompute_peak_x']:.1f}x vs {row['composition_peak_x']:.1f}x"
+        peak = (f", peak {row[f'{now}_peak_x']:.1f}x vs {row[f'{before}_peak_x']:.1f}x"
                 if cuda else "")
-        print(f"{name}: held {row['recompute_held_x']:.2f}x vs {row['composition_held_x']:.2f}x "
+        print(f"{name} ({args.impl}, {now} vs {before}): held {row[f'{now}_held_x']:.2f}x vs "
+              f"{row[f'{before}_held_x']:.2f}x "
               f"the input{peak}; fwd+bwd {ms[0]:.1f} ms vs {ms[1]:.1f} ms "
               f"({ms[0] / ms[1]:.2f}x)")
     print(f"load average after: {os.getloadavg()}")
@@ -148,9 +176,10 @@ def main(argv: list[str] | None = None) -> Path:
             "gpu": torch.cuda.get_device_name() if cuda else None,
             "machine": platform.machine(), "processor": platform.processor(),
             "threads": args.threads, "torch": torch.__version__, "batch": args.batch,
+            "impl": args.impl,
             "resolution": args.resolution, "repeat": args.repeat}  # fmt: skip
     args.results.mkdir(exist_ok=True)
-    out = args.results / f"ref-autograd-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = args.results / f"{args.impl}-autograd-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")
     return out

@@ -583,7 +583,9 @@ def filtered_act_vjp(
     dpad: Pad4 = (0, 0, 0, 0),
     stage: Stage = upfirdn,
     dmode: str | None = None,
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    need_dv: bool = True,
+    need_params: bool = True,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """``(dv, dalpha, dbeta)``: the gradient of ``⟨filtered_act(x, b), dy⟩`` w.r.t. ``v = x + b``
     and, for a parametric act, w.r.t. its ``[C]`` parameters (else None), as the transposed
     pipeline::
@@ -595,7 +597,8 @@ def filtered_act_vjp(
     with ``u`` recomputed from ``x`` (nothing of the forward is stored). ``stage`` runs each
     upfirdn (the reference here; the numba backend passes its kernel). ``dmode``: E_d's mode,
     ``mode`` by default (as :func:`filtered_act`). Made of differentiable ops, so it also serves
-    double backward.
+    double backward. ``need_dv=False`` skips ``dv``'s up-stage (None in its place; only the
+    parameters' gradients wanted), ``need_params=False`` the parameters' (None).
     """
     v = x if b is None else x + b.to(x.dtype).reshape(1, -1, 1, 1)
     xe, pe = extend(v, pad, up, mode)
@@ -611,8 +614,11 @@ def filtered_act_vjp(
     dparams: list[torch.Tensor | None] = [None, None]
     if isinstance(act, ParametricActivation):
         al, be = _channel(alpha, u), _channel(beta, u)
-        for i, pg in enumerate(act.pgrad(u, al, be)):
-            dparams[i] = (g * pg).sum(dim=(0, 2, 3))
+        if need_params:
+            for i, pg in enumerate(act.pgrad(u, al, be)):
+                dparams[i] = (g * pg).sum(dim=(0, 2, 3))
+        if not need_dv:
+            return None, dparams[0], dparams[1]
         g = g * act.grad(u, al, be)
     elif act.piecewise_linear:
         # selected as the forward's branches are (u = 0 and NaN positive): a blocked branch
@@ -622,6 +628,8 @@ def filtered_act_vjp(
             g = torch.where(u < 0, g * slope if slope else torch.zeros_like(g), g)
     else:
         g = g * act.grad(u, alpha)
+    if not need_dv:
+        return None, None, None
     gx = stage(g, *transpose_stage((xe.shape[2], xe.shape[3]), fu, up, (1, 1), pe))
     return extend_adjoint(gx, (x.shape[2], x.shape[3]), pad, up, mode), dparams[0], dparams[1]
 
@@ -655,12 +663,12 @@ class _RecomputingFilteredAct(torch.autograd.Function):
         x, b, alpha, beta = ctx.saved_tensors
         fu, fd, up, down, pad, act, alpha_f, gain, clamp, mode, dpad, stage = ctx.cfg
         al = alpha if isinstance(act, ParametricActivation) else alpha_f
+        need = ctx.needs_input_grad
         dv, dalpha, dbeta = filtered_act_vjp(
             x, b, dy, fu, fd, up, down, pad, act, al, gain, clamp, beta=beta, mode=mode,
-            dpad=dpad, stage=stage,
+            dpad=dpad, stage=stage, need_dv=need[0] or need[1], need_params=need[2] or need[3],
         )
-        need = ctx.needs_input_grad
-        db = dv.sum(dim=(0, 2, 3)).to(b.dtype) if need[1] else None
+        db = dv.sum(dim=(0, 2, 3)).to(b.dtype) if need[1] and dv is not None else None
         return (dv if need[0] else None, db, dalpha if need[2] else None,
                 dbeta if need[3] else None, None)  # fmt: skip
 

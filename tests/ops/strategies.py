@@ -296,3 +296,16 @@ def ref_as_composition() -> Iterator[None]:
         yield
     finally:
         reference._records_eagerly = saved  # type: ignore[assignment]
+
+
+def saved_bytes(fn) -> tuple[torch.Tensor, int]:
+    """``fn()`` and the bytes of the tensors autograd saved for its backward."""
+    saved: list[int] = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = fn()
+    return y, sum(saved)

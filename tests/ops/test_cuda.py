@@ -245,9 +245,10 @@ def test_bigvgan_like_1d(act, mode):
     r, rleaves = run("cpu", torch.float64)
     assert_close(y.detach().cpu().double(), to_np(r), 1e-4, scale=_scale(r) * 4, what=act)
     dy = torch.randn(r.shape, generator=g, dtype=torch.float64)
-    # one fused backward: reading the mask (lrelu, zeros) or u (folding the extension back);
-    # counted by wrapping the ops (CUDA's backward runs on autograd's device thread)
-    calls = {"mask": 0, "u": 0, "upfirdn": 0}
+    # one fused backward: reading the mask (lrelu, zeros) or u (folding the extension back),
+    # which the fused forward, run again, recomputes; counted by wrapping the ops (CUDA's
+    # backward runs on autograd's device thread)
+    calls = {"mask": 0, "u": 0, "upfirdn": 0, "forward": 0}
 
     def backward(dy, saved, *args):
         calls["mask" if saved.dtype == torch.int32 else "u"] += 1
@@ -257,13 +258,19 @@ def test_bigvgan_like_1d(act, mode):
         calls["upfirdn"] += 1
         return stage(*args)
 
-    bwd, stage = _ops._filtered_act_bwd, _ops.upfirdn
+    def forward(*args):
+        calls["forward"] += 1
+        return fwd(*args)
+
+    bwd, stage, fwd = _ops._filtered_act_bwd, _ops.upfirdn, _ops._filtered_act_fwd
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_ops, "_filtered_act_bwd", backward)
         mp.setattr(_ops, "upfirdn", upfirdn)
+        mp.setattr(_ops, "_filtered_act_fwd", forward)
         grads = torch.autograd.grad(y, leaves, dy.to(DEV, torch.float32))
     reads_u = act != "lrelu" or mode == "replicate"
-    assert calls == {"mask": int(not reads_u), "u": int(reads_u), "upfirdn": 0}
+    assert calls == {"mask": int(not reads_u), "u": int(reads_u), "upfirdn": 0,
+                     "forward": int(reads_u)}
     for a, e in zip(grads, torch.autograd.grad(r, rleaves, dy), strict=True):
         assert_close(a.cpu().double(), to_np(e), 1e-3, scale=_scale(e) * 4, what=f"{act} grad")
 

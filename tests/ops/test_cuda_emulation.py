@@ -48,6 +48,7 @@ from tests.ops.strategies import (
     filtered_lrelu_cases,
     pad_pair,
     rounded,
+    saved_bytes,
     to_np,
     to_torch,
     upfirdn1d_cases,
@@ -1271,7 +1272,8 @@ def emulated_cuda_path(emu):
 def test_the_gpu_sanitizer_workload_runs_fused_kernels(emu):
     """benchmarks/cuda_sanitize.py, which the GPU suite runs under compute-sanitizer: each of its
     filtered cases is one fused forward and one fused backward (the mask for leaky ReLU, u for
-    the others) on the cuda path, with the gradients of 'ref'. (Under the sanitizer builds of
+    the others, which the fused forward run again recomputes) on the cuda path, with the
+    gradients of 'ref'. (Under the sanitizer builds of
     test_cuda_sanitizers.py this also runs the workload through ThreadSanitizer / ASan.)"""
     from benchmarks.cuda_sanitize import cases
 
@@ -1286,7 +1288,7 @@ def test_the_gpu_sanitizer_workload_runs_fused_kernels(emu):
             grads = run()
             smooth = "lrelu" not in name
             assert (e.calls, e.backward_calls, e.u_backward_calls) == (
-                before[0] + 1, before[1] + 1, before[2] + smooth), name
+                before[0] + 1 + smooth, before[1] + 1, before[2] + smooth), name
             for g, r in zip(grads, refs[name], strict=True):
                 half = g.dtype == torch.float16
                 scale = float(r.abs().max())
@@ -1548,6 +1550,66 @@ def test_cuda_path_fused_modes_and_gradients(emu, case):
                      what=f"{case['act']} {case['mode']} gradient {i}")
 
 
+@pytest.mark.parametrize(("act", "mode", "dpad"), [
+    ("gelu", "zeros", (5, 6, 5, 6)),
+    ("snakebeta", "replicate", (5, 6, 5, 6)),  # the activated signal extended in the kernel
+    ("snake", "circular", (0, 0, 0, 0)),  # the input extended in the kernel
+    ("lrelu", "zeros", (5, 6, 5, 6)),  # the 2-bit mask
+    ("lrelu", "replicate", (5, 6, 5, 6)),  # an extended activated signal: u, recomputed
+])
+@pytest.mark.parametrize("u_in_forward", [False, True])
+def test_cuda_path_holds_only_its_inputs_and_the_mask(emu, monkeypatch, act, mode, dpad,
+                                                     u_in_forward):
+    """Between the forward and the backward, autograd holds the inputs (x, bias, alpha, beta)
+    of a fused filtered activation and, for linear / relu / lrelu without an extension of the
+    activated signal, the 2-bit mask; the up-sampled pre-activation ``u`` (in the accumulation
+    type) the smooth backward reads, 4x the input here, is recomputed in the backward, unless
+    the benchmark knob ``SAVE_U_IN_FORWARD`` has the forward write it. The gradients equal
+    'ref' (float64) either way."""
+    monkeypatch.setattr(_ops, "SAVE_U_IN_FORWARD", u_in_forward)
+    rng = np.random.default_rng(5)
+    c = 3
+    x0 = torch.from_numpy(rng.standard_normal((2, c, 10, 9)))
+    params = [torch.from_numpy(rng.standard_normal(c))]  # the bias
+    params += [torch.from_numpy(rng.uniform(0.5, 2.0, c)) for _ in range(act.count("snake")
+                                                                          + act.count("beta"))]
+    f = torch.from_numpy(rng.uniform(0.1, 1.0, 12))
+
+    def run(impl):
+        leaves = [t.clone().requires_grad_() for t in (x0, *params)]
+        kw = dict(zip(("alpha", "beta"), leaves[2:], strict=False))
+        y, held = saved_bytes(lambda: ops.filtered_act(
+            leaves[0], act, f, f, leaves[1], up=2, down=2, padding=(6, 5, 6, 5),
+            padding_mode=mode, down_padding=dpad, clamp=1.5, impl=impl, **kw))
+        return y, leaves, held
+
+    with emulated_cuda_path(emu):
+        _EmulatedFilteredAct.calls = _EmulatedFilteredAct.u_backward_calls = 0
+        y, leaves, held = run("cuda")
+        assert _EmulatedFilteredAct.calls == 1
+        grads = torch.autograd.grad(y, leaves, torch.ones_like(y))
+        mask = act == "lrelu" and mode == "zeros"
+        assert _EmulatedFilteredAct.u_backward_calls == int(not mask)
+        # u recomputed: the fused forward once more
+        assert _EmulatedFilteredAct.calls == 1 + (not mask and not u_in_forward)
+    inputs = sum(t.numel() * t.element_size() for t in leaves)
+    hu, wu = 2 * 10 + 11 - 11, 2 * 9 + 11 - 11  # up-sampled planes (12 taps, padding 11)
+    extra = 2 * c * hu * ((wu + 15) // 16) * 4 if mask else 0
+    if u_in_forward and not mask:
+        extra = 2 * c * hu * wu * 8
+    assert held == inputs + extra, (held, inputs)
+    r, rleaves, _ = run("ref")
+    for g, gr in zip(grads, torch.autograd.grad(r, rleaves, torch.ones_like(r)), strict=True):
+        torch.testing.assert_close(g, gr, rtol=1e-9, atol=1e-9)
+    if u_in_forward:  # the recomputed u is the one the forward writes: the same gradients
+        monkeypatch.setattr(_ops, "SAVE_U_IN_FORWARD", False)
+        with emulated_cuda_path(emu):
+            y, leaves, _ = run("cuda")
+            again = torch.autograd.grad(y, leaves, torch.ones_like(y))
+        for g, a in zip(grads, again, strict=True):
+            torch.testing.assert_close(g, a, rtol=0, atol=0)
+
+
 def test_cuda_path_snake_second_order(emu):
     """Double backward (a graph of the gradient) through the cuda path's smooth backward equals
     'ref' for snakebeta, including the mixed terms of alpha and beta."""
@@ -1610,7 +1672,8 @@ def test_cuda_path_bigvgan_activation1d(emu, act):
 
 def test_a_mask_saved_for_a_smooth_act_is_not_read(emu):
     """A direct op call may save the mask for any act (the schema allows it): for a smooth act
-    the backward cannot read it and takes the reference formula, with the right gradient."""
+    the backward cannot read it, recomputes u (the fused forward again) and reads that, with
+    the right gradient."""
     rng = np.random.default_rng(4)
     x0 = torch.from_numpy(rng.standard_normal((1, 2, 6, 6)))
     f = torch.from_numpy(rng.standard_normal(4))
@@ -1624,7 +1687,7 @@ def test_a_mask_saved_for_a_smooth_act_is_not_read(emu):
                                          "zeros", False)
         assert mask.dtype == torch.int32 and mask.numel() > 0
         (g,) = torch.autograd.grad(y, x, torch.ones_like(y))
-        assert _EmulatedFilteredAct.u_backward_calls == 0
+        assert _EmulatedFilteredAct.u_backward_calls == 1
     xr = x0.clone().requires_grad_()
     r = reference.filtered_act(xr, None, fir, fir, *geo[:3], get_filtered_activation("tanh"),
                                0.0, 1.0, None, dpad=geo[3])

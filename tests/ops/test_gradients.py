@@ -22,6 +22,8 @@ from .strategies import (
     IMPLS,
     bias_act_cases,
     filtered_lrelu_cases,
+    ref_as_composition,
+    saved_bytes,
     to_torch,
     upfirdn1d_cases,
     upfirdn2d_cases,
@@ -866,17 +868,46 @@ def test_resample_poly_learns_taps_that_require_grad(impl):
 # What autograd holds ('ref')
 
 
-def _saved_bytes(fn) -> tuple[torch.Tensor, int]:
-    """``fn()`` and the bytes of the tensors autograd saved for its backward."""
-    saved: list[int] = []
+@pytest.mark.parametrize("wanted", [("x",), ("b",), ("alpha",), ("beta", "b"), ("x", "alpha")])
+def test_ref_backward_computes_the_gradients_asked_for(wanted):
+    """With only some inputs requiring grad, the recomputing backward skips the rest (dv's
+    up-stage when only alpha / beta learn, the parameters' sums when they do not) and still
+    equals autograd through the composition (float64)."""
+    from bandlimit.ops import reference
+    from bandlimit.ops._activations import get_filtered_activation
+    from bandlimit.ops._params import make_fir
 
-    def pack(t):
-        saved.append(t.numel() * t.element_size())
-        return t
+    g = torch.Generator().manual_seed(7)
+    c = 3
+    inputs = {"x": torch.randn(2, c, 9, 8, generator=g, dtype=F64),
+              "b": torch.randn(c, generator=g, dtype=F64),
+              "alpha": torch.rand(c, generator=g, dtype=F64) + 0.5,
+              "beta": torch.rand(c, generator=g, dtype=F64) + 0.5}  # fmt: skip
+    f = torch.rand(6, generator=g, dtype=F64)
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = fn()
-    return y, sum(saved)
+    def grads():
+        t = {k: v.clone().requires_grad_(k in wanted) for k, v in inputs.items()}
+        y = ops.filtered_act(t["x"], "snakebeta", f, f, t["b"], up=2, down=2,
+                             padding=(3, 2, 3, 2), alpha=t["alpha"], beta=t["beta"], clamp=1.0,
+                             impl="ref")  # fmt: skip
+        return torch.autograd.grad(y, [t[k] for k in wanted], torch.ones_like(y))
+
+    got = grads()
+    with ref_as_composition():
+        want = grads()
+    for a, e in zip(got, want, strict=True):
+        torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-12)
+    # what the formula leaves out
+    fu = make_fir(f, flip_filter=False, gain=(2.0, 2.0), dtype=F64, device=torch.device("cpu"))
+    x, b, alpha, beta = inputs.values()
+    geometry = (fu, fu, (2, 2), (2, 2), (3, 2, 3, 2), get_filtered_activation("snakebeta"),
+                alpha, 1.0, None)
+    dy = torch.ones_like(reference.filtered_act(x, b, *geometry, beta=beta))
+    args = (x, b, dy, *geometry)
+    dv, da, db = reference.filtered_act_vjp(*args, beta=beta, need_dv=False)
+    assert dv is None and da is not None and db is not None
+    dv, da, db = reference.filtered_act_vjp(*args, beta=beta, need_params=False)
+    assert dv is not None and da is None and db is None
 
 
 @pytest.mark.parametrize("act", ["lrelu", "gelu", "snakebeta"])
@@ -896,7 +927,7 @@ def test_ref_filtered_activations_hold_only_their_inputs(act, nd):
         params["beta"] = (torch.rand(c) + 0.5).requires_grad_(True)
     f = torch.rand(12)
     op = ops.filtered_act1d if nd == 1 else ops.filtered_act
-    y, held = _saved_bytes(lambda: op(
+    y, held = saved_bytes(lambda: op(
         x, act, f, f, b, up=2, down=2, padding=(6, 5) * nd, down_padding=(5, 6) * nd,
         padding_mode="replicate", clamp=2.0, impl="ref", **params))
     y.square().sum().backward()
@@ -926,7 +957,7 @@ def test_ref_linear_ops_hold_nothing_of_the_input(op):
     times the input for a separable up-sampling), and the gradient is still the adjoint's:
     ``<op(x), g> = <x, op^T(g)>``."""
     x = torch.randn(2, 3, 16, 16, dtype=F64, requires_grad=True)
-    y, held = _saved_bytes(lambda: _LINEAR_OPS[op](x))
+    y, held = saved_bytes(lambda: _LINEAR_OPS[op](x))
     assert held == 0
     g = torch.randn_like(y)
     (gx,) = torch.autograd.grad(y, x, g)
@@ -942,10 +973,10 @@ def test_ref_linear_stages_of_a_callable_act_hold_nothing():
     (Mish keeps its input, the up-sampled signal: about ``up`` times x in 1-D)."""
     x = torch.randn(1, 8, 256, requires_grad=True)
     f = torch.rand(12)
-    _, held = _saved_bytes(lambda: ops.filtered_act1d(x, "linear", f, f, up=2, down=2,
+    _, held = saved_bytes(lambda: ops.filtered_act1d(x, "linear", f, f, up=2, down=2,
                                                       padding=(6, 5), impl="ref"))
     assert held == 0
-    y, held = _saved_bytes(lambda: ops.filtered_act1d(x, torch.nn.Mish(), f, f, up=2, down=2,
+    y, held = saved_bytes(lambda: ops.filtered_act1d(x, torch.nn.Mish(), f, f, up=2, down=2,
                                                       padding=(6, 5), impl="ref"))
     u_bytes = 8 * (2 * 256 + 11 - 12 + 1) * 4  # the up-sampled signal, float32
     assert held == u_bytes

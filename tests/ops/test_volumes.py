@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from bandlimit import nn as bnn
 from bandlimit import ops
-from tests.ops.strategies import IMPLS, assert_close, to_torch
+from tests.ops.strategies import IMPLS, assert_close, saved_bytes, to_torch
 from tests.ops.test_filtered_act import ALL_ACTS, DEFAULT_GAIN, MODES, np_filtered_act
 
 # ---------------------------------------------------------------------------------------------
@@ -313,18 +313,11 @@ def test_autograd_holds_the_depth_upsampled_volume_not_the_fully_upsampled_one(a
     that keep nothing."""
     x = torch.randn(1, 8, 8, 16, 16, requires_grad=True)
     f = torch.rand(12, dtype=torch.float32)
-    saved: list[int] = []
-
-    def pack(t):
-        saved.append(t.numel() * t.element_size())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = ops.filtered_act3d(x, act, f, f, up=2, down=2, padding=(6, 5) * 3,
-                               down_padding=(5, 6) * 3, padding_mode="replicate",
-                               impl="numba")  # fmt: skip
+    y, saved = saved_bytes(lambda: ops.filtered_act3d(
+        x, act, f, f, up=2, down=2, padding=(6, 5) * 3, down_padding=(5, 6) * 3,
+        padding_mode="replicate", impl="numba"))
     y.sum().backward()
-    held = sum(saved) / (x.numel() * x.element_size())
+    held = saved / (x.numel() * x.element_size())
     assert 1.5 < held < 2.6, held
 
 

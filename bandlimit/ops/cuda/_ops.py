@@ -14,10 +14,15 @@ with the real extension (built on first use) and register fake implementations, 
   gelu, gelu_tanh, and snake / snakebeta with per-channel ``alpha``/``beta`` tensors, which are
   op inputs so gradients reach them). When a gradient is needed it also writes what its
   first-order backward, the same fused kernel transposed, reads: with linear/relu/lrelu a 2-bit
-  branch mask (bit 0: pre-activation < 0, bit 1: clamped), with any other act (or an extended
-  activated signal) ``u``, the pre-activation at the up-sampled samples in the accumulation
-  type (``gain·act'(u)``, the clamp, the gradients of ``alpha``/``beta`` as per-block sums
-  reduced per channel); one op, ``filtered_act_cuda_backward``, reads either.
+  branch mask (bit 0: pre-activation < 0, bit 1: clamped). Any other act (or an extended
+  activated signal) saves nothing but its inputs: its backward recomputes ``u``, the
+  pre-activation at the up-sampled samples in the accumulation type, by running the fused
+  forward again (:func:`_recomputed_u`), and the fused backward reads it (``gain·act'(u)``,
+  the clamp, the gradients of ``alpha``/``beta`` as per-block sums reduced per channel). So
+  autograd holds the inputs between the forward and the backward, not ``up_x·up_y`` times
+  them in float32; ``u`` lives only during the layer's backward. One op,
+  ``filtered_act_cuda_backward``, reads the mask or ``u``; the forward can still write ``u``
+  itself (``save_u``: tests, and benchmarks through :data:`SAVE_U_IN_FORWARD`).
   Graphs of the gradient (double backward) go through :func:`reference.filtered_act_vjp` on
   ``upfirdn_cuda`` stages (the pre-activation recomputed from ``x``).
 * Padding modes: 'zeros' with any ``down_padding`` is fused. 'replicate' / 'circular' are fused
@@ -69,6 +74,9 @@ PARAM_ACTS = ("snake", "snakebeta")
 DMODE_CODES = {"zeros": 0, "replicate": 1}  # the kernel's ext_b
 UMODE_CODES = {"zeros": 0, "replicate": 1, "circular": 2}  # the kernel's ext_a
 MASK_ACTS = ("linear", "relu", "lrelu")
+# A benchmark knob: True makes the fused forward write u for the smooth backward (as it did up
+# to session 42, holding up_x·up_y times the input in float32) instead of its recomputation.
+SAVE_U_IN_FORWARD = False
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
@@ -404,15 +412,26 @@ def _fa_setup(ctx, inputs, output):
                 umode)
 
 
+def _recomputed_u(ctx, x: Tensor, b: Tensor | None, pa: Tensor | None,
+                  pb: Tensor | None) -> Tensor:
+    """``u`` for the smooth backward, as the forward would have written it (``save_u``): the
+    same fused forward run again, its output discarded. One launch that reads the input (no
+    passes for the bias or the padding mode's extension), and the same values, so the
+    backward's clamp decisions are the forward's."""
+    up, down, pad, dpad, act, alpha, gain, clamp, dmode, umode = ctx.args
+    _, u = _filtered_act_fwd(x, b, *ctx.filters, up, down, pad, dpad, act, alpha, gain, clamp,
+                             False, pa, pb, dmode, umode, True)  # fmt: skip
+    return u
+
+
 def _fa_backward(ctx, grad_y, _grad_saved):
     x, b, saved, pa, pb = ctx.saved_tensors
     up, down, pad, dpad, act, alpha, gain, clamp, dmode, umode = ctx.args
     da = dbeta = None
-    mask_unusable = saved.dtype == torch.int32 and act not in MASK_ACTS  # a direct op call's
-    if torch.is_grad_enabled() or saved.numel() == 0 or mask_unusable:
-        # A graph of the gradient is wanted (higher-order autograd), or nothing usable was saved:
-        # the reference formula on upfirdn_cuda stages (recomputes u from x), with the forward's
-        # two extensions (the input's umode, the activated signal's dmode).
+    if torch.is_grad_enabled():
+        # A graph of the gradient is wanted (higher-order autograd): the reference formula on
+        # upfirdn_cuda stages (recomputes u from x), with the forward's two extensions (the
+        # input's umode, the activated signal's dmode).
         spec = get_filtered_activation(act)
         fu, fd = _firs(*ctx.filters)
         dv, da, dbeta = reference.filtered_act_vjp(
@@ -426,7 +445,9 @@ def _fa_backward(ctx, grad_y, _grad_saved):
     else:
         # The fused backward on the extended input (its padding then a crop), folded back:
         # reading the mask (linear / relu / lrelu) or u (any act; the activated signal's
-        # extension folded back in the kernel).
+        # extension folded back in the kernel), recomputed here unless the forward wrote it.
+        if saved.numel() == 0 or (saved.dtype == torch.int32 and act not in MASK_ACTS):
+            saved = _recomputed_u(ctx, x, b, pa, pb)
         (ex0, ex1, ey0, ey1), rest = reference.extension(tuple(pad), tuple(up), umode)
         h, w = x.shape[2] + ey0 + ey1, x.shape[3] + ex0 + ex1
         dv, dparams = _filtered_act_bwd(
@@ -535,13 +556,13 @@ def filtered_act(x, b, fu: Fir, fd: Fir, up, down, pad, act, alpha, beta, gain, 
         t is not None and t.requires_grad for t in (x, b, pa, pb)
     )
     # What the fused backward reads: the 2-bit mask where it suffices (piecewise-linear acts,
-    # no extension of the activated signal), else u.
+    # no extension of the activated signal), else u, which it recomputes (_recomputed_u).
     save_mask = needs_grad and act.name in MASK_ACTS and dmode == "zeros"
     y, _ = _filtered_act_fwd(
         x, b, fu.fx, fu.fy, fu.f2d, fd.fx, fd.fy, fd.f2d, list(up), list(down), list(pad),
         list(dpad), act.name, 0.0 if is_param else float(alpha), float(gain),
         clamp_arg(clamp), save_mask, pa, pb, dmode, mode,
-        needs_grad and not save_mask,
+        SAVE_U_IN_FORWARD and needs_grad and not save_mask,
     )
     return y
 
