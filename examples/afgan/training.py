@@ -1186,6 +1186,23 @@ def _check_resume_options(
         )
 
 
+def _check_metric_options(cfg: TrainConfig, given: Collection[str] | None) -> None:
+    """A metric's option given without its metric would be silently ignored: an error naming
+    what to add (options a resumed run stored are not checked: only those given)."""
+    metrics = {METRIC_NAMES[m] for m in cfg.metrics}
+    for name, needs, what in (
+        ("fid_features", "fid", "fid"),
+        ("fid_samples", "fid", "fid"),
+        ("metrics_samples", "eq", "eqt, eqt_frac or eqr"),
+    ):
+        if given and name in given and not any(m.startswith(needs) for m in metrics):
+            flag = "--" + name.replace("_", "-")
+            on = ",".join(cfg.metrics) or "none"
+            raise TrainingError(f"{flag} has no effect: this run's --metrics are {on}; it "
+                                f"applies with {what} among them (e.g. --metrics "
+                                f"{','.join([*cfg.metrics, what.split(',')[0]])})")
+
+
 def _set_up_run_dir(d: Any, cfg: TrainConfig, run_dir: Path | None, resume_ckpt: Any,
                     step: int, dataset_name: str, meta: dict[str, Any]) -> tuple[Path | None, Any]:
     """On rank 0: make (or continue) the run directory and write config.json; returns it (None
@@ -1298,6 +1315,7 @@ def _train(
         cfg.validate()
     except TrainingError as exc:  # (every rank finds the same: rank 0 says it)
         raise TrainingError(str(exc), reported=d.rank == 0) from None
+    _check_metric_options(cfg, given)
     if cfg.fid_features not in (None, "torchvision") and os.path.exists(cfg.fid_features):
         cfg.fid_features = os.path.abspath(cfg.fid_features)  # (stored: as --data below)
     if cfg.data is not None:

@@ -1496,3 +1496,18 @@ def test_fid_without_a_usable_extractor_is_one_clear_line_before_the_run_starts(
     assert "cannot be loaded as a TorchScript module" in line
     assert "--fid-samples must be an integer >= 2, got 1" in _bad(capsys, "--fid-samples", "1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_torchscript.pt"]  # no run dir
+
+
+def test_a_metrics_option_without_its_metric_is_an_error_not_ignored(tmp_path, capsys):
+    """--fid-features / --fid-samples without fid among --metrics, --metrics-samples without an
+    equivariance metric: one line naming the option and what to add, before a run starts."""
+    line = _bad(capsys, "--fid-features", "torchvision", "--outdir", str(tmp_path))
+    assert line == ("error: --fid-features has no effect: this run's --metrics are none; it "
+                    "applies with fid among them (e.g. --metrics fid)")
+    line = _bad(capsys, "--metrics", "eqt", "--fid-samples", "100", "--outdir", str(tmp_path))
+    assert "--fid-samples has no effect: this run's --metrics are eqt" in line
+    assert "(e.g. --metrics eqt,fid)" in line
+    line = _bad(capsys, "--metrics", "fid", "--fid-features", "torchvision", "--metrics-samples",
+                "8", "--outdir", str(tmp_path))  # fmt: skip
+    assert "--metrics-samples has no effect" in line and "eqt, eqt_frac or eqr" in line
+    assert list(tmp_path.iterdir()) == []  # no run directory
