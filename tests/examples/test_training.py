@@ -626,8 +626,12 @@ def _two_processes(tmp_path, kimg: str, ada_kimg: str) -> tuple[dict, list[str],
 
 
 def test_two_process_gloo_ddp_ranks_agree(tmp_path):
-    # ADA (p moved by the signs of both ranks' reals) augments each image alike in both runs
+    # ADA (p moved by the signs of both ranks' reals) augments each image alike in both runs;
+    # FID at the snapshot: each rank measures its share of the reals and the fakes
     env, common, run = _two_processes(tmp_path, "0.024", "0.1")
+    fid = ["--metrics", "fid", "--fid-features", str(_feature_extractor_file(tmp_path)),
+           "--fid-samples", "12"]  # fmt: skip
+    common, run = [*common, *fid], [*run, *fid]
     cmd = [*run, "--run-name", "ddp"]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-6000:]
@@ -642,6 +646,13 @@ def test_two_process_gloo_ddp_ranks_agree(tmp_path):
     for key in ("loss_G", "loss_D"):
         assert rows[0][key] == pytest.approx(rows[1][key], rel=1e-4), key
     assert rows[0]["augment_p"] == rows[1]["augment_p"]
+    assert rows[0]["metrics"]["fid"] == pytest.approx(rows[1]["metrics"]["fid"], rel=1e-5)
+    assert math.isfinite(rows[0]["metrics"]["fid"]) and rows[0]["metrics"]["fid"] > 0
+    # the dataset's statistics were computed once, over both ranks' shares: the same file
+    caches = [np.load(tmp_path / r / "fid_reals.npz") for r in ("ddp", "one")]
+    assert int(caches[0]["count"]) == int(caches[1]["count"]) == 12
+    for key in ("mean", "m2"):
+        np.testing.assert_allclose(caches[0][key], caches[1][key], rtol=1e-6, atol=1e-9)
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 3
     assert summary["rank_digests"][0] == summary["rank_digests"][1]
