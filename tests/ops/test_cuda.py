@@ -775,13 +775,33 @@ def test_torch_compile():
     assert torch.allclose(g, gc, rtol=1e-4, atol=1e-6)
 
 
+def test_torch_compile_of_a_smooth_act_with_its_parameters_gradient():
+    """A compiled snake layer (BigVGAN's call): its backward recomputes u with the fused
+    forward inside the compiled graph; values and gradients (x, alpha) equal eager."""
+    g = torch.Generator().manual_seed(1)
+    f = (torch.randn(12, generator=g) / 12).to(DEV)
+    x = torch.randn(2, 4, 300, generator=g).to(DEV).requires_grad_()
+    alpha = (torch.rand(4, generator=g) + 0.5).to(DEV).requires_grad_()
+
+    def fn(x, alpha):
+        return ops.filtered_act1d(x, "snake", f, f, up=2, down=2, padding=(6, 5),
+                                  padding_mode="replicate", down_padding=(5, 6), alpha=alpha,
+                                  impl="cuda").square().sum()
+
+    y, yc = fn(x, alpha), torch.compile(fn)(x, alpha)
+    torch.testing.assert_close(yc, y, rtol=1e-5, atol=1e-5)
+    for a, e in zip(torch.autograd.grad(yc, (x, alpha)), torch.autograd.grad(y, (x, alpha)),
+                    strict=True):
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-5)
+
+
 def test_cuda_graph_capture():
     """The fused ops capture into a CUDA graph, forward and backward (the remedy for small,
     host-bound calls: torch.cuda.graph, torch.compile(mode='reduce-overhead')): nothing in
     their path synchronises or launches outside the stream, and replays give the eager results
     for new inputs copied into the captured ones. filtered_lrelu (mask backward), BigVGAN's 1-D
-    snake call (the kernel's replicate extensions; the smooth backward on upfirdn stages) and
-    upfirdn2d."""
+    snake call (the kernel's replicate extensions; the smooth backward, which runs the fused
+    forward again for u) and upfirdn2d."""
     g = torch.Generator().manual_seed(0)
     f = (torch.randn(12, generator=g) / 12).to(DEV)
     b = (torch.randn(8, generator=g) * 0.1).to(DEV)
