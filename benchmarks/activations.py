@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks._record import environment, load_average, write
 
 
 def _time_interleaved(fns, repeat: int) -> list[float]:
@@ -56,10 +53,6 @@ def _forward_backward(m, xg):
     def run():
         m(xg).sum().backward()
     return run
-
-
-def _load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def matmul_gflops(repeat: int = 7, n: int = 1024) -> float:
@@ -327,7 +320,7 @@ def main(argv=None) -> None:
         f"# activations — {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs, "
         f"{args.threads} threads, torch {torch.__version__}, numba {numba.__version__}"
     )
-    load0 = _load()
+    load0 = load_average()
     print(load0)
     gflops = matmul_gflops()
     print(f"float32 matmul: {gflops:.1f} GFLOP/s\n")
@@ -347,24 +340,11 @@ def main(argv=None) -> None:
     if args.only in (None, "learned"):
         bench_learned(args.repeat, rows)
     gflops_end = matmul_gflops()
-    load1 = _load()
+    load1 = load_average()
     print(f"\nfloat32 matmul at the end: {gflops_end:.1f} GFLOP/s\n{load1}")
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"activations-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "numba": numba.__version__,
-        "matmul_gflops_f32": [gflops, gflops_end],
-        "load_before": load0,
-        "load_after": load1,
-        "repeat": args.repeat,
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"written {out.relative_to(RESULTS.parent.parent)}")
+    meta = environment(args.threads, matmul_gflops_f32=[gflops, gflops_end], load_before=load0,
+                       load_after=load1, repeat=args.repeat)
+    write("activations", {"meta": meta, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -25,9 +23,8 @@ import torch
 from torch import nn
 
 from bandlimit.nn import antialias
+from benchmarks._record import RESULTS, environment, write
 from benchmarks.activations import _time_interleaved
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class _Block(nn.Module):
@@ -114,14 +111,8 @@ def main(argv: list[str] | None = None) -> Path:
               f"binomial {times['binomial']:.1f} ms ({times['binomial'] / times['plain']:.2f}x), "
               f"kaiser {times['kaiser']:.1f} ms ({times['kaiser'] / times['plain']:.2f}x)")
     print(f"load average after: {os.getloadavg()}")
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.machine(),
-            "processor": platform.processor(), "threads": args.threads, "torch": torch.__version__,
-            "batch": args.batch, "size": args.size, "repeat": args.repeat}  # fmt: skip
-    args.results.mkdir(exist_ok=True)
-    out = args.results / f"antialias-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"wrote {out}")
-    return out
+    meta = environment(args.threads, batch=args.batch, size=args.size, repeat=args.repeat)
+    return write("antialias", {"meta": meta, "rows": rows}, args.results)
 
 
 if __name__ == "__main__":

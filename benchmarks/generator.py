@@ -10,9 +10,6 @@ images/s. Results go to ``benchmarks/results/generator-*.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -21,11 +18,10 @@ from pathlib import Path
 import torch
 
 from bandlimit import ops
+from benchmarks._record import environment, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from afgan.networks import Generator
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _time(fn) -> float:
@@ -98,22 +94,9 @@ def main(argv=None) -> Path:
                     }
                 )
                 print(f"| {cfg} | {res} | {impl} | {fwd:.2f} | {both:.2f} |", flush=True)
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.machine(),
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "batch": args.batch,
-        "cbase": args.cbase,
-        "cmax": args.cmax,
-        "reps": args.reps,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"generator-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"wrote {out}")
-    return out
+    meta = environment(args.threads, batch=args.batch, cbase=args.cbase, cmax=args.cmax,
+                       reps=args.reps)
+    return write("generator", {"meta": meta, "rows": rows})
 
 
 if __name__ == "__main__":

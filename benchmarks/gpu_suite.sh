@@ -198,7 +198,7 @@ if [ -f "$OUT_DIR/bench.log" ]; then
   grep -E '^(KERNELS|STRIPS|MMA|BIGVGAN)' "$OUT_DIR/bench.log"
 fi
 [ -f "$OUT_DIR/train.log" ] && grep -E 'img/s' "$OUT_DIR/train.log"
-[ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^written/p' "$OUT_DIR/train.log" \
+[ -f "$OUT_DIR/train.log" ] && sed -n '/^# overhead/,/^wrote /p' "$OUT_DIR/train.log" \
   | grep -E '^(Activation1d|filtered_lrelu|CUDA graphs|  (bandlimit|alias|cuda|ref))'
 [ -f "$OUT_DIR/train.log" ] && grep -E '\((ref|cuda), recompute vs' "$OUT_DIR/train.log"
 [ -f "$OUT_DIR/probe.log" ] && sed -n '/^| case | fwd | fwd+bwd/,/^$/p' "$OUT_DIR/probe.log"

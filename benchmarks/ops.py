@@ -22,25 +22,20 @@ Results are written as JSON under ``benchmarks/results/``; paste the printed tab
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bandlimit.filters import stylegan3_schedule
 from bandlimit.ops import filtered_lrelu, upfirdn2d
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
+from benchmarks._record import RESULTS, environment, write
 
 # ------------------------------------------------------------------------------------------
 # The textbook composition (what the official CPU path does), for calibration only.
@@ -274,19 +269,8 @@ def main(argv=None):
     impls = ["ref", "numba"] if args.no_naive else ["naive", "ref", "numba"]
 
     ceiling = matmul_gflops()
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "cpu_count": os.cpu_count(),
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "numba": numba.__version__,
-        "python": platform.python_version(),
-        "matmul_gflops_f32": ceiling,
-        "reps": reps,
-        "channels_cap": args.channels,
-    }
+    meta = environment(args.threads, matmul_gflops_f32=ceiling, reps=reps,
+                       channels_cap=args.channels)
     print(
         f"# bandlimit.ops benchmark — {meta['date']}, {meta['cpu_count']} CPUs, "
         f"{args.threads} threads, torch {meta['torch']}, numba {meta['numba']}"
@@ -323,14 +307,12 @@ def main(argv=None):
         )
         results["first_call_s"] = {"cold_cache": cold, "warm_cache": warm}
 
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"ops-{time.strftime('%Y%m%d-%H%M%S')}.json"
     for val in results.values():
         if isinstance(val, dict) and "rows" in val:
             for r in val["rows"]:
                 r.pop("x", None)
-    out.write_text(json.dumps(results, indent=1, default=float))
-    print(f"\nwrote {out}")
+    print()
+    write("ops", results)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ specialisation vs the generic kernel forced, side by side.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
@@ -34,6 +33,7 @@ import torch
 
 from bandlimit.filters import stylegan3_schedule
 from bandlimit.ops import filtered_lrelu
+from benchmarks._record import environment, write
 
 
 def _cuda_time(fn, reps: int, warmup: int = 3, device: str = "cuda") -> float:
@@ -360,8 +360,8 @@ def main_cuda(args) -> dict:
           "TFLOP/s\n")
     reps = 3 if args.quick else args.reps
     cases = layer_cases(1024, "T", 4) + layer_cases(256, "R", 4)
-    results = {"meta": {"device": dev, "bandwidth": bw, "fma_rate": rate, "torch":
-                        torch.__version__, "build_s": build_s}, "rows": []}
+    results = {"meta": environment(device="cuda", bandwidth=bw, fma_rate=rate,
+                                   build_s=build_s), "rows": []}
     naive = not getattr(args, "no_naive", False)
     header = ("| case | dtype | pass | ref ms | cuda ms | speed-up | GB/s | GFLOP/s | "
               "time/floor | naive ms | cuda/naive |\n|---|---|---|---|---|---|---|---|---|---|---|")
@@ -500,7 +500,4 @@ def main_cuda(args) -> dict:
 
 
 def save(results: dict, directory) -> None:
-    directory.mkdir(exist_ok=True)
-    out = directory / f"ops-cuda-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(results, indent=1))
-    print(f"\nresults: {out}")
+    write("ops-cuda", results, directory)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks._record import RESULTS, environment, write
 
 
 class _CountOps(TorchDispatchMode):
@@ -271,15 +269,9 @@ def main(argv=None) -> Path:
             cells = [f"{v[0]:10.1f} {v[1]:8.1f}" if isinstance(v, list) else f"failed: {v}"
                      for v in (g["fwd"], g["fwd_bwd"])]
             print(f"  {g['variant']:<18} {cells[0]}    {cells[1]}")
-    args.results.mkdir(parents=True, exist_ok=True)
-    out = args.results / f"overhead-{args.device}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": args.device,
-            "machine": platform.machine(), "threads": args.threads, "torch": torch.__version__,
-            "rounds": args.rounds, "calls": args.calls}
-    out.write_text(json.dumps({"meta": meta, "rows": rows, "graphs": graphs,
-                               "streams": streams}, indent=1))
-    print(f"written {out}")
-    return out
+    meta = environment(args.threads, args.device, rounds=args.rounds, calls=args.calls)
+    return write(f"overhead-{args.device}",
+                 {"meta": meta, "rows": rows, "graphs": graphs, "streams": streams}, args.results)
 
 
 if __name__ == "__main__":

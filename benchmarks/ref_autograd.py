@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,9 +31,8 @@ import torch
 
 from bandlimit import ops
 from bandlimit.ops import reference
+from benchmarks._record import RESULTS, environment, write
 from benchmarks.activations import _time_interleaved
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _cases(device: str, batch: int, resolution: int,
@@ -172,17 +168,9 @@ def main(argv: list[str] | None = None) -> Path:
               f"the input{peak}; fwd+bwd {ms[0]:.1f} ms vs {ms[1]:.1f} ms "
               f"({ms[0] / ms[1]:.2f}x)")
     print(f"load average after: {os.getloadavg()}")
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": args.device,
-            "gpu": torch.cuda.get_device_name() if cuda else None,
-            "machine": platform.machine(), "processor": platform.processor(),
-            "threads": args.threads, "torch": torch.__version__, "batch": args.batch,
-            "impl": args.impl,
-            "resolution": args.resolution, "repeat": args.repeat}  # fmt: skip
-    args.results.mkdir(exist_ok=True)
-    out = args.results / f"{args.impl}-autograd-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"wrote {out}")
-    return out
+    meta = environment(args.threads, args.device, batch=args.batch, impl=args.impl,
+                       resolution=args.resolution, repeat=args.repeat)
+    return write(f"{args.impl}-autograd", {"meta": meta, "rows": rows}, args.results)
 
 
 if __name__ == "__main__":

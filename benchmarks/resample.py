@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import os
 import platform
@@ -36,6 +35,7 @@ import scipy.signal
 import torch
 
 from bandlimit import ops
+from benchmarks._record import RESULTS, environment, write
 
 # (name, up, down, shape of x, resampled dims)
 CASES = [
@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--scale", type=float, default=1.0, help="multiplies the signal lengths")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     import numba
@@ -149,11 +149,9 @@ def main(argv=None) -> dict:
         print(f"| {row['case']} | {med['numba+bwd']:.1f} | {med['ref+bwd']:.1f} | {jul:.1f} | "
               f"{jul / med['ref+bwd']:.1f}× |")  # fmt: skip
     print(f"\nload average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"resample-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    result = dict(when=stamp, threads=args.threads, torch=torch.__version__, rows=rows)
-    path.write_text(json.dumps(result, indent=1))
-    print(f"written {path}")
+    result = {"meta": environment(args.threads, scipy=scipy.__version__, repeat=args.repeat,
+                                  scale=args.scale), "rows": rows}  # fmt: skip
+    write("resample", result, args.out)
     return result
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
 import platform
 import statistics
 import sys
@@ -32,8 +30,7 @@ from afgan.loss import StyleGAN2Loss
 from afgan.training import TrainConfig, build_networks
 
 from bandlimit.ops import set_default_impl
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks._record import RESULTS, environment, write
 
 
 class _Trainer:
@@ -148,16 +145,9 @@ def main(argv=None) -> Path:
                       z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
     res = [int(r) for r in args.resolutions.split(",")]
     rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs, args.aug_p)
-    args.results.mkdir(parents=True, exist_ok=True)
-    out = args.results / f"train-{device.type}-{platform.node() or 'host'}.json"
-    meta = {
-        "device": str(device), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "torch": torch.__version__, "platform": platform.platform(), "config": cfg_kwargs,
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-    }  # fmt: skip
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"wrote {out}")
-    return out
+    meta = environment(torch.get_num_threads(), str(device), platform=platform.platform(),
+                       config=cfg_kwargs)
+    return write(f"train-{device.type}", {"meta": meta, "rows": rows}, args.results)
 
 
 if __name__ == "__main__":

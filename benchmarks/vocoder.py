@@ -35,18 +35,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from benchmarks.activations import _load, _time_interleaved
+from benchmarks._record import RESULTS, environment, load_average, write
+from benchmarks.activations import _time_interleaved
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_RATE, HOP, N_MELS = 24000, 256, 100
 CONFIGS = {
     "base": dict(channels=512, rates=(8, 8, 2, 2), kernels=(16, 16, 4, 4)),
@@ -161,7 +159,7 @@ def main(argv=None) -> Path:
         f"# vocoder ({args.config}) — {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} "
         f"CPUs, {args.threads} threads, torch {torch.__version__}, numba {numba.__version__}"
     )
-    load0 = _load()
+    load0 = load_average()
     print(load0)
     models = build_models(args.config, args.channels)
     names = list(models)
@@ -211,31 +209,17 @@ def main(argv=None) -> Path:
         print(f"| {label} | " + " | ".join(f"{t[n]:.1f}" for n in names)
               + f" | {peer / ours:.2f}×{rtf} | {share} |")
         rows.append({"case": label, "audio_s": audio_s, **{f"{n}_ms": t[n] for n in names}})
-    load1 = _load()
+    load1 = load_average()
     print(f"\n{load1}")
-    args.results.mkdir(parents=True, exist_ok=True)
     tag = f"{args.config}-compiled" if args.compile else args.config
-    out = args.results / f"vocoder-{tag}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "config": args.config,
-        "channels": args.channels or CONFIGS[args.config]["channels"],
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "numba": numba.__version__,
-        "parameters": params,
-        "max_output_difference": diff,
-        "compile_backend": args.compile,
-        "compiled_output_difference": compiled_diff,
-        "load_before": load0,
-        "load_after": load1,
-        "repeat": args.repeat,
-    }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"written {out}")
-    return out
+    meta = environment(
+        args.threads, config=args.config,
+        channels=args.channels or CONFIGS[args.config]["channels"], parameters=params,
+        max_output_difference=diff, compile_backend=args.compile,
+        compiled_output_difference=compiled_diff, load_before=load0, load_after=load1,
+        repeat=args.repeat,
+    )
+    return write(f"vocoder-{tag}", {"meta": meta, "rows": rows}, args.results)
 
 
 if __name__ == "__main__":
