@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--aug", choices=AUG_MODES,
       help="discriminator augmentation: ada (adaptive; the default with --data), fixed (--aug-p), "
            "noaug (the default on the embedded shapes)")
-    a("--augpipe", choices=list(PIPES), help=f"ADA transform groups (default {d.augpipe})")
+    a("--augpipe", choices=list(PIPES),
+      help=f"ADA transform groups: 'bgc' blit, geom, color; 'bgcfnc' adds filter, noise, "
+           f"cutout (default {d.augpipe})")  # fmt: skip
     # (not the official --p: torchrun's own parser takes --p for an abbreviation of its options)
     a("--aug-p", type=float,
       help="augmentation probability: fixed's (default 0.2), ada's start (default 0)")

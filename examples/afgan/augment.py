@@ -1,5 +1,6 @@
 r"""Adaptive discriminator augmentation (ADA; Karras et al., "Training Generative Adversarial
-Networks with Limited Data", NeurIPS 2020): the 'bgc' pipeline and its adaptive probability.
+Networks with Limited Data", NeurIPS 2020): the paper's transform groups (pipelines 'bgc' up
+to 'bgcfnc') and the adaptive probability.
 
 Every image the discriminator sees, real or generated, goes through the same random
 transforms, each applied with probability :math:`p` independently per image and per
@@ -8,7 +9,7 @@ transform. Because they are applied to both, and each is invertible in distribut
 dataset. :math:`p` is adjusted during training (:class:`AdaptiveP`) so that the fraction of
 reals D scores positive, :math:`r_t = \mathrm{E}[\mathrm{sign}(D(x))]`, stays near 0.6.
 
-Transforms (the paper's 'bgc' groups and strengths), in order:
+Transforms (the paper's groups and strengths, its appendix B), in order:
 
 - blit: x-flip (:math:`i \sim U\{0, 1\}`), rotation by :math:`i \cdot 90°`
   (:math:`i \sim U\{0, 3\}`), integer translation by up to 1/8 of the image per axis;
@@ -22,7 +23,35 @@ Transforms (the paper's 'bgc' groups and strengths), in order:
   (:math:`I - 2vv^\top`, :math:`i \sim U\{0, 1\}`), hue rotation about :math:`v` by
   :math:`U(-\pi, \pi)`, saturation :math:`\times 2^{N(0, 1)}` of the part orthogonal to
   :math:`v`. Images with another channel count than 3 are treated as grey: brightness,
-  contrast and the luma flip (a negation) act on them, hue and saturation do not.
+  contrast and the luma flip (a negation) act on them, hue and saturation do not;
+- image-space filtering ('filter'): four frequency bands, each amplified with probability
+  :math:`p` by :math:`\lambda_i = 2^{N(0, 1)}` (1 when not), then all of them divided by
+  :math:`\nu = \lVert h_\lambda \rVert_2`, the norm of the filter's taps (:math:`\nu^2` is
+  its energy gain), so that the image's energy is kept on average (exactly so for white noise;
+  see below);
+- additive noise ('noise'): with probability :math:`p`, i.i.d. :math:`N(0, \sigma^2)` added to
+  every pixel and channel, :math:`\sigma = |N(0, 0.1^2)|` (half-normal) per image;
+- cutout ('cutout'): with probability :math:`p`, a rectangle of half the image's width and
+  height, centred at a uniform position :math:`(U(0, W), U(0, H))` (clipped by the borders),
+  set to 0 (mid-grey for images in [−1, 1]) in every channel.
+
+The filter bands are the square rings (in :math:`|f_x|, |f_y|`) between the band edges 0,
+1/16, 1/8, 1/4 and 1/2 cycles/pixel (octaves, :math:`\pi/8, \pi/4, \pi/2` rad/pixel). They
+are made with bandlimit's Kaiser sincs: low-passes :math:`L_k = l_k \otimes l_k` (separable,
+:func:`~bandlimit.filters.kaiser_sinc` cut off at the edge :math:`f_k`, transition
+:math:`f_k/2` wide, :math:`6/f_k + 1` taps: 51 dB), and band :math:`i` is
+:math:`B_i = L_i - L_{i-1}` (:math:`L_0 = 0`, :math:`L_4 = \delta`): the bands sum to the
+identity exactly, whatever the low-passes' ripple, and an image none of whose bands fired is
+returned untouched. The filter :math:`h_\lambda = \sum_i \lambda_i B_i / \nu` is applied as
+:math:`\lambda_4 x + \sum_k (\lambda_k - \lambda_{k+1}) L_k x` (three separable filterings),
+the image extended by reflection. The paper's normalisation keeps the image's energy; which
+spectrum it assumes for that is our choice: a flat one, :math:`\nu^2 = \lambda^\top G
+\lambda` with :math:`G_{ij} = \langle B_i, B_j \rangle` (≈ the bands' shares of the spectrum,
+1/64, 3/64, 12/64, 48/64, on the diagonal). The noise field of an image comes from a
+``torch.Generator`` seeded by one of its draws (the draws are per image, not per pixel): the
+same draws give the same noise, whatever the batch, on one device type (CPU and CUDA generators
+differ). Filtering and noise act on every channel alike (noise independent per channel),
+cutout on all channels: any channel count works.
 
 The geometric transforms of an image compose into one affine map. An image moved by whole
 pixels only (flips, quarter turns, integer translations) is copied exactly, extended by
@@ -32,30 +61,39 @@ the padding), filter and downsample 2×. Content up to 0.2 cycles/pixel comes ou
 the exact transform (the interpolation's attenuation); the official pipeline's bilinear
 sampling gives ~3 %. Images none of whose geometric transforms fired skip both and are
 returned untouched (colour aside). Everything is differentiable (R1 takes the gradient
-through it, to second order).
+through it, to second order): filtering and cutout are linear in the image, the noise is
+additive.
 
 Randomness comes from the caller: :meth:`AugmentPipe.draw` makes the per-image random numbers
 from a ``torch.Generator`` (the trainer draws them for the global batch, so that every process
-count augments alike and a resumed run repeats them).
+count augments alike and a resumed run repeats them). The columns are drawn in blocks, each
+block's uniforms then its normals after the previous block's: the filter, noise and cutout
+columns (a later block) leave the earlier columns' values, and so the 'bgc' pipelines'
+augmentations, as they were (a call advances the generator further than before).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import torch
 import torch.nn.functional as F
 
 from bandlimit.filters import kaiser_sinc
-from bandlimit.ops import downsample2d, upsample2d
+from bandlimit.ops import downsample2d, filter2d, upsample2d
 
 __all__ = ["PIPES", "AdaptiveP", "AugmentPipe"]
 
-# Which transform groups each pipeline string enables (the official names).
-PIPES = {"bgc": ("blit", "geom", "color"), "bg": ("blit", "geom"), "b": ("blit",),
-         "g": ("geom",), "c": ("color",), "blit": ("blit",), "geom": ("geom",),
-         "color": ("color",)}  # fmt: skip
+# Which transform groups each pipeline string enables (the official names; 'c' stays colour,
+# so cutout alone is 'cutout' only).
+_BGC = ("blit", "geom", "color")
+PIPES = {"bgc": _BGC, "bg": ("blit", "geom"), "b": ("blit",), "g": ("geom",), "c": ("color",),
+         "blit": ("blit",), "geom": ("geom",), "color": ("color",),
+         "bgcf": (*_BGC, "filter"), "bgcfn": (*_BGC, "filter", "noise"),
+         "bgcfnc": (*_BGC, "filter", "noise", "cutout"), "f": ("filter",), "n": ("noise",),
+         "filter": ("filter",), "noise": ("noise",), "cutout": ("cutout",)}  # fmt: skip
 
 # The random numbers per image: (name, kind) in column order; 'u' ~ U[0, 1), 'n' ~ N(0, 1).
 _COLUMNS = (
@@ -72,12 +110,24 @@ _COLUMNS = (
     ("lumaflip_on", "u"), ("lumaflip", "u"),
     ("hue_on", "u"), ("hue", "u"),
     ("saturation_on", "u"), ("saturation", "n"),
+    # (second block: drawn after the first's, which keeps its values)
+    ("band1_on", "u"), ("band1", "n"), ("band2_on", "u"), ("band2", "n"),
+    ("band3_on", "u"), ("band3", "n"), ("band4_on", "u"), ("band4", "n"),
+    ("noise_on", "u"), ("noise", "n"), ("noise_seed", "u"),
+    ("cutout_on", "u"), ("cutout_x", "u"), ("cutout_y", "u"),
 )  # fmt: skip
 _COL = {name: i for i, (name, _) in enumerate(_COLUMNS)}
+# Where each block of columns ends (a block: its uniforms, then its normals, after the last's).
+_BLOCKS = (_COL["saturation"] + 1, len(_COLUMNS))
 
 # Strengths (the paper's): translations as fractions of the image size, log2 std devs.
 XINT_MAX, SCALE_STD, ANISO_STD, XFRAC_STD = 0.125, 0.2, 0.2, 0.125
 BRIGHTNESS_STD, CONTRAST_STD, SATURATION_STD = 0.2, 0.5, 1.0
+# Filter band gains 2^N(0, 1); noise sigma |N(0, 0.1^2)|; cutout size as a fraction per axis.
+BAND_STD, NOISE_STD, CUTOUT_SIZE = 1.0, 0.1, 0.5
+# The band edges (cycles/pixel) between 0 and 1/2, and each low-pass's taps per 1/edge (its
+# transition, edge/2 wide, then reaches 51 dB).
+BAND_EDGES, _BAND_TAPS = (1 / 16, 1 / 8, 1 / 4), 6
 
 # The resampling filter of the geometric path: a Kaiser sinc at twice the image rate, cut off
 # at the image's Nyquist frequency (0.5 cycles/pixel), transition 0.35-0.65 (75 dB).
@@ -90,7 +140,8 @@ class AugmentPipe(torch.nn.Module):
     Parameters
     ----------
     pipe : str, default 'bgc'
-        Transform groups: a key of :data:`PIPES` ('bgc', 'bg', 'b', 'g', 'c').
+        Transform groups: a key of :data:`PIPES` ('bgc', 'bg', 'b', 'g', 'c' (colour),
+        'bgcf', 'bgcfn', 'bgcfnc', 'f', 'n', 'cutout', ...).
     p : float in [0, 1], default 0
         The probability of each transform (the attribute ``p``; :class:`AdaptiveP` moves it).
 
@@ -115,10 +166,15 @@ class AugmentPipe(torch.nn.Module):
     def draw(batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """The random numbers for ``batch`` images, ``[batch, K]`` float64 on the CPU: uniform
         in [0, 1) or standard normal, per column (the transforms read their own columns)."""
-        u = torch.rand([batch, len(_COLUMNS)], generator=generator, dtype=torch.float64)
-        n = torch.randn([batch, len(_COLUMNS)], generator=generator, dtype=torch.float64)
-        normal = torch.tensor([kind == "n" for _, kind in _COLUMNS])
-        return torch.where(normal, n, u)
+        out = []
+        for start, end in zip((0, *_BLOCKS[:-1]), _BLOCKS):
+            # (block by block: a new block does not change the earlier ones' numbers)
+            k = end - start
+            u = torch.rand([batch, k], generator=generator, dtype=torch.float64)
+            n = torch.randn([batch, k], generator=generator, dtype=torch.float64)
+            normal = torch.tensor([kind == "n" for _, kind in _COLUMNS[start:end]])
+            out.append(torch.where(normal, n, u))
+        return torch.cat(out, dim=1)
 
     def forward(self, images: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
         """``images [N, C, H, W]`` (values around [−1, 1]), ``draws [N, K]`` from
@@ -141,6 +197,12 @@ class AugmentPipe(torch.nn.Module):
             images = self._geometric(images, draws, p)
         if "color" in self.groups:
             images = self._color(images, draws, p)
+        if "filter" in self.groups:
+            images = self._filter(images, draws, p)
+        if "noise" in self.groups:
+            images = self._noise(images, draws, p)
+        if "cutout" in self.groups:
+            images = self._cutout(images, draws, p)
         return images
 
     def extra_repr(self) -> str:
@@ -224,6 +286,70 @@ class AugmentPipe(torch.nn.Module):
         gain = c[:, :3, :3].sum(dim=2).mean(dim=1)
         offset = c[:, :3, 3].mean(dim=1)
         return images * gain[:, None, None, None] + offset[:, None, None, None]
+
+    # -- filtering, noise, cutout ---------------------------------------------------------------
+
+    def _filter(self, images: torch.Tensor, r: torch.Tensor, p: float) -> torch.Tensor:
+        bands = len(BAND_EDGES) + 1
+        on = torch.stack([r[:, _COL[f"band{i + 1}_on"]] < p for i in range(bands)], dim=1)
+        gains = torch.stack([r[:, _COL[f"band{i + 1}"]] for i in range(bands)], dim=1)
+        lam = torch.where(on, torch.exp2(gains * BAND_STD), torch.ones(()))
+        fired = on.any(dim=1)
+        if not bool(fired.any()):
+            return images
+        # Normalised by the filter's energy gain (its taps' squared norm): white noise keeps its
+        # expected energy.
+        lam = lam[fired]
+        lam = lam / torch.einsum("ni,ij,nj->n", lam, _band_gram(), lam).sqrt()[:, None]
+        coef = (lam[:, :-1] - lam[:, 1:]).T  # (the weights of the low-passes L_1 .. L_3)
+        index = fired.nonzero().squeeze(1).to(images.device)
+        x = images.index_select(0, index)
+        dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+        xc = x.to(dtype)
+        lows = _band_lowpasses()
+        margin = (lows[0].shape[0] - 1) // 2  # (the longest: every low-pass fits in its pad)
+        xp = _reflect_pad(xc, margin)
+
+        def weights(w: torch.Tensor) -> torch.Tensor:
+            return w.to(device=x.device, dtype=dtype)[:, None, None, None]
+
+        y = xc * weights(lam[:, -1])
+        for c, low in zip(coef, lows):
+            y = y + weights(c) * filter2d(xp, low.to(x.device, dtype), padding=-margin)
+        return images.index_copy(0, index, y.to(images.dtype))
+
+    def _noise(self, images: torch.Tensor, r: torch.Tensor, p: float) -> torch.Tensor:
+        fired = r[:, _COL["noise_on"]] < p
+        if not bool(fired.any()):
+            return images
+        sigma = r[:, _COL["noise"]].abs() * NOISE_STD
+        seeds = (r[:, _COL["noise_seed"]] * 2**53).long()
+        shape, dev = images.shape[1:], images.device
+        index = fired.nonzero().squeeze(1)
+        noise = []
+        for i in index.tolist():
+            # (one generator per image, seeded by its draw: the batch does not matter)
+            g = torch.Generator(device=dev).manual_seed(int(seeds[i]))
+            z = torch.randn(shape, generator=g, device=dev, dtype=torch.float32)
+            noise.append(z.to(images.dtype) * float(sigma[i]))
+        return images.index_add(0, index.to(dev), torch.stack(noise))
+
+    def _cutout(self, images: torch.Tensor, r: torch.Tensor, p: float) -> torch.Tensor:
+        fired = r[:, _COL["cutout_on"]] < p
+        if not bool(fired.any()):
+            return images
+        h, w = images.shape[-2:]
+        # Pixel k (centre k + 1/2) is cut when c − s/2 ≤ k + 1/2 < c + s/2, c the centre and s
+        # the size in pixels: s columns (rows) when s is whole, fewer where clipped.
+        cx, cy = r[:, _COL["cutout_x"]] * w, r[:, _COL["cutout_y"]] * h
+        xs = torch.arange(w, dtype=torch.float64) + 0.5
+        ys = torch.arange(h, dtype=torch.float64) + 0.5
+        sx, sy = CUTOUT_SIZE * w / 2, CUTOUT_SIZE * h / 2
+        inx = (xs >= (cx - sx)[:, None]) & (xs < (cx + sx)[:, None])  # [n, w]
+        iny = (ys >= (cy - sy)[:, None]) & (ys < (cy + sy)[:, None]) & fired[:, None]  # [n, h]
+        inx, iny = inx.to(images.device), iny.to(images.device)  # (the [n, h, w] mask: there)
+        keep = (~(iny[:, :, None] & inx[:, None, :])).to(images.dtype)
+        return images * keep[:, None]
 
 
 class AdaptiveP:
@@ -385,6 +511,33 @@ def _reflect_index(i: torch.Tensor, size: int) -> torch.Tensor:
 def _resampling_filter() -> torch.Tensor:
     """The geometric path's Kaiser sinc (float64, designed once)."""
     return kaiser_sinc(_TAPS, _CUTOFF, _WIDTH, fs=2, dtype=torch.float64)
+
+
+@functools.cache
+def _band_lowpasses() -> tuple[torch.Tensor, ...]:
+    """The filter bands' low-passes :math:`l_k` (1-D, float64, odd lengths: centred alike), for
+    the edges :data:`BAND_EDGES`, longest first."""
+    return tuple(
+        kaiser_sinc(round(_BAND_TAPS / f) + 1, f, f / 2, fs=1, dtype=torch.float64)
+        for f in BAND_EDGES
+    )
+
+
+@functools.cache
+def _band_gram() -> torch.Tensor:
+    r""":math:`G_{ij} = \langle B_i, B_j \rangle`, the bands' 2-D kernels' inner products
+    (float64 ``[4, 4]``): :math:`\lVert \sum_i \lambda_i B_i \rVert^2 = \lambda^\top G \lambda`."""
+    lows = _band_lowpasses()
+    size = lows[0].shape[0]
+    kernels = [torch.zeros(size, size, dtype=torch.float64)]  # L_0 = 0
+    for low in lows:
+        k = F.pad(torch.outer(low, low), [(size - low.shape[0]) // 2] * 4)
+        kernels.append(k)
+    delta = torch.zeros(size, size, dtype=torch.float64)
+    delta[size // 2, size // 2] = 1
+    kernels.append(delta)
+    b = torch.stack([hi - lo for lo, hi in itertools.pairwise(kernels)]).flatten(1)
+    return b @ b.T
 
 
 def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

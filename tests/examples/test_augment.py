@@ -1,20 +1,25 @@
 r"""ADA's augmentation pipeline (afgan.augment): each transform against the analytic transform
-of a band-limited image (plane waves), the colour transforms by their invariants, the
-probabilities, gradients to second order, the adaptive p rule, bad input; and in the trainer:
-the log, an exact resume, and a run started from weights."""
+of a band-limited image (plane waves), the colour transforms by their invariants, the filter
+bands against a SciPy design of the documented bands, noise and cutout against NumPy
+references and statistics, the probabilities, the random columns' compatibility, gradients to
+second order, the adaptive p rule, bad input; and in the trainer: the log, an exact resume, a
+run started from weights, and the 'bgcfnc' pipeline."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from afgan.augment import _COL, _COLUMNS, PIPES, AdaptiveP, AugmentPipe
 from afgan.training import TrainConfig
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import signal, stats
 
 from tests.examples.test_training import run_cli
 
@@ -246,6 +251,278 @@ def test_small_images_keep_a_constant_constant(size):
 
 
 # ---------------------------------------------------------------------------------------------
+# Image-space filtering: the pipe's impulse response against the documented bands designed with
+# SciPy (firwin: a Kaiser-windowed sinc) in NumPy float64.
+
+EDGES = (1 / 16, 1 / 8, 1 / 4)  # the band edges, cycles/pixel
+KSIZE = 97  # the longest low-pass: 6/edge + 1 taps
+
+
+def reference_bands() -> list[np.ndarray]:
+    """B_i = L_i − L_{i−1} ([KSIZE, KSIZE]), L_k = l_k ⊗ l_k the low-pass cut off at edge k
+    with a transition edge/2 wide, L_0 = 0 and L_4 = δ."""
+    lows = [np.zeros((KSIZE, KSIZE))]
+    for f in EDGES:
+        taps = signal.firwin(round(6 / f) + 1, f, width=f / 2, fs=1)
+        lows.append(np.pad(np.outer(taps, taps), (KSIZE - len(taps)) // 2))
+    delta = np.zeros((KSIZE, KSIZE))
+    delta[KSIZE // 2, KSIZE // 2] = 1
+    lows.append(delta)
+    return [hi - lo for lo, hi in itertools.pairwise(lows)]
+
+
+# The bands' flat parts: Chebyshev radius max(|fx|, |fy|) between their transitions.
+RINGS = [(0, 3 / 64), (5 / 64, 3 / 32), (5 / 32, 3 / 16), (5 / 16, 0.5)]
+
+
+def ring_masks(n: int = 256) -> list[np.ndarray]:
+    f = np.abs(np.fft.fftfreq(n))
+    r = np.maximum(f[:, None], f[None, :])
+    return [(r >= lo - 1e-12) & (r <= hi + 1e-12) for lo, hi in RINGS]
+
+
+def response(kernel: np.ndarray, n: int = 256) -> np.ndarray:
+    """|DFT| of a centred kernel on an n × n grid."""
+    return np.abs(np.fft.fft2(kernel, s=(n, n)))
+
+
+def impulse_response(on: dict) -> np.ndarray:
+    """The 'f' pipe's output for a unit impulse far from the borders: its [KSIZE, KSIZE]
+    kernel (and nothing beyond it)."""
+    img = torch.zeros(1, 1, 160, 160, dtype=torch.float64)
+    img[0, 0, 80, 80] = 1
+    out = augment(on, img, pipe="f")[0, 0].numpy()
+    half = KSIZE // 2
+    kernel = out[80 - half : 80 + half + 1, 80 - half : 80 + half + 1].copy()
+    out[80 - half : 80 + half + 1, 80 - half : 80 + half + 1] = 0
+    assert np.abs(out).max() < 1e-15
+    return kernel
+
+
+def bands_on(gains: dict[int, float]) -> dict:
+    return {f"band{i}": ((f"band{i}", z),) for i, z in gains.items()}
+
+
+def test_the_reference_bands_partition_the_spectrum():
+    """The documented design (checked here, the pipe against it below): the bands sum to the
+    identity; each is flat (±1 %) on its ring and shut (±1 %) on the others'."""
+    bands = reference_bands()
+    delta = np.zeros((KSIZE, KSIZE))
+    delta[KSIZE // 2, KSIZE // 2] = 1
+    np.testing.assert_allclose(sum(bands), delta, rtol=0, atol=1e-15)
+    rings = ring_masks()
+    for i, b in enumerate(bands):
+        resp = response(b)
+        for j, ring in enumerate(rings):
+            want = 1.0 if i == j else 0.0
+            assert np.abs(resp[ring] - want).max() < 0.01, (i, j)
+
+
+@pytest.mark.parametrize(("band", "z"), [(1, 1.5), (2, -1.0), (3, 2.0), (4, -0.7)])
+def test_a_band_gain_scales_that_band_and_the_filter_keeps_the_energy(band, z):
+    """One band fired with λ = 2^z: the kernel is (δ + (λ − 1) B_i) / ν with ν its norm; the
+    band's ring is amplified by λ against the others (its energy by λ²)."""
+    kernel = impulse_response(bands_on({band: z}))
+    bands = reference_bands()
+    lam = 2.0**z
+    want = sum(bands) + (lam - 1) * bands[band - 1]
+    nu = np.sqrt((want**2).sum())
+    np.testing.assert_allclose(kernel, want / nu, rtol=0, atol=1e-12)
+    assert abs((kernel**2).sum() - 1) < 1e-12  # (white noise keeps its expected energy)
+    resp = response(kernel) * nu
+    for j, ring in enumerate(ring_masks()):
+        gain = lam if j == band - 1 else 1.0
+        assert np.abs(resp[ring] / gain - 1).max() < 0.02, (j, gain)
+
+
+def test_all_bands_at_gain_one_are_the_identity_and_random_gains_keep_energy():
+    img = torch.randn(1, 3, 24, 24, dtype=torch.float64)
+    out = augment(bands_on({1: 0.0, 2: 0.0, 3: 0.0, 4: 0.0}), img, pipe="f")
+    torch.testing.assert_close(out, img, rtol=0, atol=1e-12)
+    zs = {1: 0.8, 2: -1.3, 3: 0.4, 4: 1.1}
+    kernel = impulse_response(bands_on(zs))
+    want = sum(2.0 ** zs[i + 1] * b for i, b in enumerate(reference_bands()))
+    np.testing.assert_allclose(kernel, want / np.sqrt((want**2).sum()), rtol=0, atol=1e-12)
+    assert abs((kernel**2).sum() - 1) < 1e-12
+
+
+def test_filtering_treats_each_channel_alike():
+    """Any channel count: a 3-channel image filters as its channels one at a time."""
+    img = torch.randn(1, 3, 20, 28, dtype=torch.float64)
+    on = bands_on({1: 1.0, 3: -0.5})
+    out = augment(on, img, pipe="f")
+    for c in range(3):
+        torch.testing.assert_close(out[:, c : c + 1], augment(on, img[:, c : c + 1], pipe="f"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Additive noise and cutout
+
+
+def test_noise_is_gaussian_with_a_half_normal_std_per_image():
+    """On zero images the output is the noise: per image N(0, σ²) on every pixel and channel
+    (independent channels), σ = 0.1 |its normal draw|, so σ ~ half-normal of scale 0.1."""
+    n = 300
+    d = AugmentPipe.draw(n, torch.Generator().manual_seed(5))
+    d[:, _COL["noise_on"]] = 0.0  # (every image fires)
+    out = AugmentPipe("n", p=0.5)(torch.zeros(n, 3, 32, 32, dtype=torch.float64), d).numpy()
+    sigma = 0.1 * np.abs(d[:, _COL["noise"]].numpy())
+    np.testing.assert_allclose(out.reshape(n, -1).std(axis=1), sigma, rtol=0.06)
+    assert stats.kstest(sigma, stats.halfnorm(scale=0.1).cdf).pvalue > 0.01
+    z = out / sigma[:, None, None, None]
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    assert stats.kstest(z.reshape(-1)[::13], "norm").pvalue > 0.01
+    corr = np.corrcoef(z.transpose(1, 0, 2, 3).reshape(3, -1))
+    assert np.abs(corr - np.eye(3)).max() < 0.01
+    assert np.abs(np.corrcoef(z[0].reshape(-1), z[1].reshape(-1))[0, 1]) < 0.05
+
+
+def test_noise_repeats_with_its_draws_and_leaves_unfired_images_alone():
+    img = torch.randn(3, 2, 16, 16, dtype=torch.float64)
+    d = AugmentPipe.draw(3, torch.Generator().manual_seed(9))
+    d[:, _COL["noise_on"]] = torch.tensor([0.1, 0.9, 0.1])
+    pipe = AugmentPipe("noise", p=0.5)
+    out = pipe(img, d)
+    assert torch.equal(out, pipe(img, d))
+    assert torch.equal(out[1], img[1]) and not torch.equal(out[0], img[0])
+    d2 = d.clone()
+    d2[:, _COL["noise_seed"]] = torch.tensor([0.25, 0.5, 0.75])
+    assert not torch.equal(pipe(img, d2)[0], out[0])
+
+
+@pytest.mark.parametrize(("h", "w"), [(16, 16), (12, 20)])
+def test_cutout_zeroes_a_half_size_rectangle_at_the_drawn_position(h, w):
+    """Pixel (y, x) is zeroed in every channel iff its centre lies in the rectangle of size
+    (w/2, h/2) centred at (u_x w, u_y h), edges [c − s/2, c + s/2); inside the image that is
+    exactly h/2 × w/2 pixels."""
+    # (0.53125 · 16 = 8.5: the edges fall on pixel centres 4.5 (cut) and 12.5 (kept))
+    positions = [(0.5, 0.5), (0.37, 0.61), (0.03, 0.9), (0.999, 0.0), (0.53125, 0.53125)]
+    n = len(positions)
+    img = torch.from_numpy(np.random.default_rng(0).uniform(0.5, 1.0, (n, 2, h, w)))
+    d = draws_for({"cutout": ()}, n)
+    for i, (ux, uy) in enumerate(positions):
+        d[i, _COL["cutout_x"]], d[i, _COL["cutout_y"]] = ux, uy
+    out = AugmentPipe("cutout", p=0.5)(img, d).numpy()
+    for i, (ux, uy) in enumerate(positions):
+        cx, cy = ux * w, uy * h
+        mask = np.zeros((h, w), dtype=bool)
+        for y in range(h):
+            for x in range(w):
+                inside_x = cx - w / 4 <= x + 0.5 < cx + w / 4
+                inside_y = cy - h / 4 <= y + 0.5 < cy + h / 4
+                mask[y, x] = inside_x and inside_y
+        np.testing.assert_array_equal(out[i], np.where(mask, 0.0, img[i].numpy()))
+    rows, cols = np.nonzero(out[0, 0] == 0)  # (centred: the whole rectangle inside)
+    assert len(rows) == (h // 2) * (w // 2)
+    assert rows.max() - rows.min() + 1 == h // 2 and cols.max() - cols.min() + 1 == w // 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The new groups together: probabilities, compatibility, batches, dtypes, gradients
+
+OLD_COLUMNS = [
+    "xflip_on", "xflip", "rot90_on", "rot90", "xint_on", "xint_x", "xint_y", "scale_on",
+    "scale", "rot_pre_on", "rot_pre", "aniso_on", "aniso", "rot_post_on", "rot_post",
+    "xfrac_on", "xfrac_x", "xfrac_y", "brightness_on", "brightness", "contrast_on",
+    "contrast", "lumaflip_on", "lumaflip", "hue_on", "hue", "saturation_on", "saturation",
+]  # fmt: skip
+
+
+def test_new_columns_are_drawn_after_the_old_ones_which_keep_their_values():
+    """The 'bgc' columns come first, with the values of the former draw (uniforms, then normals,
+    for those 28 columns); the new block follows. The generator advances by both blocks."""
+    assert [name for name, _ in _COLUMNS[: len(OLD_COLUMNS)]] == OLD_COLUMNS
+    k0, k1 = len(OLD_COLUMNS), len(_COLUMNS) - len(OLD_COLUMNS)
+    g = torch.Generator().manual_seed(11)
+    d = AugmentPipe.draw(7, g)
+    ref = torch.Generator().manual_seed(11)
+    u = torch.rand([7, k0], generator=ref, dtype=torch.float64)
+    n = torch.randn([7, k0], generator=ref, dtype=torch.float64)
+    normal = torch.tensor([kind == "n" for _, kind in _COLUMNS[:k0]])
+    assert torch.equal(d[:, :k0], torch.where(normal, n, u))
+    torch.rand([7, k1], generator=ref, dtype=torch.float64)
+    torch.randn([7, k1], generator=ref, dtype=torch.float64)
+    assert torch.equal(g.get_state(), ref.get_state())
+    # and 'bgc' reads none of the new columns
+    img = torch.randn(4, 3, 16, 16, dtype=torch.float64)
+    d = AugmentPipe.draw(4, torch.Generator().manual_seed(3))
+    other = d.clone()
+    other[:, k0:] = torch.rand(4, k1, dtype=torch.float64)
+    pipe = AugmentPipe("bgc", p=0.7)
+    assert torch.equal(pipe(img, d), pipe(img, other))
+
+
+def test_the_new_transforms_fire_with_probability_p():
+    p = 0.3
+    d = AugmentPipe.draw(20000, torch.Generator().manual_seed(4))
+    for name in ("band1", "band2", "band3", "band4", "noise", "cutout"):
+        rate = float((d[:, _COL[name + "_on"]] < p).double().mean())
+        assert abs(rate - p) < 0.015, (name, rate)
+    for name in ("band1", "band4", "noise"):
+        x = d[:, _COL[name]]
+        assert abs(float(x.mean())) < 0.03 and abs(float(x.std()) - 1) < 0.03, name
+    for name in ("noise_seed", "cutout_x", "cutout_y"):
+        x = d[:, _COL[name]]
+        assert 0 <= float(x.min()) and float(x.max()) < 1 and abs(float(x.mean()) - 0.5) < 0.01
+
+
+def test_p_zero_is_the_identity_for_every_pipe():
+    img = torch.randn(2, 3, 16, 16)
+    d = AugmentPipe.draw(2, torch.Generator().manual_seed(0))
+    for pipe in PIPES:
+        assert AugmentPipe(pipe, p=0.0)(img, d) is img
+    assert torch.equal(AugmentPipe("bgcfnc", p=0.5)(img, draws_for({}, 2)), img)
+
+
+def test_bgcfnc_images_do_not_depend_on_their_batch_and_dtypes_agree():
+    pipe = AugmentPipe("bgcfnc", p=0.8)
+    img = torch.randn(5, 3, 24, 24, dtype=torch.float64)
+    d = pipe.draw(5, torch.Generator().manual_seed(6))
+    batch = pipe(img, d)
+    assert not torch.equal(batch, img)
+    for i in range(5):
+        torch.testing.assert_close(pipe(img[i : i + 1], d[i : i + 1]), batch[i : i + 1])
+    order = torch.tensor([3, 0, 4])
+    torch.testing.assert_close(pipe(img[order], d[order]), batch[order])
+    single = pipe(img.float(), d)
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single.double(), batch, rtol=0, atol=1e-4)
+    out = pipe(img.to(torch.bfloat16), d)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.double(), batch, rtol=0, atol=0.1)
+
+
+@pytest.mark.parametrize("pipe", ["f", "n", "cutout"])
+def test_the_new_transforms_are_differentiable_to_second_order(pipe):
+    on = {"f": bands_on({1: 1.0, 2: -0.5, 3: 0.3, 4: 0.8}),
+          "n": {"noise": (("noise", 1.2), ("noise_seed", 0.3))},
+          "cutout": {"cutout": (("cutout_x", 0.4), ("cutout_y", 0.6))}}[pipe]  # fmt: skip
+    d = draws_for(on, 1)
+    aug = AugmentPipe(pipe, p=0.5)
+    x = torch.randn(1, 2, 8, 8, dtype=torch.float64, requires_grad=True)
+    assert not torch.equal(aug(x, d), x)
+    # (fast mode: a random projection of the Jacobians; the full filter check takes ~30 s)
+    assert torch.autograd.gradcheck(lambda x: aug(x, d), (x,), fast_mode=True)
+    assert torch.autograd.gradgradcheck(lambda x: aug(x, d), (x,), fast_mode=True)
+
+
+def test_bgcfnc_runs_on_a_trainer_shaped_draw():
+    """As the trainer draws: 6 · batch rows reshaped [phase, fake/real, batch, K]; every slice
+    augments a batch, and the gradient flows back to the images."""
+    batch = 4
+    pipe = AugmentPipe("bgcfnc", p=0.6)
+    draws = AugmentPipe.draw(6 * batch, torch.Generator().manual_seed(8))
+    draws = draws.reshape(3, 2, batch, -1)
+    for phase in range(3):
+        for which in range(2):
+            x = torch.rand(batch, 3, 32, 32, requires_grad=True)
+            out = pipe(x * 2 - 1, draws[phase, which])
+            assert out.shape == x.shape and bool(torch.isfinite(out).all())
+            (g,) = torch.autograd.grad(out.square().sum(), x)
+            assert bool(torch.isfinite(g).all()) and float(g.abs().sum()) > 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Probabilities, randomness, gradients
 
 
@@ -311,7 +588,9 @@ def test_adaptive_p_moves_by_the_rule_and_stays_in_0_1():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: AugmentPipe("bgcfnc"), r"pipe must be one of"),
+        (lambda: AugmentPipe("bgcx"), r"pipe must be one of"),
+        (lambda: AugmentPipe("cn"), r"pipe must be one of .*bgcfnc"),
+        (lambda: AugmentPipe(""), r"pipe must be one of"),
         (lambda: AugmentPipe("bgc", p=1.5), r"p must be a number in \[0, 1\]"),
         (lambda: AugmentPipe("bgc", p=0.5)(torch.zeros(3, 8, 8), torch.zeros(3, 1)), r"images"),
         (lambda: AugmentPipe("bgc", p=0.5)(torch.zeros(2, 3, 8, 8), torch.zeros(3, len(_COLUMNS))),
@@ -326,7 +605,14 @@ def test_bad_input_is_named(call, match):
 
 def test_every_pipe_string_names_known_groups():
     assert set(PIPES["bgc"]) == {"blit", "geom", "color"}
-    assert all(set(g) <= {"blit", "geom", "color"} for g in PIPES.values())
+    assert set(PIPES["bgcfnc"]) == {"blit", "geom", "color", "filter", "noise", "cutout"}
+    assert set(PIPES["bgcfn"]) == set(PIPES["bgcfnc"]) - {"cutout"}
+    assert set(PIPES["bgcf"]) == set(PIPES["bgcfn"]) - {"noise"}
+    for key, group in (("f", "filter"), ("n", "noise"), ("filter", "filter"),
+                       ("noise", "noise"), ("cutout", "cutout"), ("c", "color")):  # fmt: skip
+        assert PIPES[key] == (group,)
+    known = {"blit", "geom", "color", "filter", "noise", "cutout"}
+    assert all(set(g) <= known for g in PIPES.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,3 +683,16 @@ def test_bad_augmentation_options_are_one_line(tmp_path, capsys, args, match):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 or "usage" in err
     assert __import__("re").search(match, err), err
+
+
+def test_the_trainer_accepts_the_bgcfnc_pipeline(tmp_path, capsys):
+    run = run_cli("--outdir", str(tmp_path), "--run-name", "fnc", "--kimg", "0.004", "--tick",
+                  "0.004", "--snap", "1", "--aug", "fixed", "--aug-p", "0.9",
+                  "--augpipe", "bgcfnc")  # fmt: skip
+    stored = json.loads((Path(run["run_dir"]) / "config.json").read_text())
+    assert stored["config"]["augpipe"] == "bgcfnc"
+    row = _log(run["run_dir"])[-1]
+    assert row["augment_p"] == 0.9 and math.isfinite(row["loss_D"])
+    with pytest.raises(SystemExit):
+        run_cli("--outdir", str(tmp_path), "--aug", "fixed", "--augpipe", "bgcx")
+    assert "--augpipe: invalid choice" in capsys.readouterr().err
