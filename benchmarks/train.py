@@ -36,7 +36,8 @@ from benchmarks._record import RESULTS, environment, write
 class _Trainer:
     """One process-local training step, as in :func:`afgan.training.train` (no data, no I/O)."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device, aug_p: float | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, device: torch.device, aug_p: float | None = None,
+                 augpipe: str = "bgc") -> None:
         torch.manual_seed(0)
         self.cfg = cfg
         self.device = device
@@ -46,7 +47,7 @@ class _Trainer:
         self.G_ema = copy.deepcopy(self.G).eval()
         self.G_opt = torch.optim.Adam(self.G.parameters(), lr=cfg.glr, betas=(0.0, 0.99))
         self.D_opt = torch.optim.Adam(self.D.parameters(), lr=cfg.dlr, betas=(0.0, 0.99))
-        self.augment = AugmentPipe("bgc", aug_p) if aug_p is not None else None
+        self.augment = AugmentPipe(augpipe, aug_p) if aug_p is not None else None
         self.loss = StyleGAN2Loss(self.G, self.D, r1_gamma=0.1, augment_pipe=self.augment)
         self.draws = torch.Generator().manual_seed(0)
         self.step_idx = 0
@@ -78,7 +79,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs, aug_p=None) -> list[dict]:
+def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs, aug_p=None,
+        augpipe="bgc") -> list[dict]:
     rows = []
     variants = [(impl, p) for impl in impls for p in ([None] if aug_p is None else [None, aug_p])]
     for res in resolutions:
@@ -86,7 +88,7 @@ def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs, aug_p=None
         trainers = {}
         for impl, p in variants:
             set_default_impl(impl)
-            trainers[impl, p] = _Trainer(cfg, device, p)
+            trainers[impl, p] = _Trainer(cfg, device, p, augpipe)
             for _ in range(warmup):  # JIT compilation, allocator warm-up, R1 at step 0
                 trainers[impl, p].step()
         times: dict[tuple, list[float]] = {v: [] for v in variants}
@@ -101,12 +103,13 @@ def run(resolutions, impls, batch, steps, warmup, device, cfg_kwargs, aug_p=None
         for impl, p in variants:
             med = statistics.median(times[impl, p])
             rows.append({
-                "resolution": res, "impl": impl, "aug_p": p, "batch": batch, "step_s": med,
+                "resolution": res, "impl": impl, "aug_p": p,
+                "augpipe": None if p is None else augpipe, "batch": batch, "step_s": med,
                 "img_per_s": batch / med, "s_per_kimg": med * 1000 / batch,
                 "G_params": sum(q.numel() for q in trainers[impl, p].G.parameters()),
                 "D_params": sum(q.numel() for q in trainers[impl, p].D.parameters()),
             })  # fmt: skip
-            name = impl if p is None else f"{impl}+ada{p:g}"
+            name = impl if p is None else f"{impl}+{augpipe}{p:g}"
             print(f"{res:4d}²  {name:12s}  {batch / med:8.2f} img/s  "
                   f"{med * 1000 / batch:8.1f} s/kimg  (step {med:.3f} s, median of {steps})",
                   flush=True)  # fmt: skip
@@ -125,6 +128,7 @@ def main(argv=None) -> Path:
     p.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     p.add_argument("--aug-p", type=float, default=None,
                    help="also time each backend with ADA's augmentation at this probability")
+    p.add_argument("--augpipe", default="bgc", help="ADA's transform groups (with --aug-p)")
     d = TrainConfig()  # the trainer's defaults
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--num-layers", type=int, default=d.num_layers)
@@ -144,7 +148,8 @@ def main(argv=None) -> Path:
                       dcbase=args.dcbase, dcmax=args.dcmax, margin=args.margin,
                       z_dim=args.z_dim, w_dim=args.z_dim)  # fmt: skip
     res = [int(r) for r in args.resolutions.split(",")]
-    rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs, args.aug_p)
+    rows = run(res, impls, args.batch, args.steps, args.warmup, device, cfg_kwargs, args.aug_p,
+               args.augpipe)
     meta = environment(torch.get_num_threads(), str(device), platform=platform.platform(),
                        config=cfg_kwargs)
     return write(f"train-{device.type}", {"meta": meta, "rows": rows}, args.results)

@@ -47,11 +47,13 @@ def test_training_benchmark_runs_and_records(tmp_path):
     from benchmarks.train import main
 
     out = main(["--resolutions", "16", "--steps", "1", "--warmup", "0", "--impls", "ref,numba",
-                "--num-layers", "3", "--results", str(tmp_path), "--aug-p", "0.5"])
+                "--num-layers", "3", "--results", str(tmp_path), "--aug-p", "0.5",
+                "--augpipe", "bgcfnc"])  # fmt: skip
     data = json.loads(out.read_text())
     assert out.parent == tmp_path
-    assert [(r["impl"], r["aug_p"]) for r in data["rows"]] == [
-        ("ref", None), ("ref", 0.5), ("numba", None), ("numba", 0.5)]
+    assert [(r["impl"], r["aug_p"], r["augpipe"]) for r in data["rows"]] == [
+        ("ref", None, None), ("ref", 0.5, "bgcfnc"), ("numba", None, None),
+        ("numba", 0.5, "bgcfnc")]
     assert all(r["resolution"] == 16 and r["img_per_s"] > 0 for r in data["rows"])
 
 
