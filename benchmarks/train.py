@@ -7,7 +7,8 @@ steps (Gmain + Dmain + R1 every 16 steps, the optimiser steps and the G_ema upda
 :mod:`afgan.training` phase code, without data loading or logging), and reports images/s and
 seconds per kimg (median over the timed steps, after warm-up). Backends alternate inside each
 repetition so machine noise hits them alike. ``--aug-p P`` adds, per backend, the same step with
-ADA's 'bgc' augmentation at probability ``P`` (fresh random numbers each phase) next to it.
+ADA's augmentation at probability ``P`` (fresh random numbers each phase; ``--augpipe``, 'bgc'
+by default) next to it.
 Results go to ``benchmarks/results/train-*.json``; paste the table into ``benchmarks/README.md``.
 """
 

@@ -46,8 +46,9 @@ returned untouched. The filter :math:`h_\lambda = \sum_i \lambda_i B_i / \nu` is
 :math:`\lambda_4 x + \sum_k (\lambda_k - \lambda_{k+1}) L_k x` (three separable filterings),
 the image extended by reflection. The paper's normalisation keeps the image's energy; which
 spectrum it assumes for that is our choice: a flat one, :math:`\nu^2 = \lambda^\top G
-\lambda` with :math:`G_{ij} = \langle B_i, B_j \rangle` (≈ the bands' shares of the spectrum,
-1/64, 3/64, 12/64, 48/64, on the diagonal). The noise field of an image comes from a
+\lambda` with :math:`G_{ij} = \langle B_i, B_j \rangle` (its diagonal 0.89, 2.41, 9.65 and
+46.08 in 64ths, near the bands' shares of the spectrum, 1, 3, 12 and 48: the transitions
+overlap; its entries sum to 1). The noise field of an image comes from a
 ``torch.Generator`` seeded by one of its draws (the draws are per image, not per pixel): the
 same draws give the same noise, whatever the batch, on one device type (CPU and CUDA generators
 differ). Filtering and noise act on every channel alike (noise independent per channel),

@@ -1313,9 +1313,9 @@ def _train(
                 cfg.ada_kimg = 100.0
     try:
         cfg.validate()
+        _check_metric_options(cfg, given)
     except TrainingError as exc:  # (every rank finds the same: rank 0 says it)
         raise TrainingError(str(exc), reported=d.rank == 0) from None
-    _check_metric_options(cfg, given)
     if cfg.fid_features not in (None, "torchvision") and os.path.exists(cfg.fid_features):
         cfg.fid_features = os.path.abspath(cfg.fid_features)  # (stored: as --data below)
     if cfg.data is not None:

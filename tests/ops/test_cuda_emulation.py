@@ -1601,11 +1601,12 @@ def test_cuda_path_holds_only_its_inputs_and_the_mask(emu, monkeypatch, act, mod
     r, rleaves, _ = run("ref")
     for g, gr in zip(grads, torch.autograd.grad(r, rleaves, torch.ones_like(r)), strict=True):
         torch.testing.assert_close(g, gr, rtol=1e-9, atol=1e-9)
-    if u_in_forward:  # the recomputed u is the one the forward writes: the same gradients
+    if u_in_forward:  # the recomputed u is the one the forward writes: the same y, gradients
         monkeypatch.setattr(_ops, "SAVE_U_IN_FORWARD", False)
         with emulated_cuda_path(emu):
-            y, leaves, _ = run("cuda")
-            again = torch.autograd.grad(y, leaves, torch.ones_like(y))
+            y_again, leaves, _ = run("cuda")
+            again = torch.autograd.grad(y_again, leaves, torch.ones_like(y_again))
+        assert torch.equal(y_again, y)  # (the forward's epilogue with u written or without)
         for g, a in zip(grads, again, strict=True):
             torch.testing.assert_close(g, a, rtol=0, atol=0)
 
