@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q --durations=15
 
 # The whole suite on the oldest releases pyproject.toml admits, in a venv of its own (downloads
 # that torch's CUDA build from PyPI, about 3 GB; run it when a change may need a newer torch).
