@@ -26,6 +26,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -85,34 +86,22 @@ def _held(op: Callable, inputs: tuple) -> int:
     return sum(saved)
 
 
-class _Composition:
+def _composition() -> contextlib.AbstractContextManager:
     """Within it, 'ref' runs as autograd through its composition (what it was before)."""
-
-    def __enter__(self):
-        self.saved = reference._records_eagerly
-        reference._records_eagerly = lambda *args: False  # type: ignore[assignment]
-
-    def __exit__(self, *exc):
-        reference._records_eagerly = self.saved  # type: ignore[assignment]
+    return mock.patch.object(reference, "_records_eagerly", lambda *args: False)
 
 
-class _SavedU:
+def _saved_u() -> contextlib.AbstractContextManager:
     """Within it, the CUDA backend's fused forward writes u for its backward (what it did
     before), instead of the backward recomputing it."""
+    from bandlimit.ops.cuda import _ops
 
-    def __enter__(self):
-        from bandlimit.ops.cuda import _ops
-
-        self.ops, self.saved = _ops, _ops.SAVE_U_IN_FORWARD
-        _ops.SAVE_U_IN_FORWARD = True
-
-    def __exit__(self, *exc):
-        self.ops.SAVE_U_IN_FORWARD = self.saved
+    return mock.patch.object(_ops, "SAVE_U_IN_FORWARD", True)
 
 
 # impl -> (the variant now, the variant before, the context that runs the one before)
-VARIANTS = {"ref": ("recompute", "composition", _Composition),
-            "cuda": ("recompute", "saved_u", _SavedU)}
+VARIANTS = {"ref": ("recompute", "composition", _composition),
+            "cuda": ("recompute", "saved_u", _saved_u)}
 
 
 def main(argv: list[str] | None = None) -> Path:
