@@ -25,34 +25,35 @@ Transforms (the paper's groups and strengths, its appendix B), in order:
   :math:`v`. Images with another channel count than 3 are treated as grey: brightness,
   contrast and the luma flip (a negation) act on them, hue and saturation do not;
 - image-space filtering ('filter'): four frequency bands, each amplified with probability
-  :math:`p` by :math:`\lambda_i = 2^{N(0, 1)}` (1 when not), then all of them divided by
-  :math:`\nu = \lVert h_\lambda \rVert_2`, the norm of the filter's taps (:math:`\nu^2` is
-  its energy gain), so that the image's energy is kept on average (exactly so for white noise;
-  see below);
+  :math:`p` by :math:`\lambda_i = 2^{N(0, 1)}` (1 when not; the bands drawn independently),
+  normalised so that an image with the expected spectrum keeps its energy (below), applied
+  separably: along x, then along y, with one 1-D filter;
 - additive noise ('noise'): with probability :math:`p`, i.i.d. :math:`N(0, \sigma^2)` added to
   every pixel and channel, :math:`\sigma = |N(0, 0.1^2)|` (half-normal) per image;
 - cutout ('cutout'): with probability :math:`p`, a rectangle of half the image's width and
   height, centred at a uniform position :math:`(U(0, W), U(0, H))` (clipped by the borders),
   set to 0 (mid-grey for images in [−1, 1]) in every channel.
 
-The filter bands are the square rings (in :math:`|f_x|, |f_y|`) between the band edges 0,
-1/16, 1/8, 1/4 and 1/2 cycles/pixel (octaves, :math:`\pi/8, \pi/4, \pi/2` rad/pixel). They
-are made with bandlimit's Kaiser sincs: low-passes :math:`L_k = l_k \otimes l_k` (separable,
-:func:`~bandlimit.filters.kaiser_sinc` cut off at the edge :math:`f_k`, transition
-:math:`f_k/2` wide, :math:`6/f_k + 1` taps: 51 dB), and band :math:`i` is
-:math:`B_i = L_i - L_{i-1}` (:math:`L_0 = 0`, :math:`L_4 = \delta`): the bands sum to the
-identity exactly, whatever the low-passes' ripple, and an image none of whose bands fired is
-returned untouched. The filter :math:`h_\lambda = \sum_i \lambda_i B_i / \nu` is applied as
-:math:`\lambda_4 x + \sum_k (\lambda_k - \lambda_{k+1}) L_k x` (three separable filterings),
-the image extended by reflection. The paper's normalisation keeps the image's energy; which
-spectrum it assumes for that is our choice: a flat one, :math:`\nu^2 = \lambda^\top G
-\lambda` with :math:`G_{ij} = \langle B_i, B_j \rangle` (its diagonal 0.89, 2.41, 9.65 and
-46.08 in 64ths, near the bands' shares of the spectrum, 1, 3, 12 and 48: the transitions
-overlap; its entries sum to 1). The noise field of an image comes from a
-``torch.Generator`` seeded by one of its draws (the draws are per image, not per pixel): the
-same draws give the same noise, whatever the batch, on one device type (CPU and CUDA generators
-differ). Filtering and noise act on every channel alike (noise independent per channel),
-cutout on all channels: any channel count works.
+The filter bands are the 1-D bands between the edges 0, 1/16, 1/8, 1/4 and 1/2 cycles/pixel
+(octaves, :math:`\pi/8, \pi/4, \pi/2` rad/pixel), as ADA's. They are made with bandlimit's
+Kaiser sincs (ADA's release uses a wavelet filter bank with the same edges): low-passes
+:math:`l_k` (:func:`~bandlimit.filters.kaiser_sinc` cut off at the edge :math:`f_k`, transition
+:math:`f_k/2` wide, :math:`6/f_k + 1` taps: 51 dB), and band :math:`i` is :math:`b_i = l_i -
+l_{i-1}` (:math:`l_0 = 0`, :math:`l_4 = \delta`): the bands sum to the identity exactly, whatever
+the low-passes' ripple, and an image none of whose bands fired is returned untouched. The gains
+are normalised as ADA's: one band at a time, for the expected band powers :math:`e = (10, 1, 1,
+1)/13` (a :math:`1/f` spectrum: equal octaves, the lowest band holding the rest),
+:math:`g_j = \lambda_j \prod_i (1 + e_i(\lambda_i^2 - 1))^{-1/2}` (one band fired:
+:math:`\sum_k e_k g_k^2 = 1` exactly; several: the product of their normalisations), and the
+1-D filter :math:`h = \sum_i g_i b_i` is applied along each axis: the 2-D response is
+:math:`\hat h(f_x)\,\hat h(f_y)` (where both frequencies lie in band :math:`i`, the gain is
+:math:`g_i^2`). Each pass is :math:`g_4 x + \sum_k (g_k - g_{k+1})\, l_k * x`, the image
+extended by reflection.
+
+The noise field of an image comes from a ``torch.Generator`` seeded by one of its draws (the
+draws are per image, not per pixel): the same draws give the same noise, whatever the batch, on
+one device type (CPU and CUDA generators differ). Filtering and noise act on every channel
+alike (noise independent per channel), cutout on all channels: any channel count works.
 
 The geometric transforms of an image compose into one affine map. An image moved by whole
 pixels only (flips, quarter turns, integer translations) is copied exactly, extended by
@@ -76,7 +77,6 @@ augmentations, as they were (a call advances the generator further than before).
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
 import torch
@@ -129,6 +129,8 @@ BAND_STD, NOISE_STD, CUTOUT_SIZE = 1.0, 0.1, 0.5
 # The band edges (cycles/pixel) between 0 and 1/2, and each low-pass's taps per 1/edge (its
 # transition, edge/2 wide, then reaches 51 dB).
 BAND_EDGES, _BAND_TAPS = (1 / 16, 1 / 8, 1 / 4), 6
+# The bands' expected shares of an image's power (1-D, a 1/f spectrum), for the normalisation.
+BAND_POWER = (10 / 13, 1 / 13, 1 / 13, 1 / 13)
 
 # The resampling filter of the geometric path: a Kaiser sinc at twice the image rate, cut off
 # at the image's Nyquist frequency (0.5 cycles/pixel), transition 0.35-0.65 (75 dB).
@@ -298,25 +300,26 @@ class AugmentPipe(torch.nn.Module):
         fired = on.any(dim=1)
         if not bool(fired.any()):
             return images
-        # Normalised by the filter's energy gain (its taps' squared norm): white noise keeps its
-        # expected energy.
+        # One band at a time, each keeping the expected spectrum's energy (ADA's normalisation).
         lam = lam[fired]
-        lam = lam / torch.einsum("ni,ij,nj->n", lam, _band_gram(), lam).sqrt()[:, None]
-        coef = (lam[:, :-1] - lam[:, 1:]).T  # (the weights of the low-passes L_1 .. L_3)
+        power = torch.tensor(BAND_POWER, dtype=lam.dtype)
+        g = lam * (1 + power * (lam**2 - 1)).rsqrt().prod(dim=1, keepdim=True)
+        coef = (g[:, :-1] - g[:, 1:]).T  # (the weights of the low-passes l_1 .. l_3)
         index = fired.nonzero().squeeze(1).to(images.device)
         x = images.index_select(0, index)
         dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-        xc = x.to(dtype)
-        lows = _band_lowpasses()
-        margin = (lows[0].shape[0] - 1) // 2  # (the longest: every low-pass fits in its pad)
-        xp = _reflect_pad(xc, margin)
+        lows = [low.to(x.device, dtype) for low in _band_lowpasses()]
+        m = (lows[0].shape[0] - 1) // 2  # (the longest: every low-pass fits in its pad)
 
         def weights(w: torch.Tensor) -> torch.Tensor:
             return w.to(device=x.device, dtype=dtype)[:, None, None, None]
 
-        y = xc * weights(lam[:, -1])
-        for c, low in zip(coef, lows):
-            y = y + weights(c) * filter2d(xp, low.to(x.device, dtype), padding=-margin)
+        y = _reflect_pad(x.to(dtype), m)
+        for _ in range(2):  # along x, then along y (the image transposed); [H + 2m, W] between
+            out = y[..., m:-m] * weights(g[:, -1])
+            for c, low in zip(coef, lows):
+                out = out + weights(c) * filter2d(y, low[None, :], padding=(-m, -m, 0, 0))
+            y = out.transpose(-1, -2)
         return images.index_copy(0, index, y.to(images.dtype))
 
     def _noise(self, images: torch.Tensor, r: torch.Tensor, p: float) -> torch.Tensor:
@@ -522,23 +525,6 @@ def _band_lowpasses() -> tuple[torch.Tensor, ...]:
         kaiser_sinc(round(_BAND_TAPS / f) + 1, f, f / 2, fs=1, dtype=torch.float64)
         for f in BAND_EDGES
     )
-
-
-@functools.cache
-def _band_gram() -> torch.Tensor:
-    r""":math:`G_{ij} = \langle B_i, B_j \rangle`, the bands' 2-D kernels' inner products
-    (float64 ``[4, 4]``): :math:`\lVert \sum_i \lambda_i B_i \rVert^2 = \lambda^\top G \lambda`."""
-    lows = _band_lowpasses()
-    size = lows[0].shape[0]
-    kernels = [torch.zeros(size, size, dtype=torch.float64)]  # L_0 = 0
-    for low in lows:
-        k = F.pad(torch.outer(low, low), [(size - low.shape[0]) // 2] * 4)
-        kernels.append(k)
-    delta = torch.zeros(size, size, dtype=torch.float64)
-    delta[size // 2, size // 2] = 1
-    kernels.append(delta)
-    b = torch.stack([hi - lo for lo, hi in itertools.pairwise(kernels)]).flatten(1)
-    return b @ b.T
 
 
 def _warp(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

@@ -252,38 +252,55 @@ def test_small_images_keep_a_constant_constant(size):
 
 # ---------------------------------------------------------------------------------------------
 # Image-space filtering: the pipe's impulse response against the documented bands designed with
-# SciPy (firwin: a Kaiser-windowed sinc) in NumPy float64.
+# SciPy (firwin: a Kaiser-windowed sinc) and the documented gains, in NumPy float64.
 
 EDGES = (1 / 16, 1 / 8, 1 / 4)  # the band edges, cycles/pixel
 KSIZE = 97  # the longest low-pass: 6/edge + 1 taps
+POWER = np.array([10, 1, 1, 1]) / 13  # the bands' expected shares of the power (1/f)
 
 
 def reference_bands() -> list[np.ndarray]:
-    """B_i = L_i − L_{i−1} ([KSIZE, KSIZE]), L_k = l_k ⊗ l_k the low-pass cut off at edge k
-    with a transition edge/2 wide, L_0 = 0 and L_4 = δ."""
-    lows = [np.zeros((KSIZE, KSIZE))]
+    """b_i = l_i − l_{i−1} ([KSIZE]), l_k the low-pass cut off at edge k with a transition
+    edge/2 wide, l_0 = 0 and l_4 = δ."""
+    lows = [np.zeros(KSIZE)]
     for f in EDGES:
         taps = signal.firwin(round(6 / f) + 1, f, width=f / 2, fs=1)
-        lows.append(np.pad(np.outer(taps, taps), (KSIZE - len(taps)) // 2))
-    delta = np.zeros((KSIZE, KSIZE))
-    delta[KSIZE // 2, KSIZE // 2] = 1
+        lows.append(np.pad(taps, (KSIZE - len(taps)) // 2))
+    delta = np.zeros(KSIZE)
+    delta[KSIZE // 2] = 1
     lows.append(delta)
     return [hi - lo for lo, hi in itertools.pairwise(lows)]
 
 
-# The bands' flat parts: Chebyshev radius max(|fx|, |fy|) between their transitions.
-RINGS = [(0, 3 / 64), (5 / 64, 3 / 32), (5 / 32, 3 / 16), (5 / 16, 0.5)]
+def reference_gains(lam: np.ndarray) -> np.ndarray:
+    """The bands' gains, normalised one band at a time: each fired band's gains (1 but λ_i at
+    band i) divided by the square root of the power they give the expected spectrum."""
+    g = np.ones(4)
+    for i in range(4):
+        t = np.ones(4)
+        t[i] = lam[i]
+        g *= t / np.sqrt((POWER * t**2).sum())
+    return g
 
 
-def ring_masks(n: int = 256) -> list[np.ndarray]:
+def reference_kernel(lam: np.ndarray) -> np.ndarray:
+    """The 2-D kernel [KSIZE, KSIZE]: the 1-D filter h = Σ g_i b_i along y and along x."""
+    h = sum(g * b for g, b in zip(reference_gains(lam), reference_bands()))
+    return np.outer(h, h)
+
+
+# The bands' flat parts: |f| between their transitions (cycles/pixel).
+BANDS = [(0, 3 / 64), (5 / 64, 3 / 32), (5 / 32, 3 / 16), (5 / 16, 0.5)]
+
+
+def band_masks(n: int = 256) -> list[np.ndarray]:
     f = np.abs(np.fft.fftfreq(n))
-    r = np.maximum(f[:, None], f[None, :])
-    return [(r >= lo - 1e-12) & (r <= hi + 1e-12) for lo, hi in RINGS]
+    return [(f >= lo - 1e-12) & (f <= hi + 1e-12) for lo, hi in BANDS]
 
 
 def response(kernel: np.ndarray, n: int = 256) -> np.ndarray:
-    """|DFT| of a centred kernel on an n × n grid."""
-    return np.abs(np.fft.fft2(kernel, s=(n, n)))
+    """|DFT| of a centred kernel (1-D or 2-D) on an n (× n) grid."""
+    return np.abs(np.fft.fftn(kernel, s=(n,) * kernel.ndim, axes=tuple(range(kernel.ndim))))
 
 
 def impulse_response(on: dict) -> np.ndarray:
@@ -305,45 +322,52 @@ def bands_on(gains: dict[int, float]) -> dict:
 
 def test_the_reference_bands_partition_the_spectrum():
     """The documented design (checked here, the pipe against it below): the bands sum to the
-    identity; each is flat (±1 %) on its ring and shut (±1 %) on the others'."""
+    identity; each is flat (±1 %) on its band and shut (±1 %) on the others'."""
     bands = reference_bands()
-    delta = np.zeros((KSIZE, KSIZE))
-    delta[KSIZE // 2, KSIZE // 2] = 1
+    delta = np.zeros(KSIZE)
+    delta[KSIZE // 2] = 1
     np.testing.assert_allclose(sum(bands), delta, rtol=0, atol=1e-15)
-    rings = ring_masks()
+    masks = band_masks()
     for i, b in enumerate(bands):
         resp = response(b)
-        for j, ring in enumerate(rings):
+        for j, mask in enumerate(masks):
             want = 1.0 if i == j else 0.0
-            assert np.abs(resp[ring] - want).max() < 0.01, (i, j)
+            assert np.abs(resp[mask] - want).max() < 0.01, (i, j)
 
 
 @pytest.mark.parametrize(("band", "z"), [(1, 1.5), (2, -1.0), (3, 2.0), (4, -0.7)])
-def test_a_band_gain_scales_that_band_and_the_filter_keeps_the_energy(band, z):
-    """One band fired with λ = 2^z: the kernel is (δ + (λ − 1) B_i) / ν with ν its norm; the
-    band's ring is amplified by λ against the others (its energy by λ²)."""
+def test_a_band_gain_scales_that_band_and_keeps_the_expected_power(band, z):
+    """One band fired with λ = 2^z: along each axis, that band's gain is λ times the others',
+    and the expected spectrum (the bands' powers e) keeps its power: Σ e_k g_k² = 1. In 2-D the
+    gains multiply: g_i g_j where f_y lies in band i and f_x in band j."""
+    lam = np.ones(4)
+    lam[band - 1] = 2.0**z
     kernel = impulse_response(bands_on({band: z}))
-    bands = reference_bands()
-    lam = 2.0**z
-    want = sum(bands) + (lam - 1) * bands[band - 1]
-    nu = np.sqrt((want**2).sum())
-    np.testing.assert_allclose(kernel, want / nu, rtol=0, atol=1e-12)
-    assert abs((kernel**2).sum() - 1) < 1e-12  # (white noise keeps its expected energy)
-    resp = response(kernel) * nu
-    for j, ring in enumerate(ring_masks()):
-        gain = lam if j == band - 1 else 1.0
-        assert np.abs(resp[ring] / gain - 1).max() < 0.02, (j, gain)
+    np.testing.assert_allclose(kernel, reference_kernel(lam), rtol=0, atol=1e-12)
+    g = reference_gains(lam)
+    assert g[band - 1] / g[band % 4] == pytest.approx(lam[band - 1], rel=1e-12)
+    assert (POWER * g**2).sum() == pytest.approx(1, rel=1e-12)
+    resp = response(kernel)
+    masks = band_masks()
+    for i, mi in enumerate(masks):
+        for j, mj in enumerate(masks):
+            block = resp[np.ix_(mi, mj)]
+            # (the bands' ±1 % leakage, λ times larger next to an amplified band, per axis)
+            assert np.abs(block / (g[i] * g[j]) - 1).max() < 0.03, (i, j)
 
 
-def test_all_bands_at_gain_one_are_the_identity_and_random_gains_keep_energy():
+def test_all_bands_at_gain_one_are_the_identity_and_several_normalise_in_turn():
     img = torch.randn(1, 3, 24, 24, dtype=torch.float64)
     out = augment(bands_on({1: 0.0, 2: 0.0, 3: 0.0, 4: 0.0}), img, pipe="f")
     torch.testing.assert_close(out, img, rtol=0, atol=1e-12)
     zs = {1: 0.8, 2: -1.3, 3: 0.4, 4: 1.1}
     kernel = impulse_response(bands_on(zs))
-    want = sum(2.0 ** zs[i + 1] * b for i, b in enumerate(reference_bands()))
-    np.testing.assert_allclose(kernel, want / np.sqrt((want**2).sum()), rtol=0, atol=1e-12)
-    assert abs((kernel**2).sum() - 1) < 1e-12
+    lam = 2.0 ** np.array([zs[i] for i in (1, 2, 3, 4)])
+    np.testing.assert_allclose(kernel, reference_kernel(lam), rtol=0, atol=1e-12)
+    # (not one normalisation of all four: that would differ by ~1 % here)
+    one = lam / np.sqrt((POWER * lam**2).sum())
+    h = sum(g * b for g, b in zip(one, reference_bands()))
+    assert np.abs(kernel - np.outer(h, h)).max() > 1e-4
 
 
 def test_filtering_treats_each_channel_alike():
