@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import re
+import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -194,11 +196,12 @@ def resolve_activation(act: object):
 
     Strings are the op's names (default gains). Modules: :class:`Snake`, :class:`SnakeBeta` and
     look-alikes (BigVGAN's, recognised by class name and their ``alpha``/``beta``/
-    ``alpha_logscale`` attributes), and ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``, ``nn.SiLU``,
-    ``nn.Tanh``, ``nn.Sigmoid``, ``nn.ELU(alpha=1)``, ``nn.CELU(alpha=1)``, ``nn.SELU``,
-    ``nn.Softplus(beta=1, threshold=20)``, ``nn.Identity``, all with gain 1 (the exact classes,
-    not subclasses). Returns None for a module the op cannot express (which the modules
-    then run unfused, between the op's stages).
+    ``alpha_logscale`` attributes; :func:`snake_fusable` then checks their formula), and
+    ``nn.LeakyReLU``, ``nn.ReLU``, ``nn.GELU``, ``nn.SiLU``, ``nn.Tanh``, ``nn.Sigmoid``,
+    ``nn.ELU(alpha=1)``, ``nn.CELU(alpha=1)``, ``nn.SELU``, ``nn.Softplus(beta=1,
+    threshold=20)``, ``nn.Identity``, all with gain 1 (the exact classes, not subclasses).
+    Returns None for a module the op cannot express (which the modules then run unfused, between
+    the op's stages).
     """
     if isinstance(act, str):
         if act not in FILTERED_ACTIVATIONS:
@@ -272,12 +275,62 @@ def _per_channel(p: torch.Tensor, channels: int) -> torch.Tensor:
     return p
 
 
-def snake_fits(module: nn.Module, channels: int) -> bool:
-    """Whether a Snake-like module's parameters are laid out for the fused op on ``channels``
-    channels: one value per channel or one for all, or a ``[k]`` vector (BigVGAN's layout, whose
-    length the op checks against the input, naming both)."""
-    a, b = snake_params(module, channels)
-    return all(isinstance(p, torch.Tensor) and p.ndim == 1 for p in (a, b) if p is not None)
+def snake_fusable(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the fused op can stand in for a Snake-like module on ``x [N, C, ...]``.
+
+    Its parameters must be laid out for it: one value per channel or one for all, or a ``[k]``
+    vector (BigVGAN's layout, whose length the op checks against the input, naming both). And a
+    look-alike (recognised by its class name: another library's, or a subclass of ours with its
+    own ``forward``) must compute Snake's formula: its ``forward`` is compared with the formula
+    once, on a probe, the first time the module is used eagerly; one that differs runs unfused
+    (its own ``forward`` between the op's stages), with a warning. Under ``torch.compile`` or
+    export, a module never checked is trusted by its name."""
+    a, b = snake_params(module, x.shape[1])
+    if not all(isinstance(p, torch.Tensor) and p.ndim == 1 for p in (a, b) if p is not None):
+        return False
+    if type(module).forward is _SnakeBase.forward:
+        return True
+    verdict = _FORMULA_CHECKED.get(module)
+    if verdict is None:
+        if torch.compiler.is_compiling() or a.is_meta:
+            return True
+        verdict = _FORMULA_CHECKED[module] = _computes_snake(module, a, b, x.ndim)
+    return verdict
+
+
+# Look-alikes' verdicts (weak: a module's entry goes with it).
+_FORMULA_CHECKED: weakref.WeakKeyDictionary[nn.Module, bool] = weakref.WeakKeyDictionary()
+
+
+def _computes_snake(module: nn.Module, a: torch.Tensor, b: torch.Tensor | None,
+                    ndim: int) -> bool:
+    """Whether ``module`` computes Snake's (``b`` None) or SnakeBeta's formula with its
+    effective parameters ``a``, ``b`` on a probe of ``ndim`` dimensions spanning ±4 (a
+    ``forward`` that cannot take the probe is trusted: the fused op is its evident meaning)."""
+    kind = "snake" if b is None else "snakebeta"
+    channels = a.shape[0]
+    shape = (2, channels, *([3] * (ndim - 2)))
+    with torch.no_grad():
+        dtype = a.dtype if a.is_floating_point() else torch.float32
+        z = torch.linspace(-4, 4, 2 * channels * 3 ** (ndim - 2), dtype=dtype, device=a.device)
+        z = z.reshape(shape)
+        view = (1, channels) + (1,) * (ndim - 2)
+        want = PARAMETRIC_ACTIVATIONS[kind].fn(z, a.reshape(view),
+                                               None if b is None else b.reshape(view))
+        try:
+            got = module.forward(z)  # (not module(z): the user's hooks would see the probe)
+        except Exception:  # (any failure: it cannot be compared)
+            return True
+    if (isinstance(got, torch.Tensor) and got.shape == want.shape
+            and torch.allclose(got.to(want.dtype), want, rtol=1e-4, atol=1e-5)):
+        return True
+    warnings.warn(
+        f"{type(module).__name__} is named like a {'Snake' if b is None else 'SnakeBeta'} but its "
+        f"forward does not compute x + sin(alpha*x)^2/({'alpha' if b is None else 'beta'} + "
+        f"eps) with its parameters: it runs unfused, between the filters",
+        stacklevel=4,
+    )
+    return False
 
 
 def tensor_dtype(x: object) -> torch.dtype:
@@ -507,7 +560,7 @@ class _AliasFree(Module):
         """The op's ``act``, ``alpha``, ``beta``, ``gain`` for ``x``."""
         if self.act_name in ("snake", "snakebeta"):
             assert isinstance(self.act, nn.Module)  # (__init__ requires one for snake)
-            if not snake_fits(self.act, x.shape[1]):  # (parameters in no per-channel layout)
+            if not snake_fusable(self.act, x):  # (no per-channel layout, or another formula)
                 return dict(act=self.act, gain=self.gain)
             a, b = snake_params(self.act, x.shape[1])
             return dict(act=self.act_name, alpha=a, beta=b, gain=self.gain)

@@ -39,7 +39,7 @@ from bandlimit.nn._module import Module
 from bandlimit.nn.activation import (
     bigvgan_paddings,
     resolve_activation,
-    snake_fits,
+    snake_fusable,
     snake_params,
     tensor_dtype,
 )
@@ -499,9 +499,9 @@ class _Activation(Module):
         spec = resolve_activation(self.act)
         snake = spec is not None and spec[0] in ("snake", "snakebeta")
         act: Any = self.act  # an activation the kernels cannot express: unfused, by the op
-        alpha = beta = gain = None  # (or a Snake look-alike whose parameters are not per channel)
+        alpha = beta = gain = None  # (or a Snake look-alike not fusable: snake_fusable)
         if spec is not None and not (snake and not (isinstance(x, torch.Tensor) and x.ndim >= 2
-                                                    and snake_fits(self.act, x.shape[1]))):
+                                                    and snake_fusable(self.act, x))):
             act, alpha, _, gain, _ = spec
             if snake:
                 alpha, beta = snake_params(self.act, x.shape[1])
@@ -530,7 +530,9 @@ class Activation1d(_Activation):
 
     Up-sample (:class:`UpSample1d`) → activation → down-sample (:class:`DownSample1d`), as one
     fused :func:`bandlimit.ops.filtered_act1d` call for Snake/SnakeBeta (BigVGAN's or
-    bandlimit's, their parameters used and trained) and the standard torch activations that
+    bandlimit's, their parameters used and trained; a module named so whose ``forward``
+    computes another formula, checked once on a probe, runs unfused with a warning) and the
+    standard torch activations that
     :class:`bandlimit.nn.AliasFreeActivation1d` accepts as modules (with gain 1); any other
     module runs unfused, between the op's up- and down-sampling stages (a callable ``act``
     of :func:`~bandlimit.ops.filtered_act1d`). ``[N, C, L]`` gives

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import alias_free_torch as aft
 import numpy as np
@@ -238,6 +239,68 @@ def test_snake_look_alikes_with_other_parameter_layouts(channels):
     odd = SiFiGANSnake(3)
     with pytest.raises(RuntimeError):  # (its own forward cannot broadcast 3 over 6 channels)
         bigvgan.Activation1d(odd)(x.float())
+
+
+class LogAlphaSnake(nn.Module):
+    """Named Snake, α stored as its logarithm under a flag BigVGAN's Snake does not have: the
+    formula on the stored parameter is not Snake's (α = 0 would be a division by zero)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.log_alpha_param = True
+        self.alpha = nn.Parameter(torch.zeros(c))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        a = self.alpha.exp()[None, :, None]
+        return x + torch.sin(a * x) ** 2 / a
+
+
+LogAlphaSnake.__name__ = "Snake"
+
+
+class CountingSnake(LogAlphaSnake):
+    """Named Snake, BigVGAN's formula, counting its forward's calls."""
+
+    def forward(self, x):
+        self.calls += 1
+        a = self.alpha[None, :, None]
+        return x + torch.sin(a * x) ** 2 / (a + 1e-9)
+
+
+CountingSnake.__name__ = "Snake"
+
+
+def test_a_look_alike_computing_another_formula_runs_its_own_forward():
+    """A module named Snake was fused by its name alone, so a variant with another formula gave
+    other numbers than alias-free-torch's, silently (1.07 apart here). Its forward is now
+    compared with the formula once: this one runs unfused, with one warning, and equals the
+    peer; one that computes Snake's formula is fused (its forward called once, for the check)."""
+    torch.manual_seed(2)
+    act = LogAlphaSnake(4).double()
+    with torch.no_grad():
+        act.alpha.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 4, 40, dtype=torch.float64)
+    y_peer = aft.Activation1d(act).double()(x)
+    with pytest.warns(UserWarning, match="runs unfused"):
+        y = bigvgan.Activation1d(act).double()(x)
+    assert _rel_err(y, y_peer) < 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (the verdict is kept: no second warning)
+        for m in (bigvgan.Activation1d(act), AliasFreeActivation1d(act)):
+            assert _rel_err(m.double()(x), y_peer) < 1e-6
+
+    same = CountingSnake(4).double()
+    with torch.no_grad():
+        same.alpha.uniform_(0.5, 1.5)
+    block = bigvgan.Activation1d(same).double()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            y = block(x)
+    assert same.calls == 1  # (the check's probe only: the op computed the rest)
+    assert _rel_err(y, aft.Activation1d(same).double()(x)) < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
