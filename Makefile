@@ -25,7 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n 2 -q --durations=15
+	$(PY) -m pytest -n 2 --dist worksteal -q --durations=15
 
 # The whole suite on the oldest releases pyproject.toml admits, in a venv of its own (downloads
 # that torch's CUDA build from PyPI, about 3 GB; run it when a change may need a newer torch).
@@ -34,11 +34,11 @@ OLDEST_PINS := torch==2.6.0 numpy==1.23.5 scipy==1.9.3 numba==0.59.1
 test-oldest:
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install $(OLDEST_PINS) 'pytest>=7' 'hypothesis>=6.80' \
-		'matplotlib>=3.6' 'pytest-xdist>=3' alias-free-torch==0.0.6 'julius>=0.2.7'
+		'matplotlib>=3.6' 'pytest-xdist>=3.2' alias-free-torch==0.0.6 'julius>=0.2.7'
 	$(OLDEST)/bin/python -m pip install --no-deps -e .
 	$(OLDEST)/bin/python -c "import torch, numpy, scipy, numba; print('oldest:', \
 		torch.__version__, numpy.__version__, scipy.__version__, numba.__version__)"
-	$(OLDEST)/bin/python -m pytest -n 2 -q
+	$(OLDEST)/bin/python -m pytest -n 2 --dist worksteal -q
 
 # The API reference, from the docstrings: docs/_build/html/index.html.
 docs: $(STAMP)
@@ -50,7 +50,7 @@ lint: $(STAMP)
 
 # The CUDA kernels' race and bounds checks alone (part of `make test`; see the test's docstring).
 sanitize: $(STAMP)
-	$(PY) -m pytest -q tests/ops/test_cuda_sanitizers.py
+	$(PY) -m pytest -n 2 --dist worksteal -q tests/ops/test_cuda_sanitizers.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.ops

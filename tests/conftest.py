@@ -75,3 +75,25 @@ def vectors_dir() -> Path:
             pytest.fail(msg)  # CI always has them: a missing copy must not pass silently
         pytest.skip(msg)
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# ``BANDLIMIT_TEST_SHARD=k/n`` keeps every n-th collected test from the k-th (0-based): the
+# sanitizer runs (test_cuda_sanitizers.py) split one slow file into pieces that xdist's workers
+# can share.
+SHARD_ENV = "BANDLIMIT_TEST_SHARD"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shard = os.environ.get(SHARD_ENV)
+    if not shard:
+        return
+    try:
+        k, n = (int(v) for v in shard.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: expected 'k/n', 0 <= k < n") from None
+    if not 0 <= k < n:
+        raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: expected 'k/n', 0 <= k < n")
+    keep = [item for i, item in enumerate(items) if i % n == k]
+    config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k])
+    items[:] = keep

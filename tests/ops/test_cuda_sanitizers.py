@@ -12,13 +12,16 @@ same kernel sources (``BANDLIMIT_EMULATION_SANITIZER``, ``_build.load_emulation`
   CPU allocations get red zones) or past the shared memory's guard bytes, and undefined
   behaviour such as a signed overflow in index arithmetic or a shift past the width.
 
-The whole emulation test file reruns on each in a subprocess (the sanitizer's runtime must be
-preloaded), with several threads in every block. A self-test first shows that each check sees
-what it is for: a missing barrier and two blocks (neighbours along y) writing one word; a read one
-past an array and an int index one past INT_MAX.
+The whole emulation test file reruns on each in subprocesses (the sanitizer's runtime must be
+preloaded), with several threads in every block: ThreadSanitizer's run in four pieces (the
+slowest test, and every third of the others: ``BANDLIMIT_TEST_SHARD``) that the suite's workers
+share. A self-test first shows that each check sees what it is for: a missing barrier and two
+blocks (neighbours along y) writing one word; a read one past an array and an int index one past
+INT_MAX.
 
-Skipped where the C++ compiler lacks the sanitizer's runtime. A few minutes each on 2 cores (the
-builds are cached per source hash, like the plain emulation's). ``make sanitize`` runs this file.
+Skipped where the C++ compiler lacks the sanitizer's runtime. About 25 min of one core for
+ThreadSanitizer, 2–3 for AddressSanitizer (the builds are cached per source hash, like the plain
+emulation's). ``make sanitize`` runs this file.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from bandlimit.ops.cuda import _build
+from tests.conftest import SHARD_ENV
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -57,9 +61,12 @@ def needs(sanitizer: str):
     )
 
 
-def run_sanitized(sanitizer: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+def run_sanitized(
+    sanitizer: str, args: list[str], timeout: float, **extra_env: str
+) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.update(OPTIONS[sanitizer])
+    env.update(extra_env)
     env.update({
         "LD_PRELOAD": PRELOAD[sanitizer],
         _build.ENV_SANITIZER: sanitizer,
@@ -112,17 +119,44 @@ def test_the_bounds_check_sees_a_read_past_an_array_and_a_signed_overflow():
     assert probe("address", "overflow_probe", True) == (66, 1)
 
 
-@pytest.mark.parametrize("sanitizer", [
-    pytest.param("thread", marks=needs("thread")),
-    pytest.param("address", marks=needs("address")),
-])
-def test_the_emulated_kernels_pass_their_tests_under_the_sanitizer(sanitizer):
+# The emulation file in pieces, so that the slow ThreadSanitizer run (~25 min of one core) is
+# shared by the suite's xdist workers: its slowest test (~10 min under it: 131076 planes) on its
+# own, the others in three (every third test: tests/conftest.py).
+SLOWEST = "test_planes_beyond_the_grid_z_limit"
+EMULATION_TESTS = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                   str(HERE / "test_cuda_emulation.py")]  # fmt: skip
+PIECES = {  # id: (sanitizer, -k expression, shard)
+    "thread-slowest": ("thread", SLOWEST, None),
+    **{f"thread-{k + 1}of3": ("thread", f"not {SLOWEST}", f"{k}/3") for k in range(3)},
+    "address": ("address", None, None),
+}
+
+
+@pytest.mark.parametrize("piece", [pytest.param(k, marks=needs(v[0]), id=k)
+                                   for k, v in PIECES.items()])  # fmt: skip
+def test_the_emulated_kernels_pass_their_tests_under_the_sanitizer(piece):
+    sanitizer, select, shard = PIECES[piece]
     proc = run_sanitized(
-        sanitizer,
-        ["-m", "pytest", "-q", "-x", "--capture=sys", "-p", "no:cacheprovider", "-p", "no:xdist",
-         str(HERE / "test_cuda_emulation.py")],
-        timeout=3000,
+        sanitizer, [*EMULATION_TESTS, "-x", "--capture=sys", *(["-k", select] if select else [])],
+        timeout=3000, **({SHARD_ENV: shard} if shard else {}),
     )
     assert proc.returncode == 0, tail(proc)
     assert not any(r in proc.stderr for r in REPORTS[sanitizer]), tail(proc)
     assert " passed" in proc.stdout, tail(proc)
+
+
+def collected(shard: str | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k not in (SHARD_ENV, "PYTEST_XDIST_WORKER")}
+    env.update({SHARD_ENV: shard} if shard else {})
+    proc = subprocess.run([sys.executable, *EMULATION_TESTS, "--collect-only"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, tail(proc)
+    return [line for line in proc.stdout.splitlines() if "::" in line]
+
+
+def test_the_shards_split_the_emulation_tests_between_them():
+    everything = collected(None)
+    pieces = [collected(f"{k}/2") for k in range(2)]
+    assert len(everything) > 50
+    assert sorted(t for p in pieces for t in p) == sorted(everything)
+    assert all(abs(len(p) - len(everything) / 2) <= 1 for p in pieces)
