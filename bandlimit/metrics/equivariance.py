@@ -402,7 +402,7 @@ def translate_fractional(
     Examples
     --------
     Half a pixel to the right: a ramp ``x[..., c] = c`` becomes ``c − 0.5`` where the mask is
-    set, columns and rows ``3 … 12`` of 16:
+    set, columns and rows ``3 … 13`` of 16:
 
     >>> import torch
     >>> from bandlimit.metrics.equivariance import translate_fractional

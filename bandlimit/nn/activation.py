@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 import weakref
@@ -477,11 +478,30 @@ _ONE = {1: "one signal [C, L]", 2: "one image [C, H, W]", 3: "one volume [C, D, 
 _BATCH = {1: "[N, C, L] signals", 2: "[N, C, H, W] images", 3: "[N, C, D, H, W] volumes"}
 
 
+# alias-free-torch's argument names (of its Activation1d/2d, UpSample1d ...) and ours.
+_THEIR_NAMES = {"activation": "act", "ratio": "up and down", "up_ratio": "up",
+                "down_ratio": "down", "up_kernel_size": "kernel_size",
+                "down_kernel_size": "kernel_size"}  # fmt: skip
+
+
 class _AliasFree(Module):
     ndim = 1
     _filter_buffers = ("fu", "fd")
     fu: torch.Tensor  # buffers, registered in __init__
     fd: torch.Tensor
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        # (Python's own message would name this private base class's __init__)
+        known = inspect.signature(cls.__init__).parameters
+        for name in kwargs:
+            if name not in known:
+                hint = "" if name not in _THEIR_NAMES else (
+                    f"; it takes {_THEIR_NAMES[name]} (alias-free-torch's {name!r}"
+                    + (f": for its signature use bandlimit.nn.bigvgan.Activation{cls.ndim}d)"
+                       if cls.ndim < 3 else ")"))
+                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument "
+                                f"{name!r}{hint}")
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -73,11 +73,18 @@ class Fir:
 
 
 # What to use instead, for a signal of the other kind.
+_VOLUMES = "; for volumes [N, C, D, H, W] use the 3-D op (upfirdn3d, filtered_act3d)"
 _OTHER_FORM = {
     ("[N, C, H, W]", 3): "; for one image [C, H, W] add the batch axis (x[None]); for 1-D "
                          "signals [N, C, L] use the 1-D op (upfirdn1d, filtered_act1d)",
     ("[N, C, L]", 2): "; for one signal [C, L] add the batch axis (x[None])",
     ("[N, C, L]", 4): "; for images [N, C, H, W] use the 2-D op (upfirdn2d, filtered_act)",
+    ("[N, C, L]", 5): _VOLUMES,
+    ("[N, C, H, W]", 5): _VOLUMES,
+    ("[N, C, D, H, W]", 4): "; for one volume [C, D, H, W] add the batch axis (x[None]); for "
+                            "images [N, C, H, W] use the 2-D op (upfirdn2d, filtered_act)",
+    ("[N, C, D, H, W]", 3): "; for 1-D signals [N, C, L] use the 1-D op (upfirdn1d, "
+                            "filtered_act1d)",
 }
 
 

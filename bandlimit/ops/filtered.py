@@ -214,14 +214,18 @@ def _run_callable_act(
     a = act(u_user)
     # Element-wise, or mixing channels (alias-free-torch's blocks take any module): the
     # batch and the samples must stay.
+    name = getattr(act, "__name__", type(act).__name__)
     if (not isinstance(a, torch.Tensor) or a.ndim != u_user.ndim
             or a.shape[0] != u_user.shape[0] or a.shape[2:] != u_user.shape[2:]):  # fmt: skip
         got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
         raise ValueError(
             f"act must return a tensor of its input's batch and samples (element-wise, or "
-            f"changing the channels only): {getattr(act, '__name__', type(act).__name__)} "
-            f"returned {got} for the up-sampled signal of shape {tuple(u_user.shape)}"
+            f"changing the channels only): {name} returned {got} for the up-sampled signal of "
+            f"shape {tuple(u_user.shape)}"
         )
+    if not a.is_floating_point():  # (an integer step function, say: no gradient, cast silently)
+        raise TypeError(f"act must return a floating-point tensor: {name} returned dtype "
+                        f"{a.dtype} for the up-sampled signal of dtype {u_user.dtype}")
     a = a.to(u.dtype)
     if signal_ndim == 1:
         a = a.unsqueeze(2)

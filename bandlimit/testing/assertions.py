@@ -266,9 +266,10 @@ def _as_shift(
 
 
 def _check_taps(taps: Any) -> int:
-    if check_int("taps", taps, 2) % 2:
+    t = check_int("taps", taps)
+    if t < 2 or t % 2:
         raise ValueError(f"taps must be an even integer >= 2, got {taps!r}")
-    return int(taps)
+    return t
 
 
 def fractional_shift(
@@ -545,7 +546,8 @@ def _range(used: float, given: float | None) -> str:
 
 
 def _nothing_left(
-    axis: int, n: int, crop: int, by_shift: list[int], shift: float, method: str, taps: int
+    axis: int, n: int, crop: int, by_shift: list[int], shift: float, method: str, taps: int,
+    shifted_numerically: bool = False,
 ) -> str:
     msg = (f"nothing left to compare along {_AXES[axis]}: of op's {n} output samples, crop {crop} "
            f"keeps [{crop}, {max(crop, n - crop)})")
@@ -559,7 +561,10 @@ def _nothing_left(
                 f"{taps // 2} on each side), whatever crop is")
     fewer = max(2, min(8, taps // 2) // 2 * 2)  # (an even count below the one used)
     return msg + "; use a smaller crop, a longer input" + (
-        f" or fewer taps (e.g. taps={fewer})" if method == "sinc" and taps > 2 else "")
+        f" or fewer taps (e.g. taps={fewer})" if method == "sinc" and taps > 2 else "") + (
+        "; or give x as a BandlimitedSignal (bandlimited_signals, make_bandlimited_signal): "
+        "shifted exactly, it needs no border for the input's shift" if shifted_numerically
+        else "")
 
 
 def _output_shift_reach(method: str, taps: int, out_shift: Sequence[float]) -> str:
@@ -766,7 +771,16 @@ def assert_translation_equivariant(
         max_val = check_real("max_val", max_val, positive=True)
     min_compared = check_int("min_compared", min_compared, 1)
     x0, nd = _resolve_input(x, dtype, (3, 4, 5))
-    shift = _as_shift(shift, nd)
+    try:
+        shift = _as_shift(shift, nd)
+    except ValueError as exc:
+        n = len(shift) if isinstance(shift, (tuple, list)) else 0
+        if n == nd + 1 and nd < 3:  # (an image or a volume without its batch axis)
+            what = ("one image [C, H, W]", "one volume [C, D, H, W]")[nd - 1]
+            raise ValueError(f"{exc}: x has shape {tuple(x0.shape)}, read as [N, C"
+                             f"{', L' if nd == 1 else ', H, W'}]; for {what} add the batch axis "
+                             f"(x[None])") from None
+        raise
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     taps = _check_taps(taps)
@@ -800,7 +814,8 @@ def assert_translation_equivariant(
                                           (out_shift[axis],), method, taps)  # fmt: skip
         by_shift = torch.nonzero(own).flatten().tolist()
         if not bool((keep[by_shift] > 0).any()):
-            raise ValueError(_nothing_left(axis, n, c, by_shift, out_shift[axis], method, k))
+            raise ValueError(_nothing_left(axis, n, c, by_shift, out_shift[axis], method, k,
+                                           shifted_numerically=any(reach)))
         shape = [1] * mask.ndim
         shape[dim] = n
         mask = mask * keep.reshape(shape)

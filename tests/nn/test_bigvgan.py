@@ -3,8 +3,10 @@ gradients, state dicts and patching; and the modules' own behaviour."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
+import pickle
 import warnings
 
 import alias_free_torch as aft
@@ -363,6 +365,23 @@ def test_alias_free_activation_modules(mode):
     assert y.shape == (1, 3, 10, 12)
     y.sum().backward()
     assert sb.alpha.grad is not None and sb.beta.grad is not None
+
+
+def test_alias_free_torchs_argument_names_are_pointed_to_ours():
+    """Before: "_AliasFree.__init__() got an unexpected keyword argument 'ratio'", naming a
+    private class."""
+    with pytest.raises(TypeError, match=r"^AliasFreeActivation1d\(\) got an unexpected keyword "
+                       r"argument 'ratio'; it takes up and down \(alias-free-torch's 'ratio': for "
+                       r"its signature use bandlimit\.nn\.bigvgan\.Activation1d\)$"):
+        AliasFreeActivation1d("gelu", ratio=2)
+    with pytest.raises(TypeError, match=r"^AliasFreeActivation2d\(\) .* 'up_kernel_size'; it "
+                       r"takes kernel_size"):
+        AliasFreeActivation2d("gelu", up_kernel_size=12)
+    with pytest.raises(TypeError, match=r"^AliasFreeActivation2d\(\) got an unexpected keyword "
+                       r"argument 'kernel'$"):
+        AliasFreeActivation2d("gelu", kernel=12)
+    m = AliasFreeActivation2d("gelu", up=2, kernel_size=6)  # (and the known names still work)
+    assert copy.deepcopy(m).kernel_size == pickle.loads(pickle.dumps(m)).kernel_size == 6
 
 
 def test_bad_module_arguments():

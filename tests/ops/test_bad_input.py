@@ -379,6 +379,18 @@ def test_a_signal_of_the_other_kind_is_pointed_to_the_other_op():
     with pytest.raises(ValueError, match=r"got shape \(1, 2, 8, 8\); for images \[N, C, H, W\] "
                        r"use the 2-D op"):
         ops.filtered_act1d(torch.randn(1, 2, 8, 8), "gelu")
+    # volumes, and the volume ops given the others (before: no hint)
+    for op in (ops.filtered_act, ops.upfirdn1d):
+        with pytest.raises(ValueError, match=r"got shape \(1, 2, 4, 4, 4\); for volumes \[N, C, "
+                           r"D, H, W\] use the 3-D op \(upfirdn3d, filtered_act3d\)$"):
+            op(torch.randn(1, 2, 4, 4, 4), *(("gelu",) if op is ops.filtered_act else (None,)))
+    with pytest.raises(ValueError, match=r"got shape \(2, 4, 4, 4\); for one volume \[C, D, H, "
+                       r"W\] add the batch axis \(x\[None\]\); for images \[N, C, H, W\] use "
+                       r"the 2-D op"):
+        ops.upfirdn3d(torch.randn(2, 4, 4, 4), None)
+    with pytest.raises(ValueError, match=r"got shape \(2, 4, 4\); for 1-D signals \[N, C, L\] "
+                       r"use the 1-D op"):
+        ops.filtered_act3d(torch.randn(2, 4, 4), "gelu")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -655,3 +667,27 @@ def test_resample_modules_and_filters_on_the_meta_device():
     with pytest.raises(ValueError, match=r"^f must hold its taps to place them on cpu, got a "
                        r"tensor on the meta device$"):
         ops.setup_filter(_meta(3))
+
+
+@pytest.mark.parametrize("impl", ["ref", "numba"])
+def test_a_callable_act_must_keep_the_samples_and_return_floats(impl):
+    """A callable that drops samples is refused naming the shapes; one that returns integers
+    (a step function) was cast to the input's dtype silently, with no gradient: now refused."""
+    x2, x1 = torch.randn(1, 2, 8, 8), torch.randn(1, 2, 16)
+
+    def step(t):
+        return (t > 0).long()
+
+    with pytest.raises(ValueError, match=r"act must return a tensor of its input's batch and "
+                       r"samples .*: <lambda> returned \(1, 2, 8, 7\) for the up-sampled "
+                       r"signal of shape \(1, 2, 8, 8\)$"):
+        ops.filtered_act(x2, lambda t: t[..., :-1], impl=impl)
+    for call in (lambda: ops.filtered_act(x2, step, impl=impl),
+                 lambda: ops.filtered_act1d(x1, step, impl=impl)):  # fmt: skip
+        with pytest.raises(TypeError, match=r"^act must return a floating-point tensor: step "
+                           r"returned dtype torch\.int64 for the up-sampled signal of dtype "
+                           r"torch\.float32$"):
+            call()
+    # (a float output of another precision is fine: computed on, in the op's dtype)
+    y = ops.filtered_act(x2, lambda t: torch.nn.functional.gelu(t).double(), impl=impl)
+    assert y.dtype == torch.float32

@@ -80,3 +80,29 @@ def test_a_zero_dimensional_rate_tensor_is_a_number():
         assert assert_translation_equivariant(ident, S2, (0.3, 0.1), rate=rate) > 60
     with pytest.raises(ValueError, match=r"rate must be > 0, got -1\.0"):
         assert_translation_equivariant(ident, S2, (0.3, 0.1), rate=torch.tensor(-1.0))
+
+
+def test_an_image_without_its_batch_axis_is_told_to_add_it():
+    """Before: only 'shift must be (dx,) or a number for 1-D signals' (the [C, H, W] image was
+    read as a batch of 1-D signals)."""
+    image = S2.render()[0]  # [C, H, W]
+    with pytest.raises(ValueError, match=r"for 1-D signals, got \(0\.3, 0\.2\): x has shape "
+                       r"\(1, 32, 32\), read as \[N, C, L\]; for one image \[C, H, W\] add the "
+                       r"batch axis \(x\[None\]\)$"):
+        assert_translation_equivariant(ident, image, (0.3, 0.2))
+
+
+@pytest.mark.parametrize("taps", [0, -2, 7])
+def test_taps_says_even_whatever_the_value(taps):
+    """Before: taps=0 said 'must be an int >= 2', taps=7 'an even integer >= 2'."""
+    with pytest.raises(ValueError, match=rf"^taps must be an even integer >= 2, got {taps}$"):
+        assert_translation_equivariant(ident, S2, (0.3, 0.2), taps=taps)
+
+
+def test_nothing_left_of_a_tensor_suggests_an_exactly_shifted_signal():
+    """The testing helpers' defaults together: a 32-pixel tensor shifted numerically keeps
+    nothing with 24 taps; the message names the way out that needs no border."""
+    with pytest.raises(ValueError, match=r"nothing left to compare .* or give x as a "
+                       r"BandlimitedSignal \(bandlimited_signals, make_bandlimited_signal\)"):
+        assert_translation_equivariant(ident, S2.render(), (0.3, 0.2))
+    assert assert_translation_equivariant(ident, S2, (0.3, 0.2)) > 100  # (the signal: exact)

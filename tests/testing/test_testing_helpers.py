@@ -420,7 +420,7 @@ def test_assertion_arguments_are_checked():
         assert_translation_equivariant(lambda t: t, s1, 0.5, rate=True)
     with pytest.raises(ValueError, match="shift \\* rate must be finite"):
         assert_translation_equivariant(lambda t: t, s1, 1e300, rate=1e10, crop=0)
-    with pytest.raises(TypeError, match=r"taps must be an int >= 2, got 24\.0"):
+    with pytest.raises(TypeError, match=r"taps must be an int, got 24\.0"):
         assert_translation_equivariant(lambda t: t, s1, 0.5, taps=24.0)
     # An empty batch has nothing to compare, and that is the input's doing, not crop's.
     with pytest.raises(ValueError, match=r"x must not be empty, got shape \(0, 1, 64\)"):
