@@ -1160,15 +1160,21 @@ class _Progress:
             sys.stderr.flush()
 
 
+# (the metrics move a generator's input; a model that takes images is tested on them instead)
+_OTHER_MODELS = ("; for a model without one (an image-to-image network, a layer), use "
+                 "bandlimit.testing.assert_translation_equivariant / "
+                 "assert_rotation_equivariant on its inputs")
+
+
 def _transform_buffer(G: Any) -> torch.Tensor:
     for attr in ("mapping", "synthesis"):
         if not hasattr(G, attr):
             raise TypeError(f"G must be a StyleGAN3-style generator with .mapping and .synthesis; "
-                            f"{type(G).__name__} has no .{attr}")
+                            f"{type(G).__name__} has no .{attr}{_OTHER_MODELS}")
     tr = getattr(getattr(G.synthesis, "input", None), "transform", None)
     if not isinstance(tr, torch.Tensor) or tuple(tr.shape) != (3, 3):
         raise TypeError("G.synthesis.input.transform must be a [3, 3] tensor buffer (StyleGAN3 "
-                        f"Fourier-feature input), got {type(tr).__name__}")
+                        f"Fourier-feature input), got {type(tr).__name__}{_OTHER_MODELS}")
     if tr.dtype not in (torch.float32, torch.float64):
         # (written in it, a fractional shift or a rotation's cos/sin would be rounded while the
         # reference images use the exact ones: an equivariant G scored 42 dB instead of 66)

@@ -140,6 +140,24 @@ class _LowPass(Module):
             f = _radial_filter(cutoff, half_width, k).view(1, 1, k, k)
         self.register_design("filter", f)
 
+    def _stream(self) -> FilteredAct1dStream:
+        """The 1-D filter on a signal that arrives in chunks (``LowPassFilter1d.stream``)."""
+        pad, mode = (0, 0), "zeros"
+        if self.padding:
+            if self.padding_mode not in ("constant", "replicate"):
+                raise ValueError(
+                    f"padding_mode={self.padding_mode!r} cannot stream: the signal's first "
+                    f"samples would depend on later ones; 'constant' and 'replicate' can"
+                )
+            pad, mode = (self.pad_left, self.pad_right), _OP_MODES[self.padding_mode]
+
+        def op_kwargs(x: torch.Tensor) -> dict[str, Any]:
+            return dict(act="linear", fu=None, fd=_taps(self.filter, tensor_dtype(x)),
+                        down=self.stride, padding_mode=mode, gain=1.0, flip_filter=True)
+
+        return FilteredAct1dStream._of(op_kwargs, (1, self.kernel_size), 1, self.stride, (0, 0),
+                                       pad, mode)  # fmt: skip
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         taps = _taps(self.filter, tensor_dtype(x))
         pad, mode = (0, 0), "zeros"
@@ -209,6 +227,14 @@ class LowPassFilter1d(_LowPass):
     """
 
     ndim = 1
+
+    def stream(self) -> FilteredAct1dStream:
+        """This filter on a signal that arrives in chunks ``[N, C, l]``: a
+        :class:`~bandlimit.ops.FilteredAct1dStream` whose concatenated outputs (after its
+        ``flush()``) equal the module on the whole signal (as :meth:`UpSample1d.stream`). Needs
+        ``padding_mode`` 'constant' or 'replicate' (or ``padding=False``): 'reflect' and
+        'circular' make the first outputs depend on later samples."""
+        return self._stream()
 
 
 class LowPassFilter2d(_LowPass):
@@ -300,18 +326,32 @@ class UpSample1d(Module):
         f = kaiser_sinc_bigvgan(0.5 / self.ratio, 0.6 / self.ratio, self.kernel_size)
         self.register_design("filter", f.view(1, 1, self.kernel_size))
 
+    def _op_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
+        return dict(act="linear", fu=_taps(self.filter, tensor_dtype(x)), up=self.ratio,
+                    padding_mode="replicate", gain=1.0)  # fmt: skip
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Up-sample ``x`` ``[N, C, L]`` to ``[N, C, ratio·L]``."""
         pu, _ = bigvgan_paddings(self.ratio, self.kernel_size)
-        return filtered_act1d(
-            x,
-            "linear",
-            _taps(self.filter, tensor_dtype(x)),
-            up=self.ratio,
-            padding=pu,
-            padding_mode="replicate",
-            gain=1.0,
-        )
+        return filtered_act1d(x, padding=pu, **self._op_kwargs(x))
+
+    def stream(self) -> FilteredAct1dStream:
+        """This up-sampler on a signal that arrives in chunks ``[N, C, l]``: a
+        :class:`~bandlimit.ops.FilteredAct1dStream` whose concatenated outputs (after its
+        ``flush()``) equal the module on the whole signal, each as soon as the input samples it
+        depends on have arrived (``lookahead`` of them past it).
+
+        >>> import torch
+        >>> from bandlimit.nn.bigvgan import UpSample1d
+        >>> up, x = UpSample1d(2), torch.randn(1, 3, 200)
+        >>> stream = up.stream()
+        >>> y = torch.cat([stream(c) for c in x.split(48, dim=2)] + [stream.flush()], dim=2)
+        >>> torch.allclose(y, up(x), atol=1e-6)
+        True
+        """
+        pu, _ = bigvgan_paddings(self.ratio, self.kernel_size)
+        return FilteredAct1dStream._of(self._op_kwargs, (self.kernel_size, 1), self.ratio, 1, pu,
+                                       (0, 0), "replicate")  # fmt: skip
 
 
 class DownSample1d(Module):
@@ -357,6 +397,10 @@ class DownSample1d(Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Low-pass and down-sample ``x`` ``[N, C, L]`` to ``[N, C, ceil(L/ratio)]``."""
         return self.lowpass(x)
+
+    def stream(self) -> FilteredAct1dStream:
+        """This down-sampler on a signal that arrives in chunks (as :meth:`UpSample1d.stream`)."""
+        return self.lowpass.stream()
 
 
 class UpSample2d(Module):

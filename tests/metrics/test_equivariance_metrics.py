@@ -1220,3 +1220,17 @@ def test_a_float64_generator_gets_float64_latents():
     want = eq.evaluate(AnalyticGenerator(), num_samples=8, batch_size=4, progress=False)
     for m in r:
         assert abs(r[m] - want[m]) < 1e-3 or (math.isinf(r[m]) and math.isinf(want[m])), m
+
+
+def test_a_model_that_is_not_a_generator_is_pointed_to_the_testing_assertions():
+    """The metrics move a StyleGAN3 generator's input; another model (here a layer) gets a
+    TypeError saying what is missing and where its test is."""
+    with pytest.raises(TypeError, match=r"G must be a StyleGAN3-style generator with \.mapping "
+                       r"and \.synthesis; Conv2d has no \.mapping; for a model without one .*"
+                       r"bandlimit\.testing\.assert_translation_equivariant"):
+        eq.evaluate(torch.nn.Conv2d(3, 3, 3), num_samples=4, batch_size=4, progress=False)
+    G = AnalyticGenerator()
+    del G.synthesis.input.transform
+    with pytest.raises(TypeError, match=r"\[3, 3\] tensor buffer .* got NoneType; for a model "
+                       r"without one"):
+        eq.evaluate(G, num_samples=4, batch_size=4, progress=False)

@@ -158,6 +158,42 @@ def test_bigvgan_blocks_stream_alias_free_torchs_numbers(ratio):
     torch.testing.assert_close(got, peer(x), rtol=1e-6, atol=1e-6)
 
 
+RESAMPLERS = [  # (id, class, arguments): alias-free-torch's classes take the same
+    ("up 2", "UpSample1d", (2,), {}),
+    ("up 3, 7 taps", "UpSample1d", (3, 7), {}),
+    ("down 2", "DownSample1d", (2,), {}),
+    ("down 3, 13 taps", "DownSample1d", (3, 13), {}),
+    ("lowpass stride 1", "LowPassFilter1d", (0.3, 0.2), {"kernel_size": 9}),
+    ("lowpass constant", "LowPassFilter1d", (0.25, 0.3, 2), {"padding_mode": "constant"}),
+    ("lowpass unpadded", "LowPassFilter1d", (0.25, 0.3, 3), {"padding": False}),
+]
+
+
+@pytest.mark.parametrize(("cls", "args", "kwargs"), [r[1:] for r in RESAMPLERS],
+                         ids=[r[0] for r in RESAMPLERS])
+def test_bigvgan_resamplers_stream_alias_free_torchs_numbers(cls, args, kwargs):
+    """UpSample1d / DownSample1d / LowPassFilter1d.stream(): chunked (empty and one-sample
+    chunks among them), the module's output on the whole signal, which is alias-free-torch's;
+    the stream starts over after its flush."""
+    aft = pytest.importorskip("alias_free_torch")
+    module = getattr(bigvgan, cls)(*args, **kwargs).double()
+    peer = getattr(aft, cls)(*args, **kwargs).double()
+    x = torch.randn(2, 3, 150, dtype=torch.float64)
+    stream = module.stream()
+    for cuts in ([0, 1, 2, 40, 40, 97], [75]):
+        got = run_stream(stream, x, cuts)
+        torch.testing.assert_close(got, module(x), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(got, peer(x), rtol=1e-6, atol=1e-6)
+
+
+def test_a_lowpass_that_reflects_cannot_stream():
+    with pytest.raises(ValueError, match=r"padding_mode='reflect' cannot stream.*'constant' and "
+                       r"'replicate' can"):
+        bigvgan.LowPassFilter1d(padding_mode="reflect").stream()
+    with pytest.raises(ValueError, match=r"padding_mode='circular' cannot stream"):
+        bigvgan.LowPassFilter1d(padding_mode="circular").stream()
+
+
 @pytest.mark.parametrize(("up", "down", "padtype"), [(160, 147, "constant"), (2, 3, "edge"),
                                                   (3, 1, "constant"), (1, 4, "edge"),
                                                   (5, 5, "constant")])
