@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
+import math
 import re
 import warnings
 import weakref
@@ -282,10 +284,11 @@ def snake_fusable(module: nn.Module, x: torch.Tensor) -> bool:
     Its parameters must be laid out for it: one value per channel or one for all, or a ``[k]``
     vector (BigVGAN's layout, whose length the op checks against the input, naming both). And a
     look-alike (recognised by its class name: another library's, or a subclass of ours with its
-    own ``forward``) must compute Snake's formula: its ``forward`` is compared with the formula
-    once, on a probe, the first time the module is used eagerly; one that differs runs unfused
-    (its own ``forward`` between the op's stages), with a warning. Under ``torch.compile`` or
-    export, a module never checked is trusted by its name."""
+    own ``forward``) must compute Snake's formula: a float32 copy of it, its parameters set to
+    random values (α and β apart, channels apart), is compared with the formula once, the first
+    time the module is used eagerly; one that differs runs unfused (its own ``forward`` between
+    the op's stages), with a warning. Under ``torch.compile`` or export, a module never checked
+    is trusted by its name."""
     a, b = snake_params(module, x.shape[1])
     if not all(isinstance(p, torch.Tensor) and p.ndim == 1 for p in (a, b) if p is not None):
         return False
@@ -295,7 +298,7 @@ def snake_fusable(module: nn.Module, x: torch.Tensor) -> bool:
     if verdict is None:
         if torch.compiler.is_compiling() or a.is_meta:
             return True
-        verdict = _FORMULA_CHECKED[module] = _computes_snake(module, a, b, x.ndim)
+        verdict = _FORMULA_CHECKED[module] = _computes_snake(module, x.shape[1], x.ndim)
     return verdict
 
 
@@ -303,33 +306,45 @@ def snake_fusable(module: nn.Module, x: torch.Tensor) -> bool:
 _FORMULA_CHECKED: weakref.WeakKeyDictionary[nn.Module, bool] = weakref.WeakKeyDictionary()
 
 
-def _computes_snake(module: nn.Module, a: torch.Tensor, b: torch.Tensor | None,
-                    ndim: int) -> bool:
-    """Whether ``module`` computes Snake's (``b`` None) or SnakeBeta's formula with its
-    effective parameters ``a``, ``b`` on a probe of ``ndim`` dimensions spanning ±4 (a
-    ``forward`` that cannot take the probe is trusted: the fused op is its evident meaning)."""
-    kind = "snake" if b is None else "snakebeta"
-    channels = a.shape[0]
-    shape = (2, channels, *([3] * (ndim - 2)))
+def _computes_snake(module: nn.Module, channels: int, ndim: int) -> bool:
+    """Whether ``module`` computes Snake's or SnakeBeta's formula: a float32 copy of it with
+    random parameters (in [0.5, 1.5) as stored: a log-scale one's α is then e^0.5 … e^1.5) on a
+    probe spanning ±4, ``[2, C, 5]`` (BigVGAN's layout), else ``[2, C, s, ...]`` with ``ndim``
+    dimensions (``s`` neither 1 nor ``C``: no accidental broadcast). A copy that cannot be
+    made, or a ``forward`` that takes neither probe, is trusted: the fused op is its evident
+    meaning."""
+    try:
+        probe = copy.deepcopy(module).float()
+    except Exception:  # (a module that cannot be copied: nothing to compare)
+        return True
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        dtype = a.dtype if a.is_floating_point() else torch.float32
-        z = torch.linspace(-4, 4, 2 * channels * 3 ** (ndim - 2), dtype=dtype, device=a.device)
-        z = z.reshape(shape)
-        view = (1, channels) + (1,) * (ndim - 2)
-        want = PARAMETRIC_ACTIVATIONS[kind].fn(z, a.reshape(view),
-                                               None if b is None else b.reshape(view))
-        try:
-            got = module.forward(z)  # (not module(z): the user's hooks would see the probe)
-        except Exception:  # (any failure: it cannot be compared)
+        for p in probe.parameters():
+            if p.is_floating_point():
+                p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
+        a, b = snake_params(probe, channels)
+        kind = "snake" if b is None else "snakebeta"
+        size = 5 if channels != 5 else 7
+        for shape in ((2, channels, 5), (2, channels, *[size] * (ndim - 2))):
+            z = torch.linspace(-4, 4, math.prod(shape), device=a.device).reshape(shape)
+            view = (1, channels) + (1,) * (len(shape) - 2)
+            want = PARAMETRIC_ACTIVATIONS[kind].fn(z, a.reshape(view),
+                                                   None if b is None else b.reshape(view))
+            try:
+                got = probe.forward(z)  # (not probe(z): the user's hooks would see the probe)
+            except Exception:  # (this probe's layout is not the module's: the next one)
+                continue
+            if isinstance(got, torch.Tensor) and got.shape == want.shape:
+                break
+        else:
             return True
-    if (isinstance(got, torch.Tensor) and got.shape == want.shape
-            and torch.allclose(got.to(want.dtype), want, rtol=1e-4, atol=1e-5)):
+    if torch.allclose(got.to(want.dtype), want, rtol=1e-4, atol=1e-5):
         return True
     warnings.warn(
         f"{type(module).__name__} is named like a {'Snake' if b is None else 'SnakeBeta'} but its "
         f"forward does not compute x + sin(alpha*x)^2/({'alpha' if b is None else 'beta'} + "
         f"eps) with its parameters: it runs unfused, between the filters",
-        stacklevel=4,
+        stacklevel=2,
     )
     return False
 
@@ -493,6 +508,8 @@ class _AliasFree(Module):
     def __new__(cls, *args: Any, **kwargs: Any):
         # (Python's own message would name this private base class's __init__)
         known = inspect.signature(cls.__init__).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in known.values()):
+            return super().__new__(cls)  # (a subclass passing **kwargs on: its base checks)
         for name in kwargs:
             if name not in known:
                 hint = "" if name not in _THEIR_NAMES else (

@@ -84,7 +84,8 @@ _OTHER_FORM = {
     ("[N, C, D, H, W]", 4): "; for one volume [C, D, H, W] add the batch axis (x[None]); for "
                             "images [N, C, H, W] use the 2-D op (upfirdn2d, filtered_act)",
     ("[N, C, D, H, W]", 3): "; for 1-D signals [N, C, L] use the 1-D op (upfirdn1d, "
-                            "filtered_act1d)",
+                            "filtered_act1d), for one image [C, H, W] the 2-D op with its batch "
+                            "axis (x[None])",
 }
 
 

@@ -225,7 +225,8 @@ def _run_callable_act(
         )
     if not a.is_floating_point():  # (an integer step function, say: no gradient, cast silently)
         raise TypeError(f"act must return a floating-point tensor: {name} returned dtype "
-                        f"{a.dtype} for the up-sampled signal of dtype {u_user.dtype}")
+                        f"{a.dtype} for the up-sampled signal of dtype {u_user.dtype} (for a "
+                        f"step, return it in the input's dtype: (u > 0).to(u.dtype))")
     a = a.to(u.dtype)
     if signal_ndim == 1:
         a = a.unsqueeze(2)

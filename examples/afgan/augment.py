@@ -463,14 +463,13 @@ def _rotate3(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def _reflect_pad(x: torch.Tensor, margin: int) -> torch.Tensor:
-    """Reflection padding by any margin (``F.pad`` reflects less than the size at a time)."""
-    while margin > 0:
-        step = min(margin, x.shape[-1] - 1, x.shape[-2] - 1)
-        if step <= 0:  # (a one-pixel side: nothing to reflect)
-            return F.pad(x, [margin] * 4, mode="replicate")
-        x = F.pad(x, [step] * 4, mode="reflect")
-        margin -= step
-    return x
+    """Reflection padding by any margin, each axis about its own edges (``np.pad``'s
+    'reflect', repeated as far as needed: ``F.pad`` reflects less than the size at a time), a
+    differentiable gather; a one-pixel axis is repeated."""
+    h, w = x.shape[-2:]
+    iy = _reflect_index(torch.arange(-margin, h + margin, device=x.device), h)
+    ix = _reflect_index(torch.arange(-margin, w + margin, device=x.device), w)
+    return x.index_select(-2, iy).index_select(-1, ix)
 
 
 def _blit(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

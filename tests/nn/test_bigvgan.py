@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from bandlimit.nn import AliasFreeActivation1d, AliasFreeActivation2d, Snake, SnakeBeta, bigvgan
+from bandlimit.nn.activation import _FORMULA_CHECKED
 
 
 class PeerSnakeBeta(nn.Module):
@@ -38,6 +39,24 @@ class PeerSnakeBeta(nn.Module):
 
 
 PeerSnakeBeta.__name__ = "SnakeBeta"  # how BigVGAN's class is recognised
+
+
+class PeerSnake(nn.Module):
+    """BigVGAN's Snake as its docs define it: α ``[C]`` viewed as ``[1, C, 1]`` (1-D only)."""
+
+    def __init__(self, c, alpha_logscale=False):
+        super().__init__()
+        self.alpha_logscale = alpha_logscale
+        self.alpha = nn.Parameter(torch.zeros(c) if alpha_logscale else torch.ones(c))
+
+    def forward(self, x):
+        a = self.alpha.unsqueeze(0).unsqueeze(-1)
+        if self.alpha_logscale:
+            a = torch.exp(a)
+        return x + 1.0 / (a + 1e-9) * torch.sin(x * a) ** 2
+
+
+PeerSnake.__name__ = "Snake"
 
 
 def _acts(c, rng):
@@ -278,7 +297,8 @@ def test_a_look_alike_computing_another_formula_runs_its_own_forward():
     """A module named Snake was fused by its name alone, so a variant with another formula gave
     other numbers than alias-free-torch's, silently (1.07 apart here). Its forward is now
     compared with the formula once: this one runs unfused, with one warning, and equals the
-    peer; one that computes Snake's formula is fused (its forward called once, for the check)."""
+    peer; one that computes Snake's formula is fused (its forward never called: the check runs
+    a copy)."""
     torch.manual_seed(2)
     act = LogAlphaSnake(4).double()
     with torch.no_grad():
@@ -301,7 +321,7 @@ def test_a_look_alike_computing_another_formula_runs_its_own_forward():
         warnings.simplefilter("error")
         for _ in range(3):
             y = block(x)
-    assert same.calls == 1  # (the check's probe only: the op computed the rest)
+    assert same.calls == 0  # (the op computed it all; the check ran a copy)
     assert _rel_err(y, aft.Activation1d(same).double()(x)) < 1e-6
 
 
@@ -367,6 +387,46 @@ def test_alias_free_activation_modules(mode):
     assert sb.alpha.grad is not None and sb.beta.grad is not None
 
 
+class SwappedSnakeBeta(nn.Module):
+    """Named SnakeBeta, α and β swapped in its formula: equal to SnakeBeta's where α = β (both
+    start at 1), so only a check with other values tells them apart."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(c))
+        self.beta = nn.Parameter(torch.ones(c))
+
+    def forward(self, x):
+        a, b = self.alpha[None, :, None], self.beta[None, :, None]
+        return x + torch.sin(b * x) ** 2 / (a + 1e-9)
+
+
+SwappedSnakeBeta.__name__ = "SnakeBeta"
+
+
+def test_the_formula_check_uses_other_values_precisions_and_layouts():
+    """The check runs a float32 copy with random parameters: a swapped α/β is caught at its
+    starting values (both 1); BigVGAN's Snake in half precision is fused without a warning (the
+    probe ran in the module's half dtype and read its rounding as another formula); and in the
+    2-D block with 3 channels its [1, C, 1] α is probed on [2, C, 5] first (a [2, 3, 3, 3]
+    probe broadcast it along H, called that another formula, and its unfused run then failed)."""
+    x = torch.randn(1, 3, 40)
+    with pytest.warns(UserWarning, match="runs unfused"):
+        y = bigvgan.Activation1d(SwappedSnakeBeta(3))(x)
+    assert _rel_err(y, aft.Activation1d(SwappedSnakeBeta(3))(x)) < 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for dtype in (torch.float16, torch.bfloat16):
+            for act in (PeerSnake(3), PeerSnake(3, alpha_logscale=True)):
+                act = act.to(dtype)
+                m = bigvgan.Activation1d(act)
+                assert m(x.to(dtype)).dtype == dtype
+                assert _FORMULA_CHECKED[act] is True
+        act = PeerSnake(3)
+        y2 = bigvgan.Activation2d(act)(torch.randn(1, 3, 16, 16))
+        assert y2.shape == (1, 3, 16, 16) and _FORMULA_CHECKED[act] is True
+
+
 def test_alias_free_torchs_argument_names_are_pointed_to_ours():
     """Before: "_AliasFree.__init__() got an unexpected keyword argument 'ratio'", naming a
     private class."""
@@ -382,6 +442,14 @@ def test_alias_free_torchs_argument_names_are_pointed_to_ours():
         AliasFreeActivation2d("gelu", kernel=12)
     m = AliasFreeActivation2d("gelu", up=2, kernel_size=6)  # (and the known names still work)
     assert copy.deepcopy(m).kernel_size == pickle.loads(pickle.dumps(m)).kernel_size == 6
+
+    class PassingOn(AliasFreeActivation1d):  # (a subclass that passes **kwargs on)
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    assert PassingOn("lrelu", up=2, kernel_size=6).kernel_size == 6
+    with pytest.raises(TypeError, match="'ratio'"):
+        PassingOn("lrelu", ratio=2)
 
 
 def test_bad_module_arguments():

@@ -389,7 +389,8 @@ def test_a_signal_of_the_other_kind_is_pointed_to_the_other_op():
                        r"the 2-D op"):
         ops.upfirdn3d(torch.randn(2, 4, 4, 4), None)
     with pytest.raises(ValueError, match=r"got shape \(2, 4, 4\); for 1-D signals \[N, C, L\] "
-                       r"use the 1-D op"):
+                       r"use the 1-D op \(upfirdn1d, filtered_act1d\), for one image \[C, H, W\] "
+                       r"the 2-D op with its batch axis \(x\[None\]\)$"):
         ops.filtered_act3d(torch.randn(2, 4, 4), "gelu")
 
 
@@ -686,7 +687,8 @@ def test_a_callable_act_must_keep_the_samples_and_return_floats(impl):
                  lambda: ops.filtered_act1d(x1, step, impl=impl)):  # fmt: skip
         with pytest.raises(TypeError, match=r"^act must return a floating-point tensor: step "
                            r"returned dtype torch\.int64 for the up-sampled signal of dtype "
-                           r"torch\.float32$"):
+                           r"torch\.float32 \(for a step, return it in the input's dtype: "
+                           r"\(u > 0\)\.to\(u\.dtype\)\)$"):
             call()
     # (a float output of another precision is fine: computed on, in the op's dtype)
     y = ops.filtered_act(x2, lambda t: torch.nn.functional.gelu(t).double(), impl=impl)

@@ -64,7 +64,7 @@ def needs(sanitizer: str):
 def run_sanitized(
     sanitizer: str, args: list[str], timeout: float, **extra_env: str
 ) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != SHARD_ENV}  # (a piece sets its own)
     env.update(OPTIONS[sanitizer])
     env.update(extra_env)
     env.update({
