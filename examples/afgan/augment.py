@@ -50,10 +50,9 @@ are normalised as ADA's: one band at a time, for the expected band powers :math:
 :math:`g_i^2`). Each pass is :math:`g_4 x + \sum_k (g_k - g_{k+1})\, l_k * x`, the image
 extended by reflection.
 
-The noise field of an image is a function of one of its draws (the draws are per image, not
-per pixel) and of the pixel's index, made by a counter-based generator (a 32-bit integer hash of
-the two, Box–Muller): the same draws give the same noise whatever the batch and the device, in
-one vectorised pass for the batch. Filtering and noise act on every channel
+The noise field of an image comes from a ``torch.Generator`` seeded by one of its draws (the
+draws are per image, not per pixel): the same draws give the same noise, whatever the batch, on
+one device type (CPU and CUDA generators differ). Filtering and noise act on every channel
 alike (noise independent per channel), cutout on all channels: any channel count works.
 
 The geometric transforms of an image compose into one affine map. An image moved by whole
@@ -327,13 +326,17 @@ class AugmentPipe(torch.nn.Module):
         fired = r[:, _COL["noise_on"]] < p
         if not bool(fired.any()):
             return images
+        sigma = r[:, _COL["noise"]].abs() * NOISE_STD
+        seeds = (r[:, _COL["noise_seed"]] * 2**53).long()
+        shape, dev = images.shape[1:], images.device
         index = fired.nonzero().squeeze(1)
-        sigma = r[index, _COL["noise"]].abs() * NOISE_STD
-        seeds = (r[index, _COL["noise_seed"]] * 2**53).long()  # (53 random bits per image)
-        dev = images.device
-        z = _counter_normals(seeds.to(dev), images.shape[1:])
-        noise = z * sigma.to(dev, torch.float32)[:, None, None, None]
-        return images.index_add(0, index.to(dev), noise.to(images.dtype))
+        noise = []
+        for i in index.tolist():
+            # (one generator per image, seeded by its draw: the batch does not matter)
+            g = torch.Generator(device=dev).manual_seed(int(seeds[i]))
+            z = torch.randn(shape, generator=g, device=dev, dtype=torch.float32)
+            noise.append(z.to(images.dtype) * float(sigma[i]))
+        return images.index_add(0, index.to(dev), torch.stack(noise))
 
     def _cutout(self, images: torch.Tensor, r: torch.Tensor, p: float) -> torch.Tensor:
         fired = r[:, _COL["cutout_on"]] < p
@@ -505,40 +508,6 @@ def _reflect_index(i: torch.Tensor, size: int) -> torch.Tensor:
     period = 2 * (size - 1)
     i = i.remainder(period)
     return torch.where(i >= size, period - i, i)
-
-
-_MASK32 = 0xFFFFFFFF
-
-
-def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
-    """``x · c mod 2^32`` for int64 ``x`` in [0, 2^32), without overflowing int64 (the two
-    16-bit halves of ``c``: each product stays below 2^48)."""
-    lo, hi = c & 0xFFFF, c >> 16
-    return (x * lo + ((x * hi) << 16)) & _MASK32
-
-
-def _hash32(x: torch.Tensor) -> torch.Tensor:
-    """A 32-bit integer mixer (Wellons's "lowbias32": two multiply–xorshift rounds) on int64
-    values in [0, 2^32)."""
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = _mul32(x, 0x846CA68B)
-    return x ^ (x >> 16)
-
-
-def _counter_normals(seeds: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Standard normals ``[len(seeds), *shape]`` (float32), each image's a function of its
-    seed and the value's index only: the same on every device and in any batch, made in one
-    vectorised pass (Box–Muller on two 24-bit uniforms per value, hashed from the counter)."""
-    count = math.prod(shape)
-    idx = torch.arange(2 * count, device=seeds.device, dtype=torch.int64)
-    key = _hash32(_hash32(seeds & _MASK32) ^ (seeds >> 32))  # (both halves of the seed)
-    bits = _hash32(_hash32(idx)[None, :] ^ key[:, None])
-    u = ((bits >> 8).to(torch.float32) + 0.5) * 2.0**-24  # in (0, 1): log is finite
-    u1, u2 = u[:, :count], u[:, count:]
-    z = torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)
-    return z.reshape(len(seeds), *shape)
 
 
 @functools.cache

@@ -432,39 +432,6 @@ def test_noise_repeats_with_its_draws_and_leaves_unfired_images_alone():
     assert not torch.equal(pipe(img, d2)[0], out[0])
 
 
-def lowbias32(x: np.ndarray) -> np.ndarray:
-    """The documented hash in NumPy uint32 arithmetic (which wraps modulo 2^32 by itself)."""
-    x = x.astype(np.uint32)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint32(16)
-        x *= np.uint32(0x7FEB352D)
-        x ^= x >> np.uint32(15)
-        x *= np.uint32(0x846CA68B)
-        x ^= x >> np.uint32(16)
-    return x
-
-
-def test_the_noise_is_the_documented_counter_hash_and_ignores_the_batch():
-    """An image's noise: Box–Muller on the 24-bit uniforms hashed from (its seed, the value's
-    index), checked against NumPy's wrapping uint32 arithmetic (the pipe computes it in int64);
-    the same alone as in any batch."""
-    img = torch.zeros(3, 2, 5, 7, dtype=torch.float64)
-    d = AugmentPipe.draw(3, torch.Generator().manual_seed(4))
-    d[:, _COL["noise_on"]] = 0.0
-    out = AugmentPipe("n", p=0.5)(img, d).numpy()
-    count = 2 * 5 * 7
-    for i in range(3):
-        seed = int(d[i, _COL["noise_seed"]].item() * 2**53)
-        key = lowbias32(lowbias32(np.array([seed & 0xFFFFFFFF])) ^ np.uint32(seed >> 32))
-        bits = lowbias32(lowbias32(np.arange(2 * count)) ^ key)
-        u = ((bits >> 8).astype(np.float64) + 0.5) * 2.0**-24
-        z = np.sqrt(-2 * np.log(u[:count])) * np.cos(2 * np.pi * u[count:])
-        sigma = 0.1 * abs(d[i, _COL["noise"]].item())
-        np.testing.assert_allclose(out[i].reshape(-1), sigma * z, rtol=1e-5, atol=1e-7)
-        alone = AugmentPipe("n", p=0.5)(img[i : i + 1], d[i : i + 1]).numpy()
-        np.testing.assert_array_equal(alone[0], out[i])
-
-
 @pytest.mark.parametrize(("h", "w"), [(16, 16), (12, 20)])
 def test_cutout_zeroes_a_half_size_rectangle_at_the_drawn_position(h, w):
     """Pixel (y, x) is zeroed in every channel iff its centre lies in the rectangle of size
