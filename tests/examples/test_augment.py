@@ -158,6 +158,22 @@ def test_whole_pixel_moves_are_exact_copies():
     torch.testing.assert_close(quarter, turned, rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize(("h", "w"), [(16, 24), (24, 16), (9, 13)])
+def test_the_resampled_path_reflects_each_axis_about_its_own_edges(h, w):
+    """A whole-pixel translation farther than the shorter side, resampled (_warp) and copied
+    (_blit): the same image, both extended by reflection about each axis's own edges (the
+    padding reflected the longer axis about its padded edges: errors 1.5-2.3)."""
+    from afgan.augment import _blit, _translate, _warp
+
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing="ij")  # fmt: skip
+    img = (torch.cos(2 * math.pi * (0.05 * xx + 0.03 * yy)) + 0.5 * torch.sin(
+        2 * math.pi * 0.04 * yy))[None, None]  # (smooth: the resampling is exact to ~1 %)
+    for tx, ty in ((30.0, -21.0), (-29.0, 40.0)):
+        g = _translate(torch.tensor([tx]), torch.tensor([ty]))
+        torch.testing.assert_close(_warp(img, g), _blit(img, g), rtol=0, atol=0.03)
+
+
 def test_the_transforms_compose_on_one_resampling():
     """xflip then a 90° turn equals a transpose (up to the turn's direction: a transpose or an
     anti-transpose), resampled once: the same small error as one transform."""

@@ -427,6 +427,53 @@ def test_the_formula_check_uses_other_values_precisions_and_layouts():
         assert y2.shape == (1, 3, 16, 16) and _FORMULA_CHECKED[act] is True
 
 
+class UncopyableWrongSnake(nn.Module):
+    """Named Snake, sin instead of sin², and a non-leaf tensor attribute (deepcopy refuses it,
+    as with torch's old weight_norm)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(c))
+        self.scaled = self.alpha * 1.0
+
+    def forward(self, x):
+        a = self.alpha[None, :, None]
+        return x + torch.sin(a * x) / (a + 1e-9)
+
+
+UncopyableWrongSnake.__name__ = "Snake"
+
+
+class ChannelFirstSnake(nn.Module):
+    """Named Snake, BigVGAN's formula, α stored ``[C, 1, 1]`` for images."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(c, 1, 1))
+
+    def forward(self, x):
+        return x + torch.sin(self.alpha * x) ** 2 / (self.alpha + 1e-9)
+
+
+ChannelFirstSnake.__name__ = "Snake"
+
+
+def test_the_formula_check_of_an_uncopyable_module_and_of_two_channels():
+    """A module the check cannot copy is checked as it is (it was trusted: wrong numbers, no
+    warning); a [C, 1, 1] α with C = 2 is not broadcast along a probe batch of 2 (it was read
+    as another formula and run unfused, with a warning)."""
+    x = torch.randn(1, 3, 40)
+    with pytest.warns(UserWarning, match="runs unfused"):
+        y = bigvgan.Activation1d(UncopyableWrongSnake(3))(x)
+    assert _rel_err(y, aft.Activation1d(UncopyableWrongSnake(3))(x)) < 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for c in (1, 2, 3, 5):
+            act = ChannelFirstSnake(c)
+            bigvgan.Activation2d(act)(torch.randn(1, c, 8, 8))
+            assert _FORMULA_CHECKED[act] is True, c
+
+
 def test_alias_free_torchs_argument_names_are_pointed_to_ours():
     """Before: "_AliasFree.__init__() got an unexpected keyword argument 'ratio'", naming a
     private class."""
@@ -448,7 +495,8 @@ def test_alias_free_torchs_argument_names_are_pointed_to_ours():
             super().__init__(*args, **kwargs)
 
     assert PassingOn("lrelu", up=2, kernel_size=6).kernel_size == 6
-    with pytest.raises(TypeError, match="'ratio'"):
+    with pytest.raises(TypeError, match=r"^PassingOn\(\) got an unexpected keyword argument "
+                       r"'ratio'; it takes up and down"):
         PassingOn("lrelu", ratio=2)
 
 
