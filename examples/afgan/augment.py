@@ -467,12 +467,17 @@ def _rotate3(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 def _reflect_pad(x: torch.Tensor, margin: int) -> torch.Tensor:
     """Reflection padding by any margin, each axis about its own edges (``np.pad``'s
-    'reflect', repeated as far as needed: ``F.pad`` reflects less than the size at a time), a
-    differentiable gather; a one-pixel axis is repeated."""
-    h, w = x.shape[-2:]
-    iy = _reflect_index(torch.arange(-margin, h + margin, device=x.device), h)
-    ix = _reflect_index(torch.arange(-margin, w + margin, device=x.device), w)
-    return x.index_select(-2, iy).index_select(-1, ix)
+    'reflect'); a one-pixel axis is repeated. ``F.pad`` reflects less than the size at a time:
+    every step but the last reflects a whole period, so that the next reflects about a point
+    where the extension is symmetric too."""
+    for axis in (-1, -2):
+        size, left = x.shape[axis], margin
+        while left > 0:
+            step = left if size == 1 else min(left, size - 1)
+            pads = [step, step, 0, 0] if axis == -1 else [0, 0, step, step]
+            x = F.pad(x, pads, mode="replicate" if size == 1 else "reflect")
+            size, left = size + 2 * step, left - step
+    return x
 
 
 def _blit(images: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
