@@ -387,6 +387,13 @@ def test_alias_free_activation_modules(mode):
     assert sb.alpha.grad is not None and sb.beta.grad is not None
 
 
+def assert_unfused_like_the_peer(act: nn.Module, x: torch.Tensor) -> None:
+    """``act``'s block warns that it runs unfused and gives alias-free-torch's numbers."""
+    with pytest.warns(UserWarning, match="runs unfused"):
+        y = bigvgan.Activation1d(act)(x)
+    assert _rel_err(y, aft.Activation1d(act)(x)) < 1e-6
+
+
 class SwappedSnakeBeta(nn.Module):
     """Named SnakeBeta, α and β swapped in its formula: equal to SnakeBeta's where α = β (both
     start at 1), so only a check with other values tells them apart."""
@@ -411,9 +418,7 @@ def test_the_formula_check_uses_other_values_precisions_and_layouts():
     2-D block with 3 channels its [1, C, 1] α is probed on [2, C, 5] first (a [2, 3, 3, 3]
     probe broadcast it along H, called that another formula, and its unfused run then failed)."""
     x = torch.randn(1, 3, 40)
-    with pytest.warns(UserWarning, match="runs unfused"):
-        y = bigvgan.Activation1d(SwappedSnakeBeta(3))(x)
-    assert _rel_err(y, aft.Activation1d(SwappedSnakeBeta(3))(x)) < 1e-6
+    assert_unfused_like_the_peer(SwappedSnakeBeta(3), x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for dtype in (torch.float16, torch.bfloat16):
@@ -463,9 +468,7 @@ def test_the_formula_check_of_an_uncopyable_module_and_of_two_channels():
     warning); a [C, 1, 1] α with C = 2 is not broadcast along a probe batch of 2 (it was read
     as another formula and run unfused, with a warning)."""
     x = torch.randn(1, 3, 40)
-    with pytest.warns(UserWarning, match="runs unfused"):
-        y = bigvgan.Activation1d(UncopyableWrongSnake(3))(x)
-    assert _rel_err(y, aft.Activation1d(UncopyableWrongSnake(3))(x)) < 1e-6
+    assert_unfused_like_the_peer(UncopyableWrongSnake(3), x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for c in (1, 2, 3, 5):
