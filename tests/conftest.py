@@ -90,10 +90,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     try:
         k, n = (int(v) for v in shard.split("/"))
+        valid = 0 <= k < n
     except ValueError:
-        raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: expected 'k/n', 0 <= k < n") from None
-    if not 0 <= k < n:
+        valid = False
+    if not valid:
         raise pytest.UsageError(f"{SHARD_ENV}={shard!r}: expected 'k/n', 0 <= k < n")
-    keep = [item for i, item in enumerate(items) if i % n == k]
     config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k])
-    items[:] = keep
+    items[:] = items[k::n]

@@ -342,7 +342,7 @@ def _computes_snake(module: nn.Module, channels: int, ndim: int) -> bool:
         else:
             return True
     # (float32 but for an uncopyable module in half precision: its rounding, not a formula)
-    tol = max(1e-4, 8 * torch.finfo(a.dtype).eps) if a.is_floating_point() else 1e-4
+    tol = max(1e-4, 8 * torch.finfo(a.dtype).eps)
     if torch.allclose(got.to(want.dtype), want, rtol=tol, atol=tol / 10):
         return True
     warnings.warn(

@@ -140,24 +140,6 @@ class _LowPass(Module):
             f = _radial_filter(cutoff, half_width, k).view(1, 1, k, k)
         self.register_design("filter", f)
 
-    def _stream(self) -> FilteredAct1dStream:
-        """The 1-D filter on a signal that arrives in chunks (``LowPassFilter1d.stream``)."""
-        pad, mode = (0, 0), "zeros"
-        if self.padding:
-            if self.padding_mode not in ("constant", "replicate"):
-                raise ValueError(
-                    f"padding_mode={self.padding_mode!r} cannot stream: the signal's first "
-                    f"samples would depend on later ones; 'constant' and 'replicate' can"
-                )
-            pad, mode = (self.pad_left, self.pad_right), _OP_MODES[self.padding_mode]
-
-        def op_kwargs(x: torch.Tensor) -> dict[str, Any]:
-            return dict(act="linear", fu=None, fd=_taps(self.filter, tensor_dtype(x)),
-                        down=self.stride, padding_mode=mode, gain=1.0, flip_filter=True)
-
-        return FilteredAct1dStream._of(op_kwargs, (1, self.kernel_size), 1, self.stride, (0, 0),
-                                       pad, mode)  # fmt: skip
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         taps = _taps(self.filter, tensor_dtype(x))
         pad, mode = (0, 0), "zeros"
@@ -234,7 +216,21 @@ class LowPassFilter1d(_LowPass):
         ``flush()``) equal the module on the whole signal (as :meth:`UpSample1d.stream`). Needs
         ``padding_mode`` 'constant' or 'replicate' (or ``padding=False``): 'reflect' and
         'circular' make the first outputs depend on later samples."""
-        return self._stream()
+        pad, mode = (0, 0), "zeros"
+        if self.padding:
+            if self.padding_mode not in ("constant", "replicate"):
+                raise ValueError(
+                    f"padding_mode={self.padding_mode!r} cannot stream: the signal's first "
+                    f"samples would depend on later ones; 'constant' and 'replicate' can"
+                )
+            pad, mode = (self.pad_left, self.pad_right), _OP_MODES[self.padding_mode]
+
+        def op_kwargs(x: torch.Tensor) -> dict[str, Any]:
+            return dict(act="linear", fu=None, fd=_taps(self.filter, tensor_dtype(x)),
+                        down=self.stride, padding_mode=mode, gain=1.0, flip_filter=True)
+
+        return FilteredAct1dStream._of(op_kwargs, (1, self.kernel_size), 1, self.stride, (0, 0),
+                                       pad, mode)  # fmt: skip
 
 
 class LowPassFilter2d(_LowPass):
