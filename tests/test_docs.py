@@ -28,6 +28,9 @@ PUBLIC_MODULES = {
     "bandlimit.metrics.fid": "bandlimit.metrics.fid",
     "bandlimit.testing": "bandlimit.testing",
     "bandlimit.compat.rosinality": "bandlimit.compat.rosinality",
+    **{f"bandlimit.compat.stylegan.{m}": f"bandlimit.compat.stylegan.{m}"
+       for m in ("upfirdn2d", "bias_act", "filtered_lrelu", "fma", "grid_sample_gradfix")},
+    "bandlimit.compat.stylegan.conv2d_resample": "bandlimit.ops",  # (bandlimit's own function)
 }
 
 

@@ -17,12 +17,12 @@ import and delete the folder.
 - mmcv: ``from mmcv.ops import upfirdn2d, fused_bias_leakyrelu, FusedBiasLeakyReLU`` becomes
   an import of the same names from :mod:`bandlimit.compat.rosinality`.
 
+StyleGAN2-ADA's and StyleGAN3's ``torch_utils.ops`` (DragGAN, EG3D, StyleGAN-XL, …):
+``from torch_utils.ops import upfirdn2d, bias_act, conv2d_resample, fma, …`` becomes
+``from bandlimit.compat.stylegan import …`` (the same modules, functions and signatures; see
+:mod:`bandlimit.compat.stylegan`).
+
 BigVGAN's and alias-free-torch's modules (``Activation1d``, ``UpSample1d``, ``DownSample1d``,
 ``LowPassFilter1d`` and their 2-D forms) are in :mod:`bandlimit.nn.bigvgan`, with their
-constructor arguments and state-dict keys. The functions of StyleGAN2-ADA's and StyleGAN3's
-``torch_utils.ops.upfirdn2d``, ``bias_act`` and ``filtered_lrelu`` modules are
-:mod:`bandlimit.ops`' own, under the same names and signatures (``upfirdn2d``,
-``setup_filter``, ``upsample2d``, ``downsample2d``, ``filter2d``, ``bias_act``,
-``filtered_lrelu``; ``impl`` takes 'auto', 'ref', 'numba' or 'cuda'); their
-``conv2d_resample``, ``fma`` and ``grid_sample_gradfix`` have no counterpart here.
+constructor arguments and state-dict keys.
 """

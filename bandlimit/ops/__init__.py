@@ -34,6 +34,7 @@ True
 
 from bandlimit.ops._dispatch import get_default_impl, set_default_impl
 from bandlimit.ops.bias_act import bias_act
+from bandlimit.ops.conv_resample import conv2d_resample
 from bandlimit.ops.filtered import filtered_act, filtered_act1d, filtered_lrelu
 from bandlimit.ops.precompile import precompile_numba
 from bandlimit.ops.resample import resample_poly
@@ -57,6 +58,7 @@ from bandlimit.ops.volume import (
 __all__ = [
     "FilteredAct1dStream",
     "bias_act",
+    "conv2d_resample",
     "downsample2d",
     "downsample3d",
     "filter2d",

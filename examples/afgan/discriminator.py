@@ -18,7 +18,7 @@ Structure for an image of resolution :math:`R` (blocks named ``b{res}``, channel
 Every layer uses the equalised learning rate (weights stored :math:`\mathcal N(0, 1)`, scaled at
 run time by :math:`1/\sqrt{\mathrm{fan\_in}}`), the leaky ReLU has slope 0.2 and gain √2, the 2×
 down-sampling is the [1, 3, 3, 1] FIR (:func:`bandlimit.ops.setup_filter`: 4×4 outer product,
-unit sum) applied with :func:`bandlimit.ops.upfirdn2d` before a stride-2 convolution.
+unit sum) around the convolution, by :func:`bandlimit.ops.conv2d_resample`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from afgan.networks import FullyConnectedLayer, MappingNetwork, normalize_2nd_moment
-from bandlimit.ops import bias_act, setup_filter, upfirdn2d
+from bandlimit.ops import bias_act, conv2d_resample, setup_filter
 
 __all__ = [
     "Conv2dLayer",
@@ -63,8 +63,9 @@ class Conv2dLayer(nn.Module):
     .. math:: y = \mathrm{clamp}(\mathrm{act}(\mathrm{conv}(\mathrm{FIR}(x), W/\sqrt{C_i k^2})
               + b)\cdot g_\mathrm{act} g, \pm c\,g)
 
-    ``down=2``: the input is filtered by ``resample_filter`` (padded so that the following
-    stride-2 "same" convolution gives exactly ``H/2``); ``down=1``: a plain "same" convolution.
+    ``down=2``: :func:`bandlimit.ops.conv2d_resample` with ``resample_filter`` (the
+    convolution, then the FIR filter and every second sample, aligned so that the "same"
+    padding gives exactly ``H/2``); ``down=1``: a plain "same" convolution.
     ``g`` is the per-call ``gain`` (the residual blocks use √½), ``c`` the ``conv_clamp``.
 
     Parameters
@@ -112,21 +113,7 @@ class Conv2dLayer(nn.Module):
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
         """``x [B, C_in, H, W]`` → ``[B, C_out, H/down, W/down]``."""
         w = (self.weight * self.weight_gain).to(x.dtype)
-        if self.down == 1:
-            x = torch.nn.functional.conv2d(x, w, padding=self.padding)
-        else:
-            # Filter, then a stride-2 conv: pad so the FIR keeps its 4 taps centred between
-            # pixel pairs ((taps - down + 1) // 2 before, (taps - down) // 2 after).
-            taps = self.resample_filter.shape[-1]
-            p0 = self.padding + (taps - self.down + 1) // 2
-            p1 = self.padding + (taps - self.down) // 2
-            f = self.resample_filter.to(x.dtype)
-            if self.kernel_size == 1:  # 1×1 commutes with the FIR: down-sample first (cheaper)
-                x = upfirdn2d(x, f, down=self.down, padding=(p0, p1, p0, p1))
-                x = torch.nn.functional.conv2d(x, w)
-            else:
-                x = upfirdn2d(x, f, padding=(p0, p1, p0, p1))
-                x = torch.nn.functional.conv2d(x, w, stride=self.down)
+        x = conv2d_resample(x, w, self.resample_filter, down=self.down, padding=self.padding)
         act_gain = self.act_gain * gain
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         b = None if self.bias is None else self.bias.to(x.dtype)

@@ -329,6 +329,39 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1.0) -> np.nda
     return upfirdn2d(x, f, down=(dx, dy), padding=pad, flip_filter=flip_filter, gain=gain)
 
 
+def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True,
+                    flip_filter=False) -> np.ndarray:
+    """StyleGAN2's conv2d_resample by its definition: pad once, at the start, by ``padding``
+    plus the aligning pads of the up- and the down-sampling; up-sample (zero insertion, ``f``
+    at gain up², only if up > 1); a valid grouped convolution, explicit loops over output and
+    input channels; filter with ``f`` and decimate (only if down > 1)."""
+    fw, fh = filter_size(f)
+    x0, x1, y0, y1 = _pad4(padding)
+    if up > 1:
+        x0, x1 = x0 + (fw + up - 1) // 2, x1 + (fw - up) // 2
+        y0, y1 = y0 + (fh + up - 1) // 2, y1 + (fh - up) // 2
+    if down > 1:
+        x0, x1 = x0 + (fw - down + 1) // 2, x1 + (fw - down) // 2
+        y0, y1 = y0 + (fh - down + 1) // 2, y1 + (fh - down) // 2
+    a = upfirdn2d(x, f if up > 1 else None, up=up, padding=(x0, x1, y0, y1), gain=up * up,
+                  flip_filter=flip_filter)
+    w = np.asarray(w, dtype=np.float64)
+    c_out, c_in_g = w.shape[:2]
+    per_group = c_out // groups
+    b = None
+    for o in range(c_out):
+        g = o // per_group
+        for i in range(c_in_g):
+            # correlation = true convolution with the kernel reversed
+            h = w[o, i, ::-1, ::-1] if flip_weight else w[o, i]
+            term = conv_valid_2d(a[:, g * c_in_g + i], h)
+            if b is None:
+                b = np.zeros((a.shape[0], c_out, *term.shape[1:]))
+            b[:, o] += term
+    assert b is not None
+    return upfirdn2d(b, f, down=down, flip_filter=flip_filter) if down > 1 else b
+
+
 # ---------------------------------------------------------------------------------------------
 # bias_act
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from hypothesis import assume
 from hypothesis import strategies as st
 
 # The backends every numerical test runs on (pytest.mark.parametrize("impl", IMPLS)).
@@ -142,6 +143,46 @@ def upfirdn2d_cases(draw, max_hw: int = 12, max_taps: int = 13):
                   gain=draw(gains))
     return Case(x=rng.standard_normal((n, c, h, w)), f=random_filter(rng, fshape), kwargs=kwargs,
                 seed=seed)
+
+
+def conv2d_resample_sizes(hw, k_hw, f_hw, up, down, padding) -> tuple[int, int]:
+    """``(H_out, W_out)`` of conv2d_resample by its definition (≤ 0 where a stage is empty)."""
+    pads = padding if isinstance(padding, list) and len(padding) == 4 else (
+        [padding[0], padding[0], padding[1], padding[1]] if isinstance(padding, list)
+        else [padding] * 4)
+    out = []
+    for length, k, taps, p0, p1 in zip(hw, k_hw, f_hw, pads[2::-2], pads[3::-2]):
+        if up > 1:
+            p0, p1 = p0 + (taps + up - 1) // 2, p1 + (taps - up) // 2
+        if down > 1:
+            p0, p1 = p0 + (taps - down + 1) // 2, p1 + (taps - down) // 2
+        conv = length * up + p0 + p1 - (taps if up > 1 else 1) + 1 - k + 1
+        out.append(((conv - taps) // down + 1 if conv >= taps else 0) if down > 1 else conv)
+    return out[0], out[1]
+
+
+@st.composite
+def conv2d_resample_cases(draw, max_hw: int = 7, max_taps: int = 6):
+    """conv2d_resample's arguments: factors 1-3, grouped weights up to 4×4, any filter kind,
+    paddings of either sign (those that would leave a stage empty are rejected)."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    h, w = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    up, down = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    fshape = draw(filter_shapes(max_taps=max_taps))
+    padding = draw(st.one_of(st.integers(-2, 3), st.lists(st.integers(-2, 3), min_size=2,
+                                                          max_size=2),
+                             st.lists(st.integers(-3, 4), min_size=4, max_size=4)))
+    assume(min(conv2d_resample_sizes((h, w), (kh, kw), filter_hw(fshape), up, down, padding))
+           >= 1)
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    kwargs = dict(up=up, down=down, padding=padding, groups=groups,
+                  flip_weight=draw(st.booleans()), flip_filter=draw(st.booleans()))
+    return Case(x=rng.standard_normal((2, c_in, h, w)), f=random_filter(rng, fshape),
+                kwargs=kwargs, seed=seed,
+                extra=dict(w=rng.standard_normal((c_out, c_in // groups, kh, kw))))
 
 
 @st.composite

@@ -32,6 +32,10 @@ def f1(n=3):
     return torch.ones(n, dtype=F64)
 
 
+def w4(c_out=2, c_in=2, k=3):
+    return torch.ones(c_out, c_in, k, k, dtype=F64)
+
+
 # (id, callable, exception type, argument name that must appear, value that must appear or None)
 CASES = [
     # --- upfirdn2d
@@ -61,6 +65,38 @@ CASES = [
     ("u2-impl-cuda", lambda: ops.upfirdn2d(x4(), f1(), impl="cuda"), ValueError, "cuda", None),
     ("u2-numba-meta", lambda: ops.upfirdn2d(x4().to("meta"), f1(), impl="numba"), ValueError,
      "numba", "meta"),
+    # --- conv2d_resample
+    ("cr-x-ndim", lambda: ops.conv2d_resample(x3(), w4()), ValueError, "x", None),
+    ("cr-w-numpy", lambda: ops.conv2d_resample(x4(), np.zeros((2, 2, 3, 3))), TypeError, "w",
+     None),
+    ("cr-w-ndim", lambda: ops.conv2d_resample(x4(), torch.ones(2, 2, 3, dtype=F64)), ValueError,
+     "w", None),
+    ("cr-w-dtype", lambda: ops.conv2d_resample(x4(), w4().float()), TypeError, "w", "float32"),
+    ("cr-w-meta", lambda: ops.conv2d_resample(x4(), w4().to("meta")), ValueError, "w", "meta"),
+    ("cr-w-channels", lambda: ops.conv2d_resample(x4(), w4(c_in=3)), ValueError, "w", "3"),
+    ("cr-groups-channels", lambda: ops.conv2d_resample(x4(), w4(), groups=2), ValueError,
+     "groups", "2"),
+    ("cr-groups-out", lambda: ops.conv2d_resample(x4(), w4(c_out=3, c_in=1), groups=2),
+     ValueError, "groups", "3"),
+    ("cr-groups-0", lambda: ops.conv2d_resample(x4(), w4(), groups=0), ValueError, "groups",
+     "0"),
+    ("cr-groups-float", lambda: ops.conv2d_resample(x4(), w4(), groups=1.0), TypeError,
+     "groups", "1.0"),
+    ("cr-up-pair", lambda: ops.conv2d_resample(x4(), w4(), f1(), up=(2, 2)), TypeError, "up",
+     None),
+    ("cr-down-0", lambda: ops.conv2d_resample(x4(), w4(), f1(), down=0), ValueError, "down",
+     "0"),
+    ("cr-f-int", lambda: ops.conv2d_resample(x4(), w4(), torch.ones(3, dtype=torch.int64),
+                                             up=2), TypeError, "f", "int64"),
+    ("cr-pad-len3", lambda: ops.conv2d_resample(x4(), w4(), padding=(1, 2, 3)), ValueError,
+     "padding", None),
+    ("cr-flip-weight", lambda: ops.conv2d_resample(x4(), w4(), flip_weight=None), TypeError,
+     "flip_weight", "None"),
+    ("cr-empty-out", lambda: ops.conv2d_resample(x4(), w4(k=9)), ValueError, "output", "9x9"),
+    ("cr-empty-down", lambda: ops.conv2d_resample(x4(), w4(), f1(12), down=2, padding=-4),
+     ValueError, "output", None),
+    ("cr-impl-bogus", lambda: ops.conv2d_resample(x4(), w4(), impl="bogus"), ValueError, "impl",
+     "bogus"),
     # --- upfirdn1d
     ("u1-x-ndim", lambda: ops.upfirdn1d(x4(), f1()), ValueError, "x", None),
     ("u1-f-2d", lambda: ops.upfirdn1d(x3(), torch.ones(3, 3, dtype=F64)), ValueError, "f", None),

@@ -25,6 +25,7 @@ from .strategies import (
     RTOL,
     assert_close,
     bias_act_cases,
+    conv2d_resample_cases,
     filtered_lrelu_cases,
     gains,
     resample_cases,
@@ -321,6 +322,45 @@ def test_filter2d_keeps_the_size_and_upsample_downsample_scale_it(impl):
     torch.testing.assert_close(y[..., 2:-2, 2:-2], torch.ones_like(y[..., 2:-2, 2:-2]))
     y = ops.downsample2d(ones, f, impl=impl)
     torch.testing.assert_close(y[..., 1:-1, 1:-1], torch.ones_like(y[..., 1:-1, 1:-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# conv2d_resample against its definition
+
+
+def _conv2d_resample_oracle(case, x, w, f):
+    expected = oracle.conv2d_resample(x, w, f, **case.kwargs)
+    scale = _max(oracle.conv2d_resample(np.abs(x), np.abs(w), _abs(f), **case.kwargs))
+    return expected, scale
+
+
+@impls
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv2d_resample_cases())
+def test_conv2d_resample_matches_oracle(impl, dtype, case):
+    x, w, f = rounded(case.x, dtype), rounded(case.extra["w"], dtype), _f(case.f, dtype)
+    expected, scale = _conv2d_resample_oracle(case, x, w, f)
+    y = ops.conv2d_resample(to_torch(x, dtype), to_torch(w, dtype), to_torch(f, dtype),
+                            impl=impl, **case.kwargs)
+    assert y.dtype == dtype
+    assert_close(y, expected, RTOL[dtype], scale, "conv2d_resample")
+
+
+@pytest.mark.parametrize(("up", "down", "k"), [(2, 1, 3), (1, 2, 3), (1, 2, 1), (1, 1, 3),
+                                               (4, 1, 1), (3, 1, 5), (1, 4, 5)])
+@pytest.mark.parametrize("taps", [[1, 3, 3, 1], [1, 2, 1], [1, 1, 1, 1, 1, 1]])
+def test_conv2d_resample_is_aligned_as_upsample2d_and_downsample2d(up, down, k, taps):
+    """With the "same" padding k // 2 and a centred one-tap weight, the op is upsample2d (up),
+    downsample2d (down) or the identity: it keeps the image aligned, as StyleGAN2's layers
+    rely on. (With both factors, its single padding differs from the two ops' at the borders.)"""
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 9, 12)))
+    w = torch.zeros(3, 3, k, k, dtype=torch.float64)
+    w[range(3), range(3), k // 2, k // 2] = 1.0
+    f = ops.setup_filter(taps)
+    y = ops.conv2d_resample(x, w, f, up=up, down=down, padding=k // 2)
+    expected = x if up == down == 1 else (
+        ops.upsample2d(x, f, up=up) if up > 1 else ops.downsample2d(x, f, down=down))
+    torch.testing.assert_close(y, expected)
 
 
 # ---------------------------------------------------------------------------------------------

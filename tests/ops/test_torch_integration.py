@@ -246,6 +246,39 @@ def test_compile_dynamic_with_float_defaults(impl):
         torch.testing.assert_close(compiled(x), fn(x))
 
 
+def test_compile_and_export_conv2d_resample():
+    """A StyleGAN2-style up- and down-sampling pair of convolutions (the batch folded into the
+    groups, as a modulated convolution does it) compiles whole with dynamic sizes, forward and
+    backward, and exports (its FIR stages: the numba custom ops; 'ref' is plain PyTorch)."""
+    torch._dynamo.reset()
+    f, impl = ops.setup_filter([1, 3, 3, 1]).double(), "numba"
+    w_up = torch.randn(8, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    w_down = torch.randn(2, 2, 3, 3, dtype=torch.float64)
+
+    def fn(x):
+        y = ops.conv2d_resample(x.reshape(1, -1, *x.shape[2:]), w_up, f, up=2, padding=1,
+                                groups=2, impl=impl)
+        return ops.conv2d_resample(y.reshape(2, 4, *y.shape[2:]), w_down.repeat(1, 2, 1, 1),
+                                   f, down=2, padding=1, flip_weight=False, impl=impl)
+
+    compiled = torch.compile(fn, fullgraph=True, dynamic=True, backend="aot_eager")
+    for size in (8, 11):
+        x = torch.randn(2, 3, size, size, dtype=torch.float64, requires_grad=True)
+        out, eager = compiled(x), fn(x)
+        torch.testing.assert_close(out, eager)
+        grads = torch.autograd.grad(out.square().sum(), (x, w_up))
+        grads_eager = torch.autograd.grad(eager.square().sum(), (x, w_up))
+        torch.testing.assert_close(grads, grads_eager)
+
+    class Wrap(torch.nn.Module):
+        def forward(self, x):
+            return fn(x)
+
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    program = torch.export.export(Wrap(), (x,))
+    torch.testing.assert_close(program.module()(x), fn(x))
+
+
 def test_resample_design_caches_never_hold_a_traced_tensor():
     """An export traces with fake tensors: a filter designed then and cached would be a fake
     tensor in every later eager call (that happened). Non-strict (ONNX's) and strict exports
