@@ -81,6 +81,18 @@ def test_resample_benchmark_runs_and_records(tmp_path):
     assert first["shape"] == [4, 441] and first["n_out"] == 4 * 480
 
 
+def test_conv_resample_benchmark_runs_and_records(tmp_path):
+    """The conv2d_resample benchmark (channels shrunk here) checks the op against its
+    definition on every case, times the three variants and writes its record."""
+    from benchmarks.conv_resample import CASES, main
+
+    result = main(["--scale", "0.02", "--repeat", "1", "--out", str(tmp_path)])
+    assert len(list(tmp_path.glob("conv_resample-*.json"))) == 1
+    assert [r["case"] for r in result["rows"]] == [c[0] for c in CASES]
+    for row in result["rows"]:
+        assert all(row["ms"][k] > 0 for k in ("definition", "ref", "numba", "numba+bwd"))
+
+
 def test_gpu_benchmark_resample_rows_time_every_backend():
     """The GPU benchmark's resample_poly rows (run on the CPU here, tiny signals): every
     variant timed, forward and forward+backward."""
