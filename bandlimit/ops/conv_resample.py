@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from bandlimit._checks import check_bool, check_int
 from bandlimit.ops._dispatch import resolve_impl
 from bandlimit.ops._params import (
-    MAX_SIDE,
+    MAX_PLANE,
     as_factors,
     as_padding,
     check_filter,
@@ -192,17 +192,20 @@ def conv2d_resample(
                 pad[2 * axis] += a0
                 pad[2 * axis + 1] += a1
     kh, kw = int(w.shape[2]), int(w.shape[3])
-    sizes = [
-        _stage_lengths(int(x.shape[3]), u, d, pad[0], pad[1], fw, kw),
-        _stage_lengths(int(x.shape[2]), u, d, pad[2], pad[3], fh, kh),
-    ]
-    if any(isinstance(s, int) and (s < 1 or s > MAX_SIDE) for axis in sizes for s in axis):
-        (_, cx, ox), (_, cy, oy) = sizes
+    h, w_in = x.shape[2], x.shape[3]  # (symbolic under torch.export's dynamic shapes: kept so)
+    (ux, cx, ox), (uy, cy, oy) = (_stage_lengths(w_in, u, d, pad[0], pad[1], fw, kw),
+                                  _stage_lengths(h, u, d, pad[2], pad[3], fh, kh))
+    planes = [ux * uy, cx * cy, ox * oy]
+    if u > 1:  # the transposed convolution's plane, before the FIR crops it
+        planes.append(((w_in - 1) * u + kw) * ((h - 1) * u + kh))
+    if any(isinstance(s, int) and s < 1 for s in (ux, uy, cx, cy, ox, oy)) or any(
+        isinstance(s, int) and s > MAX_PLANE for s in planes
+    ):
         raise ValueError(
             f"conv2d_resample: the output would be {oy}x{ox} (H x W; {cy}x{cx} after the "
-            f"convolution) for x of {x.shape[2]}x{x.shape[3]}, w of {kh}x{kw}, filter {fh}x{fw} "
-            f"taps, up={u}, down={d}, padding {tuple(pad)} (x0, x1, y0, y1, the aligning pads "
-            f"included); expected at least 1x1 and at most {MAX_SIDE} per side"
+            f"convolution) for x of {h}x{w_in}, w of {kh}x{kw}, filter {fh}x{fw} taps, up={u}, "
+            f"down={d}, padding {tuple(pad)} (x0, x1, y0, y1, the aligning pads included); "
+            f"expected at least 1x1 and at most {MAX_PLANE} samples per plane at every stage"
         )
 
     wr = w if flip_weight else w.flip([2, 3])  # the weight in correlation form

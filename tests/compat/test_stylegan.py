@@ -86,12 +86,27 @@ def test_activation_funcs_hold_the_originals_defaults():
                                               "elu", "selu", "softplus", "swish"}
     for name, spec in bias_act.activation_funcs.items():
         assert spec.def_gain == pytest.approx(math.sqrt(2) if name in sqrt2 else 1.0), name
+        assert spec["def_gain"] == spec.def_gain  # (the originals' entries were EasyDicts)
         assert spec.def_alpha == (0.2 if name == "lrelu" else 0.0), name
         assert spec.has_2nd_grad == (name not in {"linear", "relu", "lrelu"}), name
     x = torch.linspace(-2, 2, 9, dtype=F64)
     torch.testing.assert_close(bias_act.activation_funcs["lrelu"].func(x=x, alpha=0.1),
                                torch.where(x < 0, 0.1 * x, x))
     torch.testing.assert_close(bias_act.activation_funcs["swish"].func(x), x * torch.sigmoid(x))
+
+
+def test_the_private_helpers_that_layers_and_training_scripts_call_exist():
+    """Training scripts call the plugins' ``_init()`` at start-up; layers built on the
+    originals read ``upfirdn2d``'s filter-size and argument parsers."""
+    for module in (upfirdn2d, bias_act, filtered_lrelu):
+        assert module._init() is True and module._plugin is None
+    assert upfirdn2d._get_filter_size(upfirdn2d.setup_filter([1, 3, 3, 1])) == (4, 4)
+    assert upfirdn2d._get_filter_size(torch.ones(3, 5)) == (5, 3)
+    assert upfirdn2d._get_filter_size(None) == (1, 1)
+    assert upfirdn2d._parse_padding([1, 2]) == (1, 1, 2, 2)
+    assert upfirdn2d._parse_padding(3) == (3, 3, 3, 3)
+    assert upfirdn2d._parse_scaling(2) == (2, 2)
+    assert upfirdn2d._parse_scaling([1, 3]) == (1, 3)
 
 
 def test_fma_broadcasts_and_reduces_its_gradients():

@@ -95,6 +95,8 @@ CASES = [
     ("cr-empty-out", lambda: ops.conv2d_resample(x4(), w4(k=9)), ValueError, "output", "9x9"),
     ("cr-empty-down", lambda: ops.conv2d_resample(x4(), w4(), f1(12), down=2, padding=-4),
      ValueError, "output", None),
+    ("cr-up-huge", lambda: ops.conv2d_resample(x4(), w4(), f1(), up=2**20), ValueError,
+     "output", "per plane"),
     ("cr-impl-bogus", lambda: ops.conv2d_resample(x4(), w4(), impl="bogus"), ValueError, "impl",
      "bogus"),
     # --- upfirdn1d

@@ -346,6 +346,48 @@ def test_conv2d_resample_matches_oracle(impl, dtype, case):
     assert_close(y, expected, RTOL[dtype], scale, "conv2d_resample")
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(("up", "down"), [(2, 1), (1, 2), (1, 1)])
+def test_conv2d_resample_in_half_precision_with_a_float32_filter(up, down, dtype):
+    """StyleGAN's half-precision layers pass their float32 filter buffer with float16 images:
+    the result keeps the images' dtype, within its rounding of the float64 definition."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((3, 4, 3, 3)) / 6
+    f = ops.setup_filter([1, 3, 3, 1])
+    x16, w16 = to_torch(x, dtype), to_torch(w, dtype)
+    y = ops.conv2d_resample(x16, w16, f, up=up, down=down, padding=1)
+    assert y.dtype == dtype
+    expected = oracle.conv2d_resample(rounded(x, dtype), rounded(w, dtype), f.double().numpy(),
+                                      up=up, down=down, padding=1)
+    scale = _max(oracle.conv2d_resample(np.abs(x), np.abs(w), f.double().numpy(), up=up,
+                                        down=down, padding=1))
+    assert_close(y, expected, 2e-2 if dtype == torch.bfloat16 else 4e-3, scale,
+                 "conv2d_resample")
+
+
+@pytest.mark.parametrize(("up", "down"), [(2, 1), (1, 2), (1, 1)])
+def test_conv2d_resample_of_channels_last_and_strided_inputs(up, down):
+    """A channels_last image gives a channels_last result; transposed, sliced or channels_last
+    inputs and weights give the values of their contiguous copies."""
+    rng = np.random.default_rng(4)
+    x = to_torch(rng.standard_normal((2, 3, 10, 12)))
+    w = to_torch(rng.standard_normal((4, 3, 3, 3)))
+    f = ops.setup_filter([1, 2, 1])
+    expected = ops.conv2d_resample(x, w, f, up=up, down=down, padding=1)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    y = ops.conv2d_resample(x_cl, w, f, up=up, down=down, padding=1)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, expected)
+    x_t = x.transpose(2, 3).contiguous().transpose(2, 3)  # (W, H strides swapped)
+    w_t = w.transpose(0, 1).contiguous().transpose(0, 1)  # (channel strides swapped)
+    x_big = to_torch(rng.standard_normal((2, 6, 10, 12)))
+    x_big[:, ::2] = x
+    w_cl = w.contiguous(memory_format=torch.channels_last)
+    for xi, wi in ((x_t, w), (x, w_t), (x_big[:, ::2], w), (x_cl, w_cl)):
+        torch.testing.assert_close(
+            ops.conv2d_resample(xi, wi, f, up=up, down=down, padding=1), expected)
+
+
 @pytest.mark.parametrize(("up", "down", "k"), [(2, 1, 3), (1, 2, 3), (1, 2, 1), (1, 1, 3),
                                                (4, 1, 1), (3, 1, 5), (1, 4, 5)])
 @pytest.mark.parametrize("taps", [[1, 3, 3, 1], [1, 2, 1], [1, 1, 1, 1, 1, 1]])

@@ -17,3 +17,10 @@ def backend(impl: object) -> str:
     elsewhere) is bandlimit's 'auto'; 'ref', 'numba' and 'auto' are bandlimit's own."""
     impl = _check_impl(impl)
     return "auto" if impl == "cuda" else impl
+
+
+def init_plugin() -> bool:
+    """The originals' ``_init()`` compiled their CUDA plugin and said whether it loaded; there
+    is nothing to compile here (bandlimit builds its CUDA extension on first use, and 'auto'
+    falls back by itself), so it is True."""
+    return True

@@ -4,27 +4,27 @@ by default, see :mod:`bandlimit.compat.stylegan`) and the ``activation_funcs`` t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from bandlimit import ops
-from bandlimit.compat.stylegan._impl import backend
+from bandlimit.compat.stylegan._impl import backend, init_plugin
 from bandlimit.ops._activations import ACTIVATIONS
 
 __all__ = ["activation_funcs", "bias_act"]
 
 
-@dataclass(frozen=True)
-class ActivationFunc:
-    """One activation's entry: ``func(x, alpha=…)``, its default ``alpha`` and ``gain``, and
-    whether its second derivative is nonzero somewhere (not piecewise linear)."""
+class ActivationFunc(dict):
+    """One activation's entry, a dict whose keys read as attributes too (the originals' were
+    ``EasyDict``s): ``func(x, alpha=…)``, its default ``def_alpha`` and ``def_gain``, and
+    ``has_2nd_grad``, whether its second derivative is nonzero somewhere."""
 
-    func: Callable[..., torch.Tensor]
-    def_alpha: float
-    def_gain: float
-    has_2nd_grad: bool
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def _entry(name: str) -> ActivationFunc:
@@ -33,12 +33,16 @@ def _entry(name: str) -> ActivationFunc:
     def func(x: torch.Tensor, alpha: float | None = None, **_: object) -> torch.Tensor:
         return spec.fn(x, spec.default_alpha if alpha is None else float(alpha))
 
-    return ActivationFunc(func, spec.default_alpha, spec.default_gain, not spec.piecewise_linear)
+    return ActivationFunc(func=func, def_alpha=spec.default_alpha, def_gain=spec.default_gain,
+                          has_2nd_grad=not spec.piecewise_linear)
 
 
 #: The originals' table by activation name ('linear', 'relu', 'lrelu', 'tanh', 'sigmoid',
 #: 'elu', 'selu', 'softplus', 'swish'): an :class:`ActivationFunc` each.
 activation_funcs: dict[str, ActivationFunc] = {name: _entry(name) for name in ACTIVATIONS}
+
+_init = init_plugin  # (the originals' plugin loader, called by training scripts)
+_plugin = None
 
 
 def bias_act(

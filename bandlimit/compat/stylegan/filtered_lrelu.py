@@ -8,9 +8,12 @@ import math
 import torch
 
 from bandlimit import ops
-from bandlimit.compat.stylegan._impl import Padding, as_tuple, backend
+from bandlimit.compat.stylegan._impl import Padding, as_tuple, backend, init_plugin
 
 __all__ = ["filtered_lrelu"]
+
+_init = init_plugin  # (the originals' plugin loader, called by training scripts)
+_plugin = None
 
 
 def filtered_lrelu(

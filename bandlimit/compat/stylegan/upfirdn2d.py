@@ -7,10 +7,23 @@ from __future__ import annotations
 import torch
 
 from bandlimit import ops
-from bandlimit.compat.stylegan._impl import Padding, as_tuple, backend
+from bandlimit.compat.stylegan._impl import Padding, as_tuple, backend, init_plugin
 from bandlimit.ops import setup_filter
+from bandlimit.ops._params import as_factors, as_padding
+from bandlimit.ops.upfirdn import _filter_hw
 
 __all__ = ["downsample2d", "filter2d", "setup_filter", "upfirdn2d", "upsample2d"]
+
+# The originals' private helpers, which layers built on them call: the plugin's loader, a
+# filter's (width, height), a padding as (x0, x1, y0, y1) and factors as (x, y).
+_init = init_plugin
+_plugin = None
+_get_filter_size = _filter_hw
+_parse_padding = as_padding
+
+
+def _parse_scaling(scaling: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    return as_factors(scaling, "scaling")
 
 
 def upfirdn2d(
