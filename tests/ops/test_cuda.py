@@ -22,6 +22,7 @@ from bandlimit.ops.cuda import _ops
 from tests.ops.strategies import (
     assert_close,
     bias_act_cases,
+    conv2d_resample_cases,
     filtered_lrelu_cases,
     to_np,
     to_torch,
@@ -904,6 +905,22 @@ def test_rosinality_drop_ins_match_the_cpu():
     with torch.no_grad():
         act.bias.normal_()
     torch.testing.assert_close(act.to(DEV)(x.to(DEV)).cpu(), act.cpu()(x))
+
+
+@settings(max_examples=30)
+@given(case=conv2d_resample_cases())
+def test_conv2d_resample_matches_the_cpu(case):
+    """conv2d_resample on the GPU, called as the StyleGAN compat module's (impl='auto': cuDNN's
+    convolutions around the CUDA upfirdn stages), against the CPU 'ref', float64."""
+    from bandlimit.compat.stylegan import conv2d_resample
+
+    x, w, f = (_t(a, torch.float64) for a in (case.x, case.extra["w"], case.f))
+    y = conv2d_resample.conv2d_resample(x, w, f, **case.kwargs)
+    r = ops.conv2d_resample(*(None if a is None else a.cpu() for a in (x, w, f)), impl="ref",
+                            **case.kwargs)  # fmt: skip
+    assert y.device.type == "cuda"
+    assert_close(y.cpu(), to_np(r), RTOL[torch.float64], scale=_scale(r) * 4,
+                 what="conv2d_resample")
 
 
 def test_ada_augmentation_runs_on_the_gpu_as_on_the_cpu():
