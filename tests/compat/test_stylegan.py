@@ -7,6 +7,7 @@ module layout runs and trains (an R1-style double backward through it)."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -140,10 +141,18 @@ def test_grid_sample_is_bilinear_with_zeros_outside_and_second_order():
 
 def test_conv2d_modules_are_bandlimits():
     from bandlimit.compat.rosinality import conv2d_gradfix as rosinality_gradfix
+    from bandlimit.compat.stylegan.conv2d_gradfix import conv2d, no_weight_gradients
 
-    assert conv2d_gradfix is rosinality_gradfix
+    assert conv2d is rosinality_gradfix.conv2d
+    assert no_weight_gradients is rosinality_gradfix.no_weight_gradients
+    with no_weight_gradients():  # one set of flags under both names
+        assert conv2d_gradfix.weight_gradients_disabled is True
+    assert conv2d_gradfix.weight_gradients_disabled is False and conv2d_gradfix.enabled
     assert conv2d_resample.conv2d_resample is ops.conv2d_resample
     assert stylegan.upfirdn2d is upfirdn2d  # the package's attributes are the modules
+    for name in stylegan.__all__:  # ... and they import by their dotted names, as ported code
+        assert importlib.import_module(f"bandlimit.compat.stylegan.{name}") is getattr(
+            stylegan, name)  # does it (`from torch_utils.ops.conv2d_gradfix import conv2d`)
 
 
 class _SynthesisBlock(torch.nn.Module):

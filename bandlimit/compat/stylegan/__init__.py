@@ -26,6 +26,13 @@ to any order, with nothing to compile: change the import line, keep the calls.
 ``impl='cuda'``, the originals' default, means what it did there: the fused CUDA kernels for
 CUDA tensors when they can run, the reference otherwise (here: bandlimit's ``impl='auto'``,
 which also runs the numba kernels on the CPU); ``impl='ref'`` is the pure-PyTorch reference.
+
+The modules import as the originals did, as attributes of the package or by their dotted
+names (``from bandlimit.compat.stylegan.conv2d_gradfix import no_weight_gradients``). Half
+precision (float16 activations with float32 filter buffers, as StyleGAN's layers pass them),
+channels_last images and ``torch.compile`` work; a compiled module's autograd has no double
+backward in PyTorch, so keep R1 and path-length regularisation eager.
+
 Only the ops are here: ``torch_utils.misc``, ``persistence`` and ``training_stats`` are not
 compiled code and stay with the project (bandlimit's ``examples/afgan/legacy.py`` loads
 NVIDIA's pickles without them).
@@ -44,9 +51,9 @@ A StyleGAN2 synthesis layer's up-sampling convolution, written as the originals 
 torch.Size([2, 4, 32, 32])
 """
 
-from bandlimit.compat.rosinality import conv2d_gradfix
 from bandlimit.compat.stylegan import (
     bias_act,
+    conv2d_gradfix,
     conv2d_resample,
     filtered_lrelu,
     fma,
