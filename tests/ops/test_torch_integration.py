@@ -188,6 +188,7 @@ class _Block(torch.nn.Module):
 @pytest.mark.parametrize("impl", ["ref", "numba"])
 def test_compile_fullgraph_matches_eager(impl):
     torch._dynamo.reset()
+    torch.manual_seed(0)  # (the inputs were whatever the worker's earlier tests left)
     model = _Block()
     x = torch.randn(2, 3, 12, 12, requires_grad=True)
     ops.set_default_impl(impl)
@@ -199,8 +200,9 @@ def test_compile_fullgraph_matches_eager(impl):
         (gx,) = torch.autograd.grad(out.square().sum(), x)
     finally:
         ops.set_default_impl(None)
-    torch.testing.assert_close(out, eager)
-    torch.testing.assert_close(gx, gx_eager)
+    # float32: the traced graph may sum in another order (a CI run saw 3e-5 relative)
+    torch.testing.assert_close(out, eager, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(gx, gx_eager, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("impl", ["ref", "numba"])
