@@ -38,6 +38,7 @@ from bandlimit.ops._params import (
     as_padding,
     check_filter,
     check_tensor,
+    out_length,
 )
 from bandlimit.ops.upfirdn import _filter_hw, aligned_padding, upfirdn2d
 
@@ -47,10 +48,9 @@ _WEIGHT = "[C_out, C_in / groups, kh, kw]"
 def _stage_lengths(length: int, up: int, down: int, p0: int, p1: int, taps: int, k: int):
     """Along one axis: the length after the up-sampling stage, after the convolution and of
     the output (the definition's three stages)."""
-    after_up = length * up + p0 + p1 - (taps if up > 1 else 1) + 1
+    after_up = out_length(length, up, 1, p0, p1, taps if up > 1 else 1)
     after_conv = after_up - k + 1
-    out = (after_conv - taps) // down + 1 if down > 1 else after_conv
-    return after_up, after_conv, out
+    return after_up, after_conv, out_length(after_conv, 1, down, 0, 0, taps if down > 1 else 1)
 
 
 def _check_weight(x: torch.Tensor, w: object, groups: int) -> torch.Tensor:
@@ -179,18 +179,16 @@ def conv2d_resample(
             f"down={down!r}; use upfirdn2d for different factors per axis"
         )
     u, d = as_factors(up, "up")[0], as_factors(down, "down")[0]
-    pad = list(as_padding(padding))
+    pad: tuple[int, ...] = as_padding(padding)
     flip_weight = check_bool("flip_weight", flip_weight)
     flip_filter = check_bool("flip_filter", flip_filter)
     impl = resolve_impl(impl, x, "conv2d_resample", {"f": f})
 
     fw, fh = _filter_hw(f)
-    for axis, taps in ((0, fw), (1, fh)):  # the aligning pads of x (x0, x1), then of y
-        for stage_up, stage_down in ((u, 1), (1, d)):
-            if stage_up * stage_down > 1:
-                a0, a1 = aligned_padding((taps,), (stage_up,), (stage_down,), (0, 0))
-                pad[2 * axis] += a0
-                pad[2 * axis + 1] += a1
+    if u > 1:  # the aligning pads of each resampling stage, added to the caller's
+        pad = aligned_padding((fw, fh), (u, u), (1, 1), pad)
+    if d > 1:
+        pad = aligned_padding((fw, fh), (1, 1), (d, d), pad)
     kh, kw = int(w.shape[2]), int(w.shape[3])
     h, w_in = x.shape[2], x.shape[3]  # (symbolic under torch.export's dynamic shapes: kept so)
     (ux, cx, ox), (uy, cy, oy) = (_stage_lengths(w_in, u, d, pad[0], pad[1], fw, kw),
